@@ -1,0 +1,127 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { ModelwatchError } from '../errors.js';
+
+export interface NatsServerOptions {
+  /** Folder for the JetStream store and the config file. */
+  dataDir: string;
+  /** @default a free port */
+  port?: number;
+  /** @default 'nats-server' (on PATH) */
+  binary?: string;
+  /** Largest message the server accepts. @default 16 MiB */
+  maxPayloadBytes?: number;
+}
+
+/** A nats-server child process with JetStream, owned by whoever started it. */
+export interface NatsServerHandle {
+  readonly url: string;
+  readonly port: number;
+  readonly pid: number | undefined;
+  stop(): Promise<void>;
+  /** Kill it without letting it flush (for fault tests). */
+  kill(signal?: NodeJS.Signals): void;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** A TCP port nobody listens on right now. */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * Start nats-server with JetStream on 127.0.0.1, storing in `dataDir`, and wait until it
+ * accepts connections.
+ */
+export async function startNatsServer(options: NatsServerOptions): Promise<NatsServerHandle> {
+  const port = options.port ?? (await freePort());
+  const storeDir = join(options.dataDir, 'jetstream');
+  await mkdir(storeDir, { recursive: true });
+  const conf = join(options.dataDir, 'nats-server.conf');
+  await writeFile(
+    conf,
+    [
+      `listen: 127.0.0.1:${port}`,
+      `max_payload: ${options.maxPayloadBytes ?? 16 * 1024 * 1024}`,
+      `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+      '',
+    ].join('\n'),
+  );
+  const binary = options.binary ?? 'nats-server';
+  const child = spawn(binary, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-8192);
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'ENOENT'
+          ? new ModelwatchError('NATS_SERVER_NOT_FOUND', `${binary} not found on PATH: install it (apt-get install nats-server) or pass --nats URL`)
+          : new ModelwatchError('NATS_SERVER_FAILED', `could not start ${binary}: ${err.message}`, { cause: err }),
+      );
+    };
+    child.once('error', onError);
+    child.once('exit', (code) =>
+      reject(new ModelwatchError('NATS_SERVER_FAILED', `${binary} exited with code ${code} at start: ${stderr.trim()}`)),
+    );
+    const deadline = Date.now() + 15_000;
+    const poll = async () => {
+      if (child.exitCode !== null) return;
+      if (await canConnect(port)) {
+        child.removeAllListeners('exit');
+        child.removeListener('error', onError);
+        resolve();
+      } else if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        reject(new ModelwatchError('NATS_SERVER_FAILED', `${binary} did not listen on port ${port} within 15 s: ${stderr.trim()}`));
+      } else setTimeout(() => void poll(), 25);
+    };
+    void poll();
+  });
+  return handle(child, port);
+}
+
+function handle(child: ChildProcess, port: number): NatsServerHandle {
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    pid: child.pid,
+    stop,
+    kill: (signal = 'SIGKILL') => child.kill(signal),
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  const { connect } = await import('node:net');
+  return await new Promise((resolve) => {
+    const s = connect({ port, host: '127.0.0.1' }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}

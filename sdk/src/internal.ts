@@ -1,0 +1,5 @@
+/**
+ * Pieces the host shares with the SDK that are not part of the plugin-facing API.
+ * @internal
+ */
+export { UNSERIALIZABLE_PREFIX, describe } from './output.js';

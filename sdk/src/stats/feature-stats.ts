@@ -1,0 +1,110 @@
+import type {
+  CategoricalFeatureStats,
+  CellValue,
+  FeatureStats,
+  FeatureStatsMap,
+  NumericFeatureStats,
+} from '../types.js';
+import { equalWidthEdges, histogram } from './histogram.js';
+import { mean, quantileSorted, std } from './summary.js';
+
+/** Number of equal-width bins of a reference histogram, before padding (MLRun's default). */
+export const REFERENCE_BINS = 20;
+
+/** Quantiles kept in feature statistics. */
+export const STATS_QUANTILES = [0.25, 0.5, 0.75] as const;
+
+/** A column's values: numbers (NaN or null missing) or strings (null missing). */
+export type ColumnValues = ArrayLike<CellValue> | Float64Array;
+
+/** Whether a column holds strings: any non-missing value that is a string. */
+export function isCategorical(values: ColumnValues): boolean {
+  for (let i = 0; i < values.length; i++) if (typeof values[i] === 'string') return true;
+  return false;
+}
+
+/**
+ * Reference statistics of one column, as MLRun computes them from training data:
+ * count, mean, std (ddof 1), min, max, quartiles and a 20-bin equal-width histogram padded
+ * with an open bin at each end. A string column gets value frequencies.
+ */
+export function referenceStats(values: ColumnValues): FeatureStats {
+  if (isCategorical(values)) return categoricalStats(values);
+  const nums = finiteValues(values);
+  const base = numericSummary(nums, values.length - nums.length);
+  if (nums.length === 0) {
+    return { ...base, hist: { counts: [0, 0], edges: [-Number.MAX_VALUE, 0, Number.MAX_VALUE] } };
+  }
+  const edges = equalWidthEdges(base.min, base.max, REFERENCE_BINS);
+  const counts = histogram(nums, edges);
+  return {
+    ...base,
+    hist: { counts: [0, ...counts, 0], edges: [-Number.MAX_VALUE, ...edges, Number.MAX_VALUE] },
+  };
+}
+
+/**
+ * A window's statistics of one column: the same summary as {@link referenceStats}, with the
+ * histogram counted on the reference's edges when there is a numeric reference.
+ */
+export function windowStats(values: ColumnValues, reference?: FeatureStats): FeatureStats {
+  if (isCategorical(values) || reference?.type === 'categorical') return categoricalStats(values);
+  const nums = finiteValues(values);
+  const base = numericSummary(nums, values.length - nums.length);
+  if (reference?.type === 'numeric') {
+    return { ...base, hist: { counts: histogram(nums, reference.hist.edges), edges: reference.hist.edges.slice() } };
+  }
+  if (nums.length === 0) return { ...base, hist: { counts: [], edges: [] } };
+  const edges = equalWidthEdges(base.min, base.max, REFERENCE_BINS);
+  return { ...base, hist: { counts: histogram(nums, edges), edges } };
+}
+
+/** Reference statistics of every column. */
+export function referenceStatsMap(columns: Record<string, ColumnValues>): FeatureStatsMap {
+  const out: FeatureStatsMap = {};
+  for (const [name, values] of Object.entries(columns)) out[name] = referenceStats(values);
+  return out;
+}
+
+function finiteValues(values: ColumnValues): Float64Array {
+  const out = new Float64Array(values.length);
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === 'number' && !Number.isNaN(v)) out[n++] = v;
+  }
+  return out.subarray(0, n);
+}
+
+function numericSummary(nums: Float64Array, missing: number): Omit<NumericFeatureStats, 'hist'> {
+  const sorted = Float64Array.from(nums).sort();
+  const quantiles: Record<string, number> = {};
+  for (const q of STATS_QUANTILES) quantiles[String(q)] = quantileSorted(sorted, q);
+  return {
+    type: 'numeric',
+    count: nums.length,
+    missing,
+    mean: mean(nums),
+    std: std(nums, 1),
+    min: sorted.length ? sorted[0]! : NaN,
+    max: sorted.length ? sorted[sorted.length - 1]! : NaN,
+    quantiles,
+  };
+}
+
+function categoricalStats(values: ColumnValues): CategoricalFeatureStats {
+  const frequencies: Record<string, number> = {};
+  let count = 0;
+  let missing = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v))) {
+      missing++;
+      continue;
+    }
+    const key = String(v);
+    frequencies[key] = (frequencies[key] ?? 0) + 1;
+    count++;
+  }
+  return { type: 'categorical', count, missing, unique: Object.keys(frequencies).length, frequencies };
+}
