@@ -1,0 +1,44 @@
+import { ModelwatchError } from '../errors.js';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * Parse a duration: a number of milliseconds, or a string such as `'500ms'`, `'5s'`,
+ * `'10m'`, `'1h30m'`, `'7d'`.
+ */
+export function parseDuration(value: string | number, what = 'duration'): number {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value < 0) throw invalid(what, String(value));
+    return value;
+  }
+  const s = value.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  let total = 0;
+  let pos = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    total += Number(m[1]) * UNITS[m[2]!]!;
+    pos = re.lastIndex;
+  }
+  if (pos !== s.length || s.length === 0) throw invalid(what, value);
+  return total;
+}
+
+/** Format milliseconds the way parseDuration reads them (`'5s'`, `'10m'`, `'1h30m'`). */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  let rest = ms;
+  let out = '';
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
+    if (rest >= size) {
+      const n = Math.floor(rest / size);
+      out += `${n}${unit}`;
+      rest -= n * size;
+    }
+  }
+  return out;
+}
+
+function invalid(what: string, value: string): ModelwatchError {
+  return new ModelwatchError('INVALID_OPTIONS', `${what}: '${value}' is not a duration (use e.g. 500ms, 5s, 10m, 1h, 7d)`);
+}

@@ -1,0 +1,10 @@
+export { parseDuration, formatDuration } from './duration.js';
+export {
+  resolveHostOptions,
+  DEFAULT_HTTP_PORT,
+  MIN_BASE_PERIOD_MS,
+  type ComponentName,
+  type HostOptions,
+  type InfluxOptions,
+  type ResolvedHostOptions,
+} from './options.js';

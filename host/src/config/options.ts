@@ -1,0 +1,132 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ModelwatchError } from '../errors.js';
+import { parseDuration } from './duration.js';
+
+/** Where results go as time series (InfluxDB v2 write API). */
+export interface InfluxOptions {
+  url: string;
+  /** @default '' (no auth) */
+  token?: string;
+  org: string;
+  bucket: string;
+}
+
+/**
+ * Everything a host can be told. CLI flags, `MODELWATCH_*` environment variables and code
+ * all resolve into this one type through {@link resolveHostOptions}.
+ */
+export interface HostOptions {
+  /** Folder for LevelDB (results) and, when the host owns it, nats-server's store. @default '~/.modelwatch' (env MODELWATCH_DATA_DIR) */
+  dataDir?: string;
+  /** NATS server URL. When absent the host starts and owns a local nats-server. (env MODELWATCH_NATS_URL) */
+  natsUrl?: string;
+  /** Port of the HTTP API. @default 7077 (env MODELWATCH_HTTP_PORT); 0 picks a free port */
+  httpPort?: number;
+  /** Address the HTTP API listens on. @default '127.0.0.1' (env MODELWATCH_HTTP_HOST) */
+  httpHost?: string;
+  /** Window length, used when monitoring has no period yet or when given explicitly. @default '10m' (env MODELWATCH_BASE_PERIOD) */
+  basePeriod?: string | number;
+  /** How long after a window's end rows may still arrive for it. @default '30s' (env MODELWATCH_ALLOWED_LATENESS) */
+  allowedLateness?: string | number;
+  /** How far in the future an event time may be before it is dead-lettered. @default '5m' */
+  maxFutureSkew?: string | number;
+  /** How long events, rows and app outputs are kept in JetStream. @default '7d' (env MODELWATCH_RETENTION) */
+  retention?: string | number;
+  /** Number of app-runner processes the host starts and supervises. 0 = none (runners run elsewhere). @default 1 (env MODELWATCH_RUNNERS) */
+  runners?: number;
+  /** Windows a runner works on at once. @default 2 */
+  runnerConcurrency?: number;
+  /** InfluxDB for time series; absent = no time series. (env MODELWATCH_INFLUX_URL, _TOKEN, _ORG, _BUCKET) */
+  influx?: InfluxOptions;
+  /** pino level. @default 'info' (env MODELWATCH_LOG_LEVEL) */
+  logLevel?: string;
+  /** Which components this process runs. @default all */
+  components?: ReadonlyArray<ComponentName>;
+}
+
+export type ComponentName = 'stream' | 'controller' | 'writer' | 'api' | 'runners';
+
+export interface ResolvedHostOptions {
+  dataDir: string;
+  natsUrl: string | undefined;
+  httpPort: number;
+  httpHost: string;
+  basePeriodMs: number;
+  basePeriodExplicit: boolean;
+  allowedLatenessMs: number;
+  maxFutureSkewMs: number;
+  retentionMs: number;
+  runners: number;
+  runnerConcurrency: number;
+  influx: Required<InfluxOptions> | undefined;
+  logLevel: string;
+  components: ReadonlySet<ComponentName>;
+}
+
+export const MIN_BASE_PERIOD_MS = 1000;
+export const DEFAULT_HTTP_PORT = 7077;
+
+/** Validate and default host options; environment variables fill what `options` leave out. */
+export function resolveHostOptions(options: HostOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedHostOptions {
+  const basePeriodRaw = options.basePeriod ?? env.MODELWATCH_BASE_PERIOD;
+  const basePeriodMs = parseDuration(basePeriodRaw ?? '10m', 'base period');
+  if (basePeriodMs < MIN_BASE_PERIOD_MS) {
+    throw new ModelwatchError('INVALID_OPTIONS', `base period: ${basePeriodMs} ms is below the minimum of 1s`);
+  }
+  const httpPort = options.httpPort ?? intEnv(env.MODELWATCH_HTTP_PORT, 'MODELWATCH_HTTP_PORT') ?? DEFAULT_HTTP_PORT;
+  if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535) {
+    throw new ModelwatchError('INVALID_OPTIONS', `http port: ${httpPort} is not a port number`);
+  }
+  const runners = options.runners ?? intEnv(env.MODELWATCH_RUNNERS, 'MODELWATCH_RUNNERS') ?? 1;
+  if (!Number.isInteger(runners) || runners < 0 || runners > 64) {
+    throw new ModelwatchError('INVALID_OPTIONS', `runners: ${runners} must be a whole number from 0 to 64`);
+  }
+  const runnerConcurrency = options.runnerConcurrency ?? 2;
+  if (!Number.isInteger(runnerConcurrency) || runnerConcurrency < 1) {
+    throw new ModelwatchError('INVALID_OPTIONS', `runner concurrency: ${runnerConcurrency} must be a positive whole number`);
+  }
+  const influxUrl = options.influx?.url ?? env.MODELWATCH_INFLUX_URL;
+  let influx: Required<InfluxOptions> | undefined;
+  if (influxUrl) {
+    const org = options.influx?.org ?? env.MODELWATCH_INFLUX_ORG;
+    const bucket = options.influx?.bucket ?? env.MODELWATCH_INFLUX_BUCKET;
+    if (!org || !bucket) {
+      throw new ModelwatchError('INVALID_OPTIONS', 'influx: --influx-url needs --influx-org and --influx-bucket (or MODELWATCH_INFLUX_ORG / _BUCKET)');
+    }
+    try {
+      new URL(influxUrl);
+    } catch {
+      throw new ModelwatchError('INVALID_OPTIONS', `influx url: '${influxUrl}' is not a URL`);
+    }
+    influx = { url: influxUrl, token: options.influx?.token ?? env.MODELWATCH_INFLUX_TOKEN ?? '', org, bucket };
+  }
+  const all: ComponentName[] = ['stream', 'controller', 'writer', 'api', 'runners'];
+  const components = new Set(options.components ?? all);
+  for (const c of components) {
+    if (!all.includes(c)) throw new ModelwatchError('INVALID_OPTIONS', `components: unknown component '${c}' (known: ${all.join(', ')})`);
+  }
+  return {
+    dataDir: resolve(options.dataDir ?? env.MODELWATCH_DATA_DIR ?? join(homedir(), '.modelwatch')),
+    natsUrl: options.natsUrl ?? env.MODELWATCH_NATS_URL,
+    httpPort,
+    httpHost: options.httpHost ?? env.MODELWATCH_HTTP_HOST ?? '127.0.0.1',
+    basePeriodMs,
+    basePeriodExplicit: basePeriodRaw !== undefined,
+    allowedLatenessMs: parseDuration(options.allowedLateness ?? env.MODELWATCH_ALLOWED_LATENESS ?? '30s', 'allowed lateness'),
+    maxFutureSkewMs: parseDuration(options.maxFutureSkew ?? '5m', 'max future skew'),
+    retentionMs: parseDuration(options.retention ?? env.MODELWATCH_RETENTION ?? '7d', 'retention'),
+    runners,
+    runnerConcurrency,
+    influx,
+    logLevel: options.logLevel ?? env.MODELWATCH_LOG_LEVEL ?? 'info',
+    components,
+  };
+}
+
+function intEnv(v: string | undefined, name: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new ModelwatchError('INVALID_OPTIONS', `${name}: '${v}' is not a whole number`);
+  return n;
+}

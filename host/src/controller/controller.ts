@@ -1,0 +1,144 @@
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { Logger } from '../logger.js';
+import { jsonCodec } from '../nats/codec.js';
+import { windowKey, type TaskMessage } from '../nats/messages.js';
+import { Consumers, Streams, Subjects } from '../nats/subjects.js';
+import type { EndpointRecord } from '../store/endpoints.js';
+import type { PluginRecord } from '../store/plugins.js';
+import { SETTINGS_KEY, type MonitoringSettings } from '../store/settings.js';
+import type { WatchedKv } from '../store/watched-kv.js';
+import { windowAt } from './windows.js';
+
+export interface ControllerDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  endpoints: WatchedKv<EndpointRecord>;
+  plugins: WatchedKv<PluginRecord>;
+  settings: WatchedKv<MonitoringSettings>;
+  /** Progress per (endpoint, app): the start of the next window to dispatch. */
+  progressKv: KV;
+  logger: Logger;
+  allowedLatenessMs: number;
+  retentionMs: number;
+  /** Most windows dispatched per (endpoint, app) in one tick, so catch-up cannot starve others. @default 500 */
+  maxWindowsPerTick?: number;
+}
+
+interface Progress {
+  next: number;
+}
+
+/**
+ * Decides which windows are complete and dispatches one task per (endpoint, app, window).
+ * A window is complete when its end plus the allowed lateness has passed AND the stream
+ * processor has handled every event that arrived before then, so no row is missed however
+ * far the processor lags. Progress is persisted, so a restart neither skips nor repeats.
+ */
+export class Controller {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private stopped = false;
+  private readonly progress = new Map<string, number>();
+  private readonly log: Logger;
+  /** Windows dispatched since start. */
+  dispatched = 0;
+
+  constructor(private readonly deps: ControllerDeps) {
+    this.log = deps.logger.child({ component: 'controller' });
+  }
+
+  start(): void {
+    this.stopped = false;
+    const loop = async () => {
+      if (this.stopped) return;
+      this.running = this.tick().catch((err: unknown) => this.log.error({ err }, 'controller tick failed'));
+      await this.running;
+      if (!this.stopped) this.timer = setTimeout(() => void loop(), this.tickMs());
+    };
+    void loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private tickMs(): number {
+    const s = this.deps.settings.peek(SETTINGS_KEY);
+    const period = s?.periods[s.periods.length - 1]?.periodMs ?? 600_000;
+    return Math.max(100, Math.min(1000, period / 4));
+  }
+
+  /**
+   * The arrival time before which every event has been processed: now when the processor
+   * is idle, else the arrival time of the first event it has not acknowledged.
+   */
+  async sourceWatermark(): Promise<number> {
+    const now = Date.now();
+    const ci = await this.deps.jsm.consumers.info(Streams.events, Consumers.stream);
+    if (ci.num_pending === 0 && ci.num_ack_pending === 0) return now;
+    try {
+      const first = await this.deps.jsm.streams.getMessage(Streams.events, { seq: ci.ack_floor.stream_seq + 1 });
+      return first ? Math.min(now, first.time.getTime()) : now - 60_000;
+    } catch {
+      // the message is gone (retention): be conservative
+      return now - 60_000;
+    }
+  }
+
+  /** One pass: dispatch every complete window not yet dispatched. */
+  async tick(): Promise<number> {
+    const settings = await this.deps.settings.get(SETTINGS_KEY);
+    if (!settings?.enabled) return 0;
+    const closeBefore = (await this.sourceWatermark()) - this.deps.allowedLatenessMs;
+    const now = Date.now();
+    const max = this.deps.maxWindowsPerTick ?? 500;
+    const plugins = this.deps.plugins.all().filter((p) => p.enabled && p.activeVersion);
+    let total = 0;
+    for (const ep of this.deps.endpoints.all()) {
+      if (!ep.monitoring) continue;
+      for (const p of plugins) {
+        const key = `${ep.id}.${p.name}`;
+        let next = this.progress.get(key) ?? (await this.loadProgress(key));
+        if (next === undefined) {
+          next = windowAt(Math.max(ep.createdAt, p.createdAt, now - this.deps.retentionMs), settings.periods).start;
+        }
+        const tasks: TaskMessage[] = [];
+        for (let w = windowAt(next, settings.periods); w.end <= closeBefore && tasks.length < max; w = windowAt(w.end, settings.periods)) {
+          tasks.push({
+            v: 1,
+            endpointId: ep.id,
+            endpointName: ep.name,
+            app: p.name,
+            version: p.activeVersion,
+            windowStart: w.start,
+            windowEnd: w.end,
+            dispatchedAt: now,
+          });
+          next = w.end;
+        }
+        if (tasks.length > 0) {
+          await Promise.all(
+            tasks.map((t) =>
+              this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: windowKey(t.endpointId, t.app, t.windowStart) }),
+            ),
+          );
+          await this.deps.progressKv.put(key, JSON.stringify({ next } satisfies Progress));
+          total += tasks.length;
+          this.log.debug({ endpoint: ep.name, app: p.name, windows: tasks.length }, 'dispatched');
+        }
+        this.progress.set(key, next);
+      }
+    }
+    this.dispatched += total;
+    return total;
+  }
+
+  private async loadProgress(key: string): Promise<number | undefined> {
+    const e = await this.deps.progressKv.get(key);
+    if (!e || e.operation !== 'PUT') return undefined;
+    return e.json<Progress>().next;
+  }
+}

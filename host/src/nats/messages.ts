@@ -1,0 +1,48 @@
+import type { MonitoringMetric, MonitoringResult } from '@modelwatch/sdk';
+import type { ErrorData } from '../errors.js';
+import type { Rows } from '../stream/events.js';
+
+/** `mw.rows.<endpointId>.<windowStartMs>`: the rows of one event (or batch) that fall in that window. */
+export interface RowBatch extends Rows {
+  v: 1;
+}
+
+/** `mw.tasks.<app>`: analyse one window of one endpoint with one version of an app. */
+export interface TaskMessage {
+  v: 1;
+  endpointId: string;
+  endpointName: string;
+  app: string;
+  version: string;
+  windowStart: number;
+  windowEnd: number;
+  dispatchedAt: number;
+}
+
+export type WindowOutcome = 'ok' | 'empty' | 'error';
+
+/** `mw.outputs.<endpointId>`: what an app made of one window, for the writer. */
+export interface AppOutputMessage {
+  v: 1;
+  endpointId: string;
+  endpointName: string;
+  app: string;
+  version: string;
+  windowStart: number;
+  windowEnd: number;
+  outcome: WindowOutcome;
+  /** Rows in the window. */
+  rows: number;
+  results: MonitoringResult[];
+  metrics: MonitoringMetric[];
+  error?: ErrorData;
+  /** Time in the sandbox. */
+  durationMs: number;
+  completedAt: number;
+  runner: string;
+}
+
+/** Idempotency key of a window's analysis: the same for every delivery of it. */
+export function windowKey(endpointId: string, app: string, windowStart: number): string {
+  return `${endpointId}.${app}.${windowStart}`;
+}

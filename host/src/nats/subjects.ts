@@ -1,0 +1,53 @@
+/**
+ * Streams, subjects, buckets: the wiring between components. Everything a component
+ * needs from another travels through these (see ARCHITECTURE.md).
+ */
+export const Streams = {
+  /** Inference events as model servers send them: `mw.events.<endpointName>`. */
+  events: 'MW_EVENTS',
+  /** Validated rows, by endpoint and window: `mw.rows.<endpointId>.<windowStartMs>`. */
+  rows: 'MW_ROWS',
+  /** Work for app runners: `mw.tasks.<app>` (work queue). */
+  tasks: 'MW_TASKS',
+  /** App outputs for the writer: `mw.outputs.<endpointId>`. */
+  outputs: 'MW_OUTPUTS',
+  /** Rejected input with its reason: `mw.dlq.<endpointName>`. */
+  dlq: 'MW_DLQ',
+} as const;
+
+export const Subjects = {
+  events: (endpointName: string) => `mw.events.${endpointName}`,
+  eventsAll: 'mw.events.>',
+  rows: (endpointId: string, windowStartMs: number) => `mw.rows.${endpointId}.${windowStartMs}`,
+  rowsAll: 'mw.rows.>',
+  tasks: (app: string) => `mw.tasks.${app}`,
+  tasksAll: 'mw.tasks.>',
+  outputs: (endpointId: string) => `mw.outputs.${endpointId}`,
+  outputsAll: 'mw.outputs.>',
+  dlq: (endpointName: string) => `mw.dlq.${endpointName}`,
+  dlqAll: 'mw.dlq.>',
+  /** Request/reply: the writer answers result queries. */
+  resultsQuery: 'mw.svc.results.query',
+  /** Request/reply: a runner smoke-runs a bundle (queue group `runners`). */
+  runnerSmoke: 'mw.svc.runner.smoke',
+} as const;
+
+export const Buckets = {
+  /** Endpoint records by name. */
+  endpoints: 'mw_endpoints',
+  /** Plugin records by name. */
+  plugins: 'mw_plugins',
+  /** Monitoring settings (key `monitoring`). */
+  settings: 'mw_settings',
+  /** Controller progress: next window per (endpoint id, app). */
+  controller: 'mw_controller',
+} as const;
+
+/** Object store of plugin bundles: `<name>@<version>.js` and `.js.map`. */
+export const BUNDLE_STORE = 'mw_bundles';
+
+export const Consumers = {
+  stream: 'stream-processor',
+  runners: 'runners',
+  writer: 'writer',
+} as const;

@@ -1,0 +1,107 @@
+import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Buckets, BUNDLE_STORE, Consumers, Streams, Subjects } from './subjects.js';
+
+export interface TopologyOptions {
+  retentionMs: number;
+  /** How long a runner may hold a task before it is redelivered. @default 60 s */
+  taskAckWaitMs?: number;
+  /** Deliveries of a task before it is given up. @default 5 */
+  taskMaxDeliver?: number;
+}
+
+const ns = (ms: number) => Math.round(ms * 1e6);
+
+/** Create (or update) every stream, consumer and bucket modelwatch uses. Safe to call from every process. */
+export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, opts: TopologyOptions): Promise<void> {
+  const retention = ns(opts.retentionMs);
+  const streams: Array<Partial<StreamConfig> & { name: string }> = [
+    { name: Streams.events, subjects: [Subjects.eventsAll], max_age: retention, duplicate_window: ns(120_000) },
+    { name: Streams.rows, subjects: [Subjects.rowsAll], max_age: retention, duplicate_window: ns(600_000) },
+    {
+      name: Streams.tasks,
+      subjects: [Subjects.tasksAll],
+      retention: RetentionPolicy.Workqueue,
+      max_age: retention,
+      duplicate_window: ns(600_000),
+    },
+    { name: Streams.outputs, subjects: [Subjects.outputsAll], max_age: retention, duplicate_window: ns(600_000) },
+    { name: Streams.dlq, subjects: [Subjects.dlqAll], max_age: retention },
+  ];
+  for (const cfg of streams) {
+    const full = { storage: StorageType.File, ...cfg };
+    try {
+      await jsm.streams.info(cfg.name);
+      await jsm.streams.update(cfg.name, full);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.streams.add(full);
+    }
+  }
+  await ensureConsumer(jsm, Streams.events, {
+    durable_name: Consumers.stream,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: ns(30_000),
+    max_ack_pending: 4096,
+  });
+  await ensureConsumer(jsm, Streams.tasks, {
+    durable_name: Consumers.runners,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: ns(opts.taskAckWaitMs ?? 60_000),
+    max_deliver: opts.taskMaxDeliver ?? 5,
+    max_ack_pending: 1024,
+  });
+  await ensureConsumer(jsm, Streams.outputs, {
+    durable_name: Consumers.writer,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: ns(30_000),
+    max_ack_pending: 1024,
+  });
+  const kvm = new Kvm(nc);
+  for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1 });
+  await new Objm(nc).create(BUNDLE_STORE);
+}
+
+async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Parameters<JetStreamManager['consumers']['add']>[1]) {
+  try {
+    await jsm.consumers.info(stream, cfg.durable_name!);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(stream, cfg);
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string };
+  return (
+    e?.api_error?.err_code === 10059 ||
+    e?.api_error?.err_code === 10014 ||
+    e?.code === '404' ||
+    /not found/i.test(e?.message ?? '')
+  );
+}
+
+/** Handles every component opens once. */
+export interface Buckets {
+  endpoints: KV;
+  plugins: KV;
+  settings: KV;
+  controller: KV;
+  bundles: ObjectStore;
+}
+
+export async function openBuckets(nc: NatsConnection): Promise<Buckets> {
+  const kvm = new Kvm(nc);
+  const [endpoints, plugins, settings, controller, bundles] = await Promise.all([
+    kvm.open(Buckets.endpoints),
+    kvm.open(Buckets.plugins),
+    kvm.open(Buckets.settings),
+    kvm.open(Buckets.controller),
+    new Objm(nc).open(BUNDLE_STORE),
+  ]);
+  return { endpoints, plugins, settings, controller, bundles };
+}

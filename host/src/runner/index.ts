@@ -1,0 +1,4 @@
+export { AppRunner, type AppRunnerOptions, type SmokeReply, type SmokeRequest } from './runner.js';
+export { RunnerSupervisor, runnerEntry, type SupervisorOptions } from './supervisor.js';
+export { PluginSandbox, MAX_OUTPUT_CHARS, type SandboxInput, type SandboxOptions, type LogLine, type RunOptions } from './sandbox.js';
+export { buildWindowData, readWindowRows, type WindowData } from './window-data.js';

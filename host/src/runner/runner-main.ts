@@ -1,0 +1,32 @@
+/**
+ * Entry of an app-runner process. The host forks it (with --no-node-snapshot) and restarts
+ * it when it dies; it can also run on another machine:
+ *   MODELWATCH_NATS_URL=nats://host:4222 node --no-node-snapshot runner-main.js
+ */
+import { connect } from '@nats-io/transport-node';
+import { createLogger } from '../logger.js';
+import { AppRunner } from './runner.js';
+
+const natsUrl = process.env.MODELWATCH_NATS_URL ?? 'nats://127.0.0.1:4222';
+const logger = createLogger(process.env.MODELWATCH_LOG_LEVEL ?? 'info');
+const nc = await connect({ servers: natsUrl, name: 'modelwatch-runner', maxReconnectAttempts: -1 });
+const runner = new AppRunner({
+  nc,
+  logger,
+  concurrency: Number(process.env.MODELWATCH_RUNNER_CONCURRENCY ?? 2),
+  ...(process.env.MODELWATCH_RUNNER_NAME ? { name: process.env.MODELWATCH_RUNNER_NAME } : {}),
+});
+await runner.start();
+process.send?.({ type: 'ready' });
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  await runner.stop();
+  await nc.drain();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
+process.on('disconnect', () => void stop());

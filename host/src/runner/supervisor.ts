@@ -1,0 +1,89 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../logger.js';
+
+export interface SupervisorOptions {
+  count: number;
+  natsUrl: string;
+  concurrency: number;
+  logLevel: string;
+  logger: Logger;
+}
+
+/** Path of the compiled runner entry (the host runs from dist; tests may import src). */
+export function runnerEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  return here.replace(/[/\\]src[/\\]runner[/\\]supervisor\.ts$/, '/dist/runner/supervisor.js').replace(/supervisor\.js$/, 'runner-main.js');
+}
+
+/** Keeps `count` runner processes alive: a runner that dies (a plugin that killed V8) is restarted. */
+export class RunnerSupervisor {
+  private readonly children = new Map<number, ChildProcess>();
+  private stopping = false;
+  private readonly log: Logger;
+  restarts = 0;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.log = opts.logger.child({ component: 'supervisor' });
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(Array.from({ length: this.opts.count }, (_, i) => this.spawn(i, 0)));
+  }
+
+  /** PIDs of the live runners. */
+  pids(): number[] {
+    return [...this.children.values()].map((c) => c.pid!).filter(Boolean);
+  }
+
+  private spawn(slot: number, failures: number): Promise<void> {
+    const child = fork(runnerEntry(), [], {
+      execArgv: ['--no-node-snapshot'],
+      env: {
+        ...process.env,
+        MODELWATCH_NATS_URL: this.opts.natsUrl,
+        MODELWATCH_RUNNER_CONCURRENCY: String(this.opts.concurrency),
+        MODELWATCH_LOG_LEVEL: this.opts.logLevel,
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.children.set(slot, child);
+    const startedAt = Date.now();
+    const ready = new Promise<void>((resolve) => {
+      child.on('message', (m: { type?: string }) => m?.type === 'ready' && resolve());
+      child.once('exit', () => resolve());
+    });
+    child.once('exit', (code, signal) => {
+      if (this.children.get(slot) === child) this.children.delete(slot);
+      if (this.stopping) return;
+      const quick = Date.now() - startedAt < 30_000;
+      const next = quick ? failures + 1 : 0;
+      const delay = Math.min(10_000, 200 * 2 ** Math.min(next, 6));
+      this.restarts++;
+      this.log.error({ slot, code, signal, restartInMs: delay }, 'runner process died; restarting');
+      setTimeout(() => {
+        if (!this.stopping) void this.spawn(slot, next);
+      }, delay).unref();
+    });
+    return ready;
+  }
+
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      [...this.children.values()].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+            child.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    this.children.clear();
+  }
+}

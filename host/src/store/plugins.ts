@@ -1,0 +1,41 @@
+import type { JsonValue } from '@modelwatch/sdk';
+
+/** Resource limits of a plugin, from its manifest with defaults filled in. */
+export interface PluginLimits {
+  memoryMb: number;
+  timeoutMs: number;
+  extraDataBytes: number;
+}
+
+export const DEFAULT_LIMITS: PluginLimits = { memoryMb: 128, timeoutMs: 10_000, extraDataBytes: 64 * 1024 };
+
+/** One published version of a plugin. Its bundle is `<name>@<version>.js` in the bundle store. */
+export interface PluginVersionRecord {
+  version: string;
+  description: string;
+  /** sha256 of the bundle. */
+  digest: string;
+  publishedAt: number;
+  limits: PluginLimits;
+  config: Record<string, JsonValue>;
+  /** Call the app for windows with no rows. */
+  runOnEmptyWindows: boolean;
+}
+
+/** A plugin as stored in the `mw_plugins` bucket (key: its name). */
+export interface PluginRecord {
+  name: string;
+  activeVersion: string;
+  enabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+  versions: PluginVersionRecord[];
+}
+
+export function bundleName(name: string, version: string): string {
+  return `${name}@${version}.js`;
+}
+
+export function activeVersionOf(p: PluginRecord): PluginVersionRecord | undefined {
+  return p.versions.find((v) => v.version === p.activeVersion);
+}

@@ -1,0 +1,199 @@
+import { Level } from 'level';
+import type { MonitoringMetric, MonitoringResult } from '@modelwatch/sdk';
+import type { ErrorData } from '../errors.js';
+import type { AppOutputMessage, WindowOutcome } from '../nats/messages.js';
+
+/** One analysed window of one app, with everything it produced. Key `w/<endpointId>/<app>/<windowStart>`. */
+export interface WindowRecord {
+  endpointId: string;
+  endpointName: string;
+  app: string;
+  version: string;
+  windowStart: number;
+  windowEnd: number;
+  outcome: WindowOutcome;
+  rows: number;
+  results: MonitoringResult[];
+  metrics: MonitoringMetric[];
+  error?: ErrorData;
+  durationMs: number;
+  runner: string;
+  completedAt: number;
+  storedAt: number;
+}
+
+/** The latest value of a result. Key `l/<endpointId>/<app>/<result>`. */
+export interface LatestResult extends MonitoringResult {
+  endpointId: string;
+  endpointName: string;
+  app: string;
+  version: string;
+  windowStart: number;
+  windowEnd: number;
+}
+
+/** A time-series point waiting to be written. Key `o/<sequence>`. */
+export interface OutboxPoint {
+  measurement: 'app_results' | 'app_metrics';
+  tags: Record<string, string>;
+  fields: Record<string, number>;
+  /** ms since the epoch */
+  time: number;
+}
+
+export interface ResultsQuery {
+  endpointId?: string;
+  app?: string;
+  /** Only windows starting at or after this (ms). */
+  since?: number;
+  /** Newest windows first, at most this many. @default 10000 */
+  limit?: number;
+}
+
+const pad = (n: number) => String(n).padStart(16, '0');
+
+/**
+ * The writer's LevelDB: full window history, latest result values, and an outbox of
+ * time-series points. Storing a window is one atomic batch and happens once per
+ * (endpoint, app, window) whatever the number of deliveries.
+ */
+export class ResultsDb {
+  private readonly db: Level<string, unknown>;
+  private readonly windows;
+  private readonly latest;
+  private readonly outbox;
+  private seq = 0;
+  private lock: Promise<unknown> = Promise.resolve();
+
+  constructor(path: string) {
+    this.db = new Level<string, unknown>(path, { valueEncoding: 'json' });
+    this.windows = this.db.sublevel<string, WindowRecord>('w', { valueEncoding: 'json' });
+    this.latest = this.db.sublevel<string, LatestResult>('l', { valueEncoding: 'json' });
+    this.outbox = this.db.sublevel<string, OutboxPoint>('o', { valueEncoding: 'json' });
+  }
+
+  async open(): Promise<void> {
+    await this.db.open();
+    for await (const key of this.outbox.keys({ reverse: true, limit: 1 })) this.seq = Number(key);
+  }
+
+  async close(): Promise<void> {
+    await this.lock;
+    await this.db.close();
+  }
+
+  /** Store an app output. Returns 'duplicate' (and changes nothing) if that window is stored already. */
+  store(out: AppOutputMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
+    const run = this.lock.then(() => this.storeNow(out, withOutbox));
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async storeNow(out: AppOutputMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
+    const wkey = `${out.endpointId}/${out.app}/${pad(out.windowStart)}`;
+    if ((await this.windows.get(wkey)) !== undefined) return 'duplicate';
+    const storedAt = Date.now();
+    const record: WindowRecord = {
+      endpointId: out.endpointId,
+      endpointName: out.endpointName,
+      app: out.app,
+      version: out.version,
+      windowStart: out.windowStart,
+      windowEnd: out.windowEnd,
+      outcome: out.outcome,
+      rows: out.rows,
+      results: out.results,
+      metrics: out.metrics,
+      ...(out.error ? { error: out.error } : {}),
+      durationMs: out.durationMs,
+      runner: out.runner,
+      completedAt: out.completedAt,
+      storedAt,
+    };
+    const ops: Array<{ type: 'put'; sublevel: unknown; key: string; value: unknown }> = [
+      { type: 'put', sublevel: this.windows, key: wkey, value: record },
+    ];
+    for (const r of out.results) {
+      const lkey = `${out.endpointId}/${out.app}/${r.name}`;
+      const prev = await this.latest.get(lkey);
+      if (!prev || prev.windowStart <= out.windowStart) {
+        ops.push({
+          type: 'put',
+          sublevel: this.latest,
+          key: lkey,
+          value: {
+            ...r,
+            endpointId: out.endpointId,
+            endpointName: out.endpointName,
+            app: out.app,
+            version: out.version,
+            windowStart: out.windowStart,
+            windowEnd: out.windowEnd,
+          } satisfies LatestResult,
+        });
+      }
+    }
+    if (withOutbox) {
+      for (const p of pointsOf(out)) ops.push({ type: 'put', sublevel: this.outbox, key: pad(++this.seq), value: p });
+    }
+    await this.db.batch(ops as never);
+    return 'stored';
+  }
+
+  async getWindow(endpointId: string, app: string, windowStart: number): Promise<WindowRecord | undefined> {
+    return await this.windows.get(`${endpointId}/${app}/${pad(windowStart)}`);
+  }
+
+  /** Window records, newest window first. */
+  async query(q: ResultsQuery = {}): Promise<WindowRecord[]> {
+    const prefix = q.endpointId ? `${q.endpointId}/${q.app ? `${q.app}/` : ''}` : '';
+    const out: WindowRecord[] = [];
+    for await (const v of this.windows.values(prefix ? { gte: prefix, lt: `${prefix}\uffff` } : {})) {
+      if (q.app && v.app !== q.app) continue;
+      if (q.since !== undefined && v.windowStart < q.since) continue;
+      out.push(v);
+    }
+    out.sort((a, b) => b.windowStart - a.windowStart || a.endpointName.localeCompare(b.endpointName) || a.app.localeCompare(b.app));
+    return out.slice(0, q.limit ?? 10_000);
+  }
+
+  async latestResults(endpointId?: string): Promise<LatestResult[]> {
+    const out: LatestResult[] = [];
+    for await (const v of this.latest.values(endpointId ? { gte: `${endpointId}/`, lt: `${endpointId}/\uffff` } : {})) out.push(v);
+    return out;
+  }
+
+  /** The oldest points waiting for the TSDB. */
+  async pendingPoints(limit: number): Promise<Array<[string, OutboxPoint]>> {
+    const out: Array<[string, OutboxPoint]> = [];
+    for await (const entry of this.outbox.iterator({ limit })) out.push(entry as [string, OutboxPoint]);
+    return out;
+  }
+
+  async removePoints(keys: string[]): Promise<void> {
+    await this.outbox.batch(keys.map((key) => ({ type: 'del' as const, key })));
+  }
+}
+
+/** The time-series points of one output: one per result (value, status) and per metric, at the window's end. */
+export function pointsOf(out: AppOutputMessage): OutboxPoint[] {
+  const base = { endpoint_id: out.endpointId, endpoint_name: out.endpointName, application: out.app };
+  return [
+    ...out.results.map(
+      (r): OutboxPoint => ({
+        measurement: 'app_results',
+        tags: { ...base, result_name: r.name, result_kind: String(r.kind) },
+        fields: { value: r.value, status: r.status },
+        time: out.windowEnd,
+      }),
+    ),
+    ...out.metrics.map(
+      (m): OutboxPoint => ({
+        measurement: 'app_metrics',
+        tags: { ...base, metric_name: m.name },
+        fields: { value: m.value },
+        time: out.windowEnd,
+      }),
+    ),
+  ];
+}

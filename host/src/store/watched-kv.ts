@@ -1,0 +1,80 @@
+import { KvWatchInclude, type KV, type KvEntry } from '@nats-io/kv';
+
+/**
+ * A live, read-only copy of a KV bucket of JSON values, kept by a watch. A key missing
+ * from the copy is looked up once in the bucket (a record written a moment ago may not
+ * have reached the watch yet).
+ */
+export class WatchedKv<T> {
+  private readonly values = new Map<string, { value: T; revision: number }>();
+  private readonly deleted = new Map<string, number>();
+  private iter: Awaited<ReturnType<KV['watch']>> | undefined;
+  private readyPromise: Promise<void> | undefined;
+  private readonly listeners = new Set<(key: string, value: T | undefined) => void>();
+
+  constructor(private readonly kv: KV) {}
+
+  /** Watch for changes, then load every key: a change during the load is never lost (revisions decide). */
+  async start(): Promise<void> {
+    if (this.readyPromise) return this.readyPromise;
+    this.readyPromise = (async () => {
+      this.iter = await this.kv.watch({ include: KvWatchInclude.UpdatesOnly });
+      void (async () => {
+        for await (const e of this.iter!) this.apply(e);
+      })();
+      const keys = await this.kv.keys();
+      for await (const key of keys) {
+        const e = await this.kv.get(key);
+        if (e) this.apply(e);
+      }
+    })();
+    return this.readyPromise;
+  }
+
+  stop(): void {
+    this.iter?.stop();
+  }
+
+  /** Called on every change after start (value undefined: deleted). */
+  onChange(fn: (key: string, value: T | undefined) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private apply(e: KvEntry): void {
+    const known = this.values.get(e.key)?.revision ?? this.deleted.get(e.key) ?? 0;
+    if (e.revision <= known) return;
+    if (e.operation === 'DEL' || e.operation === 'PURGE') {
+      this.values.delete(e.key);
+      this.deleted.set(e.key, e.revision);
+      for (const l of this.listeners) l(e.key, undefined);
+      return;
+    }
+    let v: T;
+    try {
+      v = e.json<T>();
+    } catch {
+      return; // a value that is not JSON is not ours
+    }
+    this.deleted.delete(e.key);
+    this.values.set(e.key, { value: v, revision: e.revision });
+    for (const l of this.listeners) l(e.key, v);
+  }
+
+  peek(key: string): T | undefined {
+    return this.values.get(key)?.value;
+  }
+
+  async get(key: string): Promise<T | undefined> {
+    const v = this.values.get(key);
+    if (v !== undefined) return v.value;
+    const e = await this.kv.get(key);
+    if (!e) return undefined;
+    this.apply(e);
+    return this.values.get(key)?.value;
+  }
+
+  all(): T[] {
+    return [...this.values.values()].map((v) => v.value);
+  }
+}

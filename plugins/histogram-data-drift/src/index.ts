@@ -1,0 +1,342 @@
+/**
+ * histogram-data-drift: the built-in data drift app, with parity to MLRun's default app.
+ *
+ * For each numeric feature it compares the window's histogram (counted on the reference's
+ * bins) with the reference histogram: total variation distance, Hellinger distance and the
+ * symmetric Kullback-Leibler divergence, exactly as MLRun computes them (sums in numpy's
+ * pairwise order, so the numbers agree with MLRun's to the last digits). It returns the
+ * metrics `hellinger_mean`, `kld_mean`, `tvd_mean` and the result `general_drift`.
+ *
+ * Runs inside the sandbox: pure ECMAScript, no Node or web APIs.
+ */
+import {
+  DEFAULT_EXTRA_DATA_BYTES,
+  MonitoringApplication,
+  ResultKind,
+  ResultStatus,
+  type FeatureStats,
+  type JsonValue,
+  type MonitoringContext,
+  type MonitoringMetric,
+  type MonitoringResult,
+} from '@modelwatch/sdk';
+import { pairwiseSum } from '@modelwatch/sdk/stats';
+
+/** The app's configuration (`config` in plugin.json). */
+export interface HistogramDataDriftConfig {
+  /** `general_drift` at or above this is a potential detection. @default 0.5 */
+  potentialThreshold?: number;
+  /** `general_drift` at or above this is a detection. @default 0.7 */
+  detectedThreshold?: number;
+}
+
+export const DEFAULT_POTENTIAL_THRESHOLD = 0.5;
+export const DEFAULT_DETECTED_THRESHOLD = 0.7;
+/** What MLRun's KL divergence puts in place of a zero in the second distribution. */
+export const KL_ZERO_SCALING = 1e-4;
+
+const APP = 'histogram-data-drift';
+const CONFIG_KEYS = ['potentialThreshold', 'detectedThreshold'] as const;
+
+/** The distances between one feature's window and reference histograms. */
+export interface FeatureDrift {
+  tvd: number;
+  hellinger: number;
+  kld: number;
+}
+
+/** Why a feature was not computed; the keys of `extraData.skipped`. */
+export const SKIP_REASONS = {
+  no_reference_stats: 'the endpoint has no reference statistics for the feature',
+  categorical: 'the feature is categorical (reference or window): histogram drift covers numeric features',
+  missing_from_window: 'the window has no such column',
+  no_reference_values: 'the reference histogram is empty',
+  bins_mismatch: "the window histogram is not counted on the reference's bins",
+  no_window_values: 'the window has no values for the feature (all missing)',
+} as const;
+export type SkipReason = keyof typeof SKIP_REASONS;
+
+/** Thresholds after validation. */
+export interface Thresholds {
+  potentialThreshold: number;
+  detectedThreshold: number;
+}
+
+/**
+ * Validate the configuration and fill in defaults.
+ * @throws {Error} naming the bad key or values
+ */
+export function resolveThresholds(config: unknown): Thresholds {
+  const cfg = (config ?? {}) as Record<string, unknown>;
+  if (typeof cfg !== 'object' || Array.isArray(cfg)) {
+    throw new Error(`${APP}: config must be an object with ${CONFIG_KEYS.join(' and ')}, got ${show(config)}`);
+  }
+  for (const key of Object.keys(cfg)) {
+    if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
+      throw new Error(`${APP}: unknown config key '${key}' (known keys: ${CONFIG_KEYS.join(', ')})`);
+    }
+  }
+  const read = (key: (typeof CONFIG_KEYS)[number], fallback: number): number => {
+    const v = cfg[key];
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new Error(`${APP}: config ${key} must be a finite number, got ${show(v)}`);
+    }
+    return v;
+  };
+  const potentialThreshold = read('potentialThreshold', DEFAULT_POTENTIAL_THRESHOLD);
+  const detectedThreshold = read('detectedThreshold', DEFAULT_DETECTED_THRESHOLD);
+  if (!(potentialThreshold > 0 && potentialThreshold < detectedThreshold && detectedThreshold < 1)) {
+    throw new Error(
+      `${APP}: invalid thresholds: need 0 < potentialThreshold < detectedThreshold < 1, ` +
+        `got potentialThreshold=${potentialThreshold} and detectedThreshold=${detectedThreshold}`,
+    );
+  }
+  return { potentialThreshold, detectedThreshold };
+}
+
+/** MLRun's status for a `general_drift` value. */
+export function driftStatus(value: number, t: Thresholds): ResultStatus {
+  if (value >= t.detectedThreshold) return ResultStatus.Detected;
+  if (value >= t.potentialThreshold) return ResultStatus.PotentialDetection;
+  return ResultStatus.NoDetection;
+}
+
+/**
+ * TVD, Hellinger and symmetric KL divergence of two histograms on the same bins, as MLRun
+ * computes them: each histogram divided by its sum (t = window, u = reference), then
+ * TVD = sum|t - u| / 2, Hellinger = sqrt(max(1 - sum sqrt(u t), 0)),
+ * KLD = KL(t||u) + KL(u||t) with KL(a||b) = sum over a_i != 0 of a_i ln(a_i / b'_i),
+ * b' = b with zeros replaced by 1e-4. Sums are numpy's pairwise sums.
+ * Both histograms must have the same length and a positive sum.
+ */
+export function histogramDistances(reference: ArrayLike<number>, window: ArrayLike<number>): FeatureDrift {
+  const n = reference.length;
+  const refSum = pairwiseSum(reference);
+  const winSum = pairwiseSum(window);
+  const u = new Float64Array(n);
+  const t = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    u[i] = reference[i]! / refSum;
+    t[i] = window[i]! / winSum;
+  }
+  const absDiff = new Float64Array(n);
+  const rootProd = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    absDiff[i] = Math.abs(t[i]! - u[i]!);
+    rootProd[i] = Math.sqrt(u[i]! * t[i]!);
+  }
+  return {
+    tvd: pairwiseSum(absDiff) / 2,
+    hellinger: Math.sqrt(Math.max(1 - pairwiseSum(rootProd), 0)),
+    kld: kl(t, u) + kl(u, t),
+  };
+}
+
+function kl(a: Float64Array, b: Float64Array): number {
+  const terms = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) {
+    const ai = a[i]!;
+    if (ai === 0) continue;
+    const bi = b[i]!;
+    terms[i] = ai * Math.log(ai / (bi !== 0 ? bi : KL_ZERO_SCALING));
+  }
+  return pairwiseSum(terms);
+}
+
+function numericHist(stats: FeatureStats): number[] | undefined {
+  if (stats.type !== 'numeric') return undefined;
+  const counts = stats.hist?.counts;
+  return Array.isArray(counts) ? counts : undefined;
+}
+
+function emptySkipped(): Record<SkipReason, string[]> {
+  const out = {} as Record<SkipReason, string[]>;
+  for (const r of Object.keys(SKIP_REASONS) as SkipReason[]) out[r] = [];
+  return out;
+}
+
+/**
+ * The built-in data drift app. Output per window: the metrics `hellinger_mean`, `kld_mean`,
+ * `tvd_mean` and the result `general_drift` = (hellinger_mean + tvd_mean) / 2 with
+ * per-feature values in its extraData. An empty window, or one with no feature that can be
+ * compared, gives `general_drift` with status Irrelevant and the reason.
+ */
+export default class HistogramDataDrift extends MonitoringApplication<HistogramDataDriftConfig> {
+  doTracking(ctx: MonitoringContext<HistogramDataDriftConfig>): Array<MonitoringResult | MonitoringMetric> {
+    const thresholds = resolveThresholds(ctx.config);
+
+    if (!ctx.featureStats || Object.keys(ctx.featureStats).length === 0) {
+      ctx.logger.warn('endpoint has no reference statistics: no drift computed');
+      return [irrelevant('endpoint has no reference statistics')];
+    }
+    const rows = ctx.sample.length;
+    if (rows === 0) return [irrelevant('window has no rows')];
+
+    const features: Record<string, FeatureDrift> = {};
+    const computed: string[] = [];
+    const skipped = emptySkipped();
+    for (const name of ctx.endpoint.featureNames) {
+      const reason = this.skipReason(ctx, name);
+      if (reason) {
+        skipped[reason].push(name);
+        continue;
+      }
+      const refCounts = numericHist(ctx.featureStats[name]!)!;
+      const winCounts = numericHist(ctx.sampleStats[name]!)!;
+      features[name] = histogramDistances(refCounts, winCounts);
+      computed.push(name);
+    }
+
+    if (computed.length === 0) {
+      const extra: Record<string, JsonValue> = {
+        reason:
+          ctx.endpoint.featureNames.length === 0
+            ? 'endpoint has no feature names'
+            : 'no feature could be compared with the reference (see skipped)',
+        rows,
+        skipped,
+      };
+      return [irrelevant(extra.reason as string, fitExtraData(extra, undefined, [], ctx))];
+    }
+
+    const mean = (key: keyof FeatureDrift): number =>
+      pairwiseSum(computed.map((f) => features[f]![key])) / computed.length;
+    const hellingerMean = mean('hellinger');
+    const kldMean = mean('kld');
+    const tvdMean = mean('tvd');
+    const value = (hellingerMean + tvdMean) / 2;
+
+    const extra: Record<string, JsonValue> = { thresholds: { ...thresholds }, rows, skipped };
+    return [
+      { name: 'hellinger_mean', value: hellingerMean },
+      { name: 'kld_mean', value: kldMean },
+      { name: 'tvd_mean', value: tvdMean },
+      {
+        name: 'general_drift',
+        value,
+        kind: ResultKind.DataDrift,
+        status: driftStatus(value, thresholds),
+        extraData: fitExtraData(extra, features, computed, ctx),
+      },
+    ];
+  }
+
+  private skipReason(ctx: MonitoringContext<HistogramDataDriftConfig>, name: string): SkipReason | undefined {
+    const ref = ctx.featureStats[name];
+    if (!ref) return 'no_reference_stats';
+    if (ref.type === 'categorical') return 'categorical';
+    const refCounts = numericHist(ref);
+    const win = ctx.sampleStats[name];
+    if (!win || !ctx.sample.has(name)) return 'missing_from_window';
+    if (win.type === 'categorical') return 'categorical';
+    if (!refCounts || !(pairwiseSum(refCounts) > 0)) return 'no_reference_values';
+    const winCounts = numericHist(win);
+    if (!winCounts || winCounts.length !== refCounts.length) return 'bins_mismatch';
+    if (!(pairwiseSum(winCounts) > 0)) return 'no_window_values';
+    return undefined;
+  }
+}
+
+function irrelevant(reason: string, extraData: Record<string, JsonValue> = { reason }): MonitoringResult {
+  return { name: 'general_drift', value: 0, kind: ResultKind.DataDrift, status: ResultStatus.Irrelevant, extraData };
+}
+
+/**
+ * `extra` plus `features`, kept within the default extraData limit (64 KiB of JSON). About
+ * 600 features fit; beyond that the most drifted features are kept (then skipped names), and
+ * `truncated` says how many of each were kept, so nothing is dropped silently.
+ */
+function fitExtraData(
+  extra: Record<string, JsonValue>,
+  features: Record<string, FeatureDrift> | undefined,
+  computed: readonly string[],
+  ctx: MonitoringContext<HistogramDataDriftConfig>,
+): Record<string, JsonValue> {
+  const withFeatures = (f: Record<string, FeatureDrift>): Record<string, JsonValue> =>
+    features ? { features: f as unknown as JsonValue } : {};
+  const full: Record<string, JsonValue> = { ...withFeatures(features ?? {}), ...extra };
+  const fullBytes = jsonBytes(full);
+  if (fullBytes <= DEFAULT_EXTRA_DATA_BYTES) return full;
+
+  const skipped = extra.skipped as Record<string, string[]>;
+  const skippedTotal = Object.values(skipped).reduce((n, l) => n + l.length, 0);
+  const truncated = {
+    bytes: fullBytes,
+    limit: DEFAULT_EXTRA_DATA_BYTES,
+    features: { kept: computed.length, total: computed.length },
+    skipped: { kept: skippedTotal, total: skippedTotal },
+    note: 'extraData was over the limit: kept the most drifted features, then skipped names; metrics cover all features',
+  };
+  const emptySkippedLists: Record<string, string[]> = {};
+  for (const r of Object.keys(skipped)) emptySkippedLists[r] = [];
+  // size of everything but the kept items; the counts are written at their widest
+  let used = jsonBytes({ ...withFeatures({}), ...extra, skipped: emptySkippedLists, truncated });
+  const budget = DEFAULT_EXTRA_DATA_BYTES;
+
+  const all = features ?? {};
+  const drift = (f: string): number => (all[f]!.hellinger + all[f]!.tvd) / 2;
+  const ranked = computed.slice().sort((a, b) => drift(b) - drift(a));
+  const keep = new Set<string>();
+  for (const f of ranked) {
+    const cost = jsonBytes(f) + 1 + jsonBytes(all[f]!) + 1;
+    if (used + cost > budget) break;
+    keep.add(f);
+    used += cost;
+  }
+  const keptFeatures: Record<string, FeatureDrift> = {};
+  for (const f of computed) if (keep.has(f)) keptFeatures[f] = all[f]!;
+
+  const keptSkipped: Record<string, string[]> = {};
+  let skippedKept = 0;
+  let room = true;
+  for (const [reason, names] of Object.entries(skipped)) {
+    keptSkipped[reason] = [];
+    for (const name of names) {
+      const cost = jsonBytes(name) + 1;
+      if (!room || used + cost > budget) {
+        room = false;
+        break;
+      }
+      keptSkipped[reason].push(name);
+      used += cost;
+      skippedKept++;
+    }
+  }
+  truncated.features.kept = keep.size;
+  truncated.skipped.kept = skippedKept;
+  ctx.logger.warn('extraData of general_drift truncated to fit the limit', {
+    bytes: fullBytes,
+    limit: DEFAULT_EXTRA_DATA_BYTES,
+    featuresKept: keep.size,
+    featuresTotal: computed.length,
+  });
+  return {
+    ...withFeatures(keptFeatures),
+    ...extra,
+    skipped: keptSkipped,
+    truncated: truncated as unknown as JsonValue,
+  };
+}
+
+/** Length of `value` as JSON text in UTF-8 bytes (no TextEncoder in the sandbox). */
+function jsonBytes(value: unknown): number {
+  const s = JSON.stringify(value);
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null || typeof v !== 'object') return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
