@@ -8,6 +8,8 @@ export interface SupervisorOptions {
   concurrency: number;
   logLevel: string;
   logger: Logger;
+  /** Where the runners' log lines (JSON) go. @default process.stderr */
+  logStream?: NodeJS.WritableStream;
 }
 
 /** Path of the compiled runner entry (the host runs from dist; tests may import src). */
@@ -45,8 +47,11 @@ export class RunnerSupervisor {
         MODELWATCH_RUNNER_CONCURRENCY: String(this.opts.concurrency),
         MODELWATCH_LOG_LEVEL: this.opts.logLevel,
       },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
+    const sink = this.opts.logStream ?? process.stderr;
+    child.stdout?.pipe(sink, { end: false });
+    child.stderr?.pipe(sink, { end: false });
     this.children.set(slot, child);
     const startedAt = Date.now();
     const ready = new Promise<void>((resolve) => {

@@ -1,0 +1,391 @@
+import { createHash } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { changePeriod } from '../controller/windows.js';
+import { formatDuration, parseDuration } from '../config/duration.js';
+import { MIN_BASE_PERIOD_MS } from '../config/options.js';
+import { ModelwatchError, isModelwatchError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { jsonCodec } from '../nats/codec.js';
+import { Subjects } from '../nats/subjects.js';
+import type { Buckets } from '../nats/topology.js';
+import { resolveManifest } from '../plugins/manifest.js';
+import type { SmokeReply, SmokeRequest } from '../runner/runner.js';
+import { checkEndpointName, checkNames, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
+import { bundleName, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
+import { SETTINGS_KEY, readSettings, type MonitoringSettings } from '../store/settings.js';
+import type { WatchedKv } from '../store/watched-kv.js';
+import { publishDeadLetter } from '../stream/dlq.js';
+import { appendEventRows, emptyRows, inferNames, InvalidEventError } from '../stream/events.js';
+import type { ResultsReply, ResultsRequest } from '../writer/writer.js';
+import { parseReference, referenceStatsFor, tableOf, type ReferenceFormat } from './reference.js';
+
+export interface ApiDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  buckets: Buckets;
+  endpoints: WatchedKv<EndpointRecord>;
+  logger: Logger;
+  allowedLatenessMs: number;
+  maxFutureSkewMs: number;
+  version: string;
+}
+
+/** Request body of `POST /api/v1/plugins` (what `modelwatch plugin publish` sends). */
+export interface PublishPluginBody {
+  manifest: unknown;
+  code: string;
+  map?: string;
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  INVALID_ARGUMENT: 400,
+  INVALID_EVENT: 400,
+  INVALID_REFERENCE: 400,
+  PLUGIN_INVALID_MANIFEST: 400,
+  PLUGIN_LOAD_FAILED: 400,
+  PLUGIN_BUILD_FAILED: 400,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+};
+
+/** Summary of an endpoint for listings (no reference statistics). */
+function endpointSummary(e: EndpointRecord) {
+  const { featureStats, ...rest } = e;
+  return { ...rest, hasReference: Object.keys(featureStats).length > 0 };
+}
+
+/** The HTTP API (JSON). Every route is under /api/v1; errors are `{ error: { code, message } }`. */
+export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
+  const { js, nc, buckets } = deps;
+  const log = deps.logger.child({ component: 'api' });
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 * 1024 });
+  app.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
+    done(null, body),
+  );
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    if (isModelwatchError(err)) {
+      return reply.status(STATUS[err.code] ?? 500).send({ error: { code: err.code, message: err.message } });
+    }
+    const e = err as { statusCode?: number; message?: string; code?: string };
+    if (e.statusCode && e.statusCode < 500) {
+      return reply.status(e.statusCode).send({ error: { code: e.code ?? 'HTTP_ERROR', message: e.message } });
+    }
+    log.error({ err }, 'request failed');
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: e.message ?? String(err) } });
+  });
+
+  const getEndpoint = async (name: string): Promise<EndpointRecord> => {
+    checkEndpointName(name);
+    const e = await buckets.endpoints.get(name);
+    if (!e || e.operation !== 'PUT') {
+      throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}' (create it with: modelwatch endpoint create --name ${name})`);
+    }
+    return e.json<EndpointRecord>();
+  };
+
+  app.get('/api/v1/health', async () => ({ ok: true, version: deps.version }));
+
+  // ---- endpoints
+  app.get('/api/v1/endpoints', async () => {
+    const out: ReturnType<typeof endpointSummary>[] = [];
+    for await (const k of await buckets.endpoints.keys()) {
+      const e = await buckets.endpoints.get(k);
+      if (e?.operation === 'PUT') out.push(endpointSummary(e.json<EndpointRecord>()));
+    }
+    out.sort((a, b) => a.name.localeCompare(b.name));
+    return { endpoints: out };
+  });
+
+  app.get<{ Params: { name: string } }>('/api/v1/endpoints/:name', async (req) => getEndpoint(req.params.name));
+
+  app.post<{ Body: { name?: unknown; featureNames?: unknown; labelNames?: unknown; monitoring?: unknown; reference?: unknown } }>(
+    '/api/v1/endpoints',
+    async (req, reply) => {
+      const body = req.body ?? {};
+      const name = checkEndpointName(body.name);
+      const featureNames = body.featureNames === undefined ? [] : checkNames(body.featureNames, 'featureNames');
+      const labelNames = body.labelNames === undefined ? [] : checkNames(body.labelNames, 'labelNames');
+      const overlap = featureNames.filter((f) => labelNames.includes(f));
+      if (overlap.length) throw new ModelwatchError('INVALID_ARGUMENT', `'${overlap[0]}' is both a feature and a label`);
+      let created = false;
+      const now = Date.now();
+      const record = await updateJson<EndpointRecord>(buckets.endpoints, name, (cur) => {
+        if (cur) {
+          if (featureNames.length && cur.featureNames.length && featureNames.join('\u0000') !== cur.featureNames.join('\u0000')) {
+            throw new ModelwatchError(
+              'CONFLICT',
+              `endpoint '${name}' exists with features ${cur.featureNames.join(', ')}; it cannot be created again with ${featureNames.join(', ')}`,
+            );
+          }
+          return undefined;
+        }
+        created = true;
+        return {
+          id: endpointId(name),
+          name,
+          featureNames,
+          labelNames,
+          featureStats: {},
+          monitoring: body.monitoring === undefined ? true : Boolean(body.monitoring),
+          createdAt: now,
+          updatedAt: now,
+        };
+      });
+      let out = record!;
+      if (body.reference !== undefined) {
+        if (!Array.isArray(body.reference)) throw new ModelwatchError('INVALID_REFERENCE', 'reference: expected an array of row objects');
+        out = await setReference(name, tableOf(body.reference as Array<Record<string, unknown>>));
+      }
+      return reply.status(created ? 201 : 200).send(endpointSummary(out));
+    },
+  );
+
+  const setReference = async (name: string, table: ReturnType<typeof tableOf>): Promise<EndpointRecord> => {
+    const rec = await updateJson<EndpointRecord>(buckets.endpoints, name, (cur) => {
+      if (!cur) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}'`);
+      const featureNames = cur.featureNames.length ? cur.featureNames : table.columns.filter((c) => !cur.labelNames.includes(c));
+      return { ...cur, featureNames, featureStats: referenceStatsFor(table, featureNames, cur.labelNames), updatedAt: Date.now() };
+    });
+    return rec!;
+  };
+
+  app.put<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/reference', async (req) => {
+    await getEndpoint(req.params.name);
+    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
+    let table;
+    if (type === 'text/csv') table = parseReference(String(req.body), 'csv');
+    else if (type === 'application/x-ndjson' || type === 'application/jsonl') table = parseReference(String(req.body), 'jsonl');
+    else if (type === 'application/json') {
+      if (!Array.isArray(req.body)) throw new ModelwatchError('INVALID_REFERENCE', 'reference: expected an array of row objects');
+      table = tableOf(req.body as Array<Record<string, unknown>>);
+    } else throw new ModelwatchError('INVALID_REFERENCE', `reference: send text/csv, application/x-ndjson or application/json, not '${type}'`);
+    const rec = await setReference(req.params.name, table);
+    return { ...endpointSummary(rec), referenceRows: table.rows };
+  });
+
+  app.patch<{ Params: { name: string }; Body: { monitoring?: unknown } }>('/api/v1/endpoints/:name', async (req) => {
+    await getEndpoint(req.params.name);
+    const monitoring = req.body?.monitoring;
+    if (typeof monitoring !== 'boolean') throw new ModelwatchError('INVALID_ARGUMENT', 'monitoring: expected true or false');
+    const rec = await updateJson<EndpointRecord>(buckets.endpoints, req.params.name, (cur) => (cur ? { ...cur, monitoring, updatedAt: Date.now() } : undefined));
+    return endpointSummary(rec!);
+  });
+
+  // ---- events
+  app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/events', async (req, reply) => {
+    const name = req.params.name;
+    checkEndpointName(name);
+    const endpoint = await deps.endpoints.get(name);
+    if (!endpoint) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}' (create it with: modelwatch endpoint create --name ${name})`);
+    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
+    let events: unknown[];
+    const parseErrors: Array<{ index: number; error: string }> = [];
+    if (type === 'application/x-ndjson' || type === 'application/jsonl') {
+      events = [];
+      String(req.body)
+        .split('\n')
+        .forEach((line, i) => {
+          if (!line.trim()) return;
+          try {
+            events.push(JSON.parse(line));
+          } catch (err) {
+            parseErrors.push({ index: i, error: `line ${i + 1} is not valid JSON: ${(err as Error).message}` });
+          }
+        });
+    } else events = Array.isArray(req.body) ? req.body : [req.body];
+    const inferred = { ...endpoint, ...inferNames(events[0], endpoint) };
+    const good: unknown[] = [];
+    const rejected = [...parseErrors];
+    const now = Date.now();
+    events.forEach((ev, index) => {
+      try {
+        const rows = emptyRows();
+        appendEventRows(ev, inferred, now, rows);
+        if (rows.ts[0]! > now + deps.maxFutureSkewMs) throw new InvalidEventError(`when: ${new Date(rows.ts[0]!).toISOString()} is too far in the future`);
+        good.push(ev);
+      } catch (err) {
+        if (!(err instanceof InvalidEventError)) throw err;
+        rejected.push({ index, error: err.message });
+      }
+    });
+    if (rejected.length) {
+      await Promise.all(
+        rejected.map((r) =>
+          publishDeadLetter(js, {
+            endpoint: name,
+            reason: { code: 'INVALID_EVENT', message: r.error },
+            source: 'http',
+            receivedAt: now,
+            payload: r.index < events.length && !parseErrors.includes(r) ? JSON.stringify(events[r.index]) : '',
+            payloadEncoding: 'utf8',
+            index: r.index,
+          }),
+        ),
+      );
+    }
+    if (good.length) {
+      const h = natsHeaders();
+      h.set('Mw-Source', 'http');
+      const key = req.headers['idempotency-key'];
+      await js.publish(Subjects.events(name), jsonCodec.encode(good), {
+        headers: h,
+        ...(typeof key === 'string' && key ? { msgID: `${name}:${key}` } : {}),
+      });
+    }
+    const status = good.length === 0 && rejected.length > 0 ? 400 : 202;
+    return reply.status(status).send({ accepted: good.length, rejected });
+  });
+
+  // ---- plugins
+  app.get('/api/v1/plugins', async () => {
+    const out: PluginRecord[] = [];
+    for await (const k of await buckets.plugins.keys()) {
+      const e = await buckets.plugins.get(k);
+      if (e?.operation === 'PUT') out.push(e.json<PluginRecord>());
+    }
+    out.sort((a, b) => a.name.localeCompare(b.name));
+    return { plugins: out };
+  });
+
+  app.post<{ Body: PublishPluginBody }>('/api/v1/plugins', async (req, reply) => {
+    const body = req.body;
+    if (!body || typeof body.code !== 'string') throw new ModelwatchError('INVALID_ARGUMENT', 'body: expected { manifest, code, map }');
+    const manifest = resolveManifest(body.manifest);
+    const digest = createHash('sha256').update(body.code).digest('hex');
+    const existing = await buckets.plugins.get(manifest.name);
+    const cur = existing?.operation === 'PUT' ? existing.json<PluginRecord>() : undefined;
+    const same = cur?.versions.find((v) => v.version === manifest.version);
+    if (same && same.digest !== digest) {
+      throw new ModelwatchError(
+        'CONFLICT',
+        `${manifest.name}@${manifest.version} is already published with different code: bump the version in plugin.json`,
+      );
+    }
+    if (!same) {
+      const smoke: SmokeRequest = { name: manifest.name, version: manifest.version, code: body.code, limits: manifest.limits };
+      let answer: SmokeReply;
+      try {
+        const m = await nc.request(Subjects.runnerSmoke, jsonCodec.encode(smoke), { timeout: manifest.limits.timeoutMs + 10_000 });
+        answer = jsonCodec.decode<SmokeReply>(m.data);
+      } catch (err) {
+        throw new ModelwatchError('PLUGIN_LOAD_FAILED', `no app runner answered to check the plugin (${(err as Error).message}); is a runner running?`);
+      }
+      if (!answer.ok) throw new ModelwatchError('PLUGIN_LOAD_FAILED', answer.error.message);
+      await buckets.bundles.putBlob({ name: bundleName(manifest.name, manifest.version) }, new TextEncoder().encode(body.code));
+      if (body.map) {
+        await buckets.bundles.putBlob({ name: `${bundleName(manifest.name, manifest.version)}.map` }, new TextEncoder().encode(body.map));
+      }
+    }
+    const now = Date.now();
+    const version: PluginVersionRecord = {
+      version: manifest.version,
+      description: manifest.description,
+      digest,
+      publishedAt: same?.publishedAt ?? now,
+      limits: manifest.limits,
+      config: manifest.config,
+      runOnEmptyWindows: manifest.runOnEmptyWindows,
+    };
+    const record = await updateJson<PluginRecord>(buckets.plugins, manifest.name, (p) => ({
+      name: manifest.name,
+      activeVersion: manifest.version,
+      enabled: true,
+      createdAt: p?.createdAt ?? now,
+      updatedAt: now,
+      versions: [...(p?.versions ?? []).filter((v) => v.version !== manifest.version), version],
+    }));
+    log.info({ plugin: manifest.name, version: manifest.version }, 'plugin published');
+    return reply.status(same ? 200 : 201).send(record);
+  });
+
+  app.delete<{ Params: { name: string } }>('/api/v1/plugins/:name', async (req) => {
+    const e = await buckets.plugins.get(req.params.name);
+    if (!e || e.operation !== 'PUT') throw new ModelwatchError('NOT_FOUND', `no plugin named '${req.params.name}'`);
+    const p = e.json<PluginRecord>();
+    await buckets.plugins.delete(p.name);
+    for (const v of p.versions) {
+      await buckets.bundles.delete(bundleName(p.name, v.version)).catch(() => undefined);
+      await buckets.bundles.delete(`${bundleName(p.name, v.version)}.map`).catch(() => undefined);
+    }
+    return { removed: p.name };
+  });
+
+  // ---- monitoring
+  const monitoringView = (s: MonitoringSettings) => {
+    const current = s.periods[s.periods.length - 1]!;
+    return {
+      enabled: s.enabled,
+      basePeriod: formatDuration(current.periodMs),
+      basePeriodMs: current.periodMs,
+      effectiveFrom: new Date(current.fromMs).toISOString(),
+      allowedLatenessMs: deps.allowedLatenessMs,
+      periods: s.periods,
+    };
+  };
+  app.get('/api/v1/monitoring', async () => {
+    const s = await readSettings(buckets.settings);
+    if (!s) throw new ModelwatchError('NOT_FOUND', 'monitoring settings are missing; is the host running?');
+    return monitoringView(s);
+  });
+  app.put<{ Body: { enabled?: unknown; basePeriod?: unknown } }>('/api/v1/monitoring', async (req) => {
+    const { enabled, basePeriod } = req.body ?? {};
+    if (enabled !== undefined && typeof enabled !== 'boolean') throw new ModelwatchError('INVALID_ARGUMENT', 'enabled: expected true or false');
+    let periodMs: number | undefined;
+    if (basePeriod !== undefined) {
+      if (typeof basePeriod !== 'string' && typeof basePeriod !== 'number') throw new ModelwatchError('INVALID_ARGUMENT', 'basePeriod: expected a duration such as 5s or 10m');
+      try {
+        periodMs = parseDuration(basePeriod, 'basePeriod');
+      } catch (err) {
+        throw new ModelwatchError('INVALID_ARGUMENT', (err as Error).message);
+      }
+      if (periodMs < MIN_BASE_PERIOD_MS) throw new ModelwatchError('INVALID_ARGUMENT', `basePeriod: ${periodMs} ms is below the minimum of 1s`);
+    }
+    const s = await updateJson<MonitoringSettings>(buckets.settings, SETTINGS_KEY, (cur) => {
+      if (!cur) throw new ModelwatchError('NOT_FOUND', 'monitoring settings are missing; is the host running?');
+      const notBefore = Date.now() + Math.max(deps.allowedLatenessMs, deps.maxFutureSkewMs);
+      return {
+        enabled: enabled ?? cur.enabled,
+        periods: periodMs === undefined ? cur.periods : changePeriod(cur.periods, periodMs, notBefore),
+        updatedAt: Date.now(),
+      };
+    });
+    return monitoringView(s!);
+  });
+
+  // ---- results
+  app.get<{ Querystring: { endpoint?: string; app?: string; limit?: string; since?: string } }>('/api/v1/results', async (req) => {
+    const q: ResultsRequest = {};
+    if (req.query.endpoint) q.endpointId = endpointId(checkEndpointName(req.query.endpoint));
+    if (req.query.app) q.app = req.query.app;
+    if (req.query.limit) q.limit = positiveInt(req.query.limit, 'limit');
+    if (req.query.since) q.since = Date.parse(req.query.since) || Number(req.query.since);
+    return await askWriter(q);
+  });
+  app.get<{ Querystring: { endpoint?: string } }>('/api/v1/results/latest', async (req) => {
+    const q: ResultsRequest = { latest: true };
+    if (req.query.endpoint) q.endpointId = endpointId(checkEndpointName(req.query.endpoint));
+    return await askWriter(q);
+  });
+
+  const askWriter = async (q: ResultsRequest) => {
+    let reply: ResultsReply;
+    try {
+      const m = await nc.request(Subjects.resultsQuery, jsonCodec.encode(q), { timeout: 30_000 });
+      reply = jsonCodec.decode<ResultsReply>(m.data);
+    } catch (err) {
+      throw new ModelwatchError('NOT_FOUND', `the writer did not answer (${(err as Error).message}); is it running?`);
+    }
+    if ('error' in reply) throw new Error(reply.error);
+    return reply;
+  };
+
+  return app;
+}
+
+function positiveInt(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected a positive whole number, got '${v}'`);
+  return n;
+}

@@ -1,0 +1,145 @@
+import { ModelwatchError, type ErrorCode } from '../errors.js';
+import type { PublishPluginBody } from '../api/server.js';
+import type { EndpointRecord } from '../store/endpoints.js';
+import type { PluginRecord } from '../store/plugins.js';
+import type { LatestResult, WindowRecord } from '../store/results-db.js';
+import type { PeriodSegment } from '../controller/windows.js';
+
+export interface ClientOptions {
+  /** Base URL of the host's HTTP API. @default 'http://127.0.0.1:7077' */
+  url?: string;
+  /** @default 30000 */
+  timeoutMs?: number;
+}
+
+export type EndpointSummary = Omit<EndpointRecord, 'featureStats'> & { hasReference: boolean };
+
+export interface MonitoringStatus {
+  enabled: boolean;
+  basePeriod: string;
+  basePeriodMs: number;
+  effectiveFrom: string;
+  allowedLatenessMs: number;
+  periods: PeriodSegment[];
+}
+
+export interface IngestReply {
+  accepted: number;
+  rejected: Array<{ index: number; error: string }>;
+}
+
+/**
+ * A typed client of the host's HTTP API; the CLI is a thin shell over it.
+ *
+ * @example
+ * ```ts
+ * const client = new ModelwatchClient({ url: 'http://127.0.0.1:7077' });
+ * await client.createEndpoint({ name: 'churn', featureNames: ['age', 'income'] });
+ * await client.sendEvents('churn', [{ inputs: [[42, 55000]], outputs: [1] }]);
+ * ```
+ */
+export class ModelwatchClient {
+  readonly url: string;
+  private readonly timeoutMs: number;
+
+  constructor(options: ClientOptions = {}) {
+    this.url = (options.url ?? 'http://127.0.0.1:7077').replace(/\/+$/, '');
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': contentType },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url} (${(err as Error).cause ? String((err as { cause: { code?: string } }).cause.code ?? (err as Error).message) : (err as Error).message}): is it running? Start one with: modelwatch host start`);
+    }
+    const text = await res.text();
+    let data: unknown;
+    try {
+      data = text ? JSON.parse(text) : undefined;
+    } catch {
+      data = undefined;
+    }
+    if (!res.ok) {
+      const e = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
+    }
+    return data as T;
+  }
+
+  health() {
+    return this.call<{ ok: boolean; version: string }>('GET', '/api/v1/health');
+  }
+
+  listEndpoints() {
+    return this.call<{ endpoints: EndpointSummary[] }>('GET', '/api/v1/endpoints').then((r) => r.endpoints);
+  }
+
+  getEndpoint(name: string) {
+    return this.call<EndpointRecord>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}`);
+  }
+
+  createEndpoint(spec: { name: string; featureNames?: string[]; labelNames?: string[]; monitoring?: boolean }) {
+    return this.call<EndpointSummary>('POST', '/api/v1/endpoints', spec);
+  }
+
+  /** Replace an endpoint's reference data: CSV with a header, JSON Lines, or a JSON array of rows. */
+  setReference(name: string, data: string, format: 'csv' | 'jsonl' | 'json') {
+    const type = format === 'csv' ? 'text/csv' : format === 'jsonl' ? 'application/x-ndjson' : 'application/json';
+    return this.call<EndpointSummary & { referenceRows: number }>('PUT', `/api/v1/endpoints/${encodeURIComponent(name)}/reference`, data, type);
+  }
+
+  setEndpointMonitoring(name: string, monitoring: boolean) {
+    return this.call<EndpointSummary>('PATCH', `/api/v1/endpoints/${encodeURIComponent(name)}`, { monitoring });
+  }
+
+  /** Send inference events (native format). */
+  sendEvents(name: string, events: unknown[] | unknown) {
+    return this.call<IngestReply>('POST', `/api/v1/endpoints/${encodeURIComponent(name)}/events`, events);
+  }
+
+  /** Send NDJSON text (one event a line). */
+  sendNdjson(name: string, text: string) {
+    return this.call<IngestReply>('POST', `/api/v1/endpoints/${encodeURIComponent(name)}/events`, text, 'application/x-ndjson');
+  }
+
+  listPlugins() {
+    return this.call<{ plugins: PluginRecord[] }>('GET', '/api/v1/plugins').then((r) => r.plugins);
+  }
+
+  publishPlugin(body: PublishPluginBody) {
+    return this.call<PluginRecord>('POST', '/api/v1/plugins', body);
+  }
+
+  removePlugin(name: string) {
+    return this.call<{ removed: string }>('DELETE', `/api/v1/plugins/${encodeURIComponent(name)}`);
+  }
+
+  monitoring() {
+    return this.call<MonitoringStatus>('GET', '/api/v1/monitoring');
+  }
+
+  setMonitoring(change: { enabled?: boolean; basePeriod?: string }) {
+    return this.call<MonitoringStatus>('PUT', '/api/v1/monitoring', change);
+  }
+
+  /** Analysed windows, newest first. */
+  results(q: { endpoint?: string; app?: string; limit?: number } = {}) {
+    const qs = new URLSearchParams();
+    if (q.endpoint) qs.set('endpoint', q.endpoint);
+    if (q.app) qs.set('app', q.app);
+    if (q.limit) qs.set('limit', String(q.limit));
+    return this.call<{ windows: WindowRecord[] }>('GET', `/api/v1/results?${qs}`).then((r) => r.windows);
+  }
+
+  latest(endpoint?: string) {
+    const qs = endpoint ? `?endpoint=${encodeURIComponent(endpoint)}` : '';
+    return this.call<{ latest: LatestResult[] }>('GET', `/api/v1/results/latest${qs}`).then((r) => r.latest);
+  }
+}

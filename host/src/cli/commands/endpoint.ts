@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { ModelwatchError } from '../../errors.js';
+import { ModelwatchClient } from '../client.js';
+import { iso, printJson, printTable } from '../format.js';
+import type { GlobalArgs } from '../main.js';
+
+interface CreateArgs extends GlobalArgs {
+  name: string;
+  features?: string;
+  labels?: string;
+  reference?: string;
+}
+
+const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
+
+/** Format of a reference file from its extension. */
+export function referenceFormat(path: string): 'csv' | 'jsonl' | 'json' {
+  const ext = extname(path).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  if (ext === '.json') return 'json';
+  throw new ModelwatchError('INVALID_REFERENCE', `${path}: use a .csv (with a header), .jsonl/.ndjson or .json file`);
+}
+
+async function readReference(path: string): Promise<{ data: string; format: 'csv' | 'jsonl' | 'json' }> {
+  const format = referenceFormat(path);
+  try {
+    return { data: await readFile(path, 'utf8'), format };
+  } catch (err) {
+    throw new ModelwatchError('INVALID_REFERENCE', `cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** `modelwatch endpoint create|list|get|set-reference`. */
+export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'endpoint <command>',
+  describe: 'register and list model endpoints',
+  builder: (y) =>
+    y
+      .command<CreateArgs>(
+        'create',
+        'register a model endpoint (creating an existing one again is not an error)',
+        (b) =>
+          b
+            .option('name', { type: 'string', demandOption: true, describe: 'endpoint name (letters, digits, _ and -)' })
+            .option('features', { type: 'string', describe: 'feature names in input order, comma-separated (default: the reference columns, or f0..fn from the first event)' })
+            .option('labels', { type: 'string', describe: 'output (prediction) names, comma-separated (default p0..pn)' })
+            .option('reference', { type: 'string', describe: 'training data: CSV with a header, JSON Lines or a JSON array; the host computes reference statistics' })
+            .example('$0 endpoint create --name churn --reference train.csv --labels churned', ''),
+        async (args) => {
+          const client = new ModelwatchClient({ url: args.host });
+          const ref = args.reference ? await readReference(args.reference) : undefined;
+          const features = list(args.features);
+          const labels = list(args.labels);
+          let ep = await client.createEndpoint({ name: args.name, ...(features && { featureNames: features }), ...(labels && { labelNames: labels }) });
+          if (ref) ep = await client.setReference(args.name, ref.data, ref.format);
+          if (args.json) return printJson(ep);
+          process.stdout.write(
+            `endpoint ${ep.name} (id ${ep.id}): ${ep.featureNames.length} features${ep.hasReference ? ', reference statistics set' : ''}\n`,
+          );
+        },
+      )
+      .command<GlobalArgs & { name: string; reference: string }>(
+        'set-reference <name>',
+        "replace an endpoint's reference data",
+        (b) => b.positional('name', { type: 'string', demandOption: true }).option('reference', { type: 'string', demandOption: true }),
+        async (args) => {
+          const ref = await readReference(args.reference);
+          const ep = await new ModelwatchClient({ url: args.host }).setReference(args.name, ref.data, ref.format);
+          if (args.json) return printJson(ep);
+          process.stdout.write(`reference of ${ep.name} set from ${ep.referenceRows} rows\n`);
+        },
+      )
+      .command<GlobalArgs>(
+        'list',
+        'list endpoints',
+        (b) => b,
+        async (args) => {
+          const eps = await new ModelwatchClient({ url: args.host }).listEndpoints();
+          if (args.json) return printJson(eps);
+          printTable(
+            ['name', 'id', 'features', 'labels', 'reference', 'monitoring', 'created'],
+            eps.map((e) => [e.name, e.id.slice(0, 12), e.featureNames.join(', '), e.labelNames.join(', '), e.hasReference ? 'yes' : 'no', e.monitoring ? 'on' : 'off', iso(e.createdAt)]),
+          );
+        },
+      )
+      .command<GlobalArgs & { name: string }>(
+        'get <name>',
+        'show one endpoint with its reference statistics',
+        (b) => b.positional('name', { type: 'string', demandOption: true }),
+        async (args) => printJson(await new ModelwatchClient({ url: args.host }).getEndpoint(args.name)),
+      )
+      .command<GlobalArgs & { name: string; on: boolean }>(
+        'monitoring <name>',
+        'turn monitoring of one endpoint on or off',
+        (b) => b.positional('name', { type: 'string', demandOption: true }).option('on', { type: 'boolean', demandOption: true, describe: '--on or --no-on' }),
+        async (args) => {
+          const ep = await new ModelwatchClient({ url: args.host }).setEndpointMonitoring(args.name, args.on);
+          if (args.json) return printJson(ep);
+          process.stdout.write(`monitoring of ${ep.name}: ${ep.monitoring ? 'on' : 'off'}\n`);
+        },
+      )
+      .demandCommand(1),
+  handler: () => undefined,
+};

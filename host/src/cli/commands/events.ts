@@ -1,0 +1,34 @@
+import { readFile } from 'node:fs/promises';
+import type { CommandModule } from 'yargs';
+import { ModelwatchClient } from '../client.js';
+import { printJson } from '../format.js';
+import type { GlobalArgs } from '../main.js';
+
+/** `modelwatch events send`: send a file of inference events over HTTP. */
+export const eventsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'events <command>',
+  describe: 'send inference events',
+  builder: (y) =>
+    y
+      .command<GlobalArgs & { endpoint: string; file: string }>(
+        'send <file>',
+        'send events from a JSON file (one event or an array) or a JSON Lines file (one event a line)',
+        (b) =>
+          b
+            .positional('file', { type: 'string', demandOption: true })
+            .option('endpoint', { type: 'string', demandOption: true })
+            .example('$0 events send --endpoint churn events.jsonl', ''),
+        async (args) => {
+          const text = await readFile(args.file, 'utf8');
+          const client = new ModelwatchClient({ url: args.host });
+          const jsonl = /\.(jsonl|ndjson)$/i.test(args.file);
+          const r = jsonl ? await client.sendNdjson(args.endpoint, text) : await client.sendEvents(args.endpoint, JSON.parse(text));
+          if (args.json) return printJson(r);
+          process.stdout.write(`accepted ${r.accepted} event(s)${r.rejected.length ? `, rejected ${r.rejected.length}:` : ''}\n`);
+          for (const x of r.rejected.slice(0, 20)) process.stdout.write(`  #${x.index}: ${x.error}\n`);
+          if (r.rejected.length) process.exitCode = 2;
+        },
+      )
+      .demandCommand(1),
+  handler: () => undefined,
+};

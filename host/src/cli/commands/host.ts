@@ -1,0 +1,85 @@
+import type { CommandModule } from 'yargs';
+import { createHost } from '../../host.js';
+import type { GlobalArgs } from '../main.js';
+
+interface HostStartArgs extends GlobalArgs {
+  'data-dir'?: string;
+  nats?: string;
+  'http-port'?: number;
+  'http-host'?: string;
+  'base-period'?: string;
+  'allowed-lateness'?: string;
+  retention?: string;
+  runners?: number;
+  'runner-concurrency'?: number;
+  'influx-url'?: string;
+  'influx-token'?: string;
+  'influx-org'?: string;
+  'influx-bucket'?: string;
+  'log-level'?: string;
+}
+
+/** `modelwatch host start`: run a host until Ctrl-C. */
+export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: 'host <command>',
+  describe: 'run a modelwatch host',
+  builder: (y) =>
+    y
+      .command<HostStartArgs>(
+        'start',
+        'start a host (stream processor, controller, app runners, writer, HTTP API); Ctrl-C stops it cleanly',
+        (b) =>
+          b
+            .option('data-dir', { type: 'string', describe: 'folder for results and the owned nats-server (default ~/.modelwatch, env MODELWATCH_DATA_DIR)' })
+            .option('nats', { type: 'string', describe: 'NATS URL; without it the host starts and owns a local nats-server (env MODELWATCH_NATS_URL)' })
+            .option('http-port', { type: 'number', describe: 'HTTP API port (default 7077, 0 = any free port)' })
+            .option('http-host', { type: 'string', describe: 'HTTP API address (default 127.0.0.1)' })
+            .option('base-period', { type: 'string', describe: 'window length, e.g. 5s, 1m, 10m (default 10m)' })
+            .option('allowed-lateness', { type: 'string', describe: 'how late rows may arrive for a window (default 30s)' })
+            .option('retention', { type: 'string', describe: 'how long events and rows are kept (default 7d)' })
+            .option('runners', { type: 'number', describe: 'app-runner processes to start (default 1; 0 = runners run elsewhere)' })
+            .option('runner-concurrency', { type: 'number', describe: 'windows each runner works on at once (default 2)' })
+            .option('influx-url', { type: 'string', describe: 'InfluxDB URL for time series (env MODELWATCH_INFLUX_URL)' })
+            .option('influx-token', { type: 'string', describe: 'InfluxDB token (env MODELWATCH_INFLUX_TOKEN)' })
+            .option('influx-org', { type: 'string', describe: 'InfluxDB organisation (env MODELWATCH_INFLUX_ORG)' })
+            .option('influx-bucket', { type: 'string', describe: 'InfluxDB bucket (env MODELWATCH_INFLUX_BUCKET)' })
+            .option('log-level', { type: 'string', describe: 'trace, debug, info, warn, error (default info)' })
+            .example('$0 host start --base-period 5s', 'windows of five seconds, local nats-server in ~/.modelwatch'),
+        async (args) => {
+          const host = createHost({
+            ...(args['data-dir'] !== undefined && { dataDir: args['data-dir'] }),
+            ...(args.nats !== undefined && { natsUrl: args.nats }),
+            ...(args['http-port'] !== undefined && { httpPort: args['http-port'] }),
+            ...(args['http-host'] !== undefined && { httpHost: args['http-host'] }),
+            ...(args['base-period'] !== undefined && { basePeriod: args['base-period'] }),
+            ...(args['allowed-lateness'] !== undefined && { allowedLateness: args['allowed-lateness'] }),
+            ...(args.retention !== undefined && { retention: args.retention }),
+            ...(args.runners !== undefined && { runners: args.runners }),
+            ...(args['runner-concurrency'] !== undefined && { runnerConcurrency: args['runner-concurrency'] }),
+            ...(args['log-level'] !== undefined && { logLevel: args['log-level'] }),
+            ...(args['influx-url'] !== undefined && {
+              influx: { url: args['influx-url'], token: args['influx-token'] ?? '', org: args['influx-org'] ?? '', bucket: args['influx-bucket'] ?? '' },
+            }),
+          });
+          await host.start();
+          process.stderr.write(`modelwatch host running: API ${host.apiUrl}, NATS ${host.natsUrl}, data in ${host.options.dataDir}\n`);
+          await new Promise<void>((resolve) => {
+            let stopping = false;
+            const stop = (signal: string) => {
+              if (stopping) {
+                process.stderr.write('forced exit\n');
+                process.exit(130);
+              }
+              stopping = true;
+              process.stderr.write(`${signal}: stopping (again to force)...\n`);
+              void host.stop().then(resolve);
+            };
+            process.once('SIGINT', () => stop('SIGINT'));
+            process.once('SIGTERM', () => stop('SIGTERM'));
+          });
+          process.exit(0);
+        },
+      )
+      .demandCommand(1),
+  handler: () => undefined,
+};

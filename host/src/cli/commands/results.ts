@@ -1,0 +1,39 @@
+import type { CommandModule } from 'yargs';
+import { ModelwatchClient } from '../client.js';
+import { fmtValue, printJson, printTable, resultRows } from '../format.js';
+import type { GlobalArgs } from '../main.js';
+
+interface ResultsArgs extends GlobalArgs {
+  endpoint?: string;
+  app?: string;
+  limit?: number;
+}
+
+/** `modelwatch results`: one row per (endpoint, app, result, window), oldest window first. */
+export const resultsCommand: CommandModule<GlobalArgs, ResultsArgs> = {
+  command: 'results',
+  describe: 'list results: one row per (endpoint, app, result, window); empty and failed windows show too',
+  builder: (y) =>
+    y
+      .option('endpoint', { type: 'string', describe: 'only this endpoint' })
+      .option('app', { type: 'string', describe: 'only this app' })
+      .option('limit', { type: 'number', describe: 'newest windows, at most this many (default 10000)' })
+      .example('$0 results --endpoint churn --app histogram-data-drift --json', '') as never,
+  handler: async (args) => {
+    const windows = await new ModelwatchClient({ url: args.host }).results({
+      ...(args.endpoint && { endpoint: args.endpoint }),
+      ...(args.app && { app: args.app }),
+      ...(args.limit && { limit: args.limit }),
+    });
+    const rows = resultRows(windows.reverse());
+    if (args.json) return printJson(rows);
+    if (rows.length === 0) {
+      process.stdout.write('no results yet\n');
+      return;
+    }
+    printTable(
+      ['endpoint', 'app', 'window start', 'window end', 'rows', 'result', 'kind', 'status', 'value'],
+      rows.map((r) => [r.endpoint, `${r.app}@${r.version}`, r.windowStart, r.windowEnd, r.rows, r.result ?? '-', r.kind ?? '-', r.error ? `error: ${r.error}` : (r.status ?? '-'), fmtValue(r.value)]),
+    );
+  },
+};

@@ -1,0 +1,229 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { FastifyInstance } from 'fastify';
+import { createApiServer } from './api/server.js';
+import { resolveHostOptions, type HostOptions, type ResolvedHostOptions } from './config/options.js';
+import { Controller } from './controller/controller.js';
+import { changePeriod } from './controller/windows.js';
+import { createLogger, type Logger } from './logger.js';
+import { startNatsServer, type NatsServerHandle } from './nats/server.js';
+import { ensureTopology, openBuckets } from './nats/topology.js';
+import { RunnerSupervisor } from './runner/supervisor.js';
+import type { EndpointRecord } from './store/endpoints.js';
+import { updateJson } from './store/endpoints.js';
+import type { PluginRecord } from './store/plugins.js';
+import { ResultsDb } from './store/results-db.js';
+import { initSettings, SETTINGS_KEY, type MonitoringSettings } from './store/settings.js';
+import { WatchedKv } from './store/watched-kv.js';
+import { StreamProcessor } from './stream/processor.js';
+import { Writer } from './writer/writer.js';
+
+export type HostState = 'INITIALIZED' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
+
+/** A running modelwatch host: stream processor, controller, writer, HTTP API and supervised app runners. */
+export interface Host {
+  readonly state: HostState;
+  readonly options: ResolvedHostOptions;
+  /** NATS URL the host uses (its own server's when it started one). */
+  readonly natsUrl: string;
+  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:7077`. */
+  readonly apiUrl: string;
+  readonly logger: Logger;
+  /** PIDs of the runner processes the host supervises. */
+  runnerPids(): number[];
+  start(): Promise<void>;
+  /** Drain consumers, flush the writer, stop runners, close NATS (and the owned nats-server). */
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/**
+ * Create a host. Nothing runs until `start()`.
+ *
+ * @example
+ * ```ts
+ * const host = createHost({ dataDir: '/tmp/mw', basePeriod: '5s' });
+ * await host.start();
+ * // ...
+ * await host.stop();
+ * ```
+ */
+export function createHost(options: HostOptions = {}, logger?: Logger, logStream?: NodeJS.WritableStream): Host {
+  return new HostImpl(resolveHostOptions(options), logger, logStream);
+}
+
+class HostImpl implements Host {
+  state: HostState = 'INITIALIZED';
+  readonly logger: Logger;
+  private natsServer: NatsServerHandle | undefined;
+  private nc: NatsConnection | undefined;
+  private stopFns: Array<() => Promise<void> | void> = [];
+  private api: FastifyInstance | undefined;
+  private supervisor: RunnerSupervisor | undefined;
+  natsUrl = '';
+  apiUrl = '';
+
+  constructor(
+    readonly options: ResolvedHostOptions,
+    logger?: Logger,
+    private readonly logStream?: NodeJS.WritableStream,
+  ) {
+    this.logger = logger ?? createLogger(options.logLevel, logStream);
+  }
+
+  runnerPids(): number[] {
+    return this.supervisor?.pids() ?? [];
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'INITIALIZED') throw new Error(`host cannot start from state ${this.state}`);
+    this.state = 'STARTING';
+    try {
+      await this.startComponents();
+      this.state = 'RUNNING';
+      this.logger.info({ nats: this.natsUrl, api: this.apiUrl, dataDir: this.options.dataDir }, 'host running');
+    } catch (err) {
+      this.state = 'FAILED';
+      await this.teardown();
+      throw err;
+    }
+  }
+
+  private async startComponents(): Promise<void> {
+    const o = this.options;
+    const c = o.components;
+    await mkdir(o.dataDir, { recursive: true });
+    if (o.natsUrl) this.natsUrl = o.natsUrl;
+    else {
+      this.natsServer = await startNatsServer({ dataDir: join(o.dataDir, 'nats') });
+      this.natsUrl = this.natsServer.url;
+      this.stopFns.push(() => this.natsServer?.stop());
+    }
+    const nc = await connect({ servers: this.natsUrl, name: 'modelwatch-host', maxReconnectAttempts: -1 });
+    this.nc = nc;
+    this.stopFns.push(async () => {
+      await nc.drain().catch(() => undefined);
+    });
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureTopology(nc, jsm, { retentionMs: o.retentionMs });
+    const buckets = await openBuckets(nc);
+    await this.initSettings(buckets.settings);
+    const endpoints = new WatchedKv<EndpointRecord>(buckets.endpoints);
+    const plugins = new WatchedKv<PluginRecord>(buckets.plugins);
+    const settings = new WatchedKv<MonitoringSettings>(buckets.settings);
+    await Promise.all([endpoints.start(), plugins.start(), settings.start()]);
+    this.stopFns.push(() => {
+      endpoints.stop();
+      plugins.stop();
+      settings.stop();
+    });
+
+    if (c.has('writer')) {
+      const db = new ResultsDb(join(o.dataDir, 'results'));
+      await db.open();
+      this.stopFns.push(() => db.close());
+      const writer = new Writer({ nc, js, db, logger: this.logger, ...(o.influx ? { influx: o.influx } : {}) });
+      await writer.start();
+      this.stopFns.push(() => writer.stop());
+    }
+    if (c.has('runners') && o.runners > 0) {
+      this.supervisor = new RunnerSupervisor({
+        count: o.runners,
+        natsUrl: this.natsUrl,
+        concurrency: o.runnerConcurrency,
+        logLevel: o.logLevel,
+        logger: this.logger,
+        ...(this.logStream ? { logStream: this.logStream } : {}),
+      });
+      await this.supervisor.start();
+      this.stopFns.push(() => this.supervisor?.stop());
+    }
+    if (c.has('stream')) {
+      const sp = new StreamProcessor({
+        js,
+        endpointsKv: buckets.endpoints,
+        endpoints,
+        settings,
+        logger: this.logger,
+        allowedLatenessMs: o.allowedLatenessMs,
+        maxFutureSkewMs: o.maxFutureSkewMs,
+      });
+      await sp.start();
+      this.stopFns.push(() => sp.stop());
+    }
+    if (c.has('controller')) {
+      const controller = new Controller({
+        js,
+        jsm,
+        endpoints,
+        plugins,
+        settings,
+        progressKv: buckets.controller,
+        logger: this.logger,
+        allowedLatenessMs: o.allowedLatenessMs,
+        retentionMs: o.retentionMs,
+      });
+      controller.start();
+      this.stopFns.push(() => controller.stop());
+    }
+    if (c.has('api')) {
+      this.api = await createApiServer({
+        nc,
+        js,
+        buckets,
+        endpoints,
+        logger: this.logger,
+        allowedLatenessMs: o.allowedLatenessMs,
+        maxFutureSkewMs: o.maxFutureSkewMs,
+        version: VERSION,
+      });
+      const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
+      this.apiUrl = address.replace('[::1]', '127.0.0.1');
+      this.stopFns.push(() => this.api?.close());
+    }
+  }
+
+  /** First start: monitoring on with the given period. Later starts: an explicit --base-period changes it. */
+  private async initSettings(kv: Parameters<typeof initSettings>[0]): Promise<void> {
+    const o = this.options;
+    const s = await initSettings(kv, o.basePeriodMs);
+    const current = s.periods[s.periods.length - 1]!;
+    if (o.basePeriodExplicit && current.periodMs !== o.basePeriodMs) {
+      await updateJson<MonitoringSettings>(kv, SETTINGS_KEY, (cur) =>
+        cur
+          ? { ...cur, periods: changePeriod(cur.periods, o.basePeriodMs, Date.now() + Math.max(o.allowedLatenessMs, o.maxFutureSkewMs)), updatedAt: Date.now() }
+          : undefined,
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'STOPPED' || this.state === 'STOPPING') return;
+    this.state = 'STOPPING';
+    await this.teardown();
+    this.state = 'STOPPED';
+    this.logger.info('host stopped');
+  }
+
+  private async teardown(): Promise<void> {
+    // Reverse order of start: API, controller, stream, runners, writer, watches, NATS, nats-server.
+    for (const fn of this.stopFns.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        this.logger.warn({ err }, 'error during shutdown');
+      }
+    }
+    this.stopFns = [];
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}

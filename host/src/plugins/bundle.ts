@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import { builtinModules } from 'node:module';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { ModelwatchError } from '../errors.js';
+import { resolveManifest, type ResolvedManifest } from './manifest.js';
+
+/** A plugin ready to publish: its manifest and one script for the sandbox. */
+export interface PluginBundle {
+  manifest: ResolvedManifest;
+  /** IIFE assigning the entry module's exports to `__mw_plugin`. */
+  code: string;
+  /** External source map of `code`. */
+  map: string;
+  /** sha256 of `code`, hex. */
+  digest: string;
+  /** Source files that went into the bundle (absolute paths). */
+  inputs: string[];
+}
+
+/** The global the bundle assigns its exports to. */
+export const BUNDLE_GLOBAL = '__mw_plugin';
+
+const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+/** Read and validate `<dir>/plugin.json`. */
+export async function readManifest(dir: string): Promise<ResolvedManifest> {
+  const path = join(dir, 'plugin.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${path} not found: a plugin folder needs a plugin.json`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return resolveManifest(raw, path);
+}
+
+/**
+ * Bundle a plugin folder with esbuild into one script for the sandbox. `@modelwatch/sdk`
+ * resolves to this installation's SDK, so a plugin folder needs no node_modules; its own
+ * npm dependencies are bundled too. Importing a Node built-in fails with file and line.
+ * @throws {ModelwatchError} PLUGIN_INVALID_MANIFEST or PLUGIN_BUILD_FAILED
+ */
+export async function bundlePlugin(dir: string): Promise<PluginBundle> {
+  const root = resolve(dir);
+  const manifest = await readManifest(root);
+  const entry = resolve(root, manifest.entry);
+  if (relative(root, entry).startsWith('..') || isAbsolute(relative(root, entry))) {
+    throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `entry '${manifest.entry}' is outside the plugin folder`);
+  }
+  let result: esbuild.BuildResult<{ write: false; metafile: true }>;
+  try {
+    result = await esbuild.build({
+      entryPoints: [entry],
+      absWorkingDir: root,
+      bundle: true,
+      write: false,
+      metafile: true,
+      format: 'iife',
+      globalName: BUNDLE_GLOBAL,
+      platform: 'neutral',
+      mainFields: ['module', 'main'],
+      target: 'es2023',
+      outfile: join(root, 'plugin.js'),
+      sourcemap: 'external',
+      sourcesContent: true,
+      logLevel: 'silent',
+      plugins: [sandboxResolver()],
+    });
+  } catch (err) {
+    throw new ModelwatchError('PLUGIN_BUILD_FAILED', `${manifest.name}@${manifest.version} does not build:\n${formatMessages(err, root)}`, {
+      cause: err,
+    });
+  }
+  const code = result.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
+  const map = result.outputFiles.find((f) => f.path.endsWith('.map'))?.text ?? '';
+  return {
+    manifest,
+    code,
+    map,
+    digest: createHash('sha256').update(code).digest('hex'),
+    inputs: Object.keys(result.metafile.inputs).map((p) => resolve(root, p)),
+  };
+}
+
+function sandboxResolver(): esbuild.Plugin {
+  return {
+    name: 'modelwatch-sandbox',
+    setup(build) {
+      build.onResolve({ filter: /^@modelwatch\/sdk(\/.*)?$/ }, (args) => ({
+        path: fileURLToPath(import.meta.resolve(args.path)),
+      }));
+      build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
+        if (!builtins.has(args.path)) return undefined;
+        return {
+          errors: [
+            {
+              text: `'${args.path}' is a Node.js built-in module: plugins run in a sandbox without Node APIs (no file system, network or process)`,
+            },
+          ],
+        };
+      });
+    },
+  };
+}
+
+function formatMessages(err: unknown, root: string): string {
+  const errors = (err as { errors?: esbuild.Message[] }).errors;
+  if (!errors?.length) return `  ${(err as Error).message}`;
+  return errors
+    .map((m) => {
+      const loc = m.location ? `${relative(root, resolve(root, m.location.file))}:${m.location.line}:${m.location.column + 1}: ` : '';
+      return `  ${loc}${m.text}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import type { JsonValue } from '@modelwatch/sdk';
+import { ModelwatchError } from '../errors.js';
+import { DEFAULT_LIMITS, type PluginLimits } from '../store/plugins.js';
+
+/** plugin.json, as written by a plugin author (see plugin.schema.json). */
+export interface PluginManifest {
+  name: string;
+  version: string;
+  description: string;
+  entry: string;
+  limits?: Partial<PluginLimits>;
+  config?: Record<string, JsonValue>;
+  runOnEmptyWindows?: boolean;
+}
+
+export interface ResolvedManifest extends PluginManifest {
+  limits: PluginLimits;
+  config: Record<string, JsonValue>;
+  runOnEmptyWindows: boolean;
+}
+
+export const RESERVED_NAMES = new Set(['model-monitoring-stream', 'model-monitoring-controller', 'model-monitoring-writer']);
+
+/** The JSON Schema of plugin.json (the repository's plugin.schema.json). */
+export const manifestSchema = JSON.parse(readFileSync(new URL('../../../plugin.schema.json', import.meta.url), 'utf8')) as object;
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validate = ajv.compile<PluginManifest>(manifestSchema);
+
+/**
+ * Validate a manifest against plugin.schema.json and fill in defaults.
+ * @throws {ModelwatchError} PLUGIN_INVALID_MANIFEST listing every problem
+ */
+export function resolveManifest(raw: unknown, source = 'plugin.json'): ResolvedManifest {
+  if (!validate(raw)) {
+    throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${source} is not valid:\n${formatErrors(validate.errors ?? [])}`);
+  }
+  if (RESERVED_NAMES.has(raw.name)) {
+    throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${source}: the name '${raw.name}' is reserved`);
+  }
+  return {
+    ...raw,
+    limits: { ...DEFAULT_LIMITS, ...raw.limits },
+    config: raw.config ?? {},
+    runOnEmptyWindows: raw.runOnEmptyWindows ?? false,
+  };
+}
+
+function formatErrors(errors: ErrorObject[]): string {
+  return errors
+    .map((e) => {
+      const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
+      if (e.keyword === 'additionalProperties') return `  - ${where}: unknown field '${String(e.params.additionalProperty)}'`;
+      if (e.keyword === 'required') return `  - ${where}: missing field '${String(e.params.missingProperty)}'`;
+      return `  - ${where}: ${e.message ?? 'is not valid'}`;
+    })
+    .join('\n');
+}

@@ -1,0 +1,1 @@
+export { Writer, type WriterDeps, type ResultsReply, type ResultsRequest } from './writer.js';

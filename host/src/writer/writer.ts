@@ -1,0 +1,126 @@
+import type { ConsumerMessages, JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from '../logger.js';
+import { jsonCodec } from '../nats/codec.js';
+import type { AppOutputMessage } from '../nats/messages.js';
+import { Consumers, Streams, Subjects } from '../nats/subjects.js';
+import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
+import type { LatestResult, ResultsDb, ResultsQuery, WindowRecord } from '../store/results-db.js';
+
+export interface WriterDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  db: ResultsDb;
+  logger: Logger;
+  influx?: InfluxTarget;
+}
+
+/** `mw.svc.results.query`: what the writer answers. */
+export type ResultsRequest = ResultsQuery & { latest?: boolean };
+export type ResultsReply = { windows: WindowRecord[] } | { latest: LatestResult[] } | { error: string };
+
+/**
+ * Consumes app outputs and stores each window once in LevelDB (history and latest values).
+ * Time-series points go through an outbox in the same LevelDB batch and are shipped to
+ * InfluxDB by a loop that retries until the TSDB takes them.
+ */
+export class Writer {
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private querySub: Subscription | undefined;
+  private influx: InfluxWriter | undefined;
+  private shipping: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private idle = false;
+  private stopped = false;
+  private readonly log: Logger;
+  stored = 0;
+  duplicates = 0;
+
+  constructor(private readonly deps: WriterDeps) {
+    this.log = deps.logger.child({ component: 'writer' });
+  }
+
+  async start(): Promise<void> {
+    const { nc, js, db } = this.deps;
+    if (this.deps.influx) {
+      this.influx = new InfluxWriter(this.deps.influx);
+      this.shipping = this.shipLoop();
+    }
+    this.querySub = nc.subscribe(Subjects.resultsQuery, {
+      callback: (err, msg) => {
+        if (err) return;
+        void (async (): Promise<ResultsReply> => {
+          try {
+            const q = jsonCodec.decode<ResultsRequest>(msg.data);
+            if (q.latest) return { latest: await db.latestResults(q.endpointId) };
+            return { windows: await db.query(q) };
+          } catch (e) {
+            return { error: (e as Error).message };
+          }
+        })().then((reply) => msg.respond(jsonCodec.encode(reply)));
+      },
+    });
+    const consumer = await js.consumers.get(Streams.outputs, Consumers.writer);
+    this.messages = await consumer.consume({ max_messages: 256 });
+    this.loop = (async () => {
+      for await (const m of this.messages!) {
+        try {
+          const out = jsonCodec.decode<AppOutputMessage>(m.data);
+          const r = await db.store(out, this.influx !== undefined);
+          if (r === 'stored') this.stored++;
+          else this.duplicates++;
+          m.ack();
+          if (this.idle) this.wake?.();
+        } catch (err) {
+          this.log.error({ err, seq: m.seq }, 'could not store an output; it will be redelivered');
+          m.nak(1000);
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.querySub?.unsubscribe();
+    await this.messages?.close();
+    await this.loop;
+    this.wake?.();
+    await this.shipping;
+    await this.influx?.close();
+  }
+
+  /** Wait `ms`, or less when the writer stops (or, while idle, when an output arrives). */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  /** Ship outbox points to the TSDB, oldest first; on failure wait and try again (1 s doubling to 30 s). */
+  private async shipLoop(): Promise<void> {
+    let backoff = 1000;
+    while (!this.stopped) {
+      const batch = await this.deps.db.pendingPoints(5000);
+      if (batch.length === 0) {
+        this.idle = true;
+        await this.sleep(1000);
+        this.idle = false;
+        continue;
+      }
+      try {
+        await this.influx!.write(batch.map(([, p]) => p));
+        await this.deps.db.removePoints(batch.map(([k]) => k));
+        backoff = 1000;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, pending: batch.length, retryInMs: backoff }, 'TSDB write failed; points stay in the outbox');
+        await this.sleep(backoff);
+        backoff = Math.min(30_000, backoff * 2);
+      }
+    }
+  }
+}
