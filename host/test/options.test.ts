@@ -1,0 +1,232 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_HTTP_PORT, MIN_BASE_PERIOD_MS, resolveHostOptions, type HostOptions } from '../src/config/options.js';
+import { ModelwatchError } from '../src/errors.js';
+
+/** Resolve with an empty environment unless one is given, so the test machine's env never leaks in. */
+const resolveWith = (options: HostOptions = {}, env: NodeJS.ProcessEnv = {}) => resolveHostOptions(options, env);
+
+describe('resolveHostOptions', () => {
+  describe('defaults', () => {
+    it('fills every option when nothing is given', () => {
+      const o = resolveWith();
+      expect(o).toEqual({
+        dataDir: resolve(join(homedir(), '.modelwatch')),
+        natsUrl: undefined,
+        httpPort: 7077,
+        httpHost: '127.0.0.1',
+        basePeriodMs: 600_000,
+        basePeriodExplicit: false,
+        allowedLatenessMs: 30_000,
+        maxFutureSkewMs: 300_000,
+        retentionMs: 7 * 86_400_000,
+        runners: 1,
+        runnerConcurrency: 2,
+        influx: undefined,
+        logLevel: 'info',
+        components: new Set(['stream', 'controller', 'writer', 'api', 'runners']),
+      });
+      expect(DEFAULT_HTTP_PORT).toBe(7077);
+      expect(MIN_BASE_PERIOD_MS).toBe(1000);
+    });
+
+    it('takes explicit options, parsing durations and resolving the data dir', () => {
+      const o = resolveWith({
+        dataDir: 'rel/data',
+        natsUrl: 'nats://nats:4222',
+        httpPort: 0,
+        httpHost: '0.0.0.0',
+        basePeriod: '1h',
+        allowedLateness: 2_000,
+        maxFutureSkew: '1m',
+        retention: '1d12h',
+        runners: 0,
+        runnerConcurrency: 8,
+        logLevel: 'debug',
+        components: ['api', 'writer'],
+      });
+      expect(o).toMatchObject({
+        dataDir: resolve('rel/data'),
+        natsUrl: 'nats://nats:4222',
+        httpPort: 0,
+        httpHost: '0.0.0.0',
+        basePeriodMs: 3_600_000,
+        basePeriodExplicit: true,
+        allowedLatenessMs: 2_000,
+        maxFutureSkewMs: 60_000,
+        retentionMs: 36 * 3_600_000,
+        runners: 0,
+        runnerConcurrency: 8,
+        logLevel: 'debug',
+      });
+      expect([...o.components].sort()).toEqual(['api', 'writer']);
+    });
+
+    it('accepts a base period of exactly 1s', () => {
+      expect(resolveWith({ basePeriod: '1s' }).basePeriodMs).toBe(1_000);
+      expect(resolveWith({ basePeriod: 1_000 }).basePeriodMs).toBe(1_000);
+    });
+  });
+
+  describe('environment variables', () => {
+    const env = {
+      MODELWATCH_DATA_DIR: '/var/lib/mw',
+      MODELWATCH_NATS_URL: 'nats://env:4222',
+      MODELWATCH_HTTP_PORT: '8080',
+      MODELWATCH_HTTP_HOST: '::',
+      MODELWATCH_BASE_PERIOD: '5m',
+      MODELWATCH_ALLOWED_LATENESS: '10s',
+      MODELWATCH_RETENTION: '2d',
+      MODELWATCH_RUNNERS: '3',
+      MODELWATCH_LOG_LEVEL: 'warn',
+      MODELWATCH_INFLUX_URL: 'http://influx:8086',
+      MODELWATCH_INFLUX_TOKEN: 'secret',
+      MODELWATCH_INFLUX_ORG: 'acme',
+      MODELWATCH_INFLUX_BUCKET: 'mw',
+    };
+
+    it('fill what the options leave out', () => {
+      expect(resolveWith({}, env)).toMatchObject({
+        dataDir: '/var/lib/mw',
+        natsUrl: 'nats://env:4222',
+        httpPort: 8080,
+        httpHost: '::',
+        basePeriodMs: 300_000,
+        basePeriodExplicit: true,
+        allowedLatenessMs: 10_000,
+        retentionMs: 2 * 86_400_000,
+        runners: 3,
+        logLevel: 'warn',
+        influx: { url: 'http://influx:8086', token: 'secret', org: 'acme', bucket: 'mw' },
+      });
+    });
+
+    it('lose to explicit options', () => {
+      const o = resolveWith(
+        {
+          dataDir: '/opt/mw',
+          httpPort: 9000,
+          basePeriod: '20m',
+          runners: 2,
+          logLevel: 'error',
+          influx: { url: 'http://other:8086', org: 'o', bucket: 'b', token: 't' },
+        },
+        env,
+      );
+      expect(o).toMatchObject({
+        dataDir: '/opt/mw',
+        httpPort: 9000,
+        basePeriodMs: 1_200_000,
+        runners: 2,
+        logLevel: 'error',
+        influx: { url: 'http://other:8086', token: 't', org: 'o', bucket: 'b' },
+      });
+    });
+
+    it('treat an empty MODELWATCH_HTTP_PORT / MODELWATCH_RUNNERS as unset', () => {
+      const o = resolveWith({}, { MODELWATCH_HTTP_PORT: '', MODELWATCH_RUNNERS: '' });
+      expect(o.httpPort).toBe(7077);
+      expect(o.runners).toBe(1);
+    });
+
+    it('give influx an empty token when none is set', () => {
+      const o = resolveWith({ influx: { url: 'http://influx:8086', org: 'acme', bucket: 'mw' } });
+      expect(o.influx).toEqual({ url: 'http://influx:8086', token: '', org: 'acme', bucket: 'mw' });
+    });
+
+    it('complete partial influx options from the environment', () => {
+      const o = resolveWith({ influx: { url: 'http://influx:8086' } as never }, { MODELWATCH_INFLUX_ORG: 'acme', MODELWATCH_INFLUX_BUCKET: 'mw' });
+      expect(o.influx).toEqual({ url: 'http://influx:8086', token: '', org: 'acme', bucket: 'mw' });
+    });
+
+    it.each([
+      ['MODELWATCH_HTTP_PORT', 'http'],
+      ['MODELWATCH_HTTP_PORT', '80.5'],
+      ['MODELWATCH_RUNNERS', 'two'],
+    ])('reject %s=%j, naming the variable', (name, value) => {
+      expect(() => resolveWith({}, { [name]: value })).toThrow(`${name}: '${value}' is not a whole number`);
+    });
+  });
+
+  describe('validation', () => {
+    const rejects = (options: HostOptions, message: string | RegExp, env: NodeJS.ProcessEnv = {}) => {
+      let caught: unknown;
+      try {
+        resolveWith(options, env);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(ModelwatchError);
+      expect((caught as ModelwatchError).code).toBe('INVALID_OPTIONS');
+      expect((caught as Error).message).toMatch(message);
+    };
+
+    it.each([
+      ['999ms', 999],
+      ['500ms', 500],
+      [0, 0],
+    ])('rejects a base period below 1s (%j)', (basePeriod, ms) => {
+      rejects({ basePeriod }, `base period: ${ms} ms is below the minimum of 1s`);
+    });
+
+    it('rejects a base period below 1s from MODELWATCH_BASE_PERIOD', () => {
+      rejects({}, 'base period: 100 ms is below the minimum of 1s', { MODELWATCH_BASE_PERIOD: '100ms' });
+    });
+
+    it('rejects a base period that is not a duration', () => {
+      rejects({ basePeriod: 'hourly' }, "base period: 'hourly' is not a duration");
+    });
+
+    it.each([
+      ['allowedLateness', 'allowed lateness'],
+      ['maxFutureSkew', 'max future skew'],
+      ['retention', 'retention'],
+    ] as const)('rejects a bad %s, naming it', (key, what) => {
+      rejects({ [key]: 'later' }, `${what}: 'later' is not a duration`);
+    });
+
+    it.each([-1, 65536, 80.5, NaN])('rejects the http port %d', (httpPort) => {
+      rejects({ httpPort }, `http port: ${httpPort} is not a port number`);
+    });
+
+    it('rejects a port out of range from MODELWATCH_HTTP_PORT', () => {
+      rejects({}, 'http port: 70000 is not a port number', { MODELWATCH_HTTP_PORT: '70000' });
+    });
+
+    it.each([0, 65535])('accepts the http port %d', (httpPort) => {
+      expect(resolveWith({ httpPort }).httpPort).toBe(httpPort);
+    });
+
+    it.each([-1, 65, 1.5])('rejects %d runners', (runners) => {
+      rejects({ runners }, `runners: ${runners} must be a whole number from 0 to 64`);
+    });
+
+    it.each([0, -2, 1.5])('rejects a runner concurrency of %d', (runnerConcurrency) => {
+      rejects({ runnerConcurrency }, `runner concurrency: ${runnerConcurrency} must be a positive whole number`);
+    });
+
+    it.each([
+      ['without org', { url: 'http://influx:8086', bucket: 'mw' }],
+      ['without bucket', { url: 'http://influx:8086', org: 'acme' }],
+      ['without both', { url: 'http://influx:8086' }],
+    ])('rejects an influx url %s', (_, influx) => {
+      rejects({ influx: influx as never }, 'influx: --influx-url needs --influx-org and --influx-bucket (or MODELWATCH_INFLUX_ORG / _BUCKET)');
+    });
+
+    it('rejects MODELWATCH_INFLUX_URL without MODELWATCH_INFLUX_BUCKET', () => {
+      rejects({}, /--influx-url needs --influx-org and --influx-bucket/, { MODELWATCH_INFLUX_URL: 'http://influx:8086', MODELWATCH_INFLUX_ORG: 'acme' });
+    });
+
+    it('rejects an influx url that is not a URL', () => {
+      rejects({ influx: { url: 'influx 8086', org: 'acme', bucket: 'mw' } }, "influx url: 'influx 8086' is not a URL");
+    });
+
+    it('rejects an unknown component, listing the known ones', () => {
+      rejects(
+        { components: ['api', 'scheduler' as never] },
+        "components: unknown component 'scheduler' (known: stream, controller, writer, api, runners)",
+      );
+    });
+  });
+});

@@ -1,0 +1,50 @@
+import { join } from 'node:path';
+import { createHost, type Host } from '../../host/src/host.js';
+import type { HostOptions } from '../../host/src/config/options.js';
+import { createLogger } from '../../host/src/logger.js';
+import { ModelwatchClient } from '../../host/src/cli/client.js';
+import { bundlePlugin } from '../../host/src/plugins/bundle.js';
+import { tempDir } from './tmp.js';
+
+export const REPO = new URL('../..', import.meta.url).pathname;
+export const HISTOGRAM_PLUGIN = join(REPO, 'plugins/histogram-data-drift');
+
+/** A host on a test nats-server with a temp data dir and a free HTTP port; logs only warnings. */
+export async function startTestHost(options: HostOptions & { natsUrl: string }): Promise<{ host: Host; client: ModelwatchClient; dataDir: string; [Symbol.asyncDispose](): Promise<void> }> {
+  const dir = options.dataDir ? undefined : await tempDir('mw-host-');
+  const host = createHost(
+    { httpPort: 0, runners: 1, logLevel: 'warn', ...options, dataDir: options.dataDir ?? dir!.path },
+    createLogger(process.env.MW_TEST_LOG ?? 'warn'),
+  );
+  await host.start();
+  return {
+    host,
+    client: new ModelwatchClient({ url: host.apiUrl }),
+    dataDir: host.options.dataDir,
+    [Symbol.asyncDispose]: async () => {
+      await host.stop();
+      await dir?.[Symbol.asyncDispose]();
+    },
+  };
+}
+
+export async function publishDir(client: ModelwatchClient, dir: string) {
+  const b = await bundlePlugin(dir);
+  return await client.publishPlugin({ manifest: b.manifest, code: b.code, map: b.map });
+}
+
+/** Deterministic pseudo-random numbers (mulberry32) and normal draws. */
+export function rng(seed: number) {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const normal = (mu = 0, sigma = 1) => mu + sigma * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  return { uniform, normal };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,29 @@
+// Runs the whole suite (type check of the plugins, then vitest) and ends with the plain
+// summary line CI reads: "N passed, N failed".
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+
+const tsc = spawnSync('npx', ['tsc', '-p', 'plugins'], { stdio: 'inherit' });
+if (tsc.status !== 0) {
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+const report = join(tmpdir(), `modelwatch-vitest-${process.pid}.json`);
+const run = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], {
+  stdio: 'inherit',
+});
+let passed = 0;
+let failed = 0;
+try {
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  passed = r.numPassedTests;
+  failed = r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0);
+  rmSync(report, { force: true });
+} catch {
+  failed = Math.max(failed, 1);
+}
+if (run.status !== 0 && failed === 0) failed = 1;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(run.status === 0 && failed === 0 && passed > 0 ? 0 : 1);
