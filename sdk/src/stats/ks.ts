@@ -1,0 +1,190 @@
+import { kstwoSf } from './kolmogorov.js';
+import { checkedSample } from './validate.js';
+
+/** Result of {@link ks2samp}. */
+export interface Ks2SampResult {
+  /** The two-sided statistic `D = max |F_a(x) - F_b(x)|` of the two empirical CDFs. */
+  statistic: number;
+  /** Two-sided p-value. */
+  pValue: number;
+  /** The data value at which `D` is reached (scipy's `statistic_location`). */
+  statisticLocation: number;
+  /** +1 if `F_a - F_b` is largest there, -1 if `F_b - F_a` is (scipy's `statistic_sign`). */
+  statisticSign: 1 | -1;
+  /** How the p-value was computed: scipy's `'exact'` or `'asymp'` method. */
+  method: 'exact' | 'asymp';
+}
+
+/** scipy's `MAX_AUTO_N`: with method 'auto', the exact distribution is used up to this size. */
+export const KS_MAX_EXACT_N = 10000;
+
+/**
+ * Two-sample two-sided Kolmogorov-Smirnov test, as `scipy.stats.ks_2samp(a, b)` (alternative
+ * `'two-sided'`, method `'auto'`):
+ *
+ * - statistic `D = max_x |F_a(x) - F_b(x)|` over the pooled data, with ties handled as scipy
+ *   does (empirical CDFs by `searchsorted(..., side='right')`);
+ * - p-value exact when `max(n_a, n_b) <= 10000`: `D` is rounded to `h / lcm(n_a, n_b)` and
+ *   `P(D >= h / lcm)` is computed by Hodges' lattice-path method (scipy's
+ *   `_compute_prob_outside_square` when the sizes are equal, otherwise Viehmann's
+ *   recursion `_compute_outer_prob_inside_method`); if that yields a value outside [0, 1] it
+ *   falls back, like scipy, to
+ * - the asymptotic p-value `kstwo.sf(D, round(n_a n_b / (n_a + n_b)))` ({@link kstwoSf}),
+ *   used directly for larger samples.
+ *
+ * Infinite values are allowed (they sort to the ends); NaN is rejected.
+ *
+ * @param a first sample (at least one value)
+ * @param b second sample (at least one value)
+ * @throws ModelwatchSdkError `INVALID_ARGUMENT` for an empty sample or a NaN value
+ *
+ * @example
+ * ```ts
+ * const { statistic, pValue } = ks2samp([0.1, 0.4, 0.7, 1.2], [0.5, 0.9, 1.5, 1.9, 2.4]);
+ * // statistic 0.6, pValue 0.2857142857142857 (exact)
+ * ```
+ */
+export function ks2samp(a: ArrayLike<number>, b: ArrayLike<number>): Ks2SampResult {
+  const data1 = checkedSample('ks2samp', 'a', a, { allowInfinite: true }).sort();
+  const data2 = checkedSample('ks2samp', 'b', b, { allowInfinite: true }).sort();
+  const n1 = data1.length;
+  const n2 = data2.length;
+
+  // cddiffs over data_all = concat(data1, data2), first arg-min and arg-max as numpy
+  let minDiff = Infinity;
+  let maxDiff = -Infinity;
+  let minLoc = NaN;
+  let maxLoc = NaN;
+  const scan = (data: Float64Array): void => {
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i]!;
+      const diff = searchRight(data1, v) / n1 - searchRight(data2, v) / n2;
+      if (diff < minDiff) {
+        minDiff = diff;
+        minLoc = v;
+      }
+      if (diff > maxDiff) {
+        maxDiff = diff;
+        maxLoc = v;
+      }
+    }
+  };
+  scan(data1);
+  scan(data2);
+  const minS = Math.min(Math.max(-minDiff, 0), 1);
+  const maxS = maxDiff;
+  let d: number;
+  let location: number;
+  let sign: 1 | -1;
+  if (minS > maxS) {
+    d = minS;
+    location = minLoc;
+    sign = -1;
+  } else {
+    d = maxS;
+    location = maxLoc;
+    sign = 1;
+  }
+
+  let method: 'exact' | 'asymp' = Math.max(n1, n2) <= KS_MAX_EXACT_N ? 'exact' : 'asymp';
+  let prob = -Infinity;
+  if (method === 'exact') {
+    const g = gcd(n1, n2);
+    const lcm = (n1 / g) * n2;
+    const h = roundHalfEven(d * lcm);
+    d = h / lcm;
+    if (h === 0) {
+      prob = 1.0;
+    } else {
+      prob = n1 === n2 ? probOutsideSquare(n1, h) : outerProbInside(n1, n2, g, h);
+      if (!(prob >= 0 && prob <= 1)) method = 'asymp';
+    }
+  }
+  if (method === 'asymp') {
+    const m = Math.max(n1, n2);
+    const n = Math.min(n1, n2);
+    const en = (m * n) / (m + n);
+    prob = kstwoSf(d, roundHalfEven(en));
+  }
+  prob = Math.min(Math.max(prob, 0), 1);
+  return { statistic: d, pValue: prob, statisticLocation: location, statisticSign: sign, method };
+}
+
+/** numpy.searchsorted(sorted, v, side='right'): the number of elements <= v. */
+function searchRight(sorted: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function gcd(a: number, b: number): number {
+  let x = a;
+  let y = b;
+  while (y) [x, y] = [y, x % y];
+  return x;
+}
+
+/** numpy.round: to the nearest integer, ties to even. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * scipy's `_compute_prob_outside_square(n, h)`: `P(D_{n,n} >= h/n)`, the proportion of
+ * lattice paths that leave the band `|x - y| < h`, by a Horner-like alternating sum.
+ */
+function probOutsideSquare(n: number, h: number): number {
+  let P = 0.0;
+  let k = Math.floor(n / h);
+  while (k >= 0) {
+    let p1 = 1.0;
+    for (let j = 0; j < h; j++) p1 = ((n - k * h - j) * p1) / (n + k * h + j + 1);
+    P = p1 * (1.0 - P);
+    k -= 1;
+  }
+  return 2 * P;
+}
+
+/**
+ * scipy's `_compute_outer_prob_inside_method(m, n, g, h)`: the proportion of lattice paths
+ * from (0, 0) to (m, n) that do not stay strictly inside `|x/m - y/n| < h/lcm(m, n)`, with
+ * Viehmann's recursion computing `1 - p` directly on a sliding column window.
+ */
+function outerProbInside(m0: number, n0: number, g: number, h: number): number {
+  const m = Math.max(m0, n0);
+  const n = Math.min(m0, n0);
+  const mg = Math.trunc(m / g);
+  const ng = Math.trunc(n / g);
+  let minj = 0;
+  let maxj = Math.min(Math.ceil(h / mg), n + 1);
+  let curlen = maxj - minj;
+  const lenA = Math.min(2 * maxj + 2, n + 1);
+  const A = new Float64Array(lenA).fill(1);
+  for (let j = minj; j < Math.min(maxj, lenA); j++) A[j] = 0.0;
+  for (let i = 1; i <= m; i++) {
+    const lastminj = minj;
+    const lastlen = curlen;
+    minj = Math.max(Math.floor((ng * i - h) / mg) + 1, 0);
+    minj = Math.min(minj, n);
+    maxj = Math.min(Math.ceil((ng * i + h) / mg), n + 1);
+    if (maxj <= minj) return 1.0;
+    let val = minj === 0 ? 0.0 : 1.0;
+    for (let jj = 0; jj < maxj - minj; jj++) {
+      const j = jj + minj;
+      val = (A[jj + minj - lastminj]! * i + val * j) / (i + j);
+      A[jj] = val;
+    }
+    curlen = maxj - minj;
+    if (lastlen > curlen) {
+      const end = Math.min(maxj - minj + (lastlen - curlen), lenA);
+      for (let t = maxj - minj; t < end; t++) A[t] = 1;
+    }
+  }
+  return A[maxj - minj - 1]!;
+}
