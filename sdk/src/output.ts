@@ -43,7 +43,8 @@ export function normalizeAppOutput(raw: unknown, options: NormalizeOutputOptions
   }
   if (Array.isArray(raw)) {
     raw.forEach((item, i) => addItem(out, item, `output[${i}]`, maxExtra));
-  } else if (typeof raw === 'object' && raw !== null && 'name' in raw && 'value' in raw) {
+  } else if (typeof raw === 'object' && raw !== null && 'name' in raw && (typeof raw.name === 'string' || 'value' in raw)) {
+    // a result or metric (a metrics map cannot hold a string name)
     addItem(out, raw, 'output', maxExtra);
   } else if (isPlainObject(raw)) {
     for (const [name, value] of Object.entries(raw)) {

@@ -37,6 +37,13 @@ const oneToHundred = Array.from({ length: 100 }, (_, i) => i + 1);
 
 describe('referenceStats', () => {
   describe('numeric columns', () => {
+    it('counts infinities as missing values, like NaN and null', () => {
+      const s = referenceStats([1, 2, Infinity, -Infinity, NaN, null, 3]);
+      expect(s).toMatchObject({ type: 'numeric', count: 3, missing: 4, min: 1, max: 3, mean: 2 });
+      if (s.type !== 'numeric') throw new Error('numeric expected');
+      expect(s.hist.counts.reduce((a, b) => a + b, 0)).toBe(3);
+    });
+
     const s = numeric(referenceStats(oneToHundred));
 
     it('has 20 bins padded with an open bin at each end: 22 counts, 23 edges', () => {

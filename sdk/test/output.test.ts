@@ -145,6 +145,15 @@ describe('normalizeAppOutput', () => {
   });
 
   describe('values', () => {
+    it('names the missing value of a result (not a metrics map)', () => {
+      expect(() => normalizeAppOutput({ name: 'general_drift', kind: 0, status: 2 })).toThrow(
+        'output.value: must be a finite number, got undefined',
+      );
+      expect(() => normalizeAppOutput([{ name: 'general_drift', kind: 0, status: 2 }])).toThrow(
+        'output[0].value: must be a finite number, got undefined',
+      );
+    });
+
     it.each([
       ['NaN', NaN],
       ['Infinity', Infinity],

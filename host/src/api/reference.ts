@@ -27,7 +27,7 @@ export function parseReference(text: string, format: ReferenceFormat): Reference
           if (ctx.header) return value;
           if (value === '') return null;
           const n = Number(value);
-          return Number.isFinite(n) && /^[-+]?(\d|\.\d)/.test(value) ? n : value;
+          return Number.isFinite(n) && /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(value) ? n : value;
         },
       }) as Array<Record<string, unknown>>;
     } catch (err) {

@@ -36,6 +36,7 @@ export function formatDuration(ms: number): string {
       rest -= n * size;
     }
   }
+  if (rest > 0) out += `${rest}ms`;
   return out;
 }
 

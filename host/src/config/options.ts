@@ -68,7 +68,9 @@ export const MIN_BASE_PERIOD_MS = 1000;
 export const DEFAULT_HTTP_PORT = 7077;
 
 /** Validate and default host options; environment variables fill what `options` leave out. */
-export function resolveHostOptions(options: HostOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedHostOptions {
+export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.ProcessEnv = process.env): ResolvedHostOptions {
+  // an empty variable is an unset one
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v !== '')) as NodeJS.ProcessEnv;
   const basePeriodRaw = options.basePeriod ?? env.MODELWATCH_BASE_PERIOD;
   const basePeriodMs = parseDuration(basePeriodRaw ?? '10m', 'base period');
   if (basePeriodMs < MIN_BASE_PERIOD_MS) {

@@ -98,7 +98,7 @@ function sandboxResolver(): esbuild.Plugin {
       build.onResolve({ filter: /^@modelwatch\/sdk(\/.*)?$/ }, (args) => ({
         path: fileURLToPath(import.meta.resolve(args.path)),
       }));
-      build.onResolve({ filter: /^[a-z_:/]+$/ }, (args) => {
+      build.onResolve({ filter: /^[a-z0-9_:/]+$/ }, (args) => {
         if (!builtins.has(args.path)) return undefined;
         return {
           errors: [

@@ -17,14 +17,15 @@ export function hardenGlobals(): void {
 }
 
 /**
- * Builds the MonitoringContext from `__mw_meta` (JSON) and `__mw_buf` (ArrayBuffer of
- * column-major float64 numeric columns, then timestamps), instantiates the plugin's default
- * export and returns a promise of the output as JSON text.
+ * Builds the MonitoringContext from `metaJson` and `buf` (ArrayBuffer of column-major float64
+ * numeric columns, then timestamps), instantiates the plugin's default export and returns a
+ * promise of the output as JSON text. Called with arguments, so nothing of the host's sits in
+ * a global where plugin code could reach it.
  */
-export function runWindow(): Promise<string> {
+export function runWindow(metaJson: string, buf: ArrayBuffer, log: (level: string, message: string, fields: string) => void): Promise<string> {
   const g = globalThis as Record<string, unknown>;
   const PREFIX = '\u0000mw:';
-  const meta = JSON.parse(g.__mw_meta as string) as {
+  const meta = JSON.parse(metaJson) as {
     applicationName: string;
     endpoint: unknown;
     windowStart: number;
@@ -37,11 +38,6 @@ export function runWindow(): Promise<string> {
     featureStats: unknown;
     config: unknown;
   };
-  const buf = g.__mw_buf as ArrayBuffer;
-  const log = g.__mw_log as (level: string, message: string, fields: string) => void;
-  delete g.__mw_meta;
-  delete g.__mw_buf;
-  delete g.__mw_log;
   const n = meta.length;
   const f64 = new Float64Array(buf);
   const cols = new Map<string, Float64Array | Array<string | null>>();

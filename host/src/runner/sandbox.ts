@@ -45,7 +45,7 @@ export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024;
 const MAX_LOG_LINES_PER_WINDOW = 100;
 const MAX_LOG_LINE_CHARS = 4096;
 const HARDEN = `(${hardenGlobals.toString()})()`;
-const RUN = `(${runWindow.toString()})()`;
+const RUN = `return (${runWindow.toString()})($0, $1, $2)`;
 
 /**
  * A plugin version's isolate. Each window runs in a fresh context of it; after any failure
@@ -53,8 +53,10 @@ const RUN = `(${runWindow.toString()})()`;
  */
 export class PluginSandbox {
   private isolate: ivm.Isolate | undefined;
-  private scripts: { plugin: ivm.Script; harden: ivm.Script; run: ivm.Script } | undefined;
+  private scripts: { plugin: ivm.Script; harden: ivm.Script } | undefined;
   private readonly filename: string;
+  /** Runs are serialised: an isolate executes one thing at a time anyway, and a failing window must not take others down with it. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: SandboxOptions) {
     this.filename = `file:///plugins/${opts.name}@${opts.version}/plugin.js`;
@@ -77,7 +79,6 @@ export class PluginSandbox {
       this.scripts = {
         plugin: isolate.compileScriptSync(this.opts.code, { filename: this.filename }),
         harden: isolate.compileScriptSync(HARDEN, { filename: 'file:///modelwatch/harden.js' }),
-        run: isolate.compileScriptSync(RUN, { filename: 'file:///modelwatch/run.js' }),
       };
     } catch (err) {
       isolate.dispose();
@@ -91,24 +92,28 @@ export class PluginSandbox {
    * Run doTracking for one window. Resolves to the output's JSON text; rejects with a
    * ModelwatchError (APP_ERROR, APP_TIMEOUT, APP_MEMORY_LIMIT) that names the problem.
    */
-  async run(input: SandboxInput, runOptions: RunOptions = {}): Promise<string> {
+  run(input: SandboxInput, runOptions: RunOptions = {}): Promise<string> {
+    const next = this.queue.then(() => this.runNow(input, runOptions));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async runNow(input: SandboxInput, runOptions: RunOptions): Promise<string> {
     const { isolate, scripts } = this.ensure();
     const timeout = this.opts.limits.timeoutMs;
     let context: ivm.Context | undefined;
     let timer: NodeJS.Timeout | undefined;
     let failed = false;
     let logs = 0;
+    const began = Date.now();
     const onLog = runOptions.onLog;
     try {
       context = await isolate.createContext();
-      const jail = context.global;
       await scripts.harden.run(context, { timeout });
       const { packed, ...meta } = input;
-      await jail.set('__mw_meta', JSON.stringify(meta));
-      await jail.set('__mw_buf', new ivm.ExternalCopy(packed.buffer).copyInto({ release: true }));
-      await jail.set(
-        '__mw_log',
-        new ivm.Callback(
+      const started = Date.now();
+      await scripts.plugin.run(context, { timeout });
+      const log = new ivm.Callback(
           (level: unknown, message: unknown, fields: unknown) => {
             if (!onLog || ++logs > MAX_LOG_LINES_PER_WINDOW) return;
             const lvl = level === 'debug' || level === 'warn' || level === 'error' ? level : 'info';
@@ -119,10 +124,7 @@ export class PluginSandbox {
             });
           },
           { ignored: true },
-        ),
-      );
-      const started = Date.now();
-      await scripts.plugin.run(context, { timeout });
+        );
       const remaining = Math.max(1, timeout - (Date.now() - started));
       // The isolate's own timeout does not cover promises that never settle: a wall-clock
       // deadline disposes the isolate.
@@ -132,7 +134,12 @@ export class PluginSandbox {
           isolate.dispose();
         }, remaining + 50);
       });
-      const out = (await Promise.race([scripts.run.run(context, { timeout: remaining, promise: true, copy: true }), deadline])) as unknown;
+      const call = context.evalClosure(RUN, [JSON.stringify(meta), new ivm.ExternalCopy(packed.buffer).copyInto({ release: true }), log], {
+        filename: 'file:///modelwatch/run.js',
+        timeout: remaining,
+        result: { promise: true, copy: true },
+      });
+      const out = (await Promise.race([call, deadline])) as unknown;
       if (typeof out !== 'string') throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned no JSON output`);
       if (out.length > MAX_OUTPUT_CHARS) {
         throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned ${out.length} characters of output, over the limit of ${MAX_OUTPUT_CHARS}`);
@@ -140,7 +147,7 @@ export class PluginSandbox {
       return out;
     } catch (err) {
       failed = true;
-      throw this.mapError(err, timeout);
+      throw this.mapError(err, isolate, timeout, Date.now() - began);
     } finally {
       clearTimeout(timer);
       try {
@@ -188,21 +195,23 @@ export class PluginSandbox {
     return `${this.opts.name}@${this.opts.version}`;
   }
 
-  private mapError(err: unknown, timeout: number): ModelwatchError {
+  /** isolated-vm's own timeout and memory errors, told apart from a plugin's errors with the same words. */
+  private mapError(err: unknown, isolate: ivm.Isolate, timeout: number, elapsedMs: number): ModelwatchError {
     if (err instanceof ModelwatchError) return err;
-    const message = err instanceof Error ? err.message : String(err);
-    let code: ErrorCode = 'APP_ERROR';
-    let text = message;
-    if (/timed out/i.test(message)) {
-      code = 'APP_TIMEOUT';
-      text = `did not finish within its time limit of ${timeout} ms`;
-    } else if (/memory limit/i.test(message) || this.isolate?.isDisposed) {
-      code = 'APP_MEMORY_LIMIT';
-      text = `exceeded its memory limit of ${this.opts.limits.memoryMb} MB`;
-    } else {
-      text = `threw: ${message}`;
+    let message: string;
+    try {
+      message = err instanceof Error ? err.message : String(err);
+    } catch {
+      message = '';
     }
-    return new ModelwatchError(code, `${this.label()} ${text}`);
+    if (message === 'Script execution timed out.' && elapsedMs >= timeout * 0.9) {
+      return new ModelwatchError('APP_TIMEOUT', `${this.label()} did not finish within its time limit of ${timeout} ms`);
+    }
+    if (isolate.isDisposed && /^Isolate was disposed during execution( due to memory limit)?$/.test(message)) {
+      return new ModelwatchError('APP_MEMORY_LIMIT', `${this.label()} exceeded its memory limit of ${this.opts.limits.memoryMb} MB`);
+    }
+    const code: ErrorCode = 'APP_ERROR';
+    return new ModelwatchError(code, `${this.label()} threw: ${message || 'an error without a message'}`);
   }
 
   private disposeIsolate(): void {

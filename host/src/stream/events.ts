@@ -73,8 +73,11 @@ export function inferNames(event: unknown, endpoint: EndpointRecord): InferredNa
     if (Array.isArray(first)) out.featureNames = first.map((_, i) => `f${i}`);
     else if (isObject(first)) out.featureNames = Object.keys(first);
   }
-  if (endpoint.labelNames.length === 0 && event.outputs !== undefined) {
-    const o = Array.isArray(event.outputs) ? event.outputs[0] : event.outputs;
+  if (endpoint.labelNames.length === 0 && event.outputs !== undefined && event.outputs !== null) {
+    const outs = event.outputs;
+    // the same reading as outputRows: one row with a flat list = several outputs of that row
+    const flatForOneRow = Array.isArray(outs) && event.inputs.length === 1 && outs.length !== 1 && outs.every((o) => !Array.isArray(o));
+    const o = Array.isArray(outs) && !flatForOneRow ? outs[0] : outs;
     const width = Array.isArray(o) ? o.length : 1;
     out.labelNames = Array.from({ length: width }, (_, i) => `p${i}`);
   }

@@ -14,7 +14,7 @@ export const REFERENCE_BINS = 20;
 /** Quantiles kept in feature statistics. */
 export const STATS_QUANTILES = [0.25, 0.5, 0.75] as const;
 
-/** A column's values: numbers (NaN or null missing) or strings (null missing). */
+/** A column's values: numbers (NaN, ±Infinity or null count as missing) or strings (null missing). */
 export type ColumnValues = ArrayLike<CellValue> | Float64Array;
 
 /** Whether a column holds strings: any non-missing value that is a string. */
@@ -71,7 +71,7 @@ function finiteValues(values: ColumnValues): Float64Array {
   let n = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (typeof v === 'number' && !Number.isNaN(v)) out[n++] = v;
+    if (typeof v === 'number' && Number.isFinite(v)) out[n++] = v;
   }
   return out.subarray(0, n);
 }

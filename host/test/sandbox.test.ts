@@ -1,0 +1,499 @@
+/*
+ * PluginSandbox on the real isolated-vm, with fixture plugins bundled by the real esbuild.
+ * Every hostile case also checks that the host keeps working: the SAME sandbox instance
+ * runs a good window next (fixtures return normally with config { mode: 'ok' }), and a
+ * fresh well-behaved sandbox still works.
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { normalizeAppOutput, type JsonValue, type NormalizedOutput } from '@modelwatch/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ModelwatchError } from '../src/errors.js';
+import { bundlePlugin, type PluginBundle } from '../src/plugins/bundle.js';
+import { PluginSandbox, type LogLine, type SandboxInput } from '../src/runner/sandbox.js';
+
+const FIXTURES = fileURLToPath(new URL('./fixtures/plugins/', import.meta.url));
+const HISTOGRAM = fileURLToPath(new URL('../../plugins/histogram-data-drift/', import.meta.url));
+const PREFIX = '\u0000mw:';
+
+const FIXTURE_NAMES = [
+  'well-behaved',
+  'sync-loop',
+  'microtask-loop',
+  'never-settles',
+  'loop-after-await',
+  'heap-exhaustion',
+  'big-arraybuffer',
+  'globals-probe',
+  'throws',
+  'pollution',
+  'not-a-class',
+  'no-dotracking',
+  'bad-output',
+] as const;
+type FixtureName = (typeof FIXTURE_NAMES)[number];
+
+const bundles = new Map<string, PluginBundle>();
+const sandboxes: PluginSandbox[] = [];
+
+beforeAll(async () => {
+  const built = await Promise.all(FIXTURE_NAMES.map((n) => bundlePlugin(join(FIXTURES, n))));
+  FIXTURE_NAMES.forEach((n, i) => bundles.set(n, built[i]!));
+  bundles.set('histogram-data-drift', await bundlePlugin(HISTOGRAM));
+});
+
+afterAll(() => {
+  for (const sb of sandboxes) sb.dispose();
+});
+
+/** A sandbox for a bundled fixture, disposed after the file. */
+function sandboxFor(name: FixtureName | 'histogram-data-drift'): PluginSandbox {
+  const bundle = bundles.get(name)!;
+  const sb = new PluginSandbox({
+    name: bundle.manifest.name,
+    version: bundle.manifest.version,
+    code: bundle.code,
+    limits: bundle.manifest.limits,
+  });
+  sandboxes.push(sb);
+  return sb;
+}
+
+const T0 = Date.UTC(2025, 5, 1, 12, 0, 0);
+
+interface InputOptions {
+  strings?: Record<string, Array<string | null>>;
+  timestamps?: number[];
+  config?: unknown;
+  featureStats?: unknown;
+  sampleStats?: unknown;
+  windowStart?: number;
+  windowEnd?: number;
+  featureNames?: string[];
+  labelNames?: string[];
+}
+
+/**
+ * A SandboxInput from numeric columns: `packed` is the numeric columns column-major,
+ * then the timestamps; string columns come after the numeric ones in `columns`.
+ */
+function makeInput(numeric: Record<string, number[]>, opts: InputOptions = {}): SandboxInput {
+  const names = Object.keys(numeric);
+  const strings = opts.strings ?? {};
+  const length = names.length > 0 ? numeric[names[0]!]!.length : (opts.timestamps?.length ?? 0);
+  const timestamps = opts.timestamps ?? Array.from({ length }, (_, i) => T0 + i * 1000);
+  const packed = new Float64Array((names.length + 1) * length);
+  names.forEach((name, i) => {
+    if (numeric[name]!.length !== length) throw new Error(`column ${name} has ${numeric[name]!.length} values, expected ${length}`);
+    packed.set(numeric[name]!, i * length);
+  });
+  packed.set(timestamps, names.length * length);
+  const columns = [...names, ...Object.keys(strings)];
+  return {
+    applicationName: 'sandbox-test',
+    endpoint: { id: 'ep-id-1', name: 'ep-1', featureNames: opts.featureNames ?? columns, labelNames: opts.labelNames ?? [] },
+    windowStart: opts.windowStart ?? T0,
+    windowEnd: opts.windowEnd ?? T0 + 3_600_000,
+    length,
+    columns,
+    numeric: names,
+    packed,
+    strings,
+    sampleStats: opts.sampleStats ?? {},
+    featureStats: opts.featureStats ?? {},
+    config: opts.config ?? {},
+  };
+}
+
+/** What well-behaved needs: numeric a and b, string s. */
+function standardInput(opts: InputOptions = {}): SandboxInput {
+  return makeInput({ a: [1.5, 2.5, 3, 4], b: [10, NaN, 30, 40] }, { strings: { s: ['x', null, 'z', 'w'] }, ...opts });
+}
+
+/** The rejection of `p` (fails the test if `p` resolves). */
+async function rejection(p: Promise<unknown>): Promise<ModelwatchError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as ModelwatchError;
+  }
+  throw new Error('expected the promise to reject, but it resolved');
+}
+
+/** `p`'s rejection and how long it took. */
+async function timedRejection(p: () => Promise<unknown>): Promise<{ err: ModelwatchError; ms: number }> {
+  const t = performance.now();
+  const err = await rejection(p());
+  return { err, ms: performance.now() - t };
+}
+
+const okInput = (): SandboxInput => standardInput({ config: { mode: 'ok' } });
+
+/** The same sandbox runs a good window after a failure. */
+async function expectStillWorks(sb: PluginSandbox): Promise<void> {
+  const out = normalizeAppOutput(JSON.parse(await sb.run(okInput())));
+  expect(out).toEqual({ results: [], metrics: [{ name: 'ok', value: 1 }] });
+}
+
+/** A fresh well-behaved sandbox works: the host is unharmed. */
+async function expectHostWorks(): Promise<void> {
+  const sb = sandboxFor('well-behaved');
+  const out = normalizeAppOutput(JSON.parse(await sb.run(standardInput())));
+  expect(out.metrics).toEqual([{ name: 'rows', value: 4 }]);
+  expect(out.results[0]!.value).toBe(11);
+  sb.dispose();
+}
+
+function extraOf(out: NormalizedOutput, name: string): Record<string, JsonValue> {
+  const r = out.results.find((x) => x.name === name);
+  if (!r) throw new Error(`no result '${name}' in ${JSON.stringify(out)}`);
+  return r.extraData!;
+}
+
+describe('a well-behaved app', () => {
+  it('gets its window and context intact and returns JSON text', async () => {
+    const sb = sandboxFor('well-behaved');
+    const featureStats = {
+      a: { type: 'numeric', count: 100, missing: 0, mean: 2, std: 1, min: 0, max: 5, quantiles: { '0.5': 2 }, hist: { counts: [1, 2], edges: [0, 1, 2] } },
+    };
+    const sampleStats = { s: { type: 'categorical', count: 3, missing: 1, unique: 3, frequencies: { x: 1, z: 1, w: 1 } } };
+    const config = { threshold: 0.25, nested: { list: [1, 'two', null] } };
+    const timestamps = [T0 + 1, T0 + 2, T0 + 3, T0 + 4];
+    const input = standardInput({ config, featureStats, sampleStats, timestamps, labelNames: ['prediction'] });
+
+    const text = await sb.run(input);
+    expect(typeof text).toBe('string');
+    const raw = JSON.parse(text) as unknown;
+    const out = normalizeAppOutput(raw);
+    expect(out.metrics).toEqual([{ name: 'rows', value: 4 }]);
+    expect(out.results).toHaveLength(1);
+    expect(out.results[0]).toMatchObject({ name: 'sum_a', value: 11, kind: 0, status: 0 });
+
+    const seen = extraOf(out, 'sum_a');
+    expect(seen.applicationName).toBe('sandbox-test');
+    expect(seen.endpoint).toEqual({ id: 'ep-id-1', name: 'ep-1', featureNames: ['a', 'b', 's'], labelNames: ['prediction'] });
+    expect(seen.length).toBe(4);
+    expect(seen.columns).toEqual(['a', 'b', 's']);
+    // numeric columns are Float64Arrays with the values (NaN where missing)
+    expect(seen.aIsFloat64Array).toBe(true);
+    expect(seen.a).toEqual([1.5, 2.5, 3, 4]);
+    expect(seen.b).toEqual([10, null, 30, 40]);
+    expect(seen.s).toEqual(['x', null, 'z', 'w']);
+    // rows: missing values are null
+    expect(seen.row1).toEqual({ a: 2.5, b: null, s: null });
+    expect(seen.rows).toEqual([
+      { a: 1.5, b: 10, s: 'x' },
+      { a: 2.5, b: null, s: null },
+      { a: 3, b: 30, s: 'z' },
+      { a: 4, b: 40, s: 'w' },
+    ]);
+    expect(seen.timestampsIsFloat64Array).toBe(true);
+    expect(seen.timestamps).toEqual(timestamps);
+    expect(seen.hasA).toBe(true);
+    expect(seen.hasS).toBe(true);
+    expect(seen.hasMissing).toBe(false);
+    expect(seen.missingColumn).toBe("the window has no column 'no_such_column' (it has: a, b, s)");
+    expect(seen.windowStartIsDate).toBe(true);
+    expect(seen.windowStart).toBe(new Date(T0).toISOString());
+    expect(seen.windowEndIsDate).toBe(true);
+    expect(seen.windowEnd).toBe(T0 + 3_600_000);
+    expect(seen.config).toEqual(config);
+    expect(seen.featureStats).toEqual(featureStats);
+    expect(seen.sampleStats).toEqual(sampleStats);
+
+    // and the sandbox runs the next window too (a fresh context in the same isolate)
+    const again = normalizeAppOutput(JSON.parse(await sb.run(makeInput({ a: [7, 9], b: [8, 6] }, { strings: { s: ['q', 'r'] } }))));
+    expect(again.metrics).toEqual([{ name: 'rows', value: 2 }]);
+    expect(again.results[0]!.value).toBe(16);
+    expect(extraOf(again, 'sum_a').rows).toEqual([
+      { a: 7, b: 8, s: 'q' },
+      { a: 9, b: 6, s: 'r' },
+    ]);
+  });
+
+  it('sends logger lines to onLog: at most 100 a window, each truncated to 4096 characters', async () => {
+    const sb = sandboxFor('well-behaved');
+    const collect = async (config: unknown): Promise<LogLine[]> => {
+      const lines: LogLine[] = [];
+      await sb.run(standardInput({ config }), { onLog: (l) => lines.push(l) });
+      return lines;
+    };
+
+    const few = await collect({ logLines: 3 });
+    expect(few).toEqual([
+      { level: 'info', message: 'line 0', fields: '{"i":0}' },
+      { level: 'info', message: 'line 1', fields: '{"i":1}' },
+      { level: 'info', message: 'line 2', fields: '{"i":2}' },
+    ]);
+
+    const flood = await collect({ logLines: 250 });
+    expect(flood).toHaveLength(100);
+    expect(flood[99]).toEqual({ level: 'info', message: 'line 99', fields: '{"i":99}' });
+
+    // the 100th line is long: message and fields are cut to 4096 characters
+    const long = await collect({ logLines: 99, longLine: 10_000 });
+    expect(long).toHaveLength(100);
+    expect(long[99]!.level).toBe('warn');
+    expect(long[99]!.message).toBe('x'.repeat(4096));
+    expect(long[99]!.fields).toHaveLength(4096);
+    expect(long[99]!.fields.startsWith('{"long":"yyy')).toBe(true);
+
+    // the count is per window
+    expect(await collect({ logLines: 2 })).toHaveLength(2);
+    // no onLog: logging is harmless
+    await expect(sb.run(standardInput({ config: { logLines: 5 } }))).resolves.toContain('"rows"');
+  });
+
+  it('the built-in histogram plugin runs in the sandbox', async () => {
+    const sb = sandboxFor('histogram-data-drift');
+    const lines: LogLine[] = [];
+    const out = normalizeAppOutput(JSON.parse(await sb.run(standardInput({ config: {} }), { onLog: (l) => lines.push(l) })));
+    expect(out.results).toEqual([
+      { name: 'general_drift', value: 0, kind: 0, status: -1, extraData: { reason: 'endpoint has no reference statistics' } },
+    ]);
+    expect(lines).toEqual([{ level: 'warn', message: 'endpoint has no reference statistics: no drift computed', fields: '' }]);
+  });
+});
+
+describe('time limits', () => {
+  // limits.timeoutMs of the loop fixtures
+  const LIMIT = 300;
+
+  it.each([
+    ['sync-loop', 'a synchronous for(;;) loop', {}],
+    ['microtask-loop', 'async recursion', {}],
+    ['microtask-loop', 'a Promise.resolve().then loop', { mode: 'then' }],
+    ['never-settles', 'a promise that never settles (wall-clock deadline)', {}],
+    ['loop-after-await', 'an infinite loop after an await', {}],
+  ] as const)('%s: %s rejects with APP_TIMEOUT, and the host keeps working', async (name, _what, config) => {
+    const sb = sandboxFor(name);
+    expect(bundles.get(name)!.manifest.limits.timeoutMs).toBe(LIMIT);
+    const { err, ms } = await timedRejection(() => sb.run(standardInput({ config })));
+    expect(err.code).toBe('APP_TIMEOUT');
+    expect(err.message).toBe(`${name}@1.0.0 did not finish within its time limit of ${LIMIT} ms`);
+    expect(ms).toBeLessThan(10 * LIMIT);
+
+    await expectStillWorks(sb);
+    // and it fails the same way again: a timeout leaves nothing behind
+    expect((await rejection(sb.run(standardInput({ config })))).code).toBe('APP_TIMEOUT');
+    await expectStillWorks(sb);
+    await expectHostWorks();
+  });
+});
+
+describe('memory limits', () => {
+  it('heap exhaustion (growing array of objects, memoryMb 16) rejects with APP_MEMORY_LIMIT', async () => {
+    const sb = sandboxFor('heap-exhaustion');
+    expect(bundles.get('heap-exhaustion')!.manifest.limits.memoryMb).toBe(16);
+    const err = await rejection(sb.run(standardInput()));
+    expect(err.code).toBe('APP_MEMORY_LIMIT');
+    expect(err.message).toBe('heap-exhaustion@1.0.0 exceeded its memory limit of 16 MB');
+    await expectStillWorks(sb);
+    await expectHostWorks();
+  });
+
+  it('huge ArrayBuffer allocations give an error outcome, not a crash', async () => {
+    const sb = sandboxFor('big-arraybuffer');
+    const err = await rejection(sb.run(standardInput()));
+    expect(['APP_MEMORY_LIMIT', 'APP_ERROR']).toContain(err.code);
+    expect(err.message).toMatch(/^big-arraybuffer@1\.0\.0 (exceeded its memory limit|threw: .*(allocation failed|memory))/i);
+    await expectStillWorks(sb);
+    await expectHostWorks();
+  });
+});
+
+describe('what the sandbox lacks', () => {
+  it('WebAssembly, SharedArrayBuffer, Atomics, process, require, Buffer, fetch and setTimeout are undefined', async () => {
+    const sb = sandboxFor('globals-probe');
+    const out = normalizeAppOutput(JSON.parse(await sb.run(standardInput())));
+    const types = extraOf(out, 'globals');
+    for (const name of ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'process', 'require', 'Buffer', 'fetch', 'setTimeout', 'setInterval']) {
+      expect(types[name], name).toBe('undefined');
+    }
+    expect(types.typeofWebAssembly).toBe('undefined');
+    expect(types.typeofSharedArrayBuffer).toBe('undefined');
+    expect(types.typeofAtomics).toBe('undefined');
+    // in every window, not just the first
+    expect(extraOf(normalizeAppOutput(JSON.parse(await sb.run(standardInput()))), 'globals')).toEqual(types);
+  });
+});
+
+describe('errors thrown by the app', () => {
+  it('a thrown Error rejects with APP_ERROR carrying the plugin’s message', async () => {
+    const sb = sandboxFor('throws');
+    const err = await rejection(sb.run(standardInput()));
+    expect(err.code).toBe('APP_ERROR');
+    expect(err.message).toBe('throws@1.0.0 threw: plugin exploded on purpose');
+    await expectStillWorks(sb);
+
+    const late = await rejection(sb.run(standardInput({ config: { mode: 'async-error' } })));
+    expect(late.code).toBe('APP_ERROR');
+    expect(late.message).toContain('plugin failed after an await');
+    await expectStillWorks(sb);
+    await expectHostWorks();
+  });
+
+  it('a thrown string or plain object rejects with APP_ERROR', async () => {
+    const sb = sandboxFor('throws');
+    const str = await rejection(sb.run(standardInput({ config: { mode: 'string' } })));
+    expect(str.code).toBe('APP_ERROR');
+    expect(str.message).toContain('a plain string was thrown');
+    await expectStillWorks(sb);
+
+    const obj = await rejection(sb.run(standardInput({ config: { mode: 'object' } })));
+    expect(obj.code).toBe('APP_ERROR');
+    expect(obj.message).toMatch(/^throws@1\.0\.0 threw: /);
+    await expectStillWorks(sb);
+    await expectHostWorks();
+  });
+});
+
+describe('errors are classified by what happened, not by their words', () => {
+  it.each([
+    ['Script execution timed out.'],
+    ['upstream request timed out'],
+    ['Isolate was disposed during execution due to memory limit'],
+    ['over the memory limit of my cache'],
+  ])('a plugin throwing %j is an APP_ERROR with its own message', async (message) => {
+    const sb = sandboxFor('throws');
+    const err = await rejection(sb.run(standardInput({ config: { mode: 'message', message } })));
+    expect(err.code).toBe('APP_ERROR');
+    expect(err.message).toBe(`throws@1.0.0 threw: ${message}`);
+  });
+});
+
+describe('windows running at once on one sandbox', () => {
+  it('a failing window does not take the others down with it', async () => {
+    const sb = sandboxFor('throws');
+    const [bad, ok1, ok2] = await Promise.allSettled([
+      sb.run(standardInput()),
+      sb.run(standardInput({ config: { mode: 'ok' } })),
+      sb.run(standardInput({ config: { mode: 'ok' } })),
+    ]);
+    expect(bad.status).toBe('rejected');
+    expect(ok1).toEqual({ status: 'fulfilled', value: '{"name":"ok","value":1}' });
+    expect(ok2).toEqual({ status: 'fulfilled', value: '{"name":"ok","value":1}' });
+  });
+
+  it('a window that exhausts memory does not fail the windows queued behind it', async () => {
+    const sb = sandboxFor('heap-exhaustion');
+    const [bad, ok] = await Promise.allSettled([sb.run(standardInput()), sb.run(standardInput({ config: { mode: 'ok' } }))]);
+    expect(bad.status === 'rejected' && (bad.reason as ModelwatchError).code).toBe('APP_MEMORY_LIMIT');
+    expect(ok.status).toBe('fulfilled');
+  });
+});
+
+describe('isolation between windows', () => {
+  it('prototype and globalThis pollution in one window is not visible in the next', async () => {
+    const sb = sandboxFor('pollution');
+    const clean = { arrayProtoX: 'undefined', objectProtoPolluted: 'undefined', leak: 'undefined', jsonStringifyPatched: false, mathRandomPatched: false };
+    for (let window = 0; window < 3; window++) {
+      const out = normalizeAppOutput(JSON.parse(await sb.run(standardInput())));
+      expect(extraOf(out, 'pollution'), `window ${window}`).toEqual(clean);
+    }
+    // nor in another plugin's sandbox
+    await expectHostWorks();
+  });
+});
+
+describe('wrong default exports', () => {
+  it('a default export that is not a class fails the run with an error naming the default export', async () => {
+    const sb = sandboxFor('not-a-class');
+    const err = await rejection(sb.run(standardInput()));
+    expect(err.code).toBe('APP_ERROR');
+    expect(err.message).toContain('must default-export a class extending MonitoringApplication, got object');
+    await expectHostWorks();
+  });
+
+  it('a class without doTracking fails the run with an error naming doTracking', async () => {
+    const sb = sandboxFor('no-dotracking');
+    const err = await rejection(sb.run(standardInput()));
+    expect(err.code).toBe('APP_ERROR');
+    expect(err.message).toContain('has no doTracking(ctx) method');
+    await expectHostWorks();
+  });
+
+  it('check() rejects them with PLUGIN_LOAD_FAILED and accepts good bundles', async () => {
+    const notClass = await rejection(sandboxFor('not-a-class').check());
+    expect(notClass.code).toBe('PLUGIN_LOAD_FAILED');
+    expect(notClass.message).toBe('not-a-class@1.0.0: the entry must default-export a class extending MonitoringApplication, got object');
+
+    const noTracking = await rejection(sandboxFor('no-dotracking').check());
+    expect(noTracking.code).toBe('PLUGIN_LOAD_FAILED');
+    expect(noTracking.message).toBe('no-dotracking@1.0.0: the default export has no doTracking(ctx) method');
+
+    await expect(sandboxFor('histogram-data-drift').check()).resolves.toBeUndefined();
+    await expect(sandboxFor('well-behaved').check()).resolves.toBeUndefined();
+    // check() never calls doTracking: a hostile doTracking passes the check
+    await expect(sandboxFor('sync-loop').check()).resolves.toBeUndefined();
+  });
+
+  it('a bundle that does not compile or throws at top level fails load/check with PLUGIN_LOAD_FAILED', async () => {
+    const limits = { memoryMb: 32, timeoutMs: 1000, extraDataBytes: 65536 };
+    const broken = new PluginSandbox({ name: 'broken', version: '1.0.0', code: 'var __mw_plugin = {', limits });
+    sandboxes.push(broken);
+    expect(() => broken.load()).toThrow(expect.objectContaining({ code: 'PLUGIN_LOAD_FAILED', message: expect.stringContaining('broken@1.0.0 does not compile') }));
+    expect((await rejection(broken.check())).code).toBe('PLUGIN_LOAD_FAILED');
+    expect((await rejection(broken.run(standardInput()))).code).toBe('PLUGIN_LOAD_FAILED');
+
+    const throwing = new PluginSandbox({ name: 'top-throw', version: '1.0.0', code: "throw new Error('boom at load');", limits });
+    sandboxes.push(throwing);
+    const err = await rejection(throwing.check());
+    expect(err.code).toBe('PLUGIN_LOAD_FAILED');
+    expect(err.message).toBe('top-throw@1.0.0 fails when loaded: boom at load');
+    await expectHostWorks();
+  });
+});
+
+describe('outputs JSON cannot carry', () => {
+  const run = async (mode: string): Promise<{ text: string; raw: unknown; sb: PluginSandbox }> => {
+    const sb = sandboxFor('bad-output');
+    const text = await sb.run(standardInput({ config: { mode } }));
+    return { text, raw: JSON.parse(text) as unknown, sb };
+  };
+
+  it('NaN comes back marked, and normalizeAppOutput rejects it naming NaN', async () => {
+    const { raw, sb } = await run('nan');
+    expect(raw).toEqual({ name: 'nan_value', value: `${PREFIX}NaN` });
+    expect(() => normalizeAppOutput(raw)).toThrow('output.value: must be a finite number, got NaN');
+
+    const extra = (await run('nan-extra')).raw as { extraData: { score: string } };
+    expect(extra.extraData.score.startsWith(PREFIX)).toBe(true);
+    expect(() => normalizeAppOutput(extra)).toThrow("output ('bad').extraData.score: NaN cannot be stored as JSON");
+
+    const inf = (await run('infinity')).raw;
+    expect(inf).toEqual({ metric: `${PREFIX}Infinity` });
+    expect(() => normalizeAppOutput(inf)).toThrow('output.metric: must be a finite number, got Infinity');
+    await expectStillWorks(sb);
+  });
+
+  it('a function comes back marked, and normalizeAppOutput rejects it naming a function', async () => {
+    const { raw } = await run('function');
+    const callback = (raw as { extraData: { callback: string } }).extraData.callback;
+    expect(callback).toBe(`${PREFIX}a function`);
+    expect(() => normalizeAppOutput(raw)).toThrow("output ('bad').extraData.callback: a function cannot be stored as JSON");
+  });
+
+  it('a bigint comes back marked, and normalizeAppOutput rejects it naming the bigint', async () => {
+    const { raw } = await run('bigint');
+    const big = (raw as { extraData: { big: string } }).extraData.big;
+    expect(big.startsWith(PREFIX)).toBe(true);
+    expect(() => normalizeAppOutput(raw)).toThrow("output ('bad').extraData.big: bigint 12345678901234567890n cannot be stored as JSON");
+  });
+
+  it('a cycle rejects with APP_ERROR mentioning circular', async () => {
+    const sb = sandboxFor('bad-output');
+    const err = await rejection(sb.run(standardInput({ config: { mode: 'cycle' } })));
+    expect(err.code).toBe('APP_ERROR');
+    expect(err.message).toMatch(/circular/i);
+    await expectStillWorks(sb);
+    await expectHostWorks();
+  });
+
+  it('returning undefined comes back marked, and normalizeAppOutput says it returned undefined', async () => {
+    const { text, raw } = await run('undefined');
+    expect(raw).toBe(`${PREFIX}undefined`);
+    expect(text).toBe(JSON.stringify(`${PREFIX}undefined`));
+    expect(() => normalizeAppOutput(raw)).toThrow(/doTracking returned undefined/);
+  });
+});
