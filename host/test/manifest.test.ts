@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ModelwatchError } from '../src/errors.js';
-import { RESERVED_NAMES, resolveManifest } from '../src/plugins/manifest.js';
+import { RESERVED_NAMES, resolveManifest, groundTruthDelayMs } from '../src/plugins/manifest.js';
 
 const valid = {
   name: 'latency-watch',
@@ -23,13 +23,22 @@ function problems(raw: unknown, source?: string): string {
 }
 
 describe('resolveManifest', () => {
-  it('fills in default limits, an empty config and runOnEmptyWindows false', () => {
+  it('fills in default limits, an empty config, runOnEmptyWindows and referenceRows false', () => {
     expect(resolveManifest(valid)).toEqual({
       ...valid,
       limits: { memoryMb: 128, timeoutMs: 10_000, extraDataBytes: 65_536 },
       config: {},
       runOnEmptyWindows: false,
+      referenceRows: false,
     });
+  });
+
+  it('reads groundTruth.delay as a duration', () => {
+    expect(groundTruthDelayMs(resolveManifest({ ...valid, groundTruth: { delay: '2m' } }))).toBe(120_000);
+    expect(groundTruthDelayMs(resolveManifest({ ...valid, groundTruth: { delay: 500 } }))).toBe(500);
+    expect(groundTruthDelayMs(resolveManifest(valid))).toBeUndefined();
+    expect(() => resolveManifest({ ...valid, groundTruth: { delay: 'soon' } })).toThrow(/groundTruth\.delay: 'soon' is not a duration/);
+    expect(() => resolveManifest({ ...valid, groundTruth: {} })).toThrow(/groundTruth: missing field 'delay'/);
   });
 
   it('keeps what the manifest sets, defaulting only the missing limits', () => {

@@ -74,7 +74,7 @@ interface InputOptions {
 }
 
 /**
- * A SandboxInput from numeric columns: `packed` is the numeric columns column-major,
+ * A SandboxInput from numeric columns: `packed` is the numeric columns column-major, then timestamps and latencies (NaN),
  * then the timestamps; string columns come after the numeric ones in `columns`.
  */
 function makeInput(numeric: Record<string, number[]>, opts: InputOptions = {}): SandboxInput {
@@ -82,23 +82,20 @@ function makeInput(numeric: Record<string, number[]>, opts: InputOptions = {}): 
   const strings = opts.strings ?? {};
   const length = names.length > 0 ? numeric[names[0]!]!.length : (opts.timestamps?.length ?? 0);
   const timestamps = opts.timestamps ?? Array.from({ length }, (_, i) => T0 + i * 1000);
-  const packed = new Float64Array((names.length + 1) * length);
+  const packed = new Float64Array((names.length + 2) * length);
   names.forEach((name, i) => {
     if (numeric[name]!.length !== length) throw new Error(`column ${name} has ${numeric[name]!.length} values, expected ${length}`);
     packed.set(numeric[name]!, i * length);
   });
   packed.set(timestamps, names.length * length);
+  packed.fill(NaN, (names.length + 1) * length);
   const columns = [...names, ...Object.keys(strings)];
   return {
     applicationName: 'sandbox-test',
     endpoint: { id: 'ep-id-1', name: 'ep-1', featureNames: opts.featureNames ?? columns, labelNames: opts.labelNames ?? [] },
     windowStart: opts.windowStart ?? T0,
     windowEnd: opts.windowEnd ?? T0 + 3_600_000,
-    length,
-    columns,
-    numeric: names,
-    packed,
-    strings,
+    sample: { length, columns, numeric: names, packed, strings, requestIds: new Array<string | null>(length).fill(null), timed: true },
     sampleStats: opts.sampleStats ?? {},
     featureStats: opts.featureStats ?? {},
     config: opts.config ?? {},

@@ -19,6 +19,7 @@ export {
   type EndpointInfo,
   type FeatureStats,
   type FeatureStatsMap,
+  type GroundTruth,
   type Histogram,
   type JsonValue,
   type Logger,

@@ -166,8 +166,12 @@ export interface Sample {
   readonly length: number;
   /** Column names: the endpoint's features, then its labels (outputs). */
   readonly columns: readonly string[];
-  /** Event time of each row, in milliseconds since the epoch. */
+  /** Event time of each row, in milliseconds since the epoch (NaN in the reference). */
   readonly timestamps: Float64Array;
+  /** Serving latency of each row's request in microseconds, NaN where not reported. */
+  readonly latencyMicros: Float64Array;
+  /** Request id of each row (`<id>#<i>` for the rows of a multi-row request), null where none. */
+  readonly requestIds: ReadonlyArray<string | null>;
   /** Whether the window has this column. */
   has(name: string): boolean;
   /**
@@ -190,6 +194,19 @@ export interface Logger {
   error(message: string, fields?: Record<string, JsonValue>): void;
 }
 
+/**
+ * Ground truth joined to the window's rows by request id (apps with `groundTruth` in
+ * plugin.json). Columns are the endpoint's outputs, aligned with `ctx.sample`'s rows: NaN
+ * (numeric) or null (strings) where no label arrived.
+ */
+export interface GroundTruth {
+  /** Rows of the window that have a label. */
+  readonly matched: number;
+  readonly columns: readonly string[];
+  has(name: string): boolean;
+  column(name: string): Float64Array | ReadonlyArray<string | null>;
+}
+
 /** Everything `doTracking` gets for one window of one endpoint. */
 export interface MonitoringContext<Config = Record<string, unknown>> {
   /** The plugin's name. */
@@ -201,6 +218,10 @@ export interface MonitoringContext<Config = Record<string, unknown>> {
   readonly windowEnd: Date;
   /** The window's rows. */
   readonly sample: Sample;
+  /** The reference (training) rows: only for apps with `"referenceRows": true` in plugin.json, and endpoints with a reference. */
+  readonly reference?: Sample;
+  /** Ground truth for the window's rows: only for apps with `groundTruth` in plugin.json. */
+  readonly groundTruth?: GroundTruth;
   /** The window's statistics per column, numeric ones counted on the reference's bins. */
   readonly sampleStats: FeatureStatsMap;
   /** The endpoint's reference statistics (from its training data); empty when it has none. */

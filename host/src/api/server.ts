@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { Subjects } from '../nats/subjects.js';
 import type { Buckets } from '../nats/topology.js';
-import { resolveManifest } from '../plugins/manifest.js';
+import { groundTruthDelayMs, resolveManifest } from '../plugins/manifest.js';
 import type { SmokeReply, SmokeRequest } from '../runner/runner.js';
 import { checkEndpointName, checkNames, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
 import { bundleName, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
@@ -18,6 +18,7 @@ import { SETTINGS_KEY, readSettings, type MonitoringSettings } from '../store/se
 import type { WatchedKv } from '../store/watched-kv.js';
 import { publishDeadLetter } from '../stream/dlq.js';
 import { appendEventRows, emptyRows, inferNames, InvalidEventError } from '../stream/events.js';
+import { normalizeLabel, type NormalizedLabel } from '../stream/labels.js';
 import type { ResultsReply, ResultsRequest } from '../writer/writer.js';
 import { parseReference, referenceStatsFor, tableOf, type ReferenceFormat } from './reference.js';
 
@@ -143,10 +144,21 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   );
 
   const setReference = async (name: string, table: ReturnType<typeof tableOf>): Promise<EndpointRecord> => {
+    const id = endpointId(name);
+    // the rows first, for apps that ask for them; then the record that points at them
+    await buckets.references.putBlob({ name: `${id}.json` }, new TextEncoder().encode(JSON.stringify(table)));
+    const revision = Date.now();
     const rec = await updateJson<EndpointRecord>(buckets.endpoints, name, (cur) => {
       if (!cur) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}'`);
       const featureNames = cur.featureNames.length ? cur.featureNames : table.columns.filter((c) => !cur.labelNames.includes(c));
-      return { ...cur, featureNames, featureStats: referenceStatsFor(table, featureNames, cur.labelNames), updatedAt: Date.now() };
+      return {
+        ...cur,
+        featureNames,
+        featureStats: referenceStatsFor(table, featureNames, cur.labelNames),
+        referenceRevision: revision,
+        referenceRowCount: table.rows,
+        updatedAt: revision,
+      };
     });
     return rec!;
   };
@@ -179,22 +191,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     checkEndpointName(name);
     const endpoint = await deps.endpoints.get(name);
     if (!endpoint) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}' (create it with: modelwatch endpoint create --name ${name})`);
-    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
-    let events: unknown[];
-    const parseErrors: Array<{ index: number; error: string }> = [];
-    if (type === 'application/x-ndjson' || type === 'application/jsonl') {
-      events = [];
-      String(req.body)
-        .split('\n')
-        .forEach((line, i) => {
-          if (!line.trim()) return;
-          try {
-            events.push(JSON.parse(line));
-          } catch (err) {
-            parseErrors.push({ index: i, error: `line ${i + 1} is not valid JSON: ${(err as Error).message}` });
-          }
-        });
-    } else events = Array.isArray(req.body) ? req.body : [req.body];
+    const { values: events, errors: parseErrors } = parseBody(req.body, String(req.headers['content-type'] ?? ''));
     const inferred = { ...endpoint, ...inferNames(events[0], endpoint) };
     const good: unknown[] = [];
     const rejected = [...parseErrors];
@@ -236,6 +233,23 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     }
     const status = good.length === 0 && rejected.length > 0 ? 400 : 202;
     return reply.status(status).send({ accepted: good.length, rejected });
+  });
+
+  app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', async (req, reply) => {
+    const endpoint = await getEndpoint(req.params.name);
+    const items = parseBody(req.body, String(req.headers['content-type'] ?? ''));
+    const good: NormalizedLabel[] = [];
+    const rejected = [...items.errors];
+    items.values.forEach((v, index) => {
+      try {
+        good.push(normalizeLabel(v, endpoint));
+      } catch (err) {
+        if (!(err instanceof InvalidEventError)) throw err;
+        rejected.push({ index, error: err.message });
+      }
+    });
+    if (good.length) await js.publish(Subjects.labels(endpoint.name), jsonCodec.encode(good));
+    return reply.status(good.length === 0 && rejected.length > 0 ? 400 : 202).send({ accepted: good.length, rejected });
   });
 
   // ---- plugins
@@ -287,6 +301,8 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       limits: manifest.limits,
       config: manifest.config,
       runOnEmptyWindows: manifest.runOnEmptyWindows,
+      referenceRows: manifest.referenceRows,
+      ...(manifest.groundTruth ? { groundTruthDelayMs: groundTruthDelayMs(manifest) } : {}),
     };
     const record = await updateJson<PluginRecord>(buckets.plugins, manifest.name, (p) => ({
       name: manifest.name,
@@ -382,6 +398,25 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   };
 
   return app;
+}
+
+/** A JSON body (one item or an array) or NDJSON text (one item a line). */
+function parseBody(body: unknown, contentType: string): { values: unknown[]; errors: Array<{ index: number; error: string }> } {
+  const type = contentType.split(';')[0]!.trim();
+  if (type !== 'application/x-ndjson' && type !== 'application/jsonl') return { values: Array.isArray(body) ? body : [body], errors: [] };
+  const values: unknown[] = [];
+  const errors: Array<{ index: number; error: string }> = [];
+  String(body)
+    .split('\n')
+    .forEach((line, i) => {
+      if (!line.trim()) return;
+      try {
+        values.push(JSON.parse(line));
+      } catch (err) {
+        errors.push({ index: i, error: `line ${i + 1} is not valid JSON: ${(err as Error).message}` });
+      }
+    });
+  return { values, errors };
 }
 
 function positiveInt(v: string, what: string): number {

@@ -109,6 +109,11 @@ export class ModelwatchClient {
     return this.call<IngestReply>('POST', `/api/v1/endpoints/${encodeURIComponent(name)}/events`, text, 'application/x-ndjson');
   }
 
+  /** Send ground truth for earlier predictions: `{ requestId, labels: { output: value } }` or `{ requestId, label }`. */
+  sendLabels(name: string, labels: unknown[] | unknown) {
+    return this.call<IngestReply>('POST', `/api/v1/endpoints/${encodeURIComponent(name)}/labels`, labels);
+  }
+
   listPlugins() {
     return this.call<{ plugins: PluginRecord[] }>('GET', '/api/v1/plugins').then((r) => r.plugins);
   }

@@ -96,6 +96,7 @@ export class Controller {
     const now = Date.now();
     const max = this.deps.maxWindowsPerTick ?? 500;
     const plugins = this.deps.plugins.all().filter((p) => p.enabled && p.activeVersion);
+    const delayOf = (p: PluginRecord) => p.versions.find((v) => v.version === p.activeVersion)?.groundTruthDelayMs ?? 0;
     let total = 0;
     for (const ep of this.deps.endpoints.all()) {
       if (!ep.monitoring) continue;
@@ -106,7 +107,8 @@ export class Controller {
           next = windowAt(Math.max(ep.createdAt, p.createdAt, now - this.deps.retentionMs), settings.periods).start;
         }
         const tasks: TaskMessage[] = [];
-        for (let w = windowAt(next, settings.periods); w.end <= closeBefore && tasks.length < max; w = windowAt(w.end, settings.periods)) {
+        const due = closeBefore - delayOf(p);
+        for (let w = windowAt(next, settings.periods); w.end <= due && tasks.length < max; w = windowAt(w.end, settings.periods)) {
           tasks.push({
             v: 1,
             endpointId: ep.id,

@@ -13,6 +13,8 @@ export const Streams = {
   outputs: 'MW_OUTPUTS',
   /** Rejected input with its reason: `mw.dlq.<endpointName>`. */
   dlq: 'MW_DLQ',
+  /** Ground truth that arrives after the predictions: `mw.labels.<endpointName>`. */
+  labels: 'MW_LABELS',
 } as const;
 
 export const Subjects = {
@@ -26,6 +28,8 @@ export const Subjects = {
   outputsAll: 'mw.outputs.>',
   dlq: (endpointName: string) => `mw.dlq.${endpointName}`,
   dlqAll: 'mw.dlq.>',
+  labels: (endpointName: string) => `mw.labels.${endpointName}`,
+  labelsAll: 'mw.labels.>',
   /** Request/reply: the writer answers result queries. */
   resultsQuery: 'mw.svc.results.query',
   /** Request/reply: a runner smoke-runs a bundle (queue group `runners`). */
@@ -45,6 +49,9 @@ export const Buckets = {
 
 /** Object store of plugin bundles: `<name>@<version>.js` and `.js.map`. */
 export const BUNDLE_STORE = 'mw_bundles';
+
+/** Object store of reference data (training rows, columnar JSON): `<endpointId>.json`. */
+export const REFERENCE_STORE = 'mw_references';
 
 export const Consumers = {
   stream: 'stream-processor',

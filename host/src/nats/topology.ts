@@ -2,7 +2,7 @@ import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type JetStreamM
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Buckets, BUNDLE_STORE, Consumers, Streams, Subjects } from './subjects.js';
+import { Buckets, BUNDLE_STORE, Consumers, REFERENCE_STORE, Streams, Subjects } from './subjects.js';
 
 export interface TopologyOptions {
   retentionMs: number;
@@ -29,6 +29,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     },
     { name: Streams.outputs, subjects: [Subjects.outputsAll], max_age: retention, duplicate_window: ns(600_000) },
     { name: Streams.dlq, subjects: [Subjects.dlqAll], max_age: retention },
+    { name: Streams.labels, subjects: [Subjects.labelsAll], max_age: retention, duplicate_window: ns(120_000) },
   ];
   for (const cfg of streams) {
     const full = { storage: StorageType.File, ...cfg };
@@ -63,7 +64,9 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   });
   const kvm = new Kvm(nc);
   for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1 });
-  await new Objm(nc).create(BUNDLE_STORE);
+  const objm = new Objm(nc);
+  await objm.create(BUNDLE_STORE);
+  await objm.create(REFERENCE_STORE);
 }
 
 async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Parameters<JetStreamManager['consumers']['add']>[1]) {
@@ -92,16 +95,19 @@ export interface Buckets {
   settings: KV;
   controller: KV;
   bundles: ObjectStore;
+  references: ObjectStore;
 }
 
 export async function openBuckets(nc: NatsConnection): Promise<Buckets> {
   const kvm = new Kvm(nc);
-  const [endpoints, plugins, settings, controller, bundles] = await Promise.all([
+  const objm = new Objm(nc);
+  const [endpoints, plugins, settings, controller, bundles, references] = await Promise.all([
     kvm.open(Buckets.endpoints),
     kvm.open(Buckets.plugins),
     kvm.open(Buckets.settings),
     kvm.open(Buckets.controller),
-    new Objm(nc).open(BUNDLE_STORE),
+    objm.open(BUNDLE_STORE),
+    objm.open(REFERENCE_STORE),
   ]);
-  return { endpoints, plugins, settings, controller, bundles };
+  return { endpoints, plugins, settings, controller, bundles, references };
 }

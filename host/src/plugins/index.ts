@@ -1,2 +1,2 @@
 export { bundlePlugin, readManifest, BUNDLE_GLOBAL, type PluginBundle } from './bundle.js';
-export { resolveManifest, manifestSchema, RESERVED_NAMES, type PluginManifest, type ResolvedManifest } from './manifest.js';
+export { resolveManifest, groundTruthDelayMs, manifestSchema, RESERVED_NAMES, type PluginManifest, type ResolvedManifest } from './manifest.js';

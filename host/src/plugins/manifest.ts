@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { JsonValue } from '@modelwatch/sdk';
+import { parseDuration } from '../config/duration.js';
 import { ModelwatchError } from '../errors.js';
 import { DEFAULT_LIMITS, type PluginLimits } from '../store/plugins.js';
 
@@ -13,12 +14,20 @@ export interface PluginManifest {
   limits?: Partial<PluginLimits>;
   config?: Record<string, JsonValue>;
   runOnEmptyWindows?: boolean;
+  referenceRows?: boolean;
+  groundTruth?: { delay: string | number };
 }
 
 export interface ResolvedManifest extends PluginManifest {
   limits: PluginLimits;
   config: Record<string, JsonValue>;
   runOnEmptyWindows: boolean;
+  referenceRows: boolean;
+}
+
+/** `groundTruth.delay` in ms, when the app asks for ground truth. */
+export function groundTruthDelayMs(m: PluginManifest): number | undefined {
+  return m.groundTruth ? parseDuration(m.groundTruth.delay, 'groundTruth.delay') : undefined;
 }
 
 export const RESERVED_NAMES = new Set(['model-monitoring-stream', 'model-monitoring-controller', 'model-monitoring-writer']);
@@ -40,11 +49,17 @@ export function resolveManifest(raw: unknown, source = 'plugin.json'): ResolvedM
   if (RESERVED_NAMES.has(raw.name)) {
     throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${source}: the name '${raw.name}' is reserved`);
   }
+  try {
+    groundTruthDelayMs(raw);
+  } catch (err) {
+    throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${source}: ${(err as Error).message}`);
+  }
   return {
     ...raw,
     limits: { ...DEFAULT_LIMITS, ...raw.limits },
     config: raw.config ?? {},
     runOnEmptyWindows: raw.runOnEmptyWindows ?? false,
+    referenceRows: raw.referenceRows ?? false,
   };
 }
 

@@ -11,8 +11,9 @@ import { openBuckets, type Buckets } from '../nats/topology.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import { bundleName, DEFAULT_LIMITS, type PluginLimits, type PluginRecord } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
-import { PluginSandbox } from './sandbox.js';
-import { buildWindowData, readWindowRows, type WindowData } from './window-data.js';
+import type { ReferenceTable } from '../api/reference.js';
+import { PluginSandbox, type SampleData, type SandboxInput } from './sandbox.js';
+import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
 
 export interface AppRunnerOptions {
   nc: NatsConnection;
@@ -51,6 +52,7 @@ export class AppRunner {
   private readonly inflight = new Set<Promise<void>>();
   private readonly sandboxes = new Map<string, PluginSandbox>();
   private readonly windows = new Map<string, Promise<WindowData>>();
+  private readonly references = new Map<string, Promise<SampleData | undefined>>();
   private readonly log: Logger;
   private readonly name: string;
 
@@ -177,22 +179,30 @@ export class AppRunner {
     } catch (err) {
       return fail(err);
     }
-    const started = performance.now();
-    try {
-      const json = await sandbox.run({
+    // NATS trouble while gathering the input throws, and the task is redelivered
+    const input: SandboxInput = {
         applicationName: plugin.name,
         endpoint: { id: endpoint.id, name: endpoint.name, featureNames: endpoint.featureNames, labelNames: endpoint.labelNames },
         windowStart: task.windowStart,
         windowEnd: task.windowEnd,
-        length: data.length,
-        columns: data.columns,
-        numeric: data.numeric,
-        packed: data.packed,
-        strings: data.strings,
+        sample: data,
         sampleStats: data.sampleStats,
         featureStats: endpoint.featureStats,
-        config: version.config,
-      }, {
+      config: version.config,
+    };
+    if (version.referenceRows) {
+      const reference = await this.referenceData(endpoint);
+      if (reference) input.reference = reference;
+    }
+    if (version.groundTruthDelayMs !== undefined) {
+      const labels = await readLabels(this.js, endpoint, task.windowStart - 60_000);
+      const joined = withGroundTruth(data, endpoint.labelNames, labels);
+      input.sample = joined.sample;
+      input.groundTruth = joined.groundTruth;
+    }
+    const started = performance.now();
+    try {
+      const json = await sandbox.run(input, {
         onLog: (line) =>
           this.log[line.level](
             { plugin: plugin.name, version: version.version, endpoint: endpoint.name, windowStart: task.windowStart, pluginFields: line.fields || undefined },
@@ -210,6 +220,23 @@ export class AppRunner {
     } catch (err) {
       return { ...fail(err), durationMs: performance.now() - started };
     }
+  }
+
+  private async referenceData(endpoint: EndpointRecord): Promise<SampleData | undefined> {
+    if (!endpoint.referenceRevision) return undefined;
+    const key = `${endpoint.id}.${endpoint.referenceRevision}`;
+    let p = this.references.get(key);
+    if (!p) {
+      p = this.buckets.references.getBlob(`${endpoint.id}.json`).then((blob) => {
+        if (!blob) return undefined;
+        const table = JSON.parse(new TextDecoder().decode(blob)) as ReferenceTable;
+        return referenceSample(table, endpoint);
+      });
+      this.references.set(key, p);
+      p.catch(() => this.references.delete(key));
+      while (this.references.size > 4) this.references.delete(this.references.keys().next().value!);
+    }
+    return await p;
   }
 
   private async windowData(endpoint: EndpointRecord, windowStart: number): Promise<WindowData> {

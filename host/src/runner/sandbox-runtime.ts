@@ -16,13 +16,31 @@ export function hardenGlobals(): void {
   }
 }
 
+/** How a sample (the window, the reference) is laid out in its Float64Array and string arrays. */
+export interface SampleSpec {
+  length: number;
+  /** All column names in order. */
+  columns: string[];
+  /** Numeric columns, in their order in the buffer (each `length` values). */
+  numeric: string[];
+  strings: Record<string, Array<string | null>>;
+  requestIds: Array<string | null>;
+  /** Whether the buffer holds timestamps and latencies after the numeric columns. */
+  timed: boolean;
+}
+
 /**
- * Builds the MonitoringContext from `metaJson` and `buf` (ArrayBuffer of column-major float64
- * numeric columns, then timestamps), instantiates the plugin's default export and returns a
- * promise of the output as JSON text. Called with arguments, so nothing of the host's sits in
- * a global where plugin code could reach it.
+ * Builds the MonitoringContext from `metaJson` and the buffers (column-major float64: numeric
+ * columns, then timestamps and latencies), instantiates the plugin's default export and
+ * returns a promise of the output as JSON text. Called with arguments, so nothing of the
+ * host's sits in a global where plugin code could reach it.
  */
-export function runWindow(metaJson: string, buf: ArrayBuffer, log: (level: string, message: string, fields: string) => void): Promise<string> {
+export function runWindow(
+  metaJson: string,
+  buf: ArrayBuffer,
+  refBuf: ArrayBuffer | undefined,
+  log: (level: string, message: string, fields: string) => void,
+): Promise<string> {
   const g = globalThis as Record<string, unknown>;
   const PREFIX = '\u0000mw:';
   const meta = JSON.parse(metaJson) as {
@@ -30,46 +48,77 @@ export function runWindow(metaJson: string, buf: ArrayBuffer, log: (level: strin
     endpoint: unknown;
     windowStart: number;
     windowEnd: number;
-    length: number;
-    columns: string[];
-    numeric: string[];
-    strings: Record<string, Array<string | null>>;
+    sample: SampleSpec;
+    reference?: SampleSpec;
+    groundTruth?: { matched: number; numeric: string[]; strings: Record<string, Array<string | null>> };
     sampleStats: unknown;
     featureStats: unknown;
     config: unknown;
   };
-  const n = meta.length;
-  const f64 = new Float64Array(buf);
-  const cols = new Map<string, Float64Array | Array<string | null>>();
-  meta.numeric.forEach((name, i) => cols.set(name, f64.subarray(i * n, (i + 1) * n)));
-  for (const name of Object.keys(meta.strings)) cols.set(name, meta.strings[name]!);
-  const timestamps = f64.subarray(meta.numeric.length * n, (meta.numeric.length + 1) * n);
-  const columns = Object.freeze(meta.columns.slice());
-  const column = (name: string) => {
-    const c = cols.get(name);
-    if (!c) throw new Error(`the window has no column '${name}' (it has: ${columns.join(', ')})`);
-    return c;
+
+  const makeSample = (spec: SampleSpec, buffer: ArrayBuffer, what: string) => {
+    const n = spec.length;
+    const f64 = new Float64Array(buffer);
+    const cols = new Map<string, Float64Array | Array<string | null>>();
+    spec.numeric.forEach((name, i) => cols.set(name, f64.subarray(i * n, (i + 1) * n)));
+    for (const name of Object.keys(spec.strings)) cols.set(name, spec.strings[name]!);
+    const k = spec.numeric.length;
+    const timestamps = spec.timed ? f64.subarray(k * n, (k + 1) * n) : new Float64Array(n).fill(NaN);
+    const latencyMicros = spec.timed ? f64.subarray((k + 1) * n, (k + 2) * n) : new Float64Array(n).fill(NaN);
+    const columns = Object.freeze(spec.columns.slice());
+    const column = (name: string) => {
+      const c = cols.get(name);
+      if (!c) throw new Error(`${what} has no column '${name}' (it has: ${columns.join(', ')})`);
+      return c;
+    };
+    const row = (i: number) => {
+      if (!(i >= 0 && i < n)) throw new RangeError(`row index ${i} is out of range (0..${n - 1})`);
+      const r: Record<string, unknown> = {};
+      for (const name of columns) {
+        const v = cols.get(name)![i];
+        r[name] = typeof v === 'number' && Number.isNaN(v) ? null : v;
+      }
+      return r;
+    };
+    return Object.freeze({
+      length: n,
+      columns,
+      timestamps,
+      latencyMicros,
+      requestIds: Object.freeze(spec.requestIds.slice()),
+      has: (name: string) => cols.has(name),
+      column,
+      row,
+      *rows() {
+        for (let i = 0; i < n; i++) yield row(i);
+      },
+    });
   };
-  const row = (i: number) => {
-    if (!(i >= 0 && i < n)) throw new RangeError(`row index ${i} is out of range (0..${n - 1})`);
-    const r: Record<string, unknown> = {};
-    for (const name of columns) {
-      const v = cols.get(name)![i];
-      r[name] = typeof v === 'number' && Number.isNaN(v) ? null : v;
-    }
-    return r;
-  };
-  const sample = Object.freeze({
-    length: n,
-    columns,
-    timestamps,
-    has: (name: string) => cols.has(name),
-    column,
-    row,
-    *rows() {
-      for (let i = 0; i < n; i++) yield row(i);
-    },
-  });
+
+  const sample = makeSample(meta.sample, buf, 'the window');
+  const reference = meta.reference && refBuf ? makeSample(meta.reference, refBuf, 'the reference') : undefined;
+  let groundTruth: unknown;
+  if (meta.groundTruth) {
+    const gt = meta.groundTruth;
+    const n = meta.sample.length;
+    const k = meta.sample.numeric.length;
+    // ground-truth numeric columns follow the sample's timestamps and latencies in the same buffer
+    const f64 = new Float64Array(buf);
+    const cols = new Map<string, Float64Array | Array<string | null>>();
+    gt.numeric.forEach((name, i) => cols.set(name, f64.subarray((k + 2 + i) * n, (k + 3 + i) * n)));
+    for (const name of Object.keys(gt.strings)) cols.set(name, gt.strings[name]!);
+    groundTruth = Object.freeze({
+      matched: gt.matched,
+      columns: Object.freeze([...cols.keys()]),
+      has: (name: string) => cols.has(name),
+      column: (name: string) => {
+        const c = cols.get(name);
+        if (!c) throw new Error(`no ground truth for '${name}' (known: ${[...cols.keys()].join(', ')})`);
+        return c;
+      },
+    });
+  }
+
   const fieldsText = (f: unknown) => {
     if (f === undefined) return '';
     try {
@@ -78,18 +127,21 @@ export function runWindow(metaJson: string, buf: ArrayBuffer, log: (level: strin
       return '"[fields not serializable]"';
     }
   };
-  const logger = Object.freeze({
-    debug: (m: unknown, f?: unknown) => log('debug', String(m), fieldsText(f)),
-    info: (m: unknown, f?: unknown) => log('info', String(m), fieldsText(f)),
-    warn: (m: unknown, f?: unknown) => log('warn', String(m), fieldsText(f)),
-    error: (m: unknown, f?: unknown) => log('error', String(m), fieldsText(f)),
-  });
+  let logged = 0;
+  const emit = (level: string) => (m: unknown, f?: unknown) => {
+    // the host caps lines too; stopping here spares the copies
+    if (++logged > 100) return;
+    log(level, String(m).slice(0, 4096), fieldsText(f).slice(0, 4096));
+  };
+  const logger = Object.freeze({ debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') });
   const ctx = Object.freeze({
     applicationName: meta.applicationName,
     endpoint: meta.endpoint,
     windowStart: new Date(meta.windowStart),
     windowEnd: new Date(meta.windowEnd),
     sample,
+    reference,
+    groundTruth,
     sampleStats: meta.sampleStats,
     featureStats: meta.featureStats,
     config: meta.config,

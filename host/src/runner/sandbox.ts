@@ -3,20 +3,31 @@ import { ModelwatchError, type ErrorCode } from '../errors.js';
 import type { PluginLimits } from '../store/plugins.js';
 import { hardenGlobals, runWindow } from './sandbox-runtime.js';
 
+/** A sample (the window's rows, or the reference's) as the sandbox receives it. */
+export interface SampleData {
+  length: number;
+  /** All column names in order. */
+  columns: readonly string[];
+  /** Names of the numeric columns, in the order they are packed. */
+  numeric: readonly string[];
+  /** Column-major float64: each numeric column (`length` values); when `timed`, then the timestamps and latencies. */
+  packed: Float64Array;
+  strings: Record<string, Array<string | null>>;
+  requestIds: Array<string | null>;
+  timed: boolean;
+}
+
 /** One window as the sandbox receives it. */
 export interface SandboxInput {
   applicationName: string;
   endpoint: { id: string; name: string; featureNames: readonly string[]; labelNames: readonly string[] };
   windowStart: number;
   windowEnd: number;
-  length: number;
-  /** All column names in order. */
-  columns: readonly string[];
-  /** Names of the numeric columns, in the order they are packed in `numeric`. */
-  numeric: readonly string[];
-  /** Column-major float64: each numeric column (`length` values), then the timestamps. */
-  packed: Float64Array;
-  strings: Record<string, Array<string | null>>;
+  /** The window's rows. With ground truth, its numeric columns follow the latencies in `sample.packed`. */
+  sample: SampleData;
+  /** The reference rows, for apps that ask for them (`referenceRows` in plugin.json). */
+  reference?: SampleData;
+  groundTruth?: { matched: number; numeric: string[]; strings: Record<string, Array<string | null>> };
   sampleStats: unknown;
   featureStats: unknown;
   config: unknown;
@@ -45,7 +56,7 @@ export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024;
 const MAX_LOG_LINES_PER_WINDOW = 100;
 const MAX_LOG_LINE_CHARS = 4096;
 const HARDEN = `(${hardenGlobals.toString()})()`;
-const RUN = `return (${runWindow.toString()})($0, $1, $2)`;
+const RUN = `return (${runWindow.toString()})($0, $1, $2, $3)`;
 
 /**
  * A plugin version's isolate. Each window runs in a fresh context of it; after any failure
@@ -110,7 +121,9 @@ export class PluginSandbox {
     try {
       context = await isolate.createContext();
       await scripts.harden.run(context, { timeout });
-      const { packed, ...meta } = input;
+      const { sample, reference, ...rest } = input;
+      const spec = ({ packed: _p, ...sp }: SampleData) => sp;
+      const meta = { ...rest, sample: spec(sample), ...(reference ? { reference: spec(reference) } : {}) };
       const started = Date.now();
       await scripts.plugin.run(context, { timeout });
       const log = new ivm.Callback(
@@ -134,7 +147,12 @@ export class PluginSandbox {
           isolate.dispose();
         }, remaining + 50);
       });
-      const call = context.evalClosure(RUN, [JSON.stringify(meta), new ivm.ExternalCopy(packed.buffer).copyInto({ release: true }), log], {
+      const transfer = (a: Float64Array) => {
+        const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
+        return new ivm.ExternalCopy(whole ? a.buffer : a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)).copyInto({ release: true });
+      };
+      const args = [JSON.stringify(meta), transfer(sample.packed), reference ? transfer(reference.packed) : undefined, log];
+      const call = context.evalClosure(RUN, args, {
         filename: 'file:///modelwatch/run.js',
         timeout: remaining,
         result: { promise: true, copy: true },

@@ -1,19 +1,16 @@
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { CellValue, FeatureStatsMap } from '@modelwatch/sdk';
 import { windowStats } from '@modelwatch/sdk/stats';
 import { jsonCodec } from '../nats/codec.js';
 import type { RowBatch } from '../nats/messages.js';
 import { Streams, Subjects } from '../nats/subjects.js';
 import type { EndpointRecord } from '../store/endpoints.js';
+import type { ReferenceTable } from '../api/reference.js';
+import { normalizeLabel } from '../stream/labels.js';
+import type { SampleData } from './sandbox.js';
 
-/** A window's rows, columnar, ready for the sandbox. */
-export interface WindowData {
-  length: number;
-  columns: string[];
-  numeric: string[];
-  /** Column-major float64: numeric columns, then timestamps. */
-  packed: Float64Array;
-  strings: Record<string, Array<string | null>>;
+/** A window's rows, columnar, ready for the sandbox, with its statistics. */
+export interface WindowData extends SampleData {
   sampleStats: FeatureStatsMap;
 }
 
@@ -33,46 +30,139 @@ export async function readWindowRows(js: JetStreamClient, jsm: JetStreamManager,
   return batches;
 }
 
-/** Columnar form of a window's rows; numeric columns as Float64Array, string columns as arrays. */
-export function buildWindowData(batches: RowBatch[], endpoint: EndpointRecord): WindowData {
-  const names = [...endpoint.featureNames, ...endpoint.labelNames];
-  const nf = endpoint.featureNames.length;
-  let n = 0;
-  for (const b of batches) n += b.ts.length;
-  const cellAt = (b: RowBatch, i: number, c: number): CellValue => (c < nf ? b.x[i]![c] : b.y[i]![c - nf]) ?? null;
+/**
+ * Columnar form of named columns: numeric ones packed column-major into one Float64Array
+ * (NaN where missing), string ones as arrays. A column is a string column when the reference
+ * says so or any of its values is a string. `extra` columns (timestamps, latencies) follow.
+ */
+export function packColumns(
+  names: readonly string[],
+  length: number,
+  valueAt: (column: number, row: number) => CellValue,
+  isCategorical: (name: string) => boolean,
+  extra: Float64Array[] = [],
+): { numeric: string[]; strings: Record<string, Array<string | null>>; packed: Float64Array } {
   const categorical = names.map((name, c) => {
-    if (endpoint.featureStats[name]?.type === 'categorical') return true;
-    for (const b of batches) for (let i = 0; i < b.ts.length; i++) if (typeof cellAt(b, i, c) === 'string') return true;
+    if (isCategorical(name)) return true;
+    for (let i = 0; i < length; i++) if (typeof valueAt(c, i) === 'string') return true;
     return false;
   });
   const numeric = names.filter((_, c) => !categorical[c]);
-  const packed = new Float64Array((numeric.length + 1) * n);
+  const packed = new Float64Array((numeric.length + extra.length) * length);
   const strings: Record<string, Array<string | null>> = {};
   let slot = 0;
   names.forEach((name, c) => {
     if (categorical[c]) {
-      const out: Array<string | null> = [];
-      for (const b of batches) for (let i = 0; i < b.ts.length; i++) {
-        const v = cellAt(b, i, c);
-        out.push(v === null ? null : String(v));
+      const out = new Array<string | null>(length);
+      for (let i = 0; i < length; i++) {
+        const v = valueAt(c, i);
+        out[i] = v === null ? null : String(v);
       }
       strings[name] = out;
     } else {
-      let k = slot * n;
-      for (const b of batches) for (let i = 0; i < b.ts.length; i++) {
-        const v = cellAt(b, i, c);
-        packed[k++] = typeof v === 'number' ? v : NaN;
+      const base = slot++ * length;
+      for (let i = 0; i < length; i++) {
+        const v = valueAt(c, i);
+        packed[base + i] = typeof v === 'number' ? v : NaN;
       }
-      slot++;
     }
   });
-  let k = numeric.length * n;
-  for (const b of batches) for (const t of b.ts) packed[k++] = t;
-  const sampleStats: FeatureStatsMap = {};
-  slot = 0;
-  names.forEach((name, c) => {
-    const values = categorical[c] ? strings[name]! : packed.subarray(slot * n, ++slot * n);
-    sampleStats[name] = windowStats(values, endpoint.featureStats[name]);
+  extra.forEach((col, j) => packed.set(col, (numeric.length + j) * length));
+  return { numeric, strings, packed };
+}
+
+/** The window's rows as the sandbox takes them, with per-column statistics on the reference's bins. */
+export function buildWindowData(batches: RowBatch[], endpoint: EndpointRecord): WindowData {
+  const names = [...endpoint.featureNames, ...endpoint.labelNames];
+  const nf = endpoint.featureNames.length;
+  const rows: Array<{ b: RowBatch; i: number }> = [];
+  for (const b of batches) for (let i = 0; i < b.ts.length; i++) rows.push({ b, i });
+  const n = rows.length;
+  const ts = new Float64Array(n);
+  const lat = new Float64Array(n);
+  const requestIds = new Array<string | null>(n);
+  rows.forEach(({ b, i }, k) => {
+    ts[k] = b.ts[i]!;
+    lat[k] = b.lat[i] ?? NaN;
+    requestIds[k] = b.rid[i] ?? null;
   });
-  return { length: n, columns: names, numeric, packed, strings, sampleStats };
+  const { numeric, strings, packed } = packColumns(
+    names,
+    n,
+    (c, k) => {
+      const { b, i } = rows[k]!;
+      return (c < nf ? b.x[i]![c] : b.y[i]![c - nf]) ?? null;
+    },
+    (name) => endpoint.featureStats[name]?.type === 'categorical',
+    [ts, lat],
+  );
+  const sampleStats: FeatureStatsMap = {};
+  let slot = 0;
+  for (const name of names) {
+    const values = name in strings ? strings[name]! : packed.subarray(slot * n, ++slot * n);
+    sampleStats[name] = windowStats(values, endpoint.featureStats[name]);
+  }
+  return { length: n, columns: names, numeric, strings, requestIds, timed: true, packed, sampleStats };
+}
+
+/** Ground truth joined to a window's rows by request id, as extra packed columns. */
+export function withGroundTruth(
+  data: WindowData,
+  labelNames: readonly string[],
+  labels: ReadonlyMap<string, Record<string, CellValue>>,
+): { sample: SampleData; groundTruth: { matched: number; numeric: string[]; strings: Record<string, Array<string | null>> } } {
+  const n = data.length;
+  let matched = 0;
+  const found = data.requestIds.map((id) => {
+    const l = id === null ? undefined : labels.get(id);
+    if (l) matched++;
+    return l;
+  });
+  const gt = packColumns(labelNames, n, (c, i) => found[i]?.[labelNames[c]!] ?? null, () => false);
+  const packed = new Float64Array(data.packed.length + gt.packed.length);
+  packed.set(data.packed);
+  packed.set(gt.packed, data.packed.length);
+  return { sample: { ...data, packed }, groundTruth: { matched, numeric: gt.numeric, strings: gt.strings } };
+}
+
+/** The reference rows as a sample (no timestamps). */
+export function referenceSample(table: ReferenceTable, endpoint: EndpointRecord): SampleData {
+  const names = [...endpoint.featureNames, ...endpoint.labelNames].filter((c) => c in table.values);
+  const cols = names.map((c) => table.values[c]!);
+  const { numeric, strings, packed } = packColumns(names, table.rows, (c, i) => cols[c]![i] ?? null, (name) => endpoint.featureStats[name]?.type === 'categorical');
+  return { length: table.rows, columns: names, numeric, strings, packed, requestIds: new Array<string | null>(table.rows).fill(null), timed: false };
+}
+
+/**
+ * Ground truth of an endpoint that arrived since `sinceMs`, by request id (the latest wins).
+ * Labels published straight to NATS are validated here; invalid ones are skipped.
+ */
+export async function readLabels(js: JetStreamClient, endpoint: EndpointRecord, sinceMs: number): Promise<Map<string, Record<string, CellValue>>> {
+  const out = new Map<string, Record<string, CellValue>>();
+  const consumer = await js.consumers.get(Streams.labels, {
+    filter_subjects: Subjects.labels(endpoint.name),
+    deliver_policy: DeliverPolicy.StartTime,
+    opt_start_time: new Date(Math.max(0, sinceMs)).toISOString(),
+  });
+  const info = await consumer.info(true);
+  if (info.num_pending === 0) return out;
+  const iter = await consumer.fetch({ max_messages: info.num_pending, expires: 10_000 });
+  for await (const m of iter) {
+    let items: unknown;
+    try {
+      items = jsonCodec.decode<unknown>(m.data);
+    } catch {
+      items = [];
+    }
+    for (const raw of Array.isArray(items) ? items : [items]) {
+      try {
+        const l = normalizeLabel(raw, endpoint);
+        out.set(l.requestId, { ...out.get(l.requestId), ...l.labels });
+      } catch {
+        /* not a valid label: skipped */
+      }
+    }
+    if (m.info.pending === 0) break;
+  }
+  return out;
 }

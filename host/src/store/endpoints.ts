@@ -12,6 +12,10 @@ export interface EndpointRecord {
   labelNames: string[];
   /** Reference statistics from training data; `{}` until a reference is set. */
   featureStats: FeatureStatsMap;
+  /** When the reference was last set (ms); its rows are `<id>.json` in the reference store. */
+  referenceRevision?: number;
+  /** Rows of the reference data. */
+  referenceRowCount?: number;
   /** Whether windows of this endpoint are analysed. */
   monitoring: boolean;
   createdAt: number;

@@ -20,6 +20,10 @@ export interface PluginVersionRecord {
   config: Record<string, JsonValue>;
   /** Call the app for windows with no rows. */
   runOnEmptyWindows: boolean;
+  /** Give the app the reference rows as `ctx.reference`. */
+  referenceRows: boolean;
+  /** Give the app `ctx.groundTruth`, analysing each window this long after it closes so labels can arrive. */
+  groundTruthDelayMs?: number;
 }
 
 /** A plugin as stored in the `mw_plugins` bucket (key: its name). */

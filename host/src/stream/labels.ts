@@ -1,0 +1,58 @@
+import type { CellValue } from '@modelwatch/sdk';
+import type { EndpointRecord } from '../store/endpoints.js';
+import { InvalidEventError } from './events.js';
+
+/**
+ * Ground truth for one prediction, sent after it: to `POST /api/v1/endpoints/{name}/labels`
+ * or the NATS subject `mw.labels.<name>` (one or an array).
+ *
+ * @example
+ * ```json
+ * { "requestId": "r-1", "labels": { "churned": 1 } }
+ * { "requestId": "r-2", "label": 0 }
+ * ```
+ */
+export interface GroundTruthEvent {
+  /** The request id of the prediction (for a multi-row request, `<id>#<row index>`). */
+  requestId: string;
+  /** Output name -> true value. */
+  labels?: Record<string, CellValue>;
+  /** The true value, for an endpoint with one output. */
+  label?: CellValue;
+}
+
+export interface NormalizedLabel {
+  requestId: string;
+  labels: Record<string, CellValue>;
+}
+
+/** Validate a ground-truth event against its endpoint's outputs. */
+export function normalizeLabel(raw: unknown, endpoint: EndpointRecord): NormalizedLabel {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidEventError('a label must be a JSON object');
+  const r = raw as Record<string, unknown>;
+  if (typeof r.requestId !== 'string' || r.requestId === '') throw new InvalidEventError('requestId: missing (the request id of the prediction)');
+  const names = endpoint.labelNames;
+  const labels: Record<string, CellValue> = {};
+  if (r.labels !== undefined) {
+    if (typeof r.labels !== 'object' || r.labels === null || Array.isArray(r.labels)) throw new InvalidEventError('labels: expected an object of output name -> value');
+    for (const [k, v] of Object.entries(r.labels)) {
+      if (!names.includes(k)) throw new InvalidEventError(`labels: unknown output '${k}' (the endpoint has ${names.join(', ') || 'none yet'})`);
+      labels[k] = cellOf(v, `labels.${k}`);
+    }
+  } else if ('label' in r) {
+    if (names.length !== 1) throw new InvalidEventError(`label: the endpoint has ${names.length} outputs; send labels: { name: value }`);
+    labels[names[0]!] = cellOf(r.label, 'label');
+  } else throw new InvalidEventError('labels: missing (labels: { output: value } or label: value)');
+  return { requestId: r.requestId, labels };
+}
+
+function cellOf(v: unknown, path: string): CellValue {
+  if (v === null) return null;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new InvalidEventError(`${path}: not a finite number`);
+    return v;
+  }
+  if (typeof v === 'string') return v;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  throw new InvalidEventError(`${path}: expected a number, string, boolean or null`);
+}
