@@ -54,6 +54,7 @@ describe('modelwatch CLI end to end', () => {
       `import { MonitoringApplication, ResultKind, ResultStatus, type MonitoringContext } from '@modelwatch/sdk';
 export default class MeanWatch extends MonitoringApplication<{ tolerance: number }> {
   doTracking(ctx: MonitoringContext<{ tolerance: number }>) {
+    if (ctx.sample.length === 0) return [];
     const x = ctx.sample.column('x') as Float64Array;
     let sum = 0;
     for (const v of x) sum += v;

@@ -20,6 +20,8 @@ export type ErrorCode =
 /** Base class of the host's errors: a stable `code`, a message that says what is wrong. */
 export class ModelwatchError extends Error {
   readonly code: ErrorCode;
+  /** For errors a plugin threw: its stack, mapped to the plugin's sources. */
+  pluginStack?: string;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ModelwatchError';
@@ -35,10 +37,12 @@ export function isModelwatchError(err: unknown, code?: ErrorCode): err is Modelw
 export interface ErrorData {
   code: ErrorCode | string;
   message: string;
+  /** The plugin's stack, mapped to its sources (file:line:column), for errors it threw. */
+  stack?: string;
 }
 
 export function errorData(err: unknown, fallback: ErrorCode = 'APP_ERROR'): ErrorData {
-  if (err instanceof ModelwatchError) return { code: err.code, message: err.message };
+  if (err instanceof ModelwatchError) return { code: err.code, message: err.message, ...(err.pluginStack ? { stack: err.pluginStack } : {}) };
   if (err instanceof Error) return { code: fallback, message: err.message };
   return { code: fallback, message: String(err) };
 }

@@ -1,4 +1,8 @@
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { ModelwatchClient } from './cli/client.js';
+import { publishBundle } from './cli/commands/plugin.js';
+import { watchPlugin } from './plugins/bundle.js';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -38,6 +42,16 @@ export interface Host {
   /** Drain consumers, flush the writer, stop runners, close NATS (and the owned nats-server). */
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Each folder that has a plugin.json, or its subfolders that do. */
+async function pluginDirs(dirs: readonly string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of dirs) {
+    if (existsSync(join(d, 'plugin.json'))) out.push(d);
+    else for (const e of await readdir(d, { withFileTypes: true })) if (e.isDirectory() && existsSync(join(d, e.name, 'plugin.json'))) out.push(join(d, e.name));
+  }
+  return out;
 }
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -111,7 +125,7 @@ class HostImpl implements Host {
     });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureTopology(nc, jsm, { retentionMs: o.retentionMs });
+    await ensureTopology(nc, jsm, { retentionMs: o.retentionMs, taskMaxDeliver: o.windowAttempts + 1 });
     const buckets = await openBuckets(nc);
     await this.initSettings(buckets.settings);
     const endpoints = new WatchedKv<EndpointRecord>(buckets.endpoints);
@@ -128,7 +142,7 @@ class HostImpl implements Host {
       const db = new ResultsDb(join(o.dataDir, 'results'));
       await db.open();
       this.stopFns.push(() => db.close());
-      const writer = new Writer({ nc, js, db, logger: this.logger, ...(o.influx ? { influx: o.influx } : {}) });
+      const writer = new Writer({ nc, js, db, logger: this.logger, pluginsKv: buckets.plugins, quarantineAfter: o.quarantineAfter, ...(o.influx ? { influx: o.influx } : {}) });
       await writer.start();
       this.stopFns.push(() => writer.stop());
     }
@@ -137,6 +151,7 @@ class HostImpl implements Host {
         count: o.runners,
         natsUrl: this.natsUrl,
         concurrency: o.runnerConcurrency,
+        windowAttempts: o.windowAttempts,
         logLevel: o.logLevel,
         logger: this.logger,
         ...(this.logStream ? { logStream: this.logStream } : {}),
@@ -176,6 +191,7 @@ class HostImpl implements Host {
       this.api = await createApiServer({
         nc,
         js,
+        jsm,
         buckets,
         endpoints,
         logger: this.logger,
@@ -186,7 +202,24 @@ class HostImpl implements Host {
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
       this.apiUrl = address.replace('[::1]', '127.0.0.1');
       this.stopFns.push(() => this.api?.close());
+      for (const dir of await pluginDirs(o.devPlugins)) this.stopFns.push(await this.watchDevPlugin(dir));
     }
+  }
+
+  /** Rebuild a plugin folder on every save and publish each build as a development version. */
+  private async watchDevPlugin(dir: string): Promise<() => Promise<void>> {
+    const client = new ModelwatchClient({ url: this.apiUrl });
+    const log = this.logger.child({ component: 'dev-plugins', dir });
+    let n = 0;
+    return await watchPlugin(dir, async (e) => {
+      if (!e.ok) return log.error(e.error.message);
+      try {
+        const rec = await publishBundle(client, e.bundle, undefined, `${Date.now()}${n++}`);
+        log.info({ plugin: rec.name, version: rec.activeVersion }, 'development version published');
+      } catch (err) {
+        log.error((err as Error).message);
+      }
+    });
   }
 
   /** First start: monitoring on with the given period. Later starts: an explicit --base-period changes it. */

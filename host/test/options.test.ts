@@ -23,12 +23,20 @@ describe('resolveHostOptions', () => {
         retentionMs: 7 * 86_400_000,
         runners: 1,
         runnerConcurrency: 2,
+        windowAttempts: 3,
+        quarantineAfter: 5,
         influx: undefined,
         logLevel: 'info',
         components: new Set(['stream', 'controller', 'writer', 'api', 'runners']),
+        devPlugins: [],
       });
       expect(DEFAULT_HTTP_PORT).toBe(7077);
       expect(MIN_BASE_PERIOD_MS).toBe(1000);
+    });
+
+    it('rejects window attempts and quarantine thresholds out of range', () => {
+      expect(() => resolveWith({ windowAttempts: 0 })).toThrow('window attempts: 0 must be a whole number from 1 to 20');
+      expect(() => resolveWith({ quarantineAfter: 1.5 })).toThrow('quarantine after: 1.5 must be a positive whole number');
     });
 
     it('takes explicit options, parsing durations and resolving the data dir', () => {

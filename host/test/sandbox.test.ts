@@ -14,7 +14,6 @@ import { PluginSandbox, type LogLine, type SandboxInput } from '../src/runner/sa
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/plugins/', import.meta.url));
 const HISTOGRAM = fileURLToPath(new URL('../../plugins/histogram-data-drift/', import.meta.url));
-const PREFIX = '\u0000mw:';
 
 const FIXTURE_NAMES = [
   'well-behaved',
@@ -54,6 +53,7 @@ function sandboxFor(name: FixtureName | 'histogram-data-drift'): PluginSandbox {
     version: bundle.manifest.version,
     code: bundle.code,
     limits: bundle.manifest.limits,
+    sourceMap: bundle.map,
   });
   sandboxes.push(sb);
   return sb;
@@ -267,7 +267,7 @@ describe('time limits', () => {
     expect(bundles.get(name)!.manifest.limits.timeoutMs).toBe(LIMIT);
     const { err, ms } = await timedRejection(() => sb.run(standardInput({ config })));
     expect(err.code).toBe('APP_TIMEOUT');
-    expect(err.message).toBe(`${name}@1.0.0 did not finish within its time limit of ${LIMIT} ms`);
+    expect(err.message).toMatch(new RegExp(`^${name}@1\\.0\\.0 (did not finish within its time limit of ${LIMIT} ms|used more than its ${LIMIT} ms of CPU time)$`));
     expect(ms).toBeLessThan(10 * LIMIT);
 
     await expectStillWorks(sb);
@@ -320,7 +320,9 @@ describe('errors thrown by the app', () => {
     const sb = sandboxFor('throws');
     const err = await rejection(sb.run(standardInput()));
     expect(err.code).toBe('APP_ERROR');
-    expect(err.message).toBe('throws@1.0.0 threw: plugin exploded on purpose');
+    expect(err.message).toMatch(/^throws@1\.0\.0 threw: plugin exploded on purpose \(at src\/index\.ts:\d+:\d+\)$/);
+    expect(err.pluginStack).toMatch(/^Error: plugin exploded on purpose\n\s+at Throws\.doTracking \(src\/index\.ts:\d+:\d+\)/);
+    expect(err.pluginStack).not.toMatch(/modelwatch|\/work\/|node_modules/);
     await expectStillWorks(sb);
 
     const late = await rejection(sb.run(standardInput({ config: { mode: 'async-error' } })));
@@ -355,7 +357,7 @@ describe('errors are classified by what happened, not by their words', () => {
     const sb = sandboxFor('throws');
     const err = await rejection(sb.run(standardInput({ config: { mode: 'message', message } })));
     expect(err.code).toBe('APP_ERROR');
-    expect(err.message).toBe(`throws@1.0.0 threw: ${message}`);
+    expect(err.message.replace(/ \(at src\/index\.ts:\d+:\d+\)$/, '')).toBe(`throws@1.0.0 threw: ${message}`);
   });
 });
 
@@ -442,55 +444,35 @@ describe('wrong default exports', () => {
   });
 });
 
-describe('outputs JSON cannot carry', () => {
-  const run = async (mode: string): Promise<{ text: string; raw: unknown; sb: PluginSandbox }> => {
+describe('outputs that are not plain data', () => {
+  const invalid = async (mode: string): Promise<string> => {
     const sb = sandboxFor('bad-output');
-    const text = await sb.run(standardInput({ config: { mode } }));
-    return { text, raw: JSON.parse(text) as unknown, sb };
+    const err = await rejection(sb.run(standardInput({ config: { mode } })));
+    expect(err.code).toBe('APP_INVALID_OUTPUT');
+    await expectStillWorks(sb);
+    return err.message.replace(/^bad-output@1\.0\.0 returned an invalid output: /, '');
   };
 
-  it('NaN comes back marked, and normalizeAppOutput rejects it naming NaN', async () => {
-    const { raw, sb } = await run('nan');
-    expect(raw).toEqual({ name: 'nan_value', value: `${PREFIX}NaN` });
-    expect(() => normalizeAppOutput(raw)).toThrow('output.value: must be a finite number, got NaN');
-
-    const extra = (await run('nan-extra')).raw as { extraData: { score: string } };
-    expect(extra.extraData.score.startsWith(PREFIX)).toBe(true);
-    expect(() => normalizeAppOutput(extra)).toThrow("output ('bad').extraData.score: NaN cannot be stored as JSON");
-
-    const inf = (await run('infinity')).raw;
-    expect(inf).toEqual({ metric: `${PREFIX}Infinity` });
-    expect(() => normalizeAppOutput(inf)).toThrow('output.metric: must be a finite number, got Infinity');
-    await expectStillWorks(sb);
+  it.each([
+    ['nan', 'output.value is NaN, which JSON cannot carry'],
+    ['nan-extra', 'output.extraData.score is NaN, which JSON cannot carry'],
+    ['infinity', 'output.metric is Infinity, which JSON cannot carry'],
+    ['function', 'output.extraData.callback is a function'],
+    ['bigint', 'output.extraData.big is a bigint (12345678901234567890n); use a number'],
+    ['cycle', 'output.extraData.self refers back to an enclosing object (a cycle)'],
+    ['undefined', 'doTracking returned undefined: return a result, a metric, an array of them, or an object of metric names to numbers'],
+    ['proxy', 'output.extraData.inner is a Proxy; return plain objects and arrays'],
+    ['proxy-top', 'output is a Proxy; return plain objects and arrays'],
+    ['getter', 'output.extraData.lazy is a getter; return plain data'],
+    ['map', 'output.extraData.m is a Map; return plain objects and arrays'],
+    ['giant', 'the output is more than 8388608 characters of JSON'],
+  ])('%s is rejected as APP_INVALID_OUTPUT naming where: %s', async (mode, message) => {
+    expect(await invalid(mode)).toBe(message);
   });
 
-  it('a function comes back marked, and normalizeAppOutput rejects it naming a function', async () => {
-    const { raw } = await run('function');
-    const callback = (raw as { extraData: { callback: string } }).extraData.callback;
-    expect(callback).toBe(`${PREFIX}a function`);
-    expect(() => normalizeAppOutput(raw)).toThrow("output ('bad').extraData.callback: a function cannot be stored as JSON");
-  });
-
-  it('a bigint comes back marked, and normalizeAppOutput rejects it naming the bigint', async () => {
-    const { raw } = await run('bigint');
-    const big = (raw as { extraData: { big: string } }).extraData.big;
-    expect(big.startsWith(PREFIX)).toBe(true);
-    expect(() => normalizeAppOutput(raw)).toThrow("output ('bad').extraData.big: bigint 12345678901234567890n cannot be stored as JSON");
-  });
-
-  it('a cycle rejects with APP_ERROR mentioning circular', async () => {
+  it('typed arrays come back as plain arrays', async () => {
     const sb = sandboxFor('bad-output');
-    const err = await rejection(sb.run(standardInput({ config: { mode: 'cycle' } })));
-    expect(err.code).toBe('APP_ERROR');
-    expect(err.message).toMatch(/circular/i);
-    await expectStillWorks(sb);
-    await expectHostWorks();
-  });
-
-  it('returning undefined comes back marked, and normalizeAppOutput says it returned undefined', async () => {
-    const { text, raw } = await run('undefined');
-    expect(raw).toBe(`${PREFIX}undefined`);
-    expect(text).toBe(JSON.stringify(`${PREFIX}undefined`));
-    expect(() => normalizeAppOutput(raw)).toThrow(/doTracking returned undefined/);
+    const out = JSON.parse(await sb.run(standardInput({ config: { mode: 'typed-array' } }))) as { extraData: unknown };
+    expect(out.extraData).toEqual({ hist: [1, 2.5, 3] });
   });
 });

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { changePeriod } from '../controller/windows.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { MIN_BASE_PERIOD_MS } from '../config/options.js';
@@ -10,34 +9,26 @@ import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { Subjects } from '../nats/subjects.js';
 import type { Buckets } from '../nats/topology.js';
-import { groundTruthDelayMs, resolveManifest } from '../plugins/manifest.js';
-import type { SmokeReply, SmokeRequest } from '../runner/runner.js';
 import { checkEndpointName, checkNames, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
-import { bundleName, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
 import { SETTINGS_KEY, readSettings, type MonitoringSettings } from '../store/settings.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { publishDeadLetter } from '../stream/dlq.js';
 import { appendEventRows, emptyRows, inferNames, InvalidEventError } from '../stream/events.js';
 import { normalizeLabel, type NormalizedLabel } from '../stream/labels.js';
 import type { ResultsReply, ResultsRequest } from '../writer/writer.js';
-import { parseReference, referenceStatsFor, tableOf, type ReferenceFormat } from './reference.js';
+import { registerPluginRoutes } from './plugins.js';
+import { parseReference, referenceStatsFor, tableOf } from './reference.js';
 
 export interface ApiDeps {
   nc: NatsConnection;
   js: JetStreamClient;
+  jsm: JetStreamManager;
   buckets: Buckets;
   endpoints: WatchedKv<EndpointRecord>;
   logger: Logger;
   allowedLatenessMs: number;
   maxFutureSkewMs: number;
   version: string;
-}
-
-/** Request body of `POST /api/v1/plugins` (what `modelwatch plugin publish` sends). */
-export interface PublishPluginBody {
-  manifest: unknown;
-  code: string;
-  map?: string;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -252,81 +243,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.status(good.length === 0 && rejected.length > 0 ? 400 : 202).send({ accepted: good.length, rejected });
   });
 
-  // ---- plugins
-  app.get('/api/v1/plugins', async () => {
-    const out: PluginRecord[] = [];
-    for await (const k of await buckets.plugins.keys()) {
-      const e = await buckets.plugins.get(k);
-      if (e?.operation === 'PUT') out.push(e.json<PluginRecord>());
-    }
-    out.sort((a, b) => a.name.localeCompare(b.name));
-    return { plugins: out };
-  });
-
-  app.post<{ Body: PublishPluginBody }>('/api/v1/plugins', async (req, reply) => {
-    const body = req.body;
-    if (!body || typeof body.code !== 'string') throw new ModelwatchError('INVALID_ARGUMENT', 'body: expected { manifest, code, map }');
-    const manifest = resolveManifest(body.manifest);
-    const digest = createHash('sha256').update(body.code).digest('hex');
-    const existing = await buckets.plugins.get(manifest.name);
-    const cur = existing?.operation === 'PUT' ? existing.json<PluginRecord>() : undefined;
-    const same = cur?.versions.find((v) => v.version === manifest.version);
-    if (same && same.digest !== digest) {
-      throw new ModelwatchError(
-        'CONFLICT',
-        `${manifest.name}@${manifest.version} is already published with different code: bump the version in plugin.json`,
-      );
-    }
-    if (!same) {
-      const smoke: SmokeRequest = { name: manifest.name, version: manifest.version, code: body.code, limits: manifest.limits };
-      let answer: SmokeReply;
-      try {
-        const m = await nc.request(Subjects.runnerSmoke, jsonCodec.encode(smoke), { timeout: manifest.limits.timeoutMs + 10_000 });
-        answer = jsonCodec.decode<SmokeReply>(m.data);
-      } catch (err) {
-        throw new ModelwatchError('PLUGIN_LOAD_FAILED', `no app runner answered to check the plugin (${(err as Error).message}); is a runner running?`);
-      }
-      if (!answer.ok) throw new ModelwatchError('PLUGIN_LOAD_FAILED', answer.error.message);
-      await buckets.bundles.putBlob({ name: bundleName(manifest.name, manifest.version) }, new TextEncoder().encode(body.code));
-      if (body.map) {
-        await buckets.bundles.putBlob({ name: `${bundleName(manifest.name, manifest.version)}.map` }, new TextEncoder().encode(body.map));
-      }
-    }
-    const now = Date.now();
-    const version: PluginVersionRecord = {
-      version: manifest.version,
-      description: manifest.description,
-      digest,
-      publishedAt: same?.publishedAt ?? now,
-      limits: manifest.limits,
-      config: manifest.config,
-      runOnEmptyWindows: manifest.runOnEmptyWindows,
-      referenceRows: manifest.referenceRows,
-      ...(manifest.groundTruth ? { groundTruthDelayMs: groundTruthDelayMs(manifest) } : {}),
-    };
-    const record = await updateJson<PluginRecord>(buckets.plugins, manifest.name, (p) => ({
-      name: manifest.name,
-      activeVersion: manifest.version,
-      enabled: true,
-      createdAt: p?.createdAt ?? now,
-      updatedAt: now,
-      versions: [...(p?.versions ?? []).filter((v) => v.version !== manifest.version), version],
-    }));
-    log.info({ plugin: manifest.name, version: manifest.version }, 'plugin published');
-    return reply.status(same ? 200 : 201).send(record);
-  });
-
-  app.delete<{ Params: { name: string } }>('/api/v1/plugins/:name', async (req) => {
-    const e = await buckets.plugins.get(req.params.name);
-    if (!e || e.operation !== 'PUT') throw new ModelwatchError('NOT_FOUND', `no plugin named '${req.params.name}'`);
-    const p = e.json<PluginRecord>();
-    await buckets.plugins.delete(p.name);
-    for (const v of p.versions) {
-      await buckets.bundles.delete(bundleName(p.name, v.version)).catch(() => undefined);
-      await buckets.bundles.delete(`${bundleName(p.name, v.version)}.map`).catch(() => undefined);
-    }
-    return { removed: p.name };
-  });
+  registerPluginRoutes(app, { nc, js, jsm: deps.jsm, buckets, logger: deps.logger });
 
   // ---- monitoring
   const monitoringView = (s: MonitoringSettings) => {

@@ -1,5 +1,5 @@
 import { ModelwatchError, type ErrorCode } from '../errors.js';
-import type { PublishPluginBody } from '../api/server.js';
+import type { EvaluatedWindow, PluginLogLine, PublishPluginBody } from '../api/plugins.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import type { PluginRecord } from '../store/plugins.js';
 import type { LatestResult, WindowRecord } from '../store/results-db.js';
@@ -120,6 +120,64 @@ export class ModelwatchClient {
 
   publishPlugin(body: PublishPluginBody) {
     return this.call<PluginRecord>('POST', '/api/v1/plugins', body);
+  }
+
+  getPlugin(name: string) {
+    return this.call<PluginRecord>('GET', `/api/v1/plugins/${encodeURIComponent(name)}`);
+  }
+
+  enablePlugin(name: string) {
+    return this.call<PluginRecord>('POST', `/api/v1/plugins/${encodeURIComponent(name)}/enable`, {});
+  }
+
+  disablePlugin(name: string) {
+    return this.call<PluginRecord>('POST', `/api/v1/plugins/${encodeURIComponent(name)}/disable`, {});
+  }
+
+  /** Make an earlier version active: the one before the active one, or `to`. */
+  rollbackPlugin(name: string, to?: string) {
+    return this.call<PluginRecord>('POST', `/api/v1/plugins/${encodeURIComponent(name)}/rollback`, to ? { to } : {});
+  }
+
+  /** Merge settings into the active version's config (`set`), or replace it (`config`); checked against its configSchema. */
+  configurePlugin(name: string, change: { set: Record<string, unknown> } | { config: Record<string, unknown> }) {
+    return this.call<PluginRecord>('PATCH', `/api/v1/plugins/${encodeURIComponent(name)}/config`, change);
+  }
+
+  /** Re-run an app over past windows from the retained rows; stores outcomes only with `write` (never twice). */
+  evaluatePlugin(name: string, spec: { endpoint: string; from: string | number; to: string | number; write?: boolean; version?: string }) {
+    return this.call<{ windows: EvaluatedWindow[] }>('POST', `/api/v1/plugins/${encodeURIComponent(name)}/evaluate`, spec).then((r) => r.windows);
+  }
+
+  /** A plugin's newest log lines; with `follow`, then every new one until `signal` aborts. */
+  async *pluginLogs(name: string, opts: { limit?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<PluginLogLine> {
+    const qs = new URLSearchParams({ limit: String(opts.limit ?? 100), follow: opts.follow ? '1' : '0' });
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}/api/v1/plugins/${encodeURIComponent(name)}/logs?${qs}`, opts.signal ? { signal: opts.signal } : {});
+    } catch (err) {
+      if (opts.signal?.aborted) return;
+      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url}: ${(err as Error).message}`);
+    }
+    if (!res.ok || !res.body) {
+      const e = (JSON.parse((await res.text()) || '{}') as { error?: { code?: string; message?: string } }).error;
+      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `HTTP ${res.status}`);
+    }
+    const dec = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += dec.decode(chunk, { stream: true });
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          if (line.trim()) yield JSON.parse(line) as PluginLogLine;
+        }
+      }
+    } catch (err) {
+      if (!opts.signal?.aborted) throw err;
+    }
   }
 
   removePlugin(name: string) {

@@ -37,10 +37,16 @@ export interface HostOptions {
   runners?: number;
   /** Windows a runner works on at once. @default 2 */
   runnerConcurrency?: number;
+  /** Tries of a window (app failures, runner crashes) before it is recorded as failed. @default 3 */
+  windowAttempts?: number;
+  /** A plugin that fails this many windows in a row is quarantined (disabled until re-enabled or republished). @default 5 */
+  quarantineAfter?: number;
   /** InfluxDB for time series; absent = no time series. (env MODELWATCH_INFLUX_URL, _TOKEN, _ORG, _BUCKET) */
   influx?: InfluxOptions;
   /** pino level. @default 'info' (env MODELWATCH_LOG_LEVEL) */
   logLevel?: string;
+  /** Plugin folders (or folders of plugin folders) to rebuild and publish on every change: a development loop. */
+  devPlugins?: readonly string[];
   /** Which components this process runs. @default all */
   components?: ReadonlyArray<ComponentName>;
 }
@@ -59,9 +65,12 @@ export interface ResolvedHostOptions {
   retentionMs: number;
   runners: number;
   runnerConcurrency: number;
+  windowAttempts: number;
+  quarantineAfter: number;
   influx: Required<InfluxOptions> | undefined;
   logLevel: string;
   components: ReadonlySet<ComponentName>;
+  devPlugins: readonly string[];
 }
 
 export const MIN_BASE_PERIOD_MS = 1000;
@@ -87,6 +96,14 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
   const runnerConcurrency = options.runnerConcurrency ?? 2;
   if (!Number.isInteger(runnerConcurrency) || runnerConcurrency < 1) {
     throw new ModelwatchError('INVALID_OPTIONS', `runner concurrency: ${runnerConcurrency} must be a positive whole number`);
+  }
+  const windowAttempts = options.windowAttempts ?? 3;
+  if (!Number.isInteger(windowAttempts) || windowAttempts < 1 || windowAttempts > 20) {
+    throw new ModelwatchError('INVALID_OPTIONS', `window attempts: ${windowAttempts} must be a whole number from 1 to 20`);
+  }
+  const quarantineAfter = options.quarantineAfter ?? 5;
+  if (!Number.isInteger(quarantineAfter) || quarantineAfter < 1) {
+    throw new ModelwatchError('INVALID_OPTIONS', `quarantine after: ${quarantineAfter} must be a positive whole number`);
   }
   const influxUrl = options.influx?.url ?? env.MODELWATCH_INFLUX_URL;
   let influx: Required<InfluxOptions> | undefined;
@@ -120,9 +137,12 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     retentionMs: parseDuration(options.retention ?? env.MODELWATCH_RETENTION ?? '7d', 'retention'),
     runners,
     runnerConcurrency,
+    windowAttempts,
+    quarantineAfter,
     influx,
     logLevel: options.logLevel ?? env.MODELWATCH_LOG_LEVEL ?? 'info',
     components,
+    devPlugins: options.devPlugins ?? [],
   };
 }
 

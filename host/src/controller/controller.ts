@@ -95,7 +95,7 @@ export class Controller {
     const closeBefore = (await this.sourceWatermark()) - this.deps.allowedLatenessMs;
     const now = Date.now();
     const max = this.deps.maxWindowsPerTick ?? 500;
-    const plugins = this.deps.plugins.all().filter((p) => p.enabled && p.activeVersion);
+    const plugins = this.deps.plugins.all().filter((p) => p.status === 'active' && p.activeVersion);
     const delayOf = (p: PluginRecord) => p.versions.find((v) => v.version === p.activeVersion)?.groundTruthDelayMs ?? 0;
     let total = 0;
     for (const ep of this.deps.endpoints.all()) {

@@ -40,6 +40,8 @@ export interface AppOutputMessage {
   durationMs: number;
   completedAt: number;
   runner: string;
+  /** Which try produced this outcome (1 = the first). */
+  attempts?: number;
 }
 
 /** Idempotency key of a window's analysis: the same for every delivery of it. */

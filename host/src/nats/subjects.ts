@@ -15,6 +15,8 @@ export const Streams = {
   dlq: 'MW_DLQ',
   /** Ground truth that arrives after the predictions: `mw.labels.<endpointName>`. */
   labels: 'MW_LABELS',
+  /** Plugins' log lines: `mw.logs.<app>`. */
+  logs: 'MW_LOGS',
 } as const;
 
 export const Subjects = {
@@ -30,6 +32,10 @@ export const Subjects = {
   dlqAll: 'mw.dlq.>',
   labels: (endpointName: string) => `mw.labels.${endpointName}`,
   labelsAll: 'mw.labels.>',
+  logs: (app: string) => `mw.logs.${app}`,
+  logsAll: 'mw.logs.>',
+  /** Request/reply: a runner analyses one window without storing it (queue group `runners`). */
+  runnerEvaluate: 'mw.svc.runner.evaluate',
   /** Request/reply: the writer answers result queries. */
   resultsQuery: 'mw.svc.results.query',
   /** Request/reply: a runner smoke-runs a bundle (queue group `runners`). */

@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -30,6 +30,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     { name: Streams.outputs, subjects: [Subjects.outputsAll], max_age: retention, duplicate_window: ns(600_000) },
     { name: Streams.dlq, subjects: [Subjects.dlqAll], max_age: retention },
     { name: Streams.labels, subjects: [Subjects.labelsAll], max_age: retention, duplicate_window: ns(120_000) },
+    { name: Streams.logs, subjects: [Subjects.logsAll], max_age: ns(86_400_000), max_msgs_per_subject: 10_000, discard: DiscardPolicy.Old },
   ];
   for (const cfg of streams) {
     const full = { storage: StorageType.File, ...cfg };
@@ -75,7 +76,10 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Parame
   } catch (err) {
     if (!isNotFound(err)) throw err;
     await jsm.consumers.add(stream, cfg);
+    return;
   }
+  const { durable_name, deliver_policy: _d, ...mutable } = cfg;
+  await jsm.consumers.update(stream, durable_name!, mutable);
 }
 
 export function isNotFound(err: unknown): boolean {

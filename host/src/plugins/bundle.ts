@@ -58,28 +58,37 @@ export async function bundlePlugin(dir: string): Promise<PluginBundle> {
   }
   let result: esbuild.BuildResult<{ write: false; metafile: true }>;
   try {
-    result = await esbuild.build({
-      entryPoints: [entry],
-      absWorkingDir: root,
-      bundle: true,
-      write: false,
-      metafile: true,
-      format: 'iife',
-      globalName: BUNDLE_GLOBAL,
-      platform: 'neutral',
-      mainFields: ['module', 'main'],
-      target: 'es2023',
-      outfile: join(root, 'plugin.js'),
-      sourcemap: 'external',
-      sourcesContent: true,
-      logLevel: 'silent',
-      plugins: [sandboxResolver()],
-    });
+    result = await esbuild.build(buildOptions(root, entry));
   } catch (err) {
     throw new ModelwatchError('PLUGIN_BUILD_FAILED', `${manifest.name}@${manifest.version} does not build:\n${formatMessages(err, root)}`, {
       cause: err,
     });
   }
+  return bundleOf(manifest, result, root);
+}
+
+/** esbuild's options for a plugin: one IIFE script for the sandbox with an external source map. */
+function buildOptions(root: string, entry: string) {
+  return {
+    entryPoints: [entry],
+    absWorkingDir: root,
+    bundle: true,
+    write: false,
+    metafile: true,
+    format: 'iife',
+    globalName: BUNDLE_GLOBAL,
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    target: 'es2023',
+    outfile: join(root, 'plugin.js'),
+    sourcemap: 'external',
+    sourcesContent: true,
+    logLevel: 'silent',
+    plugins: [sandboxResolver()],
+  } satisfies esbuild.BuildOptions;
+}
+
+function bundleOf(manifest: ResolvedManifest, result: esbuild.BuildResult<{ write: false; metafile: true }>, root: string): PluginBundle {
   const code = result.outputFiles.find((f) => f.path.endsWith('.js'))!.text;
   const map = result.outputFiles.find((f) => f.path.endsWith('.map'))?.text ?? '';
   return {
@@ -88,6 +97,48 @@ export async function bundlePlugin(dir: string): Promise<PluginBundle> {
     map,
     digest: createHash('sha256').update(code).digest('hex'),
     inputs: Object.keys(result.metafile.inputs).map((p) => resolve(root, p)),
+  };
+}
+
+/** A rebuild of a watched plugin: its bundle, or why it failed. */
+export type WatchEvent = { ok: true; bundle: PluginBundle } | { ok: false; error: ModelwatchError };
+
+/**
+ * Rebuild a plugin folder on every change of its sources or plugin.json (esbuild's watch
+ * mode), calling `onBuild` after each build. Stop it with the returned function.
+ */
+export async function watchPlugin(dir: string, onBuild: (e: WatchEvent) => void | Promise<void>): Promise<() => Promise<void>> {
+  const root = resolve(dir);
+  let manifest = await readManifest(root);
+  const entry = resolve(root, manifest.entry);
+  const report: esbuild.Plugin = {
+    name: 'modelwatch-watch',
+    setup(build) {
+      build.onEnd(async (result) => {
+        if (result.errors.length) {
+          await onBuild({ ok: false, error: new ModelwatchError('PLUGIN_BUILD_FAILED', `${manifest.name} does not build:\n${formatMessages({ errors: result.errors }, root)}`) });
+          return;
+        }
+        await onBuild({ ok: true, bundle: bundleOf(manifest, result as esbuild.BuildResult<{ write: false; metafile: true }>, root) });
+      });
+    },
+  };
+  const base = buildOptions(root, entry);
+  const ctx = await esbuild.context({ ...base, plugins: [...base.plugins, report] });
+  await ctx.watch();
+  const { watch } = await import('node:fs');
+  const manifestWatcher = watch(join(root, 'plugin.json'), () => {
+    void readManifest(root).then(
+      (m) => {
+        manifest = m;
+        return ctx.rebuild().catch(() => undefined);
+      },
+      (error: ModelwatchError) => onBuild({ ok: false, error }),
+    );
+  });
+  return async () => {
+    manifestWatcher.close();
+    await ctx.dispose();
   };
 }
 

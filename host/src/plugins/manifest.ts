@@ -4,6 +4,7 @@ import type { JsonValue } from '@modelwatch/sdk';
 import { parseDuration } from '../config/duration.js';
 import { ModelwatchError } from '../errors.js';
 import { DEFAULT_LIMITS, type PluginLimits } from '../store/plugins.js';
+import { checkConfigSchema, validateConfig } from './config.js';
 
 /** plugin.json, as written by a plugin author (see plugin.schema.json). */
 export interface PluginManifest {
@@ -16,6 +17,7 @@ export interface PluginManifest {
   runOnEmptyWindows?: boolean;
   referenceRows?: boolean;
   groundTruth?: { delay: string | number };
+  configSchema?: Record<string, JsonValue>;
 }
 
 export interface ResolvedManifest extends PluginManifest {
@@ -51,6 +53,12 @@ export function resolveManifest(raw: unknown, source = 'plugin.json'): ResolvedM
   }
   try {
     groundTruthDelayMs(raw);
+  } catch (err) {
+    throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${source}: ${(err as Error).message}`);
+  }
+  checkConfigSchema(raw.configSchema, source);
+  try {
+    validateConfig(raw.config ?? {}, raw.configSchema, raw.name);
   } catch (err) {
     throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${source}: ${(err as Error).message}`);
   }

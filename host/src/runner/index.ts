@@ -2,3 +2,4 @@ export { AppRunner, type AppRunnerOptions, type SmokeReply, type SmokeRequest } 
 export { RunnerSupervisor, runnerEntry, type SupervisorOptions } from './supervisor.js';
 export { PluginSandbox, MAX_OUTPUT_CHARS, type SandboxInput, type SandboxOptions, type LogLine, type RunOptions } from './sandbox.js';
 export { buildWindowData, readWindowRows, type WindowData } from './window-data.js';
+export { runLocal, type LocalRunOptions, type LocalRunResult } from './local.js';

@@ -14,6 +14,7 @@ const runner = new AppRunner({
   nc,
   logger,
   concurrency: Number(process.env.MODELWATCH_RUNNER_CONCURRENCY ?? 2),
+  windowAttempts: Number(process.env.MODELWATCH_WINDOW_ATTEMPTS ?? 3),
   ...(process.env.MODELWATCH_RUNNER_NAME ? { name: process.env.MODELWATCH_RUNNER_NAME } : {}),
 });
 await runner.start();

@@ -1,18 +1,19 @@
 import { hostname } from 'node:os';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { normalizeAppOutput } from '@modelwatch/sdk';
-import { errorData, ModelwatchError } from '../errors.js';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { normalizeAppOutput, type JsonValue } from '@modelwatch/sdk';
+import type { PluginLogLine } from '../api/plugins.js';
+import type { ReferenceTable } from '../api/reference.js';
+import { errorData, ModelwatchError, type ErrorData } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { windowKey, type AppOutputMessage, type TaskMessage } from '../nats/messages.js';
 import { Consumers, Streams, Subjects } from '../nats/subjects.js';
 import { openBuckets, type Buckets } from '../nats/topology.js';
 import type { EndpointRecord } from '../store/endpoints.js';
-import { bundleName, DEFAULT_LIMITS, type PluginLimits, type PluginRecord } from '../store/plugins.js';
+import { bundleName, DEFAULT_LIMITS, type PluginLimits, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
-import type { ReferenceTable } from '../api/reference.js';
-import { PluginSandbox, type SampleData, type SandboxInput } from './sandbox.js';
+import { PluginSandbox, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
 
 export interface AppRunnerOptions {
@@ -20,6 +21,8 @@ export interface AppRunnerOptions {
   logger: Logger;
   /** Windows worked on at once. @default 2 */
   concurrency?: number;
+  /** Tries of a window before it is recorded as failed. @default 3 */
+  windowAttempts?: number;
   /** Shown in outputs and logs. @default `<hostname>:<pid>` */
   name?: string;
 }
@@ -29,12 +32,21 @@ export interface SmokeRequest {
   name: string;
   version: string;
   code: string;
+  map?: string;
   limits?: Partial<PluginLimits>;
+  config?: Record<string, JsonValue>;
+  /** The app asks for reference rows / ground truth: the smoke window has empty ones. */
+  referenceRows?: boolean;
+  groundTruth?: boolean;
 }
-export type SmokeReply = { ok: true } | { ok: false; error: { code: string; message: string } };
+export type SmokeReply = { ok: true } | { ok: false; error: ErrorData };
+/** What `mw.svc.runner.evaluate` answers for a TaskMessage: the output, not stored. */
+export type EvaluateReply = { ok: true; output: AppOutputMessage } | { ok: false; error: ErrorData };
 
 const MAX_SANDBOXES = 64;
 const MAX_CACHED_WINDOWS = 8;
+/** Failures worth another try: the next attempt may run elsewhere or with more luck. */
+const RETRYABLE = new Set(['APP_TIMEOUT', 'APP_MEMORY_LIMIT', 'APP_ERROR', 'APP_INVALID_OUTPUT']);
 
 /**
  * Takes tasks from the work queue and runs each app's doTracking for its window in a
@@ -47,7 +59,7 @@ export class AppRunner {
   private endpoints!: WatchedKv<EndpointRecord>;
   private plugins!: WatchedKv<PluginRecord>;
   private messages: ConsumerMessages | undefined;
-  private smokeSub: Subscription | undefined;
+  private subs: Subscription[] = [];
   private loop: Promise<void> | undefined;
   private readonly inflight = new Set<Promise<void>>();
   private readonly sandboxes = new Map<string, PluginSandbox>();
@@ -55,9 +67,11 @@ export class AppRunner {
   private readonly references = new Map<string, Promise<SampleData | undefined>>();
   private readonly log: Logger;
   private readonly name: string;
+  private readonly attempts: number;
 
   constructor(private readonly opts: AppRunnerOptions) {
     this.name = opts.name ?? `${hostname()}:${process.pid}`;
+    this.attempts = opts.windowAttempts ?? 3;
     this.log = opts.logger.child({ component: 'runner', runner: this.name });
   }
 
@@ -69,29 +83,12 @@ export class AppRunner {
     this.endpoints = new WatchedKv(this.buckets.endpoints);
     this.plugins = new WatchedKv(this.buckets.plugins);
     await Promise.all([this.endpoints.start(), this.plugins.start()]);
-    this.smokeSub = nc.subscribe(Subjects.runnerSmoke, {
-      queue: 'runners',
-      callback: (err, msg) => {
-        if (err) return;
-        let reply: SmokeReply;
-        try {
-          const req = jsonCodec.decode<SmokeRequest>(msg.data);
-          const sb = new PluginSandbox({ name: req.name, version: req.version, code: req.code, limits: { ...DEFAULT_LIMITS, ...req.limits } });
-          void sb
-            .check()
-            .then(
-              (): SmokeReply => ({ ok: true }),
-              (e: unknown): SmokeReply => ({ ok: false, error: errorData(e, 'PLUGIN_LOAD_FAILED') }),
-            )
-            .then((r) => msg.respond(jsonCodec.encode(r)))
-            .finally(() => sb.dispose());
-          return;
-        } catch (e) {
-          reply = { ok: false, error: errorData(e, 'PLUGIN_LOAD_FAILED') };
-        }
-        msg.respond(jsonCodec.encode(reply));
-      },
-    });
+    this.subs.push(nc.subscribe(Subjects.runnerSmoke, { queue: 'runners', callback: (err, msg) => {
+        if (!err) void this.smoke(msg);
+      } }));
+    this.subs.push(nc.subscribe(Subjects.runnerEvaluate, { queue: 'runners', callback: (err, msg) => {
+        if (!err) void this.evaluate(msg);
+      } }));
     const consumer = await this.js.consumers.get(Streams.tasks, Consumers.runners);
     const limit = this.opts.concurrency ?? 2;
     this.messages = await consumer.consume({ max_messages: limit });
@@ -106,7 +103,7 @@ export class AppRunner {
   }
 
   async stop(): Promise<void> {
-    this.smokeSub?.unsubscribe();
+    for (const s of this.subs) s.unsubscribe();
     await this.messages?.close();
     await this.loop;
     await Promise.allSettled([...this.inflight]);
@@ -114,6 +111,55 @@ export class AppRunner {
     this.plugins?.stop();
     for (const sb of this.sandboxes.values()) sb.dispose();
     this.sandboxes.clear();
+  }
+
+  /**
+   * Load a bundle and run it once on an empty window (no rows, no reference): it must load,
+   * default-export a class with doTracking, and return a valid output without throwing.
+   */
+  private async smoke(msg: Msg): Promise<void> {
+    let reply: SmokeReply = { ok: true };
+    let sb: PluginSandbox | undefined;
+    try {
+      const req = jsonCodec.decode<SmokeRequest>(msg.data);
+      const limits = { ...DEFAULT_LIMITS, ...req.limits };
+      sb = new PluginSandbox({ name: req.name, version: req.version, code: req.code, limits, ...(req.map ? { sourceMap: req.map } : {}) });
+      await sb.check();
+      const empty = (timed: boolean): SampleData => ({ length: 0, columns: [], numeric: [], packed: new Float64Array(0), strings: {}, requestIds: [], timed });
+      const json = await sb.run({
+        applicationName: req.name,
+        endpoint: { id: '0'.repeat(40), name: 'smoke-test', featureNames: [], labelNames: [] },
+        windowStart: 0,
+        windowEnd: 1000,
+        sample: empty(true),
+        ...(req.referenceRows ? { reference: empty(false) } : {}),
+        ...(req.groundTruth ? { groundTruth: { matched: 0, numeric: [], strings: {} } } : {}),
+        sampleStats: {},
+        featureStats: {},
+        config: req.config ?? {},
+      });
+      try {
+        normalizeAppOutput(JSON.parse(json), { maxExtraDataBytes: limits.extraDataBytes });
+      } catch (err) {
+        throw new ModelwatchError('APP_INVALID_OUTPUT', `on an empty window it returned an invalid output: ${(err as Error).message}`);
+      }
+    } catch (err) {
+      reply = { ok: false, error: errorData(err, 'PLUGIN_LOAD_FAILED') };
+    } finally {
+      sb?.dispose();
+    }
+    msg.respond(jsonCodec.encode(reply));
+  }
+
+  private async evaluate(msg: Msg): Promise<void> {
+    let reply: EvaluateReply;
+    try {
+      const task = jsonCodec.decode<TaskMessage>(msg.data);
+      reply = { ok: true, output: await this.analyse(task, 1) };
+    } catch (err) {
+      reply = { ok: false, error: errorData(err, 'APP_ERROR') };
+    }
+    msg.respond(jsonCodec.encode(reply));
   }
 
   private async handle(m: JsMsg): Promise<void> {
@@ -125,9 +171,21 @@ export class AppRunner {
       m.term();
       return;
     }
+    const attempt = m.info.deliveryCount;
     const keepAlive = setInterval(() => m.working(), 15_000);
     try {
-      const output = await this.analyse(task);
+      let output: AppOutputMessage;
+      if (attempt > this.attempts) {
+        // every earlier try ended without an answer: the runner died or lost NATS each time
+        output = this.failed(task, attempt - 1, { code: 'WINDOW_FAILED', message: `gave up after ${attempt - 1} attempts: each one ended without an outcome (the runner died or timed out)` });
+      } else {
+        output = await this.analyse(task, attempt);
+        if (output.outcome === 'error' && output.error && RETRYABLE.has(output.error.code) && attempt < this.attempts) {
+          this.log.info({ app: task.app, endpoint: task.endpointName, windowStart: task.windowStart, attempt, error: output.error.code }, 'window failed; it will be tried again');
+          m.nak(500 * attempt);
+          return;
+        }
+      }
       await this.js.publish(Subjects.outputs(task.endpointId), jsonCodec.encode(output), {
         msgID: windowKey(task.endpointId, task.app, task.windowStart),
       });
@@ -141,9 +199,8 @@ export class AppRunner {
     }
   }
 
-  /** Analyse one window. Never throws for anything the app or its data did: that is an outcome. */
-  private async analyse(task: TaskMessage): Promise<AppOutputMessage> {
-    const base: AppOutputMessage = {
+  private base(task: TaskMessage, attempts: number): AppOutputMessage {
+    return {
       v: 1,
       endpointId: task.endpointId,
       endpointName: task.endpointName,
@@ -158,36 +215,60 @@ export class AppRunner {
       durationMs: 0,
       completedAt: 0,
       runner: this.name,
+      attempts,
     };
-    const fail = (err: unknown): AppOutputMessage => {
-      const data = errorData(err, 'APP_ERROR');
-      const where = `${task.app}@${task.version} on endpoint ${task.endpointName}, window ${new Date(task.windowStart).toISOString()}`;
-      this.log.warn({ app: task.app, version: task.version, endpoint: task.endpointName, windowStart: task.windowStart, error: data }, 'app failed');
-      return { ...base, outcome: 'error', error: { code: data.code, message: `${where}: ${data.message}` }, completedAt: Date.now() };
-    };
+  }
+
+  private failed(task: TaskMessage, attempts: number, error: ErrorData, rows = 0): AppOutputMessage {
+    const where = `${task.app}@${task.version} on endpoint ${task.endpointName}, window ${new Date(task.windowStart).toISOString()}`;
+    this.log.warn({ app: task.app, version: task.version, endpoint: task.endpointName, windowStart: task.windowStart, attempts, error }, 'app failed');
+    return { ...this.base(task, attempts), rows, outcome: 'error', error: { ...error, message: `${where}: ${error.message}` }, completedAt: Date.now() };
+  }
+
+  /** Analyse one window. Never throws for anything the app or its data did: that is an outcome. NATS trouble throws. */
+  private async analyse(task: TaskMessage, attempt: number): Promise<AppOutputMessage> {
+    const base = this.base(task, attempt);
     const endpoint = await this.endpoints.get(task.endpointName);
-    if (!endpoint) return fail(new ModelwatchError('NOT_FOUND', `endpoint '${task.endpointName}' no longer exists`));
+    if (!endpoint) return this.failed(task, attempt, { code: 'NOT_FOUND', message: `endpoint '${task.endpointName}' no longer exists` });
     const plugin = await this.plugins.get(task.app);
     const version = plugin?.versions.find((v) => v.version === task.version);
-    if (!plugin || !version) return fail(new ModelwatchError('NOT_FOUND', `plugin ${task.app}@${task.version} is not registered`));
+    if (!plugin || !version) return this.failed(task, attempt, { code: 'NOT_FOUND', message: `plugin ${task.app}@${task.version} is not registered` });
     const data = await this.windowData(endpoint, task.windowStart);
     base.rows = data.length;
     if (data.length === 0 && !version.runOnEmptyWindows) return { ...base, outcome: 'empty', completedAt: Date.now() };
     let sandbox: PluginSandbox;
     try {
-      sandbox = await this.sandbox(plugin.name, version.version, version.limits);
+      sandbox = await this.sandbox(plugin.name, version);
     } catch (err) {
-      return fail(err);
+      if (err instanceof ModelwatchError) return this.failed(task, attempt, errorData(err), data.length);
+      throw err;
     }
-    // NATS trouble while gathering the input throws, and the task is redelivered
+    const input = await this.input(task, endpoint, plugin, version, data);
+    const started = performance.now();
+    try {
+      const json = await sandbox.run(input, { onLog: (line) => this.pluginLog(line, task) });
+      const durationMs = performance.now() - started;
+      let normalized;
+      try {
+        normalized = normalizeAppOutput(JSON.parse(json), { maxExtraDataBytes: version.limits.extraDataBytes });
+      } catch (err) {
+        throw new ModelwatchError('APP_INVALID_OUTPUT', `returned an invalid output: ${(err as Error).message}`);
+      }
+      return { ...base, ...normalized, durationMs, completedAt: Date.now() };
+    } catch (err) {
+      return { ...this.failed(task, attempt, errorData(err, 'APP_ERROR'), data.length), durationMs: performance.now() - started };
+    }
+  }
+
+  private async input(task: TaskMessage, endpoint: EndpointRecord, plugin: PluginRecord, version: PluginVersionRecord, data: WindowData): Promise<SandboxInput> {
     const input: SandboxInput = {
-        applicationName: plugin.name,
-        endpoint: { id: endpoint.id, name: endpoint.name, featureNames: endpoint.featureNames, labelNames: endpoint.labelNames },
-        windowStart: task.windowStart,
-        windowEnd: task.windowEnd,
-        sample: data,
-        sampleStats: data.sampleStats,
-        featureStats: endpoint.featureStats,
+      applicationName: plugin.name,
+      endpoint: { id: endpoint.id, name: endpoint.name, featureNames: endpoint.featureNames, labelNames: endpoint.labelNames },
+      windowStart: task.windowStart,
+      windowEnd: task.windowEnd,
+      sample: data,
+      sampleStats: data.sampleStats,
+      featureStats: endpoint.featureStats,
       config: version.config,
     };
     if (version.referenceRows) {
@@ -200,25 +281,26 @@ export class AppRunner {
       input.sample = joined.sample;
       input.groundTruth = joined.groundTruth;
     }
-    const started = performance.now();
+    return input;
+  }
+
+  /** A plugin's log line: to this process's log, and to `mw.logs.<app>` for `modelwatch plugin logs`. */
+  private pluginLog(line: LogLine, task: TaskMessage): void {
+    this.log[line.level]({ plugin: task.app, version: task.version, endpoint: task.endpointName, windowStart: task.windowStart, pluginFields: line.fields || undefined }, line.message);
+    const entry: PluginLogLine = {
+      time: Date.now(),
+      level: line.level,
+      plugin: task.app,
+      version: task.version,
+      endpoint: task.endpointName,
+      windowStart: task.windowStart,
+      message: line.message,
+      ...(line.fields ? { fields: line.fields } : {}),
+    };
     try {
-      const json = await sandbox.run(input, {
-        onLog: (line) =>
-          this.log[line.level](
-            { plugin: plugin.name, version: version.version, endpoint: endpoint.name, windowStart: task.windowStart, pluginFields: line.fields || undefined },
-            line.message,
-          ),
-      });
-      const durationMs = performance.now() - started;
-      let normalized;
-      try {
-        normalized = normalizeAppOutput(JSON.parse(json), { maxExtraDataBytes: version.limits.extraDataBytes });
-      } catch (err) {
-        throw new ModelwatchError('APP_INVALID_OUTPUT', `returned an invalid output: ${(err as Error).message}`);
-      }
-      return { ...base, ...normalized, durationMs, completedAt: Date.now() };
-    } catch (err) {
-      return { ...fail(err), durationMs: performance.now() - started };
+      this.opts.nc.publish(Subjects.logs(task.app), jsonCodec.encode(entry));
+    } catch {
+      /* logs are best effort */
     }
   }
 
@@ -251,22 +333,22 @@ export class AppRunner {
     return await p;
   }
 
-  private async sandbox(name: string, version: string, limits: PluginLimits): Promise<PluginSandbox> {
-    const key = `${name}@${version}`;
+  /** The sandbox of a plugin version: one isolate per version, the newest used kept (LRU). */
+  private async sandbox(name: string, version: PluginVersionRecord): Promise<PluginSandbox> {
+    const key = `${name}@${version.version}`;
     let sb = this.sandboxes.get(key);
     if (sb) {
       this.sandboxes.delete(key);
       this.sandboxes.set(key, sb);
       return sb;
     }
-    const code = await this.buckets.bundles.getBlob(bundleName(name, version));
+    const [code, map] = await Promise.all([
+      this.buckets.bundles.getBlob(bundleName(name, version.version)),
+      this.buckets.bundles.getBlob(`${bundleName(name, version.version)}.map`).catch(() => null),
+    ]);
     if (!code) throw new ModelwatchError('NOT_FOUND', `the bundle of ${key} is missing from the bundle store`);
-    sb = new PluginSandbox({
-      name,
-      version,
-      code: new TextDecoder().decode(code),
-      limits,
-    });
+    const dec = new TextDecoder();
+    sb = new PluginSandbox({ name, version: version.version, code: dec.decode(code), limits: version.limits, ...(map ? { sourceMap: dec.decode(map) } : {}) });
     sb.load();
     this.sandboxes.set(key, sb);
     while (this.sandboxes.size > MAX_SANDBOXES) {

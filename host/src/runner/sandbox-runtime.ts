@@ -4,7 +4,10 @@
  * from their module scope and no host API.
  */
 
-/** Removes what a plugin must not have. Runs first in every context. */
+/**
+ * Removes what a plugin must not have, and wraps `Proxy` so the output check can tell a
+ * proxy from plain data. Runs first in every context.
+ */
 export function hardenGlobals(): void {
   const g = globalThis as Record<string, unknown>;
   for (const name of ['WebAssembly', 'SharedArrayBuffer', 'Atomics']) {
@@ -14,6 +17,24 @@ export function hardenGlobals(): void {
       /* ignore */
     }
   }
+  const RealProxy = Proxy;
+  const proxies = new WeakSet<object>();
+  const revocable = (target: object, handler: ProxyHandler<object>) => {
+    const r = RealProxy.revocable(target, handler);
+    proxies.add(r.proxy);
+    return r;
+  };
+  g.Proxy = new RealProxy(RealProxy, {
+    construct(target, args, newTarget) {
+      const p = Reflect.construct(target, args, newTarget) as object;
+      proxies.add(p);
+      return p;
+    },
+    get(target, prop, receiver) {
+      return prop === 'revocable' ? revocable : Reflect.get(target, prop, receiver);
+    },
+  });
+  Object.defineProperty(g, '__mw_isProxy', { value: (o: object) => proxies.has(o), enumerable: false, writable: false, configurable: false });
 }
 
 /** How a sample (the window, the reference) is laid out in its Float64Array and string arrays. */
@@ -42,7 +63,6 @@ export function runWindow(
   log: (level: string, message: string, fields: string) => void,
 ): Promise<string> {
   const g = globalThis as Record<string, unknown>;
-  const PREFIX = '\u0000mw:';
   const meta = JSON.parse(metaJson) as {
     applicationName: string;
     endpoint: unknown;
@@ -156,14 +176,90 @@ export function runWindow(
   if (typeof app.doTracking !== 'function') {
     throw new TypeError("the plugin's default export has no doTracking(ctx) method");
   }
-  const replacer = (_k: string, v: unknown) => {
-    if (typeof v === 'number' && !Number.isFinite(v)) return PREFIX + String(v);
-    if (typeof v === 'bigint') return `${PREFIX}bigint ${String(v)}n`;
-    if (typeof v === 'function') return `${PREFIX}a function`;
-    if (typeof v === 'symbol') return `${PREFIX}a symbol`;
-    return v;
+  // The output as JSON text, or INVALID + what is wrong: only plain data leaves the sandbox.
+  const INVALID = '\u0000invalid:';
+  const MAX_CHARS = 8 * 1024 * 1024;
+  const isProxy = g.__mw_isProxy as (o: object) => boolean;
+  class Invalid extends Error {}
+  const serialize = (out: unknown): string => {
+    const parts: string[] = [];
+    let size = 0;
+    const ancestors: object[] = [];
+    const push = (s: string) => {
+      size += s.length;
+      if (size > MAX_CHARS) throw new Invalid(`the output is more than ${MAX_CHARS} characters of JSON`);
+      parts.push(s);
+    };
+    const walk = (v: unknown, path: string): void => {
+      switch (typeof v) {
+        case 'number':
+          if (!Number.isFinite(v)) throw new Invalid(`${path} is ${String(v)}, which JSON cannot carry`);
+          return push(String(v));
+        case 'string':
+          return push(JSON.stringify(v));
+        case 'boolean':
+          return push(v ? 'true' : 'false');
+        case 'undefined':
+          return push('null');
+        case 'function':
+          throw new Invalid(`${path} is a function`);
+        case 'bigint':
+          throw new Invalid(`${path} is a bigint (${String(v)}n); use a number`);
+        case 'symbol':
+          throw new Invalid(`${path} is a symbol`);
+      }
+      if (v === null) return push('null');
+      const o = v as object;
+      if (isProxy(o)) throw new Invalid(`${path} is a Proxy; return plain objects and arrays`);
+      if (ancestors.includes(o)) throw new Invalid(`${path} refers back to an enclosing object (a cycle)`);
+      if (ancestors.length >= 64) throw new Invalid(`${path} is nested more than 64 levels deep`);
+      ancestors.push(o);
+      if (ArrayBuffer.isView(o) && !(o instanceof DataView)) {
+        push('[');
+        const a = o as unknown as ArrayLike<number>;
+        for (let i = 0; i < a.length; i++) {
+          if (i) push(',');
+          walk(typeof a[i] === 'bigint' ? a[i] : Number(a[i]), `${path}[${i}]`);
+        }
+        push(']');
+      } else if (Array.isArray(o)) {
+        push('[');
+        for (let i = 0; i < o.length; i++) {
+          if (i) push(',');
+          const d = Object.getOwnPropertyDescriptor(o, i);
+          if (d && (d.get || d.set)) throw new Invalid(`${path}[${i}] is a getter; return plain data`);
+          walk(d?.value, `${path}[${i}]`);
+        }
+        push(']');
+      } else {
+        if (o instanceof Map || o instanceof Set || o instanceof Date || o instanceof RegExp || o instanceof Promise) {
+          throw new Invalid(`${path} is a ${o.constructor.name}; return plain objects and arrays`);
+        }
+        push('{');
+        let first = true;
+        for (const k of Object.keys(o)) {
+          const d = Object.getOwnPropertyDescriptor(o, k)!;
+          if (d.get || d.set) throw new Invalid(`${path}.${k} is a getter; return plain data`);
+          if (d.value === undefined) continue;
+          if (!first) push(',');
+          first = false;
+          push(`${JSON.stringify(k)}:`);
+          walk(d.value, `${path}.${k}`);
+        }
+        push('}');
+      }
+      ancestors.pop();
+    };
+    if (out === undefined) throw new Invalid('doTracking returned undefined: return a result, a metric, an array of them, or an object of metric names to numbers');
+    walk(out, 'output');
+    return parts.join('');
   };
-  return Promise.resolve((app.doTracking as (c: unknown) => unknown)(ctx)).then((out) =>
-    out === undefined ? JSON.stringify(`${PREFIX}undefined`) : JSON.stringify(out, replacer),
-  );
+  return Promise.resolve((app.doTracking as (c: unknown) => unknown)(ctx)).then((out) => {
+    try {
+      return serialize(out);
+    } catch (e) {
+      if (e instanceof Invalid) return INVALID + e.message;
+      throw e;
+    }
+  });
 }

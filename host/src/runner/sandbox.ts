@@ -1,3 +1,4 @@
+import { SourceMap, type SourceMapPayload } from 'node:module';
 import ivm from 'isolated-vm';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import type { PluginLimits } from '../store/plugins.js';
@@ -44,12 +45,19 @@ export interface SandboxOptions {
   version: string;
   code: string;
   limits: PluginLimits;
+  /** The bundle's source map (JSON): stack traces are mapped to the plugin's TypeScript. */
+  sourceMap?: string;
 }
 
 export interface RunOptions {
   /** Where the plugin's log lines go (truncated, at most 100 a window). */
   onLog?: (line: LogLine) => void;
 }
+
+/** Prefix of the runtime's answer when the output is not plain data. */
+const INVALID = '\u0000invalid:';
+/** How often the CPU-time watchdog looks. */
+const WATCHDOG_MS = 25;
 
 /** Largest output (JSON text) an app may return. */
 export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024;
@@ -69,8 +77,11 @@ export class PluginSandbox {
   /** Runs are serialised: an isolate executes one thing at a time anyway, and a failing window must not take others down with it. */
   private queue: Promise<unknown> = Promise.resolve();
 
+  private readonly mapper: StackMapper;
+
   constructor(private readonly opts: SandboxOptions) {
     this.filename = `file:///plugins/${opts.name}@${opts.version}/plugin.js`;
+    this.mapper = new StackMapper(this.filename, opts.sourceMap);
   }
 
   /** Compile the bundle (throws PLUGIN_LOAD_FAILED on a syntax error). */
@@ -114,6 +125,7 @@ export class PluginSandbox {
     const timeout = this.opts.limits.timeoutMs;
     let context: ivm.Context | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let watchdog: NodeJS.Timeout | undefined;
     let failed = false;
     let logs = 0;
     const began = Date.now();
@@ -141,11 +153,19 @@ export class PluginSandbox {
       const remaining = Math.max(1, timeout - (Date.now() - started));
       // The isolate's own timeout does not cover promises that never settle: a wall-clock
       // deadline disposes the isolate.
+      // Three layers: the isolate's own timeout (sync and microtask loops), this wall-clock
+      // deadline (promises that never settle), and a CPU-time watchdog (anything else).
       const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          reject(new ModelwatchError('APP_TIMEOUT', `${this.label()} did not finish within its time limit of ${timeout} ms`));
-          isolate.dispose();
-        }, remaining + 50);
+        const kill = (why: string) => {
+          reject(new ModelwatchError('APP_TIMEOUT', `${this.label()} ${why}`));
+          if (!isolate.isDisposed) isolate.dispose();
+        };
+        timer = setTimeout(() => kill(`did not finish within its time limit of ${timeout} ms`), remaining + 50);
+        const cpuStart = isolate.cpuTime;
+        const cpuLimit = BigInt(Math.round(timeout * 1e6));
+        watchdog = setInterval(() => {
+          if (!isolate.isDisposed && isolate.cpuTime - cpuStart > cpuLimit) kill(`used more than its ${timeout} ms of CPU time`);
+        }, WATCHDOG_MS);
       });
       const transfer = (a: Float64Array) => {
         const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
@@ -159,6 +179,7 @@ export class PluginSandbox {
       });
       const out = (await Promise.race([call, deadline])) as unknown;
       if (typeof out !== 'string') throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned no JSON output`);
+      if (out.startsWith(INVALID)) throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned an invalid output: ${out.slice(INVALID.length)}`);
       if (out.length > MAX_OUTPUT_CHARS) {
         throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned ${out.length} characters of output, over the limit of ${MAX_OUTPUT_CHARS}`);
       }
@@ -168,6 +189,7 @@ export class PluginSandbox {
       throw this.mapError(err, isolate, timeout, Date.now() - began);
     } finally {
       clearTimeout(timer);
+      clearInterval(watchdog);
       try {
         context?.release();
       } catch {
@@ -229,7 +251,16 @@ export class PluginSandbox {
       return new ModelwatchError('APP_MEMORY_LIMIT', `${this.label()} exceeded its memory limit of ${this.opts.limits.memoryMb} MB`);
     }
     const code: ErrorCode = 'APP_ERROR';
-    return new ModelwatchError(code, `${this.label()} threw: ${message || 'an error without a message'}`);
+    let stack: string | undefined;
+    try {
+      stack = err instanceof Error && typeof err.stack === 'string' ? this.mapper.map(err.stack) : undefined;
+    } catch {
+      stack = undefined;
+    }
+    const where = stack ? /\(?([^()\s]+:\d+:\d+)\)?$/m.exec(stack.split('\n').find((l) => l.trimStart().startsWith('at ')) ?? '')?.[1] : undefined;
+    const e = new ModelwatchError(code, `${this.label()} threw: ${message || 'an error without a message'}${where ? ` (at ${where})` : ''}`);
+    if (stack) e.pluginStack = stack;
+    return e;
   }
 
   private disposeIsolate(): void {
@@ -247,4 +278,50 @@ export class PluginSandbox {
   dispose(): void {
     this.disposeIsolate();
   }
+}
+
+/**
+ * Maps stack frames of the bundle to the plugin's sources (file:line:column) with the source
+ * map kept on the host, and drops every frame that is not the plugin's.
+ */
+export class StackMapper {
+  private sourceMap: SourceMap | undefined;
+
+  constructor(
+    private readonly filename: string,
+    sourceMap: string | undefined,
+  ) {
+    if (sourceMap) {
+      try {
+        this.sourceMap = new SourceMap(JSON.parse(sourceMap) as SourceMapPayload);
+      } catch {
+        this.sourceMap = undefined;
+      }
+    }
+  }
+
+  map(stack: string): string {
+    const lines = stack.split('\n');
+    const out: string[] = [];
+    for (const line of lines) {
+      if (!line.trimStart().startsWith('at ')) {
+        if (out.length === 0) out.push(line);
+        continue;
+      }
+      if (line.includes('<isolated-vm boundary>')) break;
+      if (!line.includes(this.filename)) continue;
+      out.push(
+        line.replace(new RegExp(`${escapeRe(this.filename)}:(\\d+):(\\d+)`), (whole, l: string, c: string) => {
+          const e = this.sourceMap?.findEntry(Number(l) - 1, Number(c) - 1);
+          if (!e || !('originalSource' in e) || !e.originalSource) return whole;
+          return `${e.originalSource.replace(/^(\.\.\/)+/, '')}:${e.originalLine + 1}:${e.originalColumn + 1}`;
+        }),
+      );
+    }
+    return out.join('\n');
+  }
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

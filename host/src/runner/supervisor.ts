@@ -6,6 +6,7 @@ export interface SupervisorOptions {
   count: number;
   natsUrl: string;
   concurrency: number;
+  windowAttempts: number;
   logLevel: string;
   logger: Logger;
   /** Where the runners' log lines (JSON) go. @default process.stderr */
@@ -45,6 +46,7 @@ export class RunnerSupervisor {
         ...process.env,
         MODELWATCH_NATS_URL: this.opts.natsUrl,
         MODELWATCH_RUNNER_CONCURRENCY: String(this.opts.concurrency),
+        MODELWATCH_WINDOW_ATTEMPTS: String(this.opts.windowAttempts),
         MODELWATCH_LOG_LEVEL: this.opts.logLevel,
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -24,15 +24,35 @@ export interface PluginVersionRecord {
   referenceRows: boolean;
   /** Give the app `ctx.groundTruth`, analysing each window this long after it closes so labels can arrive. */
   groundTruthDelayMs?: number;
+  /** JSON Schema that `config` must satisfy (`configSchema` in plugin.json). */
+  configSchema?: Record<string, JsonValue>;
+}
+
+/** `active`: its windows are analysed; `disabled` by a user; `quarantined` after failing too many windows in a row. */
+export type PluginStatus = 'active' | 'disabled' | 'quarantined';
+
+/** The last window a plugin failed. */
+export interface PluginFailure {
+  code: string;
+  message: string;
+  stack?: string;
+  version: string;
+  endpoint: string;
+  windowStart: number;
+  at: number;
 }
 
 /** A plugin as stored in the `mw_plugins` bucket (key: its name). */
 export interface PluginRecord {
   name: string;
   activeVersion: string;
-  enabled: boolean;
+  status: PluginStatus;
+  /** Why it is disabled or quarantined. */
+  statusReason?: string;
+  lastError?: PluginFailure;
   createdAt: number;
   updatedAt: number;
+  /** In publish order. */
   versions: PluginVersionRecord[];
 }
 

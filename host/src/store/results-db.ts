@@ -18,6 +18,8 @@ export interface WindowRecord {
   error?: ErrorData;
   durationMs: number;
   runner: string;
+  /** Which try produced this outcome (1 = the first). */
+  attempts: number;
   completedAt: number;
   storedAt: number;
 }
@@ -107,6 +109,7 @@ export class ResultsDb {
       ...(out.error ? { error: out.error } : {}),
       durationMs: out.durationMs,
       runner: out.runner,
+      attempts: out.attempts ?? 1,
       completedAt: out.completedAt,
       storedAt,
     };

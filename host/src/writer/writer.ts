@@ -1,5 +1,8 @@
 import type { ConsumerMessages, JetStreamClient } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { updateJson } from '../store/endpoints.js';
+import type { PluginRecord } from '../store/plugins.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import type { AppOutputMessage } from '../nats/messages.js';
@@ -13,6 +16,10 @@ export interface WriterDeps {
   db: ResultsDb;
   logger: Logger;
   influx?: InfluxTarget;
+  /** Plugin records, for the last error and quarantine. */
+  pluginsKv?: KV;
+  /** Quarantine a plugin after this many failed windows in a row. @default 5 */
+  quarantineAfter?: number;
 }
 
 /** `mw.svc.results.query`: what the writer answers. */
@@ -36,6 +43,7 @@ export class Writer {
   private readonly log: Logger;
   stored = 0;
   duplicates = 0;
+  private readonly failures = new Map<string, number>();
 
   constructor(private readonly deps: WriterDeps) {
     this.log = deps.logger.child({ component: 'writer' });
@@ -68,8 +76,10 @@ export class Writer {
         try {
           const out = jsonCodec.decode<AppOutputMessage>(m.data);
           const r = await db.store(out, this.influx !== undefined);
-          if (r === 'stored') this.stored++;
-          else this.duplicates++;
+          if (r === 'stored') {
+            this.stored++;
+            await this.health(out);
+          } else this.duplicates++;
           m.ack();
           if (this.idle) this.wake?.();
         } catch (err) {
@@ -88,6 +98,46 @@ export class Writer {
     this.wake?.();
     await this.shipping;
     await this.influx?.close();
+  }
+
+  /**
+   * Track failures per plugin: record the last error, and quarantine a plugin whose windows
+   * failed `quarantineAfter` times in a row. Any success resets the count.
+   */
+  private async health(out: AppOutputMessage): Promise<void> {
+    const kv = this.deps.pluginsKv;
+    if (!kv) return;
+    if (out.outcome !== 'error') {
+      this.failures.delete(`${out.app}@${out.version}`);
+      return;
+    }
+    const n = (this.failures.get(`${out.app}@${out.version}`) ?? 0) + 1;
+    this.failures.set(`${out.app}@${out.version}`, n);
+    const limit = this.deps.quarantineAfter ?? 5;
+    const error = out.error ?? { code: 'APP_ERROR', message: 'failed' };
+    await updateJson<PluginRecord>(kv, out.app, (p) => {
+      if (!p) return undefined;
+      const next: PluginRecord = {
+        ...p,
+        lastError: {
+          code: error.code,
+          message: error.message,
+          ...(error.stack ? { stack: error.stack } : {}),
+          version: out.version,
+          endpoint: out.endpointName,
+          windowStart: out.windowStart,
+          at: Date.now(),
+        },
+        updatedAt: Date.now(),
+      };
+      // only the version that failed is quarantined: a newer publish has already replaced it
+      if (n >= limit && p.status === 'active' && p.activeVersion === out.version) {
+        next.status = 'quarantined';
+        next.statusReason = `failed ${n} windows in a row; last: ${error.code}: ${error.message}`;
+        this.log.warn({ plugin: out.app, version: out.version, failures: n }, 'plugin quarantined');
+      }
+      return next;
+    }).catch((err: unknown) => this.log.warn({ err }, 'could not record a plugin failure'));
   }
 
   /** Wait `ms`, or less when the writer stops (or, while idle, when an output arrives). */

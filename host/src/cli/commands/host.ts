@@ -17,6 +17,9 @@ interface HostStartArgs extends GlobalArgs {
   'influx-org'?: string;
   'influx-bucket'?: string;
   'log-level'?: string;
+  'dev-plugins'?: string[];
+  'window-attempts'?: number;
+  'quarantine-after'?: number;
 }
 
 /** `modelwatch host start`: run a host until Ctrl-C. */
@@ -44,6 +47,9 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('influx-org', { type: 'string', describe: 'InfluxDB organisation (env MODELWATCH_INFLUX_ORG)' })
             .option('influx-bucket', { type: 'string', describe: 'InfluxDB bucket (env MODELWATCH_INFLUX_BUCKET)' })
             .option('log-level', { type: 'string', describe: 'trace, debug, info, warn, error (default info)' })
+            .option('window-attempts', { type: 'number', describe: 'tries of a window before it is recorded as failed (default 3)' })
+            .option('quarantine-after', { type: 'number', describe: 'failed windows in a row that quarantine a plugin (default 5)' })
+            .option('dev-plugins', { type: 'string', array: true, describe: 'plugin folders to rebuild and publish on every save (development)' })
             .example('$0 host start --base-period 5s', 'windows of five seconds, local nats-server in ~/.modelwatch'),
         async (args) => {
           const host = createHost({
@@ -57,6 +63,9 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args.runners !== undefined && { runners: args.runners }),
             ...(args['runner-concurrency'] !== undefined && { runnerConcurrency: args['runner-concurrency'] }),
             ...(args['log-level'] !== undefined && { logLevel: args['log-level'] }),
+            ...(args['window-attempts'] !== undefined && { windowAttempts: args['window-attempts'] }),
+            ...(args['quarantine-after'] !== undefined && { quarantineAfter: args['quarantine-after'] }),
+            ...(args['dev-plugins'] !== undefined && { devPlugins: args['dev-plugins'] }),
             ...(args['influx-url'] !== undefined && {
               influx: { url: args['influx-url'], token: args['influx-token'] ?? '', org: args['influx-org'] ?? '', bucket: args['influx-bucket'] ?? '' },
             }),

@@ -1,41 +1,268 @@
+import { readFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
-import { bundlePlugin } from '../../plugins/bundle.js';
-import { activeVersionOf } from '../../store/plugins.js';
+import { resultKindName, resultStatusName, type JsonValue, type ResultKind, type ResultStatus } from '@modelwatch/sdk';
+import { parseReference, type ReferenceTable } from '../../api/reference.js';
+import { ModelwatchError } from '../../errors.js';
+import { parseSettings } from '../../plugins/config.js';
+import { bundlePlugin, watchPlugin, type PluginBundle } from '../../plugins/bundle.js';
+import { runLocal } from '../../runner/local.js';
+import { activeVersionOf, type PluginRecord } from '../../store/plugins.js';
 import { ModelwatchClient } from '../client.js';
-import { iso, printJson, printTable } from '../format.js';
+import { fmtValue, iso, printJson, printTable } from '../format.js';
 import type { GlobalArgs } from '../main.js';
+import { referenceFormat } from './endpoint.js';
 
-/** `modelwatch plugin publish|list|remove`. */
+async function readTable(path: string): Promise<ReferenceTable> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ModelwatchError('INVALID_ARGUMENT', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  return parseReference(text, referenceFormat(path));
+}
+
+async function readConfig(path: string): Promise<Record<string, JsonValue>> {
+  let v: unknown;
+  try {
+    v = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new ModelwatchError('INVALID_ARGUMENT', `--config ${path}: ${(err as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ModelwatchError('INVALID_ARGUMENT', `--config ${path}: expected a JSON object`);
+  return v as Record<string, JsonValue>;
+}
+
+function parseJsonObject(text: string, what: string): Record<string, JsonValue> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new ModelwatchError('INVALID_ARGUMENT', `${what}: not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected a JSON object`);
+  return v as Record<string, JsonValue>;
+}
+
+function printPlugin(p: PluginRecord, json: boolean) {
+  if (json) return printJson(p);
+  process.stdout.write(`${p.name}@${p.activeVersion}: ${p.status}${p.statusReason ? ` (${p.statusReason})` : ''}\n`);
+}
+
+/** Publish a bundle; with `devSuffix`, as a new development version (`1.0.0-dev.<n>`). */
+export async function publishBundle(client: ModelwatchClient, bundle: PluginBundle, config?: Record<string, JsonValue>, devSuffix?: string) {
+  const manifest = devSuffix ? { ...bundle.manifest, version: `${bundle.manifest.version.replace(/-dev\.\d+$/, '')}-dev.${devSuffix}` } : bundle.manifest;
+  return await client.publishPlugin({ manifest, code: bundle.code, map: bundle.map, ...(config ? { config } : {}) });
+}
+
+/** `modelwatch plugin ...`: the lifecycle of monitoring apps. */
 export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'plugin <command>',
-  describe: 'publish, list and remove monitoring apps',
+  describe: 'build, test, publish and manage monitoring apps',
   builder: (y) =>
     y
-      .command<GlobalArgs & { dir: string }>(
+      .command<GlobalArgs & { dir: string; config?: string }>(
         'publish <dir>',
-        'bundle a plugin folder (plugin.json + TypeScript entry) with esbuild and publish it; it takes effect from the next window',
-        (b) => b.positional('dir', { type: 'string', demandOption: true, describe: 'plugin folder' }).example('$0 plugin publish plugins/histogram-data-drift', ''),
+        'bundle a plugin folder (plugin.json + TypeScript entry) with esbuild, smoke-run it, and publish it; it takes effect from the next window',
+        (b) =>
+          b
+            .positional('dir', { type: 'string', demandOption: true, describe: 'plugin folder' })
+            .option('config', { type: 'string', describe: "a JSON file replacing plugin.json's config (checked against configSchema)" })
+            .example('$0 plugin publish plugins/histogram-data-drift', ''),
         async (args) => {
           const bundle = await bundlePlugin(args.dir);
-          const client = new ModelwatchClient({ url: args.host });
-          const rec = await client.publishPlugin({ manifest: bundle.manifest, code: bundle.code, map: bundle.map });
+          const config = args.config ? await readConfig(args.config) : undefined;
+          const rec = await publishBundle(new ModelwatchClient({ url: args.host }), bundle, config);
           if (args.json) printJson(rec);
           else process.stdout.write(`published ${rec.name}@${rec.activeVersion} (${bundle.code.length} bytes, sha256 ${bundle.digest.slice(0, 12)})\n`);
         },
       )
+      .command<GlobalArgs & { dir: string }>(
+        'build <dir>',
+        'bundle, validate and smoke-run a plugin in the sandbox, without a host and without publishing',
+        (b) => b.positional('dir', { type: 'string', demandOption: true }),
+        async (args) => {
+          const bundle = await bundlePlugin(args.dir);
+          const r = await runLocal(bundle, { sample: { columns: [], values: {}, rows: 0 } }).catch((err: unknown) => {
+            throw new ModelwatchError('PLUGIN_LOAD_FAILED', `the smoke run on an empty window failed: ${(err as Error).message}`);
+          });
+          if (args.json) return printJson({ name: bundle.manifest.name, version: bundle.manifest.version, bytes: bundle.code.length, digest: bundle.digest, inputs: bundle.inputs, smokeRun: r });
+          process.stdout.write(`built ${bundle.manifest.name}@${bundle.manifest.version}: ${bundle.code.length} bytes from ${bundle.inputs.length} files, sha256 ${bundle.digest.slice(0, 12)}; smoke run on an empty window ok (${r.durationMs.toFixed(1)} ms)\n`);
+        },
+      )
+      .command<GlobalArgs & { dir: string; sample: string; reference?: string; config?: string; labels?: string }>(
+        'test <dir>',
+        'run doTracking on a local window (CSV or JSON Lines) in the same sandbox and print the results; exits 1 on an app error',
+        (b) =>
+          b
+            .positional('dir', { type: 'string', demandOption: true })
+            .option('sample', { type: 'string', demandOption: true, describe: "the window's rows: CSV with a header, JSON Lines or JSON" })
+            .option('reference', { type: 'string', describe: 'training rows for reference statistics' })
+            .option('config', { type: 'string', describe: "JSON replacing plugin.json's config" })
+            .option('labels', { type: 'string', describe: 'output columns, comma-separated (the others are features)' })
+            .example('$0 plugin test my-app --sample window.csv --reference train.csv --config \'{"tolerance": 2}\'', ''),
+        async (args) => {
+          const bundle = await bundlePlugin(args.dir);
+          const [sample, reference] = await Promise.all([readTable(args.sample), args.reference ? readTable(args.reference) : undefined]);
+          try {
+            const r = await runLocal(bundle, {
+              sample,
+              ...(reference ? { reference } : {}),
+              ...(args.labels ? { labelNames: args.labels.split(',').map((s) => s.trim()) } : {}),
+              ...(args.config ? { config: parseJsonObject(args.config, '--config') } : {}),
+              onLog: (l) => process.stderr.write(`[${l.level}] ${l.message}${l.fields ? ` ${l.fields}` : ''}\n`),
+            });
+            if (args.json) return printJson(r);
+            printTable(
+              ['name', 'kind', 'status', 'value'],
+              [
+                ...r.results.map((x) => [x.name, resultKindName[x.kind as ResultKind], resultStatusName[x.status as ResultStatus], fmtValue(x.value)]),
+                ...r.metrics.map((m) => [m.name, 'metric', '-', fmtValue(m.value)]),
+              ],
+            );
+            process.stdout.write(`${sample.rows} rows, ${r.durationMs.toFixed(1)} ms in the sandbox\n`);
+          } catch (err) {
+            if (err instanceof ModelwatchError && err.pluginStack) process.stderr.write(`${err.pluginStack}\n`);
+            throw err;
+          }
+        },
+      )
+      .command<GlobalArgs & { dir: string; config?: string }>(
+        'dev <dir>',
+        'rebuild on every save and publish each build to the host as a development version (errors print with file and line); Ctrl-C stops',
+        (b) => b.positional('dir', { type: 'string', demandOption: true }).option('config', { type: 'string' }),
+        async (args) => {
+          const client = new ModelwatchClient({ url: args.host });
+          const config = args.config ? await readConfig(args.config) : undefined;
+          let n = 0;
+          const stop = await watchPlugin(args.dir, async (e) => {
+            if (!e.ok) {
+              process.stderr.write(`${e.error.message}\n`);
+              return;
+            }
+            const t0 = performance.now();
+            try {
+              const rec = await publishBundle(client, e.bundle, config, `${Date.now()}${n++}`);
+              process.stdout.write(`${new Date().toISOString()} published ${rec.name}@${rec.activeVersion} in ${(performance.now() - t0).toFixed(0)} ms: it runs from the next window\n`);
+            } catch (err) {
+              process.stderr.write(`${(err as Error).message}\n`);
+            }
+          });
+          process.stderr.write(`watching ${args.dir}; Ctrl-C stops\n`);
+          await new Promise<void>((resolve) => {
+            process.once('SIGINT', resolve);
+            process.once('SIGTERM', resolve);
+          });
+          await stop();
+        },
+      )
       .command<GlobalArgs>(
         'list',
-        'list published plugins',
+        'list plugins: versions, the active one, status (active, disabled, quarantined) and last error',
         (b) => b,
         async (args) => {
           const plugins = await new ModelwatchClient({ url: args.host }).listPlugins();
           if (args.json) return printJson(plugins);
           printTable(
-            ['name', 'active', 'versions', 'status', 'description', 'published'],
-            plugins.map((p) => {
-              const v = activeVersionOf(p);
-              return [p.name, p.activeVersion, p.versions.map((x) => x.version).join(', '), p.enabled ? 'active' : 'disabled', v?.description ?? '', v ? iso(v.publishedAt) : ''];
-            }),
+            ['name', 'active', 'versions', 'status', 'last error', 'description'],
+            plugins.map((p) => [
+              p.name,
+              p.activeVersion,
+              p.versions.map((x) => x.version).join(', '),
+              p.status + (p.statusReason && p.status !== 'active' ? `: ${p.statusReason}` : ''),
+              p.lastError ? `${iso(p.lastError.at)} ${p.lastError.code}: ${p.lastError.message}`.slice(0, 160) : '',
+              activeVersionOf(p)?.description ?? '',
+            ]),
+          );
+        },
+      )
+      .command<GlobalArgs & { name: string }>(
+        'get <name>',
+        'show a plugin with all its versions, config and last error',
+        (b) => b.positional('name', { type: 'string', demandOption: true }),
+        async (args) => printJson(await new ModelwatchClient({ url: args.host }).getPlugin(args.name)),
+      )
+      .command<GlobalArgs & { name: string; to?: string }>(
+        'rollback <name>',
+        'make an earlier version active (the one before the active one, or --to VERSION), from the next window',
+        (b) => b.positional('name', { type: 'string', demandOption: true }).option('to', { type: 'string', describe: 'the version to activate' }),
+        async (args) => printPlugin(await new ModelwatchClient({ url: args.host }).rollbackPlugin(args.name, args.to), args.json),
+      )
+      .command<GlobalArgs & { name: string }>(
+        'enable <name>',
+        'analyse windows with this plugin again (also lifts a quarantine)',
+        (b) => b.positional('name', { type: 'string', demandOption: true }),
+        async (args) => printPlugin(await new ModelwatchClient({ url: args.host }).enablePlugin(args.name), args.json),
+      )
+      .command<GlobalArgs & { name: string }>(
+        'disable <name>',
+        'stop analysing windows with this plugin (its results stay)',
+        (b) => b.positional('name', { type: 'string', demandOption: true }),
+        async (args) => printPlugin(await new ModelwatchClient({ url: args.host }).disablePlugin(args.name), args.json),
+      )
+      .command<GlobalArgs & { name: string; set?: string[]; config?: string }>(
+        'configure <name>',
+        "change the active version's config, checked against its configSchema",
+        (b) =>
+          b
+            .positional('name', { type: 'string', demandOption: true })
+            .option('set', { type: 'string', array: true, describe: 'key=value (the value as JSON when it is JSON); a.b=1 sets a nested key' })
+            .option('config', { type: 'string', describe: 'a JSON file replacing the whole config' })
+            .example('$0 plugin configure histogram-data-drift --set potentialThreshold=0.4', ''),
+        async (args) => {
+          if (!args.set?.length && !args.config) throw new ModelwatchError('INVALID_ARGUMENT', 'give --set key=value or --config FILE');
+          const client = new ModelwatchClient({ url: args.host });
+          const rec = await client.configurePlugin(args.name, args.config ? { config: await readConfig(args.config) } : { set: parseSettings(args.set!) });
+          if (args.json) return printJson(rec);
+          process.stdout.write(`${rec.name}@${rec.activeVersion} config: ${JSON.stringify(activeVersionOf(rec)?.config)}\n`);
+        },
+      )
+      .command<GlobalArgs & { name: string; follow: boolean; limit: number }>(
+        'logs <name>',
+        "print a plugin's log lines (ctx.logger), tagged with version, endpoint and window",
+        (b) =>
+          b
+            .positional('name', { type: 'string', demandOption: true })
+            .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep printing new lines' })
+            .option('limit', { type: 'number', default: 100, describe: 'newest lines first printed' }),
+        async (args) => {
+          const ac = new AbortController();
+          process.once('SIGINT', () => ac.abort());
+          for await (const l of new ModelwatchClient({ url: args.host }).pluginLogs(args.name, { limit: args.limit, follow: args.follow, signal: ac.signal })) {
+            if (args.json) process.stdout.write(`${JSON.stringify(l)}\n`);
+            else process.stdout.write(`${iso(l.time)} ${l.level.toUpperCase().padEnd(5)} ${l.plugin}@${l.version} ${l.endpoint} ${iso(l.windowStart)} ${l.message}${l.fields ? ` ${l.fields}` : ''}\n`);
+          }
+        },
+      )
+      .command<GlobalArgs & { name: string; endpoint: string; from: string; to: string; write: boolean; version?: string }>(
+        'evaluate <name>',
+        'run an app over past windows from the retained rows (backfill); prints the results, stores them only with --write, never twice',
+        (b) =>
+          b
+            .positional('name', { type: 'string', demandOption: true })
+            .option('endpoint', { type: 'string', demandOption: true })
+            .option('from', { type: 'string', demandOption: true, describe: 'ISO time or ms' })
+            .option('to', { type: 'string', demandOption: true, describe: 'ISO time or ms' })
+            .option('write', { type: 'boolean', default: false, describe: 'store outcomes of windows not stored yet' })
+            .option('version', { type: 'string', describe: 'the version to run (default: the active one)' }),
+        async (args) => {
+          const windows = await new ModelwatchClient({ url: args.host }).evaluatePlugin(args.name, {
+            endpoint: args.endpoint,
+            from: args.from,
+            to: args.to,
+            write: args.write,
+            ...(args.version ? { version: args.version } : {}),
+          });
+          if (args.json) return printJson(windows);
+          printTable(
+            ['window start', 'rows', 'outcome', 'results', 'stored'],
+            windows.map(({ output: o, stored }) => [
+              iso(o.windowStart),
+              o.rows,
+              o.outcome === 'error' ? `error: ${o.error?.message ?? ''}`.slice(0, 100) : o.outcome,
+              o.results.map((r) => `${r.name}=${fmtValue(r.value)} (${resultStatusName[r.status as ResultStatus]})`).join(', '),
+              stored,
+            ]),
           );
         },
       )

@@ -1,0 +1,293 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { JsonValue } from '@modelwatch/sdk';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { windowAt } from '../controller/windows.js';
+import { ModelwatchError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { jsonCodec } from '../nats/codec.js';
+import { windowKey, type AppOutputMessage, type TaskMessage } from '../nats/messages.js';
+import { Streams, Subjects } from '../nats/subjects.js';
+import type { Buckets } from '../nats/topology.js';
+import { mergeConfig, validateConfig } from '../plugins/config.js';
+import { groundTruthDelayMs, resolveManifest } from '../plugins/manifest.js';
+import type { EvaluateReply, SmokeReply, SmokeRequest } from '../runner/runner.js';
+import { checkEndpointName, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
+import { activeVersionOf, bundleName, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
+import { readSettings } from '../store/settings.js';
+import type { ResultsReply } from '../writer/writer.js';
+
+export interface PluginRoutesDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  buckets: Buckets;
+  logger: Logger;
+}
+
+/** Request body of `POST /api/v1/plugins` (what `modelwatch plugin publish` sends). */
+export interface PublishPluginBody {
+  manifest: unknown;
+  code: string;
+  map?: string;
+  /** Replaces the manifest's `config` (`plugin publish --config FILE`). */
+  config?: Record<string, JsonValue>;
+}
+
+/** A plugin log line, as stored on `mw.logs.<app>`. */
+export interface PluginLogLine {
+  time: number;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  plugin: string;
+  version: string;
+  endpoint: string;
+  windowStart: number;
+  message: string;
+  fields?: string;
+}
+
+/** One window of an evaluation: what the app made of it and whether it was stored. */
+export interface EvaluatedWindow {
+  output: AppOutputMessage;
+  stored: 'written' | 'already stored' | 'not written';
+}
+
+const MAX_EVALUATE_WINDOWS = 10_000;
+
+/** Routes of the plugin lifecycle: publish, list, enable/disable, rollback, configure, logs, evaluate, remove. */
+export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDeps): void {
+  const { nc, js, buckets } = deps;
+  const log = deps.logger.child({ component: 'api' });
+
+  const getPlugin = async (name: string): Promise<PluginRecord> => {
+    const e = await buckets.plugins.get(name);
+    if (!e || e.operation !== 'PUT') throw new ModelwatchError('NOT_FOUND', `no plugin named '${name}' (see modelwatch plugin list)`);
+    return e.json<PluginRecord>();
+  };
+  const update = async (name: string, fn: (p: PluginRecord) => PluginRecord): Promise<PluginRecord> => {
+    const rec = await updateJson<PluginRecord>(buckets.plugins, name, (p) => {
+      if (!p) throw new ModelwatchError('NOT_FOUND', `no plugin named '${name}'`);
+      return { ...fn(p), updatedAt: Date.now() };
+    });
+    return rec!;
+  };
+
+  app.get('/api/v1/plugins', async () => {
+    const out: PluginRecord[] = [];
+    for await (const k of await buckets.plugins.keys()) {
+      const e = await buckets.plugins.get(k);
+      if (e?.operation === 'PUT') out.push(e.json<PluginRecord>());
+    }
+    out.sort((a, b) => a.name.localeCompare(b.name));
+    return { plugins: out };
+  });
+
+  app.get<{ Params: { name: string } }>('/api/v1/plugins/:name', async (req) => getPlugin(req.params.name));
+
+  app.post<{ Body: PublishPluginBody }>('/api/v1/plugins', async (req, reply) => {
+    const body = req.body;
+    if (!body || typeof body.code !== 'string') throw new ModelwatchError('INVALID_ARGUMENT', 'body: expected { manifest, code, map }');
+    const manifest = resolveManifest(body.manifest);
+    const config = body.config ?? manifest.config;
+    validateConfig(config, manifest.configSchema, manifest.name);
+    const digest = createHash('sha256').update(body.code).digest('hex');
+    const existing = await buckets.plugins.get(manifest.name);
+    const cur = existing?.operation === 'PUT' ? existing.json<PluginRecord>() : undefined;
+    const same = cur?.versions.find((v) => v.version === manifest.version);
+    if (same && same.digest !== digest) {
+      throw new ModelwatchError('CONFLICT', `${manifest.name}@${manifest.version} is already published with different code: bump the version in plugin.json`);
+    }
+    if (!same) {
+      const smoke: SmokeRequest = {
+        name: manifest.name,
+        version: manifest.version,
+        code: body.code,
+        limits: manifest.limits,
+        config,
+        referenceRows: manifest.referenceRows,
+        groundTruth: manifest.groundTruth !== undefined,
+        ...(body.map ? { map: body.map } : {}),
+      };
+      let answer: SmokeReply;
+      try {
+        const m = await nc.request(Subjects.runnerSmoke, jsonCodec.encode(smoke), { timeout: manifest.limits.timeoutMs + 15_000 });
+        answer = jsonCodec.decode<SmokeReply>(m.data);
+      } catch (err) {
+        throw new ModelwatchError('PLUGIN_LOAD_FAILED', `no app runner answered to check the plugin (${(err as Error).message}); is a runner running?`);
+      }
+      if (!answer.ok) throw new ModelwatchError('PLUGIN_LOAD_FAILED', `refused: the smoke run failed: ${answer.error.message}`);
+      await buckets.bundles.putBlob({ name: bundleName(manifest.name, manifest.version) }, new TextEncoder().encode(body.code));
+      if (body.map) await buckets.bundles.putBlob({ name: `${bundleName(manifest.name, manifest.version)}.map` }, new TextEncoder().encode(body.map));
+    }
+    const now = Date.now();
+    const gt = groundTruthDelayMs(manifest);
+    const version: PluginVersionRecord = {
+      version: manifest.version,
+      description: manifest.description,
+      digest,
+      publishedAt: same?.publishedAt ?? now,
+      limits: manifest.limits,
+      config,
+      runOnEmptyWindows: manifest.runOnEmptyWindows,
+      referenceRows: manifest.referenceRows,
+      ...(gt !== undefined ? { groundTruthDelayMs: gt } : {}),
+      ...(manifest.configSchema ? { configSchema: manifest.configSchema } : {}),
+    };
+    const record = await updateJson<PluginRecord>(buckets.plugins, manifest.name, (p) => ({
+      name: manifest.name,
+      activeVersion: manifest.version,
+      status: 'active',
+      ...(p?.lastError ? { lastError: p.lastError } : {}),
+      createdAt: p?.createdAt ?? now,
+      updatedAt: now,
+      versions: [...(p?.versions ?? []).filter((v) => v.version !== manifest.version), version],
+    }));
+    log.info({ plugin: manifest.name, version: manifest.version }, 'plugin published');
+    return reply.status(same ? 200 : 201).send(record);
+  });
+
+  app.post<{ Params: { name: string } }>('/api/v1/plugins/:name/enable', async (req) =>
+    update(req.params.name, ({ statusReason: _r, ...p }) => ({ ...p, status: 'active' })),
+  );
+  app.post<{ Params: { name: string } }>('/api/v1/plugins/:name/disable', async (req) =>
+    update(req.params.name, (p) => ({ ...p, status: 'disabled', statusReason: 'disabled by a user' })),
+  );
+  app.post<{ Params: { name: string }; Body: { to?: unknown } }>('/api/v1/plugins/:name/rollback', async (req) => {
+    const to = req.body?.to;
+    if (to !== undefined && typeof to !== 'string') throw new ModelwatchError('INVALID_ARGUMENT', 'to: expected a version string');
+    return update(req.params.name, ({ statusReason: _r, ...p }) => {
+      const i = p.versions.findIndex((v) => v.version === p.activeVersion);
+      const target = to ?? p.versions[i - 1]?.version;
+      if (!target) throw new ModelwatchError('CONFLICT', `${p.name}@${p.activeVersion} is its first version: there is nothing to roll back to`);
+      if (!p.versions.some((v) => v.version === target)) {
+        throw new ModelwatchError('NOT_FOUND', `${p.name} has no version ${target} (it has ${p.versions.map((v) => v.version).join(', ')})`);
+      }
+      return { ...p, activeVersion: target, status: 'active' };
+    });
+  });
+  app.patch<{ Params: { name: string }; Body: { set?: unknown; config?: unknown } }>('/api/v1/plugins/:name/config', async (req) => {
+    const { set, config } = req.body ?? {};
+    const isObj = (v: unknown): v is Record<string, JsonValue> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if ((set === undefined) === (config === undefined) || (set !== undefined && !isObj(set)) || (config !== undefined && !isObj(config))) {
+      throw new ModelwatchError('INVALID_ARGUMENT', 'body: expected { set: { key: value } } (merge) or { config: { ... } } (replace)');
+    }
+    return update(req.params.name, (p) => {
+      const v = activeVersionOf(p)!;
+      const next = isObj(config) ? config : mergeConfig(v.config, set as Record<string, JsonValue>);
+      validateConfig(next, v.configSchema, p.name);
+      return { ...p, versions: p.versions.map((x) => (x === v ? { ...x, config: next } : x)) };
+    });
+  });
+
+  app.delete<{ Params: { name: string } }>('/api/v1/plugins/:name', async (req) => {
+    const p = await getPlugin(req.params.name);
+    await buckets.plugins.delete(p.name);
+    for (const v of p.versions) {
+      await buckets.bundles.delete(bundleName(p.name, v.version)).catch(() => undefined);
+      await buckets.bundles.delete(`${bundleName(p.name, v.version)}.map`).catch(() => undefined);
+    }
+    return { removed: p.name };
+  });
+
+  // ---- logs: the newest lines, or (follow) those and then new ones as NDJSON until the client leaves
+  app.get<{ Params: { name: string }; Querystring: { limit?: string; follow?: string } }>('/api/v1/plugins/:name/logs', async (req, reply) => {
+    await getPlugin(req.params.name);
+    const limit = Math.min(10_000, Math.max(1, Number(req.query.limit ?? 100) || 100));
+    const follow = req.query.follow === '1' || req.query.follow === 'true';
+    const subject = Subjects.logs(req.params.name);
+    const info = await deps.jsm.streams.info(Streams.logs, { subjects_filter: subject });
+    const count = info.state.subjects?.[subject] ?? 0;
+    const lastSeq = info.state.last_seq;
+    let startSeq = lastSeq + 1;
+    if (count > 0) {
+      // walk back `limit` messages of this subject: start from the seq of the first of the last `limit`
+      const consumer = await js.consumers.get(Streams.logs, { filter_subjects: subject });
+      const skip = Math.max(0, count - limit);
+      let i = 0;
+      for await (const m of await consumer.fetch({ max_messages: count, expires: 5000 })) {
+        if (i++ === skip) {
+          startSeq = m.seq;
+          break;
+        }
+      }
+    }
+    reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson' });
+    const consumer = await js.consumers.get(Streams.logs, {
+      filter_subjects: subject,
+      ...(startSeq <= lastSeq ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : { deliver_policy: DeliverPolicy.New }),
+    });
+    const messages = await consumer.consume();
+    let sent = 0;
+    req.raw.on('close', () => void messages.close());
+    if (!follow && count === 0) {
+      await messages.close();
+      reply.raw.end();
+      return reply;
+    }
+    for await (const m of messages) {
+      reply.raw.write(`${new TextDecoder().decode(m.data)}\n`);
+      sent++;
+      if (!follow && (sent >= Math.min(limit, count) || m.info.pending === 0)) break;
+    }
+    await messages.close();
+    reply.raw.end();
+    return reply;
+  });
+
+  // ---- evaluate: re-run an app over past windows from the retained rows (MLRun's evaluate)
+  app.post<{ Params: { name: string }; Body: { endpoint?: unknown; from?: unknown; to?: unknown; write?: unknown; version?: unknown } }>(
+    '/api/v1/plugins/:name/evaluate',
+    async (req) => {
+      const p = await getPlugin(req.params.name);
+      const b = req.body ?? {};
+      const epName = checkEndpointName(b.endpoint);
+      const e = await buckets.endpoints.get(epName);
+      if (!e || e.operation !== 'PUT') throw new ModelwatchError('NOT_FOUND', `no endpoint named '${epName}'`);
+      const endpoint = e.json<EndpointRecord>();
+      const from = timeArg(b.from, 'from');
+      const to = timeArg(b.to, 'to');
+      if (!(from < to)) throw new ModelwatchError('INVALID_ARGUMENT', `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
+      const version = typeof b.version === 'string' ? b.version : p.activeVersion;
+      if (!p.versions.some((v) => v.version === version)) throw new ModelwatchError('NOT_FOUND', `${p.name} has no version ${version}`);
+      const settings = await readSettings(buckets.settings);
+      const periods = settings?.periods ?? [{ fromMs: 0, periodMs: 600_000 }];
+      const tasks: TaskMessage[] = [];
+      for (let w = windowAt(from, periods); w.start < to; w = windowAt(w.end, periods)) {
+        if (w.end > Date.now()) break;
+        tasks.push({ v: 1, endpointId: endpoint.id, endpointName: endpoint.name, app: p.name, version, windowStart: w.start, windowEnd: w.end, dispatchedAt: Date.now() });
+        if (tasks.length > MAX_EVALUATE_WINDOWS) throw new ModelwatchError('INVALID_ARGUMENT', `more than ${MAX_EVALUATE_WINDOWS} windows between from and to: narrow the range`);
+      }
+      const write = b.write === true;
+      const stored = new Set<number>();
+      if (write) {
+        const m = await nc.request(Subjects.resultsQuery, jsonCodec.encode({ endpointId: endpointId(epName), app: p.name, since: from, limit: 1_000_000 }), { timeout: 30_000 });
+        const r = jsonCodec.decode<ResultsReply>(m.data);
+        if ('windows' in r) for (const w of r.windows) stored.add(w.windowStart);
+      }
+      const out: EvaluatedWindow[] = [];
+      for (const t of tasks) {
+        const m = await nc.request(Subjects.runnerEvaluate, jsonCodec.encode(t), { timeout: 120_000 });
+        const r = jsonCodec.decode<EvaluateReply>(m.data);
+        if (!r.ok) throw new ModelwatchError('INTERNAL' as never, `evaluating window ${new Date(t.windowStart).toISOString()} failed: ${r.error.message}`);
+        let s: EvaluatedWindow['stored'] = 'not written';
+        if (write) {
+          if (stored.has(t.windowStart)) s = 'already stored';
+          else {
+            await js.publish(Subjects.outputs(t.endpointId), jsonCodec.encode(r.output), { msgID: windowKey(t.endpointId, t.app, t.windowStart) });
+            s = 'written';
+          }
+        }
+        out.push({ output: r.output, stored: s });
+      }
+      return { windows: out };
+    },
+  );
+}
+
+function timeArg(v: unknown, what: string): number {
+  const t = typeof v === 'number' ? v : typeof v === 'string' ? (/^\d+$/.test(v) ? Number(v) : Date.parse(v)) : NaN;
+  if (!Number.isFinite(t)) throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected a time (ISO 8601 or ms since the epoch), got ${JSON.stringify(v)}`);
+  return t;
+}

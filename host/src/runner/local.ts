@@ -1,0 +1,103 @@
+import { normalizeAppOutput, type FeatureStatsMap, type JsonValue, type NormalizedOutput } from '@modelwatch/sdk';
+import { referenceStatsMap, windowStats } from '@modelwatch/sdk/stats';
+import type { ReferenceTable } from '../api/reference.js';
+import { ModelwatchError } from '../errors.js';
+import type { PluginBundle } from '../plugins/bundle.js';
+import { PluginSandbox, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
+import { packColumns } from './window-data.js';
+
+export interface LocalRunOptions {
+  /** The window's rows. */
+  sample: ReferenceTable;
+  /** Training rows: reference statistics (and ctx.reference for apps that ask). */
+  reference?: ReferenceTable;
+  /** Output (label) columns; the other columns are features. */
+  labelNames?: readonly string[];
+  /** Ground truth for the sample's rows (same order), by output name: for apps with `groundTruth`. */
+  groundTruth?: ReferenceTable;
+  /** Replaces the manifest's config. */
+  config?: Record<string, JsonValue>;
+  windowStart?: number;
+  windowEnd?: number;
+  onLog?: (line: LogLine) => void;
+}
+
+export interface LocalRunResult extends NormalizedOutput {
+  durationMs: number;
+}
+
+/**
+ * Run a bundled plugin on a local window in the same sandbox the host uses, without a host:
+ * `modelwatch plugin test` and `plugin build`'s smoke run.
+ * @throws {ModelwatchError} APP_ERROR, APP_TIMEOUT, APP_MEMORY_LIMIT or APP_INVALID_OUTPUT
+ */
+export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Promise<LocalRunResult> {
+  const labels = opts.labelNames ?? [];
+  const features = opts.sample.columns.filter((c) => !labels.includes(c));
+  const featureStats: FeatureStatsMap = opts.reference ? referenceStatsMap(pick(opts.reference, [...features, ...labels])) : {};
+  const windowStart = opts.windowStart ?? 0;
+  const windowEnd = opts.windowEnd ?? windowStart + 600_000;
+  const sample = tableSample(opts.sample, [...features, ...labels], featureStats, true, windowStart);
+  const sampleStats: FeatureStatsMap = {};
+  let slot = 0;
+  for (const name of sample.columns) {
+    const values = name in sample.strings ? sample.strings[name]! : sample.packed.subarray(slot * sample.length, ++slot * sample.length);
+    sampleStats[name] = windowStats(values, featureStats[name]);
+  }
+  const input: SandboxInput = {
+    applicationName: bundle.manifest.name,
+    endpoint: { id: '0'.repeat(40), name: 'local', featureNames: features, labelNames: labels },
+    windowStart,
+    windowEnd,
+    sample,
+    sampleStats,
+    featureStats,
+    config: opts.config ?? bundle.manifest.config,
+  };
+  if (bundle.manifest.referenceRows) {
+    input.reference = opts.reference
+      ? tableSample(opts.reference, [...features, ...labels].filter((c) => c in opts.reference!.values), featureStats, false, 0)
+      : { length: 0, columns: [], numeric: [], packed: new Float64Array(0), strings: {}, requestIds: [], timed: false };
+  }
+  if (bundle.manifest.groundTruth) {
+    // ground truth for a local window: columns named `<output>` in opts.groundTruth, aligned by row
+    const gt = opts.groundTruth;
+    const packedGt = packColumns(labels, sample.length, (c, i) => gt?.values[labels[c]!]?.[i] ?? null, () => false);
+    const packed = new Float64Array(sample.packed.length + packedGt.packed.length);
+    packed.set(sample.packed);
+    packed.set(packedGt.packed, sample.packed.length);
+    input.sample = { ...sample, packed };
+    let matched = 0;
+    for (let i = 0; i < sample.length; i++) if (labels.some((l) => (gt?.values[l]?.[i] ?? null) !== null)) matched++;
+    input.groundTruth = { matched, numeric: packedGt.numeric, strings: packedGt.strings };
+  }
+  const sb = new PluginSandbox({ name: bundle.manifest.name, version: bundle.manifest.version, code: bundle.code, limits: bundle.manifest.limits, sourceMap: bundle.map });
+  try {
+    await sb.check();
+    const started = performance.now();
+    const json = await sb.run(input, opts.onLog ? { onLog: opts.onLog } : {});
+    const durationMs = performance.now() - started;
+    try {
+      return { ...normalizeAppOutput(JSON.parse(json), { maxExtraDataBytes: bundle.manifest.limits.extraDataBytes }), durationMs };
+    } catch (err) {
+      throw new ModelwatchError('APP_INVALID_OUTPUT', `${bundle.manifest.name}@${bundle.manifest.version} returned an invalid output: ${(err as Error).message}`);
+    }
+  } finally {
+    sb.dispose();
+  }
+}
+
+function pick(t: ReferenceTable, names: readonly string[]): ReferenceTable['values'] {
+  const out: ReferenceTable['values'] = {};
+  for (const n of names) if (t.values[n]) out[n] = t.values[n]!;
+  return out;
+}
+
+function tableSample(t: ReferenceTable, names: readonly string[], stats: FeatureStatsMap, timed: boolean, at: number): SampleData {
+  const missing = names.filter((n) => !(n in t.values));
+  if (missing.length) throw new ModelwatchError('INVALID_ARGUMENT', `the sample has no column ${missing.map((m) => `'${m}'`).join(', ')}`);
+  const cols = names.map((n) => t.values[n]!);
+  const extra = timed ? [new Float64Array(t.rows).fill(at), new Float64Array(t.rows).fill(NaN)] : [];
+  const { numeric, strings, packed } = packColumns(names, t.rows, (c, i) => cols[c]![i] ?? null, (n) => stats[n]?.type === 'categorical', extra);
+  return { length: t.rows, columns: [...names], numeric, strings, packed, requestIds: new Array<string | null>(t.rows).fill(null), timed };
+}
