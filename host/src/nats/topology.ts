@@ -6,7 +6,7 @@ import { Buckets, BUNDLE_STORE, Consumers, REFERENCE_STORE, Streams, Subjects } 
 
 export interface TopologyOptions {
   retentionMs: number;
-  /** How long a runner may hold a task before it is redelivered. @default 60 s */
+  /** How long a runner may go silent on a task before it is redelivered (runners signal progress every 3 s). @default 10 s */
   taskAckWaitMs?: number;
   /** Deliveries of a task before it is given up. @default 5 */
   taskMaxDeliver?: number;
@@ -52,7 +52,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   await ensureConsumer(jsm, Streams.tasks, {
     durable_name: Consumers.runners,
     ack_policy: AckPolicy.Explicit,
-    ack_wait: ns(opts.taskAckWaitMs ?? 60_000),
+    ack_wait: ns(opts.taskAckWaitMs ?? 10_000),
     max_deliver: opts.taskMaxDeliver ?? 5,
     max_ack_pending: 1024,
   });

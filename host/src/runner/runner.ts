@@ -172,7 +172,7 @@ export class AppRunner {
       return;
     }
     const attempt = m.info.deliveryCount;
-    const keepAlive = setInterval(() => m.working(), 15_000);
+    const keepAlive = setInterval(() => m.working(), 3_000);
     try {
       let output: AppOutputMessage;
       if (attempt > this.attempts) {
