@@ -59,6 +59,8 @@ function makeSample(columns: Record<string, Column>): Sample {
     length,
     columns: names,
     timestamps: Float64Array.from({ length }, (_, i) => Date.UTC(2026, 0, 1) + i * 1000),
+    latencyMicros: new Float64Array(length).fill(NaN),
+    requestIds: new Array<string | null>(length).fill(null),
     has: (name) => stored.has(name),
     column(name) {
       const col = stored.get(name);

@@ -18,27 +18,47 @@ export function histogram(values: ArrayLike<number>, edges: ArrayLike<number>): 
       throw new ModelwatchSdkError('INVALID_ARGUMENT', `histogram: edges must increase monotonically (edges[${i + 1}] < edges[${i}])`);
     }
   }
-  const counts = new Array<number>(nb).fill(0);
-  const first = edges[0]!;
-  const last = edges[nb]!;
-  for (let k = 0; k < values.length; k++) {
-    const v = values[k]!;
-    if (!(v >= first && v <= last)) continue;
-    if (v === last) {
-      counts[nb - 1]!++;
-      continue;
-    }
-    // searchsorted(edges, v, 'right') - 1
+  // A guess of the bin from the edges' interior taken as equal-width (it is for the reference
+  // histograms: 20 linspace bins between two open padding bins), corrected by one step against
+  // the edges, else found by binary search: the bin is always searchsorted(edges, v, 'right') - 1.
+  const e = new Float64Array(nb + 1);
+  e.set(edges);
+  const counts = new Float64Array(nb);
+  const first = e[0]!;
+  const last = e[nb]!;
+  const top = nb - 1;
+  const k0 = nb >= 3 ? 1 : 0;
+  const k1 = nb >= 3 ? nb - 1 : nb;
+  let scale = (k1 - k0) / (e[k1]! - e[k0]!);
+  if (!(Number.isFinite(scale) && scale > 0)) scale = 0;
+  const offset = scale === 0 ? 0 : k0 - e[k0]! * scale;
+  const search = (v: number): number => {
     let lo = 0;
     let hi = nb + 1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (edges[mid]! <= v) lo = mid + 1;
+      if (e[mid]! <= v) lo = mid + 1;
       else hi = mid;
     }
-    counts[Math.min(lo - 1, nb - 1)]!++;
+    return Math.min(lo - 1, top);
+  };
+  const n = values.length;
+  for (let k = 0; k < n; k++) {
+    const v = values[k]!;
+    if (v >= first && v < last) {
+      let i = Math.min(Math.max(v * scale + offset, 0), top) | 0;
+      if (e[i]! > v) {
+        i--;
+        if (i < 0 || e[i]! > v) i = search(v);
+      } else if (e[i + 1]! <= v) {
+        // i < top here: e[top + 1] is `last`, above v
+        i++;
+        if (i < top && e[i + 1]! <= v) i = search(v);
+      }
+      counts[i]!++;
+    } else if (v === last) counts[top]!++;
   }
-  return counts;
+  return Array.from(counts);
 }
 
 /**

@@ -24,3 +24,30 @@ export {
 } from './divergence.js';
 export { erf, erfc, normCdf, normSf, gammainc, gammaincc, chi2Sf, chi2Cdf } from './special.js';
 export { kolmogorov, smirnov, kstwoSf } from './kolmogorov.js';
+export {
+  columnDrift,
+  isDrift,
+  selectDriftMethod,
+  sturgesEdges,
+  binnedDistributions,
+  DRIFT_METHODS,
+  DRIFT_SMALL_REFERENCE_ROWS,
+  DRIFT_NUMERIC_MIN_UNIQUE,
+  DRIFT_BINNING_MAX_UNIQUE,
+  type ColumnDrift,
+  type ColumnDriftOptions,
+  type DriftColumnType,
+  type DriftMethod,
+  type DriftMethodInfo,
+  type DriftValues,
+} from './drift.js';
+export {
+  rocAuc,
+  classificationMetrics,
+  regressionMetrics,
+  classKey,
+  FLOAT64_EPSILON,
+  type ClassLabel,
+  type ClassificationMetrics,
+  type RegressionMetrics,
+} from './performance.js';

@@ -1,0 +1,465 @@
+/**
+ * The column drift engine shared by data-drift (features) and prediction-drift (outputs):
+ * per-column drift against the reference rows with Evidently's choice of test, fixed or
+ * adaptive thresholds, and a dataset-level result from the share of drifted columns.
+ *
+ * Runs inside the sandbox: pure ECMAScript, no Node or web APIs.
+ */
+import {
+  DEFAULT_EXTRA_DATA_BYTES,
+  ResultStatus,
+  type JsonValue,
+  type MonitoringContext,
+  type MonitoringResult,
+  type ResultKind,
+  type Sample,
+} from '@modelwatch/sdk';
+import { columnDrift, DRIFT_METHODS, isDrift, type ColumnDrift, type DriftMethod } from '@modelwatch/sdk/stats';
+import { DEFAULT_BAND_MULTIPLIER, DEFAULT_MAX_CHUNKS, referenceBand, sampleWithout, type AdaptiveBand } from '@modelwatch/sdk/thresholds';
+
+/** The configuration both drift apps take; the column keys are named after what they compare. */
+export interface DriftConfig {
+  /** A method for every column, or `'auto'` (default) for Evidently's choice. */
+  method?: DriftMethod | 'auto';
+  /** Threshold per method, e.g. `{ "ks": 0.01, "wasserstein": 0.2 }` (default: Evidently's). */
+  methodThresholds?: Partial<Record<DriftMethod, number>>;
+  /** Test that `'auto'` uses for columns with more than 2 and at most 5 values (or categorical). @default 'chisquare' */
+  categoricalTest?: 'chisquare' | 'chi2_contingency';
+  /** The dataset result is `detected` when the share of drifted columns is at least this. @default 0.5 */
+  driftShare?: number;
+  /** ... and `potential_detection` when it is at least this. @default driftShare / 2 */
+  potentialShare?: number;
+  /** `'fixed'` (default): the thresholds above; `'adaptive'`: a band learned from reference chunks. */
+  thresholds?: 'fixed' | 'adaptive';
+  /** Adaptive: rows per reference chunk. @default the window's row count */
+  chunkSize?: number;
+  /** Adaptive: k in mean ± k·sigma. @default 3 */
+  sigmas?: number;
+  /** Adaptive: at most this many reference chunks (evenly spread). @default 20 */
+  maxChunks?: number;
+  /** Adaptive: fewest chunks for a band; with fewer, fixed thresholds are used and the reason given. @default 3 */
+  minChunks?: number;
+}
+
+/** What differs between the two apps. */
+export interface DriftSpec {
+  app: string;
+  kind: ResultKind;
+  /** The dataset-level result, e.g. `data_drift`. */
+  summaryName: string;
+  /** 'feature' or 'output', for messages. */
+  what: string;
+  /** Config keys: the list of columns, methods per column, thresholds per column. */
+  columnsKey: string;
+  methodsKey: string;
+  thresholdsKey: string;
+  /** The columns compared when the config does not list them. */
+  defaultColumns: (ctx: MonitoringContext<never>) => readonly string[];
+}
+
+/** Why a column was not compared (keys of `extraData.skipped`). */
+export const SKIP_REASONS = {
+  missing_from_window: 'the window has no such column',
+  missing_from_reference: 'the reference rows have no such column',
+  type_mismatch: 'the column holds numbers in one of reference and window, strings in the other',
+  method_not_applicable: 'the configured method does not apply to the column type (ks and wasserstein need numbers)',
+  no_reference_values: 'every reference value of the column is missing',
+  no_window_values: 'every window value of the column is missing',
+} as const;
+export type SkipReason = keyof typeof SKIP_REASONS;
+
+/** The configuration after validation, with defaults. */
+export interface ResolvedDriftConfig {
+  columns: string[] | undefined;
+  method: DriftMethod | 'auto';
+  columnMethods: Record<string, DriftMethod>;
+  methodThresholds: Partial<Record<DriftMethod, number>>;
+  columnThresholds: Record<string, number>;
+  categoricalTest: 'chisquare' | 'chi2_contingency';
+  driftShare: number;
+  potentialShare: number;
+  thresholds: 'fixed' | 'adaptive';
+  chunkSize: number | undefined;
+  sigmas: number;
+  maxChunks: number;
+  minChunks: number;
+}
+
+const METHODS = Object.keys(DRIFT_METHODS) as DriftMethod[];
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null || typeof v !== 'object') return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Validate a drift app's configuration and fill in defaults.
+ * @throws {Error} naming the bad key and value
+ */
+export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' | 'columnsKey' | 'methodsKey' | 'thresholdsKey'>): ResolvedDriftConfig {
+  const cfg = (config ?? {}) as Record<string, unknown>;
+  const fail = (msg: string): never => {
+    throw new Error(`${spec.app}: ${msg}`);
+  };
+  if (!isObject(cfg)) fail(`config must be an object, got ${show(config)}`);
+  const known = [
+    spec.columnsKey,
+    'method',
+    spec.methodsKey,
+    'methodThresholds',
+    spec.thresholdsKey,
+    'categoricalTest',
+    'driftShare',
+    'potentialShare',
+    'thresholds',
+    'chunkSize',
+    'sigmas',
+    'maxChunks',
+    'minChunks',
+  ];
+  for (const key of Object.keys(cfg)) if (!known.includes(key)) fail(`unknown config key '${key}' (known keys: ${known.join(', ')})`);
+
+  const method = (v: unknown, where: string, auto: boolean): DriftMethod | 'auto' => {
+    if ((auto && v === 'auto') || (typeof v === 'string' && (METHODS as string[]).includes(v))) return v as DriftMethod | 'auto';
+    return fail(`config ${where} must be one of ${auto ? "'auto', " : ''}${METHODS.join(', ')}, got ${show(v)}`);
+  };
+  const threshold = (v: unknown, where: string, m?: DriftMethod): number => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return fail(`config ${where} must be a positive number, got ${show(v)}`);
+    if (m && DRIFT_METHODS[m].kind === 'test' && !(v < 1)) fail(`config ${where} is a p-value threshold and must be below 1, got ${v}`);
+    return v;
+  };
+  const integer = (v: unknown, where: string, min: number): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return fail(`config ${where} must be an integer >= ${min}, got ${show(v)}`);
+    return v;
+  };
+
+  let columns: string[] | undefined;
+  const rawColumns = cfg[spec.columnsKey];
+  if (rawColumns !== undefined) {
+    if (!Array.isArray(rawColumns) || rawColumns.some((c) => typeof c !== 'string')) {
+      fail(`config ${spec.columnsKey} must be an array of column names, got ${show(rawColumns)}`);
+    }
+    columns = rawColumns as string[];
+  }
+  const columnMethods: Record<string, DriftMethod> = {};
+  const rawMethods = cfg[spec.methodsKey];
+  if (rawMethods !== undefined) {
+    if (!isObject(rawMethods)) fail(`config ${spec.methodsKey} must be an object of column name -> method, got ${show(rawMethods)}`);
+    for (const [k, v] of Object.entries(rawMethods as Record<string, unknown>)) columnMethods[k] = method(v, `${spec.methodsKey}.${k}`, false) as DriftMethod;
+  }
+  const methodThresholds: Partial<Record<DriftMethod, number>> = {};
+  if (cfg.methodThresholds !== undefined) {
+    if (!isObject(cfg.methodThresholds)) fail(`config methodThresholds must be an object of method -> threshold, got ${show(cfg.methodThresholds)}`);
+    for (const [k, v] of Object.entries(cfg.methodThresholds as Record<string, unknown>)) {
+      const m = method(k, `methodThresholds key '${k}'`, false) as DriftMethod;
+      methodThresholds[m] = threshold(v, `methodThresholds.${k}`, m);
+    }
+  }
+  const columnThresholds: Record<string, number> = {};
+  const rawThresholds = cfg[spec.thresholdsKey];
+  if (rawThresholds !== undefined) {
+    if (!isObject(rawThresholds)) fail(`config ${spec.thresholdsKey} must be an object of column name -> threshold, got ${show(rawThresholds)}`);
+    for (const [k, v] of Object.entries(rawThresholds as Record<string, unknown>)) columnThresholds[k] = threshold(v, `${spec.thresholdsKey}.${k}`);
+  }
+  const categoricalTest = cfg.categoricalTest ?? 'chisquare';
+  if (categoricalTest !== 'chisquare' && categoricalTest !== 'chi2_contingency') {
+    fail(`config categoricalTest must be 'chisquare' or 'chi2_contingency', got ${show(categoricalTest)}`);
+  }
+  const share = (v: unknown, where: string, fallback: number): number => {
+    if (v === undefined) return fallback;
+    if (typeof v !== 'number' || !(v > 0 && v <= 1)) return fail(`config ${where} must be a number in (0, 1], got ${show(v)}`);
+    return v;
+  };
+  const driftShare = share(cfg.driftShare, 'driftShare', 0.5);
+  const potentialShare = share(cfg.potentialShare, 'potentialShare', driftShare / 2);
+  if (potentialShare > driftShare) fail(`config potentialShare (${potentialShare}) must not exceed driftShare (${driftShare})`);
+  const thresholds = cfg.thresholds ?? 'fixed';
+  if (thresholds !== 'fixed' && thresholds !== 'adaptive') fail(`config thresholds must be 'fixed' or 'adaptive', got ${show(thresholds)}`);
+  const sigmas = cfg.sigmas ?? DEFAULT_BAND_MULTIPLIER;
+  if (typeof sigmas !== 'number' || !Number.isFinite(sigmas) || sigmas < 0) fail(`config sigmas must be a number >= 0, got ${show(sigmas)}`);
+  return {
+    columns,
+    method: cfg.method === undefined ? 'auto' : method(cfg.method, 'method', true),
+    columnMethods,
+    methodThresholds,
+    columnThresholds,
+    categoricalTest: categoricalTest as ResolvedDriftConfig['categoricalTest'],
+    driftShare,
+    potentialShare,
+    thresholds: thresholds as ResolvedDriftConfig['thresholds'],
+    chunkSize: cfg.chunkSize === undefined ? undefined : integer(cfg.chunkSize, 'chunkSize', 2),
+    sigmas: sigmas as number,
+    maxChunks: cfg.maxChunks === undefined ? DEFAULT_MAX_CHUNKS : integer(cfg.maxChunks, 'maxChunks', 2),
+    minChunks: cfg.minChunks === undefined ? 3 : integer(cfg.minChunks, 'minChunks', 2),
+  };
+}
+
+/**
+ * `drift_<column>` with every character outside `[a-zA-Z0-9_]` replaced by `_`, made unique
+ * among `taken` with `_2`, `_3`, ... (in column order).
+ */
+export function resultName(column: string, taken: Set<string>): string {
+  const base = `drift_${column.replace(/[^a-zA-Z0-9_]/g, '_')}`;
+  let name = base;
+  for (let i = 2; taken.has(name); i++) name = `${base}_${i}`;
+  taken.add(name);
+  return name;
+}
+
+/** Dataset status from the share of drifted columns. */
+export function shareStatus(share: number, cfg: Pick<ResolvedDriftConfig, 'driftShare' | 'potentialShare'>): ResultStatus {
+  if (share >= cfg.driftShare) return ResultStatus.Detected;
+  if (share > 0 && share >= cfg.potentialShare) return ResultStatus.PotentialDetection;
+  return ResultStatus.NoDetection;
+}
+
+function nonMissing(col: Float64Array | ReadonlyArray<string | null>): number {
+  let n = 0;
+  if (col instanceof Float64Array) {
+    for (let i = 0; i < col.length; i++) if (Number.isFinite(col[i])) n++;
+  } else for (let i = 0; i < col.length; i++) if (col[i] !== null) n++;
+  return n;
+}
+
+/** The number a result carries: finite (an infinite chi-square statistic becomes the largest double). */
+function finite(v: number): number {
+  return Number.isFinite(v) ? v : v > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE;
+}
+
+/** The statistic the adaptive band is learned on: KS D, chi-square, |z|, or the distance. */
+function bandStatistic(d: ColumnDrift): number {
+  return d.method === 'z' ? Math.abs(d.statistic) : d.statistic;
+}
+
+interface ColumnOutcome {
+  column: string;
+  name: string;
+  drift?: ColumnDrift;
+  skipped?: SkipReason;
+  drifted: boolean;
+  value: number;
+  extra: Record<string, JsonValue>;
+}
+
+/**
+ * One window of a drift app: a result per column (`drift_<column>`) and the dataset result
+ * (`spec.summaryName`). Never throws for data; throws for a bad configuration.
+ */
+export function runDrift(ctx: MonitoringContext<DriftConfig>, spec: DriftSpec): MonitoringResult[] {
+  const cfg = resolveDriftConfig(ctx.config, spec);
+  const summary = (status: ResultStatus, value: number, extraData: Record<string, JsonValue>): MonitoringResult => ({
+    name: spec.summaryName,
+    value,
+    kind: spec.kind,
+    status,
+    extraData,
+  });
+  const irrelevant = (reason: string, extra: Record<string, JsonValue> = {}) => summary(ResultStatus.Irrelevant, 0, { reason, ...extra });
+
+  const reference = ctx.reference;
+  if (!reference) {
+    ctx.logger.warn('no reference rows: no drift computed');
+    return [irrelevant('no reference rows: the endpoint has no reference data set (modelwatch endpoint set-reference)')];
+  }
+  if (reference.length === 0) return [irrelevant('the reference has no rows')];
+  const rows = ctx.sample.length;
+  if (rows === 0) return [irrelevant('window has no rows')];
+
+  const columns = [...new Set(cfg.columns ?? spec.defaultColumns(ctx as MonitoringContext<never>))];
+  if (columns.length === 0) return [irrelevant(`the endpoint has no ${spec.what} names and the config lists none`)];
+  const chunkSize = cfg.chunkSize ?? rows;
+
+  const taken = new Set<string>([spec.summaryName]);
+  const outcomes: ColumnOutcome[] = [];
+  for (const column of columns) {
+    const name = resultName(column, taken);
+    outcomes.push(compareColumn(ctx, cfg, column, name, reference, chunkSize));
+  }
+
+  const results: MonitoringResult[] = outcomes.map((o) => ({
+    name: o.name,
+    value: o.value,
+    kind: spec.kind,
+    status: o.skipped ? ResultStatus.Irrelevant : o.drifted ? ResultStatus.Detected : ResultStatus.NoDetection,
+    extraData: o.extra,
+  }));
+
+  const compared = outcomes.filter((o) => !o.skipped);
+  const skipped: Record<string, string[]> = {};
+  for (const o of outcomes) if (o.skipped) (skipped[o.skipped] ??= []).push(o.column);
+  const methods: Record<string, number> = {};
+  for (const o of compared) methods[o.drift!.method] = (methods[o.drift!.method] ?? 0) + 1;
+  const common: Record<string, JsonValue> = {
+    rows,
+    referenceRows: reference.length,
+    thresholds: cfg.thresholds,
+    ...(cfg.thresholds === 'adaptive' ? { chunkSize, sigmas: cfg.sigmas } : {}),
+    skipped,
+  };
+  if (compared.length === 0) {
+    return [irrelevant(`no ${spec.what} could be compared with the reference (see skipped)`, common), ...results];
+  }
+  const drifted = compared.filter((o) => o.drifted).map((o) => o.column);
+  const share = drifted.length / compared.length;
+  const extra: Record<string, JsonValue> = {
+    share,
+    driftedCount: drifted.length,
+    compared: compared.length,
+    driftShare: cfg.driftShare,
+    potentialShare: cfg.potentialShare,
+    datasetDrift: share >= cfg.driftShare,
+    methods,
+    ...common,
+    drifted,
+  };
+  return [summary(shareStatus(share, cfg), share, fitList(extra, 'drifted', ctx, spec)), ...results];
+}
+
+function compareColumn(
+  ctx: MonitoringContext<DriftConfig>,
+  cfg: ResolvedDriftConfig,
+  column: string,
+  name: string,
+  reference: Sample,
+  chunkSize: number,
+): ColumnOutcome {
+  const skip = (reason: SkipReason, extra: Record<string, JsonValue> = {}): ColumnOutcome => ({
+    column,
+    name,
+    skipped: reason,
+    drifted: false,
+    value: 0,
+    extra: { column, reason: SKIP_REASONS[reason], skipped: reason, ...extra },
+  });
+  if (!ctx.sample.has(column)) return skip('missing_from_window');
+  if (!reference.has(column)) return skip('missing_from_reference');
+  const cur = ctx.sample.column(column);
+  const ref = reference.column(column);
+  if (cur instanceof Float64Array !== ref instanceof Float64Array) return skip('type_mismatch');
+  const type = cur instanceof Float64Array ? 'numeric' : 'categorical';
+  if (nonMissing(ref) === 0) return skip('no_reference_values');
+  if (nonMissing(cur) === 0) return skip('no_window_values');
+  const requested = cfg.columnMethods[column] ?? cfg.method;
+  if (requested !== 'auto' && !DRIFT_METHODS[requested].types.includes(type)) {
+    return skip('method_not_applicable', { method: requested, type });
+  }
+  const computed = columnDrift(ref, cur, { method: requested, categoricalTest: cfg.categoricalTest });
+  const chosen = computed.method;
+  // the threshold depends on the method, known once 'auto' has chosen it
+  const threshold = cfg.columnThresholds[column] ?? cfg.methodThresholds[chosen] ?? DRIFT_METHODS[chosen].defaultThreshold;
+  const d: ColumnDrift = { ...computed, threshold, drifted: isDrift(chosen, computed.score, threshold) };
+
+  const extra: Record<string, JsonValue> = {
+    column,
+    type,
+    method: d.method,
+    statistic: Number.isFinite(d.statistic) ? d.statistic : null,
+    ...(d.kind === 'test' ? { pValue: d.pValue! } : { distance: d.statistic }),
+    threshold,
+    drifted: d.drifted,
+    referenceCount: d.referenceCount,
+    windowCount: d.currentCount,
+    uniqueValues: d.uniqueValues,
+    ...(d.bins !== undefined ? { bins: d.bins } : {}),
+    ...(d.unseen !== undefined ? { unseen: d.unseen } : {}),
+    ...(Number.isFinite(d.statistic) ? {} : { statisticInfinite: true }),
+  };
+  if (cfg.thresholds === 'fixed') return { column, name, drift: d, drifted: d.drifted, value: d.score, extra };
+
+  // adaptive: the statistic of each reference chunk against the rest of the reference
+  const learned = referenceBand(
+    reference,
+    chunkSize,
+    (chunk, range) => {
+      const c = chunk.column(column);
+      const rest = sampleWithout(reference, range.start, range.end).column(column);
+      if (nonMissing(c) === 0 || nonMissing(rest) === 0) return NaN;
+      return bandStatistic(columnDrift(rest, c, { method: chosen }));
+    },
+    { multiplier: cfg.sigmas, maxChunks: cfg.maxChunks, minChunks: cfg.minChunks, lowerLimit: 0 },
+  );
+  const statistic = bandStatistic(d);
+  if (!learned.band) {
+    return {
+      column,
+      name,
+      drift: d,
+      drifted: d.drifted,
+      value: d.score,
+      extra: { ...extra, thresholdMode: 'fixed', adaptiveFallback: learned.reason },
+    };
+  }
+  const band: AdaptiveBand = learned.band;
+  const drifted = statistic > band.upper;
+  return {
+    column,
+    name,
+    drift: d,
+    drifted,
+    value: finite(statistic),
+    extra: {
+      ...extra,
+      thresholdMode: 'adaptive',
+      threshold: band.upper,
+      drifted,
+      fixedThreshold: threshold,
+      fixedDrifted: d.drifted,
+      band: { mean: band.mean, std: band.std, lower: band.lower, upper: band.upper, sigmas: band.multiplier, chunks: band.count, chunkSize },
+    },
+  };
+}
+
+/** Length of `value` as JSON text in UTF-8 bytes (no TextEncoder in the sandbox). */
+export function jsonBytes(value: unknown): number {
+  const s = JSON.stringify(value);
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** `extra` with its list `key` (and the skipped lists) cut to fit the extraData limit, saying so. */
+function fitList(extra: Record<string, JsonValue>, key: string, ctx: MonitoringContext<DriftConfig>, spec: DriftSpec): Record<string, JsonValue> {
+  const budget = DEFAULT_EXTRA_DATA_BYTES - 512;
+  if (jsonBytes(extra) <= budget) return extra;
+  const list = extra[key] as string[];
+  const skipped = extra.skipped as Record<string, string[]>;
+  const out: Record<string, JsonValue> = { ...extra, [key]: [], skipped: {} };
+  let used = jsonBytes(out);
+  const kept: string[] = [];
+  for (const item of list) {
+    const cost = jsonBytes(item) + 1;
+    if (used + cost > budget) break;
+    kept.push(item);
+    used += cost;
+  }
+  const keptSkipped: Record<string, string[]> = {};
+  for (const [reason, names] of Object.entries(skipped)) {
+    keptSkipped[reason] = [];
+    for (const n of names) {
+      const cost = jsonBytes(n) + 1 + jsonBytes(reason) + 4;
+      if (used + cost > budget) break;
+      keptSkipped[reason].push(n);
+      used += cost;
+    }
+  }
+  ctx.logger.warn(`extraData of ${spec.summaryName} truncated to fit the limit`, { [key]: list.length, kept: kept.length });
+  return {
+    ...out,
+    [key]: kept,
+    skipped: keptSkipped,
+    truncated: { [key]: { kept: kept.length, total: list.length }, note: `lists cut to fit ${DEFAULT_EXTRA_DATA_BYTES} bytes; every column has its own result` },
+  };
+}
