@@ -15,6 +15,10 @@ import { changePeriod } from './controller/windows.js';
 import { createLogger, type Logger } from './logger.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
 import { ensureTopology, openBuckets } from './nats/topology.js';
+import { jsonCodec } from './nats/codec.js';
+import { windowKey, type AppOutputMessage } from './nats/messages.js';
+import { Subjects } from './nats/subjects.js';
+import { CRASH_TOLERANCE } from './runner/runner.js';
 import { RunnerSupervisor } from './runner/supervisor.js';
 import type { EndpointRecord } from './store/endpoints.js';
 import { updateJson } from './store/endpoints.js';
@@ -22,7 +26,9 @@ import type { PluginRecord } from './store/plugins.js';
 import { ResultsDb } from './store/results-db.js';
 import { initSettings, SETTINGS_KEY, type MonitoringSettings } from './store/settings.js';
 import { WatchedKv } from './store/watched-kv.js';
-import { StreamProcessor } from './stream/processor.js';
+import { StreamProcessor, type BatchRecord } from './stream/processor.js';
+import { ServingAggregator } from './stream/serving.js';
+import { parseDuration } from './config/duration.js';
 import { Writer } from './writer/writer.js';
 
 export type HostState = 'INITIALIZED' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
@@ -125,7 +131,7 @@ class HostImpl implements Host {
     });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureTopology(nc, jsm, { retentionMs: o.retentionMs, taskMaxDeliver: o.windowAttempts + 1 });
+    await ensureTopology(nc, jsm, { retentionMs: o.retentionMs, taskMaxDeliver: o.windowAttempts + CRASH_TOLERANCE });
     const buckets = await openBuckets(nc);
     await this.initSettings(buckets.settings);
     const endpoints = new WatchedKv<EndpointRecord>(buckets.endpoints);
@@ -155,24 +161,60 @@ class HostImpl implements Host {
         logLevel: o.logLevel,
         logger: this.logger,
         ...(this.logStream ? { logStream: this.logStream } : {}),
+        onCrash: async (c) => {
+          if (!c.window) return;
+          // record the window as failed and mark it so no runner runs it again
+          const key = windowKey(c.window.endpointId, c.app, c.window.windowStart);
+          await buckets.poison.put(key, JSON.stringify(c));
+          const output: AppOutputMessage = {
+            v: 1,
+            endpointId: c.window.endpointId,
+            endpointName: c.window.endpointName,
+            app: c.app,
+            version: c.version,
+            windowStart: c.window.windowStart,
+            windowEnd: c.window.windowEnd,
+            outcome: 'error',
+            rows: 0,
+            results: [],
+            metrics: [],
+            error: {
+              code: 'APP_MEMORY_LIMIT',
+              message: `${c.app}@${c.version} on endpoint ${c.window.endpointName}, window ${new Date(c.window.windowStart).toISOString()}: exhausted V8's memory beyond recovery (${c.message}) and crashed its runner, which was restarted`,
+            },
+            durationMs: 0,
+            completedAt: Date.now(),
+            runner: 'supervisor',
+            attempts: 1,
+          };
+          await js.publish(Subjects.outputs(c.window.endpointId), jsonCodec.encode(output), { msgID: key });
+        },
       });
       await this.supervisor.start();
       this.stopFns.push(() => this.supervisor?.stop());
     }
     if (c.has('stream')) {
+      // serving metrics per interval of arrival time (a minute; MODELWATCH_SERVING_INTERVAL for tests)
+      const servingIntervalMs = process.env.MODELWATCH_SERVING_INTERVAL ? parseDuration(process.env.MODELWATCH_SERVING_INTERVAL, 'MODELWATCH_SERVING_INTERVAL') : 60_000;
+      const aggregator = new ServingAggregator({ nc, js, jsm, logger: this.logger, intervalMs: servingIntervalMs });
+      await aggregator.start();
+      this.stopFns.push(() => aggregator.stop());
       const sp = new StreamProcessor({
         js,
         endpointsKv: buckets.endpoints,
+        batchesKv: buckets.batches,
         endpoints,
         settings,
         logger: this.logger,
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
+        servingIntervalMs,
       });
       await sp.start();
       this.stopFns.push(() => sp.stop());
     }
     if (c.has('controller')) {
+      const batchRecords = new WatchedKv<BatchRecord>(buckets.batches);
       const controller = new Controller({
         js,
         jsm,
@@ -183,7 +225,11 @@ class HostImpl implements Host {
         logger: this.logger,
         allowedLatenessMs: o.allowedLatenessMs,
         retentionMs: o.retentionMs,
+        batches: batchRecords,
+        batchesKv: buckets.batches,
       });
+      await batchRecords.start();
+      this.stopFns.push(() => batchRecords.stop());
       controller.start();
       this.stopFns.push(() => controller.stop());
     }

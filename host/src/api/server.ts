@@ -1,5 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { changePeriod } from '../controller/windows.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
@@ -12,11 +12,12 @@ import type { Buckets } from '../nats/topology.js';
 import { checkEndpointName, checkNames, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
 import { SETTINGS_KEY, readSettings, type MonitoringSettings } from '../store/settings.js';
 import type { WatchedKv } from '../store/watched-kv.js';
-import { publishDeadLetter } from '../stream/dlq.js';
-import { appendEventRows, emptyRows, inferNames, InvalidEventError } from '../stream/events.js';
+import { InvalidEventError } from '../stream/events.js';
 import { normalizeLabel, type NormalizedLabel } from '../stream/labels.js';
 import type { ResultsReply, ResultsRequest } from '../writer/writer.js';
 import { registerPluginRoutes } from './plugins.js';
+import { endpointStats, registerDataPlaneRoutes } from './data-plane.js';
+import { batchSeriesId } from '../stream/processor.js';
 import { parseReference, referenceStatsFor, tableOf } from './reference.js';
 
 export interface ApiDeps {
@@ -87,10 +88,14 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       if (e?.operation === 'PUT') out.push(endpointSummary(e.json<EndpointRecord>()));
     }
     out.sort((a, b) => a.name.localeCompare(b.name));
-    return { endpoints: out };
+    const stats = await endpointStats(deps, out as unknown as EndpointRecord[]);
+    return { endpoints: out.map((e) => ({ ...e, stats: stats.get(e.name) })) };
   });
 
-  app.get<{ Params: { name: string } }>('/api/v1/endpoints/:name', async (req) => getEndpoint(req.params.name));
+  app.get<{ Params: { name: string } }>('/api/v1/endpoints/:name', async (req) => {
+    const ep = await getEndpoint(req.params.name);
+    return { ...ep, stats: (await endpointStats(deps, [ep])).get(ep.name) };
+  });
 
   app.post<{ Body: { name?: unknown; featureNames?: unknown; labelNames?: unknown; monitoring?: unknown; reference?: unknown } }>(
     '/api/v1/endpoints',
@@ -176,55 +181,8 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return endpointSummary(rec!);
   });
 
-  // ---- events
-  app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/events', async (req, reply) => {
-    const name = req.params.name;
-    checkEndpointName(name);
-    const endpoint = await deps.endpoints.get(name);
-    if (!endpoint) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}' (create it with: modelwatch endpoint create --name ${name})`);
-    const { values: events, errors: parseErrors } = parseBody(req.body, String(req.headers['content-type'] ?? ''));
-    const inferred = { ...endpoint, ...inferNames(events[0], endpoint) };
-    const good: unknown[] = [];
-    const rejected = [...parseErrors];
-    const now = Date.now();
-    events.forEach((ev, index) => {
-      try {
-        const rows = emptyRows();
-        appendEventRows(ev, inferred, now, rows);
-        if (rows.ts[0]! > now + deps.maxFutureSkewMs) throw new InvalidEventError(`when: ${new Date(rows.ts[0]!).toISOString()} is too far in the future`);
-        good.push(ev);
-      } catch (err) {
-        if (!(err instanceof InvalidEventError)) throw err;
-        rejected.push({ index, error: err.message });
-      }
-    });
-    if (rejected.length) {
-      await Promise.all(
-        rejected.map((r) =>
-          publishDeadLetter(js, {
-            endpoint: name,
-            reason: { code: 'INVALID_EVENT', message: r.error },
-            source: 'http',
-            receivedAt: now,
-            payload: r.index < events.length && !parseErrors.includes(r) ? JSON.stringify(events[r.index]) : '',
-            payloadEncoding: 'utf8',
-            index: r.index,
-          }),
-        ),
-      );
-    }
-    if (good.length) {
-      const h = natsHeaders();
-      h.set('Mw-Source', 'http');
-      const key = req.headers['idempotency-key'];
-      await js.publish(Subjects.events(name), jsonCodec.encode(good), {
-        headers: h,
-        ...(typeof key === 'string' && key ? { msgID: `${name}:${key}` } : {}),
-      });
-    }
-    const status = good.length === 0 && rejected.length > 0 ? 400 : 202;
-    return reply.status(status).send({ accepted: good.length, rejected });
-  });
+  // ---- events, batches, dead letters, serving statistics (api/data-plane.ts)
+  await registerDataPlaneRoutes(app, deps);
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);
@@ -288,9 +246,11 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   // ---- results
-  app.get<{ Querystring: { endpoint?: string; app?: string; limit?: string; since?: string } }>('/api/v1/results', async (req) => {
+  app.get<{ Querystring: { endpoint?: string; app?: string; limit?: string; since?: string; batch?: string } }>('/api/v1/results', async (req) => {
     const q: ResultsRequest = {};
     if (req.query.endpoint) q.endpointId = endpointId(checkEndpointName(req.query.endpoint));
+    // the windows of a batch of historical events are stored under `<endpoint id>-<batch id>`
+    if (req.query.batch && q.endpointId) q.endpointId = batchSeriesId(q.endpointId, req.query.batch);
     if (req.query.app) q.app = req.query.app;
     if (req.query.limit) q.limit = positiveInt(req.query.limit, 'limit');
     if (req.query.since) q.since = Date.parse(req.query.since) || Number(req.query.since);

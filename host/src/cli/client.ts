@@ -4,6 +4,10 @@ import type { EndpointRecord } from '../store/endpoints.js';
 import type { PluginRecord } from '../store/plugins.js';
 import type { LatestResult, WindowRecord } from '../store/results-db.js';
 import type { PeriodSegment } from '../controller/windows.js';
+import type { EndpointStats } from '../api/data-plane.js';
+import type { ServingRecord } from '../store/results-db.js';
+import type { StoredDeadLetter } from '../stream/dlq.js';
+import type { BatchRecord } from '../stream/processor.js';
 
 export interface ClientOptions {
   /** Base URL of the host's HTTP API. @default 'http://127.0.0.1:7077' */
@@ -12,7 +16,7 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
-export type EndpointSummary = Omit<EndpointRecord, 'featureStats'> & { hasReference: boolean };
+export type EndpointSummary = Omit<EndpointRecord, 'featureStats'> & { hasReference: boolean; stats?: EndpointStats };
 
 export interface MonitoringStatus {
   enabled: boolean;
@@ -82,7 +86,7 @@ export class ModelwatchClient {
   }
 
   getEndpoint(name: string) {
-    return this.call<EndpointRecord>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}`);
+    return this.call<EndpointRecord & { stats?: EndpointStats }>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}`);
   }
 
   createEndpoint(spec: { name: string; featureNames?: string[]; labelNames?: string[]; monitoring?: boolean }) {
@@ -193,9 +197,10 @@ export class ModelwatchClient {
   }
 
   /** Analysed windows, newest first. */
-  results(q: { endpoint?: string; app?: string; limit?: number } = {}) {
+  results(q: { endpoint?: string; app?: string; limit?: number; batch?: string } = {}) {
     const qs = new URLSearchParams();
     if (q.endpoint) qs.set('endpoint', q.endpoint);
+    if (q.batch) qs.set('batch', q.batch);
     if (q.app) qs.set('app', q.app);
     if (q.limit) qs.set('limit', String(q.limit));
     return this.call<{ windows: WindowRecord[] }>('GET', `/api/v1/results?${qs}`).then((r) => r.windows);
@@ -204,5 +209,55 @@ export class ModelwatchClient {
   latest(endpoint?: string) {
     const qs = endpoint ? `?endpoint=${encodeURIComponent(endpoint)}` : '';
     return this.call<{ latest: LatestResult[] }>('GET', `/api/v1/results/latest${qs}`).then((r) => r.latest);
+  }
+
+  /** Serving statistics of an endpoint: requests, errors, latency, estimated predictions, late rows, dead letters, drift status. */
+  endpointStats(name: string) {
+    return this.call<EndpointStats>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}/stats`);
+  }
+
+  /** Serving metrics of an endpoint per closed interval (a minute), newest first. */
+  servingIntervals(name: string, q: { since?: number; limit?: number } = {}) {
+    const qs = new URLSearchParams();
+    if (q.since !== undefined) qs.set('since', String(q.since));
+    if (q.limit) qs.set('limit', String(q.limit));
+    return this.call<{ intervals: ServingRecord[] }>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}/serving?${qs}`).then((r) => r.intervals);
+  }
+
+  /** Send a batch of historical events (JSON: an array, one event, or a columnar batch; or NDJSON text), analysed in its own windows. */
+  sendBatch(name: string, events: unknown, opts: { id?: string; ndjson?: boolean } = {}) {
+    const qs = opts.id ? `?id=${encodeURIComponent(opts.id)}` : '';
+    return this.call<IngestReply & { batchId: string }>(
+      'POST',
+      `/api/v1/endpoints/${encodeURIComponent(name)}/batches${qs}`,
+      opts.ndjson ? String(events) : events,
+      opts.ndjson ? 'application/x-ndjson' : 'application/json',
+    );
+  }
+
+  listBatches(name: string) {
+    return this.call<{ batches: BatchRecord[] }>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}/batches`).then((r) => r.batches);
+  }
+
+  getBatch(name: string, id: string) {
+    return this.call<BatchRecord & { resultsEndpointId: string }>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}/batches/${encodeURIComponent(id)}`);
+  }
+
+  /** Dead letters, newest first, with the counts per endpoint and reason. */
+  deadLetters(q: { endpoint?: string; reason?: string; limit?: number } = {}) {
+    const qs = new URLSearchParams();
+    if (q.endpoint) qs.set('endpoint', q.endpoint);
+    if (q.reason) qs.set('reason', q.reason);
+    if (q.limit) qs.set('limit', String(q.limit));
+    return this.call<{ total: number; counts: Record<string, Record<string, number>>; letters: StoredDeadLetter[] }>('GET', `/api/v1/dlq?${qs}`);
+  }
+
+  deadLetter(seq: number) {
+    return this.call<StoredDeadLetter>('GET', `/api/v1/dlq/${seq}`);
+  }
+
+  /** Publish dead letters' events again (all of an endpoint, or the given sequences) and remove them from the DLQ. */
+  replayDeadLetters(q: { endpoint?: string; seqs?: number[]; includeLate?: boolean } = {}) {
+    return this.call<{ replayed: Array<{ seq: number; endpoint: string }>; skipped: Array<{ seq: number; reason: string }> }>('POST', '/api/v1/dlq/replay', q);
   }
 }

@@ -1,7 +1,9 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isModelwatchError } from '../errors.js';
+import { batchCommand } from './commands/batch.js';
 import { demoCommand } from './commands/demo.js';
+import { dlqCommand } from './commands/dlq.js';
 import { endpointCommand } from './commands/endpoint.js';
 import { eventsCommand } from './commands/events.js';
 import { hostCommand } from './commands/host.js';
@@ -36,6 +38,8 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     .command(eventsCommand)
     .command(monitoringCommand)
     .command(resultsCommand)
+    .command(dlqCommand)
+    .command(batchCommand)
     .command(demoCommand)
     .demandCommand(1, 'name a command (see --help)')
     .strict()

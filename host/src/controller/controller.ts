@@ -8,7 +8,9 @@ import type { EndpointRecord } from '../store/endpoints.js';
 import type { PluginRecord } from '../store/plugins.js';
 import { SETTINGS_KEY, type MonitoringSettings } from '../store/settings.js';
 import type { WatchedKv } from '../store/watched-kv.js';
-import { windowAt } from './windows.js';
+import { batchSeriesId, type BatchRecord } from '../stream/processor.js';
+import { updateJson } from '../store/endpoints.js';
+import { windowAt, type PeriodSegment } from './windows.js';
 
 export interface ControllerDeps {
   js: JetStreamClient;
@@ -23,6 +25,9 @@ export interface ControllerDeps {
   retentionMs: number;
   /** Most windows dispatched per (endpoint, app) in one tick, so catch-up cannot starve others. @default 500 */
   maxWindowsPerTick?: number;
+  /** Batches of historical events (`mw_batches`): dispatched once the stream processor is past their end. */
+  batches?: WatchedKv<BatchRecord>;
+  batchesKv?: KV;
 }
 
 interface Progress {
@@ -134,7 +139,49 @@ export class Controller {
         this.progress.set(key, next);
       }
     }
+    total += await this.dispatchBatches(settings.periods, plugins);
     this.dispatched += total;
+    return total;
+  }
+
+  /**
+   * Dispatch the windows of every batch of historical events the stream processor is done
+   * with (its acknowledged floor is past the batch's end marker): one task per (window with
+   * rows, active app), under the batch's own id, so a batch never touches live windows. Task
+   * message ids make a repeated dispatch (a crash before the record says `dispatched`) a no-op.
+   */
+  private async dispatchBatches(periods: readonly PeriodSegment[], plugins: PluginRecord[]): Promise<number> {
+    const { batches, batchesKv } = this.deps;
+    if (!batches || !batchesKv || plugins.length === 0) return 0;
+    const waiting = batches.all().filter((b) => b.status === 'ingested');
+    if (waiting.length === 0) return 0;
+    const floor = (await this.deps.jsm.consumers.info(Streams.events, Consumers.stream)).ack_floor.stream_seq;
+    let total = 0;
+    for (const b of waiting) {
+      if (b.endSeq > floor) continue;
+      const ep = await this.deps.endpoints.get(b.endpoint);
+      if (!ep || !ep.monitoring) continue;
+      const series = batchSeriesId(ep.id, b.batchId);
+      const prefix = `${Subjects.rows(series, 0).slice(0, -1)}`;
+      const info = await this.deps.jsm.streams.info(Streams.rows, { subjects_filter: `${prefix}*` });
+      const starts = Object.keys(info.state.subjects ?? {})
+        .map((s) => Number(s.slice(prefix.length)))
+        .sort((a, c) => a - c);
+      const now = Date.now();
+      const tasks: TaskMessage[] = [];
+      for (const p of plugins) {
+        for (const start of starts) {
+          const w = windowAt(start, periods);
+          tasks.push({ v: 1, endpointId: series, endpointName: ep.name, app: p.name, version: p.activeVersion, windowStart: w.start, windowEnd: w.end, dispatchedAt: now });
+        }
+      }
+      await Promise.all(tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: windowKey(t.endpointId, t.app, t.windowStart) })));
+      await updateJson<BatchRecord>(batchesKv, `${b.endpoint}.${b.batchId}`, (cur) =>
+        cur && cur.status === 'ingested' ? { ...cur, status: 'dispatched', windows: starts.length, dispatchedAt: now } : undefined,
+      );
+      total += tasks.length;
+      this.log.info({ endpoint: ep.name, batch: b.batchId, windows: starts.length, apps: plugins.length }, 'batch dispatched');
+    }
     return total;
   }
 

@@ -11,8 +11,10 @@ export const Streams = {
   tasks: 'MW_TASKS',
   /** App outputs for the writer: `mw.outputs.<endpointId>`. */
   outputs: 'MW_OUTPUTS',
-  /** Rejected input with its reason: `mw.dlq.<endpointName>`. */
+  /** Rejected input with its reason: `mw.dlq.<endpointName>.<reason code>`. */
   dlq: 'MW_DLQ',
+  /** Serving metrics: `mw.serving.part` (per batch of events, stream processor -> aggregator), `mw.serving.minute.<endpointId>` (closed intervals -> writer). */
+  serving: 'MW_SERVING',
   /** Ground truth that arrives after the predictions: `mw.labels.<endpointName>`. */
   labels: 'MW_LABELS',
   /** Plugins' log lines: `mw.logs.<app>`. */
@@ -28,7 +30,7 @@ export const Subjects = {
   tasksAll: 'mw.tasks.>',
   outputs: (endpointId: string) => `mw.outputs.${endpointId}`,
   outputsAll: 'mw.outputs.>',
-  dlq: (endpointName: string) => `mw.dlq.${endpointName}`,
+  dlq: (endpointName: string, code: string) => `mw.dlq.${endpointName}.${code}`,
   dlqAll: 'mw.dlq.>',
   labels: (endpointName: string) => `mw.labels.${endpointName}`,
   labelsAll: 'mw.labels.>',
@@ -36,6 +38,16 @@ export const Subjects = {
   logsAll: 'mw.logs.>',
   /** Request/reply: a runner analyses one window without storing it (queue group `runners`). */
   runnerEvaluate: 'mw.svc.runner.evaluate',
+  servingAll: 'mw.serving.>',
+  /** What the stream processor saw in one batch of events (serving metrics, late rows). */
+  servingPart: 'mw.serving.part',
+  /** Serving metrics of one endpoint for one closed interval. */
+  servingMinute: (endpointId: string) => `mw.serving.minute.${endpointId}`,
+  servingMinuteAll: 'mw.serving.minute.>',
+  /** Request/reply: the serving aggregator answers with its open (not yet closed) intervals. */
+  servingLive: 'mw.svc.serving.live',
+  /** Request/reply: the writer answers serving statistics and minutes. */
+  servingQuery: 'mw.svc.serving.query',
   /** Request/reply: the writer answers result queries. */
   resultsQuery: 'mw.svc.results.query',
   /** Request/reply: a runner smoke-runs a bundle (queue group `runners`). */
@@ -51,6 +63,10 @@ export const Buckets = {
   settings: 'mw_settings',
   /** Controller progress: next window per (endpoint id, app). */
   controller: 'mw_controller',
+  /** Windows whose plugin crashed its runner: recorded as failed, never run again (key: window key). */
+  poison: 'mw_poison',
+  /** Batches of historical events, key `<endpoint name>.<batch id>`: ingested, then dispatched. */
+  batches: 'mw_batches',
 } as const;
 
 /** Object store of plugin bundles: `<name>@<version>.js` and `.js.map`. */
@@ -63,4 +79,6 @@ export const Consumers = {
   stream: 'stream-processor',
   runners: 'runners',
   writer: 'writer',
+  serving: 'serving-aggregator',
+  writerServing: 'writer-serving',
 } as const;

@@ -6,7 +6,7 @@ import { Buckets, BUNDLE_STORE, Consumers, REFERENCE_STORE, Streams, Subjects } 
 
 export interface TopologyOptions {
   retentionMs: number;
-  /** How long a runner may go silent on a task before it is redelivered (runners signal progress every 3 s). @default 10 s */
+  /** How long a runner may go silent on a task before it is redelivered (runners signal progress every 2 s). @default 6 s */
   taskAckWaitMs?: number;
   /** Deliveries of a task before it is given up. @default 5 */
   taskMaxDeliver?: number;
@@ -28,7 +28,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
       duplicate_window: ns(600_000),
     },
     { name: Streams.outputs, subjects: [Subjects.outputsAll], max_age: retention, duplicate_window: ns(600_000) },
-    { name: Streams.dlq, subjects: [Subjects.dlqAll], max_age: retention },
+    { name: Streams.dlq, subjects: [Subjects.dlqAll], max_age: retention, duplicate_window: ns(600_000) },
+    { name: Streams.serving, subjects: [Subjects.servingAll], max_age: retention, duplicate_window: ns(600_000) },
     { name: Streams.labels, subjects: [Subjects.labelsAll], max_age: retention, duplicate_window: ns(120_000) },
     { name: Streams.logs, subjects: [Subjects.logsAll], max_age: ns(86_400_000), max_msgs_per_subject: 10_000, discard: DiscardPolicy.Old },
   ];
@@ -46,14 +47,33 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     durable_name: Consumers.stream,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    ack_wait: ns(30_000),
-    max_ack_pending: 4096,
+    // a batch in the stream processor signals progress every 5 s: after a crash, its events come back within 15 s
+    ack_wait: ns(15_000),
+    max_ack_pending: 8192,
   });
   await ensureConsumer(jsm, Streams.tasks, {
     durable_name: Consumers.runners,
     ack_policy: AckPolicy.Explicit,
-    ack_wait: ns(opts.taskAckWaitMs ?? 10_000),
-    max_deliver: opts.taskMaxDeliver ?? 5,
+    ack_wait: ns(opts.taskAckWaitMs ?? 6_000),
+    max_deliver: opts.taskMaxDeliver ?? 6,
+    max_ack_pending: 1024,
+  });
+  await ensureConsumer(jsm, Streams.serving, {
+    durable_name: Consumers.serving,
+    filter_subject: Subjects.servingPart,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    // held until the intervals they count are closed (a minute and a bit), kept alive with
+    // "working" every 5 s: after a crash they come back within 15 s
+    ack_wait: ns(15_000),
+    max_ack_pending: 100_000,
+  });
+  await ensureConsumer(jsm, Streams.serving, {
+    durable_name: Consumers.writerServing,
+    filter_subject: Subjects.servingMinuteAll,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: ns(30_000),
     max_ack_pending: 1024,
   });
   await ensureConsumer(jsm, Streams.outputs, {
@@ -64,7 +84,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     max_ack_pending: 1024,
   });
   const kvm = new Kvm(nc);
-  for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1 });
+  for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1, ...(b === Buckets.poison ? { ttl: opts.retentionMs } : {}) });
   const objm = new Objm(nc);
   await objm.create(BUNDLE_STORE);
   await objm.create(REFERENCE_STORE);
@@ -98,6 +118,8 @@ export interface Buckets {
   plugins: KV;
   settings: KV;
   controller: KV;
+  batches: KV;
+  poison: KV;
   bundles: ObjectStore;
   references: ObjectStore;
 }
@@ -105,13 +127,15 @@ export interface Buckets {
 export async function openBuckets(nc: NatsConnection): Promise<Buckets> {
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
-  const [endpoints, plugins, settings, controller, bundles, references] = await Promise.all([
+  const [endpoints, plugins, settings, controller, batches, poison, bundles, references] = await Promise.all([
     kvm.open(Buckets.endpoints),
     kvm.open(Buckets.plugins),
     kvm.open(Buckets.settings),
     kvm.open(Buckets.controller),
+    kvm.open(Buckets.batches),
+    kvm.open(Buckets.poison),
     objm.open(BUNDLE_STORE),
     objm.open(REFERENCE_STORE),
   ]);
-  return { endpoints, plugins, settings, controller, bundles, references };
+  return { endpoints, plugins, settings, controller, batches, poison, bundles, references };
 }

@@ -9,6 +9,9 @@ import { AppRunner } from './runner.js';
 
 const natsUrl = process.env.MODELWATCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 const logger = createLogger(process.env.MODELWATCH_LOG_LEVEL ?? 'info');
+// A stray rejection (an isolate disposed under a pending call) is a bug to log, not a reason to
+// take down every window this runner is working on.
+process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection in the runner'));
 const nc = await connect({ servers: natsUrl, name: 'modelwatch-runner', maxReconnectAttempts: -1 });
 const runner = new AppRunner({
   nc,

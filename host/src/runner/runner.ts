@@ -43,6 +43,11 @@ export type SmokeReply = { ok: true } | { ok: false; error: ErrorData };
 /** What `mw.svc.runner.evaluate` answers for a TaskMessage: the output, not stored. */
 export type EvaluateReply = { ok: true; output: AppOutputMessage } | { ok: false; error: ErrorData };
 
+/**
+ * Deliveries of a task beyond its attempts: a runner that dies takes the windows it was
+ * working on with it, and those windows did nothing wrong; they are redelivered and tried again.
+ */
+export const CRASH_TOLERANCE = 3;
 const MAX_SANDBOXES = 64;
 const MAX_CACHED_WINDOWS = 8;
 /** Failures worth another try: the next attempt may run elsewhere or with more luck. */
@@ -172,12 +177,17 @@ export class AppRunner {
       return;
     }
     const attempt = m.info.deliveryCount;
-    const keepAlive = setInterval(() => m.working(), 3_000);
+    const keepAlive = setInterval(() => m.working(), 2_000);
     try {
       let output: AppOutputMessage;
-      if (attempt > this.attempts) {
-        // every earlier try ended without an answer: the runner died or lost NATS each time
-        output = this.failed(task, attempt - 1, { code: 'WINDOW_FAILED', message: `gave up after ${attempt - 1} attempts: each one ended without an outcome (the runner died or timed out)` });
+      if (attempt > 1 && (await this.buckets.poison.get(windowKey(task.endpointId, task.app, task.windowStart)))) {
+        // this window crashed a runner; the supervisor has recorded it as failed
+        m.ack();
+        return;
+      }
+      if (attempt >= this.attempts + CRASH_TOLERANCE) {
+        // every earlier delivery ended without an outcome: runners died or lost NATS each time
+        output = this.failed(task, attempt - 1, { code: 'WINDOW_FAILED', message: `gave up after ${attempt - 1} deliveries ended without an outcome (the runner died or lost NATS each time)` });
       } else {
         output = await this.analyse(task, attempt);
         if (output.outcome === 'error' && output.error && RETRYABLE.has(output.error.code) && attempt < this.attempts) {
@@ -233,7 +243,7 @@ export class AppRunner {
     const plugin = await this.plugins.get(task.app);
     const version = plugin?.versions.find((v) => v.version === task.version);
     if (!plugin || !version) return this.failed(task, attempt, { code: 'NOT_FOUND', message: `plugin ${task.app}@${task.version} is not registered` });
-    const data = await this.windowData(endpoint, task.windowStart);
+    const data = await this.windowData(endpoint, task.windowStart, task.endpointId);
     base.rows = data.length;
     if (data.length === 0 && !version.runOnEmptyWindows) return { ...base, outcome: 'empty', completedAt: Date.now() };
     let sandbox: PluginSandbox;
@@ -321,11 +331,12 @@ export class AppRunner {
     return await p;
   }
 
-  private async windowData(endpoint: EndpointRecord, windowStart: number): Promise<WindowData> {
-    const key = `${endpoint.id}.${windowStart}.${endpoint.updatedAt}`;
+  /** `rowsId`: the endpoint's id, or `<id>-<batch>` for the windows of a batch of historical events. */
+  private async windowData(endpoint: EndpointRecord, windowStart: number, rowsId = endpoint.id): Promise<WindowData> {
+    const key = `${rowsId}.${windowStart}.${endpoint.updatedAt}`;
     let p = this.windows.get(key);
     if (!p) {
-      p = readWindowRows(this.js, this.jsm, endpoint.id, windowStart).then((batches) => buildWindowData(batches, endpoint));
+      p = readWindowRows(this.js, this.jsm, rowsId, windowStart).then((batches) => buildWindowData(batches, endpoint));
       this.windows.set(key, p);
       p.catch(() => this.windows.delete(key));
       while (this.windows.size > MAX_CACHED_WINDOWS) this.windows.delete(this.windows.keys().next().value!);

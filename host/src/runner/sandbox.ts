@@ -1,4 +1,5 @@
 import { SourceMap, type SourceMapPayload } from 'node:module';
+import { writeSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import type { PluginLimits } from '../store/plugins.js';
@@ -54,6 +55,17 @@ export interface RunOptions {
   onLog?: (line: LogLine) => void;
 }
 
+/** Starts the stderr line a runner writes when a plugin crashes V8 (the supervisor reads it). */
+export const CRASH_MARKER = 'MODELWATCH_CRASH ';
+
+/** What follows CRASH_MARKER. */
+export interface CrashReport {
+  app: string;
+  version: string;
+  message: string;
+  window: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } | null;
+}
+
 /** Prefix of the runtime's answer when the output is not plain data. */
 const INVALID = '\u0000invalid:';
 /** How often the CPU-time watchdog looks. */
@@ -63,8 +75,10 @@ const WATCHDOG_MS = 25;
 export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024;
 const MAX_LOG_LINES_PER_WINDOW = 100;
 const MAX_LOG_LINE_CHARS = 4096;
-const HARDEN = `(${hardenGlobals.toString()})()`;
-const RUN = `return (${runWindow.toString()})($0, $1, $2, $3)`;
+// Runs first in every context, compiled once per isolate: hardens the globals and defines the
+// runtime entry as a property the plugin's code (which runs after) can neither replace nor delete.
+const HARDEN = `(${hardenGlobals.toString()})();
+Object.defineProperty(globalThis, '__mw_run', { value: ${runWindow.toString()}, writable: false, configurable: false, enumerable: false });`;
 
 /**
  * A plugin version's isolate. Each window runs in a fresh context of it; after any failure
@@ -74,8 +88,12 @@ export class PluginSandbox {
   private isolate: ivm.Isolate | undefined;
   private scripts: { plugin: ivm.Script; harden: ivm.Script } | undefined;
   private readonly filename: string;
+  /** The window running now (for the crash report). */
+  private current: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } | undefined;
   /** Runs are serialised: an isolate executes one thing at a time anyway, and a failing window must not take others down with it. */
   private queue: Promise<unknown> = Promise.resolve();
+  /** The next window's context, made (and hardened) ahead while the host does other work. */
+  private spare: { isolate: ivm.Isolate; context: Promise<ivm.Context> } | undefined;
 
   private readonly mapper: StackMapper;
 
@@ -94,8 +112,15 @@ export class PluginSandbox {
     this.disposeIsolate();
     const isolate = new ivm.Isolate({
       memoryLimit: Math.max(8, this.opts.limits.memoryMb),
-      // V8 cannot recover from this; only this process dies and its supervisor restarts it.
-      onCatastrophicError: () => process.abort(),
+      // V8 cannot recover from this: say which window did it (synchronously, on stderr, for the
+      // supervisor), then abort; only this runner process dies and the supervisor restarts it.
+      onCatastrophicError: (message: string) => {
+        try {
+          writeSync(2, `${CRASH_MARKER}${JSON.stringify({ app: this.opts.name, version: this.opts.version, message, window: this.current ?? null })}\n`);
+        } finally {
+          process.abort();
+        }
+      },
     });
     try {
       this.scripts = {
@@ -122,17 +147,18 @@ export class PluginSandbox {
 
   private async runNow(input: SandboxInput, runOptions: RunOptions): Promise<string> {
     const { isolate, scripts } = this.ensure();
+    this.current = { endpointId: input.endpoint.id, endpointName: input.endpoint.name, windowStart: input.windowStart, windowEnd: input.windowEnd };
     const timeout = this.opts.limits.timeoutMs;
     let context: ivm.Context | undefined;
     let timer: NodeJS.Timeout | undefined;
     let watchdog: NodeJS.Timeout | undefined;
+    let entry: ivm.Reference | undefined;
     let failed = false;
     let logs = 0;
     const began = Date.now();
     const onLog = runOptions.onLog;
     try {
-      context = await isolate.createContext();
-      await scripts.harden.run(context, { timeout });
+      context = await this.takeContext(isolate, scripts.harden, timeout);
       const { sample, reference, ...rest } = input;
       const spec = ({ packed: _p, ...sp }: SampleData) => sp;
       const meta = { ...rest, sample: spec(sample), ...(reference ? { reference: spec(reference) } : {}) };
@@ -172,11 +198,10 @@ export class PluginSandbox {
         return new ivm.ExternalCopy(whole ? a.buffer : a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)).copyInto({ release: true });
       };
       const args = [JSON.stringify(meta), transfer(sample.packed), reference ? transfer(reference.packed) : undefined, log];
-      const call = context.evalClosure(RUN, args, {
-        filename: 'file:///modelwatch/run.js',
-        timeout: remaining,
-        result: { promise: true, copy: true },
-      });
+      entry = (await context.global.get('__mw_run', { reference: true })) as ivm.Reference<(...a: unknown[]) => Promise<string>>;
+      const call = entry.apply(undefined, args, { timeout: remaining, result: { promise: true, copy: true } });
+      call.catch(() => undefined); // raced below: a late rejection must not go unhandled
+      deadline.catch(() => undefined); // may fire after the race is settled
       const out = (await Promise.race([call, deadline])) as unknown;
       if (typeof out !== 'string') throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned no JSON output`);
       if (out.startsWith(INVALID)) throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned an invalid output: ${out.slice(INVALID.length)}`);
@@ -188,16 +213,43 @@ export class PluginSandbox {
       failed = true;
       throw this.mapError(err, isolate, timeout, Date.now() - began);
     } finally {
+      this.current = undefined;
       clearTimeout(timer);
       clearInterval(watchdog);
       try {
-        context?.release();
+        if (!isolate.isDisposed) entry?.release();
+        if (!isolate.isDisposed) context?.release();
       } catch {
         /* isolate already gone */
       }
       // After a failure the isolate may hold late rejections or broken state: start over.
       if (failed || isolate.isDisposed) this.disposeIsolate();
+      else this.prepareSpare(isolate, scripts.harden, timeout);
     }
+  }
+
+  /** A fresh hardened context: the spare made ahead when there is one, else a new one. */
+  private async takeContext(isolate: ivm.Isolate, harden: ivm.Script, timeout: number): Promise<ivm.Context> {
+    const make = async () => {
+      const c = await isolate.createContext();
+      await harden.run(c, { timeout });
+      return c;
+    };
+    const spare = this.spare?.isolate === isolate ? this.spare.context : undefined;
+    this.spare = undefined;
+    return spare ? await spare.catch(make) : await make();
+  }
+
+  /** Make the next window's context now, while the host fetches and prepares that window. */
+  private prepareSpare(isolate: ivm.Isolate, harden: ivm.Script, timeout: number): void {
+    if (isolate.isDisposed || this.spare) return;
+    const context = (async () => {
+      const c = await isolate.createContext();
+      await harden.run(c, { timeout });
+      return c;
+    })();
+    context.catch(() => undefined);
+    this.spare = { isolate, context };
   }
 
   /**
@@ -264,6 +316,19 @@ export class PluginSandbox {
   }
 
   private disposeIsolate(): void {
+    const spare = this.spare;
+    this.spare = undefined;
+    const old = this.isolate;
+    void spare?.context.then(
+      (c) => {
+        try {
+          if (old && !old.isDisposed) c.release();
+        } catch {
+          /* its isolate is gone */
+        }
+      },
+      () => undefined,
+    );
     if (this.isolate && !this.isolate.isDisposed) {
       try {
         this.isolate.dispose();

@@ -1,6 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
 import type { Logger } from '../logger.js';
+import { CRASH_MARKER, type CrashReport } from './sandbox.js';
 
 export interface SupervisorOptions {
   count: number;
@@ -11,6 +13,8 @@ export interface SupervisorOptions {
   logger: Logger;
   /** Where the runners' log lines (JSON) go. @default process.stderr */
   logStream?: NodeJS.WritableStream;
+  /** Called when a runner reports, before dying, that a plugin crashed V8 on a window. */
+  onCrash?: (report: CrashReport) => Promise<void>;
 }
 
 /** Path of the compiled runner entry (the host runs from dist; tests may import src). */
@@ -53,15 +57,32 @@ export class RunnerSupervisor {
     });
     const sink = this.opts.logStream ?? process.stderr;
     child.stdout?.pipe(sink, { end: false });
-    child.stderr?.pipe(sink, { end: false });
+    const crashes: CrashReport[] = [];
+    if (child.stderr) {
+      createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
+        if (line.startsWith(CRASH_MARKER)) {
+          try {
+            crashes.push(JSON.parse(line.slice(CRASH_MARKER.length)) as CrashReport);
+          } catch {
+            /* not ours */
+          }
+        }
+        sink.write(`${line}\n`);
+      });
+    }
     this.children.set(slot, child);
     const startedAt = Date.now();
     const ready = new Promise<void>((resolve) => {
       child.on('message', (m: { type?: string }) => m?.type === 'ready' && resolve());
       child.once('exit', () => resolve());
     });
-    child.once('exit', (code, signal) => {
+    // 'close' comes after the last stderr line was read ('exit' may come before)
+    child.once('close', (code, signal) => {
       if (this.children.get(slot) === child) this.children.delete(slot);
+      for (const c of crashes) {
+        this.log.error({ slot, plugin: `${c.app}@${c.version}`, window: c.window, message: c.message }, 'a plugin crashed its runner');
+        void this.opts.onCrash?.(c).catch((err: unknown) => this.log.error({ err }, 'could not record a crash'));
+      }
       if (this.stopping) return;
       const quick = Date.now() - startedAt < 30_000;
       const next = quick ? failures + 1 : 0;

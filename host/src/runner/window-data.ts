@@ -7,6 +7,7 @@ import { Streams, Subjects } from '../nats/subjects.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import type { ReferenceTable } from '../api/reference.js';
 import { normalizeLabel } from '../stream/labels.js';
+import { decodeRowBatch } from '../stream/rows.js';
 import type { SampleData } from './sandbox.js';
 
 /** A window's rows, columnar, ready for the sandbox, with its statistics. */
@@ -22,9 +23,11 @@ export async function readWindowRows(js: JetStreamClient, jsm: JetStreamManager,
   if (count === 0) return [];
   const consumer = await js.consumers.get(Streams.rows, { filter_subjects: subject });
   const batches: RowBatch[] = [];
+  // parts already read (a redelivered event the stream processor stored twice) are dropped
+  const seen = new Set<string>();
   const iter = await consumer.fetch({ max_messages: count, expires: 10_000 });
   for await (const m of iter) {
-    batches.push(jsonCodec.decode<RowBatch>(m.data));
+    decodeRowBatch(m.data, seen, batches);
     if (m.info.pending === 0) break;
   }
   return batches;

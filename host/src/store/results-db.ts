@@ -2,6 +2,7 @@ import { Level } from 'level';
 import type { MonitoringMetric, MonitoringResult } from '@modelwatch/sdk';
 import type { ErrorData } from '../errors.js';
 import type { AppOutputMessage, WindowOutcome } from '../nats/messages.js';
+import { emptyCounts, type ServingCounts, type ServingMinuteMessage } from '../stream/serving.js';
 
 /** One analysed window of one app, with everything it produced. Key `w/<endpointId>/<app>/<windowStart>`. */
 export interface WindowRecord {
@@ -36,7 +37,7 @@ export interface LatestResult extends MonitoringResult {
 
 /** A time-series point waiting to be written. Key `o/<sequence>`. */
 export interface OutboxPoint {
-  measurement: 'app_results' | 'app_metrics';
+  measurement: 'app_results' | 'app_metrics' | 'serving_metrics';
   tags: Record<string, string>;
   fields: Record<string, number>;
   /** ms since the epoch */
@@ -54,6 +55,23 @@ export interface ResultsQuery {
 
 const pad = (n: number) => String(n).padStart(16, '0');
 
+/** Serving metrics of one endpoint and interval, as stored. Key `s/<endpointId>/<start>`. */
+export type ServingRecord = ServingMinuteMessage & { storedAt: number };
+
+/**
+ * What the writer keeps up to date per endpoint. Key `e/<endpointId>`: serving totals over
+ * every closed interval, the last interval, and when each result status was last seen (for
+ * the drift status: the worst status of the last 24 hours).
+ */
+export interface EndpointStatsRecord extends ServingCounts {
+  endpointId: string;
+  endpointName: string;
+  /** Result status (-1..2) -> end of the newest window that had a result with it. */
+  statusSeen: Record<string, number>;
+  lastInterval?: Pick<ServingMinuteMessage, 'start' | 'intervalMs' | 'requests' | 'errors' | 'latencyAvg' | 'latencyP50' | 'latencyP99' | 'estimatedPredictions'>;
+  updatedAt: number;
+}
+
 /**
  * The writer's LevelDB: full window history, latest result values, and an outbox of
  * time-series points. Storing a window is one atomic batch and happens once per
@@ -64,6 +82,8 @@ export class ResultsDb {
   private readonly windows;
   private readonly latest;
   private readonly outbox;
+  private readonly serving;
+  private readonly stats;
   private seq = 0;
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -72,6 +92,8 @@ export class ResultsDb {
     this.windows = this.db.sublevel<string, WindowRecord>('w', { valueEncoding: 'json' });
     this.latest = this.db.sublevel<string, LatestResult>('l', { valueEncoding: 'json' });
     this.outbox = this.db.sublevel<string, OutboxPoint>('o', { valueEncoding: 'json' });
+    this.serving = this.db.sublevel<string, ServingRecord>('s', { valueEncoding: 'json' });
+    this.stats = this.db.sublevel<string, EndpointStatsRecord>('e', { valueEncoding: 'json' });
   }
 
   async open(): Promise<void> {
@@ -139,8 +161,77 @@ export class ResultsDb {
     if (withOutbox) {
       for (const p of pointsOf(out)) ops.push({ type: 'put', sublevel: this.outbox, key: pad(++this.seq), value: p });
     }
+    const stats = await this.statusSeen(out);
+    if (stats) ops.push({ type: 'put', sublevel: this.stats, key: out.endpointId, value: stats });
     await this.db.batch(ops as never);
     return 'stored';
+  }
+
+  /** The endpoint's stats with the statuses of this output's results noted (live windows only, not batches). */
+  private async statusSeen(out: AppOutputMessage): Promise<EndpointStatsRecord | undefined> {
+    if (out.results.length === 0 || out.endpointId.includes('-')) return undefined;
+    const cur = (await this.stats.get(out.endpointId)) ?? newStats(out.endpointId, out.endpointName);
+    let changed = false;
+    for (const r of out.results) {
+      const k = String(r.status);
+      if ((cur.statusSeen[k] ?? -Infinity) < out.windowEnd) {
+        cur.statusSeen[k] = out.windowEnd;
+        changed = true;
+      }
+    }
+    return changed ? { ...cur, updatedAt: Date.now() } : undefined;
+  }
+
+  /** Store the serving metrics of one closed interval. 'duplicate' (nothing changes) when it is stored already. */
+  storeServing(m: ServingMinuteMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
+    const run = this.lock.then(() => this.storeServingNow(m, withOutbox));
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async storeServingNow(m: ServingMinuteMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
+    const key = `${m.endpointId}/${pad(m.start)}`;
+    if ((await this.serving.get(key)) !== undefined) return 'duplicate';
+    const cur = (await this.stats.get(m.endpointId)) ?? newStats(m.endpointId, m.endpointName);
+    const c = cur as ServingCounts;
+    c.requests += m.requests;
+    c.errors += m.errors;
+    c.predictions += m.predictions;
+    c.estimatedPredictions += m.estimatedPredictions;
+    c.lateRows += m.lateRows;
+    c.dropped += m.dropped;
+    c.latencyCount += m.latencyCount;
+    c.latencySum += m.latencySum;
+    if (m.firstRequest !== null && (c.firstRequest === null || m.firstRequest < c.firstRequest)) c.firstRequest = m.firstRequest;
+    if (m.lastRequest !== null && (c.lastRequest === null || m.lastRequest > c.lastRequest)) c.lastRequest = m.lastRequest;
+    if (!cur.lastInterval || cur.lastInterval.start <= m.start) {
+      const { start, intervalMs, requests, errors, latencyAvg, latencyP50, latencyP99, estimatedPredictions } = m;
+      cur.lastInterval = { start, intervalMs, requests, errors, latencyAvg, latencyP50, latencyP99, estimatedPredictions };
+    }
+    cur.endpointName = m.endpointName;
+    cur.updatedAt = Date.now();
+    const ops: Array<{ type: 'put'; sublevel: unknown; key: string; value: unknown }> = [
+      { type: 'put', sublevel: this.serving, key, value: { ...m, storedAt: Date.now() } satisfies ServingRecord },
+      { type: 'put', sublevel: this.stats, key: m.endpointId, value: cur },
+    ];
+    if (withOutbox) ops.push({ type: 'put', sublevel: this.outbox, key: pad(++this.seq), value: servingPoint(m) });
+    await this.db.batch(ops as never);
+    return 'stored';
+  }
+
+  /** Serving metrics of an endpoint by interval, newest first. */
+  async servingIntervals(endpointId: string, since = 0, limit = 10_000): Promise<ServingRecord[]> {
+    const out: ServingRecord[] = [];
+    for await (const v of this.serving.values({ gte: `${endpointId}/${pad(since)}`, lt: `${endpointId}/\uffff`, reverse: true, limit })) out.push(v);
+    return out;
+  }
+
+  /** Stats of the given endpoints (all when none given). */
+  async endpointStats(endpointIds?: string[]): Promise<EndpointStatsRecord[]> {
+    if (endpointIds) return (await this.stats.getMany(endpointIds)).filter((v): v is EndpointStatsRecord => v !== undefined);
+    const out: EndpointStatsRecord[] = [];
+    for await (const v of this.stats.values()) out.push(v);
+    return out;
   }
 
   async getWindow(endpointId: string, app: string, windowStart: number): Promise<WindowRecord | undefined> {
@@ -178,9 +269,34 @@ export class ResultsDb {
   }
 }
 
+function newStats(endpointId: string, endpointName: string): EndpointStatsRecord {
+  return { endpointId, endpointName, ...emptyCounts(), statusSeen: {}, updatedAt: 0 };
+}
+
+/** The `serving_metrics` point of one endpoint and interval, at the interval's start. */
+export function servingPoint(m: ServingMinuteMessage): OutboxPoint {
+  const fields: Record<string, number> = {
+    requests: m.requests,
+    errors: m.errors,
+    predictions: m.predictions,
+    estimated_predictions: m.estimatedPredictions,
+    late_rows: m.lateRows,
+  };
+  if (m.dropped) fields.dropped = m.dropped;
+  if (m.latencyAvg !== null) fields.latency_avg = m.latencyAvg;
+  if (m.latencyP50 !== null) fields.latency_p50 = m.latencyP50;
+  if (m.latencyP99 !== null) fields.latency_p99 = m.latencyP99;
+  return { measurement: 'serving_metrics', tags: { endpoint_id: m.endpointId, endpoint_name: m.endpointName }, fields, time: m.start };
+}
+
 /** The time-series points of one output: one per result (value, status) and per metric, at the window's end. */
 export function pointsOf(out: AppOutputMessage): OutboxPoint[] {
-  const base = { endpoint_id: out.endpointId, endpoint_name: out.endpointName, application: out.app };
+  // the windows of a batch of historical events: endpoint id `<id>-<batch>`
+  const dash = out.endpointId.indexOf('-');
+  const base: Record<string, string> =
+    dash === -1
+      ? { endpoint_id: out.endpointId, endpoint_name: out.endpointName, application: out.app }
+      : { endpoint_id: out.endpointId.slice(0, dash), endpoint_name: out.endpointName, application: out.app, batch_id: out.endpointId.slice(dash + 1) };
   return [
     ...out.results.map(
       (r): OutboxPoint => ({

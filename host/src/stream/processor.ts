@@ -1,54 +1,164 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../logger.js';
-import { windowAt } from '../controller/windows.js';
+import { windowAt, type PeriodSegment } from '../controller/windows.js';
 import { jsonCodec } from '../nats/codec.js';
-import type { RowBatch } from '../nats/messages.js';
 import { Consumers, Streams, Subjects } from '../nats/subjects.js';
 import { updateJson, type EndpointRecord } from '../store/endpoints.js';
 import type { MonitoringSettings } from '../store/settings.js';
 import { SETTINGS_KEY } from '../store/settings.js';
 import type { WatchedKv } from '../store/watched-kv.js';
-import { payloadText, publishDeadLetter } from './dlq.js';
-import { appendEventRows, emptyRows, inferNames, InvalidEventError, type Rows } from './events.js';
+import { deadLetterSubject, payloadText, type DeadLetter, type DeadLetterCode } from './dlq.js';
+import { eventsOf, inferNames, InvalidEventError, isRequestBatch, parseEvent, parseRequestBatch, type BatchServing, type ParsedEvent } from './events.js';
+import { RowsChunk } from './rows.js';
+import type { ServingEntry, ServingPartMessage } from './serving.js';
+
+/** Header of a message that belongs to a batch of historical events. */
+export const BATCH_HEADER = 'Mw-Batch';
+/** Header of the message that ends a batch (its value: the batch id; the body is ignored). */
+export const BATCH_END_HEADER = 'Mw-Batch-End';
+/** Where a message came from: `http`, `tracker`; NATS publishers need not set it. */
+export const SOURCE_HEADER = 'Mw-Source';
+export const BATCH_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** A batch of historical events, key `<endpoint name>.<batch id>` of the `mw_batches` bucket. */
+export interface BatchRecord {
+  endpoint: string;
+  endpointId: string;
+  batchId: string;
+  /** Sequence of the end marker in MW_EVENTS: the batch is complete when the processor is past it. */
+  endSeq: number;
+  status: 'ingested' | 'dispatched';
+  createdAt: number;
+  /** Windows dispatched (per app), when dispatched. */
+  windows?: number;
+  rows?: number;
+  dispatchedAt?: number;
+}
+
+/** The rows id of a batch's windows (results are stored under it too): `<endpoint id>-<batch id>`. */
+export function batchSeriesId(endpointId: string, batchId: string): string {
+  return `${endpointId}-${batchId}`;
+}
 
 export interface StreamProcessorDeps {
   js: JetStreamClient;
   endpointsKv: KV;
+  batchesKv?: KV;
   endpoints: WatchedKv<EndpointRecord>;
   settings: WatchedKv<MonitoringSettings>;
   logger: Logger;
   allowedLatenessMs: number;
   maxFutureSkewMs: number;
-  /** Messages processed at once. @default 64 */
+  /** Serving metrics are counted per interval of this length (arrival time). @default 60 s */
+  servingIntervalMs?: number;
+  /** A message larger than this is dead-lettered as OVERSIZED. @default 8 MiB */
+  maxEventBytes?: number;
+  /** Messages handled as one batch (one publish per window for all of them). @default 256 */
+  batchSize?: number;
+  /** Batches in flight at once. @default 4 */
   concurrency?: number;
 }
 
+const PART_BYTES = 256 * 1024;
+const CHUNK_BYTES = 512 * 1024;
+
+/** What one batch of messages produces: row chunks by subject, dead letters, serving entries. */
+class BatchOutput {
+  readonly chunks = new Map<string, RowsChunk>();
+  readonly ready: Array<[string, RowsChunk]> = [];
+  readonly letters: Array<{ letter: DeadLetter; msgID: string }> = [];
+  readonly entries: ServingEntry[] = [];
+  readonly eps: Array<[string, string]> = [];
+  private readonly epIndex = new Map<string, number>();
+  readonly batchEnds: BatchRecord[] = [];
+
+  chunk(subject: string, nx: number, ny: number): RowsChunk {
+    let c = this.chunks.get(subject);
+    if (c && (c.nx !== nx || c.ny !== ny || c.bytes >= CHUNK_BYTES)) {
+      this.ready.push([subject, c]);
+      c = undefined;
+    }
+    if (!c) {
+      c = new RowsChunk(nx, ny);
+      this.chunks.set(subject, c);
+    }
+    return c;
+  }
+
+  endpointIndex(id: string, name: string): number {
+    let i = this.epIndex.get(id);
+    if (i === undefined) {
+      i = this.eps.length;
+      this.eps.push([id, name]);
+      this.epIndex.set(id, i);
+    }
+    return i;
+  }
+
+  all(): Array<[string, RowsChunk]> {
+    return [...this.ready, ...this.chunks];
+  }
+}
+
+/** Rows of one message in one window, in order. */
+interface WindowRows {
+  items: Array<{ p: ParsedEvent; from: number; to: number }>;
+}
+
 /**
- * Consumes inference events, validates them against their endpoint, assigns each row to
- * its window by event time, and stores the rows by window. Bad input goes to the dead-letter
- * stream with its reason; nothing here throws out of the loop.
+ * Consumes inference events, validates them against their endpoint, assigns each row to its
+ * window by event time, and stores the rows by window. Messages are handled in batches: the
+ * rows of all messages of a batch that fall in one window are published together (compact
+ * binary, see `rows.ts`), with the dead letters and the batch's serving report, and only
+ * then are the messages acknowledged. Every part of a row message names the event it came
+ * from, so a redelivered event never counts twice however it was batched. Bad input goes to
+ * the dead-letter stream with its reason; nothing here throws out of the loop.
  */
 export class StreamProcessor {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private readonly inflight = new Set<Promise<void>>();
   private readonly log: Logger;
+  private readonly intervalMs: number;
+  /** Messages handled and rows stored since start. */
+  handled = 0;
+  rowsStored = 0;
 
   constructor(private readonly deps: StreamProcessorDeps) {
     this.log = deps.logger.child({ component: 'stream' });
+    this.intervalMs = deps.servingIntervalMs ?? 60_000;
   }
 
   async start(): Promise<void> {
     const consumer = await this.deps.js.consumers.get(Streams.events, Consumers.stream);
-    this.messages = await consumer.consume({ max_messages: 1024 });
-    const limit = this.deps.concurrency ?? 64;
+    const batchSize = this.deps.batchSize ?? 256;
+    const limit = this.deps.concurrency ?? 4;
+    this.messages = await consumer.consume({ max_messages: Math.max(1024, batchSize * limit) });
     this.loop = (async () => {
-      for await (const m of this.messages!) {
-        const p = this.handle(m).finally(() => this.inflight.delete(p));
+      let pending: JsMsg[] = [];
+      let scheduled = false;
+      const flush = () => {
+        if (pending.length === 0) return;
+        const batch = pending;
+        pending = [];
+        const p = this.handleBatch(batch).finally(() => this.inflight.delete(p));
         this.inflight.add(p);
-        if (this.inflight.size >= limit) await Promise.race(this.inflight);
+      };
+      for await (const m of this.messages!) {
+        pending.push(m);
+        if (pending.length >= batchSize) flush();
+        else if (!scheduled) {
+          // take what is buffered now as one batch: it is flushed once the iterator waits for the network
+          scheduled = true;
+          setImmediate(() => {
+            scheduled = false;
+            flush();
+          });
+        }
+        while (this.inflight.size >= limit) await Promise.race(this.inflight);
       }
+      flush();
     })();
   }
 
@@ -58,85 +168,266 @@ export class StreamProcessor {
     await Promise.allSettled([...this.inflight]);
   }
 
-  private async handle(m: JsMsg): Promise<void> {
+  private async handleBatch(msgs: JsMsg[]): Promise<void> {
+    const out = new BatchOutput();
+    const failed = new Set<JsMsg>();
+    // a slow batch (NATS trouble, retries) keeps its events from being redelivered meanwhile
+    const keepAlive = setInterval(() => {
+      for (const m of msgs) m.working();
+    }, 5000);
     try {
-      await this.process(m);
-      m.ack();
-    } catch (err) {
-      // Infrastructure trouble (NATS down, timeouts): let JetStream redeliver.
-      this.log.warn({ err, seq: m.seq }, 'event not processed, will be redelivered');
-      m.nak(1000);
+      await this.handleBatchNow(msgs, out, failed);
+    } finally {
+      clearInterval(keepAlive);
     }
   }
 
-  private async process(m: JsMsg): Promise<void> {
+  private async handleBatchNow(msgs: JsMsg[], out: BatchOutput, failed: Set<JsMsg>): Promise<void> {
+    const settings = await this.deps.settings.get(SETTINGS_KEY).catch(() => undefined);
+    const periods = settings?.periods ?? [{ fromMs: 0, periodMs: 600_000 }];
+    for (const m of msgs) {
+      try {
+        await this.process(m, out, periods);
+      } catch (err) {
+        // infrastructure trouble (NATS down, timeouts): let JetStream redeliver this one
+        this.log.warn({ err, seq: m.seq }, 'event not processed, will be redelivered');
+        failed.add(m);
+      }
+    }
+    try {
+      await this.publish(out, msgs);
+      for (const m of msgs) {
+        if (failed.has(m)) m.nak(1000);
+        else m.ack();
+      }
+      this.handled += msgs.length - failed.size;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, messages: msgs.length }, 'could not store a batch of events; they will be redelivered');
+      for (const m of msgs) m.nak(1000);
+    }
+  }
+
+  private async publish(out: BatchOutput, msgs: JsMsg[]): Promise<void> {
+    const { js } = this.deps;
+    const lo = msgs[0]!.seq;
+    const hi = msgs[msgs.length - 1]!.seq;
+    const pubs: Array<Promise<unknown>> = [];
+    let rows = 0;
+    const counter = new Map<string, number>();
+    for (const [subject, chunk] of out.all()) {
+      if (chunk.n === 0) continue;
+      const i = counter.get(subject) ?? 0;
+      counter.set(subject, i + 1);
+      rows += chunk.n;
+      pubs.push(js.publish(subject, chunk.encode(), { msgID: `r:${lo}-${hi}:${subject}:${i}` }));
+    }
+    for (const { letter, msgID } of out.letters) pubs.push(js.publish(deadLetterSubject(letter), jsonCodec.encode(letter), { msgID }));
+    if (out.entries.length) {
+      const part: ServingPartMessage = { v: 1, intervalMs: this.intervalMs, eps: out.eps, ev: out.entries };
+      pubs.push(js.publish(Subjects.servingPart, jsonCodec.encode(part), { msgID: `sp:${lo}-${hi}:${out.entries.length}` }));
+    }
+    await Promise.all(pubs);
+    if (out.batchEnds.length && this.deps.batchesKv) {
+      const kv = this.deps.batchesKv;
+      await Promise.all(
+        out.batchEnds.map((b) =>
+          updateJson<BatchRecord>(kv, `${b.endpoint}.${b.batchId}`, (cur) => (cur ? undefined : b)),
+        ),
+      );
+    }
+    this.rowsStored += rows;
+  }
+
+  private async process(m: JsMsg, out: BatchOutput, periods: readonly PeriodSegment[]): Promise<void> {
     const arrival = Math.floor(m.info.timestampNanos / 1e6);
     const name = m.subject.slice(Subjects.events('').length);
-    const dead = (code: string, message: string, index?: number) =>
-      publishDeadLetter(
-        this.deps.js,
-        { endpoint: name, reason: { code, message }, source: m.headers?.get('Mw-Source') || 'nats', receivedAt: arrival, ...payloadText(m.data), ...(index !== undefined ? { index } : {}) },
-        `${m.seq}:${index ?? -1}`,
-      );
+    const source = m.headers?.get(SOURCE_HEADER) || 'nats';
+    const batchId = m.headers?.get(BATCH_HEADER) || undefined;
+    const letters: Array<{ letter: DeadLetter; msgID: string }> = [];
+    const dead = (code: DeadLetterCode, message: string, extra: Partial<DeadLetter> = {}) => {
+      letters.push({
+        letter: {
+          endpoint: name,
+          reason: { code, message },
+          source,
+          receivedAt: arrival,
+          ...payloadText(m.data),
+          payloadScope: 'message',
+          eventSeq: m.seq,
+          ...(batchId ? { batch: batchId } : {}),
+          ...extra,
+        },
+        msgID: `d:${m.seq}:${extra.index ?? -1}:${code}`,
+      });
+    };
+    const interval = Math.floor(arrival / this.intervalMs) * this.intervalMs;
+    // every message is reported to the serving aggregator (bad ones with no endpoint), so it knows it was seen
+    const entry: ServingEntry = [m.seq, interval, -1, 0, 0, 0, 0, 0, arrival, arrival, 0, []];
+    const commit = () => {
+      for (const l of letters) out.letters.push(l);
+      if (!batchId) out.entries.push(entry);
+    };
+
+    const endMarker = m.headers?.get(BATCH_END_HEADER);
+    if (endMarker) {
+      const ep = await this.deps.endpoints.get(name);
+      if (!ep) dead('UNKNOWN_ENDPOINT', `no endpoint named '${name}': create it first (modelwatch endpoint create --name ${name})`);
+      else if (!BATCH_ID.test(endMarker)) dead('INVALID_BATCH', `batch id '${endMarker.slice(0, 80)}' is not valid: use 1-64 letters, digits, '_' or '-'`);
+      else out.batchEnds.push({ endpoint: name, endpointId: ep.id, batchId: endMarker, endSeq: m.seq, status: 'ingested', createdAt: arrival });
+      commit();
+      return;
+    }
+    const maxBytes = this.deps.maxEventBytes ?? 8 * 1024 * 1024;
+    if (m.data.length > maxBytes) {
+      dead('OVERSIZED', `a message of ${m.data.length} bytes, over the limit of ${maxBytes}: send smaller batches`);
+      commit();
+      return;
+    }
+    if (batchId !== undefined && !BATCH_ID.test(batchId)) {
+      dead('INVALID_BATCH', `batch id '${batchId.slice(0, 80)}' is not valid: use 1-64 letters, digits, '_' or '-'`);
+      commit();
+      return;
+    }
     let body: unknown;
     try {
       body = jsonCodec.decode(m.data);
     } catch (err) {
-      await dead('INVALID_JSON', `not valid JSON: ${(err as Error).message}`);
+      dead('INVALID_JSON', invalidJsonMessage(m.data, err as Error));
+      commit();
       return;
     }
     let endpoint = await this.deps.endpoints.get(name);
     if (!endpoint) {
-      await dead('UNKNOWN_ENDPOINT', `no endpoint named '${name}': create it first (modelwatch endpoint create --name ${name})`);
+      dead('UNKNOWN_ENDPOINT', `no endpoint named '${name}': create it first (modelwatch endpoint create --name ${name})`);
+      commit();
       return;
     }
-    const events = Array.isArray(body) ? body : [body];
-    if (endpoint.featureNames.length === 0 || endpoint.labelNames.length === 0) {
-      endpoint = await this.inferNames(endpoint, events[0]);
-    }
-    const settings = await this.deps.settings.get(SETTINGS_KEY);
-    const periods = settings?.periods ?? [{ fromMs: 0, periodMs: 600_000 }];
-    const byWindow = new Map<number, Rows>();
-    for (let i = 0; i < events.length; i++) {
-      const rows = emptyRows();
+    // a request batch (the SDK tracker's): its envelope counts the requests, sampled or not
+    let envelope: BatchServing | undefined;
+    if (isRequestBatch(body)) {
       try {
-        appendEventRows(events[i], endpoint, arrival, rows);
+        envelope = parseRequestBatch(body as unknown as Record<string, unknown>, arrival);
       } catch (err) {
         if (!(err instanceof InvalidEventError)) throw err;
-        await dead('INVALID_EVENT', err.message, Array.isArray(body) ? i : undefined);
-        continue;
-      }
-      const t = rows.ts[0]!;
-      if (t > arrival + this.deps.maxFutureSkewMs) {
-        await dead('FUTURE_EVENT', `when: ${new Date(t).toISOString()} is more than ${this.deps.maxFutureSkewMs} ms after arrival (${new Date(arrival).toISOString()})`, Array.isArray(body) ? i : undefined);
-        continue;
-      }
-      const w = windowAt(t, periods);
-      if (arrival > w.end + this.deps.allowedLatenessMs) {
-        await dead(
-          'LATE_EVENT',
-          `arrived ${arrival - w.end} ms after its window [${new Date(w.start).toISOString()}, ${new Date(w.end).toISOString()}) ended; allowed lateness is ${this.deps.allowedLatenessMs} ms`,
-          Array.isArray(body) ? i : undefined,
-        );
-        continue;
-      }
-      const acc = byWindow.get(w.start);
-      if (!acc) byWindow.set(w.start, rows);
-      else {
-        acc.ts.push(...rows.ts);
-        acc.x.push(...rows.x);
-        acc.y.push(...rows.y);
-        acc.rid.push(...rows.rid);
-        acc.lat.push(...rows.lat);
+        dead('INVALID_EVENT', err.message);
+        commit();
+        return;
       }
     }
-    await Promise.all(
-      [...byWindow].map(([start, rows]) =>
-        this.deps.js.publish(Subjects.rows(endpoint.id, start), jsonCodec.encode({ v: 1, ...rows } satisfies RowBatch), {
-          msgID: `${m.seq}:${start}`,
-        }),
-      ),
-    );
+    const units = eventsOf(body);
+    if (units.length > 0 && (endpoint.featureNames.length === 0 || endpoint.labelNames.length === 0)) {
+      endpoint = await this.inferNames(endpoint, units[0]!.event);
+    }
+    entry[2] = out.endpointIndex(endpoint.id, endpoint.name);
+    const windows = new Map<number, WindowRows>();
+    const lateness = this.deps.allowedLatenessMs;
+    let w = { start: 0, end: -1 };
+    let tMin = Infinity;
+    let tMax = -Infinity;
+    for (const { event, index } of units) {
+      const at = index !== undefined ? { index } : {};
+      let p: ParsedEvent;
+      try {
+        p = parseEvent(event, endpoint, arrival);
+      } catch (err) {
+        if (!(err instanceof InvalidEventError)) throw err;
+        dead('INVALID_EVENT', err.message, at);
+        continue;
+      }
+      if (p.tMax > arrival + this.deps.maxFutureSkewMs) {
+        dead('FUTURE_EVENT', `when: ${new Date(p.tMax).toISOString()} is more than ${this.deps.maxFutureSkewMs} ms after arrival (${new Date(arrival).toISOString()})`, at);
+        continue;
+      }
+      entry[5] += p.n;
+      entry[6] += (p.n * 100) / (envelope ? envelope.samplingPercentage : p.samplingPercentage);
+      if (p.tMin < tMin) tMin = p.tMin;
+      if (p.tMax > tMax) tMax = p.tMax;
+      if (!envelope) {
+        entry[3] += p.requests;
+        entry[4] += p.errors;
+        entry[10] += p.dropped;
+        for (const l of p.latencies) pushLatency(entry[11], l);
+      }
+      if (p.n === 0) continue;
+      // rows to windows; rows of a live event whose window has closed are late
+      let late: number[] | null = null;
+      let lastStart = NaN;
+      let item: WindowRows['items'][number] | null = null;
+      for (let i = 0; i < p.n; i++) {
+        const t = p.ts[i]!;
+        if (t < w.start || t >= w.end) w = windowAt(t, periods);
+        if (!batchId && arrival > w.end + lateness) {
+          (late ??= []).push(i);
+          item = null;
+          lastStart = NaN;
+          continue;
+        }
+        if (w.start !== lastStart || !item) {
+          let wr = windows.get(w.start);
+          if (!wr) windows.set(w.start, (wr = { items: [] }));
+          // contiguous runs stay ranges; a run that resumes after a gap becomes a new item
+          item = { p, from: i, to: i + 1 };
+          wr.items.push(item);
+          lastStart = w.start;
+        } else item.to = i + 1;
+      }
+      if (late) {
+        entry[7] += late.length;
+        const lw = windowAt(p.ts[late[0]!]!, periods);
+        const message = `arrived ${arrival - lw.end} ms after its window [${new Date(lw.start).toISOString()}, ${new Date(lw.end).toISOString()}) ended; allowed lateness is ${lateness} ms`;
+        if (late.length === p.n) dead('LATE_EVENT', message, { ...at, rows: p.n });
+        else {
+          // only some rows of a columnar batch are late: the letter holds just those rows
+          const text = JSON.stringify(columnarSubset(p, late, endpoint));
+          dead('LATE_EVENT', `${late.length} of ${p.n} rows late: ${message}`, {
+            ...at,
+            rows: late.length,
+            payload: text,
+            payloadEncoding: 'utf8',
+            payloadScope: 'event',
+            payloadBytes: Buffer.byteLength(text),
+          });
+        }
+      }
+    }
+    if (envelope) {
+      entry[3] += envelope.requests;
+      entry[4] += envelope.errors;
+      entry[10] += envelope.dropped;
+      for (const l of envelope.latencies) pushLatency(entry[11], l);
+      if (envelope.tMin !== null && envelope.tMin < tMin) tMin = envelope.tMin;
+      if (envelope.tMax !== null && envelope.tMax > tMax) tMax = envelope.tMax;
+      if (tMin === Infinity) tMin = tMax = arrival;
+    }
+    if (entry[3] > 0) {
+      entry[8] = tMin;
+      entry[9] = tMax;
+    }
+    // the message's rows, window by window, in parts of a size that depends on the message alone
+    const rowsId = batchId ? batchSeriesId(endpoint.id, batchId) : endpoint.id;
+    const nx = endpoint.featureNames.length;
+    const ny = endpoint.labelNames.length;
+    for (const [start, wr] of windows) {
+      const subject = Subjects.rows(rowsId, start);
+      let chunk = out.chunk(subject, nx, ny);
+      let offset = 0;
+      let partBytes = 0;
+      chunk.beginPart(m.seq, 0);
+      for (const it of wr.items) {
+        for (let i = it.from; i < it.to; ) {
+          if (partBytes >= PART_BYTES) {
+            chunk = out.chunk(subject, nx, ny);
+            chunk.beginPart(m.seq, offset);
+            partBytes = 0;
+          }
+          const [k, bytes] = chunk.addRange(it.p, i, it.to, PART_BYTES - partBytes);
+          partBytes += bytes;
+          offset += k;
+          i += k;
+        }
+      }
+    }
+    commit();
   }
 
   private async inferNames(endpoint: EndpointRecord, event: unknown): Promise<EndpointRecord> {
@@ -161,4 +452,34 @@ export class StreamProcessor {
     if (updated && updated !== endpoint) this.log.info({ endpoint: endpoint.name, ...names }, 'inferred feature and output names');
     return updated ?? endpoint;
   }
+}
+
+/** Latencies as run-length pairs `[value, count, ...]` (micro-batches often give one latency to many rows). */
+function pushLatency(runs: number[], v: number): void {
+  const n = runs.length;
+  if (n > 0 && runs[n - 2] === v) runs[n - 1]! += 1;
+  else runs.push(v, 1);
+}
+
+/** Why a payload is not JSON, in words (Python's json.dumps writes NaN and Infinity, which JSON does not have). */
+export function invalidJsonMessage(data: Uint8Array, err: Error): string {
+  const text = Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 1 << 20)).toString('utf8');
+  if (/(^|[\s,[:])(-?Infinity|NaN)([\s,\]}]|$)/.test(text)) {
+    return `not valid JSON: NaN and Infinity are not JSON numbers (Python's json.dumps writes them; send null for a missing value): ${err.message}`;
+  }
+  return `not valid JSON: ${err.message}`;
+}
+
+/** Some rows of a parsed event as a columnar batch (for the late rows of a columnar batch). */
+function columnarSubset(p: ParsedEvent, rows: number[], endpoint: EndpointRecord): Record<string, unknown> {
+  const pick = <T>(col: readonly T[]) => rows.map((i) => col[i]!);
+  return {
+    format: 'columnar',
+    when: pick(p.ts),
+    inputs: Object.fromEntries(endpoint.featureNames.map((n, c) => [n, pick(p.x[c]!)])),
+    outputs: Object.fromEntries(endpoint.labelNames.map((n, c) => [n, pick(p.y[c]!)])),
+    ...(p.rid ? { requestIds: pick(p.rid) } : {}),
+    ...(p.lat ? { latencyMicros: pick(p.lat) } : {}),
+    ...(p.samplingPercentage !== 100 ? { samplingPercentage: p.samplingPercentage } : {}),
+  };
 }

@@ -8,7 +8,8 @@ import { jsonCodec } from '../nats/codec.js';
 import type { AppOutputMessage } from '../nats/messages.js';
 import { Consumers, Streams, Subjects } from '../nats/subjects.js';
 import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
-import type { LatestResult, ResultsDb, ResultsQuery, WindowRecord } from '../store/results-db.js';
+import type { EndpointStatsRecord, LatestResult, ResultsDb, ResultsQuery, ServingRecord, WindowRecord } from '../store/results-db.js';
+import type { ServingMinuteMessage } from '../stream/serving.js';
 
 export interface WriterDeps {
   nc: NatsConnection;
@@ -26,6 +27,10 @@ export interface WriterDeps {
 export type ResultsRequest = ResultsQuery & { latest?: boolean };
 export type ResultsReply = { windows: WindowRecord[] } | { latest: LatestResult[] } | { error: string };
 
+/** `mw.svc.serving.query`: serving statistics per endpoint, or one endpoint's intervals. */
+export type ServingRequest = { stats: { endpointIds?: string[] } } | { intervals: { endpointId: string; since?: number; limit?: number } };
+export type ServingReply = { stats: EndpointStatsRecord[] } | { intervals: ServingRecord[] } | { error: string };
+
 /**
  * Consumes app outputs and stores each window once in LevelDB (history and latest values).
  * Time-series points go through an outbox in the same LevelDB batch and are shipped to
@@ -35,6 +40,10 @@ export class Writer {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private querySub: Subscription | undefined;
+  private servingSub: Subscription | undefined;
+  private servingMessages: ConsumerMessages | undefined;
+  private servingLoop: Promise<void> | undefined;
+  servingStored = 0;
   private influx: InfluxWriter | undefined;
   private shipping: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -69,6 +78,36 @@ export class Writer {
         })().then((reply) => msg.respond(jsonCodec.encode(reply)));
       },
     });
+    this.servingSub = nc.subscribe(Subjects.servingQuery, {
+      callback: (err, msg) => {
+        if (err) return;
+        void (async (): Promise<ServingReply> => {
+          try {
+            const q = jsonCodec.decode<ServingRequest>(msg.data);
+            if ('intervals' in q) return { intervals: await db.servingIntervals(q.intervals.endpointId, q.intervals.since, q.intervals.limit) };
+            return { stats: await db.endpointStats(q.stats.endpointIds) };
+          } catch (e) {
+            return { error: (e as Error).message };
+          }
+        })().then((reply) => msg.respond(jsonCodec.encode(reply)));
+      },
+    });
+    // serving metrics of closed intervals: stored once each, with their TSDB point in the outbox
+    const servingConsumer = await js.consumers.get(Streams.serving, Consumers.writerServing);
+    this.servingMessages = await servingConsumer.consume({ max_messages: 256 });
+    this.servingLoop = (async () => {
+      for await (const m of this.servingMessages!) {
+        try {
+          const minute = jsonCodec.decode<ServingMinuteMessage>(m.data);
+          if ((await db.storeServing(minute, this.influx !== undefined)) === 'stored') this.servingStored++;
+          m.ack();
+          if (this.idle) this.wake?.();
+        } catch (err) {
+          this.log.error({ err, seq: m.seq }, 'could not store serving metrics; they will be redelivered');
+          m.nak(1000);
+        }
+      }
+    })();
     const consumer = await js.consumers.get(Streams.outputs, Consumers.writer);
     this.messages = await consumer.consume({ max_messages: 256 });
     this.loop = (async () => {
@@ -93,8 +132,11 @@ export class Writer {
   async stop(): Promise<void> {
     this.stopped = true;
     this.querySub?.unsubscribe();
+    this.servingSub?.unsubscribe();
     await this.messages?.close();
+    await this.servingMessages?.close();
     await this.loop;
+    await this.servingLoop;
     this.wake?.();
     await this.shipping;
     await this.influx?.close();

@@ -15,6 +15,11 @@ interface CreateArgs extends GlobalArgs {
 
 const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
 
+const STATUS_NAMES: Record<string, string> = { '-1': 'irrelevant', '0': 'no_detection', '1': 'potential_detection', '2': 'detected' };
+const driftName = (s: number | null) => (s === null ? '-' : (STATUS_NAMES[String(s)] ?? String(s)));
+const micros = (us: number) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${Math.round(us)} µs`);
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
+
 /** Format of a reference file from its extension. */
 export function referenceFormat(path: string): 'csv' | 'jsonl' | 'json' {
   const ext = extname(path).toLowerCase();
@@ -81,8 +86,23 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const eps = await new ModelwatchClient({ url: args.host }).listEndpoints();
           if (args.json) return printJson(eps);
           printTable(
-            ['name', 'id', 'features', 'labels', 'reference', 'monitoring', 'created'],
-            eps.map((e) => [e.name, e.id.slice(0, 12), e.featureNames.join(', '), e.labelNames.join(', '), e.hasReference ? 'yes' : 'no', e.monitoring ? 'on' : 'off', iso(e.createdAt)]),
+            ['name', 'features', 'reference', 'monitoring', 'requests', 'errors', 'avg latency', 'last request', 'drift', 'late rows', 'dead letters'],
+            eps.map((e) => {
+              const s = e.stats;
+              return [
+                e.name,
+                clip(e.featureNames.join(', '), 30),
+                e.hasReference ? 'yes' : 'no',
+                e.monitoring ? 'on' : 'off',
+                s ? s.requests : '-',
+                s ? s.errors : '-',
+                s?.latencyAvg != null ? micros(s.latencyAvg) : '-',
+                s?.lastRequest != null ? iso(s.lastRequest) : '-',
+                s ? driftName(s.driftStatus) : '-',
+                s ? s.lateRows : '-',
+                s ? s.deadLetters.total : '-',
+              ];
+            }),
           );
         },
       )
@@ -90,7 +110,31 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'get <name>',
         'show one endpoint with its reference statistics',
         (b) => b.positional('name', { type: 'string', demandOption: true }),
-        async (args) => printJson(await new ModelwatchClient({ url: args.host }).getEndpoint(args.name)),
+        async (args) => {
+          const ep = await new ModelwatchClient({ url: args.host }).getEndpoint(args.name);
+          if (args.json || !ep.stats) return printJson(ep);
+          const s = ep.stats;
+          const li = s.lastInterval;
+          process.stdout.write(
+            [
+              `endpoint ${ep.name} (id ${ep.id}), monitoring ${ep.monitoring ? 'on' : 'off'}`,
+              `features:        ${ep.featureNames.join(', ') || '(none yet)'}`,
+              `outputs:         ${ep.labelNames.join(', ') || '(none yet)'}`,
+              `reference:       ${Object.keys(ep.featureStats).length ? `${ep.referenceRowCount ?? '?'} rows` : 'none'}`,
+              `first request:   ${s.firstRequest !== null ? iso(s.firstRequest) : '-'}`,
+              `last request:    ${s.lastRequest !== null ? iso(s.lastRequest) : '-'}`,
+              `requests:        ${s.requests} (errors ${s.errors}${s.dropped ? `, dropped by the tracker ${s.dropped}` : ''})`,
+              `predictions:     ${s.predictions} received, ${Math.round(s.estimatedPredictions)} estimated (sampling)`,
+              `avg latency:     ${s.latencyAvg !== null ? micros(s.latencyAvg) : '-'}`,
+              `last interval:   ${li ? `${iso(li.start)}: ${li.requests} requests, ${li.errors} errors, latency avg ${li.latencyAvg !== null ? micros(li.latencyAvg) : '-'}, p50 ${li.latencyP50 !== null ? micros(li.latencyP50) : '-'}, p99 ${li.latencyP99 !== null ? micros(li.latencyP99) : '-'}` : '-'}`,
+              `drift status:    ${driftName(s.driftStatus)} (worst result status of the last 24 hours)`,
+              `late rows:       ${s.lateRows}`,
+              `dead letters:    ${s.deadLetters.total}${s.deadLetters.total ? ` (${Object.entries(s.deadLetters.byReason).map(([k, v]) => `${k} ${v}`).join(', ')}); modelwatch dlq list --endpoint ${ep.name}` : ''}`,
+              '(--json for the full record with the reference statistics)',
+              '',
+            ].join('\n'),
+          );
+        },
       )
       .command<GlobalArgs & { name: string; on: boolean }>(
         'monitoring <name>',

@@ -1,0 +1,122 @@
+// Controller capacity: 1,000 endpoints x 2 apps (MLRun's histogram-data-drift with a
+// reference, and a row counter), one window of 1,000 rows per endpoint: how long from the
+// window's close (its end plus the allowed lateness) until all 2,000 results are stored.
+// Target: all within 30 s. Prints windows per second and the memory of the host and runners.
+//
+//   node --no-node-snapshot bench/controller-capacity.mjs [--endpoints N] [--runners N] [--concurrency N]
+//
+// Needs host/dist (npx tsc -b) and nats-server on PATH.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { createHost } from '../host/dist/host.js';
+import { ModelwatchClient } from '../host/dist/cli/client.js';
+import { startNatsServer } from '../host/dist/nats/server.js';
+import { createLogger } from '../host/dist/logger.js';
+import { bundlePlugin } from '../host/dist/plugins/bundle.js';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const ENDPOINTS = arg('--endpoints', 1000);
+const RUNNERS = arg('--runners', 2);
+const CONCURRENCY = arg('--concurrency', 4);
+const ROWS = 1000;
+const PERIOD = 20_000;
+const LATENESS = 1000;
+const APPS = ['histogram-data-drift', 'row-count'];
+const FEATURES = ['a', 'b', 'c', 'd'];
+
+let seed = 11;
+const uniform = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
+const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+const rssMb = (pid) => {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+};
+
+const dir = mkdtempSync(join(tmpdir(), 'mw-bench-controller-'));
+const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+const host = createHost(
+  { natsUrl: nats.url, dataDir: join(dir, 'host'), httpPort: 0, runners: RUNNERS, runnerConcurrency: CONCURRENCY, basePeriod: PERIOD, allowedLateness: LATENESS, logLevel: 'error' },
+  createLogger('error'),
+);
+await host.start();
+const client = new ModelwatchClient({ url: host.apiUrl, timeoutMs: 120_000 });
+for (const p of ['plugins/histogram-data-drift', 'test/fixtures/plugins/row-count']) {
+  const b = await bundlePlugin(new URL(`../${p}`, import.meta.url).pathname);
+  await client.publishPlugin({ manifest: b.manifest, code: b.code, map: b.map });
+}
+const reference = ['a,b,c,d,y', ...Array.from({ length: 500 }, () => [normal(), normal() * 3 + 10, uniform(), normal(), 0].join(','))].join('\n');
+const names = Array.from({ length: ENDPOINTS }, (_, i) => `ep-${String(i).padStart(4, '0')}`);
+let t = performance.now();
+for (let i = 0; i < names.length; i += 20) {
+  await Promise.all(
+    names.slice(i, i + 20).map(async (name) => {
+      await client.createEndpoint({ name, featureNames: FEATURES, labelNames: ['y'] });
+      await client.setReference(name, reference, 'csv');
+    }),
+  );
+}
+console.log(`${ENDPOINTS} endpoints with references created in ${((performance.now() - t) / 1000).toFixed(1)} s; ${RUNNERS} runner process(es) x ${CONCURRENCY} windows at once`);
+
+// one window of ROWS rows per endpoint: the next full window
+const ws = Math.ceil((Date.now() + 1000) / PERIOD) * PERIOD;
+await new Promise((r) => setTimeout(r, ws - Date.now() + 50));
+const nc = await connect({ servers: nats.url });
+const js = jetstream(nc);
+t = performance.now();
+const inflight = new Set();
+for (const name of names) {
+  const body = JSON.stringify({
+    format: 'columnar',
+    when: Array.from({ length: ROWS }, (_, i) => ws + Math.floor((i * (PERIOD - 2000)) / ROWS)),
+    inputs: { a: Array.from({ length: ROWS }, normal), b: Array.from({ length: ROWS }, () => normal() * 3 + 10), c: Array.from({ length: ROWS }, uniform), d: Array.from({ length: ROWS }, () => normal() + (name.endsWith('7') ? 2 : 0)) },
+    outputs: { y: Array.from({ length: ROWS }, uniform) },
+  });
+  const p = js.publish(`mw.events.${name}`, body).finally(() => inflight.delete(p));
+  inflight.add(p);
+  if (inflight.size >= 64) await Promise.race(inflight);
+}
+await Promise.all(inflight);
+console.log(`${ENDPOINTS * ROWS} rows sent in ${((performance.now() - t) / 1000).toFixed(1)} s, into the window starting ${new Date(ws).toISOString()}`);
+
+// from the window's close until every result is stored
+const closeAt = ws + PERIOD + LATENESS;
+await new Promise((r) => setTimeout(r, Math.max(0, closeAt - Date.now())));
+const expected = ENDPOINTS * APPS.length;
+let stored = [];
+let peakHost = 0;
+let peakRunners = 0;
+for (;;) {
+  peakHost = Math.max(peakHost, rssMb(process.pid));
+  peakRunners = Math.max(peakRunners, host.runnerPids().reduce((n, pid) => n + rssMb(pid), 0));
+  const all = (await client.results({ limit: 100_000 })).filter((w) => w.windowStart === ws);
+  stored = all;
+  if (all.length >= expected || Date.now() - closeAt > 300_000) break;
+  await new Promise((r) => setTimeout(r, 250));
+}
+const done = Math.max(...stored.map((w) => w.storedAt));
+const secs = (done - closeAt) / 1000;
+const rows = stored.filter((w) => w.app === 'row-count').reduce((n, w) => n + w.rows, 0);
+const drifted = stored.filter((w) => w.app === 'histogram-data-drift' && w.results.find((r) => r.name === 'general_drift')?.status === 2).length;
+console.log(`\nwindows stored: ${stored.length} of ${expected} (outcomes: ${[...new Set(stored.map((w) => w.outcome))].join(', ')}), rows analysed ${rows} of ${ENDPOINTS * ROWS}`);
+console.log(`all windows of the period stored ${secs.toFixed(1)} s after the window closed (target <= 30 s): ${(stored.length / secs).toFixed(0)} windows/s`);
+console.log(`sandbox time per window: median ${median(stored.map((w) => w.durationMs)).toFixed(1)} ms; drift detected on ${drifted} endpoints (the ones whose d was shifted: ${names.filter((n) => n.endsWith('7')).length})`);
+console.log(`memory (RSS): host process ${peakHost.toFixed(0)} MB peak (includes this benchmark's client), runners ${peakRunners.toFixed(0)} MB peak in total`);
+await nc.close();
+await host.stop();
+await nats.stop();
+rmSync(dir, { recursive: true, force: true });
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}

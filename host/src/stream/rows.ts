@@ -1,0 +1,302 @@
+import type { CellValue } from '@modelwatch/sdk';
+import type { RowBatch } from '../nats/messages.js';
+import type { ParsedEvent } from './events.js';
+
+/**
+ * The compact row format of `MW_ROWS` (version 2): a binary message per window chunk.
+ *
+ * ```
+ * "MWR2" | u32 LE header length | header JSON | zero padding to 8 bytes | float64 LE data
+ * ```
+ * The header is `{ n, e, nx, ny, num, str, rid?, lat?, tr?, lr? }`: `n` rows; `e` the parts as
+ * `[eventSeq, offset, count, ...]` (which rows came from which `MW_EVENTS` message, so a reader
+ * drops a part it has already seen: a redelivered event never counts twice, however the stream
+ * processor batched it); `num` the indices (features then outputs) of the numeric columns,
+ * whose values are in the data (NaN = missing); `str` the other columns as JSON lists;
+ * `rid` request ids. The data holds the timestamps (unless `tr`: run-length `[value, count, ...]`,
+ * which micro-batches with one time for many rows use), the latencies when `lat` (unless `lr`,
+ * run-length with null for missing), then each numeric column: `n` float64 each.
+ */
+export const ROWS_MAGIC = 0x3252574d; // "MWR2" little-endian
+
+/** Rows of one window gathered from one or more events, in parts (see {@link ROWS_MAGIC}). */
+export class RowsChunk {
+  n = 0;
+  /** Estimated encoded size. */
+  bytes = 64;
+  readonly e: number[] = [];
+  /** The rows, as ranges of the parsed events (copied only when encoded). */
+  private readonly segs: Array<{ p: ParsedEvent; from: number; to: number }> = [];
+  private readonly rowBytes: number;
+
+  constructor(
+    readonly nx: number,
+    readonly ny: number,
+  ) {
+    this.rowBytes = 8 * (nx + ny + 2);
+  }
+
+  /** Start a part: the rows of event `seq` in this window from `offset` on. */
+  beginPart(seq: number, offset: number): void {
+    this.e.push(seq, offset, 0);
+    this.bytes += 24;
+  }
+
+  /**
+   * Append rows `from..to-1` of a parsed event to the current part, stopping once `budget`
+   * bytes are added (at least one row). Returns how many rows it took and their bytes.
+   */
+  addRange(p: ParsedEvent, from: number, to: number, budget: number): [number, number] {
+    const strCols = stringColumns(p);
+    let k = 0;
+    let bytes = 0;
+    if (strCols.length === 0 && !p.rid) {
+      const per = this.rowBytes;
+      k = Math.min(to - from, Math.max(1, Math.ceil(budget / per)));
+      bytes = k * per;
+    } else {
+      const ridBytes = p.rid ? 24 : 0;
+      while (from + k < to && (k === 0 || bytes < budget)) {
+        let b = this.rowBytes + ridBytes;
+        for (const col of strCols) {
+          const v = col[from + k];
+          if (typeof v === 'string') b += v.length + 3;
+        }
+        const r = p.rid?.[from + k];
+        if (r) b += r.length;
+        bytes += b;
+        k++;
+      }
+    }
+    const last = this.segs[this.segs.length - 1];
+    if (last && last.p === p && last.to === from) last.to = from + k;
+    else this.segs.push({ p, from, to: from + k });
+    this.n += k;
+    this.e[this.e.length - 1]! += k;
+    this.bytes += bytes;
+    return [k, bytes];
+  }
+
+  encode(): Uint8Array {
+    const n = this.n;
+    const segs = this.segs;
+    const ncol = this.nx + this.ny;
+    const colOf = (p: ParsedEvent, j: number) => (j < this.nx ? p.x[j]! : p.y[j - this.nx]!);
+    const num: number[] = [];
+    const str: Record<string, CellValue[]> = {};
+    for (let j = 0; j < ncol; j++) {
+      let numeric = true;
+      scan: for (const sg of segs) {
+        const col = colOf(sg.p, j);
+        for (let i = sg.from; i < sg.to; i++) {
+          const v = col[i];
+          if (v !== null && typeof v !== 'number') {
+            numeric = false;
+            break scan;
+          }
+        }
+      }
+      if (numeric) num.push(j);
+      else {
+        const out: CellValue[] = [];
+        for (const sg of segs) {
+          const col = colOf(sg.p, j);
+          for (let i = sg.from; i < sg.to; i++) out.push(col[i]!);
+        }
+        str[j] = out;
+      }
+    }
+    const header: Record<string, unknown> = { n, e: this.e, nx: this.nx, ny: this.ny, num, str };
+    if (segs.some((sg) => sg.p.rid)) {
+      const rid: Array<string | null> = [];
+      for (const sg of segs) for (let i = sg.from; i < sg.to; i++) rid.push(sg.p.rid ? sg.p.rid[i]! : null);
+      header.rid = rid;
+    }
+    const tr = segRuns(segs, (p) => p.ts);
+    if (tr) header.tr = tr;
+    const hasLat = segs.some((sg) => sg.p.lat);
+    const lr = hasLat ? segRuns(segs, (p) => p.lat) : null;
+    if (hasLat) header.lat = true;
+    if (lr) header.lr = lr;
+    const head = Buffer.from(JSON.stringify(header));
+    const dataStart = align8(8 + head.length);
+    const binTs = !tr;
+    const binLat = hasLat && !lr;
+    const floats = n * ((binTs ? 1 : 0) + (binLat ? 1 : 0) + num.length);
+    const buf = new ArrayBuffer(dataStart + floats * 8);
+    const u8 = new Uint8Array(buf);
+    const dv = new DataView(buf);
+    dv.setUint32(0, ROWS_MAGIC, true);
+    dv.setUint32(4, head.length, true);
+    u8.set(head, 8);
+    const f = new Float64Array(buf, dataStart, floats);
+    let o = 0;
+    if (binTs) for (const sg of segs) for (let i = sg.from; i < sg.to; i++) f[o++] = sg.p.ts[i]!;
+    if (binLat) {
+      for (const sg of segs) {
+        const lat = sg.p.lat;
+        for (let i = sg.from; i < sg.to; i++) f[o++] = lat ? (lat[i] ?? NaN) : NaN;
+      }
+    }
+    for (const j of num) {
+      for (const sg of segs) {
+        const col = colOf(sg.p, j) as Array<number | null>;
+        for (let i = sg.from; i < sg.to; i++) f[o++] = col[i] ?? NaN;
+      }
+    }
+    return u8;
+  }
+}
+
+/** Run-length form `[value, count, ...]` of a per-row value over segments, when at most a quarter of the rows; else null. */
+function segRuns(segs: ReadonlyArray<{ p: ParsedEvent; from: number; to: number }>, get: (p: ParsedEvent) => ReadonlyArray<number | null> | null): Array<number | null> | null {
+  const out: Array<number | null> = [];
+  let n = 0;
+  for (const sg of segs) n += sg.to - sg.from;
+  const max = Math.max(2, n / 4);
+  let cur: number | null | undefined;
+  let count = 0;
+  for (const sg of segs) {
+    const vals = get(sg.p);
+    for (let i = sg.from; i < sg.to; i++) {
+      const v = vals ? (vals[i] ?? null) : null;
+      if (count > 0 && v === cur) count++;
+      else {
+        if (count > 0) {
+          out.push(cur!, count);
+          if (out.length > max) return null;
+        }
+        cur = v;
+        count = 1;
+      }
+    }
+  }
+  if (count > 0) out.push(cur!, count);
+  return out.length > max ? null : out;
+}
+
+const stringCols = new WeakMap<ParsedEvent, CellValue[][]>();
+/** The columns of an event that hold strings (computed once per event). */
+function stringColumns(p: ParsedEvent): CellValue[][] {
+  let out = stringCols.get(p);
+  if (!out) {
+    out = [];
+    for (const col of [...p.x, ...p.y]) {
+      for (let i = 0; i < col.length; i++) {
+        if (typeof col[i] === 'string') {
+          out.push(col);
+          break;
+        }
+      }
+    }
+    stringCols.set(p, out);
+  }
+  return out;
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+function unrun(r: Array<number | null>, n: number): Float64Array {
+  const out = new Float64Array(n);
+  let o = 0;
+  for (let k = 0; k < r.length; k += 2) {
+    const v = r[k] ?? NaN;
+    const c = r[k + 1] as number;
+    out.fill(v, o, o + c);
+    o += c;
+  }
+  return out;
+}
+
+interface Header {
+  n: number;
+  e: number[];
+  nx: number;
+  ny: number;
+  num: number[];
+  str: Record<string, CellValue[]>;
+  rid?: Array<string | null>;
+  lat?: boolean;
+  tr?: Array<number | null>;
+  lr?: Array<number | null>;
+}
+
+/**
+ * Decode one `MW_ROWS` message into row-major batches (what the runner builds windows from),
+ * dropping the parts already in `seen` (keys `<seq>:<offset>`) and adding the others to it.
+ * Version 1 messages (row-major JSON) pass through as they are.
+ */
+export function decodeRowBatch(data: Uint8Array, seen: Set<string>, out: RowBatch[]): void {
+  if (data.length < 8 || data[0] !== 0x4d || data[1] !== 0x57 || data[2] !== 0x52 || data[3] !== 0x32) {
+    out.push(JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as RowBatch);
+    return;
+  }
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const hlen = dv.getUint32(4, true);
+  const h = JSON.parse(Buffer.from(data.buffer, data.byteOffset + 8, hlen).toString('utf8')) as Header;
+  const n = h.n;
+  const dataStart = align8(8 + hlen);
+  const binTs = !h.tr;
+  const binLat = !!h.lat && !h.lr;
+  const floats = n * ((binTs ? 1 : 0) + (binLat ? 1 : 0) + h.num.length);
+  // copy: the message buffer need not be 8-byte aligned
+  const f = new Float64Array(floats);
+  new Uint8Array(f.buffer).set(data.subarray(dataStart, dataStart + floats * 8));
+  const ts = binTs ? f.subarray(0, n) : unrun(h.tr!, n);
+  const lat = !h.lat ? null : binLat ? f.subarray(n, 2 * n) : unrun(h.lr!, n);
+  // which rows to keep
+  const keep = new Uint8Array(n);
+  let row = 0;
+  let kept = 0;
+  for (let p = 0; p < h.e.length; p += 3) {
+    const key = `${h.e[p]}:${h.e[p + 1]}`;
+    const count = h.e[p + 2]!;
+    if (!seen.has(key)) {
+      seen.add(key);
+      keep.fill(1, row, row + count);
+      kept += count;
+    }
+    row += count;
+  }
+  if (kept === 0) return;
+  const ncol = h.nx + h.ny;
+  const colOf: Array<(i: number) => CellValue> = new Array(ncol);
+  let o = n * ((binTs ? 1 : 0) + (binLat ? 1 : 0));
+  for (const j of h.num) {
+    const base = o;
+    colOf[j] = (i) => {
+      const v = f[base + i]!;
+      return Number.isNaN(v) ? null : v;
+    };
+    o += n;
+  }
+  for (const [j, values] of Object.entries(h.str)) colOf[Number(j)] = (i) => values[i] ?? null;
+  const batch: RowBatch = { v: 1, ts: [], x: [], y: [], rid: [], lat: [] };
+  for (let i = 0; i < n; i++) {
+    if (!keep[i]) continue;
+    batch.ts.push(ts[i]!);
+    const xr = new Array<CellValue>(h.nx);
+    for (let c = 0; c < h.nx; c++) xr[c] = colOf[c]!(i);
+    const yr = new Array<CellValue>(h.ny);
+    for (let c = 0; c < h.ny; c++) yr[c] = colOf[h.nx + c]!(i);
+    batch.x.push(xr);
+    batch.y.push(yr);
+    batch.rid.push(h.rid ? (h.rid[i] ?? null) : null);
+    if (lat) {
+      const l = lat[i]!;
+      batch.lat.push(Number.isNaN(l) ? null : l);
+    } else batch.lat.push(null);
+  }
+  out.push(batch);
+}
+
+/** Rows in a message (either version), without decoding the values. */
+export function rowCount(data: Uint8Array): number {
+  if (data.length >= 8 && data[0] === 0x4d && data[1] === 0x57 && data[2] === 0x52 && data[3] === 0x32) {
+    const hlen = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(4, true);
+    return (JSON.parse(Buffer.from(data.buffer, data.byteOffset + 8, hlen).toString('utf8')) as Header).n;
+  }
+  return (JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as RowBatch).ts.length;
+}

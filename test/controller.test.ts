@@ -1,0 +1,142 @@
+import { join } from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonCodec } from '../host/src/nats/codec.js';
+import { Subjects } from '../host/src/nats/subjects.js';
+import type { WindowRecord } from '../host/src/store/results-db.js';
+import { publishDir, sleep, startTestHost } from './helpers/host.js';
+import { startTestNats } from './helpers/nats.js';
+import { tempDir, waitFor } from './helpers/tmp.js';
+
+const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
+
+/** Events published straight to NATS every 40 ms, one row each, counted. */
+function trickle(natsUrl: string, endpoints: string[]) {
+  const sent = new Map(endpoints.map((e) => [e, 0]));
+  let stop = false;
+  const done = (async () => {
+    const nc = await connect({ servers: natsUrl });
+    const js = jetstream(nc);
+    while (!stop) {
+      for (const e of endpoints) {
+        await js.publish(Subjects.events(e), jsonCodec.encode({ inputs: [[sent.get(e)!]], outputs: [0] }));
+        sent.set(e, sent.get(e)! + 1);
+      }
+      await sleep(40);
+    }
+    await nc.close();
+  })();
+  return {
+    async stop() {
+      stop = true;
+      await done;
+      return sent;
+    },
+  };
+}
+
+const sorted = (ws: WindowRecord[]) => [...ws].sort((a, b) => a.windowStart - b.windowStart);
+/** Every window once, back to back. */
+function expectContiguous(ws: WindowRecord[]): void {
+  const s = sorted(ws);
+  expect(new Set(s.map((w) => w.windowStart)).size).toBe(s.length);
+  for (let i = 1; i < s.length; i++) expect(s[i]!.windowStart).toBe(s[i - 1]!.windowEnd);
+}
+
+/** The controller: catch-up after downtime oldest first, live period changes, monitoring on and off. */
+describe('controller', () => {
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    dir = await tempDir('mw-controller-');
+  });
+  afterAll(async () => {
+    await nats?.[Symbol.asyncDispose]();
+    await dir?.[Symbol.asyncDispose]();
+  });
+
+  it('after downtime catches up over the retained event log, oldest window first, every event counted', async () => {
+    const opts = { natsUrl: nats.url, dataDir: join(dir.path, 'catchup'), basePeriod: 1000, allowedLateness: 300, runnerConcurrency: 1 };
+    let env = await startTestHost(opts);
+    await publishDir(env.client, ROW_COUNT);
+    await env.client.createEndpoint({ name: 'down', featureNames: ['i'], labelNames: ['y'] });
+    const t = trickle(nats.url, ['down']);
+    await sleep(2000);
+    await env.host.stop();
+    const downFrom = Date.now();
+    await sleep(4000); // four windows end while nothing runs; events keep arriving in JetStream
+    env = await startTestHost(opts);
+    const restartedAt = Date.now();
+    await sleep(1500);
+    const sent = (await t.stop()).get('down')!;
+    const last = Math.ceil((Date.now() + 1) / 1000) * 1000;
+    const windows = await waitFor('every window through the last event', async () => {
+      const w = await env.client.results({ endpoint: 'down' });
+      return w.some((x) => x.windowStart >= last) ? w : undefined;
+    });
+    await env.host.stop();
+    expectContiguous(windows);
+    expect(windows.reduce((n, w) => n + w.rows, 0)).toBe(sent);
+    // the windows of the downtime were analysed after the restart, in window order
+    const caughtUp = sorted(windows).filter((w) => w.windowEnd > downFrom && w.windowEnd + 300 < restartedAt);
+    expect(caughtUp.length).toBeGreaterThanOrEqual(3);
+    for (const w of caughtUp) expect(w.completedAt).toBeGreaterThanOrEqual(restartedAt);
+    for (let i = 1; i < caughtUp.length; i++) expect(caughtUp[i]!.completedAt).toBeGreaterThanOrEqual(caughtUp[i - 1]!.completedAt);
+    expect(caughtUp.every((w) => w.rows > 0)).toBe(true);
+  });
+
+  it('changes the base period live, switches monitoring off and on globally and per endpoint, and catches up what was off', async () => {
+    await using env = await startTestHost({ natsUrl: nats.url, basePeriod: 1000, allowedLateness: 300, maxFutureSkew: 1000 });
+    await publishDir(env.client, ROW_COUNT);
+    await env.client.createEndpoint({ name: 'p-a', featureNames: ['i'], labelNames: ['y'] });
+    await env.client.createEndpoint({ name: 'p-b', featureNames: ['i'], labelNames: ['y'] });
+    const t = trickle(nats.url, ['p-a', 'p-b']);
+    await sleep(1500);
+
+    // a new period takes effect at a window boundary after now + max(lateness, future skew): no window that may hold rows changes shape
+    const changed = await env.client.setMonitoring({ basePeriod: '2s' });
+    expect(changed.basePeriodMs).toBe(2000);
+    const from = Date.parse(changed.effectiveFrom);
+    expect(from).toBeGreaterThan(Date.now());
+    expect(from - Date.now()).toBeLessThan(3000);
+
+    // endpoint p-a off for a while, then everything off for a while
+    await sleep(from - Date.now() + 2500);
+    await env.client.setEndpointMonitoring('p-a', false);
+    const aOffAt = Date.now();
+    await sleep(3000);
+    const aDuringOff = await env.client.results({ endpoint: 'p-a' });
+    const bDuringOff = await env.client.results({ endpoint: 'p-b' });
+    expect(aDuringOff.every((w) => w.windowEnd <= aOffAt + 300)).toBe(true);
+    expect(bDuringOff.some((w) => w.windowEnd > aOffAt + 1000)).toBe(true);
+
+    await env.client.setMonitoring({ enabled: false });
+    const allOffAt = Date.now();
+    await sleep(3000);
+    const bAll = await env.client.results({ endpoint: 'p-b' });
+    expect(bAll.every((w) => w.windowEnd <= allOffAt + 300)).toBe(true);
+    expect((await env.client.monitoring()).enabled).toBe(false);
+
+    await env.client.setMonitoring({ enabled: true });
+    await env.client.setEndpointMonitoring('p-a', true);
+    await sleep(1000);
+    const sent = await t.stop();
+    const last = Math.ceil((Date.now() + 1) / 2000) * 2000;
+    for (const name of ['p-a', 'p-b']) {
+      const windows = await waitFor(`${name} caught up`, async () => {
+        const w = await env.client.results({ endpoint: name });
+        return w.some((x) => x.windowStart >= last) ? w : undefined;
+      });
+      expectContiguous(windows);
+      expect(windows.reduce((n, w) => n + w.rows, 0)).toBe(sent.get(name));
+      // one-second windows before the change, two-second windows from it
+      for (const w of windows) expect(w.windowEnd - w.windowStart).toBe(w.windowStart < from ? 1000 : 2000);
+      expect(windows.some((w) => w.windowStart === from)).toBe(true);
+      // windows of the time monitoring was off were analysed once it was on again
+      expect(windows.filter((w) => w.windowStart > allOffAt && w.windowEnd < allOffAt + 3000).every((w) => w.rows > 0)).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,310 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { jetstream } from '@nats-io/jetstream';
+import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EndpointSummary } from '../host/src/cli/client.js';
+import { jsonCodec } from '../host/src/nats/codec.js';
+import { Subjects } from '../host/src/nats/subjects.js';
+import { endpointId } from '../host/src/store/endpoints.js';
+import type { StoredDeadLetter } from '../host/src/stream/dlq.js';
+import { publishDir, sleep, startTestHost } from './helpers/host.js';
+import { startTestNats } from './helpers/nats.js';
+import { CLI } from './helpers/processes.js';
+import { waitFor } from './helpers/tmp.js';
+import { startTestTsdb, type TestTsdb } from './helpers/tsdb.js';
+
+const run = promisify(execFile);
+const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
+const WINDOW_FLAG = new URL('./fixtures/plugins/window-flag', import.meta.url).pathname;
+const PERIOD = 1000;
+const INTERVAL = 2000;
+
+/** MLRun's `str(datetime)` of a time: "2026-11-27 10:00:00.123000+00:00". */
+const mlrunTime = (ms: number) => `${new Date(ms).toISOString().replace('T', ' ').replace('Z', '')}000+00:00`;
+
+/**
+ * The data plane on real components: every event format on the same subject and route,
+ * serving metrics per endpoint and interval, late rows, dead letters and replay through the CLI,
+ * batches of historical events in their own windows.
+ */
+describe('data plane', () => {
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let tsdb: TestTsdb;
+  let env: Awaited<ReturnType<typeof startTestHost>>;
+  let nc: NatsConnection;
+  const cli = async (...args: string[]) => (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.client.url, ...args], { timeout: 60_000 })).stdout;
+  const rowsOf = async (endpoint: string, batch?: string) => (await env.client.results({ endpoint, app: 'row-count', ...(batch ? { batch } : {}) })).reduce((n, w) => n + w.rows, 0);
+  const publish = (endpoint: string, body: unknown, headers?: Record<string, string>) => {
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(headers ?? {})) h.set(k, v);
+    return jetstream(nc).publish(Subjects.events(endpoint), typeof body === 'string' ? new TextEncoder().encode(body) : jsonCodec.encode(body), headers ? { headers: h } : undefined);
+  };
+
+  beforeAll(async () => {
+    process.env.MODELWATCH_SERVING_INTERVAL = `${INTERVAL}ms`;
+    [nats, tsdb] = await Promise.all([startTestNats(), startTestTsdb()]);
+    env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 500, influx: { url: tsdb.url, org: 'test', bucket: 'modelwatch' } });
+    delete process.env.MODELWATCH_SERVING_INTERVAL;
+    nc = await connect({ servers: nats.url });
+    await publishDir(env.client, ROW_COUNT);
+    await publishDir(env.client, WINDOW_FLAG);
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await env?.[Symbol.asyncDispose]();
+    await tsdb?.stop();
+    await nats?.[Symbol.asyncDispose]();
+  });
+
+  it("takes MLRun's inference events as its serving functions push them, on the same subject and route, naming features f0..fn", async () => {
+    await env.client.createEndpoint({ name: 'mlrun-model' });
+    const now = Date.now();
+    const event = (id: string, inputs: number[][], outputs: unknown) => ({
+      class: 'ClassifierModel',
+      worker: 0,
+      model: 'churn:latest',
+      host: 'serving-1',
+      function_uri: 'proj/serving',
+      request: { id, inputs },
+      op: 'infer',
+      resp: { id, model_name: 'churn', outputs },
+      when: mlrunTime(now),
+      microsec: 1500,
+    });
+    await publish('mlrun-model', event('a', [[1, 2], [3, 4]], [0, 1])); // a list as long as the inputs: one prediction per row
+    await publish('mlrun-model', event('b', [[5, 6]], 1)); // a scalar: the prediction of the one row
+    // MLRun's batched form (stream_batch > 1)
+    await publish('mlrun-model', {
+      class: 'ClassifierModel',
+      model: 'churn:latest',
+      headers: ['request', 'op', 'resp', 'when', 'microsec', 'metrics'],
+      values: [
+        [{ id: 'c', inputs: [[7, 8]] }, 'infer', { id: 'c', outputs: [0] }, mlrunTime(now), 900, {}],
+        [{ id: 'd', inputs: [[9, 10]] }, 'infer', { id: 'd', outputs: [1] }, mlrunTime(now), 1100, {}],
+      ],
+    });
+    // an error: MLRun pushes it without resp and microsec
+    await publish('mlrun-model', { class: 'ClassifierModel', model: 'churn:latest', request: { id: 'e', inputs: [[1, 1]] }, op: 'infer', when: mlrunTime(now), error: 'ValueError: boom' });
+    // over HTTP, the same event unchanged
+    expect(await env.client.sendEvents('mlrun-model', event('f', [[11, 12]], [1]))).toEqual({ accepted: 1, rejected: [] });
+    // a required field missing: dead-lettered with the reason
+    await publish('mlrun-model', { ...event('g', [[1, 1]], [0]), microsec: undefined });
+
+    await waitFor('six rows analysed', async () => ((await rowsOf('mlrun-model')) === 6 ? true : undefined));
+    const ep = await env.client.getEndpoint('mlrun-model');
+    expect(ep.featureNames).toEqual(['f0', 'f1']);
+    expect(ep.labelNames).toEqual(['p0']);
+    const stats = await waitFor('the requests counted', async () => {
+      const s = await env.client.endpointStats('mlrun-model');
+      return s.requests === 6 ? s : undefined;
+    });
+    expect(stats).toMatchObject({ requests: 6, errors: 1, predictions: 6, latencyCount: 5 });
+    expect(stats.latencyAvg).toBeCloseTo((1500 + 1500 + 900 + 1100 + 1500) / 5, 6);
+    const letters = (await env.client.deadLetters({ endpoint: 'mlrun-model' })).letters;
+    expect(letters.map((l) => `${l.reason.code}: ${l.reason.message}`)).toEqual([expect.stringMatching(/^INVALID_EVENT: microsec: missing/)]);
+  });
+
+  it('takes columnar micro-batches, each row analysed in the window of its own time', async () => {
+    await env.client.createEndpoint({ name: 'columns', featureNames: ['a', 'b'], labelNames: ['y'] });
+    const ws = Math.ceil((Date.now() + 1200) / PERIOD) * PERIOD;
+    await sleep(ws - Date.now() + 10);
+    const n = 300;
+    const when = Array.from({ length: n }, (_, i) => (i < 200 ? ws + i : ws + PERIOD + (i - 200)));
+    await publish('columns', {
+      format: 'columnar',
+      when,
+      inputs: { a: Array.from({ length: n }, (_, i) => i), b: Array.from({ length: n }, () => 1) },
+      outputs: { y: Array.from({ length: n }, (_, i) => i % 2) },
+      requestIds: Array.from({ length: n }, (_, i) => `r${i}`),
+    });
+    const windows = await waitFor('both windows', async () => {
+      const w = await env.client.results({ endpoint: 'columns', app: 'window-flag' });
+      const byStart = new Map(w.map((x) => [x.windowStart, x]));
+      return byStart.has(ws) && byStart.has(ws + PERIOD) ? byStart : undefined;
+    });
+    expect(windows.get(ws)!.rows).toBe(200);
+    expect(windows.get(ws + PERIOD)!.rows).toBe(100);
+    // the first feature's mean in each window: rows 0..199, then 200..299
+    expect(windows.get(ws)!.metrics.find((m) => m.name === 'first_feature_mean')!.value).toBeCloseTo(99.5, 10);
+    expect(windows.get(ws + PERIOD)!.metrics.find((m) => m.name === 'first_feature_mean')!.value).toBeCloseTo(249.5, 10);
+  });
+
+  it('keeps serving metrics per endpoint and interval (requests, errors, latency average, p50, p99, estimated predictions) once in LevelDB and once in the TSDB, live on the endpoint, shown by the CLI', async () => {
+    await env.client.createEndpoint({ name: 'serve', featureNames: ['x'], labelNames: ['y'] });
+    // start just after an interval boundary so every request falls in one interval
+    await sleep(INTERVAL - (Date.now() % INTERVAL) + 30);
+    const t0 = Date.now();
+    const latencies: number[] = [];
+    const js = jetstream(nc);
+    const pubs: Array<Promise<unknown>> = [];
+    for (let i = 1; i <= 200; i++) {
+      const latencyMicros = i * 10 + (i % 7) * 3;
+      latencies.push(latencyMicros);
+      pubs.push(js.publish(Subjects.events('serve'), jsonCodec.encode({ when: t0, inputs: [[i]], outputs: [i % 2], latencyMicros })));
+    }
+    for (let i = 0; i < 10; i++) pubs.push(js.publish(Subjects.events('serve'), jsonCodec.encode({ when: t0, error: 'model failed' })));
+    // a sampled micro-batch: 40 rows kept of a quarter of the traffic, each a request of 5 ms
+    pubs.push(js.publish(Subjects.events('serve'), jsonCodec.encode({ format: 'columnar', when: t0, samplingPercentage: 25, inputs: { x: Array.from({ length: 40 }, (_, i) => i) }, latencyMicros: 5000 })));
+    await Promise.all(pubs);
+    for (let i = 0; i < 40; i++) latencies.push(5000);
+    expect(Date.now() - t0).toBeLessThan(INTERVAL - 100);
+
+    // live, before the interval closes: the open interval counts
+    const live = await waitFor('the requests counted live', async () => {
+      const s = await env.client.endpointStats('serve');
+      return s.requests === 250 ? s : undefined;
+    });
+    expect(live).toMatchObject({ requests: 250, errors: 10, predictions: 240, estimatedPredictions: 200 + 40 * 4, latencyCount: 240 });
+
+    const [interval] = await waitFor('the interval closed and stored', async () => {
+      const iv = await env.client.servingIntervals('serve');
+      return iv.length > 0 ? iv : undefined;
+    });
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const rank = (q: number) => sorted[Math.ceil(q * sorted.length) - 1]!;
+    expect(interval).toMatchObject({ start: Math.floor(t0 / INTERVAL) * INTERVAL, intervalMs: INTERVAL, requests: 250, errors: 10, predictions: 240, estimatedPredictions: 360 });
+    expect(interval!.latencyAvg).toBeCloseTo(latencies.reduce((a, b) => a + b, 0) / latencies.length, 3);
+    expect(Math.abs(interval!.latencyP50! - rank(0.5)) / rank(0.5)).toBeLessThan(0.01);
+    expect(Math.abs(interval!.latencyP99! - rank(0.99)) / rank(0.99)).toBeLessThan(0.01);
+    expect(interval!.firstRequest).toBe(t0);
+
+    // the TSDB: one serving_metrics point per series and interval, equal to LevelDB's
+    const points = await waitFor('serving_metrics points', async () => {
+      const s = await tsdb.exportSeries('serving_metrics_.*', Math.floor(t0 / 1000) - 5);
+      const mine = s.filter((x) => x.metric.endpoint_name === 'serve');
+      return mine.length >= 5 ? mine : undefined;
+    });
+    const field = (name: string) => points.find((p) => p.metric.__name__ === `serving_metrics_${name}`)!;
+    for (const p of points) {
+      expect(p.metric.endpoint_id).toBe(endpointId('serve'));
+      expect(new Set(p.timestamps).size).toBe(p.timestamps.length);
+    }
+    expect(field('requests')).toMatchObject({ values: [250], timestamps: [interval!.start] });
+    expect(field('errors').values).toEqual([10]);
+    expect(field('estimated_predictions').values).toEqual([360]);
+    expect(field('latency_p99').values[0]).toBeCloseTo(interval!.latencyP99!, 6);
+
+    // the endpoint: totals, drift status (window-flag: windows of 100 rows or more are "detected"), in the CLI
+    const eps = JSON.parse(await cli('endpoint', 'list', '--json')) as EndpointSummary[];
+    const serve = eps.find((e) => e.name === 'serve')!;
+    expect(serve.stats).toMatchObject({ requests: 250, errors: 10, firstRequest: t0, lastRequest: t0 });
+    const flagged = await waitFor('the drift status', async () => {
+      const s = await env.client.endpointStats('serve');
+      return s.driftStatus !== null ? s : undefined;
+    });
+    expect(flagged.driftStatus).toBe(2);
+    const table = await cli('endpoint', 'list');
+    expect(table).toMatch(/serve .*│ 250 +│ 10 +│/);
+    const get = await cli('endpoint', 'get', 'serve');
+    expect(get).toMatch(/requests: +250 \(errors 10\)/);
+    expect(get).toMatch(/drift status: +detected/);
+    expect(get).toMatch(/predictions: +240 received, 360 estimated/);
+  });
+
+  it('dead-letters late rows and counts them per endpoint', async () => {
+    await env.client.createEndpoint({ name: 'tardy', featureNames: ['x'], labelNames: ['y'] });
+    const hourAgo = Date.now() - 3_600_000;
+    await publish('tardy', [{ when: hourAgo, inputs: [[1], [2], [3]] }, { when: Date.now(), inputs: [[4]] }]);
+    // a micro-batch with some rows late: only those are dead-lettered
+    await publish('tardy', { format: 'columnar', when: [hourAgo, Date.now(), hourAgo], inputs: { x: [5, 6, 7] } });
+    const stats = await waitFor('late rows counted', async () => {
+      const s = await env.client.endpointStats('tardy');
+      return s.lateRows === 5 && s.requests === 5 ? s : undefined;
+    });
+    expect(stats.deadLetters).toEqual({ total: 2, byReason: { LATE_EVENT: 2 } });
+    await waitFor('the two timely rows analysed', async () => ((await rowsOf('tardy')) === 2 ? true : undefined));
+    const letters = (await env.client.deadLetters({ endpoint: 'tardy' })).letters;
+    const partial = letters.find((l) => l.payloadScope === 'event')!;
+    expect(partial.rows).toBe(2);
+    expect(JSON.parse(partial.payload)).toMatchObject({ format: 'columnar', when: [hourAgo, hourAgo], inputs: { x: [5, 7] } });
+    expect((await cli('endpoint', 'get', 'tardy')).match(/late rows: +(\d+)/)?.[1]).toBe('5');
+  });
+
+  it('lists, shows and replays dead letters with the CLI; a replayed letter is gone, so a replay is never repeated', async () => {
+    // events for an endpoint that does not exist yet
+    for (let i = 0; i < 3; i++) await publish('later', { inputs: [[i, i]], outputs: [0] });
+    const listed = await waitFor('three letters', async () => {
+      const r = JSON.parse(await cli('dlq', 'list', '--endpoint', 'later', '--json')) as { total: number; letters: StoredDeadLetter[] };
+      return r.total === 3 ? r : undefined;
+    });
+    expect(listed.letters.map((l) => l.reason.code)).toEqual(['UNKNOWN_ENDPOINT', 'UNKNOWN_ENDPOINT', 'UNKNOWN_ENDPOINT']);
+    expect(listed.letters.map((l) => l.seq)).toEqual([...listed.letters.map((l) => l.seq)].sort((a, b) => b - a)); // newest first
+    const shown = await cli('dlq', 'show', String(listed.letters[0]!.seq));
+    expect(shown).toMatch(/reason: +UNKNOWN_ENDPOINT: no endpoint named 'later'/);
+    expect(shown).toContain('{"inputs":[[2,2]],"outputs":[0]}');
+    const table = await cli('dlq', 'list');
+    expect(table).toMatch(/later +│ UNKNOWN_ENDPOINT +│ 3/);
+
+    // fix the cause, then replay
+    await env.client.createEndpoint({ name: 'later', featureNames: ['a', 'b'], labelNames: ['y'] });
+    expect(await cli('dlq', 'replay', '--endpoint', 'later')).toMatch(/replayed 3 dead letter/);
+    await waitFor('the replayed events analysed', async () => ((await rowsOf('later')) === 3 ? true : undefined));
+    expect((await env.client.deadLetters({ endpoint: 'later' })).total).toBe(0);
+    expect(await cli('dlq', 'replay', '--endpoint', 'later')).toMatch(/replayed 0 dead letter/);
+    await sleep(1500);
+    expect(await rowsOf('later')).toBe(3);
+
+    // one bad event of three: replaying its letter sends that event alone (here it is bad again)
+    await env.client.createEndpoint({ name: 'partial', featureNames: ['a', 'b'], labelNames: ['y'] });
+    await publish('partial', [{ inputs: [[1, 2]] }, { inputs: [[1, 2, 3]] }, { inputs: [[3, 4]] }]);
+    const [letter] = await waitFor('the letter', async () => {
+      const l = (await env.client.deadLetters({ endpoint: 'partial' })).letters;
+      return l.length ? l : undefined;
+    });
+    expect(letter).toMatchObject({ index: 1, payloadScope: 'message' });
+    expect(JSON.parse((await env.client.deadLetter(letter!.seq)).payload)).toHaveLength(3);
+    expect(await cli('dlq', 'replay', String(letter!.seq))).toMatch(/replayed 1 dead letter/);
+    const again = await waitFor('a new letter for the replayed event', async () => {
+      const l = (await env.client.deadLetters({ endpoint: 'partial' })).letters;
+      return l.length === 1 && l[0]!.seq !== letter!.seq ? l[0] : undefined;
+    });
+    expect(JSON.parse((await env.client.deadLetter(again!.seq)).payload)).toEqual({ inputs: [[1, 2, 3]] });
+    await waitFor('the two good rows', async () => ((await rowsOf('partial')) === 2 ? true : undefined));
+    await sleep(1200);
+    expect(await rowsOf('partial')).toBe(2);
+    await expect(cli('dlq', 'show', '999999')).rejects.toMatchObject({ stderr: expect.stringMatching(/no dead letter 999999/) });
+  });
+
+  it('analyses a batch of historical events in its own windows, once, after the batch is in; a batch id is used once', async () => {
+    await env.client.createEndpoint({ name: 'history', featureNames: ['x'], labelNames: ['y'] });
+    const day = Math.floor((Date.now() - 86_400_000) / PERIOD) * PERIOD;
+    const events = [
+      ...Array.from({ length: 150 }, (_, i) => ({ when: day + i, inputs: [[i]], outputs: [0] })),
+      ...Array.from({ length: 30 }, (_, i) => ({ when: day + 5 * PERIOD + i, inputs: [[i]], outputs: [1] })),
+    ];
+    const sent = await env.client.sendBatch('history', events, { id: 'october' });
+    expect(sent).toEqual({ batchId: 'october', accepted: 180, rejected: [] });
+    const windows = await waitFor('the batch windows', async () => {
+      const w = await env.client.results({ endpoint: 'history', batch: 'october', app: 'window-flag' });
+      return w.length === 2 ? w : undefined;
+    });
+    expect(windows.map((w) => [w.windowStart, w.rows, w.results[0]!.status]).sort()).toEqual(
+      [
+        [day, 150, 2],
+        [day + 5 * PERIOD, 30, 0],
+      ].sort(),
+    );
+    expect(windows[0]!.endpointId).toBe(`${endpointId('history')}-october`);
+    // live windows of the endpoint have none of it; no late rows
+    expect((await env.client.results({ endpoint: 'history' })).some((w) => w.windowStart < Date.now() - 3_600_000)).toBe(false);
+    expect((await env.client.endpointStats('history')).lateRows).toBe(0);
+    const [b] = await env.client.listBatches('history');
+    expect(b).toMatchObject({ batchId: 'october', status: 'dispatched', windows: 2 });
+    await expect(env.client.sendBatch('history', events, { id: 'october' })).rejects.toThrow(/batch 'october' of endpoint history exists already/);
+    // the TSDB points of a batch carry its id
+    const s = await waitFor('batch points', async () => {
+      const x = (await tsdb.exportSeries('app_results_value', Math.floor(day / 1000) - 5)).filter((p) => p.metric.batch_id === 'october');
+      return x.length ? x : undefined;
+    });
+    expect(s[0]!.metric.endpoint_id).toBe(endpointId('history'));
+
+    // over NATS: events with the Mw-Batch header, then an end marker
+    const now = Date.now() - 2 * 86_400_000;
+    for (let i = 0; i < 5; i++) await publish('history', { when: now + i, inputs: [[i]] }, { 'Mw-Batch': 'nats-1' });
+    await publish('history', '', { 'Mw-Batch-End': 'nats-1' });
+    await waitFor('the NATS batch analysed', async () => ((await rowsOf('history', 'nats-1')) === 5 ? true : undefined));
+    expect(JSON.parse(await cli('batch', 'list', 'history', '--json')).map((x: { batchId: string }) => x.batchId).sort()).toEqual(['nats-1', 'october']);
+  });
+});

@@ -1,0 +1,275 @@
+import { join } from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelwatchClient } from '../host/src/cli/client.js';
+import { jsonCodec } from '../host/src/nats/codec.js';
+import { freePort, startNatsServer, type NatsServerHandle } from '../host/src/nats/server.js';
+import { Streams, Subjects } from '../host/src/nats/subjects.js';
+import { endpointId } from '../host/src/store/endpoints.js';
+import type { ServingRecord, WindowRecord } from '../host/src/store/results-db.js';
+import type { DeadLetter } from '../host/src/stream/dlq.js';
+import { publishDir, rng, sleep } from './helpers/host.js';
+import { hostProcess, restartableTsdb, type HostProcess, type RestartableTsdb } from './helpers/processes.js';
+import { tempDir, waitFor } from './helpers/tmp.js';
+
+const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
+const WINDOW_FLAG = new URL('./fixtures/plugins/window-flag', import.meta.url).pathname;
+const ENDPOINTS = ['f-one', 'f-two', 'f-three'];
+const APPS: Record<string, string[]> = { 'row-count': ['rows'], 'window-flag': ['big_window'] };
+const PERIOD = 1000;
+const INTERVAL = 5000;
+
+/** Traffic over NATS, every event with its own message id, retried until JetStream accepts it, counted once. */
+function traffic(url: string, seed: number) {
+  const r = rng(seed);
+  const accepted = new Map(ENDPOINTS.map((e) => [e, { events: 0, rows: 0 }]));
+  let stop = false;
+  let nc: NatsConnection | undefined;
+  const one = async (endpoint: string, id: string, rows: number) => {
+    const js = jetstream(nc!, { timeout: 3000 });
+    for (;;) {
+      try {
+        const body = { when: Date.now(), inputs: Array.from({ length: rows }, () => [r.normal(0, 1)]), outputs: Array.from({ length: rows }, () => 0), requestId: id, latencyMicros: 100 + Math.floor(r.uniform() * 900) };
+        await js.publish(Subjects.events(endpoint), jsonCodec.encode(body), { msgID: id });
+        const a = accepted.get(endpoint)!;
+        a.events++;
+        a.rows += rows;
+        return;
+      } catch {
+        await sleep(200); // NATS is away: try again, same message id
+      }
+    }
+  };
+  const done = (async () => {
+    nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    let n = 0;
+    const inflight = new Set<Promise<void>>();
+    while (!stop) {
+      for (const e of ENDPOINTS) {
+        const p = one(e, `ev-${e}-${n}`, 1 + Math.floor(r.uniform() * 3)).finally(() => inflight.delete(p));
+        inflight.add(p);
+      }
+      n++;
+      await sleep(25);
+      while (inflight.size > 300) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+    await nc.close();
+  })();
+  return {
+    accepted,
+    async stop() {
+      stop = true;
+      await done;
+      return accepted;
+    },
+  };
+}
+
+/**
+ * Exactly-once results through faults: the host SIGKILLed at random moments and restarted, a
+ * runner SIGKILLed, nats-server restarted, the TSDB down for a while, all under steady traffic
+ * to several endpoints and apps with one-second windows. Afterwards every window has exactly one
+ * stored outcome per app, every TSDB series exactly one point per timestamp, and every accepted
+ * event is counted (in the rows of the windows, or in a LATE_EVENT dead letter).
+ */
+describe('exactly-once results through faults', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let nats: NatsServerHandle;
+  let tsdb: RestartableTsdb;
+  let host: HostProcess;
+  let client: ModelwatchClient;
+  const seed = Number(process.env.MW_FAULTS_SEED ?? Date.now() % 100_000);
+  const r = rng(seed);
+  const between = (a: number, b: number) => a + Math.floor(r.uniform() * (b - a));
+  const events: string[] = [];
+  const note = (what: string) => events.push(`${new Date().toISOString().slice(11, 23)} ${what}`);
+
+  beforeAll(async () => {
+    dir = await tempDir('mw-faults-');
+    const port = await freePort();
+    nats = await startNatsServer({ dataDir: join(dir.path, 'nats'), port });
+    tsdb = await restartableTsdb(join(dir.path, 'vm'));
+    host = await hostProcess(
+      [
+        '--nats', nats.url,
+        '--data-dir', join(dir.path, 'host'),
+        '--base-period', '1s',
+        '--allowed-lateness', '1s',
+        '--runners', '1',
+        '--influx-url', tsdb.url, '--influx-org', 'test', '--influx-bucket', 'modelwatch',
+        '--log-level', 'error',
+      ],
+      { MODELWATCH_SERVING_INTERVAL: `${INTERVAL}ms` },
+    );
+    await host.start();
+    client = new ModelwatchClient({ url: host.url });
+    await publishDir(client, ROW_COUNT);
+    await publishDir(client, WINDOW_FLAG);
+    for (const e of ENDPOINTS) await client.createEndpoint({ name: e, featureNames: ['x'], labelNames: ['y'] });
+  });
+
+  afterAll(async () => {
+    await host?.kill();
+    await tsdb?.stop();
+    await nats?.stop();
+    await dir?.[Symbol.asyncDispose]();
+  });
+
+  it('SIGKILLed host and runner, restarted nats-server, TSDB outage: one outcome per window and app, one TSDB point per series and time, no accepted event lost', async () => {
+    note(`seed ${seed}`);
+    const t = traffic(nats.url, seed);
+    const restartHost = async () => {
+      await sleep(between(300, 2000));
+      await host.start();
+      note('host restarted');
+    };
+    try {
+      await sleep(4000);
+      // the host killed at random moments, three times
+      for (let i = 0; i < 3; i++) {
+        await sleep(between(2000, 6000));
+        await host.kill();
+        note('host SIGKILLed');
+        await restartHost();
+      }
+      // a runner killed mid-work
+      await sleep(between(1500, 4000));
+      const [runner] = host.runnerPids();
+      expect(runner).toBeGreaterThan(0);
+      process.kill(runner!, 'SIGKILL');
+      note(`runner ${runner} SIGKILLed`);
+      await waitFor('a new runner', () => (host.runnerPids().some((p) => p !== runner) ? true : undefined), 30_000);
+      // nats-server stopped and started again on the same port and store
+      await sleep(between(2000, 4000));
+      await nats.stop();
+      note('nats-server stopped');
+      await sleep(between(1000, 3000));
+      nats = await startNatsServer({ dataDir: join(dir.path, 'nats'), port: nats.port });
+      note('nats-server started');
+      // the TSDB away for a while, the host killed while it is
+      await sleep(between(3000, 5000));
+      await tsdb.stop();
+      note('TSDB stopped');
+      await sleep(between(2000, 4000));
+      await host.kill();
+      note('host SIGKILLed (TSDB down)');
+      await restartHost();
+      await sleep(between(3000, 5000));
+      await tsdb.start();
+      note('TSDB started');
+      await sleep(4000);
+    } finally {
+      await t.stop();
+      note('traffic stopped');
+    }
+    const accepted = t.accepted;
+    const lastWindow = Math.floor(Date.now() / PERIOD) * PERIOD;
+
+    // everything through the last event analysed and stored
+    const windows = new Map<string, WindowRecord[]>();
+    for (const e of ENDPOINTS) {
+      windows.set(
+        e,
+        await waitFor(
+          `${e}: every window through the last event, for both apps`,
+          async () => {
+            const w = await client.results({ endpoint: e });
+            return Object.keys(APPS).every((app) => w.some((x) => x.app === app && x.windowStart >= lastWindow)) ? w : undefined;
+          },
+          90_000,
+          500,
+        ),
+      );
+    }
+    note('all windows stored');
+
+    // dead letters: late rows are accepted events too
+    const nc = await connect({ servers: nats.url });
+    const jsm = await jetstreamManager(nc);
+    const letters: DeadLetter[] = [];
+    const dlq = await jsm.streams.info(Streams.dlq);
+    if (dlq.state.messages > 0) {
+      const c = await jetstream(nc).consumers.get(Streams.dlq);
+      for await (const m of await c.fetch({ max_messages: dlq.state.messages, expires: 5000 })) {
+        letters.push(m.json<DeadLetter>());
+        if (m.info.pending === 0) break;
+      }
+    }
+    await nc.close();
+    expect(letters.filter((l) => l.reason.code !== 'LATE_EVENT')).toEqual([]);
+
+    const report = events.join('\n');
+    for (const e of ENDPOINTS) {
+      const ws = windows.get(e)!;
+      for (const [app, resultNames] of Object.entries(APPS)) {
+        const mine = ws.filter((w) => w.app === app).sort((a, b) => a.windowStart - b.windowStart);
+        // one outcome per window, back to back from the first to the last
+        expect(new Set(mine.map((w) => w.windowStart)).size, `${e}/${app}: a window stored twice\n${report}`).toBe(mine.length);
+        for (let i = 1; i < mine.length; i++) expect(mine[i]!.windowStart, `${e}/${app}: a window missing\n${report}`).toBe(mine[i - 1]!.windowEnd);
+        expect(mine.filter((w) => w.outcome === 'error').map((w) => w.error?.message), `${e}/${app}`).toEqual([]);
+        for (const w of mine.filter((x) => x.outcome === 'ok')) expect(w.results.map((x) => x.name)).toEqual(resultNames);
+        // no accepted event lost: every row is in a window or in a LATE_EVENT letter
+        const late = letters.filter((l) => l.endpoint === e).reduce((n, l) => n + (l.rows ?? 0), 0);
+        expect(mine.reduce((n, w) => n + w.rows, 0) + late, `${e}/${app}: rows\n${report}`).toBe(accepted.get(e)!.rows);
+      }
+    }
+
+    // the TSDB: one point per series and timestamp, the same values as LevelDB
+    const since = Math.floor(Math.min(...[...windows.values()].flat().map((w) => w.windowStart)) / 1000) - 5;
+    for (const e of ENDPOINTS) {
+      const ok = windows.get(e)!.filter((w) => w.outcome === 'ok');
+      const expected = ok.length;
+      const series = await waitFor(
+        `${e}: the TSDB has every result point`,
+        async () => {
+          const s = (await tsdb.exportSeries('app_results_value', since)).filter((x) => x.metric.endpoint_name === e);
+          return s.reduce((n, x) => n + x.timestamps.length, 0) >= expected ? s : undefined;
+        },
+        60_000,
+        1000,
+      );
+      expect(series).toHaveLength(2);
+      for (const s of series) {
+        expect(new Set(s.timestamps).size, `${e}: a TSDB point twice\n${report}`).toBe(s.timestamps.length);
+        const mine = ok.filter((w) => w.app === s.metric.application);
+        expect([...s.timestamps].sort()).toEqual(mine.map((w) => w.windowEnd).sort());
+        const stored = new Map(mine.map((w) => [w.windowEnd, w.results[0]!.value]));
+        s.timestamps.forEach((ts, i) => expect(s.values[i]).toBeCloseTo(stored.get(ts)!, 6));
+      }
+      expect(series.every((s) => s.metric.endpoint_id === endpointId(e))).toBe(true);
+    }
+
+    // serving metrics: every accepted event counted once, one interval record and one point per interval
+    for (const e of ENDPOINTS) {
+      const intervals: ServingRecord[] = await waitFor(
+        `${e}: every request in a closed interval`,
+        async () => {
+          const iv = await client.servingIntervals(e);
+          return iv.reduce((n, x) => n + x.requests, 0) === accepted.get(e)!.events ? iv : undefined;
+        },
+        60_000,
+        500,
+      );
+      expect(new Set(intervals.map((x) => x.start)).size).toBe(intervals.length);
+      const points = await waitFor(
+        `${e}: serving points`,
+        async () => {
+          const s = (await tsdb.exportSeries('serving_metrics_requests', since)).filter((x) => x.metric.endpoint_name === e);
+          return s[0] && s[0].timestamps.length >= intervals.length ? s[0] : undefined;
+        },
+        60_000,
+        1000,
+      );
+      expect(new Set(points.timestamps).size).toBe(points.timestamps.length);
+      expect([...points.timestamps].sort()).toEqual(intervals.map((x) => x.start).sort());
+      expect(points.values.reduce((a, b) => a + b, 0)).toBe(accepted.get(e)!.events);
+      const stats = await client.endpointStats(e);
+      expect(stats.requests).toBe(accepted.get(e)!.events);
+      expect(stats.lateRows).toBe(letters.filter((l) => l.endpoint === e).reduce((n, l) => n + (l.rows ?? 0), 0));
+    }
+    note('checked');
+    console.log(`faults test (seed ${seed}):\n${events.join('\n')}\naccepted: ${JSON.stringify(Object.fromEntries(accepted))}, late letters: ${letters.length}`);
+  });
+});

@@ -1,0 +1,139 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../../host/src/nats/server.js';
+import { REPO } from './host.js';
+import { waitFor } from './tmp.js';
+import type { ExportedSeries } from './tsdb.js';
+
+export const CLI = join(REPO, 'host/bin/modelwatch.js');
+
+/** A VictoriaMetrics server on a fixed port and data folder, so it can be stopped and come back. */
+export interface RestartableTsdb {
+  url: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  running(): boolean;
+  exportSeries(nameRegex: string, startSec?: number): Promise<ExportedSeries[]>;
+}
+
+export async function restartableTsdb(dataDir: string, opts: { dedup?: boolean } = {}): Promise<RestartableTsdb> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  const start = async () => {
+    child = spawn(
+      'victoria-metrics',
+      [
+        `-storageDataPath=${dataDir}`,
+        `-httpListenAddr=127.0.0.1:${port}`,
+        '-retentionPeriod=100y',
+        // InfluxDB's semantics: a point with the same series and timestamp replaces the old one
+        ...(opts.dedup === false ? [] : ['-dedup.minScrapeInterval=1ms']),
+        '-loggerLevel=ERROR',
+      ],
+      { stdio: 'ignore' },
+    );
+    await waitFor('victoria-metrics to listen', async () => ((await fetch(`${url}/health`).catch(() => undefined))?.ok ? true : undefined), 20_000, 50);
+  };
+  const stop = async () => {
+    const c = child;
+    child = undefined;
+    if (c && c.exitCode === null) {
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      await exited;
+    }
+  };
+  await start();
+  return {
+    url,
+    start,
+    stop,
+    running: () => child !== undefined,
+    async exportSeries(nameRegex, startSec = 0) {
+      await fetch(`${url}/internal/force_flush`);
+      const q = new URLSearchParams({ 'match[]': `{__name__=~"${nameRegex}"}`, start: String(startSec) });
+      const res = await fetch(`${url}/api/v1/export?${q}`);
+      if (!res.ok) throw new Error(`export failed: ${res.status} ${await res.text()}`);
+      return (await res.text())
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as ExportedSeries);
+    },
+  };
+}
+
+/** `modelwatch host start` as a child process, so a test can SIGKILL it. */
+export interface HostProcess {
+  url: string;
+  pid(): number | undefined;
+  start(): Promise<void>;
+  /** SIGKILL, no shutdown of any kind. */
+  kill(): Promise<void>;
+  /** SIGTERM: a clean stop. */
+  stop(): Promise<void>;
+  /** PIDs of its runner processes. */
+  runnerPids(): number[];
+  log(): string;
+}
+
+export async function hostProcess(args: string[], env: Record<string, string> = {}): Promise<HostProcess> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  let log = '';
+  const exit = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
+  return {
+    url,
+    pid: () => child?.pid,
+    async start() {
+      const c = spawn(process.execPath, ['--no-node-snapshot', CLI, 'host', 'start', '--http-port', String(port), ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...env },
+      });
+      child = c;
+      c.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-200_000)));
+      c.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-200_000)));
+      await waitFor(
+        'the host to answer',
+        async () => {
+          if (c.exitCode !== null) throw new Error(`the host exited with ${c.exitCode}: ${log.slice(-2000)}`);
+          return (await fetch(`${url}/api/v1/health`).catch(() => undefined))?.ok ? true : undefined;
+        },
+        60_000,
+        50,
+      );
+    },
+    async kill() {
+      const c = child;
+      if (!c) return;
+      c.kill('SIGKILL');
+      await exit(c);
+      child = undefined;
+    },
+    async stop() {
+      const c = child;
+      if (!c) return;
+      c.kill('SIGTERM');
+      const t = setTimeout(() => c.kill('SIGKILL'), 20_000);
+      await exit(c);
+      clearTimeout(t);
+      child = undefined;
+    },
+    runnerPids() {
+      const pid = child?.pid;
+      if (!pid) return [];
+      try {
+        return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean)
+          .map(Number);
+      } catch {
+        return [];
+      }
+    },
+    log: () => log,
+  };
+}
