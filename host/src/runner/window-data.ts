@@ -128,9 +128,13 @@ export function withGroundTruth(
   return { sample: { ...data, packed }, groundTruth: { matched, numeric: gt.numeric, strings: gt.strings } };
 }
 
-/** The reference rows as a sample (no timestamps). */
+/**
+ * The reference rows as a sample (no timestamps): the endpoint's features and labels first, then
+ * any other column of the training data (a true target next to the model's prediction, say).
+ */
 export function referenceSample(table: ReferenceTable, endpoint: EndpointRecord): SampleData {
-  const names = [...endpoint.featureNames, ...endpoint.labelNames].filter((c) => c in table.values);
+  const known = [...endpoint.featureNames, ...endpoint.labelNames];
+  const names = [...known.filter((c) => c in table.values), ...table.columns.filter((c) => !known.includes(c))];
   const cols = names.map((c) => table.values[c]!);
   const { numeric, strings, packed } = packColumns(names, table.rows, (c, i) => cols[c]![i] ?? null, (name) => endpoint.featureStats[name]?.type === 'categorical');
   return { length: table.rows, columns: names, numeric, strings, packed, requestIds: new Array<string | null>(table.rows).fill(null), timed: false };
