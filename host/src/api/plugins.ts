@@ -134,6 +134,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       referenceRows: manifest.referenceRows,
       ...(gt !== undefined ? { groundTruthDelayMs: gt } : {}),
       ...(manifest.configSchema ? { configSchema: manifest.configSchema } : {}),
+      ...(manifest.isolation ? { isolation: manifest.isolation } : {}),
     };
     const record = await updateJson<PluginRecord>(buckets.plugins, manifest.name, (p) => ({
       name: manifest.name,

@@ -18,6 +18,7 @@ export interface PluginManifest {
   referenceRows?: boolean;
   groundTruth?: { delay: string | number };
   configSchema?: Record<string, JsonValue>;
+  isolation?: 'window' | 'version';
 }
 
 export interface ResolvedManifest extends PluginManifest {

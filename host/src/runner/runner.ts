@@ -359,7 +359,14 @@ export class AppRunner {
     ]);
     if (!code) throw new ModelwatchError('NOT_FOUND', `the bundle of ${key} is missing from the bundle store`);
     const dec = new TextDecoder();
-    sb = new PluginSandbox({ name, version: version.version, code: dec.decode(code), limits: version.limits, ...(map ? { sourceMap: dec.decode(map) } : {}) });
+    sb = new PluginSandbox({
+      name,
+      version: version.version,
+      code: dec.decode(code),
+      limits: version.limits,
+      ...(version.isolation ? { isolation: version.isolation } : {}),
+      ...(map ? { sourceMap: dec.decode(map) } : {}),
+    });
     sb.load();
     this.sandboxes.set(key, sb);
     while (this.sandboxes.size > MAX_SANDBOXES) {

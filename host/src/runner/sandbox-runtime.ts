@@ -45,7 +45,8 @@ export interface SampleSpec {
   /** Numeric columns, in their order in the buffer (each `length` values). */
   numeric: string[];
   strings: Record<string, Array<string | null>>;
-  requestIds: Array<string | null>;
+  /** null when no row has one (sent compactly). */
+  requestIds: Array<string | null> | null;
   /** Whether the buffer holds timestamps and latencies after the numeric columns. */
   timed: boolean;
 }
@@ -105,7 +106,7 @@ export function runWindow(
       columns,
       timestamps,
       latencyMicros,
-      requestIds: Object.freeze(spec.requestIds.slice()),
+      requestIds: Object.freeze(spec.requestIds ?? new Array<string | null>(n).fill(null)),
       has: (name: string) => cols.has(name),
       column,
       row,

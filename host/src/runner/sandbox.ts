@@ -48,6 +48,13 @@ export interface SandboxOptions {
   limits: PluginLimits;
   /** The bundle's source map (JSON): stack traces are mapped to the plugin's TypeScript. */
   sourceMap?: string;
+  /**
+   * `window` (default): a fresh context for every window; nothing a window does reaches the next.
+   * `version`: one context per plugin version, kept across windows so the JIT keeps its work;
+   * whatever a window leaves in globals or module state is seen by the next windows of the same
+   * version (never by another plugin or version: each has its own isolate).
+   */
+  isolation?: 'window' | 'version';
 }
 
 export interface RunOptions {
@@ -90,6 +97,8 @@ export class PluginSandbox {
   private readonly filename: string;
   /** The window running now (for the crash report). */
   private current: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } | undefined;
+  /** With `isolation: 'version'`: the loaded, frozen context and its entry, reused across windows. */
+  private warm: { isolate: ivm.Isolate; context: ivm.Context; entry: ivm.Reference<(...a: unknown[]) => Promise<string>> } | undefined;
   /** Runs are serialised: an isolate executes one thing at a time anyway, and a failing window must not take others down with it. */
   private queue: Promise<unknown> = Promise.resolve();
   /** The next window's context, made (and hardened) ahead while the host does other work. */
@@ -158,12 +167,23 @@ export class PluginSandbox {
     const began = Date.now();
     const onLog = runOptions.onLog;
     try {
-      context = await this.takeContext(isolate, scripts.harden, timeout);
+      const reuse = this.opts.isolation === 'version';
+      const warm = reuse && this.warm?.isolate === isolate ? this.warm : undefined;
       const { sample, reference, ...rest } = input;
-      const spec = ({ packed: _p, ...sp }: SampleData) => sp;
+      const spec = ({ packed: _p, requestIds, ...sp }: SampleData) => ({ ...sp, requestIds: requestIds.some((r) => r !== null) ? requestIds : null });
       const meta = { ...rest, sample: spec(sample), ...(reference ? { reference: spec(reference) } : {}) };
       const started = Date.now();
-      await scripts.plugin.run(context, { timeout });
+      if (warm) {
+        context = warm.context;
+        entry = warm.entry;
+      } else {
+        context = await this.takeContext(isolate, scripts.harden, timeout);
+        await scripts.plugin.run(context, { timeout });
+        if (reuse) {
+          entry = (await context.global.get('__mw_run', { reference: true })) as ivm.Reference<(...a: unknown[]) => Promise<string>>;
+          this.warm = { isolate, context, entry: entry as ivm.Reference<(...a: unknown[]) => Promise<string>> };
+        }
+      }
       const log = new ivm.Callback(
           (level: unknown, message: unknown, fields: unknown) => {
             if (!onLog || ++logs > MAX_LOG_LINES_PER_WINDOW) return;
@@ -198,7 +218,7 @@ export class PluginSandbox {
         return new ivm.ExternalCopy(whole ? a.buffer : a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)).copyInto({ release: true });
       };
       const args = [JSON.stringify(meta), transfer(sample.packed), reference ? transfer(reference.packed) : undefined, log];
-      entry = (await context.global.get('__mw_run', { reference: true })) as ivm.Reference<(...a: unknown[]) => Promise<string>>;
+      entry ??= (await context.global.get('__mw_run', { reference: true })) as ivm.Reference<(...a: unknown[]) => Promise<string>>;
       const call = entry.apply(undefined, args, { timeout: remaining, result: { promise: true, copy: true } });
       call.catch(() => undefined); // raced below: a late rejection must not go unhandled
       deadline.catch(() => undefined); // may fire after the race is settled
@@ -216,15 +236,16 @@ export class PluginSandbox {
       this.current = undefined;
       clearTimeout(timer);
       clearInterval(watchdog);
+      const kept = this.warm?.context === context && !failed;
       try {
-        if (!isolate.isDisposed) entry?.release();
-        if (!isolate.isDisposed) context?.release();
+        if (!kept && !isolate.isDisposed) entry?.release();
+        if (!kept && !isolate.isDisposed) context?.release();
       } catch {
         /* isolate already gone */
       }
       // After a failure the isolate may hold late rejections or broken state: start over.
       if (failed || isolate.isDisposed) this.disposeIsolate();
-      else this.prepareSpare(isolate, scripts.harden, timeout);
+      else if (this.opts.isolation !== 'version') this.prepareSpare(isolate, scripts.harden, timeout);
     }
   }
 
@@ -316,6 +337,7 @@ export class PluginSandbox {
   }
 
   private disposeIsolate(): void {
+    this.warm = undefined;
     const spare = this.spare;
     this.spare = undefined;
     const old = this.isolate;

@@ -24,6 +24,8 @@ export interface PluginVersionRecord {
   referenceRows: boolean;
   /** Give the app `ctx.groundTruth`, analysing each window this long after it closes so labels can arrive. */
   groundTruthDelayMs?: number;
+  /** `window`: a fresh context per window; `version`: one context kept across windows. */
+  isolation?: 'window' | 'version';
   /** JSON Schema that `config` must satisfy (`configSchema` in plugin.json). */
   configSchema?: Record<string, JsonValue>;
 }
