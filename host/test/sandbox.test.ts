@@ -393,6 +393,17 @@ describe('isolation between windows', () => {
     // nor in another plugin's sandbox
     await expectHostWorks();
   });
+
+  it('with "isolation": "version" the context is kept: state persists within the version, never into another plugin', async () => {
+    const bundle = bundles.get('pollution')!;
+    const sb = new PluginSandbox({ name: 'pollution', version: '1.0.0', code: bundle.code, limits: bundle.manifest.limits, isolation: 'version' });
+    sandboxes.push(sb);
+    const first = extraOf(normalizeAppOutput(JSON.parse(await sb.run(standardInput()))), 'pollution');
+    expect(first).toMatchObject({ leak: 'undefined', objectProtoPolluted: 'undefined' });
+    const second = extraOf(normalizeAppOutput(JSON.parse(await sb.run(standardInput()))), 'pollution');
+    expect(second).toMatchObject({ leak: 'number', objectProtoPolluted: 'string', arrayProtoX: 'number' });
+    await expectHostWorks();
+  });
 });
 
 describe('wrong default exports', () => {
