@@ -21,6 +21,9 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
+          // one file at a time: each starts servers and measures time-bound behaviour, and this
+          // machine has two cores
+          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 60_000,
         },

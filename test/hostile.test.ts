@@ -29,11 +29,11 @@ const HOSTILE: Record<string, { code: string; expect: { code: RegExp; message: R
   'catastrophic-oom': { code: 'const m = new Map(); for (let i = 0; ; i++) m.set(i, { i });', expect: { code: /APP_MEMORY_LIMIT/, message: /exhausted V8's memory beyond recovery .* and crashed its runner, which was restarted/ }, limits: { timeoutMs: 10000, memoryMb: 32 } },
   // memory exhaustion ends in one of three ways, depending on where V8 runs out: a RangeError,
   // the isolate disposed at its limit, or a crash beyond recovery; each is recorded
-  'arraybuffer-exhaustion': { code: 'const k = []; for (;;) k.push(new ArrayBuffer(64 * 1024 * 1024));', expect: { code: /APP_ERROR|APP_MEMORY_LIMIT/, message: /Array buffer allocation failed|memory/ } },
+  'arraybuffer-exhaustion': { code: 'const k = []; for (;;) k.push(new ArrayBuffer(64 * 1024 * 1024));', expect: { code: /APP_ERROR|APP_MEMORY_LIMIT/, message: /Array buffer allocation failed|memory/ }, limits: { timeoutMs: 5000, memoryMb: 32 } },
   'webassembly-memory': { code: 'const mems = []; for (let i = 0; i < 40; i++) mems.push(new WebAssembly.Memory({ initial: 160 }));', expect: { code: /APP_ERROR/, message: /WebAssembly is not defined/ } },
   'atomics-wait': { code: 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);', expect: { code: /APP_ERROR/, message: /(Atomics|SharedArrayBuffer) is not defined/ } },
-  'string-blowup': { code: 'let s = "x"; for (;;) s += s;', expect: { code: /APP_ERROR|APP_MEMORY_LIMIT/, message: /Invalid string length|memory/ } },
-  'stack-overflow': { code: 'const f = (n) => f(n + 1) + 1; f(0);', expect: { code: /APP_ERROR/, message: /Maximum call stack size exceeded/ } },
+  'string-blowup': { code: 'let s = "x"; for (;;) s += s;', expect: { code: /APP_ERROR|APP_MEMORY_LIMIT/, message: /Invalid string length|memory/ }, limits: { timeoutMs: 5000, memoryMb: 32 } },
+  'stack-overflow': { code: 'const f = (n) => f(n + 1) + 1; f(0);', expect: { code: /APP_ERROR/, message: /Maximum call stack size exceeded/ }, limits: { timeoutMs: 5000, memoryMb: 32 } },
   'unhandled-rejection': { code: 'Promise.reject(new Error("nobody handles me")); return { name: "ok", value: 1 };', expect: { code: /APP_ERROR/, message: /nobody handles me/ } },
   'throws-string': { code: 'throw "a plain string";', expect: { code: /APP_ERROR/, message: /threw: .*(a plain string|not an instance of .Error.)/ } },
   'stack-getter-throws': {

@@ -179,28 +179,8 @@ export function metricOf(out: NormalizedOutput, name: string): MonitoringMetric 
   return m;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32) and normal draws (Box-Muller). */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = (mu = 0, sigma = 1) => mu + sigma * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  /** One of `values` with the given probabilities. */
-  const choice = <T>(values: readonly T[], probs: readonly number[]): T => {
-    let u = uniform();
-    for (let i = 0; i < values.length - 1; i++) {
-      u -= probs[i]!;
-      if (u < 0) return values[i]!;
-    }
-    return values[values.length - 1]!;
-  };
-  return { uniform, normal, choice };
-}
+/** Deterministic pseudo-random numbers (the SDK's seededRandom). */
+export { seededRandom as rng } from '@modelwatch/sdk/testing';
 
 /** P(X = k) for X ~ Binomial(n, p), k = 0..n, computed in log space (no underflow for large n). */
 export function binomialPmf(n: number, p: number): number[] {

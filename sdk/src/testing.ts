@@ -196,3 +196,35 @@ export async function runApp<Config = Record<string, unknown>>(
   const out = await instance.doTracking(ctx);
   return { ...normalizeAppOutput(out), logs: ctx.logs };
 }
+
+/**
+ * Deterministic pseudo-random numbers for tests and demos: mulberry32 for uniforms, Box-Muller
+ * for normal draws, and a weighted choice. The same seed gives the same sequence everywhere.
+ *
+ * @example
+ * ```ts
+ * const r = seededRandom(42);
+ * const ages = Array.from({ length: 1000 }, () => r.normal(40, 10));
+ * ```
+ */
+export function seededRandom(seed: number) {
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const normal = (mu = 0, sigma = 1) => mu + sigma * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  /** One of `values` with the given probabilities. */
+  const choice = <T>(values: readonly T[], probs: readonly number[]): T => {
+    let u = uniform();
+    for (let i = 0; i < values.length - 1; i++) {
+      u -= probs[i]!;
+      if (u < 0) return values[i]!;
+    }
+    return values[values.length - 1]!;
+  };
+  return { uniform, normal, choice };
+}

@@ -33,18 +33,7 @@ export async function publishDir(client: ModelwatchClient, dir: string) {
   return await client.publishPlugin({ manifest: b.manifest, code: b.code, map: b.map });
 }
 
-/** Deterministic pseudo-random numbers (mulberry32) and normal draws. */
-export function rng(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = (mu = 0, sigma = 1) => mu + sigma * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  return { uniform, normal };
-}
+/** Deterministic pseudo-random numbers (the SDK's seededRandom). */
+export { seededRandom as rng } from '@modelwatch/sdk/testing';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -110,12 +110,21 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
         groundTruth: manifest.groundTruth !== undefined,
         ...(body.map ? { map: body.map } : {}),
       };
-      let answer: SmokeReply;
-      try {
-        const m = await nc.request(Subjects.runnerSmoke, jsonCodec.encode(smoke), { timeout: manifest.limits.timeoutMs + 15_000 });
-        answer = jsonCodec.decode<SmokeReply>(m.data);
-      } catch (err) {
-        throw new ModelwatchError('PLUGIN_LOAD_FAILED', `no app runner answered to check the plugin (${(err as Error).message}); is a runner running?`);
+      let answer: SmokeReply | undefined;
+      // a runner may be restarting: wait a little for one before giving up
+      const giveUpAt = Date.now() + 30_000;
+      for (;;) {
+        try {
+          const m = await nc.request(Subjects.runnerSmoke, jsonCodec.encode(smoke), { timeout: manifest.limits.timeoutMs + 15_000 });
+          answer = jsonCodec.decode<SmokeReply>(m.data);
+          break;
+        } catch (err) {
+          const noRunner = /no responders/i.test((err as Error).message);
+          if (!noRunner || Date.now() > giveUpAt) {
+            throw new ModelwatchError('PLUGIN_LOAD_FAILED', `no app runner answered to check the plugin (${(err as Error).message}); is a runner running?`);
+          }
+          await new Promise((r) => setTimeout(r, 500));
+        }
       }
       if (!answer.ok) throw new ModelwatchError('PLUGIN_LOAD_FAILED', `refused: the smoke run failed: ${answer.error.message}`);
       await buckets.bundles.putBlob({ name: bundleName(manifest.name, manifest.version) }, new TextEncoder().encode(body.code));

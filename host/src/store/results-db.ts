@@ -1,27 +1,12 @@
 import { Level } from 'level';
-import type { MonitoringMetric, MonitoringResult } from '@modelwatch/sdk';
-import type { ErrorData } from '../errors.js';
-import type { AppOutputMessage, WindowOutcome } from '../nats/messages.js';
+import type { MonitoringResult } from '@modelwatch/sdk';
+import type { AppOutputMessage } from '../nats/messages.js';
 import { emptyCounts, type ServingCounts, type ServingMinuteMessage } from '../stream/serving.js';
 
 /** One analysed window of one app, with everything it produced. Key `w/<endpointId>/<app>/<windowStart>`. */
-export interface WindowRecord {
-  endpointId: string;
-  endpointName: string;
-  app: string;
-  version: string;
-  windowStart: number;
-  windowEnd: number;
-  outcome: WindowOutcome;
-  rows: number;
-  results: MonitoringResult[];
-  metrics: MonitoringMetric[];
-  error?: ErrorData;
-  durationMs: number;
-  runner: string;
+export interface WindowRecord extends Omit<AppOutputMessage, 'v' | 'attempts'> {
   /** Which try produced this outcome (1 = the first). */
   attempts: number;
-  completedAt: number;
   storedAt: number;
 }
 
@@ -117,24 +102,8 @@ export class ResultsDb {
     const wkey = `${out.endpointId}/${out.app}/${pad(out.windowStart)}`;
     if ((await this.windows.get(wkey)) !== undefined) return 'duplicate';
     const storedAt = Date.now();
-    const record: WindowRecord = {
-      endpointId: out.endpointId,
-      endpointName: out.endpointName,
-      app: out.app,
-      version: out.version,
-      windowStart: out.windowStart,
-      windowEnd: out.windowEnd,
-      outcome: out.outcome,
-      rows: out.rows,
-      results: out.results,
-      metrics: out.metrics,
-      ...(out.error ? { error: out.error } : {}),
-      durationMs: out.durationMs,
-      runner: out.runner,
-      attempts: out.attempts ?? 1,
-      completedAt: out.completedAt,
-      storedAt,
-    };
+    const { v: _v, attempts, ...rest } = out;
+    const record: WindowRecord = { ...rest, attempts: attempts ?? 1, storedAt };
     const ops: Array<{ type: 'put'; sublevel: unknown; key: string; value: unknown }> = [
       { type: 'put', sublevel: this.windows, key: wkey, value: record },
     ];

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { resultStatusName, type ResultStatus } from '@modelwatch/sdk';
+import { seededRandom } from '@modelwatch/sdk/testing';
 import { createHost } from '../../host.js';
 import { createLogger } from '../../logger.js';
 import { bundlePlugin } from '../../plugins/bundle.js';
@@ -21,19 +22,7 @@ interface DemoArgs extends GlobalArgs {
 const PLUGIN_DIR = fileURLToPath(new URL('../../../../plugins/histogram-data-drift', import.meta.url));
 const FEATURES = ['age', 'income', 'tenure', 'score'] as const;
 
-/** A small seeded PRNG (mulberry32) and normal draws (Box-Muller): the demo is the same every run. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = (mu: number, sigma: number) => mu + sigma * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  return { uniform, normal };
-}
+const rng = seededRandom;
 
 type Row = [number, number, number, number];
 function row(r: ReturnType<typeof rng>, drifted: boolean): Row {
