@@ -6,7 +6,7 @@ import type {
   NumericFeatureStats,
 } from '../types.js';
 import { equalWidthEdges, histogram } from './histogram.js';
-import { mean, quantileSorted, std } from './summary.js';
+import { mean, quantilesBySelection, std } from './summary.js';
 
 /** Number of equal-width bins of a reference histogram, before padding (MLRun's default). */
 export const REFERENCE_BINS = 20;
@@ -77,17 +77,24 @@ function finiteValues(values: ColumnValues): Float64Array {
 }
 
 function numericSummary(nums: Float64Array, missing: number): Omit<NumericFeatureStats, 'hist'> {
-  const sorted = Float64Array.from(nums).sort();
   const quantiles: Record<string, number> = {};
-  for (const q of STATS_QUANTILES) quantiles[String(q)] = quantileSorted(sorted, q);
+  const qs = quantilesBySelection(nums, STATS_QUANTILES);
+  STATS_QUANTILES.forEach((q, i) => (quantiles[String(q)] = qs[i]!));
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < nums.length; i++) {
+    const v = nums[i]!;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
   return {
     type: 'numeric',
     count: nums.length,
     missing,
     mean: mean(nums),
     std: std(nums, 1),
-    min: sorted.length ? sorted[0]! : NaN,
-    max: sorted.length ? sorted[sorted.length - 1]! : NaN,
+    min: nums.length ? min : NaN,
+    max: nums.length ? max : NaN,
     quantiles,
   };
 }

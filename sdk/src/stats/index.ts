@@ -1,5 +1,5 @@
 export { histogram, equalWidthEdges } from './histogram.js';
-export { pairwiseSum, mean, std, quantiles, quantileSorted } from './summary.js';
+export { pairwiseSum, mean, std, quantiles, quantileSorted, quantilesBySelection, selectInPlace } from './summary.js';
 export {
   REFERENCE_BINS,
   STATS_QUANTILES,

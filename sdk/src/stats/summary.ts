@@ -89,3 +89,62 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   const diff = b - a;
   return t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
 }
+
+/**
+ * The k-th smallest value (0-based) of `a`, rearranging `a` in place so that `a[k]` holds it,
+ * smaller values before and larger after (quickselect, median-of-three pivots, three-way
+ * partition): O(n) on average, against O(n log n) for a sort.
+ */
+export function selectInPlace(a: Float64Array, k: number, left = 0, right = a.length - 1): number {
+  while (right > left) {
+    // median of three as the pivot; three-way partition so that runs of equal values cost O(n)
+    const mid = (left + right) >>> 1;
+    const x = a[left]!;
+    const y = a[mid]!;
+    const z = a[right]!;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let lt = left;
+    let gt = right;
+    let i = left;
+    while (i <= gt) {
+      const v = a[i]!;
+      if (v < pivot) swap(a, lt++, i++);
+      else if (v > pivot) swap(a, i, gt--);
+      else i++;
+    }
+    // now a[left..lt-1] < pivot, a[lt..gt] == pivot, a[gt+1..right] > pivot
+    if (k < lt) right = lt - 1;
+    else if (k > gt) left = gt + 1;
+    else return pivot;
+  }
+  return a[k]!;
+}
+
+function swap(a: Float64Array, i: number, j: number): void {
+  const t = a[i]!;
+  a[i] = a[j]!;
+  a[j] = t;
+}
+
+/**
+ * Quantiles with numpy's linear interpolation, by selection instead of a sort (what numpy's
+ * partition-based quantile does). `values` must hold no NaN; it is copied, not changed.
+ */
+export function quantilesBySelection(values: ArrayLike<number>, qs: readonly number[]): number[] {
+  const n = values.length;
+  if (n === 0) return qs.map(() => NaN);
+  const a = Float64Array.from(values);
+  return qs.map((q) => {
+    if (!(q >= 0 && q <= 1)) throw new RangeError(`quantile must be in [0, 1], got ${q}`);
+    const h = (n - 1) * q;
+    const lo = Math.floor(h);
+    const t = h - lo;
+    const x = selectInPlace(a, lo);
+    if (lo + 1 >= n) return x;
+    // the next value up is the smallest of those after `lo`
+    let y = Infinity;
+    for (let i = lo + 1; i < n; i++) if (a[i]! < y) y = a[i]!;
+    const diff = y - x;
+    return t >= 0.5 ? y - diff * (1 - t) : x + diff * t;
+  });
+}
