@@ -4,9 +4,14 @@
 // publish-and-consume loop (same client, same payloads, same publisher, JSON-decoded and
 // acknowledged by the consumer) in the same run.
 //
-//   node --no-node-snapshot bench/ingest.mjs [--quick]
+//   node --no-node-snapshot bench/ingest.mjs [--quick] [--rounds N]
 //
+// Each measurement runs --rounds times (default 5): raw and modelwatch back to back in each
+// round, and the ratio of each pair is printed with their median (this machine is shared: a
+// pair sees the same load). The HTTP load comes from a worker thread, as a model server would
+// be another process.
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
+import { Worker } from 'node:worker_threads';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +23,7 @@ import { startNatsServer } from '../host/dist/nats/server.js';
 import { createLogger } from '../host/dist/logger.js';
 
 const quick = process.argv.includes('--quick');
+const ROUNDS = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : 5;
 const FEATURES = ['f0', 'f1', 'f2', 'f3'];
 const BATCH_ROWS = 1000;
 const SINGLE_MSGS = quick ? 5_000 : 20_000;
@@ -88,7 +94,7 @@ async function processed(jsm) {
   for (;;) {
     const ci = await jsm.consumers.info('MW_EVENTS', 'stream-processor');
     if (ci.num_pending === 0 && ci.num_ack_pending === 0) return;
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
@@ -102,23 +108,32 @@ async function mwNats(nc, jsm, client, name, payloads) {
   return (performance.now() - t0) / 1000;
 }
 
+/** HTTP clients in a worker thread: POST every payload, `concurrency` requests at a time. */
+const HTTP_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { url, payloads, concurrency } = workerData;
+let i = 0, rejected = 0;
+Promise.all(Array.from({ length: concurrency }, async () => {
+  while (i < payloads.length) {
+    const body = payloads[i++];
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const r = await res.json();
+    if (res.status !== 202 || r.rejected.length) rejected++;
+  }
+})).then(() => parentPort.postMessage({ rejected }));
+`;
+
 async function mwHttp(jsm, client, name, payloads, concurrency) {
   await client.createEndpoint({ name, featureNames: FEATURES, labelNames: ['p0'] });
   await processed(jsm);
   const url = `${client.url}/api/v1/endpoints/${name}/events`;
   const t0 = performance.now();
-  let i = 0;
-  let rejected = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (i < payloads.length) {
-        const body = payloads[i++];
-        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-        const r = await res.json();
-        if (res.status !== 202 || r.rejected.length) rejected++;
-      }
-    }),
-  );
+  const w = new Worker(HTTP_WORKER, { eval: true, workerData: { url, payloads: payloads.map((p) => p.toString()), concurrency } });
+  const { rejected } = await new Promise((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  await w.terminate();
   await processed(jsm);
   if (rejected) throw new Error(`${rejected} HTTP requests had rejected events`);
   return (performance.now() - t0) / 1000;
@@ -146,11 +161,17 @@ const mb = (ps) => (ps.reduce((n, p) => n + p.length, 0) / 1e6).toFixed(1);
 console.log(`payloads: ${SINGLE_MSGS} single events (${mb(single)} MB), ${BATCH_MSGS} columnar micro-batches of ${BATCH_ROWS} rows x ${FEATURES.length} features + 1 output (${mb(batches)} MB)`);
 console.log(`machine: ${(await import('node:os')).cpus().length} cores, node ${process.version}\n`);
 
-const results = [];
+const best = (xs) => Math.max(...xs);
+const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
 const report = (what, rows, secs, base) => {
-  const rps = rows / secs;
-  results.push({ what, rps });
-  console.log(`${what.padEnd(44)} ${String(Math.round(rps)).padStart(9)} rows/s  ${secs.toFixed(2).padStart(6)} s${base ? `  ratio to raw JetStream ${(rps / base).toFixed(2)}` : ''}`);
+  const rps = secs.map((x) => rows / x);
+  // each round runs raw and modelwatch back to back: the ratio of a pair shares the machine's load of the moment
+  const paired = base ? rps.map((x, i) => x / base[i]) : [];
+  console.log(
+    `${what.padEnd(46)} best ${String(Math.round(best(rps))).padStart(9)} rows/s  median ${String(Math.round(median(rps))).padStart(9)}${
+      base ? `  ratio to raw JetStream: per round ${paired.map((x) => x.toFixed(2)).join(' ')}, median ${median(paired).toFixed(2)}` : ''
+    }`,
+  );
   return rps;
 };
 
@@ -158,12 +179,29 @@ const report = (what, rows, secs, base) => {
 await rawLoop(nc, jsm, 'WARM', batches.slice(0, 50));
 await mwNats(nc, jsm, client, 'warm', batches.slice(0, 50));
 
-const rawSingle = report('raw JetStream loop, single events', SINGLE_MSGS, await rawLoop(nc, jsm, 'RAW1', single));
-report('modelwatch over NATS, single events', SINGLE_MSGS, await mwNats(nc, jsm, client, 'nats-single', single), rawSingle);
-report('modelwatch over HTTP, single events (16 conns)', SINGLE_MSGS / 4, await mwHttp(jsm, client, 'http-single', single.slice(0, SINGLE_MSGS / 4), 16), rawSingle);
-const rawBatch = report('raw JetStream loop, micro-batches', BATCH_MSGS * BATCH_ROWS, await rawLoop(nc, jsm, 'RAWB', batches));
-report('modelwatch over NATS, micro-batches', BATCH_MSGS * BATCH_ROWS, await mwNats(nc, jsm, client, 'nats-batch', batches), rawBatch);
-report('modelwatch over HTTP, micro-batches (4 conns)', BATCH_MSGS * BATCH_ROWS, await mwHttp(jsm, client, 'http-batch', batches, 4), rawBatch);
+const t = { rawSingle: [], natsSingle: [], httpSingle: [], rawBatch: [], natsBatch: [], httpBatch: [] };
+for (let round = 0; round < ROUNDS; round++) {
+  // alternate which goes first
+  if (round % 2 === 0) {
+    t.rawBatch.push(await rawLoop(nc, jsm, `RAWB${round}`, batches));
+    t.natsBatch.push(await mwNats(nc, jsm, client, `nats-batch-${round}`, batches));
+  } else {
+    t.natsBatch.push(await mwNats(nc, jsm, client, `nats-batch-${round}`, batches));
+    t.rawBatch.push(await rawLoop(nc, jsm, `RAWB${round}`, batches));
+  }
+  t.httpBatch.push(await mwHttp(jsm, client, `http-batch-${round}`, batches, 4));
+  t.rawSingle.push(await rawLoop(nc, jsm, `RAW1${round}`, single));
+  t.natsSingle.push(await mwNats(nc, jsm, client, `nats-single-${round}`, single));
+  t.httpSingle.push(await mwHttp(jsm, client, `http-single-${round}`, single.slice(0, SINGLE_MSGS / 4), 16));
+}
+console.log(`${ROUNDS} rounds\n`);
+const rawB = report('raw JetStream loop, micro-batches', BATCH_MSGS * BATCH_ROWS, t.rawBatch);
+report('modelwatch over NATS, micro-batches', BATCH_MSGS * BATCH_ROWS, t.natsBatch, rawB);
+report('modelwatch over HTTP, micro-batches (4 conns)', BATCH_MSGS * BATCH_ROWS, t.httpBatch, rawB);
+console.log('');
+const rawS = report('raw JetStream loop, single events', SINGLE_MSGS, t.rawSingle);
+report('modelwatch over NATS, single events', SINGLE_MSGS, t.natsSingle, rawS);
+report('modelwatch over HTTP, single events (16 conns)', SINGLE_MSGS / 4, t.httpSingle, rawS);
 
 console.log(`\nrow messages in MW_ROWS: ${await rowsIn(jsm)} (rows are stored in binary chunks per window)`);
 await host.stop();

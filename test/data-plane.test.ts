@@ -203,6 +203,27 @@ describe('data plane', () => {
     expect(get).toMatch(/predictions: +240 received, 360 estimated/);
   });
 
+  it('over HTTP: a retried request with the same Idempotency-Key counts once, concurrent small requests each count, an unknown endpoint is a 404 and a dead letter', async () => {
+    await env.client.createEndpoint({ name: 'http-in', featureNames: ['x'], labelNames: ['y'] });
+    const url = `${env.client.url}/api/v1/endpoints/http-in/events`;
+    const post = (body: unknown, key?: string) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) }, body: JSON.stringify(body) });
+    const first = await post([{ inputs: [[1]] }, { inputs: [[2]] }], 'k-1');
+    const retry = await post([{ inputs: [[1]] }, { inputs: [[2]] }], 'k-1');
+    expect([first.status, retry.status]).toEqual([202, 202]);
+    const many = await Promise.all(Array.from({ length: 50 }, (_, i) => post({ inputs: [[i]], latencyMicros: 10 })));
+    expect(many.every((r) => r.status === 202)).toBe(true);
+    await waitFor('52 rows', async () => ((await rowsOf('http-in')) === 52 ? true : undefined));
+    expect((await env.client.endpointStats('http-in')).requests).toBe(52);
+    const gone = await fetch(`${env.client.url}/api/v1/endpoints/no-such/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": [[1]]}' });
+    expect(gone.status).toBe(404);
+    const letters = await env.client.deadLetters({ endpoint: 'no-such' });
+    expect(letters.letters.map((l) => [l.reason.code, l.source, l.payload])).toEqual([['UNKNOWN_ENDPOINT', 'http', '{"inputs": [[1]]}']]);
+    const bad = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": [[NaN]]}' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { rejected: Array<{ error: string }> }).rejected[0]!.error).toMatch(/NaN and Infinity are not JSON numbers/);
+  });
+
   it('dead-letters late rows and counts them per endpoint', async () => {
     await env.client.createEndpoint({ name: 'tardy', featureNames: ['x'], labelNames: ['y'] });
     const hourAgo = Date.now() - 3_600_000;
@@ -305,6 +326,11 @@ describe('data plane', () => {
     for (let i = 0; i < 5; i++) await publish('history', { when: now + i, inputs: [[i]] }, { 'Mw-Batch': 'nats-1' });
     await publish('history', '', { 'Mw-Batch-End': 'nats-1' });
     await waitFor('the NATS batch analysed', async () => ((await rowsOf('history', 'nats-1')) === 5 ? true : undefined));
+    // more for a batch after its end: refused, its windows are analysed already
+    await publish('history', { when: now, inputs: [[9]] }, { 'Mw-Batch': 'nats-1' });
+    const refused = await waitFor('the refusal', async () => (await env.client.deadLetters({ endpoint: 'history', reason: 'INVALID_BATCH' })).letters[0]);
+    expect(refused.reason.message).toMatch(/batch 'nats-1' of endpoint history is complete/);
+    expect(refused.batch).toBe('nats-1');
     expect(JSON.parse(await cli('batch', 'list', 'history', '--json')).map((x: { batchId: string }) => x.batchId).sort()).toEqual(['nats-1', 'october']);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EndpointRecord } from '../src/store/endpoints.js';
-import { eventKind, eventsOf, inferNames, InvalidEventError, isRequestBatch, parseEvent, parseRequestBatch } from '../src/stream/events.js';
+import { eventKind, eventsOf, inferNames, inferNamesFrom, InvalidEventError, isRequestBatch, parseEvent, parseRequestBatch } from '../src/stream/events.js';
 import { LatencySketch, RangeSet } from '../src/stream/sketch.js';
 
 const ARRIVAL = Date.UTC(2026, 10, 27, 12);
@@ -116,6 +116,12 @@ describe('MLRun inference events', () => {
 
   it('names features f0..fn and outputs p0..pn for an endpoint without names', () => {
     expect(inferNames(mlrun(), ep([], []))).toEqual({ featureNames: ['f0', 'f1'], labelNames: ['p0'] });
+  });
+
+  it('names outputs after the first event that has them, when an error event comes first', () => {
+    const error = { request: { id: 'e', inputs: [[1, 2, 3]] }, when: '2026-11-27 11:00:00', error: 'boom' };
+    expect(inferNamesFrom([{ event: error }, { event: mlrun() }], ep([], []))).toEqual({ featureNames: ['f0', 'f1', 'f2'], labelNames: ['p0'] });
+    expect(inferNamesFrom([{ event: error }], ep(['a'], ['y']))).toEqual({});
   });
 });
 

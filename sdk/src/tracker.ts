@@ -1,4 +1,3 @@
-/// <reference types="node" />
 /**
  * `@modelwatch/sdk/tracker`: send inference events from a Node model server to modelwatch
  * over NATS JetStream, batched, sampled the way MLRun samples, with bounded memory.
@@ -17,10 +16,18 @@
  * ```
  * @module
  */
-import { randomUUID } from 'node:crypto';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { CellValue } from './types.js';
+
+// The runtime's globals this module uses, declared here: the SDK compiles without Node's types
+// (its main entry runs in the sandbox, where they do not exist).
+declare const setTimeout: (fn: (...args: unknown[]) => void, ms: number) => unknown;
+declare const clearTimeout: (t: unknown) => void;
+declare const setInterval: (fn: () => void, ms: number) => { unref?: () => void };
+declare const clearInterval: (t: unknown) => void;
+declare const TextEncoder: new () => { encode(s: string): Uint8Array };
+declare const crypto: { randomUUID(): string };
 
 export interface TrackerOptions {
   /** NATS server URL(s); the tracker opens (and closes) its own connection. */
@@ -117,7 +124,7 @@ export function createTracker(options: TrackerOptions): Tracker {
   const maxBuffered = Math.max(batchSize, options.maxBufferedEvents ?? 100_000);
   const random = options.random ?? Math.random;
   const subject = `mw.events.${options.endpoint}`;
-  const id = randomUUID();
+  const id = crypto.randomUUID();
   const stats: TrackerStats = { tracked: 0, sampledRows: 0, delivered: 0, batches: 0, dropped: 0, buffered: 0, failures: 0 };
   const queue: SealedBatch[] = [];
   let open: OpenBatch | undefined;

@@ -11,7 +11,7 @@ import { checkEndpointName, endpointId, type EndpointRecord } from '../store/end
 import type { EndpointStatsRecord, ServingRecord } from '../store/results-db.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { deadLetterCounts, payloadText, publishDeadLetter, type DeadLetter, type DeadLetterCode, type StoredDeadLetter } from '../stream/dlq.js';
-import { eventsOf, inferNames, InvalidEventError, isRequestBatch, parseEvent, parseRequestBatch, type RequestBatch } from '../stream/events.js';
+import { eventsOf, inferNamesFrom, InvalidEventError, isRequestBatch, parseEvent, parseRequestBatch, type RequestBatch } from '../stream/events.js';
 import { BATCH_END_HEADER, BATCH_HEADER, BATCH_ID, batchSeriesId, invalidJsonMessage, SOURCE_HEADER, type BatchRecord } from '../stream/processor.js';
 import { addCounts, emptyCounts, type ServingCounts, type ServingLiveReply } from '../stream/serving.js';
 import type { ServingReply, ServingRequest } from '../writer/writer.js';
@@ -63,6 +63,7 @@ interface RawJson {
  */
 export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPlaneDeps): Promise<void> {
   const { js, jsm, buckets } = deps;
+  const coalescer = new Coalescer(js);
   await app.register(async (ctx) => {
     ctx.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
       const raw = body as Buffer;
@@ -141,8 +142,7 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
         }
         for (const u of eventsOf(b.value)) units.push({ event: u.event, index: u.index ?? 0 });
       }
-      const first = units[0]?.event;
-      const checked = first === undefined ? endpoint : { ...endpoint, ...inferNames(first, endpoint) };
+      const checked = { ...endpoint, ...inferNamesFrom(units, endpoint) };
       const good: unknown[] = [];
       for (const { event, index } of units) {
         try {
@@ -197,14 +197,21 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
       const h = natsHeaders();
       h.set(SOURCE_HEADER, 'http');
       if (opts.batchId) h.set(BATCH_HEADER, opts.batchId);
+      // small requests without an idempotency key share one message with the requests that
+      // arrive at the same moment (one publish and one ack for all of them)
+      const small = !opts.key && !opts.batchId && !envelope && payloads.length === 1 && payloads[0]!.length <= COALESCE_BYTES;
       await Promise.all([
         flush(),
-        ...payloads.map((data, i) =>
-          js.publish(Subjects.events(name), data, {
-            headers: h,
-            ...(opts.key ? { msgID: payloads.length === 1 && !opts.batchId ? `${name}:${opts.key}` : `${name}:${opts.key}:${i}` } : {}),
-          }),
-        ),
+        small
+          ? coalescer.add(Subjects.events(name), good.map((e) => JSON.stringify(e)).join(','))
+          : Promise.all(
+              payloads.map((data, i) =>
+                js.publish(Subjects.events(name), data, {
+                  headers: h,
+                  ...(opts.key ? { msgID: payloads.length === 1 && !opts.batchId ? `${name}:${opts.key}` : `${name}:${opts.key}:${i}` } : {}),
+                }),
+              ),
+            ),
       ]);
       rejected.sort((a, b) => a.index - b.index);
       return { status: accepted === 0 && rejected.length > 0 ? 400 : 202, result: { accepted, rejected } };
@@ -307,6 +314,50 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
     }
     return await replayDeadLetters(js, jsm, { ...(endpoint ? { endpoint } : {}), ...(seqs ? { seqs } : {}), includeLate: body.includeLate === true });
   });
+}
+
+/** Requests up to this size may share a message with others. */
+const COALESCE_BYTES = 64 * 1024;
+
+/**
+ * Gathers the events of concurrent small HTTP requests for one endpoint into one message
+ * (a JSON array), published when the event loop turns (or when it reaches the size limit);
+ * every request waits for that message's JetStream acknowledgement, so 202 still means stored.
+ */
+class Coalescer {
+  private readonly pending = new Map<string, { parts: string[]; bytes: number; waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> }>();
+
+  constructor(private readonly js: JetStreamClient) {}
+
+  /** `part`: one or more events as JSON text, comma-separated. */
+  add(subject: string, part: string): Promise<void> {
+    let p = this.pending.get(subject);
+    if (p && p.bytes + part.length + 1 > CHUNK_BYTES) {
+      this.flush(subject, p);
+      p = undefined;
+    }
+    if (!p) {
+      const fresh = { parts: [] as string[], bytes: 2, waiters: [] as Array<{ resolve: () => void; reject: (e: unknown) => void }> };
+      this.pending.set(subject, fresh);
+      setImmediate(() => this.flush(subject, fresh));
+      p = fresh;
+    }
+    p.parts.push(part);
+    p.bytes += part.length + 1;
+    const batch = p;
+    return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+  }
+
+  private flush(subject: string, p: { parts: string[]; waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> }): void {
+    if (this.pending.get(subject) !== p) return;
+    this.pending.delete(subject);
+    const h = natsHeaders();
+    h.set(SOURCE_HEADER, 'http');
+    this.js.publish(subject, Buffer.from(`[${p.parts.join(',')}]`), { headers: h }).then(
+      () => p.waiters.forEach((w) => w.resolve()),
+      (err: unknown) => p.waiters.forEach((w) => w.reject(err)),
+    );
+  }
 }
 
 function preview(l: StoredDeadLetter) {

@@ -103,11 +103,38 @@ export class Controller {
     const plugins = this.deps.plugins.all().filter((p) => p.status === 'active' && p.activeVersion);
     const delayOf = (p: PluginRecord) => p.versions.find((v) => v.version === p.activeVersion)?.groundTruthDelayMs ?? 0;
     let total = 0;
-    for (const ep of this.deps.endpoints.all()) {
-      if (!ep.monitoring) continue;
+    const endpoints = this.deps.endpoints.all().filter((ep) => ep.monitoring);
+    // progress of the pairs seen for the first time, read at once
+    const unknown = endpoints.flatMap((ep) => plugins.map((p) => `${ep.id}.${p.name}`)).filter((k) => !this.progress.has(k));
+    for (let i = 0; i < unknown.length; i += 256) {
+      const keys = unknown.slice(i, i + 256);
+      const got = await Promise.all(keys.map((k) => this.loadProgress(k)));
+      keys.forEach((k, j) => {
+        if (got[j] !== undefined) this.progress.set(k, got[j]!);
+      });
+    }
+    // tasks of many pairs are published together, then their progress saved together: a pair's
+    // progress is saved only after its tasks are in MW_TASKS (a crash in between re-publishes
+    // them, and JetStream drops the duplicates by message id)
+    let pending: Array<{ key: string; next: number; tasks: TaskMessage[] }> = [];
+    let pendingTasks = 0;
+    const flush = async () => {
+      const work = pending;
+      pending = [];
+      pendingTasks = 0;
+      await Promise.all(
+        work.flatMap((w) => w.tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: windowKey(t.endpointId, t.app, t.windowStart) }))),
+      );
+      await Promise.all(work.map((w) => this.deps.progressKv.put(w.key, JSON.stringify({ next: w.next } satisfies Progress))));
+      for (const w of work) {
+        this.progress.set(w.key, w.next);
+        total += w.tasks.length;
+      }
+    };
+    for (const ep of endpoints) {
       for (const p of plugins) {
         const key = `${ep.id}.${p.name}`;
-        let next = this.progress.get(key) ?? (await this.loadProgress(key));
+        let next = this.progress.get(key);
         if (next === undefined) {
           next = windowAt(Math.max(ep.createdAt, p.createdAt, now - this.deps.retentionMs), settings.periods).start;
         }
@@ -126,19 +153,16 @@ export class Controller {
           });
           next = w.end;
         }
-        if (tasks.length > 0) {
-          await Promise.all(
-            tasks.map((t) =>
-              this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: windowKey(t.endpointId, t.app, t.windowStart) }),
-            ),
-          );
-          await this.deps.progressKv.put(key, JSON.stringify({ next } satisfies Progress));
-          total += tasks.length;
-          this.log.debug({ endpoint: ep.name, app: p.name, windows: tasks.length }, 'dispatched');
+        if (tasks.length === 0) {
+          this.progress.set(key, next);
+          continue;
         }
-        this.progress.set(key, next);
+        pending.push({ key, next, tasks });
+        pendingTasks += tasks.length;
+        if (pendingTasks >= 2000) await flush();
       }
     }
+    await flush();
     total += await this.dispatchBatches(settings.periods, plugins);
     this.dispatched += total;
     return total;

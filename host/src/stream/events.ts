@@ -269,6 +269,22 @@ export function inferNames(event: unknown, endpoint: EndpointRecord): InferredNa
   return out;
 }
 
+/**
+ * What names the events of a message give an endpoint that has none: features from the first
+ * event that has inputs, outputs from the first that has outputs (an error event or one
+ * without outputs may come first).
+ */
+export function inferNamesFrom(events: ReadonlyArray<{ event: unknown }>, endpoint: EndpointRecord): InferredNames {
+  const out: InferredNames = {};
+  for (const { event } of events.slice(0, 1000)) {
+    const n = inferNames(event, { ...endpoint, featureNames: out.featureNames ?? endpoint.featureNames, labelNames: out.labelNames ?? endpoint.labelNames });
+    if (n.featureNames) out.featureNames = n.featureNames;
+    if (n.labelNames) out.labelNames = n.labelNames;
+    if ((out.featureNames || endpoint.featureNames.length) && (out.labelNames || endpoint.labelNames.length)) break;
+  }
+  return out;
+}
+
 function inferColumnarNames(event: Record<string, unknown>, endpoint: EndpointRecord): InferredNames {
   const out: InferredNames = {};
   const { inputs, outputs } = event;

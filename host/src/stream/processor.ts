@@ -9,7 +9,7 @@ import type { MonitoringSettings } from '../store/settings.js';
 import { SETTINGS_KEY } from '../store/settings.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { deadLetterSubject, payloadText, type DeadLetter, type DeadLetterCode } from './dlq.js';
-import { eventsOf, inferNames, InvalidEventError, isRequestBatch, parseEvent, parseRequestBatch, type BatchServing, type ParsedEvent } from './events.js';
+import { eventsOf, inferNamesFrom, InvalidEventError, isRequestBatch, parseEvent, parseRequestBatch, type BatchServing, type ParsedEvent } from './events.js';
 import { RowsChunk } from './rows.js';
 import type { ServingEntry, ServingPartMessage } from './serving.js';
 
@@ -56,6 +56,8 @@ export interface StreamProcessorDeps {
   maxEventBytes?: number;
   /** Messages handled as one batch (one publish per window for all of them). @default 256 */
   batchSize?: number;
+  /** ... or fewer, when they add up to this many bytes (big micro-batches pipeline better in smaller batches). @default 4 MiB */
+  batchBytes?: number;
   /** Batches in flight at once. @default 4 */
   concurrency?: number;
 }
@@ -133,21 +135,25 @@ export class StreamProcessor {
   async start(): Promise<void> {
     const consumer = await this.deps.js.consumers.get(Streams.events, Consumers.stream);
     const batchSize = this.deps.batchSize ?? 256;
+    const batchBytes = this.deps.batchBytes ?? 4 * 1024 * 1024;
     const limit = this.deps.concurrency ?? 4;
     this.messages = await consumer.consume({ max_messages: Math.max(1024, batchSize * limit) });
     this.loop = (async () => {
       let pending: JsMsg[] = [];
+      let pendingBytes = 0;
       let scheduled = false;
       const flush = () => {
         if (pending.length === 0) return;
         const batch = pending;
         pending = [];
+        pendingBytes = 0;
         const p = this.handleBatch(batch).finally(() => this.inflight.delete(p));
         this.inflight.add(p);
       };
       for await (const m of this.messages!) {
         pending.push(m);
-        if (pending.length >= batchSize) flush();
+        pendingBytes += m.data.length;
+        if (pending.length >= batchSize || pendingBytes >= batchBytes) flush();
         else if (!scheduled) {
           // take what is buffered now as one batch: it is flushed once the iterator waits for the network
           scheduled = true;
@@ -288,6 +294,17 @@ export class StreamProcessor {
       commit();
       return;
     }
+    if (batchId !== undefined && this.deps.batchesKv) {
+      // a batch is complete at its end marker: what comes after it would add rows to windows
+      // that are (or are about to be) analysed, so it is refused
+      const e = await this.deps.batchesKv.get(`${name}.${batchId}`);
+      const rec = e?.operation === 'PUT' ? e.json<BatchRecord>() : undefined;
+      if (rec && m.seq > rec.endSeq) {
+        dead('INVALID_BATCH', `batch '${batchId}' of endpoint ${name} is complete (its end marker came at ${new Date(rec.createdAt).toISOString()}): send new data as a new batch`);
+        commit();
+        return;
+      }
+    }
     let body: unknown;
     try {
       body = jsonCodec.decode(m.data);
@@ -316,7 +333,7 @@ export class StreamProcessor {
     }
     const units = eventsOf(body);
     if (units.length > 0 && (endpoint.featureNames.length === 0 || endpoint.labelNames.length === 0)) {
-      endpoint = await this.inferNames(endpoint, units[0]!.event);
+      endpoint = await this.inferNames(endpoint, units);
     }
     entry[2] = out.endpointIndex(endpoint.id, endpoint.name);
     const windows = new Map<number, WindowRows>();
@@ -430,8 +447,8 @@ export class StreamProcessor {
     commit();
   }
 
-  private async inferNames(endpoint: EndpointRecord, event: unknown): Promise<EndpointRecord> {
-    const names = inferNames(event, endpoint);
+  private async inferNames(endpoint: EndpointRecord, units: ReadonlyArray<{ event: unknown }>): Promise<EndpointRecord> {
+    const names = inferNamesFrom(units, endpoint);
     if (!names.featureNames && !names.labelNames) return endpoint;
     const updated = await updateJson<EndpointRecord>(this.deps.endpointsKv, endpoint.name, (cur) => {
       if (!cur) return undefined;
