@@ -52,7 +52,7 @@ typecheck: build
 	npx tsc -p plugins
 
 bench: setup
-	@for b in bench/*.ts; do echo "== $$b"; node --no-node-snapshot --experimental-strip-types $$b || exit 1; done
+	@for b in bench/*.mjs; do echo "== $$b"; node --no-node-snapshot $$b || exit 1; done
 
 # eval "$(make -s env)" puts Node 24 and the modelwatch CLI on PATH in your shell.
 env:
