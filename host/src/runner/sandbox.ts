@@ -213,10 +213,10 @@ export class PluginSandbox {
           if (!isolate.isDisposed && isolate.cpuTime - cpuStart > cpuLimit) kill(`used more than its ${timeout} ms of CPU time`);
         }, WATCHDOG_MS);
       });
-      const transfer = (a: Float64Array) => {
-        const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
-        return new ivm.ExternalCopy(whole ? a.buffer : a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength)).copyInto({ release: true });
-      };
+      // one host-side copy that the isolate then takes over (transferOut/transferIn move the
+      // memory instead of copying it twice); the caller's array stays usable for other apps
+      const transfer = (a: Float64Array) =>
+        new ivm.ExternalCopy(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength), { transferOut: true }).copyInto({ release: true, transferIn: true });
       const args = [JSON.stringify(meta), transfer(sample.packed), reference ? transfer(reference.packed) : undefined, log];
       entry ??= (await context.global.get('__mw_run', { reference: true })) as ivm.Reference<(...a: unknown[]) => Promise<string>>;
       const call = entry.apply(undefined, args, { timeout: remaining, result: { promise: true, copy: true } });
