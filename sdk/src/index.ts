@@ -31,6 +31,7 @@ export {
 } from './types.js';
 export {
   DEFAULT_EXTRA_DATA_BYTES,
+  jsonByteLength,
   NAME_PATTERN,
   normalizeAppOutput,
   type NormalizeOutputOptions,

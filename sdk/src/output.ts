@@ -161,6 +161,14 @@ export function describe(v: unknown): string {
   return `an object`;
 }
 
+/**
+ * Length of `value` as JSON text in UTF-8 bytes, as the `extraData` limit counts it (works in the
+ * sandbox, which has no TextEncoder).
+ */
+export function jsonByteLength(value: unknown): number {
+  return utf8Length(JSON.stringify(value) ?? '');
+}
+
 function utf8Length(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {

@@ -331,3 +331,14 @@ describe('describe', () => {
     expect(describeValue(v)).toBe(text);
   });
 });
+
+describe('jsonByteLength', () => {
+  it('counts JSON text in UTF-8 bytes, as the extraData limit does', async () => {
+    const { jsonByteLength } = await import('../src/output.js');
+    expect(jsonByteLength({ a: 1 })).toBe(7);
+    expect(jsonByteLength('é')).toBe(4); // quotes + 2 bytes
+    expect(jsonByteLength('€')).toBe(5);
+    expect(jsonByteLength('😀')).toBe(6);
+    expect(jsonByteLength(undefined)).toBe(0);
+  });
+});

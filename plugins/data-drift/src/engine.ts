@@ -7,6 +7,7 @@
  */
 import {
   DEFAULT_EXTRA_DATA_BYTES,
+  jsonByteLength,
   ResultStatus,
   type JsonValue,
   type MonitoringContext,
@@ -414,21 +415,8 @@ function compareColumn(
   };
 }
 
-/** Length of `value` as JSON text in UTF-8 bytes (no TextEncoder in the sandbox). */
-export function jsonBytes(value: unknown): number {
-  const s = JSON.stringify(value);
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
+/** Length of `value` as JSON text in UTF-8 bytes (the SDK's, as the extraData limit counts it). */
+export const jsonBytes = jsonByteLength;
 
 /** `extra` with its list `key` (and the skipped lists) cut to fit the extraData limit, saying so. */
 function fitList(extra: Record<string, JsonValue>, key: string, ctx: MonitoringContext<DriftConfig>, spec: DriftSpec): Record<string, JsonValue> {

@@ -11,6 +11,7 @@
  */
 import {
   DEFAULT_EXTRA_DATA_BYTES,
+  jsonByteLength,
   MonitoringApplication,
   ResultKind,
   ResultStatus,
@@ -319,21 +320,7 @@ function fitExtraData(
   };
 }
 
-/** Length of `value` as JSON text in UTF-8 bytes (no TextEncoder in the sandbox). */
-function jsonBytes(value: unknown): number {
-  const s = JSON.stringify(value);
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
-}
+const jsonBytes = jsonByteLength;
 
 function show(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
