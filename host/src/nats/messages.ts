@@ -7,8 +7,8 @@ export interface RowBatch extends Rows {
   v: 1;
 }
 
-/** `mw.tasks.<app>`: analyse one window of one endpoint with one version of an app. */
-export interface TaskMessage {
+/** One window of one endpoint for one version of an app: what a task and its output share. */
+export interface WindowRef {
   v: 1;
   endpointId: string;
   endpointName: string;
@@ -16,20 +16,17 @@ export interface TaskMessage {
   version: string;
   windowStart: number;
   windowEnd: number;
+}
+
+/** `mw.tasks.<app>`: analyse one window of one endpoint with one version of an app. */
+export interface TaskMessage extends WindowRef {
   dispatchedAt: number;
 }
 
 export type WindowOutcome = 'ok' | 'empty' | 'error';
 
 /** `mw.outputs.<endpointId>`: what an app made of one window, for the writer. */
-export interface AppOutputMessage {
-  v: 1;
-  endpointId: string;
-  endpointName: string;
-  app: string;
-  version: string;
-  windowStart: number;
-  windowEnd: number;
+export interface AppOutputMessage extends WindowRef {
   outcome: WindowOutcome;
   /** Rows in the window. */
   rows: number;

@@ -1,7 +1,7 @@
 import { Level } from 'level';
 import type { MonitoringResult } from '@modelwatch/sdk';
 import type { AppOutputMessage } from '../nats/messages.js';
-import { emptyCounts, type ServingCounts, type ServingMinuteMessage } from '../stream/serving.js';
+import { addCounts, emptyCounts, type ServingCounts, type ServingMinuteMessage } from '../stream/serving.js';
 
 /** One analysed window of one app, with everything it produced. Key `w/<endpointId>/<app>/<windowStart>`. */
 export interface WindowRecord extends Omit<AppOutputMessage, 'v' | 'attempts'> {
@@ -162,17 +162,7 @@ export class ResultsDb {
     const key = `${m.endpointId}/${pad(m.start)}`;
     if ((await this.serving.get(key)) !== undefined) return 'duplicate';
     const cur = (await this.stats.get(m.endpointId)) ?? newStats(m.endpointId, m.endpointName);
-    const c = cur as ServingCounts;
-    c.requests += m.requests;
-    c.errors += m.errors;
-    c.predictions += m.predictions;
-    c.estimatedPredictions += m.estimatedPredictions;
-    c.lateRows += m.lateRows;
-    c.dropped += m.dropped;
-    c.latencyCount += m.latencyCount;
-    c.latencySum += m.latencySum;
-    if (m.firstRequest !== null && (c.firstRequest === null || m.firstRequest < c.firstRequest)) c.firstRequest = m.firstRequest;
-    if (m.lastRequest !== null && (c.lastRequest === null || m.lastRequest > c.lastRequest)) c.lastRequest = m.lastRequest;
+    addCounts(cur as ServingCounts, m);
     if (!cur.lastInterval || cur.lastInterval.start <= m.start) {
       const { start, intervalMs, requests, errors, latencyAvg, latencyP50, latencyP99, estimatedPredictions } = m;
       cur.lastInterval = { start, intervalMs, requests, errors, latencyAvg, latencyP50, latencyP99, estimatedPredictions };

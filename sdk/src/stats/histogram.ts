@@ -81,3 +81,15 @@ export function equalWidthEdges(min: number, max: number, bins: number): number[
   edges[bins] = last;
   return edges;
 }
+
+/** numpy.searchsorted(sorted, v, side='right'): the number of elements <= v. */
+export function searchSortedRight(sorted: ArrayLike<number>, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

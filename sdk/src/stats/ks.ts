@@ -1,4 +1,5 @@
 import { kstwoSf } from './kolmogorov.js';
+import { searchSortedRight } from './histogram.js';
 import { checkedSample } from './validate.js';
 
 /** Result of {@link ks2samp}. */
@@ -58,7 +59,7 @@ export function ks2samp(a: ArrayLike<number>, b: ArrayLike<number>): Ks2SampResu
   const scan = (data: Float64Array): void => {
     for (let i = 0; i < data.length; i++) {
       const v = data[i]!;
-      const diff = searchRight(data1, v) / n1 - searchRight(data2, v) / n2;
+      const diff = searchSortedRight(data1, v) / n1 - searchSortedRight(data2, v) / n2;
       if (diff < minDiff) {
         minDiff = diff;
         minLoc = v;
@@ -110,17 +111,6 @@ export function ks2samp(a: ArrayLike<number>, b: ArrayLike<number>): Ks2SampResu
   return { statistic: d, pValue: prob, statisticLocation: location, statisticSign: sign, method };
 }
 
-/** numpy.searchsorted(sorted, v, side='right'): the number of elements <= v. */
-function searchRight(sorted: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 function gcd(a: number, b: number): number {
   let x = a;

@@ -1,4 +1,5 @@
 import { pairwiseSum } from './summary.js';
+import { searchSortedRight } from './histogram.js';
 import { checkedSample, invalid } from './validate.js';
 
 /**
@@ -47,8 +48,8 @@ export function wasserstein(
   const terms = new Float64Array(all.length - 1);
   for (let i = 0; i < all.length - 1; i++) {
     const x = all[i]!;
-    const ui = searchRight(uSorted, x);
-    const vi = searchRight(vSorted, x);
+    const ui = searchSortedRight(uSorted, x);
+    const vi = searchSortedRight(vSorted, x);
     const uCdf = uCum ? uCum[ui]! / uCum[uCum.length - 1]! : ui / u.length;
     const vCdf = vCum ? vCum[vi]! / vCum[vCum.length - 1]! : vi / v.length;
     terms[i] = Math.abs(uCdf - vCdf) * (all[i + 1]! - x);
@@ -82,13 +83,3 @@ function cumulative(w: Float64Array, sorter: Uint32Array): Float64Array {
   return out;
 }
 
-function searchRight(sorted: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
