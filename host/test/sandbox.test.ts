@@ -29,6 +29,7 @@ const FIXTURE_NAMES = [
   'not-a-class',
   'no-dotracking',
   'bad-output',
+  'realm-probe',
 ] as const;
 type FixtureName = (typeof FIXTURE_NAMES)[number];
 
@@ -260,7 +261,6 @@ describe('time limits', () => {
     ['sync-loop', 'a synchronous for(;;) loop', {}],
     ['microtask-loop', 'async recursion', {}],
     ['microtask-loop', 'a Promise.resolve().then loop', { mode: 'then' }],
-    ['never-settles', 'a promise that never settles (wall-clock deadline)', {}],
     ['loop-after-await', 'an infinite loop after an await', {}],
   ] as const)('%s: %s rejects with APP_TIMEOUT, and the host keeps working', async (name, _what, config) => {
     const sb = sandboxFor(name);
@@ -273,6 +273,17 @@ describe('time limits', () => {
     await expectStillWorks(sb);
     // and it fails the same way again: a timeout leaves nothing behind
     expect((await rejection(sb.run(standardInput({ config })))).code).toBe('APP_TIMEOUT');
+    await expectStillWorks(sb);
+    await expectHostWorks();
+  });
+
+  it('never-settles: a promise that can never settle rejects with APP_TIMEOUT at once, and the host keeps working', async () => {
+    // nothing in the sandbox (no timers, no I/O) could settle it once the window's microtasks have run
+    const sb = sandboxFor('never-settles');
+    const { err, ms } = await timedRejection(() => sb.run(standardInput()));
+    expect(err.code).toBe('APP_TIMEOUT');
+    expect(err.message).toBe('never-settles@1.0.0 did not finish: its promise can never settle (nothing is left to run in the sandbox)');
+    expect(ms).toBeLessThan(LIMIT);
     await expectStillWorks(sb);
     await expectHostWorks();
   });
@@ -403,6 +414,77 @@ describe('isolation between windows', () => {
     const second = extraOf(normalizeAppOutput(JSON.parse(await sb.run(standardInput()))), 'pollution');
     expect(second).toMatchObject({ leak: 'number', objectProtoPolluted: 'string', arrayProtoX: 'number' });
     await expectHostWorks();
+  });
+});
+
+describe('one context from window to window, only while its realm is pristine', () => {
+  const probe = async (sb: PluginSandbox, mode = '', featureStats: unknown = {}) =>
+    extraOf(normalizeAppOutput(JSON.parse(await sb.run(standardInput({ config: { mode }, featureStats })))), 'probe');
+  const pristine = {
+    windowsSeen: 1,
+    addedGlobal: 'undefined',
+    iteratorLeak: 'undefined',
+    mapEnumerable: false,
+    errorLimit: 10,
+    lastMatch: '',
+    finalizationRegistry: 'undefined',
+    mapFrozen: true,
+    featureStatsFrozen: true,
+  };
+
+  it('a well-behaved plugin keeps its context across windows, with a fresh module instance every window', async () => {
+    const sb = sandboxFor('realm-probe');
+    for (let w = 0; w < 5; w++) expect(await probe(sb), `window ${w}`).toEqual(pristine);
+    expect(sb.contextsCreated).toBe(1);
+  });
+
+  it('a global a window added is gone in the next window, without a new context', async () => {
+    const sb = sandboxFor('realm-probe');
+    await probe(sb, 'global');
+    expect(await probe(sb)).toEqual(pristine);
+    expect(sb.contextsCreated).toBe(1);
+  });
+
+  it.each([
+    ['iterator', 'a property on an intrinsic no global leads to (%ArrayIteratorPrototype%)'],
+    ['attribute', 'an attribute of a built-in property (Array.prototype.map made enumerable)'],
+    ['static', 'a static of a constructor (Error.stackTraceLimit)'],
+  ])('a window that changed %s gets the next window a fresh context: %s', async (mode) => {
+    const sb = sandboxFor('realm-probe');
+    await probe(sb);
+    await probe(sb, mode);
+    expect(await probe(sb)).toEqual(pristine);
+    expect(sb.contextsCreated).toBe(2);
+    // and the fresh context is kept again
+    await probe(sb);
+    expect(sb.contextsCreated).toBe(2);
+  });
+
+  it("RegExp's legacy statics do not carry a window's last match into the next", async () => {
+    const sb = sandboxFor('realm-probe');
+    await probe(sb, 'regexp');
+    expect((await probe(sb)).lastMatch).toBe('');
+  });
+
+  it('built-in methods and the reference statistics are frozen: writing to them fails in the window that tries', async () => {
+    const sb = sandboxFor('realm-probe');
+    const stats = { a: { type: 'numeric', count: 4 } };
+    expect(await probe(sb, 'method', stats)).toMatchObject({ methodWrite: 'TypeError' });
+    expect(await probe(sb, 'stats', stats)).toMatchObject({ statsWrite: 'TypeError' });
+    expect(await probe(sb, '', stats)).toEqual(pristine);
+    expect(sb.contextsCreated).toBe(1);
+  });
+
+  it('a window context kept past its window serves no rows (with "isolation": "version", where module state persists)', async () => {
+    const bundle = bundles.get('realm-probe')!;
+    const sb = new PluginSandbox({ name: 'realm-probe', version: '1.0.0', code: bundle.code, limits: bundle.manifest.limits, isolation: 'version' });
+    sandboxes.push(sb);
+    await probe(sb, 'keep');
+    expect((await probe(sb, 'stale')).staleRead).toMatch(/this window is over: its data is gone/);
+    // with the default isolation, module state does not outlive its window at all
+    const fresh = sandboxFor('realm-probe');
+    await probe(fresh, 'keep');
+    expect((await probe(fresh, 'stale')).staleRead).toBe('nothing kept');
   });
 });
 

@@ -176,7 +176,8 @@ export function createTestContext<Config = Record<string, unknown>>(options: Tes
     ...(reference ? { reference } : {}),
     ...(groundTruth ? { groundTruth } : {}),
     sampleStats,
-    featureStats,
+    // frozen, as the host's: an app that changes the reference statistics fails here too
+    featureStats: deepFreeze(featureStats),
     config: (options.config ?? {}) as Config,
     logger,
     logs,
@@ -227,4 +228,12 @@ export function seededRandom(seed: number) {
     return values[values.length - 1]!;
   };
   return { uniform, normal, choice };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { ModelwatchError } from '../errors.js';
 import { resolveManifest, type ResolvedManifest } from './manifest.js';
+import { BUNDLE_GLOBAL } from '../runner/sandbox-runtime.js';
 
 /** A plugin ready to publish: its manifest and one script for the sandbox. */
 export interface PluginBundle {
@@ -21,7 +22,7 @@ export interface PluginBundle {
 }
 
 /** The global the bundle assigns its exports to. */
-export const BUNDLE_GLOBAL = '__mw_plugin';
+export { BUNDLE_GLOBAL } from '../runner/sandbox-runtime.js';
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 

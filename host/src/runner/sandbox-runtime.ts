@@ -4,13 +4,37 @@
  * from their module scope and no host API.
  */
 
+/** The name the plugin bundle (an IIFE) assigns its module's exports to. */
+export const BUNDLE_GLOBAL = '__mw_plugin';
+
+/** What the runtime keeps of a context's realm: the proxy check and the pristine check. */
+export interface Realm {
+  /** Whether an object is a Proxy made in this context. */
+  isProxy: (o: object) => boolean;
+  /**
+   * Whether the realm is as the first window found it: every intrinsic object (the globals and
+   * the anonymous ones, such as the iterator prototypes) with the same own properties, property
+   * attributes and values, prototype and extensibility. Globals a window added are deleted
+   * (false when one cannot be). The first call records the state the later calls compare with
+   * (and freezes the built-in methods); it is made when the context is, before any plugin code.
+   */
+  pristine: () => boolean;
+  /** With `"isolation": "version"`: the plugin's module, made once and kept. */
+  module?: unknown;
+  /** The reference statistics last read, frozen, with their token. */
+  featureStats?: { token: number; value: unknown };
+}
+
 /**
- * Removes what a plugin must not have, and wraps `Proxy` so the output check can tell a
- * proxy from plain data. Runs first in every context.
+ * Prepares a fresh context and returns its Realm. Removes what a plugin must not have,
+ * wraps `Proxy` so the output check can tell a proxy from plain data. Runs first in every
+ * context, before any plugin code, so every function it keeps is the original.
  */
-export function hardenGlobals(): void {
-  const g = globalThis as Record<string, unknown>;
-  for (const name of ['WebAssembly', 'SharedArrayBuffer', 'Atomics']) {
+export function hardenRealm(): Realm {
+  const g = globalThis as Record<string | symbol, unknown>;
+  // FinalizationRegistry: a cleanup callback would run in whatever window is running when
+  // the garbage collector gets to it, with the state of the window that registered it
+  for (const name of ['WebAssembly', 'SharedArrayBuffer', 'Atomics', 'FinalizationRegistry']) {
     try {
       delete g[name];
     } catch {
@@ -19,50 +43,207 @@ export function hardenGlobals(): void {
   }
   const RealProxy = Proxy;
   const proxies = new WeakSet<object>();
+  const weakHas = WeakSet.prototype.has;
+  const weakAdd = WeakSet.prototype.add;
+  const apply = Reflect.apply;
   const revocable = (target: object, handler: ProxyHandler<object>) => {
     const r = RealProxy.revocable(target, handler);
-    proxies.add(r.proxy);
+    apply(weakAdd, proxies, [r.proxy]);
     return r;
   };
   g.Proxy = new RealProxy(RealProxy, {
     construct(target, args, newTarget) {
       const p = Reflect.construct(target, args, newTarget) as object;
-      proxies.add(p);
+      apply(weakAdd, proxies, [p]);
       return p;
     },
     get(target, prop, receiver) {
       return prop === 'revocable' ? revocable : Reflect.get(target, prop, receiver);
     },
   });
-  Object.defineProperty(g, '__mw_isProxy', { value: (o: object) => proxies.has(o), enumerable: false, writable: false, configurable: false });
+
+  // The pristine check uses only what is captured here, and no iterator, spread or method
+  // call that plugin code could have replaced: it runs before anything else in a window.
+  const ownKeys = Reflect.ownKeys;
+  const gopd = Object.getOwnPropertyDescriptor;
+  const protoOf = Object.getPrototypeOf;
+  const extensible = Object.isExtensible;
+  const del = Reflect.deleteProperty;
+  const is = Object.is;
+  const freeze = Object.freeze;
+  const hasOwn = Object.hasOwn;
+  const setHas = Set.prototype.has;
+  const setAdd = Set.prototype.add;
+  const regexpExec = RegExp.prototype.exec;
+  const SetCtor = Set;
+  type Entry = { o: object; proto: object | null; ext: boolean; keys: Array<string | symbol>; values: unknown[] };
+  let entries: Entry[] | undefined;
+  let globalKeys: Set<string | symbol> | undefined;
+
+  /** Intrinsics no global leads to: reachable only from instances. */
+  const anonymous = (): unknown[] => {
+    const out: unknown[] = [];
+    const tries: Array<() => unknown> = [
+      () => protoOf(function* () {}),
+      () => protoOf(async function () {}),
+      () => protoOf(async function* () {}),
+      () => protoOf([][Symbol.iterator]()),
+      () => protoOf(new Map()[Symbol.iterator]()),
+      () => protoOf(new Set()[Symbol.iterator]()),
+      () => protoOf(''[Symbol.iterator]()),
+      () => protoOf(/a/[Symbol.matchAll]('')),
+      () => protoOf((function* () {})()),
+      () => protoOf((async function* () {})()),
+      () => protoOf(([].values() as unknown as { map: (f: (x: unknown) => unknown) => object }).map((x) => x)),
+      () => protoOf((g.Iterator as { from: (o: object) => object }).from({ next: () => ({ done: true, value: undefined }) })),
+      () => protoOf(new Intl.Segmenter().segment('')),
+      () => protoOf(new Intl.Segmenter().segment('')[Symbol.iterator]()),
+      () => gopd(Function.prototype, 'caller')?.get,
+    ];
+    for (let i = 0; i < tries.length; i++) {
+      try {
+        out[out.length] = tries[i]!();
+      } catch {
+        /* not in this V8 */
+      }
+    }
+    return out;
+  };
+
+  const record = (): void => {
+    const list: Entry[] = [];
+    const seen = new SetCtor<object>();
+    const visit = (v: unknown): void => {
+      if ((typeof v !== 'object' && typeof v !== 'function') || v === null || apply(setHas, seen, [v])) return;
+      const o = v as object;
+      apply(setAdd, seen, [o]);
+      const keys = ownKeys(o);
+      const values: unknown[] = [];
+      for (let i = 0; i < keys.length; i++) {
+        const d = gopd(o, keys[i]!)!;
+        values[values.length] = d.value;
+        values[values.length] = d.get;
+        values[values.length] = d.set;
+        values[values.length] = (d.writable ? 1 : 0) | (d.enumerable ? 2 : 0) | (d.configurable ? 4 : 0);
+      }
+      const proto = protoOf(o) as object | null;
+      // Built-in methods (functions that are not constructors: most of the intrinsics) are
+      // frozen instead of checked: nobody adds properties to Array.prototype.map, and a frozen
+      // object cannot change. Constructors (statics such as Error.stackTraceLimit are set by
+      // libraries) and prototypes stay open and are checked.
+      if (typeof o === 'function' && !hasOwn(o, 'prototype') && o !== Function.prototype) freeze(o);
+      else list[list.length] = { o, proto, ext: extensible(o), keys, values };
+      visit(proto);
+      for (let i = 0; i < values.length; i += 4) {
+        visit(values[i]);
+        visit(values[i + 1]);
+        visit(values[i + 2]);
+      }
+    };
+    // Object.prototype first: every descriptor the check reads inherits from it
+    visit(Object.prototype);
+    const roots = anonymous();
+    for (let i = 0; i < roots.length; i++) visit(roots[i]);
+    visit(revocable);
+    visit(globalThis);
+    entries = list;
+    globalKeys = new SetCtor(ownKeys(globalThis));
+  };
+
+  const same = (e: Entry): boolean => {
+    const o = e.o;
+    if (protoOf(o) !== e.proto || extensible(o) !== e.ext) return false;
+    const keys = ownKeys(o);
+    const isGlobal = o === globalThis;
+    if (isGlobal ? keys.length < e.keys.length : keys.length !== e.keys.length) return false;
+    for (let i = 0; i < e.keys.length; i++) {
+      const k = e.keys[i]!;
+      if (!isGlobal && keys[i] !== k) return false;
+      const d = gopd(o, k);
+      if (!d) return false;
+      const flags = (d.writable ? 1 : 0) | (d.enumerable ? 2 : 0) | (d.configurable ? 4 : 0);
+      if (!is(d.value, e.values[4 * i]) || d.get !== e.values[4 * i + 1] || d.set !== e.values[4 * i + 2] || flags !== e.values[4 * i + 3]) return false;
+    }
+    if (isGlobal && keys.length > e.keys.length) {
+      // globals a window added: gone with it
+      for (let i = 0; i < keys.length; i++) if (!apply(setHas, globalKeys!, [keys[i]]) && !del(globalThis, keys[i]!)) return false;
+    }
+    return true;
+  };
+
+  const pristine = (): boolean => {
+    if (!entries) {
+      record();
+      return true;
+    }
+    const list = entries;
+    // Object.prototype (first in the list) is checked before any other descriptor is read
+    for (let i = 0; i < list.length; i++) if (!same(list[i]!)) return false;
+    // RegExp's legacy statics (RegExp.$1, lastMatch, input) hold the last match: reset them
+    apply(regexpExec, /(?:)/, ['']);
+    return true;
+  };
+
+  return { isProxy: (o: object) => apply(weakHas, proxies, [o]) as boolean, pristine };
 }
 
-/** How a sample (the window, the reference) is laid out in its Float64Array and string arrays. */
+/** How a sample (the window, the reference) is laid out in its Float64Array. */
 export interface SampleSpec {
   length: number;
   /** All column names in order. */
   columns: string[];
   /** Numeric columns, in their order in the buffer (each `length` values). */
   numeric: string[];
-  strings: Record<string, Array<string | null>>;
-  /** null when no row has one (sent compactly). */
-  requestIds: Array<string | null> | null;
+  /** String columns (their values come with the sample's text part). */
+  stringColumns: string[];
   /** Whether the buffer holds timestamps and latencies after the numeric columns. */
   timed: boolean;
 }
 
+/** The text part of a sample, fetched when first needed. */
+export interface SampleText {
+  strings: Record<string, Array<string | null>>;
+  /** null when no row has one. */
+  requestIds: Array<string | null> | null;
+  /** The ground truth's string columns (the window's text part only). */
+  groundTruth?: Record<string, Array<string | null>>;
+}
+
 /**
- * Builds the MonitoringContext from `metaJson` and the buffers (column-major float64: numeric
- * columns, then timestamps and latencies), instantiates the plugin's default export and
- * returns a promise of the output as JSON text. Called with arguments, so nothing of the
- * host's sits in a global where plugin code could reach it.
+ * The host's callbacks, handed to a context once when it is made (a callback made per window
+ * would hold native memory until the isolate's garbage collector gets round to it). Each call
+ * names its window by sequence number: the host answers only for the window running now.
+ */
+export interface HostCallbacks {
+  /** which 0 = the window, 1 = the reference; part 0 = its Float64Array, 1 = its text part as JSON, 2 and 3 = the window's and the reference's statistics as JSON. */
+  fetch: (seq: number, which: number, part: number) => Float64Array | string | undefined;
+  log: (seq: number, level: string, message: string, fields: string) => void;
+}
+
+/** Answer of runWindow when the realm is not as the first window found it: the host starts a fresh context. */
+export const DIRTY = '\u0000dirty';
+
+/**
+ * Builds the MonitoringContext from `metaJson`, makes the plugin's module (a fresh instance
+ * for every window, unless `keepModule`), instantiates its default export and returns a
+ * promise of the output as JSON text. The rows are not in `metaJson`: `fetch(which, part)`
+ * (a host callback; which 0 = the window, 1 = the reference; part 0 = the Float64Array,
+ * 1 = the text part as JSON, 2 and 3 = the window's and the reference's statistics as JSON) brings them in the first time the app reads them, so an
+ * app that works on the window statistics never pays for the rows, and one that counts the
+ * rows itself never pays for the statistics. Called with arguments, so
+ * nothing of the host's sits in a global where plugin code could reach it.
  */
 export function runWindow(
+  realm: Realm,
+  host: HostCallbacks,
+  keepModule: boolean,
+  seq: number,
   metaJson: string,
-  buf: ArrayBuffer,
-  refBuf: ArrayBuffer | undefined,
-  log: (level: string, message: string, fields: string) => void,
-): Promise<string> {
+): Promise<string> | string {
+  // before any plugin code runs: the realm must be as the first window found it
+  if (!keepModule && !realm.pristine()) return '\u0000dirty'; // DIRTY (this function is sent as source text: no outer names)
+  const fetch = (which: number, part: number) => host.fetch(seq, which, part);
+  const log = (level: string, message: string, fields: string) => host.log(seq, level, message, fields);
   const g = globalThis as Record<string, unknown>;
   const meta = JSON.parse(metaJson) as {
     applicationName: string;
@@ -71,32 +252,55 @@ export function runWindow(
     windowEnd: number;
     sample: SampleSpec;
     reference?: SampleSpec;
-    groundTruth?: { matched: number; numeric: string[]; strings: Record<string, Array<string | null>> };
-    sampleStats: unknown;
-    featureStats: unknown;
+    groundTruth?: { matched: number; numeric: string[]; strings: string[] };
+    /** Names the reference statistics: the same token, the same statistics. */
+    featureStatsToken: number;
     config: unknown;
   };
 
-  const makeSample = (spec: SampleSpec, buffer: ArrayBuffer, what: string) => {
+  const parts = (which: number) => {
+    let f64: Float64Array | undefined;
+    let text: SampleText | undefined;
+    return {
+      buffer: () => {
+        if (!f64) {
+          const b = fetch(which, 0);
+          f64 = b instanceof Float64Array ? b : new Float64Array(0); // nothing comes for an empty sample
+        }
+        return f64;
+      },
+      text: () => (text ??= JSON.parse(fetch(which, 1) as string) as SampleText),
+    };
+  };
+  const window = parts(0);
+
+  const makeSample = (spec: SampleSpec, data: ReturnType<typeof parts>, what: string) => {
     const n = spec.length;
-    const f64 = new Float64Array(buffer);
-    const cols = new Map<string, Float64Array | Array<string | null>>();
-    spec.numeric.forEach((name, i) => cols.set(name, f64.subarray(i * n, (i + 1) * n)));
-    for (const name of Object.keys(spec.strings)) cols.set(name, spec.strings[name]!);
     const k = spec.numeric.length;
-    const timestamps = spec.timed ? f64.subarray(k * n, (k + 1) * n) : new Float64Array(n).fill(NaN);
-    const latencyMicros = spec.timed ? f64.subarray((k + 1) * n, (k + 2) * n) : new Float64Array(n).fill(NaN);
+    const slot = new Map<string, number>();
+    spec.numeric.forEach((name, i) => slot.set(name, i));
+    const strings = new Set(spec.stringColumns);
+    const cols = new Map<string, Float64Array | Array<string | null>>();
     const columns = Object.freeze(spec.columns.slice());
+    const has = (name: string) => slot.has(name) || strings.has(name);
     const column = (name: string) => {
-      const c = cols.get(name);
-      if (!c) throw new Error(`${what} has no column '${name}' (it has: ${columns.join(', ')})`);
+      let c = cols.get(name);
+      if (c) return c;
+      const i = slot.get(name);
+      if (i !== undefined) c = data.buffer().subarray(i * n, (i + 1) * n);
+      else if (strings.has(name)) c = data.text().strings[name]!;
+      else throw new Error(`${what} has no column '${name}' (it has: ${columns.join(', ')})`);
+      cols.set(name, c);
       return c;
     };
+    let timestamps: Float64Array | undefined;
+    let latencyMicros: Float64Array | undefined;
+    let requestIds: ReadonlyArray<string | null> | undefined;
     const row = (i: number) => {
       if (!(i >= 0 && i < n)) throw new RangeError(`row index ${i} is out of range (0..${n - 1})`);
       const r: Record<string, unknown> = {};
       for (const name of columns) {
-        const v = cols.get(name)![i];
+        const v = column(name)[i];
         r[name] = typeof v === 'number' && Number.isNaN(v) ? null : v;
       }
       return r;
@@ -104,10 +308,16 @@ export function runWindow(
     return Object.freeze({
       length: n,
       columns,
-      timestamps,
-      latencyMicros,
-      requestIds: Object.freeze(spec.requestIds ?? new Array<string | null>(n).fill(null)),
-      has: (name: string) => cols.has(name),
+      get timestamps() {
+        return (timestamps ??= spec.timed ? data.buffer().subarray(k * n, (k + 1) * n) : new Float64Array(n).fill(NaN));
+      },
+      get latencyMicros() {
+        return (latencyMicros ??= spec.timed ? data.buffer().subarray((k + 1) * n, (k + 2) * n) : new Float64Array(n).fill(NaN));
+      },
+      get requestIds() {
+        return (requestIds ??= Object.freeze(data.text().requestIds ?? new Array<string | null>(n).fill(null)));
+      },
+      has,
       column,
       row,
       *rows() {
@@ -116,25 +326,28 @@ export function runWindow(
     });
   };
 
-  const sample = makeSample(meta.sample, buf, 'the window');
-  const reference = meta.reference && refBuf ? makeSample(meta.reference, refBuf, 'the reference') : undefined;
+  const sample = makeSample(meta.sample, window, 'the window');
+  const reference = meta.reference ? makeSample(meta.reference, parts(1), 'the reference') : undefined;
   let groundTruth: unknown;
   if (meta.groundTruth) {
     const gt = meta.groundTruth;
     const n = meta.sample.length;
     const k = meta.sample.numeric.length;
-    // ground-truth numeric columns follow the sample's timestamps and latencies in the same buffer
-    const f64 = new Float64Array(buf);
+    const names = [...gt.numeric, ...gt.strings];
     const cols = new Map<string, Float64Array | Array<string | null>>();
-    gt.numeric.forEach((name, i) => cols.set(name, f64.subarray((k + 2 + i) * n, (k + 3 + i) * n)));
-    for (const name of Object.keys(gt.strings)) cols.set(name, gt.strings[name]!);
     groundTruth = Object.freeze({
       matched: gt.matched,
-      columns: Object.freeze([...cols.keys()]),
-      has: (name: string) => cols.has(name),
+      columns: Object.freeze(names),
+      has: (name: string) => names.includes(name),
       column: (name: string) => {
-        const c = cols.get(name);
-        if (!c) throw new Error(`no ground truth for '${name}' (known: ${[...cols.keys()].join(', ')})`);
+        let c = cols.get(name);
+        if (c) return c;
+        const i = gt.numeric.indexOf(name);
+        // ground-truth numeric columns follow the window's timestamps and latencies in its buffer
+        if (i >= 0) c = window.buffer().subarray((k + 2 + i) * n, (k + 3 + i) * n);
+        else if (gt.strings.includes(name)) c = window.text().groundTruth![name]!;
+        else throw new Error(`no ground truth for '${name}' (known: ${names.join(', ')})`);
+        cols.set(name, c);
         return c;
       },
     });
@@ -155,6 +368,7 @@ export function runWindow(
     log(level, String(m).slice(0, 4096), fieldsText(f).slice(0, 4096));
   };
   const logger = Object.freeze({ debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') });
+  let sampleStats: unknown;
   const ctx = Object.freeze({
     applicationName: meta.applicationName,
     endpoint: meta.endpoint,
@@ -163,12 +377,30 @@ export function runWindow(
     sample,
     reference,
     groundTruth,
-    sampleStats: meta.sampleStats,
-    featureStats: meta.featureStats,
+    // the statistics, too, come in when first read (part 2: the window's, 3: the reference's)
+    get sampleStats() {
+      return (sampleStats ??= JSON.parse(fetch(0, 2) as string) as unknown);
+    },
+    // the reference's statistics stay the same from window to window: parsed once, frozen
+    // (so no window can change them for the next) and kept with the context
+    get featureStats() {
+      if (realm.featureStats?.token !== meta.featureStatsToken) {
+        const freeze = (v: unknown): unknown => {
+          if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+            Object.freeze(v);
+            for (const k of Object.keys(v)) freeze((v as Record<string, unknown>)[k]);
+          }
+          return v;
+        };
+        realm.featureStats = { token: meta.featureStatsToken, value: freeze(JSON.parse(fetch(0, 3) as string)) };
+      }
+      return realm.featureStats.value;
+    },
     config: meta.config,
     logger,
   });
-  const mod = g.__mw_plugin as { default?: unknown } | undefined;
+  const factory = g.__mw_factory as () => unknown;
+  const mod = (keepModule ? (realm.module ??= factory()) : factory()) as { default?: unknown } | undefined;
   const App = mod && typeof mod === 'object' && 'default' in mod ? mod.default : mod;
   if (typeof App !== 'function') {
     throw new TypeError(`the plugin's entry must default-export a class extending MonitoringApplication, got ${typeof App}`);
@@ -180,7 +412,7 @@ export function runWindow(
   // The output as JSON text, or INVALID + what is wrong: only plain data leaves the sandbox.
   const INVALID = '\u0000invalid:';
   const MAX_CHARS = 8 * 1024 * 1024;
-  const isProxy = g.__mw_isProxy as (o: object) => boolean;
+  const isProxy = realm.isProxy;
   class Invalid extends Error {}
   const serialize = (out: unknown): string => {
     const parts: string[] = [];

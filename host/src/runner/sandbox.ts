@@ -3,7 +3,7 @@ import { writeSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import type { PluginLimits } from '../store/plugins.js';
-import { hardenGlobals, runWindow } from './sandbox-runtime.js';
+import { BUNDLE_GLOBAL, DIRTY, hardenRealm, runWindow } from './sandbox-runtime.js';
 
 /** A sample (the window's rows, or the reference's) as the sandbox receives it. */
 export interface SampleData {
@@ -49,9 +49,10 @@ export interface SandboxOptions {
   /** The bundle's source map (JSON): stack traces are mapped to the plugin's TypeScript. */
   sourceMap?: string;
   /**
-   * `window` (default): a fresh context for every window; nothing a window does reaches the next.
-   * `version`: one context per plugin version, kept across windows so the JIT keeps its work;
-   * whatever a window leaves in globals or module state is seen by the next windows of the same
+   * `window` (default): every window gets a fresh instance of the plugin's module in a pristine
+   * realm; nothing a window does reaches the next.
+   * `version`: the module is made once per plugin version and kept, with its context: whatever a
+   * window leaves in module state, globals or intrinsics is seen by the next windows of the same
    * version (never by another plugin or version: each has its own isolate).
    */
   isolation?: 'window' | 'version';
@@ -73,6 +74,8 @@ export interface CrashReport {
   window: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } | null;
 }
 
+/** __mw_take's answer when the window's promise has not settled (and never will). */
+const PENDING = '\u0000pending';
 /** Prefix of the runtime's answer when the output is not plain data. */
 const INVALID = '\u0000invalid:';
 /** How often the CPU-time watchdog looks. */
@@ -82,14 +85,76 @@ const WATCHDOG_MS = 25;
 export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024;
 const MAX_LOG_LINES_PER_WINDOW = 100;
 const MAX_LOG_LINE_CHARS = 4096;
-// Runs first in every context, compiled once per isolate: hardens the globals and defines the
+// Runs first in every context, compiled once per isolate: hardens the realm and defines the
 // runtime entry as a property the plugin's code (which runs after) can neither replace nor delete.
-const HARDEN = `(${hardenGlobals.toString()})();
-Object.defineProperty(globalThis, '__mw_run', { value: ${runWindow.toString()}, writable: false, configurable: false, enumerable: false });`;
+// \`__mw_bind\` takes the host's callbacks once and records the pristine realm, after the plugin's
+// factory is defined and before any plugin code runs (later calls change nothing).
+const HARDEN = `(() => {
+  const realm = (${hardenRealm.toString()})();
+  const run = ${runWindow.toString()};
+  let host;
+  const fixed = (value) => ({ value, writable: false, configurable: false, enumerable: false });
+  Object.defineProperty(globalThis, '__mw_bind', fixed((fetch, log) => {
+    if (host) return;
+    host = { fetch, log };
+    realm.pristine();
+  }));
+  // a window runs in two calls: __mw_run starts it (the microtasks run before the call returns),
+  // __mw_take gives its output, throws its error, or answers PENDING: nothing in the sandbox
+  // could settle it any more (no timers, no I/O)
+  let done;
+  Object.defineProperty(globalThis, '__mw_run', fixed((keep, seq, meta) => {
+    done = undefined;
+    const out = run(realm, host, keep, seq, meta);
+    if (typeof out === 'string') return out;
+    out.then((value) => { done = { seq, value }; }, (error) => { done = { seq, error, failed: true }; });
+    return undefined;
+  }));
+  Object.defineProperty(globalThis, '__mw_take', fixed((seq) => {
+    const d = done;
+    done = undefined;
+    if (!d || d.seq !== seq) return '${PENDING}';
+    if (d.failed) throw d.error;
+    return d.value;
+  }));
+})();`;
 
 /**
- * A plugin version's isolate. Each window runs in a fresh context of it; after any failure
- * the isolate is thrown away and a new one made for the next window.
+ * JSON text of the window and reference statistics, made once per object: every app of a
+ * window gets the same sampleStats object, every window of an endpoint the same featureStats
+ * (the runner treats both as immutable).
+ */
+const jsonTexts = new WeakMap<object, string>();
+/** A token per reference-statistics object: a context keeps the parsed statistics while the token stays. */
+const statsTokens = new WeakMap<object, number>();
+let lastStatsToken = 0;
+function statsToken(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let t = statsTokens.get(value);
+  if (t === undefined) statsTokens.set(value, (t = ++lastStatsToken));
+  return t;
+}
+function jsonOf(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value ?? null);
+  let text = jsonTexts.get(value);
+  if (text === undefined) jsonTexts.set(value, (text = JSON.stringify(value)));
+  return text;
+}
+
+/**
+ * The bundle as a module factory: every call evaluates the plugin's module anew. Defined once
+ * per context; the bundle's lines keep their numbers (the wrapper's first line is line 0).
+ */
+const factorySource = (code: string) =>
+  `Object.defineProperty(globalThis, '__mw_factory', { value: function () {\n${code}\n;return typeof ${BUNDLE_GLOBAL} === 'undefined' ? undefined : ${BUNDLE_GLOBAL};\n} });`;
+
+/**
+ * A plugin version's isolate. Every window gets a fresh instance of the plugin's module, in a
+ * realm that is as the first window found it: the context is kept from window to window only
+ * while the realm stays pristine (checked before each window; globals a window added are
+ * deleted), and replaced by a fresh one as soon as a window changed any intrinsic. So the JIT
+ * keeps its work across windows, and nothing a window does reaches the next. After any
+ * failure the isolate is thrown away and a new one made for the next window.
  */
 export class PluginSandbox {
   private isolate: ivm.Isolate | undefined;
@@ -97,12 +162,17 @@ export class PluginSandbox {
   private readonly filename: string;
   /** The window running now (for the crash report). */
   private current: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } | undefined;
-  /** With `isolation: 'version'`: the loaded, frozen context and its entry, reused across windows. */
-  private warm: { isolate: ivm.Isolate; context: ivm.Context; entry: ivm.Reference<(...a: unknown[]) => Promise<string>> } | undefined;
+  /** The context windows run in, with its entry, kept while its realm stays pristine. */
+  private live: { isolate: ivm.Isolate; context: ivm.Context; entry: ivm.Reference<(...a: unknown[]) => string | undefined>; take: ivm.Reference<(seq: number) => string> } | undefined;
   /** Runs are serialised: an isolate executes one thing at a time anyway, and a failing window must not take others down with it. */
   private queue: Promise<unknown> = Promise.resolve();
-  /** The next window's context, made (and hardened) ahead while the host does other work. */
-  private spare: { isolate: ivm.Isolate; context: Promise<ivm.Context> } | undefined;
+  /** The window running now: what the context's callbacks answer for. */
+  private active: { seq: number; input: SandboxInput } | undefined;
+  /** Late log lines (the log callback is asynchronous) still go to their window's onLog for a moment. */
+  private readonly recent = new Map<number, { onLog: ((line: LogLine) => void) | undefined; logs: number }>();
+  private seq = 0;
+  /** How many contexts this sandbox made (the first, and one for every window that left its realm changed or failed). */
+  contextsCreated = 0;
 
   private readonly mapper: StackMapper;
 
@@ -133,7 +203,7 @@ export class PluginSandbox {
     });
     try {
       this.scripts = {
-        plugin: isolate.compileScriptSync(this.opts.code, { filename: this.filename }),
+        plugin: isolate.compileScriptSync(factorySource(this.opts.code), { filename: this.filename, lineOffset: -1 }),
         harden: isolate.compileScriptSync(HARDEN, { filename: 'file:///modelwatch/harden.js' }),
       };
     } catch (err) {
@@ -158,47 +228,25 @@ export class PluginSandbox {
     const { isolate, scripts } = this.ensure();
     this.current = { endpointId: input.endpoint.id, endpointName: input.endpoint.name, windowStart: input.windowStart, windowEnd: input.windowEnd };
     const timeout = this.opts.limits.timeoutMs;
-    let context: ivm.Context | undefined;
     let timer: NodeJS.Timeout | undefined;
     let watchdog: NodeJS.Timeout | undefined;
-    let entry: ivm.Reference | undefined;
     let failed = false;
-    let logs = 0;
     const began = Date.now();
     const onLog = runOptions.onLog;
     try {
-      const reuse = this.opts.isolation === 'version';
-      const warm = reuse && this.warm?.isolate === isolate ? this.warm : undefined;
-      const { sample, reference, ...rest } = input;
-      const spec = ({ packed: _p, requestIds, ...sp }: SampleData) => ({ ...sp, requestIds: requestIds.some((r) => r !== null) ? requestIds : null });
-      const meta = { ...rest, sample: spec(sample), ...(reference ? { reference: spec(reference) } : {}) };
-      const started = Date.now();
-      if (warm) {
-        context = warm.context;
-        entry = warm.entry;
-      } else {
-        context = await this.takeContext(isolate, scripts.harden, timeout);
-        await scripts.plugin.run(context, { timeout });
-        if (reuse) {
-          entry = (await context.global.get('__mw_run', { reference: true })) as ivm.Reference<(...a: unknown[]) => Promise<string>>;
-          this.warm = { isolate, context, entry: entry as ivm.Reference<(...a: unknown[]) => Promise<string>> };
-        }
-      }
-      const log = new ivm.Callback(
-          (level: unknown, message: unknown, fields: unknown) => {
-            if (!onLog || ++logs > MAX_LOG_LINES_PER_WINDOW) return;
-            const lvl = level === 'debug' || level === 'warn' || level === 'error' ? level : 'info';
-            onLog({
-              level: lvl,
-              message: String(message).slice(0, MAX_LOG_LINE_CHARS),
-              fields: String(fields).slice(0, MAX_LOG_LINE_CHARS),
-            });
-          },
-          { ignored: true },
-        );
-      const remaining = Math.max(1, timeout - (Date.now() - started));
-      // The isolate's own timeout does not cover promises that never settle: a wall-clock
-      // deadline disposes the isolate.
+      const keepModule = this.opts.isolation === 'version';
+      const { sample, reference, groundTruth, sampleStats: _s, featureStats, ...head } = input;
+      const spec = (sp: SampleData) => ({ length: sp.length, columns: sp.columns, numeric: sp.numeric, stringColumns: Object.keys(sp.strings), timed: sp.timed });
+      const meta = JSON.stringify({
+        ...head,
+        sample: spec(sample),
+        ...(reference ? { reference: spec(reference) } : {}),
+        ...(groundTruth ? { groundTruth: { matched: groundTruth.matched, numeric: groundTruth.numeric, strings: Object.keys(groundTruth.strings) } } : {}),
+        featureStatsToken: statsToken(featureStats),
+      });
+      const seq = ++this.seq;
+      this.active = { seq, input };
+      if (onLog) this.recent.set(seq, { onLog, logs: 0 });
       // Three layers: the isolate's own timeout (sync and microtask loops), this wall-clock
       // deadline (promises that never settle), and a CPU-time watchdog (anything else).
       const deadline = new Promise<never>((_, reject) => {
@@ -206,24 +254,34 @@ export class PluginSandbox {
           reject(new ModelwatchError('APP_TIMEOUT', `${this.label()} ${why}`));
           if (!isolate.isDisposed) isolate.dispose();
         };
-        timer = setTimeout(() => kill(`did not finish within its time limit of ${timeout} ms`), remaining + 50);
+        timer = setTimeout(() => kill(`did not finish within its time limit of ${timeout} ms`), timeout + 50);
         const cpuStart = isolate.cpuTime;
         const cpuLimit = BigInt(Math.round(timeout * 1e6));
         watchdog = setInterval(() => {
           if (!isolate.isDisposed && isolate.cpuTime - cpuStart > cpuLimit) kill(`used more than its ${timeout} ms of CPU time`);
         }, WATCHDOG_MS);
       });
-      // one host-side copy that the isolate then takes over (transferOut/transferIn move the
-      // memory instead of copying it twice); the caller's array stays usable for other apps
-      const transfer = (a: Float64Array) =>
-        new ivm.ExternalCopy(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength), { transferOut: true }).copyInto({ release: true, transferIn: true });
-      const args = [JSON.stringify(meta), transfer(sample.packed), reference ? transfer(reference.packed) : undefined, log];
-      entry ??= (await context.global.get('__mw_run', { reference: true })) as ivm.Reference<(...a: unknown[]) => Promise<string>>;
-      const call = entry.apply(undefined, args, { timeout: remaining, result: { promise: true, copy: true } });
-      call.catch(() => undefined); // raced below: a late rejection must not go unhandled
       deadline.catch(() => undefined); // may fire after the race is settled
-      const out = (await Promise.race([call, deadline])) as unknown;
-      if (typeof out !== 'string') throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned no JSON output`);
+      let out: unknown;
+      // a realm the last window left changed answers DIRTY without running anything: once more
+      // in a fresh context (which is pristine by construction)
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const live = await Promise.race([this.liveContext(isolate, scripts, timeout), deadline]);
+        // (not isolated-vm's promise results: in a long-lived context they hold native memory)
+        const call = live.entry.apply(undefined, [keepModule, seq, meta], { timeout: Math.max(1, timeout - (Date.now() - began)), result: { copy: true } });
+        call.catch(() => undefined); // raced below: a late rejection must not go unhandled
+        out = await Promise.race([call, deadline]);
+        if (out === DIRTY) {
+          this.dropContext();
+          continue;
+        }
+        const take = live.take.apply(undefined, [seq], { timeout: Math.max(1, timeout - (Date.now() - began)), result: { copy: true } });
+        take.catch(() => undefined);
+        out = await Promise.race([take, deadline]);
+        if (out === PENDING) throw new ModelwatchError('APP_TIMEOUT', `${this.label()} did not finish: its promise can never settle (nothing is left to run in the sandbox)`);
+        break;
+      }
+      if (typeof out !== 'string' || out === DIRTY) throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned no JSON output`);
       if (out.startsWith(INVALID)) throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned an invalid output: ${out.slice(INVALID.length)}`);
       if (out.length > MAX_OUTPUT_CHARS) {
         throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned ${out.length} characters of output, over the limit of ${MAX_OUTPUT_CHARS}`);
@@ -234,43 +292,81 @@ export class PluginSandbox {
       throw this.mapError(err, isolate, timeout, Date.now() - began);
     } finally {
       this.current = undefined;
+      const done = this.active;
+      this.active = undefined;
+      if (done && this.recent.has(done.seq)) setTimeout(() => this.recent.delete(done.seq), 1000).unref();
       clearTimeout(timer);
       clearInterval(watchdog);
-      const kept = this.warm?.context === context && !failed;
-      try {
-        if (!kept && !isolate.isDisposed) entry?.release();
-        if (!kept && !isolate.isDisposed) context?.release();
-      } catch {
-        /* isolate already gone */
-      }
       // After a failure the isolate may hold late rejections or broken state: start over.
       if (failed || isolate.isDisposed) this.disposeIsolate();
-      else if (this.opts.isolation !== 'version') this.prepareSpare(isolate, scripts.harden, timeout);
     }
   }
 
-  /** A fresh hardened context: the spare made ahead when there is one, else a new one. */
-  private async takeContext(isolate: ivm.Isolate, harden: ivm.Script, timeout: number): Promise<ivm.Context> {
-    const make = async () => {
-      const c = await isolate.createContext();
-      await harden.run(c, { timeout });
-      return c;
-    };
-    const spare = this.spare?.isolate === isolate ? this.spare.context : undefined;
-    this.spare = undefined;
-    return spare ? await spare.catch(make) : await make();
+  /** The context windows run in: the live one, or a fresh hardened one with the plugin's factory defined. */
+  private async liveContext(isolate: ivm.Isolate, scripts: NonNullable<PluginSandbox['scripts']>, timeout: number): Promise<NonNullable<PluginSandbox['live']>> {
+    if (this.live?.isolate === isolate) return this.live;
+    const context = await isolate.createContext();
+    this.contextsCreated++;
+    try {
+      await scripts.harden.run(context, { timeout });
+      await scripts.plugin.run(context, { timeout });
+      const bind = (await context.global.get('__mw_bind', { reference: true })) as ivm.Reference<(...a: unknown[]) => void>;
+      await bind.apply(undefined, [new ivm.Callback((seq: unknown, which: unknown, part: unknown) => this.fetch(seq, which, part)), new ivm.Callback((seq: unknown, level: unknown, message: unknown, fields: unknown) => this.log(seq, level, message, fields), { ignored: true })], { timeout });
+      bind.release();
+      const entry = (await context.global.get('__mw_run', { reference: true })) as NonNullable<PluginSandbox['live']>['entry'];
+      const take = (await context.global.get('__mw_take', { reference: true })) as NonNullable<PluginSandbox['live']>['take'];
+      this.live = { isolate, context, entry, take };
+      return this.live;
+    } catch (err) {
+      context.release();
+      throw err;
+    }
   }
 
-  /** Make the next window's context now, while the host fetches and prepares that window. */
-  private prepareSpare(isolate: ivm.Isolate, harden: ivm.Script, timeout: number): void {
-    if (isolate.isDisposed || this.spare) return;
-    const context = (async () => {
-      const c = await isolate.createContext();
-      await harden.run(c, { timeout });
-      return c;
-    })();
-    context.catch(() => undefined);
-    this.spare = { isolate, context };
+  /**
+   * The rows and the statistics of the window running now, when its app first reads them: the
+   * numbers moved in (one host-side copy the isolate takes over), the rest as JSON.
+   */
+  private fetch(seq: unknown, which: unknown, part: unknown): Float64Array | string | undefined {
+    const active = this.active;
+    if (!active || active.seq !== seq) throw new Error('this window is over: its data is gone');
+    const { input } = active;
+    if (part === 2) return jsonOf(input.sampleStats);
+    if (part === 3) return jsonOf(input.featureStats);
+    const s = which === 0 ? input.sample : which === 1 ? input.reference : undefined;
+    if (!s) throw new Error('no such sample');
+    if (part === 0) {
+      const a = s.packed;
+      if (a.byteLength === 0) return undefined;
+      return new ivm.ExternalCopy(a).copyInto({ release: true, transferIn: true }) as unknown as Float64Array;
+    }
+    return JSON.stringify({
+      strings: s.strings,
+      requestIds: s.requestIds.some((r) => r !== null) ? s.requestIds : null,
+      ...(which === 0 && input.groundTruth ? { groundTruth: input.groundTruth.strings } : {}),
+    });
+  }
+
+  /** A log line of a window (at most 100 a window, each line cut to 4096 characters). */
+  private log(seq: unknown, level: unknown, message: unknown, fields: unknown): void {
+    const w = typeof seq === 'number' ? this.recent.get(seq) : undefined;
+    if (!w?.onLog || ++w.logs > MAX_LOG_LINES_PER_WINDOW) return;
+    const lvl = level === 'debug' || level === 'warn' || level === 'error' ? level : 'info';
+    w.onLog({ level: lvl, message: String(message).slice(0, MAX_LOG_LINE_CHARS), fields: String(fields).slice(0, MAX_LOG_LINE_CHARS) });
+  }
+
+  /** Let go of the live context (its realm was changed): the next window gets a fresh one. */
+  private dropContext(): void {
+    const live = this.live;
+    this.live = undefined;
+    if (!live || live.isolate.isDisposed) return;
+    try {
+      live.entry.release();
+      live.take.release();
+      live.context.release();
+    } catch {
+      /* isolate already gone */
+    }
   }
 
   /**
@@ -284,7 +380,7 @@ export class PluginSandbox {
       await scripts.harden.run(context, { timeout: this.opts.limits.timeoutMs });
       await scripts.plugin.run(context, { timeout: this.opts.limits.timeoutMs });
       const verdict = (await context.eval(
-        `(() => { const m = globalThis.__mw_plugin; const A = m && typeof m === 'object' && 'default' in m ? m.default : m;
+        `(() => { const m = globalThis.__mw_factory(); const A = m && typeof m === 'object' && 'default' in m ? m.default : m;
           if (typeof A !== 'function') return 'the entry must default-export a class extending MonitoringApplication, got ' + typeof A;
           if (!A.prototype || typeof A.prototype.doTracking !== 'function') return 'the default export has no doTracking(ctx) method';
           return ''; })()`,
@@ -337,20 +433,7 @@ export class PluginSandbox {
   }
 
   private disposeIsolate(): void {
-    this.warm = undefined;
-    const spare = this.spare;
-    this.spare = undefined;
-    const old = this.isolate;
-    void spare?.context.then(
-      (c) => {
-        try {
-          if (old && !old.isDisposed) c.release();
-        } catch {
-          /* its isolate is gone */
-        }
-      },
-      () => undefined,
-    );
+    this.dropContext();
     if (this.isolate && !this.isolate.isDisposed) {
       try {
         this.isolate.dispose();
