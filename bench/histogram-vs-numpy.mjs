@@ -163,7 +163,7 @@ try {
   console.log(`window ${ROWS.toLocaleString('en')} rows x ${FEATURES} features (reference ${REFERENCE_ROWS.toLocaleString('en')} rows); medians of ${js.total.length} warm runs, ${ROUNDS} alternating rounds; node ${process.version}, numpy ${np.numpy}`);
   const jsInProcess = median(js.inProcess);
   console.log(`computation       modelwatch ${ms(jsInProcess)} (window histograms + the app's formulas, in process)   numpy ${ms(npHistogram)}   ratio modelwatch / numpy = ${(jsInProcess / npHistogram).toFixed(2)}`);
-  console.log(`in the sandbox    modelwatch ${ms(jsHistogram)} (window histograms ${ms(median(js.hist))} + sandbox run ${ms(median(js.sandbox))}: the window copied into a fresh context, the app, the output back)   numpy ${ms(npHistogram)}   ratio = ${(jsHistogram / npHistogram).toFixed(2)}`);
+  console.log(`in the sandbox    modelwatch ${ms(jsHistogram)} (window histograms ${ms(median(js.hist))} + sandbox run ${ms(median(js.sandbox))}: a fresh module in a pristine realm, the statistics in, the app, the output back)   numpy ${ms(npHistogram)}   ratio = ${(jsHistogram / npHistogram).toFixed(2)}`);
   console.log(`with full stats   modelwatch ${ms(median(js.full))}   numpy ${ms(median(py.full))}   ratio = ${(median(js.full) / median(py.full)).toFixed(2)}   (count, mean, std, min, max, quartiles, histogram per feature)`);
   console.log(`general_drift: sandbox ${general.value}, numpy ${np.result.general_drift} (max relative difference of the 4 numbers: ${diff.toExponential(2)})`);
   const inProcessOut = inProcessDrift();

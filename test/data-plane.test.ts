@@ -42,10 +42,8 @@ describe('data plane', () => {
   };
 
   beforeAll(async () => {
-    process.env.MODELWATCH_SERVING_INTERVAL = `${INTERVAL}ms`;
     [nats, tsdb] = await Promise.all([startTestNats(), startTestTsdb()]);
-    env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 500, influx: { url: tsdb.url, org: 'test', bucket: 'modelwatch' } });
-    delete process.env.MODELWATCH_SERVING_INTERVAL;
+    env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 500, servingInterval: INTERVAL, influx: { url: tsdb.url, org: 'test', bucket: 'modelwatch' } });
     nc = await connect({ servers: nats.url });
     await publishDir(env.client, ROW_COUNT);
     await publishDir(env.client, WINDOW_FLAG);
@@ -332,5 +330,10 @@ describe('data plane', () => {
     expect(refused.reason.message).toMatch(/batch 'nats-1' of endpoint history is complete/);
     expect(refused.batch).toBe('nats-1');
     expect(JSON.parse(await cli('batch', 'list', 'history', '--json')).map((x: { batchId: string }) => x.batchId).sort()).toEqual(['nats-1', 'october']);
+    // the CLI shows a batch's results
+    const rows = JSON.parse(await cli('results', '--endpoint', 'history', '--batch', 'nats-1', '--app', 'row-count', '--json')) as Array<{ windowStart: string; rows: number }>;
+    const perWindow = new Map(rows.map((r) => [r.windowStart, r.rows]));
+    expect([...perWindow.values()].reduce((n, x) => n + x, 0)).toBe(5);
+    await expect(cli('results', '--batch', 'nats-1')).rejects.toThrow(/--batch needs --endpoint/);
   });
 });

@@ -60,7 +60,7 @@ describe('restarts and crashes', () => {
 
   it('a restarted host neither skips nor repeats a window, and loses no event', async () => {
     const dataDir = join(dir.path, 'host');
-    const opts = { natsUrl: nats.url, dataDir, basePeriod: PERIOD, allowedLateness: 300 };
+    const opts = { natsUrl: nats.url, dataDir, basePeriod: PERIOD, allowedLateness: 1000 };
     let env = await startTestHost(opts);
     await publishDir(env.client, ROW_COUNT);
     await env.client.createEndpoint({ name: 'steady', featureNames: ['i'], labelNames: ['y'] });
@@ -86,7 +86,7 @@ describe('restarts and crashes', () => {
   });
 
   it('a runner process killed with SIGKILL is restarted, and windows keep being analysed', async () => {
-    const env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 300 });
+    const env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 1000 });
     try {
       await env.client.createEndpoint({ name: 'crashy', featureNames: ['i'], labelNames: ['y'] });
       const t = trickle(nats.url, 'crashy');

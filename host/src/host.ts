@@ -28,7 +28,6 @@ import { initSettings, SETTINGS_KEY, type MonitoringSettings } from './store/set
 import { WatchedKv } from './store/watched-kv.js';
 import { StreamProcessor, type BatchRecord } from './stream/processor.js';
 import { ServingAggregator } from './stream/serving.js';
-import { parseDuration } from './config/duration.js';
 import { Writer } from './writer/writer.js';
 
 export type HostState = 'INITIALIZED' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
@@ -194,8 +193,8 @@ class HostImpl implements Host {
       this.stopFns.push(() => this.supervisor?.stop());
     }
     if (c.has('stream')) {
-      // serving metrics per interval of arrival time (a minute; MODELWATCH_SERVING_INTERVAL for tests)
-      const servingIntervalMs = process.env.MODELWATCH_SERVING_INTERVAL ? parseDuration(process.env.MODELWATCH_SERVING_INTERVAL, 'MODELWATCH_SERVING_INTERVAL') : 60_000;
+      // serving metrics per interval of arrival time (a minute by default)
+      const servingIntervalMs = o.servingIntervalMs;
       const aggregator = new ServingAggregator({ nc, js, jsm, logger: this.logger, intervalMs: servingIntervalMs });
       await aggregator.start();
       this.stopFns.push(() => aggregator.stop());

@@ -31,6 +31,8 @@ export interface HostOptions {
   allowedLateness?: string | number;
   /** How far in the future an event time may be before it is dead-lettered. @default '5m' */
   maxFutureSkew?: string | number;
+  /** Length of the serving-metrics intervals (requests, errors, latency) by arrival time. @default '1m' (env MODELWATCH_SERVING_INTERVAL) */
+  servingInterval?: string | number;
   /** How long events, rows and app outputs are kept in JetStream. @default '7d' (env MODELWATCH_RETENTION) */
   retention?: string | number;
   /** Number of app-runner processes the host starts and supervises. 0 = none (runners run elsewhere). @default 1 (env MODELWATCH_RUNNERS) */
@@ -62,6 +64,7 @@ export interface ResolvedHostOptions {
   basePeriodExplicit: boolean;
   allowedLatenessMs: number;
   maxFutureSkewMs: number;
+  servingIntervalMs: number;
   retentionMs: number;
   runners: number;
   runnerConcurrency: number;
@@ -134,6 +137,7 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     basePeriodExplicit: basePeriodRaw !== undefined,
     allowedLatenessMs: parseDuration(options.allowedLateness ?? env.MODELWATCH_ALLOWED_LATENESS ?? '30s', 'allowed lateness'),
     maxFutureSkewMs: parseDuration(options.maxFutureSkew ?? '5m', 'max future skew'),
+    servingIntervalMs: parseDuration(options.servingInterval ?? env.MODELWATCH_SERVING_INTERVAL ?? '1m', 'serving interval'),
     retentionMs: parseDuration(options.retention ?? env.MODELWATCH_RETENTION ?? '7d', 'retention'),
     runners,
     runnerConcurrency,

@@ -9,6 +9,7 @@ interface HostStartArgs extends GlobalArgs {
   'http-host'?: string;
   'base-period'?: string;
   'allowed-lateness'?: string;
+  'serving-interval'?: string;
   retention?: string;
   runners?: number;
   'runner-concurrency'?: number;
@@ -39,6 +40,7 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('http-host', { type: 'string', describe: 'HTTP API address (default 127.0.0.1)' })
             .option('base-period', { type: 'string', describe: 'window length, e.g. 5s, 1m, 10m (default 10m)' })
             .option('allowed-lateness', { type: 'string', describe: 'how late rows may arrive for a window (default 30s)' })
+            .option('serving-interval', { type: 'string', describe: 'length of the serving-metrics intervals: requests, errors, latency (default 1m)' })
             .option('retention', { type: 'string', describe: 'how long events and rows are kept (default 7d)' })
             .option('runners', { type: 'number', describe: 'app-runner processes to start (default 1; 0 = runners run elsewhere)' })
             .option('runner-concurrency', { type: 'number', describe: 'windows each runner works on at once (default 2)' })
@@ -59,6 +61,7 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args['http-host'] !== undefined && { httpHost: args['http-host'] }),
             ...(args['base-period'] !== undefined && { basePeriod: args['base-period'] }),
             ...(args['allowed-lateness'] !== undefined && { allowedLateness: args['allowed-lateness'] }),
+            ...(args['serving-interval'] !== undefined && { servingInterval: args['serving-interval'] }),
             ...(args.retention !== undefined && { retention: args.retention }),
             ...(args.runners !== undefined && { runners: args.runners }),
             ...(args['runner-concurrency'] !== undefined && { runnerConcurrency: args['runner-concurrency'] }),

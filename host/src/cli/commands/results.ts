@@ -7,6 +7,7 @@ interface ResultsArgs extends GlobalArgs {
   endpoint?: string;
   app?: string;
   limit?: number;
+  batch?: string;
 }
 
 /** `modelwatch results`: one row per (endpoint, app, result, window), oldest window first. */
@@ -18,12 +19,19 @@ export const resultsCommand: CommandModule<GlobalArgs, ResultsArgs> = {
       .option('endpoint', { type: 'string', describe: 'only this endpoint' })
       .option('app', { type: 'string', describe: 'only this app' })
       .option('limit', { type: 'number', describe: 'newest windows, at most this many (default 10000)' })
-      .example('$0 results --endpoint churn --app histogram-data-drift --json', '') as never,
+      .option('batch', { type: 'string', describe: 'the windows of this batch of historical events (with --endpoint)' })
+      .check((a) => {
+        if (a.batch !== undefined && !a.endpoint) throw new Error('--batch needs --endpoint: a batch belongs to one endpoint');
+        return true;
+      })
+      .example('$0 results --endpoint churn --app histogram-data-drift --json', '')
+      .example('$0 results --endpoint churn --batch 3f2a9c', 'the results of a batch sent with `batch send`') as never,
   handler: async (args) => {
     const windows = await new ModelwatchClient({ url: args.host }).results({
       ...(args.endpoint && { endpoint: args.endpoint }),
       ...(args.app && { app: args.app }),
       ...(args.limit && { limit: args.limit }),
+      ...(args.batch && { batch: args.batch }),
     });
     const rows = resultRows(windows.reverse());
     if (args.json) return printJson(rows);
