@@ -429,7 +429,7 @@ describe('one context from window to window, only while its realm is pristine', 
     lastMatch: '',
     finalizationRegistry: 'undefined',
     mapFrozen: true,
-    featureStatsFrozen: true,
+    featureStatsInjected: 'undefined',
   };
 
   it('a well-behaved plugin keeps its context across windows, with a fresh module instance every window', async () => {
@@ -466,11 +466,11 @@ describe('one context from window to window, only while its realm is pristine', 
     expect((await probe(sb)).lastMatch).toBe('');
   });
 
-  it('built-in methods and the reference statistics are frozen: writing to them fails in the window that tries', async () => {
+  it('built-in methods are frozen (writing to one fails in the window that tries); the statistics are fresh every window', async () => {
     const sb = sandboxFor('realm-probe');
     const stats = { a: { type: 'numeric', count: 4 } };
     expect(await probe(sb, 'method', stats)).toMatchObject({ methodWrite: 'TypeError' });
-    expect(await probe(sb, 'stats', stats)).toMatchObject({ statsWrite: 'TypeError' });
+    await probe(sb, 'stats', stats);
     expect(await probe(sb, '', stats)).toEqual(pristine);
     expect(sb.contextsCreated).toBe(1);
   });

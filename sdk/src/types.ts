@@ -224,7 +224,7 @@ export interface MonitoringContext<Config = Record<string, unknown>> {
   readonly groundTruth?: GroundTruth;
   /** The window's statistics per column, numeric ones counted on the reference's bins. */
   readonly sampleStats: FeatureStatsMap;
-  /** The endpoint's reference statistics (from its training data); empty when it has none. Frozen: read them, do not change them (the host keeps one copy for all windows). */
+  /** The endpoint's reference statistics (from its training data); empty when it has none. */
   readonly featureStats: FeatureStatsMap;
   /** The plugin's configuration (`config` in plugin.json, or as set at publish). */
   readonly config: Config;

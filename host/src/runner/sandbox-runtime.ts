@@ -21,8 +21,6 @@ export interface Realm {
   pristine: () => boolean;
   /** With `"isolation": "version"`: the plugin's module, made once and kept. */
   module?: unknown;
-  /** The reference statistics last read, frozen, with their token. */
-  featureStats?: { token: number; value: unknown };
 }
 
 /**
@@ -110,9 +108,36 @@ export function hardenRealm(): Realm {
     return out;
   };
 
+  /**
+   * Intrinsics frozen whole instead of checked: namespaces real code does not write to (Intl
+   * and its constructors and prototypes, Reflect, JSON). Prototypes and constructors code does
+   * change or inherit own names from (Object, Function, Array, String, Error, Promise, Map,
+   * Set, Date, RegExp...), Math and the global object stay open and are checked.
+   */
+  const sealedFamilies = (): Set<object> => {
+    const out = new SetCtor<object>();
+    const add = (v: unknown): void => {
+      if ((typeof v !== 'object' && typeof v !== 'function') || v === null) return;
+      apply(setAdd, out, [v]);
+      const p = typeof v === 'function' ? gopd(v, 'prototype')?.value : undefined;
+      if (typeof p === 'object' && p !== null) apply(setAdd, out, [p]);
+    };
+    // not the typed arrays, buffers or iterator prototypes: freezing those trips V8's protectors
+    // (species, array iteration) and slows every typed-array loop down several times
+    const names = ['Reflect', 'JSON', 'Intl'];
+    for (let i = 0; i < names.length; i++) add(g[names[i]!]);
+    const intl = g.Intl as Record<string, unknown> | undefined;
+    if (intl) {
+      const keys = ownKeys(intl);
+      for (let i = 0; i < keys.length; i++) add(gopd(intl, keys[i]!)?.value);
+    }
+    return out;
+  };
+
   const record = (): void => {
     const list: Entry[] = [];
     const seen = new SetCtor<object>();
+    const sealed = sealedFamilies();
     const visit = (v: unknown): void => {
       if ((typeof v !== 'object' && typeof v !== 'function') || v === null || apply(setHas, seen, [v])) return;
       const o = v as object;
@@ -127,11 +152,11 @@ export function hardenRealm(): Realm {
         values[values.length] = (d.writable ? 1 : 0) | (d.enumerable ? 2 : 0) | (d.configurable ? 4 : 0);
       }
       const proto = protoOf(o) as object | null;
-      // Built-in methods (functions that are not constructors: most of the intrinsics) are
-      // frozen instead of checked: nobody adds properties to Array.prototype.map, and a frozen
-      // object cannot change. Constructors (statics such as Error.stackTraceLimit are set by
-      // libraries) and prototypes stay open and are checked.
-      if (typeof o === 'function' && !hasOwn(o, 'prototype') && o !== Function.prototype) freeze(o);
+      // Built-in methods (functions that are not constructors: most of the intrinsics) and the
+      // sealed families are frozen instead of checked: nobody adds properties to
+      // Array.prototype.map, and a frozen object cannot change. Constructors (statics such as
+      // Error.stackTraceLimit are set by libraries) and prototypes stay open and are checked.
+      if ((typeof o === 'function' && !hasOwn(o, 'prototype') && o !== Function.prototype) || apply(setHas, sealed, [o])) freeze(o);
       else list[list.length] = { o, proto, ext: extensible(o), keys, values };
       visit(proto);
       for (let i = 0; i < values.length; i += 4) {
@@ -253,8 +278,6 @@ export function runWindow(
     sample: SampleSpec;
     reference?: SampleSpec;
     groundTruth?: { matched: number; numeric: string[]; strings: string[] };
-    /** Names the reference statistics: the same token, the same statistics. */
-    featureStatsToken: number;
     config: unknown;
   };
 
@@ -369,6 +392,9 @@ export function runWindow(
   };
   const logger = Object.freeze({ debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') });
   let sampleStats: unknown;
+  // parsed anew every window (not frozen and shared: V8 stores frozen arrays of numbers boxed,
+  // which makes every read of a histogram edge several times slower)
+  let featureStats: unknown;
   const ctx = Object.freeze({
     applicationName: meta.applicationName,
     endpoint: meta.endpoint,
@@ -381,20 +407,8 @@ export function runWindow(
     get sampleStats() {
       return (sampleStats ??= JSON.parse(fetch(0, 2) as string) as unknown);
     },
-    // the reference's statistics stay the same from window to window: parsed once, frozen
-    // (so no window can change them for the next) and kept with the context
     get featureStats() {
-      if (realm.featureStats?.token !== meta.featureStatsToken) {
-        const freeze = (v: unknown): unknown => {
-          if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
-            Object.freeze(v);
-            for (const k of Object.keys(v)) freeze((v as Record<string, unknown>)[k]);
-          }
-          return v;
-        };
-        realm.featureStats = { token: meta.featureStatsToken, value: freeze(JSON.parse(fetch(0, 3) as string)) };
-      }
-      return realm.featureStats.value;
+      return (featureStats ??= JSON.parse(fetch(0, 3) as string) as unknown);
     },
     config: meta.config,
     logger,

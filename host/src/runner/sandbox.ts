@@ -125,15 +125,6 @@ const HARDEN = `(() => {
  * (the runner treats both as immutable).
  */
 const jsonTexts = new WeakMap<object, string>();
-/** A token per reference-statistics object: a context keeps the parsed statistics while the token stays. */
-const statsTokens = new WeakMap<object, number>();
-let lastStatsToken = 0;
-function statsToken(value: unknown): number {
-  if (typeof value !== 'object' || value === null) return 0;
-  let t = statsTokens.get(value);
-  if (t === undefined) statsTokens.set(value, (t = ++lastStatsToken));
-  return t;
-}
 function jsonOf(value: unknown): string {
   if (typeof value !== 'object' || value === null) return JSON.stringify(value ?? null);
   let text = jsonTexts.get(value);
@@ -235,14 +226,13 @@ export class PluginSandbox {
     const onLog = runOptions.onLog;
     try {
       const keepModule = this.opts.isolation === 'version';
-      const { sample, reference, groundTruth, sampleStats: _s, featureStats, ...head } = input;
+      const { sample, reference, groundTruth, sampleStats: _s, featureStats: _f, ...head } = input;
       const spec = (sp: SampleData) => ({ length: sp.length, columns: sp.columns, numeric: sp.numeric, stringColumns: Object.keys(sp.strings), timed: sp.timed });
       const meta = JSON.stringify({
         ...head,
         sample: spec(sample),
         ...(reference ? { reference: spec(reference) } : {}),
         ...(groundTruth ? { groundTruth: { matched: groundTruth.matched, numeric: groundTruth.numeric, strings: Object.keys(groundTruth.strings) } } : {}),
-        featureStatsToken: statsToken(featureStats),
       });
       const seq = ++this.seq;
       this.active = { seq, input };
