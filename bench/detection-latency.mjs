@@ -31,7 +31,10 @@ const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math
 
 const dir = mkdtempSync(join(tmpdir(), 'mw-bench-latency-'));
 const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-const host = createHost({ natsUrl: nats.url, dataDir: join(dir, 'host'), httpPort: 0, runners: 1, basePeriod: PERIOD, allowedLateness: LATENESS, logLevel: 'error' }, createLogger('error'));
+const host = createHost(
+  { natsUrl: nats.url, dataDir: join(dir, 'host'), httpPort: 0, runners: 1, basePeriod: PERIOD, allowedLateness: LATENESS, logLevel: 'error' },
+  createLogger('error'),
+);
 await host.start();
 const client = new ModelwatchClient({ url: host.apiUrl });
 for (const p of ['plugins/histogram-data-drift', 'test/fixtures/plugins/row-count']) {
@@ -50,7 +53,12 @@ const traffic = (async () => {
     const n = ROWS_PER_SECOND / 20;
     await js.publish(
       'mw.events.live',
-      JSON.stringify({ format: 'columnar', when: Date.now(), inputs: { a: Array.from({ length: n }, normal), b: Array.from({ length: n }, () => normal() * 2 + 10), c: Array.from({ length: n }, uniform) }, outputs: { y: Array.from({ length: n }, uniform) } }),
+      JSON.stringify({
+        format: 'columnar',
+        when: Date.now(),
+        inputs: { a: Array.from({ length: n }, normal), b: Array.from({ length: n }, () => normal() * 2 + 10), c: Array.from({ length: n }, uniform) },
+        outputs: { y: Array.from({ length: n }, uniform) },
+      }),
     );
     await new Promise((r) => setTimeout(r, 50));
   }

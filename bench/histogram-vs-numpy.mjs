@@ -31,14 +31,15 @@ const RUNS = Number(process.env.RUNS ?? 15);
 
 // deterministic data: features of different shapes, the window drifted in half of them
 let seed = 12345;
-const uniform = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+const uniform = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
 const gauss = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 const draw = (j, n, drift) => {
   const out = new Float64Array(n);
   const shift = drift && j % 2 === 0 ? 0.3 : 0;
   for (let i = 0; i < n; i++) {
     const kind = j % 4;
-    out[i] = kind === 0 ? gauss() + shift : kind === 1 ? Math.exp(gauss() * 0.5 + shift) : kind === 2 ? uniform() * 10 + shift : Math.floor(uniform() * 8 + shift * 3);
+    out[i] =
+      kind === 0 ? gauss() + shift : kind === 1 ? Math.exp(gauss() * 0.5 + shift) : kind === 2 ? uniform() * 10 + shift : Math.floor(uniform() * 8 + shift * 3);
   }
   return out;
 };
@@ -75,7 +76,14 @@ function windowHistograms() {
 }
 
 // the same app in process (bundled for node), for the cost of the computation alone
-const nodeBundle = await esbuild.build({ entryPoints: [join(histogramDir, 'src/index.ts')], bundle: true, write: false, format: 'esm', platform: 'node', logLevel: 'silent' });
+const nodeBundle = await esbuild.build({
+  entryPoints: [join(histogramDir, 'src/index.ts')],
+  bundle: true,
+  write: false,
+  format: 'esm',
+  platform: 'node',
+  logLevel: 'silent',
+});
 const App = (await import(`data:text/javascript;base64,${Buffer.from(nodeBundle.outputFiles[0].text).toString('base64')}`)).default;
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 function inProcessDrift() {
@@ -160,15 +168,25 @@ try {
     rel(metric('kld_mean'), np.result.kld_mean),
   );
   const ms = (x) => `${x.toFixed(2)} ms`;
-  console.log(`window ${ROWS.toLocaleString('en')} rows x ${FEATURES} features (reference ${REFERENCE_ROWS.toLocaleString('en')} rows); medians of ${js.total.length} warm runs, ${ROUNDS} alternating rounds; node ${process.version}, numpy ${np.numpy}`);
+  console.log(
+    `window ${ROWS.toLocaleString('en')} rows x ${FEATURES} features (reference ${REFERENCE_ROWS.toLocaleString('en')} rows); medians of ${js.total.length} warm runs, ${ROUNDS} alternating rounds; node ${process.version}, numpy ${np.numpy}`,
+  );
   const jsInProcess = median(js.inProcess);
-  console.log(`computation       modelwatch ${ms(jsInProcess)} (window histograms + the app's formulas, in process)   numpy ${ms(npHistogram)}   ratio modelwatch / numpy = ${(jsInProcess / npHistogram).toFixed(2)}`);
-  console.log(`in the sandbox    modelwatch ${ms(jsHistogram)} (window histograms ${ms(median(js.hist))} + sandbox run ${ms(median(js.sandbox))}: a fresh module in a pristine realm, the statistics in, the app, the output back)   numpy ${ms(npHistogram)}   ratio = ${(jsHistogram / npHistogram).toFixed(2)}`);
-  console.log(`with full stats   modelwatch ${ms(median(js.full))}   numpy ${ms(median(py.full))}   ratio = ${(median(js.full) / median(py.full)).toFixed(2)}   (count, mean, std, min, max, quartiles, histogram per feature)`);
+  console.log(
+    `computation       modelwatch ${ms(jsInProcess)} (window histograms + the app's formulas, in process)   numpy ${ms(npHistogram)}   ratio modelwatch / numpy = ${(jsInProcess / npHistogram).toFixed(2)}`,
+  );
+  console.log(
+    `in the sandbox    modelwatch ${ms(jsHistogram)} (window histograms ${ms(median(js.hist))} + sandbox run ${ms(median(js.sandbox))}: a fresh module in a pristine realm, the statistics in, the app, the output back)   numpy ${ms(npHistogram)}   ratio = ${(jsHistogram / npHistogram).toFixed(2)}`,
+  );
+  console.log(
+    `with full stats   modelwatch ${ms(median(js.full))}   numpy ${ms(median(py.full))}   ratio = ${(median(js.full) / median(py.full)).toFixed(2)}   (count, mean, std, min, max, quartiles, histogram per feature)`,
+  );
   console.log(`general_drift: sandbox ${general.value}, numpy ${np.result.general_drift} (max relative difference of the 4 numbers: ${diff.toExponential(2)})`);
   const inProcessOut = inProcessDrift();
   if (inProcessOut.find((o) => o.name === 'general_drift').value !== general.value) throw new Error('in-process and sandboxed outputs differ');
-  console.log(`computation: ${jsInProcess <= npHistogram ? 'OK, not slower than numpy' : 'SLOWER than numpy'}; in the sandbox: ${jsHistogram <= npHistogram ? 'OK, not slower than numpy' : 'SLOWER than numpy'}`);
+  console.log(
+    `computation: ${jsInProcess <= npHistogram ? 'OK, not slower than numpy' : 'SLOWER than numpy'}; in the sandbox: ${jsHistogram <= npHistogram ? 'OK, not slower than numpy' : 'SLOWER than numpy'}`,
+  );
 } finally {
   await rm(dir, { recursive: true, force: true });
   sandbox.dispose();

@@ -36,7 +36,15 @@ const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296) * 10
 function singlePayloads(n) {
   const now = Date.now();
   return Array.from({ length: n }, (_, i) =>
-    Buffer.from(JSON.stringify({ when: now, inputs: [FEATURES.map(() => +rnd().toFixed(3))], outputs: [+(rnd() / 100).toFixed(4)], requestId: `r${i}`, latencyMicros: 800 })),
+    Buffer.from(
+      JSON.stringify({
+        when: now,
+        inputs: [FEATURES.map(() => +rnd().toFixed(3))],
+        outputs: [+(rnd() / 100).toFixed(4)],
+        requestId: `r${i}`,
+        latencyMicros: 800,
+      }),
+    ),
   );
 }
 
@@ -139,7 +147,7 @@ async function mwHttp(jsm, client, name, payloads, concurrency) {
   return (performance.now() - t0) / 1000;
 }
 
-async function rowsIn(jsm, name) {
+async function rowsIn(jsm) {
   const info = await jsm.streams.info('MW_ROWS');
   return info.state.messages;
 }
@@ -149,7 +157,16 @@ const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
 const nc = await connect({ servers: nats.url });
 const jsm = await jetstreamManager(nc);
 const host = createHost(
-  { natsUrl: nats.url, dataDir: join(dir, 'host'), httpPort: 0, runners: 0, basePeriod: '10s', allowedLateness: '60s', components: ['stream', 'api'], logLevel: 'error' },
+  {
+    natsUrl: nats.url,
+    dataDir: join(dir, 'host'),
+    httpPort: 0,
+    runners: 0,
+    basePeriod: '10s',
+    allowedLateness: '60s',
+    components: ['stream', 'api'],
+    logLevel: 'error',
+  },
   createLogger('error'),
 );
 await host.start();
@@ -158,7 +175,9 @@ const client = new ModelwatchClient({ url: host.apiUrl });
 const single = singlePayloads(SINGLE_MSGS);
 const batches = batchPayloads(BATCH_MSGS);
 const mb = (ps) => (ps.reduce((n, p) => n + p.length, 0) / 1e6).toFixed(1);
-console.log(`payloads: ${SINGLE_MSGS} single events (${mb(single)} MB), ${BATCH_MSGS} columnar micro-batches of ${BATCH_ROWS} rows x ${FEATURES.length} features + 1 output (${mb(batches)} MB)`);
+console.log(
+  `payloads: ${SINGLE_MSGS} single events (${mb(single)} MB), ${BATCH_MSGS} columnar micro-batches of ${BATCH_ROWS} rows x ${FEATURES.length} features + 1 output (${mb(batches)} MB)`,
+);
 console.log(`machine: ${(await import('node:os')).cpus().length} cores, node ${process.version}\n`);
 
 const best = (xs) => Math.max(...xs);

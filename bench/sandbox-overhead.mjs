@@ -19,7 +19,7 @@ const FEATURES = 20;
 const RUNS = 60;
 const names = Array.from({ length: FEATURES }, (_, j) => `f${j}`);
 let seed = 1;
-const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
 const column = (shift) => Float64Array.from({ length: ROWS }, () => gauss() + shift);
 
@@ -28,7 +28,14 @@ const refCols = Object.fromEntries(names.map((n) => [n, Array.from(column(0))]))
 const featureStats = referenceStatsMap(refCols);
 const endpoint = { id: 'b'.repeat(40), name: 'bench', featureNames: names, labelNames: [], featureStats, monitoring: true, createdAt: 0, updatedAt: 0 };
 const winCols = names.map(() => column(0.2));
-const batch = { v: 1, ts: new Array(ROWS).fill(0), x: Array.from({ length: ROWS }, (_, i) => winCols.map((c) => c[i])), y: Array.from({ length: ROWS }, () => []), rid: new Array(ROWS).fill(null), lat: new Array(ROWS).fill(null) };
+const batch = {
+  v: 1,
+  ts: new Array(ROWS).fill(0),
+  x: Array.from({ length: ROWS }, (_, i) => winCols.map((c) => c[i])),
+  y: Array.from({ length: ROWS }, () => []),
+  rid: new Array(ROWS).fill(null),
+  lat: new Array(ROWS).fill(null),
+};
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const time = async (fn, runs = RUNS) => {
@@ -119,7 +126,13 @@ const perWindowCtx = () => {
 const inProcessFresh = await time(async () => JSON.stringify(await new StyleApp().doTracking(perWindowCtx())));
 const sb = new PluginSandbox({ name: 'histogram-style', version: '1.0.0', code: styleBundle.code, limits: styleBundle.manifest.limits });
 const sandboxed = await time(() => sb.run(input()));
-const warmSb = new PluginSandbox({ name: 'histogram-style', version: '1.0.0', code: styleBundle.code, limits: styleBundle.manifest.limits, isolation: 'version' });
+const warmSb = new PluginSandbox({
+  name: 'histogram-style',
+  version: '1.0.0',
+  code: styleBundle.code,
+  limits: styleBundle.manifest.limits,
+  isolation: 'version',
+});
 const sandboxedWarm = await time(() => warmSb.run(input()));
 
 // the built-in MLRun app (its work is on the precomputed window statistics)
@@ -132,7 +145,10 @@ const mlrunSandboxed = await time(() => mlrunSb.run(input()));
 const dir = await mkdtemp(join(tmpdir(), 'mw-bench-'));
 await mkdir(join(dir, 'src'));
 await writeFile(join(dir, 'plugin.json'), JSON.stringify({ name: 'noop', version: '1.0.0', description: 'noop', entry: 'src/index.ts' }));
-await writeFile(join(dir, 'src/index.ts'), "import { MonitoringApplication } from '@modelwatch/sdk';\nexport default class Noop extends MonitoringApplication { doTracking() { return { name: 'n', value: 1 }; } }\n");
+await writeFile(
+  join(dir, 'src/index.ts'),
+  "import { MonitoringApplication } from '@modelwatch/sdk';\nexport default class Noop extends MonitoringApplication { doTracking() { return { name: 'n', value: 1 }; } }\n",
+);
 const noop = await bundlePlugin(dir);
 const noopSb = new PluginSandbox({ name: 'noop', version: '1.0.0', code: noop.code, limits: noop.manifest.limits });
 const fixed = await time(() => noopSb.run(input()));
@@ -147,7 +163,12 @@ await writeFile(
 const touch = await bundlePlugin(touchDir);
 const touchSb = new PluginSandbox({ name: 'touch', version: '1.0.0', code: touch.code, limits: touch.manifest.limits });
 const touched = await time(() => touchSb.run(input()));
-const tiny = { ...input(), sample: { length: 0, columns: [], numeric: [], packed: new Float64Array(0), strings: {}, requestIds: [], timed: true }, sampleStats: {}, featureStats: {} };
+const tiny = {
+  ...input(),
+  sample: { length: 0, columns: [], numeric: [], packed: new Float64Array(0), strings: {}, requestIds: [], timed: true },
+  sampleStats: {},
+  featureStats: {},
+};
 const fixedEmpty = await time(() => noopSb.run(tiny));
 
 // hot reload: a new version = new isolate + compile + first window

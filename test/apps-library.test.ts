@@ -113,7 +113,12 @@ describe('the apps library on a real host', () => {
     expect(Object.keys(res).sort()).toEqual(['data_drift', 'drift_segment', 'drift_x1', 'drift_x2']);
     expect(res.drift_x1).toMatchObject({ kind: 0, status: 2, extraData: { method: 'ks', drifted: true, referenceCount: 600, windowCount: ROWS } });
     expect(res.drift_x2!.extraData).toMatchObject({ method: 'ks', type: 'numeric' });
-    expect(res.drift_segment).toMatchObject({ kind: 0, status: 2, value: 0, extraData: { method: 'chisquare', type: 'categorical', unseen: 1, pValue: 0, statistic: null, bins: 4 } });
+    expect(res.drift_segment).toMatchObject({
+      kind: 0,
+      status: 2,
+      value: 0,
+      extraData: { method: 'chisquare', type: 'categorical', unseen: 1, pValue: 0, statistic: null, bins: 4 },
+    });
     expect(res.data_drift).toMatchObject({ kind: 0, status: 2 });
     expect(res.data_drift!.value).toBeGreaterThanOrEqual(2 / 3);
     expect(res.data_drift!.extraData).toMatchObject({ compared: 3, referenceRows: 600, rows: ROWS });

@@ -28,7 +28,22 @@ describe('modelwatch CLI end to end', () => {
     url = `http://127.0.0.1:${port}`;
     host = spawn(
       process.execPath,
-      ['--no-node-snapshot', CLI, 'host', 'start', '--data-dir', join(dir.path, 'data'), '--http-port', String(port), '--base-period', '1s', '--allowed-lateness', '300ms', '--log-level', 'warn'],
+      [
+        '--no-node-snapshot',
+        CLI,
+        'host',
+        'start',
+        '--data-dir',
+        join(dir.path, 'data'),
+        '--http-port',
+        String(port),
+        '--base-period',
+        '1s',
+        '--allowed-lateness',
+        '300ms',
+        '--log-level',
+        'warn',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     host.stdout!.on('data', (d: Buffer) => (hostLog += d.toString()));
@@ -47,7 +62,13 @@ describe('modelwatch CLI end to end', () => {
     await mkdir(join(plugin, 'src'), { recursive: true });
     await writeFile(
       join(plugin, 'plugin.json'),
-      JSON.stringify({ name: 'mean-watch', version: '0.1.0', description: 'Mean of x against the reference mean', entry: 'src/index.ts', config: { tolerance: 1 } }),
+      JSON.stringify({
+        name: 'mean-watch',
+        version: '0.1.0',
+        description: 'Mean of x against the reference mean',
+        entry: 'src/index.ts',
+        config: { tolerance: 1 },
+      }),
     );
     await writeFile(
       join(plugin, 'src/index.ts'),
@@ -79,10 +100,17 @@ export default class MeanWatch extends MonitoringApplication<{ tolerance: number
     const r = rng(3);
     const ref = join(dir.path, 'train.csv');
     await writeFile(ref, ['x,z,label', ...Array.from({ length: 500 }, () => `${r.normal(5, 1)},${r.normal(0, 1)},${r.uniform() < 0.5 ? 1 : 0}`)].join('\n'));
-    expect(await cli('endpoint', 'create', '--name', 'e2e', '--reference', ref, '--labels', 'label')).toMatch(/endpoint e2e .*2 features, reference statistics set/);
+    expect(await cli('endpoint', 'create', '--name', 'e2e', '--reference', ref, '--labels', 'label')).toMatch(
+      /endpoint e2e .*2 features, reference statistics set/,
+    );
     // Creating it again is not an error.
     await cli('endpoint', 'create', '--name', 'e2e');
-    const eps = JSON.parse(await cli('endpoint', 'list', '--json')) as Array<{ name: string; featureNames: string[]; labelNames: string[]; hasReference: boolean }>;
+    const eps = JSON.parse(await cli('endpoint', 'list', '--json')) as Array<{
+      name: string;
+      featureNames: string[];
+      labelNames: string[];
+      hasReference: boolean;
+    }>;
     expect(eps).toMatchObject([{ name: 'e2e', featureNames: ['x', 'z'], labelNames: ['label'], hasReference: true }]);
 
     // Events as JSON Lines, timed a few seconds ahead (so none arrives late): normal, then shifted.
@@ -106,7 +134,15 @@ export default class MeanWatch extends MonitoringApplication<{ tolerance: number
       300,
     );
     const at = (ws: number, name: string) => rows.find((x) => Date.parse(x.windowStart) === ws && x.result === name)!;
-    expect(at(first, 'mean_shift')).toMatchObject({ endpoint: 'e2e', app: 'mean-watch', version: '0.1.0', kind: 'data_drift', status: 'no_detection', rows: 100, outcome: 'ok' });
+    expect(at(first, 'mean_shift')).toMatchObject({
+      endpoint: 'e2e',
+      app: 'mean-watch',
+      version: '0.1.0',
+      kind: 'data_drift',
+      status: 'no_detection',
+      rows: 100,
+      outcome: 'ok',
+    });
     expect(at(first + period, 'mean_shift')).toMatchObject({ status: 'detected', rows: 100 });
     expect(at(first + period, 'mean_shift').value).toBeGreaterThan(3);
     // Metrics are not results: rows lists results only, one per (endpoint, app, result, window).
@@ -119,7 +155,9 @@ export default class MeanWatch extends MonitoringApplication<{ tolerance: number
   });
 
   it('reports bad input with a clear error and a non-zero exit', async () => {
-    await expect(cli('endpoint', 'create', '--name', 'bad name')).rejects.toMatchObject({ stderr: expect.stringMatching(/endpoint name "bad name" is not valid/) });
+    await expect(cli('endpoint', 'create', '--name', 'bad name')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/endpoint name "bad name" is not valid/),
+    });
     await expect(cli('plugin', 'publish', join(dir.path, 'nowhere'))).rejects.toMatchObject({ stderr: expect.stringMatching(/plugin\.json not found/) });
     await expect(cli('results', '--endpoint', 'x', '--host', 'http://127.0.0.1:1')).rejects.toMatchObject({
       stderr: expect.stringMatching(/cannot reach the modelwatch host/),

@@ -33,17 +33,29 @@ describe('data plane', () => {
   let tsdb: TestTsdb;
   let env: Awaited<ReturnType<typeof startTestHost>>;
   let nc: NatsConnection;
-  const cli = async (...args: string[]) => (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.client.url, ...args], { timeout: 60_000 })).stdout;
-  const rowsOf = async (endpoint: string, batch?: string) => (await env.client.results({ endpoint, app: 'row-count', ...(batch ? { batch } : {}) })).reduce((n, w) => n + w.rows, 0);
+  const cli = async (...args: string[]) =>
+    (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.client.url, ...args], { timeout: 60_000 })).stdout;
+  const rowsOf = async (endpoint: string, batch?: string) =>
+    (await env.client.results({ endpoint, app: 'row-count', ...(batch ? { batch } : {}) })).reduce((n, w) => n + w.rows, 0);
   const publish = (endpoint: string, body: unknown, headers?: Record<string, string>) => {
     const h = natsHeaders();
     for (const [k, v] of Object.entries(headers ?? {})) h.set(k, v);
-    return jetstream(nc).publish(Subjects.events(endpoint), typeof body === 'string' ? new TextEncoder().encode(body) : jsonCodec.encode(body), headers ? { headers: h } : undefined);
+    return jetstream(nc).publish(
+      Subjects.events(endpoint),
+      typeof body === 'string' ? new TextEncoder().encode(body) : jsonCodec.encode(body),
+      headers ? { headers: h } : undefined,
+    );
   };
 
   beforeAll(async () => {
     [nats, tsdb] = await Promise.all([startTestNats(), startTestTsdb()]);
-    env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 500, servingInterval: INTERVAL, influx: { url: tsdb.url, org: 'test', bucket: 'modelwatch' } });
+    env = await startTestHost({
+      natsUrl: nats.url,
+      basePeriod: PERIOD,
+      allowedLateness: 500,
+      servingInterval: INTERVAL,
+      influx: { url: tsdb.url, org: 'test', bucket: 'modelwatch' },
+    });
     nc = await connect({ servers: nats.url });
     await publishDir(env.client, ROW_COUNT);
     await publishDir(env.client, WINDOW_FLAG);
@@ -71,7 +83,17 @@ describe('data plane', () => {
       when: mlrunTime(now),
       microsec: 1500,
     });
-    await publish('mlrun-model', event('a', [[1, 2], [3, 4]], [0, 1])); // a list as long as the inputs: one prediction per row
+    await publish(
+      'mlrun-model',
+      event(
+        'a',
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        [0, 1],
+      ),
+    ); // a list as long as the inputs: one prediction per row
     await publish('mlrun-model', event('b', [[5, 6]], 1)); // a scalar: the prediction of the one row
     // MLRun's batched form (stream_batch > 1)
     await publish('mlrun-model', {
@@ -84,7 +106,14 @@ describe('data plane', () => {
       ],
     });
     // an error: MLRun pushes it without resp and microsec
-    await publish('mlrun-model', { class: 'ClassifierModel', model: 'churn:latest', request: { id: 'e', inputs: [[1, 1]] }, op: 'infer', when: mlrunTime(now), error: 'ValueError: boom' });
+    await publish('mlrun-model', {
+      class: 'ClassifierModel',
+      model: 'churn:latest',
+      request: { id: 'e', inputs: [[1, 1]] },
+      op: 'infer',
+      when: mlrunTime(now),
+      error: 'ValueError: boom',
+    });
     // over HTTP, the same event unchanged
     expect(await env.client.sendEvents('mlrun-model', event('f', [[11, 12]], [1]))).toEqual({ accepted: 1, rejected: [] });
     // a required field missing: dead-lettered with the reason
@@ -144,7 +173,12 @@ describe('data plane', () => {
     }
     for (let i = 0; i < 10; i++) pubs.push(js.publish(Subjects.events('serve'), jsonCodec.encode({ when: t0, error: 'model failed' })));
     // a sampled micro-batch: 40 rows kept of a quarter of the traffic, each a request of 5 ms
-    pubs.push(js.publish(Subjects.events('serve'), jsonCodec.encode({ format: 'columnar', when: t0, samplingPercentage: 25, inputs: { x: Array.from({ length: 40 }, (_, i) => i) }, latencyMicros: 5000 })));
+    pubs.push(
+      js.publish(
+        Subjects.events('serve'),
+        jsonCodec.encode({ format: 'columnar', when: t0, samplingPercentage: 25, inputs: { x: Array.from({ length: 40 }, (_, i) => i) }, latencyMicros: 5000 }),
+      ),
+    );
     await Promise.all(pubs);
     for (let i = 0; i < 40; i++) latencies.push(5000);
     expect(Date.now() - t0).toBeLessThan(INTERVAL - 100);
@@ -162,7 +196,14 @@ describe('data plane', () => {
     });
     const sorted = [...latencies].sort((a, b) => a - b);
     const rank = (q: number) => sorted[Math.ceil(q * sorted.length) - 1]!;
-    expect(interval).toMatchObject({ start: Math.floor(t0 / INTERVAL) * INTERVAL, intervalMs: INTERVAL, requests: 250, errors: 10, predictions: 240, estimatedPredictions: 360 });
+    expect(interval).toMatchObject({
+      start: Math.floor(t0 / INTERVAL) * INTERVAL,
+      intervalMs: INTERVAL,
+      requests: 250,
+      errors: 10,
+      predictions: 240,
+      estimatedPredictions: 360,
+    });
     expect(interval!.latencyAvg).toBeCloseTo(latencies.reduce((a, b) => a + b, 0) / latencies.length, 3);
     expect(Math.abs(interval!.latencyP50! - rank(0.5)) / rank(0.5)).toBeLessThan(0.01);
     expect(Math.abs(interval!.latencyP99! - rank(0.99)) / rank(0.99)).toBeLessThan(0.01);
@@ -213,7 +254,11 @@ describe('data plane', () => {
     expect(many.every((r) => r.status === 202)).toBe(true);
     await waitFor('52 rows', async () => ((await rowsOf('http-in')) === 52 ? true : undefined));
     expect((await env.client.endpointStats('http-in')).requests).toBe(52);
-    const gone = await fetch(`${env.client.url}/api/v1/endpoints/no-such/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": [[1]]}' });
+    const gone = await fetch(`${env.client.url}/api/v1/endpoints/no-such/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"inputs": [[1]]}',
+    });
     expect(gone.status).toBe(404);
     const letters = await env.client.deadLetters({ endpoint: 'no-such' });
     expect(letters.letters.map((l) => [l.reason.code, l.source, l.payload])).toEqual([['UNKNOWN_ENDPOINT', 'http', '{"inputs": [[1]]}']]);
@@ -225,7 +270,10 @@ describe('data plane', () => {
   it('dead-letters late rows and counts them per endpoint', async () => {
     await env.client.createEndpoint({ name: 'tardy', featureNames: ['x'], labelNames: ['y'] });
     const hourAgo = Date.now() - 3_600_000;
-    await publish('tardy', [{ when: hourAgo, inputs: [[1], [2], [3]] }, { when: Date.now(), inputs: [[4]] }]);
+    await publish('tardy', [
+      { when: hourAgo, inputs: [[1], [2], [3]] },
+      { when: Date.now(), inputs: [[4]] },
+    ]);
     // a micro-batch with some rows late: only those are dead-lettered
     await publish('tardy', { format: 'columnar', when: [hourAgo, Date.now(), hourAgo], inputs: { x: [5, 6, 7] } });
     const stats = await waitFor('late rows counted', async () => {
@@ -329,9 +377,16 @@ describe('data plane', () => {
     const refused = await waitFor('the refusal', async () => (await env.client.deadLetters({ endpoint: 'history', reason: 'INVALID_BATCH' })).letters[0]);
     expect(refused.reason.message).toMatch(/batch 'nats-1' of endpoint history is complete/);
     expect(refused.batch).toBe('nats-1');
-    expect(JSON.parse(await cli('batch', 'list', 'history', '--json')).map((x: { batchId: string }) => x.batchId).sort()).toEqual(['nats-1', 'october']);
+    expect(
+      JSON.parse(await cli('batch', 'list', 'history', '--json'))
+        .map((x: { batchId: string }) => x.batchId)
+        .sort(),
+    ).toEqual(['nats-1', 'october']);
     // the CLI shows a batch's results
-    const rows = JSON.parse(await cli('results', '--endpoint', 'history', '--batch', 'nats-1', '--app', 'row-count', '--json')) as Array<{ windowStart: string; rows: number }>;
+    const rows = JSON.parse(await cli('results', '--endpoint', 'history', '--batch', 'nats-1', '--app', 'row-count', '--json')) as Array<{
+      windowStart: string;
+      rows: number;
+    }>;
     const perWindow = new Map(rows.map((r) => [r.windowStart, r.rows]));
     expect([...perWindow.values()].reduce((n, x) => n + x, 0)).toBe(5);
     await expect(cli('results', '--batch', 'nats-1')).rejects.toThrow(/--batch needs --endpoint/);

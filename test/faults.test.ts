@@ -30,7 +30,13 @@ function traffic(url: string, seed: number) {
     const js = jetstream(nc!, { timeout: 3000 });
     for (;;) {
       try {
-        const body = { when: Date.now(), inputs: Array.from({ length: rows }, () => [r.normal(0, 1)]), outputs: Array.from({ length: rows }, () => 0), requestId: id, latencyMicros: 100 + Math.floor(r.uniform() * 900) };
+        const body = {
+          when: Date.now(),
+          inputs: Array.from({ length: rows }, () => [r.normal(0, 1)]),
+          outputs: Array.from({ length: rows }, () => 0),
+          requestId: id,
+          latencyMicros: 100 + Math.floor(r.uniform() * 900),
+        };
         await js.publish(Subjects.events(endpoint), jsonCodec.encode(body), { msgID: id });
         const a = accepted.get(endpoint)!;
         a.events++;
@@ -93,13 +99,24 @@ describe('exactly-once results through faults', () => {
     tsdb = await restartableTsdb(join(dir.path, 'vm'));
     host = await hostProcess(
       [
-        '--nats', nats.url,
-        '--data-dir', join(dir.path, 'host'),
-        '--base-period', '1s',
-        '--allowed-lateness', '1s',
-        '--runners', '1',
-        '--influx-url', tsdb.url, '--influx-org', 'test', '--influx-bucket', 'modelwatch',
-        '--log-level', 'error',
+        '--nats',
+        nats.url,
+        '--data-dir',
+        join(dir.path, 'host'),
+        '--base-period',
+        '1s',
+        '--allowed-lateness',
+        '1s',
+        '--runners',
+        '1',
+        '--influx-url',
+        tsdb.url,
+        '--influx-org',
+        'test',
+        '--influx-bucket',
+        'modelwatch',
+        '--log-level',
+        'error',
       ],
       { MODELWATCH_SERVING_INTERVAL: `${INTERVAL}ms` },
     );
@@ -208,7 +225,10 @@ describe('exactly-once results through faults', () => {
         // one outcome per window, back to back from the first to the last
         expect(new Set(mine.map((w) => w.windowStart)).size, `${e}/${app}: a window stored twice\n${report}`).toBe(mine.length);
         for (let i = 1; i < mine.length; i++) expect(mine[i]!.windowStart, `${e}/${app}: a window missing\n${report}`).toBe(mine[i - 1]!.windowEnd);
-        expect(mine.filter((w) => w.outcome === 'error').map((w) => w.error?.message), `${e}/${app}`).toEqual([]);
+        expect(
+          mine.filter((w) => w.outcome === 'error').map((w) => w.error?.message),
+          `${e}/${app}`,
+        ).toEqual([]);
         for (const w of mine.filter((x) => x.outcome === 'ok')) expect(w.results.map((x) => x.name)).toEqual(resultNames);
         // no accepted event lost: every row is in a window or in a LATE_EVENT letter
         const late = letters.filter((l) => l.endpoint === e).reduce((n, l) => n + (l.rows ?? 0), 0);
@@ -270,6 +290,8 @@ describe('exactly-once results through faults', () => {
       expect(stats.lateRows).toBe(letters.filter((l) => l.endpoint === e).reduce((n, l) => n + (l.rows ?? 0), 0));
     }
     note('checked');
-    console.log(`faults test (seed ${seed}):\n${events.join('\n')}\naccepted: ${JSON.stringify(Object.fromEntries(accepted))}, late letters: ${letters.length}`);
+    console.log(
+      `faults test (seed ${seed}):\n${events.join('\n')}\naccepted: ${JSON.stringify(Object.fromEntries(accepted))}, late letters: ${letters.length}`,
+    );
   });
 });

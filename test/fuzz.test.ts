@@ -77,18 +77,34 @@ describe('fuzz: bad input never blocks good events and is never lost', () => {
         case 2: {
           const id = `m${int(1e9)}`;
           const t = new Date(now()).toISOString().replace('T', ' ').replace('Z', '000');
-          return { body: { class: 'C', model: 'm:latest', request: { id, inputs: [row()] }, resp: { id, outputs: [int(2)] }, when: t, microsec: int(9000) }, rows: 1 };
+          return {
+            body: { class: 'C', model: 'm:latest', request: { id, inputs: [row()] }, resp: { id, outputs: [int(2)] }, when: t, microsec: int(9000) },
+            rows: 1,
+          };
         }
         case 3: {
           const n = 10 + int(40);
           return {
-            body: { format: 'columnar', when: now(), inputs: { a: Array.from({ length: n }, num), b: Array.from({ length: n }, num), c: Array.from({ length: n }, num) }, outputs: { y: Array.from({ length: n }, () => int(2)) } },
+            body: {
+              format: 'columnar',
+              when: now(),
+              inputs: { a: Array.from({ length: n }, num), b: Array.from({ length: n }, num), c: Array.from({ length: n }, num) },
+              outputs: { y: Array.from({ length: n }, () => int(2)) },
+            },
             rows: n,
           };
         }
         default: {
           const n = 1 + int(4);
-          return { body: { format: 'batch', samplingPercentage: 50, requests: { count: n * 2, latencyMicros: [1, 2] }, events: Array.from({ length: n }, () => ({ when: now(), inputs: [row()] })) }, rows: n };
+          return {
+            body: {
+              format: 'batch',
+              samplingPercentage: 50,
+              requests: { count: n * 2, latencyMicros: [1, 2] },
+              events: Array.from({ length: n }, () => ({ when: now(), inputs: [row()] })),
+            },
+            rows: n,
+          };
         }
       }
     };
@@ -98,30 +114,54 @@ describe('fuzz: bad input never blocks good events and is never lost', () => {
       const k = int(24);
       const ok = { when: now(), inputs: [row()], outputs: [1] };
       switch (k) {
-        case 0: return { body: { ...ok, inputs: 'rows' }, code: 'INVALID_EVENT' };
-        case 1: return { body: { ...ok, inputs: [] }, code: 'INVALID_EVENT' };
-        case 2: return { body: { when: now(), outputs: [1] }, code: 'INVALID_EVENT' };
-        case 3: return { body: { ...ok, inputs: [[1, 2]] }, code: 'INVALID_EVENT' };
-        case 4: return { body: { ...ok, inputs: [[1, 2, 3, 4]] }, code: 'INVALID_EVENT' };
-        case 5: return { body: { ...ok, inputs: [{ a: 1, zz: 2 }] }, code: 'INVALID_EVENT' };
-        case 6: return { body: { ...ok, inputs: [[{ x: 1 }, 2, 3]] }, code: 'INVALID_EVENT' };
-        case 7: return { body: { ...ok, inputs: [[[1], 2, 3]] }, code: 'INVALID_EVENT' };
-        case 8: return { body: { ...ok, inputs: [['x'.repeat(5000), 2, 3]] }, code: 'INVALID_EVENT' };
-        case 9: return { body: { ...ok, requestId: 42 }, code: 'INVALID_EVENT' };
-        case 10: return { body: { ...ok, latencyMicros: -5 }, code: 'INVALID_EVENT' };
-        case 11: return { body: { ...ok, when: 'yesterday' }, code: 'INVALID_EVENT' };
-        case 12: return { body: { ...ok, outputs: [1, 2, 3] }, code: 'INVALID_EVENT' };
-        case 13: return { body: { ...ok, labels: ['x'] }, code: 'INVALID_EVENT' };
-        case 14: return { body: { format: 'columnar', inputs: { a: [1, 2], b: [1] } }, code: 'INVALID_EVENT' };
-        case 15: return { body: { format: 'columnar', inputs: { a: [1], nope: [1] } }, code: 'INVALID_EVENT' };
-        case 16: return { body: { request: { id: 'x', inputs: [row()] }, resp: { outputs: [1] }, when: '2026-01-01 00:00:00' }, code: 'INVALID_EVENT' }; // no microsec
-        case 17: return { body: { request: { inputs: [row()] }, resp: { outputs: [1] }, when: '2026-01-01 00:00:00', microsec: 5 }, code: 'INVALID_EVENT' }; // no id
-        case 18: return { body: { ...ok, samplingPercentage: 0 }, code: 'INVALID_EVENT' };
-        case 19: return { body: 42, code: 'INVALID_EVENT' };
-        case 20: return { body: null, code: 'INVALID_EVENT' };
-        case 21: return { body: { ...ok, when: now() + 3_600_000 }, code: 'FUTURE_EVENT' };
-        case 22: return { body: { ...ok, when: now() - 3_600_000 }, code: 'LATE_EVENT' };
-        default: return { body: { ...ok, inputs: [row(), 'not a row'] }, code: 'INVALID_EVENT' };
+        case 0:
+          return { body: { ...ok, inputs: 'rows' }, code: 'INVALID_EVENT' };
+        case 1:
+          return { body: { ...ok, inputs: [] }, code: 'INVALID_EVENT' };
+        case 2:
+          return { body: { when: now(), outputs: [1] }, code: 'INVALID_EVENT' };
+        case 3:
+          return { body: { ...ok, inputs: [[1, 2]] }, code: 'INVALID_EVENT' };
+        case 4:
+          return { body: { ...ok, inputs: [[1, 2, 3, 4]] }, code: 'INVALID_EVENT' };
+        case 5:
+          return { body: { ...ok, inputs: [{ a: 1, zz: 2 }] }, code: 'INVALID_EVENT' };
+        case 6:
+          return { body: { ...ok, inputs: [[{ x: 1 }, 2, 3]] }, code: 'INVALID_EVENT' };
+        case 7:
+          return { body: { ...ok, inputs: [[[1], 2, 3]] }, code: 'INVALID_EVENT' };
+        case 8:
+          return { body: { ...ok, inputs: [['x'.repeat(5000), 2, 3]] }, code: 'INVALID_EVENT' };
+        case 9:
+          return { body: { ...ok, requestId: 42 }, code: 'INVALID_EVENT' };
+        case 10:
+          return { body: { ...ok, latencyMicros: -5 }, code: 'INVALID_EVENT' };
+        case 11:
+          return { body: { ...ok, when: 'yesterday' }, code: 'INVALID_EVENT' };
+        case 12:
+          return { body: { ...ok, outputs: [1, 2, 3] }, code: 'INVALID_EVENT' };
+        case 13:
+          return { body: { ...ok, labels: ['x'] }, code: 'INVALID_EVENT' };
+        case 14:
+          return { body: { format: 'columnar', inputs: { a: [1, 2], b: [1] } }, code: 'INVALID_EVENT' };
+        case 15:
+          return { body: { format: 'columnar', inputs: { a: [1], nope: [1] } }, code: 'INVALID_EVENT' };
+        case 16:
+          return { body: { request: { id: 'x', inputs: [row()] }, resp: { outputs: [1] }, when: '2026-01-01 00:00:00' }, code: 'INVALID_EVENT' }; // no microsec
+        case 17:
+          return { body: { request: { inputs: [row()] }, resp: { outputs: [1] }, when: '2026-01-01 00:00:00', microsec: 5 }, code: 'INVALID_EVENT' }; // no id
+        case 18:
+          return { body: { ...ok, samplingPercentage: 0 }, code: 'INVALID_EVENT' };
+        case 19:
+          return { body: 42, code: 'INVALID_EVENT' };
+        case 20:
+          return { body: null, code: 'INVALID_EVENT' };
+        case 21:
+          return { body: { ...ok, when: now() + 3_600_000 }, code: 'FUTURE_EVENT' };
+        case 22:
+          return { body: { ...ok, when: now() - 3_600_000 }, code: 'LATE_EVENT' };
+        default:
+          return { body: { ...ok, inputs: [row(), 'not a row'] }, code: 'INVALID_EVENT' };
       }
     };
     // ---- bad messages: not JSON, or for no endpoint
@@ -129,14 +169,27 @@ describe('fuzz: bad input never blocks good events and is never lost', () => {
       const k = int(8);
       const json = JSON.stringify({ when: now(), inputs: [row()] });
       switch (k) {
-        case 0: return { subject: fz, data: enc.encode(json.slice(0, 1 + int(json.length - 2))), rows: 0, bad: [{ code: 'INVALID_JSON' }] };
-        case 1: return { subject: fz, data: Uint8Array.from({ length: 1 + int(64) }, () => 128 + int(128)), rows: 0, bad: [{ code: 'INVALID_JSON' }] };
-        case 2: return { subject: fz, data: enc.encode(`{"inputs": [[${pick(['NaN', 'Infinity', '-Infinity'])}, 1, 2]]}`), rows: 0, bad: [{ code: 'INVALID_JSON' }] };
-        case 3: return { subject: fz, data: enc.encode(`${json} trailing`), rows: 0, bad: [{ code: 'INVALID_JSON' }] };
-        case 4: return { subject: fz, data: new Uint8Array(0), rows: 0, bad: [{ code: 'INVALID_JSON' }] };
-        case 5: return { subject: fz, data: enc.encode("{'inputs': [[1, 2, 3]]}"), rows: 0, bad: [{ code: 'INVALID_JSON' }] };
-        case 6: return { subject: Subjects.events(`nobody-${int(5)}`), data: enc.encode(json), rows: 0, bad: [{ code: 'UNKNOWN_ENDPOINT' }] };
-        default: return { subject: fz, data: enc.encode(JSON.stringify({ format: 'batch', events: [{ inputs: [row()] }] })), rows: 0, bad: [{ code: 'INVALID_EVENT' }] }; // no request counts
+        case 0:
+          return { subject: fz, data: enc.encode(json.slice(0, 1 + int(json.length - 2))), rows: 0, bad: [{ code: 'INVALID_JSON' }] };
+        case 1:
+          return { subject: fz, data: Uint8Array.from({ length: 1 + int(64) }, () => 128 + int(128)), rows: 0, bad: [{ code: 'INVALID_JSON' }] };
+        case 2:
+          return { subject: fz, data: enc.encode(`{"inputs": [[${pick(['NaN', 'Infinity', '-Infinity'])}, 1, 2]]}`), rows: 0, bad: [{ code: 'INVALID_JSON' }] };
+        case 3:
+          return { subject: fz, data: enc.encode(`${json} trailing`), rows: 0, bad: [{ code: 'INVALID_JSON' }] };
+        case 4:
+          return { subject: fz, data: new Uint8Array(0), rows: 0, bad: [{ code: 'INVALID_JSON' }] };
+        case 5:
+          return { subject: fz, data: enc.encode("{'inputs': [[1, 2, 3]]}"), rows: 0, bad: [{ code: 'INVALID_JSON' }] };
+        case 6:
+          return { subject: Subjects.events(`nobody-${int(5)}`), data: enc.encode(json), rows: 0, bad: [{ code: 'UNKNOWN_ENDPOINT' }] };
+        default:
+          return {
+            subject: fz,
+            data: enc.encode(JSON.stringify({ format: 'batch', events: [{ inputs: [row()] }] })),
+            rows: 0,
+            bad: [{ code: 'INVALID_EVENT' }],
+          }; // no request counts
       }
     };
 
@@ -152,10 +205,10 @@ describe('fuzz: bad input never blocks good events and is never lost', () => {
       } else if (shape < 8) {
         // an array of good and bad events: the good ones go on, each bad one is a letter with its index
         const items = Array.from({ length: 2 + int(5) }, () => (r.uniform() < 0.5 ? { g: good(false) } : { b: badEvent() }));
-        const c: Case = { subject: fz, data: enc.encode(JSON.stringify(items.map((x) => ('g' in x ? x.g.body : x.b.body)))), rows: 0, bad: [] };
+        const c: Case = { subject: fz, data: enc.encode(JSON.stringify(items.map((x) => (x.g ? x.g.body : x.b!.body)))), rows: 0, bad: [] };
         items.forEach((x, index) => {
-          if ('g' in x) c.rows += x.g.rows;
-          else c.bad.push({ code: x.b.code, index });
+          if (x.g) c.rows += x.g.rows;
+          else c.bad.push({ code: x.b!.code, index });
         });
         return c;
       }
@@ -164,7 +217,9 @@ describe('fuzz: bad input never blocks good events and is never lost', () => {
     // two messages over the size limit (8 MiB), somewhere in between
     const oversized = () => ({
       subject: fz,
-      data: enc.encode(JSON.stringify({ when: now(), inputs: Array.from({ length: 200_000 }, () => [1.234567, 2.345678, 3.456789]), pad: 'x'.repeat(3_000_000) })),
+      data: enc.encode(
+        JSON.stringify({ when: now(), inputs: Array.from({ length: 200_000 }, () => [1.234567, 2.345678, 3.456789]), pad: 'x'.repeat(3_000_000) }),
+      ),
       rows: 0,
       bad: [{ code: 'OVERSIZED' as const }],
     });
@@ -211,7 +266,9 @@ describe('fuzz: bad input never blocks good events and is never lost', () => {
         httpExpected.push({ code: b.code, payload: JSON.stringify(b.body), index: i });
       }
     }
-    const httpLate = lines.filter((l, i) => !httpExpected.some((e) => e.index === i) && /"when":\d+/.test(l) && JSON.parse(l).when < Date.now() - 1_800_000).length;
+    const httpLate = lines.filter(
+      (l, i) => !httpExpected.some((e) => e.index === i) && /"when":\d+/.test(l) && JSON.parse(l).when < Date.now() - 1_800_000,
+    ).length;
     const reply = await env.client.sendNdjson('fz', lines.join('\n'));
     expect(reply.rejected.map((x) => x.index)).toEqual(httpExpected.map((e) => e.index));
     bad += httpExpected.length + httpLate;
@@ -268,7 +325,8 @@ describe('fuzz: bad input never blocks good events and is never lost', () => {
     }
     expect(unmatched).toEqual([]);
     expect([...expected.values()].every((n) => n === 0)).toBe(true);
-    for (const code of ['INVALID_JSON', 'INVALID_EVENT', 'UNKNOWN_ENDPOINT', 'FUTURE_EVENT', 'LATE_EVENT', 'OVERSIZED']) expect(byCode[code]).toBeGreaterThan(0);
+    for (const code of ['INVALID_JSON', 'INVALID_EVENT', 'UNKNOWN_ENDPOINT', 'FUTURE_EVENT', 'LATE_EVENT', 'OVERSIZED'])
+      expect(byCode[code]).toBeGreaterThan(0);
     const letterOf = (code: string) => letters.find((l) => l.reason.code === code)!;
     expect(letterOf('OVERSIZED')).toMatchObject({ truncated: true, payloadBytes: expect.any(Number) });
     expect(letters.find((l) => /NaN and Infinity are not JSON numbers/.test(l.reason.message))).toBeDefined();

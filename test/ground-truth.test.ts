@@ -27,7 +27,13 @@ describe('reference rows and delayed ground truth', () => {
     await env.client.createEndpoint({ name: 'gt', featureNames: ['x'], labelNames: ['y'] });
     await env.client.setReference('gt', 'x,y\n1,0\n2,1\n3,0\n4,1', 'csv');
     const ws = Math.ceil((Date.now() + 1000) / 1000) * 1000;
-    const events = Array.from({ length: 10 }, (_, i) => ({ when: ws + i * 10, inputs: [[i]], outputs: [i % 2], requestId: `r${i}`, latencyMicros: 100 * (i + 1) }));
+    const events = Array.from({ length: 10 }, (_, i) => ({
+      when: ws + i * 10,
+      inputs: [[i]],
+      outputs: [i % 2],
+      requestId: `r${i}`,
+      latencyMicros: 100 * (i + 1),
+    }));
     expect((await env.client.sendEvents('gt', events)).accepted).toBe(10);
     await sleep(Math.max(0, ws + 1300 - Date.now())); // the window has closed; its labels come now
     // 6 labels over HTTP (5 right, 1 wrong), 2 straight to NATS, 1 invalid, 1 for an unknown request
@@ -40,10 +46,18 @@ describe('reference rows and delayed ground truth', () => {
     expect(http.accepted).toBe(7);
     expect(http.rejected).toEqual([{ index: 6, error: "labels: unknown output 'nope' (the endpoint has y)" }]);
     const nc = await connect({ servers: nats.url });
-    await jetstream(nc).publish(Subjects.labels('gt'), jsonCodec.encode([{ requestId: 'r7', label: 1 }, { requestId: 'r8', labels: { y: 0 } }]));
+    await jetstream(nc).publish(
+      Subjects.labels('gt'),
+      jsonCodec.encode([
+        { requestId: 'r7', label: 1 },
+        { requestId: 'r8', labels: { y: 0 } },
+      ]),
+    );
     await nc.close();
 
-    const w = await waitFor('the window analysed with its labels', async () => (await env.client.results({ endpoint: 'gt' })).find((x) => x.windowStart === ws));
+    const w = await waitFor('the window analysed with its labels', async () =>
+      (await env.client.results({ endpoint: 'gt' })).find((x) => x.windowStart === ws),
+    );
     const m = Object.fromEntries([...w.metrics, ...w.results].map((x) => [x.name, x.value]));
     expect(w.outcome).toBe('ok');
     expect(m).toMatchObject({ matched: 8, correct: 7, reference_rows: 4, reference_x_sum: 10, latency_mean: 550 });

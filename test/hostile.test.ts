@@ -22,19 +22,51 @@ const HOSTILE: Record<string, { code: string; expect: { code: RegExp; message: R
   'microtask-loop': { code: 'const spin = () => Promise.resolve().then(spin); await spin();', expect: { code: /APP_TIMEOUT/, message: /time limit|CPU time/ } },
   'loop-after-await': { code: 'await Promise.resolve(); await null; for (;;) {}', expect: { code: /APP_TIMEOUT/, message: /time limit|CPU time/ } },
   'never-settles': { code: 'await new Promise(() => {});', expect: { code: /APP_TIMEOUT/, message: /did not finish: its promise can never settle/ } },
-  'bigint-power': { code: 'const x = 7n ** 30000000n; return { name: "big", value: Number(x % 10n) };', expect: { code: /APP_TIMEOUT|APP_MEMORY_LIMIT/, message: /time limit|CPU time|memory/ } },
-  'heap-exhaustion': { code: 'const a = []; for (;;) a.push(new Array(1e5).fill(1.5));', expect: { code: /APP_MEMORY_LIMIT/, message: /memory limit of 32 MB|memory beyond recovery/ }, limits: { timeoutMs: 10000, memoryMb: 32 } },
+  'bigint-power': {
+    code: 'const x = 7n ** 30000000n; return { name: "big", value: Number(x % 10n) };',
+    expect: { code: /APP_TIMEOUT|APP_MEMORY_LIMIT/, message: /time limit|CPU time|memory/ },
+  },
+  'heap-exhaustion': {
+    code: 'const a = []; for (;;) a.push(new Array(1e5).fill(1.5));',
+    expect: { code: /APP_MEMORY_LIMIT/, message: /memory limit of 32 MB|memory beyond recovery/ },
+    limits: { timeoutMs: 10000, memoryMb: 32 },
+  },
   // V8 cannot recover from this one: the runner process aborts, the supervisor restarts it,
   // and after the last attempt the window is recorded as failed without running it again
-  'catastrophic-oom': { code: 'const m = new Map(); for (let i = 0; ; i++) m.set(i, { i });', expect: { code: /APP_MEMORY_LIMIT/, message: /exhausted V8's memory beyond recovery .* and crashed its runner, which was restarted/ }, limits: { timeoutMs: 10000, memoryMb: 32 } },
+  'catastrophic-oom': {
+    code: 'const m = new Map(); for (let i = 0; ; i++) m.set(i, { i });',
+    expect: { code: /APP_MEMORY_LIMIT/, message: /exhausted V8's memory beyond recovery .* and crashed its runner, which was restarted/ },
+    limits: { timeoutMs: 10000, memoryMb: 32 },
+  },
   // memory exhaustion ends in one of three ways, depending on where V8 runs out: a RangeError,
   // the isolate disposed at its limit, or a crash beyond recovery; each is recorded
-  'arraybuffer-exhaustion': { code: 'const k = []; for (;;) k.push(new ArrayBuffer(64 * 1024 * 1024));', expect: { code: /APP_ERROR|APP_MEMORY_LIMIT/, message: /Array buffer allocation failed|memory/ }, limits: { timeoutMs: 5000, memoryMb: 32 } },
-  'webassembly-memory': { code: 'const mems = []; for (let i = 0; i < 40; i++) mems.push(new WebAssembly.Memory({ initial: 160 }));', expect: { code: /APP_ERROR/, message: /WebAssembly is not defined/ } },
-  'atomics-wait': { code: 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);', expect: { code: /APP_ERROR/, message: /(Atomics|SharedArrayBuffer) is not defined/ } },
-  'string-blowup': { code: 'let s = "x"; for (;;) s += s;', expect: { code: /APP_ERROR|APP_MEMORY_LIMIT/, message: /Invalid string length|memory/ }, limits: { timeoutMs: 5000, memoryMb: 32 } },
-  'stack-overflow': { code: 'const f = (n) => f(n + 1) + 1; f(0);', expect: { code: /APP_ERROR/, message: /Maximum call stack size exceeded/ }, limits: { timeoutMs: 5000, memoryMb: 32 } },
-  'unhandled-rejection': { code: 'Promise.reject(new Error("nobody handles me")); return { name: "ok", value: 1 };', expect: { code: /APP_ERROR/, message: /nobody handles me/ } },
+  'arraybuffer-exhaustion': {
+    code: 'const k = []; for (;;) k.push(new ArrayBuffer(64 * 1024 * 1024));',
+    expect: { code: /APP_ERROR|APP_MEMORY_LIMIT/, message: /Array buffer allocation failed|memory/ },
+    limits: { timeoutMs: 5000, memoryMb: 32 },
+  },
+  'webassembly-memory': {
+    code: 'const mems = []; for (let i = 0; i < 40; i++) mems.push(new WebAssembly.Memory({ initial: 160 }));',
+    expect: { code: /APP_ERROR/, message: /WebAssembly is not defined/ },
+  },
+  'atomics-wait': {
+    code: 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);',
+    expect: { code: /APP_ERROR/, message: /(Atomics|SharedArrayBuffer) is not defined/ },
+  },
+  'string-blowup': {
+    code: 'let s = "x"; for (;;) s += s;',
+    expect: { code: /APP_ERROR|APP_MEMORY_LIMIT/, message: /Invalid string length|memory/ },
+    limits: { timeoutMs: 5000, memoryMb: 32 },
+  },
+  'stack-overflow': {
+    code: 'const f = (n) => f(n + 1) + 1; f(0);',
+    expect: { code: /APP_ERROR/, message: /Maximum call stack size exceeded/ },
+    limits: { timeoutMs: 5000, memoryMb: 32 },
+  },
+  'unhandled-rejection': {
+    code: 'Promise.reject(new Error("nobody handles me")); return { name: "ok", value: 1 };',
+    expect: { code: /APP_ERROR/, message: /nobody handles me/ },
+  },
   'throws-string': { code: 'throw "a plain string";', expect: { code: /APP_ERROR/, message: /threw: .*(a plain string|not an instance of .Error.)/ } },
   'stack-getter-throws': {
     code: 'const e = new Error("bad stack"); Object.defineProperty(e, "stack", { get() { throw new Error("no stack for you"); } }); throw e;',
@@ -42,14 +74,28 @@ const HOSTILE: Record<string, { code: string; expect: { code: RegExp; message: R
   },
   'probe-host': {
     code: 'const g = globalThis as Record<string, unknown>; const found = ["process", "require", "Buffer", "fetch", "setTimeout", "setInterval", "WebAssembly", "SharedArrayBuffer", "Atomics", "module", "__dirname"].map((k) => typeof g[k]).concat([Object.getOwnPropertyNames(globalThis).filter((k) => k.startsWith("__mw") && !["__mw_factory", "__mw_bind", "__mw_run", "__mw_take"].includes(k)).join()]); throw new Error("probe: " + JSON.stringify(found));',
-    expect: { code: /APP_ERROR/, message: /probe: \["undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined",""\]/ },
+    expect: {
+      code: /APP_ERROR/,
+      message:
+        /probe: \["undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined",""\]/,
+    },
   },
-  'giant-output': { code: 'return { name: "g", value: 1, kind: 0, status: 0, extraData: { s: "x".repeat(200000) } };', expect: { code: /APP_INVALID_OUTPUT/, message: /extraData is \d+ bytes of JSON, over the limit of 65536 bytes/ } },
+  'giant-output': {
+    code: 'return { name: "g", value: 1, kind: 0, status: 0, extraData: { s: "x".repeat(200000) } };',
+    expect: { code: /APP_INVALID_OUTPUT/, message: /extraData is \d+ bytes of JSON, over the limit of 65536 bytes/ },
+  },
   'proxy-output': { code: 'return new Proxy({ name: "p", value: 1 }, {});', expect: { code: /APP_INVALID_OUTPUT/, message: /output is a Proxy/ } },
-  'getter-output': { code: 'return Object.defineProperty({ name: "g" }, "value", { get: () => 1, enumerable: true });', expect: { code: /APP_INVALID_OUTPUT/, message: /output\.value is a getter/ } },
+  'getter-output': {
+    code: 'return Object.defineProperty({ name: "g" }, "value", { get: () => 1, enumerable: true });',
+    expect: { code: /APP_INVALID_OUTPUT/, message: /output\.value is a getter/ },
+  },
   'cyclic-output': { code: 'const o = { name: "c", value: 1 }; o.self = o; return o;', expect: { code: /APP_INVALID_OUTPUT/, message: /a cycle/ } },
   'function-output': { code: 'return { name: "f", value: () => 1 };', expect: { code: /APP_INVALID_OUTPUT/, message: /output\.value is a function/ } },
-  'log-flood': { code: 'for (let i = 0; i < 1e6; i++) ctx.logger.info("flood " + i); return { name: "flooded", value: 1 };', expect: { code: /ok/, message: /.*/ }, limits: { timeoutMs: 5000, memoryMb: 32 } },
+  'log-flood': {
+    code: 'for (let i = 0; i < 1e6; i++) ctx.logger.info("flood " + i); return { name: "flooded", value: 1 };',
+    expect: { code: /ok/, message: /.*/ },
+    limits: { timeoutMs: 5000, memoryMb: 32 },
+  },
   pollution: {
     code: 'const seen = typeof globalThis.leak; globalThis.leak = 1; Object.prototype.polluted = true; Array.prototype.evil = 1; return { name: "seen_before", value: seen === "undefined" && ({}).polluted === true ? 0 : 1 };',
     expect: { code: /ok/, message: /.*/ },
@@ -67,7 +113,10 @@ async function writePlugin(root: string, name: string, body: string, limits: obj
   const dir = join(root, name);
   await mkdir(join(dir, 'src'), { recursive: true });
   await writeFile(join(dir, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', description: `hostile: ${name}`, entry: 'src/index.ts', limits }));
-  await writeFile(join(dir, 'src/index.ts'), `import { MonitoringApplication, ResultKind, ResultStatus, type MonitoringContext } from '@modelwatch/sdk';\n${body}\n`);
+  await writeFile(
+    join(dir, 'src/index.ts'),
+    `import { MonitoringApplication, ResultKind, ResultStatus, type MonitoringContext } from '@modelwatch/sdk';\n${body}\n`,
+  );
   return dir;
 }
 
@@ -94,7 +143,15 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
   beforeAll(async () => {
     nats = await startTestNats();
     dir = await tempDir('mw-hostile-');
-    env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 200, runners: 2, runnerConcurrency: 4, windowAttempts: 2, quarantineAfter: 3 });
+    env = await startTestHost({
+      natsUrl: nats.url,
+      basePeriod: PERIOD,
+      allowedLateness: 200,
+      runners: 2,
+      runnerConcurrency: 4,
+      windowAttempts: 2,
+      quarantineAfter: 3,
+    });
     await publishDir(env.client, await writePlugin(dir.path, 'good', GOOD, {}));
     for (const [name, h] of Object.entries(HOSTILE)) await publishDir(env.client, await writePlugin(dir.path, name, hostileBody(h.code), h.limits));
     await env.client.createEndpoint({ name: 'target', featureNames: ['x'], labelNames: ['y'] });
@@ -102,7 +159,10 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
     for (let w = 0; w < WINDOWS; w++) {
       const ws = first + w * PERIOD;
       await sleep(Math.max(0, ws - Date.now()));
-      await env.client.sendEvents('target', Array.from({ length: 20 }, (_, i) => ({ when: ws + i * 10, inputs: [[i]], outputs: [0] })));
+      await env.client.sendEvents(
+        'target',
+        Array.from({ length: 20 }, (_, i) => ({ when: ws + i * 10, inputs: [[i]], outputs: [0] })),
+      );
     }
     last = first + (WINDOWS - 1) * PERIOD;
     // every plugin has an outcome for every window, or has been quarantined
@@ -145,21 +205,24 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
     }
   });
 
-  it.each(Object.entries(HOSTILE).filter(([, h]) => !h.expect.code.test('ok')))('%s: each failure is recorded for its window with a clear reason', (name, h) => {
-    const mine = windows.filter((w) => w.app === name);
-    const p = plugins.find((x) => x.name === name)!;
-    expect(mine.length + (p.status === 'quarantined' ? 1 : 0)).toBeGreaterThan(0);
-    for (const w of mine) {
-      expect(w.outcome).toBe('error');
-      expect(w.error!.code).toMatch(h.expect.code);
-      expect(w.error!.message).toMatch(h.expect.message);
-      expect(w.error!.message).toContain(`${name}@1.0.0 on endpoint target, window ${new Date(w.windowStart).toISOString()}`);
-      expect(w.error!.message).not.toMatch(/\/work\/|node_modules|host\/src|host\/dist/);
-      // two tries of its own, plus redeliveries when another plugin crashed the runner it was on
-      expect(w.attempts).toBeLessThanOrEqual(2 + CRASH_TOLERANCE);
-    }
-    expect(p.lastError?.code).toMatch(h.expect.code);
-  });
+  it.each(Object.entries(HOSTILE).filter(([, h]) => !h.expect.code.test('ok')))(
+    '%s: each failure is recorded for its window with a clear reason',
+    (name, h) => {
+      const mine = windows.filter((w) => w.app === name);
+      const p = plugins.find((x) => x.name === name)!;
+      expect(mine.length + (p.status === 'quarantined' ? 1 : 0)).toBeGreaterThan(0);
+      for (const w of mine) {
+        expect(w.outcome).toBe('error');
+        expect(w.error!.code).toMatch(h.expect.code);
+        expect(w.error!.message).toMatch(h.expect.message);
+        expect(w.error!.message).toContain(`${name}@1.0.0 on endpoint target, window ${new Date(w.windowStart).toISOString()}`);
+        expect(w.error!.message).not.toMatch(/\/work\/|node_modules|host\/src|host\/dist/);
+        // two tries of its own, plus redeliveries when another plugin crashed the runner it was on
+        expect(w.attempts).toBeLessThanOrEqual(2 + CRASH_TOLERANCE);
+      }
+      expect(p.lastError?.code).toMatch(h.expect.code);
+    },
+  );
 
   it('a plugin failing window after window is quarantined with the reason, and analyses no more windows', async () => {
     const quarantined = plugins.filter((p) => p.status === 'quarantined');
@@ -169,7 +232,10 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
     // more traffic: the good plugin analyses it, quarantined ones do not
     const more = Math.ceil((Date.now() + 200) / PERIOD) * PERIOD;
     await sleep(more - Date.now());
-    await env.client.sendEvents('target', Array.from({ length: 5 }, (_, i) => ({ when: more + i, inputs: [[i]], outputs: [0] })));
+    await env.client.sendEvents(
+      'target',
+      Array.from({ length: 5 }, (_, i) => ({ when: more + i, inputs: [[i]], outputs: [0] })),
+    );
     const after = await waitFor('the good plugin on the new window', async () => {
       const ws = await env.client.results({ endpoint: 'target', limit: 100_000 });
       return ws.some((w) => w.app === 'good' && w.windowStart === more) ? ws : undefined;
@@ -192,24 +258,41 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
   it('the host and its runners are still up; a re-enabled quarantined plugin runs again', async () => {
     expect((await env.client.health()).ok).toBe(true);
     await waitFor('both runners up again', () => (env.host.runnerPids().length === 2 ? true : undefined), 20_000);
-    const q = (await env.client.enablePlugin('sync-loop'));
+    const q = await env.client.enablePlugin('sync-loop');
     expect(q.status).toBe('active');
     expect(q.statusReason).toBeUndefined();
   });
 
   it('refuses at publish what fails its smoke run, keeping the running version', async () => {
-    const broken = await writePlugin(dir.path, 'good', 'export default class Broken extends MonitoringApplication { doTracking(): never { throw new Error("broken on purpose"); } }', {});
+    const broken = await writePlugin(
+      dir.path,
+      'good',
+      'export default class Broken extends MonitoringApplication { doTracking(): never { throw new Error("broken on purpose"); } }',
+      {},
+    );
     await writeFile(join(broken, 'plugin.json'), JSON.stringify({ name: 'good', version: '2.0.0', description: 'broken', entry: 'src/index.ts' }));
-    await expect(publishDir(env.client, broken)).rejects.toThrow(/refused: the smoke run failed: good@2\.0\.0 threw: broken on purpose \(at src\/index\.ts:2:\d+\)/);
+    await expect(publishDir(env.client, broken)).rejects.toThrow(
+      /refused: the smoke run failed: good@2\.0\.0 threw: broken on purpose \(at src\/index\.ts:2:\d+\)/,
+    );
     const good = (await env.client.listPlugins()).find((p) => p.name === 'good')!;
     expect(good.activeVersion).toBe('1.0.0');
     expect(good.versions.map((v) => v.version)).toEqual(['1.0.0']);
     // top-level await, malformed manifests, a wrong default export and banned imports never reach the host
-    const tla = await writePlugin(dir.path, 'tla', 'await Promise.resolve();\nexport default class A extends MonitoringApplication { doTracking() { return []; } }', {});
+    const tla = await writePlugin(
+      dir.path,
+      'tla',
+      'await Promise.resolve();\nexport default class A extends MonitoringApplication { doTracking() { return []; } }',
+      {},
+    );
     await expect(bundlePlugin(tla)).rejects.toThrow(/does not build:[\s\S]*src\/index\.ts:2:\d+: Top-level await is currently not supported/);
     const notClass = await writePlugin(dir.path, 'not-class', 'export default 42; void MonitoringApplication;', {});
     await expect(publishDir(env.client, notClass)).rejects.toThrow(/default-export a class extending MonitoringApplication, got number/);
-    const banned = await writePlugin(dir.path, 'banned', "import { execSync } from 'node:child_process';\nexport default class A extends MonitoringApplication { doTracking() { execSync('id'); return []; } }", {});
+    const banned = await writePlugin(
+      dir.path,
+      'banned',
+      "import { execSync } from 'node:child_process';\nexport default class A extends MonitoringApplication { doTracking() { execSync('id'); return []; } }",
+      {},
+    );
     await expect(bundlePlugin(banned)).rejects.toThrow(/src\/index\.ts:2:\d+: 'node:child_process' is a Node\.js built-in module/);
     await writeFile(join(banned, 'plugin.json'), '{"name": "Bad Name", "version": "x"}');
     await expect(bundlePlugin(banned)).rejects.toThrow(/plugin\.json is not valid:/);

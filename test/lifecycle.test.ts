@@ -18,15 +18,20 @@ describe('plugin lifecycle', () => {
   let env: Awaited<ReturnType<typeof startTestHost>>;
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let plugin = '';
-  const cli = async (...args: string[]) => (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, ...args], { timeout: 60_000 })).stdout;
+  const cli = async (...args: string[]) =>
+    (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, ...args], { timeout: 60_000 })).stdout;
   /** Send 10 rows with x = value into the next window; returns its start. */
   const traffic = async (value: number) => {
     const ws = Math.ceil((Date.now() + 100) / PERIOD) * PERIOD;
     await sleep(ws - Date.now());
-    await env.client.sendEvents('life', Array.from({ length: 10 }, (_, i) => ({ when: ws + i, inputs: [[value]], outputs: [0] })));
+    await env.client.sendEvents(
+      'life',
+      Array.from({ length: 10 }, (_, i) => ({ when: ws + i, inputs: [[value]], outputs: [0] })),
+    );
     return ws;
   };
-  const windowAt = (ws: number) => waitFor(`window ${ws}`, async () => (await env.client.results({ endpoint: 'life', app: 'tunable' })).find((w) => w.windowStart === ws));
+  const windowAt = (ws: number) =>
+    waitFor(`window ${ws}`, async () => (await env.client.results({ endpoint: 'life', app: 'tunable' })).find((w) => w.windowStart === ws));
 
   beforeAll(async () => {
     nats = await startTestNats();
@@ -59,7 +64,7 @@ describe('plugin lifecycle', () => {
     expect(env.host.runnerPids()).toEqual(runnersBefore);
 
     // publishing 2.0.0 again with other code is refused; the running version stays
-    await writeFile(join(plugin, "src/index.ts"), `${await readFile(join(plugin, "src/index.ts"), "utf8")}\nexport const changed = 1;\n`);
+    await writeFile(join(plugin, 'src/index.ts'), `${await readFile(join(plugin, 'src/index.ts'), 'utf8')}\nexport const changed = 1;\n`);
     await expect(publishDir(env.client, plugin)).rejects.toThrow(/tunable@2\.0\.0 is already published with different code: bump the version/);
 
     const rolled = JSON.parse(await cli('plugin', 'rollback', 'tunable', '--json')) as { activeVersion: string; status: string };
@@ -67,15 +72,30 @@ describe('plugin lifecycle', () => {
     const w3 = await windowAt(await traffic(5));
     expect(w3).toMatchObject({ version: '1.0.0' });
     expect(await cli('plugin', 'rollback', 'tunable', '--to', '2.0.0')).toMatch(/tunable@2\.0\.0: active/);
-    await expect(cli('plugin', 'rollback', 'tunable', '--to', '9.9.9')).rejects.toMatchObject({ stderr: expect.stringMatching(/tunable has no version 9\.9\.9 \(it has 1\.0\.0, 2\.0\.0\)/) });
+    await expect(cli('plugin', 'rollback', 'tunable', '--to', '9.9.9')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/tunable has no version 9\.9\.9 \(it has 1\.0\.0, 2\.0\.0\)/),
+    });
 
-    const list = JSON.parse(await cli('plugin', 'list', '--json')) as Array<{ name: string; versions: Array<{ version: string }>; activeVersion: string; status: string }>;
-    expect(list.find((p) => p.name === 'tunable')).toMatchObject({ activeVersion: '2.0.0', status: 'active', versions: [{ version: '1.0.0' }, { version: '2.0.0' }] });
+    const list = JSON.parse(await cli('plugin', 'list', '--json')) as Array<{
+      name: string;
+      versions: Array<{ version: string }>;
+      activeVersion: string;
+      status: string;
+    }>;
+    expect(list.find((p) => p.name === 'tunable')).toMatchObject({
+      activeVersion: '2.0.0',
+      status: 'active',
+      versions: [{ version: '1.0.0' }, { version: '2.0.0' }],
+    });
   });
 
   it('configure checks the config against the plugin schema and applies from the next window', async () => {
-    await expect(cli('plugin', 'configure', 'tunable', '--set', 'limit=-1')).rejects.toMatchObject({ stderr: expect.stringMatching(/config of tunable is not valid:\n\s+- limit: must be >= 0/) });
-    await expect(cli('plugin', 'configure', 'tunable', '--set', 'nope=1')).rejects.toMatchObject({ stderr: expect.stringMatching(/unknown setting: tunable takes limit and label/) });
+    await expect(cli('plugin', 'configure', 'tunable', '--set', 'limit=-1')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/config of tunable is not valid:\n\s+- limit: must be >= 0/),
+    });
+    await expect(cli('plugin', 'configure', 'tunable', '--set', 'nope=1')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/unknown setting: tunable takes limit and label/),
+    });
     expect(await cli('plugin', 'configure', 'tunable', '--set', 'limit=100', '--set', 'label=tuned')).toMatch(/config: \{"limit":100,"label":"tuned"\}/);
     const w = await windowAt(await traffic(50));
     expect(w.results[0]).toMatchObject({ status: 0, extraData: { label: 'tuned', limit: 100 } });
@@ -83,10 +103,15 @@ describe('plugin lifecycle', () => {
 
   it('logs: ctx.logger lines, tagged with version, endpoint and window; --follow streams new ones', async () => {
     const out = await cli('plugin', 'logs', 'tunable', '--limit', '3', '--json');
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { plugin: string; version: string; endpoint: string; message: string; fields: string });
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { plugin: string; version: string; endpoint: string; message: string; fields: string });
     expect(lines.length).toBe(3);
     for (const l of lines) expect(l).toMatchObject({ plugin: 'tunable', endpoint: 'life', message: expect.stringMatching(/^mean /) });
-    const follow = spawn(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, 'plugin', 'logs', 'tunable', '--follow', '--limit', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const follow = spawn(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, 'plugin', 'logs', 'tunable', '--follow', '--limit', '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let text = '';
     follow.stdout.on('data', (d: Buffer) => (text += d.toString()));
     const ws = await traffic(7);
@@ -111,19 +136,28 @@ describe('plugin lifecycle', () => {
     expect(new Set(again.map((w) => w.windowStart)).size).toBe(again.length);
     const table = await cli('plugin', 'evaluate', 'tunable', '--endpoint', 'life', '--from', new Date(from).toISOString(), '--to', new Date(to).toISOString());
     expect(table).toMatch(/mean_over_limit=/);
-    await expect(cli('plugin', 'evaluate', 'tunable', '--endpoint', 'life', '--from', 'yesterday', '--to', 'now')).rejects.toMatchObject({ stderr: expect.stringMatching(/from: expected a time/) });
+    await expect(cli('plugin', 'evaluate', 'tunable', '--endpoint', 'life', '--from', 'yesterday', '--to', 'now')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/from: expected a time/),
+    });
   });
 
   it('plugin build and plugin test work locally in the sandbox, without a host', async () => {
-    expect(await cli('plugin', 'build', TUNABLE)).toMatch(/built tunable@1\.0\.0: \d+ bytes from \d+ files, sha256 [0-9a-f]{12}; smoke run on an empty window ok/);
+    expect(await cli('plugin', 'build', TUNABLE)).toMatch(
+      /built tunable@1\.0\.0: \d+ bytes from \d+ files, sha256 [0-9a-f]{12}; smoke run on an empty window ok/,
+    );
     const sample = join(dir.path, 'window.csv');
     await writeFile(sample, 'x,y\n4,0\n6,1\n');
-    const out = JSON.parse(await cli('plugin', 'test', TUNABLE, '--sample', sample, '--labels', 'y', '--config', '{"limit": 4}', '--json')) as { results: Array<{ value: number; status: number }> };
+    const out = JSON.parse(await cli('plugin', 'test', TUNABLE, '--sample', sample, '--labels', 'y', '--config', '{"limit": 4}', '--json')) as {
+      results: Array<{ value: number; status: number }>;
+    };
     expect(out.results).toEqual([expect.objectContaining({ name: 'mean_over_limit', value: 5, status: 2 })]);
     // an app error exits non-zero with the plugin's source location
     const broken = join(dir.path, 'broken');
     await cp(TUNABLE, broken, { recursive: true });
-    await writeFile(join(broken, 'src/index.ts'), "import { MonitoringApplication, type MonitoringContext } from '@modelwatch/sdk';\nexport default class B extends MonitoringApplication {\n  doTracking(ctx: MonitoringContext) {\n    if (ctx.sample.length === 0) return [];\n    throw new Error('bad window');\n  }\n}\n");
+    await writeFile(
+      join(broken, 'src/index.ts'),
+      "import { MonitoringApplication, type MonitoringContext } from '@modelwatch/sdk';\nexport default class B extends MonitoringApplication {\n  doTracking(ctx: MonitoringContext) {\n    if (ctx.sample.length === 0) return [];\n    throw new Error('bad window');\n  }\n}\n",
+    );
     await expect(cli('plugin', 'test', broken, '--sample', sample)).rejects.toMatchObject({
       code: 1,
       stderr: expect.stringMatching(/APP_ERROR.*threw: bad window \(at src\/index\.ts:5:11\)/s),
@@ -142,10 +176,15 @@ describe('plugin lifecycle', () => {
       const before = (await env.client.getPlugin('tunable')).activeVersion;
       await writeFile(join(devDir, 'src/index.ts'), `${await readFile(join(devDir, 'src/index.ts'), 'utf8')}\nexport const touched = 1;\n`);
       const saved = Date.now();
-      const after = await waitFor('a new dev version', async () => {
-        const v = (await env.client.getPlugin('tunable')).activeVersion;
-        return v !== before ? v : undefined;
-      }, 20_000, 50);
+      const after = await waitFor(
+        'a new dev version',
+        async () => {
+          const v = (await env.client.getPlugin('tunable')).activeVersion;
+          return v !== before ? v : undefined;
+        },
+        20_000,
+        50,
+      );
       expect(after).toMatch(/^1\.0\.0-dev\.\d+$/);
       expect(Date.now() - saved).toBeLessThan(5_000);
       // a syntax error prints with file and line, and the running version stays

@@ -128,11 +128,12 @@ describe('pipeline: events -> windows -> sandboxed app -> LevelDB and TSDB', () 
     }
     expect(new Set(s.timestamps).size).toBe(s.timestamps.length);
     const metrics = await tsdb.exportSeries('app_metrics_value', Math.floor(normalWindows[0]! / 1000) - 5);
-    expect(metrics.filter((m) => m.metric.endpoint_name === 'pipe').map((m) => m.metric.metric_name).sort()).toEqual([
-      'hellinger_mean',
-      'kld_mean',
-      'tvd_mean',
-    ]);
+    expect(
+      metrics
+        .filter((m) => m.metric.endpoint_name === 'pipe')
+        .map((m) => m.metric.metric_name)
+        .sort(),
+    ).toEqual(['hellinger_mean', 'kld_mean', 'tvd_mean']);
   });
 
   it('is idempotent: a redelivered output changes nothing in LevelDB or the TSDB', async () => {

@@ -1,12 +1,13 @@
-// Runs the whole suite (type check of the plugins, then vitest) and ends with the plain
-// summary line CI reads: "N passed, N failed".
+// Runs the whole suite (type check of the plugins and the tests, then vitest) and ends with the
+// plain summary line CI reads: "N passed, N failed".
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 
 const tsc = spawnSync('npx', ['tsc', '-p', 'plugins'], { stdio: 'inherit' });
-if (tsc.status !== 0) {
+const tscTests = tsc.status === 0 ? spawnSync('npx', ['tsc', '-p', 'tsconfig.test.json'], { stdio: 'inherit' }) : tsc;
+if (tsc.status !== 0 || tscTests.status !== 0) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }

@@ -34,7 +34,12 @@ describe('SDK tracker', () => {
     for (let i = 0; i < 1000; i++) {
       // requests of one to three rows, as MLRun samples each row
       const n = 1 + (i % 3);
-      tracker.track({ inputs: Array.from({ length: n }, (_, k) => [i, k]), outputs: Array.from({ length: n }, () => i % 2), requestId: `q${i}`, latencyMicros: 100 + i });
+      tracker.track({
+        inputs: Array.from({ length: n }, (_, k) => [i, k]),
+        outputs: Array.from({ length: n }, () => i % 2),
+        requestId: `q${i}`,
+        latencyMicros: 100 + i,
+      });
     }
     for (let i = 0; i < 20; i++) tracker.track({ inputs: [[0, 0]], error: new Error('model crashed'), latencyMicros: 50 });
     await tracker.flush();
@@ -63,7 +68,14 @@ describe('SDK tracker', () => {
     const port = await freePort();
     const url = `nats://127.0.0.1:${port}`;
     const errors: string[] = [];
-    const tracker = createTracker({ servers: url, endpoint: 'offline', batchSize: 50, flushIntervalMs: 50, maxBufferedEvents: 200, onError: (e) => errors.push(e.message) });
+    const tracker = createTracker({
+      servers: url,
+      endpoint: 'offline',
+      batchSize: 50,
+      flushIntervalMs: 50,
+      maxBufferedEvents: 200,
+      onError: (e) => errors.push(e.message),
+    });
     for (let i = 0; i < 1000; i++) tracker.track({ inputs: [[i]], outputs: [0], latencyMicros: 10 });
     await new Promise((r) => setTimeout(r, 200));
     let st = tracker.stats();

@@ -54,7 +54,8 @@ async function pluginDirs(dirs: readonly string[]): Promise<string[]> {
   const out: string[] = [];
   for (const d of dirs) {
     if (existsSync(join(d, 'plugin.json'))) out.push(d);
-    else for (const e of await readdir(d, { withFileTypes: true })) if (e.isDirectory() && existsSync(join(d, e.name, 'plugin.json'))) out.push(join(d, e.name));
+    else
+      for (const e of await readdir(d, { withFileTypes: true })) if (e.isDirectory() && existsSync(join(d, e.name, 'plugin.json'))) out.push(join(d, e.name));
   }
   return out;
 }
@@ -147,7 +148,15 @@ class HostImpl implements Host {
       const db = new ResultsDb(join(o.dataDir, 'results'));
       await db.open();
       this.stopFns.push(() => db.close());
-      const writer = new Writer({ nc, js, db, logger: this.logger, pluginsKv: buckets.plugins, quarantineAfter: o.quarantineAfter, ...(o.influx ? { influx: o.influx } : {}) });
+      const writer = new Writer({
+        nc,
+        js,
+        db,
+        logger: this.logger,
+        pluginsKv: buckets.plugins,
+        quarantineAfter: o.quarantineAfter,
+        ...(o.influx ? { influx: o.influx } : {}),
+      });
       await writer.start();
       this.stopFns.push(() => writer.stop());
     }

@@ -252,9 +252,7 @@ describe('bundlePlugin: plugin folders outside the repository', () => {
     try {
       await sandbox.check();
       const out = normalizeAppOutput(JSON.parse(await sandbox.run(smallInput())));
-      expect(out.results).toEqual([
-        { name: 'tripled', value: 42, kind: 4, status: 0, extraData: { from: 'tiny-dep' } },
-      ]);
+      expect(out.results).toEqual([{ name: 'tripled', value: 42, kind: 4, status: 0, extraData: { from: 'tiny-dep' } }]);
     } finally {
       sandbox.dispose();
     }

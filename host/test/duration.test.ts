@@ -72,12 +72,9 @@ describe('formatDuration', () => {
     expect(formatDuration(ms)).toBe(text);
   });
 
-  it.each([0, 1, 999, 1_000, 61_000, 3_599_999, 5_400_000, 86_399_999, 90_061_001, 30 * 86_400_000 + 1])(
-    'round-trips %d ms through parseDuration',
-    (ms) => {
-      expect(parseDuration(formatDuration(ms))).toBe(ms);
-    },
-  );
+  it.each([0, 1, 999, 1_000, 61_000, 3_599_999, 5_400_000, 86_399_999, 90_061_001, 30 * 86_400_000 + 1])('round-trips %d ms through parseDuration', (ms) => {
+    expect(parseDuration(formatDuration(ms))).toBe(ms);
+  });
 
   it.each(['500ms', '5s', '10m', '1h30m', '7d', '1d1h1m1s1ms'])('formats parseDuration(%s) back to the same text', (text) => {
     expect(formatDuration(parseDuration(text))).toBe(text);

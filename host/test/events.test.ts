@@ -98,7 +98,12 @@ describe('appendEventRows', () => {
     });
 
     it('puts object rows in feature order, missing features as null', () => {
-      const rows = rowsOf({ inputs: [{ petal_width: 0.2, sepal_length: 5.1 }, { sepal_width: 3, petal_length: null }] });
+      const rows = rowsOf({
+        inputs: [
+          { petal_width: 0.2, sepal_length: 5.1 },
+          { sepal_width: 3, petal_length: null },
+        ],
+      });
       expect(rows.x).toEqual([
         [5.1, null, null, 0.2],
         [null, 3, null, null],
@@ -111,7 +116,13 @@ describe('appendEventRows', () => {
     });
 
     it.each([
-      [[[1, 2, 3, 4], [1, 2, 3]], /^inputs\[1\]: 3 values, but the endpoint has 4 features \(sepal_length, sepal_width, petal_length, petal_width\)$/],
+      [
+        [
+          [1, 2, 3, 4],
+          [1, 2, 3],
+        ],
+        /^inputs\[1\]: 3 values, but the endpoint has 4 features \(sepal_length, sepal_width, petal_length, petal_width\)$/,
+      ],
       [[[1, 2, 3, 4, 5]], /^inputs\[0\]: 5 values, but the endpoint has 4 features/],
       [[[]], /^inputs\[0\]: 0 values, but the endpoint has 4 features/],
     ])('rejects an array row with the wrong number of values (%j)', (inputs, message) => {
@@ -172,11 +183,33 @@ describe('appendEventRows', () => {
     it.each([
       ['a scalar for one row', { inputs: [[1]], outputs: 7 }, endpoint(['a']), [[7]]],
       ['one value per row', { inputs: [[1], [2], [3]], outputs: [0, 1, 'x'] }, endpoint(['a']), [[0], [1], ['x']]],
-      ['an array per row', { inputs: [[1], [2]], outputs: [[0.1, 0.9], [0.8, 0.2]] }, two, [[0.1, 0.9], [0.8, 0.2]]],
+      [
+        'an array per row',
+        {
+          inputs: [[1], [2]],
+          outputs: [
+            [0.1, 0.9],
+            [0.8, 0.2],
+          ],
+        },
+        two,
+        [
+          [0.1, 0.9],
+          [0.8, 0.2],
+        ],
+      ],
       ['a flat array of outputs for one row', { inputs: [[1]], outputs: [0.1, 0.9] }, two, [[0.1, 0.9]]],
       ['a nested array for one row', { inputs: [[1]], outputs: [[0.1, 0.9]] }, two, [[0.1, 0.9]]],
       ['booleans', { inputs: [[1], [2]], outputs: [true, false] }, endpoint(['a']), [[1], [0]]],
-      ['no outputs (null per label)', { inputs: [[1], [2]] }, two, [[null, null], [null, null]]],
+      [
+        'no outputs (null per label)',
+        { inputs: [[1], [2]] },
+        two,
+        [
+          [null, null],
+          [null, null],
+        ],
+      ],
       ['outputs: null', { inputs: [[1]], outputs: null }, two, [[null, null]]],
     ])('takes %s', (_, event, ep, y) => {
       expect(rowsOf(event, ep).y).toEqual(y);
@@ -186,11 +219,32 @@ describe('appendEventRows', () => {
       ['a scalar for several rows', { inputs: [[1], [2]], outputs: 1 }, endpoint(['a']), 'outputs: one value for 2 rows; send one prediction per row'],
       ['fewer predictions than rows', { inputs: [[1], [2], [3]], outputs: [1, 2] }, endpoint(['a']), 'outputs: 2 predictions for 3 rows'],
       ['more predictions than rows', { inputs: [[1], [2]], outputs: [[1], [2], [3]] }, endpoint(['a']), 'outputs: 3 predictions for 2 rows'],
-      ['too few values in one prediction', { inputs: [[1], [2]], outputs: [[1, 2], [3]] }, two, 'outputs[1]: 1 values, but the endpoint has 2 outputs (p0, p1)'],
+      [
+        'too few values in one prediction',
+        { inputs: [[1], [2]], outputs: [[1, 2], [3]] },
+        two,
+        'outputs[1]: 1 values, but the endpoint has 2 outputs (p0, p1)',
+      ],
       ['a scalar for two outputs', { inputs: [[1]], outputs: 0.5 }, two, 'outputs: 1 values, but the endpoint has 2 outputs (p0, p1)'],
       ['too many flat values for one row', { inputs: [[1]], outputs: [1, 2, 3] }, two, 'outputs: 3 values, but the endpoint has 2 outputs (p0, p1)'],
-      ['a non-finite prediction', { inputs: [[1], [2]], outputs: [[1, 2], [3, NaN]] }, two, 'outputs[1][1] (p1): NaN is not a finite number'],
-      ['an object prediction', { inputs: [[1]], outputs: { label: 1 } }, endpoint(['a']), 'outputs[0] (p0): expected a number, string, boolean or null, got an object'],
+      [
+        'a non-finite prediction',
+        {
+          inputs: [[1], [2]],
+          outputs: [
+            [1, 2],
+            [3, NaN],
+          ],
+        },
+        two,
+        'outputs[1][1] (p1): NaN is not a finite number',
+      ],
+      [
+        'an object prediction',
+        { inputs: [[1]], outputs: { label: 1 } },
+        endpoint(['a']),
+        'outputs[0] (p0): expected a number, string, boolean or null, got an object',
+      ],
     ])('rejects %s', (_, event, ep, message) => {
       expect(invalid(() => rowsOf(event, ep)).message).toBe(message);
     });
@@ -291,7 +345,14 @@ describe('inferNames', () => {
   it.each([
     ['a scalar', 1, ['p0']],
     ['one scalar per row', [1, 0], ['p0']],
-    ['one array per row', [[1, 0, 0], [0, 1, 0]], ['p0', 'p1', 'p2']],
+    [
+      'one array per row',
+      [
+        [1, 0, 0],
+        [0, 1, 0],
+      ],
+      ['p0', 'p1', 'p2'],
+    ],
   ])('infers one label per output from %s', (_, outputs, labelNames) => {
     expect(inferNames({ inputs: [[1], [2]], outputs }, blank).labelNames).toEqual(labelNames);
   });
@@ -318,7 +379,16 @@ describe('inferNames', () => {
   it.each([
     ['array rows, a scalar output', { inputs: [[1, 2]], outputs: 0 }],
     ['object rows, one output per row', { inputs: [{ a: 1 }, { a: 2 }], outputs: [0, 1] }],
-    ['several outputs per row', { inputs: [[1], [2]], outputs: [[0.1, 0.9], [0.8, 0.2]] }],
+    [
+      'several outputs per row',
+      {
+        inputs: [[1], [2]],
+        outputs: [
+          [0.1, 0.9],
+          [0.8, 0.2],
+        ],
+      },
+    ],
     ['several outputs for one row, nested', { inputs: [[1]], outputs: [[0.1, 0.9]] }],
     // appendEventRows takes a flat array of several outputs for a single row (see above),
     // so the names inferred from such an event must accept it.

@@ -22,6 +22,7 @@ function window(patch: Partial<WindowRecord>): WindowRecord {
     runner: 'runner-1',
     completedAt: END + 1_000,
     storedAt: END + 1_100,
+    attempts: 1,
     ...patch,
   };
 }
@@ -68,9 +69,7 @@ describe('resultRows', () => {
   });
 
   it('gives a failed window one row with status error and the error message', () => {
-    const rows = resultRows([
-      window({ outcome: 'error', error: { code: 'APP_TIMEOUT', message: 'doTracking took longer than 10000 ms' } }),
-    ]);
+    const rows = resultRows([window({ outcome: 'error', error: { code: 'APP_TIMEOUT', message: 'doTracking took longer than 10000 ms' } })]);
     expect(rows).toEqual([
       {
         ...base,

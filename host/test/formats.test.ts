@@ -32,7 +32,13 @@ const mlrun = (extra: Record<string, unknown> = {}) => ({
   model: 'churn:latest',
   host: 'serving-7d9',
   function_uri: 'proj/serving',
-  request: { id: 'f3a1', inputs: [[42, 55000], [37, 61000]] },
+  request: {
+    id: 'f3a1',
+    inputs: [
+      [42, 55000],
+      [37, 61000],
+    ],
+  },
   op: 'infer',
   resp: { id: 'f3a1', model_name: 'churn', outputs: [0.12, 0.87] },
   when: '2026-11-27 11:59:58.123456+00:00',
@@ -80,13 +86,21 @@ describe('MLRun inference events', () => {
   });
 
   it('rejects inputs that are not a list, and outputs of the wrong length', () => {
-    expect(invalid(() => parseEvent(mlrun({ request: { id: 'a', inputs: { age: 1 } } }), churn, ARRIVAL))).toBe('request.inputs: expected a list of rows, got an object');
+    expect(invalid(() => parseEvent(mlrun({ request: { id: 'a', inputs: { age: 1 } } }), churn, ARRIVAL))).toBe(
+      'request.inputs: expected a list of rows, got an object',
+    );
     expect(invalid(() => parseEvent(mlrun({ resp: { id: 'a', outputs: [1, 2, 3] } }), churn, ARRIVAL))).toBe('resp.outputs: 3 predictions for 2 rows');
-    expect(invalid(() => parseEvent(mlrun({ request: { id: 'a', inputs: [[1, 2, 3]] } }), churn, ARRIVAL))).toMatch(/^request\.inputs\[0\]: 3 values, but the endpoint has 2 features/);
+    expect(invalid(() => parseEvent(mlrun({ request: { id: 'a', inputs: [[1, 2, 3]] } }), churn, ARRIVAL))).toMatch(
+      /^request\.inputs\[0\]: 3 values, but the endpoint has 2 features/,
+    );
   });
 
   it('counts an event with `error` as an error request without rows (MLRun pushes them without resp and microsec)', () => {
-    const p = parseEvent({ request: { id: 'a', inputs: [[1, 2]] }, op: 'infer', when: '2026-11-27 11:00:00.000000', error: 'ValueError: bad input' }, churn, ARRIVAL);
+    const p = parseEvent(
+      { request: { id: 'a', inputs: [[1, 2]] }, op: 'infer', when: '2026-11-27 11:00:00.000000', error: 'ValueError: bad input' },
+      churn,
+      ARRIVAL,
+    );
     expect(p).toMatchObject({ n: 0, requests: 1, errors: 1, latencies: [], tMin: Date.UTC(2026, 10, 27, 11) });
   });
 
@@ -129,7 +143,11 @@ describe('columnar micro-batches', () => {
   const e = ep(['a', 'b'], ['y']);
 
   it('reads columns by name, one time for all rows, latencies per row', () => {
-    const p = parseEvent({ format: 'columnar', when: 5000, inputs: { a: [1, 2, 3], b: [true, null, 'x'] }, outputs: { y: [0, 1, 0] }, latencyMicros: [10, 20, 30] }, e, ARRIVAL);
+    const p = parseEvent(
+      { format: 'columnar', when: 5000, inputs: { a: [1, 2, 3], b: [true, null, 'x'] }, outputs: { y: [0, 1, 0] }, latencyMicros: [10, 20, 30] },
+      e,
+      ARRIVAL,
+    );
     expect(p).toMatchObject({ kind: 'columnar', n: 3, ts: [5000, 5000, 5000], requests: 3, errors: 0, latencies: [10, 20, 30], tMin: 5000, tMax: 5000 });
     expect(p.x).toEqual([
       [1, 2, 3],
@@ -139,7 +157,20 @@ describe('columnar micro-batches', () => {
   });
 
   it('reads columns in order, a time per row, a single output column as a plain list, missing columns as null', () => {
-    const p = parseEvent({ format: 'columnar', when: [1000, '2026-11-27T11:00:00Z'], inputs: [[1, 2], [3, 4]], outputs: [7, 8], requestIds: ['r1', null] }, e, ARRIVAL);
+    const p = parseEvent(
+      {
+        format: 'columnar',
+        when: [1000, '2026-11-27T11:00:00Z'],
+        inputs: [
+          [1, 2],
+          [3, 4],
+        ],
+        outputs: [7, 8],
+        requestIds: ['r1', null],
+      },
+      e,
+      ARRIVAL,
+    );
     expect(p.ts).toEqual([1000, Date.UTC(2026, 10, 27, 11)]);
     expect(p.x).toEqual([
       [1, 2],
@@ -151,7 +182,11 @@ describe('columnar micro-batches', () => {
   });
 
   it('takes request counts, errors and latencies from `requests`, and the sampling percentage', () => {
-    const p = parseEvent({ format: 'columnar', inputs: { a: [1], b: [2] }, samplingPercentage: 10, requests: { count: 12, errors: 2, latencyMicros: [5, 6, 7], dropped: 4 } }, e, ARRIVAL);
+    const p = parseEvent(
+      { format: 'columnar', inputs: { a: [1], b: [2] }, samplingPercentage: 10, requests: { count: 12, errors: 2, latencyMicros: [5, 6, 7], dropped: 4 } },
+      e,
+      ARRIVAL,
+    );
     expect(p).toMatchObject({ n: 1, requests: 12, errors: 2, latencies: [5, 6, 7], dropped: 4, samplingPercentage: 10 });
   });
 
@@ -174,26 +209,44 @@ describe('columnar micro-batches', () => {
   });
 
   it('infers names from column keys', () => {
-    expect(inferNames({ format: 'columnar', inputs: { age: [1], income: [2] }, outputs: { churn: [0] } }, ep([], []))).toEqual({ featureNames: ['age', 'income'], labelNames: ['churn'] });
-    expect(inferNames({ format: 'columnar', inputs: [[1], [2]], outputs: [[0], [1]] }, ep([], []))).toEqual({ featureNames: ['f0', 'f1'], labelNames: ['p0', 'p1'] });
+    expect(inferNames({ format: 'columnar', inputs: { age: [1], income: [2] }, outputs: { churn: [0] } }, ep([], []))).toEqual({
+      featureNames: ['age', 'income'],
+      labelNames: ['churn'],
+    });
+    expect(inferNames({ format: 'columnar', inputs: [[1], [2]], outputs: [[0], [1]] }, ep([], []))).toEqual({
+      featureNames: ['f0', 'f1'],
+      labelNames: ['p0', 'p1'],
+    });
   });
 });
 
 describe('request batches (the SDK tracker)', () => {
   it('are told apart, their events unpacked, their request counts validated', () => {
-    const body = { format: 'batch', samplingPercentage: 50, requests: { count: 4, errors: 1, latencyMicros: [1, 2, 3], firstWhen: 10, lastWhen: 20 }, events: [{ inputs: [[1]] }, { inputs: [[2]] }] };
+    const body = {
+      format: 'batch',
+      samplingPercentage: 50,
+      requests: { count: 4, errors: 1, latencyMicros: [1, 2, 3], firstWhen: 10, lastWhen: 20 },
+      events: [{ inputs: [[1]] }, { inputs: [[2]] }],
+    };
     expect(isRequestBatch(body)).toBe(true);
     expect(eventsOf(body).map((u) => u.index)).toEqual([0, 1]);
     expect(parseRequestBatch(body, ARRIVAL)).toEqual({ requests: 4, errors: 1, latencies: [1, 2, 3], dropped: 0, samplingPercentage: 50, tMin: 10, tMax: 20 });
     expect(invalid(() => parseRequestBatch({ format: 'batch', events: [] }, ARRIVAL))).toMatch(/^requests: expected an object/);
     expect(invalid(() => parseRequestBatch({ format: 'batch', requests: { count: 1 }, events: 'x' }, ARRIVAL))).toMatch(/^events: expected a list/);
-    expect(invalid(() => parseRequestBatch({ format: 'batch', requests: { count: 1, latencyMicros: [1, 2] }, events: [] }, ARRIVAL))).toBe('requests.latencyMicros: 2 latencies for 1 requests');
+    expect(invalid(() => parseRequestBatch({ format: 'batch', requests: { count: 1, latencyMicros: [1, 2] }, events: [] }, ARRIVAL))).toBe(
+      'requests.latencyMicros: 2 latencies for 1 requests',
+    );
   });
 });
 
 describe('native events', () => {
   it('count an event with `error` as an error request, even without inputs', () => {
-    expect(parseEvent({ error: 'timeout', latencyMicros: 30_000_000 }, ep(['a']), ARRIVAL)).toMatchObject({ n: 0, requests: 1, errors: 1, latencies: [30_000_000] });
+    expect(parseEvent({ error: 'timeout', latencyMicros: 30_000_000 }, ep(['a']), ARRIVAL)).toMatchObject({
+      n: 0,
+      requests: 1,
+      errors: 1,
+      latencies: [30_000_000],
+    });
   });
 });
 

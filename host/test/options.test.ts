@@ -234,10 +234,7 @@ describe('resolveHostOptions', () => {
     });
 
     it('rejects an unknown component, listing the known ones', () => {
-      rejects(
-        { components: ['api', 'scheduler' as never] },
-        "components: unknown component 'scheduler' (known: stream, controller, writer, api, runners)",
-      );
+      rejects({ components: ['api', 'scheduler' as never] }, "components: unknown component 'scheduler' (known: stream, controller, writer, api, runners)");
     });
   });
 });

@@ -93,9 +93,7 @@ describe('parseReference', () => {
       ['null', 1],
     ])('names the line of a value that is not an object (%s)', (bad, line) => {
       const jsonl = line === 1 ? `${bad}\n{"a": 1}` : `{"a": 1}\n${bad}`;
-      expect(invalid(() => parseReference(jsonl, 'jsonl')).message).toBe(
-        `reference JSON Lines, line ${line}: expected an object of column -> value`,
-      );
+      expect(invalid(() => parseReference(jsonl, 'jsonl')).message).toBe(`reference JSON Lines, line ${line}: expected an object of column -> value`);
     });
 
     it('rejects a file of blank lines', () => {

@@ -35,7 +35,19 @@ function decode(...messages: Uint8Array[]): RowBatch[] {
 describe('binary row chunks (MW_ROWS v2)', () => {
   it('round-trips numbers, strings, nulls, request ids, latencies and times', () => {
     const c = chunkOf([
-      { seq: 7, event: { when: 5000, inputs: [[1.5, 'x'], [null, 'y']], outputs: [0.25, null], requestId: 'r', latencyMicros: 12 } },
+      {
+        seq: 7,
+        event: {
+          when: 5000,
+          inputs: [
+            [1.5, 'x'],
+            [null, 'y'],
+          ],
+          outputs: [0.25, null],
+          requestId: 'r',
+          latencyMicros: 12,
+        },
+      },
       { seq: 9, event: { when: 6000, inputs: [{ a: -3, b: null }], outputs: 1 } },
     ]);
     const [b] = decode(c.encode());
@@ -54,8 +66,11 @@ describe('binary row chunks (MW_ROWS v2)', () => {
   });
 
   it('keeps float64 values exactly', () => {
+    // eslint-disable-next-line no-loss-of-precision -- written as it is commonly quoted; the test is that the double survives
     const values = [0.1, 1 / 3, 1e-300, -1.7976931348623157e308, 123456789.123456789, 5e-324];
-    const c = chunkOf([{ seq: 1, event: { format: 'columnar', when: values.map((_, i) => 1000 + i), inputs: { a: values, b: values.map((v) => -v) }, outputs: { y: values } } }]);
+    const c = chunkOf([
+      { seq: 1, event: { format: 'columnar', when: values.map((_, i) => 1000 + i), inputs: { a: values, b: values.map((v) => -v) }, outputs: { y: values } } },
+    ]);
     const [b] = decode(c.encode());
     expect(b!.x.map((r) => r[0])).toEqual(values);
     expect(b!.x.map((r) => r[1])).toEqual(values.map((v) => -v));
@@ -65,11 +80,27 @@ describe('binary row chunks (MW_ROWS v2)', () => {
   it('drops a part it has seen already: an event stored twice counts once', () => {
     const first = chunkOf([
       { seq: 1, event: { inputs: [[1, 2]] } },
-      { seq: 2, event: { inputs: [[3, 4], [5, 6]] } },
+      {
+        seq: 2,
+        event: {
+          inputs: [
+            [3, 4],
+            [5, 6],
+          ],
+        },
+      },
     ]).encode();
     // the same events redelivered and batched differently (seq 2 with seq 3)
     const second = chunkOf([
-      { seq: 2, event: { inputs: [[3, 4], [5, 6]] } },
+      {
+        seq: 2,
+        event: {
+          inputs: [
+            [3, 4],
+            [5, 6],
+          ],
+        },
+      },
       { seq: 3, event: { inputs: [[7, 8]] } },
     ]).encode();
     const batches = decode(first, second);
@@ -98,7 +129,13 @@ describe('binary row chunks (MW_ROWS v2)', () => {
 
   it('encodes one time for many rows as a run, and is smaller than the JSON it came from', () => {
     const n = 1000;
-    const event = { format: 'columnar', when: 1795797600000, inputs: { a: Array.from({ length: n }, (_, i) => i * 0.001), b: Array.from({ length: n }, (_, i) => i) }, outputs: { y: Array.from({ length: n }, () => 1) }, latencyMicros: 800 };
+    const event = {
+      format: 'columnar',
+      when: 1795797600000,
+      inputs: { a: Array.from({ length: n }, (_, i) => i * 0.001), b: Array.from({ length: n }, (_, i) => i) },
+      outputs: { y: Array.from({ length: n }, () => 1) },
+      latencyMicros: 800,
+    };
     const bytes = chunkOf([{ seq: 1, event }]).encode();
     expect(bytes.length).toBeLessThan(n * 8 * 3 + 400);
     expect(rowCount(bytes)).toBe(n);

@@ -246,9 +246,7 @@ describe('a well-behaved app', () => {
     const sb = sandboxFor('histogram-data-drift');
     const lines: LogLine[] = [];
     const out = normalizeAppOutput(JSON.parse(await sb.run(standardInput({ config: {} }), { onLog: (l) => lines.push(l) })));
-    expect(out.results).toEqual([
-      { name: 'general_drift', value: 0, kind: 0, status: -1, extraData: { reason: 'endpoint has no reference statistics' } },
-    ]);
+    expect(out.results).toEqual([{ name: 'general_drift', value: 0, kind: 0, status: -1, extraData: { reason: 'endpoint has no reference statistics' } }]);
     expect(lines).toEqual([{ level: 'warn', message: 'endpoint has no reference statistics: no drift computed', fields: '' }]);
   });
 });
@@ -267,7 +265,9 @@ describe('time limits', () => {
     expect(bundles.get(name)!.manifest.limits.timeoutMs).toBe(LIMIT);
     const { err, ms } = await timedRejection(() => sb.run(standardInput({ config })));
     expect(err.code).toBe('APP_TIMEOUT');
-    expect(err.message).toMatch(new RegExp(`^${name}@1\\.0\\.0 (did not finish within its time limit of ${LIMIT} ms|used more than its ${LIMIT} ms of CPU time)$`));
+    expect(err.message).toMatch(
+      new RegExp(`^${name}@1\\.0\\.0 (did not finish within its time limit of ${LIMIT} ms|used more than its ${LIMIT} ms of CPU time)$`),
+    );
     expect(ms).toBeLessThan(10 * LIMIT);
 
     await expectStillWorks(sb);
@@ -524,7 +524,9 @@ describe('wrong default exports', () => {
     const limits = { memoryMb: 32, timeoutMs: 1000, extraDataBytes: 65536 };
     const broken = new PluginSandbox({ name: 'broken', version: '1.0.0', code: 'var __mw_plugin = {', limits });
     sandboxes.push(broken);
-    expect(() => broken.load()).toThrow(expect.objectContaining({ code: 'PLUGIN_LOAD_FAILED', message: expect.stringContaining('broken@1.0.0 does not compile') }));
+    expect(() => broken.load()).toThrow(
+      expect.objectContaining({ code: 'PLUGIN_LOAD_FAILED', message: expect.stringContaining('broken@1.0.0 does not compile') }),
+    );
     expect((await rejection(broken.check())).code).toBe('PLUGIN_LOAD_FAILED');
     expect((await rejection(broken.run(standardInput()))).code).toBe('PLUGIN_LOAD_FAILED');
 

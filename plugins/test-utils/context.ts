@@ -65,8 +65,7 @@ export function makeSample(columns: Record<string, Column>, opts: SampleOptions 
     }
     return out;
   };
-  const fill = (src: ArrayLike<number> | undefined, f: (i: number) => number) =>
-    src ? Float64Array.from(src) : Float64Array.from({ length }, (_, i) => f(i));
+  const fill = (src: ArrayLike<number> | undefined, f: (i: number) => number) => (src ? Float64Array.from(src) : Float64Array.from({ length }, (_, i) => f(i)));
   return {
     length,
     columns: names,
@@ -134,7 +133,13 @@ export function createContext<C>(o: TestContextOptions<C>): { ctx: MonitoringCon
     if (gt.length !== sample.length) throw new Error(`ground truth has ${gt.length} rows, the sample ${sample.length}`);
     let matched = 0;
     for (let i = 0; i < gt.length; i++) {
-      if (gt.columns.some((c) => { const v = gt.column(c)[i]; return v !== null && !(typeof v === 'number' && Number.isNaN(v)); })) matched++;
+      if (
+        gt.columns.some((c) => {
+          const v = gt.column(c)[i];
+          return v !== null && !(typeof v === 'number' && Number.isNaN(v));
+        })
+      )
+        matched++;
     }
     groundTruth = { matched: o.matched ?? matched, columns: gt.columns, has: (n) => gt.has(n), column: (n) => gt.column(n) };
   }

@@ -29,12 +29,5 @@ export {
   type NumericFeatureStats,
   type Sample,
 } from './types.js';
-export {
-  DEFAULT_EXTRA_DATA_BYTES,
-  jsonByteLength,
-  NAME_PATTERN,
-  normalizeAppOutput,
-  type NormalizeOutputOptions,
-  type NormalizedOutput,
-} from './output.js';
+export { DEFAULT_EXTRA_DATA_BYTES, jsonByteLength, NAME_PATTERN, normalizeAppOutput, type NormalizeOutputOptions, type NormalizedOutput } from './output.js';
 export { InvalidOutputError, ModelwatchSdkError, isInvalidOutputError, type SdkErrorCode } from './errors.js';

@@ -37,9 +37,7 @@ export function normalizeAppOutput(raw: unknown, options: NormalizeOutputOptions
   const maxExtra = options.maxExtraDataBytes ?? DEFAULT_EXTRA_DATA_BYTES;
   const out: NormalizedOutput = { results: [], metrics: [] };
   if (raw === undefined || raw === null) {
-    throw new InvalidOutputError(
-      `doTracking returned ${String(raw)}: return a result, a metric, an array of them, or an object of metric names to numbers`,
-    );
+    throw new InvalidOutputError(`doTracking returned ${String(raw)}: return a result, a metric, an array of them, or an object of metric names to numbers`);
   }
   if (Array.isArray(raw)) {
     raw.forEach((item, i) => addItem(out, item, `output[${i}]`, maxExtra));
@@ -53,12 +51,16 @@ export function normalizeAppOutput(raw: unknown, options: NormalizeOutputOptions
       out.metrics.push({ name, value: value as number });
     }
   } else {
-    throw new InvalidOutputError(
-      `doTracking returned ${describe(raw)}: return a result, a metric, an array of them, or an object of metric names to numbers`,
-    );
+    throw new InvalidOutputError(`doTracking returned ${describe(raw)}: return a result, a metric, an array of them, or an object of metric names to numbers`);
   }
-  checkUnique(out.results.map((r) => r.name), 'result');
-  checkUnique(out.metrics.map((m) => m.name), 'metric');
+  checkUnique(
+    out.results.map((r) => r.name),
+    'result',
+  );
+  checkUnique(
+    out.metrics.map((m) => m.name),
+    'metric',
+  );
   return out;
 }
 

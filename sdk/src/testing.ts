@@ -92,7 +92,14 @@ function toColumn(values: ArrayLike<CellValue>, asStrings: boolean): Float64Arra
   return Float64Array.from(values, (v) => (typeof v === 'number' ? v : NaN));
 }
 
-function makeSample(cols: Record<string, ArrayLike<CellValue>>, names: readonly string[], stats: FeatureStatsMap, n: number, extra: { timestamps: Float64Array; latencyMicros: Float64Array; requestIds: ReadonlyArray<string | null> }, what: string): Sample {
+function makeSample(
+  cols: Record<string, ArrayLike<CellValue>>,
+  names: readonly string[],
+  stats: FeatureStatsMap,
+  n: number,
+  extra: { timestamps: Float64Array; latencyMicros: Float64Array; requestIds: ReadonlyArray<string | null> },
+  what: string,
+): Sample {
   const map = new Map<string, Float64Array | Array<string | null>>();
   for (const name of names) map.set(name, toColumn(cols[name]!, isStringColumn(cols[name]!, stats, name)));
   const columns = Object.freeze([...names]);
@@ -133,24 +140,45 @@ export function createTestContext<Config = Record<string, unknown>>(options: Tes
   const featureStats: FeatureStatsMap = refCols ? referenceStatsMap(Object.fromEntries(Object.entries(refCols).map(([k, v]) => [k, Array.from(v)]))) : {};
   const start = new Date(options.windowStart ?? Date.UTC(2026, 0, 1));
   const end = new Date(options.windowEnd ?? start.getTime() + 600_000);
-  const sample = makeSample(sampleCols, [...features, ...labels.filter((l) => l in sampleCols)], featureStats, n, {
-    timestamps: options.timestamps ? Float64Array.from(options.timestamps) : new Float64Array(n).fill(start.getTime()),
-    latencyMicros: options.latencyMicros ? Float64Array.from(options.latencyMicros) : new Float64Array(n).fill(NaN),
-    requestIds: options.requestIds ?? new Array<string | null>(n).fill(null),
-  }, 'the window');
+  const sample = makeSample(
+    sampleCols,
+    [...features, ...labels.filter((l) => l in sampleCols)],
+    featureStats,
+    n,
+    {
+      timestamps: options.timestamps ? Float64Array.from(options.timestamps) : new Float64Array(n).fill(start.getTime()),
+      latencyMicros: options.latencyMicros ? Float64Array.from(options.latencyMicros) : new Float64Array(n).fill(NaN),
+      requestIds: options.requestIds ?? new Array<string | null>(n).fill(null),
+    },
+    'the window',
+  );
   const sampleStats: FeatureStatsMap = {};
   for (const name of sample.columns) sampleStats[name] = windowStats(Array.from(sampleCols[name]!), featureStats[name]);
   let reference: Sample | undefined;
   if (refCols) {
     const m = lengthOf(refCols, 'reference');
-    reference = makeSample(refCols, Object.keys(refCols), featureStats, m, { timestamps: new Float64Array(m).fill(NaN), latencyMicros: new Float64Array(m).fill(NaN), requestIds: new Array<string | null>(m).fill(null) }, 'the reference');
+    reference = makeSample(
+      refCols,
+      Object.keys(refCols),
+      featureStats,
+      m,
+      { timestamps: new Float64Array(m).fill(NaN), latencyMicros: new Float64Array(m).fill(NaN), requestIds: new Array<string | null>(m).fill(null) },
+      'the reference',
+    );
   }
   let groundTruth: GroundTruth | undefined;
   if (options.groundTruth) {
     const gt = new Map<string, Float64Array | Array<string | null>>();
     let matched = 0;
     for (const [k, v] of Object.entries(options.groundTruth)) gt.set(k, toColumn(v, isStringColumn(v, {}, k)));
-    for (let i = 0; i < n; i++) if ([...gt.values()].some((c) => { const v = c[i]; return v !== null && v !== undefined && !(typeof v === 'number' && Number.isNaN(v)); })) matched++;
+    for (let i = 0; i < n; i++)
+      if (
+        [...gt.values()].some((c) => {
+          const v = c[i];
+          return v !== null && v !== undefined && !(typeof v === 'number' && Number.isNaN(v));
+        })
+      )
+        matched++;
     groundTruth = Object.freeze({
       matched,
       columns: Object.freeze([...gt.keys()]),
@@ -228,4 +256,3 @@ export function seededRandom(seed: number) {
   };
   return { uniform, normal, choice };
 }
-

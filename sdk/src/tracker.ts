@@ -239,7 +239,8 @@ export function createTracker(options: TrackerOptions): Tracker {
   const timer = setInterval(() => seal(), flushMs);
   timer.unref?.();
 
-  const toMs = (w: TrackedRequest['when']): number => (w === undefined ? Date.now() : w instanceof Date ? w.getTime() : typeof w === 'number' ? w : Date.parse(w));
+  const toMs = (w: TrackedRequest['when']): number =>
+    w === undefined ? Date.now() : w instanceof Date ? w.getTime() : typeof w === 'number' ? w : Date.parse(w);
 
   return {
     track(r: TrackedRequest): void {
@@ -259,7 +260,12 @@ export function createTracker(options: TrackerOptions): Tracker {
         const n = r.inputs.length;
         const base = { when, ...(r.latencyMicros !== undefined ? { latencyMicros: r.latencyMicros } : {}) };
         if (p >= 100) {
-          b.events.push({ ...base, inputs: r.inputs, ...(r.outputs !== undefined ? { outputs: r.outputs } : {}), ...(r.requestId !== undefined ? { requestId: r.requestId } : {}) });
+          b.events.push({
+            ...base,
+            inputs: r.inputs,
+            ...(r.outputs !== undefined ? { outputs: r.outputs } : {}),
+            ...(r.requestId !== undefined ? { requestId: r.requestId } : {}),
+          });
           stats.sampledRows += n;
           b.rows += n;
         } else {

@@ -88,11 +88,7 @@ export interface MonitoringMetric {
  * What `doTracking` may return: a result, a metric, an array of both, or an object of
  * metric names to numbers.
  */
-export type AppOutput =
-  | MonitoringResult
-  | MonitoringMetric
-  | ReadonlyArray<MonitoringResult | MonitoringMetric>
-  | Readonly<Record<string, number>>;
+export type AppOutput = MonitoringResult | MonitoringMetric | ReadonlyArray<MonitoringResult | MonitoringMetric> | Readonly<Record<string, number>>;
 
 /** A histogram: `counts[i]` values fell in `[edges[i], edges[i+1])` (the last bin is closed). */
 export interface Histogram {

@@ -1,12 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  isCategorical,
-  REFERENCE_BINS,
-  referenceStats,
-  referenceStatsMap,
-  STATS_QUANTILES,
-  windowStats,
-} from '../src/stats/feature-stats.js';
+import { isCategorical, REFERENCE_BINS, referenceStats, referenceStatsMap, STATS_QUANTILES, windowStats } from '../src/stats/feature-stats.js';
 import type { CategoricalFeatureStats, CellValue, FeatureStats, NumericFeatureStats } from '../src/types.js';
 
 const MAX = Number.MAX_VALUE;

@@ -106,9 +106,7 @@ describe('normalizeAppOutput', () => {
       [marker('undefined'), 'undefined'],
       [marker('NaN'), 'NaN'],
     ])('rejects %j', (raw, what) => {
-      expect(rejection(raw)).toBe(
-        `doTracking returned ${what}: return a result, a metric, an array of them, or an object of metric names to numbers`,
-      );
+      expect(rejection(raw)).toBe(`doTracking returned ${what}: return a result, a metric, an array of them, or an object of metric names to numbers`);
     });
   });
 
@@ -127,9 +125,12 @@ describe('normalizeAppOutput', () => {
     });
 
     it('names the item of an array with a bad name', () => {
-      expect(rejection([{ name: 'ok', value: 1 }, { ...drift, name: 'bad-name' }])).toBe(
-        `output[1].name: must be a string matching ^[a-zA-Z_][a-zA-Z0-9_]*$, got "bad-name"`,
-      );
+      expect(
+        rejection([
+          { name: 'ok', value: 1 },
+          { ...drift, name: 'bad-name' },
+        ]),
+      ).toBe(`output[1].name: must be a string matching ^[a-zA-Z_][a-zA-Z0-9_]*$, got "bad-name"`);
     });
 
     it('shortens a long bad name', () => {
@@ -138,20 +139,14 @@ describe('normalizeAppOutput', () => {
     });
 
     it('rejects a bad metric name in a record', () => {
-      expect(rejection({ ok: 1, 'bad name': 2 })).toBe(
-        `output metric name 'bad name': must be a string matching ^[a-zA-Z_][a-zA-Z0-9_]*$, got "bad name"`,
-      );
+      expect(rejection({ ok: 1, 'bad name': 2 })).toBe(`output metric name 'bad name': must be a string matching ^[a-zA-Z_][a-zA-Z0-9_]*$, got "bad name"`);
     });
   });
 
   describe('values', () => {
     it('names the missing value of a result (not a metrics map)', () => {
-      expect(() => normalizeAppOutput({ name: 'general_drift', kind: 0, status: 2 })).toThrow(
-        'output.value: must be a finite number, got undefined',
-      );
-      expect(() => normalizeAppOutput([{ name: 'general_drift', kind: 0, status: 2 }])).toThrow(
-        'output[0].value: must be a finite number, got undefined',
-      );
+      expect(() => normalizeAppOutput({ name: 'general_drift', kind: 0, status: 2 })).toThrow('output.value: must be a finite number, got undefined');
+      expect(() => normalizeAppOutput([{ name: 'general_drift', kind: 0, status: 2 }])).toThrow('output[0].value: must be a finite number, got undefined');
     });
 
     it.each([
@@ -173,9 +168,12 @@ describe('normalizeAppOutput', () => {
     });
 
     it('rejects a non-finite result value, naming the item', () => {
-      expect(rejection([{ name: 'a', value: 1 }, { ...drift, value: marker('NaN') }])).toBe(
-        'output[1].value: must be a finite number, got NaN',
-      );
+      expect(
+        rejection([
+          { name: 'a', value: 1 },
+          { ...drift, value: marker('NaN') },
+        ]),
+      ).toBe('output[1].value: must be a finite number, got NaN');
     });
 
     it.each([
@@ -250,9 +248,12 @@ describe('normalizeAppOutput', () => {
     });
 
     it('names the item in an array output', () => {
-      expect(rejection([{ name: 'm', value: 1 }, { ...drift, extraData: { x: [NaN] } }])).toBe(
-        "output[1] ('general_drift').extraData.x[0]: NaN cannot be stored as JSON",
-      );
+      expect(
+        rejection([
+          { name: 'm', value: 1 },
+          { ...drift, extraData: { x: [NaN] } },
+        ]),
+      ).toBe("output[1] ('general_drift').extraData.x[0]: NaN cannot be stored as JSON");
     });
 
     it('rejects extraData nested more than 64 levels deep', () => {
@@ -284,9 +285,15 @@ describe('normalizeAppOutput', () => {
 
     it('uses maxExtraDataBytes when given', () => {
       expect(normalizeAppOutput({ ...drift, extraData: extraOf(1_024) }, { maxExtraDataBytes: 1_024 }).results).toHaveLength(1);
-      expect(rejection([{ name: 'm', value: 1 }, { ...drift, extraData: extraOf(1_025) }], 1_024)).toBe(
-        "output[1] ('general_drift').extraData is 1025 bytes of JSON, over the limit of 1024 bytes (limits.extraDataBytes in plugin.json)",
-      );
+      expect(
+        rejection(
+          [
+            { name: 'm', value: 1 },
+            { ...drift, extraData: extraOf(1_025) },
+          ],
+          1_024,
+        ),
+      ).toBe("output[1] ('general_drift').extraData is 1025 bytes of JSON, over the limit of 1024 bytes (limits.extraDataBytes in plugin.json)");
     });
 
     it.each([

@@ -27,7 +27,10 @@ describe('@modelwatch/sdk/testing', () => {
 
   it('builds the context the host builds: columns, strings, stats on the reference bins, ground truth', () => {
     const ctx = createTestContext({
-      sample: [{ a: 1, s: 'u', y: 1 }, { a: null, s: null, y: 0 }],
+      sample: [
+        { a: 1, s: 'u', y: 1 },
+        { a: null, s: null, y: 0 },
+      ],
       reference: { a: [0, 1, 2, 3], s: ['u', 'v', 'u', 'u'], y: [0, 1, 0, 1] },
       labelNames: ['y'],
       groundTruth: { y: [1, null] },

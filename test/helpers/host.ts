@@ -10,7 +10,9 @@ export const REPO = new URL('../..', import.meta.url).pathname;
 export const HISTOGRAM_PLUGIN = join(REPO, 'plugins/histogram-data-drift');
 
 /** A host on a test nats-server with a temp data dir and a free HTTP port; logs only warnings. */
-export async function startTestHost(options: HostOptions & { natsUrl: string }): Promise<{ host: Host; client: ModelwatchClient; dataDir: string; [Symbol.asyncDispose](): Promise<void> }> {
+export async function startTestHost(
+  options: HostOptions & { natsUrl: string },
+): Promise<{ host: Host; client: ModelwatchClient; dataDir: string; [Symbol.asyncDispose](): Promise<void> }> {
   const dir = options.dataDir ? undefined : await tempDir('mw-host-');
   const host = createHost(
     { httpPort: 0, runners: 1, logLevel: 'warn', ...options, dataDir: options.dataDir ?? dir!.path },

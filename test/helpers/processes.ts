@@ -125,11 +125,7 @@ export async function hostProcess(args: string[], env: Record<string, string> = 
       const pid = child?.pid;
       if (!pid) return [];
       try {
-        return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-          .trim()
-          .split(/\s+/)
-          .filter(Boolean)
-          .map(Number);
+        return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
       } catch {
         return [];
       }

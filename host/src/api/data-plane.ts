@@ -74,7 +74,12 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
       }
     });
 
-    const ingest = async (name: string, body: unknown, contentType: string, opts: { key?: string; batchId?: string }): Promise<{ status: number; result: IngestResult }> => {
+    const ingest = async (
+      name: string,
+      body: unknown,
+      contentType: string,
+      opts: { key?: string; batchId?: string },
+    ): Promise<{ status: number; result: IngestResult }> => {
       checkEndpointName(name);
       const now = Date.now();
       const letters: Array<{ letter: DeadLetter }> = [];
@@ -97,7 +102,10 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
       const ndjson = type === 'application/x-ndjson' || type === 'application/jsonl';
       if (!endpoint) {
         const raw = ndjson ? Buffer.from(String(body)) : ((body as RawJson | undefined)?.raw ?? Buffer.alloc(0));
-        dead('UNKNOWN_ENDPOINT', `no endpoint named '${name}': create it first (modelwatch endpoint create --name ${name})`, { ...payloadText(raw), payloadScope: 'message' });
+        dead('UNKNOWN_ENDPOINT', `no endpoint named '${name}': create it first (modelwatch endpoint create --name ${name})`, {
+          ...payloadText(raw),
+          payloadScope: 'message',
+        });
         await flush();
         throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}' (create it with: modelwatch endpoint create --name ${name})`);
       }
@@ -229,11 +237,19 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
     // ---- batches of historical events, analysed in their own windows once complete
     ctx.post<{ Params: { name: string }; Querystring: { id?: string }; Body: unknown }>('/api/v1/endpoints/:name/batches', async (req, reply) => {
       const name = checkEndpointName(req.params.name);
-      const batchId = req.query.id ?? `${new Date().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+      const batchId =
+        req.query.id ??
+        `${new Date()
+          .toISOString()
+          .replace(/[-:.TZ]/g, '')
+          .slice(0, 14)}-${randomBytes(3).toString('hex')}`;
       if (!BATCH_ID.test(batchId)) throw new ModelwatchError('INVALID_ARGUMENT', `batch id '${batchId}' is not valid: use 1-64 letters, digits, '_' or '-'`);
       const existing = await buckets.batches.get(`${name}.${batchId}`);
       if (existing?.operation === 'PUT') {
-        throw new ModelwatchError('CONFLICT', `batch '${batchId}' of endpoint ${name} exists already (${existing.json<BatchRecord>().status}): send new data as a new batch`);
+        throw new ModelwatchError(
+          'CONFLICT',
+          `batch '${batchId}' of endpoint ${name} exists already (${existing.json<BatchRecord>().status}): send new data as a new batch`,
+        );
       }
       const { status, result } = await ingest(name, req.body, String(req.headers['content-type'] ?? ''), { batchId, key: batchId });
       if (result.accepted > 0) {
@@ -260,7 +276,8 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
   app.get<{ Params: { name: string; id: string } }>('/api/v1/endpoints/:name/batches/:id', async (req) => {
     const name = checkEndpointName(req.params.name);
     const e = await buckets.batches.get(`${name}.${req.params.id}`);
-    if (!e || e.operation !== 'PUT') throw new ModelwatchError('NOT_FOUND', `no batch '${req.params.id}' of endpoint ${name} (it appears once its events are ingested)`);
+    if (!e || e.operation !== 'PUT')
+      throw new ModelwatchError('NOT_FOUND', `no batch '${req.params.id}' of endpoint ${name} (it appears once its events are ingested)`);
     return { ...e.json<BatchRecord>(), resultsEndpointId: batchSeriesId(endpointId(name), req.params.id) };
   });
 
@@ -275,7 +292,11 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
   app.get<{ Params: { name: string }; Querystring: { since?: string; limit?: string } }>('/api/v1/endpoints/:name/serving', async (req) => {
     const name = checkEndpointName(req.params.name);
     const q: ServingRequest = {
-      intervals: { endpointId: endpointId(name), ...(req.query.since ? { since: Date.parse(req.query.since) || Number(req.query.since) } : {}), ...(req.query.limit ? { limit: Number(req.query.limit) } : {}) },
+      intervals: {
+        endpointId: endpointId(name),
+        ...(req.query.since ? { since: Date.parse(req.query.since) || Number(req.query.since) } : {}),
+        ...(req.query.limit ? { limit: Number(req.query.limit) } : {}),
+      },
     };
     const reply = await askServing(deps.nc, q);
     if (!('intervals' in reply)) throw new ModelwatchError('NOT_FOUND', 'the writer did not answer with intervals');
@@ -286,11 +307,15 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
   app.get<{ Querystring: { endpoint?: string; reason?: string; limit?: string } }>('/api/v1/dlq', async (req) => {
     const endpoint = req.query.endpoint ? checkEndpointName(req.query.endpoint) : undefined;
     const limit = req.query.limit ? Number(req.query.limit) : 100;
-    if (!Number.isInteger(limit) || limit <= 0) throw new ModelwatchError('INVALID_ARGUMENT', `limit: expected a positive whole number, got '${req.query.limit}'`);
+    if (!Number.isInteger(limit) || limit <= 0)
+      throw new ModelwatchError('INVALID_ARGUMENT', `limit: expected a positive whole number, got '${req.query.limit}'`);
     const counts = await deadLetterCounts(jsm);
     const letters = await listDeadLetters(js, jsm, { ...(endpoint ? { endpoint } : {}), ...(req.query.reason ? { reason: req.query.reason } : {}), limit });
     const scoped = endpoint ? { [endpoint]: counts[endpoint] ?? {} } : counts;
-    const total = Object.values(scoped).reduce((n, byCode) => n + Object.entries(byCode).reduce((m, [code, c]) => m + (!req.query.reason || code === req.query.reason ? c : 0), 0), 0);
+    const total = Object.values(scoped).reduce(
+      (n, byCode) => n + Object.entries(byCode).reduce((m, [code, c]) => m + (!req.query.reason || code === req.query.reason ? c : 0), 0),
+      0,
+    );
     return { total, counts: scoped, letters: letters.map(preview) };
   });
 

@@ -258,7 +258,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       const endpoint = e.json<EndpointRecord>();
       const from = timeArg(b.from, 'from');
       const to = timeArg(b.to, 'to');
-      if (!(from < to)) throw new ModelwatchError('INVALID_ARGUMENT', `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
+      if (!(from < to))
+        throw new ModelwatchError('INVALID_ARGUMENT', `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
       const version = typeof b.version === 'string' ? b.version : p.activeVersion;
       if (!p.versions.some((v) => v.version === version)) throw new ModelwatchError('NOT_FOUND', `${p.name} has no version ${version}`);
       const settings = await readSettings(buckets.settings);
@@ -266,13 +267,25 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       const tasks: TaskMessage[] = [];
       for (let w = windowAt(from, periods); w.start < to; w = windowAt(w.end, periods)) {
         if (w.end > Date.now()) break;
-        tasks.push({ v: 1, endpointId: endpoint.id, endpointName: endpoint.name, app: p.name, version, windowStart: w.start, windowEnd: w.end, dispatchedAt: Date.now() });
-        if (tasks.length > MAX_EVALUATE_WINDOWS) throw new ModelwatchError('INVALID_ARGUMENT', `more than ${MAX_EVALUATE_WINDOWS} windows between from and to: narrow the range`);
+        tasks.push({
+          v: 1,
+          endpointId: endpoint.id,
+          endpointName: endpoint.name,
+          app: p.name,
+          version,
+          windowStart: w.start,
+          windowEnd: w.end,
+          dispatchedAt: Date.now(),
+        });
+        if (tasks.length > MAX_EVALUATE_WINDOWS)
+          throw new ModelwatchError('INVALID_ARGUMENT', `more than ${MAX_EVALUATE_WINDOWS} windows between from and to: narrow the range`);
       }
       const write = b.write === true;
       const stored = new Set<number>();
       if (write) {
-        const m = await nc.request(Subjects.resultsQuery, jsonCodec.encode({ endpointId: endpointId(epName), app: p.name, since: from, limit: 1_000_000 }), { timeout: 30_000 });
+        const m = await nc.request(Subjects.resultsQuery, jsonCodec.encode({ endpointId: endpointId(epName), app: p.name, since: from, limit: 1_000_000 }), {
+          timeout: 30_000,
+        });
         const r = jsonCodec.decode<ResultsReply>(m.data);
         if ('windows' in r) for (const w of r.windows) stored.add(w.windowStart);
       }

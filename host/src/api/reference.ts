@@ -60,12 +60,17 @@ export function parseReference(text: string, format: ReferenceFormat): Reference
 
 export function tableOf(records: Array<Record<string, unknown>>): ReferenceTable {
   if (records.length === 0) throw new ModelwatchError('INVALID_REFERENCE', 'reference: no rows');
-  if (records.length > MAX_REFERENCE_ROWS) throw new ModelwatchError('INVALID_REFERENCE', `reference: ${records.length} rows, over the limit of ${MAX_REFERENCE_ROWS}`);
+  if (records.length > MAX_REFERENCE_ROWS)
+    throw new ModelwatchError('INVALID_REFERENCE', `reference: ${records.length} rows, over the limit of ${MAX_REFERENCE_ROWS}`);
   const columns: string[] = [];
   const seen = new Set<string>();
   for (const r of records) {
     if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new ModelwatchError('INVALID_REFERENCE', 'reference: every row must be an object');
-    for (const k of Object.keys(r)) if (!seen.has(k)) (seen.add(k), columns.push(k));
+    for (const k of Object.keys(r)) {
+      if (seen.has(k)) continue;
+      seen.add(k);
+      columns.push(k);
+    }
   }
   const values: Record<string, CellValue[]> = {};
   for (const c of columns) values[c] = new Array<CellValue>(records.length);

@@ -161,7 +161,9 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.put<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/reference', async (req) => {
     await getEndpoint(req.params.name);
-    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
     let table;
     if (type === 'text/csv') table = parseReference(String(req.body), 'csv');
     else if (type === 'application/x-ndjson' || type === 'application/jsonl') table = parseReference(String(req.body), 'jsonl');
@@ -177,7 +179,9 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     await getEndpoint(req.params.name);
     const monitoring = req.body?.monitoring;
     if (typeof monitoring !== 'boolean') throw new ModelwatchError('INVALID_ARGUMENT', 'monitoring: expected true or false');
-    const rec = await updateJson<EndpointRecord>(buckets.endpoints, req.params.name, (cur) => (cur ? { ...cur, monitoring, updatedAt: Date.now() } : undefined));
+    const rec = await updateJson<EndpointRecord>(buckets.endpoints, req.params.name, (cur) =>
+      cur ? { ...cur, monitoring, updatedAt: Date.now() } : undefined,
+    );
     return endpointSummary(rec!);
   });
 
@@ -225,7 +229,8 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     if (enabled !== undefined && typeof enabled !== 'boolean') throw new ModelwatchError('INVALID_ARGUMENT', 'enabled: expected true or false');
     let periodMs: number | undefined;
     if (basePeriod !== undefined) {
-      if (typeof basePeriod !== 'string' && typeof basePeriod !== 'number') throw new ModelwatchError('INVALID_ARGUMENT', 'basePeriod: expected a duration such as 5s or 10m');
+      if (typeof basePeriod !== 'string' && typeof basePeriod !== 'number')
+        throw new ModelwatchError('INVALID_ARGUMENT', 'basePeriod: expected a duration such as 5s or 10m');
       try {
         periodMs = parseDuration(basePeriod, 'basePeriod');
       } catch (err) {

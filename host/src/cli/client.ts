@@ -61,7 +61,10 @@ export class ModelwatchClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url} (${(err as Error).cause ? String((err as { cause: { code?: string } }).cause.code ?? (err as Error).message) : (err as Error).message}): is it running? Start one with: modelwatch host start`);
+      throw new ModelwatchError(
+        'HTTP_ERROR',
+        `cannot reach the modelwatch host at ${this.url} (${(err as Error).cause ? String((err as { cause: { code?: string } }).cause.code ?? (err as Error).message) : (err as Error).message}): is it running? Start one with: modelwatch host start`,
+      );
     }
     const text = await res.text();
     let data: unknown;

@@ -45,7 +45,14 @@ export function resultRows(windows: WindowRecord[]): ResultRow[] {
       outcome: w.outcome,
     };
     if (w.outcome !== 'ok' || w.results.length === 0) {
-      out.push({ ...base, result: null, kind: null, status: w.outcome === 'ok' ? 'no results' : w.outcome, value: null, ...(w.error ? { error: w.error.message } : {}) });
+      out.push({
+        ...base,
+        result: null,
+        kind: null,
+        status: w.outcome === 'ok' ? 'no results' : w.outcome,
+        value: null,
+        ...(w.error ? { error: w.error.message } : {}),
+      });
       continue;
     }
     for (const r of w.results) {

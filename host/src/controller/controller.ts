@@ -123,7 +123,9 @@ export class Controller {
       pending = [];
       pendingTasks = 0;
       await Promise.all(
-        work.flatMap((w) => w.tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: windowKey(t.endpointId, t.app, t.windowStart) }))),
+        work.flatMap((w) =>
+          w.tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: windowKey(t.endpointId, t.app, t.windowStart) })),
+        ),
       );
       await Promise.all(work.map((w) => this.deps.progressKv.put(w.key, JSON.stringify({ next: w.next } satisfies Progress))));
       for (const w of work) {
@@ -196,10 +198,21 @@ export class Controller {
       for (const p of plugins) {
         for (const start of starts) {
           const w = windowAt(start, periods);
-          tasks.push({ v: 1, endpointId: series, endpointName: ep.name, app: p.name, version: p.activeVersion, windowStart: w.start, windowEnd: w.end, dispatchedAt: now });
+          tasks.push({
+            v: 1,
+            endpointId: series,
+            endpointName: ep.name,
+            app: p.name,
+            version: p.activeVersion,
+            windowStart: w.start,
+            windowEnd: w.end,
+            dispatchedAt: now,
+          });
         }
       }
-      await Promise.all(tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: windowKey(t.endpointId, t.app, t.windowStart) })));
+      await Promise.all(
+        tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: windowKey(t.endpointId, t.app, t.windowStart) })),
+      );
       await updateJson<BatchRecord>(batchesKv, `${b.endpoint}.${b.batchId}`, (cur) =>
         cur && cur.status === 'ingested' ? { ...cur, status: 'dispatched', windows: starts.length, dispatchedAt: now } : undefined,
       );

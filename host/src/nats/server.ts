@@ -72,9 +72,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
       );
     };
     child.once('error', onError);
-    child.once('exit', (code) =>
-      reject(new ModelwatchError('NATS_SERVER_FAILED', `${binary} exited with code ${code} at start: ${stderr.trim()}`)),
-    );
+    child.once('exit', (code) => reject(new ModelwatchError('NATS_SERVER_FAILED', `${binary} exited with code ${code} at start: ${stderr.trim()}`)));
     const deadline = Date.now() + 15_000;
     const poll = async () => {
       if (child.exitCode !== null) return;

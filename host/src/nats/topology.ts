@@ -104,12 +104,7 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Parame
 
 export function isNotFound(err: unknown): boolean {
   const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string };
-  return (
-    e?.api_error?.err_code === 10059 ||
-    e?.api_error?.err_code === 10014 ||
-    e?.code === '404' ||
-    /not found/i.test(e?.message ?? '')
-  );
+  return e?.api_error?.err_code === 10059 || e?.api_error?.err_code === 10014 || e?.code === '404' || /not found/i.test(e?.message ?? '');
 }
 
 /** Handles every component opens once. */

@@ -117,7 +117,10 @@ export async function watchPlugin(dir: string, onBuild: (e: WatchEvent) => void 
     setup(build) {
       build.onEnd(async (result) => {
         if (result.errors.length) {
-          await onBuild({ ok: false, error: new ModelwatchError('PLUGIN_BUILD_FAILED', `${manifest.name} does not build:\n${formatMessages({ errors: result.errors }, root)}`) });
+          await onBuild({
+            ok: false,
+            error: new ModelwatchError('PLUGIN_BUILD_FAILED', `${manifest.name} does not build:\n${formatMessages({ errors: result.errors }, root)}`),
+          });
           return;
         }
         await onBuild({ ok: true, bundle: bundleOf(manifest, result as esbuild.BuildResult<{ write: false; metafile: true }>, root) });

@@ -56,13 +56,24 @@ export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Pro
   };
   if (bundle.manifest.referenceRows) {
     input.reference = opts.reference
-      ? tableSample(opts.reference, [...features, ...labels].filter((c) => c in opts.reference!.values), featureStats, false, 0)
+      ? tableSample(
+          opts.reference,
+          [...features, ...labels].filter((c) => c in opts.reference!.values),
+          featureStats,
+          false,
+          0,
+        )
       : { length: 0, columns: [], numeric: [], packed: new Float64Array(0), strings: {}, requestIds: [], timed: false };
   }
   if (bundle.manifest.groundTruth) {
     // ground truth for a local window: columns named `<output>` in opts.groundTruth, aligned by row
     const gt = opts.groundTruth;
-    const packedGt = packColumns(labels, sample.length, (c, i) => gt?.values[labels[c]!]?.[i] ?? null, () => false);
+    const packedGt = packColumns(
+      labels,
+      sample.length,
+      (c, i) => gt?.values[labels[c]!]?.[i] ?? null,
+      () => false,
+    );
     const packed = new Float64Array(sample.packed.length + packedGt.packed.length);
     packed.set(sample.packed);
     packed.set(packedGt.packed, sample.packed.length);
@@ -87,7 +98,10 @@ export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Pro
     try {
       return { ...normalizeAppOutput(JSON.parse(json), { maxExtraDataBytes: bundle.manifest.limits.extraDataBytes }), durationMs };
     } catch (err) {
-      throw new ModelwatchError('APP_INVALID_OUTPUT', `${bundle.manifest.name}@${bundle.manifest.version} returned an invalid output: ${(err as Error).message}`);
+      throw new ModelwatchError(
+        'APP_INVALID_OUTPUT',
+        `${bundle.manifest.name}@${bundle.manifest.version} returned an invalid output: ${(err as Error).message}`,
+      );
     }
   } finally {
     sb.dispose();
@@ -105,6 +119,12 @@ function tableSample(t: ReferenceTable, names: readonly string[], stats: Feature
   if (missing.length) throw new ModelwatchError('INVALID_ARGUMENT', `the sample has no column ${missing.map((m) => `'${m}'`).join(', ')}`);
   const cols = names.map((n) => t.values[n]!);
   const extra = timed ? [new Float64Array(t.rows).fill(at), new Float64Array(t.rows).fill(NaN)] : [];
-  const { numeric, strings, packed } = packColumns(names, t.rows, (c, i) => cols[c]![i] ?? null, (n) => stats[n]?.type === 'categorical', extra);
+  const { numeric, strings, packed } = packColumns(
+    names,
+    t.rows,
+    (c, i) => cols[c]![i] ?? null,
+    (n) => stats[n]?.type === 'categorical',
+    extra,
+  );
   return { length: t.rows, columns: [...names], numeric, strings, packed, requestIds: new Array<string | null>(t.rows).fill(null), timed };
 }

@@ -88,12 +88,22 @@ export class AppRunner {
     this.endpoints = new WatchedKv(this.buckets.endpoints);
     this.plugins = new WatchedKv(this.buckets.plugins);
     await Promise.all([this.endpoints.start(), this.plugins.start()]);
-    this.subs.push(nc.subscribe(Subjects.runnerSmoke, { queue: 'runners', callback: (err, msg) => {
-        if (!err) void this.smoke(msg);
-      } }));
-    this.subs.push(nc.subscribe(Subjects.runnerEvaluate, { queue: 'runners', callback: (err, msg) => {
-        if (!err) void this.evaluate(msg);
-      } }));
+    this.subs.push(
+      nc.subscribe(Subjects.runnerSmoke, {
+        queue: 'runners',
+        callback: (err, msg) => {
+          if (!err) void this.smoke(msg);
+        },
+      }),
+    );
+    this.subs.push(
+      nc.subscribe(Subjects.runnerEvaluate, {
+        queue: 'runners',
+        callback: (err, msg) => {
+          if (!err) void this.evaluate(msg);
+        },
+      }),
+    );
     const consumer = await this.js.consumers.get(Streams.tasks, Consumers.runners);
     const limit = this.opts.concurrency ?? 2;
     this.messages = await consumer.consume({ max_messages: limit });
@@ -187,11 +197,17 @@ export class AppRunner {
       }
       if (attempt >= this.attempts + CRASH_TOLERANCE) {
         // every earlier delivery ended without an outcome: runners died or lost NATS each time
-        output = this.failed(task, attempt - 1, { code: 'WINDOW_FAILED', message: `gave up after ${attempt - 1} deliveries ended without an outcome (the runner died or lost NATS each time)` });
+        output = this.failed(task, attempt - 1, {
+          code: 'WINDOW_FAILED',
+          message: `gave up after ${attempt - 1} deliveries ended without an outcome (the runner died or lost NATS each time)`,
+        });
       } else {
         output = await this.analyse(task, attempt);
         if (output.outcome === 'error' && output.error && RETRYABLE.has(output.error.code) && attempt < this.attempts) {
-          this.log.info({ app: task.app, endpoint: task.endpointName, windowStart: task.windowStart, attempt, error: output.error.code }, 'window failed; it will be tried again');
+          this.log.info(
+            { app: task.app, endpoint: task.endpointName, windowStart: task.windowStart, attempt, error: output.error.code },
+            'window failed; it will be tried again',
+          );
           m.nak(500 * attempt);
           return;
         }
@@ -270,7 +286,13 @@ export class AppRunner {
     }
   }
 
-  private async input(task: TaskMessage, endpoint: EndpointRecord, plugin: PluginRecord, version: PluginVersionRecord, data: WindowData): Promise<SandboxInput> {
+  private async input(
+    task: TaskMessage,
+    endpoint: EndpointRecord,
+    plugin: PluginRecord,
+    version: PluginVersionRecord,
+    data: WindowData,
+  ): Promise<SandboxInput> {
     const input: SandboxInput = {
       applicationName: plugin.name,
       endpoint: { id: endpoint.id, name: endpoint.name, featureNames: endpoint.featureNames, labelNames: endpoint.labelNames },
@@ -296,7 +318,10 @@ export class AppRunner {
 
   /** A plugin's log line: to this process's log, and to `mw.logs.<app>` for `modelwatch plugin logs`. */
   private pluginLog(line: LogLine, task: TaskMessage): void {
-    this.log[line.level]({ plugin: task.app, version: task.version, endpoint: task.endpointName, windowStart: task.windowStart, pluginFields: line.fields || undefined }, line.message);
+    this.log[line.level](
+      { plugin: task.app, version: task.version, endpoint: task.endpointName, windowStart: task.windowStart, pluginFields: line.fields || undefined },
+      line.message,
+    );
     const entry: PluginLogLine = {
       time: Date.now(),
       level: line.level,

@@ -258,13 +258,7 @@ export const DIRTY = '\u0000dirty';
  * rows itself never pays for the statistics. Called with arguments, so
  * nothing of the host's sits in a global where plugin code could reach it.
  */
-export function runWindow(
-  realm: Realm,
-  host: HostCallbacks,
-  keepModule: boolean,
-  seq: number,
-  metaJson: string,
-): Promise<string> | string {
+export function runWindow(realm: Realm, host: HostCallbacks, keepModule: boolean, seq: number, metaJson: string): Promise<string> | string {
   // before any plugin code runs: the realm must be as the first window found it
   if (!keepModule && !realm.pristine()) return '\u0000dirty'; // DIRTY (this function is sent as source text: no outer names)
   const fetch = (which: number, part: number) => host.fetch(seq, which, part);
@@ -497,7 +491,8 @@ export function runWindow(
       }
       ancestors.pop();
     };
-    if (out === undefined) throw new Invalid('doTracking returned undefined: return a result, a metric, an array of them, or an object of metric names to numbers');
+    if (out === undefined)
+      throw new Invalid('doTracking returned undefined: return a result, a metric, an array of them, or an object of metric names to numbers');
     walk(out, 'output');
     return parts.join('');
   };

@@ -154,7 +154,14 @@ export class PluginSandbox {
   /** The window running now (for the crash report). */
   private current: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } | undefined;
   /** The context windows run in, with its entry, kept while its realm stays pristine. */
-  private live: { isolate: ivm.Isolate; context: ivm.Context; entry: ivm.Reference<(...a: unknown[]) => string | undefined>; take: ivm.Reference<(seq: number) => string> } | undefined;
+  private live:
+    | {
+        isolate: ivm.Isolate;
+        context: ivm.Context;
+        entry: ivm.Reference<(...a: unknown[]) => string | undefined>;
+        take: ivm.Reference<(seq: number) => string>;
+      }
+    | undefined;
   /** Runs are serialised: an isolate executes one thing at a time anyway, and a failing window must not take others down with it. */
   private queue: Promise<unknown> = Promise.resolve();
   /** The window running now: what the context's callbacks answer for. */
@@ -227,7 +234,13 @@ export class PluginSandbox {
     try {
       const keepModule = this.opts.isolation === 'version';
       const { sample, reference, groundTruth, sampleStats: _s, featureStats: _f, ...head } = input;
-      const spec = (sp: SampleData) => ({ length: sp.length, columns: sp.columns, numeric: sp.numeric, stringColumns: Object.keys(sp.strings), timed: sp.timed });
+      const spec = (sp: SampleData) => ({
+        length: sp.length,
+        columns: sp.columns,
+        numeric: sp.numeric,
+        stringColumns: Object.keys(sp.strings),
+        timed: sp.timed,
+      });
       const meta = JSON.stringify({
         ...head,
         sample: spec(sample),
@@ -268,7 +281,8 @@ export class PluginSandbox {
         const take = live.take.apply(undefined, [seq], { timeout: Math.max(1, timeout - (Date.now() - began)), result: { copy: true } });
         take.catch(() => undefined);
         out = await Promise.race([take, deadline]);
-        if (out === PENDING) throw new ModelwatchError('APP_TIMEOUT', `${this.label()} did not finish: its promise can never settle (nothing is left to run in the sandbox)`);
+        if (out === PENDING)
+          throw new ModelwatchError('APP_TIMEOUT', `${this.label()} did not finish: its promise can never settle (nothing is left to run in the sandbox)`);
         break;
       }
       if (typeof out !== 'string' || out === DIRTY) throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned no JSON output`);
@@ -293,7 +307,11 @@ export class PluginSandbox {
   }
 
   /** The context windows run in: the live one, or a fresh hardened one with the plugin's factory defined. */
-  private async liveContext(isolate: ivm.Isolate, scripts: NonNullable<PluginSandbox['scripts']>, timeout: number): Promise<NonNullable<PluginSandbox['live']>> {
+  private async liveContext(
+    isolate: ivm.Isolate,
+    scripts: NonNullable<PluginSandbox['scripts']>,
+    timeout: number,
+  ): Promise<NonNullable<PluginSandbox['live']>> {
     if (this.live?.isolate === isolate) return this.live;
     const context = await isolate.createContext();
     this.contextsCreated++;
@@ -301,7 +319,14 @@ export class PluginSandbox {
       await scripts.harden.run(context, { timeout });
       await scripts.plugin.run(context, { timeout });
       const bind = (await context.global.get('__mw_bind', { reference: true })) as ivm.Reference<(...a: unknown[]) => void>;
-      await bind.apply(undefined, [new ivm.Callback((seq: unknown, which: unknown, part: unknown) => this.fetch(seq, which, part)), new ivm.Callback((seq: unknown, level: unknown, message: unknown, fields: unknown) => this.log(seq, level, message, fields), { ignored: true })], { timeout });
+      await bind.apply(
+        undefined,
+        [
+          new ivm.Callback((seq: unknown, which: unknown, part: unknown) => this.fetch(seq, which, part)),
+          new ivm.Callback((seq: unknown, level: unknown, message: unknown, fields: unknown) => this.log(seq, level, message, fields), { ignored: true }),
+        ],
+        { timeout },
+      );
       bind.release();
       const entry = (await context.global.get('__mw_run', { reference: true })) as NonNullable<PluginSandbox['live']>['entry'];
       const take = (await context.global.get('__mw_take', { reference: true })) as NonNullable<PluginSandbox['live']>['take'];

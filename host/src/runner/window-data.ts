@@ -121,7 +121,12 @@ export function withGroundTruth(
     if (l) matched++;
     return l;
   });
-  const gt = packColumns(labelNames, n, (c, i) => found[i]?.[labelNames[c]!] ?? null, () => false);
+  const gt = packColumns(
+    labelNames,
+    n,
+    (c, i) => found[i]?.[labelNames[c]!] ?? null,
+    () => false,
+  );
   const packed = new Float64Array(data.packed.length + gt.packed.length);
   packed.set(data.packed);
   packed.set(gt.packed, data.packed.length);
@@ -136,7 +141,12 @@ export function referenceSample(table: ReferenceTable, endpoint: EndpointRecord)
   const known = [...endpoint.featureNames, ...endpoint.labelNames];
   const names = [...known.filter((c) => c in table.values), ...table.columns.filter((c) => !known.includes(c))];
   const cols = names.map((c) => table.values[c]!);
-  const { numeric, strings, packed } = packColumns(names, table.rows, (c, i) => cols[c]![i] ?? null, (name) => endpoint.featureStats[name]?.type === 'categorical');
+  const { numeric, strings, packed } = packColumns(
+    names,
+    table.rows,
+    (c, i) => cols[c]![i] ?? null,
+    (name) => endpoint.featureStats[name]?.type === 'categorical',
+  );
   return { length: table.rows, columns: names, numeric, strings, packed, requestIds: new Array<string | null>(table.rows).fill(null), timed: false };
 }
 

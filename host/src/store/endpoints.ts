@@ -23,6 +23,7 @@ export interface EndpointRecord {
 }
 
 export const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what a name may not hold
 export const FEATURE_NAME = /^[^\u0000-\u001f]{1,256}$/;
 
 export function endpointId(name: string): string {

@@ -53,7 +53,10 @@ export interface EndpointStatsRecord extends ServingCounts {
   endpointName: string;
   /** Result status (-1..2) -> end of the newest window that had a result with it. */
   statusSeen: Record<string, number>;
-  lastInterval?: Pick<ServingMinuteMessage, 'start' | 'intervalMs' | 'requests' | 'errors' | 'latencyAvg' | 'latencyP50' | 'latencyP99' | 'estimatedPredictions'>;
+  lastInterval?: Pick<
+    ServingMinuteMessage,
+    'start' | 'intervalMs' | 'requests' | 'errors' | 'latencyAvg' | 'latencyP50' | 'latencyP99' | 'estimatedPredictions'
+  >;
   updatedAt: number;
 }
 
@@ -104,9 +107,7 @@ export class ResultsDb {
     const storedAt = Date.now();
     const { v: _v, attempts, ...rest } = out;
     const record: WindowRecord = { ...rest, attempts: attempts ?? 1, storedAt };
-    const ops: Array<{ type: 'put'; sublevel: unknown; key: string; value: unknown }> = [
-      { type: 'put', sublevel: this.windows, key: wkey, value: record },
-    ];
+    const ops: Array<{ type: 'put'; sublevel: unknown; key: string; value: unknown }> = [{ type: 'put', sublevel: this.windows, key: wkey, value: record }];
     for (const r of out.results) {
       const lkey = `${out.endpointId}/${out.app}/${r.name}`;
       const prev = await this.latest.get(lkey);
@@ -257,21 +258,17 @@ export function pointsOf(out: AppOutputMessage): OutboxPoint[] {
       ? { endpoint_id: out.endpointId, endpoint_name: out.endpointName, application: out.app }
       : { endpoint_id: out.endpointId.slice(0, dash), endpoint_name: out.endpointName, application: out.app, batch_id: out.endpointId.slice(dash + 1) };
   return [
-    ...out.results.map(
-      (r): OutboxPoint => ({
-        measurement: 'app_results',
-        tags: { ...base, result_name: r.name, result_kind: String(r.kind) },
-        fields: { value: r.value, status: r.status },
-        time: out.windowEnd,
-      }),
-    ),
-    ...out.metrics.map(
-      (m): OutboxPoint => ({
-        measurement: 'app_metrics',
-        tags: { ...base, metric_name: m.name },
-        fields: { value: m.value },
-        time: out.windowEnd,
-      }),
-    ),
+    ...out.results.map((r): OutboxPoint => ({
+      measurement: 'app_results',
+      tags: { ...base, result_name: r.name, result_kind: String(r.kind) },
+      fields: { value: r.value, status: r.status },
+      time: out.windowEnd,
+    })),
+    ...out.metrics.map((m): OutboxPoint => ({
+      measurement: 'app_metrics',
+      tags: { ...base, metric_name: m.name },
+      fields: { value: m.value },
+      time: out.windowEnd,
+    })),
   ];
 }

@@ -3,16 +3,17 @@ import { jsonCodec } from '../nats/codec.js';
 import { Streams, Subjects } from '../nats/subjects.js';
 
 /** Why an input was dead-lettered. */
-export type DeadLetterCode =
-  | 'INVALID_JSON'
-  | 'INVALID_EVENT'
-  | 'UNKNOWN_ENDPOINT'
-  | 'FUTURE_EVENT'
-  | 'LATE_EVENT'
-  | 'OVERSIZED'
-  | 'INVALID_BATCH';
+export type DeadLetterCode = 'INVALID_JSON' | 'INVALID_EVENT' | 'UNKNOWN_ENDPOINT' | 'FUTURE_EVENT' | 'LATE_EVENT' | 'OVERSIZED' | 'INVALID_BATCH';
 
-export const DEAD_LETTER_CODES: readonly DeadLetterCode[] = ['INVALID_JSON', 'INVALID_EVENT', 'UNKNOWN_ENDPOINT', 'FUTURE_EVENT', 'LATE_EVENT', 'OVERSIZED', 'INVALID_BATCH'];
+export const DEAD_LETTER_CODES: readonly DeadLetterCode[] = [
+  'INVALID_JSON',
+  'INVALID_EVENT',
+  'UNKNOWN_ENDPOINT',
+  'FUTURE_EVENT',
+  'LATE_EVENT',
+  'OVERSIZED',
+  'INVALID_BATCH',
+];
 
 /** A dead letter, on `mw.dlq.<endpointName>.<code>` (`_unknown` when the name is not valid). */
 export interface DeadLetter {

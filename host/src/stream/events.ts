@@ -364,7 +364,7 @@ function parseMlrun(event: Record<string, unknown>, endpoint: EndpointRecord, ar
   if (event.error !== undefined && event.error !== null && event.error !== false && event.error !== '') {
     return errorEvent('mlrun', event.when, event.microsec, 'microsec', arrivalMs, sampling);
   }
-  if (event.when === undefined || event.when === null) throw new InvalidEventError("when: missing (MLRun's request time, e.g. \"2024-01-01 10:00:00.123456\")");
+  if (event.when === undefined || event.when === null) throw new InvalidEventError('when: missing (MLRun\'s request time, e.g. "2024-01-01 10:00:00.123456")');
   const t = parseWhen(event.when, arrivalMs);
   const id = request?.id ?? resp?.id;
   if (id === undefined || id === null || id === '') throw new InvalidEventError('request.id: missing (MLRun events carry request.id or resp.id)');
@@ -375,7 +375,8 @@ function parseMlrun(event: Record<string, unknown>, endpoint: EndpointRecord, ar
   const inputs = request.inputs;
   if (!Array.isArray(inputs)) throw new InvalidEventError(`request.inputs: expected a list of rows, got ${kind(inputs)}`);
   if (inputs.length === 0) throw new InvalidEventError('request.inputs: no rows');
-  if (inputs.length > MAX_ROWS_PER_EVENT) throw new InvalidEventError(`request.inputs: ${inputs.length} rows, over the limit of ${MAX_ROWS_PER_EVENT} per event`);
+  if (inputs.length > MAX_ROWS_PER_EVENT)
+    throw new InvalidEventError(`request.inputs: ${inputs.length} rows, over the limit of ${MAX_ROWS_PER_EVENT} per event`);
   if (!resp || resp.outputs === undefined || resp.outputs === null) throw new InvalidEventError('resp.outputs: missing (one prediction per row)');
   const effective = event.effective_sample_count;
   if (effective !== undefined && effective !== null && (typeof effective !== 'number' || !Number.isFinite(effective) || effective < 0)) {
@@ -456,7 +457,8 @@ function parseColumnar(event: Record<string, unknown>, endpoint: EndpointRecord,
     if (R.latencyMicros === undefined || R.latencyMicros === null) latencies = [];
     else {
       if (!Array.isArray(R.latencyMicros)) throw new InvalidEventError(`requests.latencyMicros: expected a list, got ${kind(R.latencyMicros)}`);
-      if (R.latencyMicros.length > requests) throw new InvalidEventError(`requests.latencyMicros: ${R.latencyMicros.length} latencies for ${requests} requests`);
+      if (R.latencyMicros.length > requests)
+        throw new InvalidEventError(`requests.latencyMicros: ${R.latencyMicros.length} latencies for ${requests} requests`);
       latencies = R.latencyMicros.map((v, i) => latencyOf(v, `requests.latencyMicros[${i}]`) ?? 0);
     }
     if (n === 0 && requests === 0) throw new InvalidEventError('inputs: no rows and no requests');
@@ -527,7 +529,7 @@ function columnsOf(raw: unknown, names: readonly string[], what: string, require
 
 function errorEvent(k: EventKind, when: unknown, latencyRaw: unknown, latencyPath: string, arrivalMs: number, sampling: number): ParsedEvent {
   const t = parseWhen(when, arrivalMs);
-  let latency: number | null = null;
+  let latency: number | null;
   try {
     latency = latencyOf(latencyRaw, latencyPath);
   } catch {
@@ -572,7 +574,22 @@ function rowsEvent(
   const ts = new Array<number>(n).fill(t);
   const rid = requestId === null ? null : n > 1 ? Array.from({ length: n }, (_, i) => `${requestId}#${i}`) : [requestId];
   const lat = latency === null ? null : new Array<number | null>(n).fill(latency);
-  return { kind: k, n, ts, x, y, rid, lat, requests: 1, errors: 0, latencies: latency === null ? [] : [latency], samplingPercentage: sampling, dropped: 0, tMin: t, tMax: t };
+  return {
+    kind: k,
+    n,
+    ts,
+    x,
+    y,
+    rid,
+    lat,
+    requests: 1,
+    errors: 0,
+    latencies: latency === null ? [] : [latency],
+    samplingPercentage: sampling,
+    dropped: 0,
+    tMin: t,
+    tMax: t,
+  };
 }
 
 function appendRow(row: unknown, names: readonly string[], x: CellValue[][], i: number, inPath: string): void {
@@ -664,7 +681,8 @@ function latencyOf(v: unknown, path: string): number | null {
 
 function samplingOf(v: unknown, path: string): number {
   if (v === undefined || v === null) return 100;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 100) throw new InvalidEventError(`${path}: expected a percentage, 0 < p <= 100, got ${kind(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 100)
+    throw new InvalidEventError(`${path}: expected a percentage, 0 < p <= 100, got ${kind(v)}`);
   return v;
 }
 

@@ -34,7 +34,8 @@ export function normalizeLabel(raw: unknown, endpoint: EndpointRecord): Normaliz
   const names = endpoint.labelNames;
   const labels: Record<string, CellValue> = {};
   if (r.labels !== undefined) {
-    if (typeof r.labels !== 'object' || r.labels === null || Array.isArray(r.labels)) throw new InvalidEventError('labels: expected an object of output name -> value');
+    if (typeof r.labels !== 'object' || r.labels === null || Array.isArray(r.labels))
+      throw new InvalidEventError('labels: expected an object of output name -> value');
     for (const [k, v] of Object.entries(r.labels)) {
       if (!names.includes(k)) throw new InvalidEventError(`labels: unknown output '${k}' (the endpoint has ${names.join(', ') || 'none yet'})`);
       labels[k] = cellOf(v, `labels.${k}`);

@@ -235,11 +235,7 @@ export class StreamProcessor {
     await Promise.all(pubs);
     if (out.batchEnds.length && this.deps.batchesKv) {
       const kv = this.deps.batchesKv;
-      await Promise.all(
-        out.batchEnds.map((b) =>
-          updateJson<BatchRecord>(kv, `${b.endpoint}.${b.batchId}`, (cur) => (cur ? undefined : b)),
-        ),
-      );
+      await Promise.all(out.batchEnds.map((b) => updateJson<BatchRecord>(kv, `${b.endpoint}.${b.batchId}`, (cur) => (cur ? undefined : b))));
     }
     this.rowsStored += rows;
   }
@@ -300,7 +296,10 @@ export class StreamProcessor {
       const e = await this.deps.batchesKv.get(`${name}.${batchId}`);
       const rec = e?.operation === 'PUT' ? e.json<BatchRecord>() : undefined;
       if (rec && m.seq > rec.endSeq) {
-        dead('INVALID_BATCH', `batch '${batchId}' of endpoint ${name} is complete (its end marker came at ${new Date(rec.createdAt).toISOString()}): send new data as a new batch`);
+        dead(
+          'INVALID_BATCH',
+          `batch '${batchId}' of endpoint ${name} is complete (its end marker came at ${new Date(rec.createdAt).toISOString()}): send new data as a new batch`,
+        );
         commit();
         return;
       }
@@ -352,7 +351,11 @@ export class StreamProcessor {
         continue;
       }
       if (p.tMax > arrival + this.deps.maxFutureSkewMs) {
-        dead('FUTURE_EVENT', `when: ${new Date(p.tMax).toISOString()} is more than ${this.deps.maxFutureSkewMs} ms after arrival (${new Date(arrival).toISOString()})`, at);
+        dead(
+          'FUTURE_EVENT',
+          `when: ${new Date(p.tMax).toISOString()} is more than ${this.deps.maxFutureSkewMs} ms after arrival (${new Date(arrival).toISOString()})`,
+          at,
+        );
         continue;
       }
       entry[5] += p.n;
@@ -431,7 +434,7 @@ export class StreamProcessor {
       let partBytes = 0;
       chunk.beginPart(m.seq, 0);
       for (const it of wr.items) {
-        for (let i = it.from; i < it.to; ) {
+        for (let i = it.from; i < it.to;) {
           if (partBytes >= PART_BYTES) {
             chunk = out.chunk(subject, nx, ny);
             chunk.beginPart(m.seq, offset);

@@ -149,7 +149,10 @@ export class RowsChunk {
 }
 
 /** Run-length form `[value, count, ...]` of a per-row value over segments, when at most a quarter of the rows; else null. */
-function segRuns(segs: ReadonlyArray<{ p: ParsedEvent; from: number; to: number }>, get: (p: ParsedEvent) => ReadonlyArray<number | null> | null): Array<number | null> | null {
+function segRuns(
+  segs: ReadonlyArray<{ p: ParsedEvent; from: number; to: number }>,
+  get: (p: ParsedEvent) => ReadonlyArray<number | null> | null,
+): Array<number | null> | null {
   const out: Array<number | null> = [];
   let n = 0;
   for (const sg of segs) n += sg.to - sg.from;

@@ -448,6 +448,9 @@ function fitList(extra: Record<string, JsonValue>, key: string, ctx: MonitoringC
     ...out,
     [key]: kept,
     skipped: keptSkipped,
-    truncated: { [key]: { kept: kept.length, total: list.length }, note: `lists cut to fit ${DEFAULT_EXTRA_DATA_BYTES} bytes; every column has its own result` },
+    truncated: {
+      [key]: { kept: kept.length, total: list.length },
+      note: `lists cut to fit ${DEFAULT_EXTRA_DATA_BYTES} bytes; every column has its own result`,
+    },
   };
 }

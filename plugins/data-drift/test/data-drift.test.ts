@@ -150,7 +150,9 @@ describe('parity with Evidently and scipy (evidently_reference.py)', () => {
   }
 
   it('worst relative difference from scipy is within tolerance', async ({ annotate }) => {
-    await annotate(`worst relative difference from scipy: ${worst.toExponential(3)} (${worstWhere}); z-test p vs Evidently's 1 - cdf: ${worstEvidentlyZ.toExponential(3)} absolute`);
+    await annotate(
+      `worst relative difference from scipy: ${worst.toExponential(3)} (${worstWhere}); z-test p vs Evidently's 1 - cdf: ${worstEvidentlyZ.toExponential(3)} absolute`,
+    );
     expect(worst).toBeLessThanOrEqual(TOLERANCE);
   });
 });
@@ -236,7 +238,11 @@ describe('results', () => {
 
   it('config: features list, one method for all, thresholds per method and per feature', () => {
     const c = DOC.cases.find((x) => x.name === 'small_no_drift')!;
-    const out = runApp(new DataDrift(), contextOf(c, { features: ['income', 'segment'], method: 'jensenshannon', methodThresholds: { jensenshannon: 0.3 }, featureThresholds: { segment: 0.01 } }).ctx);
+    const out = runApp(
+      new DataDrift(),
+      contextOf(c, { features: ['income', 'segment'], method: 'jensenshannon', methodThresholds: { jensenshannon: 0.3 }, featureThresholds: { segment: 0.01 } })
+        .ctx,
+    );
     expect(out.results.map((r) => r.name)).toEqual(['data_drift', 'drift_income', 'drift_segment']);
     expect(featureResult(out.results, 'income').extraData).toMatchObject({ method: 'jensenshannon', threshold: 0.3 });
     expect(featureResult(out.results, 'segment').extraData).toMatchObject({ method: 'jensenshannon', threshold: 0.01, drifted: true });
@@ -321,7 +327,8 @@ describe('windows and features that cannot be compared', () => {
   });
 
   it('rejects a bad configuration with a message naming the key', () => {
-    const run = (config: unknown) => () => runApp(new DataDrift(), createContext({ sample: { x: [1, 2] }, reference: ref, config: config as DataDriftConfig }).ctx);
+    const run = (config: unknown) => () =>
+      runApp(new DataDrift(), createContext({ sample: { x: [1, 2] }, reference: ref, config: config as DataDriftConfig }).ctx);
     expect(run({ methd: 'ks' })).toThrow(/unknown config key 'methd'/);
     expect(run({ method: 'anderson' })).toThrow(/config method must be one of 'auto', ks, chisquare/);
     expect(run({ featureMethods: { x: 'auto' } })).toThrow(/featureMethods.x must be one of ks/);
@@ -336,7 +343,12 @@ describe('windows and features that cannot be compared', () => {
   });
 
   it('adaptive with too small a reference falls back to fixed thresholds and says why', () => {
-    const { ctx } = createContext<DataDriftConfig>({ sample: { x: [1, 2, 3, 4, 5, 6] }, reference: ref, featureNames: ['x'], config: { thresholds: 'adaptive' } });
+    const { ctx } = createContext<DataDriftConfig>({
+      sample: { x: [1, 2, 3, 4, 5, 6] },
+      reference: ref,
+      featureNames: ['x'],
+      config: { thresholds: 'adaptive' },
+    });
     const r = resultOf(runApp(new DataDrift(), ctx), 'drift_x');
     expect(r.extraData).toMatchObject({ thresholdMode: 'fixed', method: 'ks' });
     expect(r.extraData!.adaptiveFallback).toMatch(/the reference has 8 rows: 1 chunk\(s\) of 6, fewer than 3/);

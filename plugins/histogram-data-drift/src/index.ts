@@ -191,18 +191,14 @@ export default class HistogramDataDrift extends MonitoringApplication<HistogramD
 
     if (computed.length === 0) {
       const extra: Record<string, JsonValue> = {
-        reason:
-          ctx.endpoint.featureNames.length === 0
-            ? 'endpoint has no feature names'
-            : 'no feature could be compared with the reference (see skipped)',
+        reason: ctx.endpoint.featureNames.length === 0 ? 'endpoint has no feature names' : 'no feature could be compared with the reference (see skipped)',
         rows,
         skipped,
       };
       return [irrelevant(extra.reason as string, fitExtraData(extra, undefined, [], ctx))];
     }
 
-    const mean = (key: keyof FeatureDrift): number =>
-      pairwiseSum(computed.map((f) => features[f]![key])) / computed.length;
+    const mean = (key: keyof FeatureDrift): number => pairwiseSum(computed.map((f) => features[f]![key])) / computed.length;
     const hellingerMean = mean('hellinger');
     const kldMean = mean('kld');
     const tvdMean = mean('tvd');
@@ -254,8 +250,7 @@ function fitExtraData(
   computed: readonly string[],
   ctx: MonitoringContext<HistogramDataDriftConfig>,
 ): Record<string, JsonValue> {
-  const withFeatures = (f: Record<string, FeatureDrift>): Record<string, JsonValue> =>
-    features ? { features: f as unknown as JsonValue } : {};
+  const withFeatures = (f: Record<string, FeatureDrift>): Record<string, JsonValue> => (features ? { features: f as unknown as JsonValue } : {});
   const full: Record<string, JsonValue> = { ...withFeatures(features ?? {}), ...extra };
   const fullBytes = jsonBytes(full);
   if (fullBytes <= DEFAULT_EXTRA_DATA_BYTES) return full;

@@ -14,12 +14,7 @@ import {
 } from '@modelwatch/sdk';
 import { referenceStats, windowStats } from '@modelwatch/sdk/stats';
 import { describe, expect, it } from 'vitest';
-import HistogramDataDrift, {
-  histogramDistances,
-  resolveThresholds,
-  type FeatureDrift,
-  type HistogramDataDriftConfig,
-} from '../src/index.js';
+import HistogramDataDrift, { histogramDistances, resolveThresholds, type FeatureDrift, type HistogramDataDriftConfig } from '../src/index.js';
 import mlrunReference from './mlrun-reference.json' with { type: 'json' };
 
 // ---------------------------------------------------------------------------------------
@@ -42,9 +37,15 @@ function makeSample(columns: Record<string, Column>): Sample {
     const values = columns[name]!;
     if (values.length !== length) throw new Error(`column ${name} has ${values.length} rows, expected ${length}`);
     if (values.some((v) => typeof v === 'string')) {
-      stored.set(name, values.map((v) => (v === null ? null : String(v))));
+      stored.set(
+        name,
+        values.map((v) => (v === null ? null : String(v))),
+      );
     } else {
-      stored.set(name, Float64Array.from(values, (v) => (v === null ? NaN : (v as number))));
+      stored.set(
+        name,
+        Float64Array.from(values, (v) => (v === null ? NaN : (v as number))),
+      );
     }
   }
   const row = (i: number): Record<string, CellValue> => {
@@ -210,12 +211,10 @@ describe('parity with MLRun (numpy reference)', () => {
     expect(Object.keys(REF.windows).sort()).toEqual(['drifted', 'edges', 'no_drift']);
     expect(REF.features).toHaveLength(4);
     expect(REF.reference[REF.features[0]!]).toHaveLength(1000);
-    expect(new Set(Object.values(REF.windows).map((w) => w.expected.status))).toEqual(
-      new Set(['no_detection', 'potential_detection', 'detected']),
-    );
+    expect(new Set(Object.values(REF.windows).map((w) => w.expected.status))).toEqual(new Set(['no_detection', 'potential_detection', 'detected']));
   });
 
-  it("builds the same reference histograms as np.histogram(ref, bins=20), padded", () => {
+  it('builds the same reference histograms as np.histogram(ref, bins=20), padded', () => {
     for (const name of REF.features) {
       const stats = referenceStats(REF.reference[name]!);
       expect(stats.type).toBe('numeric');
@@ -321,19 +320,13 @@ describe('statuses and thresholds', () => {
     [{ potentialThreshold: 0.8 }, /potentialThreshold=0\.8 and detectedThreshold=0\.7/],
   ])('rejects thresholds out of order or range: %j', (config, message) => {
     const { ctx } = parityContext('no_drift', config);
-    expect(() => new HistogramDataDrift().doTracking(ctx)).toThrow(
-      /need 0 < potentialThreshold < detectedThreshold < 1/,
-    );
+    expect(() => new HistogramDataDrift().doTracking(ctx)).toThrow(/need 0 < potentialThreshold < detectedThreshold < 1/);
     expect(() => new HistogramDataDrift().doTracking(ctx)).toThrow(message);
   });
 
   it('rejects non-numeric thresholds and unknown keys, naming them', () => {
-    expect(() => resolveThresholds({ potentialThreshold: '0.5' })).toThrow(
-      /config potentialThreshold must be a finite number, got "0\.5"/,
-    );
-    expect(() => resolveThresholds({ detectedThreshold: Number.NaN })).toThrow(
-      /config detectedThreshold must be a finite number, got NaN/,
-    );
+    expect(() => resolveThresholds({ potentialThreshold: '0.5' })).toThrow(/config potentialThreshold must be a finite number, got "0\.5"/);
+    expect(() => resolveThresholds({ detectedThreshold: Number.NaN })).toThrow(/config detectedThreshold must be a finite number, got NaN/);
     expect(() => resolveThresholds({ potential_threshold: 0.5 })).toThrow(/unknown config key 'potential_threshold'/);
     expect(() => resolveThresholds([0.5, 0.7])).toThrow(/config must be an object/);
   });
@@ -391,9 +384,7 @@ describe('windows and features that cannot be compared', () => {
         extraData: { reason: 'endpoint has no reference statistics' },
       },
     ]);
-    expect(logs.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
-      'endpoint has no reference statistics: no drift computed',
-    ]);
+    expect(logs.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual(['endpoint has no reference statistics: no drift computed']);
   });
 
   it('a feature missing from the window is skipped; the others are computed', () => {

@@ -159,7 +159,8 @@ export function resolveConfig(config: unknown): ResolvedConfig {
   }
   const baseline: Partial<Record<PerformanceMetric, number>> = {};
   if (cfg.baseline !== undefined) {
-    if (typeof cfg.baseline !== 'object' || cfg.baseline === null || Array.isArray(cfg.baseline)) fail(`config baseline must be an object of metric -> value, got ${show(cfg.baseline)}`);
+    if (typeof cfg.baseline !== 'object' || cfg.baseline === null || Array.isArray(cfg.baseline))
+      fail(`config baseline must be an object of metric -> value, got ${show(cfg.baseline)}`);
     for (const [k, v] of Object.entries(cfg.baseline as Record<string, unknown>)) {
       if (!(allowed as string[]).includes(k)) fail(`config baseline: '${k}' is not a ${task} metric (${allowed.join(', ')})`);
       if (typeof v !== 'number' || !Number.isFinite(v)) fail(`config baseline.${k} must be a finite number, got ${show(v)}`);
@@ -348,7 +349,9 @@ export default class ModelPerformance extends MonitoringApplication<ModelPerform
     const score = cfg.scoreColumn ? ctx.sample.column(cfg.scoreColumn) : undefined;
     const current = computeMetrics(cfg, truth, prediction, score);
     if (current.used === 0 && Object.keys(current.values).length === 0) {
-      return irrelevant(matched === 0 ? 'no ground truth matched the window\'s predictions yet' : 'no row has both a prediction and its ground truth', { rows: ctx.sample.length });
+      return irrelevant(matched === 0 ? "no ground truth matched the window's predictions yet" : 'no row has both a prediction and its ground truth', {
+        rows: ctx.sample.length,
+      });
     }
     if (current.used < cfg.minMatched) {
       return irrelevant(`only ${current.used} labelled rows, fewer than minMatched (${cfg.minMatched})`, { used: current.used });

@@ -156,7 +156,11 @@ describe('model-performance: statuses, labels that are missing, configuration', 
     expect(noTruth.results[0]!.extraData!.reason).toMatch(/no ground truth: the plugin needs "groundTruth"/);
     const noOutputs = runApp(app, createContext<ModelPerformanceConfig>({ sample: { x: [1] }, groundTruth: { y: [1] } }).ctx);
     expect(noOutputs.results[0]!.extraData!.reason).toMatch(/no outputs/);
-    const fewLabels = runApp(app, createContext<ModelPerformanceConfig>({ sample: { y: [1, 0, 1] }, labelNames: ['y'], groundTruth: { y: [1, null, null] }, config: { minMatched: 2 } }).ctx);
+    const fewLabels = runApp(
+      app,
+      createContext<ModelPerformanceConfig>({ sample: { y: [1, 0, 1] }, labelNames: ['y'], groundTruth: { y: [1, null, null] }, config: { minMatched: 2 } })
+        .ctx,
+    );
     expect(fewLabels.results[0]!.extraData!.reason).toBe('only 1 labelled rows, fewer than minMatched (2)');
   });
 
@@ -183,7 +187,10 @@ describe('model-performance: statuses, labels that are missing, configuration', 
   });
 
   it('adaptive without a reference target falls back to the fixed rule and says why', () => {
-    const out = runApp(new ModelPerformance(), contextOf(binary, { task: 'classification', scoreColumn: 'score', thresholds: 'adaptive', baseline: { accuracy: 0.5 } }).ctx);
+    const out = runApp(
+      new ModelPerformance(),
+      contextOf(binary, { task: 'classification', scoreColumn: 'score', thresholds: 'adaptive', baseline: { accuracy: 0.5 } }).ctx,
+    );
     const acc = resultOf(out, 'accuracy');
     expect(acc.extraData).toMatchObject({ thresholdMode: 'fixed', baselineSource: 'config' });
     expect(acc.extraData!.adaptiveFallback).toMatch(/no referenceTargetColumn/);
@@ -193,7 +200,9 @@ describe('model-performance: statuses, labels that are missing, configuration', 
     const out = runApp(new ModelPerformance(), contextOf(binary, { ...binary.config, referenceTargetColumn: 'y_true' }).ctx);
     const acc: MonitoringResult = resultOf(out, 'accuracy');
     expect(acc.status).toBe(ResultStatus.NoDetection);
-    expect(acc.extraData!.reason).toBe("no baseline: set baseline in the config, or referenceTargetColumn (the reference rows have no column 'y_true' (they have: y, score, target))");
+    expect(acc.extraData!.reason).toBe(
+      "no baseline: set baseline in the config, or referenceTargetColumn (the reference rows have no column 'y_true' (they have: y, score, target))",
+    );
   });
 
   it('rejects a bad configuration with a message naming the key', () => {
@@ -206,6 +215,11 @@ describe('model-performance: statuses, labels that are missing, configuration', 
     expect(bad({ warnDrop: 0.2, alertDrop: 0.1 })).toThrow(/warnDrop \(0.2\) must be below alertDrop \(0.1\)/);
     expect(bad({ positiveClass: null })).toThrow(/positiveClass must be a number or a string/);
     expect(resolveConfig({ task: 'regression' })).toMatchObject({ metrics: ['mae', 'rmse', 'mape'], dropMode: 'relative' });
-    expect(resolveConfig({})).toMatchObject({ task: 'classification', metrics: ['accuracy', 'precision', 'recall', 'f1'], dropMode: 'absolute', positiveClass: 1 });
+    expect(resolveConfig({})).toMatchObject({
+      task: 'classification',
+      metrics: ['accuracy', 'precision', 'recall', 'f1'],
+      dropMode: 'absolute',
+      positiveClass: 1,
+    });
   });
 });

@@ -76,22 +76,27 @@ describe('prediction-drift', () => {
     const out = runApp(new PredictionDrift(), ctx);
     expect(out.results.map((r) => r.name)).toEqual(['prediction_drift', 'drift_income']);
     expect(resultOf(out, 'drift_income').extraData).toMatchObject({ method: 'wasserstein', threshold: 5, drifted: false });
-    expect(() => runApp(new PredictionDrift(), createContext({ sample: { y: [1] }, labelNames: ['y'], reference: { y: [1] }, config: { features: ['y'] } as never }).ctx)).toThrow(
-      /prediction-drift: unknown config key 'features' \(known keys: outputs, method, outputMethods/,
-    );
+    expect(() =>
+      runApp(new PredictionDrift(), createContext({ sample: { y: [1] }, labelNames: ['y'], reference: { y: [1] }, config: { features: ['y'] } as never }).ctx),
+    ).toThrow(/prediction-drift: unknown config key 'features' \(known keys: outputs, method, outputMethods/);
   });
 
   it('empty window, no reference, no outputs, outputs missing from the reference: Irrelevant with the reason', () => {
     const app = new PredictionDrift();
     const empty = runApp(app, createContext({ sample: { x: [], y: [] }, labelNames: ['y'], reference: { x: [1, 2], y: [0, 1] } }).ctx);
-    expect(empty.results).toEqual([{ name: 'prediction_drift', value: 0, kind: ResultKind.ConceptDrift, status: ResultStatus.Irrelevant, extraData: { reason: 'window has no rows' } }]);
+    expect(empty.results).toEqual([
+      { name: 'prediction_drift', value: 0, kind: ResultKind.ConceptDrift, status: ResultStatus.Irrelevant, extraData: { reason: 'window has no rows' } },
+    ]);
     const noRef = runApp(app, createContext({ sample: { x: [1], y: [1] }, labelNames: ['y'] }).ctx);
     expect(noRef.results[0]!.extraData!.reason).toMatch(/no reference rows/);
     const noOutputs = runApp(app, createContext({ sample: { x: [1] }, reference: { x: [1] } }).ctx);
     expect(noOutputs.results[0]!.extraData!.reason).toBe('the endpoint has no output names and the config lists none');
     // the training data has no prediction column: every output is skipped
     const noRefOutputs = runApp(app, createContext({ sample: { x: [1, 2], y: [0, 1] }, labelNames: ['y'], reference: { x: [1, 2] } }).ctx);
-    expect(resultOf(noRefOutputs, 'prediction_drift')).toMatchObject({ status: ResultStatus.Irrelevant, extraData: { skipped: { missing_from_reference: ['y'] } } });
+    expect(resultOf(noRefOutputs, 'prediction_drift')).toMatchObject({
+      status: ResultStatus.Irrelevant,
+      extraData: { skipped: { missing_from_reference: ['y'] } },
+    });
     expect(resultOf(noRefOutputs, 'drift_y').status).toBe(ResultStatus.Irrelevant);
     // outputs missing in every row (failed predictions)
     const allNull = runApp(app, createContext({ sample: { x: [1, 2], y: [null, null] }, labelNames: ['y'], reference: { x: [1, 2], y: [0, 1] } }).ctx);
@@ -120,11 +125,15 @@ describe('prediction-drift: false alarms at no shift, detection at a known shift
     return { reference: gen(800, 0, 0.2), window: gen(400, scoreShift, positive) };
   };
 
-  it(`KS on a score and z on a class: false alarms within the binomial margin at alpha 0.05 over ${WINDOWS} windows; shifts detected in >= 95 %`, async ({ annotate }) => {
+  it(`KS on a score and z on a class: false alarms within the binomial margin at alpha 0.05 over ${WINDOWS} windows; shifts detected in >= 95 %`, async ({
+    annotate,
+  }) => {
     const none = run(21, make(0, 0.2));
     const shifted = run(22, make(0.5, 0.3));
     const bound = binomialUpperBound(WINDOWS, 0.05, 0.001);
-    await annotate(`no shift: score ${none.drift_score ?? 0}/${WINDOWS}, label ${none.drift_label ?? 0}/${WINDOWS} alarms (bound ${bound}); logit shift 0.5 sigma: ${shifted.drift_score}/${WINDOWS}; class share 0.2 -> 0.3: ${shifted.drift_label}/${WINDOWS}`);
+    await annotate(
+      `no shift: score ${none.drift_score ?? 0}/${WINDOWS}, label ${none.drift_label ?? 0}/${WINDOWS} alarms (bound ${bound}); logit shift 0.5 sigma: ${shifted.drift_score}/${WINDOWS}; class share 0.2 -> 0.3: ${shifted.drift_label}/${WINDOWS}`,
+    );
     expect(none.drift_score ?? 0).toBeLessThanOrEqual(bound);
     expect(none.drift_label ?? 0).toBeLessThanOrEqual(bound);
     expect(shifted.drift_score! / WINDOWS).toBeGreaterThanOrEqual(0.95);

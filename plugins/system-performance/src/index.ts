@@ -135,7 +135,13 @@ export default class SystemPerformance extends MonitoringApplication<SystemPerfo
     out.push({ name: 'latency_rows', value: n });
     const latencyThresholds = { latencyP99Micros: cfg.latencyP99Micros ?? null, latencyP99WarnMicros: cfg.latencyP99WarnMicros ?? null };
     if (n === 0) {
-      out.push(result('latency_p99', 0, ResultStatus.Irrelevant, { reason: rows === 0 ? 'window has no rows' : 'no row of the window reports a latency (latencyMicros)', rows, ...latencyThresholds }));
+      out.push(
+        result('latency_p99', 0, ResultStatus.Irrelevant, {
+          reason: rows === 0 ? 'window has no rows' : 'no row of the window reports a latency (latencyMicros)',
+          rows,
+          ...latencyThresholds,
+        }),
+      );
     } else {
       const quantiles: Record<string, number> = {};
       for (const q of cfg.latencyQuantiles) {
@@ -160,7 +166,13 @@ export default class SystemPerformance extends MonitoringApplication<SystemPerfo
     const outputs = ctx.endpoint.labelNames.filter((o) => ctx.sample.has(o));
     const errorThresholds = { errorRate: cfg.errorRate ?? null, errorRateWarn: cfg.errorRateWarn ?? null, errorDefinition: ERROR_PROXY };
     if (rows === 0 || outputs.length === 0) {
-      out.push(result('error_rate', 0, ResultStatus.Irrelevant, { reason: rows === 0 ? 'window has no rows' : 'the endpoint has no outputs to tell errors by', rows, ...errorThresholds }));
+      out.push(
+        result('error_rate', 0, ResultStatus.Irrelevant, {
+          reason: rows === 0 ? 'window has no rows' : 'the endpoint has no outputs to tell errors by',
+          rows,
+          ...errorThresholds,
+        }),
+      );
       return out;
     }
     const cols = outputs.map((o) => ctx.sample.column(o));

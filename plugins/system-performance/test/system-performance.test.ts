@@ -7,7 +7,11 @@ import SystemPerformance, { ERROR_PROXY, quantileName, resolveConfig, thresholdS
 const LATENCIES = [850, 1200, 400, 95000, 1500, 700, 650, 3300, 1200, 980, 15000];
 const NUMPY = { p50: 1200.0, p90: 15000.0, p99: 87000.00000000003, p99_9: 94200.00000000001 };
 
-function context(config: SystemPerformanceConfig = {}, latency: number[] = [...LATENCIES, NaN], y: Array<number | null> = [1, 0, null, 1, 0, 1, null, 1, 0, 1, 0, 1]) {
+function context(
+  config: SystemPerformanceConfig = {},
+  latency: number[] = [...LATENCIES, NaN],
+  y: Array<number | null> = [1, 0, null, 1, 0, 1, null, 1, 0, 1, 0, 1],
+) {
   return createContext<SystemPerformanceConfig>({
     sample: { x: y.map((_, i) => i), y, p: y.map((v) => (v === null ? null : v * 0.9)) },
     labelNames: ['y', 'p'],

@@ -40,11 +40,7 @@ export const CHI_SQUARE_SUM_RTOL = Math.sqrt(2.220446049250313e-16);
  * chiSquare([16, 18, 16, 14, 12, 12], [16, 16, 16, 16, 16, 8]); // statistic 3.5, pValue ≈ 0.623387627750
  * ```
  */
-export function chiSquare(
-  observed: ArrayLike<number>,
-  expected?: ArrayLike<number>,
-  options: { ddof?: number } = {},
-): ChiSquareResult {
+export function chiSquare(observed: ArrayLike<number>, expected?: ArrayLike<number>, options: { ddof?: number } = {}): ChiSquareResult {
   const fn = 'chiSquare';
   const obs = checkedSample(fn, 'observed', observed, { nonNegative: true });
   const k = obs.length;

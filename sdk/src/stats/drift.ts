@@ -48,22 +48,34 @@ export const DRIFT_METHODS: Readonly<Record<DriftMethod, DriftMethodInfo>> = Obj
     rule: 'p<',
     description: 'chi-square test of homogeneity of the 2 x k table reference/current (scipy.stats.chi2_contingency, no continuity correction)',
   },
-  z: { kind: 'test', defaultThreshold: 0.05, types: ['numeric', 'categorical'], rule: 'p<', description: 'two-proportion z-test with pooled variance (Evidently\'s z)' },
+  z: {
+    kind: 'test',
+    defaultThreshold: 0.05,
+    types: ['numeric', 'categorical'],
+    rule: 'p<',
+    description: "two-proportion z-test with pooled variance (Evidently's z)",
+  },
   wasserstein: {
     kind: 'distance',
     defaultThreshold: 0.1,
     types: ['numeric'],
     rule: '>=',
-    description: 'first Wasserstein distance divided by max(std(reference), 0.001) (Evidently\'s normed wasserstein)',
+    description: "first Wasserstein distance divided by max(std(reference), 0.001) (Evidently's normed wasserstein)",
   },
   jensenshannon: {
     kind: 'distance',
     defaultThreshold: 0.1,
     types: ['numeric', 'categorical'],
     rule: '>=',
-    description: 'Jensen-Shannon distance, natural logarithm, on Evidently\'s bins (scipy.spatial.distance.jensenshannon)',
+    description: "Jensen-Shannon distance, natural logarithm, on Evidently's bins (scipy.spatial.distance.jensenshannon)",
   },
-  psi: { kind: 'distance', defaultThreshold: 0.1, types: ['numeric', 'categorical'], rule: '>=', description: "population stability index on Evidently's bins, empty bins filled" },
+  psi: {
+    kind: 'distance',
+    defaultThreshold: 0.1,
+    types: ['numeric', 'categorical'],
+    rule: '>=',
+    description: "population stability index on Evidently's bins, empty bins filled",
+  },
   kl_div: {
     kind: 'distance',
     defaultThreshold: 0.1,
@@ -201,7 +213,7 @@ function distinctSorted(a: Float64Array): number {
 function distinctUnion(a: Float64Array, b: Float64Array): number {
   let n = 0;
   let last = NaN;
-  for (let i = 0, j = 0; i < a.length || j < b.length; ) {
+  for (let i = 0, j = 0; i < a.length || j < b.length;) {
     const v = j >= b.length || (i < a.length && a[i]! <= b[j]!) ? a[i++]! : b[j++]!;
     if (n === 0 || v !== last) n++;
     last = v;

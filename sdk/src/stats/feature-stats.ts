@@ -1,10 +1,4 @@
-import type {
-  CategoricalFeatureStats,
-  CellValue,
-  FeatureStats,
-  FeatureStatsMap,
-  NumericFeatureStats,
-} from '../types.js';
+import type { CategoricalFeatureStats, CellValue, FeatureStats, FeatureStatsMap, NumericFeatureStats } from '../types.js';
 import { equalWidthEdges, histogram } from './histogram.js';
 import { mean, quantilesBySelection, std } from './summary.js';
 

@@ -1,27 +1,11 @@
 export { histogram, equalWidthEdges } from './histogram.js';
 export { pairwiseSum, mean, std, quantiles, quantileSorted, quantilesBySelection, selectInPlace } from './summary.js';
-export {
-  REFERENCE_BINS,
-  STATS_QUANTILES,
-  isCategorical,
-  referenceStats,
-  referenceStatsMap,
-  windowStats,
-  type ColumnValues,
-} from './feature-stats.js';
+export { REFERENCE_BINS, STATS_QUANTILES, isCategorical, referenceStats, referenceStatsMap, windowStats, type ColumnValues } from './feature-stats.js';
 export { ks2samp, KS_MAX_EXACT_N, type Ks2SampResult } from './ks.js';
 export { chiSquare, CHI_SQUARE_SUM_RTOL, type ChiSquareResult } from './chi-square.js';
 export { zTestProportions, type ZTestResult } from './z-test.js';
 export { wasserstein } from './wasserstein.js';
-export {
-  psi,
-  hellinger,
-  totalVariation,
-  klDivergence,
-  jensenShannon,
-  ZERO_BIN_PROBABILITY,
-  type ZeroBinOptions,
-} from './divergence.js';
+export { psi, hellinger, totalVariation, klDivergence, jensenShannon, ZERO_BIN_PROBABILITY, type ZeroBinOptions } from './divergence.js';
 export { erf, erfc, normCdf, normSf, gammainc, gammaincc, chi2Sf, chi2Cdf } from './special.js';
 export { kolmogorov, smirnov, kstwoSf } from './kolmogorov.js';
 export {

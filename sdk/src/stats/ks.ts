@@ -111,7 +111,6 @@ export function ks2samp(a: ArrayLike<number>, b: ArrayLike<number>): Ks2SampResu
   return { statistic: d, pValue: prob, statisticLocation: location, statisticSign: sign, method };
 }
 
-
 function gcd(a: number, b: number): number {
   let x = a;
   let y = b;

@@ -42,7 +42,9 @@ export function rocAuc(positive: ArrayLike<number | boolean>, scores: ArrayLike<
   }
   const n = y.length;
   // np.argsort(y_score, kind="mergesort")[::-1]: decreasing scores (the order within ties does not matter)
-  const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => s[a]! - s[b]! || a - b).reverse();
+  const order = Uint32Array.from({ length: n }, (_, i) => i)
+    .sort((a, b) => s[a]! - s[b]! || a - b)
+    .reverse();
   // _binary_clf_curve: cumulative true positives at the last index of each distinct score
   const tpsAll: number[] = [];
   const fpsAll: number[] = [];
@@ -60,11 +62,7 @@ export function rocAuc(positive: ArrayLike<number | boolean>, scores: ArrayLike<
   const tps: number[] = [0];
   const fps: number[] = [0];
   for (let i = 0; i < m; i++) {
-    const keep =
-      i === 0 ||
-      i === m - 1 ||
-      fpsAll[i + 1]! - 2 * fpsAll[i]! + fpsAll[i - 1]! !== 0 ||
-      tpsAll[i + 1]! - 2 * tpsAll[i]! + tpsAll[i - 1]! !== 0;
+    const keep = i === 0 || i === m - 1 || fpsAll[i + 1]! - 2 * fpsAll[i]! + fpsAll[i - 1]! !== 0 || tpsAll[i + 1]! - 2 * tpsAll[i]! + tpsAll[i - 1]! !== 0;
     if (keep) {
       tps.push(tpsAll[i]!);
       fps.push(fpsAll[i]!);
@@ -118,11 +116,7 @@ export function classKey(v: ClassLabel): string {
  * @param positiveClass the class precision, recall and F1 are about
  * @throws ModelwatchSdkError `INVALID_ARGUMENT` on empty or mismatched arrays, or a NaN label
  */
-export function classificationMetrics(
-  labels: ArrayLike<ClassLabel>,
-  predictions: ArrayLike<ClassLabel>,
-  positiveClass: ClassLabel,
-): ClassificationMetrics {
+export function classificationMetrics(labels: ArrayLike<ClassLabel>, predictions: ArrayLike<ClassLabel>, positiveClass: ClassLabel): ClassificationMetrics {
   const fn = 'classificationMetrics';
   const n = labels.length;
   if (n === 0) throw invalid(`${fn}: labels must not be empty`);

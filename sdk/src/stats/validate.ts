@@ -21,11 +21,7 @@ export function checkedSample(
   const n = values.length;
   const minLength = options.minLength ?? 1;
   if (n < minLength) {
-    throw invalid(
-      n === 0
-        ? `${fn}: ${name} must not be empty`
-        : `${fn}: ${name} needs at least ${minLength} values, got ${n}`,
-    );
+    throw invalid(n === 0 ? `${fn}: ${name} must not be empty` : `${fn}: ${name} needs at least ${minLength} values, got ${n}`);
   }
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {

@@ -22,12 +22,7 @@ import { checkedSample, invalid } from './validate.js';
  * wasserstein([3.4, 3.9, 7.5, 7.8], [4.5, 1.4], [1.4, 0.9, 3.1, 7.2], [3.2, 3.5]); // ≈ 4.07813314380
  * ```
  */
-export function wasserstein(
-  a: ArrayLike<number>,
-  b: ArrayLike<number>,
-  aWeights?: ArrayLike<number>,
-  bWeights?: ArrayLike<number>,
-): number {
+export function wasserstein(a: ArrayLike<number>, b: ArrayLike<number>, aWeights?: ArrayLike<number>, bWeights?: ArrayLike<number>): number {
   const fn = 'wasserstein';
   const u = checkedSample(fn, 'a', a);
   const v = checkedSample(fn, 'b', b);
@@ -82,4 +77,3 @@ function cumulative(w: Float64Array, sorter: Uint32Array): Float64Array {
   }
   return out;
 }
-

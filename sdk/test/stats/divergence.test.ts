@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ModelwatchSdkError } from '../../src/errors.js';
-import {
-  hellinger,
-  jensenShannon,
-  klDivergence,
-  psi,
-  totalVariation,
-  ZERO_BIN_PROBABILITY,
-} from '../../src/stats/index.js';
+import { hellinger, jensenShannon, klDivergence, psi, totalVariation, ZERO_BIN_PROBABILITY } from '../../src/stats/index.js';
 import { expectClose, num, reference } from './reference.js';
 
 describe('divergences match their references', () => {

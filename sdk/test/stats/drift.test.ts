@@ -1,21 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ModelwatchSdkError } from '../../src/errors.js';
-import {
-  binnedDistributions,
-  columnDrift,
-  DRIFT_METHODS,
-  isDrift,
-  selectDriftMethod,
-  sturgesEdges,
-  wasserstein,
-} from '../../src/stats/index.js';
+import { binnedDistributions, columnDrift, DRIFT_METHODS, isDrift, selectDriftMethod, sturgesEdges, wasserstein } from '../../src/stats/index.js';
 import { wassersteinUnweighted } from '../../src/stats/drift.js';
 
 // Numbers from numpy 2.4 / scipy 1.17 (np.histogram_bin_edges(x, 'sturges'), scipy.stats.chi2_contingency,
 // scipy.stats.chisquare, scipy.spatial.distance.jensenshannon). The app-level parity with Evidently's
 // choice of test is in plugins/data-drift/test (evidently_reference.py).
 
-describe('selectDriftMethod: Evidently\'s default choice', () => {
+describe("selectDriftMethod: Evidently's default choice", () => {
   it('reference <= 1000: KS for numeric with > 5 values, chi-square above 2 values, z-test at 2 or fewer', () => {
     expect(selectDriftMethod('numeric', 1000, 6)).toBe('ks');
     expect(selectDriftMethod('numeric', 1000, 5)).toBe('chisquare');
@@ -44,11 +36,23 @@ describe('selectDriftMethod: Evidently\'s default choice', () => {
 
 describe('sturgesEdges equals np.histogram_bin_edges(x, "sturges")', () => {
   it.each([
-    [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9.5], [0.0, 1.9, 3.8, 5.699999999999999, 7.6, 9.5]],
-    [[3, 3, 3], [2.5, 3.5]],
-    [[0.001, 0.0025, 0.007, 0.01, 0.011, 0.3], [0.001, 0.07575, 0.1505, 0.22525, 0.3]],
     [
-      [-0.802, -1.324, -0.248, 0.42, 1.136, 0.11, -0.553, -0.785, 0.749, 1.635, 0.273, -1.233, -0.958, 1.6, 0.203, -1.732, -0.084, -1.163, -0.629, -0.488, -0.713, 0.553, -0.063, -0.589, 0.41, 0.83, -1.643, -0.257, -0.981, -0.173, -1.289, 0.021, -0.038, -0.304, -1.048, -0.396, -1.091],
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9.5],
+      [0.0, 1.9, 3.8, 5.699999999999999, 7.6, 9.5],
+    ],
+    [
+      [3, 3, 3],
+      [2.5, 3.5],
+    ],
+    [
+      [0.001, 0.0025, 0.007, 0.01, 0.011, 0.3],
+      [0.001, 0.07575, 0.1505, 0.22525, 0.3],
+    ],
+    [
+      [
+        -0.802, -1.324, -0.248, 0.42, 1.136, 0.11, -0.553, -0.785, 0.749, 1.635, 0.273, -1.233, -0.958, 1.6, 0.203, -1.732, -0.084, -1.163, -0.629, -0.488,
+        -0.713, 0.553, -0.063, -0.589, 0.41, 0.83, -1.643, -0.257, -0.981, -0.173, -1.289, 0.021, -0.038, -0.304, -1.048, -0.396, -1.091,
+      ],
       [-1.732, -1.251, -0.77, -0.2889999999999999, 0.19199999999999995, 0.6729999999999998, 1.1540000000000001, 1.635],
     ],
   ])('%j', (values, edges) => {
@@ -102,10 +106,15 @@ describe('the tests and distances', () => {
     expect(constant.statistic).toBeCloseTo(0.01 / 3 / 0.001, 9);
   });
 
-  it('wassersteinUnweighted gives exactly the numbers of wasserstein (scipy\'s algorithm)', () => {
+  it("wassersteinUnweighted gives exactly the numbers of wasserstein (scipy's algorithm)", () => {
     let s = 7;
-    const rand = () => ((s = (s * 16807) % 2147483647) / 2147483647);
-    for (const [n, m] of [[1, 1], [5, 3], [200, 1000], [1000, 37]] as const) {
+    const rand = () => (s = (s * 16807) % 2147483647) / 2147483647;
+    for (const [n, m] of [
+      [1, 1],
+      [5, 3],
+      [200, 1000],
+      [1000, 37],
+    ] as const) {
       const u = Float64Array.from({ length: n }, () => Math.round(rand() * 50) / 10);
       const v = Float64Array.from({ length: m }, () => Math.round(rand() * 60) / 10 - 0.5);
       expect(wassersteinUnweighted(u, v)).toBe(wasserstein(u, v));
@@ -119,7 +128,10 @@ describe('the tests and distances', () => {
     expect(b.unseen).toBe(1);
     const small = binnedDistributions([...Array(99999).fill('a'), 'b'], ['a', 'c'], true);
     expect(small.reference[2]).toBe(1e-5 / 1e6);
-    const numeric = binnedDistributions(Array.from({ length: 30 }, (_, i) => i), [0, 29, 100]);
+    const numeric = binnedDistributions(
+      Array.from({ length: 30 }, (_, i) => i),
+      [0, 29, 100],
+    );
     expect(numeric.bins).toBe(7); // sturges over 33 values: ceil(log2(33) + 1)
     expect(numeric.edges![0]).toBe(0);
     expect(numeric.edges![7]).toBe(100);

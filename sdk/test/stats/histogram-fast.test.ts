@@ -26,7 +26,7 @@ function reference(values: ArrayLike<number>, edges: ArrayLike<number>): number[
 
 describe('histogram counts exactly as searchsorted on the edges, whatever their spacing', () => {
   let s = 11;
-  const rand = () => ((s = (s * 48271) % 2147483647) / 2147483647);
+  const rand = () => (s = (s * 48271) % 2147483647) / 2147483647;
 
   it('padded reference edges (MLRun layout), values on every edge, outside, NaN and infinities', () => {
     for (let t = 0; t < 30; t++) {
@@ -34,7 +34,17 @@ describe('histogram counts exactly as searchsorted on the edges, whatever their 
       const stats = referenceStats(ref);
       if (stats.type !== 'numeric') throw new Error('numeric');
       const edges = stats.hist.edges;
-      const values = [...Array.from({ length: 2000 }, () => (rand() - 0.5) * 3 * 10 ** ((t % 7) - 3)), ...edges, ...edges.map((x) => x * (1 + 1e-16)), ...edges.map((x) => x - Math.abs(x) * 2.3e-16), NaN, Infinity, -Infinity, Number.MAX_VALUE, -Number.MAX_VALUE];
+      const values = [
+        ...Array.from({ length: 2000 }, () => (rand() - 0.5) * 3 * 10 ** ((t % 7) - 3)),
+        ...edges,
+        ...edges.map((x) => x * (1 + 1e-16)),
+        ...edges.map((x) => x - Math.abs(x) * 2.3e-16),
+        NaN,
+        Infinity,
+        -Infinity,
+        Number.MAX_VALUE,
+        -Number.MAX_VALUE,
+      ];
       expect(histogram(values, edges)).toEqual(reference(values, edges));
     }
   });

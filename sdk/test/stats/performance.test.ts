@@ -14,7 +14,7 @@ describe('rocAuc (sklearn.metrics.roc_auc_score)', () => {
 
   it('equals the Mann-Whitney U with midranks', () => {
     let s = 3;
-    const rand = () => ((s = (s * 48271) % 2147483647) / 2147483647);
+    const rand = () => (s = (s * 48271) % 2147483647) / 2147483647;
     const y = Array.from({ length: 500 }, () => (rand() < 0.4 ? 1 : 0));
     const x = y.map((v) => Math.round((rand() + v * 0.4) * 20) / 20);
     let u = 0;

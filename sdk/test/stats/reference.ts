@@ -103,9 +103,7 @@ export interface Reference {
   histogram: HistogramCase[];
 }
 
-export const reference: Reference = JSON.parse(
-  readFileSync(new URL('../fixtures/stats-reference.json', import.meta.url), 'utf8'),
-) as Reference;
+export const reference: Reference = JSON.parse(readFileSync(new URL('../fixtures/stats-reference.json', import.meta.url), 'utf8')) as Reference;
 
 /** |actual - expected| / |expected|; 0 when equal (including both 0 or both infinite). */
 export function relativeError(actual: number, expected: number): number {
@@ -124,6 +122,5 @@ export function expectClose(actual: number, expected: number, rtol: number, labe
     return;
   }
   const err = relativeError(actual, expected);
-  expect(err, `${label}: got ${actual}, expected ${expected} (relative error ${err.toExponential(2)} > ${rtol})`)
-    .toBeLessThanOrEqual(rtol);
+  expect(err, `${label}: got ${actual}, expected ${expected} (relative error ${err.toExponential(2)} > ${rtol})`).toBeLessThanOrEqual(rtol);
 }

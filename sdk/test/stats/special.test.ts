@@ -36,7 +36,12 @@ describe('special functions behaviour', () => {
 
   it('satisfies the complement identities', () => {
     for (const x of [-3, -0.5, 0, 0.2, 1.7, 4]) expect(erf(x) + erfc(x)).toBeCloseTo(1, 15);
-    for (const [a, x] of [[0.5, 0.3], [3, 2], [20, 25], [150, 140]] as const) {
+    for (const [a, x] of [
+      [0.5, 0.3],
+      [3, 2],
+      [20, 25],
+      [150, 140],
+    ] as const) {
       expect(gammainc(a, x) + gammaincc(a, x)).toBeCloseTo(1, 14);
     }
     expect(normCdf(1.3) + normSf(1.3)).toBeCloseTo(1, 15);

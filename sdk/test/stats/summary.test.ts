@@ -11,9 +11,7 @@ describe('summary helpers match numpy', () => {
       expect(edges).toHaveLength(21);
       edges.forEach((e, i) => expectClose(e, c.edges[i]!, 1e-15, `edges[${i}] (np.histogram bins=20)`));
       expect(histogram(c.values, c.edges)).toEqual(c.counts);
-      quantiles(c.values, c.qs).forEach((v, i) =>
-        expectClose(v, c.quantiles[i]!, 1e-15, `quantile ${c.qs[i]} (np.quantile)`),
-      );
+      quantiles(c.values, c.qs).forEach((v, i) => expectClose(v, c.quantiles[i]!, 1e-15, `quantile ${c.qs[i]} (np.quantile)`));
     });
   }
 

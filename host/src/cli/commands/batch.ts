@@ -27,7 +27,9 @@ export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           if (args.json) return printJson(r);
           process.stdout.write(`batch ${r.batchId}: accepted ${r.accepted} event(s)${r.rejected.length ? `, rejected ${r.rejected.length}:` : ''}\n`);
           for (const x of r.rejected.slice(0, 20)) process.stdout.write(`  #${x.index}: ${x.error}\n`);
-          process.stdout.write(`results: modelwatch results --endpoint ${args.endpoint} --batch ${r.batchId} (API: /api/v1/results?endpoint=${args.endpoint}&batch=${r.batchId})\n`);
+          process.stdout.write(
+            `results: modelwatch results --endpoint ${args.endpoint} --batch ${r.batchId} (API: /api/v1/results?endpoint=${args.endpoint}&batch=${r.batchId})\n`,
+          );
           if (r.rejected.length) process.exitCode = 2;
         },
       )

@@ -82,7 +82,12 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
         while (Date.now() < phase.until - 50) {
           const events = Array.from({ length: 20 }, (_, i) => {
             const x = row(r, phase.drifted);
-            return { inputs: [x], outputs: [1 / (1 + Math.exp(-(x[3] * 4 - 2)))], requestId: `req-${sent + i}`, latencyMicros: Math.round(800 + r.uniform() * 400) };
+            return {
+              inputs: [x],
+              outputs: [1 / (1 + Math.exp(-(x[3] * 4 - 2)))],
+              requestId: `req-${sent + i}`,
+              latencyMicros: Math.round(800 + r.uniform() * 400),
+            };
           });
           await client.sendEvents('churn-model', events);
           sent += events.length;

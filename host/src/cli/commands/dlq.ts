@@ -15,7 +15,10 @@ export const dlqCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         (b) =>
           b
             .option('endpoint', { type: 'string', describe: 'only this endpoint' })
-            .option('reason', { type: 'string', describe: 'only this reason (INVALID_JSON, INVALID_EVENT, UNKNOWN_ENDPOINT, FUTURE_EVENT, LATE_EVENT, OVERSIZED, INVALID_BATCH)' })
+            .option('reason', {
+              type: 'string',
+              describe: 'only this reason (INVALID_JSON, INVALID_EVENT, UNKNOWN_ENDPOINT, FUTURE_EVENT, LATE_EVENT, OVERSIZED, INVALID_BATCH)',
+            })
             .option('limit', { type: 'number', default: 20, describe: 'newest letters, at most this many' })
             .example('$0 dlq list --endpoint churn --limit 5', ''),
         async (args) => {
@@ -25,7 +28,9 @@ export const dlqCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             limit: args.limit,
           });
           if (args.json) return printJson(r);
-          const counts = Object.entries(r.counts).flatMap(([ep, byCode]) => Object.entries(byCode).map(([code, n]) => [ep, code, n] as [string, string, number]));
+          const counts = Object.entries(r.counts).flatMap(([ep, byCode]) =>
+            Object.entries(byCode).map(([code, n]) => [ep, code, n] as [string, string, number]),
+          );
           if (counts.length === 0) {
             process.stdout.write('no dead letters\n');
             return;
@@ -33,7 +38,14 @@ export const dlqCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           printTable(['endpoint', 'reason', 'letters'], counts);
           printTable(
             ['seq', 'received', 'endpoint', 'reason', 'source', 'message'],
-            r.letters.map((l) => [l.seq, l.time, l.endpoint, l.reason.code, `${l.source}${l.index !== undefined ? ` #${l.index}` : ''}`, clip(l.reason.message, 90)]),
+            r.letters.map((l) => [
+              l.seq,
+              l.time,
+              l.endpoint,
+              l.reason.code,
+              `${l.source}${l.index !== undefined ? ` #${l.index}` : ''}`,
+              clip(l.reason.message, 90),
+            ]),
           );
           process.stdout.write(`${r.letters.length} of ${r.total} shown; modelwatch dlq show SEQ for one with its payload\n`);
         },

@@ -13,7 +13,13 @@ interface CreateArgs extends GlobalArgs {
   reference?: string;
 }
 
-const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
+const list = (s: string | undefined) =>
+  s === undefined
+    ? undefined
+    : s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean);
 
 const STATUS_NAMES: Record<string, string> = { '-1': 'irrelevant', '0': 'no_detection', '1': 'potential_detection', '2': 'detected' };
 const driftName = (s: number | null) => (s === null ? '-' : (STATUS_NAMES[String(s)] ?? String(s)));
@@ -50,9 +56,15 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         (b) =>
           b
             .option('name', { type: 'string', demandOption: true, describe: 'endpoint name (letters, digits, _ and -)' })
-            .option('features', { type: 'string', describe: 'feature names in input order, comma-separated (default: the reference columns, or f0..fn from the first event)' })
+            .option('features', {
+              type: 'string',
+              describe: 'feature names in input order, comma-separated (default: the reference columns, or f0..fn from the first event)',
+            })
             .option('labels', { type: 'string', describe: 'output (prediction) names, comma-separated (default p0..pn)' })
-            .option('reference', { type: 'string', describe: 'training data: CSV with a header, JSON Lines or a JSON array; the host computes reference statistics' })
+            .option('reference', {
+              type: 'string',
+              describe: 'training data: CSV with a header, JSON Lines or a JSON array; the host computes reference statistics',
+            })
             .example('$0 endpoint create --name churn --reference train.csv --labels churned', ''),
         async (args) => {
           const client = new ModelwatchClient({ url: args.host });
@@ -62,9 +74,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           let ep = await client.createEndpoint({ name: args.name, ...(features && { featureNames: features }), ...(labels && { labelNames: labels }) });
           if (ref) ep = await client.setReference(args.name, ref.data, ref.format);
           if (args.json) return printJson(ep);
-          process.stdout.write(
-            `endpoint ${ep.name} (id ${ep.id}): ${ep.featureNames.length} features${ep.hasReference ? ', reference statistics set' : ''}\n`,
-          );
+          process.stdout.write(`endpoint ${ep.name} (id ${ep.id}): ${ep.featureNames.length} features${ep.hasReference ? ', reference statistics set' : ''}\n`);
         },
       )
       .command<GlobalArgs & { name: string; reference: string }>(
@@ -129,7 +139,13 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               `last interval:   ${li ? `${iso(li.start)}: ${li.requests} requests, ${li.errors} errors, latency avg ${li.latencyAvg !== null ? micros(li.latencyAvg) : '-'}, p50 ${li.latencyP50 !== null ? micros(li.latencyP50) : '-'}, p99 ${li.latencyP99 !== null ? micros(li.latencyP99) : '-'}` : '-'}`,
               `drift status:    ${driftName(s.driftStatus)} (worst result status of the last 24 hours)`,
               `late rows:       ${s.lateRows}`,
-              `dead letters:    ${s.deadLetters.total}${s.deadLetters.total ? ` (${Object.entries(s.deadLetters.byReason).map(([k, v]) => `${k} ${v}`).join(', ')}); modelwatch dlq list --endpoint ${ep.name}` : ''}`,
+              `dead letters:    ${s.deadLetters.total}${
+                s.deadLetters.total
+                  ? ` (${Object.entries(s.deadLetters.byReason)
+                      .map(([k, v]) => `${k} ${v}`)
+                      .join(', ')}); modelwatch dlq list --endpoint ${ep.name}`
+                  : ''
+              }`,
               '(--json for the full record with the reference statistics)',
               '',
             ].join('\n'),

@@ -86,8 +86,18 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const r = await runLocal(bundle, { sample: { columns: [], values: {}, rows: 0 } }).catch((err: unknown) => {
             throw new ModelwatchError('PLUGIN_LOAD_FAILED', `the smoke run on an empty window failed: ${(err as Error).message}`);
           });
-          if (args.json) return printJson({ name: bundle.manifest.name, version: bundle.manifest.version, bytes: bundle.code.length, digest: bundle.digest, inputs: bundle.inputs, smokeRun: r });
-          process.stdout.write(`built ${bundle.manifest.name}@${bundle.manifest.version}: ${bundle.code.length} bytes from ${bundle.inputs.length} files, sha256 ${bundle.digest.slice(0, 12)}; smoke run on an empty window ok (${r.durationMs.toFixed(1)} ms)\n`);
+          if (args.json)
+            return printJson({
+              name: bundle.manifest.name,
+              version: bundle.manifest.version,
+              bytes: bundle.code.length,
+              digest: bundle.digest,
+              inputs: bundle.inputs,
+              smokeRun: r,
+            });
+          process.stdout.write(
+            `built ${bundle.manifest.name}@${bundle.manifest.version}: ${bundle.code.length} bytes from ${bundle.inputs.length} files, sha256 ${bundle.digest.slice(0, 12)}; smoke run on an empty window ok (${r.durationMs.toFixed(1)} ms)\n`,
+          );
         },
       )
       .command<GlobalArgs & { dir: string; sample: string; reference?: string; config?: string; labels?: string }>(
@@ -143,7 +153,9 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             const t0 = performance.now();
             try {
               const rec = await publishBundle(client, e.bundle, config, `${Date.now()}${n++}`);
-              process.stdout.write(`${new Date().toISOString()} published ${rec.name}@${rec.activeVersion} in ${(performance.now() - t0).toFixed(0)} ms: it runs from the next window\n`);
+              process.stdout.write(
+                `${new Date().toISOString()} published ${rec.name}@${rec.activeVersion} in ${(performance.now() - t0).toFixed(0)} ms: it runs from the next window\n`,
+              );
             } catch (err) {
               process.stderr.write(`${(err as Error).message}\n`);
             }
@@ -230,7 +242,10 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           process.once('SIGINT', () => ac.abort());
           for await (const l of new ModelwatchClient({ url: args.host }).pluginLogs(args.name, { limit: args.limit, follow: args.follow, signal: ac.signal })) {
             if (args.json) process.stdout.write(`${JSON.stringify(l)}\n`);
-            else process.stdout.write(`${iso(l.time)} ${l.level.toUpperCase().padEnd(5)} ${l.plugin}@${l.version} ${l.endpoint} ${iso(l.windowStart)} ${l.message}${l.fields ? ` ${l.fields}` : ''}\n`);
+            else
+              process.stdout.write(
+                `${iso(l.time)} ${l.level.toUpperCase().padEnd(5)} ${l.plugin}@${l.version} ${l.endpoint} ${iso(l.windowStart)} ${l.message}${l.fields ? ` ${l.fields}` : ''}\n`,
+              );
           }
         },
       )

@@ -41,7 +41,17 @@ export const resultsCommand: CommandModule<GlobalArgs, ResultsArgs> = {
     }
     printTable(
       ['endpoint', 'app', 'window start', 'window end', 'rows', 'result', 'kind', 'status', 'value'],
-      rows.map((r) => [r.endpoint, `${r.app}@${r.version}`, r.windowStart, r.windowEnd, r.rows, r.result ?? '-', r.kind ?? '-', r.error ? `error: ${r.error}` : (r.status ?? '-'), fmtValue(r.value)]),
+      rows.map((r) => [
+        r.endpoint,
+        `${r.app}@${r.version}`,
+        r.windowStart,
+        r.windowEnd,
+        r.rows,
+        r.result ?? '-',
+        r.kind ?? '-',
+        r.error ? `error: ${r.error}` : (r.status ?? '-'),
+        fmtValue(r.value),
+      ]),
     );
   },
 };
