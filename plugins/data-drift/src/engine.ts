@@ -6,6 +6,8 @@
  * Runs inside the sandbox: pure ECMAScript, no Node or web APIs.
  */
 import {
+  describeValue,
+  readConfig,
   DEFAULT_EXTRA_DATA_BYTES,
   jsonByteLength,
   ResultStatus,
@@ -88,12 +90,6 @@ export interface ResolvedDriftConfig {
 
 const METHODS = Object.keys(DRIFT_METHODS) as DriftMethod[];
 
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v === null || typeof v !== 'object') return String(v);
-  return Array.isArray(v) ? 'an array' : 'an object';
-}
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -103,11 +99,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * @throws {Error} naming the bad key and value
  */
 export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' | 'columnsKey' | 'methodsKey' | 'thresholdsKey'>): ResolvedDriftConfig {
-  const cfg = (config ?? {}) as Record<string, unknown>;
-  const fail = (msg: string): never => {
-    throw new Error(`${spec.app}: ${msg}`);
-  };
-  if (!isObject(cfg)) fail(`config must be an object, got ${show(config)}`);
   const known = [
     spec.columnsKey,
     'method',
@@ -123,19 +114,19 @@ export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' 
     'maxChunks',
     'minChunks',
   ];
-  for (const key of Object.keys(cfg)) if (!known.includes(key)) fail(`unknown config key '${key}' (known keys: ${known.join(', ')})`);
+  const { cfg, fail } = readConfig(spec.app, config, known);
 
   const method = (v: unknown, where: string, auto: boolean): DriftMethod | 'auto' => {
     if ((auto && v === 'auto') || (typeof v === 'string' && (METHODS as string[]).includes(v))) return v as DriftMethod | 'auto';
-    return fail(`config ${where} must be one of ${auto ? "'auto', " : ''}${METHODS.join(', ')}, got ${show(v)}`);
+    return fail(`config ${where} must be one of ${auto ? "'auto', " : ''}${METHODS.join(', ')}, got ${describeValue(v)}`);
   };
   const threshold = (v: unknown, where: string, m?: DriftMethod): number => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return fail(`config ${where} must be a positive number, got ${show(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return fail(`config ${where} must be a positive number, got ${describeValue(v)}`);
     if (m && DRIFT_METHODS[m].kind === 'test' && !(v < 1)) fail(`config ${where} is a p-value threshold and must be below 1, got ${v}`);
     return v;
   };
   const integer = (v: unknown, where: string, min: number): number => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return fail(`config ${where} must be an integer >= ${min}, got ${show(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return fail(`config ${where} must be an integer >= ${min}, got ${describeValue(v)}`);
     return v;
   };
 
@@ -143,19 +134,19 @@ export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' 
   const rawColumns = cfg[spec.columnsKey];
   if (rawColumns !== undefined) {
     if (!Array.isArray(rawColumns) || rawColumns.some((c) => typeof c !== 'string')) {
-      fail(`config ${spec.columnsKey} must be an array of column names, got ${show(rawColumns)}`);
+      fail(`config ${spec.columnsKey} must be an array of column names, got ${describeValue(rawColumns)}`);
     }
     columns = rawColumns as string[];
   }
   const columnMethods: Record<string, DriftMethod> = {};
   const rawMethods = cfg[spec.methodsKey];
   if (rawMethods !== undefined) {
-    if (!isObject(rawMethods)) fail(`config ${spec.methodsKey} must be an object of column name -> method, got ${show(rawMethods)}`);
+    if (!isObject(rawMethods)) fail(`config ${spec.methodsKey} must be an object of column name -> method, got ${describeValue(rawMethods)}`);
     for (const [k, v] of Object.entries(rawMethods as Record<string, unknown>)) columnMethods[k] = method(v, `${spec.methodsKey}.${k}`, false) as DriftMethod;
   }
   const methodThresholds: Partial<Record<DriftMethod, number>> = {};
   if (cfg.methodThresholds !== undefined) {
-    if (!isObject(cfg.methodThresholds)) fail(`config methodThresholds must be an object of method -> threshold, got ${show(cfg.methodThresholds)}`);
+    if (!isObject(cfg.methodThresholds)) fail(`config methodThresholds must be an object of method -> threshold, got ${describeValue(cfg.methodThresholds)}`);
     for (const [k, v] of Object.entries(cfg.methodThresholds as Record<string, unknown>)) {
       const m = method(k, `methodThresholds key '${k}'`, false) as DriftMethod;
       methodThresholds[m] = threshold(v, `methodThresholds.${k}`, m);
@@ -164,25 +155,25 @@ export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' 
   const columnThresholds: Record<string, number> = {};
   const rawThresholds = cfg[spec.thresholdsKey];
   if (rawThresholds !== undefined) {
-    if (!isObject(rawThresholds)) fail(`config ${spec.thresholdsKey} must be an object of column name -> threshold, got ${show(rawThresholds)}`);
+    if (!isObject(rawThresholds)) fail(`config ${spec.thresholdsKey} must be an object of column name -> threshold, got ${describeValue(rawThresholds)}`);
     for (const [k, v] of Object.entries(rawThresholds as Record<string, unknown>)) columnThresholds[k] = threshold(v, `${spec.thresholdsKey}.${k}`);
   }
   const categoricalTest = cfg.categoricalTest ?? 'chisquare';
   if (categoricalTest !== 'chisquare' && categoricalTest !== 'chi2_contingency') {
-    fail(`config categoricalTest must be 'chisquare' or 'chi2_contingency', got ${show(categoricalTest)}`);
+    fail(`config categoricalTest must be 'chisquare' or 'chi2_contingency', got ${describeValue(categoricalTest)}`);
   }
   const share = (v: unknown, where: string, fallback: number): number => {
     if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !(v > 0 && v <= 1)) return fail(`config ${where} must be a number in (0, 1], got ${show(v)}`);
+    if (typeof v !== 'number' || !(v > 0 && v <= 1)) return fail(`config ${where} must be a number in (0, 1], got ${describeValue(v)}`);
     return v;
   };
   const driftShare = share(cfg.driftShare, 'driftShare', 0.5);
   const potentialShare = share(cfg.potentialShare, 'potentialShare', driftShare / 2);
   if (potentialShare > driftShare) fail(`config potentialShare (${potentialShare}) must not exceed driftShare (${driftShare})`);
   const thresholds = cfg.thresholds ?? 'fixed';
-  if (thresholds !== 'fixed' && thresholds !== 'adaptive') fail(`config thresholds must be 'fixed' or 'adaptive', got ${show(thresholds)}`);
+  if (thresholds !== 'fixed' && thresholds !== 'adaptive') fail(`config thresholds must be 'fixed' or 'adaptive', got ${describeValue(thresholds)}`);
   const sigmas = cfg.sigmas ?? DEFAULT_BAND_MULTIPLIER;
-  if (typeof sigmas !== 'number' || !Number.isFinite(sigmas) || sigmas < 0) fail(`config sigmas must be a number >= 0, got ${show(sigmas)}`);
+  if (typeof sigmas !== 'number' || !Number.isFinite(sigmas) || sigmas < 0) fail(`config sigmas must be a number >= 0, got ${describeValue(sigmas)}`);
   return {
     columns,
     method: cfg.method === undefined ? 'auto' : method(cfg.method, 'method', true),

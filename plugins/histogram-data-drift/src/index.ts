@@ -10,6 +10,8 @@
  * Runs inside the sandbox: pure ECMAScript, no Node or web APIs.
  */
 import {
+  describeValue,
+  readConfig,
   DEFAULT_EXTRA_DATA_BYTES,
   jsonByteLength,
   MonitoringApplication,
@@ -68,20 +70,12 @@ export interface Thresholds {
  * @throws {Error} naming the bad key or values
  */
 export function resolveThresholds(config: unknown): Thresholds {
-  const cfg = (config ?? {}) as Record<string, unknown>;
-  if (typeof cfg !== 'object' || Array.isArray(cfg)) {
-    throw new Error(`${APP}: config must be an object with ${CONFIG_KEYS.join(' and ')}, got ${show(config)}`);
-  }
-  for (const key of Object.keys(cfg)) {
-    if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-      throw new Error(`${APP}: unknown config key '${key}' (known keys: ${CONFIG_KEYS.join(', ')})`);
-    }
-  }
+  const { cfg, fail } = readConfig(APP, config, CONFIG_KEYS, `an object with ${CONFIG_KEYS.join(' and ')}`);
   const read = (key: (typeof CONFIG_KEYS)[number], fallback: number): number => {
     const v = cfg[key];
     if (v === undefined) return fallback;
     if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new Error(`${APP}: config ${key} must be a finite number, got ${show(v)}`);
+      return fail(`config ${key} must be a finite number, got ${describeValue(v)}`);
     }
     return v;
   };
@@ -316,9 +310,3 @@ function fitExtraData(
 }
 
 const jsonBytes = jsonByteLength;
-
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v === null || typeof v !== 'object') return String(v);
-  return Array.isArray(v) ? 'an array' : 'an object';
-}

@@ -8,6 +8,8 @@
  * Runs inside the sandbox: pure ECMAScript, no Node or web APIs.
  */
 import {
+  describeValue,
+  readConfig,
   MonitoringApplication,
   ResultKind,
   ResultStatus,
@@ -113,35 +115,24 @@ export interface ResolvedConfig {
   minMatched: number;
 }
 
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v === null || typeof v !== 'object') return String(v);
-  return Array.isArray(v) ? 'an array' : 'an object';
-}
-
 /**
  * Validate the configuration and fill in defaults.
  * @throws {Error} naming the bad key and value
  */
 export function resolveConfig(config: unknown): ResolvedConfig {
-  const cfg = (config ?? {}) as Record<string, unknown>;
-  const fail = (msg: string): never => {
-    throw new Error(`${APP}: ${msg}`);
-  };
-  if (typeof cfg !== 'object' || Array.isArray(cfg)) fail(`config must be an object, got ${show(config)}`);
-  for (const k of Object.keys(cfg)) if (!(KEYS as string[]).includes(k)) fail(`unknown config key '${k}' (known keys: ${KEYS.join(', ')})`);
+  const { cfg, fail } = readConfig(APP, config, KEYS);
   const task = cfg.task ?? 'classification';
-  if (task !== 'classification' && task !== 'regression') fail(`config task must be 'classification' or 'regression', got ${show(task)}`);
+  if (task !== 'classification' && task !== 'regression') fail(`config task must be 'classification' or 'regression', got ${describeValue(task)}`);
   const str = (k: string): string | undefined => {
     const v = cfg[k];
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v === '') return fail(`config ${k} must be a column name, got ${show(v)}`);
+    if (typeof v !== 'string' || v === '') return fail(`config ${k} must be a column name, got ${describeValue(v)}`);
     return v;
   };
   const num = (k: string, fallback: number, ok: (v: number) => boolean, what: string): number => {
     const v = cfg[k];
     if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) return fail(`config ${k} must be ${what}, got ${show(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) return fail(`config ${k} must be ${what}, got ${describeValue(v)}`);
     return v;
   };
   const allowed: readonly PerformanceMetric[] = task === 'classification' ? CLASSIFICATION_METRICS : REGRESSION_METRICS;
@@ -150,9 +141,9 @@ export function resolveConfig(config: unknown): ResolvedConfig {
   let metrics: PerformanceMetric[];
   if (cfg.metrics === undefined) metrics = allowed.filter((m) => m !== 'roc_auc' || scoreColumn !== undefined);
   else {
-    if (!Array.isArray(cfg.metrics) || cfg.metrics.length === 0) fail(`config metrics must be a non-empty array, got ${show(cfg.metrics)}`);
+    if (!Array.isArray(cfg.metrics) || cfg.metrics.length === 0) fail(`config metrics must be a non-empty array, got ${describeValue(cfg.metrics)}`);
     for (const m of cfg.metrics as unknown[]) {
-      if (!(allowed as unknown[]).includes(m)) fail(`config metrics: ${show(m)} is not a ${task} metric (${allowed.join(', ')})`);
+      if (!(allowed as unknown[]).includes(m)) fail(`config metrics: ${describeValue(m)} is not a ${task} metric (${allowed.join(', ')})`);
     }
     metrics = [...new Set(cfg.metrics as PerformanceMetric[])];
     if (metrics.includes('roc_auc') && !scoreColumn) fail('config metrics has roc_auc: set scoreColumn (the output with the score of the positive class)');
@@ -160,28 +151,28 @@ export function resolveConfig(config: unknown): ResolvedConfig {
   const baseline: Partial<Record<PerformanceMetric, number>> = {};
   if (cfg.baseline !== undefined) {
     if (typeof cfg.baseline !== 'object' || cfg.baseline === null || Array.isArray(cfg.baseline))
-      fail(`config baseline must be an object of metric -> value, got ${show(cfg.baseline)}`);
+      fail(`config baseline must be an object of metric -> value, got ${describeValue(cfg.baseline)}`);
     for (const [k, v] of Object.entries(cfg.baseline as Record<string, unknown>)) {
       if (!(allowed as string[]).includes(k)) fail(`config baseline: '${k}' is not a ${task} metric (${allowed.join(', ')})`);
-      if (typeof v !== 'number' || !Number.isFinite(v)) fail(`config baseline.${k} must be a finite number, got ${show(v)}`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) fail(`config baseline.${k} must be a finite number, got ${describeValue(v)}`);
       baseline[k as PerformanceMetric] = v as number;
     }
   }
   const positiveClass = cfg.positiveClass === undefined ? 1 : cfg.positiveClass;
   if (!(typeof positiveClass === 'string' || (typeof positiveClass === 'number' && Number.isFinite(positiveClass)))) {
-    fail(`config positiveClass must be a number or a string, got ${show(positiveClass)}`);
+    fail(`config positiveClass must be a number or a string, got ${describeValue(positiveClass)}`);
   }
   const warnDrop = num('warnDrop', 0.05, (v) => v >= 0, 'a number >= 0');
   const alertDrop = num('alertDrop', 0.1, (v) => v >= 0, 'a number >= 0');
   if (!(warnDrop < alertDrop)) fail(`config warnDrop (${warnDrop}) must be below alertDrop (${alertDrop})`);
   const dropMode = cfg.dropMode ?? (task === 'classification' ? 'absolute' : 'relative');
-  if (dropMode !== 'absolute' && dropMode !== 'relative') fail(`config dropMode must be 'absolute' or 'relative', got ${show(dropMode)}`);
+  if (dropMode !== 'absolute' && dropMode !== 'relative') fail(`config dropMode must be 'absolute' or 'relative', got ${describeValue(dropMode)}`);
   const thresholds = cfg.thresholds ?? 'fixed';
-  if (thresholds !== 'fixed' && thresholds !== 'adaptive') fail(`config thresholds must be 'fixed' or 'adaptive', got ${show(thresholds)}`);
+  if (thresholds !== 'fixed' && thresholds !== 'adaptive') fail(`config thresholds must be 'fixed' or 'adaptive', got ${describeValue(thresholds)}`);
   const int = (k: string, fallback: number | undefined, min: number): number | undefined => {
     const v = cfg[k];
     if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return fail(`config ${k} must be an integer >= ${min}, got ${show(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return fail(`config ${k} must be an integer >= ${min}, got ${describeValue(v)}`);
     return v;
   };
   return {

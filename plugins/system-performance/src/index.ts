@@ -10,6 +10,8 @@
  * Runs inside the sandbox: pure ECMAScript, no Node or web APIs.
  */
 import {
+  describeValue,
+  readConfig,
   MonitoringApplication,
   ResultKind,
   ResultStatus,
@@ -47,27 +49,16 @@ export interface ResolvedConfig {
   latencyQuantiles: number[];
 }
 
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v === null || typeof v !== 'object') return String(v);
-  return Array.isArray(v) ? 'an array' : 'an object';
-}
-
 /**
  * Validate the configuration and fill in defaults.
  * @throws {Error} naming the bad key and value
  */
 export function resolveConfig(config: unknown): ResolvedConfig {
-  const cfg = (config ?? {}) as Record<string, unknown>;
-  const fail = (msg: string): never => {
-    throw new Error(`${APP}: ${msg}`);
-  };
-  if (typeof cfg !== 'object' || Array.isArray(cfg)) fail(`config must be an object, got ${show(config)}`);
-  for (const k of Object.keys(cfg)) if (!(KEYS as readonly string[]).includes(k)) fail(`unknown config key '${k}' (known keys: ${KEYS.join(', ')})`);
+  const { cfg, fail } = readConfig(APP, config, KEYS);
   const num = (k: string, max: number): number | undefined => {
     const v = cfg[k];
     if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) return fail(`config ${k} must be a number from 0 to ${max}, got ${show(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) return fail(`config ${k} must be a number from 0 to ${max}, got ${describeValue(v)}`);
     return v;
   };
   const out: ResolvedConfig = {
@@ -80,7 +71,7 @@ export function resolveConfig(config: unknown): ResolvedConfig {
   if (cfg.latencyQuantiles !== undefined) {
     const q = cfg.latencyQuantiles;
     if (!Array.isArray(q) || q.some((x) => typeof x !== 'number' || !(x >= 0 && x <= 1))) {
-      fail(`config latencyQuantiles must be an array of numbers in [0, 1], got ${show(q)}`);
+      fail(`config latencyQuantiles must be an array of numbers in [0, 1], got ${describeValue(q)}`);
     }
     out.latencyQuantiles = q as number[];
   }
