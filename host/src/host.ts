@@ -19,6 +19,7 @@ import { jsonCodec } from './nats/codec.js';
 import { windowKey, type AppOutputMessage } from './nats/messages.js';
 import { Subjects } from './nats/subjects.js';
 import { CRASH_TOLERANCE } from './runner/runner.js';
+import type { CrashReport } from './runner/sandbox.js';
 import { RunnerSupervisor } from './runner/supervisor.js';
 import type { EndpointRecord } from './store/endpoints.js';
 import { updateJson } from './store/endpoints.js';
@@ -186,10 +187,7 @@ class HostImpl implements Host {
             rows: 0,
             results: [],
             metrics: [],
-            error: {
-              code: 'APP_MEMORY_LIMIT',
-              message: `${c.app}@${c.version} on endpoint ${c.window.endpointName}, window ${new Date(c.window.windowStart).toISOString()}: exhausted V8's memory beyond recovery (${c.message}) and crashed its runner, which was restarted`,
-            },
+            error: crashError(c, c.window),
             durationMs: 0,
             completedAt: Date.now(),
             runner: 'supervisor',
@@ -313,4 +311,19 @@ class HostImpl implements Host {
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
+}
+
+/**
+ * The error recorded for a window whose plugin crashed its runner: V8 ran out of memory beyond
+ * recovery, or could not stop a long builtin operation (a huge BigInt power, say) at the deadline.
+ */
+function crashError(c: CrashReport, window: NonNullable<CrashReport['window']>): { code: 'APP_TIMEOUT' | 'APP_MEMORY_LIMIT'; message: string } {
+  const where = `${c.app}@${c.version} on endpoint ${window.endpointName}, window ${new Date(window.windowStart).toISOString()}`;
+  if (/failed to terminate/i.test(c.message)) {
+    return {
+      code: 'APP_TIMEOUT',
+      message: `${where}: ran past its time limit in an operation V8 could not interrupt (${c.message}) and crashed its runner, which was restarted`,
+    };
+  }
+  return { code: 'APP_MEMORY_LIMIT', message: `${where}: exhausted V8's memory beyond recovery (${c.message}) and crashed its runner, which was restarted` };
 }

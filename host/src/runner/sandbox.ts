@@ -80,6 +80,8 @@ const PENDING = '\u0000pending';
 const INVALID = '\u0000invalid:';
 /** How often the CPU-time watchdog looks. */
 const WATCHDOG_MS = 25;
+/** The least slack the wall-clock backstop gives a call beyond its time limit. */
+const BACKSTOP_MS = 2000;
 
 /** Largest output (JSON text) an app may return. */
 export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024;
@@ -151,8 +153,8 @@ export class PluginSandbox {
   private isolate: ivm.Isolate | undefined;
   private scripts: { plugin: ivm.Script; harden: ivm.Script } | undefined;
   private readonly filename: string;
-  /** The window running now (for the crash report). */
-  private current: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } | undefined;
+  /** The window running now on the isolate, or the last one run there (for its crash report). */
+  private current: { window?: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } } = {};
   /** The context windows run in, with its entry, kept while its realm stays pristine. */
   private live:
     | {
@@ -187,13 +189,15 @@ export class PluginSandbox {
   private ensure(): { isolate: ivm.Isolate; scripts: NonNullable<PluginSandbox['scripts']> } {
     if (this.isolate && !this.isolate.isDisposed && this.scripts) return { isolate: this.isolate, scripts: this.scripts };
     this.disposeIsolate();
+    // the crash report names the window this isolate last ran, even once a newer isolate runs another
+    const current: PluginSandbox['current'] = (this.current = {});
     const isolate = new ivm.Isolate({
       memoryLimit: Math.max(8, this.opts.limits.memoryMb),
       // V8 cannot recover from this: say which window did it (synchronously, on stderr, for the
       // supervisor), then abort; only this runner process dies and the supervisor restarts it.
       onCatastrophicError: (message: string) => {
         try {
-          writeSync(2, `${CRASH_MARKER}${JSON.stringify({ app: this.opts.name, version: this.opts.version, message, window: this.current ?? null })}\n`);
+          writeSync(2, `${CRASH_MARKER}${JSON.stringify({ app: this.opts.name, version: this.opts.version, message, window: current.window ?? null })}\n`);
         } finally {
           process.abort();
         }
@@ -224,7 +228,7 @@ export class PluginSandbox {
 
   private async runNow(input: SandboxInput, runOptions: RunOptions): Promise<string> {
     const { isolate, scripts } = this.ensure();
-    this.current = { endpointId: input.endpoint.id, endpointName: input.endpoint.name, windowStart: input.windowStart, windowEnd: input.windowEnd };
+    this.current.window = { endpointId: input.endpoint.id, endpointName: input.endpoint.name, windowStart: input.windowStart, windowEnd: input.windowEnd };
     const timeout = this.opts.limits.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     let watchdog: NodeJS.Timeout | undefined;
@@ -250,14 +254,17 @@ export class PluginSandbox {
       const seq = ++this.seq;
       this.active = { seq, input };
       if (onLog) this.recent.set(seq, { onLog, logs: 0 });
-      // Three layers: the isolate's own timeout (sync and microtask loops), this wall-clock
-      // deadline (promises that never settle), and a CPU-time watchdog (anything else).
+      // Three layers: the isolate's own timeout (sync and microtask loops), a CPU-time watchdog
+      // (anything that keeps the isolate's thread busy), and this wall-clock backstop for a call
+      // that neither runs nor returns. The backstop leaves room for a call queued behind other
+      // plugins' calls on the runner's threads: a busy runner must not fail a quick plugin.
+      // (A promise that can never settle is found at once, see PENDING.)
       const deadline = new Promise<never>((_, reject) => {
         const kill = (why: string) => {
           reject(new ModelwatchError('APP_TIMEOUT', `${this.label()} ${why}`));
           if (!isolate.isDisposed) isolate.dispose();
         };
-        timer = setTimeout(() => kill(`did not finish within its time limit of ${timeout} ms`), timeout + 50);
+        timer = setTimeout(() => kill(`did not finish within its time limit of ${timeout} ms`), timeout + Math.max(timeout, BACKSTOP_MS));
         const cpuStart = isolate.cpuTime;
         const cpuLimit = BigInt(Math.round(timeout * 1e6));
         watchdog = setInterval(() => {
@@ -295,7 +302,9 @@ export class PluginSandbox {
       failed = true;
       throw this.mapError(err, isolate, timeout, Date.now() - began);
     } finally {
-      this.current = undefined;
+      // this.current.window stays: an isolate that could not be stopped (one long builtin
+      // operation past its deadline) may still crash V8 after the run is over, and that is this
+      // window's doing
       const done = this.active;
       this.active = undefined;
       if (done && this.recent.has(done.seq)) setTimeout(() => this.recent.delete(done.seq), 1000).unref();
