@@ -19,8 +19,7 @@ import { jsonCodec } from './nats/codec.js';
 import { windowKey, type AppOutputMessage } from './nats/messages.js';
 import { Subjects } from './nats/subjects.js';
 import { CRASH_TOLERANCE } from './runner/runner.js';
-import type { CrashReport } from './runner/sandbox.js';
-import { RunnerSupervisor } from './runner/supervisor.js';
+import { crashError, RunnerSupervisor } from './runner/supervisor.js';
 import type { EndpointRecord } from './store/endpoints.js';
 import { updateJson } from './store/endpoints.js';
 import type { PluginRecord } from './store/plugins.js';
@@ -311,19 +310,4 @@ class HostImpl implements Host {
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
-}
-
-/**
- * The error recorded for a window whose plugin crashed its runner: V8 ran out of memory beyond
- * recovery, or could not stop a long builtin operation (a huge BigInt power, say) at the deadline.
- */
-function crashError(c: CrashReport, window: NonNullable<CrashReport['window']>): { code: 'APP_TIMEOUT' | 'APP_MEMORY_LIMIT'; message: string } {
-  const where = `${c.app}@${c.version} on endpoint ${window.endpointName}, window ${new Date(window.windowStart).toISOString()}`;
-  if (/failed to terminate/i.test(c.message)) {
-    return {
-      code: 'APP_TIMEOUT',
-      message: `${where}: ran past its time limit in an operation V8 could not interrupt (${c.message}) and crashed its runner, which was restarted`,
-    };
-  }
-  return { code: 'APP_MEMORY_LIMIT', message: `${where}: exhausted V8's memory beyond recovery (${c.message}) and crashed its runner, which was restarted` };
 }
