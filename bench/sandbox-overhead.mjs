@@ -49,6 +49,16 @@ const time = async (fn, runs = RUNS) => {
   return median(t);
 };
 
+/** A plugin folder with `source` as its src/index.ts, bundled as `modelwatch plugin publish` would; a sandbox of it. */
+async function benchPlugin(name, source) {
+  const dir = await mkdtemp(join(tmpdir(), `mw-bench-${name}-`));
+  await mkdir(join(dir, 'src'));
+  await writeFile(join(dir, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', description: 'bench', entry: 'src/index.ts' }));
+  await writeFile(join(dir, 'src/index.ts'), source);
+  const bundle = await bundlePlugin(dir);
+  return { dir, bundle, sandbox: new PluginSandbox({ name, version: '1.0.0', code: bundle.code, limits: bundle.manifest.limits }) };
+}
+
 const histogramDir = fileURLToPath(new URL('../plugins/histogram-data-drift/', import.meta.url));
 const bundle = await bundlePlugin(histogramDir);
 const data = buildWindowData([batch], endpoint);
@@ -66,11 +76,8 @@ const input = () => ({
 
 // A histogram-style app that does its own work on the raw columns: counts every value of every
 // feature on the reference's bins (binary search), then TVD and Hellinger per feature.
-const appDir = await mkdtemp(join(tmpdir(), 'mw-bench-app-'));
-await mkdir(join(appDir, 'src'));
-await writeFile(join(appDir, 'plugin.json'), JSON.stringify({ name: 'histogram-style', version: '1.0.0', description: 'bench', entry: 'src/index.ts' }));
-await writeFile(
-  join(appDir, 'src/index.ts'),
+const style = await benchPlugin(
+  'histogram-style',
   `import { MonitoringApplication, ResultKind, ResultStatus, type MonitoringContext } from '@modelwatch/sdk';
 export default class HistogramStyle extends MonitoringApplication {
   doTracking(ctx: MonitoringContext) {
@@ -99,7 +106,6 @@ export default class HistogramStyle extends MonitoringApplication {
 }
 `,
 );
-const styleBundle = await bundlePlugin(appDir);
 
 // in-process: the same plugin source, bundled for Node, called with the same context
 const inProcessOf = async (dir) => {
@@ -115,7 +121,7 @@ const inProcessOf = async (dir) => {
   return mod.default;
 };
 const ctx = createTestContext({ sample: Object.fromEntries(names.map((n, j) => [n, winCols[j]])), reference: refCols, config: bundle.manifest.config });
-const StyleApp = await inProcessOf(appDir);
+const StyleApp = await inProcessOf(style.dir);
 const inProcess = await time(async () => JSON.stringify(await new StyleApp().doTracking(ctx)));
 // what an in-process host would do per window: a new context (new sample object and accessors)
 // around the window's columns, then the call; the data is not copied
@@ -124,13 +130,13 @@ const perWindowCtx = () => {
   return { ...ctx, sample: { ...ctx.sample, has: (n) => cols.has(n), column: (n) => cols.get(n) } };
 };
 const inProcessFresh = await time(async () => JSON.stringify(await new StyleApp().doTracking(perWindowCtx())));
-const sb = new PluginSandbox({ name: 'histogram-style', version: '1.0.0', code: styleBundle.code, limits: styleBundle.manifest.limits });
+const sb = style.sandbox;
 const sandboxed = await time(() => sb.run(input()));
 const warmSb = new PluginSandbox({
   name: 'histogram-style',
   version: '1.0.0',
-  code: styleBundle.code,
-  limits: styleBundle.manifest.limits,
+  code: style.bundle.code,
+  limits: style.bundle.manifest.limits,
   isolation: 'version',
 });
 const sandboxedWarm = await time(() => warmSb.run(input()));
@@ -142,26 +148,16 @@ const mlrunSb = new PluginSandbox({ name: 'histogram-data-drift', version: '1.0.
 const mlrunSandboxed = await time(() => mlrunSb.run(input()));
 
 // fixed overhead: an app that returns a constant, on the same 10k x 20 window
-const dir = await mkdtemp(join(tmpdir(), 'mw-bench-'));
-await mkdir(join(dir, 'src'));
-await writeFile(join(dir, 'plugin.json'), JSON.stringify({ name: 'noop', version: '1.0.0', description: 'noop', entry: 'src/index.ts' }));
-await writeFile(
-  join(dir, 'src/index.ts'),
+const { sandbox: noopSb } = await benchPlugin(
+  'noop',
   "import { MonitoringApplication } from '@modelwatch/sdk';\nexport default class Noop extends MonitoringApplication { doTracking() { return { name: 'n', value: 1 }; } }\n",
 );
-const noop = await bundlePlugin(dir);
-const noopSb = new PluginSandbox({ name: 'noop', version: '1.0.0', code: noop.code, limits: noop.manifest.limits });
 const fixed = await time(() => noopSb.run(input()));
 // the rows moved in: an app that reads every column and does nothing with them
-const touchDir = await mkdtemp(join(tmpdir(), 'mw-bench-'));
-await mkdir(join(touchDir, 'src'));
-await writeFile(join(touchDir, 'plugin.json'), JSON.stringify({ name: 'touch', version: '1.0.0', description: 'reads every column', entry: 'src/index.ts' }));
-await writeFile(
-  join(touchDir, 'src/index.ts'),
+const { sandbox: touchSb } = await benchPlugin(
+  'touch',
   "import { MonitoringApplication, type MonitoringContext } from '@modelwatch/sdk';\nexport default class Touch extends MonitoringApplication { doTracking(ctx: MonitoringContext) { let s = 0; for (const n of ctx.endpoint.featureNames) s += (ctx.sample.column(n) as Float64Array).length; return { name: 'n', value: s }; } }\n",
 );
-const touch = await bundlePlugin(touchDir);
-const touchSb = new PluginSandbox({ name: 'touch', version: '1.0.0', code: touch.code, limits: touch.manifest.limits });
 const touched = await time(() => touchSb.run(input()));
 const tiny = {
   ...input(),

@@ -143,16 +143,7 @@ export class Controller {
         const tasks: TaskMessage[] = [];
         const due = closeBefore - delayOf(p);
         for (let w = windowAt(next, settings.periods); w.end <= due && tasks.length < max; w = windowAt(w.end, settings.periods)) {
-          tasks.push({
-            v: 1,
-            endpointId: ep.id,
-            endpointName: ep.name,
-            app: p.name,
-            version: p.activeVersion,
-            windowStart: w.start,
-            windowEnd: w.end,
-            dispatchedAt: now,
-          });
+          tasks.push(task(ep.id, ep.name, p, w, now));
           next = w.end;
         }
         if (tasks.length === 0) {
@@ -198,16 +189,7 @@ export class Controller {
       for (const p of plugins) {
         for (const start of starts) {
           const w = windowAt(start, periods);
-          tasks.push({
-            v: 1,
-            endpointId: series,
-            endpointName: ep.name,
-            app: p.name,
-            version: p.activeVersion,
-            windowStart: w.start,
-            windowEnd: w.end,
-            dispatchedAt: now,
-          });
+          tasks.push(task(series, ep.name, p, w, now));
         }
       }
       await Promise.all(
@@ -227,4 +209,15 @@ export class Controller {
     if (!e || e.operation !== 'PUT') return undefined;
     return e.json<Progress>().next;
   }
+}
+
+/** The task of one window of an app: `rowsId` is the endpoint's id, or its batch series for a batch's windows. */
+function task(
+  rowsId: string,
+  endpointName: string,
+  plugin: { name: string; activeVersion: string },
+  w: { start: number; end: number },
+  now: number,
+): TaskMessage {
+  return { v: 1, endpointId: rowsId, endpointName, app: plugin.name, version: plugin.activeVersion, windowStart: w.start, windowEnd: w.end, dispatchedAt: now };
 }
