@@ -87,6 +87,8 @@ export async function hostProcess(args: string[], env: Record<string, string> = 
   return {
     url,
     pid: () => child?.pid,
+    /** The last 200,000 characters the host wrote (stdout and stderr, across restarts). */
+    output: () => log,
     async start() {
       const c = spawn(process.execPath, ['--no-node-snapshot', CLI, 'host', 'start', '--http-port', String(port), ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
