@@ -68,6 +68,8 @@ export async function restartableTsdb(dataDir: string, opts: { dedup?: boolean }
 export interface HostProcess {
   url: string;
   pid(): number | undefined;
+  /** The last 200,000 characters the host wrote (stdout and stderr, across restarts). */
+  output(): string;
   start(): Promise<void>;
   /** SIGKILL, no shutdown of any kind. */
   kill(): Promise<void>;
@@ -87,7 +89,6 @@ export async function hostProcess(args: string[], env: Record<string, string> = 
   return {
     url,
     pid: () => child?.pid,
-    /** The last 200,000 characters the host wrote (stdout and stderr, across restarts). */
     output: () => log,
     async start() {
       const c = spawn(process.execPath, ['--no-node-snapshot', CLI, 'host', 'start', '--http-port', String(port), ...args], {
