@@ -200,7 +200,7 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
     for (const w of good) {
       expect(w.outcome).toBe('ok');
       expect(w.results).toEqual([expect.objectContaining({ name: 'rows', value: 20, status: 0 })]);
-      // on time: within 10 s of the window's end (a crashed runner's task is redelivered after the 6 s ack wait)
+      // on time: within 10 s of the window's end (the tasks a crashed runner held are redelivered after the 3 s ack wait)
       expect(w.completedAt - w.windowEnd).toBeLessThan(10_000);
     }
   });

@@ -54,7 +54,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   await ensureConsumer(jsm, Streams.tasks, {
     durable_name: Consumers.runners,
     ack_policy: AckPolicy.Explicit,
-    ack_wait: ns(opts.taskAckWaitMs ?? 6_000),
+    // a runner signals progress every second: the windows a crashed runner held come back within 3 s
+    ack_wait: ns(opts.taskAckWaitMs ?? 3_000),
     max_deliver: opts.taskMaxDeliver ?? 6,
     max_ack_pending: 1024,
   });

@@ -187,7 +187,7 @@ export class AppRunner {
       return;
     }
     const attempt = m.info.deliveryCount;
-    const keepAlive = setInterval(() => m.working(), 2_000);
+    const keepAlive = setInterval(() => m.working(), 1_000);
     try {
       let output: AppOutputMessage;
       if (attempt > 1 && (await this.buckets.poison.get(windowKey(task.endpointId, task.app, task.windowStart)))) {
