@@ -1,95 +1,30 @@
 /**
- * In-process MonitoringContext for the built-in apps' tests: builds ctx.sample, ctx.reference,
- * ctx.groundTruth and the statistics (with the SDK's referenceStats / windowStats, as the host
- * does) from plain columns. To be replaced by `@modelwatch/sdk/testing` when it lands.
+ * The built-in apps' tests build their contexts with `@modelwatch/sdk/testing` (the context the
+ * host builds), through `createContext`, which adds the few knobs these tests need on top:
+ * endpoint feature names that differ from the window's columns, a reference given only as
+ * statistics, an explicit ground-truth match count. Plus small helpers for outputs and rates.
  */
 import {
   normalizeAppOutput,
-  type CellValue,
-  type FeatureStatsMap,
-  type GroundTruth,
-  type JsonValue,
-  type Logger,
   type MonitoringApplication,
   type MonitoringContext,
   type MonitoringMetric,
   type MonitoringResult,
   type NormalizedOutput,
-  type Sample,
 } from '@modelwatch/sdk';
-import { referenceStats, windowStats } from '@modelwatch/sdk/stats';
+import { createTestContext, type TestLogLine } from '@modelwatch/sdk/testing';
 
 /** A column: numbers (null/NaN missing) or strings (null missing). */
 export type Column = ReadonlyArray<number | string | null> | Float64Array;
 
-export interface LogLine {
-  level: string;
-  message: string;
-  fields?: Record<string, JsonValue>;
-}
-
-type Stored = Float64Array | Array<string | null>;
-
-function store(values: Column, categorical: boolean): Stored {
-  if (values instanceof Float64Array && !categorical) return values;
-  const arr = Array.from(values as ArrayLike<number | string | null>);
-  if (categorical || arr.some((v) => typeof v === 'string')) {
-    return arr.map((v) => (v === null || (typeof v === 'number' && Number.isNaN(v)) ? null : String(v)));
-  }
-  return Float64Array.from(arr, (v) => (v === null ? NaN : (v as number)));
-}
-
-export interface SampleOptions {
-  timestamps?: ArrayLike<number>;
-  latencyMicros?: ArrayLike<number>;
-  requestIds?: ReadonlyArray<string | null>;
-  /** Columns to store as strings even when they hold no string (the reference says categorical). */
-  categorical?: (name: string) => boolean;
-}
-
-/** A Sample over columns, laid out as the sandbox lays it out. */
-export function makeSample(columns: Record<string, Column>, opts: SampleOptions = {}): Sample {
-  const names = Object.keys(columns);
-  const length = names.length > 0 ? columns[names[0]!]!.length : (opts.timestamps?.length ?? opts.latencyMicros?.length ?? 0);
-  const stored = new Map<string, Stored>();
-  for (const name of names) {
-    const values = columns[name]!;
-    if (values.length !== length) throw new Error(`column ${name} has ${values.length} rows, expected ${length}`);
-    stored.set(name, store(values, opts.categorical?.(name) ?? false));
-  }
-  const row = (i: number): Record<string, CellValue> => {
-    const out: Record<string, CellValue> = {};
-    for (const [name, col] of stored) {
-      const v = col[i]!;
-      out[name] = typeof v === 'number' && Number.isNaN(v) ? null : v;
-    }
-    return out;
-  };
-  const fill = (src: ArrayLike<number> | undefined, f: (i: number) => number) => (src ? Float64Array.from(src) : Float64Array.from({ length }, (_, i) => f(i)));
-  return {
-    length,
-    columns: names,
-    timestamps: fill(opts.timestamps, (i) => Date.UTC(2026, 0, 1) + i),
-    latencyMicros: fill(opts.latencyMicros, () => NaN),
-    requestIds: opts.requestIds ? opts.requestIds.slice() : Array.from({ length }, (_, i) => `r${i}`),
-    has: (name) => stored.has(name),
-    column(name) {
-      const col = stored.get(name);
-      if (!col) throw new Error(`the window has no column '${name}' (it has: ${names.join(', ')})`);
-      return col;
-    },
-    row,
-    *rows() {
-      for (let i = 0; i < length; i++) yield row(i);
-    },
-  };
-}
+export type LogLine = TestLogLine;
 
 export interface TestContextOptions<C> {
   /** The window's columns: features, then outputs. */
   sample: Record<string, Column>;
   /** Output names (default none); the other sample columns are the features unless `featureNames` is given. */
   labelNames?: string[];
+  /** The endpoint's feature names, when they differ from the window's columns. */
   featureNames?: string[];
   /** Reference columns: their statistics become ctx.featureStats, and (unless `referenceRows` is false) ctx.reference. */
   reference?: Record<string, Column>;
@@ -100,7 +35,9 @@ export interface TestContextOptions<C> {
   /** Override ctx.groundTruth.matched (default: rows with any label). */
   matched?: number;
   latencyMicros?: ArrayLike<number>;
+  /** @default r0, r1, ... */
   requestIds?: ReadonlyArray<string | null>;
+  /** @default one millisecond apart from 2026-01-01 */
   timestamps?: ArrayLike<number>;
   config?: C;
   windowStart?: Date;
@@ -110,59 +47,30 @@ export interface TestContextOptions<C> {
 
 /** A MonitoringContext built the way the host builds it, and the log lines the app writes. */
 export function createContext<C>(o: TestContextOptions<C>): { ctx: MonitoringContext<C>; logs: LogLine[] } {
-  const labelNames = o.labelNames ?? [];
-  const featureNames = o.featureNames ?? Object.keys(o.sample).filter((n) => !labelNames.includes(n));
-  const featureStats: FeatureStatsMap = {};
-  for (const [name, values] of Object.entries(o.reference ?? {})) featureStats[name] = referenceStats(Array.from(values));
-  const categorical = (name: string) => featureStats[name]?.type === 'categorical';
-  const sample = makeSample(o.sample, {
-    categorical,
+  const length = Object.values(o.sample)[0]?.length ?? o.timestamps?.length ?? o.latencyMicros?.length ?? 0;
+  const t = createTestContext<C>({
+    sample: o.sample,
+    ...(o.reference ? { reference: o.reference } : {}),
+    ...(o.groundTruth ? { groundTruth: o.groundTruth } : {}),
+    ...(o.labelNames ? { labelNames: o.labelNames } : {}),
+    ...(o.config !== undefined ? { config: o.config } : {}),
+    ...(o.windowStart ? { windowStart: o.windowStart } : {}),
+    ...(o.windowEnd ? { windowEnd: o.windowEnd } : {}),
     ...(o.latencyMicros ? { latencyMicros: o.latencyMicros } : {}),
-    ...(o.requestIds ? { requestIds: o.requestIds } : {}),
-    ...(o.timestamps ? { timestamps: o.timestamps } : {}),
+    ...(o.applicationName ? { applicationName: o.applicationName } : {}),
+    timestamps: o.timestamps ?? Array.from({ length }, (_, i) => Date.UTC(2026, 0, 1) + i),
+    requestIds: o.requestIds ?? Array.from({ length }, (_, i) => `r${i}`),
   });
-  const sampleStats: FeatureStatsMap = {};
-  for (const name of sample.columns) sampleStats[name] = windowStats(sample.column(name), featureStats[name]);
-  const reference =
-    o.reference && (o.referenceRows ?? true)
-      ? makeSample(o.reference, { categorical, timestamps: new Float64Array(Object.values(o.reference)[0]?.length ?? 0).fill(NaN) })
-      : undefined;
-  let groundTruth: GroundTruth | undefined;
-  if (o.groundTruth) {
-    const gt = makeSample(o.groundTruth);
-    if (gt.length !== sample.length) throw new Error(`ground truth has ${gt.length} rows, the sample ${sample.length}`);
-    let matched = 0;
-    for (let i = 0; i < gt.length; i++) {
-      if (
-        gt.columns.some((c) => {
-          const v = gt.column(c)[i];
-          return v !== null && !(typeof v === 'number' && Number.isNaN(v));
-        })
-      )
-        matched++;
-    }
-    groundTruth = { matched: o.matched ?? matched, columns: gt.columns, has: (n) => gt.has(n), column: (n) => gt.column(n) };
-  }
-  const logs: LogLine[] = [];
-  const log = (level: string) => (message: string, fields?: Record<string, JsonValue>) => {
-    logs.push({ level, message, ...(fields ? { fields } : {}) });
+  const { logs, reference, groundTruth, ...ctx } = t;
+  return {
+    ctx: {
+      ...ctx,
+      ...(o.featureNames ? { endpoint: { ...ctx.endpoint, featureNames: o.featureNames } } : {}),
+      ...(reference && (o.referenceRows ?? true) ? { reference } : {}),
+      ...(groundTruth ? { groundTruth: o.matched === undefined ? groundTruth : { ...groundTruth, matched: o.matched } } : {}),
+    },
+    logs,
   };
-  const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
-  const windowStart = o.windowStart ?? new Date(Date.UTC(2026, 0, 1));
-  const ctx: MonitoringContext<C> = {
-    applicationName: o.applicationName ?? 'test-app',
-    endpoint: { id: '0'.repeat(40), name: 'test-endpoint', featureNames, labelNames },
-    windowStart,
-    windowEnd: o.windowEnd ?? new Date(windowStart.getTime() + 600_000),
-    sample,
-    ...(reference ? { reference } : {}),
-    ...(groundTruth ? { groundTruth } : {}),
-    sampleStats,
-    featureStats,
-    config: (o.config ?? {}) as C,
-    logger,
-  };
-  return { ctx, logs };
 }
 
 /** Run an app on a context and validate its output as the host does (the app must be synchronous). */

@@ -3,77 +3,19 @@ import {
   normalizeAppOutput,
   ResultKind,
   ResultStatus,
-  type CellValue,
-  type FeatureStatsMap,
-  type JsonValue,
-  type Logger,
   type MonitoringContext,
   type MonitoringResult,
   type NormalizedOutput,
-  type Sample,
 } from '@modelwatch/sdk';
 import { referenceStats, windowStats } from '@modelwatch/sdk/stats';
 import { describe, expect, it } from 'vitest';
+import { createContext, type Column, type LogLine } from '../../test-utils/context.js';
 import HistogramDataDrift, { histogramDistances, resolveThresholds, type FeatureDrift, type HistogramDataDriftConfig } from '../src/index.js';
 import mlrunReference from './mlrun-reference.json' with { type: 'json' };
 
 // ---------------------------------------------------------------------------------------
 // helpers: an in-process MonitoringContext built from columns
 // ---------------------------------------------------------------------------------------
-
-type Column = ReadonlyArray<number | string | null>;
-
-interface LogLine {
-  level: string;
-  message: string;
-  fields?: Record<string, JsonValue>;
-}
-
-function makeSample(columns: Record<string, Column>): Sample {
-  const names = Object.keys(columns);
-  const length = names.length > 0 ? columns[names[0]!]!.length : 0;
-  const stored = new Map<string, Float64Array | Array<string | null>>();
-  for (const name of names) {
-    const values = columns[name]!;
-    if (values.length !== length) throw new Error(`column ${name} has ${values.length} rows, expected ${length}`);
-    if (values.some((v) => typeof v === 'string')) {
-      stored.set(
-        name,
-        values.map((v) => (v === null ? null : String(v))),
-      );
-    } else {
-      stored.set(
-        name,
-        Float64Array.from(values, (v) => (v === null ? NaN : (v as number))),
-      );
-    }
-  }
-  const row = (i: number): Record<string, CellValue> => {
-    const out: Record<string, CellValue> = {};
-    for (const [name, col] of stored) {
-      const v = col[i]!;
-      out[name] = typeof v === 'number' && Number.isNaN(v) ? null : v;
-    }
-    return out;
-  };
-  return {
-    length,
-    columns: names,
-    timestamps: Float64Array.from({ length }, (_, i) => Date.UTC(2026, 0, 1) + i * 1000),
-    latencyMicros: new Float64Array(length).fill(NaN),
-    requestIds: new Array<string | null>(length).fill(null),
-    has: (name) => stored.has(name),
-    column(name) {
-      const col = stored.get(name);
-      if (!col) throw new Error(`no column ${name}`);
-      return col;
-    },
-    row,
-    *rows() {
-      for (let i = 0; i < length; i++) yield row(i);
-    },
-  };
-}
 
 interface ContextOptions {
   /** Reference (training) columns; their statistics become featureStats. */
@@ -85,36 +27,16 @@ interface ContextOptions {
   config?: HistogramDataDriftConfig;
 }
 
+/** The context the host builds (MLRun's app reads no rows: the reference is given as statistics only). */
 function makeContext(opts: ContextOptions): { ctx: MonitoringContext<HistogramDataDriftConfig>; logs: LogLine[] } {
-  const featureStats: FeatureStatsMap = {};
-  for (const [name, values] of Object.entries(opts.reference)) featureStats[name] = referenceStats(values);
-  const sample = makeSample(opts.window);
-  const sampleStats: FeatureStatsMap = {};
-  for (const name of sample.columns) sampleStats[name] = windowStats(sample.column(name), featureStats[name]);
-  const logs: LogLine[] = [];
-  const log =
-    (level: string) =>
-    (message: string, fields?: Record<string, JsonValue>): void => {
-      logs.push({ level, message, ...(fields ? { fields } : {}) });
-    };
-  const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
-  const ctx: MonitoringContext<HistogramDataDriftConfig> = {
-    applicationName: 'histogram-data-drift',
-    endpoint: {
-      id: '0'.repeat(40),
-      name: 'test-endpoint',
-      featureNames: opts.featureNames ?? Object.keys(opts.reference),
-      labelNames: [],
-    },
-    windowStart: new Date(Date.UTC(2026, 0, 1)),
-    windowEnd: new Date(Date.UTC(2026, 0, 1, 0, 10)),
-    sample,
-    sampleStats,
-    featureStats,
+  return createContext<HistogramDataDriftConfig>({
+    sample: opts.window,
+    reference: opts.reference,
+    referenceRows: false,
+    featureNames: opts.featureNames ?? Object.keys(opts.reference),
     config: opts.config ?? { potentialThreshold: 0.5, detectedThreshold: 0.7 },
-    logger,
-  };
-  return { ctx, logs };
+    applicationName: 'histogram-data-drift',
+  });
 }
 
 /** Run the app and validate its output as the host does. */
@@ -443,7 +365,7 @@ describe('windows and features that cannot be compared', () => {
 
   it('skips a feature whose reference has no values', () => {
     const { ctx } = makeContext({
-      reference: { a: uniformColumn(1, 100, 0, 1), z: [null, null, null] },
+      reference: { a: uniformColumn(1, 100, 0, 1), z: new Array<null>(100).fill(null) },
       window: { a: uniformColumn(2, 40, 0, 1), z: uniformColumn(3, 40, 0, 1) },
     });
     const gd = generalDrift(run(ctx));
