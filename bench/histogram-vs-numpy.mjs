@@ -53,7 +53,7 @@ packed.fill(NaN, (FEATURES + 1) * ROWS);
 
 const histogramDir = fileURLToPath(new URL('../plugins/histogram-data-drift/', import.meta.url));
 const bundle = await bundlePlugin(histogramDir);
-const sandbox = new PluginSandbox({ name: 'histogram-data-drift', version: '1.0.0', code: bundle.code, limits: bundle.manifest.limits });
+const sandbox = PluginSandbox.fromBundle(bundle);
 const input = (sampleStats) => ({
   applicationName: 'histogram-data-drift',
   endpoint: { id: 'b'.repeat(40), name: 'bench', featureNames: names, labelNames: [] },

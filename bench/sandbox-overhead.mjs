@@ -56,7 +56,7 @@ async function benchPlugin(name, source) {
   await writeFile(join(dir, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', description: 'bench', entry: 'src/index.ts' }));
   await writeFile(join(dir, 'src/index.ts'), source);
   const bundle = await bundlePlugin(dir);
-  return { dir, bundle, sandbox: new PluginSandbox({ name, version: '1.0.0', code: bundle.code, limits: bundle.manifest.limits }) };
+  return { dir, bundle, sandbox: PluginSandbox.fromBundle(bundle) };
 }
 
 const histogramDir = fileURLToPath(new URL('../plugins/histogram-data-drift/', import.meta.url));
@@ -132,19 +132,13 @@ const perWindowCtx = () => {
 const inProcessFresh = await time(async () => JSON.stringify(await new StyleApp().doTracking(perWindowCtx())));
 const sb = style.sandbox;
 const sandboxed = await time(() => sb.run(input()));
-const warmSb = new PluginSandbox({
-  name: 'histogram-style',
-  version: '1.0.0',
-  code: style.bundle.code,
-  limits: style.bundle.manifest.limits,
-  isolation: 'version',
-});
+const warmSb = PluginSandbox.fromBundle(style.bundle, { isolation: 'version' });
 const sandboxedWarm = await time(() => warmSb.run(input()));
 
 // the built-in MLRun app (its work is on the precomputed window statistics)
 const MlrunApp = await inProcessOf(histogramDir);
 const mlrunInProcess = await time(async () => JSON.stringify(await new MlrunApp().doTracking(ctx)));
-const mlrunSb = new PluginSandbox({ name: 'histogram-data-drift', version: '1.0.0', code: bundle.code, limits: bundle.manifest.limits, sourceMap: bundle.map });
+const mlrunSb = PluginSandbox.fromBundle(bundle);
 const mlrunSandboxed = await time(() => mlrunSb.run(input()));
 
 // fixed overhead: an app that returns a constant, on the same 10k x 20 window

@@ -11,9 +11,9 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { normalizeAppOutput } from '@modelwatch/sdk';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ModelwatchError } from '../src/errors.js';
 import { BUNDLE_GLOBAL, bundlePlugin } from '../src/plugins/bundle.js';
 import { PluginSandbox, type SandboxInput } from '../src/runner/sandbox.js';
+import { rejection } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/plugins/', import.meta.url));
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -30,16 +30,6 @@ async function tempDir(): Promise<string> {
 afterAll(async () => {
   await Promise.all(temps.map((d) => rm(d, { recursive: true, force: true })));
 });
-
-/** The rejection of `p` (fails the test if `p` resolves). */
-async function rejection(p: Promise<unknown>): Promise<ModelwatchError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ModelwatchError;
-  }
-  throw new Error('expected the promise to reject, but it resolved');
-}
 
 /** A two-row window: numeric columns a and b, string column s (what well-behaved reads). */
 function smallInput(config: unknown = {}): SandboxInput {
@@ -105,12 +95,7 @@ describe('bundlePlugin: the built-in histogram-data-drift plugin', () => {
 
   it('evaluates to a default-exported class with doTracking', async () => {
     const bundle = await bundlePlugin(HISTOGRAM);
-    const sandbox = new PluginSandbox({
-      name: bundle.manifest.name,
-      version: bundle.manifest.version,
-      code: bundle.code,
-      limits: bundle.manifest.limits,
-    });
+    const sandbox = PluginSandbox.fromBundle(bundle);
     try {
       await sandbox.check();
     } finally {
@@ -226,7 +211,7 @@ describe('bundlePlugin: plugin folders outside the repository', () => {
     for (const p of sdkInputs) expect(p.startsWith(join(REPO, 'sdk') + sep) || p.includes(`${sep}node_modules${sep}@modelwatch${sep}sdk${sep}`)).toBe(true);
 
     // and it works
-    const sandbox = new PluginSandbox({ name: 'well-behaved', version: '1.0.0', code: bundle.code, limits: bundle.manifest.limits });
+    const sandbox = PluginSandbox.fromBundle(bundle);
     try {
       const out = normalizeAppOutput(JSON.parse(await sandbox.run(smallInput())));
       expect(out.metrics).toEqual([{ name: 'rows', value: 2 }]);
@@ -248,7 +233,7 @@ describe('bundlePlugin: plugin folders outside the repository', () => {
     expect(bundle.inputs).toContain(join(dep, 'index.js'));
     expect(bundle.code).toContain('3 * x');
 
-    const sandbox = new PluginSandbox({ name: 'with-dependency', version: '1.0.0', code: bundle.code, limits: bundle.manifest.limits });
+    const sandbox = PluginSandbox.fromBundle(bundle);
     try {
       await sandbox.check();
       const out = normalizeAppOutput(JSON.parse(await sandbox.run(smallInput())));

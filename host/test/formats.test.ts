@@ -2,18 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { EndpointRecord } from '../src/store/endpoints.js';
 import { eventKind, eventsOf, inferNames, inferNamesFrom, InvalidEventError, isRequestBatch, parseEvent, parseRequestBatch } from '../src/stream/events.js';
 import { LatencySketch, RangeSet } from '../src/stream/sketch.js';
+import { endpointRecord } from './helpers.js';
 
 const ARRIVAL = Date.UTC(2026, 10, 27, 12);
-const ep = (featureNames: string[], labelNames: string[] = ['p0']): EndpointRecord => ({
-  id: 'id',
-  name: 'e',
-  featureNames,
-  labelNames,
-  featureStats: {},
-  monitoring: true,
-  createdAt: 0,
-  updatedAt: 0,
-});
+const ep = (featureNames: string[], labelNames: string[] = ['p0']): EndpointRecord => endpointRecord(featureNames, labelNames);
 
 function invalid(fn: () => unknown): string {
   try {

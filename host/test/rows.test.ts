@@ -3,17 +3,9 @@ import type { RowBatch } from '../src/nats/messages.js';
 import type { EndpointRecord } from '../src/store/endpoints.js';
 import { parseEvent } from '../src/stream/events.js';
 import { decodeRowBatch, rowCount, RowsChunk } from '../src/stream/rows.js';
+import { endpointRecord } from './helpers.js';
 
-const ep = (featureNames: string[], labelNames: string[] = ['y']): EndpointRecord => ({
-  id: 'id',
-  name: 'e',
-  featureNames,
-  labelNames,
-  featureStats: {},
-  monitoring: true,
-  createdAt: 0,
-  updatedAt: 0,
-});
+const ep = (featureNames: string[], labelNames: string[] = ['y']): EndpointRecord => endpointRecord(featureNames, labelNames);
 
 function chunkOf(parts: Array<{ seq: number; event: unknown }>, e = ep(['a', 'b'])): RowsChunk {
   const c = new RowsChunk(e.featureNames.length, e.labelNames.length);

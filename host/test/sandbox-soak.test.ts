@@ -34,7 +34,7 @@ const mb = () => {
 describe('resource use over time', () => {
   it('heap and RSS stay flat over 10,000 windows', async () => {
     const bundle = await bundlePlugin(HISTOGRAM);
-    const sb = new PluginSandbox({ name: 'histogram-data-drift', version: '1.0.0', code: bundle.code, limits: bundle.manifest.limits });
+    const sb = PluginSandbox.fromBundle(bundle);
     try {
       for (let i = 0; i < 1000; i++) await sb.run(input());
       const warm = mb();

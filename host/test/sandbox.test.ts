@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelwatchError } from '../src/errors.js';
 import { bundlePlugin, type PluginBundle } from '../src/plugins/bundle.js';
 import { PluginSandbox, type LogLine, type SandboxInput } from '../src/runner/sandbox.js';
+import { rejection } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/plugins/', import.meta.url));
 const HISTOGRAM = fileURLToPath(new URL('../../plugins/histogram-data-drift/', import.meta.url));
@@ -49,13 +50,7 @@ afterAll(() => {
 /** A sandbox for a bundled fixture, disposed after the file. */
 function sandboxFor(name: FixtureName | 'histogram-data-drift'): PluginSandbox {
   const bundle = bundles.get(name)!;
-  const sb = new PluginSandbox({
-    name: bundle.manifest.name,
-    version: bundle.manifest.version,
-    code: bundle.code,
-    limits: bundle.manifest.limits,
-    sourceMap: bundle.map,
-  });
+  const sb = PluginSandbox.fromBundle(bundle);
   sandboxes.push(sb);
   return sb;
 }
@@ -106,16 +101,6 @@ function makeInput(numeric: Record<string, number[]>, opts: InputOptions = {}): 
 /** What well-behaved needs: numeric a and b, string s. */
 function standardInput(opts: InputOptions = {}): SandboxInput {
   return makeInput({ a: [1.5, 2.5, 3, 4], b: [10, NaN, 30, 40] }, { strings: { s: ['x', null, 'z', 'w'] }, ...opts });
-}
-
-/** The rejection of `p` (fails the test if `p` resolves). */
-async function rejection(p: Promise<unknown>): Promise<ModelwatchError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ModelwatchError;
-  }
-  throw new Error('expected the promise to reject, but it resolved');
 }
 
 /** `p`'s rejection and how long it took. */
@@ -407,7 +392,7 @@ describe('isolation between windows', () => {
 
   it('with "isolation": "version" the context is kept: state persists within the version, never into another plugin', async () => {
     const bundle = bundles.get('pollution')!;
-    const sb = new PluginSandbox({ name: 'pollution', version: '1.0.0', code: bundle.code, limits: bundle.manifest.limits, isolation: 'version' });
+    const sb = PluginSandbox.fromBundle(bundle, { isolation: 'version' });
     sandboxes.push(sb);
     const first = extraOf(normalizeAppOutput(JSON.parse(await sb.run(standardInput()))), 'pollution');
     expect(first).toMatchObject({ leak: 'undefined', objectProtoPolluted: 'undefined' });
@@ -477,7 +462,7 @@ describe('one context from window to window, only while its realm is pristine', 
 
   it('a window context kept past its window serves no rows (with "isolation": "version", where module state persists)', async () => {
     const bundle = bundles.get('realm-probe')!;
-    const sb = new PluginSandbox({ name: 'realm-probe', version: '1.0.0', code: bundle.code, limits: bundle.manifest.limits, isolation: 'version' });
+    const sb = PluginSandbox.fromBundle(bundle, { isolation: 'version' });
     sandboxes.push(sb);
     await probe(sb, 'keep');
     expect((await probe(sb, 'stale')).staleRead).toMatch(/this window is over: its data is gone/);

@@ -1,34 +1,22 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { changePeriod } from '../controller/windows.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { MIN_BASE_PERIOD_MS } from '../config/options.js';
 import { ModelwatchError, isModelwatchError, type ErrorCode } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { Subjects } from '../nats/subjects.js';
-import type { Buckets } from '../nats/topology.js';
 import { checkEndpointName, checkNames, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
 import { SETTINGS_KEY, readSettings, type MonitoringSettings } from '../store/settings.js';
-import type { WatchedKv } from '../store/watched-kv.js';
 import { InvalidEventError } from '../stream/events.js';
 import { normalizeLabel, type NormalizedLabel } from '../stream/labels.js';
 import type { ResultsReply, ResultsRequest } from '../writer/writer.js';
 import { registerPluginRoutes } from './plugins.js';
-import { endpointStats, registerDataPlaneRoutes } from './data-plane.js';
+import { endpointStats, registerDataPlaneRoutes, type DataPlaneDeps } from './data-plane.js';
 import { batchSeriesId } from '../stream/processor.js';
 import { parseReference, referenceStatsFor, tableOf } from './reference.js';
 
-export interface ApiDeps {
-  nc: NatsConnection;
-  js: JetStreamClient;
-  jsm: JetStreamManager;
-  buckets: Buckets;
-  endpoints: WatchedKv<EndpointRecord>;
-  logger: Logger;
+export interface ApiDeps extends DataPlaneDeps {
   allowedLatenessMs: number;
-  maxFutureSkewMs: number;
   version: string;
 }
 

@@ -82,14 +82,7 @@ export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Pro
     for (let i = 0; i < sample.length; i++) if (labels.some((l) => (gt?.values[l]?.[i] ?? null) !== null)) matched++;
     input.groundTruth = { matched, numeric: packedGt.numeric, strings: packedGt.strings };
   }
-  const sb = new PluginSandbox({
-    name: bundle.manifest.name,
-    version: bundle.manifest.version,
-    code: bundle.code,
-    limits: bundle.manifest.limits,
-    sourceMap: bundle.map,
-    ...(bundle.manifest.isolation ? { isolation: bundle.manifest.isolation } : {}),
-  });
+  const sb = PluginSandbox.fromBundle(bundle);
   try {
     await sb.check();
     const started = performance.now();

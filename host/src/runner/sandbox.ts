@@ -3,6 +3,7 @@ import { writeSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import type { PluginLimits } from '../store/plugins.js';
+import type { PluginBundle } from '../plugins/bundle.js';
 import { BUNDLE_GLOBAL, DIRTY, hardenRealm, runWindow } from './sandbox-runtime.js';
 
 /** A sample (the window's rows, or the reference's) as the sandbox receives it. */
@@ -179,6 +180,20 @@ export class PluginSandbox {
   constructor(private readonly opts: SandboxOptions) {
     this.filename = `file:///plugins/${opts.name}@${opts.version}/plugin.js`;
     this.mapper = new StackMapper(this.filename, opts.sourceMap);
+  }
+
+  /** The sandbox of a bundle as `bundlePlugin` made it: its manifest's name, version, limits and isolation, and its source map. */
+  static fromBundle(bundle: PluginBundle, overrides: Partial<SandboxOptions> = {}): PluginSandbox {
+    const m = bundle.manifest;
+    return new PluginSandbox({
+      name: m.name,
+      version: m.version,
+      code: bundle.code,
+      limits: m.limits,
+      sourceMap: bundle.map,
+      ...(m.isolation ? { isolation: m.isolation } : {}),
+      ...overrides,
+    });
   }
 
   /** Compile the bundle (throws PLUGIN_LOAD_FAILED on a syntax error). */
