@@ -97,30 +97,29 @@ describe('exactly-once results through faults', () => {
     const port = await freePort();
     nats = await startNatsServer({ dataDir: join(dir.path, 'nats'), port });
     tsdb = await restartableTsdb(join(dir.path, 'vm'));
-    host = await hostProcess(
-      [
-        '--nats',
-        nats.url,
-        '--data-dir',
-        join(dir.path, 'host'),
-        '--base-period',
-        '1s',
-        '--allowed-lateness',
-        '1s',
-        '--runners',
-        '1',
-        '--influx-url',
-        tsdb.url,
-        '--influx-org',
-        'test',
-        '--influx-bucket',
-        'modelwatch',
-        '--log-level',
-        // MW_FAULTS_LOG=warn shows the host's warnings (retries, restarts) once the windows are in
-        process.env.MW_FAULTS_LOG ?? 'error',
-      ],
-      { MODELWATCH_SERVING_INTERVAL: `${INTERVAL}ms` },
-    );
+    host = await hostProcess([
+      '--nats',
+      nats.url,
+      '--data-dir',
+      join(dir.path, 'host'),
+      '--base-period',
+      '1s',
+      '--allowed-lateness',
+      '1s',
+      '--runners',
+      '1',
+      '--influx-url',
+      tsdb.url,
+      '--influx-org',
+      'test',
+      '--influx-bucket',
+      'modelwatch',
+      '--serving-interval',
+      `${INTERVAL}ms`,
+      '--log-level',
+      // MW_FAULTS_LOG=warn shows the host's warnings (retries, restarts) once the windows are in
+      process.env.MW_FAULTS_LOG ?? 'error',
+    ]);
     await host.start();
     client = new ModelwatchClient({ url: host.url });
     await publishDir(client, ROW_COUNT);
