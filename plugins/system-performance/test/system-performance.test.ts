@@ -1,7 +1,7 @@
 import { ResultKind, ResultStatus } from '@modelwatch/sdk';
 import { describe, expect, it } from 'vitest';
 import { createContext, metricOf, resultOf, runApp } from '../../test-utils/context.js';
-import { readFileSync } from 'node:fs';
+import manifest from '../plugin.json' with { type: 'json' };
 import SystemPerformance, {
   ERROR_PROXY,
   MAX_LISTED_COLUMNS,
@@ -82,12 +82,15 @@ describe('system-performance', () => {
 
   describe('data quality', () => {
     // the thresholds plugin.json ships with
-    const shipped = (JSON.parse(readFileSync(new URL('../plugin.json', import.meta.url), 'utf8')) as { config: SystemPerformanceConfig }).config;
+    const shipped: SystemPerformanceConfig = manifest.config;
     // a reference with `age` numeric (1 missing in 10) and `plan` text; 20 window rows
     const reference = { age: [30, 41, 25, 52, 38, 44, 29, 61, 35, null], plan: ['free', 'pro', 'free', 'pro', 'team', 'free', 'pro', 'free', 'free', 'pro'] };
     const quality = (age: Array<number | string | null>, plan: Array<number | string | null>, config: SystemPerformanceConfig = shipped) =>
       resultOf(runApp(new SystemPerformance(), createContext<SystemPerformanceConfig>({ sample: { age, plan }, reference, config }).ctx), 'data_quality');
-    const clean = (n: number) => ({ age: Array.from({ length: n }, (_, i) => 30 + i), plan: Array.from({ length: n }, (_, i) => (i % 2 ? 'pro' : 'free')) });
+    const clean = (n: number): { age: Array<number | string | null>; plan: Array<number | string | null> } => ({
+      age: Array.from({ length: n }, (_, i) => 30 + i),
+      plan: Array.from({ length: n }, (_, i) => (i % 2 ? 'pro' : 'free')),
+    });
 
     it('counts the values of the wrong type and the missing ones per feature, from ctx.sampleStats', () => {
       const { age, plan } = clean(20);
