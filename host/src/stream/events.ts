@@ -316,6 +316,7 @@ function inferColumnarNames(event: Record<string, unknown>, endpoint: EndpointRe
  * @throws {InvalidEventError} saying what is wrong
  */
 export function parseEvent(event: unknown, endpoint: EndpointRecord, arrivalMs: number): ParsedEvent {
+  stringCells = 0;
   const kind = eventKind(event);
   if (kind === 'columnar') return parseColumnar(event as Record<string, unknown>, endpoint, arrivalMs);
   if (kind === 'mlrun') return parseMlrun(event as Record<string, unknown>, endpoint, arrivalMs);
@@ -405,13 +406,17 @@ function parseColumnar(event: Record<string, unknown>, endpoint: EndpointRecord,
   const n = x.n;
   if (n > MAX_ROWS_PER_EVENT) throw new InvalidEventError(`inputs: ${n} rows, over the limit of ${MAX_ROWS_PER_EVENT} per event`);
   let y: CellValue[][];
-  if (event.outputs === undefined || event.outputs === null) y = labels.map(() => new Array<CellValue>(n).fill(null));
-  else {
+  let yNumbers: boolean[];
+  if (event.outputs === undefined || event.outputs === null) {
+    y = labels.map(() => new Array<CellValue>(n).fill(null));
+    yNumbers = labels.map(() => true);
+  } else {
     const outs = event.outputs;
     const single = Array.isArray(outs) && labels.length === 1 && !outs.every(Array.isArray);
     const yc = columnsOf(single ? [outs] : outs, labels, 'outputs', false);
     if (yc.n !== n) throw new InvalidEventError(`outputs: columns of ${yc.n} values for ${n} rows`);
     y = yc.cols;
+    yNumbers = yc.numbersOnly;
   }
   // times
   const ts = new Array<number>(n);
@@ -478,15 +483,15 @@ function parseColumnar(event: Record<string, unknown>, endpoint: EndpointRecord,
   }
   if (n === 0) tMin = tMax = parseWhen(Array.isArray(event.when) ? undefined : event.when, arrivalMs);
   const cols = { x: x.cols, y };
-  const wrongType = retype(cols, endpoint);
+  const wrongType = retype(cols, endpoint, [...x.numbersOnly, ...yNumbers]);
   return { kind: 'columnar', n, ts, x: cols.x, y: cols.y, rid, lat, requests, errors, latencies, samplingPercentage: sampling, dropped, tMin, tMax, wrongType };
 }
 
-/** Columns by name (object) or in order (a list of lists), each validated. */
-function columnsOf(raw: unknown, names: readonly string[], what: string, required: boolean): { n: number; cols: CellValue[][] } {
+/** Columns by name (object) or in order (a list of lists), each validated; `numbersOnly`: which hold numbers and nulls alone. */
+function columnsOf(raw: unknown, names: readonly string[], what: string, required: boolean): { n: number; cols: CellValue[][]; numbersOnly: boolean[] } {
   if (raw === undefined || raw === null) {
     if (required) throw new InvalidEventError(`${what}: missing (one list of values per column)`);
-    return { n: 0, cols: names.map(() => []) };
+    return { n: 0, cols: names.map(() => []), numbersOnly: names.map(() => true) };
   }
   let byIndex: unknown[];
   if (isObject(raw)) {
@@ -513,6 +518,7 @@ function columnsOf(raw: unknown, names: readonly string[], what: string, require
     if (names.length === 0) throw new InvalidEventError(`${what}: the endpoint has no ${what === 'inputs' ? 'features' : 'outputs'} yet`);
     throw new InvalidEventError(`${what}: no columns`);
   }
+  const numbersOnly = byIndex.map(() => true);
   const cols = byIndex.map((c, j) => {
     if (c === undefined) return new Array<CellValue>(n).fill(null);
     const src = c as unknown[];
@@ -526,6 +532,7 @@ function columnsOf(raw: unknown, names: readonly string[], what: string, require
       }
     }
     if (clean) return src as CellValue[];
+    numbersOnly[j] = false;
     const out = new Array<CellValue>(n);
     for (let i = 0; i < n; i++) {
       const v = src[i];
@@ -534,7 +541,7 @@ function columnsOf(raw: unknown, names: readonly string[], what: string, require
     }
     return out;
   });
-  return { n, cols };
+  return { n, cols, numbersOnly };
 }
 
 // ---------------------------------------------------------------- shared
@@ -640,9 +647,10 @@ function appendRow(row: unknown, names: readonly string[], x: CellValue[][], i: 
  * Make the values whose type differs from their column's reference (see `isWrongType`) missing,
  * in place of `cols` (a column is copied before it changes: it may be the sender's list, which
  * the HTTP API forwards as it came). Returns, per column (features then outputs), the rows that
- * had one; null when none had.
+ * had one; null when none had. `numbersOnly` names columns known to hold no string (features
+ * then outputs), whose scan a numeric reference spares.
  */
-function retype(cols: { x: CellValue[][]; y: CellValue[][] }, endpoint: EndpointRecord): number[][] | null {
+function retype(cols: { x: CellValue[][]; y: CellValue[][] }, endpoint: EndpointRecord, numbersOnly?: readonly boolean[]): number[][] | null {
   const stats = endpoint.featureStats;
   let out: number[][] | null = null;
   const nf = cols.x.length;
@@ -655,6 +663,8 @@ function retype(cols: { x: CellValue[][]; y: CellValue[][] }, endpoint: Endpoint
       const ref: FeatureStats | undefined = stats[names[j]!];
       if (!ref) continue;
       const numeric = ref.type === 'numeric';
+      // every string of an event went through cell(): without any, a numeric column has no wrong value
+      if (numeric && (stringCells === 0 || numbersOnly?.[base + j])) continue;
       let col = group[j]!;
       let copied = false;
       for (let i = 0; i < col.length; i++) {
@@ -718,6 +728,12 @@ function outputColumns(outputs: unknown, n: number, labels: readonly string[], p
   throw new InvalidEventError(`${path}: ${outputs.length} predictions for ${n} rows`);
 }
 
+/**
+ * Strings taken by {@link cell} since the event being parsed began (parsing is synchronous): an
+ * event without any spares `retype` the scan of its numeric columns, the common case.
+ */
+let stringCells = 0;
+
 function cell(v: unknown, path: string): CellValue {
   if (v === null || v === undefined) return null;
   if (typeof v === 'number') {
@@ -726,6 +742,7 @@ function cell(v: unknown, path: string): CellValue {
   }
   if (typeof v === 'string') {
     if (v.length > MAX_STRING) throw new InvalidEventError(`${path}: a string of ${v.length} characters (at most ${MAX_STRING})`);
+    stringCells++;
     return v;
   }
   if (typeof v === 'boolean') return v ? 1 : 0;
