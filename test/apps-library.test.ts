@@ -39,7 +39,10 @@ describe('the apps library on a real host', () => {
     await publish('prediction-drift');
     await publish('model-performance', {
       delay: '1500ms',
-      config: { task: 'classification', positiveClass: 1, scoreColumn: 'score', baseline: { accuracy: 0.95, roc_auc: 0.9 } },
+      // accuracy and ROC AUC against configured baselines, the others against the reference's own
+      // performance: its true target is `truth`, a column of the reference file that is neither a
+      // feature nor an output of the endpoint
+      config: { task: 'classification', positiveClass: 1, scoreColumn: 'score', baseline: { accuracy: 0.95, roc_auc: 0.9 }, referenceTargetColumn: 'truth' },
     });
     await publish('system-performance', { config: { latencyP99Micros: 20_000, errorRate: 0.05, errorRateWarn: 0.01 } });
 
@@ -53,10 +56,11 @@ describe('the apps library on a real host', () => {
       const score = 1 / (1 + Math.exp(-(2 * x1 + r.normal(0, 1))));
       return { x1, x2, segment, score, y: score > 0.5 ? 1 : 0 };
     };
-    const reference = ['x1,x2,segment,y,score'];
+    const reference = ['x1,x2,segment,y,score,truth'];
     for (let i = 0; i < 600; i++) {
       const x = row(0, false);
-      reference.push([x.x1, x.x2, x.segment, x.y, x.score].join(','));
+      // the true class: the model's, wrong for 1 row in 10
+      reference.push([x.x1, x.x2, x.segment, x.y, x.score, i % 10 === 0 ? 1 - x.y : x.y].join(','));
     }
     await env.client.setReference('lib', reference.join('\n'), 'csv');
 
@@ -144,6 +148,9 @@ describe('the apps library on a real host', () => {
     expect(res.accuracy!.status).toBe(1);
     expect(Object.keys(res).sort()).toEqual(['accuracy', 'f1', 'precision', 'recall', 'roc_auc']);
     expect(res.roc_auc!.value).toBeGreaterThan(0.5);
+    // the reference's extra column reached the app: precision, recall and F1 against the reference's
+    expect(res.accuracy!.extraData).toMatchObject({ baselineSource: 'config' });
+    for (const m of ['precision', 'recall', 'f1']) expect(res[m]!.extraData, m).toMatchObject({ baselineSource: 'reference' });
     // analysed only after its ground-truth delay
     expect(w.completedAt).toBeGreaterThanOrEqual(ws + PERIOD + 200 + 1500);
   });

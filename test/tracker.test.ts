@@ -63,6 +63,22 @@ describe('SDK tracker', () => {
     });
   });
 
+  it('samples a request whose inputs are one row written flat as that one row (as MLRun reads it)', async () => {
+    await env.client.createEndpoint({ name: 'tracked-flat', featureNames: ['a', 'b'], labelNames: ['y'] });
+    // every row kept, but through the per-row sampling path
+    const tracker = createTracker({ servers: nats.url, endpoint: 'tracked-flat', samplingPercentage: 50, batchSize: 100, random: () => 0 });
+    for (let i = 0; i < 10; i++) tracker.track({ inputs: [i, 1], outputs: i % 2, requestId: `f${i}` });
+    await tracker.flush();
+    const st = tracker.stats();
+    await tracker.close();
+    expect(st).toMatchObject({ tracked: 10, delivered: 10, sampledRows: 10 });
+    await waitFor('the ten rows analysed', async () => {
+      const w = await env.client.results({ endpoint: 'tracked-flat' });
+      return w.reduce((n, x) => n + x.rows, 0) === 10 ? true : undefined;
+    });
+    expect((await env.client.deadLetters({ endpoint: 'tracked-flat' })).letters).toEqual([]);
+  });
+
   it('holds at most maxBufferedEvents while NATS is unreachable, dropping the oldest and counting them, then reconnects and resumes', async () => {
     await using dir = await tempDir('mw-tracker-');
     const port = await freePort();

@@ -165,7 +165,11 @@ describe('appendEventRows', () => {
       [{ inputs: { sepal_length: 1 } }, 'inputs: expected a list of rows, got an object'],
       [{ inputs: 'rows' }, 'inputs: expected a list of rows, got the string "rows"'],
       [{ inputs: [] }, 'inputs: no rows'],
-      [{ inputs: [5] }, 'inputs[0]: a row must be an array or an object, got number 5'],
+      [
+        { inputs: [5] },
+        'inputs: 1 values, but the endpoint has 4 features (sepal_length, sepal_width, petal_length, petal_width): a list of values is one row',
+      ],
+      [{ inputs: [[1, 2, 3, 4], 5] }, 'inputs[1]: a row must be an array or an object, got number 5'],
       [{ inputs: [[1, 2, 3, 4], null] }, 'inputs[1]: a row must be an array or an object, got null'],
     ])('rejects bad inputs (%j)', (event, message) => {
       expect(invalid(() => rowsOf(event)).message).toBe(message);

@@ -3,3 +3,4 @@
  * @internal
  */
 export { UNSERIALIZABLE_PREFIX, describe } from './output.js';
+export { isFlatRow } from './event-rows.js';

@@ -18,14 +18,18 @@
  */
 import type { MonitoringApplication } from './application.js';
 import { normalizeAppOutput, type NormalizedOutput } from './output.js';
-import { referenceStatsMap, windowStats } from './stats/feature-stats.js';
+import { isWrongType, referenceStatsMap, windowStats } from './stats/feature-stats.js';
 import type { CellValue, FeatureStatsMap, GroundTruth, JsonValue, Logger, MonitoringContext, Sample } from './types.js';
 
 /** Columns (name -> values) or rows (objects keyed by column name). */
 export type TestTable = Record<string, ArrayLike<CellValue>> | ReadonlyArray<Record<string, CellValue>>;
 
 export interface TestWindowOptions<Config = Record<string, unknown>> {
-  /** The window's rows. */
+  /**
+   * The window's rows. As on the host, a value whose type differs from the reference's (a
+   * string in a numeric column, a number in a text one: `isWrongType` of `@modelwatch/sdk/stats`)
+   * is missing in `ctx.sample` and counted in `ctx.sampleStats[column].wrongType`.
+   */
   sample: TestTable;
   /** Training rows: reference statistics (`ctx.featureStats`) and `ctx.reference`. */
   reference?: TestTable;
@@ -140,8 +144,22 @@ export function createTestContext<Config = Record<string, unknown>>(options: Tes
   const featureStats: FeatureStatsMap = refCols ? referenceStatsMap(Object.fromEntries(Object.entries(refCols).map(([k, v]) => [k, Array.from(v)]))) : {};
   const start = new Date(options.windowStart ?? Date.UTC(2026, 0, 1));
   const end = new Date(options.windowEnd ?? start.getTime() + 600_000);
+  // as the host does: a value whose type differs from the reference's is missing, and counted
+  const wrongType: Record<string, number> = {};
+  const windowCols: Record<string, ArrayLike<CellValue>> = {};
+  for (const [name, values] of Object.entries(sampleCols)) {
+    const ref = featureStats[name];
+    let wrong = 0;
+    const out = Array.from(values, (v) => {
+      if (!isWrongType(v, ref)) return v === undefined ? null : v;
+      wrong++;
+      return null;
+    });
+    windowCols[name] = wrong ? out : values;
+    wrongType[name] = wrong;
+  }
   const sample = makeSample(
-    sampleCols,
+    windowCols,
     [...features, ...labels.filter((l) => l in sampleCols)],
     featureStats,
     n,
@@ -153,7 +171,7 @@ export function createTestContext<Config = Record<string, unknown>>(options: Tes
     'the window',
   );
   const sampleStats: FeatureStatsMap = {};
-  for (const name of sample.columns) sampleStats[name] = windowStats(Array.from(sampleCols[name]!), featureStats[name]);
+  for (const name of sample.columns) sampleStats[name] = windowStats(Array.from(windowCols[name]!), featureStats[name], wrongType[name]);
   let reference: Sample | undefined;
   if (refCols) {
     const m = lengthOf(refCols, 'reference');

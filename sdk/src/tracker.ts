@@ -18,6 +18,7 @@
  */
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { isFlatRow } from './event-rows.js';
 import type { CellValue } from './types.js';
 
 // The runtime's globals this module uses, declared here: the SDK compiles without Node's types
@@ -54,8 +55,11 @@ export interface TrackerOptions {
 
 /** One inference request. */
 export interface TrackedRequest {
-  /** Rows: arrays in feature order, or objects keyed by feature name. */
-  inputs: Array<CellValue[] | Record<string, CellValue>>;
+  /**
+   * Rows: arrays in feature order, or objects keyed by feature name; or one row written flat,
+   * a list of values (`[5.1, 3.5, 1.4, 0.2]`), as MLRun reads it.
+   */
+  inputs: Array<CellValue[] | Record<string, CellValue>> | CellValue[];
   /** One prediction per row (a scalar or an array when the model has several outputs), or one for a single row. */
   outputs?: unknown;
   requestId?: string;
@@ -257,7 +261,9 @@ export function createTracker(options: TrackerOptions): Tracker {
       if (r.error !== undefined && r.error !== null && r.error !== false) {
         b.errors++;
       } else if (Array.isArray(r.inputs) && r.inputs.length > 0) {
-        const n = r.inputs.length;
+        // one row written flat is one row (sampled whole), as the host reads it
+        const rows: unknown[] = isFlatRow(r.inputs) ? [r.inputs] : r.inputs;
+        const n = rows.length;
         const base = { when, ...(r.latencyMicros !== undefined ? { latencyMicros: r.latencyMicros } : {}) };
         if (p >= 100) {
           b.events.push({
@@ -278,7 +284,7 @@ export function createTracker(options: TrackerOptions): Tracker {
             b.rows++;
             const outputs = r.outputs === undefined ? undefined : perRow ? [(r.outputs as unknown[])[i]] : r.outputs;
             const requestId = r.requestId === undefined ? undefined : n > 1 ? `${r.requestId}#${i}` : r.requestId;
-            b.events.push({ ...base, inputs: [r.inputs[i]], ...(outputs !== undefined ? { outputs } : {}), ...(requestId !== undefined ? { requestId } : {}) });
+            b.events.push({ ...base, inputs: [rows[i]], ...(outputs !== undefined ? { outputs } : {}), ...(requestId !== undefined ? { requestId } : {}) });
           }
         }
       }

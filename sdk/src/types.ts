@@ -101,8 +101,17 @@ export interface NumericFeatureStats {
   type: 'numeric';
   /** Number of non-missing values. */
   count: number;
-  /** Number of missing values (null, NaN). */
+  /**
+   * Number of missing values (null, NaN): `count + missing` is the number of rows. In window
+   * statistics this includes the values made missing because of their type (`wrongType`).
+   */
   missing: number;
+  /**
+   * Window statistics only: values that arrived with a type other than the reference's (a
+   * string in a numeric column). They are missing in `ctx.sample` and counted in `missing` too.
+   * Absent in reference statistics, and 0 when the endpoint has no reference.
+   */
+  wrongType?: number;
   mean: number;
   std: number;
   min: number;
@@ -120,8 +129,16 @@ export interface NumericFeatureStats {
 /** Statistics of a categorical (string) column. */
 export interface CategoricalFeatureStats {
   type: 'categorical';
+  /** Number of non-missing values. */
   count: number;
+  /** Number of missing values (null): `count + missing` is the number of rows, `wrongType` included. */
   missing: number;
+  /**
+   * Window statistics only: values that arrived with a type other than the reference's (a
+   * number in a column whose reference categories are all non-numeric text). They are missing
+   * in `ctx.sample` and counted in `missing` too. Absent in reference statistics.
+   */
+  wrongType?: number;
   /** Number of distinct values. */
   unique: number;
   /** Value -> count. */
@@ -218,7 +235,11 @@ export interface MonitoringContext<Config = Record<string, unknown>> {
   readonly reference?: Sample;
   /** Ground truth for the window's rows: only for apps with `groundTruth` in plugin.json. */
   readonly groundTruth?: GroundTruth;
-  /** The window's statistics per column, numeric ones counted on the reference's bins. */
+  /**
+   * The window's statistics per column, numeric ones counted on the reference's bins, with the
+   * data quality of each column: `missing` values and, of those, `wrongType` ones (values whose
+   * type differs from the reference's, made missing).
+   */
   readonly sampleStats: FeatureStatsMap;
   /** The endpoint's reference statistics (from its training data); empty when it has none. */
   readonly featureStats: FeatureStatsMap;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isCategorical, REFERENCE_BINS, referenceStats, referenceStatsMap, STATS_QUANTILES, windowStats } from '../src/stats/feature-stats.js';
+import { isCategorical, isWrongType, REFERENCE_BINS, referenceStats, referenceStatsMap, STATS_QUANTILES, windowStats } from '../src/stats/feature-stats.js';
 import type { CategoricalFeatureStats, CellValue, FeatureStats, NumericFeatureStats } from '../src/types.js';
 
 const MAX = Number.MAX_VALUE;
@@ -247,11 +247,12 @@ describe('windowStats', () => {
     expect(w).toMatchObject({ count: 0, missing: 2, hist: { counts: [], edges: [] } });
   });
 
-  it('has the same summary as referenceStats', () => {
+  it('has the same summary as referenceStats, and the count of values of the wrong type it is given', () => {
     const values = [3, 1, 4, 1, 5, 9, 2, 6, null];
     const { hist: _r, ...ref } = numeric(referenceStats(values));
     const { hist: _w, ...win } = numeric(windowStats(values, reference));
-    expect(win).toEqual(ref);
+    expect(win).toEqual({ ...ref, wrongType: 0 });
+    expect(windowStats(values, reference, 1)).toMatchObject({ missing: 1, wrongType: 1 });
   });
 
   it('counts frequencies of a string window', () => {
@@ -261,6 +262,7 @@ describe('windowStats', () => {
       missing: 1,
       unique: 2,
       frequencies: { a: 2, b: 1 },
+      wrongType: 0,
     });
   });
 
@@ -272,7 +274,39 @@ describe('windowStats', () => {
       missing: 2,
       unique: 2,
       frequencies: { '1': 1, '2': 2 },
+      wrongType: 0,
     });
+  });
+});
+
+describe('isWrongType', () => {
+  const num = referenceStats([1, 2, 3]);
+  const text = referenceStats(['red', 'blue']);
+  const mixed = referenceStats(['A1B', 2139, 'x']);
+
+  it('is a string in a numeric column, including one that reads as a number', () => {
+    expect(isWrongType('a', num)).toBe(true);
+    expect(isWrongType('5.1', num)).toBe(true);
+    expect(isWrongType(5.1, num)).toBe(false);
+  });
+
+  it('is a number in a text column whose categories are all non-numeric', () => {
+    expect(isWrongType(3, text)).toBe(true);
+    expect(isWrongType('green', text)).toBe(false);
+  });
+
+  it('is not a number in a text column with a category written as a number (a CSV with mixed cells)', () => {
+    expect(isWrongType(2139, mixed)).toBe(false);
+    expect(isWrongType(7, mixed)).toBe(false);
+    // '02139' is text, not a number written out
+    expect(isWrongType(1, referenceStats(['02139', 'x']))).toBe(true);
+  });
+
+  it('is never a missing value, nor any value of a column without reference statistics', () => {
+    expect(isWrongType(null, num)).toBe(false);
+    expect(isWrongType(null, text)).toBe(false);
+    expect(isWrongType('a', undefined)).toBe(false);
+    expect(isWrongType(1, undefined)).toBe(false);
   });
 });
 

@@ -50,6 +50,21 @@ describe('@modelwatch/sdk/testing', () => {
     expect(() => ctx.sample.column('nope')).toThrow("the window has no column 'nope' (it has: a, s, y)");
   });
 
+  it('makes values of the wrong type for the reference missing and counts them in sampleStats, as the host does', () => {
+    const ctx = createTestContext({
+      sample: { a: [1, 'x', null, 4], s: ['u', 7, 'v', null] },
+      reference: { a: [0, 1, 2, 3], s: ['u', 'v', 'u', 'u'] },
+    });
+    expect(Array.from(ctx.sample.column('a') as Float64Array)).toEqual([1, NaN, NaN, 4]);
+    expect(ctx.sample.column('s')).toEqual(['u', null, 'v', null]);
+    expect(ctx.sampleStats.a).toMatchObject({ type: 'numeric', count: 2, missing: 2, wrongType: 1 });
+    expect(ctx.sampleStats.s).toMatchObject({ type: 'categorical', count: 2, missing: 2, wrongType: 1 });
+    // without a reference there is no type to differ from
+    const bare = createTestContext({ sample: { a: [1, 'x'] } });
+    expect(bare.sample.column('a')).toEqual(['1', 'x']);
+    expect(bare.sampleStats.a).toMatchObject({ wrongType: 0 });
+  });
+
   it('validates the output as the host does', async () => {
     class Bad extends MonitoringApplication {
       doTracking() {

@@ -30,6 +30,12 @@ export interface DataPlaneDeps {
 export interface IngestResult {
   accepted: number;
   rejected: Array<{ index: number; error: string }>;
+  /**
+   * Values of the accepted events whose type differs from the column's reference (a string in
+   * a numeric feature, a number in a text one), by column: accepted as missing values. Only
+   * present when there were some.
+   */
+  wrongType?: Record<string, number>;
 }
 
 /** Serving statistics of an endpoint, as the API shows them (`stats` of an endpoint). */
@@ -42,6 +48,20 @@ export interface EndpointStats extends ServingCounts {
   deadLetters: { total: number; byReason: Record<string, number> };
   /** The newest closed interval (a minute): requests, errors, latency average, p50, p99. */
   lastInterval: EndpointStatsRecord['lastInterval'] | null;
+}
+
+/** The wrong-type values of some events (`ParsedEvent.wrongType`), added up by column name; undefined when none. */
+function wrongTypeByColumn(events: Iterable<number[][]>, names: readonly string[]): Record<string, number> | undefined {
+  let out: Record<string, number> | undefined;
+  for (const rows of events) {
+    rows.forEach((r, c) => {
+      if (r.length === 0) return;
+      out ??= {};
+      const name = names[c]!;
+      out[name] = (out[name] ?? 0) + r.length;
+    });
+  }
+  return out;
 }
 
 /** Messages to NATS stay under this (the default max_payload of a NATS server is 1 MiB). */
@@ -152,6 +172,7 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
       }
       const checked = { ...endpoint, ...inferNamesFrom(units, endpoint) };
       const good: unknown[] = [];
+      const wrongOf = new Map<unknown, number[][]>();
       for (const { event, index } of units) {
         try {
           const p = parseEvent(event, checked, now);
@@ -162,6 +183,7 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
             continue;
           }
           good.push(event);
+          if (p.wrongType) wrongOf.set(event, p.wrongType);
         } catch (err) {
           if (!(err instanceof InvalidEventError)) throw err;
           rejected.push({ index, error: err.message });
@@ -192,6 +214,7 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
             const index = units.find((u) => u.event === ev)?.index ?? i;
             const message = `an event of ${text.length} bytes, over the limit of ${MAX_EVENT_BYTES}: split it`;
             accepted--;
+            wrongOf.delete(ev);
             rejected.push({ index, error: message });
             dead('OVERSIZED', message, payloadText(Buffer.from(text)), index);
             return;
@@ -222,7 +245,8 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
             ),
       ]);
       rejected.sort((a, b) => a.index - b.index);
-      return { status: accepted === 0 && rejected.length > 0 ? 400 : 202, result: { accepted, rejected } };
+      const wrongType = wrongTypeByColumn(wrongOf.values(), [...checked.featureNames, ...checked.labelNames]);
+      return { status: accepted === 0 && rejected.length > 0 ? 400 : 202, result: { accepted, rejected, ...(wrongType ? { wrongType } : {}) } };
     };
 
     // ---- live events

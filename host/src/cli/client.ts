@@ -30,6 +30,8 @@ export interface MonitoringStatus {
 export interface IngestReply {
   accepted: number;
   rejected: Array<{ index: number; error: string }>;
+  /** Values of the wrong type for their column's reference, accepted as missing, by column (present when some). */
+  wrongType?: Record<string, number>;
 }
 
 /**

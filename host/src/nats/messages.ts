@@ -5,6 +5,8 @@ import type { Rows } from '../stream/events.js';
 /** `mw.rows.<endpointId>.<windowStartMs>`: the rows of one event (or batch) that fall in that window. */
 export interface RowBatch extends Rows {
   v: 1;
+  /** Per column (features then outputs): values of the wrong type among these rows, made missing; absent when none. */
+  wrongType?: number[];
 }
 
 /** One window of one endpoint for one version of an app: what a task and its output share. */

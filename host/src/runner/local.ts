@@ -37,13 +37,13 @@ export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Pro
   const featureStats: FeatureStatsMap = opts.reference ? referenceStatsMap(pick(opts.reference, [...features, ...labels])) : {};
   const windowStart = opts.windowStart ?? 0;
   const windowEnd = opts.windowEnd ?? windowStart + 600_000;
-  const sample = tableSample(opts.sample, [...features, ...labels], featureStats, true, windowStart);
+  const { sample, wrongType } = tableSample(opts.sample, [...features, ...labels], featureStats, true, windowStart);
   const sampleStats: FeatureStatsMap = {};
   let slot = 0;
-  for (const name of sample.columns) {
+  sample.columns.forEach((name, c) => {
     const values = name in sample.strings ? sample.strings[name]! : sample.packed.subarray(slot * sample.length, ++slot * sample.length);
-    sampleStats[name] = windowStats(values, featureStats[name]);
-  }
+    sampleStats[name] = windowStats(values, featureStats[name], wrongType[c]);
+  });
   const input: SandboxInput = {
     applicationName: bundle.manifest.name,
     endpoint: { id: '0'.repeat(40), name: 'local', featureNames: features, labelNames: labels },
@@ -55,14 +55,16 @@ export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Pro
     config: opts.config ?? bundle.manifest.config,
   };
   if (bundle.manifest.referenceRows) {
+    // as the host gives it (referenceSample): features and outputs, then the reference's other columns
+    const known = [...features, ...labels];
     input.reference = opts.reference
       ? tableSample(
           opts.reference,
-          [...features, ...labels].filter((c) => c in opts.reference!.values),
+          [...known.filter((c) => c in opts.reference!.values), ...opts.reference.columns.filter((c) => !known.includes(c))],
           featureStats,
           false,
           0,
-        )
+        ).sample
       : { length: 0, columns: [], numeric: [], packed: new Float64Array(0), strings: {}, requestIds: [], timed: false };
   }
   if (bundle.manifest.groundTruth) {
@@ -107,17 +109,28 @@ function pick(t: ReferenceTable, names: readonly string[]): ReferenceTable['valu
   return out;
 }
 
-function tableSample(t: ReferenceTable, names: readonly string[], stats: FeatureStatsMap, timed: boolean, at: number): SampleData {
+/** A table as a sample; a window (`timed`) has the reference's types, its values of the wrong type made missing and counted, as on the host. */
+function tableSample(
+  t: ReferenceTable,
+  names: readonly string[],
+  stats: FeatureStatsMap,
+  timed: boolean,
+  at: number,
+): { sample: SampleData; wrongType: number[] } {
   const missing = names.filter((n) => !(n in t.values));
   if (missing.length) throw new ModelwatchError('INVALID_ARGUMENT', `the sample has no column ${missing.map((m) => `'${m}'`).join(', ')}`);
   const cols = names.map((n) => t.values[n]!);
   const extra = timed ? [new Float64Array(t.rows).fill(at), new Float64Array(t.rows).fill(NaN)] : [];
-  const { numeric, strings, packed } = packColumns(
+  const { numeric, strings, packed, wrongType } = packColumns(
     names,
     t.rows,
     (c, i) => cols[c]![i] ?? null,
     (n) => stats[n]?.type === 'categorical',
     extra,
+    timed ? (n) => stats[n] : undefined,
   );
-  return { length: t.rows, columns: [...names], numeric, strings, packed, requestIds: new Array<string | null>(t.rows).fill(null), timed };
+  return {
+    sample: { length: t.rows, columns: [...names], numeric, strings, packed, requestIds: new Array<string | null>(t.rows).fill(null), timed },
+    wrongType,
+  };
 }

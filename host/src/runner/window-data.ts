@@ -1,6 +1,6 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import type { CellValue, FeatureStatsMap } from '@modelwatch/sdk';
-import { windowStats } from '@modelwatch/sdk/stats';
+import type { CellValue, FeatureStats, FeatureStatsMap } from '@modelwatch/sdk';
+import { isWrongType, windowStats } from '@modelwatch/sdk/stats';
 import { jsonCodec } from '../nats/codec.js';
 import type { RowBatch } from '../nats/messages.js';
 import { Streams, Subjects } from '../nats/subjects.js';
@@ -37,6 +37,11 @@ export async function readWindowRows(js: JetStreamClient, jsm: JetStreamManager,
  * Columnar form of named columns: numeric ones packed column-major into one Float64Array
  * (NaN where missing), string ones as arrays. A column is a string column when the reference
  * says so or any of its values is a string. `extra` columns (timestamps, latencies) follow.
+ *
+ * With `referenceOf` (a window's columns), a column with reference statistics has the
+ * reference's type, and a value of the wrong type (`isWrongType`) is made missing and counted
+ * in `wrongType` (per column): rows stored before the endpoint had a reference are read as
+ * the ones stored after.
  */
 export function packColumns(
   names: readonly string[],
@@ -44,8 +49,12 @@ export function packColumns(
   valueAt: (column: number, row: number) => CellValue,
   isCategorical: (name: string) => boolean,
   extra: Float64Array[] = [],
-): { numeric: string[]; strings: Record<string, Array<string | null>>; packed: Float64Array } {
+  referenceOf?: (name: string) => FeatureStats | undefined,
+): { numeric: string[]; strings: Record<string, Array<string | null>>; packed: Float64Array; wrongType: number[] } {
+  const refs = names.map((name) => referenceOf?.(name));
   const categorical = names.map((name, c) => {
+    const ref = refs[c];
+    if (ref) return ref.type === 'categorical';
     if (isCategorical(name)) return true;
     for (let i = 0; i < length; i++) if (typeof valueAt(c, i) === 'string') return true;
     return false;
@@ -53,25 +62,34 @@ export function packColumns(
   const numeric = names.filter((_, c) => !categorical[c]);
   const packed = new Float64Array((numeric.length + extra.length) * length);
   const strings: Record<string, Array<string | null>> = {};
+  const wrongType = new Array<number>(names.length).fill(0);
   let slot = 0;
   names.forEach((name, c) => {
+    const ref = refs[c];
     if (categorical[c]) {
       const out = new Array<string | null>(length);
       for (let i = 0; i < length; i++) {
         const v = valueAt(c, i);
-        out[i] = v === null ? null : String(v);
+        if (typeof v === 'number' && isWrongType(v, ref)) {
+          wrongType[c]!++;
+          out[i] = null;
+        } else out[i] = v === null ? null : String(v);
       }
       strings[name] = out;
     } else {
       const base = slot++ * length;
       for (let i = 0; i < length; i++) {
         const v = valueAt(c, i);
-        packed[base + i] = typeof v === 'number' ? v : NaN;
+        if (typeof v === 'number') packed[base + i] = v;
+        else {
+          if (typeof v === 'string' && isWrongType(v, ref)) wrongType[c]!++;
+          packed[base + i] = NaN;
+        }
       }
     }
   });
   extra.forEach((col, j) => packed.set(col, (numeric.length + j) * length));
-  return { numeric, strings, packed };
+  return { numeric, strings, packed, wrongType };
 }
 
 /** The window's rows as the sandbox takes them, with per-column statistics on the reference's bins. */
@@ -89,22 +107,28 @@ export function buildWindowData(batches: RowBatch[], endpoint: EndpointRecord): 
     lat[k] = b.lat[i] ?? NaN;
     requestIds[k] = b.rid[i] ?? null;
   });
-  const { numeric, strings, packed } = packColumns(
+  const { numeric, strings, packed, wrongType } = packColumns(
     names,
     n,
     (c, k) => {
       const { b, i } = rows[k]!;
       return (c < nf ? b.x[i]![c] : b.y[i]![c - nf]) ?? null;
     },
-    (name) => endpoint.featureStats[name]?.type === 'categorical',
+    () => false,
     [ts, lat],
+    (name) => endpoint.featureStats[name],
   );
+  // values of the wrong type made missing at ingest, counted per stored part (so once per event)
+  for (const b of batches) {
+    if (!b.wrongType) continue;
+    for (let c = 0; c < names.length; c++) wrongType[c]! += b.wrongType[c] ?? 0;
+  }
   const sampleStats: FeatureStatsMap = {};
   let slot = 0;
-  for (const name of names) {
+  names.forEach((name, c) => {
     const values = name in strings ? strings[name]! : packed.subarray(slot * n, ++slot * n);
-    sampleStats[name] = windowStats(values, endpoint.featureStats[name]);
-  }
+    sampleStats[name] = windowStats(values, endpoint.featureStats[name], wrongType[c]);
+  });
   return { length: n, columns: names, numeric, strings, requestIds, timed: true, packed, sampleStats };
 }
 

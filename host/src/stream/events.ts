@@ -1,4 +1,6 @@
-import type { CellValue } from '@modelwatch/sdk';
+import type { CellValue, FeatureStats } from '@modelwatch/sdk';
+import { isFlatRow } from '@modelwatch/sdk/internal';
+import { isWrongType } from '@modelwatch/sdk/stats';
 import { ModelwatchError } from '../errors.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 
@@ -15,8 +17,8 @@ import type { EndpointRecord } from '../store/endpoints.js';
 export interface InferenceEvent {
   /** Event time: ISO 8601, MLRun's `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), or ms since the epoch. Default: arrival time. */
   when?: string | number;
-  /** Rows: arrays in feature order, or objects keyed by feature name. */
-  inputs: Array<CellValue[] | Record<string, CellValue>>;
+  /** Rows: arrays in feature order, or objects keyed by feature name; or one row written flat (a list of values, as MLRun reads it). */
+  inputs: Array<CellValue[] | Record<string, CellValue>> | CellValue[];
   /** One prediction per row: a scalar or an array (several outputs). */
   outputs?: unknown;
   requestId?: string;
@@ -149,6 +151,12 @@ export interface ParsedEvent {
   /** Earliest and latest event time of its requests (ms). */
   tMin: number;
   tMax: number;
+  /**
+   * Values of the wrong type for their column's reference (a string in a numeric column, a
+   * number in a text one), made missing: per column (features, then outputs) the rows that had
+   * one, ascending; null when there were none.
+   */
+  wrongType: number[][] | null;
 }
 
 /** Names an event implies for an endpoint that has none yet (MLRun's `f0..fn` / `p0..pn`, or object keys). */
@@ -254,14 +262,15 @@ export function inferNames(event: unknown, endpoint: EndpointRecord): InferredNa
   const inputs = kind === 'mlrun' ? (isObject(event.request) ? event.request.inputs : undefined) : event.inputs;
   const outputs = kind === 'mlrun' ? (isObject(event.resp) ? event.resp.outputs : undefined) : event.outputs;
   if (!Array.isArray(inputs) || inputs.length === 0) return out;
-  const first = inputs[0];
+  const rows: unknown[] = isFlatRow(inputs) ? [inputs] : inputs;
+  const first = rows[0];
   if (endpoint.featureNames.length === 0) {
     if (Array.isArray(first)) out.featureNames = first.map((_, i) => `f${i}`);
     else if (isObject(first)) out.featureNames = Object.keys(first);
   }
   if (endpoint.labelNames.length === 0 && outputs !== undefined && outputs !== null) {
     // the same reading as outputColumns: one row with a flat list = several outputs of that row
-    const flatForOneRow = Array.isArray(outputs) && inputs.length === 1 && outputs.length !== 1 && outputs.every((o) => !Array.isArray(o));
+    const flatForOneRow = Array.isArray(outputs) && rows.length === 1 && outputs.length !== 1 && outputs.every((o) => !Array.isArray(o));
     const o = Array.isArray(outputs) && !flatForOneRow ? outputs[0] : outputs;
     const width = Array.isArray(o) ? o.length : 1;
     out.labelNames = Array.from({ length: width }, (_, i) => `p${i}`);
@@ -307,6 +316,7 @@ function inferColumnarNames(event: Record<string, unknown>, endpoint: EndpointRe
  * @throws {InvalidEventError} saying what is wrong
  */
 export function parseEvent(event: unknown, endpoint: EndpointRecord, arrivalMs: number): ParsedEvent {
+  stringCells = 0;
   const kind = eventKind(event);
   if (kind === 'columnar') return parseColumnar(event as Record<string, unknown>, endpoint, arrivalMs);
   if (kind === 'mlrun') return parseMlrun(event as Record<string, unknown>, endpoint, arrivalMs);
@@ -344,7 +354,8 @@ function parseNative(event: unknown, endpoint: EndpointRecord, arrivalMs: number
   if (inputs === undefined) throw new InvalidEventError('inputs: missing (a list of rows)');
   if (!Array.isArray(inputs)) throw new InvalidEventError(`inputs: expected a list of rows, got ${kind(inputs)}`);
   if (inputs.length === 0) throw new InvalidEventError('inputs: no rows');
-  if (inputs.length > MAX_ROWS_PER_EVENT) throw new InvalidEventError(`inputs: ${inputs.length} rows, over the limit of ${MAX_ROWS_PER_EVENT} per event`);
+  if (inputs.length > MAX_ROWS_PER_EVENT && !isFlatRow(inputs))
+    throw new InvalidEventError(`inputs: ${inputs.length} rows, over the limit of ${MAX_ROWS_PER_EVENT} per event`);
   const t = parseWhen(event.when, arrivalMs);
   const requestId = event.requestId;
   if (requestId !== undefined && requestId !== null && typeof requestId !== 'string') {
@@ -375,7 +386,7 @@ function parseMlrun(event: Record<string, unknown>, endpoint: EndpointRecord, ar
   const inputs = request.inputs;
   if (!Array.isArray(inputs)) throw new InvalidEventError(`request.inputs: expected a list of rows, got ${kind(inputs)}`);
   if (inputs.length === 0) throw new InvalidEventError('request.inputs: no rows');
-  if (inputs.length > MAX_ROWS_PER_EVENT)
+  if (inputs.length > MAX_ROWS_PER_EVENT && !isFlatRow(inputs))
     throw new InvalidEventError(`request.inputs: ${inputs.length} rows, over the limit of ${MAX_ROWS_PER_EVENT} per event`);
   if (!resp || resp.outputs === undefined || resp.outputs === null) throw new InvalidEventError('resp.outputs: missing (one prediction per row)');
   const effective = event.effective_sample_count;
@@ -395,13 +406,17 @@ function parseColumnar(event: Record<string, unknown>, endpoint: EndpointRecord,
   const n = x.n;
   if (n > MAX_ROWS_PER_EVENT) throw new InvalidEventError(`inputs: ${n} rows, over the limit of ${MAX_ROWS_PER_EVENT} per event`);
   let y: CellValue[][];
-  if (event.outputs === undefined || event.outputs === null) y = labels.map(() => new Array<CellValue>(n).fill(null));
-  else {
+  let yNumbers: boolean[];
+  if (event.outputs === undefined || event.outputs === null) {
+    y = labels.map(() => new Array<CellValue>(n).fill(null));
+    yNumbers = labels.map(() => true);
+  } else {
     const outs = event.outputs;
     const single = Array.isArray(outs) && labels.length === 1 && !outs.every(Array.isArray);
     const yc = columnsOf(single ? [outs] : outs, labels, 'outputs', false);
     if (yc.n !== n) throw new InvalidEventError(`outputs: columns of ${yc.n} values for ${n} rows`);
     y = yc.cols;
+    yNumbers = yc.numbersOnly;
   }
   // times
   const ts = new Array<number>(n);
@@ -467,14 +482,16 @@ function parseColumnar(event: Record<string, unknown>, endpoint: EndpointRecord,
     latencies = lat ? (lat.filter((v) => v !== null) as number[]) : [];
   }
   if (n === 0) tMin = tMax = parseWhen(Array.isArray(event.when) ? undefined : event.when, arrivalMs);
-  return { kind: 'columnar', n, ts, x: x.cols, y, rid, lat, requests, errors, latencies, samplingPercentage: sampling, dropped, tMin, tMax };
+  const cols = { x: x.cols, y };
+  const wrongType = retype(cols, endpoint, [...x.numbersOnly, ...yNumbers]);
+  return { kind: 'columnar', n, ts, x: cols.x, y: cols.y, rid, lat, requests, errors, latencies, samplingPercentage: sampling, dropped, tMin, tMax, wrongType };
 }
 
-/** Columns by name (object) or in order (a list of lists), each validated. */
-function columnsOf(raw: unknown, names: readonly string[], what: string, required: boolean): { n: number; cols: CellValue[][] } {
+/** Columns by name (object) or in order (a list of lists), each validated; `numbersOnly`: which hold numbers and nulls alone. */
+function columnsOf(raw: unknown, names: readonly string[], what: string, required: boolean): { n: number; cols: CellValue[][]; numbersOnly: boolean[] } {
   if (raw === undefined || raw === null) {
     if (required) throw new InvalidEventError(`${what}: missing (one list of values per column)`);
-    return { n: 0, cols: names.map(() => []) };
+    return { n: 0, cols: names.map(() => []), numbersOnly: names.map(() => true) };
   }
   let byIndex: unknown[];
   if (isObject(raw)) {
@@ -501,6 +518,7 @@ function columnsOf(raw: unknown, names: readonly string[], what: string, require
     if (names.length === 0) throw new InvalidEventError(`${what}: the endpoint has no ${what === 'inputs' ? 'features' : 'outputs'} yet`);
     throw new InvalidEventError(`${what}: no columns`);
   }
+  const numbersOnly = byIndex.map(() => true);
   const cols = byIndex.map((c, j) => {
     if (c === undefined) return new Array<CellValue>(n).fill(null);
     const src = c as unknown[];
@@ -514,6 +532,7 @@ function columnsOf(raw: unknown, names: readonly string[], what: string, require
       }
     }
     if (clean) return src as CellValue[];
+    numbersOnly[j] = false;
     const out = new Array<CellValue>(n);
     for (let i = 0; i < n; i++) {
       const v = src[i];
@@ -522,7 +541,7 @@ function columnsOf(raw: unknown, names: readonly string[], what: string, require
     }
     return out;
   });
-  return { n, cols };
+  return { n, cols, numbersOnly };
 }
 
 // ---------------------------------------------------------------- shared
@@ -550,6 +569,7 @@ function errorEvent(k: EventKind, when: unknown, latencyRaw: unknown, latencyPat
     dropped: 0,
     tMin: t,
     tMax: t,
+    wrongType: null,
   };
 }
 
@@ -567,10 +587,14 @@ function rowsEvent(
 ): ParsedEvent {
   const names = endpoint.featureNames;
   const nf = names.length;
-  const n = inputs.length;
+  // a list of values is one row written flat, as MLRun reads it
+  const flat = isFlatRow(inputs);
+  const rows = flat ? [inputs] : inputs;
+  const n = rows.length;
   const x: CellValue[][] = Array.from({ length: nf }, () => new Array<CellValue>(n));
-  for (let i = 0; i < n; i++) appendRow(inputs[i], names, x, i, inPath);
-  const y = outputColumns(outputs, n, endpoint.labelNames, outPath);
+  for (let i = 0; i < n; i++) appendRow(rows[i], names, x, i, flat ? inPath : `${inPath}[${i}]`, flat);
+  const cols = { x, y: outputColumns(outputs, n, endpoint.labelNames, outPath) };
+  const wrongType = retype(cols, endpoint);
   const ts = new Array<number>(n).fill(t);
   const rid = requestId === null ? null : n > 1 ? Array.from({ length: n }, (_, i) => `${requestId}#${i}`) : [requestId];
   const lat = latency === null ? null : new Array<number | null>(n).fill(latency);
@@ -578,8 +602,8 @@ function rowsEvent(
     kind: k,
     n,
     ts,
-    x,
-    y,
+    x: cols.x,
+    y: cols.y,
     rid,
     lat,
     requests: 1,
@@ -589,17 +613,20 @@ function rowsEvent(
     dropped: 0,
     tMin: t,
     tMax: t,
+    wrongType,
   };
 }
 
-function appendRow(row: unknown, names: readonly string[], x: CellValue[][], i: number, inPath: string): void {
+/** Row `i` into the columns `x`; `path` names the row in messages (`inputs[3]`, or `inputs` for a flat row). */
+function appendRow(row: unknown, names: readonly string[], x: CellValue[][], i: number, path: string, flat: boolean): void {
   if (Array.isArray(row)) {
     if (row.length !== names.length) {
-      throw new InvalidEventError(`${inPath}[${i}]: ${row.length} values, but the endpoint has ${names.length} features (${preview(names)})`);
+      const hint = flat ? `: a list of values is one row${names.length === 1 ? '; rows of a one-feature model are written [[v], [v], ...]' : ''}` : '';
+      throw new InvalidEventError(`${path}: ${row.length} values, but the endpoint has ${names.length} features (${preview(names)})${hint}`);
     }
     for (let j = 0; j < row.length; j++) {
       const v = row[j];
-      x[j]![i] = typeof v === 'number' && Number.isFinite(v) ? v : cell(v, `${inPath}[${i}][${j}] (${names[j]})`);
+      x[j]![i] = typeof v === 'number' && Number.isFinite(v) ? v : cell(v, `${path}[${j}] (${names[j]})`);
     }
     return;
   }
@@ -608,12 +635,54 @@ function appendRow(row: unknown, names: readonly string[], x: CellValue[][], i: 
     const index = indexOf(names);
     for (const k in row) {
       const j = index.get(k);
-      if (j === undefined) throw new InvalidEventError(`${inPath}[${i}]: unknown feature '${k}' (the endpoint has ${preview(names)})`);
-      x[j]![i] = cell(row[k], `${inPath}[${i}].${k}`);
+      if (j === undefined) throw new InvalidEventError(`${path}: unknown feature '${k}' (the endpoint has ${preview(names)})`);
+      x[j]![i] = cell(row[k], `${path}.${k}`);
     }
     return;
   }
-  throw new InvalidEventError(`${inPath}[${i}]: a row must be an array or an object, got ${kind(row)}`);
+  throw new InvalidEventError(`${path}: a row must be an array or an object, got ${kind(row)}`);
+}
+
+/**
+ * Make the values whose type differs from their column's reference (see `isWrongType`) missing,
+ * in place of `cols` (a column is copied before it changes: it may be the sender's list, which
+ * the HTTP API forwards as it came). Returns, per column (features then outputs), the rows that
+ * had one; null when none had. `numbersOnly` names columns known to hold no string (features
+ * then outputs), whose scan a numeric reference spares.
+ */
+function retype(cols: { x: CellValue[][]; y: CellValue[][] }, endpoint: EndpointRecord, numbersOnly?: readonly boolean[]): number[][] | null {
+  const stats = endpoint.featureStats;
+  let out: number[][] | null = null;
+  const nf = cols.x.length;
+  const groups: Array<[CellValue[][], readonly string[], number]> = [
+    [cols.x, endpoint.featureNames, 0],
+    [cols.y, endpoint.labelNames, nf],
+  ];
+  for (const [group, names, base] of groups) {
+    for (let j = 0; j < group.length; j++) {
+      const ref: FeatureStats | undefined = stats[names[j]!];
+      if (!ref) continue;
+      const numeric = ref.type === 'numeric';
+      // every string of an event went through cell(): without any, a numeric column has no wrong value
+      if (numeric && (stringCells === 0 || numbersOnly?.[base + j])) continue;
+      let col = group[j]!;
+      let copied = false;
+      for (let i = 0; i < col.length; i++) {
+        const v = col[i];
+        // the common case (a number in a numeric column) decides on typeof alone
+        if (numeric ? typeof v !== 'string' : typeof v !== 'number') continue;
+        if (!isWrongType(v, ref)) continue;
+        if (!copied) {
+          col = group[j] = col.slice();
+          copied = true;
+        }
+        col[i] = null;
+        out ??= Array.from({ length: nf + cols.y.length }, () => []);
+        out[base + j]!.push(i);
+      }
+    }
+  }
+  return out;
 }
 
 const indexes = new WeakMap<readonly string[], Map<string, number>>();
@@ -659,6 +728,12 @@ function outputColumns(outputs: unknown, n: number, labels: readonly string[], p
   throw new InvalidEventError(`${path}: ${outputs.length} predictions for ${n} rows`);
 }
 
+/**
+ * Strings taken by {@link cell} since the event being parsed began (parsing is synchronous): an
+ * event without any spares `retype` the scan of its numeric columns, the common case.
+ */
+let stringCells = 0;
+
 function cell(v: unknown, path: string): CellValue {
   if (v === null || v === undefined) return null;
   if (typeof v === 'number') {
@@ -667,6 +742,7 @@ function cell(v: unknown, path: string): CellValue {
   }
   if (typeof v === 'string') {
     if (v.length > MAX_STRING) throw new InvalidEventError(`${path}: a string of ${v.length} characters (at most ${MAX_STRING})`);
+    stringCells++;
     return v;
   }
   if (typeof v === 'boolean') return v ? 1 : 0;

@@ -8,14 +8,17 @@ import type { ParsedEvent } from './events.js';
  * ```
  * "MWR2" | u32 LE header length | header JSON | zero padding to 8 bytes | float64 LE data
  * ```
- * The header is `{ n, e, nx, ny, num, str, rid?, lat?, tr?, lr? }`: `n` rows; `e` the parts as
+ * The header is `{ n, e, nx, ny, num, str, rid?, lat?, tr?, lr?, w? }`: `n` rows; `e` the parts as
  * `[eventSeq, offset, count, ...]` (which rows came from which `MW_EVENTS` message, so a reader
  * drops a part it has already seen: a redelivered event never counts twice, however the stream
  * processor batched it); `num` the indices (features then outputs) of the numeric columns,
  * whose values are in the data (NaN = missing); `str` the other columns as JSON lists;
- * `rid` request ids. The data holds the timestamps (unless `tr`: run-length `[value, count, ...]`,
- * which micro-batches with one time for many rows use), the latencies when `lat` (unless `lr`,
- * run-length with null for missing), then each numeric column: `n` float64 each.
+ * `rid` request ids; `w` the values of the wrong type (made missing, see `ParsedEvent.wrongType`)
+ * per part, as `[part index, column index, count, ...]`, so they are dropped with their part.
+ * The data holds the timestamps (unless `tr`: run-length `[value, count, ...]`, which
+ * micro-batches with one time for many rows use), the latencies when `lat` (unless `lr`,
+ * run-length with null for missing), then each numeric column: `n` float64 each. A reader that
+ * does not know `w` reads the rows the same.
  */
 export const ROWS_MAGIC = 0x3252574d; // "MWR2" little-endian
 
@@ -28,6 +31,8 @@ export class RowsChunk {
   /** The rows, as ranges of the parsed events (copied only when encoded). */
   private readonly segs: Array<{ p: ParsedEvent; from: number; to: number }> = [];
   private readonly rowBytes: number;
+  /** Values of the wrong type, `[part, column, count, ...]` (the header's `w`). */
+  private readonly wrong: number[] = [];
 
   constructor(
     readonly nx: number,
@@ -71,10 +76,27 @@ export class RowsChunk {
     const last = this.segs[this.segs.length - 1];
     if (last && last.p === p && last.to === from) last.to = from + k;
     else this.segs.push({ p, from, to: from + k });
+    if (p.wrongType) this.countWrong(p.wrongType, from, from + k);
     this.n += k;
     this.e[this.e.length - 1]! += k;
     this.bytes += bytes;
     return [k, bytes];
+  }
+
+  /** Add the wrong-type values of rows `from..to-1` to the current part's counts. */
+  private countWrong(wrongType: number[][], from: number, to: number): void {
+    const part = this.e.length / 3 - 1;
+    for (let j = 0; j < wrongType.length; j++) {
+      const rows = wrongType[j]!;
+      if (rows.length === 0) continue;
+      const k = lowerBound(rows, to) - lowerBound(rows, from);
+      if (k === 0) continue;
+      // a part's counts are contiguous in the list: look for this column among them
+      let at = this.wrong.length - 3;
+      while (at >= 0 && this.wrong[at] === part && this.wrong[at + 1] !== j) at -= 3;
+      if (at >= 0 && this.wrong[at] === part) this.wrong[at + 2]! += k;
+      else this.wrong.push(part, j, k);
+    }
   }
 
   encode(): Uint8Array {
@@ -107,6 +129,7 @@ export class RowsChunk {
       }
     }
     const header: Record<string, unknown> = { n, e: this.e, nx: this.nx, ny: this.ny, num, str };
+    if (this.wrong.length) header.w = this.wrong;
     if (segs.some((sg) => sg.p.rid)) {
       const rid: Array<string | null> = [];
       for (const sg of segs) for (let i = sg.from; i < sg.to; i++) rid.push(sg.p.rid ? sg.p.rid[i]! : null);
@@ -201,6 +224,18 @@ function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
+/** The first index of an ascending list whose value is >= `v`. */
+function lowerBound(list: readonly number[], v: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function unrun(r: Array<number | null>, n: number): Float64Array {
   const out = new Float64Array(n);
   let o = 0;
@@ -224,6 +259,7 @@ interface Header {
   lat?: boolean;
   tr?: Array<number | null>;
   lr?: Array<number | null>;
+  w?: number[];
 }
 
 /**
@@ -251,6 +287,7 @@ export function decodeRowBatch(data: Uint8Array, seen: Set<string>, out: RowBatc
   const lat = !h.lat ? null : binLat ? f.subarray(n, 2 * n) : unrun(h.lr!, n);
   // which rows to keep
   const keep = new Uint8Array(n);
+  const keptParts = new Uint8Array(h.e.length / 3);
   let row = 0;
   let kept = 0;
   for (let p = 0; p < h.e.length; p += 3) {
@@ -259,12 +296,23 @@ export function decodeRowBatch(data: Uint8Array, seen: Set<string>, out: RowBatc
     if (!seen.has(key)) {
       seen.add(key);
       keep.fill(1, row, row + count);
+      keptParts[p / 3] = 1;
       kept += count;
     }
     row += count;
   }
   if (kept === 0) return;
   const ncol = h.nx + h.ny;
+  // the wrong-type counts of the parts kept
+  let wrongType: number[] | undefined;
+  const w = h.w ?? [];
+  for (let k = 0; k + 2 < w.length; k += 3) {
+    const part = w[k]!;
+    const col = w[k + 1]!;
+    if (!keptParts[part] || !(col >= 0 && col < ncol)) continue;
+    wrongType ??= new Array<number>(ncol).fill(0);
+    wrongType[col]! += w[k + 2]!;
+  }
   const colOf: Array<(i: number) => CellValue> = new Array(ncol);
   let o = n * ((binTs ? 1 : 0) + (binLat ? 1 : 0));
   for (const j of h.num) {
@@ -292,6 +340,7 @@ export function decodeRowBatch(data: Uint8Array, seen: Set<string>, out: RowBatc
       batch.lat.push(Number.isNaN(l) ? null : l);
     } else batch.lat.push(null);
   }
+  if (wrongType) batch.wrongType = wrongType;
   out.push(batch);
 }
 

@@ -17,7 +17,7 @@ import {
   type ResultKind,
   type Sample,
 } from '@modelwatch/sdk';
-import { columnDrift, DRIFT_METHODS, isDrift, type ColumnDrift, type DriftMethod } from '@modelwatch/sdk/stats';
+import { columnDrift, DRIFT_METHODS, integerCardinalityType, isDrift, type ColumnDrift, type DriftColumnType, type DriftMethod } from '@modelwatch/sdk/stats';
 import { DEFAULT_BAND_MULTIPLIER, DEFAULT_MAX_CHUNKS, referenceBand, sampleWithout, type AdaptiveBand } from '@modelwatch/sdk/thresholds';
 
 /** The configuration both drift apps take; the column keys are named after what they compare. */
@@ -28,6 +28,15 @@ export interface DriftConfig {
   methodThresholds?: Partial<Record<DriftMethod, number>>;
   /** Test that `'auto'` uses for columns with more than 2 and at most 5 values (or categorical). @default 'chisquare' */
   categoricalTest?: 'chisquare' | 'chi2_contingency';
+  /**
+   * How a numeric column is typed. `'legacy'` (default): numeric, as Evidently types a float64
+   * column (its legacy `_get_default_stattest` still gives a numeric column with at most 5
+   * distinct values the categorical tests). `'integer-cardinality'`: Evidently's current
+   * automatic typing, categorical when every non-missing reference value is an integer and
+   * there are at most 10 distinct ones (`INTEGER_CARDINALITY_LIMIT`).
+   * @default 'legacy'
+   */
+  columnTyping?: 'legacy' | 'integer-cardinality';
   /** The dataset result is `detected` when the share of drifted columns is at least this. @default 0.5 */
   driftShare?: number;
   /** ... and `potential_detection` when it is at least this. @default driftShare / 2 */
@@ -79,6 +88,7 @@ export interface ResolvedDriftConfig {
   methodThresholds: Partial<Record<DriftMethod, number>>;
   columnThresholds: Record<string, number>;
   categoricalTest: 'chisquare' | 'chi2_contingency';
+  columnTyping: 'legacy' | 'integer-cardinality';
   driftShare: number;
   potentialShare: number;
   thresholds: 'fixed' | 'adaptive';
@@ -106,6 +116,7 @@ export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' 
     'methodThresholds',
     spec.thresholdsKey,
     'categoricalTest',
+    'columnTyping',
     'driftShare',
     'potentialShare',
     'thresholds',
@@ -162,6 +173,10 @@ export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' 
   if (categoricalTest !== 'chisquare' && categoricalTest !== 'chi2_contingency') {
     fail(`config categoricalTest must be 'chisquare' or 'chi2_contingency', got ${describeValue(categoricalTest)}`);
   }
+  const columnTyping = cfg.columnTyping ?? 'legacy';
+  if (columnTyping !== 'legacy' && columnTyping !== 'integer-cardinality') {
+    fail(`config columnTyping must be 'legacy' or 'integer-cardinality', got ${describeValue(columnTyping)}`);
+  }
   const share = (v: unknown, where: string, fallback: number): number => {
     if (v === undefined) return fallback;
     if (typeof v !== 'number' || !(v > 0 && v <= 1)) return fail(`config ${where} must be a number in (0, 1], got ${describeValue(v)}`);
@@ -181,6 +196,7 @@ export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' 
     methodThresholds,
     columnThresholds,
     categoricalTest: categoricalTest as ResolvedDriftConfig['categoricalTest'],
+    columnTyping: columnTyping as ResolvedDriftConfig['columnTyping'],
     driftShare,
     potentialShare,
     thresholds: thresholds as ResolvedDriftConfig['thresholds'],
@@ -291,6 +307,7 @@ export function runDrift(ctx: MonitoringContext<DriftConfig>, spec: DriftSpec): 
     referenceRows: reference.length,
     thresholds: cfg.thresholds,
     ...(cfg.thresholds === 'adaptive' ? { chunkSize, sigmas: cfg.sigmas } : {}),
+    ...(cfg.columnTyping !== 'legacy' ? { columnTyping: cfg.columnTyping } : {}),
     skipped,
   };
   if (compared.length === 0) {
@@ -333,14 +350,16 @@ function compareColumn(
   const cur = ctx.sample.column(column);
   const ref = reference.column(column);
   if (cur instanceof Float64Array !== ref instanceof Float64Array) return skip('type_mismatch');
-  const type = cur instanceof Float64Array ? 'numeric' : 'categorical';
+  // numbers are numeric, unless Evidently's current typing makes an integer column with few values categorical
+  let type: DriftColumnType = cur instanceof Float64Array ? 'numeric' : 'categorical';
+  if (type === 'numeric' && cfg.columnTyping === 'integer-cardinality') type = integerCardinalityType(ref as Float64Array);
   if (nonMissing(ref) === 0) return skip('no_reference_values');
   if (nonMissing(cur) === 0) return skip('no_window_values');
   const requested = cfg.columnMethods[column] ?? cfg.method;
   if (requested !== 'auto' && !DRIFT_METHODS[requested].types.includes(type)) {
     return skip('method_not_applicable', { method: requested, type });
   }
-  const computed = columnDrift(ref, cur, { method: requested, categoricalTest: cfg.categoricalTest });
+  const computed = columnDrift(ref, cur, { method: requested, categoricalTest: cfg.categoricalTest, type });
   const chosen = computed.method;
   // the threshold depends on the method, known once 'auto' has chosen it
   const threshold = cfg.columnThresholds[column] ?? cfg.methodThresholds[chosen] ?? DRIFT_METHODS[chosen].defaultThreshold;
@@ -371,7 +390,7 @@ function compareColumn(
       const c = chunk.column(column);
       const rest = sampleWithout(reference, range.start, range.end).column(column);
       if (nonMissing(c) === 0 || nonMissing(rest) === 0) return NaN;
-      return bandStatistic(columnDrift(rest, c, { method: chosen }));
+      return bandStatistic(columnDrift(rest, c, { method: chosen, type }));
     },
     { multiplier: cfg.sigmas, maxChunks: cfg.maxChunks, minChunks: cfg.minChunks, lowerLimit: 0 },
   );

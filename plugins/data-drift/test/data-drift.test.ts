@@ -9,6 +9,7 @@ import reference from './evidently-reference.json' with { type: 'json' };
 // ---------------------------------------------------------------------------------------
 
 interface ExpectedFeature {
+  type: 'numeric' | 'categorical';
   method: string;
   score: number | null;
   statistic: number | string | null;
@@ -81,6 +82,13 @@ describe('parity with Evidently and scipy (evidently_reference.py)', () => {
     const all = DOC.cases.flatMap((c) => Object.values(c.expected.features));
     expect(all.some((f) => f.statistic === 'Infinity')).toBe(true);
     expect(all.some((f) => f.method === 'jensenshannon' && f.bins !== undefined && f.uniqueValues > 20)).toBe(true);
+    // both column typings, with integer columns at the limit (10 distinct values) and past it (11)
+    const typed = DOC.cases.filter((c) => c.config.columnTyping === 'integer-cardinality').flatMap((c) => Object.values(c.expected.features));
+    expect(typed.some((f) => f.type === 'categorical' && f.uniqueValues === 10)).toBe(true);
+    expect(typed.some((f) => f.type === 'numeric' && f.uniqueValues === 11)).toBe(true);
+    expect(new Set(typed.filter((f) => f.type === 'categorical').map((f) => f.method))).toEqual(
+      new Set(['chisquare', 'jensenshannon', 'psi', 'chi2_contingency']),
+    );
   });
 
   let worst = 0;
@@ -104,6 +112,7 @@ describe('parity with Evidently and scipy (evidently_reference.py)', () => {
         const r = featureResult(out.results, f);
         const x = r.extraData!;
         expect(r.kind).toBe(ResultKind.DataDrift);
+        expect(x.type, `${c.name}/${f} type`).toBe(e.type);
         expect(x.method, `${c.name}/${f}`).toBe(e.method);
         expect(x.referenceCount).toBe(e.referenceCount);
         expect(x.windowCount).toBe(e.windowCount);
@@ -254,6 +263,37 @@ describe('results', () => {
     expect(featureResult(out.results, 'visits').extraData!.method).toBe('chi2_contingency');
     expect(featureResult(out.results, 'is_member').extraData!.method).toBe('z');
   });
+
+  it('jensenshannon uses the natural logarithm, as Evidently does: two disjoint distributions are sqrt(ln 2) apart, not 1', () => {
+    const { ctx } = createContext<DataDriftConfig>({
+      sample: { c: ['x', 'y', 'x', 'y'] },
+      reference: { c: ['a', 'b', 'a', 'b'] },
+      config: { method: 'jensenshannon' },
+    });
+    const r = resultOf(runApp(new DataDrift(), ctx), 'drift_c');
+    // scipy.spatial.distance.jensenshannon([.5, .5, 0, 0], [0, 0, .5, .5]) = 0.8325546111576977
+    expect(r.extraData!.distance).toBeCloseTo(Math.sqrt(Math.LN2), 15);
+  });
+
+  it("columnTyping integer-cardinality: an integer column with at most 10 distinct reference values is categorical, as Evidently's current typing", () => {
+    const c = DOC.cases.find((x) => x.name === 'int_small_typed_drift')!;
+    const typed = runApp(new DataDrift(), contextOf(c).ctx);
+    const legacy = runApp(new DataDrift(), contextOf(c, {}).ctx);
+    const typeOf = (out: ReturnType<typeof runApp>, f: string) => featureResult(out.results, f).extraData!;
+    // rooms: 10 distinct integers; grade: 7; rating: 5, with missing values; floors: 11; score: one 2.5
+    expect(typeOf(typed, 'rooms')).toMatchObject({ type: 'categorical', method: 'chisquare', uniqueValues: 10 });
+    expect(typeOf(legacy, 'rooms')).toMatchObject({ type: 'numeric', method: 'ks' });
+    expect(typeOf(typed, 'grade')).toMatchObject({ type: 'categorical', method: 'chisquare' });
+    expect(typeOf(typed, 'rating')).toMatchObject({ type: 'categorical' });
+    expect(typeOf(typed, 'floors')).toMatchObject({ type: 'numeric', method: 'ks', uniqueValues: 11 });
+    expect(typeOf(typed, 'score')).toMatchObject({ type: 'numeric' });
+    expect(resultOf(typed, 'data_drift').extraData).toMatchObject({ columnTyping: 'integer-cardinality' });
+    expect(resultOf(legacy, 'data_drift').extraData!.columnTyping).toBeUndefined();
+    // a numbers-only method does not apply to a column typed categorical
+    const ks = runApp(new DataDrift(), contextOf(c, { columnTyping: 'integer-cardinality', method: 'ks' }).ctx);
+    expect(typeOf(ks, 'rooms')).toMatchObject({ skipped: 'method_not_applicable', method: 'ks', type: 'categorical' });
+    expect(typeOf(ks, 'floors')).toMatchObject({ method: 'ks', type: 'numeric' });
+  });
 });
 
 // ---------------------------------------------------------------------------------------
@@ -300,17 +340,20 @@ describe('windows and features that cannot be compared', () => {
     }
   });
 
-  it('a categorical reference makes the window column categorical, as the host does', () => {
-    const { ctx } = createContext<DataDriftConfig>({ sample: { c: [1, 2, 3] }, reference: ref, featureNames: ['c'] });
+  it('a categorical reference makes the window column categorical, as the host does: numbers are categories when the reference has numeric ones', () => {
+    const numericCategories = { c: ['1', '2', 'x', '1'] };
+    const { ctx } = createContext<DataDriftConfig>({ sample: { c: [1, 2, 3] }, reference: numericCategories, featureNames: ['c'] });
     const r = resultOf(runApp(new DataDrift(), ctx), 'drift_c');
-    expect(r.extraData).toMatchObject({ type: 'categorical', method: 'chisquare', unseen: 3, drifted: true });
+    expect(r.extraData).toMatchObject({ type: 'categorical', method: 'chisquare', unseen: 1, drifted: true });
   });
 
-  it('a numeric reference and a string window column do not mix: type_mismatch', () => {
-    const { ctx } = createContext<DataDriftConfig>({ sample: { x: ['1', '2', 'x'] }, reference: { x: [1, 2, 3] } });
-    const r = resultOf(runApp(new DataDrift(), ctx), 'drift_x');
+  it('values of the wrong type for the reference are missing, as the host makes them: a window with only those has no values', () => {
+    const text = createContext<DataDriftConfig>({ sample: { c: [1, 2, 3] }, reference: ref, featureNames: ['c'] });
+    expect(resultOf(runApp(new DataDrift(), text.ctx), 'drift_c').extraData).toMatchObject({ skipped: 'no_window_values' });
+    const numbers = createContext<DataDriftConfig>({ sample: { x: ['1', '2', 'x'] }, reference: { x: [1, 2, 3] } });
+    const r = resultOf(runApp(new DataDrift(), numbers.ctx), 'drift_x');
     expect(r.status).toBe(ResultStatus.Irrelevant);
-    expect(r.extraData!.skipped).toBe('type_mismatch');
+    expect(r.extraData!.skipped).toBe('no_window_values');
   });
 
   it('a method that does not apply to the column type is skipped, not an error', () => {
@@ -340,6 +383,7 @@ describe('windows and features that cannot be compared', () => {
     expect(run({ thresholds: 'learned' })).toThrow(/thresholds must be 'fixed' or 'adaptive'/);
     expect(run({ chunkSize: 1.5 })).toThrow(/chunkSize must be an integer >= 2/);
     expect(run({ features: 'x' })).toThrow(/features must be an array/);
+    expect(run({ columnTyping: 'evidently' })).toThrow(/columnTyping must be 'legacy' or 'integer-cardinality', got "evidently"/);
   });
 
   it('adaptive with too small a reference falls back to fixed thresholds and says why', () => {

@@ -11,12 +11,25 @@ their logic is re-implemented below line by line, on float64 numpy arrays (for n
 columns) and Python lists of str (categorical columns), with missing values dropped first
 as Evidently's `get_one_column_drift` drops them.
 
-Two deliberate differences from Evidently's code, both documented in the app README:
-- the z-test p-value is 2 * norm.sf(|z|) (accurate in the tail); Evidently writes
-  2 * (1 - norm.cdf(|z|)), which loses relative precision below about 1e-8. Both are written
-  (`pValue` and `evidentlyPValue`) so the test can show the difference is below 1e-15.
-- the Jensen-Shannon distance uses the natural logarithm (Evidently up to 0.4.x; later
-  versions pass base=2).
+One deliberate difference from Evidently's code, documented in the app README: the z-test
+p-value is 2 * norm.sf(|z|) (accurate in the tail); Evidently writes 2 * (1 - norm.cdf(|z|)),
+which loses relative precision below about 1e-8. Both are written (`pValue` and
+`evidentlyPValue`) so the test can show the difference is below 1e-15.
+
+The Jensen-Shannon distance uses the natural logarithm, as Evidently does: its `_jensenshannon`
+passes `base=None` (scipy's natural log) to scipy.spatial.distance.jensenshannon, in the current
+source (src/evidently/legacy/calculations/stattests/jensenshannon.py, 0.7) as in the 0.4 line
+(src/evidently/calculations/stattests/jensenshannon.py); the parameter came with Evidently's
+pull request #499, whose default was kept at the natural log.
+
+Column typing: a column of numbers is numeric (`num`), as Evidently types a float64 column, and
+`_get_default_stattest` gives a numeric column with at most 5 distinct values the categorical
+tests. With the app's `"columnTyping": "integer-cardinality"`, a column is typed as Evidently's
+current automatic typing does (`infer_column_type` in src/evidently/core/datasets.py, 0.7): an
+integer column with at most INTEGER_CARDINALITY_LIMIT = 10 distinct values is categorical.
+Evidently reads "integer" from the pandas dtype; here a column is integer when every non-missing
+reference value is integral (`integer_cardinality_categorical`), since the app holds every
+number as a float64.
 
 Also written: the chi-square test of homogeneity (scipy.stats.chi2_contingency without
 continuity correction) offered as `chi2_contingency`, and the adaptive band (mean +- 3 std,
@@ -60,10 +73,25 @@ def fl(x):
     return x
 
 
+INTEGER_CARDINALITY_LIMIT = 10
+
+
+def integer_cardinality_categorical(values):
+    """Evidently 0.7's infer_column_type for an int column: categorical when nunique() <= 10."""
+    present = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not present or any(not v.is_integer() for v in present):
+        return False
+    return len(set(present)) <= INTEGER_CARDINALITY_LIMIT
+
+
+def is_missing(v):
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
 def clean(values, categorical):
     """Evidently: replace +-inf by NaN and dropna."""
     if categorical:
-        return [v for v in values if v is not None]
+        return [v for v in values if not is_missing(v)]
     a = np.array([np.nan if v is None else v for v in values], dtype=float)
     return a[np.isfinite(a)]
 
@@ -196,6 +224,7 @@ def column_drift(ref_values, cur_values, categorical, method=None, threshold=Non
     statistic, p_value, extra = run_method(m, ref, cur, feature_type)
     score = p_value if kind == "test" else statistic
     out = {
+        "type": "categorical" if categorical else "numeric",
         "method": m,
         "score": fl(score),
         "statistic": fl(statistic),
@@ -299,6 +328,24 @@ def make_large(rng, n, shift):
     return cols
 
 
+def make_ints(rng, n, shift):
+    """Integer-valued numeric columns, for the column typing: as float64, as the app holds them."""
+    rating = rng.choice(np.arange(1, 6), n, p=[0.1, 0.2, 0.3, 0.25, 0.15] if shift == 0 else [0.05, 0.15, 0.25, 0.3, 0.25]).astype(float)
+    score = rng.integers(0, 4, n).astype(float)
+    score[n // 2] = 2.5  # one value that is not an integer: numeric in both typings
+    return {
+        # 10 distinct integers: categorical with integer-cardinality, KS / Wasserstein otherwise
+        "rooms": np.clip(rng.poisson(4 + shift, n), 0, 9).astype(float),
+        # 11 distinct: numeric in both
+        "floors": np.clip(rng.poisson(5 + shift, n), 0, 10).astype(float),
+        # 5 distinct with missing values: still integer-valued here (pandas would read it as float64)
+        "rating": with_missing(rng, rating, 0.05),
+        "score": score,
+        # 7 distinct even numbers
+        "grade": (2 * np.clip(rng.poisson(3 + shift, n), 1, 7)).astype(float),
+    }
+
+
 CATEGORICAL = {"segment", "channel", "region"}
 DATASET_NAMES = {}
 
@@ -311,7 +358,9 @@ def case(name, reference, window, config=None, adaptive=None):
     features = {}
     for f in reference:
         m = methods.get(f) or config.get("method")
-        cat = f in CATEGORICAL
+        cat = f in CATEGORICAL or (
+            config.get("columnTyping") == "integer-cardinality" and integer_cardinality_categorical(reference[f])
+        )
         ref = clean(reference[f], cat)
         cur = clean(window[f], cat)
         chosen = m or default_stattest(ref, cur, "cat" if cat else "num")
@@ -338,6 +387,13 @@ def main():
     large_ref = make_large(rng, 1500, 0)
     large_same = make_large(rng, 500, 0)
     large_drift = make_large(rng, 500, 1)
+    # a generator of their own, so that the data sets above stay as they were
+    irng = np.random.default_rng(20261128)
+    int_small_ref = make_ints(irng, 800, 0)
+    int_small_same = make_ints(irng, 400, 0)
+    int_small_drift = make_ints(irng, 400, 1)
+    int_large_ref = make_ints(irng, 1500, 0)
+    int_large_drift = make_ints(irng, 500, 1)
     datasets = {
         "small_ref": small_ref,
         "small_same": small_same,
@@ -345,6 +401,11 @@ def main():
         "large_ref": large_ref,
         "large_same": large_same,
         "large_drift": large_drift,
+        "int_small_ref": int_small_ref,
+        "int_small_same": int_small_same,
+        "int_small_drift": int_small_drift,
+        "int_large_ref": int_large_ref,
+        "int_large_drift": int_large_drift,
     }
     for k, v in datasets.items():
         DATASET_NAMES[id(v)] = k
@@ -370,6 +431,25 @@ def main():
         case("large_overrides_drift", large_ref, large_drift, {"featureMethods": {"income": "jensenshannon", "latency": "psi", "region": "kl_div", "visits": "chi2_contingency"}}),
         case("small_adaptive_no_drift", small_ref, small_same, {"thresholds": "adaptive", "chunkSize": 100}, {"chunkSize": 100, "sigmas": 3}),
         case("small_adaptive_drift", small_ref, small_drift, {"thresholds": "adaptive", "chunkSize": 100}, {"chunkSize": 100, "sigmas": 3}),
+        # column typing: the same data under the legacy typing and under Evidently's current one
+        case("int_small_legacy_drift", int_small_ref, int_small_drift),
+        case("int_small_typed_no_drift", int_small_ref, int_small_same, {"columnTyping": "integer-cardinality"}),
+        case("int_small_typed_drift", int_small_ref, int_small_drift, {"columnTyping": "integer-cardinality"}),
+        case("int_large_legacy_drift", int_large_ref, int_large_drift),
+        case("int_large_typed_drift", int_large_ref, int_large_drift, {"columnTyping": "integer-cardinality"}),
+        case(
+            "int_small_typed_overrides",
+            int_small_ref,
+            int_small_drift,
+            {"columnTyping": "integer-cardinality", "featureMethods": {"rooms": "psi", "grade": "chi2_contingency", "floors": "jensenshannon"}},
+        ),
+        case(
+            "int_small_typed_adaptive",
+            int_small_ref,
+            int_small_same,
+            {"columnTyping": "integer-cardinality", "thresholds": "adaptive", "chunkSize": 100},
+            {"chunkSize": 100, "sigmas": 3},
+        ),
     ]
     doc = {
         "meta": {

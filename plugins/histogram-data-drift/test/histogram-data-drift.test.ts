@@ -350,14 +350,16 @@ describe('windows and features that cannot be compared', () => {
       a: uniformColumn(6, 50, 0, 10),
       color: Array.from({ length: 50 }, (_, i) => ['red', 'blue'][i % 2]!),
       b: new Array<null>(50).fill(null), // all missing
-      c: Array.from({ length: 50 }, (_, i) => (i % 2 ? 'x' : 'y')), // strings where the reference is numeric
+      // strings where the reference is numeric: values of the wrong type, missing (as the host makes them)
+      c: Array.from({ length: 50 }, (_, i) => (i % 2 ? 'x' : 'y')),
     };
     const { ctx } = makeContext({ reference: ref, window, featureNames: ['a', 'color', 'b', 'c'] });
+    expect(ctx.sampleStats.c).toMatchObject({ type: 'numeric', count: 0, missing: 50, wrongType: 50 });
     const gd = generalDrift(run(ctx));
     expect(Object.keys(featuresOf(gd))).toEqual(['a']);
     const skipped = skippedOf(gd);
-    expect(skipped.categorical).toEqual(['color', 'c']);
-    expect(skipped.no_window_values).toEqual(['b']);
+    expect(skipped.categorical).toEqual(['color']);
+    expect(skipped.no_window_values).toEqual(['b', 'c']);
     expect(skipped.missing_from_window).toEqual([]);
     expect(skipped.no_reference_stats).toEqual([]);
     expect(gd.extraData!.rows).toBe(50);

@@ -1,11 +1,13 @@
 /**
- * system-performance: serving latency and error rate of each window.
+ * system-performance: serving latency, error rate and data quality of each window.
  *
  * Latency: quantiles of `ctx.sample.latencyMicros` (rows that reported one), linear
  * interpolation as numpy.quantile. Error rate: the host does not carry an error flag per row
  * yet, so a row counts as an error when every output of it is missing (the model server sent
- * no prediction for it). Results `latency_p99` and `error_rate` (kind system_performance)
- * against configured thresholds.
+ * no prediction for it). Data quality: the missing values of each feature, and among them the
+ * values that arrived with a type other than the reference's (`ctx.sampleStats[f].wrongType`).
+ * Results `latency_p99`, `error_rate` and `data_quality` (kind system_performance) against
+ * configured thresholds.
  *
  * Runs inside the sandbox: pure ECMAScript, no Node or web APIs.
  */
@@ -34,10 +36,30 @@ export interface SystemPerformanceConfig {
   errorRateWarn?: number;
   /** Latency quantiles reported as metrics `latency_p<100 q>`. @default [0.5, 0.9, 0.99] */
   latencyQuantiles?: number[];
+  /** `data_quality` is detected when a feature has a larger share of values of the wrong type than this (plugin.json: 0.01). */
+  wrongTypeRate?: number;
+  /** ... a potential detection above this (plugin.json: 0, any value of the wrong type). */
+  wrongTypeRateWarn?: number;
+  /** `data_quality` is detected when a feature's share of missing values exceeds the reference's by more than this (plugin.json: 0.25). */
+  missingRateIncrease?: number;
+  /** ... a potential detection above this (plugin.json: 0.1). */
+  missingRateIncreaseWarn?: number;
 }
 
 const APP = 'system-performance';
-const KEYS = ['latencyP99Micros', 'latencyP99WarnMicros', 'errorRate', 'errorRateWarn', 'latencyQuantiles'] as const;
+const KEYS = [
+  'latencyP99Micros',
+  'latencyP99WarnMicros',
+  'errorRate',
+  'errorRateWarn',
+  'latencyQuantiles',
+  'wrongTypeRate',
+  'wrongTypeRateWarn',
+  'missingRateIncrease',
+  'missingRateIncreaseWarn',
+] as const;
+/** How many features `data_quality` lists in `extraData.columns` (the worst first). */
+export const MAX_LISTED_COLUMNS = 50;
 /** What counts as an error row, said in every error_rate result. */
 export const ERROR_PROXY = 'rows whose outputs are all missing (the host does not record a per-row error flag yet)';
 
@@ -47,6 +69,10 @@ export interface ResolvedConfig {
   errorRate: number | undefined;
   errorRateWarn: number | undefined;
   latencyQuantiles: number[];
+  wrongTypeRate: number | undefined;
+  wrongTypeRateWarn: number | undefined;
+  missingRateIncrease: number | undefined;
+  missingRateIncreaseWarn: number | undefined;
 }
 
 /**
@@ -67,6 +93,10 @@ export function resolveConfig(config: unknown): ResolvedConfig {
     errorRate: num('errorRate', 1),
     errorRateWarn: num('errorRateWarn', 1),
     latencyQuantiles: [0.5, 0.9, 0.99],
+    wrongTypeRate: num('wrongTypeRate', 1),
+    wrongTypeRateWarn: num('wrongTypeRateWarn', 1),
+    missingRateIncrease: num('missingRateIncrease', 1),
+    missingRateIncreaseWarn: num('missingRateIncreaseWarn', 1),
   };
   if (cfg.latencyQuantiles !== undefined) {
     const q = cfg.latencyQuantiles;
@@ -80,6 +110,8 @@ export function resolveConfig(config: unknown): ResolvedConfig {
   };
   order(out.latencyP99WarnMicros, out.latencyP99Micros, 'latencyP99WarnMicros', 'latencyP99Micros');
   order(out.errorRateWarn, out.errorRate, 'errorRateWarn', 'errorRate');
+  order(out.wrongTypeRateWarn, out.wrongTypeRate, 'wrongTypeRateWarn', 'wrongTypeRate');
+  order(out.missingRateIncreaseWarn, out.missingRateIncrease, 'missingRateIncreaseWarn', 'missingRateIncrease');
   return out;
 }
 
@@ -95,10 +127,126 @@ export function quantileName(q: number): string {
   return `latency_p${String(Math.round(q * 1e6) / 1e4).replace('.', '_')}`;
 }
 
+/** One feature's data quality in a window. */
+interface ColumnQuality {
+  column: string;
+  rows: number;
+  missing: number;
+  wrongType: number;
+  missingRate: number;
+  wrongTypeRate: number;
+  referenceMissingRate: number;
+  /** missingRate − referenceMissingRate. */
+  missingIncrease: number;
+}
+
 /**
- * Output per window: results `latency_p99` and `error_rate` (kind system_performance), and
- * metrics `rows`, `rows_per_second`, `error_rows`, `latency_rows`, `latency_mean`,
- * `latency_max` and the configured latency quantiles.
+ * `data_quality`: the share of the window's feature values that are missing (null, or made
+ * missing because their type differs from the reference's), with the status of the worst
+ * feature: by its share of values of the wrong type, and by how much its share of missing
+ * values exceeds the reference's.
+ */
+export function dataQuality(ctx: MonitoringContext<SystemPerformanceConfig>, cfg: ResolvedConfig): { result: MonitoringResult; metrics: MonitoringMetric[] } {
+  const rows = ctx.sample.length;
+  const thresholds = {
+    wrongTypeRate: cfg.wrongTypeRate ?? null,
+    wrongTypeRateWarn: cfg.wrongTypeRateWarn ?? null,
+    missingRateIncrease: cfg.missingRateIncrease ?? null,
+    missingRateIncreaseWarn: cfg.missingRateIncreaseWarn ?? null,
+  };
+  const result = (value: number, status: ResultStatus, extraData: Record<string, JsonValue>): MonitoringResult => ({
+    name: 'data_quality',
+    value,
+    kind: ResultKind.SystemPerformance,
+    status,
+    extraData: { ...extraData, ...thresholds },
+  });
+  const features = ctx.endpoint.featureNames.filter((f) => ctx.sampleStats[f] !== undefined);
+  if (rows === 0 || features.length === 0) {
+    const reason = rows === 0 ? 'window has no rows' : 'the endpoint has no features';
+    return { result: result(0, ResultStatus.Irrelevant, { reason, rows }), metrics: [] };
+  }
+  const columns: ColumnQuality[] = features.map((column) => {
+    const s = ctx.sampleStats[column]!;
+    const ref = ctx.featureStats[column];
+    const n = s.count + s.missing;
+    const refRows = ref ? ref.count + ref.missing : 0;
+    const referenceMissingRate = refRows > 0 ? ref!.missing / refRows : 0;
+    const wrongType = s.wrongType ?? 0;
+    const missingRate = n > 0 ? s.missing / n : 0;
+    return {
+      column,
+      rows: n,
+      missing: s.missing,
+      wrongType,
+      missingRate,
+      wrongTypeRate: n > 0 ? wrongType / n : 0,
+      referenceMissingRate,
+      missingIncrease: missingRate - referenceMissingRate,
+    };
+  });
+  let missing = 0;
+  let wrong = 0;
+  let values = 0;
+  for (const c of columns) {
+    missing += c.missing;
+    wrong += c.wrongType;
+    values += c.rows;
+  }
+  // the status of the worst feature, with the checks that set it
+  let status: ResultStatus = ResultStatus.NoDetection;
+  const reasons: string[] = [];
+  const pct = (v: number) => `${Math.round(v * 1e4) / 100}%`;
+  for (const c of columns) {
+    const byType = c.wrongType > 0 ? thresholdStatus(c.wrongTypeRate, cfg.wrongTypeRateWarn, cfg.wrongTypeRate) : ResultStatus.NoDetection;
+    const byMissing = thresholdStatus(c.missingIncrease, cfg.missingRateIncreaseWarn, cfg.missingRateIncrease);
+    if (byType !== ResultStatus.NoDetection) reasons.push(`${c.column}: ${pct(c.wrongTypeRate)} of its values of the wrong type`);
+    if (byMissing !== ResultStatus.NoDetection) {
+      reasons.push(`${c.column}: ${pct(c.missingRate)} of its values missing (reference: ${pct(c.referenceMissingRate)})`);
+    }
+    status = Math.max(status, byType, byMissing) as ResultStatus;
+  }
+  const listed = columns
+    .filter((c) => c.missing > 0)
+    .sort((a, b) => b.wrongTypeRate - a.wrongTypeRate || b.missingIncrease - a.missingIncrease)
+    .slice(0, MAX_LISTED_COLUMNS);
+  const extraData: Record<string, JsonValue> = {
+    rows,
+    features: features.length,
+    values,
+    missingValues: missing,
+    wrongTypeValues: wrong,
+    missingShare: values > 0 ? missing / values : 0,
+    wrongTypeShare: values > 0 ? wrong / values : 0,
+    reasons: reasons.slice(0, MAX_LISTED_COLUMNS),
+    columns: Object.fromEntries(
+      listed.map((c) => [
+        c.column,
+        {
+          missing: c.missing,
+          wrongType: c.wrongType,
+          missingShare: c.missingRate,
+          wrongTypeShare: c.wrongTypeRate,
+          referenceMissingShare: c.referenceMissingRate,
+        },
+      ]),
+    ),
+    ...(columns.filter((c) => c.missing > 0).length > listed.length ? { columnsListed: listed.length } : {}),
+  };
+  return {
+    result: result(values > 0 ? missing / values : 0, status, extraData),
+    metrics: [
+      { name: 'missing_values', value: missing },
+      { name: 'wrong_type_values', value: wrong },
+    ],
+  };
+}
+
+/**
+ * Output per window: results `latency_p99`, `error_rate` and `data_quality` (kind
+ * system_performance), and metrics `rows`, `rows_per_second`, `error_rows`, `latency_rows`,
+ * `latency_mean`, `latency_max`, the configured latency quantiles, `missing_values` and
+ * `wrong_type_values`.
  */
 export default class SystemPerformance extends MonitoringApplication<SystemPerformanceConfig> {
   doTracking(ctx: MonitoringContext<SystemPerformanceConfig>): Array<MonitoringResult | MonitoringMetric> {
@@ -152,6 +300,10 @@ export default class SystemPerformance extends MonitoringApplication<SystemPerfo
         }),
       );
     }
+
+    // data quality: missing values and values of the wrong type per feature
+    const quality = dataQuality(ctx, cfg);
+    out.push(quality.result, ...quality.metrics);
 
     // error rate: rows whose outputs are all missing
     const outputs = ctx.endpoint.labelNames.filter((o) => ctx.sample.has(o));

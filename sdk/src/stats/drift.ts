@@ -91,6 +91,38 @@ export const DRIFT_SMALL_REFERENCE_ROWS = 1000;
 export const DRIFT_NUMERIC_MIN_UNIQUE = 5;
 /** Binned methods use Sturges bins for a numeric column whose reference has more distinct values than this. */
 export const DRIFT_BINNING_MAX_UNIQUE = 20;
+/**
+ * Evidently's current automatic typing (`INTEGER_CARDINALITY_LIMIT` in
+ * `src/evidently/core/datasets.py`, 0.7): an integer column with at most this many distinct
+ * values is categorical. See {@link integerCardinalityType}.
+ */
+export const INTEGER_CARDINALITY_LIMIT = 10;
+
+/**
+ * The type Evidently's current automatic typing (`infer_column_type`, 0.7) gives a numeric
+ * reference column: `'categorical'` when it is integer-valued (every non-missing value is an
+ * integer) with at most {@link INTEGER_CARDINALITY_LIMIT} distinct values, else `'numeric'`.
+ * Evidently reads "integer" from the pandas dtype (`int64`), which a column with a missing value
+ * never has; modelwatch holds every number as a float64, so it looks at the values, and a
+ * missing value does not make an integer column numeric. A column without values is numeric.
+ *
+ * @example
+ * ```ts
+ * integerCardinalityType([0, 1, 2, 2, 3, NaN]); // 'categorical'
+ * integerCardinalityType([0, 1, 2.5]);          // 'numeric': not integer-valued
+ * ```
+ */
+export function integerCardinalityType(reference: ArrayLike<number | null>): DriftColumnType {
+  const seen = new Set<number>();
+  for (let i = 0; i < reference.length; i++) {
+    const v = reference[i];
+    if (v === null || v === undefined || !Number.isFinite(v)) continue;
+    if (!Number.isInteger(v)) return 'numeric';
+    seen.add(v);
+    if (seen.size > INTEGER_CARDINALITY_LIMIT) return 'numeric';
+  }
+  return seen.size > 0 ? 'categorical' : 'numeric';
+}
 
 /** A column: numbers (NaN, ±Infinity missing) or strings (null missing). */
 export type DriftValues = ArrayLike<number> | ReadonlyArray<string | number | null>;
@@ -103,6 +135,12 @@ export interface ColumnDriftOptions {
   threshold?: number;
   /** The test `'auto'` uses for categorical columns and numeric ones with few values, when there are more than 2 values. @default 'chisquare' */
   categoricalTest?: 'chisquare' | 'chi2_contingency';
+  /**
+   * `'categorical'` compares numbers as categories (one bin per value, the tests of
+   * categorical columns), as Evidently does for a column it types categorical, e.g. by
+   * {@link integerCardinalityType}. Strings are always categorical. @default the values' type
+   */
+  type?: DriftColumnType;
 }
 
 /** The drift of one column. */
@@ -136,12 +174,16 @@ export interface ColumnDrift {
 interface Cleaned {
   type: DriftColumnType;
   nums: Float64Array;
-  cats: string[];
+  /** The values of a categorical column: strings, or numbers compared as categories. */
+  cats: Key[];
   count: number;
 }
 
-/** Drops missing values: NaN and ±Infinity in numeric columns (as Evidently), null in categorical ones. */
-function clean(values: DriftValues, name: string): Cleaned {
+/**
+ * Drops missing values: NaN and ±Infinity in numeric columns (as Evidently), null in categorical
+ * ones. With `asCategories`, numbers are kept as categories (a categorical column of numbers).
+ */
+function clean(values: DriftValues, name: string, asCategories = false): Cleaned {
   if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
     throw invalid(`columnDrift: ${name} must be an array or typed array`);
   }
@@ -171,6 +213,7 @@ function clean(values: DriftValues, name: string): Cleaned {
       throw invalid(`columnDrift: ${name}[${i}] is neither a number, a string nor null`);
     }
   }
+  if (asCategories) return { type: 'categorical', nums: new Float64Array(0), cats: Array.from(nums.subarray(0, n)), count: n };
   return { type: 'numeric', nums: nums.slice(0, n), cats: [], count: n };
 }
 
@@ -222,11 +265,11 @@ function distinctUnion(a: Float64Array, b: Float64Array): number {
 }
 
 /** Keys of both maps, sorted (numbers ascending, strings by code point). */
-function unionKeys(type: DriftColumnType, a: Map<Key, number>, b: Map<Key, number>): Key[] {
+function unionKeys(a: Map<Key, number>, b: Map<Key, number>): Key[] {
   const keys = new Set<Key>(a.keys());
   for (const k of b.keys()) keys.add(k);
   const out = [...keys];
-  if (type === 'numeric') (out as number[]).sort((x, y) => x - y);
+  if (typeof out[0] === 'number') (out as number[]).sort((x, y) => x - y);
   else (out as string[]).sort(compareCodePoints);
   return out;
 }
@@ -321,7 +364,7 @@ function binned(ref: Cleaned, cur: Cleaned, fill: boolean) {
   } else {
     const refCounts = counts(ref);
     const curCounts = counts(cur);
-    const keys = unionKeys(ref.type, refCounts, curCounts);
+    const keys = unionKeys(refCounts, curCounts);
     refP = Float64Array.from(keys, (k) => (refCounts.get(k) ?? 0) / ref.count);
     curP = Float64Array.from(keys, (k) => (curCounts.get(k) ?? 0) / cur.count);
     for (const k of keys) if (!refCounts.has(k)) unseen++;
@@ -367,8 +410,12 @@ export function isDrift(method: DriftMethod, score: number, threshold: number): 
  * ```
  */
 export function columnDrift(reference: DriftValues, current: DriftValues, options: ColumnDriftOptions = {}): ColumnDrift {
-  const ref = clean(reference, 'reference');
-  const cur = clean(current, 'current');
+  if (options.type !== undefined && options.type !== 'numeric' && options.type !== 'categorical') {
+    throw invalid(`columnDrift: type must be 'numeric' or 'categorical', got ${String(options.type)}`);
+  }
+  const asCategories = options.type === 'categorical';
+  const ref = clean(reference, 'reference', asCategories);
+  const cur = clean(current, 'current', asCategories);
   if (ref.count === 0) throw invalid('columnDrift: the reference has no values (all missing)');
   if (cur.count === 0) throw invalid('columnDrift: the current sample has no values (all missing)');
   if (ref.type !== cur.type) {
@@ -381,7 +428,7 @@ export function columnDrift(reference: DriftValues, current: DriftValues, option
     if (!perValue) {
       const refCounts = counts(ref);
       const curCounts = counts(cur);
-      const keys = unionKeys(type, refCounts, curCounts);
+      const keys = unionKeys(refCounts, curCounts);
       let unseen = 0;
       for (const k of keys) if (!refCounts.has(k)) unseen++;
       perValue = { refCounts, curCounts, keys, unseen };

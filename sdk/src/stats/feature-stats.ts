@@ -39,18 +39,50 @@ export function referenceStats(values: ColumnValues): FeatureStats {
 
 /**
  * A window's statistics of one column: the same summary as {@link referenceStats}, with the
- * histogram counted on the reference's edges when there is a numeric reference.
+ * histogram counted on the reference's edges when there is a numeric reference, and
+ * `wrongType`: how many of the missing values were made missing because of their type (see
+ * {@link isWrongType}; the caller counts them, since they are already missing in `values`).
  */
-export function windowStats(values: ColumnValues, reference?: FeatureStats): FeatureStats {
-  if (isCategorical(values) || reference?.type === 'categorical') return categoricalStats(values);
+export function windowStats(values: ColumnValues, reference?: FeatureStats, wrongType = 0): FeatureStats {
+  if (isCategorical(values) || reference?.type === 'categorical') return { ...categoricalStats(values), wrongType };
   const nums = finiteValues(values);
-  const base = numericSummary(nums, values.length - nums.length);
+  const base = { ...numericSummary(nums, values.length - nums.length), wrongType };
   if (reference?.type === 'numeric') {
     return { ...base, hist: { counts: histogram(nums, reference.hist.edges), edges: reference.hist.edges.slice() } };
   }
   if (nums.length === 0) return { ...base, hist: { counts: [], edges: [] } };
   const edges = equalWidthEdges(base.min, base.max, REFERENCE_BINS);
   return { ...base, hist: { counts: histogram(nums, edges), edges } };
+}
+
+/** Whether a categorical reference has a category written as a number (such a column takes numbers as categories). */
+const takesNumbers = new WeakMap<CategoricalFeatureStats, boolean>();
+
+/**
+ * Whether a window value has the wrong type for its column, judged by the column's reference
+ * statistics: a string where the reference is numeric, or a number (booleans arrive as 1/0)
+ * where the reference is categorical and none of its categories is a number written out
+ * (`"42"`, as a CSV reference with mixed cells has them). Missing values and columns without
+ * reference statistics never have the wrong type. Such a value is made missing and counted as
+ * `wrongType` in the window's statistics.
+ *
+ * @example
+ * ```ts
+ * isWrongType('a', { type: 'numeric', ... });                       // true
+ * isWrongType(3, { type: 'categorical', frequencies: { red: 5 }, ... }); // true
+ * isWrongType(3, { type: 'categorical', frequencies: { '7': 1, red: 5 }, ... }); // false
+ * ```
+ */
+export function isWrongType(value: CellValue | undefined, reference: FeatureStats | undefined): boolean {
+  if (value === null || value === undefined || reference === undefined) return false;
+  if (reference.type === 'numeric') return typeof value === 'string';
+  if (typeof value !== 'number') return false;
+  let numbers = takesNumbers.get(reference);
+  if (numbers === undefined) {
+    numbers = Object.keys(reference.frequencies).some((k) => k.trim() !== '' && String(Number(k)) === k);
+    takesNumbers.set(reference, numbers);
+  }
+  return !numbers;
 }
 
 /** Reference statistics of every column. */

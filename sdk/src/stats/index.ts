@@ -1,6 +1,15 @@
 export { histogram, equalWidthEdges } from './histogram.js';
 export { pairwiseSum, mean, std, quantiles, quantileSorted, quantilesBySelection, selectInPlace } from './summary.js';
-export { REFERENCE_BINS, STATS_QUANTILES, isCategorical, referenceStats, referenceStatsMap, windowStats, type ColumnValues } from './feature-stats.js';
+export {
+  REFERENCE_BINS,
+  STATS_QUANTILES,
+  isCategorical,
+  isWrongType,
+  referenceStats,
+  referenceStatsMap,
+  windowStats,
+  type ColumnValues,
+} from './feature-stats.js';
 export { ks2samp, KS_MAX_EXACT_N, type Ks2SampResult } from './ks.js';
 export { chiSquare, CHI_SQUARE_SUM_RTOL, type ChiSquareResult } from './chi-square.js';
 export { zTestProportions, type ZTestResult } from './z-test.js';
@@ -18,6 +27,8 @@ export {
   DRIFT_SMALL_REFERENCE_ROWS,
   DRIFT_NUMERIC_MIN_UNIQUE,
   DRIFT_BINNING_MAX_UNIQUE,
+  INTEGER_CARDINALITY_LIMIT,
+  integerCardinalityType,
   type ColumnDrift,
   type ColumnDriftOptions,
   type DriftColumnType,

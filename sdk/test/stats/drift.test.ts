@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { ModelwatchSdkError } from '../../src/errors.js';
-import { binnedDistributions, columnDrift, DRIFT_METHODS, isDrift, selectDriftMethod, sturgesEdges, wasserstein } from '../../src/stats/index.js';
+import {
+  binnedDistributions,
+  columnDrift,
+  DRIFT_METHODS,
+  INTEGER_CARDINALITY_LIMIT,
+  integerCardinalityType,
+  isDrift,
+  selectDriftMethod,
+  sturgesEdges,
+  wasserstein,
+} from '../../src/stats/index.js';
 import { wassersteinUnweighted } from '../../src/stats/drift.js';
 
 // Numbers from numpy 2.4 / scipy 1.17 (np.histogram_bin_edges(x, 'sturges'), scipy.stats.chi2_contingency,
@@ -31,6 +41,59 @@ describe("selectDriftMethod: Evidently's default choice", () => {
     expect(columnDrift(ref, [6, NaN]).method).toBe('ks');
     expect(columnDrift(ref, [6, NaN]).uniqueValues).toBe(6);
     expect(columnDrift(['a', null], ['b', null]).method).toBe('z');
+  });
+});
+
+describe("integerCardinalityType: Evidently's current automatic typing (INTEGER_CARDINALITY_LIMIT)", () => {
+  const distinct = (k: number) => Array.from({ length: 3 * k }, (_, i) => i % k);
+
+  it('is categorical for an integer-valued column with at most 10 distinct values, numeric from 11', () => {
+    expect(INTEGER_CARDINALITY_LIMIT).toBe(10);
+    expect(integerCardinalityType(distinct(1))).toBe('categorical');
+    expect(integerCardinalityType(distinct(10))).toBe('categorical');
+    expect(integerCardinalityType(distinct(11))).toBe('numeric');
+    expect(integerCardinalityType([-3, 0, 1e15, -3])).toBe('categorical');
+  });
+
+  it('reads integer-valued from the non-missing values: a missing value does not make a column numeric, one fraction does', () => {
+    expect(integerCardinalityType([1, 2, NaN, null, 3])).toBe('categorical');
+    expect(integerCardinalityType(new Float64Array([1, 2, NaN, 3]))).toBe('categorical');
+    expect(integerCardinalityType([1, 2, 2.5, 3])).toBe('numeric');
+    expect(integerCardinalityType([1, 2, 3, 1.0000001])).toBe('numeric');
+  });
+
+  it('is numeric for a column without values', () => {
+    expect(integerCardinalityType([])).toBe('numeric');
+    expect(integerCardinalityType([NaN, null])).toBe('numeric');
+  });
+});
+
+describe('columnDrift with type categorical: numbers compared as categories', () => {
+  it('gives the categorical tests and one bin per value, the values sorted as numbers', () => {
+    const ref = [1, 2, 2, 3, 3, 3, 10, 10, NaN];
+    const cur = [2, 3, 3, 10, 11, 11];
+    const d = columnDrift(ref, cur, { type: 'categorical' });
+    expect(d).toMatchObject({ type: 'categorical', method: 'chisquare', referenceCount: 8, currentCount: 6, uniqueValues: 5, bins: 5, unseen: 1 });
+    // the same numbers as the strings of their values, but ordered 1 < 2 < 3 < 10 < 11
+    const js = columnDrift(ref, cur, { type: 'categorical', method: 'jensenshannon' });
+    const asText = columnDrift(
+      ref.map((v) => (Number.isNaN(v) ? null : String(v))),
+      cur.map(String),
+      { method: 'jensenshannon' },
+    );
+    expect(js.statistic).toBeCloseTo(asText.statistic, 15);
+    expect(binnedDistributions(ref, cur).bins).toBe(5);
+    // a numeric-only method does not apply
+    expect(() => columnDrift(ref, cur, { type: 'categorical', method: 'ks' })).toThrow('columnDrift: ks applies to numeric columns, not to a categorical one');
+  });
+
+  it('z-test: the first category is the smallest number', () => {
+    const d = columnDrift([10, 10, 2, 2, 2], [10, 2, 2, 2, 2], { type: 'categorical' });
+    const text = columnDrift(['10', '10', '2', '2', '2'], ['10', '2', '2', '2', '2']);
+    expect(d.method).toBe('z');
+    // '10' sorts before '2' as text, 2 before 10 as a number: the sign of z flips, the p-value does not
+    expect(d.statistic).toBeCloseTo(-text.statistic, 15);
+    expect(d.pValue).toBeCloseTo(text.pValue!, 15);
   });
 });
 

@@ -26,6 +26,10 @@ export const eventsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           if (args.json) return printJson(r);
           process.stdout.write(`accepted ${r.accepted} event(s)${r.rejected.length ? `, rejected ${r.rejected.length}:` : ''}\n`);
           for (const x of r.rejected.slice(0, 20)) process.stdout.write(`  #${x.index}: ${x.error}\n`);
+          if (r.wrongType) {
+            const cols = Object.entries(r.wrongType).map(([c, n]) => `${c}: ${n}`);
+            process.stdout.write(`values of the wrong type for the reference, taken as missing: ${cols.join(', ')}\n`);
+          }
           if (r.rejected.length) process.exitCode = 2;
         },
       )
