@@ -3,3 +3,4 @@
  * @internal
  */
 export { UNSERIALIZABLE_PREFIX, describe } from './output.js';
+export { APPLICATION_MARK } from './application.js';

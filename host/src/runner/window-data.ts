@@ -99,13 +99,20 @@ export function buildWindowData(batches: RowBatch[], endpoint: EndpointRecord): 
     (name) => endpoint.featureStats[name]?.type === 'categorical',
     [ts, lat],
   );
-  const sampleStats: FeatureStatsMap = {};
+  const data: SampleData = { length: n, columns: names, numeric, strings, requestIds, timed: true, packed };
+  return { ...data, sampleStats: sampleStatsOf(data, endpoint.featureStats) };
+}
+
+/** A sample's statistics per column, numeric histograms counted on the reference's bins. */
+export function sampleStatsOf(sample: SampleData, featureStats: FeatureStatsMap): FeatureStatsMap {
+  const out: FeatureStatsMap = {};
+  const n = sample.length;
   let slot = 0;
-  for (const name of names) {
-    const values = name in strings ? strings[name]! : packed.subarray(slot * n, ++slot * n);
-    sampleStats[name] = windowStats(values, endpoint.featureStats[name]);
+  for (const name of sample.columns) {
+    const values = name in sample.strings ? sample.strings[name]! : sample.packed.subarray(slot * n, ++slot * n);
+    out[name] = windowStats(values, featureStats[name]);
   }
-  return { length: n, columns: names, numeric, strings, requestIds, timed: true, packed, sampleStats };
+  return out;
 }
 
 /** Ground truth joined to a window's rows by request id, as extra packed columns. */
