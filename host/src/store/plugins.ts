@@ -69,7 +69,8 @@ export function activeVersionOf(p: PluginRecord): PluginVersionRecord | undefine
   return p.versions.find((v) => v.version === p.activeVersion);
 }
 
-const applies = new Map<string, boolean>();
+/** Answers per `endpoints` list (the controller's live copy of a record keeps the same list object), per endpoint name. */
+const answers = new WeakMap<readonly string[], Map<string, boolean>>();
 
 /**
  * Whether a plugin version with these `endpoints` (names or globs, from plugin.json) applies to
@@ -78,12 +79,13 @@ const applies = new Map<string, boolean>();
  */
 export function appliesTo(endpoints: readonly string[] | undefined, endpointName: string): boolean {
   if (!endpoints) return true;
-  const key = `${endpointName}\u0000${endpoints.join('\u0000')}`;
-  let yes = applies.get(key);
+  let known = answers.get(endpoints);
+  if (!known) answers.set(endpoints, (known = new Map()));
+  let yes = known.get(endpointName);
   if (yes === undefined) {
     yes = endpoints.some((pattern) => posix.matchesGlob(endpointName, pattern));
-    if (applies.size >= 100_000) applies.clear();
-    applies.set(key, yes);
+    if (known.size >= 100_000) known.clear();
+    known.set(endpointName, yes);
   }
   return yes;
 }
