@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Subjects } from '../host/src/nats/subjects.js';
 import { openBuckets } from '../host/src/nats/topology.js';
 import type { WindowRecord } from '../host/src/store/results-db.js';
 import { CLI } from './helpers/processes.js';
@@ -24,6 +25,16 @@ export default class ReadsAge extends MonitoringApplication {
     let sum = 0;
     for (const v of age) sum += v;
     return [{ name: 'age_mean', value: sum / age.length }];
+  }
+}
+`;
+
+/** An app that works on any endpoint. */
+const ROWS_APP = `import { MonitoringApplication, type MonitoringContext } from '@modelwatch/sdk';
+
+export default class Rows extends MonitoringApplication {
+  doTracking(ctx: MonitoringContext) {
+    return [{ name: 'rows', value: ctx.sample.length }];
   }
 }
 `;
@@ -199,6 +210,31 @@ describe('publish: check, dry run, and the endpoints an app applies to', () => {
     );
   });
 
+  it('a request lost with its runner is asked once more', async () => {
+    // the only runner stopped (SIGSTOP): the check's request goes unanswered; when the API asks
+    // again, the runner goes on and answers
+    const [pid] = env.host.runnerPids();
+    const nc = await connect({ servers: nats.url });
+    let asked = 0;
+    const sub = nc.subscribe(Subjects.runnerCheck, {
+      callback: () => {
+        if (++asked === 2) process.kill(pid!, 'SIGCONT');
+      },
+    });
+    await nc.flush();
+    process.kill(pid!, 'SIGSTOP');
+    try {
+      const rec = await publishDir(env.client, await app('patient', { limits: { timeoutMs: 1000 } }, ROWS_APP));
+      expect(rec).toMatchObject({ name: 'patient', activeVersion: '1.0.0', status: 'active' });
+      expect(rec.dryRun.warnings).toEqual([]);
+      expect(asked).toBe(2);
+    } finally {
+      process.kill(pid!, 'SIGCONT');
+      sub.unsubscribe();
+      await nc.close();
+    }
+  });
+
   it('a dry run that crashes its runner is a warning; nothing is stored or marked for its synthetic window', async () => {
     await env.client.createEndpoint({ name: 'quiet', featureNames: ['x'], labelNames: ['y'] });
     const crasher = await app(
@@ -215,9 +251,12 @@ export default class Crasher extends MonitoringApplication {
 `,
     );
     const restarts = env.host.runnerPids();
+    const t0 = Date.now();
     const published = await publishDir(env.client, crasher);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    // the supervisor's crash report ends the wait at once (not the dry run's time limit)
     expect(published.dryRun.warnings).toEqual([
-      "dry run on 'quiet' failed: no app runner answered within 20 s: the plugin may have crashed its runner (see the host's log)",
+      "dry run on endpoint 'quiet' failed: it crashed its runner (Catastrophic out-of-memory error), which was restarted",
     ]);
     await env.client.disablePlugin('crasher');
     await waitFor('a new runner', () => (env.host.runnerPids().some((p) => !restarts.includes(p)) ? true : undefined), 30_000);

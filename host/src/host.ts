@@ -170,8 +170,10 @@ class HostImpl implements Host {
         logger: this.logger,
         ...(this.logStream ? { logStream: this.logStream } : {}),
         onCrash: async (c) => {
-          // a dry run at publish crashed: its window was synthetic, nothing is stored or marked
-          if (!c.window || c.dryRun) return;
+          // the check or the dry run at publish crashed: its window was synthetic, nothing is
+          // stored or marked; the API publishing that bundle hears of it at once
+          if (c.atPublish) return nc.publish(Subjects.runnerCrashed, jsonCodec.encode(c));
+          if (!c.window) return;
           // record the window as failed and mark it so no runner runs it again
           const key = windowKey(c.window.endpointId, c.app, c.window.windowStart);
           await buckets.poison.put(key, JSON.stringify(c));

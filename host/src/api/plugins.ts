@@ -15,6 +15,7 @@ import { mergeConfig, validateConfig } from '../plugins/config.js';
 import { groundTruthDelayMs, resolveManifest, type ResolvedManifest } from '../plugins/manifest.js';
 import { dryRunDeadlineMs, dryRunWarning, MAX_DRY_RUN_ENDPOINTS, type DryRunReport } from '../runner/dry-run.js';
 import type { BundleRequest, CheckReply, DryRunReply, DryRunRequest, EvaluateReply } from '../runner/runner.js';
+import type { CrashReport } from '../runner/sandbox.js';
 import { checkEndpointName, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
 import { activeVersionOf, appliesTo, bundleName, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
 import { readSettings } from '../store/settings.js';
@@ -38,6 +39,9 @@ export interface PublishPluginBody {
   /** Refuse the version when the dry run fails on an endpoint (`plugin publish --strict`). @default false */
   strict?: boolean;
 }
+
+/** What a runner answered about a bundle at publish, or that this bundle crashed it, or that no runner answered. */
+type RunnerAnswer<T> = { answer: T } | { crashed: CrashReport } | { lost: string };
 
 /** Answer of `POST /api/v1/plugins`: the plugin record and what the dry run found. */
 export type PublishPluginReply = PluginRecord & { dryRun: DryRunReport };
@@ -92,16 +96,41 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
 
   app.get<{ Params: { name: string } }>('/api/v1/plugins/:name', async (req) => getPlugin(req.params.name));
 
-  /** Ask a runner; a runner may be restarting, so wait a little for one before giving up. */
-  const askRunner = async <T>(subject: string, request: object, timeout: number): Promise<T> => {
-    const giveUpAt = Date.now() + 30_000;
-    for (;;) {
-      try {
-        return jsonCodec.decode<T>((await nc.request(subject, jsonCodec.encode(request), { timeout })).data);
-      } catch (err) {
-        if (!/no responders/i.test((err as Error).message) || Date.now() > giveUpAt) throw err;
-        await new Promise((r) => setTimeout(r, 500));
+  /**
+   * Ask a runner about a bundle being published. A runner may be restarting: wait a little for
+   * one. A request lost with a runner that died of something else is asked once more; a crash
+   * report of this very bundle (the supervisor's, `mw.runner.crashed`) ends the wait at once.
+   */
+  const askRunner = async <T>(subject: string, bundle: BundleRequest, request: object, timeout: number): Promise<RunnerAnswer<T>> => {
+    let onCrash: (c: CrashReport) => void = () => undefined;
+    const crashed = new Promise<CrashReport>((resolve) => (onCrash = resolve));
+    const sub = nc.subscribe(Subjects.runnerCrashed, {
+      callback: (err, m) => {
+        if (err) return;
+        try {
+          const c = jsonCodec.decode<CrashReport>(m.data);
+          if (c.app === bundle.name && c.version === bundle.version) onCrash(c);
+        } catch {
+          /* not a crash report */
+        }
+      },
+    });
+    try {
+      const giveUpAt = Date.now() + 30_000;
+      for (let lost = 0; ;) {
+        const reply = nc.request(subject, jsonCodec.encode(request), { timeout });
+        reply.catch(() => undefined); // raced below
+        try {
+          return await Promise.race([reply.then((m) => ({ answer: jsonCodec.decode<T>(m.data) })), crashed.then((report) => ({ crashed: report }))]);
+        } catch (err) {
+          const message = (err as Error).message;
+          if (/no responders/i.test(message) && Date.now() < giveUpAt) await new Promise((r) => setTimeout(r, 500));
+          else if (/timeout/i.test(message) && ++lost < 2) continue;
+          else return { lost: /timeout/i.test(message) ? `no app runner answered within ${Math.round(timeout / 1000)} s, asked twice` : message };
+        }
       }
+    } finally {
+      sub.unsubscribe();
     }
   };
 
@@ -142,20 +171,18 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
         : undefined;
     // room beyond the sandbox's own limits for a runner busy with windows and reading references
     const timeoutMs = dryRunDeadlineMs(manifest.limits, request.endpoints.length) + 10_000;
-    let answer: DryRunReply;
-    try {
-      answer = await askRunner<DryRunReply>(Subjects.runnerDryRun, request, timeoutMs);
-    } catch (err) {
-      const why = /timeout/i.test((err as Error).message)
-        ? `no app runner answered within ${Math.round(timeoutMs / 1000)} s: the plugin may have crashed its runner (see the host's log)`
-        : `no app runner answered (${(err as Error).message})`;
-      return { ...(note ? { note } : {}), endpoints: [], warnings: [`dry run on ${request.endpoints.map((n) => `'${n}'`).join(', ')} failed: ${why}`] };
+    const asked = await askRunner<DryRunReply>(Subjects.runnerDryRun, bundle, request, timeoutMs);
+    const failed = (why: string) => ({ ...(note ? { note } : {}), endpoints: [], warnings: [why] });
+    if ('crashed' in asked) {
+      const on = asked.crashed.window ? `endpoint '${asked.crashed.window.endpointName}'` : request.endpoints.map((n) => `'${n}'`).join(', ');
+      return failed(`dry run on ${on} failed: it crashed its runner (${asked.crashed.message}), which was restarted`);
     }
-    if (!answer.ok) return { ...(note ? { note } : {}), endpoints: [], warnings: [`dry run failed: ${answer.error.message}`] };
+    if ('lost' in asked) return failed(`dry run on ${request.endpoints.map((n) => `'${n}'`).join(', ')} failed: ${asked.lost}`);
+    if (!asked.answer.ok) return failed(`dry run failed: ${asked.answer.error.message}`);
     return {
       ...(note ? { note } : {}),
-      endpoints: answer.endpoints,
-      warnings: answer.endpoints.filter((r) => r.outcome === 'error').map((r) => dryRunWarning(r)),
+      endpoints: asked.answer.endpoints,
+      warnings: asked.answer.endpoints.filter((r) => r.outcome === 'error').map((r) => dryRunWarning(r)),
     };
   };
 
@@ -182,13 +209,10 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       ...(body.map ? { map: body.map } : {}),
     };
     if (!same) {
-      let answer: CheckReply;
-      try {
-        answer = await askRunner<CheckReply>(Subjects.runnerCheck, bundle, manifest.limits.timeoutMs + 15_000);
-      } catch (err) {
-        throw new ModelwatchError('PLUGIN_LOAD_FAILED', `no app runner answered to check the plugin (${(err as Error).message}); is a runner running?`);
-      }
-      if (!answer.ok) throw new ModelwatchError('PLUGIN_LOAD_FAILED', `refused: ${answer.error.message}`);
+      const asked = await askRunner<CheckReply>(Subjects.runnerCheck, bundle, bundle, manifest.limits.timeoutMs + 15_000);
+      if ('crashed' in asked) throw new ModelwatchError('PLUGIN_LOAD_FAILED', `refused: loading it crashed its runner (${asked.crashed.message})`);
+      if ('lost' in asked) throw new ModelwatchError('PLUGIN_LOAD_FAILED', `no app runner answered to check the plugin (${asked.lost}); is a runner running?`);
+      if (!asked.answer.ok) throw new ModelwatchError('PLUGIN_LOAD_FAILED', `refused: ${asked.answer.error.message}`);
     }
     const report = await dryRun(bundle, manifest, config);
     for (const w of report.warnings) log.warn({ plugin: manifest.name, version: manifest.version }, w);

@@ -54,6 +54,8 @@ export const Subjects = {
   runnerCheck: 'mw.svc.runner.check',
   /** Request/reply: a runner dry-runs a bundle on synthetic windows of endpoints (queue group `runners`). */
   runnerDryRun: 'mw.svc.runner.dry-run',
+  /** A supervisor's report of a runner a bundle being published crashed (its CrashReport): the API stops waiting for that runner. */
+  runnerCrashed: 'mw.runner.crashed',
 } as const;
 
 export const Buckets = {

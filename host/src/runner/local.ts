@@ -138,7 +138,7 @@ export async function dryRunLocal(bundle: PluginBundle, endpoint: DryRunEndpoint
     };
   }
   const limits = dryRunLimits(m.limits);
-  const sb = PluginSandbox.fromBundle(bundle, { limits, dryRun: true });
+  const sb = PluginSandbox.fromBundle(bundle, { limits, atPublish: true });
   try {
     const reference = m.referenceRows ? syntheticReference(endpoint) : undefined;
     const input = dryRunInput(endpoint, {

@@ -171,7 +171,7 @@ export class AppRunner {
    * Run a bundle once on a small synthetic window of each endpoint (its columns, values
    * consistent with its reference statistics, its real reference rows for apps that ask), in
    * order, as long as the budget lasts and no window hit a limit. Nothing is stored; a crash of
-   * this runner is reported as a dry run's (no stored window is concerned).
+   * this runner is reported as one at publish (no stored window is concerned).
    */
   private async dryRun(msg: Msg): Promise<void> {
     let reply: DryRunReply;
@@ -179,7 +179,7 @@ export class AppRunner {
     try {
       const req = jsonCodec.decode<DryRunRequest>(msg.data);
       const limits = dryRunLimits({ ...DEFAULT_LIMITS, ...req.limits });
-      sb = this.bundleSandbox(req, limits, true);
+      sb = this.bundleSandbox(req, limits);
       const began = Date.now();
       const results: DryRunResult[] = [];
       let stop: string | undefined;
@@ -221,7 +221,8 @@ export class AppRunner {
     msg.respond(jsonCodec.encode(reply));
   }
 
-  private bundleSandbox(req: BundleRequest, limits: PluginLimits, dryRun = false): PluginSandbox {
+  /** A sandbox for a bundle being published: a crash in it concerns no stored window. */
+  private bundleSandbox(req: BundleRequest, limits: PluginLimits): PluginSandbox {
     return new PluginSandbox({
       name: req.name,
       version: req.version,
@@ -229,7 +230,7 @@ export class AppRunner {
       limits,
       ...(req.map ? { sourceMap: req.map } : {}),
       ...(req.isolation ? { isolation: req.isolation } : {}),
-      ...(dryRun ? { dryRun } : {}),
+      atPublish: true,
     });
   }
 

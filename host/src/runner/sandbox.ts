@@ -59,10 +59,10 @@ export interface SandboxOptions {
    */
   isolation?: 'window' | 'version';
   /**
-   * A dry run at publish on a synthetic window: a crash report says so, and no stored window is
-   * marked or recorded as failed for it.
+   * The check or the dry run at publish (a synthetic window): a crash report says so, and no
+   * stored window is marked or recorded as failed for it.
    */
-  dryRun?: boolean;
+  atPublish?: boolean;
 }
 
 export interface RunOptions {
@@ -79,8 +79,8 @@ export interface CrashReport {
   version: string;
   message: string;
   window: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } | null;
-  /** The crash happened in a dry run at publish, on a synthetic window: no stored window is concerned. */
-  dryRun?: boolean;
+  /** The crash happened in the check or the dry run at publish (a synthetic window): no stored window is concerned. */
+  atPublish?: boolean;
 }
 
 /** __mw_take's answer when the window's promise has not settled (and never will). */
@@ -225,7 +225,7 @@ export class PluginSandbox {
             version: this.opts.version,
             message,
             window: current.window ?? null,
-            ...(this.opts.dryRun ? { dryRun: true } : {}),
+            ...(this.opts.atPublish ? { atPublish: true } : {}),
           };
           writeSync(2, `${CRASH_MARKER}${JSON.stringify(report)}\n`);
         } finally {
