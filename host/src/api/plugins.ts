@@ -139,12 +139,10 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
    * MAX_DRY_RUN_ENDPOINTS by name), in a runner. Failures are warnings, never thrown.
    */
   const dryRun = async (bundle: BundleRequest, manifest: ResolvedManifest, config: Record<string, JsonValue>): Promise<DryRunReport> => {
-    const all: EndpointRecord[] = [];
-    for await (const k of await buckets.endpoints.keys()) {
-      const e = await buckets.endpoints.get(k);
-      if (e?.operation === 'PUT') all.push(e.json<EndpointRecord>());
-    }
-    const targets = all.filter((ep) => appliesTo(manifest.endpoints, ep.name)).sort((a, b) => a.name.localeCompare(b.name));
+    // the names are enough here (endpoints are never removed): the runner reads the records
+    const all: string[] = [];
+    for await (const k of await buckets.endpoints.keys()) all.push(k);
+    const targets = all.filter((name) => appliesTo(manifest.endpoints, name)).sort((a, b) => a.localeCompare(b));
     if (all.length === 0) return { note: 'no dry run: no endpoint exists yet', endpoints: [], warnings: [] };
     if (targets.length === 0) {
       return {
@@ -161,7 +159,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       config,
       referenceRows: manifest.referenceRows,
       groundTruth: manifest.groundTruth !== undefined,
-      endpoints: targets.slice(0, MAX_DRY_RUN_ENDPOINTS).map((ep) => ep.name),
+      endpoints: targets.slice(0, MAX_DRY_RUN_ENDPOINTS),
       windowStart: last.start,
       windowEnd: last.end,
     };

@@ -196,7 +196,7 @@ export class AppRunner {
         }
         const endpoint = await this.endpoints.get(name);
         if (!endpoint) {
-          skipped('not run: the endpoint no longer exists');
+          skipped(`not run: no endpoint named '${name}'`);
           continue;
         }
         const input = dryRunInput(endpoint, {
