@@ -11,9 +11,8 @@ import { tempDir, waitFor } from './helpers/tmp.js';
 
 /**
  * Untrusted code against a running host: every hostile behaviour of
- * shared/reference/sandbox-notes.md as a plugin published next to a well-behaved one. Each
- * passes the smoke run at publish (it behaves on an empty window) and misbehaves on real
- * windows. The well-behaved plugin must keep producing every window's result on time; each
+ * shared/reference/sandbox-notes.md as a plugin published next to a well-behaved one (before
+ * the endpoint exists, so there is no dry run at publish), each misbehaving on real windows. The well-behaved plugin must keep producing every window's result on time; each
  * failure must be recorded for its window with a clear reason, retried a bounded number of
  * times, and a plugin failing window after window must end up quarantined.
  */
@@ -263,7 +262,7 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
     expect(q.statusReason).toBeUndefined();
   });
 
-  it('refuses at publish what fails its smoke run, keeping the running version', async () => {
+  it('refuses at publish, with strict, what fails its dry run, keeping the running version', async () => {
     const broken = await writePlugin(
       dir.path,
       'good',
@@ -271,8 +270,8 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
       {},
     );
     await writeFile(join(broken, 'plugin.json'), JSON.stringify({ name: 'good', version: '2.0.0', description: 'broken', entry: 'src/index.ts' }));
-    await expect(publishDir(env.client, broken)).rejects.toThrow(
-      /refused: the smoke run failed: good@2\.0\.0 threw: broken on purpose \(at src\/index\.ts:2:\d+\)/,
+    await expect(publishDir(env.client, broken, { strict: true })).rejects.toThrow(
+      /refused \(strict\): dry run on endpoint 'target' failed: APP_ERROR: good@2\.0\.0 threw: broken on purpose \(at src\/index\.ts:2:\d+\)/,
     );
     const good = (await env.client.listPlugins()).find((p) => p.name === 'good')!;
     expect(good.activeVersion).toBe('1.0.0');

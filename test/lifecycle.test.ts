@@ -143,7 +143,7 @@ describe('plugin lifecycle', () => {
 
   it('plugin build and plugin test work locally in the sandbox, without a host', async () => {
     expect(await cli('plugin', 'build', TUNABLE)).toMatch(
-      /built tunable@1\.0\.0: \d+ bytes from \d+ files, sha256 [0-9a-f]{12}; smoke run on an empty window ok/,
+      /built tunable@1\.0\.0: \d+ bytes from \d+ files, sha256 [0-9a-f]{12}; it loads in the sandbox and default-exports a MonitoringApplication with doTracking/,
     );
     const sample = join(dir.path, 'window.csv');
     await writeFile(sample, 'x,y\n4,0\n6,1\n');

@@ -170,6 +170,9 @@ class HostImpl implements Host {
         logger: this.logger,
         ...(this.logStream ? { logStream: this.logStream } : {}),
         onCrash: async (c) => {
+          // the check or the dry run at publish crashed: its window was synthetic, nothing is
+          // stored or marked; the API publishing that bundle hears of it at once
+          if (c.atPublish) return nc.publish(Subjects.runnerCrashed, jsonCodec.encode(c));
           if (!c.window) return;
           // record the window as failed and mark it so no runner runs it again
           const key = windowKey(c.window.endpointId, c.app, c.window.windowStart);
@@ -265,8 +268,9 @@ class HostImpl implements Host {
     return await watchPlugin(dir, async (e) => {
       if (!e.ok) return log.error(e.error.message);
       try {
-        const rec = await publishBundle(client, e.bundle, undefined, `${Date.now()}${n++}`);
+        const rec = await publishBundle(client, e.bundle, { devSuffix: `${Date.now()}${n++}` });
         log.info({ plugin: rec.name, version: rec.activeVersion }, 'development version published');
+        for (const w of rec.dryRun.warnings) log.warn({ plugin: rec.name, version: rec.activeVersion }, w);
       } catch (err) {
         log.error((err as Error).message);
       }

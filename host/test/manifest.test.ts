@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ModelwatchError } from '../src/errors.js';
 import { RESERVED_NAMES, resolveManifest, groundTruthDelayMs } from '../src/plugins/manifest.js';
+import { appliesTo } from '../src/store/plugins.js';
 
 const valid = {
   name: 'latency-watch',
@@ -148,6 +149,51 @@ describe('resolveManifest', () => {
 
   it.each([null, 'plugin', [valid], 42])('rejects %j as a manifest', (raw) => {
     expect(problems(raw)).toBe('plugin.json is not valid:\n  - (top level): must be object');
+  });
+});
+
+describe('endpoints: the endpoints an app applies to', () => {
+  it('keeps a list of names and globs, and leaves it out when plugin.json has none', () => {
+    expect(resolveManifest({ ...valid, endpoints: ['churn', 'fraud-*', 'model-v?', 'ep-[0-9]', '{a,b}-x'] }).endpoints).toEqual([
+      'churn',
+      'fraud-*',
+      'model-v?',
+      'ep-[0-9]',
+      '{a,b}-x',
+    ]);
+    expect(resolveManifest(valid)).not.toHaveProperty('endpoints');
+  });
+
+  it.each([
+    [[], '  - endpoints: must NOT have fewer than 1 items'],
+    ['churn', '  - endpoints: must be array'],
+    [['churn', 'churn'], '  - endpoints: must NOT have duplicate items (items ## 1 and 0 are identical)'],
+    [[''], '  - endpoints.0: must be an endpoint name or a glob of names'],
+    [['churn', 'bad name'], '  - endpoints.1: must be an endpoint name or a glob of names'],
+    [['!churn'], '  - endpoints.0: must be an endpoint name or a glob of names'],
+    [['a/b'], '  - endpoints.0: must be an endpoint name or a glob of names'],
+    [[7], '  - endpoints.0: must be'],
+  ])('rejects endpoints %j', (endpoints, line) => {
+    expect(problems({ ...valid, endpoints })).toContain(line);
+  });
+
+  it.each([
+    [undefined, 'anything', true],
+    [['churn'], 'churn', true],
+    [['churn'], 'churn-2', false],
+    [['churn'], 'Churn', false],
+    [['churn-*'], 'churn-eu', true],
+    [['churn-*'], 'churn', false],
+    [['model-v?'], 'model-v2', true],
+    [['model-v?'], 'model-v10', false],
+    [['ep-[0-9]'], 'ep-7', true],
+    [['ep-[!0-9]'], 'ep-7', false],
+    [['{churn,fraud}-eu'], 'fraud-eu', true],
+    [['churn', 'fraud-*'], 'fraud-us', true],
+    [['*'], 'x_1', true],
+  ])('%j applies to %s: %s', (endpoints, name, yes) => {
+    expect(appliesTo(endpoints, name)).toBe(yes);
+    expect(appliesTo(endpoints, name)).toBe(yes); // answered again from what it kept
   });
 });
 

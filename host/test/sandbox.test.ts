@@ -29,6 +29,7 @@ const FIXTURE_NAMES = [
   'pollution',
   'not-a-class',
   'no-dotracking',
+  'not-extending',
   'bad-output',
   'realm-probe',
 ] as const;
@@ -490,7 +491,7 @@ describe('wrong default exports', () => {
     await expectHostWorks();
   });
 
-  it('check() rejects them with PLUGIN_LOAD_FAILED and accepts good bundles', async () => {
+  it('check() rejects them, and a class with doTracking that does not extend MonitoringApplication, with PLUGIN_LOAD_FAILED, and accepts good bundles', async () => {
     const notClass = await rejection(sandboxFor('not-a-class').check());
     expect(notClass.code).toBe('PLUGIN_LOAD_FAILED');
     expect(notClass.message).toBe('not-a-class@1.0.0: the entry must default-export a class extending MonitoringApplication, got object');
@@ -498,6 +499,12 @@ describe('wrong default exports', () => {
     const noTracking = await rejection(sandboxFor('no-dotracking').check());
     expect(noTracking.code).toBe('PLUGIN_LOAD_FAILED');
     expect(noTracking.message).toBe('no-dotracking@1.0.0: the default export has no doTracking(ctx) method');
+
+    const notExtending = await rejection(sandboxFor('not-extending').check());
+    expect(notExtending.code).toBe('PLUGIN_LOAD_FAILED');
+    expect(notExtending.message).toBe(
+      "not-extending@1.0.0: the default export (class NotExtending) does not extend MonitoringApplication from '@modelwatch/sdk'",
+    );
 
     await expect(sandboxFor('histogram-data-drift').check()).resolves.toBeUndefined();
     await expect(sandboxFor('well-behaved').check()).resolves.toBeUndefined();

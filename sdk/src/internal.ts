@@ -4,3 +4,4 @@
  */
 export { UNSERIALIZABLE_PREFIX, describe } from './output.js';
 export { isFlatRow } from './event-rows.js';
+export { APPLICATION_MARK } from './application.js';

@@ -30,9 +30,10 @@ export async function startTestHost(
   };
 }
 
-export async function publishDir(client: ModelwatchClient, dir: string) {
+/** Bundle a plugin folder and publish it (`strict`: refused when its dry run fails). */
+export async function publishDir(client: ModelwatchClient, dir: string, opts: { strict?: boolean } = {}) {
   const b = await bundlePlugin(dir);
-  return await client.publishPlugin({ manifest: b.manifest, code: b.code, map: b.map });
+  return await client.publishPlugin({ manifest: b.manifest, code: b.code, map: b.map, ...opts });
 }
 
 /** Deterministic pseudo-random numbers (the SDK's seededRandom). */

@@ -12,10 +12,12 @@ import { windowKey, type AppOutputMessage, type TaskMessage } from '../nats/mess
 import { Streams, Subjects } from '../nats/subjects.js';
 import type { Buckets } from '../nats/topology.js';
 import { mergeConfig, validateConfig } from '../plugins/config.js';
-import { groundTruthDelayMs, resolveManifest } from '../plugins/manifest.js';
-import type { EvaluateReply, SmokeReply, SmokeRequest } from '../runner/runner.js';
+import { groundTruthDelayMs, resolveManifest, type ResolvedManifest } from '../plugins/manifest.js';
+import { dryRunDeadlineMs, dryRunWarning, MAX_DRY_RUN_ENDPOINTS, type DryRunReport } from '../runner/dry-run.js';
+import type { BundleRequest, CheckReply, DryRunReply, DryRunRequest, EvaluateReply } from '../runner/runner.js';
+import type { CrashReport } from '../runner/sandbox.js';
 import { checkEndpointName, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
-import { activeVersionOf, bundleName, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
+import { activeVersionOf, appliesTo, bundleName, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
 import { readSettings } from '../store/settings.js';
 import type { ResultsReply } from '../writer/writer.js';
 
@@ -34,7 +36,15 @@ export interface PublishPluginBody {
   map?: string;
   /** Replaces the manifest's `config` (`plugin publish --config FILE`). */
   config?: Record<string, JsonValue>;
+  /** Refuse the version when the dry run fails on an endpoint (`plugin publish --strict`). @default false */
+  strict?: boolean;
 }
+
+/** What a runner answered about a bundle at publish, or that this bundle crashed it, or that no runner answered. */
+type RunnerAnswer<T> = { answer: T } | { crashed: CrashReport } | { lost: string };
+
+/** Answer of `POST /api/v1/plugins`: the plugin record and what the dry run found. */
+export type PublishPluginReply = PluginRecord & { dryRun: DryRunReport };
 
 /** A plugin log line, as stored on `mw.logs.<app>`. */
 export interface PluginLogLine {
@@ -86,9 +96,98 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
 
   app.get<{ Params: { name: string } }>('/api/v1/plugins/:name', async (req) => getPlugin(req.params.name));
 
+  /**
+   * Ask a runner about a bundle being published. A runner may be restarting: wait a little for
+   * one. A request lost with a runner that died of something else is asked once more; a crash
+   * report of this very bundle (the supervisor's, `mw.runner.crashed`) ends the wait at once.
+   */
+  const askRunner = async <T>(subject: string, bundle: BundleRequest, request: object, timeout: number): Promise<RunnerAnswer<T>> => {
+    let onCrash: (c: CrashReport) => void = () => undefined;
+    const crashed = new Promise<CrashReport>((resolve) => (onCrash = resolve));
+    const sub = nc.subscribe(Subjects.runnerCrashed, {
+      callback: (err, m) => {
+        if (err) return;
+        try {
+          const c = jsonCodec.decode<CrashReport>(m.data);
+          if (c.app === bundle.name && c.version === bundle.version) onCrash(c);
+        } catch {
+          /* not a crash report */
+        }
+      },
+    });
+    try {
+      const giveUpAt = Date.now() + 30_000;
+      for (let lost = 0; ;) {
+        const reply = nc.request(subject, jsonCodec.encode(request), { timeout });
+        reply.catch(() => undefined); // raced below
+        try {
+          return await Promise.race([reply.then((m) => ({ answer: jsonCodec.decode<T>(m.data) })), crashed.then((report) => ({ crashed: report }))]);
+        } catch (err) {
+          const message = (err as Error).message;
+          if (/no responders/i.test(message) && Date.now() < giveUpAt) await new Promise((r) => setTimeout(r, 500));
+          else if (/timeout/i.test(message) && ++lost < 2) continue;
+          else return { lost: /timeout/i.test(message) ? `no app runner answered within ${Math.round(timeout / 1000)} s, asked twice` : message };
+        }
+      }
+    } finally {
+      sub.unsubscribe();
+    }
+  };
+
+  /**
+   * Run the app once on a small synthetic window of each endpoint it applies to (the first
+   * MAX_DRY_RUN_ENDPOINTS by name), in a runner. Failures are warnings, never thrown.
+   */
+  const dryRun = async (bundle: BundleRequest, manifest: ResolvedManifest, config: Record<string, JsonValue>): Promise<DryRunReport> => {
+    // the names are enough here (endpoints are never removed): the runner reads the records
+    const all: string[] = [];
+    for await (const k of await buckets.endpoints.keys()) all.push(k);
+    const targets = all.filter((name) => appliesTo(manifest.endpoints, name)).sort((a, b) => a.localeCompare(b));
+    if (all.length === 0) return { note: 'no dry run: no endpoint exists yet', endpoints: [], warnings: [] };
+    if (targets.length === 0) {
+      return {
+        note: `no dry run: ${manifest.name} applies to none of the ${all.length} endpoints (its endpoints: ${manifest.endpoints!.join(', ')})`,
+        endpoints: [],
+        warnings: [],
+      };
+    }
+    const settings = await readSettings(buckets.settings);
+    const periods = settings?.periods ?? [{ fromMs: 0, periodMs: 600_000 }];
+    const last = windowAt(windowAt(Date.now(), periods).start - 1, periods);
+    const request: DryRunRequest = {
+      ...bundle,
+      config,
+      referenceRows: manifest.referenceRows,
+      groundTruth: manifest.groundTruth !== undefined,
+      endpoints: targets.slice(0, MAX_DRY_RUN_ENDPOINTS),
+      windowStart: last.start,
+      windowEnd: last.end,
+    };
+    const note =
+      targets.length > MAX_DRY_RUN_ENDPOINTS
+        ? `dry run on the first ${MAX_DRY_RUN_ENDPOINTS} of the ${targets.length} endpoints it applies to, by name`
+        : undefined;
+    // room beyond the sandbox's own limits for a runner busy with windows and reading references
+    const timeoutMs = dryRunDeadlineMs(manifest.limits, request.endpoints.length) + 10_000;
+    const asked = await askRunner<DryRunReply>(Subjects.runnerDryRun, bundle, request, timeoutMs);
+    const failed = (why: string) => ({ ...(note ? { note } : {}), endpoints: [], warnings: [why] });
+    if ('crashed' in asked) {
+      const on = asked.crashed.window ? `endpoint '${asked.crashed.window.endpointName}'` : request.endpoints.map((n) => `'${n}'`).join(', ');
+      return failed(`dry run on ${on} failed: it crashed its runner (${asked.crashed.message}), which was restarted`);
+    }
+    if ('lost' in asked) return failed(`dry run on ${request.endpoints.map((n) => `'${n}'`).join(', ')} failed: ${asked.lost}`);
+    if (!asked.answer.ok) return failed(`dry run failed: ${asked.answer.error.message}`);
+    return {
+      ...(note ? { note } : {}),
+      endpoints: asked.answer.endpoints,
+      warnings: asked.answer.endpoints.filter((r) => r.outcome === 'error').map((r) => dryRunWarning(r)),
+    };
+  };
+
   app.post<{ Body: PublishPluginBody }>('/api/v1/plugins', async (req, reply) => {
     const body = req.body;
-    if (!body || typeof body.code !== 'string') throw new ModelwatchError('INVALID_ARGUMENT', 'body: expected { manifest, code, map }');
+    if (!body || typeof body.code !== 'string') throw new ModelwatchError('INVALID_ARGUMENT', 'body: expected { manifest, code, map?, config?, strict? }');
+    if (body.strict !== undefined && typeof body.strict !== 'boolean') throw new ModelwatchError('INVALID_ARGUMENT', 'strict: expected true or false');
     const manifest = resolveManifest(body.manifest);
     const config = body.config ?? manifest.config;
     validateConfig(config, manifest.configSchema, manifest.name);
@@ -99,34 +198,26 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
     if (same && same.digest !== digest) {
       throw new ModelwatchError('CONFLICT', `${manifest.name}@${manifest.version} is already published with different code: bump the version in plugin.json`);
     }
+    const bundle: BundleRequest = {
+      name: manifest.name,
+      version: manifest.version,
+      code: body.code,
+      limits: manifest.limits,
+      ...(manifest.isolation ? { isolation: manifest.isolation } : {}),
+      ...(body.map ? { map: body.map } : {}),
+    };
     if (!same) {
-      const smoke: SmokeRequest = {
-        name: manifest.name,
-        version: manifest.version,
-        code: body.code,
-        limits: manifest.limits,
-        config,
-        referenceRows: manifest.referenceRows,
-        groundTruth: manifest.groundTruth !== undefined,
-        ...(body.map ? { map: body.map } : {}),
-      };
-      let answer: SmokeReply | undefined;
-      // a runner may be restarting: wait a little for one before giving up
-      const giveUpAt = Date.now() + 30_000;
-      for (;;) {
-        try {
-          const m = await nc.request(Subjects.runnerSmoke, jsonCodec.encode(smoke), { timeout: manifest.limits.timeoutMs + 15_000 });
-          answer = jsonCodec.decode<SmokeReply>(m.data);
-          break;
-        } catch (err) {
-          const noRunner = /no responders/i.test((err as Error).message);
-          if (!noRunner || Date.now() > giveUpAt) {
-            throw new ModelwatchError('PLUGIN_LOAD_FAILED', `no app runner answered to check the plugin (${(err as Error).message}); is a runner running?`);
-          }
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
-      if (!answer.ok) throw new ModelwatchError('PLUGIN_LOAD_FAILED', `refused: the smoke run failed: ${answer.error.message}`);
+      const asked = await askRunner<CheckReply>(Subjects.runnerCheck, bundle, bundle, manifest.limits.timeoutMs + 15_000);
+      if ('crashed' in asked) throw new ModelwatchError('PLUGIN_LOAD_FAILED', `refused: loading it crashed its runner (${asked.crashed.message})`);
+      if ('lost' in asked) throw new ModelwatchError('PLUGIN_LOAD_FAILED', `no app runner answered to check the plugin (${asked.lost}); is a runner running?`);
+      if (!asked.answer.ok) throw new ModelwatchError('PLUGIN_LOAD_FAILED', `refused: ${asked.answer.error.message}`);
+    }
+    const report = await dryRun(bundle, manifest, config);
+    for (const w of report.warnings) log.warn({ plugin: manifest.name, version: manifest.version }, w);
+    if (body.strict && report.warnings.length > 0) {
+      throw new ModelwatchError('PLUGIN_DRY_RUN_FAILED', `refused (strict): ${report.warnings.join('; ')}`);
+    }
+    if (!same) {
       await buckets.bundles.putBlob({ name: bundleName(manifest.name, manifest.version) }, new TextEncoder().encode(body.code));
       if (body.map) await buckets.bundles.putBlob({ name: `${bundleName(manifest.name, manifest.version)}.map` }, new TextEncoder().encode(body.map));
     }
@@ -144,6 +235,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       ...(gt !== undefined ? { groundTruthDelayMs: gt } : {}),
       ...(manifest.configSchema ? { configSchema: manifest.configSchema } : {}),
       ...(manifest.isolation ? { isolation: manifest.isolation } : {}),
+      ...(manifest.endpoints ? { endpoints: manifest.endpoints } : {}),
     };
     const record = await updateJson<PluginRecord>(buckets.plugins, manifest.name, (p) => ({
       name: manifest.name,
@@ -154,8 +246,9 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       updatedAt: now,
       versions: [...(p?.versions ?? []).filter((v) => v.version !== manifest.version), version],
     }));
-    log.info({ plugin: manifest.name, version: manifest.version }, 'plugin published');
-    return reply.status(same ? 200 : 201).send(record);
+    log.info({ plugin: manifest.name, version: manifest.version, dryRunWarnings: report.warnings.length }, 'plugin published');
+    const answer: PublishPluginReply = { ...record!, dryRun: report };
+    return reply.status(same ? 200 : 201).send(answer);
   });
 
   app.post<{ Params: { name: string } }>('/api/v1/plugins/:name/enable', async (req) =>
@@ -261,7 +354,14 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       if (!(from < to))
         throw new ModelwatchError('INVALID_ARGUMENT', `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
       const version = typeof b.version === 'string' ? b.version : p.activeVersion;
-      if (!p.versions.some((v) => v.version === version)) throw new ModelwatchError('NOT_FOUND', `${p.name} has no version ${version}`);
+      const v = p.versions.find((x) => x.version === version);
+      if (!v) throw new ModelwatchError('NOT_FOUND', `${p.name} has no version ${version}`);
+      if (!appliesTo(v.endpoints, epName)) {
+        throw new ModelwatchError(
+          'INVALID_ARGUMENT',
+          `${p.name}@${version} does not apply to endpoint '${epName}' (its endpoints: ${v.endpoints!.join(', ')})`,
+        );
+      }
       const settings = await readSettings(buckets.settings);
       const periods = settings?.periods ?? [{ fromMs: 0, periodMs: 600_000 }];
       const tasks: TaskMessage[] = [];

@@ -1,5 +1,5 @@
 import { ModelwatchError, type ErrorCode } from '../errors.js';
-import type { EvaluatedWindow, PluginLogLine, PublishPluginBody } from '../api/plugins.js';
+import type { EvaluatedWindow, PluginLogLine, PublishPluginBody, PublishPluginReply } from '../api/plugins.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import type { PluginRecord } from '../store/plugins.js';
 import type { LatestResult, WindowRecord } from '../store/results-db.js';
@@ -53,14 +53,14 @@ export class ModelwatchClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+  private async call<T>(method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = this.timeoutMs): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.url}${path}`, {
         method,
         headers: body === undefined ? {} : { 'content-type': contentType },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw new ModelwatchError(
@@ -127,8 +127,10 @@ export class ModelwatchClient {
     return this.call<{ plugins: PluginRecord[] }>('GET', '/api/v1/plugins').then((r) => r.plugins);
   }
 
+  /** Publish a bundle: checked, dry-run on the endpoints it applies to (`dryRun` in the answer), then registered. */
   publishPlugin(body: PublishPluginBody) {
-    return this.call<PluginRecord>('POST', '/api/v1/plugins', body);
+    // the host bounds the check and the dry run (about a minute at most)
+    return this.call<PublishPluginReply>('POST', '/api/v1/plugins', body, 'application/json', Math.max(this.timeoutMs, 5 * 60_000));
   }
 
   getPlugin(name: string) {

@@ -5,7 +5,7 @@ import { jsonCodec } from '../nats/codec.js';
 import { windowKey, type TaskMessage } from '../nats/messages.js';
 import { Consumers, Streams, Subjects } from '../nats/subjects.js';
 import type { EndpointRecord } from '../store/endpoints.js';
-import type { PluginRecord } from '../store/plugins.js';
+import { activeVersionOf, appliesTo, type PluginRecord } from '../store/plugins.js';
 import { SETTINGS_KEY, type MonitoringSettings } from '../store/settings.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { batchSeriesId, type BatchRecord } from '../stream/processor.js';
@@ -101,7 +101,7 @@ export class Controller {
     const now = Date.now();
     const max = this.deps.maxWindowsPerTick ?? 500;
     const plugins = this.deps.plugins.all().filter((p) => p.status === 'active' && p.activeVersion);
-    const delayOf = (p: PluginRecord) => p.versions.find((v) => v.version === p.activeVersion)?.groundTruthDelayMs ?? 0;
+    const delayOf = (p: PluginRecord) => activeVersionOf(p)?.groundTruthDelayMs ?? 0;
     let total = 0;
     const endpoints = this.deps.endpoints.all().filter((ep) => ep.monitoring);
     // progress of the pairs seen for the first time, read at once
@@ -140,13 +140,18 @@ export class Controller {
         if (next === undefined) {
           next = windowAt(Math.max(ep.createdAt, p.createdAt, now - this.deps.retentionMs), settings.periods).start;
         }
+        // a version that does not apply to this endpoint (plugin.json `endpoints`) gets none of its
+        // windows: they pass without a task, and progress moves on, so a later version that does
+        // apply starts from the next window instead of catching up on these
+        const applies = appliesTo(activeVersionOf(p)?.endpoints, ep.name);
         const tasks: TaskMessage[] = [];
+        const from = next;
         const due = closeBefore - delayOf(p);
-        for (let w = windowAt(next, settings.periods); w.end <= due && tasks.length < max; w = windowAt(w.end, settings.periods)) {
-          tasks.push(task(ep.id, ep.name, p, w, now));
+        for (let w = windowAt(next, settings.periods), n = 0; w.end <= due && n < max; w = windowAt(w.end, settings.periods), n++) {
+          if (applies) tasks.push(task(ep.id, ep.name, p, w, now));
           next = w.end;
         }
-        if (tasks.length === 0) {
+        if (next === from) {
           this.progress.set(key, next);
           continue;
         }
@@ -187,6 +192,7 @@ export class Controller {
       const now = Date.now();
       const tasks: TaskMessage[] = [];
       for (const p of plugins) {
+        if (!appliesTo(activeVersionOf(p)?.endpoints, ep.name)) continue;
         for (const start of starts) {
           const w = windowAt(start, periods);
           tasks.push(task(series, ep.name, p, w, now));

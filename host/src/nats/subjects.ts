@@ -50,8 +50,12 @@ export const Subjects = {
   servingQuery: 'mw.svc.serving.query',
   /** Request/reply: the writer answers result queries. */
   resultsQuery: 'mw.svc.results.query',
-  /** Request/reply: a runner smoke-runs a bundle (queue group `runners`). */
-  runnerSmoke: 'mw.svc.runner.smoke',
+  /** Request/reply: a runner checks that a bundle loads and default-exports a MonitoringApplication with doTracking (queue group `runners`). */
+  runnerCheck: 'mw.svc.runner.check',
+  /** Request/reply: a runner dry-runs a bundle on synthetic windows of endpoints (queue group `runners`). */
+  runnerDryRun: 'mw.svc.runner.dry-run',
+  /** A supervisor's report of a runner a bundle being published crashed (its CrashReport): the API stops waiting for that runner. */
+  runnerCrashed: 'mw.runner.crashed',
 } as const;
 
 export const Buckets = {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
+import ajvErrors from 'ajv-errors';
 import type { JsonValue } from '@modelwatch/sdk';
 import { parseDuration } from '../config/duration.js';
 import { ModelwatchError } from '../errors.js';
@@ -12,6 +13,8 @@ export interface PluginManifest {
   version: string;
   description: string;
   entry: string;
+  /** Endpoint names or globs the app applies to; absent: every endpoint. */
+  endpoints?: string[];
   limits?: Partial<PluginLimits>;
   config?: Record<string, JsonValue>;
   runOnEmptyWindows?: boolean;
@@ -39,6 +42,7 @@ export const RESERVED_NAMES = new Set(['model-monitoring-stream', 'model-monitor
 export const manifestSchema = JSON.parse(readFileSync(new URL('../../../plugin.schema.json', import.meta.url), 'utf8')) as object;
 
 const ajv = new Ajv({ allErrors: true, strict: false });
+(ajvErrors as unknown as (a: Ajv) => Ajv)(ajv);
 const validate = ajv.compile<PluginManifest>(manifestSchema);
 
 /**

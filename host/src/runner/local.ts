@@ -1,10 +1,12 @@
 import { normalizeAppOutput, type FeatureStatsMap, type JsonValue, type NormalizedOutput } from '@modelwatch/sdk';
-import { referenceStatsMap, windowStats } from '@modelwatch/sdk/stats';
+import { referenceStatsMap } from '@modelwatch/sdk/stats';
 import type { ReferenceTable } from '../api/reference.js';
 import { ModelwatchError } from '../errors.js';
 import type { PluginBundle } from '../plugins/bundle.js';
+import { appliesTo } from '../store/plugins.js';
+import { dryRunInput, dryRunLimits, runDryWindow, syntheticReference, type DryRunEndpoint, type DryRunResult } from './dry-run.js';
 import { PluginSandbox, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
-import { packColumns } from './window-data.js';
+import { packColumns, sampleStatsOf } from './window-data.js';
 
 export interface LocalRunOptions {
   /** The window's rows. */
@@ -28,7 +30,7 @@ export interface LocalRunResult extends NormalizedOutput {
 
 /**
  * Run a bundled plugin on a local window in the same sandbox the host uses, without a host:
- * `modelwatch plugin test` and `plugin build`'s smoke run.
+ * `modelwatch plugin test`, and `plugin build --sample`.
  * @throws {ModelwatchError} APP_ERROR, APP_TIMEOUT, APP_MEMORY_LIMIT or APP_INVALID_OUTPUT
  */
 export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Promise<LocalRunResult> {
@@ -38,12 +40,7 @@ export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Pro
   const windowStart = opts.windowStart ?? 0;
   const windowEnd = opts.windowEnd ?? windowStart + 600_000;
   const { sample, wrongType } = tableSample(opts.sample, [...features, ...labels], featureStats, true, windowStart);
-  const sampleStats: FeatureStatsMap = {};
-  let slot = 0;
-  sample.columns.forEach((name, c) => {
-    const values = name in sample.strings ? sample.strings[name]! : sample.packed.subarray(slot * sample.length, ++slot * sample.length);
-    sampleStats[name] = windowStats(values, featureStats[name], wrongType[c]);
-  });
+  const sampleStats = sampleStatsOf(sample, featureStats, wrongType);
   const input: SandboxInput = {
     applicationName: bundle.manifest.name,
     endpoint: { id: '0'.repeat(40), name: 'local', featureNames: features, labelNames: labels },
@@ -98,6 +95,64 @@ export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Pro
         `${bundle.manifest.name}@${bundle.manifest.version} returned an invalid output: ${(err as Error).message}`,
       );
     }
+  } finally {
+    sb.dispose();
+  }
+}
+
+/**
+ * Check a bundle without a host, in the same sandbox: it compiles, its module loads, and it
+ * default-exports a class extending MonitoringApplication with doTracking (not called).
+ * @throws {ModelwatchError} PLUGIN_LOAD_FAILED saying what is wrong
+ */
+export async function checkLocal(bundle: PluginBundle): Promise<void> {
+  const sb = PluginSandbox.fromBundle(bundle);
+  try {
+    await sb.check();
+  } finally {
+    sb.dispose();
+  }
+}
+
+export interface DryRunLocalOptions {
+  /** The window the synthetic rows fall in. */
+  windowStart: number;
+  windowEnd: number;
+  /** Replaces the manifest's config. */
+  config?: Record<string, JsonValue>;
+}
+
+/**
+ * The dry run of `plugin publish`, without a host: the app on a small synthetic window of an
+ * endpoint (its columns and reference statistics, as `GET /api/v1/endpoints/{name}` gives them),
+ * with a synthetic reference for apps with `referenceRows`. What the app did, never a throw;
+ * `skipped` when the app does not apply to the endpoint.
+ */
+export async function dryRunLocal(bundle: PluginBundle, endpoint: DryRunEndpoint, opts: DryRunLocalOptions): Promise<DryRunResult> {
+  const m = bundle.manifest;
+  if (!appliesTo(m.endpoints, endpoint.name)) {
+    return {
+      endpoint: endpoint.name,
+      outcome: 'skipped',
+      rows: 0,
+      durationMs: 0,
+      reason: `not run: ${m.name} does not apply to endpoint '${endpoint.name}' (its endpoints: ${m.endpoints!.join(', ')})`,
+    };
+  }
+  const limits = dryRunLimits(m.limits);
+  const sb = PluginSandbox.fromBundle(bundle, { limits, atPublish: true });
+  try {
+    const reference = m.referenceRows ? syntheticReference(endpoint) : undefined;
+    const input = dryRunInput(endpoint, {
+      applicationName: m.name,
+      config: opts.config ?? m.config,
+      windowStart: opts.windowStart,
+      windowEnd: opts.windowEnd,
+      referenceRows: m.referenceRows,
+      groundTruth: m.groundTruth !== undefined,
+      ...(reference ? { reference } : {}),
+    });
+    return await runDryWindow(sb, input, limits);
   } finally {
     sb.dispose();
   }

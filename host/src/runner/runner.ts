@@ -13,6 +13,7 @@ import { openBuckets, type Buckets } from '../nats/topology.js';
 import type { EndpointRecord } from '../store/endpoints.js';
 import { bundleName, DEFAULT_LIMITS, type PluginLimits, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
+import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS, type DryRunResult } from './dry-run.js';
 import { PluginSandbox, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
 
@@ -27,19 +28,29 @@ export interface AppRunnerOptions {
   name?: string;
 }
 
-/** What `mw.svc.runner.smoke` takes: a bundle to check before it is registered. */
-export interface SmokeRequest {
+/** A bundle to load in a runner's sandbox, as the API sends it before a version is registered. */
+export interface BundleRequest {
   name: string;
   version: string;
   code: string;
   map?: string;
   limits?: Partial<PluginLimits>;
-  config?: Record<string, JsonValue>;
-  /** The app asks for reference rows / ground truth: the smoke window has empty ones. */
-  referenceRows?: boolean;
-  groundTruth?: boolean;
+  isolation?: 'window' | 'version';
 }
-export type SmokeReply = { ok: true } | { ok: false; error: ErrorData };
+/** What `mw.svc.runner.check` takes: a bundle to load and check, without running it. */
+export type CheckRequest = BundleRequest;
+export type CheckReply = { ok: true } | { ok: false; error: ErrorData };
+/** What `mw.svc.runner.dry-run` takes: a bundle to run once on a synthetic window of each endpoint. */
+export interface DryRunRequest extends BundleRequest {
+  config: Record<string, JsonValue>;
+  referenceRows: boolean;
+  groundTruth: boolean;
+  /** Endpoint names, in the order to run them. */
+  endpoints: string[];
+  windowStart: number;
+  windowEnd: number;
+}
+export type DryRunReply = { ok: true; endpoints: DryRunResult[] } | { ok: false; error: ErrorData };
 /** What `mw.svc.runner.evaluate` answers for a TaskMessage: the output, not stored. */
 export type EvaluateReply = { ok: true; output: AppOutputMessage } | { ok: false; error: ErrorData };
 
@@ -89,10 +100,18 @@ export class AppRunner {
     this.plugins = new WatchedKv(this.buckets.plugins);
     await Promise.all([this.endpoints.start(), this.plugins.start()]);
     this.subs.push(
-      nc.subscribe(Subjects.runnerSmoke, {
+      nc.subscribe(Subjects.runnerCheck, {
         queue: 'runners',
         callback: (err, msg) => {
-          if (!err) void this.smoke(msg);
+          if (!err) void this.check(msg);
+        },
+      }),
+    );
+    this.subs.push(
+      nc.subscribe(Subjects.runnerDryRun, {
+        queue: 'runners',
+        callback: (err, msg) => {
+          if (!err) void this.dryRun(msg);
         },
       }),
     );
@@ -129,41 +148,90 @@ export class AppRunner {
   }
 
   /**
-   * Load a bundle and run it once on an empty window (no rows, no reference): it must load,
-   * default-export a class with doTracking, and return a valid output without throwing.
+   * Load a bundle and check what can be checked without an endpoint: it compiles, its module
+   * loads, and it default-exports a class extending MonitoringApplication with doTracking.
+   * doTracking is not called.
    */
-  private async smoke(msg: Msg): Promise<void> {
-    let reply: SmokeReply = { ok: true };
+  private async check(msg: Msg): Promise<void> {
+    let reply: CheckReply = { ok: true };
     let sb: PluginSandbox | undefined;
     try {
-      const req = jsonCodec.decode<SmokeRequest>(msg.data);
-      const limits = { ...DEFAULT_LIMITS, ...req.limits };
-      sb = new PluginSandbox({ name: req.name, version: req.version, code: req.code, limits, ...(req.map ? { sourceMap: req.map } : {}) });
+      const req = jsonCodec.decode<CheckRequest>(msg.data);
+      sb = this.bundleSandbox(req, { ...DEFAULT_LIMITS, ...req.limits });
       await sb.check();
-      const empty = (timed: boolean): SampleData => ({ length: 0, columns: [], numeric: [], packed: new Float64Array(0), strings: {}, requestIds: [], timed });
-      const json = await sb.run({
-        applicationName: req.name,
-        endpoint: { id: '0'.repeat(40), name: 'smoke-test', featureNames: [], labelNames: [] },
-        windowStart: 0,
-        windowEnd: 1000,
-        sample: empty(true),
-        ...(req.referenceRows ? { reference: empty(false) } : {}),
-        ...(req.groundTruth ? { groundTruth: { matched: 0, numeric: [], strings: {} } } : {}),
-        sampleStats: {},
-        featureStats: {},
-        config: req.config ?? {},
-      });
-      try {
-        normalizeAppOutput(JSON.parse(json), { maxExtraDataBytes: limits.extraDataBytes });
-      } catch (err) {
-        throw new ModelwatchError('APP_INVALID_OUTPUT', `on an empty window it returned an invalid output: ${(err as Error).message}`);
-      }
     } catch (err) {
       reply = { ok: false, error: errorData(err, 'PLUGIN_LOAD_FAILED') };
     } finally {
       sb?.dispose();
     }
     msg.respond(jsonCodec.encode(reply));
+  }
+
+  /**
+   * Run a bundle once on a small synthetic window of each endpoint (its columns, values
+   * consistent with its reference statistics, its real reference rows for apps that ask), in
+   * order, as long as the budget lasts and no window hit a limit. Nothing is stored; a crash of
+   * this runner is reported as one at publish (no stored window is concerned).
+   */
+  private async dryRun(msg: Msg): Promise<void> {
+    let reply: DryRunReply;
+    let sb: PluginSandbox | undefined;
+    try {
+      const req = jsonCodec.decode<DryRunRequest>(msg.data);
+      const limits = dryRunLimits({ ...DEFAULT_LIMITS, ...req.limits });
+      sb = this.bundleSandbox(req, limits);
+      const began = Date.now();
+      const results: DryRunResult[] = [];
+      let stop: string | undefined;
+      for (const name of req.endpoints) {
+        const skipped = (reason: string) => results.push({ endpoint: name, outcome: 'skipped', rows: 0, durationMs: 0, reason });
+        if (stop) {
+          skipped(stop);
+          continue;
+        }
+        if (Date.now() - began > DRY_RUN_BUDGET_MS) {
+          stop = `not run: the dry run's ${DRY_RUN_BUDGET_MS / 1000} s were used up`;
+          skipped(stop);
+          continue;
+        }
+        const endpoint = await this.endpoints.get(name);
+        if (!endpoint) {
+          skipped(`not run: no endpoint named '${name}'`);
+          continue;
+        }
+        const input = dryRunInput(endpoint, {
+          applicationName: req.name,
+          config: req.config,
+          windowStart: req.windowStart,
+          windowEnd: req.windowEnd,
+          referenceRows: req.referenceRows,
+          groundTruth: req.groundTruth,
+          ...(req.referenceRows ? { reference: await this.referenceData(endpoint) } : {}),
+        });
+        const r = await runDryWindow(sb, input, limits);
+        results.push(r);
+        if (endsDryRun(r)) stop = `not run: the dry run on '${name}' hit a limit (${r.error!.code})`;
+      }
+      reply = { ok: true, endpoints: results };
+    } catch (err) {
+      reply = { ok: false, error: errorData(err, 'PLUGIN_LOAD_FAILED') };
+    } finally {
+      sb?.dispose();
+    }
+    msg.respond(jsonCodec.encode(reply));
+  }
+
+  /** A sandbox for a bundle being published: a crash in it concerns no stored window. */
+  private bundleSandbox(req: BundleRequest, limits: PluginLimits): PluginSandbox {
+    return new PluginSandbox({
+      name: req.name,
+      version: req.version,
+      code: req.code,
+      limits,
+      ...(req.map ? { sourceMap: req.map } : {}),
+      ...(req.isolation ? { isolation: req.isolation } : {}),
+      atPublish: true,
+    });
   }
 
   private async evaluate(msg: Msg): Promise<void> {

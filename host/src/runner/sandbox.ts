@@ -1,6 +1,7 @@
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { writeSync } from 'node:fs';
 import ivm from 'isolated-vm';
+import { APPLICATION_MARK } from '@modelwatch/sdk/internal';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import type { PluginLimits } from '../store/plugins.js';
 import type { PluginBundle } from '../plugins/bundle.js';
@@ -57,6 +58,11 @@ export interface SandboxOptions {
    * version (never by another plugin or version: each has its own isolate).
    */
   isolation?: 'window' | 'version';
+  /**
+   * The check or the dry run at publish (a synthetic window): a crash report says so, and no
+   * stored window is marked or recorded as failed for it.
+   */
+  atPublish?: boolean;
 }
 
 export interface RunOptions {
@@ -73,6 +79,8 @@ export interface CrashReport {
   version: string;
   message: string;
   window: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } | null;
+  /** The crash happened in the check or the dry run at publish (a synthetic window): no stored window is concerned. */
+  atPublish?: boolean;
 }
 
 /** __mw_take's answer when the window's promise has not settled (and never will). */
@@ -212,7 +220,14 @@ export class PluginSandbox {
       // supervisor), then abort; only this runner process dies and the supervisor restarts it.
       onCatastrophicError: (message: string) => {
         try {
-          writeSync(2, `${CRASH_MARKER}${JSON.stringify({ app: this.opts.name, version: this.opts.version, message, window: current.window ?? null })}\n`);
+          const report: CrashReport = {
+            app: this.opts.name,
+            version: this.opts.version,
+            message,
+            window: current.window ?? null,
+            ...(this.opts.atPublish ? { atPublish: true } : {}),
+          };
+          writeSync(2, `${CRASH_MARKER}${JSON.stringify(report)}\n`);
         } finally {
           process.abort();
         }
@@ -409,8 +424,8 @@ export class PluginSandbox {
   }
 
   /**
-   * Check that the bundle loads and default-exports a class with doTracking, without
-   * calling it. Throws PLUGIN_LOAD_FAILED saying what is wrong.
+   * Check that the bundle loads and default-exports a class extending MonitoringApplication
+   * with doTracking, without calling it. Throws PLUGIN_LOAD_FAILED saying what is wrong.
    */
   async check(): Promise<void> {
     const { isolate, scripts } = this.ensure();
@@ -422,6 +437,8 @@ export class PluginSandbox {
         `(() => { const m = globalThis.__mw_factory(); const A = m && typeof m === 'object' && 'default' in m ? m.default : m;
           if (typeof A !== 'function') return 'the entry must default-export a class extending MonitoringApplication, got ' + typeof A;
           if (!A.prototype || typeof A.prototype.doTracking !== 'function') return 'the default export has no doTracking(ctx) method';
+          if (A[Symbol.for(${JSON.stringify(APPLICATION_MARK.description)})] !== true)
+            return 'the default export' + (A.name ? ' (class ' + A.name + ')' : '') + " does not extend MonitoringApplication from '@modelwatch/sdk'";
           return ''; })()`,
         { timeout: this.opts.limits.timeoutMs },
       )) as string;

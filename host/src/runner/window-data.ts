@@ -123,13 +123,20 @@ export function buildWindowData(batches: RowBatch[], endpoint: EndpointRecord): 
     if (!b.wrongType) continue;
     for (let c = 0; c < names.length; c++) wrongType[c]! += b.wrongType[c] ?? 0;
   }
-  const sampleStats: FeatureStatsMap = {};
+  const data: SampleData = { length: n, columns: names, numeric, strings, requestIds, timed: true, packed };
+  return { ...data, sampleStats: sampleStatsOf(data, endpoint.featureStats, wrongType) };
+}
+
+/** A sample's statistics per column, numeric histograms counted on the reference's bins; `wrongType[c]` values of column c were of the wrong type. */
+export function sampleStatsOf(sample: SampleData, featureStats: FeatureStatsMap, wrongType?: readonly number[]): FeatureStatsMap {
+  const out: FeatureStatsMap = {};
+  const n = sample.length;
   let slot = 0;
-  names.forEach((name, c) => {
-    const values = name in strings ? strings[name]! : packed.subarray(slot * n, ++slot * n);
-    sampleStats[name] = windowStats(values, endpoint.featureStats[name], wrongType[c]);
+  sample.columns.forEach((name, c) => {
+    const values = name in sample.strings ? sample.strings[name]! : sample.packed.subarray(slot * n, ++slot * n);
+    out[name] = windowStats(values, featureStats[name], wrongType?.[c]);
   });
-  return { length: n, columns: names, numeric, strings, requestIds, timed: true, packed, sampleStats };
+  return out;
 }
 
 /** Ground truth joined to a window's rows by request id, as extra packed columns. */

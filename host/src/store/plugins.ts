@@ -1,3 +1,4 @@
+import { posix } from 'node:path';
 import type { JsonValue } from '@modelwatch/sdk';
 
 /** Resource limits of a plugin, from its manifest with defaults filled in. */
@@ -28,6 +29,8 @@ export interface PluginVersionRecord {
   isolation?: 'window' | 'version';
   /** JSON Schema that `config` must satisfy (`configSchema` in plugin.json). */
   configSchema?: Record<string, JsonValue>;
+  /** Endpoint names or globs this version applies to (`endpoints` in plugin.json); absent: every endpoint. */
+  endpoints?: string[];
 }
 
 /** `active`: its windows are analysed; `disabled` by a user; `quarantined` after failing too many windows in a row. */
@@ -64,4 +67,25 @@ export function bundleName(name: string, version: string): string {
 
 export function activeVersionOf(p: PluginRecord): PluginVersionRecord | undefined {
   return p.versions.find((v) => v.version === p.activeVersion);
+}
+
+/** Answers per `endpoints` list (the controller's live copy of a record keeps the same list object), per endpoint name. */
+const answers = new WeakMap<readonly string[], Map<string, boolean>>();
+
+/**
+ * Whether a plugin version with these `endpoints` (names or globs, from plugin.json) applies to
+ * an endpoint: every endpoint when it has none. Answers are kept, since the controller asks for
+ * every (endpoint, plugin) pair on every tick.
+ */
+export function appliesTo(endpoints: readonly string[] | undefined, endpointName: string): boolean {
+  if (!endpoints) return true;
+  let known = answers.get(endpoints);
+  if (!known) answers.set(endpoints, (known = new Map()));
+  let yes = known.get(endpointName);
+  if (yes === undefined) {
+    yes = endpoints.some((pattern) => posix.matchesGlob(endpointName, pattern));
+    if (known.size >= 100_000) known.clear();
+    known.set(endpointName, yes);
+  }
+  return yes;
 }

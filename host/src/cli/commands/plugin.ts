@@ -2,10 +2,12 @@ import { readFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { resultKindName, resultStatusName, type JsonValue, type ResultKind, type ResultStatus } from '@modelwatch/sdk';
 import { parseReference, type ReferenceTable } from '../../api/reference.js';
-import { ModelwatchError } from '../../errors.js';
+import { windowAt } from '../../controller/windows.js';
+import { errorData, ModelwatchError } from '../../errors.js';
 import { parseSettings } from '../../plugins/config.js';
 import { bundlePlugin, watchPlugin, type PluginBundle } from '../../plugins/bundle.js';
-import { runLocal } from '../../runner/local.js';
+import { dryRunWarning, type DryRunResult } from '../../runner/dry-run.js';
+import { checkLocal, dryRunLocal, runLocal } from '../../runner/local.js';
 import { activeVersionOf, type PluginRecord } from '../../store/plugins.js';
 import { ModelwatchClient } from '../client.js';
 import { fmtValue, iso, printJson, printTable } from '../format.js';
@@ -49,10 +51,42 @@ function printPlugin(p: PluginRecord, json: boolean) {
   process.stdout.write(`${p.name}@${p.activeVersion}: ${p.status}${p.statusReason ? ` (${p.statusReason})` : ''}\n`);
 }
 
-/** Publish a bundle; with `devSuffix`, as a new development version (`1.0.0-dev.<n>`). */
-export async function publishBundle(client: ModelwatchClient, bundle: PluginBundle, config?: Record<string, JsonValue>, devSuffix?: string) {
+export interface PublishBundleOptions {
+  /** Replaces the manifest's config. */
+  config?: Record<string, JsonValue>;
+  /** Publish as a new development version (`1.0.0-dev.<suffix>`). */
+  devSuffix?: string;
+  /** Refuse the version when its dry run fails. */
+  strict?: boolean;
+}
+
+/** Publish a bundle: the host checks it, dry-runs it on the endpoints it applies to, and registers it. */
+export async function publishBundle(client: ModelwatchClient, bundle: PluginBundle, opts: PublishBundleOptions = {}) {
+  const { config, devSuffix, strict } = opts;
   const manifest = devSuffix ? { ...bundle.manifest, version: `${bundle.manifest.version.replace(/-dev\.\d+$/, '')}-dev.${devSuffix}` } : bundle.manifest;
-  return await client.publishPlugin({ manifest, code: bundle.code, map: bundle.map, ...(config ? { config } : {}) });
+  return await client.publishPlugin({ manifest, code: bundle.code, map: bundle.map, ...(config ? { config } : {}), ...(strict ? { strict } : {}) });
+}
+
+/** What one dry-run window did, on stdout (failures go to stderr, see printWarnings). */
+function printDryRun(runs: ReadonlyArray<{ on: string; result: DryRunResult }>, note: string | undefined) {
+  if (note) process.stdout.write(`${note}\n`);
+  for (const { on, result: r } of runs) {
+    const n = (k: number | undefined, what: string) => `${k ?? 0} ${what}${k === 1 ? '' : 's'}`;
+    if (r.outcome === 'ok') {
+      process.stdout.write(`dry run on ${on}: ok (${r.rows} rows: ${n(r.results, 'result')}, ${n(r.metrics, 'metric')}, ${r.durationMs.toFixed(1)} ms)\n`);
+    } else if (r.outcome === 'skipped') process.stdout.write(`dry run on ${on}: ${r.reason ?? 'not run'}\n`);
+  }
+}
+
+/** Dry-run failures on stderr: `WARNING: <endpoint, error, file and line>`, then the plugin's stack. */
+function printWarnings(warnings: readonly string[], runs: readonly DryRunResult[]) {
+  for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
+  for (const r of runs) if (r.outcome === 'error' && r.error?.stack) process.stderr.write(`${r.error.stack}\n`);
+}
+
+/** The last complete window of the host's base period. */
+function lastWindow(periods: Parameters<typeof windowAt>[1]) {
+  return windowAt(windowAt(Date.now(), periods).start - 1, periods);
 }
 
 /** `modelwatch plugin ...`: the lifecycle of monitoring apps. */
@@ -61,43 +95,115 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   describe: 'build, test, publish and manage monitoring apps',
   builder: (y) =>
     y
-      .command<GlobalArgs & { dir: string; config?: string }>(
+      .command<GlobalArgs & { dir: string; config?: string; strict: boolean }>(
         'publish <dir>',
-        'bundle a plugin folder (plugin.json + TypeScript entry) with esbuild, smoke-run it, and publish it; it takes effect from the next window',
+        'bundle a plugin folder (plugin.json + TypeScript entry) with esbuild, check it, dry-run it on the endpoints it applies to, and publish it; it takes effect from the next window',
         (b) =>
           b
             .positional('dir', { type: 'string', demandOption: true, describe: 'plugin folder' })
             .option('config', { type: 'string', describe: "a JSON file replacing plugin.json's config (checked against configSchema)" })
-            .example('$0 plugin publish plugins/histogram-data-drift', ''),
+            .option('strict', {
+              type: 'boolean',
+              default: false,
+              describe: 'refuse the version when the dry run fails on an endpoint (without it, a failure is a warning)',
+            })
+            .example('$0 plugin publish plugins/histogram-data-drift', '')
+            .example('$0 plugin publish my-app --strict', 'refused if doTracking fails on a synthetic window of an endpoint it applies to'),
         async (args) => {
           const bundle = await bundlePlugin(args.dir);
           const config = args.config ? await readConfig(args.config) : undefined;
-          const rec = await publishBundle(new ModelwatchClient({ url: args.host }), bundle, config);
-          if (args.json) printJson(rec);
-          else process.stdout.write(`published ${rec.name}@${rec.activeVersion} (${bundle.code.length} bytes, sha256 ${bundle.digest.slice(0, 12)})\n`);
+          const rec = await publishBundle(new ModelwatchClient({ url: args.host }), bundle, { ...(config ? { config } : {}), strict: args.strict });
+          printWarnings(rec.dryRun.warnings, rec.dryRun.endpoints);
+          if (args.json) return printJson(rec);
+          process.stdout.write(`published ${rec.name}@${rec.activeVersion} (${bundle.code.length} bytes, sha256 ${bundle.digest.slice(0, 12)})\n`);
+          printDryRun(
+            rec.dryRun.endpoints.map((r) => ({ on: `endpoint '${r.endpoint}'`, result: r })),
+            rec.dryRun.note,
+          );
         },
       )
-      .command<GlobalArgs & { dir: string }>(
+      .command<GlobalArgs & { dir: string; sample?: string; reference?: string; config?: string; labels?: string; endpoint?: string[]; strict: boolean }>(
         'build <dir>',
-        'bundle, validate and smoke-run a plugin in the sandbox, without a host and without publishing',
-        (b) => b.positional('dir', { type: 'string', demandOption: true }),
+        'bundle a plugin, validate plugin.json, and check in the sandbox that it loads and default-exports a MonitoringApplication with doTracking, without a host; --sample or --endpoint also dry-run doTracking',
+        (b) =>
+          b
+            .positional('dir', { type: 'string', demandOption: true })
+            .option('sample', { type: 'string', describe: 'dry-run on these rows, as plugin test does: CSV with a header, JSON Lines or JSON' })
+            .option('reference', { type: 'string', describe: 'with --sample: training rows for reference statistics' })
+            .option('labels', { type: 'string', describe: 'with --sample: output columns, comma-separated (the others are features)' })
+            .option('config', { type: 'string', describe: "JSON replacing plugin.json's config in the dry run" })
+            .option('endpoint', {
+              type: 'string',
+              array: true,
+              describe: 'dry-run on a synthetic window of this endpoint, its columns and reference statistics asked from the host (--host); repeatable',
+            })
+            .option('strict', { type: 'boolean', default: false, describe: 'exit 1 when a dry run fails (without it, a failure is a warning)' })
+            .example('$0 plugin build my-app', 'no host needed')
+            .example('$0 plugin build my-app --sample window.csv --reference train.csv', 'and run doTracking on a local window')
+            .example('$0 plugin build my-app --endpoint churn', "and run doTracking on a synthetic window of the host's endpoint churn"),
         async (args) => {
           const bundle = await bundlePlugin(args.dir);
-          const r = await runLocal(bundle, { sample: { columns: [], values: {}, rows: 0 } }).catch((err: unknown) => {
-            throw new ModelwatchError('PLUGIN_LOAD_FAILED', `the smoke run on an empty window failed: ${(err as Error).message}`);
-          });
-          if (args.json)
-            return printJson({
+          await checkLocal(bundle);
+          const config = args.config ? parseJsonObject(args.config, '--config') : undefined;
+          const runs: Array<{ on: string; result: DryRunResult }> = [];
+          if (args.sample) {
+            const [sample, reference] = await Promise.all([readTable(args.sample), args.reference ? readTable(args.reference) : undefined]);
+            const started = performance.now();
+            const result = await runLocal(bundle, {
+              sample,
+              ...(reference ? { reference } : {}),
+              ...(args.labels ? { labelNames: args.labels.split(',').map((x) => x.trim()) } : {}),
+              ...(config ? { config } : {}),
+            }).then(
+              (r): DryRunResult => ({
+                endpoint: 'local',
+                outcome: 'ok',
+                rows: sample.rows,
+                durationMs: r.durationMs,
+                results: r.results.length,
+                metrics: r.metrics.length,
+              }),
+              (err: unknown): DryRunResult => ({
+                endpoint: 'local',
+                outcome: 'error',
+                rows: sample.rows,
+                durationMs: performance.now() - started,
+                error: errorData(err),
+              }),
+            );
+            runs.push({ on: `sample ${args.sample}`, result });
+          }
+          if (args.endpoint?.length) {
+            const client = new ModelwatchClient({ url: args.host });
+            const w = lastWindow((await client.monitoring()).periods);
+            for (const name of args.endpoint) {
+              const endpoint = await client.getEndpoint(name);
+              const result = await dryRunLocal(bundle, endpoint, { windowStart: w.start, windowEnd: w.end, ...(config ? { config } : {}) });
+              runs.push({ on: `endpoint '${name}'`, result });
+            }
+          }
+          const failed = runs.filter((r) => r.result.outcome === 'error');
+          const warnings = failed.map((r) => dryRunWarning(r.result, r.on));
+          printWarnings(
+            warnings,
+            failed.map((r) => r.result),
+          );
+          if (args.json) {
+            printJson({
               name: bundle.manifest.name,
               version: bundle.manifest.version,
               bytes: bundle.code.length,
               digest: bundle.digest,
               inputs: bundle.inputs,
-              smokeRun: r,
+              dryRun: runs.map((r) => ({ on: r.on, ...r.result })),
             });
-          process.stdout.write(
-            `built ${bundle.manifest.name}@${bundle.manifest.version}: ${bundle.code.length} bytes from ${bundle.inputs.length} files, sha256 ${bundle.digest.slice(0, 12)}; smoke run on an empty window ok (${r.durationMs.toFixed(1)} ms)\n`,
-          );
+          } else {
+            process.stdout.write(
+              `built ${bundle.manifest.name}@${bundle.manifest.version}: ${bundle.code.length} bytes from ${bundle.inputs.length} files, sha256 ${bundle.digest.slice(0, 12)}; it loads in the sandbox and default-exports a MonitoringApplication with doTracking\n`,
+            );
+            printDryRun(runs, runs.length === 0 ? 'no dry run (doTracking not called): give --sample FILE or --endpoint NAME for one' : undefined);
+          }
+          if (args.strict && failed.length > 0) throw new ModelwatchError('PLUGIN_DRY_RUN_FAILED', `refused (--strict): ${warnings.join('; ')}`);
         },
       )
       .command<GlobalArgs & { dir: string; sample: string; reference?: string; config?: string; labels?: string }>(
@@ -152,10 +258,11 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             }
             const t0 = performance.now();
             try {
-              const rec = await publishBundle(client, e.bundle, config, `${Date.now()}${n++}`);
+              const rec = await publishBundle(client, e.bundle, { ...(config ? { config } : {}), devSuffix: `${Date.now()}${n++}` });
               process.stdout.write(
                 `${new Date().toISOString()} published ${rec.name}@${rec.activeVersion} in ${(performance.now() - t0).toFixed(0)} ms: it runs from the next window\n`,
               );
+              printWarnings(rec.dryRun.warnings, rec.dryRun.endpoints);
             } catch (err) {
               process.stderr.write(`${(err as Error).message}\n`);
             }
