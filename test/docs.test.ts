@@ -214,7 +214,21 @@ describe('documentation examples', () => {
     );
   });
 
-  it.each(groups.filter((g) => g.name !== FIRST_APP && g.name !== 'quick-start'))('the examples of group $name run (blocks at $blocks.0.file)', async (g) => {
-    await runGroup(g);
+  it("README's value of the wrong type is accepted, made missing and counted", async () => {
+    await runGroup(
+      groups.find((x) => x.name === 'wrong-type')!,
+      {
+        after: async (_, [post]) => {
+          expect(JSON.parse(post!.stdout)).toEqual({ accepted: 1, rejected: [], wrongType: { age: 1 } });
+        },
+      },
+    );
   });
+
+  it.each(groups.filter((g) => ![FIRST_APP, 'quick-start', 'wrong-type'].includes(g.name)))(
+    'the examples of group $name run (blocks at $blocks.0.file)',
+    async (g) => {
+      await runGroup(g);
+    },
+  );
 });
