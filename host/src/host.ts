@@ -11,7 +11,6 @@ import type { FastifyInstance } from 'fastify';
 import { createApiServer } from './api/server.js';
 import { resolveHostOptions, type HostOptions, type ResolvedHostOptions } from './config/options.js';
 import { Controller } from './controller/controller.js';
-import { changePeriod } from './controller/windows.js';
 import { createLogger, type Logger } from './logger.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
 import { ensureTopology, openBuckets } from './nats/topology.js';
@@ -24,7 +23,7 @@ import type { EndpointRecord } from './store/endpoints.js';
 import { updateJson } from './store/endpoints.js';
 import type { PluginRecord } from './store/plugins.js';
 import { ResultsDb } from './store/results-db.js';
-import { initSettings, SETTINGS_KEY, type MonitoringSettings } from './store/settings.js';
+import { initSettings, SETTINGS_KEY, withBasePeriod, type MonitoringSettings } from './store/settings.js';
 import { WatchedKv } from './store/watched-kv.js';
 import { StreamProcessor, type BatchRecord } from './stream/processor.js';
 import { ServingAggregator } from './stream/serving.js';
@@ -248,6 +247,7 @@ class HostImpl implements Host {
         logger: this.logger,
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
+        retentionMs: o.retentionMs,
         version: VERSION,
       });
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
@@ -277,13 +277,9 @@ class HostImpl implements Host {
   private async initSettings(kv: Parameters<typeof initSettings>[0]): Promise<void> {
     const o = this.options;
     const s = await initSettings(kv, o.basePeriodMs);
-    const current = s.periods[s.periods.length - 1]!;
-    if (o.basePeriodExplicit && current.periodMs !== o.basePeriodMs) {
-      await updateJson<MonitoringSettings>(kv, SETTINGS_KEY, (cur) =>
-        cur
-          ? { ...cur, periods: changePeriod(cur.periods, o.basePeriodMs, Date.now() + Math.max(o.allowedLatenessMs, o.maxFutureSkewMs)), updatedAt: Date.now() }
-          : undefined,
-      );
+    const latest = s.periods[s.periods.length - 1]!;
+    if (o.basePeriodExplicit && latest.periodMs !== o.basePeriodMs) {
+      await updateJson<MonitoringSettings>(kv, SETTINGS_KEY, (cur) => (cur ? withBasePeriod(cur, o.basePeriodMs, Date.now(), o) : undefined));
     }
   }
 
