@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
+import { runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
 import { resolveHostOptions, type HostOptions, type ResolvedHostOptions } from './config/options.js';
 import { Controller } from './controller/controller.js';
@@ -238,7 +239,12 @@ class HostImpl implements Host {
       this.stopFns.push(() => controller.stop());
     }
     if (c.has('api')) {
+      const supervisor = this.supervisor;
       this.api = await createApiServer({
+        probes: [
+          ...(supervisor ? [['runners', runnersProbe(nc, () => supervisor.runners())] as const] : []),
+          ...(c.has('writer') ? [['writer', writerProbe(jsm)] as const] : []),
+        ],
         nc,
         js,
         jsm,

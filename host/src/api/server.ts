@@ -10,6 +10,7 @@ import { SETTINGS_KEY, readSettings, withBasePeriod, type MonitoringSettings } f
 import { InvalidEventError } from '../stream/events.js';
 import { normalizeLabel, type NormalizedLabel } from '../stream/labels.js';
 import type { ResultsReply, ResultsRequest } from '../writer/writer.js';
+import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { registerPluginRoutes } from './plugins.js';
 import { endpointStats, registerDataPlaneRoutes, type DataPlaneDeps } from './data-plane.js';
 import { batchSeriesId } from '../stream/processor.js';
@@ -19,6 +20,8 @@ export interface ApiDeps extends DataPlaneDeps {
   allowedLatenessMs: number;
   retentionMs: number;
   version: string;
+  /** What `/readyz` checks besides NATS and the streams: the other roles this process runs. */
+  probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
 }
 
 /** `GET /api/v1/monitoring`: whether windows are analysed, and their length now and next. */
@@ -82,6 +85,10 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   };
 
   app.get('/api/v1/health', async () => ({ ok: true, version: deps.version }));
+  registerProbeRoutes(app, {
+    version: deps.version,
+    probes: [['nats', natsProbe(nc)], ['streams', streamsProbe(deps.jsm)], ...(deps.probes ?? [])],
+  });
 
   // ---- endpoints
   app.get('/api/v1/endpoints', async () => {

@@ -52,6 +52,8 @@ export const Subjects = {
   resultsQuery: 'mw.svc.results.query',
   /** Request/reply: a runner smoke-runs a bundle (queue group `runners`). */
   runnerSmoke: 'mw.svc.runner.smoke',
+  /** Request/reply: one runner answers that it is connected (its supervisor's readiness check). */
+  runnerPing: (runnerId: string) => `mw.svc.runner.ping.${runnerId}`,
 } as const;
 
 export const Buckets = {

@@ -21,7 +21,7 @@ const runner = new AppRunner({
   ...(process.env.MODELWATCH_RUNNER_NAME ? { name: process.env.MODELWATCH_RUNNER_NAME } : {}),
 });
 await runner.start();
-process.send?.({ type: 'ready' });
+process.send?.({ type: 'ready', ping: runner.pingSubject });
 
 let stopping = false;
 const stop = async () => {

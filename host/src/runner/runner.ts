@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -73,6 +74,8 @@ export class AppRunner {
   private readonly log: Logger;
   private readonly name: string;
   private readonly attempts: number;
+  /** Where this runner answers that it is connected (what its supervisor's readiness check asks). */
+  readonly pingSubject = Subjects.runnerPing(randomUUID().replaceAll('-', ''));
 
   constructor(private readonly opts: AppRunnerOptions) {
     this.name = opts.name ?? `${hostname()}:${process.pid}`;
@@ -93,6 +96,13 @@ export class AppRunner {
         queue: 'runners',
         callback: (err, msg) => {
           if (!err) void this.smoke(msg);
+        },
+      }),
+    );
+    this.subs.push(
+      nc.subscribe(this.pingSubject, {
+        callback: (err, msg) => {
+          if (!err) msg.respond();
         },
       }),
     );
