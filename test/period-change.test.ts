@@ -88,18 +88,24 @@ describe('a new base period', () => {
     now = Date.now();
     await send(now + 1500, now + 5000, 31);
 
-    // every window through the last event
-    const last = Math.max(...sent);
-    const windows = await waitFor(
-      'every window through the last event',
+    // every window from the first event through the last (runners may store them out of order:
+    // wait until none is missing in between)
+    const earliest = Math.min(...sent);
+    const latest = Math.max(...sent);
+    const ours = await waitFor(
+      'every window from the first event through the last',
       async () => {
-        const ws = await env.client.results({ endpoint: 'pc' });
-        return ws.some((w) => w.windowEnd > last) ? ws : undefined;
+        const ws = (await env.client.results({ endpoint: 'pc' })).filter((w) => w.windowEnd > earliest).sort((a, b) => a.windowStart - b.windowStart);
+        const complete =
+          ws.length > 0 &&
+          ws[0]!.windowStart <= earliest &&
+          ws[ws.length - 1]!.windowEnd > latest &&
+          ws.every((w, i) => i === 0 || w.windowStart <= ws[i - 1]!.windowEnd);
+        return complete ? ws : undefined;
       },
       60_000,
       200,
     );
-    const ours = [...windows].sort((a, b) => a.windowStart - b.windowStart).filter((w) => w.windowEnd > Math.min(...sent));
     expectContiguous(ours);
     // 1 s windows before the first boundary, 3 s windows to the second, 2 s windows after
     for (const w of ours) expect(w.windowEnd - w.windowStart, `window at ${w.windowStart}`).toBe(w.windowStart < b1 ? 1000 : w.windowStart < b2 ? 3000 : 2000);
