@@ -63,6 +63,7 @@ export interface StreamProcessorDeps {
 }
 
 const PART_BYTES = 256 * 1024;
+const CHUNK_BYTES = 512 * 1024;
 /** The layout before the host stored any settings: windows of ten minutes. */
 const DEFAULT_LAYOUT: WindowLayout = { periods: [{ fromMs: 0, periodMs: 600_000 }] };
 
@@ -70,7 +71,6 @@ const DEFAULT_LAYOUT: WindowLayout = { periods: [{ fromMs: 0, periodMs: 600_000 
 function arrivalOf(m: JsMsg): number {
   return Math.floor(m.info.timestampNanos / 1e6);
 }
-const CHUNK_BYTES = 512 * 1024;
 
 /** What one batch of messages produces: row chunks by subject, dead letters, serving entries. */
 class BatchOutput {
