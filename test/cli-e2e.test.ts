@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../host/src/nats/server.js';
+import type { MonitoringStatus } from '../host/src/cli/client.js';
 import type { ResultRow } from '../host/src/cli/format.js';
 import { REPO, rng } from './helpers/host.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
@@ -167,9 +168,10 @@ export default class MeanWatch extends MonitoringApplication<{ tolerance: number
   it('monitoring status, disable and enable with a new base period', async () => {
     expect(JSON.parse(await cli('monitoring', 'status', '--json'))).toMatchObject({ enabled: true, basePeriod: '1s' });
     expect(JSON.parse(await cli('monitoring', 'disable', '--json'))).toMatchObject({ enabled: false });
-    const s = JSON.parse(await cli('monitoring', 'enable', '--base-period', '2s', '--json')) as { enabled: boolean; basePeriod: string; effectiveFrom: string };
-    expect(s).toMatchObject({ enabled: true, basePeriod: '2s' });
-    expect(Date.parse(s.effectiveFrom) % 1000).toBe(0);
+    const s = JSON.parse(await cli('monitoring', 'enable', '--base-period', '2s', '--json')) as MonitoringStatus;
+    // from the next boundary of the 1 s windows
+    expect(s).toMatchObject({ enabled: true, basePeriod: '1s', pending: { basePeriod: '2s' } });
+    expect(Date.parse(s.pending!.effectiveFrom) % 1000).toBe(0);
   });
 
   it('stops cleanly on Ctrl-C, taking its own nats-server down with it', async () => {

@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
+import { runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
 import { resolveHostOptions, type HostOptions, type ResolvedHostOptions } from './config/options.js';
 import { Controller } from './controller/controller.js';
-import { changePeriod } from './controller/windows.js';
 import { createLogger, type Logger } from './logger.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
 import { ensureTopology, openBuckets } from './nats/topology.js';
@@ -24,7 +24,7 @@ import type { EndpointRecord } from './store/endpoints.js';
 import { updateJson } from './store/endpoints.js';
 import type { PluginRecord } from './store/plugins.js';
 import { ResultsDb } from './store/results-db.js';
-import { initSettings, SETTINGS_KEY, type MonitoringSettings } from './store/settings.js';
+import { initSettings, SETTINGS_KEY, withBasePeriod, type MonitoringSettings } from './store/settings.js';
 import { WatchedKv } from './store/watched-kv.js';
 import { StreamProcessor, type BatchRecord } from './stream/processor.js';
 import { ServingAggregator } from './stream/serving.js';
@@ -242,7 +242,12 @@ class HostImpl implements Host {
       this.stopFns.push(() => controller.stop());
     }
     if (c.has('api')) {
+      const supervisor = this.supervisor;
       this.api = await createApiServer({
+        probes: [
+          ...(supervisor ? [['runners', runnersProbe(nc, () => supervisor.runners())] as const] : []),
+          ...(c.has('writer') ? [['writer', writerProbe(jsm)] as const] : []),
+        ],
         nc,
         js,
         jsm,
@@ -251,6 +256,7 @@ class HostImpl implements Host {
         logger: this.logger,
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
+        retentionMs: o.retentionMs,
         version: VERSION,
       });
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
@@ -281,13 +287,9 @@ class HostImpl implements Host {
   private async initSettings(kv: Parameters<typeof initSettings>[0]): Promise<void> {
     const o = this.options;
     const s = await initSettings(kv, o.basePeriodMs);
-    const current = s.periods[s.periods.length - 1]!;
-    if (o.basePeriodExplicit && current.periodMs !== o.basePeriodMs) {
-      await updateJson<MonitoringSettings>(kv, SETTINGS_KEY, (cur) =>
-        cur
-          ? { ...cur, periods: changePeriod(cur.periods, o.basePeriodMs, Date.now() + Math.max(o.allowedLatenessMs, o.maxFutureSkewMs)), updatedAt: Date.now() }
-          : undefined,
-      );
+    const latest = s.periods[s.periods.length - 1]!;
+    if (o.basePeriodExplicit && latest.periodMs !== o.basePeriodMs) {
+      await updateJson<MonitoringSettings>(kv, SETTINGS_KEY, (cur) => (cur ? withBasePeriod(cur, o.basePeriodMs, Date.now(), o) : undefined));
     }
   }
 

@@ -1,5 +1,18 @@
+import { seededRandom } from '@modelwatch/sdk/testing';
 import { describe, expect, it } from 'vitest';
-import { changePeriod, periodAt, windowAt, type PeriodSegment, type Window } from '../src/controller/windows.js';
+import {
+  changePeriod,
+  filingWindow,
+  periodAt,
+  periodsAround,
+  rowKeysOf,
+  schedulePeriod,
+  windowAt,
+  windowsHoldingKey,
+  type PeriodSegment,
+  type Window,
+  type WindowLayout,
+} from '../src/controller/windows.js';
 
 const S = 1_000;
 const MIN = 60 * S;
@@ -200,5 +213,129 @@ describe('periodAt', () => {
     [T0 + 100 * H + 1, H],
   ])('at %d is %d ms', (t, period) => {
     expect(periodAt(t, segments)).toBe(period);
+  });
+});
+
+describe('schedulePeriod', () => {
+  const base: WindowLayout = { periods: [{ fromMs: 0, periodMs: 10 * S }] };
+  const opts = { graceMs: 300, maxFutureSkewMs: 5 * MIN };
+
+  it('changes the period from the end of the window open now: that window keeps its length', () => {
+    const now = T0 + 4 * S + 250;
+    const next = schedulePeriod(base, 3 * S, now, opts);
+    expect(next.periods).toEqual([
+      { fromMs: 0, periodMs: 10 * S },
+      { fromMs: T0 + 10 * S, periodMs: 3 * S },
+    ]);
+    expect(windowAt(now, next.periods)).toEqual({ start: T0, end: T0 + 10 * S });
+    expect(windowAt(T0 + 10 * S, next.periods)).toEqual({ start: T0 + 10 * S, end: T0 + 13 * S });
+    expect(next.changes).toEqual([{ fromMs: T0 + 10 * S, arrivalsFrom: now + 300, untilMs: now + 300 + 5 * MIN, before: [{ fromMs: 0, periodMs: 10 * S }] }]);
+  });
+
+  it('at a boundary, the window that just began keeps its length too', () => {
+    expect(schedulePeriod(base, 3 * S, T0, opts).periods[1]).toEqual({ fromMs: T0 + 10 * S, periodMs: 3 * S });
+  });
+
+  it('replaces a change that has not taken effect, and remembers both layouts rows may be filed by', () => {
+    const first = schedulePeriod(base, 3 * S, T0 + 1 * S, opts);
+    const second = schedulePeriod(first, 4 * S, T0 + 2 * S, opts);
+    expect(second.periods).toEqual([
+      { fromMs: 0, periodMs: 10 * S },
+      { fromMs: T0 + 10 * S, periodMs: 4 * S },
+    ]);
+    expect(second.changes.map((c) => c.before)).toEqual([[{ fromMs: 0, periodMs: 10 * S }], [{ fromMs: T0 + 10 * S, periodMs: 3 * S }]]);
+    // back to the period in force: no change is pending, but rows may be filed by the 4 s layout
+    const back = schedulePeriod(second, 10 * S, T0 + 3 * S, opts);
+    expect(back.periods).toEqual(base.periods);
+    expect(back.changes).toHaveLength(3);
+  });
+
+  it('returns the layout unchanged when the period is the one in force', () => {
+    const same = schedulePeriod(base, 10 * S, T0 + 1, opts);
+    expect(same.periods).toBe(base.periods);
+    expect(same.changes).toEqual([]);
+  });
+
+  it('never lets a later change take hold for arrivals before an earlier one did', () => {
+    const first = schedulePeriod(base, 3 * S, T0, { graceMs: 5 * S, maxFutureSkewMs: MIN });
+    const second = schedulePeriod(first, 4 * S, T0 + 1 * S, { graceMs: 300, maxFutureSkewMs: MIN });
+    expect(second.changes[1]!.arrivalsFrom).toBe(T0 + 5 * S);
+  });
+});
+
+describe('periodsAround', () => {
+  it('gives the period in force and the pending one with the time it applies', () => {
+    const layout = schedulePeriod({ periods: [{ fromMs: 0, periodMs: 10 * S }] }, 3 * S, T0 + 1, { graceMs: 0, maxFutureSkewMs: 0 });
+    expect(periodsAround(T0 + 1, layout)).toEqual({ current: { fromMs: 0, periodMs: 10 * S }, pending: { fromMs: T0 + 10 * S, periodMs: 3 * S } });
+    expect(periodsAround(T0 + 10 * S, layout)).toEqual({ current: { fromMs: T0 + 10 * S, periodMs: 3 * S }, pending: undefined });
+  });
+});
+
+describe('filingWindow and rowKeysOf', () => {
+  const base: WindowLayout = { periods: [{ fromMs: 0, periodMs: 10 * S }] };
+  const opts = { graceMs: 300, maxFutureSkewMs: MIN };
+  const changedAt = T0 + 4 * S;
+  const layout = schedulePeriod(base, 3 * S, changedAt, opts);
+
+  it('files a row by the layout in force when its event arrived', () => {
+    // arrived before the change took hold, timed past the boundary: the old 10 s window
+    expect(filingWindow(T0 + 14 * S, changedAt, layout)).toEqual({ start: T0 + 10 * S, end: T0 + 20 * S });
+    // arrived after: the new 3 s window
+    expect(filingWindow(T0 + 14 * S, changedAt + 300, layout)).toEqual({ start: T0 + 13 * S, end: T0 + 16 * S });
+    // before the boundary both layouts are the same
+    expect(filingWindow(T0 + 9 * S, changedAt, layout)).toEqual(filingWindow(T0 + 9 * S, changedAt + 300, layout));
+  });
+
+  it('reads the old windows that overlap a new one, while rows filed by the old layout can exist', () => {
+    expect(rowKeysOf({ start: T0 + 10 * S, end: T0 + 13 * S }, layout)).toEqual([T0 + 10 * S]);
+    expect(rowKeysOf({ start: T0 + 19 * S, end: T0 + 22 * S }, layout)).toEqual([T0 + 10 * S, T0 + 19 * S, T0 + 20 * S]);
+    // windows that begin before the change, and windows past the reach of the old layout's rows, read only themselves
+    expect(rowKeysOf({ start: T0, end: T0 + 10 * S }, layout)).toEqual([T0]);
+    const far = windowAt(changedAt + 300 + MIN + 5 * S, layout.periods);
+    expect(rowKeysOf(far, layout)).toEqual([far.start]);
+  });
+
+  it('finds the new windows a row subject of the old layout holds rows of', () => {
+    expect(windowsHoldingKey(T0 + 10 * S, layout).map((w) => w.start)).toEqual([T0 + 10 * S, T0 + 13 * S, T0 + 16 * S, T0 + 19 * S]);
+    expect(windowsHoldingKey(T0 + 13 * S, layout).map((w) => w.start)).toEqual([T0 + 13 * S]);
+    expect(windowsHoldingKey(T0 + 5 * S, layout)).toEqual([]);
+  });
+
+  /**
+   * The claim the runner relies on, checked on random histories: however the changes fall and
+   * whenever an event is processed (by a processor that has read every change stamped before it
+   * processes), each row lands under one key, that key is read by exactly the one window of the
+   * final layout that holds its time, and the row is late by the final layout exactly when it is
+   * late by the layout it was filed by.
+   */
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('every row is read by exactly one window, whatever the history (seed %i)', (seed) => {
+    const r = seededRandom(seed);
+    const lateness = 300;
+    const o = { graceMs: Math.min(1000, lateness), maxFutureSkewMs: 20 * S };
+    const snapshots: Array<{ at: number; layout: Required<WindowLayout> }> = [
+      { at: -Infinity, layout: { periods: [{ fromMs: 0, periodMs: 2 * S }], changes: [] } },
+    ];
+    let now = T0;
+    for (let i = 0; i < 6; i++) {
+      now += Math.floor(r.uniform() * 8 * S);
+      const periodMs = [1, 2, 3, 5, 7][Math.floor(r.uniform() * 5)]! * S;
+      snapshots.push({ at: now, layout: schedulePeriod(snapshots[snapshots.length - 1]!.layout, periodMs, now, o) });
+    }
+    const final = snapshots[snapshots.length - 1]!.layout;
+    for (let k = 0; k < 3000; k++) {
+      const arrival = T0 - 5 * S + Math.floor(r.uniform() * (now - T0 + 40 * S));
+      const t = arrival - 10 * S + Math.floor(r.uniform() * (10 * S + o.maxFutureSkewMs));
+      // processed some time after it arrived, with the settings stored by then
+      const processedAt = arrival + Math.floor(r.uniform() * 3 * S);
+      const seen = snapshots.filter((s) => s.at <= processedAt).pop()!.layout;
+      const filed = filingWindow(t, arrival, seen);
+      expect(filed, `the same key whenever processed (t ${t}, arrival ${arrival})`).toEqual(filingWindow(t, arrival, final));
+      const home = windowAt(t, final.periods);
+      expect(rowKeysOf(home, final), `window ${home.start} reads key ${filed.start}`).toContain(filed.start);
+      // no other window reads it and keeps it: its time is in `home` only
+      expect(t >= home.start && t < home.end).toBe(true);
+      expect(windowsHoldingKey(filed.start, final).map((w) => w.start)).toContain(home.start);
+      expect(arrival > filed.end + lateness, `late by both layouts or by neither (t ${t}, arrival ${arrival})`).toBe(arrival > home.end + lateness);
+    }
   });
 });

@@ -4,7 +4,7 @@ import type { JsonValue } from '@modelwatch/sdk';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { windowAt } from '../controller/windows.js';
+import { rowKeysOf, windowAt } from '../controller/windows.js';
 import { ModelwatchError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
@@ -362,11 +362,12 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
           `${p.name}@${version} does not apply to endpoint '${epName}' (its endpoints: ${v.endpoints!.join(', ')})`,
         );
       }
-      const settings = await readSettings(buckets.settings);
-      const periods = settings?.periods ?? [{ fromMs: 0, periodMs: 600_000 }];
+      const layout = (await readSettings(buckets.settings)) ?? { periods: [{ fromMs: 0, periodMs: 600_000 }] };
+      const { periods } = layout;
       const tasks: TaskMessage[] = [];
       for (let w = windowAt(from, periods); w.start < to; w = windowAt(w.end, periods)) {
         if (w.end > Date.now()) break;
+        const rowKeys = rowKeysOf(w, layout);
         tasks.push({
           v: 1,
           endpointId: endpoint.id,
@@ -376,6 +377,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
           windowStart: w.start,
           windowEnd: w.end,
           dispatchedAt: Date.now(),
+          ...(rowKeys.length > 1 || rowKeys[0] !== w.start ? { rowKeys } : {}),
         });
         if (tasks.length > MAX_EVALUATE_WINDOWS)
           throw new ModelwatchError('INVALID_ARGUMENT', `more than ${MAX_EVALUATE_WINDOWS} windows between from and to: narrow the range`);

@@ -1,15 +1,16 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { changePeriod } from '../controller/windows.js';
+import { periodsAround, type PeriodSegment } from '../controller/windows.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { MIN_BASE_PERIOD_MS } from '../config/options.js';
 import { ModelwatchError, isModelwatchError, type ErrorCode } from '../errors.js';
 import { jsonCodec } from '../nats/codec.js';
 import { Subjects } from '../nats/subjects.js';
 import { checkEndpointName, checkNames, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
-import { SETTINGS_KEY, readSettings, type MonitoringSettings } from '../store/settings.js';
+import { SETTINGS_KEY, readSettings, withBasePeriod, type MonitoringSettings } from '../store/settings.js';
 import { InvalidEventError } from '../stream/events.js';
 import { normalizeLabel, type NormalizedLabel } from '../stream/labels.js';
 import type { ResultsReply, ResultsRequest } from '../writer/writer.js';
+import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { registerPluginRoutes } from './plugins.js';
 import { endpointStats, registerDataPlaneRoutes, type DataPlaneDeps } from './data-plane.js';
 import { batchSeriesId } from '../stream/processor.js';
@@ -17,7 +18,24 @@ import { parseReference, referenceStatsFor, tableOf } from './reference.js';
 
 export interface ApiDeps extends DataPlaneDeps {
   allowedLatenessMs: number;
+  retentionMs: number;
   version: string;
+  /** What `/readyz` checks besides NATS and the streams: the other roles this process runs. */
+  probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
+}
+
+/** `GET /api/v1/monitoring`: whether windows are analysed, and their length now and next. */
+export interface MonitoringStatus {
+  enabled: boolean;
+  /** The window length in force now, e.g. `10m`, and since when. */
+  basePeriod: string;
+  basePeriodMs: number;
+  effectiveFrom: string;
+  /** A new window length that applies from the next window boundary, or null. */
+  pending: { basePeriod: string; basePeriodMs: number; effectiveFrom: string } | null;
+  allowedLatenessMs: number;
+  /** Every window length over time (`fromMs` on). */
+  periods: PeriodSegment[];
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -68,6 +86,10 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   };
 
   app.get('/api/v1/health', async () => ({ ok: true, version: deps.version }));
+  registerProbeRoutes(app, {
+    version: deps.version,
+    probes: [['nats', natsProbe(nc)], ['streams', streamsProbe(deps.jsm)], ...(deps.probes ?? [])],
+  });
 
   // ---- endpoints
   app.get('/api/v1/endpoints', async () => {
@@ -197,13 +219,16 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   registerPluginRoutes(app, { nc, js, jsm: deps.jsm, buckets, logger: deps.logger });
 
   // ---- monitoring
-  const monitoringView = (s: MonitoringSettings) => {
-    const current = s.periods[s.periods.length - 1]!;
+  const monitoringView = (s: MonitoringSettings): MonitoringStatus => {
+    const { current, pending } = periodsAround(Date.now(), s);
     return {
       enabled: s.enabled,
       basePeriod: formatDuration(current.periodMs),
       basePeriodMs: current.periodMs,
       effectiveFrom: new Date(current.fromMs).toISOString(),
+      pending: pending
+        ? { basePeriod: formatDuration(pending.periodMs), basePeriodMs: pending.periodMs, effectiveFrom: new Date(pending.fromMs).toISOString() }
+        : null,
       allowedLatenessMs: deps.allowedLatenessMs,
       periods: s.periods,
     };
@@ -229,12 +254,9 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     }
     const s = await updateJson<MonitoringSettings>(buckets.settings, SETTINGS_KEY, (cur) => {
       if (!cur) throw new ModelwatchError('NOT_FOUND', 'monitoring settings are missing; is the host running?');
-      const notBefore = Date.now() + Math.max(deps.allowedLatenessMs, deps.maxFutureSkewMs);
-      return {
-        enabled: enabled ?? cur.enabled,
-        periods: periodMs === undefined ? cur.periods : changePeriod(cur.periods, periodMs, notBefore),
-        updatedAt: Date.now(),
-      };
+      const now = Date.now();
+      const next = periodMs === undefined ? cur : withBasePeriod(cur, periodMs, now, deps);
+      return { ...next, enabled: enabled ?? cur.enabled, updatedAt: now };
     });
     return monitoringView(s!);
   });

@@ -3,8 +3,10 @@ import type { EvaluatedWindow, PluginLogLine, PublishPluginBody, PublishPluginRe
 import type { EndpointRecord } from '../store/endpoints.js';
 import type { PluginRecord } from '../store/plugins.js';
 import type { LatestResult, WindowRecord } from '../store/results-db.js';
-import type { PeriodSegment } from '../controller/windows.js';
 import type { EndpointStats } from '../api/data-plane.js';
+import type { MonitoringStatus } from '../api/server.js';
+
+export type { MonitoringStatus };
 import type { ServingRecord } from '../store/results-db.js';
 import type { StoredDeadLetter } from '../stream/dlq.js';
 import type { BatchRecord } from '../stream/processor.js';
@@ -17,15 +19,6 @@ export interface ClientOptions {
 }
 
 export type EndpointSummary = Omit<EndpointRecord, 'featureStats'> & { hasReference: boolean; stats?: EndpointStats };
-
-export interface MonitoringStatus {
-  enabled: boolean;
-  basePeriod: string;
-  basePeriodMs: number;
-  effectiveFrom: string;
-  allowedLatenessMs: number;
-  periods: PeriodSegment[];
-}
 
 export interface IngestReply {
   accepted: number;

@@ -1,6 +1,7 @@
-import yargs, { type Argv } from 'yargs';
+import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isModelwatchError } from '../errors.js';
+import { VERSION } from '../host.js';
 import { batchCommand } from './commands/batch.js';
 import { demoCommand } from './commands/demo.js';
 import { dlqCommand } from './commands/dlq.js';
@@ -17,10 +18,37 @@ export interface GlobalArgs {
   json: boolean;
 }
 
+// each command has arguments of its own: the list only knows they all take the global ones
+type AnyCommand = CommandModule<GlobalArgs, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Every command of the CLI, in the order `--help` lists them. */
+export const COMMANDS: readonly AnyCommand[] = [
+  hostCommand,
+  pluginCommand,
+  endpointCommand,
+  eventsCommand,
+  monitoringCommand,
+  resultsCommand,
+  dlqCommand,
+  batchCommand,
+  demoCommand,
+];
+
+/**
+ * A command without yargs' own `--version`: below the top level `--version V` is ours (the plugin
+ * version of `plugin evaluate`), and `modelwatch --version` alone prints the CLI's version.
+ */
+function withoutVersionFlag(command: AnyCommand): AnyCommand {
+  const builder = command.builder;
+  if (typeof builder !== 'function') throw new Error(`command ${String(command.command)}: give its options in a builder function`);
+  return { ...command, builder: (y: Argv<GlobalArgs>) => builder(y.version(false)) as Argv<GlobalArgs> };
+}
+
 /** Build the `modelwatch` CLI. The commands are thin shells over ModelwatchClient and createHost. */
 export function buildCli(argv: string[]): Argv<GlobalArgs> {
-  return yargs(argv)
+  const cli = yargs(argv)
     .scriptName('modelwatch')
+    .version(VERSION)
     .usage('$0 <command> [options]\n\nModel monitoring with sandboxed monitoring apps on NATS JetStream.')
     .option('host', {
       type: 'string',
@@ -31,16 +59,9 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
       // given twice (e.g. in an alias and on the line): the last one wins
       coerce: (v: string | string[]) => (Array.isArray(v) ? v[v.length - 1]! : v),
     })
-    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output', global: true })
-    .command(hostCommand)
-    .command(pluginCommand)
-    .command(endpointCommand)
-    .command(eventsCommand)
-    .command(monitoringCommand)
-    .command(resultsCommand)
-    .command(dlqCommand)
-    .command(batchCommand)
-    .command(demoCommand)
+    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output', global: true });
+  for (const c of COMMANDS) cli.command(withoutVersionFlag(c));
+  return cli
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .recommendCommands()

@@ -10,7 +10,7 @@ import { SETTINGS_KEY, type MonitoringSettings } from '../store/settings.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { batchSeriesId, type BatchRecord } from '../stream/processor.js';
 import { updateJson } from '../store/endpoints.js';
-import { windowAt, type PeriodSegment } from './windows.js';
+import { rowKeysOf, windowAt, windowsHoldingKey, type Window, type WindowLayout } from './windows.js';
 
 export interface ControllerDeps {
   js: JetStreamClient;
@@ -95,9 +95,12 @@ export class Controller {
 
   /** One pass: dispatch every complete window not yet dispatched. */
   async tick(): Promise<number> {
-    const settings = await this.deps.settings.get(SETTINGS_KEY);
-    if (!settings?.enabled) return 0;
+    if (!(await this.deps.settings.get(SETTINGS_KEY))?.enabled) return 0;
     const closeBefore = (await this.sourceWatermark()) - this.deps.allowedLatenessMs;
+    // the settings as stored after the watermark was taken: a period change stored later begins
+    // after the next boundary, past every window due now, so no window is cut by two layouts
+    const settings = await this.deps.settings.fresh(SETTINGS_KEY, Date.now());
+    if (!settings?.enabled) return 0;
     const now = Date.now();
     const max = this.deps.maxWindowsPerTick ?? 500;
     const plugins = this.deps.plugins.all().filter((p) => p.status === 'active' && p.activeVersion);
@@ -148,7 +151,7 @@ export class Controller {
         const from = next;
         const due = closeBefore - delayOf(p);
         for (let w = windowAt(next, settings.periods), n = 0; w.end <= due && n < max; w = windowAt(w.end, settings.periods), n++) {
-          if (applies) tasks.push(task(ep.id, ep.name, p, w, now));
+          if (applies) tasks.push(task(ep.id, ep.name, p, w, now, settings));
           next = w.end;
         }
         if (next === from) {
@@ -161,7 +164,7 @@ export class Controller {
       }
     }
     await flush();
-    total += await this.dispatchBatches(settings.periods, plugins);
+    total += await this.dispatchBatches(settings, plugins);
     this.dispatched += total;
     return total;
   }
@@ -172,7 +175,7 @@ export class Controller {
    * rows, active app), under the batch's own id, so a batch never touches live windows. Task
    * message ids make a repeated dispatch (a crash before the record says `dispatched`) a no-op.
    */
-  private async dispatchBatches(periods: readonly PeriodSegment[], plugins: PluginRecord[]): Promise<number> {
+  private async dispatchBatches(layout: WindowLayout, plugins: PluginRecord[]): Promise<number> {
     const { batches, batchesKv } = this.deps;
     if (!batches || !batchesKv || plugins.length === 0) return 0;
     const waiting = batches.all().filter((b) => b.status === 'ingested');
@@ -190,22 +193,23 @@ export class Controller {
         .map((s) => Number(s.slice(prefix.length)))
         .sort((a, c) => a - c);
       const now = Date.now();
+      // the windows those rows belong to (after a period change, a subject of the old layout
+      // may hold rows of several windows of the new one)
+      const windows = new Map<number, Window>();
+      for (const start of starts) for (const w of windowsHoldingKey(start, layout)) windows.set(w.start, w);
       const tasks: TaskMessage[] = [];
       for (const p of plugins) {
         if (!appliesTo(activeVersionOf(p)?.endpoints, ep.name)) continue;
-        for (const start of starts) {
-          const w = windowAt(start, periods);
-          tasks.push(task(series, ep.name, p, w, now));
-        }
+        for (const w of windows.values()) tasks.push(task(series, ep.name, p, w, now, layout));
       }
       await Promise.all(
         tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: windowKey(t.endpointId, t.app, t.windowStart) })),
       );
       await updateJson<BatchRecord>(batchesKv, `${b.endpoint}.${b.batchId}`, (cur) =>
-        cur && cur.status === 'ingested' ? { ...cur, status: 'dispatched', windows: starts.length, dispatchedAt: now } : undefined,
+        cur && cur.status === 'ingested' ? { ...cur, status: 'dispatched', windows: windows.size, dispatchedAt: now } : undefined,
       );
       total += tasks.length;
-      this.log.info({ endpoint: ep.name, batch: b.batchId, windows: starts.length, apps: plugins.length }, 'batch dispatched');
+      this.log.info({ endpoint: ep.name, batch: b.batchId, windows: windows.size, apps: plugins.length }, 'batch dispatched');
     }
     return total;
   }
@@ -222,8 +226,20 @@ function task(
   rowsId: string,
   endpointName: string,
   plugin: { name: string; activeVersion: string },
-  w: { start: number; end: number },
+  w: Window,
   now: number,
+  layout: WindowLayout,
 ): TaskMessage {
-  return { v: 1, endpointId: rowsId, endpointName, app: plugin.name, version: plugin.activeVersion, windowStart: w.start, windowEnd: w.end, dispatchedAt: now };
+  const keys = rowKeysOf(w, layout);
+  return {
+    v: 1,
+    endpointId: rowsId,
+    endpointName,
+    app: plugin.name,
+    version: plugin.activeVersion,
+    windowStart: w.start,
+    windowEnd: w.end,
+    dispatchedAt: now,
+    ...(keys.length > 1 || keys[0] !== w.start ? { rowKeys: keys } : {}),
+  };
 }

@@ -23,6 +23,12 @@ export interface WindowRef {
 /** `mw.tasks.<app>`: analyse one window of one endpoint with one version of an app. */
 export interface TaskMessage extends WindowRef {
   dispatchedAt: number;
+  /**
+   * The window starts of the `MW_ROWS` subjects to read, when not just `windowStart`: after a
+   * period change, rows of this window may be filed under the old layout's windows that overlap
+   * it. The runner keeps the rows whose time is in `[windowStart, windowEnd)`.
+   */
+  rowKeys?: number[];
 }
 
 export type WindowOutcome = 'ok' | 'empty' | 'error';

@@ -56,6 +56,8 @@ export const Subjects = {
   runnerDryRun: 'mw.svc.runner.dry-run',
   /** A supervisor's report of a runner a bundle being published crashed (its CrashReport): the API stops waiting for that runner. */
   runnerCrashed: 'mw.runner.crashed',
+  /** Request/reply: one runner answers that it is connected (its supervisor's readiness check). */
+  runnerPing: (runnerId: string) => `mw.svc.runner.ping.${runnerId}`,
 } as const;
 
 export const Buckets = {

@@ -91,6 +91,11 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   await objm.create(REFERENCE_STORE);
 }
 
+/** The names of every JetStream stream modelwatch uses: its streams, and those behind its KV buckets and object stores. */
+export function topologyStreams(): string[] {
+  return [...Object.values(Streams), ...Object.values(Buckets).map((b) => `KV_${b}`), `OBJ_${BUNDLE_STORE}`, `OBJ_${REFERENCE_STORE}`];
+}
+
 async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Parameters<JetStreamManager['consumers']['add']>[1]) {
   try {
     await jsm.consumers.info(stream, cfg.durable_name!);

@@ -12,7 +12,11 @@ const logger = createLogger(process.env.MODELWATCH_LOG_LEVEL ?? 'info');
 // A stray rejection (an isolate disposed under a pending call) is a bug to log, not a reason to
 // take down every window this runner is working on.
 process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection in the runner'));
-const nc = await connect({ servers: natsUrl, name: 'modelwatch-runner', maxReconnectAttempts: -1 });
+const nc = await connect({ servers: natsUrl, name: 'modelwatch-runner', maxReconnectAttempts: -1 }).catch((err: unknown) => {
+  // one line, not a stack: the supervisor restarts this runner (with backoff) until NATS is there
+  logger.error({ nats: natsUrl, err: (err as Error).message }, 'the runner cannot connect to NATS');
+  process.exit(1);
+});
 const runner = new AppRunner({
   nc,
   logger,
@@ -21,7 +25,7 @@ const runner = new AppRunner({
   ...(process.env.MODELWATCH_RUNNER_NAME ? { name: process.env.MODELWATCH_RUNNER_NAME } : {}),
 });
 await runner.start();
-process.send?.({ type: 'ready' });
+process.send?.({ type: 'ready', ping: runner.pingSubject });
 
 let stopping = false;
 const stop = async () => {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
@@ -84,6 +85,8 @@ export class AppRunner {
   private readonly log: Logger;
   private readonly name: string;
   private readonly attempts: number;
+  /** Where this runner answers that it is connected (what its supervisor's readiness check asks). */
+  readonly pingSubject = Subjects.runnerPing(randomUUID().replaceAll('-', ''));
 
   constructor(private readonly opts: AppRunnerOptions) {
     this.name = opts.name ?? `${hostname()}:${process.pid}`;
@@ -112,6 +115,13 @@ export class AppRunner {
         queue: 'runners',
         callback: (err, msg) => {
           if (!err) void this.dryRun(msg);
+        },
+      }),
+    );
+    this.subs.push(
+      nc.subscribe(this.pingSubject, {
+        callback: (err, msg) => {
+          if (!err) msg.respond();
         },
       }),
     );
@@ -327,7 +337,7 @@ export class AppRunner {
     const plugin = await this.plugins.get(task.app);
     const version = plugin?.versions.find((v) => v.version === task.version);
     if (!plugin || !version) return this.failed(task, attempt, { code: 'NOT_FOUND', message: `plugin ${task.app}@${task.version} is not registered` });
-    const data = await this.windowData(endpoint, task.windowStart, task.endpointId);
+    const data = await this.windowData(endpoint, task, task.endpointId);
     base.rows = data.length;
     if (data.length === 0 && !version.runOnEmptyWindows) return { ...base, outcome: 'empty', completedAt: Date.now() };
     let sandbox: PluginSandbox;
@@ -425,11 +435,14 @@ export class AppRunner {
   }
 
   /** `rowsId`: the endpoint's id, or `<id>-<batch>` for the windows of a batch of historical events. */
-  private async windowData(endpoint: EndpointRecord, windowStart: number, rowsId = endpoint.id): Promise<WindowData> {
-    const key = `${rowsId}.${windowStart}.${endpoint.updatedAt}`;
+  private async windowData(endpoint: EndpointRecord, w: Pick<TaskMessage, 'windowStart' | 'windowEnd' | 'rowKeys'>, rowsId = endpoint.id): Promise<WindowData> {
+    const keys = w.rowKeys ?? [w.windowStart];
+    const key = `${rowsId}.${w.windowStart}.${w.windowEnd}.${keys.join(',')}.${endpoint.updatedAt}`;
     let p = this.windows.get(key);
     if (!p) {
-      p = readWindowRows(this.js, this.jsm, rowsId, windowStart).then((batches) => buildWindowData(batches, endpoint));
+      // rows read from the subjects of other windows too are kept by their time
+      const within = w.rowKeys ? { start: w.windowStart, end: w.windowEnd } : undefined;
+      p = readWindowRows(this.js, this.jsm, rowsId, keys).then((batches) => buildWindowData(batches, endpoint, within));
       this.windows.set(key, p);
       p.catch(() => this.windows.delete(key));
       while (this.windows.size > MAX_CACHED_WINDOWS) this.windows.delete(this.windows.keys().next().value!);

@@ -26,6 +26,8 @@ export function runnerEntry(): string {
 /** Keeps `count` runner processes alive: a runner that dies (a plugin that killed V8) is restarted. */
 export class RunnerSupervisor {
   private readonly children = new Map<number, ChildProcess>();
+  /** Where each slot's runner answers pings, once it said it is ready. */
+  private readonly pings = new Map<number, string>();
   private stopping = false;
   private readonly log: Logger;
   restarts = 0;
@@ -41,6 +43,11 @@ export class RunnerSupervisor {
   /** PIDs of the live runners. */
   pids(): number[] {
     return [...this.children.values()].map((c) => c.pid!).filter(Boolean);
+  }
+
+  /** Each runner slot: its process, and the subject it answers pings on once it is ready (connected to NATS, consuming). */
+  runners(): Array<{ slot: number; pid: number | undefined; ping: string | undefined }> {
+    return Array.from({ length: this.opts.count }, (_, slot) => ({ slot, pid: this.children.get(slot)?.pid, ping: this.pings.get(slot) }));
   }
 
   private spawn(slot: number, failures: number): Promise<void> {
@@ -73,12 +80,22 @@ export class RunnerSupervisor {
     this.children.set(slot, child);
     const startedAt = Date.now();
     const ready = new Promise<void>((resolve) => {
-      child.on('message', (m: { type?: string }) => m?.type === 'ready' && resolve());
-      child.once('exit', () => resolve());
+      child.on('message', (m: { type?: string; ping?: string }) => {
+        if (m?.type !== 'ready') return;
+        if (typeof m.ping === 'string' && this.children.get(slot) === child) this.pings.set(slot, m.ping);
+        resolve();
+      });
+      child.once('exit', () => {
+        if (this.children.get(slot) === child) this.pings.delete(slot);
+        resolve();
+      });
     });
     // 'close' comes after the last stderr line was read ('exit' may come before)
     child.once('close', (code, signal) => {
-      if (this.children.get(slot) === child) this.children.delete(slot);
+      if (this.children.get(slot) === child) {
+        this.children.delete(slot);
+        this.pings.delete(slot);
+      }
       for (const c of crashes) {
         this.log.error({ slot, plugin: `${c.app}@${c.version}`, window: c.window, message: c.message }, 'a plugin crashed its runner');
         void this.opts.onCrash?.(c).catch((err: unknown) => this.log.error({ err }, 'could not record a crash'));

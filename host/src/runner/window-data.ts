@@ -15,20 +15,31 @@ export interface WindowData extends SampleData {
   sampleStats: FeatureStatsMap;
 }
 
-/** Read every row stored for one window of an endpoint. */
-export async function readWindowRows(js: JetStreamClient, jsm: JetStreamManager, endpointId: string, windowStart: number): Promise<RowBatch[]> {
-  const subject = Subjects.rows(endpointId, windowStart);
-  const info = await jsm.streams.info(Streams.rows, { subjects_filter: subject });
-  const count = info.state.subjects?.[subject] ?? 0;
-  if (count === 0) return [];
-  const consumer = await js.consumers.get(Streams.rows, { filter_subjects: subject });
+/**
+ * Read every row stored under the row subjects of an endpoint with the given window starts (one
+ * window's own, or after a period change also the old layout's that overlap it, see `rowKeysOf`).
+ */
+export async function readWindowRows(js: JetStreamClient, jsm: JetStreamManager, endpointId: string, windowStarts: readonly number[]): Promise<RowBatch[]> {
+  const counts = await Promise.all(
+    windowStarts.map(async (start) => {
+      const subject = Subjects.rows(endpointId, start);
+      const info = await jsm.streams.info(Streams.rows, { subjects_filter: subject });
+      return [subject, info.state.subjects?.[subject] ?? 0] as const;
+    }),
+  );
   const batches: RowBatch[] = [];
-  // parts already read (a redelivered event the stream processor stored twice) are dropped
-  const seen = new Set<string>();
-  const iter = await consumer.fetch({ max_messages: count, expires: 10_000 });
-  for await (const m of iter) {
-    decodeRowBatch(m.data, seen, batches);
-    if (m.info.pending === 0) break;
+  // one subject at a time (a consumer with several filter subjects needs nats-server 2.10)
+  for (const [subject, count] of counts) {
+    if (count === 0) continue;
+    const consumer = await js.consumers.get(Streams.rows, { filter_subjects: subject });
+    // parts already read (a redelivered event the stream processor stored twice) are dropped; a
+    // part is named by its event and its offset among that event's rows in this subject
+    const seen = new Set<string>();
+    const iter = await consumer.fetch({ max_messages: count, expires: 10_000 });
+    for await (const m of iter) {
+      decodeRowBatch(m.data, seen, batches);
+      if (m.info.pending === 0) break;
+    }
   }
   return batches;
 }
@@ -92,12 +103,18 @@ export function packColumns(
   return { numeric, strings, packed, wrongType };
 }
 
-/** The window's rows as the sandbox takes them, with per-column statistics on the reference's bins. */
-export function buildWindowData(batches: RowBatch[], endpoint: EndpointRecord): WindowData {
+/**
+ * The window's rows as the sandbox takes them, with per-column statistics on the reference's bins.
+ * With `within`, only the rows whose time is in `[start, end)` (rows read from subjects that also
+ * hold other windows' rows).
+ */
+export function buildWindowData(batches: RowBatch[], endpoint: EndpointRecord, within?: { start: number; end: number }): WindowData {
   const names = [...endpoint.featureNames, ...endpoint.labelNames];
   const nf = endpoint.featureNames.length;
   const rows: Array<{ b: RowBatch; i: number }> = [];
-  for (const b of batches) for (let i = 0; i < b.ts.length; i++) rows.push({ b, i });
+  for (const b of batches) {
+    for (let i = 0; i < b.ts.length; i++) if (!within || (b.ts[i]! >= within.start && b.ts[i]! < within.end)) rows.push({ b, i });
+  }
   const n = rows.length;
   const ts = new Float64Array(n);
   const lat = new Float64Array(n);

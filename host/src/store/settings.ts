@@ -1,5 +1,5 @@
 import type { KV } from '@nats-io/kv';
-import type { PeriodSegment } from '../controller/windows.js';
+import { schedulePeriod, type PeriodChange, type PeriodSegment } from '../controller/windows.js';
 import { updateJson } from './endpoints.js';
 
 /** Monitoring settings, key `monitoring` of the `mw_settings` bucket. */
@@ -7,7 +7,28 @@ export interface MonitoringSettings {
   enabled: boolean;
   /** Window lengths over time; the first starts at 0 (windows align to the epoch). */
   periods: PeriodSegment[];
+  /** Period changes whose old layout may still hold rows (see `PeriodChange`), oldest first. */
+  changes?: PeriodChange[];
   updatedAt: number;
+}
+
+export interface PeriodChangeOptions {
+  allowedLatenessMs: number;
+  maxFutureSkewMs: number;
+  /** Changes whose old layout can hold no retained row any more are forgotten. */
+  retentionMs: number;
+}
+
+/**
+ * The settings with the base period changed from the next window boundary. New arrivals are
+ * filed by the new layout from a moment after the change (at most a second, at most the allowed
+ * lateness), which leaves the stream processors time to read it.
+ */
+export function withBasePeriod(cur: MonitoringSettings, periodMs: number, nowMs: number, o: PeriodChangeOptions): MonitoringSettings {
+  const next = schedulePeriod(cur, periodMs, nowMs, { graceMs: Math.min(1000, o.allowedLatenessMs), maxFutureSkewMs: o.maxFutureSkewMs });
+  // rows older than the retention are gone, and so is any need to look for them
+  const changes = next.changes.filter((c) => c.untilMs > nowMs - o.retentionMs);
+  return { ...cur, periods: [...next.periods], changes, updatedAt: nowMs };
 }
 
 export const SETTINGS_KEY = 'monitoring';

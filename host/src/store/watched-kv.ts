@@ -11,6 +11,8 @@ export class WatchedKv<T> {
   private iter: Awaited<ReturnType<KV['watch']>> | undefined;
   private readyPromise: Promise<void> | undefined;
   private readonly listeners = new Set<(key: string, value: T | undefined) => void>();
+  /** The latest read of a key from the bucket itself, and when it was sent. */
+  private readonly reads = new Map<string, { sentAt: number; done: Promise<void> }>();
 
   constructor(private readonly kv: KV) {}
 
@@ -71,6 +73,29 @@ export class WatchedKv<T> {
     const e = await this.kv.get(key);
     if (!e) return undefined;
     this.apply(e);
+    return this.values.get(key)?.value;
+  }
+
+  /**
+   * The value of a key as the bucket held it at `sentAfterMs` or later: a read of the bucket sent
+   * no earlier than that is awaited (one read serves every caller it is recent enough for), so
+   * a change stored before then is seen even if the watch has not brought it yet.
+   */
+  async fresh(key: string, sentAfterMs: number): Promise<T | undefined> {
+    let read = this.reads.get(key);
+    if (!read || read.sentAt < sentAfterMs) {
+      const sentAt = Date.now();
+      const done = this.kv.get(key).then((e) => {
+        if (e) this.apply(e);
+      });
+      const r = { sentAt, done };
+      this.reads.set(key, r);
+      done.catch(() => {
+        if (this.reads.get(key) === r) this.reads.delete(key);
+      });
+      read = r;
+    }
+    await read.done;
     return this.values.get(key)?.value;
   }
 

@@ -1,7 +1,7 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Logger } from '../logger.js';
-import { windowAt, type PeriodSegment } from '../controller/windows.js';
+import { filingWindow, type WindowLayout } from '../controller/windows.js';
 import { jsonCodec } from '../nats/codec.js';
 import { Consumers, Streams, Subjects } from '../nats/subjects.js';
 import { updateJson, type EndpointRecord } from '../store/endpoints.js';
@@ -64,6 +64,13 @@ export interface StreamProcessorDeps {
 
 const PART_BYTES = 256 * 1024;
 const CHUNK_BYTES = 512 * 1024;
+/** The layout before the host stored any settings: windows of ten minutes. */
+const DEFAULT_LAYOUT: WindowLayout = { periods: [{ fromMs: 0, periodMs: 600_000 }] };
+
+/** When JetStream stored a message, in ms. */
+function arrivalOf(m: JsMsg): number {
+  return Math.floor(m.info.timestampNanos / 1e6);
+}
 
 /** What one batch of messages produces: row chunks by subject, dead letters, serving entries. */
 class BatchOutput {
@@ -189,11 +196,21 @@ export class StreamProcessor {
   }
 
   private async handleBatchNow(msgs: JsMsg[], out: BatchOutput, failed: Set<JsMsg>): Promise<void> {
-    const settings = await this.deps.settings.get(SETTINGS_KEY).catch(() => undefined);
-    const periods = settings?.periods ?? [{ fromMs: 0, periodMs: 600_000 }];
+    // Rows are filed by the layout in force when their event arrived (see filingWindow), so this
+    // must know every period change stored before the newest arrival of the batch: a read of the
+    // settings sent after that arrival. Without one, the batch waits for redelivery.
+    let layout: WindowLayout;
+    try {
+      const newest = Math.max(...msgs.map((m) => arrivalOf(m)));
+      layout = (await this.deps.settings.fresh(SETTINGS_KEY, newest)) ?? DEFAULT_LAYOUT;
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, messages: msgs.length }, 'could not read the monitoring settings; the events will be redelivered');
+      for (const m of msgs) m.nak(1000);
+      return;
+    }
     for (const m of msgs) {
       try {
-        await this.process(m, out, periods);
+        await this.process(m, out, layout);
       } catch (err) {
         // infrastructure trouble (NATS down, timeouts): let JetStream redeliver this one
         this.log.warn({ err, seq: m.seq }, 'event not processed, will be redelivered');
@@ -240,8 +257,8 @@ export class StreamProcessor {
     this.rowsStored += rows;
   }
 
-  private async process(m: JsMsg, out: BatchOutput, periods: readonly PeriodSegment[]): Promise<void> {
-    const arrival = Math.floor(m.info.timestampNanos / 1e6);
+  private async process(m: JsMsg, out: BatchOutput, layout: WindowLayout): Promise<void> {
+    const arrival = arrivalOf(m);
     const name = m.subject.slice(Subjects.events('').length);
     const source = m.headers?.get(SOURCE_HEADER) || 'nats';
     const batchId = m.headers?.get(BATCH_HEADER) || undefined;
@@ -375,7 +392,7 @@ export class StreamProcessor {
       let item: WindowRows['items'][number] | null = null;
       for (let i = 0; i < p.n; i++) {
         const t = p.ts[i]!;
-        if (t < w.start || t >= w.end) w = windowAt(t, periods);
+        if (t < w.start || t >= w.end) w = filingWindow(t, arrival, layout);
         if (!batchId && arrival > w.end + lateness) {
           (late ??= []).push(i);
           item = null;
@@ -393,7 +410,7 @@ export class StreamProcessor {
       }
       if (late) {
         entry[7] += late.length;
-        const lw = windowAt(p.ts[late[0]!]!, periods);
+        const lw = filingWindow(p.ts[late[0]!]!, arrival, layout);
         const message = `arrived ${arrival - lw.end} ms after its window [${new Date(lw.start).toISOString()}, ${new Date(lw.end).toISOString()}) ended; allowed lateness is ${lateness} ms`;
         if (late.length === p.n) dead('LATE_EVENT', message, { ...at, rows: p.n });
         else {

@@ -5,8 +5,9 @@ import type { GlobalArgs } from '../main.js';
 
 function show(s: MonitoringStatus, json: boolean) {
   if (json) return printJson(s);
+  const pending = s.pending ? `next base period: ${s.pending.basePeriod} from ${s.pending.effectiveFrom} (the next window boundary)\n` : '';
   process.stdout.write(
-    `monitoring: ${s.enabled ? 'enabled' : 'disabled'}\nbase period: ${s.basePeriod} (from ${s.effectiveFrom})\nallowed lateness: ${s.allowedLatenessMs} ms\n`,
+    `monitoring: ${s.enabled ? 'enabled' : 'disabled'}\nbase period: ${s.basePeriod} (since ${s.effectiveFrom})\n${pending}allowed lateness: ${s.allowedLatenessMs} ms\n`,
   );
 }
 
@@ -33,7 +34,7 @@ export const monitoringCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       )
       .command<GlobalArgs>(
         'status',
-        'show whether monitoring is on and the window length',
+        'show whether monitoring is on, the window length, and a new one that applies from the next window boundary',
         (b) => b,
         async (args) => show(await new ModelwatchClient({ url: args.host }).monitoring(), args.json),
       )

@@ -1,0 +1,29 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { CLI } from './helpers/processes.js';
+
+const run = promisify(execFile);
+
+/** `modelwatch demo`, the README's first command, with short windows. */
+describe('modelwatch demo', () => {
+  it('runs the whole pipeline: no drift in the normal windows, drift detected in the drifted ones; --keep-data keeps its folder', async () => {
+    const { stdout } = await run(process.execPath, ['--no-node-snapshot', CLI, 'demo', '--base-period', '2s', '--windows', '1', '--keep-data'], {
+      timeout: 110_000,
+    });
+    const folder = /host in (\S+) \(log:/.exec(stdout)?.[1];
+    try {
+      expect(stdout).toMatch(/windows of 2s/);
+      expect(stdout).toMatch(/sending normal traffic for 1 window\(s\)[\s\S]*sending DRIFTED traffic for 1 window\(s\)/);
+      expect(stdout).toMatch(/│ \d\d:\d\d:\d\d-\d\d:\d\d:\d\d │ normal +│ \d+ +│ [\d.]+ +│ no_detection/);
+      expect(stdout).toMatch(/│ \d\d:\d\d:\d\d-\d\d:\d\d:\d\d │ drifted +│ \d+ +│ [\d.]+ +│ detected/);
+      expect(stdout).toMatch(/^OK: no drift in normal windows, drift detected in drifted windows/m);
+      expect(folder && existsSync(join(folder, 'host.log'))).toBe(true);
+    } finally {
+      if (folder) await rm(folder, { recursive: true, force: true });
+    }
+  });
+});
