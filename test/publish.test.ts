@@ -160,6 +160,14 @@ describe('publish: check, dry run, and the endpoints an app applies to', () => {
     const onSample = await cli('plugin', 'build', readsAge, '--sample', sample);
     expect(onSample).toMatchObject({ code: 0, stderr: '' });
     expect(onSample.stdout).toContain(`dry run on sample ${sample}: ok (2 rows: 0 results, 1 metric,`);
+    // with a reference of the sample's columns (labels apart) and a config, as plugin test takes them
+    const ref = join(dir.path, 'reference.csv');
+    await writeFile(ref, 'age,income,churned\n31,110,0\n49,190,1\n40,150,0\n');
+    const labelled = join(dir.path, 'labelled.csv');
+    await writeFile(labelled, 'age,income,churned\n30,100,1\n50,200,0\n');
+    const withRef = await cli('plugin', 'build', readsAge, '--sample', labelled, '--reference', ref, '--labels', 'churned', '--config', '{}', '--json');
+    expect(withRef.code).toBe(0);
+    expect(JSON.parse(withRef.stdout)).toMatchObject({ dryRun: [{ outcome: 'ok', rows: 2, metrics: 1 }] });
   });
 
   it('endpoints (names or globs) decide which windows an app gets: none of the others are dispatched or stored', async () => {
