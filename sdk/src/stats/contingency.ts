@@ -130,18 +130,38 @@ export interface CategoricalTestResult {
 
 type Key = string | number;
 
-function countValues(values: ArrayLike<string | number | null>, name: string): { counts: Map<Key, number>; n: number } {
-  if (values === null || typeof values !== 'object' || typeof values.length !== 'number') throw invalid(`categoricalTest: ${name} must be an array`);
+/** Counts of each value of a categorical column: see {@link countCategories}. */
+export interface CategoryCounts {
+  /** Value -> count. */
+  readonly counts: ReadonlyMap<string | number, number>;
+  /** Non-missing values counted. */
+  readonly n: number;
+}
+
+/**
+ * The counts of each value of a column (null, undefined and non-finite numbers are missing and
+ * not counted), to give {@link categoricalTest} a reference counted once.
+ */
+export function countCategories(values: ArrayLike<string | number | null>): CategoryCounts {
+  return countValues(values, 'values', 'countCategories');
+}
+
+function countValues(values: ArrayLike<string | number | null>, name: string, fn = 'categoricalTest'): { counts: Map<Key, number>; n: number } {
+  if (values === null || typeof values !== 'object' || typeof values.length !== 'number') throw invalid(`${fn}: ${name} must be an array`);
   const counts = new Map<Key, number>();
   let n = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v))) continue;
-    if (typeof v !== 'string' && typeof v !== 'number') throw invalid(`categoricalTest: ${name}[${i}] is neither a string, a number nor null`);
+    if (typeof v !== 'string' && typeof v !== 'number') throw invalid(`${fn}: ${name}[${i}] is neither a string, a number nor null`);
     counts.set(v, (counts.get(v) ?? 0) + 1);
     n++;
   }
   return { counts, n };
+}
+
+function isCounts(v: unknown): v is CategoryCounts {
+  return typeof v === 'object' && v !== null && (v as CategoryCounts).counts instanceof Map && typeof (v as CategoryCounts).n === 'number';
 }
 
 function compareKeys(a: Key, b: Key): number {
@@ -173,8 +193,9 @@ function compareKeys(a: Key, b: Key): number {
  * The cells depend on the totals `t_j` only, which is what the test conditions on, so the
  * pooling keeps its level. Power is lost only on values too rare to be tested at this size.
  *
- * @param reference reference values: strings or numbers (null or NaN missing)
- * @param current current values
+ * @param reference reference values: strings or numbers (null or NaN missing), or their
+ *   {@link countCategories} (to count a reference once for many windows)
+ * @param current current values, or their counts
  * @throws ModelwatchSdkError `INVALID_ARGUMENT` when a sample has no values
  *
  * @example
@@ -185,16 +206,16 @@ function compareKeys(a: Key, b: Key): number {
  * ```
  */
 export function categoricalTest(
-  reference: ArrayLike<string | number | null>,
-  current: ArrayLike<string | number | null>,
+  reference: ArrayLike<string | number | null> | CategoryCounts,
+  current: ArrayLike<string | number | null> | CategoryCounts,
   options: CategoricalTestOptions = {},
 ): CategoricalTestResult {
   const minExpected = options.minExpected ?? CATEGORICAL_MIN_EXPECTED;
   if (typeof minExpected !== 'number' || !(minExpected >= 0) || !Number.isFinite(minExpected)) {
     throw invalid(`categoricalTest: minExpected must be a finite number >= 0, got ${String(minExpected)}`);
   }
-  const ref = countValues(reference, 'reference');
-  const cur = countValues(current, 'current');
+  const ref = isCounts(reference) ? reference : countValues(reference, 'reference');
+  const cur = isCounts(current) ? current : countValues(current, 'current');
   if (ref.n === 0) throw invalid('categoricalTest: the reference has no values (all missing)');
   if (cur.n === 0) throw invalid('categoricalTest: the current sample has no values (all missing)');
   const keys = [...new Set<Key>([...ref.counts.keys(), ...cur.counts.keys()])];

@@ -6,7 +6,9 @@ export { chiSquare, CHI_SQUARE_SUM_RTOL, type ChiSquareResult } from './chi-squa
 export {
   chi2Contingency,
   categoricalTest,
+  countCategories,
   CATEGORICAL_MIN_EXPECTED,
+  type CategoryCounts,
   type Chi2ContingencyResult,
   type CategoricalTestOptions,
   type CategoricalTestResult,

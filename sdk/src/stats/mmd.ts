@@ -93,15 +93,16 @@ function pairDistances2(rows: Float64Array, n: number, d: number): Float64Array 
 function medianDistance(d2: Float64Array): number {
   const n = d2.length;
   if (n === 0) return 1;
-  const dist = Float64Array.from(d2, Math.sqrt);
+  // select on the squares (the order is the same), take the roots of the middle ones
+  const a = d2.slice();
   const half = n >>> 1;
-  const upper = selectInPlace(dist, half);
+  const upper = Math.sqrt(selectInPlace(a, half));
   let med = upper;
   if (n % 2 === 0) {
     // numpy.median: the mean of the two middle values, (a + b) / 2
     let lower = -Infinity;
-    for (let i = 0; i < half; i++) if (dist[i]! > lower) lower = dist[i]!;
-    med = (lower + upper) / 2;
+    for (let i = 0; i < half; i++) if (a[i]! > lower) lower = a[i]!;
+    med = (Math.sqrt(lower) + upper) / 2;
   }
   return med > 0 ? med : 1;
 }
@@ -224,7 +225,7 @@ export interface ReferenceMmdOptions extends ReferenceNullOptions {
   fourierFeatures?: number;
   /** At most this many reference rows (a seeded sample of them) make the embedding and the null. @default 2000 */
   maxReferenceRows?: number;
-  /** Reference rows the median heuristic looks at (a seeded sample). @default 300 */
+  /** Reference rows the median heuristic looks at (a seeded sample). @default 200 */
   bandwidthRows?: number;
 }
 
@@ -284,7 +285,7 @@ export function createReferenceMmd(reference: Columns, options: ReferenceMmdOpti
   const d = reference.length;
   const D = options.fourierFeatures ?? 64;
   const maxRows = options.maxReferenceRows ?? 2000;
-  const bandwidthRows = options.bandwidthRows ?? 300;
+  const bandwidthRows = options.bandwidthRows ?? 200;
   const seed = options.seed ?? 0;
   for (const [name, v, min] of [
     ['fourierFeatures', D, 1],
@@ -296,10 +297,13 @@ export function createReferenceMmd(reference: Columns, options: ReferenceMmdOpti
   const random = createRandom(seed);
   const st = standardizer(reference);
   const all = standardizedRows(reference, st);
-  // a seeded sample of the reference rows when there are more than maxRows
+  // the rows in a seeded random order: the first maxRows are embedded, the first bandwidthRows
+  // give the bandwidth (a reference sorted by time or class is sampled evenly)
   const m = Math.min(total, maxRows);
-  const order = Int32Array.from({ length: total }, (_, i) => i);
-  if (m < total) shuffleInPlace(order, random);
+  const order = shuffleInPlace(
+    Int32Array.from({ length: total }, (_, i) => i),
+    random,
+  );
   const rows = new Float64Array(m * d);
   for (let i = 0; i < m; i++) rows.set(all.subarray(order[i]! * d, order[i]! * d + d), i * d);
   const b = Math.min(m, bandwidthRows);
