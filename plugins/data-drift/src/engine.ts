@@ -191,7 +191,8 @@ export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' 
     fail(`config datasetDecision must be 'share', 'bh' or 'bonferroni', got ${describeValue(datasetDecision)}`);
   }
   const datasetAlpha = cfg.datasetAlpha ?? 0.05;
-  if (typeof datasetAlpha !== 'number' || !(datasetAlpha > 0 && datasetAlpha < 1)) fail(`config datasetAlpha must be a number in (0, 1), got ${describeValue(datasetAlpha)}`);
+  if (typeof datasetAlpha !== 'number' || !(datasetAlpha > 0 && datasetAlpha < 1))
+    fail(`config datasetAlpha must be a number in (0, 1), got ${describeValue(datasetAlpha)}`);
   const sigmas = cfg.sigmas ?? DEFAULT_BAND_MULTIPLIER;
   if (typeof sigmas !== 'number' || !Number.isFinite(sigmas) || sigmas < 0) fail(`config sigmas must be a number >= 0, got ${describeValue(sigmas)}`);
   return {
@@ -352,7 +353,11 @@ export function runDrift(ctx: MonitoringContext<DriftConfig>, spec: DriftSpec): 
   });
   const status = family.minAdjusted < cfg.datasetAlpha ? ResultStatus.Detected : ResultStatus.NoDetection;
   return [
-    summary(status, share, fitList({ ...extra, ...decision, datasetPValue: family.minAdjusted, datasetDrift: status === ResultStatus.Detected }, 'drifted', ctx, spec)),
+    summary(
+      status,
+      share,
+      fitList({ ...extra, ...decision, datasetPValue: family.minAdjusted, datasetDrift: status === ResultStatus.Detected }, 'drifted', ctx, spec),
+    ),
     ...results,
   ];
 }

@@ -395,7 +395,13 @@ describe('datasetDecision: a family test of the features instead of the share of
     const p = names.map((f) => resultOf(out, `drift_${f}`).extraData!.pValue as number);
     const adjusted = adjustPValues(p, 'bh');
     expect(names.map((f) => resultOf(out, `drift_${f}`).extraData!.adjustedPValue)).toEqual(adjusted);
-    expect(summary.extraData).toMatchObject({ datasetDecision: 'bh', datasetAlpha: 0.05, datasetPValue: Math.min(...adjusted), untested: [], datasetDrift: true });
+    expect(summary.extraData).toMatchObject({
+      datasetDecision: 'bh',
+      datasetAlpha: 0.05,
+      datasetPValue: Math.min(...adjusted),
+      untested: [],
+      datasetDrift: true,
+    });
   });
 
   it("'bonferroni': m p, at datasetAlpha", () => {
