@@ -51,7 +51,7 @@ export interface DriftConfig {
   features?: string[];
   /** Run the multivariate MMD test. @default true */
   mmd?: boolean;
-  /** Numeric features with at most this many distinct reference values are tested as categories. @default 5 */
+  /** Numeric features with at most this many distinct reference values are tested as categories (0: never). @default 0 */
   categoricalMaxValues?: number;
   /** Reference-bootstrap replicates of the MMD null per window size. @default 500 */
   replicates?: number;
@@ -64,7 +64,7 @@ export const DEFAULTS = {
   potentialAlpha: 0.2,
   correction: 'bh',
   mmd: true,
-  categoricalMaxValues: 5,
+  categoricalMaxValues: 0,
   replicates: 500,
   seed: 0,
 } as const satisfies Omit<Required<DriftConfig>, 'features'>;

@@ -144,12 +144,13 @@ describe('drift: the result', () => {
   it('features: only those listed; numeric features with few values are tested as categories', () => {
     const reference = { ...REFERENCE, children: Float64Array.from({ length: 800 }, () => Math.floor(r.uniform() * 4)) };
     const sample = { ...window(), children: Float64Array.from({ length: 300 }, () => Math.floor(r.uniform() * 4)) };
-    const { extra } = run(sample, { features: ['age', 'children'] }, reference);
+    const { extra } = run(sample, { features: ['age', 'children'], categoricalMaxValues: 5 }, reference);
     expect(Object.keys(extra.features)).toEqual(['age', 'children']);
     expect(extra.features.children).toMatchObject({ test: 'chi2', type: 'numeric', cells: 4 });
     expect((extra.mmd as { features: number }).features).toBe(2);
-    const ks = run(sample, { features: ['children'], categoricalMaxValues: 3 }, reference).extra;
-    expect(ks.features.children!.test).toBe('ks');
+    expect(run(sample, { features: ['children'], categoricalMaxValues: 3 }, reference).extra.features.children!.test).toBe('ks');
+    // by default every numeric feature is tested by KS: a value the reference lacks (4 children) counts as a move
+    expect(run(sample, { features: ['children'] }, reference).extra.features.children!.test).toBe('ks');
   });
 
   it('the same window gives the same result, whether the reference model is new or kept', () => {
@@ -240,7 +241,7 @@ describe('drift: configuration', () => {
       potentialAlpha: 0.2,
       correction: 'bh',
       mmd: true,
-      categoricalMaxValues: 5,
+      categoricalMaxValues: 0,
       replicates: 500,
       seed: 0,
     });
