@@ -11,6 +11,7 @@
 //   pip install scikit-learn                      # the real data sets (the machine's package index)
 //   npx tsc -b && node --no-node-snapshot bench/power.mjs [--quick] [--out results.json]
 //       [--datasets synthetic,wine,breast_cancer] [--workers N]   (one data set per process runs them side by side)
+//   node --no-node-snapshot bench/power.mjs --general-drift   (MLRun's general_drift by window size, no shift)
 //
 // Sampling: every reference (1,000 rows) and every window is drawn with replacement from a
 // population: the generated model, or a real data set's rows (178 and 569 rows: too few to
@@ -470,5 +471,47 @@ async function main() {
   if (s.out) writeFileSync(s.out, JSON.stringify({ settings: s, counts, ms, windows }, null, 1));
 }
 
-if (isMainThread) await main();
+/**
+ * `--general-drift`: MLRun's general_drift without any shift, per window size: its mean and how
+ * often it reaches MLRun's thresholds (0.5 potential, 0.7 detected), with histogram-data-drift
+ * run in the sandbox on the same data sets (200 windows per size, 20 references).
+ */
+async function generalDriftBySize() {
+  const [{ bundlePlugin }, { PluginSandbox }, { localInput }, { createRandom }] = await Promise.all([
+    import('../host/dist/plugins/index.js'),
+    import('../host/dist/runner/index.js'),
+    import('../host/dist/runner/local.js'),
+    import('../sdk/dist/stats/index.js'),
+  ]);
+  const realData = JSON.parse(execFileSync('python3', [fileURLToPath(new URL('power_data.py', import.meta.url))], { maxBuffer: 64 * 1024 * 1024 }).toString());
+  const bundle = await bundlePlugin(fileURLToPath(new URL('../plugins/histogram-data-drift/', import.meta.url)));
+  const sb = PluginSandbox.fromBundle(bundle);
+  const sizes = [10, 20, 50, 100, 200, 500];
+  console.log('MLRun general_drift without a shift (histogram-data-drift, decision mlrun, in the sandbox; 200 windows per size, 20 references of 1,000 rows)');
+  console.log('data set'.padEnd(16) + sizes.map((n) => `n=${n}`.padStart(24)).join(''));
+  console.log(''.padEnd(16) + sizes.map(() => 'mean  >=0.5  >=0.7'.padStart(24)).join(''));
+  for (const ds of [syntheticDataset(), ...Object.entries(realData).map(([name, d]) => realDataset(name, d))]) {
+    const refs = [];
+    for (let k = 0; k < 20; k++) refs.push(table(ds.draw(await randomFor(createRandom, ds.name, 'reference', k), REFERENCE_ROWS)));
+    const cells = [];
+    for (const n of sizes) {
+      let sum = 0;
+      let potential = 0;
+      let detected = 0;
+      for (let t = 0; t < 200; t++) {
+        const r = await randomFor(createRandom, ds.name, 'general-drift', n, t);
+        const out = JSON.parse(await sb.run(localInput(bundle, { sample: table(ds.draw(r, n)), reference: refs[t % 20] })));
+        const g = out.find((x) => x.name === 'general_drift').value;
+        sum += g;
+        if (g >= 0.5) potential++;
+        if (g >= 0.7) detected++;
+      }
+      cells.push(`${(sum / 200).toFixed(3)} ${pct(potential / 200)}% ${pct(detected / 200)}%`.padStart(24));
+    }
+    console.log(ds.name.padEnd(16) + cells.join(''));
+  }
+  sb.dispose();
+}
+
+if (isMainThread) await (process.argv.includes('--general-drift') ? generalDriftBySize() : main());
 else await worker(workerData);
