@@ -70,9 +70,9 @@ export const DEFAULTS = {
 } as const satisfies Omit<Required<DriftConfig>, 'features'>;
 
 /** Reference rows a KS test compares with: larger references are sampled (seeded) to this many per feature. */
-export const KS_REFERENCE_ROWS = 5000;
-/** The exact KS p-value is used while it visits at most this many lattice cells, else the asymptotic one. */
-export const KS_EXACT_COST = 200_000;
+export const KS_REFERENCE_ROWS = 2000;
+/** The exact KS p-value is used while it visits at most this many lattice cells, else the asymptotic one (Stephens'). */
+export const KS_EXACT_COST = 40_000;
 /** Random Fourier features of the MMD. */
 export const MMD_FOURIER_FEATURES = 64;
 /** Reference rows the MMD embeds (a seeded sample of larger references). */
@@ -353,7 +353,7 @@ export default class Drift extends MonitoringApplication<DriftConfig> {
     const values = finiteValues(col);
     if (values.length === 0) return undefined;
     const sorted = Float64Array.from(values).sort();
-    const r = ks2sampSorted(sorted, m.sorted!, { exactCostLimit: KS_EXACT_COST });
+    const r = ks2sampSorted(sorted, m.sorted!, { exactCostLimit: KS_EXACT_COST, asymptotic: 'stephens' });
     return { test: 'ks', type: 'numeric', statistic: r.statistic, pValue: r.pValue, referenceCount: m.referenceCount, windowCount: values.length };
   }
 

@@ -1,4 +1,4 @@
-import { kstwoSf } from './kolmogorov.js';
+import { kolmogorov, kstwoSf } from './kolmogorov.js';
 import { checkedSample, invalid } from './validate.js';
 
 /** Result of {@link ks2samp}. */
@@ -48,7 +48,7 @@ export const KS_MAX_EXACT_N = 10000;
 export function ks2samp(a: ArrayLike<number>, b: ArrayLike<number>, options: Ks2SampOptions = {}): Ks2SampResult {
   const data1 = checkedSample('ks2samp', 'a', a, { allowInfinite: true }).sort();
   const data2 = checkedSample('ks2samp', 'b', b, { allowInfinite: true }).sort();
-  return ksSorted(data1, data2, options.method ?? 'auto', options.exactCostLimit ?? Infinity);
+  return ksSorted(data1, data2, options);
 }
 
 /** Options of {@link ks2samp} and {@link ks2sampSorted}. */
@@ -69,6 +69,14 @@ export interface Ks2SampOptions {
    * @default Infinity (scipy's rule)
    */
   exactCostLimit?: number;
+  /**
+   * The asymptotic p-value: `'kstwo'`, scipy's `kstwo.sf(D, round(n_a n_b / (n_a + n_b)))` (exact
+   * for the one-sample statistic at that size, up to a millisecond around n = 100 to 1,000); or
+   * `'stephens'`, the Kolmogorov limit with Stephens' correction, `kolmogorov((sqrt(en) + 0.12 +
+   * 0.11 / sqrt(en)) D)` (microseconds, within about 1 % of it for en >= 20; not scipy's number).
+   * @default 'kstwo'
+   */
+  asymptotic?: 'kstwo' | 'stephens';
 }
 
 /**
@@ -81,7 +89,7 @@ export interface Ks2SampOptions {
 export function ks2sampSorted(a: ArrayLike<number>, b: ArrayLike<number>, options: Ks2SampOptions = {}): Ks2SampResult {
   checkSorted(a, 'a');
   checkSorted(b, 'b');
-  return ksSorted(a, b, options.method ?? 'auto', options.exactCostLimit ?? Infinity);
+  return ksSorted(a, b, options);
 }
 
 function checkSorted(s: ArrayLike<number>, name: string): void {
@@ -104,7 +112,9 @@ function checkSorted(s: ArrayLike<number>, name: string): void {
  * choice of location: numpy's first arg-max (arg-min) over `concat(data1, data2)`, i.e. the
  * smallest value of `data1` reaching the extreme, else the smallest of `data2`.
  */
-function ksSorted(data1: ArrayLike<number>, data2: ArrayLike<number>, requested: 'auto' | 'exact' | 'asymp', exactCostLimit: number): Ks2SampResult {
+function ksSorted(data1: ArrayLike<number>, data2: ArrayLike<number>, options: Ks2SampOptions): Ks2SampResult {
+  const requested = options.method ?? 'auto';
+  const exactCostLimit = options.exactCostLimit ?? Infinity;
   const n1 = data1.length;
   const n2 = data2.length;
   // extremes of cdf1 - cdf2 over the values of data1 (…1) and of data2 (…2)
@@ -190,7 +200,10 @@ function ksSorted(data1: ArrayLike<number>, data2: ArrayLike<number>, requested:
     const m = Math.max(n1, n2);
     const n = Math.min(n1, n2);
     const en = (m * n) / (m + n);
-    prob = kstwoSf(d, roundHalfEven(en));
+    if (options.asymptotic === 'stephens') {
+      const root = Math.sqrt(en);
+      prob = kolmogorov((root + 0.12 + 0.11 / root) * d);
+    } else prob = kstwoSf(d, roundHalfEven(en));
   }
   prob = Math.min(Math.max(prob, 0), 1);
   return { statistic: d, pValue: prob, statisticLocation: location, statisticSign: sign, method };
