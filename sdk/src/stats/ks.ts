@@ -73,7 +73,7 @@ export interface Ks2SampOptions {
    * The asymptotic p-value: `'kstwo'`, scipy's `kstwo.sf(D, round(n_a n_b / (n_a + n_b)))` (exact
    * for the one-sample statistic at that size, up to a millisecond around n = 100 to 1,000); or
    * `'stephens'`, the Kolmogorov limit with Stephens' correction, `kolmogorov((sqrt(en) + 0.12 +
-   * 0.11 / sqrt(en)) D)` (microseconds, within about 1 % of it for en >= 20; not scipy's number).
+   * 0.11 / sqrt(en)) D)` (microseconds, a few percent from it; not scipy's number).
    * @default 'kstwo'
    */
   asymptotic?: 'kstwo' | 'stephens';
