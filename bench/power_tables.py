@@ -2,7 +2,9 @@
 """The markdown tables of sdk/docs/drift-detection.md from a bench/power.mjs run:
 
     node --no-node-snapshot bench/power.mjs --out /tmp/power.json
-    python3 bench/power_tables.py /tmp/power.json > /tmp/tables.md
+    python3 bench/power_tables.py /tmp/power.json [SIZES] > /tmp/tables.md
+
+SIZES (e.g. 20,200): the window sizes of the per-shift tables (default: all).
 """
 
 import json
@@ -28,11 +30,12 @@ def main():
     r = json.load(open(sys.argv[1]))
     counts, s = r["counts"], r["settings"]
     sizes = s["sizes"]
-    detectors = []
-    for key in counts:
-        d = key.split("|")[1]
-        if d not in detectors:
-            detectors.append(d)
+    order = [
+        "drift (bh)", "drift (bonferroni)", "histogram-data-drift (mlrun)", "histogram-data-drift (calibrated)",
+        "data-drift (share)", "data-drift (bh)", "data-drift (bonferroni)", "KS-Bonferroni (baseline)", "MMD permutation (baseline)",
+    ]
+    present = {key.split("|")[1] for key in counts}
+    detectors = [d for d in order if d in present] + sorted(present - set(order))
     datasets = [d for d in DATASETS if any(k.startswith(d + "|") for k in counts)]
 
     def rate(ds, d, cell, n):
@@ -63,9 +66,10 @@ def main():
         for d in detectors:
             print(f"| {d} | {DATASETS[ds]} | " + " | ".join(f"{100 * sum(rate(ds, d, sh, n) for sh in SHIFTS) / len(SHIFTS):.1f}" for n in sizes) + " |")
 
+    shown = [int(v) for v in sys.argv[2].split(",")] if len(sys.argv) > 2 else sizes
     for ds in datasets:
         print(f"\n### {DATASETS[ds]}: detection per shift (% of windows, {s['shiftTrials']} windows per cell)\n")
-        for n in sizes:
+        for n in shown:
             print(f"\n**n = {n}**\n")
             print("| detector | " + " | ".join(SHIFTS) + " |\n|---|" + "---|" * len(SHIFTS))
             for d in detectors:
