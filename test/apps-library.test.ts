@@ -8,7 +8,7 @@ import { startTestNats } from './helpers/nats.js';
 import { waitFor } from './helpers/tmp.js';
 
 /**
- * The apps library end to end: data-drift, prediction-drift, model-performance (labels sent
+ * The apps library end to end: drift, data-drift, prediction-drift, model-performance (labels sent
  * after the window closed) and system-performance published to a real host (nats-server,
  * runner process, LevelDB), one window each, including a string feature with a category the
  * reference never has.
@@ -35,6 +35,9 @@ describe('the apps library on a real host', () => {
   beforeAll(async () => {
     nats = await startTestNats();
     env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 200 });
+    // drift's configSchema refuses a bad config at publish, with the schema's message
+    await expect(publish('drift', { config: { alpha: 2 } })).rejects.toThrow(/config of drift is not valid:\n {2}- alpha: must be < 0\.5/);
+    await publish('drift');
     await publish('data-drift');
     await publish('prediction-drift');
     await publish('model-performance', {
@@ -88,7 +91,7 @@ describe('the apps library on a real host', () => {
     const labels = sent.slice(ERROR_ROWS, ERROR_ROWS + LABELLED).map((s) => ({ requestId: s.id, labels: { y: s.truth } }));
     expect((await env.client.sendLabels('lib', labels)).accepted).toBe(LABELLED);
 
-    const apps = ['data-drift', 'prediction-drift', 'model-performance', 'system-performance'];
+    const apps = ['drift', 'data-drift', 'prediction-drift', 'model-performance', 'system-performance'];
     windows = await waitFor(
       'one analysed window of each app',
       async () => {
@@ -126,6 +129,23 @@ describe('the apps library on a real host', () => {
     expect(res.data_drift).toMatchObject({ kind: 0, status: 2 });
     expect(res.data_drift!.value).toBeGreaterThanOrEqual(2 / 3);
     expect(res.data_drift!.extraData).toMatchObject({ compared: 3, referenceRows: 600, rows: ROWS });
+  });
+
+  it('drift: the x1 shift detected with one combined p-value; the unseen segment is no p = 0', () => {
+    const res = results('drift');
+    expect(Object.keys(res)).toEqual(['drift']);
+    const extra = res.drift!.extraData as {
+      features: Record<string, { test: string; pValue: number; unseen?: number }>;
+      drifted: string[];
+      mmd: { pValue: number };
+    };
+    expect(res.drift).toMatchObject({ kind: 0, status: 2 });
+    expect(res.drift!.value).toBeLessThan(0.05);
+    expect(extra.drifted).toContain('x1');
+    expect(extra.features.x1!.test).toBe('ks');
+    expect(extra.features.segment).toMatchObject({ test: 'chi2', unseen: 1 });
+    expect(extra.features.segment!.pValue).toBeGreaterThan(0);
+    expect(extra.mmd.pValue).toBeGreaterThan(0);
   });
 
   it('prediction-drift: the outputs against the reference outputs, concept drift', () => {

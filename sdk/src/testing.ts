@@ -19,6 +19,7 @@
 import type { MonitoringApplication } from './application.js';
 import { normalizeAppOutput, type NormalizedOutput } from './output.js';
 import { isWrongType, referenceStatsMap, windowStats } from './stats/feature-stats.js';
+import { createRandom } from './stats/random.js';
 import type { CellValue, FeatureStatsMap, GroundTruth, JsonValue, Logger, MonitoringContext, Sample } from './types.js';
 
 /** Columns (name -> values) or rows (objects keyed by column name). */
@@ -244,8 +245,8 @@ export async function runApp<Config = Record<string, unknown>>(
 }
 
 /**
- * Deterministic pseudo-random numbers for tests and demos: mulberry32 for uniforms, Box-Muller
- * for normal draws, and a weighted choice. The same seed gives the same sequence everywhere.
+ * Deterministic pseudo-random numbers for tests and demos: `createRandom` of
+ * `@modelwatch/sdk/stats` (mulberry32 for uniforms, Box-Muller for normal draws), and a weighted choice. The same seed gives the same sequence everywhere.
  *
  * @example
  * ```ts
@@ -254,15 +255,7 @@ export async function runApp<Config = Record<string, unknown>>(
  * ```
  */
 export function seededRandom(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = (mu = 0, sigma = 1) => mu + sigma * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  const { uniform, normal } = createRandom(seed);
   /** One of `values` with the given probabilities. */
   const choice = <T>(values: readonly T[], probs: readonly number[]): T => {
     let u = uniform();

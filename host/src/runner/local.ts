@@ -3,6 +3,7 @@ import { referenceStatsMap } from '@modelwatch/sdk/stats';
 import type { ReferenceTable } from '../api/reference.js';
 import { ModelwatchError } from '../errors.js';
 import type { PluginBundle } from '../plugins/bundle.js';
+import { validateConfig } from '../plugins/config.js';
 import { appliesTo } from '../store/plugins.js';
 import { dryRunInput, dryRunLimits, runDryWindow, syntheticReference, type DryRunEndpoint, type DryRunResult } from './dry-run.js';
 import { PluginSandbox, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
@@ -30,10 +31,39 @@ export interface LocalRunResult extends NormalizedOutput {
 
 /**
  * Run a bundled plugin on a local window in the same sandbox the host uses, without a host:
- * `modelwatch plugin test`, and `plugin build --sample`.
- * @throws {ModelwatchError} APP_ERROR, APP_TIMEOUT, APP_MEMORY_LIMIT or APP_INVALID_OUTPUT
+ * `modelwatch plugin test`, and `plugin build --sample`. A config given in `opts` is checked
+ * against the plugin's configSchema, as publishing checks it.
+ * @throws {ModelwatchError} INVALID_ARGUMENT (config), APP_ERROR, APP_TIMEOUT, APP_MEMORY_LIMIT or APP_INVALID_OUTPUT
  */
 export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Promise<LocalRunResult> {
+  const input = localInput(bundle, opts);
+  const sb = PluginSandbox.fromBundle(bundle);
+  try {
+    await sb.check();
+    const started = performance.now();
+    const json = await sb.run(input, opts.onLog ? { onLog: opts.onLog } : {});
+    const durationMs = performance.now() - started;
+    try {
+      return { ...normalizeAppOutput(JSON.parse(json), { maxExtraDataBytes: bundle.manifest.limits.extraDataBytes }), durationMs };
+    } catch (err) {
+      throw new ModelwatchError(
+        'APP_INVALID_OUTPUT',
+        `${bundle.manifest.name}@${bundle.manifest.version} returned an invalid output: ${(err as Error).message}`,
+      );
+    }
+  } finally {
+    sb.dispose();
+  }
+}
+
+/**
+ * The sandbox input `runLocal` builds for a local window: reference and window statistics as
+ * the host computes them, the rows packed as the runner packs them. For tools that run many
+ * windows through one kept sandbox (bench/power.mjs), exactly as `plugin test` runs one.
+ * @throws {ModelwatchError} INVALID_ARGUMENT for a config its configSchema refuses or a missing column
+ */
+export function localInput(bundle: PluginBundle, opts: LocalRunOptions): SandboxInput {
+  if (opts.config) validateConfig(opts.config, bundle.manifest.configSchema, bundle.manifest.name);
   const labels = opts.labelNames ?? [];
   const features = opts.sample.columns.filter((c) => !labels.includes(c));
   const featureStats: FeatureStatsMap = opts.reference ? referenceStatsMap(pick(opts.reference, [...features, ...labels])) : {};
@@ -81,23 +111,7 @@ export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Pro
     for (let i = 0; i < sample.length; i++) if (labels.some((l) => (gt?.values[l]?.[i] ?? null) !== null)) matched++;
     input.groundTruth = { matched, numeric: packedGt.numeric, strings: packedGt.strings };
   }
-  const sb = PluginSandbox.fromBundle(bundle);
-  try {
-    await sb.check();
-    const started = performance.now();
-    const json = await sb.run(input, opts.onLog ? { onLog: opts.onLog } : {});
-    const durationMs = performance.now() - started;
-    try {
-      return { ...normalizeAppOutput(JSON.parse(json), { maxExtraDataBytes: bundle.manifest.limits.extraDataBytes }), durationMs };
-    } catch (err) {
-      throw new ModelwatchError(
-        'APP_INVALID_OUTPUT',
-        `${bundle.manifest.name}@${bundle.manifest.version} returned an invalid output: ${(err as Error).message}`,
-      );
-    }
-  } finally {
-    sb.dispose();
-  }
+  return input;
 }
 
 /**

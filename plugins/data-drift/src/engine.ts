@@ -17,7 +17,16 @@ import {
   type ResultKind,
   type Sample,
 } from '@modelwatch/sdk';
-import { columnDrift, DRIFT_METHODS, integerCardinalityType, isDrift, type ColumnDrift, type DriftColumnType, type DriftMethod } from '@modelwatch/sdk/stats';
+import {
+  columnDrift,
+  DRIFT_METHODS,
+  integerCardinalityType,
+  isDrift,
+  multipleTests,
+  type ColumnDrift,
+  type DriftColumnType,
+  type DriftMethod,
+} from '@modelwatch/sdk/stats';
 import { DEFAULT_BAND_MULTIPLIER, DEFAULT_MAX_CHUNKS, referenceBand, sampleWithout, type AdaptiveBand } from '@modelwatch/sdk/thresholds';
 
 /** The configuration both drift apps take; the column keys are named after what they compare. */
@@ -51,6 +60,16 @@ export interface DriftConfig {
   maxChunks?: number;
   /** Adaptive: fewest chunks for a band; with fewer, fixed thresholds are used and the reason given. @default 3 */
   minChunks?: number;
+  /**
+   * How the dataset result's status is decided: `share` (Evidently's: the share of drifted
+   * columns against driftShare), or a family test of the columns' p-values at `datasetAlpha`:
+   * `bh` (Benjamini-Hochberg) or `bonferroni`. Columns scored by a distance have no p-value
+   * and do not take part in `bh` / `bonferroni`.
+   * @default 'share'
+   */
+  datasetDecision?: 'share' | 'bh' | 'bonferroni';
+  /** `bh` / `bonferroni`: detected when the smallest adjusted p-value is below this. @default 0.05 */
+  datasetAlpha?: number;
 }
 
 /** What differs between the two apps. */
@@ -96,6 +115,8 @@ export interface ResolvedDriftConfig {
   sigmas: number;
   maxChunks: number;
   minChunks: number;
+  datasetDecision: 'share' | 'bh' | 'bonferroni';
+  datasetAlpha: number;
 }
 
 const METHODS = Object.keys(DRIFT_METHODS) as DriftMethod[];
@@ -124,6 +145,8 @@ export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' 
     'sigmas',
     'maxChunks',
     'minChunks',
+    'datasetDecision',
+    'datasetAlpha',
   ];
   const { cfg, fail } = readConfig(spec.app, config, known);
 
@@ -187,6 +210,13 @@ export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' 
   if (potentialShare > driftShare) fail(`config potentialShare (${potentialShare}) must not exceed driftShare (${driftShare})`);
   const thresholds = cfg.thresholds ?? 'fixed';
   if (thresholds !== 'fixed' && thresholds !== 'adaptive') fail(`config thresholds must be 'fixed' or 'adaptive', got ${describeValue(thresholds)}`);
+  const datasetDecision = cfg.datasetDecision ?? 'share';
+  if (datasetDecision !== 'share' && datasetDecision !== 'bh' && datasetDecision !== 'bonferroni') {
+    fail(`config datasetDecision must be 'share', 'bh' or 'bonferroni', got ${describeValue(datasetDecision)}`);
+  }
+  const datasetAlpha = cfg.datasetAlpha ?? 0.05;
+  if (typeof datasetAlpha !== 'number' || !(datasetAlpha > 0 && datasetAlpha < 1))
+    fail(`config datasetAlpha must be a number in (0, 1), got ${describeValue(datasetAlpha)}`);
   const sigmas = cfg.sigmas ?? DEFAULT_BAND_MULTIPLIER;
   if (typeof sigmas !== 'number' || !Number.isFinite(sigmas) || sigmas < 0) fail(`config sigmas must be a number >= 0, got ${describeValue(sigmas)}`);
   return {
@@ -204,6 +234,8 @@ export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' 
     sigmas: sigmas as number,
     maxChunks: cfg.maxChunks === undefined ? DEFAULT_MAX_CHUNKS : integer(cfg.maxChunks, 'maxChunks', 2),
     minChunks: cfg.minChunks === undefined ? 3 : integer(cfg.minChunks, 'minChunks', 2),
+    datasetDecision: datasetDecision as ResolvedDriftConfig['datasetDecision'],
+    datasetAlpha: datasetAlpha as number,
   };
 }
 
@@ -326,7 +358,34 @@ export function runDrift(ctx: MonitoringContext<DriftConfig>, spec: DriftSpec): 
     ...common,
     drifted,
   };
-  return [summary(shareStatus(share, cfg), share, fitList(extra, 'drifted', ctx, spec)), ...results];
+  if (cfg.datasetDecision === 'share') return [summary(shareStatus(share, cfg), share, fitList(extra, 'drifted', ctx, spec)), ...results];
+
+  // a family test of the columns' p-values: its false-alarm rate is datasetAlpha, whatever the number of columns
+  const tested = compared.filter((o) => o.drift!.kind === 'test');
+  const untested = compared.filter((o) => o.drift!.kind !== 'test').map((o) => o.column);
+  const decision = { datasetDecision: cfg.datasetDecision, datasetAlpha: cfg.datasetAlpha, untested };
+  if (tested.length === 0) {
+    const reason = `datasetDecision '${cfg.datasetDecision}' needs p-values, and every ${spec.what} was scored by a distance (set method to a test, e.g. 'ks')`;
+    return [summary(ResultStatus.Irrelevant, share, fitList({ ...extra, ...decision, reason }, 'drifted', ctx, spec)), ...results];
+  }
+  const family = multipleTests(
+    tested.map((o) => o.drift!.pValue!),
+    cfg.datasetAlpha,
+    cfg.datasetDecision,
+  );
+  tested.forEach((o, i) => {
+    const r = results.find((x) => x.name === o.name)!;
+    r.extraData = { ...r.extraData, adjustedPValue: family.pAdjusted[i]! };
+  });
+  const status = family.minAdjusted < cfg.datasetAlpha ? ResultStatus.Detected : ResultStatus.NoDetection;
+  return [
+    summary(
+      status,
+      share,
+      fitList({ ...extra, ...decision, datasetPValue: family.minAdjusted, datasetDrift: status === ResultStatus.Detected }, 'drifted', ctx, spec),
+    ),
+    ...results,
+  ];
 }
 
 function compareColumn(

@@ -1,6 +1,7 @@
 import { DEFAULT_EXTRA_DATA_BYTES, normalizeAppOutput, ResultKind, ResultStatus, type MonitoringResult } from '@modelwatch/sdk';
+import { adjustPValues } from '@modelwatch/sdk/stats';
 import { describe, expect, it } from 'vitest';
-import { createContext, resultOf, runApp, type Column } from '../../test-utils/context.js';
+import { createContext, resultOf, rng, runApp, type Column } from '../../test-utils/context.js';
 import DataDrift, { resolveDriftConfig, resultName, shareStatus, type DataDriftConfig } from '../src/index.js';
 import reference from './evidently-reference.json' with { type: 'json' };
 
@@ -384,6 +385,8 @@ describe('windows and features that cannot be compared', () => {
     expect(run({ chunkSize: 1.5 })).toThrow(/chunkSize must be an integer >= 2/);
     expect(run({ features: 'x' })).toThrow(/features must be an array/);
     expect(run({ columnTyping: 'evidently' })).toThrow(/columnTyping must be 'legacy' or 'integer-cardinality', got "evidently"/);
+    expect(run({ datasetDecision: 'holm' })).toThrow(/config datasetDecision must be 'share', 'bh' or 'bonferroni', got "holm"/);
+    expect(run({ datasetAlpha: 0 })).toThrow(/config datasetAlpha must be a number in \(0, 1\), got 0/);
   });
 
   it('adaptive with too small a reference falls back to fixed thresholds and says why', () => {
@@ -414,5 +417,51 @@ describe('windows and features that cannot be compared', () => {
     expect((s.extraData!.truncated as { drifted: { total: number } }).drifted.total).toBe(1500);
     expect(out.results).toHaveLength(1501);
     expect(logs.some((l) => /truncated/.test(l.message))).toBe(true);
+  });
+});
+
+describe('datasetDecision: a family test of the features instead of the share of drifted ones', () => {
+  const r = rng(99);
+  const normals = (n: number, mu = 0) => Float64Array.from({ length: n }, () => r.normal(mu, 1));
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const reference = Object.fromEntries(names.map((f) => [f, normals(600)]));
+  // one feature of six shifted by 0.6 sigma: the share rule (half the features) cannot see it
+  const window = Object.fromEntries(names.map((f) => [f, normals(300, f === 'a' ? 0.6 : 0)]));
+  const run = (config: DataDriftConfig) => runApp(new DataDrift(), createContext<DataDriftConfig>({ sample: window, reference, config }).ctx);
+
+  it("'bh': detected from the smallest Benjamini-Hochberg adjusted p-value, which the share rule misses; adjusted p-values per feature", () => {
+    const share = resultOf(run({}), 'data_drift');
+    expect(share.status).toBe(ResultStatus.NoDetection);
+    const out = run({ datasetDecision: 'bh' });
+    const summary = resultOf(out, 'data_drift');
+    expect(summary.status).toBe(ResultStatus.Detected);
+    expect(summary.value).toBe(share.value);
+    const p = names.map((f) => resultOf(out, `drift_${f}`).extraData!.pValue as number);
+    const adjusted = adjustPValues(p, 'bh');
+    expect(names.map((f) => resultOf(out, `drift_${f}`).extraData!.adjustedPValue)).toEqual(adjusted);
+    expect(summary.extraData).toMatchObject({
+      datasetDecision: 'bh',
+      datasetAlpha: 0.05,
+      datasetPValue: Math.min(...adjusted),
+      untested: [],
+      datasetDrift: true,
+    });
+  });
+
+  it("'bonferroni': m p, at datasetAlpha", () => {
+    const out = run({ datasetDecision: 'bonferroni', datasetAlpha: 0.01 });
+    const summary = resultOf(out, 'data_drift');
+    const pa = resultOf(out, 'drift_a').extraData!.pValue as number;
+    expect(resultOf(out, 'drift_a').extraData!.adjustedPValue).toBe(Math.min(1, 6 * pa));
+    expect(summary.status).toBe(6 * pa < 0.01 ? ResultStatus.Detected : ResultStatus.NoDetection);
+  });
+
+  it('features scored by a distance take no part; with none tested the dataset result is Irrelevant, saying why', () => {
+    const big = Object.fromEntries(names.map((f) => [f, normals(1500)]));
+    const out = runApp(new DataDrift(), createContext<DataDriftConfig>({ sample: window, reference: big, config: { datasetDecision: 'bh' } }).ctx);
+    const summary = resultOf(out, 'data_drift');
+    expect(summary.status).toBe(ResultStatus.Irrelevant);
+    expect(summary.extraData!.reason).toMatch(/datasetDecision 'bh' needs p-values, and every feature was scored by a distance/);
+    expect(summary.extraData!.untested).toEqual(names);
   });
 });

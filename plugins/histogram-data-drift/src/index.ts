@@ -24,13 +24,29 @@ import {
   type MonitoringResult,
 } from '@modelwatch/sdk';
 import { pairwiseSum } from '@modelwatch/sdk/stats';
+import { generalDriftNull } from './calibration.js';
 
 /** The app's configuration (`config` in plugin.json). */
 export interface HistogramDataDriftConfig {
-  /** `general_drift` at or above this is a potential detection. @default 0.5 */
+  /** `general_drift` at or above this is a potential detection (decision `mlrun`). @default 0.5 */
   potentialThreshold?: number;
-  /** `general_drift` at or above this is a detection. @default 0.7 */
+  /** `general_drift` at or above this is a detection (decision `mlrun`). @default 0.7 */
   detectedThreshold?: number;
+  /**
+   * How statuses are decided: `mlrun`, MLRun's fixed thresholds on general_drift (parity); or
+   * `calibrated`, a reference-bootstrap p-value of general_drift at the window's size,
+   * compared with `alpha` and `potentialAlpha` (needs the reference rows).
+   * @default 'mlrun'
+   */
+  decision?: 'mlrun' | 'calibrated';
+  /** Calibrated: `detected` when the p-value is below this. @default 0.05 */
+  alpha?: number;
+  /** Calibrated: `potential_detection` when the p-value is below this. @default 0.2 */
+  potentialAlpha?: number;
+  /** Calibrated: bootstrap replicates per window size. @default 500 */
+  replicates?: number;
+  /** Calibrated: seed of the bootstrap. @default 0 */
+  seed?: number;
 }
 
 export const DEFAULT_POTENTIAL_THRESHOLD = 0.5;
@@ -39,7 +55,7 @@ export const DEFAULT_DETECTED_THRESHOLD = 0.7;
 export const KL_ZERO_SCALING = 1e-4;
 
 const APP = 'histogram-data-drift';
-const CONFIG_KEYS = ['potentialThreshold', 'detectedThreshold'] as const;
+const CONFIG_KEYS = ['potentialThreshold', 'detectedThreshold', 'decision', 'alpha', 'potentialAlpha', 'replicates', 'seed'] as const;
 
 /** The distances between one feature's window and reference histograms. */
 export interface FeatureDrift {
@@ -70,8 +86,8 @@ export interface Thresholds {
  * @throws {Error} naming the bad key or values
  */
 export function resolveThresholds(config: unknown): Thresholds {
-  const { cfg, fail } = readConfig(APP, config, CONFIG_KEYS, `an object with ${CONFIG_KEYS.join(' and ')}`);
-  const read = (key: (typeof CONFIG_KEYS)[number], fallback: number): number => {
+  const { cfg, fail } = readConfig(APP, config, CONFIG_KEYS, `an object with ${CONFIG_KEYS.join(', ')}`);
+  const read = (key: 'potentialThreshold' | 'detectedThreshold', fallback: number): number => {
     const v = cfg[key];
     if (v === undefined) return fallback;
     if (typeof v !== 'number' || !Number.isFinite(v)) {
@@ -88,6 +104,50 @@ export function resolveThresholds(config: unknown): Thresholds {
     );
   }
   return { potentialThreshold, detectedThreshold };
+}
+
+/** The decision settings after validation. */
+export interface Decision {
+  decision: 'mlrun' | 'calibrated';
+  alpha: number;
+  potentialAlpha: number;
+  replicates: number;
+  seed: number;
+}
+
+/**
+ * Validate the decision keys of the configuration and fill in defaults.
+ * @throws {Error} naming the bad key and value
+ */
+export function resolveDecision(config: unknown): Decision {
+  const { cfg, fail } = readConfig(APP, config, CONFIG_KEYS, `an object with ${CONFIG_KEYS.join(', ')}`);
+  const decision = cfg.decision ?? 'mlrun';
+  if (decision !== 'mlrun' && decision !== 'calibrated') fail(`config decision must be 'mlrun' or 'calibrated', got ${describeValue(decision)}`);
+  const level = (key: 'alpha' | 'potentialAlpha', fallback: number): number => {
+    const v = cfg[key] ?? fallback;
+    if (typeof v !== 'number' || !(v > 0 && v < 1)) return fail(`config ${key} must be a number in (0, 1), got ${describeValue(v)}`);
+    return v;
+  };
+  const integer = (key: 'replicates' | 'seed', fallback: number, min: number, max: number): number => {
+    const v = cfg[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      return fail(`config ${key} must be an integer from ${min} to ${max}, got ${describeValue(v)}`);
+    return v;
+  };
+  return {
+    decision: decision as Decision['decision'],
+    alpha: level('alpha', 0.05),
+    potentialAlpha: level('potentialAlpha', 0.2),
+    replicates: integer('replicates', 500, 100, 10000),
+    seed: integer('seed', 0, 0, 2 ** 32 - 1),
+  };
+}
+
+/** The calibrated status of a p-value. */
+export function calibratedStatus(pValue: number, d: Pick<Decision, 'alpha' | 'potentialAlpha'>): ResultStatus {
+  if (pValue < d.alpha) return ResultStatus.Detected;
+  if (pValue < d.potentialAlpha) return ResultStatus.PotentialDetection;
+  return ResultStatus.NoDetection;
 }
 
 /** MLRun's status for a `general_drift` value. */
@@ -160,6 +220,7 @@ function emptySkipped(): Record<SkipReason, string[]> {
 export default class HistogramDataDrift extends MonitoringApplication<HistogramDataDriftConfig> {
   doTracking(ctx: MonitoringContext<HistogramDataDriftConfig>): Array<MonitoringResult | MonitoringMetric> {
     const thresholds = resolveThresholds(ctx.config);
+    const decision = resolveDecision(ctx.config);
 
     if (!ctx.featureStats || Object.keys(ctx.featureStats).length === 0) {
       ctx.logger.warn('endpoint has no reference statistics: no drift computed');
@@ -199,6 +260,12 @@ export default class HistogramDataDrift extends MonitoringApplication<HistogramD
     const value = (hellingerMean + tvdMean) / 2;
 
     const extra: Record<string, JsonValue> = { thresholds: { ...thresholds }, rows, skipped };
+    let status = driftStatus(value, thresholds);
+    if (decision.decision === 'calibrated') {
+      const calibrated = this.calibrated(ctx, computed, value, rows, decision);
+      status = calibrated.status;
+      extra.calibration = calibrated.extra;
+    }
     return [
       { name: 'hellinger_mean', value: hellingerMean },
       { name: 'kld_mean', value: kldMean },
@@ -207,10 +274,35 @@ export default class HistogramDataDrift extends MonitoringApplication<HistogramD
         name: 'general_drift',
         value,
         kind: ResultKind.DataDrift,
-        status: driftStatus(value, thresholds),
+        status,
         extraData: fitExtraData(extra, features, computed, ctx),
       },
     ];
+  }
+
+  /**
+   * The calibrated status: general_drift's p-value from the reference bootstrap at the window's
+   * size. Irrelevant, with the reason, when the reference rows are not there.
+   */
+  private calibrated(
+    ctx: MonitoringContext<HistogramDataDriftConfig>,
+    computed: readonly string[],
+    value: number,
+    rows: number,
+    d: Decision,
+  ): { status: ResultStatus; extra: Record<string, JsonValue> } {
+    const base = { decision: 'calibrated', alpha: d.alpha, potentialAlpha: d.potentialAlpha, replicates: d.replicates };
+    const reference = ctx.reference;
+    const missing = reference ? computed.filter((f) => !reference.has(f) || !(reference.column(f) instanceof Float64Array)) : [];
+    if (!reference || reference.length === 0 || missing.length > 0) {
+      const reason = !reference
+        ? 'the calibrated decision needs the reference rows (the endpoint has none: modelwatch endpoint set-reference)'
+        : `the reference rows lack numeric columns: ${missing.join(', ') || '(no rows)'}`;
+      ctx.logger.warn(reason);
+      return { status: ResultStatus.Irrelevant, extra: { ...base, reason } };
+    }
+    const p = generalDriftNull(ctx.endpoint.id, reference, computed, ctx.featureStats, d).pValue(value, rows);
+    return { status: calibratedStatus(p.pValue, d), extra: { ...base, pValue: p.pValue, nullSizes: p.sizes } };
   }
 
   private skipReason(ctx: MonitoringContext<HistogramDataDriftConfig>, name: string): SkipReason | undefined {

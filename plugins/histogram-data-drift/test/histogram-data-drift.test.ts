@@ -9,8 +9,15 @@ import {
 } from '@modelwatch/sdk';
 import { referenceStats, windowStats } from '@modelwatch/sdk/stats';
 import { describe, expect, it } from 'vitest';
-import { createContext, type Column, type LogLine } from '../../test-utils/context.js';
-import HistogramDataDrift, { histogramDistances, resolveThresholds, type FeatureDrift, type HistogramDataDriftConfig } from '../src/index.js';
+import { binomialUpperBound, createContext, rng as seededRandom, type Column, type LogLine } from '../../test-utils/context.js';
+import HistogramDataDrift, {
+  calibratedStatus,
+  histogramDistances,
+  resolveDecision,
+  resolveThresholds,
+  type FeatureDrift,
+  type HistogramDataDriftConfig,
+} from '../src/index.js';
 import mlrunReference from './mlrun-reference.json' with { type: 'json' };
 
 // ---------------------------------------------------------------------------------------
@@ -509,5 +516,95 @@ describe('extraData size', () => {
     // the metrics still cover every feature
     expect(out.metrics).toHaveLength(3);
     expect(logs.some((l) => l.level === 'warn' && /truncated/.test(l.message))).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+// decision: 'calibrated'
+// ---------------------------------------------------------------------------------------
+
+describe("decision: 'calibrated' (a reference-bootstrap p-value of general_drift at the window's size)", () => {
+  const r = seededRandom(42);
+  const columns = (n: number, shift = 0) => ({
+    a: Float64Array.from({ length: n }, () => r.normal(shift, 1)),
+    b: Float64Array.from({ length: n }, () => r.uniform() * 10),
+    c: Float64Array.from({ length: n }, () => Math.exp(r.normal(0, 0.5))),
+  });
+  const calibrated = (reference: Record<string, Column>, window: Record<string, Column>, config: HistogramDataDriftConfig = {}) => {
+    const { ctx, logs } = createContext<HistogramDataDriftConfig>({
+      sample: window,
+      reference,
+      config: { decision: 'calibrated', replicates: 200, ...config },
+    });
+    return { res: generalDrift(run(ctx)), logs };
+  };
+
+  it("keeps the value (MLRun's general_drift) and decides by the p-value, with its details in extraData.calibration", () => {
+    const reference = columns(1000);
+    const window = columns(60);
+    const mlrun = generalDrift(run(createContext<HistogramDataDriftConfig>({ sample: window, reference, config: {} }).ctx));
+    const { res } = calibrated(reference, window);
+    expect(res.value).toBe(mlrun.value);
+    const cal = res.extraData!.calibration as {
+      decision: string;
+      pValue: number;
+      nullSizes: number[];
+      alpha: number;
+      potentialAlpha: number;
+      replicates: number;
+    };
+    expect(cal).toMatchObject({ decision: 'calibrated', alpha: 0.05, potentialAlpha: 0.2, replicates: 200, nullSizes: [32, 64] });
+    expect(res.status).toBe(calibratedStatus(cal.pValue, cal));
+    expect(calibratedStatus(0.01, cal)).toBe(ResultStatus.Detected);
+    expect(calibratedStatus(0.1, cal)).toBe(ResultStatus.PotentialDetection);
+    expect(calibratedStatus(0.5, cal)).toBe(ResultStatus.NoDetection);
+  });
+
+  it("MLRun's thresholds flag small windows without any shift; the calibrated decision keeps its level at 10 and 200 rows and detects a shift", async ({
+    annotate,
+  }) => {
+    const trials = 100;
+    const bound = binomialUpperBound(trials, 0.05, 0.001);
+    const rates: string[] = [];
+    for (const n of [10, 200]) {
+      let mlrunFlags = 0;
+      let alarms = 0;
+      let detected = 0;
+      for (let t = 0; t < trials; t++) {
+        const reference = columns(500);
+        const window = columns(n);
+        const mlrun = generalDrift(run(createContext<HistogramDataDriftConfig>({ sample: window, reference, config: {} }).ctx));
+        if (mlrun.status !== ResultStatus.NoDetection) mlrunFlags++;
+        if (calibrated(reference, window).res.status === ResultStatus.Detected) alarms++;
+        if (t < 50 && calibrated(reference, columns(n, 1.5)).res.status === ResultStatus.Detected) detected++;
+      }
+      rates.push(`n=${n}: MLRun flags ${mlrunFlags}/${trials}, calibrated false alarms ${alarms}/${trials}, detection of a 1.5 sigma shift ${detected}/50`);
+      expect(alarms, `n=${n}`).toBeLessThanOrEqual(bound);
+      if (n === 10) expect(mlrunFlags).toBeGreaterThan(50);
+      if (n === 200) expect(detected).toBeGreaterThanOrEqual(45);
+    }
+    await annotate(rates.join('; '));
+  });
+
+  it('without reference rows: Irrelevant, with the reason and a warning; general_drift still computed', () => {
+    const { ctx, logs } = createContext<HistogramDataDriftConfig>({
+      sample: columns(50),
+      reference: columns(300),
+      referenceRows: false,
+      config: { decision: 'calibrated' },
+    });
+    const res = generalDrift(run(ctx));
+    expect(res.status).toBe(ResultStatus.Irrelevant);
+    expect(res.value).toBeGreaterThan(0);
+    expect((res.extraData!.calibration as { reason: string }).reason).toMatch(/^the calibrated decision needs the reference rows/);
+    expect(logs.some((l) => l.level === 'warn')).toBe(true);
+  });
+
+  it('validates the decision keys, naming them', () => {
+    expect(resolveDecision({})).toEqual({ decision: 'mlrun', alpha: 0.05, potentialAlpha: 0.2, replicates: 500, seed: 0 });
+    expect(resolveDecision({ decision: 'calibrated', alpha: 0.01 })).toMatchObject({ decision: 'calibrated', alpha: 0.01 });
+    expect(() => resolveDecision({ decision: 'fixed' })).toThrow(/histogram-data-drift: config decision must be 'mlrun' or 'calibrated', got "fixed"/);
+    expect(() => resolveDecision({ alpha: 1 })).toThrow(/config alpha must be a number in \(0, 1\), got 1/);
+    expect(() => resolveDecision({ replicates: 50 })).toThrow(/config replicates must be an integer from 100 to 10000, got 50/);
   });
 });

@@ -10,8 +10,42 @@ export {
   windowStats,
   type ColumnValues,
 } from './feature-stats.js';
-export { ks2samp, KS_MAX_EXACT_N, type Ks2SampResult } from './ks.js';
+export { ks2samp, ks2sampSorted, KS_MAX_EXACT_N, type Ks2SampOptions, type Ks2SampResult } from './ks.js';
 export { chiSquare, CHI_SQUARE_SUM_RTOL, type ChiSquareResult } from './chi-square.js';
+export {
+  chi2Contingency,
+  categoricalTest,
+  countCategories,
+  CATEGORICAL_MIN_EXPECTED,
+  type CategoryCounts,
+  type Chi2ContingencyResult,
+  type CategoricalTestOptions,
+  type CategoricalTestResult,
+} from './contingency.js';
+export { adjustPValues, multipleTests, type MultipleTestsResult, type PValueCorrection } from './multiple-testing.js';
+export { createRandom, shuffleInPlace, type Random } from './random.js';
+export {
+  createReferenceMmd,
+  medianHeuristic,
+  mmdTest,
+  standardizer,
+  type Columns,
+  type MmdTestOptions,
+  type MmdTestResult,
+  type ReferenceMmd,
+  type ReferenceMmdOptions,
+  type ReferenceMmdResult,
+  type Standardizer,
+} from './mmd.js';
+export {
+  ReferenceCache,
+  ReferenceNull,
+  referenceFingerprint,
+  sizeBucket,
+  type NullPValue,
+  type ReferenceCacheOptions,
+  type ReferenceNullOptions,
+} from './reference-null.js';
 export { zTestProportions, type ZTestResult } from './z-test.js';
 export { wasserstein } from './wasserstein.js';
 export { psi, hellinger, totalVariation, klDivergence, jensenShannon, ZERO_BIN_PROBABILITY, type ZeroBinOptions } from './divergence.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelwatchSdkError } from '../../src/errors.js';
-import { KS_MAX_EXACT_N, ks2samp, kolmogorov, kstwoSf, smirnov } from '../../src/stats/index.js';
+import { KS_MAX_EXACT_N, ks2samp, ks2sampSorted, kolmogorov, kstwoSf, smirnov } from '../../src/stats/index.js';
+import { driftReference } from './drift-reference.js';
 import { expectClose, nums, num, reference } from './reference.js';
 
 describe('ks2samp matches scipy.stats.ks_2samp', () => {
@@ -20,6 +21,39 @@ describe('ks2samp matches scipy.stats.ks_2samp', () => {
       expect(r.method).toBe(c.method);
     });
   }
+});
+
+describe("ks2samp's method option matches scipy.stats.ks_2samp(method=...)", () => {
+  for (const c of driftReference.ksMethods) {
+    for (const method of ['exact', 'asymp', 'auto'] as const) {
+      it(`${c.name}, method '${method}'`, () => {
+        const want = c.results[method];
+        const r = ks2samp(c.a, c.b, { method });
+        expectClose(r.statistic, want.statistic, 1e-15, 'statistic');
+        expectClose(r.pValue, want.pValue, 1e-10, 'pValue');
+        expect(r.statisticLocation).toBe(want.statisticLocation);
+        expect(r.statisticSign).toBe(want.statisticSign);
+        expect(r.method).toBe(method === 'auto' ? (Math.max(c.a.length, c.b.length) <= KS_MAX_EXACT_N ? 'exact' : 'asymp') : method);
+      });
+    }
+  }
+});
+
+describe('ks2sampSorted: ks2samp on sorted samples without copying them', () => {
+  it('gives exactly what ks2samp gives, on every scipy case', () => {
+    for (const c of reference.ks2samp) {
+      const a = Float64Array.from(nums(c.a)).sort();
+      const b = Float64Array.from(nums(c.b)).sort();
+      expect(ks2sampSorted(a, b), c.name).toEqual(ks2samp(nums(c.a), nums(c.b)));
+    }
+  });
+
+  it('rejects unsorted samples, NaN and empty samples, naming them', () => {
+    expect(() => ks2sampSorted([1, 3, 2], [1])).toThrow(/ks2sampSorted: a is not sorted ascending \(a\[2\] < a\[1\]\)/);
+    expect(() => ks2sampSorted([1, 2], [0, NaN])).toThrow(/ks2sampSorted: b\[1\] is not a number \(NaN\)/);
+    expect(() => ks2sampSorted([], [1])).toThrow(/ks2sampSorted: a must not be empty/);
+    expect(() => ks2sampSorted([-Infinity, 0, Infinity], [1])).not.toThrow();
+  });
 });
 
 describe('ks2samp behaviour', () => {
