@@ -154,6 +154,7 @@ class HostImpl implements Host {
         db,
         logger: this.logger,
         pluginsKv: buckets.plugins,
+        streaksKv: buckets.streaks,
         quarantineAfter: o.quarantineAfter,
         ...(o.influx ? { influx: o.influx } : {}),
       });

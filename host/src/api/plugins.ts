@@ -17,6 +17,7 @@ import type { EvaluateReply, SmokeReply, SmokeRequest } from '../runner/runner.j
 import { checkEndpointName, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
 import { activeVersionOf, bundleName, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
 import { readSettings } from '../store/settings.js';
+import { forgetStreaks } from '../store/streaks.js';
 import type { ResultsReply } from '../writer/writer.js';
 
 export interface PluginRoutesDeps {
@@ -198,6 +199,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       await buckets.bundles.delete(bundleName(p.name, v.version)).catch(() => undefined);
       await buckets.bundles.delete(`${bundleName(p.name, v.version)}.map`).catch(() => undefined);
     }
+    // a plugin published later under this name and version starts with no failures
+    await forgetStreaks(buckets.streaks, p.name);
     return { removed: p.name };
   });
 

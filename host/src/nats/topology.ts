@@ -85,7 +85,9 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     max_ack_pending: 1024,
   });
   const kvm = new Kvm(nc);
-  for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1, ...(b === Buckets.poison ? { ttl: opts.retentionMs } : {}) });
+  // poison marks and streaks of windows older than the retention are of no use: they expire
+  const expiring = new Set<string>([Buckets.poison, Buckets.streaks]);
+  for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1, ...(expiring.has(b) ? { ttl: opts.retentionMs } : {}) });
   const objm = new Objm(nc);
   await objm.create(BUNDLE_STORE);
   await objm.create(REFERENCE_STORE);
@@ -116,6 +118,7 @@ export interface Buckets {
   controller: KV;
   batches: KV;
   poison: KV;
+  streaks: KV;
   bundles: ObjectStore;
   references: ObjectStore;
 }
@@ -123,15 +126,16 @@ export interface Buckets {
 export async function openBuckets(nc: NatsConnection): Promise<Buckets> {
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
-  const [endpoints, plugins, settings, controller, batches, poison, bundles, references] = await Promise.all([
+  const [endpoints, plugins, settings, controller, batches, poison, streaks, bundles, references] = await Promise.all([
     kvm.open(Buckets.endpoints),
     kvm.open(Buckets.plugins),
     kvm.open(Buckets.settings),
     kvm.open(Buckets.controller),
     kvm.open(Buckets.batches),
     kvm.open(Buckets.poison),
+    kvm.open(Buckets.streaks),
     objm.open(BUNDLE_STORE),
     objm.open(REFERENCE_STORE),
   ]);
-  return { endpoints, plugins, settings, controller, batches, poison, bundles, references };
+  return { endpoints, plugins, settings, controller, batches, poison, streaks, bundles, references };
 }
