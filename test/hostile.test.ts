@@ -160,6 +160,7 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
   let dir: Awaited<ReturnType<typeof tempDir>>;
   const PERIOD = 1000;
   const WINDOWS = 5;
+  const WINDOW_ATTEMPTS = 2;
   let first = 0;
   let last = 0;
   let windows: WindowRecord[] = [];
@@ -174,7 +175,7 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
       allowedLateness: 200,
       runners: 2,
       runnerConcurrency: 4,
-      windowAttempts: 2,
+      windowAttempts: WINDOW_ATTEMPTS,
       quarantineAfter: 3,
     });
     await publishDir(env.client, await writePlugin(dir.path, 'good', GOOD, {}));
@@ -241,21 +242,29 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
       expect(mine.length + (p.status === 'quarantined' ? 1 : 0)).toBeGreaterThan(0);
       for (const w of mine) {
         expect(w.outcome).toBe('error');
-        expect(w.error!.code).toMatch(h.expect.code);
-        expect(w.error!.message).toMatch(h.expect.message);
+        if (w.error!.code === 'WINDOW_FAILED') {
+          // every delivery of this window was lost with its runner, which neighbours crash (as
+          // bigint-power and catastrophic-oom do on every window): recorded as such, with a count
+          expect(w.error!.message).toMatch(new RegExp(`gave up after ${WINDOW_ATTEMPTS + CRASH_TOLERANCE - 1} deliveries ended without an outcome`));
+        } else {
+          expect(w.error!.code).toMatch(h.expect.code);
+          expect(w.error!.message).toMatch(h.expect.message);
+        }
         expect(w.error!.message).toContain(`${name}@1.0.0 on endpoint target, window ${new Date(w.windowStart).toISOString()}`);
         expect(w.error!.message).not.toMatch(/\/work\/|node_modules|host\/src|host\/dist/);
         // two tries of its own, plus redeliveries when another plugin crashed the runner it was on
-        expect(w.attempts).toBeLessThanOrEqual(2 + CRASH_TOLERANCE);
+        expect(w.attempts).toBeLessThanOrEqual(WINDOW_ATTEMPTS + CRASH_TOLERANCE);
       }
-      expect(p.lastError?.code).toMatch(h.expect.code);
+      expect(p.lastError?.code).toMatch(new RegExp(`${h.expect.code.source}|WINDOW_FAILED`));
     },
   );
 
   it('a plugin failing window after window is quarantined with the reason, and analyses no more windows', async () => {
     const quarantined = plugins.filter((p) => p.status === 'quarantined');
     expect(quarantined.map((p) => p.name).sort()).toEqual(Object.keys(HOSTILE).filter(failsEveryWindow).sort());
-    for (const p of quarantined) expect(p.statusReason).toMatch(/^failed 3 windows in a row on endpoint target; last: /);
+    // 3, or more when the outputs of earlier windows came last and completed a longer run at once
+    for (const p of quarantined)
+      expect(Number(/^failed (\d+) windows in a row on endpoint target; last: /.exec(p.statusReason ?? '')?.[1])).toBeGreaterThanOrEqual(3);
     expect(plugins.filter((p) => p.status !== 'quarantined').every((p) => p.status === 'active')).toBe(true);
     // more traffic: the good plugin analyses it, quarantined ones do not
     const more = Math.ceil((Date.now() + 200) / PERIOD) * PERIOD;

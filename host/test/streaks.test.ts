@@ -134,10 +134,11 @@ describe('failure streaks, counted in window order', () => {
     expect(run(ws).record.pending).toEqual([]);
   });
 
-  it('marks: errors other than a vanished endpoint or version count; empty windows do not', () => {
+  it('marks: errors of the app count; empty windows, a vanished endpoint or version, and deliveries all lost with their runner do not', () => {
     expect(markOf({ outcome: 'ok' })).toBe('o');
     expect(markOf({ outcome: 'error', error: { code: 'APP_TIMEOUT', message: '' } })).toBe('f');
-    expect(markOf({ outcome: 'error', error: { code: 'WINDOW_FAILED', message: '' } })).toBe('f');
+    expect(markOf({ outcome: 'error', error: { code: 'APP_MEMORY_LIMIT', message: 'crashed its runner' } })).toBe('f');
+    expect(markOf({ outcome: 'error', error: { code: 'WINDOW_FAILED', message: '' } })).toBe('-');
     expect(markOf({ outcome: 'error', error: { code: 'NOT_FOUND', message: '' } })).toBe('-');
     expect(markOf({ outcome: 'empty' })).toBe('-');
   });

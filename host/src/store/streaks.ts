@@ -3,8 +3,9 @@ import type { AppOutputMessage } from '../nats/messages.js';
 
 /**
  * What one window means for its version's failure streak: `f` the app was called and failed,
- * `o` it was called and succeeded, `-` it was not called (an empty window, a window the app
- * does not apply to, an endpoint or version that no longer exists): neither counts nor resets.
+ * `o` it was called and succeeded, `-` it was not called, or not known to be (an empty window, a
+ * window the app does not apply to, an endpoint or version that no longer exists, a window whose
+ * every delivery was lost with its runner): neither counts nor resets.
  */
 export type WindowMark = 'f' | 'o' | '-';
 
@@ -62,10 +63,16 @@ export function streakKey(app: string, version: string, endpointId: string): str
 /** The window's mark: only windows on which the app was called count. */
 export function markOf(out: Pick<AppOutputMessage, 'outcome' | 'error'>): WindowMark {
   if (out.outcome === 'ok') return 'o';
-  // NOT_FOUND: the endpoint or the version was gone before the app could be called
-  if (out.outcome === 'error' && out.error?.code !== 'NOT_FOUND') return 'f';
+  if (out.outcome === 'error' && !NOT_CALLED.has(out.error?.code ?? '')) return 'f';
   return '-';
 }
+
+/**
+ * Errors that say nothing of the app: NOT_FOUND (the endpoint or version was gone before it could
+ * be called), WINDOW_FAILED (every delivery ended with its runner: most often another plugin
+ * crashed it; an app that crashes its runner itself is recorded by the supervisor with its reason).
+ */
+const NOT_CALLED = new Set(['NOT_FOUND', 'WINDOW_FAILED']);
 
 /**
  * Account one window (pure). The first window seen for a key starts it; a window that ends
