@@ -7,6 +7,7 @@ import { Subjects } from '../host/src/nats/subjects.js';
 import type { WindowRecord } from '../host/src/store/results-db.js';
 import { publishDir, sleep, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
+import { waitForWindows } from './helpers/events.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
@@ -73,10 +74,14 @@ describe('restarts and crashes', () => {
     await sleep(2000);
     const sent = await t.stop();
     const lastEventWindowEnd = Math.ceil((Date.now() + 1) / PERIOD) * PERIOD;
-    const windows = await waitFor('every window through the last event', async () => {
-      const w = await env.client.results({ endpoint: 'steady' });
-      return w.some((x) => x.windowStart >= lastEventWindowEnd) && w.some((x) => x.windowStart <= firstWindow) ? w : undefined;
-    });
+    // every window between, not only the first and the last: those of the downtime are analysed
+    // after the restart, possibly after later ones
+    const windows = await waitForWindows(
+      'every window through the last event',
+      () => env.client.results({ endpoint: 'steady' }),
+      firstWindow,
+      lastEventWindowEnd,
+    );
     await env.host.stop();
     expectContiguous(windows);
     const counted = windows.reduce((n, w) => n + w.rows, 0);
@@ -105,10 +110,7 @@ describe('restarts and crashes', () => {
       const end = Math.ceil((Date.now() + 1) / PERIOD) * PERIOD;
       // every window from the first event's through the last: the one the killed runner was on
       // comes back only after the ack wait, possibly after later ones
-      const windows = await waitFor('windows after the crash', async () => {
-        const w = await env.client.results({ endpoint: 'crashy' });
-        return w.some((x) => x.windowStart >= end) && w.some((x) => x.windowStart <= firstWindow) ? w : undefined;
-      });
+      const windows = await waitForWindows('every window through the last event', () => env.client.results({ endpoint: 'crashy' }), firstWindow, end);
       expectContiguous(windows);
       expect(windows.reduce((n, w) => n + w.rows, 0)).toBe(sent);
       expect(windows.every((w) => w.outcome !== 'error')).toBe(true);
