@@ -6,10 +6,8 @@ import { Buckets, BUNDLE_STORE, Consumers, REFERENCE_STORE, Streams, Subjects } 
 
 export interface TopologyOptions {
   retentionMs: number;
-  /** How long a runner may go silent on a task before it is redelivered (runners signal progress every 2 s). @default 6 s */
+  /** How long a runner may go silent on a task before it is redelivered (runners signal progress every second). @default 3 s */
   taskAckWaitMs?: number;
-  /** Deliveries of a task before it is given up. @default 5 */
-  taskMaxDeliver?: number;
 }
 
 const ns = (ms: number) => Math.round(ms * 1e6);
@@ -56,7 +54,11 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     ack_policy: AckPolicy.Explicit,
     // a runner signals progress every second: the windows a crashed runner held come back within 3 s
     ack_wait: ns(opts.taskAckWaitMs ?? 3_000),
-    max_deliver: opts.taskMaxDeliver ?? 6,
+    // not capped here: a runner records a window as WINDOW_FAILED, without running its app, once
+    // its deliveries reach the window attempts plus CRASH_TOLERANCE, and a later delivery does the
+    // same. A cap would drop a task whose last delivery was lost with its runner: a window with
+    // no outcome, which neighbours crashing runners made happen
+    max_deliver: -1,
     max_ack_pending: 1024,
   });
   await ensureConsumer(jsm, Streams.serving, {
