@@ -1,5 +1,6 @@
 import type { KV } from '@nats-io/kv';
 import type { AppOutputMessage } from '../nats/messages.js';
+import { KeyedQueue } from './keyed-queue.js';
 
 /**
  * What one window means for its version's failure streak: `f` the app was called and failed,
@@ -155,57 +156,74 @@ function sortedIndex(pending: MarkedWindow[], start: number): number {
   return i;
 }
 
-/** What {@link FailureStreaks.account} needs besides the output. */
-export interface AccountOptions {
+/** What {@link FailureStreaks} asks of its owner. */
+export interface StreakHooks {
   /**
-   * The window starting at `start` of the output's (endpoint, app), when it is known to belong
-   * to another version (so this version never gets it: a rollback to an earlier version).
+   * The window of `out`'s (endpoint, app) starting at `start`, when it is known to belong to
+   * another version (so `out`'s version never gets it: a rollback to an earlier version).
    */
-  otherVersionWindow?: (start: number) => Promise<{ windowStart: number; windowEnd: number } | undefined>;
-  /** Called before a record whose streak reached the limit is stored (so a crash in between repeats it, never skips it). */
-  onLimit?: (streak: number) => Promise<void>;
+  otherVersionWindow?: (out: AppOutputMessage, start: number) => Promise<{ windowStart: number; windowEnd: number } | undefined>;
+  /**
+   * The streak of `out`'s version on its endpoint reached the limit (`out`: the latest failed
+   * output accounted). Called before the record is stored, so a crash in between repeats it.
+   */
+  onLimit?: (out: AppOutputMessage, streak: number) => Promise<void>;
 }
 
 /**
  * Failure streaks in KV `mw_streaks`, one key per plugin version and endpoint, changed by
  * compare-and-set: any number of writers account outputs of the same key, each retrying on a
- * conflict. The last record seen per key is kept, so a lone writer reads nothing back.
+ * conflict. The outputs of one key that arrive while its record is being stored are accounted
+ * together (one compare-and-set), keys concurrently. The last record seen per key is kept, so a
+ * lone writer reads nothing back.
  */
 export class FailureStreaks {
   private readonly cache = new Map<string, { record: StreakRecord; revision: number }>();
+  private readonly queue = new KeyedQueue<AppOutputMessage, StreakStep>((key, outs) => this.accountAll(key, outs));
 
   constructor(
     private readonly kv: KV,
     /** Failed windows in a row that quarantine a version. */
     private readonly limit: number,
+    private readonly hooks: StreakHooks = {},
   ) {}
 
-  /** Account an output's window for its version and endpoint. */
-  async account(out: AppOutputMessage, options: AccountOptions = {}): Promise<StreakStep> {
-    const key = streakKey(out.app, out.version, out.endpointId);
-    const window: MarkedWindow = [out.windowStart, out.windowEnd, markOf(out)];
+  /** Account an output's window for its version and endpoint; settles once the record is stored. */
+  account(out: AppOutputMessage): Promise<StreakStep> {
+    return this.queue.push(streakKey(out.app, out.version, out.endpointId), out);
+  }
+
+  private async accountAll(key: string, outs: AppOutputMessage[]): Promise<StreakStep> {
+    const first = outs[0]!;
+    const lastFailed = outs.findLast((o) => markOf(o) === 'f') ?? outs.at(-1)!;
     for (let attempt = 0; ; attempt++) {
       let cur = this.cache.get(key);
       if (!cur) {
         const e = await this.kv.get(key);
         if (e && e.operation === 'PUT') cur = { record: e.json<StreakRecord>(), revision: e.revision };
       }
-      let step = accountWindow(cur?.record, window, this.limit);
-      let crossed = step.crossed;
-      // windows wait for one this writer stored for another version: it never comes to this key
-      for (let i = 0; step.gapAt !== undefined && options.otherVersionWindow && i < MAX_PENDING; i++) {
-        const other = await options.otherVersionWindow(step.gapAt);
-        if (!other) break;
-        step = accountWindow(step.record, [other.windowStart, other.windowEnd, '-'], this.limit);
+      let record = cur?.record;
+      let crossed = false;
+      let step: StreakStep | undefined;
+      for (const out of outs) {
+        step = accountWindow(record, [out.windowStart, out.windowEnd, markOf(out)], this.limit);
+        record = step.record;
         crossed ||= step.crossed;
       }
-      if (step.record === cur?.record) return step;
-      if (crossed) await options.onLimit?.(step.record.streak);
+      // windows wait for one this writer stored for another version: it never comes to this key
+      for (let i = 0; step!.gapAt !== undefined && this.hooks.otherVersionWindow && i < MAX_PENDING; i++) {
+        const other = await this.hooks.otherVersionWindow(first, step!.gapAt);
+        if (!other) break;
+        step = accountWindow(step!.record, [other.windowStart, other.windowEnd, '-'], this.limit);
+        crossed ||= step.crossed;
+      }
+      if (step!.record === cur?.record) return step!;
+      if (crossed) await this.hooks.onLimit?.(lastFailed, step!.record.streak);
       try {
-        const value = JSON.stringify(step.record);
+        const value = JSON.stringify(step!.record);
         const revision = cur ? await this.kv.update(key, value, cur.revision) : await this.kv.create(key, value);
-        this.remember(key, { record: step.record, revision });
-        return { ...step, crossed };
+        this.remember(key, { record: step!.record, revision });
+        return { ...step!, crossed };
       } catch (err) {
         // another writer changed the key (or it expired, or a plugin was removed): read it again
         this.cache.delete(key);

@@ -9,6 +9,7 @@ import type { AppOutputMessage } from '../nats/messages.js';
 import { Consumers, Streams, Subjects } from '../nats/subjects.js';
 import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
 import type { EndpointStatsRecord, LatestResult, ResultsDb, ResultsQuery, ServingRecord, WindowRecord } from '../store/results-db.js';
+import { KeyedQueue } from '../store/keyed-queue.js';
 import { FailureStreaks } from '../store/streaks.js';
 import type { ServingMinuteMessage } from '../stream/serving.js';
 
@@ -56,10 +57,23 @@ export class Writer {
   stored = 0;
   duplicates = 0;
   private readonly streaks: FailureStreaks | undefined;
+  /** The last error of each plugin: a burst of failures is one update of its record. */
+  private readonly lastErrors = new KeyedQueue<AppOutputMessage, void>((_app, outs) => this.updatePlugin(outs.at(-1)!));
+  /** Outputs stored and being accounted, acknowledged once accounted. */
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(private readonly deps: WriterDeps) {
     this.log = deps.logger.child({ component: 'writer' });
-    this.streaks = deps.streaksKv && deps.pluginsKv ? new FailureStreaks(deps.streaksKv, deps.quarantineAfter ?? 5) : undefined;
+    this.streaks =
+      deps.streaksKv && deps.pluginsKv
+        ? new FailureStreaks(deps.streaksKv, deps.quarantineAfter ?? 5, {
+            otherVersionWindow: async (out, start) => {
+              const w = await deps.db.getWindow(out.endpointId, out.app, start);
+              return w && w.version !== out.version ? w : undefined;
+            },
+            onLimit: (out, streak) => this.updatePlugin(out, streak),
+          })
+        : undefined;
   }
 
   async start(): Promise<void> {
@@ -116,20 +130,37 @@ export class Writer {
     this.messages = await consumer.consume({ max_messages: 256 });
     this.loop = (async () => {
       for await (const m of this.messages!) {
+        let out: AppOutputMessage;
+        let stored: boolean;
         try {
-          const out = jsonCodec.decode<AppOutputMessage>(m.data);
-          const r = await db.store(out, this.influx !== undefined);
-          if (r === 'stored') this.stored++;
+          out = jsonCodec.decode<AppOutputMessage>(m.data);
+          stored = (await db.store(out, this.influx !== undefined)) === 'stored';
+          if (stored) this.stored++;
           else this.duplicates++;
-          // a duplicate too: the writer may have stopped after storing the window and before this
-          await this.health(out, r === 'stored');
-          m.ack();
-          if (this.idle) this.wake?.();
         } catch (err) {
           this.log.error({ err, seq: m.seq }, 'could not store an output; it will be redelivered');
           m.nak(1000);
+          continue;
         }
+        // acknowledged once accounted (a duplicate too: the writer may have stopped after storing
+        // the window and before accounting it); accounting waits for NATS, so outputs of other
+        // keys go on meanwhile
+        const done: Promise<void> = this.health(out, stored)
+          .then(
+            () => {
+              m.ack();
+              if (this.idle) this.wake?.();
+            },
+            (err: unknown) => {
+              this.log.error({ err, seq: m.seq }, 'could not account an output; it will be redelivered');
+              m.nak(1000);
+            },
+          )
+          .finally(() => this.inflight.delete(done));
+        this.inflight.add(done);
+        if (this.inflight.size >= 256) await Promise.race(this.inflight);
       }
+      await Promise.all(this.inflight);
     })();
   }
 
@@ -152,23 +183,13 @@ export class Writer {
    * the streak reaches `quarantineAfter`; a failure is recorded as the plugin's last error.
    */
   private async health(out: AppOutputMessage, stored: boolean): Promise<void> {
-    let recorded = false;
+    const work: Array<Promise<unknown>> = [];
     // a batch's windows (only those with rows, all dispatched at once) do not follow one another: no streak
-    if (this.streaks && !out.endpointId.includes('-')) {
-      await this.streaks.account(out, {
-        otherVersionWindow: async (start) => {
-          const w = await this.deps.db.getWindow(out.endpointId, out.app, start);
-          return w && w.version !== out.version ? w : undefined;
-        },
-        onLimit: async (streak) => {
-          await this.updatePlugin(out, streak);
-          recorded = true;
-        },
-      });
+    if (this.streaks && !out.endpointId.includes('-')) work.push(this.streaks.account(out));
+    if (out.outcome === 'error' && stored && this.deps.pluginsKv) {
+      work.push(this.lastErrors.push(out.app, out).catch((err: unknown) => this.log.warn({ err }, 'could not record a plugin failure')));
     }
-    if (out.outcome === 'error' && stored && !recorded) {
-      await this.updatePlugin(out).catch((err: unknown) => this.log.warn({ err }, 'could not record a plugin failure'));
-    }
+    await Promise.all(work);
   }
 
   /**
