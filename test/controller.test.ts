@@ -7,7 +7,8 @@ import { Subjects } from '../host/src/nats/subjects.js';
 import type { WindowRecord } from '../host/src/store/results-db.js';
 import { publishDir, sleep, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { tempDir, waitFor } from './helpers/tmp.js';
+import { waitForWindows, waitUntilDrained } from './helpers/events.js';
+import { tempDir } from './helpers/tmp.js';
 
 const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
 
@@ -63,6 +64,7 @@ describe('controller', () => {
     let env = await startTestHost(opts);
     await publishDir(env.client, ROW_COUNT);
     await env.client.createEndpoint({ name: 'down', featureNames: ['i'], labelNames: ['y'] });
+    const firstWindow = Math.floor(Date.now() / 1000) * 1000;
     const t = trickle(nats.url, ['down']);
     await sleep(2000);
     await env.host.stop();
@@ -73,10 +75,8 @@ describe('controller', () => {
     await sleep(1500);
     const sent = (await t.stop()).get('down')!;
     const last = Math.ceil((Date.now() + 1) / 1000) * 1000;
-    const windows = await waitFor('every window through the last event', async () => {
-      const w = await env.client.results({ endpoint: 'down' });
-      return w.some((x) => x.windowStart >= last) ? w : undefined;
-    });
+    // every window between, not only the last
+    const windows = await waitForWindows('every window through the last event', () => env.client.results({ endpoint: 'down' }), firstWindow, last);
     await env.host.stop();
     expectContiguous(windows);
     expect(windows.reduce((n, w) => n + w.rows, 0)).toBe(sent);
@@ -93,6 +93,7 @@ describe('controller', () => {
     await publishDir(env.client, ROW_COUNT);
     await env.client.createEndpoint({ name: 'p-a', featureNames: ['i'], labelNames: ['y'] });
     await env.client.createEndpoint({ name: 'p-b', featureNames: ['i'], labelNames: ['y'] });
+    const firstWindow = Math.floor(Date.now() / 1000) * 1000;
     const t = trickle(nats.url, ['p-a', 'p-b']);
     await sleep(1500);
 
@@ -109,6 +110,8 @@ describe('controller', () => {
     await env.client.setEndpointMonitoring('p-a', false);
     const aOffAt = Date.now();
     await sleep(3000);
+    // what was dispatched is stored: a window of p-a dispatched while it was off would show now
+    await waitUntilDrained(nats.url);
     const aDuringOff = await env.client.results({ endpoint: 'p-a' });
     const bDuringOff = await env.client.results({ endpoint: 'p-b' });
     expect(aDuringOff.every((w) => w.windowEnd <= aOffAt + 300)).toBe(true);
@@ -117,6 +120,7 @@ describe('controller', () => {
     await env.client.setMonitoring({ enabled: false });
     const allOffAt = Date.now();
     await sleep(3000);
+    await waitUntilDrained(nats.url);
     const bAll = await env.client.results({ endpoint: 'p-b' });
     expect(bAll.every((w) => w.windowEnd <= allOffAt + 300)).toBe(true);
     expect((await env.client.monitoring()).enabled).toBe(false);
@@ -127,10 +131,9 @@ describe('controller', () => {
     const sent = await t.stop();
     const last = Math.ceil((Date.now() + 1) / 2000) * 2000;
     for (const name of ['p-a', 'p-b']) {
-      const windows = await waitFor(`${name} caught up`, async () => {
-        const w = await env.client.results({ endpoint: name });
-        return w.some((x) => x.windowStart >= last) ? w : undefined;
-      });
+      // every window, not only the last: the windows of the time monitoring was off are analysed
+      // after it is on again, by two runner slots, so possibly after later ones
+      const windows = await waitForWindows(`${name} caught up`, () => env.client.results({ endpoint: name }), firstWindow, last);
       expectContiguous(windows);
       expect(windows.reduce((n, w) => n + w.rows, 0)).toBe(sent.get(name));
       // one-second windows before the change, two-second windows from it

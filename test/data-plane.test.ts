@@ -11,6 +11,7 @@ import type { StoredDeadLetter } from '../host/src/stream/dlq.js';
 import { publishDir, sleep, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { CLI } from './helpers/processes.js';
+import { waitUntilDrained } from './helpers/events.js';
 import { waitFor } from './helpers/tmp.js';
 import { startTestTsdb, type TestTsdb } from './helpers/tsdb.js';
 
@@ -210,10 +211,12 @@ describe('data plane', () => {
     expect(interval!.firstRequest).toBe(t0);
 
     // the TSDB: one serving_metrics point per series and interval, equal to LevelDB's
+    // the fields looked at below, each (not a count of series, which may be reached without them)
     const points = await waitFor('serving_metrics points', async () => {
       const s = await tsdb.exportSeries('serving_metrics_.*', Math.floor(t0 / 1000) - 5);
       const mine = s.filter((x) => x.metric.endpoint_name === 'serve');
-      return mine.length >= 5 ? mine : undefined;
+      const names = new Set(mine.map((x) => x.metric.__name__));
+      return ['requests', 'errors', 'estimated_predictions', 'latency_p99'].every((f) => names.has(`serving_metrics_${f}`)) ? mine : undefined;
     });
     const field = (name: string) => points.find((p) => p.metric.__name__ === `serving_metrics_${name}`)!;
     for (const p of points) {
@@ -253,7 +256,12 @@ describe('data plane', () => {
     const many = await Promise.all(Array.from({ length: 50 }, (_, i) => post({ inputs: [[i]], latencyMicros: 10 })));
     expect(many.every((r) => r.status === 202)).toBe(true);
     await waitFor('52 rows', async () => ((await rowsOf('http-in')) === 52 ? true : undefined));
-    expect((await env.client.endpointStats('http-in')).requests).toBe(52);
+    // the serving aggregator counts requests on its own path: rows analysed do not mean they are counted
+    const counted = await waitFor('52 requests counted', async () => {
+      const s = await env.client.endpointStats('http-in');
+      return s.requests >= 52 ? s : undefined;
+    });
+    expect(counted.requests).toBe(52);
     const gone = await fetch(`${env.client.url}/api/v1/endpoints/no-such/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -310,8 +318,11 @@ describe('data plane', () => {
     await waitFor('the replayed events analysed', async () => ((await rowsOf('later')) === 3 ? true : undefined));
     expect((await env.client.deadLetters({ endpoint: 'later' })).total).toBe(0);
     expect(await cli('dlq', 'replay', '--endpoint', 'later')).toMatch(/replayed 0 dead letter/);
-    await sleep(1500);
-    expect(await rowsOf('later')).toBe(3);
+    // the positive marker: an event sent after the second replay, analysed with everything before it
+    await publish('later', { inputs: [[9, 9]], outputs: [0] });
+    await waitFor('the marker analysed', async () => ((await rowsOf('later')) >= 4 ? true : undefined));
+    await waitUntilDrained(nats.url);
+    expect(await rowsOf('later')).toBe(4);
 
     // one bad event of three: replaying its letter sends that event alone (here it is bad again)
     await env.client.createEndpoint({ name: 'partial', featureNames: ['a', 'b'], labelNames: ['y'] });
@@ -329,8 +340,12 @@ describe('data plane', () => {
     });
     expect(JSON.parse((await env.client.deadLetter(again!.seq)).payload)).toEqual({ inputs: [[1, 2, 3]] });
     await waitFor('the two good rows', async () => ((await rowsOf('partial')) === 2 ? true : undefined));
-    await sleep(1200);
-    expect(await rowsOf('partial')).toBe(2);
+    // the replay sent the bad event alone, not its good neighbours again: a marker sent after it
+    // is analysed, and with it everything before it
+    await publish('partial', { inputs: [[5, 6]] });
+    await waitFor('the marker analysed', async () => ((await rowsOf('partial')) >= 3 ? true : undefined));
+    await waitUntilDrained(nats.url);
+    expect(await rowsOf('partial')).toBe(3);
     await expect(cli('dlq', 'show', '999999')).rejects.toMatchObject({ stderr: expect.stringMatching(/no dead letter 999999/) });
   });
 
@@ -357,7 +372,8 @@ describe('data plane', () => {
     // live windows of the endpoint have none of it; no late rows
     expect((await env.client.results({ endpoint: 'history' })).some((w) => w.windowStart < Date.now() - 3_600_000)).toBe(false);
     expect((await env.client.endpointStats('history')).lateRows).toBe(0);
-    const [b] = await env.client.listBatches('history');
+    // marked dispatched after its tasks are published, so possibly after their results are stored
+    const b = await waitFor('the batch marked dispatched', async () => (await env.client.listBatches('history')).find((x) => x.status === 'dispatched'));
     expect(b).toMatchObject({ batchId: 'october', status: 'dispatched', windows: 2 });
     await expect(env.client.sendBatch('history', events, { id: 'october' })).rejects.toThrow(/batch 'october' of endpoint history exists already/);
     // the TSDB points of a batch carry its id

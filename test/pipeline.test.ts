@@ -1,8 +1,8 @@
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { Subjects } from '../host/src/nats/subjects.js';
+import { Consumers, Streams, Subjects } from '../host/src/nats/subjects.js';
 import type { AppOutputMessage } from '../host/src/nats/messages.js';
 import { endpointId } from '../host/src/store/endpoints.js';
 import type { WindowRecord } from '../host/src/store/results-db.js';
@@ -114,7 +114,8 @@ describe('pipeline: events -> windows -> sandboxed app -> LevelDB and TSDB', () 
       const s = await tsdb.exportSeries('app_results_value', Math.floor(normalWindows[0]! / 1000) - 5);
       const pipe = s.filter((x) => x.metric.endpoint_name === 'pipe' && x.metric.result_name === 'general_drift');
       const ts = pipe.flatMap((x) => x.timestamps);
-      return driftWindows.every((w) => ts.includes(w + PERIOD)) ? pipe : undefined;
+      // every window's point, not only the last ones': points ship in the order windows were stored
+      return [...normalWindows, ...driftWindows].every((w) => ts.includes(w + PERIOD)) ? pipe : undefined;
     });
     expect(series).toHaveLength(1);
     const s = series[0]!;
@@ -127,13 +128,11 @@ describe('pipeline: events -> windows -> sandboxed app -> LevelDB and TSDB', () 
       expect(s.values[i]).toBeCloseTo(stored, 10);
     }
     expect(new Set(s.timestamps).size).toBe(s.timestamps.length);
-    const metrics = await tsdb.exportSeries('app_metrics_value', Math.floor(normalWindows[0]! / 1000) - 5);
-    expect(
-      metrics
-        .filter((m) => m.metric.endpoint_name === 'pipe')
-        .map((m) => m.metric.metric_name)
-        .sort(),
-    ).toEqual(['hellinger_mean', 'kld_mean', 'tvd_mean']);
+    const metrics = await waitFor('app_metrics points of every window', async () => {
+      const m = (await tsdb.exportSeries('app_metrics_value', Math.floor(normalWindows[0]! / 1000) - 5)).filter((x) => x.metric.endpoint_name === 'pipe');
+      return m.length > 0 && m.every((x) => [...normalWindows, ...driftWindows].every((w) => x.timestamps.includes(w + PERIOD))) ? m : undefined;
+    });
+    expect(metrics.map((m) => m.metric.metric_name).sort()).toEqual(['hellinger_mean', 'kld_mean', 'tvd_mean']);
   });
 
   it('is idempotent: a redelivered output changes nothing in LevelDB or the TSDB', async () => {
@@ -157,8 +156,12 @@ describe('pipeline: events -> windows -> sandboxed app -> LevelDB and TSDB', () 
         runner: 'test',
       };
       // A different message id, as after the dedup window: only the writer's idempotency stops it.
-      await jetstream(nc).publish(Subjects.outputs(before.endpointId), jsonCodec.encode(forged), { msgID: `replay-${Date.now()}` });
-      await sleep(1500);
+      const ack = await jetstream(nc).publish(Subjects.outputs(before.endpointId), jsonCodec.encode(forged), { msgID: `replay-${Date.now()}` });
+      // the positive marker: the writer is done with it (it acknowledges an output once stored, or found stored)
+      const jsm = await jetstreamManager(nc);
+      await waitFor('the writer done with the replayed output', async () =>
+        (await jsm.consumers.info(Streams.outputs, Consumers.writer)).ack_floor.stream_seq >= ack.seq ? true : undefined,
+      );
     } finally {
       await nc.close();
     }

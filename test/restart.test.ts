@@ -1,12 +1,18 @@
 import { join } from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { Subjects } from '../host/src/nats/subjects.js';
+import { createLogger } from '../host/src/logger.js';
+import { windowKey, type AppOutputMessage, type TaskMessage } from '../host/src/nats/messages.js';
+import { Consumers, Streams, Subjects } from '../host/src/nats/subjects.js';
+import { ensureTopology } from '../host/src/nats/topology.js';
+import { AppRunner, CRASH_TOLERANCE } from '../host/src/runner/runner.js';
+import { endpointId } from '../host/src/store/endpoints.js';
 import type { WindowRecord } from '../host/src/store/results-db.js';
 import { publishDir, sleep, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
+import { waitForWindows } from './helpers/events.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
@@ -73,10 +79,14 @@ describe('restarts and crashes', () => {
     await sleep(2000);
     const sent = await t.stop();
     const lastEventWindowEnd = Math.ceil((Date.now() + 1) / PERIOD) * PERIOD;
-    const windows = await waitFor('every window through the last event', async () => {
-      const w = await env.client.results({ endpoint: 'steady' });
-      return w.some((x) => x.windowStart >= lastEventWindowEnd) && w.some((x) => x.windowStart <= firstWindow) ? w : undefined;
-    });
+    // every window between, not only the first and the last: those of the downtime are analysed
+    // after the restart, possibly after later ones
+    const windows = await waitForWindows(
+      'every window through the last event',
+      () => env.client.results({ endpoint: 'steady' }),
+      firstWindow,
+      lastEventWindowEnd,
+    );
     await env.host.stop();
     expectContiguous(windows);
     const counted = windows.reduce((n, w) => n + w.rows, 0);
@@ -105,15 +115,57 @@ describe('restarts and crashes', () => {
       const end = Math.ceil((Date.now() + 1) / PERIOD) * PERIOD;
       // every window from the first event's through the last: the one the killed runner was on
       // comes back only after the ack wait, possibly after later ones
-      const windows = await waitFor('windows after the crash', async () => {
-        const w = await env.client.results({ endpoint: 'crashy' });
-        return w.some((x) => x.windowStart >= end) && w.some((x) => x.windowStart <= firstWindow) ? w : undefined;
-      });
+      const windows = await waitForWindows('every window through the last event', () => env.client.results({ endpoint: 'crashy' }), firstWindow, end);
       expectContiguous(windows);
       expect(windows.reduce((n, w) => n + w.rows, 0)).toBe(sent);
       expect(windows.every((w) => w.outcome !== 'error')).toBe(true);
     } finally {
       await env[Symbol.asyncDispose]();
+    }
+  });
+  it('a window whose every delivery is lost with its runner still gets an outcome', async () => {
+    // its own server: the task consumer's ack wait is short here
+    await using server = await startTestNats();
+    const nc = await connect({ servers: server.url });
+    try {
+      const js = jetstream(nc);
+      await ensureTopology(nc, await jetstreamManager(nc), { retentionMs: 3_600_000, taskAckWaitMs: 300 });
+      const id = endpointId('lossy');
+      const windowStart = Math.floor(Date.now() / PERIOD) * PERIOD - 10 * PERIOD;
+      const task: TaskMessage = {
+        v: 1,
+        endpointId: id,
+        endpointName: 'lossy',
+        app: 'row-count',
+        version: '1.0.0',
+        windowStart,
+        windowEnd: windowStart + PERIOD,
+        dispatchedAt: Date.now(),
+      };
+      await js.publish(Subjects.tasks('row-count'), jsonCodec.encode(task), { msgID: windowKey(id, 'row-count', windowStart) });
+      // runners that die holding it: delivered, never acknowledged, up to and including the
+      // delivery at which a runner gives up (3 attempts + CRASH_TOLERANCE)
+      const tasks = await js.consumers.get(Streams.tasks, Consumers.runners);
+      for (let delivery = 1; delivery <= 3 + CRASH_TOLERANCE; delivery++) {
+        const m = await tasks.next({ expires: 10_000 });
+        expect(m?.info.deliveryCount).toBe(delivery);
+      }
+      // a runner that lives: it records the window as failed rather than never
+      const runner = new AppRunner({ nc, logger: createLogger('warn'), windowAttempts: 3 });
+      await runner.start();
+      try {
+        const jsm = await jetstreamManager(nc);
+        const stored = await waitFor("the window's outcome", async () => {
+          const m = await jsm.streams.getMessage(Streams.outputs, { last_by_subj: Subjects.outputs(id) }).catch(() => null);
+          return m ? m.json<AppOutputMessage>() : undefined;
+        });
+        expect(stored).toMatchObject({ windowStart, outcome: 'error', error: { code: 'WINDOW_FAILED' } });
+        expect(stored.error!.message).toMatch(/gave up after \d+ deliveries ended without an outcome/);
+      } finally {
+        await runner.stop();
+      }
+    } finally {
+      await nc.close();
     }
   });
 });

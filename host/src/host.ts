@@ -18,7 +18,6 @@ import { ensureTopology, openBuckets } from './nats/topology.js';
 import { jsonCodec } from './nats/codec.js';
 import { windowKey, type AppOutputMessage } from './nats/messages.js';
 import { Subjects } from './nats/subjects.js';
-import { CRASH_TOLERANCE } from './runner/runner.js';
 import { crashError, RunnerSupervisor } from './runner/supervisor.js';
 import type { EndpointRecord } from './store/endpoints.js';
 import { updateJson } from './store/endpoints.js';
@@ -131,7 +130,7 @@ class HostImpl implements Host {
     });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
-    await ensureTopology(nc, jsm, { retentionMs: o.retentionMs, taskMaxDeliver: o.windowAttempts + CRASH_TOLERANCE });
+    await ensureTopology(nc, jsm, { retentionMs: o.retentionMs });
     const buckets = await openBuckets(nc);
     await this.initSettings(buckets.settings);
     const endpoints = new WatchedKv<EndpointRecord>(buckets.endpoints);
@@ -154,6 +153,7 @@ class HostImpl implements Host {
         db,
         logger: this.logger,
         pluginsKv: buckets.plugins,
+        streaksKv: buckets.streaks,
         quarantineAfter: o.quarantineAfter,
         ...(o.influx ? { influx: o.influx } : {}),
       });

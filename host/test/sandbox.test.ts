@@ -265,11 +265,13 @@ describe('time limits', () => {
 
   it('never-settles: a promise that can never settle rejects with APP_TIMEOUT at once, and the host keeps working', async () => {
     // nothing in the sandbox (no timers, no I/O) could settle it once the window's microtasks have run
+    // (at once: this message comes only from the check right after the call; at the deadline the
+    // message is 'did not finish within its time limit'. Not timed: on a loaded machine the fresh
+    // context prepared before the call took 500-900 ms, which says nothing about the plugin's limit)
     const sb = sandboxFor('never-settles');
-    const { err, ms } = await timedRejection(() => sb.run(standardInput()));
+    const err = await rejection(sb.run(standardInput()));
     expect(err.code).toBe('APP_TIMEOUT');
     expect(err.message).toBe('never-settles@1.0.0 did not finish: its promise can never settle (nothing is left to run in the sandbox)');
-    expect(ms).toBeLessThan(LIMIT);
     await expectStillWorks(sb);
     await expectHostWorks();
   });

@@ -19,6 +19,7 @@ import type { CrashReport } from '../runner/sandbox.js';
 import { checkEndpointName, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
 import { activeVersionOf, appliesTo, bundleName, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
 import { readSettings } from '../store/settings.js';
+import { forgetStreaks } from '../store/streaks.js';
 import type { ResultsReply } from '../writer/writer.js';
 
 export interface PluginRoutesDeps {
@@ -291,6 +292,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       await buckets.bundles.delete(bundleName(p.name, v.version)).catch(() => undefined);
       await buckets.bundles.delete(`${bundleName(p.name, v.version)}.map`).catch(() => undefined);
     }
+    // a plugin published later under this name and version starts with no failures
+    await forgetStreaks(buckets.streaks, p.name);
     return { removed: p.name };
   });
 

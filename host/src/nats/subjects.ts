@@ -73,6 +73,8 @@ export const Buckets = {
   poison: 'mw_poison',
   /** Batches of historical events, key `<endpoint name>.<batch id>`: ingested, then dispatched. */
   batches: 'mw_batches',
+  /** Failure streaks per plugin version and endpoint, key `<app>.<version>.<endpoint id>`, counted in window order by the writer. */
+  streaks: 'mw_streaks',
 } as const;
 
 /** Object store of plugin bundles: `<name>@<version>.js` and `.js.map`. */

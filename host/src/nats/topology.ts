@@ -6,10 +6,8 @@ import { Buckets, BUNDLE_STORE, Consumers, REFERENCE_STORE, Streams, Subjects } 
 
 export interface TopologyOptions {
   retentionMs: number;
-  /** How long a runner may go silent on a task before it is redelivered (runners signal progress every 2 s). @default 6 s */
+  /** How long a runner may go silent on a task before it is redelivered (runners signal progress every second). @default 3 s */
   taskAckWaitMs?: number;
-  /** Deliveries of a task before it is given up. @default 5 */
-  taskMaxDeliver?: number;
 }
 
 const ns = (ms: number) => Math.round(ms * 1e6);
@@ -56,7 +54,11 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     ack_policy: AckPolicy.Explicit,
     // a runner signals progress every second: the windows a crashed runner held come back within 3 s
     ack_wait: ns(opts.taskAckWaitMs ?? 3_000),
-    max_deliver: opts.taskMaxDeliver ?? 6,
+    // not capped here: a runner records a window as WINDOW_FAILED, without running its app, once
+    // its deliveries reach the window attempts plus CRASH_TOLERANCE, and a later delivery does the
+    // same. A cap would drop a task whose last delivery was lost with its runner: a window with
+    // no outcome, which neighbours crashing runners made happen
+    max_deliver: -1,
     max_ack_pending: 1024,
   });
   await ensureConsumer(jsm, Streams.serving, {
@@ -85,7 +87,9 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     max_ack_pending: 1024,
   });
   const kvm = new Kvm(nc);
-  for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1, ...(b === Buckets.poison ? { ttl: opts.retentionMs } : {}) });
+  // poison marks and streaks of windows older than the retention are of no use: they expire
+  const expiring = new Set<string>([Buckets.poison, Buckets.streaks]);
+  for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1, ...(expiring.has(b) ? { ttl: opts.retentionMs } : {}) });
   const objm = new Objm(nc);
   await objm.create(BUNDLE_STORE);
   await objm.create(REFERENCE_STORE);
@@ -121,6 +125,7 @@ export interface Buckets {
   controller: KV;
   batches: KV;
   poison: KV;
+  streaks: KV;
   bundles: ObjectStore;
   references: ObjectStore;
 }
@@ -128,15 +133,16 @@ export interface Buckets {
 export async function openBuckets(nc: NatsConnection): Promise<Buckets> {
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
-  const [endpoints, plugins, settings, controller, batches, poison, bundles, references] = await Promise.all([
+  const [endpoints, plugins, settings, controller, batches, poison, streaks, bundles, references] = await Promise.all([
     kvm.open(Buckets.endpoints),
     kvm.open(Buckets.plugins),
     kvm.open(Buckets.settings),
     kvm.open(Buckets.controller),
     kvm.open(Buckets.batches),
     kvm.open(Buckets.poison),
+    kvm.open(Buckets.streaks),
     objm.open(BUNDLE_STORE),
     objm.open(REFERENCE_STORE),
   ]);
-  return { endpoints, plugins, settings, controller, batches, poison, bundles, references };
+  return { endpoints, plugins, settings, controller, batches, poison, streaks, bundles, references };
 }

@@ -65,6 +65,14 @@ export interface SandboxOptions {
   atPublish?: boolean;
 }
 
+/** The limits on one call of a plugin (see PluginSandbox.startClock). */
+interface WindowClock {
+  began: number;
+  /** Rejects with APP_TIMEOUT when a limit is passed (and disposes the isolate). */
+  deadline: Promise<never>;
+  stop(): void;
+}
+
 export interface RunOptions {
   /** Where the plugin's log lines go (truncated, at most 100 a window). */
   onLog?: (line: LogLine) => void;
@@ -91,6 +99,12 @@ const INVALID = '\u0000invalid:';
 const WATCHDOG_MS = 25;
 /** The least slack the wall-clock backstop gives a call beyond its time limit. */
 const BACKSTOP_MS = 2000;
+/**
+ * Bound on preparing a fresh context (hardening and recording its realm: the host's code, no
+ * plugin code runs), which is not charged to the plugin's time limit: about 20 ms on an idle
+ * machine, several hundred on a loaded one.
+ */
+const SETUP_TIMEOUT_MS = 10_000;
 
 /** Largest output (JSON text) an app may return. */
 export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024;
@@ -260,10 +274,8 @@ export class PluginSandbox {
     const { isolate, scripts } = this.ensure();
     this.current.window = { endpointId: input.endpoint.id, endpointName: input.endpoint.name, windowStart: input.windowStart, windowEnd: input.windowEnd };
     const timeout = this.opts.limits.timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    let watchdog: NodeJS.Timeout | undefined;
+    let clock: WindowClock | undefined;
     let failed = false;
-    const began = Date.now();
     const onLog = runOptions.onLog;
     try {
       const keepModule = this.opts.isolation === 'version';
@@ -284,34 +296,22 @@ export class PluginSandbox {
       const seq = ++this.seq;
       this.active = { seq, input };
       if (onLog) this.recent.set(seq, { onLog, logs: 0 });
-      // Three layers: the isolate's own timeout (sync and microtask loops), a CPU-time watchdog
-      // (anything that keeps the isolate's thread busy), and this wall-clock backstop for a call
-      // that neither runs nor returns. The backstop leaves room for a call queued behind other
-      // plugins' calls on the runner's threads: a busy runner must not fail a quick plugin.
-      // (A promise that can never settle is found at once, see PENDING.)
-      const deadline = new Promise<never>((_, reject) => {
-        const kill = (why: string) => {
-          reject(new ModelwatchError('APP_TIMEOUT', `${this.label()} ${why}`));
-          if (!isolate.isDisposed) isolate.dispose();
-        };
-        timer = setTimeout(() => kill(`did not finish within its time limit of ${timeout} ms`), timeout + Math.max(timeout, BACKSTOP_MS));
-        const cpuStart = isolate.cpuTime;
-        const cpuLimit = BigInt(Math.round(timeout * 1e6));
-        watchdog = setInterval(() => {
-          if (!isolate.isDisposed && isolate.cpuTime - cpuStart > cpuLimit) kill(`used more than its ${timeout} ms of CPU time`);
-        }, WATCHDOG_MS);
-      });
-      deadline.catch(() => undefined); // may fire after the race is settled
       let out: unknown;
       // a realm the last window left changed answers DIRTY without running anything: once more
       // in a fresh context (which is pristine by construction)
       for (let attempt = 0; attempt < 2; attempt++) {
-        const live = await Promise.race([this.liveContext(isolate, scripts, timeout), deadline]);
+        // a fresh context is the host's work, bounded on its own: the plugin's limits start after it
+        // (charged to the plugin, it failed well-behaved windows on a loaded machine)
+        const live = await this.liveContext(isolate, scripts);
+        clock = this.startClock(isolate, timeout);
+        const { began, deadline } = clock;
         // (not isolated-vm's promise results: in a long-lived context they hold native memory)
         const call = live.entry.apply(undefined, [keepModule, seq, meta], { timeout: Math.max(1, timeout - (Date.now() - began)), result: { copy: true } });
         call.catch(() => undefined); // raced below: a late rejection must not go unhandled
         out = await Promise.race([call, deadline]);
         if (out === DIRTY) {
+          clock.stop();
+          clock = undefined;
           this.dropContext();
           continue;
         }
@@ -330,7 +330,7 @@ export class PluginSandbox {
       return out;
     } catch (err) {
       failed = true;
-      throw this.mapError(err, isolate, timeout, Date.now() - began);
+      throw this.mapError(err, isolate, timeout, clock ? Date.now() - clock.began : 0);
     } finally {
       // this.current.window stays: an isolate that could not be stopped (one long builtin
       // operation past its deadline) may still crash V8 after the run is over, and that is this
@@ -338,20 +338,71 @@ export class PluginSandbox {
       const done = this.active;
       this.active = undefined;
       if (done && this.recent.has(done.seq)) setTimeout(() => this.recent.delete(done.seq), 1000).unref();
-      clearTimeout(timer);
-      clearInterval(watchdog);
+      clock?.stop();
       // After a failure the isolate may hold late rejections or broken state: start over.
       if (failed || isolate.isDisposed) this.disposeIsolate();
     }
   }
 
-  /** The context windows run in: the live one, or a fresh hardened one with the plugin's factory defined. */
-  private async liveContext(
-    isolate: ivm.Isolate,
-    scripts: NonNullable<PluginSandbox['scripts']>,
-    timeout: number,
-  ): Promise<NonNullable<PluginSandbox['live']>> {
+  /**
+   * The plugin's limits on one call, from now. Three layers: the isolate's own timeout (sync
+   * and microtask loops, given by the caller from `began`), a CPU-time watchdog (anything that
+   * keeps the isolate's thread busy), and a wall-clock backstop for a call that neither runs nor
+   * returns. The backstop leaves room for a call queued behind other plugins' calls on the
+   * runner's threads: a busy runner must not fail a quick plugin. (A promise that can never
+   * settle is found at once, see PENDING.)
+   */
+  private startClock(isolate: ivm.Isolate, timeout: number): WindowClock {
+    let timer: NodeJS.Timeout | undefined;
+    let watchdog: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      const kill = (why: string) => {
+        reject(new ModelwatchError('APP_TIMEOUT', `${this.label()} ${why}`));
+        if (!isolate.isDisposed) isolate.dispose();
+      };
+      timer = setTimeout(() => kill(`did not finish within its time limit of ${timeout} ms`), timeout + Math.max(timeout, BACKSTOP_MS));
+      const cpuStart = isolate.cpuTime;
+      const cpuLimit = BigInt(Math.round(timeout * 1e6));
+      watchdog = setInterval(() => {
+        if (!isolate.isDisposed && isolate.cpuTime - cpuStart > cpuLimit) kill(`used more than its ${timeout} ms of CPU time`);
+      }, WATCHDOG_MS);
+    });
+    deadline.catch(() => undefined); // may fire after the race is settled
+    return {
+      began: Date.now(),
+      deadline,
+      stop: () => {
+        clearTimeout(timer);
+        clearInterval(watchdog);
+      },
+    };
+  }
+
+  /**
+   * The context windows run in: the live one, or a fresh hardened one with the plugin's factory
+   * defined (no plugin code runs here), within SETUP_TIMEOUT_MS.
+   */
+  private async liveContext(isolate: ivm.Isolate, scripts: NonNullable<PluginSandbox['scripts']>): Promise<NonNullable<PluginSandbox['live']>> {
     if (this.live?.isolate === isolate) return this.live;
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new ModelwatchError('APP_TIMEOUT', `${this.label()} could not be given a fresh context within ${SETUP_TIMEOUT_MS} ms (the runner is overloaded)`),
+        );
+        if (!isolate.isDisposed) isolate.dispose();
+      }, SETUP_TIMEOUT_MS);
+    });
+    slow.catch(() => undefined);
+    try {
+      return await Promise.race([this.prepareContext(isolate, scripts), slow]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async prepareContext(isolate: ivm.Isolate, scripts: NonNullable<PluginSandbox['scripts']>): Promise<NonNullable<PluginSandbox['live']>> {
+    const timeout = SETUP_TIMEOUT_MS;
     const context = await isolate.createContext();
     this.contextsCreated++;
     try {
@@ -372,7 +423,11 @@ export class PluginSandbox {
       this.live = { isolate, context, entry, take };
       return this.live;
     } catch (err) {
-      context.release();
+      try {
+        context.release();
+      } catch {
+        /* isolate already gone */
+      }
       throw err;
     }
   }

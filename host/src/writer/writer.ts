@@ -9,6 +9,8 @@ import type { AppOutputMessage } from '../nats/messages.js';
 import { Consumers, Streams, Subjects } from '../nats/subjects.js';
 import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
 import type { EndpointStatsRecord, LatestResult, ResultsDb, ResultsQuery, ServingRecord, WindowRecord } from '../store/results-db.js';
+import { KeyedQueue } from '../store/keyed-queue.js';
+import { FailureStreaks } from '../store/streaks.js';
 import type { ServingMinuteMessage } from '../stream/serving.js';
 
 export interface WriterDeps {
@@ -19,7 +21,9 @@ export interface WriterDeps {
   influx?: InfluxTarget;
   /** Plugin records, for the last error and quarantine. */
   pluginsKv?: KV;
-  /** Quarantine a plugin after this many failed windows in a row. @default 5 */
+  /** Failure streaks per plugin version and endpoint (`mw_streaks`): without it, nothing is quarantined. */
+  streaksKv?: KV;
+  /** Quarantine a plugin version after this many failed windows in a row on one endpoint. @default 5 */
   quarantineAfter?: number;
 }
 
@@ -52,10 +56,24 @@ export class Writer {
   private readonly log: Logger;
   stored = 0;
   duplicates = 0;
-  private readonly failures = new Map<string, number>();
+  private readonly streaks: FailureStreaks | undefined;
+  /** The last error of each plugin: a burst of failures is one update of its record. */
+  private readonly lastErrors = new KeyedQueue<AppOutputMessage, void>((_app, outs) => this.updatePlugin(outs.at(-1)!));
+  /** Outputs stored and being accounted, acknowledged once accounted. */
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(private readonly deps: WriterDeps) {
     this.log = deps.logger.child({ component: 'writer' });
+    this.streaks =
+      deps.streaksKv && deps.pluginsKv
+        ? new FailureStreaks(deps.streaksKv, deps.quarantineAfter ?? 5, {
+            otherVersionWindow: async (out, start) => {
+              const w = await deps.db.getWindow(out.endpointId, out.app, start);
+              return w && w.version !== out.version ? w : undefined;
+            },
+            onLimit: (out, streak) => this.updatePlugin(out, streak),
+          })
+        : undefined;
   }
 
   async start(): Promise<void> {
@@ -112,20 +130,37 @@ export class Writer {
     this.messages = await consumer.consume({ max_messages: 256 });
     this.loop = (async () => {
       for await (const m of this.messages!) {
+        let out: AppOutputMessage;
+        let stored: boolean;
         try {
-          const out = jsonCodec.decode<AppOutputMessage>(m.data);
-          const r = await db.store(out, this.influx !== undefined);
-          if (r === 'stored') {
-            this.stored++;
-            await this.health(out);
-          } else this.duplicates++;
-          m.ack();
-          if (this.idle) this.wake?.();
+          out = jsonCodec.decode<AppOutputMessage>(m.data);
+          stored = (await db.store(out, this.influx !== undefined)) === 'stored';
+          if (stored) this.stored++;
+          else this.duplicates++;
         } catch (err) {
           this.log.error({ err, seq: m.seq }, 'could not store an output; it will be redelivered');
           m.nak(1000);
+          continue;
         }
+        // acknowledged once accounted (a duplicate too: the writer may have stopped after storing
+        // the window and before accounting it); accounting waits for NATS, so outputs of other
+        // keys go on meanwhile
+        const done: Promise<void> = this.health(out, stored)
+          .then(
+            () => {
+              m.ack();
+              if (this.idle) this.wake?.();
+            },
+            (err: unknown) => {
+              this.log.error({ err, seq: m.seq }, 'could not account an output; it will be redelivered');
+              m.nak(1000);
+            },
+          )
+          .finally(() => this.inflight.delete(done));
+        this.inflight.add(done);
+        if (this.inflight.size >= 256) await Promise.race(this.inflight);
       }
+      await Promise.all(this.inflight);
     })();
   }
 
@@ -143,43 +178,51 @@ export class Writer {
   }
 
   /**
-   * Track failures per plugin: record the last error, and quarantine a plugin whose windows
-   * failed `quarantineAfter` times in a row. Any success resets the count.
+   * A window's outcome for its plugin: the window is accounted in its version's failure streak
+   * on its endpoint, in window order (`store/streaks.ts`), and the version is quarantined when
+   * the streak reaches `quarantineAfter`; a failure is recorded as the plugin's last error.
    */
-  private async health(out: AppOutputMessage): Promise<void> {
+  private async health(out: AppOutputMessage, stored: boolean): Promise<void> {
+    const work: Array<Promise<unknown>> = [];
+    // a batch's windows (only those with rows, all dispatched at once) do not follow one another: no streak
+    if (this.streaks && !out.endpointId.includes('-')) work.push(this.streaks.account(out));
+    if (out.outcome === 'error' && stored && this.deps.pluginsKv) {
+      work.push(this.lastErrors.push(out.app, out).catch((err: unknown) => this.log.warn({ err }, 'could not record a plugin failure')));
+    }
+    await Promise.all(work);
+  }
+
+  /**
+   * Record the output's error as the plugin's last error and, given the streak that reached the
+   * limit, quarantine the version if it is still the active one (a newer publish replaced it).
+   */
+  private async updatePlugin(out: AppOutputMessage, streak?: number): Promise<void> {
     const kv = this.deps.pluginsKv;
     if (!kv) return;
-    if (out.outcome !== 'error') {
-      this.failures.delete(`${out.app}@${out.version}`);
-      return;
-    }
-    const n = (this.failures.get(`${out.app}@${out.version}`) ?? 0) + 1;
-    this.failures.set(`${out.app}@${out.version}`, n);
-    const limit = this.deps.quarantineAfter ?? 5;
-    const error = out.error ?? { code: 'APP_ERROR', message: 'failed' };
+    const now = Date.now();
     await updateJson<PluginRecord>(kv, out.app, (p) => {
       if (!p) return undefined;
-      const next: PluginRecord = {
-        ...p,
-        lastError: {
+      const next: PluginRecord = { ...p, updatedAt: now };
+      if (out.outcome === 'error') {
+        const error = out.error ?? { code: 'APP_ERROR', message: 'failed' };
+        next.lastError = {
           code: error.code,
           message: error.message,
           ...(error.stack ? { stack: error.stack } : {}),
           version: out.version,
           endpoint: out.endpointName,
           windowStart: out.windowStart,
-          at: Date.now(),
-        },
-        updatedAt: Date.now(),
-      };
-      // only the version that failed is quarantined: a newer publish has already replaced it
-      if (n >= limit && p.status === 'active' && p.activeVersion === out.version) {
-        next.status = 'quarantined';
-        next.statusReason = `failed ${n} windows in a row; last: ${error.code}: ${error.message}`;
-        this.log.warn({ plugin: out.app, version: out.version, failures: n }, 'plugin quarantined');
+          at: now,
+        };
       }
+      if (streak !== undefined && p.status === 'active' && p.activeVersion === out.version) {
+        const last = next.lastError ? `; last: ${next.lastError.code}: ${next.lastError.message}` : '';
+        next.status = 'quarantined';
+        next.statusReason = `failed ${streak} windows in a row on endpoint ${out.endpointName}${last}`;
+        this.log.warn({ plugin: out.app, version: out.version, endpoint: out.endpointName, failures: streak }, 'plugin quarantined');
+      } else if (out.outcome !== 'error') return undefined;
       return next;
-    }).catch((err: unknown) => this.log.warn({ err }, 'could not record a plugin failure'));
+    });
   }
 
   /** Wait `ms`, or less when the writer stops (or, while idle, when an output arrives). */

@@ -1,0 +1,104 @@
+// Writer throughput: outputs stored per second from a backlog in MW_OUTPUTS (20 endpoints x 1
+// app, one-second windows, 1 result each, a fifth of them empty), with the failure streaks kept
+// in KV mw_streaks (one compare-and-set per output) against a writer that keeps none (the
+// baseline), each on its own nats-server and LevelDB, in this process. The outputs come in
+// shuffled window order, as from concurrent runners.
+//
+//   node --no-node-snapshot bench/writer-throughput.mjs [--outputs N]
+//
+// Needs host/dist (npx tsc -b) and nats-server on PATH.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { createLogger } from '../host/dist/logger.js';
+import { jsonCodec } from '../host/dist/nats/codec.js';
+import { windowKey } from '../host/dist/nats/messages.js';
+import { Subjects } from '../host/dist/nats/subjects.js';
+import { startNatsServer } from '../host/dist/nats/server.js';
+import { ensureTopology, openBuckets } from '../host/dist/nats/topology.js';
+import { endpointId } from '../host/dist/store/endpoints.js';
+import { ResultsDb } from '../host/dist/store/results-db.js';
+import { Writer } from '../host/dist/writer/writer.js';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const OUTPUTS = arg('--outputs', 10_000);
+const ENDPOINTS = 20;
+const T0 = Math.floor(Date.now() / 1000) * 1000 - 86_400_000;
+
+let seed = 5;
+const uniform = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
+const outputs = [];
+for (let i = 0; i < OUTPUTS; i++) {
+  const e = i % ENDPOINTS;
+  const w = Math.floor(i / ENDPOINTS);
+  const empty = uniform() < 0.2;
+  outputs.push({
+    v: 1,
+    endpointId: endpointId(`e${e}`),
+    endpointName: `e${e}`,
+    app: 'bench',
+    version: '1.0.0',
+    windowStart: T0 + w * 1000,
+    windowEnd: T0 + (w + 1) * 1000,
+    outcome: empty ? 'empty' : 'ok',
+    rows: empty ? 0 : 100,
+    results: empty ? [] : [{ name: 'drift', value: uniform(), kind: 0, status: 0 }],
+    metrics: [],
+    durationMs: 1,
+    completedAt: Date.now(),
+    runner: 'bench',
+    attempts: 1,
+  });
+}
+// concurrent runners: each output up to 8 places from its place in window order
+for (let i = 0; i < outputs.length; i++) {
+  const j = Math.min(outputs.length - 1, i + Math.floor(uniform() * 8));
+  [outputs[i], outputs[j]] = [outputs[j], outputs[i]];
+}
+
+async function run(withStreaks) {
+  const dir = mkdtempSync(join(tmpdir(), 'mw-bench-writer-'));
+  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+  const nc = await connect({ servers: nats.url });
+  const js = jetstream(nc);
+  await ensureTopology(nc, await jetstreamManager(nc), { retentionMs: 7 * 86_400_000 });
+  const buckets = await openBuckets(nc);
+  const now = Date.now();
+  await buckets.plugins.put('bench', JSON.stringify({ name: 'bench', activeVersion: '1.0.0', status: 'active', createdAt: now, updatedAt: now, versions: [] }));
+  await Promise.all(
+    outputs.map((o) => js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o), { msgID: windowKey(o.endpointId, o.app, o.windowStart) })),
+  );
+  const db = new ResultsDb(join(dir, 'results'));
+  await db.open();
+  const writer = new Writer({
+    nc,
+    js,
+    db,
+    logger: createLogger('error'),
+    pluginsKv: buckets.plugins,
+    ...(withStreaks ? { streaksKv: buckets.streaks } : {}),
+    quarantineAfter: 5,
+  });
+  const t = performance.now();
+  await writer.start();
+  while (writer.stored < OUTPUTS) await new Promise((r) => setTimeout(r, 20));
+  const seconds = (performance.now() - t) / 1000;
+  await writer.stop();
+  await db.close();
+  await nc.close();
+  await nats.stop();
+  rmSync(dir, { recursive: true, force: true });
+  return OUTPUTS / seconds;
+}
+
+const baseline = await run(false);
+const streaks = await run(true);
+console.log(`${OUTPUTS} outputs (${ENDPOINTS} endpoints, shuffled by up to 8 places), stored from a backlog\n`);
+console.log(`writer, no streaks (baseline)    ${baseline.toFixed(0)} outputs/s`);
+console.log(`writer, streaks in mw_streaks    ${streaks.toFixed(0)} outputs/s`);
+console.log(`ratio (streaks / baseline)       ${(streaks / baseline).toFixed(2)}`);
