@@ -5,7 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestBatch } from '@modelwatch/protocol';
 import { freePort, startNatsServer, type NatsServerHandle } from '../host/src/nats/server.js';
-import { createTracker } from '../sdk/src/tracker.js';
+import { createTracker } from '../tracker/src/index.js';
 import { publishDir, REPO, rng, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
