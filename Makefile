@@ -14,7 +14,9 @@ demo: node nats-server deps build
 test: setup lint
 	node test/run.mjs
 
-# ESLint (typescript-eslint, typed: no floating promises, type-only imports) and Prettier's check
+# ESLint (typescript-eslint, typed: no floating promises, type-only imports), the layers
+# (dependency-cruiser, .dependency-cruiser.mjs: no import cycles, no import of a higher layer) and
+# Prettier's check
 lint: node deps
 	npm run --silent lint
 
@@ -48,7 +50,7 @@ system-deps: nats-server
 
 deps: node_modules/.installed
 
-node_modules/.installed: package-lock.json package.json sdk/package.json host/package.json
+node_modules/.installed: package-lock.json package.json sdk/package.json protocol/package.json tracker/package.json host/package.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -67,4 +69,4 @@ env:
 	@echo 'export PATH="$(NODE_BIN):$(CURDIR)/node_modules/.bin:$$PATH"'
 
 clean:
-	rm -rf sdk/dist host/dist node_modules .tools *.tsbuildinfo sdk/*.tsbuildinfo host/*.tsbuildinfo
+	rm -rf sdk/dist protocol/dist tracker/dist host/dist node_modules .tools *.tsbuildinfo sdk/*.tsbuildinfo protocol/*.tsbuildinfo tracker/*.tsbuildinfo host/*.tsbuildinfo

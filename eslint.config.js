@@ -11,7 +11,15 @@ export default tseslint.config(
     files: ['**/*.ts'],
     languageOptions: {
       parserOptions: {
-        project: ['./sdk/tsconfig.json', './host/tsconfig.json', './plugins/tsconfig.json', './tsconfig.test.json'],
+        project: [
+          './sdk/tsconfig.json',
+          './sdk/tsconfig.tracker.json',
+          './protocol/tsconfig.json',
+          './tracker/tsconfig.json',
+          './host/tsconfig.json',
+          './plugins/tsconfig.json',
+          './tsconfig.test.json',
+        ],
         tsconfigRootDir: import.meta.dirname,
       },
     },

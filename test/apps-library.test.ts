@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { quantiles } from '@modelwatch/sdk/stats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WindowRecord } from '@modelwatch/protocol';
 import { bundlePlugin } from '../host/src/plugins/bundle.js';
-import type { WindowRecord } from '../host/src/store/results-db.js';
 import { REPO, rng, sleep, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { waitFor } from './helpers/tmp.js';

@@ -3,9 +3,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../host/src/nats/server.js';
-import type { MonitoringStatus } from '../host/src/cli/client.js';
 import type { ResultRow } from '../host/src/cli/format.js';
+import type { MonitoringStatus } from '../host/src/client/client.js';
+import { freePort } from '../host/src/nats/server.js';
 import { REPO, rng } from './helpers/host.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 

@@ -2,12 +2,11 @@ import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Subjects, type WindowRecord } from '@modelwatch/protocol';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { Subjects } from '../host/src/nats/subjects.js';
-import type { WindowRecord } from '../host/src/store/results-db.js';
+import { waitForWindows, waitUntilDrained } from './helpers/events.js';
 import { publishDir, sleep, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { waitForWindows, waitUntilDrained } from './helpers/events.js';
 import { tempDir } from './helpers/tmp.js';
 
 const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;

@@ -3,7 +3,7 @@ import { chmod, cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ModelwatchClient } from '../host/src/cli/client.js';
+import { ModelwatchClient } from '../host/src/client/client.js';
 import { freePort } from '../host/src/nats/server.js';
 import { docBlocks, docFiles, docGroups, parseMarker, strayMarkers, type DocGroup } from './helpers/doc-blocks.js';
 import { REPO, rng, startTestHost } from './helpers/host.js';

@@ -1,8 +1,8 @@
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Streams, Subjects } from '../host/src/nats/subjects.js';
-import { MAX_LETTER_PAYLOAD, type DeadLetter } from '../host/src/stream/dlq.js';
+import { Streams, Subjects, type DeadLetter } from '@modelwatch/protocol';
+import { MAX_LETTER_PAYLOAD } from '../host/src/stream/dlq.js';
 import { publishDir, rng, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { waitFor } from './helpers/tmp.js';

@@ -1,8 +1,8 @@
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Subjects } from '@modelwatch/protocol';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { Subjects } from '../host/src/nats/subjects.js';
 import { publishDir, sleep, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { waitFor } from './helpers/tmp.js';

@@ -1,12 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PluginRecord } from '../host/src/store/plugins.js';
-import type { WindowRecord } from '../host/src/store/results-db.js';
+import type { PluginRecord, WindowRecord } from '@modelwatch/protocol';
 import { bundlePlugin } from '../host/src/plugins/bundle.js';
 import { CRASH_TOLERANCE } from '../host/src/runner/runner.js';
-import { publishDir, sleep, startTestHost } from './helpers/host.js';
 import { waitUntilDrained } from './helpers/events.js';
+import { publishDir, sleep, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 

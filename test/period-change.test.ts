@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { windowAt, type PeriodSegment } from '../host/src/controller/windows.js';
-import type { WindowRecord } from '../host/src/store/results-db.js';
+import type { PeriodSegment, WindowRecord } from '@modelwatch/protocol';
+import { windowAt } from '../host/src/domain/windows.js';
 import { publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { CLI } from './helpers/processes.js';

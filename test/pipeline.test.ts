@@ -1,11 +1,9 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Consumers, Streams, Subjects, type AppOutputMessage, type WindowRecord } from '@modelwatch/protocol';
+import { endpointId } from '../host/src/domain/names.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { Consumers, Streams, Subjects } from '../host/src/nats/subjects.js';
-import type { AppOutputMessage } from '../host/src/nats/messages.js';
-import { endpointId } from '../host/src/store/endpoints.js';
-import type { WindowRecord } from '../host/src/store/results-db.js';
 import { HISTOGRAM_PLUGIN, publishDir, rng, sleep, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { waitFor } from './helpers/tmp.js';

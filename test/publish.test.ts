@@ -4,12 +4,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Subjects } from '../host/src/nats/subjects.js';
+import { Subjects, type WindowRecord } from '@modelwatch/protocol';
 import { openBuckets } from '../host/src/nats/topology.js';
-import type { WindowRecord } from '../host/src/store/results-db.js';
-import { CLI } from './helpers/processes.js';
 import { publishDir, rng, sleep, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
+import { CLI } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;

@@ -1,9 +1,8 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Streams, Subjects, type DeadLetter } from '@modelwatch/protocol';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { Streams, Subjects } from '../host/src/nats/subjects.js';
-import type { DeadLetter } from '../host/src/stream/dlq.js';
 import { HISTOGRAM_PLUGIN, publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { waitFor } from './helpers/tmp.js';

@@ -1,22 +1,6 @@
-/** Stable codes of the host's errors. */
-export type ErrorCode =
-  | 'INVALID_OPTIONS'
-  | 'INVALID_ARGUMENT'
-  | 'NOT_FOUND'
-  | 'CONFLICT'
-  | 'NATS_SERVER_NOT_FOUND'
-  | 'NATS_SERVER_FAILED'
-  | 'PLUGIN_BUILD_FAILED'
-  | 'PLUGIN_INVALID_MANIFEST'
-  | 'PLUGIN_LOAD_FAILED'
-  | 'PLUGIN_DRY_RUN_FAILED'
-  | 'APP_ERROR'
-  | 'APP_TIMEOUT'
-  | 'APP_MEMORY_LIMIT'
-  | 'APP_INVALID_OUTPUT'
-  | 'INVALID_EVENT'
-  | 'INVALID_REFERENCE'
-  | 'HTTP_ERROR';
+import type { ErrorCode, ErrorData } from '@modelwatch/protocol';
+
+export type { ErrorCode, ErrorData };
 
 /** Base class of the host's errors: a stable `code`, a message that says what is wrong. */
 export class ModelwatchError extends Error {
@@ -34,12 +18,12 @@ export function isModelwatchError(err: unknown, code?: ErrorCode): err is Modelw
   return err instanceof ModelwatchError && (code === undefined || err.code === code);
 }
 
-/** Plain data for an error that crosses a process or the sandbox. */
-export interface ErrorData {
-  code: ErrorCode | string;
-  message: string;
-  /** The plugin's stack, mapped to its sources (file:line:column), for errors it threw. */
-  stack?: string;
+/** An event that is not valid: the message says what is wrong (and where, for an event of several). */
+export class InvalidEventError extends ModelwatchError {
+  constructor(message: string) {
+    super('INVALID_EVENT', message);
+    this.name = 'InvalidEventError';
+  }
 }
 
 export function errorData(err: unknown, fallback: ErrorCode = 'APP_ERROR'): ErrorData {

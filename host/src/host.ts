@@ -1,31 +1,35 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
-import { ModelwatchClient } from './cli/client.js';
-import { publishBundle } from './cli/commands/plugin.js';
-import { watchPlugin } from './plugins/bundle.js';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
+import {
+  SETTINGS_KEY,
+  Subjects,
+  type AppOutputMessage,
+  type BatchRecord,
+  type EndpointRecord,
+  type MonitoringSettings,
+  type PluginRecord,
+} from '@modelwatch/protocol';
 import { runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
+import { ModelwatchClient } from './client/client.js';
 import { resolveHostOptions, type HostOptions, type ResolvedHostOptions } from './config/options.js';
 import { Controller } from './controller/controller.js';
+import { windowKey } from './domain/keys.js';
 import { createLogger, type Logger } from './logger.js';
+import { jsonCodec } from './nats/codec.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
 import { ensureTopology, openBuckets } from './nats/topology.js';
-import { jsonCodec } from './nats/codec.js';
-import { windowKey, type AppOutputMessage } from './nats/messages.js';
-import { Subjects } from './nats/subjects.js';
+import { watchPlugin } from './plugins/bundle.js';
 import { crashError, RunnerSupervisor } from './runner/supervisor.js';
-import type { EndpointRecord } from './store/endpoints.js';
-import { updateJson } from './store/endpoints.js';
-import type { PluginRecord } from './store/plugins.js';
+import { updateJson } from './store/kv.js';
 import { ResultsDb } from './store/results-db.js';
-import { initSettings, SETTINGS_KEY, withBasePeriod, type MonitoringSettings } from './store/settings.js';
+import { initSettings, withBasePeriod } from './store/settings.js';
 import { WatchedKv } from './store/watched-kv.js';
-import { StreamProcessor, type BatchRecord } from './stream/processor.js';
+import { StreamProcessor } from './stream/processor.js';
 import { ServingAggregator } from './stream/serving.js';
 import { Writer } from './writer/writer.js';
 
@@ -274,7 +278,7 @@ class HostImpl implements Host {
     return await watchPlugin(dir, async (e) => {
       if (!e.ok) return log.error(e.error.message);
       try {
-        const rec = await publishBundle(client, e.bundle, { devSuffix: `${Date.now()}${n++}` });
+        const rec = await client.publishBundle(e.bundle, { devSuffix: `${Date.now()}${n++}` });
         log.info({ plugin: rec.name, version: rec.activeVersion }, 'development version published');
         for (const w of rec.dryRun.warnings) log.warn({ plugin: rec.name, version: rec.activeVersion }, w);
       } catch (err) {

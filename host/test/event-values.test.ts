@@ -1,10 +1,10 @@
 import { referenceStatsMap } from '@modelwatch/sdk/stats';
 import { describe, expect, it } from 'vitest';
-import type { RowBatch } from '../src/nats/messages.js';
+import type { EndpointRecord, RowBatch } from '@modelwatch/protocol';
+import { InvalidEventError } from '../src/errors.js';
+import { decodeRowBatch, RowsChunk } from '../src/nats/rows.js';
 import { buildWindowData, packColumns } from '../src/runner/window-data.js';
-import type { EndpointRecord } from '../src/store/endpoints.js';
-import { eventsOf, inferNames, InvalidEventError, parseEvent } from '../src/stream/events.js';
-import { decodeRowBatch, RowsChunk } from '../src/stream/rows.js';
+import { eventsOf, inferNames, parseEvent } from '../src/stream/events.js';
 import { endpointRecord } from './helpers.js';
 
 const ARRIVAL = Date.UTC(2026, 10, 27, 12);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ModelwatchError } from '../src/errors.js';
-import { appendEventRows, emptyRows, inferNames, InvalidEventError, MAX_ROWS_PER_EVENT, parseWhen, type Rows } from '../src/stream/events.js';
-import type { EndpointRecord } from '../src/store/endpoints.js';
+import type { EndpointRecord, Rows } from '@modelwatch/protocol';
+import { ModelwatchError, InvalidEventError } from '../src/errors.js';
+import { appendEventRows, emptyRows, inferNames, MAX_ROWS_PER_EVENT, parseWhen } from '../src/stream/events.js';
 
 const ARRIVAL = Date.UTC(2026, 10, 27, 12, 0, 0);
 

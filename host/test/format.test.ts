@@ -1,7 +1,7 @@
 import { ResultKind, ResultStatus } from '@modelwatch/sdk';
 import { describe, expect, it } from 'vitest';
+import type { WindowRecord } from '@modelwatch/protocol';
 import { fmtValue, resultRows } from '../src/cli/format.js';
-import type { WindowRecord } from '../src/store/results-db.js';
 
 const START = Date.UTC(2026, 10, 27, 10, 0, 0);
 const END = Date.UTC(2026, 10, 27, 10, 10, 0);

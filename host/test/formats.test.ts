@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { EndpointRecord } from '../src/store/endpoints.js';
-import { eventKind, eventsOf, inferNames, inferNamesFrom, InvalidEventError, isRequestBatch, parseEvent, parseRequestBatch } from '../src/stream/events.js';
+import type { EndpointRecord } from '@modelwatch/protocol';
+import { InvalidEventError } from '../src/errors.js';
+import { eventKind, eventsOf, inferNames, inferNamesFrom, isRequestBatch, parseEvent, parseRequestBatch } from '../src/stream/events.js';
 import { LatencySketch, RangeSet } from '../src/stream/sketch.js';
 import { endpointRecord } from './helpers.js';
 

@@ -1,6 +1,6 @@
 /** Small helpers the host's unit tests share. */
+import type { EndpointRecord } from '@modelwatch/protocol';
 import type { ModelwatchError } from '../src/errors.js';
-import type { EndpointRecord } from '../src/store/endpoints.js';
 
 /** The rejection of `p` (fails the test if `p` resolves). */
 export async function rejection(p: Promise<unknown>): Promise<ModelwatchError> {

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { parseReference } from '../src/api/reference.js';
+import { parseReference } from '../src/domain/reference.js';
 import { bundlePlugin } from '../src/plugins/bundle.js';
 import { runLocal } from '../src/runner/local.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseReference, referenceStatsFor, tableOf, type ReferenceTable } from '../src/api/reference.js';
+import type { ReferenceTable } from '@modelwatch/protocol';
+import { parseReference, referenceStatsFor, tableOf } from '../src/domain/reference.js';
 import { ModelwatchError } from '../src/errors.js';
 
 /** The INVALID_REFERENCE error `fn` throws. */

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { RowBatch } from '../src/nats/messages.js';
-import type { EndpointRecord } from '../src/store/endpoints.js';
+import type { EndpointRecord, RowBatch } from '@modelwatch/protocol';
+import { decodeRowBatch, rowCount, RowsChunk } from '../src/nats/rows.js';
 import { parseEvent } from '../src/stream/events.js';
-import { decodeRowBatch, rowCount, RowsChunk } from '../src/stream/rows.js';
 import { endpointRecord } from './helpers.js';
 
 const ep = (featureNames: string[], labelNames: string[] = ['y']): EndpointRecord => endpointRecord(featureNames, labelNames);

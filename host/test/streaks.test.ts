@@ -1,6 +1,7 @@
 import { seededRandom } from '@modelwatch/sdk/testing';
 import { describe, expect, it } from 'vitest';
-import { accountWindow, markOf, MAX_PENDING, streakKey, type MarkedWindow, type StreakRecord, type WindowMark } from '../src/store/streaks.js';
+import type { MarkedWindow, StreakRecord, WindowMark } from '@modelwatch/protocol';
+import { accountWindow, markOf, MAX_PENDING, streakKey } from '../src/store/streaks.js';
 
 const P = 1000;
 const T0 = 1_750_000_000_000;

@@ -1,5 +1,6 @@
 import { seededRandom } from '@modelwatch/sdk/testing';
 import { describe, expect, it } from 'vitest';
+import type { PeriodSegment } from '@modelwatch/protocol';
 import {
   changePeriod,
   filingWindow,
@@ -9,10 +10,9 @@ import {
   schedulePeriod,
   windowAt,
   windowsHoldingKey,
-  type PeriodSegment,
   type Window,
   type WindowLayout,
-} from '../src/controller/windows.js';
+} from '../src/domain/windows.js';
 
 const S = 1_000;
 const MIN = 60 * S;

@@ -3,5 +3,4 @@
  * @internal
  */
 export { UNSERIALIZABLE_PREFIX, describe } from './output.js';
-export { isFlatRow } from './event-rows.js';
 export { APPLICATION_MARK } from './application.js';

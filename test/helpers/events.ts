@@ -1,7 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { Consumers, Streams } from '../../host/src/nats/subjects.js';
-import type { WindowRecord } from '../../host/src/store/results-db.js';
+import { Consumers, Streams, type WindowRecord } from '@modelwatch/protocol';
 import { waitFor } from './tmp.js';
 
 /**

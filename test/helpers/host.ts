@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { createHost, type Host } from '../../host/src/host.js';
+import { ModelwatchClient } from '../../host/src/client/client.js';
 import type { HostOptions } from '../../host/src/config/options.js';
+import { createHost, type Host } from '../../host/src/host.js';
 import { createLogger } from '../../host/src/logger.js';
-import { ModelwatchClient } from '../../host/src/cli/client.js';
 import { bundlePlugin } from '../../host/src/plugins/bundle.js';
 import { tempDir } from './tmp.js';
 

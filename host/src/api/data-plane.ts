@@ -2,19 +2,35 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { ModelwatchError } from '../errors.js';
+import {
+  BATCH_ID,
+  HeaderNames,
+  Streams,
+  Subjects,
+  type BatchRecord,
+  type DeadLetter,
+  type DeadLetterCode,
+  type EndpointRecord,
+  type EndpointStatsRecord,
+  type RequestBatch,
+  type ServingLiveReply,
+  type ServingRecord,
+  type ServingReply,
+  type ServingRequest,
+  type StoredDeadLetter,
+} from '@modelwatch/protocol';
+import { addCounts, emptyCounts } from '../domain/counts.js';
+import { batchSeriesId } from '../domain/keys.js';
+import { checkEndpointName, endpointId } from '../domain/names.js';
+import { ModelwatchError, InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
-import { Streams, Subjects } from '../nats/subjects.js';
 import type { Buckets } from '../nats/topology.js';
-import { checkEndpointName, endpointId, type EndpointRecord } from '../store/endpoints.js';
-import type { EndpointStatsRecord, ServingRecord } from '../store/results-db.js';
 import type { WatchedKv } from '../store/watched-kv.js';
-import { deadLetterCounts, payloadText, publishDeadLetter, type DeadLetter, type DeadLetterCode, type StoredDeadLetter } from '../stream/dlq.js';
-import { eventsOf, inferNamesFrom, InvalidEventError, isRequestBatch, parseEvent, parseRequestBatch, type RequestBatch } from '../stream/events.js';
-import { BATCH_END_HEADER, BATCH_HEADER, BATCH_ID, batchSeriesId, invalidJsonMessage, SOURCE_HEADER, type BatchRecord } from '../stream/processor.js';
-import { addCounts, emptyCounts, type ServingCounts, type ServingLiveReply } from '../stream/serving.js';
-import type { ServingReply, ServingRequest } from '../writer/writer.js';
+import { deadLetterCounts, payloadText, publishDeadLetter } from '../stream/dlq.js';
+import { eventsOf, inferNamesFrom, isRequestBatch, parseEvent, parseRequestBatch } from '../stream/events.js';
+import { invalidJsonMessage } from '../stream/processor.js';
+import type { EndpointStats, IngestResult } from './contract.js';
 
 export interface DataPlaneDeps {
   nc: NatsConnection;
@@ -24,30 +40,6 @@ export interface DataPlaneDeps {
   endpoints: WatchedKv<EndpointRecord>;
   logger: Logger;
   maxFutureSkewMs: number;
-}
-
-/** What an ingest request answers. */
-export interface IngestResult {
-  accepted: number;
-  rejected: Array<{ index: number; error: string }>;
-  /**
-   * Values of the accepted events whose type differs from the column's reference (a string in
-   * a numeric feature, a number in a text one), by column: accepted as missing values. Only
-   * present when there were some.
-   */
-  wrongType?: Record<string, number>;
-}
-
-/** Serving statistics of an endpoint, as the API shows them (`stats` of an endpoint). */
-export interface EndpointStats extends ServingCounts {
-  /** Average latency over every request with one (µs). */
-  latencyAvg: number | null;
-  /** The worst result status of the last 24 hours (-1..2), null when there was none. */
-  driftStatus: number | null;
-  /** Dead letters held now, by reason. */
-  deadLetters: { total: number; byReason: Record<string, number> };
-  /** The newest closed interval (a minute): requests, errors, latency average, p50, p99. */
-  lastInterval: EndpointStatsRecord['lastInterval'] | null;
 }
 
 /** The wrong-type values of some events (`ParsedEvent.wrongType`), added up by column name; undefined when none. */
@@ -226,8 +218,8 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
         close();
       }
       const h = natsHeaders();
-      h.set(SOURCE_HEADER, 'http');
-      if (opts.batchId) h.set(BATCH_HEADER, opts.batchId);
+      h.set(HeaderNames.source, 'http');
+      if (opts.batchId) h.set(HeaderNames.batch, opts.batchId);
       // small requests without an idempotency key share one message with the requests that
       // arrive at the same moment (one publish and one ack for all of them)
       const small = !opts.key && !opts.batchId && !envelope && payloads.length === 1 && payloads[0]!.length <= COALESCE_BYTES;
@@ -278,8 +270,8 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
       const { status, result } = await ingest(name, req.body, String(req.headers['content-type'] ?? ''), { batchId, key: batchId });
       if (result.accepted > 0) {
         const h = natsHeaders();
-        h.set(BATCH_END_HEADER, batchId);
-        h.set(SOURCE_HEADER, 'http');
+        h.set(HeaderNames.batchEnd, batchId);
+        h.set(HeaderNames.source, 'http');
         await js.publish(Subjects.events(name), new Uint8Array(0), { headers: h, msgID: `${name}:${batchId}:end` });
       }
       return reply.status(status).send({ batchId, ...result });
@@ -401,7 +393,7 @@ class Coalescer {
     if (this.pending.get(subject) !== p) return;
     this.pending.delete(subject);
     const h = natsHeaders();
-    h.set(SOURCE_HEADER, 'http');
+    h.set(HeaderNames.source, 'http');
     this.js.publish(subject, Buffer.from(`[${p.parts.join(',')}]`), { headers: h }).then(
       () => p.waiters.forEach((w) => w.resolve()),
       (err: unknown) => p.waiters.forEach((w) => w.reject(err)),
@@ -553,9 +545,9 @@ export async function replayDeadLetters(
       continue;
     }
     const h = natsHeaders();
-    h.set(SOURCE_HEADER, 'replay');
-    h.set('Mw-Replay-Of', String(l.seq));
-    if (l.batch) h.set(BATCH_HEADER, l.batch);
+    h.set(HeaderNames.source, 'replay');
+    h.set(HeaderNames.replayOf, String(l.seq));
+    if (l.batch) h.set(HeaderNames.batch, l.batch);
     await js.publish(Subjects.events(l.endpoint), data, { headers: h, msgID: `replay:${l.seq}` });
     await jsm.streams.deleteMessage(Streams.dlq, l.seq, false);
     replayed.push({ seq: l.seq, endpoint: l.endpoint });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Consumers, Streams } from '../nats/subjects.js';
+import { Consumers, Streams } from '@modelwatch/protocol';
 import { topologyStreams } from '../nats/topology.js';
 
 declare module 'fastify' {

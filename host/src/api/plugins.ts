@@ -4,23 +4,36 @@ import type { JsonValue } from '@modelwatch/sdk';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { rowKeysOf, windowAt } from '../controller/windows.js';
+import {
+  Streams,
+  Subjects,
+  type BundleRequest,
+  type CheckReply,
+  type CrashReport,
+  type DryRunReply,
+  type DryRunRequest,
+  type EndpointRecord,
+  type EvaluateReply,
+  type PluginRecord,
+  type PluginVersionRecord,
+  type ResultsReply,
+  type TaskMessage,
+} from '@modelwatch/protocol';
+import { windowKey } from '../domain/keys.js';
+import { checkEndpointName, endpointId } from '../domain/names.js';
+import { rowKeysOf, windowAt } from '../domain/windows.js';
 import { ModelwatchError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
-import { windowKey, type AppOutputMessage, type TaskMessage } from '../nats/messages.js';
-import { Streams, Subjects } from '../nats/subjects.js';
 import type { Buckets } from '../nats/topology.js';
 import { mergeConfig, validateConfig } from '../plugins/config.js';
 import { groundTruthDelayMs, resolveManifest, type ResolvedManifest } from '../plugins/manifest.js';
-import { dryRunDeadlineMs, dryRunWarning, MAX_DRY_RUN_ENDPOINTS, type DryRunReport } from '../runner/dry-run.js';
-import type { BundleRequest, CheckReply, DryRunReply, DryRunRequest, EvaluateReply } from '../runner/runner.js';
-import type { CrashReport } from '../runner/sandbox.js';
-import { checkEndpointName, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
-import { activeVersionOf, appliesTo, bundleName, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
+import { dryRunDeadlineMs, dryRunWarning, MAX_DRY_RUN_ENDPOINTS } from '../runner/dry-run.js';
+import { updateJson } from '../store/kv.js';
+import { activeVersionOf, appliesTo, bundleName } from '../store/plugins.js';
 import { readSettings } from '../store/settings.js';
 import { forgetStreaks } from '../store/streaks.js';
-import type { ResultsReply } from '../writer/writer.js';
+import type { DryRunReport, EvaluatedWindow, PublishPluginBody, PublishPluginReply } from './contract.js';
 
 export interface PluginRoutesDeps {
   nc: NatsConnection;
@@ -30,40 +43,8 @@ export interface PluginRoutesDeps {
   logger: Logger;
 }
 
-/** Request body of `POST /api/v1/plugins` (what `modelwatch plugin publish` sends). */
-export interface PublishPluginBody {
-  manifest: unknown;
-  code: string;
-  map?: string;
-  /** Replaces the manifest's `config` (`plugin publish --config FILE`). */
-  config?: Record<string, JsonValue>;
-  /** Refuse the version when the dry run fails on an endpoint (`plugin publish --strict`). @default false */
-  strict?: boolean;
-}
-
 /** What a runner answered about a bundle at publish, or that this bundle crashed it, or that no runner answered. */
 type RunnerAnswer<T> = { answer: T } | { crashed: CrashReport } | { lost: string };
-
-/** Answer of `POST /api/v1/plugins`: the plugin record and what the dry run found. */
-export type PublishPluginReply = PluginRecord & { dryRun: DryRunReport };
-
-/** A plugin log line, as stored on `mw.logs.<app>`. */
-export interface PluginLogLine {
-  time: number;
-  level: 'debug' | 'info' | 'warn' | 'error';
-  plugin: string;
-  version: string;
-  endpoint: string;
-  windowStart: number;
-  message: string;
-  fields?: string;
-}
-
-/** One window of an evaluation: what the app made of it and whether it was stored. */
-export interface EvaluatedWindow {
-  output: AppOutputMessage;
-  stored: 'written' | 'already stored' | 'not written';
-}
 
 const MAX_EVALUATE_WINDOWS = 10_000;
 

@@ -1,20 +1,20 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { periodsAround, type PeriodSegment } from '../controller/windows.js';
+import { SETTINGS_KEY, Subjects, type EndpointRecord, type MonitoringSettings, type ResultsReply, type ResultsRequest } from '@modelwatch/protocol';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { MIN_BASE_PERIOD_MS } from '../config/options.js';
-import { ModelwatchError, isModelwatchError, type ErrorCode } from '../errors.js';
+import { batchSeriesId } from '../domain/keys.js';
+import { normalizeLabel, type NormalizedLabel } from '../domain/labels.js';
+import { checkEndpointName, checkNames, endpointId } from '../domain/names.js';
+import { parseReference, referenceStatsFor, tableOf } from '../domain/reference.js';
+import { periodsAround } from '../domain/windows.js';
+import { ModelwatchError, isModelwatchError, type ErrorCode, InvalidEventError } from '../errors.js';
 import { jsonCodec } from '../nats/codec.js';
-import { Subjects } from '../nats/subjects.js';
-import { checkEndpointName, checkNames, endpointId, updateJson, type EndpointRecord } from '../store/endpoints.js';
-import { SETTINGS_KEY, readSettings, withBasePeriod, type MonitoringSettings } from '../store/settings.js';
-import { InvalidEventError } from '../stream/events.js';
-import { normalizeLabel, type NormalizedLabel } from '../stream/labels.js';
-import type { ResultsReply, ResultsRequest } from '../writer/writer.js';
+import { updateJson } from '../store/kv.js';
+import { readSettings, withBasePeriod } from '../store/settings.js';
+import type { MonitoringStatus } from './contract.js';
+import { endpointStats, registerDataPlaneRoutes, type DataPlaneDeps } from './data-plane.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { registerPluginRoutes } from './plugins.js';
-import { endpointStats, registerDataPlaneRoutes, type DataPlaneDeps } from './data-plane.js';
-import { batchSeriesId } from '../stream/processor.js';
-import { parseReference, referenceStatsFor, tableOf } from './reference.js';
 
 export interface ApiDeps extends DataPlaneDeps {
   allowedLatenessMs: number;
@@ -22,20 +22,6 @@ export interface ApiDeps extends DataPlaneDeps {
   version: string;
   /** What `/readyz` checks besides NATS and the streams: the other roles this process runs. */
   probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
-}
-
-/** `GET /api/v1/monitoring`: whether windows are analysed, and their length now and next. */
-export interface MonitoringStatus {
-  enabled: boolean;
-  /** The window length in force now, e.g. `10m`, and since when. */
-  basePeriod: string;
-  basePeriodMs: number;
-  effectiveFrom: string;
-  /** A new window length that applies from the next window boundary, or null. */
-  pending: { basePeriod: string; basePeriodMs: number; effectiveFrom: string } | null;
-  allowedLatenessMs: number;
-  /** Every window length over time (`fromMs` on). */
-  periods: PeriodSegment[];
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {

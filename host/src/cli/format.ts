@@ -1,6 +1,6 @@
 import Table from 'cli-table3';
 import { resultKindName, resultStatusName, type ResultKind, type ResultStatus } from '@modelwatch/sdk';
-import type { WindowRecord } from '../store/results-db.js';
+import type { WindowRecord } from '@modelwatch/protocol';
 
 /** Print rows as a table, or as JSON with --json. */
 export function printTable(head: string[], rows: Array<Array<string | number>>, out: NodeJS.WritableStream = process.stdout): void {

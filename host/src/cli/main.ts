@@ -2,6 +2,7 @@ import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isModelwatchError } from '../errors.js';
 import { VERSION } from '../host.js';
+import type { GlobalArgs } from './args.js';
 import { batchCommand } from './commands/batch.js';
 import { demoCommand } from './commands/demo.js';
 import { dlqCommand } from './commands/dlq.js';
@@ -11,12 +12,6 @@ import { hostCommand } from './commands/host.js';
 import { monitoringCommand } from './commands/monitoring.js';
 import { pluginCommand } from './commands/plugin.js';
 import { resultsCommand } from './commands/results.js';
-
-/** Options every command takes. */
-export interface GlobalArgs {
-  host: string;
-  json: boolean;
-}
 
 // each command has arguments of its own: the list only knows they all take the global ones
 type AnyCommand = CommandModule<GlobalArgs, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,16 +1,23 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import {
+  Consumers,
+  SETTINGS_KEY,
+  Streams,
+  Subjects,
+  type BatchRecord,
+  type EndpointRecord,
+  type MonitoringSettings,
+  type PluginRecord,
+  type TaskMessage,
+} from '@modelwatch/protocol';
+import { batchSeriesId, windowKey } from '../domain/keys.js';
+import { rowKeysOf, windowAt, windowsHoldingKey, type Window, type WindowLayout } from '../domain/windows.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
-import { windowKey, type TaskMessage } from '../nats/messages.js';
-import { Consumers, Streams, Subjects } from '../nats/subjects.js';
-import type { EndpointRecord } from '../store/endpoints.js';
-import { activeVersionOf, appliesTo, type PluginRecord } from '../store/plugins.js';
-import { SETTINGS_KEY, type MonitoringSettings } from '../store/settings.js';
+import { updateJson } from '../store/kv.js';
+import { activeVersionOf, appliesTo } from '../store/plugins.js';
 import type { WatchedKv } from '../store/watched-kv.js';
-import { batchSeriesId, type BatchRecord } from '../stream/processor.js';
-import { updateJson } from '../store/endpoints.js';
-import { rowKeysOf, windowAt, windowsHoldingKey, type Window, type WindowLayout } from './windows.js';
 
 export interface ControllerDeps {
   js: JetStreamClient;

@@ -2,7 +2,7 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, 
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Buckets, BUNDLE_STORE, Consumers, REFERENCE_STORE, Streams, Subjects } from './subjects.js';
+import { Buckets, BUNDLE_STORE, Consumers, REFERENCE_STORE, Streams, Subjects } from '@modelwatch/protocol';
 
 export interface TopologyOptions {
   retentionMs: number;

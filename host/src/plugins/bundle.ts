@@ -5,8 +5,8 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { ModelwatchError } from '../errors.js';
+import { BUNDLE_GLOBAL } from './bundle-format.js';
 import { resolveManifest, type ResolvedManifest } from './manifest.js';
-import { BUNDLE_GLOBAL } from '../runner/sandbox-runtime.js';
 
 /** A plugin ready to publish: its manifest and one script for the sandbox. */
 export interface PluginBundle {
@@ -22,7 +22,7 @@ export interface PluginBundle {
 }
 
 /** The global the bundle assigns its exports to. */
-export { BUNDLE_GLOBAL } from '../runner/sandbox-runtime.js';
+export { BUNDLE_GLOBAL } from './bundle-format.js';
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 

@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import ajvErrors from 'ajv-errors';
 import type { JsonValue } from '@modelwatch/sdk';
+import type { PluginLimits } from '@modelwatch/protocol';
 import { parseDuration } from '../config/duration.js';
 import { ModelwatchError } from '../errors.js';
-import { DEFAULT_LIMITS, type PluginLimits } from '../store/plugins.js';
+import { DEFAULT_LIMITS } from '../store/plugins.js';
 import { checkConfigSchema, validateConfig } from './config.js';
 
 /** plugin.json, as written by a plugin author (see plugin.schema.json). */

@@ -1,8 +1,7 @@
 import { normalizeAppOutput, type CellValue, type FeatureStats, type FeatureStatsMap, type JsonValue } from '@modelwatch/sdk';
 import { seededRandom } from '@modelwatch/sdk/testing';
-import { errorData, ModelwatchError, type ErrorData } from '../errors.js';
-import type { EndpointRecord } from '../store/endpoints.js';
-import type { PluginLimits } from '../store/plugins.js';
+import type { DryRunResult, EndpointRecord, PluginLimits } from '@modelwatch/protocol';
+import { errorData, ModelwatchError } from '../errors.js';
 import type { PluginSandbox, SampleData, SandboxInput } from './sandbox.js';
 import { packColumns, sampleStatsOf, withGroundTruth } from './window-data.js';
 
@@ -17,30 +16,6 @@ export const DRY_RUN_MAX_TIMEOUT_MS = 30_000;
 
 /** What a dry run needs to know of an endpoint: its columns and reference statistics. */
 export type DryRunEndpoint = Pick<EndpointRecord, 'id' | 'name' | 'featureNames' | 'labelNames' | 'featureStats'>;
-
-/** What the app made of the synthetic window of one endpoint. */
-export interface DryRunResult {
-  endpoint: string;
-  /** `skipped`: not run (see `reason`). */
-  outcome: 'ok' | 'error' | 'skipped';
-  rows: number;
-  durationMs: number;
-  /** Results and metrics the app returned (`ok`). */
-  results?: number;
-  metrics?: number;
-  /** What went wrong (`error`): the message names the file and line in the plugin's sources; `stack` is the mapped stack. */
-  error?: ErrorData;
-  reason?: string;
-}
-
-/** The dry run at publish: what ran where, and a warning per failure. */
-export interface DryRunReport {
-  /** Why it ran on no endpoint, or on fewer than it applies to. */
-  note?: string;
-  endpoints: DryRunResult[];
-  /** One line per failure: the endpoint, the error, and the file and line in the plugin's sources. */
-  warnings: string[];
-}
 
 /** The line a failed dry run prints: the endpoint (or what it ran on), the error with the plugin's file and line. */
 export function dryRunWarning(r: DryRunResult, on = `endpoint '${r.endpoint}'`): string {

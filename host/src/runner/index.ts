@@ -1,5 +1,5 @@
-export { AppRunner, type AppRunnerOptions, type CheckReply, type CheckRequest, type DryRunReply, type DryRunRequest } from './runner.js';
-export { dryRunInput, syntheticReference, type DryRunReport, type DryRunResult } from './dry-run.js';
+export { AppRunner, type AppRunnerOptions } from './runner.js';
+export { dryRunInput, syntheticReference } from './dry-run.js';
 export { RunnerSupervisor, runnerEntry, type SupervisorOptions } from './supervisor.js';
 export { PluginSandbox, MAX_OUTPUT_CHARS, type SandboxInput, type SandboxOptions, type LogLine, type RunOptions } from './sandbox.js';
 export { buildWindowData, readWindowRows, type WindowData } from './window-data.js';

@@ -1,11 +1,11 @@
 import { normalizeAppOutput, type FeatureStatsMap, type JsonValue, type NormalizedOutput } from '@modelwatch/sdk';
 import { referenceStatsMap } from '@modelwatch/sdk/stats';
-import type { ReferenceTable } from '../api/reference.js';
+import type { DryRunResult, ReferenceTable } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
 import type { PluginBundle } from '../plugins/bundle.js';
 import { validateConfig } from '../plugins/config.js';
 import { appliesTo } from '../store/plugins.js';
-import { dryRunInput, dryRunLimits, runDryWindow, syntheticReference, type DryRunEndpoint, type DryRunResult } from './dry-run.js';
+import { dryRunInput, dryRunLimits, runDryWindow, syntheticReference, type DryRunEndpoint } from './dry-run.js';
 import { PluginSandbox, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
 import { packColumns, sampleStatsOf } from './window-data.js';
 

@@ -2,19 +2,35 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { normalizeAppOutput, type JsonValue } from '@modelwatch/sdk';
-import type { PluginLogLine } from '../api/plugins.js';
-import type { ReferenceTable } from '../api/reference.js';
+import { normalizeAppOutput } from '@modelwatch/sdk';
+import {
+  Consumers,
+  Streams,
+  Subjects,
+  type AppOutputMessage,
+  type BundleRequest,
+  type CheckReply,
+  type CheckRequest,
+  type DryRunReply,
+  type DryRunRequest,
+  type DryRunResult,
+  type EndpointRecord,
+  type EvaluateReply,
+  type PluginLimits,
+  type PluginLogLine,
+  type PluginRecord,
+  type PluginVersionRecord,
+  type ReferenceTable,
+  type TaskMessage,
+} from '@modelwatch/protocol';
+import { windowKey } from '../domain/keys.js';
 import { errorData, ModelwatchError, type ErrorData } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
-import { windowKey, type AppOutputMessage, type TaskMessage } from '../nats/messages.js';
-import { Consumers, Streams, Subjects } from '../nats/subjects.js';
 import { openBuckets, type Buckets } from '../nats/topology.js';
-import type { EndpointRecord } from '../store/endpoints.js';
-import { bundleName, DEFAULT_LIMITS, type PluginLimits, type PluginRecord, type PluginVersionRecord } from '../store/plugins.js';
+import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
-import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS, type DryRunResult } from './dry-run.js';
+import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS } from './dry-run.js';
 import { PluginSandbox, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
 
@@ -28,32 +44,6 @@ export interface AppRunnerOptions {
   /** Shown in outputs and logs. @default `<hostname>:<pid>` */
   name?: string;
 }
-
-/** A bundle to load in a runner's sandbox, as the API sends it before a version is registered. */
-export interface BundleRequest {
-  name: string;
-  version: string;
-  code: string;
-  map?: string;
-  limits?: Partial<PluginLimits>;
-  isolation?: 'window' | 'version';
-}
-/** What `mw.svc.runner.check` takes: a bundle to load and check, without running it. */
-export type CheckRequest = BundleRequest;
-export type CheckReply = { ok: true } | { ok: false; error: ErrorData };
-/** What `mw.svc.runner.dry-run` takes: a bundle to run once on a synthetic window of each endpoint. */
-export interface DryRunRequest extends BundleRequest {
-  config: Record<string, JsonValue>;
-  referenceRows: boolean;
-  groundTruth: boolean;
-  /** Endpoint names, in the order to run them. */
-  endpoints: string[];
-  windowStart: number;
-  windowEnd: number;
-}
-export type DryRunReply = { ok: true; endpoints: DryRunResult[] } | { ok: false; error: ErrorData };
-/** What `mw.svc.runner.evaluate` answers for a TaskMessage: the output, not stored. */
-export type EvaluateReply = { ok: true; output: AppOutputMessage } | { ok: false; error: ErrorData };
 
 /**
  * Deliveries of a task beyond its attempts: a runner that dies takes the windows it was

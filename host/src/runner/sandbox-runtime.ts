@@ -4,9 +4,6 @@
  * from their module scope and no host API.
  */
 
-/** The name the plugin bundle (an IIFE) assigns its module's exports to. */
-export const BUNDLE_GLOBAL = '__mw_plugin';
-
 /** What the runtime keeps of a context's realm: the proxy check and the pristine check. */
 export interface Realm {
   /** Whether an object is a Proxy made in this context. */

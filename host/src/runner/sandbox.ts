@@ -2,10 +2,11 @@ import { SourceMap, type SourceMapPayload } from 'node:module';
 import { writeSync } from 'node:fs';
 import ivm from 'isolated-vm';
 import { APPLICATION_MARK } from '@modelwatch/sdk/internal';
+import { CRASH_MARKER, type CrashReport, type PluginLimits } from '@modelwatch/protocol';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
-import type { PluginLimits } from '../store/plugins.js';
+import { BUNDLE_GLOBAL } from '../plugins/bundle-format.js';
 import type { PluginBundle } from '../plugins/bundle.js';
-import { BUNDLE_GLOBAL, DIRTY, hardenRealm, runWindow } from './sandbox-runtime.js';
+import { DIRTY, hardenRealm, runWindow } from './sandbox-runtime.js';
 
 /** A sample (the window's rows, or the reference's) as the sandbox receives it. */
 export interface SampleData {
@@ -76,19 +77,6 @@ interface WindowClock {
 export interface RunOptions {
   /** Where the plugin's log lines go (truncated, at most 100 a window). */
   onLog?: (line: LogLine) => void;
-}
-
-/** Starts the stderr line a runner writes when a plugin crashes V8 (the supervisor reads it). */
-export const CRASH_MARKER = 'MODELWATCH_CRASH ';
-
-/** What follows CRASH_MARKER. */
-export interface CrashReport {
-  app: string;
-  version: string;
-  message: string;
-  window: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } | null;
-  /** The crash happened in the check or the dry run at publish (a synthetic window): no stored window is concerned. */
-  atPublish?: boolean;
 }
 
 /** __mw_take's answer when the window's promise has not settled (and never will). */

@@ -1,8 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { CRASH_MARKER, type CrashReport } from '@modelwatch/protocol';
 import type { Logger } from '../logger.js';
-import { CRASH_MARKER, type CrashReport } from './sandbox.js';
 
 export interface SupervisorOptions {
   count: number;

@@ -1,13 +1,10 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { CellValue, FeatureStats, FeatureStatsMap } from '@modelwatch/sdk';
 import { isWrongType, windowStats } from '@modelwatch/sdk/stats';
+import { Streams, Subjects, type EndpointRecord, type ReferenceTable, type RowBatch } from '@modelwatch/protocol';
+import { normalizeLabel } from '../domain/labels.js';
 import { jsonCodec } from '../nats/codec.js';
-import type { RowBatch } from '../nats/messages.js';
-import { Streams, Subjects } from '../nats/subjects.js';
-import type { EndpointRecord } from '../store/endpoints.js';
-import type { ReferenceTable } from '../api/reference.js';
-import { normalizeLabel } from '../stream/labels.js';
-import { decodeRowBatch } from '../stream/rows.js';
+import { decodeRowBatch } from '../nats/rows.js';
 import type { SampleData } from './sandbox.js';
 
 /** A window's rows, columnar, ready for the sandbox, with its statistics. */

@@ -1,24 +1,15 @@
 import { Level } from 'level';
-import type { MonitoringResult } from '@modelwatch/sdk';
-import type { AppOutputMessage } from '../nats/messages.js';
-import { addCounts, emptyCounts, type ServingCounts, type ServingMinuteMessage } from '../stream/serving.js';
-
-/** One analysed window of one app, with everything it produced. Key `w/<endpointId>/<app>/<windowStart>`. */
-export interface WindowRecord extends Omit<AppOutputMessage, 'v' | 'attempts'> {
-  /** Which try produced this outcome (1 = the first). */
-  attempts: number;
-  storedAt: number;
-}
-
-/** The latest value of a result. Key `l/<endpointId>/<app>/<result>`. */
-export interface LatestResult extends MonitoringResult {
-  endpointId: string;
-  endpointName: string;
-  app: string;
-  version: string;
-  windowStart: number;
-  windowEnd: number;
-}
+import type {
+  AppOutputMessage,
+  EndpointStatsRecord,
+  LatestResult,
+  ResultsQuery,
+  ServingCounts,
+  ServingMinuteMessage,
+  ServingRecord,
+  WindowRecord,
+} from '@modelwatch/protocol';
+import { addCounts, emptyCounts } from '../domain/counts.js';
 
 /** A time-series point waiting to be written. Key `o/<sequence>`. */
 export interface OutboxPoint {
@@ -29,36 +20,7 @@ export interface OutboxPoint {
   time: number;
 }
 
-export interface ResultsQuery {
-  endpointId?: string;
-  app?: string;
-  /** Only windows starting at or after this (ms). */
-  since?: number;
-  /** Newest windows first, at most this many. @default 10000 */
-  limit?: number;
-}
-
 const pad = (n: number) => String(n).padStart(16, '0');
-
-/** Serving metrics of one endpoint and interval, as stored. Key `s/<endpointId>/<start>`. */
-export type ServingRecord = ServingMinuteMessage & { storedAt: number };
-
-/**
- * What the writer keeps up to date per endpoint. Key `e/<endpointId>`: serving totals over
- * every closed interval, the last interval, and when each result status was last seen (for
- * the drift status: the worst status of the last 24 hours).
- */
-export interface EndpointStatsRecord extends ServingCounts {
-  endpointId: string;
-  endpointName: string;
-  /** Result status (-1..2) -> end of the newest window that had a result with it. */
-  statusSeen: Record<string, number>;
-  lastInterval?: Pick<
-    ServingMinuteMessage,
-    'start' | 'intervalMs' | 'requests' | 'errors' | 'latencyAvg' | 'latencyP50' | 'latencyP99' | 'estimatedPredictions'
-  >;
-  updatedAt: number;
-}
 
 /**
  * The writer's LevelDB: full window history, latest result values, and an outbox of

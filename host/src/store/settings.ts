@@ -1,16 +1,7 @@
 import type { KV } from '@nats-io/kv';
-import { schedulePeriod, type PeriodChange, type PeriodSegment } from '../controller/windows.js';
-import { updateJson } from './endpoints.js';
-
-/** Monitoring settings, key `monitoring` of the `mw_settings` bucket. */
-export interface MonitoringSettings {
-  enabled: boolean;
-  /** Window lengths over time; the first starts at 0 (windows align to the epoch). */
-  periods: PeriodSegment[];
-  /** Period changes whose old layout may still hold rows (see `PeriodChange`), oldest first. */
-  changes?: PeriodChange[];
-  updatedAt: number;
-}
+import { SETTINGS_KEY, type MonitoringSettings } from '@modelwatch/protocol';
+import { schedulePeriod } from '../domain/windows.js';
+import { updateJson } from './kv.js';
 
 export interface PeriodChangeOptions {
   allowedLatenessMs: number;
@@ -30,8 +21,6 @@ export function withBasePeriod(cur: MonitoringSettings, periodMs: number, nowMs:
   const changes = next.changes.filter((c) => c.untilMs > nowMs - o.retentionMs);
   return { ...cur, periods: [...next.periods], changes, updatedAt: nowMs };
 }
-
-export const SETTINGS_KEY = 'monitoring';
 
 export async function readSettings(kv: KV): Promise<MonitoringSettings | undefined> {
   const e = await kv.get(SETTINGS_KEY);

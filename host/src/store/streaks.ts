@@ -1,41 +1,6 @@
 import type { KV } from '@nats-io/kv';
-import type { AppOutputMessage } from '../nats/messages.js';
+import type { AppOutputMessage, MarkedWindow, StreakRecord, WindowMark } from '@modelwatch/protocol';
 import { KeyedQueue } from './keyed-queue.js';
-
-/**
- * What one window means for its version's failure streak: `f` the app was called and failed,
- * `o` it was called and succeeded, `-` it was not called, or not known to be (an empty window, a
- * window the app does not apply to, an endpoint or version that no longer exists, a window whose
- * every delivery was lost with its runner): neither counts nor resets.
- */
-export type WindowMark = 'f' | 'o' | '-';
-
-/** A window as the streak sees it: [start, end, mark]. */
-export type MarkedWindow = [start: number, end: number, mark: WindowMark];
-
-/**
- * The failure streak of one plugin version on one endpoint, as stored in `mw_streaks` (key
- * {@link streakKey}). Windows are accounted in window order whatever order their outputs
- * arrive in: `[from, next)` is the run of back-to-back windows accounted so far, and windows
- * that arrived out of order wait in `pending` until the windows between have come.
- */
-export interface StreakRecord {
-  v: 1;
-  /** Start of the earliest window accounted. */
-  from: number;
-  /** End of the latest window accounted in order: the start of the one to account next. */
-  next: number;
-  /** Called windows that failed in a row, up to `next`. */
-  streak: number;
-  /** Called windows that failed in a row from `from` on: windows found later just before `from` extend this run. */
-  lead: number;
-  /** No called window since `from` succeeded (then `lead` and `streak` are the same run). */
-  unbroken: boolean;
-  /** The streak at which this key last quarantined the version (0: it has not since its last success). */
-  quarantinedAt: number;
-  /** Windows that arrived ahead of `next` or behind `from`, sorted by start; at most {@link MAX_PENDING}. */
-  pending: MarkedWindow[];
-}
 
 /** One window accounted: the record to store, and whether the streak reached the limit. */
 export interface StreakStep {

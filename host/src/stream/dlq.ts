@@ -1,56 +1,6 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { Streams, Subjects, type DeadLetter } from '@modelwatch/protocol';
 import { jsonCodec } from '../nats/codec.js';
-import { Streams, Subjects } from '../nats/subjects.js';
-
-/** Why an input was dead-lettered. */
-export type DeadLetterCode = 'INVALID_JSON' | 'INVALID_EVENT' | 'UNKNOWN_ENDPOINT' | 'FUTURE_EVENT' | 'LATE_EVENT' | 'OVERSIZED' | 'INVALID_BATCH';
-
-export const DEAD_LETTER_CODES: readonly DeadLetterCode[] = [
-  'INVALID_JSON',
-  'INVALID_EVENT',
-  'UNKNOWN_ENDPOINT',
-  'FUTURE_EVENT',
-  'LATE_EVENT',
-  'OVERSIZED',
-  'INVALID_BATCH',
-];
-
-/** A dead letter, on `mw.dlq.<endpointName>.<code>` (`_unknown` when the name is not valid). */
-export interface DeadLetter {
-  endpoint: string;
-  reason: { code: DeadLetterCode | string; message: string };
-  /** Where it came from: `http`, `nats`, `tracker`. */
-  source: string;
-  receivedAt: number;
-  /** The payload, as UTF-8 text when it is, else base64 (see `payloadScope`). */
-  payload: string;
-  payloadEncoding: 'utf8' | 'base64';
-  /**
-   * `message`: the payload is the whole message as received (with `index`: only the event at
-   * that position of it was bad); `event`: the payload is the bad event alone (what the HTTP
-   * API rejects, and the late rows of a columnar batch). Replay sends only the bad event.
-   * @default 'message'
-   */
-  payloadScope?: 'message' | 'event';
-  /** Index of the event within an array payload (or the NDJSON line), when one event of several was bad. */
-  index?: number;
-  /** Size of the original payload; the stored one is cut at {@link MAX_LETTER_PAYLOAD} bytes (`truncated`). */
-  payloadBytes?: number;
-  truncated?: boolean;
-  /** Sequence of the message in MW_EVENTS, for letters the stream processor wrote. */
-  eventSeq?: number;
-  /** Rows of the bad event, when known (late rows are counted this way). */
-  rows?: number;
-  /** The batch the event belonged to (`Mw-Batch`). */
-  batch?: string;
-}
-
-/** A dead letter as listed: its sequence in MW_DLQ, when it was stored, and its subject. */
-export interface StoredDeadLetter extends DeadLetter {
-  seq: number;
-  time: string;
-  subject: string;
-}
 
 /** Largest payload kept in a dead letter. */
 export const MAX_LETTER_PAYLOAD = 1024 * 1024;

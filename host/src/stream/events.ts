@@ -1,102 +1,7 @@
-import type { CellValue, FeatureStats } from '@modelwatch/sdk';
-import { isFlatRow } from '@modelwatch/sdk/internal';
 import { isWrongType } from '@modelwatch/sdk/stats';
-import { ModelwatchError } from '../errors.js';
-import type { EndpointRecord } from '../store/endpoints.js';
-
-/**
- * The native inference event. `POST /api/v1/endpoints/{name}/events` and the NATS subject
- * `mw.events.<name>` take one of these or an array of them (the same subject and route also
- * take MLRun's event and the columnar micro-batch, told apart automatically: see {@link eventKind}).
- *
- * @example
- * ```json
- * { "when": "2026-11-27T10:00:00.000Z", "inputs": [[5.1, 3.5, 1.4, 0.2]], "outputs": [0], "requestId": "r-1", "latencyMicros": 850 }
- * ```
- */
-export interface InferenceEvent {
-  /** Event time: ISO 8601, MLRun's `YYYY-MM-DD HH:MM:SS.ffffff` (UTC), or ms since the epoch. Default: arrival time. */
-  when?: string | number;
-  /** Rows: arrays in feature order, or objects keyed by feature name; or one row written flat (a list of values, as MLRun reads it). */
-  inputs: Array<CellValue[] | Record<string, CellValue>> | CellValue[];
-  /** One prediction per row: a scalar or an array (several outputs). */
-  outputs?: unknown;
-  requestId?: string;
-  latencyMicros?: number;
-  labels?: Record<string, string>;
-  /** The request failed: counted as an error request, its rows (if any) are not analysed. */
-  error?: unknown;
-  /** The share of requests the sender kept (MLRun's sampling), 0 < p <= 100. @default 100 */
-  samplingPercentage?: number;
-}
-
-/**
- * MLRun's inference event, exactly as its serving functions push it to the monitoring stream.
- *
- * @example
- * ```json
- * { "class": "ClassifierModel", "model": "churn:latest", "function_uri": "proj/serving",
- *   "request": { "id": "r-1", "inputs": [[42, 55000.0, 3]] }, "op": "infer",
- *   "resp": { "id": "r-1", "model_name": "churn", "outputs": [0.12] },
- *   "when": "2024-01-01 10:00:00.123456+00:00", "microsec": 1234 }
- * ```
- */
-export interface MlrunEvent {
-  request: { id?: string; inputs: unknown[] };
-  resp?: { id?: string; outputs: unknown };
-  when: string;
-  microsec: number;
-  error?: unknown;
-  sampling_percentage?: number;
-  effective_sample_count?: number;
-  labels?: Record<string, unknown>;
-}
-
-/**
- * The compact columnar micro-batch: many rows in one message, one list per column, which is
- * the cheapest format to send and to process. `inputs`/`outputs` are keyed by feature/output
- * name (or lists of columns in the endpoint's order). `when`, `requestIds` and
- * `latencyMicros` are one value for all rows or one per row. Each row is one request unless
- * `requests` says otherwise (the SDK tracker sends request counts, errors and latencies of
- * every tracked request there, sampled or not).
- *
- * @example
- * ```json
- * { "format": "columnar", "when": 1795797600000,
- *   "inputs": { "age": [42, 37, 51], "income": [55000, 61000, null] },
- *   "outputs": { "churned": [0.12, 0.4, 0.9] }, "requestIds": ["a", "b", "c"], "latencyMicros": [850, 910, 700] }
- * ```
- */
-export interface ColumnarBatch {
-  format: 'columnar';
-  when?: string | number | Array<string | number>;
-  inputs: Record<string, CellValue[]> | CellValue[][];
-  outputs?: Record<string, CellValue[]> | CellValue[][] | CellValue[];
-  requestIds?: Array<string | null>;
-  latencyMicros?: number | Array<number | null>;
-  samplingPercentage?: number;
-  requests?: { count: number; errors?: number; latencyMicros?: number[]; dropped?: number };
-}
-
-/**
- * A batch of requests as the SDK tracker sends it: the events it sampled (native or MLRun),
- * and, for every request it tracked (sampled or not), the count, errors and latencies, so the
- * host reports request counts and latencies of all traffic and estimates predictions from the
- * sample (rows * 100 / samplingPercentage).
- *
- * @example
- * ```json
- * { "format": "batch", "samplingPercentage": 10,
- *   "requests": { "count": 250, "errors": 2, "latencyMicros": [850, 910], "dropped": 0, "firstWhen": 1795797600000, "lastWhen": 1795797600990 },
- *   "events": [{ "when": 1795797600123, "inputs": [[42, 55000]], "outputs": [0.12], "requestId": "r-17" }] }
- * ```
- */
-export interface RequestBatch {
-  format: 'batch';
-  samplingPercentage?: number;
-  requests: { count: number; errors?: number; latencyMicros?: number[]; dropped?: number; firstWhen?: number; lastWhen?: number };
-  events: unknown[];
-}
+import type { CellValue, FeatureStats } from '@modelwatch/sdk';
+import { isFlatRow, type EndpointRecord, type RequestBatch, type Rows } from '@modelwatch/protocol';
+import { InvalidEventError } from '../errors.js';
 
 /** What a request batch says about serving, for all the requests it stands for. */
 export interface BatchServing {
@@ -110,15 +15,6 @@ export interface BatchServing {
 }
 
 export type EventKind = 'native' | 'mlrun' | 'columnar';
-
-/** Rows of one event or more, ready to store. Row-major, columns in the endpoint's order. */
-export interface Rows {
-  ts: number[];
-  x: CellValue[][];
-  y: CellValue[][];
-  rid: Array<string | null>;
-  lat: Array<number | null>;
-}
 
 /**
  * One validated event (any format): its rows column-major (`x[c][i]`, `y[c][i]`) and what it
@@ -163,13 +59,6 @@ export interface ParsedEvent {
 export interface InferredNames {
   featureNames?: string[];
   labelNames?: string[];
-}
-
-export class InvalidEventError extends ModelwatchError {
-  constructor(message: string) {
-    super('INVALID_EVENT', message);
-    this.name = 'InvalidEventError';
-  }
 }
 
 export const MAX_ROWS_PER_EVENT = 100_000;

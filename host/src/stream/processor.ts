@@ -1,45 +1,30 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
+import {
+  BATCH_ID,
+  Consumers,
+  HeaderNames,
+  SETTINGS_KEY,
+  Streams,
+  Subjects,
+  type BatchRecord,
+  type DeadLetter,
+  type DeadLetterCode,
+  type EndpointRecord,
+  type MonitoringSettings,
+  type ServingEntry,
+  type ServingPartMessage,
+} from '@modelwatch/protocol';
+import { batchSeriesId } from '../domain/keys.js';
+import { filingWindow, type WindowLayout } from '../domain/windows.js';
+import { InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { filingWindow, type WindowLayout } from '../controller/windows.js';
 import { jsonCodec } from '../nats/codec.js';
-import { Consumers, Streams, Subjects } from '../nats/subjects.js';
-import { updateJson, type EndpointRecord } from '../store/endpoints.js';
-import type { MonitoringSettings } from '../store/settings.js';
-import { SETTINGS_KEY } from '../store/settings.js';
+import { RowsChunk } from '../nats/rows.js';
+import { updateJson } from '../store/kv.js';
 import type { WatchedKv } from '../store/watched-kv.js';
-import { deadLetterSubject, payloadText, type DeadLetter, type DeadLetterCode } from './dlq.js';
-import { eventsOf, inferNamesFrom, InvalidEventError, isRequestBatch, parseEvent, parseRequestBatch, type BatchServing, type ParsedEvent } from './events.js';
-import { RowsChunk } from './rows.js';
-import type { ServingEntry, ServingPartMessage } from './serving.js';
-
-/** Header of a message that belongs to a batch of historical events. */
-export const BATCH_HEADER = 'Mw-Batch';
-/** Header of the message that ends a batch (its value: the batch id; the body is ignored). */
-export const BATCH_END_HEADER = 'Mw-Batch-End';
-/** Where a message came from: `http`, `tracker`; NATS publishers need not set it. */
-export const SOURCE_HEADER = 'Mw-Source';
-export const BATCH_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** A batch of historical events, key `<endpoint name>.<batch id>` of the `mw_batches` bucket. */
-export interface BatchRecord {
-  endpoint: string;
-  endpointId: string;
-  batchId: string;
-  /** Sequence of the end marker in MW_EVENTS: the batch is complete when the processor is past it. */
-  endSeq: number;
-  status: 'ingested' | 'dispatched';
-  createdAt: number;
-  /** Windows dispatched (per app), when dispatched. */
-  windows?: number;
-  rows?: number;
-  dispatchedAt?: number;
-}
-
-/** The rows id of a batch's windows (results are stored under it too): `<endpoint id>-<batch id>`. */
-export function batchSeriesId(endpointId: string, batchId: string): string {
-  return `${endpointId}-${batchId}`;
-}
+import { deadLetterSubject, payloadText } from './dlq.js';
+import { eventsOf, inferNamesFrom, isRequestBatch, parseEvent, parseRequestBatch, type BatchServing, type ParsedEvent } from './events.js';
 
 export interface StreamProcessorDeps {
   js: JetStreamClient;
@@ -260,8 +245,8 @@ export class StreamProcessor {
   private async process(m: JsMsg, out: BatchOutput, layout: WindowLayout): Promise<void> {
     const arrival = arrivalOf(m);
     const name = m.subject.slice(Subjects.events('').length);
-    const source = m.headers?.get(SOURCE_HEADER) || 'nats';
-    const batchId = m.headers?.get(BATCH_HEADER) || undefined;
+    const source = m.headers?.get(HeaderNames.source) || 'nats';
+    const batchId = m.headers?.get(HeaderNames.batch) || undefined;
     const letters: Array<{ letter: DeadLetter; msgID: string }> = [];
     const dead = (code: DeadLetterCode, message: string, extra: Partial<DeadLetter> = {}) => {
       letters.push({
@@ -287,7 +272,7 @@ export class StreamProcessor {
       if (!batchId) out.entries.push(entry);
     };
 
-    const endMarker = m.headers?.get(BATCH_END_HEADER);
+    const endMarker = m.headers?.get(HeaderNames.batchEnd);
     if (endMarker) {
       const ep = await this.deps.endpoints.get(name);
       if (!ep) dead('UNKNOWN_ENDPOINT', `no endpoint named '${name}': create it first (modelwatch endpoint create --name ${name})`);

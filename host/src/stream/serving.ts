@@ -1,98 +1,19 @@
 import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  Consumers,
+  Streams,
+  Subjects,
+  type ServingCounts,
+  type ServingLiveReply,
+  type ServingMinuteMessage,
+  type ServingPartMessage,
+} from '@modelwatch/protocol';
+import { addCounts, emptyCounts } from '../domain/counts.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
-import { Consumers, Streams, Subjects } from '../nats/subjects.js';
 import { LatencySketch, RangeSet } from './sketch.js';
 import { processedWatermark } from './watermark.js';
-
-/**
- * What the stream processor saw of one event message, for serving metrics:
- * `[seq, intervalStart, endpoint index (-1: no endpoint), requests, errors, rows,
- * estimated predictions, late rows, first event time, last event time, dropped, latencies as
- * run-length pairs [value, count, ...]]`.
- */
-export type ServingEntry = [number, number, number, number, number, number, number, number, number, number, number, number[]];
-
-/** `mw.serving.part`: one per batch of event messages the stream processor handled. */
-export interface ServingPartMessage {
-  v: 1;
-  /** Interval length the starts are aligned to. */
-  intervalMs: number;
-  /** `[endpoint id, endpoint name]`, indexed by the entries. */
-  eps: Array<[string, string]>;
-  ev: ServingEntry[];
-}
-
-/** Serving counters of one endpoint over some time. */
-export interface ServingCounts {
-  requests: number;
-  errors: number;
-  /** Rows (predictions) received. */
-  predictions: number;
-  /** Predictions the model made, estimated from sampled events: rows * 100 / sampling percentage. */
-  estimatedPredictions: number;
-  /** Rows that arrived after their window closed (dead-lettered as LATE_EVENT). */
-  lateRows: number;
-  /** Requests the SDK tracker could not deliver. */
-  dropped: number;
-  latencyCount: number;
-  latencySum: number;
-  /** Event time of the first and last request (ms). */
-  firstRequest: number | null;
-  lastRequest: number | null;
-}
-
-/** `mw.serving.minute.<endpointId>`: serving metrics of one endpoint for one closed interval (a minute by default). */
-export interface ServingMinuteMessage extends ServingCounts {
-  v: 1;
-  endpointId: string;
-  endpointName: string;
-  /** Start of the interval (arrival time, ms) and its length. */
-  start: number;
-  intervalMs: number;
-  latencyAvg: number | null;
-  latencyP50: number | null;
-  latencyP99: number | null;
-  latencyMin: number | null;
-  latencyMax: number | null;
-  closedAt: number;
-}
-
-/** `mw.svc.serving.live` reply: counters of the intervals not closed yet, per endpoint id. */
-export interface ServingLiveReply {
-  open: Record<string, ServingCounts & { endpointName: string }>;
-}
-
-export function emptyCounts(): ServingCounts {
-  return {
-    requests: 0,
-    errors: 0,
-    predictions: 0,
-    estimatedPredictions: 0,
-    lateRows: 0,
-    dropped: 0,
-    latencyCount: 0,
-    latencySum: 0,
-    firstRequest: null,
-    lastRequest: null,
-  };
-}
-
-/** Add `b` into `a`. */
-export function addCounts(a: ServingCounts, b: ServingCounts): ServingCounts {
-  a.requests += b.requests;
-  a.errors += b.errors;
-  a.predictions += b.predictions;
-  a.estimatedPredictions += b.estimatedPredictions;
-  a.lateRows += b.lateRows;
-  a.dropped += b.dropped;
-  a.latencyCount += b.latencyCount;
-  a.latencySum += b.latencySum;
-  if (b.firstRequest !== null && (a.firstRequest === null || b.firstRequest < a.firstRequest)) a.firstRequest = b.firstRequest;
-  if (b.lastRequest !== null && (a.lastRequest === null || b.lastRequest > a.lastRequest)) a.lastRequest = b.lastRequest;
-  return a;
-}
 
 interface OpenEndpoint {
   name: string;

@@ -1,5 +1,5 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { Consumers, Streams } from '../nats/subjects.js';
+import { Consumers, Streams } from '@modelwatch/protocol';
 
 /**
  * The arrival time (JetStream timestamp) before which every event has been processed by

@@ -1,1 +1,1 @@
-export { Writer, type WriterDeps, type ResultsReply, type ResultsRequest } from './writer.js';
+export { Writer, type WriterDeps } from './writer.js';

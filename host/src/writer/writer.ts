@@ -1,17 +1,25 @@
 import type { ConsumerMessages, JetStreamClient } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { updateJson } from '../store/endpoints.js';
-import type { PluginRecord } from '../store/plugins.js';
+import {
+  Consumers,
+  Streams,
+  Subjects,
+  type AppOutputMessage,
+  type PluginRecord,
+  type ResultsReply,
+  type ResultsRequest,
+  type ServingMinuteMessage,
+  type ServingReply,
+  type ServingRequest,
+} from '@modelwatch/protocol';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
-import type { AppOutputMessage } from '../nats/messages.js';
-import { Consumers, Streams, Subjects } from '../nats/subjects.js';
 import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
-import type { EndpointStatsRecord, LatestResult, ResultsDb, ResultsQuery, ServingRecord, WindowRecord } from '../store/results-db.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
+import { updateJson } from '../store/kv.js';
+import type { ResultsDb } from '../store/results-db.js';
 import { FailureStreaks } from '../store/streaks.js';
-import type { ServingMinuteMessage } from '../stream/serving.js';
 
 export interface WriterDeps {
   nc: NatsConnection;
@@ -26,14 +34,6 @@ export interface WriterDeps {
   /** Quarantine a plugin version after this many failed windows in a row on one endpoint. @default 5 */
   quarantineAfter?: number;
 }
-
-/** `mw.svc.results.query`: what the writer answers. */
-export type ResultsRequest = ResultsQuery & { latest?: boolean };
-export type ResultsReply = { windows: WindowRecord[] } | { latest: LatestResult[] } | { error: string };
-
-/** `mw.svc.serving.query`: serving statistics per endpoint, or one endpoint's intervals. */
-export type ServingRequest = { stats: { endpointIds?: string[] } } | { intervals: { endpointId: string; since?: number; limit?: number } };
-export type ServingReply = { stats: EndpointStatsRecord[] } | { intervals: ServingRecord[] } | { error: string };
 
 /**
  * Consumes app outputs and stores each window once in LevelDB (history and latest values).

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
-import { ModelwatchClient } from '../client.js';
+import { ModelwatchClient } from '../../client/client.js';
+import type { GlobalArgs } from '../args.js';
 import { iso, printJson, printTable } from '../format.js';
-import type { GlobalArgs } from '../main.js';
 
 /** `modelwatch batch send|list`: historical predictions, analysed in their own windows. */
 export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {

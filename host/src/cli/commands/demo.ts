@@ -6,12 +6,12 @@ import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { resultStatusName, type ResultStatus } from '@modelwatch/sdk';
 import { seededRandom } from '@modelwatch/sdk/testing';
+import { ModelwatchClient } from '../../client/client.js';
 import { createHost } from '../../host.js';
 import { createLogger } from '../../logger.js';
 import { bundlePlugin } from '../../plugins/bundle.js';
-import { ModelwatchClient } from '../client.js';
+import type { GlobalArgs } from '../args.js';
 import { fmtValue, iso, printTable } from '../format.js';
-import type { GlobalArgs } from '../main.js';
 
 interface DemoArgs extends GlobalArgs {
   'base-period': string;

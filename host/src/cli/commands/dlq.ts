@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { ModelwatchClient } from '../client.js';
+import { ModelwatchClient } from '../../client/client.js';
+import type { GlobalArgs } from '../args.js';
 import { printJson, printTable } from '../format.js';
-import type { GlobalArgs } from '../main.js';
 
 /** `modelwatch dlq list|show|replay`: the dead letters (rejected input) and replaying them. */
 export const dlqCommand: CommandModule<GlobalArgs, GlobalArgs> = {

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { CommandModule } from 'yargs';
+import { ModelwatchClient } from '../../client/client.js';
 import { ModelwatchError } from '../../errors.js';
-import { ModelwatchClient } from '../client.js';
+import type { GlobalArgs } from '../args.js';
 import { iso, printJson, printTable } from '../format.js';
-import type { GlobalArgs } from '../main.js';
 
 interface CreateArgs extends GlobalArgs {
   name: string;

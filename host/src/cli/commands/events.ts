@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
-import { ModelwatchClient } from '../client.js';
+import { ModelwatchClient } from '../../client/client.js';
+import type { GlobalArgs } from '../args.js';
 import { printJson } from '../format.js';
-import type { GlobalArgs } from '../main.js';
 
 /** `modelwatch events send`: send a file of inference events over HTTP. */
 export const eventsCommand: CommandModule<GlobalArgs, GlobalArgs> = {

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { createHost } from '../../host.js';
-import type { GlobalArgs } from '../main.js';
+import type { GlobalArgs } from '../args.js';
 
 interface HostStartArgs extends GlobalArgs {
   'data-dir'?: string;

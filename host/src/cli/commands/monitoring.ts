@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { ModelwatchClient, type MonitoringStatus } from '../client.js';
+import { ModelwatchClient, type MonitoringStatus } from '../../client/client.js';
+import type { GlobalArgs } from '../args.js';
 import { printJson } from '../format.js';
-import type { GlobalArgs } from '../main.js';
 
 function show(s: MonitoringStatus, json: boolean) {
   if (json) return printJson(s);

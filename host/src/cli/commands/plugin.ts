@@ -1,17 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { resultKindName, resultStatusName, type JsonValue, type ResultKind, type ResultStatus } from '@modelwatch/sdk';
-import { parseReference, type ReferenceTable } from '../../api/reference.js';
-import { windowAt } from '../../controller/windows.js';
+import type { DryRunResult, PluginRecord, ReferenceTable } from '@modelwatch/protocol';
+import { ModelwatchClient } from '../../client/client.js';
+import { parseReference } from '../../domain/reference.js';
+import { windowAt } from '../../domain/windows.js';
 import { errorData, ModelwatchError } from '../../errors.js';
+import { bundlePlugin, watchPlugin } from '../../plugins/bundle.js';
 import { parseSettings } from '../../plugins/config.js';
-import { bundlePlugin, watchPlugin, type PluginBundle } from '../../plugins/bundle.js';
-import { dryRunWarning, type DryRunResult } from '../../runner/dry-run.js';
+import { dryRunWarning } from '../../runner/dry-run.js';
 import { checkLocal, dryRunLocal, runLocal } from '../../runner/local.js';
-import { activeVersionOf, type PluginRecord } from '../../store/plugins.js';
-import { ModelwatchClient } from '../client.js';
+import { activeVersionOf } from '../../store/plugins.js';
+import type { GlobalArgs } from '../args.js';
 import { fmtValue, iso, printJson, printTable } from '../format.js';
-import type { GlobalArgs } from '../main.js';
 import { referenceFormat } from './endpoint.js';
 
 async function readTable(path: string): Promise<ReferenceTable> {
@@ -49,22 +50,6 @@ function parseJsonObject(text: string, what: string): Record<string, JsonValue> 
 function printPlugin(p: PluginRecord, json: boolean) {
   if (json) return printJson(p);
   process.stdout.write(`${p.name}@${p.activeVersion}: ${p.status}${p.statusReason ? ` (${p.statusReason})` : ''}\n`);
-}
-
-export interface PublishBundleOptions {
-  /** Replaces the manifest's config. */
-  config?: Record<string, JsonValue>;
-  /** Publish as a new development version (`1.0.0-dev.<suffix>`). */
-  devSuffix?: string;
-  /** Refuse the version when its dry run fails. */
-  strict?: boolean;
-}
-
-/** Publish a bundle: the host checks it, dry-runs it on the endpoints it applies to, and registers it. */
-export async function publishBundle(client: ModelwatchClient, bundle: PluginBundle, opts: PublishBundleOptions = {}) {
-  const { config, devSuffix, strict } = opts;
-  const manifest = devSuffix ? { ...bundle.manifest, version: `${bundle.manifest.version.replace(/-dev\.\d+$/, '')}-dev.${devSuffix}` } : bundle.manifest;
-  return await client.publishPlugin({ manifest, code: bundle.code, map: bundle.map, ...(config ? { config } : {}), ...(strict ? { strict } : {}) });
 }
 
 /** What one dry-run window did, on stdout (failures go to stderr, see printWarnings). */
@@ -112,7 +97,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         async (args) => {
           const bundle = await bundlePlugin(args.dir);
           const config = args.config ? await readConfig(args.config) : undefined;
-          const rec = await publishBundle(new ModelwatchClient({ url: args.host }), bundle, { ...(config ? { config } : {}), strict: args.strict });
+          const rec = await new ModelwatchClient({ url: args.host }).publishBundle(bundle, { ...(config ? { config } : {}), strict: args.strict });
           printWarnings(rec.dryRun.warnings, rec.dryRun.endpoints);
           if (args.json) return printJson(rec);
           process.stdout.write(`published ${rec.name}@${rec.activeVersion} (${bundle.code.length} bytes, sha256 ${bundle.digest.slice(0, 12)})\n`);
@@ -258,7 +243,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             }
             const t0 = performance.now();
             try {
-              const rec = await publishBundle(client, e.bundle, { ...(config ? { config } : {}), devSuffix: `${Date.now()}${n++}` });
+              const rec = await client.publishBundle(e.bundle, { ...(config ? { config } : {}), devSuffix: `${Date.now()}${n++}` });
               process.stdout.write(
                 `${new Date().toISOString()} published ${rec.name}@${rec.activeVersion} in ${(performance.now() - t0).toFixed(0)} ms: it runs from the next window\n`,
               );

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
-import { ModelwatchClient } from '../client.js';
+import { ModelwatchClient } from '../../client/client.js';
+import type { GlobalArgs } from '../args.js';
 import { fmtValue, printJson, printTable, resultRows } from '../format.js';
-import type { GlobalArgs } from '../main.js';
 
 interface ResultsArgs extends GlobalArgs {
   endpoint?: string;

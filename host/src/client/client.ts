@@ -1,30 +1,44 @@
+import type {
+  BatchRecord,
+  EndpointRecord,
+  LatestResult,
+  PluginLogLine,
+  PluginRecord,
+  ServingRecord,
+  StoredDeadLetter,
+  WindowRecord,
+} from '@modelwatch/protocol';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
-import type { EvaluatedWindow, PluginLogLine, PublishPluginBody, PublishPluginReply } from '../api/plugins.js';
-import type { EndpointRecord } from '../store/endpoints.js';
-import type { PluginRecord } from '../store/plugins.js';
-import type { LatestResult, WindowRecord } from '../store/results-db.js';
-import type { EndpointStats } from '../api/data-plane.js';
-import type { MonitoringStatus } from '../api/server.js';
+import type { JsonValue } from '@modelwatch/sdk';
+import type {
+  EndpointStats,
+  EndpointSummary,
+  EvaluatedWindow,
+  IngestResult,
+  MonitoringStatus,
+  PublishPluginBody,
+  PublishPluginReply,
+} from '../api/contract.js';
+import type { PluginBundle } from '../plugins/bundle.js';
 
-export type { MonitoringStatus };
-import type { ServingRecord } from '../store/results-db.js';
-import type { StoredDeadLetter } from '../stream/dlq.js';
-import type { BatchRecord } from '../stream/processor.js';
+export type { EndpointSummary, MonitoringStatus };
+/** What an ingest request answers. */
+export type IngestReply = IngestResult;
+
+export interface PublishBundleOptions {
+  /** Replaces the manifest's config. */
+  config?: Record<string, JsonValue>;
+  /** Publish as a new development version (`1.0.0-dev.<suffix>`). */
+  devSuffix?: string;
+  /** Refuse the version when its dry run fails. */
+  strict?: boolean;
+}
 
 export interface ClientOptions {
   /** Base URL of the host's HTTP API. @default 'http://127.0.0.1:7077' */
   url?: string;
   /** @default 30000 */
   timeoutMs?: number;
-}
-
-export type EndpointSummary = Omit<EndpointRecord, 'featureStats'> & { hasReference: boolean; stats?: EndpointStats };
-
-export interface IngestReply {
-  accepted: number;
-  rejected: Array<{ index: number; error: string }>;
-  /** Values of the wrong type for their column's reference, accepted as missing, by column (present when some). */
-  wrongType?: Record<string, number>;
 }
 
 /**
@@ -124,6 +138,16 @@ export class ModelwatchClient {
   publishPlugin(body: PublishPluginBody) {
     // the host bounds the check and the dry run (about a minute at most)
     return this.call<PublishPluginReply>('POST', '/api/v1/plugins', body, 'application/json', Math.max(this.timeoutMs, 5 * 60_000));
+  }
+
+  /**
+   * Publish a bundle made by `bundlePlugin` (what `modelwatch plugin publish` sends): the host
+   * checks it, dry-runs it on the endpoints it applies to, and registers it.
+   */
+  publishBundle(bundle: PluginBundle, opts: PublishBundleOptions = {}) {
+    const { config, devSuffix, strict } = opts;
+    const manifest = devSuffix ? { ...bundle.manifest, version: `${bundle.manifest.version.replace(/-dev\.\d+$/, '')}-dev.${devSuffix}` } : bundle.manifest;
+    return this.publishPlugin({ manifest, code: bundle.code, map: bundle.map, ...(config ? { config } : {}), ...(strict ? { strict } : {}) });
   }
 
   getPlugin(name: string) {

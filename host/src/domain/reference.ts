@@ -1,16 +1,11 @@
+/** Reference data: a reference file (CSV, JSON Lines, JSON) parsed into columns, and the statistics of an endpoint's columns. */
 import { parse } from 'csv-parse/sync';
 import type { CellValue, FeatureStatsMap } from '@modelwatch/sdk';
 import { referenceStatsMap } from '@modelwatch/sdk/stats';
+import type { ReferenceTable } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
 
 export type ReferenceFormat = 'csv' | 'jsonl' | 'json';
-
-/** Training data, columnar. */
-export interface ReferenceTable {
-  columns: string[];
-  values: Record<string, CellValue[]>;
-  rows: number;
-}
 
 const MAX_REFERENCE_ROWS = 5_000_000;
 

@@ -77,6 +77,9 @@ export const Buckets = {
   streaks: 'mw_streaks',
 } as const;
 
+/** The key of the monitoring settings in the `mw_settings` bucket. */
+export const SETTINGS_KEY = 'monitoring';
+
 /** Object store of plugin bundles: `<name>@<version>.js` and `.js.map`. */
 export const BUNDLE_STORE = 'mw_bundles';
 

@@ -1,32 +1,13 @@
 import type { CellValue } from '@modelwatch/sdk';
-import type { EndpointRecord } from '../store/endpoints.js';
-import { InvalidEventError } from './events.js';
-
-/**
- * Ground truth for one prediction, sent after it: to `POST /api/v1/endpoints/{name}/labels`
- * or the NATS subject `mw.labels.<name>` (one or an array).
- *
- * @example
- * ```json
- * { "requestId": "r-1", "labels": { "churned": 1 } }
- * { "requestId": "r-2", "label": 0 }
- * ```
- */
-export interface GroundTruthEvent {
-  /** The request id of the prediction (for a multi-row request, `<id>#<row index>`). */
-  requestId: string;
-  /** Output name -> true value. */
-  labels?: Record<string, CellValue>;
-  /** The true value, for an endpoint with one output. */
-  label?: CellValue;
-}
+import type { EndpointRecord } from '@modelwatch/protocol';
+import { InvalidEventError } from '../errors.js';
 
 export interface NormalizedLabel {
   requestId: string;
   labels: Record<string, CellValue>;
 }
 
-/** Validate a ground-truth event against its endpoint's outputs. */
+/** Validate a ground-truth event (`GroundTruthEvent`) against its endpoint's outputs. */
 export function normalizeLabel(raw: unknown, endpoint: EndpointRecord): NormalizedLabel {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidEventError('a label must be a JSON object');
   const r = raw as Record<string, unknown>;

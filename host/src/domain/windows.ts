@@ -1,8 +1,11 @@
-/** From `fromMs` on (until the next segment), windows are `periodMs` long, aligned to `fromMs`. */
-export interface PeriodSegment {
-  fromMs: number;
-  periodMs: number;
-}
+import type { PeriodChange, PeriodSegment } from '@modelwatch/protocol';
+/**
+ * Window arithmetic over period changes: which window holds a time, where a row is filed, which
+ * row subjects a window reads (see ARCHITECTURE.md, "Windows"). The segment and change records
+ * are the wire's (`mw_settings`).
+ */
+
+export type { PeriodChange, PeriodSegment };
 
 export interface Window {
   start: number;
@@ -36,25 +39,6 @@ export function changePeriod(segments: readonly PeriodSegment[], periodMs: numbe
 export function periodAt(t: number, segments: readonly PeriodSegment[]): number {
   const w = windowAt(t, segments);
   return w.end - w.start;
-}
-
-/**
- * A period change, kept so that rows filed by the layout before it are still found. The stream
- * processor files a row by the layout in force when its event *arrived*: an event that arrived
- * before `arrivalsFrom` goes by `before` (event times can be up to the allowed future skew ahead,
- * so such rows reach past the boundary), one that arrived later by the new layout. Every
- * processing of an event therefore files its rows under the same window keys, and readers of
- * the new windows that begin before `untilMs` also read the old keys that overlap them.
- */
-export interface PeriodChange {
-  /** The first window boundary of the new layout: windows that begin earlier keep their bounds. */
-  fromMs: number;
-  /** Events that arrived (JetStream time) before this are filed by `before`. */
-  arrivalsFrom: number;
-  /** Rows filed by `before` have event times before this: `arrivalsFrom` plus the allowed future skew. */
-  untilMs: number;
-  /** The segments in force before the change, from the one holding `fromMs` on. */
-  before: PeriodSegment[];
 }
 
 /** The windows of the settings: the segments in force, and the changes rows may still be filed by. */

@@ -1,35 +1,35 @@
-import type { CellValue } from '@modelwatch/sdk';
-import type { RowBatch } from '../nats/messages.js';
-import type { ParsedEvent } from './events.js';
-
 /**
- * The compact row format of `MW_ROWS` (version 2): a binary message per window chunk.
- *
- * ```
- * "MWR2" | u32 LE header length | header JSON | zero padding to 8 bytes | float64 LE data
- * ```
- * The header is `{ n, e, nx, ny, num, str, rid?, lat?, tr?, lr?, w? }`: `n` rows; `e` the parts as
- * `[eventSeq, offset, count, ...]` (which rows came from which `MW_EVENTS` message, so a reader
- * drops a part it has already seen: a redelivered event never counts twice, however the stream
- * processor batched it); `num` the indices (features then outputs) of the numeric columns,
- * whose values are in the data (NaN = missing); `str` the other columns as JSON lists;
- * `rid` request ids; `w` the values of the wrong type (made missing, see `ParsedEvent.wrongType`)
- * per part, as `[part index, column index, count, ...]`, so they are dropped with their part.
- * The data holds the timestamps (unless `tr`: run-length `[value, count, ...]`, which
- * micro-batches with one time for many rows use), the latencies when `lat` (unless `lr`,
- * run-length with null for missing), then each numeric column: `n` float64 each. A reader that
- * does not know `w` reads the rows the same.
+ * The binary row format of `MW_ROWS` (see `ROWS_MAGIC` and `RowChunkHeader` in the protocol):
+ * encoding the rows of one window from one or more events, and decoding them into row-major
+ * batches without the parts a reader has already seen.
  */
-export const ROWS_MAGIC = 0x3252574d; // "MWR2" little-endian
+import type { CellValue } from '@modelwatch/sdk';
+import { ROWS_MAGIC, type RowBatch, type RowChunkHeader } from '@modelwatch/protocol';
 
-/** Rows of one window gathered from one or more events, in parts (see {@link ROWS_MAGIC}). */
+/** The rows of one validated event, column-major, as the stream processor parsed them (its `ParsedEvent`). */
+export interface RowSource {
+  /** Event time of each row (ms). */
+  ts: number[];
+  /** Feature columns, in the endpoint's order. */
+  x: CellValue[][];
+  /** Output columns, in the endpoint's order. */
+  y: CellValue[][];
+  /** Request id per row, or null when the event has none. */
+  rid: Array<string | null> | null;
+  /** Latency per row (µs), or null when the event has none. */
+  lat: Array<number | null> | null;
+  /** Per column (features, then outputs), the rows whose value had the wrong type, ascending; null when none. */
+  wrongType: number[][] | null;
+}
+
+/** Rows of one window gathered from one or more events, in parts (see `ROWS_MAGIC`). */
 export class RowsChunk {
   n = 0;
   /** Estimated encoded size. */
   bytes = 64;
   readonly e: number[] = [];
   /** The rows, as ranges of the parsed events (copied only when encoded). */
-  private readonly segs: Array<{ p: ParsedEvent; from: number; to: number }> = [];
+  private readonly segs: Array<{ p: RowSource; from: number; to: number }> = [];
   private readonly rowBytes: number;
   /** Values of the wrong type, `[part, column, count, ...]` (the header's `w`). */
   private readonly wrong: number[] = [];
@@ -51,7 +51,7 @@ export class RowsChunk {
    * Append rows `from..to-1` of a parsed event to the current part, stopping once `budget`
    * bytes are added (at least one row). Returns how many rows it took and their bytes.
    */
-  addRange(p: ParsedEvent, from: number, to: number, budget: number): [number, number] {
+  addRange(p: RowSource, from: number, to: number, budget: number): [number, number] {
     const strCols = stringColumns(p);
     let k = 0;
     let bytes = 0;
@@ -103,7 +103,7 @@ export class RowsChunk {
     const n = this.n;
     const segs = this.segs;
     const ncol = this.nx + this.ny;
-    const colOf = (p: ParsedEvent, j: number) => (j < this.nx ? p.x[j]! : p.y[j - this.nx]!);
+    const colOf = (p: RowSource, j: number) => (j < this.nx ? p.x[j]! : p.y[j - this.nx]!);
     const num: number[] = [];
     const str: Record<string, CellValue[]> = {};
     for (let j = 0; j < ncol; j++) {
@@ -128,7 +128,7 @@ export class RowsChunk {
         str[j] = out;
       }
     }
-    const header: Record<string, unknown> = { n, e: this.e, nx: this.nx, ny: this.ny, num, str };
+    const header: RowChunkHeader = { n, e: this.e, nx: this.nx, ny: this.ny, num, str };
     if (this.wrong.length) header.w = this.wrong;
     if (segs.some((sg) => sg.p.rid)) {
       const rid: Array<string | null> = [];
@@ -173,8 +173,8 @@ export class RowsChunk {
 
 /** Run-length form `[value, count, ...]` of a per-row value over segments, when at most a quarter of the rows; else null. */
 function segRuns(
-  segs: ReadonlyArray<{ p: ParsedEvent; from: number; to: number }>,
-  get: (p: ParsedEvent) => ReadonlyArray<number | null> | null,
+  segs: ReadonlyArray<{ p: RowSource; from: number; to: number }>,
+  get: (p: RowSource) => ReadonlyArray<number | null> | null,
 ): Array<number | null> | null {
   const out: Array<number | null> = [];
   let n = 0;
@@ -201,9 +201,9 @@ function segRuns(
   return out.length > max ? null : out;
 }
 
-const stringCols = new WeakMap<ParsedEvent, CellValue[][]>();
+const stringCols = new WeakMap<RowSource, CellValue[][]>();
 /** The columns of an event that hold strings (computed once per event). */
-function stringColumns(p: ParsedEvent): CellValue[][] {
+function stringColumns(p: RowSource): CellValue[][] {
   let out = stringCols.get(p);
   if (!out) {
     out = [];
@@ -248,20 +248,6 @@ function unrun(r: Array<number | null>, n: number): Float64Array {
   return out;
 }
 
-interface Header {
-  n: number;
-  e: number[];
-  nx: number;
-  ny: number;
-  num: number[];
-  str: Record<string, CellValue[]>;
-  rid?: Array<string | null>;
-  lat?: boolean;
-  tr?: Array<number | null>;
-  lr?: Array<number | null>;
-  w?: number[];
-}
-
 /**
  * Decode one `MW_ROWS` message into row-major batches (what the runner builds windows from),
  * dropping the parts already in `seen` (keys `<seq>:<offset>`) and adding the others to it.
@@ -274,7 +260,7 @@ export function decodeRowBatch(data: Uint8Array, seen: Set<string>, out: RowBatc
   }
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const hlen = dv.getUint32(4, true);
-  const h = JSON.parse(Buffer.from(data.buffer, data.byteOffset + 8, hlen).toString('utf8')) as Header;
+  const h = JSON.parse(Buffer.from(data.buffer, data.byteOffset + 8, hlen).toString('utf8')) as RowChunkHeader;
   const n = h.n;
   const dataStart = align8(8 + hlen);
   const binTs = !h.tr;
@@ -348,7 +334,7 @@ export function decodeRowBatch(data: Uint8Array, seen: Set<string>, out: RowBatc
 export function rowCount(data: Uint8Array): number {
   if (data.length >= 8 && data[0] === 0x4d && data[1] === 0x57 && data[2] === 0x52 && data[3] === 0x32) {
     const hlen = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(4, true);
-    return (JSON.parse(Buffer.from(data.buffer, data.byteOffset + 8, hlen).toString('utf8')) as Header).n;
+    return (JSON.parse(Buffer.from(data.buffer, data.byteOffset + 8, hlen).toString('utf8')) as RowChunkHeader).n;
   }
   return (JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as RowBatch).ts.length;
 }

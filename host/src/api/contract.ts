@@ -1,0 +1,77 @@
+/**
+ * The HTTP API's contract: request bodies and replies of its routes, shared by the routes and
+ * the typed client (`client/`). The records and messages they carry are the wire's
+ * (`@modelwatch/protocol`).
+ */
+import type { JsonValue } from '@modelwatch/sdk';
+import type { AppOutputMessage, DryRunResult, EndpointRecord, EndpointStatsRecord, PeriodSegment, PluginRecord, ServingCounts } from '@modelwatch/protocol';
+
+/** Request body of `POST /api/v1/plugins` (what `modelwatch plugin publish` sends). */
+export interface PublishPluginBody {
+  manifest: unknown;
+  code: string;
+  map?: string;
+  /** Replaces the manifest's `config` (`plugin publish --config FILE`). */
+  config?: Record<string, JsonValue>;
+  /** Refuse the version when the dry run fails on an endpoint (`plugin publish --strict`). @default false */
+  strict?: boolean;
+}
+
+/** Answer of `POST /api/v1/plugins`: the plugin record and what the dry run found. */
+export type PublishPluginReply = PluginRecord & { dryRun: DryRunReport };
+
+/** One window of an evaluation: what the app made of it and whether it was stored. */
+export interface EvaluatedWindow {
+  output: AppOutputMessage;
+  stored: 'written' | 'already stored' | 'not written';
+}
+
+/** The dry run at publish: what ran where, and a warning per failure. */
+export interface DryRunReport {
+  /** Why it ran on no endpoint, or on fewer than it applies to. */
+  note?: string;
+  endpoints: DryRunResult[];
+  /** One line per failure: the endpoint, the error, and the file and line in the plugin's sources. */
+  warnings: string[];
+}
+
+/** What an ingest request answers. */
+export interface IngestResult {
+  accepted: number;
+  rejected: Array<{ index: number; error: string }>;
+  /**
+   * Values of the accepted events whose type differs from the column's reference (a string in
+   * a numeric feature, a number in a text one), by column: accepted as missing values. Only
+   * present when there were some.
+   */
+  wrongType?: Record<string, number>;
+}
+
+/** Serving statistics of an endpoint, as the API shows them (`stats` of an endpoint). */
+export interface EndpointStats extends ServingCounts {
+  /** Average latency over every request with one (µs). */
+  latencyAvg: number | null;
+  /** The worst result status of the last 24 hours (-1..2), null when there was none. */
+  driftStatus: number | null;
+  /** Dead letters held now, by reason. */
+  deadLetters: { total: number; byReason: Record<string, number> };
+  /** The newest closed interval (a minute): requests, errors, latency average, p50, p99. */
+  lastInterval: EndpointStatsRecord['lastInterval'] | null;
+}
+
+/** `GET /api/v1/monitoring`: whether windows are analysed, and their length now and next. */
+export interface MonitoringStatus {
+  enabled: boolean;
+  /** The window length in force now, e.g. `10m`, and since when. */
+  basePeriod: string;
+  basePeriodMs: number;
+  effectiveFrom: string;
+  /** A new window length that applies from the next window boundary, or null. */
+  pending: { basePeriod: string; basePeriodMs: number; effectiveFrom: string } | null;
+  allowedLatenessMs: number;
+  /** Every window length over time (`fromMs` on). */
+  periods: PeriodSegment[];
+}
+
+/** An endpoint as `GET /api/v1/endpoints` lists it: its record without the reference statistics. */
+export type EndpointSummary = Omit<EndpointRecord, 'featureStats'> & { hasReference: boolean; stats?: EndpointStats };

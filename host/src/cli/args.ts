@@ -1,0 +1,5 @@
+/** Options every command takes. */
+export interface GlobalArgs {
+  host: string;
+  json: boolean;
+}

@@ -1,0 +1,1 @@
+export { ModelwatchClient, type ClientOptions, type EndpointSummary, type IngestReply } from './client.js';

@@ -1,0 +1,10 @@
+/**
+ * The host's domain: pure rules and arithmetic, no I/O, imported by every layer above it.
+ * @module
+ */
+export * from './windows.js';
+export { addCounts, emptyCounts } from './counts.js';
+export { batchSeriesId, windowKey } from './keys.js';
+export { checkEndpointName, checkNames, endpointId, FEATURE_NAME } from './names.js';
+export { normalizeLabel, type NormalizedLabel } from './labels.js';
+export { parseReference, referenceStatsFor, tableOf, type ReferenceFormat } from './reference.js';
