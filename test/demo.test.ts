@@ -17,6 +17,8 @@ describe('modelwatch demo', () => {
     const folder = /host in (\S+) \(log:/.exec(stdout)?.[1];
     try {
       expect(stdout).toMatch(/windows of 2s/);
+      // deployed as `monitoring enable --default-app histogram-data-drift` deploys it
+      expect(stdout).toMatch(/^ {2}monitoring enabled; default app: deployed histogram-data-drift@\d+\.\d+\.\d+$/m);
       expect(stdout).toMatch(/sending normal traffic for 1 window\(s\)[\s\S]*sending DRIFTED traffic for 1 window\(s\)/);
       expect(stdout).toMatch(/│ \d\d:\d\d:\d\d-\d\d:\d\d:\d\d │ normal +│ \d+ +│ [\d.]+ +│ no_detection/);
       expect(stdout).toMatch(/│ \d\d:\d\d:\d\d-\d\d:\d\d:\d\d │ drifted +│ \d+ +│ [\d.]+ +│ detected/);

@@ -214,6 +214,27 @@ describe('documentation examples', () => {
     );
   });
 
+  it("README's built-in apps: listed, the default app deployed once, not again after its removal, another one, none, one by name", async () => {
+    await runGroup(
+      groups.find((x) => x.name === 'builtin-apps')!,
+      {
+        after: async ({ client }, [out]) => {
+          expect(out!.stdout).toMatch(/│ drift\s+│ 1\.0\.0\s+│/);
+          const said = out!.stdout.split('\n').filter((l) => l.startsWith('default app: ') || l.startsWith('published '));
+          expect(said).toEqual([
+            'default app: deployed drift@1.0.0',
+            'default app: drift is already published (drift@1.0.0, active); left as it is',
+            'default app: skipped drift: it was removed by a user (plugin publish builtin:drift publishes it again)',
+            'default app: deployed histogram-data-drift@1.0.0',
+            'default app: none',
+            expect.stringMatching(/^published drift@1\.0\.0 /),
+          ]);
+          expect((await client.listPlugins()).map((p) => p.name)).toEqual(['drift', 'histogram-data-drift']);
+        },
+      },
+    );
+  });
+
   it("README's value of the wrong type is accepted, made missing and counted", async () => {
     await runGroup(
       groups.find((x) => x.name === 'wrong-type')!,
@@ -225,7 +246,7 @@ describe('documentation examples', () => {
     );
   });
 
-  it.each(groups.filter((g) => ![FIRST_APP, 'quick-start', 'wrong-type'].includes(g.name)))(
+  it.each(groups.filter((g) => ![FIRST_APP, 'quick-start', 'wrong-type', 'builtin-apps'].includes(g.name)))(
     'the examples of group $name run (blocks at $blocks.0.file)',
     async (g) => {
       await runGroup(g);

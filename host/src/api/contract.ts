@@ -17,6 +17,33 @@ export interface PublishPluginBody {
   strict?: boolean;
 }
 
+/**
+ * What `PUT /api/v1/monitoring` with `defaultApp` did: deployed the built-in app, or left it
+ * because a version of it was published on this host before (still there, disabled by a user,
+ * or removed), or nothing (`defaultApp: "none"`).
+ */
+export type DefaultAppOutcome =
+  | { app: string; action: 'deployed'; version: string; dryRun: DryRunReport }
+  | { app: string; action: 'already published'; version: string; status: PluginRecord['status'] }
+  | { app: string; action: 'skipped'; reason: 'disabled'; version: string }
+  | { app: string; action: 'skipped'; reason: 'removed' }
+  | { app: null; action: 'none' };
+
+/** `PUT /api/v1/monitoring`: turn monitoring on or off, change the base period, deploy a default app. */
+export interface SetMonitoringBody {
+  enabled?: boolean;
+  /** A duration such as `5s` or `10m` (or ms). */
+  basePeriod?: string | number;
+  /**
+   * With `enabled: true`: the built-in app to deploy unless a version of it was ever published
+   * on this host, or `none`. Absent: nothing is deployed (the CLI sends `drift` by default).
+   */
+  defaultApp?: string;
+}
+
+/** Answer of `PUT /api/v1/monitoring`: the status, and what became of the default app when one was asked for. */
+export type SetMonitoringReply = MonitoringStatus & { defaultApp?: DefaultAppOutcome };
+
 /** Answer of `POST /api/v1/plugins`: the plugin record and what the dry run found. */
 export type PublishPluginReply = PluginRecord & { dryRun: DryRunReport };
 

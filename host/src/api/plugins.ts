@@ -26,14 +26,16 @@ import { ModelwatchError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import type { Buckets } from '../nats/topology.js';
+import { builtinApp } from '../plugins/builtin.js';
+import { bundlePlugin } from '../plugins/bundle.js';
 import { mergeConfig, validateConfig } from '../plugins/config.js';
 import { groundTruthDelayMs, resolveManifest, type ResolvedManifest } from '../plugins/manifest.js';
 import { dryRunDeadlineMs, dryRunWarning, MAX_DRY_RUN_ENDPOINTS } from '../runner/dry-run.js';
 import { updateJson } from '../store/kv.js';
-import { activeVersionOf, appliesTo, bundleName } from '../store/plugins.js';
+import { activeVersionOf, appliesTo, bundleName, publishedOnce } from '../store/plugins.js';
 import { readSettings } from '../store/settings.js';
 import { forgetStreaks } from '../store/streaks.js';
-import type { DryRunReport, EvaluatedWindow, PublishPluginBody, PublishPluginReply } from './contract.js';
+import type { DefaultAppOutcome, DryRunReport, EvaluatedWindow, PublishPluginBody, PublishPluginReply } from './contract.js';
 
 export interface PluginRoutesDeps {
   nc: NatsConnection;
@@ -43,13 +45,19 @@ export interface PluginRoutesDeps {
   logger: Logger;
 }
 
+/** What the monitoring routes use of the plugin lifecycle. */
+export interface PluginService {
+  /** Deploy the built-in app `name` unless a version of it was ever published on this host. */
+  deployDefaultApp(name: string): Promise<DefaultAppOutcome>;
+}
+
 /** What a runner answered about a bundle at publish, or that this bundle crashed it, or that no runner answered. */
 type RunnerAnswer<T> = { answer: T } | { crashed: CrashReport } | { lost: string };
 
 const MAX_EVALUATE_WINDOWS = 10_000;
 
 /** Routes of the plugin lifecycle: publish, list, enable/disable, rollback, configure, logs, evaluate, remove. */
-export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDeps): void {
+export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDeps): PluginService {
   const { nc, js, buckets } = deps;
   const log = deps.logger.child({ component: 'api' });
 
@@ -166,8 +174,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
     };
   };
 
-  app.post<{ Body: PublishPluginBody }>('/api/v1/plugins', async (req, reply) => {
-    const body = req.body;
+  /** Check, dry-run and store a bundle: `POST /api/v1/plugins`, and a default app at `monitoring enable`. */
+  const publish = async (body: PublishPluginBody): Promise<{ record: PublishPluginReply; created: boolean }> => {
     if (!body || typeof body.code !== 'string') throw new ModelwatchError('INVALID_ARGUMENT', 'body: expected { manifest, code, map?, config?, strict? }');
     if (body.strict !== undefined && typeof body.strict !== 'boolean') throw new ModelwatchError('INVALID_ARGUMENT', 'strict: expected true or false');
     const manifest = resolveManifest(body.manifest);
@@ -229,9 +237,32 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       versions: [...(p?.versions ?? []).filter((v) => v.version !== manifest.version), version],
     }));
     log.info({ plugin: manifest.name, version: manifest.version, dryRunWarnings: report.warnings.length }, 'plugin published');
-    const answer: PublishPluginReply = { ...record!, dryRun: report };
-    return reply.status(same ? 200 : 201).send(answer);
+    return { record: { ...record!, dryRun: report }, created: !same };
+  };
+
+  app.post<{ Body: PublishPluginBody }>('/api/v1/plugins', async (req, reply) => {
+    const { record, created } = await publish(req.body);
+    return reply.status(created ? 201 : 200).send(record);
   });
+
+  /**
+   * Deploy a built-in app as the default app of `monitoring enable`, bundled from the plugins
+   * folder this host ships with, unless a version of it was ever published on this host: a
+   * published one is left as it is (disabled too), and a removed one stays removed (its key in
+   * `mw_plugins` keeps the delete marker, see `publishedOnce`).
+   */
+  const deployDefaultApp = async (name: string): Promise<DefaultAppOutcome> => {
+    const app = await builtinApp(name);
+    const once = await publishedOnce(buckets.plugins, name);
+    if (once === 'removed') return { app: name, action: 'skipped', reason: 'removed' };
+    if (once) {
+      if (once.status === 'disabled') return { app: name, action: 'skipped', reason: 'disabled', version: once.activeVersion };
+      return { app: name, action: 'already published', version: once.activeVersion, status: once.status };
+    }
+    const bundle = await bundlePlugin(app.dir);
+    const { record } = await publish({ manifest: bundle.manifest, code: bundle.code, map: bundle.map });
+    return { app: name, action: 'deployed', version: record.activeVersion, dryRun: record.dryRun };
+  };
 
   app.post<{ Params: { name: string } }>('/api/v1/plugins/:name/enable', async (req) =>
     update(req.params.name, ({ statusReason: _r, ...p }) => ({ ...p, status: 'active' })),
@@ -268,6 +299,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
 
   app.delete<{ Params: { name: string } }>('/api/v1/plugins/:name', async (req) => {
     const p = await getPlugin(req.params.name);
+    // a delete (never a purge): the key keeps its delete marker, the record that this name was
+    // published once, so `monitoring enable` does not deploy again a default app the user removed
     await buckets.plugins.delete(p.name);
     for (const v of p.versions) {
       await buckets.bundles.delete(bundleName(p.name, v.version)).catch(() => undefined);
@@ -393,6 +426,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       return { windows: out };
     },
   );
+
+  return { deployDefaultApp };
 }
 
 function timeArg(v: unknown, what: string): number {

@@ -11,7 +11,7 @@ import { ModelwatchError, isModelwatchError, type ErrorCode, InvalidEventError }
 import { jsonCodec } from '../nats/codec.js';
 import { updateJson } from '../store/kv.js';
 import { readSettings, withBasePeriod } from '../store/settings.js';
-import type { MonitoringStatus } from './contract.js';
+import type { DefaultAppOutcome, MonitoringStatus, SetMonitoringBody, SetMonitoringReply } from './contract.js';
 import { endpointStats, registerDataPlaneRoutes, type DataPlaneDeps } from './data-plane.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { registerPluginRoutes } from './plugins.js';
@@ -33,6 +33,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   PLUGIN_DRY_RUN_FAILED: 400,
   PLUGIN_BUILD_FAILED: 400,
   NOT_FOUND: 404,
+  UNKNOWN_BUILTIN: 404,
   CONFLICT: 409,
 };
 
@@ -202,7 +203,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.status(good.length === 0 && rejected.length > 0 ? 400 : 202).send({ accepted: good.length, rejected });
   });
 
-  registerPluginRoutes(app, { nc, js, jsm: deps.jsm, buckets, logger: deps.logger });
+  const plugins = registerPluginRoutes(app, { nc, js, jsm: deps.jsm, buckets, logger: deps.logger });
 
   // ---- monitoring
   const monitoringView = (s: MonitoringSettings): MonitoringStatus => {
@@ -224,9 +225,12 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     if (!s) throw new ModelwatchError('NOT_FOUND', 'monitoring settings are missing; is the host running?');
     return monitoringView(s);
   });
-  app.put<{ Body: { enabled?: unknown; basePeriod?: unknown } }>('/api/v1/monitoring', async (req) => {
-    const { enabled, basePeriod } = req.body ?? {};
+  app.put<{ Body: { [K in keyof SetMonitoringBody]?: unknown } }>('/api/v1/monitoring', async (req): Promise<SetMonitoringReply> => {
+    const { enabled, basePeriod, defaultApp } = req.body ?? {};
     if (enabled !== undefined && typeof enabled !== 'boolean') throw new ModelwatchError('INVALID_ARGUMENT', 'enabled: expected true or false');
+    if (defaultApp !== undefined && (typeof defaultApp !== 'string' || enabled !== true)) {
+      throw new ModelwatchError('INVALID_ARGUMENT', 'defaultApp: expected the name of a built-in app, or "none", with enabled: true');
+    }
     let periodMs: number | undefined;
     if (basePeriod !== undefined) {
       if (typeof basePeriod !== 'string' && typeof basePeriod !== 'number')
@@ -238,13 +242,16 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       }
       if (periodMs < MIN_BASE_PERIOD_MS) throw new ModelwatchError('INVALID_ARGUMENT', `basePeriod: ${periodMs} ms is below the minimum of 1s`);
     }
+    // the default app first: when it cannot be deployed (a runner refuses it), nothing changed
+    const outcome: DefaultAppOutcome | undefined =
+      defaultApp === undefined ? undefined : defaultApp === 'none' ? { app: null, action: 'none' } : await plugins.deployDefaultApp(defaultApp);
     const s = await updateJson<MonitoringSettings>(buckets.settings, SETTINGS_KEY, (cur) => {
       if (!cur) throw new ModelwatchError('NOT_FOUND', 'monitoring settings are missing; is the host running?');
       const now = Date.now();
       const next = periodMs === undefined ? cur : withBasePeriod(cur, periodMs, now, deps);
       return { ...next, enabled: enabled ?? cur.enabled, updatedAt: now };
     });
-    return monitoringView(s!);
+    return { ...monitoringView(s!), ...(outcome ? { defaultApp: outcome } : {}) };
   });
 
   // ---- results

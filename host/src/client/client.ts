@@ -11,6 +11,7 @@ import type {
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import type { JsonValue } from '@modelwatch/sdk';
 import type {
+  DefaultAppOutcome,
   EndpointStats,
   EndpointSummary,
   EvaluatedWindow,
@@ -18,10 +19,12 @@ import type {
   MonitoringStatus,
   PublishPluginBody,
   PublishPluginReply,
+  SetMonitoringBody,
+  SetMonitoringReply,
 } from '../api/contract.js';
 import type { PluginBundle } from '../plugins/bundle.js';
 
-export type { EndpointSummary, MonitoringStatus };
+export type { DefaultAppOutcome, EndpointSummary, MonitoringStatus, SetMonitoringBody, SetMonitoringReply };
 /** What an ingest request answers. */
 export type IngestReply = IngestResult;
 
@@ -216,8 +219,9 @@ export class ModelwatchClient {
     return this.call<MonitoringStatus>('GET', '/api/v1/monitoring');
   }
 
-  setMonitoring(change: { enabled?: boolean; basePeriod?: string }) {
-    return this.call<MonitoringStatus>('PUT', '/api/v1/monitoring', change);
+  /** Turn monitoring on or off, change the base period; with `enabled: true`, `defaultApp` deploys a built-in app unless it was ever published on this host. */
+  setMonitoring(change: SetMonitoringBody) {
+    return this.call<SetMonitoringReply>('PUT', '/api/v1/monitoring', change);
   }
 
   /** Analysed windows, newest first. */

@@ -1,1 +1,1 @@
-export { ModelwatchClient, type ClientOptions, type EndpointSummary, type IngestReply } from './client.js';
+export { ModelwatchClient, type ClientOptions, type DefaultAppOutcome, type EndpointSummary, type IngestReply, type SetMonitoringReply } from './client.js';

@@ -1,4 +1,5 @@
 import { posix } from 'node:path';
+import type { KV } from '@nats-io/kv';
 import type { PluginLimits, PluginRecord, PluginVersionRecord } from '@modelwatch/protocol';
 
 export const DEFAULT_LIMITS: PluginLimits = { memoryMb: 128, timeoutMs: 10_000, extraDataBytes: 64 * 1024 };
@@ -30,4 +31,15 @@ export function appliesTo(endpoints: readonly string[] | undefined, endpointName
     known.set(endpointName, yes);
   }
   return yes;
+}
+
+/**
+ * Whether a version of the plugin `name` was ever published on this host: its record, `'removed'`
+ * when it was removed (`mw_plugins` keeps the delete marker of a removed plugin's key: removals
+ * delete, never purge, and the bucket has no TTL), or undefined when it never was.
+ */
+export async function publishedOnce(kv: KV, name: string): Promise<PluginRecord | 'removed' | undefined> {
+  const e = await kv.get(name);
+  if (!e) return undefined;
+  return e.operation === 'PUT' ? e.json<PluginRecord>() : 'removed';
 }

@@ -2,16 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
 import { resultStatusName, type ResultStatus } from '@modelwatch/sdk';
 import { seededRandom } from '@modelwatch/sdk/testing';
 import { ModelwatchClient } from '../../client/client.js';
 import { createHost } from '../../host.js';
 import { createLogger } from '../../logger.js';
-import { bundlePlugin } from '../../plugins/bundle.js';
 import type { GlobalArgs } from '../args.js';
 import { fmtValue, iso, printTable } from '../format.js';
+import { describeDefaultApp } from './monitoring.js';
 
 interface DemoArgs extends GlobalArgs {
   'base-period': string;
@@ -19,7 +18,8 @@ interface DemoArgs extends GlobalArgs {
   'keep-data': boolean;
 }
 
-const PLUGIN_DIR = fileURLToPath(new URL('../../../../plugins/histogram-data-drift', import.meta.url));
+/** The built-in app the demo deploys, whose metrics its table shows. */
+const DEMO_APP = 'histogram-data-drift';
 const FEATURES = ['age', 'income', 'tenure', 'score'] as const;
 
 const rng = seededRandom;
@@ -59,9 +59,9 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
       await host.start();
       out(`  host running: API ${host.apiUrl}, NATS ${host.natsUrl}, windows of ${args['base-period']}\n`);
       const client = new ModelwatchClient({ url: host.apiUrl });
-      const bundle = await bundlePlugin(PLUGIN_DIR);
-      await client.publishPlugin({ manifest: bundle.manifest, code: bundle.code, map: bundle.map });
-      out(`  published ${bundle.manifest.name}@${bundle.manifest.version}\n`);
+      // as `modelwatch monitoring enable --default-app histogram-data-drift`: the host bundles its built-in app
+      const { defaultApp } = await client.setMonitoring({ enabled: true, defaultApp: DEMO_APP });
+      out(`  monitoring enabled; ${describeDefaultApp(defaultApp!)}\n`);
 
       const r = rng(42);
       const reference = [FEATURES.join(','), ...Array.from({ length: 5000 }, () => row(r, false).join(','))].join('\n');

@@ -6,6 +6,7 @@ import { ModelwatchClient } from '../../client/client.js';
 import { parseReference } from '../../domain/reference.js';
 import { windowAt } from '../../domain/windows.js';
 import { errorData, ModelwatchError } from '../../errors.js';
+import { BUILTIN_PREFIX, bundleBuiltin, listBuiltins } from '../../plugins/builtin.js';
 import { bundlePlugin, watchPlugin } from '../../plugins/bundle.js';
 import { parseSettings } from '../../plugins/config.js';
 import { dryRunWarning } from '../../runner/dry-run.js';
@@ -85,17 +86,22 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'bundle a plugin folder (plugin.json + TypeScript entry) with esbuild, check it, dry-run it on the endpoints it applies to, and publish it; it takes effect from the next window',
         (b) =>
           b
-            .positional('dir', { type: 'string', demandOption: true, describe: 'plugin folder' })
+            .positional('dir', {
+              type: 'string',
+              demandOption: true,
+              describe: 'plugin folder, or builtin:NAME for a built-in app (see plugin list --builtin)',
+            })
             .option('config', { type: 'string', describe: "a JSON file replacing plugin.json's config (checked against configSchema)" })
             .option('strict', {
               type: 'boolean',
               default: false,
               describe: 'refuse the version when the dry run fails on an endpoint (without it, a failure is a warning)',
             })
-            .example('$0 plugin publish plugins/histogram-data-drift', '')
+            .example('$0 plugin publish builtin:histogram-data-drift', 'a built-in app, from the plugins this CLI ships with')
+            .example('$0 plugin publish my-app', 'a plugin folder')
             .example('$0 plugin publish my-app --strict', 'refused if doTracking fails on a synthetic window of an endpoint it applies to'),
         async (args) => {
-          const bundle = await bundlePlugin(args.dir);
+          const bundle = args.dir.startsWith(BUILTIN_PREFIX) ? await bundleBuiltin(args.dir.slice(BUILTIN_PREFIX.length)) : await bundlePlugin(args.dir);
           const config = args.config ? await readConfig(args.config) : undefined;
           const rec = await new ModelwatchClient({ url: args.host }).publishBundle(bundle, { ...(config ? { config } : {}), strict: args.strict });
           printWarnings(rec.dryRun.warnings, rec.dryRun.endpoints);
@@ -260,11 +266,26 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           await stop();
         },
       )
-      .command<GlobalArgs>(
+      .command<GlobalArgs & { builtin: boolean }>(
         'list',
-        'list plugins: versions, the active one, status (active, disabled, quarantined) and last error',
-        (b) => b,
+        'list plugins: versions, the active one, status (active, disabled, quarantined) and last error; --builtin lists the built-in apps instead',
+        (b) =>
+          b
+            .option('builtin', {
+              type: 'boolean',
+              default: false,
+              describe: 'list the built-in apps this CLI ships with (publish one with plugin publish builtin:NAME); no host needed',
+            })
+            .example('$0 plugin list --builtin', ''),
         async (args) => {
+          if (args.builtin) {
+            const apps = await listBuiltins();
+            if (args.json) return printJson(apps);
+            return printTable(
+              ['name', 'version', 'description'],
+              apps.map((a) => [a.name, a.version, a.description.length > 100 ? `${a.description.slice(0, 99)}…` : a.description]),
+            );
+          }
           const plugins = await new ModelwatchClient({ url: args.host }).listPlugins();
           if (args.json) return printJson(plugins);
           printTable(
