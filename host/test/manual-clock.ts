@@ -54,23 +54,27 @@ export class ManualClock implements Clock {
   /**
    * Move time forward by `ms`, then run every timer due by then, in the order they fell due
    * (an interval once per period passed). They all read the new time, as timers that fire late
-   * do: a loop's tick sees the time the test moved to.
+   * do: a loop's tick sees the time the test moved to. Returns how many timers ran (a loop's
+   * next tick is due `tickMs` after the last one ended: a test that moves less runs none).
    */
-  advance(ms: number): void {
+  advance(ms: number): number {
     if (!(ms >= 0)) throw new Error(`a clock moves forward: cannot advance by ${ms} ms`);
     this.t += ms;
+    let ran = 0;
     for (;;) {
       const due = this.sorted()[0];
       if (!due || due.at > this.t) break;
       if (due.every === undefined) this.remove(due);
       else due.at += due.every;
+      ran++;
       due.fn();
     }
+    return ran;
   }
 
   /** Move time forward to `t` (see {@link advance}). */
-  set(t: number): void {
-    this.advance(t - this.t);
+  set(t: number): number {
+    return this.advance(t - this.t);
   }
 
   private add(fn: () => void, ms: number, every: number | undefined): Timer {
