@@ -1,12 +1,14 @@
 /**
  * Time as the host's loops see it: the controller (when a window is due, how often it looks),
- * the serving aggregator (when an interval closes, how often it looks, the reports it keeps
- * alive) and the watermark (now, when the stream processor is idle). The host runs on
- * {@link systemClock}; a test hands in a clock it moves itself (`host/test/manual-clock.ts`), so
- * it decides when a window is due instead of waiting for the wall clock.
+ * the serving aggregator (when an interval closes, how often it looks) and the watermark (now,
+ * when the stream processor is idle). The host runs on {@link systemClock}; a test hands in a
+ * clock it moves itself (`host/test/manual-clock.ts`), so it decides when a window is due
+ * instead of waiting for the wall clock.
  *
- * Times that come from NATS (a message's JetStream timestamp: an event's arrival) are the
- * server's clock and stay so: a clock of the host's cannot move them.
+ * Times that are the server's stay the wall clock's: a message's JetStream timestamp (an
+ * event's arrival), and the keep-alives that beat a consumer's ack wait. So a clock handed to a
+ * host may lag the wall clock but must never lead it: the controller would close windows that
+ * rows may still reach.
  */
 export interface Clock {
   /** Milliseconds since the epoch, as `Date.now()`. */
