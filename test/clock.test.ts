@@ -19,8 +19,12 @@ import { initSettings } from '../host/src/store/settings.js';
 import { WatchedKv } from '../host/src/store/watched-kv.js';
 import { ServingAggregator } from '../host/src/stream/serving.js';
 import { ManualClock } from '../host/test/manual-clock.js';
+import { waitUntilDrained } from './helpers/events.js';
+import { publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { waitFor } from './helpers/tmp.js';
+import { untilWallClock, waitFor } from './helpers/tmp.js';
+
+const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
 
 const logger = createLogger('warn');
 
@@ -142,6 +146,9 @@ describe('the clock of the controller and the serving aggregator', () => {
       endpoints.stop();
       plugins.stop();
       settings.stop();
+      // records made for this controller alone: no host of a later test dispatches for them
+      await buckets.plugins.delete(plugin.name);
+      await buckets.endpoints.delete(ep.name);
     }
     // stopped: no tick waits on the clock any more
     expect(clock.pending).toBe(0);
@@ -179,5 +186,45 @@ describe('the clock of the controller and the serving aggregator', () => {
       await aggregator.stop();
     }
     expect(clock.pending).toBe(0);
+  });
+
+  it("a host's windows close by the clock it is given: none before the test moves it, exactly those due after", async () => {
+    const clock = new ManualClock(Date.now());
+    await using env = await startTestHost({ natsUrl: nats.url, basePeriod: 1000, allowedLateness: 300, clock });
+    await publishDir(env.client, ROW_COUNT);
+    await env.client.createEndpoint({ name: 'held', featureNames: ['i'], labelNames: ['y'] });
+    // the controller's and the aggregator's loops wait on the clock
+    await clock.scheduled(2);
+    // three rows in one window, two in the next (the wall clock files them: JetStream's arrival)
+    const ws = Math.ceil((Date.now() + 100) / 1000) * 1000;
+    await untilWallClock(ws);
+    await env.client.sendEvents(
+      'held',
+      [0, 1, 2].map((i) => ({ when: ws + i, inputs: [[i]], outputs: [0] })),
+    );
+    await untilWallClock(ws + 1000);
+    await env.client.sendEvents(
+      'held',
+      [0, 1].map((i) => ({ when: ws + 1000 + i, inputs: [[i]], outputs: [0] })),
+    );
+    // the clock may not lead the wall clock: both windows have ended, with their lateness
+    await untilWallClock(ws + 2300);
+    const stored = async () =>
+      (await env.client.results({ endpoint: 'held', app: 'row-count' })).filter((w) => w.windowStart >= ws).map((w) => [w.windowStart - ws, w.rows]);
+    // the clock has not moved: no tick has run since the endpoint was made, nothing is stored
+    await waitUntilDrained(nats.url);
+    expect(await stored()).toEqual([]);
+    // the first window is due at ws + 1300: one tick of each loop, then every task it dispatched is analysed
+    expect(clock.set(ws + 1300)).toBe(2);
+    await clock.scheduled(2);
+    await waitUntilDrained(nats.url);
+    expect(await stored()).toEqual([[0, 3]]);
+    expect(clock.set(ws + 2300)).toBe(2);
+    await clock.scheduled(2);
+    await waitUntilDrained(nats.url);
+    expect((await stored()).sort()).toEqual([
+      [0, 3],
+      [1000, 2],
+    ]);
   });
 });
