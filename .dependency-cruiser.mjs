@@ -5,6 +5,7 @@
 /** host/src, bottom to top. */
 const hostLayers = [
   { name: 'errors', path: '^host/src/errors\\.ts$' },
+  { name: 'clock', path: '^host/src/clock\\.ts$' },
   { name: 'domain', path: '^host/src/domain/' },
   { name: 'logger', path: '^host/src/logger\\.ts$' },
   { name: 'config', path: '^host/src/config/' },

@@ -3,9 +3,9 @@ import { quantiles } from '@modelwatch/sdk/stats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WindowRecord } from '@modelwatch/protocol';
 import { bundlePlugin } from '../host/src/plugins/bundle.js';
-import { REPO, rng, sleep, startTestHost } from './helpers/host.js';
+import { REPO, rng, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { waitFor } from './helpers/tmp.js';
+import { untilWallClock, waitFor } from './helpers/tmp.js';
 
 /**
  * The apps library end to end: drift, data-drift, prediction-drift, model-performance (labels sent
@@ -87,7 +87,7 @@ describe('the apps library on a real host', () => {
     });
     expect(await env.client.sendEvents('lib', events)).toEqual({ accepted: ROWS, rejected: [] });
     // the labels come after the window has closed
-    await sleep(Math.max(0, ws + PERIOD + 300 - Date.now()));
+    await untilWallClock(ws + PERIOD + 300);
     const labels = sent.slice(ERROR_ROWS, ERROR_ROWS + LABELLED).map((s) => ({ requestId: s.id, labels: { y: s.truth } }));
     expect((await env.client.sendLabels('lib', labels)).accepted).toBe(LABELLED);
 

@@ -1,40 +1,12 @@
 import { join } from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Subjects, type WindowRecord } from '@modelwatch/protocol';
-import { jsonCodec } from '../host/src/nats/codec.js';
-import { waitForWindows, waitUntilDrained } from './helpers/events.js';
-import { publishDir, sleep, startTestHost } from './helpers/host.js';
+import type { WindowRecord } from '@modelwatch/protocol';
+import { trickle, waitForWindows, waitUntilDrained } from './helpers/events.js';
+import { publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { tempDir } from './helpers/tmp.js';
+import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
 
 const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
-
-/** Events published straight to NATS every 40 ms, one row each, counted. */
-function trickle(natsUrl: string, endpoints: string[]) {
-  const sent = new Map(endpoints.map((e) => [e, 0]));
-  let stop = false;
-  const done = (async () => {
-    const nc = await connect({ servers: natsUrl });
-    const js = jetstream(nc);
-    while (!stop) {
-      for (const e of endpoints) {
-        await js.publish(Subjects.events(e), jsonCodec.encode({ inputs: [[sent.get(e)!]], outputs: [0] }));
-        sent.set(e, sent.get(e)! + 1);
-      }
-      await sleep(40);
-    }
-    await nc.close();
-  })();
-  return {
-    async stop() {
-      stop = true;
-      await done;
-      return sent;
-    },
-  };
-}
 
 const sorted = (ws: WindowRecord[]) => [...ws].sort((a, b) => a.windowStart - b.windowStart);
 /** Every window once, back to back. */
@@ -64,14 +36,16 @@ describe('controller', () => {
     await publishDir(env.client, ROW_COUNT);
     await env.client.createEndpoint({ name: 'down', featureNames: ['i'], labelNames: ['y'] });
     const firstWindow = Math.floor(Date.now() / 1000) * 1000;
-    const t = trickle(nats.url, ['down']);
-    await sleep(2000);
+    const t = trickle(nats.url, ['down'], 40);
+    // the host analyses the first two windows
+    await waitForWindows('the first two windows', () => env.client.results({ endpoint: 'down' }), firstWindow, firstWindow + 1000);
     await env.host.stop();
     const downFrom = Date.now();
-    await sleep(4000); // four windows end while nothing runs; events keep arriving in JetStream
+    await t.through(downFrom + 4000); // four windows end while nothing runs; events keep arriving in JetStream
     env = await startTestHost(opts);
     const restartedAt = Date.now();
-    await sleep(1500);
+    // the restarted host has caught up and analyses live windows again
+    await waitForWindows('a window begun after the restart', () => env.client.results({ endpoint: 'down' }), firstWindow, restartedAt);
     const sent = (await t.stop()).get('down')!;
     const last = Math.ceil((Date.now() + 1) / 1000) * 1000;
     // every window between, not only the last
@@ -93,8 +67,9 @@ describe('controller', () => {
     await env.client.createEndpoint({ name: 'p-a', featureNames: ['i'], labelNames: ['y'] });
     await env.client.createEndpoint({ name: 'p-b', featureNames: ['i'], labelNames: ['y'] });
     const firstWindow = Math.floor(Date.now() / 1000) * 1000;
-    const t = trickle(nats.url, ['p-a', 'p-b']);
-    await sleep(1500);
+    const t = trickle(nats.url, ['p-a', 'p-b'], 40);
+    // one-second windows analysed before the change
+    for (const name of ['p-a', 'p-b']) await waitForWindows(`${name}: a first window`, () => env.client.results({ endpoint: name }), firstWindow, firstWindow);
 
     // a new period takes effect at the next window boundary: the window open now keeps its length
     const asked = Date.now();
@@ -104,12 +79,14 @@ describe('controller', () => {
     expect(from).toBeGreaterThan(asked);
     expect(from).toBeLessThanOrEqual(Math.ceil((Date.now() + 1) / 1000) * 1000);
 
-    // endpoint p-a off for a while, then everything off for a while
-    await sleep(from - Date.now() + 2500);
+    // endpoint p-a off once the first two-second window is analysed, then everything off for a while
+    await waitFor('the first two-second window of p-a', async () => (await env.client.results({ endpoint: 'p-a' })).find((w) => w.windowStart === from));
     await env.client.setEndpointMonitoring('p-a', false);
     const aOffAt = Date.now();
-    await sleep(3000);
-    // what was dispatched is stored: a window of p-a dispatched while it was off would show now
+    // the positive marker: p-b's window that began after p-a was switched off is stored (p-a's
+    // would have been dispatched with it), and what was dispatched is stored: a window of p-a
+    // dispatched while it was off would show now
+    await waitFor('a window of p-b begun after p-a was off', async () => (await env.client.results({ endpoint: 'p-b' })).find((w) => w.windowStart >= aOffAt));
     await waitUntilDrained(nats.url);
     const aDuringOff = await env.client.results({ endpoint: 'p-a' });
     const bDuringOff = await env.client.results({ endpoint: 'p-b' });
@@ -118,7 +95,9 @@ describe('controller', () => {
 
     await env.client.setMonitoring({ enabled: false });
     const allOffAt = Date.now();
-    await sleep(3000);
+    // with everything off no later window can be the marker: the wall clock past the end of a
+    // window begun after the switch, its lateness and a controller tick (at most a second) is
+    await untilWallClock(Math.ceil(allOffAt / 2000) * 2000 + 2000 + 300 + 1000);
     await waitUntilDrained(nats.url);
     const bAll = await env.client.results({ endpoint: 'p-b' });
     expect(bAll.every((w) => w.windowEnd <= allOffAt + 300)).toBe(true);
@@ -126,7 +105,12 @@ describe('controller', () => {
 
     await env.client.setMonitoring({ enabled: true });
     await env.client.setEndpointMonitoring('p-a', true);
-    await sleep(1000);
+    const onAt = Date.now();
+    // monitoring is back: both endpoints have a window analysed after it was on again
+    for (const name of ['p-a', 'p-b'])
+      await waitFor(`${name}: a window analysed after monitoring is on again`, async () =>
+        (await env.client.results({ endpoint: name })).find((w) => w.completedAt > onAt),
+      );
     const sent = await t.stop();
     const last = Math.ceil((Date.now() + 1) / 2000) * 2000;
     for (const name of ['p-a', 'p-b']) {

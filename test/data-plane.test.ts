@@ -8,10 +8,10 @@ import type { EndpointSummary } from '../host/src/client/client.js';
 import { endpointId } from '../host/src/domain/names.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { waitUntilDrained } from './helpers/events.js';
-import { publishDir, sleep, startTestHost } from './helpers/host.js';
+import { publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { CLI } from './helpers/processes.js';
-import { waitFor } from './helpers/tmp.js';
+import { untilWallClock, waitFor } from './helpers/tmp.js';
 import { startTestTsdb, type TestTsdb } from './helpers/tsdb.js';
 
 const run = promisify(execFile);
@@ -136,7 +136,7 @@ describe('data plane', () => {
   it('takes columnar micro-batches, each row analysed in the window of its own time', async () => {
     await env.client.createEndpoint({ name: 'columns', featureNames: ['a', 'b'], labelNames: ['y'] });
     const ws = Math.ceil((Date.now() + 1200) / PERIOD) * PERIOD;
-    await sleep(ws - Date.now() + 10);
+    await untilWallClock(ws + 10);
     const n = 300;
     const when = Array.from({ length: n }, (_, i) => (i < 200 ? ws + i : ws + PERIOD + (i - 200)));
     await publish('columns', {
@@ -161,7 +161,7 @@ describe('data plane', () => {
   it('keeps serving metrics per endpoint and interval (requests, errors, latency average, p50, p99, estimated predictions) once in LevelDB and once in the TSDB, live on the endpoint, shown by the CLI', async () => {
     await env.client.createEndpoint({ name: 'serve', featureNames: ['x'], labelNames: ['y'] });
     // start just after an interval boundary so every request falls in one interval
-    await sleep(INTERVAL - (Date.now() % INTERVAL) + 30);
+    await untilWallClock(Math.ceil((Date.now() + 1) / INTERVAL) * INTERVAL + 30);
     const t0 = Date.now();
     const latencies: number[] = [];
     const js = jetstream(nc);

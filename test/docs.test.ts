@@ -9,7 +9,7 @@ import { docBlocks, docFiles, docGroups, parseMarker, strayMarkers, type DocGrou
 import { REPO, rng, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { CLI } from './helpers/processes.js';
-import { tempDir, waitFor } from './helpers/tmp.js';
+import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
 
 const FIXTURES = join(REPO, 'test/fixtures/docs');
 /** Fails a curl in an example on an HTTP error (as `curl -f` would) and shows the answer. */
@@ -184,7 +184,7 @@ describe('documentation examples', () => {
         expect(publish!.stderr).not.toContain('WARNING');
         const r = rng(5);
         const ws = Math.ceil((Date.now() + 100) / 1000) * 1000;
-        await new Promise((resolve) => setTimeout(resolve, ws - Date.now()));
+        await untilWallClock(ws);
         await client.sendEvents(
           'churn',
           Array.from({ length: 50 }, (_, i) => ({ when: ws + i, inputs: [[Math.round(r.normal(75, 3)), 50_000, 3]], outputs: [0] })),

@@ -7,9 +7,9 @@ import { ModelwatchClient } from '../host/src/client/client.js';
 import { endpointId } from '../host/src/domain/names.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../host/src/nats/server.js';
-import { publishDir, rng, sleep } from './helpers/host.js';
+import { publishDir, rng } from './helpers/host.js';
 import { hostProcess, restartableTsdb, type HostProcess, type RestartableTsdb } from './helpers/processes.js';
-import { tempDir, waitFor } from './helpers/tmp.js';
+import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
 
 const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
 const WINDOW_FLAG = new URL('./fixtures/plugins/window-flag', import.meta.url).pathname;
@@ -17,6 +17,13 @@ const ENDPOINTS = ['f-one', 'f-two', 'f-three'];
 const APPS: Record<string, string[]> = { 'row-count': ['rows'], 'window-flag': ['big_window'] };
 const PERIOD = 1000;
 const INTERVAL = 5000;
+
+/**
+ * The random schedule of the faults (from the seed): how long traffic flows between two faults
+ * and how long an outage lasts. Durations the scenario is made of, not waits for an outcome:
+ * those are waits on the outcome itself (a new runner, the windows stored, the TSDB's points).
+ */
+const holdFor = (ms: number) => untilWallClock(Date.now() + ms);
 
 /** Traffic over NATS, every event with its own message id, retried until JetStream accepts it, counted once. */
 function traffic(url: string, seed: number) {
@@ -41,7 +48,7 @@ function traffic(url: string, seed: number) {
         a.rows += rows;
         return;
       } catch {
-        await sleep(200); // NATS is away: try again, same message id
+        await holdFor(200); // NATS is away: the producer's backoff before it tries again, same message id
       }
     }
   };
@@ -55,7 +62,7 @@ function traffic(url: string, seed: number) {
         inflight.add(p);
       }
       n++;
-      await sleep(25);
+      await holdFor(25); // the traffic's rate
       while (inflight.size > 300) await Promise.race(inflight);
     }
     await Promise.all(inflight);
@@ -136,45 +143,68 @@ describe('exactly-once results through faults', () => {
     note(`seed ${seed}`);
     const t = traffic(nats.url, seed);
     const restartHost = async () => {
-      await sleep(between(300, 2000));
+      await holdFor(between(300, 2000));
       await host.start();
       note('host restarted');
     };
     try {
-      await sleep(4000);
+      // traffic flows and is analysed before the first fault: the first windows of every endpoint stored by both apps
+      const startedAt = Date.now();
+      await waitFor(
+        'the first windows of every endpoint stored by both apps',
+        async () => {
+          for (const e of ENDPOINTS) {
+            const w = await client.results({ endpoint: e });
+            if (!Object.keys(APPS).every((app) => w.some((x) => x.app === app && x.windowStart >= startedAt))) return undefined;
+          }
+          return true;
+        },
+        60_000,
+        200,
+      );
       // the host killed at random moments, three times
       for (let i = 0; i < 3; i++) {
-        await sleep(between(2000, 6000));
+        await holdFor(between(2000, 6000));
         await host.kill();
         note('host SIGKILLed');
         await restartHost();
       }
       // a runner killed mid-work
-      await sleep(between(1500, 4000));
+      await holdFor(between(1500, 4000));
       const [runner] = host.runnerPids();
       expect(runner).toBeGreaterThan(0);
       process.kill(runner!, 'SIGKILL');
       note(`runner ${runner} SIGKILLed`);
       await waitFor('a new runner', () => (host.runnerPids().some((p) => p !== runner) ? true : undefined), 30_000);
       // nats-server stopped and started again on the same port and store
-      await sleep(between(2000, 4000));
+      await holdFor(between(2000, 4000));
       await nats.stop();
       note('nats-server stopped');
-      await sleep(between(1000, 3000));
+      await holdFor(between(1000, 3000));
       nats = await startNatsServer({ dataDir: join(dir.path, 'nats'), port: nats.port });
       note('nats-server started');
       // the TSDB away for a while, the host killed while it is
-      await sleep(between(3000, 5000));
+      await holdFor(between(3000, 5000));
       await tsdb.stop();
       note('TSDB stopped');
-      await sleep(between(2000, 4000));
+      await holdFor(between(2000, 4000));
       await host.kill();
       note('host SIGKILLed (TSDB down)');
       await restartHost();
-      await sleep(between(3000, 5000));
+      await holdFor(between(3000, 5000));
       await tsdb.start();
       note('TSDB started');
-      await sleep(4000);
+      // after the last fault, the host analyses live windows again: a window begun after it, of every endpoint
+      const recoveredFrom = Date.now();
+      await waitFor(
+        'a window begun after the last fault, of every endpoint',
+        async () => {
+          for (const e of ENDPOINTS) if (!(await client.results({ endpoint: e })).some((x) => x.windowStart >= recoveredFrom)) return undefined;
+          return true;
+        },
+        90_000,
+        200,
+      );
     } finally {
       await t.stop();
       note('traffic stopped');

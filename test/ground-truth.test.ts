@@ -3,9 +3,9 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Subjects } from '@modelwatch/protocol';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { publishDir, sleep, startTestHost } from './helpers/host.js';
+import { publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { waitFor } from './helpers/tmp.js';
+import { untilWallClock, waitFor } from './helpers/tmp.js';
 
 const PROBE = new URL('./fixtures/plugins/truth-probe', import.meta.url).pathname;
 
@@ -35,7 +35,7 @@ describe('reference rows and delayed ground truth', () => {
       latencyMicros: 100 * (i + 1),
     }));
     expect((await env.client.sendEvents('gt', events)).accepted).toBe(10);
-    await sleep(Math.max(0, ws + 1300 - Date.now())); // the window has closed; its labels come now
+    await untilWallClock(ws + 1300); // the window has closed; its labels come now
     // 6 labels over HTTP (5 right, 1 wrong), 2 straight to NATS, 1 invalid, 1 for an unknown request
     const http = await env.client.sendLabels('gt', [
       ...[0, 1, 2, 3, 4].map((i) => ({ requestId: `r${i}`, labels: { y: i % 2 } })),

@@ -5,9 +5,9 @@ import type { PluginRecord, WindowRecord } from '@modelwatch/protocol';
 import { bundlePlugin } from '../host/src/plugins/bundle.js';
 import { CRASH_TOLERANCE } from '../host/src/runner/runner.js';
 import { waitUntilDrained } from './helpers/events.js';
-import { publishDir, sleep, startTestHost } from './helpers/host.js';
+import { publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { tempDir, waitFor } from './helpers/tmp.js';
+import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
 
 /**
  * Limits are wall-clock under load (the isolate's timeout is, and isolated-vm's cpuTime counts the
@@ -190,7 +190,7 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
     first = Math.ceil((Date.now() + 500) / PERIOD) * PERIOD;
     for (let w = 0; w < WINDOWS; w++) {
       const ws = first + w * PERIOD;
-      await sleep(Math.max(0, ws - Date.now()));
+      await untilWallClock(ws);
       await env.client.sendEvents(
         'target',
         Array.from({ length: 20 }, (_, i) => ({ when: ws + i * 10, inputs: [[i]], outputs: [0] })),
@@ -276,7 +276,7 @@ describe('hostile plugins next to a well-behaved one, on a running host', () => 
     expect(plugins.filter((p) => p.status !== 'quarantined').every((p) => p.status === 'active')).toBe(true);
     // more traffic: the good plugin analyses it, quarantined ones do not
     const more = Math.ceil((Date.now() + 200) / PERIOD) * PERIOD;
-    await sleep(more - Date.now());
+    await untilWallClock(more);
     await env.client.sendEvents(
       'target',
       Array.from({ length: 5 }, (_, i) => ({ when: more + i, inputs: [[i]], outputs: [0] })),

@@ -3,9 +3,9 @@ import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, publishDir, sleep, startTestHost } from './helpers/host.js';
+import { REPO, publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { tempDir, waitFor } from './helpers/tmp.js';
+import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
 
 const run = promisify(execFile);
 const CLI = join(REPO, 'host/bin/modelwatch.js');
@@ -23,7 +23,7 @@ describe('plugin lifecycle', () => {
   /** Send 10 rows with x = value into the next window; returns its start. */
   const traffic = async (value: number) => {
     const ws = Math.ceil((Date.now() + 100) / PERIOD) * PERIOD;
-    await sleep(ws - Date.now());
+    await untilWallClock(ws);
     await env.client.sendEvents(
       'life',
       Array.from({ length: 10 }, (_, i) => ({ when: ws + i, inputs: [[value]], outputs: [0] })),

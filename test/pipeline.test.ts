@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Consumers, Streams, Subjects, type AppOutputMessage, type WindowRecord } from '@modelwatch/protocol';
 import { endpointId } from '../host/src/domain/names.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { HISTOGRAM_PLUGIN, publishDir, rng, sleep, startTestHost } from './helpers/host.js';
+import { HISTOGRAM_PLUGIN, publishDir, rng, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { waitFor } from './helpers/tmp.js';
+import { untilWallClock, waitFor } from './helpers/tmp.js';
 import { startTestTsdb, type TestTsdb } from './helpers/tsdb.js';
 
 /**
@@ -49,7 +49,7 @@ describe('pipeline: events -> windows -> sandboxed app -> LevelDB and TSDB', () 
       [driftWindows[0]!, driftRow],
       [driftWindows[1]!, driftRow],
     ] as const) {
-      await sleep(Math.max(0, ws - Date.now()));
+      await untilWallClock(ws);
       const events = Array.from({ length: 300 }, (_, i) => ({
         when: ws + (i * (PERIOD - 10)) / 300,
         inputs: [gen()],

@@ -6,10 +6,10 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Subjects, type WindowRecord } from '@modelwatch/protocol';
 import { openBuckets } from '../host/src/nats/topology.js';
-import { publishDir, rng, sleep, startTestHost } from './helpers/host.js';
+import { publishDir, rng, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { CLI } from './helpers/processes.js';
-import { tempDir, waitFor } from './helpers/tmp.js';
+import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
 
 const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
 const PERIOD = 1000;
@@ -186,7 +186,7 @@ describe('publish: check, dry run, and the endpoints an app applies to', () => {
 
     // one window with rows for churn-a and for fraud
     const ws = Math.ceil((Date.now() + 100) / PERIOD) * PERIOD;
-    await sleep(ws - Date.now());
+    await untilWallClock(ws);
     await env.client.sendEvents('churn-a', [
       { when: ws + 1, inputs: [[40, 100]], outputs: [0] },
       { when: ws + 2, inputs: [[60, 100]], outputs: [1] },
@@ -208,7 +208,7 @@ describe('publish: check, dry run, and the endpoints an app applies to', () => {
 
   it("where an app applies and a column is missing, the stored window's outcome names the missing column and the line", async () => {
     const ws = Math.ceil((Date.now() + 100) / PERIOD) * PERIOD;
-    await sleep(ws - Date.now());
+    await untilWallClock(ws);
     await env.client.sendEvents('fraud', [{ when: ws + 1, inputs: [[0.5, 5]], outputs: [0] }]);
     const w: WindowRecord = await windowOf('fraud', 'reads-age', ws);
     expect(w).toMatchObject({ outcome: 'error', version: '1.1.0', rows: 1, error: { code: 'APP_ERROR' } });
@@ -269,7 +269,7 @@ export default class Crasher extends MonitoringApplication {
     await waitFor('a new runner', () => (env.host.runnerPids().some((p) => !restarts.includes(p)) ? true : undefined), 30_000);
     // positive marker: a window analysed by the new runner and stored after the crash
     const ws = Math.ceil((Date.now() + 100) / PERIOD) * PERIOD;
-    await sleep(ws - Date.now());
+    await untilWallClock(ws);
     await env.client.sendEvents('quiet', [{ when: ws + 1, inputs: [[1]], outputs: [0] }]);
     await windowOf('quiet', 'row-count', ws);
     expect((await env.client.results({ endpoint: 'quiet', app: 'crasher', limit: 1000 })).filter((w) => w.outcome === 'error')).toEqual([]);

@@ -13,9 +13,9 @@ import { ensureTopology, openBuckets } from '../host/src/nats/topology.js';
 import { ResultsDb } from '../host/src/store/results-db.js';
 import { streakKey } from '../host/src/store/streaks.js';
 import { Writer } from '../host/src/writer/writer.js';
-import { publishDir, sleep, startTestHost } from './helpers/host.js';
+import { publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { tempDir, waitFor } from './helpers/tmp.js';
+import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
 
 const ALWAYS_THROWS = new URL('./fixtures/plugins/always-throws', import.meta.url).pathname;
 const PERIOD = 1000;
@@ -58,7 +58,7 @@ describe('quarantine', () => {
   /** Send 5 events into each of these windows (each waits for its window to begin). */
   async function traffic(client: Awaited<ReturnType<typeof startTestHost>>['client'], endpoint: string, starts: number[]): Promise<void> {
     for (const ws of starts) {
-      await sleep(Math.max(0, ws - Date.now()));
+      await untilWallClock(ws);
       await client.sendEvents(
         endpoint,
         Array.from({ length: 5 }, (_, i) => ({ when: ws + i, inputs: [[i]], outputs: [0] })),

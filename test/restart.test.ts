@@ -9,8 +9,8 @@ import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { ensureTopology } from '../host/src/nats/topology.js';
 import { AppRunner, CRASH_TOLERANCE } from '../host/src/runner/runner.js';
-import { waitForWindows } from './helpers/events.js';
-import { publishDir, sleep, startTestHost } from './helpers/host.js';
+import { trickle, waitForWindows } from './helpers/events.js';
+import { publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
@@ -22,32 +22,6 @@ function expectContiguous(ws: WindowRecord[]): void {
   const sorted = [...ws].sort((a, b) => a.windowStart - b.windowStart);
   expect(new Set(sorted.map((w) => w.windowStart)).size).toBe(sorted.length);
   for (let i = 1; i < sorted.length; i++) expect(sorted[i]!.windowStart).toBe(sorted[i - 1]!.windowEnd);
-}
-
-/** A steady stream of events published straight to NATS (the host may be down meanwhile). */
-function trickle(natsUrl: string, endpoint: string) {
-  let sent = 0;
-  let stop = false;
-  const done = (async () => {
-    const nc = await connect({ servers: natsUrl });
-    const js = jetstream(nc);
-    while (!stop) {
-      await js.publish(Subjects.events(endpoint), jsonCodec.encode({ inputs: [[sent]], outputs: [0] }));
-      sent++;
-      await sleep(50);
-    }
-    await nc.close();
-  })();
-  return {
-    get sent() {
-      return sent;
-    },
-    async stop() {
-      stop = true;
-      await done;
-      return sent;
-    },
-  };
 }
 
 describe('restarts and crashes', () => {
@@ -70,13 +44,16 @@ describe('restarts and crashes', () => {
     await publishDir(env.client, ROW_COUNT);
     await env.client.createEndpoint({ name: 'steady', featureNames: ['i'], labelNames: ['y'] });
     const firstWindow = Math.floor(Date.now() / PERIOD) * PERIOD;
-    const t = trickle(nats.url, 'steady');
-    await sleep(3000);
+    const t = trickle(nats.url, ['steady'], 50);
+    // the host analyses the first two windows
+    await waitForWindows('the first two windows', () => env.client.results({ endpoint: 'steady' }), firstWindow, firstWindow + PERIOD);
     await env.host.stop();
-    await sleep(2500); // windows end while the host is down; events keep arriving in JetStream
+    await t.through(Date.now() + 2500); // windows end while the host is down; events keep arriving in JetStream
     env = await startTestHost(opts);
-    await sleep(2000);
-    const sent = await t.stop();
+    // the restarted host has caught up and analyses live windows again
+    const restartedAt = Date.now();
+    await waitForWindows('a window begun after the restart', () => env.client.results({ endpoint: 'steady' }), firstWindow, restartedAt);
+    const sent = (await t.stop()).get('steady')!;
     const lastEventWindowEnd = Math.ceil((Date.now() + 1) / PERIOD) * PERIOD;
     // every window between, not only the first and the last: those of the downtime are analysed
     // after the restart, possibly after later ones
@@ -100,8 +77,9 @@ describe('restarts and crashes', () => {
     try {
       await env.client.createEndpoint({ name: 'crashy', featureNames: ['i'], labelNames: ['y'] });
       const firstWindow = Math.floor(Date.now() / PERIOD) * PERIOD;
-      const t = trickle(nats.url, 'crashy');
-      await sleep(1500);
+      const t = trickle(nats.url, ['crashy'], 50);
+      // the runner is at work: it has analysed the first window
+      await waitForWindows('the first window', () => env.client.results({ endpoint: 'crashy' }), firstWindow, firstWindow);
       const [pid] = env.host.runnerPids();
       expect(pid).toBeGreaterThan(0);
       process.kill(pid!, 'SIGKILL');
@@ -109,8 +87,12 @@ describe('restarts and crashes', () => {
         const pids = env.host.runnerPids();
         return pids.length === 1 && pids[0] !== pid ? true : undefined;
       });
-      await sleep(1500);
-      const sent = await t.stop();
+      // the new runner analyses: a window begun after it came up is stored
+      const restartedAt = Date.now();
+      await waitFor('a window begun after the new runner came up', async () =>
+        (await env.client.results({ endpoint: 'crashy' })).find((w) => w.windowStart >= restartedAt),
+      );
+      const sent = (await t.stop()).get('crashy')!;
       const end = Math.ceil((Date.now() + 1) / PERIOD) * PERIOD;
       // every window from the first event's through the last: the one the killed runner was on
       // comes back only after the ack wait, possibly after later ones

@@ -93,7 +93,7 @@ describe('SDK tracker', () => {
       onError: (e) => errors.push(e.message),
     });
     for (let i = 0; i < 1000; i++) tracker.track({ inputs: [[i]], outputs: [0], latencyMicros: 10 });
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor('the tracker to drop the oldest batches', () => (errors.some((e) => /dropped/.test(e)) ? true : undefined), 10_000, 10);
     let st = tracker.stats();
     expect(st.buffered).toBeLessThanOrEqual(200);
     expect(st.dropped).toBe(1000 - st.buffered);
@@ -112,8 +112,10 @@ describe('SDK tracker', () => {
       // NATS restarts: tracking goes on, and what is tracked meanwhile is delivered after
       await nc.close();
       await server.stop();
+      const failuresBefore = tracker.stats().failures;
       for (let i = 0; i < 100; i++) tracker.track({ inputs: [[i]], outputs: [0] });
-      await new Promise((r) => setTimeout(r, 300));
+      // the tracker has seen the outage: a send failed while NATS was away
+      await waitFor('a send to fail while NATS is away', () => (tracker.stats().failures > failuresBefore ? true : undefined), 30_000, 20);
       server = await startNatsServer({ dataDir: join(dir.path, 'nats'), port });
       await tracker.flush();
       st = tracker.stats();

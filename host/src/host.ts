@@ -208,7 +208,7 @@ class HostImpl implements Host {
     if (c.has('stream')) {
       // serving metrics per interval of arrival time (a minute by default)
       const servingIntervalMs = o.servingIntervalMs;
-      const aggregator = new ServingAggregator({ nc, js, jsm, logger: this.logger, intervalMs: servingIntervalMs });
+      const aggregator = new ServingAggregator({ nc, js, jsm, logger: this.logger, intervalMs: servingIntervalMs, clock: o.clock });
       await aggregator.start();
       this.stopFns.push(() => aggregator.stop());
       const sp = new StreamProcessor({
@@ -239,6 +239,7 @@ class HostImpl implements Host {
         retentionMs: o.retentionMs,
         batches: batchRecords,
         batchesKv: buckets.batches,
+        clock: o.clock,
       });
       await batchRecords.start();
       this.stopFns.push(() => batchRecords.stop());

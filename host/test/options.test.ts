@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_HTTP_PORT, MIN_BASE_PERIOD_MS, resolveHostOptions, type HostOptions } from '../src/config/options.js';
+import { systemClock } from '../src/clock.js';
 import { ModelwatchError } from '../src/errors.js';
 
 /** Resolve with an empty environment unless one is given, so the test machine's env never leaks in. */
@@ -30,6 +31,7 @@ describe('resolveHostOptions', () => {
         logLevel: 'info',
         components: new Set(['stream', 'controller', 'writer', 'api', 'runners']),
         devPlugins: [],
+        clock: systemClock,
       });
       expect(DEFAULT_HTTP_PORT).toBe(7077);
       expect(MIN_BASE_PERIOD_MS).toBe(1000);

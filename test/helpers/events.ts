@@ -1,7 +1,8 @@
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { Consumers, Streams, type WindowRecord } from '@modelwatch/protocol';
-import { waitFor } from './tmp.js';
+import { Consumers, Streams, Subjects, type WindowRecord } from '@modelwatch/protocol';
+import { jsonCodec } from '../../host/src/nats/codec.js';
+import { untilWallClock, waitFor } from './tmp.js';
 
 /**
  * Waits that end on the event itself. Outputs are stored out of order (runner concurrency,
@@ -55,4 +56,55 @@ export async function drained(natsUrl: string): Promise<true | undefined> {
 /** Wait until every window dispatched so far has been analysed and stored (see {@link drained}). */
 export async function waitUntilDrained(natsUrl: string, timeoutMs = 60_000): Promise<void> {
   await waitFor('every dispatched window analysed and stored', () => drained(natsUrl), timeoutMs, 200);
+}
+
+/** A steady stream of events (see {@link trickle}). */
+export interface Trickle {
+  /** Events JetStream has accepted so far, per endpoint. */
+  readonly sent: ReadonlyMap<string, number>;
+  /**
+   * Resolves once JetStream has accepted an event sent at or after `t` (wall clock): events keep
+   * arriving through `t`, whether the host is up or down meanwhile.
+   */
+  through(t: number, timeoutMs?: number): Promise<void>;
+  /** Stop sending; the events accepted, per endpoint. */
+  stop(): Promise<Map<string, number>>;
+}
+
+/**
+ * Events published straight to NATS (the host may be down meanwhile), one row each (`[n]`, n the
+ * endpoint's count so far), one per endpoint every `everyMs` of the wall clock: the rate of the
+ * traffic, not a wait for anything.
+ */
+export function trickle(natsUrl: string, endpoints: string[], everyMs: number): Trickle {
+  const sent = new Map(endpoints.map((e) => [e, 0]));
+  let lastSentAt = -Infinity;
+  let stop = false;
+  const done = (async () => {
+    const nc = await connect({ servers: natsUrl });
+    const js = jetstream(nc);
+    for (let next = Date.now(); !stop; next += everyMs) {
+      await untilWallClock(next);
+      const at = Date.now();
+      for (const e of endpoints) {
+        await js.publish(Subjects.events(e), jsonCodec.encode({ inputs: [[sent.get(e)!]], outputs: [0] }));
+        sent.set(e, sent.get(e)! + 1);
+      }
+      lastSentAt = at;
+      // a slow publish skips the ticks it missed instead of sending a burst
+      next = Math.max(next, Date.now() - everyMs);
+    }
+    await nc.close();
+  })();
+  return {
+    sent,
+    async through(t, timeoutMs = 30_000) {
+      await waitFor(`events sent through ${new Date(t).toISOString()}`, () => (lastSentAt >= t ? true : undefined), timeoutMs, 20);
+    },
+    async stop() {
+      stop = true;
+      await done;
+      return sent;
+    },
+  };
 }

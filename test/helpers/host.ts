@@ -38,5 +38,3 @@ export async function publishDir(client: ModelwatchClient, dir: string, opts: { 
 
 /** Deterministic pseudo-random numbers (the SDK's seededRandom). */
 export { seededRandom as rng } from '@modelwatch/sdk/testing';
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

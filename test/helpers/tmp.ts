@@ -25,3 +25,14 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> 
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * Wait until the wall clock reads `t` (at once if it has). The one wait on time the tests make:
+ * the host stamps an event's arrival with the wall clock (JetStream's) and files rows and closes
+ * windows by it, so a test that wants its events in one window starts sending when that window
+ * begins. It is never a guess of how long something takes: for that, wait for the event itself
+ * ({@link waitFor}, `helpers/events.ts`).
+ */
+export async function untilWallClock(t: number): Promise<void> {
+  for (let left = t - Date.now(); left > 0; left = t - Date.now()) await new Promise((r) => setTimeout(r, left));
+}

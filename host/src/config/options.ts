@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { systemClock, type Clock } from '../clock.js';
 import { ModelwatchError } from '../errors.js';
 import { parseDuration } from './duration.js';
 
@@ -51,6 +52,12 @@ export interface HostOptions {
   devPlugins?: readonly string[];
   /** Which components this process runs. @default all */
   components?: ReadonlyArray<ComponentName>;
+  /**
+   * The time of the controller (when a window is due, how often it looks) and of the serving
+   * aggregator (when an interval closes): tests hand in a clock they move themselves. Arrival
+   * times stay JetStream's. @default systemClock
+   */
+  clock?: Clock;
 }
 
 export type ComponentName = 'stream' | 'controller' | 'writer' | 'api' | 'runners';
@@ -74,6 +81,7 @@ export interface ResolvedHostOptions {
   logLevel: string;
   components: ReadonlySet<ComponentName>;
   devPlugins: readonly string[];
+  clock: Clock;
 }
 
 export const MIN_BASE_PERIOD_MS = 1000;
@@ -147,6 +155,7 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     logLevel: options.logLevel ?? env.MODELWATCH_LOG_LEVEL ?? 'info',
     components,
     devPlugins: options.devPlugins ?? [],
+    clock: options.clock ?? systemClock,
   };
 }
 

@@ -11,6 +11,7 @@ import {
   type PluginRecord,
   type TaskMessage,
 } from '@modelwatch/protocol';
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import { batchSeriesId, windowKey } from '../domain/keys.js';
 import { rowKeysOf, windowAt, windowsHoldingKey, type Window, type WindowLayout } from '../domain/windows.js';
 import type { Logger } from '../logger.js';
@@ -35,6 +36,8 @@ export interface ControllerDeps {
   /** Batches of historical events (`mw_batches`): dispatched once the stream processor is past their end. */
   batches?: WatchedKv<BatchRecord>;
   batchesKv?: KV;
+  /** When a window is due and when the next tick is. @default systemClock */
+  clock?: Clock;
 }
 
 interface Progress {
@@ -48,16 +51,18 @@ interface Progress {
  * far the processor lags. Progress is persisted, so a restart neither skips nor repeats.
  */
 export class Controller {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
   private readonly progress = new Map<string, number>();
   private readonly log: Logger;
+  private readonly clock: Clock;
   /** Windows dispatched since start. */
   dispatched = 0;
 
   constructor(private readonly deps: ControllerDeps) {
     this.log = deps.logger.child({ component: 'controller' });
+    this.clock = deps.clock ?? systemClock;
   }
 
   start(): void {
@@ -66,14 +71,14 @@ export class Controller {
       if (this.stopped) return;
       this.running = this.tick().catch((err: unknown) => this.log.error({ err }, 'controller tick failed'));
       await this.running;
-      if (!this.stopped) this.timer = setTimeout(() => void loop(), this.tickMs());
+      if (!this.stopped) this.timer = this.clock.timeout(() => void loop(), this.tickMs());
     };
     void loop();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     await this.running;
   }
 
@@ -88,7 +93,7 @@ export class Controller {
    * is idle, else the arrival time of the first event it has not acknowledged.
    */
   async sourceWatermark(): Promise<number> {
-    const now = Date.now();
+    const now = this.clock.now();
     const ci = await this.deps.jsm.consumers.info(Streams.events, Consumers.stream);
     if (ci.num_pending === 0 && ci.num_ack_pending === 0) return now;
     try {
@@ -106,9 +111,10 @@ export class Controller {
     const closeBefore = (await this.sourceWatermark()) - this.deps.allowedLatenessMs;
     // the settings as stored after the watermark was taken: a period change stored later begins
     // after the next boundary, past every window due now, so no window is cut by two layouts
+    // (the wall clock, not this.clock: it orders real reads, which the bucket's copy stamps with it)
     const settings = await this.deps.settings.fresh(SETTINGS_KEY, Date.now());
     if (!settings?.enabled) return 0;
-    const now = Date.now();
+    const now = this.clock.now();
     const max = this.deps.maxWindowsPerTick ?? 500;
     const plugins = this.deps.plugins.all().filter((p) => p.status === 'active' && p.activeVersion);
     const delayOf = (p: PluginRecord) => activeVersionOf(p)?.groundTruthDelayMs ?? 0;
@@ -199,7 +205,7 @@ export class Controller {
       const starts = Object.keys(info.state.subjects ?? {})
         .map((s) => Number(s.slice(prefix.length)))
         .sort((a, c) => a - c);
-      const now = Date.now();
+      const now = this.clock.now();
       // the windows those rows belong to (after a period change, a subject of the old layout
       // may hold rows of several windows of the new one)
       const windows = new Map<number, Window>();

@@ -9,6 +9,7 @@ import {
   type ServingMinuteMessage,
   type ServingPartMessage,
 } from '@modelwatch/protocol';
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import { addCounts, emptyCounts } from '../domain/counts.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
@@ -39,6 +40,8 @@ export interface ServingAggregatorDeps {
   tickMs?: number;
   /** Wait this long after an interval's end (on top of the processor's watermark). @default 1 s */
   graceMs?: number;
+  /** When an interval is due and when the next tick is. @default systemClock */
+  clock?: Clock;
 }
 
 /**
@@ -52,8 +55,8 @@ export interface ServingAggregatorDeps {
 export class ServingAggregator {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private keepAlive: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
+  private keepAlive: Timer | undefined;
   private ticking: Promise<void> | undefined;
   private liveSub: Subscription | undefined;
   private stopped = false;
@@ -63,12 +66,15 @@ export class ServingAggregator {
   /** Intervals before this are closed: reports for them are late duplicates. */
   private closedBefore = 0;
   private readonly log: Logger;
+  private readonly clock: Clock;
   readonly intervalMs: number;
+  /** Intervals published since start. */
   published = 0;
 
   constructor(private readonly deps: ServingAggregatorDeps) {
     this.log = deps.logger.child({ component: 'serving' });
     this.intervalMs = deps.intervalMs ?? 60_000;
+    this.clock = deps.clock ?? systemClock;
   }
 
   async start(): Promise<void> {
@@ -94,19 +100,20 @@ export class ServingAggregator {
       if (this.stopped) return;
       this.ticking = this.close().catch((err: unknown) => this.log.warn({ err }, 'could not close serving intervals'));
       await this.ticking;
-      if (!this.stopped) this.timer = setTimeout(() => void tick(), this.deps.tickMs ?? 500);
+      if (!this.stopped) this.timer = this.clock.timeout(() => void tick(), this.deps.tickMs ?? 500);
     };
-    this.timer = setTimeout(() => void tick(), this.deps.tickMs ?? 500);
-    // held reports are not redelivered while this aggregator is alive (ack wait 15 s)
-    this.keepAlive = setInterval(() => {
+    this.timer = this.clock.timeout(() => void tick(), this.deps.tickMs ?? 500);
+    // held reports are not redelivered while this aggregator is alive (ack wait 15 s, on the
+    // server's clock: so this one is on the wall clock, whatever the aggregator's clock)
+    this.keepAlive = systemClock.interval(() => {
       for (const h of this.held.values()) h.m.working();
     }, 5000);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
-    clearInterval(this.keepAlive);
+    this.timer?.cancel();
+    this.keepAlive?.cancel();
     this.liveSub?.unsubscribe();
     await this.ticking;
     await this.messages?.close();
@@ -169,7 +176,7 @@ export class ServingAggregator {
   /** Publish every interval that is complete, then acknowledge the reports that only count closed intervals. */
   private async close(): Promise<void> {
     if (this.open.size === 0) return;
-    const watermark = await processedWatermark(this.deps.jsm);
+    const watermark = await processedWatermark(this.deps.jsm, this.clock.now());
     // every report of an event processed before the watermark is in the stream by now:
     // make sure this aggregator has taken all of them
     const ci = await this.deps.jsm.consumers.info(Streams.serving, Consumers.serving);
@@ -214,7 +221,7 @@ export class ServingAggregator {
       latencyP99: round(s.quantile(0.99)),
       latencyMin: s.count ? s.min : null,
       latencyMax: s.count ? s.max : null,
-      closedAt: Date.now(),
+      closedAt: this.clock.now(),
     };
   }
 }

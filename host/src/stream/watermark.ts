@@ -3,10 +3,10 @@ import { Consumers, Streams } from '@modelwatch/protocol';
 
 /**
  * The arrival time (JetStream timestamp) before which every event has been processed by
- * the stream processor: now when it is idle, else the arrival time of the first event it
- * has not acknowledged.
+ * the stream processor: `now` (the caller's clock) when it is idle, else the arrival time of
+ * the first event it has not acknowledged, at most `now`.
  */
-export async function processedWatermark(jsm: JetStreamManager, now = Date.now()): Promise<number> {
+export async function processedWatermark(jsm: JetStreamManager, now: number): Promise<number> {
   const ci = await jsm.consumers.info(Streams.events, Consumers.stream);
   if (ci.num_pending === 0 && ci.num_ack_pending === 0) return now;
   try {
