@@ -2,17 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
-import {
-  SETTINGS_KEY,
-  Subjects,
-  type AppOutputMessage,
-  type BatchRecord,
-  type EndpointRecord,
-  type MonitoringSettings,
-  type PluginRecord,
-} from '@modelwatch/protocol';
+import { Subjects, type AppOutputMessage, type BatchRecord, type EndpointRecord, type MonitoringSettings, type PluginRecord } from '@modelwatch/protocol';
 import { runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
 import { ModelwatchClient } from './client/client.js';
@@ -25,9 +18,8 @@ import { startNatsServer, type NatsServerHandle } from './nats/server.js';
 import { ensureTopology, openBuckets } from './nats/topology.js';
 import { watchPlugin } from './plugins/bundle.js';
 import { crashError, RunnerSupervisor } from './runner/supervisor.js';
-import { updateJson } from './store/kv.js';
 import { ResultsDb } from './store/results-db.js';
-import { initSettings, withBasePeriod } from './store/settings.js';
+import { SettingsStore } from './store/settings.js';
 import { WatchedKv } from './store/watched-kv.js';
 import { StreamProcessor } from './stream/processor.js';
 import { ServingAggregator } from './stream/serving.js';
@@ -288,13 +280,12 @@ class HostImpl implements Host {
   }
 
   /** First start: monitoring on with the given period. Later starts: an explicit --base-period changes it. */
-  private async initSettings(kv: Parameters<typeof initSettings>[0]): Promise<void> {
+  private async initSettings(kv: KV): Promise<void> {
     const o = this.options;
-    const s = await initSettings(kv, o.basePeriodMs);
+    const settings = new SettingsStore(kv, o);
+    const s = await settings.init(o.basePeriodMs);
     const latest = s.periods[s.periods.length - 1]!;
-    if (o.basePeriodExplicit && latest.periodMs !== o.basePeriodMs) {
-      await updateJson<MonitoringSettings>(kv, SETTINGS_KEY, (cur) => (cur ? withBasePeriod(cur, o.basePeriodMs, Date.now(), o) : undefined));
-    }
+    if (o.basePeriodExplicit && latest.periodMs !== o.basePeriodMs) await settings.change({ basePeriodMs: o.basePeriodMs });
   }
 
   async stop(): Promise<void> {

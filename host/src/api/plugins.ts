@@ -12,7 +12,6 @@ import {
   type CrashReport,
   type DryRunReply,
   type DryRunRequest,
-  type EndpointRecord,
   type EvaluateReply,
   type ResultsReply,
   type TaskMessage,
@@ -27,6 +26,7 @@ import type { Buckets } from '../nats/topology.js';
 import { mergeConfig, validateConfig } from '../plugins/config.js';
 import { groundTruthDelayMs, resolveManifest, type ResolvedManifest } from '../plugins/manifest.js';
 import { dryRunDeadlineMs, dryRunWarning, MAX_DRY_RUN_ENDPOINTS } from '../runner/dry-run.js';
+import { EndpointStore } from '../store/endpoints.js';
 import { appliesTo, bundleName, PluginStore, type PublishedVersion } from '../store/plugins.js';
 import { readSettings } from '../store/settings.js';
 import { forgetStreaks } from '../store/streaks.js';
@@ -51,6 +51,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
   const log = deps.logger.child({ component: 'api' });
 
   const plugins = new PluginStore(buckets.plugins);
+  const endpoints = new EndpointStore(buckets.endpoints);
 
   app.get('/api/v1/plugins', async () => ({ plugins: await plugins.list() }));
 
@@ -100,8 +101,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
    */
   const dryRun = async (bundle: BundleRequest, manifest: ResolvedManifest, config: Record<string, JsonValue>): Promise<DryRunReport> => {
     // the names are enough here (endpoints are never removed): the runner reads the records
-    const all: string[] = [];
-    for await (const k of await buckets.endpoints.keys()) all.push(k);
+    const all = await endpoints.names();
     const targets = all.filter((name) => appliesTo(manifest.endpoints, name)).sort((a, b) => a.localeCompare(b));
     if (all.length === 0) return { note: 'no dry run: no endpoint exists yet', endpoints: [], warnings: [] };
     if (targets.length === 0) {
@@ -283,9 +283,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       const p = await plugins.require(req.params.name);
       const b = req.body ?? {};
       const epName = checkEndpointName(b.endpoint);
-      const e = await buckets.endpoints.get(epName);
-      if (!e || e.operation !== 'PUT') throw new ModelwatchError('NOT_FOUND', `no endpoint named '${epName}'`);
-      const endpoint = e.json<EndpointRecord>();
+      const endpoint = await endpoints.get(epName);
+      if (!endpoint) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${epName}'`);
       const from = timeArg(b.from, 'from');
       const to = timeArg(b.to, 'to');
       if (!(from < to))
