@@ -5,7 +5,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
-import { Subjects, type AppOutputMessage, type BatchRecord, type EndpointRecord, type MonitoringSettings, type PluginRecord } from '@modelwatch/protocol';
+import { Subjects, type BatchRecord, type EndpointRecord, type MonitoringSettings, type PluginRecord } from '@modelwatch/protocol';
 import { runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
 import { ModelwatchClient } from './client/client.js';
@@ -17,6 +17,7 @@ import { jsonCodec } from './nats/codec.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
 import { ensureTopology, openBuckets } from './nats/topology.js';
 import { watchPlugin } from './plugins/bundle.js';
+import { failedOutput } from './runner/runner.js';
 import { crashError, RunnerSupervisor } from './runner/supervisor.js';
 import { ResultsDb } from './store/results-db.js';
 import { SettingsStore } from './store/settings.js';
@@ -173,24 +174,7 @@ class HostImpl implements Host {
           // record the window as failed and mark it so no runner runs it again
           const key = windowKey(c.window.endpointId, c.app, c.window.windowStart);
           await buckets.poison.put(key, JSON.stringify(c));
-          const output: AppOutputMessage = {
-            v: 1,
-            endpointId: c.window.endpointId,
-            endpointName: c.window.endpointName,
-            app: c.app,
-            version: c.version,
-            windowStart: c.window.windowStart,
-            windowEnd: c.window.windowEnd,
-            outcome: 'error',
-            rows: 0,
-            results: [],
-            metrics: [],
-            error: crashError(c, c.window),
-            durationMs: 0,
-            completedAt: Date.now(),
-            runner: 'supervisor',
-            attempts: 1,
-          };
+          const output = failedOutput({ ...c.window, app: c.app, version: c.version }, crashError(c, c.window), { runner: 'supervisor', attempts: 1 });
           await js.publish(Subjects.outputs(c.window.endpointId), jsonCodec.encode(output), { msgID: key });
         },
       });
