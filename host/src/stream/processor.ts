@@ -21,8 +21,8 @@ import { InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { RowsChunk } from '../nats/rows.js';
+import { BatchStore } from '../store/batches.js';
 import { EndpointStore } from '../store/endpoints.js';
-import { updateJson } from '../store/kv.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { deadLetterSubject, payloadText } from './dlq.js';
 import { eventsOf, inferNamesFrom, isRequestBatch, parseEvent, parseRequestBatch, type BatchServing, type ParsedEvent } from './events.js';
@@ -121,10 +121,12 @@ export class StreamProcessor {
   rowsStored = 0;
 
   private readonly endpointStore: EndpointStore;
+  private readonly batchStore: BatchStore | undefined;
 
   constructor(private readonly deps: StreamProcessorDeps) {
     this.log = deps.logger.child({ component: 'stream' });
     this.endpointStore = new EndpointStore(deps.endpointsKv);
+    this.batchStore = deps.batchesKv ? new BatchStore(deps.batchesKv) : undefined;
     this.intervalMs = deps.servingIntervalMs ?? 60_000;
   }
 
@@ -239,9 +241,9 @@ export class StreamProcessor {
       pubs.push(js.publish(Subjects.servingPart, jsonCodec.encode(part), { msgID: `sp:${lo}-${hi}:${out.entries.length}` }));
     }
     await Promise.all(pubs);
-    if (out.batchEnds.length && this.deps.batchesKv) {
-      const kv = this.deps.batchesKv;
-      await Promise.all(out.batchEnds.map((b) => updateJson<BatchRecord>(kv, `${b.endpoint}.${b.batchId}`, (cur) => (cur ? undefined : b))));
+    if (out.batchEnds.length && this.batchStore) {
+      const batches = this.batchStore;
+      await Promise.all(out.batchEnds.map((b) => batches.recordEnd(b)));
     }
     this.rowsStored += rows;
   }
