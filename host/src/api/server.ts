@@ -187,9 +187,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       }
       if (periodMs < MIN_BASE_PERIOD_MS) throw new ModelwatchError('INVALID_ARGUMENT', `basePeriod: ${periodMs} ms is below the minimum of 1s`);
     }
-    return monitoringView(
-      await settings.change({ ...(enabled !== undefined ? { enabled } : {}), ...(periodMs !== undefined ? { basePeriodMs: periodMs } : {}) }),
-    );
+    return monitoringView(await settings.change({ enabled, basePeriodMs: periodMs }));
   });
 
   // ---- results

@@ -30,9 +30,9 @@ export async function readSettings(kv: KV): Promise<MonitoringSettings | undefin
 
 /** A change of the monitoring settings: either or both. */
 export interface SettingsChange {
-  enabled?: boolean;
+  enabled?: boolean | undefined;
   /** The new base period, from the next window boundary (`withBasePeriod`). */
-  basePeriodMs?: number;
+  basePeriodMs?: number | undefined;
 }
 
 /**
