@@ -241,6 +241,23 @@ describe('stores', () => {
       expect((await endpoints.names()).sort()).toEqual(listed);
     });
 
+    it('changes of one endpoint made at once by the API and a stream processor are all kept', async () => {
+      const api = new EndpointStore(buckets.endpoints, buckets.references);
+      const processor = new EndpointStore(buckets.endpoints);
+      await api.create({ name: 'ep-busy', featureNames: [], labelNames: [], monitoring: true });
+      await Promise.all([
+        processor.adoptNames('ep-busy', { labelNames: ['label'] }),
+        api.setMonitoring('ep-busy', false),
+        api.setReference('ep-busy', table),
+        processor.adoptNames('ep-busy', { labelNames: ['other'] }),
+      ]);
+      const rec = await api.require('ep-busy');
+      expect(rec.monitoring).toBe(false);
+      expect(rec.referenceRowCount).toBe(3);
+      expect(['label', 'other']).toContain(rec.labelNames[0]);
+      expect(rec.labelNames).toHaveLength(1);
+    });
+
     it('setReference needs the reference store', async () => {
       await expect(new EndpointStore(buckets.endpoints).setReference('ep-names', table)).rejects.toThrow(/no reference store/);
     });
