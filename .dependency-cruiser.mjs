@@ -56,6 +56,14 @@ export default {
     ...upward,
     ...apart,
     {
+      name: 'kv-writes-through-stores',
+      comment:
+        'records change by the named operations of their stores (PluginStore, EndpointStore, SettingsStore, BatchStore); the compare-and-set primitive under them (store/kv.ts) is theirs alone',
+      severity: 'error',
+      from: { pathNot: '^host/src/store/' },
+      to: { path: '^host/src/store/kv\\.ts$' },
+    },
+    {
       name: 'client-only-api-contract',
       comment: 'the typed HTTP client knows the API by its contract (api/contract.ts), not by its routes',
       severity: 'error',

@@ -22,6 +22,7 @@ import {
   type PluginVersionRecord,
   type ReferenceTable,
   type TaskMessage,
+  type WindowRef,
 } from '@modelwatch/protocol';
 import { windowKey } from '../domain/keys.js';
 import { errorData, ModelwatchError, type ErrorData } from '../errors.js';
@@ -294,29 +295,13 @@ export class AppRunner {
   }
 
   private base(task: TaskMessage, attempts: number): AppOutputMessage {
-    return {
-      v: 1,
-      endpointId: task.endpointId,
-      endpointName: task.endpointName,
-      app: task.app,
-      version: task.version,
-      windowStart: task.windowStart,
-      windowEnd: task.windowEnd,
-      outcome: 'ok',
-      rows: 0,
-      results: [],
-      metrics: [],
-      durationMs: 0,
-      completedAt: 0,
-      runner: this.name,
-      attempts,
-    };
+    return windowOutput(task, { runner: this.name, attempts });
   }
 
   private failed(task: TaskMessage, attempts: number, error: ErrorData, rows = 0): AppOutputMessage {
     const where = `${task.app}@${task.version} on endpoint ${task.endpointName}, window ${new Date(task.windowStart).toISOString()}`;
     this.log.warn({ app: task.app, version: task.version, endpoint: task.endpointName, windowStart: task.windowStart, attempts, error }, 'app failed');
-    return { ...this.base(task, attempts), rows, outcome: 'error', error: { ...error, message: `${where}: ${error.message}` }, completedAt: Date.now() };
+    return failedOutput(task, { ...error, message: `${where}: ${error.message}` }, { runner: this.name, attempts, rows });
   }
 
   /** Analyse one window. Never throws for anything the app or its data did: that is an outcome. NATS trouble throws. */
@@ -472,4 +457,42 @@ export class AppRunner {
     }
     return sb;
   }
+}
+
+/** The window an output is of. */
+export type OutputWindow = Omit<WindowRef, 'v'>;
+
+/** Who produced an output: a runner's name (or `supervisor`), and which try it was. */
+export interface OutputSource {
+  runner: string;
+  attempts: number;
+}
+
+/** The output of a window, to be filled in: outcome `ok`, no rows, results or metrics yet. */
+export function windowOutput(w: OutputWindow, by: OutputSource): AppOutputMessage {
+  return {
+    v: 1,
+    endpointId: w.endpointId,
+    endpointName: w.endpointName,
+    app: w.app,
+    version: w.version,
+    windowStart: w.windowStart,
+    windowEnd: w.windowEnd,
+    outcome: 'ok',
+    rows: 0,
+    results: [],
+    metrics: [],
+    durationMs: 0,
+    completedAt: 0,
+    runner: by.runner,
+    attempts: by.attempts,
+  };
+}
+
+/**
+ * The output of a window that failed (`error`, whose message says where): a runner's after its
+ * tries, or the supervisor's for a window whose app crashed its runner (`crashError`).
+ */
+export function failedOutput(w: OutputWindow, error: ErrorData, by: OutputSource & { rows?: number }): AppOutputMessage {
+  return { ...windowOutput(w, by), rows: by.rows ?? 0, outcome: 'error', error, completedAt: Date.now() };
 }

@@ -21,7 +21,8 @@ import { InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { RowsChunk } from '../nats/rows.js';
-import { updateJson } from '../store/kv.js';
+import { BatchStore } from '../store/batches.js';
+import { EndpointStore } from '../store/endpoints.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { deadLetterSubject, payloadText } from './dlq.js';
 import { eventsOf, inferNamesFrom, isRequestBatch, parseEvent, parseRequestBatch, type BatchServing, type ParsedEvent } from './events.js';
@@ -119,8 +120,13 @@ export class StreamProcessor {
   handled = 0;
   rowsStored = 0;
 
+  private readonly endpointStore: EndpointStore;
+  private readonly batchStore: BatchStore | undefined;
+
   constructor(private readonly deps: StreamProcessorDeps) {
     this.log = deps.logger.child({ component: 'stream' });
+    this.endpointStore = new EndpointStore(deps.endpointsKv);
+    this.batchStore = deps.batchesKv ? new BatchStore(deps.batchesKv) : undefined;
     this.intervalMs = deps.servingIntervalMs ?? 60_000;
   }
 
@@ -235,9 +241,9 @@ export class StreamProcessor {
       pubs.push(js.publish(Subjects.servingPart, jsonCodec.encode(part), { msgID: `sp:${lo}-${hi}:${out.entries.length}` }));
     }
     await Promise.all(pubs);
-    if (out.batchEnds.length && this.deps.batchesKv) {
-      const kv = this.deps.batchesKv;
-      await Promise.all(out.batchEnds.map((b) => updateJson<BatchRecord>(kv, `${b.endpoint}.${b.batchId}`, (cur) => (cur ? undefined : b))));
+    if (out.batchEnds.length && this.batchStore) {
+      const batches = this.batchStore;
+      await Promise.all(out.batchEnds.map((b) => batches.recordEnd(b)));
     }
     this.rowsStored += rows;
   }
@@ -455,22 +461,7 @@ export class StreamProcessor {
   private async inferNames(endpoint: EndpointRecord, units: ReadonlyArray<{ event: unknown }>): Promise<EndpointRecord> {
     const names = inferNamesFrom(units, endpoint);
     if (!names.featureNames && !names.labelNames) return endpoint;
-    const updated = await updateJson<EndpointRecord>(this.deps.endpointsKv, endpoint.name, (cur) => {
-      if (!cur) return undefined;
-      const next = { ...cur };
-      let changed = false;
-      if (cur.featureNames.length === 0 && names.featureNames) {
-        next.featureNames = names.featureNames;
-        changed = true;
-      }
-      if (cur.labelNames.length === 0 && names.labelNames) {
-        next.labelNames = names.labelNames;
-        changed = true;
-      }
-      if (!changed) return undefined;
-      next.updatedAt = Date.now();
-      return next;
-    });
+    const updated = await this.endpointStore.adoptNames(endpoint.name, names);
     if (updated && updated !== endpoint) this.log.info({ endpoint: endpoint.name, ...names }, 'inferred feature and output names');
     return updated ?? endpoint;
   }
