@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkEvent, invalidJsonMessage, isRejection, unpackMessage } from '../src/stream/ingest.js';
+import { checkEvent, chunkEvents, invalidJsonMessage, isRejection, unpackMessage } from '../src/stream/ingest.js';
+import { requestBatch } from '../src/stream/formats/request-batch.js';
 import { InvalidEventError } from '../src/errors.js';
 import { endpointRecord } from './helpers.js';
 
@@ -41,5 +42,23 @@ describe('the ingest pipeline, before publishing', () => {
       err = e as Error;
     }
     expect(invalidJsonMessage(bad, err!)).toMatch(/^not valid JSON: NaN and Infinity are not JSON numbers/);
+  });
+
+  it('chunks events into JSON lists under the limit, or into envelopes with the counts on the first, leaving out an event over the limit of one', () => {
+    const texts = ['{"a":1}', '{"a":2}', '{"a":3}'];
+    const lists = chunkEvents(texts, undefined, 18);
+    expect(lists.payloads.map((b) => Buffer.from(b).toString())).toEqual(['[{"a":1},{"a":2}]', '[{"a":3}]']);
+    expect(lists.oversized).toEqual([]);
+    const body = { format: 'batch', requests: { count: 9 }, events: [] };
+    const wrapped = chunkEvents(texts, (events, first) => requestBatch.rewrap!(body, events, first), 18).payloads.map(
+      (b) => JSON.parse(Buffer.from(b).toString()) as unknown,
+    );
+    expect(wrapped).toEqual([
+      { format: 'batch', requests: { count: 9 }, events: [{ a: 1 }, { a: 2 }] },
+      { format: 'batch', requests: { count: 0 }, events: [{ a: 3 }] },
+    ]);
+    const big = chunkEvents(['{"a":1}', `"${'x'.repeat(8 * 1024 * 1024)}"`]);
+    expect(big.oversized).toEqual([1]);
+    expect(big.payloads.map((b) => Buffer.from(b).toString())).toEqual(['[{"a":1}]']);
   });
 });

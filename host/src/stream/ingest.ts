@@ -197,48 +197,37 @@ export class IngestService {
       for (const u of message.units) units.push({ event: u.event, index: u.index ?? 0 });
     }
     const checked = { ...endpoint, ...inferNamesFrom(units, endpoint) };
-    const good: unknown[] = [];
+    const good: Array<{ event: unknown; index: number }> = [];
     const wrongOf = new Map<unknown, number[][]>();
-    for (const { event, index } of units) {
+    for (const unit of units) {
+      const { event, index } = unit;
       const p = checkEvent(event, checked, now, this.options.maxFutureSkewMs, 'request');
       if (isRejection(p)) {
         rejected.push({ index, error: p.message });
         dead(p.code, p.message, payloadText(Buffer.from(JSON.stringify(event) ?? 'undefined')), index);
         continue;
       }
-      good.push(event);
+      good.push(unit);
       if (p.wrongType) wrongOf.set(event, p.wrongType);
     }
     rejected.sort((a, b) => a.index - b.index);
     // forward the good events: the body as it came when all of it is good, else re-encoded, in chunks under NATS' limit
-    const payloads: Uint8Array[] = [];
+    let payloads: Uint8Array[] = [];
     let accepted = good.length;
     if (good.length && raw && good.length === units.length && rejected.length === 0 && raw.length <= CHUNK_BYTES) payloads.push(raw);
     else if (good.length) {
-      let cur: string[] = [];
-      let size = 2;
-      const close = () => {
-        if (format?.rewrap) payloads.push(Buffer.from(format.rewrap(body?.type === 'json' ? body.value : undefined, cur, payloads.length === 0)));
-        else if (cur.length) payloads.push(Buffer.from(`[${cur.join(',')}]`));
-        cur = [];
-        size = 2;
-      };
-      good.forEach((ev, i) => {
-        const text = JSON.stringify(ev);
-        if (text.length > MAX_EVENT_BYTES) {
-          const index = units.find((u) => u.event === ev)?.index ?? i;
-          const message = `an event of ${text.length} bytes, over the limit of ${MAX_EVENT_BYTES}: split it`;
-          accepted--;
-          wrongOf.delete(ev);
-          rejected.push({ index, error: message });
-          dead('OVERSIZED', message, payloadText(Buffer.from(text)), index);
-          return;
-        }
-        if (size + text.length + 1 > CHUNK_BYTES && cur.length) close();
-        cur.push(text);
-        size += text.length + 1;
-      });
-      close();
+      const texts = good.map((g) => JSON.stringify(g.event));
+      const wrap = format?.rewrap?.bind(format, body?.type === 'json' ? body.value : undefined);
+      const chunks = chunkEvents(texts, wrap);
+      payloads = chunks.payloads;
+      for (const i of chunks.oversized) {
+        const { event, index } = good[i]!;
+        const message = `an event of ${texts[i]!.length} bytes, over the limit of ${MAX_EVENT_BYTES}: split it`;
+        accepted--;
+        wrongOf.delete(event);
+        rejected.push({ index, error: message });
+        dead('OVERSIZED', message, payloadText(Buffer.from(texts[i]!)), index);
+      }
     }
     const h = natsHeaders();
     h.set(HeaderNames.source, 'http');
@@ -249,7 +238,7 @@ export class IngestService {
     await Promise.all([
       flush(),
       small
-        ? this.coalescer.add(Subjects.events(name), good.map((e) => JSON.stringify(e)).join(','))
+        ? this.coalescer.add(Subjects.events(name), good.map((g) => JSON.stringify(g.event)).join(','))
         : Promise.all(
             payloads.map((data, i) =>
               js.publish(Subjects.events(name), data, {
@@ -271,6 +260,40 @@ export class IngestService {
     h.set(HeaderNames.source, 'http');
     await this.options.js.publish(Subjects.events(name), new Uint8Array(0), { headers: h, msgID: `${name}:${batchId}:end` });
   }
+}
+
+/**
+ * Events (JSON texts) as messages under `maxBytes`: JSON lists of them, or, with `rewrap`, the
+ * envelope written around each part (always one message at least, the first carrying the
+ * envelope's counts). An event over the limit of one event is left out: `oversized` lists their
+ * positions.
+ */
+export function chunkEvents(
+  texts: readonly string[],
+  rewrap?: (events: readonly string[], first: boolean) => string,
+  maxBytes = CHUNK_BYTES,
+): { payloads: Uint8Array[]; oversized: number[] } {
+  const payloads: Uint8Array[] = [];
+  const oversized: number[] = [];
+  let cur: string[] = [];
+  let size = 2;
+  const close = () => {
+    if (rewrap) payloads.push(Buffer.from(rewrap(cur, payloads.length === 0)));
+    else if (cur.length) payloads.push(Buffer.from(`[${cur.join(',')}]`));
+    cur = [];
+    size = 2;
+  };
+  texts.forEach((text, i) => {
+    if (text.length > MAX_EVENT_BYTES) {
+      oversized.push(i);
+      return;
+    }
+    if (size + text.length + 1 > maxBytes && cur.length) close();
+    cur.push(text);
+    size += text.length + 1;
+  });
+  close();
+  return { payloads, oversized };
 }
 
 /** The wrong-type values of some events (`ParsedEvent.wrongType`), added up by column name; undefined when none. */
