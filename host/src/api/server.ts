@@ -1,4 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Subjects, type EndpointRecord, type MonitoringSettings, type ResultsReply, type ResultsRequest } from '@modelwatch/protocol';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { MIN_BASE_PERIOD_MS } from '../config/options.js';
@@ -8,15 +10,28 @@ import { checkEndpointName, checkNames, endpointId } from '../domain/names.js';
 import { parseReference, tableOf } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';
 import { ModelwatchError, isModelwatchError, type ErrorCode, InvalidEventError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
+import type { Buckets } from '../nats/topology.js';
 import { EndpointStore } from '../store/endpoints.js';
 import { SettingsStore } from '../store/settings.js';
+import type { WatchedKv } from '../store/watched-kv.js';
+import { IngestService } from '../stream/ingest.js';
 import type { DefaultAppOutcome, MonitoringStatus, SetMonitoringBody, SetMonitoringReply } from './contract.js';
-import { endpointStats, registerDataPlaneRoutes, type DataPlaneDeps } from './data-plane.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { registerPluginRoutes } from './plugins.js';
+import { deadLetterRoutes } from './routes/dlq.js';
+import { eventRoutes } from './routes/events.js';
+import { endpointStats, servingRoutes } from './routes/serving.js';
 
-export interface ApiDeps extends DataPlaneDeps {
+export interface ApiDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  buckets: Buckets;
+  endpoints: WatchedKv<EndpointRecord>;
+  logger: Logger;
+  maxFutureSkewMs: number;
   allowedLatenessMs: number;
   retentionMs: number;
   version: string;
@@ -132,8 +147,11 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return endpointSummary(await endpoints.setMonitoring(req.params.name, monitoring));
   });
 
-  // ---- events, batches, dead letters, serving statistics (api/data-plane.ts)
-  await registerDataPlaneRoutes(app, deps);
+  // ---- events, batches, dead letters, serving statistics (api/routes/)
+  const ingest = new IngestService({ js, endpoints: deps.endpoints, maxFutureSkewMs: deps.maxFutureSkewMs });
+  await app.register(eventRoutes, { ingest, buckets });
+  await app.register(deadLetterRoutes, { js, jsm: deps.jsm });
+  await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);
