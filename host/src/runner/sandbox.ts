@@ -457,12 +457,15 @@ export class PluginSandbox implements Sandbox {
     const context = await isolate.createContext();
     this.contextsCreated++;
     let runtime: ivm.Module | undefined;
+    let namespace: ivm.Reference<typeof Runtime> | undefined;
+    // the module, its namespace and the context each hold the context until released
     const release = () => {
-      try {
-        runtime?.release();
-        context.release();
-      } catch {
-        /* isolate already gone */
+      for (const r of [namespace, runtime, context]) {
+        try {
+          r?.release();
+        } catch {
+          /* isolate already gone */
+        }
       }
     };
     try {
@@ -472,11 +475,11 @@ export class PluginSandbox implements Sandbox {
       });
       await runtime.evaluate({ timeout });
       await plugin.run(context, { timeout });
-      const namespace = runtime.namespace;
+      const exports = (namespace = runtime.namespace as ivm.Reference<typeof Runtime>);
       return {
         context,
         runtime,
-        operation: async (name) => (await namespace.get(name, { reference: true })) as RuntimeOperation<typeof name>,
+        operation: async (name) => (await exports.get(name, { reference: true })) as RuntimeOperation<typeof name>,
         release,
       };
     } catch (err) {
