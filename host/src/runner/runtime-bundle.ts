@@ -20,7 +20,11 @@ let bundled: string | undefined;
 export function sandboxRuntimeCode(): string {
   if (bundled === undefined) {
     const options = buildOptions();
-    bundled = outputOf(options, () => esbuild.buildSync(options));
+    try {
+      bundled = esbuild.buildSync(options).outputFiles[0]!.text;
+    } catch (err) {
+      throw failed(options, err);
+    }
   }
   return bundled;
 }
@@ -62,14 +66,6 @@ function buildOptions() {
     // (and lint's layer rules forbid it in isolate/)
     logLevel: 'silent',
   } satisfies esbuild.BuildOptions;
-}
-
-function outputOf(options: ReturnType<typeof buildOptions>, build: () => esbuild.BuildResult<{ write: false }>): string {
-  try {
-    return build().outputFiles[0]!.text;
-  } catch (err) {
-    throw failed(options, err);
-  }
 }
 
 function failed(options: ReturnType<typeof buildOptions>, err: unknown): ModelwatchError {

@@ -166,8 +166,6 @@ type RuntimeOperation<K extends keyof typeof Runtime> = ivm.Reference<(typeof Ru
 
 /** A context with the runtime evaluated in it and the plugin's factory defined. */
 interface PreparedContext {
-  context: ivm.Context;
-  runtime: ivm.Module;
   operation<K extends keyof typeof Runtime>(name: K): Promise<RuntimeOperation<K>>;
   release(): void;
 }
@@ -477,8 +475,6 @@ export class PluginSandbox implements Sandbox {
       await plugin.run(context, { timeout });
       const exports = (namespace = runtime.namespace as ivm.Reference<typeof Runtime>);
       return {
-        context,
-        runtime,
         operation: async (name) => (await exports.get(name, { reference: true })) as RuntimeOperation<typeof name>,
         release,
       };
