@@ -92,6 +92,14 @@ export default {
       to: { pathNot: '^sdk/src/' },
     },
     {
+      name: 'sandbox-runtime-is-sandbox-safe',
+      comment:
+        'host/src/runner/isolate/ is the sandbox runtime, bundled and run inside the isolate: it imports its own modules and @modelwatch/sdk, no Node module and nothing else of the host',
+      severity: 'error',
+      from: { path: '^host/src/runner/isolate/' },
+      to: { pathNot: '^(host/src/runner/isolate|sdk/src)/' },
+    },
+    {
       name: 'protocol-only-types-and-constants',
       comment: '@modelwatch/protocol depends on nothing but the types of @modelwatch/sdk',
       severity: 'error',

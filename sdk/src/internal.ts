@@ -4,3 +4,14 @@
  */
 export { UNSERIALIZABLE_PREFIX, describe } from './output.js';
 export { APPLICATION_MARK } from './application.js';
+export {
+  createContext,
+  createGroundTruth,
+  createLogger,
+  createSample,
+  type ColumnValues,
+  type ContextParts,
+  type GroundTruthSource,
+  type LogLevel,
+  type SampleSource,
+} from './context.js';

@@ -6,7 +6,7 @@ import type { PluginBundle } from '../plugins/bundle.js';
 import { validateConfig } from '../plugins/config.js';
 import { appliesTo } from '../store/plugins.js';
 import { dryRunInput, dryRunLimits, runDryWindow, syntheticReference, type DryRunEndpoint } from './dry-run.js';
-import { PluginSandbox, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
+import { sandboxOf, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
 import { packColumns, sampleStatsOf } from './window-data.js';
 
 export interface LocalRunOptions {
@@ -37,7 +37,7 @@ export interface LocalRunResult extends NormalizedOutput {
  */
 export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Promise<LocalRunResult> {
   const input = localInput(bundle, opts);
-  const sb = PluginSandbox.fromBundle(bundle);
+  const sb = sandboxOf(bundle);
   try {
     await sb.check();
     const started = performance.now();
@@ -120,7 +120,7 @@ export function localInput(bundle: PluginBundle, opts: LocalRunOptions): Sandbox
  * @throws {ModelwatchError} PLUGIN_LOAD_FAILED saying what is wrong
  */
 export async function checkLocal(bundle: PluginBundle): Promise<void> {
-  const sb = PluginSandbox.fromBundle(bundle);
+  const sb = sandboxOf(bundle);
   try {
     await sb.check();
   } finally {
@@ -154,7 +154,7 @@ export async function dryRunLocal(bundle: PluginBundle, endpoint: DryRunEndpoint
     };
   }
   const limits = dryRunLimits(m.limits);
-  const sb = PluginSandbox.fromBundle(bundle, { limits, atPublish: true });
+  const sb = sandboxOf(bundle, { limits, atPublish: true });
   try {
     const reference = m.referenceRows ? syntheticReference(endpoint) : undefined;
     const input = dryRunInput(endpoint, {

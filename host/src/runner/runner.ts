@@ -32,7 +32,8 @@ import { openBuckets, type Buckets } from '../nats/topology.js';
 import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
 import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS } from './dry-run.js';
-import { PluginSandbox, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
+import { loadSandboxRuntime } from './runtime-bundle.js';
+import { createSandbox, type LogLine, type SampleData, type Sandbox, type SandboxInput } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
 
 export interface AppRunnerOptions {
@@ -70,7 +71,7 @@ export class AppRunner {
   private subs: Subscription[] = [];
   private loop: Promise<void> | undefined;
   private readonly inflight = new Set<Promise<void>>();
-  private readonly sandboxes = new Map<string, PluginSandbox>();
+  private readonly sandboxes = new Map<string, Sandbox>();
   private readonly windows = new Map<string, Promise<WindowData>>();
   private readonly references = new Map<string, Promise<SampleData | undefined>>();
   private readonly log: Logger;
@@ -87,6 +88,8 @@ export class AppRunner {
 
   async start(): Promise<void> {
     const { nc } = this.opts;
+    // the sandbox runtime, bundled before the first window needs it (a broken installation fails here)
+    await loadSandboxRuntime();
     this.js = jetstream(nc);
     this.jsm = await jetstreamManager(nc);
     this.buckets = await openBuckets(nc);
@@ -155,7 +158,7 @@ export class AppRunner {
    */
   private async check(msg: Msg): Promise<void> {
     let reply: CheckReply = { ok: true };
-    let sb: PluginSandbox | undefined;
+    let sb: Sandbox | undefined;
     try {
       const req = jsonCodec.decode<CheckRequest>(msg.data);
       sb = this.bundleSandbox(req, { ...DEFAULT_LIMITS, ...req.limits });
@@ -176,7 +179,7 @@ export class AppRunner {
    */
   private async dryRun(msg: Msg): Promise<void> {
     let reply: DryRunReply;
-    let sb: PluginSandbox | undefined;
+    let sb: Sandbox | undefined;
     try {
       const req = jsonCodec.decode<DryRunRequest>(msg.data);
       const limits = dryRunLimits({ ...DEFAULT_LIMITS, ...req.limits });
@@ -223,8 +226,8 @@ export class AppRunner {
   }
 
   /** A sandbox for a bundle being published: a crash in it concerns no stored window. */
-  private bundleSandbox(req: BundleRequest, limits: PluginLimits): PluginSandbox {
-    return new PluginSandbox({
+  private bundleSandbox(req: BundleRequest, limits: PluginLimits): Sandbox {
+    return createSandbox({
       name: req.name,
       version: req.version,
       code: req.code,
@@ -315,7 +318,7 @@ export class AppRunner {
     const data = await this.windowData(endpoint, task, task.endpointId);
     base.rows = data.length;
     if (data.length === 0 && !version.runOnEmptyWindows) return { ...base, outcome: 'empty', completedAt: Date.now() };
-    let sandbox: PluginSandbox;
+    let sandbox: Sandbox;
     try {
       sandbox = await this.sandbox(plugin.name, version);
     } catch (err) {
@@ -426,7 +429,7 @@ export class AppRunner {
   }
 
   /** The sandbox of a plugin version: one isolate per version, the newest used kept (LRU). */
-  private async sandbox(name: string, version: PluginVersionRecord): Promise<PluginSandbox> {
+  private async sandbox(name: string, version: PluginVersionRecord): Promise<Sandbox> {
     const key = `${name}@${version.version}`;
     let sb = this.sandboxes.get(key);
     if (sb) {
@@ -440,7 +443,7 @@ export class AppRunner {
     ]);
     if (!code) throw new ModelwatchError('NOT_FOUND', `the bundle of ${key} is missing from the bundle store`);
     const dec = new TextDecoder();
-    sb = new PluginSandbox({
+    sb = createSandbox({
       name,
       version: version.version,
       code: dec.decode(code),
