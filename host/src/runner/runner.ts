@@ -24,7 +24,7 @@ import {
   type TaskMessage,
 } from '@modelwatch/protocol';
 import { windowKey } from '../domain/keys.js';
-import { errorData, ModelwatchError, type ErrorData } from '../errors.js';
+import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { openBuckets, type Buckets } from '../nats/topology.js';
@@ -53,8 +53,6 @@ export const CRASH_TOLERANCE = 3;
 const MAX_SANDBOXES = 64;
 const MAX_CACHED_WINDOWS = 8;
 /** Failures worth another try: the next attempt may run elsewhere or with more luck. */
-const RETRYABLE = new Set(['APP_TIMEOUT', 'APP_MEMORY_LIMIT', 'APP_ERROR', 'APP_INVALID_OUTPUT']);
-
 /**
  * Takes tasks from the work queue and runs each app's doTracking for its window in a
  * sandbox. Needs nothing but NATS: any number can run, on any machine.
@@ -271,7 +269,7 @@ export class AppRunner {
         });
       } else {
         output = await this.analyse(task, attempt);
-        if (output.outcome === 'error' && output.error && RETRYABLE.has(output.error.code) && attempt < this.attempts) {
+        if (output.outcome === 'error' && output.error && isRetryable(output.error.code) && attempt < this.attempts) {
           this.log.info(
             { app: task.app, endpoint: task.endpointName, windowStart: task.windowStart, attempt, error: output.error.code },
             'window failed; it will be tried again',
