@@ -4,6 +4,7 @@
 
 /** host/src, bottom to top. */
 const hostLayers = [
+  { name: 'sdk-internal', path: '^host/src/sdk-internal\\.ts$' },
   { name: 'errors', path: '^host/src/errors\\.ts$' },
   { name: 'domain', path: '^host/src/domain/' },
   { name: 'logger', path: '^host/src/logger\\.ts$' },

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { normalizeAppOutput } from '@modelwatch/sdk';
 import {
   Consumers,
   Streams,
@@ -33,6 +32,7 @@ import { WatchedKv } from '../store/watched-kv.js';
 import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS } from './dry-run.js';
 import { PluginSandbox, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
+import { normalizeAppOutput } from '../sdk-internal.js';
 
 export interface AppRunnerOptions {
   nc: NatsConnection;

@@ -1,7 +1,7 @@
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { writeSync } from 'node:fs';
 import ivm from 'isolated-vm';
-import { APPLICATION_MARK } from '@modelwatch/sdk/internal';
+import { APPLICATION_MARK } from '../sdk-internal.js';
 import { CRASH_MARKER, type CrashReport, type PluginLimits } from '@modelwatch/protocol';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import { BUNDLE_GLOBAL } from '../plugins/bundle-format.js';

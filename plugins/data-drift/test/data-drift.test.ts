@@ -1,4 +1,5 @@
-import { DEFAULT_EXTRA_DATA_BYTES, normalizeAppOutput, ResultKind, ResultStatus, type MonitoringResult } from '@modelwatch/sdk';
+import { DEFAULT_EXTRA_DATA_BYTES, ResultKind, ResultStatus, type MonitoringResult } from '@modelwatch/sdk';
+import { normalizeAppOutput } from '@modelwatch/sdk/testing';
 import { adjustPValues } from '@modelwatch/sdk/stats';
 import { describe, expect, it } from 'vitest';
 import { createContext, resultOf, rng, runApp, type Column } from '../../test-utils/context.js';

@@ -1,12 +1,5 @@
-import {
-  DEFAULT_EXTRA_DATA_BYTES,
-  normalizeAppOutput,
-  ResultKind,
-  ResultStatus,
-  type MonitoringContext,
-  type MonitoringResult,
-  type NormalizedOutput,
-} from '@modelwatch/sdk';
+import { DEFAULT_EXTRA_DATA_BYTES, ResultKind, ResultStatus, type MonitoringContext, type MonitoringResult } from '@modelwatch/sdk';
+import { normalizeAppOutput, type NormalizedOutput } from '@modelwatch/sdk/testing';
 import { referenceStats, windowStats } from '@modelwatch/sdk/stats';
 import { describe, expect, it } from 'vitest';
 import { binomialUpperBound, createContext, rng as seededRandom, type Column, type LogLine } from '../../test-utils/context.js';
