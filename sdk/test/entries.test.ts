@@ -25,6 +25,32 @@ describe('the SDK entries', () => {
     );
   });
 
+  it('exports the statistics users call from @modelwatch/sdk/stats, not the numeric machinery behind them', async () => {
+    const stats = await import('@modelwatch/sdk/stats');
+    for (const name of ['ks2samp', 'chiSquare', 'psi', 'wasserstein', 'columnDrift', 'mmdTest', 'rocAuc', 'quantiles', 'chi2Sf', 'normSf', 'ReferenceCache']) {
+      expect(stats, name).toHaveProperty(name);
+    }
+    const internals = [
+      'erf',
+      'erfc',
+      'gammainc',
+      'gammaincc',
+      'kolmogorov',
+      'smirnov',
+      'kstwoSf',
+      'selectInPlace',
+      'quantilesBySelection',
+      'CHI_SQUARE_SUM_RTOL',
+      'FLOAT64_EPSILON',
+      'sizeBucket',
+      'sturgesEdges',
+      'binnedDistributions',
+      'medianHeuristic',
+      'standardizer',
+    ];
+    for (const name of internals) expect(stats, name).not.toHaveProperty(name);
+  });
+
   it('has no internal export path', () => {
     const require = createRequire(import.meta.url);
     expect(require.resolve('@modelwatch/sdk/testing')).toMatch(/sdk\/dist\/testing\.js$/);
