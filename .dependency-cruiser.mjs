@@ -119,6 +119,13 @@ export default {
       to: { path: ['^(host|protocol|tracker)/', '^@nats-io/'] },
     },
     {
+      name: 'plugins-not-each-other',
+      comment: 'a monitoring app is published on its own: it does not import another app (what two apps share belongs in the SDK, as @modelwatch/sdk/drift)',
+      severity: 'error',
+      from: { path: '^plugins/([^/]+)/' },
+      to: { path: '^plugins/', pathNot: ['^plugins/$1/', '^plugins/test-utils/'] },
+    },
+    {
       name: 'no-deep-package-imports',
       comment: 'a package is reached by its name and exports (@modelwatch/sdk/stats), never by a relative path into its sources',
       severity: 'error',

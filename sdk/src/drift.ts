@@ -1,22 +1,19 @@
 /**
- * The column drift engine shared by data-drift (features) and prediction-drift (outputs):
- * per-column drift against the reference rows with Evidently's choice of test, fixed or
- * adaptive thresholds, and a dataset-level result from the share of drifted columns.
+ * `@modelwatch/sdk/drift`: the column drift engine of the built-in data-drift (features) and
+ * prediction-drift (outputs) apps, for any app: per-column drift against the reference rows
+ * with Evidently's choice of test, fixed or adaptive thresholds, and a dataset-level result
+ * from the share of drifted columns.
  *
  * Runs inside the sandbox: pure ECMAScript, no Node or web APIs.
+ *
+ * @example
+ * ```ts
+ * import { runDrift, type DriftConfig } from '@modelwatch/sdk/drift';
+ * ```
+ * @module
  */
-import {
-  describeValue,
-  readConfig,
-  DEFAULT_EXTRA_DATA_BYTES,
-  jsonByteLength,
-  ResultStatus,
-  type JsonValue,
-  type MonitoringContext,
-  type MonitoringResult,
-  type ResultKind,
-  type Sample,
-} from '@modelwatch/sdk';
+import { describeValue, readConfig } from './config.js';
+import { DEFAULT_EXTRA_DATA_BYTES, jsonByteLength } from './output.js';
 import {
   columnDrift,
   DRIFT_METHODS,
@@ -26,8 +23,9 @@ import {
   type ColumnDrift,
   type DriftColumnType,
   type DriftMethod,
-} from '@modelwatch/sdk/stats';
-import { DEFAULT_BAND_MULTIPLIER, DEFAULT_MAX_CHUNKS, referenceBand, sampleWithout, type AdaptiveBand } from '@modelwatch/sdk/thresholds';
+} from './stats/index.js';
+import { DEFAULT_BAND_MULTIPLIER, DEFAULT_MAX_CHUNKS, referenceBand, sampleWithout, type AdaptiveBand } from './thresholds.js';
+import { ResultStatus, type JsonValue, type MonitoringContext, type MonitoringResult, type ResultKind, type Sample } from './types.js';
 
 /** The configuration both drift apps take; the column keys are named after what they compare. */
 export interface DriftConfig {
@@ -484,8 +482,7 @@ function compareColumn(
   };
 }
 
-/** Length of `value` as JSON text in UTF-8 bytes (the SDK's, as the extraData limit counts it). */
-export const jsonBytes = jsonByteLength;
+const jsonBytes = jsonByteLength;
 
 /** `extra` with its list `key` (and the skipped lists) cut to fit the extraData limit, saying so. */
 function fitList(extra: Record<string, JsonValue>, key: string, ctx: MonitoringContext<DriftConfig>, spec: DriftSpec): Record<string, JsonValue> {
