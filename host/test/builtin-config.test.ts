@@ -1,0 +1,49 @@
+/**
+ * The built-in apps' configs, checked once by their `configSchema` (plugin.json) when a version
+ * is published or configured (what the API does with `validateConfig`), not on every window.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { JsonValue } from '@modelwatch/sdk';
+import { validateConfig } from '../src/plugins/config.js';
+import { resolveManifest } from '../src/plugins/manifest.js';
+
+function manifestOf(app: string): Record<string, JsonValue> {
+  return JSON.parse(readFileSync(fileURLToPath(new URL(`../../plugins/${app}/plugin.json`, import.meta.url)), 'utf8')) as Record<string, JsonValue>;
+}
+
+/** The message `validateConfig` refuses `config` with (the API's answer to a publish or a configure). */
+function refusal(app: string, config: Record<string, JsonValue>): string {
+  const raw = manifestOf(app);
+  try {
+    validateConfig(config, raw.configSchema as Record<string, JsonValue>, app);
+  } catch (err) {
+    expect(err).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    // a plugin.json with that config does not resolve either
+    expect(() => resolveManifest({ ...raw, config }, 'plugin.json')).toThrow(`config of ${app} is not valid`);
+    return (err as Error).message;
+  }
+  throw new Error(`${app} accepted ${JSON.stringify(config)}`);
+}
+
+describe('system-performance: configSchema', () => {
+  const app = 'system-performance';
+  it('accepts its own defaults and a full config', () => {
+    expect(() => resolveManifest(manifestOf(app), 'plugin.json')).not.toThrow();
+    const full = { latencyP99Micros: 1e6, latencyP99WarnMicros: 1, errorRate: 1, errorRateWarn: 0, latencyQuantiles: [0, 0.5, 1], wrongTypeRate: 0.5 };
+    expect(() => validateConfig(full, manifestOf(app).configSchema as Record<string, JsonValue>, app)).not.toThrow();
+  });
+
+  it.each([
+    [{ errorRate: 2 }, 'errorRate: must be a number from 0 to 1, got 2'],
+    [{ missingRateIncrease: 1.5 }, 'missingRateIncrease: must be a number from 0 to 1, got 1.5'],
+    [{ wrongTypeRateWarn: -0.1 }, 'wrongTypeRateWarn: must be a number from 0 to 1, got -0.1'],
+    [{ errorRateWarn: '0.1' }, 'errorRateWarn: must be a number from 0 to 1, got "0.1"'],
+    [{ latencyP99Micros: -1 }, `latencyP99Micros: must be a number from 0 to ${Number.MAX_VALUE}, got -1`],
+    [{ latencyQuantiles: [1.5] }, 'latencyQuantiles: must be an array of numbers in [0, 1], got [1.5]'],
+    [{ latencyP99: 5 }, "config: unknown setting 'latencyP99'"],
+  ])('%j: refused with "%s"', (config, message) => {
+    expect(refusal(app, config as Record<string, JsonValue>)).toBe(`config of ${app} is not valid:\n  - ${message}`);
+  });
+});
