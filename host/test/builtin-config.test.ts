@@ -47,3 +47,25 @@ describe('system-performance: configSchema', () => {
     expect(refusal(app, config as Record<string, JsonValue>)).toBe(`config of ${app} is not valid:\n  - ${message}`);
   });
 });
+
+describe('histogram-data-drift: configSchema', () => {
+  const app = 'histogram-data-drift';
+  it('accepts its own defaults and a full config', () => {
+    expect(() => resolveManifest(manifestOf(app), 'plugin.json')).not.toThrow();
+    const full = { potentialThreshold: 0.4, detectedThreshold: 0.6, decision: 'calibrated', alpha: 0.01, potentialAlpha: 0.1, replicates: 1000, seed: 7 };
+    expect(() => validateConfig(full, manifestOf(app).configSchema as Record<string, JsonValue>, app)).not.toThrow();
+  });
+
+  it.each([
+    [{ potentialThreshold: '0.5' }, 'potentialThreshold: must be a finite number, got "0.5"'],
+    [{ detectedThreshold: null }, 'detectedThreshold: must be a finite number, got null'],
+    [{ decision: 'fixed' }, `decision: must be 'mlrun' or 'calibrated', got "fixed"`],
+    [{ alpha: 1 }, 'alpha: must be a number in (0, 1), got 1'],
+    [{ potentialAlpha: 0 }, 'potentialAlpha: must be a number in (0, 1), got 0'],
+    [{ replicates: 50 }, 'replicates: must be an integer from 100 to 10000, got 50'],
+    [{ seed: 1.5 }, 'seed: must be an integer from 0 to 4294967295, got 1.5'],
+    [{ potential_threshold: 0.5 }, "config: unknown setting 'potential_threshold'"],
+  ])('%j: refused with "%s"', (config, message) => {
+    expect(refusal(app, config as Record<string, JsonValue>)).toBe(`config of ${app} is not valid:\n  - ${message}`);
+  });
+});
