@@ -69,3 +69,48 @@ describe('histogram-data-drift: configSchema', () => {
     expect(refusal(app, config as Record<string, JsonValue>)).toBe(`config of ${app} is not valid:\n  - ${message}`);
   });
 });
+
+describe('model-performance: configSchema', () => {
+  const app = 'model-performance';
+  it('accepts its own defaults and a full config', () => {
+    expect(() => resolveManifest(manifestOf(app), 'plugin.json')).not.toThrow();
+    const full = {
+      task: 'regression',
+      predictionColumn: 'y',
+      positiveClass: 'yes',
+      metrics: ['mae', 'rmse'],
+      referenceTargetColumn: 't',
+      referencePredictionColumn: 'p',
+      referenceScoreColumn: 's',
+      baseline: { mae: 1.5 },
+      warnDrop: 0.1,
+      alertDrop: 0.2,
+      dropMode: 'absolute',
+      thresholds: 'adaptive',
+      chunkSize: 50,
+      sigmas: 2,
+      maxChunks: 10,
+      minChunks: 2,
+      minMatched: 5,
+    };
+    expect(() => validateConfig(full, manifestOf(app).configSchema as Record<string, JsonValue>, app)).not.toThrow();
+  });
+
+  it.each([
+    [{ task: 'ranking' }, `task: must be 'classification' or 'regression', got "ranking"`],
+    [{ taks: 'regression' }, "config: unknown setting 'taks'"],
+    [{ positiveClass: null }, 'positiveClass: must be a number or a string, got null'],
+    [{ predictionColumn: '' }, 'predictionColumn: must be a column name, got ""'],
+    [{ metrics: [] }, 'metrics: must be a non-empty array, got []'],
+    [{ metrics: ['auc'] }, 'metrics.0: must be one of accuracy, precision, recall, f1, roc_auc, mae, rmse, mape, got "auc"'],
+    [{ baseline: [0.9] }, 'baseline: must be an object of metric -> value, got [0.9]'],
+    [{ baseline: { f1: 'high' } }, 'baseline.f1: must be a finite number, got "high"'],
+    [{ warnDrop: -0.1 }, 'warnDrop: must be a number >= 0, got -0.1'],
+    [{ dropMode: 'ratio' }, `dropMode: must be 'absolute' or 'relative', got "ratio"`],
+    [{ thresholds: 'learned' }, `thresholds: must be 'fixed' or 'adaptive', got "learned"`],
+    [{ chunkSize: 1 }, 'chunkSize: must be an integer >= 2, got 1'],
+    [{ minMatched: 0 }, 'minMatched: must be an integer >= 1, got 0'],
+  ])('%j: refused with "%s"', (config, message) => {
+    expect(refusal(app, config as Record<string, JsonValue>)).toBe(`config of ${app} is not valid:\n  - ${message}`);
+  });
+});
