@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { JsonValue } from '@modelwatch/sdk';
+import { driftConfigSchema } from '@modelwatch/sdk/drift';
 import { validateConfig } from '../src/plugins/config.js';
 import { resolveManifest } from '../src/plugins/manifest.js';
 
@@ -112,5 +113,69 @@ describe('model-performance: configSchema', () => {
     [{ minMatched: 0 }, 'minMatched: must be an integer >= 1, got 0'],
   ])('%j: refused with "%s"', (config, message) => {
     expect(refusal(app, config as Record<string, JsonValue>)).toBe(`config of ${app} is not valid:\n  - ${message}`);
+  });
+});
+
+describe('data-drift and prediction-drift: configSchema, the SDK drift engine', () => {
+  const specs = {
+    'data-drift': { what: 'feature', columnsKey: 'features', methodsKey: 'featureMethods', thresholdsKey: 'featureThresholds' },
+    'prediction-drift': { what: 'output', columnsKey: 'outputs', methodsKey: 'outputMethods', thresholdsKey: 'outputThresholds' },
+  } as const;
+
+  it.each(Object.entries(specs))("%s: plugin.json holds the engine's schema for its keys, and its defaults pass", (app, spec) => {
+    expect(manifestOf(app).configSchema).toEqual(driftConfigSchema(spec));
+    expect(() => resolveManifest(manifestOf(app), 'plugin.json')).not.toThrow();
+  });
+
+  it('accepts a full config', () => {
+    const full = {
+      features: ['a', 'b'],
+      method: 'auto',
+      featureMethods: { a: 'psi' },
+      methodThresholds: { ks: 0.01, wasserstein: 0.2 },
+      featureThresholds: { a: 0.3 },
+      categoricalTest: 'chi2_contingency',
+      columnTyping: 'integer-cardinality',
+      driftShare: 1,
+      potentialShare: 0.5,
+      thresholds: 'adaptive',
+      chunkSize: 100,
+      sigmas: 2,
+      maxChunks: 10,
+      minChunks: 2,
+      datasetDecision: 'bh',
+      datasetAlpha: 0.01,
+    };
+    expect(() => validateConfig(full, manifestOf('data-drift').configSchema as Record<string, JsonValue>, 'data-drift')).not.toThrow();
+  });
+
+  const methods = 'ks, chisquare, chi2_contingency, z, wasserstein, jensenshannon, psi, kl_div';
+  it.each([
+    [{ methd: 'ks' }, "config: unknown setting 'methd'"],
+    [{ method: 'anderson' }, `method: must be one of 'auto', ${methods}, got "anderson"`],
+    [{ featureMethods: { x: 'auto' } }, `featureMethods.x: must be one of ${methods}, got "auto"`],
+    [{ featureMethods: ['ks'] }, 'featureMethods: must be an object of column name -> method, got ["ks"]'],
+    [{ methodThresholds: { ks: 1.5 } }, 'methodThresholds.ks: is a p-value threshold and must be below 1, got 1.5'],
+    [{ methodThresholds: { wasserstein: 0 } }, 'methodThresholds.wasserstein: must be a positive number, got 0'],
+    [{ methodThresholds: { foo: 0.1 } }, "methodThresholds: unknown setting 'foo'"],
+    [{ featureThresholds: { x: -1 } }, 'featureThresholds.x: must be a positive number, got -1'],
+    [{ driftShare: 0 }, 'driftShare: must be a number in (0, 1], got 0'],
+    [{ thresholds: 'learned' }, `thresholds: must be 'fixed' or 'adaptive', got "learned"`],
+    [{ chunkSize: 1.5 }, 'chunkSize: must be an integer >= 2, got 1.5'],
+    [{ features: 'x' }, 'features: must be an array of column names, got "x"'],
+    [{ categoricalTest: 'g' }, `categoricalTest: must be 'chisquare' or 'chi2_contingency', got "g"`],
+    [{ columnTyping: 'evidently' }, `columnTyping: must be 'legacy' or 'integer-cardinality', got "evidently"`],
+    [{ datasetDecision: 'holm' }, `datasetDecision: must be 'share', 'bh' or 'bonferroni', got "holm"`],
+    [{ datasetAlpha: 0 }, 'datasetAlpha: must be a number in (0, 1), got 0'],
+    [{ sigmas: -1 }, 'sigmas: must be a number >= 0, got -1'],
+  ])('data-drift %j: refused with "%s"', (config, message) => {
+    expect(refusal('data-drift', config as Record<string, JsonValue>)).toBe(`config of data-drift is not valid:\n  - ${message}`);
+  });
+
+  it("prediction-drift refuses data-drift's column keys", () => {
+    expect(refusal('prediction-drift', { features: ['y'] })).toBe("config of prediction-drift is not valid:\n  - config: unknown setting 'features'");
+    expect(refusal('prediction-drift', { outputMethods: { y: 'anova' } })).toBe(
+      `config of prediction-drift is not valid:\n  - outputMethods.y: must be one of ${methods}, got "anova"`,
+    );
   });
 });
