@@ -26,7 +26,7 @@ export class ModelwatchError extends Error {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
-    this.retryable = family?.retryable(code) ?? false;
+    this.retryable = family?.retryable ?? false;
   }
 }
 
@@ -159,9 +159,10 @@ export const ERROR_FAMILIES = {
   INTERNAL: { error: InternalError, retryable: false },
 } as const satisfies Record<ErrorCode, { error: abstract new (...args: never[]) => ModelwatchError; retryable: boolean }>;
 
-function familyOf(code: string): { error: FamilyClass; retryable: (code: string) => boolean } | undefined {
-  const f = Object.hasOwn(ERROR_FAMILIES, code) ? ERROR_FAMILIES[code as ErrorCode] : undefined;
-  return f && { error: f.error as unknown as FamilyClass, retryable: () => f.retryable };
+function familyOf(code: string): { error: FamilyClass; retryable: boolean } | undefined {
+  if (!isErrorCode(code)) return undefined;
+  const f = ERROR_FAMILIES[code];
+  return { error: f.error as unknown as FamilyClass, retryable: f.retryable };
 }
 
 /** Whether a code is one of the host's (a code read from the wire may be any string). */
