@@ -52,7 +52,6 @@ export interface AppRunnerOptions {
 export const CRASH_TOLERANCE = 3;
 const MAX_SANDBOXES = 64;
 const MAX_CACHED_WINDOWS = 8;
-/** Failures worth another try: the next attempt may run elsewhere or with more luck. */
 /**
  * Takes tasks from the work queue and runs each app's doTracking for its window in a
  * sandbox. Needs nothing but NATS: any number can run, on any machine.
@@ -270,6 +269,7 @@ export class AppRunner {
       } else {
         output = await this.analyse(task, attempt);
         if (output.outcome === 'error' && output.error && isRetryable(output.error.code) && attempt < this.attempts) {
+          // a retryable failure (errors.ts): the next attempt may run elsewhere or with more luck
           this.log.info(
             { app: task.app, endpoint: task.endpointName, windowStart: task.windowStart, attempt, error: output.error.code },
             'window failed; it will be tried again',
