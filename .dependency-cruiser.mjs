@@ -4,6 +4,7 @@
 
 /** host/src, bottom to top. */
 const hostLayers = [
+  { name: 'sdk-internal', path: '^host/src/sdk-internal\\.ts$' },
   { name: 'errors', path: '^host/src/errors\\.ts$' },
   { name: 'clock', path: '^host/src/clock\\.ts$' },
   { name: 'domain', path: '^host/src/domain/' },
@@ -94,10 +95,10 @@ export default {
     {
       name: 'sandbox-runtime-is-sandbox-safe',
       comment:
-        'host/src/runner/isolate/ is the sandbox runtime, bundled and run inside the isolate: it imports its own modules and @modelwatch/sdk, no Node module and nothing else of the host',
+        "host/src/runner/isolate/ is the sandbox runtime, bundled and run inside the isolate: it imports its own modules, @modelwatch/sdk and the SDK's internal entry (host/src/sdk-internal.ts), no Node module and nothing else of the host",
       severity: 'error',
       from: { path: '^host/src/runner/isolate/' },
-      to: { pathNot: '^(host/src/runner/isolate|sdk/src)/' },
+      to: { pathNot: '^((host/src/runner/isolate|sdk/src|sdk/dist)/|host/src/sdk-internal\\.ts$)' },
     },
     {
       name: 'protocol-only-types-and-constants',
@@ -133,6 +134,13 @@ export default {
       severity: 'error',
       from: { path: '^plugins/[^/]+/src/' },
       to: { path: ['^(host|protocol|tracker)/', '^@nats-io/'] },
+    },
+    {
+      name: 'plugins-not-each-other',
+      comment: 'a monitoring app is published on its own: it does not import another app (what two apps share belongs in the SDK, as @modelwatch/sdk/drift)',
+      severity: 'error',
+      from: { path: '^plugins/([^/]+)/' },
+      to: { path: '^plugins/', pathNot: ['^plugins/$1/', '^plugins/test-utils/'] },
     },
     {
       name: 'no-deep-package-imports',

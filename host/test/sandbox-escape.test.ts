@@ -6,7 +6,7 @@
  * host's callbacks, replaced the pristine-realm check and read in endpoint B's window what it
  * left in endpoint A's, under the default per-window isolation.
  */
-import { normalizeAppOutput } from '@modelwatch/sdk';
+import { normalizeAppOutput } from '@modelwatch/sdk/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PluginSandbox, type SandboxInput } from '../src/runner/sandbox.js';
 

@@ -23,6 +23,9 @@ import { isWrongType, referenceStatsMap, windowStats } from './stats/feature-sta
 import { createRandom } from './stats/random.js';
 import type { CellValue, FeatureStatsMap, GroundTruth, JsonValue, MonitoringContext, Sample } from './types.js';
 
+/** The validation the host applies to every output (also behind {@link runApp}), for an app's own tests. */
+export { normalizeAppOutput, type NormalizeOutputOptions, type NormalizedOutput } from './output.js';
+
 /** Columns (name -> values) or rows (objects keyed by column name). */
 export type TestTable = Record<string, ArrayLike<CellValue>> | ReadonlyArray<Record<string, CellValue>>;
 

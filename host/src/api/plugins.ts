@@ -22,6 +22,7 @@ import { rowKeysOf, windowAt } from '../domain/windows.js';
 import { ModelwatchError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
+import { isNoResponders, isTimeout } from '../nats/errors.js';
 import type { Buckets } from '../nats/topology.js';
 import { builtinApp } from '../plugins/builtin.js';
 import { bundlePlugin } from '../plugins/bundle.js';
@@ -92,10 +93,9 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
         try {
           return await Promise.race([reply.then((m) => ({ answer: jsonCodec.decode<T>(m.data) })), crashed.then((report) => ({ crashed: report }))]);
         } catch (err) {
-          const message = (err as Error).message;
-          if (/no responders/i.test(message) && Date.now() < giveUpAt) await new Promise((r) => setTimeout(r, 500));
-          else if (/timeout/i.test(message) && ++lost < 2) continue;
-          else return { lost: /timeout/i.test(message) ? `no app runner answered within ${Math.round(timeout / 1000)} s, asked twice` : message };
+          if (isNoResponders(err) && Date.now() < giveUpAt) await new Promise((r) => setTimeout(r, 500));
+          else if (isTimeout(err) && ++lost < 2) continue;
+          else return { lost: isTimeout(err) ? `no app runner answered within ${Math.round(timeout / 1000)} s, asked twice` : (err as Error).message };
         }
       }
     } finally {
@@ -364,7 +364,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       for (const t of tasks) {
         const m = await nc.request(Subjects.runnerEvaluate, jsonCodec.encode(t), { timeout: 120_000 });
         const r = jsonCodec.decode<EvaluateReply>(m.data);
-        if (!r.ok) throw new ModelwatchError('INTERNAL' as never, `evaluating window ${new Date(t.windowStart).toISOString()} failed: ${r.error.message}`);
+        if (!r.ok) throw new ModelwatchError('INTERNAL', `evaluating window ${new Date(t.windowStart).toISOString()} failed: ${r.error.message}`);
         let s: EvaluatedWindow['stored'] = 'not written';
         if (write) {
           if (stored.has(t.windowStart)) s = 'already stored';

@@ -1,9 +1,10 @@
-import { normalizeAppOutput, type CellValue, type FeatureStats, type FeatureStatsMap, type JsonValue } from '@modelwatch/sdk';
+import type { CellValue, FeatureStats, FeatureStatsMap, JsonValue } from '@modelwatch/sdk';
 import { seededRandom } from '@modelwatch/sdk/testing';
 import type { DryRunResult, EndpointRecord, PluginLimits } from '@modelwatch/protocol';
 import { errorData, ModelwatchError } from '../errors.js';
 import type { SampleData, Sandbox, SandboxInput } from './sandbox.js';
 import { packColumns, sampleStatsOf, withGroundTruth } from './window-data.js';
+import { normalizeAppOutput } from '../sdk-internal.js';
 
 /** Rows of the synthetic window of a dry run. */
 export const DRY_RUN_ROWS = 100;

@@ -1,4 +1,4 @@
-import { normalizeAppOutput, type FeatureStatsMap, type JsonValue, type NormalizedOutput } from '@modelwatch/sdk';
+import type { FeatureStatsMap, JsonValue } from '@modelwatch/sdk';
 import { referenceStatsMap } from '@modelwatch/sdk/stats';
 import type { DryRunResult, ReferenceTable } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
@@ -8,6 +8,7 @@ import { appliesTo } from '../store/plugins.js';
 import { dryRunInput, dryRunLimits, runDryWindow, syntheticReference, type DryRunEndpoint } from './dry-run.js';
 import { sandboxOf, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
 import { packColumns, sampleStatsOf } from './window-data.js';
+import { normalizeAppOutput, type NormalizedOutput } from '../sdk-internal.js';
 
 export interface LocalRunOptions {
   /** The window's rows. */

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { normalizeAppOutput } from '@modelwatch/sdk';
 import {
   Consumers,
   Streams,
@@ -25,7 +24,7 @@ import {
   type WindowRef,
 } from '@modelwatch/protocol';
 import { windowKey } from '../domain/keys.js';
-import { errorData, ModelwatchError, type ErrorData } from '../errors.js';
+import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { openBuckets, type Buckets } from '../nats/topology.js';
@@ -35,6 +34,7 @@ import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS 
 import { loadSandboxRuntime } from './runtime-bundle.js';
 import { createSandbox, type LogLine, type SampleData, type Sandbox, type SandboxInput } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
+import { normalizeAppOutput } from '../sdk-internal.js';
 
 export interface AppRunnerOptions {
   nc: NatsConnection;
@@ -54,9 +54,6 @@ export interface AppRunnerOptions {
 export const CRASH_TOLERANCE = 3;
 const MAX_SANDBOXES = 64;
 const MAX_CACHED_WINDOWS = 8;
-/** Failures worth another try: the next attempt may run elsewhere or with more luck. */
-const RETRYABLE = new Set(['APP_TIMEOUT', 'APP_MEMORY_LIMIT', 'APP_ERROR', 'APP_INVALID_OUTPUT']);
-
 /**
  * Takes tasks from the work queue and runs each app's doTracking for its window in a
  * sandbox. Needs nothing but NATS: any number can run, on any machine.
@@ -275,7 +272,8 @@ export class AppRunner {
         });
       } else {
         output = await this.analyse(task, attempt);
-        if (output.outcome === 'error' && output.error && RETRYABLE.has(output.error.code) && attempt < this.attempts) {
+        if (output.outcome === 'error' && output.error && isRetryable(output.error.code) && attempt < this.attempts) {
+          // a retryable failure (errors.ts): the next attempt may run elsewhere or with more luck
           this.log.info(
             { app: task.app, endpoint: task.endpointName, windowStart: task.windowStart, attempt, error: output.error.code },
             'window failed; it will be tried again',

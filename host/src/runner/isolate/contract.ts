@@ -4,7 +4,7 @@
  * limits both enforce. Constants only and types: the runtime's bundle inlines them.
  * @module
  */
-import type { LogLevel } from '@modelwatch/sdk/internal';
+import type { LogLevel } from '../../sdk-internal.js';
 
 /** Largest output (JSON text) an app may return. */
 export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024;

@@ -5,7 +5,7 @@
  * host). An ES module is strict code: a sloppy plugin function's `.caller` (and a stack frame's
  * `getFunction()`) gives nothing of it. Nothing of it is on `globalThis`.
  */
-import { APPLICATION_MARK, createContext, createGroundTruth, createLogger, createSample, type ColumnValues } from '@modelwatch/sdk/internal';
+import { APPLICATION_MARK, createContext, createGroundTruth, createLogger, createSample, type ColumnValues } from '../../sdk-internal.js';
 import type { FeatureStatsMap, JsonValue, Sample } from '@modelwatch/sdk';
 import {
   Answer,
