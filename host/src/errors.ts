@@ -69,12 +69,15 @@ export class InvalidReferenceError extends ModelwatchError {
   }
 }
 
-/** `NOT_FOUND`: an endpoint, plugin, version, batch or window that does not exist. Not retryable. */
+/** `NOT_FOUND`: an endpoint, plugin, version, batch or window that does not exist; `UNKNOWN_BUILTIN`: no built-in app of that name. Not retryable. */
+export type NotFoundErrorCode = 'NOT_FOUND' | 'UNKNOWN_BUILTIN';
 export class NotFoundError extends ModelwatchError {
-  constructor(code: 'NOT_FOUND', message: string, options?: ErrorOptions);
+  declare readonly code: NotFoundErrorCode;
+  constructor(code: NotFoundErrorCode, message: string, options?: ErrorOptions);
   constructor(message: string, options?: ErrorOptions);
   constructor(a: string, b?: string | ErrorOptions, c?: ErrorOptions) {
-    super('NOT_FOUND', ...messageArgs(a, b, c));
+    const code: NotFoundErrorCode = typeof b === 'string' && a === 'UNKNOWN_BUILTIN' ? 'UNKNOWN_BUILTIN' : 'NOT_FOUND';
+    super(code, ...messageArgs(a, b, c));
   }
 }
 
