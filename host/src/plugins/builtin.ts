@@ -17,9 +17,9 @@ export interface BuiltinApp {
 }
 
 /**
- * The folder of the built-in apps: `builtin/` in the installed package (the apps' plugin.json,
- * sources and README, copied at `npm pack`), else the repository's `plugins/` next to `host/`;
- * found from this module's own location, never from the working directory.
+ * The folder of the built-in apps: `builtin/` in an installed package (the apps' plugin.json,
+ * sources and README, copied in at `npm pack`), the repository's `plugins/` next to `host/` in a
+ * checkout; found from this module's own location, never from the working directory.
  */
 export const BUILTIN_DIR = packageAsset('builtin/', 'plugins/');
 
