@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../host/src/nats/server.js';
-import type { DoctorCheck } from '../host/src/cli/commands/doctor.js';
+import { checkNode, type DoctorCheck } from '../host/src/cli/commands/doctor.js';
 import { startTestNats } from './helpers/nats.js';
 import { CLI } from './helpers/processes.js';
 import { tempDir } from './helpers/tmp.js';
@@ -124,6 +124,15 @@ describe('modelwatch doctor', () => {
     const env = await modelwatch(['doctor', '--json'], { MODELWATCH_DATA_DIR: under });
     expect(env.code).toBe(1);
     expect(check(env, 'data-dir')).toMatchObject({ ok: false, message: `${under} cannot be created: ${file} is not a folder` });
+  });
+
+  it("fails on a Node older than the host package's engines, saying which it needs", () => {
+    expect(checkNode('22.12.0')).toMatchObject({
+      ok: false,
+      message: 'Node 22.12.0 is too old: the host needs 24 or newer',
+      hint: expect.stringContaining('install Node 24'),
+    });
+    expect(checkNode('24.0.0')).toMatchObject({ ok: true });
   });
 
   it('without nats-server on PATH: doctor says how to get it, and so does host start, without a stack trace', async () => {
