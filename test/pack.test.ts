@@ -98,6 +98,27 @@ describe('installed from the packed packages, without the repository', () => {
     expect(existsSync(join(REPO, 'host/builtin'))).toBe(false);
   });
 
+  it("the packages' types resolve: a TypeScript file importing from each compiles (strict, nodenext) against the installed packages", async () => {
+    await writeFile(
+      join(install, 'uses.ts'),
+      [
+        "import { createHost, ModelwatchClient, type Host } from '@modelwatch/host';",
+        "import { MonitoringApplication, ResultKind, type MonitoringContext } from '@modelwatch/sdk';",
+        "import { pairwiseSum } from '@modelwatch/sdk/stats';",
+        "import { Streams, type RequestBatch } from '@modelwatch/protocol';",
+        "import { createTracker, type Tracker } from '@modelwatch/tracker';",
+        "export const host: Host = createHost({ dataDir: '/nowhere' });",
+        'export const used = [ModelwatchClient, MonitoringApplication, ResultKind.DataDrift, pairwiseSum([1]), Streams.events, createTracker];',
+        'export type Used = RequestBatch | MonitoringContext | Tracker;',
+        '',
+      ].join('\n'),
+    );
+    // the repository's TypeScript and Node types; nothing else of the repository
+    const tsc = join(REPO, 'node_modules/typescript/bin/tsc');
+    const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2023'];
+    await run(install, process.execPath, [tsc, ...flags, '--typeRoots', join(REPO, 'node_modules/@types'), '--types', 'node', 'uses.ts']);
+  });
+
   it('npx modelwatch --version prints the version', async () => {
     const r = await run(install, 'npx', ['modelwatch', '--version']);
     expect(r.stdout.trim()).toBe(VERSION);
