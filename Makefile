@@ -69,4 +69,4 @@ env:
 	@echo 'export PATH="$(NODE_BIN):$(CURDIR)/node_modules/.bin:$$PATH"'
 
 clean:
-	rm -rf sdk/dist protocol/dist tracker/dist host/dist node_modules .tools *.tsbuildinfo sdk/*.tsbuildinfo protocol/*.tsbuildinfo tracker/*.tsbuildinfo host/*.tsbuildinfo
+	rm -rf sdk/dist protocol/dist tracker/dist host/dist host/builtin host/plugin.schema.json node_modules .tools *.tsbuildinfo sdk/*.tsbuildinfo protocol/*.tsbuildinfo tracker/*.tsbuildinfo host/*.tsbuildinfo

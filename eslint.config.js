@@ -4,7 +4,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.tools/**', 'coverage/**', 'host/test/fixtures/**', 'test/fixtures/**', 'sdk/test/fixtures/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '.tools/**',
+      'coverage/**',
+      'host/test/fixtures/**',
+      'host/builtin/**',
+      'test/fixtures/**',
+      'sdk/test/fixtures/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

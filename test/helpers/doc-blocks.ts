@@ -31,14 +31,16 @@ export interface DocBlock {
 export type DocMarker =
   { kind: 'skip'; reason: string } | { kind: 'run' | 'file' | 'post'; group: string; path?: string; ownHost: boolean; problems: string[] };
 
-/** The Markdown files whose examples are tested: the README and each plugin's README. */
+/** The Markdown files whose examples are tested: the README, each package's README and each plugin's README. */
 export function docFiles(repo: string): string[] {
   const plugins = readdirSync(join(repo, 'plugins'), { withFileTypes: true })
     .filter((d) => d.isDirectory())
     .map((d) => `plugins/${d.name}/README.md`)
     .filter((f) => existsSync(join(repo, f)))
     .sort();
-  return ['README.md', ...plugins];
+  // each package's own README (what npm shows), as the package ships it
+  const packages = ['host', 'sdk', 'protocol', 'tracker'].map((p) => `${p}/README.md`).filter((f) => existsSync(join(repo, f)));
+  return ['README.md', ...packages, ...plugins];
 }
 
 const MARKER = /^<!--\s*test:\s*(.*?)\s*-->\s*$/;

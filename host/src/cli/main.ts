@@ -6,6 +6,7 @@ import type { GlobalArgs } from './args.js';
 import { batchCommand } from './commands/batch.js';
 import { demoCommand } from './commands/demo.js';
 import { dlqCommand } from './commands/dlq.js';
+import { doctorCommand } from './commands/doctor.js';
 import { endpointCommand } from './commands/endpoint.js';
 import { eventsCommand } from './commands/events.js';
 import { hostCommand } from './commands/host.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   dlqCommand,
   batchCommand,
   demoCommand,
+  doctorCommand,
 ];
 
 /**

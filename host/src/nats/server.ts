@@ -26,6 +26,19 @@ export interface NatsServerHandle {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/**
+ * How to get nats-server, for whoever lacks it: the host's error when it cannot start one and
+ * `modelwatch doctor`'s advice.
+ */
+export const NATS_SERVER_INSTALL_HINT = [
+  'install nats-server, then try again:',
+  '  Debian/Ubuntu:   sudo apt-get install nats-server',
+  '  macOS:           brew install nats-server',
+  '  other systems:   a release binary from https://github.com/nats-io/nats-server/releases, put on PATH',
+  'or run it in a container and give its URL instead of starting one:',
+  '  docker run -d -p 4222:4222 nats:2 -js   then   modelwatch host start --nats nats://127.0.0.1:4222',
+].join('\n');
+
 /** A TCP port nobody listens on right now. */
 export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
@@ -67,7 +80,10 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     const onError = (err: NodeJS.ErrnoException) => {
       reject(
         err.code === 'ENOENT'
-          ? new ModelwatchError('NATS_SERVER_NOT_FOUND', `${binary} not found on PATH: install it (apt-get install nats-server) or pass --nats URL`)
+          ? new ModelwatchError(
+              'NATS_SERVER_NOT_FOUND',
+              `${binary} not found on PATH: the host starts its own nats-server unless given --nats URL; ${NATS_SERVER_INSTALL_HINT}`,
+            )
           : new ModelwatchError('NATS_SERVER_FAILED', `could not start ${binary}: ${err.message}`, { cause: err }),
       );
     };

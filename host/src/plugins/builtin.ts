@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ModelwatchError } from '../errors.js';
+import { packageAsset } from './assets.js';
 import { bundlePlugin, readManifest, type PluginBundle } from './bundle.js';
 
 /** How `plugin publish` names a built-in app instead of a folder: `builtin:drift`. */
@@ -17,11 +17,11 @@ export interface BuiltinApp {
 }
 
 /**
- * The folder of the built-in apps: `plugins/` next to this package (`host/`), found from this
- * module's own location (`host/dist/plugins/builtin.js`, or its source under test), never from
- * the working directory.
+ * The folder of the built-in apps: `builtin/` in an installed package (the apps' plugin.json,
+ * sources and README, copied in at `npm pack`), the repository's `plugins/` next to `host/` in a
+ * checkout; found from this module's own location, never from the working directory.
  */
-export const BUILTIN_DIR = fileURLToPath(new URL('../../../plugins/', import.meta.url));
+export const BUILTIN_DIR = packageAsset('builtin/', 'plugins/');
 
 /** The built-in apps: each folder of {@link BUILTIN_DIR} with a plugin.json, by name. */
 export async function listBuiltins(): Promise<BuiltinApp[]> {

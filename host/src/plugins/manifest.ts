@@ -6,6 +6,7 @@ import type { PluginLimits } from '@modelwatch/protocol';
 import { parseDuration } from '../config/duration.js';
 import { ModelwatchError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../store/plugins.js';
+import { packageAsset } from './assets.js';
 import { checkConfigSchema, validateConfig } from './config.js';
 
 /** plugin.json, as written by a plugin author (see plugin.schema.json). */
@@ -39,8 +40,8 @@ export function groundTruthDelayMs(m: PluginManifest): number | undefined {
 
 export const RESERVED_NAMES = new Set(['model-monitoring-stream', 'model-monitoring-controller', 'model-monitoring-writer']);
 
-/** The JSON Schema of plugin.json (the repository's plugin.schema.json). */
-export const manifestSchema = JSON.parse(readFileSync(new URL('../../../plugin.schema.json', import.meta.url), 'utf8')) as object;
+/** The JSON Schema of plugin.json (the repository's plugin.schema.json, which the package carries). */
+export const manifestSchema = JSON.parse(readFileSync(packageAsset('plugin.schema.json', 'plugin.schema.json'), 'utf8')) as object;
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 (ajvErrors as unknown as (a: Ajv) => Ajv)(ajv);
