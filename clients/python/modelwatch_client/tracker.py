@@ -123,12 +123,13 @@ def _encode(body: Any) -> bytes:
 
 
 def _to_ms(when: Any) -> float:
+    """Event time in ms since the epoch (whole ms, as the host files rows)."""
     if when is None:
-        return time.time() * 1000
+        return time.time_ns() // 1_000_000
     if isinstance(when, _dt.datetime):
         if when.tzinfo is None:
             when = when.replace(tzinfo=_dt.timezone.utc)  # naive: UTC, as MLRun writes it
-        return when.timestamp() * 1000
+        return round(when.timestamp() * 1000)
     if isinstance(when, (int, float)) and not isinstance(when, bool):
         return float(when)
     if isinstance(when, str):
@@ -398,8 +399,7 @@ class Tracker:
         if self._open is None and self._dropped_unreported == 0:
             return
         # a batch without requests still goes out when it has drops to report
-        now = time.time() * 1000
-        b = self._open or _OpenBatch(now)
+        b = self._open or _OpenBatch(time.time_ns() // 1_000_000)
         self._open = None
         body = {
             "format": "batch",
