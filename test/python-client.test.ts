@@ -179,6 +179,27 @@ describe('Python client against a host', () => {
     }
   });
 
+  it('sampled: every request counted, also of batches whose rows were all sampled out; the kept rows analysed', async () => {
+    await env.client.createEndpoint({ name: 'py-sampled', featureNames: ['a', 'b'], labelNames: ['y'] });
+    const r = await python3([SEND, '--url', env.host.apiUrl, '--endpoint', 'py-sampled', '--seconds', '1.5', '--sampling', '2', '--batch-size', '10']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as SendReport;
+    const { tracked, sampled_rows: rows, batches } = report.stats;
+    expect(report.stats).toMatchObject({ delivered: tracked, dropped: 0, rejected: 0, failures: 0 });
+    // about one row in fifty kept, so most batches of ten carry no row at all
+    expect(rows).toBeGreaterThan(0);
+    expect(rows).toBeLessThan(batches / 2);
+    const stats = await waitFor('every request counted', async () => {
+      const s = await env.client.endpointStats('py-sampled');
+      return s.requests >= tracked ? s : undefined;
+    });
+    expect(stats).toMatchObject({ requests: tracked, predictions: rows, estimatedPredictions: rows * 50, latencyCount: tracked });
+    await waitFor('the kept rows analysed', async () => {
+      const ws = await env.client.results({ endpoint: 'py-sampled', app: 'row-count', limit: 1000 });
+      return ws.reduce((n, w) => n + w.rows, 0) === rows ? true : undefined;
+    });
+  });
+
   it("runs the nats-py example (clients/python/examples/nats_publish.py) against the host's nats-server: its events are stored, its retry once", async () => {
     expect(existsSync(join(PYTHON_TOOLS, 'nats')), 'nats-py in .tools/python: run make python-deps').toBe(true);
     await env.client.createEndpoint({ name: 'py-nats', featureNames: ['age', 'income', 'tenure'], labelNames: ['churned'] });

@@ -186,7 +186,9 @@ export async function registerDataPlaneRoutes(app: FastifyInstance, deps: DataPl
       // forward the good events: the body as it came when all of it is good, else re-encoded, in chunks under NATS' limit
       const payloads: Uint8Array[] = [];
       let accepted = good.length;
-      if (good.length && raw && good.length === units.length && rejected.length === 0 && raw.length <= CHUNK_BYTES) payloads.push(raw);
+      // (a request batch goes even when sampling kept none of its events: its request counts and
+      // drop reports are the host's only record of those requests)
+      if ((good.length || envelope) && raw && good.length === units.length && rejected.length === 0 && raw.length <= CHUNK_BYTES) payloads.push(raw);
       else if (good.length) {
         let cur: string[] = [];
         let size = 2;
