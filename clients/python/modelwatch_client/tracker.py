@@ -166,9 +166,18 @@ _live: "weakref.WeakSet[Tracker]" = weakref.WeakSet()
 
 
 @atexit.register
-def _close_all() -> None:  # pragma: no cover - runs at interpreter exit
+def _close_all() -> None:  # runs at interpreter exit
     for t in list(_live):
         t.close(timeout=t.exit_timeout)
+
+
+def _after_fork_in_child() -> None:
+    for t in list(_live):
+        t._restart_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class Tracker:
@@ -245,6 +254,12 @@ class Tracker:
         self._jitter = _random.Random()
         self.exit_timeout = exit_timeout
 
+        self._closed = False
+        self._start()
+        _live.add(self)
+
+    def _start(self) -> None:
+        """A fresh state and thread: at creation, and in the child of a fork()."""
         self._id = uuid.uuid4().hex
         self._stats = TrackerStats()
         self._lock = threading.Lock()
@@ -254,13 +269,17 @@ class Tracker:
         self._seq = 0
         self._dropped_unreported = 0
         self._sending: Optional[_SealedBatch] = None
-        self._closed = False
         self._close_deadline: Optional[float] = None
         self._next_seal = time.monotonic() + self._flush_interval
         self._conn: Optional[http.client.HTTPConnection] = None
-        self._thread = threading.Thread(target=self._run, name=f"modelwatch-tracker-{endpoint}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"modelwatch-tracker-{self.endpoint}", daemon=True)
         self._thread.start()
-        _live.add(self)
+
+    def _restart_in_child(self) -> None:
+        """After fork(), in the child: the thread did not survive it. What the parent tracked
+        stays the parent's to send; the child starts empty, with its own keys and counters."""
+        if not self._closed:
+            self._start()
 
     # ---- public
 

@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 import unittest
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional
 
 from modelwatch_client import Tracker, TrackerError, is_flat_row
 
 WAIT = 10.0  # seconds: the most any wait of these tests takes before it fails
+CLIENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Received:
@@ -293,6 +298,41 @@ class TrackerTest(unittest.TestCase):
             t.track([[1]], [0])
         self.assertEqual(len(h.requests), 1)
         self.assertEqual(t.stats().delivered, 1)
+
+    def test_a_tracker_not_closed_sends_what_it_holds_at_interpreter_exit(self) -> None:
+        h = self.host()
+        code = f"""
+import sys; sys.path.insert(0, {CLIENT!r})
+from modelwatch_client import Tracker
+t = Tracker({h.url!r}, endpoint="churn", flush_interval=60)
+t.track([[1, 2]], [0], request_id="at-exit")
+"""
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([e["requestId"] for q in h.requests for e in q.body["events"]], ["at-exit"])
+
+    @unittest.skipUnless(hasattr(os, "fork"), "fork() is POSIX")
+    def test_after_fork_the_child_tracks_and_sends_with_its_own_thread_and_keys(self) -> None:
+        h = self.host()
+        t = self.tracker(h.url, flush_interval=60)
+        t.track([[1]], [0], request_id="parent")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a process with threads
+            pid = os.fork()
+        if pid == 0:  # the child: what the parent held is the parent's; its own request goes
+            ok = False
+            try:
+                t.track([[2]], [0], request_id="child")
+                ok = t.flush(WAIT) and t.stats().as_dict() == {"tracked": 1, "sampled_rows": 1, "delivered": 1, "batches": 1, "dropped": 0, "rejected": 0, "buffered": 0, "failures": 0}
+            finally:
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        self.assertTrue(t.flush(WAIT))
+        self.assertEqual(t.stats().delivered, 1)
+        ids = sorted(e["requestId"] for q in h.requests for e in q.body["events"])
+        self.assertEqual(ids, ["child", "parent"])
+        self.assertEqual(len({q.key for q in h.requests}), 2)
 
     def test_refuses_bad_options(self) -> None:
         with self.assertRaisesRegex(ValueError, "not a valid endpoint name"):
