@@ -297,7 +297,8 @@ class Tracker:
 
         Args:
             inputs: rows (lists in feature order, or dicts keyed by feature name), or one row
-                written flat (``[5.1, 3.5, 1.4, 0.2]``); numpy arrays are taken as lists.
+                written flat (``[5.1, 3.5, 1.4, 0.2]``) or as one dict; numpy arrays are taken as
+                lists, a pandas DataFrame as its rows keyed by column name.
             outputs: one prediction per row (a scalar, or a list when the model has several
                 outputs), or the one prediction of a one-row request.
             request_id: the request's id (ground truth joins on it); rows of a multi-row request
@@ -309,7 +310,11 @@ class Tracker:
                 its rows are not analysed.
         """
         when_ms = _to_ms(when)
+        if hasattr(inputs, "to_dict") and hasattr(inputs, "columns"):
+            inputs = inputs.to_dict(orient="records")  # a pandas DataFrame: rows keyed by column name
         inputs = _plain(inputs)
+        if isinstance(inputs, dict):
+            inputs = [inputs]  # one row keyed by feature name
         outputs = _plain(outputs)
         with self._lock:
             if self._closed:

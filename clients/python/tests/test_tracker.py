@@ -260,7 +260,7 @@ class TrackerTest(unittest.TestCase):
         self.assertFalse(is_flat_row([[5.1], [4.9]]))
         self.assertFalse(is_flat_row([]))
 
-    def test_nan_is_sent_as_null_and_array_like_values_as_lists(self) -> None:
+    def test_nan_is_sent_as_null_arrays_as_lists_data_frames_and_dicts_as_rows_by_name(self) -> None:
         class Array:  # what numpy arrays and scalars offer
             def __init__(self, v: Any):
                 self.v = v
@@ -268,16 +268,28 @@ class TrackerTest(unittest.TestCase):
             def tolist(self) -> Any:
                 return self.v
 
+        class Frame:  # what a pandas DataFrame offers
+            columns = ["age", "income"]
+
+            def to_dict(self, orient: str) -> Any:
+                assert orient == "records"
+                return [{"age": 42, "income": 55000.0}, {"age": 37, "income": math.nan}]
+
         h = self.host()
         t = self.tracker(h.url)
         t.track(Array([[1.5, math.nan]]), Array([0.25]), when="2026-11-27T10:00:00Z")
         t.track([[Array(2.0), math.inf]], [0])
+        t.track(Frame(), [0, 1])
+        t.track({"age": 51, "income": 1.0}, 1)
         self.assertTrue(t.flush(WAIT))
         events = h.requests[0].body["events"]
         self.assertEqual(events[0]["inputs"], [[1.5, None]])
         self.assertEqual(events[0]["outputs"], [0.25])
         self.assertEqual(events[0]["when"], 1795773600000)
         self.assertEqual(events[1]["inputs"], [[2.0, None]])
+        self.assertEqual(events[2]["inputs"], [{"age": 42, "income": 55000.0}, {"age": 37, "income": None}])
+        self.assertEqual(events[3]["inputs"], [{"age": 51, "income": 1.0}])
+        self.assertEqual(t.stats().sampled_rows, 5)
 
     def test_close_gives_up_after_its_timeout_and_counts_what_is_left_as_dropped(self) -> None:
         h = self.host(lambda n, r: 503)
