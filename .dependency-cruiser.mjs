@@ -4,6 +4,7 @@
 
 /** host/src, bottom to top. */
 const hostLayers = [
+  { name: 'sdk-internal', path: '^host/src/sdk-internal\\.ts$' },
   { name: 'errors', path: '^host/src/errors\\.ts$' },
   { name: 'clock', path: '^host/src/clock\\.ts$' },
   { name: 'domain', path: '^host/src/domain/' },
@@ -56,6 +57,14 @@ export default {
     ...upward,
     ...apart,
     {
+      name: 'kv-writes-through-stores',
+      comment:
+        'records change by the named operations of their stores (PluginStore, EndpointStore, SettingsStore, BatchStore); the compare-and-set primitive under them (store/kv.ts) is theirs alone',
+      severity: 'error',
+      from: { pathNot: '^host/src/store/' },
+      to: { path: '^host/src/store/kv\\.ts$' },
+    },
+    {
       name: 'client-only-api-contract',
       comment: 'the typed HTTP client knows the API by its contract (api/contract.ts), not by its routes',
       severity: 'error',
@@ -82,6 +91,14 @@ export default {
       severity: 'error',
       from: { path: '^sdk/src/', pathNot: '^sdk/src/tracker\\.ts$' },
       to: { pathNot: '^sdk/src/' },
+    },
+    {
+      name: 'sandbox-runtime-is-sandbox-safe',
+      comment:
+        "host/src/runner/isolate/ is the sandbox runtime, bundled and run inside the isolate: it imports its own modules, @modelwatch/sdk and the SDK's internal entry (host/src/sdk-internal.ts), no Node module and nothing else of the host",
+      severity: 'error',
+      from: { path: '^host/src/runner/isolate/' },
+      to: { pathNot: '^((host/src/runner/isolate|sdk/src|sdk/dist)/|host/src/sdk-internal\\.ts$)' },
     },
     {
       name: 'protocol-only-types-and-constants',
@@ -117,6 +134,13 @@ export default {
       severity: 'error',
       from: { path: '^plugins/[^/]+/src/' },
       to: { path: ['^(host|protocol|tracker)/', '^@nats-io/'] },
+    },
+    {
+      name: 'plugins-not-each-other',
+      comment: 'a monitoring app is published on its own: it does not import another app (what two apps share belongs in the SDK, as @modelwatch/sdk/drift)',
+      severity: 'error',
+      from: { path: '^plugins/([^/]+)/' },
+      to: { path: '^plugins/', pathNot: ['^plugins/$1/', '^plugins/test-utils/'] },
     },
     {
       name: 'no-deep-package-imports',

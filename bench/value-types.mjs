@@ -12,7 +12,7 @@
 // Needs host/dist (npx tsc -b).
 import { referenceStatsMap } from '@modelwatch/sdk/stats';
 import { parseEvent } from '../host/dist/stream/events.js';
-import { RowsChunk } from '../host/dist/stream/rows.js';
+import { RowsChunk } from '../host/dist/nats/rows.js';
 
 const ROUNDS = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : 7;
 const FEATURES = ['f0', 'f1', 'f2', 'f3'];

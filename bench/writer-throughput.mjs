@@ -14,11 +14,11 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createLogger } from '../host/dist/logger.js';
 import { jsonCodec } from '../host/dist/nats/codec.js';
-import { windowKey } from '../host/dist/nats/messages.js';
-import { Subjects } from '../host/dist/nats/subjects.js';
+import { Subjects } from '@modelwatch/protocol';
+import { windowKey } from '../host/dist/domain/keys.js';
+import { endpointId } from '../host/dist/domain/names.js';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { ensureTopology, openBuckets } from '../host/dist/nats/topology.js';
-import { endpointId } from '../host/dist/store/endpoints.js';
 import { ResultsDb } from '../host/dist/store/results-db.js';
 import { Writer } from '../host/dist/writer/writer.js';
 

@@ -15,7 +15,7 @@ import { Controller } from '../host/src/controller/controller.js';
 import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { ensureTopology, openBuckets, type Buckets } from '../host/src/nats/topology.js';
-import { initSettings } from '../host/src/store/settings.js';
+import { SettingsStore } from '../host/src/store/settings.js';
 import { WatchedKv } from '../host/src/store/watched-kv.js';
 import { ServingAggregator } from '../host/src/stream/serving.js';
 import { ManualClock } from '../host/test/manual-clock.js';
@@ -67,7 +67,7 @@ describe('the clock of the controller and the serving aggregator', () => {
     // a second-aligned time a minute behind the wall clock
     const t0 = Math.floor((Date.now() - 60_000) / 1000) * 1000;
     const clock = new ManualClock(t0);
-    await initSettings(buckets.settings, 1000);
+    await new SettingsStore(buckets.settings, { allowedLatenessMs: 0, maxFutureSkewMs: 0, retentionMs: 3_600_000 }).init(1000);
     const ep: EndpointRecord = {
       id: 'ep-1',
       name: 'clocked',

@@ -2,17 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
-import {
-  SETTINGS_KEY,
-  Subjects,
-  type AppOutputMessage,
-  type BatchRecord,
-  type EndpointRecord,
-  type MonitoringSettings,
-  type PluginRecord,
-} from '@modelwatch/protocol';
+import { Subjects, type BatchRecord, type EndpointRecord, type MonitoringSettings, type PluginRecord } from '@modelwatch/protocol';
 import { runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
 import { ModelwatchClient } from './client/client.js';
@@ -24,10 +17,10 @@ import { jsonCodec } from './nats/codec.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
 import { ensureTopology, openBuckets } from './nats/topology.js';
 import { watchPlugin } from './plugins/bundle.js';
+import { failedOutput } from './runner/runner.js';
 import { crashError, RunnerSupervisor } from './runner/supervisor.js';
-import { updateJson } from './store/kv.js';
 import { ResultsDb } from './store/results-db.js';
-import { initSettings, withBasePeriod } from './store/settings.js';
+import { SettingsStore } from './store/settings.js';
 import { WatchedKv } from './store/watched-kv.js';
 import { StreamProcessor } from './stream/processor.js';
 import { ServingAggregator } from './stream/serving.js';
@@ -181,24 +174,7 @@ class HostImpl implements Host {
           // record the window as failed and mark it so no runner runs it again
           const key = windowKey(c.window.endpointId, c.app, c.window.windowStart);
           await buckets.poison.put(key, JSON.stringify(c));
-          const output: AppOutputMessage = {
-            v: 1,
-            endpointId: c.window.endpointId,
-            endpointName: c.window.endpointName,
-            app: c.app,
-            version: c.version,
-            windowStart: c.window.windowStart,
-            windowEnd: c.window.windowEnd,
-            outcome: 'error',
-            rows: 0,
-            results: [],
-            metrics: [],
-            error: crashError(c, c.window),
-            durationMs: 0,
-            completedAt: Date.now(),
-            runner: 'supervisor',
-            attempts: 1,
-          };
+          const output = failedOutput({ ...c.window, app: c.app, version: c.version }, crashError(c, c.window), { runner: 'supervisor', attempts: 1 });
           await js.publish(Subjects.outputs(c.window.endpointId), jsonCodec.encode(output), { msgID: key });
         },
       });
@@ -289,13 +265,12 @@ class HostImpl implements Host {
   }
 
   /** First start: monitoring on with the given period. Later starts: an explicit --base-period changes it. */
-  private async initSettings(kv: Parameters<typeof initSettings>[0]): Promise<void> {
+  private async initSettings(kv: KV): Promise<void> {
     const o = this.options;
-    const s = await initSettings(kv, o.basePeriodMs);
+    const settings = new SettingsStore(kv, o);
+    const s = await settings.init(o.basePeriodMs);
     const latest = s.periods[s.periods.length - 1]!;
-    if (o.basePeriodExplicit && latest.periodMs !== o.basePeriodMs) {
-      await updateJson<MonitoringSettings>(kv, SETTINGS_KEY, (cur) => (cur ? withBasePeriod(cur, o.basePeriodMs, Date.now(), o) : undefined));
-    }
+    if (o.basePeriodExplicit && latest.periodMs !== o.basePeriodMs) await settings.change({ basePeriodMs: o.basePeriodMs });
   }
 
   async stop(): Promise<void> {

@@ -5,7 +5,24 @@
 export { createHost, VERSION, type Host, type HostState } from './host.js';
 export * from './config/index.js';
 export { systemClock, type Clock, type Timer } from './clock.js';
-export { ModelwatchError, isModelwatchError, type ErrorCode, type ErrorData } from './errors.js';
+export {
+  ModelwatchError,
+  isModelwatchError,
+  isRetryable,
+  InvalidOptionsError,
+  InvalidArgumentError,
+  InvalidEventError,
+  InvalidReferenceError,
+  NotFoundError,
+  ConflictError,
+  NatsServerError,
+  PluginError,
+  AppError,
+  HttpError,
+  InternalError,
+  type ErrorCode,
+  type ErrorData,
+} from './errors.js';
 export { createLogger, type Logger } from './logger.js';
 export { startNatsServer, freePort, Streams, Subjects, type NatsServerHandle } from './nats/index.js';
 export { bundlePlugin, readManifest, resolveManifest, type PluginBundle, type PluginManifest, type ResolvedManifest } from './plugins/index.js';

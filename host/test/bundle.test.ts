@@ -9,7 +9,7 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { normalizeAppOutput } from '@modelwatch/sdk';
+import { normalizeAppOutput } from '../src/sdk-internal.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUNDLE_GLOBAL, bundlePlugin } from '../src/plugins/bundle.js';
 import { PluginSandbox, type SandboxInput } from '../src/runner/sandbox.js';

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { normalizeAppOutput, type JsonValue } from '@modelwatch/sdk';
+import type { JsonValue } from '@modelwatch/sdk';
+import { normalizeAppOutput } from '../src/sdk-internal.js';
 import { createRandom } from '@modelwatch/sdk/stats';
 import { createTestContext } from '@modelwatch/sdk/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

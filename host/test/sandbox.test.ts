@@ -6,7 +6,8 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { normalizeAppOutput, type JsonValue, type NormalizedOutput } from '@modelwatch/sdk';
+import type { JsonValue } from '@modelwatch/sdk';
+import { normalizeAppOutput, type NormalizedOutput } from '../src/sdk-internal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelwatchError } from '../src/errors.js';
 import { bundlePlugin, type PluginBundle } from '../src/plugins/bundle.js';

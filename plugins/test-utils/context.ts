@@ -4,15 +4,8 @@
  * endpoint feature names that differ from the window's columns, a reference given only as
  * statistics, an explicit ground-truth match count. Plus small helpers for outputs and rates.
  */
-import {
-  normalizeAppOutput,
-  type MonitoringApplication,
-  type MonitoringContext,
-  type MonitoringMetric,
-  type MonitoringResult,
-  type NormalizedOutput,
-} from '@modelwatch/sdk';
-import { createTestContext, type TestLogLine } from '@modelwatch/sdk/testing';
+import type { MonitoringApplication, MonitoringContext, MonitoringMetric, MonitoringResult } from '@modelwatch/sdk';
+import { createTestContext, normalizeAppOutput, type NormalizedOutput, type TestLogLine } from '@modelwatch/sdk/testing';
 
 /** A column: numbers (null/NaN missing) or strings (null missing). */
 export type Column = ReadonlyArray<number | string | null> | Float64Array;

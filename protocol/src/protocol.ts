@@ -60,11 +60,13 @@ export type ErrorCode =
   | 'APP_INVALID_OUTPUT'
   | 'INVALID_EVENT'
   | 'INVALID_REFERENCE'
-  | 'HTTP_ERROR';
+  | 'WINDOW_FAILED'
+  | 'HTTP_ERROR'
+  | 'INTERNAL';
 
 /** Plain data for an error that crosses a process or the sandbox. */
 export interface ErrorData {
-  code: ErrorCode | string;
+  code: ErrorCode;
   message: string;
   /** The plugin's stack, mapped to its sources (file:line:column), for errors it threw. */
   stack?: string;

@@ -29,6 +29,6 @@ export {
   type NumericFeatureStats,
   type Sample,
 } from './types.js';
-export { DEFAULT_EXTRA_DATA_BYTES, jsonByteLength, NAME_PATTERN, normalizeAppOutput, type NormalizeOutputOptions, type NormalizedOutput } from './output.js';
+export { DEFAULT_EXTRA_DATA_BYTES, jsonByteLength } from './output.js';
 export { describeValue, readConfig, type ConfigReader } from './config.js';
 export { InvalidOutputError, ModelwatchSdkError, isInvalidOutputError, type SdkErrorCode } from './errors.js';

@@ -1,6 +1,19 @@
 /**
- * Pieces the host shares with the SDK that are not part of the plugin-facing API.
+ * What the host shares with the SDK and apps never use: the validation of outputs, the mark of
+ * the base class, the runtime's markers. Not an export path of `@modelwatch/sdk`: the host
+ * reaches it by its workspace path (`host/src/sdk-internal.ts`), the SDK's own modules directly.
  * @internal
  */
-export { UNSERIALIZABLE_PREFIX, describe } from './output.js';
+export { NAME_PATTERN, normalizeAppOutput, UNSERIALIZABLE_PREFIX, describe, type NormalizeOutputOptions, type NormalizedOutput } from './output.js';
 export { APPLICATION_MARK } from './application.js';
+export {
+  createContext,
+  createGroundTruth,
+  createLogger,
+  createSample,
+  type ColumnValues,
+  type ContextParts,
+  type GroundTruthSource,
+  type LogLevel,
+  type SampleSource,
+} from './context.js';

@@ -17,10 +17,14 @@
  * @module
  */
 import type { MonitoringApplication } from './application.js';
+import { createContext, createGroundTruth, createLogger, createSample } from './context.js';
 import { normalizeAppOutput, type NormalizedOutput } from './output.js';
 import { isWrongType, referenceStatsMap, windowStats } from './stats/feature-stats.js';
 import { createRandom } from './stats/random.js';
-import type { CellValue, FeatureStatsMap, GroundTruth, JsonValue, Logger, MonitoringContext, Sample } from './types.js';
+import type { CellValue, FeatureStatsMap, GroundTruth, JsonValue, MonitoringContext, Sample } from './types.js';
+
+/** The validation the host applies to every output (also behind {@link runApp}), for an app's own tests. */
+export { normalizeAppOutput, type NormalizeOutputOptions, type NormalizedOutput } from './output.js';
 
 /** Columns (name -> values) or rows (objects keyed by column name). */
 export type TestTable = Record<string, ArrayLike<CellValue>> | ReadonlyArray<Record<string, CellValue>>;
@@ -107,31 +111,19 @@ function makeSample(
 ): Sample {
   const map = new Map<string, Float64Array | Array<string | null>>();
   for (const name of names) map.set(name, toColumn(cols[name]!, isStringColumn(cols[name]!, stats, name)));
-  const columns = Object.freeze([...names]);
-  const row = (i: number) => {
-    if (!(i >= 0 && i < n)) throw new RangeError(`row index ${i} is out of range (0..${n - 1})`);
-    const r: Record<string, CellValue> = {};
-    for (const name of columns) {
-      const v = map.get(name)![i]!;
-      r[name] = typeof v === 'number' && Number.isNaN(v) ? null : v;
-    }
-    return r;
-  };
-  return Object.freeze({
-    length: n,
-    columns,
-    ...extra,
-    has: (name: string) => map.has(name),
-    column: (name: string) => {
-      const c = map.get(name);
-      if (!c) throw new Error(`${what} has no column '${name}' (it has: ${columns.join(', ')})`);
-      return c;
+  return createSample(
+    {
+      length: n,
+      columns: names,
+      has: (name) => map.has(name),
+      column: (name) => map.get(name),
+      timestamps: () => extra.timestamps,
+      latencyMicros: () => extra.latencyMicros,
+      // a copy: the sample's request ids are frozen, the caller's array is not
+      requestIds: () => extra.requestIds.slice(),
     },
-    row,
-    *rows() {
-      for (let i = 0; i < n; i++) yield row(i);
-    },
-  });
+    what,
+  );
 }
 
 /** Build the context the host would give an app for this window. */
@@ -198,36 +190,28 @@ export function createTestContext<Config = Record<string, unknown>>(options: Tes
         })
       )
         matched++;
-    groundTruth = Object.freeze({
-      matched,
-      columns: Object.freeze([...gt.keys()]),
-      has: (name: string) => gt.has(name),
-      column: (name: string) => {
-        const c = gt.get(name);
-        if (!c) throw new Error(`no ground truth for '${name}' (known: ${[...gt.keys()].join(', ')})`);
-        return c;
-      },
-    });
+    groundTruth = createGroundTruth({ matched, columns: [...gt.keys()], column: (name) => gt.get(name) });
   }
   const logs: TestLogLine[] = [];
-  const log = (level: TestLogLine['level']) => (message: string, fields?: Record<string, JsonValue>) => {
+  const logger = createLogger((level, message, fields) => {
     logs.push({ level, message: String(message), ...(fields !== undefined ? { fields } : {}) });
-  };
-  const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
-  return {
-    applicationName: options.applicationName ?? 'test-app',
-    endpoint: { id: '0'.repeat(40), name: options.endpointName ?? 'test-endpoint', featureNames: features, labelNames: labels },
-    windowStart: start,
-    windowEnd: end,
-    sample,
-    ...(reference ? { reference } : {}),
-    ...(groundTruth ? { groundTruth } : {}),
-    sampleStats,
-    featureStats,
-    config: (options.config ?? {}) as Config,
-    logger,
-    logs,
-  };
+  });
+  return createContext<Config, { logs: TestLogLine[] }>(
+    {
+      applicationName: options.applicationName ?? 'test-app',
+      endpoint: { id: '0'.repeat(40), name: options.endpointName ?? 'test-endpoint', featureNames: features, labelNames: labels },
+      windowStart: start,
+      windowEnd: end,
+      sample,
+      reference,
+      groundTruth,
+      sampleStats: () => sampleStats,
+      featureStats: () => featureStats,
+      config: (options.config ?? {}) as Config,
+      logger,
+    },
+    { logs },
+  );
 }
 
 /**

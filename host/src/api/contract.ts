@@ -4,7 +4,17 @@
  * (`@modelwatch/protocol`).
  */
 import type { JsonValue } from '@modelwatch/sdk';
-import type { AppOutputMessage, DryRunResult, EndpointRecord, EndpointStatsRecord, PeriodSegment, PluginRecord, ServingCounts } from '@modelwatch/protocol';
+import type {
+  AppOutputMessage,
+  BatchRecord,
+  DryRunResult,
+  EndpointRecord,
+  EndpointStatsRecord,
+  PeriodSegment,
+  PluginRecord,
+  ServingCounts,
+  StoredDeadLetter,
+} from '@modelwatch/protocol';
 
 /** Request body of `POST /api/v1/plugins` (what `modelwatch plugin publish` sends). */
 export interface PublishPluginBody {
@@ -102,3 +112,61 @@ export interface MonitoringStatus {
 
 /** An endpoint as `GET /api/v1/endpoints` lists it: its record without the reference statistics. */
 export type EndpointSummary = Omit<EndpointRecord, 'featureStats'> & { hasReference: boolean; stats?: EndpointStats };
+
+/**
+ * The paths of the data-plane routes (Fastify's `:param` syntax): the routes register these,
+ * and the client fills them in with {@link routePath}.
+ */
+export const DataPlaneRoutes = {
+  events: '/api/v1/endpoints/:name/events',
+  batches: '/api/v1/endpoints/:name/batches',
+  batch: '/api/v1/endpoints/:name/batches/:id',
+  stats: '/api/v1/endpoints/:name/stats',
+  serving: '/api/v1/endpoints/:name/serving',
+  deadLetters: '/api/v1/dlq',
+  deadLetter: '/api/v1/dlq/:seq',
+  replay: '/api/v1/dlq/replay',
+} as const;
+
+/** A route's path with its `:params` filled in, URI-encoded. */
+export function routePath(route: string, params: Record<string, string | number> = {}): string {
+  return route.replace(/:([A-Za-z]+)/g, (_, k: string) => {
+    const v = params[k];
+    if (v === undefined) throw new Error(`routePath: no value for :${k} of ${route}`);
+    return encodeURIComponent(String(v));
+  });
+}
+
+/** What `POST /api/v1/endpoints/:name/batches` answers: the batch's id and what was accepted. */
+export type BatchIngestResult = IngestResult & { batchId: string };
+
+/** `GET /api/v1/endpoints/:name/batches/:id`: the batch and the endpoint id its results are stored under. */
+export type BatchDetail = BatchRecord & { resultsEndpointId: string };
+
+/** The query of `GET /api/v1/dlq`. */
+export interface DeadLetterQuery {
+  endpoint?: string;
+  reason?: string;
+  /** @default 100 */
+  limit?: number;
+}
+
+/** `GET /api/v1/dlq`: the letters held (of the endpoint, of the reason), counted, and the newest of them, payloads cut to 200 characters. */
+export interface DeadLetterList {
+  total: number;
+  counts: Record<string, Record<string, number>>;
+  letters: StoredDeadLetter[];
+}
+
+/** The body of `POST /api/v1/dlq/replay`: every letter of an endpoint (late ones only with `includeLate`), or the given sequences. */
+export interface ReplayRequest {
+  endpoint?: string;
+  seqs?: number[];
+  includeLate?: boolean;
+}
+
+/** What `POST /api/v1/dlq/replay` answers. */
+export interface ReplayReply {
+  replayed: Array<{ seq: number; endpoint: string }>;
+  skipped: Array<{ seq: number; reason: string }>;
+}

@@ -12,10 +12,7 @@ import {
   type CrashReport,
   type DryRunReply,
   type DryRunRequest,
-  type EndpointRecord,
   type EvaluateReply,
-  type PluginRecord,
-  type PluginVersionRecord,
   type ResultsReply,
   type TaskMessage,
 } from '@modelwatch/protocol';
@@ -25,14 +22,15 @@ import { rowKeysOf, windowAt } from '../domain/windows.js';
 import { ModelwatchError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
+import { isNoResponders, isTimeout } from '../nats/errors.js';
 import type { Buckets } from '../nats/topology.js';
 import { builtinApp } from '../plugins/builtin.js';
 import { bundlePlugin } from '../plugins/bundle.js';
 import { mergeConfig, validateConfig } from '../plugins/config.js';
 import { groundTruthDelayMs, resolveManifest, type ResolvedManifest } from '../plugins/manifest.js';
 import { dryRunDeadlineMs, dryRunWarning, MAX_DRY_RUN_ENDPOINTS } from '../runner/dry-run.js';
-import { updateJson } from '../store/kv.js';
-import { activeVersionOf, appliesTo, bundleName, publishedOnce } from '../store/plugins.js';
+import { EndpointStore } from '../store/endpoints.js';
+import { appliesTo, bundleName, PluginStore, publishedOnce, type PublishedVersion } from '../store/plugins.js';
 import { readSettings } from '../store/settings.js';
 import { forgetStreaks } from '../store/streaks.js';
 import type { DefaultAppOutcome, DryRunReport, EvaluatedWindow, PublishPluginBody, PublishPluginReply } from './contract.js';
@@ -61,30 +59,12 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
   const { nc, js, buckets } = deps;
   const log = deps.logger.child({ component: 'api' });
 
-  const getPlugin = async (name: string): Promise<PluginRecord> => {
-    const e = await buckets.plugins.get(name);
-    if (!e || e.operation !== 'PUT') throw new ModelwatchError('NOT_FOUND', `no plugin named '${name}' (see modelwatch plugin list)`);
-    return e.json<PluginRecord>();
-  };
-  const update = async (name: string, fn: (p: PluginRecord) => PluginRecord): Promise<PluginRecord> => {
-    const rec = await updateJson<PluginRecord>(buckets.plugins, name, (p) => {
-      if (!p) throw new ModelwatchError('NOT_FOUND', `no plugin named '${name}'`);
-      return { ...fn(p), updatedAt: Date.now() };
-    });
-    return rec!;
-  };
+  const plugins = new PluginStore(buckets.plugins);
+  const endpoints = new EndpointStore(buckets.endpoints);
 
-  app.get('/api/v1/plugins', async () => {
-    const out: PluginRecord[] = [];
-    for await (const k of await buckets.plugins.keys()) {
-      const e = await buckets.plugins.get(k);
-      if (e?.operation === 'PUT') out.push(e.json<PluginRecord>());
-    }
-    out.sort((a, b) => a.name.localeCompare(b.name));
-    return { plugins: out };
-  });
+  app.get('/api/v1/plugins', async () => ({ plugins: await plugins.list() }));
 
-  app.get<{ Params: { name: string } }>('/api/v1/plugins/:name', async (req) => getPlugin(req.params.name));
+  app.get<{ Params: { name: string } }>('/api/v1/plugins/:name', async (req) => plugins.require(req.params.name));
 
   /**
    * Ask a runner about a bundle being published. A runner may be restarting: wait a little for
@@ -113,10 +93,9 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
         try {
           return await Promise.race([reply.then((m) => ({ answer: jsonCodec.decode<T>(m.data) })), crashed.then((report) => ({ crashed: report }))]);
         } catch (err) {
-          const message = (err as Error).message;
-          if (/no responders/i.test(message) && Date.now() < giveUpAt) await new Promise((r) => setTimeout(r, 500));
-          else if (/timeout/i.test(message) && ++lost < 2) continue;
-          else return { lost: /timeout/i.test(message) ? `no app runner answered within ${Math.round(timeout / 1000)} s, asked twice` : message };
+          if (isNoResponders(err) && Date.now() < giveUpAt) await new Promise((r) => setTimeout(r, 500));
+          else if (isTimeout(err) && ++lost < 2) continue;
+          else return { lost: isTimeout(err) ? `no app runner answered within ${Math.round(timeout / 1000)} s, asked twice` : (err as Error).message };
         }
       }
     } finally {
@@ -130,8 +109,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
    */
   const dryRun = async (bundle: BundleRequest, manifest: ResolvedManifest, config: Record<string, JsonValue>): Promise<DryRunReport> => {
     // the names are enough here (endpoints are never removed): the runner reads the records
-    const all: string[] = [];
-    for await (const k of await buckets.endpoints.keys()) all.push(k);
+    const all = await endpoints.names();
     const targets = all.filter((name) => appliesTo(manifest.endpoints, name)).sort((a, b) => a.localeCompare(b));
     if (all.length === 0) return { note: 'no dry run: no endpoint exists yet', endpoints: [], warnings: [] };
     if (targets.length === 0) {
@@ -182,8 +160,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
     const config = body.config ?? manifest.config;
     validateConfig(config, manifest.configSchema, manifest.name);
     const digest = createHash('sha256').update(body.code).digest('hex');
-    const existing = await buckets.plugins.get(manifest.name);
-    const cur = existing?.operation === 'PUT' ? existing.json<PluginRecord>() : undefined;
+    const cur = await plugins.get(manifest.name);
     const same = cur?.versions.find((v) => v.version === manifest.version);
     if (same && same.digest !== digest) {
       throw new ModelwatchError('CONFLICT', `${manifest.name}@${manifest.version} is already published with different code: bump the version in plugin.json`);
@@ -211,13 +188,11 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       await buckets.bundles.putBlob({ name: bundleName(manifest.name, manifest.version) }, new TextEncoder().encode(body.code));
       if (body.map) await buckets.bundles.putBlob({ name: `${bundleName(manifest.name, manifest.version)}.map` }, new TextEncoder().encode(body.map));
     }
-    const now = Date.now();
     const gt = groundTruthDelayMs(manifest);
-    const version: PluginVersionRecord = {
+    const version: PublishedVersion = {
       version: manifest.version,
       description: manifest.description,
       digest,
-      publishedAt: same?.publishedAt ?? now,
       limits: manifest.limits,
       config,
       runOnEmptyWindows: manifest.runOnEmptyWindows,
@@ -227,17 +202,9 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       ...(manifest.isolation ? { isolation: manifest.isolation } : {}),
       ...(manifest.endpoints ? { endpoints: manifest.endpoints } : {}),
     };
-    const record = await updateJson<PluginRecord>(buckets.plugins, manifest.name, (p) => ({
-      name: manifest.name,
-      activeVersion: manifest.version,
-      status: 'active',
-      ...(p?.lastError ? { lastError: p.lastError } : {}),
-      createdAt: p?.createdAt ?? now,
-      updatedAt: now,
-      versions: [...(p?.versions ?? []).filter((v) => v.version !== manifest.version), version],
-    }));
+    const record = await plugins.publish(manifest.name, version);
     log.info({ plugin: manifest.name, version: manifest.version, dryRunWarnings: report.warnings.length }, 'plugin published');
-    return { record: { ...record!, dryRun: report }, created: !same };
+    return { record: { ...record, dryRun: report }, created: !same };
   };
 
   app.post<{ Body: PublishPluginBody }>('/api/v1/plugins', async (req, reply) => {
@@ -264,24 +231,12 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
     return { app: name, action: 'deployed', version: record.activeVersion, dryRun: record.dryRun };
   };
 
-  app.post<{ Params: { name: string } }>('/api/v1/plugins/:name/enable', async (req) =>
-    update(req.params.name, ({ statusReason: _r, ...p }) => ({ ...p, status: 'active' })),
-  );
-  app.post<{ Params: { name: string } }>('/api/v1/plugins/:name/disable', async (req) =>
-    update(req.params.name, (p) => ({ ...p, status: 'disabled', statusReason: 'disabled by a user' })),
-  );
+  app.post<{ Params: { name: string } }>('/api/v1/plugins/:name/enable', async (req) => plugins.enable(req.params.name));
+  app.post<{ Params: { name: string } }>('/api/v1/plugins/:name/disable', async (req) => plugins.disable(req.params.name));
   app.post<{ Params: { name: string }; Body: { to?: unknown } }>('/api/v1/plugins/:name/rollback', async (req) => {
     const to = req.body?.to;
     if (to !== undefined && typeof to !== 'string') throw new ModelwatchError('INVALID_ARGUMENT', 'to: expected a version string');
-    return update(req.params.name, ({ statusReason: _r, ...p }) => {
-      const i = p.versions.findIndex((v) => v.version === p.activeVersion);
-      const target = to ?? p.versions[i - 1]?.version;
-      if (!target) throw new ModelwatchError('CONFLICT', `${p.name}@${p.activeVersion} is its first version: there is nothing to roll back to`);
-      if (!p.versions.some((v) => v.version === target)) {
-        throw new ModelwatchError('NOT_FOUND', `${p.name} has no version ${target} (it has ${p.versions.map((v) => v.version).join(', ')})`);
-      }
-      return { ...p, activeVersion: target, status: 'active' };
-    });
+    return plugins.rollback(req.params.name, to);
   });
   app.patch<{ Params: { name: string }; Body: { set?: unknown; config?: unknown } }>('/api/v1/plugins/:name/config', async (req) => {
     const { set, config } = req.body ?? {};
@@ -289,19 +244,17 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
     if ((set === undefined) === (config === undefined) || (set !== undefined && !isObj(set)) || (config !== undefined && !isObj(config))) {
       throw new ModelwatchError('INVALID_ARGUMENT', 'body: expected { set: { key: value } } (merge) or { config: { ... } } (replace)');
     }
-    return update(req.params.name, (p) => {
-      const v = activeVersionOf(p)!;
+    return plugins.configure(req.params.name, (v, p) => {
       const next = isObj(config) ? config : mergeConfig(v.config, set as Record<string, JsonValue>);
       validateConfig(next, v.configSchema, p.name);
-      return { ...p, versions: p.versions.map((x) => (x === v ? { ...x, config: next } : x)) };
+      return next;
     });
   });
 
   app.delete<{ Params: { name: string } }>('/api/v1/plugins/:name', async (req) => {
-    const p = await getPlugin(req.params.name);
     // a delete (never a purge): the key keeps its delete marker, the record that this name was
     // published once, so `monitoring enable` does not deploy again a default app the user removed
-    await buckets.plugins.delete(p.name);
+    const p = await plugins.remove(req.params.name);
     for (const v of p.versions) {
       await buckets.bundles.delete(bundleName(p.name, v.version)).catch(() => undefined);
       await buckets.bundles.delete(`${bundleName(p.name, v.version)}.map`).catch(() => undefined);
@@ -313,7 +266,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
 
   // ---- logs: the newest lines, or (follow) those and then new ones as NDJSON until the client leaves
   app.get<{ Params: { name: string }; Querystring: { limit?: string; follow?: string } }>('/api/v1/plugins/:name/logs', async (req, reply) => {
-    await getPlugin(req.params.name);
+    await plugins.require(req.params.name);
     const limit = Math.min(10_000, Math.max(1, Number(req.query.limit ?? 100) || 100));
     const follow = req.query.follow === '1' || req.query.follow === 'true';
     const subject = Subjects.logs(req.params.name);
@@ -360,12 +313,11 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
   app.post<{ Params: { name: string }; Body: { endpoint?: unknown; from?: unknown; to?: unknown; write?: unknown; version?: unknown } }>(
     '/api/v1/plugins/:name/evaluate',
     async (req) => {
-      const p = await getPlugin(req.params.name);
+      const p = await plugins.require(req.params.name);
       const b = req.body ?? {};
       const epName = checkEndpointName(b.endpoint);
-      const e = await buckets.endpoints.get(epName);
-      if (!e || e.operation !== 'PUT') throw new ModelwatchError('NOT_FOUND', `no endpoint named '${epName}'`);
-      const endpoint = e.json<EndpointRecord>();
+      const endpoint = await endpoints.get(epName);
+      if (!endpoint) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${epName}'`);
       const from = timeArg(b.from, 'from');
       const to = timeArg(b.to, 'to');
       if (!(from < to))
@@ -412,7 +364,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       for (const t of tasks) {
         const m = await nc.request(Subjects.runnerEvaluate, jsonCodec.encode(t), { timeout: 120_000 });
         const r = jsonCodec.decode<EvaluateReply>(m.data);
-        if (!r.ok) throw new ModelwatchError('INTERNAL' as never, `evaluating window ${new Date(t.windowStart).toISOString()} failed: ${r.error.message}`);
+        if (!r.ok) throw new ModelwatchError('INTERNAL', `evaluating window ${new Date(t.windowStart).toISOString()} failed: ${r.error.message}`);
         let s: EvaluatedWindow['stored'] = 'not written';
         if (write) {
           if (stored.has(t.windowStart)) s = 'already stored';

@@ -1,22 +1,37 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { SETTINGS_KEY, Subjects, type EndpointRecord, type MonitoringSettings, type ResultsReply, type ResultsRequest } from '@modelwatch/protocol';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Subjects, type EndpointRecord, type MonitoringSettings, type ResultsReply, type ResultsRequest } from '@modelwatch/protocol';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { MIN_BASE_PERIOD_MS } from '../config/options.js';
 import { batchSeriesId } from '../domain/keys.js';
 import { normalizeLabel, type NormalizedLabel } from '../domain/labels.js';
 import { checkEndpointName, checkNames, endpointId } from '../domain/names.js';
-import { parseReference, referenceStatsFor, tableOf } from '../domain/reference.js';
+import { parseReference, tableOf } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';
 import { ModelwatchError, isModelwatchError, type ErrorCode, InvalidEventError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
-import { updateJson } from '../store/kv.js';
-import { readSettings, withBasePeriod } from '../store/settings.js';
+import type { Buckets } from '../nats/topology.js';
+import { EndpointStore } from '../store/endpoints.js';
+import { SettingsStore } from '../store/settings.js';
+import type { WatchedKv } from '../store/watched-kv.js';
+import { IngestService } from '../stream/ingest.js';
 import type { DefaultAppOutcome, MonitoringStatus, SetMonitoringBody, SetMonitoringReply } from './contract.js';
-import { endpointStats, registerDataPlaneRoutes, type DataPlaneDeps } from './data-plane.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { registerPluginRoutes } from './plugins.js';
+import { deadLetterRoutes } from './routes/dlq.js';
+import { eventRoutes } from './routes/events.js';
+import { endpointStats, servingRoutes } from './routes/serving.js';
 
-export interface ApiDeps extends DataPlaneDeps {
+export interface ApiDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  buckets: Buckets;
+  endpoints: WatchedKv<EndpointRecord>;
+  logger: Logger;
+  maxFutureSkewMs: number;
   allowedLatenessMs: number;
   retentionMs: number;
   version: string;
@@ -63,14 +78,9 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.status(500).send({ error: { code: 'INTERNAL', message: e.message ?? String(err) } });
   });
 
-  const getEndpoint = async (name: string): Promise<EndpointRecord> => {
-    checkEndpointName(name);
-    const e = await buckets.endpoints.get(name);
-    if (!e || e.operation !== 'PUT') {
-      throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}' (create it with: modelwatch endpoint create --name ${name})`);
-    }
-    return e.json<EndpointRecord>();
-  };
+  const endpoints = new EndpointStore(buckets.endpoints, buckets.references);
+  const settings = new SettingsStore(buckets.settings, deps);
+  const getEndpoint = async (name: string): Promise<EndpointRecord> => endpoints.require(checkEndpointName(name));
 
   app.get('/api/v1/health', async () => ({ ok: true, version: deps.version }));
   registerProbeRoutes(app, {
@@ -80,12 +90,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   // ---- endpoints
   app.get('/api/v1/endpoints', async () => {
-    const out: ReturnType<typeof endpointSummary>[] = [];
-    for await (const k of await buckets.endpoints.keys()) {
-      const e = await buckets.endpoints.get(k);
-      if (e?.operation === 'PUT') out.push(endpointSummary(e.json<EndpointRecord>()));
-    }
-    out.sort((a, b) => a.name.localeCompare(b.name));
+    const out = (await endpoints.list()).map(endpointSummary);
     const stats = await endpointStats(deps, out as unknown as EndpointRecord[]);
     return { endpoints: out.map((e) => ({ ...e, stats: stats.get(e.name) })) };
   });
@@ -104,58 +109,20 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       const labelNames = body.labelNames === undefined ? [] : checkNames(body.labelNames, 'labelNames');
       const overlap = featureNames.filter((f) => labelNames.includes(f));
       if (overlap.length) throw new ModelwatchError('INVALID_ARGUMENT', `'${overlap[0]}' is both a feature and a label`);
-      let created = false;
-      const now = Date.now();
-      const record = await updateJson<EndpointRecord>(buckets.endpoints, name, (cur) => {
-        if (cur) {
-          if (featureNames.length && cur.featureNames.length && featureNames.join('\u0000') !== cur.featureNames.join('\u0000')) {
-            throw new ModelwatchError(
-              'CONFLICT',
-              `endpoint '${name}' exists with features ${cur.featureNames.join(', ')}; it cannot be created again with ${featureNames.join(', ')}`,
-            );
-          }
-          return undefined;
-        }
-        created = true;
-        return {
-          id: endpointId(name),
-          name,
-          featureNames,
-          labelNames,
-          featureStats: {},
-          monitoring: body.monitoring === undefined ? true : Boolean(body.monitoring),
-          createdAt: now,
-          updatedAt: now,
-        };
+      const { record, created } = await endpoints.create({
+        name,
+        featureNames,
+        labelNames,
+        monitoring: body.monitoring === undefined ? true : Boolean(body.monitoring),
       });
-      let out = record!;
+      let out = record;
       if (body.reference !== undefined) {
         if (!Array.isArray(body.reference)) throw new ModelwatchError('INVALID_REFERENCE', 'reference: expected an array of row objects');
-        out = await setReference(name, tableOf(body.reference as Array<Record<string, unknown>>));
+        out = await endpoints.setReference(name, tableOf(body.reference as Array<Record<string, unknown>>));
       }
       return reply.status(created ? 201 : 200).send(endpointSummary(out));
     },
   );
-
-  const setReference = async (name: string, table: ReturnType<typeof tableOf>): Promise<EndpointRecord> => {
-    const id = endpointId(name);
-    // the rows first, for apps that ask for them; then the record that points at them
-    await buckets.references.putBlob({ name: `${id}.json` }, new TextEncoder().encode(JSON.stringify(table)));
-    const revision = Date.now();
-    const rec = await updateJson<EndpointRecord>(buckets.endpoints, name, (cur) => {
-      if (!cur) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}'`);
-      const featureNames = cur.featureNames.length ? cur.featureNames : table.columns.filter((c) => !cur.labelNames.includes(c));
-      return {
-        ...cur,
-        featureNames,
-        featureStats: referenceStatsFor(table, featureNames, cur.labelNames),
-        referenceRevision: revision,
-        referenceRowCount: table.rows,
-        updatedAt: revision,
-      };
-    });
-    return rec!;
-  };
 
   app.put<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/reference', async (req) => {
     await getEndpoint(req.params.name);
@@ -169,7 +136,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       if (!Array.isArray(req.body)) throw new ModelwatchError('INVALID_REFERENCE', 'reference: expected an array of row objects');
       table = tableOf(req.body as Array<Record<string, unknown>>);
     } else throw new ModelwatchError('INVALID_REFERENCE', `reference: send text/csv, application/x-ndjson or application/json, not '${type}'`);
-    const rec = await setReference(req.params.name, table);
+    const rec = await endpoints.setReference(req.params.name, table);
     return { ...endpointSummary(rec), referenceRows: table.rows };
   });
 
@@ -177,14 +144,14 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     await getEndpoint(req.params.name);
     const monitoring = req.body?.monitoring;
     if (typeof monitoring !== 'boolean') throw new ModelwatchError('INVALID_ARGUMENT', 'monitoring: expected true or false');
-    const rec = await updateJson<EndpointRecord>(buckets.endpoints, req.params.name, (cur) =>
-      cur ? { ...cur, monitoring, updatedAt: Date.now() } : undefined,
-    );
-    return endpointSummary(rec!);
+    return endpointSummary(await endpoints.setMonitoring(req.params.name, monitoring));
   });
 
-  // ---- events, batches, dead letters, serving statistics (api/data-plane.ts)
-  await registerDataPlaneRoutes(app, deps);
+  // ---- events, batches, dead letters, serving statistics (api/routes/)
+  const ingest = new IngestService({ js, endpoints: deps.endpoints, maxFutureSkewMs: deps.maxFutureSkewMs });
+  await app.register(eventRoutes, { ingest, buckets });
+  await app.register(deadLetterRoutes, { js, jsm: deps.jsm });
+  await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);
@@ -221,7 +188,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     };
   };
   app.get('/api/v1/monitoring', async () => {
-    const s = await readSettings(buckets.settings);
+    const s = await settings.read();
     if (!s) throw new ModelwatchError('NOT_FOUND', 'monitoring settings are missing; is the host running?');
     return monitoringView(s);
   });
@@ -245,13 +212,8 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     // the default app first: when it cannot be deployed (a runner refuses it), nothing changed
     const outcome: DefaultAppOutcome | undefined =
       defaultApp === undefined ? undefined : defaultApp === 'none' ? { app: null, action: 'none' } : await plugins.deployDefaultApp(defaultApp);
-    const s = await updateJson<MonitoringSettings>(buckets.settings, SETTINGS_KEY, (cur) => {
-      if (!cur) throw new ModelwatchError('NOT_FOUND', 'monitoring settings are missing; is the host running?');
-      const now = Date.now();
-      const next = periodMs === undefined ? cur : withBasePeriod(cur, periodMs, now, deps);
-      return { ...next, enabled: enabled ?? cur.enabled, updatedAt: now };
-    });
-    return { ...monitoringView(s!), ...(outcome ? { defaultApp: outcome } : {}) };
+    const s = await settings.change({ enabled, basePeriodMs: periodMs });
+    return { ...monitoringView(s), ...(outcome ? { defaultApp: outcome } : {}) };
   });
 
   // ---- results

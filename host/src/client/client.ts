@@ -10,17 +10,25 @@ import type {
 } from '@modelwatch/protocol';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import type { JsonValue } from '@modelwatch/sdk';
-import type {
-  DefaultAppOutcome,
-  EndpointStats,
-  EndpointSummary,
-  EvaluatedWindow,
-  IngestResult,
-  MonitoringStatus,
-  PublishPluginBody,
-  PublishPluginReply,
-  SetMonitoringBody,
-  SetMonitoringReply,
+import {
+  DataPlaneRoutes,
+  routePath,
+  type BatchDetail,
+  type BatchIngestResult,
+  type DeadLetterList,
+  type DeadLetterQuery,
+  type DefaultAppOutcome,
+  type EndpointStats,
+  type EndpointSummary,
+  type EvaluatedWindow,
+  type IngestResult,
+  type MonitoringStatus,
+  type PublishPluginBody,
+  type PublishPluginReply,
+  type ReplayReply,
+  type ReplayRequest,
+  type SetMonitoringBody,
+  type SetMonitoringReply,
 } from '../api/contract.js';
 import type { PluginBundle } from '../plugins/bundle.js';
 
@@ -120,12 +128,12 @@ export class ModelwatchClient {
 
   /** Send inference events (native format). */
   sendEvents(name: string, events: unknown[] | unknown) {
-    return this.call<IngestReply>('POST', `/api/v1/endpoints/${encodeURIComponent(name)}/events`, events);
+    return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), events);
   }
 
   /** Send NDJSON text (one event a line). */
   sendNdjson(name: string, text: string) {
-    return this.call<IngestReply>('POST', `/api/v1/endpoints/${encodeURIComponent(name)}/events`, text, 'application/x-ndjson');
+    return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), text, 'application/x-ndjson');
   }
 
   /** Send ground truth for earlier predictions: `{ requestId, labels: { output: value } }` or `{ requestId, label }`. */
@@ -241,7 +249,7 @@ export class ModelwatchClient {
 
   /** Serving statistics of an endpoint: requests, errors, latency, estimated predictions, late rows, dead letters, drift status. */
   endpointStats(name: string) {
-    return this.call<EndpointStats>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}/stats`);
+    return this.call<EndpointStats>('GET', routePath(DataPlaneRoutes.stats, { name }));
   }
 
   /** Serving metrics of an endpoint per closed interval (a minute), newest first. */
@@ -249,43 +257,43 @@ export class ModelwatchClient {
     const qs = new URLSearchParams();
     if (q.since !== undefined) qs.set('since', String(q.since));
     if (q.limit) qs.set('limit', String(q.limit));
-    return this.call<{ intervals: ServingRecord[] }>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}/serving?${qs}`).then((r) => r.intervals);
+    return this.call<{ intervals: ServingRecord[] }>('GET', `${routePath(DataPlaneRoutes.serving, { name })}?${qs}`).then((r) => r.intervals);
   }
 
   /** Send a batch of historical events (JSON: an array, one event, or a columnar batch; or NDJSON text), analysed in its own windows. */
   sendBatch(name: string, events: unknown, opts: { id?: string; ndjson?: boolean } = {}) {
     const qs = opts.id ? `?id=${encodeURIComponent(opts.id)}` : '';
-    return this.call<IngestReply & { batchId: string }>(
+    return this.call<BatchIngestResult>(
       'POST',
-      `/api/v1/endpoints/${encodeURIComponent(name)}/batches${qs}`,
+      `${routePath(DataPlaneRoutes.batches, { name })}${qs}`,
       opts.ndjson ? String(events) : events,
       opts.ndjson ? 'application/x-ndjson' : 'application/json',
     );
   }
 
   listBatches(name: string) {
-    return this.call<{ batches: BatchRecord[] }>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}/batches`).then((r) => r.batches);
+    return this.call<{ batches: BatchRecord[] }>('GET', routePath(DataPlaneRoutes.batches, { name })).then((r) => r.batches);
   }
 
   getBatch(name: string, id: string) {
-    return this.call<BatchRecord & { resultsEndpointId: string }>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}/batches/${encodeURIComponent(id)}`);
+    return this.call<BatchDetail>('GET', routePath(DataPlaneRoutes.batch, { name, id }));
   }
 
   /** Dead letters, newest first, with the counts per endpoint and reason. */
-  deadLetters(q: { endpoint?: string; reason?: string; limit?: number } = {}) {
+  deadLetters(q: DeadLetterQuery = {}) {
     const qs = new URLSearchParams();
     if (q.endpoint) qs.set('endpoint', q.endpoint);
     if (q.reason) qs.set('reason', q.reason);
     if (q.limit) qs.set('limit', String(q.limit));
-    return this.call<{ total: number; counts: Record<string, Record<string, number>>; letters: StoredDeadLetter[] }>('GET', `/api/v1/dlq?${qs}`);
+    return this.call<DeadLetterList>('GET', `${DataPlaneRoutes.deadLetters}?${qs}`);
   }
 
   deadLetter(seq: number) {
-    return this.call<StoredDeadLetter>('GET', `/api/v1/dlq/${seq}`);
+    return this.call<StoredDeadLetter>('GET', routePath(DataPlaneRoutes.deadLetter, { seq }));
   }
 
   /** Publish dead letters' events again (all of an endpoint, or the given sequences) and remove them from the DLQ. */
-  replayDeadLetters(q: { endpoint?: string; seqs?: number[]; includeLate?: boolean } = {}) {
-    return this.call<{ replayed: Array<{ seq: number; endpoint: string }>; skipped: Array<{ seq: number; reason: string }> }>('POST', '/api/v1/dlq/replay', q);
+  replayDeadLetters(q: ReplayRequest = {}) {
+    return this.call<ReplayReply>('POST', DataPlaneRoutes.replay, q);
   }
 }

@@ -16,7 +16,7 @@ import { batchSeriesId, windowKey } from '../domain/keys.js';
 import { rowKeysOf, windowAt, windowsHoldingKey, type Window, type WindowLayout } from '../domain/windows.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
-import { updateJson } from '../store/kv.js';
+import { BatchStore } from '../store/batches.js';
 import { activeVersionOf, appliesTo } from '../store/plugins.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 
@@ -60,9 +60,12 @@ export class Controller {
   /** Windows dispatched since start. */
   dispatched = 0;
 
+  private readonly batchStore: BatchStore | undefined;
+
   constructor(private readonly deps: ControllerDeps) {
     this.log = deps.logger.child({ component: 'controller' });
     this.clock = deps.clock ?? systemClock;
+    this.batchStore = deps.batchesKv ? new BatchStore(deps.batchesKv) : undefined;
   }
 
   start(): void {
@@ -189,8 +192,9 @@ export class Controller {
    * message ids make a repeated dispatch (a crash before the record says `dispatched`) a no-op.
    */
   private async dispatchBatches(layout: WindowLayout, plugins: PluginRecord[]): Promise<number> {
-    const { batches, batchesKv } = this.deps;
-    if (!batches || !batchesKv || plugins.length === 0) return 0;
+    const { batches } = this.deps;
+    const batchStore = this.batchStore;
+    if (!batches || !batchStore || plugins.length === 0) return 0;
     const waiting = batches.all().filter((b) => b.status === 'ingested');
     if (waiting.length === 0) return 0;
     const floor = (await this.deps.jsm.consumers.info(Streams.events, Consumers.stream)).ack_floor.stream_seq;
@@ -218,9 +222,7 @@ export class Controller {
       await Promise.all(
         tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: windowKey(t.endpointId, t.app, t.windowStart) })),
       );
-      await updateJson<BatchRecord>(batchesKv, `${b.endpoint}.${b.batchId}`, (cur) =>
-        cur && cur.status === 'ingested' ? { ...cur, status: 'dispatched', windows: windows.size, dispatchedAt: now } : undefined,
-      );
+      await batchStore.markDispatched(b, windows.size, now);
       total += tasks.length;
       this.log.info({ endpoint: ep.name, batch: b.batchId, windows: windows.size, apps: plugins.length }, 'batch dispatched');
     }

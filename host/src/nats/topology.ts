@@ -3,6 +3,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Buckets, BUNDLE_STORE, Consumers, REFERENCE_STORE, Streams, Subjects } from '@modelwatch/protocol';
+import { isNotFound } from './errors.js';
 
 export interface TopologyOptions {
   retentionMs: number;
@@ -110,11 +111,6 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Parame
   }
   const { durable_name, deliver_policy: _d, ...mutable } = cfg;
   await jsm.consumers.update(stream, durable_name!, mutable);
-}
-
-export function isNotFound(err: unknown): boolean {
-  const e = err as { code?: unknown; api_error?: { err_code?: number }; message?: string };
-  return e?.api_error?.err_code === 10059 || e?.api_error?.err_code === 10014 || e?.code === '404' || /not found/i.test(e?.message ?? '');
 }
 
 /** Handles every component opens once. */

@@ -1,9 +1,10 @@
-import { normalizeAppOutput, type CellValue, type FeatureStats, type FeatureStatsMap, type JsonValue } from '@modelwatch/sdk';
+import type { CellValue, FeatureStats, FeatureStatsMap, JsonValue } from '@modelwatch/sdk';
 import { seededRandom } from '@modelwatch/sdk/testing';
 import type { DryRunResult, EndpointRecord, PluginLimits } from '@modelwatch/protocol';
 import { errorData, ModelwatchError } from '../errors.js';
-import type { PluginSandbox, SampleData, SandboxInput } from './sandbox.js';
+import type { SampleData, Sandbox, SandboxInput } from './sandbox.js';
 import { packColumns, sampleStatsOf, withGroundTruth } from './window-data.js';
+import { normalizeAppOutput } from '../sdk-internal.js';
 
 /** Rows of the synthetic window of a dry run. */
 export const DRY_RUN_ROWS = 100;
@@ -179,7 +180,7 @@ export function dryRunInput(endpoint: DryRunEndpoint, opts: DryRunInputOptions):
 }
 
 /** Run one dry-run window in a sandbox; what the app did, never a throw. */
-export async function runDryWindow(sandbox: PluginSandbox, input: SandboxInput, limits: PluginLimits): Promise<DryRunResult> {
+export async function runDryWindow(sandbox: Sandbox, input: SandboxInput, limits: PluginLimits): Promise<DryRunResult> {
   const base = { endpoint: input.endpoint.name, rows: input.sample.length };
   const started = performance.now();
   try {

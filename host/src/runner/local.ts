@@ -1,4 +1,4 @@
-import { normalizeAppOutput, type FeatureStatsMap, type JsonValue, type NormalizedOutput } from '@modelwatch/sdk';
+import type { FeatureStatsMap, JsonValue } from '@modelwatch/sdk';
 import { referenceStatsMap } from '@modelwatch/sdk/stats';
 import type { DryRunResult, ReferenceTable } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
@@ -6,8 +6,9 @@ import type { PluginBundle } from '../plugins/bundle.js';
 import { validateConfig } from '../plugins/config.js';
 import { appliesTo } from '../store/plugins.js';
 import { dryRunInput, dryRunLimits, runDryWindow, syntheticReference, type DryRunEndpoint } from './dry-run.js';
-import { PluginSandbox, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
+import { sandboxOf, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
 import { packColumns, sampleStatsOf } from './window-data.js';
+import { normalizeAppOutput, type NormalizedOutput } from '../sdk-internal.js';
 
 export interface LocalRunOptions {
   /** The window's rows. */
@@ -37,7 +38,7 @@ export interface LocalRunResult extends NormalizedOutput {
  */
 export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Promise<LocalRunResult> {
   const input = localInput(bundle, opts);
-  const sb = PluginSandbox.fromBundle(bundle);
+  const sb = sandboxOf(bundle);
   try {
     await sb.check();
     const started = performance.now();
@@ -120,7 +121,7 @@ export function localInput(bundle: PluginBundle, opts: LocalRunOptions): Sandbox
  * @throws {ModelwatchError} PLUGIN_LOAD_FAILED saying what is wrong
  */
 export async function checkLocal(bundle: PluginBundle): Promise<void> {
-  const sb = PluginSandbox.fromBundle(bundle);
+  const sb = sandboxOf(bundle);
   try {
     await sb.check();
   } finally {
@@ -154,7 +155,7 @@ export async function dryRunLocal(bundle: PluginBundle, endpoint: DryRunEndpoint
     };
   }
   const limits = dryRunLimits(m.limits);
-  const sb = PluginSandbox.fromBundle(bundle, { limits, atPublish: true });
+  const sb = sandboxOf(bundle, { limits, atPublish: true });
   try {
     const reference = m.referenceRows ? syntheticReference(endpoint) : undefined;
     const input = dryRunInput(endpoint, {

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { normalizeAppOutput } from '@modelwatch/sdk';
 import {
   Consumers,
   Streams,
@@ -22,17 +21,20 @@ import {
   type PluginVersionRecord,
   type ReferenceTable,
   type TaskMessage,
+  type WindowRef,
 } from '@modelwatch/protocol';
 import { windowKey } from '../domain/keys.js';
-import { errorData, ModelwatchError, type ErrorData } from '../errors.js';
+import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { openBuckets, type Buckets } from '../nats/topology.js';
 import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
 import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS } from './dry-run.js';
-import { PluginSandbox, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
+import { loadSandboxRuntime } from './runtime-bundle.js';
+import { createSandbox, type LogLine, type SampleData, type Sandbox, type SandboxInput } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
+import { normalizeAppOutput } from '../sdk-internal.js';
 
 export interface AppRunnerOptions {
   nc: NatsConnection;
@@ -52,9 +54,6 @@ export interface AppRunnerOptions {
 export const CRASH_TOLERANCE = 3;
 const MAX_SANDBOXES = 64;
 const MAX_CACHED_WINDOWS = 8;
-/** Failures worth another try: the next attempt may run elsewhere or with more luck. */
-const RETRYABLE = new Set(['APP_TIMEOUT', 'APP_MEMORY_LIMIT', 'APP_ERROR', 'APP_INVALID_OUTPUT']);
-
 /**
  * Takes tasks from the work queue and runs each app's doTracking for its window in a
  * sandbox. Needs nothing but NATS: any number can run, on any machine.
@@ -69,7 +68,7 @@ export class AppRunner {
   private subs: Subscription[] = [];
   private loop: Promise<void> | undefined;
   private readonly inflight = new Set<Promise<void>>();
-  private readonly sandboxes = new Map<string, PluginSandbox>();
+  private readonly sandboxes = new Map<string, Sandbox>();
   private readonly windows = new Map<string, Promise<WindowData>>();
   private readonly references = new Map<string, Promise<SampleData | undefined>>();
   private readonly log: Logger;
@@ -86,6 +85,8 @@ export class AppRunner {
 
   async start(): Promise<void> {
     const { nc } = this.opts;
+    // the sandbox runtime, bundled before the first window needs it (a broken installation fails here)
+    await loadSandboxRuntime();
     this.js = jetstream(nc);
     this.jsm = await jetstreamManager(nc);
     this.buckets = await openBuckets(nc);
@@ -154,7 +155,7 @@ export class AppRunner {
    */
   private async check(msg: Msg): Promise<void> {
     let reply: CheckReply = { ok: true };
-    let sb: PluginSandbox | undefined;
+    let sb: Sandbox | undefined;
     try {
       const req = jsonCodec.decode<CheckRequest>(msg.data);
       sb = this.bundleSandbox(req, { ...DEFAULT_LIMITS, ...req.limits });
@@ -175,7 +176,7 @@ export class AppRunner {
    */
   private async dryRun(msg: Msg): Promise<void> {
     let reply: DryRunReply;
-    let sb: PluginSandbox | undefined;
+    let sb: Sandbox | undefined;
     try {
       const req = jsonCodec.decode<DryRunRequest>(msg.data);
       const limits = dryRunLimits({ ...DEFAULT_LIMITS, ...req.limits });
@@ -222,8 +223,8 @@ export class AppRunner {
   }
 
   /** A sandbox for a bundle being published: a crash in it concerns no stored window. */
-  private bundleSandbox(req: BundleRequest, limits: PluginLimits): PluginSandbox {
-    return new PluginSandbox({
+  private bundleSandbox(req: BundleRequest, limits: PluginLimits): Sandbox {
+    return createSandbox({
       name: req.name,
       version: req.version,
       code: req.code,
@@ -271,7 +272,8 @@ export class AppRunner {
         });
       } else {
         output = await this.analyse(task, attempt);
-        if (output.outcome === 'error' && output.error && RETRYABLE.has(output.error.code) && attempt < this.attempts) {
+        if (output.outcome === 'error' && output.error && isRetryable(output.error.code) && attempt < this.attempts) {
+          // a retryable failure (errors.ts): the next attempt may run elsewhere or with more luck
           this.log.info(
             { app: task.app, endpoint: task.endpointName, windowStart: task.windowStart, attempt, error: output.error.code },
             'window failed; it will be tried again',
@@ -294,29 +296,13 @@ export class AppRunner {
   }
 
   private base(task: TaskMessage, attempts: number): AppOutputMessage {
-    return {
-      v: 1,
-      endpointId: task.endpointId,
-      endpointName: task.endpointName,
-      app: task.app,
-      version: task.version,
-      windowStart: task.windowStart,
-      windowEnd: task.windowEnd,
-      outcome: 'ok',
-      rows: 0,
-      results: [],
-      metrics: [],
-      durationMs: 0,
-      completedAt: 0,
-      runner: this.name,
-      attempts,
-    };
+    return windowOutput(task, { runner: this.name, attempts });
   }
 
   private failed(task: TaskMessage, attempts: number, error: ErrorData, rows = 0): AppOutputMessage {
     const where = `${task.app}@${task.version} on endpoint ${task.endpointName}, window ${new Date(task.windowStart).toISOString()}`;
     this.log.warn({ app: task.app, version: task.version, endpoint: task.endpointName, windowStart: task.windowStart, attempts, error }, 'app failed');
-    return { ...this.base(task, attempts), rows, outcome: 'error', error: { ...error, message: `${where}: ${error.message}` }, completedAt: Date.now() };
+    return failedOutput(task, { ...error, message: `${where}: ${error.message}` }, { runner: this.name, attempts, rows });
   }
 
   /** Analyse one window. Never throws for anything the app or its data did: that is an outcome. NATS trouble throws. */
@@ -330,7 +316,7 @@ export class AppRunner {
     const data = await this.windowData(endpoint, task, task.endpointId);
     base.rows = data.length;
     if (data.length === 0 && !version.runOnEmptyWindows) return { ...base, outcome: 'empty', completedAt: Date.now() };
-    let sandbox: PluginSandbox;
+    let sandbox: Sandbox;
     try {
       sandbox = await this.sandbox(plugin.name, version);
     } catch (err) {
@@ -441,7 +427,7 @@ export class AppRunner {
   }
 
   /** The sandbox of a plugin version: one isolate per version, the newest used kept (LRU). */
-  private async sandbox(name: string, version: PluginVersionRecord): Promise<PluginSandbox> {
+  private async sandbox(name: string, version: PluginVersionRecord): Promise<Sandbox> {
     const key = `${name}@${version.version}`;
     let sb = this.sandboxes.get(key);
     if (sb) {
@@ -455,7 +441,7 @@ export class AppRunner {
     ]);
     if (!code) throw new ModelwatchError('NOT_FOUND', `the bundle of ${key} is missing from the bundle store`);
     const dec = new TextDecoder();
-    sb = new PluginSandbox({
+    sb = createSandbox({
       name,
       version: version.version,
       code: dec.decode(code),
@@ -472,4 +458,42 @@ export class AppRunner {
     }
     return sb;
   }
+}
+
+/** The window an output is of. */
+export type OutputWindow = Omit<WindowRef, 'v'>;
+
+/** Who produced an output: a runner's name (or `supervisor`), and which try it was. */
+export interface OutputSource {
+  runner: string;
+  attempts: number;
+}
+
+/** The output of a window, to be filled in: outcome `ok`, no rows, results or metrics yet. */
+export function windowOutput(w: OutputWindow, by: OutputSource): AppOutputMessage {
+  return {
+    v: 1,
+    endpointId: w.endpointId,
+    endpointName: w.endpointName,
+    app: w.app,
+    version: w.version,
+    windowStart: w.windowStart,
+    windowEnd: w.windowEnd,
+    outcome: 'ok',
+    rows: 0,
+    results: [],
+    metrics: [],
+    durationMs: 0,
+    completedAt: 0,
+    runner: by.runner,
+    attempts: by.attempts,
+  };
+}
+
+/**
+ * The output of a window that failed (`error`, whose message says where): a runner's after its
+ * tries, or the supervisor's for a window whose app crashed its runner (`crashError`).
+ */
+export function failedOutput(w: OutputWindow, error: ErrorData, by: OutputSource & { rows?: number }): AppOutputMessage {
+  return { ...windowOutput(w, by), rows: by.rows ?? 0, outcome: 'error', error, completedAt: Date.now() };
 }

@@ -1,12 +1,28 @@
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { writeSync } from 'node:fs';
 import ivm from 'isolated-vm';
-import { APPLICATION_MARK } from '@modelwatch/sdk/internal';
 import { CRASH_MARKER, type CrashReport, type PluginLimits } from '@modelwatch/protocol';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import { BUNDLE_GLOBAL } from '../plugins/bundle-format.js';
 import type { PluginBundle } from '../plugins/bundle.js';
-import { DIRTY, hardenRealm, runWindow } from './sandbox-runtime.js';
+import {
+  Answer,
+  FACTORY_GLOBAL,
+  HOST_OPERATIONS,
+  MAX_LOG_LINE_CHARS,
+  MAX_LOG_LINES_PER_WINDOW,
+  MAX_OUTPUT_CHARS,
+  type HostOperations,
+  type LogLevel,
+  type SampleName,
+  type SampleSpec,
+  type SampleText,
+  type WindowMeta,
+} from './isolate/contract.js';
+import type * as Runtime from './isolate/runtime.js';
+import { RUNTIME_FILENAME, sandboxRuntimeCode } from './runtime-bundle.js';
+
+export { MAX_OUTPUT_CHARS };
 
 /** A sample (the window's rows, or the reference's) as the sandbox receives it. */
 export interface SampleData {
@@ -39,7 +55,7 @@ export interface SandboxInput {
 }
 
 export interface LogLine {
-  level: 'debug' | 'info' | 'warn' | 'error';
+  level: LogLevel;
   message: string;
   fields: string;
 }
@@ -79,10 +95,40 @@ export interface RunOptions {
   onLog?: (line: LogLine) => void;
 }
 
-/** __mw_take's answer when the window's promise has not settled (and never will). */
-const PENDING = '\u0000pending';
-/** Prefix of the runtime's answer when the output is not plain data. */
-const INVALID = '\u0000invalid:';
+/**
+ * A plugin version's sandbox: what the runner, the dry run and the local tools (`plugin build`,
+ * `plugin test`) use. Runs are serialised; after any failure the next run starts from a fresh
+ * isolate. `createSandbox()` and `sandboxOf()` make one (`PluginSandbox`, on isolated-vm).
+ */
+export interface Sandbox {
+  /** Compile the bundle. @throws {ModelwatchError} PLUGIN_LOAD_FAILED on a syntax error */
+  load(): void;
+  /**
+   * Check that the bundle loads and default-exports a class extending MonitoringApplication with
+   * doTracking, without calling it. @throws {ModelwatchError} PLUGIN_LOAD_FAILED saying what is wrong
+   */
+  check(): Promise<void>;
+  /**
+   * Run doTracking on one window: its output as JSON text (plain data, at most MAX_OUTPUT_CHARS).
+   * @throws {ModelwatchError} APP_ERROR, APP_TIMEOUT, APP_MEMORY_LIMIT, APP_INVALID_OUTPUT or PLUGIN_LOAD_FAILED
+   */
+  run(input: SandboxInput, options?: RunOptions): Promise<string>;
+  /** How many contexts this sandbox made (the first, and one for every window that left its realm changed or failed). */
+  readonly contextsCreated: number;
+  /** Let go of the isolate; a later run makes a new one. */
+  dispose(): void;
+}
+
+/** A sandbox for a plugin version. */
+export function createSandbox(options: SandboxOptions): Sandbox {
+  return new PluginSandbox(options);
+}
+
+/** The sandbox of a bundle as `bundlePlugin` made it: its manifest's name, version, limits and isolation, and its source map. */
+export function sandboxOf(bundle: PluginBundle, overrides: Partial<SandboxOptions> = {}): Sandbox {
+  return PluginSandbox.fromBundle(bundle, overrides);
+}
+
 /** How often the CPU-time watchdog looks. */
 const WATCHDOG_MS = 25;
 /** The least slack the wall-clock backstop gives a call beyond its time limit. */
@@ -93,44 +139,6 @@ const BACKSTOP_MS = 2000;
  * machine, several hundred on a loaded one.
  */
 const SETUP_TIMEOUT_MS = 10_000;
-
-/** Largest output (JSON text) an app may return. */
-export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024;
-const MAX_LOG_LINES_PER_WINDOW = 100;
-const MAX_LOG_LINE_CHARS = 4096;
-// Runs first in every context, compiled once per isolate: hardens the realm and defines the
-// runtime entry as a property the plugin's code (which runs after) can neither replace nor delete.
-// \`__mw_bind\` takes the host's callbacks once and records the pristine realm, after the plugin's
-// factory is defined and before any plugin code runs (later calls change nothing).
-const HARDEN = `(() => {
-  const realm = (${hardenRealm.toString()})();
-  const run = ${runWindow.toString()};
-  let host;
-  const fixed = (value) => ({ value, writable: false, configurable: false, enumerable: false });
-  Object.defineProperty(globalThis, '__mw_bind', fixed((fetch, log) => {
-    if (host) return;
-    host = { fetch, log };
-    realm.pristine();
-  }));
-  // a window runs in two calls: __mw_run starts it (the microtasks run before the call returns),
-  // __mw_take gives its output, throws its error, or answers PENDING: nothing in the sandbox
-  // could settle it any more (no timers, no I/O)
-  let done;
-  Object.defineProperty(globalThis, '__mw_run', fixed((keep, seq, meta) => {
-    done = undefined;
-    const out = run(realm, host, keep, seq, meta);
-    if (typeof out === 'string') return out;
-    out.then((value) => { done = { seq, value }; }, (error) => { done = { seq, error, failed: true }; });
-    return undefined;
-  }));
-  Object.defineProperty(globalThis, '__mw_take', fixed((seq) => {
-    const d = done;
-    done = undefined;
-    if (!d || d.seq !== seq) return '${PENDING}';
-    if (d.failed) throw d.error;
-    return d.value;
-  }));
-})();`;
 
 /**
  * JSON text of the window and reference statistics, made once per object: every app of a
@@ -146,11 +154,21 @@ function jsonOf(value: unknown): string {
 }
 
 /**
- * The bundle as a module factory: every call evaluates the plugin's module anew. Defined once
- * per context; the bundle's lines keep their numbers (the wrapper's first line is line 0).
+ * The bundle as a module factory: every call evaluates the plugin's module anew. Defined once per
+ * context, on a global the runtime takes and deletes before any plugin code runs; the bundle's
+ * lines keep their numbers (the wrapper's first line is line 0).
  */
 const factorySource = (code: string) =>
-  `Object.defineProperty(globalThis, '__mw_factory', { value: function () {\n${code}\n;return typeof ${BUNDLE_GLOBAL} === 'undefined' ? undefined : ${BUNDLE_GLOBAL};\n} });`;
+  `Object.defineProperty(globalThis, '${FACTORY_GLOBAL}', { configurable: true, value: function () {\n${code}\n;return typeof ${BUNDLE_GLOBAL} === 'undefined' ? undefined : ${BUNDLE_GLOBAL};\n} });`;
+
+/** A reference to one of the runtime's operations (its exports), typed by the runtime's module. */
+type RuntimeOperation<K extends keyof typeof Runtime> = ivm.Reference<(typeof Runtime)[K]>;
+
+/** A context with the runtime evaluated in it and the plugin's factory defined. */
+interface PreparedContext {
+  operation<K extends keyof typeof Runtime>(name: K): Promise<RuntimeOperation<K>>;
+  release(): void;
+}
 
 /**
  * A plugin version's isolate. Every window gets a fresh instance of the plugin's module, in a
@@ -160,24 +178,27 @@ const factorySource = (code: string) =>
  * keeps its work across windows, and nothing a window does reaches the next. After any
  * failure the isolate is thrown away and a new one made for the next window.
  */
-export class PluginSandbox {
+export class PluginSandbox implements Sandbox {
   private isolate: ivm.Isolate | undefined;
-  private scripts: { plugin: ivm.Script; harden: ivm.Script } | undefined;
+  /** The plugin's bundle wrapped as a module factory, compiled once per isolate. */
+  private plugin: ivm.Script | undefined;
+  /** The sandbox runtime's module (see runtime-bundle.ts), evaluated in every fresh context. */
+  private runtimeCode = '';
   private readonly filename: string;
   /** The window running now on the isolate, or the last one run there (for its crash report). */
   private current: { window?: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } } = {};
-  /** The context windows run in, with its entry, kept while its realm stays pristine. */
+  /** The context windows run in, with the runtime's operations, kept while its realm stays pristine. */
   private live:
     | {
         isolate: ivm.Isolate;
-        context: ivm.Context;
-        entry: ivm.Reference<(...a: unknown[]) => string | undefined>;
-        take: ivm.Reference<(seq: number) => string>;
+        prepared: PreparedContext;
+        runWindow: RuntimeOperation<'runWindow'>;
+        takeOutput: RuntimeOperation<'takeOutput'>;
       }
     | undefined;
   /** Runs are serialised: an isolate executes one thing at a time anyway, and a failing window must not take others down with it. */
   private queue: Promise<unknown> = Promise.resolve();
-  /** The window running now: what the context's callbacks answer for. */
+  /** The window running now: what the context's host operations answer for. */
   private active: { seq: number; input: SandboxInput } | undefined;
   /** Late log lines (the log callback is asynchronous) still go to their window's onLog for a moment. */
   private readonly recent = new Map<number, { onLog: ((line: LogLine) => void) | undefined; logs: number }>();
@@ -186,6 +207,14 @@ export class PluginSandbox {
   contextsCreated = 0;
 
   private readonly mapper: StackMapper;
+  /** The host's operations, as the runtime calls them (each checks its window is the one running). */
+  private readonly hostOperations: HostOperations = {
+    sampleColumns: (seq, sample) => this.sampleColumns(seq, sample),
+    sampleText: (seq, sample) => this.sampleText(seq, sample),
+    sampleStats: (seq) => jsonOf(this.window(seq).sampleStats),
+    featureStats: (seq) => jsonOf(this.window(seq).featureStats),
+    log: (seq, level, message, fields) => this.log(seq, level, message, fields),
+  };
 
   constructor(private readonly opts: SandboxOptions) {
     this.filename = `file:///plugins/${opts.name}@${opts.version}/plugin.js`;
@@ -211,9 +240,11 @@ export class PluginSandbox {
     this.ensure();
   }
 
-  private ensure(): { isolate: ivm.Isolate; scripts: NonNullable<PluginSandbox['scripts']> } {
-    if (this.isolate && !this.isolate.isDisposed && this.scripts) return { isolate: this.isolate, scripts: this.scripts };
+  private ensure(): { isolate: ivm.Isolate; plugin: ivm.Script } {
+    if (this.isolate && !this.isolate.isDisposed && this.plugin) return { isolate: this.isolate, plugin: this.plugin };
     this.disposeIsolate();
+    // the runtime first: a broken installation is not the plugin's fault
+    const runtimeCode = sandboxRuntimeCode();
     // the crash report names the window this isolate last ran, even once a newer isolate runs another
     const current: PluginSandbox['current'] = (this.current = {});
     const isolate = new ivm.Isolate({
@@ -236,16 +267,14 @@ export class PluginSandbox {
       },
     });
     try {
-      this.scripts = {
-        plugin: isolate.compileScriptSync(factorySource(this.opts.code), { filename: this.filename, lineOffset: -1 }),
-        harden: isolate.compileScriptSync(HARDEN, { filename: 'file:///modelwatch/harden.js' }),
-      };
+      this.plugin = isolate.compileScriptSync(factorySource(this.opts.code), { filename: this.filename, lineOffset: -1 });
     } catch (err) {
       isolate.dispose();
       throw new ModelwatchError('PLUGIN_LOAD_FAILED', `${this.opts.name}@${this.opts.version} does not compile: ${(err as Error).message}`);
     }
     this.isolate = isolate;
-    return { isolate, scripts: this.scripts };
+    this.runtimeCode = runtimeCode;
+    return { isolate, plugin: this.plugin };
   }
 
   /**
@@ -259,7 +288,7 @@ export class PluginSandbox {
   }
 
   private async runNow(input: SandboxInput, runOptions: RunOptions): Promise<string> {
-    const { isolate, scripts } = this.ensure();
+    const { isolate, plugin } = this.ensure();
     this.current.window = { endpointId: input.endpoint.id, endpointName: input.endpoint.name, windowStart: input.windowStart, windowEnd: input.windowEnd };
     const timeout = this.opts.limits.timeoutMs;
     let clock: WindowClock | undefined;
@@ -268,50 +297,52 @@ export class PluginSandbox {
     try {
       const keepModule = this.opts.isolation === 'version';
       const { sample, reference, groundTruth, sampleStats: _s, featureStats: _f, ...head } = input;
-      const spec = (sp: SampleData) => ({
+      const spec = (sp: SampleData): SampleSpec => ({
         length: sp.length,
-        columns: sp.columns,
-        numeric: sp.numeric,
+        columns: [...sp.columns],
+        numeric: [...sp.numeric],
         stringColumns: Object.keys(sp.strings),
         timed: sp.timed,
       });
-      const meta = JSON.stringify({
+      const windowMeta: WindowMeta = {
         ...head,
         sample: spec(sample),
         ...(reference ? { reference: spec(reference) } : {}),
         ...(groundTruth ? { groundTruth: { matched: groundTruth.matched, numeric: groundTruth.numeric, strings: Object.keys(groundTruth.strings) } } : {}),
-      });
+      };
+      const meta = JSON.stringify(windowMeta);
       const seq = ++this.seq;
       this.active = { seq, input };
       if (onLog) this.recent.set(seq, { onLog, logs: 0 });
       let out: unknown;
-      // a realm the last window left changed answers DIRTY without running anything: once more
-      // in a fresh context (which is pristine by construction)
+      // a realm the last window left changed answers Answer.dirty without running anything: once
+      // more in a fresh context (which is pristine by construction)
       for (let attempt = 0; attempt < 2; attempt++) {
         // a fresh context is the host's work, bounded on its own: the plugin's limits start after it
         // (charged to the plugin, it failed well-behaved windows on a loaded machine)
-        const live = await this.liveContext(isolate, scripts);
+        const live = await this.liveContext(isolate, plugin);
         clock = this.startClock(isolate, timeout);
         const { began, deadline } = clock;
         // (not isolated-vm's promise results: in a long-lived context they hold native memory)
-        const call = live.entry.apply(undefined, [keepModule, seq, meta], { timeout: Math.max(1, timeout - (Date.now() - began)), result: { copy: true } });
+        const call = live.runWindow.apply(undefined, [keepModule, seq, meta], { timeout: Math.max(1, timeout - (Date.now() - began)), result: { copy: true } });
         call.catch(() => undefined); // raced below: a late rejection must not go unhandled
         out = await Promise.race([call, deadline]);
-        if (out === DIRTY) {
+        if (out === Answer.dirty) {
           clock.stop();
           clock = undefined;
           this.dropContext();
           continue;
         }
-        const take = live.take.apply(undefined, [seq], { timeout: Math.max(1, timeout - (Date.now() - began)), result: { copy: true } });
+        const take = live.takeOutput.apply(undefined, [seq], { timeout: Math.max(1, timeout - (Date.now() - began)), result: { copy: true } });
         take.catch(() => undefined);
         out = await Promise.race([take, deadline]);
-        if (out === PENDING)
+        if (out === Answer.pending)
           throw new ModelwatchError('APP_TIMEOUT', `${this.label()} did not finish: its promise can never settle (nothing is left to run in the sandbox)`);
         break;
       }
-      if (typeof out !== 'string' || out === DIRTY) throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned no JSON output`);
-      if (out.startsWith(INVALID)) throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned an invalid output: ${out.slice(INVALID.length)}`);
+      if (typeof out !== 'string' || out === Answer.dirty) throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned no JSON output`);
+      if (out.startsWith(Answer.invalid))
+        throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned an invalid output: ${out.slice(Answer.invalid.length)}`);
       if (out.length > MAX_OUTPUT_CHARS) {
         throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned ${out.length} characters of output, over the limit of ${MAX_OUTPUT_CHARS}`);
       }
@@ -338,7 +369,7 @@ export class PluginSandbox {
    * keeps the isolate's thread busy), and a wall-clock backstop for a call that neither runs nor
    * returns. The backstop leaves room for a call queued behind other plugins' calls on the
    * runner's threads: a busy runner must not fail a quick plugin. (A promise that can never
-   * settle is found at once, see PENDING.)
+   * settle is found at once, see Answer.pending.)
    */
   private startClock(isolate: ivm.Isolate, timeout: number): WindowClock {
     let timer: NodeJS.Timeout | undefined;
@@ -367,10 +398,11 @@ export class PluginSandbox {
   }
 
   /**
-   * The context windows run in: the live one, or a fresh hardened one with the plugin's factory
-   * defined (no plugin code runs here), within SETUP_TIMEOUT_MS.
+   * The context windows run in: the live one, or a fresh one (the runtime evaluated, the host's
+   * operations bound, the pristine realm recorded; no plugin code runs here), within
+   * SETUP_TIMEOUT_MS.
    */
-  private async liveContext(isolate: ivm.Isolate, scripts: NonNullable<PluginSandbox['scripts']>): Promise<NonNullable<PluginSandbox['live']>> {
+  private async liveContext(isolate: ivm.Isolate, plugin: ivm.Script): Promise<NonNullable<PluginSandbox['live']>> {
     if (this.live?.isolate === isolate) return this.live;
     let timer: NodeJS.Timeout | undefined;
     const slow = new Promise<never>((_, reject) => {
@@ -383,68 +415,109 @@ export class PluginSandbox {
     });
     slow.catch(() => undefined);
     try {
-      return await Promise.race([this.prepareContext(isolate, scripts), slow]);
+      return await Promise.race([this.bindContext(isolate, plugin), slow]);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private async prepareContext(isolate: ivm.Isolate, scripts: NonNullable<PluginSandbox['scripts']>): Promise<NonNullable<PluginSandbox['live']>> {
+  private async bindContext(isolate: ivm.Isolate, plugin: ivm.Script): Promise<NonNullable<PluginSandbox['live']>> {
     const timeout = SETUP_TIMEOUT_MS;
-    const context = await isolate.createContext();
-    this.contextsCreated++;
+    const prepared = await this.prepareContext(isolate, plugin, timeout);
     try {
-      await scripts.harden.run(context, { timeout });
-      await scripts.plugin.run(context, { timeout });
-      const bind = (await context.global.get('__mw_bind', { reference: true })) as ivm.Reference<(...a: unknown[]) => void>;
-      await bind.apply(
+      const bindHost = await prepared.operation('bindHost');
+      const ops = this.hostOperations;
+      await bindHost.apply(
         undefined,
-        [
-          new ivm.Callback((seq: unknown, which: unknown, part: unknown) => this.fetch(seq, which, part)),
-          new ivm.Callback((seq: unknown, level: unknown, message: unknown, fields: unknown) => this.log(seq, level, message, fields), { ignored: true }),
-        ],
+        HOST_OPERATIONS.map((name) =>
+          name === 'log'
+            ? new ivm.Callback(ops.log as (...a: unknown[]) => void, { ignored: true })
+            : new ivm.Callback(ops[name] as (...a: unknown[]) => unknown),
+        ) as unknown as Parameters<typeof Runtime.bindHost>,
         { timeout },
       );
-      bind.release();
-      const entry = (await context.global.get('__mw_run', { reference: true })) as NonNullable<PluginSandbox['live']>['entry'];
-      const take = (await context.global.get('__mw_take', { reference: true })) as NonNullable<PluginSandbox['live']>['take'];
-      this.live = { isolate, context, entry, take };
+      bindHost.release();
+      const runWindow = await prepared.operation('runWindow');
+      const takeOutput = await prepared.operation('takeOutput');
+      this.live = { isolate, prepared, runWindow, takeOutput };
       return this.live;
     } catch (err) {
-      try {
-        context.release();
-      } catch {
-        /* isolate already gone */
-      }
+      prepared.release();
       throw err;
     }
   }
 
   /**
-   * The rows and the statistics of the window running now, when its app first reads them: the
-   * numbers moved in (one host-side copy the isolate takes over), the rest as JSON.
+   * A fresh context: the runtime's module evaluated first (it hardens the realm before anything
+   * else runs), then the plugin's factory defined (no plugin code runs).
    */
-  private fetch(seq: unknown, which: unknown, part: unknown): Float64Array | string | undefined {
-    const active = this.active;
-    if (!active || active.seq !== seq) throw new Error('this window is over: its data is gone');
-    const { input } = active;
-    if (part === 2) return jsonOf(input.sampleStats);
-    if (part === 3) return jsonOf(input.featureStats);
-    const s = which === 0 ? input.sample : which === 1 ? input.reference : undefined;
-    if (!s) throw new Error('no such sample');
-    if (part === 0) {
-      const a = s.packed;
-      if (a.byteLength === 0) return undefined;
-      return new ivm.ExternalCopy(a).copyInto({ release: true, transferIn: true }) as unknown as Float64Array;
+  private async prepareContext(isolate: ivm.Isolate, plugin: ivm.Script, timeout: number): Promise<PreparedContext> {
+    const context = await isolate.createContext();
+    this.contextsCreated++;
+    let runtime: ivm.Module | undefined;
+    let namespace: ivm.Reference<typeof Runtime> | undefined;
+    // the module, its namespace and the context each hold the context until released
+    const release = () => {
+      for (const r of [namespace, runtime, context]) {
+        try {
+          r?.release();
+        } catch {
+          /* isolate already gone */
+        }
+      }
+    };
+    try {
+      runtime = await isolate.compileModule(this.runtimeCode, { filename: RUNTIME_FILENAME });
+      await runtime.instantiate(context, (specifier) => {
+        throw new Error(`the sandbox runtime imports nothing (it asked for '${specifier}')`);
+      });
+      await runtime.evaluate({ timeout });
+      await plugin.run(context, { timeout });
+      const exports = (namespace = runtime.namespace as ivm.Reference<typeof Runtime>);
+      return {
+        operation: async (name) => (await exports.get(name, { reference: true })) as RuntimeOperation<typeof name>,
+        release,
+      };
+    } catch (err) {
+      release();
+      throw err;
     }
-    return JSON.stringify({
-      strings: s.strings,
-      requestIds: s.requestIds.some((r) => r !== null) ? s.requestIds : null,
-      ...(which === 0 && input.groundTruth ? { groundTruth: input.groundTruth.strings } : {}),
-    });
   }
 
-  /** A log line of a window (at most 100 a window, each line cut to 4096 characters). */
+  /** The window `seq`, if it is the one running now: a context kept past its window gets nothing of another. */
+  private window(seq: unknown): SandboxInput {
+    const active = this.active;
+    if (!active || active.seq !== seq) throw new Error('this window is over: its data is gone');
+    return active.input;
+  }
+
+  private sampleOf(seq: unknown, sample: SampleName): SampleData {
+    const input = this.window(seq);
+    const s = sample === 'window' ? input.sample : sample === 'reference' ? input.reference : undefined;
+    if (!s) throw new Error('no such sample');
+    return s;
+  }
+
+  /** A sample's numbers, moved in: one host-side copy the isolate takes over. */
+  private sampleColumns(seq: unknown, sample: SampleName): Float64Array | undefined {
+    const a = this.sampleOf(seq, sample).packed;
+    if (a.byteLength === 0) return undefined;
+    return new ivm.ExternalCopy(a).copyInto({ release: true, transferIn: true }) as unknown as Float64Array;
+  }
+
+  /** A sample's strings and request ids (and the window's ground-truth strings) as JSON. */
+  private sampleText(seq: unknown, sample: SampleName): string {
+    const s = this.sampleOf(seq, sample);
+    const input = this.window(seq);
+    const text: SampleText = {
+      strings: s.strings,
+      requestIds: s.requestIds.some((r) => r !== null) ? s.requestIds : null,
+      ...(sample === 'window' && input.groundTruth ? { groundTruth: input.groundTruth.strings } : {}),
+    };
+    return JSON.stringify(text);
+  }
+
+  /** A log line of a window (at most MAX_LOG_LINES_PER_WINDOW a window, each part cut to MAX_LOG_LINE_CHARS). */
   private log(seq: unknown, level: unknown, message: unknown, fields: unknown): void {
     const w = typeof seq === 'number' ? this.recent.get(seq) : undefined;
     if (!w?.onLog || ++w.logs > MAX_LOG_LINES_PER_WINDOW) return;
@@ -458,12 +531,12 @@ export class PluginSandbox {
     this.live = undefined;
     if (!live || live.isolate.isDisposed) return;
     try {
-      live.entry.release();
-      live.take.release();
-      live.context.release();
+      live.runWindow.release();
+      live.takeOutput.release();
     } catch {
       /* isolate already gone */
     }
+    live.prepared.release();
   }
 
   /**
@@ -471,31 +544,20 @@ export class PluginSandbox {
    * with doTracking, without calling it. Throws PLUGIN_LOAD_FAILED saying what is wrong.
    */
   async check(): Promise<void> {
-    const { isolate, scripts } = this.ensure();
-    const context = await isolate.createContext();
+    const { isolate, plugin } = this.ensure();
+    let prepared: PreparedContext | undefined;
     try {
-      await scripts.harden.run(context, { timeout: this.opts.limits.timeoutMs });
-      await scripts.plugin.run(context, { timeout: this.opts.limits.timeoutMs });
-      const verdict = (await context.eval(
-        `(() => { const m = globalThis.__mw_factory(); const A = m && typeof m === 'object' && 'default' in m ? m.default : m;
-          if (typeof A !== 'function') return 'the entry must default-export a class extending MonitoringApplication, got ' + typeof A;
-          if (!A.prototype || typeof A.prototype.doTracking !== 'function') return 'the default export has no doTracking(ctx) method';
-          if (A[Symbol.for(${JSON.stringify(APPLICATION_MARK.description)})] !== true)
-            return 'the default export' + (A.name ? ' (class ' + A.name + ')' : '') + " does not extend MonitoringApplication from '@modelwatch/sdk'";
-          return ''; })()`,
-        { timeout: this.opts.limits.timeoutMs },
-      )) as string;
+      prepared = await this.prepareContext(isolate, plugin, this.opts.limits.timeoutMs);
+      const checkPlugin = await prepared.operation('checkPlugin');
+      const verdict = await checkPlugin.apply(undefined, [], { timeout: this.opts.limits.timeoutMs, result: { copy: true } });
+      checkPlugin.release();
       if (verdict) throw new ModelwatchError('PLUGIN_LOAD_FAILED', `${this.label()}: ${verdict}`);
     } catch (err) {
       this.disposeIsolate();
       if (err instanceof ModelwatchError) throw err;
       throw new ModelwatchError('PLUGIN_LOAD_FAILED', `${this.label()} fails when loaded: ${(err as Error).message}`);
     } finally {
-      try {
-        context.release();
-      } catch {
-        /* gone */
-      }
+      prepared?.release();
     }
   }
 
@@ -541,7 +603,7 @@ export class PluginSandbox {
       }
     }
     this.isolate = undefined;
-    this.scripts = undefined;
+    this.plugin = undefined;
   }
 
   dispose(): void {

@@ -1,7 +1,8 @@
 export { WatchedKv } from './watched-kv.js';
-export { updateJson } from './kv.js';
-export { activeVersionOf, bundleName, DEFAULT_LIMITS } from './plugins.js';
-export { initSettings, readSettings } from './settings.js';
+export { BatchStore } from './batches.js';
+export { activeVersionOf, appliesTo, bundleName, DEFAULT_LIMITS, PluginStore, type PublishedVersion, type QuarantineStep } from './plugins.js';
+export { EndpointStore, type AdoptedNames, type NewEndpoint } from './endpoints.js';
+export { readSettings, SettingsStore, withBasePeriod, type PeriodChangeOptions, type SettingsChange } from './settings.js';
 export { ResultsDb, pointsOf, type OutboxPoint } from './results-db.js';
 export { InfluxWriter, type InfluxTarget } from './influx.js';
 export { accountWindow, FailureStreaks, forgetStreaks, markOf, streakKey, MAX_PENDING, type StreakStep } from './streaks.js';

@@ -1,6 +1,11 @@
 import type { KV } from '@nats-io/kv';
 
-/** Read, update with compare-and-set, retry on a concurrent change. */
+/**
+ * Read, update with compare-and-set, retry on a concurrent change: the one primitive under the
+ * stores' named operations (`PluginStore`, `EndpointStore`, `SettingsStore`). `fn` returns the
+ * new value, or `undefined` to leave the key as it is (the current value is then returned); it
+ * may throw to refuse the change, and is called again with the newer value after a conflict.
+ */
 export async function updateJson<T>(kv: KV, key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
   for (let attempt = 0; ; attempt++) {
     const e = await kv.get(key);
@@ -11,6 +16,39 @@ export async function updateJson<T>(kv: KV, key: string, fn: (current: T | undef
       if (e && e.operation === 'PUT') await kv.update(key, JSON.stringify(next), e.revision);
       else await kv.create(key, JSON.stringify(next));
       return next;
+    } catch (err) {
+      if (attempt >= 20) throw err;
+    }
+  }
+}
+
+/** The value of a key, or `undefined` when it has none (never set, deleted or purged). */
+export async function readJson<T>(kv: KV, key: string): Promise<T | undefined> {
+  const e = await kv.get(key);
+  return e && e.operation === 'PUT' ? e.json<T>() : undefined;
+}
+
+/** Every value of the bucket, in no particular order. */
+export async function listJson<T>(kv: KV): Promise<T[]> {
+  const out: T[] = [];
+  for await (const k of await kv.keys()) {
+    const v = await readJson<T>(kv, k);
+    if (v !== undefined) out.push(v);
+  }
+  return out;
+}
+
+/**
+ * Delete a key if its value is still the one read (compare-and-set on its revision), retrying on
+ * a concurrent change. The value deleted, or `undefined` when the key had none.
+ */
+export async function deleteJson<T>(kv: KV, key: string): Promise<T | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const e = await kv.get(key);
+    if (!e || e.operation !== 'PUT') return undefined;
+    try {
+      await kv.delete(key, { previousSeq: e.revision });
+      return e.json<T>();
     } catch (err) {
       if (attempt >= 20) throw err;
     }

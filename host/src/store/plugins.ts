@@ -1,6 +1,8 @@
 import { posix } from 'node:path';
 import type { KV } from '@nats-io/kv';
-import type { PluginLimits, PluginRecord, PluginVersionRecord } from '@modelwatch/protocol';
+import type { AppOutputMessage, PluginLimits, PluginRecord, PluginVersionRecord } from '@modelwatch/protocol';
+import { ModelwatchError } from '../errors.js';
+import { deleteJson, listJson, readJson, updateJson } from './kv.js';
 
 export const DEFAULT_LIMITS: PluginLimits = { memoryMb: 128, timeoutMs: 10_000, extraDataBytes: 64 * 1024 };
 
@@ -42,4 +44,160 @@ export async function publishedOnce(kv: KV, name: string): Promise<PluginRecord 
   const e = await kv.get(name);
   if (!e) return undefined;
   return e.operation === 'PUT' ? e.json<PluginRecord>() : 'removed';
+}
+
+/** What a published version carries; the store fills in when it was first published. */
+export type PublishedVersion = Omit<PluginVersionRecord, 'publishedAt'>;
+
+/** What `PluginStore.quarantine` did: the record after it, and whether the version was quarantined now. */
+export interface QuarantineStep {
+  record: PluginRecord | undefined;
+  quarantined: boolean;
+}
+
+/**
+ * The plugin records (`mw_plugins`, key: plugin name) and every change of their state, each a
+ * named operation doing one compare-and-set on the record (retried on a concurrent change): the
+ * API publishes, enables, disables, rolls back, configures and removes; the writer records
+ * outcomes and quarantines. Nothing else writes a plugin record.
+ */
+export class PluginStore {
+  constructor(private readonly kv: KV) {}
+
+  get(name: string): Promise<PluginRecord | undefined> {
+    return readJson<PluginRecord>(this.kv, name);
+  }
+
+  /** The record, or `NOT_FOUND`. */
+  async require(name: string): Promise<PluginRecord> {
+    const p = await this.get(name);
+    if (!p) throw new ModelwatchError('NOT_FOUND', `no plugin named '${name}' (see modelwatch plugin list)`);
+    return p;
+  }
+
+  /** Every plugin, by name. */
+  async list(): Promise<PluginRecord[]> {
+    return (await listJson<PluginRecord>(this.kv)).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Add a version (or replace the record of the same version and code) and make it the active
+   * one, the plugin active. A version published again keeps its first publish time; the same
+   * version with other code is a `CONFLICT`. The plugin's last error is kept.
+   */
+  async publish(name: string, version: PublishedVersion): Promise<PluginRecord> {
+    const now = Date.now();
+    const rec = await updateJson<PluginRecord>(this.kv, name, (p) => {
+      const same = p?.versions.find((v) => v.version === version.version);
+      if (same && same.digest !== version.digest) {
+        throw new ModelwatchError('CONFLICT', `${name}@${version.version} is already published with different code: bump the version in plugin.json`);
+      }
+      const published: PluginVersionRecord = { ...version, publishedAt: same?.publishedAt ?? now };
+      return {
+        name,
+        activeVersion: version.version,
+        status: 'active',
+        ...(p?.lastError ? { lastError: p.lastError } : {}),
+        createdAt: p?.createdAt ?? now,
+        updatedAt: now,
+        versions: [...(p?.versions ?? []).filter((v) => v.version !== version.version), published],
+      };
+    });
+    return rec!;
+  }
+
+  /** Active again, from disabled or quarantined (a quarantined version starts a new streak: `quarantinedAt` in its streaks). */
+  enable(name: string): Promise<PluginRecord> {
+    return this.change(name, ({ statusReason: _r, ...p }) => ({ ...p, status: 'active' }));
+  }
+
+  /** Nothing is dispatched to it until it is enabled. */
+  disable(name: string): Promise<PluginRecord> {
+    return this.change(name, (p) => ({ ...p, status: 'disabled', statusReason: 'disabled by a user' }));
+  }
+
+  /** Make an earlier version the active one (`to`, or the one published before the active one), the plugin active. */
+  rollback(name: string, to?: string): Promise<PluginRecord> {
+    return this.change(name, ({ statusReason: _r, ...p }) => {
+      const i = p.versions.findIndex((v) => v.version === p.activeVersion);
+      const target = to ?? p.versions[i - 1]?.version;
+      if (!target) throw new ModelwatchError('CONFLICT', `${p.name}@${p.activeVersion} is its first version: there is nothing to roll back to`);
+      if (!p.versions.some((v) => v.version === target)) {
+        throw new ModelwatchError('NOT_FOUND', `${p.name} has no version ${target} (it has ${p.versions.map((v) => v.version).join(', ')})`);
+      }
+      return { ...p, activeVersion: target, status: 'active' };
+    });
+  }
+
+  /**
+   * Replace the active version's config with `configOf(active version)`, which validates it
+   * (against the version's `configSchema`: `plugins/config.ts`) and throws to refuse it.
+   */
+  configure(name: string, configOf: (active: PluginVersionRecord, plugin: PluginRecord) => PluginVersionRecord['config']): Promise<PluginRecord> {
+    return this.change(name, (p) => {
+      const v = activeVersionOf(p)!;
+      const config = configOf(v, p);
+      return { ...p, versions: p.versions.map((x) => (x === v ? { ...x, config } : x)) };
+    });
+  }
+
+  /** Delete the record (as last read: compare-and-set), or `NOT_FOUND`. Its bundles and streaks are the caller's to remove. */
+  async remove(name: string): Promise<PluginRecord> {
+    const p = await deleteJson<PluginRecord>(this.kv, name);
+    if (!p) throw new ModelwatchError('NOT_FOUND', `no plugin named '${name}' (see modelwatch plugin list)`);
+    return p;
+  }
+
+  /** A window's outcome: a failure becomes the plugin's last error; other outcomes change nothing. */
+  async recordOutcome(out: AppOutputMessage): Promise<PluginRecord | undefined> {
+    return (await this.account(out)).record;
+  }
+
+  /**
+   * The version of `out` failed `streak` windows in a row on its endpoint: record the outcome (as
+   * `recordOutcome`) and quarantine the version if it is still the active one and the plugin is
+   * active (a newer publish, a rollback or a user's disable came first otherwise).
+   */
+  quarantine(out: AppOutputMessage, streak: number): Promise<QuarantineStep> {
+    return this.account(out, streak);
+  }
+
+  private async account(out: AppOutputMessage, streak?: number): Promise<QuarantineStep> {
+    const now = Date.now();
+    let quarantined = false;
+    const record = await updateJson<PluginRecord>(this.kv, out.app, (p) => {
+      quarantined = false;
+      if (!p) return undefined;
+      const next: PluginRecord = { ...p, updatedAt: now };
+      if (out.outcome === 'error') {
+        const error = out.error ?? { code: 'APP_ERROR', message: 'failed' };
+        next.lastError = {
+          code: error.code,
+          message: error.message,
+          ...(error.stack ? { stack: error.stack } : {}),
+          version: out.version,
+          endpoint: out.endpointName,
+          windowStart: out.windowStart,
+          at: now,
+        };
+      }
+      if (streak !== undefined && p.status === 'active' && p.activeVersion === out.version) {
+        const last = next.lastError ? `; last: ${next.lastError.code}: ${next.lastError.message}` : '';
+        next.status = 'quarantined';
+        next.statusReason = `failed ${streak} windows in a row on endpoint ${out.endpointName}${last}`;
+        quarantined = true;
+      } else if (out.outcome !== 'error') return undefined;
+      return next;
+    });
+    return { record, quarantined };
+  }
+
+  /** One compare-and-set on an existing record (`NOT_FOUND` otherwise), stamped with the time. */
+  private async change(name: string, fn: (p: PluginRecord) => PluginRecord): Promise<PluginRecord> {
+    const rec = await updateJson<PluginRecord>(this.kv, name, (p) => {
+      if (!p) throw new ModelwatchError('NOT_FOUND', `no plugin named '${name}'`);
+      return { ...fn(p), updatedAt: Date.now() };
+    });
+    return rec!;
+  }
 }

@@ -1,6 +1,7 @@
 import type { KV } from '@nats-io/kv';
 import { SETTINGS_KEY, type MonitoringSettings } from '@modelwatch/protocol';
 import { schedulePeriod } from '../domain/windows.js';
+import { ModelwatchError } from '../errors.js';
 import { updateJson } from './kv.js';
 
 export interface PeriodChangeOptions {
@@ -27,10 +28,45 @@ export async function readSettings(kv: KV): Promise<MonitoringSettings | undefin
   return e && e.operation === 'PUT' ? e.json<MonitoringSettings>() : undefined;
 }
 
-/** Create the settings on first start: monitoring on, windows of `basePeriodMs`. */
-export async function initSettings(kv: KV, basePeriodMs: number): Promise<MonitoringSettings> {
-  const s = await updateJson<MonitoringSettings>(kv, SETTINGS_KEY, (cur) =>
-    cur ? undefined : { enabled: true, periods: [{ fromMs: 0, periodMs: basePeriodMs }], updatedAt: Date.now() },
-  );
-  return s!;
+/** A change of the monitoring settings: either or both. */
+export interface SettingsChange {
+  enabled?: boolean | undefined;
+  /** The new base period, from the next window boundary (`withBasePeriod`). */
+  basePeriodMs?: number | undefined;
+}
+
+/**
+ * The monitoring settings (`mw_settings`, key `monitoring`) and their changes, each a named
+ * operation doing one compare-and-set (retried on a concurrent change): the host creates them
+ * on first start and changes the period given explicitly at a later start; the API turns
+ * monitoring on and off and changes the base period.
+ */
+export class SettingsStore {
+  constructor(
+    private readonly kv: KV,
+    private readonly periodChange: PeriodChangeOptions,
+  ) {}
+
+  read(): Promise<MonitoringSettings | undefined> {
+    return readSettings(this.kv);
+  }
+
+  /** Create the settings on first start (monitoring on, windows of `basePeriodMs`); later, the settings as they are. */
+  async init(basePeriodMs: number): Promise<MonitoringSettings> {
+    const s = await updateJson<MonitoringSettings>(this.kv, SETTINGS_KEY, (cur) =>
+      cur ? undefined : { enabled: true, periods: [{ fromMs: 0, periodMs: basePeriodMs }], updatedAt: Date.now() },
+    );
+    return s!;
+  }
+
+  /** Turn monitoring on or off and/or change the base period; `NOT_FOUND` before the host created the settings. */
+  async change(change: SettingsChange): Promise<MonitoringSettings> {
+    const s = await updateJson<MonitoringSettings>(this.kv, SETTINGS_KEY, (cur) => {
+      if (!cur) throw new ModelwatchError('NOT_FOUND', 'monitoring settings are missing; is the host running?');
+      const now = Date.now();
+      const next = change.basePeriodMs === undefined ? cur : withBasePeriod(cur, change.basePeriodMs, now, this.periodChange);
+      return { ...next, enabled: change.enabled ?? cur.enabled, updatedAt: now };
+    });
+    return s!;
+  }
 }

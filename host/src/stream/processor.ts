@@ -21,10 +21,12 @@ import { InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { RowsChunk } from '../nats/rows.js';
-import { updateJson } from '../store/kv.js';
+import { BatchStore } from '../store/batches.js';
+import { EndpointStore } from '../store/endpoints.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { deadLetterSubject, payloadText } from './dlq.js';
-import { eventsOf, inferNamesFrom, isRequestBatch, parseEvent, parseRequestBatch, type BatchServing, type ParsedEvent } from './events.js';
+import { inferNamesFrom, type BatchServing, type ParsedEvent } from './formats/index.js';
+import { checkEvent, invalidJsonMessage, isRejection, unpackMessage } from './ingest.js';
 
 export interface StreamProcessorDeps {
   js: JetStreamClient;
@@ -119,8 +121,13 @@ export class StreamProcessor {
   handled = 0;
   rowsStored = 0;
 
+  private readonly endpointStore: EndpointStore;
+  private readonly batchStore: BatchStore | undefined;
+
   constructor(private readonly deps: StreamProcessorDeps) {
     this.log = deps.logger.child({ component: 'stream' });
+    this.endpointStore = new EndpointStore(deps.endpointsKv);
+    this.batchStore = deps.batchesKv ? new BatchStore(deps.batchesKv) : undefined;
     this.intervalMs = deps.servingIntervalMs ?? 60_000;
   }
 
@@ -235,9 +242,9 @@ export class StreamProcessor {
       pubs.push(js.publish(Subjects.servingPart, jsonCodec.encode(part), { msgID: `sp:${lo}-${hi}:${out.entries.length}` }));
     }
     await Promise.all(pubs);
-    if (out.batchEnds.length && this.deps.batchesKv) {
-      const kv = this.deps.batchesKv;
-      await Promise.all(out.batchEnds.map((b) => updateJson<BatchRecord>(kv, `${b.endpoint}.${b.batchId}`, (cur) => (cur ? undefined : b))));
+    if (out.batchEnds.length && this.batchStore) {
+      const batches = this.batchStore;
+      await Promise.all(out.batchEnds.map((b) => batches.recordEnd(b)));
     }
     this.rowsStored += rows;
   }
@@ -320,19 +327,17 @@ export class StreamProcessor {
       commit();
       return;
     }
-    // a request batch (the SDK tracker's): its envelope counts the requests, sampled or not
+    // its events; an envelope (a request batch, the tracker's) counts the requests, sampled or not
+    let units: Array<{ event: unknown; index?: number }>;
     let envelope: BatchServing | undefined;
-    if (isRequestBatch(body)) {
-      try {
-        envelope = parseRequestBatch(body as unknown as Record<string, unknown>, arrival);
-      } catch (err) {
-        if (!(err instanceof InvalidEventError)) throw err;
-        dead('INVALID_EVENT', err.message);
-        commit();
-        return;
-      }
+    try {
+      ({ units, envelope } = unpackMessage(body, arrival));
+    } catch (err) {
+      if (!(err instanceof InvalidEventError)) throw err;
+      dead('INVALID_EVENT', err.message);
+      commit();
+      return;
     }
-    const units = eventsOf(body);
     if (units.length > 0 && (endpoint.featureNames.length === 0 || endpoint.labelNames.length === 0)) {
       endpoint = await this.inferNames(endpoint, units);
     }
@@ -344,20 +349,9 @@ export class StreamProcessor {
     let tMax = -Infinity;
     for (const { event, index } of units) {
       const at = index !== undefined ? { index } : {};
-      let p: ParsedEvent;
-      try {
-        p = parseEvent(event, endpoint, arrival);
-      } catch (err) {
-        if (!(err instanceof InvalidEventError)) throw err;
-        dead('INVALID_EVENT', err.message, at);
-        continue;
-      }
-      if (p.tMax > arrival + this.deps.maxFutureSkewMs) {
-        dead(
-          'FUTURE_EVENT',
-          `when: ${new Date(p.tMax).toISOString()} is more than ${this.deps.maxFutureSkewMs} ms after arrival (${new Date(arrival).toISOString()})`,
-          at,
-        );
+      const p = checkEvent(event, endpoint, arrival, this.deps.maxFutureSkewMs, 'arrival');
+      if (isRejection(p)) {
+        dead(p.code, p.message, at);
         continue;
       }
       entry[5] += p.n;
@@ -455,22 +449,7 @@ export class StreamProcessor {
   private async inferNames(endpoint: EndpointRecord, units: ReadonlyArray<{ event: unknown }>): Promise<EndpointRecord> {
     const names = inferNamesFrom(units, endpoint);
     if (!names.featureNames && !names.labelNames) return endpoint;
-    const updated = await updateJson<EndpointRecord>(this.deps.endpointsKv, endpoint.name, (cur) => {
-      if (!cur) return undefined;
-      const next = { ...cur };
-      let changed = false;
-      if (cur.featureNames.length === 0 && names.featureNames) {
-        next.featureNames = names.featureNames;
-        changed = true;
-      }
-      if (cur.labelNames.length === 0 && names.labelNames) {
-        next.labelNames = names.labelNames;
-        changed = true;
-      }
-      if (!changed) return undefined;
-      next.updatedAt = Date.now();
-      return next;
-    });
+    const updated = await this.endpointStore.adoptNames(endpoint.name, names);
     if (updated && updated !== endpoint) this.log.info({ endpoint: endpoint.name, ...names }, 'inferred feature and output names');
     return updated ?? endpoint;
   }
@@ -481,15 +460,6 @@ function pushLatency(runs: number[], v: number): void {
   const n = runs.length;
   if (n > 0 && runs[n - 2] === v) runs[n - 1]! += 1;
   else runs.push(v, 1);
-}
-
-/** Why a payload is not JSON, in words (Python's json.dumps writes NaN and Infinity, which JSON does not have). */
-export function invalidJsonMessage(data: Uint8Array, err: Error): string {
-  const text = Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 1 << 20)).toString('utf8');
-  if (/(^|[\s,[:])(-?Infinity|NaN)([\s,\]}]|$)/.test(text)) {
-    return `not valid JSON: NaN and Infinity are not JSON numbers (Python's json.dumps writes them; send null for a missing value): ${err.message}`;
-  }
-  return `not valid JSON: ${err.message}`;
 }
 
 /** Some rows of a parsed event as a columnar batch (for the late rows of a columnar batch). */

@@ -6,7 +6,6 @@ import {
   Streams,
   Subjects,
   type AppOutputMessage,
-  type PluginRecord,
   type ResultsReply,
   type ResultsRequest,
   type ServingMinuteMessage,
@@ -17,7 +16,7 @@ import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
-import { updateJson } from '../store/kv.js';
+import { PluginStore } from '../store/plugins.js';
 import type { ResultsDb } from '../store/results-db.js';
 import { FailureStreaks } from '../store/streaks.js';
 
@@ -57,6 +56,7 @@ export class Writer {
   stored = 0;
   duplicates = 0;
   private readonly streaks: FailureStreaks | undefined;
+  private readonly plugins: PluginStore | undefined;
   /** The last error of each plugin: a burst of failures is one update of its record. */
   private readonly lastErrors = new KeyedQueue<AppOutputMessage, void>((_app, outs) => this.updatePlugin(outs.at(-1)!));
   /** Outputs stored and being accounted, acknowledged once accounted. */
@@ -64,6 +64,7 @@ export class Writer {
 
   constructor(private readonly deps: WriterDeps) {
     this.log = deps.logger.child({ component: 'writer' });
+    this.plugins = deps.pluginsKv ? new PluginStore(deps.pluginsKv) : undefined;
     this.streaks =
       deps.streaksKv && deps.pluginsKv
         ? new FailureStreaks(deps.streaksKv, deps.quarantineAfter ?? 5, {
@@ -197,32 +198,13 @@ export class Writer {
    * limit, quarantine the version if it is still the active one (a newer publish replaced it).
    */
   private async updatePlugin(out: AppOutputMessage, streak?: number): Promise<void> {
-    const kv = this.deps.pluginsKv;
-    if (!kv) return;
-    const now = Date.now();
-    await updateJson<PluginRecord>(kv, out.app, (p) => {
-      if (!p) return undefined;
-      const next: PluginRecord = { ...p, updatedAt: now };
-      if (out.outcome === 'error') {
-        const error = out.error ?? { code: 'APP_ERROR', message: 'failed' };
-        next.lastError = {
-          code: error.code,
-          message: error.message,
-          ...(error.stack ? { stack: error.stack } : {}),
-          version: out.version,
-          endpoint: out.endpointName,
-          windowStart: out.windowStart,
-          at: now,
-        };
-      }
-      if (streak !== undefined && p.status === 'active' && p.activeVersion === out.version) {
-        const last = next.lastError ? `; last: ${next.lastError.code}: ${next.lastError.message}` : '';
-        next.status = 'quarantined';
-        next.statusReason = `failed ${streak} windows in a row on endpoint ${out.endpointName}${last}`;
-        this.log.warn({ plugin: out.app, version: out.version, endpoint: out.endpointName, failures: streak }, 'plugin quarantined');
-      } else if (out.outcome !== 'error') return undefined;
-      return next;
-    });
+    if (!this.plugins) return;
+    if (streak === undefined) {
+      await this.plugins.recordOutcome(out);
+      return;
+    }
+    const { quarantined } = await this.plugins.quarantine(out, streak);
+    if (quarantined) this.log.warn({ plugin: out.app, version: out.version, endpoint: out.endpointName, failures: streak }, 'plugin quarantined');
   }
 
   /** Wait `ms`, or less when the writer stops (or, while idle, when an output arrives). */

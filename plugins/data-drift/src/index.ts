@@ -8,9 +8,9 @@
  */
 import { MonitoringApplication, ResultKind, type MonitoringContext, type MonitoringResult } from '@modelwatch/sdk';
 import type { DriftMethod } from '@modelwatch/sdk/stats';
-import { runDrift, type DriftConfig, type DriftSpec } from './engine.js';
+import { runDrift, type DriftConfig, type DriftSpec } from '@modelwatch/sdk/drift';
 
-export { resolveDriftConfig, resultName, shareStatus, SKIP_REASONS, type DriftConfig, type ResolvedDriftConfig } from './engine.js';
+export { resolveDriftConfig, resultName, shareStatus, SKIP_REASONS, type DriftConfig, type ResolvedDriftConfig } from '@modelwatch/sdk/drift';
 
 /** The app's configuration (`config` in plugin.json); see the README. */
 export interface DataDriftConfig extends DriftConfig {

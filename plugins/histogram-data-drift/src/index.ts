@@ -10,8 +10,6 @@
  * Runs inside the sandbox: pure ECMAScript, no Node or web APIs.
  */
 import {
-  describeValue,
-  readConfig,
   DEFAULT_EXTRA_DATA_BYTES,
   jsonByteLength,
   MonitoringApplication,
@@ -55,7 +53,6 @@ export const DEFAULT_DETECTED_THRESHOLD = 0.7;
 export const KL_ZERO_SCALING = 1e-4;
 
 const APP = 'histogram-data-drift';
-const CONFIG_KEYS = ['potentialThreshold', 'detectedThreshold', 'decision', 'alpha', 'potentialAlpha', 'replicates', 'seed'] as const;
 
 /** The distances between one feature's window and reference histograms. */
 export interface FeatureDrift {
@@ -82,21 +79,14 @@ export interface Thresholds {
 }
 
 /**
- * Validate the configuration and fill in defaults.
- * @throws {Error} naming the bad key or values
+ * The thresholds with defaults. The config's keys and values are checked by `configSchema` in
+ * plugin.json, once, when the plugin is published or configured; their order, which a schema
+ * cannot say, is checked here.
+ * @throws {Error} when not 0 < potentialThreshold < detectedThreshold < 1
  */
-export function resolveThresholds(config: unknown): Thresholds {
-  const { cfg, fail } = readConfig(APP, config, CONFIG_KEYS, `an object with ${CONFIG_KEYS.join(', ')}`);
-  const read = (key: 'potentialThreshold' | 'detectedThreshold', fallback: number): number => {
-    const v = cfg[key];
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      return fail(`config ${key} must be a finite number, got ${describeValue(v)}`);
-    }
-    return v;
-  };
-  const potentialThreshold = read('potentialThreshold', DEFAULT_POTENTIAL_THRESHOLD);
-  const detectedThreshold = read('detectedThreshold', DEFAULT_DETECTED_THRESHOLD);
+export function resolveThresholds(config: HistogramDataDriftConfig | undefined): Thresholds {
+  const potentialThreshold = config?.potentialThreshold ?? DEFAULT_POTENTIAL_THRESHOLD;
+  const detectedThreshold = config?.detectedThreshold ?? DEFAULT_DETECTED_THRESHOLD;
   if (!(potentialThreshold > 0 && potentialThreshold < detectedThreshold && detectedThreshold < 1)) {
     throw new Error(
       `${APP}: invalid thresholds: need 0 < potentialThreshold < detectedThreshold < 1, ` +
@@ -115,31 +105,14 @@ export interface Decision {
   seed: number;
 }
 
-/**
- * Validate the decision keys of the configuration and fill in defaults.
- * @throws {Error} naming the bad key and value
- */
-export function resolveDecision(config: unknown): Decision {
-  const { cfg, fail } = readConfig(APP, config, CONFIG_KEYS, `an object with ${CONFIG_KEYS.join(', ')}`);
-  const decision = cfg.decision ?? 'mlrun';
-  if (decision !== 'mlrun' && decision !== 'calibrated') fail(`config decision must be 'mlrun' or 'calibrated', got ${describeValue(decision)}`);
-  const level = (key: 'alpha' | 'potentialAlpha', fallback: number): number => {
-    const v = cfg[key] ?? fallback;
-    if (typeof v !== 'number' || !(v > 0 && v < 1)) return fail(`config ${key} must be a number in (0, 1), got ${describeValue(v)}`);
-    return v;
-  };
-  const integer = (key: 'replicates' | 'seed', fallback: number, min: number, max: number): number => {
-    const v = cfg[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-      return fail(`config ${key} must be an integer from ${min} to ${max}, got ${describeValue(v)}`);
-    return v;
-  };
+/** The decision settings with defaults (checked by `configSchema` when the plugin is published or configured). */
+export function resolveDecision(config: HistogramDataDriftConfig | undefined): Decision {
   return {
-    decision: decision as Decision['decision'],
-    alpha: level('alpha', 0.05),
-    potentialAlpha: level('potentialAlpha', 0.2),
-    replicates: integer('replicates', 500, 100, 10000),
-    seed: integer('seed', 0, 0, 2 ** 32 - 1),
+    decision: config?.decision ?? 'mlrun',
+    alpha: config?.alpha ?? 0.05,
+    potentialAlpha: config?.potentialAlpha ?? 0.2,
+    replicates: config?.replicates ?? 500,
+    seed: config?.seed ?? 0,
   };
 }
 

@@ -9,7 +9,6 @@
  */
 import {
   describeValue,
-  readConfig,
   MonitoringApplication,
   ResultKind,
   ResultStatus,
@@ -72,27 +71,6 @@ export interface ModelPerformanceConfig {
 }
 
 const APP = 'model-performance';
-const KEYS: ReadonlyArray<keyof ModelPerformanceConfig> = [
-  'task',
-  'predictionColumn',
-  'positiveClass',
-  'scoreColumn',
-  'metrics',
-  'referenceTargetColumn',
-  'referencePredictionColumn',
-  'referenceScoreColumn',
-  'baseline',
-  'warnDrop',
-  'alertDrop',
-  'dropMode',
-  'thresholds',
-  'chunkSize',
-  'sigmas',
-  'maxChunks',
-  'minChunks',
-  'minMatched',
-];
-
 /** The configuration after validation, with defaults. */
 export interface ResolvedConfig {
   task: 'classification' | 'regression';
@@ -116,84 +94,54 @@ export interface ResolvedConfig {
 }
 
 /**
- * Validate the configuration and fill in defaults.
- * @throws {Error} naming the bad key and value
+ * The configuration with defaults. Its keys and values are checked by `configSchema` in
+ * plugin.json, once, when the plugin is published or configured; what depends on another key
+ * (the task's metrics, roc_auc's score column, the order of the drops) is checked here.
+ * @throws {Error} naming the keys that do not go together
  */
-export function resolveConfig(config: unknown): ResolvedConfig {
-  const { cfg, fail } = readConfig(APP, config, KEYS);
+export function resolveConfig(config: ModelPerformanceConfig | undefined): ResolvedConfig {
+  const cfg = config ?? {};
+  const fail = (message: string): never => {
+    throw new Error(`${APP}: ${message}`);
+  };
   const task = cfg.task ?? 'classification';
-  if (task !== 'classification' && task !== 'regression') fail(`config task must be 'classification' or 'regression', got ${describeValue(task)}`);
-  const str = (k: string): string | undefined => {
-    const v = cfg[k];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v === '') return fail(`config ${k} must be a column name, got ${describeValue(v)}`);
-    return v;
-  };
-  const num = (k: string, fallback: number, ok: (v: number) => boolean, what: string): number => {
-    const v = cfg[k];
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) return fail(`config ${k} must be ${what}, got ${describeValue(v)}`);
-    return v;
-  };
   const allowed: readonly PerformanceMetric[] = task === 'classification' ? CLASSIFICATION_METRICS : REGRESSION_METRICS;
-  const scoreColumn = str('scoreColumn');
+  const scoreColumn = cfg.scoreColumn;
   if (scoreColumn && task === 'regression') fail('config scoreColumn is for classification (ROC AUC)');
   let metrics: PerformanceMetric[];
   if (cfg.metrics === undefined) metrics = allowed.filter((m) => m !== 'roc_auc' || scoreColumn !== undefined);
   else {
-    if (!Array.isArray(cfg.metrics) || cfg.metrics.length === 0) fail(`config metrics must be a non-empty array, got ${describeValue(cfg.metrics)}`);
-    for (const m of cfg.metrics as unknown[]) {
-      if (!(allowed as unknown[]).includes(m)) fail(`config metrics: ${describeValue(m)} is not a ${task} metric (${allowed.join(', ')})`);
-    }
-    metrics = [...new Set(cfg.metrics as PerformanceMetric[])];
+    for (const m of cfg.metrics) if (!allowed.includes(m)) fail(`config metrics: ${describeValue(m)} is not a ${task} metric (${allowed.join(', ')})`);
+    metrics = [...new Set(cfg.metrics)];
     if (metrics.includes('roc_auc') && !scoreColumn) fail('config metrics has roc_auc: set scoreColumn (the output with the score of the positive class)');
   }
   const baseline: Partial<Record<PerformanceMetric, number>> = {};
-  if (cfg.baseline !== undefined) {
-    if (typeof cfg.baseline !== 'object' || cfg.baseline === null || Array.isArray(cfg.baseline))
-      fail(`config baseline must be an object of metric -> value, got ${describeValue(cfg.baseline)}`);
-    for (const [k, v] of Object.entries(cfg.baseline as Record<string, unknown>)) {
-      if (!(allowed as string[]).includes(k)) fail(`config baseline: '${k}' is not a ${task} metric (${allowed.join(', ')})`);
-      if (typeof v !== 'number' || !Number.isFinite(v)) fail(`config baseline.${k} must be a finite number, got ${describeValue(v)}`);
-      baseline[k as PerformanceMetric] = v as number;
-    }
+  for (const [k, v] of Object.entries(cfg.baseline ?? {})) {
+    if (!(allowed as string[]).includes(k)) fail(`config baseline: '${k}' is not a ${task} metric (${allowed.join(', ')})`);
+    baseline[k as PerformanceMetric] = v;
   }
-  const positiveClass = cfg.positiveClass === undefined ? 1 : cfg.positiveClass;
-  if (!(typeof positiveClass === 'string' || (typeof positiveClass === 'number' && Number.isFinite(positiveClass)))) {
-    fail(`config positiveClass must be a number or a string, got ${describeValue(positiveClass)}`);
-  }
-  const warnDrop = num('warnDrop', 0.05, (v) => v >= 0, 'a number >= 0');
-  const alertDrop = num('alertDrop', 0.1, (v) => v >= 0, 'a number >= 0');
+  const warnDrop = cfg.warnDrop ?? 0.05;
+  const alertDrop = cfg.alertDrop ?? 0.1;
   if (!(warnDrop < alertDrop)) fail(`config warnDrop (${warnDrop}) must be below alertDrop (${alertDrop})`);
-  const dropMode = cfg.dropMode ?? (task === 'classification' ? 'absolute' : 'relative');
-  if (dropMode !== 'absolute' && dropMode !== 'relative') fail(`config dropMode must be 'absolute' or 'relative', got ${describeValue(dropMode)}`);
-  const thresholds = cfg.thresholds ?? 'fixed';
-  if (thresholds !== 'fixed' && thresholds !== 'adaptive') fail(`config thresholds must be 'fixed' or 'adaptive', got ${describeValue(thresholds)}`);
-  const int = (k: string, fallback: number | undefined, min: number): number | undefined => {
-    const v = cfg[k];
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return fail(`config ${k} must be an integer >= ${min}, got ${describeValue(v)}`);
-    return v;
-  };
   return {
-    task: task as ResolvedConfig['task'],
-    predictionColumn: str('predictionColumn'),
-    positiveClass: positiveClass as ClassLabel,
+    task,
+    predictionColumn: cfg.predictionColumn,
+    positiveClass: cfg.positiveClass ?? 1,
     scoreColumn,
     metrics,
-    referenceTargetColumn: str('referenceTargetColumn'),
-    referencePredictionColumn: str('referencePredictionColumn'),
-    referenceScoreColumn: str('referenceScoreColumn'),
+    referenceTargetColumn: cfg.referenceTargetColumn,
+    referencePredictionColumn: cfg.referencePredictionColumn,
+    referenceScoreColumn: cfg.referenceScoreColumn,
     baseline,
     warnDrop,
     alertDrop,
-    dropMode: dropMode as ResolvedConfig['dropMode'],
-    thresholds: thresholds as ResolvedConfig['thresholds'],
-    chunkSize: int('chunkSize', undefined, 2),
-    sigmas: num('sigmas', DEFAULT_BAND_MULTIPLIER, (v) => v >= 0, 'a number >= 0'),
-    maxChunks: int('maxChunks', DEFAULT_MAX_CHUNKS, 2)!,
-    minChunks: int('minChunks', 3, 2)!,
-    minMatched: int('minMatched', 1, 1)!,
+    dropMode: cfg.dropMode ?? (task === 'classification' ? 'absolute' : 'relative'),
+    thresholds: cfg.thresholds ?? 'fixed',
+    chunkSize: cfg.chunkSize,
+    sigmas: cfg.sigmas ?? DEFAULT_BAND_MULTIPLIER,
+    maxChunks: cfg.maxChunks ?? DEFAULT_MAX_CHUNKS,
+    minChunks: cfg.minChunks ?? 3,
+    minMatched: cfg.minMatched ?? 1,
   };
 }
 

@@ -1,14 +1,13 @@
 /**
  * prediction-drift: drift of the model's outputs (the endpoint's label columns) in each window
- * against the outputs in the reference rows, with data-drift's engine: Evidently's choice of
+ * against the outputs in the reference rows, with the SDK's drift engine (`@modelwatch/sdk/drift`, as data-drift): Evidently's choice of
  * test, numbers equal to scipy's, fixed or adaptive thresholds. Kind concept_drift.
  *
  * Runs inside the sandbox: pure ECMAScript, no Node or web APIs.
  */
 import { MonitoringApplication, ResultKind, type MonitoringContext, type MonitoringResult } from '@modelwatch/sdk';
 import type { DriftMethod } from '@modelwatch/sdk/stats';
-// the engine is data-drift's; esbuild bundles it into this app at publish
-import { runDrift, type DriftConfig, type DriftSpec } from '../../data-drift/src/engine.js';
+import { runDrift, type DriftConfig, type DriftSpec } from '@modelwatch/sdk/drift';
 
 /** The app's configuration (`config` in plugin.json); see the README. */
 export interface PredictionDriftConfig extends DriftConfig {

@@ -12,8 +12,6 @@
  * Runs inside the sandbox: pure ECMAScript, no Node or web APIs.
  */
 import {
-  describeValue,
-  readConfig,
   MonitoringApplication,
   ResultKind,
   ResultStatus,
@@ -47,17 +45,6 @@ export interface SystemPerformanceConfig {
 }
 
 const APP = 'system-performance';
-const KEYS = [
-  'latencyP99Micros',
-  'latencyP99WarnMicros',
-  'errorRate',
-  'errorRateWarn',
-  'latencyQuantiles',
-  'wrongTypeRate',
-  'wrongTypeRateWarn',
-  'missingRateIncrease',
-  'missingRateIncreaseWarn',
-] as const;
 /** How many features `data_quality` lists in `extraData.columns` (the worst first). */
 export const MAX_LISTED_COLUMNS = 50;
 /** What counts as an error row, said in every error_rate result. */
@@ -76,37 +63,26 @@ export interface ResolvedConfig {
 }
 
 /**
- * Validate the configuration and fill in defaults.
- * @throws {Error} naming the bad key and value
+ * The configuration with defaults. Its keys and values are checked by `configSchema` in
+ * plugin.json, once, when the plugin is published or configured; what a schema cannot say (a
+ * warning threshold below its alert) is checked here.
+ * @throws {Error} for thresholds out of order
  */
-export function resolveConfig(config: unknown): ResolvedConfig {
-  const { cfg, fail } = readConfig(APP, config, KEYS);
-  const num = (k: string, max: number): number | undefined => {
-    const v = cfg[k];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > max) return fail(`config ${k} must be a number from 0 to ${max}, got ${describeValue(v)}`);
-    return v;
-  };
+export function resolveConfig(config: SystemPerformanceConfig | undefined): ResolvedConfig {
+  const cfg = config ?? {};
   const out: ResolvedConfig = {
-    latencyP99Micros: num('latencyP99Micros', Number.MAX_VALUE),
-    latencyP99WarnMicros: num('latencyP99WarnMicros', Number.MAX_VALUE),
-    errorRate: num('errorRate', 1),
-    errorRateWarn: num('errorRateWarn', 1),
-    latencyQuantiles: [0.5, 0.9, 0.99],
-    wrongTypeRate: num('wrongTypeRate', 1),
-    wrongTypeRateWarn: num('wrongTypeRateWarn', 1),
-    missingRateIncrease: num('missingRateIncrease', 1),
-    missingRateIncreaseWarn: num('missingRateIncreaseWarn', 1),
+    latencyP99Micros: cfg.latencyP99Micros,
+    latencyP99WarnMicros: cfg.latencyP99WarnMicros,
+    errorRate: cfg.errorRate,
+    errorRateWarn: cfg.errorRateWarn,
+    latencyQuantiles: cfg.latencyQuantiles ?? [0.5, 0.9, 0.99],
+    wrongTypeRate: cfg.wrongTypeRate,
+    wrongTypeRateWarn: cfg.wrongTypeRateWarn,
+    missingRateIncrease: cfg.missingRateIncrease,
+    missingRateIncreaseWarn: cfg.missingRateIncreaseWarn,
   };
-  if (cfg.latencyQuantiles !== undefined) {
-    const q = cfg.latencyQuantiles;
-    if (!Array.isArray(q) || q.some((x) => typeof x !== 'number' || !(x >= 0 && x <= 1))) {
-      fail(`config latencyQuantiles must be an array of numbers in [0, 1], got ${describeValue(q)}`);
-    }
-    out.latencyQuantiles = q as number[];
-  }
   const order = (warn: number | undefined, alert: number | undefined, w: string, a: string) => {
-    if (warn !== undefined && alert !== undefined && !(warn < alert)) fail(`config ${w} (${warn}) must be below ${a} (${alert})`);
+    if (warn !== undefined && alert !== undefined && !(warn < alert)) throw new Error(`${APP}: config ${w} (${warn}) must be below ${a} (${alert})`);
   };
   order(out.latencyP99WarnMicros, out.latencyP99Micros, 'latencyP99WarnMicros', 'latencyP99Micros');
   order(out.errorRateWarn, out.errorRate, 'errorRateWarn', 'errorRate');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelwatchSdkError } from '../../src/errors.js';
-import { CHI_SQUARE_SUM_RTOL, chiSquare } from '../../src/stats/index.js';
+import { chiSquare } from '../../src/stats/index.js';
+import { CHI_SQUARE_SUM_RTOL } from '../../src/stats/chi-square.js';
 import { expectClose, reference } from './reference.js';
 
 describe('chiSquare matches scipy.stats.chisquare', () => {

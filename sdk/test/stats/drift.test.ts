@@ -1,16 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { ModelwatchSdkError } from '../../src/errors.js';
 import {
-  binnedDistributions,
   columnDrift,
   DRIFT_METHODS,
   INTEGER_CARDINALITY_LIMIT,
   integerCardinalityType,
   isDrift,
   selectDriftMethod,
-  sturgesEdges,
   wasserstein,
 } from '../../src/stats/index.js';
+import { binnedDistributions, sturgesEdges } from '../../src/stats/drift.js';
 import { wassersteinUnweighted } from '../../src/stats/drift.js';
 
 // Numbers from numpy 2.4 / scipy 1.17 (np.histogram_bin_edges(x, 'sturges'), scipy.stats.chi2_contingency,

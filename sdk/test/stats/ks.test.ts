@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelwatchSdkError } from '../../src/errors.js';
-import { KS_MAX_EXACT_N, ks2samp, ks2sampSorted, kolmogorov, kstwoSf, smirnov } from '../../src/stats/index.js';
+import { KS_MAX_EXACT_N, ks2samp, ks2sampSorted } from '../../src/stats/index.js';
+import { kolmogorov, kstwoSf, smirnov } from '../../src/stats/kolmogorov.js';
 import { driftReference } from './drift-reference.js';
 import { expectClose, nums, num, reference } from './reference.js';
 

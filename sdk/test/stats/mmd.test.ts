@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelwatchSdkError } from '../../src/errors.js';
-import { createRandom, createReferenceMmd, medianHeuristic, mmdTest, standardizer, type Columns } from '../../src/stats/index.js';
+import { createRandom, createReferenceMmd, mmdTest, type Columns } from '../../src/stats/index.js';
+import { medianHeuristic, standardizer } from '../../src/stats/mmd.js';
 import { binomialUpperBound } from '../../../plugins/test-utils/context.js';
 import { driftReference } from './drift-reference.js';
 import { expectClose } from './reference.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelwatchSdkError } from '../../src/errors.js';
-import { ReferenceCache, ReferenceNull, referenceFingerprint, sizeBucket } from '../../src/stats/index.js';
+import { ReferenceCache, ReferenceNull, referenceFingerprint } from '../../src/stats/index.js';
+import { sizeBucket } from '../../src/stats/reference-null.js';
 
 describe('sizeBucket', () => {
   it('is the smallest power of two at or above the size', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { quantiles, quantilesBySelection, selectInPlace } from '../../src/stats/index.js';
+import { quantiles } from '../../src/stats/index.js';
+import { quantilesBySelection, selectInPlace } from '../../src/stats/summary.js';
 import { seededRandom } from '../../src/testing.js';
 
 describe('quantiles by selection', () => {

@@ -1,22 +1,18 @@
 /**
- * The column drift engine shared by data-drift (features) and prediction-drift (outputs):
- * per-column drift against the reference rows with Evidently's choice of test, fixed or
- * adaptive thresholds, and a dataset-level result from the share of drifted columns.
+ * `@modelwatch/sdk/drift`: the column drift engine of the built-in data-drift (features) and
+ * prediction-drift (outputs) apps, for any app: per-column drift against the reference rows
+ * with Evidently's choice of test, fixed or adaptive thresholds, and a dataset-level result
+ * from the share of drifted columns.
  *
  * Runs inside the sandbox: pure ECMAScript, no Node or web APIs.
+ *
+ * @example
+ * ```ts
+ * import { runDrift, type DriftConfig } from '@modelwatch/sdk/drift';
+ * ```
+ * @module
  */
-import {
-  describeValue,
-  readConfig,
-  DEFAULT_EXTRA_DATA_BYTES,
-  jsonByteLength,
-  ResultStatus,
-  type JsonValue,
-  type MonitoringContext,
-  type MonitoringResult,
-  type ResultKind,
-  type Sample,
-} from '@modelwatch/sdk';
+import { DEFAULT_EXTRA_DATA_BYTES, jsonByteLength } from './output.js';
 import {
   columnDrift,
   DRIFT_METHODS,
@@ -26,8 +22,9 @@ import {
   type ColumnDrift,
   type DriftColumnType,
   type DriftMethod,
-} from '@modelwatch/sdk/stats';
-import { DEFAULT_BAND_MULTIPLIER, DEFAULT_MAX_CHUNKS, referenceBand, sampleWithout, type AdaptiveBand } from '@modelwatch/sdk/thresholds';
+} from './stats/index.js';
+import { DEFAULT_BAND_MULTIPLIER, DEFAULT_MAX_CHUNKS, referenceBand, sampleWithout, type AdaptiveBand } from './thresholds.js';
+import { ResultStatus, type JsonValue, type MonitoringContext, type MonitoringResult, type ResultKind, type Sample } from './types.js';
 
 /** The configuration both drift apps take; the column keys are named after what they compare. */
 export interface DriftConfig {
@@ -121,121 +118,142 @@ export interface ResolvedDriftConfig {
 
 const METHODS = Object.keys(DRIFT_METHODS) as DriftMethod[];
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/** What a schema's errorMessage says of a value it refuses: the value, as JSON. */
+const GOT = 'got ${0}';
+
+/**
+ * The `configSchema` of a drift app (its plugin.json): every key of {@link DriftConfig}, with
+ * the column keys of `spec`, and the messages the host gives when it refuses a config at publish
+ * or configure. The built-in apps' plugin.json hold exactly this (a test checks it).
+ */
+export function driftConfigSchema(spec: Pick<DriftSpec, 'what' | 'columnsKey' | 'methodsKey' | 'thresholdsKey'>): Record<string, JsonValue> {
+  const methodList = METHODS.join(', ');
+  const positive = (description: string, pValue: boolean): Record<string, JsonValue> => ({
+    type: 'number',
+    exclusiveMinimum: 0,
+    ...(pValue ? { exclusiveMaximum: 1 } : {}),
+    description,
+    errorMessage: {
+      type: `must be a positive number, ${GOT}`,
+      exclusiveMinimum: `must be a positive number, ${GOT}`,
+      ...(pValue ? { exclusiveMaximum: `is a p-value threshold and must be below 1, ${GOT}` } : {}),
+    },
+  });
+  const integer = (description: string): Record<string, JsonValue> => ({
+    type: 'integer',
+    minimum: 2,
+    description,
+    errorMessage: `must be an integer >= 2, ${GOT}`,
+  });
+  const share = (description: string): Record<string, JsonValue> => ({
+    type: 'number',
+    exclusiveMinimum: 0,
+    maximum: 1,
+    description,
+    errorMessage: `must be a number in (0, 1], ${GOT}`,
+  });
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      [spec.columnsKey]: {
+        type: 'array',
+        items: { type: 'string' },
+        description: `the ${spec.what}s to compare (default: all the endpoint's)`,
+        errorMessage: `must be an array of column names, ${GOT}`,
+      },
+      method: {
+        enum: ['auto', ...METHODS],
+        description: "a method for every column, or 'auto' (default) for Evidently's choice",
+        errorMessage: `must be one of 'auto', ${methodList}, ${GOT}`,
+      },
+      [spec.methodsKey]: {
+        type: 'object',
+        additionalProperties: { enum: METHODS, errorMessage: `must be one of ${methodList}, ${GOT}` },
+        description: `a method per ${spec.what}`,
+        errorMessage: { type: `must be an object of column name -> method, ${GOT}` },
+      },
+      methodThresholds: {
+        type: 'object',
+        additionalProperties: false,
+        properties: Object.fromEntries(METHODS.map((m) => [m, positive(`the threshold of ${m}`, DRIFT_METHODS[m].kind === 'test')])),
+        description: 'a threshold per method, e.g. { "ks": 0.01 } (default: Evidently\'s)',
+        errorMessage: { type: `must be an object of method -> threshold, ${GOT}` },
+      },
+      [spec.thresholdsKey]: {
+        type: 'object',
+        additionalProperties: positive(`the threshold of one ${spec.what}`, false),
+        description: `a threshold per ${spec.what} (wins over methodThresholds)`,
+        errorMessage: { type: `must be an object of column name -> threshold, ${GOT}` },
+      },
+      categoricalTest: {
+        enum: ['chisquare', 'chi2_contingency'],
+        description: "the test 'auto' uses for columns with few values",
+        errorMessage: `must be 'chisquare' or 'chi2_contingency', ${GOT}`,
+      },
+      columnTyping: {
+        enum: ['legacy', 'integer-cardinality'],
+        description: 'how a numeric column is typed',
+        errorMessage: `must be 'legacy' or 'integer-cardinality', ${GOT}`,
+      },
+      driftShare: share('the dataset result is detected when the share of drifted columns is at least this (default 0.5)'),
+      potentialShare: share('... and potential_detection when it is at least this (default driftShare / 2)'),
+      thresholds: {
+        enum: ['fixed', 'adaptive'],
+        description: 'fixed (default) or adaptive: a band learned from reference chunks',
+        errorMessage: `must be 'fixed' or 'adaptive', ${GOT}`,
+      },
+      chunkSize: integer("adaptive: rows per reference chunk (default: the window's row count)"),
+      sigmas: { type: 'number', minimum: 0, description: 'adaptive: k in mean ± k·sigma (default 3)', errorMessage: `must be a number >= 0, ${GOT}` },
+      maxChunks: integer('adaptive: at most this many reference chunks (default 20)'),
+      minChunks: integer('adaptive: fewest chunks for a band (default 3)'),
+      datasetDecision: {
+        enum: ['share', 'bh', 'bonferroni'],
+        description: "how the dataset result's status is decided (default share)",
+        errorMessage: `must be 'share', 'bh' or 'bonferroni', ${GOT}`,
+      },
+      datasetAlpha: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        exclusiveMaximum: 1,
+        description: 'bh / bonferroni: detected when the smallest adjusted p-value is below this (default 0.05)',
+        errorMessage: `must be a number in (0, 1), ${GOT}`,
+      },
+    },
+  };
 }
 
 /**
- * Validate a drift app's configuration and fill in defaults.
- * @throws {Error} naming the bad key and value
+ * A drift app's configuration with defaults. Its keys and values are checked by
+ * {@link driftConfigSchema} (the app's `configSchema`), once, when the app is published or
+ * configured; what a schema cannot say (potentialShare not above driftShare) is checked here.
+ * @throws {Error} naming the keys that do not go together
  */
-export function resolveDriftConfig(config: unknown, spec: Pick<DriftSpec, 'app' | 'columnsKey' | 'methodsKey' | 'thresholdsKey'>): ResolvedDriftConfig {
-  const known = [
-    spec.columnsKey,
-    'method',
-    spec.methodsKey,
-    'methodThresholds',
-    spec.thresholdsKey,
-    'categoricalTest',
-    'columnTyping',
-    'driftShare',
-    'potentialShare',
-    'thresholds',
-    'chunkSize',
-    'sigmas',
-    'maxChunks',
-    'minChunks',
-    'datasetDecision',
-    'datasetAlpha',
-  ];
-  const { cfg, fail } = readConfig(spec.app, config, known);
-
-  const method = (v: unknown, where: string, auto: boolean): DriftMethod | 'auto' => {
-    if ((auto && v === 'auto') || (typeof v === 'string' && (METHODS as string[]).includes(v))) return v as DriftMethod | 'auto';
-    return fail(`config ${where} must be one of ${auto ? "'auto', " : ''}${METHODS.join(', ')}, got ${describeValue(v)}`);
-  };
-  const threshold = (v: unknown, where: string, m?: DriftMethod): number => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return fail(`config ${where} must be a positive number, got ${describeValue(v)}`);
-    if (m && DRIFT_METHODS[m].kind === 'test' && !(v < 1)) fail(`config ${where} is a p-value threshold and must be below 1, got ${v}`);
-    return v;
-  };
-  const integer = (v: unknown, where: string, min: number): number => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) return fail(`config ${where} must be an integer >= ${min}, got ${describeValue(v)}`);
-    return v;
-  };
-
-  let columns: string[] | undefined;
-  const rawColumns = cfg[spec.columnsKey];
-  if (rawColumns !== undefined) {
-    if (!Array.isArray(rawColumns) || rawColumns.some((c) => typeof c !== 'string')) {
-      fail(`config ${spec.columnsKey} must be an array of column names, got ${describeValue(rawColumns)}`);
-    }
-    columns = rawColumns as string[];
-  }
-  const columnMethods: Record<string, DriftMethod> = {};
-  const rawMethods = cfg[spec.methodsKey];
-  if (rawMethods !== undefined) {
-    if (!isObject(rawMethods)) fail(`config ${spec.methodsKey} must be an object of column name -> method, got ${describeValue(rawMethods)}`);
-    for (const [k, v] of Object.entries(rawMethods as Record<string, unknown>)) columnMethods[k] = method(v, `${spec.methodsKey}.${k}`, false) as DriftMethod;
-  }
-  const methodThresholds: Partial<Record<DriftMethod, number>> = {};
-  if (cfg.methodThresholds !== undefined) {
-    if (!isObject(cfg.methodThresholds)) fail(`config methodThresholds must be an object of method -> threshold, got ${describeValue(cfg.methodThresholds)}`);
-    for (const [k, v] of Object.entries(cfg.methodThresholds as Record<string, unknown>)) {
-      const m = method(k, `methodThresholds key '${k}'`, false) as DriftMethod;
-      methodThresholds[m] = threshold(v, `methodThresholds.${k}`, m);
-    }
-  }
-  const columnThresholds: Record<string, number> = {};
-  const rawThresholds = cfg[spec.thresholdsKey];
-  if (rawThresholds !== undefined) {
-    if (!isObject(rawThresholds)) fail(`config ${spec.thresholdsKey} must be an object of column name -> threshold, got ${describeValue(rawThresholds)}`);
-    for (const [k, v] of Object.entries(rawThresholds as Record<string, unknown>)) columnThresholds[k] = threshold(v, `${spec.thresholdsKey}.${k}`);
-  }
-  const categoricalTest = cfg.categoricalTest ?? 'chisquare';
-  if (categoricalTest !== 'chisquare' && categoricalTest !== 'chi2_contingency') {
-    fail(`config categoricalTest must be 'chisquare' or 'chi2_contingency', got ${describeValue(categoricalTest)}`);
-  }
-  const columnTyping = cfg.columnTyping ?? 'legacy';
-  if (columnTyping !== 'legacy' && columnTyping !== 'integer-cardinality') {
-    fail(`config columnTyping must be 'legacy' or 'integer-cardinality', got ${describeValue(columnTyping)}`);
-  }
-  const share = (v: unknown, where: string, fallback: number): number => {
-    if (v === undefined) return fallback;
-    if (typeof v !== 'number' || !(v > 0 && v <= 1)) return fail(`config ${where} must be a number in (0, 1], got ${describeValue(v)}`);
-    return v;
-  };
-  const driftShare = share(cfg.driftShare, 'driftShare', 0.5);
-  const potentialShare = share(cfg.potentialShare, 'potentialShare', driftShare / 2);
-  if (potentialShare > driftShare) fail(`config potentialShare (${potentialShare}) must not exceed driftShare (${driftShare})`);
-  const thresholds = cfg.thresholds ?? 'fixed';
-  if (thresholds !== 'fixed' && thresholds !== 'adaptive') fail(`config thresholds must be 'fixed' or 'adaptive', got ${describeValue(thresholds)}`);
-  const datasetDecision = cfg.datasetDecision ?? 'share';
-  if (datasetDecision !== 'share' && datasetDecision !== 'bh' && datasetDecision !== 'bonferroni') {
-    fail(`config datasetDecision must be 'share', 'bh' or 'bonferroni', got ${describeValue(datasetDecision)}`);
-  }
-  const datasetAlpha = cfg.datasetAlpha ?? 0.05;
-  if (typeof datasetAlpha !== 'number' || !(datasetAlpha > 0 && datasetAlpha < 1))
-    fail(`config datasetAlpha must be a number in (0, 1), got ${describeValue(datasetAlpha)}`);
-  const sigmas = cfg.sigmas ?? DEFAULT_BAND_MULTIPLIER;
-  if (typeof sigmas !== 'number' || !Number.isFinite(sigmas) || sigmas < 0) fail(`config sigmas must be a number >= 0, got ${describeValue(sigmas)}`);
+export function resolveDriftConfig(
+  config: DriftConfig | undefined,
+  spec: Pick<DriftSpec, 'app' | 'columnsKey' | 'methodsKey' | 'thresholdsKey'>,
+): ResolvedDriftConfig {
+  const cfg = (config ?? {}) as DriftConfig & Record<string, unknown>;
+  const driftShare = cfg.driftShare ?? 0.5;
+  const potentialShare = cfg.potentialShare ?? driftShare / 2;
+  if (potentialShare > driftShare) throw new Error(`${spec.app}: config potentialShare (${potentialShare}) must not exceed driftShare (${driftShare})`);
   return {
-    columns,
-    method: cfg.method === undefined ? 'auto' : method(cfg.method, 'method', true),
-    columnMethods,
-    methodThresholds,
-    columnThresholds,
-    categoricalTest: categoricalTest as ResolvedDriftConfig['categoricalTest'],
-    columnTyping: columnTyping as ResolvedDriftConfig['columnTyping'],
+    columns: cfg[spec.columnsKey] as string[] | undefined,
+    method: cfg.method ?? 'auto',
+    columnMethods: { ...(cfg[spec.methodsKey] as Record<string, DriftMethod> | undefined) },
+    methodThresholds: { ...cfg.methodThresholds },
+    columnThresholds: { ...(cfg[spec.thresholdsKey] as Record<string, number> | undefined) },
+    categoricalTest: cfg.categoricalTest ?? 'chisquare',
+    columnTyping: cfg.columnTyping ?? 'legacy',
     driftShare,
     potentialShare,
-    thresholds: thresholds as ResolvedDriftConfig['thresholds'],
-    chunkSize: cfg.chunkSize === undefined ? undefined : integer(cfg.chunkSize, 'chunkSize', 2),
-    sigmas: sigmas as number,
-    maxChunks: cfg.maxChunks === undefined ? DEFAULT_MAX_CHUNKS : integer(cfg.maxChunks, 'maxChunks', 2),
-    minChunks: cfg.minChunks === undefined ? 3 : integer(cfg.minChunks, 'minChunks', 2),
-    datasetDecision: datasetDecision as ResolvedDriftConfig['datasetDecision'],
-    datasetAlpha: datasetAlpha as number,
+    thresholds: cfg.thresholds ?? 'fixed',
+    chunkSize: cfg.chunkSize,
+    sigmas: cfg.sigmas ?? DEFAULT_BAND_MULTIPLIER,
+    maxChunks: cfg.maxChunks ?? DEFAULT_MAX_CHUNKS,
+    minChunks: cfg.minChunks ?? 3,
+    datasetDecision: cfg.datasetDecision ?? 'share',
+    datasetAlpha: cfg.datasetAlpha ?? 0.05,
   };
 }
 
@@ -484,8 +502,7 @@ function compareColumn(
   };
 }
 
-/** Length of `value` as JSON text in UTF-8 bytes (the SDK's, as the extraData limit counts it). */
-export const jsonBytes = jsonByteLength;
+const jsonBytes = jsonByteLength;
 
 /** `extra` with its list `key` (and the skipped lists) cut to fit the extraData limit, saying so. */
 function fitList(extra: Record<string, JsonValue>, key: string, ctx: MonitoringContext<DriftConfig>, spec: DriftSpec): Record<string, JsonValue> {

@@ -1,0 +1,99 @@
+/**
+ * Event ingest over HTTP: live events and batches of historical events (published through the
+ * stream's `IngestService`), and the batches' records. A Fastify plugin: its JSON bodies keep
+ * their raw bytes (a clean body is forwarded as it came), in its own context.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyPluginAsync } from 'fastify';
+import { BATCH_ID, type BatchRecord } from '@modelwatch/protocol';
+import { batchSeriesId } from '../../domain/keys.js';
+import { checkEndpointName, endpointId } from '../../domain/names.js';
+import { ModelwatchError } from '../../errors.js';
+import type { Buckets } from '../../nats/topology.js';
+import type { IngestBody, IngestOutcome, IngestService } from '../../stream/ingest.js';
+import { DataPlaneRoutes, type BatchDetail, type BatchIngestResult, type IngestResult } from '../contract.js';
+
+export interface EventRoutesOptions {
+  ingest: IngestService;
+  buckets: Pick<Buckets, 'batches'>;
+}
+
+/** A JSON body as the content-type parser of these routes leaves it. */
+interface RawJson {
+  raw: Buffer;
+  value?: unknown;
+  error?: Error;
+}
+
+/** The body of a request as the ingest takes it: NDJSON text, JSON with its bytes, or nothing it can read. */
+function ingestBody(body: unknown, contentType: string): IngestBody | undefined {
+  const type = contentType.split(';')[0]!.trim();
+  if (type === 'application/x-ndjson' || type === 'application/jsonl') return { type: 'ndjson', text: String(body ?? '') };
+  if (!body || typeof body !== 'object' || !('raw' in body)) return undefined;
+  return { type: 'json', ...(body as RawJson) };
+}
+
+function answer({ status: _s, ...result }: IngestOutcome): IngestResult {
+  return result;
+}
+
+export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, buckets }) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
+    const raw = body as Buffer;
+    try {
+      done(null, { raw, value: raw.length ? JSON.parse(raw.toString('utf8')) : undefined } satisfies RawJson);
+    } catch (err) {
+      done(null, { raw, error: err as Error } satisfies RawJson);
+    }
+  });
+
+  // ---- live events
+  app.post<{ Params: { name: string }; Body: unknown }>(DataPlaneRoutes.events, async (req, reply) => {
+    const key = req.headers['idempotency-key'];
+    const outcome = await ingest.ingest(req.params.name, ingestBody(req.body, String(req.headers['content-type'] ?? '')), {
+      ...(typeof key === 'string' && key ? { key } : {}),
+    });
+    return reply.status(outcome.status).send(answer(outcome));
+  });
+
+  // ---- batches of historical events, analysed in their own windows once complete
+  app.post<{ Params: { name: string }; Querystring: { id?: string }; Body: unknown }>(DataPlaneRoutes.batches, async (req, reply) => {
+    const name = checkEndpointName(req.params.name);
+    const batchId =
+      req.query.id ??
+      `${new Date()
+        .toISOString()
+        .replace(/[-:.TZ]/g, '')
+        .slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+    if (!BATCH_ID.test(batchId)) throw new ModelwatchError('INVALID_ARGUMENT', `batch id '${batchId}' is not valid: use 1-64 letters, digits, '_' or '-'`);
+    const existing = await buckets.batches.get(`${name}.${batchId}`);
+    if (existing?.operation === 'PUT') {
+      throw new ModelwatchError(
+        'CONFLICT',
+        `batch '${batchId}' of endpoint ${name} exists already (${existing.json<BatchRecord>().status}): send new data as a new batch`,
+      );
+    }
+    const outcome = await ingest.ingest(name, ingestBody(req.body, String(req.headers['content-type'] ?? '')), { batchId, key: batchId });
+    if (outcome.accepted > 0) await ingest.endBatch(name, batchId);
+    return reply.status(outcome.status).send({ batchId, ...answer(outcome) } satisfies BatchIngestResult);
+  });
+
+  app.get<{ Params: { name: string } }>(DataPlaneRoutes.batches, async (req) => {
+    const name = checkEndpointName(req.params.name);
+    const out: BatchRecord[] = [];
+    for await (const k of await buckets.batches.keys(`${name}.>`)) {
+      const e = await buckets.batches.get(k);
+      if (e?.operation === 'PUT') out.push(e.json<BatchRecord>());
+    }
+    out.sort((a, b) => a.createdAt - b.createdAt);
+    return { batches: out };
+  });
+
+  app.get<{ Params: { name: string; id: string } }>(DataPlaneRoutes.batch, async (req): Promise<BatchDetail> => {
+    const name = checkEndpointName(req.params.name);
+    const e = await buckets.batches.get(`${name}.${req.params.id}`);
+    if (!e || e.operation !== 'PUT')
+      throw new ModelwatchError('NOT_FOUND', `no batch '${req.params.id}' of endpoint ${name} (it appears once its events are ingested)`);
+    return { ...e.json<BatchRecord>(), resultsEndpointId: batchSeriesId(endpointId(name), req.params.id) };
+  });
+};

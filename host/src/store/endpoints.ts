@@ -1,0 +1,141 @@
+import type { KV } from '@nats-io/kv';
+import type { ObjectStore } from '@nats-io/obj';
+import type { EndpointRecord, ReferenceTable } from '@modelwatch/protocol';
+import { endpointId } from '../domain/names.js';
+import { referenceStatsFor } from '../domain/reference.js';
+import { ModelwatchError } from '../errors.js';
+import { listJson, readJson, updateJson } from './kv.js';
+
+/** An endpoint to create: its name (checked by the caller: `checkEndpointName`), columns and whether it is monitored. */
+export interface NewEndpoint {
+  name: string;
+  featureNames: string[];
+  labelNames: string[];
+  monitoring: boolean;
+}
+
+/** Column names the stream processor read from an endpoint's first events. */
+export interface AdoptedNames {
+  featureNames?: string[];
+  labelNames?: string[];
+}
+
+/**
+ * The endpoint records (`mw_endpoints`, key: endpoint name) and every change of their state,
+ * each a named operation doing one compare-and-set on the record (retried on a concurrent
+ * change): the API creates endpoints, sets their reference and turns monitoring on and off; the
+ * stream processor adopts the column names of an endpoint's first events. Endpoints are never
+ * removed. The reference rows go to the `mw_references` object store, before the record.
+ */
+export class EndpointStore {
+  /** `references` is needed only by `setReference`. */
+  constructor(
+    private readonly kv: KV,
+    private readonly references?: ObjectStore,
+  ) {}
+
+  get(name: string): Promise<EndpointRecord | undefined> {
+    return readJson<EndpointRecord>(this.kv, name);
+  }
+
+  /** The record, or `NOT_FOUND` with how to create it. */
+  async require(name: string): Promise<EndpointRecord> {
+    const e = await this.get(name);
+    if (!e) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}' (create it with: modelwatch endpoint create --name ${name})`);
+    return e;
+  }
+
+  /** Every endpoint, by name. */
+  async list(): Promise<EndpointRecord[]> {
+    return (await listJson<EndpointRecord>(this.kv)).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The names of every endpoint, in no particular order (without reading the records). */
+  async names(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of await this.kv.keys()) out.push(k);
+    return out;
+  }
+
+  /**
+   * Create the endpoint, or leave an existing one as it is (`created: false`); an existing one
+   * with other feature names (both lists given) is a `CONFLICT`.
+   */
+  async create(spec: NewEndpoint): Promise<{ record: EndpointRecord; created: boolean }> {
+    const { name, featureNames, labelNames } = spec;
+    let created = false;
+    const now = Date.now();
+    const record = await updateJson<EndpointRecord>(this.kv, name, (cur) => {
+      created = false;
+      if (cur) {
+        if (featureNames.length && cur.featureNames.length && featureNames.join('\u0000') !== cur.featureNames.join('\u0000')) {
+          throw new ModelwatchError(
+            'CONFLICT',
+            `endpoint '${name}' exists with features ${cur.featureNames.join(', ')}; it cannot be created again with ${featureNames.join(', ')}`,
+          );
+        }
+        return undefined;
+      }
+      created = true;
+      return { id: endpointId(name), name, featureNames, labelNames, featureStats: {}, monitoring: spec.monitoring, createdAt: now, updatedAt: now };
+    });
+    return { record: record!, created };
+  }
+
+  /**
+   * Make `table` the endpoint's reference: its rows go to the reference store first (for apps
+   * that ask for them), then the record gets its statistics, row count and revision. An endpoint
+   * without feature names takes the table's columns that are not labels. `NOT_FOUND` if missing.
+   */
+  async setReference(name: string, table: ReferenceTable): Promise<EndpointRecord> {
+    if (!this.references) throw new Error('this EndpointStore has no reference store: setReference needs one');
+    const id = endpointId(name);
+    await this.references.putBlob({ name: `${id}.json` }, new TextEncoder().encode(JSON.stringify(table)));
+    const revision = Date.now();
+    const rec = await updateJson<EndpointRecord>(this.kv, name, (cur) => {
+      if (!cur) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}'`);
+      const featureNames = cur.featureNames.length ? cur.featureNames : table.columns.filter((c) => !cur.labelNames.includes(c));
+      return {
+        ...cur,
+        featureNames,
+        featureStats: referenceStatsFor(table, featureNames, cur.labelNames),
+        referenceRevision: revision,
+        referenceRowCount: table.rows,
+        updatedAt: revision,
+      };
+    });
+    return rec!;
+  }
+
+  /** Turn the endpoint's monitoring on or off. `NOT_FOUND` if missing. */
+  async setMonitoring(name: string, monitoring: boolean): Promise<EndpointRecord> {
+    const rec = await updateJson<EndpointRecord>(this.kv, name, (cur) => {
+      if (!cur) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}'`);
+      return { ...cur, monitoring, updatedAt: Date.now() };
+    });
+    return rec!;
+  }
+
+  /**
+   * Take the feature and label names read from the endpoint's events, each list only if the
+   * endpoint has none yet. The record after (unchanged when it had both), `undefined` if missing.
+   */
+  async adoptNames(name: string, names: AdoptedNames): Promise<EndpointRecord | undefined> {
+    return await updateJson<EndpointRecord>(this.kv, name, (cur) => {
+      if (!cur) return undefined;
+      const next = { ...cur };
+      let changed = false;
+      if (cur.featureNames.length === 0 && names.featureNames) {
+        next.featureNames = names.featureNames;
+        changed = true;
+      }
+      if (cur.labelNames.length === 0 && names.labelNames) {
+        next.labelNames = names.labelNames;
+        changed = true;
+      }
+      if (!changed) return undefined;
+      next.updatedAt = Date.now();
+      return next;
+    });
+  }
+}

@@ -1,0 +1,354 @@
+/**
+ * The ingest pipeline: a message body unpacked into its events (by the formats of `formats/`),
+ * each event validated, what is bad dead-lettered, the good events chunked and published.
+ *
+ * Both ends of `MW_EVENTS` use it: the HTTP API publishes what it accepts through
+ * {@link IngestService}, and the stream processor unpacks and validates each message it consumes
+ * with {@link unpackMessage} and {@link checkEvent} before filing the rows by window.
+ */
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { HeaderNames, Subjects, type DeadLetter, type DeadLetterCode, type EndpointRecord } from '@modelwatch/protocol';
+import { checkEndpointName } from '../domain/names.js';
+import { InvalidEventError, ModelwatchError } from '../errors.js';
+import type { WatchedKv } from '../store/watched-kv.js';
+import { payloadText, publishDeadLetter } from './dlq.js';
+import { inferNamesFrom, messageFormatOf, parseEvent, type BatchServing, type MessageFormat, type ParsedEvent } from './formats/index.js';
+
+/** Messages to NATS stay under this (the default max_payload of a NATS server is 1 MiB). */
+const CHUNK_BYTES = 900 * 1024;
+/** A single event larger than this is refused (dead-lettered as OVERSIZED). */
+const MAX_EVENT_BYTES = 8 * 1024 * 1024;
+/** Requests up to this size may share a message with others. */
+const COALESCE_BYTES = 64 * 1024;
+
+/** Why a payload is not JSON, in words (Python's json.dumps writes NaN and Infinity, which JSON does not have). */
+export function invalidJsonMessage(data: Uint8Array, err: Error): string {
+  const text = Buffer.from(data.buffer, data.byteOffset, Math.min(data.byteLength, 1 << 20)).toString('utf8');
+  if (/(^|[\s,[:])(-?Infinity|NaN)([\s,\]}]|$)/.test(text)) {
+    return `not valid JSON: NaN and Infinity are not JSON numbers (Python's json.dumps writes them; send null for a missing value): ${err.message}`;
+  }
+  return `not valid JSON: ${err.message}`;
+}
+
+/** A decoded message body: its events, each with its position (none for a body of one event), and its envelope. */
+export interface UnpackedMessage {
+  units: Array<{ event: unknown; index?: number }>;
+  /** The message format that held the events (undefined: the body is one event). */
+  format?: MessageFormat;
+  /** What the envelope says about serving (a request batch's request counts). */
+  envelope?: BatchServing;
+}
+
+/**
+ * Unpack a (JSON-decoded) message body into its events, validating its envelope.
+ * @throws {InvalidEventError} when the envelope is not valid (the whole message is refused)
+ */
+export function unpackMessage(body: unknown, arrivalMs: number): UnpackedMessage {
+  const format = messageFormatOf(body);
+  if (!format) return { units: [{ event: body }] };
+  const envelope = format.envelope?.(body, arrivalMs);
+  return { units: format.unpack(body), format, ...(envelope ? { envelope } : {}) };
+}
+
+/** An event refused, with the dead-letter reason. */
+export interface EventRejection {
+  code: Extract<DeadLetterCode, 'INVALID_EVENT' | 'FUTURE_EVENT'>;
+  message: string;
+}
+
+/**
+ * Validate one event against its endpoint: its format's rules, and a time at most
+ * `maxFutureSkewMs` after `atMs` (the request's time over HTTP, the arrival in `MW_EVENTS` for the
+ * stream processor, as `clock` says, which the message names).
+ * Anything but an `InvalidEventError` is thrown.
+ */
+export function checkEvent(
+  event: unknown,
+  endpoint: EndpointRecord,
+  atMs: number,
+  maxFutureSkewMs: number,
+  clock: 'request' | 'arrival',
+): ParsedEvent | EventRejection {
+  let p: ParsedEvent;
+  try {
+    p = parseEvent(event, endpoint, atMs);
+  } catch (err) {
+    if (!(err instanceof InvalidEventError)) throw err;
+    return { code: 'INVALID_EVENT', message: err.message };
+  }
+  if (p.tMax > atMs + maxFutureSkewMs) {
+    const when = new Date(p.tMax).toISOString();
+    return {
+      code: 'FUTURE_EVENT',
+      message:
+        clock === 'request'
+          ? `when: ${when} is more than ${maxFutureSkewMs} ms in the future`
+          : `when: ${when} is more than ${maxFutureSkewMs} ms after arrival (${new Date(atMs).toISOString()})`,
+    };
+  }
+  return p;
+}
+
+/** Whether {@link checkEvent} refused the event. */
+export function isRejection(r: ParsedEvent | EventRejection): r is EventRejection {
+  return 'code' in r;
+}
+
+/** A request's body: JSON (with its bytes, so a clean body is forwarded as it came), or NDJSON text. */
+export type IngestBody = { type: 'json'; raw: Buffer; value?: unknown; error?: Error } | { type: 'ndjson'; text: string };
+
+/** What an ingest answers (the HTTP API's `IngestResult`), with the HTTP status it implies. */
+export interface IngestOutcome {
+  status: 202 | 400;
+  accepted: number;
+  rejected: Array<{ index: number; error: string }>;
+  /** Wrong-type values of the accepted events, by column (see `ParsedEvent.wrongType`); only when there were some. */
+  wrongType?: Record<string, number>;
+}
+
+export interface IngestServiceOptions {
+  js: JetStreamClient;
+  endpoints: WatchedKv<EndpointRecord>;
+  maxFutureSkewMs: number;
+}
+
+/**
+ * Ingest over HTTP: validates a request's events against their endpoint (with the names it would
+ * infer), dead-letters the bad ones, and publishes the good ones to `mw.events.<name>`: the body
+ * as it came when all of it is good, else re-encoded in chunks under NATS' limit (an envelope
+ * kept around each chunk, see `MessageFormat.rewrap`). It resolves once JetStream has stored
+ * them, so an accepted event is stored.
+ */
+export class IngestService {
+  private readonly coalescer: Coalescer;
+
+  constructor(private readonly options: IngestServiceOptions) {
+    this.coalescer = new Coalescer(options.js);
+  }
+
+  /**
+   * Ingest a request's events for endpoint `name`; `key`: an idempotency key (a retry with it is
+   * one event), `batchId`: events of a batch of historical events (see `endBatch`).
+   * @throws {ModelwatchError} NOT_FOUND (no such endpoint; the body is dead-lettered), INVALID_ARGUMENT
+   */
+  async ingest(name: string, body: IngestBody | undefined, opts: { key?: string; batchId?: string } = {}): Promise<IngestOutcome> {
+    const { js } = this.options;
+    checkEndpointName(name);
+    const now = Date.now();
+    const letters: DeadLetter[] = [];
+    const dead = (code: DeadLetterCode, message: string, payload: Pick<DeadLetter, 'payload' | 'payloadEncoding'> & Partial<DeadLetter>, index?: number) =>
+      letters.push({
+        endpoint: name,
+        reason: { code, message },
+        source: 'http',
+        receivedAt: now,
+        payloadScope: 'event',
+        ...(index !== undefined ? { index } : {}),
+        ...(opts.batchId ? { batch: opts.batchId } : {}),
+        ...payload,
+      });
+    const flush = () => Promise.all(letters.map((l) => publishDeadLetter(js, l)));
+    const endpoint = await this.options.endpoints.get(name);
+    if (!endpoint) {
+      const raw = body?.type === 'ndjson' ? Buffer.from(body.text) : body?.type === 'json' ? body.raw : Buffer.alloc(0);
+      dead('UNKNOWN_ENDPOINT', `no endpoint named '${name}': create it first (modelwatch endpoint create --name ${name})`, {
+        ...payloadText(raw),
+        payloadScope: 'message',
+      });
+      await flush();
+      throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}' (create it with: modelwatch endpoint create --name ${name})`);
+    }
+    // the events of the request, each with its index (array position or NDJSON line)
+    const units: Array<{ event: unknown; index: number }> = [];
+    const rejected: IngestOutcome['rejected'] = [];
+    let raw: Buffer | undefined;
+    let format: MessageFormat | undefined;
+    if (body?.type === 'ndjson') {
+      body.text.split('\n').forEach((line, i) => {
+        if (!line.trim()) return;
+        try {
+          units.push({ event: JSON.parse(line), index: i });
+        } catch (err) {
+          const message = `line ${i + 1}: ${invalidJsonMessage(Buffer.from(line), err as Error)}`;
+          rejected.push({ index: i, error: message });
+          dead('INVALID_JSON', message, payloadText(Buffer.from(line)), i);
+        }
+      });
+    } else {
+      if (!body) throw new ModelwatchError('INVALID_ARGUMENT', 'send application/json or application/x-ndjson');
+      if (body.error || body.value === undefined) {
+        const message = body.error ? invalidJsonMessage(body.raw, body.error) : 'not valid JSON: the body is empty';
+        dead('INVALID_JSON', message, { ...payloadText(body.raw), payloadScope: 'message' });
+        await flush();
+        return { status: 400, accepted: 0, rejected: [{ index: 0, error: message }] };
+      }
+      raw = body.raw;
+      let message: UnpackedMessage;
+      try {
+        message = unpackMessage(body.value, now);
+      } catch (err) {
+        if (!(err instanceof InvalidEventError)) throw err;
+        dead('INVALID_EVENT', err.message, { ...payloadText(body.raw), payloadScope: 'message' });
+        await flush();
+        return { status: 400, accepted: 0, rejected: [{ index: 0, error: err.message }] };
+      }
+      format = message.format;
+      for (const u of message.units) units.push({ event: u.event, index: u.index ?? 0 });
+    }
+    const checked = { ...endpoint, ...inferNamesFrom(units, endpoint) };
+    const good: Array<{ event: unknown; index: number }> = [];
+    const wrongOf = new Map<unknown, number[][]>();
+    for (const unit of units) {
+      const { event, index } = unit;
+      const p = checkEvent(event, checked, now, this.options.maxFutureSkewMs, 'request');
+      if (isRejection(p)) {
+        rejected.push({ index, error: p.message });
+        dead(p.code, p.message, payloadText(Buffer.from(JSON.stringify(event) ?? 'undefined')), index);
+        continue;
+      }
+      good.push(unit);
+      if (p.wrongType) wrongOf.set(event, p.wrongType);
+    }
+    rejected.sort((a, b) => a.index - b.index);
+    // forward the good events: the body as it came when all of it is good, else re-encoded, in chunks under NATS' limit
+    let payloads: Uint8Array[] = [];
+    let accepted = good.length;
+    // (a message with an envelope, a request batch, goes even when sampling kept none of its
+    // events: what it counts of its requests, and its drop reports, are the host's only record of them)
+    if ((good.length || format?.envelope) && raw && good.length === units.length && rejected.length === 0 && raw.length <= CHUNK_BYTES) payloads.push(raw);
+    else if (good.length) {
+      const texts = good.map((g) => JSON.stringify(g.event));
+      const wrap = format?.rewrap?.bind(format, body?.type === 'json' ? body.value : undefined);
+      const chunks = chunkEvents(texts, wrap);
+      payloads = chunks.payloads;
+      for (const i of chunks.oversized) {
+        const { event, index } = good[i]!;
+        const message = `an event of ${texts[i]!.length} bytes, over the limit of ${MAX_EVENT_BYTES}: split it`;
+        accepted--;
+        wrongOf.delete(event);
+        rejected.push({ index, error: message });
+        dead('OVERSIZED', message, payloadText(Buffer.from(texts[i]!)), index);
+      }
+    }
+    const h = natsHeaders();
+    h.set(HeaderNames.source, 'http');
+    if (opts.batchId) h.set(HeaderNames.batch, opts.batchId);
+    // small requests without an idempotency key share one message with the requests that
+    // arrive at the same moment (one publish and one ack for all of them); an envelope stays its own
+    const small = !opts.key && !opts.batchId && !format?.rewrap && payloads.length === 1 && payloads[0]!.length <= COALESCE_BYTES;
+    await Promise.all([
+      flush(),
+      small
+        ? this.coalescer.add(Subjects.events(name), good.map((g) => JSON.stringify(g.event)).join(','))
+        : Promise.all(
+            payloads.map((data, i) =>
+              js.publish(Subjects.events(name), data, {
+                headers: h,
+                ...(opts.key ? { msgID: payloads.length === 1 && !opts.batchId ? `${name}:${opts.key}` : `${name}:${opts.key}:${i}` } : {}),
+              }),
+            ),
+          ),
+    ]);
+    rejected.sort((a, b) => a.index - b.index);
+    const wrongType = wrongTypeByColumn(wrongOf.values(), [...checked.featureNames, ...checked.labelNames]);
+    return { status: accepted === 0 && rejected.length > 0 ? 400 : 202, accepted, rejected, ...(wrongType ? { wrongType } : {}) };
+  }
+
+  /** Mark batch `batchId` of endpoint `name` complete: the stream processor records it, and its windows are analysed. */
+  async endBatch(name: string, batchId: string): Promise<void> {
+    const h = natsHeaders();
+    h.set(HeaderNames.batchEnd, batchId);
+    h.set(HeaderNames.source, 'http');
+    await this.options.js.publish(Subjects.events(name), new Uint8Array(0), { headers: h, msgID: `${name}:${batchId}:end` });
+  }
+}
+
+/**
+ * Events (JSON texts) as messages under `maxBytes`: JSON lists of them, or, with `rewrap`, the
+ * envelope written around each part (always one message at least, the first carrying the
+ * envelope's counts). An event over the limit of one event is left out: `oversized` lists their
+ * positions.
+ */
+export function chunkEvents(
+  texts: readonly string[],
+  rewrap?: (events: readonly string[], first: boolean) => string,
+  maxBytes = CHUNK_BYTES,
+): { payloads: Uint8Array[]; oversized: number[] } {
+  const payloads: Uint8Array[] = [];
+  const oversized: number[] = [];
+  let cur: string[] = [];
+  let size = 2;
+  const close = () => {
+    if (rewrap) payloads.push(Buffer.from(rewrap(cur, payloads.length === 0)));
+    else if (cur.length) payloads.push(Buffer.from(`[${cur.join(',')}]`));
+    cur = [];
+    size = 2;
+  };
+  texts.forEach((text, i) => {
+    if (text.length > MAX_EVENT_BYTES) {
+      oversized.push(i);
+      return;
+    }
+    if (size + text.length + 1 > maxBytes && cur.length) close();
+    cur.push(text);
+    size += text.length + 1;
+  });
+  close();
+  return { payloads, oversized };
+}
+
+/** The wrong-type values of some events (`ParsedEvent.wrongType`), added up by column name; undefined when none. */
+function wrongTypeByColumn(events: Iterable<number[][]>, names: readonly string[]): Record<string, number> | undefined {
+  let out: Record<string, number> | undefined;
+  for (const rows of events) {
+    rows.forEach((r, c) => {
+      if (r.length === 0) return;
+      out ??= {};
+      const name = names[c]!;
+      out[name] = (out[name] ?? 0) + r.length;
+    });
+  }
+  return out;
+}
+
+/**
+ * Gathers the events of concurrent small HTTP requests for one endpoint into one message
+ * (a JSON array), published when the event loop turns (or when it reaches the size limit);
+ * every request waits for that message's JetStream acknowledgement, so 202 still means stored.
+ */
+class Coalescer {
+  private readonly pending = new Map<string, { parts: string[]; bytes: number; waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> }>();
+
+  constructor(private readonly js: JetStreamClient) {}
+
+  /** `part`: one or more events as JSON text, comma-separated. */
+  add(subject: string, part: string): Promise<void> {
+    let p = this.pending.get(subject);
+    if (p && p.bytes + part.length + 1 > CHUNK_BYTES) {
+      this.flush(subject, p);
+      p = undefined;
+    }
+    if (!p) {
+      const fresh = { parts: [] as string[], bytes: 2, waiters: [] as Array<{ resolve: () => void; reject: (e: unknown) => void }> };
+      this.pending.set(subject, fresh);
+      setImmediate(() => this.flush(subject, fresh));
+      p = fresh;
+    }
+    p.parts.push(part);
+    p.bytes += part.length + 1;
+    const batch = p;
+    return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+  }
+
+  private flush(subject: string, p: { parts: string[]; waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> }): void {
+    if (this.pending.get(subject) !== p) return;
+    this.pending.delete(subject);
+    const h = natsHeaders();
+    h.set(HeaderNames.source, 'http');
+    this.js.publish(subject, Buffer.from(`[${p.parts.join(',')}]`), { headers: h }).then(
+      () => p.waiters.forEach((w) => w.resolve()),
+      (err: unknown) => p.waiters.forEach((w) => w.reject(err)),
+    );
+  }
+}

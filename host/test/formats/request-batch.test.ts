@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { inferNamesFrom, messageFormatOf } from '../../src/stream/formats/index.js';
+import { requestBatch } from '../../src/stream/formats/request-batch.js';
+import { endpointRecord } from '../helpers.js';
+import { ARRIVAL, invalid } from './helpers.js';
+
+const body = {
+  format: 'batch',
+  samplingPercentage: 50,
+  requests: { count: 4, errors: 1, latencyMicros: [10, 20], firstWhen: ARRIVAL - 10, lastWhen: ARRIVAL - 5 },
+  events: [
+    { inputs: [[1, 2]], outputs: [0] },
+    { inputs: [[3, 4]], outputs: [1] },
+  ],
+};
+
+describe('request batch format', () => {
+  it('detects format "batch"', () => {
+    expect(requestBatch.detect(body)).toBe(true);
+    expect(requestBatch.detect({ format: 'columnar' })).toBe(false);
+    expect(messageFormatOf(body)).toBe(requestBatch);
+  });
+
+  it('unpacks its events (none when events is not a list)', () => {
+    expect(requestBatch.unpack(body)).toEqual([
+      { event: body.events[0], index: 0 },
+      { event: body.events[1], index: 1 },
+    ]);
+    expect(requestBatch.unpack({ format: 'batch', events: 'x' })).toEqual([]);
+    expect(inferNamesFrom(requestBatch.unpack(body), endpointRecord([], []))).toEqual({ featureNames: ['f0', 'f1'], labelNames: ['p0'] });
+  });
+
+  it('validates its envelope: the requests it stands for', () => {
+    expect(requestBatch.envelope!(body, ARRIVAL)).toEqual({
+      requests: 4,
+      errors: 1,
+      latencies: [10, 20],
+      dropped: 0,
+      samplingPercentage: 50,
+      tMin: ARRIVAL - 10,
+      tMax: ARRIVAL - 5,
+    });
+    expect(invalid(() => requestBatch.envelope!({ format: 'batch', requests: { count: 1 } }, ARRIVAL))).toBe(
+      'events: expected a list of events, got undefined undefined',
+    );
+    expect(invalid(() => requestBatch.envelope!({ ...body, requests: { count: 1, errors: 2 } }, ARRIVAL))).toBe('requests.errors: 2 errors for 1 requests');
+  });
+
+  it('writes a part of its events with the counts on the first part only', () => {
+    const events = body.events.map((e) => JSON.stringify(e));
+    const first = JSON.parse(requestBatch.rewrap!(body, events.slice(0, 1), true)) as typeof body;
+    const second = JSON.parse(requestBatch.rewrap!(body, events.slice(1), false)) as typeof body;
+    expect(first).toEqual({ ...body, events: [body.events[0]] });
+    expect(second).toEqual({ ...body, requests: { count: 0 }, events: [body.events[1]] });
+  });
+});

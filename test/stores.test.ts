@@ -1,0 +1,308 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SETTINGS_KEY, type AppOutputMessage, type BatchRecord, type ReferenceTable } from '@modelwatch/protocol';
+import { endpointId } from '../host/src/domain/names.js';
+import { windowAt } from '../host/src/domain/windows.js';
+import { ensureTopology, openBuckets, type Buckets } from '../host/src/nats/topology.js';
+import { BatchStore } from '../host/src/store/batches.js';
+import { EndpointStore } from '../host/src/store/endpoints.js';
+import { DEFAULT_LIMITS, PluginStore, type PublishedVersion } from '../host/src/store/plugins.js';
+import { SettingsStore } from '../host/src/store/settings.js';
+import { rejection } from '../host/test/helpers.js';
+import { startTestNats } from './helpers/nats.js';
+
+/** A version record as the API makes it at publish. */
+function version(v: string, digest = `digest-${v}`, config: PublishedVersion['config'] = { threshold: 1 }): PublishedVersion {
+  return { version: v, description: `version ${v}`, digest, limits: DEFAULT_LIMITS, config, runOnEmptyWindows: false, referenceRows: false };
+}
+
+/** An output of `app@version` for one window of endpoint 'e'. */
+function output(app: string, v: string, outcome: AppOutputMessage['outcome'], windowStart = 1_750_000_000_000): AppOutputMessage {
+  return {
+    v: 1,
+    endpointId: endpointId('e'),
+    endpointName: 'e',
+    app,
+    version: v,
+    windowStart,
+    windowEnd: windowStart + 1000,
+    outcome,
+    rows: 5,
+    results: [],
+    metrics: [],
+    ...(outcome === 'error' ? { error: { code: 'APP_ERROR', message: `${app} failed` } } : {}),
+    durationMs: 1,
+    completedAt: windowStart + 1500,
+    runner: 'test',
+  };
+}
+
+/** The stores' named operations against a real nats-server: each one compare-and-set on its record. */
+describe('stores', () => {
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let nc: NatsConnection;
+  let buckets: Buckets;
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    nc = await connect({ servers: nats.url });
+    await ensureTopology(nc, await jetstreamManager(nc), { retentionMs: 3_600_000 });
+    buckets = await openBuckets(nc);
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.[Symbol.asyncDispose]();
+  });
+
+  /** The KV revision of a key (changes with every write). */
+  const revision = async (kv: Buckets['plugins'], key: string) => (await kv.get(key))?.revision;
+
+  describe('PluginStore', () => {
+    it('publish adds a version and makes it active; the same version again keeps its first publish time; other code under it is a CONFLICT', async () => {
+      const plugins = new PluginStore(buckets.plugins);
+      const first = await plugins.publish('pub', version('1.0.0'));
+      expect(first).toMatchObject({ name: 'pub', activeVersion: '1.0.0', status: 'active' });
+      expect(first.versions.map((v) => v.version)).toEqual(['1.0.0']);
+      const publishedAt = first.versions[0]!.publishedAt;
+
+      const second = await plugins.publish('pub', version('1.1.0'));
+      expect(second.activeVersion).toBe('1.1.0');
+      expect(second.createdAt).toBe(first.createdAt);
+      expect(second.versions.map((v) => v.version)).toEqual(['1.0.0', '1.1.0']);
+
+      const again = await plugins.publish('pub', version('1.0.0'));
+      expect(again.activeVersion).toBe('1.0.0');
+      expect(again.versions.map((v) => v.version)).toEqual(['1.1.0', '1.0.0']);
+      expect(again.versions.find((v) => v.version === '1.0.0')!.publishedAt).toBe(publishedAt);
+
+      const err = await rejection(plugins.publish('pub', version('1.0.0', 'other code')));
+      expect(err.code).toBe('CONFLICT');
+      expect((await plugins.require('pub')).versions).toEqual(again.versions);
+    });
+
+    it('disable, enable and rollback change the status and the active version; a missing plugin or version is NOT_FOUND', async () => {
+      const plugins = new PluginStore(buckets.plugins);
+      await plugins.publish('life', version('1.0.0'));
+      expect((await rejection(plugins.rollback('life'))).code).toBe('CONFLICT');
+      await plugins.publish('life', version('2.0.0'));
+
+      expect(await plugins.disable('life')).toMatchObject({ status: 'disabled', statusReason: 'disabled by a user' });
+      const enabled = await plugins.enable('life');
+      expect(enabled.status).toBe('active');
+      expect(enabled).not.toHaveProperty('statusReason');
+
+      await plugins.disable('life');
+      const back = await plugins.rollback('life');
+      expect(back).toMatchObject({ activeVersion: '1.0.0', status: 'active' });
+      expect(back).not.toHaveProperty('statusReason');
+      expect((await plugins.rollback('life', '2.0.0')).activeVersion).toBe('2.0.0');
+      const noVersion = await rejection(plugins.rollback('life', '9.9.9'));
+      expect(noVersion.code).toBe('NOT_FOUND');
+      expect(noVersion.message).toContain('has no version 9.9.9');
+
+      for (const op of [plugins.enable('nope'), plugins.disable('nope'), plugins.rollback('nope'), plugins.require('nope'), plugins.remove('nope')]) {
+        expect((await rejection(op)).code).toBe('NOT_FOUND');
+      }
+      expect(await plugins.get('nope')).toBeUndefined();
+    });
+
+    it('configure replaces the active version config only, and a refused config leaves the record as it was', async () => {
+      const plugins = new PluginStore(buckets.plugins);
+      await plugins.publish('conf', version('1.0.0', 'd1', { a: 1 }));
+      await plugins.publish('conf', version('2.0.0', 'd2', { a: 2 }));
+      const rec = await plugins.configure('conf', (v) => ({ ...v.config, b: true }));
+      expect(rec.versions.map((v) => v.config)).toEqual([{ a: 1 }, { a: 2, b: true }]);
+
+      const before = await revision(buckets.plugins, 'conf');
+      const err = await rejection(
+        plugins.configure('conf', () => {
+          throw new Error('refused by the schema');
+        }),
+      );
+      expect(err.message).toBe('refused by the schema');
+      expect(await revision(buckets.plugins, 'conf')).toBe(before);
+    });
+
+    it('concurrent operations on one record are all applied: compare-and-set retries on a conflict', async () => {
+      const plugins = new PluginStore(buckets.plugins);
+      await plugins.publish('busy', version('1.0.0', 'd', {}));
+      // two stores, as if in two processes, each changing one key of the config at once
+      const other = new PluginStore(buckets.plugins);
+      await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? plugins : other).configure('busy', (v) => ({ ...v.config, [`k${i}`]: i }))));
+      const config = (await plugins.require('busy')).versions[0]!.config;
+      expect(config).toEqual(Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`k${i}`, i])));
+    });
+
+    it('recordOutcome keeps a failure as the last error and writes nothing for other outcomes', async () => {
+      const plugins = new PluginStore(buckets.plugins);
+      await plugins.publish('outcomes', version('1.0.0'));
+      const before = await revision(buckets.plugins, 'outcomes');
+      expect((await plugins.recordOutcome(output('outcomes', '1.0.0', 'ok')))?.lastError).toBeUndefined();
+      await plugins.recordOutcome(output('outcomes', '1.0.0', 'empty'));
+      expect(await revision(buckets.plugins, 'outcomes')).toBe(before);
+
+      const failed = output('outcomes', '1.0.0', 'error');
+      const rec = await plugins.recordOutcome(failed);
+      expect(rec?.lastError).toMatchObject({ code: 'APP_ERROR', message: 'outcomes failed', version: '1.0.0', endpoint: 'e', windowStart: failed.windowStart });
+      expect(rec?.status).toBe('active');
+      // kept through a publish
+      expect((await plugins.publish('outcomes', version('1.0.1'))).lastError?.message).toBe('outcomes failed');
+      // a plugin that is gone: nothing to record
+      expect(await plugins.recordOutcome(output('gone', '1.0.0', 'error'))).toBeUndefined();
+      expect(await plugins.get('gone')).toBeUndefined();
+    });
+
+    it('quarantine quarantines the active version of an active plugin only, with the streak and the last error as the reason', async () => {
+      const plugins = new PluginStore(buckets.plugins);
+      await plugins.publish('q', version('1.0.0'));
+      await plugins.publish('q', version('2.0.0'));
+
+      // a version that is not the active one any more: its failure is recorded, nothing quarantined
+      const old = await plugins.quarantine(output('q', '1.0.0', 'error'), 5);
+      expect(old.quarantined).toBe(false);
+      expect(old.record).toMatchObject({ status: 'active', lastError: { version: '1.0.0' } });
+
+      // a user's disable came first
+      await plugins.disable('q');
+      expect((await plugins.quarantine(output('q', '2.0.0', 'error'), 5)).quarantined).toBe(false);
+      expect((await plugins.require('q')).status).toBe('disabled');
+
+      await plugins.enable('q');
+      const step = await plugins.quarantine(output('q', '2.0.0', 'error'), 5);
+      expect(step.quarantined).toBe(true);
+      expect(step.record).toMatchObject({
+        status: 'quarantined',
+        statusReason: 'failed 5 windows in a row on endpoint e; last: APP_ERROR: q failed',
+        lastError: { version: '2.0.0' },
+      });
+      // already quarantined: not again
+      expect((await plugins.quarantine(output('q', '2.0.0', 'error'), 6)).quarantined).toBe(false);
+      expect((await plugins.require('q')).statusReason).toBe(step.record!.statusReason);
+    });
+
+    it('remove deletes the record, and list gives the others by name', async () => {
+      const plugins = new PluginStore(buckets.plugins);
+      await plugins.publish('zz-removed', version('1.0.0'));
+      expect((await plugins.remove('zz-removed')).name).toBe('zz-removed');
+      expect(await plugins.get('zz-removed')).toBeUndefined();
+      const names = (await plugins.list()).map((p) => p.name);
+      expect(names).not.toContain('zz-removed');
+      expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b)));
+      expect(names).toEqual(expect.arrayContaining(['busy', 'conf', 'life', 'pub', 'q']));
+    });
+  });
+
+  describe('EndpointStore', () => {
+    const table: ReferenceTable = { columns: ['x', 'y', 'label'], values: { x: [1, 2, 3], y: ['a', 'b', 'a'], label: [0, 1, 0] }, rows: 3 };
+
+    it('create makes an endpoint once; again with other features is a CONFLICT', async () => {
+      const endpoints = new EndpointStore(buckets.endpoints, buckets.references);
+      const made = await endpoints.create({ name: 'ep-create', featureNames: ['x'], labelNames: ['label'], monitoring: false });
+      expect(made.created).toBe(true);
+      expect(made.record).toMatchObject({ id: endpointId('ep-create'), name: 'ep-create', featureNames: ['x'], monitoring: false, featureStats: {} });
+      const again = await endpoints.create({ name: 'ep-create', featureNames: [], labelNames: [], monitoring: true });
+      expect(again).toEqual({ record: made.record, created: false });
+      const err = await rejection(endpoints.create({ name: 'ep-create', featureNames: ['z'], labelNames: [], monitoring: true }));
+      expect(err.code).toBe('CONFLICT');
+      expect(await endpoints.require('ep-create')).toEqual(made.record);
+    });
+
+    it('setReference stores the rows, then the statistics on the record; an endpoint without features takes the columns that are not labels', async () => {
+      const endpoints = new EndpointStore(buckets.endpoints, buckets.references);
+      await endpoints.create({ name: 'ep-ref', featureNames: [], labelNames: ['label'], monitoring: true });
+      const rec = await endpoints.setReference('ep-ref', table);
+      expect(rec.featureNames).toEqual(['x', 'y']);
+      expect(Object.keys(rec.featureStats).sort()).toEqual(['label', 'x', 'y']);
+      expect(rec.referenceRowCount).toBe(3);
+      expect(rec.referenceRevision).toBe(rec.updatedAt);
+      const blob = await buckets.references.getBlob(`${endpointId('ep-ref')}.json`);
+      expect(JSON.parse(new TextDecoder().decode(blob!))).toEqual(table);
+      expect((await rejection(endpoints.setReference('ep-missing', table))).code).toBe('NOT_FOUND');
+    });
+
+    it('setMonitoring turns monitoring off and on; adoptNames fills only lists still empty', async () => {
+      const endpoints = new EndpointStore(buckets.endpoints);
+      await endpoints.create({ name: 'ep-names', featureNames: ['f1'], labelNames: [], monitoring: true });
+      expect((await endpoints.setMonitoring('ep-names', false)).monitoring).toBe(false);
+      expect((await endpoints.setMonitoring('ep-names', true)).monitoring).toBe(true);
+      expect((await rejection(endpoints.setMonitoring('ep-missing', true))).code).toBe('NOT_FOUND');
+
+      const adopted = await endpoints.adoptNames('ep-names', { featureNames: ['other'], labelNames: ['out'] });
+      expect(adopted).toMatchObject({ featureNames: ['f1'], labelNames: ['out'] });
+      const before = await revision(buckets.endpoints, 'ep-names');
+      expect(await endpoints.adoptNames('ep-names', { labelNames: ['again'] })).toMatchObject({ labelNames: ['out'] });
+      expect(await revision(buckets.endpoints, 'ep-names')).toBe(before);
+      expect(await endpoints.adoptNames('ep-missing', { featureNames: ['a'] })).toBeUndefined();
+      expect(await endpoints.get('ep-missing')).toBeUndefined();
+
+      const listed = (await endpoints.list()).map((e) => e.name);
+      expect(listed).toEqual(['ep-create', 'ep-names', 'ep-ref']);
+      expect((await endpoints.names()).sort()).toEqual(listed);
+    });
+
+    it('changes of one endpoint made at once by the API and a stream processor are all kept', async () => {
+      const api = new EndpointStore(buckets.endpoints, buckets.references);
+      const processor = new EndpointStore(buckets.endpoints);
+      await api.create({ name: 'ep-busy', featureNames: [], labelNames: [], monitoring: true });
+      await Promise.all([
+        processor.adoptNames('ep-busy', { labelNames: ['label'] }),
+        api.setMonitoring('ep-busy', false),
+        api.setReference('ep-busy', table),
+        processor.adoptNames('ep-busy', { labelNames: ['other'] }),
+      ]);
+      const rec = await api.require('ep-busy');
+      expect(rec.monitoring).toBe(false);
+      expect(rec.referenceRowCount).toBe(3);
+      expect(['label', 'other']).toContain(rec.labelNames[0]);
+      expect(rec.labelNames).toHaveLength(1);
+    });
+
+    it('setReference needs the reference store', async () => {
+      await expect(new EndpointStore(buckets.endpoints).setReference('ep-names', table)).rejects.toThrow(/no reference store/);
+    });
+  });
+
+  describe('SettingsStore', () => {
+    it('init creates the settings once; change turns monitoring off and schedules a period change from the next boundary', async () => {
+      await buckets.settings.purge(SETTINGS_KEY);
+      const settings = new SettingsStore(buckets.settings, { allowedLatenessMs: 1000, maxFutureSkewMs: 300_000, retentionMs: 3_600_000 });
+      expect(await settings.read()).toBeUndefined();
+      expect((await rejection(settings.change({ enabled: false }))).code).toBe('NOT_FOUND');
+
+      const created = await settings.init(5000);
+      expect(created).toMatchObject({ enabled: true, periods: [{ fromMs: 0, periodMs: 5000 }] });
+      expect(await settings.init(60_000)).toEqual(created);
+
+      const off = await settings.change({ enabled: false });
+      expect(off.enabled).toBe(false);
+      expect(off.periods).toEqual(created.periods);
+
+      const before = Date.now();
+      const changed = await settings.change({ basePeriodMs: 10_000 });
+      expect(changed.enabled).toBe(false);
+      expect(changed.periods).toHaveLength(2);
+      const boundary = changed.periods[1]!.fromMs;
+      expect(changed.periods[1]!.periodMs).toBe(10_000);
+      // the window open when it was asked for keeps its length
+      expect(boundary).toBeGreaterThan(before);
+      expect(boundary).toBe(windowAt(boundary - 1, created.periods).end);
+      expect(changed.changes).toHaveLength(1);
+      expect(await settings.read()).toEqual(changed);
+    });
+  });
+
+  describe('BatchStore', () => {
+    it('recordEnd records a batch once; markDispatched moves it from ingested to dispatched once', async () => {
+      const batches = new BatchStore(buckets.batches);
+      const batch: BatchRecord = { endpoint: 'ep', endpointId: endpointId('ep'), batchId: 'b1', endSeq: 10, status: 'ingested', createdAt: 1 };
+      expect(await batches.recordEnd(batch)).toEqual(batch);
+      expect(await batches.recordEnd({ ...batch, endSeq: 99 })).toEqual(batch);
+
+      const dispatched = await batches.markDispatched(batch, 4, 1000);
+      expect(dispatched).toEqual({ ...batch, status: 'dispatched', windows: 4, dispatchedAt: 1000 });
+      expect(await batches.markDispatched(batch, 7, 2000)).toEqual(dispatched);
+      expect(await batches.markDispatched({ endpoint: 'ep', batchId: 'missing' }, 1, 1)).toBeUndefined();
+    });
+  });
+});
