@@ -202,7 +202,8 @@ class Tracker:
             the wait doubles after each failure, with jitter (half fixed, half random).
         headers: extra HTTP headers of every request (``Authorization``, say).
         on_error: called with a ``TrackerError`` when a batch fails (it is retried), is refused,
-            or requests are dropped. Called from the tracker's thread; it must not block.
+            or requests are dropped. Called from the tracker's thread (or from ``track`` for a
+            drop) with the tracker's lock held: it may call ``stats()``, and must not block.
         random: random numbers in [0, 1) for sampling (``random.random`` by default).
         exit_timeout: at interpreter exit, a tracker not closed is closed with this timeout.
     """
@@ -262,7 +263,8 @@ class Tracker:
         """A fresh state and thread: at creation, and in the child of a fork()."""
         self._id = uuid.uuid4().hex
         self._stats = TrackerStats()
-        self._lock = threading.Lock()
+        # reentrant: on_error runs under it and may call stats()
+        self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._queue: List[_SealedBatch] = []
         self._open: Optional[_OpenBatch] = None

@@ -196,13 +196,20 @@ class TrackerTest(unittest.TestCase):
         down.set()
         h = self.host(lambda n, r: 503 if down.is_set() else 202)
         errors: List[TrackerError] = []
-        t = self.tracker(h.url, batch_size=5, max_buffered_events=20, backoff_initial=0.01, backoff_max=0.05, on_error=errors.append)
+        seen: List[int] = []
+
+        def on_error(e: TrackerError) -> None:
+            errors.append(e)
+            seen.append(t.stats().dropped)  # on_error may read the counters (it runs under the tracker's lock)
+
+        t = self.tracker(h.url, batch_size=5, max_buffered_events=20, backoff_initial=0.01, backoff_max=0.05, on_error=on_error)
         for i in range(100):
             t.track([[i]], [0])
         st = t.stats()
         self.assertLessEqual(st.buffered, 20)
         self.assertEqual(st.dropped, 100 - st.buffered)
         self.assertTrue(any(e.code == "DROPPED" for e in errors))
+        self.assertEqual(len(seen), len(errors))
         down.clear()
         self.assertTrue(t.flush(WAIT))
         st = t.stats()
