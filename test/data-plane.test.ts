@@ -274,6 +274,24 @@ describe('data plane', () => {
     expect(((await bad.json()) as { rejected: Array<{ error: string }> }).rejected[0]!.error).toMatch(/NaN and Infinity are not JSON numbers/);
   });
 
+  it('over HTTP: a request batch whose rows were all sampled out still counts its requests and reports its drops', async () => {
+    await env.client.createEndpoint({ name: 'http-sampled', featureNames: ['x'], labelNames: ['y'] });
+    const post = (body: unknown) =>
+      fetch(`${env.client.url}/api/v1/endpoints/http-sampled/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const empty = await post({ format: 'batch', samplingPercentage: 1, requests: { count: 7, errors: 1, latencyMicros: [10, 20], dropped: 3 }, events: [] });
+    expect(empty.status).toBe(202);
+    expect(await empty.json()).toEqual({ accepted: 0, rejected: [] });
+    const counted = await waitFor('7 requests counted', async () => {
+      const s = await env.client.endpointStats('http-sampled');
+      return s.requests >= 7 ? s : undefined;
+    });
+    expect(counted).toMatchObject({ requests: 7, errors: 1, predictions: 0, latencyCount: 2, dropped: 3 });
+  });
+
   it('dead-letters late rows and counts them per endpoint', async () => {
     await env.client.createEndpoint({ name: 'tardy', featureNames: ['x'], labelNames: ['y'] });
     const hourAgo = Date.now() - 3_600_000;

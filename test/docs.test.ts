@@ -74,7 +74,7 @@ async function bash(script: string, where: string, cwd: string, env: NodeJS.Proc
  * Run a group's blocks in order in a fresh folder: files written, shell blocks run, JSON bodies
  * posted, against a fresh test host (or the host the group starts itself). The folder holds
  * test/fixtures/docs/<group>/ (its setup.sh runs first) and links to the repository's plugins,
- * Makefile, node_modules and .tools, so commands written for the repository's root work there.
+ * clients, Makefile, node_modules and .tools, so commands written for the repository's root work there.
  */
 async function runGroup(g: DocGroup, hooks: GroupHooks = {}): Promise<void> {
   const dir = await tempDir(`mw-docs-${g.name}-`);
@@ -83,7 +83,7 @@ async function runGroup(g: DocGroup, hooks: GroupHooks = {}): Promise<void> {
   let host: Awaited<ReturnType<typeof startTestHost>> | undefined;
   try {
     if (existsSync(join(FIXTURES, g.name))) await cp(join(FIXTURES, g.name), cwd, { recursive: true });
-    for (const name of ['plugins', 'Makefile', 'node_modules', '.tools']) {
+    for (const name of ['plugins', 'clients', 'Makefile', 'node_modules', '.tools']) {
       if (existsSync(join(REPO, name))) await symlink(join(REPO, name), join(cwd, name));
     }
     const bin = join(cwd, '.bin');
@@ -110,7 +110,7 @@ async function runGroup(g: DocGroup, hooks: GroupHooks = {}): Promise<void> {
       const where = `${b.file}:${b.line}`;
       if (m.kind === 'file') {
         await mkdir(dirname(join(cwd, m.path!)), { recursive: true });
-        await writeFile(join(cwd, m.path!), b.text);
+        await writeFile(join(cwd, m.path!), b.text.replaceAll('localhost:7077', address));
       } else if (m.kind === 'post') {
         const res = await fetch(`${url}${m.path!}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b.text });
         const text = await res.text();
@@ -246,7 +246,35 @@ describe('documentation examples', () => {
     );
   });
 
-  it.each(groups.filter((g) => ![FIRST_APP, 'quick-start', 'wrong-type', 'builtin-apps'].includes(g.name)))(
+  it("the Python examples (README's and clients/python/README.md's) send their requests to the host, each counted once", async () => {
+    await runGroup(
+      groups.find((x) => x.name === 'python')!,
+      {
+        after: async ({ client }) => {
+          const s = await waitFor('the request of the README counted', async () => {
+            const st = await client.endpointStats('churn');
+            return st.requests >= 1 ? st : undefined;
+          });
+          expect(s).toMatchObject({ requests: 1, errors: 0, latencyCount: 1 });
+        },
+      },
+    );
+    await runGroup(
+      groups.find((x) => x.name === 'python-client')!,
+      {
+        after: async ({ client }, [run]) => {
+          expect(run!.stdout).toMatch(/^TrackerStats\(tracked=4, sampled_rows=3, delivered=4, batches=\d+, dropped=0, rejected=0, buffered=0, failures=0\)$/m);
+          const s = await waitFor('the requests of clients/python/README.md counted', async () => {
+            const st = await client.endpointStats('churn');
+            return st.requests >= 4 ? st : undefined;
+          });
+          expect(s).toMatchObject({ requests: 4, errors: 1, predictions: 3 });
+        },
+      },
+    );
+  });
+
+  it.each(groups.filter((g) => ![FIRST_APP, 'quick-start', 'wrong-type', 'builtin-apps', 'python', 'python-client'].includes(g.name)))(
     'the examples of group $name run (blocks at $blocks.0.file)',
     async (g) => {
       await runGroup(g);

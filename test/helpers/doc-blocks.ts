@@ -8,7 +8,7 @@ import { join } from 'node:path';
  * - `<!-- test: GROUP -->` before a `sh` block: the block runs in bash, after the blocks of
  *   GROUP before it, in GROUP's folder, against GROUP's test host;
  * - `<!-- test: GROUP file=PATH -->`: the block is written to PATH in GROUP's folder (an app's
- *   source, its plugin.json, a data file);
+ *   source, its plugin.json, a data file, a Python script), `localhost:7077` made GROUP's host;
  * - `<!-- test: GROUP post=/api/v1/... -->` before a `json` block: sent as the body of a POST to
  *   that path of GROUP's host, which must answer 2xx and reject nothing;
  * - `own-host` after GROUP: the group starts its own host (`modelwatch host start ... &`), on the
@@ -31,16 +31,19 @@ export interface DocBlock {
 export type DocMarker =
   { kind: 'skip'; reason: string } | { kind: 'run' | 'file' | 'post'; group: string; path?: string; ownHost: boolean; problems: string[] };
 
-/** The Markdown files whose examples are tested: the README, each package's README and each plugin's README. */
+/** The Markdown files whose examples are tested: the README, each package's README, each plugin's README and each client's (`clients/*`). */
 export function docFiles(repo: string): string[] {
-  const plugins = readdirSync(join(repo, 'plugins'), { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => `plugins/${d.name}/README.md`)
-    .filter((f) => existsSync(join(repo, f)))
-    .sort();
+  const readmes = (folder: string) =>
+    existsSync(join(repo, folder))
+      ? readdirSync(join(repo, folder), { withFileTypes: true })
+          .filter((d) => d.isDirectory())
+          .map((d) => `${folder}/${d.name}/README.md`)
+          .filter((f) => existsSync(join(repo, f)))
+          .sort()
+      : [];
   // each package's own README (what npm shows), as the package ships it
   const packages = ['host', 'sdk', 'protocol', 'tracker'].map((p) => `${p}/README.md`).filter((f) => existsSync(join(repo, f)));
-  return ['README.md', ...packages, ...plugins];
+  return ['README.md', ...packages, ...readmes('plugins'), ...readmes('clients')];
 }
 
 const MARKER = /^<!--\s*test:\s*(.*?)\s*-->\s*$/;

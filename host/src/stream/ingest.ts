@@ -214,7 +214,9 @@ export class IngestService {
     // forward the good events: the body as it came when all of it is good, else re-encoded, in chunks under NATS' limit
     let payloads: Uint8Array[] = [];
     let accepted = good.length;
-    if (good.length && raw && good.length === units.length && rejected.length === 0 && raw.length <= CHUNK_BYTES) payloads.push(raw);
+    // (a message with an envelope, a request batch, goes even when sampling kept none of its
+    // events: what it counts of its requests, and its drop reports, are the host's only record of them)
+    if ((good.length || format?.envelope) && raw && good.length === units.length && rejected.length === 0 && raw.length <= CHUNK_BYTES) payloads.push(raw);
     else if (good.length) {
       const texts = good.map((g) => JSON.stringify(g.event));
       const wrap = format?.rewrap?.bind(format, body?.type === 'json' ? body.value : undefined);
