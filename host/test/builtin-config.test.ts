@@ -28,6 +28,13 @@ function refusal(app: string, config: Record<string, JsonValue>): string {
   throw new Error(`${app} accepted ${JSON.stringify(config)}`);
 }
 
+/** The refusal of an unknown key, as the apps' own checks worded it before their configSchema: the known keys named. */
+function unknownKey(app: string, key: string, path: string[] = []): string {
+  let schema = manifestOf(app).configSchema as { properties?: Record<string, JsonValue> };
+  for (const p of path) schema = schema.properties![p] as typeof schema;
+  return `${path.length ? path.join('.') : 'config'}: unknown config key '${key}' (known keys: ${Object.keys(schema.properties ?? {}).join(', ')})`;
+}
+
 describe('system-performance: configSchema', () => {
   const app = 'system-performance';
   it('accepts its own defaults and a full config', () => {
@@ -43,7 +50,7 @@ describe('system-performance: configSchema', () => {
     [{ errorRateWarn: '0.1' }, 'errorRateWarn: must be a number from 0 to 1, got "0.1"'],
     [{ latencyP99Micros: -1 }, `latencyP99Micros: must be a number from 0 to ${Number.MAX_VALUE}, got -1`],
     [{ latencyQuantiles: [1.5] }, 'latencyQuantiles: must be an array of numbers in [0, 1], got [1.5]'],
-    [{ latencyP99: 5 }, "config: unknown setting 'latencyP99'"],
+    [{ latencyP99: 5 }, unknownKey(app, 'latencyP99')],
   ])('%j: refused with "%s"', (config, message) => {
     expect(refusal(app, config as Record<string, JsonValue>)).toBe(`config of ${app} is not valid:\n  - ${message}`);
   });
@@ -65,7 +72,7 @@ describe('histogram-data-drift: configSchema', () => {
     [{ potentialAlpha: 0 }, 'potentialAlpha: must be a number in (0, 1), got 0'],
     [{ replicates: 50 }, 'replicates: must be an integer from 100 to 10000, got 50'],
     [{ seed: 1.5 }, 'seed: must be an integer from 0 to 4294967295, got 1.5'],
-    [{ potential_threshold: 0.5 }, "config: unknown setting 'potential_threshold'"],
+    [{ potential_threshold: 0.5 }, unknownKey(app, 'potential_threshold')],
   ])('%j: refused with "%s"', (config, message) => {
     expect(refusal(app, config as Record<string, JsonValue>)).toBe(`config of ${app} is not valid:\n  - ${message}`);
   });
@@ -99,7 +106,7 @@ describe('model-performance: configSchema', () => {
 
   it.each([
     [{ task: 'ranking' }, `task: must be 'classification' or 'regression', got "ranking"`],
-    [{ taks: 'regression' }, "config: unknown setting 'taks'"],
+    [{ taks: 'regression' }, unknownKey(app, 'taks')],
     [{ positiveClass: null }, 'positiveClass: must be a number or a string, got null'],
     [{ predictionColumn: '' }, 'predictionColumn: must be a column name, got ""'],
     [{ metrics: [] }, 'metrics: must be a non-empty array, got []'],
@@ -151,13 +158,13 @@ describe('data-drift and prediction-drift: configSchema, the SDK drift engine', 
 
   const methods = 'ks, chisquare, chi2_contingency, z, wasserstein, jensenshannon, psi, kl_div';
   it.each([
-    [{ methd: 'ks' }, "config: unknown setting 'methd'"],
+    [{ methd: 'ks' }, unknownKey('data-drift', 'methd')],
     [{ method: 'anderson' }, `method: must be one of 'auto', ${methods}, got "anderson"`],
     [{ featureMethods: { x: 'auto' } }, `featureMethods.x: must be one of ${methods}, got "auto"`],
     [{ featureMethods: ['ks'] }, 'featureMethods: must be an object of column name -> method, got ["ks"]'],
     [{ methodThresholds: { ks: 1.5 } }, 'methodThresholds.ks: is a p-value threshold and must be below 1, got 1.5'],
     [{ methodThresholds: { wasserstein: 0 } }, 'methodThresholds.wasserstein: must be a positive number, got 0'],
-    [{ methodThresholds: { foo: 0.1 } }, "methodThresholds: unknown setting 'foo'"],
+    [{ methodThresholds: { foo: 0.1 } }, unknownKey('data-drift', 'foo', ['methodThresholds'])],
     [{ featureThresholds: { x: -1 } }, 'featureThresholds.x: must be a positive number, got -1'],
     [{ driftShare: 0 }, 'driftShare: must be a number in (0, 1], got 0'],
     [{ thresholds: 'learned' }, `thresholds: must be 'fixed' or 'adaptive', got "learned"`],
@@ -173,7 +180,9 @@ describe('data-drift and prediction-drift: configSchema, the SDK drift engine', 
   });
 
   it("prediction-drift refuses data-drift's column keys", () => {
-    expect(refusal('prediction-drift', { features: ['y'] })).toBe("config of prediction-drift is not valid:\n  - config: unknown setting 'features'");
+    expect(refusal('prediction-drift', { features: ['y'] })).toBe(
+      `config of prediction-drift is not valid:\n  - ${unknownKey('prediction-drift', 'features')}`,
+    );
     expect(refusal('prediction-drift', { outputMethods: { y: 'anova' } })).toBe(
       `config of prediction-drift is not valid:\n  - outputMethods.y: must be one of ${methods}, got "anova"`,
     );

@@ -3,7 +3,8 @@ import ajvErrors from 'ajv-errors';
 import type { JsonValue } from '@modelwatch/sdk';
 import { ModelwatchError } from '../errors.js';
 
-const ajv = new Ajv({ allErrors: true, strict: false });
+// verbose: an error carries its schema, so an unknown key's message can name the known ones
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
 (ajvErrors as unknown as (a: Ajv) => Ajv)(ajv);
 const compiled = new WeakMap<object, ValidateFunction>();
 
@@ -42,7 +43,11 @@ function formatErrors(errors: ErrorObject[]): string {
   return errors
     .map((e) => {
       const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : 'config';
-      if (e.keyword === 'additionalProperties') return `  - ${where}: unknown setting '${String(e.params.additionalProperty)}'`;
+      if (e.keyword === 'additionalProperties') {
+        const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+        const keys = known.length ? ` (known keys: ${known.join(', ')})` : '';
+        return `  - ${where}: unknown config key '${String(e.params.additionalProperty)}'${keys}`;
+      }
       return `  - ${where}: ${e.message ?? 'is not valid'}`;
     })
     .join('\n');
