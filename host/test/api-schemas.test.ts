@@ -20,6 +20,7 @@ import {
   ConfigurePluginBodySchema,
   DeadLetterParamsSchema,
   DeadLetterQuerySchema,
+  LatestQuerySchema,
   PublishPluginBodySchema,
   ReplayBodySchema,
   ResultsQuerySchema,
@@ -96,6 +97,8 @@ describe('request schemas', () => {
     ['batch', BatchQuerySchema, { id: 'x!' }, "batch id 'x!' is not valid: use 1-64 letters, digits, '_' or '-'"],
     ['results', ResultsQuerySchema, { endpoint: 'churn', limit: '10', batch: 'b1', app: 'drift' }, 'ok'],
     ['results', ResultsQuerySchema, { limit: '0' }, "limit: expected a positive whole number, got '0'"],
+    ['latest results', LatestQuerySchema, { endpoint: 'churn' }, 'ok'],
+    ['latest results', LatestQuerySchema, { endpoint: 'no spaces' }, BAD_NAME],
   ])('a %s query %j: %s', (_what, schema, query, expected) => {
     expect(outcome(schema, { ...query }, 'text')).toBe(expected);
   });

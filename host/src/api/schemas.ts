@@ -138,6 +138,12 @@ export const ResultsQuerySchema = {
   },
 } as const;
 
+/** Query of `GET /api/v1/results/latest`. */
+export const LatestQuerySchema = {
+  type: 'object',
+  properties: { endpoint: { anyOf: [{ const: '' }, endpointName], errorMessage: ENDPOINT_NAME_MESSAGE } },
+} as const;
+
 // ---- validation
 
 /**

@@ -19,7 +19,7 @@ import type { WatchedKv } from '../store/watched-kv.js';
 import { IngestService } from '../stream/ingest.js';
 import type { DefaultAppOutcome, MonitoringStatus, ResultsQuery, SetMonitoringBody, SetMonitoringReply } from './contract.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
-import { EndpointParamsSchema, ResultsQuerySchema, SetEndpointMonitoringBodySchema, SetMonitoringBodySchema, validator } from './schemas.js';
+import { EndpointParamsSchema, LatestQuerySchema, ResultsQuerySchema, SetEndpointMonitoringBodySchema, SetMonitoringBodySchema, validator } from './schemas.js';
 import { registerPluginRoutes } from './plugins.js';
 import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
@@ -246,9 +246,9 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     if (req.query.since) q.since = Date.parse(req.query.since) || Number(req.query.since);
     return await askWriter(q);
   });
-  app.get<{ Querystring: { endpoint?: string } }>('/api/v1/results/latest', async (req) => {
+  app.get<{ Querystring: { endpoint?: string } }>('/api/v1/results/latest', { schema: { querystring: LatestQuerySchema } }, async (req) => {
     const q: ResultsRequest = { latest: true };
-    if (req.query.endpoint) q.endpointId = endpointId(checkEndpointName(req.query.endpoint));
+    if (req.query.endpoint) q.endpointId = endpointId(req.query.endpoint);
     return await askWriter(q);
   });
 
