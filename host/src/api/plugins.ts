@@ -309,6 +309,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
   });
 
   // ---- evaluate: re-run an app over past windows from the retained rows (MLRun's evaluate)
+  // checked by hand, not by a schema: an unknown plugin is a 404 before anything of the body,
+  // `from`/`to` are times in two notations, `from` before `to`, and the version must apply
   app.post<{ Params: { name: string }; Body: { endpoint?: unknown; from?: unknown; to?: unknown; write?: unknown; version?: unknown } }>(
     '/api/v1/plugins/:name/evaluate',
     async (req) => {
