@@ -417,6 +417,10 @@ export interface PluginLimits {
   memoryMb: number;
   timeoutMs: number;
   extraDataBytes: number;
+  /** Largest artifact (`ctx.logArtifact`), in bytes (absent in versions published before artifacts: 1 MiB). */
+  artifactBytes?: number;
+  /** All the artifacts of one window together, in bytes (absent in versions published before artifacts: 4 MiB). */
+  windowArtifactBytes?: number;
 }
 
 /** A bundle to load in a runner's sandbox, as the API sends it before a version is registered. */
