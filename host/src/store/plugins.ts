@@ -2,10 +2,10 @@ import { posix } from 'node:path';
 import type { KV } from '@nats-io/kv';
 import type { AppOutputMessage, PluginLimits, PluginRecord, PluginVersionRecord } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
-import { DEFAULT_ARTIFACT_LIMITS } from '../sdk-internal.js';
 import { deleteJson, listJson, readJson, updateJson } from './kv.js';
 
-export const DEFAULT_LIMITS: PluginLimits = { memoryMb: 128, timeoutMs: 10_000, extraDataBytes: 64 * 1024, ...DEFAULT_ARTIFACT_LIMITS };
+/** The limits a manifest leaves out; the artifact limits, when left out, are the sandbox's defaults (`DEFAULT_ARTIFACT_LIMITS`). */
+export const DEFAULT_LIMITS: PluginLimits = { memoryMb: 128, timeoutMs: 10_000, extraDataBytes: 64 * 1024 };
 
 export function bundleName(name: string, version: string): string {
   return `${name}@${version}.js`;
