@@ -94,3 +94,31 @@ describe('ctx.logArtifact in the sandbox', () => {
     );
   });
 });
+
+describe('ctx.logArtifact of a window that is over', () => {
+  it('refuses an artifact logged through a context kept from an earlier window (isolation: version)', async () => {
+    const code = `var __mw_plugin = (function () {
+      var kept;
+      function App() {}
+      App.prototype.doTracking = function (ctx) {
+        if (!kept) { kept = ctx; ctx.logArtifact('first.txt', 'one'); return []; }
+        try { kept.logArtifact('stale.txt', 'two'); return [{ name: 'stale', value: 0 }]; }
+        catch (e) { return [{ name: 'refused', value: 1, kind: 0, status: 0, extraData: { message: e.message } }]; }
+      };
+      return { default: App };
+    })();`;
+    const sb = new PluginSandbox({
+      name: 'art',
+      version: '1.0.0',
+      code,
+      isolation: 'version',
+      limits: { memoryMb: 64, timeoutMs: 5000, extraDataBytes: 65536 },
+    });
+    sandboxes.push(sb);
+    expect((await run(sb)).map((a) => a.name)).toEqual(['first.txt']);
+    const got: WindowArtifact[] = [];
+    const out = JSON.parse(await sb.run(input, { onArtifact: (a) => got.push(a) })) as Array<{ name: string; extraData?: { message: string } }>;
+    expect(got).toEqual([]);
+    expect(out[0]).toMatchObject({ name: 'refused', extraData: { message: 'this window is over' } });
+  });
+});

@@ -239,7 +239,9 @@ export class AppRunner {
     let reply: EvaluateReply;
     try {
       const task = jsonCodec.decode<TaskMessage>(msg.data);
-      reply = { ok: true, output: await this.analyse(task, 1) };
+      // nothing of an evaluation is stored by the runner: its output names no artifact
+      const { artifacts: _artifacts, ...output } = await this.analyse(task, 1);
+      reply = { ok: true, output };
     } catch (err) {
       reply = { ok: false, error: errorData(err, 'APP_ERROR') };
     }
