@@ -395,6 +395,29 @@ export interface AppOutputMessage extends WindowRef {
   runner: string;
   /** Which try produced this outcome (1 = the first). */
   attempts?: number;
+  /** The artifacts the app attached (`ctx.logArtifact`), stored in `mw_artifacts` before this output was published. */
+  artifacts?: ArtifactRef[];
+}
+
+/** An artifact of a window, as its output names it. */
+export interface ArtifactRef {
+  /** `<app>.<window start ms>.<name>`: unique within its endpoint. */
+  id: string;
+  name: string;
+  contentType: string;
+  /** In bytes. */
+  size: number;
+}
+
+/** An artifact as listed (`GET /api/v1/endpoints/:name/artifacts`), from its object's metadata in `mw_artifacts`. */
+export interface ArtifactInfo extends ArtifactRef {
+  endpoint: string;
+  app: string;
+  version: string;
+  windowStart: number;
+  windowEnd: number;
+  /** When it was stored (ms since the epoch). */
+  storedAt: number;
 }
 
 /** A plugin log line (`ctx.logger`), as stored on `mw.logs.<app>` (MW_LOGS). */
@@ -417,6 +440,10 @@ export interface PluginLimits {
   memoryMb: number;
   timeoutMs: number;
   extraDataBytes: number;
+  /** Largest artifact (`ctx.logArtifact`), in bytes (absent in versions published before artifacts: 1 MiB). */
+  artifactBytes?: number;
+  /** All the artifacts of one window together, in bytes (absent in versions published before artifacts: 4 MiB). */
+  windowArtifactBytes?: number;
 }
 
 /** A bundle to load in a runner's sandbox, as the API sends it before a version is registered. */

@@ -5,6 +5,7 @@
  */
 import type { JsonValue } from '@modelwatch/sdk';
 import type {
+  ArtifactInfo,
   AppOutputMessage,
   BatchRecord,
   DryRunResult,
@@ -123,6 +124,8 @@ export const DataPlaneRoutes = {
   batch: '/api/v1/endpoints/:name/batches/:id',
   stats: '/api/v1/endpoints/:name/stats',
   serving: '/api/v1/endpoints/:name/serving',
+  artifacts: '/api/v1/endpoints/:name/artifacts',
+  artifact: '/api/v1/endpoints/:name/artifacts/:id',
   deadLetters: '/api/v1/dlq',
   deadLetter: '/api/v1/dlq/:seq',
   replay: '/api/v1/dlq/replay',
@@ -169,4 +172,16 @@ export interface ReplayRequest {
 export interface ReplayReply {
   replayed: Array<{ seq: number; endpoint: string }>;
   skipped: Array<{ seq: number; reason: string }>;
+}
+
+/** `GET /api/v1/endpoints/:name/artifacts`: which artifacts (`app`, windows starting in `[from, to)`, ms or ISO). */
+export interface ArtifactQuery {
+  app?: string;
+  from?: number;
+  to?: number;
+}
+
+/** What `GET /api/v1/endpoints/:name/artifacts` answers: the endpoint's artifacts, newest window first. */
+export interface ArtifactList {
+  artifacts: ArtifactInfo[];
 }

@@ -20,6 +20,7 @@ import { IngestService } from '../stream/ingest.js';
 import type { DefaultAppOutcome, MonitoringStatus, SetMonitoringBody, SetMonitoringReply } from './contract.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { registerPluginRoutes } from './plugins.js';
+import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
@@ -152,6 +153,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(eventRoutes, { ingest, buckets });
   await app.register(deadLetterRoutes, { js, jsm: deps.jsm });
   await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });
+  await app.register(artifactRoutes, { artifacts: buckets.artifacts });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);

@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { isModelwatchError } from '../errors.js';
 import { VERSION } from '../host.js';
 import type { GlobalArgs } from './args.js';
+import { artifactsCommand } from './commands/artifacts.js';
 import { batchCommand } from './commands/batch.js';
 import { demoCommand } from './commands/demo.js';
 import { dlqCommand } from './commands/dlq.js';
@@ -25,6 +26,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   eventsCommand,
   monitoringCommand,
   resultsCommand,
+  artifactsCommand,
   dlqCommand,
   batchCommand,
   demoCommand,

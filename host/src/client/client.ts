@@ -13,6 +13,8 @@ import type { JsonValue } from '@modelwatch/sdk';
 import {
   DataPlaneRoutes,
   routePath,
+  type ArtifactList,
+  type ArtifactQuery,
   type BatchDetail,
   type BatchIngestResult,
   type DeadLetterList,
@@ -290,6 +292,38 @@ export class ModelwatchClient {
 
   deadLetter(seq: number) {
     return this.call<StoredDeadLetter>('GET', routePath(DataPlaneRoutes.deadLetter, { seq }));
+  }
+
+  /** The artifacts apps attached to an endpoint's windows (`ctx.logArtifact`), newest window first. */
+  listArtifacts(name: string, q: ArtifactQuery = {}) {
+    const qs = new URLSearchParams();
+    if (q.app) qs.set('app', q.app);
+    if (q.from !== undefined) qs.set('from', String(q.from));
+    if (q.to !== undefined) qs.set('to', String(q.to));
+    return this.call<ArtifactList>('GET', `${routePath(DataPlaneRoutes.artifacts, { name })}?${qs}`).then((r) => r.artifacts);
+  }
+
+  /** One artifact's bytes, content type and download file name. */
+  async getArtifact(name: string, id: string): Promise<{ body: Uint8Array; contentType: string; fileName: string }> {
+    const path = routePath(DataPlaneRoutes.artifact, { name, id });
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url} (${(err as Error).message}): is it running?`);
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let e: { code?: string; message?: string } | undefined;
+      try {
+        e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+      } catch {
+        e = undefined;
+      }
+      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `GET ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
+    }
+    const fileName = /filename="([^"]*)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? id;
+    return { body: new Uint8Array(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? 'application/octet-stream', fileName };
   }
 
   /** Publish dead letters' events again (all of an endpoint, or the given sequences) and remove them from the DLQ. */

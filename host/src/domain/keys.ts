@@ -7,3 +7,19 @@ export function windowKey(endpointId: string, app: string, windowStart: number):
 export function batchSeriesId(endpointId: string, batchId: string): string {
   return `${endpointId}-${batchId}`;
 }
+
+/** An artifact's id within its endpoint (`ArtifactRef.id`): `<app>.<window start ms>.<name>` (app names have no dot). */
+export function artifactId(app: string, windowStart: number, name: string): string {
+  return `${app}.${windowStart}.${name}`;
+}
+
+/** The parts of an artifact id, or undefined when `id` is not one. */
+export function parseArtifactId(id: string): { app: string; windowStart: number; name: string } | undefined {
+  const m = /^([a-z][a-z0-9-]{0,62})\.(\d{1,16})\.([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/.exec(id);
+  return m ? { app: m[1]!, windowStart: Number(m[2]), name: m[3]! } : undefined;
+}
+
+/** An artifact's object in `mw_artifacts`: `<endpoint id>/<app>/<window start ms>/<name>`. */
+export function artifactKey(endpointId: string, app: string, windowStart: number, name: string): string {
+  return `${endpointId}/${app}/${windowStart}/${name}`;
+}

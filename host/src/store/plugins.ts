@@ -4,6 +4,7 @@ import type { AppOutputMessage, PluginLimits, PluginRecord, PluginVersionRecord 
 import { ModelwatchError } from '../errors.js';
 import { deleteJson, listJson, readJson, updateJson } from './kv.js';
 
+/** The limits a manifest leaves out; the artifact limits, when left out, are the sandbox's defaults (`DEFAULT_ARTIFACT_LIMITS`). */
 export const DEFAULT_LIMITS: PluginLimits = { memoryMb: 128, timeoutMs: 10_000, extraDataBytes: 64 * 1024 };
 
 export function bundleName(name: string, version: string): string {

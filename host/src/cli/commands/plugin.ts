@@ -219,7 +219,8 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               ...(args.config ? { config: parseJsonObject(args.config, '--config') } : {}),
               onLog: (l) => process.stderr.write(`[${l.level}] ${l.message}${l.fields ? ` ${l.fields}` : ''}\n`),
             });
-            if (args.json) return printJson(r);
+            const artifacts = r.artifacts.map((a) => ({ name: a.name, contentType: a.contentType, size: a.body.byteLength }));
+            if (args.json) return printJson({ ...r, artifacts });
             printTable(
               ['name', 'kind', 'status', 'value'],
               [
@@ -227,6 +228,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
                 ...r.metrics.map((m) => [m.name, 'metric', '-', fmtValue(m.value)]),
               ],
             );
+            for (const a of artifacts) process.stdout.write(`artifact ${a.name}: ${a.size} bytes, ${a.contentType}\n`);
             process.stdout.write(`${sample.rows} rows, ${r.durationMs.toFixed(1)} ms in the sandbox\n`);
           } catch (err) {
             if (err instanceof ModelwatchError && err.pluginStack) process.stderr.write(`${err.pluginStack}\n`);
