@@ -23,7 +23,7 @@ import {
   type TaskMessage,
   type WindowRef,
 } from '@modelwatch/protocol';
-import { windowKey } from '../domain/keys.js';
+import { outputKey } from '../domain/keys.js';
 import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
@@ -259,7 +259,7 @@ export class AppRunner {
     const keepAlive = setInterval(() => m.working(), 1_000);
     try {
       let output: AppOutputMessage;
-      if (attempt > 1 && (await this.buckets.poison.get(windowKey(task.endpointId, task.app, task.windowStart)))) {
+      if (attempt > 1 && (await this.buckets.poison.get(outputKey(task)))) {
         // this window crashed a runner; the supervisor has recorded it as failed
         m.ack();
         return;
@@ -283,7 +283,7 @@ export class AppRunner {
         }
       }
       await this.js.publish(Subjects.outputs(task.endpointId), jsonCodec.encode(output), {
-        msgID: windowKey(task.endpointId, task.app, task.windowStart),
+        msgID: outputKey(task),
       });
       m.ack();
     } catch (err) {
@@ -356,6 +356,7 @@ export class AppRunner {
       sampleStats: data.sampleStats,
       featureStats: endpoint.featureStats,
       config: version.config,
+      ...(task.shadow ? { shadow: true as const } : {}),
     };
     if (version.referenceRows) {
       const reference = await this.referenceData(endpoint);
@@ -479,6 +480,7 @@ export function windowOutput(w: OutputWindow, by: OutputSource): AppOutputMessag
     version: w.version,
     windowStart: w.windowStart,
     windowEnd: w.windowEnd,
+    ...(w.shadow ? { shadow: true as const } : {}),
     outcome: 'ok',
     rows: 0,
     results: [],
