@@ -141,11 +141,7 @@ export class Controller {
       const work = pending;
       pending = [];
       pendingTasks = 0;
-      await Promise.all(
-        work.flatMap((w) =>
-          w.tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) })),
-        ),
-      );
+      await Promise.all(work.flatMap((w) => w.tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) }))));
       await Promise.all(work.map((w) => this.deps.progressKv.put(w.key, JSON.stringify({ next: w.next } satisfies Progress))));
       for (const w of work) {
         this.progress.set(w.key, w.next);
@@ -224,9 +220,7 @@ export class Controller {
         if (!appliesTo(activeVersionOf(p)?.endpoints, ep.name)) continue;
         for (const w of windows.values()) tasks.push(task(series, ep.name, p, w, now, layout));
       }
-      await Promise.all(
-        tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) })),
-      );
+      await Promise.all(tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) })));
       await batchStore.markDispatched(b, windows.size, now);
       total += tasks.length;
       this.log.info({ endpoint: ep.name, batch: b.batchId, windows: windows.size, apps: plugins.length }, 'batch dispatched');

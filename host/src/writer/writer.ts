@@ -190,7 +190,11 @@ export class Writer {
     // a batch's windows (only those with rows, all dispatched at once) do not follow one another: no streak
     if (this.streaks && !out.endpointId.includes('-')) work.push(this.streaks.account(out));
     if (out.outcome === 'error' && stored && this.deps.pluginsKv) {
-      work.push(this.lastErrors.push(out.shadow ? `${out.app}=shadow` : out.app, out).catch((err: unknown) => this.log.warn({ err }, 'could not record a plugin failure')));
+      work.push(
+        this.lastErrors
+          .push(out.shadow ? `${out.app}=shadow` : out.app, out)
+          .catch((err: unknown) => this.log.warn({ err }, 'could not record a plugin failure')),
+      );
     }
     await Promise.all(work);
   }
