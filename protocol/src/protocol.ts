@@ -506,7 +506,7 @@ export interface ResultsQuery {
   shadow?: boolean;
 }
 
-/** One analysed window of one app, with everything it produced. LevelDB key `w/<endpointId>/<app>/<windowStart>`. */
+/** One analysed window of one app, with everything it produced. LevelDB key `w/<endpointId>/<app>/<windowStart>`; a shadow version's `h/<endpointId>/<app>/<version>/<windowStart>`. */
 export interface WindowRecord extends Omit<AppOutputMessage, 'v' | 'attempts'> {
   /** Which try produced this outcome (1 = the first). */
   attempts: number;
