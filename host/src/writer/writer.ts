@@ -210,7 +210,12 @@ export class Writer {
       return;
     }
     const { quarantined } = await this.plugins.quarantine(out, streak);
-    if (quarantined) this.log.warn({ plugin: out.app, version: out.version, endpoint: out.endpointName, failures: streak }, 'plugin quarantined');
+    if (quarantined) {
+      this.log.warn(
+        { plugin: out.app, version: out.version, endpoint: out.endpointName, failures: streak },
+        out.shadow ? 'shadow version dropped' : 'plugin quarantined',
+      );
+    }
   }
 
   /** Wait `ms`, or less when the writer stops (or, while idle, when an output arrives). */
