@@ -102,6 +102,7 @@ describe('shadow versions: publish --shadow, compare, promote', () => {
     expect(out).toMatch(/^published canary@2\.0\.0 as the shadow of canary@1\.0\.0 /);
     const rec = await env.client.getPlugin('canary');
     expect(rec).toMatchObject({ activeVersion: '1.0.0', status: 'active', shadow: { version: '2.0.0' } });
+    expect(await cli('plugin', 'list')).toContain('1.0.0 (shadow 2.0.0)');
 
     // three windows analysed by both versions; each stored once per version
     const shadows = await waitFor('three shadow windows', async () => {

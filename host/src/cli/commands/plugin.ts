@@ -51,7 +51,8 @@ function parseJsonObject(text: string, what: string): Record<string, JsonValue> 
 
 function printPlugin(p: PluginRecord, json: boolean) {
   if (json) return printJson(p);
-  process.stdout.write(`${p.name}@${p.activeVersion}: ${p.status}${p.statusReason ? ` (${p.statusReason})` : ''}\n`);
+  const shadow = p.shadow ? `; shadow ${p.shadow.version}` : '';
+  process.stdout.write(`${p.name}@${p.activeVersion}: ${p.status}${p.statusReason ? ` (${p.statusReason})` : ''}${shadow}\n`);
 }
 
 /** A shadow's comparison: one line of totals, then a row per result. */
@@ -327,7 +328,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ['name', 'active', 'versions', 'status', 'last error', 'description'],
             plugins.map((p) => [
               p.name,
-              p.activeVersion,
+              p.activeVersion + (p.shadow ? ` (shadow ${p.shadow.version})` : ''),
               p.versions.map((x) => x.version).join(', '),
               p.status + (p.statusReason && p.status !== 'active' ? `: ${p.statusReason}` : ''),
               p.lastError ? `${iso(p.lastError.at)} ${p.lastError.code}: ${p.lastError.message}`.slice(0, 160) : '',
