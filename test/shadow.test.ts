@@ -28,6 +28,17 @@ export default class Rows extends MonitoringApplication {
 }
 `;
 
+/** V8 cannot recover from this: the runner process aborts and the supervisor records the window. */
+const CRASHES = `import { MonitoringApplication } from '@modelwatch/sdk';
+
+export default class Crashes extends MonitoringApplication {
+  doTracking(): never {
+    const m = new Map<number, { i: number }>();
+    for (let i = 0; ; i++) m.set(i, { i });
+  }
+}
+`;
+
 const FAILS = `import { MonitoringApplication } from '@modelwatch/sdk';
 
 export default class Fails extends MonitoringApplication {
@@ -52,12 +63,12 @@ describe('shadow versions: publish --shadow, compare, promote', () => {
   let traffic: Trickle;
   const cli = async (...args: string[]) =>
     (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, ...args], { timeout: 120_000 })).stdout;
-  const app = async (version: string, code: string) => {
+  const app = async (version: string, code: string, manifest: object = {}) => {
     const d = join(dir.path, version);
     await mkdir(join(d, 'src'), { recursive: true });
     await writeFile(
       join(d, 'plugin.json'),
-      JSON.stringify({ name: 'canary', version, description: 'shadow test app', entry: 'src/index.ts', runOnEmptyWindows: true }),
+      JSON.stringify({ name: 'canary', version, description: 'shadow test app', entry: 'src/index.ts', runOnEmptyWindows: true, ...manifest }),
     );
     await writeFile(join(d, 'src/index.ts'), code);
     return d;
@@ -193,4 +204,34 @@ describe('shadow versions: publish --shadow, compare, promote', () => {
     await waitForWindows('two more active windows', () => stored(false), last.windowStart, last.windowStart + 2 * PERIOD);
     expect((await stored(false)).filter((w) => w.windowStart >= failed[0]!.windowStart).every((w) => w.version === '2.0.0' && w.outcome === 'ok')).toBe(true);
   });
+
+  it("a shadow that crashes its runner has its windows recorded as its own failures, never the active version's", async () => {
+    const rec = await env.client.publishBundle(await bundlePlugin(await app('4.0.0', CRASHES, { limits: { timeoutMs: 30_000, memoryMb: 32 } })), {
+      shadow: true,
+    });
+    expect(rec.shadow?.version).toBe('4.0.0');
+    const dropped = await waitFor(
+      'the crashing shadow dropped',
+      async () => {
+        const p = await env.client.getPlugin('canary');
+        return p.droppedShadow?.version === '4.0.0' ? p : undefined;
+      },
+      120_000,
+      250,
+    );
+    expect(dropped).toMatchObject({ activeVersion: '2.0.0', status: 'active' });
+    expect(dropped.droppedShadow!.reason).toMatch(/APP_MEMORY_LIMIT: .*crashed its runner/);
+    const crashed = (await stored(true)).filter((w) => w.version === '4.0.0');
+    expect(crashed.length).toBeGreaterThanOrEqual(2);
+    expect(crashed.every((w) => w.outcome === 'error' && w.runner === 'supervisor')).toBe(true);
+    // the active version's outputs of those windows are stored, and are its own
+    const active = await waitForWindows(
+      'the active windows of the crashed ones',
+      () => stored(false),
+      crashed[0]!.windowStart,
+      crashed.at(-1)!.windowStart,
+      60_000,
+    );
+    for (const c of crashed) expect(active.find((w) => w.windowStart === c.windowStart)).toMatchObject({ version: '2.0.0', outcome: 'ok' });
+  }, 180_000);
 });
