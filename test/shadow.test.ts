@@ -8,6 +8,7 @@ import { Subjects, type PluginRecord, type ResultsReply, type ResultsRequest, ty
 import type { ShadowComparison } from '../host/src/api/contract.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { bundlePlugin } from '../host/src/plugins/bundle.js';
+import { rejection } from '../host/test/helpers.js';
 import { trickle, waitForWindows, waitUntilDrained, type Trickle } from './helpers/events.js';
 import { startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
@@ -234,4 +235,15 @@ describe('shadow versions: publish --shadow, compare, promote', () => {
     );
     for (const c of crashed) expect(active.find((w) => w.windowStart === c.windowStart)).toMatchObject({ version: '2.0.0', outcome: 'ok' });
   }, 180_000);
+
+  it('a shadow dropped by hand is kept as droppedShadow; with none to drop, and to promote, it is a CONFLICT', async () => {
+    await env.client.publishBundle(await bundlePlugin(await app('5.0.0', rowsApp(1, 0))), { shadow: true });
+    const dropped = await env.client.dropShadow('canary');
+    expect(dropped).toMatchObject({ activeVersion: '2.0.0', droppedShadow: { version: '5.0.0', reason: 'dropped by a user' } });
+    expect(dropped.shadow).toBeUndefined();
+    expect((await rejection(env.client.dropShadow('canary'))).code).toBe('CONFLICT');
+    expect((await rejection(env.client.promotePlugin('canary'))).code).toBe('CONFLICT');
+    // a shadow must be another version than the active one
+    expect((await rejection(env.client.publishBundle(await bundlePlugin(await app('2.0.0', rowsApp(1000, 2))), { shadow: true }))).code).toBe('CONFLICT');
+  });
 });

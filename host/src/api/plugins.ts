@@ -254,7 +254,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
     log.info({ plugin: p.name, version: p.activeVersion }, 'shadow version promoted');
     return p;
   });
-  app.delete<{ Params: { name: string } }>('/api/v1/plugins/:name/shadow', async (req) => plugins.dropShadow(req.params.name));
+  // a dropped shadow is kept as `droppedShadow`, so `plugin compare` still shows how it did
+  app.delete<{ Params: { name: string } }>('/api/v1/plugins/:name/shadow', async (req) => plugins.dropShadow(req.params.name, undefined, 'dropped by a user'));
   app.get<{ Params: { name: string } }>('/api/v1/plugins/:name/compare', async (req): Promise<ShadowComparison> => {
     const p = await plugins.require(req.params.name);
     const version = p.shadow?.version ?? p.droppedShadow?.version;
