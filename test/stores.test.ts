@@ -181,6 +181,54 @@ describe('stores', () => {
       expect((await plugins.require('q')).statusReason).toBe(step.record!.statusReason);
     });
 
+    it('publishShadow, promote and dropShadow: a shadow beside the active version, made active or dropped; its failures are its own', async () => {
+      const plugins = new PluginStore(buckets.plugins);
+      expect((await rejection(plugins.publishShadow('sh', version('2.0.0'), 1))).code).toBe('NOT_FOUND');
+      await plugins.publish('sh', version('1.0.0'));
+      expect((await rejection(plugins.publishShadow('sh', version('1.0.0'), 1))).code).toBe('CONFLICT');
+      expect((await rejection(plugins.promote('sh'))).code).toBe('CONFLICT');
+      expect((await rejection(plugins.dropShadow('sh'))).code).toBe('CONFLICT');
+
+      const shadowed = await plugins.publishShadow('sh', version('2.0.0'), 1234);
+      expect(shadowed).toMatchObject({ activeVersion: '1.0.0', status: 'active', shadow: { version: '2.0.0', since: 1234 } });
+      expect(shadowed.versions.map((v) => v.version)).toEqual(['1.0.0', '2.0.0']);
+      expect((await rejection(plugins.publishShadow('sh', version('2.0.0', 'other code'), 1))).code).toBe('CONFLICT');
+
+      // a shadow's failure is the shadow's last error, not the plugin's; the active version's is the plugin's
+      const failed = await plugins.recordOutcome({ ...output('sh', '2.0.0', 'error'), shadow: true });
+      expect(failed).toMatchObject({ shadow: { version: '2.0.0', lastError: { version: '2.0.0', code: 'APP_ERROR' } } });
+      expect(failed).not.toHaveProperty('lastError');
+      // at the streak limit the shadow is dropped; the active version stays active
+      const dropped = await plugins.quarantine({ ...output('sh', '2.0.0', 'error'), shadow: true }, 3);
+      expect(dropped.quarantined).toBe(true);
+      expect(dropped.record).toMatchObject({ activeVersion: '1.0.0', status: 'active', droppedShadow: { version: '2.0.0' } });
+      expect(dropped.record!.droppedShadow!.reason).toBe('failed 3 windows in a row on endpoint e; last: APP_ERROR: sh failed');
+      expect(dropped.record).not.toHaveProperty('shadow');
+      // a shadow output of a version that is no longer the shadow changes nothing
+      expect((await plugins.quarantine({ ...output('sh', '2.0.0', 'error'), shadow: true }, 4)).quarantined).toBe(false);
+
+      // promote: the shadow becomes active (a quarantine lifted), and there is no shadow any more
+      await plugins.publishShadow('sh', version('2.0.0'), 5678);
+      await plugins.disable('sh');
+      const promoted = await plugins.promote('sh');
+      expect(promoted).toMatchObject({ activeVersion: '2.0.0', status: 'active' });
+      expect(promoted).not.toHaveProperty('shadow');
+      expect(promoted).not.toHaveProperty('statusReason');
+
+      // dropShadow by hand; only the named version when one is named
+      await plugins.publishShadow('sh', version('3.0.0'), 1);
+      expect((await rejection(plugins.dropShadow('sh', '9.9.9'))).code).toBe('CONFLICT');
+      expect(await plugins.dropShadow('sh')).not.toHaveProperty('shadow');
+      // publishing or rolling back to the shadow's version makes it active, no longer a shadow
+      await plugins.publishShadow('sh', version('3.0.0'), 1);
+      expect(await plugins.publish('sh', version('3.0.0'))).not.toHaveProperty('shadow');
+      await plugins.publishShadow('sh', version('4.0.0'), 1);
+      expect((await plugins.publish('sh', version('5.0.0'))).shadow?.version).toBe('4.0.0');
+      const back = await plugins.rollback('sh', '4.0.0');
+      expect(back.activeVersion).toBe('4.0.0');
+      expect(back).not.toHaveProperty('shadow');
+    });
+
     it('remove deletes the record, and list gives the others by name', async () => {
       const plugins = new PluginStore(buckets.plugins);
       await plugins.publish('zz-removed', version('1.0.0'));

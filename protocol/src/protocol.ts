@@ -366,6 +366,11 @@ export interface WindowRef {
   version: string;
   windowStart: number;
   windowEnd: number;
+  /**
+   * The window is analysed by the plugin's shadow version (`PluginRecord.shadow`), beside the
+   * active one: its output is stored apart, never shipped under the active series, never alerts.
+   */
+  shadow?: true;
 }
 
 /** `mw.tasks.<app>`: analyse one window of one endpoint with one version of an app. Also the request of `mw.svc.runner.evaluate`. */
@@ -502,7 +507,7 @@ export interface CrashReport {
   app: string;
   version: string;
   message: string;
-  window: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } | null;
+  window: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number; shadow?: true } | null;
   /** The crash happened in the check or the dry run at publish (a synthetic window): no stored window is concerned. */
   atPublish?: boolean;
 }
@@ -524,9 +529,11 @@ export interface ResultsQuery {
   since?: number;
   /** Newest windows first, at most this many. @default 10000 */
   limit?: number;
+  /** The windows of shadow versions (LevelDB sublevel `h`) instead of the active versions'. */
+  shadow?: boolean;
 }
 
-/** One analysed window of one app, with everything it produced. LevelDB key `w/<endpointId>/<app>/<windowStart>`. */
+/** One analysed window of one app, with everything it produced. LevelDB key `w/<endpointId>/<app>/<windowStart>`; a shadow version's `h/<endpointId>/<app>/<version>/<windowStart>`. */
 export interface WindowRecord extends Omit<AppOutputMessage, 'v' | 'attempts'> {
   /** Which try produced this outcome (1 = the first). */
   attempts: number;
@@ -698,6 +705,18 @@ export interface PluginFailure {
   at: number;
 }
 
+/**
+ * A version run beside the active one on the same live windows (`plugin publish --shadow`): its
+ * outputs are stored apart, marked `shadow`, and compared with the active version's.
+ */
+export interface ShadowRecord {
+  version: string;
+  /** Windows that start at or after this (the next window after it was published) get a shadow task. */
+  since: number;
+  /** The last window the shadow failed (never the plugin's `lastError`). */
+  lastError?: PluginFailure;
+}
+
 /** A plugin as stored in the `mw_plugins` bucket (key: its name). */
 export interface PluginRecord {
   name: string;
@@ -710,6 +729,10 @@ export interface PluginRecord {
   updatedAt: number;
   /** In publish order. */
   versions: PluginVersionRecord[];
+  /** The shadow version, when one runs beside the active one. */
+  shadow?: ShadowRecord;
+  /** The last shadow dropped for failing (quarantine of a shadow), and why. */
+  droppedShadow?: { version: string; reason: string; at: number };
 }
 
 /** From `fromMs` on (until the next segment), windows are `periodMs` long, aligned to `fromMs`. */

@@ -26,6 +26,49 @@ export interface PublishPluginBody {
   config?: Record<string, JsonValue>;
   /** Refuse the version when the dry run fails on an endpoint (`plugin publish --strict`). @default false */
   strict?: boolean;
+  /**
+   * Publish it as the plugin's shadow (`plugin publish --shadow`): it runs beside the active
+   * version from the next window, its outputs stored apart. @default false
+   */
+  shadow?: boolean;
+}
+
+/** A largest difference of a result's value between a shadow and the active version, and where. */
+export interface ValueDifference {
+  /** |shadow value - active value| */
+  difference: number;
+  endpoint: string;
+  windowStart: number;
+  windowEnd: number;
+  active: number;
+  shadow: number;
+}
+
+/** How one result of a shadow differs from the active version's over the windows both ran. */
+export interface ResultComparison {
+  name: string;
+  /** Windows in which both versions produced this result. */
+  windows: number;
+  /** Windows whose status differs, per `from->to` (the active's status, then the shadow's: numbers of `ResultStatus`). */
+  statusChanges: Record<string, number>;
+  /** The largest |value difference|, null when no window had both values. */
+  largest: ValueDifference | null;
+  /** Windows both ran in which only the active version (or only the shadow) produced this result. */
+  onlyActive: number;
+  onlyShadow: number;
+}
+
+/** Answer of `GET /api/v1/plugins/:name/compare`: the shadow against the active version, per result. */
+export interface ShadowComparison {
+  app: string;
+  shadowVersion: string;
+  /** The versions that were active in the windows compared. */
+  activeVersions: string[];
+  /** Windows (endpoint, window start) both ran: stored outputs of the shadow and of the active version. */
+  windows: number;
+  /** Of those, windows whose outcome (`ok`, `empty`, `error`) differs, per `from->to`. */
+  outcomeChanges: Record<string, number>;
+  results: ResultComparison[];
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   type DryRunRequest,
   type EvaluateReply,
   type ResultsReply,
+  type ResultsRequest,
   type TaskMessage,
 } from '@modelwatch/protocol';
 import { windowKey } from '../domain/keys.js';
@@ -33,7 +34,8 @@ import { EndpointStore } from '../store/endpoints.js';
 import { appliesTo, bundleName, PluginStore, publishedOnce, type PublishedVersion } from '../store/plugins.js';
 import { readSettings } from '../store/settings.js';
 import { forgetStreaks } from '../store/streaks.js';
-import type { DefaultAppOutcome, DryRunReport, EvaluatedWindow, PublishPluginBody, PublishPluginReply } from './contract.js';
+import { compareShadow } from './compare.js';
+import type { DefaultAppOutcome, DryRunReport, EvaluatedWindow, PublishPluginBody, PublishPluginReply, ShadowComparison } from './contract.js';
 
 export interface PluginRoutesDeps {
   nc: NatsConnection;
@@ -156,11 +158,19 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
   const publish = async (body: PublishPluginBody): Promise<{ record: PublishPluginReply; created: boolean }> => {
     if (!body || typeof body.code !== 'string') throw new ModelwatchError('INVALID_ARGUMENT', 'body: expected { manifest, code, map?, config?, strict? }');
     if (body.strict !== undefined && typeof body.strict !== 'boolean') throw new ModelwatchError('INVALID_ARGUMENT', 'strict: expected true or false');
+    if (body.shadow !== undefined && typeof body.shadow !== 'boolean') throw new ModelwatchError('INVALID_ARGUMENT', 'shadow: expected true or false');
     const manifest = resolveManifest(body.manifest);
     const config = body.config ?? manifest.config;
     validateConfig(config, manifest.configSchema, manifest.name);
     const digest = createHash('sha256').update(body.code).digest('hex');
     const cur = await plugins.get(manifest.name);
+    if (body.shadow) {
+      // refused before the check: a shadow runs beside an active version, never as one
+      if (!cur) throw new ModelwatchError('NOT_FOUND', `no plugin named '${manifest.name}': publish it without --shadow first`);
+      if (cur.activeVersion === manifest.version) {
+        throw new ModelwatchError('CONFLICT', `${manifest.name}@${manifest.version} is the active version: a shadow must be another version`);
+      }
+    }
     const same = cur?.versions.find((v) => v.version === manifest.version);
     if (same && same.digest !== digest) {
       throw new ModelwatchError('CONFLICT', `${manifest.name}@${manifest.version} is already published with different code: bump the version in plugin.json`);
@@ -202,8 +212,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       ...(manifest.isolation ? { isolation: manifest.isolation } : {}),
       ...(manifest.endpoints ? { endpoints: manifest.endpoints } : {}),
     };
-    const record = await plugins.publish(manifest.name, version);
-    log.info({ plugin: manifest.name, version: manifest.version, dryRunWarnings: report.warnings.length }, 'plugin published');
+    const record = body.shadow ? await plugins.publishShadow(manifest.name, version, Date.now()) : await plugins.publish(manifest.name, version);
+    log.info({ plugin: manifest.name, version: manifest.version, shadow: body.shadow === true, dryRunWarnings: report.warnings.length }, 'plugin published');
     return { record: { ...record, dryRun: report }, created: !same };
   };
 
@@ -238,6 +248,32 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
     if (to !== undefined && typeof to !== 'string') throw new ModelwatchError('INVALID_ARGUMENT', 'to: expected a version string');
     return plugins.rollback(req.params.name, to);
   });
+  // ---- shadow versions: promote, drop, compare with the active version
+  app.post<{ Params: { name: string } }>('/api/v1/plugins/:name/promote', async (req) => {
+    const p = await plugins.promote(req.params.name);
+    log.info({ plugin: p.name, version: p.activeVersion }, 'shadow version promoted');
+    return p;
+  });
+  // a dropped shadow is kept as `droppedShadow`, so `plugin compare` still shows how it did
+  app.delete<{ Params: { name: string } }>('/api/v1/plugins/:name/shadow', async (req) => plugins.dropShadow(req.params.name, undefined, 'dropped by a user'));
+  app.get<{ Params: { name: string } }>('/api/v1/plugins/:name/compare', async (req): Promise<ShadowComparison> => {
+    const p = await plugins.require(req.params.name);
+    const version = p.shadow?.version ?? p.droppedShadow?.version;
+    if (!version) throw new ModelwatchError('CONFLICT', `${p.name} has no shadow version: publish one with plugin publish DIR --shadow`);
+    const windows = async (shadow: boolean) => {
+      const m = await nc.request(Subjects.resultsQuery, jsonCodec.encode({ app: p.name, shadow, limit: 1_000_000 } satisfies ResultsRequest), {
+        timeout: 30_000,
+      });
+      const r = jsonCodec.decode<ResultsReply>(m.data);
+      if (!('windows' in r)) throw new ModelwatchError('INTERNAL', `results query failed: ${'error' in r ? r.error : 'unexpected reply'}`);
+      return r.windows;
+    };
+    const shadow = (await windows(true)).filter((w) => w.version === version);
+    const since = Math.min(...shadow.map((w) => w.windowStart));
+    const active = shadow.length === 0 ? [] : (await windows(false)).filter((w) => w.windowStart >= since);
+    return compareShadow(p.name, version, active, shadow);
+  });
+
   app.patch<{ Params: { name: string }; Body: { set?: unknown; config?: unknown } }>('/api/v1/plugins/:name/config', async (req) => {
     const { set, config } = req.body ?? {};
     const isObj = (v: unknown): v is Record<string, JsonValue> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -31,6 +31,7 @@ import {
   type ReplayRequest,
   type SetMonitoringBody,
   type SetMonitoringReply,
+  type ShadowComparison,
 } from '../api/contract.js';
 import type { PluginBundle } from '../plugins/bundle.js';
 
@@ -45,6 +46,8 @@ export interface PublishBundleOptions {
   devSuffix?: string;
   /** Refuse the version when its dry run fails. */
   strict?: boolean;
+  /** Publish as the plugin's shadow version, beside the active one. */
+  shadow?: boolean;
 }
 
 export interface ClientOptions {
@@ -158,9 +161,16 @@ export class ModelwatchClient {
    * checks it, dry-runs it on the endpoints it applies to, and registers it.
    */
   publishBundle(bundle: PluginBundle, opts: PublishBundleOptions = {}) {
-    const { config, devSuffix, strict } = opts;
+    const { config, devSuffix, strict, shadow } = opts;
     const manifest = devSuffix ? { ...bundle.manifest, version: `${bundle.manifest.version.replace(/-dev\.\d+$/, '')}-dev.${devSuffix}` } : bundle.manifest;
-    return this.publishPlugin({ manifest, code: bundle.code, map: bundle.map, ...(config ? { config } : {}), ...(strict ? { strict } : {}) });
+    return this.publishPlugin({
+      manifest,
+      code: bundle.code,
+      map: bundle.map,
+      ...(config ? { config } : {}),
+      ...(strict ? { strict } : {}),
+      ...(shadow ? { shadow } : {}),
+    });
   }
 
   getPlugin(name: string) {
@@ -176,6 +186,21 @@ export class ModelwatchClient {
   }
 
   /** Make an earlier version active: the one before the active one, or `to`. */
+  /** Make the shadow version the active one, from the next window; the shadow stops. */
+  promotePlugin(name: string) {
+    return this.call<PluginRecord>('POST', `/api/v1/plugins/${encodeURIComponent(name)}/promote`, {});
+  }
+
+  /** Stop the shadow version (its stored windows stay). */
+  dropShadow(name: string) {
+    return this.call<PluginRecord>('DELETE', `/api/v1/plugins/${encodeURIComponent(name)}/shadow`);
+  }
+
+  /** How the shadow's results differ from the active version's over the windows both ran. */
+  compareShadow(name: string) {
+    return this.call<ShadowComparison>('GET', `/api/v1/plugins/${encodeURIComponent(name)}/compare`);
+  }
+
   rollbackPlugin(name: string, to?: string) {
     return this.call<PluginRecord>('POST', `/api/v1/plugins/${encodeURIComponent(name)}/rollback`, to ? { to } : {});
   }

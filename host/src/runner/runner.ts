@@ -23,7 +23,7 @@ import {
   type TaskMessage,
   type WindowRef,
 } from '@modelwatch/protocol';
-import { artifactId, artifactKey, windowKey } from '../domain/keys.js';
+import { artifactId, artifactKey, outputKey } from '../domain/keys.js';
 import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
@@ -262,7 +262,7 @@ export class AppRunner {
     try {
       let output: AppOutputMessage;
       const artifacts: WindowArtifact[] = [];
-      if (attempt > 1 && (await this.buckets.poison.get(windowKey(task.endpointId, task.app, task.windowStart)))) {
+      if (attempt > 1 && (await this.buckets.poison.get(outputKey(task)))) {
         // this window crashed a runner; the supervisor has recorded it as failed
         m.ack();
         return;
@@ -285,10 +285,16 @@ export class AppRunner {
           return;
         }
       }
+      if (task.shadow && output.artifacts) {
+        // a shadow's artifacts are not kept: mw_artifacts names a window's artifacts without a
+        // version, so they would replace the active version's
+        const { artifacts: _dropped, ...rest } = output;
+        output = rest;
+      }
       // stored before the output that names them: a crash in between leaves them to be put again
       if (output.artifacts) await this.storeArtifacts(task, artifacts);
       await this.js.publish(Subjects.outputs(task.endpointId), jsonCodec.encode(output), {
-        msgID: windowKey(task.endpointId, task.app, task.windowStart),
+        msgID: outputKey(task),
       });
       m.ack();
     } catch (err) {
@@ -392,6 +398,7 @@ export class AppRunner {
       sampleStats: data.sampleStats,
       featureStats: endpoint.featureStats,
       config: version.config,
+      ...(task.shadow ? { shadow: true as const } : {}),
     };
     if (version.referenceRows) {
       const reference = await this.referenceData(endpoint);
@@ -515,6 +522,7 @@ export function windowOutput(w: OutputWindow, by: OutputSource): AppOutputMessag
     version: w.version,
     windowStart: w.windowStart,
     windowEnd: w.windowEnd,
+    ...(w.shadow ? { shadow: true as const } : {}),
     outcome: 'ok',
     rows: 0,
     results: [],

@@ -53,6 +53,8 @@ export interface SandboxInput {
   sampleStats: unknown;
   featureStats: unknown;
   config: unknown;
+  /** A shadow version's window (host-side only: a crash report says so; the app does not see it). */
+  shadow?: true;
 }
 
 export interface LogLine {
@@ -199,7 +201,7 @@ export class PluginSandbox implements Sandbox {
   private runtimeCode = '';
   private readonly filename: string;
   /** The window running now on the isolate, or the last one run there (for its crash report). */
-  private current: { window?: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } } = {};
+  private current: { window?: NonNullable<CrashReport['window']> } = {};
   /** The context windows run in, with the runtime's operations, kept while its realm stays pristine. */
   private live:
     | {
@@ -303,14 +305,20 @@ export class PluginSandbox implements Sandbox {
 
   private async runNow(input: SandboxInput, runOptions: RunOptions): Promise<string> {
     const { isolate, plugin } = this.ensure();
-    this.current.window = { endpointId: input.endpoint.id, endpointName: input.endpoint.name, windowStart: input.windowStart, windowEnd: input.windowEnd };
+    this.current.window = {
+      endpointId: input.endpoint.id,
+      endpointName: input.endpoint.name,
+      windowStart: input.windowStart,
+      windowEnd: input.windowEnd,
+      ...(input.shadow ? { shadow: true as const } : {}),
+    };
     const timeout = this.opts.limits.timeoutMs;
     let clock: WindowClock | undefined;
     let failed = false;
     const onLog = runOptions.onLog;
     try {
       const keepModule = this.opts.isolation === 'version';
-      const { sample, reference, groundTruth, sampleStats: _s, featureStats: _f, ...head } = input;
+      const { sample, reference, groundTruth, sampleStats: _s, featureStats: _f, shadow: _shadow, ...head } = input;
       const spec = (sp: SampleData): SampleSpec => ({
         length: sp.length,
         columns: [...sp.columns],

@@ -30,6 +30,7 @@ const pad = (n: number) => String(n).padStart(16, '0');
 export class ResultsDb {
   private readonly db: Level<string, unknown>;
   private readonly windows;
+  private readonly shadows;
   private readonly latest;
   private readonly outbox;
   private readonly serving;
@@ -40,6 +41,7 @@ export class ResultsDb {
   constructor(path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: 'json' });
     this.windows = this.db.sublevel<string, WindowRecord>('w', { valueEncoding: 'json' });
+    this.shadows = this.db.sublevel<string, WindowRecord>('h', { valueEncoding: 'json' });
     this.latest = this.db.sublevel<string, LatestResult>('l', { valueEncoding: 'json' });
     this.outbox = this.db.sublevel<string, OutboxPoint>('o', { valueEncoding: 'json' });
     this.serving = this.db.sublevel<string, ServingRecord>('s', { valueEncoding: 'json' });
@@ -64,6 +66,7 @@ export class ResultsDb {
   }
 
   private async storeNow(out: AppOutputMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
+    if (out.shadow) return this.storeShadow(out);
     const wkey = `${out.endpointId}/${out.app}/${pad(out.windowStart)}`;
     if ((await this.windows.get(wkey)) !== undefined) return 'duplicate';
     const storedAt = Date.now();
@@ -96,6 +99,19 @@ export class ResultsDb {
     const stats = await this.statusSeen(out);
     if (stats) ops.push({ type: 'put', sublevel: this.stats, key: out.endpointId, value: stats });
     await this.db.batch(ops as never);
+    return 'stored';
+  }
+
+  /**
+   * A shadow version's output: its window alone, under `h/<endpoint id>/<app>/<version>/<window
+   * start>` (once per version and window), with no latest values, no TSDB point and no status
+   * noted, so nothing of the active version's series or drift status changes.
+   */
+  private async storeShadow(out: AppOutputMessage): Promise<'stored' | 'duplicate'> {
+    const key = `${out.endpointId}/${out.app}/${out.version}/${pad(out.windowStart)}`;
+    if ((await this.shadows.get(key)) !== undefined) return 'duplicate';
+    const { v: _v, attempts, ...rest } = out;
+    await this.shadows.put(key, { ...rest, attempts: attempts ?? 1, storedAt: Date.now() });
     return 'stored';
   }
 
@@ -160,11 +176,11 @@ export class ResultsDb {
     return await this.windows.get(`${endpointId}/${app}/${pad(windowStart)}`);
   }
 
-  /** Window records, newest window first. */
+  /** Window records (of the shadow versions with `shadow`), newest window first. */
   async query(q: ResultsQuery = {}): Promise<WindowRecord[]> {
     const prefix = q.endpointId ? `${q.endpointId}/${q.app ? `${q.app}/` : ''}` : '';
     const out: WindowRecord[] = [];
-    for await (const v of this.windows.values(prefix ? { gte: prefix, lt: `${prefix}\uffff` } : {})) {
+    for await (const v of (q.shadow ? this.shadows : this.windows).values(prefix ? { gte: prefix, lt: `${prefix}\uffff` } : {})) {
       if (q.app && v.app !== q.app) continue;
       if (q.since !== undefined && v.windowStart < q.since) continue;
       out.push(v);
