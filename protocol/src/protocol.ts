@@ -623,6 +623,12 @@ export interface EndpointRecord {
   referenceRowCount?: number;
   /** Whether windows of this endpoint are analysed. */
   monitoring: boolean;
+  /** The model served behind the endpoint (MLRun's `model_name`). */
+  modelName?: string;
+  /** Its version (MLRun's `model_tag`). */
+  modelVersion?: string;
+  /** `key=value` tags (MLRun's endpoint labels), which selectors pick endpoints by. */
+  tags?: Record<string, string>;
   createdAt: number;
   updatedAt: number;
 }
