@@ -9,6 +9,7 @@ import { dlqCommand } from './commands/dlq.js';
 import { endpointCommand } from './commands/endpoint.js';
 import { eventsCommand } from './commands/events.js';
 import { hostCommand } from './commands/host.js';
+import { metricsCommand } from './commands/metrics.js';
 import { monitoringCommand } from './commands/monitoring.js';
 import { pluginCommand } from './commands/plugin.js';
 import { resultsCommand } from './commands/results.js';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   eventsCommand,
   monitoringCommand,
   resultsCommand,
+  metricsCommand,
   dlqCommand,
   batchCommand,
   demoCommand,
