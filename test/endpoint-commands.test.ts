@@ -90,6 +90,9 @@ describe('endpoint and metrics commands', () => {
     expect(names(await json('endpoint', 'list', '--selector', 'env notin (prod),!canary'))).toEqual(['churn-a']);
     expect(names(await json('endpoint', 'list', '--name', 'fraud-*', '--selector', 'canary'))).toEqual(['fraud-us']);
     expect(await failure('endpoint', 'list', '--selector', 'env in (prod')).toContain("selector 'env in (prod': a set's '(' is never closed");
+    expect(await failure('endpoint', 'list', '--status', 'drifting')).toContain(
+      "status: expected one of irrelevant, no_detection, potential_detection, detected, none, got 'drifting'",
+    );
     // no endpoint has results yet: each has no drift status
     expect(names(await json('endpoint', 'list', '--status', 'none'))).toEqual(['churn-a', 'fraud-eu', 'fraud-us']);
     expect(await json('endpoint', 'list', '--status', 'detected')).toEqual([]);
@@ -136,7 +139,17 @@ describe('endpoint and metrics commands', () => {
     expect(page2.points).toEqual([expect.objectContaining({ windowStart: second - 100, value: 3 })]);
     // the last page has no next
     expect(page2.next).toBeUndefined();
-    const all = await json<MetricValuesReply>('metrics', 'values', 'metrics-ep', ...range);
+    const all = await json<MetricValuesReply>(
+      'metrics',
+      'values',
+      'metrics-ep',
+      '--names',
+      'row-count.result.rows',
+      '--from',
+      String(first - 100),
+      '--to',
+      String(second),
+    );
     expect(all.points.map((p) => p.value)).toEqual([5, 3]);
     expect(await cli('metrics', 'values', 'metrics-ep', ...range, '--limit', '1')).toContain('more: --after ');
     expect(await failure('metrics', 'values', 'metrics-ep', '--names', 'rows')).toContain("'rows' is not a full name");

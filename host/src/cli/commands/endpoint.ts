@@ -242,7 +242,10 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           b
             .option('name', { type: 'string', describe: 'a glob on the name: fraud-*' })
             .option('selector', { type: 'string', describe: "a tag selector: 'team=fraud,env!=dev,tier in (gold,silver),!legacy'" })
-            .option('status', { type: 'string', choices: Object.keys(DRIFT_STATUS_NAMES), describe: 'the drift status of the last 24 hours (none: no result)' })
+            .option('status', {
+              type: 'string',
+              describe: `the drift status of the last 24 hours: ${Object.keys(DRIFT_STATUS_NAMES).join(', ')} (none: no result)`,
+            })
             .example("$0 endpoint list --name 'fraud-*' --selector 'env in (prod,staging)' --status detected", ''),
         async (args) => {
           const eps = await new ModelwatchClient({ url: args.host }).listEndpoints({
