@@ -714,9 +714,12 @@ export interface PluginVersionRecord {
   isolation?: 'window' | 'version';
   /** JSON Schema that `config` must satisfy (`configSchema` in plugin.json). */
   configSchema?: Record<string, JsonValue>;
-  /** Endpoint names or globs this version applies to (`endpoints` in plugin.json); absent: every endpoint. */
+  /** Endpoint names, globs or `selector:<tag selector>` entries this version applies to (`endpoints` in plugin.json); absent: every endpoint. */
   endpoints?: string[];
 }
+
+/** The prefix of a plugin.json `endpoints` entry that is a tag selector (`selector:team=fraud,env in (prod,staging)`), not a name or glob. */
+export const SELECTOR_PREFIX = 'selector:';
 
 /** `active`: its windows are analysed; `disabled` by a user; `quarantined` after failing too many windows in a row. */
 export type PluginStatus = 'active' | 'disabled' | 'quarantined';

@@ -162,7 +162,7 @@ export class Controller {
         // a version that does not apply to this endpoint (plugin.json `endpoints`) gets none of its
         // windows: they pass without a task, and progress moves on, so a later version that does
         // apply starts from the next window instead of catching up on these
-        const applies = appliesTo(activeVersionOf(p)?.endpoints, ep.name);
+        const applies = appliesTo(activeVersionOf(p)?.endpoints, ep);
         const tasks: TaskMessage[] = [];
         const from = next;
         const due = closeBefore - delayOf(p);
@@ -216,7 +216,7 @@ export class Controller {
       for (const start of starts) for (const w of windowsHoldingKey(start, layout)) windows.set(w.start, w);
       const tasks: TaskMessage[] = [];
       for (const p of plugins) {
-        if (!appliesTo(activeVersionOf(p)?.endpoints, ep.name)) continue;
+        if (!appliesTo(activeVersionOf(p)?.endpoints, ep)) continue;
         for (const w of windows.values()) tasks.push(task(series, ep.name, p, w, now, layout));
       }
       await Promise.all(
