@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeleteEndpointReply, MetricValuesReply, ReferenceFromTrafficReply } from '../host/src/api/contract.js';
+import type { DeleteEndpointReply, MetricValuesReply, PublishPluginReply, ReferenceFromTrafficReply } from '../host/src/api/contract.js';
 import { ModelwatchClient, type EndpointSummary } from '../host/src/client/client.js';
 import type { MetricName } from '@modelwatch/protocol';
 import { CLI, hostProcess, type HostProcess } from './helpers/processes.js';
@@ -158,6 +159,28 @@ describe('endpoint and metrics commands', () => {
     expect(shown).toMatch(/row-count\s*│\s*1\.0\.0\s*│\s*rows\s*│[^│]*│\s*no_detection\s*│\s*3\.0000/);
     expect(shown).toMatch(/requests:\s+8 \(errors 0\), 8 predictions/);
     expect(names(await json('endpoint', 'list', '--status', 'no_detection'))).toEqual(['metrics-ep']);
+  });
+
+  it("a plugin.json 'selector:' entry serves the endpoints whose tags match it, as they are tagged now", async () => {
+    const app = join(dir.path, 'fraud-rows');
+    await cp(ROW_COUNT, app, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(app, 'plugin.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(
+      join(app, 'plugin.json'),
+      JSON.stringify({ ...manifest, $schema: undefined, name: 'fraud-rows', endpoints: ['selector:team=fraud,env in (prod)'] }),
+    );
+    const published = await json<PublishPluginReply>('plugin', 'publish', app);
+    // the dry run ran on the endpoints the selector picks, and only on them
+    expect(published.dryRun.endpoints.map((r) => r.endpoint).sort()).toEqual(['fraud-eu', 'fraud-us']);
+    await client.createEndpoint({ name: 'fraud-dev', featureNames: ['x'], labelNames: ['y'], tags: { team: 'fraud', env: 'dev' } });
+    await client.updateEndpoint('fraud-us', { tags: { env: 'prod' } });
+    const [prod, dev] = await Promise.all([traffic('fraud-us', [1, 2]), traffic('fraud-dev', [1, 2])]);
+    await analysed('fraud-us', prod - 100);
+    await analysed('fraud-dev', dev - 100);
+    const apps = async (endpoint: string) => new Set((await client.results({ endpoint })).map((w) => w.app));
+    await waitFor('fraud-rows on fraud-us', async () => ((await apps('fraud-us')).has('fraud-rows') ? true : undefined));
+    expect(await apps('fraud-dev')).toEqual(new Set(['row-count']));
+    await cli('plugin', 'remove', 'fraud-rows');
   });
 
   it("endpoint set-reference --from --to and --last take the endpoint's own rows; an empty range and one beyond the retention are refused", async () => {
