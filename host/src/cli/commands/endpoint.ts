@@ -351,7 +351,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               `requests:        ${s ? `${s.requests} (errors ${s.errors}), ${s.predictions} predictions, avg latency ${s.latencyAvg !== null ? micros(s.latencyAvg) : '-'}` : '-'}`,
               `last request:    ${s?.lastRequest != null ? iso(s.lastRequest) : '-'}`,
               `drift status:    ${s ? driftName(s.driftStatus) : '-'}`,
-              `latest results:  ${apps.length ? '' : '(none yet)'}`,
+              apps.length ? 'latest results:' : 'latest results:  (none yet)',
               '',
             ].join('\n'),
           );
