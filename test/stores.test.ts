@@ -306,6 +306,38 @@ describe('stores', () => {
       expect(rec.labelNames).toHaveLength(1);
     });
 
+    it('update sets and clears the model name, version and tags; with no change it writes nothing; concurrent tag changes are all kept', async () => {
+      const endpoints = new EndpointStore(buckets.endpoints);
+      await endpoints.create({ name: 'ep-upd', featureNames: [], labelNames: [], monitoring: true, modelName: 'churn', tags: { team: 'fraud' } });
+      const rec = await endpoints.update('ep-upd', { modelVersion: 'v2', setTags: { env: 'prod' } });
+      expect(rec).toMatchObject({ modelName: 'churn', modelVersion: 'v2', tags: { team: 'fraud', env: 'prod' } });
+      const before = await revision(buckets.endpoints, 'ep-upd');
+      expect(await endpoints.update('ep-upd', { modelVersion: 'v2', setTags: { env: 'prod' } })).toEqual(rec);
+      expect(await revision(buckets.endpoints, 'ep-upd')).toBe(before);
+      await Promise.all([endpoints.update('ep-upd', { setTags: { a: '1' } }), endpoints.update('ep-upd', { setTags: { b: '2' }, removeTags: ['team'] })]);
+      expect((await endpoints.require('ep-upd')).tags).toEqual({ env: 'prod', a: '1', b: '2' });
+      const cleared = await endpoints.update('ep-upd', { modelName: null, modelVersion: null, removeTags: ['env', 'a', 'b'] });
+      expect(cleared.modelName).toBeUndefined();
+      expect(cleared.modelVersion).toBeUndefined();
+      expect(cleared.tags).toBeUndefined();
+      expect((await rejection(endpoints.update('ep-missing', { modelName: 'x' }))).code).toBe('NOT_FOUND');
+    });
+
+    it('delete removes the record and its reference rows, once', async () => {
+      const endpoints = new EndpointStore(buckets.endpoints, buckets.references);
+      await endpoints.create({ name: 'ep-del', featureNames: [], labelNames: ['label'], monitoring: true });
+      await endpoints.setReference('ep-del', table);
+      const removed = await endpoints.delete('ep-del');
+      expect(removed.name).toBe('ep-del');
+      expect(await endpoints.get('ep-del')).toBeUndefined();
+      expect(await buckets.references.getBlob(`${endpointId('ep-del')}.json`)).toBeNull();
+      expect((await rejection(endpoints.delete('ep-del'))).code).toBe('NOT_FOUND');
+      // an endpoint without a reference is deleted too, and can be created again
+      await endpoints.create({ name: 'ep-del', featureNames: [], labelNames: [], monitoring: true });
+      await endpoints.delete('ep-del');
+      expect((await endpoints.create({ name: 'ep-del', featureNames: ['x'], labelNames: [], monitoring: true })).created).toBe(true);
+    });
+
     it('setReference needs the reference store', async () => {
       await expect(new EndpointStore(buckets.endpoints).setReference('ep-names', table)).rejects.toThrow(/no reference store/);
     });

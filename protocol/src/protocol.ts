@@ -550,9 +550,64 @@ export interface LatestResult extends MonitoringResult {
   windowEnd: number;
 }
 
-/** `mw.svc.results.query`: windows, or with `latest` the latest value of each result. */
-export type ResultsRequest = ResultsQuery & { latest?: boolean };
-export type ResultsReply = { windows: WindowRecord[] } | { latest: LatestResult[] } | { error: string };
+/**
+ * A result or metric an endpoint has, as MLRun's `get_model_endpoint_monitoring_metrics` lists
+ * them: `fullName` is `<app>.result.<name>` or `<app>.metric.<name>`.
+ */
+export interface MetricName {
+  fullName: string;
+  app: string;
+  type: 'result' | 'metric';
+  name: string;
+  /** Windows that hold it, and the first and last of them (window starts, ms). */
+  windows: number;
+  first: number;
+  last: number;
+}
+
+/** One value of a result or metric: the window's start and end, and for results their kind and status. */
+export interface MetricPoint {
+  fullName: string;
+  windowStart: number;
+  windowEnd: number;
+  value: number;
+  kind?: number;
+  status?: number;
+}
+
+/** Values of an endpoint's results and metrics over `[from, to)` (window starts), by name, one page. */
+export interface MetricValuesQuery {
+  endpointId: string;
+  /** Full names (`<app>.result.<name>`, `<app>.metric.<name>`); every one when absent. */
+  names?: string[];
+  from?: number;
+  to?: number;
+  /** Points on the page. @default 1000 */
+  limit?: number;
+  /** The `next` of the page before. */
+  after?: string;
+}
+
+/**
+ * `mw.svc.results.query`: windows, or with `latest` the latest value of each result; the names
+ * of an endpoint's results and metrics (`metricNames`), their values (`metricValues`), or the
+ * removal of everything stored of an endpoint (`purge`).
+ */
+export type ResultsRequest =
+  (ResultsQuery & { latest?: boolean }) | { metricNames: { endpointId: string } } | { metricValues: MetricValuesQuery } | { purge: { endpointId: string } };
+/** What `purge` removed from the writer's store: windows (batches' too), latest values, serving intervals. */
+export interface PurgedResults {
+  windows: number;
+  latest: number;
+  servingIntervals: number;
+}
+export type ResultsReply =
+  | { windows: WindowRecord[] }
+  | { latest: LatestResult[] }
+  | { metricNames: MetricName[] }
+  | { points: MetricPoint[]; next?: string }
+  | { purged: PurgedResults }
+  | { error: string };
 
 // ---------------------------------------------------------------------------------------------
 // Serving metrics: `mw.serving.part`, `mw.serving.minute.<endpoint id>` (MW_SERVING), `mw.svc.serving.*`
@@ -657,6 +712,12 @@ export interface EndpointRecord {
   referenceRowCount?: number;
   /** Whether windows of this endpoint are analysed. */
   monitoring: boolean;
+  /** The model served behind the endpoint (MLRun's `model_name`). */
+  modelName?: string;
+  /** Its version (MLRun's `model_tag`). */
+  modelVersion?: string;
+  /** `key=value` tags (MLRun's endpoint labels), which selectors pick endpoints by. */
+  tags?: Record<string, string>;
   createdAt: number;
   updatedAt: number;
 }
@@ -687,9 +748,12 @@ export interface PluginVersionRecord {
   isolation?: 'window' | 'version';
   /** JSON Schema that `config` must satisfy (`configSchema` in plugin.json). */
   configSchema?: Record<string, JsonValue>;
-  /** Endpoint names or globs this version applies to (`endpoints` in plugin.json); absent: every endpoint. */
+  /** Endpoint names, globs or `selector:<tag selector>` entries this version applies to (`endpoints` in plugin.json); absent: every endpoint. */
   endpoints?: string[];
 }
+
+/** The prefix of a plugin.json `endpoints` entry that is a tag selector (`selector:team=fraud,env in (prod,staging)`), not a name or glob. */
+export const SELECTOR_PREFIX = 'selector:';
 
 /** `active`: its windows are analysed; `disabled` by a user; `quarantined` after failing too many windows in a row. */
 export type PluginStatus = 'active' | 'disabled' | 'quarantined';

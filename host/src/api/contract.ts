@@ -11,7 +11,10 @@ import type {
   DryRunResult,
   EndpointRecord,
   EndpointStatsRecord,
+  MetricName,
+  MetricPoint,
   PeriodSegment,
+  PurgedResults,
   PluginRecord,
   ServingCounts,
   StoredDeadLetter,
@@ -228,3 +231,100 @@ export interface ArtifactQuery {
 export interface ArtifactList {
   artifacts: ArtifactInfo[];
 }
+
+// ---- endpoints: fields, filters, deletion, metrics, a reference from traffic (issue #14)
+
+/** The paths of the endpoint routes added for issue #14 (besides `/api/v1/endpoints[/:name]`). */
+export const EndpointRoutes = {
+  metrics: '/api/v1/endpoints/:name/metrics',
+  metricValues: '/api/v1/endpoints/:name/metrics/values',
+  referenceFromTraffic: '/api/v1/endpoints/:name/reference/from-traffic',
+} as const;
+
+/** The query of `GET /api/v1/endpoints`: every filter given must hold. */
+export interface EndpointListQuery {
+  /** A glob on the name (`fraud-*`). */
+  name?: string;
+  /** A tag selector (`team=fraud,env in (prod,staging)`). */
+  selector?: string;
+  /** The drift status: `detected`, `potential_detection`, `no_detection`, `irrelevant`, or `none` (no result in the last 24 hours). */
+  status?: DriftStatusName;
+}
+
+export const DRIFT_STATUS_NAMES = { irrelevant: -1, no_detection: 0, potential_detection: 1, detected: 2, none: null } as const;
+export type DriftStatusName = keyof typeof DRIFT_STATUS_NAMES;
+
+/** The body of `POST /api/v1/endpoints`. */
+export interface CreateEndpointBody {
+  name: string;
+  featureNames?: string[];
+  labelNames?: string[];
+  monitoring?: boolean;
+  modelName?: string;
+  modelVersion?: string;
+  tags?: Record<string, string>;
+}
+
+/** The body of `PATCH /api/v1/endpoints/:name`: at least one field; `null` clears the model name or version. */
+export interface UpdateEndpointBody {
+  monitoring?: boolean;
+  modelName?: string | null;
+  modelVersion?: string | null;
+  /** Tags to add or replace. */
+  tags?: Record<string, string>;
+  /** Tag keys to remove. */
+  removeTags?: string[];
+}
+
+/** What `DELETE /api/v1/endpoints/:name[?purge=true]` removed. */
+export interface DeleteEndpointReply {
+  endpoint: string;
+  endpointId: string;
+  /** The record and its reference rows are always removed. */
+  record: true;
+  reference: boolean;
+  /** Only with `purge`: what was removed of the endpoint's stored data. */
+  purged?: {
+    /** Windows (its batches' too), latest values and serving intervals in the writer's store. */
+    results: PurgedResults;
+    /** Messages removed, by stream (`MW_EVENTS`, `MW_ROWS`, `MW_OUTPUTS`, `MW_DLQ`, `MW_LABELS`, `MW_SERVING`). */
+    messages: Record<string, number>;
+    /** The controller's progress keys and batch records removed. */
+    controllerKeys: number;
+    batches: number;
+  };
+  /** What stays: points already shipped to the TSDB, always; without `purge`, everything stored. */
+  kept: string[];
+}
+
+/** `GET /api/v1/endpoints/:name/metrics`: the results and metrics the endpoint's windows hold. */
+export interface MetricNamesReply {
+  endpoint: string;
+  metrics: MetricName[];
+}
+
+/** The query of `GET /api/v1/endpoints/:name/metrics/values`. */
+export interface MetricValuesParams {
+  /** Full names, comma-separated (`<app>.result.<name>`, `<app>.metric.<name>`); all when absent. */
+  names?: string[];
+  /** Window starts in `[from, to)`: ISO times or ms. */
+  from?: string | number;
+  to?: string | number;
+  /** Points per page. @default 1000 */
+  limit?: number;
+  /** The `next` of the previous page. */
+  after?: string;
+}
+
+/** `GET /api/v1/endpoints/:name/metrics/values`: one page of points, by app then window time; `next` when more follow. */
+export interface MetricValuesReply {
+  endpoint: string;
+  points: MetricPoint[];
+  next?: string;
+}
+
+/** The body of `POST /api/v1/endpoints/:name/reference/from-traffic`: a past range, or a trailing window (`last: "1h"`). */
+export type ReferenceFromTrafficBody = { from: string | number; to: string | number } | { last: string };
+
+/** What it answers: the endpoint, the range read and the rows taken. */
+export type ReferenceFromTrafficReply = EndpointSummary & { referenceRows: number; from: number; to: number };

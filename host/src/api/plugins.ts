@@ -31,7 +31,7 @@ import { mergeConfig, validateConfig } from '../plugins/config.js';
 import { groundTruthDelayMs, resolveManifest, type ResolvedManifest } from '../plugins/manifest.js';
 import { dryRunDeadlineMs, dryRunWarning, MAX_DRY_RUN_ENDPOINTS } from '../runner/dry-run.js';
 import { EndpointStore } from '../store/endpoints.js';
-import { appliesTo, bundleName, PluginStore, publishedOnce, type PublishedVersion } from '../store/plugins.js';
+import { appliesTo, bundleName, describeEndpoints, PluginStore, publishedOnce, type PublishedVersion } from '../store/plugins.js';
 import { readSettings } from '../store/settings.js';
 import { forgetStreaks } from '../store/streaks.js';
 import { compareShadow } from './compare.js';
@@ -110,13 +110,14 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
    * MAX_DRY_RUN_ENDPOINTS by name), in a runner. Failures are warnings, never thrown.
    */
   const dryRun = async (bundle: BundleRequest, manifest: ResolvedManifest, config: Record<string, JsonValue>): Promise<DryRunReport> => {
-    // the names are enough here (endpoints are never removed): the runner reads the records
-    const all = await endpoints.names();
-    const targets = all.filter((name) => appliesTo(manifest.endpoints, name)).sort((a, b) => a.localeCompare(b));
+    // the names and tags are enough here: the runner reads the records
+    const records = await endpoints.list();
+    const all = records.map((e) => e.name);
+    const targets = records.filter((e) => appliesTo(manifest.endpoints, e)).map((e) => e.name);
     if (all.length === 0) return { note: 'no dry run: no endpoint exists yet', endpoints: [], warnings: [] };
     if (targets.length === 0) {
       return {
-        note: `no dry run: ${manifest.name} applies to none of the ${all.length} endpoints (its endpoints: ${manifest.endpoints!.join(', ')})`,
+        note: `no dry run: ${manifest.name} applies to none of the ${all.length} endpoints (its endpoints: ${describeEndpoints(manifest.endpoints!)})`,
         endpoints: [],
         warnings: [],
       };
@@ -361,10 +362,10 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       const version = typeof b.version === 'string' ? b.version : p.activeVersion;
       const v = p.versions.find((x) => x.version === version);
       if (!v) throw new ModelwatchError('NOT_FOUND', `${p.name} has no version ${version}`);
-      if (!appliesTo(v.endpoints, epName)) {
+      if (!appliesTo(v.endpoints, endpoint)) {
         throw new ModelwatchError(
           'INVALID_ARGUMENT',
-          `${p.name}@${version} does not apply to endpoint '${epName}' (its endpoints: ${v.endpoints!.join(', ')})`,
+          `${p.name}@${version} does not apply to endpoint '${epName}' (its endpoints: ${describeEndpoints(v.endpoints!)})`,
         );
       }
       const layout = (await readSettings(buckets.settings)) ?? { periods: [{ fromMs: 0, periodMs: 600_000 }] };

@@ -11,6 +11,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { endpointCommand } from './commands/endpoint.js';
 import { eventsCommand } from './commands/events.js';
 import { hostCommand } from './commands/host.js';
+import { metricsCommand } from './commands/metrics.js';
 import { monitoringCommand } from './commands/monitoring.js';
 import { pluginCommand } from './commands/plugin.js';
 import { resultsCommand } from './commands/results.js';
@@ -27,6 +28,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   monitoringCommand,
   resultsCommand,
   artifactsCommand,
+  metricsCommand,
   dlqCommand,
   batchCommand,
   demoCommand,

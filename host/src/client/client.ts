@@ -12,9 +12,19 @@ import { ModelwatchError, type ErrorCode } from '../errors.js';
 import type { JsonValue } from '@modelwatch/sdk';
 import {
   DataPlaneRoutes,
+  EndpointRoutes,
   routePath,
   type ArtifactList,
   type ArtifactQuery,
+  type CreateEndpointBody,
+  type DeleteEndpointReply,
+  type EndpointListQuery,
+  type MetricNamesReply,
+  type MetricValuesParams,
+  type MetricValuesReply,
+  type ReferenceFromTrafficBody,
+  type ReferenceFromTrafficReply,
+  type UpdateEndpointBody,
   type BatchDetail,
   type BatchIngestResult,
   type DeadLetterList,
@@ -109,15 +119,21 @@ export class ModelwatchClient {
     return this.call<{ ok: boolean; version: string }>('GET', '/api/v1/health');
   }
 
-  listEndpoints() {
-    return this.call<{ endpoints: EndpointSummary[] }>('GET', '/api/v1/endpoints').then((r) => r.endpoints);
+  /** Endpoints, by name; only those matching every filter given (name glob, tag selector, drift status). */
+  listEndpoints(filter: EndpointListQuery = {}) {
+    const qs = new URLSearchParams();
+    if (filter.name) qs.set('name', filter.name);
+    if (filter.selector !== undefined) qs.set('selector', filter.selector);
+    if (filter.status) qs.set('status', filter.status);
+    const q = qs.toString();
+    return this.call<{ endpoints: EndpointSummary[] }>('GET', `/api/v1/endpoints${q ? `?${q}` : ''}`).then((r) => r.endpoints);
   }
 
   getEndpoint(name: string) {
     return this.call<EndpointRecord & { stats?: EndpointStats }>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}`);
   }
 
-  createEndpoint(spec: { name: string; featureNames?: string[]; labelNames?: string[]; monitoring?: boolean }) {
+  createEndpoint(spec: CreateEndpointBody) {
     return this.call<EndpointSummary>('POST', '/api/v1/endpoints', spec);
   }
 
@@ -129,6 +145,38 @@ export class ModelwatchClient {
 
   setEndpointMonitoring(name: string, monitoring: boolean) {
     return this.call<EndpointSummary>('PATCH', `/api/v1/endpoints/${encodeURIComponent(name)}`, { monitoring });
+  }
+
+  /** Change an endpoint's model name, version, tags or monitoring. */
+  updateEndpoint(name: string, change: UpdateEndpointBody) {
+    return this.call<EndpointSummary>('PATCH', `/api/v1/endpoints/${encodeURIComponent(name)}`, change);
+  }
+
+  /** Delete an endpoint (its record and reference); with `purge`, everything stored of it too but its TSDB points. */
+  deleteEndpoint(name: string, options: { purge?: boolean } = {}) {
+    return this.call<DeleteEndpointReply>('DELETE', `/api/v1/endpoints/${encodeURIComponent(name)}${options.purge ? '?purge=true' : ''}`);
+  }
+
+  /** The results and metrics an endpoint has (MLRun's `get_model_endpoint_monitoring_metrics`). */
+  metricNames(name: string) {
+    return this.call<MetricNamesReply>('GET', routePath(EndpointRoutes.metrics, { name }));
+  }
+
+  /** One page of values of an endpoint's results and metrics; pass the reply's `next` as `after` for the next page. */
+  metricValues(name: string, params: MetricValuesParams = {}) {
+    const qs = new URLSearchParams();
+    if (params.names?.length) qs.set('names', params.names.join(','));
+    if (params.from !== undefined) qs.set('from', String(params.from));
+    if (params.to !== undefined) qs.set('to', String(params.to));
+    if (params.limit !== undefined) qs.set('limit', String(params.limit));
+    if (params.after !== undefined) qs.set('after', params.after);
+    const q = qs.toString();
+    return this.call<MetricValuesReply>('GET', `${routePath(EndpointRoutes.metricValues, { name })}${q ? `?${q}` : ''}`);
+  }
+
+  /** Make the endpoint's own rows of a past range (`from`, `to`) or of a trailing window (`last`) its reference. */
+  setReferenceFromTraffic(name: string, range: ReferenceFromTrafficBody) {
+    return this.call<ReferenceFromTrafficReply>('POST', routePath(EndpointRoutes.referenceFromTraffic, { name }), range, 'application/json', 120_000);
   }
 
   /** Send inference events (native format). */

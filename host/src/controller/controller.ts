@@ -158,11 +158,11 @@ export class Controller {
         // a version that does not apply to this endpoint (plugin.json `endpoints`) gets none of its
         // windows: they pass without a task, and progress moves on, so a later version that does
         // apply starts from the next window instead of catching up on these
-        const applies = appliesTo(activeVersionOf(p)?.endpoints, ep.name);
+        const applies = appliesTo(activeVersionOf(p)?.endpoints, ep);
         // the shadow version (plugin publish --shadow) gets a second task for the same windows,
         // from the first window that starts after it was published (ground truth: the active's delay)
         const shadow = shadowVersionOf(p);
-        const shadowFrom = shadow && appliesTo(shadow.endpoints, ep.name) ? p.shadow!.since : Infinity;
+        const shadowFrom = shadow && appliesTo(shadow.endpoints, ep) ? p.shadow!.since : Infinity;
         const tasks: TaskMessage[] = [];
         const from = next;
         const due = closeBefore - delayOf(p);
@@ -217,7 +217,7 @@ export class Controller {
       for (const start of starts) for (const w of windowsHoldingKey(start, layout)) windows.set(w.start, w);
       const tasks: TaskMessage[] = [];
       for (const p of plugins) {
-        if (!appliesTo(activeVersionOf(p)?.endpoints, ep.name)) continue;
+        if (!appliesTo(activeVersionOf(p)?.endpoints, ep)) continue;
         for (const w of windows.values()) tasks.push(task(series, ep.name, p, w, now, layout));
       }
       await Promise.all(tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) })));

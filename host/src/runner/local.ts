@@ -4,7 +4,7 @@ import type { DryRunResult, ReferenceTable } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
 import type { PluginBundle } from '../plugins/bundle.js';
 import { validateConfig } from '../plugins/config.js';
-import { appliesTo } from '../store/plugins.js';
+import { appliesTo, describeEndpoints } from '../store/plugins.js';
 import { dryRunInput, dryRunLimits, runDryWindow, syntheticReference, type DryRunEndpoint } from './dry-run.js';
 import { sandboxOf, type LogLine, type SampleData, type SandboxInput, type WindowArtifact } from './sandbox.js';
 import { packColumns, sampleStatsOf } from './window-data.js';
@@ -148,13 +148,13 @@ export interface DryRunLocalOptions {
  */
 export async function dryRunLocal(bundle: PluginBundle, endpoint: DryRunEndpoint, opts: DryRunLocalOptions): Promise<DryRunResult> {
   const m = bundle.manifest;
-  if (!appliesTo(m.endpoints, endpoint.name)) {
+  if (!appliesTo(m.endpoints, endpoint)) {
     return {
       endpoint: endpoint.name,
       outcome: 'skipped',
       rows: 0,
       durationMs: 0,
-      reason: `not run: ${m.name} does not apply to endpoint '${endpoint.name}' (its endpoints: ${m.endpoints!.join(', ')})`,
+      reason: `not run: ${m.name} does not apply to endpoint '${endpoint.name}' (its endpoints: ${describeEndpoints(m.endpoints!)})`,
     };
   }
   const limits = dryRunLimits(m.limits);

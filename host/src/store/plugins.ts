@@ -1,6 +1,15 @@
 import { posix } from 'node:path';
 import type { KV } from '@nats-io/kv';
-import type { AppOutputMessage, PluginFailure, PluginLimits, PluginRecord, PluginVersionRecord } from '@modelwatch/protocol';
+import {
+  SELECTOR_PREFIX,
+  type AppOutputMessage,
+  type PluginFailure,
+  type EndpointRecord,
+  type PluginLimits,
+  type PluginRecord,
+  type PluginVersionRecord,
+} from '@modelwatch/protocol';
+import { matchesSelector, parseSelector, type Selector } from '../domain/selector.js';
 import { ModelwatchError } from '../errors.js';
 import { deleteJson, listJson, readJson, updateJson } from './kv.js';
 
@@ -20,25 +29,46 @@ export function shadowVersionOf(p: PluginRecord): PluginVersionRecord | undefine
   return p.shadow ? p.versions.find((v) => v.version === p.shadow!.version) : undefined;
 }
 
-/** Answers per `endpoints` list (the controller's live copy of a record keeps the same list object), per endpoint name. */
+/** Answers of the name patterns per `endpoints` list (the controller's live copy of a record keeps the same list object), per endpoint name. */
 const answers = new WeakMap<readonly string[], Map<string, boolean>>();
+/** Parsed selectors, by their text. */
+const selectors = new Map<string, Selector>();
+
+/** The endpoint an `endpoints` list is held against: its name, and its tags for selector entries. */
+export type EndpointMatchee = Pick<EndpointRecord, 'name' | 'tags'>;
 
 /**
- * Whether a plugin version with these `endpoints` (names or globs, from plugin.json) applies to
- * an endpoint: every endpoint when it has none. Answers are kept, since the controller asks for
- * every (endpoint, plugin) pair on every tick.
+ * Whether a plugin version with these `endpoints` (names, globs or `selector:` entries, from
+ * plugin.json) applies to an endpoint: every endpoint when it has none. The answers of the names
+ * and globs are kept, since the controller asks for every (endpoint, plugin) pair on every tick;
+ * selectors are held against the endpoint's tags as they are now.
  */
-export function appliesTo(endpoints: readonly string[] | undefined, endpointName: string): boolean {
+export function appliesTo(endpoints: readonly string[] | undefined, endpoint: EndpointMatchee): boolean {
   if (!endpoints) return true;
   let known = answers.get(endpoints);
   if (!known) answers.set(endpoints, (known = new Map()));
-  let yes = known.get(endpointName);
-  if (yes === undefined) {
-    yes = endpoints.some((pattern) => posix.matchesGlob(endpointName, pattern));
+  let byName = known.get(endpoint.name);
+  if (byName === undefined) {
+    byName = endpoints.some((pattern) => !pattern.startsWith(SELECTOR_PREFIX) && posix.matchesGlob(endpoint.name, pattern));
     if (known.size >= 100_000) known.clear();
-    known.set(endpointName, yes);
+    known.set(endpoint.name, byName);
   }
-  return yes;
+  if (byName) return true;
+  return endpoints.some((pattern) => {
+    if (!pattern.startsWith(SELECTOR_PREFIX)) return false;
+    let sel = selectors.get(pattern);
+    if (!sel) {
+      sel = parseSelector(pattern.slice(SELECTOR_PREFIX.length));
+      if (selectors.size >= 10_000) selectors.clear();
+      selectors.set(pattern, sel);
+    }
+    return matchesSelector(sel, endpoint.tags);
+  });
+}
+
+/** An `endpoints` list as messages show it: `churn, fraud-*, selector:team=fraud`. */
+export function describeEndpoints(endpoints: readonly string[]): string {
+  return endpoints.join(', ');
 }
 
 /**

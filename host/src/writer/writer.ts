@@ -91,6 +91,9 @@ export class Writer {
         void (async (): Promise<ResultsReply> => {
           try {
             const q = jsonCodec.decode<ResultsRequest>(msg.data);
+            if ('metricNames' in q) return { metricNames: await db.metricNames(q.metricNames.endpointId) };
+            if ('metricValues' in q) return await db.metricValues(q.metricValues);
+            if ('purge' in q) return { purged: await db.purgeEndpoint(q.purge.endpointId) };
             if (q.latest) return { latest: await db.latestResults(q.endpointId) };
             return { windows: await db.query(q) };
           } catch (e) {
