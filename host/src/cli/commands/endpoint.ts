@@ -35,7 +35,7 @@ export function referenceFormat(path: string): 'csv' | 'jsonl' | 'json' {
   throw new ModelwatchError('INVALID_REFERENCE', `${path}: use a .csv (with a header), .jsonl/.ndjson or .json file`);
 }
 
-async function readReference(path: string): Promise<{ data: string; format: 'csv' | 'jsonl' | 'json' }> {
+export async function readReference(path: string): Promise<{ data: string; format: 'csv' | 'jsonl' | 'json' }> {
   const format = referenceFormat(path);
   try {
     return { data: await readFile(path, 'utf8'), format };
