@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { ModelwatchClient } from '../../client/client.js';
 import { parseDuration } from '../../config/duration.js';
-import { isModelwatchError } from '../../errors.js';
+import { InvalidArgumentError, isModelwatchError } from '../../errors.js';
 import type { GlobalArgs } from '../args.js';
 import { GateExit, junitXml, summarize, summaryText, waitForBatch, type FailOn } from '../batch-gate.js';
 import { iso, printJson, printTable } from '../format.js';
@@ -60,17 +60,20 @@ export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('create', { type: 'boolean', default: false, describe: 'create the endpoint if it does not exist (with --reference)' })
             .option('reference', { type: 'string', describe: 'with --create: training data for a new endpoint (CSV, JSON Lines or JSON)' })
             .check((a) => {
-              for (const o of ['fail-on', 'junit'] as const) if (a[o] !== undefined && !a.wait) throw new Error(`--${o} needs --wait`);
-              if (a.create && !a.reference) throw new Error("--create needs --reference FILE: the new endpoint's training data");
-              if (a.reference && !a.create) throw new Error('--reference goes with --create (an existing endpoint: endpoint set-reference)');
+              const usage = (message: string) => new InvalidArgumentError(message);
+              for (const o of ['fail-on', 'junit'] as const) if (a[o] !== undefined && !a.wait) throw usage(`--${o} needs --wait`);
+              if (a.create && !a.reference) throw usage("--create needs --reference FILE: the new endpoint's training data");
+              if (a.reference && !a.create) throw usage('--reference goes with --create (for an existing endpoint: endpoint set-reference)');
               parseDuration(a.timeout, '--timeout');
               return true;
             })
             .fail((msg, err) => {
-              // a CI gate: a usage error is 3, a failure to reach the host or read the file 2 (never a pass)
-              if (err) process.stderr.write(`error${isModelwatchError(err) ? ` [${err.code}]` : ''}: ${err.message}\n`);
-              else process.stderr.write(`${msg}\n(see modelwatch batch send --help)\n`);
-              process.exit(err ? GateExit.incomplete : GateExit.usage);
+              // a CI gate: a usage error (yargs' own, or an invalid argument) is 3; failing to read the
+              // file or to reach the host is 2, never a pass
+              if (!err) process.stderr.write(`${msg}\n(see modelwatch batch send --help)\n`);
+              else process.stderr.write(`error${isModelwatchError(err) ? ` [${err.code}]` : ''}: ${err.message}\n`);
+              const usage = !err || (isModelwatchError(err) && (err.code === 'INVALID_ARGUMENT' || err.code === 'INVALID_OPTIONS'));
+              process.exit(usage ? GateExit.usage : GateExit.incomplete);
             })
             .example('$0 batch send --endpoint churn --id 2026-10 predictions-october.jsonl', '')
             .example('$0 batch send --endpoint churn --wait --fail-on detected --junit report.xml predictions.jsonl', 'a CI gate')
