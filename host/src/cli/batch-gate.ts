@@ -189,15 +189,19 @@ export function summaryText(s: GateSummary): string {
   return `${out.join('\n')}\n`;
 }
 
-/** Text made safe for XML 1.0 attribute values and content: escaped, and without the characters XML cannot hold. */
+/** Text made safe for XML 1.0 attribute values and content: escaped, tabs and line breaks kept, without the characters XML cannot hold. */
 export function xmlEscape(text: string): string {
-  return text
-    .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&apos;');
+  return (
+    text
+      .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;')
+      // as character references, or a parser normalizes them to spaces in attribute values
+      .replace(/[\t\n\r]/g, (c) => `&#${c.charCodeAt(0)};`)
+  );
 }
 
 /**
