@@ -181,7 +181,8 @@ describe('batch send --wait: a CI gate', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--fail-on', 'detected'], /--fail-on needs --wait/],
       [['--junit', 'x.xml'], /--junit needs --wait/],
-      [['--wait', '--fail-on', 'sometimes'], /Invalid values/],
+      [['--wait', '--fail-on', 'sometimes'], /--fail-on sometimes: use potential or detected/],
+      [['--wait', '--no-such-flag'], /Unknown argument/],
       [['--create'], /--create needs --reference FILE/],
       [['--reference', file], /--reference goes with --create/],
       [['--wait', '--timeout', 'soon'], /--timeout/],

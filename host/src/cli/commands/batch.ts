@@ -4,7 +4,7 @@ import { ModelwatchClient } from '../../client/client.js';
 import { parseDuration } from '../../config/duration.js';
 import { InvalidArgumentError, isModelwatchError } from '../../errors.js';
 import type { GlobalArgs } from '../args.js';
-import { GateExit, junitXml, summarize, summaryText, waitForBatch, type FailOn } from '../batch-gate.js';
+import { FAIL_ON, GateExit, junitXml, summarize, summaryText, waitForBatch, type FailOn } from '../batch-gate.js';
 import { iso, printJson, printTable } from '../format.js';
 import { progressBar } from '../progress.js';
 import { readReference } from './endpoint.js';
@@ -15,10 +15,27 @@ interface SendArgs extends GlobalArgs {
   id?: string;
   wait: boolean;
   timeout: string;
-  failOn?: FailOn;
+  failOn?: string;
   junit?: string;
   create: boolean;
   reference?: string;
+}
+
+/** The flags that go together, checked before anything is read or sent: an invalid combination is a usage error (exit 3). */
+function checkSendArgs(a: SendArgs): { failOn: FailOn | null; timeoutMs: number } {
+  const usage = (message: string) => new InvalidArgumentError(message);
+  if (a.failOn !== undefined && !(a.failOn in FAIL_ON)) throw usage(`--fail-on ${a.failOn}: use ${Object.keys(FAIL_ON).join(' or ')}`);
+  if (a.failOn !== undefined && !a.wait) throw usage('--fail-on needs --wait');
+  if (a.junit !== undefined && !a.wait) throw usage('--junit needs --wait');
+  if (a.create && !a.reference) throw usage("--create needs --reference FILE: the new endpoint's training data");
+  if (a.reference && !a.create) throw usage('--reference goes with --create (for an existing endpoint: endpoint set-reference)');
+  let timeoutMs: number;
+  try {
+    timeoutMs = parseDuration(a.timeout, '--timeout');
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
+  return { failOn: (a.failOn as FailOn | undefined) ?? null, timeoutMs };
 }
 
 /** MLRun's get-or-create: the endpoint as it is, or a new one from the reference file (features: its columns). */
@@ -55,18 +72,10 @@ export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               describe: 'wait until every window is analysed, print the summary; exit 0 pass, 1 failed (--fail-on), 2 incomplete',
             })
             .option('timeout', { type: 'string', default: '30m', describe: 'with --wait: give up after this long (exit 2)' })
-            .option('fail-on', { choices: ['potential', 'detected'] as const, describe: 'with --wait: exit 1 when a result reaches this status' })
+            .option('fail-on', { type: 'string', describe: 'with --wait: exit 1 when a result reaches this status: potential or detected' })
             .option('junit', { type: 'string', describe: 'with --wait: write a JUnit XML report (a test case per app result) to this file' })
             .option('create', { type: 'boolean', default: false, describe: 'create the endpoint if it does not exist (with --reference)' })
             .option('reference', { type: 'string', describe: 'with --create: training data for a new endpoint (CSV, JSON Lines or JSON)' })
-            .check((a) => {
-              const usage = (message: string) => new InvalidArgumentError(message);
-              for (const o of ['fail-on', 'junit'] as const) if (a[o] !== undefined && !a.wait) throw usage(`--${o} needs --wait`);
-              if (a.create && !a.reference) throw usage("--create needs --reference FILE: the new endpoint's training data");
-              if (a.reference && !a.create) throw usage('--reference goes with --create (for an existing endpoint: endpoint set-reference)');
-              parseDuration(a.timeout, '--timeout');
-              return true;
-            })
             .fail((msg, err) => {
               // a CI gate: a usage error (yargs' own, or an invalid argument) is 3; failing to read the
               // file or to reach the host is 2, never a pass
@@ -79,6 +88,7 @@ export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .example('$0 batch send --endpoint churn --wait --fail-on detected --junit report.xml predictions.jsonl', 'a CI gate')
             .example('$0 batch send --endpoint churn --create --reference train.csv predictions.jsonl', 'create the endpoint if needed'),
         async (args) => {
+          const { failOn, timeoutMs } = checkSendArgs(args);
           const text = await readFile(args.file, 'utf8');
           const client = new ModelwatchClient({ url: args.host });
           if (args.create) await getOrCreate(client, args.endpoint, args.reference!, args.json);
@@ -100,12 +110,12 @@ export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const outcome =
             r.accepted > 0
               ? await waitForBatch(client, args.endpoint, r.batchId, {
-                  timeoutMs: parseDuration(args.timeout, '--timeout'),
+                  timeoutMs,
                   onProgress: (n, total) => bar.update(n, total),
                 })
               : { batch: undefined, windows: [], incomplete: 'no event of the file was accepted' };
           bar.stop();
-          const summary = summarize(args.endpoint, r.batchId, outcome, args.failOn ?? null);
+          const summary = summarize(args.endpoint, r.batchId, outcome, failOn);
           if (args.junit) await writeFile(args.junit, junitXml(summary));
           if (args.json) printJson({ ...r, summary });
           else process.stdout.write(summaryText(summary));
