@@ -214,19 +214,29 @@ describe('batch send --wait: a CI gate', () => {
     expect((await client.getEndpoint('made-a')).referenceRowCount).toBe(50);
   });
 
-  it('a progress bar of the windows analysed on a terminal (a pseudo-TTY), none when piped or with --json', async () => {
-    const file = await batchFile('tty.jsonl', 3, 10);
-    const cmd = [process.execPath, '--no-node-snapshot', CLI, '--host', host.url, 'batch', 'send', '--endpoint', 'tty-a', '--id', 'tty-1', '--wait', file]
-      .map((a) => `'${a}'`)
-      .join(' ');
-    // script(1) runs the command on a pseudo-terminal: stdout and stderr are TTYs there
-    const tty = await runFile('script', ['-qfec', cmd, '/dev/null'], { timeout: 60_000 });
-    expect(tty.stdout).toMatch(/batch tty-1 .*\d+\/3 windows \| [\d.]+\/s \| .* left/);
-    expect(tty.stdout).toMatch(/3\/3 windows/);
-    expect(tty.stdout).toMatch(/PASS: every window analysed/);
+  it('progress bars on a terminal (a pseudo-TTY): the upload of the batch and of a reference, the windows analysed; none when piped or with --json', async () => {
+    // 21,000 rows, over a MiB: several chunks of the upload
+    const file = await batchFile('tty.jsonl', 3, 7000);
+    const reference = join(dir.path, 'tty-train.csv');
+    await writeFile(reference, `x\n${Array.from({ length: 5000 }, (_, i) => i % 7).join('\n')}\n`);
+    const onTty = async (args: string[]) => {
+      const cmd = [process.execPath, '--no-node-snapshot', CLI, '--host', host.url, ...args].map((a) => `'${a}'`).join(' ');
+      // script(1) runs the command on a pseudo-terminal: stdout and stderr are TTYs there
+      return (await runFile('script', ['-qfec', cmd, '/dev/null'], { timeout: 60_000 })).stdout;
+    };
+    const tty = await onTty(['batch', 'send', '--endpoint', 'tty-a', '--id', 'tty-1', '--wait', file]);
+    expect(tty).toMatch(/sending .*tty\.jsonl .* \d+\/\d+ KiB \| [\d.]+\/s \| .* left/);
+    expect(tty).toMatch(/batch tty-1 .*\d+\/3 windows \| [\d.]+\/s \| .* left/);
+    expect(tty).toMatch(/3\/3 windows/);
+    expect(tty).toMatch(/PASS: every window analysed/);
+    expect(await onTty(['endpoint', 'set-reference', 'tty-a', '--reference', reference])).toMatch(/reference of tty-a .* \d+\/\d+ KiB/);
+    // piped, and --json on a terminal: no bar
     const piped = await send('--endpoint', 'tty-a', '--id', 'tty-2', '--wait', file);
     expect(piped.code).toBe(0);
     expect(piped.stderr).toBe('');
-    expect(piped.stdout).not.toMatch(/windows \|/);
+    expect(piped.stdout).not.toMatch(/KiB|windows \|/);
+    const json = await onTty(['batch', 'send', '--endpoint', 'tty-a', '--id', 'tty-3', '--wait', '--json', file]);
+    expect(json).not.toMatch(/KiB|windows \|/);
+    expect(json).toMatch(/"verdict": "pass"/);
   });
 });

@@ -46,3 +46,12 @@ export function progressBar(what: string, unit: string, opts: { json: boolean; s
     },
   };
 }
+
+/** A bar of a request body being sent, in KiB (for `UploadProgress`); `stop` when the answer is in. */
+export function uploadBar(
+  what: string,
+  opts: { json: boolean; stream?: NodeJS.WriteStream },
+): { onUpload: (sent: number, total: number) => void; stop(): void } {
+  const bar = progressBar(what, 'KiB', opts);
+  return { onUpload: (sent, total) => bar.update(Math.ceil(sent / 1024), Math.ceil(total / 1024)), stop: () => bar.stop() };
+}

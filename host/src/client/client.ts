@@ -52,6 +52,28 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
+/** Told how much of a request body was sent: bytes so far, of the total. */
+export type UploadProgress = (sentBytes: number, totalBytes: number) => void;
+
+/** A request body sent in 256 KiB chunks, each counted as fetch takes it. */
+function countedBody(text: string, onUpload: UploadProgress): ReadableStream<Uint8Array> {
+  const bytes = Buffer.from(text, 'utf8');
+  const CHUNK = 256 * 1024;
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= bytes.length) {
+        controller.close();
+        return;
+      }
+      const part = bytes.subarray(sent, sent + CHUNK);
+      sent += part.length;
+      controller.enqueue(part);
+      onUpload(sent, bytes.length);
+    },
+  });
+}
+
 /**
  * A typed client of the host's HTTP API; the CLI is a thin shell over it.
  *
@@ -71,13 +93,21 @@ export class ModelwatchClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = this.timeoutMs): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+    timeoutMs = this.timeoutMs,
+    onUpload?: UploadProgress,
+  ): Promise<T> {
     let res: Response;
     try {
+      const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
       res = await fetch(`${this.url}${path}`, {
         method,
         headers: body === undefined ? {} : { 'content-type': contentType },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        ...(text !== undefined && onUpload ? { body: countedBody(text, onUpload), duplex: 'half' } : { body: text }),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
@@ -117,9 +147,16 @@ export class ModelwatchClient {
   }
 
   /** Replace an endpoint's reference data: CSV with a header, JSON Lines, or a JSON array of rows. */
-  setReference(name: string, data: string, format: 'csv' | 'jsonl' | 'json') {
+  setReference(name: string, data: string, format: 'csv' | 'jsonl' | 'json', opts: { onUpload?: UploadProgress } = {}) {
     const type = format === 'csv' ? 'text/csv' : format === 'jsonl' ? 'application/x-ndjson' : 'application/json';
-    return this.call<EndpointSummary & { referenceRows: number }>('PUT', `/api/v1/endpoints/${encodeURIComponent(name)}/reference`, data, type);
+    return this.call<EndpointSummary & { referenceRows: number }>(
+      'PUT',
+      `/api/v1/endpoints/${encodeURIComponent(name)}/reference`,
+      data,
+      type,
+      this.timeoutMs,
+      opts.onUpload,
+    );
   }
 
   setEndpointMonitoring(name: string, monitoring: boolean) {
@@ -261,13 +298,15 @@ export class ModelwatchClient {
   }
 
   /** Send a batch of historical events (JSON: an array, one event, or a columnar batch; or NDJSON text), analysed in its own windows. */
-  sendBatch(name: string, events: unknown, opts: { id?: string; ndjson?: boolean } = {}) {
+  sendBatch(name: string, events: unknown, opts: { id?: string; ndjson?: boolean; onUpload?: UploadProgress } = {}) {
     const qs = opts.id ? `?id=${encodeURIComponent(opts.id)}` : '';
     return this.call<BatchIngestResult>(
       'POST',
       `${routePath(DataPlaneRoutes.batches, { name })}${qs}`,
       opts.ndjson ? String(events) : events,
       opts.ndjson ? 'application/x-ndjson' : 'application/json',
+      this.timeoutMs,
+      opts.onUpload,
     );
   }
 

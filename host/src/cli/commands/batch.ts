@@ -6,7 +6,7 @@ import { InvalidArgumentError, isModelwatchError } from '../../errors.js';
 import type { GlobalArgs } from '../args.js';
 import { FAIL_ON, GateExit, junitXml, summarize, summaryText, waitForBatch, type FailOn } from '../batch-gate.js';
 import { iso, printJson, printTable } from '../format.js';
-import { progressBar } from '../progress.js';
+import { progressBar, uploadBar } from '../progress.js';
 import { readReference } from './endpoint.js';
 
 interface SendArgs extends GlobalArgs {
@@ -48,7 +48,8 @@ async function getOrCreate(client: ModelwatchClient, name: string, reference: st
   }
   const ref = await readReference(reference);
   await client.createEndpoint({ name });
-  const ep = await client.setReference(name, ref.data, ref.format);
+  const upload = uploadBar(`reference ${reference}`, { json });
+  const ep = await client.setReference(name, ref.data, ref.format, { onUpload: upload.onUpload }).finally(() => upload.stop());
   if (!json) process.stdout.write(`endpoint ${ep.name} created: ${ep.featureNames.length} features, reference statistics from ${ep.referenceRows} rows\n`);
 }
 
@@ -93,7 +94,10 @@ export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const client = new ModelwatchClient({ url: args.host });
           if (args.create) await getOrCreate(client, args.endpoint, args.reference!, args.json);
           const jsonl = /\.(jsonl|ndjson)$/i.test(args.file);
-          const r = await client.sendBatch(args.endpoint, jsonl ? text : JSON.parse(text), { ...(args.id ? { id: args.id } : {}), ndjson: jsonl });
+          const upload = uploadBar(`sending ${args.file}`, { json: args.json });
+          const r = await client
+            .sendBatch(args.endpoint, jsonl ? text : JSON.parse(text), { ...(args.id ? { id: args.id } : {}), ndjson: jsonl, onUpload: upload.onUpload })
+            .finally(() => upload.stop());
           if (!args.json) {
             process.stdout.write(`batch ${r.batchId}: accepted ${r.accepted} event(s)${r.rejected.length ? `, rejected ${r.rejected.length}:` : ''}\n`);
             for (const x of r.rejected.slice(0, 20)) process.stdout.write(`  #${x.index}: ${x.error}\n`);

@@ -5,6 +5,7 @@ import { ModelwatchClient } from '../../client/client.js';
 import { ModelwatchError } from '../../errors.js';
 import type { GlobalArgs } from '../args.js';
 import { iso, printJson, printTable } from '../format.js';
+import { uploadBar } from '../progress.js';
 
 interface CreateArgs extends GlobalArgs {
   name: string;
@@ -44,6 +45,12 @@ export async function readReference(path: string): Promise<{ data: string; forma
   }
 }
 
+/** Upload a reference, with a progress bar on a terminal. */
+async function uploadReference(client: ModelwatchClient, name: string, ref: { data: string; format: 'csv' | 'jsonl' | 'json' }, json: boolean) {
+  const upload = uploadBar(`reference of ${name}`, { json });
+  return await client.setReference(name, ref.data, ref.format, { onUpload: upload.onUpload }).finally(() => upload.stop());
+}
+
 /** `modelwatch endpoint create|list|get|set-reference`. */
 export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'endpoint <command>',
@@ -72,7 +79,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const features = list(args.features);
           const labels = list(args.labels);
           let ep = await client.createEndpoint({ name: args.name, ...(features && { featureNames: features }), ...(labels && { labelNames: labels }) });
-          if (ref) ep = await client.setReference(args.name, ref.data, ref.format);
+          if (ref) ep = await uploadReference(client, args.name, ref, args.json);
           if (args.json) return printJson(ep);
           process.stdout.write(`endpoint ${ep.name} (id ${ep.id}): ${ep.featureNames.length} features${ep.hasReference ? ', reference statistics set' : ''}\n`);
         },
@@ -83,7 +90,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         (b) => b.positional('name', { type: 'string', demandOption: true }).option('reference', { type: 'string', demandOption: true }),
         async (args) => {
           const ref = await readReference(args.reference);
-          const ep = await new ModelwatchClient({ url: args.host }).setReference(args.name, ref.data, ref.format);
+          const ep = await uploadReference(new ModelwatchClient({ url: args.host }), args.name, ref, args.json);
           if (args.json) return printJson(ep);
           process.stdout.write(`reference of ${ep.name} set from ${ep.referenceRows} rows\n`);
         },
