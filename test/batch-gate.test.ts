@@ -239,4 +239,43 @@ describe('batch send --wait: a CI gate', () => {
     expect(json).not.toMatch(/KiB|windows \|/);
     expect(json).toMatch(/"verdict": "pass"/);
   });
+
+  it('plugin evaluate streams its progress to the client (NDJSON lines), and draws a bar on a terminal', async () => {
+    // past windows of one second with no rows: each is evaluated (as empty)
+    const to = Math.floor(Date.now() / 1000) * 1000 - 1000;
+    const from = to - 8000;
+    const seen: Array<[number, number]> = [];
+    const windows = await client.evaluatePlugin('window-flag', { endpoint: 'tty-a', from, to }, { onProgress: (done, total) => seen.push([done, total]) });
+    expect(windows).toHaveLength(8);
+    expect(seen).toEqual(Array.from({ length: 9 }, (_, i) => [i, 8]));
+    // the plain answer is the same windows
+    expect((await client.evaluatePlugin('window-flag', { endpoint: 'tty-a', from, to })).map((w) => w.output.windowStart)).toEqual(
+      windows.map((w) => w.output.windowStart),
+    );
+    // an error before the first window is an HTTP error as ever
+    await expect(client.evaluatePlugin('window-flag', { endpoint: 'nope', from, to }, { onProgress: () => undefined })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    const cmd = [
+      process.execPath,
+      '--no-node-snapshot',
+      CLI,
+      '--host',
+      host.url,
+      'plugin',
+      'evaluate',
+      'window-flag',
+      '--endpoint',
+      'tty-a',
+      '--from',
+      String(from),
+      '--to',
+      String(to),
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const tty = (await runFile('script', ['-qfec', cmd, '/dev/null'], { timeout: 60_000 })).stdout;
+    expect(tty).toMatch(/evaluating window-flag .*8\/8 windows \| [\d.]+\/s/);
+    expect(tty).toMatch(/window start/);
+  });
 });

@@ -21,6 +21,7 @@ import {
   type EndpointStats,
   type EndpointSummary,
   type EvaluatedWindow,
+  type EvaluateLine,
   type IngestResult,
   type MonitoringStatus,
   type PublishPluginBody,
@@ -221,8 +222,42 @@ export class ModelwatchClient {
   }
 
   /** Re-run an app over past windows from the retained rows; stores outcomes only with `write` (never twice). */
-  evaluatePlugin(name: string, spec: { endpoint: string; from: string | number; to: string | number; write?: boolean; version?: string }) {
-    return this.call<{ windows: EvaluatedWindow[] }>('POST', `/api/v1/plugins/${encodeURIComponent(name)}/evaluate`, spec).then((r) => r.windows);
+  /** Re-run an app over past windows; `onProgress` is told of each window evaluated (the host streams progress lines). */
+  async evaluatePlugin(
+    name: string,
+    spec: { endpoint: string; from: string | number; to: string | number; write?: boolean; version?: string },
+    opts: { onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<EvaluatedWindow[]> {
+    const path = `/api/v1/plugins/${encodeURIComponent(name)}/evaluate`;
+    if (!opts.onProgress) return (await this.call<{ windows: EvaluatedWindow[] }>('POST', path, spec)).windows;
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+        body: JSON.stringify(spec),
+      });
+    } catch (err) {
+      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url}: ${(err as Error).message}`);
+    }
+    if (!res.ok || !res.body) {
+      const e = (JSON.parse((await res.text()) || '{}') as { error?: { code?: string; message?: string } }).error;
+      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `HTTP ${res.status}`);
+    }
+    const dec = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += dec.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buf.slice(0, nl)) as EvaluateLine;
+        buf = buf.slice(nl + 1);
+        if ('progress' in line) opts.onProgress(line.progress.done, line.progress.total);
+        else if ('windows' in line) return line.windows;
+        else throw new ModelwatchError(line.error.code as ErrorCode, line.error.message);
+      }
+    }
+    throw new ModelwatchError('HTTP_ERROR', `${path}: the answer ended before the windows`);
   }
 
   /** A plugin's newest log lines; with `follow`, then every new one until `signal` aborts. */
