@@ -4,20 +4,20 @@ import cliProgress from 'cli-progress';
 export interface Progress {
   /** Set how far the work is, and its total when it becomes known or changes. */
   update(done: number, total?: number): void;
-  /** Remove nothing, stop drawing: the last state stays on the terminal. */
+  /** A line of text: above the bar while it is drawn, else on stdout. */
+  log(line: string): void;
+  /** Stop drawing: the last state stays on the terminal. */
   stop(): void;
 }
 
-const NONE: Progress = { update: () => undefined, stop: () => undefined };
-
 /**
  * A bar with rate and time left on stderr when it is a TTY and the output is not JSON; otherwise
- * one that draws nothing. `unit` names what is counted (`windows`, `rows`).
+ * one that draws nothing. `unit` names what is counted (`windows`, `KiB`).
  */
 export function progressBar(what: string, unit: string, opts: { json: boolean; stream?: NodeJS.WriteStream }): Progress {
   const stream = opts.stream ?? process.stderr;
-  if (opts.json || !stream.isTTY) return NONE;
-  const bar = new cliProgress.SingleBar(
+  if (opts.json || !stream.isTTY) return { update: () => undefined, log: (line) => void process.stdout.write(line), stop: () => undefined };
+  const bars = new cliProgress.MultiBar(
     {
       stream,
       format: `${what} {bar} {value}/{total} ${unit} | {rate}/s | {eta_formatted} left`,
@@ -28,21 +28,24 @@ export function progressBar(what: string, unit: string, opts: { json: boolean; s
     cliProgress.Presets.shades_classic,
   );
   const started = Date.now();
-  let running = false;
+  let bar: cliProgress.SingleBar | undefined;
   const rate = (done: number) => (done / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(1);
   return {
     update(done, total) {
-      if (!running) {
-        bar.start(total ?? 0, done, { rate: rate(done) });
-        running = true;
+      if (!bar) {
+        bar = bars.create(total ?? 0, done, { rate: rate(done) });
         return;
       }
       if (total !== undefined) bar.setTotal(total);
       bar.update(done, { rate: rate(done) });
     },
+    log(line) {
+      if (bar) bars.log(line);
+      else process.stdout.write(line);
+    },
     stop() {
-      if (running) bar.stop();
-      running = false;
+      if (bar) bars.stop();
+      bar = undefined;
     },
   };
 }
