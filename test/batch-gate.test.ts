@@ -225,7 +225,7 @@ describe('batch send --wait: a CI gate', () => {
       return (await runFile('script', ['-qfec', cmd, '/dev/null'], { timeout: 60_000 })).stdout;
     };
     const tty = await onTty(['batch', 'send', '--endpoint', 'tty-a', '--id', 'tty-1', '--wait', file]);
-    expect(tty).toMatch(/sending .*tty\.jsonl .* \d+\/\d+ KiB \| [\d.]+\/s \| .* left/);
+    expect(tty).toMatch(/sending tty\.jsonl .* \d+\/\d+ KiB \| [\d.]+\/s \| .* left/);
     expect(tty).toMatch(/batch tty-1 .*\d+\/3 windows \| [\d.]+\/s \| .* left/);
     expect(tty).toMatch(/3\/3 windows/);
     expect(tty).toMatch(/PASS: every window analysed/);

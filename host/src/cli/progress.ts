@@ -23,6 +23,7 @@ export function progressBar(what: string, unit: string, opts: { json: boolean; s
       format: `${what} {bar} {value}/{total} ${unit} | {rate}/s | {eta_formatted} left`,
       hideCursor: true,
       etaBuffer: 20,
+      barsize: 20,
       clearOnComplete: false,
     },
     cliProgress.Presets.shades_classic,

@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { ModelwatchClient } from '../../client/client.js';
 import { parseDuration } from '../../config/duration.js';
@@ -48,7 +49,7 @@ async function getOrCreate(client: ModelwatchClient, name: string, reference: st
   }
   const ref = await readReference(reference);
   await client.createEndpoint({ name });
-  const upload = uploadBar(`reference ${reference}`, { json });
+  const upload = uploadBar(`reference ${basename(reference)}`, { json });
   const ep = await client.setReference(name, ref.data, ref.format, { onUpload: upload.onUpload }).finally(() => upload.stop());
   if (!json) process.stdout.write(`endpoint ${ep.name} created: ${ep.featureNames.length} features, reference statistics from ${ep.referenceRows} rows\n`);
 }
@@ -94,7 +95,7 @@ export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const client = new ModelwatchClient({ url: args.host });
           if (args.create) await getOrCreate(client, args.endpoint, args.reference!, args.json);
           const jsonl = /\.(jsonl|ndjson)$/i.test(args.file);
-          const upload = uploadBar(`sending ${args.file}`, { json: args.json });
+          const upload = uploadBar(`sending ${basename(args.file)}`, { json: args.json });
           const r = await client
             .sendBatch(args.endpoint, jsonl ? text : JSON.parse(text), { ...(args.id ? { id: args.id } : {}), ndjson: jsonl, onUpload: upload.onUpload })
             .finally(() => upload.stop());
