@@ -179,7 +179,7 @@ export function summaryText(s: GateSummary): string {
   }
   const why =
     s.verdict === 'fail'
-      ? `a result reached ${s.failOn}`
+      ? `a result reached ${s.failOn}${s.incomplete ? ` (and the analysis is incomplete: ${s.incomplete})` : ''}`
       : s.verdict === 'incomplete'
         ? `the analysis is incomplete: ${s.incomplete}`
         : s.failOn
