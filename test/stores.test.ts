@@ -379,10 +379,10 @@ describe('stores', () => {
       expect(await batches.recordEnd(batch)).toEqual(batch);
       expect(await batches.recordEnd({ ...batch, endSeq: 99 })).toEqual(batch);
 
-      const dispatched = await batches.markDispatched(batch, 4, 1000);
-      expect(dispatched).toEqual({ ...batch, status: 'dispatched', windows: 4, dispatchedAt: 1000 });
-      expect(await batches.markDispatched(batch, 7, 2000)).toEqual(dispatched);
-      expect(await batches.markDispatched({ endpoint: 'ep', batchId: 'missing' }, 1, 1)).toBeUndefined();
+      const dispatched = await batches.markDispatched(batch, 4, ['drift'], 1000);
+      expect(dispatched).toEqual({ ...batch, status: 'dispatched', windows: 4, apps: ['drift'], dispatchedAt: 1000 });
+      expect(await batches.markDispatched(batch, 7, ['other'], 2000)).toEqual(dispatched);
+      expect(await batches.markDispatched({ endpoint: 'ep', batchId: 'missing' }, 1, [], 1)).toBeUndefined();
     });
   });
 });

@@ -845,6 +845,8 @@ export interface BatchRecord {
   createdAt: number;
   /** Windows dispatched (per app), when dispatched. */
   windows?: number;
+  /** The apps its windows were dispatched to, each for every window (when dispatched): the batch is analysed once each has stored them all. */
+  apps?: string[];
   rows?: number;
   dispatchedAt?: number;
 }

@@ -110,6 +110,12 @@ export interface EvaluatedWindow {
   stored: 'written' | 'already stored' | 'not written';
 }
 
+/**
+ * A line of `POST /plugins/{name}/evaluate` asked with `Accept: application/x-ndjson`: one progress
+ * line per window evaluated, then the windows, or an error that stopped it.
+ */
+export type EvaluateLine = { progress: { done: number; total: number } } | { windows: EvaluatedWindow[] } | { error: { code: string; message: string } };
+
 /** The dry run at publish: what ran where, and a warning per failure. */
 export interface DryRunReport {
   /** Why it ran on no endpoint, or on fewer than it applies to. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { JsonValue } from '@modelwatch/sdk';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
@@ -35,7 +36,7 @@ import { appliesTo, bundleName, describeEndpoints, PluginStore, publishedOnce, t
 import { readSettings } from '../store/settings.js';
 import { forgetStreaks } from '../store/streaks.js';
 import { compareShadow } from './compare.js';
-import type { DefaultAppOutcome, DryRunReport, EvaluatedWindow, PublishPluginBody, PublishPluginReply, ShadowComparison } from './contract.js';
+import type { DefaultAppOutcome, DryRunReport, EvaluatedWindow, EvaluateLine, PublishPluginBody, PublishPluginReply, ShadowComparison } from './contract.js';
 
 export interface PluginRoutesDeps {
   nc: NatsConnection;
@@ -349,7 +350,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
   // ---- evaluate: re-run an app over past windows from the retained rows (MLRun's evaluate)
   app.post<{ Params: { name: string }; Body: { endpoint?: unknown; from?: unknown; to?: unknown; write?: unknown; version?: unknown } }>(
     '/api/v1/plugins/:name/evaluate',
-    async (req) => {
+    async (req, reply) => {
       const p = await plugins.require(req.params.name);
       const b = req.body ?? {};
       const epName = checkEndpointName(b.endpoint);
@@ -397,8 +398,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
         const r = jsonCodec.decode<ResultsReply>(m.data);
         if ('windows' in r) for (const w of r.windows) stored.add(w.windowStart);
       }
-      const out: EvaluatedWindow[] = [];
-      for (const t of tasks) {
+      const evaluate = async (t: TaskMessage): Promise<EvaluatedWindow> => {
         const m = await nc.request(Subjects.runnerEvaluate, jsonCodec.encode(t), { timeout: 120_000 });
         const r = jsonCodec.decode<EvaluateReply>(m.data);
         if (!r.ok) throw new ModelwatchError('INTERNAL', `evaluating window ${new Date(t.windowStart).toISOString()} failed: ${r.error.message}`);
@@ -410,8 +410,32 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
             s = 'written';
           }
         }
-        out.push({ output: r.output, stored: s });
+        return { output: r.output, stored: s };
+      };
+      // asked for NDJSON: a progress line per window, then the windows (or the error that stopped it)
+      if (String(req.headers.accept ?? '').includes('application/x-ndjson')) {
+        const stream = new PassThrough();
+        const line = (l: EvaluateLine) => stream.write(`${JSON.stringify(l)}\n`);
+        void (async () => {
+          const out: EvaluatedWindow[] = [];
+          try {
+            line({ progress: { done: 0, total: tasks.length } });
+            for (const t of tasks) {
+              out.push(await evaluate(t));
+              line({ progress: { done: out.length, total: tasks.length } });
+            }
+            line({ windows: out });
+          } catch (err) {
+            const e = err instanceof ModelwatchError ? err : new ModelwatchError('INTERNAL', (err as Error).message);
+            line({ error: { code: e.code, message: e.message } });
+          } finally {
+            stream.end();
+          }
+        })();
+        return reply.type('application/x-ndjson').send(stream);
       }
+      const out: EvaluatedWindow[] = [];
+      for (const t of tasks) out.push(await evaluate(t));
       return { windows: out };
     },
   );

@@ -33,6 +33,7 @@ import {
   type EndpointStats,
   type EndpointSummary,
   type EvaluatedWindow,
+  type EvaluateLine,
   type IngestResult,
   type MonitoringStatus,
   type PublishPluginBody,
@@ -67,6 +68,28 @@ export interface ClientOptions {
   timeoutMs?: number;
 }
 
+/** Told how much of a request body was sent: bytes so far, of the total. */
+export type UploadProgress = (sentBytes: number, totalBytes: number) => void;
+
+/** A request body sent in 256 KiB chunks, each counted as fetch takes it. */
+function countedBody(text: string, onUpload: UploadProgress): ReadableStream<Uint8Array> {
+  const bytes = Buffer.from(text, 'utf8');
+  const CHUNK = 256 * 1024;
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= bytes.length) {
+        controller.close();
+        return;
+      }
+      const part = bytes.subarray(sent, sent + CHUNK);
+      sent += part.length;
+      controller.enqueue(part);
+      onUpload(sent, bytes.length);
+    },
+  });
+}
+
 /**
  * A typed client of the host's HTTP API; the CLI is a thin shell over it.
  *
@@ -86,13 +109,21 @@ export class ModelwatchClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = this.timeoutMs): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+    timeoutMs = this.timeoutMs,
+    onUpload?: UploadProgress,
+  ): Promise<T> {
     let res: Response;
     try {
+      const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
       res = await fetch(`${this.url}${path}`, {
         method,
         headers: body === undefined ? {} : { 'content-type': contentType },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        ...(text !== undefined && onUpload ? { body: countedBody(text, onUpload), duplex: 'half' } : { body: text }),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
@@ -138,9 +169,16 @@ export class ModelwatchClient {
   }
 
   /** Replace an endpoint's reference data: CSV with a header, JSON Lines, or a JSON array of rows. */
-  setReference(name: string, data: string, format: 'csv' | 'jsonl' | 'json') {
+  setReference(name: string, data: string, format: 'csv' | 'jsonl' | 'json', opts: { onUpload?: UploadProgress } = {}) {
     const type = format === 'csv' ? 'text/csv' : format === 'jsonl' ? 'application/x-ndjson' : 'application/json';
-    return this.call<EndpointSummary & { referenceRows: number }>('PUT', `/api/v1/endpoints/${encodeURIComponent(name)}/reference`, data, type);
+    return this.call<EndpointSummary & { referenceRows: number }>(
+      'PUT',
+      `/api/v1/endpoints/${encodeURIComponent(name)}/reference`,
+      data,
+      type,
+      this.timeoutMs,
+      opts.onUpload,
+    );
   }
 
   setEndpointMonitoring(name: string, monitoring: boolean) {
@@ -259,8 +297,42 @@ export class ModelwatchClient {
   }
 
   /** Re-run an app over past windows from the retained rows; stores outcomes only with `write` (never twice). */
-  evaluatePlugin(name: string, spec: { endpoint: string; from: string | number; to: string | number; write?: boolean; version?: string }) {
-    return this.call<{ windows: EvaluatedWindow[] }>('POST', `/api/v1/plugins/${encodeURIComponent(name)}/evaluate`, spec).then((r) => r.windows);
+  /** Re-run an app over past windows; `onProgress` is told of each window evaluated (the host streams progress lines). */
+  async evaluatePlugin(
+    name: string,
+    spec: { endpoint: string; from: string | number; to: string | number; write?: boolean; version?: string },
+    opts: { onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<EvaluatedWindow[]> {
+    const path = `/api/v1/plugins/${encodeURIComponent(name)}/evaluate`;
+    if (!opts.onProgress) return (await this.call<{ windows: EvaluatedWindow[] }>('POST', path, spec)).windows;
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+        body: JSON.stringify(spec),
+      });
+    } catch (err) {
+      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url}: ${(err as Error).message}`);
+    }
+    if (!res.ok || !res.body) {
+      const e = (JSON.parse((await res.text()) || '{}') as { error?: { code?: string; message?: string } }).error;
+      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `HTTP ${res.status}`);
+    }
+    const dec = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += dec.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buf.slice(0, nl)) as EvaluateLine;
+        buf = buf.slice(nl + 1);
+        if ('progress' in line) opts.onProgress(line.progress.done, line.progress.total);
+        else if ('windows' in line) return line.windows;
+        else throw new ModelwatchError(line.error.code as ErrorCode, line.error.message);
+      }
+    }
+    throw new ModelwatchError('HTTP_ERROR', `${path}: the answer ended before the windows`);
   }
 
   /** A plugin's newest log lines; with `follow`, then every new one until `signal` aborts. */
@@ -336,13 +408,15 @@ export class ModelwatchClient {
   }
 
   /** Send a batch of historical events (JSON: an array, one event, or a columnar batch; or NDJSON text), analysed in its own windows. */
-  sendBatch(name: string, events: unknown, opts: { id?: string; ndjson?: boolean } = {}) {
+  sendBatch(name: string, events: unknown, opts: { id?: string; ndjson?: boolean; onUpload?: UploadProgress } = {}) {
     const qs = opts.id ? `?id=${encodeURIComponent(opts.id)}` : '';
     return this.call<BatchIngestResult>(
       'POST',
       `${routePath(DataPlaneRoutes.batches, { name })}${qs}`,
       opts.ndjson ? String(events) : events,
       opts.ndjson ? 'application/x-ndjson' : 'application/json',
+      this.timeoutMs,
+      opts.onUpload,
     );
   }
 

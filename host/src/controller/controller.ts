@@ -216,12 +216,14 @@ export class Controller {
       const windows = new Map<number, Window>();
       for (const start of starts) for (const w of windowsHoldingKey(start, layout)) windows.set(w.start, w);
       const tasks: TaskMessage[] = [];
+      const apps: string[] = [];
       for (const p of plugins) {
         if (!appliesTo(activeVersionOf(p)?.endpoints, ep)) continue;
+        apps.push(p.name);
         for (const w of windows.values()) tasks.push(task(series, ep.name, p, w, now, layout));
       }
       await Promise.all(tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) })));
-      await batchStore.markDispatched(b, windows.size, now);
+      await batchStore.markDispatched(b, windows.size, apps, now);
       total += tasks.length;
       this.log.info({ endpoint: ep.name, batch: b.batchId, windows: windows.size, apps: plugins.length }, 'batch dispatched');
     }

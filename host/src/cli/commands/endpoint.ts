@@ -8,6 +8,7 @@ import { parseTagAssignments } from '../../domain/selector.js';
 import { ModelwatchError } from '../../errors.js';
 import type { GlobalArgs } from '../args.js';
 import { fmtValue, iso, printJson, printTable } from '../format.js';
+import { uploadBar } from '../progress.js';
 
 interface CreateArgs extends GlobalArgs {
   name: string;
@@ -79,13 +80,19 @@ export function referenceFormat(path: string): 'csv' | 'jsonl' | 'json' {
   throw new ModelwatchError('INVALID_REFERENCE', `${path}: use a .csv (with a header), .jsonl/.ndjson or .json file`);
 }
 
-async function readReference(path: string): Promise<{ data: string; format: 'csv' | 'jsonl' | 'json' }> {
+export async function readReference(path: string): Promise<{ data: string; format: 'csv' | 'jsonl' | 'json' }> {
   const format = referenceFormat(path);
   try {
     return { data: await readFile(path, 'utf8'), format };
   } catch (err) {
     throw new ModelwatchError('INVALID_REFERENCE', `cannot read ${path}: ${(err as Error).message}`);
   }
+}
+
+/** Upload a reference, with a progress bar on a terminal. */
+async function uploadReference(client: ModelwatchClient, name: string, ref: { data: string; format: 'csv' | 'jsonl' | 'json' }, json: boolean) {
+  const upload = uploadBar(`reference of ${name}`, { json });
+  return await client.setReference(name, ref.data, ref.format, { onUpload: upload.onUpload }).finally(() => upload.stop());
 }
 
 /** `modelwatch endpoint create|update|delete|list|get|show|set-reference|monitoring`. */
@@ -127,7 +134,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args.modelVersion !== undefined && { modelVersion: args.modelVersion }),
             ...(args.tag && { tags: parseTagAssignments(args.tag) }),
           });
-          if (ref) ep = await client.setReference(args.name, ref.data, ref.format);
+          if (ref) ep = await uploadReference(client, args.name, ref, args.json);
           if (args.json) return printJson(ep);
           process.stdout.write(`endpoint ${ep.name} (id ${ep.id}): ${ep.featureNames.length} features${ep.hasReference ? ', reference statistics set' : ''}\n`);
         },
@@ -154,7 +161,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const client = new ModelwatchClient({ url: args.host });
           if (args.reference !== undefined) {
             const ref = await readReference(args.reference);
-            const ep = await client.setReference(args.name, ref.data, ref.format);
+            const ep = await uploadReference(client, args.name, ref, args.json);
             if (args.json) return printJson(ep);
             process.stdout.write(`reference of ${ep.name} set from ${ep.referenceRows} rows\n`);
             return;

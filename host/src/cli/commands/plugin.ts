@@ -15,6 +15,7 @@ import { checkLocal, dryRunLocal, runLocal } from '../../runner/local.js';
 import { activeVersionOf } from '../../store/plugins.js';
 import type { GlobalArgs } from '../args.js';
 import { fmtValue, iso, printJson, printTable } from '../format.js';
+import { progressBar } from '../progress.js';
 import { referenceFormat } from './endpoint.js';
 
 async function readTable(path: string): Promise<ReferenceTable> {
@@ -424,13 +425,15 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('write', { type: 'boolean', default: false, describe: 'store outcomes of windows not stored yet' })
             .option('version', { type: 'string', describe: 'the version to run (default: the active one)' }),
         async (args) => {
-          const windows = await new ModelwatchClient({ url: args.host }).evaluatePlugin(args.name, {
-            endpoint: args.endpoint,
-            from: args.from,
-            to: args.to,
-            write: args.write,
-            ...(args.version ? { version: args.version } : {}),
-          });
+          const bar = progressBar(`evaluating ${args.name}`, 'windows', { json: args.json });
+          const windows = await new ModelwatchClient({ url: args.host })
+            .evaluatePlugin(
+              args.name,
+              { endpoint: args.endpoint, from: args.from, to: args.to, write: args.write, ...(args.version ? { version: args.version } : {}) },
+              // progress lines only when a bar is drawn: the plain answer otherwise
+              process.stderr.isTTY && !args.json ? { onProgress: (done, total) => bar.update(done, total) } : {},
+            )
+            .finally(() => bar.stop());
           if (args.json) return printJson(windows);
           printTable(
             ['window start', 'rows', 'outcome', 'results', 'stored'],
