@@ -77,11 +77,12 @@ describe('installed from the packed packages, without the repository', () => {
     await dir?.[Symbol.asyncDispose]();
   }, 60_000);
 
-  it('installs real copies of the four packages, the host with its built-in apps (sources, no tests) and the plugin.json schema', async () => {
+  it('installs real copies of the four packages (each with its README and licence), the host with its built-in apps (sources, no tests) and the plugin.json schema', async () => {
     for (const p of PACKAGES) {
       const at = join(install, 'node_modules/@modelwatch', p);
       expect((await lstat(at)).isSymbolicLink(), `${p} is a copy, not a link to the repository`).toBe(false);
       expect(existsSync(join(at, 'README.md')), `${p} has a README`).toBe(true);
+      expect(readFileSync(join(at, 'LICENSE'), 'utf8'), `${p} carries the licence's text`).toMatch(/Apache License\s+Version 2\.0/);
       const pkg = JSON.parse(readFileSync(join(at, 'package.json'), 'utf8')) as { license?: string; engines?: { node?: string } };
       expect(pkg).toMatchObject({ license: 'Apache-2.0', engines: { node: '>=24' } });
     }

@@ -181,6 +181,54 @@ describe('stores', () => {
       expect((await plugins.require('q')).statusReason).toBe(step.record!.statusReason);
     });
 
+    it('publishShadow, promote and dropShadow: a shadow beside the active version, made active or dropped; its failures are its own', async () => {
+      const plugins = new PluginStore(buckets.plugins);
+      expect((await rejection(plugins.publishShadow('sh', version('2.0.0'), 1))).code).toBe('NOT_FOUND');
+      await plugins.publish('sh', version('1.0.0'));
+      expect((await rejection(plugins.publishShadow('sh', version('1.0.0'), 1))).code).toBe('CONFLICT');
+      expect((await rejection(plugins.promote('sh'))).code).toBe('CONFLICT');
+      expect((await rejection(plugins.dropShadow('sh'))).code).toBe('CONFLICT');
+
+      const shadowed = await plugins.publishShadow('sh', version('2.0.0'), 1234);
+      expect(shadowed).toMatchObject({ activeVersion: '1.0.0', status: 'active', shadow: { version: '2.0.0', since: 1234 } });
+      expect(shadowed.versions.map((v) => v.version)).toEqual(['1.0.0', '2.0.0']);
+      expect((await rejection(plugins.publishShadow('sh', version('2.0.0', 'other code'), 1))).code).toBe('CONFLICT');
+
+      // a shadow's failure is the shadow's last error, not the plugin's; the active version's is the plugin's
+      const failed = await plugins.recordOutcome({ ...output('sh', '2.0.0', 'error'), shadow: true });
+      expect(failed).toMatchObject({ shadow: { version: '2.0.0', lastError: { version: '2.0.0', code: 'APP_ERROR' } } });
+      expect(failed).not.toHaveProperty('lastError');
+      // at the streak limit the shadow is dropped; the active version stays active
+      const dropped = await plugins.quarantine({ ...output('sh', '2.0.0', 'error'), shadow: true }, 3);
+      expect(dropped.quarantined).toBe(true);
+      expect(dropped.record).toMatchObject({ activeVersion: '1.0.0', status: 'active', droppedShadow: { version: '2.0.0' } });
+      expect(dropped.record!.droppedShadow!.reason).toBe('failed 3 windows in a row on endpoint e; last: APP_ERROR: sh failed');
+      expect(dropped.record).not.toHaveProperty('shadow');
+      // a shadow output of a version that is no longer the shadow changes nothing
+      expect((await plugins.quarantine({ ...output('sh', '2.0.0', 'error'), shadow: true }, 4)).quarantined).toBe(false);
+
+      // promote: the shadow becomes active (a quarantine lifted), and there is no shadow any more
+      await plugins.publishShadow('sh', version('2.0.0'), 5678);
+      await plugins.disable('sh');
+      const promoted = await plugins.promote('sh');
+      expect(promoted).toMatchObject({ activeVersion: '2.0.0', status: 'active' });
+      expect(promoted).not.toHaveProperty('shadow');
+      expect(promoted).not.toHaveProperty('statusReason');
+
+      // dropShadow by hand; only the named version when one is named
+      await plugins.publishShadow('sh', version('3.0.0'), 1);
+      expect((await rejection(plugins.dropShadow('sh', '9.9.9'))).code).toBe('CONFLICT');
+      expect(await plugins.dropShadow('sh')).not.toHaveProperty('shadow');
+      // publishing or rolling back to the shadow's version makes it active, no longer a shadow
+      await plugins.publishShadow('sh', version('3.0.0'), 1);
+      expect(await plugins.publish('sh', version('3.0.0'))).not.toHaveProperty('shadow');
+      await plugins.publishShadow('sh', version('4.0.0'), 1);
+      expect((await plugins.publish('sh', version('5.0.0'))).shadow?.version).toBe('4.0.0');
+      const back = await plugins.rollback('sh', '4.0.0');
+      expect(back.activeVersion).toBe('4.0.0');
+      expect(back).not.toHaveProperty('shadow');
+    });
+
     it('remove deletes the record, and list gives the others by name', async () => {
       const plugins = new PluginStore(buckets.plugins);
       await plugins.publish('zz-removed', version('1.0.0'));
@@ -258,6 +306,38 @@ describe('stores', () => {
       expect(rec.labelNames).toHaveLength(1);
     });
 
+    it('update sets and clears the model name, version and tags; with no change it writes nothing; concurrent tag changes are all kept', async () => {
+      const endpoints = new EndpointStore(buckets.endpoints);
+      await endpoints.create({ name: 'ep-upd', featureNames: [], labelNames: [], monitoring: true, modelName: 'churn', tags: { team: 'fraud' } });
+      const rec = await endpoints.update('ep-upd', { modelVersion: 'v2', setTags: { env: 'prod' } });
+      expect(rec).toMatchObject({ modelName: 'churn', modelVersion: 'v2', tags: { team: 'fraud', env: 'prod' } });
+      const before = await revision(buckets.endpoints, 'ep-upd');
+      expect(await endpoints.update('ep-upd', { modelVersion: 'v2', setTags: { env: 'prod' } })).toEqual(rec);
+      expect(await revision(buckets.endpoints, 'ep-upd')).toBe(before);
+      await Promise.all([endpoints.update('ep-upd', { setTags: { a: '1' } }), endpoints.update('ep-upd', { setTags: { b: '2' }, removeTags: ['team'] })]);
+      expect((await endpoints.require('ep-upd')).tags).toEqual({ env: 'prod', a: '1', b: '2' });
+      const cleared = await endpoints.update('ep-upd', { modelName: null, modelVersion: null, removeTags: ['env', 'a', 'b'] });
+      expect(cleared.modelName).toBeUndefined();
+      expect(cleared.modelVersion).toBeUndefined();
+      expect(cleared.tags).toBeUndefined();
+      expect((await rejection(endpoints.update('ep-missing', { modelName: 'x' }))).code).toBe('NOT_FOUND');
+    });
+
+    it('delete removes the record and its reference rows, once', async () => {
+      const endpoints = new EndpointStore(buckets.endpoints, buckets.references);
+      await endpoints.create({ name: 'ep-del', featureNames: [], labelNames: ['label'], monitoring: true });
+      await endpoints.setReference('ep-del', table);
+      const removed = await endpoints.delete('ep-del');
+      expect(removed.name).toBe('ep-del');
+      expect(await endpoints.get('ep-del')).toBeUndefined();
+      expect(await buckets.references.getBlob(`${endpointId('ep-del')}.json`)).toBeNull();
+      expect((await rejection(endpoints.delete('ep-del'))).code).toBe('NOT_FOUND');
+      // an endpoint without a reference is deleted too, and can be created again
+      await endpoints.create({ name: 'ep-del', featureNames: [], labelNames: [], monitoring: true });
+      await endpoints.delete('ep-del');
+      expect((await endpoints.create({ name: 'ep-del', featureNames: ['x'], labelNames: [], monitoring: true })).created).toBe(true);
+    });
+
     it('setReference needs the reference store', async () => {
       await expect(new EndpointStore(buckets.endpoints).setReference('ep-names', table)).rejects.toThrow(/no reference store/);
     });
@@ -299,10 +379,10 @@ describe('stores', () => {
       expect(await batches.recordEnd(batch)).toEqual(batch);
       expect(await batches.recordEnd({ ...batch, endSeq: 99 })).toEqual(batch);
 
-      const dispatched = await batches.markDispatched(batch, 4, 1000);
-      expect(dispatched).toEqual({ ...batch, status: 'dispatched', windows: 4, dispatchedAt: 1000 });
-      expect(await batches.markDispatched(batch, 7, 2000)).toEqual(dispatched);
-      expect(await batches.markDispatched({ endpoint: 'ep', batchId: 'missing' }, 1, 1)).toBeUndefined();
+      const dispatched = await batches.markDispatched(batch, 4, ['drift'], 1000);
+      expect(dispatched).toEqual({ ...batch, status: 'dispatched', windows: 4, apps: ['drift'], dispatchedAt: 1000 });
+      expect(await batches.markDispatched(batch, 7, ['other'], 2000)).toEqual(dispatched);
+      expect(await batches.markDispatched({ endpoint: 'ep', batchId: 'missing' }, 1, [], 1)).toBeUndefined();
     });
   });
 });

@@ -11,7 +11,7 @@ import { createApiServer } from './api/server.js';
 import { ModelwatchClient } from './client/client.js';
 import { resolveHostOptions, type HostOptions, type ResolvedHostOptions } from './config/options.js';
 import { Controller } from './controller/controller.js';
-import { windowKey } from './domain/keys.js';
+import { outputKey } from './domain/keys.js';
 import { createLogger, type Logger } from './logger.js';
 import { jsonCodec } from './nats/codec.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
@@ -172,7 +172,7 @@ class HostImpl implements Host {
           if (c.atPublish) return nc.publish(Subjects.runnerCrashed, jsonCodec.encode(c));
           if (!c.window) return;
           // record the window as failed and mark it so no runner runs it again
-          const key = windowKey(c.window.endpointId, c.app, c.window.windowStart);
+          const key = outputKey({ ...c.window, app: c.app, version: c.version });
           await buckets.poison.put(key, JSON.stringify(c));
           const output = failedOutput({ ...c.window, app: c.app, version: c.version }, crashError(c, c.window), { runner: 'supervisor', attempts: 1 });
           await js.publish(Subjects.outputs(c.window.endpointId), jsonCodec.encode(output), { msgID: key });

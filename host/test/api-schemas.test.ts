@@ -12,7 +12,6 @@ import type {
   ReplayRequest,
   ResultsQuery,
   RollbackBody,
-  SetEndpointMonitoringBody,
   SetMonitoringBody,
 } from '../src/api/contract.js';
 import {
@@ -25,7 +24,6 @@ import {
   ReplayBodySchema,
   ResultsQuerySchema,
   RollbackBodySchema,
-  SetEndpointMonitoringBodySchema,
   SetMonitoringBodySchema,
   validator,
   type RequestPart,
@@ -49,11 +47,6 @@ const CONFIGURE = 'body: expected { set: { key: value } } (merge) or { config: {
 
 describe('request schemas', () => {
   it.each<[string, object, unknown, string]>([
-    ['endpoint monitoring', SetEndpointMonitoringBodySchema, { monitoring: false }, 'ok'],
-    ['endpoint monitoring', SetEndpointMonitoringBodySchema, { monitoring: 'yes' }, 'monitoring: expected true or false'],
-    ['endpoint monitoring', SetEndpointMonitoringBodySchema, { monitoring: 1 }, 'monitoring: expected true or false'],
-    ['endpoint monitoring', SetEndpointMonitoringBodySchema, {}, 'monitoring: expected true or false'],
-    ['endpoint monitoring', SetEndpointMonitoringBodySchema, undefined, 'monitoring: expected true or false'],
     ['monitoring', SetMonitoringBodySchema, { enabled: true, basePeriod: '5s', defaultApp: 'drift' }, 'ok'],
     ['monitoring', SetMonitoringBodySchema, { basePeriod: 5000 }, 'ok'],
     ['monitoring', SetMonitoringBodySchema, undefined, 'ok'],
@@ -114,7 +107,6 @@ describe('request schemas', () => {
 
   it('bodies are not coerced: the JSON is checked as sent', () => {
     const body = { monitoring: 'true' };
-    expect(outcome(SetEndpointMonitoringBodySchema, body)).toBe('monitoring: expected true or false');
     expect(body).toEqual({ monitoring: 'true' });
   });
 });
@@ -125,7 +117,6 @@ type Keys<T> = T extends unknown ? keyof T : never;
 
 describe('schemas and contract types', () => {
   it('declare the same fields', () => {
-    expectTypeOf<SchemaKeys<typeof SetEndpointMonitoringBodySchema>>().toEqualTypeOf<keyof SetEndpointMonitoringBody>();
     expectTypeOf<SchemaKeys<typeof SetMonitoringBodySchema>>().toEqualTypeOf<keyof SetMonitoringBody>();
     expectTypeOf<SchemaKeys<typeof PublishPluginBodySchema>>().toEqualTypeOf<keyof PublishPluginBody>();
     expectTypeOf<SchemaKeys<typeof RollbackBodySchema>>().toEqualTypeOf<keyof RollbackBody>();
@@ -152,10 +143,6 @@ describe('the client', () => {
   const client = new ModelwatchClient({ url: 'http://127.0.0.1:9', timeoutMs: 2000 });
 
   it('refuses a bad body before any request, with the host message', async () => {
-    await expect(client.setEndpointMonitoring('churn', 'yes' as unknown as boolean)).rejects.toMatchObject({
-      code: 'INVALID_ARGUMENT',
-      message: 'monitoring: expected true or false',
-    });
     await expect(client.rollbackPlugin('drift', 3 as unknown as string)).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: 'to: expected a version string',

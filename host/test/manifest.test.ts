@@ -192,8 +192,41 @@ describe('endpoints: the endpoints an app applies to', () => {
     [['churn', 'fraud-*'], 'fraud-us', true],
     [['*'], 'x_1', true],
   ])('%j applies to %s: %s', (endpoints, name, yes) => {
-    expect(appliesTo(endpoints, name)).toBe(yes);
-    expect(appliesTo(endpoints, name)).toBe(yes); // answered again from what it kept
+    expect(appliesTo(endpoints, { name })).toBe(yes);
+    expect(appliesTo(endpoints, { name })).toBe(yes); // answered again from what it kept
+  });
+});
+
+describe('endpoints: tag selectors', () => {
+  it('keeps selector entries next to names and globs', () => {
+    const endpoints = ['churn', 'selector:team=fraud,env in (prod,staging)'];
+    expect(resolveManifest({ ...valid, endpoints }).endpoints).toEqual(endpoints);
+  });
+
+  it.each([
+    [['selector:env in (prod'], "plugin.json: endpoints: selector 'env in (prod': a set's '(' is never closed"],
+    [['selector:team=fraud,,env=prod'], "selector 'team=fraud,,env=prod': an empty requirement"],
+    [
+      ['selector:'],
+      "  - endpoints.0: must be an endpoint name or a glob of names: letters, digits, '_', '-' and the glob characters * ? [ ] { } , ! (not first), at most 128 characters; or 'selector:' and a tag selector",
+    ],
+    [['team=fraud'], "or 'selector:' and a tag selector"],
+  ])('rejects endpoints %j, naming the problem', (endpoints, line) => {
+    expect(problems({ ...valid, endpoints })).toContain(line);
+  });
+
+  const fraudProd = { name: 'fraud-eu', tags: { team: 'fraud', env: 'prod' } };
+  it.each([
+    [['selector:team=fraud'], fraudProd, true, false],
+    [['selector:team=fraud,env in (staging)'], fraudProd, false, false],
+    [['selector:team=fraud'], { name: 'untagged' }, false, false],
+    [['selector:!team'], { name: 'untagged' }, true, false],
+    [['churn', 'selector:env=prod'], fraudProd, true, false],
+    [['fraud-*', 'selector:env=dev'], fraudProd, true, true],
+  ])('%j applies to %j: %s (with other tags: %s)', (endpoints, endpoint, yes, withOtherTags) => {
+    expect(appliesTo(endpoints, endpoint)).toBe(yes);
+    // tags are read as they are now: the same list and name with other tags
+    expect(appliesTo(endpoints, { ...endpoint, tags: { team: 'growth', env: 'x' } })).toBe(withOtherTags);
   });
 });
 

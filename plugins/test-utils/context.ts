@@ -5,7 +5,7 @@
  * statistics, an explicit ground-truth match count. Plus small helpers for outputs and rates.
  */
 import type { MonitoringApplication, MonitoringContext, MonitoringMetric, MonitoringResult } from '@modelwatch/sdk';
-import { createTestContext, normalizeAppOutput, type NormalizedOutput, type TestLogLine } from '@modelwatch/sdk/testing';
+import { createTestContext, normalizeAppOutput, type NormalizedOutput, type TestArtifact, type TestLogLine } from '@modelwatch/sdk/testing';
 
 /** A column: numbers (null/NaN missing) or strings (null missing). */
 export type Column = ReadonlyArray<number | string | null> | Float64Array;
@@ -38,8 +38,9 @@ export interface TestContextOptions<C> {
   applicationName?: string;
 }
 
-/** A MonitoringContext built the way the host builds it, and the log lines the app writes. */
-export function createContext<C>(o: TestContextOptions<C>): { ctx: MonitoringContext<C>; logs: LogLine[] } {
+/** A MonitoringContext built the way the host builds it, and the log lines and artifacts the app writes. */
+export function createContext<C>(o: TestContextOptions<C>): { ctx: MonitoringContext<C>; logs: LogLine[]; artifacts: TestArtifact[] } {
+  const artifacts: TestArtifact[] = [];
   const length = Object.values(o.sample)[0]?.length ?? o.timestamps?.length ?? o.latencyMicros?.length ?? 0;
   const t = createTestContext<C>({
     sample: o.sample,
@@ -53,6 +54,7 @@ export function createContext<C>(o: TestContextOptions<C>): { ctx: MonitoringCon
     ...(o.applicationName ? { applicationName: o.applicationName } : {}),
     timestamps: o.timestamps ?? Array.from({ length }, (_, i) => Date.UTC(2026, 0, 1) + i),
     requestIds: o.requestIds ?? Array.from({ length }, (_, i) => `r${i}`),
+    onArtifact: (a) => artifacts.push(a),
   });
   const { logs, reference, groundTruth, ...ctx } = t;
   return {
@@ -63,6 +65,7 @@ export function createContext<C>(o: TestContextOptions<C>): { ctx: MonitoringCon
       ...(groundTruth ? { groundTruth: o.matched === undefined ? groundTruth : { ...groundTruth, matched: o.matched } } : {}),
     },
     logs,
+    artifacts,
   };
 }
 

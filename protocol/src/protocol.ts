@@ -366,6 +366,11 @@ export interface WindowRef {
   version: string;
   windowStart: number;
   windowEnd: number;
+  /**
+   * The window is analysed by the plugin's shadow version (`PluginRecord.shadow`), beside the
+   * active one: its output is stored apart, never shipped under the active series, never alerts.
+   */
+  shadow?: true;
 }
 
 /** `mw.tasks.<app>`: analyse one window of one endpoint with one version of an app. Also the request of `mw.svc.runner.evaluate`. */
@@ -395,6 +400,29 @@ export interface AppOutputMessage extends WindowRef {
   runner: string;
   /** Which try produced this outcome (1 = the first). */
   attempts?: number;
+  /** The artifacts the app attached (`ctx.logArtifact`), stored in `mw_artifacts` before this output was published. */
+  artifacts?: ArtifactRef[];
+}
+
+/** An artifact of a window, as its output names it. */
+export interface ArtifactRef {
+  /** `<app>.<window start ms>.<name>`: unique within its endpoint. */
+  id: string;
+  name: string;
+  contentType: string;
+  /** In bytes. */
+  size: number;
+}
+
+/** An artifact as listed (`GET /api/v1/endpoints/:name/artifacts`), from its object's metadata in `mw_artifacts`. */
+export interface ArtifactInfo extends ArtifactRef {
+  endpoint: string;
+  app: string;
+  version: string;
+  windowStart: number;
+  windowEnd: number;
+  /** When it was stored (ms since the epoch). */
+  storedAt: number;
 }
 
 /** A plugin log line (`ctx.logger`), as stored on `mw.logs.<app>` (MW_LOGS). */
@@ -417,6 +445,10 @@ export interface PluginLimits {
   memoryMb: number;
   timeoutMs: number;
   extraDataBytes: number;
+  /** Largest artifact (`ctx.logArtifact`), in bytes (absent in versions published before artifacts: 1 MiB). */
+  artifactBytes?: number;
+  /** All the artifacts of one window together, in bytes (absent in versions published before artifacts: 4 MiB). */
+  windowArtifactBytes?: number;
 }
 
 /** A bundle to load in a runner's sandbox, as the API sends it before a version is registered. */
@@ -475,7 +507,7 @@ export interface CrashReport {
   app: string;
   version: string;
   message: string;
-  window: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } | null;
+  window: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number; shadow?: true } | null;
   /** The crash happened in the check or the dry run at publish (a synthetic window): no stored window is concerned. */
   atPublish?: boolean;
 }
@@ -497,9 +529,11 @@ export interface ResultsQuery {
   since?: number;
   /** Newest windows first, at most this many. @default 10000 */
   limit?: number;
+  /** The windows of shadow versions (LevelDB sublevel `h`) instead of the active versions'. */
+  shadow?: boolean;
 }
 
-/** One analysed window of one app, with everything it produced. LevelDB key `w/<endpointId>/<app>/<windowStart>`. */
+/** One analysed window of one app, with everything it produced. LevelDB key `w/<endpointId>/<app>/<windowStart>`; a shadow version's `h/<endpointId>/<app>/<version>/<windowStart>`. */
 export interface WindowRecord extends Omit<AppOutputMessage, 'v' | 'attempts'> {
   /** Which try produced this outcome (1 = the first). */
   attempts: number;
@@ -516,9 +550,64 @@ export interface LatestResult extends MonitoringResult {
   windowEnd: number;
 }
 
-/** `mw.svc.results.query`: windows, or with `latest` the latest value of each result. */
-export type ResultsRequest = ResultsQuery & { latest?: boolean };
-export type ResultsReply = { windows: WindowRecord[] } | { latest: LatestResult[] } | { error: string };
+/**
+ * A result or metric an endpoint has, as MLRun's `get_model_endpoint_monitoring_metrics` lists
+ * them: `fullName` is `<app>.result.<name>` or `<app>.metric.<name>`.
+ */
+export interface MetricName {
+  fullName: string;
+  app: string;
+  type: 'result' | 'metric';
+  name: string;
+  /** Windows that hold it, and the first and last of them (window starts, ms). */
+  windows: number;
+  first: number;
+  last: number;
+}
+
+/** One value of a result or metric: the window's start and end, and for results their kind and status. */
+export interface MetricPoint {
+  fullName: string;
+  windowStart: number;
+  windowEnd: number;
+  value: number;
+  kind?: number;
+  status?: number;
+}
+
+/** Values of an endpoint's results and metrics over `[from, to)` (window starts), by name, one page. */
+export interface MetricValuesQuery {
+  endpointId: string;
+  /** Full names (`<app>.result.<name>`, `<app>.metric.<name>`); every one when absent. */
+  names?: string[];
+  from?: number;
+  to?: number;
+  /** Points on the page. @default 1000 */
+  limit?: number;
+  /** The `next` of the page before. */
+  after?: string;
+}
+
+/**
+ * `mw.svc.results.query`: windows, or with `latest` the latest value of each result; the names
+ * of an endpoint's results and metrics (`metricNames`), their values (`metricValues`), or the
+ * removal of everything stored of an endpoint (`purge`).
+ */
+export type ResultsRequest =
+  (ResultsQuery & { latest?: boolean }) | { metricNames: { endpointId: string } } | { metricValues: MetricValuesQuery } | { purge: { endpointId: string } };
+/** What `purge` removed from the writer's store: windows (batches' too), latest values, serving intervals. */
+export interface PurgedResults {
+  windows: number;
+  latest: number;
+  servingIntervals: number;
+}
+export type ResultsReply =
+  | { windows: WindowRecord[] }
+  | { latest: LatestResult[] }
+  | { metricNames: MetricName[] }
+  | { points: MetricPoint[]; next?: string }
+  | { purged: PurgedResults }
+  | { error: string };
 
 // ---------------------------------------------------------------------------------------------
 // Serving metrics: `mw.serving.part`, `mw.serving.minute.<endpoint id>` (MW_SERVING), `mw.svc.serving.*`
@@ -623,6 +712,12 @@ export interface EndpointRecord {
   referenceRowCount?: number;
   /** Whether windows of this endpoint are analysed. */
   monitoring: boolean;
+  /** The model served behind the endpoint (MLRun's `model_name`). */
+  modelName?: string;
+  /** Its version (MLRun's `model_tag`). */
+  modelVersion?: string;
+  /** `key=value` tags (MLRun's endpoint labels), which selectors pick endpoints by. */
+  tags?: Record<string, string>;
   createdAt: number;
   updatedAt: number;
 }
@@ -653,9 +748,12 @@ export interface PluginVersionRecord {
   isolation?: 'window' | 'version';
   /** JSON Schema that `config` must satisfy (`configSchema` in plugin.json). */
   configSchema?: Record<string, JsonValue>;
-  /** Endpoint names or globs this version applies to (`endpoints` in plugin.json); absent: every endpoint. */
+  /** Endpoint names, globs or `selector:<tag selector>` entries this version applies to (`endpoints` in plugin.json); absent: every endpoint. */
   endpoints?: string[];
 }
+
+/** The prefix of a plugin.json `endpoints` entry that is a tag selector (`selector:team=fraud,env in (prod,staging)`), not a name or glob. */
+export const SELECTOR_PREFIX = 'selector:';
 
 /** `active`: its windows are analysed; `disabled` by a user; `quarantined` after failing too many windows in a row. */
 export type PluginStatus = 'active' | 'disabled' | 'quarantined';
@@ -671,6 +769,18 @@ export interface PluginFailure {
   at: number;
 }
 
+/**
+ * A version run beside the active one on the same live windows (`plugin publish --shadow`): its
+ * outputs are stored apart, marked `shadow`, and compared with the active version's.
+ */
+export interface ShadowRecord {
+  version: string;
+  /** Windows that start at or after this (the next window after it was published) get a shadow task. */
+  since: number;
+  /** The last window the shadow failed (never the plugin's `lastError`). */
+  lastError?: PluginFailure;
+}
+
 /** A plugin as stored in the `mw_plugins` bucket (key: its name). */
 export interface PluginRecord {
   name: string;
@@ -683,6 +793,10 @@ export interface PluginRecord {
   updatedAt: number;
   /** In publish order. */
   versions: PluginVersionRecord[];
+  /** The shadow version, when one runs beside the active one. */
+  shadow?: ShadowRecord;
+  /** The last shadow dropped for failing (quarantine of a shadow), and why. */
+  droppedShadow?: { version: string; reason: string; at: number };
 }
 
 /** From `fromMs` on (until the next segment), windows are `periodMs` long, aligned to `fromMs`. */
@@ -731,6 +845,8 @@ export interface BatchRecord {
   createdAt: number;
   /** Windows dispatched (per app), when dispatched. */
   windows?: number;
+  /** The apps its windows were dispatched to, each for every window (when dispatched): the batch is analysed once each has stored them all. */
+  apps?: string[];
   rows?: number;
   dispatchedAt?: number;
 }

@@ -86,6 +86,12 @@ export const BUNDLE_STORE = 'mw_bundles';
 /** Object store of reference data (training rows, columnar JSON): `<endpointId>.json`. */
 export const REFERENCE_STORE = 'mw_references';
 
+/**
+ * Object store of the artifacts apps attach to windows (`ctx.logArtifact`), kept for the
+ * retention: `<endpoint id>/<app>/<window start ms>/<artifact name>`.
+ */
+export const ARTIFACT_STORE = 'mw_artifacts';
+
 export const Consumers = {
   stream: 'stream-processor',
   runners: 'runners',

@@ -6,7 +6,7 @@
  * @internal
  * @module
  */
-import type { CellValue, EndpointInfo, FeatureStatsMap, GroundTruth, JsonValue, Logger, MonitoringContext, Sample } from './types.js';
+import type { ArtifactOptions, CellValue, EndpointInfo, FeatureStatsMap, GroundTruth, JsonValue, Logger, MonitoringContext, Sample } from './types.js';
 
 /** A column's values: numbers (NaN where missing) or strings (null where missing). */
 export type ColumnValues = Float64Array | Array<string | null>;
@@ -122,6 +122,8 @@ export interface ContextParts<Config> {
   featureStats: () => FeatureStatsMap;
   config: Config;
   logger: Logger;
+  /** `ctx.logArtifact`: `createArtifactLog` of ./artifacts.ts. */
+  logArtifact: (name: string, body: string | Uint8Array, options?: ArtifactOptions) => void;
 }
 
 /** The frozen `MonitoringContext` of `parts`, with `extra`'s properties (the testing context's `logs`). */
@@ -147,6 +149,7 @@ export function createContext<Config, Extra extends object = object>(parts: Cont
     },
     config: parts.config,
     logger: parts.logger,
+    logArtifact: parts.logArtifact,
   };
   return Object.freeze(ctx) as MonitoringContext<Config> & Extra;
 }

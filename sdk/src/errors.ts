@@ -1,5 +1,5 @@
 /** Stable codes of the errors the SDK throws. */
-export type SdkErrorCode = 'INVALID_OUTPUT' | 'INVALID_ARGUMENT';
+export type SdkErrorCode = 'INVALID_OUTPUT' | 'INVALID_ARGUMENT' | 'INVALID_ARTIFACT';
 
 /** Base class of the SDK's errors: a stable string `code` and an optional `cause`. */
 export class ModelwatchSdkError extends Error {

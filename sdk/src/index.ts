@@ -14,6 +14,7 @@ export {
   resultKindName,
   resultStatusName,
   type AppOutput,
+  type ArtifactOptions,
   type CategoricalFeatureStats,
   type CellValue,
   type EndpointInfo,

@@ -17,3 +17,12 @@ export {
   type LogLevel,
   type SampleSource,
 } from './context.js';
+export {
+  ARTIFACT_NAME_PATTERN,
+  CONTENT_TYPE_PATTERN,
+  DEFAULT_ARTIFACT_LIMITS,
+  MAX_ARTIFACTS_PER_WINDOW,
+  createArtifactLog,
+  type ArtifactLimits,
+  type LoggedArtifact,
+} from './artifacts.js';

@@ -17,6 +17,7 @@
  * @module
  */
 import type { MonitoringApplication } from './application.js';
+import { createArtifactLog, DEFAULT_ARTIFACT_LIMITS, type ArtifactLimits } from './artifacts.js';
 import { createContext, createGroundTruth, createLogger, createSample } from './context.js';
 import { normalizeAppOutput, type NormalizedOutput } from './output.js';
 import { isWrongType, referenceStatsMap, windowStats } from './stats/feature-stats.js';
@@ -25,6 +26,12 @@ import type { CellValue, FeatureStatsMap, GroundTruth, JsonValue, MonitoringCont
 
 /** The validation the host applies to every output (also behind {@link runApp}), for an app's own tests. */
 export { normalizeAppOutput, type NormalizeOutputOptions, type NormalizedOutput } from './output.js';
+
+// the SDK's lib has no DOM or Node types: tests run on Node, which has both
+const { TextEncoder, TextDecoder } = globalThis as unknown as {
+  TextEncoder: new () => { encode(s: string): Uint8Array };
+  TextDecoder: new () => { decode(b: Uint8Array): string };
+};
 
 /** Columns (name -> values) or rows (objects keyed by column name). */
 export type TestTable = Record<string, ArrayLike<CellValue>> | ReadonlyArray<Record<string, CellValue>>;
@@ -56,6 +63,20 @@ export interface TestWindowOptions<Config = Record<string, unknown>> {
   endpointName?: string;
   /** @default 'test-app' */
   applicationName?: string;
+  /** The limits of `ctx.logArtifact`, as plugin.json's `limits`. @default 1 MiB per artifact, 4 MiB per window */
+  artifactLimits?: Partial<ArtifactLimits>;
+  /** Called with each artifact the app attaches (`ctx.logArtifact`); {@link runApp} returns them all. */
+  onArtifact?: (artifact: TestArtifact) => void;
+}
+
+/** An artifact the app attached with `ctx.logArtifact`. */
+export interface TestArtifact {
+  name: string;
+  contentType: string;
+  /** Its bytes (a string body as UTF-8). */
+  body: Uint8Array;
+  /** The body as text (UTF-8). */
+  text(): string;
 }
 
 /** A log line written through `ctx.logger`. */
@@ -72,6 +93,8 @@ export interface TestContext<Config> extends MonitoringContext<Config> {
 
 export interface TestRun extends NormalizedOutput {
   logs: TestLogLine[];
+  /** The artifacts the app attached (`ctx.logArtifact`), in order. */
+  artifacts: TestArtifact[];
 }
 
 function columnsOf(t: TestTable): Record<string, ArrayLike<CellValue>> {
@@ -196,6 +219,10 @@ export function createTestContext<Config = Record<string, unknown>>(options: Tes
   const logger = createLogger((level, message, fields) => {
     logs.push({ level, message: String(message), ...(fields !== undefined ? { fields } : {}) });
   });
+  const logArtifact = createArtifactLog({ ...DEFAULT_ARTIFACT_LIMITS, ...options.artifactLimits }, (a) => {
+    const body = typeof a.body === 'string' ? new TextEncoder().encode(a.body) : a.body;
+    options.onArtifact?.({ name: a.name, contentType: a.contentType, body, text: () => new TextDecoder().decode(body) });
+  });
   return createContext<Config, { logs: TestLogLine[] }>(
     {
       applicationName: options.applicationName ?? 'test-app',
@@ -209,6 +236,7 @@ export function createTestContext<Config = Record<string, unknown>>(options: Tes
       featureStats: () => featureStats,
       config: (options.config ?? {}) as Config,
       logger,
+      logArtifact,
     },
     { logs },
   );
@@ -223,9 +251,16 @@ export async function runApp<Config = Record<string, unknown>>(
   options: TestWindowOptions<Config>,
 ): Promise<TestRun> {
   const instance = typeof app === 'function' ? new app() : app;
-  const ctx = createTestContext(options);
+  const artifacts: TestArtifact[] = [];
+  const ctx = createTestContext({
+    ...options,
+    onArtifact: (a) => {
+      artifacts.push(a);
+      options.onArtifact?.(a);
+    },
+  });
   const out = await instance.doTracking(ctx);
-  return { ...normalizeAppOutput(out), logs: ctx.logs };
+  return { ...normalizeAppOutput(out), logs: ctx.logs, artifacts };
 }
 
 /**

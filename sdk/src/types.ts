@@ -220,6 +220,15 @@ export interface GroundTruth {
   column(name: string): Float64Array | ReadonlyArray<string | null>;
 }
 
+/** How `ctx.logArtifact` stores an artifact. */
+export interface ArtifactOptions {
+  /**
+   * Its MIME type, as it is served (`text/csv`, `image/svg+xml`, `application/json`).
+   * @default 'text/plain; charset=utf-8' for a string, 'application/octet-stream' for bytes
+   */
+  contentType?: string;
+}
+
 /** Everything `doTracking` gets for one window of one endpoint. */
 export interface MonitoringContext<Config = Record<string, unknown>> {
   /** The plugin's name. */
@@ -246,4 +255,21 @@ export interface MonitoringContext<Config = Record<string, unknown>> {
   /** The plugin's configuration (`config` in plugin.json, or as set at publish). */
   readonly config: Config;
   readonly logger: Logger;
+  /**
+   * Attach a file to this window (a drift table as CSV, a plot as SVG, offending rows): stored
+   * with the window's output when it succeeds, listed and downloaded with `modelwatch artifacts`
+   * and `GET /api/v1/endpoints/:name/artifacts`, always as an attachment. A string is stored as
+   * UTF-8.
+   *
+   * `name` is a file name (1-128 letters, digits, `_`, `.`, `-`; no path separators), once per
+   * window. At most `limits.artifactBytes` (1 MiB) each and `limits.windowArtifactBytes` (4 MiB)
+   * per window, 32 artifacts a window.
+   * @throws ModelwatchSdkError (code `INVALID_ARTIFACT`) naming what is wrong or which limit is passed
+   *
+   * @example
+   * ```ts
+   * ctx.logArtifact('drift.csv', 'feature,tvd\nage,0.12\n', { contentType: 'text/csv' });
+   * ```
+   */
+  logArtifact(name: string, body: string | Uint8Array, options?: ArtifactOptions): void;
 }

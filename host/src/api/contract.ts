@@ -5,12 +5,16 @@
  */
 import type { JsonValue } from '@modelwatch/sdk';
 import type {
+  ArtifactInfo,
   AppOutputMessage,
   BatchRecord,
   DryRunResult,
   EndpointRecord,
   EndpointStatsRecord,
+  MetricName,
+  MetricPoint,
   PeriodSegment,
+  PurgedResults,
   PluginRecord,
   ServingCounts,
   StoredDeadLetter,
@@ -25,6 +29,49 @@ export interface PublishPluginBody {
   config?: Record<string, JsonValue>;
   /** Refuse the version when the dry run fails on an endpoint (`plugin publish --strict`). @default false */
   strict?: boolean;
+  /**
+   * Publish it as the plugin's shadow (`plugin publish --shadow`): it runs beside the active
+   * version from the next window, its outputs stored apart. @default false
+   */
+  shadow?: boolean;
+}
+
+/** A largest difference of a result's value between a shadow and the active version, and where. */
+export interface ValueDifference {
+  /** |shadow value - active value| */
+  difference: number;
+  endpoint: string;
+  windowStart: number;
+  windowEnd: number;
+  active: number;
+  shadow: number;
+}
+
+/** How one result of a shadow differs from the active version's over the windows both ran. */
+export interface ResultComparison {
+  name: string;
+  /** Windows in which both versions produced this result. */
+  windows: number;
+  /** Windows whose status differs, per `from->to` (the active's status, then the shadow's: numbers of `ResultStatus`). */
+  statusChanges: Record<string, number>;
+  /** The largest |value difference|, null when no window had both values. */
+  largest: ValueDifference | null;
+  /** Windows both ran in which only the active version (or only the shadow) produced this result. */
+  onlyActive: number;
+  onlyShadow: number;
+}
+
+/** Answer of `GET /api/v1/plugins/:name/compare`: the shadow against the active version, per result. */
+export interface ShadowComparison {
+  app: string;
+  shadowVersion: string;
+  /** The versions that were active in the windows compared. */
+  activeVersions: string[];
+  /** Windows (endpoint, window start) both ran: stored outputs of the shadow and of the active version. */
+  windows: number;
+  /** Of those, windows whose outcome (`ok`, `empty`, `error`) differs, per `from->to`. */
+  outcomeChanges: Record<string, number>;
+  results: ResultComparison[];
 }
 
 /**
@@ -62,6 +109,12 @@ export interface EvaluatedWindow {
   output: AppOutputMessage;
   stored: 'written' | 'already stored' | 'not written';
 }
+
+/**
+ * A line of `POST /plugins/{name}/evaluate` asked with `Accept: application/x-ndjson`: one progress
+ * line per window evaluated, then the windows, or an error that stopped it.
+ */
+export type EvaluateLine = { progress: { done: number; total: number } } | { windows: EvaluatedWindow[] } | { error: { code: string; message: string } };
 
 /** The dry run at publish: what ran where, and a warning per failure. */
 export interface DryRunReport {
@@ -123,6 +176,8 @@ export const DataPlaneRoutes = {
   batch: '/api/v1/endpoints/:name/batches/:id',
   stats: '/api/v1/endpoints/:name/stats',
   serving: '/api/v1/endpoints/:name/serving',
+  artifacts: '/api/v1/endpoints/:name/artifacts',
+  artifact: '/api/v1/endpoints/:name/artifacts/:id',
   deadLetters: '/api/v1/dlq',
   deadLetter: '/api/v1/dlq/:seq',
   replay: '/api/v1/dlq/replay',
@@ -142,11 +197,6 @@ export type BatchIngestResult = IngestResult & { batchId: string };
 
 /** `GET /api/v1/endpoints/:name/batches/:id`: the batch and the endpoint id its results are stored under. */
 export type BatchDetail = BatchRecord & { resultsEndpointId: string };
-
-/** `PATCH /api/v1/endpoints/:name`: turn an endpoint's monitoring on or off. */
-export interface SetEndpointMonitoringBody {
-  monitoring: boolean;
-}
 
 /** Body of `POST /api/v1/plugins/:name/rollback`: the version to make active (default: the one before). */
 export interface RollbackBody {
@@ -197,3 +247,112 @@ export interface ReplayReply {
   replayed: Array<{ seq: number; endpoint: string }>;
   skipped: Array<{ seq: number; reason: string }>;
 }
+
+/** `GET /api/v1/endpoints/:name/artifacts`: which artifacts (`app`, windows starting in `[from, to)`, ms or ISO). */
+export interface ArtifactQuery {
+  app?: string;
+  from?: number;
+  to?: number;
+}
+
+/** What `GET /api/v1/endpoints/:name/artifacts` answers: the endpoint's artifacts, newest window first. */
+export interface ArtifactList {
+  artifacts: ArtifactInfo[];
+}
+
+// ---- endpoints: fields, filters, deletion, metrics, a reference from traffic (issue #14)
+
+/** The paths of the endpoint routes added for issue #14 (besides `/api/v1/endpoints[/:name]`). */
+export const EndpointRoutes = {
+  metrics: '/api/v1/endpoints/:name/metrics',
+  metricValues: '/api/v1/endpoints/:name/metrics/values',
+  referenceFromTraffic: '/api/v1/endpoints/:name/reference/from-traffic',
+} as const;
+
+/** The query of `GET /api/v1/endpoints`: every filter given must hold. */
+export interface EndpointListQuery {
+  /** A glob on the name (`fraud-*`). */
+  name?: string;
+  /** A tag selector (`team=fraud,env in (prod,staging)`). */
+  selector?: string;
+  /** The drift status: `detected`, `potential_detection`, `no_detection`, `irrelevant`, or `none` (no result in the last 24 hours). */
+  status?: DriftStatusName;
+}
+
+export const DRIFT_STATUS_NAMES = { irrelevant: -1, no_detection: 0, potential_detection: 1, detected: 2, none: null } as const;
+export type DriftStatusName = keyof typeof DRIFT_STATUS_NAMES;
+
+/** The body of `POST /api/v1/endpoints`. */
+export interface CreateEndpointBody {
+  name: string;
+  featureNames?: string[];
+  labelNames?: string[];
+  monitoring?: boolean;
+  modelName?: string;
+  modelVersion?: string;
+  tags?: Record<string, string>;
+}
+
+/** The body of `PATCH /api/v1/endpoints/:name`: at least one field; `null` clears the model name or version. */
+export interface UpdateEndpointBody {
+  monitoring?: boolean;
+  modelName?: string | null;
+  modelVersion?: string | null;
+  /** Tags to add or replace. */
+  tags?: Record<string, string>;
+  /** Tag keys to remove. */
+  removeTags?: string[];
+}
+
+/** What `DELETE /api/v1/endpoints/:name[?purge=true]` removed. */
+export interface DeleteEndpointReply {
+  endpoint: string;
+  endpointId: string;
+  /** The record and its reference rows are always removed. */
+  record: true;
+  reference: boolean;
+  /** Only with `purge`: what was removed of the endpoint's stored data. */
+  purged?: {
+    /** Windows (its batches' too), latest values and serving intervals in the writer's store. */
+    results: PurgedResults;
+    /** Messages removed, by stream (`MW_EVENTS`, `MW_ROWS`, `MW_OUTPUTS`, `MW_DLQ`, `MW_LABELS`, `MW_SERVING`). */
+    messages: Record<string, number>;
+    /** The controller's progress keys and batch records removed. */
+    controllerKeys: number;
+    batches: number;
+  };
+  /** What stays: points already shipped to the TSDB, always; without `purge`, everything stored. */
+  kept: string[];
+}
+
+/** `GET /api/v1/endpoints/:name/metrics`: the results and metrics the endpoint's windows hold. */
+export interface MetricNamesReply {
+  endpoint: string;
+  metrics: MetricName[];
+}
+
+/** The query of `GET /api/v1/endpoints/:name/metrics/values`. */
+export interface MetricValuesParams {
+  /** Full names, comma-separated (`<app>.result.<name>`, `<app>.metric.<name>`); all when absent. */
+  names?: string[];
+  /** Window starts in `[from, to)`: ISO times or ms. */
+  from?: string | number;
+  to?: string | number;
+  /** Points per page. @default 1000 */
+  limit?: number;
+  /** The `next` of the previous page. */
+  after?: string;
+}
+
+/** `GET /api/v1/endpoints/:name/metrics/values`: one page of points, by app then window time; `next` when more follow. */
+export interface MetricValuesReply {
+  endpoint: string;
+  points: MetricPoint[];
+  next?: string;
+}
+
+/** The body of `POST /api/v1/endpoints/:name/reference/from-traffic`: a past range, or a trailing window (`last: "1h"`). */
+export type ReferenceFromTrafficBody = { from: string | number; to: string | number } | { last: string };
+
+/** What it answers: the endpoint, the range read and the rows taken. */
+export type ReferenceFromTrafficReply = EndpointSummary & { referenceRows: number; from: number; to: number };

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { JsonValue } from '@modelwatch/sdk';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
@@ -14,6 +15,7 @@ import {
   type DryRunRequest,
   type EvaluateReply,
   type ResultsReply,
+  type ResultsRequest,
   type TaskMessage,
 } from '@modelwatch/protocol';
 import { windowKey } from '../domain/keys.js';
@@ -30,10 +32,21 @@ import { mergeConfig, validateConfig } from '../plugins/config.js';
 import { groundTruthDelayMs, resolveManifest, type ResolvedManifest } from '../plugins/manifest.js';
 import { dryRunDeadlineMs, dryRunWarning, MAX_DRY_RUN_ENDPOINTS } from '../runner/dry-run.js';
 import { EndpointStore } from '../store/endpoints.js';
-import { appliesTo, bundleName, PluginStore, publishedOnce, type PublishedVersion } from '../store/plugins.js';
+import { appliesTo, bundleName, describeEndpoints, PluginStore, publishedOnce, type PublishedVersion } from '../store/plugins.js';
 import { readSettings } from '../store/settings.js';
 import { forgetStreaks } from '../store/streaks.js';
-import type { ConfigurePluginBody, DefaultAppOutcome, DryRunReport, EvaluatedWindow, PublishPluginBody, PublishPluginReply, RollbackBody } from './contract.js';
+import { compareShadow } from './compare.js';
+import type {
+  ConfigurePluginBody,
+  DefaultAppOutcome,
+  DryRunReport,
+  EvaluatedWindow,
+  EvaluateLine,
+  PublishPluginBody,
+  PublishPluginReply,
+  RollbackBody,
+  ShadowComparison,
+} from './contract.js';
 import { ConfigurePluginBodySchema, PublishPluginBodySchema, RollbackBodySchema } from './schemas.js';
 
 export interface PluginRoutesDeps {
@@ -109,13 +122,14 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
    * MAX_DRY_RUN_ENDPOINTS by name), in a runner. Failures are warnings, never thrown.
    */
   const dryRun = async (bundle: BundleRequest, manifest: ResolvedManifest, config: Record<string, JsonValue>): Promise<DryRunReport> => {
-    // the names are enough here (endpoints are never removed): the runner reads the records
-    const all = await endpoints.names();
-    const targets = all.filter((name) => appliesTo(manifest.endpoints, name)).sort((a, b) => a.localeCompare(b));
+    // the names and tags are enough here: the runner reads the records
+    const records = await endpoints.list();
+    const all = records.map((e) => e.name);
+    const targets = records.filter((e) => appliesTo(manifest.endpoints, e)).map((e) => e.name);
     if (all.length === 0) return { note: 'no dry run: no endpoint exists yet', endpoints: [], warnings: [] };
     if (targets.length === 0) {
       return {
-        note: `no dry run: ${manifest.name} applies to none of the ${all.length} endpoints (its endpoints: ${manifest.endpoints!.join(', ')})`,
+        note: `no dry run: ${manifest.name} applies to none of the ${all.length} endpoints (its endpoints: ${describeEndpoints(manifest.endpoints!)})`,
         endpoints: [],
         warnings: [],
       };
@@ -160,6 +174,13 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
     validateConfig(config, manifest.configSchema, manifest.name);
     const digest = createHash('sha256').update(body.code).digest('hex');
     const cur = await plugins.get(manifest.name);
+    if (body.shadow) {
+      // refused before the check: a shadow runs beside an active version, never as one
+      if (!cur) throw new ModelwatchError('NOT_FOUND', `no plugin named '${manifest.name}': publish it without --shadow first`);
+      if (cur.activeVersion === manifest.version) {
+        throw new ModelwatchError('CONFLICT', `${manifest.name}@${manifest.version} is the active version: a shadow must be another version`);
+      }
+    }
     const same = cur?.versions.find((v) => v.version === manifest.version);
     if (same && same.digest !== digest) {
       throw new ModelwatchError('CONFLICT', `${manifest.name}@${manifest.version} is already published with different code: bump the version in plugin.json`);
@@ -201,8 +222,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       ...(manifest.isolation ? { isolation: manifest.isolation } : {}),
       ...(manifest.endpoints ? { endpoints: manifest.endpoints } : {}),
     };
-    const record = await plugins.publish(manifest.name, version);
-    log.info({ plugin: manifest.name, version: manifest.version, dryRunWarnings: report.warnings.length }, 'plugin published');
+    const record = body.shadow ? await plugins.publishShadow(manifest.name, version, Date.now()) : await plugins.publish(manifest.name, version);
+    log.info({ plugin: manifest.name, version: manifest.version, shadow: body.shadow === true, dryRunWarnings: report.warnings.length }, 'plugin published');
     return { record: { ...record, dryRun: report }, created: !same };
   };
 
@@ -249,6 +270,31 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       });
     },
   );
+  // ---- shadow versions: promote, drop, compare with the active version
+  app.post<{ Params: { name: string } }>('/api/v1/plugins/:name/promote', async (req) => {
+    const p = await plugins.promote(req.params.name);
+    log.info({ plugin: p.name, version: p.activeVersion }, 'shadow version promoted');
+    return p;
+  });
+  // a dropped shadow is kept as `droppedShadow`, so `plugin compare` still shows how it did
+  app.delete<{ Params: { name: string } }>('/api/v1/plugins/:name/shadow', async (req) => plugins.dropShadow(req.params.name, undefined, 'dropped by a user'));
+  app.get<{ Params: { name: string } }>('/api/v1/plugins/:name/compare', async (req): Promise<ShadowComparison> => {
+    const p = await plugins.require(req.params.name);
+    const version = p.shadow?.version ?? p.droppedShadow?.version;
+    if (!version) throw new ModelwatchError('CONFLICT', `${p.name} has no shadow version: publish one with plugin publish DIR --shadow`);
+    const windows = async (shadow: boolean) => {
+      const m = await nc.request(Subjects.resultsQuery, jsonCodec.encode({ app: p.name, shadow, limit: 1_000_000 } satisfies ResultsRequest), {
+        timeout: 30_000,
+      });
+      const r = jsonCodec.decode<ResultsReply>(m.data);
+      if (!('windows' in r)) throw new ModelwatchError('INTERNAL', `results query failed: ${'error' in r ? r.error : 'unexpected reply'}`);
+      return r.windows;
+    };
+    const shadow = (await windows(true)).filter((w) => w.version === version);
+    const since = Math.min(...shadow.map((w) => w.windowStart));
+    const active = shadow.length === 0 ? [] : (await windows(false)).filter((w) => w.windowStart >= since);
+    return compareShadow(p.name, version, active, shadow);
+  });
 
   app.delete<{ Params: { name: string } }>('/api/v1/plugins/:name', async (req) => {
     // a delete (never a purge): the key keeps its delete marker, the record that this name was
@@ -313,7 +359,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
   // `from`/`to` are times in two notations, `from` before `to`, and the version must apply
   app.post<{ Params: { name: string }; Body: { endpoint?: unknown; from?: unknown; to?: unknown; write?: unknown; version?: unknown } }>(
     '/api/v1/plugins/:name/evaluate',
-    async (req) => {
+    async (req, reply) => {
       const p = await plugins.require(req.params.name);
       const b = req.body ?? {};
       const epName = checkEndpointName(b.endpoint);
@@ -326,10 +372,10 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       const version = typeof b.version === 'string' ? b.version : p.activeVersion;
       const v = p.versions.find((x) => x.version === version);
       if (!v) throw new ModelwatchError('NOT_FOUND', `${p.name} has no version ${version}`);
-      if (!appliesTo(v.endpoints, epName)) {
+      if (!appliesTo(v.endpoints, endpoint)) {
         throw new ModelwatchError(
           'INVALID_ARGUMENT',
-          `${p.name}@${version} does not apply to endpoint '${epName}' (its endpoints: ${v.endpoints!.join(', ')})`,
+          `${p.name}@${version} does not apply to endpoint '${epName}' (its endpoints: ${describeEndpoints(v.endpoints!)})`,
         );
       }
       const layout = (await readSettings(buckets.settings)) ?? { periods: [{ fromMs: 0, periodMs: 600_000 }] };
@@ -361,8 +407,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
         const r = jsonCodec.decode<ResultsReply>(m.data);
         if ('windows' in r) for (const w of r.windows) stored.add(w.windowStart);
       }
-      const out: EvaluatedWindow[] = [];
-      for (const t of tasks) {
+      const evaluate = async (t: TaskMessage): Promise<EvaluatedWindow> => {
         const m = await nc.request(Subjects.runnerEvaluate, jsonCodec.encode(t), { timeout: 120_000 });
         const r = jsonCodec.decode<EvaluateReply>(m.data);
         if (!r.ok) throw new ModelwatchError('INTERNAL', `evaluating window ${new Date(t.windowStart).toISOString()} failed: ${r.error.message}`);
@@ -374,8 +419,32 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
             s = 'written';
           }
         }
-        out.push({ output: r.output, stored: s });
+        return { output: r.output, stored: s };
+      };
+      // asked for NDJSON: a progress line per window, then the windows (or the error that stopped it)
+      if (String(req.headers.accept ?? '').includes('application/x-ndjson')) {
+        const stream = new PassThrough();
+        const line = (l: EvaluateLine) => stream.write(`${JSON.stringify(l)}\n`);
+        void (async () => {
+          const out: EvaluatedWindow[] = [];
+          try {
+            line({ progress: { done: 0, total: tasks.length } });
+            for (const t of tasks) {
+              out.push(await evaluate(t));
+              line({ progress: { done: out.length, total: tasks.length } });
+            }
+            line({ windows: out });
+          } catch (err) {
+            const e = err instanceof ModelwatchError ? err : new ModelwatchError('INTERNAL', (err as Error).message);
+            line({ error: { code: e.code, message: e.message } });
+          } finally {
+            stream.end();
+          }
+        })();
+        return reply.type('application/x-ndjson').send(stream);
       }
+      const out: EvaluatedWindow[] = [];
+      for (const t of tasks) out.push(await evaluate(t));
       return { windows: out };
     },
   );

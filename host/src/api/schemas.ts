@@ -29,14 +29,6 @@ export const EndpointParamsSchema = {
   properties: { name: endpointName },
 } as const;
 
-/** Body of `PATCH /api/v1/endpoints/:name`. */
-export const SetEndpointMonitoringBodySchema = {
-  type: 'object',
-  required: ['monitoring'],
-  properties: { monitoring: trueOrFalse('monitoring') },
-  errorMessage: { type: 'monitoring: expected true or false', required: 'monitoring: expected true or false' },
-} as const;
-
 // ---- monitoring
 
 /** Body of `PUT /api/v1/monitoring`. `defaultApp` only with `enabled: true` is checked by the route. */
@@ -61,6 +53,7 @@ export const PublishPluginBodySchema = {
     map: { type: 'string' },
     config: jsonObject,
     strict: trueOrFalse('strict'),
+    shadow: trueOrFalse('shadow'),
   },
   errorMessage: {
     type: 'body: expected { manifest, code, map?, config?, strict? }',

@@ -1,12 +1,14 @@
+import { posix } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Subjects, type EndpointRecord, type MonitoringSettings, type ResultsReply, type ResultsRequest } from '@modelwatch/protocol';
+import { Subjects, type EndpointRecord, type MonitoringSettings, type ResultsRequest } from '@modelwatch/protocol';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { MIN_BASE_PERIOD_MS } from '../config/options.js';
 import { batchSeriesId } from '../domain/keys.js';
 import { normalizeLabel, type NormalizedLabel } from '../domain/labels.js';
 import { checkEndpointName, checkNames, endpointId } from '../domain/names.js';
+import { checkTags, matchesSelector, parseSelector } from '../domain/selector.js';
 import { parseReference, tableOf } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';
 import { ModelwatchError, isModelwatchError, type ErrorCode, InvalidEventError } from '../errors.js';
@@ -17,12 +19,25 @@ import { EndpointStore } from '../store/endpoints.js';
 import { SettingsStore } from '../store/settings.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { IngestService } from '../stream/ingest.js';
-import type { DefaultAppOutcome, MonitoringStatus, ResultsQuery, SetMonitoringBody, SetMonitoringReply } from './contract.js';
+import {
+  DRIFT_STATUS_NAMES,
+  type CreateEndpointBody,
+  type DefaultAppOutcome,
+  type DriftStatusName,
+  type EndpointListQuery,
+  type MonitoringStatus,
+  type ResultsQuery,
+  type SetMonitoringBody,
+  type SetMonitoringReply,
+  type UpdateEndpointBody,
+} from './contract.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
-import { EndpointParamsSchema, LatestQuerySchema, ResultsQuerySchema, SetEndpointMonitoringBodySchema, SetMonitoringBodySchema, validator } from './schemas.js';
+import { LatestQuerySchema, ResultsQuerySchema, SetMonitoringBodySchema, validator } from './schemas.js';
 import { registerPluginRoutes } from './plugins.js';
+import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
+import { askWriter as sharedAskWriter, endpointRoutes } from './routes/endpoints.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
 
 export interface ApiDeps {
@@ -103,10 +118,19 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   // ---- endpoints
-  app.get('/api/v1/endpoints', async () => {
-    const out = (await endpoints.list()).map(endpointSummary);
+  app.get<{ Querystring: { [K in keyof EndpointListQuery]?: string } }>('/api/v1/endpoints', async (req) => {
+    const { name, selector, status } = req.query;
+    const sel = selector === undefined ? undefined : parseSelector(selector);
+    if (status !== undefined && !Object.hasOwn(DRIFT_STATUS_NAMES, status)) {
+      throw new ModelwatchError('INVALID_ARGUMENT', `status: expected one of ${Object.keys(DRIFT_STATUS_NAMES).join(', ')}, got '${status}'`);
+    }
+    const picked = (await endpoints.list()).filter((e) => (!name || posix.matchesGlob(e.name, name)) && (!sel || matchesSelector(sel, e.tags)));
+    const out = picked.map(endpointSummary);
     const stats = await endpointStats(deps, out as unknown as EndpointRecord[]);
-    return { endpoints: out.map((e) => ({ ...e, stats: stats.get(e.name) })) };
+    const want = status === undefined ? undefined : DRIFT_STATUS_NAMES[status as DriftStatusName];
+    return {
+      endpoints: out.map((e) => ({ ...e, stats: stats.get(e.name) })).filter((e) => status === undefined || (e.stats?.driftStatus ?? null) === want),
+    };
   });
 
   app.get<{ Params: { name: string } }>('/api/v1/endpoints/:name', async (req) => {
@@ -114,29 +138,29 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return { ...ep, stats: (await endpointStats(deps, [ep])).get(ep.name) };
   });
 
-  app.post<{ Body: { name?: unknown; featureNames?: unknown; labelNames?: unknown; monitoring?: unknown; reference?: unknown } }>(
-    '/api/v1/endpoints',
-    async (req, reply) => {
-      const body = req.body ?? {};
-      const name = checkEndpointName(body.name);
-      const featureNames = body.featureNames === undefined ? [] : checkNames(body.featureNames, 'featureNames');
-      const labelNames = body.labelNames === undefined ? [] : checkNames(body.labelNames, 'labelNames');
-      const overlap = featureNames.filter((f) => labelNames.includes(f));
-      if (overlap.length) throw new ModelwatchError('INVALID_ARGUMENT', `'${overlap[0]}' is both a feature and a label`);
-      const { record, created } = await endpoints.create({
-        name,
-        featureNames,
-        labelNames,
-        monitoring: body.monitoring === undefined ? true : Boolean(body.monitoring),
-      });
-      let out = record;
-      if (body.reference !== undefined) {
-        if (!Array.isArray(body.reference)) throw new ModelwatchError('INVALID_REFERENCE', 'reference: expected an array of row objects');
-        out = await endpoints.setReference(name, tableOf(body.reference as Array<Record<string, unknown>>));
-      }
-      return reply.status(created ? 201 : 200).send(endpointSummary(out));
-    },
-  );
+  app.post<{ Body: { [K in keyof CreateEndpointBody | 'reference']?: unknown } }>('/api/v1/endpoints', async (req, reply) => {
+    const body = req.body ?? {};
+    const name = checkEndpointName(body.name);
+    const featureNames = body.featureNames === undefined ? [] : checkNames(body.featureNames, 'featureNames');
+    const labelNames = body.labelNames === undefined ? [] : checkNames(body.labelNames, 'labelNames');
+    const overlap = featureNames.filter((f) => labelNames.includes(f));
+    if (overlap.length) throw new ModelwatchError('INVALID_ARGUMENT', `'${overlap[0]}' is both a feature and a label`);
+    const { record, created } = await endpoints.create({
+      name,
+      featureNames,
+      labelNames,
+      monitoring: body.monitoring === undefined ? true : Boolean(body.monitoring),
+      ...(body.modelName !== undefined && { modelName: modelField(body.modelName, 'modelName') }),
+      ...(body.modelVersion !== undefined && { modelVersion: modelField(body.modelVersion, 'modelVersion') }),
+      ...(body.tags !== undefined && { tags: checkTags(body.tags) }),
+    });
+    let out = record;
+    if (body.reference !== undefined) {
+      if (!Array.isArray(body.reference)) throw new ModelwatchError('INVALID_REFERENCE', 'reference: expected an array of row objects');
+      out = await endpoints.setReference(name, tableOf(body.reference as Array<Record<string, unknown>>));
+    }
+    return reply.status(created ? 201 : 200).send(endpointSummary(out));
+  });
 
   app.put<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/reference', async (req) => {
     await getEndpoint(req.params.name);
@@ -154,20 +178,43 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return { ...endpointSummary(rec), referenceRows: table.rows };
   });
 
-  app.patch<{ Params: { name: string }; Body: { monitoring: boolean } }>(
-    '/api/v1/endpoints/:name',
-    { schema: { params: EndpointParamsSchema, body: SetEndpointMonitoringBodySchema } },
-    async (req) => {
-      await getEndpoint(req.params.name);
-      return endpointSummary(await endpoints.setMonitoring(req.params.name, req.body.monitoring));
-    },
-  );
+  app.patch<{ Params: { name: string }; Body: { [K in keyof UpdateEndpointBody]?: unknown } | undefined }>('/api/v1/endpoints/:name', async (req) => {
+    const name = checkEndpointName(req.params.name);
+    const b = req.body ?? {};
+    if (Object.keys(b).length === 0)
+      throw new ModelwatchError('INVALID_ARGUMENT', 'nothing to change: give monitoring, modelName, modelVersion, tags or removeTags');
+    if (b.monitoring !== undefined && typeof b.monitoring !== 'boolean') throw new ModelwatchError('INVALID_ARGUMENT', 'monitoring: expected true or false');
+    if (b.removeTags !== undefined && (!Array.isArray(b.removeTags) || b.removeTags.some((k) => typeof k !== 'string'))) {
+      throw new ModelwatchError('INVALID_ARGUMENT', 'removeTags: expected a list of tag keys');
+    }
+    const change = {
+      ...(b.modelName !== undefined && { modelName: b.modelName === null ? null : modelField(b.modelName, 'modelName') }),
+      ...(b.modelVersion !== undefined && { modelVersion: b.modelVersion === null ? null : modelField(b.modelVersion, 'modelVersion') }),
+      ...(b.tags !== undefined && { setTags: checkTags(b.tags) }),
+      ...(b.removeTags !== undefined && { removeTags: b.removeTags as string[] }),
+    };
+    let rec = await endpoints.require(name);
+    if (Object.keys(change).length) rec = await endpoints.update(name, change);
+    if (typeof b.monitoring === 'boolean') rec = await endpoints.setMonitoring(name, b.monitoring);
+    return endpointSummary(rec);
+  });
+  await app.register(endpointRoutes, {
+    nc,
+    js,
+    jsm: deps.jsm,
+    buckets,
+    retentionMs: deps.retentionMs,
+    allowedLatenessMs: deps.allowedLatenessMs,
+    maxFutureSkewMs: deps.maxFutureSkewMs,
+    summary: endpointSummary,
+  });
 
   // ---- events, batches, dead letters, serving statistics (api/routes/)
   const ingest = new IngestService({ js, endpoints: deps.endpoints, maxFutureSkewMs: deps.maxFutureSkewMs });
   await app.register(eventRoutes, { ingest, buckets });
   await app.register(deadLetterRoutes, { js, jsm: deps.jsm });
   await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });
+  await app.register(artifactRoutes, { artifacts: buckets.artifacts });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);
@@ -252,17 +299,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return await askWriter(q);
   });
 
-  const askWriter = async (q: ResultsRequest) => {
-    let reply: ResultsReply;
-    try {
-      const m = await nc.request(Subjects.resultsQuery, jsonCodec.encode(q), { timeout: 30_000 });
-      reply = jsonCodec.decode<ResultsReply>(m.data);
-    } catch (err) {
-      throw new ModelwatchError('NOT_FOUND', `the writer did not answer (${(err as Error).message}); is it running?`);
-    }
-    if ('error' in reply) throw new Error(reply.error);
-    return reply;
-  };
+  const askWriter = async (q: ResultsRequest) => await sharedAskWriter(nc, q);
 
   return app;
 }
@@ -284,4 +321,12 @@ function parseBody(body: unknown, contentType: string): { values: unknown[]; err
       }
     });
   return { values, errors };
+}
+
+/** A model name or version: 1-256 printable characters. */
+function modelField(v: unknown, what: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what it may not hold
+  if (typeof v !== 'string' || !/^[^\u0000-\u001f]{1,256}$/.test(v))
+    throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected 1-256 printable characters`);
+  return v;
 }

@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { isModelwatchError } from '../errors.js';
 import { VERSION } from '../host.js';
 import type { GlobalArgs } from './args.js';
+import { artifactsCommand } from './commands/artifacts.js';
 import { batchCommand } from './commands/batch.js';
 import { demoCommand } from './commands/demo.js';
 import { dlqCommand } from './commands/dlq.js';
@@ -10,6 +11,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { endpointCommand } from './commands/endpoint.js';
 import { eventsCommand } from './commands/events.js';
 import { hostCommand } from './commands/host.js';
+import { metricsCommand } from './commands/metrics.js';
 import { monitoringCommand } from './commands/monitoring.js';
 import { pluginCommand } from './commands/plugin.js';
 import { resultsCommand } from './commands/results.js';
@@ -25,6 +27,8 @@ export const COMMANDS: readonly AnyCommand[] = [
   eventsCommand,
   monitoringCommand,
   resultsCommand,
+  artifactsCommand,
+  metricsCommand,
   dlqCommand,
   batchCommand,
   demoCommand,

@@ -12,7 +12,19 @@ import { ModelwatchError, type ErrorCode } from '../errors.js';
 import type { JsonValue } from '@modelwatch/sdk';
 import {
   DataPlaneRoutes,
+  EndpointRoutes,
   routePath,
+  type ArtifactList,
+  type ArtifactQuery,
+  type CreateEndpointBody,
+  type DeleteEndpointReply,
+  type EndpointListQuery,
+  type MetricNamesReply,
+  type MetricValuesParams,
+  type MetricValuesReply,
+  type ReferenceFromTrafficBody,
+  type ReferenceFromTrafficReply,
+  type UpdateEndpointBody,
   type BatchDetail,
   type ConfigurePluginBody,
   type BatchIngestResult,
@@ -22,6 +34,7 @@ import {
   type EndpointStats,
   type EndpointSummary,
   type EvaluatedWindow,
+  type EvaluateLine,
   type IngestResult,
   type MonitoringStatus,
   type PublishPluginBody,
@@ -30,13 +43,13 @@ import {
   type ReplayRequest,
   type SetMonitoringBody,
   type SetMonitoringReply,
+  type ShadowComparison,
 } from '../api/contract.js';
 import {
   ConfigurePluginBodySchema,
   PublishPluginBodySchema,
   ReplayBodySchema,
   RollbackBodySchema,
-  SetEndpointMonitoringBodySchema,
   SetMonitoringBodySchema,
   validator,
 } from '../api/schemas.js';
@@ -44,7 +57,6 @@ import type { PluginBundle } from '../plugins/bundle.js';
 
 /** The bodies the client checks before sending, with the schemas the routes declare (the same messages). */
 const check = {
-  setEndpointMonitoring: validator(SetEndpointMonitoringBodySchema),
   setMonitoring: validator(SetMonitoringBodySchema),
   publishPlugin: validator(PublishPluginBodySchema),
   rollbackPlugin: validator(RollbackBodySchema),
@@ -63,6 +75,8 @@ export interface PublishBundleOptions {
   devSuffix?: string;
   /** Refuse the version when its dry run fails. */
   strict?: boolean;
+  /** Publish as the plugin's shadow version, beside the active one. */
+  shadow?: boolean;
 }
 
 export interface ClientOptions {
@@ -70,6 +84,28 @@ export interface ClientOptions {
   url?: string;
   /** @default 30000 */
   timeoutMs?: number;
+}
+
+/** Told how much of a request body was sent: bytes so far, of the total. */
+export type UploadProgress = (sentBytes: number, totalBytes: number) => void;
+
+/** A request body sent in 256 KiB chunks, each counted as fetch takes it. */
+function countedBody(text: string, onUpload: UploadProgress): ReadableStream<Uint8Array> {
+  const bytes = Buffer.from(text, 'utf8');
+  const CHUNK = 256 * 1024;
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= bytes.length) {
+        controller.close();
+        return;
+      }
+      const part = bytes.subarray(sent, sent + CHUNK);
+      sent += part.length;
+      controller.enqueue(part);
+      onUpload(sent, bytes.length);
+    },
+  });
 }
 
 /**
@@ -91,13 +127,21 @@ export class ModelwatchClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown, contentType = 'application/json', timeoutMs = this.timeoutMs): Promise<T> {
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+    timeoutMs = this.timeoutMs,
+    onUpload?: UploadProgress,
+  ): Promise<T> {
     let res: Response;
     try {
+      const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
       res = await fetch(`${this.url}${path}`, {
         method,
         headers: body === undefined ? {} : { 'content-type': contentType },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        ...(text !== undefined && onUpload ? { body: countedBody(text, onUpload), duplex: 'half' } : { body: text }),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
@@ -124,27 +168,71 @@ export class ModelwatchClient {
     return this.call<{ ok: boolean; version: string }>('GET', '/api/v1/health');
   }
 
-  listEndpoints() {
-    return this.call<{ endpoints: EndpointSummary[] }>('GET', '/api/v1/endpoints').then((r) => r.endpoints);
+  /** Endpoints, by name; only those matching every filter given (name glob, tag selector, drift status). */
+  listEndpoints(filter: EndpointListQuery = {}) {
+    const qs = new URLSearchParams();
+    if (filter.name) qs.set('name', filter.name);
+    if (filter.selector !== undefined) qs.set('selector', filter.selector);
+    if (filter.status) qs.set('status', filter.status);
+    const q = qs.toString();
+    return this.call<{ endpoints: EndpointSummary[] }>('GET', `/api/v1/endpoints${q ? `?${q}` : ''}`).then((r) => r.endpoints);
   }
 
   getEndpoint(name: string) {
     return this.call<EndpointRecord & { stats?: EndpointStats }>('GET', `/api/v1/endpoints/${encodeURIComponent(name)}`);
   }
 
-  createEndpoint(spec: { name: string; featureNames?: string[]; labelNames?: string[]; monitoring?: boolean }) {
+  createEndpoint(spec: CreateEndpointBody) {
     return this.call<EndpointSummary>('POST', '/api/v1/endpoints', spec);
   }
 
   /** Replace an endpoint's reference data: CSV with a header, JSON Lines, or a JSON array of rows. */
-  setReference(name: string, data: string, format: 'csv' | 'jsonl' | 'json') {
+  setReference(name: string, data: string, format: 'csv' | 'jsonl' | 'json', opts: { onUpload?: UploadProgress } = {}) {
     const type = format === 'csv' ? 'text/csv' : format === 'jsonl' ? 'application/x-ndjson' : 'application/json';
-    return this.call<EndpointSummary & { referenceRows: number }>('PUT', `/api/v1/endpoints/${encodeURIComponent(name)}/reference`, data, type);
+    return this.call<EndpointSummary & { referenceRows: number }>(
+      'PUT',
+      `/api/v1/endpoints/${encodeURIComponent(name)}/reference`,
+      data,
+      type,
+      this.timeoutMs,
+      opts.onUpload,
+    );
   }
 
-  async setEndpointMonitoring(name: string, monitoring: boolean) {
-    check.setEndpointMonitoring({ monitoring });
+  setEndpointMonitoring(name: string, monitoring: boolean) {
     return this.call<EndpointSummary>('PATCH', `/api/v1/endpoints/${encodeURIComponent(name)}`, { monitoring });
+  }
+
+  /** Change an endpoint's model name, version, tags or monitoring. */
+  updateEndpoint(name: string, change: UpdateEndpointBody) {
+    return this.call<EndpointSummary>('PATCH', `/api/v1/endpoints/${encodeURIComponent(name)}`, change);
+  }
+
+  /** Delete an endpoint (its record and reference); with `purge`, everything stored of it too but its TSDB points. */
+  deleteEndpoint(name: string, options: { purge?: boolean } = {}) {
+    return this.call<DeleteEndpointReply>('DELETE', `/api/v1/endpoints/${encodeURIComponent(name)}${options.purge ? '?purge=true' : ''}`);
+  }
+
+  /** The results and metrics an endpoint has (MLRun's `get_model_endpoint_monitoring_metrics`). */
+  metricNames(name: string) {
+    return this.call<MetricNamesReply>('GET', routePath(EndpointRoutes.metrics, { name }));
+  }
+
+  /** One page of values of an endpoint's results and metrics; pass the reply's `next` as `after` for the next page. */
+  metricValues(name: string, params: MetricValuesParams = {}) {
+    const qs = new URLSearchParams();
+    if (params.names?.length) qs.set('names', params.names.join(','));
+    if (params.from !== undefined) qs.set('from', String(params.from));
+    if (params.to !== undefined) qs.set('to', String(params.to));
+    if (params.limit !== undefined) qs.set('limit', String(params.limit));
+    if (params.after !== undefined) qs.set('after', params.after);
+    const q = qs.toString();
+    return this.call<MetricValuesReply>('GET', `${routePath(EndpointRoutes.metricValues, { name })}${q ? `?${q}` : ''}`);
+  }
+
+  /** Make the endpoint's own rows of a past range (`from`, `to`) or of a trailing window (`last`) its reference. */
+  setReferenceFromTraffic(name: string, range: ReferenceFromTrafficBody) {
+    return this.call<ReferenceFromTrafficReply>('POST', routePath(EndpointRoutes.referenceFromTraffic, { name }), range, 'application/json', 120_000);
   }
 
   /** Send inference events (native format). */
@@ -178,9 +266,16 @@ export class ModelwatchClient {
    * checks it, dry-runs it on the endpoints it applies to, and registers it.
    */
   publishBundle(bundle: PluginBundle, opts: PublishBundleOptions = {}) {
-    const { config, devSuffix, strict } = opts;
+    const { config, devSuffix, strict, shadow } = opts;
     const manifest = devSuffix ? { ...bundle.manifest, version: `${bundle.manifest.version.replace(/-dev\.\d+$/, '')}-dev.${devSuffix}` } : bundle.manifest;
-    return this.publishPlugin({ manifest, code: bundle.code, map: bundle.map, ...(config ? { config } : {}), ...(strict ? { strict } : {}) });
+    return this.publishPlugin({
+      manifest,
+      code: bundle.code,
+      map: bundle.map,
+      ...(config ? { config } : {}),
+      ...(strict ? { strict } : {}),
+      ...(shadow ? { shadow } : {}),
+    });
   }
 
   getPlugin(name: string) {
@@ -196,6 +291,21 @@ export class ModelwatchClient {
   }
 
   /** Make an earlier version active: the one before the active one, or `to`. */
+  /** Make the shadow version the active one, from the next window; the shadow stops. */
+  promotePlugin(name: string) {
+    return this.call<PluginRecord>('POST', `/api/v1/plugins/${encodeURIComponent(name)}/promote`, {});
+  }
+
+  /** Stop the shadow version (its stored windows stay). */
+  dropShadow(name: string) {
+    return this.call<PluginRecord>('DELETE', `/api/v1/plugins/${encodeURIComponent(name)}/shadow`);
+  }
+
+  /** How the shadow's results differ from the active version's over the windows both ran. */
+  compareShadow(name: string) {
+    return this.call<ShadowComparison>('GET', `/api/v1/plugins/${encodeURIComponent(name)}/compare`);
+  }
+
   async rollbackPlugin(name: string, to?: string) {
     const body = to === undefined ? {} : { to };
     check.rollbackPlugin(body);
@@ -209,8 +319,42 @@ export class ModelwatchClient {
   }
 
   /** Re-run an app over past windows from the retained rows; stores outcomes only with `write` (never twice). */
-  evaluatePlugin(name: string, spec: { endpoint: string; from: string | number; to: string | number; write?: boolean; version?: string }) {
-    return this.call<{ windows: EvaluatedWindow[] }>('POST', `/api/v1/plugins/${encodeURIComponent(name)}/evaluate`, spec).then((r) => r.windows);
+  /** Re-run an app over past windows; `onProgress` is told of each window evaluated (the host streams progress lines). */
+  async evaluatePlugin(
+    name: string,
+    spec: { endpoint: string; from: string | number; to: string | number; write?: boolean; version?: string },
+    opts: { onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<EvaluatedWindow[]> {
+    const path = `/api/v1/plugins/${encodeURIComponent(name)}/evaluate`;
+    if (!opts.onProgress) return (await this.call<{ windows: EvaluatedWindow[] }>('POST', path, spec)).windows;
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+        body: JSON.stringify(spec),
+      });
+    } catch (err) {
+      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url}: ${(err as Error).message}`);
+    }
+    if (!res.ok || !res.body) {
+      const e = (JSON.parse((await res.text()) || '{}') as { error?: { code?: string; message?: string } }).error;
+      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `HTTP ${res.status}`);
+    }
+    const dec = new TextDecoder();
+    let buf = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += dec.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buf.slice(0, nl)) as EvaluateLine;
+        buf = buf.slice(nl + 1);
+        if ('progress' in line) opts.onProgress(line.progress.done, line.progress.total);
+        else if ('windows' in line) return line.windows;
+        else throw new ModelwatchError(line.error.code as ErrorCode, line.error.message);
+      }
+    }
+    throw new ModelwatchError('HTTP_ERROR', `${path}: the answer ended before the windows`);
   }
 
   /** A plugin's newest log lines; with `follow`, then every new one until `signal` aborts. */
@@ -287,13 +431,15 @@ export class ModelwatchClient {
   }
 
   /** Send a batch of historical events (JSON: an array, one event, or a columnar batch; or NDJSON text), analysed in its own windows. */
-  sendBatch(name: string, events: unknown, opts: { id?: string; ndjson?: boolean } = {}) {
+  sendBatch(name: string, events: unknown, opts: { id?: string; ndjson?: boolean; onUpload?: UploadProgress } = {}) {
     const qs = opts.id ? `?id=${encodeURIComponent(opts.id)}` : '';
     return this.call<BatchIngestResult>(
       'POST',
       `${routePath(DataPlaneRoutes.batches, { name })}${qs}`,
       opts.ndjson ? String(events) : events,
       opts.ndjson ? 'application/x-ndjson' : 'application/json',
+      this.timeoutMs,
+      opts.onUpload,
     );
   }
 
@@ -316,6 +462,38 @@ export class ModelwatchClient {
 
   deadLetter(seq: number) {
     return this.call<StoredDeadLetter>('GET', routePath(DataPlaneRoutes.deadLetter, { seq }));
+  }
+
+  /** The artifacts apps attached to an endpoint's windows (`ctx.logArtifact`), newest window first. */
+  listArtifacts(name: string, q: ArtifactQuery = {}) {
+    const qs = new URLSearchParams();
+    if (q.app) qs.set('app', q.app);
+    if (q.from !== undefined) qs.set('from', String(q.from));
+    if (q.to !== undefined) qs.set('to', String(q.to));
+    return this.call<ArtifactList>('GET', `${routePath(DataPlaneRoutes.artifacts, { name })}?${qs}`).then((r) => r.artifacts);
+  }
+
+  /** One artifact's bytes, content type and download file name. */
+  async getArtifact(name: string, id: string): Promise<{ body: Uint8Array; contentType: string; fileName: string }> {
+    const path = routePath(DataPlaneRoutes.artifact, { name, id });
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url} (${(err as Error).message}): is it running?`);
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let e: { code?: string; message?: string } | undefined;
+      try {
+        e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+      } catch {
+        e = undefined;
+      }
+      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `GET ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
+    }
+    const fileName = /filename="([^"]*)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? id;
+    return { body: new Uint8Array(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? 'application/octet-stream', fileName };
   }
 
   /** Publish dead letters' events again (all of an endpoint, or the given sequences) and remove them from the DLQ. */

@@ -12,12 +12,12 @@ import {
   type TaskMessage,
 } from '@modelwatch/protocol';
 import { systemClock, type Clock, type Timer } from '../clock.js';
-import { batchSeriesId, windowKey } from '../domain/keys.js';
+import { batchSeriesId, outputKey } from '../domain/keys.js';
 import { rowKeysOf, windowAt, windowsHoldingKey, type Window, type WindowLayout } from '../domain/windows.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { BatchStore } from '../store/batches.js';
-import { activeVersionOf, appliesTo } from '../store/plugins.js';
+import { activeVersionOf, appliesTo, shadowVersionOf } from '../store/plugins.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 
 export interface ControllerDeps {
@@ -141,11 +141,7 @@ export class Controller {
       const work = pending;
       pending = [];
       pendingTasks = 0;
-      await Promise.all(
-        work.flatMap((w) =>
-          w.tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: windowKey(t.endpointId, t.app, t.windowStart) })),
-        ),
-      );
+      await Promise.all(work.flatMap((w) => w.tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) }))));
       await Promise.all(work.map((w) => this.deps.progressKv.put(w.key, JSON.stringify({ next: w.next } satisfies Progress))));
       for (const w of work) {
         this.progress.set(w.key, w.next);
@@ -162,12 +158,17 @@ export class Controller {
         // a version that does not apply to this endpoint (plugin.json `endpoints`) gets none of its
         // windows: they pass without a task, and progress moves on, so a later version that does
         // apply starts from the next window instead of catching up on these
-        const applies = appliesTo(activeVersionOf(p)?.endpoints, ep.name);
+        const applies = appliesTo(activeVersionOf(p)?.endpoints, ep);
+        // the shadow version (plugin publish --shadow) gets a second task for the same windows,
+        // from the first window that starts after it was published (ground truth: the active's delay)
+        const shadow = shadowVersionOf(p);
+        const shadowFrom = shadow && appliesTo(shadow.endpoints, ep) ? p.shadow!.since : Infinity;
         const tasks: TaskMessage[] = [];
         const from = next;
         const due = closeBefore - delayOf(p);
         for (let w = windowAt(next, settings.periods), n = 0; w.end <= due && n < max; w = windowAt(w.end, settings.periods), n++) {
           if (applies) tasks.push(task(ep.id, ep.name, p, w, now, settings));
+          if (w.start >= shadowFrom) tasks.push({ ...task(ep.id, ep.name, p, w, now, settings), version: shadow!.version, shadow: true });
           next = w.end;
         }
         if (next === from) {
@@ -215,14 +216,14 @@ export class Controller {
       const windows = new Map<number, Window>();
       for (const start of starts) for (const w of windowsHoldingKey(start, layout)) windows.set(w.start, w);
       const tasks: TaskMessage[] = [];
+      const apps: string[] = [];
       for (const p of plugins) {
-        if (!appliesTo(activeVersionOf(p)?.endpoints, ep.name)) continue;
+        if (!appliesTo(activeVersionOf(p)?.endpoints, ep)) continue;
+        apps.push(p.name);
         for (const w of windows.values()) tasks.push(task(series, ep.name, p, w, now, layout));
       }
-      await Promise.all(
-        tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: windowKey(t.endpointId, t.app, t.windowStart) })),
-      );
-      await batchStore.markDispatched(b, windows.size, now);
+      await Promise.all(tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) })));
+      await batchStore.markDispatched(b, windows.size, apps, now);
       total += tasks.length;
       this.log.info({ endpoint: ep.name, batch: b.batchId, windows: windows.size, apps: plugins.length }, 'batch dispatched');
     }

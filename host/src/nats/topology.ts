@@ -2,7 +2,7 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, 
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Buckets, BUNDLE_STORE, Consumers, REFERENCE_STORE, Streams, Subjects } from '@modelwatch/protocol';
+import { ARTIFACT_STORE, Buckets, BUNDLE_STORE, Consumers, REFERENCE_STORE, Streams, Subjects } from '@modelwatch/protocol';
 import { isNotFound } from './errors.js';
 
 export interface TopologyOptions {
@@ -94,11 +94,15 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   const objm = new Objm(nc);
   await objm.create(BUNDLE_STORE);
   await objm.create(REFERENCE_STORE);
+  // an app's artifacts are kept as long as the windows' events, and follow a changed --retention
+  await objm.create(ARTIFACT_STORE, { ttl: retention });
+  const artifacts = await jsm.streams.info(`OBJ_${ARTIFACT_STORE}`);
+  if (artifacts.config.max_age !== retention) await jsm.streams.update(`OBJ_${ARTIFACT_STORE}`, { ...artifacts.config, max_age: retention });
 }
 
 /** The names of every JetStream stream modelwatch uses: its streams, and those behind its KV buckets and object stores. */
 export function topologyStreams(): string[] {
-  return [...Object.values(Streams), ...Object.values(Buckets).map((b) => `KV_${b}`), `OBJ_${BUNDLE_STORE}`, `OBJ_${REFERENCE_STORE}`];
+  return [...Object.values(Streams), ...Object.values(Buckets).map((b) => `KV_${b}`), `OBJ_${BUNDLE_STORE}`, `OBJ_${REFERENCE_STORE}`, `OBJ_${ARTIFACT_STORE}`];
 }
 
 async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Parameters<JetStreamManager['consumers']['add']>[1]) {
@@ -124,12 +128,13 @@ export interface Buckets {
   streaks: KV;
   bundles: ObjectStore;
   references: ObjectStore;
+  artifacts: ObjectStore;
 }
 
 export async function openBuckets(nc: NatsConnection): Promise<Buckets> {
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
-  const [endpoints, plugins, settings, controller, batches, poison, streaks, bundles, references] = await Promise.all([
+  const [endpoints, plugins, settings, controller, batches, poison, streaks, bundles, references, artifacts] = await Promise.all([
     kvm.open(Buckets.endpoints),
     kvm.open(Buckets.plugins),
     kvm.open(Buckets.settings),
@@ -139,6 +144,7 @@ export async function openBuckets(nc: NatsConnection): Promise<Buckets> {
     kvm.open(Buckets.streaks),
     objm.open(BUNDLE_STORE),
     objm.open(REFERENCE_STORE),
+    objm.open(ARTIFACT_STORE),
   ]);
-  return { endpoints, plugins, settings, controller, batches, poison, streaks, bundles, references };
+  return { endpoints, plugins, settings, controller, batches, poison, streaks, bundles, references, artifacts };
 }

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import ajvErrors from 'ajv-errors';
 import type { JsonValue } from '@modelwatch/sdk';
-import type { PluginLimits } from '@modelwatch/protocol';
+import { SELECTOR_PREFIX, type PluginLimits } from '@modelwatch/protocol';
 import { parseDuration } from '../config/duration.js';
+import { parseSelector } from '../domain/selector.js';
 import { ModelwatchError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../store/plugins.js';
 import { packageAsset } from './assets.js';
@@ -15,7 +16,7 @@ export interface PluginManifest {
   version: string;
   description: string;
   entry: string;
-  /** Endpoint names or globs the app applies to; absent: every endpoint. */
+  /** Endpoint names, globs or `selector:<tag selector>` entries the app applies to; absent: every endpoint. */
   endpoints?: string[];
   limits?: Partial<PluginLimits>;
   config?: Record<string, JsonValue>;
@@ -57,6 +58,11 @@ export function resolveManifest(raw: unknown, source = 'plugin.json'): ResolvedM
   }
   if (RESERVED_NAMES.has(raw.name)) {
     throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${source}: the name '${raw.name}' is reserved`);
+  }
+  try {
+    for (const e of raw.endpoints ?? []) if (e.startsWith(SELECTOR_PREFIX)) parseSelector(e.slice(SELECTOR_PREFIX.length));
+  } catch (err) {
+    throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${source}: endpoints: ${(err as Error).message}`);
   }
   try {
     groundTruthDelayMs(raw);

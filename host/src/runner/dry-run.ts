@@ -16,7 +16,7 @@ export const DRY_RUN_BUDGET_MS = 20_000;
 export const DRY_RUN_MAX_TIMEOUT_MS = 30_000;
 
 /** What a dry run needs to know of an endpoint: its columns and reference statistics. */
-export type DryRunEndpoint = Pick<EndpointRecord, 'id' | 'name' | 'featureNames' | 'labelNames' | 'featureStats'>;
+export type DryRunEndpoint = Pick<EndpointRecord, 'id' | 'name' | 'featureNames' | 'labelNames' | 'featureStats' | 'tags'>;
 
 /** The line a failed dry run prints: the endpoint (or what it ran on), the error with the plugin's file and line. */
 export function dryRunWarning(r: DryRunResult, on = `endpoint '${r.endpoint}'`): string {

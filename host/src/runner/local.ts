@@ -4,9 +4,9 @@ import type { DryRunResult, ReferenceTable } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
 import type { PluginBundle } from '../plugins/bundle.js';
 import { validateConfig } from '../plugins/config.js';
-import { appliesTo } from '../store/plugins.js';
+import { appliesTo, describeEndpoints } from '../store/plugins.js';
 import { dryRunInput, dryRunLimits, runDryWindow, syntheticReference, type DryRunEndpoint } from './dry-run.js';
-import { sandboxOf, type LogLine, type SampleData, type SandboxInput } from './sandbox.js';
+import { sandboxOf, type LogLine, type SampleData, type SandboxInput, type WindowArtifact } from './sandbox.js';
 import { packColumns, sampleStatsOf } from './window-data.js';
 import { normalizeAppOutput, type NormalizedOutput } from '../sdk-internal.js';
 
@@ -28,6 +28,8 @@ export interface LocalRunOptions {
 
 export interface LocalRunResult extends NormalizedOutput {
   durationMs: number;
+  /** The artifacts the app attached (`ctx.logArtifact`), in order. */
+  artifacts: WindowArtifact[];
 }
 
 /**
@@ -42,10 +44,11 @@ export async function runLocal(bundle: PluginBundle, opts: LocalRunOptions): Pro
   try {
     await sb.check();
     const started = performance.now();
-    const json = await sb.run(input, opts.onLog ? { onLog: opts.onLog } : {});
+    const artifacts: WindowArtifact[] = [];
+    const json = await sb.run(input, { ...(opts.onLog ? { onLog: opts.onLog } : {}), onArtifact: (a) => artifacts.push(a) });
     const durationMs = performance.now() - started;
     try {
-      return { ...normalizeAppOutput(JSON.parse(json), { maxExtraDataBytes: bundle.manifest.limits.extraDataBytes }), durationMs };
+      return { ...normalizeAppOutput(JSON.parse(json), { maxExtraDataBytes: bundle.manifest.limits.extraDataBytes }), durationMs, artifacts };
     } catch (err) {
       throw new ModelwatchError(
         'APP_INVALID_OUTPUT',
@@ -145,13 +148,13 @@ export interface DryRunLocalOptions {
  */
 export async function dryRunLocal(bundle: PluginBundle, endpoint: DryRunEndpoint, opts: DryRunLocalOptions): Promise<DryRunResult> {
   const m = bundle.manifest;
-  if (!appliesTo(m.endpoints, endpoint.name)) {
+  if (!appliesTo(m.endpoints, endpoint)) {
     return {
       endpoint: endpoint.name,
       outcome: 'skipped',
       rows: 0,
       durationMs: 0,
-      reason: `not run: ${m.name} does not apply to endpoint '${endpoint.name}' (its endpoints: ${m.endpoints!.join(', ')})`,
+      reason: `not run: ${m.name} does not apply to endpoint '${endpoint.name}' (its endpoints: ${describeEndpoints(m.endpoints!)})`,
     };
   }
   const limits = dryRunLimits(m.limits);

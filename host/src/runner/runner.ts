@@ -23,7 +23,7 @@ import {
   type TaskMessage,
   type WindowRef,
 } from '@modelwatch/protocol';
-import { windowKey } from '../domain/keys.js';
+import { artifactId, artifactKey, outputKey } from '../domain/keys.js';
 import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
@@ -32,7 +32,7 @@ import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
 import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS } from './dry-run.js';
 import { loadSandboxRuntime } from './runtime-bundle.js';
-import { createSandbox, type LogLine, type SampleData, type Sandbox, type SandboxInput } from './sandbox.js';
+import { createSandbox, type LogLine, type SampleData, type Sandbox, type SandboxInput, type WindowArtifact } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
 import { normalizeAppOutput } from '../sdk-internal.js';
 
@@ -239,7 +239,9 @@ export class AppRunner {
     let reply: EvaluateReply;
     try {
       const task = jsonCodec.decode<TaskMessage>(msg.data);
-      reply = { ok: true, output: await this.analyse(task, 1) };
+      // nothing of an evaluation is stored by the runner: its output names no artifact
+      const { artifacts: _artifacts, ...output } = await this.analyse(task, 1);
+      reply = { ok: true, output };
     } catch (err) {
       reply = { ok: false, error: errorData(err, 'APP_ERROR') };
     }
@@ -259,7 +261,8 @@ export class AppRunner {
     const keepAlive = setInterval(() => m.working(), 1_000);
     try {
       let output: AppOutputMessage;
-      if (attempt > 1 && (await this.buckets.poison.get(windowKey(task.endpointId, task.app, task.windowStart)))) {
+      const artifacts: WindowArtifact[] = [];
+      if (attempt > 1 && (await this.buckets.poison.get(outputKey(task)))) {
         // this window crashed a runner; the supervisor has recorded it as failed
         m.ack();
         return;
@@ -271,7 +274,7 @@ export class AppRunner {
           message: `gave up after ${attempt - 1} deliveries ended without an outcome (the runner died or lost NATS each time)`,
         });
       } else {
-        output = await this.analyse(task, attempt);
+        output = await this.analyse(task, attempt, artifacts);
         if (output.outcome === 'error' && output.error && isRetryable(output.error.code) && attempt < this.attempts) {
           // a retryable failure (errors.ts): the next attempt may run elsewhere or with more luck
           this.log.info(
@@ -282,8 +285,16 @@ export class AppRunner {
           return;
         }
       }
+      if (task.shadow && output.artifacts) {
+        // a shadow's artifacts are not kept: mw_artifacts names a window's artifacts without a
+        // version, so they would replace the active version's
+        const { artifacts: _dropped, ...rest } = output;
+        output = rest;
+      }
+      // stored before the output that names them: a crash in between leaves them to be put again
+      if (output.artifacts) await this.storeArtifacts(task, artifacts);
       await this.js.publish(Subjects.outputs(task.endpointId), jsonCodec.encode(output), {
-        msgID: windowKey(task.endpointId, task.app, task.windowStart),
+        msgID: outputKey(task),
       });
       m.ack();
     } catch (err) {
@@ -305,8 +316,31 @@ export class AppRunner {
     return failedOutput(task, { ...error, message: `${where}: ${error.message}` }, { runner: this.name, attempts, rows });
   }
 
-  /** Analyse one window. Never throws for anything the app or its data did: that is an outcome. NATS trouble throws. */
-  private async analyse(task: TaskMessage, attempt: number): Promise<AppOutputMessage> {
+  /** A window's artifacts into `mw_artifacts`, under `<endpoint id>/<app>/<window start>/<name>`, with what the listing shows. */
+  private async storeArtifacts(task: TaskMessage, artifacts: readonly WindowArtifact[]): Promise<void> {
+    for (const a of artifacts) {
+      await this.buckets.artifacts.putBlob(
+        {
+          name: artifactKey(task.endpointId, task.app, task.windowStart, a.name),
+          metadata: {
+            endpoint: task.endpointName,
+            app: task.app,
+            version: task.version,
+            windowStart: String(task.windowStart),
+            windowEnd: String(task.windowEnd),
+            contentType: a.contentType,
+          },
+        },
+        a.body,
+      );
+    }
+  }
+
+  /**
+   * Analyse one window. Never throws for anything the app or its data did: that is an outcome.
+   * NATS trouble throws. `artifacts` receives the artifacts of an `ok` outcome, which names them.
+   */
+  private async analyse(task: TaskMessage, attempt: number, artifacts: WindowArtifact[] = []): Promise<AppOutputMessage> {
     const base = this.base(task, attempt);
     const endpoint = await this.endpoints.get(task.endpointName);
     if (!endpoint) return this.failed(task, attempt, { code: 'NOT_FOUND', message: `endpoint '${task.endpointName}' no longer exists` });
@@ -326,7 +360,8 @@ export class AppRunner {
     const input = await this.input(task, endpoint, plugin, version, data);
     const started = performance.now();
     try {
-      const json = await sandbox.run(input, { onLog: (line) => this.pluginLog(line, task) });
+      const logged: WindowArtifact[] = [];
+      const json = await sandbox.run(input, { onLog: (line) => this.pluginLog(line, task), onArtifact: (a) => logged.push(a) });
       const durationMs = performance.now() - started;
       let normalized;
       try {
@@ -334,7 +369,14 @@ export class AppRunner {
       } catch (err) {
         throw new ModelwatchError('APP_INVALID_OUTPUT', `returned an invalid output: ${(err as Error).message}`);
       }
-      return { ...base, ...normalized, durationMs, completedAt: Date.now() };
+      artifacts.push(...logged);
+      const refs = logged.map((a) => ({
+        id: artifactId(task.app, task.windowStart, a.name),
+        name: a.name,
+        contentType: a.contentType,
+        size: a.body.byteLength,
+      }));
+      return { ...base, ...normalized, durationMs, completedAt: Date.now(), ...(refs.length ? { artifacts: refs } : {}) };
     } catch (err) {
       return { ...this.failed(task, attempt, errorData(err, 'APP_ERROR'), data.length), durationMs: performance.now() - started };
     }
@@ -356,6 +398,7 @@ export class AppRunner {
       sampleStats: data.sampleStats,
       featureStats: endpoint.featureStats,
       config: version.config,
+      ...(task.shadow ? { shadow: true as const } : {}),
     };
     if (version.referenceRows) {
       const reference = await this.referenceData(endpoint);
@@ -479,6 +522,7 @@ export function windowOutput(w: OutputWindow, by: OutputSource): AppOutputMessag
     version: w.version,
     windowStart: w.windowStart,
     windowEnd: w.windowEnd,
+    ...(w.shadow ? { shadow: true as const } : {}),
     outcome: 'ok',
     rows: 0,
     results: [],

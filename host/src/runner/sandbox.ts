@@ -4,6 +4,7 @@ import ivm from 'isolated-vm';
 import { CRASH_MARKER, type CrashReport, type PluginLimits } from '@modelwatch/protocol';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import { BUNDLE_GLOBAL } from '../plugins/bundle-format.js';
+import { ARTIFACT_NAME_PATTERN, CONTENT_TYPE_PATTERN, DEFAULT_ARTIFACT_LIMITS, MAX_ARTIFACTS_PER_WINDOW, type ArtifactLimits } from '../sdk-internal.js';
 import type { PluginBundle } from '../plugins/bundle.js';
 import {
   Answer,
@@ -52,6 +53,8 @@ export interface SandboxInput {
   sampleStats: unknown;
   featureStats: unknown;
   config: unknown;
+  /** A shadow version's window (host-side only: a crash report says so; the app does not see it). */
+  shadow?: true;
 }
 
 export interface LogLine {
@@ -90,9 +93,21 @@ interface WindowClock {
   stop(): void;
 }
 
+/** An artifact a window attached (`ctx.logArtifact`), within the plugin's limits. */
+export interface WindowArtifact {
+  name: string;
+  contentType: string;
+  body: Uint8Array;
+}
+
 export interface RunOptions {
   /** Where the plugin's log lines go (truncated, at most 100 a window). */
   onLog?: (line: LogLine) => void;
+  /**
+   * Where the window's artifacts go, as the app logs them (a window that then fails had them
+   * too: keep them only with an output). Without it, `ctx.logArtifact` still checks and counts.
+   */
+  onArtifact?: (artifact: WindowArtifact) => void;
 }
 
 /**
@@ -186,7 +201,7 @@ export class PluginSandbox implements Sandbox {
   private runtimeCode = '';
   private readonly filename: string;
   /** The window running now on the isolate, or the last one run there (for its crash report). */
-  private current: { window?: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number } } = {};
+  private current: { window?: NonNullable<CrashReport['window']> } = {};
   /** The context windows run in, with the runtime's operations, kept while its realm stays pristine. */
   private live:
     | {
@@ -199,7 +214,7 @@ export class PluginSandbox implements Sandbox {
   /** Runs are serialised: an isolate executes one thing at a time anyway, and a failing window must not take others down with it. */
   private queue: Promise<unknown> = Promise.resolve();
   /** The window running now: what the context's host operations answer for. */
-  private active: { seq: number; input: SandboxInput } | undefined;
+  private active: { seq: number; input: SandboxInput; artifacts: { names: Set<string>; bytes: number; onArtifact: RunOptions['onArtifact'] } } | undefined;
   /** Late log lines (the log callback is asynchronous) still go to their window's onLog for a moment. */
   private readonly recent = new Map<number, { onLog: ((line: LogLine) => void) | undefined; logs: number }>();
   private seq = 0;
@@ -214,6 +229,7 @@ export class PluginSandbox implements Sandbox {
     sampleStats: (seq) => jsonOf(this.window(seq).sampleStats),
     featureStats: (seq) => jsonOf(this.window(seq).featureStats),
     log: (seq, level, message, fields) => this.log(seq, level, message, fields),
+    artifact: (seq, name, contentType, body) => this.artifact(seq, name, contentType, body),
   };
 
   constructor(private readonly opts: SandboxOptions) {
@@ -289,14 +305,20 @@ export class PluginSandbox implements Sandbox {
 
   private async runNow(input: SandboxInput, runOptions: RunOptions): Promise<string> {
     const { isolate, plugin } = this.ensure();
-    this.current.window = { endpointId: input.endpoint.id, endpointName: input.endpoint.name, windowStart: input.windowStart, windowEnd: input.windowEnd };
+    this.current.window = {
+      endpointId: input.endpoint.id,
+      endpointName: input.endpoint.name,
+      windowStart: input.windowStart,
+      windowEnd: input.windowEnd,
+      ...(input.shadow ? { shadow: true as const } : {}),
+    };
     const timeout = this.opts.limits.timeoutMs;
     let clock: WindowClock | undefined;
     let failed = false;
     const onLog = runOptions.onLog;
     try {
       const keepModule = this.opts.isolation === 'version';
-      const { sample, reference, groundTruth, sampleStats: _s, featureStats: _f, ...head } = input;
+      const { sample, reference, groundTruth, sampleStats: _s, featureStats: _f, shadow: _shadow, ...head } = input;
       const spec = (sp: SampleData): SampleSpec => ({
         length: sp.length,
         columns: [...sp.columns],
@@ -309,10 +331,11 @@ export class PluginSandbox implements Sandbox {
         sample: spec(sample),
         ...(reference ? { reference: spec(reference) } : {}),
         ...(groundTruth ? { groundTruth: { matched: groundTruth.matched, numeric: groundTruth.numeric, strings: Object.keys(groundTruth.strings) } } : {}),
+        artifactLimits: this.artifactLimits(),
       };
       const meta = JSON.stringify(windowMeta);
       const seq = ++this.seq;
-      this.active = { seq, input };
+      this.active = { seq, input, artifacts: { names: new Set(), bytes: 0, onArtifact: runOptions.onArtifact } };
       if (onLog) this.recent.set(seq, { onLog, logs: 0 });
       let out: unknown;
       // a realm the last window left changed answers Answer.dirty without running anything: once
@@ -523,6 +546,40 @@ export class PluginSandbox implements Sandbox {
     if (!w?.onLog || ++w.logs > MAX_LOG_LINES_PER_WINDOW) return;
     const lvl = level === 'debug' || level === 'warn' || level === 'error' ? level : 'info';
     w.onLog({ level: lvl, message: String(message).slice(0, MAX_LOG_LINE_CHARS), fields: String(fields).slice(0, MAX_LOG_LINE_CHARS) });
+  }
+
+  /** The limits of `ctx.logArtifact` (a version recorded before they existed has the defaults). */
+  private artifactLimits(): ArtifactLimits {
+    const l = this.opts.limits;
+    return {
+      artifactBytes: l.artifactBytes ?? DEFAULT_ARTIFACT_LIMITS.artifactBytes,
+      windowArtifactBytes: l.windowArtifactBytes ?? DEFAULT_ARTIFACT_LIMITS.windowArtifactBytes,
+    };
+  }
+
+  /**
+   * An artifact of window `seq`, checked again (the runtime checked it before copying it out):
+   * '' when taken, else why not. Never throws (a host error would carry host frames in).
+   */
+  private artifact(seq: unknown, name: unknown, contentType: unknown, body: unknown): string {
+    const active = this.active;
+    if (!active || active.seq !== seq) return 'this window is over';
+    const limits = this.artifactLimits();
+    const a = active.artifacts;
+    if (typeof name !== 'string' || !ARTIFACT_NAME_PATTERN.test(name) || a.names.has(name) || a.names.size >= MAX_ARTIFACTS_PER_WINDOW)
+      return 'artifact refused: its name is not valid or already used, or the window has too many';
+    if (typeof contentType !== 'string' || contentType.length > 255 || !CONTENT_TYPE_PATTERN.test(contentType))
+      return `artifact '${name}' refused: contentType is not a MIME type`;
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body instanceof Uint8Array ? body : undefined;
+    if (!bytes) return `artifact '${name}' refused: the body must be a string or a Uint8Array`;
+    if (bytes.byteLength > limits.artifactBytes)
+      return `artifact '${name}' is ${bytes.byteLength} bytes, over the limit of ${limits.artifactBytes} bytes per artifact`;
+    if (a.bytes + bytes.byteLength > limits.windowArtifactBytes)
+      return `artifact '${name}' would bring this window's artifacts over the limit of ${limits.windowArtifactBytes} bytes per window`;
+    a.names.add(name);
+    a.bytes += bytes.byteLength;
+    a.onArtifact?.({ name, contentType, body: bytes });
+    return '';
   }
 
   /** Let go of the live context (its realm was changed): the next window gets a fresh one. */

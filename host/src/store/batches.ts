@@ -15,10 +15,10 @@ export class BatchStore {
     return (await updateJson<BatchRecord>(this.kv, batchKey(batch), (cur) => (cur ? undefined : batch)))!;
   }
 
-  /** The batch's windows were dispatched: `ingested` becomes `dispatched`, with their count and time (once). */
-  async markDispatched(batch: Pick<BatchRecord, 'endpoint' | 'batchId'>, windows: number, at: number): Promise<BatchRecord | undefined> {
+  /** The batch's windows were dispatched to `apps`: `ingested` becomes `dispatched`, with their count, the apps and the time (once). */
+  async markDispatched(batch: Pick<BatchRecord, 'endpoint' | 'batchId'>, windows: number, apps: string[], at: number): Promise<BatchRecord | undefined> {
     return await updateJson<BatchRecord>(this.kv, batchKey(batch), (cur) =>
-      cur && cur.status === 'ingested' ? { ...cur, status: 'dispatched', windows, dispatchedAt: at } : undefined,
+      cur && cur.status === 'ingested' ? { ...cur, status: 'dispatched', windows, apps, dispatchedAt: at } : undefined,
     );
   }
 }

@@ -4,7 +4,7 @@ import type { EndpointRecord, ReferenceTable } from '@modelwatch/protocol';
 import { endpointId } from '../domain/names.js';
 import { referenceStatsFor } from '../domain/reference.js';
 import { ModelwatchError } from '../errors.js';
-import { listJson, readJson, updateJson } from './kv.js';
+import { deleteJson, listJson, readJson, updateJson } from './kv.js';
 
 /** An endpoint to create: its name (checked by the caller: `checkEndpointName`), columns and whether it is monitored. */
 export interface NewEndpoint {
@@ -12,6 +12,19 @@ export interface NewEndpoint {
   featureNames: string[];
   labelNames: string[];
   monitoring: boolean;
+  modelName?: string;
+  modelVersion?: string;
+  tags?: Record<string, string>;
+}
+
+/** A change of an endpoint's descriptive fields (checked by the caller); `null` clears a field. */
+export interface EndpointChange {
+  modelName?: string | null;
+  modelVersion?: string | null;
+  /** Tags to set (added or replaced). */
+  setTags?: Record<string, string>;
+  /** Tag keys to remove. */
+  removeTags?: string[];
 }
 
 /** Column names the stream processor read from an endpoint's first events. */
@@ -24,8 +37,9 @@ export interface AdoptedNames {
  * The endpoint records (`mw_endpoints`, key: endpoint name) and every change of their state,
  * each a named operation doing one compare-and-set on the record (retried on a concurrent
  * change): the API creates endpoints, sets their reference and turns monitoring on and off; the
- * stream processor adopts the column names of an endpoint's first events. Endpoints are never
- * removed. The reference rows go to the `mw_references` object store, before the record.
+ * stream processor adopts the column names of an endpoint's first events. `delete` removes the
+ * record and its reference rows (its results are the writer's). The reference rows go to the
+ * `mw_references` object store, before the record.
  */
 export class EndpointStore {
   /** `references` is needed only by `setReference`. */
@@ -77,7 +91,19 @@ export class EndpointStore {
         return undefined;
       }
       created = true;
-      return { id: endpointId(name), name, featureNames, labelNames, featureStats: {}, monitoring: spec.monitoring, createdAt: now, updatedAt: now };
+      return {
+        id: endpointId(name),
+        name,
+        featureNames,
+        labelNames,
+        featureStats: {},
+        monitoring: spec.monitoring,
+        ...(spec.modelName !== undefined && { modelName: spec.modelName }),
+        ...(spec.modelVersion !== undefined && { modelVersion: spec.modelVersion }),
+        ...(spec.tags && Object.keys(spec.tags).length > 0 && { tags: spec.tags }),
+        createdAt: now,
+        updatedAt: now,
+      };
     });
     return { record: record!, created };
   }
@@ -114,6 +140,40 @@ export class EndpointStore {
       return { ...cur, monitoring, updatedAt: Date.now() };
     });
     return rec!;
+  }
+
+  /**
+   * Change the model name, model version and tags. The record after; `NOT_FOUND` if missing.
+   * Nothing is written (and `updatedAt` stays) when nothing changes.
+   */
+  async update(name: string, change: EndpointChange): Promise<EndpointRecord> {
+    const rec = await updateJson<EndpointRecord>(this.kv, name, (cur) => {
+      if (!cur) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}'`);
+      const next: EndpointRecord = { ...cur };
+      if (change.modelName === null) delete next.modelName;
+      else if (change.modelName !== undefined) next.modelName = change.modelName;
+      if (change.modelVersion === null) delete next.modelVersion;
+      else if (change.modelVersion !== undefined) next.modelVersion = change.modelVersion;
+      const tags = { ...cur.tags, ...change.setTags };
+      for (const k of change.removeTags ?? []) delete tags[k];
+      if (Object.keys(tags).length) next.tags = tags;
+      else delete next.tags;
+      if (JSON.stringify(next) === JSON.stringify(cur)) return undefined;
+      next.updatedAt = Date.now();
+      return next;
+    });
+    return rec!;
+  }
+
+  /**
+   * Remove the endpoint's record, then its reference rows. The record that was removed;
+   * `NOT_FOUND` if missing. Results, rows and events of the endpoint are not touched here.
+   */
+  async delete(name: string): Promise<EndpointRecord> {
+    const rec = await deleteJson<EndpointRecord>(this.kv, name);
+    if (!rec) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}'`);
+    if (this.references) await this.references.delete(`${rec.id}.json`);
+    return rec;
   }
 
   /**

@@ -1,6 +1,16 @@
 export { WatchedKv } from './watched-kv.js';
 export { BatchStore } from './batches.js';
-export { activeVersionOf, appliesTo, bundleName, DEFAULT_LIMITS, PluginStore, type PublishedVersion, type QuarantineStep } from './plugins.js';
+export {
+  activeVersionOf,
+  appliesTo,
+  bundleName,
+  describeEndpoints,
+  type EndpointMatchee,
+  DEFAULT_LIMITS,
+  PluginStore,
+  type PublishedVersion,
+  type QuarantineStep,
+} from './plugins.js';
 export { EndpointStore, type AdoptedNames, type NewEndpoint } from './endpoints.js';
 export { readSettings, SettingsStore, withBasePeriod, type PeriodChangeOptions, type SettingsChange } from './settings.js';
 export { ResultsDb, pointsOf, type OutboxPoint } from './results-db.js';

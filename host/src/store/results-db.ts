@@ -3,6 +3,10 @@ import type {
   AppOutputMessage,
   EndpointStatsRecord,
   LatestResult,
+  MetricName,
+  MetricPoint,
+  MetricValuesQuery,
+  PurgedResults,
   ResultsQuery,
   ServingCounts,
   ServingMinuteMessage,
@@ -30,6 +34,7 @@ const pad = (n: number) => String(n).padStart(16, '0');
 export class ResultsDb {
   private readonly db: Level<string, unknown>;
   private readonly windows;
+  private readonly shadows;
   private readonly latest;
   private readonly outbox;
   private readonly serving;
@@ -40,6 +45,7 @@ export class ResultsDb {
   constructor(path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: 'json' });
     this.windows = this.db.sublevel<string, WindowRecord>('w', { valueEncoding: 'json' });
+    this.shadows = this.db.sublevel<string, WindowRecord>('h', { valueEncoding: 'json' });
     this.latest = this.db.sublevel<string, LatestResult>('l', { valueEncoding: 'json' });
     this.outbox = this.db.sublevel<string, OutboxPoint>('o', { valueEncoding: 'json' });
     this.serving = this.db.sublevel<string, ServingRecord>('s', { valueEncoding: 'json' });
@@ -64,6 +70,7 @@ export class ResultsDb {
   }
 
   private async storeNow(out: AppOutputMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
+    if (out.shadow) return this.storeShadow(out);
     const wkey = `${out.endpointId}/${out.app}/${pad(out.windowStart)}`;
     if ((await this.windows.get(wkey)) !== undefined) return 'duplicate';
     const storedAt = Date.now();
@@ -96,6 +103,19 @@ export class ResultsDb {
     const stats = await this.statusSeen(out);
     if (stats) ops.push({ type: 'put', sublevel: this.stats, key: out.endpointId, value: stats });
     await this.db.batch(ops as never);
+    return 'stored';
+  }
+
+  /**
+   * A shadow version's output: its window alone, under `h/<endpoint id>/<app>/<version>/<window
+   * start>` (once per version and window), with no latest values, no TSDB point and no status
+   * noted, so nothing of the active version's series or drift status changes.
+   */
+  private async storeShadow(out: AppOutputMessage): Promise<'stored' | 'duplicate'> {
+    const key = `${out.endpointId}/${out.app}/${out.version}/${pad(out.windowStart)}`;
+    if ((await this.shadows.get(key)) !== undefined) return 'duplicate';
+    const { v: _v, attempts, ...rest } = out;
+    await this.shadows.put(key, { ...rest, attempts: attempts ?? 1, storedAt: Date.now() });
     return 'stored';
   }
 
@@ -160,11 +180,11 @@ export class ResultsDb {
     return await this.windows.get(`${endpointId}/${app}/${pad(windowStart)}`);
   }
 
-  /** Window records, newest window first. */
+  /** Window records (of the shadow versions with `shadow`), newest window first. */
   async query(q: ResultsQuery = {}): Promise<WindowRecord[]> {
     const prefix = q.endpointId ? `${q.endpointId}/${q.app ? `${q.app}/` : ''}` : '';
     const out: WindowRecord[] = [];
-    for await (const v of this.windows.values(prefix ? { gte: prefix, lt: `${prefix}\uffff` } : {})) {
+    for await (const v of (q.shadow ? this.shadows : this.windows).values(prefix ? { gte: prefix, lt: `${prefix}\uffff` } : {})) {
       if (q.app && v.app !== q.app) continue;
       if (q.since !== undefined && v.windowStart < q.since) continue;
       out.push(v);
@@ -179,6 +199,88 @@ export class ResultsDb {
     return out;
   }
 
+  /** The results and metrics the endpoint's windows hold (batches' windows apart), by full name. */
+  async metricNames(endpointId: string): Promise<MetricName[]> {
+    const seen = new Map<string, MetricName>();
+    const note = (app: string, type: 'result' | 'metric', name: string, start: number) => {
+      const fullName = `${app}.${type}.${name}`;
+      const m = seen.get(fullName);
+      if (!m) seen.set(fullName, { fullName, app, type, name, windows: 1, first: start, last: start });
+      else {
+        m.windows++;
+        m.first = Math.min(m.first, start);
+        m.last = Math.max(m.last, start);
+      }
+    };
+    for await (const w of this.windows.values({ gte: `${endpointId}/`, lt: `${endpointId}/\uffff` })) {
+      for (const r of w.results) note(w.app, 'result', r.name, w.windowStart);
+      for (const m of w.metrics) note(w.app, 'metric', m.name, w.windowStart);
+    }
+    return [...seen.values()].sort((a, b) => a.fullName.localeCompare(b.fullName));
+  }
+
+  /**
+   * Values of the endpoint's results and metrics in windows starting in `[from, to)`, one page
+   * of at most `limit` points, by app then window time; `next` resumes after the page.
+   */
+  async metricValues(q: MetricValuesQuery): Promise<{ points: MetricPoint[]; next?: string }> {
+    const limit = q.limit ?? 1000;
+    const names = q.names ? new Set(q.names) : undefined;
+    const apps = q.names ? [...new Set(q.names.map((n) => n.slice(0, n.indexOf('.'))))].sort() : undefined;
+    const cursor = q.after ? decodeCursor(q.after) : undefined;
+    const points: MetricPoint[] = [];
+    const prefix = `${q.endpointId}/`;
+    for await (const [key, w] of this.windows.iterator({ gte: cursor?.key ?? prefix, lt: `${prefix}\uffff` })) {
+      if (apps && !apps.includes(w.app)) continue;
+      if (q.from !== undefined && w.windowStart < q.from) continue;
+      if (q.to !== undefined && w.windowStart >= q.to) continue;
+      const all: MetricPoint[] = [
+        ...w.results.map((r) => ({
+          fullName: `${w.app}.result.${r.name}`,
+          windowStart: w.windowStart,
+          windowEnd: w.windowEnd,
+          value: r.value,
+          kind: r.kind,
+          status: r.status,
+        })),
+        ...w.metrics.map((m) => ({ fullName: `${w.app}.metric.${m.name}`, windowStart: w.windowStart, windowEnd: w.windowEnd, value: m.value })),
+      ].filter((p) => !names || names.has(p.fullName));
+      const skip = cursor && key === cursor.key ? cursor.index : 0;
+      for (let i = skip; i < all.length; i++) {
+        if (points.length === limit) return { points, next: encodeCursor(key, i) };
+        points.push(all[i]!);
+      }
+    }
+    return { points };
+  }
+
+  /** Remove everything stored of an endpoint: its windows (its batches' too), latest values, serving intervals and statistics. */
+  purgeEndpoint(endpointId: string): Promise<PurgedResults> {
+    const run = this.lock.then(async (): Promise<PurgedResults> => {
+      const keysIn = async (level: { keys(o: object): AsyncIterable<string> }, ranges: Array<[string, string]>) => {
+        const out: string[] = [];
+        for (const [gte, lt] of ranges) for await (const k of level.keys({ gte, lt })) out.push(k);
+        return out;
+      };
+      const own: Array<[string, string]> = [
+        [`${endpointId}/`, `${endpointId}/\uffff`],
+        [`${endpointId}-`, `${endpointId}-\uffff`],
+      ];
+      const windows = await keysIn(this.windows, own);
+      const latest = await keysIn(this.latest, own);
+      const serving = await keysIn(this.serving, [own[0]!]);
+      await this.db.batch([
+        ...windows.map((key) => ({ type: 'del' as const, sublevel: this.windows, key })),
+        ...latest.map((key) => ({ type: 'del' as const, sublevel: this.latest, key })),
+        ...serving.map((key) => ({ type: 'del' as const, sublevel: this.serving, key })),
+        { type: 'del' as const, sublevel: this.stats, key: endpointId },
+      ] as never);
+      return { windows: windows.length, latest: latest.length, servingIntervals: serving.length };
+    });
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
   /** The oldest points waiting for the TSDB. */
   async pendingPoints(limit: number): Promise<Array<[string, OutboxPoint]>> {
     const out: Array<[string, OutboxPoint]> = [];
@@ -189,6 +291,18 @@ export class ResultsDb {
   async removePoints(keys: string[]): Promise<void> {
     await this.outbox.batch(keys.map((key) => ({ type: 'del' as const, key })));
   }
+}
+
+const encodeCursor = (key: string, index: number) => Buffer.from(JSON.stringify([key, index])).toString('base64url');
+
+function decodeCursor(s: string): { key: string; index: number } {
+  try {
+    const [key, index] = JSON.parse(Buffer.from(s, 'base64url').toString()) as [unknown, unknown];
+    if (typeof key === 'string' && typeof index === 'number') return { key, index };
+  } catch {
+    // not a cursor of ours: said below
+  }
+  throw new Error(`'${s}' is not the 'next' of a page`);
 }
 
 function newStats(endpointId: string, endpointName: string): EndpointStatsRecord {

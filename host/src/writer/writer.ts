@@ -69,6 +69,8 @@ export class Writer {
       deps.streaksKv && deps.pluginsKv
         ? new FailureStreaks(deps.streaksKv, deps.quarantineAfter ?? 5, {
             otherVersionWindow: async (out, start) => {
+              // a shadow's windows are stored per version: no other version's window is in its way
+              if (out.shadow) return undefined;
               const w = await deps.db.getWindow(out.endpointId, out.app, start);
               return w && w.version !== out.version ? w : undefined;
             },
@@ -89,6 +91,9 @@ export class Writer {
         void (async (): Promise<ResultsReply> => {
           try {
             const q = jsonCodec.decode<ResultsRequest>(msg.data);
+            if ('metricNames' in q) return { metricNames: await db.metricNames(q.metricNames.endpointId) };
+            if ('metricValues' in q) return await db.metricValues(q.metricValues);
+            if ('purge' in q) return { purged: await db.purgeEndpoint(q.purge.endpointId) };
             if (q.latest) return { latest: await db.latestResults(q.endpointId) };
             return { windows: await db.query(q) };
           } catch (e) {
@@ -188,7 +193,11 @@ export class Writer {
     // a batch's windows (only those with rows, all dispatched at once) do not follow one another: no streak
     if (this.streaks && !out.endpointId.includes('-')) work.push(this.streaks.account(out));
     if (out.outcome === 'error' && stored && this.deps.pluginsKv) {
-      work.push(this.lastErrors.push(out.app, out).catch((err: unknown) => this.log.warn({ err }, 'could not record a plugin failure')));
+      work.push(
+        this.lastErrors
+          .push(out.shadow ? `${out.app}=shadow` : out.app, out)
+          .catch((err: unknown) => this.log.warn({ err }, 'could not record a plugin failure')),
+      );
     }
     await Promise.all(work);
   }
@@ -204,7 +213,12 @@ export class Writer {
       return;
     }
     const { quarantined } = await this.plugins.quarantine(out, streak);
-    if (quarantined) this.log.warn({ plugin: out.app, version: out.version, endpoint: out.endpointName, failures: streak }, 'plugin quarantined');
+    if (quarantined) {
+      this.log.warn(
+        { plugin: out.app, version: out.version, endpoint: out.endpointName, failures: streak },
+        out.shadow ? 'shadow version dropped' : 'plugin quarantined',
+      );
+    }
   }
 
   /** Wait `ms`, or less when the writer stops (or, while idle, when an output arrives). */

@@ -54,6 +54,21 @@ export const KL_ZERO_SCALING = 1e-4;
 
 const APP = 'histogram-data-drift';
 
+/** The artifact of every window with drift computed: one row per feature compared. */
+export const DRIFT_TABLE = 'drift-table.csv';
+
+/** The per-feature drift table as CSV: `feature,tvd,hellinger,kld,general_drift` (general_drift = (tvd + hellinger) / 2, as MLRun's). */
+export function driftTableCsv(features: Readonly<Record<string, FeatureDrift>>, names: readonly string[]): string {
+  // a feature name is quoted when CSV needs it
+  const cell = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  const lines = ['feature,tvd,hellinger,kld,general_drift'];
+  for (const name of names) {
+    const f = features[name]!;
+    lines.push([cell(name), f.tvd, f.hellinger, f.kld, (f.tvd + f.hellinger) / 2].join(','));
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** The distances between one feature's window and reference histograms. */
 export interface FeatureDrift {
   tvd: number;
@@ -231,6 +246,9 @@ export default class HistogramDataDrift extends MonitoringApplication<HistogramD
     const kldMean = mean('kld');
     const tvdMean = mean('tvd');
     const value = (hellingerMean + tvdMean) / 2;
+
+    // the per-feature table, as MLRun's app logs its features' drift results
+    ctx.logArtifact(DRIFT_TABLE, driftTableCsv(features, computed), { contentType: 'text/csv; charset=utf-8' });
 
     const extra: Record<string, JsonValue> = { thresholds: { ...thresholds }, rows, skipped };
     let status = driftStatus(value, thresholds);

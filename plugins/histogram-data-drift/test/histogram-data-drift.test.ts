@@ -1,9 +1,10 @@
 import { DEFAULT_EXTRA_DATA_BYTES, ResultKind, ResultStatus, type MonitoringContext, type MonitoringResult } from '@modelwatch/sdk';
-import { normalizeAppOutput, type NormalizedOutput } from '@modelwatch/sdk/testing';
+import { normalizeAppOutput, type NormalizedOutput, type TestArtifact } from '@modelwatch/sdk/testing';
 import { referenceStats, windowStats } from '@modelwatch/sdk/stats';
 import { describe, expect, it } from 'vitest';
 import { binomialUpperBound, createContext, rng as seededRandom, type Column, type LogLine } from '../../test-utils/context.js';
 import HistogramDataDrift, {
+  DRIFT_TABLE,
   calibratedStatus,
   histogramDistances,
   resolveDecision,
@@ -28,7 +29,7 @@ interface ContextOptions {
 }
 
 /** The context the host builds (MLRun's app reads no rows: the reference is given as statistics only). */
-function makeContext(opts: ContextOptions): { ctx: MonitoringContext<HistogramDataDriftConfig>; logs: LogLine[] } {
+function makeContext(opts: ContextOptions): { ctx: MonitoringContext<HistogramDataDriftConfig>; logs: LogLine[]; artifacts: TestArtifact[] } {
   return createContext<HistogramDataDriftConfig>({
     sample: opts.window,
     reference: opts.reference,
@@ -202,6 +203,33 @@ describe('parity with MLRun (numpy reference)', () => {
     expect(gd.extraData!.rows).toBe(REF.windows.no_drift!.data[REF.features[0]!]!.length);
     expect(Object.values(skippedOf(gd)).flat()).toEqual([]);
     expect(gd.extraData!.truncated).toBeUndefined();
+  });
+
+  it("attaches the per-feature drift table as CSV, with MLRun's numbers", () => {
+    for (const [wname, w] of Object.entries(REF.windows)) {
+      const { ctx, artifacts } = parityContext(wname);
+      const out = run(ctx);
+      expect(artifacts.map((a) => [a.name, a.contentType])).toEqual([[DRIFT_TABLE, 'text/csv; charset=utf-8']]);
+      const [head, ...lines] = artifacts[0]!.text().trimEnd().split('\n');
+      expect(head).toBe('feature,tvd,hellinger,kld,general_drift');
+      expect(lines.map((l) => l.split(',')[0])).toEqual(REF.features);
+      for (const line of lines) {
+        const [feature, tvd, hellinger, kld, general] = line.split(',');
+        const e = w.expected.features[feature!]!;
+        expect(Number(tvd)).toBeCloseTo(e.tvd, 12);
+        expect(Number(hellinger)).toBeCloseTo(e.hellinger, 12);
+        expect(Number(kld)).toBeCloseTo(e.kld, 12);
+        expect(Number(general)).toBeCloseTo((e.tvd + e.hellinger) / 2, 12);
+      }
+      // the results are those of the parity tests: the table is an addition
+      expect(generalDrift(out).value).toBeCloseTo(w.expected.generalDrift, 12);
+    }
+  });
+
+  it('attaches no table when nothing was compared', () => {
+    const { ctx, artifacts } = makeContext({ reference: REF.reference, window: {}, featureNames: REF.features });
+    run(ctx);
+    expect(artifacts).toEqual([]);
   });
 });
 

@@ -10,6 +10,7 @@ import { createHost } from '../../host.js';
 import { createLogger } from '../../logger.js';
 import type { GlobalArgs } from '../args.js';
 import { fmtValue, iso, printTable } from '../format.js';
+import { progressBar } from '../progress.js';
 import { describeDefaultApp } from './monitoring.js';
 
 interface DemoArgs extends GlobalArgs {
@@ -55,6 +56,8 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
     out(`modelwatch demo: host in ${dir} (log: ${logFile})\n`);
     const host = createHost({ dataDir: dir, httpPort: 0, basePeriod: args['base-period'], allowedLateness: '1s', runners: 1 }, logger, logStream);
     const started = Date.now();
+    // on a terminal: the windows analysed of the total, with the time left
+    const bar = progressBar('windows analysed', 'windows', { json: args.json });
     try {
       await host.start();
       out(`  host running: API ${host.apiUrl}, NATS ${host.natsUrl}, windows of ${args['base-period']}\n`);
@@ -77,8 +80,17 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
         { drifted: true, until: firstWindow + 2 * args.windows * periodMs },
       ];
       let sent = 0;
+      const total = 2 * args.windows;
+      let polled = 0;
+      const stored = async () => {
+        polled = Date.now();
+        const ws = await client.results({ endpoint: 'churn-model' });
+        bar.update(Math.min(total, ws.filter((w) => w.windowStart >= firstWindow).length), total);
+        return ws;
+      };
+      bar.update(0, total);
       for (const phase of phases) {
-        out(`  sending ${phase.drifted ? 'DRIFTED' : 'normal'} traffic for ${args.windows} window(s)...\n`);
+        bar.log(`  sending ${phase.drifted ? 'DRIFTED' : 'normal'} traffic for ${args.windows} window(s)...\n`);
         while (Date.now() < phase.until - 50) {
           const events = Array.from({ length: 20 }, (_, i) => {
             const x = row(r, phase.drifted);
@@ -91,18 +103,19 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
           });
           await client.sendEvents('churn-model', events);
           sent += events.length;
+          if (Date.now() - polled > 1000) await stored();
           await sleep(Math.min(100, Math.max(0, phase.until - 50 - Date.now())));
         }
         await sleep(Math.max(0, phase.until - Date.now()));
       }
-      out(`  sent ${sent} events; waiting for the last windows to close...\n`);
-      const total = 2 * args.windows;
+      bar.log(`  sent ${sent} events; waiting for the last windows to close...\n`);
       const deadline = Date.now() + 30_000;
-      let windows = await client.results({ endpoint: 'churn-model' });
+      let windows = await stored();
       while (windows.filter((w) => w.windowStart >= firstWindow).length < total && Date.now() < deadline) {
         await sleep(250);
-        windows = await client.results({ endpoint: 'churn-model' });
+        windows = await stored();
       }
+      bar.stop();
       const ours = windows.filter((w) => w.windowStart >= firstWindow && w.windowStart < firstWindow + total * periodMs).reverse();
       out('\n');
       printTable(
@@ -131,6 +144,7 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
       out(`  more: modelwatch results --json, ARCHITECTURE.md; this host is stopping now.\n`);
       if (!(complete && normalOk && driftOk)) process.exitCode = 1;
     } finally {
+      bar.stop();
       await host.stop();
       if (!args['keep-data']) await rm(dir, { recursive: true, force: true });
     }

@@ -1,16 +1,61 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
+import { DRIFT_STATUS_NAMES, type DriftStatusName } from '../../api/contract.js';
 import { ModelwatchClient } from '../../client/client.js';
+import { parseTagAssignments } from '../../domain/selector.js';
 import { ModelwatchError } from '../../errors.js';
 import type { GlobalArgs } from '../args.js';
-import { iso, printJson, printTable } from '../format.js';
+import { fmtValue, iso, printJson, printTable } from '../format.js';
+import { uploadBar } from '../progress.js';
 
 interface CreateArgs extends GlobalArgs {
   name: string;
   features?: string;
   labels?: string;
   reference?: string;
+  modelName?: string;
+  modelVersion?: string;
+  tag?: string[];
+}
+
+interface UpdateArgs extends GlobalArgs {
+  name: string;
+  modelName?: string;
+  modelVersion?: string;
+  tag?: string[];
+  removeTag?: string[];
+}
+
+interface ListArgs extends GlobalArgs {
+  name?: string;
+  selector?: string;
+  status?: DriftStatusName;
+}
+
+interface SetReferenceArgs extends GlobalArgs {
+  name: string;
+  reference?: string;
+  from?: string;
+  to?: string;
+  last?: string;
+}
+
+const tagsText = (tags: Record<string, string> | undefined) =>
+  Object.entries(tags ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+
+/** Ask on the terminal; false when there is none to ask on. */
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
 }
 
 const list = (s: string | undefined) =>
@@ -35,7 +80,7 @@ export function referenceFormat(path: string): 'csv' | 'jsonl' | 'json' {
   throw new ModelwatchError('INVALID_REFERENCE', `${path}: use a .csv (with a header), .jsonl/.ndjson or .json file`);
 }
 
-async function readReference(path: string): Promise<{ data: string; format: 'csv' | 'jsonl' | 'json' }> {
+export async function readReference(path: string): Promise<{ data: string; format: 'csv' | 'jsonl' | 'json' }> {
   const format = referenceFormat(path);
   try {
     return { data: await readFile(path, 'utf8'), format };
@@ -44,7 +89,13 @@ async function readReference(path: string): Promise<{ data: string; format: 'csv
   }
 }
 
-/** `modelwatch endpoint create|list|get|set-reference`. */
+/** Upload a reference, with a progress bar on a terminal. */
+async function uploadReference(client: ModelwatchClient, name: string, ref: { data: string; format: 'csv' | 'jsonl' | 'json' }, json: boolean) {
+  const upload = uploadBar(`reference of ${name}`, { json });
+  return await client.setReference(name, ref.data, ref.format, { onUpload: upload.onUpload }).finally(() => upload.stop());
+}
+
+/** `modelwatch endpoint create|update|delete|list|get|show|set-reference|monitoring`. */
 export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'endpoint <command>',
   describe: 'register and list model endpoints',
@@ -65,42 +116,173 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               type: 'string',
               describe: 'training data: CSV with a header, JSON Lines or a JSON array; the host computes reference statistics',
             })
-            .example('$0 endpoint create --name churn --reference train.csv --labels churned', ''),
+            .option('model-name', { type: 'string', describe: 'the model served behind the endpoint' })
+            .option('model-version', { type: 'string', describe: "the model's version" })
+            .option('tag', { type: 'string', array: true, describe: 'a tag key=value (repeat the flag for more), as selectors pick endpoints by' })
+            .example('$0 endpoint create --name churn --reference train.csv --labels churned', '')
+            .example('$0 endpoint create --name fraud-eu --model-name fraud --model-version 3 --tag team=fraud --tag env=prod', ''),
         async (args) => {
           const client = new ModelwatchClient({ url: args.host });
           const ref = args.reference ? await readReference(args.reference) : undefined;
           const features = list(args.features);
           const labels = list(args.labels);
-          let ep = await client.createEndpoint({ name: args.name, ...(features && { featureNames: features }), ...(labels && { labelNames: labels }) });
-          if (ref) ep = await client.setReference(args.name, ref.data, ref.format);
+          let ep = await client.createEndpoint({
+            name: args.name,
+            ...(features && { featureNames: features }),
+            ...(labels && { labelNames: labels }),
+            ...(args.modelName !== undefined && { modelName: args.modelName }),
+            ...(args.modelVersion !== undefined && { modelVersion: args.modelVersion }),
+            ...(args.tag && { tags: parseTagAssignments(args.tag) }),
+          });
+          if (ref) ep = await uploadReference(client, args.name, ref, args.json);
           if (args.json) return printJson(ep);
           process.stdout.write(`endpoint ${ep.name} (id ${ep.id}): ${ep.featureNames.length} features${ep.hasReference ? ', reference statistics set' : ''}\n`);
         },
       )
-      .command<GlobalArgs & { name: string; reference: string }>(
+      .command<SetReferenceArgs>(
         'set-reference <name>',
-        "replace an endpoint's reference data",
-        (b) => b.positional('name', { type: 'string', demandOption: true }).option('reference', { type: 'string', demandOption: true }),
+        "replace an endpoint's reference data: from a file, or from the endpoint's own traffic (a past range, or a trailing window)",
+        (b) =>
+          b
+            .positional('name', { type: 'string', demandOption: true })
+            .option('reference', { type: 'string', describe: 'training data: CSV with a header, JSON Lines or a JSON array' })
+            .option('from', { type: 'string', describe: "with --to: the endpoint's rows with event times from T (ISO or ms) are the reference" })
+            .option('to', { type: 'string', describe: 'the end of the range (excluded)' })
+            .option('last', { type: 'string', describe: "the endpoint's rows of the last DURATION (1h, 30m) are the reference" })
+            .check((a) => {
+              const ways = [a.reference !== undefined, a.from !== undefined || a.to !== undefined, a.last !== undefined].filter(Boolean).length;
+              if (ways !== 1) throw new Error('give one of --reference FILE, --from T --to T, or --last DURATION');
+              if ((a.from === undefined) !== (a.to === undefined)) throw new Error('--from and --to go together');
+              return true;
+            })
+            .example('$0 endpoint set-reference churn --from 2026-11-20T00:00:00Z --to 2026-11-21T00:00:00Z', 'a day of production traffic')
+            .example('$0 endpoint set-reference churn --last 6h', 'the last six hours'),
         async (args) => {
-          const ref = await readReference(args.reference);
-          const ep = await new ModelwatchClient({ url: args.host }).setReference(args.name, ref.data, ref.format);
+          const client = new ModelwatchClient({ url: args.host });
+          if (args.reference !== undefined) {
+            const ref = await readReference(args.reference);
+            const ep = await uploadReference(client, args.name, ref, args.json);
+            if (args.json) return printJson(ep);
+            process.stdout.write(`reference of ${ep.name} set from ${ep.referenceRows} rows\n`);
+            return;
+          }
+          const ep = await client.setReferenceFromTraffic(args.name, args.last !== undefined ? { last: args.last } : { from: args.from!, to: args.to! });
           if (args.json) return printJson(ep);
-          process.stdout.write(`reference of ${ep.name} set from ${ep.referenceRows} rows\n`);
+          process.stdout.write(`reference of ${ep.name} set from ${ep.referenceRows} rows of its traffic from ${iso(ep.from)} to ${iso(ep.to)}\n`);
         },
       )
-      .command<GlobalArgs>(
-        'list',
-        'list endpoints',
-        (b) => b,
+      .command<UpdateArgs>(
+        'update <name>',
+        "change an endpoint's model name, model version or tags",
+        (b) =>
+          b
+            .positional('name', { type: 'string', demandOption: true })
+            .option('model-name', { type: 'string', describe: 'the model served behind the endpoint ("" clears it)' })
+            .option('model-version', { type: 'string', describe: 'its version ("" clears it)' })
+            .option('tag', { type: 'string', array: true, describe: 'a tag key=value to add or replace (repeat for more)' })
+            .option('remove-tag', { type: 'string', array: true, describe: 'a tag key to remove (repeat for more)' })
+            .check((a) => {
+              const { modelName, modelVersion, tag, removeTag } = a as Partial<UpdateArgs>;
+              if (modelName === undefined && modelVersion === undefined && !tag?.length && !removeTag?.length) {
+                throw new Error('nothing to change: give --model-name, --model-version, --tag or --remove-tag');
+              }
+              return true;
+            })
+            .example('$0 endpoint update fraud-eu --model-version 4 --tag env=staging --remove-tag canary', ''),
         async (args) => {
-          const eps = await new ModelwatchClient({ url: args.host }).listEndpoints();
+          const ep = await new ModelwatchClient({ url: args.host }).updateEndpoint(args.name, {
+            ...(args.modelName !== undefined && { modelName: args.modelName === '' ? null : args.modelName }),
+            ...(args.modelVersion !== undefined && { modelVersion: args.modelVersion === '' ? null : args.modelVersion }),
+            ...(args.tag?.length && { tags: parseTagAssignments(args.tag) }),
+            ...(args.removeTag?.length && { removeTags: args.removeTag }),
+          });
+          if (args.json) return printJson(ep);
+          process.stdout.write(
+            `endpoint ${ep.name}: model ${ep.modelName ?? '-'} version ${ep.modelVersion ?? '-'}, tags ${tagsText(ep.tags) || '-'}, updated ${iso(ep.updatedAt)}\n`,
+          );
+        },
+      )
+      .command<GlobalArgs & { name: string; purge?: boolean; yes?: boolean }>(
+        'delete <name>',
+        'delete an endpoint (its record and reference); its stored results, rows and events stay unless --purge',
+        (b) =>
+          b
+            .positional('name', { type: 'string', demandOption: true })
+            .option('purge', {
+              type: 'boolean',
+              describe:
+                "also remove what is stored of it: results and serving metrics in the writer's store, its events, rows, outputs, dead letters and labels, controller progress and batches (not points already in the TSDB)",
+            })
+            .option('yes', { type: 'boolean', describe: 'do not ask for confirmation of --purge' }),
+        async (args) => {
+          if (args.purge && !args.yes) {
+            const ok = await confirm(
+              `delete endpoint ${args.name} and remove its results, serving metrics, events, rows, outputs, dead letters, labels and batches? (points in the TSDB stay)`,
+            );
+            if (!ok)
+              throw new ModelwatchError(
+                'INVALID_ARGUMENT',
+                `not deleted: --purge removes the stored data of ${args.name}; confirm on a terminal or pass --yes`,
+              );
+          }
+          const r = await new ModelwatchClient({ url: args.host }).deleteEndpoint(args.name, { purge: Boolean(args.purge) });
+          if (args.json) return printJson(r);
+          const lines = [`deleted endpoint ${r.endpoint} (id ${r.endpointId}): its record${r.reference ? ' and reference rows' : ''}`];
+          if (r.purged) {
+            const p = r.purged;
+            lines.push(
+              `removed ${p.results.windows} result windows, ${p.results.latest} latest values, ${p.results.servingIntervals} serving intervals from the writer's store`,
+              `removed messages: ${Object.entries(p.messages)
+                .map(([k, v]) => `${k} ${v}`)
+                .join(', ')}`,
+              `removed ${p.controllerKeys} controller progress keys, ${p.batches} batches`,
+            );
+          }
+          lines.push(`kept: ${r.kept.join('; ')}`);
+          process.stdout.write(`${lines.join('\n')}\n`);
+        },
+      )
+      .command<ListArgs>(
+        'list',
+        'list endpoints, filtered by a name glob, a tag selector and the drift status',
+        (b) =>
+          b
+            .option('name', { type: 'string', describe: 'a glob on the name: fraud-*' })
+            .option('selector', { type: 'string', describe: "a tag selector: 'team=fraud,env!=dev,tier in (gold,silver),!legacy'" })
+            .option('status', {
+              type: 'string',
+              describe: `the drift status of the last 24 hours: ${Object.keys(DRIFT_STATUS_NAMES).join(', ')} (none: no result)`,
+            })
+            .example("$0 endpoint list --name 'fraud-*' --selector 'env in (prod,staging)' --status detected", ''),
+        async (args) => {
+          const eps = await new ModelwatchClient({ url: args.host }).listEndpoints({
+            ...(args.name !== undefined && { name: args.name }),
+            ...(args.selector !== undefined && { selector: args.selector }),
+            ...(args.status !== undefined && { status: args.status }),
+          });
           if (args.json) return printJson(eps);
           printTable(
-            ['name', 'features', 'reference', 'monitoring', 'requests', 'errors', 'avg latency', 'last request', 'drift', 'late rows', 'dead letters'],
+            [
+              'name',
+              'model',
+              'tags',
+              'features',
+              'reference',
+              'monitoring',
+              'requests',
+              'errors',
+              'avg latency',
+              'last request',
+              'drift',
+              'late rows',
+              'dead letters',
+            ],
             eps.map((e) => {
               const s = e.stats;
               return [
                 e.name,
+                e.modelName ? `${e.modelName}${e.modelVersion ? `:${e.modelVersion}` : ''}` : '-',
+                clip(tagsText(e.tags), 30) || '-',
                 clip(e.featureNames.join(', '), 30),
                 e.hasReference ? 'yes' : 'no',
                 e.monitoring ? 'on' : 'off',
@@ -150,6 +332,44 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               '',
             ].join('\n'),
           );
+        },
+      )
+      .command<GlobalArgs & { name: string }>(
+        'show <name>',
+        'one endpoint: its fields, the latest result of each app, and its serving totals',
+        (b) => b.positional('name', { type: 'string', demandOption: true }),
+        async (args) => {
+          const client = new ModelwatchClient({ url: args.host });
+          const { featureStats: _stats, ...ep } = await client.getEndpoint(args.name);
+          const latest = await client.latest(args.name);
+          const apps = [...new Set(latest.map((r) => r.app))].sort();
+          const s = ep.stats;
+          if (args.json) return printJson({ ...ep, latest });
+          process.stdout.write(
+            [
+              `endpoint ${ep.name} (id ${ep.id}), monitoring ${ep.monitoring ? 'on' : 'off'}`,
+              `model:           ${ep.modelName ?? '-'}${ep.modelVersion ? ` version ${ep.modelVersion}` : ''}`,
+              `tags:            ${tagsText(ep.tags) || '-'}`,
+              `created:         ${iso(ep.createdAt)}`,
+              `updated:         ${iso(ep.updatedAt)}`,
+              `features:        ${ep.featureNames.join(', ') || '(none yet)'}`,
+              `outputs:         ${ep.labelNames.join(', ') || '(none yet)'}`,
+              `reference:       ${ep.referenceRowCount !== undefined ? `${ep.referenceRowCount} rows, set ${iso(ep.referenceRevision!)}` : 'none'}`,
+              `requests:        ${s ? `${s.requests} (errors ${s.errors}), ${s.predictions} predictions, avg latency ${s.latencyAvg !== null ? micros(s.latencyAvg) : '-'}` : '-'}`,
+              `last request:    ${s?.lastRequest != null ? iso(s.lastRequest) : '-'}`,
+              `drift status:    ${s ? driftName(s.driftStatus) : '-'}`,
+              apps.length ? 'latest results:' : 'latest results:  (none yet)',
+              '',
+            ].join('\n'),
+          );
+          if (apps.length) {
+            printTable(
+              ['app', 'version', 'result', 'window start', 'status', 'value'],
+              latest
+                .sort((a, b) => a.app.localeCompare(b.app) || a.name.localeCompare(b.name))
+                .map((r) => [r.app, r.version, r.name, iso(r.windowStart), STATUS_NAMES[String(r.status)] ?? String(r.status), fmtValue(r.value)]),
+            );
+          }
         },
       )
       .command<GlobalArgs & { name: string; on: boolean }>(

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { resultKindName, resultStatusName, type JsonValue, type ResultKind, type ResultStatus } from '@modelwatch/sdk';
 import type { DryRunResult, PluginRecord, ReferenceTable } from '@modelwatch/protocol';
+import type { ShadowComparison } from '../../api/contract.js';
 import { ModelwatchClient } from '../../client/client.js';
 import { parseReference } from '../../domain/reference.js';
 import { windowAt } from '../../domain/windows.js';
@@ -14,6 +15,7 @@ import { checkLocal, dryRunLocal, runLocal } from '../../runner/local.js';
 import { activeVersionOf } from '../../store/plugins.js';
 import type { GlobalArgs } from '../args.js';
 import { fmtValue, iso, printJson, printTable } from '../format.js';
+import { progressBar } from '../progress.js';
 import { referenceFormat } from './endpoint.js';
 
 async function readTable(path: string): Promise<ReferenceTable> {
@@ -50,7 +52,29 @@ function parseJsonObject(text: string, what: string): Record<string, JsonValue> 
 
 function printPlugin(p: PluginRecord, json: boolean) {
   if (json) return printJson(p);
-  process.stdout.write(`${p.name}@${p.activeVersion}: ${p.status}${p.statusReason ? ` (${p.statusReason})` : ''}\n`);
+  const shadow = p.shadow ? `; shadow ${p.shadow.version}` : '';
+  process.stdout.write(`${p.name}@${p.activeVersion}: ${p.status}${p.statusReason ? ` (${p.statusReason})` : ''}${shadow}\n`);
+}
+
+/** A shadow's comparison: one line of totals, then a row per result. */
+function printComparison(c: ShadowComparison, json: boolean) {
+  if (json) return printJson(c);
+  const changes = (m: Record<string, number>, name: (s: string) => string) =>
+    Object.entries(m)
+      .map(([k, n]) => `${k.split('->').map(name).join('->')}: ${n}`)
+      .join(', ') || '-';
+  const outcomes = Object.keys(c.outcomeChanges).length ? `; outcome changes ${changes(c.outcomeChanges, (s) => s)}` : '';
+  process.stdout.write(`${c.app}@${c.shadowVersion} (shadow) vs ${c.activeVersions.join(', ') || '-'} (active): ${c.windows} windows both ran${outcomes}\n`);
+  printTable(
+    ['result', 'windows', 'status changes', 'largest |difference|', 'in window'],
+    c.results.map((r) => [
+      r.name,
+      r.windows,
+      changes(r.statusChanges, (s) => resultStatusName[Number(s) as ResultStatus] ?? s),
+      r.largest ? `${fmtValue(r.largest.difference)} (${fmtValue(r.largest.active)} -> ${fmtValue(r.largest.shadow)})` : '-',
+      r.largest ? `${r.largest.endpoint} ${iso(r.largest.windowStart)}` : '-',
+    ]),
+  );
 }
 
 /** What one dry-run window did, on stdout (failures go to stderr, see printWarnings). */
@@ -81,7 +105,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   describe: 'build, test, publish and manage monitoring apps',
   builder: (y) =>
     y
-      .command<GlobalArgs & { dir: string; config?: string; strict: boolean }>(
+      .command<GlobalArgs & { dir: string; config?: string; strict: boolean; shadow: boolean }>(
         'publish <dir>',
         'bundle a plugin folder (plugin.json + TypeScript entry) with esbuild, check it, dry-run it on the endpoints it applies to, and publish it; it takes effect from the next window',
         (b) =>
@@ -99,14 +123,27 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             })
             .example('$0 plugin publish builtin:histogram-data-drift', 'a built-in app, from the plugins this CLI ships with')
             .example('$0 plugin publish my-app', 'a plugin folder')
-            .example('$0 plugin publish my-app --strict', 'refused if doTracking fails on a synthetic window of an endpoint it applies to'),
+            .option('shadow', {
+              type: 'boolean',
+              default: false,
+              describe: 'run it beside the active version on the same windows, its results stored apart (see plugin compare, plugin promote)',
+            })
+            .example('$0 plugin publish my-app --strict', 'refused if doTracking fails on a synthetic window of an endpoint it applies to')
+            .example('$0 plugin publish my-app --shadow', 'a new version run beside the active one, from the next window'),
         async (args) => {
           const bundle = args.dir.startsWith(BUILTIN_PREFIX) ? await bundleBuiltin(args.dir.slice(BUILTIN_PREFIX.length)) : await bundlePlugin(args.dir);
           const config = args.config ? await readConfig(args.config) : undefined;
-          const rec = await new ModelwatchClient({ url: args.host }).publishBundle(bundle, { ...(config ? { config } : {}), strict: args.strict });
+          const rec = await new ModelwatchClient({ url: args.host }).publishBundle(bundle, {
+            ...(config ? { config } : {}),
+            strict: args.strict,
+            shadow: args.shadow,
+          });
           printWarnings(rec.dryRun.warnings, rec.dryRun.endpoints);
           if (args.json) return printJson(rec);
-          process.stdout.write(`published ${rec.name}@${rec.activeVersion} (${bundle.code.length} bytes, sha256 ${bundle.digest.slice(0, 12)})\n`);
+          const what = args.shadow
+            ? `${rec.name}@${rec.shadow?.version ?? bundle.manifest.version} as the shadow of ${rec.name}@${rec.activeVersion}`
+            : `${rec.name}@${rec.activeVersion}`;
+          process.stdout.write(`published ${what} (${bundle.code.length} bytes, sha256 ${bundle.digest.slice(0, 12)})\n`);
           printDryRun(
             rec.dryRun.endpoints.map((r) => ({ on: `endpoint '${r.endpoint}'`, result: r })),
             rec.dryRun.note,
@@ -219,7 +256,8 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               ...(args.config ? { config: parseJsonObject(args.config, '--config') } : {}),
               onLog: (l) => process.stderr.write(`[${l.level}] ${l.message}${l.fields ? ` ${l.fields}` : ''}\n`),
             });
-            if (args.json) return printJson(r);
+            const artifacts = r.artifacts.map((a) => ({ name: a.name, contentType: a.contentType, size: a.body.byteLength }));
+            if (args.json) return printJson({ ...r, artifacts });
             printTable(
               ['name', 'kind', 'status', 'value'],
               [
@@ -227,6 +265,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
                 ...r.metrics.map((m) => [m.name, 'metric', '-', fmtValue(m.value)]),
               ],
             );
+            for (const a of artifacts) process.stdout.write(`artifact ${a.name}: ${a.size} bytes, ${a.contentType}\n`);
             process.stdout.write(`${sample.rows} rows, ${r.durationMs.toFixed(1)} ms in the sandbox\n`);
           } catch (err) {
             if (err instanceof ModelwatchError && err.pluginStack) process.stderr.write(`${err.pluginStack}\n`);
@@ -292,7 +331,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ['name', 'active', 'versions', 'status', 'last error', 'description'],
             plugins.map((p) => [
               p.name,
-              p.activeVersion,
+              p.activeVersion + (p.shadow ? ` (shadow ${p.shadow.version})` : ''),
               p.versions.map((x) => x.version).join(', '),
               p.status + (p.statusReason && p.status !== 'active' ? `: ${p.statusReason}` : ''),
               p.lastError ? `${iso(p.lastError.at)} ${p.lastError.code}: ${p.lastError.message}`.slice(0, 160) : '',
@@ -312,6 +351,18 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'make an earlier version active (the one before the active one, or --to VERSION), from the next window',
         (b) => b.positional('name', { type: 'string', demandOption: true }).option('to', { type: 'string', describe: 'the version to activate' }),
         async (args) => printPlugin(await new ModelwatchClient({ url: args.host }).rollbackPlugin(args.name, args.to), args.json),
+      )
+      .command<GlobalArgs & { name: string }>(
+        'promote <name>',
+        'make the shadow version (plugin publish --shadow) the active one, from the next window; the shadow stops',
+        (b) => b.positional('name', { type: 'string', demandOption: true }),
+        async (args) => printPlugin(await new ModelwatchClient({ url: args.host }).promotePlugin(args.name), args.json),
+      )
+      .command<GlobalArgs & { name: string }>(
+        'compare <name>',
+        "how the shadow version's results differ from the active version's over the windows both ran: status changes (from->to), largest value difference",
+        (b) => b.positional('name', { type: 'string', demandOption: true }),
+        async (args) => printComparison(await new ModelwatchClient({ url: args.host }).compareShadow(args.name), args.json),
       )
       .command<GlobalArgs & { name: string }>(
         'enable <name>',
@@ -374,13 +425,15 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('write', { type: 'boolean', default: false, describe: 'store outcomes of windows not stored yet' })
             .option('version', { type: 'string', describe: 'the version to run (default: the active one)' }),
         async (args) => {
-          const windows = await new ModelwatchClient({ url: args.host }).evaluatePlugin(args.name, {
-            endpoint: args.endpoint,
-            from: args.from,
-            to: args.to,
-            write: args.write,
-            ...(args.version ? { version: args.version } : {}),
-          });
+          const bar = progressBar(`evaluating ${args.name}`, 'windows', { json: args.json });
+          const windows = await new ModelwatchClient({ url: args.host })
+            .evaluatePlugin(
+              args.name,
+              { endpoint: args.endpoint, from: args.from, to: args.to, write: args.write, ...(args.version ? { version: args.version } : {}) },
+              // progress lines only when a bar is drawn: the plain answer otherwise
+              process.stderr.isTTY && !args.json ? { onProgress: (done, total) => bar.update(done, total) } : {},
+            )
+            .finally(() => bar.stop());
           if (args.json) return printJson(windows);
           printTable(
             ['window start', 'rows', 'outcome', 'results', 'stored'],

@@ -4,7 +4,7 @@
  * limits both enforce. Constants only and types: the runtime's bundle inlines them.
  * @module
  */
-import type { LogLevel } from '../../sdk-internal.js';
+import type { ArtifactLimits, LogLevel } from '../../sdk-internal.js';
 
 /** Largest output (JSON text) an app may return. */
 export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024;
@@ -70,9 +70,11 @@ export interface WindowMeta {
   /** Ground truth: its numeric columns follow the window's timestamps and latencies in the window's buffer. */
   groundTruth?: { matched: number; numeric: string[]; strings: string[] };
   config: unknown;
+  /** The limits of `ctx.logArtifact` (plugin.json `limits`), enforced in the isolate before anything is copied out. */
+  artifactLimits: ArtifactLimits;
 }
 
-export type { LogLevel };
+export type { ArtifactLimits, LogLevel };
 
 /**
  * The host's operations, called from inside the isolate. Handed to a context once when it is made
@@ -91,10 +93,17 @@ export interface HostOperations {
   featureStats(seq: number): string;
   /** A log line (fire and forget). */
   log(seq: number, level: LogLevel, message: string, fields: string): void;
+  /**
+   * An artifact of the window (`ctx.logArtifact`), checked and within its limits; the host checks
+   * again. Answers '' when taken, else why not.
+   */
+  artifact(seq: number, name: string, contentType: string, body: string | Uint8Array): string;
 }
 
 /** The order `bindHost` receives the host's operations in. */
-export const HOST_OPERATIONS = ['sampleColumns', 'sampleText', 'sampleStats', 'featureStats', 'log'] as const satisfies ReadonlyArray<keyof HostOperations>;
+export const HOST_OPERATIONS = ['sampleColumns', 'sampleText', 'sampleStats', 'featureStats', 'log', 'artifact'] as const satisfies ReadonlyArray<
+  keyof HostOperations
+>;
 
 /** The callbacks of {@link HostOperations}, in the order of {@link HOST_OPERATIONS}. */
 export type HostOperationList = OperationsOf<typeof HOST_OPERATIONS>;

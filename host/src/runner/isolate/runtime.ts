@@ -5,8 +5,8 @@
  * host). An ES module is strict code: a sloppy plugin function's `.caller` (and a stack frame's
  * `getFunction()`) gives nothing of it. Nothing of it is on `globalThis`.
  */
-import { APPLICATION_MARK, createContext, createGroundTruth, createLogger, createSample, type ColumnValues } from '../../sdk-internal.js';
-import type { FeatureStatsMap, JsonValue, Sample } from '@modelwatch/sdk';
+import { APPLICATION_MARK, createArtifactLog, createContext, createGroundTruth, createLogger, createSample, type ColumnValues } from '../../sdk-internal.js';
+import { ModelwatchSdkError, type FeatureStatsMap, type JsonValue, type Sample } from '@modelwatch/sdk';
 import {
   Answer,
   FACTORY_GLOBAL,
@@ -200,6 +200,10 @@ function startWindow(keepModule: boolean, seq: number, metaJson: string): Promis
     featureStats: () => JSON.parse(ops.featureStats(seq)) as FeatureStatsMap,
     config: meta.config as Record<string, JsonValue>,
     logger,
+    logArtifact: createArtifactLog(meta.artifactLimits, (a) => {
+      const refused = ops.artifact(seq, a.name, a.contentType, a.body);
+      if (refused) throw new ModelwatchSdkError('INVALID_ARTIFACT', refused);
+    }),
   });
   const make = takeFactory();
   const mod = (keepModule ? (keptModule ??= make()) : make()) as { default?: unknown } | undefined;

@@ -1,0 +1,223 @@
+/** An endpoint's deletion, its result and metric names and values, and a reference taken from its own traffic. */
+import type { FastifyPluginAsync } from 'fastify';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Streams, Subjects, type EndpointRecord, type ReferenceTable, type ResultsReply, type ResultsRequest } from '@modelwatch/protocol';
+import type { CellValue } from '@modelwatch/sdk';
+import { parseDuration } from '../../config/duration.js';
+import { checkEndpointName } from '../../domain/names.js';
+import { ModelwatchError } from '../../errors.js';
+import { jsonCodec } from '../../nats/codec.js';
+import { isNotFound } from '../../nats/errors.js';
+import type { Buckets } from '../../nats/topology.js';
+import { readWindowRows } from '../../runner/window-data.js';
+import { EndpointStore } from '../../store/endpoints.js';
+import { SettingsStore } from '../../store/settings.js';
+import {
+  EndpointRoutes,
+  type DeleteEndpointReply,
+  type MetricNamesReply,
+  type MetricValuesReply,
+  type ReferenceFromTrafficBody,
+  type ReferenceFromTrafficReply,
+} from '../contract.js';
+
+export interface EndpointRoutesOptions {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  buckets: Buckets;
+  retentionMs: number;
+  allowedLatenessMs: number;
+  maxFutureSkewMs: number;
+  /** The record as listings show it. */
+  summary: (e: EndpointRecord) => Omit<EndpointRecord, 'featureStats'> & { hasReference: boolean };
+}
+
+/** Ask the writer (`mw.svc.results.query`); `NOT_FOUND` when no writer answers. */
+export async function askWriter(nc: NatsConnection, q: ResultsRequest): Promise<Exclude<ResultsReply, { error: string }>> {
+  let reply: ResultsReply;
+  try {
+    const m = await nc.request(Subjects.resultsQuery, jsonCodec.encode(q), { timeout: 30_000 });
+    reply = jsonCodec.decode<ResultsReply>(m.data);
+  } catch (err) {
+    throw new ModelwatchError('NOT_FOUND', `the writer did not answer (${(err as Error).message}); is it running?`);
+  }
+  if ('error' in reply) throw new ModelwatchError('INVALID_ARGUMENT', reply.error);
+  return reply;
+}
+
+/** A time of a query or body: ISO 8601 or ms since the epoch. */
+export function timeArg(v: unknown, what: string): number {
+  const t = typeof v === 'number' ? v : typeof v === 'string' ? (/^\d+$/.test(v) ? Number(v) : Date.parse(v)) : NaN;
+  if (!Number.isFinite(t)) throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected an ISO time or ms since the epoch, got ${JSON.stringify(v)}`);
+  return t;
+}
+
+export const endpointRoutes: FastifyPluginAsync<EndpointRoutesOptions> = async (app, opts) => {
+  const { nc, js, jsm, buckets } = opts;
+  const endpoints = new EndpointStore(buckets.endpoints, buckets.references);
+  const settings = new SettingsStore(buckets.settings, opts);
+
+  app.delete<{ Params: { name: string }; Querystring: { purge?: string } }>('/api/v1/endpoints/:name', async (req): Promise<DeleteEndpointReply> => {
+    const name = checkEndpointName(req.params.name);
+    const purge = req.query.purge === 'true' || req.query.purge === '1';
+    const rec = await endpoints.delete(name);
+    const out: DeleteEndpointReply = {
+      endpoint: name,
+      endpointId: rec.id,
+      record: true,
+      reference: rec.referenceRevision !== undefined,
+      kept: purge
+        ? ['points already written to the TSDB']
+        : ['results and serving metrics in the writer store', 'events, rows, outputs, dead letters and labels in their streams', 'points in the TSDB'],
+    };
+    if (purge) out.purged = await purgeData(name, rec.id);
+    return out;
+  });
+
+  /** Everything stored of an endpoint, but its TSDB points. */
+  const purgeData = async (name: string, id: string): Promise<NonNullable<DeleteEndpointReply['purged']>> => {
+    const batchKeys: string[] = [];
+    for await (const k of await buckets.batches.keys(`${name}.>`)) batchKeys.push(k);
+    const filters: Array<[string, string]> = [
+      [Streams.events, Subjects.events(name)],
+      [Streams.rows, `mw.rows.${id}.>`],
+      ...batchKeys.map((k): [string, string] => [Streams.rows, `mw.rows.${id}-${k.slice(name.length + 1)}.>`]),
+      [Streams.outputs, Subjects.outputs(id)],
+      [Streams.dlq, `mw.dlq.${name}.>`],
+      [Streams.labels, Subjects.labels(name)],
+      [Streams.serving, Subjects.servingMinute(id)],
+    ];
+    const messages: Record<string, number> = {};
+    for (const [stream, filter] of filters) {
+      const r = await jsm.streams.purge(stream, { filter });
+      messages[stream] = (messages[stream] ?? 0) + r.purged;
+    }
+    let controllerKeys = 0;
+    for await (const k of await buckets.controller.keys(`${id}.>`)) {
+      await buckets.controller.purge(k);
+      controllerKeys++;
+    }
+    for (const k of batchKeys) await buckets.batches.purge(k);
+    const reply = await askWriter(nc, { purge: { endpointId: id } });
+    if (!('purged' in reply)) throw new ModelwatchError('INTERNAL', 'the writer did not answer a purge');
+    return { results: reply.purged, messages, controllerKeys, batches: batchKeys.length };
+  };
+
+  app.get<{ Params: { name: string } }>(EndpointRoutes.metrics, async (req): Promise<MetricNamesReply> => {
+    const ep = await endpoints.require(checkEndpointName(req.params.name));
+    const reply = await askWriter(nc, { metricNames: { endpointId: ep.id } });
+    if (!('metricNames' in reply)) throw new ModelwatchError('INTERNAL', 'the writer did not answer with names');
+    return { endpoint: ep.name, metrics: reply.metricNames };
+  });
+
+  app.get<{ Params: { name: string }; Querystring: { names?: string; from?: string; to?: string; limit?: string; after?: string } }>(
+    EndpointRoutes.metricValues,
+    async (req): Promise<MetricValuesReply> => {
+      const ep = await endpoints.require(checkEndpointName(req.params.name));
+      const q = req.query;
+      const names = q.names
+        ?.split(',')
+        .map((n) => n.trim())
+        .filter(Boolean);
+      for (const n of names ?? []) {
+        if (!/^[^.]+\.(result|metric)\.[^.]+$/.test(n)) {
+          throw new ModelwatchError(
+            'INVALID_ARGUMENT',
+            `names: '${n}' is not a full name (<app>.result.<name> or <app>.metric.<name>; modelwatch metrics list shows them)`,
+          );
+        }
+      }
+      const limit = q.limit === undefined ? undefined : Number(q.limit);
+      if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0 || limit > 10_000)) {
+        throw new ModelwatchError('INVALID_ARGUMENT', `limit: expected a whole number from 1 to 10000, got '${q.limit}'`);
+      }
+      const reply = await askWriter(nc, {
+        metricValues: {
+          endpointId: ep.id,
+          ...(names?.length && { names }),
+          ...(q.from !== undefined && { from: timeArg(q.from, 'from') }),
+          ...(q.to !== undefined && { to: timeArg(q.to, 'to') }),
+          ...(limit !== undefined && { limit }),
+          ...(q.after !== undefined && { after: q.after }),
+        },
+      });
+      if (!('points' in reply)) throw new ModelwatchError('INTERNAL', 'the writer did not answer with points');
+      return { endpoint: ep.name, points: reply.points, ...(reply.next !== undefined && { next: reply.next }) };
+    },
+  );
+
+  app.post<{ Params: { name: string }; Body: Partial<Record<'from' | 'to' | 'last', unknown>> | undefined }>(
+    EndpointRoutes.referenceFromTraffic,
+    async (req): Promise<ReferenceFromTrafficReply> => {
+      const ep = await endpoints.require(checkEndpointName(req.params.name));
+      const body = (req.body ?? {}) as Partial<Record<keyof ReferenceFromTrafficBody | 'from' | 'to' | 'last', unknown>>;
+      const now = Date.now();
+      let from: number;
+      let to: number;
+      if (body.last !== undefined) {
+        if (body.from !== undefined || body.to !== undefined) throw new ModelwatchError('INVALID_ARGUMENT', 'give either from and to, or last, not both');
+        try {
+          from = now - parseDuration(body.last as string, 'last');
+        } catch (err) {
+          throw new ModelwatchError('INVALID_ARGUMENT', (err as Error).message);
+        }
+        to = now;
+      } else {
+        if (body.from === undefined || body.to === undefined)
+          throw new ModelwatchError('INVALID_ARGUMENT', 'give from and to (a past range), or last (a trailing window such as 1h)');
+        from = timeArg(body.from, 'from');
+        to = timeArg(body.to, 'to');
+      }
+      if (!(from < to))
+        throw new ModelwatchError('INVALID_ARGUMENT', `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
+      const horizon = now - opts.retentionMs;
+      if (from < horizon) {
+        throw new ModelwatchError(
+          'INVALID_ARGUMENT',
+          `from (${new Date(from).toISOString()}) is beyond the retention: rows are kept ${Math.round(opts.retentionMs / 3_600_000)} h, since ${new Date(horizon).toISOString()}`,
+        );
+      }
+      const table = await rowsOf(ep, from, to);
+      if (table.rows === 0) {
+        throw new ModelwatchError(
+          'INVALID_REFERENCE',
+          `endpoint '${ep.name}' has no rows from ${new Date(from).toISOString()} to ${new Date(to).toISOString()}: nothing to take as its reference`,
+        );
+      }
+      const rec = await endpoints.setReference(ep.name, table);
+      return { ...opts.summary(rec), referenceRows: table.rows, from, to };
+    },
+  );
+
+  /** The endpoint's rows with event times in `[from, to)`, as a reference table (features then outputs). */
+  const rowsOf = async (ep: EndpointRecord, from: number, to: number): Promise<ReferenceTable> => {
+    const s = await settings.read();
+    const longest = Math.max(...(s?.periods.map((p) => p.periodMs) ?? [0]), 0);
+    const prefix = `mw.rows.${ep.id}.`;
+    let subjects: Record<string, number> = {};
+    try {
+      subjects = (await jsm.streams.info(Streams.rows, { subjects_filter: `${prefix}*` })).state.subjects ?? {};
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const starts = Object.keys(subjects)
+      .map((sub) => Number(sub.slice(prefix.length)))
+      .filter((start) => start < to && start + longest > from)
+      .sort((a, b) => a - b);
+    const batches = await readWindowRows(js, jsm, ep.id, starts);
+    const columns = [...ep.featureNames, ...ep.labelNames];
+    const values: Record<string, CellValue[]> = Object.fromEntries(columns.map((c) => [c, []]));
+    let rows = 0;
+    for (const b of batches) {
+      b.ts.forEach((t, i) => {
+        if (t < from || t >= to) return;
+        ep.featureNames.forEach((c, j) => values[c]!.push(b.x[i]?.[j] ?? null));
+        ep.labelNames.forEach((c, j) => values[c]!.push(b.y[i]?.[j] ?? null));
+        rows++;
+      });
+    }
+    return { columns, values, rows };
+  };
+};
