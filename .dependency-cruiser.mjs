@@ -66,10 +66,10 @@ export default {
     },
     {
       name: 'client-only-api-contract',
-      comment: 'the typed HTTP client knows the API by its contract (api/contract.ts), not by its routes',
+      comment: 'the typed HTTP client knows the API by its contract (api/contract.ts) and request schemas (api/schemas.ts), not by its routes',
       severity: 'error',
       from: { path: '^host/src/client/' },
-      to: { path: '^host/src/api/', pathNot: '^host/src/api/contract\\.ts$' },
+      to: { path: '^host/src/api/', pathNot: '^host/src/api/(contract|schemas)\\.ts$' },
     },
     {
       name: 'domain-is-pure',

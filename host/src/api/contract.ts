@@ -198,6 +198,28 @@ export type BatchIngestResult = IngestResult & { batchId: string };
 /** `GET /api/v1/endpoints/:name/batches/:id`: the batch and the endpoint id its results are stored under. */
 export type BatchDetail = BatchRecord & { resultsEndpointId: string };
 
+/** Body of `POST /api/v1/plugins/:name/rollback`: the version to make active (default: the one before). */
+export interface RollbackBody {
+  to?: string;
+}
+
+/** Body of `PATCH /api/v1/plugins/:name/config`: merge settings (`set`) or replace the config (`config`). */
+export type ConfigurePluginBody = { set: Record<string, JsonValue> } | { config: Record<string, JsonValue> };
+
+/** The query of `POST /api/v1/endpoints/:name/batches`: the batch's id (default: one made of the time). */
+export interface BatchQuery {
+  id?: string;
+}
+
+/** The query of `GET /api/v1/results` (as the route sees it: `limit` is a number once checked). */
+export interface ResultsQuery {
+  endpoint?: string;
+  app?: string;
+  limit?: number | '';
+  since?: string;
+  batch?: string;
+}
+
 /** The query of `GET /api/v1/dlq`. */
 export interface DeadLetterQuery {
   endpoint?: string;

@@ -26,11 +26,13 @@ import {
   type DriftStatusName,
   type EndpointListQuery,
   type MonitoringStatus,
+  type ResultsQuery,
   type SetMonitoringBody,
   type SetMonitoringReply,
   type UpdateEndpointBody,
 } from './contract.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
+import { LatestQuerySchema, ResultsQuerySchema, SetMonitoringBodySchema, validator } from './schemas.js';
 import { registerPluginRoutes } from './plugins.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
@@ -80,6 +82,19 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
     done(null, body),
   );
+  // the routes' schemas (api/schemas.ts) are checked by our Ajv instances: a failure is the
+  // host's INVALID_ARGUMENT error, with the message the client would give for the same body
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const check = validator(schema, httpPart === 'body' ? 'body' : 'text');
+    return (data: unknown) => {
+      try {
+        check(data);
+        return true;
+      } catch (error) {
+        return { error: error as Error };
+      }
+    };
+  });
   app.setErrorHandler((err: unknown, _req, reply) => {
     if (isModelwatchError(err)) {
       return reply.status(STATUS[err.code] ?? 500).send({ error: { code: err.code, message: err.message } });
@@ -240,44 +255,47 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     if (!s) throw new ModelwatchError('NOT_FOUND', 'monitoring settings are missing; is the host running?');
     return monitoringView(s);
   });
-  app.put<{ Body: { [K in keyof SetMonitoringBody]?: unknown } }>('/api/v1/monitoring', async (req): Promise<SetMonitoringReply> => {
-    const { enabled, basePeriod, defaultApp } = req.body ?? {};
-    if (enabled !== undefined && typeof enabled !== 'boolean') throw new ModelwatchError('INVALID_ARGUMENT', 'enabled: expected true or false');
-    if (defaultApp !== undefined && (typeof defaultApp !== 'string' || enabled !== true)) {
-      throw new ModelwatchError('INVALID_ARGUMENT', 'defaultApp: expected the name of a built-in app, or "none", with enabled: true');
-    }
-    let periodMs: number | undefined;
-    if (basePeriod !== undefined) {
-      if (typeof basePeriod !== 'string' && typeof basePeriod !== 'number')
-        throw new ModelwatchError('INVALID_ARGUMENT', 'basePeriod: expected a duration such as 5s or 10m');
-      try {
-        periodMs = parseDuration(basePeriod, 'basePeriod');
-      } catch (err) {
-        throw new ModelwatchError('INVALID_ARGUMENT', (err as Error).message);
+  app.put<{ Body: SetMonitoringBody | undefined }>(
+    '/api/v1/monitoring',
+    { schema: { body: SetMonitoringBodySchema } },
+    async (req): Promise<SetMonitoringReply> => {
+      const { enabled, basePeriod, defaultApp } = req.body ?? {};
+      // across fields, which the schema does not say: a default app is deployed only when turning monitoring on
+      if (defaultApp !== undefined && enabled !== true) {
+        throw new ModelwatchError('INVALID_ARGUMENT', 'defaultApp: expected the name of a built-in app, or "none", with enabled: true');
       }
-      if (periodMs < MIN_BASE_PERIOD_MS) throw new ModelwatchError('INVALID_ARGUMENT', `basePeriod: ${periodMs} ms is below the minimum of 1s`);
-    }
-    // the default app first: when it cannot be deployed (a runner refuses it), nothing changed
-    const outcome: DefaultAppOutcome | undefined =
-      defaultApp === undefined ? undefined : defaultApp === 'none' ? { app: null, action: 'none' } : await plugins.deployDefaultApp(defaultApp);
-    const s = await settings.change({ enabled, basePeriodMs: periodMs });
-    return { ...monitoringView(s), ...(outcome ? { defaultApp: outcome } : {}) };
-  });
+      let periodMs: number | undefined;
+      // the duration's syntax and minimum are parseDuration's (its messages), not the schema's
+      if (basePeriod !== undefined) {
+        try {
+          periodMs = parseDuration(basePeriod, 'basePeriod');
+        } catch (err) {
+          throw new ModelwatchError('INVALID_ARGUMENT', (err as Error).message);
+        }
+        if (periodMs < MIN_BASE_PERIOD_MS) throw new ModelwatchError('INVALID_ARGUMENT', `basePeriod: ${periodMs} ms is below the minimum of 1s`);
+      }
+      // the default app first: when it cannot be deployed (a runner refuses it), nothing changed
+      const outcome: DefaultAppOutcome | undefined =
+        defaultApp === undefined ? undefined : defaultApp === 'none' ? { app: null, action: 'none' } : await plugins.deployDefaultApp(defaultApp);
+      const s = await settings.change({ enabled, basePeriodMs: periodMs });
+      return { ...monitoringView(s), ...(outcome ? { defaultApp: outcome } : {}) };
+    },
+  );
 
   // ---- results
-  app.get<{ Querystring: { endpoint?: string; app?: string; limit?: string; since?: string; batch?: string } }>('/api/v1/results', async (req) => {
+  app.get<{ Querystring: ResultsQuery }>('/api/v1/results', { schema: { querystring: ResultsQuerySchema } }, async (req) => {
     const q: ResultsRequest = {};
-    if (req.query.endpoint) q.endpointId = endpointId(checkEndpointName(req.query.endpoint));
+    if (req.query.endpoint) q.endpointId = endpointId(req.query.endpoint);
     // the windows of a batch of historical events are stored under `<endpoint id>-<batch id>`
     if (req.query.batch && q.endpointId) q.endpointId = batchSeriesId(q.endpointId, req.query.batch);
     if (req.query.app) q.app = req.query.app;
-    if (req.query.limit) q.limit = positiveInt(req.query.limit, 'limit');
+    if (req.query.limit) q.limit = req.query.limit;
     if (req.query.since) q.since = Date.parse(req.query.since) || Number(req.query.since);
     return await askWriter(q);
   });
-  app.get<{ Querystring: { endpoint?: string } }>('/api/v1/results/latest', async (req) => {
+  app.get<{ Querystring: { endpoint?: string } }>('/api/v1/results/latest', { schema: { querystring: LatestQuerySchema } }, async (req) => {
     const q: ResultsRequest = { latest: true };
-    if (req.query.endpoint) q.endpointId = endpointId(checkEndpointName(req.query.endpoint));
+    if (req.query.endpoint) q.endpointId = endpointId(req.query.endpoint);
     return await askWriter(q);
   });
 
@@ -311,10 +329,4 @@ function modelField(v: unknown, what: string): string {
   if (typeof v !== 'string' || !/^[^\u0000-\u001f]{1,256}$/.test(v))
     throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected 1-256 printable characters`);
   return v;
-}
-
-function positiveInt(v: string, what: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected a positive whole number, got '${v}'`);
-  return n;
 }

@@ -26,6 +26,7 @@ import {
   type ReferenceFromTrafficReply,
   type UpdateEndpointBody,
   type BatchDetail,
+  type ConfigurePluginBody,
   type BatchIngestResult,
   type DeadLetterList,
   type DeadLetterQuery,
@@ -44,7 +45,24 @@ import {
   type SetMonitoringReply,
   type ShadowComparison,
 } from '../api/contract.js';
+import {
+  ConfigurePluginBodySchema,
+  PublishPluginBodySchema,
+  ReplayBodySchema,
+  RollbackBodySchema,
+  SetMonitoringBodySchema,
+  validator,
+} from '../api/schemas.js';
 import type { PluginBundle } from '../plugins/bundle.js';
+
+/** The bodies the client checks before sending, with the schemas the routes declare (the same messages). */
+const check = {
+  setMonitoring: validator(SetMonitoringBodySchema),
+  publishPlugin: validator(PublishPluginBodySchema),
+  rollbackPlugin: validator(RollbackBodySchema),
+  configurePlugin: validator(ConfigurePluginBodySchema),
+  replayDeadLetters: validator(ReplayBodySchema),
+};
 
 export type { DefaultAppOutcome, EndpointSummary, MonitoringStatus, SetMonitoringBody, SetMonitoringReply };
 /** What an ingest request answers. */
@@ -237,7 +255,8 @@ export class ModelwatchClient {
   }
 
   /** Publish a bundle: checked, dry-run on the endpoints it applies to (`dryRun` in the answer), then registered. */
-  publishPlugin(body: PublishPluginBody) {
+  async publishPlugin(body: PublishPluginBody) {
+    check.publishPlugin(body);
     // the host bounds the check and the dry run (about a minute at most)
     return this.call<PublishPluginReply>('POST', '/api/v1/plugins', body, 'application/json', Math.max(this.timeoutMs, 5 * 60_000));
   }
@@ -287,12 +306,15 @@ export class ModelwatchClient {
     return this.call<ShadowComparison>('GET', `/api/v1/plugins/${encodeURIComponent(name)}/compare`);
   }
 
-  rollbackPlugin(name: string, to?: string) {
-    return this.call<PluginRecord>('POST', `/api/v1/plugins/${encodeURIComponent(name)}/rollback`, to ? { to } : {});
+  async rollbackPlugin(name: string, to?: string) {
+    const body = to === undefined ? {} : { to };
+    check.rollbackPlugin(body);
+    return this.call<PluginRecord>('POST', `/api/v1/plugins/${encodeURIComponent(name)}/rollback`, body);
   }
 
   /** Merge settings into the active version's config (`set`), or replace it (`config`); checked against its configSchema. */
-  configurePlugin(name: string, change: { set: Record<string, unknown> } | { config: Record<string, unknown> }) {
+  async configurePlugin(name: string, change: ConfigurePluginBody) {
+    check.configurePlugin(change);
     return this.call<PluginRecord>('PATCH', `/api/v1/plugins/${encodeURIComponent(name)}/config`, change);
   }
 
@@ -375,7 +397,8 @@ export class ModelwatchClient {
   }
 
   /** Turn monitoring on or off, change the base period; with `enabled: true`, `defaultApp` deploys a built-in app unless it was ever published on this host. */
-  setMonitoring(change: SetMonitoringBody) {
+  async setMonitoring(change: SetMonitoringBody) {
+    check.setMonitoring(change);
     return this.call<SetMonitoringReply>('PUT', '/api/v1/monitoring', change);
   }
 
@@ -474,7 +497,8 @@ export class ModelwatchClient {
   }
 
   /** Publish dead letters' events again (all of an endpoint, or the given sequences) and remove them from the DLQ. */
-  replayDeadLetters(q: ReplayRequest = {}) {
+  async replayDeadLetters(q: ReplayRequest = {}) {
+    check.replayDeadLetters(q);
     return this.call<ReplayReply>('POST', DataPlaneRoutes.replay, q);
   }
 }

@@ -2,10 +2,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { StoredDeadLetter } from '@modelwatch/protocol';
-import { checkEndpointName } from '../../domain/names.js';
 import { ModelwatchError } from '../../errors.js';
 import { deadLetterReport, getDeadLetter, replayDeadLetters } from '../../stream/dlq.js';
-import { DataPlaneRoutes, type DeadLetterList, type ReplayReply } from '../contract.js';
+import { DataPlaneRoutes, type DeadLetterList, type DeadLetterQuery, type ReplayReply, type ReplayRequest } from '../contract.js';
+import { DeadLetterParamsSchema, DeadLetterQuerySchema, ReplayBodySchema } from '../schemas.js';
 
 export interface DeadLetterRoutesOptions {
   js: JetStreamClient;
@@ -13,32 +13,23 @@ export interface DeadLetterRoutesOptions {
 }
 
 export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = async (app, { js, jsm }) => {
-  app.get<{ Querystring: { endpoint?: string; reason?: string; limit?: string } }>(DataPlaneRoutes.deadLetters, async (req): Promise<DeadLetterList> => {
-    const endpoint = req.query.endpoint ? checkEndpointName(req.query.endpoint) : undefined;
-    const limit = req.query.limit ? Number(req.query.limit) : 100;
-    if (!Number.isInteger(limit) || limit <= 0)
-      throw new ModelwatchError('INVALID_ARGUMENT', `limit: expected a positive whole number, got '${req.query.limit}'`);
-    return await deadLetterReport(js, jsm, { ...(endpoint ? { endpoint } : {}), ...(req.query.reason ? { reason: req.query.reason } : {}), limit });
-  });
+  app.get<{ Querystring: DeadLetterQuery & { limit?: number | '' } }>(
+    DataPlaneRoutes.deadLetters,
+    { schema: { querystring: DeadLetterQuerySchema } },
+    async (req): Promise<DeadLetterList> => {
+      const { endpoint, reason, limit } = req.query;
+      return await deadLetterReport(js, jsm, { ...(endpoint ? { endpoint } : {}), ...(reason ? { reason } : {}), limit: limit || 100 });
+    },
+  );
 
-  app.get<{ Params: { seq: string } }>(DataPlaneRoutes.deadLetter, async (req): Promise<StoredDeadLetter> => {
-    const seq = Number(req.params.seq);
-    if (!Number.isInteger(seq) || seq <= 0) throw new ModelwatchError('INVALID_ARGUMENT', `'${req.params.seq}' is not a dead-letter sequence`);
-    const letter = await getDeadLetter(jsm, seq);
-    if (!letter) throw new ModelwatchError('NOT_FOUND', `no dead letter ${seq} (replayed, expired, or never there)`);
+  app.get<{ Params: { seq: number } }>(DataPlaneRoutes.deadLetter, { schema: { params: DeadLetterParamsSchema } }, async (req): Promise<StoredDeadLetter> => {
+    const letter = await getDeadLetter(jsm, req.params.seq);
+    if (!letter) throw new ModelwatchError('NOT_FOUND', `no dead letter ${req.params.seq} (replayed, expired, or never there)`);
     return letter;
   });
 
-  app.post<{ Body: { endpoint?: unknown; seqs?: unknown; includeLate?: unknown } }>(DataPlaneRoutes.replay, async (req): Promise<ReplayReply> => {
-    const body = req.body ?? {};
-    const endpoint = body.endpoint === undefined ? undefined : checkEndpointName(body.endpoint);
-    let seqs: number[] | undefined;
-    if (body.seqs !== undefined) {
-      if (!Array.isArray(body.seqs) || !body.seqs.every((s) => Number.isInteger(s) && (s as number) > 0)) {
-        throw new ModelwatchError('INVALID_ARGUMENT', 'seqs: expected a list of dead-letter sequences');
-      }
-      seqs = body.seqs as number[];
-    }
-    return await replayDeadLetters(js, jsm, { ...(endpoint ? { endpoint } : {}), ...(seqs ? { seqs } : {}), includeLate: body.includeLate === true });
+  app.post<{ Body: ReplayRequest | undefined }>(DataPlaneRoutes.replay, { schema: { body: ReplayBodySchema } }, async (req): Promise<ReplayReply> => {
+    const { endpoint, seqs, includeLate } = req.body ?? {};
+    return await replayDeadLetters(js, jsm, { ...(endpoint ? { endpoint } : {}), ...(seqs ? { seqs } : {}), includeLate: includeLate === true });
   });
 };

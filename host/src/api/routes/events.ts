@@ -5,13 +5,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
-import { BATCH_ID, type BatchRecord } from '@modelwatch/protocol';
+import type { BatchRecord } from '@modelwatch/protocol';
 import { batchSeriesId } from '../../domain/keys.js';
-import { checkEndpointName, endpointId } from '../../domain/names.js';
+import { endpointId } from '../../domain/names.js';
 import { ModelwatchError } from '../../errors.js';
 import type { Buckets } from '../../nats/topology.js';
 import type { IngestBody, IngestOutcome, IngestService } from '../../stream/ingest.js';
-import { DataPlaneRoutes, type BatchDetail, type BatchIngestResult, type IngestResult } from '../contract.js';
+import { DataPlaneRoutes, type BatchDetail, type BatchIngestResult, type BatchQuery, type IngestResult } from '../contract.js';
+import { BatchQuerySchema, EndpointParamsSchema } from '../schemas.js';
 
 export interface EventRoutesOptions {
   ingest: IngestService;
@@ -57,29 +58,33 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, {
   });
 
   // ---- batches of historical events, analysed in their own windows once complete
-  app.post<{ Params: { name: string }; Querystring: { id?: string }; Body: unknown }>(DataPlaneRoutes.batches, async (req, reply) => {
-    const name = checkEndpointName(req.params.name);
-    const batchId =
-      req.query.id ??
-      `${new Date()
-        .toISOString()
-        .replace(/[-:.TZ]/g, '')
-        .slice(0, 14)}-${randomBytes(3).toString('hex')}`;
-    if (!BATCH_ID.test(batchId)) throw new ModelwatchError('INVALID_ARGUMENT', `batch id '${batchId}' is not valid: use 1-64 letters, digits, '_' or '-'`);
-    const existing = await buckets.batches.get(`${name}.${batchId}`);
-    if (existing?.operation === 'PUT') {
-      throw new ModelwatchError(
-        'CONFLICT',
-        `batch '${batchId}' of endpoint ${name} exists already (${existing.json<BatchRecord>().status}): send new data as a new batch`,
-      );
-    }
-    const outcome = await ingest.ingest(name, ingestBody(req.body, String(req.headers['content-type'] ?? '')), { batchId, key: batchId });
-    if (outcome.accepted > 0) await ingest.endBatch(name, batchId);
-    return reply.status(outcome.status).send({ batchId, ...answer(outcome) } satisfies BatchIngestResult);
-  });
+  app.post<{ Params: { name: string }; Querystring: BatchQuery; Body: unknown }>(
+    DataPlaneRoutes.batches,
+    // the body is the ingest's to read (JSON, NDJSON, a columnar batch): no schema
+    { schema: { params: EndpointParamsSchema, querystring: BatchQuerySchema } },
+    async (req, reply) => {
+      const name = req.params.name;
+      const batchId =
+        req.query.id ??
+        `${new Date()
+          .toISOString()
+          .replace(/[-:.TZ]/g, '')
+          .slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+      const existing = await buckets.batches.get(`${name}.${batchId}`);
+      if (existing?.operation === 'PUT') {
+        throw new ModelwatchError(
+          'CONFLICT',
+          `batch '${batchId}' of endpoint ${name} exists already (${existing.json<BatchRecord>().status}): send new data as a new batch`,
+        );
+      }
+      const outcome = await ingest.ingest(name, ingestBody(req.body, String(req.headers['content-type'] ?? '')), { batchId, key: batchId });
+      if (outcome.accepted > 0) await ingest.endBatch(name, batchId);
+      return reply.status(outcome.status).send({ batchId, ...answer(outcome) } satisfies BatchIngestResult);
+    },
+  );
 
-  app.get<{ Params: { name: string } }>(DataPlaneRoutes.batches, async (req) => {
-    const name = checkEndpointName(req.params.name);
+  app.get<{ Params: { name: string } }>(DataPlaneRoutes.batches, { schema: { params: EndpointParamsSchema } }, async (req) => {
+    const name = req.params.name;
     const out: BatchRecord[] = [];
     for await (const k of await buckets.batches.keys(`${name}.>`)) {
       const e = await buckets.batches.get(k);
@@ -89,8 +94,8 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, {
     return { batches: out };
   });
 
-  app.get<{ Params: { name: string; id: string } }>(DataPlaneRoutes.batch, async (req): Promise<BatchDetail> => {
-    const name = checkEndpointName(req.params.name);
+  app.get<{ Params: { name: string; id: string } }>(DataPlaneRoutes.batch, { schema: { params: EndpointParamsSchema } }, async (req): Promise<BatchDetail> => {
+    const name = req.params.name;
     const e = await buckets.batches.get(`${name}.${req.params.id}`);
     if (!e || e.operation !== 'PUT')
       throw new ModelwatchError('NOT_FOUND', `no batch '${req.params.id}' of endpoint ${name} (it appears once its events are ingested)`);

@@ -12,12 +12,13 @@ import {
   type ServingRequest,
 } from '@modelwatch/protocol';
 import { addCounts, emptyCounts } from '../../domain/counts.js';
-import { checkEndpointName, endpointId } from '../../domain/names.js';
+import { endpointId } from '../../domain/names.js';
 import { ModelwatchError } from '../../errors.js';
 import { jsonCodec } from '../../nats/codec.js';
 import type { WatchedKv } from '../../store/watched-kv.js';
 import { deadLetterCounts } from '../../stream/dlq.js';
 import { DataPlaneRoutes, type EndpointStats } from '../contract.js';
+import { EndpointParamsSchema } from '../schemas.js';
 
 const DAY = 86_400_000;
 
@@ -29,26 +30,30 @@ export interface ServingRoutesOptions {
 
 export const servingRoutes: FastifyPluginAsync<ServingRoutesOptions> = async (app, { nc, jsm, endpoints }) => {
   // ---- serving statistics
-  app.get<{ Params: { name: string } }>(DataPlaneRoutes.stats, async (req) => {
-    const name = checkEndpointName(req.params.name);
+  app.get<{ Params: { name: string } }>(DataPlaneRoutes.stats, { schema: { params: EndpointParamsSchema } }, async (req) => {
+    const name = req.params.name;
     const ep = await endpoints.get(name);
     if (!ep) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}'`);
     return (await endpointStats({ nc, jsm }, [ep])).get(name)!;
   });
 
-  app.get<{ Params: { name: string }; Querystring: { since?: string; limit?: string } }>(DataPlaneRoutes.serving, async (req) => {
-    const name = checkEndpointName(req.params.name);
-    const q: ServingRequest = {
-      intervals: {
-        endpointId: endpointId(name),
-        ...(req.query.since ? { since: Date.parse(req.query.since) || Number(req.query.since) } : {}),
-        ...(req.query.limit ? { limit: Number(req.query.limit) } : {}),
-      },
-    };
-    const reply = await askServing(nc, q);
-    if (!('intervals' in reply)) throw new ModelwatchError('NOT_FOUND', 'the writer did not answer with intervals');
-    return { intervals: reply.intervals satisfies ServingRecord[] };
-  });
+  app.get<{ Params: { name: string }; Querystring: { since?: string; limit?: string } }>(
+    DataPlaneRoutes.serving,
+    { schema: { params: EndpointParamsSchema } },
+    async (req) => {
+      const name = req.params.name;
+      const q: ServingRequest = {
+        intervals: {
+          endpointId: endpointId(name),
+          ...(req.query.since ? { since: Date.parse(req.query.since) || Number(req.query.since) } : {}),
+          ...(req.query.limit ? { limit: Number(req.query.limit) } : {}),
+        },
+      };
+      const reply = await askServing(nc, q);
+      if (!('intervals' in reply)) throw new ModelwatchError('NOT_FOUND', 'the writer did not answer with intervals');
+      return { intervals: reply.intervals satisfies ServingRecord[] };
+    },
+  );
 };
 
 async function askServing(nc: NatsConnection, q: ServingRequest, timeout = 5000): Promise<ServingReply> {

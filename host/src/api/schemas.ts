@@ -1,0 +1,182 @@
+/**
+ * JSON Schemas (draft-07, Ajv) of the HTTP API's request bodies, query strings and params:
+ * the routes declare them (`schema: { body, querystring, params }`) and the typed client
+ * (`client/`) checks a body with the same schema before sending it, so a bad argument fails
+ * locally with the message the host would answer. Their TypeScript types are in `contract.ts`;
+ * `host/test/api-schemas.test.ts` keeps the two in step.
+ *
+ * Messages are ajv-errors' `errorMessage`, the words the hand-written checks had. In a message,
+ * `{value}` is the offending value as text (`String(v)`), `${0}` (ajv-errors) the value as JSON.
+ * Checks a schema cannot say (across fields, against stored state) stay in the routes.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import ajvErrors from 'ajv-errors';
+import { BATCH_ID, ENDPOINT_NAME } from '@modelwatch/protocol';
+import { ModelwatchError } from '../errors.js';
+
+const ENDPOINT_NAME_MESSAGE = "endpoint name ${0} is not valid: use 1-128 letters, digits, '_' or '-', starting with a letter or digit";
+const endpointName = { type: 'string', pattern: ENDPOINT_NAME.source, errorMessage: ENDPOINT_NAME_MESSAGE } as const;
+const trueOrFalse = (field: string) => ({ type: 'boolean', errorMessage: `${field}: expected true or false` }) as const;
+const positiveWholeNumber = (field: string) =>
+  ({ type: 'integer', minimum: 1, errorMessage: `${field}: expected a positive whole number, got '{value}'` }) as const;
+const jsonObject = { type: 'object' } as const;
+
+// ---- endpoints
+
+/** Params of the routes under `/api/v1/endpoints/:name`. */
+export const EndpointParamsSchema = {
+  type: 'object',
+  properties: { name: endpointName },
+} as const;
+
+// ---- monitoring
+
+/** Body of `PUT /api/v1/monitoring`. `defaultApp` only with `enabled: true` is checked by the route. */
+export const SetMonitoringBodySchema = {
+  type: 'object',
+  properties: {
+    enabled: trueOrFalse('enabled'),
+    basePeriod: { type: ['string', 'number'], errorMessage: 'basePeriod: expected a duration such as 5s or 10m' },
+    defaultApp: { type: 'string', errorMessage: 'defaultApp: expected the name of a built-in app, or "none", with enabled: true' },
+  },
+} as const;
+
+// ---- plugins
+
+/** Body of `POST /api/v1/plugins`. */
+export const PublishPluginBodySchema = {
+  type: 'object',
+  required: ['code'],
+  properties: {
+    manifest: {},
+    code: { type: 'string' },
+    map: { type: 'string' },
+    config: jsonObject,
+    strict: trueOrFalse('strict'),
+    shadow: trueOrFalse('shadow'),
+  },
+  errorMessage: {
+    type: 'body: expected { manifest, code, map?, config?, strict? }',
+    required: 'body: expected { manifest, code, map?, config?, strict? }',
+    properties: { code: 'body: expected { manifest, code, map?, config?, strict? }' },
+  },
+} as const;
+
+/** Body of `POST /api/v1/plugins/:name/rollback`. */
+export const RollbackBodySchema = {
+  type: 'object',
+  properties: { to: { type: 'string', errorMessage: 'to: expected a version string' } },
+} as const;
+
+const CONFIGURE_MESSAGE = 'body: expected { set: { key: value } } (merge) or { config: { ... } } (replace)';
+/** Body of `PATCH /api/v1/plugins/:name/config`: `set` (merge) or `config` (replace), one of them. */
+export const ConfigurePluginBodySchema = {
+  type: 'object',
+  oneOf: [
+    { required: ['set'], not: { required: ['config'] }, properties: { set: { ...jsonObject, not: { type: 'array' } } } },
+    { required: ['config'], not: { required: ['set'] }, properties: { config: { ...jsonObject, not: { type: 'array' } } } },
+  ],
+  errorMessage: CONFIGURE_MESSAGE,
+} as const;
+
+// ---- batches
+
+/** Query of `POST /api/v1/endpoints/:name/batches`. */
+export const BatchQuerySchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', pattern: BATCH_ID.source, errorMessage: "batch id '{value}' is not valid: use 1-64 letters, digits, '_' or '-'" },
+  },
+} as const;
+
+// ---- dead letters
+
+/** Query of `GET /api/v1/dlq`. An empty `endpoint` or `limit` is as if absent. */
+export const DeadLetterQuerySchema = {
+  type: 'object',
+  properties: {
+    endpoint: { anyOf: [{ const: '' }, endpointName], errorMessage: ENDPOINT_NAME_MESSAGE },
+    reason: { type: 'string' },
+    limit: { anyOf: [{ const: '' }, positiveWholeNumber('limit')], errorMessage: "limit: expected a positive whole number, got '{value}'" },
+  },
+} as const;
+
+/** Params of `GET /api/v1/dlq/:seq`. */
+export const DeadLetterParamsSchema = {
+  type: 'object',
+  properties: { seq: { type: 'integer', minimum: 1, errorMessage: "'{value}' is not a dead-letter sequence" } },
+} as const;
+
+/** Body of `POST /api/v1/dlq/replay`. */
+export const ReplayBodySchema = {
+  type: 'object',
+  properties: {
+    endpoint: endpointName,
+    seqs: { type: 'array', items: { type: 'integer', minimum: 1 }, errorMessage: 'seqs: expected a list of dead-letter sequences' },
+    includeLate: {},
+  },
+} as const;
+
+// ---- results
+
+/** Query of `GET /api/v1/results`. */
+export const ResultsQuerySchema = {
+  type: 'object',
+  properties: {
+    endpoint: { anyOf: [{ const: '' }, endpointName], errorMessage: ENDPOINT_NAME_MESSAGE },
+    app: { type: 'string' },
+    limit: { anyOf: [{ const: '' }, positiveWholeNumber('limit')], errorMessage: "limit: expected a positive whole number, got '{value}'" },
+    since: { type: 'string' },
+    batch: { type: 'string' },
+  },
+} as const;
+
+/** Query of `GET /api/v1/results/latest`. */
+export const LatestQuerySchema = {
+  type: 'object',
+  properties: { endpoint: { anyOf: [{ const: '' }, endpointName], errorMessage: ENDPOINT_NAME_MESSAGE } },
+} as const;
+
+// ---- validation
+
+/**
+ * The two Ajv instances: bodies are JSON and checked as sent (no coercion: `"true"` is not
+ * true); query strings and params are text, coerced to the schema's types as Fastify does.
+ * `verbose`: an error carries the value, for `{value}` in messages.
+ */
+const ajvFor = (coerce: boolean) => {
+  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, ...(coerce ? { coerceTypes: 'array' as const } : {}) });
+  (ajvErrors as unknown as (a: Ajv) => Ajv)(ajv);
+  return ajv;
+};
+const bodyAjv = ajvFor(false);
+const textAjv = ajvFor(true);
+const compiled = new WeakMap<object, ValidateFunction>();
+
+/** The part of a request a schema is for: a JSON body, or text (query string, params). */
+export type RequestPart = 'body' | 'text';
+
+/** A check of a request part: throws the INVALID_ARGUMENT error the host answers. An absent body is checked as `{}`. */
+export function validator(schema: object, part: RequestPart = 'body'): (data: unknown) => void {
+  let v = compiled.get(schema);
+  if (!v) {
+    v = (part === 'body' ? bodyAjv : textAjv).compile(schema);
+    compiled.set(schema, v);
+  }
+  const validate = v;
+  return (data) => {
+    if (!validate(data ?? {})) throw new ModelwatchError('INVALID_ARGUMENT', messageOf(validate.errors ?? []));
+  };
+}
+
+/** The first error's message: its `errorMessage` (with `{value}` filled in), or Ajv's own with the field's path. */
+export function messageOf(errors: ErrorObject[]): string {
+  const e = errors[0];
+  if (!e) return 'invalid request';
+  if (e.keyword === 'errorMessage') {
+    const inner = (e.params as { errors?: ErrorObject[] }).errors?.[0];
+    return (e.message ?? '').replace(/\{value\}/g, () => String(inner?.data));
+  }
+  const field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+  return `${field || 'body'}: ${e.message ?? 'is not valid'}`;
+}

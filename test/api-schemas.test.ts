@@ -1,0 +1,63 @@
+/**
+ * The routes' request schemas (host/src/api/schemas.ts) as the host answers them: a request the
+ * schema refuses is the host's INVALID_ARGUMENT error (HTTP 400, `{ error: { code, message } }`)
+ * with the message the client gives locally; query strings and params are coerced.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsServer, type NatsServerHandle } from '../host/src/nats/server.js';
+import { startTestHost } from './helpers/host.js';
+import { tempDir } from './helpers/tmp.js';
+
+describe('request schemas over HTTP', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let nats: NatsServerHandle;
+  let env: Awaited<ReturnType<typeof startTestHost>>;
+
+  beforeAll(async () => {
+    dir = await tempDir('mw-schemas-');
+    nats = await startNatsServer({ dataDir: join(dir.path, 'nats') });
+    env = await startTestHost({ natsUrl: nats.url, basePeriod: 1000, allowedLateness: 300 });
+  });
+  afterAll(async () => {
+    await env?.[Symbol.asyncDispose]();
+    await nats?.stop();
+    await dir?.[Symbol.asyncDispose]();
+  });
+
+  const send = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${env.client.url}${path}`, {
+      method,
+      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as unknown };
+  };
+  const refused = (message: string) => ({ status: 400, body: { error: { code: 'INVALID_ARGUMENT', message } } });
+
+  it('refuses bad bodies, queries and params with the INVALID_ARGUMENT error and its message', async () => {
+    await env.client.createEndpoint({ name: 'churn', featureNames: ['a'] });
+    expect(await send('PATCH', '/api/v1/endpoints/churn', { monitoring: 'no' })).toEqual(refused('monitoring: expected true or false'));
+    expect(await send('PUT', '/api/v1/monitoring', { enabled: 1 })).toEqual(refused('enabled: expected true or false'));
+    expect(await send('POST', '/api/v1/plugins/drift/rollback', { to: 2 })).toEqual(refused('to: expected a version string'));
+    expect(await send('PATCH', '/api/v1/plugins/drift/config', { set: { k: 1 }, config: {} })).toEqual(
+      refused('body: expected { set: { key: value } } (merge) or { config: { ... } } (replace)'),
+    );
+    expect(await send('POST', '/api/v1/dlq/replay', { seqs: ['1'] })).toEqual(refused('seqs: expected a list of dead-letter sequences'));
+    expect(await send('GET', '/api/v1/dlq?limit=abc')).toEqual(refused("limit: expected a positive whole number, got 'abc'"));
+    expect(await send('GET', '/api/v1/dlq/x')).toEqual(refused("'x' is not a dead-letter sequence"));
+    expect(await send('GET', '/api/v1/results?limit=0')).toEqual(refused("limit: expected a positive whole number, got '0'"));
+    expect(await send('POST', '/api/v1/endpoints/churn/batches?id=x!', [])).toEqual(
+      refused("batch id 'x!' is not valid: use 1-64 letters, digits, '_' or '-'"),
+    );
+    expect(await send('GET', '/api/v1/endpoints/no%20spaces/batches')).toEqual(
+      refused(`endpoint name "no spaces" is not valid: use 1-128 letters, digits, '_' or '-', starting with a letter or digit`),
+    );
+  });
+
+  it('takes what the schemas accept: query strings coerced, an absent body as {}', async () => {
+    expect(await send('GET', '/api/v1/dlq?limit=5&endpoint=churn')).toMatchObject({ status: 200, body: { total: 0, letters: [] } });
+    expect(await send('GET', '/api/v1/dlq/999999')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
+    expect(await send('POST', '/api/v1/dlq/replay')).toEqual({ status: 200, body: { replayed: [], skipped: [] } });
+    expect(await send('PATCH', '/api/v1/endpoints/churn', { monitoring: false })).toMatchObject({ status: 200, body: { name: 'churn', monitoring: false } });
+  });
+});
