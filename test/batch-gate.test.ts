@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateSummary } from '../host/src/cli/batch-gate.js';
 import { ModelwatchClient } from '../host/src/client/client.js';
 import { publishDir } from './helpers/host.js';
-import { CLI, hostProcess, type HostProcess } from './helpers/processes.js';
+import { CLI, hostProcess, testHostArgs, type HostProcess } from './helpers/processes.js';
 import { tempDir } from './helpers/tmp.js';
 
 const FIXTURES = new URL('./fixtures/plugins/', import.meta.url).pathname;
@@ -84,22 +84,7 @@ describe('batch send --wait: a CI gate', () => {
 
   beforeAll(async () => {
     dir = await tempDir('mw-batch-gate-');
-    host = await hostProcess([
-      '--http-host',
-      '127.0.0.1',
-      '--data-dir',
-      join(dir.path, 'data'),
-      '--base-period',
-      '1s',
-      '--allowed-lateness',
-      '300ms',
-      '--runners',
-      '1',
-      '--window-attempts',
-      '1',
-      '--log-level',
-      'warn',
-    ]);
+    host = await hostProcess(testHostArgs(join(dir.path, 'data'), '--window-attempts', '1'));
     await host.start();
     client = new ModelwatchClient({ url: host.url });
     // window-flag: `big_window` is detected in a window of 100 rows or more; always-throws fails every window of broken-*

@@ -7,7 +7,7 @@ import type { PluginRecord } from '@modelwatch/protocol';
 import { ModelwatchClient, type SetMonitoringReply } from '../host/src/client/client.js';
 import type { BuiltinApp } from '../host/src/plugins/builtin.js';
 import { REPO, rng } from './helpers/host.js';
-import { CLI, hostProcess, type HostProcess } from './helpers/processes.js';
+import { CLI, hostProcess, testHostArgs, type HostProcess } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -32,20 +32,7 @@ describe('built-in apps and the default app of monitoring enable', () => {
 
   beforeAll(async () => {
     dir = await tempDir('mw-default-app-');
-    host = await hostProcess([
-      '--http-host',
-      '127.0.0.1',
-      '--data-dir',
-      join(dir.path, 'data'),
-      '--base-period',
-      '1s',
-      '--allowed-lateness',
-      '300ms',
-      '--runners',
-      '1',
-      '--log-level',
-      'warn',
-    ]);
+    host = await hostProcess(testHostArgs(join(dir.path, 'data')));
     await host.start();
     client = new ModelwatchClient({ url: host.url });
   });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeleteEndpointReply, MetricValuesReply, PublishPluginReply, ReferenceFromTrafficReply } from '../host/src/api/contract.js';
 import { ModelwatchClient, type EndpointSummary } from '../host/src/client/client.js';
 import type { MetricName } from '@modelwatch/protocol';
-import { CLI, hostProcess, type HostProcess } from './helpers/processes.js';
+import { CLI, hostProcess, testHostArgs, type HostProcess } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -53,22 +53,7 @@ describe('endpoint and metrics commands', () => {
 
   beforeAll(async () => {
     dir = await tempDir('mw-endpoint-commands-');
-    host = await hostProcess([
-      '--http-host',
-      '127.0.0.1',
-      '--data-dir',
-      join(dir.path, 'data'),
-      '--base-period',
-      '1s',
-      '--allowed-lateness',
-      '300ms',
-      '--retention',
-      '1d',
-      '--runners',
-      '1',
-      '--log-level',
-      'warn',
-    ]);
+    host = await hostProcess(testHostArgs(join(dir.path, 'data'), '--retention', '1d'));
     await host.start();
     client = new ModelwatchClient({ url: host.url });
     await cli('plugin', 'publish', ROW_COUNT);

@@ -80,6 +80,28 @@ export interface HostProcess {
   log(): string;
 }
 
+/**
+ * The flags of a test host on loopback with a data folder of its own, one-second windows, 300 ms
+ * of lateness, one runner and warnings only; `extra` adds flags.
+ */
+export function testHostArgs(dataDir: string, ...extra: string[]): string[] {
+  return [
+    '--http-host',
+    '127.0.0.1',
+    '--data-dir',
+    dataDir,
+    '--base-period',
+    '1s',
+    '--allowed-lateness',
+    '300ms',
+    '--runners',
+    '1',
+    '--log-level',
+    'warn',
+    ...extra,
+  ];
+}
+
 export async function hostProcess(args: string[], env: Record<string, string> = {}): Promise<HostProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
