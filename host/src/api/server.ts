@@ -236,8 +236,10 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const plugins = registerPluginRoutes(app, { nc, js, jsm: deps.jsm, buckets, logger: deps.logger });
 
   // ---- monitoring
-  const monitoringView = (s: MonitoringSettings): MonitoringStatus => {
-    const { current, pending } = periodsAround(Date.now(), s);
+  /** The settings as seen at `atMs`: a change's reply is seen at the time of the change, so a period
+   * change that takes effect a few ms later (the next boundary) is reported pending, never already in force. */
+  const monitoringView = (s: MonitoringSettings, atMs = Date.now()): MonitoringStatus => {
+    const { current, pending } = periodsAround(atMs, s);
     return {
       enabled: s.enabled,
       basePeriod: formatDuration(current.periodMs),
@@ -278,7 +280,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       const outcome: DefaultAppOutcome | undefined =
         defaultApp === undefined ? undefined : defaultApp === 'none' ? { app: null, action: 'none' } : await plugins.deployDefaultApp(defaultApp);
       const s = await settings.change({ enabled, basePeriodMs: periodMs });
-      return { ...monitoringView(s), ...(outcome ? { defaultApp: outcome } : {}) };
+      return { ...monitoringView(s, s.updatedAt), ...(outcome ? { defaultApp: outcome } : {}) };
     },
   );
 
