@@ -374,7 +374,13 @@ describe('Grafana dashboards: every query against the writer’s points in Influ
     expect(await panelRows('modelwatch-performance', 'Requests')).toEqual([expect.objectContaining({ requests: 1600 + ERRORS })]);
     const [rate] = await panelRows('modelwatch-performance', 'Error rate');
     expect(rate!.error_rate).toBeCloseTo(ERRORS / (1600 + ERRORS), 10);
-    const apps = await panelRows('modelwatch-applications', 'Apps', 'C');
-    expect(apps).toEqual([expect.objectContaining({ application: APP, detected: 2 })]);
+    // the Apps table joins its four answers on the app
+    const apps = await Promise.all(['A', 'B', 'C', 'D'].map((refId) => panelRows('modelwatch-applications', 'Apps', refId)));
+    expect(apps.map((rows) => rows.map(({ time: _, ...rest }) => rest))).toEqual([
+      [{ application: APP, endpoints: 2 }],
+      [{ application: APP, results: 8 }],
+      [{ application: APP, detected: 2 }],
+      [{ application: APP, potential: 1 }],
+    ]);
   });
 });
