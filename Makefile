@@ -51,7 +51,8 @@ system-deps: nats-server influxdb
 
 # Debian's influxdb (1.6) for test/grafana.test.ts, which runs its own influxd on free ports. The
 # package's service must not start (nor take port 8086): while it installs, a policy-rc.d denies
-# every service start (invoke-rc.d and deb-systemd-invoke ask it), unless the machine has one already.
+# every service start (invoke-rc.d and deb-systemd-invoke ask it), unless the machine has one
+# already; then the service the package enabled is disabled, so it does not start at boot either.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 influxdb:
@@ -60,6 +61,7 @@ influxdb:
 	  if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee $$policy >/dev/null && $(SUDO) chmod +x $$policy && own=1; fi; \
 	  $(APT) update -qq && $(APT) install -y -qq influxdb; rc=$$?; \
 	  if [ -n "$$own" ]; then $(SUDO) rm -f $$policy; fi; \
+	  if [ $$rc = 0 ] && command -v systemctl >/dev/null; then $(SUDO) systemctl disable influxdb >/dev/null 2>&1 || true; fi; \
 	  exit $$rc; }
 
 # python3 (the Python client's tests run with it) and nats-py (for clients/python/examples/nats_publish.py,
