@@ -66,7 +66,8 @@ describe('artifacts: ctx.logArtifact -> mw_artifacts -> HTTP and CLI', () => {
 
   it('lists them over HTTP, by app and window', async () => {
     const list = async (q: string) =>
-      ((await (await fetch(`${env.host.apiUrl}/api/v1/endpoints/art/artifacts${q}`, { headers: authHeaders() })).json()) as { artifacts: ArtifactInfo[] }).artifacts;
+      ((await (await fetch(`${env.host.apiUrl}/api/v1/endpoints/art/artifacts${q}`, { headers: authHeaders() })).json()) as { artifacts: ArtifactInfo[] })
+        .artifacts;
     const all = await list('');
     expect(all.map((a) => a.id).sort()).toEqual([
       `artifact-maker.${ws}.plot.svg`,

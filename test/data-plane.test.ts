@@ -248,7 +248,11 @@ describe('data plane', () => {
     await env.client.createEndpoint({ name: 'http-in', featureNames: ['x'], labelNames: ['y'] });
     const url = `${env.client.url}/api/v1/endpoints/http-in/events`;
     const post = (body: unknown, key?: string) =>
-      fetch(url, { method: 'POST', headers: authHeaders({ 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) }), body: JSON.stringify(body) });
+      fetch(url, {
+        method: 'POST',
+        headers: authHeaders({ 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) }),
+        body: JSON.stringify(body),
+      });
     const first = await post([{ inputs: [[1]] }, { inputs: [[2]] }], 'k-1');
     const retry = await post([{ inputs: [[1]] }, { inputs: [[2]] }], 'k-1');
     expect([first.status, retry.status]).toEqual([202, 202]);

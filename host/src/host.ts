@@ -284,7 +284,8 @@ class HostImpl implements Host {
     }
     if (o.adminToken !== undefined) return await store.provision(o.adminToken);
     const b = await store.bootstrap(o.dataDir);
-    if (b.action === 'written') this.logger.info({ path: b.path }, `first start: an admin token was written to ${b.path} (mode 0600); the CLI reads it from there`);
+    if (b.action === 'written')
+      this.logger.info({ path: b.path }, `first start: an admin token was written to ${b.path} (mode 0600); the CLI reads it from there`);
   }
 
   /** First start: monitoring on with the given period. Later starts: an explicit --base-period changes it. */

@@ -58,10 +58,22 @@ describe('route scopes', () => {
     }
     expect(scope.get('POST /api/v1/endpoints/:name/events')).toBe('ingest');
     expect(scope.get('POST /api/v1/endpoints/:name/labels')).toBe('ingest');
-    for (const r of ['POST /api/v1/plugins', 'DELETE /api/v1/plugins/:name', 'POST /api/v1/plugins/:name/disable', 'POST /api/v1/plugins/:name/rollback', 'POST /api/v1/tokens']) {
+    for (const r of [
+      'POST /api/v1/plugins',
+      'DELETE /api/v1/plugins/:name',
+      'POST /api/v1/plugins/:name/disable',
+      'POST /api/v1/plugins/:name/rollback',
+      'POST /api/v1/tokens',
+    ]) {
       expect(scope.get(r), r).toBe('admin');
     }
-    for (const r of ['POST /api/v1/endpoints', 'PUT /api/v1/monitoring', 'PATCH /api/v1/plugins/:name/config', 'POST /api/v1/dlq/replay', 'POST /api/v1/endpoints/:name/batches']) {
+    for (const r of [
+      'POST /api/v1/endpoints',
+      'PUT /api/v1/monitoring',
+      'PATCH /api/v1/plugins/:name/config',
+      'POST /api/v1/dlq/replay',
+      'POST /api/v1/endpoints/:name/batches',
+    ]) {
       expect(scope.get(r), r).toBe('write');
     }
     await app.close();

@@ -174,7 +174,8 @@ describe('API authentication', () => {
     const newest = await admin.audit({ limit: 1 });
     expect(newest).toHaveLength(1);
     expect(await cli('audit', '--limit', '5')).toMatch(/PATCH .*\/api\/v1\/endpoints\/churn .*200/);
-    const reader = (await call('GET', '/api/v1/audit', { token: (await admin.createToken({ name: 'peeker', scopes: ['read', 'write', 'ingest'] })).token })).status;
+    const reader = (await call('GET', '/api/v1/audit', { token: (await admin.createToken({ name: 'peeker', scopes: ['read', 'write', 'ingest'] })).token }))
+      .status;
     expect(reader).toBe(403);
   });
 
@@ -213,10 +214,21 @@ describe('API authentication', () => {
 
   it('--insecure-local: no token needed on loopback, with a warning; refused at start on 0.0.0.0', async () => {
     expect(() => createHost({ insecureLocal: true, httpHost: '0.0.0.0' })).toThrow(/--insecure-local .* only on a loopback address .*not on '0\.0\.0\.0'/);
-    const refused = await run(process.execPath, ['--no-node-snapshot', CLI, 'host', 'start', '--insecure-local', '--http-host', '0.0.0.0', '--nats', nats.url]).catch(
-      (err: { code: number; stderr: string }) => err,
-    );
-    expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/^error \[INVALID_OPTIONS\]: insecure local: --insecure-local serves the API without authentication/) });
+    const refused = await run(process.execPath, [
+      '--no-node-snapshot',
+      CLI,
+      'host',
+      'start',
+      '--insecure-local',
+      '--http-host',
+      '0.0.0.0',
+      '--nats',
+      nats.url,
+    ]).catch((err: { code: number; stderr: string }) => err);
+    expect(refused).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^error \[INVALID_OPTIONS\]: insecure local: --insecure-local serves the API without authentication/),
+    });
 
     await using own = await startTestNats();
     await using dir = await tempDir('mw-insecure-');

@@ -25,7 +25,10 @@ export function sameHash(a: string, b: string): boolean {
 /** A token given by an operator (`adminToken`, `MODELWATCH_ADMIN_TOKEN`): 32 to 512 visible ASCII characters. */
 export function checkTokenText(token: string, what: string): string {
   if (!/^[\x21-\x7e]{32,512}$/.test(token)) {
-    throw new ModelwatchError('INVALID_OPTIONS', `${what}: expected 32 to 512 visible ASCII characters (no spaces), e.g. one made by 'openssl rand -base64 32'`);
+    throw new ModelwatchError(
+      'INVALID_OPTIONS',
+      `${what}: expected 32 to 512 visible ASCII characters (no spaces), e.g. one made by 'openssl rand -base64 32'`,
+    );
   }
   return token;
 }
@@ -35,7 +38,10 @@ export const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 export function checkTokenName(name: unknown): string {
   if (typeof name !== 'string' || !TOKEN_NAME.test(name)) {
-    throw new ModelwatchError('INVALID_ARGUMENT', `token name ${JSON.stringify(name)} is not valid: use 1-64 letters, digits, '_' or '-', starting with a letter or digit`);
+    throw new ModelwatchError(
+      'INVALID_ARGUMENT',
+      `token name ${JSON.stringify(name)} is not valid: use 1-64 letters, digits, '_' or '-', starting with a letter or digit`,
+    );
   }
   return name;
 }

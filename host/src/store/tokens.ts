@@ -52,7 +52,10 @@ export class TokenStore {
         throw new ModelwatchError('INVALID_ARGUMENT', 'endpoints: expected a glob of endpoint names, e.g. fraud-*');
       }
       if (!scopes.includes('ingest') || scopes.some((s) => s !== 'ingest' && s !== 'read')) {
-        throw new ModelwatchError('INVALID_ARGUMENT', `endpoints: limits the ingest scope; a token with it may have the scopes ingest and read only, not ${scopes.join(', ')}`);
+        throw new ModelwatchError(
+          'INVALID_ARGUMENT',
+          `endpoints: limits the ingest scope; a token with it may have the scopes ingest and read only, not ${scopes.join(', ')}`,
+        );
       }
     }
     const token = generateToken();

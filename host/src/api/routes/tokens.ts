@@ -1,10 +1,10 @@
 /** API tokens (`modelwatch token create/list/revoke`) and the audit log (`modelwatch audit`): admin routes. */
 import type { FastifyInstance } from 'fastify';
-import { DeliverPolicy } from '@nats-io/jetstream';
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Streams, type AuditEntry, type TokenRecord } from '@modelwatch/protocol';
 import { parseDuration } from '../../config/duration.js';
 import { ModelwatchError } from '../../errors.js';
-import type { AuthDeps } from '../auth.js';
+import type { TokenCache, TokenStore } from '../../store/tokens.js';
 import { AuthRoutes, type AuditList, type AuditQuery, type CreateTokenBody, type CreateTokenReply, type TokenInfo } from '../contract.js';
 import { AuditQuerySchema, CreateTokenBodySchema, TokenParamsSchema } from '../schemas.js';
 
@@ -26,7 +26,13 @@ function sinceMs(since: string): number {
   }
 }
 
-export function tokenRoutes(app: FastifyInstance, deps: AuthDeps): void {
+export interface TokenRoutesDeps {
+  auth: { store: TokenStore; tokens: TokenCache };
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+export function tokenRoutes(app: FastifyInstance, deps: TokenRoutesDeps): void {
   const { store, tokens } = deps.auth;
 
   app.get(AuthRoutes.tokens, async () => ({ tokens: (await store.list()).map(tokenInfo) }));

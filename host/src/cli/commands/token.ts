@@ -31,7 +31,9 @@ export const tokenCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const scopes: TokenScope[] = checkScopes(args.scopes);
           const t = await clientOf(args).createToken({ name: args.name, scopes, ...(args.endpoints !== undefined && { endpoints: args.endpoints }) });
           if (args.json) return printJson(t);
-          process.stderr.write(`token '${t.name}' created (scopes: ${t.scopes.join(', ')}${t.endpoints ? `; ingest to ${t.endpoints}` : ''}); it is shown once:\n`);
+          process.stderr.write(
+            `token '${t.name}' created (scopes: ${t.scopes.join(', ')}${t.endpoints ? `; ingest to ${t.endpoints}` : ''}); it is shown once:\n`,
+          );
           process.stdout.write(`${t.token}\n`);
         },
       )
