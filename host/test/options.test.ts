@@ -44,7 +44,8 @@ describe('resolveHostOptions', () => {
         "insecure local: --insecure-local serves the API without authentication, so only on a loopback address (127.0.0.1, ::1, localhost), not on '0.0.0.0'",
       );
       expect(() => resolveWith({ insecureLocal: true, httpHost: '10.1.2.3' })).toThrow(/not on '10\.1\.2\.3'/);
-      for (const httpHost of ['127.0.0.1', '127.0.0.2', '::1', '[::1]', 'localhost']) expect(resolveWith({ insecureLocal: true, httpHost }).insecureLocal).toBe(true);
+      for (const httpHost of ['127.0.0.1', '127.0.0.2', '::1', '[::1]', 'localhost'])
+        expect(resolveWith({ insecureLocal: true, httpHost }).insecureLocal).toBe(true);
     });
 
     it('takes the admin token from the option or MODELWATCH_ADMIN_TOKEN, and refuses a short one', () => {
