@@ -105,7 +105,10 @@ export interface AuthDeps {
   logger: Logger;
 }
 
-/** A route as the API serves it: method, pattern, and the scope it needs (`public`: none; `undefined`: none declared, so refused). */
+/**
+ * A route as the API serves it: method, pattern, and the scope it needs (`public`: none, as the
+ * probes and CORS preflights (`OPTIONS`); `undefined`: none declared, so refused).
+ */
 export interface RouteScope {
   method: string;
   url: string;
@@ -132,6 +135,12 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
       const config = (route.config ?? {}) as { public?: boolean; scope?: TokenScope };
+      // a CORS preflight carries no credentials by definition and changes nothing
+      if (method === 'OPTIONS' && !config.scope) {
+        route.config = { ...route.config, public: true } as typeof route.config;
+        table.push({ method, url: route.url, scope: 'public' });
+        continue;
+      }
       // HEAD answers what GET does
       const declared = config.scope ?? ROUTE_SCOPES[`${method === 'HEAD' ? 'GET' : method} ${route.url}`];
       table.push({ method, url: route.url, scope: config.public ? 'public' : declared });
