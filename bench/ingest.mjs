@@ -7,9 +7,10 @@
 //   node --no-node-snapshot bench/ingest.mjs [--quick] [--rounds N] [--auth]
 //
 // HTTP requests carry an ingest token (`Authorization: Bearer`), as a model server's would.
-// --auth measures the cost of authentication instead: the same HTTP loads against two API
-// servers on the same NATS and stream processor, one checking an ingest token and one started
-// with --insecure-local (no authentication), alternating in each round, with the ratio per round.
+// --auth measures the cost of authentication instead: the same HTTP loads against two API-only
+// hosts alike (same NATS, same stream processor in a third host), one checking an ingest token
+// and one started with --insecure-local (no authentication), alternating in each round, with
+// the ratio per round; and the token check alone.
 //
 // Each measurement runs --rounds times (default 5): raw and modelwatch back to back in each
 // round, and the ratio of each pair is printed with their median (this machine is shared: a
@@ -217,14 +218,20 @@ if (authCost) {
     { natsUrl: nats.url, dataDir: join(dir, 'open'), httpPort: 0, runners: 0, components: ['api'], insecureLocal: true, logLevel: 'error' },
     createLogger('error'),
   );
-  await open.start();
+  // and its twin checking tokens: two API-only hosts alike (own NATS connection each, same process), the stream processor's host apart
+  const secured = createHost(
+    { natsUrl: nats.url, dataDir: join(dir, 'secured'), httpPort: 0, runners: 0, components: ['api'], adminToken, logLevel: 'error' },
+    createLogger('error'),
+  );
+  await Promise.all([open.start(), secured.start()]);
   const a = { tokenSingle: [], openSingle: [], tokenBatch: [], openBatch: [] };
   const insecure = { apiUrl: open.apiUrl, token: null };
+  const withToken = { apiUrl: secured.apiUrl, token: ingestToken };
   for (let round = 0; round < ROUNDS; round++) {
     const pairs = [
-      ['tokenBatch', (n) => mwHttp(jsm, client, `tb-${n}`, batches, 4)],
+      ['tokenBatch', (n) => mwHttp(jsm, client, `tb-${n}`, batches, 4, withToken)],
       ['openBatch', (n) => mwHttp(jsm, client, `ob-${n}`, batches, 4, insecure)],
-      ['tokenSingle', (n) => mwHttp(jsm, client, `ts-${n}`, single.slice(0, SINGLE_MSGS / 2), 16)],
+      ['tokenSingle', (n) => mwHttp(jsm, client, `ts-${n}`, single.slice(0, SINGLE_MSGS / 2), 16, withToken)],
       ['openSingle', (n) => mwHttp(jsm, client, `os-${n}`, single.slice(0, SINGLE_MSGS / 2), 16, insecure)],
     ];
     // alternate which of a pair goes first
@@ -260,6 +267,7 @@ if (authCost) {
       .join(' ')} (median ${median(pair(tokS, openS)).toFixed(3)})`,
   );
   await open.stop();
+  await secured.stop();
   await host.stop();
   await nc.close();
   await nats.stop();
