@@ -1,4 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -288,6 +289,7 @@ describe('the HTTP API faced by browsers and the network', () => {
           });
           s.listen(p, '127.0.0.1', () => resolve(s));
         });
+      if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: make system-deps installs it (apt-get install chromium)`);
       pages = [await serve(attackerPort), await serve(friendPort)];
       browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     });

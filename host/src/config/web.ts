@@ -64,19 +64,18 @@ export interface WebOptionsInput {
 /** Validate the web options; `env` holds MODELWATCH_ALLOWED_HOSTS, _CORS_ORIGINS, _RATE_LIMIT, _TLS_CERT, _TLS_KEY. */
 export function resolveWebOptions(o: WebOptionsInput, env: NodeJS.ProcessEnv): ResolvedWebOptions {
   const hosts = listOf(o.allowedHosts ?? env.MODELWATCH_ALLOWED_HOSTS);
-  let allowedHosts: HostPattern[] | '*' = [];
-  if (hosts.includes('*')) allowedHosts = '*';
-  else {
-    allowedHosts = hosts.map((h) => {
-      const p = parseHostPort(h);
-      if (!p)
-        throw new ModelwatchError(
-          'INVALID_OPTIONS',
-          `allowed hosts: '${h}' is not a host name or address with an optional port (e.g. monitor.example.com, 10.0.0.5:7077, [::1])`,
-        );
-      return p;
-    });
-  }
+  const allowedHosts: HostPattern[] | '*' = hosts.includes('*')
+    ? '*'
+    : hosts.map((h) => {
+        const p = parseHostPort(h);
+        if (!p) {
+          throw new ModelwatchError(
+            'INVALID_OPTIONS',
+            `allowed hosts: '${h}' is not a host name or address with an optional port (e.g. monitor.example.com, 10.0.0.5:7077, [::1])`,
+          );
+        }
+        return p;
+      });
   const corsOrigins = listOf(o.corsOrigins ?? env.MODELWATCH_CORS_ORIGINS).map((s) => {
     let url: URL | undefined;
     try {
