@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PluginRecord } from '@modelwatch/protocol';
 import { freePort } from '../../host/src/nats/server.js';
 import { bundlePlugin } from '../../host/src/plugins/bundle.js';
-import { HISTOGRAM_PLUGIN } from '../helpers/host.js';
+import { HISTOGRAM_PLUGIN, REPO } from '../helpers/host.js';
 import { CLI, testHostArgs } from '../helpers/processes.js';
 import { tempDir, waitFor } from '../helpers/tmp.js';
 
@@ -269,6 +269,19 @@ describe('the HTTP API faced by browsers and the network', () => {
     expect(JSON.parse((await cli(['plugin', 'disable', PLUGIN, '--json'])).stdout)).toMatchObject({ name: PLUGIN, status: 'disabled' });
     expect(JSON.parse((await cli(['plugin', 'enable', PLUGIN, '--json'])).stdout)).toMatchObject({ name: PLUGIN, status: 'active' });
     expect(log).toContain(`API https://127.0.0.1:${port}`);
+  });
+
+  it('takes events from the Python client over HTTPS when it trusts the certificate (SSL_CERT_FILE)', async () => {
+    expect((await call('POST', '/api/v1/endpoints', json({ name: 'web-py', featureNames: ['a', 'b'], labelNames: ['y'] }))).status).toBe(201);
+    const { stdout } = await run(
+      'python3',
+      [join(REPO, 'test/fixtures/python/send_windows.py'), '--url', url, '--endpoint', 'web-py', '--seconds', '0.3', '--every', '0.01'],
+      { timeout: 60_000, env: { ...process.env, PYTHONPATH: join(REPO, 'clients/python'), SSL_CERT_FILE: certFile } },
+    );
+    const report = JSON.parse(stdout) as { stats: { tracked: number; delivered: number }; errors: string[] };
+    expect(report.errors).toEqual([]);
+    expect(report.stats.delivered).toBe(report.stats.tracked);
+    expect(report.stats.tracked).toBeGreaterThan(0);
   });
 
   describe('in Chromium, a page of another site', () => {
