@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_HTTP_PORT, MIN_BASE_PERIOD_MS, resolveHostOptions, type HostOptions } from '../src/config/options.js';
 import { systemClock } from '../src/clock.js';
+import { parseHostPort } from '../src/config/web.js';
 import { ModelwatchError } from '../src/errors.js';
 
 /** Resolve with an empty environment unless one is given, so the test machine's env never leaks in. */
@@ -264,6 +265,13 @@ describe('resolveHostOptions', () => {
         resolveWith({}, { MODELWATCH_ALLOWED_HOSTS: '*', MODELWATCH_CORS_ORIGINS: 'http://a.test:8080, http://b.test', MODELWATCH_RATE_LIMIT: 'off' }).web,
       ).toMatchObject({ allowedHosts: '*', corsOrigins: ['http://a.test:8080', 'http://b.test'], rateLimit: null });
       expect(resolveWith({ rateLimit: '100/h' }).web.rateLimit).toEqual({ max: 100, windowMs: 3_600_000 });
+    });
+
+    it('read a Host header or an allowed host as a name or address and an optional port', () => {
+      expect(parseHostPort('LocalHost.:7077')).toEqual({ hostname: 'localhost', port: 7077 });
+      expect(parseHostPort('[::1]:7077')).toEqual({ hostname: '[::1]', port: 7077 });
+      expect(parseHostPort('10.0.0.5')).toEqual({ hostname: '10.0.0.5', port: undefined });
+      for (const bad of ['', 'a@b', 'x/y', 'x:', 'x:70770', '::1', 'a b', 'evil.example#.localhost', '-x']) expect(parseHostPort(bad), bad).toBeUndefined();
     });
 
     it('reject what is no host, origin, rate or pair of TLS files, naming it', () => {

@@ -258,6 +258,8 @@ describe('the HTTP API faced by browsers and the network', () => {
       code: 'RATE_LIMITED',
       message: expect.stringMatching(/^rate limit: more than 100 requests in 60 s from this client; try again in /),
     });
+    // the routes of the API's own Fastify plugins too
+    expect((await call('GET', '/api/v1/dlq', from)).status).toBe(429);
     expect((await call('GET', '/healthz', from)).status).toBe(200);
     expect((await call('POST', '/api/v1/endpoints/no-such/events', { ...json({ inputs: [[1]] }), ...from })).status).toBe(404);
     // another client is not limited by it
