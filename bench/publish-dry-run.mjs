@@ -80,10 +80,10 @@ let t = performance.now();
 let n = 0;
 for (let p = 0; p < PASSES; p++) for (const e of names) n += patterns.some((g) => posix.matchesGlob(e, g)) ? 1 : 0;
 const raw = (performance.now() - t) / (PASSES * names.length);
-appliesTo(patterns, names[0]);
+appliesTo(patterns, { name: names[0] });
 t = performance.now();
 let m = 0;
-for (let p = 0; p < PASSES; p++) for (const e of names) m += appliesTo(patterns, e) ? 1 : 0;
+for (let p = 0; p < PASSES; p++) for (const e of names) m += appliesTo(patterns, { name: e }) ? 1 : 0;
 const cached = (performance.now() - t) / (PASSES * names.length);
 if (n !== m) throw new Error(`appliesTo disagrees with path.matchesGlob: ${m} against ${n}`);
 console.log(
