@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PluginRecord } from '@modelwatch/protocol';
 import { freePort } from '../../host/src/nats/server.js';
 import { bundlePlugin } from '../../host/src/plugins/bundle.js';
-import { HISTOGRAM_PLUGIN, REPO } from '../helpers/host.js';
+import { HISTOGRAM_PLUGIN, REPO, TEST_TOKEN } from '../helpers/host.js';
 import { CLI, testHostArgs } from '../helpers/processes.js';
 import { tempDir, waitFor } from '../helpers/tmp.js';
 
@@ -59,7 +59,7 @@ describe('the HTTP API faced by browsers and the network', () => {
           servername: 'localhost',
           agent: false,
           ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-          headers: { host: `127.0.0.1:${port}`, ...opts.headers },
+          headers: { host: `127.0.0.1:${port}`, authorization: `Bearer ${TEST_TOKEN}`, ...opts.headers },
         },
         (res) => {
           let text = '';
@@ -122,7 +122,7 @@ describe('the HTTP API faced by browsers and the network', () => {
         '100/min',
         ...testHostArgs(join(dir.path, 'data')),
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MODELWATCH_ADMIN_TOKEN: TEST_TOKEN } },
     );
     host.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     host.stderr!.on('data', (d: Buffer) => (log += d.toString()));
@@ -247,8 +247,10 @@ describe('the HTTP API faced by browsers and the network', () => {
   });
 
   it('limits each client to --rate-limit requests (429 with Retry-After); probes and ingest are not counted', async () => {
-    // another source address: a client of its own, whose count the other tests do not touch
-    const from = { localAddress: '127.0.0.2' };
+    // a client of its own (its own token, from another source address), whose count the other tests do not touch
+    const created = await call('POST', '/api/v1/tokens', json({ name: 'rate-limited', scopes: ['read', 'ingest'] }));
+    expect(created.status).toBe(201);
+    const from = { localAddress: '127.0.0.2', headers: { authorization: `Bearer ${created.json<{ token: string }>().token}` } };
     const first = await Promise.all(Array.from({ length: 100 }, () => call('GET', '/api/v1/health', from)));
     expect(first.map((r) => r.status)).toEqual(Array.from({ length: 100 }, () => 200));
     const limited = await call('GET', '/api/v1/health', from);
@@ -261,7 +263,15 @@ describe('the HTTP API faced by browsers and the network', () => {
     // the routes of the API's own Fastify plugins too
     expect((await call('GET', '/api/v1/dlq', from)).status).toBe(429);
     expect((await call('GET', '/healthz', from)).status).toBe(200);
-    expect((await call('POST', '/api/v1/endpoints/no-such/events', { ...json({ inputs: [[1]] }), ...from })).status).toBe(404);
+    expect(
+      (
+        await call('POST', '/api/v1/endpoints/no-such/events', {
+          ...from,
+          headers: { ...json({}).headers, ...from.headers },
+          body: JSON.stringify({ inputs: [[1]] }),
+        })
+      ).status,
+    ).toBe(404);
     // another client is not limited by it
     expect((await call('GET', '/api/v1/health')).status).toBe(200);
   });
@@ -380,16 +390,21 @@ describe('the HTTP API faced by browsers and the network', () => {
       const context = await browser.newContext({ ignoreHTTPSErrors: true });
       const page = await context.newPage();
       await page.goto(`http://127.0.0.1:${friendPort}/`);
-      const statuses = await page.evaluate(async (base: string) => {
-        const post = async (action: string) =>
-          (
-            (await (await fetch(`${base}/${action}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as {
-              status: string;
-            }
-          ).status;
-        const read = ((await (await fetch(base)).json()) as { status: string }).status;
-        return [read, await post('disable'), await post('enable')];
-      }, target());
+      const statuses = await page.evaluate(
+        async ([base, authorization]: [string, string]) => {
+          const post = async (action: string) =>
+            (
+              (await (
+                await fetch(`${base}/${action}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: '{}' })
+              ).json()) as {
+                status: string;
+              }
+            ).status;
+          const read = ((await (await fetch(base, { headers: { authorization } })).json()) as { status: string }).status;
+          return [read, await post('disable'), await post('enable')];
+        },
+        [target(), `Bearer ${TEST_TOKEN}`] as [string, string],
+      );
       await context.close();
       expect(statuses).toEqual(['active', 'disabled', 'active']);
     });
