@@ -98,10 +98,11 @@ describe('bundlePlugin: imports outside the plugin folder are refused', () => {
 
   it('the watch mode (--dev-plugins, plugin dev) refuses the same imports', async () => {
     const { dir } = await pluginWith(app(`import secret from '../../secret.json';`, 'JSON.stringify(secret)'));
-    const event = Promise.withResolvers<WatchEvent>();
-    const stop = await watchPlugin(dir, (e) => event.resolve(e));
+    let built!: (e: WatchEvent) => void;
+    const event = new Promise<WatchEvent>((resolve) => (built = resolve));
+    const stop = await watchPlugin(dir, (e) => built(e));
     try {
-      const e = await event.promise;
+      const e = await event;
       expect(e.ok).toBe(false);
       if (!e.ok) {
         expect(e.error.code).toBe('PLUGIN_BUILD_FAILED');
