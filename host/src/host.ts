@@ -197,6 +197,7 @@ class HostImpl implements Host {
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
         servingIntervalMs,
+        maxFeatures: o.maxFeatures,
       });
       await sp.start();
       this.stopFns.push(() => sp.stop());
@@ -238,6 +239,7 @@ class HostImpl implements Host {
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
         retentionMs: o.retentionMs,
+        maxFeatures: o.maxFeatures,
         version: VERSION,
       });
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });

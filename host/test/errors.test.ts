@@ -57,6 +57,7 @@ describe('host errors: one class per failure family', () => {
       APP_INVALID_OUTPUT: [AppError, true],
       WINDOW_FAILED: [AppError, false],
       HTTP_ERROR: [HttpError, false],
+      BODY_TOO_LARGE: [HttpError, false],
       INTERNAL: [InternalError, false],
     };
     expect(Object.keys(ERROR_FAMILIES).sort()).toEqual(Object.keys(expected).sort());

@@ -62,6 +62,7 @@ export type ErrorCode =
   | 'INVALID_REFERENCE'
   | 'WINDOW_FAILED'
   | 'HTTP_ERROR'
+  | 'BODY_TOO_LARGE'
   | 'INTERNAL';
 
 /** Plain data for an error that crosses a process or the sandbox. */
