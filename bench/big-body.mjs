@@ -1,3 +1,4 @@
+/* global fetch */
 // Big request bodies and the event loop (issue #10, finding 9): the latency of `GET /healthz`
 // while the host ingests a 60 MB NDJSON body of events, and while it takes a 41 MB reference
 // CSV, against the same host idle, in the same run. Big bodies are parsed and checked on a
