@@ -121,12 +121,17 @@ export class AppError extends ModelwatchError {
   }
 }
 
-/** `HTTP_ERROR`: an HTTP request of the client that failed without an error body of the API. */
+export type HttpErrorCode = 'HTTP_ERROR' | 'BODY_TOO_LARGE';
+/**
+ * `HTTP_ERROR`: an HTTP request of the client that failed without an error body of the API;
+ * `BODY_TOO_LARGE`: a request body over its route's limit (413, the API's `BodyLimits`). Not retryable.
+ */
 export class HttpError extends ModelwatchError {
-  constructor(code: 'HTTP_ERROR', message: string, options?: ErrorOptions);
+  declare readonly code: HttpErrorCode;
+  constructor(code: HttpErrorCode, message: string, options?: ErrorOptions);
   constructor(message: string, options?: ErrorOptions);
   constructor(a: string, b?: string | ErrorOptions, c?: ErrorOptions) {
-    super('HTTP_ERROR', ...messageArgs(a, b, c));
+    super(typeof b === 'string' ? (a as HttpErrorCode) : 'HTTP_ERROR', ...messageArgs(a, b, c));
   }
 }
 
@@ -175,6 +180,7 @@ export const ERROR_FAMILIES = {
   HTTP_ERROR: { error: HttpError, retryable: false },
   UNAUTHENTICATED: { error: AuthError, retryable: false },
   FORBIDDEN: { error: AuthError, retryable: false },
+  BODY_TOO_LARGE: { error: HttpError, retryable: false },
   INTERNAL: { error: InternalError, retryable: false },
 } as const satisfies Record<ErrorCode, { error: abstract new (...args: never[]) => ModelwatchError; retryable: boolean }>;
 

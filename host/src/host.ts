@@ -198,6 +198,7 @@ class HostImpl implements Host {
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
         servingIntervalMs,
+        maxFeatures: o.maxFeatures,
       });
       await sp.start();
       this.stopFns.push(() => sp.stop());
@@ -245,6 +246,7 @@ class HostImpl implements Host {
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
         retentionMs: o.retentionMs,
+        maxFeatures: o.maxFeatures,
         version: VERSION,
         web: { ...o.web, listenHost: o.httpHost },
       });

@@ -60,6 +60,7 @@ describe('host errors: one class per failure family', () => {
       HTTP_ERROR: [HttpError, false],
       UNAUTHENTICATED: [AuthError, false],
       FORBIDDEN: [AuthError, false],
+      BODY_TOO_LARGE: [HttpError, false],
       INTERNAL: [InternalError, false],
     };
     expect(Object.keys(ERROR_FAMILIES).sort()).toEqual(Object.keys(expected).sort());

@@ -30,6 +30,7 @@ describe('resolveHostOptions', () => {
         quarantineAfter: 5,
         influx: undefined,
         logLevel: 'info',
+        maxFeatures: 10_000,
         components: new Set(['stream', 'controller', 'writer', 'api', 'runners']),
         web: { allowedHosts: [], corsOrigins: [], rateLimit: { max: 3000, windowMs: 60_000 }, tls: undefined },
         devPlugins: [],
@@ -117,6 +118,7 @@ describe('resolveHostOptions', () => {
       MODELWATCH_INFLUX_TOKEN: 'secret',
       MODELWATCH_INFLUX_ORG: 'acme',
       MODELWATCH_INFLUX_BUCKET: 'mw',
+      MODELWATCH_MAX_FEATURES: '500',
     };
 
     it('fill what the options leave out', () => {
@@ -131,8 +133,15 @@ describe('resolveHostOptions', () => {
         retentionMs: 2 * 86_400_000,
         runners: 3,
         logLevel: 'warn',
+        maxFeatures: 500,
         influx: { url: 'http://influx:8086', token: 'secret', org: 'acme', bucket: 'mw' },
       });
+    });
+
+    it('max features: a positive whole number, from the option or MODELWATCH_MAX_FEATURES', () => {
+      expect(resolveWith({ maxFeatures: 20 }, env).maxFeatures).toBe(20);
+      expect(() => resolveWith({ maxFeatures: 0 })).toThrow('max features: 0 must be a positive whole number');
+      expect(() => resolveWith({}, { MODELWATCH_MAX_FEATURES: 'many' })).toThrow("MODELWATCH_MAX_FEATURES: 'many' is not a whole number");
     });
 
     it('lose to explicit options', () => {

@@ -64,6 +64,7 @@ export type ErrorCode =
   | 'HTTP_ERROR'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
+  | 'BODY_TOO_LARGE'
   | 'INTERNAL';
 
 /** Plain data for an error that crosses a process or the sandbox. */

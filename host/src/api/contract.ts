@@ -173,6 +173,26 @@ export type EndpointSummary = Omit<EndpointRecord, 'featureStats'> & { hasRefere
  * The paths of the data-plane routes (Fastify's `:param` syntax): the routes register these,
  * and the client fills them in with {@link routePath}.
  */
+const MiB = 1024 * 1024;
+
+/**
+ * The largest request body of each route, in bytes: a bigger one is refused with 413
+ * `BODY_TOO_LARGE` naming the limit before it is read. Events and references of this size are
+ * parsed and checked on a worker thread, never on the event loop.
+ */
+export const BodyLimits = {
+  /** `POST /api/v1/endpoints/:name/events` and `.../batches`. */
+  events: 64 * MiB,
+  /** `PUT /api/v1/endpoints/:name/reference` (CSV, JSON Lines, JSON). */
+  reference: 64 * MiB,
+  /** `POST /api/v1/plugins`: a plugin's bundle and source map. */
+  plugin: 16 * MiB,
+  /** `POST /api/v1/endpoints/:name/labels`. */
+  labels: 4 * MiB,
+  /** Every other route. */
+  other: 1 * MiB,
+} as const;
+
 export const DataPlaneRoutes = {
   events: '/api/v1/endpoints/:name/events',
   batches: '/api/v1/endpoints/:name/batches',

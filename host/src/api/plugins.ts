@@ -36,6 +36,7 @@ import { appliesTo, bundleName, describeEndpoints, PluginStore, publishedOnce, t
 import { readSettings } from '../store/settings.js';
 import { forgetStreaks } from '../store/streaks.js';
 import { compareShadow } from './compare.js';
+import { BodyLimits } from './contract.js';
 import type {
   ConfigurePluginBody,
   DefaultAppOutcome,
@@ -227,7 +228,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
     return { record: { ...record, dryRun: report }, created: !same };
   };
 
-  app.post<{ Body: PublishPluginBody }>('/api/v1/plugins', { schema: { body: PublishPluginBodySchema } }, async (req, reply) => {
+  app.post<{ Body: PublishPluginBody }>('/api/v1/plugins', { schema: { body: PublishPluginBodySchema }, bodyLimit: BodyLimits.plugin }, async (req, reply) => {
     const { record, created } = await publish(req.body);
     return reply.status(created ? 201 : 200).send(record);
   });

@@ -9,7 +9,7 @@ import { batchSeriesId } from '../domain/keys.js';
 import { normalizeLabel, type NormalizedLabel } from '../domain/labels.js';
 import { checkEndpointName, checkNames, endpointId } from '../domain/names.js';
 import { checkTags, matchesSelector, parseSelector } from '../domain/selector.js';
-import { parseReference, tableOf } from '../domain/reference.js';
+import { tableOf } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';
 import { ModelwatchError, isModelwatchError, type ErrorCode, InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -19,7 +19,9 @@ import { EndpointStore } from '../store/endpoints.js';
 import { SettingsStore } from '../store/settings.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { IngestService } from '../stream/ingest.js';
+import { BodyWorkers } from './body-workers.js';
 import {
+  BodyLimits,
   DRIFT_STATUS_NAMES,
   type CreateEndpointBody,
   type DefaultAppOutcome,
@@ -39,6 +41,7 @@ import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
 import { askWriter as sharedAskWriter, endpointRoutes } from './routes/endpoints.js';
+import { referenceRoutes } from './routes/reference.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
 import { DEFAULT_WEB_GUARD, webGuard, webServerOptions, type WebGuardOptions } from './web-guard.js';
 
@@ -52,6 +55,8 @@ export interface ApiDeps {
   maxFutureSkewMs: number;
   allowedLatenessMs: number;
   retentionMs: number;
+  /** The most feature (and output) names an endpoint may have. @default 10,000 */
+  maxFeatures?: number;
   version: string;
   /** Tokens and scopes (`api/auth.ts`), or none with `insecureLocal`. */
   auth: AuthOptions;
@@ -72,6 +77,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   NOT_FOUND: 404,
   UNKNOWN_BUILTIN: 404,
   CONFLICT: 409,
+  BODY_TOO_LARGE: 413,
 };
 
 /** Summary of an endpoint for listings (no reference statistics). */
@@ -85,7 +91,10 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const { js, nc, buckets } = deps;
   const log = deps.logger.child({ component: 'api' });
   const web = deps.web ?? DEFAULT_WEB_GUARD;
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 * 1024, ...(await webServerOptions(web)) }) as unknown as FastifyInstance;
+  // each route's body limit is in BodyLimits; a big body is parsed on a worker thread (BodyWorkers)
+  const app = Fastify({ logger: false, bodyLimit: BodyLimits.other, ...(await webServerOptions(web)) }) as unknown as FastifyInstance;
+  const workers = new BodyWorkers();
+  app.addHook('onClose', () => workers.close());
   // first the web guard (a foreign Host or Origin is refused before anything else), then the
   // tokens: every route added after them has its scope checked
   await app.register(webGuard, web);
@@ -106,11 +115,16 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       }
     };
   });
-  app.setErrorHandler((err: unknown, _req, reply) => {
+  app.setErrorHandler((err: unknown, req, reply) => {
     if (isModelwatchError(err)) {
       return reply.status(STATUS[err.code] ?? 500).send({ error: { code: err.code, message: err.message } });
     }
     const e = err as { statusCode?: number; message?: string; code?: string };
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      const limit = req.routeOptions.bodyLimit ?? BodyLimits.other;
+      const message = `the request body is over the limit of ${limit / 1024 / 1024} MiB of ${req.method} ${req.routeOptions.url ?? req.url}: send it in smaller parts`;
+      return reply.status(413).send({ error: { code: 'BODY_TOO_LARGE', message } });
+    }
     if (e.statusCode && e.statusCode < 500) {
       return reply.status(e.statusCode).send({ error: { code: e.code ?? 'HTTP_ERROR', message: e.message } });
     }
@@ -152,8 +166,8 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.post<{ Body: { [K in keyof CreateEndpointBody | 'reference']?: unknown } }>('/api/v1/endpoints', async (req, reply) => {
     const body = req.body ?? {};
     const name = checkEndpointName(body.name);
-    const featureNames = body.featureNames === undefined ? [] : checkNames(body.featureNames, 'featureNames');
-    const labelNames = body.labelNames === undefined ? [] : checkNames(body.labelNames, 'labelNames');
+    const featureNames = body.featureNames === undefined ? [] : checkNames(body.featureNames, 'featureNames', deps.maxFeatures);
+    const labelNames = body.labelNames === undefined ? [] : checkNames(body.labelNames, 'labelNames', deps.maxFeatures);
     const overlap = featureNames.filter((f) => labelNames.includes(f));
     if (overlap.length) throw new ModelwatchError('INVALID_ARGUMENT', `'${overlap[0]}' is both a feature and a label`);
     const { record, created } = await endpoints.create({
@@ -168,25 +182,16 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     let out = record;
     if (body.reference !== undefined) {
       if (!Array.isArray(body.reference)) throw new ModelwatchError('INVALID_REFERENCE', 'reference: expected an array of row objects');
-      out = await endpoints.setReference(name, tableOf(body.reference as Array<Record<string, unknown>>));
+      out = await endpoints.setReference(name, tableOf(body.reference as Array<Record<string, unknown>>), deps.maxFeatures);
     }
     return reply.status(created ? 201 : 200).send(endpointSummary(out));
   });
 
-  app.put<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/reference', async (req) => {
-    await getEndpoint(req.params.name);
-    const type = String(req.headers['content-type'] ?? '')
-      .split(';')[0]!
-      .trim();
-    let table;
-    if (type === 'text/csv') table = parseReference(String(req.body), 'csv');
-    else if (type === 'application/x-ndjson' || type === 'application/jsonl') table = parseReference(String(req.body), 'jsonl');
-    else if (type === 'application/json') {
-      if (!Array.isArray(req.body)) throw new ModelwatchError('INVALID_REFERENCE', 'reference: expected an array of row objects');
-      table = tableOf(req.body as Array<Record<string, unknown>>);
-    } else throw new ModelwatchError('INVALID_REFERENCE', `reference: send text/csv, application/x-ndjson or application/json, not '${type}'`);
-    const rec = await endpoints.setReference(req.params.name, table);
-    return { ...endpointSummary(rec), referenceRows: table.rows };
+  await app.register(referenceRoutes, {
+    endpoints,
+    workers,
+    summary: endpointSummary,
+    ...(deps.maxFeatures !== undefined && { maxFeatures: deps.maxFeatures }),
   });
 
   app.patch<{ Params: { name: string }; Body: { [K in keyof UpdateEndpointBody]?: unknown } | undefined }>('/api/v1/endpoints/:name', async (req) => {
@@ -221,13 +226,19 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   // ---- events, batches, dead letters, serving statistics (api/routes/)
-  const ingest = new IngestService({ js, endpoints: deps.endpoints, maxFutureSkewMs: deps.maxFutureSkewMs });
+  const ingest = new IngestService({
+    js,
+    endpoints: deps.endpoints,
+    maxFutureSkewMs: deps.maxFutureSkewMs,
+    offload: workers.ingest,
+    ...(deps.maxFeatures !== undefined && { maxFeatures: deps.maxFeatures }),
+  });
   await app.register(eventRoutes, { ingest, buckets });
   await app.register(deadLetterRoutes, { js, jsm: deps.jsm });
   await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });
   await app.register(artifactRoutes, { artifacts: buckets.artifacts });
 
-  app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', async (req, reply) => {
+  app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', { bodyLimit: BodyLimits.labels }, async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);
     const items = parseBody(req.body, String(req.headers['content-type'] ?? ''));
     const good: NormalizedLabel[] = [];

@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
+import { DEFAULT_MAX_FEATURES } from '../domain/names.js';
 import { ModelwatchError } from '../errors.js';
 import { checkTokenText } from '../domain/tokens.js';
 import { parseDuration } from './duration.js';
@@ -50,6 +51,8 @@ export interface HostOptions {
   influx?: InfluxOptions;
   /** pino level. @default 'info' (env MODELWATCH_LOG_LEVEL) */
   logLevel?: string;
+  /** The most feature names, and the most output names, an endpoint may have (declared, inferred from its first event, or from a reference's columns). @default 10000 (env MODELWATCH_MAX_FEATURES) */
+  maxFeatures?: number;
   /** Plugin folders (or folders of plugin folders) to rebuild and publish on every change: a development loop. */
   devPlugins?: readonly string[];
   /**
@@ -104,6 +107,7 @@ export interface ResolvedHostOptions {
   quarantineAfter: number;
   influx: Required<InfluxOptions> | undefined;
   logLevel: string;
+  maxFeatures: number;
   components: ReadonlySet<ComponentName>;
   web: ResolvedWebOptions;
   devPlugins: readonly string[];
@@ -143,6 +147,10 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
   const quarantineAfter = options.quarantineAfter ?? 5;
   if (!Number.isInteger(quarantineAfter) || quarantineAfter < 1) {
     throw new ModelwatchError('INVALID_OPTIONS', `quarantine after: ${quarantineAfter} must be a positive whole number`);
+  }
+  const maxFeatures = options.maxFeatures ?? intEnv(env.MODELWATCH_MAX_FEATURES, 'MODELWATCH_MAX_FEATURES') ?? DEFAULT_MAX_FEATURES;
+  if (!Number.isInteger(maxFeatures) || maxFeatures < 1) {
+    throw new ModelwatchError('INVALID_OPTIONS', `max features: ${maxFeatures} must be a positive whole number`);
   }
   const influxUrl = options.influx?.url ?? env.MODELWATCH_INFLUX_URL;
   let influx: Required<InfluxOptions> | undefined;
@@ -190,6 +198,7 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     quarantineAfter,
     influx,
     logLevel: options.logLevel ?? env.MODELWATCH_LOG_LEVEL ?? 'info',
+    maxFeatures,
     components,
     web: resolveWebOptions(options, env),
     devPlugins: options.devPlugins ?? [],

@@ -20,15 +20,31 @@ export function checkEndpointName(name: unknown): string {
   return name;
 }
 
-export function checkNames(names: unknown, what: string): string[] {
-  if (!Array.isArray(names)) throw new ModelwatchError('INVALID_ARGUMENT', `${what} must be a list of names`);
+/** How many feature names, and how many output names, an endpoint may have unless the host says otherwise (`HostOptions.maxFeatures`). */
+export const DEFAULT_MAX_FEATURES = 10_000;
+
+/**
+ * What is wrong with a list of feature or output names, declared or inferred (from an event or a
+ * reference's columns), or undefined: each 1-256 printable characters, none twice, at most
+ * `maxNames` of them.
+ */
+export function namesProblem(names: unknown, what: string, maxNames: number = DEFAULT_MAX_FEATURES): string | undefined {
+  if (!Array.isArray(names)) return `${what} must be a list of names`;
+  if (names.length > maxNames) {
+    return `${what}: ${names.length} names, over the limit of ${maxNames} per endpoint (the host's maxFeatures, MODELWATCH_MAX_FEATURES)`;
+  }
   const seen = new Set<string>();
   for (const n of names) {
-    if (typeof n !== 'string' || !FEATURE_NAME.test(n)) {
-      throw new ModelwatchError('INVALID_ARGUMENT', `${what}: ${JSON.stringify(n)} is not a valid name (1-256 printable characters)`);
-    }
-    if (seen.has(n)) throw new ModelwatchError('INVALID_ARGUMENT', `${what}: '${n}' appears twice`);
+    if (typeof n !== 'string' || !FEATURE_NAME.test(n)) return `${what}: ${JSON.stringify(n)} is not a valid name (1-256 printable characters)`;
+    if (seen.has(n)) return `${what}: '${n}' appears twice`;
     seen.add(n);
   }
+  return undefined;
+}
+
+/** Declared names, checked by {@link namesProblem}. @throws {ModelwatchError} INVALID_ARGUMENT */
+export function checkNames(names: unknown, what: string, maxNames: number = DEFAULT_MAX_FEATURES): string[] {
+  const problem = namesProblem(names, what, maxNames);
+  if (problem) throw new ModelwatchError('INVALID_ARGUMENT', problem);
   return names as string[];
 }

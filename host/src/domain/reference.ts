@@ -4,6 +4,7 @@ import type { CellValue, FeatureStatsMap } from '@modelwatch/sdk';
 import { referenceStatsMap } from '@modelwatch/sdk/stats';
 import type { ReferenceTable } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
+import { DEFAULT_MAX_FEATURES, namesProblem } from './names.js';
 
 export type ReferenceFormat = 'csv' | 'jsonl' | 'json';
 
@@ -86,14 +87,76 @@ export function tableOf(records: Array<Record<string, unknown>>): ReferenceTable
 
 /** Reference statistics of the endpoint's columns; the columns it must have are checked. */
 export function referenceStatsFor(table: ReferenceTable, featureNames: readonly string[], labelNames: readonly string[]): FeatureStatsMap {
-  const missing = featureNames.filter((f) => !(f in table.values));
+  checkReferenceColumns(table.columns, featureNames);
+  const wanted: Record<string, CellValue[]> = {};
+  for (const name of [...featureNames, ...labelNames]) if (Object.hasOwn(table.values, name)) wanted[name] = table.values[name]!;
+  return referenceStatsMap(wanted);
+}
+
+function checkReferenceColumns(columns: readonly string[], featureNames: readonly string[]): void {
+  const has = new Set(columns);
+  const missing = featureNames.filter((f) => !has.has(f));
   if (missing.length) {
     throw new ModelwatchError(
       'INVALID_REFERENCE',
-      `reference: no column for feature(s) ${missing.map((m) => `'${m}'`).join(', ')} (it has: ${table.columns.join(', ')})`,
+      `reference: no column for feature(s) ${missing.map((m) => `'${m}'`).join(', ')} (it has: ${columns.join(', ')})`,
     );
   }
-  const wanted: Record<string, CellValue[]> = {};
-  for (const name of [...featureNames, ...labelNames]) if (table.values[name]) wanted[name] = table.values[name]!;
-  return referenceStatsMap(wanted);
+}
+
+/**
+ * The feature names a reference gives an endpoint: its declared ones, or (none declared) the
+ * reference's columns that are not outputs, checked as declared names are (`namesProblem`).
+ * @throws {ModelwatchError} INVALID_REFERENCE
+ */
+export function referenceFeatureNames(
+  columns: readonly string[],
+  featureNames: readonly string[],
+  labelNames: readonly string[],
+  maxFeatures: number = DEFAULT_MAX_FEATURES,
+): string[] {
+  if (featureNames.length) return [...featureNames];
+  const inferred = columns.filter((c) => !labelNames.includes(c));
+  const problem = namesProblem(inferred, 'feature names from the reference columns', maxFeatures);
+  if (problem) throw new ModelwatchError('INVALID_REFERENCE', problem);
+  return inferred;
+}
+
+/**
+ * A reference made ready to store (off the event loop, see `api/body-workers.ts`): the table
+ * encoded as the object store keeps it, and the statistics of the columns the endpoint had when
+ * it was read. `EndpointStore.setReference` takes it as it takes a table.
+ */
+export interface PreparedReference {
+  columns: string[];
+  rows: number;
+  /** The table as JSON, UTF-8. */
+  encoded: Uint8Array;
+  /** Statistics by column, of `featureNames` and `labelNames` as they were. */
+  stats: FeatureStatsMap;
+  featureNames: string[];
+  labelNames: string[];
+}
+
+/** Encode a reference table and compute the statistics of an endpoint's columns. @throws {ModelwatchError} INVALID_REFERENCE */
+export function prepareReference(
+  table: ReferenceTable,
+  endpoint: { featureNames: readonly string[]; labelNames: readonly string[] },
+  maxFeatures: number = DEFAULT_MAX_FEATURES,
+): PreparedReference {
+  const featureNames = referenceFeatureNames(table.columns, endpoint.featureNames, endpoint.labelNames, maxFeatures);
+  const labelNames = [...endpoint.labelNames];
+  return {
+    columns: table.columns,
+    rows: table.rows,
+    encoded: new TextEncoder().encode(JSON.stringify(table)),
+    stats: referenceStatsFor(table, featureNames, labelNames),
+    featureNames,
+    labelNames,
+  };
+}
+
+/** Whether a reference is prepared (`prepareReference`) rather than a table. */
+export function isPreparedReference(r: ReferenceTable | PreparedReference): r is PreparedReference {
+  return 'encoded' in r;
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { builtinModules } from 'node:module';
+import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { ModelwatchError } from '../errors.js';
@@ -47,7 +48,9 @@ export async function readManifest(dir: string): Promise<ResolvedManifest> {
 /**
  * Bundle a plugin folder with esbuild into one script for the sandbox. `@modelwatch/sdk`
  * resolves to this installation's SDK, so a plugin folder needs no node_modules; its own
- * npm dependencies are bundled too. Importing a Node built-in fails with file and line.
+ * npm dependencies are bundled too. Importing a Node built-in fails with file and line, and so
+ * does importing any file outside the plugin folder (its node_modules included, symlinks
+ * followed to where they lead) and the SDK's: see {@link folderConfinement}.
  * @throws {ModelwatchError} PLUGIN_INVALID_MANIFEST or PLUGIN_BUILD_FAILED
  */
 export async function bundlePlugin(dir: string): Promise<PluginBundle> {
@@ -85,7 +88,7 @@ function buildOptions(root: string, entry: string) {
     sourcemap: 'external',
     sourcesContent: true,
     logLevel: 'silent',
-    plugins: [sandboxResolver()],
+    plugins: [sandboxResolver(), folderConfinement(root)],
   } satisfies esbuild.BuildOptions;
 }
 
@@ -159,6 +162,70 @@ function sandboxResolver(): esbuild.Plugin {
           errors: [
             {
               text: `'${args.path}' is a Node.js built-in module: plugins run in a sandbox without Node APIs (no file system, network or process)`,
+            },
+          ],
+        };
+      });
+    },
+  };
+}
+
+/** The folder of this installation's SDK (`<sdk>/dist/index.js` -> `<sdk>`), the one place outside a plugin folder a bundle may read. */
+function sdkFolder(): string {
+  return realpathSync(dirname(dirname(fileURLToPath(import.meta.resolve('@modelwatch/sdk')))));
+}
+
+/** Whether `path` is `folder` or inside it (both real paths). */
+function isInside(path: string, folder: string): boolean {
+  return path === folder || path.startsWith(folder.endsWith(sep) ? folder : folder + sep);
+}
+
+/** The real path of a file (symlinks followed), or the path itself when it does not exist (esbuild then says so). */
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * Confines a build to the plugin folder (its node_modules included) and the SDK: every import
+ * is resolved by esbuild as usual, then refused unless its real path (symlinks followed) is
+ * inside one of them, whatever its loader (code, JSON, `text`, `file`, `with { type }`); every
+ * file loaded is checked again (the entry, glob imports). Reading `/etc/passwd` or
+ * `../../secret.json` into a bundle, which then runs and reports on the host, is refused with
+ * the import and the file that imports it.
+ */
+export function folderConfinement(root: string): esbuild.Plugin {
+  const allowed = [realPath(root), sdkFolder()];
+  const outside = (path: string) => !allowed.some((folder) => isInside(realPath(path), folder));
+  const refusal = (what: string, importer: string, resolved: string) =>
+    `${importer ? `import '${what}' in ${relative(root, importer)}` : `the entry ${relative(root, what)}`} (${resolved}) is outside the plugin folder: a plugin may import only files in its folder, its node_modules and @modelwatch/sdk`;
+  return {
+    name: 'modelwatch-folder',
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, async (args) => {
+        if ((args.pluginData as { confined?: boolean } | undefined)?.confined) return undefined;
+        const r = await build.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          namespace: args.namespace,
+          with: args.with,
+          pluginData: { confined: true },
+        });
+        if (r.errors.length) return { errors: r.errors, warnings: r.warnings };
+        if (r.namespace === 'file' && r.path && outside(r.path)) return { errors: [{ text: refusal(args.path, args.importer, realPath(r.path)) }] };
+        const { path, external, sideEffects, namespace, suffix, pluginData, warnings } = r;
+        return { path, external, sideEffects, namespace, suffix, pluginData, warnings };
+      });
+      build.onLoad({ filter: /.*/ }, (args) => {
+        if (args.namespace !== 'file' || !outside(args.path)) return undefined;
+        return {
+          errors: [
+            {
+              text: `${relative(root, args.path)} leads outside the plugin folder (to ${realPath(args.path)}): a plugin may import only files in its folder, its node_modules and @modelwatch/sdk`,
             },
           ],
         };

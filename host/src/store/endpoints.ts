@@ -2,7 +2,7 @@ import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import type { EndpointRecord, ReferenceTable } from '@modelwatch/protocol';
 import { endpointId } from '../domain/names.js';
-import { referenceStatsFor } from '../domain/reference.js';
+import { isPreparedReference, prepareReference, referenceFeatureNames, type PreparedReference } from '../domain/reference.js';
 import { ModelwatchError } from '../errors.js';
 import { deleteJson, listJson, readJson, updateJson } from './kv.js';
 
@@ -109,24 +109,32 @@ export class EndpointStore {
   }
 
   /**
-   * Make `table` the endpoint's reference: its rows go to the reference store first (for apps
-   * that ask for them), then the record gets its statistics, row count and revision. An endpoint
-   * without feature names takes the table's columns that are not labels. `NOT_FOUND` if missing.
+   * Make a table (or one prepared off the event loop, `prepareReference`) the endpoint's
+   * reference: its rows go to the reference store first (for apps that ask for them), then the
+   * record gets its statistics, row count and revision. An endpoint without feature names takes
+   * the table's columns that are not labels, checked as declared names are (at most
+   * `maxFeatures`). `NOT_FOUND` if missing; `CONFLICT` when the endpoint's names changed since
+   * the reference was prepared.
    */
-  async setReference(name: string, table: ReferenceTable): Promise<EndpointRecord> {
+  async setReference(name: string, reference: ReferenceTable | PreparedReference, maxFeatures?: number): Promise<EndpointRecord> {
     if (!this.references) throw new Error('this EndpointStore has no reference store: setReference needs one');
     const id = endpointId(name);
-    await this.references.putBlob({ name: `${id}.json` }, new TextEncoder().encode(JSON.stringify(table)));
+    const prepared = isPreparedReference(reference) ? reference : prepareReference(reference, await this.require(name), maxFeatures);
+    await this.references.putBlob({ name: `${id}.json` }, prepared.encoded);
     const revision = Date.now();
     const rec = await updateJson<EndpointRecord>(this.kv, name, (cur) => {
       if (!cur) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}'`);
-      const featureNames = cur.featureNames.length ? cur.featureNames : table.columns.filter((c) => !cur.labelNames.includes(c));
+      const featureNames = referenceFeatureNames(prepared.columns, cur.featureNames, cur.labelNames, maxFeatures);
+      // the statistics were computed for the names the endpoint had when the reference was read
+      if (featureNames.join('\u0000') !== prepared.featureNames.join('\u0000') || cur.labelNames.join('\u0000') !== prepared.labelNames.join('\u0000')) {
+        throw new ModelwatchError('CONFLICT', `endpoint '${name}' changed its feature or output names while its reference was read: send the reference again`);
+      }
       return {
         ...cur,
         featureNames,
-        featureStats: referenceStatsFor(table, featureNames, cur.labelNames),
+        featureStats: prepared.stats,
         referenceRevision: revision,
-        referenceRowCount: table.rows,
+        referenceRowCount: prepared.rows,
         updatedAt: revision,
       };
     });

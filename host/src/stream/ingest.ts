@@ -13,7 +13,7 @@ import { checkEndpointName } from '../domain/names.js';
 import { InvalidEventError, ModelwatchError } from '../errors.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { payloadText, publishDeadLetter } from './dlq.js';
-import { inferNamesFrom, messageFormatOf, parseEvent, type BatchServing, type MessageFormat, type ParsedEvent } from './formats/index.js';
+import { inferNamesFrom, messageFormatOf, parseEvent, type BatchServing, type InferredNames, type MessageFormat, type ParsedEvent } from './formats/index.js';
 
 /** Messages to NATS stay under this (the default max_payload of a NATS server is 1 MiB). */
 const CHUNK_BYTES = 900 * 1024;
@@ -95,8 +95,11 @@ export function isRejection(r: ParsedEvent | EventRejection): r is EventRejectio
   return 'code' in r;
 }
 
-/** A request's body: JSON (with its bytes, so a clean body is forwarded as it came), or NDJSON text. */
-export type IngestBody = { type: 'json'; raw: Buffer; value?: unknown; error?: Error } | { type: 'ndjson'; text: string };
+/**
+ * A request's body: JSON with its bytes (so a clean body is forwarded as it came), parsed
+ * already or not (`value`/`error` absent: {@link prepareIngest} parses it), or NDJSON bytes.
+ */
+export type IngestBody = { type: 'json'; raw: Uint8Array; value?: unknown; error?: Error } | { type: 'ndjson'; raw: Uint8Array };
 
 /** What an ingest answers (the HTTP API's `IngestResult`), with the HTTP status it implies. */
 export interface IngestOutcome {
@@ -107,10 +110,171 @@ export interface IngestOutcome {
   wrongType?: Record<string, number>;
 }
 
+/** What {@link prepareIngest} needs: the request's body and everything it is checked against. */
+export interface IngestInput {
+  name: string;
+  endpoint: EndpointRecord;
+  body: IngestBody | undefined;
+  /** The request's time. */
+  now: number;
+  maxFutureSkewMs: number;
+  maxFeatures?: number;
+  batchId?: string;
+  /** Whether the request has an idempotency key (it is then never coalesced with others). */
+  keyed: boolean;
+}
+
+/** A request's events checked and encoded, ready to publish: plain data, so a worker thread can make it. */
+export interface PreparedIngest extends IngestOutcome {
+  letters: DeadLetter[];
+  /** The messages to publish to `mw.events.<name>`. */
+  payloads: Uint8Array[];
+  /** The events as JSON texts joined by commas, when the request is small enough to share a message with others. */
+  coalesce?: string;
+}
+
+/**
+ * Check a request's events against their endpoint and encode what goes to NATS: the pure,
+ * CPU-bound part of an ingest, which the HTTP API runs on a worker thread for a big body
+ * (`api/body-workers.ts`). Bad events become dead letters; the good ones payloads under NATS'
+ * limit (the body as it came when all of it is good and small).
+ * @throws {ModelwatchError} INVALID_ARGUMENT (no body it can read)
+ */
+export function prepareIngest(input: IngestInput): PreparedIngest {
+  const { name, endpoint, body, now } = input;
+  const letters: DeadLetter[] = [];
+  const dead = (code: DeadLetterCode, message: string, payload: Pick<DeadLetter, 'payload' | 'payloadEncoding'> & Partial<DeadLetter>, index?: number) =>
+    letters.push({
+      endpoint: name,
+      reason: { code, message },
+      source: 'http',
+      receivedAt: now,
+      payloadScope: 'event',
+      ...(index !== undefined ? { index } : {}),
+      ...(input.batchId ? { batch: input.batchId } : {}),
+      ...payload,
+    });
+  const refused = (rejected: IngestOutcome['rejected']): PreparedIngest => ({ status: 400, accepted: 0, rejected, letters, payloads: [] });
+  // the events of the request, each with its index (array position or NDJSON line)
+  const units: Array<{ event: unknown; index: number }> = [];
+  const rejected: IngestOutcome['rejected'] = [];
+  let raw: Uint8Array | undefined;
+  let value: unknown;
+  let format: MessageFormat | undefined;
+  if (body?.type === 'ndjson') {
+    const text = Buffer.from(body.raw.buffer, body.raw.byteOffset, body.raw.byteLength).toString('utf8');
+    text.split('\n').forEach((line, i) => {
+      if (!line.trim()) return;
+      try {
+        units.push({ event: JSON.parse(line), index: i });
+      } catch (err) {
+        const message = `line ${i + 1}: ${invalidJsonMessage(Buffer.from(line), err as Error)}`;
+        rejected.push({ index: i, error: message });
+        dead('INVALID_JSON', message, payloadText(Buffer.from(line)), i);
+      }
+    });
+  } else {
+    if (!body) throw new ModelwatchError('INVALID_ARGUMENT', 'send application/json or application/x-ndjson');
+    let error = body.error;
+    value = body.value;
+    if (value === undefined && error === undefined && body.raw.length) {
+      try {
+        value = JSON.parse(Buffer.from(body.raw.buffer, body.raw.byteOffset, body.raw.byteLength).toString('utf8'));
+      } catch (err) {
+        error = err as Error;
+      }
+    }
+    if (error || value === undefined) {
+      const message = error ? invalidJsonMessage(body.raw, error) : 'not valid JSON: the body is empty';
+      dead('INVALID_JSON', message, { ...payloadText(body.raw), payloadScope: 'message' });
+      return refused([{ index: 0, error: message }]);
+    }
+    raw = body.raw;
+    let message: UnpackedMessage;
+    try {
+      message = unpackMessage(value, now);
+    } catch (err) {
+      if (!(err instanceof InvalidEventError)) throw err;
+      dead('INVALID_EVENT', err.message, { ...payloadText(body.raw), payloadScope: 'message' });
+      return refused([{ index: 0, error: err.message }]);
+    }
+    format = message.format;
+    for (const u of message.units) units.push({ event: u.event, index: u.index ?? 0 });
+  }
+  let inferred: InferredNames;
+  try {
+    inferred = inferNamesFrom(units, endpoint, input.maxFeatures);
+  } catch (err) {
+    if (!(err instanceof InvalidEventError)) throw err;
+    // no event can be read without names: the request is refused whole
+    for (const { index } of units) rejected.push({ index, error: err.message });
+    dead('INVALID_EVENT', err.message, { ...payloadText(body?.raw ?? new Uint8Array(0)), payloadScope: 'message' });
+    return refused(rejected.sort((a, b) => a.index - b.index));
+  }
+  const checked = { ...endpoint, ...inferred };
+  const good: Array<{ event: unknown; index: number }> = [];
+  const wrongOf = new Map<unknown, number[][]>();
+  for (const unit of units) {
+    const { event, index } = unit;
+    const p = checkEvent(event, checked, now, input.maxFutureSkewMs, 'request');
+    if (isRejection(p)) {
+      rejected.push({ index, error: p.message });
+      dead(p.code, p.message, payloadText(Buffer.from(JSON.stringify(event) ?? 'undefined')), index);
+      continue;
+    }
+    good.push(unit);
+    if (p.wrongType) wrongOf.set(event, p.wrongType);
+  }
+  // the good events: the body as it came when all of it is good, else re-encoded, in chunks under NATS' limit
+  let payloads: Uint8Array[] = [];
+  let accepted = good.length;
+  let texts: string[] | undefined;
+  // (a message with an envelope, a request batch, goes even when sampling kept none of its
+  // events: what it counts of its requests, and its drop reports, are the host's only record of them)
+  if ((good.length || format?.envelope) && raw && good.length === units.length && rejected.length === 0 && raw.length <= CHUNK_BYTES) payloads.push(raw);
+  else if (good.length) {
+    texts = good.map((g) => JSON.stringify(g.event));
+    const wrap = format?.rewrap?.bind(format, value);
+    const chunks = chunkEvents(texts, wrap);
+    payloads = chunks.payloads;
+    for (const i of chunks.oversized) {
+      const { event, index } = good[i]!;
+      const message = `an event of ${texts[i]!.length} bytes, over the limit of ${MAX_EVENT_BYTES}: split it`;
+      accepted--;
+      wrongOf.delete(event);
+      rejected.push({ index, error: message });
+      dead('OVERSIZED', message, payloadText(Buffer.from(texts[i]!)), index);
+    }
+  }
+  rejected.sort((a, b) => a.index - b.index);
+  // small requests without an idempotency key share one message with the requests that
+  // arrive at the same moment (one publish and one ack for all of them); an envelope stays its own
+  const small = !input.keyed && !input.batchId && !format?.rewrap && payloads.length === 1 && payloads[0]!.length <= COALESCE_BYTES;
+  const wrongType = wrongTypeByColumn(wrongOf.values(), [...checked.featureNames, ...checked.labelNames]);
+  return {
+    status: accepted === 0 && rejected.length > 0 ? 400 : 202,
+    accepted,
+    rejected,
+    ...(wrongType ? { wrongType } : {}),
+    letters,
+    payloads,
+    ...(small ? { coalesce: (texts ?? good.map((g) => JSON.stringify(g.event))).join(',') } : {}),
+  };
+}
+
 export interface IngestServiceOptions {
   js: JetStreamClient;
   endpoints: WatchedKv<EndpointRecord>;
   maxFutureSkewMs: number;
+  /** The most feature names (and output names) an endpoint may have; names inferred from events are checked against it. @default 10,000 */
+  maxFeatures?: number;
+  /**
+   * Runs {@link prepareIngest} for a body over `offloadAboveBytes` elsewhere (a worker thread, so
+   * a big body does not hold the event loop). @default in this thread
+   */
+  offload?: (input: IngestInput) => Promise<PreparedIngest>;
+  /** @default 256 KiB */
+  offloadAboveBytes?: number;
 }
 
 /**
@@ -136,111 +300,39 @@ export class IngestService {
     const { js } = this.options;
     checkEndpointName(name);
     const now = Date.now();
-    const letters: DeadLetter[] = [];
-    const dead = (code: DeadLetterCode, message: string, payload: Pick<DeadLetter, 'payload' | 'payloadEncoding'> & Partial<DeadLetter>, index?: number) =>
-      letters.push({
-        endpoint: name,
-        reason: { code, message },
-        source: 'http',
-        receivedAt: now,
-        payloadScope: 'event',
-        ...(index !== undefined ? { index } : {}),
-        ...(opts.batchId ? { batch: opts.batchId } : {}),
-        ...payload,
-      });
-    const flush = () => Promise.all(letters.map((l) => publishDeadLetter(js, l)));
     const endpoint = await this.options.endpoints.get(name);
     if (!endpoint) {
-      const raw = body?.type === 'ndjson' ? Buffer.from(body.text) : body?.type === 'json' ? body.raw : Buffer.alloc(0);
-      dead('UNKNOWN_ENDPOINT', `no endpoint named '${name}': create it first (modelwatch endpoint create --name ${name})`, {
-        ...payloadText(raw),
+      await publishDeadLetter(js, {
+        endpoint: name,
+        reason: { code: 'UNKNOWN_ENDPOINT', message: `no endpoint named '${name}': create it first (modelwatch endpoint create --name ${name})` },
+        source: 'http',
+        receivedAt: now,
+        ...(opts.batchId ? { batch: opts.batchId } : {}),
+        ...payloadText(body?.raw ?? new Uint8Array(0)),
         payloadScope: 'message',
       });
-      await flush();
       throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}' (create it with: modelwatch endpoint create --name ${name})`);
     }
-    // the events of the request, each with its index (array position or NDJSON line)
-    const units: Array<{ event: unknown; index: number }> = [];
-    const rejected: IngestOutcome['rejected'] = [];
-    let raw: Buffer | undefined;
-    let format: MessageFormat | undefined;
-    if (body?.type === 'ndjson') {
-      body.text.split('\n').forEach((line, i) => {
-        if (!line.trim()) return;
-        try {
-          units.push({ event: JSON.parse(line), index: i });
-        } catch (err) {
-          const message = `line ${i + 1}: ${invalidJsonMessage(Buffer.from(line), err as Error)}`;
-          rejected.push({ index: i, error: message });
-          dead('INVALID_JSON', message, payloadText(Buffer.from(line)), i);
-        }
-      });
-    } else {
-      if (!body) throw new ModelwatchError('INVALID_ARGUMENT', 'send application/json or application/x-ndjson');
-      if (body.error || body.value === undefined) {
-        const message = body.error ? invalidJsonMessage(body.raw, body.error) : 'not valid JSON: the body is empty';
-        dead('INVALID_JSON', message, { ...payloadText(body.raw), payloadScope: 'message' });
-        await flush();
-        return { status: 400, accepted: 0, rejected: [{ index: 0, error: message }] };
-      }
-      raw = body.raw;
-      let message: UnpackedMessage;
-      try {
-        message = unpackMessage(body.value, now);
-      } catch (err) {
-        if (!(err instanceof InvalidEventError)) throw err;
-        dead('INVALID_EVENT', err.message, { ...payloadText(body.raw), payloadScope: 'message' });
-        await flush();
-        return { status: 400, accepted: 0, rejected: [{ index: 0, error: err.message }] };
-      }
-      format = message.format;
-      for (const u of message.units) units.push({ event: u.event, index: u.index ?? 0 });
-    }
-    const checked = { ...endpoint, ...inferNamesFrom(units, endpoint) };
-    const good: Array<{ event: unknown; index: number }> = [];
-    const wrongOf = new Map<unknown, number[][]>();
-    for (const unit of units) {
-      const { event, index } = unit;
-      const p = checkEvent(event, checked, now, this.options.maxFutureSkewMs, 'request');
-      if (isRejection(p)) {
-        rejected.push({ index, error: p.message });
-        dead(p.code, p.message, payloadText(Buffer.from(JSON.stringify(event) ?? 'undefined')), index);
-        continue;
-      }
-      good.push(unit);
-      if (p.wrongType) wrongOf.set(event, p.wrongType);
-    }
-    rejected.sort((a, b) => a.index - b.index);
-    // forward the good events: the body as it came when all of it is good, else re-encoded, in chunks under NATS' limit
-    let payloads: Uint8Array[] = [];
-    let accepted = good.length;
-    // (a message with an envelope, a request batch, goes even when sampling kept none of its
-    // events: what it counts of its requests, and its drop reports, are the host's only record of them)
-    if ((good.length || format?.envelope) && raw && good.length === units.length && rejected.length === 0 && raw.length <= CHUNK_BYTES) payloads.push(raw);
-    else if (good.length) {
-      const texts = good.map((g) => JSON.stringify(g.event));
-      const wrap = format?.rewrap?.bind(format, body?.type === 'json' ? body.value : undefined);
-      const chunks = chunkEvents(texts, wrap);
-      payloads = chunks.payloads;
-      for (const i of chunks.oversized) {
-        const { event, index } = good[i]!;
-        const message = `an event of ${texts[i]!.length} bytes, over the limit of ${MAX_EVENT_BYTES}: split it`;
-        accepted--;
-        wrongOf.delete(event);
-        rejected.push({ index, error: message });
-        dead('OVERSIZED', message, payloadText(Buffer.from(texts[i]!)), index);
-      }
-    }
+    const input: IngestInput = {
+      name,
+      endpoint,
+      body,
+      now,
+      maxFutureSkewMs: this.options.maxFutureSkewMs,
+      ...(this.options.maxFeatures !== undefined ? { maxFeatures: this.options.maxFeatures } : {}),
+      ...(opts.batchId ? { batchId: opts.batchId } : {}),
+      keyed: Boolean(opts.key),
+    };
+    const big = (body?.raw.length ?? 0) > (this.options.offloadAboveBytes ?? 256 * 1024);
+    const prepared = big && this.options.offload ? await this.options.offload(input) : prepareIngest(input);
+    const { letters, payloads, coalesce, ...outcome } = prepared;
     const h = natsHeaders();
     h.set(HeaderNames.source, 'http');
     if (opts.batchId) h.set(HeaderNames.batch, opts.batchId);
-    // small requests without an idempotency key share one message with the requests that
-    // arrive at the same moment (one publish and one ack for all of them); an envelope stays its own
-    const small = !opts.key && !opts.batchId && !format?.rewrap && payloads.length === 1 && payloads[0]!.length <= COALESCE_BYTES;
     await Promise.all([
-      flush(),
-      small
-        ? this.coalescer.add(Subjects.events(name), good.map((g) => JSON.stringify(g.event)).join(','))
+      Promise.all(letters.map((l) => publishDeadLetter(js, l))),
+      coalesce !== undefined
+        ? this.coalescer.add(Subjects.events(name), coalesce)
         : Promise.all(
             payloads.map((data, i) =>
               js.publish(Subjects.events(name), data, {
@@ -250,9 +342,7 @@ export class IngestService {
             ),
           ),
     ]);
-    rejected.sort((a, b) => a.index - b.index);
-    const wrongType = wrongTypeByColumn(wrongOf.values(), [...checked.featureNames, ...checked.labelNames]);
-    return { status: accepted === 0 && rejected.length > 0 ? 400 : 202, accepted, rejected, ...(wrongType ? { wrongType } : {}) };
+    return outcome;
   }
 
   /** Mark batch `batchId` of endpoint `name` complete: the stream processor records it, and its windows are analysed. */

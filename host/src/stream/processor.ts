@@ -47,6 +47,8 @@ export interface StreamProcessorDeps {
   batchBytes?: number;
   /** Batches in flight at once. @default 4 */
   concurrency?: number;
+  /** The most feature names (and output names) an endpoint may have: names inferred from events are checked against it. @default 10,000 */
+  maxFeatures?: number;
 }
 
 const PART_BYTES = 256 * 1024;
@@ -339,7 +341,14 @@ export class StreamProcessor {
       return;
     }
     if (units.length > 0 && (endpoint.featureNames.length === 0 || endpoint.labelNames.length === 0)) {
-      endpoint = await this.inferNames(endpoint, units);
+      try {
+        endpoint = await this.inferNames(endpoint, units);
+      } catch (err) {
+        if (!(err instanceof InvalidEventError)) throw err;
+        dead('INVALID_EVENT', err.message);
+        commit();
+        return;
+      }
     }
     entry[2] = out.endpointIndex(endpoint.id, endpoint.name);
     const windows = new Map<number, WindowRows>();
@@ -447,7 +456,7 @@ export class StreamProcessor {
   }
 
   private async inferNames(endpoint: EndpointRecord, units: ReadonlyArray<{ event: unknown }>): Promise<EndpointRecord> {
-    const names = inferNamesFrom(units, endpoint);
+    const names = inferNamesFrom(units, endpoint, this.deps.maxFeatures);
     if (!names.featureNames && !names.labelNames) return endpoint;
     const updated = await this.endpointStore.adoptNames(endpoint.name, names);
     if (updated && updated !== endpoint) this.log.info({ endpoint: endpoint.name, ...names }, 'inferred feature and output names');

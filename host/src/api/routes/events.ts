@@ -11,7 +11,7 @@ import { endpointId } from '../../domain/names.js';
 import { ModelwatchError } from '../../errors.js';
 import type { Buckets } from '../../nats/topology.js';
 import type { IngestBody, IngestOutcome, IngestService } from '../../stream/ingest.js';
-import { DataPlaneRoutes, type BatchDetail, type BatchIngestResult, type BatchQuery, type IngestResult } from '../contract.js';
+import { BodyLimits, DataPlaneRoutes, type BatchDetail, type BatchIngestResult, type BatchQuery, type IngestResult } from '../contract.js';
 import { BatchQuerySchema, EndpointParamsSchema } from '../schemas.js';
 
 export interface EventRoutesOptions {
@@ -19,17 +19,21 @@ export interface EventRoutesOptions {
   buckets: Pick<Buckets, 'batches'>;
 }
 
-/** A JSON body as the content-type parser of these routes leaves it. */
+/** A JSON body as the content-type parser of these routes leaves it: parsed when small, else its bytes alone (the ingest parses it on a worker thread). */
 interface RawJson {
   raw: Buffer;
   value?: unknown;
   error?: Error;
 }
 
-/** The body of a request as the ingest takes it: NDJSON text, JSON with its bytes, or nothing it can read. */
+/** A JSON body up to this size is parsed on the event loop (quicker than a trip to a worker). */
+const PARSE_INLINE_BYTES = 256 * 1024;
+const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl'];
+
+/** The body of a request as the ingest takes it: NDJSON or JSON bytes (JSON parsed when small), or nothing it can read. */
 function ingestBody(body: unknown, contentType: string): IngestBody | undefined {
   const type = contentType.split(';')[0]!.trim();
-  if (type === 'application/x-ndjson' || type === 'application/jsonl') return { type: 'ndjson', text: String(body ?? '') };
+  if (NDJSON_TYPES.includes(type)) return { type: 'ndjson', raw: Buffer.isBuffer(body) ? body : Buffer.alloc(0) };
   if (!body || typeof body !== 'object' || !('raw' in body)) return undefined;
   return { type: 'json', ...(body as RawJson) };
 }
@@ -41,15 +45,19 @@ function answer({ status: _s, ...result }: IngestOutcome): IngestResult {
 export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, buckets }) => {
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
     const raw = body as Buffer;
+    if (raw.length > PARSE_INLINE_BYTES) return done(null, { raw } satisfies RawJson);
     try {
       done(null, { raw, value: raw.length ? JSON.parse(raw.toString('utf8')) : undefined } satisfies RawJson);
     } catch (err) {
       done(null, { raw, error: err as Error } satisfies RawJson);
     }
   });
+  // NDJSON stays bytes here: the ingest decodes it (on a worker thread when big)
+  app.removeContentTypeParser(NDJSON_TYPES);
+  app.addContentTypeParser(NDJSON_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   // ---- live events
-  app.post<{ Params: { name: string }; Body: unknown }>(DataPlaneRoutes.events, async (req, reply) => {
+  app.post<{ Params: { name: string }; Body: unknown }>(DataPlaneRoutes.events, { bodyLimit: BodyLimits.events }, async (req, reply) => {
     const key = req.headers['idempotency-key'];
     const outcome = await ingest.ingest(req.params.name, ingestBody(req.body, String(req.headers['content-type'] ?? '')), {
       ...(typeof key === 'string' && key ? { key } : {}),
@@ -61,7 +69,7 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, {
   app.post<{ Params: { name: string }; Querystring: BatchQuery; Body: unknown }>(
     DataPlaneRoutes.batches,
     // the body is the ingest's to read (JSON, NDJSON, a columnar batch): no schema
-    { schema: { params: EndpointParamsSchema, querystring: BatchQuerySchema } },
+    { schema: { params: EndpointParamsSchema, querystring: BatchQuerySchema }, bodyLimit: BodyLimits.events },
     async (req, reply) => {
       const name = req.params.name;
       const batchId =

@@ -5,6 +5,8 @@
  * the two lists, and its test in `host/test/formats/`.
  */
 import type { EndpointRecord } from '@modelwatch/protocol';
+import { DEFAULT_MAX_FEATURES, namesProblem } from '../../domain/names.js';
+import { InvalidEventError } from '../../errors.js';
 import { beginEvent, type EventFormat, type EventKind, type InferredNames, type MessageFormat, type ParsedEvent } from './common.js';
 import { eventList } from './event-list.js';
 import { microBatch } from './micro-batch.js';
@@ -68,9 +70,23 @@ export function inferNames(event: unknown, endpoint: EndpointRecord): InferredNa
 /**
  * What names the events of a message give an endpoint that has none: features from the first
  * event that has inputs, outputs from the first that has outputs (an error event or one
- * without outputs may come first).
+ * without outputs may come first). They are checked as declared names are (`namesProblem`:
+ * valid names, at most `maxNames` of each).
+ * @throws {InvalidEventError} when the names an event gives are not valid or too many
  */
-export function inferNamesFrom(events: ReadonlyArray<{ event: unknown }>, endpoint: EndpointRecord): InferredNames {
+export function inferNamesFrom(events: ReadonlyArray<{ event: unknown }>, endpoint: EndpointRecord, maxNames: number = DEFAULT_MAX_FEATURES): InferredNames {
+  const out = inferFrom(events, endpoint);
+  for (const [names, what] of [
+    [out.featureNames, 'feature names inferred from the first event'],
+    [out.labelNames, 'output names inferred from the first event'],
+  ] as const) {
+    const problem = names && namesProblem(names, what, maxNames);
+    if (problem) throw new InvalidEventError(`${problem}; declare the endpoint's names instead (modelwatch endpoint create --features ...)`);
+  }
+  return out;
+}
+
+function inferFrom(events: ReadonlyArray<{ event: unknown }>, endpoint: EndpointRecord): InferredNames {
   const out: InferredNames = {};
   for (const { event } of events.slice(0, 1000)) {
     const n = inferNames(event, { ...endpoint, featureNames: out.featureNames ?? endpoint.featureNames, labelNames: out.labelNames ?? endpoint.labelNames });

@@ -1,0 +1,150 @@
+/* global fetch */
+// Big request bodies and the event loop (issue #10, finding 9): the latency of `GET /healthz`
+// while the host ingests a 60 MB NDJSON body of events, and while it takes a 41 MB reference
+// CSV, against the same host idle, in the same run. Big bodies are parsed and checked on a
+// worker thread (host/src/api/body-workers.ts): the target is under 50 ms at p99.
+//
+//   node --no-node-snapshot bench/big-body.mjs [--events-mb 60] [--csv-mb 41] [--rounds 1] [--components api]
+//
+// One host in this process (by default the stream processor, controller, writer and API; no
+// runners, as they run in their own processes; `--components api` for the API alone, with the
+// stream processor elsewhere), on its own nats-server. The probe runs on a worker thread, one
+// `/healthz` at a time every 5 ms, so its own timing is not held by this thread's uploads.
+// Needs host/dist (npx tsc -b) and nats-server on PATH.
+import { Worker } from 'node:worker_threads';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHost } from '../host/dist/host.js';
+import { startNatsServer } from '../host/dist/nats/server.js';
+import { createLogger } from '../host/dist/logger.js';
+
+const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
+const EVENTS_MB = arg('--events-mb', 60);
+const CSV_MB = arg('--csv-mb', 41);
+const ROUNDS = arg('--rounds', 1);
+const FEATURES = Array.from({ length: 8 }, (_, i) => `f${i}`);
+
+let seed = 7;
+const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296) * 100;
+
+/** NDJSON of native events, one a line, about `mb` MB. */
+function ndjson(mb) {
+  const lines = [];
+  let bytes = 0;
+  const now = Date.now();
+  for (let i = 0; bytes < mb * 1e6; i++) {
+    const line = JSON.stringify({ when: now - (i % 60_000), inputs: [FEATURES.map(() => +rnd().toFixed(3))], outputs: [+(rnd() / 100).toFixed(4)] });
+    lines.push(line);
+    bytes += line.length + 1;
+  }
+  return { body: Buffer.from(lines.join('\n') + '\n'), events: lines.length };
+}
+
+/** A reference CSV of the features and the output, about `mb` MB. */
+function csv(mb) {
+  const lines = [[...FEATURES, 'p0'].join(',')];
+  let bytes = 0;
+  while (bytes < mb * 1e6) {
+    const line = [...FEATURES.map(() => rnd().toFixed(4)), (rnd() / 100).toFixed(5)].join(',');
+    lines.push(line);
+    bytes += line.length + 1;
+  }
+  return { body: Buffer.from(lines.join('\n') + '\n'), rows: lines.length - 1 };
+}
+
+const probeCode = `
+const { parentPort, workerData } = require('node:worker_threads');
+let phase = null;
+let samples = [];
+parentPort.on('message', (m) => {
+  if (m.phase !== undefined) { const done = samples; samples = []; phase = m.phase; parentPort.postMessage({ phase: m.ended, samples: done }); }
+});
+(async () => {
+  for (;;) {
+    const t0 = performance.now();
+    const res = await fetch(workerData.url + '/healthz');
+    await res.arrayBuffer();
+    if (phase !== null) samples.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+})();
+`;
+
+function quantiles(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
+  return { n: s.length, p50: q(0.5), p99: q(0.99), max: s[s.length - 1] ?? NaN };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'mw-bench-big-body-'));
+const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+const host = createHost(
+  {
+    natsUrl: nats.url,
+    dataDir: join(dir, 'host'),
+    httpPort: 0,
+    runners: 0,
+    basePeriod: '1m',
+    allowedLateness: '10m',
+    components: (process.argv.includes('--components') ? process.argv[process.argv.indexOf('--components') + 1] : 'stream,controller,writer,api').split(','),
+    logLevel: 'error',
+  },
+  createLogger('error'),
+);
+await host.start();
+const url = host.apiUrl;
+await fetch(`${url}/api/v1/endpoints`, {
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ name: 'big', featureNames: FEATURES, labelNames: ['p0'] }),
+});
+
+const events = ndjson(EVENTS_MB);
+const reference = csv(CSV_MB);
+console.log(
+  `events: ${(events.body.length / 1e6).toFixed(1)} MB NDJSON, ${events.events} events; reference: ${(reference.body.length / 1e6).toFixed(1)} MB CSV, ${reference.rows} rows`,
+);
+
+const probe = new Worker(probeCode, { eval: true, workerData: { url } });
+const results = new Map();
+probe.on('message', (m) => {
+  if (m.phase) results.set(m.phase, [...(results.get(m.phase) ?? []), ...m.samples]);
+});
+let current = null;
+const phase = async (name, fn) => {
+  probe.postMessage({ phase: name, ended: current });
+  current = name;
+  const t0 = performance.now();
+  const out = await fn();
+  return { ms: performance.now() - t0, out };
+};
+const idle = () => new Promise((r) => setTimeout(r, 3000));
+const upload = async (path, method, type, body) => {
+  const res = await fetch(`${url}${path}`, { method, headers: { 'content-type': type }, body });
+  const text = await res.text();
+  return `${res.status} ${text.slice(0, 120)}`;
+};
+
+for (let round = 0; round < ROUNDS; round++) {
+  await phase('idle', idle);
+  const ev = await phase('events', () => upload('/api/v1/endpoints/big/events', 'POST', 'application/x-ndjson', events.body));
+  console.log(`POST ${(events.body.length / 1e6).toFixed(0)} MB NDJSON: ${ev.ms.toFixed(0)} ms, ${ev.out}`);
+  const ref = await phase('reference', () => upload('/api/v1/endpoints/big/reference', 'PUT', 'text/csv', reference.body));
+  console.log(`PUT ${(reference.body.length / 1e6).toFixed(0)} MB CSV reference: ${ref.ms.toFixed(0)} ms, ${ref.out.slice(0, 60)}`);
+}
+await phase(null, async () => {});
+await new Promise((r) => setTimeout(r, 100));
+
+console.log('\n/healthz latency (ms), one request at a time every 5 ms:');
+console.log('phase       n      p50     p99     max');
+for (const name of ['idle', 'events', 'reference']) {
+  const q = quantiles(results.get(name) ?? []);
+  console.log(`${name.padEnd(10)} ${String(q.n).padStart(4)} ${q.p50.toFixed(1).padStart(8)} ${q.p99.toFixed(1).padStart(7)} ${q.max.toFixed(1).padStart(7)}`);
+}
+console.log(`host rss after: ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
+
+await probe.terminate();
+await host.stop();
+await nats.stop();
+rmSync(dir, { recursive: true, force: true });
