@@ -2,6 +2,7 @@ import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   Consumers,
+  DEAD_LETTER_STAGES,
   Streams,
   Subjects,
   type ServingCounts,
@@ -13,6 +14,7 @@ import { systemClock, type Clock, type Timer } from '../clock.js';
 import { addCounts, emptyCounts } from '../domain/counts.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
+import { deadLetterMessage } from '../nats/dead-letters.js';
 import { LatencySketch, RangeSet } from './sketch.js';
 import { processedWatermark } from './watermark.js';
 
@@ -85,8 +87,18 @@ export class ServingAggregator {
         try {
           this.take(m);
         } catch (err) {
-          this.log.error({ err, seq: m.seq }, 'unreadable serving report; dropped');
-          m.term();
+          // dead-lettered with the reason, once: never redelivered, never in the way of the reports behind it
+          this.log.error({ err, seq: m.seq }, 'unreadable serving report; dead-lettered');
+          await deadLetterMessage(
+            this.deps.js,
+            m,
+            { stage: DEAD_LETTER_STAGES.serving, stream: Streams.serving, consumer: Consumers.serving },
+            'INVALID_SERVING',
+            `not a serving report: ${(err as Error).message}`,
+          ).catch((e: unknown) => {
+            this.log.warn({ err: e, seq: m.seq }, 'could not dead-letter a serving report; it will be redelivered');
+            m.nak(1000);
+          });
         }
       }
     })();
