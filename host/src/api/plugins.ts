@@ -14,7 +14,6 @@ import {
   type DryRunReply,
   type DryRunRequest,
   type EvaluateReply,
-  type ResultsReply,
   type ResultsRequest,
   type TaskMessage,
 } from '@modelwatch/protocol';

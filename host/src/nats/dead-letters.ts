@@ -6,7 +6,7 @@
  * never blocks the ones behind it.
  */
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { DEAD_LETTER_STAGES, Subjects, type DeadLetter, type DeadLetterCode } from '@modelwatch/protocol';
+import { Subjects, type DEAD_LETTER_STAGES, type DeadLetter, type DeadLetterCode } from '@modelwatch/protocol';
 import { jsonCodec } from './codec.js';
 
 /** Largest payload kept in a dead letter. */
@@ -63,5 +63,6 @@ export async function deadLetterMessage(
     origin: { stream: where.stream, consumer: where.consumer, subject: m.subject, seq: m.seq, deliveries: m.info.deliveryCount },
   };
   await publishDeadLetter(js, letter, `dl:${where.stream}:${m.seq}`);
-  m.term(`dead-lettered: ${code}`);
+  // without a reason: nats-server 2.9 ignores a +TERM that carries one, and redelivers
+  m.term();
 }

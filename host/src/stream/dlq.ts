@@ -8,6 +8,8 @@ import { DEAD_LETTER_STAGES, HeaderNames, Streams, Subjects, type DeadLetter, ty
 import { dict } from '../domain/dict.js';
 import { eventsOf } from './formats/index.js';
 
+import { payloadText } from '../nats/dead-letters.js';
+
 export { MAX_LETTER_PAYLOAD, deadLetterSubject, payloadText, publishDeadLetter } from '../nats/dead-letters.js';
 
 /** Dead letters held now, per endpoint and reason (from the stream's subjects: exact and cheap). */
@@ -59,12 +61,39 @@ function preview(l: StoredDeadLetter): StoredDeadLetter {
   return { ...rest, payload: payload.length > 200 ? `${payload.slice(0, 200)}...` : payload };
 }
 
+/**
+ * A message of MW_DLQ as a letter. Anyone who may publish on `mw.dlq.>` can put anything there:
+ * what is not a letter is shown as one whose payload is the message, never a failed listing.
+ */
+function letterOf(data: Uint8Array, subject: string, seq: number, time: string): StoredDeadLetter {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    v = undefined;
+  }
+  const l = v as Partial<DeadLetter> | undefined;
+  if (l && typeof l === 'object' && typeof l.endpoint === 'string' && typeof l.payload === 'string' && typeof l.reason?.message === 'string') {
+    return { ...(l as DeadLetter), seq, time, subject };
+  }
+  return {
+    endpoint: subject.split('.')[2] ?? '_unknown',
+    reason: { code: 'OTHER', message: 'not a dead letter of modelwatch (published on the dead-letter stream by something else)' },
+    source: 'unknown',
+    receivedAt: Date.parse(time),
+    ...payloadText(data),
+    seq,
+    time,
+    subject,
+  };
+}
+
 /** The letter stored at `seq`, or undefined. */
 export async function getDeadLetter(jsm: JetStreamManager, seq: number): Promise<StoredDeadLetter | undefined> {
   try {
     const m = await jsm.streams.getMessage(Streams.dlq, { seq });
     if (!m) return undefined;
-    return { ...m.json<DeadLetter>(), seq: m.seq, time: m.time.toISOString(), subject: m.subject };
+    return letterOf(m.data, m.subject, m.seq, m.time.toISOString());
   } catch {
     return undefined;
   }
@@ -89,7 +118,7 @@ export async function listDeadLetters(
     try {
       for await (const m of it) {
         if (m.seq > to) break;
-        got.push({ ...m.json<DeadLetter>(), seq: m.seq, time: new Date(Math.floor(m.info.timestampNanos / 1e6)).toISOString(), subject: m.subject });
+        got.push(letterOf(m.data, m.subject, m.seq, new Date(Math.floor(m.info.timestampNanos / 1e6)).toISOString()));
         if (got.length >= max || m.seq >= to || m.info.pending === 0) break;
       }
     } finally {

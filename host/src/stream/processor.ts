@@ -251,7 +251,7 @@ export class StreamProcessor {
         },
         `d:${m.seq}:max`,
       );
-      m.term('dead-lettered: MAX_DELIVERIES');
+      m.term();
     } catch (err) {
       this.log.error({ err, seq: m.seq }, 'could not dead-letter an event at its last delivery');
       m.nak(1000);

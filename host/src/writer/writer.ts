@@ -70,7 +70,7 @@ export class Writer {
   private readonly plugins: PluginStore | undefined;
   /** The last error of each plugin: a burst of failures is one update of its record. */
   private readonly lastErrors = new KeyedQueue<AppOutputMessage, void>((_app, outs) => this.updatePlugin(outs.at(-1)!));
-  /** Outputs stored and being accounted, acknowledged once accounted. */
+  /** Outputs stored and being accounted, acknowledged once accounted, and dead letters being published. */
   private readonly inflight = new Set<Promise<void>>();
 
   constructor(private readonly deps: WriterDeps) {
@@ -155,8 +155,10 @@ export class Writer {
         try {
           out = decodeOutput(m.data, m.subject);
         } catch (err) {
-          // not an output: dead-lettered with the reason, once, and never in the way of the outputs behind it
-          await this.deadLetter(m, outputStage, 'INVALID_OUTPUT', (err as Error).message);
+          // not an output: dead-lettered with the reason, once, and never in the way of the
+          // outputs behind it (letters are published while the next messages are handled)
+          this.track(this.deadLetter(m, outputStage, 'INVALID_OUTPUT', (err as Error).message));
+          if (this.inflight.size >= 256) await Promise.race(this.inflight);
           continue;
         }
         try {
@@ -170,8 +172,8 @@ export class Writer {
         // acknowledged once accounted (a duplicate too: the writer may have stopped after storing
         // the window and before accounting it); accounting waits for NATS, so outputs of other
         // keys go on meanwhile
-        const done: Promise<void> = this.health(out, stored)
-          .then(
+        this.track(
+          this.health(out, stored).then(
             () => {
               m.ack();
               if (this.idle) this.wake?.();
@@ -180,19 +182,24 @@ export class Writer {
               this.log.error({ err, seq: m.seq }, 'could not account an output; it will be redelivered');
               m.nak(retryDelayMs(m.info.deliveryCount));
             },
-          )
-          .finally(() => this.inflight.delete(done));
-        this.inflight.add(done);
+          ),
+        );
         if (this.inflight.size >= 256) await Promise.race(this.inflight);
       }
       await Promise.all(this.inflight);
     })();
   }
 
+  /** Keep a message's pending work (accounting, its dead letter) in `inflight` until it is done. */
+  private track(work: Promise<void>): void {
+    const done: Promise<void> = work.finally(() => this.inflight.delete(done));
+    this.inflight.add(done);
+  }
+
   /** Dead-letter a message and terminate it; when the letter cannot be published, the message waits for its redelivery. */
   private async deadLetter(m: JsMsg, where: Parameters<typeof deadLetterMessage>[2], code: DeadLetterCode, reason: string): Promise<void> {
     this.deadLetters++;
-    this.log.warn({ seq: m.seq, subject: m.subject, code, reason }, 'message dead-lettered');
+    this.log.info({ seq: m.seq, subject: m.subject, code, reason }, 'message dead-lettered');
     try {
       await deadLetterMessage(this.deps.js, m, where, code, reason);
     } catch (err) {
