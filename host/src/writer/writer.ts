@@ -66,6 +66,10 @@ export class Writer {
   duplicates = 0;
   /** Messages dead-lettered since start (not decodable, not valid, or failed at every delivery). */
   deadLetters = 0;
+  /** Outputs whose store failed, by stream sequence, until stored (see `reclaim`). */
+  private readonly retrying = new Set<number>();
+  private reclaiming = false;
+  private reclaimTimer: NodeJS.Timeout | undefined;
   private readonly streaks: FailureStreaks | undefined;
   private readonly plugins: PluginStore | undefined;
   /** The last error of each plugin: a burst of failures is one update of its record. */
@@ -105,7 +109,11 @@ export class Writer {
           const q = jsonCodec.decode<ResultsRequest>(msg.data);
           if ('metricNames' in q) return { metricNames: await db.metricNames(q.metricNames.endpointId) };
           if ('metricValues' in q) return await db.metricValues(q.metricValues);
-          if ('purge' in q) return { purged: await db.purgeEndpoint(q.purge.endpointId) };
+          if ('purge' in q) {
+            // the endpoint's outputs were purged from MW_OUTPUTS just before: see reclaim()
+            void this.reclaim();
+            return { purged: await db.purgeEndpoint(q.purge.endpointId) };
+          }
           if (q.latest) return { latest: await db.latestResults(q.endpointId) };
           return pageOf(await db.query(q), q.offset ?? 0, budget);
         });
@@ -147,6 +155,7 @@ export class Writer {
     })();
     const consumer = await js.consumers.get(Streams.outputs, Consumers.writer);
     this.messages = await consumer.consume({ max_messages: 256 });
+    this.reclaimTimer = setInterval(() => void this.reclaim(), 5000);
     const outputStage = { stage: DEAD_LETTER_STAGES.outputs, stream: Streams.outputs, consumer: Consumers.writer } as const;
     this.loop = (async () => {
       for await (const m of this.messages!) {
@@ -163,10 +172,12 @@ export class Writer {
         }
         try {
           stored = (await db.store(out, this.influx !== undefined, m.seq)) === 'stored';
+          this.retrying.delete(m.seq);
           if (stored) this.stored++;
           else this.duplicates++;
         } catch (err) {
-          await this.failed(m, outputStage, MaxDeliver[Consumers.writer], 'an output', err);
+          if ((await this.failed(m, outputStage, MaxDeliver[Consumers.writer], 'an output', err)) === 'retry') this.retrying.add(m.seq);
+          else this.retrying.delete(m.seq);
           continue;
         }
         // acknowledged once accounted (a duplicate too: the writer may have stopped after storing
@@ -209,15 +220,62 @@ export class Writer {
   }
 
   /** A message that could not be stored: redelivered after a growing delay, dead-lettered at its last delivery. */
-  private async failed(m: JsMsg, where: Parameters<typeof deadLetterMessage>[2], maxDeliver: number, what: string, err: unknown): Promise<void> {
+  private async failed(
+    m: JsMsg,
+    where: Parameters<typeof deadLetterMessage>[2],
+    maxDeliver: number,
+    what: string,
+    err: unknown,
+  ): Promise<'retry' | 'dead-lettered'> {
     const full = isStorageFull(err);
     const reason = full ? storageFullError(`storing ${what}`, err).message : `storing ${what} failed: ${(err as Error).message}`;
     if (m.info.deliveryCount >= maxDeliver) {
       await this.deadLetter(m, where, 'MAX_DELIVERIES', `${reason} (at each of ${m.info.deliveryCount} deliveries)`);
-      return;
+      return 'dead-lettered';
     }
     this.log.error({ err, seq: m.seq, deliveries: m.info.deliveryCount, diskFull: full }, `${reason}; it will be redelivered`);
     m.nak(retryDelayMs(m.info.deliveryCount));
+    return 'retry';
+  }
+
+  /**
+   * Store the outputs waiting for a redelivery that the server no longer holds for this
+   * consumer: nats-server 2.9 drops a consumer's pending messages when their stream is purged with
+   * a subject filter (an endpoint's purge), as if they were acknowledged. Those below the
+   * consumer's acknowledged floor are read from MW_OUTPUTS by sequence and stored.
+   */
+  private async reclaim(): Promise<void> {
+    if (this.retrying.size === 0 || this.reclaiming) return;
+    this.reclaiming = true;
+    try {
+      const { js, db } = this.deps;
+      const floor = (await (await js.consumers.get(Streams.outputs, Consumers.writer)).info()).ack_floor.stream_seq;
+      const stream = await js.streams.get(Streams.outputs);
+      for (const seq of [...this.retrying].sort((a, b) => a - b)) {
+        if (seq > floor) continue;
+        const sm = await stream.getMessage({ seq });
+        if (!sm) {
+          // purged itself
+          this.retrying.delete(seq);
+          continue;
+        }
+        try {
+          const out = decodeOutput(sm.data, sm.subject);
+          const stored = (await db.store(out, this.influx !== undefined, seq)) === 'stored';
+          if (stored) this.stored++;
+          await this.health(out, stored);
+          this.retrying.delete(seq);
+          this.log.warn({ seq }, 'an output the server dropped before the writer stored it was stored from MW_OUTPUTS');
+        } catch (err) {
+          if ((err as Error).name === 'InvalidMessageError') this.retrying.delete(seq);
+          else this.log.warn({ err, seq }, 'could not store an output the server dropped; trying again later');
+        }
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'could not check the outputs waiting for a redelivery');
+    } finally {
+      this.reclaiming = false;
+    }
   }
 
   /** Answer a request: its reply, or its error as `{ error, code }`; a reply over NATS' max payload is refused, never thrown. */
@@ -242,6 +300,7 @@ export class Writer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.reclaimTimer);
     this.querySub?.unsubscribe();
     this.servingSub?.unsubscribe();
     await this.messages?.close();
