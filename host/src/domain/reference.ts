@@ -4,6 +4,7 @@ import type { CellValue, FeatureStatsMap } from '@modelwatch/sdk';
 import { referenceStatsMap } from '@modelwatch/sdk/stats';
 import type { ReferenceTable } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
+import { dict } from './dict.js';
 
 export type ReferenceFormat = 'csv' | 'jsonl' | 'json';
 
@@ -67,7 +68,8 @@ export function tableOf(records: Array<Record<string, unknown>>): ReferenceTable
       columns.push(k);
     }
   }
-  const values: Record<string, CellValue[]> = {};
+  // column names are the uploaded rows' keys: an object without a prototype holds them
+  const values = dict<CellValue[]>();
   for (const c of columns) values[c] = new Array<CellValue>(records.length);
   records.forEach((r, i) => {
     for (const c of columns) {
@@ -86,14 +88,14 @@ export function tableOf(records: Array<Record<string, unknown>>): ReferenceTable
 
 /** Reference statistics of the endpoint's columns; the columns it must have are checked. */
 export function referenceStatsFor(table: ReferenceTable, featureNames: readonly string[], labelNames: readonly string[]): FeatureStatsMap {
-  const missing = featureNames.filter((f) => !(f in table.values));
+  const missing = featureNames.filter((f) => !Object.hasOwn(table.values, f));
   if (missing.length) {
     throw new ModelwatchError(
       'INVALID_REFERENCE',
       `reference: no column for feature(s) ${missing.map((m) => `'${m}'`).join(', ')} (it has: ${table.columns.join(', ')})`,
     );
   }
-  const wanted: Record<string, CellValue[]> = {};
-  for (const name of [...featureNames, ...labelNames]) if (table.values[name]) wanted[name] = table.values[name]!;
+  const wanted = dict<CellValue[]>();
+  for (const name of [...featureNames, ...labelNames]) if (Object.hasOwn(table.values, name)) wanted[name] = table.values[name]!;
   return referenceStatsMap(wanted);
 }

@@ -12,6 +12,7 @@ import {
 } from '@modelwatch/protocol';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import { addCounts, emptyCounts } from '../domain/counts.js';
+import { dict } from '../domain/dict.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { deadLetterMessage } from '../nats/dead-letters.js';
@@ -175,7 +176,8 @@ export class ServingAggregator {
 
   /** Counters of the open intervals, per endpoint. */
   live(): ServingLiveReply {
-    const open: ServingLiveReply['open'] = {};
+    // endpoint ids come from the reports on mw.serving.part, which anyone who may publish there writes
+    const open: ServingLiveReply['open'] = dict();
     for (const iv of this.open.values()) {
       for (const [id, ep] of iv.endpoints) {
         const acc = (open[id] ??= { ...emptyCounts(), endpointName: ep.name });
