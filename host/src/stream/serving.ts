@@ -106,7 +106,12 @@ export class ServingAggregator {
     this.liveSub = this.deps.nc.subscribe(Subjects.servingLive, {
       callback: (err, msg) => {
         if (err) return;
-        msg.respond(jsonCodec.encode(this.live()));
+        // answered, never thrown: a reply NATS refuses (over its max payload) is logged
+        try {
+          msg.respond(jsonCodec.encode(this.live()));
+        } catch (e) {
+          this.log.warn({ err: e }, 'could not answer a live serving query');
+        }
       },
     });
     const tick = async () => {
