@@ -148,6 +148,39 @@ export class AuthError extends ModelwatchError {
   }
 }
 
+export type ResourceErrorCode = 'STORAGE_FULL' | 'REPLY_TOO_LARGE';
+/**
+ * A resource ran out: `STORAGE_FULL`, a write failed for lack of disk space (retryable: it works
+ * once space is freed; HTTP 503), or `REPLY_TOO_LARGE`, a reply over NATS' max payload (not
+ * retryable: ask for less).
+ */
+export class ResourceError extends ModelwatchError {
+  declare readonly code: ResourceErrorCode;
+  constructor(code: ResourceErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+  }
+}
+
+/**
+ * Whether an error (or one of its causes) is a full disk: Node's and LevelDB's `ENOSPC` / "No
+ * space left on device", or JetStream's "insufficient resources" (API error 10023: its store is full).
+ */
+export function isStorageFull(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const x = e as { code?: unknown; message?: unknown; api_error?: { err_code?: number } };
+    if (x.code === 'ENOSPC' || x.code === 'STORAGE_FULL') return true;
+    if (x.api_error?.err_code === 10023) return true;
+    if (typeof x.message === 'string' && /ENOSPC|No space left on device|insufficient (storage )?resources/i.test(x.message)) return true;
+  }
+  return false;
+}
+
+/** The `STORAGE_FULL` error of a failed write, naming what could not be written. */
+export function storageFullError(what: string, cause: unknown): ResourceError {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new ResourceError('STORAGE_FULL', `${what} failed: the disk is full (${detail}); free space in the data folder and try again`, { cause });
+}
+
 /** `INTERNAL`: a failure of the host itself (a bug, or a system it uses that failed). Not retryable. */
 export class InternalError extends ModelwatchError {
   constructor(code: 'INTERNAL', message: string, options?: ErrorOptions);
@@ -181,6 +214,8 @@ export const ERROR_FAMILIES = {
   UNAUTHENTICATED: { error: AuthError, retryable: false },
   FORBIDDEN: { error: AuthError, retryable: false },
   BODY_TOO_LARGE: { error: HttpError, retryable: false },
+  STORAGE_FULL: { error: ResourceError, retryable: true },
+  REPLY_TOO_LARGE: { error: ResourceError, retryable: false },
   INTERNAL: { error: InternalError, retryable: false },
 } as const satisfies Record<ErrorCode, { error: abstract new (...args: never[]) => ModelwatchError; retryable: boolean }>;
 

@@ -19,12 +19,12 @@ import { ensureTopology, openBuckets } from './nats/topology.js';
 import { watchPlugin } from './plugins/bundle.js';
 import { failedOutput } from './runner/runner.js';
 import { crashError, RunnerSupervisor } from './runner/supervisor.js';
-import { ResultsDb } from './store/results-db.js';
 import { SettingsStore } from './store/settings.js';
 import { TokenCache, TokenStore } from './store/tokens.js';
 import { WatchedKv } from './store/watched-kv.js';
 import { StreamProcessor } from './stream/processor.js';
 import { ServingAggregator } from './stream/serving.js';
+import { openResultsDb } from './writer/recovery.js';
 import { Writer } from './writer/writer.js';
 
 export type HostState = 'INITIALIZED' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'FAILED';
@@ -142,8 +142,8 @@ class HostImpl implements Host {
     });
 
     if (c.has('writer')) {
-      const db = new ResultsDb(join(o.dataDir, 'results'));
-      await db.open();
+      // a store LevelDB cannot open is rebuilt from MW_OUTPUTS, or the host refuses to start (writer/recovery.ts)
+      const db = await openResultsDb(join(o.dataDir, 'results'), { js, logger: this.logger, withOutbox: o.influx !== undefined });
       this.stopFns.push(() => db.close());
       const writer = new Writer({
         nc,

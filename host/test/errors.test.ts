@@ -18,6 +18,9 @@ import {
   PluginError,
   HttpError,
   AuthError,
+  isStorageFull,
+  ResourceError,
+  storageFullError,
   type ErrorCode,
 } from '../src/errors.js';
 
@@ -61,6 +64,8 @@ describe('host errors: one class per failure family', () => {
       UNAUTHENTICATED: [AuthError, false],
       FORBIDDEN: [AuthError, false],
       BODY_TOO_LARGE: [HttpError, false],
+      STORAGE_FULL: [ResourceError, true],
+      REPLY_TOO_LARGE: [ResourceError, false],
       INTERNAL: [InternalError, false],
     };
     expect(Object.keys(ERROR_FAMILIES).sort()).toEqual(Object.keys(expected).sort());
@@ -99,5 +104,19 @@ describe('host errors: one class per failure family', () => {
     expect(errorData(e)).toEqual({ code: 'APP_ERROR', message: 'app@1 threw: boom', stack: 'Error: boom\n    at src/index.ts:3:9' });
     expect(errorData(new TypeError('x is not a function'), 'INTERNAL')).toEqual({ code: 'INTERNAL', message: 'x is not a function' });
     expect(errorData('a string')).toEqual({ code: 'APP_ERROR', message: 'a string' });
+  });
+
+  it("tells a full disk from other failures, through causes: ENOSPC, LevelDB's message, JetStream's insufficient resources", () => {
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    expect(isStorageFull(enospc)).toBe(true);
+    expect(isStorageFull(new Error('batch failed', { cause: new Error('IO error: /d/000005.log: No space left on device') }))).toBe(true);
+    expect(isStorageFull(Object.assign(new Error('insufficient resources'), { api_error: { err_code: 10023 } }))).toBe(true);
+    expect(isStorageFull(new Error('timeout'))).toBe(false);
+    expect(isStorageFull(undefined)).toBe(false);
+    const e = storageFullError('storing window w', enospc);
+    expect(e).toBeInstanceOf(ResourceError);
+    expect(e.code).toBe('STORAGE_FULL');
+    expect(e.retryable).toBe(true);
+    expect(e.message).toMatch(/^storing window w failed: the disk is full \(ENOSPC.*\); free space in the data folder and try again$/);
   });
 });

@@ -65,6 +65,10 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'BODY_TOO_LARGE'
+  /** A write failed for lack of disk space (ENOSPC, JetStream's insufficient resources): HTTP 503. */
+  | 'STORAGE_FULL'
+  /** A reply larger than NATS' max payload: ask for less. */
+  | 'REPLY_TOO_LARGE'
   | 'INTERNAL';
 
 /** Plain data for an error that crosses a process or the sandbox. */
@@ -249,7 +253,22 @@ export interface GroundTruthEvent {
 // Dead letters: `mw.dlq.<endpoint name>.<reason code>` (stream MW_DLQ)
 
 /** Why an input was dead-lettered. */
-export type DeadLetterCode = 'INVALID_JSON' | 'INVALID_EVENT' | 'UNKNOWN_ENDPOINT' | 'FUTURE_EVENT' | 'LATE_EVENT' | 'OVERSIZED' | 'INVALID_BATCH';
+export type DeadLetterCode =
+  | 'INVALID_JSON'
+  | 'INVALID_EVENT'
+  | 'UNKNOWN_ENDPOINT'
+  | 'FUTURE_EVENT'
+  | 'LATE_EVENT'
+  | 'OVERSIZED'
+  | 'INVALID_BATCH'
+  /** An app output the writer could not decode or that is not a valid output (letters of `_outputs`). */
+  | 'INVALID_OUTPUT'
+  /** A serving report or interval that could not be decoded (letters of `_serving`). */
+  | 'INVALID_SERVING'
+  /** A task a runner could not decode (letters of `_tasks`). */
+  | 'INVALID_TASK'
+  /** A message its consumer failed on at every delivery, up to the consumer's max deliveries. */
+  | 'MAX_DELIVERIES';
 
 export const DEAD_LETTER_CODES: readonly DeadLetterCode[] = [
   'INVALID_JSON',
@@ -259,7 +278,25 @@ export const DEAD_LETTER_CODES: readonly DeadLetterCode[] = [
   'LATE_EVENT',
   'OVERSIZED',
   'INVALID_BATCH',
+  'INVALID_OUTPUT',
+  'INVALID_SERVING',
+  'INVALID_TASK',
+  'MAX_DELIVERIES',
 ];
+
+/**
+ * The `endpoint` of letters that are not events: messages of a stream between components that
+ * their consumer could not decode, or gave up on after its max deliveries. Endpoint names begin
+ * with a letter or digit, so these never clash with one; such letters are never replayed.
+ */
+export const DEAD_LETTER_STAGES = {
+  /** `MW_OUTPUTS`, consumer `writer`. */
+  outputs: '_outputs',
+  /** `MW_SERVING`, consumers `serving-aggregator` and `writer-serving`. */
+  serving: '_serving',
+  /** `MW_TASKS`, consumer `runners`. */
+  tasks: '_tasks',
+} as const;
 
 /** A dead letter, on `mw.dlq.<endpointName>.<code>` (`_unknown` when the name is not valid). */
 export interface DeadLetter {
@@ -289,6 +326,8 @@ export interface DeadLetter {
   rows?: number;
   /** The batch the event belonged to (`Mw-Batch`). */
   batch?: string;
+  /** For letters of a stage ({@link DEAD_LETTER_STAGES}): where the message was, and how often it was delivered. */
+  origin?: { stream: string; consumer: string; subject: string; seq: number; deliveries: number };
 }
 
 /** A dead letter as listed: its sequence in MW_DLQ, when it was stored, and its subject. */
@@ -534,6 +573,11 @@ export interface ResultsQuery {
   limit?: number;
   /** The windows of shadow versions (LevelDB sublevel `h`) instead of the active versions'. */
   shadow?: boolean;
+  /**
+   * Skip this many of the query's windows: the page after a reply's `next`. A reply holds as many
+   * windows as fit NATS' max payload; the API asks for the pages until there is no `next`.
+   */
+  offset?: number;
 }
 
 /** One analysed window of one app, with everything it produced. LevelDB key `w/<endpointId>/<app>/<windowStart>`; a shadow version's `h/<endpointId>/<app>/<version>/<windowStart>`. */
@@ -604,13 +648,22 @@ export interface PurgedResults {
   latest: number;
   servingIntervals: number;
 }
+/**
+ * A failed request: its reason, and a code when the host has one (`STORAGE_FULL`,
+ * `REPLY_TOO_LARGE`, `INVALID_ARGUMENT`...).
+ */
+export interface ErrorReply {
+  error: string;
+  code?: ErrorCode;
+}
+
 export type ResultsReply =
-  | { windows: WindowRecord[] }
+  | { windows: WindowRecord[]; next?: number }
   | { latest: LatestResult[] }
   | { metricNames: MetricName[] }
   | { points: MetricPoint[]; next?: string }
   | { purged: PurgedResults }
-  | { error: string };
+  | ErrorReply;
 
 // ---------------------------------------------------------------------------------------------
 // Serving metrics: `mw.serving.part`, `mw.serving.minute.<endpoint id>` (MW_SERVING), `mw.svc.serving.*`
@@ -695,7 +748,7 @@ export interface EndpointStatsRecord extends ServingCounts {
 
 /** `mw.svc.serving.query`: serving statistics per endpoint, or one endpoint's intervals. */
 export type ServingRequest = { stats: { endpointIds?: string[] } } | { intervals: { endpointId: string; since?: number; limit?: number } };
-export type ServingReply = { stats: EndpointStatsRecord[] } | { intervals: ServingRecord[] } | { error: string };
+export type ServingReply = { stats: EndpointStatsRecord[] } | { intervals: ServingRecord[] } | ErrorReply;
 
 // ---------------------------------------------------------------------------------------------
 // Records in KV buckets and object stores, read by several processes

@@ -1,5 +1,6 @@
 import type { WindowRecord } from '@modelwatch/protocol';
 import type { ResultComparison, ShadowComparison } from './contract.js';
+import { dict } from '../domain/dict.js';
 
 /**
  * Compare a shadow version's windows with the active version's over the windows both ran (same
@@ -16,7 +17,7 @@ export function compareShadow(app: string, shadowVersion: string, active: readon
     return r;
   };
   const activeVersions = new Set<string>();
-  const outcomeChanges: Record<string, number> = {};
+  const outcomeChanges = dict<number>();
   let windows = 0;
   for (const s of [...shadow].sort((a, b) => a.windowStart - b.windowStart || a.endpointId.localeCompare(b.endpointId))) {
     if (s.version !== shadowVersion) continue;

@@ -14,7 +14,6 @@ import {
   type DryRunReply,
   type DryRunRequest,
   type EvaluateReply,
-  type ResultsReply,
   type ResultsRequest,
   type TaskMessage,
 } from '@modelwatch/protocol';
@@ -37,6 +36,7 @@ import { readSettings } from '../store/settings.js';
 import { forgetStreaks } from '../store/streaks.js';
 import { compareShadow } from './compare.js';
 import { BodyLimits } from './contract.js';
+import { askWriter } from './routes/endpoints.js';
 import type {
   ConfigurePluginBody,
   DefaultAppOutcome,
@@ -284,11 +284,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
     const version = p.shadow?.version ?? p.droppedShadow?.version;
     if (!version) throw new ModelwatchError('CONFLICT', `${p.name} has no shadow version: publish one with plugin publish DIR --shadow`);
     const windows = async (shadow: boolean) => {
-      const m = await nc.request(Subjects.resultsQuery, jsonCodec.encode({ app: p.name, shadow, limit: 1_000_000 } satisfies ResultsRequest), {
-        timeout: 30_000,
-      });
-      const r = jsonCodec.decode<ResultsReply>(m.data);
-      if (!('windows' in r)) throw new ModelwatchError('INTERNAL', `results query failed: ${'error' in r ? r.error : 'unexpected reply'}`);
+      const r = await askWriter(nc, { app: p.name, shadow, limit: 1_000_000 } satisfies ResultsRequest);
+      if (!('windows' in r)) throw new ModelwatchError('INTERNAL', 'results query failed: unexpected reply');
       return r.windows;
     };
     const shadow = (await windows(true)).filter((w) => w.version === version);
@@ -402,10 +399,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       const write = b.write === true;
       const stored = new Set<number>();
       if (write) {
-        const m = await nc.request(Subjects.resultsQuery, jsonCodec.encode({ endpointId: endpointId(epName), app: p.name, since: from, limit: 1_000_000 }), {
-          timeout: 30_000,
-        });
-        const r = jsonCodec.decode<ResultsReply>(m.data);
+        const r = await askWriter(nc, { endpointId: endpointId(epName), app: p.name, since: from, limit: 1_000_000 });
         if ('windows' in r) for (const w of r.windows) stored.add(w.windowStart);
       }
       const evaluate = async (t: TaskMessage): Promise<EvaluatedWindow> => {

@@ -11,7 +11,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import ajvErrors from 'ajv-errors';
-import { BATCH_ID, ENDPOINT_NAME } from '@modelwatch/protocol';
+import { BATCH_ID, DEAD_LETTER_STAGES, ENDPOINT_NAME } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
 
 const ENDPOINT_NAME_MESSAGE = "endpoint name ${0} is not valid: use 1-128 letters, digits, '_' or '-', starting with a letter or digit";
@@ -95,7 +95,8 @@ export const BatchQuerySchema = {
 export const DeadLetterQuerySchema = {
   type: 'object',
   properties: {
-    endpoint: { anyOf: [{ const: '' }, endpointName], errorMessage: ENDPOINT_NAME_MESSAGE },
+    // or a stage's letters: `_outputs`, `_serving`, `_tasks` (DEAD_LETTER_STAGES)
+    endpoint: { anyOf: [{ const: '' }, endpointName, { enum: Object.values(DEAD_LETTER_STAGES) }], errorMessage: ENDPOINT_NAME_MESSAGE },
     reason: { type: 'string' },
     limit: { anyOf: [{ const: '' }, positiveWholeNumber('limit')], errorMessage: "limit: expected a positive whole number, got '{value}'" },
   },

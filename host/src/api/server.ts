@@ -11,7 +11,7 @@ import { checkEndpointName, checkNames, endpointId } from '../domain/names.js';
 import { checkTags, matchesSelector, parseSelector } from '../domain/selector.js';
 import { tableOf } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';
-import { ModelwatchError, isModelwatchError, type ErrorCode, InvalidEventError } from '../errors.js';
+import { ModelwatchError, isModelwatchError, isStorageFull, storageFullError, type ErrorCode, InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import type { Buckets } from '../nats/topology.js';
@@ -78,6 +78,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   UNKNOWN_BUILTIN: 404,
   CONFLICT: 409,
   BODY_TOO_LARGE: 413,
+  REPLY_TOO_LARGE: 400,
+  STORAGE_FULL: 503,
 };
 
 /** Summary of an endpoint for listings (no reference statistics). */
@@ -118,6 +120,14 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err: unknown, req, reply) => {
     if (isModelwatchError(err)) {
       return reply.status(STATUS[err.code] ?? 500).send({ error: { code: err.code, message: err.message } });
+    }
+    if (isStorageFull(err)) {
+      const full = storageFullError('the write', err);
+      log.error({ err }, 'disk full');
+      return reply
+        .status(503)
+        .header('retry-after', '30')
+        .send({ error: { code: full.code, message: full.message } });
     }
     const e = err as { statusCode?: number; message?: string; code?: string };
     if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

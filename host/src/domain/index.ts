@@ -4,8 +4,9 @@
  */
 export * from './windows.js';
 export { addCounts, emptyCounts } from './counts.js';
+export { dict } from './dict.js';
 export { batchSeriesId, outputKey, shadowWindowKey, windowKey } from './keys.js';
-export { checkEndpointName, checkNames, endpointId, FEATURE_NAME } from './names.js';
+export { checkEndpointName, checkNames, endpointId, FEATURE_NAME, RESERVED_OBJECT_NAMES, reservedNameReason } from './names.js';
 export { normalizeLabel, type NormalizedLabel } from './labels.js';
 export { parseReference, referenceStatsFor, tableOf, type ReferenceFormat } from './reference.js';
 export { checkTags, matchesSelector, parseSelector, parseTagAssignments, type Requirement, type Selector } from './selector.js';

@@ -1,6 +1,7 @@
 import type { CellValue } from '@modelwatch/sdk';
 import type { EndpointRecord } from '@modelwatch/protocol';
 import { InvalidEventError } from '../errors.js';
+import { dict } from './dict.js';
 
 export interface NormalizedLabel {
   requestId: string;
@@ -13,7 +14,7 @@ export function normalizeLabel(raw: unknown, endpoint: EndpointRecord): Normaliz
   const r = raw as Record<string, unknown>;
   if (typeof r.requestId !== 'string' || r.requestId === '') throw new InvalidEventError('requestId: missing (the request id of the prediction)');
   const names = endpoint.labelNames;
-  const labels: Record<string, CellValue> = {};
+  const labels = dict<CellValue>();
   if (r.labels !== undefined) {
     if (typeof r.labels !== 'object' || r.labels === null || Array.isArray(r.labels))
       throw new InvalidEventError('labels: expected an object of output name -> value');

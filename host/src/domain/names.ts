@@ -5,6 +5,34 @@ import { ModelwatchError } from '../errors.js';
 // eslint-disable-next-line no-control-regex -- control characters are exactly what a name may not hold
 export const FEATURE_NAME = /^[^\u0000-\u001f]{1,256}$/;
 
+/**
+ * Names that are properties of every plain object (`Object.prototype`'s own, and `prototype`):
+ * refused as endpoint, app, feature and label names, so a name taken from outside never reaches
+ * an object's prototype chain, wherever it ends up as a key.
+ */
+export const RESERVED_OBJECT_NAMES: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  'toString',
+  'valueOf',
+  '__defineGetter__',
+  '__defineSetter__',
+  '__lookupGetter__',
+  '__lookupSetter__',
+]);
+
+/** Why a name is refused as a key-like name, or undefined when it is not one of {@link RESERVED_OBJECT_NAMES}. */
+export function reservedNameReason(name: string, what: string): string | undefined {
+  return RESERVED_OBJECT_NAMES.has(name)
+    ? `${what} ${JSON.stringify(name)} is reserved (it is a property of every JavaScript object: ${[...RESERVED_OBJECT_NAMES].join(', ')}): choose another name`
+    : undefined;
+}
+
 /** An endpoint's id: SHA-1 of its name, hex (MLRun derives ids the same way). */
 export function endpointId(name: string): string {
   return createHash('sha1').update(name).digest('hex');
@@ -17,6 +45,8 @@ export function checkEndpointName(name: unknown): string {
       `endpoint name ${JSON.stringify(name)} is not valid: use 1-128 letters, digits, '_' or '-', starting with a letter or digit`,
     );
   }
+  const reserved = reservedNameReason(name, 'endpoint name');
+  if (reserved) throw new ModelwatchError('INVALID_ARGUMENT', reserved);
   return name;
 }
 
@@ -36,6 +66,8 @@ export function namesProblem(names: unknown, what: string, maxNames: number = DE
   const seen = new Set<string>();
   for (const n of names) {
     if (typeof n !== 'string' || !FEATURE_NAME.test(n)) return `${what}: ${JSON.stringify(n)} is not a valid name (1-256 printable characters)`;
+    const reserved = reservedNameReason(n, `${what}:`);
+    if (reserved) return reserved;
     if (seen.has(n)) return `${what}: '${n}' appears twice`;
     seen.add(n);
   }

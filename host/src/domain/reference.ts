@@ -5,6 +5,7 @@ import { referenceStatsMap } from '@modelwatch/sdk/stats';
 import type { ReferenceTable } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
 import { DEFAULT_MAX_FEATURES, namesProblem } from './names.js';
+import { dict } from './dict.js';
 
 export type ReferenceFormat = 'csv' | 'jsonl' | 'json';
 
@@ -68,7 +69,8 @@ export function tableOf(records: Array<Record<string, unknown>>): ReferenceTable
       columns.push(k);
     }
   }
-  const values: Record<string, CellValue[]> = {};
+  // column names are the uploaded rows' keys: an object without a prototype holds them
+  const values = dict<CellValue[]>();
   for (const c of columns) values[c] = new Array<CellValue>(records.length);
   records.forEach((r, i) => {
     for (const c of columns) {
@@ -88,7 +90,7 @@ export function tableOf(records: Array<Record<string, unknown>>): ReferenceTable
 /** Reference statistics of the endpoint's columns; the columns it must have are checked. */
 export function referenceStatsFor(table: ReferenceTable, featureNames: readonly string[], labelNames: readonly string[]): FeatureStatsMap {
   checkReferenceColumns(table.columns, featureNames);
-  const wanted: Record<string, CellValue[]> = {};
+  const wanted = dict<CellValue[]>();
   for (const name of [...featureNames, ...labelNames]) if (Object.hasOwn(table.values, name)) wanted[name] = table.values[name]!;
   return referenceStatsMap(wanted);
 }

@@ -15,6 +15,32 @@ const ns = (ms: number) => Math.round(ms * 1e6);
 
 /** The audit log (`MW_AUDIT`) is kept at least this long, whatever the retention. */
 export const AUDIT_MIN_AGE_MS = 90 * 86_400_000;
+/**
+ * The most deliveries of a message each durable consumer makes. Every consumer is bounded: a
+ * message its consumer fails on at every delivery stops being delivered. Each consumer
+ * dead-letters a message it cannot decode at once (`nats/dead-letters.ts`: letter, then `term`),
+ * and one it still fails on at its last delivery (`MAX_DELIVERIES`), so nothing is dropped
+ * without a letter and nothing blocks the messages behind it. Storage failures (a full disk) are
+ * retried with a growing delay ({@link retryDelayMs}) for about an hour before that.
+ */
+export const MaxDeliver = {
+  /** Events: a failure is NATS trouble; its last delivery is dead-lettered as a replayable event. */
+  [Consumers.stream]: 50,
+  /**
+   * Tasks: a runner records `WINDOW_FAILED` without running the app from delivery window
+   * attempts + CRASH_TOLERANCE on (at most 23); the cap is far above, for a task whose every
+   * delivery dies with its runner.
+   */
+  [Consumers.runners]: 100,
+  [Consumers.serving]: 20,
+  [Consumers.writerServing]: 100,
+  [Consumers.writer]: 100,
+} as const satisfies Record<(typeof Consumers)[keyof typeof Consumers], number>;
+
+/** The delay before redelivering a message that failed at delivery `n` (1 s doubling, at most 60 s). */
+export function retryDelayMs(deliveryCount: number): number {
+  return Math.min(60_000, 1000 * 2 ** Math.min(6, Math.max(0, deliveryCount - 1)));
+}
 
 /** Create (or update) every stream, consumer and bucket modelwatch uses. Safe to call from every process. */
 export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, opts: TopologyOptions): Promise<void> {
@@ -29,7 +55,9 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
       max_age: retention,
       duplicate_window: ns(600_000),
     },
-    { name: Streams.outputs, subjects: [Subjects.outputsAll], max_age: retention, duplicate_window: ns(600_000) },
+    // kept as long as the results (LevelDB keeps windows until their endpoint is purged, which
+    // purges the endpoint's outputs too): the writer rebuilds its store from it (writer/recovery.ts)
+    { name: Streams.outputs, subjects: [Subjects.outputsAll], max_age: 0, duplicate_window: ns(600_000) },
     { name: Streams.dlq, subjects: [Subjects.dlqAll], max_age: retention, duplicate_window: ns(600_000) },
     { name: Streams.serving, subjects: [Subjects.servingAll], max_age: retention, duplicate_window: ns(600_000) },
     { name: Streams.labels, subjects: [Subjects.labelsAll], max_age: retention, duplicate_window: ns(120_000) },
@@ -54,17 +82,17 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     // a batch in the stream processor signals progress every 5 s: after a crash, its events come back within 15 s
     ack_wait: ns(15_000),
     max_ack_pending: 8192,
+    max_deliver: MaxDeliver[Consumers.stream],
   });
   await ensureConsumer(jsm, Streams.tasks, {
     durable_name: Consumers.runners,
     ack_policy: AckPolicy.Explicit,
     // a runner signals progress every second: the windows a crashed runner held come back within 3 s
     ack_wait: ns(opts.taskAckWaitMs ?? 3_000),
-    // not capped here: a runner records a window as WINDOW_FAILED, without running its app, once
-    // its deliveries reach the window attempts plus CRASH_TOLERANCE, and a later delivery does the
-    // same. A cap would drop a task whose last delivery was lost with its runner: a window with
-    // no outcome, which neighbours crashing runners made happen
-    max_deliver: -1,
+    // a runner records a window as WINDOW_FAILED, without running its app, once its deliveries
+    // reach the window attempts plus CRASH_TOLERANCE, and a later delivery does the same; the cap
+    // is far above that, so only a task whose every delivery dies with its runner reaches it
+    max_deliver: MaxDeliver[Consumers.runners],
     max_ack_pending: 1024,
   });
   await ensureConsumer(jsm, Streams.serving, {
@@ -76,6 +104,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     // "working" every 5 s: after a crash they come back within 15 s
     ack_wait: ns(15_000),
     max_ack_pending: 100_000,
+    max_deliver: MaxDeliver[Consumers.serving],
   });
   await ensureConsumer(jsm, Streams.serving, {
     durable_name: Consumers.writerServing,
@@ -84,6 +113,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     deliver_policy: DeliverPolicy.All,
     ack_wait: ns(30_000),
     max_ack_pending: 1024,
+    max_deliver: MaxDeliver[Consumers.writerServing],
   });
   await ensureConsumer(jsm, Streams.outputs, {
     durable_name: Consumers.writer,
@@ -91,6 +121,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     deliver_policy: DeliverPolicy.All,
     ack_wait: ns(30_000),
     max_ack_pending: 1024,
+    max_deliver: MaxDeliver[Consumers.writer],
   });
   const kvm = new Kvm(nc);
   // poison marks and streaks of windows older than the retention are of no use: they expire

@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import ajvErrors from 'ajv-errors';
+import { reservedNameReason } from '../domain/names.js';
 import type { JsonValue } from '@modelwatch/sdk';
 import { ModelwatchError } from '../errors.js';
 
@@ -71,6 +72,10 @@ export function parseSettings(pairs: readonly string[]): Record<string, JsonValu
       value = raw;
     }
     const path = key.split('.');
+    for (const k of path) {
+      const reserved = reservedNameReason(k, `--set ${key}: the key`);
+      if (reserved) throw new ModelwatchError('INVALID_ARGUMENT', reserved);
+    }
     let node = out;
     for (const k of path.slice(0, -1)) {
       const next = node[k];
@@ -85,6 +90,9 @@ export function parseSettings(pairs: readonly string[]): Record<string, JsonValu
 export function mergeConfig(base: Record<string, JsonValue>, patch: Record<string, JsonValue>): Record<string, JsonValue> {
   const out: Record<string, JsonValue> = { ...base };
   for (const [k, v] of Object.entries(patch)) {
+    // a JSON key (a body's `__proto__` is an own key of the parsed object) is never a way to an object's prototype
+    const reserved = reservedNameReason(k, 'config: the key');
+    if (reserved) throw new ModelwatchError('INVALID_ARGUMENT', reserved);
     const cur = out[k];
     out[k] =
       v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)

@@ -4,6 +4,7 @@ import ajvErrors from 'ajv-errors';
 import type { JsonValue } from '@modelwatch/sdk';
 import { SELECTOR_PREFIX, type PluginLimits } from '@modelwatch/protocol';
 import { parseDuration } from '../config/duration.js';
+import { reservedNameReason } from '../domain/names.js';
 import { parseSelector } from '../domain/selector.js';
 import { ModelwatchError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../store/plugins.js';
@@ -59,6 +60,8 @@ export function resolveManifest(raw: unknown, source = 'plugin.json'): ResolvedM
   if (RESERVED_NAMES.has(raw.name)) {
     throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${source}: the name '${raw.name}' is reserved`);
   }
+  const reserved = reservedNameReason(raw.name, 'the app name');
+  if (reserved) throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${source}: ${reserved}`);
   try {
     for (const e of raw.endpoints ?? []) if (e.startsWith(SELECTOR_PREFIX)) parseSelector(e.slice(SELECTOR_PREFIX.length));
   } catch (err) {

@@ -4,6 +4,7 @@ import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClien
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   Consumers,
+  DEAD_LETTER_STAGES,
   Streams,
   Subjects,
   type AppOutputMessage,
@@ -27,6 +28,7 @@ import { artifactId, artifactKey, outputKey } from '../domain/keys.js';
 import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
+import { deadLetterMessage } from '../nats/dead-letters.js';
 import { openBuckets, type Buckets } from '../nats/topology.js';
 import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
@@ -252,9 +254,19 @@ export class AppRunner {
     let task: TaskMessage;
     try {
       task = jsonCodec.decode<TaskMessage>(m.data);
-    } catch {
-      this.log.error({ seq: m.seq }, 'task is not valid JSON; dropped');
-      m.term();
+    } catch (err) {
+      // dead-lettered with the reason, once: never redelivered, never in the way of the tasks behind it
+      this.log.error({ seq: m.seq }, 'task is not valid JSON; dead-lettered');
+      await deadLetterMessage(
+        this.js,
+        m,
+        { stage: DEAD_LETTER_STAGES.tasks, stream: Streams.tasks, consumer: Consumers.runners },
+        'INVALID_TASK',
+        `the task is not JSON: ${(err as Error).message}`,
+      ).catch((e: unknown) => {
+        this.log.warn({ err: e, seq: m.seq }, 'could not dead-letter a task; it will be redelivered');
+        m.nak(2000);
+      });
       return;
     }
     const attempt = m.info.deliveryCount;

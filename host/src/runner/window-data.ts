@@ -6,6 +6,7 @@ import { normalizeLabel } from '../domain/labels.js';
 import { jsonCodec } from '../nats/codec.js';
 import { decodeRowBatch } from '../nats/rows.js';
 import type { SampleData } from './sandbox.js';
+import { dict } from '../domain/dict.js';
 
 /** A window's rows, columnar, ready for the sandbox, with its statistics. */
 export interface WindowData extends SampleData {
@@ -69,7 +70,7 @@ export function packColumns(
   });
   const numeric = names.filter((_, c) => !categorical[c]);
   const packed = new Float64Array((numeric.length + extra.length) * length);
-  const strings: Record<string, Array<string | null>> = {};
+  const strings = dict<Array<string | null>>();
   const wrongType = new Array<number>(names.length).fill(0);
   let slot = 0;
   names.forEach((name, c) => {

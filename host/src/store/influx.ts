@@ -1,4 +1,4 @@
-import { InfluxDB, Point, type WriteApi } from '@influxdata/influxdb-client';
+import { InfluxDB, type WriteApi } from '@influxdata/influxdb-client';
 import type { OutboxPoint } from './results-db.js';
 
 export interface InfluxTarget {
@@ -24,15 +24,12 @@ export class InfluxWriter {
 
   /** Write the points; resolves once the TSDB accepted them. */
   async write(points: OutboxPoint[]): Promise<void> {
+    const lines: string[] = [];
     for (const p of points) {
-      const point = new Point(p.measurement).timestamp(new Date(p.time));
-      for (const [k, v] of Object.entries(p.tags)) point.tag(k, v);
-      for (const [k, v] of Object.entries(p.fields)) {
-        if (k === 'status') point.intField(k, v);
-        else point.floatField(k, v);
-      }
-      this.api.writePoint(point);
+      const line = lineOf(p);
+      if (line) lines.push(line);
     }
+    this.api.writeRecords(lines);
     await this.api.flush(true);
   }
 
@@ -43,4 +40,41 @@ export class InfluxWriter {
       /* points are still in the outbox */
     }
   }
+}
+
+/**
+ * A tag key, tag value or field key in line protocol: a backslash doubled (so a name ending in
+ * one cannot escape the comma, space or equals sign after it: the client's `Point` leaves it
+ * as it is), then comma, equals sign and space escaped. Line protocol cannot carry a newline or
+ * carriage return: they are written as the two characters `\n`, `\r` (names never hold them:
+ * endpoint, app, result and metric names are checked, feature names refuse control characters).
+ */
+export function escapeKey(s: string): string {
+  return s
+    .replace(/[\\,= ]/g, (c) => `\\${c}`)
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r');
+}
+
+/** A measurement name in line protocol: backslash, comma and space escaped. */
+function escapeMeasurement(s: string): string {
+  return s
+    .replace(/[\\, ]/g, (c) => `\\${c}`)
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r');
+}
+
+/** One point as a line of line protocol (ms precision), or undefined when it has no finite field. */
+export function lineOf(p: OutboxPoint): string | undefined {
+  const tags = Object.entries(p.tags)
+    .filter(([k, v]) => k !== '' && v !== '')
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `,${escapeKey(k)}=${escapeKey(v)}`)
+    .join('');
+  const fields = Object.entries(p.fields)
+    .filter(([k, v]) => k !== '' && Number.isFinite(v))
+    .map(([k, v]) => `${escapeKey(k)}=${k === 'status' && Number.isInteger(v) ? `${v}i` : String(v)}`)
+    .join(',');
+  if (!fields) return undefined;
+  return `${escapeMeasurement(p.measurement)}${tags} ${fields} ${Math.round(p.time)}`;
 }

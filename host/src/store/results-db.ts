@@ -39,6 +39,10 @@ export class ResultsDb {
   private readonly outbox;
   private readonly serving;
   private readonly stats;
+  /** `m/applied`: the highest MW_OUTPUTS sequence stored; `m/windows`: windows stored (shadows' too). Written in the batches of the windows. */
+  private readonly meta;
+  private applied: number | undefined;
+  private windowCount = 0;
   private seq = 0;
   private lock: Promise<unknown> = Promise.resolve();
 
@@ -50,11 +54,38 @@ export class ResultsDb {
     this.outbox = this.db.sublevel<string, OutboxPoint>('o', { valueEncoding: 'json' });
     this.serving = this.db.sublevel<string, ServingRecord>('s', { valueEncoding: 'json' });
     this.stats = this.db.sublevel<string, EndpointStatsRecord>('e', { valueEncoding: 'json' });
+    this.meta = this.db.sublevel<string, number>('m', { valueEncoding: 'json' });
   }
 
+  /** Open the store (its folder is made when missing). Throws level's error when the files are damaged beyond what LevelDB recovers. */
   async open(): Promise<void> {
     await this.db.open();
     for await (const key of this.outbox.keys({ reverse: true, limit: 1 })) this.seq = Number(key);
+    this.applied = await this.meta.get('applied');
+    this.windowCount = (await this.meta.get('windows')) ?? 0;
+  }
+
+  /** The highest MW_OUTPUTS sequence whose output is stored, or undefined when the store never recorded one (new, or older than the record). */
+  appliedSeq(): number | undefined {
+    return this.applied;
+  }
+
+  /**
+   * Whether the windows the store holds are as many as it recorded storing: fewer means records
+   * were lost (LevelDB drops a damaged log record, and skips to the next, when it opens).
+   */
+  async checkCount(): Promise<{ recorded: number; held: number }> {
+    let held = 0;
+    for await (const _ of this.windows.keys()) held++;
+    for await (const _ of this.shadows.keys()) held++;
+    return { recorded: this.windowCount, held };
+  }
+
+  /** Record the windows held as the windows stored (after a rebuild, or for a store older than the record). */
+  async recount(): Promise<void> {
+    const { held } = await this.checkCount();
+    await this.meta.put('windows', held);
+    this.windowCount = held;
   }
 
   async close(): Promise<void> {
@@ -62,15 +93,33 @@ export class ResultsDb {
     await this.db.close();
   }
 
-  /** Store an app output. Returns 'duplicate' (and changes nothing) if that window is stored already. */
-  store(out: AppOutputMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
-    const run = this.lock.then(() => this.storeNow(out, withOutbox));
+  /**
+   * Store an app output; `seq`, its MW_OUTPUTS sequence, is recorded in the same batch (see
+   * `appliedSeq`). Returns 'duplicate' (and changes nothing) if that window is stored already.
+   */
+  store(out: AppOutputMessage, withOutbox: boolean, seq?: number): Promise<'stored' | 'duplicate'> {
+    const run = this.lock.then(() => this.storeNow(out, withOutbox, seq));
     this.lock = run.catch(() => undefined);
     return run;
   }
 
-  private async storeNow(out: AppOutputMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
-    if (out.shadow) return this.storeShadow(out);
+  /** The puts of the store's own records that go with a batch storing windows. */
+  private metaOps(seq: number | undefined, windows: number): Array<{ type: 'put'; sublevel: unknown; key: string; value: unknown }> {
+    const ops: Array<{ type: 'put'; sublevel: unknown; key: string; value: unknown }> = [
+      { type: 'put', sublevel: this.meta, key: 'windows', value: this.windowCount + windows },
+    ];
+    if (seq !== undefined && (this.applied === undefined || seq > this.applied)) ops.push({ type: 'put', sublevel: this.meta, key: 'applied', value: seq });
+    return ops;
+  }
+
+  /** After a batch of {@link metaOps} is written. */
+  private noteMeta(seq: number | undefined, windows: number): void {
+    this.windowCount += windows;
+    if (seq !== undefined && (this.applied === undefined || seq > this.applied)) this.applied = seq;
+  }
+
+  private async storeNow(out: AppOutputMessage, withOutbox: boolean, seq: number | undefined): Promise<'stored' | 'duplicate'> {
+    if (out.shadow) return this.storeShadow(out, seq);
     const wkey = `${out.endpointId}/${out.app}/${pad(out.windowStart)}`;
     if ((await this.windows.get(wkey)) !== undefined) return 'duplicate';
     const storedAt = Date.now();
@@ -102,7 +151,9 @@ export class ResultsDb {
     }
     const stats = await this.statusSeen(out);
     if (stats) ops.push({ type: 'put', sublevel: this.stats, key: out.endpointId, value: stats });
+    ops.push(...this.metaOps(seq, 1));
     await this.db.batch(ops as never);
+    this.noteMeta(seq, 1);
     return 'stored';
   }
 
@@ -111,11 +162,15 @@ export class ResultsDb {
    * start>` (once per version and window), with no latest values, no TSDB point and no status
    * noted, so nothing of the active version's series or drift status changes.
    */
-  private async storeShadow(out: AppOutputMessage): Promise<'stored' | 'duplicate'> {
+  private async storeShadow(out: AppOutputMessage, seq: number | undefined): Promise<'stored' | 'duplicate'> {
     const key = `${out.endpointId}/${out.app}/${out.version}/${pad(out.windowStart)}`;
     if ((await this.shadows.get(key)) !== undefined) return 'duplicate';
     const { v: _v, attempts, ...rest } = out;
-    await this.shadows.put(key, { ...rest, attempts: attempts ?? 1, storedAt: Date.now() });
+    await this.db.batch([
+      { type: 'put', sublevel: this.shadows, key, value: { ...rest, attempts: attempts ?? 1, storedAt: Date.now() } },
+      ...this.metaOps(seq, 1),
+    ] as never);
+    this.noteMeta(seq, 1);
     return 'stored';
   }
 
@@ -269,12 +324,15 @@ export class ResultsDb {
       const windows = await keysIn(this.windows, own);
       const latest = await keysIn(this.latest, own);
       const serving = await keysIn(this.serving, [own[0]!]);
+      const removed = windows.length;
       await this.db.batch([
+        { type: 'put' as const, sublevel: this.meta, key: 'windows', value: Math.max(0, this.windowCount - removed) },
         ...windows.map((key) => ({ type: 'del' as const, sublevel: this.windows, key })),
         ...latest.map((key) => ({ type: 'del' as const, sublevel: this.latest, key })),
         ...serving.map((key) => ({ type: 'del' as const, sublevel: this.serving, key })),
         { type: 'del' as const, sublevel: this.stats, key: endpointId },
       ] as never);
+      this.windowCount = Math.max(0, this.windowCount - removed);
       return { windows: windows.length, latest: latest.length, servingIntervals: serving.length };
     });
     this.lock = run.catch(() => undefined);

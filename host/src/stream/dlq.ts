@@ -4,49 +4,27 @@
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { HeaderNames, Streams, Subjects, type DeadLetter, type StoredDeadLetter } from '@modelwatch/protocol';
-import { jsonCodec } from '../nats/codec.js';
+import { DEAD_LETTER_STAGES, HeaderNames, Streams, Subjects, type DeadLetter, type StoredDeadLetter } from '@modelwatch/protocol';
+import { dict } from '../domain/dict.js';
 import { eventsOf } from './formats/index.js';
 
-/** Largest payload kept in a dead letter. */
-export const MAX_LETTER_PAYLOAD = 1024 * 1024;
+import { payloadText } from '../nats/dead-letters.js';
 
-const strictDecoder = new TextDecoder('utf-8', { fatal: true });
-const NAME = /^[A-Za-z0-9_-]+$/;
-
-export function payloadText(data: Uint8Array): Pick<DeadLetter, 'payload' | 'payloadEncoding' | 'payloadBytes' | 'truncated'> {
-  const bytes = data.length;
-  const cut = bytes > MAX_LETTER_PAYLOAD ? data.subarray(0, MAX_LETTER_PAYLOAD) : data;
-  const extra = bytes > MAX_LETTER_PAYLOAD ? { truncated: true, payloadBytes: bytes } : {};
-  try {
-    return { payload: strictDecoder.decode(cut), payloadEncoding: 'utf8', ...extra };
-  } catch {
-    return { payload: Buffer.from(cut).toString('base64'), payloadEncoding: 'base64', ...extra };
-  }
-}
-
-/** The subject of a letter: `mw.dlq.<endpoint>.<code>`. */
-export function deadLetterSubject(letter: Pick<DeadLetter, 'endpoint' | 'reason'>): string {
-  const name = NAME.test(letter.endpoint) ? letter.endpoint : '_unknown';
-  const code = NAME.test(letter.reason.code) ? letter.reason.code : 'OTHER';
-  return Subjects.dlq(name, code);
-}
-
-export async function publishDeadLetter(js: JetStreamClient, letter: DeadLetter, msgID?: string): Promise<void> {
-  await js.publish(deadLetterSubject(letter), jsonCodec.encode(letter), msgID ? { msgID } : undefined);
-}
+export { MAX_LETTER_PAYLOAD, deadLetterSubject, payloadText, publishDeadLetter } from '../nats/dead-letters.js';
 
 /** Dead letters held now, per endpoint and reason (from the stream's subjects: exact and cheap). */
 export async function deadLetterCounts(jsm: JetStreamManager, endpoint?: string): Promise<Record<string, Record<string, number>>> {
   const filter = endpoint ? `${Subjects.dlq(endpoint, '*')}` : Subjects.dlqAll;
   const info = await jsm.streams.info(Streams.dlq, { subjects_filter: filter });
-  const out: Record<string, Record<string, number>> = {};
+  // subject tokens are anyone's (a client may publish on mw.dlq.__proto__.limit): objects without a prototype
+  const out = dict<Record<string, number>>();
   for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
     const parts = subject.split('.');
     // mw.dlq.<name>.<code> (older letters: mw.dlq.<name>)
     const name = parts[2] ?? '_unknown';
     const code = parts[3] ?? 'OTHER';
-    (out[name] ??= {})[code] = ((out[name] ?? {})[code] ?? 0) + n;
+    const byCode = (out[name] ??= dict<number>());
+    byCode[code] = (byCode[code] ?? 0) + n;
   }
   return out;
 }
@@ -66,7 +44,11 @@ export async function deadLetterReport(
 ): Promise<DeadLetterReport> {
   const counts = await deadLetterCounts(jsm);
   const letters = await listDeadLetters(js, jsm, q);
-  const scoped = q.endpoint ? { [q.endpoint]: counts[q.endpoint] ?? {} } : counts;
+  let scoped = counts;
+  if (q.endpoint) {
+    scoped = dict<Record<string, number>>();
+    scoped[q.endpoint] = counts[q.endpoint] ?? dict<number>();
+  }
   const total = Object.values(scoped).reduce(
     (n, byCode) => n + Object.entries(byCode).reduce((m, [code, c]) => m + (!q.reason || code === q.reason ? c : 0), 0),
     0,
@@ -79,12 +61,39 @@ function preview(l: StoredDeadLetter): StoredDeadLetter {
   return { ...rest, payload: payload.length > 200 ? `${payload.slice(0, 200)}...` : payload };
 }
 
+/**
+ * A message of MW_DLQ as a letter. Anyone who may publish on `mw.dlq.>` can put anything there:
+ * what is not a letter is shown as one whose payload is the message, never a failed listing.
+ */
+function letterOf(data: Uint8Array, subject: string, seq: number, time: string): StoredDeadLetter {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    v = undefined;
+  }
+  const l = v as Partial<DeadLetter> | undefined;
+  if (l && typeof l === 'object' && typeof l.endpoint === 'string' && typeof l.payload === 'string' && typeof l.reason?.message === 'string') {
+    return { ...(l as DeadLetter), seq, time, subject };
+  }
+  return {
+    endpoint: subject.split('.')[2] ?? '_unknown',
+    reason: { code: 'OTHER', message: 'not a dead letter of modelwatch (published on the dead-letter stream by something else)' },
+    source: 'unknown',
+    receivedAt: Date.parse(time),
+    ...payloadText(data),
+    seq,
+    time,
+    subject,
+  };
+}
+
 /** The letter stored at `seq`, or undefined. */
 export async function getDeadLetter(jsm: JetStreamManager, seq: number): Promise<StoredDeadLetter | undefined> {
   try {
     const m = await jsm.streams.getMessage(Streams.dlq, { seq });
     if (!m) return undefined;
-    return { ...m.json<DeadLetter>(), seq: m.seq, time: m.time.toISOString(), subject: m.subject };
+    return letterOf(m.data, m.subject, m.seq, m.time.toISOString());
   } catch {
     return undefined;
   }
@@ -109,7 +118,7 @@ export async function listDeadLetters(
     try {
       for await (const m of it) {
         if (m.seq > to) break;
-        got.push({ ...m.json<DeadLetter>(), seq: m.seq, time: new Date(Math.floor(m.info.timestampNanos / 1e6)).toISOString(), subject: m.subject });
+        got.push(letterOf(m.data, m.subject, m.seq, new Date(Math.floor(m.info.timestampNanos / 1e6)).toISOString()));
         if (got.length >= max || m.seq >= to || m.info.pending === 0) break;
       }
     } finally {
@@ -176,6 +185,9 @@ export async function replayDeadLetters(
 
 /** The bytes to publish again for a letter, or why it cannot be replayed. */
 function replayPayload(l: StoredDeadLetter): Uint8Array | string {
+  if (Object.values(DEAD_LETTER_STAGES).includes(l.endpoint as never)) {
+    return `a letter of ${l.origin?.stream ?? l.endpoint} (${l.source}) is not an event: it is kept to be read, never replayed`;
+  }
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(l.endpoint)) return `the endpoint name '${l.endpoint}' is not valid`;
   if (l.truncated) return `the payload was ${l.payloadBytes} bytes and only the first part was kept`;
   const data = l.payloadEncoding === 'base64' ? Buffer.from(l.payload, 'base64') : Buffer.from(l.payload, 'utf8');

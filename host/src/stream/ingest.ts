@@ -14,6 +14,7 @@ import { InvalidEventError, ModelwatchError } from '../errors.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { payloadText, publishDeadLetter } from './dlq.js';
 import { inferNamesFrom, messageFormatOf, parseEvent, type BatchServing, type InferredNames, type MessageFormat, type ParsedEvent } from './formats/index.js';
+import { dict } from '../domain/dict.js';
 
 /** Messages to NATS stay under this (the default max_payload of a NATS server is 1 MiB). */
 const CHUNK_BYTES = 900 * 1024;
@@ -394,7 +395,7 @@ function wrongTypeByColumn(events: Iterable<number[][]>, names: readonly string[
   for (const rows of events) {
     rows.forEach((r, c) => {
       if (r.length === 0) return;
-      out ??= {};
+      out ??= dict<number>();
       const name = names[c]!;
       out[name] = (out[name] ?? 0) + r.length;
     });

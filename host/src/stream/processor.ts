@@ -21,10 +21,11 @@ import { InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { RowsChunk } from '../nats/rows.js';
+import { MaxDeliver } from '../nats/topology.js';
 import { BatchStore } from '../store/batches.js';
 import { EndpointStore } from '../store/endpoints.js';
 import type { WatchedKv } from '../store/watched-kv.js';
-import { deadLetterSubject, payloadText } from './dlq.js';
+import { deadLetterSubject, payloadText, publishDeadLetter } from './dlq.js';
 import { inferNamesFrom, type BatchServing, type ParsedEvent } from './formats/index.js';
 import { checkEvent, invalidJsonMessage, isRejection, unpackMessage } from './ingest.js';
 
@@ -199,9 +200,10 @@ export class StreamProcessor {
       layout = (await this.deps.settings.fresh(SETTINGS_KEY, newest)) ?? DEFAULT_LAYOUT;
     } catch (err) {
       this.log.warn({ err: (err as Error).message, messages: msgs.length }, 'could not read the monitoring settings; the events will be redelivered');
-      for (const m of msgs) m.nak(1000);
+      await Promise.all(msgs.map((m) => this.retry(m, `reading the monitoring settings failed: ${(err as Error).message}`)));
       return;
     }
+    const reasons = new Map<JsMsg, string>();
     for (const m of msgs) {
       try {
         await this.process(m, out, layout);
@@ -209,18 +211,52 @@ export class StreamProcessor {
         // infrastructure trouble (NATS down, timeouts): let JetStream redeliver this one
         this.log.warn({ err, seq: m.seq }, 'event not processed, will be redelivered');
         failed.add(m);
+        reasons.set(m, (err as Error).message);
       }
     }
     try {
       await this.publish(out, msgs);
       for (const m of msgs) {
-        if (failed.has(m)) m.nak(1000);
+        if (failed.has(m)) await this.retry(m, `processing failed: ${reasons.get(m)}`);
         else m.ack();
       }
       this.handled += msgs.length - failed.size;
     } catch (err) {
       this.log.warn({ err: (err as Error).message, messages: msgs.length }, 'could not store a batch of events; they will be redelivered');
-      for (const m of msgs) m.nak(1000);
+      await Promise.all(msgs.map((m) => this.retry(m, `storing its rows failed: ${(err as Error).message}`)));
+    }
+  }
+
+  /**
+   * An event message that failed: redelivered in a second, or at its consumer's last delivery
+   * dead-lettered (`MAX_DELIVERIES`, replayable like any event letter) and terminated, so the
+   * consumer never drops it silently.
+   */
+  private async retry(m: JsMsg, reason: string): Promise<void> {
+    if (m.info.deliveryCount < MaxDeliver[Consumers.stream]) {
+      m.nak(1000);
+      return;
+    }
+    const batchId = m.headers?.get(HeaderNames.batch) || undefined;
+    try {
+      await publishDeadLetter(
+        this.deps.js,
+        {
+          endpoint: m.subject.slice(Subjects.events('').length),
+          reason: { code: 'MAX_DELIVERIES', message: `${reason} (at each of ${m.info.deliveryCount} deliveries)` },
+          source: m.headers?.get(HeaderNames.source) || 'nats',
+          receivedAt: arrivalOf(m),
+          ...payloadText(m.data),
+          payloadScope: 'message',
+          eventSeq: m.seq,
+          ...(batchId ? { batch: batchId } : {}),
+        },
+        `d:${m.seq}:max`,
+      );
+      m.term();
+    } catch (err) {
+      this.log.error({ err, seq: m.seq }, 'could not dead-letter an event at its last delivery');
+      m.nak(1000);
     }
   }
 

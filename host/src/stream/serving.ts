@@ -2,6 +2,7 @@ import type { ConsumerMessages, JetStreamClient, JetStreamManager, JsMsg } from 
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   Consumers,
+  DEAD_LETTER_STAGES,
   Streams,
   Subjects,
   type ServingCounts,
@@ -11,8 +12,10 @@ import {
 } from '@modelwatch/protocol';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import { addCounts, emptyCounts } from '../domain/counts.js';
+import { dict } from '../domain/dict.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
+import { deadLetterMessage } from '../nats/dead-letters.js';
 import { LatencySketch, RangeSet } from './sketch.js';
 import { processedWatermark } from './watermark.js';
 
@@ -85,15 +88,30 @@ export class ServingAggregator {
         try {
           this.take(m);
         } catch (err) {
-          this.log.error({ err, seq: m.seq }, 'unreadable serving report; dropped');
-          m.term();
+          // dead-lettered with the reason, once: never redelivered, never in the way of the reports behind it
+          this.log.error({ err, seq: m.seq }, 'unreadable serving report; dead-lettered');
+          await deadLetterMessage(
+            this.deps.js,
+            m,
+            { stage: DEAD_LETTER_STAGES.serving, stream: Streams.serving, consumer: Consumers.serving },
+            'INVALID_SERVING',
+            `not a serving report: ${(err as Error).message}`,
+          ).catch((e: unknown) => {
+            this.log.warn({ err: e, seq: m.seq }, 'could not dead-letter a serving report; it will be redelivered');
+            m.nak(1000);
+          });
         }
       }
     })();
     this.liveSub = this.deps.nc.subscribe(Subjects.servingLive, {
       callback: (err, msg) => {
         if (err) return;
-        msg.respond(jsonCodec.encode(this.live()));
+        // answered, never thrown: a reply NATS refuses (over its max payload) is logged
+        try {
+          msg.respond(jsonCodec.encode(this.live()));
+        } catch (e) {
+          this.log.warn({ err: e }, 'could not answer a live serving query');
+        }
       },
     });
     const tick = async () => {
@@ -163,7 +181,8 @@ export class ServingAggregator {
 
   /** Counters of the open intervals, per endpoint. */
   live(): ServingLiveReply {
-    const open: ServingLiveReply['open'] = {};
+    // endpoint ids come from the reports on mw.serving.part, which anyone who may publish there writes
+    const open: ServingLiveReply['open'] = dict();
     for (const iv of this.open.values()) {
       for (const [id, ep] of iv.endpoints) {
         const acc = (open[id] ??= { ...emptyCounts(), endpointName: ep.name });

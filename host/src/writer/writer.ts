@@ -1,24 +1,33 @@
-import type { ConsumerMessages, JetStreamClient } from '@nats-io/jetstream';
+import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
   Consumers,
+  DEAD_LETTER_STAGES,
   Streams,
   Subjects,
   type AppOutputMessage,
+  type DeadLetterCode,
+  type ErrorReply,
   type ResultsReply,
   type ResultsRequest,
   type ServingMinuteMessage,
   type ServingReply,
   type ServingRequest,
 } from '@modelwatch/protocol';
+import { isModelwatchError, isStorageFull, storageFullError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
+import { deadLetterMessage } from '../nats/dead-letters.js';
+import { MaxDeliver, retryDelayMs } from '../nats/topology.js';
 import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
 import { PluginStore } from '../store/plugins.js';
 import type { ResultsDb } from '../store/results-db.js';
 import { FailureStreaks } from '../store/streaks.js';
+import { decodeOutput, decodeServingMinute } from './messages.js';
+import { pageOf } from './pages.js';
+import { recoverResults } from './recovery.js';
 
 export interface WriterDeps {
   nc: NatsConnection;
@@ -55,11 +64,17 @@ export class Writer {
   private readonly log: Logger;
   stored = 0;
   duplicates = 0;
+  /** Messages dead-lettered since start (not decodable, not valid, or failed at every delivery). */
+  deadLetters = 0;
+  /** Outputs whose store failed, by stream sequence, until stored (see `reclaim`). */
+  private readonly retrying = new Set<number>();
+  private reclaiming = false;
+  private reclaimTimer: NodeJS.Timeout | undefined;
   private readonly streaks: FailureStreaks | undefined;
   private readonly plugins: PluginStore | undefined;
   /** The last error of each plugin: a burst of failures is one update of its record. */
   private readonly lastErrors = new KeyedQueue<AppOutputMessage, void>((_app, outs) => this.updatePlugin(outs.at(-1)!));
-  /** Outputs stored and being accounted, acknowledged once accounted. */
+  /** Outputs stored and being accounted, acknowledged once accounted, and dead letters being published. */
   private readonly inflight = new Set<Promise<void>>();
 
   constructor(private readonly deps: WriterDeps) {
@@ -85,93 +100,207 @@ export class Writer {
       this.influx = new InfluxWriter(this.deps.influx);
       this.shipping = this.shipLoop();
     }
+    // replies bigger than NATS' max payload cannot be sent: windows are paged under it, anything else is refused
+    const budget = Math.max(64 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - 64 * 1024);
     this.querySub = nc.subscribe(Subjects.resultsQuery, {
       callback: (err, msg) => {
         if (err) return;
-        void (async (): Promise<ResultsReply> => {
-          try {
-            const q = jsonCodec.decode<ResultsRequest>(msg.data);
-            if ('metricNames' in q) return { metricNames: await db.metricNames(q.metricNames.endpointId) };
-            if ('metricValues' in q) return await db.metricValues(q.metricValues);
-            if ('purge' in q) return { purged: await db.purgeEndpoint(q.purge.endpointId) };
-            if (q.latest) return { latest: await db.latestResults(q.endpointId) };
-            return { windows: await db.query(q) };
-          } catch (e) {
-            return { error: (e as Error).message };
+        this.answer(msg, budget, async (): Promise<ResultsReply> => {
+          const q = jsonCodec.decode<ResultsRequest>(msg.data);
+          if ('metricNames' in q) return { metricNames: await db.metricNames(q.metricNames.endpointId) };
+          if ('metricValues' in q) return await db.metricValues(q.metricValues);
+          if ('purge' in q) {
+            // the endpoint's outputs were purged from MW_OUTPUTS just before: see reclaim()
+            void this.reclaim();
+            return { purged: await db.purgeEndpoint(q.purge.endpointId) };
           }
-        })().then((reply) => msg.respond(jsonCodec.encode(reply)));
+          if (q.latest) return { latest: await db.latestResults(q.endpointId) };
+          return pageOf(await db.query(q), q.offset ?? 0, budget);
+        });
       },
     });
     this.servingSub = nc.subscribe(Subjects.servingQuery, {
       callback: (err, msg) => {
         if (err) return;
-        void (async (): Promise<ServingReply> => {
-          try {
-            const q = jsonCodec.decode<ServingRequest>(msg.data);
-            if ('intervals' in q) return { intervals: await db.servingIntervals(q.intervals.endpointId, q.intervals.since, q.intervals.limit) };
-            return { stats: await db.endpointStats(q.stats.endpointIds) };
-          } catch (e) {
-            return { error: (e as Error).message };
-          }
-        })().then((reply) => msg.respond(jsonCodec.encode(reply)));
+        this.answer(msg, budget, async (): Promise<ServingReply> => {
+          const q = jsonCodec.decode<ServingRequest>(msg.data);
+          if ('intervals' in q) return { intervals: await db.servingIntervals(q.intervals.endpointId, q.intervals.since, q.intervals.limit) };
+          return { stats: await db.endpointStats(q.stats.endpointIds) };
+        });
       },
     });
+    // the store checked against what the writer acknowledged, and rebuilt from MW_OUTPUTS where it lacks windows
+    await recoverResults({ js, db, logger: this.log, withOutbox: this.influx !== undefined });
     // serving metrics of closed intervals: stored once each, with their TSDB point in the outbox
     const servingConsumer = await js.consumers.get(Streams.serving, Consumers.writerServing);
     this.servingMessages = await servingConsumer.consume({ max_messages: 256 });
+    const servingStage = { stage: DEAD_LETTER_STAGES.serving, stream: Streams.serving, consumer: Consumers.writerServing } as const;
     this.servingLoop = (async () => {
       for await (const m of this.servingMessages!) {
+        let minute: ServingMinuteMessage;
         try {
-          const minute = jsonCodec.decode<ServingMinuteMessage>(m.data);
+          minute = decodeServingMinute(m.data, m.subject);
+        } catch (err) {
+          await this.deadLetter(m, servingStage, 'INVALID_SERVING', (err as Error).message);
+          continue;
+        }
+        try {
           if ((await db.storeServing(minute, this.influx !== undefined)) === 'stored') this.servingStored++;
           m.ack();
           if (this.idle) this.wake?.();
         } catch (err) {
-          this.log.error({ err, seq: m.seq }, 'could not store serving metrics; they will be redelivered');
-          m.nak(1000);
+          await this.failed(m, servingStage, MaxDeliver[Consumers.writerServing], 'serving metrics', err);
         }
       }
     })();
     const consumer = await js.consumers.get(Streams.outputs, Consumers.writer);
     this.messages = await consumer.consume({ max_messages: 256 });
+    this.reclaimTimer = setInterval(() => void this.reclaim(), 5000);
+    const outputStage = { stage: DEAD_LETTER_STAGES.outputs, stream: Streams.outputs, consumer: Consumers.writer } as const;
     this.loop = (async () => {
       for await (const m of this.messages!) {
         let out: AppOutputMessage;
         let stored: boolean;
         try {
-          out = jsonCodec.decode<AppOutputMessage>(m.data);
-          stored = (await db.store(out, this.influx !== undefined)) === 'stored';
+          out = decodeOutput(m.data, m.subject);
+        } catch (err) {
+          // not an output: dead-lettered with the reason, once, and never in the way of the
+          // outputs behind it (letters are published while the next messages are handled)
+          this.track(this.deadLetter(m, outputStage, 'INVALID_OUTPUT', (err as Error).message));
+          if (this.inflight.size >= 256) await Promise.race(this.inflight);
+          continue;
+        }
+        try {
+          stored = (await db.store(out, this.influx !== undefined, m.seq)) === 'stored';
+          this.retrying.delete(m.seq);
           if (stored) this.stored++;
           else this.duplicates++;
         } catch (err) {
-          this.log.error({ err, seq: m.seq }, 'could not store an output; it will be redelivered');
-          m.nak(1000);
+          if ((await this.failed(m, outputStage, MaxDeliver[Consumers.writer], 'an output', err)) === 'retry') this.retrying.add(m.seq);
+          else this.retrying.delete(m.seq);
           continue;
         }
         // acknowledged once accounted (a duplicate too: the writer may have stopped after storing
         // the window and before accounting it); accounting waits for NATS, so outputs of other
         // keys go on meanwhile
-        const done: Promise<void> = this.health(out, stored)
-          .then(
+        this.track(
+          this.health(out, stored).then(
             () => {
               m.ack();
               if (this.idle) this.wake?.();
             },
             (err: unknown) => {
               this.log.error({ err, seq: m.seq }, 'could not account an output; it will be redelivered');
-              m.nak(1000);
+              m.nak(retryDelayMs(m.info.deliveryCount));
             },
-          )
-          .finally(() => this.inflight.delete(done));
-        this.inflight.add(done);
+          ),
+        );
         if (this.inflight.size >= 256) await Promise.race(this.inflight);
       }
       await Promise.all(this.inflight);
     })();
   }
 
+  /** Keep a message's pending work (accounting, its dead letter) in `inflight` until it is done. */
+  private track(work: Promise<void>): void {
+    const done: Promise<void> = work.finally(() => this.inflight.delete(done));
+    this.inflight.add(done);
+  }
+
+  /** Dead-letter a message and terminate it; when the letter cannot be published, the message waits for its redelivery. */
+  private async deadLetter(m: JsMsg, where: Parameters<typeof deadLetterMessage>[2], code: DeadLetterCode, reason: string): Promise<void> {
+    this.deadLetters++;
+    this.log.info({ seq: m.seq, subject: m.subject, code, reason }, 'message dead-lettered');
+    try {
+      await deadLetterMessage(this.deps.js, m, where, code, reason);
+    } catch (err) {
+      this.log.error({ err, seq: m.seq }, 'could not dead-letter a message; it will be redelivered');
+      m.nak(retryDelayMs(m.info.deliveryCount));
+    }
+  }
+
+  /** A message that could not be stored: redelivered after a growing delay, dead-lettered at its last delivery. */
+  private async failed(
+    m: JsMsg,
+    where: Parameters<typeof deadLetterMessage>[2],
+    maxDeliver: number,
+    what: string,
+    err: unknown,
+  ): Promise<'retry' | 'dead-lettered'> {
+    const full = isStorageFull(err);
+    const reason = full ? storageFullError(`storing ${what}`, err).message : `storing ${what} failed: ${(err as Error).message}`;
+    if (m.info.deliveryCount >= maxDeliver) {
+      await this.deadLetter(m, where, 'MAX_DELIVERIES', `${reason} (at each of ${m.info.deliveryCount} deliveries)`);
+      return 'dead-lettered';
+    }
+    this.log.error({ err, seq: m.seq, deliveries: m.info.deliveryCount, diskFull: full }, `${reason}; it will be redelivered`);
+    m.nak(retryDelayMs(m.info.deliveryCount));
+    return 'retry';
+  }
+
+  /**
+   * Store the outputs waiting for a redelivery that the server no longer holds for this
+   * consumer: nats-server 2.9 drops a consumer's pending messages when their stream is purged with
+   * a subject filter (an endpoint's purge), as if they were acknowledged. Those below the
+   * consumer's acknowledged floor are read from MW_OUTPUTS by sequence and stored.
+   */
+  private async reclaim(): Promise<void> {
+    if (this.retrying.size === 0 || this.reclaiming) return;
+    this.reclaiming = true;
+    try {
+      const { js, db } = this.deps;
+      const floor = (await (await js.consumers.get(Streams.outputs, Consumers.writer)).info()).ack_floor.stream_seq;
+      const stream = await js.streams.get(Streams.outputs);
+      for (const seq of [...this.retrying].sort((a, b) => a - b)) {
+        if (seq > floor) continue;
+        const sm = await stream.getMessage({ seq });
+        if (!sm) {
+          // purged itself
+          this.retrying.delete(seq);
+          continue;
+        }
+        try {
+          const out = decodeOutput(sm.data, sm.subject);
+          const stored = (await db.store(out, this.influx !== undefined, seq)) === 'stored';
+          if (stored) this.stored++;
+          await this.health(out, stored);
+          this.retrying.delete(seq);
+          this.log.warn({ seq }, 'an output the server dropped before the writer stored it was stored from MW_OUTPUTS');
+        } catch (err) {
+          if ((err as Error).name === 'InvalidMessageError') this.retrying.delete(seq);
+          else this.log.warn({ err, seq }, 'could not store an output the server dropped; trying again later');
+        }
+      }
+    } catch (err) {
+      this.log.warn({ err }, 'could not check the outputs waiting for a redelivery');
+    } finally {
+      this.reclaiming = false;
+    }
+  }
+
+  /** Answer a request: its reply, or its error as `{ error, code }`; a reply over NATS' max payload is refused, never thrown. */
+  private answer(msg: Msg, budget: number, work: () => Promise<ResultsReply | ServingReply>): void {
+    void work()
+      .catch((e: unknown): ErrorReply => {
+        if (isStorageFull(e)) return { error: storageFullError('the request', e).message, code: 'STORAGE_FULL' };
+        return { error: (e as Error).message, ...(isModelwatchError(e) ? { code: e.code } : {}) };
+      })
+      .then((reply) => {
+        let data = jsonCodec.encode(reply);
+        if (data.length > budget) {
+          data = jsonCodec.encode({
+            error: `the reply is ${data.length} bytes, over what a NATS message may carry (${budget}): ask for less (a smaller limit, or a narrower range)`,
+            code: 'REPLY_TOO_LARGE',
+          } satisfies ErrorReply);
+        }
+        msg.respond(data);
+      })
+      .catch((err: unknown) => this.log.warn({ err }, 'could not answer a query'));
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.reclaimTimer);
     this.querySub?.unsubscribe();
     this.servingSub?.unsubscribe();
     await this.messages?.close();

@@ -2,11 +2,11 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Streams, Subjects, type EndpointRecord, type ReferenceTable, type ResultsReply, type ResultsRequest } from '@modelwatch/protocol';
+import { Streams, Subjects, type EndpointRecord, type ReferenceTable, type ErrorReply, type ResultsReply, type ResultsRequest } from '@modelwatch/protocol';
 import type { CellValue } from '@modelwatch/sdk';
 import { parseDuration } from '../../config/duration.js';
 import { checkEndpointName } from '../../domain/names.js';
-import { ModelwatchError } from '../../errors.js';
+import { isErrorCode, ModelwatchError } from '../../errors.js';
 import { jsonCodec } from '../../nats/codec.js';
 import { isNotFound } from '../../nats/errors.js';
 import type { Buckets } from '../../nats/topology.js';
@@ -34,8 +34,22 @@ export interface EndpointRoutesOptions {
   summary: (e: EndpointRecord) => Omit<EndpointRecord, 'featureStats'> & { hasReference: boolean };
 }
 
-/** Ask the writer (`mw.svc.results.query`); `NOT_FOUND` when no writer answers. */
-export async function askWriter(nc: NatsConnection, q: ResultsRequest): Promise<Exclude<ResultsReply, { error: string }>> {
+/** Ask the writer (`mw.svc.results.query`); `NOT_FOUND` when no writer answers, the writer's error (its code) when it fails. */
+export async function askWriter(nc: NatsConnection, q: ResultsRequest): Promise<Exclude<ResultsReply, ErrorReply>> {
+  const first = await askWriterOnce(nc, q);
+  if (!('windows' in first) || first.next === undefined || 'metricNames' in q || 'metricValues' in q || 'purge' in q) return first;
+  // windows come in pages that fit NATS' max payload: ask for the rest
+  const windows = [...first.windows];
+  for (let next: number | undefined = first.next; next !== undefined;) {
+    const page = await askWriterOnce(nc, { ...q, offset: next });
+    if (!('windows' in page)) throw new ModelwatchError('INTERNAL', 'the writer answered a page of windows with something else');
+    windows.push(...page.windows);
+    next = page.next;
+  }
+  return { windows };
+}
+
+async function askWriterOnce(nc: NatsConnection, q: ResultsRequest): Promise<Exclude<ResultsReply, ErrorReply>> {
   let reply: ResultsReply;
   try {
     const m = await nc.request(Subjects.resultsQuery, jsonCodec.encode(q), { timeout: 30_000 });
@@ -43,7 +57,7 @@ export async function askWriter(nc: NatsConnection, q: ResultsRequest): Promise<
   } catch (err) {
     throw new ModelwatchError('NOT_FOUND', `the writer did not answer (${(err as Error).message}); is it running?`);
   }
-  if ('error' in reply) throw new ModelwatchError('INVALID_ARGUMENT', reply.error);
+  if ('error' in reply) throw new ModelwatchError(isErrorCode(reply.code) ? reply.code : 'INVALID_ARGUMENT', reply.error);
   return reply;
 }
 

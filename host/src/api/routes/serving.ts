@@ -13,7 +13,7 @@ import {
 } from '@modelwatch/protocol';
 import { addCounts, emptyCounts } from '../../domain/counts.js';
 import { endpointId } from '../../domain/names.js';
-import { ModelwatchError } from '../../errors.js';
+import { isErrorCode, ModelwatchError } from '../../errors.js';
 import { jsonCodec } from '../../nats/codec.js';
 import type { WatchedKv } from '../../store/watched-kv.js';
 import { deadLetterCounts } from '../../stream/dlq.js';
@@ -64,7 +64,7 @@ async function askServing(nc: NatsConnection, q: ServingRequest, timeout = 5000)
   } catch (err) {
     throw new ModelwatchError('NOT_FOUND', `the writer did not answer (${(err as Error).message}); is it running?`);
   }
-  if ('error' in reply) throw new Error(reply.error);
+  if ('error' in reply) throw new ModelwatchError(isErrorCode(reply.code) ? reply.code : 'INTERNAL', reply.error);
   return reply;
 }
 

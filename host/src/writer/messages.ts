@@ -1,0 +1,98 @@
+/**
+ * The messages the writer consumes, decoded and checked before anything of them is stored: an
+ * output or serving interval that is not valid JSON or not of the protocol's shape is refused
+ * with the reason (the writer dead-letters it), never stored and never redelivered.
+ */
+import { Ajv, type ErrorObject } from 'ajv';
+import { ENDPOINT_NAME, Subjects, type AppOutputMessage, type ServingMinuteMessage } from '@modelwatch/protocol';
+import { jsonCodec } from '../nats/codec.js';
+import { NAME_PATTERN } from '../sdk-internal.js';
+
+/** An output or serving interval that cannot be stored: its reason is `message`. */
+export class InvalidMessageError extends Error {
+  override name = 'InvalidMessageError';
+}
+
+const ID = '^[A-Za-z0-9_-]{1,200}$';
+const NUM = { type: 'number' } as const;
+const INT = { type: 'integer' } as const;
+const named = (extra: object) => ({
+  type: 'object',
+  required: ['name', 'value'],
+  properties: { name: { type: 'string', pattern: NAME_PATTERN.source, maxLength: 256 }, value: NUM, ...extra },
+});
+
+const outputSchema = {
+  type: 'object',
+  required: ['v', 'endpointId', 'endpointName', 'app', 'version', 'windowStart', 'windowEnd', 'outcome', 'rows', 'results', 'metrics'],
+  properties: {
+    v: { const: 1 },
+    endpointId: { type: 'string', pattern: ID },
+    endpointName: { type: 'string', pattern: ENDPOINT_NAME.source },
+    app: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' },
+    version: { type: 'string', minLength: 1, maxLength: 128 },
+    windowStart: INT,
+    windowEnd: INT,
+    shadow: { const: true },
+    outcome: { enum: ['ok', 'empty', 'error'] },
+    rows: { type: 'integer', minimum: 0 },
+    results: { type: 'array', items: named({ kind: { type: 'integer', minimum: 0, maximum: 4 }, status: { type: 'integer', minimum: -1, maximum: 2 } }) },
+    metrics: { type: 'array', items: named({}) },
+    error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    durationMs: NUM,
+    completedAt: NUM,
+    runner: { type: 'string' },
+    attempts: { type: 'integer', minimum: 1 },
+    artifacts: { type: 'array', items: { type: 'object', required: ['id', 'name'], properties: { id: { type: 'string' }, name: { type: 'string' } } } },
+  },
+} as const;
+
+const servingSchema = {
+  type: 'object',
+  required: ['v', 'endpointId', 'endpointName', 'start', 'intervalMs', 'requests', 'errors'],
+  properties: {
+    v: { const: 1 },
+    endpointId: { type: 'string', pattern: ID },
+    endpointName: { type: 'string', pattern: ENDPOINT_NAME.source },
+    start: INT,
+    intervalMs: { type: 'integer', minimum: 1 },
+    requests: NUM,
+    errors: NUM,
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const checkOutput = ajv.compile<AppOutputMessage>(outputSchema);
+const checkServing = ajv.compile<ServingMinuteMessage>(servingSchema);
+
+const describe = (errors: ErrorObject[] | null | undefined) =>
+  (errors ?? []).map((e) => `${e.instancePath || '(the message)'} ${e.message ?? 'is not valid'}`).join('; ');
+
+function decode(data: Uint8Array, what: string): unknown {
+  try {
+    return jsonCodec.decode(data);
+  } catch (err) {
+    throw new InvalidMessageError(`${what} is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The output of a message on `mw.outputs.<endpoint id>`, or an {@link InvalidMessageError} naming what is wrong. */
+export function decodeOutput(data: Uint8Array, subject: string): AppOutputMessage {
+  const out = decode(data, 'the output');
+  if (!checkOutput(out)) throw new InvalidMessageError(`not an app output: ${describe(checkOutput.errors)}`);
+  if (subject !== Subjects.outputs(out.endpointId)) {
+    throw new InvalidMessageError(`an output of endpoint id ${out.endpointId} published on ${subject}`);
+  }
+  if (out.windowEnd <= out.windowStart) throw new InvalidMessageError(`window end ${out.windowEnd} is not after its start ${out.windowStart}`);
+  return out;
+}
+
+/** The serving interval of a message on `mw.serving.minute.<endpoint id>`, or an {@link InvalidMessageError}. */
+export function decodeServingMinute(data: Uint8Array, subject: string): ServingMinuteMessage {
+  const m = decode(data, 'the serving interval');
+  if (!checkServing(m)) throw new InvalidMessageError(`not a serving interval: ${describe(checkServing.errors)}`);
+  if (subject !== Subjects.servingMinute(m.endpointId)) {
+    throw new InvalidMessageError(`an interval of endpoint id ${m.endpointId} published on ${subject}`);
+  }
+  return m;
+}
