@@ -75,7 +75,12 @@ export const Buckets = {
   batches: 'mw_batches',
   /** Failure streaks per plugin version and endpoint, key `<app>.<version>.<endpoint id>`, counted in window order by the writer. */
   streaks: 'mw_streaks',
+  /** The host's secrets, readable by host roles only: key `output-binding`, the key of the output binding (`TaskMessage.binding`). */
+  secrets: 'mw_secrets',
 } as const;
+
+/** The key of the output binding's key in the `mw_secrets` bucket. */
+export const OUTPUT_BINDING_KEY = 'output-binding';
 
 /** The key of the monitoring settings in the `mw_settings` bucket. */
 export const SETTINGS_KEY = 'monitoring';

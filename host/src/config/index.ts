@@ -6,5 +6,6 @@ export {
   type ComponentName,
   type HostOptions,
   type InfluxOptions,
+  type NatsSecurity,
   type ResolvedHostOptions,
 } from './options.js';

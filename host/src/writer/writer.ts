@@ -12,6 +12,7 @@ import {
   type ServingReply,
   type ServingRequest,
 } from '@modelwatch/protocol';
+import { verifyBinding } from '../domain/binding.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
@@ -32,6 +33,12 @@ export interface WriterDeps {
   streaksKv?: KV;
   /** Quarantine a plugin version after this many failed windows in a row on one endpoint. @default 5 */
   quarantineAfter?: number;
+  /**
+   * The key of the output binding (KV `mw_secrets`): an output is stored only when its binding
+   * verifies (`domain/binding.ts`); others are refused and counted (`refused`). Without it every
+   * output is stored.
+   */
+  bindingKey?: Uint8Array;
 }
 
 /**
@@ -55,6 +62,8 @@ export class Writer {
   private readonly log: Logger;
   stored = 0;
   duplicates = 0;
+  /** Outputs refused because their binding did not verify: forged, or for a task no controller dispatched. */
+  refused = 0;
   private readonly streaks: FailureStreaks | undefined;
   private readonly plugins: PluginStore | undefined;
   /** The last error of each plugin: a burst of failures is one update of its record. */
@@ -140,6 +149,18 @@ export class Writer {
         let stored: boolean;
         try {
           out = jsonCodec.decode<AppOutputMessage>(m.data);
+          const key = this.deps.bindingKey;
+          if (key && !verifyBinding(key, out, out.binding)) {
+            this.refused++;
+            this.log.warn(
+              { endpoint: out.endpointName, app: out.app, version: out.version, windowStart: out.windowStart, seq: m.seq, refused: this.refused },
+              'output refused: its binding does not verify (not the output of a dispatched task)',
+            );
+            m.ack();
+            continue;
+          }
+          const { binding: _binding, ...plain } = out;
+          out = plain;
           stored = (await db.store(out, this.influx !== undefined)) === 'stored';
           if (stored) this.stored++;
           else this.duplicates++;
