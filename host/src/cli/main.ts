@@ -13,6 +13,7 @@ import { eventsCommand } from './commands/events.js';
 import { hostCommand } from './commands/host.js';
 import { metricsCommand } from './commands/metrics.js';
 import { monitoringCommand } from './commands/monitoring.js';
+import { natsCommand } from './commands/nats.js';
 import { pluginCommand } from './commands/plugin.js';
 import { resultsCommand } from './commands/results.js';
 
@@ -33,6 +34,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   batchCommand,
   demoCommand,
   doctorCommand,
+  natsCommand,
 ];
 
 /**
