@@ -18,6 +18,8 @@ export interface NatsServerOptions {
    * server lets anyone in (tests of the components use such a server).
    */
   accounts?: string;
+  /** TLS for clients: the server's certificate and key, and with `caFile` clients must present a certificate it signed. */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
 }
 
 /** A nats-server child process with JetStream, owned by whoever started it. */
@@ -73,6 +75,15 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
       `max_payload: ${options.maxPayloadBytes ?? 16 * 1024 * 1024}`,
       `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
       ...(options.accounts ? [options.accounts] : []),
+      ...(options.tls
+        ? [
+            `tls ${JSON.stringify({
+              cert_file: options.tls.certFile,
+              key_file: options.tls.keyFile,
+              ...(options.tls.caFile ? { ca_file: options.tls.caFile, verify: true } : {}),
+            })}`,
+          ]
+        : []),
       '',
     ].join('\n'),
     { mode: 0o600 },
