@@ -24,7 +24,23 @@ async function certificates(dir: string): Promise<Record<'ca' | 'serverCert' | '
   ] as const) {
     await writeFile(p(`${who}.ext`), ext);
     await run('openssl', ['req', ...key, '-keyout', p(`${who}.key`), '-out', p(`${who}.csr`), '-subj', `/CN=modelwatch test ${who}`]);
-    await run('openssl', ['x509', '-req', '-in', p(`${who}.csr`), '-CA', p('ca.pem'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${who}.pem`), '-days', '2', '-extfile', p(`${who}.ext`)]);
+    await run('openssl', [
+      'x509',
+      '-req',
+      '-in',
+      p(`${who}.csr`),
+      '-CA',
+      p('ca.pem'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      p(`${who}.pem`),
+      '-days',
+      '2',
+      '-extfile',
+      p(`${who}.ext`),
+    ]);
   }
   return { ca: p('ca.pem'), serverCert: p('server.pem'), serverKey: p('server.key'), clientCert: p('client.pem'), clientKey: p('client.key') };
 }
@@ -101,9 +117,16 @@ describe('NATS: an external cluster with credentials and TLS', () => {
   });
 
   it('host start refuses --nats-creds without --nats, naming the flag', async () => {
-    const r = await run(process.execPath, ['--no-node-snapshot', CLI, 'host', 'start', '--data-dir', join(dir.path, 'other'), '--nats-creds', ids.host.file]).catch(
-      (e: { stderr: string; code: number }) => e,
-    );
+    const r = await run(process.execPath, [
+      '--no-node-snapshot',
+      CLI,
+      'host',
+      'start',
+      '--data-dir',
+      join(dir.path, 'other'),
+      '--nats-creds',
+      ids.host.file,
+    ]).catch((e: { stderr: string; code: number }) => e);
     expect('code' in r && r.code).toBe(1);
     expect(r.stderr).toMatch(/--nats-creds: only with --nats URL/);
   });

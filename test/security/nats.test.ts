@@ -1,5 +1,4 @@
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -78,7 +77,9 @@ describe('NATS: authentication, role permissions and output binding on the owned
     expect((await denied).message).toMatch(/permissions violation/i);
     const js = jetstream(nc, { timeout: 2000 });
     await expect(js.consumers.get(Streams.outputs, Consumers.writer)).rejects.toThrow();
-    await expect(nc.request(`$JS.API.CONSUMER.MSG.NEXT.${Streams.outputs}.${Consumers.writer}`, JSON.stringify({ batch: 1 }), { timeout: 2000 })).rejects.toThrow();
+    await expect(
+      nc.request(`$JS.API.CONSUMER.MSG.NEXT.${Streams.outputs}.${Consumers.writer}`, JSON.stringify({ batch: 1 }), { timeout: 2000 }),
+    ).rejects.toThrow();
     await expect(js.consumers.get(Streams.events, { filter_subjects: Subjects.eventsAll })).rejects.toThrow();
     const jsm = await jetstreamManager(nc, { timeout: 2000 });
     await expect(jsm.streams.getMessage(Streams.events, { seq: 1 })).rejects.toThrow();
@@ -90,7 +91,12 @@ describe('NATS: authentication, role permissions and output binding on the owned
   it('ingest credentials publish events (the tracker with credsFile) but not outputs, and read nothing', async () => {
     await client.createEndpoint({ name: 'ingest-ok', featureNames: ['x'] });
     const errors: Error[] = [];
-    const tracker = createTracker({ servers: host.natsUrl, credsFile: credentialsFile(dir.path, 'ingest'), endpoint: 'ingest-ok', onError: (e) => errors.push(e) });
+    const tracker = createTracker({
+      servers: host.natsUrl,
+      credsFile: credentialsFile(dir.path, 'ingest'),
+      endpoint: 'ingest-ok',
+      onError: (e) => errors.push(e),
+    });
     tracker.track({ inputs: [[1]], outputs: [0] });
     await tracker.flush();
     await tracker.close();

@@ -171,7 +171,8 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
   ];
   for (const [key, file, flag] of files) {
     if (file === undefined) continue;
-    if (!natsUrl) throw new ModelwatchError('INVALID_OPTIONS', `${flag}: only with --nats URL (the host's own nats-server makes its credentials in the data folder)`);
+    if (!natsUrl)
+      throw new ModelwatchError('INVALID_OPTIONS', `${flag}: only with --nats URL (the host's own nats-server makes its credentials in the data folder)`);
     if (!existsSync(file)) throw new ModelwatchError('INVALID_OPTIONS', `${flag}: no file ${file}`);
     natsSecurity[key] = resolve(file);
   }

@@ -27,7 +27,11 @@ export function newBindingKey(): Buffer {
  */
 export function outputBinding(key: Uint8Array, w: BoundWindow): string {
   return createHmac('sha256', key)
-    .update(['mw-output-binding/1', outputKey(w), w.endpointId, w.app, w.version, String(w.windowStart), String(w.windowEnd), w.shadow ? 'shadow' : 'active'].join('\n'))
+    .update(
+      ['mw-output-binding/1', outputKey(w), w.endpointId, w.app, w.version, String(w.windowStart), String(w.windowEnd), w.shadow ? 'shadow' : 'active'].join(
+        '\n',
+      ),
+    )
     .digest('base64url');
 }
 

@@ -114,7 +114,16 @@ export function rolePermissions(role: NatsRole): RolePermissions {
     ...[BUNDLE_STORE, REFERENCE_STORE, ARTIFACT_STORE].map((o) => `$JS.API.STREAM.INFO.OBJ_${o}`),
     `$JS.API.STREAM.INFO.${Streams.tasks}`,
   ];
-  const reads = [Streams.rows, Streams.labels, `KV_${Buckets.endpoints}`, `KV_${Buckets.plugins}`, `KV_${Buckets.poison}`, `OBJ_${BUNDLE_STORE}`, `OBJ_${REFERENCE_STORE}`, `OBJ_${ARTIFACT_STORE}`].flatMap(readStream);
+  const reads = [
+    Streams.rows,
+    Streams.labels,
+    `KV_${Buckets.endpoints}`,
+    `KV_${Buckets.plugins}`,
+    `KV_${Buckets.poison}`,
+    `OBJ_${BUNDLE_STORE}`,
+    `OBJ_${REFERENCE_STORE}`,
+    `OBJ_${ARTIFACT_STORE}`,
+  ].flatMap(readStream);
   return {
     publish: {
       allow: [

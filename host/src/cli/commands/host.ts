@@ -40,8 +40,14 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           b
             .option('data-dir', { type: 'string', describe: 'folder for results and the owned nats-server (default ~/.modelwatch, env MODELWATCH_DATA_DIR)' })
             .option('nats', { type: 'string', describe: 'NATS URL; without it the host starts and owns a local nats-server (env MODELWATCH_NATS_URL)' })
-            .option('nats-creds', { type: 'string', describe: 'with --nats: credentials file (.creds or nkey seed) for the host and its runners (env MODELWATCH_NATS_CREDS)' })
-            .option('nats-tls-ca', { type: 'string', describe: "with --nats: CA certificate (PEM) to verify the server's TLS certificate (env MODELWATCH_NATS_TLS_CA)" })
+            .option('nats-creds', {
+              type: 'string',
+              describe: 'with --nats: credentials file (.creds or nkey seed) for the host and its runners (env MODELWATCH_NATS_CREDS)',
+            })
+            .option('nats-tls-ca', {
+              type: 'string',
+              describe: "with --nats: CA certificate (PEM) to verify the server's TLS certificate (env MODELWATCH_NATS_TLS_CA)",
+            })
             .option('nats-tls-cert', { type: 'string', describe: 'with --nats: client certificate (PEM), with --nats-tls-key (env MODELWATCH_NATS_TLS_CERT)' })
             .option('nats-tls-key', { type: 'string', describe: "with --nats: the client certificate's key (PEM) (env MODELWATCH_NATS_TLS_KEY)" })
             .option('http-port', { type: 'number', describe: 'HTTP API port (default 7077, 0 = any free port)' })

@@ -22,7 +22,11 @@ export const natsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         "print (or write) a role's credentials of the host's own nats-server: an nkey seed, for a tracker's credsFile or any NATS client's nkey option; made in the data folder if the host has not run yet",
         (b) =>
           b
-            .option('role', { choices: NATS_ROLES, default: 'ingest' as NatsRole, describe: 'ingest: publish events and labels (trackers, model servers); runner: app runners elsewhere' })
+            .option('role', {
+              choices: NATS_ROLES,
+              default: 'ingest' as NatsRole,
+              describe: 'ingest: publish events and labels (trackers, model servers); runner: app runners elsewhere',
+            })
             .option('data-dir', { type: 'string', describe: "the host's data folder (default ~/.modelwatch, env MODELWATCH_DATA_DIR)" })
             .option('out', { type: 'string', describe: 'write them to this file (mode 0600) instead of printing them' })
             .example('$0 nats creds --role ingest --out ingest.nk', 'credentials for a tracker: createTracker({ credsFile: "ingest.nk", ... })') as never,
