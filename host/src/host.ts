@@ -269,6 +269,7 @@ class HostImpl implements Host {
         maxFutureSkewMs: o.maxFutureSkewMs,
         retentionMs: o.retentionMs,
         version: VERSION,
+        bindingKey,
       });
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
       this.apiUrl = address.replace('[::1]', '127.0.0.1');

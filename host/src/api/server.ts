@@ -51,6 +51,8 @@ export interface ApiDeps {
   allowedLatenessMs: number;
   retentionMs: number;
   version: string;
+  /** The key of the output binding (KV `mw_secrets`): `plugin evaluate --write` binds the outputs it publishes with it, as the controller binds tasks. */
+  bindingKey?: Uint8Array;
   /** What `/readyz` checks besides NATS and the streams: the other roles this process runs. */
   probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
 }
@@ -233,7 +235,14 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.status(good.length === 0 && rejected.length > 0 ? 400 : 202).send({ accepted: good.length, rejected });
   });
 
-  const plugins = registerPluginRoutes(app, { nc, js, jsm: deps.jsm, buckets, logger: deps.logger });
+  const plugins = registerPluginRoutes(app, {
+    nc,
+    js,
+    jsm: deps.jsm,
+    buckets,
+    logger: deps.logger,
+    ...(deps.bindingKey ? { bindingKey: deps.bindingKey } : {}),
+  });
 
   // ---- monitoring
   /** The settings as seen at `atMs`: a change's reply is seen at the time of the change, so a period
