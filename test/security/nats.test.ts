@@ -15,6 +15,9 @@ import { jsonCodec } from '../../host/src/nats/codec.js';
 import { HISTOGRAM_PLUGIN, publishDir, rng } from '../helpers/host.js';
 import { tempDir, untilWallClock, waitFor } from '../helpers/tmp.js';
 
+const PROBE = new URL('../fixtures/plugins/truth-probe', import.meta.url).pathname;
+const ARTIFACTS = new URL('../fixtures/plugins/artifact-maker', import.meta.url).pathname;
+
 /**
  * The host's own nats-server (no --nats URL) lets no one in without credentials, and each role
  * may do only its part; an output is stored only when it is bound to a task the controller
@@ -114,6 +117,30 @@ describe('NATS: authentication, role permissions and output binding on the owned
       });
     });
     expect((await denied).message).toMatch(/permissions violation/i);
+  });
+
+  it('a runner under its credentials does the rest of its job: reference rows, ground truth (labels by the ingest role), artifacts', async () => {
+    await publishDir(client, PROBE);
+    await publishDir(client, ARTIFACTS);
+    await client.createEndpoint({ name: 'duties', featureNames: ['x'], labelNames: ['y'] });
+    await client.setReference('duties', 'x,y\n1,0\n2,1\n3,0\n4,1', 'csv');
+    const ws = Math.ceil((Date.now() + 1000) / PERIOD) * PERIOD;
+    const events = Array.from({ length: 10 }, (_, i) => ({ when: ws + i * 10, inputs: [[i]], outputs: [i % 2], requestId: `r${i}`, latencyMicros: 100 }));
+    expect((await client.sendEvents('duties', events)).accepted).toBe(10);
+    await untilWallClock(ws + 1300);
+    // labels straight on NATS, as a labelling system with the ingest credentials sends them
+    const ingest = await as('ingest');
+    await jetstream(ingest).publish(Subjects.labels('duties'), jsonCodec.encode([0, 1, 2, 3].map((i) => ({ requestId: `r${i}`, label: i % 2 }))));
+    const stored = await waitFor('both apps stored for the window', async () => {
+      const w = (await client.results({ endpoint: 'duties' })).filter((x) => x.windowStart === ws);
+      return w.length === 2 ? w : undefined;
+    });
+    const probe = stored.find((w) => w.app === 'truth-probe')!;
+    expect(probe.outcome).toBe('ok');
+    expect(Object.fromEntries([...probe.metrics, ...probe.results].map((x) => [x.name, x.value]))).toMatchObject({ matched: 4, correct: 4, reference_rows: 4 });
+    const maker = stored.find((w) => w.app === 'artifact-maker')!;
+    expect(maker.outcome).toBe('ok');
+    expect(maker.artifacts?.map((a) => a.name).sort()).toEqual(['plot.svg', 'rows.csv']);
   });
 
   it('refuses and counts forged outputs for future windows, even under the runner identity with the old message id, and stores the real results', async () => {
