@@ -24,9 +24,9 @@ export const natsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         (b) =>
           b
             .option('role', {
-              choices: NATS_ROLES,
-              default: 'ingest' as NatsRole,
-              describe: 'ingest: publish events and labels (trackers, model servers); runner: app runners elsewhere',
+              type: 'string',
+              default: 'ingest',
+              describe: 'ingest (default): publish events and labels (trackers, model servers); runner: app runners elsewhere; host',
             })
             .option('data-dir', { type: 'string', describe: "the host's data folder (default ~/.modelwatch, env MODELWATCH_DATA_DIR)" })
             .option('out', { type: 'string', describe: 'write them to this file (mode 0600) instead of printing them' })
