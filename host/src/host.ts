@@ -11,7 +11,7 @@ import { createApiServer } from './api/server.js';
 import { ModelwatchClient } from './client/client.js';
 import { resolveHostOptions, type HostOptions, type NatsSecurity, type ResolvedHostOptions } from './config/options.js';
 import { Controller } from './controller/controller.js';
-import { outputBinding, outputMsgId } from './domain/binding.js';
+import { bindingKeyObject, outputBinding, outputMsgId } from './domain/binding.js';
 import { outputKey } from './domain/keys.js';
 import { createLogger, type Logger } from './logger.js';
 import { jsonCodec } from './nats/codec.js';
@@ -151,7 +151,7 @@ class HostImpl implements Host {
     const jsm = await jetstreamManager(nc);
     await ensureTopology(nc, jsm, { retentionMs: o.retentionMs });
     const buckets = await openBuckets(nc);
-    const bindingKey = await outputBindingKey(nc);
+    const bindingKey = bindingKeyObject(await outputBindingKey(nc));
     await this.initSettings(buckets.settings);
     const endpoints = new WatchedKv<EndpointRecord>(buckets.endpoints);
     const plugins = new WatchedKv<PluginRecord>(buckets.plugins);

@@ -18,7 +18,7 @@ import {
   type ResultsRequest,
   type TaskMessage,
 } from '@modelwatch/protocol';
-import { outputBinding, outputMsgId } from '../domain/binding.js';
+import { outputBinding, outputMsgId, type BindingKey } from '../domain/binding.js';
 import { checkEndpointName, endpointId } from '../domain/names.js';
 import { rowKeysOf, windowAt } from '../domain/windows.js';
 import { ModelwatchError } from '../errors.js';
@@ -56,7 +56,7 @@ export interface PluginRoutesDeps {
   buckets: Buckets;
   logger: Logger;
   /** The key of the output binding: the outputs `plugin evaluate --write` publishes are bound with it, else the writer refuses them. */
-  bindingKey?: Uint8Array;
+  bindingKey?: BindingKey;
 }
 
 /** What the monitoring routes use of the plugin lifecycle. */

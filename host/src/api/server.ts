@@ -11,6 +11,7 @@ import { checkEndpointName, checkNames, endpointId } from '../domain/names.js';
 import { checkTags, matchesSelector, parseSelector } from '../domain/selector.js';
 import { parseReference, tableOf } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';
+import type { BindingKey } from '../domain/binding.js';
 import { ModelwatchError, isModelwatchError, type ErrorCode, InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
@@ -52,7 +53,7 @@ export interface ApiDeps {
   retentionMs: number;
   version: string;
   /** The key of the output binding (KV `mw_secrets`): `plugin evaluate --write` binds the outputs it publishes with it, as the controller binds tasks. */
-  bindingKey?: Uint8Array;
+  bindingKey?: BindingKey;
   /** What `/readyz` checks besides NATS and the streams: the other roles this process runs. */
   probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
 }

@@ -12,7 +12,7 @@ import {
   type TaskMessage,
 } from '@modelwatch/protocol';
 import { systemClock, type Clock, type Timer } from '../clock.js';
-import { outputBinding } from '../domain/binding.js';
+import { outputBinding, type BindingKey } from '../domain/binding.js';
 import { batchSeriesId, outputKey } from '../domain/keys.js';
 import { rowKeysOf, windowAt, windowsHoldingKey, type Window, type WindowLayout } from '../domain/windows.js';
 import type { Logger } from '../logger.js';
@@ -40,7 +40,7 @@ export interface ControllerDeps {
   /** When a window is due and when the next tick is. @default systemClock */
   clock?: Clock;
   /** The key of the output binding (KV `mw_secrets`): each task carries its binding. Without it, tasks carry none (and a writer with a key refuses their outputs). */
-  bindingKey?: Uint8Array;
+  bindingKey?: BindingKey;
 }
 
 interface Progress {

@@ -12,7 +12,7 @@ import {
   type ServingReply,
   type ServingRequest,
 } from '@modelwatch/protocol';
-import { verifyBinding } from '../domain/binding.js';
+import { verifyBinding, type BindingKey } from '../domain/binding.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
@@ -38,7 +38,7 @@ export interface WriterDeps {
    * verifies (`domain/binding.ts`); others are refused and counted (`refused`). Without it every
    * output is stored.
    */
-  bindingKey?: Uint8Array;
+  bindingKey?: BindingKey;
 }
 
 /**
