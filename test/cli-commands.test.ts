@@ -9,6 +9,7 @@ import { Streams, type BatchRecord, type PluginRecord, type StoredDeadLetter } f
 import type { EvaluatedWindow } from '../host/src/api/contract.js';
 import type { ResultRow } from '../host/src/cli/format.js';
 import { ModelwatchClient, type EndpointSummary } from '../host/src/client/client.js';
+import { credentialsFile, natsConnectOptions } from '../host/src/nats/auth.js';
 import { authHeaders, HISTOGRAM_PLUGIN, rng, TEST_TOKEN } from './helpers/host.js';
 import { CLI, hostProcess, type HostProcess } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
@@ -93,7 +94,8 @@ describe('modelwatch commands and flags', () => {
   it('host start: --retention, --runner-concurrency, --dev-plugins and --influx-* take effect', async () => {
     // the streams keep events and rows for the retention given
     const natsUrl = await waitFor('the line naming its NATS URL', () => /NATS (nats:\/\/[^,\s]+)/.exec(host.output())?.[1]);
-    const nc = await connect({ servers: natsUrl });
+    // the host's own nats-server lets in only its roles: this test reads as the host
+    const nc = await connect({ servers: natsUrl, ...(await natsConnectOptions({ credsFile: credentialsFile(join(dir.path, 'data'), 'host') }, 'host')) });
     try {
       const jsm = await jetstreamManager(nc);
       for (const s of [Streams.events, Streams.rows]) expect((await jsm.streams.info(s)).config.max_age).toBe(2 * DAY_NS);

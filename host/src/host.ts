@@ -9,11 +9,13 @@ import { Subjects, type BatchRecord, type EndpointRecord, type MonitoringSetting
 import { runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
 import { ModelwatchClient } from './client/client.js';
-import { resolveHostOptions, type HostOptions, type ResolvedHostOptions } from './config/options.js';
+import { resolveHostOptions, type HostOptions, type NatsSecurity, type ResolvedHostOptions } from './config/options.js';
 import { Controller } from './controller/controller.js';
+import { bindingKeyObject, outputBinding, outputMsgId } from './domain/binding.js';
 import { outputKey } from './domain/keys.js';
 import { createLogger, type Logger } from './logger.js';
 import { jsonCodec } from './nats/codec.js';
+import { accountsConfig, ensureCredentials, natsConnectOptions, outputBindingKey } from './nats/auth.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
 import { ensureTopology, openBuckets } from './nats/topology.js';
 import { watchPlugin } from './plugins/bundle.js';
@@ -35,6 +37,11 @@ export interface Host {
   readonly options: ResolvedHostOptions;
   /** NATS URL the host uses (its own server's when it started one). */
   readonly natsUrl: string;
+  /**
+   * How the host connects to NATS: for its own server, the host role's credentials file
+   * (`<dataDir>/nats/host.nk`); for an external one, the `--nats-creds` and `--nats-tls-*` files.
+   */
+  readonly natsSecurity: NatsSecurity;
   /** Base URL of the HTTP API, e.g. `http://127.0.0.1:7077`. */
   readonly apiUrl: string;
   readonly logger: Logger;
@@ -83,6 +90,7 @@ class HostImpl implements Host {
   private api: FastifyInstance | undefined;
   private supervisor: RunnerSupervisor | undefined;
   natsUrl = '';
+  natsSecurity: NatsSecurity = {};
   apiUrl = '';
 
   constructor(
@@ -115,13 +123,27 @@ class HostImpl implements Host {
     const o = this.options;
     const c = o.components;
     await mkdir(o.dataDir, { recursive: true });
-    if (o.natsUrl) this.natsUrl = o.natsUrl;
-    else {
-      this.natsServer = await startNatsServer({ dataDir: join(o.dataDir, 'nats') });
+    // runners connect as the runner role of the owned server, or with the external cluster's files
+    let runnerSecurity: NatsSecurity;
+    if (o.natsUrl) {
+      this.natsUrl = o.natsUrl;
+      this.natsSecurity = o.natsSecurity;
+      runnerSecurity = o.natsSecurity;
+    } else {
+      // the owned server lets no one in without credentials: one nkey user per role, each with its permissions
+      const identities = await ensureCredentials(o.dataDir);
+      this.natsServer = await startNatsServer({ dataDir: join(o.dataDir, 'nats'), accounts: accountsConfig(identities) });
       this.natsUrl = this.natsServer.url;
+      this.natsSecurity = { credsFile: identities.host.file };
+      runnerSecurity = { credsFile: identities.runner.file };
       this.stopFns.push(() => this.natsServer?.stop());
     }
-    const nc = await connect({ servers: this.natsUrl, name: 'modelwatch-host', maxReconnectAttempts: -1 });
+    const nc = await connect({
+      servers: this.natsUrl,
+      name: 'modelwatch-host',
+      maxReconnectAttempts: -1,
+      ...(await natsConnectOptions(this.natsSecurity, 'host')),
+    });
     this.nc = nc;
     this.stopFns.push(async () => {
       await nc.drain().catch(() => undefined);
@@ -130,6 +152,7 @@ class HostImpl implements Host {
     const jsm = await jetstreamManager(nc);
     await ensureTopology(nc, jsm, { retentionMs: o.retentionMs });
     const buckets = await openBuckets(nc);
+    const bindingKey = bindingKeyObject(await outputBindingKey(nc));
     await this.initSettings(buckets.settings);
     const endpoints = new WatchedKv<EndpointRecord>(buckets.endpoints);
     const plugins = new WatchedKv<PluginRecord>(buckets.plugins);
@@ -141,11 +164,12 @@ class HostImpl implements Host {
       settings.stop();
     });
 
+    let writer: Writer | undefined;
     if (c.has('writer')) {
       // a store LevelDB cannot open is rebuilt from MW_OUTPUTS, or the host refuses to start (writer/recovery.ts)
       const db = await openResultsDb(join(o.dataDir, 'results'), { js, logger: this.logger, withOutbox: o.influx !== undefined });
       this.stopFns.push(() => db.close());
-      const writer = new Writer({
+      writer = new Writer({
         nc,
         js,
         db,
@@ -153,15 +177,18 @@ class HostImpl implements Host {
         pluginsKv: buckets.plugins,
         streaksKv: buckets.streaks,
         quarantineAfter: o.quarantineAfter,
+        bindingKey,
         ...(o.influx ? { influx: o.influx } : {}),
       });
       await writer.start();
-      this.stopFns.push(() => writer.stop());
+      const w = writer;
+      this.stopFns.push(() => w.stop());
     }
     if (c.has('runners') && o.runners > 0) {
       this.supervisor = new RunnerSupervisor({
         count: o.runners,
         natsUrl: this.natsUrl,
+        natsSecurity: runnerSecurity,
         concurrency: o.runnerConcurrency,
         windowAttempts: o.windowAttempts,
         logLevel: o.logLevel,
@@ -175,8 +202,10 @@ class HostImpl implements Host {
           // record the window as failed and mark it so no runner runs it again
           const key = outputKey({ ...c.window, app: c.app, version: c.version });
           await buckets.poison.put(key, JSON.stringify(c));
-          const output = failedOutput({ ...c.window, app: c.app, version: c.version }, crashError(c, c.window), { runner: 'supervisor', attempts: 1 });
-          await js.publish(Subjects.outputs(c.window.endpointId), jsonCodec.encode(output), { msgID: key });
+          const w = { ...c.window, app: c.app, version: c.version };
+          const binding = outputBinding(bindingKey, w);
+          const output = { ...failedOutput(w, crashError(c, c.window), { runner: 'supervisor', attempts: 1 }), binding };
+          await js.publish(Subjects.outputs(c.window.endpointId), jsonCodec.encode(output), { msgID: outputMsgId(w, binding) });
         },
       });
       await this.supervisor.start();
@@ -218,6 +247,7 @@ class HostImpl implements Host {
         batches: batchRecords,
         batchesKv: buckets.batches,
         clock: o.clock,
+        bindingKey,
       });
       await batchRecords.start();
       this.stopFns.push(() => batchRecords.stop());
@@ -235,7 +265,7 @@ class HostImpl implements Host {
         auth: { tokens, store: tokenStore, insecureLocal: o.insecureLocal },
         probes: [
           ...(supervisor ? [['runners', runnersProbe(nc, () => supervisor.runners())] as const] : []),
-          ...(c.has('writer') ? [['writer', writerProbe(jsm)] as const] : []),
+          ...(c.has('writer') ? [['writer', writerProbe(jsm, undefined, () => writer?.refused ?? 0)] as const] : []),
         ],
         nc,
         js,
@@ -249,6 +279,7 @@ class HostImpl implements Host {
         maxFeatures: o.maxFeatures,
         version: VERSION,
         web: { ...o.web, listenHost: o.httpHost },
+        bindingKey,
       });
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
       // on `::` (every address) Fastify names `[::]`: the host's own requests name an allowed host

@@ -424,6 +424,14 @@ export interface TaskMessage extends WindowRef {
    * it. The runner keeps the rows whose time is in `[windowStart, windowEnd)`.
    */
   rowKeys?: number[];
+  /**
+   * The output binding: an HMAC the controller computes with the host's key (KV `mw_secrets`,
+   * readable by host roles only) over the window's identity (`outputBinding` in the host's
+   * `domain/binding.ts`). The runner echoes it in the window's output and in the output's message
+   * id; the writer stores an output only when it verifies, so a client that may publish outputs
+   * cannot forge one for a window it was not given.
+   */
+  binding?: string;
 }
 
 export type WindowOutcome = 'ok' | 'empty' | 'error';
@@ -444,6 +452,8 @@ export interface AppOutputMessage extends WindowRef {
   attempts?: number;
   /** The artifacts the app attached (`ctx.logArtifact`), stored in `mw_artifacts` before this output was published. */
   artifacts?: ArtifactRef[];
+  /** The task's {@link TaskMessage.binding}, echoed: the writer refuses an output whose binding does not verify. */
+  binding?: string;
 }
 
 /** An artifact of a window, as its output names it. */
@@ -581,7 +591,7 @@ export interface ResultsQuery {
 }
 
 /** One analysed window of one app, with everything it produced. LevelDB key `w/<endpointId>/<app>/<windowStart>`; a shadow version's `h/<endpointId>/<app>/<version>/<windowStart>`. */
-export interface WindowRecord extends Omit<AppOutputMessage, 'v' | 'attempts'> {
+export interface WindowRecord extends Omit<AppOutputMessage, 'v' | 'attempts' | 'binding'> {
   /** Which try produced this outcome (1 = the first). */
   attempts: number;
   storedAt: number;

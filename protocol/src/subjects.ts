@@ -82,7 +82,12 @@ export const Buckets = {
   streaks: 'mw_streaks',
   /** API tokens by name: their SHA-256 hashes and scopes, never the tokens. */
   tokens: 'mw_tokens',
+  /** The host's secrets, readable by host roles only: key `output-binding`, the key of the output binding (`TaskMessage.binding`). */
+  secrets: 'mw_secrets',
 } as const;
+
+/** The key of the output binding's key in the `mw_secrets` bucket. */
+export const OUTPUT_BINDING_KEY = 'output-binding';
 
 /** The key of the monitoring settings in the `mw_settings` bucket. */
 export const SETTINGS_KEY = 'monitoring';

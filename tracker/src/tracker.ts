@@ -1,5 +1,6 @@
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { readFile } from 'node:fs/promises';
+import { connect, credsAuthenticator, headers as natsHeaders, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import { ENDPOINT_NAME, HeaderNames, isFlatRow, Subjects, type EventSource, type InferenceEvent, type RequestBatch } from '@modelwatch/protocol';
 
 export interface TrackerOptions {
@@ -7,6 +8,14 @@ export interface TrackerOptions {
   servers?: string | string[];
   /** Or a connection of yours (the tracker never closes it). */
   nc?: NatsConnection;
+  /**
+   * Credentials for `servers`: a file holding a `.creds` file (user JWT and seed) or an nkey
+   * user seed (`SU...`), as `modelwatch nats creds --role ingest` writes for a host's own
+   * nats-server. (A host started without `--nats` lets no one in without them.)
+   */
+  credsFile?: string;
+  /** TLS for `servers`: the CA to verify the server with, and a client certificate and key if it asks for one (PEM files). */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** The modelwatch endpoint: events go to `mw.events.<endpoint>`. */
   endpoint: string;
   /** Share of rows kept, 0 < p <= 100 (MLRun's `sampling_percentage`: each input row is kept with probability p/100). @default 100 */
@@ -122,7 +131,13 @@ export function createTracker(options: TrackerOptions): Tracker {
     let delay = 250;
     while (!closed) {
       try {
-        owned = await connect({ servers: options.servers!, name: `modelwatch-tracker-${options.endpoint}`, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+        owned = await connect({
+          servers: options.servers!,
+          name: `modelwatch-tracker-${options.endpoint}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 500,
+          ...(await securityOptions(options)),
+        });
         if (closed) break;
         js = jetstream(owned, { timeout: options.publishTimeoutMs ?? 5000 });
         wake?.();
@@ -297,4 +312,17 @@ export function createTracker(options: TrackerOptions): Tracker {
     },
     stats: () => ({ ...stats }),
   };
+}
+
+/** The authenticator and TLS options of the tracker's own connection. */
+async function securityOptions(options: TrackerOptions): Promise<Partial<ConnectionOptions>> {
+  const out: Partial<ConnectionOptions> = {};
+  if (options.credsFile) {
+    const text = await readFile(options.credsFile, 'utf8');
+    if (text.includes('BEGIN NATS USER JWT')) out.authenticator = credsAuthenticator(new TextEncoder().encode(text));
+    else if (/^SU[A-Z2-7]{50,}$/.test(text.trim())) out.authenticator = nkeyAuthenticator(new TextEncoder().encode(text.trim()));
+    else throw new Error(`credsFile: ${options.credsFile} holds neither a .creds file (user JWT and seed) nor an nkey user seed (SU...)`);
+  }
+  if (options.tls) out.tls = { ...options.tls };
+  return out;
 }

@@ -99,15 +99,18 @@ export function streamsProbe(jsm: JetStreamManager): ReadinessProbe {
  * The writer keeps up: the oldest app output it has not stored waits less than `maxLagMs`
  * (outputs waiting behind a slow or stuck writer are windows whose results nobody sees yet).
  */
-export function writerProbe(jsm: JetStreamManager, maxLagMs = 60_000): ReadinessProbe {
+export function writerProbe(jsm: JetStreamManager, maxLagMs = 60_000, refused?: () => number): ReadinessProbe {
   return async () => {
     const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
     const waiting = ci.num_pending + ci.num_ack_pending;
-    if (waiting === 0) return { ok: true, message: 'no output waiting' };
+    // outputs whose binding did not verify (forged, or of no dispatched task): refused, never stored
+    const n = refused?.() ?? 0;
+    const also = n > 0 ? `; ${n} output(s) refused since start (binding did not verify)` : '';
+    if (waiting === 0) return { ok: true, message: `no output waiting${also}` };
     const oldest = await jsm.streams.getMessage(Streams.outputs, { seq: ci.ack_floor.stream_seq + 1 }).catch(() => null);
     const lagMs = oldest ? Date.now() - oldest.time.getTime() : 0;
     const message = `${waiting} output(s) waiting, the oldest for ${(lagMs / 1000).toFixed(1)} s`;
-    return lagMs > maxLagMs ? { ok: false, message: `${message} (more than ${maxLagMs / 1000} s behind)` } : { ok: true, message };
+    return lagMs > maxLagMs ? { ok: false, message: `${message} (more than ${maxLagMs / 1000} s behind)${also}` } : { ok: true, message: `${message}${also}` };
   };
 }
 

@@ -17,7 +17,7 @@ import {
   type ResultsRequest,
   type TaskMessage,
 } from '@modelwatch/protocol';
-import { windowKey } from '../domain/keys.js';
+import { outputBinding, outputMsgId, type BindingKey } from '../domain/binding.js';
 import { checkEndpointName, endpointId } from '../domain/names.js';
 import { rowKeysOf, windowAt } from '../domain/windows.js';
 import { ModelwatchError } from '../errors.js';
@@ -56,6 +56,8 @@ export interface PluginRoutesDeps {
   jsm: JetStreamManager;
   buckets: Buckets;
   logger: Logger;
+  /** The key of the output binding: the outputs `plugin evaluate --write` publishes are bound with it, else the writer refuses them. */
+  bindingKey?: BindingKey;
 }
 
 /** What the monitoring routes use of the plugin lifecycle. */
@@ -410,7 +412,11 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
         if (write) {
           if (stored.has(t.windowStart)) s = 'already stored';
           else {
-            await js.publish(Subjects.outputs(t.endpointId), jsonCodec.encode(r.output), { msgID: windowKey(t.endpointId, t.app, t.windowStart) });
+            // bound as a dispatched task's output is: the host role holds the key
+            const binding = deps.bindingKey ? outputBinding(deps.bindingKey, t) : undefined;
+            await js.publish(Subjects.outputs(t.endpointId), jsonCodec.encode(binding ? { ...r.output, binding } : r.output), {
+              msgID: outputMsgId(t, binding),
+            });
             s = 'written';
           }
         }

@@ -11,6 +11,7 @@ import { checkEndpointName, checkNames, endpointId } from '../domain/names.js';
 import { checkTags, matchesSelector, parseSelector } from '../domain/selector.js';
 import { tableOf } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';
+import type { BindingKey } from '../domain/binding.js';
 import { ModelwatchError, isModelwatchError, isStorageFull, storageFullError, type ErrorCode, InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
@@ -60,6 +61,8 @@ export interface ApiDeps {
   version: string;
   /** Tokens and scopes (`api/auth.ts`), or none with `insecureLocal`. */
   auth: AuthOptions;
+  /** The key of the output binding (KV `mw_secrets`): `plugin evaluate --write` binds the outputs it publishes with it, as the controller binds tasks. */
+  bindingKey?: BindingKey;
   /** What `/readyz` checks besides NATS and the streams: the other roles this process runs. */
   probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
   /** Allowed hosts, CORS, rate limits, HTTPS. @default DEFAULT_WEB_GUARD (loopback, CORS off, HTTP) */
@@ -265,7 +268,14 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.status(good.length === 0 && rejected.length > 0 ? 400 : 202).send({ accepted: good.length, rejected });
   });
 
-  const plugins = registerPluginRoutes(app, { nc, js, jsm: deps.jsm, buckets, logger: deps.logger });
+  const plugins = registerPluginRoutes(app, {
+    nc,
+    js,
+    jsm: deps.jsm,
+    buckets,
+    logger: deps.logger,
+    ...(deps.bindingKey ? { bindingKey: deps.bindingKey } : {}),
+  });
 
   // ---- monitoring
   /** The settings as seen at `atMs`: a change's reply is seen at the time of the change, so a period

@@ -13,6 +13,7 @@ import { eventsCommand } from './commands/events.js';
 import { hostCommand } from './commands/host.js';
 import { metricsCommand } from './commands/metrics.js';
 import { monitoringCommand } from './commands/monitoring.js';
+import { natsCommand } from './commands/nats.js';
 import { pluginCommand } from './commands/plugin.js';
 import { resultsCommand } from './commands/results.js';
 import { auditCommand, tokenCommand } from './commands/token.js';
@@ -36,6 +37,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   auditCommand,
   demoCommand,
   doctorCommand,
+  natsCommand,
 ];
 
 /**

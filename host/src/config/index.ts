@@ -6,6 +6,7 @@ export {
   type ComponentName,
   type HostOptions,
   type InfluxOptions,
+  type NatsSecurity,
   type ResolvedHostOptions,
 } from './options.js';
 export { parseHostPort, parseRateLimit, resolveWebOptions, DEFAULT_RATE_LIMIT, type HostPattern, type ResolvedWebOptions } from './web.js';

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
@@ -6,6 +7,17 @@ import { ModelwatchError } from '../errors.js';
 import { checkTokenText } from '../domain/tokens.js';
 import { parseDuration } from './duration.js';
 import { resolveWebOptions, type ResolvedWebOptions } from './web.js';
+
+/** Credentials and TLS files of the connections to an external NATS (the `nats/auth.ts` connection options come from them). */
+export interface NatsSecurity {
+  /** A credentials file: a `.creds` file (user JWT and seed) or an nkey user seed (`SU...`). */
+  credsFile?: string;
+  /** CA certificate(s) to verify the server with (PEM). */
+  tlsCaFile?: string;
+  /** Client certificate (PEM), for servers that verify clients; with `tlsKeyFile`. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+}
 
 /** Where results go as time series (InfluxDB v2 write API). */
 export interface InfluxOptions {
@@ -23,8 +35,19 @@ export interface InfluxOptions {
 export interface HostOptions {
   /** Folder for LevelDB (results) and, when the host owns it, nats-server's store. @default '~/.modelwatch' (env MODELWATCH_DATA_DIR) */
   dataDir?: string;
-  /** NATS server URL. When absent the host starts and owns a local nats-server. (env MODELWATCH_NATS_URL) */
+  /**
+   * NATS server URL. When absent the host starts and owns a local nats-server, with
+   * authentication: nkey credentials per role in `<dataDir>/nats/<role>.nk`. (env MODELWATCH_NATS_URL)
+   */
   natsUrl?: string;
+  /** With `natsUrl`: a credentials file for every connection of the host and its runners (a `.creds` file or an nkey seed). (env MODELWATCH_NATS_CREDS) */
+  natsCreds?: string;
+  /** With `natsUrl`: CA certificate (PEM) to verify the NATS server's TLS certificate. (env MODELWATCH_NATS_TLS_CA) */
+  natsTlsCa?: string;
+  /** With `natsUrl`: client certificate (PEM) for a server that verifies clients; with `natsTlsKey`. (env MODELWATCH_NATS_TLS_CERT) */
+  natsTlsCert?: string;
+  /** With `natsUrl`: the client certificate's key (PEM). (env MODELWATCH_NATS_TLS_KEY) */
+  natsTlsKey?: string;
   /** Port of the HTTP API. @default 7077 (env MODELWATCH_HTTP_PORT); 0 picks a free port */
   httpPort?: number;
   /** Address the HTTP API listens on. @default '127.0.0.1' (env MODELWATCH_HTTP_HOST) */
@@ -93,6 +116,8 @@ export type ComponentName = 'stream' | 'controller' | 'writer' | 'api' | 'runner
 export interface ResolvedHostOptions {
   dataDir: string;
   natsUrl: string | undefined;
+  /** How to connect to the external NATS (`natsUrl`): credentials and TLS files. Empty for the owned server. */
+  natsSecurity: NatsSecurity;
   httpPort: number;
   httpHost: string;
   basePeriodMs: number;
@@ -181,9 +206,28 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     );
   }
   const adminToken = options.adminToken ?? env.MODELWATCH_ADMIN_TOKEN;
+  const natsUrl = options.natsUrl ?? env.MODELWATCH_NATS_URL;
+  const natsSecurity: NatsSecurity = {};
+  const files: Array<[keyof NatsSecurity, string | undefined, string]> = [
+    ['credsFile', options.natsCreds ?? env.MODELWATCH_NATS_CREDS, '--nats-creds'],
+    ['tlsCaFile', options.natsTlsCa ?? env.MODELWATCH_NATS_TLS_CA, '--nats-tls-ca'],
+    ['tlsCertFile', options.natsTlsCert ?? env.MODELWATCH_NATS_TLS_CERT, '--nats-tls-cert'],
+    ['tlsKeyFile', options.natsTlsKey ?? env.MODELWATCH_NATS_TLS_KEY, '--nats-tls-key'],
+  ];
+  for (const [key, file, flag] of files) {
+    if (file === undefined) continue;
+    if (!natsUrl)
+      throw new ModelwatchError('INVALID_OPTIONS', `${flag}: only with --nats URL (the host's own nats-server makes its credentials in the data folder)`);
+    if (!existsSync(file)) throw new ModelwatchError('INVALID_OPTIONS', `${flag}: no file ${file}`);
+    natsSecurity[key] = resolve(file);
+  }
+  if ((natsSecurity.tlsCertFile === undefined) !== (natsSecurity.tlsKeyFile === undefined)) {
+    throw new ModelwatchError('INVALID_OPTIONS', '--nats-tls-cert and --nats-tls-key go together: give both or neither');
+  }
   return {
     dataDir: resolve(options.dataDir ?? env.MODELWATCH_DATA_DIR ?? join(homedir(), '.modelwatch')),
-    natsUrl: options.natsUrl ?? env.MODELWATCH_NATS_URL,
+    natsUrl,
+    natsSecurity,
     httpPort,
     httpHost,
     basePeriodMs,

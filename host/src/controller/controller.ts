@@ -12,6 +12,7 @@ import {
   type TaskMessage,
 } from '@modelwatch/protocol';
 import { systemClock, type Clock, type Timer } from '../clock.js';
+import { outputBinding, type BindingKey } from '../domain/binding.js';
 import { batchSeriesId, outputKey } from '../domain/keys.js';
 import { rowKeysOf, windowAt, windowsHoldingKey, type Window, type WindowLayout } from '../domain/windows.js';
 import type { Logger } from '../logger.js';
@@ -38,6 +39,8 @@ export interface ControllerDeps {
   batchesKv?: KV;
   /** When a window is due and when the next tick is. @default systemClock */
   clock?: Clock;
+  /** The key of the output binding (KV `mw_secrets`): each task carries its binding. Without it, tasks carry none (and a writer with a key refuses their outputs). */
+  bindingKey?: BindingKey;
 }
 
 interface Progress {
@@ -167,8 +170,8 @@ export class Controller {
         const from = next;
         const due = closeBefore - delayOf(p);
         for (let w = windowAt(next, settings.periods), n = 0; w.end <= due && n < max; w = windowAt(w.end, settings.periods), n++) {
-          if (applies) tasks.push(task(ep.id, ep.name, p, w, now, settings));
-          if (w.start >= shadowFrom) tasks.push({ ...task(ep.id, ep.name, p, w, now, settings), version: shadow!.version, shadow: true });
+          if (applies) tasks.push(this.bind(task(ep.id, ep.name, p, w, now, settings)));
+          if (w.start >= shadowFrom) tasks.push(this.bind({ ...task(ep.id, ep.name, p, w, now, settings), version: shadow!.version, shadow: true }));
           next = w.end;
         }
         if (next === from) {
@@ -220,7 +223,7 @@ export class Controller {
       for (const p of plugins) {
         if (!appliesTo(activeVersionOf(p)?.endpoints, ep)) continue;
         apps.push(p.name);
-        for (const w of windows.values()) tasks.push(task(series, ep.name, p, w, now, layout));
+        for (const w of windows.values()) tasks.push(this.bind(task(series, ep.name, p, w, now, layout)));
       }
       await Promise.all(tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) })));
       await batchStore.markDispatched(b, windows.size, apps, now);
@@ -228,6 +231,12 @@ export class Controller {
       this.log.info({ endpoint: ep.name, batch: b.batchId, windows: windows.size, apps: plugins.length }, 'batch dispatched');
     }
     return total;
+  }
+
+  /** The task with its output binding (the same for every dispatch of the same task). */
+  private bind(t: TaskMessage): TaskMessage {
+    const key = this.deps.bindingKey;
+    return key ? { ...t, binding: outputBinding(key, t) } : t;
   }
 
   private async loadProgress(key: string): Promise<number | undefined> {

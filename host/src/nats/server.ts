@@ -13,6 +13,13 @@ export interface NatsServerOptions {
   binary?: string;
   /** Largest message the server accepts. @default 16 MiB */
   maxPayloadBytes?: number;
+  /**
+   * Authentication: the server's `accounts` block (`accountsConfig` in `auth.ts`). Without it the
+   * server lets anyone in (tests of the components use such a server).
+   */
+  accounts?: string;
+  /** TLS for clients: the server's certificate and key, and with `caFile` clients must present a certificate it signed. */
+  tls?: { certFile: string; keyFile: string; caFile?: string };
 }
 
 /** A nats-server child process with JetStream, owned by whoever started it. */
@@ -67,8 +74,19 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
       `listen: 127.0.0.1:${port}`,
       `max_payload: ${options.maxPayloadBytes ?? 16 * 1024 * 1024}`,
       `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+      ...(options.accounts ? [options.accounts] : []),
+      ...(options.tls
+        ? [
+            `tls ${JSON.stringify({
+              cert_file: options.tls.certFile,
+              key_file: options.tls.keyFile,
+              ...(options.tls.caFile ? { ca_file: options.tls.caFile, verify: true } : {}),
+            })}`,
+          ]
+        : []),
       '',
     ].join('\n'),
+    { mode: 0o600 },
   );
   const binary = options.binary ?? 'nats-server';
   const child = spawn(binary, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -2,9 +2,12 @@
  * Entry of an app-runner process. The host forks it (with --no-node-snapshot) and restarts
  * it when it dies; it can also run on another machine:
  *   MODELWATCH_NATS_URL=nats://host:4222 node --no-node-snapshot runner-main.js
+ * with MODELWATCH_NATS_CREDS (a .creds file or nkey seed) and MODELWATCH_NATS_TLS_CA / _CERT / _KEY
+ * when the server asks for them.
  */
 import { connect } from '@nats-io/transport-node';
 import { createLogger } from '../logger.js';
+import { natsConnectOptions } from '../nats/auth.js';
 import { AppRunner } from './runner.js';
 
 const natsUrl = process.env.MODELWATCH_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -12,7 +15,19 @@ const logger = createLogger(process.env.MODELWATCH_LOG_LEVEL ?? 'info');
 // A stray rejection (an isolate disposed under a pending call) is a bug to log, not a reason to
 // take down every window this runner is working on.
 process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection in the runner'));
-const nc = await connect({ servers: natsUrl, name: 'modelwatch-runner', maxReconnectAttempts: -1 }).catch((err: unknown) => {
+// credentials and TLS: the runner role's of the host's own nats-server, or the external cluster's
+const security = {
+  ...(process.env.MODELWATCH_NATS_CREDS ? { credsFile: process.env.MODELWATCH_NATS_CREDS } : {}),
+  ...(process.env.MODELWATCH_NATS_TLS_CA ? { tlsCaFile: process.env.MODELWATCH_NATS_TLS_CA } : {}),
+  ...(process.env.MODELWATCH_NATS_TLS_CERT ? { tlsCertFile: process.env.MODELWATCH_NATS_TLS_CERT } : {}),
+  ...(process.env.MODELWATCH_NATS_TLS_KEY ? { tlsKeyFile: process.env.MODELWATCH_NATS_TLS_KEY } : {}),
+};
+const nc = await connect({
+  servers: natsUrl,
+  name: 'modelwatch-runner',
+  maxReconnectAttempts: -1,
+  ...(await natsConnectOptions(security, 'runner')),
+}).catch((err: unknown) => {
   // one line, not a stack: the supervisor restarts this runner (with backoff) until NATS is there
   logger.error({ nats: natsUrl, err: (err as Error).message }, 'the runner cannot connect to NATS');
   process.exit(1);

@@ -24,6 +24,7 @@ import {
   type TaskMessage,
   type WindowRef,
 } from '@modelwatch/protocol';
+import { outputMsgId } from '../domain/binding.js';
 import { artifactId, artifactKey, outputKey } from '../domain/keys.js';
 import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -305,8 +306,11 @@ export class AppRunner {
       }
       // stored before the output that names them: a crash in between leaves them to be put again
       if (output.artifacts) await this.storeArtifacts(task, artifacts);
+      // the task's binding, echoed: the writer stores the output only when it verifies, and the
+      // message id carries part of it, so nobody without it can take this output's id first
+      if (task.binding) output = { ...output, binding: task.binding };
       await this.js.publish(Subjects.outputs(task.endpointId), jsonCodec.encode(output), {
-        msgID: outputKey(task),
+        msgID: outputMsgId(task, task.binding),
       });
       m.ack();
     } catch (err) {

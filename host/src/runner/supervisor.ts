@@ -2,11 +2,14 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { CRASH_MARKER, type CrashReport } from '@modelwatch/protocol';
+import type { NatsSecurity } from '../config/options.js';
 import type { Logger } from '../logger.js';
 
 export interface SupervisorOptions {
   count: number;
   natsUrl: string;
+  /** The runners' credentials and TLS files (`MODELWATCH_NATS_CREDS`, `MODELWATCH_NATS_TLS_*` of the runner process). */
+  natsSecurity?: NatsSecurity;
   concurrency: number;
   windowAttempts: number;
   logLevel: string;
@@ -51,10 +54,22 @@ export class RunnerSupervisor {
   }
 
   private spawn(slot: number, failures: number): Promise<void> {
+    const sec = this.opts.natsSecurity ?? {};
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    // the runner's own files only: never credentials this process was given for itself
+    for (const [name, file] of [
+      ['MODELWATCH_NATS_CREDS', sec.credsFile],
+      ['MODELWATCH_NATS_TLS_CA', sec.tlsCaFile],
+      ['MODELWATCH_NATS_TLS_CERT', sec.tlsCertFile],
+      ['MODELWATCH_NATS_TLS_KEY', sec.tlsKeyFile],
+    ] as const) {
+      if (file) env[name] = file;
+      else delete env[name];
+    }
     const child = fork(runnerEntry(), [], {
       execArgv: ['--no-node-snapshot'],
       env: {
-        ...process.env,
+        ...env,
         MODELWATCH_NATS_URL: this.opts.natsUrl,
         MODELWATCH_RUNNER_CONCURRENCY: String(this.opts.concurrency),
         MODELWATCH_WINDOW_ATTEMPTS: String(this.opts.windowAttempts),

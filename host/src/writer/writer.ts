@@ -15,6 +15,7 @@ import {
   type ServingReply,
   type ServingRequest,
 } from '@modelwatch/protocol';
+import { verifyBinding, type BindingKey } from '../domain/binding.js';
 import { isModelwatchError, isStorageFull, storageFullError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
@@ -41,6 +42,12 @@ export interface WriterDeps {
   streaksKv?: KV;
   /** Quarantine a plugin version after this many failed windows in a row on one endpoint. @default 5 */
   quarantineAfter?: number;
+  /**
+   * The key of the output binding (KV `mw_secrets`): an output is stored only when its binding
+   * verifies (`domain/binding.ts`); others are refused and counted (`refused`). Without it every
+   * output is stored.
+   */
+  bindingKey?: BindingKey;
 }
 
 /**
@@ -70,6 +77,8 @@ export class Writer {
   private readonly retrying = new Set<number>();
   private reclaiming = false;
   private reclaimTimer: NodeJS.Timeout | undefined;
+  /** Outputs refused because their binding did not verify: forged, or for a task no controller dispatched. */
+  refused = 0;
   private readonly streaks: FailureStreaks | undefined;
   private readonly plugins: PluginStore | undefined;
   /** The last error of each plugin: a burst of failures is one update of its record. */
@@ -170,6 +179,18 @@ export class Writer {
           if (this.inflight.size >= 256) await Promise.race(this.inflight);
           continue;
         }
+        const key = this.deps.bindingKey;
+        if (key && !verifyBinding(key, out, out.binding)) {
+          this.refused++;
+          this.log.warn(
+            { endpoint: out.endpointName, app: out.app, version: out.version, windowStart: out.windowStart, seq: m.seq, refused: this.refused },
+            'output refused: its binding does not verify (not the output of a dispatched task)',
+          );
+          m.ack();
+          continue;
+        }
+        const { binding: _binding, ...plain } = out;
+        out = plain;
         try {
           stored = (await db.store(out, this.influx !== undefined, m.seq)) === 'stored';
           this.retrying.delete(m.seq);

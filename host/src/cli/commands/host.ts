@@ -5,6 +5,10 @@ import type { GlobalArgs } from '../args.js';
 interface HostStartArgs extends GlobalArgs {
   'data-dir'?: string;
   nats?: string;
+  'nats-creds'?: string;
+  'nats-tls-ca'?: string;
+  'nats-tls-cert'?: string;
+  'nats-tls-key'?: string;
   'http-port'?: number;
   'http-host'?: string;
   'base-period'?: string;
@@ -41,6 +45,16 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         (b) =>
           b
             .option('nats', { type: 'string', describe: 'NATS URL; without it the host starts and owns a local nats-server (env MODELWATCH_NATS_URL)' })
+            .option('nats-creds', {
+              type: 'string',
+              describe: 'with --nats: credentials file (.creds or nkey seed) for the host and its runners (env MODELWATCH_NATS_CREDS)',
+            })
+            .option('nats-tls-ca', {
+              type: 'string',
+              describe: "with --nats: CA certificate (PEM) to verify the server's TLS certificate (env MODELWATCH_NATS_TLS_CA)",
+            })
+            .option('nats-tls-cert', { type: 'string', describe: 'with --nats: client certificate (PEM), with --nats-tls-key (env MODELWATCH_NATS_TLS_CERT)' })
+            .option('nats-tls-key', { type: 'string', describe: "with --nats: the client certificate's key (PEM) (env MODELWATCH_NATS_TLS_KEY)" })
             .option('http-port', { type: 'number', describe: 'HTTP API port (default 7077, 0 = any free port)' })
             .option('http-host', { type: 'string', describe: 'HTTP API address (default 127.0.0.1)' })
             .option('base-period', { type: 'string', describe: 'window length, e.g. 5s, 1m, 10m (default 10m)' })
@@ -81,6 +95,10 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const host = createHost({
             ...(args['data-dir'] !== undefined && { dataDir: args['data-dir'] }),
             ...(args.nats !== undefined && { natsUrl: args.nats }),
+            ...(args['nats-creds'] !== undefined && { natsCreds: args['nats-creds'] }),
+            ...(args['nats-tls-ca'] !== undefined && { natsTlsCa: args['nats-tls-ca'] }),
+            ...(args['nats-tls-cert'] !== undefined && { natsTlsCert: args['nats-tls-cert'] }),
+            ...(args['nats-tls-key'] !== undefined && { natsTlsKey: args['nats-tls-key'] }),
             ...(args['http-port'] !== undefined && { httpPort: args['http-port'] }),
             ...(args['http-host'] !== undefined && { httpHost: args['http-host'] }),
             ...(args['base-period'] !== undefined && { basePeriod: args['base-period'] }),
