@@ -162,6 +162,8 @@ class HostImpl implements Host {
         count: o.runners,
         natsUrl: this.natsUrl,
         concurrency: o.runnerConcurrency,
+        appConcurrency: o.runnerAppConcurrency,
+        memoryMb: o.runnerMemoryMb,
         windowAttempts: o.windowAttempts,
         logLevel: o.logLevel,
         logger: this.logger,
@@ -238,6 +240,7 @@ class HostImpl implements Host {
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
         retentionMs: o.retentionMs,
+        ceilings: { maxTimeoutMs: o.maxTimeoutMs, maxMemoryMb: o.maxMemoryMb },
         version: VERSION,
       });
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });

@@ -33,7 +33,7 @@ import {
 } from './contract.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { LatestQuerySchema, ResultsQuerySchema, SetMonitoringBodySchema, validator } from './schemas.js';
-import { registerPluginRoutes } from './plugins.js';
+import { registerPluginRoutes, type LimitCeilings } from './plugins.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
@@ -50,6 +50,8 @@ export interface ApiDeps {
   maxFutureSkewMs: number;
   allowedLatenessMs: number;
   retentionMs: number;
+  /** The host's ceilings on plugin limits, checked at publish. */
+  ceilings: LimitCeilings;
   version: string;
   /** What `/readyz` checks besides NATS and the streams: the other roles this process runs. */
   probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
@@ -233,7 +235,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.status(good.length === 0 && rejected.length > 0 ? 400 : 202).send({ accepted: good.length, rejected });
   });
 
-  const plugins = registerPluginRoutes(app, { nc, js, jsm: deps.jsm, buckets, logger: deps.logger });
+  const plugins = registerPluginRoutes(app, { nc, js, jsm: deps.jsm, buckets, logger: deps.logger, ceilings: deps.ceilings });
 
   // ---- monitoring
   /** The settings as seen at `atMs`: a change's reply is seen at the time of the change, so a period

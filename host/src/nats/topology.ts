@@ -89,7 +89,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   });
   const kvm = new Kvm(nc);
   // poison marks and streaks of windows older than the retention are of no use: they expire
-  const expiring = new Set<string>([Buckets.poison, Buckets.streaks]);
+  const expiring = new Set<string>([Buckets.poison, Buckets.streaks, Buckets.deferrals]);
   for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1, ...(expiring.has(b) ? { ttl: opts.retentionMs } : {}) });
   const objm = new Objm(nc);
   await objm.create(BUNDLE_STORE);
@@ -125,6 +125,7 @@ export interface Buckets {
   controller: KV;
   batches: KV;
   poison: KV;
+  deferrals: KV;
   streaks: KV;
   bundles: ObjectStore;
   references: ObjectStore;
@@ -134,17 +135,18 @@ export interface Buckets {
 export async function openBuckets(nc: NatsConnection): Promise<Buckets> {
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
-  const [endpoints, plugins, settings, controller, batches, poison, streaks, bundles, references, artifacts] = await Promise.all([
+  const [endpoints, plugins, settings, controller, batches, poison, deferrals, streaks, bundles, references, artifacts] = await Promise.all([
     kvm.open(Buckets.endpoints),
     kvm.open(Buckets.plugins),
     kvm.open(Buckets.settings),
     kvm.open(Buckets.controller),
     kvm.open(Buckets.batches),
     kvm.open(Buckets.poison),
+    kvm.open(Buckets.deferrals),
     kvm.open(Buckets.streaks),
     objm.open(BUNDLE_STORE),
     objm.open(REFERENCE_STORE),
     objm.open(ARTIFACT_STORE),
   ]);
-  return { endpoints, plugins, settings, controller, batches, poison, streaks, bundles, references, artifacts };
+  return { endpoints, plugins, settings, controller, batches, poison, deferrals, streaks, bundles, references, artifacts };
 }

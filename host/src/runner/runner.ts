@@ -10,6 +10,7 @@ import {
   type BundleRequest,
   type CheckReply,
   type CheckRequest,
+  type CrashReport,
   type DryRunReply,
   type DryRunRequest,
   type DryRunResult,
@@ -31,6 +32,7 @@ import { openBuckets, type Buckets } from '../nats/topology.js';
 import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
 import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS } from './dry-run.js';
+import { watchMemory } from './memory.js';
 import { loadSandboxRuntime } from './runtime-bundle.js';
 import { createSandbox, type LogLine, type SampleData, type Sandbox, type SandboxInput, type WindowArtifact } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
@@ -45,7 +47,18 @@ export interface AppRunnerOptions {
   windowAttempts?: number;
   /** Shown in outputs and logs. @default `<hostname>:<pid>` */
   name?: string;
+  /**
+   * Windows of one plugin worked on at once (of `concurrency`): a task of a plugin at its count is
+   * handed back (nak, after DEFER_MS) without counting as an attempt, so the other slots stay for
+   * other plugins. @default concurrency - 1, at least 1
+   */
+  appConcurrency?: number;
+  /** Memory bound of this process in MiB: past it, the runner reports the window it ran and stops (see memory.ts). */
+  memoryMb?: number;
 }
+
+/** How long a task handed back for its plugin's share of the slots waits before it is delivered again. */
+export const DEFER_MS = 1000;
 
 /**
  * Deliveries of a task beyond its attempts: a runner that dies takes the windows it was
@@ -74,12 +87,19 @@ export class AppRunner {
   private readonly log: Logger;
   private readonly name: string;
   private readonly attempts: number;
+  private readonly appLimit: number;
+  /** Windows worked on now per plugin. */
+  private readonly perApp = new Map<string, number>();
+  /** The windows in a sandbox now: what a crash report of this runner names. */
+  private readonly inSandbox = new Set<CrashReport>();
+  private stopWatch: (() => void) | undefined;
   /** Where this runner answers that it is connected (what its supervisor's readiness check asks). */
   readonly pingSubject = Subjects.runnerPing(randomUUID().replaceAll('-', ''));
 
   constructor(private readonly opts: AppRunnerOptions) {
     this.name = opts.name ?? `${hostname()}:${process.pid}`;
     this.attempts = opts.windowAttempts ?? 3;
+    this.appLimit = opts.appConcurrency ?? Math.max(1, (opts.concurrency ?? 2) - 1);
     this.log = opts.logger.child({ component: 'runner', runner: this.name });
   }
 
@@ -87,6 +107,7 @@ export class AppRunner {
     const { nc } = this.opts;
     // the sandbox runtime, bundled before the first window needs it (a broken installation fails here)
     await loadSandboxRuntime();
+    if (this.opts.memoryMb) this.stopWatch = watchMemory(this.opts.memoryMb, () => [...this.inSandbox]);
     this.js = jetstream(nc);
     this.jsm = await jetstreamManager(nc);
     this.buckets = await openBuckets(nc);
@@ -138,6 +159,7 @@ export class AppRunner {
   }
 
   async stop(): Promise<void> {
+    this.stopWatch?.();
     for (const s of this.subs) s.unsubscribe();
     await this.messages?.close();
     await this.loop;
@@ -257,9 +279,14 @@ export class AppRunner {
       m.term();
       return;
     }
-    const attempt = m.info.deliveryCount;
+    // this plugin has its share of the slots: hand the task back, for other plugins' tasks to pass
+    const running = this.perApp.get(task.app) ?? 0;
+    if (running >= this.appLimit) return this.defer(m, task);
+    this.perApp.set(task.app, running + 1);
     const keepAlive = setInterval(() => m.working(), 1_000);
     try {
+      // deliveries handed back unrun are not attempts
+      const attempt = m.info.deliveryCount - (m.info.deliveryCount > 1 ? await this.deferrals(task) : 0);
       let output: AppOutputMessage;
       const artifacts: WindowArtifact[] = [];
       if (attempt > 1 && (await this.buckets.poison.get(outputKey(task)))) {
@@ -303,7 +330,27 @@ export class AppRunner {
       m.nak(2000);
     } finally {
       clearInterval(keepAlive);
+      const left = (this.perApp.get(task.app) ?? 1) - 1;
+      if (left > 0) this.perApp.set(task.app, left);
+      else this.perApp.delete(task.app);
     }
+  }
+
+  /** Hand a task back unrun (its plugin has its share of this runner's slots), counted so it is not taken for an attempt. */
+  private async defer(m: JsMsg, task: TaskMessage): Promise<void> {
+    try {
+      const key = outputKey(task);
+      const n = await this.deferrals(task);
+      await this.buckets.deferrals.put(key, String(n + 1));
+    } catch (err) {
+      this.log.warn({ err, app: task.app }, 'could not count a deferred task');
+    }
+    m.nak(DEFER_MS);
+  }
+
+  private async deferrals(task: TaskMessage): Promise<number> {
+    const e = await this.buckets.deferrals.get(outputKey(task));
+    return e && e.operation === 'PUT' ? Number(e.string()) || 0 : 0;
   }
 
   private base(task: TaskMessage, attempts: number): AppOutputMessage {
@@ -361,7 +408,25 @@ export class AppRunner {
     const started = performance.now();
     try {
       const logged: WindowArtifact[] = [];
-      const json = await sandbox.run(input, { onLog: (line) => this.pluginLog(line, task), onArtifact: (a) => logged.push(a) });
+      const running: CrashReport = {
+        app: task.app,
+        version: task.version,
+        message: '',
+        window: {
+          endpointId: task.endpointId,
+          endpointName: task.endpointName,
+          windowStart: task.windowStart,
+          windowEnd: task.windowEnd,
+          ...(task.shadow ? { shadow: true as const } : {}),
+        },
+      };
+      this.inSandbox.add(running);
+      let json: string;
+      try {
+        json = await sandbox.run(input, { onLog: (line) => this.pluginLog(line, task), onArtifact: (a) => logged.push(a) });
+      } finally {
+        this.inSandbox.delete(running);
+      }
       const durationMs = performance.now() - started;
       let normalized;
       try {
