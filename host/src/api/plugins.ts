@@ -76,7 +76,10 @@ export function checkCeilings(manifest: Pick<ResolvedManifest, 'name' | 'version
     );
   }
   if (memoryMb > ceilings.maxMemoryMb) {
-    throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${at}: limits.memoryMb is ${memoryMb}, over this host's ceiling of ${ceilings.maxMemoryMb} MiB (--max-memory-mb)`);
+    throw new ModelwatchError(
+      'PLUGIN_INVALID_MANIFEST',
+      `${at}: limits.memoryMb is ${memoryMb}, over this host's ceiling of ${ceilings.maxMemoryMb} MiB (--max-memory-mb)`,
+    );
   }
 }
 

@@ -129,7 +129,10 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
   }
   const runnerAppConcurrency = options.runnerAppConcurrency ?? Math.max(1, runnerConcurrency - 1);
   if (!Number.isInteger(runnerAppConcurrency) || runnerAppConcurrency < 1 || runnerAppConcurrency > runnerConcurrency) {
-    throw new ModelwatchError('INVALID_OPTIONS', `runner app concurrency: ${runnerAppConcurrency} must be a whole number from 1 to the runner concurrency (${runnerConcurrency})`);
+    throw new ModelwatchError(
+      'INVALID_OPTIONS',
+      `runner app concurrency: ${runnerAppConcurrency} must be a whole number from 1 to the runner concurrency (${runnerConcurrency})`,
+    );
   }
   const maxTimeoutMs = options.maxTimeoutMs ?? 60_000;
   if (!Number.isInteger(maxTimeoutMs) || maxTimeoutMs < 10 || maxTimeoutMs > 600_000) {

@@ -48,8 +48,14 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('retention', { type: 'string', describe: 'how long events and rows are kept (default 7d)' })
             .option('runners', { type: 'number', describe: 'app-runner processes to start (default 1; 0 = runners run elsewhere)' })
             .option('runner-concurrency', { type: 'number', describe: 'windows each runner works on at once (default 2)' })
-            .option('runner-app-concurrency', { type: 'number', describe: "windows of one plugin each runner works on at once (default: runner concurrency - 1, at least 1)" })
-            .option('runner-memory-mb', { type: 'number', describe: 'memory bound of each runner process in MiB (default runner concurrency x 2 x max memory + 512)' })
+            .option('runner-app-concurrency', {
+              type: 'number',
+              describe: 'windows of one plugin each runner works on at once (default: runner concurrency - 1, at least 1)',
+            })
+            .option('runner-memory-mb', {
+              type: 'number',
+              describe: 'memory bound of each runner process in MiB (default runner concurrency x 2 x max memory + 512)',
+            })
             .option('max-timeout-ms', { type: 'number', describe: "ceiling on a plugin's limits.timeoutMs, refused at publish above it (default 60000)" })
             .option('max-memory-mb', { type: 'number', describe: "ceiling on a plugin's limits.memoryMb, refused at publish above it (default 512)" })
             .option('influx-url', { type: 'string', describe: 'InfluxDB URL for time series (env MODELWATCH_INFLUX_URL)' })
