@@ -17,8 +17,9 @@ export function cutMarker(cut: number): string {
 /** `text` cut to `max` characters, with the marker saying how many were cut. */
 export function cutText(text: string, max: number): string {
   if (text.length <= max) return text;
-  const marker = cutMarker(text.length - max);
-  return text.slice(0, Math.max(0, max - marker.length)) + marker;
+  // room for the longest marker: the count cut has no more digits than the length
+  const kept = Math.max(0, max - cutMarker(text.length).length);
+  return text.slice(0, kept) + cutMarker(text.length - kept);
 }
 
 /**
