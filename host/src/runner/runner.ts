@@ -59,6 +59,8 @@ export interface AppRunnerOptions {
 
 /** How long a task handed back for its plugin's share of the slots waits before it is delivered again. */
 export const DEFER_MS = 1000;
+/** Tasks handed back in a row, per slot, before a runner waits for one of its windows to end before it takes more. */
+const MAX_DEFERRALS_PER_SLOT = 4;
 
 /**
  * Deliveries of a task beyond its attempts: a runner that dies takes the windows it was
@@ -93,6 +95,10 @@ export class AppRunner {
   /** The windows in a sandbox now: what a crash report of this runner names. */
   private readonly inSandbox = new Set<CrashReport>();
   private stopWatch: (() => void) | undefined;
+  /** Windows being worked on (tasks handed back are not). */
+  private readonly windowsRunning = new Set<Promise<void>>();
+  /** Tasks handed back since a window last started. */
+  private deferredInARow = 0;
   /** Where this runner answers that it is connected (what its supervisor's readiness check asks). */
   readonly pingSubject = Subjects.runnerPing(randomUUID().replaceAll('-', ''));
 
@@ -153,6 +159,12 @@ export class AppRunner {
         const p = this.handle(m).finally(() => this.inflight.delete(p));
         this.inflight.add(p);
         if (this.inflight.size >= limit) await Promise.race(this.inflight);
+        // handing back task after task of plugins at their share (one plugin's backlog): wait for
+        // a window to end instead of cycling through the backlog
+        if (this.deferredInARow >= limit * MAX_DEFERRALS_PER_SLOT && this.windowsRunning.size > 0) {
+          await Promise.race(this.windowsRunning);
+          this.deferredInARow = 0;
+        }
       }
     })();
     this.log.info({ concurrency: limit }, 'runner started');
@@ -283,7 +295,11 @@ export class AppRunner {
     const running = this.perApp.get(task.app) ?? 0;
     if (running >= this.appLimit) return this.defer(m, task);
     this.perApp.set(task.app, running + 1);
+    this.deferredInARow = 0;
     const keepAlive = setInterval(() => m.working(), 1_000);
+    let ended!: () => void;
+    const window = new Promise<void>((resolve) => (ended = resolve));
+    this.windowsRunning.add(window);
     try {
       // deliveries handed back unrun are not attempts
       const attempt = m.info.deliveryCount - (m.info.deliveryCount > 1 ? await this.deferrals(task) : 0);
@@ -330,6 +346,8 @@ export class AppRunner {
       m.nak(2000);
     } finally {
       clearInterval(keepAlive);
+      this.windowsRunning.delete(window);
+      ended();
       const left = (this.perApp.get(task.app) ?? 1) - 1;
       if (left > 0) this.perApp.set(task.app, left);
       else this.perApp.delete(task.app);
@@ -338,6 +356,7 @@ export class AppRunner {
 
   /** Hand a task back unrun (its plugin has its share of this runner's slots), counted so it is not taken for an attempt. */
   private async defer(m: JsMsg, task: TaskMessage): Promise<void> {
+    this.deferredInARow++;
     try {
       const key = outputKey(task);
       const n = await this.deferrals(task);
