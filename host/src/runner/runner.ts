@@ -90,7 +90,7 @@ export class AppRunner {
   private readonly name: string;
   private readonly attempts: number;
   private readonly appLimit: number;
-  /** Windows worked on now per plugin. */
+  /** Windows worked on now per plugin version (`<app>@<version>`). */
   private readonly perApp = new Map<string, number>();
   /** The windows in a sandbox now: what a crash report of this runner names. */
   private readonly inSandbox = new Set<CrashReport>();
@@ -291,10 +291,12 @@ export class AppRunner {
       m.term();
       return;
     }
-    // this plugin has its share of the slots: hand the task back, for other plugins' tasks to pass
-    const running = this.perApp.get(task.app) ?? 0;
+    // this plugin version has its share of the slots: hand the task back, for other plugins'
+    // tasks to pass (a shadow version has a share of its own: it never holds up the active one)
+    const share = `${task.app}@${task.version}`;
+    const running = this.perApp.get(share) ?? 0;
     if (running >= this.appLimit) return this.defer(m, task);
-    this.perApp.set(task.app, running + 1);
+    this.perApp.set(share, running + 1);
     this.deferredInARow = 0;
     const keepAlive = setInterval(() => m.working(), 1_000);
     let ended!: () => void;
@@ -348,9 +350,9 @@ export class AppRunner {
       clearInterval(keepAlive);
       this.windowsRunning.delete(window);
       ended();
-      const left = (this.perApp.get(task.app) ?? 1) - 1;
-      if (left > 0) this.perApp.set(task.app, left);
-      else this.perApp.delete(task.app);
+      const left = (this.perApp.get(share) ?? 1) - 1;
+      if (left > 0) this.perApp.set(share, left);
+      else this.perApp.delete(share);
     }
   }
 
