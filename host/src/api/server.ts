@@ -31,6 +31,7 @@ import {
   type SetMonitoringReply,
   type UpdateEndpointBody,
 } from './contract.js';
+import { registerAuth, type AuthOptions } from './auth.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { LatestQuerySchema, ResultsQuerySchema, SetMonitoringBodySchema, validator } from './schemas.js';
 import { registerPluginRoutes, type LimitCeilings } from './plugins.js';
@@ -39,6 +40,7 @@ import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
 import { askWriter as sharedAskWriter, endpointRoutes } from './routes/endpoints.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
+import { DEFAULT_WEB_GUARD, webGuard, webServerOptions, type WebGuardOptions } from './web-guard.js';
 
 export interface ApiDeps {
   nc: NatsConnection;
@@ -53,8 +55,12 @@ export interface ApiDeps {
   /** The host's ceilings on plugin limits, checked at publish. */
   ceilings: LimitCeilings;
   version: string;
+  /** Tokens and scopes (`api/auth.ts`), or none with `insecureLocal`. */
+  auth: AuthOptions;
   /** What `/readyz` checks besides NATS and the streams: the other roles this process runs. */
   probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
+  /** Allowed hosts, CORS, rate limits, HTTPS. @default DEFAULT_WEB_GUARD (loopback, CORS off, HTTP) */
+  web?: WebGuardOptions;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -80,7 +86,12 @@ function endpointSummary(e: EndpointRecord) {
 export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const { js, nc, buckets } = deps;
   const log = deps.logger.child({ component: 'api' });
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 * 1024 });
+  const web = deps.web ?? DEFAULT_WEB_GUARD;
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 * 1024, ...(await webServerOptions(web)) }) as unknown as FastifyInstance;
+  // first the web guard (a foreign Host or Origin is refused before anything else), then the
+  // tokens: every route added after them has its scope checked
+  await app.register(webGuard, web);
+  registerAuth(app, deps);
   app.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
     done(null, body),
   );

@@ -2,7 +2,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { ModelwatchError } from '../errors.js';
+import { checkTokenText } from '../domain/tokens.js';
 import { parseDuration } from './duration.js';
+import { resolveWebOptions, type ResolvedWebOptions } from './web.js';
 
 /** Where results go as time series (InfluxDB v2 write API). */
 export interface InfluxOptions {
@@ -65,8 +67,31 @@ export interface HostOptions {
   logLevel?: string;
   /** Plugin folders (or folders of plugin folders) to rebuild and publish on every change: a development loop. */
   devPlugins?: readonly string[];
+  /**
+   * The bootstrap admin token (named `admin`), e.g. from a Kubernetes secret: 32 to 512 visible
+   * ASCII characters. Without it, the first start makes one and writes it to
+   * `<dataDir>/admin.token` (mode 0600). (env MODELWATCH_ADMIN_TOKEN)
+   */
+  adminToken?: string;
+  /**
+   * Serve the API without authentication: every request may do everything. Only on a loopback
+   * address (`httpHost` 127.0.0.1, ::1 or localhost); refused at start on any other. @default false
+   */
+  insecureLocal?: boolean;
   /** Which components this process runs. @default all */
   components?: ReadonlyArray<ComponentName>;
+  /**
+   * Host names (`name`, `name:port`, `[v6]:port`; `*` = any) the API answers for besides its own
+   * address and localhost, 127.0.0.1 and [::1] on its port: a request naming another `Host` is refused
+   * (DNS rebinding). (env MODELWATCH_ALLOWED_HOSTS, comma-separated)
+   */
+  allowedHosts?: readonly string[];
+  /** Origins allowed by CORS (`https://dashboard.example.com`). @default none: CORS off (env MODELWATCH_CORS_ORIGINS) */
+  corsOrigins?: readonly string[];
+  /** Requests per client (token, else address) outside the ingest routes: `N/s`, `N/min`, `N/h` or `off`. @default '3000/min' (env MODELWATCH_RATE_LIMIT) */
+  rateLimit?: string;
+  /** Serve the API over HTTPS with this certificate and key (PEM files). (env MODELWATCH_TLS_CERT, MODELWATCH_TLS_KEY) */
+  tls?: { cert: string; key: string };
   /**
    * The time of the controller (when a window is due, how often it looks) and of the serving
    * aggregator (when an interval closes): tests hand in a clock they move themselves. Arrival
@@ -99,8 +124,11 @@ export interface ResolvedHostOptions {
   influx: Required<InfluxOptions> | undefined;
   logLevel: string;
   components: ReadonlySet<ComponentName>;
+  web: ResolvedWebOptions;
   devPlugins: readonly string[];
   clock: Clock;
+  adminToken: string | undefined;
+  insecureLocal: boolean;
 }
 
 export const MIN_BASE_PERIOD_MS = 1000;
@@ -174,11 +202,20 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
   for (const c of components) {
     if (!all.includes(c)) throw new ModelwatchError('INVALID_OPTIONS', `components: unknown component '${c}' (known: ${all.join(', ')})`);
   }
+  const httpHost = options.httpHost ?? env.MODELWATCH_HTTP_HOST ?? '127.0.0.1';
+  const insecureLocal = options.insecureLocal ?? false;
+  if (insecureLocal && !isLoopback(httpHost)) {
+    throw new ModelwatchError(
+      'INVALID_OPTIONS',
+      `insecure local: --insecure-local serves the API without authentication, so only on a loopback address (127.0.0.1, ::1, localhost), not on '${httpHost}'; give --http-host 127.0.0.1, or drop --insecure-local and use tokens`,
+    );
+  }
+  const adminToken = options.adminToken ?? env.MODELWATCH_ADMIN_TOKEN;
   return {
     dataDir: resolve(options.dataDir ?? env.MODELWATCH_DATA_DIR ?? join(homedir(), '.modelwatch')),
     natsUrl: options.natsUrl ?? env.MODELWATCH_NATS_URL,
     httpPort,
-    httpHost: options.httpHost ?? env.MODELWATCH_HTTP_HOST ?? '127.0.0.1',
+    httpHost,
     basePeriodMs,
     basePeriodExplicit: basePeriodRaw !== undefined,
     allowedLatenessMs: parseDuration(options.allowedLateness ?? env.MODELWATCH_ALLOWED_LATENESS ?? '30s', 'allowed lateness'),
@@ -196,9 +233,18 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     influx,
     logLevel: options.logLevel ?? env.MODELWATCH_LOG_LEVEL ?? 'info',
     components,
+    web: resolveWebOptions(options, env),
     devPlugins: options.devPlugins ?? [],
     clock: options.clock ?? systemClock,
+    adminToken: adminToken === undefined ? undefined : checkTokenText(adminToken, 'admin token (MODELWATCH_ADMIN_TOKEN)'),
+    insecureLocal,
   };
+}
+
+/** Whether an address to listen on is a loopback one: only this machine reaches it. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 function intEnv(v: string | undefined, name: string): number | undefined {

@@ -177,6 +177,26 @@ const factorySource = (code: string) =>
   `Object.defineProperty(globalThis, '${FACTORY_GLOBAL}', { configurable: true, value: function () {\n${code}\n;return typeof ${BUNDLE_GLOBAL} === 'undefined' ? undefined : ${BUNDLE_GLOBAL};\n} });`;
 
 /** A reference to one of the runtime's operations (its exports), typed by the runtime's module. */
+/**
+ * V8's code cache of the sandbox runtime's module, made by the first isolate that compiles it and
+ * given to every later one (a new version, a context replaced after a dirty realm): they skip
+ * parsing it. Keyed by the code (one runtime per process); V8 checks the data and rejects what
+ * does not fit, and then the next compile makes it anew.
+ */
+let runtimeCache: { code: string; data: ivm.ExternalCopy<ArrayBuffer> } | undefined;
+
+async function compileRuntime(isolate: ivm.Isolate, code: string): Promise<ivm.Module> {
+  const cached = runtimeCache?.code === code ? runtimeCache.data : undefined;
+  const module = await isolate.compileModule(code, {
+    filename: RUNTIME_FILENAME,
+    ...(cached ? { cachedData: cached } : { produceCachedData: true }),
+  });
+  const result = module as ivm.Module & ivm.CachedDataResult & { cachedDataRejected?: boolean };
+  if (cached && result.cachedDataRejected) runtimeCache = undefined;
+  else if (!cached && result.cachedData) runtimeCache = { code, data: result.cachedData };
+  return module;
+}
+
 type RuntimeOperation<K extends keyof typeof Runtime> = ivm.Reference<(typeof Runtime)[K]>;
 
 /** A context with the runtime evaluated in it and the plugin's factory defined. */
@@ -509,7 +529,7 @@ export class PluginSandbox implements Sandbox {
       }
     };
     try {
-      runtime = await isolate.compileModule(this.runtimeCode, { filename: RUNTIME_FILENAME });
+      runtime = await compileRuntime(isolate, this.runtimeCode);
       await runtime.instantiate(context, (specifier) => {
         throw new Error(`the sandbox runtime imports nothing (it asked for '${specifier}')`);
       });

@@ -25,6 +25,12 @@ interface HostStartArgs extends GlobalArgs {
   'dev-plugins'?: string[];
   'window-attempts'?: number;
   'quarantine-after'?: number;
+  'insecure-local'?: boolean;
+  'allowed-hosts'?: string;
+  'cors-origins'?: string;
+  'rate-limit'?: string;
+  'tls-cert'?: string;
+  'tls-key'?: string;
 }
 
 /** `modelwatch host start`: run a host until Ctrl-C. */
@@ -38,7 +44,6 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'start a host (stream processor, controller, app runners, writer, HTTP API); Ctrl-C stops it cleanly',
         (b) =>
           b
-            .option('data-dir', { type: 'string', describe: 'folder for results and the owned nats-server (default ~/.modelwatch, env MODELWATCH_DATA_DIR)' })
             .option('nats', { type: 'string', describe: 'NATS URL; without it the host starts and owns a local nats-server (env MODELWATCH_NATS_URL)' })
             .option('http-port', { type: 'number', describe: 'HTTP API port (default 7077, 0 = any free port)' })
             .option('http-host', { type: 'string', describe: 'HTTP API address (default 127.0.0.1)' })
@@ -65,6 +70,25 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('log-level', { type: 'string', describe: 'trace, debug, info, warn, error (default info)' })
             .option('window-attempts', { type: 'number', describe: 'tries of a window before it is recorded as failed (default 3)' })
             .option('quarantine-after', { type: 'number', describe: 'failed windows in a row that quarantine a plugin (default 5)' })
+            .option('insecure-local', {
+              type: 'boolean',
+              describe: 'serve the HTTP API without authentication (every request may do everything); refused unless --http-host is a loopback address',
+            })
+            .option('allowed-hosts', {
+              type: 'string',
+              describe:
+                'host names the API answers for besides its address and localhost, comma-separated: name, name:port, * = any (env MODELWATCH_ALLOWED_HOSTS)',
+            })
+            .option('cors-origins', {
+              type: 'string',
+              describe: 'origins allowed by CORS, comma-separated (default none: CORS off; env MODELWATCH_CORS_ORIGINS)',
+            })
+            .option('rate-limit', {
+              type: 'string',
+              describe: 'requests per client outside ingest: N/s, N/min, N/h or off (default 3000/min; env MODELWATCH_RATE_LIMIT)',
+            })
+            .option('tls-cert', { type: 'string', describe: 'certificate (PEM) to serve the API over HTTPS, with --tls-key (env MODELWATCH_TLS_CERT)' })
+            .option('tls-key', { type: 'string', describe: 'private key (PEM) of --tls-cert (env MODELWATCH_TLS_KEY)' })
             .option('dev-plugins', { type: 'string', array: true, describe: 'plugin folders to rebuild and publish on every save (development)' })
             .example('$0 host start --base-period 5s', 'windows of five seconds, local nats-server in ~/.modelwatch'),
         async (args) => {
@@ -87,6 +111,11 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args['window-attempts'] !== undefined && { windowAttempts: args['window-attempts'] }),
             ...(args['quarantine-after'] !== undefined && { quarantineAfter: args['quarantine-after'] }),
             ...(args['dev-plugins'] !== undefined && { devPlugins: args['dev-plugins'] }),
+            ...(args['insecure-local'] === true && { insecureLocal: true }),
+            ...(args['allowed-hosts'] !== undefined && { allowedHosts: [args['allowed-hosts']] }),
+            ...(args['cors-origins'] !== undefined && { corsOrigins: [args['cors-origins']] }),
+            ...(args['rate-limit'] !== undefined && { rateLimit: args['rate-limit'] }),
+            ...((args['tls-cert'] !== undefined || args['tls-key'] !== undefined) && { tls: { cert: args['tls-cert'] ?? '', key: args['tls-key'] ?? '' } }),
             ...(args['influx-url'] !== undefined && {
               influx: { url: args['influx-url'], token: args['influx-token'] ?? '', org: args['influx-org'] ?? '', bucket: args['influx-bucket'] ?? '' },
             }),
