@@ -65,6 +65,14 @@ describe('modelwatch commands and flags', () => {
       '1',
       '--runner-concurrency',
       '3',
+      '--runner-app-concurrency',
+      '2',
+      '--runner-memory-mb',
+      '2048',
+      '--max-timeout-ms',
+      '50000',
+      '--max-memory-mb',
+      '256',
       '--window-attempts',
       '2',
       '--quarantine-after',
@@ -91,7 +99,7 @@ describe('modelwatch commands and flags', () => {
     await dir?.[Symbol.asyncDispose]();
   });
 
-  it('host start: --retention, --runner-concurrency, --dev-plugins and --influx-* take effect', async () => {
+  it('host start: --retention, --runner-concurrency, --runner-app-concurrency, --runner-memory-mb, --dev-plugins and --influx-* take effect', async () => {
     // the streams keep events and rows for the retention given
     const natsUrl = await waitFor('the line naming its NATS URL', () => /NATS (nats:\/\/[^,\s]+)/.exec(host.output())?.[1]);
     // the host's own nats-server lets in only its roles: this test reads as the host
@@ -107,7 +115,12 @@ describe('modelwatch commands and flags', () => {
       for (const pid of host.runnerPids()) if ((await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes('runner-main')) return pid;
       return undefined;
     });
-    expect((await readFile(`/proc/${runner}/environ`, 'utf8')).split('\0')).toContain('MODELWATCH_RUNNER_CONCURRENCY=3');
+    const environ = (await readFile(`/proc/${runner}/environ`, 'utf8')).split('\0');
+    expect(environ).toContain('MODELWATCH_RUNNER_CONCURRENCY=3');
+    // two of them of one plugin at most, and the runner bounded to 2 GiB (its own heap too)
+    expect(environ).toContain('MODELWATCH_RUNNER_APP_CONCURRENCY=2');
+    expect(environ).toContain('MODELWATCH_RUNNER_MEMORY_MB=2048');
+    expect((await readFile(`/proc/${runner}/cmdline`, 'utf8')).split('\0')).toContain('--max-old-space-size=2048');
     // the plugin folder was built and published as a development version
     const dev = await waitFor('the dev plugin', async () => (await json<PluginRecord[]>('plugin', 'list')).find((p) => p.name === 'dev-rows'));
     expect(dev.activeVersion).toMatch(/^1\.0\.0-dev\.\d+$/);

@@ -76,6 +76,11 @@ export const Buckets = {
   controller: 'mw_controller',
   /** Windows whose plugin crashed its runner: recorded as failed, never run again (key: window key). */
   poison: 'mw_poison',
+  /**
+   * Deliveries of a task a runner handed back without running it, because it already ran as many
+   * windows of that plugin as it may at once (key: window key): not attempts of the window.
+   */
+  deferrals: 'mw_deferrals',
   /** Batches of historical events, key `<endpoint name>.<batch id>`: ingested, then dispatched. */
   batches: 'mw_batches',
   /** Failure streaks per plugin version and endpoint, key `<app>.<version>.<endpoint id>`, counted in window order by the writer. */

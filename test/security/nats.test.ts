@@ -119,7 +119,7 @@ describe('NATS: authentication, role permissions and output binding on the owned
     expect((await denied).message).toMatch(/permissions violation/i);
   });
 
-  it('a runner under its credentials does the rest of its job: reference rows, ground truth (labels by the ingest role), artifacts', async () => {
+  it('a runner under its credentials does the rest of its job: reference rows, ground truth (labels by the ingest role), artifacts, deferrals', async () => {
     await publishDir(client, PROBE);
     await publishDir(client, ARTIFACTS);
     await client.createEndpoint({ name: 'duties', featureNames: ['x'], labelNames: ['y'] });
@@ -141,6 +141,10 @@ describe('NATS: authentication, role permissions and output binding on the owned
     const maker = stored.find((w) => w.app === 'artifact-maker')!;
     expect(maker.outcome).toBe('ok');
     expect(maker.artifacts?.map((a) => a.name).sort()).toEqual(['plot.svg', 'rows.csv']);
+    // a task handed back unrun (its plugin at its share of the runner's slots) is counted in mw_deferrals
+    const deferrals = await new Kvm(await as('runner')).open(Buckets.deferrals);
+    await deferrals.put('probe.app.1', '1');
+    expect((await deferrals.get('probe.app.1'))?.string()).toBe('1');
   });
 
   it('refuses and counts forged outputs for future windows, even under the runner identity with the old message id, and stores the real results', async () => {

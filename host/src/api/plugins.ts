@@ -58,6 +58,32 @@ export interface PluginRoutesDeps {
   logger: Logger;
   /** The key of the output binding: the outputs `plugin evaluate --write` publishes are bound with it, else the writer refuses them. */
   bindingKey?: BindingKey;
+  /** The host's ceilings on a plugin's limits (`--max-timeout-ms`, `--max-memory-mb`): a manifest above one is refused at publish. */
+  ceilings: LimitCeilings;
+}
+
+/** The host's ceilings on plugin.json `limits`: the operative ones (plugin.schema.json's maxima are wider). */
+export interface LimitCeilings {
+  maxTimeoutMs: number;
+  maxMemoryMb: number;
+}
+
+/** Refuses a manifest whose limits are above the host's ceilings, naming the ceiling. */
+export function checkCeilings(manifest: Pick<ResolvedManifest, 'name' | 'version' | 'limits'>, ceilings: LimitCeilings): void {
+  const { timeoutMs, memoryMb } = manifest.limits;
+  const at = `${manifest.name}@${manifest.version}`;
+  if (timeoutMs > ceilings.maxTimeoutMs) {
+    throw new ModelwatchError(
+      'PLUGIN_INVALID_MANIFEST',
+      `${at}: limits.timeoutMs is ${timeoutMs}, over this host's ceiling of ${ceilings.maxTimeoutMs} ms (--max-timeout-ms)`,
+    );
+  }
+  if (memoryMb > ceilings.maxMemoryMb) {
+    throw new ModelwatchError(
+      'PLUGIN_INVALID_MANIFEST',
+      `${at}: limits.memoryMb is ${memoryMb}, over this host's ceiling of ${ceilings.maxMemoryMb} MiB (--max-memory-mb)`,
+    );
+  }
 }
 
 /** What the monitoring routes use of the plugin lifecycle. */
@@ -173,6 +199,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
   /** Check, dry-run and store a bundle: `POST /api/v1/plugins`, and a default app at `monitoring enable`. */
   const publish = async (body: PublishPluginBody): Promise<{ record: PublishPluginReply; created: boolean }> => {
     const manifest = resolveManifest(body.manifest);
+    checkCeilings(manifest, deps.ceilings);
     const config = body.config ?? manifest.config;
     validateConfig(config, manifest.configSchema, manifest.name);
     const digest = createHash('sha256').update(body.code).digest('hex');

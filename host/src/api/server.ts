@@ -37,7 +37,7 @@ import {
 import { registerAuth, type AuthOptions } from './auth.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { LatestQuerySchema, ResultsQuerySchema, SetMonitoringBodySchema, validator } from './schemas.js';
-import { registerPluginRoutes } from './plugins.js';
+import { registerPluginRoutes, type LimitCeilings } from './plugins.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
@@ -58,6 +58,8 @@ export interface ApiDeps {
   retentionMs: number;
   /** The most feature (and output) names an endpoint may have. @default 10,000 */
   maxFeatures?: number;
+  /** The host's ceilings on plugin limits, checked at publish. */
+  ceilings: LimitCeilings;
   version: string;
   /** Tokens and scopes (`api/auth.ts`), or none with `insecureLocal`. */
   auth: AuthOptions;
@@ -274,6 +276,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     jsm: deps.jsm,
     buckets,
     logger: deps.logger,
+    ceilings: deps.ceilings,
     ...(deps.bindingKey ? { bindingKey: deps.bindingKey } : {}),
   });
 

@@ -66,6 +66,21 @@ export interface HostOptions {
   runners?: number;
   /** Windows a runner works on at once. @default 2 */
   runnerConcurrency?: number;
+  /**
+   * Windows of one plugin a runner works on at once (of its `runnerConcurrency`): the rest of its
+   * slots stay for other plugins, so one plugin never holds every slot. @default runnerConcurrency - 1, at least 1
+   */
+  runnerAppConcurrency?: number;
+  /** Ceiling on a plugin's `limits.timeoutMs`: a manifest above it is refused at publish. @default 60000 */
+  maxTimeoutMs?: number;
+  /** Ceiling on a plugin's `limits.memoryMb`: a manifest above it is refused at publish. @default 512 */
+  maxMemoryMb?: number;
+  /**
+   * Memory bound of each runner process, in MiB: its own heap limit (`--max-old-space-size`), and
+   * the resident size past which it stops, records the window it was running as failed and is
+   * restarted. @default runnerConcurrency x 2 x maxMemoryMb + 512
+   */
+  runnerMemoryMb?: number;
   /** Tries of a window (app failures, runner crashes) before it is recorded as failed. @default 3 */
   windowAttempts?: number;
   /** A plugin that fails this many windows in a row is quarantined (disabled until re-enabled or republished). @default 5 */
@@ -128,6 +143,10 @@ export interface ResolvedHostOptions {
   retentionMs: number;
   runners: number;
   runnerConcurrency: number;
+  runnerAppConcurrency: number;
+  maxTimeoutMs: number;
+  maxMemoryMb: number;
+  runnerMemoryMb: number;
   windowAttempts: number;
   quarantineAfter: number;
   influx: Required<InfluxOptions> | undefined;
@@ -164,6 +183,25 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
   const runnerConcurrency = options.runnerConcurrency ?? 2;
   if (!Number.isInteger(runnerConcurrency) || runnerConcurrency < 1) {
     throw new ModelwatchError('INVALID_OPTIONS', `runner concurrency: ${runnerConcurrency} must be a positive whole number`);
+  }
+  const runnerAppConcurrency = options.runnerAppConcurrency ?? Math.max(1, runnerConcurrency - 1);
+  if (!Number.isInteger(runnerAppConcurrency) || runnerAppConcurrency < 1 || runnerAppConcurrency > runnerConcurrency) {
+    throw new ModelwatchError(
+      'INVALID_OPTIONS',
+      `runner app concurrency: ${runnerAppConcurrency} must be a whole number from 1 to the runner concurrency (${runnerConcurrency})`,
+    );
+  }
+  const maxTimeoutMs = options.maxTimeoutMs ?? 60_000;
+  if (!Number.isInteger(maxTimeoutMs) || maxTimeoutMs < 10 || maxTimeoutMs > 600_000) {
+    throw new ModelwatchError('INVALID_OPTIONS', `max timeout: ${maxTimeoutMs} ms must be a whole number of milliseconds from 10 to 600000`);
+  }
+  const maxMemoryMb = options.maxMemoryMb ?? 512;
+  if (!Number.isInteger(maxMemoryMb) || maxMemoryMb < 8 || maxMemoryMb > 4096) {
+    throw new ModelwatchError('INVALID_OPTIONS', `max memory: ${maxMemoryMb} MiB must be a whole number from 8 to 4096`);
+  }
+  const runnerMemoryMb = options.runnerMemoryMb ?? runnerConcurrency * 2 * maxMemoryMb + 512;
+  if (!Number.isInteger(runnerMemoryMb) || runnerMemoryMb < 256) {
+    throw new ModelwatchError('INVALID_OPTIONS', `runner memory: ${runnerMemoryMb} MiB must be a whole number of at least 256`);
   }
   const windowAttempts = options.windowAttempts ?? 3;
   if (!Number.isInteger(windowAttempts) || windowAttempts < 1 || windowAttempts > 20) {
@@ -238,6 +276,10 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     retentionMs: parseDuration(options.retention ?? env.MODELWATCH_RETENTION ?? '7d', 'retention'),
     runners,
     runnerConcurrency,
+    runnerAppConcurrency,
+    maxTimeoutMs,
+    maxMemoryMb,
+    runnerMemoryMb,
     windowAttempts,
     quarantineAfter,
     influx,

@@ -99,7 +99,7 @@ export interface RolePermissions {
 /**
  * What each role may publish and subscribe to. The host may do anything. A runner consumes
  * tasks through the `runners` consumer only, reads rows, labels, plugin and endpoint records,
- * poison marks, bundles and references, writes artifacts, publishes outputs and plugin logs,
+ * poison marks, bundles and references, writes artifacts and its deferrals, publishes outputs and plugin logs,
  * and answers the runner services; it cannot read events, outputs or `mw_secrets`, nor consume
  * the writer's consumer. Ingest publishes events and labels, and hears its own publish acks.
  */
@@ -120,6 +120,7 @@ export function rolePermissions(role: NatsRole): RolePermissions {
     `KV_${Buckets.endpoints}`,
     `KV_${Buckets.plugins}`,
     `KV_${Buckets.poison}`,
+    `KV_${Buckets.deferrals}`,
     `OBJ_${BUNDLE_STORE}`,
     `OBJ_${REFERENCE_STORE}`,
     `OBJ_${ARTIFACT_STORE}`,
@@ -135,6 +136,8 @@ export function rolePermissions(role: NatsRole): RolePermissions {
         `$JS.API.CONSUMER.INFO.${Streams.tasks}.${Consumers.runners}`,
         `$JS.API.CONSUMER.MSG.NEXT.${Streams.tasks}.${Consumers.runners}`,
         `$JS.ACK.${Streams.tasks}.${Consumers.runners}.>`,
+        // tasks handed back unrun (a plugin at its share of the runner's slots) are counted
+        `$KV.${Buckets.deferrals}.>`,
         // artifacts: chunks and metadata, and the purge of a replaced object's chunks
         `$O.${ARTIFACT_STORE}.>`,
         `$JS.API.STREAM.PURGE.OBJ_${ARTIFACT_STORE}`,

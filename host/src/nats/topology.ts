@@ -125,7 +125,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   });
   const kvm = new Kvm(nc);
   // poison marks and streaks of windows older than the retention are of no use: they expire
-  const expiring = new Set<string>([Buckets.poison, Buckets.streaks]);
+  const expiring = new Set<string>([Buckets.poison, Buckets.streaks, Buckets.deferrals]);
   for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1, ...(expiring.has(b) ? { ttl: opts.retentionMs } : {}) });
   const objm = new Objm(nc);
   await objm.create(BUNDLE_STORE);
@@ -161,6 +161,7 @@ export interface Buckets {
   controller: KV;
   batches: KV;
   poison: KV;
+  deferrals: KV;
   streaks: KV;
   tokens: KV;
   bundles: ObjectStore;
@@ -171,18 +172,19 @@ export interface Buckets {
 export async function openBuckets(nc: NatsConnection): Promise<Buckets> {
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
-  const [endpoints, plugins, settings, controller, batches, poison, streaks, tokens, bundles, references, artifacts] = await Promise.all([
+  const [endpoints, plugins, settings, controller, batches, poison, deferrals, streaks, tokens, bundles, references, artifacts] = await Promise.all([
     kvm.open(Buckets.endpoints),
     kvm.open(Buckets.plugins),
     kvm.open(Buckets.settings),
     kvm.open(Buckets.controller),
     kvm.open(Buckets.batches),
     kvm.open(Buckets.poison),
+    kvm.open(Buckets.deferrals),
     kvm.open(Buckets.streaks),
     kvm.open(Buckets.tokens),
     objm.open(BUNDLE_STORE),
     objm.open(REFERENCE_STORE),
     objm.open(ARTIFACT_STORE),
   ]);
-  return { endpoints, plugins, settings, controller, batches, poison, streaks, tokens, bundles, references, artifacts };
+  return { endpoints, plugins, settings, controller, batches, poison, deferrals, streaks, tokens, bundles, references, artifacts };
 }

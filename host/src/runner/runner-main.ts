@@ -37,6 +37,8 @@ const runner = new AppRunner({
   logger,
   concurrency: Number(process.env.MODELWATCH_RUNNER_CONCURRENCY ?? 2),
   windowAttempts: Number(process.env.MODELWATCH_WINDOW_ATTEMPTS ?? 3),
+  ...(process.env.MODELWATCH_RUNNER_APP_CONCURRENCY ? { appConcurrency: Number(process.env.MODELWATCH_RUNNER_APP_CONCURRENCY) } : {}),
+  ...(process.env.MODELWATCH_RUNNER_MEMORY_MB ? { memoryMb: Number(process.env.MODELWATCH_RUNNER_MEMORY_MB) } : {}),
   ...(process.env.MODELWATCH_RUNNER_NAME ? { name: process.env.MODELWATCH_RUNNER_NAME } : {}),
 });
 await runner.start();

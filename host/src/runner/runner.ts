@@ -11,6 +11,7 @@ import {
   type BundleRequest,
   type CheckReply,
   type CheckRequest,
+  type CrashReport,
   type DryRunReply,
   type DryRunRequest,
   type DryRunResult,
@@ -34,6 +35,7 @@ import { openBuckets, type Buckets } from '../nats/topology.js';
 import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
 import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS } from './dry-run.js';
+import { watchMemory } from './memory.js';
 import { loadSandboxRuntime } from './runtime-bundle.js';
 import { createSandbox, type LogLine, type SampleData, type Sandbox, type SandboxInput, type WindowArtifact } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
@@ -48,7 +50,20 @@ export interface AppRunnerOptions {
   windowAttempts?: number;
   /** Shown in outputs and logs. @default `<hostname>:<pid>` */
   name?: string;
+  /**
+   * Windows of one plugin worked on at once (of `concurrency`): a task of a plugin at its count is
+   * handed back (nak, after DEFER_MS) without counting as an attempt, so the other slots stay for
+   * other plugins. @default concurrency - 1, at least 1
+   */
+  appConcurrency?: number;
+  /** Memory bound of this process in MiB: past it, the runner reports the window it ran and stops (see memory.ts). */
+  memoryMb?: number;
 }
+
+/** How long a task handed back for its plugin's share of the slots waits before it is delivered again. */
+export const DEFER_MS = 1000;
+/** Tasks handed back in a row, per slot, before a runner waits for one of its windows to end before it takes more. */
+const MAX_DEFERRALS_PER_SLOT = 4;
 
 /**
  * Deliveries of a task beyond its attempts: a runner that dies takes the windows it was
@@ -77,12 +92,23 @@ export class AppRunner {
   private readonly log: Logger;
   private readonly name: string;
   private readonly attempts: number;
+  private readonly appLimit: number;
+  /** Windows worked on now per plugin version (`<app>@<version>`). */
+  private readonly perApp = new Map<string, number>();
+  /** The windows in a sandbox now: what a crash report of this runner names. */
+  private readonly inSandbox = new Set<CrashReport>();
+  private stopWatch: (() => void) | undefined;
+  /** Windows being worked on (tasks handed back are not). */
+  private readonly windowsRunning = new Set<Promise<void>>();
+  /** Tasks handed back since a window last started. */
+  private deferredInARow = 0;
   /** Where this runner answers that it is connected (what its supervisor's readiness check asks). */
   readonly pingSubject = Subjects.runnerPing(randomUUID().replaceAll('-', ''));
 
   constructor(private readonly opts: AppRunnerOptions) {
     this.name = opts.name ?? `${hostname()}:${process.pid}`;
     this.attempts = opts.windowAttempts ?? 3;
+    this.appLimit = opts.appConcurrency ?? Math.max(1, (opts.concurrency ?? 2) - 1);
     this.log = opts.logger.child({ component: 'runner', runner: this.name });
   }
 
@@ -90,6 +116,7 @@ export class AppRunner {
     const { nc } = this.opts;
     // the sandbox runtime, bundled before the first window needs it (a broken installation fails here)
     await loadSandboxRuntime();
+    if (this.opts.memoryMb) this.stopWatch = watchMemory(this.opts.memoryMb, () => [...this.inSandbox]);
     this.js = jetstream(nc);
     this.jsm = await jetstreamManager(nc);
     this.buckets = await openBuckets(nc);
@@ -135,12 +162,19 @@ export class AppRunner {
         const p = this.handle(m).finally(() => this.inflight.delete(p));
         this.inflight.add(p);
         if (this.inflight.size >= limit) await Promise.race(this.inflight);
+        // handing back task after task of plugins at their share (one plugin's backlog): wait for
+        // a window to end instead of cycling through the backlog
+        if (this.deferredInARow >= limit * MAX_DEFERRALS_PER_SLOT && this.windowsRunning.size > 0) {
+          await Promise.race(this.windowsRunning);
+          this.deferredInARow = 0;
+        }
       }
     })();
     this.log.info({ concurrency: limit }, 'runner started');
   }
 
   async stop(): Promise<void> {
+    this.stopWatch?.();
     for (const s of this.subs) s.unsubscribe();
     await this.messages?.close();
     await this.loop;
@@ -270,9 +304,20 @@ export class AppRunner {
       });
       return;
     }
-    const attempt = m.info.deliveryCount;
+    // this plugin version has its share of the slots: hand the task back, for other plugins'
+    // tasks to pass (a shadow version has a share of its own: it never holds up the active one)
+    const share = `${task.app}@${task.version}`;
+    const running = this.perApp.get(share) ?? 0;
+    if (running >= this.appLimit) return this.defer(m, task);
+    this.perApp.set(share, running + 1);
+    this.deferredInARow = 0;
     const keepAlive = setInterval(() => m.working(), 1_000);
+    let ended!: () => void;
+    const window = new Promise<void>((resolve) => (ended = resolve));
+    this.windowsRunning.add(window);
     try {
+      // deliveries handed back unrun are not attempts
+      const attempt = m.info.deliveryCount - (m.info.deliveryCount > 1 ? await this.deferrals(task) : 0);
       let output: AppOutputMessage;
       const artifacts: WindowArtifact[] = [];
       if (attempt > 1 && (await this.buckets.poison.get(outputKey(task)))) {
@@ -319,7 +364,30 @@ export class AppRunner {
       m.nak(2000);
     } finally {
       clearInterval(keepAlive);
+      this.windowsRunning.delete(window);
+      ended();
+      const left = (this.perApp.get(share) ?? 1) - 1;
+      if (left > 0) this.perApp.set(share, left);
+      else this.perApp.delete(share);
     }
+  }
+
+  /** Hand a task back unrun (its plugin has its share of this runner's slots), counted so it is not taken for an attempt. */
+  private async defer(m: JsMsg, task: TaskMessage): Promise<void> {
+    this.deferredInARow++;
+    try {
+      const key = outputKey(task);
+      const n = await this.deferrals(task);
+      await this.buckets.deferrals.put(key, String(n + 1));
+    } catch (err) {
+      this.log.warn({ err, app: task.app }, 'could not count a deferred task');
+    }
+    m.nak(DEFER_MS);
+  }
+
+  private async deferrals(task: TaskMessage): Promise<number> {
+    const e = await this.buckets.deferrals.get(outputKey(task));
+    return e && e.operation === 'PUT' ? Number(e.string()) || 0 : 0;
   }
 
   private base(task: TaskMessage, attempts: number): AppOutputMessage {
@@ -377,7 +445,25 @@ export class AppRunner {
     const started = performance.now();
     try {
       const logged: WindowArtifact[] = [];
-      const json = await sandbox.run(input, { onLog: (line) => this.pluginLog(line, task), onArtifact: (a) => logged.push(a) });
+      const running: CrashReport = {
+        app: task.app,
+        version: task.version,
+        message: '',
+        window: {
+          endpointId: task.endpointId,
+          endpointName: task.endpointName,
+          windowStart: task.windowStart,
+          windowEnd: task.windowEnd,
+          ...(task.shadow ? { shadow: true as const } : {}),
+        },
+      };
+      this.inSandbox.add(running);
+      let json: string;
+      try {
+        json = await sandbox.run(input, { onLog: (line) => this.pluginLog(line, task), onArtifact: (a) => logged.push(a) });
+      } finally {
+        this.inSandbox.delete(running);
+      }
       const durationMs = performance.now() - started;
       let normalized;
       try {

@@ -389,6 +389,7 @@ export class PluginSandbox implements Sandbox {
       if (out.length > MAX_OUTPUT_CHARS) {
         throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned ${out.length} characters of output, over the limit of ${MAX_OUTPUT_CHARS}`);
       }
+      await this.checkMemory(isolate);
       return out;
     } catch (err) {
       failed = true;
@@ -403,6 +404,24 @@ export class PluginSandbox implements Sandbox {
       clock?.stop();
       // After a failure the isolate may hold late rejections or broken state: start over.
       if (failed || isolate.isDisposed) this.disposeIsolate();
+    }
+  }
+
+  /**
+   * What the isolate holds once the call is over, its heap and what lives outside it (ArrayBuffers
+   * and other external allocations), against the plugin's limit: over it, the window fails with
+   * APP_MEMORY_LIMIT and the isolate is thrown away (isolated-vm checks at its garbage
+   * collections and allocations, which a window can end between).
+   */
+  private async checkMemory(isolate: ivm.Isolate): Promise<void> {
+    const heap = await isolate.getHeapStatistics();
+    const used = heap.used_heap_size + heap.externally_allocated_size;
+    const limit = this.opts.limits.memoryMb * 1024 * 1024;
+    if (used > limit) {
+      throw new ModelwatchError(
+        'APP_MEMORY_LIMIT',
+        `${this.label()} exceeded its memory limit of ${this.opts.limits.memoryMb} MB: it holds ${Math.round(used / 1048576)} MB (heap and external allocations) after its window`,
+      );
     }
   }
 
@@ -560,10 +579,14 @@ export class PluginSandbox implements Sandbox {
     return JSON.stringify(text);
   }
 
-  /** A log line of a window (at most MAX_LOG_LINES_PER_WINDOW a window, each part cut to MAX_LOG_LINE_CHARS). */
+  /**
+   * A log line of a window, cut in the isolate already (isolate/logs.ts); checked again: at most
+   * MAX_LOG_LINES_PER_WINDOW a window and the line saying how many more were dropped, each part at
+   * most MAX_LOG_LINE_CHARS.
+   */
   private log(seq: unknown, level: unknown, message: unknown, fields: unknown): void {
     const w = typeof seq === 'number' ? this.recent.get(seq) : undefined;
-    if (!w?.onLog || ++w.logs > MAX_LOG_LINES_PER_WINDOW) return;
+    if (!w?.onLog || ++w.logs > MAX_LOG_LINES_PER_WINDOW + 1) return;
     const lvl = level === 'debug' || level === 'warn' || level === 'error' ? level : 'info';
     w.onLog({ level: lvl, message: String(message).slice(0, MAX_LOG_LINE_CHARS), fields: String(fields).slice(0, MAX_LOG_LINE_CHARS) });
   }

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { CRASH_MARKER, type CrashReport } from '@modelwatch/protocol';
 import type { NatsSecurity } from '../config/options.js';
 import type { Logger } from '../logger.js';
+import { RUNNER_MEMORY_BOUND } from './memory.js';
 
 export interface SupervisorOptions {
   count: number;
@@ -11,6 +12,13 @@ export interface SupervisorOptions {
   /** The runners' credentials and TLS files (`MODELWATCH_NATS_CREDS`, `MODELWATCH_NATS_TLS_*` of the runner process). */
   natsSecurity?: NatsSecurity;
   concurrency: number;
+  /** Windows of one plugin a runner works on at once. @default concurrency - 1, at least 1 */
+  appConcurrency?: number;
+  /**
+   * Memory bound of each runner, in MiB: its heap limit (`--max-old-space-size`) and the resident
+   * size past which it stops (reporting the window it ran) and is restarted. @default none
+   */
+  memoryMb?: number;
   windowAttempts: number;
   logLevel: string;
   logger: Logger;
@@ -66,12 +74,16 @@ export class RunnerSupervisor {
       if (file) env[name] = file;
       else delete env[name];
     }
+    const memoryMb = this.opts.memoryMb;
     const child = fork(runnerEntry(), [], {
-      execArgv: ['--no-node-snapshot'],
+      // the runner's own heap is bounded too (the isolates' are by their plugins' limits)
+      execArgv: ['--no-node-snapshot', ...(memoryMb ? [`--max-old-space-size=${memoryMb}`] : [])],
       env: {
         ...env,
         MODELWATCH_NATS_URL: this.opts.natsUrl,
         MODELWATCH_RUNNER_CONCURRENCY: String(this.opts.concurrency),
+        ...(this.opts.appConcurrency ? { MODELWATCH_RUNNER_APP_CONCURRENCY: String(this.opts.appConcurrency) } : {}),
+        ...(memoryMb ? { MODELWATCH_RUNNER_MEMORY_MB: String(memoryMb) } : {}),
         MODELWATCH_WINDOW_ATTEMPTS: String(this.opts.windowAttempts),
         MODELWATCH_LOG_LEVEL: this.opts.logLevel,
       },
@@ -154,6 +166,9 @@ export class RunnerSupervisor {
  */
 export function crashError(c: CrashReport, window: NonNullable<CrashReport['window']>): { code: 'APP_TIMEOUT' | 'APP_MEMORY_LIMIT'; message: string } {
   const where = `${c.app}@${c.version} on endpoint ${window.endpointName}, window ${new Date(window.windowStart).toISOString()}`;
+  if (c.message.startsWith(RUNNER_MEMORY_BOUND)) {
+    return { code: 'APP_MEMORY_LIMIT', message: `${where}: ${c.message}; the runner was stopped and restarted` };
+  }
   if (/failed to terminate/i.test(c.message)) {
     return {
       code: 'APP_TIMEOUT',

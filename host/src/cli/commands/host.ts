@@ -17,6 +17,10 @@ interface HostStartArgs extends GlobalArgs {
   retention?: string;
   runners?: number;
   'runner-concurrency'?: number;
+  'runner-app-concurrency'?: number;
+  'runner-memory-mb'?: number;
+  'max-timeout-ms'?: number;
+  'max-memory-mb'?: number;
   'influx-url'?: string;
   'influx-token'?: string;
   'influx-org'?: string;
@@ -63,6 +67,16 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('retention', { type: 'string', describe: 'how long events and rows are kept (default 7d)' })
             .option('runners', { type: 'number', describe: 'app-runner processes to start (default 1; 0 = runners run elsewhere)' })
             .option('runner-concurrency', { type: 'number', describe: 'windows each runner works on at once (default 2)' })
+            .option('runner-app-concurrency', {
+              type: 'number',
+              describe: 'windows of one plugin each runner works on at once (default: runner concurrency - 1, at least 1)',
+            })
+            .option('runner-memory-mb', {
+              type: 'number',
+              describe: 'memory bound of each runner process in MiB (default runner concurrency x 2 x max memory + 512)',
+            })
+            .option('max-timeout-ms', { type: 'number', describe: "ceiling on a plugin's limits.timeoutMs, refused at publish above it (default 60000)" })
+            .option('max-memory-mb', { type: 'number', describe: "ceiling on a plugin's limits.memoryMb, refused at publish above it (default 512)" })
             .option('influx-url', { type: 'string', describe: 'InfluxDB URL for time series (env MODELWATCH_INFLUX_URL)' })
             .option('influx-token', { type: 'string', describe: 'InfluxDB token (env MODELWATCH_INFLUX_TOKEN)' })
             .option('influx-org', { type: 'string', describe: 'InfluxDB organisation (env MODELWATCH_INFLUX_ORG)' })
@@ -107,6 +121,10 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args.retention !== undefined && { retention: args.retention }),
             ...(args.runners !== undefined && { runners: args.runners }),
             ...(args['runner-concurrency'] !== undefined && { runnerConcurrency: args['runner-concurrency'] }),
+            ...(args['runner-app-concurrency'] !== undefined && { runnerAppConcurrency: args['runner-app-concurrency'] }),
+            ...(args['runner-memory-mb'] !== undefined && { runnerMemoryMb: args['runner-memory-mb'] }),
+            ...(args['max-timeout-ms'] !== undefined && { maxTimeoutMs: args['max-timeout-ms'] }),
+            ...(args['max-memory-mb'] !== undefined && { maxMemoryMb: args['max-memory-mb'] }),
             ...(args['log-level'] !== undefined && { logLevel: args['log-level'] }),
             ...(args['window-attempts'] !== undefined && { windowAttempts: args['window-attempts'] }),
             ...(args['quarantine-after'] !== undefined && { quarantineAfter: args['quarantine-after'] }),

@@ -12,8 +12,10 @@ export const MAX_OUTPUT_CHARS = 8 * 1024 * 1024;
 export const MAX_OUTPUT_DEPTH = 64;
 /** Log lines a window may write; the rest are dropped (in the isolate, and again on the host). */
 export const MAX_LOG_LINES_PER_WINDOW = 100;
-/** A log line's message and its fields (JSON text) are each cut to this many characters. */
+/** A log line's message and its fields (JSON text) are each cut to this many characters (in the isolate, before crossing). */
 export const MAX_LOG_LINE_CHARS = 4096;
+/** Characters (messages and fields together) a window may log; the lines after are dropped, and counted. */
+export const MAX_LOG_CHARS_PER_WINDOW = 64 * 1024;
 
 /**
  * The answers of the runtime's operations that are not a window's output. Each starts with NUL,

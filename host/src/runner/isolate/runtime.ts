@@ -11,8 +11,6 @@ import {
   Answer,
   FACTORY_GLOBAL,
   HOST_OPERATIONS,
-  MAX_LOG_LINE_CHARS,
-  MAX_LOG_LINES_PER_WINDOW,
   type HostOperationList,
   type HostOperations,
   type SampleName,
@@ -20,6 +18,7 @@ import {
   type SampleText,
   type WindowMeta,
 } from './contract.js';
+import { windowLog } from './logs.js';
 import { InvalidOutput, serializeOutput } from './output.js';
 import { hardenRealm } from './realm.js';
 
@@ -181,12 +180,9 @@ function startWindow(keepModule: boolean, seq: number, metaJson: string): Promis
       },
     });
   }
-  let logged = 0;
-  const logger = createLogger((level, message, fields) => {
-    // the host caps lines too; stopping here spares the copies
-    if (++logged > MAX_LOG_LINES_PER_WINDOW) return;
-    ops.log(seq, level, String(message).slice(0, MAX_LOG_LINE_CHARS), fieldsText(fields).slice(0, MAX_LOG_LINE_CHARS));
-  });
+  // cut here, before crossing: the host caps lines too
+  const log = windowLog((level, message, fields) => ops.log(seq, level, message, fields));
+  const logger = createLogger((level, message, fields) => log.write(level, message, fieldsText(fields)));
   const ctx = createContext({
     applicationName: meta.applicationName,
     endpoint: meta.endpoint,
@@ -215,7 +211,9 @@ function startWindow(keepModule: boolean, seq: number, metaJson: string): Promis
   if (typeof app.doTracking !== 'function') {
     throw new TypeError("the plugin's default export has no doTracking(ctx) method");
   }
-  return Promise.resolve((app.doTracking as (c: unknown) => unknown)(ctx)).then((out) => {
+  const run = Promise.resolve((app.doTracking as (c: unknown) => unknown)(ctx));
+  run.then(log.end, log.end);
+  return run.then((out) => {
     try {
       return serializeOutput(out, realm.isProxy);
     } catch (e) {
