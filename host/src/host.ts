@@ -13,7 +13,9 @@ import { resolveHostOptions, type HostOptions, type ResolvedHostOptions } from '
 import { Controller } from './controller/controller.js';
 import { outputKey } from './domain/keys.js';
 import { createLogger, type Logger } from './logger.js';
+import { createHostMetrics, type HostMetrics } from './metrics.js';
 import { jsonCodec } from './nats/codec.js';
+import { durableConsumerLag } from './nats/lag.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
 import { ensureTopology, openBuckets } from './nats/topology.js';
 import { watchPlugin } from './plugins/bundle.js';
@@ -37,6 +39,8 @@ export interface Host {
   /** Base URL of the HTTP API, e.g. `http://127.0.0.1:7077`. */
   readonly apiUrl: string;
   readonly logger: Logger;
+  /** The operator metrics of this host (`GET /metrics`). */
+  readonly metrics: HostMetrics;
   /** PIDs of the runner processes the host supervises. */
   runnerPids(): number[];
   start(): Promise<void>;
@@ -76,6 +80,7 @@ export function createHost(options: HostOptions = {}, logger?: Logger, logStream
 class HostImpl implements Host {
   state: HostState = 'INITIALIZED';
   readonly logger: Logger;
+  readonly metrics: HostMetrics = createHostMetrics();
   private natsServer: NatsServerHandle | undefined;
   private nc: NatsConnection | undefined;
   private stopFns: Array<() => Promise<void> | void> = [];
@@ -127,6 +132,8 @@ class HostImpl implements Host {
     });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
+    const metrics = this.metrics;
+    metrics.observeConsumers(() => durableConsumerLag(jsm));
     await ensureTopology(nc, jsm, { retentionMs: o.retentionMs });
     const buckets = await openBuckets(nc);
     await this.initSettings(buckets.settings);
@@ -152,6 +159,7 @@ class HostImpl implements Host {
         pluginsKv: buckets.plugins,
         streaksKv: buckets.streaks,
         quarantineAfter: o.quarantineAfter,
+        metrics,
         ...(o.influx ? { influx: o.influx } : {}),
       });
       await writer.start();
@@ -165,6 +173,7 @@ class HostImpl implements Host {
         windowAttempts: o.windowAttempts,
         logLevel: o.logLevel,
         logger: this.logger,
+        metrics,
         ...(this.logStream ? { logStream: this.logStream } : {}),
         onCrash: async (c) => {
           // the check or the dry run at publish crashed: its window was synthetic, nothing is
@@ -178,6 +187,8 @@ class HostImpl implements Host {
           await js.publish(Subjects.outputs(c.window.endpointId), jsonCodec.encode(output), { msgID: key });
         },
       });
+      const supervisor = this.supervisor;
+      metrics.observeRunners(() => supervisor.pids().length);
       await this.supervisor.start();
       this.stopFns.push(() => this.supervisor?.stop());
     }
@@ -197,6 +208,7 @@ class HostImpl implements Host {
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
         servingIntervalMs,
+        metrics,
       });
       await sp.start();
       this.stopFns.push(() => sp.stop());
@@ -216,6 +228,7 @@ class HostImpl implements Host {
         batches: batchRecords,
         batchesKv: buckets.batches,
         clock: o.clock,
+        metrics,
       });
       await batchRecords.start();
       this.stopFns.push(() => batchRecords.stop());
@@ -239,6 +252,7 @@ class HostImpl implements Host {
         maxFutureSkewMs: o.maxFutureSkewMs,
         retentionMs: o.retentionMs,
         version: VERSION,
+        metrics,
       });
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
       this.apiUrl = address.replace('[::1]', '127.0.0.1');

@@ -13,6 +13,7 @@ import { parseReference, tableOf } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';
 import { ModelwatchError, isModelwatchError, type ErrorCode, InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { HostMetrics } from '../metrics.js';
 import { jsonCodec } from '../nats/codec.js';
 import type { Buckets } from '../nats/topology.js';
 import { EndpointStore } from '../store/endpoints.js';
@@ -37,6 +38,7 @@ import { registerPluginRoutes } from './plugins.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { askWriter as sharedAskWriter, endpointRoutes } from './routes/endpoints.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
 
@@ -53,6 +55,8 @@ export interface ApiDeps {
   version: string;
   /** What `/readyz` checks besides NATS and the streams: the other roles this process runs. */
   probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
+  /** The operator metrics: served at `GET /metrics`, and moved by the ingest over HTTP. */
+  metrics?: HostMetrics;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -210,7 +214,8 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   // ---- events, batches, dead letters, serving statistics (api/routes/)
-  const ingest = new IngestService({ js, endpoints: deps.endpoints, maxFutureSkewMs: deps.maxFutureSkewMs });
+  const ingest = new IngestService({ js, endpoints: deps.endpoints, maxFutureSkewMs: deps.maxFutureSkewMs, metrics: deps.metrics });
+  if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(eventRoutes, { ingest, buckets });
   await app.register(deadLetterRoutes, { js, jsm: deps.jsm });
   await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });

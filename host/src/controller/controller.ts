@@ -15,6 +15,7 @@ import { systemClock, type Clock, type Timer } from '../clock.js';
 import { batchSeriesId, outputKey } from '../domain/keys.js';
 import { rowKeysOf, windowAt, windowsHoldingKey, type Window, type WindowLayout } from '../domain/windows.js';
 import type { Logger } from '../logger.js';
+import type { HostMetrics } from '../metrics.js';
 import { jsonCodec } from '../nats/codec.js';
 import { BatchStore } from '../store/batches.js';
 import { activeVersionOf, appliesTo, shadowVersionOf } from '../store/plugins.js';
@@ -38,6 +39,8 @@ export interface ControllerDeps {
   batchesKv?: KV;
   /** When a window is due and when the next tick is. @default systemClock */
   clock?: Clock;
+  /** Windows dispatched. */
+  metrics?: HostMetrics;
 }
 
 interface Progress {
@@ -146,6 +149,7 @@ export class Controller {
       for (const w of work) {
         this.progress.set(w.key, w.next);
         total += w.tasks.length;
+        this.deps.metrics?.windowsDispatched(w.tasks);
       }
     };
     for (const ep of endpoints) {
@@ -225,6 +229,7 @@ export class Controller {
       await Promise.all(tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) })));
       await batchStore.markDispatched(b, windows.size, apps, now);
       total += tasks.length;
+      this.deps.metrics?.windowsDispatched(tasks);
       this.log.info({ endpoint: ep.name, batch: b.batchId, windows: windows.size, apps: plugins.length }, 'batch dispatched');
     }
     return total;

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { CRASH_MARKER, type CrashReport } from '@modelwatch/protocol';
 import type { Logger } from '../logger.js';
+import type { HostMetrics } from '../metrics.js';
 
 export interface SupervisorOptions {
   count: number;
@@ -15,6 +16,8 @@ export interface SupervisorOptions {
   logStream?: NodeJS.WritableStream;
   /** Called when a runner reports, before dying, that a plugin crashed V8 on a window. */
   onCrash?: (report: CrashReport) => Promise<void>;
+  /** Runner restarts. */
+  metrics?: HostMetrics;
 }
 
 /** Path of the compiled runner entry (the host runs from dist; tests may import src). */
@@ -105,6 +108,7 @@ export class RunnerSupervisor {
       const next = quick ? failures + 1 : 0;
       const delay = Math.min(10_000, 200 * 2 ** Math.min(next, 6));
       this.restarts++;
+      this.opts.metrics?.runnerRestarted();
       this.log.error({ slot, code, signal, restartInMs: delay }, 'runner process died; restarting');
       setTimeout(() => {
         if (!this.stopping) void this.spawn(slot, next);

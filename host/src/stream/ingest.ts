@@ -11,6 +11,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { HeaderNames, Subjects, type DeadLetter, type DeadLetterCode, type EndpointRecord } from '@modelwatch/protocol';
 import { checkEndpointName } from '../domain/names.js';
 import { InvalidEventError, ModelwatchError } from '../errors.js';
+import type { HostMetrics } from '../metrics.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { payloadText, publishDeadLetter } from './dlq.js';
 import { inferNamesFrom, messageFormatOf, parseEvent, type BatchServing, type MessageFormat, type ParsedEvent } from './formats/index.js';
@@ -111,6 +112,8 @@ export interface IngestServiceOptions {
   js: JetStreamClient;
   endpoints: WatchedKv<EndpointRecord>;
   maxFutureSkewMs: number;
+  /** Dead letters written (the events it refuses). */
+  metrics?: HostMetrics;
 }
 
 /**
@@ -148,7 +151,13 @@ export class IngestService {
         ...(opts.batchId ? { batch: opts.batchId } : {}),
         ...payload,
       });
-    const flush = () => Promise.all(letters.map((l) => publishDeadLetter(js, l)));
+    const flush = () =>
+      Promise.all(
+        letters.map(async (l) => {
+          await publishDeadLetter(js, l);
+          this.options.metrics?.deadLettered(l.reason.code, true);
+        }),
+      );
     const endpoint = await this.options.endpoints.get(name);
     if (!endpoint) {
       const raw = body?.type === 'ndjson' ? Buffer.from(body.text) : body?.type === 'json' ? body.raw : Buffer.alloc(0);

@@ -13,6 +13,7 @@ import {
   type ServingRequest,
 } from '@modelwatch/protocol';
 import type { Logger } from '../logger.js';
+import type { HostMetrics } from '../metrics.js';
 import { jsonCodec } from '../nats/codec.js';
 import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
@@ -32,6 +33,8 @@ export interface WriterDeps {
   streaksKv?: KV;
   /** Quarantine a plugin version after this many failed windows in a row on one endpoint. @default 5 */
   quarantineAfter?: number;
+  /** Windows stored, their latency and sandbox time, quarantines, the writer's and the TSDB's errors. */
+  metrics?: HostMetrics;
 }
 
 /**
@@ -128,6 +131,7 @@ export class Writer {
           if (this.idle) this.wake?.();
         } catch (err) {
           this.log.error({ err, seq: m.seq }, 'could not store serving metrics; they will be redelivered');
+          this.deps.metrics?.writerError('serving');
           m.nak(1000);
         }
       }
@@ -141,10 +145,14 @@ export class Writer {
         try {
           out = jsonCodec.decode<AppOutputMessage>(m.data);
           stored = (await db.store(out, this.influx !== undefined)) === 'stored';
-          if (stored) this.stored++;
-          else this.duplicates++;
+          if (stored) {
+            this.stored++;
+            // a batch's windows (`<endpoint id>-<batch id>`) are past ones: no latency
+            this.deps.metrics?.windowStored(out, Date.now(), !out.endpointId.includes('-'));
+          } else this.duplicates++;
         } catch (err) {
           this.log.error({ err, seq: m.seq }, 'could not store an output; it will be redelivered');
+          this.deps.metrics?.writerError('store');
           m.nak(1000);
           continue;
         }
@@ -159,6 +167,7 @@ export class Writer {
             },
             (err: unknown) => {
               this.log.error({ err, seq: m.seq }, 'could not account an output; it will be redelivered');
+              this.deps.metrics?.writerError('account');
               m.nak(1000);
             },
           )
@@ -194,9 +203,10 @@ export class Writer {
     if (this.streaks && !out.endpointId.includes('-')) work.push(this.streaks.account(out));
     if (out.outcome === 'error' && stored && this.deps.pluginsKv) {
       work.push(
-        this.lastErrors
-          .push(out.shadow ? `${out.app}=shadow` : out.app, out)
-          .catch((err: unknown) => this.log.warn({ err }, 'could not record a plugin failure')),
+        this.lastErrors.push(out.shadow ? `${out.app}=shadow` : out.app, out).catch((err: unknown) => {
+          this.log.warn({ err }, 'could not record a plugin failure');
+          this.deps.metrics?.writerError('plugin-record');
+        }),
       );
     }
     await Promise.all(work);
@@ -214,6 +224,7 @@ export class Writer {
     }
     const { quarantined } = await this.plugins.quarantine(out, streak);
     if (quarantined) {
+      this.deps.metrics?.quarantined(out.app);
       this.log.warn(
         { plugin: out.app, version: out.version, endpoint: out.endpointName, failures: streak },
         out.shadow ? 'shadow version dropped' : 'plugin quarantined',
@@ -246,9 +257,11 @@ export class Writer {
       try {
         await this.influx!.write(batch.map(([, p]) => p));
         await this.deps.db.removePoints(batch.map(([k]) => k));
+        this.deps.metrics?.tsdbWritten(batch.length);
         backoff = 1000;
       } catch (err) {
         this.log.warn({ err: (err as Error).message, pending: batch.length, retryInMs: backoff }, 'TSDB write failed; points stay in the outbox');
+        this.deps.metrics?.tsdbError();
         await this.sleep(backoff);
         backoff = Math.min(30_000, backoff * 2);
       }
