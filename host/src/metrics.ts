@@ -28,7 +28,7 @@ export interface ConsumerBacklog {
 }
 
 /** Where the writer's errors happened (the `operation` label of `modelwatch_writer_errors_total`). */
-export type WriterOperation = 'store' | 'account' | 'serving' | 'plugin-record';
+export type WriterOperation = 'store' | 'account' | 'serving' | 'plugin-record' | 'outbox';
 
 const KNOWN_REASONS = new Set<string>(DEAD_LETTER_CODES);
 

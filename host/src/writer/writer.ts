@@ -254,14 +254,17 @@ export class Writer {
         this.idle = false;
         continue;
       }
+      let written = false;
       try {
         await this.influx!.write(batch.map(([, p]) => p));
-        await this.deps.db.removePoints(batch.map(([k]) => k));
+        written = true;
         this.deps.metrics?.tsdbWritten(batch.length);
+        await this.deps.db.removePoints(batch.map(([k]) => k));
         backoff = 1000;
       } catch (err) {
         this.log.warn({ err: (err as Error).message, pending: batch.length, retryInMs: backoff }, 'TSDB write failed; points stay in the outbox');
-        this.deps.metrics?.tsdbError();
+        if (written) this.deps.metrics?.writerError('outbox');
+        else this.deps.metrics?.tsdbError();
         await this.sleep(backoff);
         backoff = Math.min(30_000, backoff * 2);
       }
