@@ -57,17 +57,27 @@ describe('operator metrics (GET /metrics)', () => {
     expect(sent.accepted).toBe(5);
     expect(sent.rejected).toHaveLength(1);
     // the window is stored (so every event that arrived in it was processed), and the app that throws is quarantined
-    await waitForWindows('the window of the traffic stored', () => env.client.results({ endpoint: 'scraped', app: 'row-count', limit: 100 }), first, first);
+    await waitForWindows(
+      'the window of the traffic stored',
+      () => env.client.results({ endpoint: 'scraped', app: 'row-count', limit: 100 }),
+      first,
+      first,
+      60_000,
+    );
     await waitFor(
       'always-throws quarantined',
       async () => (await env.client.listPlugins()).find((p) => p.name === 'always-throws' && p.status === 'quarantined'),
       60_000,
     );
     // the TSDB's failure is the shipping loop's, which tries as soon as a point waits
-    const x = await waitFor('a failed TSDB write counted', async () => {
-      const s = await scrape();
-      return (s.value(m('tsdb_errors_total')) ?? 0) >= 1 ? s : undefined;
-    });
+    const x = await waitFor(
+      'a failed TSDB write counted',
+      async () => {
+        const s = await scrape();
+        return (s.value(m('tsdb_errors_total')) ?? 0) >= 1 ? s : undefined;
+      },
+      60_000,
+    );
 
     expect(x.types.get(m('events_accepted_total'))).toBe('counter');
     expect(x.value(m('events_accepted_total'))).toBe(5);
