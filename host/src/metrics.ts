@@ -30,6 +30,20 @@ export interface ConsumerBacklog {
 /** Where the writer's errors happened (the `operation` label of `modelwatch_writer_errors_total`). */
 export type WriterOperation = 'store' | 'account' | 'serving' | 'plugin-record' | 'outbox';
 
+/**
+ * The process metrics (CPU, memory, event loop lag, GC), once per process: they describe the
+ * process, not a host, and prom-client's collectors (a GC observer, an event-loop monitor) are
+ * never released, so each host merges this one registry into its scrape instead of starting its own.
+ */
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: METRIC_PREFIX });
+  }
+  return processRegistry;
+}
+
 const KNOWN_REASONS = new Set<string>(DEAD_LETTER_CODES);
 
 /** A dead-letter reason as a label value: one of the protocol's codes, else `OTHER` (as the letter's subject names it). */
@@ -39,7 +53,9 @@ function reasonLabel(code: string): string {
 
 /** The metrics of one host, and the named operations that move them. */
 export class HostMetrics {
+  /** This host's metrics (without the process metrics, which {@link scrape} adds). */
   readonly registry = new Registry();
+  private readonly exposed: Registry;
   private readonly eventsAcceptedTotal: Counter;
   private readonly eventsRejectedTotal: Counter<'reason'>;
   private readonly rowsTotal: Counter;
@@ -60,7 +76,6 @@ export class HostMetrics {
   constructor() {
     const registers = [this.registry];
     const p = METRIC_PREFIX;
-    collectDefaultMetrics({ register: this.registry, prefix: p });
     this.eventsAcceptedTotal = new Counter({
       name: `${p}events_accepted_total`,
       help: 'Events the stream processor filed into windows (HTTP and NATS alike).',
@@ -152,16 +167,17 @@ export class HostMetrics {
         for (const c of all) this.set({ stream: c.stream, consumer: c.consumer }, c.pending + c.ackPending);
       },
     });
+    this.exposed = Registry.merge([this.registry, processMetrics()]);
   }
 
   /** The content type of {@link scrape}'s text. */
   get contentType(): string {
-    return this.registry.contentType;
+    return this.exposed.contentType;
   }
 
-  /** Every metric, in Prometheus text format. */
+  /** Every metric, this host's and the process's, in Prometheus text format. */
   scrape(): Promise<string> {
-    return this.registry.metrics();
+    return this.exposed.metrics();
   }
 
   /** Where the runner count comes from (the supervisor's live processes). */
@@ -226,7 +242,7 @@ export class HostMetrics {
   }
 }
 
-/** The metrics of a new host: its own registry, with the process metrics (`modelwatch_process_*`, `modelwatch_nodejs_*`). */
+/** The metrics of a new host: its own registry; its scrape adds the process metrics (`modelwatch_process_*`, `modelwatch_nodejs_*`). */
 export function createHostMetrics(): HostMetrics {
   return new HostMetrics();
 }
