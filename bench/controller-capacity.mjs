@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createHost } from '../host/dist/host.js';
+import { generateToken } from '../host/dist/domain/tokens.js';
 import { ModelwatchClient } from '../host/dist/client/client.js';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { createLogger } from '../host/dist/logger.js';
@@ -44,8 +45,11 @@ const rssMb = (pid) => {
 
 const dir = mkdtempSync(join(tmpdir(), 'mw-bench-controller-'));
 const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+// the host is told its admin token, and the client sends it
+const TOKEN = generateToken();
 const host = createHost(
   {
+    adminToken: TOKEN,
     natsUrl: nats.url,
     dataDir: join(dir, 'host'),
     httpPort: 0,
@@ -58,7 +62,7 @@ const host = createHost(
   createLogger('error'),
 );
 await host.start();
-const client = new ModelwatchClient({ url: host.apiUrl, timeoutMs: 120_000 });
+const client = new ModelwatchClient({ url: host.apiUrl, token: TOKEN, timeoutMs: 120_000 });
 for (const p of ['plugins/histogram-data-drift', 'test/fixtures/plugins/row-count']) {
   const b = await bundlePlugin(new URL(`../${p}`, import.meta.url).pathname);
   await client.publishPlugin({ manifest: b.manifest, code: b.code, map: b.map });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createHost } from '../host/dist/host.js';
+import { generateToken } from '../host/dist/domain/tokens.js';
 import { ModelwatchClient } from '../host/dist/client/client.js';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { createLogger } from '../host/dist/logger.js';
@@ -31,12 +32,23 @@ const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math
 
 const dir = mkdtempSync(join(tmpdir(), 'mw-bench-latency-'));
 const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+// the host is told its admin token, and the client sends it
+const TOKEN = generateToken();
 const host = createHost(
-  { natsUrl: nats.url, dataDir: join(dir, 'host'), httpPort: 0, runners: 1, basePeriod: PERIOD, allowedLateness: LATENESS, logLevel: 'error' },
+  {
+    adminToken: TOKEN,
+    natsUrl: nats.url,
+    dataDir: join(dir, 'host'),
+    httpPort: 0,
+    runners: 1,
+    basePeriod: PERIOD,
+    allowedLateness: LATENESS,
+    logLevel: 'error',
+  },
   createLogger('error'),
 );
 await host.start();
-const client = new ModelwatchClient({ url: host.apiUrl });
+const client = new ModelwatchClient({ url: host.apiUrl, token: TOKEN });
 for (const p of ['plugins/histogram-data-drift', 'test/fixtures/plugins/row-count']) {
   const b = await bundlePlugin(new URL(`../${p}`, import.meta.url).pathname);
   await client.publishPlugin({ manifest: b.manifest, code: b.code, map: b.map });

@@ -12,6 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHost } from '../host/dist/host.js';
+import { generateToken } from '../host/dist/domain/tokens.js';
 import { ModelwatchClient } from '../host/dist/client/client.js';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { createLogger } from '../host/dist/logger.js';
@@ -49,8 +50,11 @@ function pluginDir(name, method, limits) {
 }
 
 const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+// the host is told its admin token, and the client sends it
+const TOKEN = generateToken();
 const host = createHost(
   {
+    adminToken: TOKEN,
     natsUrl: nats.url,
     dataDir: join(dir, 'host'),
     httpPort: 0,
@@ -65,7 +69,7 @@ const host = createHost(
   createLogger('error'),
 );
 await host.start();
-const client = new ModelwatchClient({ url: host.apiUrl });
+const client = new ModelwatchClient({ url: host.apiUrl, token: TOKEN });
 const publish = async (d) => {
   const b = await bundlePlugin(d);
   await client.publishPlugin({ manifest: b.manifest, code: b.code, map: b.map });

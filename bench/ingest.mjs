@@ -4,7 +4,13 @@
 // publish-and-consume loop (same client, same payloads, same publisher, JSON-decoded and
 // acknowledged by the consumer) in the same run.
 //
-//   node --no-node-snapshot bench/ingest.mjs [--quick] [--rounds N]
+//   node --no-node-snapshot bench/ingest.mjs [--quick] [--rounds N] [--auth]
+//
+// HTTP requests carry an ingest token (`Authorization: Bearer`), as a model server's would.
+// --auth measures the cost of authentication instead: the same HTTP loads against two API-only
+// hosts alike (same NATS, same stream processor in a third host), one checking an ingest token
+// and one started with --insecure-local (no authentication), alternating in each round, with
+// the ratio per round; and the token check alone.
 //
 // Each measurement runs --rounds times (default 5): raw and modelwatch back to back in each
 // round, and the ratio of each pair is printed with their median (this machine is shared: a
@@ -20,9 +26,11 @@ import { connect } from '@nats-io/transport-node';
 import { createHost } from '../host/dist/host.js';
 import { ModelwatchClient } from '../host/dist/client/client.js';
 import { startNatsServer } from '../host/dist/nats/server.js';
+import { generateToken, hashToken, sameHash } from '../host/dist/domain/tokens.js';
 import { createLogger } from '../host/dist/logger.js';
 
 const quick = process.argv.includes('--quick');
+const authCost = process.argv.includes('--auth');
 const ROUNDS = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : 5;
 const FEATURES = ['f0', 'f1', 'f2', 'f3'];
 const BATCH_ROWS = 1000;
@@ -119,24 +127,26 @@ async function mwNats(nc, jsm, client, name, payloads) {
 /** HTTP clients in a worker thread: POST every payload, `concurrency` requests at a time. */
 const HTTP_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { url, payloads, concurrency } = workerData;
+const { url, payloads, concurrency, token } = workerData;
+const headers = { 'content-type': 'application/json', ...(token ? { authorization: 'Bearer ' + token } : {}) };
 let i = 0, rejected = 0;
 Promise.all(Array.from({ length: concurrency }, async () => {
   while (i < payloads.length) {
     const body = payloads[i++];
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const res = await fetch(url, { method: 'POST', headers, body });
     const r = await res.json();
     if (res.status !== 202 || r.rejected.length) rejected++;
   }
 })).then(() => parentPort.postMessage({ rejected }));
 `;
 
-async function mwHttp(jsm, client, name, payloads, concurrency) {
+/** POST to `apiUrl` (default the client's host) with `token` (default the ingest token; null: none). */
+async function mwHttp(jsm, client, name, payloads, concurrency, { apiUrl = client.url, token = ingestToken } = {}) {
   await client.createEndpoint({ name, featureNames: FEATURES, labelNames: ['p0'] });
   await processed(jsm);
-  const url = `${client.url}/api/v1/endpoints/${name}/events`;
+  const url = `${apiUrl}/api/v1/endpoints/${name}/events`;
   const t0 = performance.now();
-  const w = new Worker(HTTP_WORKER, { eval: true, workerData: { url, payloads: payloads.map((p) => p.toString()), concurrency } });
+  const w = new Worker(HTTP_WORKER, { eval: true, workerData: { url, payloads: payloads.map((p) => p.toString()), concurrency, token } });
   const { rejected } = await new Promise((resolve, reject) => {
     w.once('message', resolve);
     w.once('error', reject);
@@ -156,8 +166,10 @@ const dir = mkdtempSync(join(tmpdir(), 'mw-bench-ingest-'));
 const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
 const nc = await connect({ servers: nats.url });
 const jsm = await jetstreamManager(nc);
+const adminToken = generateToken();
 const host = createHost(
   {
+    adminToken,
     natsUrl: nats.url,
     dataDir: join(dir, 'host'),
     httpPort: 0,
@@ -170,7 +182,9 @@ const host = createHost(
   createLogger('error'),
 );
 await host.start();
-const client = new ModelwatchClient({ url: host.apiUrl });
+const client = new ModelwatchClient({ url: host.apiUrl, token: adminToken });
+// what a model server sends with: a token of the ingest scope
+const ingestToken = (await client.createToken({ name: 'bench-ingest', scopes: ['ingest'] })).token;
 
 const single = singlePayloads(SINGLE_MSGS);
 const batches = batchPayloads(BATCH_MSGS);
@@ -197,6 +211,69 @@ const report = (what, rows, secs, base) => {
 // warm up (JIT, file store)
 await rawLoop(nc, jsm, 'WARM', batches.slice(0, 50));
 await mwNats(nc, jsm, client, 'warm', batches.slice(0, 50));
+
+if (authCost) {
+  // the same loads, to an API checking the ingest token and to one without authentication
+  const open = createHost(
+    { natsUrl: nats.url, dataDir: join(dir, 'open'), httpPort: 0, runners: 0, components: ['api'], insecureLocal: true, logLevel: 'error' },
+    createLogger('error'),
+  );
+  // and its twin checking tokens: two API-only hosts alike (own NATS connection each, same process), the stream processor's host apart
+  const secured = createHost(
+    { natsUrl: nats.url, dataDir: join(dir, 'secured'), httpPort: 0, runners: 0, components: ['api'], adminToken, logLevel: 'error' },
+    createLogger('error'),
+  );
+  await Promise.all([open.start(), secured.start()]);
+  const a = { tokenSingle: [], openSingle: [], tokenBatch: [], openBatch: [] };
+  const insecure = { apiUrl: open.apiUrl, token: null };
+  const withToken = { apiUrl: secured.apiUrl, token: ingestToken };
+  for (let round = 0; round < ROUNDS; round++) {
+    const pairs = [
+      ['tokenBatch', (n) => mwHttp(jsm, client, `tb-${n}`, batches, 4, withToken)],
+      ['openBatch', (n) => mwHttp(jsm, client, `ob-${n}`, batches, 4, insecure)],
+      ['tokenSingle', (n) => mwHttp(jsm, client, `ts-${n}`, single.slice(0, SINGLE_MSGS / 2), 16, withToken)],
+      ['openSingle', (n) => mwHttp(jsm, client, `os-${n}`, single.slice(0, SINGLE_MSGS / 2), 16, insecure)],
+    ];
+    // alternate which of a pair goes first
+    const order = round % 2 === 0 ? [0, 1, 2, 3] : [1, 0, 3, 2];
+    for (const k of order) a[pairs[k][0]].push(await pairs[k][1](round));
+  }
+  console.log(`${ROUNDS} rounds: HTTP, an ingest token checked vs --insecure-local (same NATS, same stream processor)\n`);
+  const openB = report('HTTP micro-batches (4 conns), --insecure-local', BATCH_MSGS * BATCH_ROWS, a.openBatch);
+  const tokB = report('HTTP micro-batches (4 conns), ingest token', BATCH_MSGS * BATCH_ROWS, a.tokenBatch);
+  const openS = report('HTTP single events (16 conns), --insecure-local', SINGLE_MSGS / 2, a.openSingle);
+  const tokS = report('HTTP single events (16 conns), ingest token', SINGLE_MSGS / 2, a.tokenSingle);
+  const pair = (x, y) => x.map((v, i) => v / y[i]);
+  // what the check itself costs a request: the token's SHA-256, a map lookup, a constant-time compare
+  const byHash = new Map([[hashToken(ingestToken), hashToken(ingestToken)]]);
+  const N = 200_000;
+  let hits = 0;
+  const c0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    const h = hashToken(ingestToken);
+    const stored = byHash.get(h);
+    if (stored && sameHash(stored, h)) hits++;
+  }
+  const perCheckUs = ((performance.now() - c0) * 1000) / N;
+  console.log(`\nthe token check alone (hash, lookup, constant-time compare): ${perCheckUs.toFixed(2)} µs per request (${hits} of ${N})`);
+  console.log(
+    `\ntoken / insecure-local, per round: micro-batches ${pair(tokB, openB)
+      .map((x) => x.toFixed(3))
+      .join(' ')} (median ${median(pair(tokB, openB)).toFixed(3)})`,
+  );
+  console.log(
+    `token / insecure-local, per round: single events ${pair(tokS, openS)
+      .map((x) => x.toFixed(3))
+      .join(' ')} (median ${median(pair(tokS, openS)).toFixed(3)})`,
+  );
+  await open.stop();
+  await secured.stop();
+  await host.stop();
+  await nc.close();
+  await nats.stop();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
 
 const t = { rawSingle: [], natsSingle: [], httpSingle: [], rawBatch: [], natsBatch: [], httpBatch: [] };
 for (let round = 0; round < ROUNDS; round++) {

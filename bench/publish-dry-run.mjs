@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { createHost } from '../host/dist/host.js';
+import { generateToken } from '../host/dist/domain/tokens.js';
 import { ModelwatchClient } from '../host/dist/client/client.js';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { createLogger } from '../host/dist/logger.js';
@@ -24,9 +25,14 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const dir = mkdtempSync(join(tmpdir(), 'mw-bench-publish-'));
 const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-const host = createHost({ natsUrl: nats.url, dataDir: join(dir, 'host'), httpPort: 0, runners: 1, logLevel: 'error' }, createLogger('error'));
+// the host is told its admin token, and the client sends it
+const TOKEN = generateToken();
+const host = createHost(
+  { adminToken: TOKEN, natsUrl: nats.url, dataDir: join(dir, 'host'), httpPort: 0, runners: 1, logLevel: 'error' },
+  createLogger('error'),
+);
 await host.start();
-const client = new ModelwatchClient({ url: host.apiUrl });
+const client = new ModelwatchClient({ url: host.apiUrl, token: TOKEN });
 const bundle = await bundlePlugin(new URL('../plugins/histogram-data-drift', import.meta.url).pathname);
 const reference = [FEATURES.join(','), ...Array.from({ length: 2000 }, () => FEATURES.map(() => normal().toFixed(4)).join(','))].join('\n');
 
@@ -80,10 +86,10 @@ let t = performance.now();
 let n = 0;
 for (let p = 0; p < PASSES; p++) for (const e of names) n += patterns.some((g) => posix.matchesGlob(e, g)) ? 1 : 0;
 const raw = (performance.now() - t) / (PASSES * names.length);
-appliesTo(patterns, names[0]);
+appliesTo(patterns, { name: names[0] });
 t = performance.now();
 let m = 0;
-for (let p = 0; p < PASSES; p++) for (const e of names) m += appliesTo(patterns, e) ? 1 : 0;
+for (let p = 0; p < PASSES; p++) for (const e of names) m += appliesTo(patterns, { name: e }) ? 1 : 0;
 const cached = (performance.now() - t) / (PASSES * names.length);
 if (n !== m) throw new Error(`appliesTo disagrees with path.matchesGlob: ${m} against ${n}`);
 console.log(

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../host/src/nats/server.js';
-import { startTestHost } from './helpers/host.js';
+import { authHeaders, startTestHost } from './helpers/host.js';
 import { tempDir } from './helpers/tmp.js';
 
 describe('request schemas over HTTP', () => {
@@ -28,7 +28,7 @@ describe('request schemas over HTTP', () => {
   const send = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${env.client.url}${path}`, {
       method,
-      ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      ...(body === undefined ? { headers: authHeaders() } : { headers: authHeaders({ 'content-type': 'application/json' }), body: JSON.stringify(body) }),
     });
     return { status: res.status, body: (await res.json()) as unknown };
   };

@@ -6,7 +6,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACT_STORE, type ArtifactInfo, type WindowRecord } from '@modelwatch/protocol';
-import { HISTOGRAM_PLUGIN, publishDir, rng, startTestHost } from './helpers/host.js';
+import { authHeaders, HISTOGRAM_PLUGIN, publishDir, rng, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { CLI } from './helpers/processes.js';
 import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
@@ -66,7 +66,8 @@ describe('artifacts: ctx.logArtifact -> mw_artifacts -> HTTP and CLI', () => {
 
   it('lists them over HTTP, by app and window', async () => {
     const list = async (q: string) =>
-      ((await (await fetch(`${env.host.apiUrl}/api/v1/endpoints/art/artifacts${q}`)).json()) as { artifacts: ArtifactInfo[] }).artifacts;
+      ((await (await fetch(`${env.host.apiUrl}/api/v1/endpoints/art/artifacts${q}`, { headers: authHeaders() })).json()) as { artifacts: ArtifactInfo[] })
+        .artifacts;
     const all = await list('');
     expect(all.map((a) => a.id).sort()).toEqual([
       `artifact-maker.${ws}.plot.svg`,
@@ -87,17 +88,17 @@ describe('artifacts: ctx.logArtifact -> mw_artifacts -> HTTP and CLI', () => {
   });
 
   it('serves one as an attachment, never rendered: nosniff and a sandboxing CSP', async () => {
-    const res = await fetch(`${env.host.apiUrl}/api/v1/endpoints/art/artifacts/artifact-maker.${ws}.plot.svg`);
+    const res = await fetch(`${env.host.apiUrl}/api/v1/endpoints/art/artifacts/artifact-maker.${ws}.plot.svg`, { headers: authHeaders() });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/svg+xml');
     expect(res.headers.get('content-disposition')).toBe(`attachment; filename="artifact-maker-${new Date(ws).toISOString().replace(/[:.]/g, '-')}-plot.svg"`);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('content-security-policy')).toBe("sandbox; default-src 'none'");
     expect(await res.text()).toContain('<script>alert(1)</script>');
-    const missing = await fetch(`${env.host.apiUrl}/api/v1/endpoints/art/artifacts/artifact-maker.${ws}.nope.csv`);
+    const missing = await fetch(`${env.host.apiUrl}/api/v1/endpoints/art/artifacts/artifact-maker.${ws}.nope.csv`, { headers: authHeaders() });
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
-    const bad = await fetch(`${env.host.apiUrl}/api/v1/endpoints/art/artifacts/${encodeURIComponent('../../etc/passwd')}`);
+    const bad = await fetch(`${env.host.apiUrl}/api/v1/endpoints/art/artifacts/${encodeURIComponent('../../etc/passwd')}`, { headers: authHeaders() });
     expect(bad.status).toBe(400);
   });
 

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GateSummary } from '../host/src/cli/batch-gate.js';
 import { ModelwatchClient } from '../host/src/client/client.js';
-import { publishDir } from './helpers/host.js';
+import { publishDir, TEST_TOKEN } from './helpers/host.js';
 import { CLI, hostProcess, testHostArgs, type HostProcess } from './helpers/processes.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -86,7 +86,7 @@ describe('batch send --wait: a CI gate', () => {
     dir = await tempDir('mw-batch-gate-');
     host = await hostProcess(testHostArgs(join(dir.path, 'data'), '--window-attempts', '1'));
     await host.start();
-    client = new ModelwatchClient({ url: host.url });
+    client = new ModelwatchClient({ url: host.url, token: TEST_TOKEN });
     // window-flag: `big_window` is detected in a window of 100 rows or more; always-throws fails every window of broken-*
     await publishDir(client, await scoped('window-flag', ['gate-*', 'made-*', 'tty-*']));
     await publishDir(client, await scoped('always-throws', ['broken-*']));

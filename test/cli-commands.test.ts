@@ -9,7 +9,7 @@ import { Streams, type BatchRecord, type PluginRecord, type StoredDeadLetter } f
 import type { EvaluatedWindow } from '../host/src/api/contract.js';
 import type { ResultRow } from '../host/src/cli/format.js';
 import { ModelwatchClient, type EndpointSummary } from '../host/src/client/client.js';
-import { HISTOGRAM_PLUGIN, rng } from './helpers/host.js';
+import { authHeaders, HISTOGRAM_PLUGIN, rng, TEST_TOKEN } from './helpers/host.js';
 import { CLI, hostProcess, type HostProcess } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 import { startTestTsdb, type TestTsdb } from './helpers/tsdb.js';
@@ -82,7 +82,7 @@ describe('modelwatch commands and flags', () => {
       'warn',
     ]);
     await host.start();
-    client = new ModelwatchClient({ url: host.url });
+    client = new ModelwatchClient({ url: host.url, token: TEST_TOKEN });
   });
   afterAll(async () => {
     await host?.stop();
@@ -244,7 +244,7 @@ describe('modelwatch commands and flags', () => {
     for (let i = 0; i < 3; i++) {
       const res = await fetch(`${host.url}/api/v1/endpoints/letters/events`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: authHeaders({ 'content-type': 'application/json' }),
         body: `{"inputs": [[${i}`,
       });
       expect(res.status).toBe(400);

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResultRow } from '../host/src/cli/format.js';
 import type { MonitoringStatus } from '../host/src/client/client.js';
 import { freePort } from '../host/src/nats/server.js';
-import { REPO, rng } from './helpers/host.js';
+import { REPO, rng, TEST_TOKEN } from './helpers/host.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -45,11 +45,11 @@ describe('modelwatch CLI end to end', () => {
         '--log-level',
         'warn',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MODELWATCH_ADMIN_TOKEN: TEST_TOKEN } },
     );
     host.stdout!.on('data', (d: Buffer) => (hostLog += d.toString()));
     host.stderr!.on('data', (d: Buffer) => (hostLog += d.toString()));
-    await waitFor('the host to answer', async () => ((await fetch(`${url}/api/v1/health`).catch(() => undefined))?.ok ? true : undefined), 30_000);
+    await waitFor('the host to answer', async () => ((await fetch(`${url}/healthz`).catch(() => undefined))?.ok ? true : undefined), 30_000);
   });
 
   afterAll(async () => {

@@ -8,7 +8,7 @@ import type { EndpointSummary } from '../host/src/client/client.js';
 import { endpointId } from '../host/src/domain/names.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { waitUntilDrained } from './helpers/events.js';
-import { publishDir, startTestHost } from './helpers/host.js';
+import { authHeaders, publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { CLI } from './helpers/processes.js';
 import { untilWallClock, waitFor } from './helpers/tmp.js';
@@ -248,7 +248,11 @@ describe('data plane', () => {
     await env.client.createEndpoint({ name: 'http-in', featureNames: ['x'], labelNames: ['y'] });
     const url = `${env.client.url}/api/v1/endpoints/http-in/events`;
     const post = (body: unknown, key?: string) =>
-      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) }, body: JSON.stringify(body) });
+      fetch(url, {
+        method: 'POST',
+        headers: authHeaders({ 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) }),
+        body: JSON.stringify(body),
+      });
     const first = await post([{ inputs: [[1]] }, { inputs: [[2]] }], 'k-1');
     const retry = await post([{ inputs: [[1]] }, { inputs: [[2]] }], 'k-1');
     expect([first.status, retry.status]).toEqual([202, 202]);
@@ -263,13 +267,13 @@ describe('data plane', () => {
     expect(counted.requests).toBe(52);
     const gone = await fetch(`${env.client.url}/api/v1/endpoints/no-such/events`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: authHeaders({ 'content-type': 'application/json' }),
       body: '{"inputs": [[1]]}',
     });
     expect(gone.status).toBe(404);
     const letters = await env.client.deadLetters({ endpoint: 'no-such' });
     expect(letters.letters.map((l) => [l.reason.code, l.source, l.payload])).toEqual([['UNKNOWN_ENDPOINT', 'http', '{"inputs": [[1]]}']]);
-    const bad = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"inputs": [[NaN]]}' });
+    const bad = await fetch(url, { method: 'POST', headers: authHeaders({ 'content-type': 'application/json' }), body: '{"inputs": [[NaN]]}' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { rejected: Array<{ error: string }> }).rejected[0]!.error).toMatch(/NaN and Infinity are not JSON numbers/);
   });
@@ -279,7 +283,7 @@ describe('data plane', () => {
     const post = (body: unknown) =>
       fetch(`${env.client.url}/api/v1/endpoints/http-sampled/events`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: authHeaders({ 'content-type': 'application/json' }),
         body: JSON.stringify(body),
       });
     const empty = await post({ format: 'batch', samplingPercentage: 1, requests: { count: 7, errors: 1, latencyMicros: [10, 20], dropped: 3 }, events: [] });

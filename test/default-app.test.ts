@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PluginRecord } from '@modelwatch/protocol';
 import { ModelwatchClient, type SetMonitoringReply } from '../host/src/client/client.js';
 import type { BuiltinApp } from '../host/src/plugins/builtin.js';
-import { REPO, rng } from './helpers/host.js';
+import { REPO, rng, TEST_TOKEN } from './helpers/host.js';
 import { CLI, hostProcess, testHostArgs, type HostProcess } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
@@ -34,7 +34,7 @@ describe('built-in apps and the default app of monitoring enable', () => {
     dir = await tempDir('mw-default-app-');
     host = await hostProcess(testHostArgs(join(dir.path, 'data')));
     await host.start();
-    client = new ModelwatchClient({ url: host.url });
+    client = new ModelwatchClient({ url: host.url, token: TEST_TOKEN });
   });
   afterAll(async () => {
     await host?.stop();

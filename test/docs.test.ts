@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { chmod, cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelwatchClient } from '../host/src/client/client.js';
 import { freePort } from '../host/src/nats/server.js';
 import { docBlocks, docFiles, docGroups, parseMarker, strayMarkers, type DocGroup } from './helpers/doc-blocks.js';
-import { REPO, rng, startTestHost } from './helpers/host.js';
+import { authHeaders, REPO, rng, startTestHost, TEST_TOKEN } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { CLI } from './helpers/processes.js';
 import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
@@ -100,6 +100,7 @@ async function runGroup(g: DocGroup, hooks: GroupHooks = {}): Promise<void> {
       nats = await startTestNats();
       host = await startTestHost({ natsUrl: nats.url, basePeriod: 1000, allowedLateness: 200 });
       url = host.host.apiUrl;
+      env.MODELWATCH_TOKEN = TEST_TOKEN;
     }
     Object.assign(env, { PATH: `${bin}:${process.env.PATH}`, HOME: cwd, MODELWATCH_HOST: url, DOCS_FIXTURES: FIXTURES });
     if (existsSync(join(cwd, 'setup.sh'))) await bash(await readFile(join(cwd, 'setup.sh'), 'utf8'), `test/fixtures/docs/${g.name}/setup.sh`, cwd, env);
@@ -112,7 +113,7 @@ async function runGroup(g: DocGroup, hooks: GroupHooks = {}): Promise<void> {
         await mkdir(dirname(join(cwd, m.path!)), { recursive: true });
         await writeFile(join(cwd, m.path!), b.text.replaceAll('localhost:7077', address));
       } else if (m.kind === 'post') {
-        const res = await fetch(`${url}${m.path!}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b.text });
+        const res = await fetch(`${url}${m.path!}`, { method: 'POST', headers: authHeaders({ 'content-type': 'application/json' }), body: b.text });
         const text = await res.text();
         expect(res.ok, `${where}: POST ${m.path!} answered ${res.status}: ${text}`).toBe(true);
         const rejected = (JSON.parse(text || '{}') as { rejected?: unknown[] }).rejected ?? [];
@@ -121,7 +122,9 @@ async function runGroup(g: DocGroup, hooks: GroupHooks = {}): Promise<void> {
         outputs.push(await bash(b.text.replaceAll('localhost:7077', address), where, cwd, env));
       }
     }
-    await hooks.after?.({ cwd, client: new ModelwatchClient({ url }) }, outputs);
+    // a group with a host of its own: the admin token its first start wrote in HOME (the folder)
+    const token = g.ownHost ? readFileSync(join(cwd, '.modelwatch', 'admin.token'), 'utf8').trim() : TEST_TOKEN;
+    await hooks.after?.({ cwd, client: new ModelwatchClient({ url, token }) }, outputs);
   } finally {
     await host?.[Symbol.asyncDispose]();
     await nats?.[Symbol.asyncDispose]();

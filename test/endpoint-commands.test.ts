@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeleteEndpointReply, MetricValuesReply, PublishPluginReply, ReferenceFromTrafficReply } from '../host/src/api/contract.js';
 import { ModelwatchClient, type EndpointSummary } from '../host/src/client/client.js';
 import type { MetricName } from '@modelwatch/protocol';
+import { TEST_TOKEN } from './helpers/host.js';
 import { CLI, hostProcess, testHostArgs, type HostProcess } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
@@ -55,7 +56,7 @@ describe('endpoint and metrics commands', () => {
     dir = await tempDir('mw-endpoint-commands-');
     host = await hostProcess(testHostArgs(join(dir.path, 'data'), '--retention', '1d'));
     await host.start();
-    client = new ModelwatchClient({ url: host.url });
+    client = new ModelwatchClient({ url: host.url, token: TEST_TOKEN });
     await cli('plugin', 'publish', ROW_COUNT);
   });
   afterAll(async () => {

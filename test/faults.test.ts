@@ -7,7 +7,7 @@ import { ModelwatchClient } from '../host/src/client/client.js';
 import { endpointId } from '../host/src/domain/names.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { freePort, startNatsServer, type NatsServerHandle } from '../host/src/nats/server.js';
-import { publishDir, rng } from './helpers/host.js';
+import { publishDir, rng, TEST_TOKEN } from './helpers/host.js';
 import { hostProcess, restartableTsdb, type HostProcess, type RestartableTsdb } from './helpers/processes.js';
 import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
 
@@ -126,7 +126,7 @@ describe('exactly-once results through faults', () => {
       process.env.MW_FAULTS_LOG ?? 'error',
     ]);
     await host.start();
-    client = new ModelwatchClient({ url: host.url });
+    client = new ModelwatchClient({ url: host.url, token: TEST_TOKEN });
     await publishDir(client, ROW_COUNT);
     await publishDir(client, WINDOW_FLAG);
     for (const e of ENDPOINTS) await client.createEndpoint({ name: e, featureNames: ['x'], labelNames: ['y'] });

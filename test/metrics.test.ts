@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Consumers, Streams, Subjects } from '@modelwatch/protocol';
 import { createHostMetrics, METRIC_PREFIX } from '../host/src/metrics.js';
 import { freePort } from '../host/src/nats/server.js';
-import { publishDir, startTestHost } from './helpers/host.js';
+import { authHeaders, publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { parseExposition, type Exposition } from './helpers/prometheus.js';
 import { untilWallClock, waitFor } from './helpers/tmp.js';
@@ -35,7 +35,7 @@ describe('operator metrics (GET /metrics)', () => {
   });
 
   async function scrape(): Promise<Exposition> {
-    const res = await fetch(`${env.host.apiUrl}/metrics`);
+    const res = await fetch(`${env.host.apiUrl}/metrics`, { headers: authHeaders() });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     return parseExposition(await res.text());
@@ -136,6 +136,10 @@ describe('operator metrics (GET /metrics)', () => {
     expect(x.samples.filter((s) => Object.values(s.labels).includes('scraped') || 'endpoint' in s.labels)).toEqual([]);
     // the process metrics, with the prefix
     expect(x.value(m('process_cpu_user_seconds_total'))).toBeGreaterThan(0);
+  });
+
+  it('answers only a token with the read scope', async () => {
+    expect((await fetch(`${env.host.apiUrl}/metrics`)).status).toBe(401);
   });
 
   it('counts a runner restarted after it died, and the runners alive', async () => {

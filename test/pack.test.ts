@@ -9,7 +9,15 @@ import { REPO } from './helpers/host.js';
 import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
 
 /** npm and npx run with this Node (their `#!/usr/bin/env node` finds it first on PATH), as the installed CLI does. */
-const ENV = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, MODELWATCH_NATS_URL: '', MODELWATCH_HOST: '' };
+// no token from the test process: the CLI reads the admin token the installed host's first start writes (--data-dir)
+const ENV = {
+  ...process.env,
+  PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+  MODELWATCH_NATS_URL: '',
+  MODELWATCH_HOST: '',
+  MODELWATCH_TOKEN: '',
+  MODELWATCH_ADMIN_TOKEN: '',
+};
 const PACKAGES = ['host', 'sdk', 'protocol', 'tracker'];
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'host/package.json'), 'utf8')) as { version: string }).version;
 
@@ -187,19 +195,20 @@ describe('installed from the packed packages, without the repository', () => {
       'the installed host to answer',
       async () => {
         if (h.exitCode !== null) throw new Error(`the host exited with ${h.exitCode}: ${hostLog.slice(-2000)}`);
-        return (await fetch(`${url}/api/v1/health`).catch(() => undefined))?.ok ? true : undefined;
+        return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok ? true : undefined;
       },
       60_000,
       50,
     );
 
-    const published = await run(install, 'npx', ['modelwatch', '--host', url, 'plugin', 'publish', plugin]);
+    const data = join(dir.path, 'host-data');
+    const published = await run(install, 'npx', ['modelwatch', '--host', url, '--data-dir', data, 'plugin', 'publish', plugin]);
     expect(published.stdout).toMatch(/^published mean-age@1\.0\.0 /m);
-    const builtin = await run(install, 'npx', ['modelwatch', '--host', url, 'plugin', 'publish', 'builtin:drift']);
+    const builtin = await run(install, 'npx', ['modelwatch', '--host', url, '--data-dir', data, 'plugin', 'publish', 'builtin:drift']);
     expect(builtin.stdout).toMatch(/^published drift@1\.0\.0 /m);
 
     // and it runs: one window of events, the plugin's mean of it stored
-    const client = new ModelwatchClient({ url });
+    const client = new ModelwatchClient({ url, token: readFileSync(join(data, 'admin.token'), 'utf8').trim() });
     await client.createEndpoint({ name: 'pack-ep', featureNames: ['age'] });
     const at = Math.ceil((Date.now() + 1500) / 1000) * 1000 + 100;
     await untilWallClock(at - 100);

@@ -6,7 +6,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Subjects, type WindowRecord } from '@modelwatch/protocol';
 import { openBuckets } from '../host/src/nats/topology.js';
-import { publishDir, rng, startTestHost } from './helpers/host.js';
+import { authHeaders, publishDir, rng, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { CLI } from './helpers/processes.js';
 import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
@@ -121,7 +121,7 @@ describe('publish: check, dry run, and the endpoints an app applies to', () => {
     await expect(publishDir(env.client, readsAge, { strict: true })).rejects.toMatchObject({ code: 'PLUGIN_DRY_RUN_FAILED' });
     const badStrict = await fetch(`${env.host.apiUrl}/api/v1/plugins`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: authHeaders({ 'content-type': 'application/json' }),
       body: JSON.stringify({ manifest: {}, code: '', strict: 'yes' }),
     });
     expect(badStrict.status).toBe(400);

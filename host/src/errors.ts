@@ -130,6 +130,19 @@ export class HttpError extends ModelwatchError {
   }
 }
 
+export type AuthErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN';
+/**
+ * A request of the HTTP API refused for its credentials: no token or an unknown one
+ * (`UNAUTHENTICATED`, HTTP 401), or a token without the scope the route needs or for another
+ * endpoint (`FORBIDDEN`, HTTP 403). Not retryable.
+ */
+export class AuthError extends ModelwatchError {
+  declare readonly code: AuthErrorCode;
+  constructor(code: AuthErrorCode, message: string, options?: ErrorOptions) {
+    super(code, message, options);
+  }
+}
+
 /** `INTERNAL`: a failure of the host itself (a bug, or a system it uses that failed). Not retryable. */
 export class InternalError extends ModelwatchError {
   constructor(code: 'INTERNAL', message: string, options?: ErrorOptions);
@@ -160,6 +173,8 @@ export const ERROR_FAMILIES = {
   APP_INVALID_OUTPUT: { error: AppError, retryable: true },
   WINDOW_FAILED: { error: AppError, retryable: false },
   HTTP_ERROR: { error: HttpError, retryable: false },
+  UNAUTHENTICATED: { error: AuthError, retryable: false },
+  FORBIDDEN: { error: AuthError, retryable: false },
   INTERNAL: { error: InternalError, retryable: false },
 } as const satisfies Record<ErrorCode, { error: abstract new (...args: never[]) => ModelwatchError; retryable: boolean }>;
 

@@ -23,6 +23,7 @@ import { failedOutput } from './runner/runner.js';
 import { crashError, RunnerSupervisor } from './runner/supervisor.js';
 import { ResultsDb } from './store/results-db.js';
 import { SettingsStore } from './store/settings.js';
+import { TokenCache, TokenStore } from './store/tokens.js';
 import { WatchedKv } from './store/watched-kv.js';
 import { StreamProcessor } from './stream/processor.js';
 import { ServingAggregator } from './stream/serving.js';
@@ -237,7 +238,13 @@ class HostImpl implements Host {
     }
     if (c.has('api')) {
       const supervisor = this.supervisor;
+      const tokenStore = new TokenStore(buckets.tokens);
+      const tokens = new TokenCache(buckets.tokens);
+      await this.bootstrapAdminToken(tokenStore);
+      await tokens.start();
+      this.stopFns.push(() => tokens.stop());
       this.api = await createApiServer({
+        auth: { tokens, store: tokenStore, insecureLocal: o.insecureLocal },
         probes: [
           ...(supervisor ? [['runners', runnersProbe(nc, () => supervisor.runners())] as const] : []),
           ...(c.has('writer') ? [['writer', writerProbe(jsm)] as const] : []),
@@ -257,13 +264,14 @@ class HostImpl implements Host {
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
       this.apiUrl = address.replace('[::1]', '127.0.0.1');
       this.stopFns.push(() => this.api?.close());
-      for (const dir of await pluginDirs(o.devPlugins)) this.stopFns.push(await this.watchDevPlugin(dir));
+      const devToken = o.devPlugins.length ? tokens.internal('host-dev-plugins', ['admin']) : undefined;
+      for (const dir of await pluginDirs(o.devPlugins)) this.stopFns.push(await this.watchDevPlugin(dir, devToken));
     }
   }
 
   /** Rebuild a plugin folder on every save and publish each build as a development version. */
-  private async watchDevPlugin(dir: string): Promise<() => Promise<void>> {
-    const client = new ModelwatchClient({ url: this.apiUrl });
+  private async watchDevPlugin(dir: string, token: string | undefined): Promise<() => Promise<void>> {
+    const client = new ModelwatchClient({ url: this.apiUrl, ...(token !== undefined && { token }) });
     const log = this.logger.child({ component: 'dev-plugins', dir });
     let n = 0;
     return await watchPlugin(dir, async (e) => {
@@ -276,6 +284,22 @@ class HostImpl implements Host {
         log.error((err as Error).message);
       }
     });
+  }
+
+  /**
+   * The admin token: the one given (`adminToken`), or on first start (no admin token yet) a new one
+   * written to `<dataDir>/admin.token`, mode 0600. The log names the file, never the token.
+   */
+  private async bootstrapAdminToken(store: TokenStore): Promise<void> {
+    const o = this.options;
+    if (o.insecureLocal) {
+      this.logger.warn({ api: `${o.httpHost}:${o.httpPort}` }, '--insecure-local: the HTTP API answers every request without authentication (loopback only)');
+      return;
+    }
+    if (o.adminToken !== undefined) return await store.provision(o.adminToken);
+    const b = await store.bootstrap(o.dataDir);
+    if (b.action === 'written')
+      this.logger.info({ path: b.path }, `first start: an admin token was written to ${b.path} (mode 0600); the CLI reads it from there`);
   }
 
   /** First start: monitoring on with the given period. Later starts: an explicit --base-period changes it. */

@@ -19,6 +19,7 @@ export {
   PluginError,
   AppError,
   HttpError,
+  AuthError,
   InternalError,
   type ErrorCode,
   type ErrorData,

@@ -411,7 +411,7 @@ describe('the CLI as the README documents it', () => {
       }
       for (const o of c.options.keys()) {
         if (o === 'help' || (key === '' && o === 'version')) continue;
-        if (key !== '' && (o === 'host' || o === 'json')) continue; // global options, documented once
+        if (key !== '' && ['host', 'json', 'token', 'data-dir'].includes(o)) continue; // global options, documented once
         if (!documented.get(key)?.has(`--${o}`)) problems.push(`\`modelwatch ${key} --${o}\` is not in the README`);
       }
     }

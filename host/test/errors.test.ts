@@ -17,6 +17,7 @@ import {
   NotFoundError,
   PluginError,
   HttpError,
+  AuthError,
   type ErrorCode,
 } from '../src/errors.js';
 
@@ -57,6 +58,8 @@ describe('host errors: one class per failure family', () => {
       APP_INVALID_OUTPUT: [AppError, true],
       WINDOW_FAILED: [AppError, false],
       HTTP_ERROR: [HttpError, false],
+      UNAUTHENTICATED: [AuthError, false],
+      FORBIDDEN: [AuthError, false],
       INTERNAL: [InternalError, false],
     };
     expect(Object.keys(ERROR_FAMILIES).sort()).toEqual(Object.keys(expected).sort());

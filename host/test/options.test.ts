@@ -32,9 +32,27 @@ describe('resolveHostOptions', () => {
         components: new Set(['stream', 'controller', 'writer', 'api', 'runners']),
         devPlugins: [],
         clock: systemClock,
+        adminToken: undefined,
+        insecureLocal: false,
       });
       expect(DEFAULT_HTTP_PORT).toBe(7077);
       expect(MIN_BASE_PERIOD_MS).toBe(1000);
+    });
+
+    it('refuses --insecure-local on an address that is not loopback, takes it on loopback', () => {
+      expect(() => resolveWith({ insecureLocal: true, httpHost: '0.0.0.0' })).toThrow(
+        "insecure local: --insecure-local serves the API without authentication, so only on a loopback address (127.0.0.1, ::1, localhost), not on '0.0.0.0'",
+      );
+      expect(() => resolveWith({ insecureLocal: true, httpHost: '10.1.2.3' })).toThrow(/not on '10\.1\.2\.3'/);
+      for (const httpHost of ['127.0.0.1', '127.0.0.2', '::1', '[::1]', 'localhost'])
+        expect(resolveWith({ insecureLocal: true, httpHost }).insecureLocal).toBe(true);
+    });
+
+    it('takes the admin token from the option or MODELWATCH_ADMIN_TOKEN, and refuses a short one', () => {
+      const token = 'x'.repeat(32);
+      expect(resolveWith({ adminToken: token }).adminToken).toBe(token);
+      expect(resolveHostOptions({}, { MODELWATCH_ADMIN_TOKEN: token }).adminToken).toBe(token);
+      expect(() => resolveWith({ adminToken: 'short' })).toThrow('admin token (MODELWATCH_ADMIN_TOKEN): expected 32 to 512 visible ASCII characters');
     });
 
     it('rejects window attempts and quarantine thresholds out of range', () => {

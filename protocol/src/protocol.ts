@@ -62,6 +62,8 @@ export type ErrorCode =
   | 'INVALID_REFERENCE'
   | 'WINDOW_FAILED'
   | 'HTTP_ERROR'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
   | 'INTERNAL';
 
 /** Plain data for an error that crosses a process or the sandbox. */
@@ -884,4 +886,57 @@ export interface StreakRecord {
   quarantinedAt: number;
   /** Windows that arrived ahead of `next` or behind `from`, sorted by start; at most 256 (`MAX_PENDING`). */
   pending: MarkedWindow[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// API tokens (KV `mw_tokens`) and the audit log (stream `MW_AUDIT`)
+
+/**
+ * What a token may do on the HTTP API: `ingest` posts events and labels (to the endpoints its
+ * `endpoints` glob matches, when it has one), `read` every GET, `write` endpoints, monitoring,
+ * plugin configuration, references, dead-letter replays and batches, `admin` everything
+ * (publishing and removing plugins, tokens, the audit log).
+ */
+export type TokenScope = 'ingest' | 'read' | 'write' | 'admin';
+
+/** The scopes, in the order they are shown. */
+export const TOKEN_SCOPES: readonly TokenScope[] = ['ingest', 'read', 'write', 'admin'];
+
+/**
+ * An API token as stored in `mw_tokens` (key: its name). The token itself is never stored:
+ * only the hex SHA-256 of its text.
+ */
+export interface TokenRecord {
+  v: ProtocolVersion;
+  name: string;
+  /** Hex SHA-256 of the token's text. */
+  hash: string;
+  scopes: TokenScope[];
+  /** For `ingest`: the endpoints it may post to, a glob of names (`fraud-*`); absent: every endpoint. */
+  endpoints?: string;
+  createdAt: number;
+  /** The name of the token that created it; absent for the bootstrap admin token. */
+  createdBy?: string;
+}
+
+/**
+ * One state change asked of the HTTP API, as the audit log keeps it (`mw.audit.api`, stream
+ * `MW_AUDIT`): who (the token's name; `null` when no known token was given, the request was
+ * then refused), what (method, route pattern and the path asked for), when, and the status answered.
+ */
+export interface AuditEntry {
+  v: ProtocolVersion;
+  /** When the answer was sent, ms since the epoch. */
+  at: number;
+  /** The token's name; `null` without a known token; `'insecure-local'` on a host run with `--insecure-local`. */
+  token: string | null;
+  method: string;
+  /** The route's pattern, e.g. `/api/v1/plugins/:name/disable`. */
+  route: string;
+  /** The path asked for, e.g. `/api/v1/plugins/drift/disable` (without its query string). */
+  target: string;
+  /** The HTTP status answered. */
+  status: number;
+  /** The client's address. */
+  ip: string;
 }

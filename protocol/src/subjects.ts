@@ -19,6 +19,8 @@ export const Streams = {
   labels: 'MW_LABELS',
   /** Plugins' log lines: `mw.logs.<app>`. */
   logs: 'MW_LOGS',
+  /** The audit log of state changes asked of the HTTP API: `mw.audit.api`. */
+  audit: 'MW_AUDIT',
 } as const;
 
 export const Subjects = {
@@ -36,6 +38,9 @@ export const Subjects = {
   labelsAll: 'mw.labels.>',
   logs: (app: string) => `mw.logs.${app}`,
   logsAll: 'mw.logs.>',
+  /** One audit entry per state change asked of the HTTP API (`AuditEntry`). */
+  auditApi: 'mw.audit.api',
+  auditAll: 'mw.audit.>',
   /** Request/reply: a runner analyses one window without storing it (queue group `runners`). */
   runnerEvaluate: 'mw.svc.runner.evaluate',
   servingAll: 'mw.serving.>',
@@ -75,6 +80,8 @@ export const Buckets = {
   batches: 'mw_batches',
   /** Failure streaks per plugin version and endpoint, key `<app>.<version>.<endpoint id>`, counted in window order by the writer. */
   streaks: 'mw_streaks',
+  /** API tokens by name: their SHA-256 hashes and scopes, never the tokens. */
+  tokens: 'mw_tokens',
 } as const;
 
 /** The key of the monitoring settings in the `mw_settings` bucket. */

@@ -305,6 +305,21 @@ interface ColumnOutcome {
 }
 
 /**
+ * Why a window cannot be compared with the reference, or undefined when it can: the endpoint has
+ * no reference rows (also logged as a warning), the reference is empty, or the window is. A drift
+ * app answers such a window with an `irrelevant` result whose `extraData.reason` is this text.
+ */
+export function whyNotComparable(ctx: Pick<MonitoringContext, 'reference' | 'sample' | 'logger'>): string | undefined {
+  if (!ctx.reference) {
+    ctx.logger.warn('no reference rows: no drift computed');
+    return 'no reference rows: the endpoint has no reference data set (modelwatch endpoint set-reference)';
+  }
+  if (ctx.reference.length === 0) return 'the reference has no rows';
+  if (ctx.sample.length === 0) return 'window has no rows';
+  return undefined;
+}
+
+/**
  * One window of a drift app: a result per column (`drift_<column>`) and the dataset result
  * (`spec.summaryName`). Never throws for data; throws for a bad configuration.
  */
@@ -319,14 +334,10 @@ export function runDrift(ctx: MonitoringContext<DriftConfig>, spec: DriftSpec): 
   });
   const irrelevant = (reason: string, extra: Record<string, JsonValue> = {}) => summary(ResultStatus.Irrelevant, 0, { reason, ...extra });
 
-  const reference = ctx.reference;
-  if (!reference) {
-    ctx.logger.warn('no reference rows: no drift computed');
-    return [irrelevant('no reference rows: the endpoint has no reference data set (modelwatch endpoint set-reference)')];
-  }
-  if (reference.length === 0) return [irrelevant('the reference has no rows')];
+  const notComparable = whyNotComparable(ctx);
+  if (notComparable) return [irrelevant(notComparable)];
+  const reference = ctx.reference!;
   const rows = ctx.sample.length;
-  if (rows === 0) return [irrelevant('window has no rows')];
 
   const columns = [...new Set(cfg.columns ?? spec.defaultColumns(ctx as MonitoringContext<never>))];
   if (columns.length === 0) return [irrelevant(`the endpoint has no ${spec.what} names and the config lists none`)];

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../host/src/nats/server.js';
-import { REPO } from './host.js';
+import { REPO, TEST_TOKEN } from './host.js';
 import { waitFor } from './tmp.js';
 import type { ExportedSeries } from './tsdb.js';
 
@@ -115,7 +115,8 @@ export async function hostProcess(args: string[], env: Record<string, string> = 
     async start() {
       const c = spawn(process.execPath, ['--no-node-snapshot', CLI, 'host', 'start', '--http-port', String(port), ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, ...env },
+        // the test process's admin token, unless the test gives the host another (or none: '')
+        env: { MODELWATCH_ADMIN_TOKEN: TEST_TOKEN, ...process.env, ...env },
       });
       child = c;
       c.stdout!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-200_000)));
@@ -124,7 +125,7 @@ export async function hostProcess(args: string[], env: Record<string, string> = 
         'the host to answer',
         async () => {
           if (c.exitCode !== null) throw new Error(`the host exited with ${c.exitCode}: ${log.slice(-2000)}`);
-          return (await fetch(`${url}/api/v1/health`).catch(() => undefined))?.ok ? true : undefined;
+          return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok ? true : undefined;
         },
         60_000,
         50,

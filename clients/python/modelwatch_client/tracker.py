@@ -200,7 +200,10 @@ class Tracker:
         timeout: seconds one HTTP request may take.
         backoff_initial, backoff_max: seconds before the first retry of a batch, and the most;
             the wait doubles after each failure, with jitter (half fixed, half random).
-        headers: extra HTTP headers of every request (``Authorization``, say).
+        token: the API token (a token with the ``ingest`` scope), sent as
+            ``Authorization: Bearer <token>``. Default: ``$MODELWATCH_TOKEN``; none when unset
+            (a host run with ``--insecure-local``).
+        headers: extra HTTP headers of every request.
         on_error: called with a ``TrackerError`` when a batch fails (it is retried), is refused,
             or requests are dropped. Called from the tracker's thread (or from ``track`` for a
             drop) with the tracker's lock held: it may call ``stats()``, and must not block.
@@ -220,6 +223,7 @@ class Tracker:
         timeout: float = 5.0,
         backoff_initial: float = 0.25,
         backoff_max: float = 5.0,
+        token: Optional[str] = None,
         headers: Optional[Mapping[str, str]] = None,
         on_error: Optional[Callable[[TrackerError], None]] = None,
         random: Optional[Callable[[], float]] = None,
@@ -249,7 +253,8 @@ class Tracker:
         self._timeout = float(timeout)
         self._backoff_initial = max(0.001, float(backoff_initial))
         self._backoff_max = max(self._backoff_initial, float(backoff_max))
-        self._headers = dict(headers or {})
+        token = token or os.environ.get("MODELWATCH_TOKEN") or None
+        self._headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **dict(headers or {})}
         self._on_error = on_error
         self._random = random or _random.random
         self._jitter = _random.Random()

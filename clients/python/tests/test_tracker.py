@@ -379,6 +379,26 @@ t.track([[1, 2]], [0], request_id="at-exit")
         self.assertTrue(t.flush(WAIT))
         self.assertEqual(h.requests[0].headers["Authorization"], "Bearer t0k")
 
+    def test_token_as_a_bearer_token_from_the_option_or_modelwatch_token(self) -> None:
+        import os
+
+        h = self.host()
+        old = os.environ.get("MODELWATCH_TOKEN")
+        os.environ["MODELWATCH_TOKEN"] = "mw_from-env"
+        try:
+            from_env = self.tracker(h.url, endpoint="churn")
+            given = self.tracker(h.url, endpoint="churn", token="mw_given")
+        finally:
+            if old is None:
+                del os.environ["MODELWATCH_TOKEN"]
+            else:
+                os.environ["MODELWATCH_TOKEN"] = old
+        from_env.track([[1]], [0])
+        self.assertTrue(from_env.flush(WAIT))
+        given.track([[1]], [0])
+        self.assertTrue(given.flush(WAIT))
+        self.assertEqual(sorted(r.headers["Authorization"] for r in h.requests), ["Bearer mw_from-env", "Bearer mw_given"])
+
 
 if __name__ == "__main__":
     unittest.main()

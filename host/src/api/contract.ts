@@ -6,6 +6,9 @@
 import type { JsonValue } from '@modelwatch/sdk';
 import type {
   ArtifactInfo,
+  AuditEntry,
+  TokenRecord,
+  TokenScope,
   AppOutputMessage,
   BatchRecord,
   DryRunResult,
@@ -356,3 +359,40 @@ export type ReferenceFromTrafficBody = { from: string | number; to: string | num
 
 /** What it answers: the endpoint, the range read and the rows taken. */
 export type ReferenceFromTrafficReply = EndpointSummary & { referenceRows: number; from: number; to: number };
+
+// ---- tokens and the audit log (admin)
+
+/** The routes of API tokens and of the audit log. */
+export const AuthRoutes = {
+  tokens: '/api/v1/tokens',
+  token: '/api/v1/tokens/:name',
+  audit: '/api/v1/audit',
+} as const;
+
+/** The body of `POST /api/v1/tokens`. */
+export interface CreateTokenBody {
+  name: string;
+  /** One or more of `ingest`, `read`, `write`, `admin`. */
+  scopes: TokenScope[];
+  /** For `ingest`: a glob of the endpoint names it may post to (`fraud-*`). */
+  endpoints?: string;
+}
+
+/** A token as listed: never its text or its hash. */
+export type TokenInfo = Omit<TokenRecord, 'hash' | 'v'>;
+
+/** `POST /api/v1/tokens` answers the token's text, once. */
+export type CreateTokenReply = TokenInfo & { token: string };
+
+/** The query of `GET /api/v1/audit`. */
+export interface AuditQuery {
+  /** Entries from this time on: an ISO time, ms since the epoch, or a duration back from now (`1h`). */
+  since?: string;
+  /** At most this many entries (the newest, without `since`; the first from `since`, with it). @default 100, at most 10,000 */
+  limit?: number;
+}
+
+/** `GET /api/v1/audit`: entries, oldest first. */
+export interface AuditList {
+  entries: AuditEntry[];
+}

@@ -180,3 +180,52 @@ export function messageOf(errors: ErrorObject[]): string {
   const field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
   return `${field || 'body'}: ${e.message ?? 'is not valid'}`;
 }
+
+// ---- tokens and the audit log
+
+/** Body of `POST /api/v1/tokens`. */
+export const CreateTokenBodySchema = {
+  type: 'object',
+  required: ['name', 'scopes'],
+  properties: {
+    name: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$',
+      errorMessage: "token name ${0} is not valid: use 1-64 letters, digits, '_' or '-', starting with a letter or digit",
+    },
+    scopes: {
+      type: 'array',
+      minItems: 1,
+      items: { enum: ['ingest', 'read', 'write', 'admin'] },
+      errorMessage: 'scopes: expected one or more of ingest, read, write, admin',
+    },
+    endpoints: { type: 'string', minLength: 1, maxLength: 256, errorMessage: 'endpoints: expected a glob of endpoint names, e.g. fraud-*' },
+  },
+  additionalProperties: false,
+  errorMessage: {
+    type: 'body: expected { name, scopes, endpoints? }',
+    required: 'body: expected { name, scopes, endpoints? }',
+    additionalProperties: 'body: expected { name, scopes, endpoints? }',
+  },
+} as const;
+
+/** Params of `DELETE /api/v1/tokens/:name`. */
+export const TokenParamsSchema = {
+  type: 'object',
+  properties: {
+    name: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$',
+      errorMessage: "token name ${0} is not valid: use 1-64 letters, digits, '_' or '-', starting with a letter or digit",
+    },
+  },
+} as const;
+
+/** Query of `GET /api/v1/audit`. */
+export const AuditQuerySchema = {
+  type: 'object',
+  properties: {
+    since: { type: 'string' },
+    limit: { type: 'integer', minimum: 1, maximum: 10_000, errorMessage: "limit: expected a whole number from 1 to 10000, got '{value}'" },
+  },
+} as const;

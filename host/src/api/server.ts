@@ -32,6 +32,7 @@ import {
   type SetMonitoringReply,
   type UpdateEndpointBody,
 } from './contract.js';
+import { registerAuth, type AuthOptions } from './auth.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { LatestQuerySchema, ResultsQuerySchema, SetMonitoringBodySchema, validator } from './schemas.js';
 import { registerPluginRoutes } from './plugins.js';
@@ -53,6 +54,8 @@ export interface ApiDeps {
   allowedLatenessMs: number;
   retentionMs: number;
   version: string;
+  /** Tokens and scopes (`api/auth.ts`), or none with `insecureLocal`. */
+  auth: AuthOptions;
   /** What `/readyz` checks besides NATS and the streams: the other roles this process runs. */
   probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
   /** The operator metrics: served at `GET /metrics`, and moved by the ingest over HTTP. */
@@ -83,6 +86,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const { js, nc, buckets } = deps;
   const log = deps.logger.child({ component: 'api' });
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024 * 1024 });
+  registerAuth(app, deps); // first: every route added after it has its scope checked
   app.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
     done(null, body),
   );

@@ -15,6 +15,7 @@ import { metricsCommand } from './commands/metrics.js';
 import { monitoringCommand } from './commands/monitoring.js';
 import { pluginCommand } from './commands/plugin.js';
 import { resultsCommand } from './commands/results.js';
+import { auditCommand, tokenCommand } from './commands/token.js';
 
 // each command has arguments of its own: the list only knows they all take the global ones
 type AnyCommand = CommandModule<GlobalArgs, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -31,6 +32,8 @@ export const COMMANDS: readonly AnyCommand[] = [
   metricsCommand,
   dlqCommand,
   batchCommand,
+  tokenCommand,
+  auditCommand,
   demoCommand,
   doctorCommand,
 ];
@@ -60,7 +63,19 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
       // given twice (e.g. in an alias and on the line): the last one wins
       coerce: (v: string | string[]) => (Array.isArray(v) ? v[v.length - 1]! : v),
     })
-    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output', global: true });
+    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output', global: true })
+    .option('token', {
+      type: 'string',
+      describe: 'API token (default: env MODELWATCH_TOKEN, else the admin token in <data-dir>/admin.token)',
+      global: true,
+      coerce: (v: string | string[]) => (Array.isArray(v) ? v[v.length - 1]! : v),
+    })
+    .option('data-dir', {
+      type: 'string',
+      describe: "data folder: the host's (results, owned nats-server) and where the CLI reads admin.token (default ~/.modelwatch, env MODELWATCH_DATA_DIR)",
+      global: true,
+      coerce: (v: string | string[]) => (Array.isArray(v) ? v[v.length - 1]! : v),
+    });
   for (const c of COMMANDS) cli.command(withoutVersionFlag(c));
   return cli
     .demandCommand(1, 'name a command (see --help)')

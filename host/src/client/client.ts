@@ -11,8 +11,14 @@ import type {
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import type { JsonValue } from '@modelwatch/sdk';
 import {
+  AuthRoutes,
   DataPlaneRoutes,
   EndpointRoutes,
+  type AuditList,
+  type AuditQuery,
+  type CreateTokenBody,
+  type CreateTokenReply,
+  type TokenInfo,
   routePath,
   type ArtifactList,
   type ArtifactQuery,
@@ -46,6 +52,7 @@ import {
   type ShadowComparison,
 } from '../api/contract.js';
 import {
+  CreateTokenBodySchema,
   ConfigurePluginBodySchema,
   PublishPluginBodySchema,
   ReplayBodySchema,
@@ -62,6 +69,7 @@ const check = {
   rollbackPlugin: validator(RollbackBodySchema),
   configurePlugin: validator(ConfigurePluginBodySchema),
   replayDeadLetters: validator(ReplayBodySchema),
+  createToken: validator(CreateTokenBodySchema),
 };
 
 export type { DefaultAppOutcome, EndpointSummary, MonitoringStatus, SetMonitoringBody, SetMonitoringReply };
@@ -84,6 +92,8 @@ export interface ClientOptions {
   url?: string;
   /** @default 30000 */
   timeoutMs?: number;
+  /** The API token, sent as `Authorization: Bearer <token>` (see `modelwatch token create`). */
+  token?: string;
 }
 
 /** Told how much of a request body was sent: bytes so far, of the total. */
@@ -121,10 +131,17 @@ function countedBody(text: string, onUpload: UploadProgress): ReadableStream<Uin
 export class ModelwatchClient {
   readonly url: string;
   private readonly timeoutMs: number;
+  private readonly token: string | undefined;
 
   constructor(options: ClientOptions = {}) {
     this.url = (options.url ?? 'http://127.0.0.1:7077').replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.token = options.token;
+  }
+
+  /** The headers of every request: the token's, and `extra`. */
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.token === undefined ? extra : { ...extra, authorization: `Bearer ${this.token}` };
   }
 
   private async call<T>(
@@ -140,7 +157,7 @@ export class ModelwatchClient {
       const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
       res = await fetch(`${this.url}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': contentType },
+        headers: this.headers(body === undefined ? {} : { 'content-type': contentType }),
         ...(text !== undefined && onUpload ? { body: countedBody(text, onUpload), duplex: 'half' } : { body: text }),
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -331,7 +348,7 @@ export class ModelwatchClient {
     try {
       res = await fetch(`${this.url}${path}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+        headers: this.headers({ 'content-type': 'application/json', accept: 'application/x-ndjson' }),
         body: JSON.stringify(spec),
       });
     } catch (err) {
@@ -362,7 +379,10 @@ export class ModelwatchClient {
     const qs = new URLSearchParams({ limit: String(opts.limit ?? 100), follow: opts.follow ? '1' : '0' });
     let res: Response;
     try {
-      res = await fetch(`${this.url}/api/v1/plugins/${encodeURIComponent(name)}/logs?${qs}`, opts.signal ? { signal: opts.signal } : {});
+      res = await fetch(`${this.url}/api/v1/plugins/${encodeURIComponent(name)}/logs?${qs}`, {
+        headers: this.headers(),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
     } catch (err) {
       if (opts.signal?.aborted) return;
       throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url}: ${(err as Error).message}`);
@@ -478,7 +498,7 @@ export class ModelwatchClient {
     const path = routePath(DataPlaneRoutes.artifact, { name, id });
     let res: Response;
     try {
-      res = await fetch(`${this.url}${path}`, { signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await fetch(`${this.url}${path}`, { headers: this.headers(), signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
       throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url} (${(err as Error).message}): is it running?`);
     }
@@ -500,5 +520,29 @@ export class ModelwatchClient {
   async replayDeadLetters(q: ReplayRequest = {}) {
     check.replayDeadLetters(q);
     return this.call<ReplayReply>('POST', DataPlaneRoutes.replay, q);
+  }
+
+  /** A new API token with these scopes (admin): its text is in the answer, once, and stored nowhere. */
+  async createToken(spec: CreateTokenBody) {
+    check.createToken(spec);
+    return this.call<CreateTokenReply>('POST', AuthRoutes.tokens, spec);
+  }
+
+  /** The API tokens (admin): names, scopes, endpoints, when and by whom made; never their text or hash. */
+  listTokens() {
+    return this.call<{ tokens: TokenInfo[] }>('GET', AuthRoutes.tokens).then((r) => r.tokens);
+  }
+
+  /** Revoke a token (admin): refused from then on. */
+  revokeToken(name: string) {
+    return this.call<{ revoked: string }>('DELETE', routePath(AuthRoutes.token, { name }));
+  }
+
+  /** The audit log of state changes (admin), oldest first: the newest `limit`, or the first `limit` from `since`. */
+  audit(q: AuditQuery = {}) {
+    const qs = new URLSearchParams();
+    if (q.since !== undefined) qs.set('since', q.since);
+    if (q.limit !== undefined) qs.set('limit', String(q.limit));
+    return this.call<AuditList>('GET', `${AuthRoutes.audit}?${qs}`).then((r) => r.entries);
   }
 }

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { systemClock, type Clock } from '../clock.js';
 import { ModelwatchError } from '../errors.js';
+import { checkTokenText } from '../domain/tokens.js';
 import { parseDuration } from './duration.js';
 
 /** Where results go as time series (InfluxDB v2 write API). */
@@ -50,6 +51,17 @@ export interface HostOptions {
   logLevel?: string;
   /** Plugin folders (or folders of plugin folders) to rebuild and publish on every change: a development loop. */
   devPlugins?: readonly string[];
+  /**
+   * The bootstrap admin token (named `admin`), e.g. from a Kubernetes secret: 32 to 512 visible
+   * ASCII characters. Without it, the first start makes one and writes it to
+   * `<dataDir>/admin.token` (mode 0600). (env MODELWATCH_ADMIN_TOKEN)
+   */
+  adminToken?: string;
+  /**
+   * Serve the API without authentication: every request may do everything. Only on a loopback
+   * address (`httpHost` 127.0.0.1, ::1 or localhost); refused at start on any other. @default false
+   */
+  insecureLocal?: boolean;
   /** Which components this process runs. @default all */
   components?: ReadonlyArray<ComponentName>;
   /**
@@ -82,6 +94,8 @@ export interface ResolvedHostOptions {
   components: ReadonlySet<ComponentName>;
   devPlugins: readonly string[];
   clock: Clock;
+  adminToken: string | undefined;
+  insecureLocal: boolean;
 }
 
 export const MIN_BASE_PERIOD_MS = 1000;
@@ -136,11 +150,20 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
   for (const c of components) {
     if (!all.includes(c)) throw new ModelwatchError('INVALID_OPTIONS', `components: unknown component '${c}' (known: ${all.join(', ')})`);
   }
+  const httpHost = options.httpHost ?? env.MODELWATCH_HTTP_HOST ?? '127.0.0.1';
+  const insecureLocal = options.insecureLocal ?? false;
+  if (insecureLocal && !isLoopback(httpHost)) {
+    throw new ModelwatchError(
+      'INVALID_OPTIONS',
+      `insecure local: --insecure-local serves the API without authentication, so only on a loopback address (127.0.0.1, ::1, localhost), not on '${httpHost}'; give --http-host 127.0.0.1, or drop --insecure-local and use tokens`,
+    );
+  }
+  const adminToken = options.adminToken ?? env.MODELWATCH_ADMIN_TOKEN;
   return {
     dataDir: resolve(options.dataDir ?? env.MODELWATCH_DATA_DIR ?? join(homedir(), '.modelwatch')),
     natsUrl: options.natsUrl ?? env.MODELWATCH_NATS_URL,
     httpPort,
-    httpHost: options.httpHost ?? env.MODELWATCH_HTTP_HOST ?? '127.0.0.1',
+    httpHost,
     basePeriodMs,
     basePeriodExplicit: basePeriodRaw !== undefined,
     allowedLatenessMs: parseDuration(options.allowedLateness ?? env.MODELWATCH_ALLOWED_LATENESS ?? '30s', 'allowed lateness'),
@@ -156,7 +179,15 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     components,
     devPlugins: options.devPlugins ?? [],
     clock: options.clock ?? systemClock,
+    adminToken: adminToken === undefined ? undefined : checkTokenText(adminToken, 'admin token (MODELWATCH_ADMIN_TOKEN)'),
+    insecureLocal,
   };
+}
+
+/** Whether an address to listen on is a loopback one: only this machine reaches it. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
 function intEnv(v: string | undefined, name: string): number | undefined {

@@ -13,6 +13,9 @@ export interface TopologyOptions {
 
 const ns = (ms: number) => Math.round(ms * 1e6);
 
+/** The audit log (`MW_AUDIT`) is kept at least this long, whatever the retention. */
+export const AUDIT_MIN_AGE_MS = 90 * 86_400_000;
+
 /** Create (or update) every stream, consumer and bucket modelwatch uses. Safe to call from every process. */
 export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, opts: TopologyOptions): Promise<void> {
   const retention = ns(opts.retentionMs);
@@ -31,6 +34,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     { name: Streams.serving, subjects: [Subjects.servingAll], max_age: retention, duplicate_window: ns(600_000) },
     { name: Streams.labels, subjects: [Subjects.labelsAll], max_age: retention, duplicate_window: ns(120_000) },
     { name: Streams.logs, subjects: [Subjects.logsAll], max_age: ns(86_400_000), max_msgs_per_subject: 10_000, discard: DiscardPolicy.Old },
+    // who changed what: kept for the retention, and at least 90 days
+    { name: Streams.audit, subjects: [Subjects.auditAll], max_age: Math.max(retention, ns(AUDIT_MIN_AGE_MS)), discard: DiscardPolicy.Old },
   ];
   for (const cfg of streams) {
     const full = { storage: StorageType.File, ...cfg };
@@ -126,6 +131,7 @@ export interface Buckets {
   batches: KV;
   poison: KV;
   streaks: KV;
+  tokens: KV;
   bundles: ObjectStore;
   references: ObjectStore;
   artifacts: ObjectStore;
@@ -134,7 +140,7 @@ export interface Buckets {
 export async function openBuckets(nc: NatsConnection): Promise<Buckets> {
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
-  const [endpoints, plugins, settings, controller, batches, poison, streaks, bundles, references, artifacts] = await Promise.all([
+  const [endpoints, plugins, settings, controller, batches, poison, streaks, tokens, bundles, references, artifacts] = await Promise.all([
     kvm.open(Buckets.endpoints),
     kvm.open(Buckets.plugins),
     kvm.open(Buckets.settings),
@@ -142,9 +148,10 @@ export async function openBuckets(nc: NatsConnection): Promise<Buckets> {
     kvm.open(Buckets.batches),
     kvm.open(Buckets.poison),
     kvm.open(Buckets.streaks),
+    kvm.open(Buckets.tokens),
     objm.open(BUNDLE_STORE),
     objm.open(REFERENCE_STORE),
     objm.open(ARTIFACT_STORE),
   ]);
-  return { endpoints, plugins, settings, controller, batches, poison, streaks, bundles, references, artifacts };
+  return { endpoints, plugins, settings, controller, batches, poison, streaks, tokens, bundles, references, artifacts };
 }

@@ -38,6 +38,7 @@ import {
   type PValueCorrection,
   type ReferenceMmd,
 } from '@modelwatch/sdk/stats';
+import { whyNotComparable } from '@modelwatch/sdk/drift';
 
 /** The app's configuration (`config` in plugin.json, checked against its `configSchema`). */
 export interface DriftConfig {
@@ -256,14 +257,10 @@ export default class Drift extends MonitoringApplication<DriftConfig> {
     });
     const irrelevant = (reason: string, extra: Record<string, JsonValue> = {}) => result(ResultStatus.Irrelevant, 1, { reason, ...extra });
 
-    const reference = ctx.reference;
-    if (!reference) {
-      ctx.logger.warn('no reference rows: no drift computed');
-      return [irrelevant('no reference rows: the endpoint has no reference data set (modelwatch endpoint set-reference)')];
-    }
-    if (reference.length === 0) return [irrelevant('the reference has no rows')];
+    const notComparable = whyNotComparable(ctx);
+    if (notComparable) return [irrelevant(notComparable)];
+    const reference = ctx.reference!;
     const rows = ctx.sample.length;
-    if (rows === 0) return [irrelevant('window has no rows')];
     const features = [...new Set(cfg.features ?? ctx.endpoint.featureNames)];
     if (features.length === 0) return [irrelevant('the endpoint has no feature names and the config lists none')];
 

@@ -2,14 +2,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { HostMetrics } from '../../metrics.js';
 
-// The scope a token needs for a route (`config.scope`), as the authentication of the API reads
-// it. TODO(merge): once host/src/api/auth.ts declares `scope`, this declaration goes.
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    scope?: 'read' | 'write' | 'admin' | 'ingest';
-  }
-}
-
 /** The path of the metrics route: outside `/api/v1`, where Prometheus looks by default. */
 export const METRICS_PATH = '/metrics';
 

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
-import { ModelwatchClient } from '../../client/client.js';
+import { clientOf } from '../connect.js';
 import type { GlobalArgs } from '../args.js';
 import { iso, printJson, printTable } from '../format.js';
 
@@ -24,7 +24,7 @@ export const artifactsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const time = (v: string | undefined) => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : Date.parse(v));
           const from = time(args.from);
           const to = time(args.to);
-          const list = await new ModelwatchClient({ url: args.host }).listArtifacts(args.endpoint, {
+          const list = await clientOf(args).listArtifacts(args.endpoint, {
             ...(args.app ? { app: args.app } : {}),
             ...(from !== undefined ? { from } : {}),
             ...(to !== undefined ? { to } : {}),
@@ -46,7 +46,7 @@ export const artifactsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('output', { alias: 'o', type: 'string', describe: 'write it to this file' })
             .example('$0 artifacts get histogram-data-drift.1767225600000.drift-table.csv --endpoint churn -o drift.csv', ''),
         async (args) => {
-          const a = await new ModelwatchClient({ url: args.host }).getArtifact(args.endpoint, args.id);
+          const a = await clientOf(args).getArtifact(args.endpoint, args.id);
           if (args.output) {
             await writeFile(args.output, a.body);
             if (args.json) return printJson({ file: args.output, bytes: a.body.byteLength, contentType: a.contentType });

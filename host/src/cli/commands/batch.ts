@@ -1,7 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { ModelwatchClient } from '../../client/client.js';
+import type { ModelwatchClient } from '../../client/client.js';
+import { clientOf } from '../connect.js';
 import { parseDuration } from '../../config/duration.js';
 import { InvalidArgumentError, isModelwatchError } from '../../errors.js';
 import type { GlobalArgs } from '../args.js';
@@ -92,7 +93,7 @@ export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         async (args) => {
           const { failOn, timeoutMs } = checkSendArgs(args);
           const text = await readFile(args.file, 'utf8');
-          const client = new ModelwatchClient({ url: args.host });
+          const client = clientOf(args);
           if (args.create) await getOrCreate(client, args.endpoint, args.reference!, args.json);
           const jsonl = /\.(jsonl|ndjson)$/i.test(args.file);
           const upload = uploadBar(`sending ${basename(args.file)}`, { json: args.json });
@@ -132,7 +133,7 @@ export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         "list an endpoint's batches",
         (b) => b.positional('endpoint', { type: 'string', demandOption: true }),
         async (args) => {
-          const batches = await new ModelwatchClient({ url: args.host }).listBatches(args.endpoint);
+          const batches = await clientOf(args).listBatches(args.endpoint);
           if (args.json) return printJson(batches);
           printTable(
             ['batch', 'status', 'windows', 'ingested', 'dispatched'],

@@ -6,6 +6,7 @@ import type { CommandModule } from 'yargs';
 import { resultStatusName, type ResultStatus } from '@modelwatch/sdk';
 import { seededRandom } from '@modelwatch/sdk/testing';
 import { ModelwatchClient } from '../../client/client.js';
+import { generateToken } from '../../domain/tokens.js';
 import { createHost } from '../../host.js';
 import { createLogger } from '../../logger.js';
 import type { GlobalArgs } from '../args.js';
@@ -54,14 +55,20 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
     const logger = createLogger('info', logStream);
     const periodMs = Number(args['base-period'].replace(/s$/, '')) * 1000 || 5000;
     out(`modelwatch demo: host in ${dir} (log: ${logFile})\n`);
-    const host = createHost({ dataDir: dir, httpPort: 0, basePeriod: args['base-period'], allowedLateness: '1s', runners: 1 }, logger, logStream);
+    // a host of its own, with an admin token of its own
+    const token = generateToken();
+    const host = createHost(
+      { dataDir: dir, httpPort: 0, basePeriod: args['base-period'], allowedLateness: '1s', runners: 1, adminToken: token },
+      logger,
+      logStream,
+    );
     const started = Date.now();
     // on a terminal: the windows analysed of the total, with the time left
     const bar = progressBar('windows analysed', 'windows', { json: args.json });
     try {
       await host.start();
       out(`  host running: API ${host.apiUrl}, NATS ${host.natsUrl}, windows of ${args['base-period']}\n`);
-      const client = new ModelwatchClient({ url: host.apiUrl });
+      const client = new ModelwatchClient({ url: host.apiUrl, token });
       // as `modelwatch monitoring enable --default-app histogram-data-drift`: the host bundles its built-in app
       const { defaultApp } = await client.setMonitoring({ enabled: true, defaultApp: DEMO_APP });
       out(`  monitoring enabled; ${describeDefaultApp(defaultApp!)}\n`);

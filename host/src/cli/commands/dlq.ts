@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { ModelwatchClient } from '../../client/client.js';
+import { clientOf } from '../connect.js';
 import type { GlobalArgs } from '../args.js';
 import { printJson, printTable } from '../format.js';
 
@@ -22,7 +22,7 @@ export const dlqCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('limit', { type: 'number', default: 20, describe: 'newest letters, at most this many' })
             .example('$0 dlq list --endpoint churn --limit 5', ''),
         async (args) => {
-          const r = await new ModelwatchClient({ url: args.host }).deadLetters({
+          const r = await clientOf(args).deadLetters({
             ...(args.endpoint ? { endpoint: args.endpoint } : {}),
             ...(args.reason ? { reason: args.reason } : {}),
             limit: args.limit,
@@ -55,7 +55,7 @@ export const dlqCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'show one dead letter with its reason and original payload',
         (b) => b.positional('seq', { type: 'number', demandOption: true }),
         async (args) => {
-          const l = await new ModelwatchClient({ url: args.host }).deadLetter(args.seq);
+          const l = await clientOf(args).deadLetter(args.seq);
           if (args.json) return printJson(l);
           process.stdout.write(
             [
@@ -82,7 +82,7 @@ export const dlqCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .example('$0 dlq replay --endpoint churn', 'after fixing the endpoint, e.g. creating it or its features')
             .example('$0 dlq replay 812 813', ''),
         async (args) => {
-          const r = await new ModelwatchClient({ url: args.host }).replayDeadLetters({
+          const r = await clientOf(args).replayDeadLetters({
             ...(args.endpoint ? { endpoint: args.endpoint } : {}),
             ...(args.seqs?.length ? { seqs: args.seqs } : {}),
             includeLate: args['include-late'],

@@ -181,7 +181,6 @@ export const doctorCommand: CommandModule<GlobalArgs, DoctorArgs> = {
   describe: 'check what a host needs here (Node, nats-server or NATS, the data folder, the TSDB) and say what is wrong; exit 1 if anything is',
   builder: (y) =>
     y
-      .option('data-dir', { type: 'string', describe: 'the data folder to check (default ~/.modelwatch, env MODELWATCH_DATA_DIR)' })
       .option('nats', { type: 'string', describe: 'a NATS URL to check instead of nats-server on PATH (env MODELWATCH_NATS_URL)' })
       .option('influx-url', { type: 'string', describe: 'InfluxDB URL to check (env MODELWATCH_INFLUX_URL)' })
       .option('influx-token', { type: 'string', describe: 'InfluxDB token (env MODELWATCH_INFLUX_TOKEN)' })

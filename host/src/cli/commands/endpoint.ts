@@ -3,7 +3,8 @@ import { extname } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { CommandModule } from 'yargs';
 import { DRIFT_STATUS_NAMES, type DriftStatusName } from '../../api/contract.js';
-import { ModelwatchClient } from '../../client/client.js';
+import type { ModelwatchClient } from '../../client/client.js';
+import { clientOf } from '../connect.js';
 import { parseTagAssignments } from '../../domain/selector.js';
 import { ModelwatchError } from '../../errors.js';
 import type { GlobalArgs } from '../args.js';
@@ -122,7 +123,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .example('$0 endpoint create --name churn --reference train.csv --labels churned', '')
             .example('$0 endpoint create --name fraud-eu --model-name fraud --model-version 3 --tag team=fraud --tag env=prod', ''),
         async (args) => {
-          const client = new ModelwatchClient({ url: args.host });
+          const client = clientOf(args);
           const ref = args.reference ? await readReference(args.reference) : undefined;
           const features = list(args.features);
           const labels = list(args.labels);
@@ -158,7 +159,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .example('$0 endpoint set-reference churn --from 2026-11-20T00:00:00Z --to 2026-11-21T00:00:00Z', 'a day of production traffic')
             .example('$0 endpoint set-reference churn --last 6h', 'the last six hours'),
         async (args) => {
-          const client = new ModelwatchClient({ url: args.host });
+          const client = clientOf(args);
           if (args.reference !== undefined) {
             const ref = await readReference(args.reference);
             const ep = await uploadReference(client, args.name, ref, args.json);
@@ -190,7 +191,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             })
             .example('$0 endpoint update fraud-eu --model-version 4 --tag env=staging --remove-tag canary', ''),
         async (args) => {
-          const ep = await new ModelwatchClient({ url: args.host }).updateEndpoint(args.name, {
+          const ep = await clientOf(args).updateEndpoint(args.name, {
             ...(args.modelName !== undefined && { modelName: args.modelName === '' ? null : args.modelName }),
             ...(args.modelVersion !== undefined && { modelVersion: args.modelVersion === '' ? null : args.modelVersion }),
             ...(args.tag?.length && { tags: parseTagAssignments(args.tag) }),
@@ -225,7 +226,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
                 `not deleted: --purge removes the stored data of ${args.name}; confirm on a terminal or pass --yes`,
               );
           }
-          const r = await new ModelwatchClient({ url: args.host }).deleteEndpoint(args.name, { purge: Boolean(args.purge) });
+          const r = await clientOf(args).deleteEndpoint(args.name, { purge: Boolean(args.purge) });
           if (args.json) return printJson(r);
           const lines = [`deleted endpoint ${r.endpoint} (id ${r.endpointId}): its record${r.reference ? ' and reference rows' : ''}`];
           if (r.purged) {
@@ -255,7 +256,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             })
             .example("$0 endpoint list --name 'fraud-*' --selector 'env in (prod,staging)' --status detected", ''),
         async (args) => {
-          const eps = await new ModelwatchClient({ url: args.host }).listEndpoints({
+          const eps = await clientOf(args).listEndpoints({
             ...(args.name !== undefined && { name: args.name }),
             ...(args.selector !== undefined && { selector: args.selector }),
             ...(args.status !== undefined && { status: args.status }),
@@ -303,7 +304,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'show one endpoint with its reference statistics',
         (b) => b.positional('name', { type: 'string', demandOption: true }),
         async (args) => {
-          const ep = await new ModelwatchClient({ url: args.host }).getEndpoint(args.name);
+          const ep = await clientOf(args).getEndpoint(args.name);
           if (args.json || !ep.stats) return printJson(ep);
           const s = ep.stats;
           const li = s.lastInterval;
@@ -339,7 +340,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'one endpoint: its fields, the latest result of each app, and its serving totals',
         (b) => b.positional('name', { type: 'string', demandOption: true }),
         async (args) => {
-          const client = new ModelwatchClient({ url: args.host });
+          const client = clientOf(args);
           const { featureStats: _stats, ...ep } = await client.getEndpoint(args.name);
           const latest = await client.latest(args.name);
           const apps = [...new Set(latest.map((r) => r.app))].sort();
@@ -377,7 +378,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'turn monitoring of one endpoint on or off',
         (b) => b.positional('name', { type: 'string', demandOption: true }).option('on', { type: 'boolean', demandOption: true, describe: '--on or --no-on' }),
         async (args) => {
-          const ep = await new ModelwatchClient({ url: args.host }).setEndpointMonitoring(args.name, args.on);
+          const ep = await clientOf(args).setEndpointMonitoring(args.name, args.on);
           if (args.json) return printJson(ep);
           process.stdout.write(`monitoring of ${ep.name}: ${ep.monitoring ? 'on' : 'off'}\n`);
         },

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
-import { ModelwatchClient } from '../../client/client.js';
+import { clientOf } from '../connect.js';
 import type { GlobalArgs } from '../args.js';
 import { printJson } from '../format.js';
 
@@ -20,7 +20,7 @@ export const eventsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .example('$0 events send --endpoint churn events.jsonl', ''),
         async (args) => {
           const text = await readFile(args.file, 'utf8');
-          const client = new ModelwatchClient({ url: args.host });
+          const client = clientOf(args);
           const jsonl = /\.(jsonl|ndjson)$/i.test(args.file);
           const r = jsonl ? await client.sendNdjson(args.endpoint, text) : await client.sendEvents(args.endpoint, JSON.parse(text));
           if (args.json) return printJson(r);

@@ -21,6 +21,7 @@ interface HostStartArgs extends GlobalArgs {
   'dev-plugins'?: string[];
   'window-attempts'?: number;
   'quarantine-after'?: number;
+  'insecure-local'?: boolean;
 }
 
 /** `modelwatch host start`: run a host until Ctrl-C. */
@@ -34,7 +35,6 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'start a host (stream processor, controller, app runners, writer, HTTP API); Ctrl-C stops it cleanly',
         (b) =>
           b
-            .option('data-dir', { type: 'string', describe: 'folder for results and the owned nats-server (default ~/.modelwatch, env MODELWATCH_DATA_DIR)' })
             .option('nats', { type: 'string', describe: 'NATS URL; without it the host starts and owns a local nats-server (env MODELWATCH_NATS_URL)' })
             .option('http-port', { type: 'number', describe: 'HTTP API port (default 7077, 0 = any free port)' })
             .option('http-host', { type: 'string', describe: 'HTTP API address (default 127.0.0.1)' })
@@ -51,6 +51,10 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('log-level', { type: 'string', describe: 'trace, debug, info, warn, error (default info)' })
             .option('window-attempts', { type: 'number', describe: 'tries of a window before it is recorded as failed (default 3)' })
             .option('quarantine-after', { type: 'number', describe: 'failed windows in a row that quarantine a plugin (default 5)' })
+            .option('insecure-local', {
+              type: 'boolean',
+              describe: 'serve the HTTP API without authentication (every request may do everything); refused unless --http-host is a loopback address',
+            })
             .option('dev-plugins', { type: 'string', array: true, describe: 'plugin folders to rebuild and publish on every save (development)' })
             .example('$0 host start --base-period 5s', 'windows of five seconds, local nats-server in ~/.modelwatch'),
         async (args) => {
@@ -69,6 +73,7 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args['window-attempts'] !== undefined && { windowAttempts: args['window-attempts'] }),
             ...(args['quarantine-after'] !== undefined && { quarantineAfter: args['quarantine-after'] }),
             ...(args['dev-plugins'] !== undefined && { devPlugins: args['dev-plugins'] }),
+            ...(args['insecure-local'] === true && { insecureLocal: true }),
             ...(args['influx-url'] !== undefined && {
               influx: { url: args['influx-url'], token: args['influx-token'] ?? '', org: args['influx-org'] ?? '', bucket: args['influx-bucket'] ?? '' },
             }),

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { ModelwatchClient } from '../../client/client.js';
+import { clientOf } from '../connect.js';
 import type { GlobalArgs } from '../args.js';
 import { fmtValue, iso, printJson, printTable } from '../format.js';
 
@@ -23,7 +23,7 @@ export const metricsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         "the results and metrics of an endpoint's windows, by full name (<app>.result.<name>, <app>.metric.<name>)",
         (b) => b.positional('endpoint', { type: 'string', demandOption: true }),
         async (args) => {
-          const r = await new ModelwatchClient({ url: args.host }).metricNames(args.endpoint);
+          const r = await clientOf(args).metricNames(args.endpoint);
           if (args.json) return printJson(r.metrics);
           if (r.metrics.length === 0) {
             process.stdout.write(`no results or metrics of ${r.endpoint} yet\n`);
@@ -48,7 +48,7 @@ export const metricsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('after', { type: 'string', describe: "the page after this one: the 'next' a page printed" })
             .example('$0 metrics values churn --names histogram-data-drift.result.general_drift --from 2026-11-27T08:00:00Z --limit 100', ''),
         async (args) => {
-          const r = await new ModelwatchClient({ url: args.host }).metricValues(args.endpoint, {
+          const r = await clientOf(args).metricValues(args.endpoint, {
             ...(args.names !== undefined && { names: args.names.split(',').map((n) => n.trim()) }),
             ...(args.from !== undefined && { from: args.from }),
             ...(args.to !== undefined && { to: args.to }),

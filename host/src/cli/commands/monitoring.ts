@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
-import { ModelwatchClient, type DefaultAppOutcome, type MonitoringStatus } from '../../client/client.js';
+import type { DefaultAppOutcome, MonitoringStatus } from '../../client/client.js';
+import { clientOf } from '../connect.js';
 import type { GlobalArgs } from '../args.js';
 import { printJson } from '../format.js';
 
@@ -52,7 +53,7 @@ export const monitoringCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .example('$0 monitoring enable --default-app histogram-data-drift', "MLRun's default app instead")
             .example('$0 monitoring enable --default-app none', 'deploys nothing'),
         async (args) => {
-          const client = new ModelwatchClient({ url: args.host });
+          const client = clientOf(args);
           const s = await client.setMonitoring({
             enabled: true,
             defaultApp: args['default-app'],
@@ -70,13 +71,13 @@ export const monitoringCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'disable',
         'stop analysing windows (events are still taken; windows are caught up when enabled again)',
         (b) => b,
-        async (args) => show(await new ModelwatchClient({ url: args.host }).setMonitoring({ enabled: false }), args.json),
+        async (args) => show(await clientOf(args).setMonitoring({ enabled: false }), args.json),
       )
       .command<GlobalArgs>(
         'status',
         'show whether monitoring is on, the window length, and a new one that applies from the next window boundary',
         (b) => b,
-        async (args) => show(await new ModelwatchClient({ url: args.host }).monitoring(), args.json),
+        async (args) => show(await clientOf(args).monitoring(), args.json),
       )
       .demandCommand(1),
   handler: () => undefined,

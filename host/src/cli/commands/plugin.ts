@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { resultKindName, resultStatusName, type JsonValue, type ResultKind, type ResultStatus } from '@modelwatch/sdk';
 import type { DryRunResult, PluginRecord, ReferenceTable } from '@modelwatch/protocol';
 import type { ShadowComparison } from '../../api/contract.js';
-import { ModelwatchClient } from '../../client/client.js';
+import { clientOf } from '../connect.js';
 import { parseReference } from '../../domain/reference.js';
 import { windowAt } from '../../domain/windows.js';
 import { errorData, ModelwatchError } from '../../errors.js';
@@ -133,7 +133,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         async (args) => {
           const bundle = args.dir.startsWith(BUILTIN_PREFIX) ? await bundleBuiltin(args.dir.slice(BUILTIN_PREFIX.length)) : await bundlePlugin(args.dir);
           const config = args.config ? await readConfig(args.config) : undefined;
-          const rec = await new ModelwatchClient({ url: args.host }).publishBundle(bundle, {
+          const rec = await clientOf(args).publishBundle(bundle, {
             ...(config ? { config } : {}),
             strict: args.strict,
             shadow: args.shadow,
@@ -202,7 +202,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             runs.push({ on: `sample ${args.sample}`, result });
           }
           if (args.endpoint?.length) {
-            const client = new ModelwatchClient({ url: args.host });
+            const client = clientOf(args);
             const w = lastWindow((await client.monitoring()).periods);
             for (const name of args.endpoint) {
               const endpoint = await client.getEndpoint(name);
@@ -278,7 +278,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'rebuild on every save and publish each build to the host as a development version (errors print with file and line); Ctrl-C stops',
         (b) => b.positional('dir', { type: 'string', demandOption: true }).option('config', { type: 'string' }),
         async (args) => {
-          const client = new ModelwatchClient({ url: args.host });
+          const client = clientOf(args);
           const config = args.config ? await readConfig(args.config) : undefined;
           let n = 0;
           const stop = await watchPlugin(args.dir, async (e) => {
@@ -325,7 +325,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               apps.map((a) => [a.name, a.version, a.description.length > 100 ? `${a.description.slice(0, 99)}…` : a.description]),
             );
           }
-          const plugins = await new ModelwatchClient({ url: args.host }).listPlugins();
+          const plugins = await clientOf(args).listPlugins();
           if (args.json) return printJson(plugins);
           printTable(
             ['name', 'active', 'versions', 'status', 'last error', 'description'],
@@ -344,37 +344,37 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'get <name>',
         'show a plugin with all its versions, config and last error',
         (b) => b.positional('name', { type: 'string', demandOption: true }),
-        async (args) => printJson(await new ModelwatchClient({ url: args.host }).getPlugin(args.name)),
+        async (args) => printJson(await clientOf(args).getPlugin(args.name)),
       )
       .command<GlobalArgs & { name: string; to?: string }>(
         'rollback <name>',
         'make an earlier version active (the one before the active one, or --to VERSION), from the next window',
         (b) => b.positional('name', { type: 'string', demandOption: true }).option('to', { type: 'string', describe: 'the version to activate' }),
-        async (args) => printPlugin(await new ModelwatchClient({ url: args.host }).rollbackPlugin(args.name, args.to), args.json),
+        async (args) => printPlugin(await clientOf(args).rollbackPlugin(args.name, args.to), args.json),
       )
       .command<GlobalArgs & { name: string }>(
         'promote <name>',
         'make the shadow version (plugin publish --shadow) the active one, from the next window; the shadow stops',
         (b) => b.positional('name', { type: 'string', demandOption: true }),
-        async (args) => printPlugin(await new ModelwatchClient({ url: args.host }).promotePlugin(args.name), args.json),
+        async (args) => printPlugin(await clientOf(args).promotePlugin(args.name), args.json),
       )
       .command<GlobalArgs & { name: string }>(
         'compare <name>',
         "how the shadow version's results differ from the active version's over the windows both ran: status changes (from->to), largest value difference",
         (b) => b.positional('name', { type: 'string', demandOption: true }),
-        async (args) => printComparison(await new ModelwatchClient({ url: args.host }).compareShadow(args.name), args.json),
+        async (args) => printComparison(await clientOf(args).compareShadow(args.name), args.json),
       )
       .command<GlobalArgs & { name: string }>(
         'enable <name>',
         'analyse windows with this plugin again (also lifts a quarantine)',
         (b) => b.positional('name', { type: 'string', demandOption: true }),
-        async (args) => printPlugin(await new ModelwatchClient({ url: args.host }).enablePlugin(args.name), args.json),
+        async (args) => printPlugin(await clientOf(args).enablePlugin(args.name), args.json),
       )
       .command<GlobalArgs & { name: string }>(
         'disable <name>',
         'stop analysing windows with this plugin (its results stay)',
         (b) => b.positional('name', { type: 'string', demandOption: true }),
-        async (args) => printPlugin(await new ModelwatchClient({ url: args.host }).disablePlugin(args.name), args.json),
+        async (args) => printPlugin(await clientOf(args).disablePlugin(args.name), args.json),
       )
       .command<GlobalArgs & { name: string; set?: string[]; config?: string }>(
         'configure <name>',
@@ -387,7 +387,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .example('$0 plugin configure histogram-data-drift --set potentialThreshold=0.4', ''),
         async (args) => {
           if (!args.set?.length && !args.config) throw new ModelwatchError('INVALID_ARGUMENT', 'give --set key=value or --config FILE');
-          const client = new ModelwatchClient({ url: args.host });
+          const client = clientOf(args);
           const rec = await client.configurePlugin(args.name, args.config ? { config: await readConfig(args.config) } : { set: parseSettings(args.set!) });
           if (args.json) return printJson(rec);
           process.stdout.write(`${rec.name}@${rec.activeVersion} config: ${JSON.stringify(activeVersionOf(rec)?.config)}\n`);
@@ -404,7 +404,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         async (args) => {
           const ac = new AbortController();
           process.once('SIGINT', () => ac.abort());
-          for await (const l of new ModelwatchClient({ url: args.host }).pluginLogs(args.name, { limit: args.limit, follow: args.follow, signal: ac.signal })) {
+          for await (const l of clientOf(args).pluginLogs(args.name, { limit: args.limit, follow: args.follow, signal: ac.signal })) {
             if (args.json) process.stdout.write(`${JSON.stringify(l)}\n`);
             else
               process.stdout.write(
@@ -426,7 +426,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('version', { type: 'string', describe: 'the version to run (default: the active one)' }),
         async (args) => {
           const bar = progressBar(`evaluating ${args.name}`, 'windows', { json: args.json });
-          const windows = await new ModelwatchClient({ url: args.host })
+          const windows = await clientOf(args)
             .evaluatePlugin(
               args.name,
               { endpoint: args.endpoint, from: args.from, to: args.to, write: args.write, ...(args.version ? { version: args.version } : {}) },
@@ -452,7 +452,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'remove a plugin and all its versions (stored results stay)',
         (b) => b.positional('name', { type: 'string', demandOption: true }),
         async (args) => {
-          const r = await new ModelwatchClient({ url: args.host }).removePlugin(args.name);
+          const r = await clientOf(args).removePlugin(args.name);
           if (args.json) printJson(r);
           else process.stdout.write(`removed ${r.removed}\n`);
         },

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { ModelwatchClient } from '../../client/client.js';
+import { clientOf } from '../connect.js';
 import type { GlobalArgs } from '../args.js';
 import { fmtValue, printJson, printTable, resultRows } from '../format.js';
 
@@ -27,7 +27,7 @@ export const resultsCommand: CommandModule<GlobalArgs, ResultsArgs> = {
       .example('$0 results --endpoint churn --app histogram-data-drift --json', '')
       .example('$0 results --endpoint churn --batch 3f2a9c', 'the results of a batch sent with `batch send`') as never,
   handler: async (args) => {
-    const windows = await new ModelwatchClient({ url: args.host }).results({
+    const windows = await clientOf(args).results({
       ...(args.endpoint && { endpoint: args.endpoint }),
       ...(args.app && { app: args.app }),
       ...(args.limit && { limit: args.limit }),

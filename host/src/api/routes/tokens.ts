@@ -1,0 +1,74 @@
+/** API tokens (`modelwatch token create/list/revoke`) and the audit log (`modelwatch audit`): admin routes. */
+import type { FastifyInstance } from 'fastify';
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Streams, type AuditEntry, type TokenRecord } from '@modelwatch/protocol';
+import { parseDuration } from '../../config/duration.js';
+import { ModelwatchError } from '../../errors.js';
+import type { TokenCache, TokenStore } from '../../store/tokens.js';
+import { AuthRoutes, type AuditList, type AuditQuery, type CreateTokenBody, type CreateTokenReply, type TokenInfo } from '../contract.js';
+import { AuditQuerySchema, CreateTokenBodySchema, TokenParamsSchema } from '../schemas.js';
+
+/** A token as listed: never its text or its hash. */
+export function tokenInfo(t: TokenRecord): TokenInfo {
+  const { hash: _hash, v: _v, ...info } = t;
+  return info;
+}
+
+/** `since` of the audit query: an ISO time, ms since the epoch, or a duration back from now. */
+function sinceMs(since: string): number {
+  if (/^\d+$/.test(since)) return Number(since);
+  const t = Date.parse(since);
+  if (!Number.isNaN(t)) return t;
+  try {
+    return Date.now() - parseDuration(since, 'since');
+  } catch {
+    throw new ModelwatchError('INVALID_ARGUMENT', `since: expected an ISO time, ms since the epoch or a duration such as 1h, got '${since}'`);
+  }
+}
+
+export interface TokenRoutesDeps {
+  auth: { store: TokenStore; tokens: TokenCache };
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+}
+
+export function tokenRoutes(app: FastifyInstance, deps: TokenRoutesDeps): void {
+  const { store, tokens } = deps.auth;
+
+  app.get(AuthRoutes.tokens, async () => ({ tokens: (await store.list()).map(tokenInfo) }));
+
+  app.post<{ Body: CreateTokenBody }>(AuthRoutes.tokens, { schema: { body: CreateTokenBodySchema } }, async (req, reply): Promise<CreateTokenReply> => {
+    const { name, scopes, endpoints } = req.body;
+    const { token, record } = await store.create({ name, scopes, endpoints, createdBy: req.mwToken });
+    tokens.remember(record); // usable at once on this host
+    void reply.status(201);
+    return { ...tokenInfo(record), token };
+  });
+
+  app.delete<{ Params: { name: string } }>(AuthRoutes.token, { schema: { params: TokenParamsSchema } }, async (req) => {
+    const gone = await store.revoke(req.params.name);
+    tokens.forget(gone.name); // refused at once on this host
+    return { revoked: gone.name };
+  });
+
+  app.get<{ Querystring: AuditQuery }>(AuthRoutes.audit, { schema: { querystring: AuditQuerySchema } }, async (req): Promise<AuditList> => {
+    const limit = req.query.limit ?? 100;
+    const info = await deps.jsm.streams.info(Streams.audit);
+    if (info.state.messages === 0) return { entries: [] };
+    const consumer = await deps.js.consumers.get(
+      Streams.audit,
+      req.query.since !== undefined
+        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(sinceMs(req.query.since)).toISOString() }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(info.state.first_seq, info.state.last_seq - limit + 1) },
+    );
+    const pending = (await consumer.info()).num_pending;
+    const entries: AuditEntry[] = [];
+    if (pending === 0) return { entries };
+    const want = Math.min(limit, pending);
+    for await (const m of await consumer.fetch({ max_messages: want, expires: 5000 })) {
+      entries.push(m.json<AuditEntry>());
+      if (entries.length >= want) break;
+    }
+    return { entries };
+  });
+}
