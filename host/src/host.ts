@@ -260,9 +260,11 @@ class HostImpl implements Host {
         retentionMs: o.retentionMs,
         version: VERSION,
         metrics,
+        web: { ...o.web, listenHost: o.httpHost },
       });
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
-      this.apiUrl = address.replace('[::1]', '127.0.0.1');
+      // on `::` (every address) Fastify names `[::]`: the host's own requests name an allowed host
+      this.apiUrl = address.replace(/\[::1?\]/, '127.0.0.1');
       this.stopFns.push(() => this.api?.close());
       const devToken = o.devPlugins.length ? tokens.internal('host-dev-plugins', ['admin']) : undefined;
       for (const dir of await pluginDirs(o.devPlugins)) this.stopFns.push(await this.watchDevPlugin(dir, devToken));

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_HTTP_PORT, MIN_BASE_PERIOD_MS, resolveHostOptions, type HostOptions } from '../src/config/options.js';
 import { systemClock } from '../src/clock.js';
+import { parseHostPort } from '../src/config/web.js';
 import { ModelwatchError } from '../src/errors.js';
 
 /** Resolve with an empty environment unless one is given, so the test machine's env never leaks in. */
@@ -30,6 +31,7 @@ describe('resolveHostOptions', () => {
         influx: undefined,
         logLevel: 'info',
         components: new Set(['stream', 'controller', 'writer', 'api', 'runners']),
+        web: { allowedHosts: [], corsOrigins: [], rateLimit: { max: 3000, windowMs: 60_000 }, tls: undefined },
         devPlugins: [],
         clock: systemClock,
         adminToken: undefined,
@@ -255,6 +257,49 @@ describe('resolveHostOptions', () => {
 
     it('rejects an unknown component, listing the known ones', () => {
       rejects({ components: ['api', 'scheduler' as never] }, "components: unknown component 'scheduler' (known: stream, controller, writer, api, runners)");
+    });
+  });
+
+  describe('web options', () => {
+    it('take allowed hosts, CORS origins, a rate limit and TLS files from options or the environment', () => {
+      expect(
+        resolveWith({
+          allowedHosts: ['Monitor.Example.com.', '10.0.0.5:7077,[::1]:80'],
+          corsOrigins: ['https://dash.example.com'],
+          rateLimit: '20/s',
+          tls: { cert: 'c.pem', key: 'k.pem' },
+        }).web,
+      ).toEqual({
+        allowedHosts: [
+          { hostname: 'monitor.example.com', port: undefined },
+          { hostname: '10.0.0.5', port: 7077 },
+          { hostname: '[::1]', port: 80 },
+        ],
+        corsOrigins: ['https://dash.example.com'],
+        rateLimit: { max: 20, windowMs: 1000 },
+        tls: { cert: resolve('c.pem'), key: resolve('k.pem') },
+      });
+      expect(
+        resolveWith({}, { MODELWATCH_ALLOWED_HOSTS: '*', MODELWATCH_CORS_ORIGINS: 'http://a.test:8080, http://b.test', MODELWATCH_RATE_LIMIT: 'off' }).web,
+      ).toMatchObject({ allowedHosts: '*', corsOrigins: ['http://a.test:8080', 'http://b.test'], rateLimit: null });
+      expect(resolveWith({ rateLimit: '100/h' }).web.rateLimit).toEqual({ max: 100, windowMs: 3_600_000 });
+    });
+
+    it('read a Host header or an allowed host as a name or address and an optional port', () => {
+      expect(parseHostPort('LocalHost.:7077')).toEqual({ hostname: 'localhost', port: 7077 });
+      expect(parseHostPort('[::1]:7077')).toEqual({ hostname: '[::1]', port: 7077 });
+      expect(parseHostPort('10.0.0.5')).toEqual({ hostname: '10.0.0.5', port: undefined });
+      for (const bad of ['', 'a@b', 'x/y', 'x:', 'x:70770', '::1', 'a b', 'evil.example#.localhost', '-x']) expect(parseHostPort(bad), bad).toBeUndefined();
+    });
+
+    it('reject what is no host, origin, rate or pair of TLS files, naming it', () => {
+      expect(() => resolveWith({ allowedHosts: ['http://x.test'] })).toThrow("allowed hosts: 'http://x.test' is not a host name or address");
+      expect(() => resolveWith({ allowedHosts: ['x.test:99999'] })).toThrow("allowed hosts: 'x.test:99999'");
+      expect(() => resolveWith({ corsOrigins: ['https://x.test/path'] })).toThrow("cors origins: 'https://x.test/path' is not an origin");
+      expect(() => resolveWith({ corsOrigins: ['*'] })).toThrow("cors origins: '*' is not an origin");
+      expect(() => resolveWith({ rateLimit: '10 per minute' })).toThrow("rate limit: '10 per minute' is not a rate");
+      expect(() => resolveWith({ rateLimit: '0/min' })).toThrow("rate limit: '0/min' is not a rate");
+      expect(() => resolveWith({}, { MODELWATCH_TLS_CERT: 'c.pem' })).toThrow('tls: --tls-cert needs --tls-key');
     });
   });
 });

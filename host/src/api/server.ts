@@ -42,6 +42,7 @@ import { eventRoutes } from './routes/events.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { askWriter as sharedAskWriter, endpointRoutes } from './routes/endpoints.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
+import { DEFAULT_WEB_GUARD, webGuard, webServerOptions, type WebGuardOptions } from './web-guard.js';
 
 export interface ApiDeps {
   nc: NatsConnection;
@@ -60,6 +61,8 @@ export interface ApiDeps {
   probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
   /** The operator metrics: served at `GET /metrics`, and moved by the ingest over HTTP. */
   metrics?: HostMetrics;
+  /** Allowed hosts, CORS, rate limits, HTTPS. @default DEFAULT_WEB_GUARD (loopback, CORS off, HTTP) */
+  web?: WebGuardOptions;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -85,8 +88,12 @@ function endpointSummary(e: EndpointRecord) {
 export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const { js, nc, buckets } = deps;
   const log = deps.logger.child({ component: 'api' });
-  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 * 1024 });
-  registerAuth(app, deps); // first: every route added after it has its scope checked
+  const web = deps.web ?? DEFAULT_WEB_GUARD;
+  const app = Fastify({ logger: false, bodyLimit: 256 * 1024 * 1024, ...(await webServerOptions(web)) }) as unknown as FastifyInstance;
+  // first the web guard (a foreign Host or Origin is refused before anything else), then the
+  // tokens: every route added after them has its scope checked
+  await app.register(webGuard, web);
+  registerAuth(app, deps);
   app.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
     done(null, body),
   );

@@ -88,7 +88,10 @@ export interface PublishBundleOptions {
 }
 
 export interface ClientOptions {
-  /** Base URL of the host's HTTP API. @default 'http://127.0.0.1:7077' */
+  /**
+   * Base URL of the host's HTTP API. An `https://` host with a private CA or a self-signed
+   * certificate is trusted through Node's `NODE_EXTRA_CA_CERTS=ca.pem`. @default 'http://127.0.0.1:7077'
+   */
   url?: string;
   /** @default 30000 */
   timeoutMs?: number;

@@ -8,3 +8,4 @@ export {
   type InfluxOptions,
   type ResolvedHostOptions,
 } from './options.js';
+export { parseHostPort, parseRateLimit, resolveWebOptions, DEFAULT_RATE_LIMIT, type HostPattern, type ResolvedWebOptions } from './web.js';

@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { ModelwatchError } from '../errors.js';
 import { checkTokenText } from '../domain/tokens.js';
 import { parseDuration } from './duration.js';
+import { resolveWebOptions, type ResolvedWebOptions } from './web.js';
 
 /** Where results go as time series (InfluxDB v2 write API). */
 export interface InfluxOptions {
@@ -65,6 +66,18 @@ export interface HostOptions {
   /** Which components this process runs. @default all */
   components?: ReadonlyArray<ComponentName>;
   /**
+   * Host names (`name`, `name:port`, `[v6]:port`; `*` = any) the API answers for besides its own
+   * address and localhost, 127.0.0.1 and [::1] on its port: a request naming another `Host` is refused
+   * (DNS rebinding). (env MODELWATCH_ALLOWED_HOSTS, comma-separated)
+   */
+  allowedHosts?: readonly string[];
+  /** Origins allowed by CORS (`https://dashboard.example.com`). @default none: CORS off (env MODELWATCH_CORS_ORIGINS) */
+  corsOrigins?: readonly string[];
+  /** Requests per client (token, else address) outside the ingest routes: `N/s`, `N/min`, `N/h` or `off`. @default '3000/min' (env MODELWATCH_RATE_LIMIT) */
+  rateLimit?: string;
+  /** Serve the API over HTTPS with this certificate and key (PEM files). (env MODELWATCH_TLS_CERT, MODELWATCH_TLS_KEY) */
+  tls?: { cert: string; key: string };
+  /**
    * The time of the controller (when a window is due, how often it looks) and of the serving
    * aggregator (when an interval closes): tests hand in a clock they move themselves. Arrival
    * times stay JetStream's. @default systemClock
@@ -92,6 +105,7 @@ export interface ResolvedHostOptions {
   influx: Required<InfluxOptions> | undefined;
   logLevel: string;
   components: ReadonlySet<ComponentName>;
+  web: ResolvedWebOptions;
   devPlugins: readonly string[];
   clock: Clock;
   adminToken: string | undefined;
@@ -177,6 +191,7 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     influx,
     logLevel: options.logLevel ?? env.MODELWATCH_LOG_LEVEL ?? 'info',
     components,
+    web: resolveWebOptions(options, env),
     devPlugins: options.devPlugins ?? [],
     clock: options.clock ?? systemClock,
     adminToken: adminToken === undefined ? undefined : checkTokenText(adminToken, 'admin token (MODELWATCH_ADMIN_TOKEN)'),

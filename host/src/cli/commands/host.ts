@@ -22,6 +22,11 @@ interface HostStartArgs extends GlobalArgs {
   'window-attempts'?: number;
   'quarantine-after'?: number;
   'insecure-local'?: boolean;
+  'allowed-hosts'?: string;
+  'cors-origins'?: string;
+  'rate-limit'?: string;
+  'tls-cert'?: string;
+  'tls-key'?: string;
 }
 
 /** `modelwatch host start`: run a host until Ctrl-C. */
@@ -55,6 +60,21 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               type: 'boolean',
               describe: 'serve the HTTP API without authentication (every request may do everything); refused unless --http-host is a loopback address',
             })
+            .option('allowed-hosts', {
+              type: 'string',
+              describe:
+                'host names the API answers for besides its address and localhost, comma-separated: name, name:port, * = any (env MODELWATCH_ALLOWED_HOSTS)',
+            })
+            .option('cors-origins', {
+              type: 'string',
+              describe: 'origins allowed by CORS, comma-separated (default none: CORS off; env MODELWATCH_CORS_ORIGINS)',
+            })
+            .option('rate-limit', {
+              type: 'string',
+              describe: 'requests per client outside ingest: N/s, N/min, N/h or off (default 3000/min; env MODELWATCH_RATE_LIMIT)',
+            })
+            .option('tls-cert', { type: 'string', describe: 'certificate (PEM) to serve the API over HTTPS, with --tls-key (env MODELWATCH_TLS_CERT)' })
+            .option('tls-key', { type: 'string', describe: 'private key (PEM) of --tls-cert (env MODELWATCH_TLS_KEY)' })
             .option('dev-plugins', { type: 'string', array: true, describe: 'plugin folders to rebuild and publish on every save (development)' })
             .example('$0 host start --base-period 5s', 'windows of five seconds, local nats-server in ~/.modelwatch'),
         async (args) => {
@@ -74,6 +94,10 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args['quarantine-after'] !== undefined && { quarantineAfter: args['quarantine-after'] }),
             ...(args['dev-plugins'] !== undefined && { devPlugins: args['dev-plugins'] }),
             ...(args['insecure-local'] === true && { insecureLocal: true }),
+            ...(args['allowed-hosts'] !== undefined && { allowedHosts: [args['allowed-hosts']] }),
+            ...(args['cors-origins'] !== undefined && { corsOrigins: [args['cors-origins']] }),
+            ...(args['rate-limit'] !== undefined && { rateLimit: args['rate-limit'] }),
+            ...((args['tls-cert'] !== undefined || args['tls-key'] !== undefined) && { tls: { cert: args['tls-cert'] ?? '', key: args['tls-key'] ?? '' } }),
             ...(args['influx-url'] !== undefined && {
               influx: { url: args['influx-url'], token: args['influx-token'] ?? '', org: args['influx-org'] ?? '', bucket: args['influx-bucket'] ?? '' },
             }),

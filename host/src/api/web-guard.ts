@@ -1,0 +1,187 @@
+/**
+ * What makes the HTTP API safe to expose to browsers and a network: a strict `Host` check (DNS
+ * rebinding), no state change from a simple cross-site request (content type, body, `Origin`),
+ * CORS only for an allow-list, security headers, rate limits per client and HTTPS. One Fastify
+ * plugin (not encapsulated: its hooks run for every route) registered first by `createApiServer`.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { parseHostPort, type HostPattern, type ResolvedWebOptions } from '../config/web.js';
+import { ModelwatchError } from '../errors.js';
+import { DataPlaneRoutes } from './contract.js';
+
+export interface WebGuardOptions extends ResolvedWebOptions {
+  /** The address the API listens on (`--http-host`): a host it answers for, on its port. */
+  listenHost: string;
+}
+
+/** Loopback only, CORS off, the default rate limit: what a host started without options has. */
+export const DEFAULT_WEB_GUARD: WebGuardOptions = {
+  listenHost: '127.0.0.1',
+  allowedHosts: [],
+  corsOrigins: [],
+  rateLimit: { max: 3000, windowMs: 60_000 },
+  tls: undefined,
+};
+
+/** Load balancers' probes: answered whatever `Host` they name. */
+const PROBES = new Set(['/healthz', '/readyz']);
+/** Routes whose volume is the data plane's (bounded by body limits and token scopes, not by a request count). */
+const INGEST_ROUTES = new Set<string>([DataPlaneRoutes.events, DataPlaneRoutes.batches, '/api/v1/endpoints/:name/labels']);
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** The content types a browser sends cross-site without asking the host first (Fetch: CORS-safelisted request-header `Content-Type`). */
+const SIMPLE_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+const WILDCARD_ADDRESSES = new Set(['0.0.0.0', '::', '[::]', '']);
+
+/** Fastify's server options for the web options: HTTPS with the certificate and key read from their files. */
+export async function webServerOptions(web: Pick<ResolvedWebOptions, 'tls'>): Promise<{ https?: { cert: Buffer; key: Buffer } }> {
+  if (!web.tls) return {};
+  const read = async (file: string, what: string) => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new ModelwatchError('INVALID_OPTIONS', `tls ${what}: cannot read '${file}': ${(err as Error).message}`, { cause: err });
+    }
+  };
+  return { https: { cert: await read(web.tls.cert, 'certificate'), key: await read(web.tls.key, 'key') } };
+}
+
+function refuse(reply: FastifyReply, status: number, code: string, message: string) {
+  return reply.status(status).send({ error: { code, message } });
+}
+
+export const webGuard = fp<WebGuardOptions>(
+  async (app, opts) => {
+    const defaultPort = opts.tls ? 443 : 80;
+    // the port is the server's once it listens (0 = any free port): the list is made at the first request
+    let own: HostPattern[] | undefined;
+    const ownHosts = (): HostPattern[] => {
+      if (own) return own;
+      const port = (app.server.address() as AddressInfo | null)?.port;
+      const names = ['localhost', '127.0.0.1', '[::1]'];
+      const listen = opts.listenHost.toLowerCase();
+      if (!WILDCARD_ADDRESSES.has(listen)) names.push(listen.includes(':') && !listen.startsWith('[') ? `[${listen}]` : listen);
+      return (own = names.map((hostname) => ({ hostname, port })));
+    };
+    const allowedHost = (text: string | undefined): boolean => {
+      if (opts.allowedHosts === '*') return true;
+      const h = text === undefined ? undefined : parseHostPort(text);
+      if (!h) return false;
+      const port = h.port ?? defaultPort;
+      return [...ownHosts(), ...opts.allowedHosts].some((p) => p.hostname === h.hostname && (p.port === undefined || p.port === port));
+    };
+    const allowedOrigin = (origin: string): boolean => {
+      if (opts.corsOrigins.includes(origin)) return true;
+      let url: URL;
+      try {
+        url = new URL(origin);
+      } catch {
+        return false; // `null` (a sandboxed frame, a file) and anything else that is no URL
+      }
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
+      return allowedHost(url.port ? url.host : `${url.host}:${url.protocol === 'https:' ? 443 : 80}`);
+    };
+
+    // headers first, so that refusals carry them too
+    await app.register(fastifyHelmet, {
+      contentSecurityPolicy: {
+        useDefaults: false,
+        // JSON for the API; a future /ui of scripts and styles served by the host itself
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          fontSrc: ["'self'"],
+          connectSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+        },
+      },
+      // only over HTTPS: over HTTP a browser ignores it, and upgrading requests would break a plain-HTTP /ui
+      hsts: opts.tls ? { maxAge: 31_536_000 } : false,
+    });
+
+    app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+      const path = req.url.split('?')[0]!;
+      if (PROBES.has(path)) return;
+      if (!allowedHost(req.headers.host)) {
+        return refuse(
+          reply,
+          421,
+          'HOST_NOT_ALLOWED',
+          `Host '${req.headers.host ?? ''}' is not one this API answers for (allowed: its own address, localhost, 127.0.0.1 and [::1] on its port, and --allowed-hosts): a request for another name may be a DNS-rebinding page`,
+        );
+      }
+      if (!UNSAFE_METHODS.has(req.method)) return;
+      const origin = req.headers.origin;
+      if (origin !== undefined && !allowedOrigin(origin)) {
+        return refuse(
+          reply,
+          403,
+          'ORIGIN_NOT_ALLOWED',
+          `${req.method} ${path}: Origin '${origin}' may not change state (allowed: the API's own host names and --cors-origins): a page on another site sent it`,
+        );
+      }
+      const type = req.headers['content-type'];
+      const what = `${req.method} ${path}`;
+      if (type === undefined || type.trim() === '') {
+        // PUT, PATCH and DELETE are never simple requests: a browser asks the host first (CORS preflight)
+        if (req.method !== 'POST') return;
+        return refuse(
+          reply,
+          415,
+          'UNSAFE_CONTENT_TYPE',
+          `${what}: a POST without a Content-Type is one any web page may send; send a JSON body with Content-Type: application/json ({} when there is nothing to say)`,
+        );
+      }
+      const essences = type.split(',').map((t) => t.split(';')[0]!.trim().toLowerCase());
+      if (essences.length > 1 || essences.some((e) => SIMPLE_TYPES.has(e))) {
+        return refuse(
+          reply,
+          415,
+          'UNSAFE_CONTENT_TYPE',
+          `${what}: Content-Type '${type}' is refused on a request that changes state, because a page on any site may send it without asking the host (text/plain, application/x-www-form-urlencoded and multipart/form-data are): send application/json (or text/csv, application/x-ndjson where the route takes them)`,
+        );
+      }
+    });
+
+    if (opts.corsOrigins.length) {
+      await app.register(fastifyCors, {
+        origin: [...opts.corsOrigins],
+        methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+        allowedHeaders: ['content-type', 'authorization', 'idempotency-key', 'accept'],
+        maxAge: 600,
+      });
+    }
+
+    if (opts.rateLimit) {
+      const { max, windowMs } = opts.rateLimit;
+      await app.register(fastifyRateLimit, {
+        global: true,
+        max,
+        timeWindow: windowMs,
+        // per token when the request carries one, else per address; never the secret itself as a key
+        keyGenerator: (req) => {
+          const auth = req.headers.authorization;
+          return auth ? `auth:${createHash('sha256').update(auth).digest('hex')}` : `ip:${req.ip}`;
+        },
+        allowList: (req) => PROBES.has(req.url.split('?')[0]!) || (req.method === 'POST' && INGEST_ROUTES.has(req.routeOptions.url ?? '')),
+        errorResponseBuilder: (_req, ctx) =>
+          Object.assign(new Error(`rate limit: more than ${ctx.max} requests in ${windowMs / 1000} s from this client; try again in ${ctx.after}`), {
+            statusCode: ctx.statusCode,
+            code: 'RATE_LIMITED',
+          }),
+      });
+    }
+  },
+  { name: 'modelwatch-web-guard', fastify: '5.x' },
+);
