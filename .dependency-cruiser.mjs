@@ -9,6 +9,7 @@ const hostLayers = [
   { name: 'clock', path: '^host/src/clock\\.ts$' },
   { name: 'domain', path: '^host/src/domain/' },
   { name: 'logger', path: '^host/src/logger\\.ts$' },
+  { name: 'metrics', path: '^host/src/metrics\\.ts$' },
   { name: 'config', path: '^host/src/config/' },
   { name: 'nats', path: '^host/src/nats/' },
   { name: 'store', path: '^host/src/store/' },
@@ -63,6 +64,14 @@ export default {
       severity: 'error',
       from: { pathNot: '^host/src/store/' },
       to: { path: '^host/src/store/kv\\.ts$' },
+    },
+    {
+      name: 'prom-client-only-in-metrics',
+      comment:
+        'the operator metrics and their labels are defined in host/src/metrics.ts; components record through its HostMetrics, never with prom-client itself',
+      severity: 'error',
+      from: { pathNot: '^host/src/metrics\\.ts$' },
+      to: { path: '(^|/)node_modules/prom-client(/|$)' },
     },
     {
       name: 'client-only-api-contract',

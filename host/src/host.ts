@@ -14,8 +14,10 @@ import { Controller } from './controller/controller.js';
 import { bindingKeyObject, outputBinding, outputMsgId } from './domain/binding.js';
 import { outputKey } from './domain/keys.js';
 import { createLogger, type Logger } from './logger.js';
+import { createHostMetrics, type HostMetrics } from './metrics.js';
 import { jsonCodec } from './nats/codec.js';
 import { accountsConfig, ensureCredentials, natsConnectOptions, outputBindingKey } from './nats/auth.js';
+import { durableConsumerLag } from './nats/lag.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
 import { ensureTopology, openBuckets } from './nats/topology.js';
 import { watchPlugin } from './plugins/bundle.js';
@@ -45,6 +47,8 @@ export interface Host {
   /** Base URL of the HTTP API, e.g. `http://127.0.0.1:7077`. */
   readonly apiUrl: string;
   readonly logger: Logger;
+  /** The operator metrics of this host (`GET /metrics`). */
+  readonly metrics: HostMetrics;
   /** PIDs of the runner processes the host supervises. */
   runnerPids(): number[];
   start(): Promise<void>;
@@ -84,6 +88,7 @@ export function createHost(options: HostOptions = {}, logger?: Logger, logStream
 class HostImpl implements Host {
   state: HostState = 'INITIALIZED';
   readonly logger: Logger;
+  readonly metrics: HostMetrics = createHostMetrics();
   private natsServer: NatsServerHandle | undefined;
   private nc: NatsConnection | undefined;
   private stopFns: Array<() => Promise<void> | void> = [];
@@ -150,6 +155,8 @@ class HostImpl implements Host {
     });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
+    const metrics = this.metrics;
+    metrics.observeConsumers(() => durableConsumerLag(jsm));
     await ensureTopology(nc, jsm, { retentionMs: o.retentionMs });
     const buckets = await openBuckets(nc);
     const bindingKey = bindingKeyObject(await outputBindingKey(nc));
@@ -178,6 +185,7 @@ class HostImpl implements Host {
         streaksKv: buckets.streaks,
         quarantineAfter: o.quarantineAfter,
         bindingKey,
+        metrics,
         ...(o.influx ? { influx: o.influx } : {}),
       });
       await writer.start();
@@ -195,6 +203,7 @@ class HostImpl implements Host {
         windowAttempts: o.windowAttempts,
         logLevel: o.logLevel,
         logger: this.logger,
+        metrics,
         ...(this.logStream ? { logStream: this.logStream } : {}),
         onCrash: async (c) => {
           // the check or the dry run at publish crashed: its window was synthetic, nothing is
@@ -210,6 +219,8 @@ class HostImpl implements Host {
           await js.publish(Subjects.outputs(c.window.endpointId), jsonCodec.encode(output), { msgID: outputMsgId(w, binding) });
         },
       });
+      const supervisor = this.supervisor;
+      metrics.observeRunners(() => supervisor.pids().length);
       await this.supervisor.start();
       this.stopFns.push(() => this.supervisor?.stop());
     }
@@ -230,6 +241,7 @@ class HostImpl implements Host {
         maxFutureSkewMs: o.maxFutureSkewMs,
         servingIntervalMs,
         maxFeatures: o.maxFeatures,
+        metrics,
       });
       await sp.start();
       this.stopFns.push(() => sp.stop());
@@ -250,6 +262,7 @@ class HostImpl implements Host {
         batchesKv: buckets.batches,
         clock: o.clock,
         bindingKey,
+        metrics,
       });
       await batchRecords.start();
       this.stopFns.push(() => batchRecords.stop());
@@ -281,6 +294,7 @@ class HostImpl implements Host {
         maxFeatures: o.maxFeatures,
         ceilings: { maxTimeoutMs: o.maxTimeoutMs, maxMemoryMb: o.maxMemoryMb },
         version: VERSION,
+        metrics,
         web: { ...o.web, listenHost: o.httpHost },
         bindingKey,
       });

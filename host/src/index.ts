@@ -25,6 +25,7 @@ export {
   type ErrorData,
 } from './errors.js';
 export { createLogger, type Logger } from './logger.js';
+export { METRIC_PREFIX, type HostMetrics, type ConsumerBacklog, type WriterOperation } from './metrics.js';
 export { startNatsServer, freePort, Streams, Subjects, type NatsServerHandle } from './nats/index.js';
 export { bundlePlugin, readManifest, resolveManifest, type PluginBundle, type PluginManifest, type ResolvedManifest } from './plugins/index.js';
 export { AppRunner, PluginSandbox, type AppRunnerOptions } from './runner/index.js';

@@ -14,6 +14,7 @@ import { periodsAround } from '../domain/windows.js';
 import type { BindingKey } from '../domain/binding.js';
 import { ModelwatchError, isModelwatchError, isStorageFull, storageFullError, type ErrorCode, InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { HostMetrics } from '../metrics.js';
 import { jsonCodec } from '../nats/codec.js';
 import type { Buckets } from '../nats/topology.js';
 import { EndpointStore } from '../store/endpoints.js';
@@ -41,6 +42,7 @@ import { registerPluginRoutes, type LimitCeilings } from './plugins.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { askWriter as sharedAskWriter, endpointRoutes } from './routes/endpoints.js';
 import { referenceRoutes } from './routes/reference.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
@@ -67,6 +69,8 @@ export interface ApiDeps {
   bindingKey?: BindingKey;
   /** What `/readyz` checks besides NATS and the streams: the other roles this process runs. */
   probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
+  /** The operator metrics: served at `GET /metrics`, and moved by the ingest over HTTP. */
+  metrics?: HostMetrics;
   /** Allowed hosts, CORS, rate limits, HTTPS. @default DEFAULT_WEB_GUARD (loopback, CORS off, HTTP) */
   web?: WebGuardOptions;
 }
@@ -247,7 +251,9 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     maxFutureSkewMs: deps.maxFutureSkewMs,
     offload: workers.ingest,
     ...(deps.maxFeatures !== undefined && { maxFeatures: deps.maxFeatures }),
+    ...(deps.metrics && { metrics: deps.metrics }),
   });
+  if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(eventRoutes, { ingest, buckets });
   await app.register(deadLetterRoutes, { js, jsm: deps.jsm });
   await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });

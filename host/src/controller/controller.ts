@@ -16,6 +16,7 @@ import { outputBinding, type BindingKey } from '../domain/binding.js';
 import { batchSeriesId, outputKey } from '../domain/keys.js';
 import { rowKeysOf, windowAt, windowsHoldingKey, type Window, type WindowLayout } from '../domain/windows.js';
 import type { Logger } from '../logger.js';
+import type { HostMetrics } from '../metrics.js';
 import { jsonCodec } from '../nats/codec.js';
 import { BatchStore } from '../store/batches.js';
 import { activeVersionOf, appliesTo, shadowVersionOf } from '../store/plugins.js';
@@ -41,6 +42,8 @@ export interface ControllerDeps {
   clock?: Clock;
   /** The key of the output binding (KV `mw_secrets`): each task carries its binding. Without it, tasks carry none (and a writer with a key refuses their outputs). */
   bindingKey?: BindingKey;
+  /** Windows dispatched. */
+  metrics?: HostMetrics;
 }
 
 interface Progress {
@@ -149,6 +152,7 @@ export class Controller {
       for (const w of work) {
         this.progress.set(w.key, w.next);
         total += w.tasks.length;
+        this.deps.metrics?.windowsDispatched(w.tasks);
       }
     };
     for (const ep of endpoints) {
@@ -228,6 +232,7 @@ export class Controller {
       await Promise.all(tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) })));
       await batchStore.markDispatched(b, windows.size, apps, now);
       total += tasks.length;
+      this.deps.metrics?.windowsDispatched(tasks);
       this.log.info({ endpoint: ep.name, batch: b.batchId, windows: windows.size, apps: plugins.length }, 'batch dispatched');
     }
     return total;

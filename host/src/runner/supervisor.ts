@@ -5,6 +5,7 @@ import { CRASH_MARKER, type CrashReport } from '@modelwatch/protocol';
 import type { NatsSecurity } from '../config/options.js';
 import type { Logger } from '../logger.js';
 import { RUNNER_MEMORY_BOUND } from './memory.js';
+import type { HostMetrics } from '../metrics.js';
 
 export interface SupervisorOptions {
   count: number;
@@ -26,6 +27,8 @@ export interface SupervisorOptions {
   logStream?: NodeJS.WritableStream;
   /** Called when a runner reports, before dying, that a plugin crashed V8 on a window. */
   onCrash?: (report: CrashReport) => Promise<void>;
+  /** Runner restarts. */
+  metrics?: HostMetrics;
 }
 
 /** Path of the compiled runner entry (the host runs from dist; tests may import src). */
@@ -132,6 +135,7 @@ export class RunnerSupervisor {
       const next = quick ? failures + 1 : 0;
       const delay = Math.min(10_000, 200 * 2 ** Math.min(next, 6));
       this.restarts++;
+      this.opts.metrics?.runnerRestarted();
       this.log.error({ slot, code, signal, restartInMs: delay }, 'runner process died; restarting');
       setTimeout(() => {
         if (!this.stopping) void this.spawn(slot, next);

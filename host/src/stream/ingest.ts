@@ -11,6 +11,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { HeaderNames, Subjects, type DeadLetter, type DeadLetterCode, type EndpointRecord } from '@modelwatch/protocol';
 import { checkEndpointName } from '../domain/names.js';
 import { InvalidEventError, ModelwatchError } from '../errors.js';
+import type { HostMetrics } from '../metrics.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { payloadText, publishDeadLetter } from './dlq.js';
 import { inferNamesFrom, messageFormatOf, parseEvent, type BatchServing, type InferredNames, type MessageFormat, type ParsedEvent } from './formats/index.js';
@@ -276,6 +277,8 @@ export interface IngestServiceOptions {
   offload?: (input: IngestInput) => Promise<PreparedIngest>;
   /** @default 256 KiB */
   offloadAboveBytes?: number;
+  /** Dead letters written (the events it refuses). */
+  metrics?: HostMetrics;
 }
 
 /**
@@ -312,6 +315,7 @@ export class IngestService {
         ...payloadText(body?.raw ?? new Uint8Array(0)),
         payloadScope: 'message',
       });
+      this.options.metrics?.deadLettered('UNKNOWN_ENDPOINT', true);
       throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}' (create it with: modelwatch endpoint create --name ${name})`);
     }
     const input: IngestInput = {
@@ -331,7 +335,12 @@ export class IngestService {
     h.set(HeaderNames.source, 'http');
     if (opts.batchId) h.set(HeaderNames.batch, opts.batchId);
     await Promise.all([
-      Promise.all(letters.map((l) => publishDeadLetter(js, l))),
+      Promise.all(
+        letters.map(async (l) => {
+          await publishDeadLetter(js, l);
+          this.options.metrics?.deadLettered(l.reason.code, true);
+        }),
+      ),
       coalesce !== undefined
         ? this.coalescer.add(Subjects.events(name), coalesce)
         : Promise.all(

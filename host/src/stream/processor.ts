@@ -19,6 +19,7 @@ import { batchSeriesId } from '../domain/keys.js';
 import { filingWindow, type WindowLayout } from '../domain/windows.js';
 import { InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { HostMetrics } from '../metrics.js';
 import { jsonCodec } from '../nats/codec.js';
 import { RowsChunk } from '../nats/rows.js';
 import { MaxDeliver } from '../nats/topology.js';
@@ -50,6 +51,8 @@ export interface StreamProcessorDeps {
   concurrency?: number;
   /** The most feature names (and output names) an endpoint may have: names inferred from events are checked against it. @default 10,000 */
   maxFeatures?: number;
+  /** Events filed, rows, dead letters. */
+  metrics?: HostMetrics;
 }
 
 const PART_BYTES = 256 * 1024;
@@ -66,7 +69,10 @@ function arrivalOf(m: JsMsg): number {
 class BatchOutput {
   readonly chunks = new Map<string, RowsChunk>();
   readonly ready: Array<[string, RowsChunk]> = [];
-  readonly letters: Array<{ letter: DeadLetter; msgID: string }> = [];
+  /** `refused`: the letter refuses an event or a message (not some late rows of an event filed otherwise). */
+  readonly letters: Array<{ letter: DeadLetter; msgID: string; refused: boolean }> = [];
+  /** Events filed into windows. */
+  accepted = 0;
   readonly entries: ServingEntry[] = [];
   readonly eps: Array<[string, string]> = [];
   private readonly epIndex = new Map<string, number>();
@@ -285,6 +291,8 @@ export class StreamProcessor {
       await Promise.all(out.batchEnds.map((b) => batches.recordEnd(b)));
     }
     this.rowsStored += rows;
+    this.deps.metrics?.eventsFiled(out.accepted, rows);
+    for (const l of out.letters) this.deps.metrics?.deadLettered(l.letter.reason.code, l.refused);
   }
 
   private async process(m: JsMsg, out: BatchOutput, layout: WindowLayout): Promise<void> {
@@ -292,9 +300,11 @@ export class StreamProcessor {
     const name = m.subject.slice(Subjects.events('').length);
     const source = m.headers?.get(HeaderNames.source) || 'nats';
     const batchId = m.headers?.get(HeaderNames.batch) || undefined;
-    const letters: Array<{ letter: DeadLetter; msgID: string }> = [];
-    const dead = (code: DeadLetterCode, message: string, extra: Partial<DeadLetter> = {}) => {
+    const letters: BatchOutput['letters'] = [];
+    let accepted = 0;
+    const dead = (code: DeadLetterCode, message: string, extra: Partial<DeadLetter> = {}, refused = true) => {
       letters.push({
+        refused,
         letter: {
           endpoint: name,
           reason: { code, message },
@@ -314,6 +324,7 @@ export class StreamProcessor {
     const entry: ServingEntry = [m.seq, interval, -1, 0, 0, 0, 0, 0, arrival, arrival, 0, []];
     const commit = () => {
       for (const l of letters) out.letters.push(l);
+      out.accepted += accepted;
       if (!batchId) out.entries.push(entry);
     };
 
@@ -409,7 +420,10 @@ export class StreamProcessor {
         entry[10] += p.dropped;
         for (const l of p.latencies) pushLatency(entry[11], l);
       }
-      if (p.n === 0) continue;
+      if (p.n === 0) {
+        accepted++;
+        continue;
+      }
       // rows to windows; rows of a live event whose window has closed are late
       let late: number[] | null = null;
       let lastStart = NaN;
@@ -432,6 +446,7 @@ export class StreamProcessor {
           lastStart = w.start;
         } else item.to = i + 1;
       }
+      if (!late || late.length < p.n) accepted++;
       if (late) {
         entry[7] += late.length;
         const lw = filingWindow(p.ts[late[0]!]!, arrival, layout);
@@ -440,14 +455,19 @@ export class StreamProcessor {
         else {
           // only some rows of a columnar batch are late: the letter holds just those rows
           const text = JSON.stringify(columnarSubset(p, late, endpoint));
-          dead('LATE_EVENT', `${late.length} of ${p.n} rows late: ${message}`, {
-            ...at,
-            rows: late.length,
-            payload: text,
-            payloadEncoding: 'utf8',
-            payloadScope: 'event',
-            payloadBytes: Buffer.byteLength(text),
-          });
+          dead(
+            'LATE_EVENT',
+            `${late.length} of ${p.n} rows late: ${message}`,
+            {
+              ...at,
+              rows: late.length,
+              payload: text,
+              payloadEncoding: 'utf8',
+              payloadScope: 'event',
+              payloadBytes: Buffer.byteLength(text),
+            },
+            false,
+          );
         }
       }
     }

@@ -18,6 +18,7 @@ import {
 import { verifyBinding, type BindingKey } from '../domain/binding.js';
 import { isModelwatchError, isStorageFull, storageFullError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { HostMetrics } from '../metrics.js';
 import { jsonCodec } from '../nats/codec.js';
 import { deadLetterMessage } from '../nats/dead-letters.js';
 import { MaxDeliver, retryDelayMs } from '../nats/topology.js';
@@ -48,6 +49,8 @@ export interface WriterDeps {
    * output is stored.
    */
   bindingKey?: BindingKey;
+  /** Windows stored, their latency and sandbox time, quarantines, the writer's and the TSDB's errors. */
+  metrics?: HostMetrics;
 }
 
 /**
@@ -158,6 +161,7 @@ export class Writer {
           m.ack();
           if (this.idle) this.wake?.();
         } catch (err) {
+          this.deps.metrics?.writerError('serving');
           await this.failed(m, servingStage, MaxDeliver[Consumers.writerServing], 'serving metrics', err);
         }
       }
@@ -194,9 +198,13 @@ export class Writer {
         try {
           stored = (await db.store(out, this.influx !== undefined, m.seq)) === 'stored';
           this.retrying.delete(m.seq);
-          if (stored) this.stored++;
-          else this.duplicates++;
+          if (stored) {
+            this.stored++;
+            // a batch's windows (`<endpoint id>-<batch id>`) are past ones: no latency
+            this.deps.metrics?.windowStored(out, Date.now(), !out.endpointId.includes('-'));
+          } else this.duplicates++;
         } catch (err) {
+          this.deps.metrics?.writerError('store');
           if ((await this.failed(m, outputStage, MaxDeliver[Consumers.writer], 'an output', err)) === 'retry') this.retrying.add(m.seq);
           else this.retrying.delete(m.seq);
           continue;
@@ -212,6 +220,7 @@ export class Writer {
             },
             (err: unknown) => {
               this.log.error({ err, seq: m.seq }, 'could not account an output; it will be redelivered');
+              this.deps.metrics?.writerError('account');
               m.nak(retryDelayMs(m.info.deliveryCount));
             },
           ),
@@ -231,6 +240,7 @@ export class Writer {
   /** Dead-letter a message and terminate it; when the letter cannot be published, the message waits for its redelivery. */
   private async deadLetter(m: JsMsg, where: Parameters<typeof deadLetterMessage>[2], code: DeadLetterCode, reason: string): Promise<void> {
     this.deadLetters++;
+    this.deps.metrics?.deadLettered(code, false);
     this.log.info({ seq: m.seq, subject: m.subject, code, reason }, 'message dead-lettered');
     try {
       await deadLetterMessage(this.deps.js, m, where, code, reason);
@@ -344,9 +354,10 @@ export class Writer {
     if (this.streaks && !out.endpointId.includes('-')) work.push(this.streaks.account(out));
     if (out.outcome === 'error' && stored && this.deps.pluginsKv) {
       work.push(
-        this.lastErrors
-          .push(out.shadow ? `${out.app}=shadow` : out.app, out)
-          .catch((err: unknown) => this.log.warn({ err }, 'could not record a plugin failure')),
+        this.lastErrors.push(out.shadow ? `${out.app}=shadow` : out.app, out).catch((err: unknown) => {
+          this.log.warn({ err }, 'could not record a plugin failure');
+          this.deps.metrics?.writerError('plugin-record');
+        }),
       );
     }
     await Promise.all(work);
@@ -364,6 +375,7 @@ export class Writer {
     }
     const { quarantined } = await this.plugins.quarantine(out, streak);
     if (quarantined) {
+      this.deps.metrics?.quarantined(out.app);
       this.log.warn(
         { plugin: out.app, version: out.version, endpoint: out.endpointName, failures: streak },
         out.shadow ? 'shadow version dropped' : 'plugin quarantined',
@@ -393,12 +405,17 @@ export class Writer {
         this.idle = false;
         continue;
       }
+      let written = false;
       try {
         await this.influx!.write(batch.map(([, p]) => p));
+        written = true;
+        this.deps.metrics?.tsdbWritten(batch.length);
         await this.deps.db.removePoints(batch.map(([k]) => k));
         backoff = 1000;
       } catch (err) {
         this.log.warn({ err: (err as Error).message, pending: batch.length, retryInMs: backoff }, 'TSDB write failed; points stay in the outbox');
+        if (written) this.deps.metrics?.writerError('outbox');
+        else this.deps.metrics?.tsdbError();
         await this.sleep(backoff);
         backoff = Math.min(30_000, backoff * 2);
       }
