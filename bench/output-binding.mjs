@@ -16,12 +16,12 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Subjects } from '@modelwatch/protocol';
 import { bindingKeyObject, newBindingKey, outputBinding, outputMsgId, verifyBinding } from '../host/dist/domain/binding.js';
-import { endpointId } from '../host/dist/domain/names.js';
 import { createLogger } from '../host/dist/logger.js';
 import { jsonCodec } from '../host/dist/nats/codec.js';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { ensureTopology } from '../host/dist/nats/topology.js';
 import { ResultsDb } from '../host/dist/store/results-db.js';
+import { benchOutputs } from './lib/outputs.mjs';
 import { Writer } from '../host/dist/writer/writer.js';
 
 const arg = (name, dflt) => {
@@ -30,36 +30,10 @@ const arg = (name, dflt) => {
 };
 const OUTPUTS = arg('--outputs', 10_000);
 const ROUNDS = arg('--rounds', 4);
-const ENDPOINTS = 20;
-const T0 = Math.floor(Date.now() / 1000) * 1000 - 86_400_000;
 // as the host holds it: imported once as a secret key object
 const KEY = bindingKeyObject(newBindingKey());
-
-let seed = 5;
-const uniform = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
-const outputs = [];
-for (let i = 0; i < OUTPUTS; i++) {
-  const e = i % ENDPOINTS;
-  const w = Math.floor(i / ENDPOINTS);
-  const empty = uniform() < 0.2;
-  outputs.push({
-    v: 1,
-    endpointId: endpointId(`e${e}`),
-    endpointName: `e${e}`,
-    app: 'bench',
-    version: '1.0.0',
-    windowStart: T0 + w * 1000,
-    windowEnd: T0 + (w + 1) * 1000,
-    outcome: empty ? 'empty' : 'ok',
-    rows: empty ? 0 : 100,
-    results: empty ? [] : [{ name: 'drift', value: uniform(), kind: 0, status: 0 }],
-    metrics: [],
-    durationMs: 1,
-    completedAt: Date.now(),
-    runner: 'bench',
-    attempts: 1,
-  });
-}
+const ENDPOINTS = 20;
+const { outputs } = benchOutputs(OUTPUTS, ENDPOINTS);
 
 async function run(withBinding) {
   const dir = mkdtempSync(join(tmpdir(), 'mw-bench-binding-'));

@@ -16,10 +16,10 @@ import { createLogger } from '../host/dist/logger.js';
 import { jsonCodec } from '../host/dist/nats/codec.js';
 import { Subjects } from '@modelwatch/protocol';
 import { windowKey } from '../host/dist/domain/keys.js';
-import { endpointId } from '../host/dist/domain/names.js';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { ensureTopology, openBuckets } from '../host/dist/nats/topology.js';
 import { ResultsDb } from '../host/dist/store/results-db.js';
+import { benchOutputs } from './lib/outputs.mjs';
 import { Writer } from '../host/dist/writer/writer.js';
 
 const arg = (name, dflt) => {
@@ -28,33 +28,7 @@ const arg = (name, dflt) => {
 };
 const OUTPUTS = arg('--outputs', 10_000);
 const ENDPOINTS = 20;
-const T0 = Math.floor(Date.now() / 1000) * 1000 - 86_400_000;
-
-let seed = 5;
-const uniform = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
-const outputs = [];
-for (let i = 0; i < OUTPUTS; i++) {
-  const e = i % ENDPOINTS;
-  const w = Math.floor(i / ENDPOINTS);
-  const empty = uniform() < 0.2;
-  outputs.push({
-    v: 1,
-    endpointId: endpointId(`e${e}`),
-    endpointName: `e${e}`,
-    app: 'bench',
-    version: '1.0.0',
-    windowStart: T0 + w * 1000,
-    windowEnd: T0 + (w + 1) * 1000,
-    outcome: empty ? 'empty' : 'ok',
-    rows: empty ? 0 : 100,
-    results: empty ? [] : [{ name: 'drift', value: uniform(), kind: 0, status: 0 }],
-    metrics: [],
-    durationMs: 1,
-    completedAt: Date.now(),
-    runner: 'bench',
-    attempts: 1,
-  });
-}
+const { outputs, uniform } = benchOutputs(OUTPUTS, ENDPOINTS);
 // concurrent runners: each output up to 8 places from its place in window order
 for (let i = 0; i < outputs.length; i++) {
   const j = Math.min(outputs.length - 1, i + Math.floor(uniform() * 8));
