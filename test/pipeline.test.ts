@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Consumers, Streams, Subjects, type AppOutputMessage, type WindowRecord } from '@modelwatch/protocol';
+import { Consumers, Streams, Subjects, type AppOutputMessage, type WindowRecord, type WindowStoredMessage } from '@modelwatch/protocol';
 import { endpointId } from '../host/src/domain/names.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { HISTOGRAM_PLUGIN, publishDir, rng, startTestHost } from './helpers/host.js';
@@ -25,6 +25,8 @@ describe('pipeline: events -> windows -> sandboxed app -> LevelDB and TSDB', () 
   let windows: WindowRecord[] = [];
   let normalWindows: number[] = [];
   let driftWindows: number[] = [];
+  const notices: WindowStoredMessage[] = [];
+  let noticeConn: Awaited<ReturnType<typeof connect>> | undefined;
 
   beforeAll(async () => {
     [nats, tsdb] = await Promise.all([startTestNats(), startTestTsdb()]);
@@ -35,6 +37,9 @@ describe('pipeline: events -> windows -> sandboxed app -> LevelDB and TSDB', () 
       influx: { url: tsdb.url, org: 'test', bucket: 'modelwatch' },
     });
     await publishDir(env.client, HISTOGRAM_PLUGIN);
+    noticeConn = await connect({ servers: nats.url });
+    noticeConn.subscribe(Subjects.storedAll, { callback: (_e, m) => void notices.push(jsonCodec.decode(m.data) as WindowStoredMessage) });
+    await noticeConn.flush();
     await env.client.createEndpoint({ name: 'pipe', featureNames: features, labelNames: ['y'] });
     const reference = ['a,b,c,y', ...Array.from({ length: 3000 }, () => [...normalRow(), 0].join(','))].join('\n');
     await env.client.setReference('pipe', reference, 'csv');
@@ -70,6 +75,7 @@ describe('pipeline: events -> windows -> sandboxed app -> LevelDB and TSDB', () 
   });
 
   afterAll(async () => {
+    await noticeConn?.close();
     await env?.[Symbol.asyncDispose]();
     await tsdb?.stop();
     await nats?.[Symbol.asyncDispose]();
@@ -89,6 +95,21 @@ describe('pipeline: events -> windows -> sandboxed app -> LevelDB and TSDB', () 
     for (const ws of normalWindows) expect(drift(ws).status).toBe(0);
     for (const ws of driftWindows) expect(drift(ws).status).toBe(2);
     expect(Object.keys(drift(driftWindows[0]!).extraData!.features as object).sort()).toEqual(features);
+  });
+
+  it('tells live views of each stored window on mw.stored.<endpoint id>, with the stored output', async () => {
+    const id = endpointId('pipe');
+    const noticed = await waitFor('a notice for each analysed window', () => {
+      const mine = notices.filter((n) => n.output.endpointId === id && n.output.outcome === 'ok');
+      return [...normalWindows, ...driftWindows].every((s) => mine.some((n) => n.output.windowStart === s)) ? mine : undefined;
+    });
+    for (const w of windows.filter((x) => driftWindows.includes(x.windowStart))) {
+      const n = noticed.find((x) => x.output.windowStart === w.windowStart)!;
+      expect(n.v).toBe(1);
+      expect(n.output.binding).toBeUndefined();
+      expect(n.output.results.map((r) => [r.name, r.status])).toEqual(w.results.map((r) => [r.name, r.status]));
+      expect(n.storedAt).toBeGreaterThanOrEqual(n.output.completedAt);
+    }
   });
 
   it('records windows without traffic as empty, without calling the app', async () => {

@@ -456,6 +456,18 @@ export interface AppOutputMessage extends WindowRef {
   binding?: string;
 }
 
+/**
+ * The writer's notice on `mw.stored.<endpoint id>` that a window was stored (not sent for a
+ * duplicate): the stored output without its binding. A window that a newer output replaces is
+ * noticed again.
+ */
+export interface WindowStoredMessage {
+  v: ProtocolVersion;
+  /** When the writer stored it (ms since the epoch). */
+  storedAt: number;
+  output: AppOutputMessage;
+}
+
 /** An artifact of a window, as its output names it. */
 export interface ArtifactRef {
   /** `<app>.<window start ms>.<name>`: unique within its endpoint. */

@@ -38,6 +38,13 @@ export const Subjects = {
   labelsAll: 'mw.labels.>',
   logs: (app: string) => `mw.logs.${app}`,
   logsAll: 'mw.logs.>',
+  /**
+   * Core NATS (not a stream): the writer's notice that a window was stored ({@link WindowStoredMessage}),
+   * published after its LevelDB batch. For live views; a notice can be missed (no subscriber, a
+   * disconnect), so whoever must see every window reads the results, not these.
+   */
+  stored: (endpointId: string) => `mw.stored.${endpointId}`,
+  storedAll: 'mw.stored.>',
   /** One audit entry per state change asked of the HTTP API (`AuditEntry`). */
   auditApi: 'mw.audit.api',
   auditAll: 'mw.audit.>',

@@ -14,6 +14,8 @@ import {
   type ServingMinuteMessage,
   type ServingReply,
   type ServingRequest,
+  type WindowStoredMessage,
+  PROTOCOL_VERSION,
 } from '@modelwatch/protocol';
 import { verifyBinding, type BindingKey } from '../domain/binding.js';
 import { isModelwatchError, isStorageFull, storageFullError } from '../errors.js';
@@ -88,6 +90,7 @@ export class Writer {
   private readonly lastErrors = new KeyedQueue<AppOutputMessage, void>((_app, outs) => this.updatePlugin(outs.at(-1)!));
   /** Outputs stored and being accounted, acknowledged once accounted, and dead letters being published. */
   private readonly inflight = new Set<Promise<void>>();
+  private readonly storedListeners = new Set<(notice: WindowStoredMessage) => void>();
 
   constructor(private readonly deps: WriterDeps) {
     this.log = deps.logger.child({ component: 'writer' });
@@ -202,6 +205,7 @@ export class Writer {
             this.stored++;
             // a batch's windows (`<endpoint id>-<batch id>`) are past ones: no latency
             this.deps.metrics?.windowStored(out, Date.now(), !out.endpointId.includes('-'));
+            this.notifyStored(out);
           } else this.duplicates++;
         } catch (err) {
           this.deps.metrics?.writerError('store');
@@ -229,6 +233,29 @@ export class Writer {
       }
       await Promise.all(this.inflight);
     })();
+  }
+
+  /** Tell live views (`mw.stored.<endpoint id>`) and in-process listeners that a window was stored. */
+  private notifyStored(output: AppOutputMessage): void {
+    const notice: WindowStoredMessage = { v: PROTOCOL_VERSION, storedAt: Date.now(), output };
+    try {
+      this.deps.nc.publish(Subjects.stored(output.endpointId), jsonCodec.encode(notice));
+    } catch (err) {
+      this.log.warn({ err }, 'could not publish a stored-window notice');
+    }
+    for (const listener of this.storedListeners) {
+      try {
+        listener(notice);
+      } catch (err) {
+        this.log.warn({ err }, 'a stored-window listener failed');
+      }
+    }
+  }
+
+  /** Call `listener` after each window this writer stores (not for duplicates). Returns the unsubscribe. */
+  onStored(listener: (notice: WindowStoredMessage) => void): () => void {
+    this.storedListeners.add(listener);
+    return () => this.storedListeners.delete(listener);
   }
 
   /** Keep a message's pending work (accounting, its dead letter) in `inflight` until it is done. */
@@ -293,7 +320,10 @@ export class Writer {
         try {
           const out = decodeOutput(sm.data, sm.subject);
           const stored = (await db.store(out, this.influx !== undefined, seq)) === 'stored';
-          if (stored) this.stored++;
+          if (stored) {
+            this.stored++;
+            this.notifyStored(out);
+          }
           await this.health(out, stored);
           this.retrying.delete(seq);
           this.log.warn({ seq }, 'an output the server dropped before the writer stored it was stored from MW_OUTPUTS');
