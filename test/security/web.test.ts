@@ -1,11 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { BROWSER_HOOK_TIMEOUT_MS, launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PluginRecord } from '@modelwatch/protocol';
 import { freePort } from '../../host/src/nats/server.js';
@@ -16,8 +16,6 @@ import { tempDir, waitFor } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
 const PLUGIN = 'histogram-data-drift';
-/** Debian's chromium (`make system-deps`): playwright drives it, it downloads no browser. */
-const CHROMIUM = '/usr/bin/chromium';
 
 interface Answer {
   status: number;
@@ -314,10 +312,9 @@ describe('the HTTP API faced by browsers and the network', () => {
           });
           s.listen(p, '127.0.0.1', () => resolve(s));
         });
-      if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: make system-deps installs it (apt-get install chromium)`);
       pages = [await serve(attackerPort), await serve(friendPort)];
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
-    });
+      browser = await launchChromium();
+    }, BROWSER_HOOK_TIMEOUT_MS);
     afterAll(async () => {
       await browser?.close();
       for (const s of pages) await new Promise((r) => s.close(r));
