@@ -117,6 +117,19 @@ describe('NATS: an external cluster with credentials and TLS', () => {
     expect(tracker.stats().delivered).toBe(1);
   });
 
+  it('doctor --nats --nats-creds --nats-tls-*: checks that server as the host connects to it; without the files it says why not', async () => {
+    const doctor = (...extra: string[]) =>
+      run(process.execPath, ['--no-node-snapshot', CLI, 'doctor', '--json', '--data-dir', join(dir.path, 'doctor'), '--nats', nats.url, ...extra]).catch(
+        (e: { stdout: string }) => e,
+      );
+    const nats_ = (out: { stdout: string }) =>
+      (JSON.parse(out.stdout) as { checks: Array<{ name: string; ok: boolean; message: string }> }).checks.find((c) => c.name === 'nats')!;
+    const good = await doctor('--nats-creds', ids.host.file, '--nats-tls-ca', certs.ca, '--nats-tls-cert', certs.clientCert, '--nats-tls-key', certs.clientKey);
+    expect(nats_(good)).toMatchObject({ ok: true, message: expect.stringContaining('answers, with JetStream') });
+    const noCreds = await doctor('--nats-tls-ca', certs.ca, '--nats-tls-cert', certs.clientCert, '--nats-tls-key', certs.clientKey);
+    expect(nats_(noCreds)).toMatchObject({ ok: false, message: expect.stringMatching(/authorization/i) });
+  });
+
   it('host start refuses --nats-creds without --nats, naming the flag', async () => {
     const r = await run(process.execPath, [
       '--no-node-snapshot',

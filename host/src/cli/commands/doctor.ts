@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import type { CommandModule } from 'yargs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { resolveHostOptions, type HostOptions, type InfluxOptions } from '../../config/options.js';
+import { resolveHostOptions, type HostOptions, type InfluxOptions, type NatsSecurity } from '../../config/options.js';
+import { natsConnectOptions } from '../../nats/auth.js';
 import { NATS_SERVER_INSTALL_HINT } from '../../nats/server.js';
 import type { GlobalArgs } from '../args.js';
 import { printJson } from '../format.js';
@@ -14,6 +15,10 @@ import { printJson } from '../format.js';
 interface DoctorArgs extends GlobalArgs {
   'data-dir'?: string;
   nats?: string;
+  'nats-creds'?: string;
+  'nats-tls-ca'?: string;
+  'nats-tls-cert'?: string;
+  'nats-tls-key'?: string;
   'influx-url'?: string;
   'influx-token'?: string;
   'influx-org'?: string;
@@ -52,11 +57,12 @@ export function checkNode(version = process.versions.node): DoctorCheck {
 }
 
 /** With a URL: the NATS server answers and has JetStream. Without: a nats-server the host can start is on PATH. */
-async function checkNats(url: string | undefined): Promise<DoctorCheck> {
+async function checkNats(url: string | undefined, security: NatsSecurity = {}): Promise<DoctorCheck> {
   if (url) {
     let nc: Awaited<ReturnType<typeof connect>> | undefined;
     try {
-      nc = await connect({ servers: url, timeout: TIMEOUT_MS, maxReconnectAttempts: 0 });
+      // as the host connects: its credentials and TLS files, if given
+      nc = await connect({ ...(await natsConnectOptions(security, 'host')), servers: url, timeout: TIMEOUT_MS, maxReconnectAttempts: 0 });
       const info = await (await jetstreamManager(nc, { timeout: TIMEOUT_MS })).getAccountInfo();
       return { name: 'nats', ok: true, message: `NATS at ${url} answers, with JetStream (${info.streams} streams)` };
     } catch (err) {
@@ -170,7 +176,7 @@ export async function runDoctor(options: HostOptions, env: NodeJS.ProcessEnv = p
       { MODELWATCH_DATA_DIR: env.MODELWATCH_DATA_DIR, MODELWATCH_NATS_URL: env.MODELWATCH_NATS_URL },
     );
   }
-  checks.push(await checkNats(resolved.natsUrl), await checkDataDir(resolved.dataDir));
+  checks.push(await checkNats(resolved.natsUrl, resolved.natsSecurity), await checkDataDir(resolved.dataDir));
   checks.push(optionsError ?? (await checkTsdb(resolved.influx)));
   return checks;
 }
@@ -182,6 +188,13 @@ export const doctorCommand: CommandModule<GlobalArgs, DoctorArgs> = {
   builder: (y) =>
     y
       .option('nats', { type: 'string', describe: 'a NATS URL to check instead of nats-server on PATH (env MODELWATCH_NATS_URL)' })
+      .option('nats-creds', {
+        type: 'string',
+        describe: 'with --nats: the credentials file to connect with, as host start takes it (env MODELWATCH_NATS_CREDS)',
+      })
+      .option('nats-tls-ca', { type: 'string', describe: 'with --nats: CA (PEM) to verify the server with (env MODELWATCH_NATS_TLS_CA)' })
+      .option('nats-tls-cert', { type: 'string', describe: 'with --nats: client certificate (PEM), with --nats-tls-key (env MODELWATCH_NATS_TLS_CERT)' })
+      .option('nats-tls-key', { type: 'string', describe: "with --nats: the client certificate's key (PEM) (env MODELWATCH_NATS_TLS_KEY)" })
       .option('influx-url', { type: 'string', describe: 'InfluxDB URL to check (env MODELWATCH_INFLUX_URL)' })
       .option('influx-token', { type: 'string', describe: 'InfluxDB token (env MODELWATCH_INFLUX_TOKEN)' })
       .option('influx-org', { type: 'string', describe: 'InfluxDB organisation (env MODELWATCH_INFLUX_ORG)' })
@@ -190,6 +203,10 @@ export const doctorCommand: CommandModule<GlobalArgs, DoctorArgs> = {
     const checks = await runDoctor({
       ...(args['data-dir'] !== undefined && { dataDir: args['data-dir'] }),
       ...(args.nats !== undefined && { natsUrl: args.nats }),
+      ...(args['nats-creds'] !== undefined && { natsCreds: args['nats-creds'] }),
+      ...(args['nats-tls-ca'] !== undefined && { natsTlsCa: args['nats-tls-ca'] }),
+      ...(args['nats-tls-cert'] !== undefined && { natsTlsCert: args['nats-tls-cert'] }),
+      ...(args['nats-tls-key'] !== undefined && { natsTlsKey: args['nats-tls-key'] }),
       ...(args['influx-url'] !== undefined && {
         influx: { url: args['influx-url'], token: args['influx-token'] ?? '', org: args['influx-org'] ?? '', bucket: args['influx-bucket'] ?? '' },
       }),
