@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { watchMaxDeliveries } from './nats/max-deliveries.js';
 import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
@@ -158,6 +159,9 @@ class HostImpl implements Host {
     const metrics = this.metrics;
     metrics.observeConsumers(() => durableConsumerLag(jsm));
     await ensureTopology(nc, jsm, { retentionMs: o.retentionMs });
+    // a message a consumer gave up on without its own letter (its last delivery lost) is dead-lettered from the server's advisory
+    const maxDeliveries = watchMaxDeliveries({ nc, js, jsm, logger: this.logger, metrics });
+    this.stopFns.push(() => maxDeliveries.stop());
     const buckets = await openBuckets(nc);
     const bindingKey = bindingKeyObject(await outputBindingKey(nc));
     await this.initSettings(buckets.settings);
