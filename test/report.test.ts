@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WindowRecord } from '@modelwatch/protocol';
 import type { Report } from '../host/src/report/index.js';
@@ -11,6 +13,8 @@ import { CLI } from './helpers/processes.js';
 import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
 
 const run = promisify(execFile);
+/** Debian's chromium (`make system-deps`): playwright drives it, it downloads no browser. */
+const CHROMIUM = '/usr/bin/chromium';
 const DATA_DRIFT_PLUGIN = join(REPO, 'plugins/data-drift');
 /** A feature name that is markup: the report must show it as text. */
 const XSS = '<img src=x onerror=alert(1)>';
@@ -33,7 +37,8 @@ describe('reports: one self-contained HTML file, or its JSON', () => {
   let to = 0;
   let driftWindows: number[] = [];
   let stored: WindowRecord[] = [];
-  const cli = async (...args: string[]) => (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, ...args], { timeout: 60_000 })).stdout;
+  const cli = async (...args: string[]) =>
+    (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, ...args], { timeout: 60_000 })).stdout;
   const get = (query: string) => fetch(`${env.host.apiUrl}/api/v1/endpoints/rep/report?${query}`, { headers: authHeaders() });
   const range = () => `from=${from}&to=${to}`;
   const ofRange = (w: WindowRecord[]) => w.filter((x) => x.windowStart >= from && x.windowStart < to);
@@ -103,10 +108,13 @@ describe('reports: one self-contained HTML file, or its JSON', () => {
     expect(report.summary.detail!.profile).toBe(false);
 
     // the statuses are the stored ones: data-drift's dataset result and general_drift, per window
-    const worstOf = (app: string, ws: number) => stored.find((w) => w.app === app && w.windowStart === ws)!.results.filter((x) => x.extraData?.column === undefined)[0]!.status;
+    const worstOf = (app: string, ws: number) =>
+      stored.find((w) => w.app === app && w.windowStart === ws)!.results.filter((x) => x.extraData?.column === undefined)[0]!.status;
     const dd = report.series.find((s) => s.app === 'data-drift' && s.name === 'data_drift')!;
     expect(dd.points.map((p) => p.windowStart)).toEqual([from, from + PERIOD, from + 2 * PERIOD, from + 3 * PERIOD]);
-    expect(dd.points.map((p) => p.value)).toEqual(dd.points.map((p) => stored.find((w) => w.app === 'data-drift' && w.windowStart === p.windowStart)!.results.find((x) => x.name === 'data_drift')!.value));
+    expect(dd.points.map((p) => p.value)).toEqual(
+      dd.points.map((p) => stored.find((w) => w.app === 'data-drift' && w.windowStart === p.windowStart)!.results.find((x) => x.name === 'data_drift')!.value),
+    );
     expect(dd.thresholds).toEqual({ potential: 0.25, detected: 0.5 });
     const gd = report.series.find((s) => s.name === 'general_drift')!;
     expect(gd.thresholds).toEqual({ potential: 0.5, detected: 0.7 });
@@ -163,7 +171,9 @@ describe('reports: one self-contained HTML file, or its JSON', () => {
     expect([...page.matchAll(/<tr data-feature="([^"]*)"/g)][0]![1]).toBe('b');
     expect(page).not.toMatch(/<script|<link/i);
 
-    const json = JSON.parse(await cli('report', '--endpoint', 'rep', '--from', new Date(from).toISOString(), '--to', new Date(to).toISOString(), '--format', 'json')) as Report;
+    const json = JSON.parse(
+      await cli('report', '--endpoint', 'rep', '--from', new Date(from).toISOString(), '--to', new Date(to).toISOString(), '--format', 'json'),
+    ) as Report;
     expect(json.v).toBe(1);
     expect(json.windows).toHaveLength(8);
     expect(json.features[0]!.name).toBe('b');
@@ -185,12 +195,46 @@ describe('reports: one self-contained HTML file, or its JSON', () => {
     await writeFile(file, `${lines.join('\n')}\n`);
     const sent = await cli('batch', 'send', '--endpoint', 'rep', '--id', 'b1', file);
     expect(sent).toContain('report: modelwatch report --endpoint rep --batch b1 -o report-b1.html (API: /api/v1/endpoints/rep/report?batch=b1)');
-    await waitFor('the batch analysed by both apps', async () => ((await env.client.results({ endpoint: 'rep', batch: 'b1' })).length === 4 ? true : undefined), 60_000);
+    await waitFor(
+      'the batch analysed by both apps',
+      async () => ((await env.client.results({ endpoint: 'rep', batch: 'b1' })).length === 4 ? true : undefined),
+      60_000,
+    );
     const report = JSON.parse(await cli('report', '--endpoint', 'rep', '--batch', 'b1', '--format', 'json')) as Report;
     expect(report.query).toEqual({ endpoint: 'rep', batch: 'b1' });
     expect(report.windows.map((w) => w.windowStart)).toEqual([past, past, past + PERIOD, past + PERIOD]);
     expect(report.features[0]!.name).toBe('b');
     const res = await get('batch=b1');
     expect(await res.text()).toContain('batch b1');
+  });
+
+  it('opens in Chromium from a file with no console error and no request, every chart drawn', async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: make system-deps installs it (apt-get install chromium)`);
+    const file = join(dir.path, 'browser.html');
+    await writeFile(file, await (await get(range())).text());
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      const requests: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+      });
+      page.on('pageerror', (e) => problems.push(e.message));
+      page.on('request', (q) => requests.push(q.url()));
+      await page.goto(`file://${file}`, { waitUntil: 'load' });
+      expect(await page.title()).toBe('modelwatch report: rep');
+      // the stylesheet applied (its CSP hash matched): the status badge has its colour
+      expect(await page.locator('.badge').first().evaluate('(e) => getComputedStyle(e).color')).toBe('rgb(255, 255, 255)');
+      expect(await page.locator('#features tbody tr').first().locator('td').first().textContent()).toBe('b');
+      expect(await page.locator('#features tbody tr').nth(1).locator('td').first().textContent()).not.toBe('b');
+      expect(await page.getByText(XSS, { exact: true }).first().isVisible()).toBe(true);
+      expect(await page.locator('svg').count()).toBeGreaterThanOrEqual(3 + 2);
+      if (process.env.MW_REPORT_SCREENSHOT) await page.screenshot({ path: process.env.MW_REPORT_SCREENSHOT, fullPage: true });
+      expect(problems).toEqual([]);
+      expect(requests).toEqual([`file://${file}`]);
+    } finally {
+      await browser.close();
+    }
   });
 });

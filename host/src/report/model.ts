@@ -255,11 +255,26 @@ function thresholdsOf(x: Record<string, JsonValue> | undefined): ReportSeries['t
 /** The series of the windows' results (per-feature ones aside: they are in the feature table) and metrics. */
 function seriesOf(windows: readonly WindowRecord[]): ReportSeries[] {
   const byKey = new Map<string, ReportSeries>();
-  const add = (w: WindowRecord, name: string, type: 'result' | 'metric', value: number, kind: number | null, status: ReportStatus | null, x?: Record<string, JsonValue>) => {
+  const add = (
+    w: WindowRecord,
+    name: string,
+    type: 'result' | 'metric',
+    value: number,
+    kind: number | null,
+    status: ReportStatus | null,
+    x?: Record<string, JsonValue>,
+  ) => {
     const key = `${w.app}\u0000${type}\u0000${name}`;
     let s = byKey.get(key);
     if (!s) {
-      s = { app: w.app, name, type, kind: kind === null ? null : (resultKindName[kind as keyof typeof resultKindName] ?? String(kind)), thresholds: null, points: [] };
+      s = {
+        app: w.app,
+        name,
+        type,
+        kind: kind === null ? null : (resultKindName[kind as keyof typeof resultKindName] ?? String(kind)),
+        thresholds: null,
+        points: [],
+      };
       byKey.set(key, s);
     }
     s.thresholds = thresholdsOf(x) ?? s.thresholds;
@@ -270,7 +285,9 @@ function seriesOf(windows: readonly WindowRecord[]): ReportSeries[] {
     for (const m of w.metrics) add(w, m.name, 'metric', m.value, null, null);
   }
   // results before metrics, each by app and name
-  return [...byKey.values()].sort((a, b) => (a.type === b.type ? 0 : a.type === 'result' ? -1 : 1) || a.app.localeCompare(b.app) || a.name.localeCompare(b.name));
+  return [...byKey.values()].sort(
+    (a, b) => (a.type === b.type ? 0 : a.type === 'result' ? -1 : 1) || a.app.localeCompare(b.app) || a.name.localeCompare(b.name),
+  );
 }
 
 function appsOf(windows: readonly WindowRecord[]): ReportApp[] {
@@ -312,7 +329,11 @@ export async function buildReport(source: ReportSource, query: ReportQuery, now 
     ...(since !== undefined && { since }),
   });
   const windows = stored
-    .filter((w) => (query.window !== undefined ? w.windowStart === query.window : (query.from === undefined || w.windowStart >= query.from) && (query.to === undefined || w.windowStart < query.to)))
+    .filter((w) =>
+      query.window !== undefined
+        ? w.windowStart === query.window
+        : (query.from === undefined || w.windowStart >= query.from) && (query.to === undefined || w.windowStart < query.to),
+    )
     .sort((a, b) => a.windowStart - b.windowStart || a.app.localeCompare(b.app));
 
   // the detailed window: the asked one, else the newest of the worst status
@@ -359,7 +380,11 @@ export async function buildReport(source: ReportSource, query: ReportQuery, now 
     const type = ref?.type ?? cur?.type ?? 'unknown';
     const histogram =
       ref?.type === 'numeric'
-        ? { edges: [...ref.hist.edges], reference: [...ref.hist.counts], current: cur?.type === 'numeric' && cur.hist.counts.length === ref.hist.counts.length ? [...cur.hist.counts] : null }
+        ? {
+            edges: [...ref.hist.edges],
+            reference: [...ref.hist.counts],
+            current: cur?.type === 'numeric' && cur.hist.counts.length === ref.hist.counts.length ? [...cur.hist.counts] : null,
+          }
         : null;
     return {
       name,

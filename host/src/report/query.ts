@@ -34,7 +34,8 @@ export interface ReportArgs {
  * except for a batch, whose windows are past ones: all of them).
  */
 export function resolveReportQuery(a: ReportArgs, now = Date.now()): ReportQuery {
-  if (a.window !== undefined && (a.from !== undefined || a.to !== undefined)) throw new InvalidArgumentError('window: give one window, or a range with from and to, not both');
+  if (a.window !== undefined && (a.from !== undefined || a.to !== undefined))
+    throw new InvalidArgumentError('window: give one window, or a range with from and to, not both');
   const q: ReportQuery = { endpoint: a.endpoint };
   if (a.app) q.app = a.app;
   if (a.batch) q.batch = a.batch;
@@ -45,7 +46,8 @@ export function resolveReportQuery(a: ReportArgs, now = Date.now()): ReportQuery
   if (a.from !== undefined) q.from = reportTime(a.from, 'from', now);
   else if (a.batch === undefined) q.from = now - DEFAULT_REPORT_RANGE_MS;
   if (a.to !== undefined) q.to = reportTime(a.to, 'to', now);
-  if (q.from !== undefined && q.to !== undefined && q.to <= q.from) throw new InvalidArgumentError(`to: must be after from (${new Date(q.from).toISOString()})`);
+  if (q.from !== undefined && q.to !== undefined && q.to <= q.from)
+    throw new InvalidArgumentError(`to: must be after from (${new Date(q.from).toISOString()})`);
   return q;
 }
 

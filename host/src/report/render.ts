@@ -17,7 +17,7 @@ table{border-collapse:collapse;margin:8px 0;font-variant-numeric:tabular-nums}
 th,td{border-bottom:1px solid var(--line);padding:4px 10px;text-align:left;vertical-align:top}
 th{font-weight:600;background:#f5f7f9}
 td.n{text-align:right}
-.badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
+.badge{display:inline-block;white-space:nowrap;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
 .b-detected{background:var(--detected)}.b-potential_detection{background:var(--potential_detection)}.b-no_detection{background:var(--no_detection)}
 .b-irrelevant{background:var(--irrelevant)}.b-failed{background:var(--failed)}.b-no_data{background:var(--no_data)}
 .cards{display:flex;gap:16px;flex-wrap:wrap;margin:12px 0}
@@ -57,14 +57,19 @@ function testsCell(f: ReportFeature): Html {
   if (f.tests.length === 0) return html`<span class="muted">not compared</span>`;
   return html`${f.tests.map(
     (t) =>
-      html`<div>${t.app}: ${t.method ?? t.result}${t.statistic !== null ? html` stat ${fmt(t.statistic)}` : ''}${t.pValue !== null ? html` p ${fmt(t.pValue)}` : ''}${t.distance !== null ? html` d ${fmt(t.distance)}` : ''}${t.threshold !== null ? html` <span class="muted">(threshold ${fmt(t.threshold)})</span>` : ''}</div>`,
+      html`<div>
+        ${t.app}:
+        ${t.method ?? t.result}${t.statistic !== null ? html` stat ${fmt(t.statistic)}` : ''}${t.pValue !== null ? html` p ${fmt(t.pValue)}` : ''}${t.distance !== null ? html` d ${fmt(t.distance)}` : ''}${t.threshold !== null ? html` <span class="muted">(threshold ${fmt(t.threshold)})</span>` : ''}
+      </div>`,
   )}`;
 }
 
 function statsCell(s: ReportFeatureStats | null): Html {
   if (!s) return html`<span class="muted">-</span>`;
   if (s.type === 'categorical') return html`${fmt(s.count)} values, ${fmt(s.unique)} categories${s.missing ? html`, ${fmt(s.missing)} missing` : ''}`;
-  return html`mean ${fmt(s.mean)} ± ${fmt(s.std)}<br><span class="muted">min ${fmt(s.min)} · median ${fmt(s.quantiles['0.5'])} · max ${fmt(s.max)}${s.missing ? html` · ${fmt(s.missing)} missing` : ''}</span>`;
+  return html`mean ${fmt(s.mean)} ± ${fmt(s.std)}<br /><span class="muted"
+      >min ${fmt(s.min)} · median ${fmt(s.quantiles['0.5'])} · max ${fmt(s.max)}${s.missing ? html` · ${fmt(s.missing)} missing` : ''}</span
+    >`;
 }
 
 const shares = (counts: readonly number[]) => {
@@ -85,19 +90,28 @@ function histogramSvg(name: string, h: NonNullable<ReportFeature['histogram']>):
   const y = (v: number) => pad.t + (H - pad.t - pad.b) * (1 - v / top);
   const bar = (i: number, k: number, v: number, cls: string, label: string) => {
     const w = cur ? slot / 2 - 1 : slot - 2;
-    return html`<rect class="${cls}" x="${fmt(pad.l + i * slot + 1 + k * (slot / 2))}" y="${fmt(y(v))}" width="${fmt(Math.max(w, 0.5))}" height="${fmt(H - pad.b - y(v))}"><title>${label}: ${fmt(v * 100)} %</title></rect>`;
+    return html`<rect
+      class="${cls}"
+      x="${fmt(pad.l + i * slot + 1 + k * (slot / 2))}"
+      y="${fmt(y(v))}"
+      width="${fmt(Math.max(w, 0.5))}"
+      height="${fmt(H - pad.b - y(v))}"
+      ><title>${label}: ${fmt(v * 100)} %</title></rect
+    >`;
   };
   const edge = (i: number) => h.edges[i]!;
-  const binLabel = (i: number) => (i === 0 ? `< ${fmt(edge(1))}` : i === h.reference.length - 1 ? `>= ${fmt(edge(i))}` : `[${fmt(edge(i))}, ${fmt(edge(i + 1))})`);
+  const binLabel = (i: number) =>
+    i === 0 ? `< ${fmt(edge(1))}` : i === h.reference.length - 1 ? `>= ${fmt(edge(i))}` : `[${fmt(edge(i))}, ${fmt(edge(i + 1))})`;
   const first = bins[0];
   const last = bins[bins.length - 1];
   return html`<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${`distribution of ${name}: reference and window`}">
-<line class="axis" x1="${pad.l}" y1="${H - pad.b}" x2="${W - pad.r}" y2="${H - pad.b}"/>
-<text x="2" y="${pad.t + 8}">${fmt(top * 100)}%</text><text x="2" y="${H - pad.b}">0</text>
-${bins.map((b, i) => [bar(i, 0, ref[b]!, 'ref', `reference ${binLabel(b)}`), cur ? bar(i, 1, cur[b]!, 'cur', `window ${binLabel(b)}`) : null])}
-${first !== undefined ? html`<text x="${pad.l}" y="${H - 12}">${first === 0 ? `< ${fmt(edge(1))}` : fmt(edge(first))}</text>` : ''}
-${last !== undefined ? html`<text x="${W - pad.r}" y="${H - 12}" text-anchor="end">${last === h.reference.length - 1 ? `>= ${fmt(edge(last))}` : fmt(edge(last + 1))}</text>` : ''}
-</svg>`;
+    <line class="axis" x1="${pad.l}" y1="${H - pad.b}" x2="${W - pad.r}" y2="${H - pad.b}" />
+    <text x="2" y="${pad.t + 8}">${fmt(top * 100)}%</text>
+    <text x="2" y="${H - pad.b}">0</text>
+    ${bins.map((b, i) => [bar(i, 0, ref[b]!, 'ref', `reference ${binLabel(b)}`), cur ? bar(i, 1, cur[b]!, 'cur', `window ${binLabel(b)}`) : null])}
+    ${first !== undefined ? html`<text x="${pad.l}" y="${H - 12}">${first === 0 ? `< ${fmt(edge(1))}` : fmt(edge(first))}</text>` : ''}
+    ${last !== undefined ? html`<text x="${W - pad.r}" y="${H - 12}" text-anchor="end">${last === h.reference.length - 1 ? `>= ${fmt(edge(last))}` : fmt(edge(last + 1))}</text>` : ''}
+  </svg>`;
 }
 
 /** Reference against window category shares, most frequent first; categories the reference never had in red. */
@@ -112,16 +126,18 @@ function categoriesSvg(name: string, cats: NonNullable<ReportFeature['categories
   const x = (v: number) => (W - labelW - 50) * v;
   const top = Math.max(...cats.map((c) => Math.max(c.reference / refTotal, (c.current ?? 0) / curTotal)), 1e-9);
   return html`<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${`categories of ${name}: reference and window`}">
-${cats.map((c, i) => {
-  const yy = 4 + i * rowH;
-  const r = c.reference / refTotal / top;
-  const w = c.current === null ? null : c.current / curTotal / top;
-  const label = c.value.length > 18 ? `${c.value.slice(0, 17)}…` : c.value;
-  return html`<text x="${labelW - 4}" y="${yy + 9}" text-anchor="end">${label}${c.unseen ? ' (new)' : ''}<title>${c.value}</title></text>
-<rect class="ref" x="${labelW}" y="${yy}" width="${fmt(Math.max(x(r), 0.5))}" height="${hasCur ? 7 : 9}"><title>reference ${c.value}: ${c.reference}</title></rect>
-${w === null ? '' : html`<rect class="${c.unseen ? 'unseen' : 'cur'}" x="${labelW}" y="${yy + 8}" width="${fmt(Math.max(x(w), 0.5))}" height="7"><title>window ${c.value}: ${c.current ?? 0}</title></rect>`}`;
-})}
-</svg>`;
+    ${cats.map((c, i) => {
+      const yy = 4 + i * rowH;
+      const r = c.reference / refTotal / top;
+      const w = c.current === null ? null : c.current / curTotal / top;
+      const label = c.value.length > 18 ? `${c.value.slice(0, 17)}…` : c.value;
+      return html`<text x="${labelW - 4}" y="${yy + 9}" text-anchor="end">${label}${c.unseen ? ' (new)' : ''}<title>${c.value}</title></text>
+        <rect class="ref" x="${labelW}" y="${yy}" width="${fmt(Math.max(x(r), 0.5))}" height="${hasCur ? 7 : 9}"
+          ><title>reference ${c.value}: ${c.reference}</title></rect
+        >
+        ${w === null ? '' : html`<rect class="${c.unseen ? 'unseen' : 'cur'}" x="${labelW}" y="${yy + 8}" width="${fmt(Math.max(x(w), 0.5))}" height="7"><title>window ${c.value}: ${c.current ?? 0}</title></rect>`}`;
+    })}
+  </svg>`;
 }
 
 /** A result's values over time, the thresholds dashed, each window's point coloured by its status. */
@@ -144,23 +160,38 @@ function seriesSvg(s: ReportSeries, from: number, to: number): Html {
   const dots = s.points.length <= 500 ? s.points : s.points.filter((p) => p.status !== null && p.status !== 'no_detection' && p.status !== 'irrelevant');
   const thLine = (v: number | null | undefined, cls: string, label: string) =>
     typeof v === 'number'
-      ? html`<line class="th-${cls}" x1="${pad.l}" x2="${W - pad.r}" y1="${fmt(y(v))}" y2="${fmt(y(v))}"/><text x="${W - pad.r}" y="${fmt(y(v) - 3)}" text-anchor="end">${label} ${fmt(v)}</text>`
+      ? html`<line class="th-${cls}" x1="${pad.l}" x2="${W - pad.r}" y1="${fmt(y(v))}" y2="${fmt(y(v))}" /><text
+            x="${W - pad.r}"
+            y="${fmt(y(v) - 3)}"
+            text-anchor="end"
+            >${label} ${fmt(v)}</text
+          >`
       : '';
   return html`<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${`${s.app} ${s.name} over time`}">
-<line class="axis" x1="${pad.l}" y1="${H - pad.b}" x2="${W - pad.r}" y2="${H - pad.b}"/><line class="axis" x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${H - pad.b}"/>
-<text x="${pad.l - 4}" y="${pad.t + 8}" text-anchor="end">${fmt(hi)}</text><text x="${pad.l - 4}" y="${H - pad.b}" text-anchor="end">${fmt(lo)}</text>
-<text x="${pad.l}" y="${H - 8}">${iso(from)}</text><text x="${W - pad.r}" y="${H - 8}" text-anchor="end">${iso(to)}</text>
-${thLine(s.thresholds?.potential, 'potential_detection', 'potential')}${thLine(s.thresholds?.detected, 'detected', 'detected')}
-${s.points.length > 1 ? html`<polyline class="line" points="${line}"/>` : ''}
-${dots.map((p) => html`<circle class="s-${p.status ?? 'none'}" cx="${fmt(x(p.windowStart))}" cy="${fmt(y(p.value))}" r="3"><title>${iso(p.windowStart)}: ${fmt(p.value)}${p.status ? ` (${p.status})` : ''}</title></circle>`)}
-</svg>`;
+    <line class="axis" x1="${pad.l}" y1="${H - pad.b}" x2="${W - pad.r}" y2="${H - pad.b}" />
+    <line class="axis" x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${H - pad.b}" />
+    <text x="${pad.l - 4}" y="${pad.t + 8}" text-anchor="end">${fmt(hi)}</text>
+    <text x="${pad.l - 4}" y="${H - pad.b}" text-anchor="end">${fmt(lo)}</text>
+    <text x="${pad.l}" y="${H - 8}">${iso(from)}</text>
+    <text x="${W - pad.r}" y="${H - 8}" text-anchor="end">${iso(to)}</text>
+    ${thLine(s.thresholds?.potential, 'potential_detection', 'potential')}${thLine(s.thresholds?.detected, 'detected', 'detected')}
+    ${s.points.length > 1 ? html`<polyline class="line" points="${line}" />` : ''}
+    ${dots.map((p) => html`<circle class="s-${p.status ?? 'none'}" cx="${fmt(x(p.windowStart))}" cy="${fmt(y(p.value))}" r="3"><title>${iso(p.windowStart)}: ${fmt(p.value)}${p.status ? ` (${p.status})` : ''}</title></circle>`)}
+  </svg>`;
 }
 
 function featureSection(f: ReportFeature): Html {
-  const plot = f.histogram ? histogramSvg(f.name, f.histogram) : f.categories ? categoriesSvg(f.name, f.categories) : html`<p class="muted">no reference statistics</p>`;
+  const plot = f.histogram
+    ? histogramSvg(f.name, f.histogram)
+    : f.categories
+      ? categoriesSvg(f.name, f.categories)
+      : html`<p class="muted">no reference statistics</p>`;
   const noCurrent = (f.histogram && !f.histogram.current) || (f.categories && f.categories.every((c) => c.current === null));
-  return html`<div class="plot${f.drifted ? ' drifted' : ''}"><h3>${f.name} ${f.drifted ? badge('detected') : ''}</h3>
-<div class="legend muted"><i class="lr"></i>reference${noCurrent ? ' (no window profile stored)' : html`<i class="lc"></i>window`}</div>${plot}</div>`;
+  return html`<div class="plot${f.drifted ? ' drifted' : ''}">
+    <h3>${f.name} ${f.drifted ? badge('detected') : ''}</h3>
+    <div class="legend muted"><i class="lr"></i>reference${noCurrent ? ' (no window profile stored)' : html`<i class="lc"></i>window`}</div>
+    ${plot}
+  </div>`;
 }
 
 /** The report as one HTML document. */
@@ -172,53 +203,155 @@ export function renderReportHtml(r: Report): string {
   const metrics = r.series.filter((s) => s.type === 'metric');
   const from = r.range.from ?? 0;
   const to = r.range.to ?? from + 1;
-  const scope = r.query.batch !== undefined ? `batch ${r.query.batch}` : r.query.window !== undefined ? `window ${iso(r.query.window)}` : `${iso(r.range.from)} to ${iso(r.range.to)}`;
+  const scope =
+    r.query.batch !== undefined
+      ? `batch ${r.query.batch}`
+      : r.query.window !== undefined
+        ? `window ${iso(r.query.window)}`
+        : `${iso(r.range.from)} to ${iso(r.range.to)}`;
   const doc = html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="modelwatch report v${r.v}">
-<title>${title}</title><style>${new Html(CSS)}</style></head>
-<body>
-<header><h1>${ep.name} ${badge(r.summary.status)}</h1>
-<div class="muted">${ep.modelName ? html`model ${ep.modelName}${ep.modelVersion ? html` ${ep.modelVersion}` : ''} · ` : ''}${scope}${r.query.app ? html` · app ${r.query.app}` : ''} · ${r.range.windows} window(s) · generated ${r.generatedAt}</div></header>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="generator" content="modelwatch report v${r.v}" />
+        <title>${title}</title>
+        <style>
+          ${new Html(CSS)}
+        </style>
+      </head>
+      <body>
+        <header>
+          <h1>${ep.name} ${badge(r.summary.status)}</h1>
+          <div class="muted">
+            ${ep.modelName ? html`model ${ep.modelName}${ep.modelVersion ? html` ${ep.modelVersion}` : ''} · ` : ''}${scope}${r.query.app ? html` · app ${r.query.app}` : ''}
+            · ${r.range.windows} window(s) · generated ${r.generatedAt}
+          </div>
+        </header>
 
-<h2>Dataset drift</h2>
-<div class="cards">
-<div class="card"><div class="muted">worst status</div><div class="v">${badge(r.summary.status)}</div></div>
-<div class="card"><div class="muted">detailed window</div><div class="v">${d ? iso(d.windowStart) : '-'}</div>${d ? html`<div class="muted">${d.rows} rows · ${badge(d.status)}</div>` : ''}</div>
-<div class="card"><div class="muted">drifted features</div><div class="v">${r.summary.driftedFeatures.length} of ${r.features.length}</div><div class="muted">${r.summary.driftedFeatures.slice(0, 8).join(', ')}</div></div>
-<div class="card"><div class="muted">reference</div><div class="v">${ep.referenceRows ?? '-'} rows</div><div class="muted">${ep.featureNames.length} features</div></div>
-</div>
-${
-  r.summary.apps.length === 0
-    ? html`<p class="muted">No analysed window in this range.</p>`
-    : html`<table><thead><tr><th>app</th><th>versions</th><th>windows</th><th>detected</th><th>potential</th><th>no detection</th><th>irrelevant</th><th>failed</th><th>empty</th><th>latest</th></tr></thead><tbody>
-${r.summary.apps.map(
-  (a) =>
-    html`<tr><td>${a.app}</td><td>${a.versions.join(', ')}</td><td class="n">${a.windows}</td><td class="n">${a.statuses.detected}</td><td class="n">${a.statuses.potential_detection}</td><td class="n">${a.statuses.no_detection}</td><td class="n">${a.statuses.irrelevant}</td><td class="n">${a.statuses.failed}</td><td class="n">${a.outcomes.empty}</td><td>${a.latest ? html`${badge(a.latest.status)} <span class="muted">${iso(a.latest.windowStart)}</span>` : '-'}${a.lastError ? html`<div class="muted">last error ${a.lastError.code}: ${a.lastError.message}</div>` : ''}</td></tr>`,
-)}
-</tbody></table>`
-}
+        <h2>Dataset drift</h2>
+        <div class="cards">
+          <div class="card">
+            <div class="muted">worst status</div>
+            <div class="v">${badge(r.summary.status)}</div>
+          </div>
+          <div class="card">
+            <div class="muted">detailed window</div>
+            <div class="v">${d ? iso(d.windowStart) : '-'}</div>
+            ${d ? html`<div class="muted">${d.rows} rows · ${badge(d.status)}</div>` : ''}
+          </div>
+          <div class="card">
+            <div class="muted">drifted features</div>
+            <div class="v">${r.summary.driftedFeatures.length} of ${r.features.length}</div>
+            <div class="muted">${r.summary.driftedFeatures.slice(0, 8).join(', ')}</div>
+          </div>
+          <div class="card">
+            <div class="muted">reference</div>
+            <div class="v">${ep.referenceRows ?? '-'} rows</div>
+            <div class="muted">${ep.featureNames.length} features</div>
+          </div>
+        </div>
+        ${
+          r.summary.apps.length === 0
+            ? html`<p class="muted">No analysed window in this range.</p>`
+            : html`<table>
+                <thead>
+                  <tr>
+                    <th>app</th>
+                    <th>versions</th>
+                    <th>windows</th>
+                    <th>detected</th>
+                    <th>potential</th>
+                    <th>no detection</th>
+                    <th>irrelevant</th>
+                    <th>failed</th>
+                    <th>empty</th>
+                    <th>latest</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${r.summary.apps.map(
+                    (a) =>
+                      html`<tr>
+                        <td>${a.app}</td>
+                        <td>${a.versions.join(', ')}</td>
+                        <td class="n">${a.windows}</td>
+                        <td class="n">${a.statuses.detected}</td>
+                        <td class="n">${a.statuses.potential_detection}</td>
+                        <td class="n">${a.statuses.no_detection}</td>
+                        <td class="n">${a.statuses.irrelevant}</td>
+                        <td class="n">${a.statuses.failed}</td>
+                        <td class="n">${a.outcomes.empty}</td>
+                        <td>
+                          ${a.latest ? html`${badge(a.latest.status)} <span class="muted">${iso(a.latest.windowStart)}</span>` : '-'}${a.lastError ? html`<div class="muted">last error ${a.lastError.code}: ${a.lastError.message}</div>` : ''}
+                        </td>
+                      </tr>`,
+                  )}
+                </tbody>
+              </table>`
+        }
 
-<h2>Features</h2>
-<p class="muted">${d ? html`Tests of the window starting ${iso(d.windowStart)}; drifted windows count over all ${r.range.windows} window(s).` : 'No window with results to detail.'}</p>
-<table id="features"><thead><tr><th>feature</th><th>type</th><th>drift</th><th>tests</th><th>drifted windows</th><th>reference</th><th>window</th></tr></thead><tbody>
-${r.features.map(
-  (f) =>
-    html`<tr data-feature="${f.name}"><td>${f.name}</td><td>${f.type}</td><td>${f.drifted ? badge('detected') : f.tests.length ? badge('no_detection') : badge(null)}</td><td>${testsCell(f)}</td><td class="n">${f.driftedWindows} / ${f.comparedWindows}</td><td>${statsCell(f.reference)}</td><td>${statsCell(f.current)}</td></tr>`,
-)}
-</tbody></table>
+        <h2>Features</h2>
+        <p class="muted">
+          ${d ? html`Tests of the window starting ${iso(d.windowStart)}; drifted windows count over all ${r.range.windows} window(s).` : 'No window with results to detail.'}
+        </p>
+        <table id="features">
+          <thead>
+            <tr>
+              <th>feature</th>
+              <th>type</th>
+              <th>drift</th>
+              <th>tests</th>
+              <th>drifted windows</th>
+              <th>reference</th>
+              <th>window</th>
+            </tr>
+          </thead>
+          <tbody>
+            ${r.features.map(
+              (f) =>
+                html`<tr data-feature="${f.name}">
+                  <td>${f.name}</td>
+                  <td>${f.type}</td>
+                  <td>${f.drifted ? badge('detected') : f.tests.length ? badge('no_detection') : badge(null)}</td>
+                  <td>${testsCell(f)}</td>
+                  <td class="n">${f.driftedWindows} / ${f.comparedWindows}</td>
+                  <td>${statsCell(f.reference)}</td>
+                  <td>${statsCell(f.current)}</td>
+                </tr>`,
+            )}
+          </tbody>
+        </table>
 
-<h2>Distributions</h2>
-<div class="plots">${r.features.map(featureSection)}</div>
+        <h2>Distributions</h2>
+        <div class="plots">${r.features.map(featureSection)}</div>
 
-<h2>Results over time</h2>
-${results.length === 0 ? html`<p class="muted">No results in this range.</p>` : results.map((s) => html`<h3>${s.app} · ${s.name}${s.kind ? html` <span class="muted">(${s.kind})</span>` : ''}</h3>${seriesSvg(s, from, to)}`)}
-${metrics.length ? html`<h2>Metrics over time</h2>${metrics.map((s) => html`<h3>${s.app} · ${s.name}</h3>${seriesSvg(s, from, to)}`)}` : ''}
+        <h2>Results over time</h2>
+        ${
+          results.length === 0
+            ? html`<p class="muted">No results in this range.</p>`
+            : results.map(
+                (s) =>
+                  html`<h3>${s.app} · ${s.name}${s.kind ? html` <span class="muted">(${s.kind})</span>` : ''}</h3>
+                    ${seriesSvg(s, from, to)}`,
+              )
+        }
+        ${
+          metrics.length
+            ? html`<h2>Metrics over time</h2>
+                ${metrics.map(
+                  (s) =>
+                    html`<h3>${s.app} · ${s.name}</h3>
+                      ${seriesSvg(s, from, to)}`,
+                )}`
+            : ''
+        }
 
-<footer class="muted">modelwatch report v${r.v} of endpoint ${ep.name} (${ep.id}). The same content as data: <code>modelwatch report --format json</code>.</footer>
-</body></html>
-`;
+        <footer class="muted">
+          modelwatch report v${r.v} of endpoint ${ep.name} (${ep.id}). The same content as data: <code>modelwatch report --format json</code>.
+        </footer>
+      </body>
+    </html> `;
   return doc.text;
 }

@@ -7,7 +7,17 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { checkEndpointName } from '../../domain/names.js';
 import { isErrorCode, ModelwatchError } from '../../errors.js';
-import { buildReport, httpReportSource, REPORT_CSP, REPORT_FORMATS, renderReportHtml, reportFileName, resolveReportQuery, type JsonGet, type ReportFormat } from '../../report/index.js';
+import {
+  buildReport,
+  httpReportSource,
+  REPORT_CSP,
+  REPORT_FORMATS,
+  renderReportHtml,
+  reportFileName,
+  resolveReportQuery,
+  type JsonGet,
+  type ReportFormat,
+} from '../../report/index.js';
 import { EndpointRoutes, type ReportRouteQuery } from '../contract.js';
 
 /** The headers of the caller's request that its inner reads carry: who it is, and the host it asked. */
@@ -17,7 +27,8 @@ export const reportRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Params: { name: string }; Querystring: ReportRouteQuery }>(EndpointRoutes.report, async (req, reply) => {
     const name = checkEndpointName(req.params.name);
     const format = (req.query.format || 'html') as ReportFormat;
-    if (!REPORT_FORMATS.includes(format)) throw new ModelwatchError('INVALID_ARGUMENT', `format: use ${REPORT_FORMATS.join(' or ')}, got '${req.query.format}'`);
+    if (!REPORT_FORMATS.includes(format))
+      throw new ModelwatchError('INVALID_ARGUMENT', `format: use ${REPORT_FORMATS.join(' or ')}, got '${req.query.format}'`);
     const { app: appName, from, to, window, batch } = req.query;
     const query = resolveReportQuery({ endpoint: name, app: appName, from, to, window, batch });
     const headers: Record<string, string> = {};

@@ -30,13 +30,18 @@ export const reportCommand: CommandModule<GlobalArgs, ReportArgs> = {
       .option('window', { type: 'string', describe: 'one window: the one starting at this time (instead of --from/--to)' })
       .option('batch', { type: 'string', describe: 'the windows of this batch (`batch send`)' })
       .option('format', { type: 'string', choices: REPORT_FORMATS, describe: 'html (default) or json (also --json)' })
-      .option('output', { alias: 'o', type: 'string', describe: 'write to this file (default: html to modelwatch-report-<endpoint>-<time>.html, json to stdout)' })
+      .option('output', {
+        alias: 'o',
+        type: 'string',
+        describe: 'write to this file (default: html to modelwatch-report-<endpoint>-<time>.html, json to stdout)',
+      })
       .example('$0 report --endpoint churn -o churn-report.html', 'the last day')
       .example('$0 report --endpoint churn --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z -o week.html', '')
       .example('$0 report --endpoint churn --batch 2026-10 --format json', 'the report of a batch, as data') as never,
   handler: async (args) => {
     const format: ReportFormat = (args.format as ReportFormat | undefined) ?? (args.json ? 'json' : 'html');
-    if (args.window !== undefined && (args.from !== undefined || args.to !== undefined)) throw new InvalidArgumentError('--window goes alone: give one window, or a range with --from and --to');
+    if (args.window !== undefined && (args.from !== undefined || args.to !== undefined))
+      throw new InvalidArgumentError('--window goes alone: give one window, or a range with --from and --to');
     const query = resolveReportQuery(args);
     const client = clientOf(args, { timeoutMs: 120_000 });
     const report = await buildReport(
