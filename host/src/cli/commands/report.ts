@@ -29,7 +29,7 @@ export const reportCommand: CommandModule<GlobalArgs, ReportArgs> = {
       .option('to', { type: 'string', describe: 'windows starting before this (default: now)' })
       .option('window', { type: 'string', describe: 'one window: the one starting at this time (instead of --from/--to)' })
       .option('batch', { type: 'string', describe: 'the windows of this batch (`batch send`)' })
-      .option('format', { type: 'string', choices: REPORT_FORMATS, describe: 'html (default) or json (also --json)' })
+      .option('format', { type: 'string', describe: 'html (default) or json (also --json)' })
       .option('output', {
         alias: 'o',
         type: 'string',
@@ -39,7 +39,8 @@ export const reportCommand: CommandModule<GlobalArgs, ReportArgs> = {
       .example('$0 report --endpoint churn --from 2026-11-01T00:00:00Z --to 2026-11-08T00:00:00Z -o week.html', '')
       .example('$0 report --endpoint churn --batch 2026-10 --format json', 'the report of a batch, as data') as never,
   handler: async (args) => {
-    const format: ReportFormat = (args.format as ReportFormat | undefined) ?? (args.json ? 'json' : 'html');
+    const format = (args.format ?? (args.json ? 'json' : 'html')) as ReportFormat;
+    if (!REPORT_FORMATS.includes(format)) throw new InvalidArgumentError(`--format ${args.format}: use ${REPORT_FORMATS.join(' or ')}`);
     if (args.window !== undefined && (args.from !== undefined || args.to !== undefined))
       throw new InvalidArgumentError('--window goes alone: give one window, or a range with --from and --to');
     const query = resolveReportQuery(args);
