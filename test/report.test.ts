@@ -225,7 +225,12 @@ describe('reports: one self-contained HTML file, or its JSON', () => {
       await page.goto(`file://${file}`, { waitUntil: 'load' });
       expect(await page.title()).toBe('modelwatch report: rep');
       // the stylesheet applied (its CSP hash matched): the status badge has its colour
-      expect(await page.locator('.badge').first().evaluate('(e) => getComputedStyle(e).color')).toBe('rgb(255, 255, 255)');
+      expect(
+        await page
+          .locator('.badge')
+          .first()
+          .evaluate((e) => (globalThis as unknown as { getComputedStyle(x: unknown): { color: string } }).getComputedStyle(e).color),
+      ).toBe('rgb(255, 255, 255)');
       expect(await page.locator('#features tbody tr').first().locator('td').first().textContent()).toBe('b');
       expect(await page.locator('#features tbody tr').nth(1).locator('td').first().textContent()).not.toBe('b');
       expect(await page.getByText(XSS, { exact: true }).first().isVisible()).toBe(true);

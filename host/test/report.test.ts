@@ -1,8 +1,9 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { EndpointRecord, WindowRecord } from '@modelwatch/protocol';
 import type { FeatureStats } from '@modelwatch/sdk';
 import { html } from '../src/report/html.js';
-import { buildReport, renderReportHtml, reportTime, resolveReportQuery, type ReportProfile, type ReportSource } from '../src/report/index.js';
+import { buildReport, REPORT_CSP, renderReportHtml, reportTime, resolveReportQuery, type ReportProfile, type ReportSource } from '../src/report/index.js';
 
 const EDGES = [-Number.MAX_VALUE, ...Array.from({ length: 21 }, (_, i) => i), Number.MAX_VALUE];
 const numeric = (counts: number[]): FeatureStats => ({
@@ -169,6 +170,11 @@ describe('the report model', () => {
     expect(page).toContain('class="unseen"');
     expect(page).toContain('class="cur"');
     expect(page).not.toMatch(/<script|<link|https?:\/\//i);
+    // the policy allows the one stylesheet by its hash: the text between the tags, exactly
+    const styles = [...page.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => m[1]!);
+    expect(styles).toHaveLength(1);
+    expect(REPORT_CSP).toContain(`style-src 'sha256-${createHash('sha256').update(styles[0]!).digest('base64')}'`);
+    expect(page).toContain(`content="${REPORT_CSP.replaceAll("'", '&#39;')}"`);
   });
 
   it('html`` escapes values, keeps its own markup', () => {

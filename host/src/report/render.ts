@@ -37,6 +37,9 @@ svg .s-irrelevant,svg .s-none{fill:var(--irrelevant)}
 footer{margin-top:32px;font-size:12px}
 `;
 
+/** The report's stylesheet, whole: the policy allows exactly this text (a formatter must not reflow it, so it is no template's markup). */
+const STYLE = new Html(`<style>${CSS}</style>`);
+
 /** The Content-Security-Policy of the report: its stylesheet by hash, images as data: URLs, nothing else. */
 export const REPORT_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(CSS).digest('base64')}'; img-src data:; base-uri 'none'; form-action 'none'`;
 
@@ -217,9 +220,7 @@ export function renderReportHtml(r: Report): string {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="generator" content="modelwatch report v${r.v}" />
         <title>${title}</title>
-        <style>
-          ${new Html(CSS)}
-        </style>
+        ${STYLE}
       </head>
       <body>
         <header>
