@@ -15,6 +15,7 @@ const hostLayers = [
   { name: 'store', path: '^host/src/store/' },
   { name: 'plugins', path: '^host/src/plugins/' },
   { name: 'components', path: '^host/src/(stream|controller|runner|writer)/' },
+  { name: 'report', path: '^host/src/report/' },
   { name: 'api', path: '^host/src/api/' },
   { name: 'client', path: '^host/src/client/' },
   { name: 'host', path: '^host/src/(host|index)\\.ts$' },

@@ -47,6 +47,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   'PUT /api/v1/endpoints/:name/reference': 'write',
   'POST /api/v1/endpoints/:name/reference/from-traffic': 'write',
   'GET /api/v1/endpoints/:name/metrics': 'read',
+  'GET /api/v1/endpoints/:name/report': 'read',
   'GET /api/v1/endpoints/:name/metrics/values': 'read',
   'GET /api/v1/endpoints/:name/stats': 'read',
   'GET /api/v1/endpoints/:name/serving': 'read',

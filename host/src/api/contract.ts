@@ -290,7 +290,22 @@ export const EndpointRoutes = {
   metrics: '/api/v1/endpoints/:name/metrics',
   metricValues: '/api/v1/endpoints/:name/metrics/values',
   referenceFromTraffic: '/api/v1/endpoints/:name/reference/from-traffic',
+  report: '/api/v1/endpoints/:name/report',
 } as const;
+
+/**
+ * The query of `GET /api/v1/endpoints/:name/report`: one window (`window`), a range (`from`,
+ * `to`: ISO, ms, or a duration back from now such as `24h`; default the last day), or a batch's
+ * windows (`batch`); `format` `html` (default, a download) or `json` (the report's data, `v: 1`).
+ */
+export interface ReportRouteQuery {
+  app?: string;
+  from?: string;
+  to?: string;
+  window?: string;
+  batch?: string;
+  format?: string;
+}
 
 /** The query of `GET /api/v1/endpoints`: every filter given must hold. */
 export interface EndpointListQuery {

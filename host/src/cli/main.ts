@@ -15,6 +15,7 @@ import { metricsCommand } from './commands/metrics.js';
 import { monitoringCommand } from './commands/monitoring.js';
 import { natsCommand } from './commands/nats.js';
 import { pluginCommand } from './commands/plugin.js';
+import { reportCommand } from './commands/report.js';
 import { resultsCommand } from './commands/results.js';
 import { auditCommand, tokenCommand } from './commands/token.js';
 
@@ -29,6 +30,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   eventsCommand,
   monitoringCommand,
   resultsCommand,
+  reportCommand,
   artifactsCommand,
   metricsCommand,
   dlqCommand,

@@ -184,6 +184,34 @@ export class ModelwatchClient {
     return data as T;
   }
 
+  /**
+   * GET a path of the API (`/api/v1/...`): its JSON, or `undefined` when the host answers 404 (no
+   * such record, or no such route on an older host). Other failures throw as every call does.
+   */
+  async getJson<T>(path: string): Promise<T | undefined> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, { headers: this.headers(), signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url} (${(err as Error).message}): is it running?`);
+    }
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      let e: { code?: string; message?: string } | undefined;
+      try {
+        e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+      } catch {
+        e = undefined;
+      }
+      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `GET ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
+    }
+    return JSON.parse(text) as T;
+  }
+
   health() {
     return this.call<{ ok: boolean; version: string }>('GET', '/api/v1/health');
   }

@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { ModelwatchClient } from '../../client/client.js';
+import { EndpointRoutes, routePath } from '../../api/contract.js';
 import { clientOf } from '../connect.js';
 import { parseDuration } from '../../config/duration.js';
 import { InvalidArgumentError, isModelwatchError } from '../../errors.js';
@@ -105,6 +106,9 @@ export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             for (const x of r.rejected.slice(0, 20)) process.stdout.write(`  #${x.index}: ${x.error}\n`);
             process.stdout.write(
               `results: modelwatch results --endpoint ${args.endpoint} --batch ${r.batchId} (API: /api/v1/results?endpoint=${args.endpoint}&batch=${r.batchId})\n`,
+            );
+            process.stdout.write(
+              `report: modelwatch report --endpoint ${args.endpoint} --batch ${r.batchId} -o report-${r.batchId}.html (API: ${routePath(EndpointRoutes.report, { name: args.endpoint })}?batch=${r.batchId})\n`,
             );
           }
           if (!args.wait) {
