@@ -96,7 +96,11 @@ describe('many endpoints', () => {
 
   it('refuses a bulk body that is not a list of endpoints, or too long a list, whole', async () => {
     const post = (body: unknown) =>
-      fetch(`${h.host.apiUrl}/api/v1/endpoints/bulk`, { method: 'POST', headers: authHeaders({ 'content-type': 'application/json' }), body: JSON.stringify(body) });
+      fetch(`${h.host.apiUrl}/api/v1/endpoints/bulk`, {
+        method: 'POST',
+        headers: authHeaders({ 'content-type': 'application/json' }),
+        body: JSON.stringify(body),
+      });
     const bad = await post({ endpoint: [] });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('body: expected { endpoints: [');
@@ -130,17 +134,30 @@ describe('many endpoints', () => {
     const csv = join(dir.path, 'eps.csv');
     await writeFile(csv, 'name,features,labels,model_name,tags,monitoring\nfile-c,a;b,y,churn,team=ml;env=prod,false\nfile-a,x,y,,,\nfile-d,,,,oops,\n');
     const c = await failing('endpoint', 'create', '--from', csv, '--json');
-    const report = JSON.parse(c.stdout) as { created: number; existing: number; failed: number; items: Array<{ where: string; status: string; error?: { message: string } }> };
+    const report = JSON.parse(c.stdout) as {
+      created: number;
+      existing: number;
+      failed: number;
+      items: Array<{ where: string; status: string; error?: { message: string } }>;
+    };
     expect([report.created, report.existing, report.failed]).toEqual([1, 1, 1]);
     expect(report.items.find((i) => i.where === 'row 3')?.error?.message).toContain("tags: expected key=value pairs separated by ';', got 'oops'");
-    expect(await client.getEndpoint('file-c')).toMatchObject({ featureNames: ['a', 'b'], labelNames: ['y'], modelName: 'churn', tags: { team: 'ml', env: 'prod' }, monitoring: false });
+    expect(await client.getEndpoint('file-c')).toMatchObject({
+      featureNames: ['a', 'b'],
+      labelNames: ['y'],
+      modelName: 'churn',
+      tags: { team: 'ml', env: 'prod' },
+      monitoring: false,
+    });
 
     const json = join(dir.path, 'eps.json');
     await writeFile(json, JSON.stringify([{ name: 'file-e' }, { name: 'file-f', featureNames: ['q'] }]));
     expect((await cli('endpoint', 'create', '--from', json)).stdout).toContain('2 endpoints created, 0 existed already, 0 failed');
 
     expect((await failing('endpoint', 'create', '--from', join(dir.path, 'eps.txt'))).stderr).toContain('use a .jsonl/.ndjson');
-    expect((await failing('endpoint', 'create', '--from', json, '--features', 'a')).stderr).toContain("--from takes each endpoint's fields from the file: drop --features");
+    expect((await failing('endpoint', 'create', '--from', json, '--features', 'a')).stderr).toContain(
+      "--from takes each endpoint's fields from the file: drop --features",
+    );
     expect((await failing('endpoint', 'create')).stderr).toContain('give --name NAME (one endpoint) or --from FILE (many)');
   });
 

@@ -7,7 +7,7 @@ import { formatDuration, parseDuration } from '../config/duration.js';
 import { MIN_BASE_PERIOD_MS } from '../config/options.js';
 import { batchSeriesId } from '../domain/keys.js';
 import { normalizeLabel, type NormalizedLabel } from '../domain/labels.js';
-import { checkEndpointName, checkNames, endpointId } from '../domain/names.js';
+import { checkEndpointName, endpointId } from '../domain/names.js';
 import { checkTags, matchesSelector, parseSelector } from '../domain/selector.js';
 import { tableOf } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';

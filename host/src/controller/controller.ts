@@ -266,8 +266,6 @@ export class Controller {
     it.stop();
     return out;
   }
-
-
 }
 
 /** The task of one window of an app: `rowsId` is the endpoint's id, or its batch series for a batch's windows. */

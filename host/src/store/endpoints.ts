@@ -76,7 +76,7 @@ export class EndpointStore {
    * with other feature names (both lists given) is a `CONFLICT`.
    */
   async create(spec: NewEndpoint): Promise<{ record: EndpointRecord; created: boolean }> {
-    const { name, featureNames, labelNames } = spec;
+    const { name, featureNames } = spec;
     let created = false;
     const now = Date.now();
     const record = await updateJson<EndpointRecord>(this.kv, name, (cur) => {
@@ -102,10 +102,7 @@ export class EndpointStore {
    * key exists falls back to {@link create}'s compare-and-set). One outcome per spec, in order:
    * an error of one (a `CONFLICT`) never stops the others.
    */
-  async createMany(
-    specs: readonly NewEndpoint[],
-    concurrency = 256,
-  ): Promise<Array<{ record: EndpointRecord; created: boolean } | { error: unknown }>> {
+  async createMany(specs: readonly NewEndpoint[], concurrency = 256): Promise<Array<{ record: EndpointRecord; created: boolean } | { error: unknown }>> {
     const out: Array<{ record: EndpointRecord; created: boolean } | { error: unknown }> = new Array(specs.length);
     let next = 0;
     const one = async (spec: NewEndpoint): Promise<{ record: EndpointRecord; created: boolean }> => {

@@ -18,9 +18,13 @@ export interface BulkEndpointRoutesOptions {
 /** The items of a bulk body: a JSON array, or `{ endpoints: [...] }`. */
 function itemsOf(body: unknown): unknown[] {
   const items = Array.isArray(body) ? body : body && typeof body === 'object' ? (body as { endpoints?: unknown }).endpoints : undefined;
-  if (!Array.isArray(items)) throw new ModelwatchError('INVALID_ARGUMENT', 'body: expected { endpoints: [ { name, featureNames?, ... }, ... ] } or a JSON array of endpoints');
+  if (!Array.isArray(items))
+    throw new ModelwatchError('INVALID_ARGUMENT', 'body: expected { endpoints: [ { name, featureNames?, ... }, ... ] } or a JSON array of endpoints');
   if (items.length > BULK_ENDPOINTS_MAX) {
-    throw new ModelwatchError('INVALID_ARGUMENT', `endpoints: ${items.length} items, over the limit of ${BULK_ENDPOINTS_MAX} per request: send them in several requests`);
+    throw new ModelwatchError(
+      'INVALID_ARGUMENT',
+      `endpoints: ${items.length} items, over the limit of ${BULK_ENDPOINTS_MAX} per request: send them in several requests`,
+    );
   }
   return items;
 }
@@ -40,7 +44,8 @@ export const bulkEndpointRoutes: FastifyPluginAsync<BulkEndpointRoutesOptions> =
     items.forEach((item, index) => {
       const name = item && typeof item === 'object' && typeof (item as { name?: unknown }).name === 'string' ? (item as { name: string }).name : undefined;
       try {
-        if (!item || typeof item !== 'object' || Array.isArray(item)) throw new ModelwatchError('INVALID_ARGUMENT', 'expected an object { name, featureNames?, labelNames?, ... }');
+        if (!item || typeof item !== 'object' || Array.isArray(item))
+          throw new ModelwatchError('INVALID_ARGUMENT', 'expected an object { name, featureNames?, labelNames?, ... }');
         if ('reference' in item) {
           throw new ModelwatchError('INVALID_ARGUMENT', `reference: not taken in bulk; set it after with PUT /api/v1/endpoints/${name ?? '{name}'}/reference`);
         }
@@ -57,9 +62,7 @@ export const bulkEndpointRoutes: FastifyPluginAsync<BulkEndpointRoutesOptions> =
     made.forEach((m, j) => {
       const { index, spec } = specs[j]!;
       outcomes[index] =
-        'error' in m
-          ? failure(index, spec.name, m.error)
-          : { index, name: spec.name, id: m.record.id, status: m.created ? 'created' : 'exists' };
+        'error' in m ? failure(index, spec.name, m.error) : { index, name: spec.name, id: m.record.id, status: m.created ? 'created' : 'exists' };
     });
     const count = (s: BulkEndpointOutcome['status']) => outcomes.filter((o) => o.status === s).length;
     return { created: count('created'), existing: count('exists'), failed: count('failed'), items: outcomes };

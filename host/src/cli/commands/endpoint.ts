@@ -144,7 +144,8 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('name', { type: 'string', describe: 'endpoint name (letters, digits, _ and -)' })
             .option('from', {
               type: 'string',
-              describe: 'create many endpoints from a file: .jsonl (one endpoint object a line), .json (an array) or .csv (columns name, features, labels, model_name, model_version, tags, monitoring)',
+              describe:
+                'create many endpoints from a file: .jsonl (one endpoint object a line), .json (an array) or .csv (columns name, features, labels, model_name, model_version, tags, monitoring)',
             })
             .check((a) => {
               if ((a.name === undefined) === (a.from === undefined)) throw new Error('give --name NAME (one endpoint) or --from FILE (many)');
