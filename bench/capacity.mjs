@@ -134,13 +134,14 @@ const reference = ['a,b,c,d,y', ...Array.from({ length: 500 }, () => [normal(), 
 const perRunners = [];
 for (const runners of RUNNERS) {
   const r = await withHost({ runners, runnerConcurrency: CONCURRENCY }, async ({ client, js }) => {
+    const names = Array.from({ length: ENDPOINTS }, (_, i) => `cap-${i}`);
+    await client.createEndpoints(names.map((name) => ({ name, featureNames: FEATURES, labelNames: ['y'] })));
+    for (let i = 0; i < names.length; i += 20) await Promise.all(names.slice(i, i + 20).map((n) => client.setReference(n, reference, 'csv')));
+    // the apps last: no window of the set-up is analysed
     for (const p of ['plugins/histogram-data-drift', 'test/fixtures/plugins/row-count']) {
       const b = await bundlePlugin(new URL(`../${p}`, import.meta.url).pathname);
       await client.publishPlugin({ manifest: b.manifest, code: b.code, map: b.map });
     }
-    const names = Array.from({ length: ENDPOINTS }, (_, i) => `cap-${i}`);
-    await client.createEndpoints(names.map((name) => ({ name, featureNames: FEATURES, labelNames: ['y'] })));
-    for (let i = 0; i < names.length; i += 20) await Promise.all(names.slice(i, i + 20).map((n) => client.setReference(n, reference, 'csv')));
     const ws = Math.ceil((Date.now() + 1000) / PERIOD) * PERIOD;
     await sleep(ws - Date.now() + 50);
     await publishAll(
