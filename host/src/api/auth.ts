@@ -42,6 +42,7 @@ export const ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   'GET /api/v1/endpoints': 'read',
   'GET /api/v1/endpoints/:name': 'read',
   'POST /api/v1/endpoints': 'write',
+  'POST /api/v1/endpoints/bulk': 'write',
   'PATCH /api/v1/endpoints/:name': 'write',
   'DELETE /api/v1/endpoints/:name': 'write',
   'PUT /api/v1/endpoints/:name/reference': 'write',

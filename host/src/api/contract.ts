@@ -189,6 +189,8 @@ export const BodyLimits = {
   plugin: 16 * MiB,
   /** `POST /api/v1/endpoints/:name/labels`. */
   labels: 4 * MiB,
+  /** `POST /api/v1/endpoints/bulk`: up to 10,000 endpoints. */
+  bulkEndpoints: 16 * MiB,
   /** Every other route. */
   other: 1 * MiB,
 } as const;
@@ -329,6 +331,34 @@ export interface CreateEndpointBody {
   modelName?: string;
   modelVersion?: string;
   tags?: Record<string, string>;
+}
+
+/** The body of `POST /api/v1/endpoints/bulk`: the endpoints to create (or a bare JSON array of them), at most {@link BULK_ENDPOINTS_MAX}. */
+export interface BulkCreateEndpointsBody {
+  endpoints: CreateEndpointBody[];
+}
+
+/** The most endpoints one `POST /api/v1/endpoints/bulk` creates (send more in several requests). */
+export const BULK_ENDPOINTS_MAX = 10_000;
+
+/** What became of one item of a bulk creation: `created`, `exists` (left as it was) or `failed` (with why). */
+export interface BulkEndpointOutcome {
+  /** The item's position in the request. */
+  index: number;
+  /** The item's name, when it has a string one. */
+  name?: string;
+  status: 'created' | 'exists' | 'failed';
+  /** The endpoint's id (created or existing). */
+  id?: string;
+  error?: { code: string; message: string };
+}
+
+/** The reply of `POST /api/v1/endpoints/bulk` (HTTP 200 even when some items failed: each says why). */
+export interface BulkCreateEndpointsReply {
+  created: number;
+  existing: number;
+  failed: number;
+  items: BulkEndpointOutcome[];
 }
 
 /** The body of `PATCH /api/v1/endpoints/:name`: at least one field; `null` clears the model name or version. */

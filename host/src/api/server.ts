@@ -7,7 +7,7 @@ import { formatDuration, parseDuration } from '../config/duration.js';
 import { MIN_BASE_PERIOD_MS } from '../config/options.js';
 import { batchSeriesId } from '../domain/keys.js';
 import { normalizeLabel, type NormalizedLabel } from '../domain/labels.js';
-import { checkEndpointName, checkNames, endpointId } from '../domain/names.js';
+import { checkEndpointName, endpointId } from '../domain/names.js';
 import { checkTags, matchesSelector, parseSelector } from '../domain/selector.js';
 import { tableOf } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';
@@ -42,6 +42,8 @@ import { registerPluginRoutes, type LimitCeilings } from './plugins.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
+import { bulkEndpointRoutes } from './routes/endpoints-bulk.js';
+import { modelField, newEndpointOf } from './endpoint-spec.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { askWriter as sharedAskWriter, endpointRoutes } from './routes/endpoints.js';
 import { referenceRoutes } from './routes/reference.js';
@@ -185,20 +187,9 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.post<{ Body: { [K in keyof CreateEndpointBody | 'reference']?: unknown } }>('/api/v1/endpoints', async (req, reply) => {
     const body = req.body ?? {};
-    const name = checkEndpointName(body.name);
-    const featureNames = body.featureNames === undefined ? [] : checkNames(body.featureNames, 'featureNames', deps.maxFeatures);
-    const labelNames = body.labelNames === undefined ? [] : checkNames(body.labelNames, 'labelNames', deps.maxFeatures);
-    const overlap = featureNames.filter((f) => labelNames.includes(f));
-    if (overlap.length) throw new ModelwatchError('INVALID_ARGUMENT', `'${overlap[0]}' is both a feature and a label`);
-    const { record, created } = await endpoints.create({
-      name,
-      featureNames,
-      labelNames,
-      monitoring: body.monitoring === undefined ? true : Boolean(body.monitoring),
-      ...(body.modelName !== undefined && { modelName: modelField(body.modelName, 'modelName') }),
-      ...(body.modelVersion !== undefined && { modelVersion: modelField(body.modelVersion, 'modelVersion') }),
-      ...(body.tags !== undefined && { tags: checkTags(body.tags) }),
-    });
+    const spec = newEndpointOf(body, deps.maxFeatures);
+    const name = spec.name;
+    const { record, created } = await endpoints.create(spec);
     let out = record;
     if (body.reference !== undefined) {
       if (!Array.isArray(body.reference)) throw new ModelwatchError('INVALID_REFERENCE', 'reference: expected an array of row objects');
@@ -207,6 +198,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.status(created ? 201 : 200).send(endpointSummary(out));
   });
 
+  await app.register(bulkEndpointRoutes, { endpoints, ...(deps.maxFeatures !== undefined && { maxFeatures: deps.maxFeatures }) });
   await app.register(referenceRoutes, {
     endpoints,
     workers,
@@ -379,9 +371,3 @@ function parseBody(body: unknown, contentType: string): { values: unknown[]; err
 }
 
 /** A model name or version: 1-256 printable characters. */
-function modelField(v: unknown, what: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what it may not hold
-  if (typeof v !== 'string' || !/^[^\u0000-\u001f]{1,256}$/.test(v))
-    throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected 1-256 printable characters`);
-  return v;
-}

@@ -23,6 +23,8 @@ import {
   type ArtifactList,
   type ArtifactQuery,
   type CreateEndpointBody,
+  type BulkCreateEndpointsBody,
+  type BulkCreateEndpointsReply,
   type DeleteEndpointReply,
   type EndpointListQuery,
   type MetricNamesReply,
@@ -232,6 +234,14 @@ export class ModelwatchClient {
 
   createEndpoint(spec: CreateEndpointBody) {
     return this.call<EndpointSummary>('POST', '/api/v1/endpoints', spec);
+  }
+
+  /**
+   * Create many endpoints in one request (at most `BULK_ENDPOINTS_MAX`): every item's outcome, in
+   * order; an item that is wrong fails alone (`status: 'failed'`, with its error), the others are created.
+   */
+  createEndpoints(specs: CreateEndpointBody[]) {
+    return this.call<BulkCreateEndpointsReply>('POST', '/api/v1/endpoints/bulk', { endpoints: specs } satisfies BulkCreateEndpointsBody);
   }
 
   /** Replace an endpoint's reference data: CSV with a header, JSON Lines, or a JSON array of rows. */

@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { KV } from '@nats-io/kv';
+import { KvWatchInclude, type KV } from '@nats-io/kv';
 import {
   Consumers,
   SETTINGS_KEY,
@@ -61,6 +61,8 @@ export class Controller {
   private running: Promise<unknown> | undefined;
   private stopped = false;
   private readonly progress = new Map<string, number>();
+  /** Whether the whole progress bucket was read (the first tick reads it in one pass). */
+  private progressLoaded = false;
   private readonly log: Logger;
   private readonly clock: Clock;
   /** Windows dispatched since start. */
@@ -129,14 +131,12 @@ export class Controller {
     const delayOf = (p: PluginRecord) => activeVersionOf(p)?.groundTruthDelayMs ?? 0;
     let total = 0;
     const endpoints = this.deps.endpoints.all().filter((ep) => ep.monitoring);
-    // progress of the pairs seen for the first time, read at once
-    const unknown = endpoints.flatMap((ep) => plugins.map((p) => `${ep.id}.${p.name}`)).filter((k) => !this.progress.has(k));
-    for (let i = 0; i < unknown.length; i += 256) {
-      const keys = unknown.slice(i, i + 256);
-      const got = await Promise.all(keys.map((k) => this.loadProgress(k)));
-      keys.forEach((k, j) => {
-        if (got[j] !== undefined) this.progress.set(k, got[j]!);
-      });
+    // the progress of every pair, read once, on the first tick: the whole bucket in one pass (a
+    // watch of its last values), not a request per (endpoint, app); a pair it does not hold is
+    // new and starts from its first window (this controller is the only one writing progress)
+    if (!this.progressLoaded) {
+      for (const [k, next] of await this.loadAllProgress()) if (!this.progress.has(k)) this.progress.set(k, next);
+      this.progressLoaded = true;
     }
     // tasks of many pairs are published together, then their progress saved together: a pair's
     // progress is saved only after its tasks are in MW_TASKS (a crash in between re-publishes
@@ -244,10 +244,27 @@ export class Controller {
     return key ? { ...t, binding: outputBinding(key, t) } : t;
   }
 
-  private async loadProgress(key: string): Promise<number | undefined> {
-    const e = await this.deps.progressKv.get(key);
-    if (!e || e.operation !== 'PUT') return undefined;
-    return e.json<Progress>().next;
+  /**
+   * Every progress record of the bucket, read in one pass: an ordered consumer of the bucket's
+   * last values, stopped at the last one (its pending count 0).
+   */
+  private async loadAllProgress(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const kv = this.deps.progressKv;
+    if ((await kv.status()).values === 0) return out;
+    const it = await kv.watch({ include: KvWatchInclude.LastValue });
+    for await (const e of it) {
+      if (e.operation === 'PUT') {
+        try {
+          out.set(e.key, e.json<Progress>().next);
+        } catch {
+          // not ours
+        }
+      } else out.delete(e.key);
+      if (e.delta === 0) break;
+    }
+    it.stop();
+    return out;
   }
 }
 

@@ -76,7 +76,7 @@ export class EndpointStore {
    * with other feature names (both lists given) is a `CONFLICT`.
    */
   async create(spec: NewEndpoint): Promise<{ record: EndpointRecord; created: boolean }> {
-    const { name, featureNames, labelNames } = spec;
+    const { name, featureNames } = spec;
     let created = false;
     const now = Date.now();
     const record = await updateJson<EndpointRecord>(this.kv, name, (cur) => {
@@ -91,21 +91,44 @@ export class EndpointStore {
         return undefined;
       }
       created = true;
-      return {
-        id: endpointId(name),
-        name,
-        featureNames,
-        labelNames,
-        featureStats: {},
-        monitoring: spec.monitoring,
-        ...(spec.modelName !== undefined && { modelName: spec.modelName }),
-        ...(spec.modelVersion !== undefined && { modelVersion: spec.modelVersion }),
-        ...(spec.tags && Object.keys(spec.tags).length > 0 && { tags: spec.tags }),
-        createdAt: now,
-        updatedAt: now,
-      };
+      return newRecord(spec, now);
     });
     return { record: record!, created };
+  }
+
+  /**
+   * Create many endpoints at once (`POST /api/v1/endpoints/bulk`): each as {@link create} does,
+   * `concurrency` at a time, one KV request for a new endpoint (a create that fails because the
+   * key exists falls back to {@link create}'s compare-and-set). One outcome per spec, in order:
+   * an error of one (a `CONFLICT`) never stops the others.
+   */
+  async createMany(specs: readonly NewEndpoint[], concurrency = 256): Promise<Array<{ record: EndpointRecord; created: boolean } | { error: unknown }>> {
+    const out: Array<{ record: EndpointRecord; created: boolean } | { error: unknown }> = new Array(specs.length);
+    let next = 0;
+    const one = async (spec: NewEndpoint): Promise<{ record: EndpointRecord; created: boolean }> => {
+      const now = Date.now();
+      const record = newRecord(spec, now);
+      try {
+        await this.kv.create(spec.name, JSON.stringify(record));
+        return { record, created: true };
+      } catch {
+        // the key exists (or existed: a deleted endpoint's key has a tombstone): the general path
+        return await this.create(spec);
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, specs.length) }, async () => {
+        while (next < specs.length) {
+          const i = next++;
+          try {
+            out[i] = await one(specs[i]!);
+          } catch (error) {
+            out[i] = { error };
+          }
+        }
+      }),
+    );
+    return out;
   }
 
   /**
@@ -209,4 +232,21 @@ export class EndpointStore {
       return next;
     });
   }
+}
+
+/** The record of a new endpoint. */
+function newRecord(spec: NewEndpoint, now: number): EndpointRecord {
+  return {
+    id: endpointId(spec.name),
+    name: spec.name,
+    featureNames: spec.featureNames,
+    labelNames: spec.labelNames,
+    featureStats: {},
+    monitoring: spec.monitoring,
+    ...(spec.modelName !== undefined && { modelName: spec.modelName }),
+    ...(spec.modelVersion !== undefined && { modelVersion: spec.modelVersion }),
+    ...(spec.tags && Object.keys(spec.tags).length > 0 && { tags: spec.tags }),
+    createdAt: now,
+    updatedAt: now,
+  };
 }

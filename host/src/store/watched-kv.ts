@@ -16,19 +16,27 @@ export class WatchedKv<T> {
 
   constructor(private readonly kv: KV) {}
 
-  /** Watch for changes, then load every key: a change during the load is never lost (revisions decide). */
+  /**
+   * Watch the bucket from its last values on (one ordered consumer: every key's latest value,
+   * then every change): ready once the last of those values has come (its pending count 0), so a
+   * bucket of many keys loads in one pass, not a request per key, and no change is lost.
+   */
   async start(): Promise<void> {
     if (this.readyPromise) return this.readyPromise;
     this.readyPromise = (async () => {
-      this.iter = await this.kv.watch({ include: KvWatchInclude.UpdatesOnly });
+      const empty = (await this.kv.status()).values === 0;
+      let loaded!: () => void;
+      const ready = new Promise<void>((resolve) => (loaded = resolve));
+      if (empty) loaded();
+      this.iter = await this.kv.watch({ include: KvWatchInclude.LastValue });
       void (async () => {
-        for await (const e of this.iter!) this.apply(e);
+        for await (const e of this.iter!) {
+          this.apply(e);
+          if (e.delta === 0) loaded();
+        }
+        loaded();
       })();
-      const keys = await this.kv.keys();
-      for await (const key of keys) {
-        const e = await this.kv.get(key);
-        if (e) this.apply(e);
-      }
+      await ready;
     })();
     return this.readyPromise;
   }

@@ -412,13 +412,24 @@ function wrongTypeByColumn(events: Iterable<number[][]>, names: readonly string[
   return out;
 }
 
+/** Publishes of coalesced messages in flight per subject; the requests that come meanwhile wait together for the next. */
+const COALESCE_IN_FLIGHT = 2;
+
+type Waiter = { resolve: () => void; reject: (e: unknown) => void };
+type Pending = { parts: string[]; bytes: number; waiters: Waiter[] };
+
 /**
- * Gathers the events of concurrent small HTTP requests for one endpoint into one message
- * (a JSON array), published when the event loop turns (or when it reaches the size limit);
- * every request waits for that message's JetStream acknowledgement, so 202 still means stored.
+ * Gathers the events of concurrent small HTTP requests for one endpoint into one message (a JSON
+ * array): a group commit. While fewer than {@link COALESCE_IN_FLIGHT} of the endpoint's messages
+ * await their JetStream acknowledgement, a request's events go out when the event loop turns
+ * (with the others of that turn); else they wait for one of those to be acknowledged, gathered
+ * with every request that comes meanwhile (up to NATS' limit), so under load a message carries
+ * as many requests as arrive in a round trip to JetStream, and when idle none waits. Every
+ * request waits for its message's acknowledgement, so 202 still means stored.
  */
 class Coalescer {
-  private readonly pending = new Map<string, { parts: string[]; bytes: number; waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> }>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly inFlight = new Map<string, number>();
 
   constructor(private readonly js: JetStreamClient) {}
 
@@ -426,13 +437,15 @@ class Coalescer {
   add(subject: string, part: string): Promise<void> {
     let p = this.pending.get(subject);
     if (p && p.bytes + part.length + 1 > CHUNK_BYTES) {
-      this.flush(subject, p);
+      // full: it goes now, whatever is in flight
+      this.pending.delete(subject);
+      this.publish(subject, p);
       p = undefined;
     }
     if (!p) {
-      const fresh = { parts: [] as string[], bytes: 2, waiters: [] as Array<{ resolve: () => void; reject: (e: unknown) => void }> };
+      const fresh: Pending = { parts: [], bytes: 2, waiters: [] };
       this.pending.set(subject, fresh);
-      setImmediate(() => this.flush(subject, fresh));
+      if ((this.inFlight.get(subject) ?? 0) < COALESCE_IN_FLIGHT) setImmediate(() => this.flush(subject, fresh));
       p = fresh;
     }
     p.parts.push(part);
@@ -441,14 +454,34 @@ class Coalescer {
     return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
   }
 
-  private flush(subject: string, p: { parts: string[]; waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> }): void {
+  /** Publish `p` if it is still the subject's pending message. */
+  private flush(subject: string, p: Pending): void {
     if (this.pending.get(subject) !== p) return;
     this.pending.delete(subject);
+    this.publish(subject, p);
+  }
+
+  private publish(subject: string, p: Pending): void {
+    this.inFlight.set(subject, (this.inFlight.get(subject) ?? 0) + 1);
     const h = natsHeaders();
     h.set(HeaderNames.source, 'http');
+    const settled = () => {
+      const n = (this.inFlight.get(subject) ?? 1) - 1;
+      if (n > 0) this.inFlight.set(subject, n);
+      else this.inFlight.delete(subject);
+      // what gathered meanwhile goes now
+      const next = this.pending.get(subject);
+      if (next) this.flush(subject, next);
+    };
     this.js.publish(subject, Buffer.from(`[${p.parts.join(',')}]`), { headers: h }).then(
-      () => p.waiters.forEach((w) => w.resolve()),
-      (err: unknown) => p.waiters.forEach((w) => w.reject(err)),
+      () => {
+        p.waiters.forEach((w) => w.resolve());
+        settled();
+      },
+      (err: unknown) => {
+        p.waiters.forEach((w) => w.reject(err));
+        settled();
+      },
     );
   }
 }

@@ -10,9 +10,11 @@ import { ModelwatchError } from '../../errors.js';
 import type { GlobalArgs } from '../args.js';
 import { fmtValue, iso, printJson, printTable } from '../format.js';
 import { uploadBar } from '../progress.js';
+import { readEndpointFile } from '../endpoint-file.js';
 
 interface CreateArgs extends GlobalArgs {
-  name: string;
+  name?: string;
+  from?: string;
   features?: string;
   labels?: string;
   reference?: string;
@@ -96,6 +98,38 @@ async function uploadReference(client: ModelwatchClient, name: string, ref: { da
   return await client.setReference(name, ref.data, ref.format, { onUpload: upload.onUpload }).finally(() => upload.stop());
 }
 
+/** Endpoints sent per request by `endpoint create --from` (under the route's limit of `BULK_ENDPOINTS_MAX`). */
+const BULK_CHUNK = 5000;
+
+/**
+ * `endpoint create --from FILE`: every endpoint of the file, in requests of {@link BULK_CHUNK};
+ * an item that fails (unreadable, refused by the host) is reported with its line and the others
+ * are created. Exit code 1 when any failed.
+ */
+async function createFromFile(client: ModelwatchClient, path: string, json: boolean): Promise<void> {
+  const items = await readEndpointFile(path);
+  const outcomes: Array<{ where: string; name?: string; status: string; error?: { code: string; message: string } }> = [];
+  const good = items.flatMap((it) => ('body' in it ? [it] : []));
+  for (const it of items) if ('error' in it) outcomes.push({ where: it.where, status: 'failed', error: { code: 'INVALID_ARGUMENT', message: it.error } });
+  const t0 = performance.now();
+  for (let i = 0; i < good.length; i += BULK_CHUNK) {
+    const part = good.slice(i, i + BULK_CHUNK);
+    const reply = await client.createEndpoints(part.map((p) => p.body));
+    for (const o of reply.items) {
+      outcomes.push({ where: part[o.index]!.where, ...(o.name !== undefined && { name: o.name }), status: o.status, ...(o.error && { error: o.error }) });
+    }
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const count = (s: string) => outcomes.filter((o) => o.status === s).length;
+  const failed = outcomes.filter((o) => o.status === 'failed');
+  if (failed.length) process.exitCode = 1;
+  if (json) return printJson({ created: count('created'), existing: count('exists'), failed: failed.length, items: outcomes });
+  for (const f of failed) process.stderr.write(`${path} ${f.where}${f.name ? ` (${f.name})` : ''}: ${f.error!.code}: ${f.error!.message}\n`);
+  process.stdout.write(
+    `${count('created')} endpoints created, ${count('exists')} existed already, ${failed.length} failed (${items.length} in ${path}, ${secs.toFixed(1)} s)\n`,
+  );
+}
+
 /** `modelwatch endpoint create|update|delete|list|get|show|set-reference|monitoring`. */
 export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: 'endpoint <command>',
@@ -107,7 +141,18 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'register a model endpoint (creating an existing one again is not an error)',
         (b) =>
           b
-            .option('name', { type: 'string', demandOption: true, describe: 'endpoint name (letters, digits, _ and -)' })
+            .option('name', { type: 'string', describe: 'endpoint name (letters, digits, _ and -)' })
+            .option('from', {
+              type: 'string',
+              describe:
+                'create many endpoints from a file: .jsonl (one endpoint object a line), .json (an array) or .csv (columns name, features, labels, model_name, model_version, tags, monitoring)',
+            })
+            .check((a) => {
+              if ((a.name === undefined) === (a.from === undefined)) throw new Error('give --name NAME (one endpoint) or --from FILE (many)');
+              const single = ['features', 'labels', 'reference', 'model-name', 'model-version', 'tag'].filter((k) => a[k] !== undefined);
+              if (a.from !== undefined && single.length) throw new Error(`--from takes each endpoint's fields from the file: drop --${single.join(', --')}`);
+              return true;
+            })
             .option('features', {
               type: 'string',
               describe: 'feature names in input order, comma-separated (default: the reference columns, or f0..fn from the first event)',
@@ -121,21 +166,24 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('model-version', { type: 'string', describe: "the model's version" })
             .option('tag', { type: 'string', array: true, describe: 'a tag key=value (repeat the flag for more), as selectors pick endpoints by' })
             .example('$0 endpoint create --name churn --reference train.csv --labels churned', '')
-            .example('$0 endpoint create --name fraud-eu --model-name fraud --model-version 3 --tag team=fraud --tag env=prod', ''),
+            .example('$0 endpoint create --name fraud-eu --model-name fraud --model-version 3 --tag team=fraud --tag env=prod', '')
+            .example('$0 endpoint create --from endpoints.jsonl', 'many at once (JSON Lines, a JSON array or CSV)'),
         async (args) => {
           const client = clientOf(args);
+          if (args.from !== undefined) return await createFromFile(client, args.from, args.json);
+          const name = args.name!;
           const ref = args.reference ? await readReference(args.reference) : undefined;
           const features = list(args.features);
           const labels = list(args.labels);
           let ep = await client.createEndpoint({
-            name: args.name,
+            name,
             ...(features && { featureNames: features }),
             ...(labels && { labelNames: labels }),
             ...(args.modelName !== undefined && { modelName: args.modelName }),
             ...(args.modelVersion !== undefined && { modelVersion: args.modelVersion }),
             ...(args.tag && { tags: parseTagAssignments(args.tag) }),
           });
-          if (ref) ep = await uploadReference(client, args.name, ref, args.json);
+          if (ref) ep = await uploadReference(client, name, ref, args.json);
           if (args.json) return printJson(ep);
           process.stdout.write(`endpoint ${ep.name} (id ${ep.id}): ${ep.featureNames.length} features${ep.hasReference ? ', reference statistics set' : ''}\n`);
         },
