@@ -575,7 +575,7 @@ export class ModelwatchClient {
 
   /** Send a sample notification to a channel now (admin): success, or the status code or error; never the receiver's body. */
   testAlertChannel(name: string) {
-    return this.call<AttemptResult>('POST', routePath(AlertNotifyRoutes.channelTest, { name }));
+    return this.call<AttemptResult>('POST', routePath(AlertNotifyRoutes.channelTest, { name }), {});
   }
 
   /** Delivery attempts (admin), oldest first: the newest `limit`, of one channel or one key. */

@@ -476,7 +476,7 @@ class NotifierImpl implements AlertNotifier {
     // the newest entries, scanning back at most 100,000 (the stream's bound)
     const span = q.channel === undefined && q.key === undefined ? limit : 100_000;
     const consumer = await js.consumers.get(Streams.alertAttempts, {
-      ...(q.channel !== undefined && { filter_subjects: [Subjects.alertAttempts(q.channel)] }),
+      ...(q.channel !== undefined && { filter_subjects: Subjects.alertAttempts(q.channel) }),
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: Math.max(info.state.first_seq, info.state.last_seq - span + 1),
     });
