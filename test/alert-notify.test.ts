@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import type { ModelwatchClient } from '../host/src/client/client.js';
 import type { Host } from '../host/src/host.js';
 import { startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { deliveredKeys, startReceiver, type Receiver } from './helpers/receiver.js';
+import { deliveredKeys, startReceiver } from './helpers/receiver.js';
 import { waitFor } from './helpers/tmp.js';
 
 const PUBLIC_URL = 'https://mw.example.com';
@@ -80,7 +81,9 @@ describe('alert notifications', () => {
   it('turns a burst of 500 notifications into digests, not 500 messages, delivering every key once', async () => {
     await using rx = await startReceiver();
     await client.createAlertChannel({ name: 'storm', type: 'webhook', url: `${rx.url}/storm` });
-    const burst: AlertNotification[] = Array.from({ length: 500 }, (_, i) => sampleNotification({ key: `storm-${i}`, channels: ['storm'], endpoint: `ep-${i}` }));
+    const burst: AlertNotification[] = Array.from({ length: 500 }, (_, i) =>
+      sampleNotification({ key: `storm-${i}`, channels: ['storm'], endpoint: `ep-${i}` }),
+    );
     await Promise.all(burst.map((n) => host.notifier!.enqueue(n)));
     await waitFor('all 500 keys delivered', () => (deliveredKeys(rx.requests).length >= 500 ? true : undefined), 60_000);
     const keys = deliveredKeys(rx.requests);
@@ -119,7 +122,7 @@ describe('alert notifications', () => {
       },
     });
     await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
-    const port = (smtp.server.address() as import('node:net').AddressInfo).port;
+    const port = (smtp.server.address() as AddressInfo).port;
     try {
       await client.createAlertChannel({
         name: 'mail',
@@ -211,7 +214,9 @@ describe('alert notifications', () => {
   it('refuses a malformed channel naming what is wrong', async () => {
     await expect(client.createAlertChannel({ name: 'x', type: 'carrier-pigeon' })).rejects.toThrow(/type must be one of webhook, slack/);
     await expect(client.createAlertChannel({ name: 'x', type: 'webhook' })).rejects.toThrow(/channel 'x': .*url/);
-    await expect(client.createAlertChannel({ name: 'x', type: 'webhook', url: 'http://127.0.0.1/', colour: 'red' })).rejects.toThrow(/unknown property 'colour'/);
+    await expect(client.createAlertChannel({ name: 'x', type: 'webhook', url: 'http://127.0.0.1/', colour: 'red' })).rejects.toThrow(
+      /unknown property 'colour'/,
+    );
     await expect(client.createAlertChannel({ name: 'Bad Name', type: 'nats', subject: 'a.b' })).rejects.toThrow(/\/name/);
   });
 });

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** One request a {@link Receiver} took, and the status it answered. */
 export interface Received {
@@ -30,7 +30,7 @@ export async function startReceiver(respond: Receiver['respond'] = () => 200): P
   let server: Server | undefined;
   let port = 0;
   const held: ServerResponse[] = [];
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   const r: Receiver = {
     url: '',
     requests: [],

@@ -330,7 +330,11 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     adminToken: adminToken === undefined ? undefined : checkTokenText(adminToken, 'admin token (MODELWATCH_ADMIN_TOKEN)'),
     insecureLocal,
     publicUrl: checkPublicUrl(options.publicUrl ?? env.MODELWATCH_PUBLIC_URL),
-    alertAllowedHosts: options.alertAllowedHosts ?? env.MODELWATCH_ALERT_ALLOWED_HOSTS?.split(',').map((h) => h.trim()).filter(Boolean),
+    alertAllowedHosts:
+      options.alertAllowedHosts ??
+      env.MODELWATCH_ALERT_ALLOWED_HOSTS?.split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
     alertDelivery: resolveAlertDelivery(options.alertDelivery ?? {}, env),
   };
 }

@@ -158,7 +158,8 @@ function describe(errs: ErrorObject[] | null | undefined, type: unknown): string
   if (!e) return 'invalid';
   const at = e.instancePath || '(the channel)';
   if (e.keyword === 'additionalProperties') return `${at}: unknown property '${(e.params as { additionalProperty: string }).additionalProperty}'`;
-  if (e.keyword === 'enum' || e.keyword === 'const') return `${at}: must be one of ${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues ?? e.params)}`;
+  if (e.keyword === 'enum' || e.keyword === 'const')
+    return `${at}: must be one of ${JSON.stringify((e.params as { allowedValues?: unknown }).allowedValues ?? e.params)}`;
   return `${at} ${e.message ?? 'is invalid'}`;
 }
 
@@ -249,7 +250,12 @@ export function redactChannel(c: ChannelSpec): ChannelSpec {
   const hdrs = (h: Record<string, string> | undefined) => (h ? Object.fromEntries(Object.keys(h).map((k) => [k, redact(h[k]!)])) : undefined);
   switch (c.type) {
     case 'webhook':
-      return { ...c, url: hasEnvRef(c.url) ? c.url : redactUrl(c.url), ...(c.secret !== undefined && { secret: redact(c.secret) }), ...(c.headers && { headers: hdrs(c.headers)! }) };
+      return {
+        ...c,
+        url: hasEnvRef(c.url) ? c.url : redactUrl(c.url),
+        ...(c.secret !== undefined && { secret: redact(c.secret) }),
+        ...(c.headers && { headers: hdrs(c.headers)! }),
+      };
     case 'slack':
       return { ...c, url: redact(c.url) };
     case 'email':

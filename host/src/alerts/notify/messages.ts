@@ -332,7 +332,11 @@ export const WEBHOOK_BODY_SCHEMA = {
         text: { type: 'string' },
         notifications: {
           type: 'array',
-          items: { type: 'object', required: ['key', 'kind', 'at', 'alert'], properties: { key: { type: 'string' }, kind, at: { type: 'number' }, alert: alertSchema } },
+          items: {
+            type: 'object',
+            required: ['key', 'kind', 'at', 'alert'],
+            properties: { key: { type: 'string' }, kind, at: { type: 'number' }, alert: alertSchema },
+          },
         },
       },
     },

@@ -98,7 +98,9 @@ const ns = (ms: number) => Math.round(ms * 1e6);
 export const deliveryConsumer = (channel: string) => `alert-deliver-${channel}`;
 
 /** A sample notification for tests of channels (`alert channel test`, `POST /api/v1/alerts/notifications/test`). */
-export function sampleNotification(o: { key?: string; severity?: AlertSeverity; channels?: string[]; endpoint?: string; labels?: Record<string, string> } = {}): AlertNotification {
+export function sampleNotification(
+  o: { key?: string; severity?: AlertSeverity; channels?: string[]; endpoint?: string; labels?: Record<string, string> } = {},
+): AlertNotification {
   const now = Date.now();
   const start = now - (now % 60_000) - 60_000;
   const endpoint = o.endpoint ?? 'sample-endpoint';
@@ -364,7 +366,8 @@ class NotifierImpl implements AlertNotifier {
     }
     const out: Outgoing = { key: n.key, notifications: [n] };
     for (const c of unknown) await this.record({ channel: UNROUTED, out, attempt: 0, result: { ok: false, error: `no channel named '${c}'` }, gaveUp: true });
-    if (!targets.length && !unknown.length) await this.record({ channel: UNROUTED, out, attempt: 0, result: { ok: false, error: 'no channel takes this notification' }, gaveUp: true });
+    if (!targets.length && !unknown.length)
+      await this.record({ channel: UNROUTED, out, attempt: 0, result: { ok: false, error: 'no channel takes this notification' }, gaveUp: true });
     m.ack();
   }
 
@@ -396,7 +399,8 @@ class NotifierImpl implements AlertNotifier {
     if (!n || typeof n.key !== 'string' || !n.key || !n.alert || typeof n.alert.id !== 'string') {
       throw new ModelwatchError('INVALID_ARGUMENT', 'a notification needs a key and an alert with an id');
     }
-    if (!ALERT_SEVERITIES.includes(n.alert.severity)) throw new ModelwatchError('INVALID_ARGUMENT', `notification ${n.key}: unknown severity '${n.alert.severity}'`);
+    if (!ALERT_SEVERITIES.includes(n.alert.severity))
+      throw new ModelwatchError('INVALID_ARGUMENT', `notification ${n.key}: unknown severity '${n.alert.severity}'`);
     await this.deps.js.publish(Subjects.alertNotify, jsonCodec.encode(n), { msgID: n.key });
   }
 

@@ -112,7 +112,8 @@ export async function attemptDelivery(spec: ChannelSpec, out: Outgoing, ctx: Sen
       }
     }
     case 'email': {
-      const r = out.notifications.length === 1 ? renderNotification(out.notifications[0]!, c.template, ctx.publicUrl) : renderDigest(out, c.template, ctx.publicUrl);
+      const r =
+        out.notifications.length === 1 ? renderNotification(out.notifications[0]!, c.template, ctx.publicUrl) : renderDigest(out, c.template, ctx.publicUrl);
       const transport = nodemailer.createTransport({
         host: c.smtp.host,
         port: c.smtp.port ?? (c.smtp.secure ? 465 : 587),
@@ -137,7 +138,11 @@ export async function attemptDelivery(spec: ChannelSpec, out: Outgoing, ctx: Sen
         return { ok: true, status };
       } catch (err) {
         const e = err as { responseCode?: number };
-        return { ok: false, ...(e.responseCode !== undefined && { status: e.responseCode }), error: e.responseCode ? `SMTP ${e.responseCode}` : errorCode(err) };
+        return {
+          ok: false,
+          ...(e.responseCode !== undefined && { status: e.responseCode }),
+          error: e.responseCode ? `SMTP ${e.responseCode}` : errorCode(err),
+        };
       } finally {
         transport.close();
       }

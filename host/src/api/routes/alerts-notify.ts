@@ -37,7 +37,8 @@ export const alertNotifyRoutes: FastifyPluginAsync<AlertNotifyRoutesDeps> = asyn
   app.get<{ Querystring: { [K in keyof AlertHistoryQuery]?: string } }>(AlertNotifyRoutes.history, { config: admin }, async (req) => {
     const { channel, key, limit } = req.query;
     const n = limit === undefined ? 100 : Number(limit);
-    if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new ModelwatchError('INVALID_ARGUMENT', `limit: expected a whole number from 1 to 10000, got '${limit}'`);
+    if (!Number.isInteger(n) || n < 1 || n > 10_000)
+      throw new ModelwatchError('INVALID_ARGUMENT', `limit: expected a whole number from 1 to 10000, got '${limit}'`);
     return { attempts: await notifier.history({ ...(channel !== undefined && { channel }), ...(key !== undefined && { key }), limit: n }) };
   });
   app.post<{ Body: TestNotificationBody | undefined }>(AlertNotifyRoutes.notificationTest, { config: admin }, async (req, reply) => {

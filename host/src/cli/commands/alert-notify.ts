@@ -46,7 +46,13 @@ export function alertNotifyCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
               if (args.json) return printJson(channels);
               printTable(
                 ['name', 'type', 'source', 'route', 'kinds'],
-                channels.map((c) => [c.name, c.type, c.source, c.route ? JSON.stringify(c.route) : '-', (c.kinds ?? ['firing', 'resolved', 'repeat']).join(',')]),
+                channels.map((c) => [
+                  c.name,
+                  c.type,
+                  c.source,
+                  c.route ? JSON.stringify(c.route) : '-',
+                  (c.kinds ?? ['firing', 'resolved', 'repeat']).join(','),
+                ]),
               );
             },
           )
