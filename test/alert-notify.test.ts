@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { SMTPServer } from 'smtp-server';
@@ -9,8 +13,11 @@ import type { ModelwatchClient } from '../host/src/client/client.js';
 import type { Host } from '../host/src/host.js';
 import { startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
+import { CLI } from './helpers/processes.js';
 import { deliveredKeys, startReceiver } from './helpers/receiver.js';
-import { waitFor } from './helpers/tmp.js';
+import { tempDir, waitFor } from './helpers/tmp.js';
+
+const run = promisify(execFile);
 
 const PUBLIC_URL = 'https://mw.example.com';
 
@@ -218,5 +225,35 @@ describe('alert notifications', () => {
       /unknown property 'colour'/,
     );
     await expect(client.createAlertChannel({ name: 'Bad Name', type: 'nats', subject: 'a.b' })).rejects.toThrow(/\/name/);
+  });
+
+  it('the CLI creates, lists, tests and deletes channels and shows the history', async () => {
+    await using rx = await startReceiver((n) => (n === 0 ? 500 : 200));
+    await using dir = await tempDir('mw-alert-cli-');
+    const file = join(dir.path, 'ops.json');
+    writeFileSync(file, JSON.stringify({ name: 'cli-hook', type: 'webhook', url: `${rx.url}/cli`, secret: 'CLISECRET' }));
+    const cli = async (...args: string[]) =>
+      (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', host.apiUrl, ...args], { timeout: 60_000 })).stdout;
+    const cliFails = (...args: string[]) => run(process.execPath, ['--no-node-snapshot', CLI, '--host', host.apiUrl, ...args], { timeout: 60_000 });
+    expect(await cli('alert', 'channel', 'create', '--file', file)).toContain("alert channel 'cli-hook' (webhook) created");
+    expect(await cli('alert', 'channel', 'create', '--file', file, '--replace')).toContain("alert channel 'cli-hook' (webhook) saved");
+    const list = await cli('alert', 'channel', 'list');
+    expect(list).toContain('cli-hook');
+    expect(list).not.toContain('CLISECRET');
+    // the first request fails (500): the test says so and exits 1, without the receiver's body
+    const failed = await cliFails('alert', 'channel', 'test', 'cli-hook').then(
+      () => undefined,
+      (err: { code: number; stdout: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stdout).toBe('failed: HTTP 500\n');
+    expect(await cli('alert', 'channel', 'test', 'cli-hook')).toBe('ok (200)\n');
+    const history = JSON.parse(await cli('alert', 'history', '--channel', 'cli-hook', '--limit', '10', '--json')) as Array<{ status: number }>;
+    expect(history.map((a) => a.status)).toEqual([500, 200]);
+    const { key } = await client.sendTestNotification({ channels: ['cli-hook'] });
+    await waitFor('the delivery', () => (deliveredKeys(rx.requests).includes(key) ? true : undefined));
+    await waitFor('its attempt recorded', async () => ((await client.alertHistory({ key })).length ? true : undefined));
+    expect(await cli('alert', 'history', '--key', key)).toContain(key);
+    expect(await cli('alert', 'channel', 'delete', 'cli-hook')).toContain("alert channel 'cli-hook' deleted");
   });
 });
