@@ -21,7 +21,7 @@ describe('alert delivery across a host crash', () => {
     nats = await startNatsServer({ dataDir: join(dir.path, 'nats'), port: await freePort() });
     rx = await startReceiver();
     host = await hostProcess(
-      testHostArgs(join(dir.path, 'host'), '--nats', nats.url, '--alert-allowed-hosts', '127.0.0.1', '--public-url', 'https://mw.example.com'),
+      [...testHostArgs(join(dir.path, 'host')), '--nats', nats.url, '--alert-allowed-hosts', '127.0.0.1', '--public-url', 'https://mw.example.com'],
       // short attempts and ack waits, so the crashed attempt comes back within seconds
       { MODELWATCH_ALERT_TIMEOUT: '1s', MODELWATCH_ALERT_BACKOFF: '100ms', MODELWATCH_ALERT_GROUP_INTERVAL: '1s' },
     );

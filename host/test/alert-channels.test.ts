@@ -67,3 +67,20 @@ describe('alert channels', () => {
     expect(digestKey(['b', 'a'])).toBe(digestKey(['a', 'b']));
   });
 });
+
+describe('the webhook body schema file', () => {
+  it('alert-webhook.schema.json is WEBHOOK_BODY_SCHEMA, and the bodies sent validate against it', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { Ajv2020 } = await import('ajv/dist/2020.js');
+    const { WEBHOOK_BODY_SCHEMA } = await import('../src/alerts/notify/index.js');
+    const { webhookBody } = await import('../src/alerts/notify/messages.js');
+    const file = JSON.parse(readFileSync(new URL('../../alert-webhook.schema.json', import.meta.url), 'utf8')) as unknown;
+    expect(file).toEqual(JSON.parse(JSON.stringify(WEBHOOK_BODY_SCHEMA)));
+    const check = new Ajv2020({ strict: false }).compile(file as object);
+    const channel = { name: 'c', type: 'webhook' as const, url: 'https://x' };
+    const one = sampleNotification();
+    expect(check(webhookBody({ key: one.key, notifications: [one] }, channel, 'https://mw'))).toBe(true);
+    const two = [sampleNotification(), sampleNotification()];
+    expect(check(webhookBody({ key: digestKey(two.map((n) => n.key)), notifications: two }, channel, undefined))).toBe(true);
+  });
+});
