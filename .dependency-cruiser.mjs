@@ -14,7 +14,7 @@ const hostLayers = [
   { name: 'nats', path: '^host/src/nats/' },
   { name: 'store', path: '^host/src/store/' },
   { name: 'plugins', path: '^host/src/plugins/' },
-  { name: 'components', path: '^host/src/(stream|controller|runner|writer)/' },
+  { name: 'components', path: '^host/src/(stream|controller|runner|writer|alerts)/' },
   { name: 'report', path: '^host/src/report/' },
   { name: 'api', path: '^host/src/api/' },
   { name: 'client', path: '^host/src/client/' },

@@ -128,6 +128,7 @@ describe('operator metrics (GET /metrics)', () => {
         `${Streams.outputs}/${Consumers.writer}`,
         `${Streams.serving}/${Consumers.serving}`,
         `${Streams.serving}/${Consumers.writerServing}`,
+        `${Streams.alerts}/${Consumers.alertRouter}`,
       ].sort(),
     );
     for (const s of lag) expect(s.value).toBeGreaterThanOrEqual(0);

@@ -3,10 +3,11 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { watchMaxDeliveries } from './nats/max-deliveries.js';
-import type { KV } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
-import { Subjects, type BatchRecord, type EndpointRecord, type MonitoringSettings, type PluginRecord } from '@modelwatch/protocol';
+import { Buckets as BucketNames, Subjects, type BatchRecord, type EndpointRecord, type MonitoringSettings, type PluginRecord } from '@modelwatch/protocol';
+import { createNotifier, type AlertNotifier } from './alerts/notify/index.js';
 import { runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
 import { ModelwatchClient } from './client/client.js';
@@ -50,6 +51,11 @@ export interface Host {
   readonly logger: Logger;
   /** The operator metrics of this host (`GET /metrics`). */
   readonly metrics: HostMetrics;
+  /**
+   * The alert notifier (`alerts/notify/`), once started: `enqueue` stores a notification for
+   * delivery. It routes and delivers in the process that runs the controller.
+   */
+  readonly notifier: AlertNotifier | undefined;
   /** PIDs of the runner processes the host supervises. */
   runnerPids(): number[];
   start(): Promise<void>;
@@ -95,6 +101,7 @@ class HostImpl implements Host {
   private stopFns: Array<() => Promise<void> | void> = [];
   private api: FastifyInstance | undefined;
   private supervisor: RunnerSupervisor | undefined;
+  notifier: AlertNotifier | undefined;
   natsUrl = '';
   natsSecurity: NatsSecurity = {};
   apiUrl = '';
@@ -273,6 +280,21 @@ class HostImpl implements Host {
       controller.start();
       this.stopFns.push(() => controller.stop());
     }
+    if (c.has('controller') || c.has('api')) {
+      // deliveries run with the controller (one process of a deployment); the API's process keeps the channels
+      const notifier = createNotifier({
+        nc,
+        js,
+        jsm,
+        channelsKv: await new Kvm(nc).open(BucketNames.alertChannels),
+        logger: this.logger,
+        options: { publicUrl: o.publicUrl, allowedHosts: o.alertAllowedHosts, delivery: o.alertDelivery },
+        deliver: c.has('controller'),
+      });
+      await notifier.start();
+      this.notifier = notifier;
+      this.stopFns.push(() => notifier.stop());
+    }
     if (c.has('api')) {
       const supervisor = this.supervisor;
       const tokenStore = new TokenStore(buckets.tokens);
@@ -301,6 +323,7 @@ class HostImpl implements Host {
         metrics,
         web: { ...o.web, listenHost: o.httpHost },
         bindingKey,
+        ...(this.notifier && { notifier: this.notifier }),
       });
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
       // on `::` (every address) Fastify names `[::]`: the host's own requests name an allowed host

@@ -42,6 +42,9 @@ describe('resolveHostOptions', () => {
         clock: systemClock,
         adminToken: undefined,
         insecureLocal: false,
+        publicUrl: undefined,
+        alertAllowedHosts: undefined,
+        alertDelivery: { timeoutMs: 10_000, maxAttempts: 10, backoffMs: 1000, backoffMaxMs: 300_000, groupIntervalMs: 10_000, groupThreshold: 5 },
       });
       expect(DEFAULT_HTTP_PORT).toBe(7077);
       expect(MIN_BASE_PERIOD_MS).toBe(1000);

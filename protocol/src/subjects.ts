@@ -21,6 +21,14 @@ export const Streams = {
   logs: 'MW_LOGS',
   /** The audit log of state changes asked of the HTTP API: `mw.audit.api`. */
   audit: 'MW_AUDIT',
+  /**
+   * Alert notifications and their deliveries (the notifier's outbox): `mw.alerts.notify` (one
+   * `AlertNotification`, message id = its key), `mw.alerts.deliver.<channel>` (one per routed channel,
+   * message id `<key>|<channel>`), each channel read by its own durable consumer.
+   */
+  alerts: 'MW_ALERTS',
+  /** Every delivery attempt of an alert notification: `mw.alerts.attempts.<channel>` (`modelwatch alert history`). */
+  alertAttempts: 'MW_ALERT_ATTEMPTS',
 } as const;
 
 export const Subjects = {
@@ -48,6 +56,14 @@ export const Subjects = {
   /** One audit entry per state change asked of the HTTP API (`AuditEntry`). */
   auditApi: 'mw.audit.api',
   auditAll: 'mw.audit.>',
+  /** A notification stored for routing (stream MW_ALERTS). */
+  alertNotify: 'mw.alerts.notify',
+  /** One notification's delivery to one channel (stream MW_ALERTS). */
+  alertDeliver: (channel: string) => `mw.alerts.deliver.${channel}`,
+  alertsAll: 'mw.alerts.>',
+  /** One delivery attempt, recorded (stream MW_ALERT_ATTEMPTS). */
+  alertAttempts: (channel: string) => `mw.alert-attempts.${channel}`,
+  alertAttemptsAll: 'mw.alert-attempts.>',
   /** Request/reply: a runner analyses one window without storing it (queue group `runners`). */
   runnerEvaluate: 'mw.svc.runner.evaluate',
   servingAll: 'mw.serving.>',
@@ -96,6 +112,8 @@ export const Buckets = {
   tokens: 'mw_tokens',
   /** The host's secrets, readable by host roles only: key `output-binding`, the key of the output binding (`TaskMessage.binding`). */
   secrets: 'mw_secrets',
+  /** Alert notification channels made through the API, by name (secrets as given: literal or `${ENV_VAR}` references; reads redact them). */
+  alertChannels: 'mw_alert_channels',
 } as const;
 
 /** The key of the output binding's key in the `mw_secrets` bucket. */
@@ -122,4 +140,6 @@ export const Consumers = {
   writer: 'writer',
   serving: 'serving-aggregator',
   writerServing: 'writer-serving',
+  /** The notifier's router of `mw.alerts.notify`; each channel's deliveries have a consumer `alert-deliver-<channel>`. */
+  alertRouter: 'alert-router',
 } as const;

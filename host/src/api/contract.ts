@@ -461,3 +461,30 @@ export interface AuditQuery {
 export interface AuditList {
   entries: AuditEntry[];
 }
+
+/** The alert notification routes (`alerts/notify/`): channels (admin), their tests, the delivery history. */
+export const AlertNotifyRoutes = {
+  channels: '/api/v1/alerts/channels',
+  channel: '/api/v1/alerts/channels/:name',
+  channelTest: '/api/v1/alerts/channels/:name/test',
+  history: '/api/v1/alerts/history',
+  /** Admin: enqueue a sample notification through the outbox (for tests and for checking routing). */
+  notificationTest: '/api/v1/alerts/notifications/test',
+} as const;
+
+/** The query of `GET /api/v1/alerts/history`. */
+export interface AlertHistoryQuery {
+  channel?: string;
+  key?: string;
+  limit?: number;
+}
+
+/** The body of `POST /api/v1/alerts/notifications/test`: all optional. */
+export interface TestNotificationBody {
+  /** The idempotency key (default `test-<uuid>`). */
+  key?: string;
+  severity?: 'low' | 'medium' | 'high' | 'critical';
+  channels?: string[];
+  endpoint?: string;
+  labels?: Record<string, string>;
+}

@@ -12,6 +12,7 @@ import { checkTags, matchesSelector, parseSelector } from '../domain/selector.js
 import { tableOf } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';
 import type { BindingKey } from '../domain/binding.js';
+import type { AlertNotifier } from '../alerts/notify/index.js';
 import { ModelwatchError, isModelwatchError, isStorageFull, storageFullError, type ErrorCode, InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { HostMetrics } from '../metrics.js';
@@ -39,6 +40,7 @@ import { registerAuth, type AuthOptions } from './auth.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { LatestQuerySchema, ResultsQuerySchema, SetMonitoringBodySchema, validator } from './schemas.js';
 import { registerPluginRoutes, type LimitCeilings } from './plugins.js';
+import { alertNotifyRoutes } from './routes/alerts-notify.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
@@ -76,6 +78,8 @@ export interface ApiDeps {
   metrics?: HostMetrics;
   /** Allowed hosts, CORS, rate limits, HTTPS. @default DEFAULT_WEB_GUARD (loopback, CORS off, HTTP) */
   web?: WebGuardOptions;
+  /** The alert notifier: its channel, history and test routes (`api/routes/alerts-notify.ts`). */
+  notifier?: AlertNotifier;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -252,6 +256,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });
   await app.register(artifactRoutes, { artifacts: buckets.artifacts });
   await app.register(reportRoutes);
+  if (deps.notifier) await app.register(alertNotifyRoutes, { notifier: deps.notifier });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', { bodyLimit: BodyLimits.labels }, async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);

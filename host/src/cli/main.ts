@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { isModelwatchError } from '../errors.js';
 import { VERSION } from '../host.js';
 import type { GlobalArgs } from './args.js';
+import { alertCommand } from './commands/alert-notify.js';
 import { artifactsCommand } from './commands/artifacts.js';
 import { batchCommand } from './commands/batch.js';
 import { demoCommand } from './commands/demo.js';
@@ -37,6 +38,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   batchCommand,
   tokenCommand,
   auditCommand,
+  alertCommand,
   demoCommand,
   doctorCommand,
   natsCommand,

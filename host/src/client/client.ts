@@ -10,7 +10,11 @@ import type {
 } from '@modelwatch/protocol';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import type { JsonValue } from '@modelwatch/sdk';
+import type { AttemptResult, ChannelInfo, DeliveryAttempt } from '../alerts/notify/index.js';
 import {
+  AlertNotifyRoutes,
+  type AlertHistoryQuery,
+  type TestNotificationBody,
   AuthRoutes,
   DataPlaneRoutes,
   EndpointRoutes,
@@ -585,5 +589,44 @@ export class ModelwatchClient {
     if (q.since !== undefined) qs.set('since', q.since);
     if (q.limit !== undefined) qs.set('limit', String(q.limit));
     return this.call<AuditList>('GET', `${AuthRoutes.audit}?${qs}`).then((r) => r.entries);
+  }
+
+  /** The alert channels (secrets redacted: `***`, or the `${ENV_VAR}` reference given). */
+  listAlertChannels() {
+    return this.call<{ channels: ChannelInfo[] }>('GET', AlertNotifyRoutes.channels).then((r) => r.channels);
+  }
+
+  getAlertChannel(name: string) {
+    return this.call<ChannelInfo>('GET', routePath(AlertNotifyRoutes.channel, { name }));
+  }
+
+  /** Create an alert channel (admin); `replace`: create or replace it. */
+  createAlertChannel(spec: Record<string, unknown> & { name: string; type: string }, opts: { replace?: boolean } = {}) {
+    return opts.replace
+      ? this.call<ChannelInfo>('PUT', routePath(AlertNotifyRoutes.channel, { name: spec.name }), spec)
+      : this.call<ChannelInfo>('POST', AlertNotifyRoutes.channels, spec);
+  }
+
+  deleteAlertChannel(name: string) {
+    return this.call<{ deleted: string }>('DELETE', routePath(AlertNotifyRoutes.channel, { name }));
+  }
+
+  /** Send a sample notification to a channel now (admin): success, or the status code or error; never the receiver's body. */
+  testAlertChannel(name: string) {
+    return this.call<AttemptResult>('POST', routePath(AlertNotifyRoutes.channelTest, { name }), {});
+  }
+
+  /** Delivery attempts (admin), oldest first: the newest `limit`, of one channel or one key. */
+  alertHistory(q: AlertHistoryQuery = {}) {
+    const qs = new URLSearchParams();
+    if (q.channel !== undefined) qs.set('channel', q.channel);
+    if (q.key !== undefined) qs.set('key', q.key);
+    if (q.limit !== undefined) qs.set('limit', String(q.limit));
+    return this.call<{ attempts: DeliveryAttempt[] }>('GET', `${AlertNotifyRoutes.history}?${qs}`).then((r) => r.attempts);
+  }
+
+  /** Enqueue a sample notification through the outbox (admin): its key. */
+  sendTestNotification(body: TestNotificationBody = {}) {
+    return this.call<{ key: string }>('POST', AlertNotifyRoutes.notificationTest, body);
   }
 }

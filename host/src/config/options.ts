@@ -28,6 +28,31 @@ export interface InfluxOptions {
   bucket: string;
 }
 
+/** How alert notifications are delivered (`alerts/notify/`). Durations as `'10s'` or ms. */
+export interface AlertDeliveryOptions {
+  /** How long one delivery attempt may take. @default '10s' (env MODELWATCH_ALERT_TIMEOUT) */
+  timeout?: string | number;
+  /** Attempts of one delivery before it is given up (recorded as such). @default 10 (env MODELWATCH_ALERT_MAX_ATTEMPTS) */
+  maxAttempts?: number;
+  /** The first retry's delay; each next one doubles, with jitter, up to `backoffMax`. @default '1s' (env MODELWATCH_ALERT_BACKOFF) */
+  backoff?: string | number;
+  /** @default '5m' */
+  backoffMax?: string | number;
+  /** Storm grouping: the interval over which one channel's notifications are counted. @default '10s' (env MODELWATCH_ALERT_GROUP_INTERVAL) */
+  groupInterval?: string | number;
+  /** Storm grouping: past this many notifications in an interval, a channel's next ones go out as one digest at the interval's end. @default 5 (env MODELWATCH_ALERT_GROUP_THRESHOLD) */
+  groupThreshold?: number;
+}
+
+export interface ResolvedAlertDeliveryOptions {
+  timeoutMs: number;
+  maxAttempts: number;
+  backoffMs: number;
+  backoffMaxMs: number;
+  groupIntervalMs: number;
+  groupThreshold: number;
+}
+
 /**
  * Everything a host can be told. CLI flags, `MODELWATCH_*` environment variables and code
  * all resolve into this one type through {@link resolveHostOptions}.
@@ -124,6 +149,16 @@ export interface HostOptions {
    * times stay JetStream's. @default systemClock
    */
   clock?: Clock;
+  /** The dashboard's public base URL, for links in alert notifications (`${publicUrl}/ui/#/endpoints/E/windows/T`). (env MODELWATCH_PUBLIC_URL) */
+  publicUrl?: string;
+  /**
+   * Hosts alert channels may deliver to (`name`, `*.example.com`, an IP). Without it, any host but
+   * internal ones (loopback, private, link-local addresses); with it, only these (internal ones too
+   * when listed). (env MODELWATCH_ALERT_ALLOWED_HOSTS, comma-separated)
+   */
+  alertAllowedHosts?: readonly string[];
+  /** Delivery of alert notifications: timeouts, retries, storm grouping. */
+  alertDelivery?: AlertDeliveryOptions;
 }
 
 export type ComponentName = 'stream' | 'controller' | 'writer' | 'api' | 'runners';
@@ -158,6 +193,9 @@ export interface ResolvedHostOptions {
   clock: Clock;
   adminToken: string | undefined;
   insecureLocal: boolean;
+  publicUrl: string | undefined;
+  alertAllowedHosts: readonly string[] | undefined;
+  alertDelivery: ResolvedAlertDeliveryOptions;
 }
 
 export const MIN_BASE_PERIOD_MS = 1000;
@@ -291,7 +329,43 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     clock: options.clock ?? systemClock,
     adminToken: adminToken === undefined ? undefined : checkTokenText(adminToken, 'admin token (MODELWATCH_ADMIN_TOKEN)'),
     insecureLocal,
+    publicUrl: checkPublicUrl(options.publicUrl ?? env.MODELWATCH_PUBLIC_URL),
+    alertAllowedHosts:
+      options.alertAllowedHosts ??
+      env.MODELWATCH_ALERT_ALLOWED_HOSTS?.split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
+    alertDelivery: resolveAlertDelivery(options.alertDelivery ?? {}, env),
   };
+}
+
+function checkPublicUrl(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ModelwatchError('INVALID_OPTIONS', `public url: '${url}' is not a URL`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ModelwatchError('INVALID_OPTIONS', `public url: '${url}' is not an http(s) URL`);
+  return url.replace(/\/+$/, '');
+}
+
+function resolveAlertDelivery(o: AlertDeliveryOptions, env: NodeJS.ProcessEnv): ResolvedAlertDeliveryOptions {
+  const r: ResolvedAlertDeliveryOptions = {
+    timeoutMs: parseDuration(o.timeout ?? env.MODELWATCH_ALERT_TIMEOUT ?? '10s', 'alert timeout'),
+    maxAttempts: o.maxAttempts ?? intEnv(env.MODELWATCH_ALERT_MAX_ATTEMPTS, 'MODELWATCH_ALERT_MAX_ATTEMPTS') ?? 10,
+    backoffMs: parseDuration(o.backoff ?? env.MODELWATCH_ALERT_BACKOFF ?? '1s', 'alert backoff'),
+    backoffMaxMs: parseDuration(o.backoffMax ?? '5m', 'alert backoff max'),
+    groupIntervalMs: parseDuration(o.groupInterval ?? env.MODELWATCH_ALERT_GROUP_INTERVAL ?? '10s', 'alert group interval'),
+    groupThreshold: o.groupThreshold ?? intEnv(env.MODELWATCH_ALERT_GROUP_THRESHOLD, 'MODELWATCH_ALERT_GROUP_THRESHOLD') ?? 5,
+  };
+  if (!Number.isInteger(r.maxAttempts) || r.maxAttempts < 1 || r.maxAttempts > 100)
+    throw new ModelwatchError('INVALID_OPTIONS', `alert max attempts: ${r.maxAttempts} must be a whole number from 1 to 100`);
+  if (!Number.isInteger(r.groupThreshold) || r.groupThreshold < 1)
+    throw new ModelwatchError('INVALID_OPTIONS', `alert group threshold: ${r.groupThreshold} must be a positive whole number`);
+  if (r.timeoutMs < 100) throw new ModelwatchError('INVALID_OPTIONS', `alert timeout: ${r.timeoutMs} ms is below the minimum of 100ms`);
+  return r;
 }
 
 /** Whether an address to listen on is a loopback one: only this machine reaches it. */

@@ -35,6 +35,8 @@ export const MaxDeliver = {
   [Consumers.serving]: 20,
   [Consumers.writerServing]: 100,
   [Consumers.writer]: 100,
+  /** The alert router: a notification it cannot route is NATS trouble (it only republishes). */
+  [Consumers.alertRouter]: 50,
 } as const satisfies Record<(typeof Consumers)[keyof typeof Consumers], number>;
 
 /** The delay before redelivering a message that failed at delivery `n` (1 s doubling, at most 60 s). */
@@ -64,6 +66,16 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     { name: Streams.logs, subjects: [Subjects.logsAll], max_age: ns(86_400_000), max_msgs_per_subject: 10_000, discard: DiscardPolicy.Old },
     // who changed what: kept for the retention, and at least 90 days
     { name: Streams.audit, subjects: [Subjects.auditAll], max_age: Math.max(retention, ns(AUDIT_MIN_AGE_MS)), discard: DiscardPolicy.Old },
+    // the notifier's outbox: a notification's key is its message id, deduplicated for an hour
+    { name: Streams.alerts, subjects: [Subjects.alertsAll], max_age: retention, duplicate_window: ns(Math.min(3_600_000, opts.retentionMs)) },
+    // every delivery attempt, for `alert history`: the newest 100,000 within the retention
+    {
+      name: Streams.alertAttempts,
+      subjects: [Subjects.alertAttemptsAll],
+      max_age: retention,
+      max_msgs: 100_000,
+      discard: DiscardPolicy.Old,
+    },
   ];
   for (const cfg of streams) {
     const full = { storage: StorageType.File, ...cfg };
@@ -122,6 +134,15 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     ack_wait: ns(30_000),
     max_ack_pending: 1024,
     max_deliver: MaxDeliver[Consumers.writer],
+  });
+  await ensureConsumer(jsm, Streams.alerts, {
+    durable_name: Consumers.alertRouter,
+    filter_subject: Subjects.alertNotify,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: ns(15_000),
+    max_ack_pending: 10_000,
+    max_deliver: MaxDeliver[Consumers.alertRouter],
   });
   const kvm = new Kvm(nc);
   // poison marks and streaks of windows older than the retention are of no use: they expire

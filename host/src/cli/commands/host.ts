@@ -35,6 +35,8 @@ interface HostStartArgs extends GlobalArgs {
   'rate-limit'?: string;
   'tls-cert'?: string;
   'tls-key'?: string;
+  'public-url'?: string;
+  'alert-allowed-hosts'?: string;
 }
 
 /** `modelwatch host start`: run a host until Ctrl-C. */
@@ -103,6 +105,15 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             })
             .option('tls-cert', { type: 'string', describe: 'certificate (PEM) to serve the API over HTTPS, with --tls-key (env MODELWATCH_TLS_CERT)' })
             .option('tls-key', { type: 'string', describe: 'private key (PEM) of --tls-cert (env MODELWATCH_TLS_KEY)' })
+            .option('public-url', {
+              type: 'string',
+              describe: "the dashboard's public base URL, for links in alert notifications (env MODELWATCH_PUBLIC_URL)",
+            })
+            .option('alert-allowed-hosts', {
+              type: 'string',
+              describe:
+                'hosts alert channels may deliver to, comma-separated: name, *.domain, IP, * = any (default: any but internal addresses; env MODELWATCH_ALERT_ALLOWED_HOSTS)',
+            })
             .option('dev-plugins', { type: 'string', array: true, describe: 'plugin folders to rebuild and publish on every save (development)' })
             .example('$0 host start --base-period 5s', 'windows of five seconds, local nats-server in ~/.modelwatch'),
         async (args) => {
@@ -133,6 +144,13 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args['allowed-hosts'] !== undefined && { allowedHosts: [args['allowed-hosts']] }),
             ...(args['cors-origins'] !== undefined && { corsOrigins: [args['cors-origins']] }),
             ...(args['rate-limit'] !== undefined && { rateLimit: args['rate-limit'] }),
+            ...(args['public-url'] !== undefined && { publicUrl: args['public-url'] }),
+            ...(args['alert-allowed-hosts'] !== undefined && {
+              alertAllowedHosts: args['alert-allowed-hosts']
+                .split(',')
+                .map((h) => h.trim())
+                .filter(Boolean),
+            }),
             ...((args['tls-cert'] !== undefined || args['tls-key'] !== undefined) && { tls: { cert: args['tls-cert'] ?? '', key: args['tls-key'] ?? '' } }),
             ...(args['influx-url'] !== undefined && {
               influx: { url: args['influx-url'], token: args['influx-token'] ?? '', org: args['influx-org'] ?? '', bucket: args['influx-bucket'] ?? '' },

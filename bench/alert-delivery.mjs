@@ -1,0 +1,74 @@
+// Alert delivery latency: the time from `notifier.enqueue()` (the notification stored in
+// MW_ALERTS) to the first delivery attempt reaching a local webhook receiver, one notification at
+// a time (below the storm threshold), on a host with its own test nats-server. Target: under 1 s.
+//
+//   node --no-node-snapshot bench/alert-delivery.mjs [--n 50]
+//
+// Needs host/dist (npx tsc -b).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHost } from '../host/dist/host.js';
+import { generateToken } from '../host/dist/domain/tokens.js';
+import { ModelwatchClient } from '../host/dist/client/client.js';
+import { startNatsServer } from '../host/dist/nats/server.js';
+import { createLogger } from '../host/dist/logger.js';
+import { sampleNotification } from '../host/dist/alerts/notify/index.js';
+
+const i = process.argv.indexOf('--n');
+const N = i > 0 ? Number(process.argv[i + 1]) : 50;
+
+const arrived = new Map();
+const server = createServer((req, res) => {
+  const key = req.headers['idempotency-key'];
+  if (!arrived.has(key)) arrived.set(key, performance.now());
+  req.resume();
+  req.on('end', () => res.writeHead(200).end());
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const url = `http://127.0.0.1:${server.address().port}/hook`;
+
+const dir = mkdtempSync(join(tmpdir(), 'mw-bench-alerts-'));
+const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+const TOKEN = generateToken();
+const host = createHost(
+  {
+    adminToken: TOKEN,
+    natsUrl: nats.url,
+    dataDir: join(dir, 'host'),
+    httpPort: 0,
+    runners: 0,
+    components: ['api', 'controller'],
+    alertAllowedHosts: ['127.0.0.1'],
+    // one notification at a time never reaches the storm threshold
+    alertDelivery: { groupThreshold: 1000 },
+    logLevel: 'error',
+  },
+  createLogger('error'),
+);
+await host.start();
+try {
+  await new ModelwatchClient({ url: host.apiUrl, token: TOKEN }).createAlertChannel({ name: 'bench', type: 'webhook', url });
+  const enqueueMs = [];
+  const firstAttemptMs = [];
+  for (let k = 0; k < N; k++) {
+    const n = sampleNotification({ key: `bench-${k}`, channels: ['bench'] });
+    const t0 = performance.now();
+    await host.notifier.enqueue(n);
+    enqueueMs.push(performance.now() - t0);
+    while (!arrived.has(n.key)) await new Promise((r) => setTimeout(r, 1));
+    firstAttemptMs.push(arrived.get(n.key) - t0);
+  }
+  const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+  console.log(`notifications: ${N}, one at a time, webhook on 127.0.0.1`);
+  console.log(`enqueue (stored in MW_ALERTS): median ${q(enqueueMs, 0.5).toFixed(2)} ms, p95 ${q(enqueueMs, 0.95).toFixed(2)} ms`);
+  console.log(
+    `enqueue -> first delivery attempt: median ${q(firstAttemptMs, 0.5).toFixed(2)} ms, p95 ${q(firstAttemptMs, 0.95).toFixed(2)} ms, max ${Math.max(...firstAttemptMs).toFixed(2)} ms (target < 1000 ms)`,
+  );
+} finally {
+  await host.stop();
+  await nats.stop();
+  server.close();
+  rmSync(dir, { recursive: true, force: true });
+}

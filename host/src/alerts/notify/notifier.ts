@@ -1,0 +1,503 @@
+/**
+ * The notifier: takes alert notifications (`enqueue`, stored in MW_ALERTS before anything is
+ * sent), routes each to its channels (one delivery message per channel, message id
+ * `<key>|<channel>`), and delivers each channel's messages from its own durable consumer, so a
+ * receiver that is down delays no other. Failed attempts are retried with exponential backoff and
+ * jitter (a delayed `nak`) up to the attempt limit; a storm on one channel is grouped into digests.
+ * Every attempt is recorded in MW_ALERT_ATTEMPTS.
+ */
+import { randomUUID } from 'node:crypto';
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Consumers, Streams, Subjects } from '@modelwatch/protocol';
+import type { ResolvedAlertDeliveryOptions } from '../../config/options.js';
+import { ModelwatchError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { jsonCodec } from '../../nats/codec.js';
+import { isNotFound } from '../../nats/errors.js';
+import { ALERT_SEVERITIES, type AlertNotification, type AlertSeverity, type Notifier } from '../contract.js';
+import { channelUrls, DEFAULT_KINDS, hasEnvRef, redactChannel, routeMatches, validateChannel, type ChannelInfo, type ChannelSpec } from './channels.js';
+import { destinationRefusal } from './destinations.js';
+import { digestKey, type Outgoing } from './messages.js';
+import { attemptDelivery, type AttemptResult } from './send.js';
+
+/** One delivery attempt as recorded (`modelwatch alert history`, `GET /api/v1/alerts/history`). */
+export interface DeliveryAttempt {
+  /** When the attempt ended (ms since the epoch). */
+  at: number;
+  channel: string;
+  /** The idempotency key sent: the notification's, or a digest's `digest-...`. */
+  key: string;
+  /** A digest's notifications' keys. */
+  keys?: string[];
+  kind?: string;
+  alertId?: string;
+  /** 1 for the first attempt. */
+  attempt: number;
+  ok: boolean;
+  status?: number;
+  error?: string;
+  /** The attempt was the last: the delivery is given up. */
+  gaveUp?: boolean;
+  /** How many notifications the message carried (a digest: more than 1). */
+  notifications: number;
+  /** A channel test (`alert channel test`), not a delivery of the outbox. */
+  test?: boolean;
+}
+
+export interface HistoryQuery {
+  channel?: string;
+  key?: string;
+  /** The newest this many. @default 100 */
+  limit?: number;
+}
+
+export interface NotifierOptions {
+  publicUrl: string | undefined;
+  allowedHosts: readonly string[] | undefined;
+  delivery: ResolvedAlertDeliveryOptions;
+}
+
+export interface NotifierDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  /** KV `mw_alert_channels`. */
+  channelsKv: KV;
+  logger: Logger;
+  options: NotifierOptions;
+  /** Channels declared in the `--alerts FILE` (read-only through the API). */
+  fileChannels?: readonly ChannelSpec[];
+  env?: NodeJS.ProcessEnv;
+  /** Route and deliver (the process that runs the controller); false: channels and `enqueue` only. @default true */
+  deliver?: boolean;
+}
+
+/** The notifier as the host, the API and the evaluator see it. */
+export interface AlertNotifier extends Notifier {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  listChannels(): ChannelInfo[];
+  getChannel(name: string): ChannelInfo;
+  /** Create or replace (`replace`) a channel made through the API (admin); refused for a file's channel. */
+  putChannel(input: unknown, opts?: { replace?: boolean }): Promise<ChannelInfo>;
+  deleteChannel(name: string): Promise<void>;
+  /** Send a sample notification to the channel now (not through the outbox) and record the attempt. */
+  testChannel(name: string): Promise<AttemptResult>;
+  history(q?: HistoryQuery): Promise<DeliveryAttempt[]>;
+}
+
+interface Delivery {
+  channel: string;
+  notification: AlertNotification;
+}
+
+const UNROUTED = '_unrouted';
+const ns = (ms: number) => Math.round(ms * 1e6);
+export const deliveryConsumer = (channel: string) => `alert-deliver-${channel}`;
+
+/** A sample notification for tests of channels (`alert channel test`, `POST /api/v1/alerts/notifications/test`). */
+export function sampleNotification(
+  o: { key?: string; severity?: AlertSeverity; channels?: string[]; endpoint?: string; labels?: Record<string, string> } = {},
+): AlertNotification {
+  const now = Date.now();
+  const start = now - (now % 60_000) - 60_000;
+  const endpoint = o.endpoint ?? 'sample-endpoint';
+  return {
+    key: o.key ?? `test-${randomUUID()}`,
+    kind: 'firing',
+    channels: o.channels ?? [],
+    at: now,
+    alert: {
+      id: `test|${endpoint}|sample-app|sample_result`,
+      rule: 'sample-rule',
+      severity: o.severity ?? 'high',
+      state: 'firing',
+      endpoint,
+      app: 'sample-app',
+      result: 'sample_result',
+      summary: `a test notification from modelwatch: sample_result on ${endpoint} (0.71 >= 0.5)`,
+      value: 0.71,
+      threshold: 0.5,
+      status: 2,
+      windows: [start],
+      windowStart: start,
+      windowEnd: start + 60_000,
+      labels: o.labels ?? {},
+      startsAt: now,
+    },
+  };
+}
+
+/** Create the notifier; `start()` loads the channels and starts routing and delivering. */
+export function createNotifier(deps: NotifierDeps): AlertNotifier {
+  return new NotifierImpl(deps);
+}
+
+class ChannelWorker {
+  private messages: ConsumerMessages | undefined;
+  private loop: Promise<void> | undefined;
+  private windowStart = 0;
+  private windowCount = 0;
+  private buffer: JsMsg[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private inFlight = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(
+    readonly name: string,
+    private readonly n: NotifierImpl,
+  ) {}
+
+  async start(): Promise<void> {
+    const d = this.n.deps;
+    const o = d.options.delivery;
+    const cfg = {
+      durable_name: deliveryConsumer(this.name),
+      filter_subject: Subjects.alertDeliver(this.name),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      // a message waits at most a group interval in a digest's buffer, then one attempt's timeout
+      ack_wait: ns(Math.max(o.groupIntervalMs, o.timeoutMs) + o.timeoutMs + 5000),
+      max_ack_pending: 10_000,
+      // crashed attempts count as deliveries too: room above the attempts we make
+      max_deliver: o.maxAttempts * 2 + 5,
+    };
+    try {
+      await d.jsm.consumers.info(Streams.alerts, cfg.durable_name);
+      const { durable_name, deliver_policy: _d, ...mutable } = cfg;
+      await d.jsm.consumers.update(Streams.alerts, durable_name, mutable);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await d.jsm.consumers.add(Streams.alerts, cfg);
+    }
+    const consumer = await d.js.consumers.get(Streams.alerts, cfg.durable_name);
+    this.messages = await consumer.consume({ max_messages: 1000 });
+    const messages = this.messages;
+    this.loop = (async () => {
+      for await (const m of messages) {
+        if (this.stopped) break;
+        await this.take(m).catch((err: unknown) => this.n.log.error({ err, channel: this.name }, 'alert delivery failed'));
+      }
+    })();
+  }
+
+  private async take(m: JsMsg): Promise<void> {
+    const o = this.n.deps.options.delivery;
+    const now = Date.now();
+    if (now - this.windowStart >= o.groupIntervalMs) {
+      this.windowStart = now;
+      this.windowCount = 0;
+    }
+    this.windowCount++;
+    if (this.windowCount <= o.groupThreshold && this.buffer.length === 0) return this.track(this.deliver([m]));
+    // a storm: held until the interval ends, then sent as one digest
+    this.buffer.push(m);
+    this.flushTimer ??= setTimeout(() => this.flush(), Math.max(0, this.windowStart + o.groupIntervalMs - now));
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    const msgs = this.buffer;
+    this.buffer = [];
+    if (msgs.length) void this.track(this.deliver(msgs));
+  }
+
+  private async track(p: Promise<void>): Promise<void> {
+    this.inFlight.add(p);
+    try {
+      await p;
+    } finally {
+      this.inFlight.delete(p);
+    }
+  }
+
+  private async deliver(msgs: JsMsg[]): Promise<void> {
+    const n = this.n;
+    const o = n.deps.options.delivery;
+    const spec = n.channelSpec(this.name);
+    const items = msgs.map((m) => m.json<Delivery>().notification);
+    const attempt = Math.max(...msgs.map((m) => m.info.deliveryCount));
+    const out: Outgoing = items.length === 1 ? { key: items[0]!.key, notifications: items } : { key: digestKey(items.map((i) => i.key)), notifications: items };
+    if (!spec) {
+      for (const m of msgs) m.term('channel deleted');
+      await n.record({ channel: this.name, out, attempt, result: { ok: false, error: 'the channel was deleted' }, gaveUp: true });
+      return;
+    }
+    for (const m of msgs) m.working();
+    const result = await attemptDelivery(spec, out, {
+      nc: n.deps.nc,
+      publicUrl: n.deps.options.publicUrl,
+      allowedHosts: n.deps.options.allowedHosts,
+      timeoutMs: o.timeoutMs,
+      attempt,
+      ...(n.deps.env && { env: n.deps.env }),
+    });
+    const gaveUp = !result.ok && attempt >= o.maxAttempts;
+    await n.record({ channel: this.name, out, attempt, result, gaveUp });
+    if (result.ok) for (const m of msgs) m.ack();
+    else if (gaveUp) for (const m of msgs) m.term(`given up after ${attempt} attempts`);
+    else {
+      const delay = backoffMs(attempt, o.backoffMs, o.backoffMaxMs);
+      for (const m of msgs) m.nak(delay);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.buffer = []; // not acked: delivered again after the ack wait
+    await this.messages?.close();
+    await this.loop?.catch(() => undefined);
+    await Promise.allSettled([...this.inFlight]);
+  }
+}
+
+/** The delay before attempt `attempt + 1`: `base x 2^(attempt-1)`, at most `max`, with full jitter over its upper half. */
+export function backoffMs(attempt: number, base: number, max: number): number {
+  const d = Math.min(max, base * 2 ** Math.min(30, attempt - 1));
+  return Math.round(d / 2 + Math.random() * (d / 2));
+}
+
+class NotifierImpl implements AlertNotifier {
+  readonly log: Logger;
+  private apiChannels = new Map<string, ChannelSpec>();
+  private readonly fileChannels = new Map<string, ChannelSpec>();
+  private readonly workers = new Map<string, ChannelWorker>();
+  private router: ConsumerMessages | undefined;
+  private routerLoop: Promise<void> | undefined;
+  private watchStop: (() => void) | undefined;
+  private running = false;
+
+  constructor(readonly deps: NotifierDeps) {
+    this.log = deps.logger.child({ component: 'notifier' });
+    for (const c of deps.fileChannels ?? []) this.fileChannels.set(c.name, validateChannel(c));
+  }
+
+  channelSpec(name: string): ChannelSpec | undefined {
+    return this.fileChannels.get(name) ?? this.apiChannels.get(name);
+  }
+
+  async start(): Promise<void> {
+    const kv = this.deps.channelsKv;
+    for await (const k of await kv.keys()) {
+      const e = await kv.get(k);
+      if (e && e.operation === 'PUT') this.apiChannels.set(k, e.json<ChannelSpec>());
+    }
+    this.running = this.deps.deliver ?? true;
+    for (const name of new Set([...this.fileChannels.keys(), ...this.apiChannels.keys()])) await this.ensureWorker(name);
+    // channels changed by another process (or this one): kept in step
+    const watch = await kv.watch({ include: 'updates' as never });
+    this.watchStop = () => watch.stop();
+    void (async () => {
+      for await (const e of watch) {
+        if (e.operation === 'PUT') {
+          this.apiChannels.set(e.key, e.json<ChannelSpec>());
+          await this.ensureWorker(e.key).catch((err: unknown) => this.log.error({ err, channel: e.key }, 'channel consumer failed'));
+        } else {
+          this.apiChannels.delete(e.key);
+          if (!this.fileChannels.has(e.key)) await this.dropWorker(e.key).catch(() => undefined);
+        }
+      }
+    })();
+    if (!this.running) return;
+    const consumer = await this.deps.js.consumers.get(Streams.alerts, Consumers.alertRouter);
+    this.router = await consumer.consume({ max_messages: 1000 });
+    const router = this.router;
+    this.routerLoop = (async () => {
+      for await (const m of router) {
+        try {
+          await this.route(m);
+        } catch (err) {
+          this.log.error({ err }, 'routing an alert notification failed');
+          m.nak(1000);
+        }
+      }
+    })();
+    this.log.info({ channels: this.apiChannels.size + this.fileChannels.size }, 'notifier running');
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.watchStop?.();
+    await this.router?.close();
+    await this.routerLoop?.catch(() => undefined);
+    await Promise.all([...this.workers.values()].map((w) => w.stop()));
+    this.workers.clear();
+  }
+
+  private async ensureWorker(name: string): Promise<void> {
+    if (!this.running || this.workers.has(name)) return;
+    const w = new ChannelWorker(name, this);
+    this.workers.set(name, w);
+    await w.start();
+  }
+
+  private async dropWorker(name: string): Promise<void> {
+    const w = this.workers.get(name);
+    this.workers.delete(name);
+    await w?.stop();
+    await this.deps.jsm.consumers.delete(Streams.alerts, deliveryConsumer(name)).catch(() => undefined);
+    // a channel made again under this name starts empty
+    await this.deps.jsm.streams.purge(Streams.alerts, { filter: Subjects.alertDeliver(name) }).catch(() => undefined);
+  }
+
+  /** The channels a notification goes to: those it names, and those whose route takes it; each only for the kinds it wants. */
+  targets(n: AlertNotification): { targets: string[]; unknown: string[] } {
+    const names = new Set<string>();
+    const unknown: string[] = [];
+    for (const c of n.channels) (this.channelSpec(c) ? names : unknown.includes(c) ? new Set() : (unknown.push(c), new Set())).add(c);
+    for (const c of [...this.fileChannels.values(), ...this.apiChannels.values()]) {
+      if (c.route && routeMatches(c.route, n.alert.severity, n.alert.labels)) names.add(c.name);
+    }
+    const targets = [...names].filter((c) => (this.channelSpec(c)!.kinds ?? DEFAULT_KINDS).includes(n.kind));
+    return { targets, unknown };
+  }
+
+  private async route(m: JsMsg): Promise<void> {
+    const n = m.json<AlertNotification>();
+    const { targets, unknown } = this.targets(n);
+    for (const t of targets) {
+      await this.deps.js.publish(Subjects.alertDeliver(t), jsonCodec.encode({ channel: t, notification: n } satisfies Delivery), { msgID: `${n.key}|${t}` });
+      // a worker for a channel made by another process that this one has not seen start yet
+      await this.ensureWorker(t);
+    }
+    const out: Outgoing = { key: n.key, notifications: [n] };
+    for (const c of unknown) await this.record({ channel: UNROUTED, out, attempt: 0, result: { ok: false, error: `no channel named '${c}'` }, gaveUp: true });
+    if (!targets.length && !unknown.length)
+      await this.record({ channel: UNROUTED, out, attempt: 0, result: { ok: false, error: 'no channel takes this notification' }, gaveUp: true });
+    m.ack();
+  }
+
+  async record(r: { channel: string; out: Outgoing; attempt: number; result: AttemptResult; gaveUp: boolean; test?: boolean }): Promise<void> {
+    const one = r.out.notifications.length === 1 ? r.out.notifications[0] : undefined;
+    const entry: DeliveryAttempt = {
+      at: Date.now(),
+      channel: r.channel,
+      key: r.out.key,
+      ...(one ? { kind: one.kind, alertId: one.alert.id } : { keys: r.out.notifications.map((n) => n.key) }),
+      attempt: r.attempt,
+      ok: r.result.ok,
+      ...(r.result.status !== undefined && { status: r.result.status }),
+      ...(r.result.error !== undefined && { error: r.result.error }),
+      ...(r.gaveUp && { gaveUp: true }),
+      notifications: r.out.notifications.length,
+      ...(r.test && { test: true }),
+    };
+    try {
+      await this.deps.js.publish(Subjects.alertAttempts(r.channel), jsonCodec.encode(entry));
+    } catch (err) {
+      this.log.warn({ err, channel: r.channel }, 'recording a delivery attempt failed');
+    }
+    const level = entry.ok ? 'debug' : 'warn';
+    this.log[level]({ channel: r.channel, key: entry.key, attempt: entry.attempt, status: entry.status, error: entry.error }, 'alert delivery attempt');
+  }
+
+  async enqueue(n: AlertNotification): Promise<void> {
+    if (!n || typeof n.key !== 'string' || !n.key || !n.alert || typeof n.alert.id !== 'string') {
+      throw new ModelwatchError('INVALID_ARGUMENT', 'a notification needs a key and an alert with an id');
+    }
+    if (!ALERT_SEVERITIES.includes(n.alert.severity))
+      throw new ModelwatchError('INVALID_ARGUMENT', `notification ${n.key}: unknown severity '${n.alert.severity}'`);
+    await this.deps.js.publish(Subjects.alertNotify, jsonCodec.encode(n), { msgID: n.key });
+  }
+
+  listChannels(): ChannelInfo[] {
+    const all: ChannelInfo[] = [
+      ...[...this.fileChannels.values()].map((c) => ({ ...redactChannel(c), source: 'file' as const })),
+      ...[...this.apiChannels.values()].filter((c) => !this.fileChannels.has(c.name)).map((c) => ({ ...redactChannel(c), source: 'api' as const })),
+    ];
+    return all.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  getChannel(name: string): ChannelInfo {
+    const c = this.channelSpec(name);
+    if (!c) throw new ModelwatchError('NOT_FOUND', `no alert channel named '${name}'`);
+    return { ...redactChannel(c), source: this.fileChannels.has(name) ? 'file' : 'api' };
+  }
+
+  async putChannel(input: unknown, opts: { replace?: boolean } = {}): Promise<ChannelInfo> {
+    const c = validateChannel(input);
+    if (this.fileChannels.has(c.name)) throw new ModelwatchError('CONFLICT', `alert channel '${c.name}' is declared in the alerts file: change it there`);
+    for (const [field, url] of channelUrls(c)) {
+      if (hasEnvRef(url)) continue;
+      const refusal = await destinationRefusal(new URL(url).hostname, this.deps.options.allowedHosts, false);
+      if (refusal) throw new ModelwatchError('INVALID_ARGUMENT', `channel '${c.name}': ${field}: ${refusal}`);
+    }
+    if (c.type === 'email' && !hasEnvRef(c.smtp.host)) {
+      const refusal = await destinationRefusal(c.smtp.host, this.deps.options.allowedHosts, false);
+      if (refusal) throw new ModelwatchError('INVALID_ARGUMENT', `channel '${c.name}': smtp.host: ${refusal}`);
+    }
+    const kv = this.deps.channelsKv;
+    if (opts.replace) await kv.put(c.name, JSON.stringify(c));
+    else {
+      try {
+        await kv.create(c.name, JSON.stringify(c));
+      } catch {
+        throw new ModelwatchError('CONFLICT', `alert channel '${c.name}' exists: delete it first, or replace it (PUT)`);
+      }
+    }
+    this.apiChannels.set(c.name, c);
+    await this.ensureWorker(c.name);
+    return { ...redactChannel(c), source: 'api' };
+  }
+
+  async deleteChannel(name: string): Promise<void> {
+    if (this.fileChannels.has(name)) throw new ModelwatchError('CONFLICT', `alert channel '${name}' is declared in the alerts file: remove it there`);
+    if (!this.apiChannels.has(name)) {
+      const e = await this.deps.channelsKv.get(name);
+      if (!e || e.operation !== 'PUT') throw new ModelwatchError('NOT_FOUND', `no alert channel named '${name}'`);
+    }
+    await this.deps.channelsKv.delete(name);
+    this.apiChannels.delete(name);
+    await this.dropWorker(name);
+  }
+
+  async testChannel(name: string): Promise<AttemptResult> {
+    const spec = this.channelSpec(name);
+    if (!spec) throw new ModelwatchError('NOT_FOUND', `no alert channel named '${name}'`);
+    const n = sampleNotification({ channels: [name] });
+    const out: Outgoing = { key: n.key, notifications: [n] };
+    const result = await attemptDelivery(spec, out, {
+      nc: this.deps.nc,
+      publicUrl: this.deps.options.publicUrl,
+      allowedHosts: this.deps.options.allowedHosts,
+      timeoutMs: this.deps.options.delivery.timeoutMs,
+      attempt: 1,
+      ...(this.deps.env && { env: this.deps.env }),
+    });
+    await this.record({ channel: name, out, attempt: 1, result, gaveUp: false, test: true });
+    return result;
+  }
+
+  async history(q: HistoryQuery = {}): Promise<DeliveryAttempt[]> {
+    const limit = q.limit ?? 100;
+    const { js, jsm } = this.deps;
+    const info = await jsm.streams.info(Streams.alertAttempts);
+    if (info.state.messages === 0) return [];
+    // the newest entries, scanning back at most 100,000 (the stream's bound)
+    const span = q.channel === undefined && q.key === undefined ? limit : 100_000;
+    const consumer = await js.consumers.get(Streams.alertAttempts, {
+      ...(q.channel !== undefined && { filter_subjects: Subjects.alertAttempts(q.channel) }),
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(info.state.first_seq, info.state.last_seq - span + 1),
+    });
+    const out: DeliveryAttempt[] = [];
+    let pending = (await consumer.info()).num_pending;
+    while (pending > 0) {
+      const batch = await consumer.fetch({ max_messages: Math.min(1000, pending), expires: 5000 });
+      let got = 0;
+      for await (const m of batch) {
+        got++;
+        const e = m.json<DeliveryAttempt>();
+        if (q.key === undefined || e.key === q.key || e.keys?.includes(q.key)) out.push(e);
+        if (got >= Math.min(1000, pending)) break;
+      }
+      if (got === 0) break;
+      pending -= got;
+    }
+    return out.slice(-limit);
+  }
+}
