@@ -6,6 +6,9 @@ import type { KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { Subjects, type BatchRecord, type EndpointRecord, type MonitoringSettings, type PluginRecord } from '@modelwatch/protocol';
+import { logNotifier, startAlertEvaluator } from './alerts/evaluator.js';
+import { loadRuleFile } from './alerts/rules.js';
+import { AlertRuleStore, AlertStore, openAlertBuckets, SilenceStore } from './alerts/store.js';
 import { runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
 import { ModelwatchClient } from './client/client.js';
@@ -128,6 +131,8 @@ class HostImpl implements Host {
     const o = this.options;
     const c = o.components;
     await mkdir(o.dataDir, { recursive: true });
+    // a malformed rule file refuses the start before anything runs (the line and the reason)
+    const fileRules = o.alertsFile !== undefined ? await loadRuleFile(o.alertsFile) : [];
     // runners connect as the runner role of the owned server, or with the external cluster's files
     let runnerSecurity: NatsSecurity;
     if (o.natsUrl) {
@@ -170,6 +175,11 @@ class HostImpl implements Host {
       plugins.stop();
       settings.stop();
     });
+
+    // alerting: the rules of --alerts FILE and those of KV
+    const alertBuckets = await openAlertBuckets(nc);
+    const alertRules = new AlertRuleStore(alertBuckets.rules, fileRules);
+    const notifier = o.alertNotifier ?? logNotifier(this.logger);
 
     let writer: Writer | undefined;
     if (c.has('writer')) {
@@ -268,6 +278,21 @@ class HostImpl implements Host {
       this.stopFns.push(() => batchRecords.stop());
       controller.start();
       this.stopFns.push(() => controller.stop());
+      // the one alert evaluator runs beside the controller (with several hosts: the holder of
+      // the controller's lease starts it, and stops it when it loses the lease)
+      const evaluator = startAlertEvaluator({
+        js,
+        buckets: alertBuckets,
+        rules: alertRules,
+        notifier,
+        endpoints,
+        plugins,
+        logger: this.logger,
+        bindingKey,
+        clock: o.clock,
+      });
+      await evaluator.start();
+      this.stopFns.push(() => evaluator.stop());
     }
     if (c.has('api')) {
       const supervisor = this.supervisor;
@@ -297,6 +322,7 @@ class HostImpl implements Host {
         metrics,
         web: { ...o.web, listenHost: o.httpHost },
         bindingKey,
+        alerts: { rules: alertRules, alerts: new AlertStore(alertBuckets.alerts), silences: new SilenceStore(alertBuckets.silences), notifier },
       });
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
       // on `::` (every address) Fastify names `[::]`: the host's own requests name an allowed host

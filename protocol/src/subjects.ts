@@ -96,6 +96,14 @@ export const Buckets = {
   tokens: 'mw_tokens',
   /** The host's secrets, readable by host roles only: key `output-binding`, the key of the output binding (`TaskMessage.binding`). */
   secrets: 'mw_secrets',
+  /** Alert rules made through the API, by rule name (rules of `--alerts FILE` are not stored: the file is their source). */
+  alertRules: 'mw_alert_rules',
+  /** Alerts by id: active, acknowledged and resolved (the history), with the windows that caused them. */
+  alerts: 'mw_alerts',
+  /** The alert evaluator's state per series (rule, endpoint, app, result), by its hash: breaches of the last windows, the open alert. */
+  alertSeries: 'mw_alert_series',
+  /** Silences by id: a rule or an endpoint muted until a time. */
+  alertSilences: 'mw_alert_silences',
 } as const;
 
 /** The key of the output binding's key in the `mw_secrets` bucket. */
@@ -122,4 +130,6 @@ export const Consumers = {
   writer: 'writer',
   serving: 'serving-aggregator',
   writerServing: 'writer-serving',
+  /** The alert evaluator's durable consumer on `MW_OUTPUTS` (acked once the alert states are stored). */
+  alerts: 'alert-evaluator',
 } as const;

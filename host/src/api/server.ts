@@ -39,6 +39,7 @@ import { registerAuth, type AuthOptions } from './auth.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { LatestQuerySchema, ResultsQuerySchema, SetMonitoringBodySchema, validator } from './schemas.js';
 import { registerPluginRoutes, type LimitCeilings } from './plugins.js';
+import { alertRoutes, type AlertRoutesDeps } from './routes/alerts.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
@@ -73,6 +74,8 @@ export interface ApiDeps {
   metrics?: HostMetrics;
   /** Allowed hosts, CORS, rate limits, HTTPS. @default DEFAULT_WEB_GUARD (loopback, CORS off, HTTP) */
   web?: WebGuardOptions;
+  /** Alert rules, alerts and silences (`/api/v1/alerts`); without them those routes are absent. */
+  alerts?: AlertRoutesDeps;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -258,6 +261,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(deadLetterRoutes, { js, jsm: deps.jsm });
   await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });
   await app.register(artifactRoutes, { artifacts: buckets.artifacts });
+  if (deps.alerts) alertRoutes(app, deps.alerts);
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', { bodyLimit: BodyLimits.labels }, async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);
