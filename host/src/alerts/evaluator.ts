@@ -139,30 +139,38 @@ export class RuleSet {
             rule.condition === 'status'
               ? `${STATUS_NAMES[r.status] ?? r.status} (${r.value})`
               : `${r.value} ${rule.condition === 'above' ? '>' : '<'} ${rule.threshold}`;
-          move(seriesKey(name, out.endpointName, out.app, r.name), { ...o0, breach, value: r.value, status: r.status }, {
-            ...base,
-            rule: name,
-            severity: rule.severity,
-            app: out.app,
-            result: r.name,
-            summary: `${name}: ${out.endpointName}/${out.app}/${r.name} ${what}`,
-            value: r.value,
-            ...(threshold !== undefined && { threshold }),
-            status: r.status,
-            labels,
-          });
+          move(
+            seriesKey(name, out.endpointName, out.app, r.name),
+            { ...o0, breach, value: r.value, status: r.status },
+            {
+              ...base,
+              rule: name,
+              severity: rule.severity,
+              app: out.app,
+              result: r.name,
+              summary: `${name}: ${out.endpointName}/${out.app}/${r.name} ${what}`,
+              value: r.value,
+              ...(threshold !== undefined && { threshold }),
+              status: r.status,
+              labels,
+            },
+          );
         }
       } else if (rule.condition === 'window_failed') {
         if (!rule.matchesApp(out.app)) continue;
         const breach = out.outcome === 'error';
-        move(seriesKey(name, out.endpointName, out.app), { ...o0, breach }, {
-          ...base,
-          rule: name,
-          severity: rule.severity,
-          app: out.app,
-          summary: `${name}: ${out.endpointName}/${out.app} window failed${out.error ? `: ${out.error.code} ${out.error.message}` : ''}`,
-          labels,
-        });
+        move(
+          seriesKey(name, out.endpointName, out.app),
+          { ...o0, breach },
+          {
+            ...base,
+            rule: name,
+            severity: rule.severity,
+            app: out.app,
+            summary: `${name}: ${out.endpointName}/${out.app} window failed${out.error ? `: ${out.error.code} ${out.error.message}` : ''}`,
+            labels,
+          },
+        );
       } else if (rule.condition === 'no_data') {
         const key = seriesKey(name, out.endpointName);
         const s = series(key);
@@ -170,13 +178,17 @@ export class RuleSet {
         // the first window seen starts the count
         s.lastDataEnd ??= out.windowStart;
         const gap = out.windowEnd - s.lastDataEnd;
-        move(key, { ...o0, breach: gap >= rule.threshold }, {
-          ...base,
-          rule: name,
-          severity: rule.severity,
-          summary: `${name}: no events for ${out.endpointName} for ${Math.round(gap / 1000)} s`,
-          labels,
-        });
+        move(
+          key,
+          { ...o0, breach: gap >= rule.threshold },
+          {
+            ...base,
+            rule: name,
+            severity: rule.severity,
+            summary: `${name}: no events for ${out.endpointName} for ${Math.round(gap / 1000)} s`,
+            labels,
+          },
+        );
       }
     }
     return changes;
@@ -300,7 +312,10 @@ class Evaluator implements AlertEvaluator {
       await this.apply(out);
       m.ack();
     } catch (err) {
-      this.log.error({ err, endpoint: out.endpointName, app: out.app, windowStart: out.windowStart }, 'could not evaluate the alert rules; the window will be evaluated again');
+      this.log.error(
+        { err, endpoint: out.endpointName, app: out.app, windowStart: out.windowStart },
+        'could not evaluate the alert rules; the window will be evaluated again',
+      );
       // the series moved in memory: forget them so the redelivery starts from what is stored
       this.series = await this.seriesStore.load().catch(() => this.series);
       m.nak(retryDelayMs(m.info.deliveryCount));
@@ -370,37 +385,39 @@ class Evaluator implements AlertEvaluator {
     const rules = this.ruleSet.rules.filter((r) => r.condition === 'plugin_quarantined' && r.matchesApp(name));
     if (rules.length === 0) return;
     const quarantined = rec?.status === 'quarantined';
-    this.quarantineChain = this.quarantineChain.then(async () => {
-      for (const rule of rules) {
-        const key = seriesKey(rule.rule.name, `plugin:${name}`);
-        const s = this.seriesOf(key);
-        const now = this.clock.now();
-        if (quarantined && s.alertId === undefined && !this.ruleSet.silenced(rule.rule.name, undefined, now)) {
-          const id = alertId(key, now);
-          const alert: Alert = {
-            id,
-            rule: rule.rule.name,
-            severity: rule.severity,
-            state: 'firing',
-            app: name,
-            summary: `${rule.rule.name}: plugin ${name} is quarantined${rec?.statusReason ? `: ${rec.statusReason}` : ''}`,
-            windows: [],
-            labels: { ...rule.rule.labels },
-            startsAt: now,
-          };
-          await this.notify('firing', alert, rule, now);
-          this.open.set(id, await this.alerts.open(alert));
-          s.alertId = id;
-          await this.seriesStore.save(new Map([[key, s]]));
-        } else if (!quarantined && s.alertId !== undefined && rule.autoResolve > 0) {
-          const { alert, changed } = await this.alerts.resolve(s.alertId, now);
-          if (changed) await this.notify('resolved', alert, rule, now);
-          this.open.delete(s.alertId);
-          s.alertId = undefined;
-          await this.seriesStore.save(new Map([[key, s]]));
+    this.quarantineChain = this.quarantineChain
+      .then(async () => {
+        for (const rule of rules) {
+          const key = seriesKey(rule.rule.name, `plugin:${name}`);
+          const s = this.seriesOf(key);
+          const now = this.clock.now();
+          if (quarantined && s.alertId === undefined && !this.ruleSet.silenced(rule.rule.name, undefined, now)) {
+            const id = alertId(key, now);
+            const alert: Alert = {
+              id,
+              rule: rule.rule.name,
+              severity: rule.severity,
+              state: 'firing',
+              app: name,
+              summary: `${rule.rule.name}: plugin ${name} is quarantined${rec?.statusReason ? `: ${rec.statusReason}` : ''}`,
+              windows: [],
+              labels: { ...rule.rule.labels },
+              startsAt: now,
+            };
+            await this.notify('firing', alert, rule, now);
+            this.open.set(id, await this.alerts.open(alert));
+            s.alertId = id;
+            await this.seriesStore.save(new Map([[key, s]]));
+          } else if (!quarantined && s.alertId !== undefined && rule.autoResolve > 0) {
+            const { alert, changed } = await this.alerts.resolve(s.alertId, now);
+            if (changed) await this.notify('resolved', alert, rule, now);
+            this.open.delete(s.alertId);
+            s.alertId = undefined;
+            await this.seriesStore.save(new Map([[key, s]]));
+          }
         }
-      }
-    }).catch((err: unknown) => this.log.error({ err, plugin: name }, 'could not evaluate a quarantine'));
+      })
+      .catch((err: unknown) => this.log.error({ err, plugin: name }, 'could not evaluate a quarantine'));
   }
 }
 

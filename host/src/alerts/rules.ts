@@ -122,7 +122,10 @@ export const AlertRuleSchema = {
         atLeast: { type: 'integer', minimum: 1, maximum: 1000 },
       },
       additionalProperties: false,
-      oneOf: [{ required: ['consecutive'], not: { anyOf: [{ required: ['last'] }, { required: ['atLeast'] }] } }, { required: ['last', 'atLeast'], not: { required: ['consecutive'] } }],
+      oneOf: [
+        { required: ['consecutive'], not: { anyOf: [{ required: ['last'] }, { required: ['atLeast'] }] } },
+        { required: ['last', 'atLeast'], not: { required: ['consecutive'] } },
+      ],
       errorMessage: { oneOf: 'for must be { consecutive: N } or { last: K, atLeast: M }', additionalProperties: 'for takes consecutive, or last and atLeast' },
     },
     reset: {
@@ -150,7 +153,11 @@ export const AlertRuleFileSchema = {
   required: ['rules'],
   properties: { rules: { type: 'array', items: AlertRuleSchema } },
   additionalProperties: false,
-  errorMessage: { type: 'a rule file must be an object { rules: [...] }', required: 'a rule file needs rules: [...]', additionalProperties: 'a rule file takes rules only' },
+  errorMessage: {
+    type: 'a rule file must be an object { rules: [...] }',
+    required: 'a rule file needs rules: [...]',
+    additionalProperties: 'a rule file takes rules only',
+  },
 } as const;
 
 const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, strict: false });
@@ -186,7 +193,13 @@ export function validateRule(value: unknown): AlertRule {
 
 /** The line (1-based) of the node at a JSON pointer in a YAML (or JSON) document. */
 function lineOf(doc: ReturnType<typeof parseDocument>, counter: LineCounter, pointer: string): number {
-  const path = pointer === '' ? [] : pointer.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const path =
+    pointer === ''
+      ? []
+      : pointer
+          .slice(1)
+          .split('/')
+          .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let node: unknown = doc.contents;
   let at = (node as YamlNode | null)?.range?.[0] ?? 0;
   for (const key of path) {
@@ -289,17 +302,13 @@ function globMatch(glob: string, name: string): boolean {
 export function compileRule(rule: AlertRuleRecord): CompiledRule {
   const w = rule.when;
   const condition: ConditionKind =
-    w.status !== undefined
-      ? 'status'
-      : w.above !== undefined
-        ? 'above'
-        : w.below !== undefined
-          ? 'below'
-          : w.event !== undefined
-            ? w.event
-            : 'no_data';
+    w.status !== undefined ? 'status' : w.above !== undefined ? 'above' : w.below !== undefined ? 'below' : w.event !== undefined ? w.event : 'no_data';
   const threshold =
-    w.status !== undefined ? (w.status === 'detected' ? 2 : 1) : (w.above ?? w.below ?? (w.noDataFor !== undefined ? parseDuration(w.noDataFor, 'when.noDataFor') : 0));
+    w.status !== undefined
+      ? w.status === 'detected'
+        ? 2
+        : 1
+      : (w.above ?? w.below ?? (w.noDataFor !== undefined ? parseDuration(w.noDataFor, 'when.noDataFor') : 0));
   const f = rule.for ?? { consecutive: 1 };
   const consecutive = 'consecutive' in f;
   const last = 'consecutive' in f ? f.consecutive : f.last;

@@ -110,7 +110,8 @@ export class AlertRuleStore {
   /** Create or replace a rule made through the API; a rule of the file is refused (CONFLICT). */
   async put(rule: unknown, createdBy?: string): Promise<{ record: AlertRuleRecord; created: boolean }> {
     const r = validateRule(rule);
-    if (this.fileRules.has(r.name)) throw new ModelwatchError('CONFLICT', `alert rule '${r.name}' is declared in the alerts file: it is read-only through the API`);
+    if (this.fileRules.has(r.name))
+      throw new ModelwatchError('CONFLICT', `alert rule '${r.name}' is declared in the alerts file: it is read-only through the API`);
     let created = false;
     const record = (await casJson<AlertRuleRecord>(this.kv, r.name, (cur) => {
       created = cur === undefined;

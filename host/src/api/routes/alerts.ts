@@ -54,14 +54,22 @@ export function alertRoutes(app: FastifyInstance, deps: AlertRoutesDeps): void {
   app.post<{ Params: { id: string } }>(AlertRoutes.ack, { schema: { params: AlertIdParamsSchema } }, async (req) => {
     const now = Date.now();
     const { alert, changed } = await alerts.acknowledge(req.params.id, req.mwToken, now);
-    if (changed) await notifier.enqueue({ key: `${alert.id}:acknowledged:1`, kind: 'acknowledged', alert, channels: (await rules.get(alert.rule))?.channels ?? [], at: now });
+    if (changed)
+      await notifier.enqueue({
+        key: `${alert.id}:acknowledged:1`,
+        kind: 'acknowledged',
+        alert,
+        channels: (await rules.get(alert.rule))?.channels ?? [],
+        at: now,
+      });
     return alert;
   });
 
   app.post<{ Params: { id: string } }>(AlertRoutes.resolve, { schema: { params: AlertIdParamsSchema } }, async (req) => {
     const now = Date.now();
     const { alert, changed } = await alerts.resolve(req.params.id, now);
-    if (changed) await notifier.enqueue({ key: `${alert.id}:resolved:1`, kind: 'resolved', alert, channels: (await rules.get(alert.rule))?.channels ?? [], at: now });
+    if (changed)
+      await notifier.enqueue({ key: `${alert.id}:resolved:1`, kind: 'resolved', alert, channels: (await rules.get(alert.rule))?.channels ?? [], at: now });
     return alert;
   });
 }
