@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -11,6 +13,7 @@ import { outputBindingKey } from '../host/src/nats/auth.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
+import { CLI } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 /**
@@ -31,6 +34,7 @@ class RecordingNotifier implements Notifier {
   }
 }
 
+const run = promisify(execFile);
 const APP = 'synthetic-drift';
 const PERIOD = 60_000;
 const T0 = Date.UTC(2026, 0, 1);
@@ -221,5 +225,41 @@ describe('alerts: rules over stored windows, one alert per (rule, endpoint, resu
     await expect(startTestHost({ natsUrl: nats.url, runners: 0, alertsFile: bad })).rejects.toThrow(
       /bad\.yaml:1: rules\.0\.when: when must give exactly one of/,
     );
+  });
+
+  it('the CLI: alert rule create|list|show|delete, alert list, ack, resolve, silence', async () => {
+    const cli = async (...args: string[]) =>
+      (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, ...args], { timeout: 60_000 })).stdout;
+    const ruleFile = join(dir.path, 'cli-rule.yaml');
+    await writeFile(ruleFile, ['name: cli-rule', 'endpoints: { names: [ep-cli] }', 'when: { above: 0.5 }', 'reset: manual', ''].join('\n'));
+    expect(await cli('alert', 'rule', 'create', '-f', ruleFile)).toBe("alert rule 'cli-rule' saved\n");
+    expect(await cli('alert', 'rule', 'create', '--file', ruleFile)).toBe("alert rule 'cli-rule' saved\n");
+    expect(await cli('alert', 'rule', 'list')).toMatch(/cli-rule.*api/);
+    expect(JSON.parse(await cli('alert', 'rule', 'show', 'cli-rule'))).toMatchObject({ name: 'cli-rule', reset: 'manual', source: 'api' });
+    await waitFor('the evaluator has cli-rule', async () => {
+      await publishOutput('ep-cli', notifier.calls.length + 1000, [{ name: 'score', value: 0.9, status: 0 }]);
+      return notifier.of('firing', 'ep-cli')[0] ?? (await new Promise((r) => setTimeout(r, 200)), undefined);
+    });
+    const active = JSON.parse(await cli('alert', 'list', '--active', '--json')) as Array<{ id: string; endpoint: string }>;
+    const id = active.find((a) => a.endpoint === 'ep-cli')!.id;
+    expect(await cli('alert', 'list')).toContain(id);
+    expect(await cli('alert', 'ack', id)).toBe(`alert ${id} acknowledged\n`);
+    expect(await cli('alert', 'resolve', id)).toBe(`alert ${id} resolved\n`);
+    expect(notifier.of('resolved', 'ep-cli')).toHaveLength(1);
+    const silenced = await cli('alert', 'silence', '--rule', 'cli-rule', '--endpoint', 'ep-*', '--for', '2h', '--comment', 'maintenance');
+    const sid = /^silence ([0-9a-f-]+):/.exec(silenced)![1]!;
+    expect(await cli('alert', 'silence', '--list')).toContain(sid);
+    expect(await cli('alert', 'silence', '--delete', sid)).toBe(`silence ${sid} ended\n`);
+    expect(await cli('alert', 'rule', 'delete', 'cli-rule')).toBe("alert rule 'cli-rule' deleted\n");
+    // the host refuses a malformed --alerts file before it starts anything
+    const bad = join(dir.path, 'cli-bad.yaml');
+    await writeFile(bad, 'rules:\n  - name: x\n    when: { status: detected }\n    for: { consecutive: 0 }\n');
+    const failed = await run(process.execPath, ['--no-node-snapshot', CLI, 'host', 'start', '--data-dir', join(dir.path, 'cli-host'), '--alerts', bad], {
+      timeout: 60_000,
+    }).then(
+      () => undefined,
+      (err: { stderr: string }) => err,
+    );
+    expect(failed?.stderr).toContain(`${bad}:4: rules.0.for.consecutive: must be >= 1`);
   });
 });

@@ -17,6 +17,7 @@ import { natsCommand } from './commands/nats.js';
 import { pluginCommand } from './commands/plugin.js';
 import { resultsCommand } from './commands/results.js';
 import { auditCommand, tokenCommand } from './commands/token.js';
+import { alertCommand } from './commands/alert.js';
 
 // each command has arguments of its own: the list only knows they all take the global ones
 type AnyCommand = CommandModule<GlobalArgs, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -35,6 +36,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   batchCommand,
   tokenCommand,
   auditCommand,
+  alertCommand,
   demoCommand,
   doctorCommand,
   natsCommand,

@@ -27,6 +27,7 @@ interface HostStartArgs extends GlobalArgs {
   'influx-bucket'?: string;
   'log-level'?: string;
   'dev-plugins'?: string[];
+  alerts?: string;
   'window-attempts'?: number;
   'quarantine-after'?: number;
   'insecure-local'?: boolean;
@@ -104,6 +105,10 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('tls-cert', { type: 'string', describe: 'certificate (PEM) to serve the API over HTTPS, with --tls-key (env MODELWATCH_TLS_CERT)' })
             .option('tls-key', { type: 'string', describe: 'private key (PEM) of --tls-cert (env MODELWATCH_TLS_KEY)' })
             .option('dev-plugins', { type: 'string', array: true, describe: 'plugin folders to rebuild and publish on every save (development)' })
+            .option('alerts', {
+              type: 'string',
+              describe: 'a file of alert rules (YAML or JSON, { rules: [...] }), checked at start, read-only through the API',
+            })
             .example('$0 host start --base-period 5s', 'windows of five seconds, local nats-server in ~/.modelwatch'),
         async (args) => {
           const host = createHost({
@@ -129,6 +134,7 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args['window-attempts'] !== undefined && { windowAttempts: args['window-attempts'] }),
             ...(args['quarantine-after'] !== undefined && { quarantineAfter: args['quarantine-after'] }),
             ...(args['dev-plugins'] !== undefined && { devPlugins: args['dev-plugins'] }),
+            ...(args.alerts !== undefined && { alertsFile: args.alerts }),
             ...(args['insecure-local'] === true && { insecureLocal: true }),
             ...(args['allowed-hosts'] !== undefined && { allowedHosts: [args['allowed-hosts']] }),
             ...(args['cors-origins'] !== undefined && { corsOrigins: [args['cors-origins']] }),
