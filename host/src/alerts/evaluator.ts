@@ -14,6 +14,7 @@
  */
 import { posix } from 'node:path';
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { KvWatchInclude, type KV } from '@nats-io/kv';
 import { Consumers, Streams, type AppOutputMessage, type EndpointRecord, type PluginRecord } from '@modelwatch/protocol';
 import { systemClock, type Clock } from '../clock.js';
 import { verifyBinding, type BindingKey } from '../domain/binding.js';
@@ -58,7 +59,8 @@ interface Change {
   series: string;
   state: SeriesState;
   transition: Transition | undefined;
-  alert: Omit<Alert, 'id' | 'state' | 'startsAt' | 'windows'>;
+  /** The alert's details, made only when a transition or an open alert needs them. */
+  alert: () => Omit<Alert, 'id' | 'state' | 'startsAt' | 'windows'>;
   o: Observation;
 }
 
@@ -70,6 +72,8 @@ export class RuleSet {
   private compiled: CompiledRule[] = [];
   private readonly byEndpoint = new Map<string, { tags: unknown; rules: CompiledRule[] }>();
   silences: Silence[] = [];
+  /** Series keys by (rule, endpoint, app, result): hashed once. */
+  private readonly keys = new Map<string, Map<string, Map<string, Map<string, string>>>>();
 
   constructor(rules: readonly CompiledRule[] = []) {
     this.set(rules);
@@ -78,6 +82,20 @@ export class RuleSet {
   set(rules: readonly CompiledRule[]): void {
     this.compiled = [...rules];
     this.byEndpoint.clear();
+    this.keys.clear();
+  }
+
+  private key(rule: string, subject: string, app = '', result = ''): string {
+    // nested maps: no string is built per lookup
+    let bySubject = this.keys.get(rule);
+    if (!bySubject) this.keys.set(rule, (bySubject = new Map()));
+    let byApp = bySubject.get(subject);
+    if (!byApp) bySubject.set(subject, (byApp = new Map()));
+    let byResult = byApp.get(app);
+    if (!byResult) byApp.set(app, (byResult = new Map()));
+    let h = byResult.get(result);
+    if (h === undefined) byResult.set(result, (h = seriesKey(rule, subject, app, result)));
+    return h;
   }
 
   get rules(): readonly CompiledRule[] {
@@ -117,7 +135,7 @@ export class RuleSet {
     const changes: Change[] = [];
     const rules = this.forEndpoint(out.endpointName, tags);
     if (rules.length === 0) return changes;
-    const base = { endpoint: out.endpointName, labels: {} as Record<string, string> };
+    const base = { endpoint: out.endpointName };
     const o0 = { windowStart: out.windowStart, windowEnd: out.windowEnd };
     for (const rule of rules) {
       const name = rule.rule.name;
@@ -128,67 +146,55 @@ export class RuleSet {
         const t = step(rule, s, o, silenced, s.alertId === undefined || isOpen(s.alertId));
         changes.push({ rule, series: key, state: s, transition: t, alert, o });
       };
-      const labels = { ...tags, ...rule.rule.labels };
+      const labels = () => ({ ...tags, ...rule.rule.labels });
       if (rule.onResults) {
         if (out.outcome !== 'ok') continue;
         for (const r of out.results) {
           if (!rule.matchesResult(out.app, r.name, r.kind)) continue;
           const breach = resultBreaches(rule, r.value, r.status);
           const threshold = rule.condition === 'status' ? undefined : rule.threshold;
-          const what =
+          const what = () =>
             rule.condition === 'status'
               ? `${STATUS_NAMES[r.status] ?? r.status} (${r.value})`
               : `${r.value} ${rule.condition === 'above' ? '>' : '<'} ${rule.threshold}`;
-          move(
-            seriesKey(name, out.endpointName, out.app, r.name),
-            { ...o0, breach, value: r.value, status: r.status },
-            {
-              ...base,
-              rule: name,
-              severity: rule.severity,
-              app: out.app,
-              result: r.name,
-              summary: `${name}: ${out.endpointName}/${out.app}/${r.name} ${what}`,
-              value: r.value,
-              ...(threshold !== undefined && { threshold }),
-              status: r.status,
-              labels,
-            },
-          );
-        }
-      } else if (rule.condition === 'window_failed') {
-        if (!rule.matchesApp(out.app)) continue;
-        const breach = out.outcome === 'error';
-        move(
-          seriesKey(name, out.endpointName, out.app),
-          { ...o0, breach },
-          {
+          move(this.key(name, out.endpointName, out.app, r.name), { ...o0, breach, value: r.value, status: r.status }, () => ({
             ...base,
             rule: name,
             severity: rule.severity,
             app: out.app,
-            summary: `${name}: ${out.endpointName}/${out.app} window failed${out.error ? `: ${out.error.code} ${out.error.message}` : ''}`,
-            labels,
-          },
-        );
+            result: r.name,
+            summary: `${name}: ${out.endpointName}/${out.app}/${r.name} ${what()}`,
+            value: r.value,
+            ...(threshold !== undefined && { threshold }),
+            status: r.status,
+            labels: labels(),
+          }));
+        }
+      } else if (rule.condition === 'window_failed') {
+        if (!rule.matchesApp(out.app)) continue;
+        const breach = out.outcome === 'error';
+        move(this.key(name, out.endpointName, out.app), { ...o0, breach }, () => ({
+          ...base,
+          rule: name,
+          severity: rule.severity,
+          app: out.app,
+          summary: `${name}: ${out.endpointName}/${out.app} window failed${out.error ? `: ${out.error.code} ${out.error.message}` : ''}`,
+          labels: labels(),
+        }));
       } else if (rule.condition === 'no_data') {
-        const key = seriesKey(name, out.endpointName);
+        const key = this.key(name, out.endpointName);
         const s = series(key);
         if (out.rows > 0) s.lastDataEnd = Math.max(s.lastDataEnd ?? 0, out.windowEnd);
         // the first window seen starts the count
         s.lastDataEnd ??= out.windowStart;
         const gap = out.windowEnd - s.lastDataEnd;
-        move(
-          key,
-          { ...o0, breach: gap >= rule.threshold },
-          {
-            ...base,
-            rule: name,
-            severity: rule.severity,
-            summary: `${name}: no events for ${out.endpointName} for ${Math.round(gap / 1000)} s`,
-            labels,
-          },
-        );
+        move(key, { ...o0, breach: gap >= rule.threshold }, () => ({
+          ...base,
+          rule: name,
+          severity: rule.severity,
+          summary: `${name}: no events for ${out.endpointName} for ${Math.round(gap / 1000)} s`,
+          labels: labels(),
+        }));
       }
     }
     return changes;
@@ -217,6 +223,7 @@ class Evaluator implements AlertEvaluator {
   private readonly stops: Array<() => void> = [];
   private quarantineChain: Promise<void> = Promise.resolve();
   evaluated = 0;
+  private stopped = false;
 
   constructor(private readonly deps: AlertEvaluatorDeps) {
     this.log = deps.logger.child({ component: 'alerts' });
@@ -231,21 +238,38 @@ class Evaluator implements AlertEvaluator {
     for (const a of await this.alerts.list({ active: true })) this.open.set(a.id, a);
     await this.reloadRules();
     await this.reloadSilences();
-    // rules and silences change through the API on any host: watch them
-    const ruleWatch = await buckets.rules.watch();
-    const silenceWatch = await buckets.silences.watch();
-    const alertWatch = await buckets.alerts.watch();
-    this.stops.push(
-      () => ruleWatch.stop(),
-      () => silenceWatch.stop(),
-      () => alertWatch.stop(),
-    );
-    void (async () => {
-      for await (const _ of ruleWatch) await this.reloadRules().catch((err: unknown) => this.log.error({ err }, 'could not load the alert rules'));
-    })();
-    void (async () => {
-      for await (const _ of silenceWatch) await this.reloadSilences().catch((err: unknown) => this.log.error({ err }, 'could not load the silences'));
-    })();
+    // rules and silences change through the API on any host: watch them (a burst of changes is
+    // one reload: a reload asked for while one runs runs once more after it)
+    const watch = async (kv: KV, reload: () => Promise<void>, what: string) => {
+      const w = await kv.watch({ include: KvWatchInclude.UpdatesOnly, ignoreDeletes: false });
+      this.stops.push(() => w.stop());
+      let running: Promise<void> | undefined;
+      let again = false;
+      const run = (): void => {
+        if (running) {
+          again = true;
+          return;
+        }
+        running = reload()
+          .catch((err: unknown) => {
+            if (!this.stopped) this.log.error({ err }, `could not load the ${what}`);
+          })
+          .finally(() => {
+            running = undefined;
+            if (again && !this.stopped) {
+              again = false;
+              run();
+            }
+          });
+      };
+      void (async () => {
+        for await (const _ of w) run();
+      })();
+    };
+    await watch(buckets.rules, () => this.reloadRules(), 'alert rules');
+    await watch(buckets.silences, () => this.reloadSilences(), 'silences');
+    const alertWatch = await buckets.alerts.watch({ include: KvWatchInclude.UpdatesOnly });
+    this.stops.push(() => alertWatch.stop());
     void (async () => {
       for await (const e of alertWatch) {
         if (e.operation !== 'PUT') continue;
@@ -265,6 +289,7 @@ class Evaluator implements AlertEvaluator {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const s of this.stops.splice(0)) s();
     await this.messages?.close();
     await this.loop;
@@ -341,15 +366,16 @@ class Evaluator implements AlertEvaluator {
     const now = this.clock.now();
     if (c.transition === 'fire') {
       const id = alertId(c.series, c.o.windowStart);
+      const details = c.alert();
       const alert: Alert = {
-        ...c.alert,
+        ...details,
         id,
         state: 'firing',
         windows: [...s.windows],
         windowStart: c.o.windowStart,
         windowEnd: c.o.windowEnd,
         startsAt: c.o.windowEnd,
-        summary: `${c.alert.summary} in ${s.windows.length} window${s.windows.length === 1 ? '' : 's'}`,
+        summary: `${details.summary} in ${s.windows.length} window${s.windows.length === 1 ? '' : 's'}`,
       };
       await this.notify('firing', alert, c.rule, now);
       const stored = await this.alerts.open(alert);
@@ -363,13 +389,14 @@ class Evaluator implements AlertEvaluator {
       s.resolvedAt = c.o.windowEnd;
       s.windows = [];
     } else if (s.alertId !== undefined && c.o.breach) {
+      const details = c.alert();
       const patch = {
         windows: [...s.windows],
         windowStart: c.o.windowStart,
         windowEnd: c.o.windowEnd,
-        summary: c.alert.summary,
-        ...(c.alert.value !== undefined && { value: c.alert.value }),
-        ...(c.alert.status !== undefined && { status: c.alert.status }),
+        summary: details.summary,
+        ...(details.value !== undefined && { value: details.value }),
+        ...(details.status !== undefined && { status: details.status }),
       };
       const a = await this.alerts.update(s.alertId, patch);
       if (a) this.open.set(a.id, a);
