@@ -261,5 +261,5 @@ describe('alerts: rules over stored windows, one alert per (rule, endpoint, resu
       (err: { stderr: string }) => err,
     );
     expect(failed?.stderr).toContain(`${bad}:4: rules.0.for.consecutive: must be >= 1`);
-  });
+  }, 300_000);
 });

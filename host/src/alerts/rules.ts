@@ -204,16 +204,16 @@ function lineOf(doc: ReturnType<typeof parseDocument>, counter: LineCounter, poi
   let at = (node as YamlNode | null)?.range?.[0] ?? 0;
   for (const key of path) {
     if (isMap(node)) {
+      // a field: the line of its key
       const pair = node.items.find((p) => String((p.key as { value?: unknown } | null)?.value ?? p.key) === key);
       if (!pair) break;
       at = (pair.key as YamlNode | null)?.range?.[0] ?? at;
       node = pair.value;
     } else if (isSeq(node)) {
+      // an item: the line where it starts
       node = node.items[Number(key)];
+      at = (node as YamlNode | null)?.range?.[0] ?? at;
     } else break;
-    const r = (node as YamlNode | null)?.range;
-    if (r && !isMap(node)) at = r[0];
-    else if (r && isMap(node) && path[path.length - 1] !== key) at = r[0];
   }
   return counter.linePos(at).line;
 }
