@@ -54,6 +54,13 @@ rules:
     results: { app: ${APP} }
     when: { above: 0.5 }
     for: { last: 3, atLeast: 2 }
+  - name: failing
+    endpoints: { names: [sys-a] }
+    when: { event: window_failed }
+    for: { consecutive: 2 }
+  - name: silent
+    endpoints: { names: [sys-b] }
+    when: { noDataFor: 2m }
 `;
 
 describe('alerts: rules over stored windows, one alert per (rule, endpoint, result), states kept', () => {
@@ -67,7 +74,12 @@ describe('alerts: rules over stored windows, one alert per (rule, endpoint, resu
   let rulesFile = '';
 
   /** Publish an app's output for a window, bound as the controller binds its tasks. */
-  const publishOutput = async (endpoint: string, window: number, results: Array<{ name: string; value: number; status: number }>) => {
+  const publishOutput = async (
+    endpoint: string,
+    window: number,
+    results: Array<{ name: string; value: number; status: number }>,
+    as: Partial<Pick<AppOutputMessage, 'outcome' | 'rows' | 'error'>> = {},
+  ) => {
     const w = { endpointId: endpointId(endpoint), app: APP, version: '1.0.0', windowStart: T0 + window * PERIOD, windowEnd: T0 + (window + 1) * PERIOD };
     const binding = outputBinding(key, w);
     const out: AppOutputMessage = {
@@ -82,6 +94,7 @@ describe('alerts: rules over stored windows, one alert per (rule, endpoint, resu
       completedAt: Date.now(),
       runner: 'test',
       binding,
+      ...as,
     };
     await js.publish(Subjects.outputs(w.endpointId), jsonCodec.encode(out), { msgID: outputMsgId(w, binding) });
   };
@@ -162,9 +175,27 @@ describe('alerts: rules over stored windows, one alert per (rule, endpoint, resu
     expect(active.every((a) => a.windows.length === 2 || a.windows.length === 3)).toBe(true);
   });
 
+  it('system rules: failed windows in a row, and an endpoint without events for a while', async () => {
+    const failed = { outcome: 'error' as const, error: { code: 'APP_ERROR' as const, message: 'boom', retryable: false } };
+    await publishOutput('sys-a', 0, [], failed);
+    await publishOutput('sys-a', 1, [], failed);
+    await publishOutput('sys-a', 2, normal());
+    const fixed = await waitFor('sys-a resolves', () => notifier.of('resolved', 'sys-a')[0]);
+    expect(fixed.alert).toMatchObject({ rule: 'failing', app: APP, windows: [T0, T0 + PERIOD] });
+    expect(fixed.alert.summary).toContain('window failed: APP_ERROR boom');
+    expect(notifier.of('firing', 'sys-a')).toHaveLength(1);
+    // no rows for two windows (two minutes): data absence
+    await publishOutput('sys-b', 0, [], { outcome: 'empty', rows: 0 });
+    await publishOutput('sys-b', 1, [], { outcome: 'empty', rows: 0 });
+    const silent = await waitFor('sys-b fires', () => notifier.of('firing', 'sys-b')[0]);
+    expect(silent.alert).toMatchObject({ rule: 'silent', endpoint: 'sys-b', windowStart: T0 + PERIOD });
+    await publishOutput('sys-b', 2, normal());
+    await waitFor('sys-b resolves', () => notifier.of('resolved', 'sys-b')[0]);
+  });
+
   it('rules of the file are read-only through the API and marked as from the file; API rules are kept in KV', async () => {
     const rules = await env.client.listAlertRules();
-    expect(rules.filter((r) => r.source === 'file').map((r) => r.name)).toEqual(['drift-2', 'storm']);
+    expect(rules.filter((r) => r.source === 'file').map((r) => r.name)).toEqual(['drift-2', 'failing', 'silent', 'storm']);
     await expect(env.client.deleteAlertRule('drift-2')).rejects.toMatchObject({ code: 'CONFLICT', message: /declared in the alerts file/ });
     await expect(env.client.putAlertRule({ name: 'storm', when: { status: 'potential' } })).rejects.toMatchObject({ code: 'CONFLICT' });
     const made = await env.client.putAlertRule({ name: 'api-rule', endpoints: { names: ['ep-api'] }, when: { below: 0.2 }, severity: 'low' });
