@@ -126,6 +126,7 @@ describe('operator metrics (GET /metrics)', () => {
         `${Streams.events}/${Consumers.stream}`,
         `${Streams.tasks}/${Consumers.runners}`,
         `${Streams.outputs}/${Consumers.writer}`,
+        `${Streams.outputs}/${Consumers.alerts}`,
         `${Streams.serving}/${Consumers.serving}`,
         `${Streams.serving}/${Consumers.writerServing}`,
         `${Streams.alerts}/${Consumers.alertRouter}`,

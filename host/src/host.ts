@@ -8,6 +8,10 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { Buckets as BucketNames, Subjects, type BatchRecord, type EndpointRecord, type MonitoringSettings, type PluginRecord } from '@modelwatch/protocol';
 import { createNotifier, type AlertNotifier } from './alerts/notify/index.js';
+import type { Notifier } from './alerts/contract.js';
+import { logNotifier, startAlertEvaluator } from './alerts/evaluator.js';
+import { loadAlertsFile } from './alerts/rules.js';
+import { AlertRuleStore, AlertStore, openAlertBuckets, SilenceStore } from './alerts/store.js';
 import { runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
 import { ModelwatchClient } from './client/client.js';
@@ -136,6 +140,8 @@ class HostImpl implements Host {
     const o = this.options;
     const c = o.components;
     await mkdir(o.dataDir, { recursive: true });
+    // a malformed rule file refuses the start before anything runs (the line and the reason)
+    const alertsFile = o.alertsFile !== undefined ? await loadAlertsFile(o.alertsFile) : { rules: [], channels: [] };
     // runners connect as the runner role of the owned server, or with the external cluster's files
     let runnerSecurity: NatsSecurity;
     if (o.natsUrl) {
@@ -181,6 +187,29 @@ class HostImpl implements Host {
       plugins.stop();
       settings.stop();
     });
+
+    // alerting: the rules of --alerts FILE and those of KV
+    const alertBuckets = await openAlertBuckets(nc);
+    const alertRules = new AlertRuleStore(alertBuckets.rules, alertsFile.rules);
+
+    if (c.has('controller') || c.has('api')) {
+      // deliveries run with the controller (one process of a deployment); the API's process keeps the channels
+      const notifier = createNotifier({
+        nc,
+        js,
+        jsm,
+        channelsKv: await new Kvm(nc).open(BucketNames.alertChannels),
+        logger: this.logger,
+        options: { publicUrl: o.publicUrl, allowedHosts: o.alertAllowedHosts, delivery: o.alertDelivery },
+        deliver: c.has('controller'),
+        fileChannels: alertsFile.channels,
+      });
+      await notifier.start();
+      this.notifier = notifier;
+      this.stopFns.push(() => notifier.stop());
+    }
+    // what the evaluator tells: the notifier, or the one given (tests), or the log
+    const notifier: Notifier = o.alertNotifier ?? this.notifier ?? logNotifier(this.logger);
 
     let writer: Writer | undefined;
     if (c.has('writer')) {
@@ -279,21 +308,21 @@ class HostImpl implements Host {
       this.stopFns.push(() => batchRecords.stop());
       controller.start();
       this.stopFns.push(() => controller.stop());
-    }
-    if (c.has('controller') || c.has('api')) {
-      // deliveries run with the controller (one process of a deployment); the API's process keeps the channels
-      const notifier = createNotifier({
-        nc,
+      // the one alert evaluator runs beside the controller (with several hosts: the holder of
+      // the controller's lease starts it, and stops it when it loses the lease)
+      const evaluator = startAlertEvaluator({
         js,
-        jsm,
-        channelsKv: await new Kvm(nc).open(BucketNames.alertChannels),
+        buckets: alertBuckets,
+        rules: alertRules,
+        notifier,
+        endpoints,
+        plugins,
         logger: this.logger,
-        options: { publicUrl: o.publicUrl, allowedHosts: o.alertAllowedHosts, delivery: o.alertDelivery },
-        deliver: c.has('controller'),
+        bindingKey,
+        clock: o.clock,
       });
-      await notifier.start();
-      this.notifier = notifier;
-      this.stopFns.push(() => notifier.stop());
+      await evaluator.start();
+      this.stopFns.push(() => evaluator.stop());
     }
     if (c.has('api')) {
       const supervisor = this.supervisor;
@@ -324,6 +353,7 @@ class HostImpl implements Host {
         web: { ...o.web, listenHost: o.httpHost },
         bindingKey,
         ...(this.notifier && { notifier: this.notifier }),
+        alerts: { rules: alertRules, alerts: new AlertStore(alertBuckets.alerts), silences: new SilenceStore(alertBuckets.silences), notifier },
       });
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
       // on `::` (every address) Fastify names `[::]`: the host's own requests name an allowed host

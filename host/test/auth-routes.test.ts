@@ -31,6 +31,7 @@ async function apiServer(): Promise<FastifyInstance> {
     retentionMs: 86_400_000,
     version: 'test',
     auth: { tokens: unused, store: unused, insecureLocal: false },
+    alerts: { rules: unused, alerts: unused, silences: unused, notifier: unused },
   } as unknown as ApiDeps;
   const app = await createApiServer(deps);
   await app.ready();

@@ -39,6 +39,8 @@ describe('resolveHostOptions', () => {
         components: new Set(['stream', 'controller', 'writer', 'api', 'runners']),
         web: { allowedHosts: [], corsOrigins: [], rateLimit: { max: 3000, windowMs: 60_000 }, tls: undefined },
         devPlugins: [],
+        alertsFile: undefined,
+        alertNotifier: undefined,
         clock: systemClock,
         adminToken: undefined,
         insecureLocal: false,

@@ -114,6 +114,14 @@ export const Buckets = {
   secrets: 'mw_secrets',
   /** Alert notification channels made through the API, by name (secrets as given: literal or `${ENV_VAR}` references; reads redact them). */
   alertChannels: 'mw_alert_channels',
+  /** Alert rules made through the API, by rule name (rules of `--alerts FILE` are not stored: the file is their source). */
+  alertRules: 'mw_alert_rules',
+  /** Alerts by id: active, acknowledged and resolved (the history), with the windows that caused them. */
+  alerts: 'mw_alerts',
+  /** The alert evaluator's state per series (rule, endpoint, app, result), by its hash: breaches of the last windows, the open alert. */
+  alertSeries: 'mw_alert_series',
+  /** Silences by id: a rule or an endpoint muted until a time. */
+  alertSilences: 'mw_alert_silences',
 } as const;
 
 /** The key of the output binding's key in the `mw_secrets` bucket. */
@@ -142,4 +150,6 @@ export const Consumers = {
   writerServing: 'writer-serving',
   /** The notifier's router of `mw.alerts.notify`; each channel's deliveries have a consumer `alert-deliver-<channel>`. */
   alertRouter: 'alert-router',
+  /** The alert evaluator's durable consumer on `MW_OUTPUTS` (acked once the alert states are stored). */
+  alerts: 'alert-evaluator',
 } as const;

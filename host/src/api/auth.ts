@@ -87,6 +87,18 @@ export const ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   'POST /api/v1/tokens': 'admin',
   'DELETE /api/v1/tokens/:name': 'admin',
   'GET /api/v1/audit': 'admin',
+  // alerts: rules are admin's to change; people on call acknowledge, resolve and silence (write)
+  'GET /api/v1/alerts/rules': 'read',
+  'GET /api/v1/alerts/rules/:name': 'read',
+  'POST /api/v1/alerts/rules': 'admin',
+  'DELETE /api/v1/alerts/rules/:name': 'admin',
+  'GET /api/v1/alerts': 'read',
+  'GET /api/v1/alerts/:id': 'read',
+  'POST /api/v1/alerts/:id/ack': 'write',
+  'POST /api/v1/alerts/:id/resolve': 'write',
+  'GET /api/v1/alerts/silences': 'read',
+  'POST /api/v1/alerts/silences': 'write',
+  'DELETE /api/v1/alerts/silences/:id': 'write',
 };
 
 /** The token name audit entries carry on a host run with `--insecure-local`. */

@@ -488,3 +488,35 @@ export interface TestNotificationBody {
   endpoint?: string;
   labels?: Record<string, string>;
 }
+
+// ---- alerts (rules, alerts, silences)
+
+/** The alert routes (`modelwatch alert ...`). */
+export const AlertRoutes = {
+  rules: '/api/v1/alerts/rules',
+  rule: '/api/v1/alerts/rules/:name',
+  alerts: '/api/v1/alerts',
+  alert: '/api/v1/alerts/:id',
+  ack: '/api/v1/alerts/:id/ack',
+  resolve: '/api/v1/alerts/:id/resolve',
+  silences: '/api/v1/alerts/silences',
+  silence: '/api/v1/alerts/silences/:id',
+} as const;
+
+export type { Alert, AlertSeverity } from '../alerts/contract.js';
+export type { AlertRule, AlertRuleRecord } from '../alerts/rules.js';
+export type { Silence } from '../alerts/store.js';
+
+/** Query of `GET /api/v1/alerts`: `active=true` lists firing and acknowledged alerts only. */
+export interface AlertListQuery {
+  active?: boolean;
+}
+
+/** The body of `POST /api/v1/alerts/silences`: mute a rule, an endpoint (a name or a glob) or both, for a duration. */
+export interface CreateSilenceBody {
+  rule?: string;
+  endpoint?: string;
+  /** How long: `2h`, `30m`. */
+  duration: string;
+  comment?: string;
+}

@@ -230,3 +230,54 @@ export const AuditQuerySchema = {
     limit: { type: 'integer', minimum: 1, maximum: 10_000, errorMessage: "limit: expected a whole number from 1 to 10000, got '{value}'" },
   },
 } as const;
+
+// ---- alerts
+
+export { AlertRuleSchema } from '../alerts/rules.js';
+
+/** Params of `/api/v1/alerts/rules/:name`. */
+export const AlertRuleParamsSchema = {
+  type: 'object',
+  properties: {
+    name: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$',
+      errorMessage: "rule name ${0} is not valid: use 1-64 letters, digits, '_' or '-', starting with a letter or digit",
+    },
+  },
+} as const;
+
+/** Params of `/api/v1/alerts/:id` and `/api/v1/alerts/silences/:id`. */
+export const AlertIdParamsSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,128}$', errorMessage: 'id ${0} is not valid: letters, digits, _ and - only' },
+  },
+} as const;
+
+/** Query of `GET /api/v1/alerts`. */
+export const AlertListQuerySchema = {
+  type: 'object',
+  properties: { active: { type: 'boolean', errorMessage: 'active: expected true or false' } },
+  additionalProperties: false,
+  errorMessage: { additionalProperties: 'query: expected active only' },
+} as const;
+
+/** Body of `POST /api/v1/alerts/silences`. */
+export const CreateSilenceBodySchema = {
+  type: 'object',
+  required: ['duration'],
+  properties: {
+    rule: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$', errorMessage: 'rule: expected a rule name' },
+    endpoint: { type: 'string', minLength: 1, maxLength: 256, errorMessage: 'endpoint: expected an endpoint name or glob' },
+    duration: { type: 'string', pattern: '^\\s*(\\d+(\\.\\d+)?(ms|s|m|h|d)?)+\\s*$', errorMessage: 'duration: expected a duration such as 2h' },
+    comment: { type: 'string', maxLength: 1024 },
+  },
+  additionalProperties: false,
+  anyOf: [{ required: ['rule'] }, { required: ['endpoint'] }],
+  errorMessage: {
+    required: 'body: expected { rule?, endpoint?, duration, comment? }',
+    additionalProperties: 'body: expected { rule?, endpoint?, duration, comment? }',
+    anyOf: 'body: a silence needs a rule, an endpoint or both',
+  },
+} as const;

@@ -41,6 +41,7 @@ import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } fro
 import { LatestQuerySchema, ResultsQuerySchema, SetMonitoringBodySchema, validator } from './schemas.js';
 import { registerPluginRoutes, type LimitCeilings } from './plugins.js';
 import { alertNotifyRoutes } from './routes/alerts-notify.js';
+import { alertRoutes, type AlertRoutesDeps } from './routes/alerts.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
@@ -80,6 +81,8 @@ export interface ApiDeps {
   web?: WebGuardOptions;
   /** The alert notifier: its channel, history and test routes (`api/routes/alerts-notify.ts`). */
   notifier?: AlertNotifier;
+  /** Alert rules, alerts and silences (`/api/v1/alerts`); without them those routes are absent. */
+  alerts?: AlertRoutesDeps;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -257,6 +260,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(artifactRoutes, { artifacts: buckets.artifacts });
   await app.register(reportRoutes);
   if (deps.notifier) await app.register(alertNotifyRoutes, { notifier: deps.notifier });
+  if (deps.alerts) alertRoutes(app, deps.alerts);
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', { bodyLimit: BodyLimits.labels }, async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);

@@ -3,7 +3,6 @@ import { hideBin } from 'yargs/helpers';
 import { isModelwatchError } from '../errors.js';
 import { VERSION } from '../host.js';
 import type { GlobalArgs } from './args.js';
-import { alertCommand } from './commands/alert-notify.js';
 import { artifactsCommand } from './commands/artifacts.js';
 import { batchCommand } from './commands/batch.js';
 import { demoCommand } from './commands/demo.js';
@@ -19,6 +18,7 @@ import { pluginCommand } from './commands/plugin.js';
 import { reportCommand } from './commands/report.js';
 import { resultsCommand } from './commands/results.js';
 import { auditCommand, tokenCommand } from './commands/token.js';
+import { alertCommand } from './commands/alert.js';
 
 // each command has arguments of its own: the list only knows they all take the global ones
 type AnyCommand = CommandModule<GlobalArgs, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,3 +1,4 @@
+import { AlertRoutes, type Alert, type AlertRule, type AlertRuleRecord, type CreateSilenceBody, type Silence } from '../api/contract.js';
 import type {
   BatchRecord,
   EndpointRecord,
@@ -65,6 +66,8 @@ import {
   RollbackBodySchema,
   SetMonitoringBodySchema,
   validator,
+  AlertRuleSchema,
+  CreateSilenceBodySchema,
 } from '../api/schemas.js';
 import type { PluginBundle } from '../plugins/bundle.js';
 
@@ -76,6 +79,8 @@ const check = {
   configurePlugin: validator(ConfigurePluginBodySchema),
   replayDeadLetters: validator(ReplayBodySchema),
   createToken: validator(CreateTokenBodySchema),
+  alertRule: validator(AlertRuleSchema),
+  createSilence: validator(CreateSilenceBodySchema),
 };
 
 export type { DefaultAppOutcome, EndpointSummary, MonitoringStatus, SetMonitoringBody, SetMonitoringReply };
@@ -628,5 +633,59 @@ export class ModelwatchClient {
   /** Enqueue a sample notification through the outbox (admin): its key. */
   sendTestNotification(body: TestNotificationBody = {}) {
     return this.call<{ key: string }>('POST', AlertNotifyRoutes.notificationTest, body);
+  }
+
+  // ---- alerts
+
+  /** The alert rules: those of the host's `--alerts` file (`source: 'file'`, read-only) and those made through the API. */
+  listAlertRules() {
+    return this.call<{ rules: AlertRuleRecord[] }>('GET', AlertRoutes.rules).then((r) => r.rules);
+  }
+
+  getAlertRule(name: string) {
+    return this.call<AlertRuleRecord>('GET', routePath(AlertRoutes.rule, { name }));
+  }
+
+  /** Create or replace an alert rule (admin); a rule of the file is refused (CONFLICT). */
+  async putAlertRule(rule: AlertRule) {
+    check.alertRule(rule);
+    return this.call<AlertRuleRecord>('POST', AlertRoutes.rules, rule);
+  }
+
+  deleteAlertRule(name: string) {
+    return this.call<{ deleted: string }>('DELETE', routePath(AlertRoutes.rule, { name }));
+  }
+
+  /** Alerts, newest first: every one kept (the history), or with `active` the firing and acknowledged ones. */
+  listAlerts(q: { active?: boolean } = {}) {
+    return this.call<{ alerts: Alert[] }>('GET', `${AlertRoutes.alerts}${q.active ? '?active=true' : ''}`).then((r) => r.alerts);
+  }
+
+  getAlert(id: string) {
+    return this.call<Alert>('GET', routePath(AlertRoutes.alert, { id }));
+  }
+
+  /** Acknowledge a firing alert (it stays active until resolved). */
+  ackAlert(id: string) {
+    return this.call<Alert>('POST', routePath(AlertRoutes.ack, { id }), {});
+  }
+
+  /** Resolve an alert by hand (the only way for a rule with `reset: manual`). */
+  resolveAlert(id: string) {
+    return this.call<Alert>('POST', routePath(AlertRoutes.resolve, { id }), {});
+  }
+
+  listSilences() {
+    return this.call<{ silences: Silence[] }>('GET', AlertRoutes.silences).then((r) => r.silences);
+  }
+
+  /** Mute a rule, an endpoint (a name or a glob) or both for a duration: no alert opens for them meanwhile. */
+  async createSilence(spec: CreateSilenceBody) {
+    check.createSilence(spec);
+    return this.call<Silence>('POST', AlertRoutes.silences, spec);
+  }
+
+  deleteSilence(id: string) {
+    return this.call<{ deleted: string }>('DELETE', routePath(AlertRoutes.silence, { id }));
   }
 }

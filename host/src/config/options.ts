@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Notifier } from '../alerts/contract.js';
 import { systemClock, type Clock } from '../clock.js';
 import { DEFAULT_MAX_FEATURES } from '../domain/names.js';
 import { ModelwatchError } from '../errors.js';
@@ -118,6 +119,13 @@ export interface HostOptions {
   maxFeatures?: number;
   /** Plugin folders (or folders of plugin folders) to rebuild and publish on every change: a development loop. */
   devPlugins?: readonly string[];
+  /** A file of alert rules (YAML or JSON, `{ rules: [...] }`), loaded at start, read-only through the API (`--alerts FILE`). */
+  alertsFile?: string;
+  /**
+   * Who is told of alerts (the evaluator and the API enqueue to it). @default a notifier that
+   * only logs each notification
+   */
+  alertNotifier?: Notifier;
   /**
    * The bootstrap admin token (named `admin`), e.g. from a Kubernetes secret: 32 to 512 visible
    * ASCII characters. Without it, the first start makes one and writes it to
@@ -190,6 +198,8 @@ export interface ResolvedHostOptions {
   components: ReadonlySet<ComponentName>;
   web: ResolvedWebOptions;
   devPlugins: readonly string[];
+  alertsFile: string | undefined;
+  alertNotifier: Notifier | undefined;
   clock: Clock;
   adminToken: string | undefined;
   insecureLocal: boolean;
@@ -326,6 +336,8 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     components,
     web: resolveWebOptions(options, env),
     devPlugins: options.devPlugins ?? [],
+    alertsFile: options.alertsFile === undefined ? undefined : resolve(options.alertsFile),
+    alertNotifier: options.alertNotifier,
     clock: options.clock ?? systemClock,
     adminToken: adminToken === undefined ? undefined : checkTokenText(adminToken, 'admin token (MODELWATCH_ADMIN_TOKEN)'),
     insecureLocal,

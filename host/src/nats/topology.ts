@@ -37,6 +37,7 @@ export const MaxDeliver = {
   [Consumers.writer]: 100,
   /** The alert router: a notification it cannot route is NATS trouble (it only republishes). */
   [Consumers.alertRouter]: 50,
+  [Consumers.alerts]: 100,
 } as const satisfies Record<(typeof Consumers)[keyof typeof Consumers], number>;
 
 /** The delay before redelivering a message that failed at delivery `n` (1 s doubling, at most 60 s). */
@@ -143,6 +144,16 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     ack_wait: ns(15_000),
     max_ack_pending: 10_000,
     max_deliver: MaxDeliver[Consumers.alertRouter],
+  });
+  // the alert evaluator's: from its creation on (a host that had no alerting does not alert on
+  // its history); an output is acked once the alert states it changes are stored (alerts/evaluator.ts)
+  await ensureConsumer(jsm, Streams.outputs, {
+    durable_name: Consumers.alerts,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.New,
+    ack_wait: ns(30_000),
+    max_ack_pending: 1024,
+    max_deliver: MaxDeliver[Consumers.alerts],
   });
   const kvm = new Kvm(nc);
   // poison marks and streaks of windows older than the retention are of no use: they expire

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv } from 'yargs';
 import { ModelwatchError } from '../../errors.js';
 import type { GlobalArgs } from '../args.js';
 import { clientOf } from '../connect.js';
@@ -108,11 +108,3 @@ export function alertNotifyCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
       },
     );
 }
-
-/** `modelwatch alert ...` (the notification commands; the rule commands join this group). */
-export const alertCommand: CommandModule<GlobalArgs, GlobalArgs> = {
-  command: 'alert <command>',
-  describe: 'alert notifications: channels and the delivery history',
-  builder: (y) => alertNotifyCommands(y).demandCommand(1),
-  handler: () => undefined,
-};

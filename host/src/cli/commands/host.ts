@@ -27,6 +27,7 @@ interface HostStartArgs extends GlobalArgs {
   'influx-bucket'?: string;
   'log-level'?: string;
   'dev-plugins'?: string[];
+  alerts?: string;
   'window-attempts'?: number;
   'quarantine-after'?: number;
   'insecure-local'?: boolean;
@@ -115,6 +116,10 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
                 'hosts alert channels may deliver to, comma-separated: name, *.domain, IP, * = any (default: any but internal addresses; env MODELWATCH_ALERT_ALLOWED_HOSTS)',
             })
             .option('dev-plugins', { type: 'string', array: true, describe: 'plugin folders to rebuild and publish on every save (development)' })
+            .option('alerts', {
+              type: 'string',
+              describe: 'a file of alert rules (YAML or JSON, { rules: [...] }), checked at start, read-only through the API',
+            })
             .example('$0 host start --base-period 5s', 'windows of five seconds, local nats-server in ~/.modelwatch'),
         async (args) => {
           const host = createHost({
@@ -140,6 +145,7 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args['window-attempts'] !== undefined && { windowAttempts: args['window-attempts'] }),
             ...(args['quarantine-after'] !== undefined && { quarantineAfter: args['quarantine-after'] }),
             ...(args['dev-plugins'] !== undefined && { devPlugins: args['dev-plugins'] }),
+            ...(args.alerts !== undefined && { alertsFile: args.alerts }),
             ...(args['insecure-local'] === true && { insecureLocal: true }),
             ...(args['allowed-hosts'] !== undefined && { allowedHosts: [args['allowed-hosts']] }),
             ...(args['cors-origins'] !== undefined && { corsOrigins: [args['cors-origins']] }),

@@ -1,0 +1,147 @@
+// Alert rule evaluation cost per stored result with 1,000 rules, against the writer's cost per
+// result. The backlog is the writer benches' (bench/lib/outputs.mjs: 20 endpoints x 1 app, one
+// result per window, a fifth empty). The 1,000 rules name endpoints `e0`..`e99` (rule i: `e<i % 100>`,
+// value above a threshold, 2 of the last 3 windows), so each of the 20 endpoints is picked by 10
+// rules and the other 800 rules are looked at and left.
+//
+//   1. rules alone: RuleSet.evaluate in memory (matching, the series' step), per stored result
+//   2. the evaluator: its durable consumer on MW_OUTPUTS over the backlog, the series stored in
+//      KV mw_alert_series, notifications to an in-memory notifier: outputs/s
+//   3. the writer (no streaks), from the same backlog on its own nats-server: outputs/s
+//
+//   node --no-node-snapshot bench/alert-eval.mjs [--outputs N]
+//
+// Needs host/dist (npx tsc -b) and nats-server on PATH.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Subjects } from '@modelwatch/protocol';
+import { RuleSet, startAlertEvaluator } from '../host/dist/alerts/evaluator.js';
+import { newSeries } from '../host/dist/alerts/evaluate.js';
+import { compileRule } from '../host/dist/alerts/rules.js';
+import { AlertRuleStore, openAlertBuckets } from '../host/dist/alerts/store.js';
+import { windowKey } from '../host/dist/domain/keys.js';
+import { createLogger } from '../host/dist/logger.js';
+import { jsonCodec } from '../host/dist/nats/codec.js';
+import { startNatsServer } from '../host/dist/nats/server.js';
+import { ensureTopology, openBuckets } from '../host/dist/nats/topology.js';
+import { ResultsDb } from '../host/dist/store/results-db.js';
+import { WatchedKv } from '../host/dist/store/watched-kv.js';
+import { Writer } from '../host/dist/writer/writer.js';
+import { benchOutputs } from './lib/outputs.mjs';
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const OUTPUTS = arg('--outputs', 5_000);
+const RULES = 1000;
+const { outputs } = benchOutputs(OUTPUTS, 20);
+const results = outputs.reduce((n, o) => n + o.results.length, 0);
+const rules = Array.from({ length: RULES }, (_, i) => ({
+  name: `rule-${i}`,
+  endpoints: { names: [`e${i % 100}`] },
+  results: { app: 'bench', name: 'dr*' },
+  when: { above: 0.5 + (i % 50) / 100 },
+  for: { last: 3, atLeast: 2 },
+}));
+
+// 1. rules alone
+{
+  const set = new RuleSet(rules.map((r) => compileRule({ ...r, source: 'api', createdAt: 0 })));
+  const series = new Map();
+  const seriesOf = (k) => {
+    let s = series.get(k);
+    if (!s) series.set(k, (s = newSeries()));
+    return s;
+  };
+  for (let round = 0; round < 2; round++) {
+    series.clear();
+    const t = performance.now();
+    let changes = 0;
+    for (const o of outputs) changes += set.evaluate(o, undefined, seriesOf, () => true, Date.now()).length;
+    const ms = performance.now() - t;
+    if (round === 1) {
+      console.log(`${OUTPUTS} outputs, ${results} results, ${RULES} rules (10 pick each endpoint), ${changes} series steps\n`);
+      console.log(`rules alone (in memory)          ${((ms * 1000) / results).toFixed(2)} us per stored result`);
+    }
+  }
+}
+
+async function withNats(fn) {
+  const dir = mkdtempSync(join(tmpdir(), 'mw-bench-alerts-'));
+  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+  const nc = await connect({ servers: nats.url });
+  const js = jetstream(nc);
+  await ensureTopology(nc, await jetstreamManager(nc), { retentionMs: 7 * 86_400_000 });
+  try {
+    return await fn({ nc, js, dir });
+  } finally {
+    await nc.close();
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const publishBacklog = (js) =>
+  Promise.all(outputs.map((o) => js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o), { msgID: windowKey(o.endpointId, o.app, o.windowStart) })));
+
+// 2. the evaluator
+const evaluatorRate = await withNats(async ({ nc, js }) => {
+  const buckets = await openBuckets(nc);
+  const alertBuckets = await openAlertBuckets(nc);
+  const store = new AlertRuleStore(alertBuckets.rules);
+  for (const r of rules) await store.put(r);
+  await publishBacklog(js);
+  const endpoints = new WatchedKv(buckets.endpoints);
+  const plugins = new WatchedKv(buckets.plugins);
+  await Promise.all([endpoints.start(), plugins.start()]);
+  let notified = 0;
+  const evaluator = startAlertEvaluator({
+    js,
+    buckets: alertBuckets,
+    rules: store,
+    notifier: { enqueue: () => (notified++, Promise.resolve()) },
+    endpoints,
+    plugins,
+    logger: createLogger('error'),
+  });
+  const jsm = await jetstreamManager(nc);
+  const t = performance.now();
+  await evaluator.start();
+  for (;;) {
+    const info = await jsm.consumers.info('MW_OUTPUTS', 'alert-evaluator');
+    if (info.num_pending === 0 && info.num_ack_pending === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const seconds = (performance.now() - t) / 1000;
+  await evaluator.stop();
+  endpoints.stop();
+  plugins.stop();
+  console.log(
+    `evaluator (consumer, KV series)  ${(OUTPUTS / seconds).toFixed(0)} outputs/s, ${((seconds * 1e6) / results).toFixed(0)} us per stored result (${notified} notifications)`,
+  );
+  return OUTPUTS / seconds;
+});
+
+// 3. the writer
+const writerRate = await withNats(async ({ nc, js, dir }) => {
+  const buckets = await openBuckets(nc);
+  const now = Date.now();
+  await buckets.plugins.put('bench', JSON.stringify({ name: 'bench', activeVersion: '1.0.0', status: 'active', createdAt: now, updatedAt: now, versions: [] }));
+  await publishBacklog(js);
+  const db = new ResultsDb(join(dir, 'results'));
+  await db.open();
+  const writer = new Writer({ nc, js, db, logger: createLogger('error'), pluginsKv: buckets.plugins, quarantineAfter: 5 });
+  const t = performance.now();
+  await writer.start();
+  while (writer.stored < OUTPUTS) await new Promise((r) => setTimeout(r, 20));
+  const seconds = (performance.now() - t) / 1000;
+  await writer.stop();
+  await db.close();
+  console.log(`writer, no streaks               ${(OUTPUTS / seconds).toFixed(0)} outputs/s, ${((seconds * 1e6) / results).toFixed(0)} us per stored result`);
+  return OUTPUTS / seconds;
+});
+console.log(`ratio (evaluator / writer)       ${(evaluatorRate / writerRate).toFixed(2)}`);

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { newSeries, step, type Observation } from '../src/alerts/evaluate.js';
+import { RuleSet } from '../src/alerts/evaluator.js';
+import { compileRule, parseRuleFile, validateRule, type AlertRule } from '../src/alerts/rules.js';
+
+const compiled = (rule: Omit<AlertRule, 'name'>) => compileRule({ name: 'r', ...rule, source: 'api', createdAt: 0 });
+const MIN = 60_000;
+const obs = (w: number, breach: boolean): Observation => ({ windowStart: w * MIN, windowEnd: (w + 1) * MIN, breach });
+
+/** Run a series through windows of breaches (1) and normal windows (0): the transitions, by window. */
+function run(rule: ReturnType<typeof compiled>, pattern: string, opts: { silencedAt?: Set<number> } = {}): string {
+  const s = newSeries();
+  return [...pattern]
+    .map((c, w) => {
+      const t = step(rule, s, obs(w, c === '1'), opts.silencedAt?.has(w) ?? false, true);
+      if (t === 'fire') s.alertId = `a${w}`;
+      if (t === 'resolve') {
+        s.alertId = undefined;
+        s.resolvedAt = (w + 1) * MIN;
+      }
+      return t === 'fire' ? 'F' : t === 'resolve' ? 'R' : '.';
+    })
+    .join('');
+}
+
+describe('alert rules: when a series fires and resolves', () => {
+  it('N consecutive windows fire once per episode; K normal windows resolve', () => {
+    const r = compiled({ when: { status: 'detected' }, for: { consecutive: 2 }, reset: { auto: 2 } });
+    expect(run(r, '1110011011')).toBe('.F..R.F...');
+  });
+
+  it('M of the last K windows', () => {
+    const r = compiled({ when: { above: 1 }, for: { last: 4, atLeast: 3 } });
+    expect(run(r, '1010100111')).toBe('.........F');
+    expect(run(r, '1101')).toBe('...F');
+  });
+
+  it('manual reset never resolves by itself; a cooldown holds a new firing back', () => {
+    expect(run(compiled({ when: { below: 0 }, reset: 'manual' }), '100001')).toBe('F.....');
+    expect(run(compiled({ when: { below: 0 }, cooldown: '3m' }), '101001')).toBe('FR...F');
+    expect(run(compiled({ when: { below: 0 } }), '101001')).toBe('FRFR.F');
+  });
+
+  it('a silenced window does not fire; the series still counts it', () => {
+    const r = compiled({ when: { status: 'potential' }, for: { consecutive: 2 } });
+    expect(run(r, '1111', { silencedAt: new Set([1, 2]) })).toBe('...F');
+  });
+
+  it('silences match a rule, an endpoint glob, both, until their end', () => {
+    const set = new RuleSet();
+    set.silences = [{ id: 's', rule: 'drift', endpoint: 'churn-*', endsAt: 1000, createdAt: 0 }];
+    expect(set.silenced('drift', 'churn-eu', 999)).toBe(true);
+    expect(set.silenced('drift', 'churn-eu', 1000)).toBe(false);
+    expect(set.silenced('other', 'churn-eu', 0)).toBe(false);
+    expect(set.silenced('drift', 'fraud', 0)).toBe(false);
+  });
+
+  it('endpoints by names, glob and selector; results by app, name glob and kind', () => {
+    const r = compiled({
+      endpoints: { glob: 'churn-*', selector: 'team=risk' },
+      results: { app: 'hist*', name: 'general_*', kind: 'data_drift' },
+      when: { status: 'detected' },
+    });
+    expect(r.matchesEndpoint('churn-eu', { team: 'risk' })).toBe(true);
+    expect(r.matchesEndpoint('churn-eu', { team: 'ops' })).toBe(false);
+    expect(r.matchesEndpoint('fraud', { team: 'risk' })).toBe(false);
+    expect(r.matchesResult('histogram-data-drift', 'general_drift', 0)).toBe(true);
+    expect(r.matchesResult('histogram-data-drift', 'general_drift', 1)).toBe(false);
+    expect(r.matchesResult('other', 'general_drift', 0)).toBe(false);
+  });
+});
+
+describe('alert rules: checked, with the line and the reason', () => {
+  it.each([
+    ['rules:\n  - name: a\n    when: { status: detected }\n    for: { last: 2, atLeast: 3 }\n', 'f.yaml:2: rules.0: for: atLeast (3) is more than last (2)'],
+    ['rules:\n  - name: a\n    when: { status: detected }\n  - name: a\n    when: { above: 1 }\n', "f.yaml:4: rules.1: rule 'a' is declared twice"],
+    [
+      'rules:\n  - name: a\n    when: { status: detected, above: 1 }\n',
+      'f.yaml:3: rules.0.when: when must give exactly one of status, above, below, event, noDataFor',
+    ],
+    ['rules:\n  - name: a\n    when: { status: detected }\n    endpoints: { selector: "team in (a" }\n', 'f.yaml:2: rules.0:'],
+    ['rules:\n  - name: a\n    when: [status\n', 'f.yaml:4: Flow sequence'],
+    ['rules:\n  - name: a\n    colour: red\n    when: { above: 1 }\n', 'f.yaml:2: rules.0: a rule takes name, description'],
+    ['{ "rules": [ { "name": "a b", "when": { "above": 1 } } ] }', 'f.yaml:1: rules.0.name: rule name must be'],
+  ])('%j', (text, message) => {
+    expect(() => parseRuleFile(text, 'f.yaml')).toThrow(message);
+  });
+
+  it('a good file, and a rule of the API', () => {
+    expect(parseRuleFile('rules:\n  - name: a\n    when: { noDataFor: 1h }\n', 'f.yaml')).toEqual([{ name: 'a', when: { noDataFor: '1h' } }]);
+    expect(() => validateRule({ name: 'a', when: { event: 'exploded' } })).toThrow('when.event: event must be window_failed or plugin_quarantined');
+  });
+});
