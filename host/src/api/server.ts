@@ -44,6 +44,7 @@ import { deadLetterRoutes } from './routes/dlq.js';
 import { eventRoutes } from './routes/events.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { askWriter as sharedAskWriter, endpointRoutes } from './routes/endpoints.js';
+import { profileRoutes } from './routes/profiles.js';
 import { referenceRoutes } from './routes/reference.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
 import { DEFAULT_WEB_GUARD, webGuard, webServerOptions, type WebGuardOptions } from './web-guard.js';
@@ -258,6 +259,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(deadLetterRoutes, { js, jsm: deps.jsm });
   await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });
   await app.register(artifactRoutes, { artifacts: buckets.artifacts });
+  await app.register(profileRoutes, { nc, endpoints: deps.endpoints });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', { bodyLimit: BodyLimits.labels }, async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);
