@@ -708,8 +708,11 @@ export interface RetentionExpiredMessage {
   v: ProtocolVersion;
   at: number;
   before: { window: number; hour: number; day: number };
+  /** Windows (shadow versions' too). */
   windows: number;
+  /** Profiles: windows' and hourly and daily roll-ups. */
   profiles: number;
+  /** Hourly and daily roll-ups of results. */
   rollups: number;
 }
 

@@ -28,7 +28,7 @@ export interface RetentionMs {
   dayMs: number;
 }
 
-/** What one expiry removed. */
+/** What one expiry removed: windows (shadows' too), profiles (windows' and roll-ups), results roll-ups. */
 export interface Expired {
   windows: number;
   profiles: number;
