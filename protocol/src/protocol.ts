@@ -716,7 +716,7 @@ export interface RetentionExpiredMessage {
   rollups: number;
 }
 
-/** Profiles of an endpoint whose windows start in `[from, to)`, oldest first; a reply over NATS' max payload ends early with `next` (the `from` of the rest). */
+/** Profiles of an endpoint whose windows start in `[from, to)` (roll-ups: whose hour or day overlaps it), oldest first; a reply over NATS' max payload ends early with `next` (the `from` of the rest). */
 export interface ProfilesQuery {
   endpointId: string;
   from?: number;
@@ -756,7 +756,7 @@ export interface ResultsRollup {
   metrics: RolledUpValue[];
 }
 
-/** Roll-ups of an endpoint's results whose hour or day starts in `[from, to)`, oldest first. */
+/** Roll-ups of an endpoint's results whose hour or day overlaps `[from, to)`, oldest first. */
 export interface RollupsQuery {
   endpointId: string;
   resolution: 'hour' | 'day';

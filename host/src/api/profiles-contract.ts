@@ -17,7 +17,7 @@ export interface RollupsReply {
   rollups: ResultsRollup[];
 }
 
-/** The query of `GET /api/v1/endpoints/:name/profiles`: window starts in `[from, to)` (ISO or ms), oldest first. */
+/** The query of `GET /api/v1/endpoints/:name/profiles`: window starts in `[from, to)` (ISO or ms; roll-ups: hours or days overlapping it), oldest first. */
 export interface ProfilesParams {
   from?: number | string;
   to?: number | string;
@@ -27,7 +27,7 @@ export interface ProfilesParams {
   resolution?: ProfileResolution;
 }
 
-/** The query of `GET /api/v1/endpoints/:name/rollups`: hour or day starts in `[from, to)`, oldest first. */
+/** The query of `GET /api/v1/endpoints/:name/rollups`: hours or days overlapping `[from, to)`, oldest first. */
 export interface RollupsParams {
   resolution: 'hour' | 'day';
   app?: string;

@@ -285,11 +285,14 @@ export class ResultsDb {
     return ops;
   }
 
-  /** Profiles of an endpoint (window ones, or hourly or daily roll-ups) starting in `[from, to)`, oldest first. */
+  /** Profiles of an endpoint starting in `[from, to)` (hourly or daily roll-ups: whose hour or day overlaps it), oldest first. */
   async profilesOf(q: ProfilesQuery): Promise<WindowProfile[]> {
-    const prefix = `${q.endpointId}/${RESOLUTION_KEY[q.resolution ?? 'window']}/`;
+    const res = q.resolution ?? 'window';
+    const prefix = `${q.endpointId}/${RESOLUTION_KEY[res]}/`;
     const out: WindowProfile[] = [];
-    const range = { gte: prefix + pad(q.from ?? 0), lt: q.to === undefined ? `${prefix}\uffff` : prefix + pad(q.to), limit: q.limit ?? 1000 };
+    // a roll-up is in the range when its hour or day overlaps it
+    const from = q.from === undefined ? 0 : res === 'window' ? q.from : bucketOf(q.from, res).start;
+    const range = { gte: prefix + pad(from), lt: q.to === undefined ? `${prefix}\uffff` : prefix + pad(q.to), limit: q.limit ?? 1000 };
     for await (const v of this.profiles.values(range)) out.push(unpack(v) as WindowProfile);
     return out;
   }
@@ -300,12 +303,12 @@ export class ResultsDb {
     return v === undefined ? undefined : (unpack(v) as WindowProfile);
   }
 
-  /** Results roll-ups of an endpoint (one app's, or every app's) whose hour or day starts in `[from, to)`, oldest first. */
+  /** Results roll-ups of an endpoint (one app's, or every app's) whose hour or day overlaps `[from, to)`, oldest first. */
   async rollupsOf(q: RollupsQuery): Promise<ResultsRollup[]> {
     const prefix = `${q.endpointId}/${RESOLUTION_KEY[q.resolution]}/${q.app ? `${q.app}/` : ''}`;
     const out: ResultsRollup[] = [];
     for await (const v of this.rollups.values({ gte: prefix, lt: `${prefix}\uffff` })) {
-      if ((q.from !== undefined && v.start < q.from) || (q.to !== undefined && v.start >= q.to)) continue;
+      if ((q.from !== undefined && v.end <= q.from) || (q.to !== undefined && v.start >= q.to)) continue;
       out.push(v);
     }
     out.sort((a, b) => a.start - b.start || a.app.localeCompare(b.app));
