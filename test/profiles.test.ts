@@ -104,6 +104,14 @@ describe('window profiles: stored, kept after the rows expire, rolled up, export
     }
     expect(await env.client.profile('prof', starts[0]!)).toEqual(profiles[0]);
     await expect(env.client.profile('prof', starts[0]! + 1)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // evaluating the window again: no rows left, and the profile shows what it held (a change of
+    // the endpoint makes the runner read the rows again instead of its cache of them)
+    await env.client.updateEndpoint('prof', { tags: { purged: 'yes' } });
+    const [evaluated] = await env.client.evaluatePlugin('histogram-data-drift', { endpoint: 'prof', from: starts[0]!, to: starts[0]! + PERIOD });
+    expect(evaluated!.output.rows).toBe(0);
+    expect(evaluated!.profile).toEqual(profiles[0]);
+    const text = await cli('plugin', 'evaluate', 'histogram-data-drift', '--endpoint', 'prof', '--from', String(starts[0]), '--to', String(starts[0]! + PERIOD));
+    expect(text).toContain(`rows expired; profile kept: ${rowsOf(0).length} rows`);
   });
 
   it('rolls the windows up by hour and day with counts and means exact', async () => {

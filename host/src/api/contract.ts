@@ -10,6 +10,7 @@ import type {
   TokenRecord,
   TokenScope,
   AppOutputMessage,
+  WindowProfile,
   BatchRecord,
   DryRunResult,
   EndpointRecord,
@@ -111,6 +112,11 @@ export type PublishPluginReply = PluginRecord & { dryRun: DryRunReport };
 export interface EvaluatedWindow {
   output: AppOutputMessage;
   stored: 'written' | 'already stored' | 'not written';
+  /**
+   * The window's stored profile when its rows have expired from the stream (the app saw no rows,
+   * but the writer kept the window's statistics): what the window held.
+   */
+  profile?: WindowProfile;
 }
 
 /**
