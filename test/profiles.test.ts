@@ -41,7 +41,8 @@ describe('window profiles: stored, kept after the rows expire, rolled up, export
   let dir: Awaited<ReturnType<typeof tempDir>>;
   const starts: number[] = [];
   let profiles: WindowProfile[] = [];
-  const cli = async (...args: string[]) => (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, ...args], { timeout: 60_000 })).stdout;
+  const cli = async (...args: string[]) =>
+    (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, ...args], { timeout: 60_000 })).stdout;
 
   beforeAll(async () => {
     [nats, dir] = await Promise.all([startTestNats(), tempDir('mw-profiles-')]);
@@ -71,9 +72,7 @@ describe('window profiles: stored, kept after the rows expire, rolled up, export
   });
 
   it('stores one profile per window with the statistics of the rows sent', () => {
-    expect(profiles.map((p) => [p.endpoint, p.windowStart, p.windowEnd, p.rows])).toEqual(
-      starts.map((ws, k) => ['prof', ws, ws + PERIOD, rowsOf(k).length]),
-    );
+    expect(profiles.map((p) => [p.endpoint, p.windowStart, p.windowEnd, p.rows])).toEqual(starts.map((ws, k) => ['prof', ws, ws + PERIOD, rowsOf(k).length]));
     profiles.forEach((p, k) => {
       const rows = rowsOf(k);
       const xs = numbersOf(rows);
@@ -110,7 +109,17 @@ describe('window profiles: stored, kept after the rows expire, rolled up, export
     const [evaluated] = await env.client.evaluatePlugin('histogram-data-drift', { endpoint: 'prof', from: starts[0]!, to: starts[0]! + PERIOD });
     expect(evaluated!.output.rows).toBe(0);
     expect(evaluated!.profile).toEqual(profiles[0]);
-    const text = await cli('plugin', 'evaluate', 'histogram-data-drift', '--endpoint', 'prof', '--from', String(starts[0]), '--to', String(starts[0]! + PERIOD));
+    const text = await cli(
+      'plugin',
+      'evaluate',
+      'histogram-data-drift',
+      '--endpoint',
+      'prof',
+      '--from',
+      String(starts[0]),
+      '--to',
+      String(starts[0]! + PERIOD),
+    );
     expect(text).toContain(`rows expired; profile kept: ${rowsOf(0).length} rows`);
   });
 
@@ -148,7 +157,23 @@ describe('window profiles: stored, kept after the rows expire, rolled up, export
     expect(items.filter((i) => i.type === 'profile')).toEqual(profiles.map((p) => ({ type: 'profile', ...p })));
 
     const csv = join(dir.path, 'prof.csv');
-    await cli('export', '--endpoint', 'prof', '--app', 'histogram-data-drift', '--from', from, '--to', to, '--what', 'profiles', '--format', 'csv', '--output', csv);
+    await cli(
+      'export',
+      '--endpoint',
+      'prof',
+      '--app',
+      'histogram-data-drift',
+      '--from',
+      from,
+      '--to',
+      to,
+      '--what',
+      'profiles',
+      '--format',
+      'csv',
+      '--output',
+      csv,
+    );
     const rows = parseCsv(await readFile(csv, 'utf8'), { columns: true }) as Array<Record<string, string>>;
     expect(rows.map((r) => [r.type, r.window_start, r.feature])).toEqual(
       starts.flatMap((s) => [

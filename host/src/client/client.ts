@@ -62,7 +62,7 @@ import {
   validator,
 } from '../api/schemas.js';
 import type { PluginBundle } from '../plugins/bundle.js';
-import { ProfileRoutes, type ProfilesParams, type ProfilesReply, type RollupsParams, type RollupsReply } from '../api/profiles-contract.js';
+import { ProfileRoutes, type ProfilesParams, type ProfilesReply, type RollupsParams, type RollupsReply } from '../api/contract.js';
 
 /** The bodies the client checks before sending, with the schemas the routes declare (the same messages). */
 const check = {

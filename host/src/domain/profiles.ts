@@ -118,7 +118,8 @@ export function rollUpProfile(into: WindowProfile | undefined, p: WindowProfile,
 }
 
 function rollValue(into: RolledUpValue | undefined, name: string, value: number, kind?: number, status?: number): RolledUpValue {
-  if (!into) return { name, ...(kind !== undefined ? { kind } : {}), ...(status !== undefined ? { status } : {}), windows: 1, mean: value, min: value, max: value };
+  if (!into)
+    return { name, ...(kind !== undefined ? { kind } : {}), ...(status !== undefined ? { status } : {}), windows: 1, mean: value, min: value, max: value };
   const windows = into.windows + 1;
   return {
     ...into,
@@ -131,9 +132,24 @@ function rollValue(into: RolledUpValue | undefined, name: string, value: number,
 }
 
 /** A stored window's results and metrics merged into the roll-up of its hour or day: worst status, mean/min/max of the values. */
-export function rollUpResults(into: ResultsRollup | undefined, w: Pick<WindowRecord, 'endpointId' | 'endpointName' | 'app' | 'windowStart' | 'outcome' | 'results' | 'metrics'>, resolution: 'hour' | 'day'): ResultsRollup {
+export function rollUpResults(
+  into: ResultsRollup | undefined,
+  w: Pick<WindowRecord, 'endpointId' | 'endpointName' | 'app' | 'windowStart' | 'outcome' | 'results' | 'metrics'>,
+  resolution: 'hour' | 'day',
+): ResultsRollup {
   const { start, end } = bucketOf(w.windowStart, resolution);
-  const cur: ResultsRollup = into ?? { endpointId: w.endpointId, endpointName: w.endpointName, app: w.app, resolution, start, end, windows: 0, errors: 0, results: [], metrics: [] };
+  const cur: ResultsRollup = into ?? {
+    endpointId: w.endpointId,
+    endpointName: w.endpointName,
+    app: w.app,
+    resolution,
+    start,
+    end,
+    windows: 0,
+    errors: 0,
+    results: [],
+    metrics: [],
+  };
   const results = new Map(cur.results.map((r) => [r.name, r]));
   for (const r of w.results) results.set(r.name, rollValue(results.get(r.name), r.name, r.value, r.kind, r.status));
   const metrics = new Map(cur.metrics.map((m) => [m.name, m]));

@@ -441,7 +441,8 @@ export class AppRunner {
     try {
       sandbox = await this.sandbox(plugin.name, version);
     } catch (err) {
-      if (err instanceof ModelwatchError) return { ...this.failed(task, attempt, errorData(err), data.length), ...(base.profile ? { profile: base.profile } : {}) };
+      if (err instanceof ModelwatchError)
+        return { ...this.failed(task, attempt, errorData(err), data.length), ...(base.profile ? { profile: base.profile } : {}) };
       throw err;
     }
     const input = await this.input(task, endpoint, plugin, version, data);

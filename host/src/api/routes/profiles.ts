@@ -5,7 +5,7 @@ import type { EndpointRecord, ProfileResolution, WindowProfile } from '@modelwat
 import { checkEndpointName } from '../../domain/names.js';
 import { ModelwatchError } from '../../errors.js';
 import type { WatchedKv } from '../../store/watched-kv.js';
-import { ProfileRoutes, type ProfilesReply, type RollupsReply } from '../profiles-contract.js';
+import { ProfileRoutes, type ProfilesReply, type RollupsReply } from '../contract.js';
 import { askWriter, timeArg } from './endpoints.js';
 
 export interface ProfileRoutesOptions {
@@ -19,7 +19,8 @@ const MAX_LIMIT = 10_000;
 function limitArg(v: string | undefined): number {
   if (v === undefined) return 1000;
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0 || n > MAX_LIMIT) throw new ModelwatchError('INVALID_ARGUMENT', `limit: expected a whole number from 1 to ${MAX_LIMIT}, got '${v}'`);
+  if (!Number.isInteger(n) || n <= 0 || n > MAX_LIMIT)
+    throw new ModelwatchError('INVALID_ARGUMENT', `limit: expected a whole number from 1 to ${MAX_LIMIT}, got '${v}'`);
   return n;
 }
 

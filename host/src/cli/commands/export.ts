@@ -22,10 +22,7 @@ interface ExportArgs extends GlobalArgs {
 }
 
 /** What `modelwatch export` writes: one item a JSON line, or one row per result/metric or feature in CSV. */
-export type ExportItem =
-  | ({ type: 'window' } & WindowRecord)
-  | ({ type: 'results-rollup' } & ResultsRollup)
-  | ({ type: 'profile' } & WindowProfile);
+export type ExportItem = ({ type: 'window' } & WindowRecord) | ({ type: 'results-rollup' } & ResultsRollup) | ({ type: 'profile' } & WindowProfile);
 
 /** The CSV columns, in order: results (and roll-ups) and profiles share one table, the other's columns empty. */
 export const CSV_COLUMNS = [
