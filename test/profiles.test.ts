@@ -187,6 +187,7 @@ describe('window profiles: stored, kept after the rows expire, rolled up, export
     expect(Number(a0.mean)).toBeCloseTo(meanOf(numbersOf(rowsOf(0))), 10);
     expect(JSON.parse(rows[1]!.categories!)).toEqual((profiles[0]!.features.c as CategoricalFeatureStats).frequencies);
 
+    await expect(cli('export', '--endpoint', 'prof', '--from', from, '--format', 'xml')).rejects.toThrow(/--format: expected jsonl, csv, got 'xml'/);
     const hourly = await cli('export', '--endpoint', 'prof', '--from', from, '--to', to, '--what', 'results', '--resolution', 'hour', '--format', 'csv');
     const hrows = parseCsv(hourly, { columns: true }) as Array<Record<string, string>>;
     expect(hrows.length).toBeGreaterThan(0);

@@ -15,11 +15,17 @@ interface ExportArgs extends GlobalArgs {
   app?: string;
   from: string;
   to?: string;
-  what: ExportWhat;
-  resolution: ProfileResolution;
-  format: ExportFormat;
+  what?: ExportWhat;
+  resolution?: ProfileResolution;
+  format?: ExportFormat;
   output?: string;
 }
+
+const CHOICES = {
+  what: ['results', 'profiles', 'both'],
+  resolution: ['window', 'hour', 'day'],
+  format: ['jsonl', 'csv'],
+} as const;
 
 /** What `modelwatch export` writes: one item a JSON line, or one row per result/metric or feature in CSV. */
 export type ExportItem = ({ type: 'window' } & WindowRecord) | ({ type: 'results-rollup' } & ResultsRollup) | ({ type: 'profile' } & WindowProfile);
@@ -174,14 +180,17 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       .option('app', { type: 'string', describe: "only this app's results" })
       .option('from', { type: 'string', demandOption: true, describe: 'windows starting at or after this time (ISO or ms)' })
       .option('to', { type: 'string', describe: 'windows starting before this time (ISO or ms; default now)' })
-      .option('what', { choices: ['results', 'profiles', 'both'] as const, default: 'both' as const, describe: 'what to export' })
-      .option('resolution', {
-        choices: ['window', 'hour', 'day'] as const,
-        default: 'window' as const,
-        describe: "each window's own, or the hourly or daily roll-ups",
-      })
-      .option('format', { choices: ['jsonl', 'csv'] as const, default: 'jsonl' as const, describe: 'JSON Lines (one item a line) or CSV' })
+      .option('what', { type: 'string', describe: 'results, profiles or both (default both)' })
+      .option('resolution', { type: 'string', describe: "window (each window's own), hour or day (the roll-ups; default window)" })
+      .option('format', { type: 'string', describe: 'jsonl (JSON Lines, one item a line) or csv (default jsonl)' })
       .option('output', { alias: 'o', type: 'string', describe: 'the file to write (default: standard output)' })
+      .check((a) => {
+        for (const [flag, allowed] of Object.entries(CHOICES)) {
+          const v = a[flag] as unknown;
+          if (v !== undefined && !allowed.includes(v as never)) throw new Error(`--${flag}: expected ${allowed.join(', ')}, got '${String(v)}'`);
+        }
+        return true;
+      })
       .example('$0 export --endpoint churn --from 2026-11-01 --to 2026-12-01 --format csv -o churn.csv', '')
       .example('$0 export --endpoint churn --from 2026-01-01 --what profiles --resolution day -o churn-profiles.jsonl', '') as never,
   handler: async (args) => {
@@ -192,11 +201,11 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       endpoint: args.endpoint,
       from,
       to,
-      what: args.what,
-      resolution: args.resolution,
+      what: args.what ?? 'both',
+      resolution: args.resolution ?? 'window',
       ...(args.app && { app: args.app }),
     });
-    const text = formatExport(items, args.format);
+    const text = formatExport(items, args.format ?? 'jsonl');
     if (args.output === undefined || args.output === '-') process.stdout.write(text);
     else {
       await writeFile(args.output, text);
