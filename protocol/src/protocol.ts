@@ -771,8 +771,10 @@ export interface PurgedResults {
   windows: number;
   latest: number;
   servingIntervals: number;
-  /** Window profiles and roll-ups (of profiles and results). */
+  /** Window profiles and their hourly and daily roll-ups. */
   profiles?: number;
+  /** Hourly and daily roll-ups of results. */
+  rollups?: number;
 }
 /**
  * A failed request: its reason, and a code when the host has one (`STORAGE_FULL`,

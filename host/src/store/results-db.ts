@@ -527,7 +527,7 @@ export class ResultsDb {
       ] as never);
       this.windowCount = Math.max(0, this.windowCount - removed);
       // their time index entries stay until they expire: removing a key removed already does nothing
-      return { windows: windows.length, latest: latest.length, servingIntervals: serving.length, profiles: profiles.length + rollups.length };
+      return { windows: windows.length, latest: latest.length, servingIntervals: serving.length, profiles: profiles.length, rollups: rollups.length };
     });
     this.lock = run.catch(() => undefined);
     return run;
