@@ -93,13 +93,14 @@ describe('ResultsDb: metric names, values and purge', () => {
   });
 
   it("purge removes the endpoint's windows (its batches' too) and latest values, and nothing of another endpoint", async () => {
-    expect(await db.purgeEndpoint(EP)).toEqual({ windows: 7, latest: 6, servingIntervals: 0 });
+    // roll-ups: the results of the live endpoint's windows by hour and by day
+    expect(await db.purgeEndpoint(EP)).toEqual({ windows: 7, latest: 6, servingIntervals: 0, profiles: 0, rollups: 4 });
     expect(await db.query({ endpointId: EP })).toEqual([]);
     expect(await db.query({ endpointId: `${EP}-batch1` })).toEqual([]);
     expect(await db.latestResults(EP)).toEqual([]);
     expect(await db.metricNames(EP)).toEqual([]);
     expect(await db.query({ endpointId: OTHER })).toHaveLength(1);
     expect(await db.latestResults(OTHER)).toHaveLength(2);
-    expect(await db.purgeEndpoint(EP)).toEqual({ windows: 0, latest: 0, servingIntervals: 0 });
+    expect(await db.purgeEndpoint(EP)).toEqual({ windows: 0, latest: 0, servingIntervals: 0, profiles: 0, rollups: 0 });
   });
 });

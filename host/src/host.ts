@@ -227,6 +227,7 @@ class HostImpl implements Host {
         bindingKey,
         metrics,
         ...(o.influx ? { influx: o.influx } : {}),
+        retention: { windowMs: o.resultsRetentionMs, hourMs: o.hourlyRetentionMs, dayMs: o.dailyRetentionMs, checkEveryMs: o.retentionCheckIntervalMs },
       });
       await writer.start();
       const w = writer;

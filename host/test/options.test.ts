@@ -25,6 +25,10 @@ describe('resolveHostOptions', () => {
         maxFutureSkewMs: 300_000,
         servingIntervalMs: 60_000,
         retentionMs: 7 * 86_400_000,
+        resultsRetentionMs: 30 * 86_400_000,
+        hourlyRetentionMs: 180 * 86_400_000,
+        dailyRetentionMs: 730 * 86_400_000,
+        retentionCheckIntervalMs: 600_000,
         runners: 1,
         runnerConcurrency: 2,
         runnerAppConcurrency: 1,
@@ -234,8 +238,21 @@ describe('resolveHostOptions', () => {
       ['allowedLateness', 'allowed lateness'],
       ['maxFutureSkew', 'max future skew'],
       ['retention', 'retention'],
+      ['resultsRetention', 'results retention (--results-retention)'],
+      ['hourlyRetention', 'hourly retention (--hourly-retention)'],
+      ['dailyRetention', 'daily retention (--daily-retention)'],
+      ['retentionCheckInterval', 'retention check interval (--retention-check-interval)'],
     ] as const)('rejects a bad %s, naming it', (key, what) => {
       rejects({ [key]: 'later' }, `${what}: 'later' is not a duration`);
+    });
+
+    it('takes the retentions of results, profiles and roll-ups in days, weeks and years, from options or the environment', () => {
+      expect(resolveWith({ resultsRetention: '2w', hourlyRetention: '90d' }, { MODELWATCH_DAILY_RETENTION: '3y' })).toMatchObject({
+        resultsRetentionMs: 14 * 86_400_000,
+        hourlyRetentionMs: 90 * 86_400_000,
+        dailyRetentionMs: 3 * 365 * 86_400_000,
+      });
+      rejects({ resultsRetention: 0 }, "results retention (--results-retention): '0' is not longer than 0");
     });
 
     it.each([-1, 65536, 80.5, NaN])('rejects the http port %d', (httpPort) => {

@@ -47,6 +47,15 @@ describe('the messages the writer consumes', () => {
     expect(refused({ ...output, windowEnd: 1000 })).toBe('window end 1000 is not after its start 1000');
     expect(() => decodeServingMinute(jsonCodec.encode({ v: 1 }), 'mw.serving.minute.x')).toThrow(/^not a serving interval: /);
   });
+
+  it("takes an output with its window's profile, and refuses a profile that is not statistics per column", () => {
+    const profile = { a: { type: 'categorical', count: 3, missing: 0, unique: 1, frequencies: { x: 3 } } } as const;
+    expect(decodeOutput(jsonCodec.encode({ ...output, profile }), 'mw.outputs.a1b2')).toEqual({ ...output, profile });
+    expect(() => decodeOutput(jsonCodec.encode({ ...output, profile: 'lots' }), 'mw.outputs.a1b2')).toThrow(/^not an app output: \/profile must be object/);
+    expect(() => decodeOutput(jsonCodec.encode({ ...output, profile: { a: { type: 'text', count: 1, missing: 0 } } }), 'mw.outputs.a1b2')).toThrow(
+      /^not an app output: \/profile\/a\/type must be equal to one of the allowed values/,
+    );
+  });
 });
 
 describe('pages of windows under a byte budget', () => {

@@ -454,6 +454,12 @@ export interface AppOutputMessage extends WindowRef {
   artifacts?: ArtifactRef[];
   /** The task's {@link TaskMessage.binding}, echoed: the writer refuses an output whose binding does not verify. */
   binding?: string;
+  /**
+   * The window's profile (its per-feature statistics, categories capped to the top 50 plus
+   * `other`), when the runner read rows for it: the writer stores it once per endpoint and window
+   * (`WindowProfile`), not in the window's record.
+   */
+  profile?: FeatureStatsMap;
 }
 
 /**
@@ -663,12 +669,112 @@ export interface MetricValuesQuery {
  * removal of everything stored of an endpoint (`purge`).
  */
 export type ResultsRequest =
-  (ResultsQuery & { latest?: boolean }) | { metricNames: { endpointId: string } } | { metricValues: MetricValuesQuery } | { purge: { endpointId: string } };
+  | (ResultsQuery & { latest?: boolean })
+  | { metricNames: { endpointId: string } }
+  | { metricValues: MetricValuesQuery }
+  | { purge: { endpointId: string } }
+  | { profiles: ProfilesQuery }
+  | { rollups: RollupsQuery };
+
+/** The resolution of stored profiles and results: each window's own, or their hourly and daily roll-ups (UTC). */
+export type ProfileResolution = 'window' | 'hour' | 'day';
+
+/**
+ * The per-feature statistics of one window of an endpoint (`resolution` 'window', the default),
+ * or of the windows starting in one hour or day merged (`resolution` 'hour' / 'day';
+ * `windowStart`/`windowEnd` are then the hour's or day's bounds). Kept after the window's rows
+ * have expired from the stream, for as long as the retention of its resolution. Numeric
+ * statistics of a column without values (count 0) are null in JSON. In roll-ups, counts,
+ * missing, wrongType, histograms (on equal edges), mean, std, min and max are exact; quantiles are
+ * the count-weighted means of the windows' quantiles (approximate); `unique` is a lower bound.
+ * LevelDB key `p/<endpointId>/<w|h|d>/<windowStart>`.
+ */
+export interface WindowProfile {
+  v: 1;
+  endpoint: string;
+  endpointId: string;
+  windowStart: number;
+  windowEnd: number;
+  /** Rows in the window (in a roll-up: the windows' rows summed). */
+  rows: number;
+  features: FeatureStatsMap;
+  resolution?: ProfileResolution;
+  /** In a roll-up: the windows merged into it. */
+  windows?: number;
+}
+
+/** `mw.retention.expired`: what one run of the writer's retention removed, and the starts before which it removed it. */
+export interface RetentionExpiredMessage {
+  v: ProtocolVersion;
+  at: number;
+  before: { window: number; hour: number; day: number };
+  /** Windows (shadow versions' too). */
+  windows: number;
+  /** Profiles: windows' and hourly and daily roll-ups. */
+  profiles: number;
+  /** Hourly and daily roll-ups of results. */
+  rollups: number;
+}
+
+/** Profiles of an endpoint whose windows start in `[from, to)` (roll-ups: whose hour or day overlaps it), oldest first; a reply over NATS' max payload ends early with `next` (the `from` of the rest). */
+export interface ProfilesQuery {
+  endpointId: string;
+  from?: number;
+  to?: number;
+  /** @default 'window' */
+  resolution?: ProfileResolution;
+  /** @default 1000 */
+  limit?: number;
+}
+
+/** One result or metric of an app rolled up over an hour or a day: worst status, and mean/min/max of the values. */
+export interface RolledUpValue {
+  name: string;
+  /** Result kind; absent for a metric. */
+  kind?: number;
+  /** The worst status (the highest) of the windows; absent for a metric. */
+  status?: number;
+  windows: number;
+  mean: number;
+  min: number;
+  max: number;
+}
+
+/** The results and metrics of one app over one hour or day (UTC). LevelDB key `r/<endpointId>/<h|d>/<app>/<start>`. */
+export interface ResultsRollup {
+  endpointId: string;
+  endpointName: string;
+  app: string;
+  resolution: 'hour' | 'day';
+  /** The hour's or day's bounds (ms). */
+  start: number;
+  end: number;
+  /** Windows merged, by outcome. */
+  windows: number;
+  errors: number;
+  results: RolledUpValue[];
+  metrics: RolledUpValue[];
+}
+
+/** Roll-ups of an endpoint's results whose hour or day overlaps `[from, to)`, oldest first. */
+export interface RollupsQuery {
+  endpointId: string;
+  resolution: 'hour' | 'day';
+  app?: string;
+  from?: number;
+  to?: number;
+  /** @default 1000 */
+  limit?: number;
+}
 /** What `purge` removed from the writer's store: windows (batches' too), latest values, serving intervals. */
 export interface PurgedResults {
   windows: number;
   latest: number;
   servingIntervals: number;
+  /** Window profiles and their hourly and daily roll-ups. */
+  profiles?: number;
+  /** Hourly and daily roll-ups of results. */
+  rollups?: number;
 }
 /**
  * A failed request: its reason, and a code when the host has one (`STORAGE_FULL`,
@@ -685,6 +791,8 @@ export type ResultsReply =
   | { metricNames: MetricName[] }
   | { points: MetricPoint[]; next?: string }
   | { purged: PurgedResults }
+  | { profiles: WindowProfile[]; next?: number }
+  | { rollups: ResultsRollup[] }
   | ErrorReply;
 
 // ---------------------------------------------------------------------------------------------

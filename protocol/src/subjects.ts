@@ -53,6 +53,8 @@ export const Subjects = {
    */
   stored: (endpointId: string) => `mw.stored.${endpointId}`,
   storedAll: 'mw.stored.>',
+  /** Core NATS: the writer's notice after each retention run that removed anything ({@link RetentionExpiredMessage}). */
+  retentionExpired: 'mw.retention.expired',
   /** One audit entry per state change asked of the HTTP API (`AuditEntry`). */
   auditApi: 'mw.audit.api',
   auditAll: 'mw.audit.>',

@@ -143,6 +143,11 @@ export interface CategoricalFeatureStats {
   unique: number;
   /** Value -> count. */
   frequencies: Record<string, number>;
+  /**
+   * Stored window profiles only: values in categories beyond the most frequent ones kept (the
+   * top 50), which `frequencies` leaves out. Absent elsewhere.
+   */
+  other?: number;
 }
 
 export type FeatureStats = NumericFeatureStats | CategoricalFeatureStats;

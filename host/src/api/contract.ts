@@ -10,6 +10,9 @@ import type {
   TokenRecord,
   TokenScope,
   AppOutputMessage,
+  WindowProfile,
+  ProfileResolution,
+  ResultsRollup,
   BatchRecord,
   DryRunResult,
   EndpointRecord,
@@ -111,6 +114,11 @@ export type PublishPluginReply = PluginRecord & { dryRun: DryRunReport };
 export interface EvaluatedWindow {
   output: AppOutputMessage;
   stored: 'written' | 'already stored' | 'not written';
+  /**
+   * The window's stored profile when its rows have expired from the stream (the app saw no rows,
+   * but the writer kept the window's statistics): what the window held.
+   */
+  profile?: WindowProfile;
 }
 
 /**
@@ -519,4 +527,40 @@ export interface CreateSilenceBody {
   /** How long: `2h`, `30m`. */
   duration: string;
   comment?: string;
+}
+// ---- window profiles and results roll-ups (routes/profiles.ts)
+
+export const ProfileRoutes = {
+  profiles: '/api/v1/endpoints/:name/profiles',
+  profile: '/api/v1/endpoints/:name/profiles/:windowStart',
+  rollups: '/api/v1/endpoints/:name/rollups',
+} as const;
+
+/** `GET /api/v1/endpoints/:name/profiles`. */
+export interface ProfilesReply {
+  profiles: WindowProfile[];
+}
+
+/** `GET /api/v1/endpoints/:name/rollups`. */
+export interface RollupsReply {
+  rollups: ResultsRollup[];
+}
+
+/** The query of `GET /api/v1/endpoints/:name/profiles`: window starts in `[from, to)` (ISO or ms; roll-ups: hours or days overlapping it), oldest first. */
+export interface ProfilesParams {
+  from?: number | string;
+  to?: number | string;
+  /** @default 1000 (at most 10000) */
+  limit?: number;
+  /** @default 'window' */
+  resolution?: ProfileResolution;
+}
+
+/** The query of `GET /api/v1/endpoints/:name/rollups`: hours or days overlapping `[from, to)`, oldest first. */
+export interface RollupsParams {
+  resolution: 'hour' | 'day';
+  app?: string;
+  from?: number | string;
+  to?: number | string;
+  limit?: number;
 }

@@ -447,7 +447,15 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
             s = 'written';
           }
         }
-        return { output: r.output, stored: s };
+        const { profile: _profile, ...output } = r.output;
+        if (output.rows > 0) return { output, stored: s };
+        // no rows: they expired from the stream (or there were none); the window's profile says which
+        // best effort: without a writer answering, the window is shown as it is
+        const kept = await askWriter(nc, { profiles: { endpointId: t.endpointId, from: t.windowStart, to: t.windowStart + 1, limit: 1 } }).catch(
+          () => undefined,
+        );
+        const profile = kept && 'profiles' in kept ? kept.profiles[0] : undefined;
+        return { output, stored: s, ...(profile && { profile }) };
       };
       // asked for NDJSON: a progress line per window, then the windows (or the error that stopped it)
       if (String(req.headers.accept ?? '').includes('application/x-ndjson')) {

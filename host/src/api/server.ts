@@ -49,6 +49,7 @@ import { bulkEndpointRoutes } from './routes/endpoints-bulk.js';
 import { modelField, newEndpointOf } from './endpoint-spec.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { askWriter as sharedAskWriter, endpointRoutes } from './routes/endpoints.js';
+import { profileRoutes } from './routes/profiles.js';
 import { referenceRoutes } from './routes/reference.js';
 import { reportRoutes } from './routes/report.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
@@ -261,6 +262,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(reportRoutes);
   if (deps.notifier) await app.register(alertNotifyRoutes, { notifier: deps.notifier });
   if (deps.alerts) alertRoutes(app, deps.alerts);
+  await app.register(profileRoutes, { nc, endpoints: deps.endpoints });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', { bodyLimit: BodyLimits.labels }, async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);

@@ -10,6 +10,7 @@ import { dlqCommand } from './commands/dlq.js';
 import { doctorCommand } from './commands/doctor.js';
 import { endpointCommand } from './commands/endpoint.js';
 import { eventsCommand } from './commands/events.js';
+import { exportCommand } from './commands/export.js';
 import { hostCommand } from './commands/host.js';
 import { metricsCommand } from './commands/metrics.js';
 import { monitoringCommand } from './commands/monitoring.js';
@@ -32,6 +33,7 @@ export const COMMANDS: readonly AnyCommand[] = [
   monitoringCommand,
   resultsCommand,
   reportCommand,
+  exportCommand,
   artifactsCommand,
   metricsCommand,
   dlqCommand,

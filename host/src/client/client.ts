@@ -7,6 +7,7 @@ import type {
   PluginRecord,
   ServingRecord,
   StoredDeadLetter,
+  WindowProfile,
   WindowRecord,
 } from '@modelwatch/protocol';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
@@ -70,6 +71,7 @@ import {
   CreateSilenceBodySchema,
 } from '../api/schemas.js';
 import type { PluginBundle } from '../plugins/bundle.js';
+import { ProfileRoutes, type ProfilesParams, type ProfilesReply, type RollupsParams, type RollupsReply } from '../api/contract.js';
 
 /** The bodies the client checks before sending, with the schemas the routes declare (the same messages). */
 const check = {
@@ -688,4 +690,36 @@ export class ModelwatchClient {
   deleteSilence(id: string) {
     return this.call<{ deleted: string }>('DELETE', routePath(AlertRoutes.silence, { id }));
   }
+  // ---- window profiles, roll-ups and ranges of results (export)
+
+  /** The profiles of an endpoint's windows (or their hourly or daily roll-ups) starting in `[from, to)`, oldest first. */
+  profiles(name: string, q: ProfilesParams = {}) {
+    return this.call<ProfilesReply>('GET', `${routePath(ProfileRoutes.profiles, { name })}${queryOf(q)}`).then((r) => r.profiles);
+  }
+
+  /** The profile of one window of an endpoint; `NOT_FOUND` when it has none. */
+  profile(name: string, windowStart: number | string) {
+    return this.call<WindowProfile>('GET', routePath(ProfileRoutes.profile, { name, windowStart: String(windowStart) }));
+  }
+
+  /** The hourly or daily roll-ups of an endpoint's results (worst status, mean/min/max of the values), oldest first. */
+  rollups(name: string, q: RollupsParams) {
+    return this.call<RollupsReply>('GET', `${routePath(ProfileRoutes.rollups, { name })}${queryOf(q)}`).then((r) => r.rollups);
+  }
+
+  /** An endpoint's windows (one app's, or every app's) starting in `[from, to)` (ms), oldest first. */
+  async resultsInRange(endpoint: string, q: { app?: string; from: number; to: number }): Promise<WindowRecord[]> {
+    const qs = new URLSearchParams({ endpoint, since: String(q.from), limit: '10000' });
+    if (q.app) qs.set('app', q.app);
+    const { windows } = await this.call<{ windows: WindowRecord[] }>('GET', `/api/v1/results?${qs}`);
+    return windows.filter((w) => w.windowStart < q.to).sort((a, b) => a.windowStart - b.windowStart || a.app.localeCompare(b.app));
+  }
+}
+
+/** `?k=v&...` of the defined values, or '' when none is. */
+function queryOf(q: object): string {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(q)) if (v !== undefined) qs.set(k, String(v));
+  const s = qs.toString();
+  return s ? `?${s}` : '';
 }

@@ -1,1 +1,2 @@
 export { ModelwatchClient, type ClientOptions, type DefaultAppOutcome, type EndpointSummary, type IngestReply, type SetMonitoringReply } from './client.js';
+export type { ProfilesParams, RollupsParams } from '../api/contract.js';

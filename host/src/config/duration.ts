@@ -1,10 +1,10 @@
 import { ModelwatchError } from '../errors.js';
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, y: 365 * 86_400_000 };
 
 /**
  * Parse a duration: a number of milliseconds, or a string such as `'500ms'`, `'5s'`,
- * `'10m'`, `'1h30m'`, `'7d'`.
+ * `'10m'`, `'1h30m'`, `'7d'`, `'2w'`, `'2y'` (a year is 365 days).
  */
 export function parseDuration(value: string | number, what = 'duration'): number {
   if (typeof value === 'number') {
@@ -13,7 +13,7 @@ export function parseDuration(value: string | number, what = 'duration'): number
   }
   const s = value.trim();
   if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)/gy;
   let total = 0;
   let pos = 0;
   for (let m = re.exec(s); m; m = re.exec(s)) {

@@ -88,6 +88,17 @@ export interface HostOptions {
   servingInterval?: string | number;
   /** How long events, rows and app outputs are kept in JetStream. @default '7d' (env MODELWATCH_RETENTION) */
   retention?: string | number;
+  /**
+   * How long analysed windows (results) and window profiles are kept in the writer's store, by
+   * window start. @default '30d' (env MODELWATCH_RESULTS_RETENTION)
+   */
+  resultsRetention?: string | number;
+  /** How long the hourly roll-ups of profiles and results are kept. @default '180d' (env MODELWATCH_HOURLY_RETENTION) */
+  hourlyRetention?: string | number;
+  /** How long the daily roll-ups of profiles and results are kept. @default '2y' (env MODELWATCH_DAILY_RETENTION) */
+  dailyRetention?: string | number;
+  /** How often the writer removes what is past its retention. @default '10m' */
+  retentionCheckInterval?: string | number;
   /** Number of app-runner processes the host starts and supervises. 0 = none (runners run elsewhere). @default 1 (env MODELWATCH_RUNNERS) */
   runners?: number;
   /** Windows a runner works on at once. @default 2 */
@@ -184,6 +195,11 @@ export interface ResolvedHostOptions {
   maxFutureSkewMs: number;
   servingIntervalMs: number;
   retentionMs: number;
+  /** Retention of windows and profiles, hourly and daily roll-ups, and how often it is applied. */
+  resultsRetentionMs: number;
+  hourlyRetentionMs: number;
+  dailyRetentionMs: number;
+  retentionCheckIntervalMs: number;
   runners: number;
   runnerConcurrency: number;
   runnerAppConcurrency: number;
@@ -322,6 +338,10 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     maxFutureSkewMs: parseDuration(options.maxFutureSkew ?? '5m', 'max future skew'),
     servingIntervalMs: parseDuration(options.servingInterval ?? env.MODELWATCH_SERVING_INTERVAL ?? '1m', 'serving interval'),
     retentionMs: parseDuration(options.retention ?? env.MODELWATCH_RETENTION ?? '7d', 'retention'),
+    resultsRetentionMs: positiveDuration(options.resultsRetention ?? env.MODELWATCH_RESULTS_RETENTION ?? '30d', 'results retention (--results-retention)'),
+    hourlyRetentionMs: positiveDuration(options.hourlyRetention ?? env.MODELWATCH_HOURLY_RETENTION ?? '180d', 'hourly retention (--hourly-retention)'),
+    dailyRetentionMs: positiveDuration(options.dailyRetention ?? env.MODELWATCH_DAILY_RETENTION ?? '2y', 'daily retention (--daily-retention)'),
+    retentionCheckIntervalMs: positiveDuration(options.retentionCheckInterval ?? '10m', 'retention check interval (--retention-check-interval)'),
     runners,
     runnerConcurrency,
     runnerAppConcurrency,
@@ -378,6 +398,12 @@ function resolveAlertDelivery(o: AlertDeliveryOptions, env: NodeJS.ProcessEnv): 
     throw new ModelwatchError('INVALID_OPTIONS', `alert group threshold: ${r.groupThreshold} must be a positive whole number`);
   if (r.timeoutMs < 100) throw new ModelwatchError('INVALID_OPTIONS', `alert timeout: ${r.timeoutMs} ms is below the minimum of 100ms`);
   return r;
+}
+
+function positiveDuration(value: string | number, what: string): number {
+  const ms = parseDuration(value, what);
+  if (ms <= 0) throw new ModelwatchError('INVALID_OPTIONS', `${what}: '${value}' is not longer than 0`);
+  return ms;
 }
 
 /** Whether an address to listen on is a loopback one: only this machine reaches it. */

@@ -27,6 +27,7 @@ import {
 } from '@modelwatch/protocol';
 import { outputMsgId } from '../domain/binding.js';
 import { artifactId, artifactKey, outputKey } from '../domain/keys.js';
+import { compactProfile } from '../domain/profiles.js';
 import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
@@ -433,12 +434,15 @@ export class AppRunner {
     if (!plugin || !version) return this.failed(task, attempt, { code: 'NOT_FOUND', message: `plugin ${task.app}@${task.version} is not registered` });
     const data = await this.windowData(endpoint, task, task.endpointId);
     base.rows = data.length;
+    // the window's profile goes with every outcome that read rows: the writer keeps it once per window
+    if (data.length > 0) base.profile = compactProfile(data.sampleStats);
     if (data.length === 0 && !version.runOnEmptyWindows) return { ...base, outcome: 'empty', completedAt: Date.now() };
     let sandbox: Sandbox;
     try {
       sandbox = await this.sandbox(plugin.name, version);
     } catch (err) {
-      if (err instanceof ModelwatchError) return this.failed(task, attempt, errorData(err), data.length);
+      if (err instanceof ModelwatchError)
+        return { ...this.failed(task, attempt, errorData(err), data.length), ...(base.profile ? { profile: base.profile } : {}) };
       throw err;
     }
     const input = await this.input(task, endpoint, plugin, version, data);
@@ -480,7 +484,11 @@ export class AppRunner {
       }));
       return { ...base, ...normalized, durationMs, completedAt: Date.now(), ...(refs.length ? { artifacts: refs } : {}) };
     } catch (err) {
-      return { ...this.failed(task, attempt, errorData(err, 'APP_ERROR'), data.length), durationMs: performance.now() - started };
+      return {
+        ...this.failed(task, attempt, errorData(err, 'APP_ERROR'), data.length),
+        durationMs: performance.now() - started,
+        ...(base.profile ? { profile: base.profile } : {}),
+      };
     }
   }
 

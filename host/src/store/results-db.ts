@@ -1,6 +1,11 @@
+import { decode as unpack, encode as pack } from '@msgpack/msgpack';
 import { Level } from 'level';
 import type {
   AppOutputMessage,
+  ProfilesQuery,
+  ResultsRollup,
+  RollupsQuery,
+  WindowProfile,
   EndpointStatsRecord,
   LatestResult,
   MetricName,
@@ -14,6 +19,23 @@ import type {
   WindowRecord,
 } from '@modelwatch/protocol';
 import { addCounts, emptyCounts } from '../domain/counts.js';
+import { bucketOf, compactProfile, RESOLUTION_KEY, rollUpProfile, rollUpResults } from '../domain/profiles.js';
+
+/** How long windows and window profiles (`windowMs`), and the hourly and daily roll-ups, are kept (by window or bucket start). */
+export interface RetentionMs {
+  windowMs: number;
+  hourMs: number;
+  dayMs: number;
+}
+
+/** What one expiry removed: windows (shadows' too), profiles (windows' and roll-ups), results roll-ups. */
+export interface Expired {
+  windows: number;
+  profiles: number;
+  rollups: number;
+}
+
+type Op = { type: 'put' | 'del'; sublevel: unknown; key: string; value?: unknown };
 
 /** A time-series point waiting to be written. Key `o/<sequence>`. */
 export interface OutboxPoint {
@@ -41,6 +63,17 @@ export class ResultsDb {
   private readonly stats;
   /** `m/applied`: the highest MW_OUTPUTS sequence stored; `m/windows`: windows stored (shadows' too). Written in the batches of the windows. */
   private readonly meta;
+  /** Window profiles and their roll-ups, msgpack: `<endpoint id>/<w|h|d>/<start>`. */
+  private readonly profiles;
+  /** Results roll-ups: `<endpoint id>/<h|d>/<app>/<start>`. */
+  private readonly rollups;
+  /**
+   * Time index of what expires: `<w|h|d>/<start>/<sublevel letter>/<key>` (live endpoints' windows,
+   * shadows, profiles and roll-ups; a batch's windows never expire: they go with their batch).
+   */
+  private readonly expiry;
+  /** Windows starting before this were expired: their outputs, delivered again, are not stored again. */
+  private expiredBefore = 0;
   private applied: number | undefined;
   private windowCount = 0;
   private seq = 0;
@@ -55,6 +88,9 @@ export class ResultsDb {
     this.serving = this.db.sublevel<string, ServingRecord>('s', { valueEncoding: 'json' });
     this.stats = this.db.sublevel<string, EndpointStatsRecord>('e', { valueEncoding: 'json' });
     this.meta = this.db.sublevel<string, number>('m', { valueEncoding: 'json' });
+    this.profiles = this.db.sublevel<string, Uint8Array>('p', { valueEncoding: 'view' });
+    this.rollups = this.db.sublevel<string, ResultsRollup>('r', { valueEncoding: 'json' });
+    this.expiry = this.db.sublevel<string, string>('t', { valueEncoding: 'utf8' });
   }
 
   /** Open the store (its folder is made when missing). Throws level's error when the files are damaged beyond what LevelDB recovers. */
@@ -63,6 +99,24 @@ export class ResultsDb {
     for await (const key of this.outbox.keys({ reverse: true, limit: 1 })) this.seq = Number(key);
     this.applied = await this.meta.get('applied');
     this.windowCount = (await this.meta.get('windows')) ?? 0;
+    this.expiredBefore = (await this.meta.get('expired')) ?? 0;
+    if ((await this.meta.get('indexed')) === undefined) await this.indexExisting();
+  }
+
+  /** The time index of the windows of a store older than it (each once). */
+  private async indexExisting(): Promise<void> {
+    const ops: Op[] = [];
+    for (const [sub, level] of [
+      ['w', this.windows],
+      ['h', this.shadows],
+    ] as const) {
+      for await (const key of level.keys()) {
+        if (key.slice(0, key.indexOf('/')).includes('-')) continue;
+        ops.push({ type: 'put', sublevel: this.expiry, key: `w/${key.slice(key.lastIndexOf('/') + 1)}/${sub}/${key}`, value: '' });
+      }
+    }
+    ops.push({ type: 'put', sublevel: this.meta, key: 'indexed', value: 1 });
+    await this.db.batch(ops as never);
   }
 
   /** The highest MW_OUTPUTS sequence whose output is stored, or undefined when the store never recorded one (new, or older than the record). */
@@ -120,12 +174,17 @@ export class ResultsDb {
 
   private async storeNow(out: AppOutputMessage, withOutbox: boolean, seq: number | undefined): Promise<'stored' | 'duplicate'> {
     if (out.shadow) return this.storeShadow(out, seq);
+    const live = !out.endpointId.includes('-');
+    if (live && out.windowStart < this.expiredBefore) return 'duplicate';
     const wkey = `${out.endpointId}/${out.app}/${pad(out.windowStart)}`;
     if ((await this.windows.get(wkey)) !== undefined) return 'duplicate';
     const storedAt = Date.now();
-    const { v: _v, attempts, ...rest } = out;
+    const { v: _v, attempts, profile: _profile, ...rest } = out;
     const record: WindowRecord = { ...rest, attempts: attempts ?? 1, storedAt };
-    const ops: Array<{ type: 'put'; sublevel: unknown; key: string; value: unknown }> = [{ type: 'put', sublevel: this.windows, key: wkey, value: record }];
+    const ops: Op[] = [{ type: 'put', sublevel: this.windows, key: wkey, value: record }];
+    if (live) ops.push(this.indexOp('window', out.windowStart, 'w', wkey));
+    ops.push(...(await this.profileOps(out, live)));
+    if (live) ops.push(...(await this.rollupOps(record)));
     for (const r of out.results) {
       const lkey = `${out.endpointId}/${out.app}/${r.name}`;
       const prev = await this.latest.get(lkey);
@@ -163,15 +222,145 @@ export class ResultsDb {
    * noted, so nothing of the active version's series or drift status changes.
    */
   private async storeShadow(out: AppOutputMessage, seq: number | undefined): Promise<'stored' | 'duplicate'> {
+    const live = !out.endpointId.includes('-');
+    if (live && out.windowStart < this.expiredBefore) return 'duplicate';
     const key = `${out.endpointId}/${out.app}/${out.version}/${pad(out.windowStart)}`;
     if ((await this.shadows.get(key)) !== undefined) return 'duplicate';
-    const { v: _v, attempts, ...rest } = out;
+    const { v: _v, attempts, profile: _profile, ...rest } = out;
     await this.db.batch([
       { type: 'put', sublevel: this.shadows, key, value: { ...rest, attempts: attempts ?? 1, storedAt: Date.now() } },
+      ...(live ? [this.indexOp('window', out.windowStart, 'h', key)] : []),
+      ...(await this.profileOps(out, live)),
       ...this.metaOps(seq, 1),
     ] as never);
     this.noteMeta(seq, 1);
     return 'stored';
+  }
+
+  private indexOp(resolution: keyof typeof RESOLUTION_KEY, start: number, sub: 'w' | 'h' | 'p' | 'r', key: string): Op {
+    return { type: 'put', sublevel: this.expiry, key: `${RESOLUTION_KEY[resolution]}/${pad(start)}/${sub}/${key}`, value: '' };
+  }
+
+  /**
+   * The window's profile, once per endpoint and window (the first output with rows brings it), and
+   * for a live endpoint its hourly and daily roll-ups.
+   */
+  private async profileOps(out: AppOutputMessage, live: boolean): Promise<Op[]> {
+    if (!out.profile || out.rows === 0) return [];
+    const key = `${out.endpointId}/w/${pad(out.windowStart)}`;
+    if ((await this.profiles.get(key)) !== undefined) return [];
+    const profile: WindowProfile = {
+      v: 1,
+      endpoint: out.endpointName,
+      endpointId: out.endpointId,
+      windowStart: out.windowStart,
+      windowEnd: out.windowEnd,
+      rows: out.rows,
+      features: compactProfile(out.profile),
+    };
+    const ops: Op[] = [{ type: 'put', sublevel: this.profiles, key, value: pack(profile) }];
+    if (!live) return ops;
+    ops.push(this.indexOp('window', out.windowStart, 'p', key));
+    for (const res of ['hour', 'day'] as const) {
+      const { start } = bucketOf(out.windowStart, res);
+      const rkey = `${out.endpointId}/${RESOLUTION_KEY[res]}/${pad(start)}`;
+      const prev = await this.profiles.get(rkey);
+      const into = prev === undefined ? undefined : (unpack(prev) as WindowProfile);
+      ops.push({ type: 'put', sublevel: this.profiles, key: rkey, value: pack(rollUpProfile(into, profile, res)) });
+      if (!into) ops.push(this.indexOp(res, start, 'p', rkey));
+    }
+    return ops;
+  }
+
+  /** The window's results and metrics merged into its app's hourly and daily roll-ups. */
+  private async rollupOps(w: WindowRecord): Promise<Op[]> {
+    const ops: Op[] = [];
+    for (const res of ['hour', 'day'] as const) {
+      const { start } = bucketOf(w.windowStart, res);
+      const key = `${w.endpointId}/${RESOLUTION_KEY[res]}/${w.app}/${pad(start)}`;
+      const into = await this.rollups.get(key);
+      ops.push({ type: 'put', sublevel: this.rollups, key, value: rollUpResults(into, w, res) });
+      if (!into) ops.push(this.indexOp(res, start, 'r', key));
+    }
+    return ops;
+  }
+
+  /** Profiles of an endpoint starting in `[from, to)` (hourly or daily roll-ups: whose hour or day overlaps it), oldest first. */
+  async profilesOf(q: ProfilesQuery): Promise<WindowProfile[]> {
+    const res = q.resolution ?? 'window';
+    const prefix = `${q.endpointId}/${RESOLUTION_KEY[res]}/`;
+    const out: WindowProfile[] = [];
+    // a roll-up is in the range when its hour or day overlaps it
+    const from = q.from === undefined ? 0 : res === 'window' ? q.from : bucketOf(q.from, res).start;
+    const range = { gte: prefix + pad(from), lt: q.to === undefined ? `${prefix}\uffff` : prefix + pad(q.to), limit: q.limit ?? 1000 };
+    for await (const v of this.profiles.values(range)) out.push(unpack(v) as WindowProfile);
+    return out;
+  }
+
+  /** The profile of one window of an endpoint. */
+  async profileOf(endpointId: string, windowStart: number): Promise<WindowProfile | undefined> {
+    const v = await this.profiles.get(`${endpointId}/w/${pad(windowStart)}`);
+    return v === undefined ? undefined : (unpack(v) as WindowProfile);
+  }
+
+  /** Results roll-ups of an endpoint (one app's, or every app's) whose hour or day overlaps `[from, to)`, oldest first. */
+  async rollupsOf(q: RollupsQuery): Promise<ResultsRollup[]> {
+    const prefix = `${q.endpointId}/${RESOLUTION_KEY[q.resolution]}/${q.app ? `${q.app}/` : ''}`;
+    const out: ResultsRollup[] = [];
+    for await (const v of this.rollups.values({ gte: prefix, lt: `${prefix}\uffff` })) {
+      if ((q.from !== undefined && v.end <= q.from) || (q.to !== undefined && v.start >= q.to)) continue;
+      out.push(v);
+    }
+    out.sort((a, b) => a.start - b.start || a.app.localeCompare(b.app));
+    return out.slice(0, q.limit ?? 1000);
+  }
+
+  /**
+   * Remove what is older than its retention (by window, hour or day start, against `now`):
+   * windows (shadows' too) and window profiles, hourly and daily roll-ups of profiles and results.
+   */
+  expire(now: number, retention: RetentionMs): Promise<Expired> {
+    const run = this.lock.then(async (): Promise<Expired> => {
+      const done: Expired = { windows: 0, profiles: 0, rollups: 0 };
+      const cutoffs = { w: now - retention.windowMs, h: now - retention.hourMs, d: now - retention.dayMs };
+      for (const [res, cutoff] of Object.entries(cutoffs)) {
+        for (;;) {
+          const keys: string[] = [];
+          for await (const k of this.expiry.keys({ gte: `${res}/`, lt: `${res}/${pad(Math.max(0, cutoff))}`, limit: 1000 })) keys.push(k);
+          if (keys.length === 0) break;
+          const ops: Op[] = [];
+          let windows = 0;
+          for (const k of keys) {
+            ops.push({ type: 'del', sublevel: this.expiry, key: k });
+            // `<res>/<16 digits>/<sub>/<key>`
+            const sub = k.charAt(19);
+            const key = k.slice(21);
+            if (sub === 'w' || sub === 'h') {
+              if ((await (sub === 'w' ? this.windows : this.shadows).get(key)) === undefined) continue;
+              windows++;
+              ops.push({ type: 'del', sublevel: sub === 'w' ? this.windows : this.shadows, key });
+            } else if (sub === 'p') {
+              done.profiles++;
+              ops.push({ type: 'del', sublevel: this.profiles, key });
+            } else {
+              done.rollups++;
+              ops.push({ type: 'del', sublevel: this.rollups, key });
+            }
+          }
+          this.windowCount = Math.max(0, this.windowCount - windows);
+          done.windows += windows;
+          ops.push({ type: 'put', sublevel: this.meta, key: 'windows', value: this.windowCount });
+          await this.db.batch(ops as never);
+        }
+      }
+      if (cutoffs.w > this.expiredBefore) {
+        this.expiredBefore = cutoffs.w;
+        await this.meta.put('expired', cutoffs.w);
+      }
+      return done;
+    });
+    this.lock = run.catch(() => undefined);
+    return run;
   }
 
   /** The endpoint's stats with the statuses of this output's results noted (live windows only, not batches). */
@@ -324,16 +513,21 @@ export class ResultsDb {
       const windows = await keysIn(this.windows, own);
       const latest = await keysIn(this.latest, own);
       const serving = await keysIn(this.serving, [own[0]!]);
+      const profiles = await keysIn(this.profiles, own);
+      const rollups = await keysIn(this.rollups, own);
       const removed = windows.length;
       await this.db.batch([
         { type: 'put' as const, sublevel: this.meta, key: 'windows', value: Math.max(0, this.windowCount - removed) },
         ...windows.map((key) => ({ type: 'del' as const, sublevel: this.windows, key })),
         ...latest.map((key) => ({ type: 'del' as const, sublevel: this.latest, key })),
         ...serving.map((key) => ({ type: 'del' as const, sublevel: this.serving, key })),
+        ...profiles.map((key) => ({ type: 'del' as const, sublevel: this.profiles, key })),
+        ...rollups.map((key) => ({ type: 'del' as const, sublevel: this.rollups, key })),
         { type: 'del' as const, sublevel: this.stats, key: endpointId },
       ] as never);
       this.windowCount = Math.max(0, this.windowCount - removed);
-      return { windows: windows.length, latest: latest.length, servingIntervals: serving.length };
+      // their time index entries stay until they expire: removing a key removed already does nothing
+      return { windows: windows.length, latest: latest.length, servingIntervals: serving.length, profiles: profiles.length, rollups: rollups.length };
     });
     this.lock = run.catch(() => undefined);
     return run;

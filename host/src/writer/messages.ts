@@ -44,6 +44,22 @@ const outputSchema = {
     runner: { type: 'string' },
     attempts: { type: 'integer', minimum: 1 },
     artifacts: { type: 'array', items: { type: 'object', required: ['id', 'name'], properties: { id: { type: 'string' }, name: { type: 'string' } } } },
+    // the window's profile: statistics per column, each numeric (with its histogram) or categorical
+    profile: {
+      type: 'object',
+      maxProperties: 20_000,
+      additionalProperties: {
+        type: 'object',
+        required: ['type', 'count', 'missing'],
+        properties: {
+          type: { enum: ['numeric', 'categorical'] },
+          count: { type: 'integer', minimum: 0 },
+          missing: { type: 'integer', minimum: 0 },
+          hist: { type: 'object', required: ['counts', 'edges'], properties: { counts: { type: 'array' }, edges: { type: 'array' } } },
+          frequencies: { type: 'object' },
+        },
+      },
+    },
   },
 } as const;
 

@@ -1,4 +1,4 @@
-import type { ResultsReply, WindowRecord } from '@modelwatch/protocol';
+import type { ResultsReply, WindowProfile, WindowRecord } from '@modelwatch/protocol';
 
 /**
  * The windows from `offset` on that fit `budget` bytes of JSON (at least one), with `next` (the
@@ -15,4 +15,17 @@ export function pageOf(windows: readonly WindowRecord[], offset: number, budget:
     bytes += size;
   }
   return i < windows.length ? { windows: page, next: i } : { windows: page };
+}
+
+/** The profiles that fit `budget` bytes of JSON (at least one), with `next` (the window start of the first left out) when some do not. */
+export function profilesPage(profiles: readonly WindowProfile[], budget: number): Extract<ResultsReply, { profiles: WindowProfile[] }> {
+  const page: WindowProfile[] = [];
+  let bytes = 64;
+  for (const p of profiles) {
+    const size = Buffer.byteLength(JSON.stringify(p)) + 1;
+    if (page.length > 0 && bytes + size > budget) return { profiles: page, next: p.windowStart };
+    page.push(p);
+    bytes += size;
+  }
+  return { profiles: page };
 }

@@ -9,6 +9,7 @@ import {
   type AppOutputMessage,
   type DeadLetterCode,
   type ErrorReply,
+  type RetentionExpiredMessage,
   type ResultsReply,
   type ResultsRequest,
   type ServingMinuteMessage,
@@ -27,10 +28,10 @@ import { MaxDeliver, retryDelayMs } from '../nats/topology.js';
 import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
 import { PluginStore } from '../store/plugins.js';
-import type { ResultsDb } from '../store/results-db.js';
+import type { ResultsDb, RetentionMs } from '../store/results-db.js';
 import { FailureStreaks } from '../store/streaks.js';
 import { decodeOutput, decodeServingMinute } from './messages.js';
-import { pageOf } from './pages.js';
+import { pageOf, profilesPage } from './pages.js';
 import { recoverResults } from './recovery.js';
 
 export interface WriterDeps {
@@ -53,6 +54,13 @@ export interface WriterDeps {
   bindingKey?: BindingKey;
   /** Windows stored, their latency and sandbox time, quarantines, the writer's and the TSDB's errors. */
   metrics?: HostMetrics;
+  /** How long windows, profiles and their roll-ups are kept; without it nothing expires. */
+  retention?: RetentionMs & {
+    /** How often expiry runs. */
+    checkEveryMs: number;
+  };
+  /** The time retention is measured against. @default Date.now */
+  now?: () => number;
 }
 
 /**
@@ -91,6 +99,8 @@ export class Writer {
   /** Outputs stored and being accounted, acknowledged once accounted, and dead letters being published. */
   private readonly inflight = new Set<Promise<void>>();
   private readonly storedListeners = new Set<(notice: WindowStoredMessage) => void>();
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiring: Promise<void> | undefined;
 
   constructor(private readonly deps: WriterDeps) {
     this.log = deps.logger.child({ component: 'writer' });
@@ -129,6 +139,8 @@ export class Writer {
             void this.reclaim();
             return { purged: await db.purgeEndpoint(q.purge.endpointId) };
           }
+          if ('profiles' in q) return profilesPage(await db.profilesOf(q.profiles), budget);
+          if ('rollups' in q) return { rollups: await db.rollupsOf(q.rollups) };
           if (q.latest) return { latest: await db.latestResults(q.endpointId) };
           return pageOf(await db.query(q), q.offset ?? 0, budget);
         });
@@ -172,6 +184,13 @@ export class Writer {
     const consumer = await js.consumers.get(Streams.outputs, Consumers.writer);
     this.messages = await consumer.consume({ max_messages: 256 });
     this.reclaimTimer = setInterval(() => void this.reclaim(), 5000);
+    const retention = this.deps.retention;
+    if (retention) {
+      this.expiryTimer = setInterval(() => {
+        this.expiring ??= this.expire(retention).finally(() => (this.expiring = undefined));
+      }, retention.checkEveryMs);
+      this.expiring = this.expire(retention).finally(() => (this.expiring = undefined));
+    }
     const outputStage = { stage: DEAD_LETTER_STAGES.outputs, stream: Streams.outputs, consumer: Consumers.writer } as const;
     this.loop = (async () => {
       for await (const m of this.messages!) {
@@ -235,9 +254,30 @@ export class Writer {
     })();
   }
 
+  /** Remove what is past its retention; when anything was, say so on `mw.retention.expired`. */
+  private async expire(retention: RetentionMs): Promise<void> {
+    const now = (this.deps.now ?? Date.now)();
+    try {
+      const done = await this.deps.db.expire(now, retention);
+      if (done.windows + done.profiles + done.rollups === 0) return;
+      this.log.info(done, 'expired past their retention');
+      const notice: RetentionExpiredMessage = {
+        v: PROTOCOL_VERSION,
+        at: now,
+        before: { window: now - retention.windowMs, hour: now - retention.hourMs, day: now - retention.dayMs },
+        ...done,
+      };
+      this.deps.nc.publish(Subjects.retentionExpired, jsonCodec.encode(notice));
+    } catch (err) {
+      this.deps.metrics?.writerError('store');
+      this.log.warn({ err }, 'could not expire windows and profiles past their retention; trying again later');
+    }
+  }
+
   /** Tell live views (`mw.stored.<endpoint id>`) and in-process listeners that a window was stored. */
   private notifyStored(output: AppOutputMessage): void {
-    const notice: WindowStoredMessage = { v: PROTOCOL_VERSION, storedAt: Date.now(), output };
+    const { profile: _profile, ...plain } = output;
+    const notice: WindowStoredMessage = { v: PROTOCOL_VERSION, storedAt: Date.now(), output: plain };
     try {
       this.deps.nc.publish(Subjects.stored(output.endpointId), jsonCodec.encode(notice));
     } catch (err) {
@@ -362,6 +402,8 @@ export class Writer {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.reclaimTimer);
+    clearInterval(this.expiryTimer);
+    await this.expiring;
     this.querySub?.unsubscribe();
     this.servingSub?.unsubscribe();
     await this.messages?.close();

@@ -280,7 +280,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           if (r.purged) {
             const p = r.purged;
             lines.push(
-              `removed ${p.results.windows} result windows, ${p.results.latest} latest values, ${p.results.servingIntervals} serving intervals from the writer's store`,
+              `removed ${p.results.windows} result windows, ${p.results.latest} latest values, ${p.results.servingIntervals} serving intervals${p.results.profiles === undefined ? '' : `, ${p.results.profiles} profiles, ${p.results.rollups ?? 0} results roll-ups`} from the writer's store`,
               `removed messages: ${Object.entries(p.messages)
                 .map(([k, v]) => `${k} ${v}`)
                 .join(', ')}`,

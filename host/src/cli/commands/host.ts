@@ -15,6 +15,10 @@ interface HostStartArgs extends GlobalArgs {
   'allowed-lateness'?: string;
   'serving-interval'?: string;
   retention?: string;
+  'results-retention'?: string;
+  'hourly-retention'?: string;
+  'daily-retention'?: string;
+  'retention-check-interval'?: string;
   runners?: number;
   'runner-concurrency'?: number;
   'runner-app-concurrency'?: number;
@@ -68,6 +72,10 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('allowed-lateness', { type: 'string', describe: 'how late rows may arrive for a window (default 30s)' })
             .option('serving-interval', { type: 'string', describe: 'length of the serving-metrics intervals: requests, errors, latency (default 1m)' })
             .option('retention', { type: 'string', describe: 'how long events and rows are kept (default 7d)' })
+            .option('results-retention', { type: 'string', describe: 'how long analysed windows and window profiles are kept (default 30d)' })
+            .option('hourly-retention', { type: 'string', describe: 'how long hourly roll-ups of profiles and results are kept (default 180d)' })
+            .option('daily-retention', { type: 'string', describe: 'how long daily roll-ups of profiles and results are kept (default 2y)' })
+            .option('retention-check-interval', { type: 'string', describe: 'how often what is past its retention is removed (default 10m)' })
             .option('runners', { type: 'number', describe: 'app-runner processes to start (default 1; 0 = runners run elsewhere)' })
             .option('runner-concurrency', { type: 'number', describe: 'windows each runner works on at once (default 2)' })
             .option('runner-app-concurrency', {
@@ -135,6 +143,10 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args['allowed-lateness'] !== undefined && { allowedLateness: args['allowed-lateness'] }),
             ...(args['serving-interval'] !== undefined && { servingInterval: args['serving-interval'] }),
             ...(args.retention !== undefined && { retention: args.retention }),
+            ...(args['results-retention'] !== undefined && { resultsRetention: args['results-retention'] }),
+            ...(args['hourly-retention'] !== undefined && { hourlyRetention: args['hourly-retention'] }),
+            ...(args['daily-retention'] !== undefined && { dailyRetention: args['daily-retention'] }),
+            ...(args['retention-check-interval'] !== undefined && { retentionCheckInterval: args['retention-check-interval'] }),
             ...(args.runners !== undefined && { runners: args.runners }),
             ...(args['runner-concurrency'] !== undefined && { runnerConcurrency: args['runner-concurrency'] }),
             ...(args['runner-app-concurrency'] !== undefined && { runnerAppConcurrency: args['runner-app-concurrency'] }),

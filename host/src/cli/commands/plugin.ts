@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { resultKindName, resultStatusName, type JsonValue, type ResultKind, type ResultStatus } from '@modelwatch/sdk';
-import type { DryRunResult, PluginRecord, ReferenceTable } from '@modelwatch/protocol';
+import type { DryRunResult, PluginRecord, ReferenceTable, WindowProfile } from '@modelwatch/protocol';
 import type { ShadowComparison } from '../../api/contract.js';
 import { clientOf } from '../connect.js';
 import { parseReference } from '../../domain/reference.js';
@@ -437,10 +437,14 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           if (args.json) return printJson(windows);
           printTable(
             ['window start', 'rows', 'outcome', 'results', 'stored'],
-            windows.map(({ output: o, stored }) => [
+            windows.map(({ output: o, stored, profile }) => [
               iso(o.windowStart),
               o.rows,
-              o.outcome === 'error' ? `error: ${o.error?.message ?? ''}`.slice(0, 100) : o.outcome,
+              o.outcome === 'error'
+                ? `error: ${o.error?.message ?? ''}`.slice(0, 100)
+                : profile
+                  ? `rows expired; profile kept: ${profileSummary(profile)}`
+                  : o.outcome,
               o.results.map((r) => `${r.name}=${fmtValue(r.value)} (${resultStatusName[r.status as ResultStatus]})`).join(', '),
               stored,
             ]),
@@ -460,3 +464,13 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .demandCommand(1),
   handler: () => undefined,
 };
+
+/** A window profile in one line: its rows, and each feature's count and mean (numeric) or top category. */
+function profileSummary(p: WindowProfile): string {
+  const parts = Object.entries(p.features).map(([name, s]) => {
+    if (s.type === 'numeric') return `${name} n=${s.count} mean=${fmtValue(s.mean)}`;
+    const top = Object.entries(s.frequencies).sort((a, b) => b[1] - a[1])[0];
+    return `${name} n=${s.count}${top ? ` top=${top[0]} (${top[1]})` : ''}`;
+  });
+  return `${p.rows} rows; ${parts.join(', ')}`.slice(0, 200);
+}
