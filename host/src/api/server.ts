@@ -35,7 +35,7 @@ import {
   type SetMonitoringReply,
   type UpdateEndpointBody,
 } from './contract.js';
-import { registerAuth, type AuthOptions } from './auth.js';
+import { registerAuth, uiSessions, type AuthOptions } from './auth.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { LatestQuerySchema, ResultsQuerySchema, SetMonitoringBodySchema, validator } from './schemas.js';
 import { registerPluginRoutes, type LimitCeilings } from './plugins.js';
@@ -46,6 +46,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { askWriter as sharedAskWriter, endpointRoutes } from './routes/endpoints.js';
 import { referenceRoutes } from './routes/reference.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
+import { uiRoutes } from './ui.js';
 import { DEFAULT_WEB_GUARD, webGuard, webServerOptions, type WebGuardOptions } from './web-guard.js';
 
 export interface ApiDeps {
@@ -258,6 +259,8 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(deadLetterRoutes, { js, jsm: deps.jsm });
   await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });
   await app.register(artifactRoutes, { artifacts: buckets.artifacts });
+  // the web dashboard (/ui), its sign-in, live feed and downsampled series (api/ui.ts)
+  await app.register(uiRoutes, { nc, endpoints: deps.endpoints, insecureLocal: deps.auth.insecureLocal, sessions: uiSessions(app), https: web.tls !== undefined });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', { bodyLimit: BodyLimits.labels }, async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);
