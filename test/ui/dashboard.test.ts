@@ -145,7 +145,7 @@ describe('web dashboard', () => {
     const { context, page } = await signedIn();
     const [c] = await context.cookies();
     expect(c).toMatchObject({ name: 'mw_session', httpOnly: true, sameSite: 'Strict', secure: false });
-    expect(await page.evaluate('document.cookie')).toBe('');
+    expect(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie)).toBe('');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API token').waitFor();
     await shot(page, 'sign-in');
@@ -186,7 +186,7 @@ describe('web dashboard', () => {
     // the payload is text: no element made of it, no script run
     expect(await page.locator('li.feature[data-feature^="<img"] .fname').textContent()).toBe(XSS);
     expect(await page.locator('.features img').count()).toBe(0);
-    expect(await page.evaluate('window.__xss')).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as Record<string, unknown>).__xss)).toBeUndefined();
     await shot(page, 'window');
     await context.close();
   });
@@ -197,16 +197,21 @@ describe('web dashboard', () => {
     const chart = page.locator('[data-series="histogram-data-drift.result.general_drift"] .chart');
     await chart.waitFor();
     const before = Number(await chart.getAttribute('data-points'));
-    await page.evaluate('window.__marker = 1');
+    await page.evaluate(() => ((globalThis as Record<string, unknown>).__marker = 1));
     const ws = Math.ceil(Date.now() / PERIOD) * PERIOD;
     await send('drifting', ws, normalRow);
     await page.waitForFunction(
-      `Number(document.querySelector('[data-series="histogram-data-drift.result.general_drift"] .chart')?.getAttribute('data-points')) > ${before}`,
-      undefined,
+      (n) =>
+        Number(
+          (globalThis as unknown as { document: { querySelector(s: string): { getAttribute(a: string): string | null } | null } }).document
+            .querySelector('[data-series="histogram-data-drift.result.general_drift"] .chart')
+            ?.getAttribute('data-points'),
+        ) > n,
+      before,
       { timeout: 60_000 },
     );
     // the same document: it was not reloaded
-    expect(await page.evaluate('window.__marker')).toBe(1);
+    expect(await page.evaluate(() => (globalThis as Record<string, unknown>).__marker)).toBe(1);
     await context.close();
   });
 
