@@ -116,7 +116,11 @@ describe('web dashboard', () => {
   it('signs in with a token: an HttpOnly, SameSite=Strict session cookie; a cookie change needs an Origin; sign-out ends it', async () => {
     const bad = await fetch(`${base}/ui/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: 'nope' }) });
     expect(bad.status).toBe(401);
-    const res = await fetch(`${base}/ui/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TEST_TOKEN }) });
+    const res = await fetch(`${base}/ui/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: TEST_TOKEN }),
+    });
     expect(res.status).toBe(200);
     const cookie = res.headers.get('set-cookie')!;
     expect(cookie).toMatch(/^mw_session=[A-Za-z0-9_-]{40,}; /);
@@ -131,7 +135,11 @@ describe('web dashboard', () => {
     expect(list.status).toBe(200);
     // a change by cookie without an Origin is refused; with a foreign Origin the web guard refuses it; with its own it passes
     const change = (headers: Record<string, string>) =>
-      fetch(`${base}/api/v1/endpoints/calm`, { method: 'PATCH', headers: { cookie: session, 'content-type': 'application/json', ...headers }, body: '{"tags":{"x":"1"}}' });
+      fetch(`${base}/api/v1/endpoints/calm`, {
+        method: 'PATCH',
+        headers: { cookie: session, 'content-type': 'application/json', ...headers },
+        body: '{"tags":{"x":"1"}}',
+      });
     expect((await change({})).status).toBe(403);
     expect((await change({ origin: 'http://evil.example' })).status).toBe(403);
     expect((await change({ origin: base })).status).toBe(200);

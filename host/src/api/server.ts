@@ -260,7 +260,13 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });
   await app.register(artifactRoutes, { artifacts: buckets.artifacts });
   // the web dashboard (/ui), its sign-in, live feed and downsampled series (api/ui.ts)
-  await app.register(uiRoutes, { nc, endpoints: deps.endpoints, insecureLocal: deps.auth.insecureLocal, sessions: uiSessions(app), https: web.tls !== undefined });
+  await app.register(uiRoutes, {
+    nc,
+    endpoints: deps.endpoints,
+    insecureLocal: deps.auth.insecureLocal,
+    sessions: uiSessions(app),
+    https: web.tls !== undefined,
+  });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', { bodyLimit: BodyLimits.labels }, async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { Subjects, type EndpointRecord, type MetricPoint, type WindowStoredMessage } from '@modelwatch/protocol';
 import { checkEndpointName, endpointId } from '../domain/names.js';
@@ -76,11 +76,9 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) =
   const built = existsSync(UI_DIST);
   if (built) await app.register(fastifyStatic, { root: UI_DIST, serve: false });
 
-  const page = async (_req: unknown, reply: import('fastify').FastifyReply) => {
+  const page = async (_req: unknown, reply: FastifyReply) => {
     if (!built) {
-      return reply
-        .status(404)
-        .send({ error: { code: 'NOT_FOUND', message: `the dashboard is not built (no ${UI_DIST}): run npm run build` } });
+      return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `the dashboard is not built (no ${UI_DIST}): run npm run build` } });
     }
     return reply.header('cache-control', 'no-cache').sendFile('index.html');
   };

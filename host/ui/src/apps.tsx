@@ -21,7 +21,12 @@ export function AppsPage({ session }: { session: Session }) {
       .then((r) => r.text())
       .then((t) => setLogs((l) => ({ ...l, [name]: t.split('\n').filter(Boolean) })))
       .catch((e: Error) => setNote(e.message));
-  if (error) return <p role="alert" class="error">{error}</p>;
+  if (error)
+    return (
+      <p role="alert" class="error">
+        {error}
+      </p>
+    );
   if (!plugins) return <p>Loading…</p>;
   const admin = can(session, 'admin');
   return (

@@ -68,6 +68,18 @@ export function Chart(p: ChartProps) {
         cursor: { drag: { x: true, y: false } },
         series: [{}, { label: p.title, stroke: '#1565c0', width: 1.5, points: { show: false } }],
         axes: [{}, { size: 60 }],
+        // the thresholds stay in view
+        scales: {
+          y: {
+            range: (_u, min, max) => {
+              const t = props.current.thresholds;
+              const lo = Math.min(min, t?.potential ?? min);
+              const hi = Math.max(max, t?.detected ?? max);
+              const pad = (hi - lo) * 0.05 || Math.abs(hi) * 0.05 || 1;
+              return [lo - pad, hi + pad];
+            },
+          },
+        },
       },
       [p.xs, p.ys],
       el.current,
@@ -84,17 +96,12 @@ export function Chart(p: ChartProps) {
   }, [p.title]);
   useEffect(() => {
     plot.current?.setData([p.xs, p.ys]);
-  }, [p.xs, p.ys, p.statuses]);
+  }, [p.xs, p.ys, p.statuses, p.thresholds?.potential, p.thresholds?.detected]);
   return <div class="chart" ref={el} data-points={p.xs.length} data-detected={p.statuses.filter((s) => s === 2).length} />;
 }
 
 /** Bars of counts (histograms, categories): SVG, no library needed for a handful of bars. */
-export function Bars(p: {
-  label: string;
-  bins: string[];
-  series: Array<{ name: string; counts: number[]; color: string }>;
-  marked?: Set<number>;
-}) {
+export function Bars(p: { label: string; bins: string[]; series: Array<{ name: string; counts: number[]; color: string }>; marked?: Set<number> }) {
   const W = 420;
   const H = 140;
   const totals = p.series.map((s) => s.counts.reduce((a, b) => a + b, 0) || 1);
@@ -107,7 +114,7 @@ export function Bars(p: {
       <svg viewBox={`0 0 ${W} ${H + 14}`} role="img" aria-label={p.label}>
         {p.series.map((s, k) =>
           s.counts.map((c, i) => {
-            const h = ((c / totals[k]!) / max) * H;
+            const h = (c / totals[k]! / max) * H;
             return (
               <rect x={i * bw + k * sw} y={H - h} width={Math.max(1, sw - 1)} height={h} fill={s.color} opacity={0.85}>
                 <title>{`${p.bins[i] ?? ''} ${s.name}: ${c}`}</title>

@@ -27,7 +27,12 @@ export function DeadLettersPage({ session }: { session: Session }) {
       .then((r) => setNote(`replayed: ${JSON.stringify(r)}`))
       .then(load)
       .catch((e: Error) => setNote(e.message));
-  if (error) return <p role="alert" class="error">{error}</p>;
+  if (error)
+    return (
+      <p role="alert" class="error">
+        {error}
+      </p>
+    );
   if (!list) return <p>Loading…</p>;
   const write = can(session, 'write');
   return (

@@ -31,7 +31,12 @@ export function EndpointPage({ name, range }: { name: string; range: string }) {
       .then((r) => setMetrics(r.metrics))
       .catch((e: Error) => setError(e.message));
   }, [name]);
-  if (error) return <p role="alert" class="error">{error}</p>;
+  if (error)
+    return (
+      <p role="alert" class="error">
+        {error}
+      </p>
+    );
   if (!metrics) return <p>Loading…</p>;
   const results = metrics.filter((m) => m.type === 'result');
   const others = metrics.filter((m) => m.type === 'metric');
@@ -74,8 +79,7 @@ function SeriesChart({ endpoint, metric, range }: { endpoint: string; metric: Me
       api<{ windows: WindowRecord[] }>(`/api/v1/results?endpoint=${enc(endpoint)}&app=${enc(metric.app)}&since=${metric.last}&limit=1`)
         .then((r) => {
           const t = r.windows[0]?.results.find((x) => x.name === metric.name)?.extraData?.thresholds as
-            | { potentialThreshold?: number; detectedThreshold?: number }
-            | undefined;
+            { potentialThreshold?: number; detectedThreshold?: number } | undefined;
           if (t) setThresholds({ potential: t.potentialThreshold, detected: t.detectedThreshold });
         })
         .catch(() => undefined);
@@ -85,11 +89,24 @@ function SeriesChart({ endpoint, metric, range }: { endpoint: string; metric: Me
       const r = w.results.find((x) => x.name === metric.name);
       if (!r || metric.type !== 'result') return;
       setSeries((s) =>
-        s ? { ...s, total: s.total + 1, points: [...s.points.filter((p) => p[0] !== w.windowStart), [w.windowStart, r.value, r.status] as [number, number, number | null]].sort((a, b) => a[0] - b[0]) } : s,
+        s
+          ? {
+              ...s,
+              total: s.total + 1,
+              points: [...s.points.filter((p) => p[0] !== w.windowStart), [w.windowStart, r.value, r.status] as [number, number, number | null]].sort(
+                (a, b) => a[0] - b[0],
+              ),
+            }
+          : s,
       );
     });
   }, [endpoint, metric.fullName, range]);
-  if (error) return <p role="alert" class="error">{error}</p>;
+  if (error)
+    return (
+      <p role="alert" class="error">
+        {error}
+      </p>
+    );
   if (!series) return <p>Loading {metric.fullName}…</p>;
   const detected = series.points.filter((p) => p[2] === 2);
   return (

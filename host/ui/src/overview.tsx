@@ -52,7 +52,8 @@ export function Overview({ route }: { route: Route }) {
     return onLive((w) => {
       setLatest((prev) => {
         const next = prev.filter((r) => !(r.endpointId === w.endpointId && r.app === w.app && w.results.some((x) => x.name === r.name)));
-        for (const r of w.results) next.push({ ...r, endpointId: w.endpointId, endpointName: w.endpoint, app: w.app, windowStart: w.windowStart, windowEnd: w.windowEnd });
+        for (const r of w.results)
+          next.push({ ...r, endpointId: w.endpointId, endpointName: w.endpoint, app: w.app, windowStart: w.windowStart, windowEnd: w.windowEnd });
         return next;
       });
       setSeen((n) => n + 1);
@@ -127,7 +128,12 @@ export function Overview({ route }: { route: Route }) {
     </th>
   );
 
-  if (error) return <p role="alert" class="error">{error}</p>;
+  if (error)
+    return (
+      <p role="alert" class="error">
+        {error}
+      </p>
+    );
   if (!eps) return <p>Loading…</p>;
   return (
     <section>

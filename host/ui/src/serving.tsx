@@ -28,7 +28,12 @@ export function ServingPage({ name }: { name: string | undefined }) {
       .then((r) => setIntervals([...r.intervals].sort((a, b) => a.start - b.start)))
       .catch((e: Error) => setError(e.message));
   }, [name]);
-  if (error) return <p role="alert" class="error">{error}</p>;
+  if (error)
+    return (
+      <p role="alert" class="error">
+        {error}
+      </p>
+    );
   if (!name) {
     return (
       <section>

@@ -45,8 +45,22 @@ function featureDrift(w: WindowRecord): FeatureDrift[] {
     if (feats && typeof feats === 'object') {
       for (const [f, d] of Object.entries(feats)) {
         const v = (d.tvd + d.hellinger) / 2;
-        const verdict = t?.detectedThreshold !== undefined && v >= t.detectedThreshold ? 'detected' : t?.potentialThreshold !== undefined && v >= t.potentialThreshold ? 'potential' : 'no detection';
-        out.push({ feature: f, source: `${w.app} ${r.name}`, test: 'histogram distances (TVD, Hellinger, KLD)', statistic: v, pValue: null, verdict, score: v, details: d });
+        const verdict =
+          t?.detectedThreshold !== undefined && v >= t.detectedThreshold
+            ? 'detected'
+            : t?.potentialThreshold !== undefined && v >= t.potentialThreshold
+              ? 'potential'
+              : 'no detection';
+        out.push({
+          feature: f,
+          source: `${w.app} ${r.name}`,
+          test: 'histogram distances (TVD, Hellinger, KLD)',
+          statistic: v,
+          pValue: null,
+          verdict,
+          score: v,
+          details: d,
+        });
       }
     } else if (r.name.startsWith('drift_')) {
       const f = r.name.slice('drift_'.length);
@@ -88,9 +102,19 @@ export function WindowPage({ endpoint, app, start }: { endpoint: string; app: st
         if (!(e instanceof ApiError && e.status === 404)) setError((e as Error).message);
       });
   }, [endpoint, app, start]);
-  if (error) return <p role="alert" class="error">{error}</p>;
+  if (error)
+    return (
+      <p role="alert" class="error">
+        {error}
+      </p>
+    );
   if (win === undefined) return <p>Loading…</p>;
-  if (win === null) return <p role="alert">No window of {app} starting at {fmtTime(start)} on {endpoint}.</p>;
+  if (win === null)
+    return (
+      <p role="alert">
+        No window of {app} starting at {fmtTime(start)} on {endpoint}.
+      </p>
+    );
   const drift = featureDrift(win);
   const listed = new Set(drift.map((d) => d.feature));
   const rest = Object.keys(refStats).filter((f) => !listed.has(f));
@@ -129,7 +153,11 @@ export function WindowPage({ endpoint, app, start }: { endpoint: string; app: st
           <Feature d={d} ref_={refStats[d.feature]} win={profile?.[d.feature]} />
         ))}
         {rest.map((f) => (
-          <Feature d={{ feature: f, source: '', test: 'not compared', statistic: null, pValue: null, verdict: 'not compared', score: 0, details: {} }} ref_={refStats[f]} win={profile?.[f]} />
+          <Feature
+            d={{ feature: f, source: '', test: 'not compared', statistic: null, pValue: null, verdict: 'not compared', score: 0, details: {} }}
+            ref_={refStats[f]}
+            win={profile?.[f]}
+          />
         ))}
       </ol>
     </section>
@@ -170,7 +198,8 @@ function Distribution({ ref_, win, name }: { ref_: FeatureStats | undefined; win
     const edges = ref_.hist.edges;
     const bins = ref_.hist.counts.map((_, i) => `[${fmtNum(edges[i])}, ${fmtNum(edges[i + 1])})`);
     const series = [{ name: 'reference', counts: ref_.hist.counts, color: '#90a4ae' }];
-    if (win?.type === 'numeric' && win.hist.counts.length === ref_.hist.counts.length) series.push({ name: 'window', counts: win.hist.counts, color: '#1565c0' });
+    if (win?.type === 'numeric' && win.hist.counts.length === ref_.hist.counts.length)
+      series.push({ name: 'window', counts: win.hist.counts, color: '#1565c0' });
     return <Bars label={`${name}: histogram`} bins={bins} series={series} />;
   }
   const wf = win?.type === 'categorical' ? win.frequencies : {};
