@@ -251,6 +251,26 @@ describe('web dashboard', () => {
     await ro.context.close();
   });
 
+  it('serves a result over a range, downsampled on the server (GET /api/v1/endpoints/:name/series), and names what is wrong with a query', async () => {
+    const get = async (q: string) => {
+      const res = await fetch(`${base}/api/v1/endpoints/drifting/series?${q}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+      return {
+        status: res.status,
+        body: (await res.json()) as { total: number; downsampled: boolean; points: Array<[number, number, number]>; error?: { message: string } },
+      };
+    };
+    const all = await get('app=histogram-data-drift&result=general_drift&points=10');
+    expect(all.status).toBe(200);
+    expect(all.body.total).toBeGreaterThanOrEqual(2);
+    expect(all.body.points.find((p) => p[0] === lastWindow)).toEqual([lastWindow, expect.any(Number), 2]);
+    const from = await get(`name=histogram-data-drift.result.general_drift&from=${lastWindow}&to=${lastWindow + PERIOD}`);
+    expect(from.body.points.map((p) => p[0])).toEqual([lastWindow]);
+    const bad = await get('app=histogram-data-drift&result=general_drift&points=5');
+    expect(bad.status).toBe(400);
+    expect(bad.body.error!.message).toContain('points: expected a whole number from 10 to 20000');
+    expect((await get('result=general_drift')).status).toBe(400);
+  });
+
   it('has no serious accessibility violations (axe-core) on any page, and no console errors', async () => {
     const axe = await readFile(join(REPO, 'node_modules/axe-core/axe.min.js'), 'utf8');
     // axe is injected as an inline script, which the dashboard's CSP forbids: this context bypasses it
