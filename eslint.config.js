@@ -59,6 +59,7 @@ export default tseslint.config(
         clearTimeout: 'readonly',
         TextEncoder: 'readonly',
         TextDecoder: 'readonly',
+        fetch: 'readonly',
       },
     },
   },
