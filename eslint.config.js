@@ -59,7 +59,6 @@ export default tseslint.config(
         clearTimeout: 'readonly',
         TextEncoder: 'readonly',
         TextDecoder: 'readonly',
-        fetch: 'readonly',
       },
     },
   },

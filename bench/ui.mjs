@@ -1,3 +1,4 @@
+/* global fetch */
 // The dashboard with a big history: ENDPOINTS endpoints x 2 apps x WINDOWS windows stored (written
 // into the host's results store before it starts), plus one endpoint with BIG windows of one
 // result. In headless Chromium (Debian's, through playwright-core), the time from navigation to
