@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, enc, fmtNum, fmtTime, onLive, type WindowRecord } from './api.js';
+import { api, enc, fmtNum, fmtTime, onLive, type LatestResult } from './api.js';
 import { Chart } from './chart.js';
 import { go, href } from './router.js';
 
@@ -75,10 +75,10 @@ function SeriesChart({ endpoint, metric, range }: { endpoint: string; metric: Me
       .then(setSeries)
       .catch((e: Error) => setError(e.message));
     if (metric.type === 'result') {
-      // the thresholds the app reported with its newest window (histogram-data-drift: extraData.thresholds)
-      api<{ windows: WindowRecord[] }>(`/api/v1/results?endpoint=${enc(endpoint)}&app=${enc(metric.app)}&since=${metric.last}&limit=1`)
+      // the thresholds the app reported with its newest value (histogram-data-drift: extraData.thresholds)
+      api<{ latest: Array<LatestResult & { extraData?: Record<string, unknown> }> }>(`/api/v1/results/latest?endpoint=${enc(endpoint)}`)
         .then((r) => {
-          const t = r.windows[0]?.results.find((x) => x.name === metric.name)?.extraData?.thresholds as
+          const t = r.latest.find((x) => x.app === metric.app && x.name === metric.name)?.extraData?.thresholds as
             { potentialThreshold?: number; detectedThreshold?: number } | undefined;
           if (t) setThresholds({ potential: t.potentialThreshold, detected: t.detectedThreshold });
         })
