@@ -183,6 +183,8 @@ describe('web dashboard', () => {
     await chart.waitFor();
     expect(Number(await chart.getAttribute('data-detected'))).toBeGreaterThanOrEqual(1);
     await page.waitForSelector('[data-series="histogram-data-drift.result.general_drift"] .detected-window');
+    // the app's thresholds (histogram-data-drift's defaults) are drawn
+    await page.waitForSelector('[data-series="histogram-data-drift.result.general_drift"] .chart[data-thresholds="0.5,0.7"]');
     await shot(page, 'endpoint');
     await page.locator('.detected-window').first().click();
     await page.locator('li.feature').first().waitFor();

@@ -97,7 +97,15 @@ export function Chart(p: ChartProps) {
   useEffect(() => {
     plot.current?.setData([p.xs, p.ys]);
   }, [p.xs, p.ys, p.statuses, p.thresholds?.potential, p.thresholds?.detected]);
-  return <div class="chart" ref={el} data-points={p.xs.length} data-detected={p.statuses.filter((s) => s === 2).length} />;
+  return (
+    <div
+      class="chart"
+      ref={el}
+      data-points={p.xs.length}
+      data-detected={p.statuses.filter((s) => s === 2).length}
+      data-thresholds={[p.thresholds?.potential, p.thresholds?.detected].filter((t) => t !== undefined).join(',')}
+    />
+  );
 }
 
 /** Bars of counts (histograms, categories): SVG, no library needed for a handful of bars. */
