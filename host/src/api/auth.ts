@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import type { TokenCache, TokenStore } from '../store/tokens.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { sessionIdOf, UiSessions } from './sessions.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -26,6 +27,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The name of the request's token, once it was checked (`insecure-local` without authentication). */
     mwToken?: string;
+    /** The request was authenticated by a dashboard session cookie, not an `Authorization` header. */
+    mwSession?: boolean;
   }
 }
 
@@ -130,6 +133,14 @@ export interface RouteScope {
 }
 
 const routeTables = new WeakMap<FastifyInstance, RouteScope[]>();
+const sessionTables = new WeakMap<FastifyInstance, UiSessions>();
+
+/** The dashboard sessions of an API server (`api/sessions.ts`): made by {@link registerAuth}. */
+export function uiSessions(app: FastifyInstance): UiSessions {
+  const s = sessionTables.get(app);
+  if (!s) throw new Error('uiSessions: registerAuth was not called on this server');
+  return s;
+}
 
 /** Every route of an API server with its scope, in the order they were added. */
 export function routeScopes(app: FastifyInstance): readonly RouteScope[] {
@@ -144,6 +155,8 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   const log = deps.logger.child({ component: 'api' });
   const table: RouteScope[] = [];
   routeTables.set(app, table);
+  const sessions = new UiSessions({ tokens });
+  sessionTables.set(app, sessions);
 
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
@@ -176,15 +189,27 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     }
     const header = req.headers.authorization;
     const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!m) {
+    // without a header, a dashboard session (its cookie); a state change by cookie must say where
+    // it comes from (Origin, which the web guard checked), as browsers do for every such request
+    const sessionId = m ? undefined : sessionIdOf(req);
+    if (!m && sessionId === undefined) {
       return refuse(
         reply,
         'UNAUTHENTICATED',
         'no token: send Authorization: Bearer <token> (the CLI: --token, MODELWATCH_TOKEN, or the admin token the first start wrote to <data-dir>/admin.token)',
       );
     }
-    const token = tokens.lookup(m[1]!);
-    if (!token) return refuse(reply, 'UNAUTHENTICATED', 'unknown token: it was revoked, or never created on this host');
+    const token = m ? tokens.lookup(m[1]!) : sessions.lookup(sessionId!);
+    if (!token) {
+      if (!m) return refuse(reply, 'UNAUTHENTICATED', 'the dashboard session ended (signed out, expired, or its token revoked): sign in again');
+      return refuse(reply, 'UNAUTHENTICATED', 'unknown token: it was revoked, or never created on this host');
+    }
+    if (!m) {
+      req.mwSession = true;
+      if (!READS.has(req.method) && req.headers.origin === undefined) {
+        return refuse(reply, 'FORBIDDEN', `${req.method} ${req.url.split('?')[0]!}: a change made with a session cookie must carry an Origin header`);
+      }
+    }
     req.mwToken = token.name;
     if (req.routeOptions.url === undefined) return; // no such route: a 404 for anyone known
     const scope = config.scope;

@@ -36,7 +36,7 @@ import {
   type SetMonitoringReply,
   type UpdateEndpointBody,
 } from './contract.js';
-import { registerAuth, type AuthOptions } from './auth.js';
+import { registerAuth, uiSessions, type AuthOptions } from './auth.js';
 import { natsProbe, registerProbeRoutes, streamsProbe, type ReadinessProbe } from './health.js';
 import { LatestQuerySchema, ResultsQuerySchema, SetMonitoringBodySchema, validator } from './schemas.js';
 import { registerPluginRoutes, type LimitCeilings } from './plugins.js';
@@ -53,6 +53,7 @@ import { profileRoutes } from './routes/profiles.js';
 import { referenceRoutes } from './routes/reference.js';
 import { reportRoutes } from './routes/report.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
+import { uiRoutes } from './ui.js';
 import { DEFAULT_WEB_GUARD, webGuard, webServerOptions, type WebGuardOptions } from './web-guard.js';
 
 export interface ApiDeps {
@@ -263,6 +264,14 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   if (deps.notifier) await app.register(alertNotifyRoutes, { notifier: deps.notifier });
   if (deps.alerts) alertRoutes(app, deps.alerts);
   await app.register(profileRoutes, { nc, endpoints: deps.endpoints });
+  // the web dashboard (/ui), its sign-in, live feed and downsampled series (api/ui.ts)
+  await app.register(uiRoutes, {
+    nc,
+    endpoints: deps.endpoints,
+    insecureLocal: deps.auth.insecureLocal,
+    sessions: uiSessions(app),
+    https: web.tls !== undefined,
+  });
 
   app.post<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/labels', { bodyLimit: BodyLimits.labels }, async (req, reply) => {
     const endpoint = await getEndpoint(req.params.name);

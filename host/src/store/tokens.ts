@@ -153,6 +153,12 @@ export class TokenCache {
     return rec && sameHash(rec.hash, hash) ? rec : undefined;
   }
 
+  /** The token whose hash is `hash` (a dashboard session keeps the hash, never the token), or undefined once revoked. */
+  lookupHash(hash: string): KnownToken | undefined {
+    const rec = this.byHash.get(hash);
+    return rec && sameHash(rec.hash, hash) ? rec : undefined;
+  }
+
   remember(rec: TokenRecord): void {
     this.forget(rec.name);
     this.byHash.set(rec.hash, rec);

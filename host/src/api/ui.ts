@@ -1,0 +1,227 @@
+/**
+ * The web dashboard: its static files at `/ui` (built by `host/scripts/build-ui.mjs` into
+ * `host/ui-dist`, shipped in the package), the sign-in that turns an API token into a session
+ * cookie, the live feed of stored windows (Server-Sent Events), and the downsampled series
+ * its charts draw.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { Subjects, type EndpointRecord, type MetricPoint, type WindowStoredMessage } from '@modelwatch/protocol';
+import { checkEndpointName, endpointId } from '../domain/names.js';
+import { ModelwatchError } from '../errors.js';
+import { jsonCodec } from '../nats/codec.js';
+import type { WatchedKv } from '../store/watched-kv.js';
+import { askWriter, timeArg } from './routes/endpoints.js';
+import { sessionCookie, sessionIdOf, type UiSessions } from './sessions.js';
+
+/** Where the built dashboard is: `host/ui-dist`, beside `src` and `dist`. */
+export const UI_DIST = fileURLToPath(new URL('../../ui-dist/', import.meta.url));
+
+/** The dashboard's own routes (the pages call the rest of the API as the CLI does). */
+export const UiRoutes = {
+  page: '/ui',
+  assets: '/ui/assets/*',
+  session: '/ui/session',
+  live: '/api/v1/live',
+  series: '/api/v1/endpoints/:name/series',
+} as const;
+
+export interface UiRoutesOptions {
+  nc: NatsConnection;
+  endpoints: WatchedKv<EndpointRecord>;
+  insecureLocal: boolean;
+  /** The API server's sessions (`uiSessions(app)` of `api/auth.ts`). */
+  sessions: UiSessions;
+  /** Whether the API is served over HTTPS: the session cookie is then `Secure`. */
+  https: boolean;
+}
+
+/** One point of a series: `[window start, value, status]`. */
+export type SeriesPoint = [number, number, number | null];
+
+/** `GET /api/v1/endpoints/:name/series`. */
+export interface SeriesReply {
+  endpoint: string;
+  name: string;
+  /** Windows in the range, before downsampling. */
+  total: number;
+  downsampled: boolean;
+  points: SeriesPoint[];
+}
+
+/** What `GET /api/v1/live` sends for each stored window (event `window`). */
+export interface LiveWindow {
+  endpoint: string;
+  endpointId: string;
+  app: string;
+  windowStart: number;
+  windowEnd: number;
+  outcome: string;
+  storedAt: number;
+  results: Array<{ name: string; value: number; status: number }>;
+}
+
+const MAX_POINTS = 20_000;
+const PAGE = 10_000;
+
+export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) => {
+  const { sessions } = opts;
+  const streams = new Set<() => void>();
+  app.addHook('onClose', async () => {
+    for (const end of streams) end();
+  });
+  const built = existsSync(UI_DIST);
+  if (built) await app.register(fastifyStatic, { root: UI_DIST, serve: false });
+
+  const page = async (_req: unknown, reply: FastifyReply) => {
+    if (!built) {
+      return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `the dashboard is not built (no ${UI_DIST}): run npm run build` } });
+    }
+    return reply.header('cache-control', 'no-cache').sendFile('index.html');
+  };
+  app.get(UiRoutes.page, { config: { public: true } }, page);
+  app.get('/ui/', { config: { public: true } }, page);
+  app.get<{ Params: { '*': string } }>(UiRoutes.assets, { config: { public: true } }, async (req, reply) => {
+    if (!built) return page(req, reply);
+    return reply.sendFile(`assets/${req.params['*']}`);
+  });
+
+  // ---- sign-in: a token for a session cookie
+  app.get(UiRoutes.session, { config: { public: true } }, async (req) => {
+    if (opts.insecureLocal) return { signedIn: true, name: 'insecure-local', scopes: ['admin'], insecureLocal: true };
+    const id = sessionIdOf(req);
+    const token = id === undefined ? undefined : sessions.lookup(id);
+    // not signed in is an answer, not an error: the page asks before it shows the sign-in
+    if (!token) return { signedIn: false };
+    return { signedIn: true, name: token.name, scopes: token.scopes, insecureLocal: false };
+  });
+  app.post<{ Body: { token?: unknown } | undefined }>(UiRoutes.session, { config: { public: true } }, async (req, reply) => {
+    const token = req.body?.token;
+    if (typeof token !== 'string' || token.trim() === '') throw new ModelwatchError('INVALID_ARGUMENT', 'token: expected the API token as a string');
+    const s = sessions.create(token.trim());
+    if (!s) return reply.status(401).send({ error: { code: 'UNAUTHENTICATED', message: 'unknown token: it was revoked, or never created on this host' } });
+    reply.header('set-cookie', sessionCookie(s.id, { secure: opts.https, maxAgeS: sessions.ttlMs / 1000 }));
+    return { name: s.token.name, scopes: s.token.scopes, expiresAt: new Date(s.expiresAt).toISOString() };
+  });
+  app.delete(UiRoutes.session, { config: { public: true } }, async (req, reply) => {
+    const id = sessionIdOf(req);
+    if (id !== undefined) sessions.end(id);
+    reply.header('set-cookie', sessionCookie(undefined, { secure: opts.https }));
+    return reply.status(204).send();
+  });
+
+  // ---- live: one Server-Sent Event per stored window
+  app.get<{ Querystring: { endpoint?: string } }>(UiRoutes.live, { config: { scope: 'read' } }, async (req, reply) => {
+    const only = req.query.endpoint === undefined ? undefined : checkEndpointName(req.query.endpoint);
+    const subject = only === undefined ? Subjects.storedAll : Subjects.stored(endpointId(only));
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(': modelwatch live\nretry: 1000\n\n');
+    let sub: Subscription | undefined = opts.nc.subscribe(subject, {
+      callback: (err, m) => {
+        if (err) return;
+        let n: WindowStoredMessage;
+        try {
+          n = jsonCodec.decode<WindowStoredMessage>(m.data);
+        } catch {
+          return;
+        }
+        const o = n.output;
+        const event: LiveWindow = {
+          endpoint: o.endpointName,
+          endpointId: o.endpointId,
+          app: o.app,
+          windowStart: o.windowStart,
+          windowEnd: o.windowEnd,
+          outcome: o.outcome,
+          storedAt: n.storedAt,
+          results: o.results.map((r) => ({ name: r.name, value: r.value, status: r.status })),
+        };
+        res.write(`event: window\ndata: ${JSON.stringify(event)}\n\n`);
+      },
+    });
+    const beat = setInterval(() => res.write(': beat\n\n'), 15_000);
+    const end = () => {
+      clearInterval(beat);
+      sub?.unsubscribe();
+      sub = undefined;
+      streams.delete(end);
+      if (!res.writableEnded) res.end();
+    };
+    streams.add(end);
+    req.raw.on('close', end);
+  });
+
+  // ---- a result's or metric's values over a range, downsampled on the server
+  app.get<{ Params: { name: string }; Querystring: { name?: string; app?: string; result?: string; from?: string; to?: string; points?: string } }>(
+    UiRoutes.series,
+    { config: { scope: 'read' } },
+    async (req): Promise<SeriesReply> => {
+      const ep = await opts.endpoints.get(checkEndpointName(req.params.name));
+      if (!ep) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${req.params.name}'`);
+      const q = req.query;
+      const full = q.name ?? (q.app && q.result ? `${q.app}.result.${q.result}` : undefined);
+      if (!full || !/^[^.]+\.(result|metric)\.[^.]+$/.test(full)) {
+        throw new ModelwatchError('INVALID_ARGUMENT', 'give app and result, or name as <app>.result.<name> or <app>.metric.<name>');
+      }
+      const want = q.points === undefined ? 1000 : Number(q.points);
+      if (!Number.isInteger(want) || want < 10 || want > MAX_POINTS) {
+        throw new ModelwatchError('INVALID_ARGUMENT', `points: expected a whole number from 10 to ${MAX_POINTS}, got '${q.points}'`);
+      }
+      const from = q.from === undefined ? undefined : timeArg(q.from, 'from');
+      const to = q.to === undefined ? undefined : timeArg(q.to, 'to');
+      const all: SeriesPoint[] = [];
+      let after: string | undefined;
+      do {
+        const reply = await askWriter(opts.nc, {
+          metricValues: {
+            endpointId: ep.id,
+            names: [full],
+            limit: PAGE,
+            ...(from !== undefined && { from }),
+            ...(to !== undefined && { to }),
+            ...(after !== undefined && { after }),
+          },
+        });
+        if (!('points' in reply)) throw new ModelwatchError('INTERNAL', 'the writer did not answer with points');
+        for (const p of reply.points as MetricPoint[]) all.push([p.windowStart, p.value, p.status ?? null]);
+        after = reply.next;
+      } while (after !== undefined);
+      all.sort((a, b) => a[0] - b[0]);
+      const points = downsample(all, want);
+      return { endpoint: ep.name, name: full, total: all.length, downsampled: points.length < all.length, points };
+    },
+  );
+};
+
+/**
+ * Min/max per bucket: `points` is cut into `target / 2` buckets of equal count, and each keeps
+ * its lowest and highest value (in time order) and its first detected window (status 2), so
+ * spikes and detections survive any range. Under `target` points, everything is kept.
+ */
+export function downsample(points: readonly SeriesPoint[], target: number): SeriesPoint[] {
+  if (points.length <= target) return [...points];
+  const buckets = Math.max(1, Math.floor(target / 3));
+  const size = points.length / buckets;
+  const out: SeriesPoint[] = [];
+  for (let b = 0; b < buckets; b++) {
+    const lo = Math.floor(b * size);
+    const hi = Math.min(points.length, Math.floor((b + 1) * size));
+    if (hi <= lo) continue;
+    let min = lo;
+    let max = lo;
+    let detected = -1;
+    for (let i = lo; i < hi; i++) {
+      const v = points[i]![1];
+      if (v < points[min]![1]) min = i;
+      if (v > points[max]![1]) max = i;
+      if (detected < 0 && points[i]![2] === 2) detected = i;
+    }
+    for (const i of [...new Set([min, max, detected])].filter((i) => i >= 0).sort((a, b) => a - b)) out.push(points[i]!);
+  }
+  return out;
+}
