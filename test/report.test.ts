@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
+import { BROWSER_HOOK_TIMEOUT_MS, launchChromium } from './helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WindowRecord } from '@modelwatch/protocol';
 import type { Report } from '../host/src/report/index.js';
@@ -14,7 +13,6 @@ import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
 
 const run = promisify(execFile);
 /** Debian's chromium (`make system-deps`): playwright drives it, it downloads no browser. */
-const CHROMIUM = '/usr/bin/chromium';
 const DATA_DRIFT_PLUGIN = join(REPO, 'plugins/data-drift');
 /** A feature name that is markup: the report must show it as text. */
 const XSS = '<img src=x onerror=alert(1)>';
@@ -208,38 +206,41 @@ describe('reports: one self-contained HTML file, or its JSON', () => {
     expect(await res.text()).toContain('batch b1');
   });
 
-  it('opens in Chromium from a file with no console error and no request, every chart drawn', async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: make system-deps installs it (apt-get install chromium)`);
-    const file = join(dir.path, 'browser.html');
-    await writeFile(file, await (await get(range())).text());
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
-    try {
-      const page = await browser.newPage();
-      const problems: string[] = [];
-      const requests: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
-      });
-      page.on('pageerror', (e) => problems.push(e.message));
-      page.on('request', (q) => requests.push(q.url()));
-      await page.goto(`file://${file}`, { waitUntil: 'load' });
-      expect(await page.title()).toBe('modelwatch report: rep');
-      // the stylesheet applied (its CSP hash matched): the status badge has its colour
-      expect(
-        await page
-          .locator('.badge')
-          .first()
-          .evaluate((e) => (globalThis as unknown as { getComputedStyle(x: unknown): { color: string } }).getComputedStyle(e).color),
-      ).toBe('rgb(255, 255, 255)');
-      expect(await page.locator('#features tbody tr').first().locator('td').first().textContent()).toBe('b');
-      expect(await page.locator('#features tbody tr').nth(1).locator('td').first().textContent()).not.toBe('b');
-      expect(await page.getByText(XSS, { exact: true }).first().isVisible()).toBe(true);
-      expect(await page.locator('svg').count()).toBeGreaterThanOrEqual(3 + 2);
-      if (process.env.MW_REPORT_SCREENSHOT) await page.screenshot({ path: process.env.MW_REPORT_SCREENSHOT, fullPage: true });
-      expect(problems).toEqual([]);
-      expect(requests).toEqual([`file://${file}`]);
-    } finally {
-      await browser.close();
-    }
-  });
+  it(
+    'opens in Chromium from a file with no console error and no request, every chart drawn',
+    async () => {
+      const file = join(dir.path, 'browser.html');
+      await writeFile(file, await (await get(range())).text());
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage();
+        const problems: string[] = [];
+        const requests: string[] = [];
+        page.on('console', (m) => {
+          if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+        });
+        page.on('pageerror', (e) => problems.push(e.message));
+        page.on('request', (q) => requests.push(q.url()));
+        await page.goto(`file://${file}`, { waitUntil: 'load' });
+        expect(await page.title()).toBe('modelwatch report: rep');
+        // the stylesheet applied (its CSP hash matched): the status badge has its colour
+        expect(
+          await page
+            .locator('.badge')
+            .first()
+            .evaluate((e) => (globalThis as unknown as { getComputedStyle(x: unknown): { color: string } }).getComputedStyle(e).color),
+        ).toBe('rgb(255, 255, 255)');
+        expect(await page.locator('#features tbody tr').first().locator('td').first().textContent()).toBe('b');
+        expect(await page.locator('#features tbody tr').nth(1).locator('td').first().textContent()).not.toBe('b');
+        expect(await page.getByText(XSS, { exact: true }).first().isVisible()).toBe(true);
+        expect(await page.locator('svg').count()).toBeGreaterThanOrEqual(3 + 2);
+        if (process.env.MW_REPORT_SCREENSHOT) await page.screenshot({ path: process.env.MW_REPORT_SCREENSHOT, fullPage: true });
+        expect(problems).toEqual([]);
+        expect(requests).toEqual([`file://${file}`]);
+      } finally {
+        await browser.close();
+      }
+    },
+    BROWSER_HOOK_TIMEOUT_MS,
+  );
 });

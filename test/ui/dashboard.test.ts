@@ -2,7 +2,8 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { BROWSER_HOOK_TIMEOUT_MS, launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HISTOGRAM_PLUGIN, publishDir, REPO, rng, startTestHost, TEST_TOKEN } from '../helpers/host.js';
 import { startTestNats } from '../helpers/nats.js';
@@ -10,7 +11,6 @@ import { tempDir, untilWallClock, waitFor } from '../helpers/tmp.js';
 
 const run = promisify(execFile);
 /** Debian's chromium (`make chromium`): playwright-core drives it and downloads no browser. */
-const CHROMIUM = '/usr/bin/chromium';
 /** Where the test writes a screenshot of each page (git-ignored; `make screenshots` copies them to docs/screenshots). */
 const SHOTS = join(REPO, 'test/ui/screenshots');
 /** A feature name that is an HTML payload: the dashboard must show it as text. */
@@ -103,8 +103,8 @@ describe('web dashboard', () => {
       },
       60_000,
     );
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'], timeout: 180_000 });
-  });
+    browser = await launchChromium();
+  }, 120_000 + BROWSER_HOOK_TIMEOUT_MS);
 
   afterAll(async () => {
     await browser?.close();
