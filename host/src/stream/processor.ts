@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import {
@@ -56,6 +57,12 @@ export interface StreamProcessorDeps {
 }
 
 const PART_BYTES = 256 * 1024;
+/**
+ * The processor works in slices of about this many ms, then lets the event loop run (HTTP,
+ * NATS replies, timers): a 60 MB body's half million events take seconds to file, and held the
+ * API's `/healthz` that long when they ran in one go (`bench/big-body.mjs`).
+ */
+const SLICE_MS = 10;
 const CHUNK_BYTES = 512 * 1024;
 /** The layout before the host stored any settings: windows of ten minutes. */
 const DEFAULT_LAYOUT: WindowLayout = { periods: [{ fromMs: 0, periodMs: 600_000 }] };
@@ -132,6 +139,8 @@ export class StreamProcessor {
 
   private readonly endpointStore: EndpointStore;
   private readonly batchStore: BatchStore | undefined;
+  /** When the current slice of work began (see {@link SLICE_MS}). */
+  private sliceStart = performance.now();
 
   constructor(private readonly deps: StreamProcessorDeps) {
     this.log = deps.logger.child({ component: 'stream' });
@@ -176,6 +185,17 @@ export class StreamProcessor {
     })();
   }
 
+  /** Whether the current slice has lasted {@link SLICE_MS} (one clock for the batches in flight): then `await this.pause()`. */
+  private sliceOver(): boolean {
+    return performance.now() - this.sliceStart >= SLICE_MS;
+  }
+
+  /** Lets the event loop run, then begins a new slice. */
+  private async pause(): Promise<void> {
+    await nextTurn();
+    this.sliceStart = performance.now();
+  }
+
   async stop(): Promise<void> {
     await this.messages?.close();
     await this.loop;
@@ -212,6 +232,7 @@ export class StreamProcessor {
     const reasons = new Map<JsMsg, string>();
     for (const m of msgs) {
       try {
+        if (this.sliceOver()) await this.pause();
         await this.process(m, out, layout);
       } catch (err) {
         // infrastructure trouble (NATS down, timeouts): let JetStream redeliver this one
@@ -278,6 +299,7 @@ export class StreamProcessor {
       const i = counter.get(subject) ?? 0;
       counter.set(subject, i + 1);
       rows += chunk.n;
+      if (this.sliceOver()) await this.pause();
       pubs.push(js.publish(subject, chunk.encode(), { msgID: `r:${lo}-${hi}:${subject}:${i}` }));
     }
     for (const { letter, msgID } of out.letters) pubs.push(js.publish(deadLetterSubject(letter), jsonCodec.encode(letter), { msgID }));
@@ -404,6 +426,7 @@ export class StreamProcessor {
     let tMin = Infinity;
     let tMax = -Infinity;
     for (const { event, index } of units) {
+      if (this.sliceOver()) await this.pause();
       const at = index !== undefined ? { index } : {};
       const p = checkEvent(event, endpoint, arrival, this.deps.maxFutureSkewMs, 'arrival');
       if (isRejection(p)) {
@@ -495,6 +518,7 @@ export class StreamProcessor {
       let partBytes = 0;
       chunk.beginPart(m.seq, 0);
       for (const it of wr.items) {
+        if (this.sliceOver()) await this.pause();
         for (let i = it.from; i < it.to;) {
           if (partBytes >= PART_BYTES) {
             chunk = out.chunk(subject, nx, ny);
