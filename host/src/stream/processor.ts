@@ -141,6 +141,7 @@ export class StreamProcessor {
   private readonly batchStore: BatchStore | undefined;
   /** When the current slice of work began (see {@link SLICE_MS}). */
   private sliceStart = performance.now();
+  private turn: Promise<void> | undefined;
 
   constructor(private readonly deps: StreamProcessorDeps) {
     this.log = deps.logger.child({ component: 'stream' });
@@ -190,10 +191,16 @@ export class StreamProcessor {
     return performance.now() - this.sliceStart >= SLICE_MS;
   }
 
-  /** Lets the event loop run, then begins a new slice. */
-  private async pause(): Promise<void> {
-    await nextTurn();
-    this.sliceStart = performance.now();
+  /**
+   * Lets the event loop run, then begins a new slice. The batches in flight that pause in one
+   * slice wait for the same turn of the loop, so a turn runs one slice, not one per batch.
+   */
+  private pause(): Promise<void> {
+    this.turn ??= nextTurn().then(() => {
+      this.turn = undefined;
+      this.sliceStart = performance.now();
+    });
+    return this.turn;
   }
 
   async stop(): Promise<void> {
