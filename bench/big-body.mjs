@@ -2,7 +2,10 @@
 // Big request bodies and the event loop (issue #10, finding 9): the latency of `GET /healthz`
 // while the host ingests a 60 MB NDJSON body of events, and while it takes a 41 MB reference
 // CSV, against the same host idle, in the same run. Big bodies are parsed and checked on a
-// worker thread (host/src/api/body-workers.ts): the target is under 50 ms at p99.
+// worker thread (host/src/api/body-workers.ts): the target is under 50 ms at p99. Phases: `idle`,
+// `events` (the POST, until its 202), `filing` (after it, until the stream processor has acked
+// every event, when it runs in this process), `reference` (the PUT). The API runs without tokens
+// (`insecureLocal`): authentication is bench/ingest.mjs's.
 //
 //   node --no-node-snapshot bench/big-body.mjs [--events-mb 60] [--csv-mb 41] [--rounds 1] [--components api]
 //
