@@ -75,7 +75,12 @@ function arrivalOf(m: JsMsg): number {
 /** What one batch of messages produces: row chunks by subject, dead letters, serving entries. */
 class BatchOutput {
   readonly chunks = new Map<string, RowsChunk>();
-  readonly ready: Array<[string, RowsChunk]> = [];
+  /**
+   * Full chunks, encoded as soon as they are full: a chunk refers to the parsed events its rows
+   * come from until it is encoded, and a batch of big messages kept hundreds of thousands of
+   * them alive until its publish (long scavenges, an old space full of them).
+   */
+  readonly ready: Array<{ subject: string; n: number; data: Uint8Array }> = [];
   /** `refused`: the letter refuses an event or a message (not some late rows of an event filed otherwise). */
   readonly letters: Array<{ letter: DeadLetter; msgID: string; refused: boolean }> = [];
   /** Events filed into windows. */
@@ -88,7 +93,7 @@ class BatchOutput {
   chunk(subject: string, nx: number, ny: number): RowsChunk {
     let c = this.chunks.get(subject);
     if (c && (c.nx !== nx || c.ny !== ny || c.bytes >= CHUNK_BYTES)) {
-      this.ready.push([subject, c]);
+      if (c.n > 0) this.ready.push({ subject, n: c.n, data: c.encode() });
       c = undefined;
     }
     if (!c) {
@@ -108,8 +113,10 @@ class BatchOutput {
     return i;
   }
 
-  all(): Array<[string, RowsChunk]> {
-    return [...this.ready, ...this.chunks];
+  /** Every chunk with rows, in the order they were begun per subject: the full ones, then the open ones (encoded by `encode`). */
+  *all(encode: (c: RowsChunk) => Uint8Array): Generator<{ subject: string; n: number; data: Uint8Array }> {
+    yield* this.ready;
+    for (const [subject, c] of this.chunks) if (c.n > 0) yield { subject, n: c.n, data: encode(c) };
   }
 }
 
@@ -301,13 +308,12 @@ export class StreamProcessor {
     const pubs: Array<Promise<unknown>> = [];
     let rows = 0;
     const counter = new Map<string, number>();
-    for (const [subject, chunk] of out.all()) {
-      if (chunk.n === 0) continue;
+    for (const { subject, n, data } of out.all((c) => c.encode())) {
       const i = counter.get(subject) ?? 0;
       counter.set(subject, i + 1);
-      rows += chunk.n;
+      rows += n;
+      pubs.push(js.publish(subject, data, { msgID: `r:${lo}-${hi}:${subject}:${i}` }));
       if (this.sliceOver()) await this.pause();
-      pubs.push(js.publish(subject, chunk.encode(), { msgID: `r:${lo}-${hi}:${subject}:${i}` }));
     }
     for (const { letter, msgID } of out.letters) pubs.push(js.publish(deadLetterSubject(letter), jsonCodec.encode(letter), { msgID }));
     if (out.entries.length) {
