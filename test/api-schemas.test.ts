@@ -54,10 +54,11 @@ describe('request schemas over HTTP', () => {
     );
   });
 
-  it('takes what the schemas accept: query strings coerced, an absent body as {}', async () => {
+  it('takes what the schemas accept: query strings coerced, an empty JSON body; a POST with no body is refused (a browser sends one cross-site)', async () => {
     expect(await send('GET', '/api/v1/dlq?limit=5&endpoint=churn')).toMatchObject({ status: 200, body: { total: 0, letters: [] } });
     expect(await send('GET', '/api/v1/dlq/999999')).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND' } } });
-    expect(await send('POST', '/api/v1/dlq/replay')).toEqual({ status: 200, body: { replayed: [], skipped: [] } });
+    expect(await send('POST', '/api/v1/dlq/replay', {})).toEqual({ status: 200, body: { replayed: [], skipped: [] } });
+    expect(await send('POST', '/api/v1/dlq/replay')).toMatchObject({ status: 415, body: { error: { code: 'UNSAFE_CONTENT_TYPE' } } });
     expect(await send('PATCH', '/api/v1/endpoints/churn', { monitoring: false })).toMatchObject({ status: 200, body: { name: 'churn', monitoring: false } });
   });
 });

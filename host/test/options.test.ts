@@ -16,6 +16,7 @@ describe('resolveHostOptions', () => {
       expect(o).toEqual({
         dataDir: resolve(join(homedir(), '.modelwatch')),
         natsUrl: undefined,
+        natsSecurity: {},
         httpPort: 7077,
         httpHost: '127.0.0.1',
         basePeriodMs: 600_000,
@@ -26,6 +27,10 @@ describe('resolveHostOptions', () => {
         retentionMs: 7 * 86_400_000,
         runners: 1,
         runnerConcurrency: 2,
+        runnerAppConcurrency: 1,
+        maxTimeoutMs: 60_000,
+        maxMemoryMb: 512,
+        runnerMemoryMb: 2560,
         windowAttempts: 3,
         quarantineAfter: 5,
         influx: undefined,

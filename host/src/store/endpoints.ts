@@ -113,8 +113,8 @@ export class EndpointStore {
    * reference: its rows go to the reference store first (for apps that ask for them), then the
    * record gets its statistics, row count and revision. An endpoint without feature names takes
    * the table's columns that are not labels, checked as declared names are (at most
-   * `maxFeatures`). `NOT_FOUND` if missing; `CONFLICT` when the endpoint's names changed since
-   * the reference was prepared.
+   * `maxFeatures`). `NOT_FOUND` if missing. When the endpoint's names changed since the
+   * reference was prepared, its statistics are computed again for the names it has now.
    */
   async setReference(name: string, reference: ReferenceTable | PreparedReference, maxFeatures?: number): Promise<EndpointRecord> {
     if (!this.references) throw new Error('this EndpointStore has no reference store: setReference needs one');
@@ -124,15 +124,18 @@ export class EndpointStore {
     const revision = Date.now();
     const rec = await updateJson<EndpointRecord>(this.kv, name, (cur) => {
       if (!cur) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}'`);
+      let made = prepared;
       const featureNames = referenceFeatureNames(prepared.columns, cur.featureNames, cur.labelNames, maxFeatures);
-      // the statistics were computed for the names the endpoint had when the reference was read
+      // the statistics were computed for the names the endpoint had when the reference was read;
+      // when they changed meanwhile (a stream processor adopted names), they are computed again
+      // for the names it has now, from the same table (rare: here, on this thread)
       if (featureNames.join('\u0000') !== prepared.featureNames.join('\u0000') || cur.labelNames.join('\u0000') !== prepared.labelNames.join('\u0000')) {
-        throw new ModelwatchError('CONFLICT', `endpoint '${name}' changed its feature or output names while its reference was read: send the reference again`);
+        made = prepareReference(JSON.parse(new TextDecoder().decode(prepared.encoded)) as ReferenceTable, cur, maxFeatures);
       }
       return {
         ...cur,
-        featureNames,
-        featureStats: prepared.stats,
+        featureNames: made.featureNames,
+        featureStats: made.stats,
         referenceRevision: revision,
         referenceRowCount: prepared.rows,
         updatedAt: revision,
