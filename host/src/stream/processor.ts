@@ -312,7 +312,10 @@ export class StreamProcessor {
       const i = counter.get(subject) ?? 0;
       counter.set(subject, i + 1);
       rows += n;
-      pubs.push(js.publish(subject, data, { msgID: `r:${lo}-${hi}:${subject}:${i}` }));
+      const pub = js.publish(subject, data, { msgID: `r:${lo}-${hi}:${subject}:${i}` });
+      // handled by the Promise.all below, after the pauses: not an unhandled rejection meanwhile
+      pub.catch(() => undefined);
+      pubs.push(pub);
       if (this.sliceOver()) await this.pause();
     }
     for (const { letter, msgID } of out.letters) pubs.push(js.publish(deadLetterSubject(letter), jsonCodec.encode(letter), { msgID }));
