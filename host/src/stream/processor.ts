@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import {
@@ -56,6 +57,12 @@ export interface StreamProcessorDeps {
 }
 
 const PART_BYTES = 256 * 1024;
+/**
+ * The processor works in slices of about this many ms, then lets the event loop run (HTTP,
+ * NATS replies, timers): a 60 MB body's half million events take seconds to file, and held the
+ * API's `/healthz` that long when they ran in one go (`bench/big-body.mjs`).
+ */
+const SLICE_MS = 10;
 const CHUNK_BYTES = 512 * 1024;
 /** The layout before the host stored any settings: windows of ten minutes. */
 const DEFAULT_LAYOUT: WindowLayout = { periods: [{ fromMs: 0, periodMs: 600_000 }] };
@@ -68,7 +75,12 @@ function arrivalOf(m: JsMsg): number {
 /** What one batch of messages produces: row chunks by subject, dead letters, serving entries. */
 class BatchOutput {
   readonly chunks = new Map<string, RowsChunk>();
-  readonly ready: Array<[string, RowsChunk]> = [];
+  /**
+   * Full chunks, encoded as soon as they are full: a chunk refers to the parsed events its rows
+   * come from until it is encoded, and a batch of big messages kept hundreds of thousands of
+   * them alive until its publish (long scavenges, an old space full of them).
+   */
+  readonly ready: Array<{ subject: string; n: number; data: Uint8Array }> = [];
   /** `refused`: the letter refuses an event or a message (not some late rows of an event filed otherwise). */
   readonly letters: Array<{ letter: DeadLetter; msgID: string; refused: boolean }> = [];
   /** Events filed into windows. */
@@ -81,7 +93,7 @@ class BatchOutput {
   chunk(subject: string, nx: number, ny: number): RowsChunk {
     let c = this.chunks.get(subject);
     if (c && (c.nx !== nx || c.ny !== ny || c.bytes >= CHUNK_BYTES)) {
-      this.ready.push([subject, c]);
+      if (c.n > 0) this.ready.push({ subject, n: c.n, data: c.encode() });
       c = undefined;
     }
     if (!c) {
@@ -101,8 +113,10 @@ class BatchOutput {
     return i;
   }
 
-  all(): Array<[string, RowsChunk]> {
-    return [...this.ready, ...this.chunks];
+  /** Every chunk with rows, in the order they were begun per subject: the full ones, then the open ones (encoded by `encode`). */
+  *all(encode: (c: RowsChunk) => Uint8Array): Generator<{ subject: string; n: number; data: Uint8Array }> {
+    yield* this.ready;
+    for (const [subject, c] of this.chunks) if (c.n > 0) yield { subject, n: c.n, data: encode(c) };
   }
 }
 
@@ -132,6 +146,9 @@ export class StreamProcessor {
 
   private readonly endpointStore: EndpointStore;
   private readonly batchStore: BatchStore | undefined;
+  /** When the current slice of work began (see {@link SLICE_MS}). */
+  private sliceStart = performance.now();
+  private turn: Promise<void> | undefined;
 
   constructor(private readonly deps: StreamProcessorDeps) {
     this.log = deps.logger.child({ component: 'stream' });
@@ -176,6 +193,23 @@ export class StreamProcessor {
     })();
   }
 
+  /** Whether the current slice has lasted {@link SLICE_MS} (one clock for the batches in flight): then `await this.pause()`. */
+  private sliceOver(): boolean {
+    return performance.now() - this.sliceStart >= SLICE_MS;
+  }
+
+  /**
+   * Lets the event loop run, then begins a new slice. The batches in flight that pause in one
+   * slice wait for the same turn of the loop, so a turn runs one slice, not one per batch.
+   */
+  private pause(): Promise<void> {
+    this.turn ??= nextTurn().then(() => {
+      this.turn = undefined;
+      this.sliceStart = performance.now();
+    });
+    return this.turn;
+  }
+
   async stop(): Promise<void> {
     await this.messages?.close();
     await this.loop;
@@ -212,6 +246,7 @@ export class StreamProcessor {
     const reasons = new Map<JsMsg, string>();
     for (const m of msgs) {
       try {
+        if (this.sliceOver()) await this.pause();
         await this.process(m, out, layout);
       } catch (err) {
         // infrastructure trouble (NATS down, timeouts): let JetStream redeliver this one
@@ -273,12 +308,15 @@ export class StreamProcessor {
     const pubs: Array<Promise<unknown>> = [];
     let rows = 0;
     const counter = new Map<string, number>();
-    for (const [subject, chunk] of out.all()) {
-      if (chunk.n === 0) continue;
+    for (const { subject, n, data } of out.all((c) => c.encode())) {
       const i = counter.get(subject) ?? 0;
       counter.set(subject, i + 1);
-      rows += chunk.n;
-      pubs.push(js.publish(subject, chunk.encode(), { msgID: `r:${lo}-${hi}:${subject}:${i}` }));
+      rows += n;
+      const pub = js.publish(subject, data, { msgID: `r:${lo}-${hi}:${subject}:${i}` });
+      // handled by the Promise.all below, after the pauses: not an unhandled rejection meanwhile
+      pub.catch(() => undefined);
+      pubs.push(pub);
+      if (this.sliceOver()) await this.pause();
     }
     for (const { letter, msgID } of out.letters) pubs.push(js.publish(deadLetterSubject(letter), jsonCodec.encode(letter), { msgID }));
     if (out.entries.length) {
@@ -404,6 +442,7 @@ export class StreamProcessor {
     let tMin = Infinity;
     let tMax = -Infinity;
     for (const { event, index } of units) {
+      if (this.sliceOver()) await this.pause();
       const at = index !== undefined ? { index } : {};
       const p = checkEvent(event, endpoint, arrival, this.deps.maxFutureSkewMs, 'arrival');
       if (isRejection(p)) {
@@ -495,6 +534,7 @@ export class StreamProcessor {
       let partBytes = 0;
       chunk.beginPart(m.seq, 0);
       for (const it of wr.items) {
+        if (this.sliceOver()) await this.pause();
         for (let i = it.from; i < it.to;) {
           if (partBytes >= PART_BYTES) {
             chunk = out.chunk(subject, nx, ny);
