@@ -119,11 +119,18 @@ probe.on('message', (m) => {
   if (m.phase) results.set(m.phase, [...(results.get(m.phase) ?? []), ...m.samples]);
 });
 let current = null;
+// per phase, the CPU time of this thread (the event loop: what is not on a worker) and the
+// share of its time the loop was busy: figures the machine's load moves less than latencies
+const loopUse = new Map();
 const phase = async (name, fn) => {
   probe.postMessage({ phase: name, ended: current });
   current = name;
   const t0 = performance.now();
+  const cpu0 = process.threadCpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   const out = await fn();
+  const cpu = process.threadCpuUsage(cpu0);
+  if (name) loopUse.set(name, { cpuMs: (cpu.user + cpu.system) / 1000, elu: performance.eventLoopUtilization(elu0).utilization });
   return { ms: performance.now() - t0, out };
 };
 const idle = () => new Promise((r) => setTimeout(r, 3000));
@@ -158,12 +165,15 @@ await phase(null, async () => {});
 await new Promise((r) => setTimeout(r, 100));
 
 console.log('\n/healthz latency (ms), one request at a time every 5 ms:');
-console.log('phase       n      p50     p99     max');
+console.log('phase       n      p50     p99     max  loop-cpu-ms  loop-busy');
 for (const name of ['idle', 'events', 'filing', 'reference']) {
   const q = quantiles(results.get(name) ?? []);
-  console.log(`${name.padEnd(10)} ${String(q.n).padStart(4)} ${q.p50.toFixed(1).padStart(8)} ${q.p99.toFixed(1).padStart(7)} ${q.max.toFixed(1).padStart(7)}`);
+  const u = loopUse.get(name) ?? { cpuMs: NaN, elu: NaN };
+  console.log(
+    `${name.padEnd(10)} ${String(q.n).padStart(4)} ${q.p50.toFixed(1).padStart(8)} ${q.p99.toFixed(1).padStart(7)} ${q.max.toFixed(1).padStart(7)} ${u.cpuMs.toFixed(0).padStart(12)} ${(u.elu * 100).toFixed(0).padStart(9)}%`,
+  );
 }
-console.log(`host rss after: ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
+console.log(`host rss after: ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB, peak (maxrss: the host, its workers, the bodies this script holds): ${(process.resourceUsage().maxRSS / 1e3).toFixed(0)} MB`);
 
 await probe.terminate();
 await nc.close();
