@@ -173,7 +173,9 @@ for (const name of ['idle', 'events', 'filing', 'reference']) {
     `${name.padEnd(10)} ${String(q.n).padStart(4)} ${q.p50.toFixed(1).padStart(8)} ${q.p99.toFixed(1).padStart(7)} ${q.max.toFixed(1).padStart(7)} ${u.cpuMs.toFixed(0).padStart(12)} ${(u.elu * 100).toFixed(0).padStart(9)}%`,
   );
 }
-console.log(`host rss after: ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB, peak (maxrss: the host, its workers, the bodies this script holds): ${(process.resourceUsage().maxRSS / 1e3).toFixed(0)} MB`);
+console.log(
+  `host rss after: ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB, peak (maxrss: the host, its workers, the bodies this script holds): ${(process.resourceUsage().maxRSS / 1e3).toFixed(0)} MB`,
+);
 
 await probe.terminate();
 await nc.close();
