@@ -1,9 +1,13 @@
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { Objm, type ObjectStore } from '@nats-io/obj';
+import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ARTIFACT_STORE, Buckets, BUNDLE_STORE, Consumers, REFERENCE_STORE, Streams, Subjects } from '@modelwatch/protocol';
 import { isNotFound } from './errors.js';
+
+// Object stores hash what they put and get (SHA-256): node:crypto's, not the pure-JS default that
+// held the event loop for most of a second on a 41 MB reference (process-wide, before any use).
+setSha256Backend('native');
 
 export interface TopologyOptions {
   retentionMs: number;

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import {
@@ -8,27 +9,25 @@ import {
   Streams,
   Subjects,
   type BatchRecord,
-  type DeadLetter,
   type DeadLetterCode,
   type EndpointRecord,
   type MonitoringSettings,
-  type ServingEntry,
   type ServingPartMessage,
 } from '@modelwatch/protocol';
-import { batchSeriesId } from '../domain/keys.js';
-import { filingWindow, type WindowLayout } from '../domain/windows.js';
+import type { WindowLayout } from '../domain/windows.js';
 import { InvalidEventError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { HostMetrics } from '../metrics.js';
 import { jsonCodec } from '../nats/codec.js';
-import { RowsChunk } from '../nats/rows.js';
 import { MaxDeliver } from '../nats/topology.js';
 import { BatchStore } from '../store/batches.js';
 import { EndpointStore } from '../store/endpoints.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { deadLetterSubject, payloadText, publishDeadLetter } from './dlq.js';
-import { inferNamesFrom, type BatchServing, type ParsedEvent } from './formats/index.js';
-import { checkEvent, invalidJsonMessage, isRejection, unpackMessage } from './ingest.js';
+import { BatchOutput, fileOne, type FiledBatch, type FilingMessage, type FilingPre, type FilingTask } from './filing.js';
+import { FilingWorkers } from './filing-workers.js';
+import { inferNamesFrom } from './formats/index.js';
+import { unpackMessage } from './ingest.js';
 
 export interface StreamProcessorDeps {
   js: JetStreamClient;
@@ -51,64 +50,27 @@ export interface StreamProcessorDeps {
   concurrency?: number;
   /** The most feature names (and output names) an endpoint may have: names inferred from events are checked against it. @default 10,000 */
   maxFeatures?: number;
+  /**
+   * A batch of messages of more bytes than this is filed on a worker thread (`filing-workers.ts`),
+   * a smaller one on the event loop, in slices. @default 256 KiB (Infinity: never on a worker)
+   */
+  offloadAboveBytes?: number;
   /** Events filed, rows, dead letters. */
   metrics?: HostMetrics;
 }
 
-const PART_BYTES = 256 * 1024;
-const CHUNK_BYTES = 512 * 1024;
+/**
+ * The processor works in slices of about this many ms, then lets the event loop run (HTTP,
+ * NATS replies, timers): a 60 MB body's half million events take seconds to file, and held the
+ * API's `/healthz` that long when they ran in one go (`bench/big-body.mjs`).
+ */
+const SLICE_MS = 10;
 /** The layout before the host stored any settings: windows of ten minutes. */
 const DEFAULT_LAYOUT: WindowLayout = { periods: [{ fromMs: 0, periodMs: 600_000 }] };
 
 /** When JetStream stored a message, in ms. */
 function arrivalOf(m: JsMsg): number {
   return Math.floor(m.info.timestampNanos / 1e6);
-}
-
-/** What one batch of messages produces: row chunks by subject, dead letters, serving entries. */
-class BatchOutput {
-  readonly chunks = new Map<string, RowsChunk>();
-  readonly ready: Array<[string, RowsChunk]> = [];
-  /** `refused`: the letter refuses an event or a message (not some late rows of an event filed otherwise). */
-  readonly letters: Array<{ letter: DeadLetter; msgID: string; refused: boolean }> = [];
-  /** Events filed into windows. */
-  accepted = 0;
-  readonly entries: ServingEntry[] = [];
-  readonly eps: Array<[string, string]> = [];
-  private readonly epIndex = new Map<string, number>();
-  readonly batchEnds: BatchRecord[] = [];
-
-  chunk(subject: string, nx: number, ny: number): RowsChunk {
-    let c = this.chunks.get(subject);
-    if (c && (c.nx !== nx || c.ny !== ny || c.bytes >= CHUNK_BYTES)) {
-      this.ready.push([subject, c]);
-      c = undefined;
-    }
-    if (!c) {
-      c = new RowsChunk(nx, ny);
-      this.chunks.set(subject, c);
-    }
-    return c;
-  }
-
-  endpointIndex(id: string, name: string): number {
-    let i = this.epIndex.get(id);
-    if (i === undefined) {
-      i = this.eps.length;
-      this.eps.push([id, name]);
-      this.epIndex.set(id, i);
-    }
-    return i;
-  }
-
-  all(): Array<[string, RowsChunk]> {
-    return [...this.ready, ...this.chunks];
-  }
-}
-
-/** Rows of one message in one window, in order. */
-interface WindowRows {
-  items: Array<{ p: ParsedEvent; from: number; to: number }>;
 }
 
 /**
@@ -132,6 +94,11 @@ export class StreamProcessor {
 
   private readonly endpointStore: EndpointStore;
   private readonly batchStore: BatchStore | undefined;
+  /** When the current slice of work began (see {@link SLICE_MS}). */
+  private sliceStart = performance.now();
+  private turn: Promise<void> | undefined;
+  /** Where big batches are filed (see {@link StreamProcessorDeps.offloadAboveBytes}). */
+  private workers: FilingWorkers | undefined;
 
   constructor(private readonly deps: StreamProcessorDeps) {
     this.log = deps.logger.child({ component: 'stream' });
@@ -145,6 +112,7 @@ export class StreamProcessor {
     const batchSize = this.deps.batchSize ?? 256;
     const batchBytes = this.deps.batchBytes ?? 4 * 1024 * 1024;
     const limit = this.deps.concurrency ?? 4;
+    if ((this.deps.offloadAboveBytes ?? 0) !== Infinity) this.workers ??= new FilingWorkers();
     this.messages = await consumer.consume({ max_messages: Math.max(1024, batchSize * limit) });
     this.loop = (async () => {
       let pending: JsMsg[] = [];
@@ -176,27 +144,45 @@ export class StreamProcessor {
     })();
   }
 
+  /** Whether the current slice has lasted {@link SLICE_MS} (one clock for the batches in flight): then `await this.pause()`. */
+  private sliceOver(): boolean {
+    return performance.now() - this.sliceStart >= SLICE_MS;
+  }
+
+  /**
+   * Lets the event loop run, then begins a new slice. The batches in flight that pause in one
+   * slice wait for the same turn of the loop, so a turn runs one slice, not one per batch.
+   */
+  private pause(): Promise<void> {
+    this.turn ??= nextTurn().then(() => {
+      this.turn = undefined;
+      this.sliceStart = performance.now();
+    });
+    return this.turn;
+  }
+
   async stop(): Promise<void> {
     await this.messages?.close();
     await this.loop;
     await Promise.allSettled([...this.inflight]);
+    await this.workers?.close();
+    this.workers = undefined;
   }
 
   private async handleBatch(msgs: JsMsg[]): Promise<void> {
-    const out = new BatchOutput();
     const failed = new Set<JsMsg>();
     // a slow batch (NATS trouble, retries) keeps its events from being redelivered meanwhile
     const keepAlive = setInterval(() => {
       for (const m of msgs) m.working();
     }, 5000);
     try {
-      await this.handleBatchNow(msgs, out, failed);
+      await this.handleBatchNow(msgs, failed);
     } finally {
       clearInterval(keepAlive);
     }
   }
 
-  private async handleBatchNow(msgs: JsMsg[], out: BatchOutput, failed: Set<JsMsg>): Promise<void> {
+  private async handleBatchNow(msgs: JsMsg[], failed: Set<JsMsg>): Promise<void> {
     // Rows are filed by the layout in force when their event arrived (see filingWindow), so this
     // must know every period change stored before the newest arrival of the batch: a read of the
     // settings sent after that arrival. Without one, the batch waits for redelivery.
@@ -210,18 +196,43 @@ export class StreamProcessor {
       return;
     }
     const reasons = new Map<JsMsg, string>();
+    const notFiled = (m: JsMsg, reason: string, err: unknown) => {
+      // infrastructure trouble (NATS down, timeouts): let JetStream redeliver this one
+      this.log.warn({ err, seq: m.seq }, 'event not processed, will be redelivered');
+      failed.add(m);
+      reasons.set(m, reason);
+    };
+    // what needs NATS first (records, inferred names), message by message; then the filing, pure
+    const task: FilingTask = {
+      messages: [],
+      endpoints: [],
+      layout,
+      options: { allowedLatenessMs: this.deps.allowedLatenessMs, maxFutureSkewMs: this.deps.maxFutureSkewMs, intervalMs: this.intervalMs },
+    };
+    const of: JsMsg[] = [];
+    const endpointIndex = new Map<EndpointRecord, number>();
+    let bytes = 0;
     for (const m of msgs) {
       try {
-        await this.process(m, out, layout);
+        if (this.sliceOver()) await this.pause();
+        task.messages.push(await this.prepare(m, task, endpointIndex));
+        of.push(m);
+        bytes += m.data.length;
       } catch (err) {
-        // infrastructure trouble (NATS down, timeouts): let JetStream redeliver this one
-        this.log.warn({ err, seq: m.seq }, 'event not processed, will be redelivered');
-        failed.add(m);
-        reasons.set(m, (err as Error).message);
+        notFiled(m, (err as Error).message, err);
       }
     }
+    let filed: FiledBatch;
     try {
-      await this.publish(out, msgs);
+      filed = this.workers && bytes > (this.deps.offloadAboveBytes ?? 256 * 1024) ? await this.workers.file(task) : await this.fileHere(task);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, messages: msgs.length }, 'could not file a batch of events; they will be redelivered');
+      await Promise.all(msgs.map((m) => this.retry(m, `filing failed: ${(err as Error).message}`)));
+      return;
+    }
+    for (const { index, reason } of filed.failed) notFiled(of[index]!, reason, reason);
+    try {
+      await this.publish(filed, msgs);
       for (const m of msgs) {
         if (failed.has(m)) await this.retry(m, `processing failed: ${reasons.get(m)}`);
         else m.ack();
@@ -231,6 +242,16 @@ export class StreamProcessor {
       this.log.warn({ err: (err as Error).message, messages: msgs.length }, 'could not store a batch of events; they will be redelivered');
       await Promise.all(msgs.map((m) => this.retry(m, `storing its rows failed: ${(err as Error).message}`)));
     }
+  }
+
+  /** A (small) batch filed on the event loop, in slices. */
+  private async fileHere(task: FilingTask): Promise<FiledBatch> {
+    const out = new BatchOutput();
+    for (let i = 0; i < task.messages.length; i++) {
+      if (this.sliceOver()) await this.pause();
+      fileOne(task.messages[i]!, i, task, out);
+    }
+    return out.finish();
   }
 
   /**
@@ -266,19 +287,22 @@ export class StreamProcessor {
     }
   }
 
-  private async publish(out: BatchOutput, msgs: JsMsg[]): Promise<void> {
+  private async publish(out: FiledBatch, msgs: JsMsg[]): Promise<void> {
     const { js } = this.deps;
     const lo = msgs[0]!.seq;
     const hi = msgs[msgs.length - 1]!.seq;
     const pubs: Array<Promise<unknown>> = [];
     let rows = 0;
     const counter = new Map<string, number>();
-    for (const [subject, chunk] of out.all()) {
-      if (chunk.n === 0) continue;
+    for (const { subject, n, data } of out.rows) {
       const i = counter.get(subject) ?? 0;
       counter.set(subject, i + 1);
-      rows += chunk.n;
-      pubs.push(js.publish(subject, chunk.encode(), { msgID: `r:${lo}-${hi}:${subject}:${i}` }));
+      rows += n;
+      const pub = js.publish(subject, data, { msgID: `r:${lo}-${hi}:${subject}:${i}` });
+      // handled by the Promise.all below, after the pauses: not an unhandled rejection meanwhile
+      pub.catch(() => undefined);
+      pubs.push(pub);
+      if (this.sliceOver()) await this.pause();
     }
     for (const { letter, msgID } of out.letters) pubs.push(js.publish(deadLetterSubject(letter), jsonCodec.encode(letter), { msgID }));
     if (out.entries.length) {
@@ -295,220 +319,89 @@ export class StreamProcessor {
     for (const l of out.letters) this.deps.metrics?.deadLettered(l.letter.reason.code, l.refused);
   }
 
-  private async process(m: JsMsg, out: BatchOutput, layout: WindowLayout): Promise<void> {
+  /**
+   * What filing message `m` needs from NATS: its endpoint's record (its names inferred from its
+   * events when it has none yet), its batch's record; or why it is refused before it is read.
+   * Anything thrown is infrastructure trouble (the message is redelivered).
+   */
+  private async prepare(m: JsMsg, task: FilingTask, endpointIndex: Map<EndpointRecord, number>): Promise<FilingMessage> {
     const arrival = arrivalOf(m);
     const name = m.subject.slice(Subjects.events('').length);
-    const source = m.headers?.get(HeaderNames.source) || 'nats';
     const batchId = m.headers?.get(HeaderNames.batch) || undefined;
-    const letters: BatchOutput['letters'] = [];
-    let accepted = 0;
-    const dead = (code: DeadLetterCode, message: string, extra: Partial<DeadLetter> = {}, refused = true) => {
-      letters.push({
-        refused,
-        letter: {
-          endpoint: name,
-          reason: { code, message },
-          source,
-          receivedAt: arrival,
-          ...payloadText(m.data),
-          payloadScope: 'message',
-          eventSeq: m.seq,
-          ...(batchId ? { batch: batchId } : {}),
-          ...extra,
-        },
-        msgID: `d:${m.seq}:${extra.index ?? -1}:${code}`,
-      });
-    };
-    const interval = Math.floor(arrival / this.intervalMs) * this.intervalMs;
-    // every message is reported to the serving aggregator (bad ones with no endpoint), so it knows it was seen
-    const entry: ServingEntry = [m.seq, interval, -1, 0, 0, 0, 0, 0, arrival, arrival, 0, []];
-    const commit = () => {
-      for (const l of letters) out.letters.push(l);
-      out.accepted += accepted;
-      if (!batchId) out.entries.push(entry);
-    };
-
+    const msg = (pre: FilingPre): FilingMessage => ({
+      seq: m.seq,
+      arrival,
+      name,
+      source: m.headers?.get(HeaderNames.source) || 'nats',
+      ...(batchId !== undefined ? { batchId } : {}),
+      data: m.data,
+      pre,
+    });
+    const dead = (code: DeadLetterCode, message: string) => msg({ kind: 'dead', code, message });
     const endMarker = m.headers?.get(HeaderNames.batchEnd);
     if (endMarker) {
       const ep = await this.deps.endpoints.get(name);
-      if (!ep) dead('UNKNOWN_ENDPOINT', `no endpoint named '${name}': create it first (modelwatch endpoint create --name ${name})`);
-      else if (!BATCH_ID.test(endMarker)) dead('INVALID_BATCH', `batch id '${endMarker.slice(0, 80)}' is not valid: use 1-64 letters, digits, '_' or '-'`);
-      else out.batchEnds.push({ endpoint: name, endpointId: ep.id, batchId: endMarker, endSeq: m.seq, status: 'ingested', createdAt: arrival });
-      commit();
-      return;
+      if (!ep) return dead('UNKNOWN_ENDPOINT', `no endpoint named '${name}': create it first (modelwatch endpoint create --name ${name})`);
+      if (!BATCH_ID.test(endMarker)) return dead('INVALID_BATCH', `batch id '${endMarker.slice(0, 80)}' is not valid: use 1-64 letters, digits, '_' or '-'`);
+      return msg({ kind: 'end', record: { endpoint: name, endpointId: ep.id, batchId: endMarker, endSeq: m.seq, status: 'ingested', createdAt: arrival } });
     }
     const maxBytes = this.deps.maxEventBytes ?? 8 * 1024 * 1024;
-    if (m.data.length > maxBytes) {
-      dead('OVERSIZED', `a message of ${m.data.length} bytes, over the limit of ${maxBytes}: send smaller batches`);
-      commit();
-      return;
-    }
-    if (batchId !== undefined && !BATCH_ID.test(batchId)) {
-      dead('INVALID_BATCH', `batch id '${batchId.slice(0, 80)}' is not valid: use 1-64 letters, digits, '_' or '-'`);
-      commit();
-      return;
-    }
+    if (m.data.length > maxBytes) return dead('OVERSIZED', `a message of ${m.data.length} bytes, over the limit of ${maxBytes}: send smaller batches`);
+    if (batchId !== undefined && !BATCH_ID.test(batchId))
+      return dead('INVALID_BATCH', `batch id '${batchId.slice(0, 80)}' is not valid: use 1-64 letters, digits, '_' or '-'`);
     if (batchId !== undefined && this.deps.batchesKv) {
       // a batch is complete at its end marker: what comes after it would add rows to windows
       // that are (or are about to be) analysed, so it is refused
       const e = await this.deps.batchesKv.get(`${name}.${batchId}`);
       const rec = e?.operation === 'PUT' ? e.json<BatchRecord>() : undefined;
       if (rec && m.seq > rec.endSeq) {
-        dead(
+        return dead(
           'INVALID_BATCH',
           `batch '${batchId}' of endpoint ${name} is complete (its end marker came at ${new Date(rec.createdAt).toISOString()}): send new data as a new batch`,
         );
-        commit();
-        return;
       }
-    }
-    let body: unknown;
-    try {
-      body = jsonCodec.decode(m.data);
-    } catch (err) {
-      dead('INVALID_JSON', invalidJsonMessage(m.data, err as Error));
-      commit();
-      return;
     }
     let endpoint = await this.deps.endpoints.get(name);
-    if (!endpoint) {
-      dead('UNKNOWN_ENDPOINT', `no endpoint named '${name}': create it first (modelwatch endpoint create --name ${name})`);
-      commit();
-      return;
+    if (endpoint && (endpoint.featureNames.length === 0 || endpoint.labelNames.length === 0)) {
+      const named = await this.withNames(endpoint, m.data, arrival);
+      if ('kind' in named) return msg(named);
+      endpoint = named;
     }
-    // its events; an envelope (a request batch, the tracker's) counts the requests, sampled or not
-    let units: Array<{ event: unknown; index?: number }>;
-    let envelope: BatchServing | undefined;
+    if (!endpoint) return msg({ kind: 'file' });
+    let i = endpointIndex.get(endpoint);
+    if (i === undefined) {
+      i = task.endpoints.push(endpoint) - 1;
+      endpointIndex.set(endpoint, i);
+    }
+    return msg({ kind: 'file', endpoint: i });
+  }
+
+  /**
+   * The endpoint with the names its message's events show, when it has none yet (rare: an
+   * endpoint's first events), or the letter refusing the message. A message that cannot be read
+   * is left to the filing, which refuses it.
+   */
+  private async withNames(endpoint: EndpointRecord, data: Uint8Array, arrival: number): Promise<EndpointRecord | FilingPre> {
+    let body: unknown;
     try {
-      ({ units, envelope } = unpackMessage(body, arrival));
+      body = jsonCodec.decode(data);
+    } catch {
+      return endpoint;
+    }
+    let units: Array<{ event: unknown }>;
+    try {
+      ({ units } = unpackMessage(body, arrival));
     } catch (err) {
       if (!(err instanceof InvalidEventError)) throw err;
-      dead('INVALID_EVENT', err.message);
-      commit();
-      return;
+      return endpoint;
     }
-    if (units.length > 0 && (endpoint.featureNames.length === 0 || endpoint.labelNames.length === 0)) {
-      try {
-        endpoint = await this.inferNames(endpoint, units);
-      } catch (err) {
-        if (!(err instanceof InvalidEventError)) throw err;
-        dead('INVALID_EVENT', err.message);
-        commit();
-        return;
-      }
+    if (units.length === 0) return endpoint;
+    try {
+      return await this.inferNames(endpoint, units);
+    } catch (err) {
+      if (!(err instanceof InvalidEventError)) throw err;
+      return { kind: 'dead', code: 'INVALID_EVENT', message: err.message };
     }
-    entry[2] = out.endpointIndex(endpoint.id, endpoint.name);
-    const windows = new Map<number, WindowRows>();
-    const lateness = this.deps.allowedLatenessMs;
-    let w = { start: 0, end: -1 };
-    let tMin = Infinity;
-    let tMax = -Infinity;
-    for (const { event, index } of units) {
-      const at = index !== undefined ? { index } : {};
-      const p = checkEvent(event, endpoint, arrival, this.deps.maxFutureSkewMs, 'arrival');
-      if (isRejection(p)) {
-        dead(p.code, p.message, at);
-        continue;
-      }
-      entry[5] += p.n;
-      entry[6] += (p.n * 100) / (envelope ? envelope.samplingPercentage : p.samplingPercentage);
-      if (p.tMin < tMin) tMin = p.tMin;
-      if (p.tMax > tMax) tMax = p.tMax;
-      if (!envelope) {
-        entry[3] += p.requests;
-        entry[4] += p.errors;
-        entry[10] += p.dropped;
-        for (const l of p.latencies) pushLatency(entry[11], l);
-      }
-      if (p.n === 0) {
-        accepted++;
-        continue;
-      }
-      // rows to windows; rows of a live event whose window has closed are late
-      let late: number[] | null = null;
-      let lastStart = NaN;
-      let item: WindowRows['items'][number] | null = null;
-      for (let i = 0; i < p.n; i++) {
-        const t = p.ts[i]!;
-        if (t < w.start || t >= w.end) w = filingWindow(t, arrival, layout);
-        if (!batchId && arrival > w.end + lateness) {
-          (late ??= []).push(i);
-          item = null;
-          lastStart = NaN;
-          continue;
-        }
-        if (w.start !== lastStart || !item) {
-          let wr = windows.get(w.start);
-          if (!wr) windows.set(w.start, (wr = { items: [] }));
-          // contiguous runs stay ranges; a run that resumes after a gap becomes a new item
-          item = { p, from: i, to: i + 1 };
-          wr.items.push(item);
-          lastStart = w.start;
-        } else item.to = i + 1;
-      }
-      if (!late || late.length < p.n) accepted++;
-      if (late) {
-        entry[7] += late.length;
-        const lw = filingWindow(p.ts[late[0]!]!, arrival, layout);
-        const message = `arrived ${arrival - lw.end} ms after its window [${new Date(lw.start).toISOString()}, ${new Date(lw.end).toISOString()}) ended; allowed lateness is ${lateness} ms`;
-        if (late.length === p.n) dead('LATE_EVENT', message, { ...at, rows: p.n });
-        else {
-          // only some rows of a columnar batch are late: the letter holds just those rows
-          const text = JSON.stringify(columnarSubset(p, late, endpoint));
-          dead(
-            'LATE_EVENT',
-            `${late.length} of ${p.n} rows late: ${message}`,
-            {
-              ...at,
-              rows: late.length,
-              payload: text,
-              payloadEncoding: 'utf8',
-              payloadScope: 'event',
-              payloadBytes: Buffer.byteLength(text),
-            },
-            false,
-          );
-        }
-      }
-    }
-    if (envelope) {
-      entry[3] += envelope.requests;
-      entry[4] += envelope.errors;
-      entry[10] += envelope.dropped;
-      for (const l of envelope.latencies) pushLatency(entry[11], l);
-      if (envelope.tMin !== null && envelope.tMin < tMin) tMin = envelope.tMin;
-      if (envelope.tMax !== null && envelope.tMax > tMax) tMax = envelope.tMax;
-      if (tMin === Infinity) tMin = tMax = arrival;
-    }
-    if (entry[3] > 0) {
-      entry[8] = tMin;
-      entry[9] = tMax;
-    }
-    // the message's rows, window by window, in parts of a size that depends on the message alone
-    const rowsId = batchId ? batchSeriesId(endpoint.id, batchId) : endpoint.id;
-    const nx = endpoint.featureNames.length;
-    const ny = endpoint.labelNames.length;
-    for (const [start, wr] of windows) {
-      const subject = Subjects.rows(rowsId, start);
-      let chunk = out.chunk(subject, nx, ny);
-      let offset = 0;
-      let partBytes = 0;
-      chunk.beginPart(m.seq, 0);
-      for (const it of wr.items) {
-        for (let i = it.from; i < it.to;) {
-          if (partBytes >= PART_BYTES) {
-            chunk = out.chunk(subject, nx, ny);
-            chunk.beginPart(m.seq, offset);
-            partBytes = 0;
-          }
-          const [k, bytes] = chunk.addRange(it.p, i, it.to, PART_BYTES - partBytes);
-          partBytes += bytes;
-          offset += k;
-          i += k;
-        }
-      }
-    }
-    commit();
   }
 
   private async inferNames(endpoint: EndpointRecord, units: ReadonlyArray<{ event: unknown }>): Promise<EndpointRecord> {
@@ -518,25 +411,4 @@ export class StreamProcessor {
     if (updated && updated !== endpoint) this.log.info({ endpoint: endpoint.name, ...names }, 'inferred feature and output names');
     return updated ?? endpoint;
   }
-}
-
-/** Latencies as run-length pairs `[value, count, ...]` (micro-batches often give one latency to many rows). */
-function pushLatency(runs: number[], v: number): void {
-  const n = runs.length;
-  if (n > 0 && runs[n - 2] === v) runs[n - 1]! += 1;
-  else runs.push(v, 1);
-}
-
-/** Some rows of a parsed event as a columnar batch (for the late rows of a columnar batch). */
-function columnarSubset(p: ParsedEvent, rows: number[], endpoint: EndpointRecord): Record<string, unknown> {
-  const pick = <T>(col: readonly T[]) => rows.map((i) => col[i]!);
-  return {
-    format: 'columnar',
-    when: pick(p.ts),
-    inputs: Object.fromEntries(endpoint.featureNames.map((n, c) => [n, pick(p.x[c]!)])),
-    outputs: Object.fromEntries(endpoint.labelNames.map((n, c) => [n, pick(p.y[c]!)])),
-    ...(p.rid ? { requestIds: pick(p.rid) } : {}),
-    ...(p.lat ? { latencyMicros: pick(p.lat) } : {}),
-    ...(p.samplingPercentage !== 100 ? { samplingPercentage: p.samplingPercentage } : {}),
-  };
 }

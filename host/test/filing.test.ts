@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { jsonCodec } from '../src/nats/codec.js';
+import type { RowBatch } from '@modelwatch/protocol';
+import { decodeRowBatch } from '../src/nats/rows.js';
+import { fileBatch, type FiledBatch, type FilingMessage, type FilingTask } from '../src/stream/filing.js';
+import { FilingWorkers } from '../src/stream/filing-workers.js';
+import { endpointRecord } from './helpers.js';
+
+const AT = Date.UTC(2026, 10, 27, 12);
+const PERIOD = 60_000;
+const ep = endpointRecord(['a', 'b'], ['p0']);
+
+/** A batch with one message of each outcome, and a big columnar one. */
+function task(): FilingTask {
+  const enc = new TextEncoder();
+  let seq = 0;
+  const msg = (data: Uint8Array | object, pre: FilingMessage['pre'] = { kind: 'file', endpoint: 0 }, extra: Partial<FilingMessage> = {}): FilingMessage => ({
+    seq: ++seq,
+    arrival: AT,
+    name: 'm',
+    source: 'nats',
+    data: data instanceof Uint8Array ? data : jsonCodec.encode(data),
+    pre,
+    ...extra,
+  });
+  const n = 20_000;
+  const col = (k: number) => Array.from({ length: n }, (_, j) => (j * k) % 1000);
+  return {
+    endpoints: [ep],
+    layout: { periods: [{ fromMs: 0, periodMs: PERIOD }] },
+    options: { allowedLatenessMs: 1000, maxFutureSkewMs: 1000, intervalMs: 60_000 },
+    messages: [
+      msg({ when: AT - 10, inputs: [[1, 2]], outputs: [0] }),
+      msg(enc.encode('{"inputs": [[1, 2]')),
+      msg({ when: AT, inputs: [[1, 2, 3]], outputs: [0] }),
+      msg({ when: AT - 10, inputs: [[1, 2]], outputs: [0] }, { kind: 'file' }),
+      msg({ when: AT + 3_600_000, inputs: [[1, 2]], outputs: [0] }),
+      // some rows late: the letter holds just those
+      msg({ format: 'columnar', when: [AT - 3_600_000, AT - 5], inputs: { a: [1, 2], b: [3, 4] }, outputs: { p0: [0, 1] } }),
+      msg(new Uint8Array(0), { kind: 'dead', code: 'OVERSIZED', message: 'too big' }),
+      msg(new Uint8Array(0), { kind: 'end', record: { endpoint: 'm', endpointId: ep.id, batchId: 'b1', endSeq: 8, status: 'ingested', createdAt: AT } }),
+      msg({ format: 'columnar', when: AT - 20, inputs: { a: col(1), b: col(3) }, outputs: { p0: col(7) } }, undefined, { batchId: 'b2' }),
+    ],
+  };
+}
+
+/** The row chunks decoded, with their subjects. */
+function rowsOf(filed: FiledBatch): Array<{ subject: string; n: number; batches: RowBatch[] }> {
+  return filed.rows.map((r) => {
+    const batches: RowBatch[] = [];
+    decodeRowBatch(r.data, new Set(), batches);
+    return { subject: r.subject, n: r.n, batches };
+  });
+}
+
+describe('filing a batch of event messages', () => {
+  it('files rows by window, letters and serving entries as plain data', () => {
+    const filed = fileBatch(task());
+    expect(filed.letters.map((l) => [l.letter.eventSeq, l.letter.reason.code, l.refused])).toEqual([
+      [2, 'INVALID_JSON', true],
+      [3, 'INVALID_EVENT', true],
+      [4, 'UNKNOWN_ENDPOINT', true],
+      [5, 'FUTURE_EVENT', true],
+      [6, 'LATE_EVENT', false],
+      [7, 'OVERSIZED', true],
+    ]);
+    expect(filed.letters[4]!.letter.rows).toBe(1);
+    expect(filed.accepted).toBe(3);
+    expect(filed.batchEnds).toEqual([expect.objectContaining({ batchId: 'b1', endSeq: 8 })]);
+    // every message but the batch's has a serving entry
+    expect(filed.entries.map((e) => e[0])).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(filed.failed).toEqual([]);
+    expect(filed.rows.reduce((s, r) => s + r.n, 0)).toBe(1 + 1 + 20_000);
+  });
+
+  it('on a worker thread, with the same outcome as on this one; the row chunks are moved back', async () => {
+    const workers = new FilingWorkers();
+    try {
+      const here = fileBatch(task());
+      const there = await workers.file(task());
+      expect(rowsOf(there)).toEqual(rowsOf(here));
+      expect(there.rows.map((r) => Buffer.from(r.data).toString('base64'))).toEqual(here.rows.map((r) => Buffer.from(r.data).toString('base64')));
+      // each chunk owns its buffer (moved, not a view of a shared one)
+      for (const r of there.rows) expect(r.data.byteLength).toBe(r.data.buffer.byteLength);
+      const { rows: _a, ...restThere } = there;
+      const { rows: _b, ...restHere } = here;
+      expect(restThere).toEqual(restHere);
+    } finally {
+      await workers.close();
+    }
+  });
+});
