@@ -1,12 +1,14 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { KV } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
-import { Subjects, type BatchRecord, type EndpointRecord, type MonitoringSettings, type PluginRecord } from '@modelwatch/protocol';
-import { runnersProbe, writerProbe } from './api/health.js';
+import { Buckets, Subjects, type BatchRecord, type EndpointRecord, type MonitoringSettings, type PluginRecord } from '@modelwatch/protocol';
+import { controllerProbe, runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
 import { ModelwatchClient } from './client/client.js';
 import { resolveHostOptions, type HostOptions, type NatsSecurity, type ResolvedHostOptions } from './config/options.js';
@@ -19,7 +21,8 @@ import { jsonCodec } from './nats/codec.js';
 import { accountsConfig, ensureCredentials, natsConnectOptions, outputBindingKey } from './nats/auth.js';
 import { durableConsumerLag } from './nats/lag.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
-import { ensureTopology, openBuckets } from './nats/topology.js';
+import { Lease } from './nats/lease.js';
+import { defaultReplicas, ensureTopology, ensureWriterConsumer, openBuckets, writerConsumerName } from './nats/topology.js';
 import { watchPlugin } from './plugins/bundle.js';
 import { failedOutput } from './runner/runner.js';
 import { crashError, RunnerSupervisor } from './runner/supervisor.js';
@@ -157,7 +160,15 @@ class HostImpl implements Host {
     const jsm = await jetstreamManager(nc);
     const metrics = this.metrics;
     metrics.observeConsumers(() => durableConsumerLag(jsm));
-    await ensureTopology(nc, jsm, { retentionMs: o.retentionMs });
+    // replicas of the streams and buckets: as given, else 3 on a cluster and 1 on a single server
+    const replicas = o.replicas ?? defaultReplicas(nc);
+    await ensureTopology(nc, jsm, { retentionMs: o.retentionMs, replicas });
+    // this process among the others of the deployment: the controller lease's holder. Without
+    // --node-id: a process with a writer owns its data folder (LevelDB locks it), so the folder
+    // names it and a restarted process takes its lease back at once; any other is named by its pid
+    const machine = hostname().replace(/[^A-Za-z0-9_-]/g, '_');
+    const nodeId =
+      o.nodeId ?? (c.has('writer') ? `${machine}-${createHash('sha256').update(o.dataDir).digest('hex').slice(0, 12)}` : `${machine}-${process.pid}`);
     const buckets = await openBuckets(nc);
     const bindingKey = bindingKeyObject(await outputBindingKey(nc));
     await this.initSettings(buckets.settings);
@@ -172,7 +183,10 @@ class HostImpl implements Host {
     });
 
     let writer: Writer | undefined;
+    // with a node id the writer has a consumer of its own, and so a complete view (ARCHITECTURE.md "Scale-out")
+    const writerConsumer = writerConsumerName(o.nodeId);
     if (c.has('writer')) {
+      if (o.nodeId !== undefined) await ensureWriterConsumer(jsm, writerConsumer);
       // a store LevelDB cannot open is rebuilt from MW_OUTPUTS, or the host refuses to start (writer/recovery.ts)
       const db = await openResultsDb(join(o.dataDir, 'results'), { js, logger: this.logger, withOutbox: o.influx !== undefined });
       this.stopFns.push(() => db.close());
@@ -186,6 +200,7 @@ class HostImpl implements Host {
         quarantineAfter: o.quarantineAfter,
         bindingKey,
         metrics,
+        consumer: writerConsumer,
         ...(o.influx ? { influx: o.influx } : {}),
       });
       await writer.start();
@@ -227,9 +242,27 @@ class HostImpl implements Host {
     if (c.has('stream')) {
       // serving metrics per interval of arrival time (a minute by default)
       const servingIntervalMs = o.servingIntervalMs;
-      const aggregator = new ServingAggregator({ nc, js, jsm, logger: this.logger, intervalMs: servingIntervalMs, clock: o.clock });
-      await aggregator.start();
-      this.stopFns.push(() => aggregator.stop());
+      // one aggregator among the stream processors (each interval is published once, with every
+      // count): the holder of the lease `serving-aggregator`; a new holder gets the reports the
+      // last one held back once their ack wait passes, and rebuilds the open intervals from them
+      let aggregator: ServingAggregator | undefined;
+      const servingLease = new Lease({
+        kv: await new Kvm(nc).open(Buckets.leases),
+        key: 'serving-aggregator',
+        holder: nodeId,
+        logger: this.logger,
+        onAcquired: async () => {
+          aggregator = new ServingAggregator({ nc, js, jsm, logger: this.logger, intervalMs: servingIntervalMs, clock: o.clock });
+          await aggregator.start();
+        },
+        onLost: async () => {
+          const was = aggregator;
+          aggregator = undefined;
+          await was?.stop();
+        },
+      });
+      await servingLease.start();
+      this.stopFns.push(() => servingLease.stop());
       const sp = new StreamProcessor({
         js,
         endpointsKv: buckets.endpoints,
@@ -246,30 +279,54 @@ class HostImpl implements Host {
       await sp.start();
       this.stopFns.push(() => sp.stop());
     }
+    let lease: Lease | undefined;
     if (c.has('controller')) {
       const batchRecords = new WatchedKv<BatchRecord>(buckets.batches);
-      const controller = new Controller({
-        js,
-        jsm,
-        endpoints,
-        plugins,
-        settings,
-        progressKv: buckets.controller,
-        logger: this.logger,
-        allowedLatenessMs: o.allowedLatenessMs,
-        retentionMs: o.retentionMs,
-        batches: batchRecords,
-        batchesKv: buckets.batches,
-        clock: o.clock,
-        bindingKey,
-        metrics,
-      });
       await batchRecords.start();
       this.stopFns.push(() => batchRecords.stop());
-      controller.start();
-      this.stopFns.push(() => controller.stop());
+      // one controller is active among every process running the role: the holder of the lease
+      // `controller`; each time this process takes it, a new controller reads the progress from
+      // mw_controller and goes on from there
+      let controller: Controller | undefined;
+      lease = new Lease({
+        kv: await new Kvm(nc).open(Buckets.leases),
+        key: 'controller',
+        holder: nodeId,
+        logger: this.logger,
+        onAcquired: () => {
+          controller = new Controller({
+            js,
+            jsm,
+            endpoints,
+            plugins,
+            settings,
+            progressKv: buckets.controller,
+            logger: this.logger,
+            allowedLatenessMs: o.allowedLatenessMs,
+            retentionMs: o.retentionMs,
+            batches: batchRecords,
+            batchesKv: buckets.batches,
+            clock: o.clock,
+            bindingKey,
+            metrics,
+            isActive: () => lease?.held ?? false,
+          });
+          controller.start();
+          this.logger.info({ node: nodeId }, 'controller active');
+        },
+        onLost: async () => {
+          const was = controller;
+          controller = undefined;
+          await was?.stop();
+        },
+      });
+      await lease.start();
+      const l = lease;
+      this.stopFns.push(() => l.stop());
     }
     if (c.has('api')) {
+      // a writer of its own answers once caught up with MW_OUTPUTS: this API answers as every other does
+      if (writer) await writer.caughtUp;
       const supervisor = this.supervisor;
       const tokenStore = new TokenStore(buckets.tokens);
       const tokens = new TokenCache(buckets.tokens);
@@ -280,7 +337,8 @@ class HostImpl implements Host {
         auth: { tokens, store: tokenStore, insecureLocal: o.insecureLocal },
         probes: [
           ...(supervisor ? [['runners', runnersProbe(nc, () => supervisor.runners())] as const] : []),
-          ...(c.has('writer') ? [['writer', writerProbe(jsm, undefined, () => writer?.refused ?? 0)] as const] : []),
+          ...(c.has('writer') ? [['writer', writerProbe(jsm, undefined, () => writer?.refused ?? 0, writerConsumer)] as const] : []),
+          ...(lease ? [['controller', controllerProbe(() => lease.held)] as const] : []),
         ],
         nc,
         js,

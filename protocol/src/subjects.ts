@@ -96,6 +96,11 @@ export const Buckets = {
   tokens: 'mw_tokens',
   /** The host's secrets, readable by host roles only: key `output-binding`, the key of the output binding (`TaskMessage.binding`). */
   secrets: 'mw_secrets',
+  /**
+   * Leases of the roles of which one process is active at a time (key `controller`): the holder's
+   * node id and expiry, renewed by compare-and-set (`host/src/nats/lease.ts`).
+   */
+  leases: 'mw_leases',
 } as const;
 
 /** The key of the output binding's key in the `mw_secrets` bucket. */
