@@ -164,8 +164,14 @@ export async function ensureWriterConsumer(jsm: JetStreamManager, name: string):
     ack_wait: ns(30_000),
     max_ack_pending: 1024,
     max_deliver: MaxDeliver[Consumers.writer],
+    // a node's own consumer that nobody reads for a week is removed (a node gone for good); the
+    // node, if it comes back, gets a new one and stores the whole stream again (idempotently)
+    ...(name === Consumers.writer ? {} : { inactive_threshold: ns(WRITER_CONSUMER_INACTIVE_MS) }),
   });
 }
+
+/** How long a writer's own consumer (`writer-<node id>`) is kept while no writer reads it. */
+export const WRITER_CONSUMER_INACTIVE_MS = 7 * 86_400_000;
 
 /** The writer consumer of a node: its own `writer-<node id>`, or the shared `writer` without a node id. */
 export function writerConsumerName(nodeId: string | undefined): string {
