@@ -147,7 +147,7 @@ class HostImpl implements Host {
       this.stopFns.push(() => this.natsServer?.stop());
     }
     const nc = await connect({
-      servers: this.natsUrl.split(","),
+      servers: this.natsUrl.split(','),
       name: 'modelwatch-host',
       maxReconnectAttempts: -1,
       ...(await natsConnectOptions(this.natsSecurity, 'host')),

@@ -158,7 +158,8 @@ export function componentsOfRoles(roles: string | readonly string[]): ComponentN
   return list
     .filter((r) => r !== '')
     .map((r) => {
-      if (!(ROLE_NAMES as readonly string[]).includes(r)) throw new ModelwatchError('INVALID_OPTIONS', `roles: unknown role '${r}' (known: ${ROLE_NAMES.join(', ')})`);
+      if (!(ROLE_NAMES as readonly string[]).includes(r))
+        throw new ModelwatchError('INVALID_OPTIONS', `roles: unknown role '${r}' (known: ${ROLE_NAMES.join(', ')})`);
       return r === 'runner' ? 'runners' : (r as ComponentName);
     });
 }
