@@ -116,6 +116,9 @@ describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch process
     for (const [name, roles] of Object.entries(ROLES)) {
       const args = [
         ...hostFlags({ roles, http: true }, { natsUrls: urls, dataDir: join(dir.path, name), nodeId: name, httpHost: '127.0.0.1' }),
+        // what the cluster gives by default, said explicitly
+        '--replicas',
+        '3',
         '--base-period',
         '1s',
         '--allowed-lateness',
@@ -252,5 +255,44 @@ describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch process
     clients.set(active, new ModelwatchClient({ url: killed.url, token: TEST_TOKEN }));
     for (const [endpoint, n] of Object.entries(sent)) await expectSameEverywhere(endpoint, firstWindow, last, n);
     expect(await controllerState(killed)).toBe('standby');
+  });
+  it('SIGKILL of one NATS node and of a stream processor (with its writer and runner) during traffic: nothing lost or twice', async () => {
+    const victim = 'c';
+    const killed = procs.get(victim)!;
+    const node = nodes[2]!;
+    const firstWindow = Math.ceil(Date.now() / PERIOD) * PERIOD;
+    await untilWallClock(firstWindow);
+    const tr = traffic();
+    await untilWallClock(firstWindow + 2 * PERIOD);
+    await node.kill();
+    clients.delete(victim);
+    await killed.kill();
+    await untilWallClock(Date.now() + 3 * PERIOD);
+    const sent = await tr.stop();
+    const last = Math.floor(Date.now() / PERIOD) * PERIOD;
+    for (const [endpoint, n] of Object.entries(sent)) await expectSameEverywhere(endpoint, firstWindow, last, n);
+    // both come back: the node catches up with its peers, the process's writer with MW_OUTPUTS
+    await node.start();
+    await killed.start();
+    clients.set(victim, new ModelwatchClient({ url: killed.url, token: TEST_TOKEN }));
+    for (const [endpoint, n] of Object.entries(sent)) await expectSameEverywhere(endpoint, firstWindow, last, n);
+  });
+
+  it('a rolling restart of every process, one by one, during traffic: nothing lost or twice', async () => {
+    const firstWindow = Math.ceil(Date.now() / PERIOD) * PERIOD;
+    await untilWallClock(firstWindow);
+    const tr = traffic();
+    for (const [name, p] of procs) {
+      clients.delete(name);
+      await p.stop();
+      await p.start();
+      clients.set(name, new ModelwatchClient({ url: p.url, token: TEST_TOKEN }));
+    }
+    await untilWallClock(Date.now() + 2 * PERIOD);
+    const sent = await tr.stop();
+    const last = Math.floor(Date.now() / PERIOD) * PERIOD;
+    for (const [endpoint, n] of Object.entries(sent)) await expectSameEverywhere(endpoint, firstWindow, last, n);
+    const states = await Promise.all(['a', 'b'].map((n) => controllerState(procs.get(n)!)));
+    expect(states.sort()).toEqual(['active', 'standby']);
   });
 });

@@ -28,10 +28,23 @@ describe('deployment files', () => {
     const deployments = files['k8s/modelwatch.yaml']!.filter((d) => d.kind === 'Deployment') as Array<{ metadata: { name: string } }>;
     expect(deployments.map((d) => d.metadata.name)).toEqual(GROUPS.map((g) => `modelwatch-${g.name}`));
     const compose = files['docker-compose.yml']![0] as { services: Record<string, { command: string[] }> };
+    const natsUrls = [0, 1, 2].map((j) => `nats://nats-${j}:4222`);
+    expect(compose.services['mw-api-0']!.command).toEqual(['host', 'start', ...hostFlags(GROUPS[0]!, { natsUrls, dataDir: '/data', nodeId: 'mw-api-0' })]);
     expect(compose.services['mw-api-0']!.command).toEqual([
       'host',
       'start',
-      ...hostFlags(GROUPS[0]!, { natsUrls: [0, 1, 2].map((j) => `nats://nats-${j}:4222`), dataDir: '/data', nodeId: 'mw-api-0' }),
+      '--roles',
+      'api,writer',
+      '--nats',
+      'nats://nats-0:4222,nats://nats-1:4222,nats://nats-2:4222',
+      '--data-dir',
+      '/data',
+      '--node-id',
+      'mw-api-0',
+      '--http-host',
+      '0.0.0.0',
+      '--allowed-hosts',
+      '*',
     ]);
     expect(compose.services['mw-api-0']).toMatchObject({ ports: [`${HTTP_PORT}:${HTTP_PORT}`] });
   });

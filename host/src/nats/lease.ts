@@ -154,7 +154,8 @@ export class Lease {
     if (!this.holding) return;
     this.holding = false;
     this.validUntil = 0;
-    this.log.warn({ why }, 'lease released');
+    if (why === 'stopped') this.log.info('lease given up');
+    else this.log.warn({ why }, 'lease lost');
     try {
       await this.opts.onLost();
     } catch (err) {
