@@ -236,7 +236,7 @@ describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch process
   }
 
   /** Every API's windows of `endpoint` from `from` through `through`: the same, back to back, once each, counting `sent` rows. */
-  async function expectSameEverywhere(endpoint: string, from: number, through: number, sent: number, timeoutMs = 60_000): Promise<void> {
+  async function expectSameEverywhere(endpoint: string, from: number, through: number, sent: number | undefined, timeoutMs = 60_000): Promise<void> {
     const seen: Array<ReturnType<typeof comparable>> = [];
     for (const [name, c] of clients) {
       const all = await waitForWindows(`${endpoint}'s windows through ${name}`, () => c.results({ endpoint, limit: 100_000 }), from, through, timeoutMs);
@@ -244,10 +244,11 @@ describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch process
       // later ones (empty) are stored by each writer within a second of the others
       const ws = all.filter((w) => w.windowStart >= from && w.windowStart <= through);
       expectContiguous(ws);
-      expect(
-        ws.reduce((n, w) => n + w.rows, 0),
-        `${endpoint} rows via ${name}`,
-      ).toBe(sent);
+      if (sent !== undefined)
+        expect(
+          ws.reduce((n, w) => n + w.rows, 0),
+          `${endpoint} rows via ${name}`,
+        ).toBe(sent);
       seen.push(comparable(ws));
     }
     for (const s of seen.slice(1)) expect(s).toEqual(seen[0]);
@@ -323,14 +324,18 @@ describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch process
     await untilWallClock(Date.now() + 3 * PERIOD);
     const sent = await tr.stop();
     const last = Math.floor(Date.now() / PERIOD) * PERIOD;
-    // the streams whose leader was on the node elect another (seconds, longer on a loaded machine)
-    for (const [endpoint, n] of Object.entries(sent)) await expectSameEverywhere(endpoint, firstWindow, last, n, 180_000);
+    // the streams whose leader was on the node elect another (seconds, longer on a loaded machine).
+    // The tracker holds the events it could not send meanwhile and sends them later: those that
+    // come after their window's lateness are dead-lettered (LATE_EVENT), so its windows are only
+    // compared between the APIs
+    const counted = { ...sent, tracked: undefined };
+    for (const [endpoint, n] of Object.entries(counted)) await expectSameEverywhere(endpoint, firstWindow, last, n, 180_000);
     // both come back: the node catches up with its peers, the process's writer with MW_OUTPUTS
     await node.start();
     await waitFor('every stream to have its three replicas current', () => replicasCurrent(nodes.map((n) => n.url)), 120_000, 500);
     await killed.start();
     clients.set(victim, new ModelwatchClient({ url: killed.url, token: TEST_TOKEN }));
-    for (const [endpoint, n] of Object.entries(sent)) await expectSameEverywhere(endpoint, firstWindow, last, n);
+    for (const [endpoint, n] of Object.entries(counted)) await expectSameEverywhere(endpoint, firstWindow, last, n);
   }, 600_000);
 
   it('a rolling restart of every process, one by one, during traffic: nothing lost or twice', async () => {
