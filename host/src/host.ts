@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { mkdir, readdir } from 'node:fs/promises';
@@ -163,12 +162,9 @@ class HostImpl implements Host {
     // replicas of the streams and buckets: as given, else 3 on a cluster and 1 on a single server
     const replicas = o.replicas ?? defaultReplicas(nc);
     await ensureTopology(nc, jsm, { retentionMs: o.retentionMs, replicas });
-    // this process among the others of the deployment: the controller lease's holder. Without
-    // --node-id: a process with a writer owns its data folder (LevelDB locks it), so the folder
-    // names it and a restarted process takes its lease back at once; any other is named by its pid
-    const machine = hostname().replace(/[^A-Za-z0-9_-]/g, '_');
-    const nodeId =
-      o.nodeId ?? (c.has('writer') ? `${machine}-${createHash('sha256').update(o.dataDir).digest('hex').slice(0, 12)}` : `${machine}-${process.pid}`);
+    // this process among the others of the deployment: the leases' holder. Without --node-id the
+    // process is the only one of its roles (no election: see Lease's `alone`)
+    const nodeId = o.nodeId ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}`;
     const buckets = await openBuckets(nc);
     const bindingKey = bindingKeyObject(await outputBindingKey(nc));
     await this.initSettings(buckets.settings);
@@ -250,6 +246,8 @@ class HostImpl implements Host {
         kv: await new Kvm(nc).open(Buckets.leases),
         key: 'serving-aggregator',
         holder: nodeId,
+        // without --node-id this process is the only one (the single-machine default): no election
+        alone: o.nodeId === undefined,
         logger: this.logger,
         onAcquired: async () => {
           aggregator = new ServingAggregator({ nc, js, jsm, logger: this.logger, intervalMs: servingIntervalMs, clock: o.clock });
@@ -292,6 +290,7 @@ class HostImpl implements Host {
         kv: await new Kvm(nc).open(Buckets.leases),
         key: 'controller',
         holder: nodeId,
+        alone: o.nodeId === undefined,
         logger: this.logger,
         onAcquired: () => {
           controller = new Controller({

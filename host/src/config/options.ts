@@ -116,8 +116,9 @@ export interface HostOptions {
    * This process's name among the processes of one deployment (letters, digits, `_` and `-`, at most
    * 64): the holder named in the controller lease, and, when given, the writer's own durable consumer
    * `writer-<node id>` (a complete results view of its own; see ARCHITECTURE.md "Scale-out").
-   * Without it the writer uses the shared `writer` consumer (one writer, as on one machine) and the
-   * lease holder is `<host name>-<pid>`. (env MODELWATCH_NODE_ID)
+   * Without it the process is the only one of its roles (one machine): the writer uses the shared
+   * `writer` consumer, and the controller and serving aggregator run without an election. Every
+   * process of a scale-out deployment needs one of its own. (env MODELWATCH_NODE_ID)
    */
   nodeId?: string;
   /**

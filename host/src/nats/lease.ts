@@ -19,6 +19,12 @@ export interface LeaseOptions {
   ttlMs?: number;
   /** How often the holder renews it, and others try to take it. @default ttlMs / 4 */
   intervalMs?: number;
+  /**
+   * The only process of its role (one host on its NATS, no `--node-id`): it holds the lease from
+   * `start` to `stop` without touching the bucket, so a NATS outage does not stop the work it guards.
+   * @default false
+   */
+  alone?: boolean;
   /** Called once this process holds the lease: start the work it guards. */
   onAcquired: () => void | Promise<void>;
   /** Called once this process no longer holds it (lost, or at `stop`): stop that work. */
@@ -64,6 +70,12 @@ export class Lease {
   /** Try at once, then every interval. Resolves after the first try (`held` tells its outcome). */
   async start(): Promise<void> {
     this.stopped = false;
+    if (this.opts.alone) {
+      this.holding = true;
+      this.validUntil = Infinity;
+      await this.opts.onAcquired();
+      return;
+    }
     await this.step();
     this.schedule();
   }
@@ -75,7 +87,7 @@ export class Lease {
     await this.busy;
     if (this.holding) {
       await this.lose('stopped');
-      if (this.revision !== undefined) await this.opts.kv.delete(this.opts.key, { previousSeq: this.revision }).catch(() => undefined);
+      if (this.revision !== undefined && !this.opts.alone) await this.opts.kv.delete(this.opts.key, { previousSeq: this.revision }).catch(() => undefined);
     }
   }
 
