@@ -167,9 +167,6 @@ describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch process
     for (const [name, roles] of Object.entries(ROLES)) {
       const args = [
         ...hostFlags({ roles, http: true }, { natsUrls: urls, dataDir: join(dir.path, name), nodeId: name, httpHost: '127.0.0.1' }),
-        // what the cluster gives by default, said explicitly
-        '--replicas',
-        '3',
         '--base-period',
         '1s',
         '--allowed-lateness',
@@ -177,7 +174,8 @@ describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch process
         '--log-level',
         'warn',
       ];
-      const p = await hostProcess(args);
+      // three replicas: what a cluster gets by default, said explicitly
+      const p = await hostProcess(['--replicas', '3', ...args]);
       await p.start();
       procs.set(name, p);
       clients.set(name, new ModelwatchClient({ url: p.url, token: TEST_TOKEN }));
