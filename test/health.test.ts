@@ -53,6 +53,7 @@ describe('health probes', () => {
       ['streams', true],
       ['runners', true],
       ['writer', true],
+      ['controller', true],
     ]);
     expect(r.body.checks.find((c) => c.name === 'runners')!.message).toBe('1 of 1 runner(s) answer');
     expect(await get(env.client.url, '/healthz')).toEqual({ status: 200, body: { ok: true, version: expect.any(String) as string } });

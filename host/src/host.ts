@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -6,13 +7,13 @@ import { watchMaxDeliveries } from './nats/max-deliveries.js';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
-import { Buckets as BucketNames, Subjects, type BatchRecord, type EndpointRecord, type MonitoringSettings, type PluginRecord } from '@modelwatch/protocol';
+import { Buckets, Subjects, type BatchRecord, type EndpointRecord, type MonitoringSettings, type PluginRecord } from '@modelwatch/protocol';
 import { createNotifier, type AlertNotifier } from './alerts/notify/index.js';
 import type { Notifier } from './alerts/contract.js';
 import { logNotifier, startAlertEvaluator } from './alerts/evaluator.js';
 import { loadAlertsFile } from './alerts/rules.js';
 import { AlertRuleStore, AlertStore, openAlertBuckets, SilenceStore } from './alerts/store.js';
-import { runnersProbe, writerProbe } from './api/health.js';
+import { controllerProbe, runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
 import { ModelwatchClient } from './client/client.js';
 import { resolveHostOptions, type HostOptions, type NatsSecurity, type ResolvedHostOptions } from './config/options.js';
@@ -25,7 +26,8 @@ import { jsonCodec } from './nats/codec.js';
 import { accountsConfig, ensureCredentials, natsConnectOptions, outputBindingKey } from './nats/auth.js';
 import { durableConsumerLag } from './nats/lag.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
-import { ensureTopology, openBuckets } from './nats/topology.js';
+import { Lease } from './nats/lease.js';
+import { defaultReplicas, ensureTopology, ensureWriterConsumer, openBuckets, writerConsumerName } from './nats/topology.js';
 import { watchPlugin } from './plugins/bundle.js';
 import { failedOutput } from './runner/runner.js';
 import { crashError, RunnerSupervisor } from './runner/supervisor.js';
@@ -158,7 +160,7 @@ class HostImpl implements Host {
       this.stopFns.push(() => this.natsServer?.stop());
     }
     const nc = await connect({
-      servers: this.natsUrl,
+      servers: this.natsUrl.split(','),
       name: 'modelwatch-host',
       maxReconnectAttempts: -1,
       ...(await natsConnectOptions(this.natsSecurity, 'host')),
@@ -171,7 +173,12 @@ class HostImpl implements Host {
     const jsm = await jetstreamManager(nc);
     const metrics = this.metrics;
     metrics.observeConsumers(() => durableConsumerLag(jsm));
-    await ensureTopology(nc, jsm, { retentionMs: o.retentionMs });
+    // replicas of the streams and buckets: as given, else 3 on a cluster and 1 on a single server
+    const replicas = o.replicas ?? defaultReplicas(nc);
+    await ensureTopology(nc, jsm, { retentionMs: o.retentionMs, replicas });
+    // this process among the others of the deployment: the leases' holder. Without --node-id the
+    // process is the only one of its roles (no election: see Lease's `alone`)
+    const nodeId = o.nodeId ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}`;
     // a message a consumer gave up on without its own letter (its last delivery lost) is dead-lettered from the server's advisory
     const maxDeliveries = watchMaxDeliveries({ nc, js, jsm, logger: this.logger, metrics });
     this.stopFns.push(() => maxDeliveries.stop());
@@ -198,7 +205,7 @@ class HostImpl implements Host {
         nc,
         js,
         jsm,
-        channelsKv: await new Kvm(nc).open(BucketNames.alertChannels),
+        channelsKv: await new Kvm(nc).open(Buckets.alertChannels),
         logger: this.logger,
         options: { publicUrl: o.publicUrl, allowedHosts: o.alertAllowedHosts, delivery: o.alertDelivery },
         deliver: c.has('controller'),
@@ -212,7 +219,10 @@ class HostImpl implements Host {
     const notifier: Notifier = o.alertNotifier ?? this.notifier ?? logNotifier(this.logger);
 
     let writer: Writer | undefined;
+    // with a node id the writer has a consumer of its own, and so a complete view (ARCHITECTURE.md "Scale-out")
+    const writerConsumer = writerConsumerName(o.nodeId);
     if (c.has('writer')) {
+      if (o.nodeId !== undefined) await ensureWriterConsumer(jsm, writerConsumer);
       // a store LevelDB cannot open is rebuilt from MW_OUTPUTS, or the host refuses to start (writer/recovery.ts)
       const db = await openResultsDb(join(o.dataDir, 'results'), { js, logger: this.logger, withOutbox: o.influx !== undefined });
       this.stopFns.push(() => db.close());
@@ -226,6 +236,7 @@ class HostImpl implements Host {
         quarantineAfter: o.quarantineAfter,
         bindingKey,
         metrics,
+        consumer: writerConsumer,
         ...(o.influx ? { influx: o.influx } : {}),
         retention: { windowMs: o.resultsRetentionMs, hourMs: o.hourlyRetentionMs, dayMs: o.dailyRetentionMs, checkEveryMs: o.retentionCheckIntervalMs },
       });
@@ -268,9 +279,29 @@ class HostImpl implements Host {
     if (c.has('stream')) {
       // serving metrics per interval of arrival time (a minute by default)
       const servingIntervalMs = o.servingIntervalMs;
-      const aggregator = new ServingAggregator({ nc, js, jsm, logger: this.logger, intervalMs: servingIntervalMs, clock: o.clock });
-      await aggregator.start();
-      this.stopFns.push(() => aggregator.stop());
+      // one aggregator among the stream processors (each interval is published once, with every
+      // count): the holder of the lease `serving-aggregator`; a new holder gets the reports the
+      // last one held back once their ack wait passes, and rebuilds the open intervals from them
+      let aggregator: ServingAggregator | undefined;
+      const servingLease = new Lease({
+        kv: await new Kvm(nc).open(Buckets.leases),
+        key: 'serving-aggregator',
+        holder: nodeId,
+        // without --node-id this process is the only one (the single-machine default): no election
+        alone: o.nodeId === undefined,
+        logger: this.logger,
+        onAcquired: async () => {
+          aggregator = new ServingAggregator({ nc, js, jsm, logger: this.logger, intervalMs: servingIntervalMs, clock: o.clock });
+          await aggregator.start();
+        },
+        onLost: async () => {
+          const was = aggregator;
+          aggregator = undefined;
+          await was?.stop();
+        },
+      });
+      await servingLease.start();
+      this.stopFns.push(() => servingLease.stop());
       const sp = new StreamProcessor({
         js,
         endpointsKv: buckets.endpoints,
@@ -287,45 +318,73 @@ class HostImpl implements Host {
       await sp.start();
       this.stopFns.push(() => sp.stop());
     }
+    let lease: Lease | undefined;
     if (c.has('controller')) {
       const batchRecords = new WatchedKv<BatchRecord>(buckets.batches);
-      const controller = new Controller({
-        js,
-        jsm,
-        endpoints,
-        plugins,
-        settings,
-        progressKv: buckets.controller,
-        logger: this.logger,
-        allowedLatenessMs: o.allowedLatenessMs,
-        retentionMs: o.retentionMs,
-        batches: batchRecords,
-        batchesKv: buckets.batches,
-        clock: o.clock,
-        bindingKey,
-        metrics,
-      });
       await batchRecords.start();
       this.stopFns.push(() => batchRecords.stop());
-      controller.start();
-      this.stopFns.push(() => controller.stop());
-      // the one alert evaluator runs beside the controller (with several hosts: the holder of
-      // the controller's lease starts it, and stops it when it loses the lease)
-      const evaluator = startAlertEvaluator({
-        js,
-        buckets: alertBuckets,
-        rules: alertRules,
-        notifier,
-        endpoints,
-        plugins,
+      // one controller is active among every process running the role: the holder of the lease
+      // `controller`; each time this process takes it, a new controller reads the progress from
+      // mw_controller and goes on from there
+      let controller: Controller | undefined;
+      // the one alert evaluator runs with the active controller: started when this process takes
+      // the lease, stopped when it loses it; its consumer is durable, so the next holder goes on
+      let evaluator: ReturnType<typeof startAlertEvaluator> | undefined;
+      lease = new Lease({
+        kv: await new Kvm(nc).open(Buckets.leases),
+        key: 'controller',
+        holder: nodeId,
+        alone: o.nodeId === undefined,
         logger: this.logger,
-        bindingKey,
-        clock: o.clock,
+        onAcquired: () => {
+          controller = new Controller({
+            js,
+            jsm,
+            endpoints,
+            plugins,
+            settings,
+            progressKv: buckets.controller,
+            logger: this.logger,
+            allowedLatenessMs: o.allowedLatenessMs,
+            retentionMs: o.retentionMs,
+            batches: batchRecords,
+            batchesKv: buckets.batches,
+            clock: o.clock,
+            bindingKey,
+            metrics,
+            isActive: () => lease?.held ?? false,
+          });
+          controller.start();
+          evaluator = startAlertEvaluator({
+            js,
+            buckets: alertBuckets,
+            rules: alertRules,
+            notifier,
+            endpoints,
+            plugins,
+            logger: this.logger,
+            bindingKey,
+            clock: o.clock,
+          });
+          const starting = evaluator;
+          starting.start().catch((err: unknown) => this.logger.error({ err }, 'the alert evaluator did not start'));
+          this.logger.info({ node: nodeId }, 'controller active');
+        },
+        onLost: async () => {
+          const was = controller;
+          const wasEvaluating = evaluator;
+          controller = undefined;
+          evaluator = undefined;
+          await Promise.all([was?.stop(), wasEvaluating?.stop()]);
+        },
       });
-      await evaluator.start();
-      this.stopFns.push(() => evaluator.stop());
+      await lease.start();
+      const l = lease;
+      this.stopFns.push(() => l.stop());
     }
     if (c.has('api')) {
+      // a writer of its own answers once caught up with MW_OUTPUTS: this API answers as every other does
+      if (writer) await writer.caughtUp;
       const supervisor = this.supervisor;
       const tokenStore = new TokenStore(buckets.tokens);
       const tokens = new TokenCache(buckets.tokens);
@@ -336,7 +395,8 @@ class HostImpl implements Host {
         auth: { tokens, store: tokenStore, insecureLocal: o.insecureLocal },
         probes: [
           ...(supervisor ? [['runners', runnersProbe(nc, () => supervisor.runners())] as const] : []),
-          ...(c.has('writer') ? [['writer', writerProbe(jsm, undefined, () => writer?.refused ?? 0)] as const] : []),
+          ...(c.has('writer') ? [['writer', writerProbe(jsm, undefined, () => writer?.refused ?? 0, writerConsumer)] as const] : []),
+          ...(lease ? [['controller', controllerProbe(() => lease.held)] as const] : []),
         ],
         nc,
         js,

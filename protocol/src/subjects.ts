@@ -124,6 +124,11 @@ export const Buckets = {
   alertSeries: 'mw_alert_series',
   /** Silences by id: a rule or an endpoint muted until a time. */
   alertSilences: 'mw_alert_silences',
+  /**
+   * Leases of the roles of which one process is active at a time (key `controller`): the holder's
+   * node id and expiry, renewed by compare-and-set (`host/src/nats/lease.ts`).
+   */
+  leases: 'mw_leases',
 } as const;
 
 /** The key of the output binding's key in the `mw_secrets` bucket. */

@@ -96,12 +96,24 @@ export function streamsProbe(jsm: JetStreamManager): ReadinessProbe {
 }
 
 /**
+ * The controller role: `active` when this process holds the controller lease, else `standby`
+ * (another process dispatches windows; this one takes over when that one's lease expires). Both are ready.
+ */
+export function controllerProbe(active: () => boolean): ReadinessProbe {
+  return () =>
+    Promise.resolve({
+      ok: true,
+      message: active() ? 'active: this process holds the controller lease' : 'standby: another process holds the controller lease',
+    });
+}
+
+/**
  * The writer keeps up: the oldest app output it has not stored waits less than `maxLagMs`
  * (outputs waiting behind a slow or stuck writer are windows whose results nobody sees yet).
  */
-export function writerProbe(jsm: JetStreamManager, maxLagMs = 60_000, refused?: () => number): ReadinessProbe {
+export function writerProbe(jsm: JetStreamManager, maxLagMs = 60_000, refused?: () => number, consumer: string = Consumers.writer): ReadinessProbe {
   return async () => {
-    const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
+    const ci = await jsm.consumers.info(Streams.outputs, consumer);
     const waiting = ci.num_pending + ci.num_ack_pending;
     // outputs whose binding did not verify (forged, or of no dispatched task): refused, never stored
     const n = refused?.() ?? 0;

@@ -151,6 +151,26 @@ export interface HostOptions {
   /** Which components this process runs. @default all */
   components?: ReadonlyArray<ComponentName>;
   /**
+   * The roles this process runs, as `host start --roles` names them: `api`, `stream`,
+   * `controller`, `writer`, `runner` (the same as `components`, with `runner` for `runners`).
+   * Given with `components`, `components` wins. @default all (env MODELWATCH_ROLES, comma-separated)
+   */
+  roles?: ReadonlyArray<RoleName>;
+  /**
+   * This process's name among the processes of one deployment (letters, digits, `_` and `-`, at most
+   * 64): the holder named in the controller lease, and, when given, the writer's own durable consumer
+   * `writer-<node id>` (a complete results view of its own; see ARCHITECTURE.md "Scale-out").
+   * Without it the process is the only one of its roles (one machine): the writer uses the shared
+   * `writer` consumer, and the controller and serving aggregator run without an election. Every
+   * process of a scale-out deployment needs one of its own. (env MODELWATCH_NODE_ID)
+   */
+  nodeId?: string;
+  /**
+   * Replicas of every stream, KV bucket and object store the host creates. @default 1 on a single
+   * nats-server, 3 when the server reports a cluster (env MODELWATCH_REPLICAS)
+   */
+  replicas?: number;
+  /**
    * Host names (`name`, `name:port`, `[v6]:port`; `*` = any) the API answers for besides its own
    * address and localhost, 127.0.0.1 and [::1] on its port: a request naming another `Host` is refused
    * (DNS rebinding). (env MODELWATCH_ALLOWED_HOSTS, comma-separated)
@@ -182,6 +202,23 @@ export interface HostOptions {
 
 export type ComponentName = 'stream' | 'controller' | 'writer' | 'api' | 'runners';
 
+/** The roles of `host start --roles`: each names a component (`runner` = `runners`). */
+export type RoleName = 'api' | 'stream' | 'controller' | 'writer' | 'runner';
+export const ROLE_NAMES: readonly RoleName[] = ['api', 'stream', 'controller', 'writer', 'runner'];
+
+/** The components of roles given as `--roles` names (comma-separated text or a list), each checked. */
+export function componentsOfRoles(roles: string | readonly string[]): ComponentName[] {
+  const list = (typeof roles === 'string' ? [roles] : roles).flatMap((r) => r.split(',')).map((r) => r.trim());
+  if (list.length === 0 || list.every((r) => r === '')) throw new ModelwatchError('INVALID_OPTIONS', `roles: none given (known: ${ROLE_NAMES.join(', ')})`);
+  return list
+    .filter((r) => r !== '')
+    .map((r) => {
+      if (!(ROLE_NAMES as readonly string[]).includes(r))
+        throw new ModelwatchError('INVALID_OPTIONS', `roles: unknown role '${r}' (known: ${ROLE_NAMES.join(', ')})`);
+      return r === 'runner' ? 'runners' : (r as ComponentName);
+    });
+}
+
 export interface ResolvedHostOptions {
   dataDir: string;
   natsUrl: string | undefined;
@@ -212,6 +249,10 @@ export interface ResolvedHostOptions {
   logLevel: string;
   maxFeatures: number;
   components: ReadonlySet<ComponentName>;
+  /** `nodeId` as given, or undefined (the shared `writer` consumer). */
+  nodeId: string | undefined;
+  /** Replicas as given, or undefined: 1 on a single server, 3 on a cluster (decided at start). */
+  replicas: number | undefined;
   web: ResolvedWebOptions;
   devPlugins: readonly string[];
   alertsFile: string | undefined;
@@ -295,9 +336,18 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     influx = { url: influxUrl, token: options.influx?.token ?? env.MODELWATCH_INFLUX_TOKEN ?? '', org, bucket };
   }
   const all: ComponentName[] = ['stream', 'controller', 'writer', 'api', 'runners'];
-  const components = new Set(options.components ?? all);
+  const rolesRaw = options.roles ?? env.MODELWATCH_ROLES;
+  const components = new Set(options.components ?? (rolesRaw !== undefined ? componentsOfRoles(rolesRaw) : all));
   for (const c of components) {
     if (!all.includes(c)) throw new ModelwatchError('INVALID_OPTIONS', `components: unknown component '${c}' (known: ${all.join(', ')})`);
+  }
+  const nodeId = options.nodeId ?? env.MODELWATCH_NODE_ID;
+  if (nodeId !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) {
+    throw new ModelwatchError('INVALID_OPTIONS', `node id: '${nodeId}' must be 1 to 64 letters, digits, '_' or '-'`);
+  }
+  const replicas = options.replicas ?? intEnv(env.MODELWATCH_REPLICAS, 'MODELWATCH_REPLICAS');
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > 5)) {
+    throw new ModelwatchError('INVALID_OPTIONS', `replicas: ${replicas} must be a whole number from 1 to 5 (JetStream's limit)`);
   }
   const httpHost = options.httpHost ?? env.MODELWATCH_HTTP_HOST ?? '127.0.0.1';
   const insecureLocal = options.insecureLocal ?? false;
@@ -354,6 +404,8 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     logLevel: options.logLevel ?? env.MODELWATCH_LOG_LEVEL ?? 'info',
     maxFeatures,
     components,
+    nodeId,
+    replicas,
     web: resolveWebOptions(options, env),
     devPlugins: options.devPlugins ?? [],
     alertsFile: options.alertsFile === undefined ? undefined : resolve(options.alertsFile),

@@ -44,6 +44,12 @@ export interface ControllerDeps {
   bindingKey?: BindingKey;
   /** Windows dispatched. */
   metrics?: HostMetrics;
+  /**
+   * Whether this controller may still dispatch (it holds the controller lease): checked before
+   * each publish of tasks and save of progress, so a controller that lost its lease (paused past
+   * its expiry) neither dispatches nor moves the progress back. @default always
+   */
+  isActive?: () => boolean;
 }
 
 interface Progress {
@@ -80,7 +86,10 @@ export class Controller {
     this.stopped = false;
     const loop = async () => {
       if (this.stopped) return;
-      this.running = this.tick().catch((err: unknown) => this.log.error({ err }, 'controller tick failed'));
+      this.running = this.tick().catch((err: unknown) => {
+        if (err instanceof ControllerInactiveError) this.log.warn('controller lease lost during a tick: nothing more dispatched');
+        else this.log.error({ err }, 'controller tick failed');
+      });
       await this.running;
       if (!this.stopped) this.timer = this.clock.timeout(() => void loop(), this.tickMs());
     };
@@ -144,10 +153,12 @@ export class Controller {
     let pending: Array<{ key: string; next: number; tasks: TaskMessage[] }> = [];
     let pendingTasks = 0;
     const flush = async () => {
+      if (this.deps.isActive && !this.deps.isActive()) throw new ControllerInactiveError();
       const work = pending;
       pending = [];
       pendingTasks = 0;
       await Promise.all(work.flatMap((w) => w.tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) }))));
+      if (this.deps.isActive && !this.deps.isActive()) throw new ControllerInactiveError();
       await Promise.all(work.map((w) => this.deps.progressKv.put(w.key, JSON.stringify({ next: w.next } satisfies Progress))));
       for (const w of work) {
         this.progress.set(w.key, w.next);
@@ -265,6 +276,14 @@ export class Controller {
     }
     it.stop();
     return out;
+  }
+}
+
+/** A tick stopped because the controller no longer holds its lease. */
+class ControllerInactiveError extends Error {
+  constructor() {
+    super('the controller no longer holds its lease');
+    this.name = 'ControllerInactiveError';
   }
 }
 

@@ -109,7 +109,7 @@ export function rolePermissions(role: NatsRole): RolePermissions {
   // the buckets a runner opens (openBuckets): their stream info; reads of those it uses
   const info = [
     ...Object.values(Buckets)
-      .filter((b) => b !== Buckets.secrets)
+      .filter((b) => b !== Buckets.secrets && b !== Buckets.leases)
       .map((b) => `$JS.API.STREAM.INFO.KV_${b}`),
     ...[BUNDLE_STORE, REFERENCE_STORE, ARTIFACT_STORE].map((o) => `$JS.API.STREAM.INFO.OBJ_${o}`),
     `$JS.API.STREAM.INFO.${Streams.tasks}`,

@@ -20,6 +20,11 @@ export interface NatsServerOptions {
   accounts?: string;
   /** TLS for clients: the server's certificate and key, and with `caFile` clients must present a certificate it signed. */
   tls?: { certFile: string; keyFile: string; caFile?: string };
+  /**
+   * A node of a nats-server cluster: its name, its cluster port on 127.0.0.1, and the other nodes'
+   * routes (`nats-route://127.0.0.1:<port>`). JetStream replicates across the nodes.
+   */
+  cluster?: { name: string; serverName: string; port: number; routes: readonly string[] };
 }
 
 /** A nats-server child process with JetStream, owned by whoever started it. */
@@ -73,7 +78,13 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     [
       `listen: 127.0.0.1:${port}`,
       `max_payload: ${options.maxPayloadBytes ?? 16 * 1024 * 1024}`,
+      ...(options.cluster ? [`server_name: ${options.cluster.serverName}`] : []),
       `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+      ...(options.cluster
+        ? [
+            `cluster { name: ${options.cluster.name}, listen: 127.0.0.1:${options.cluster.port}, routes: [${options.cluster.routes.map((r) => JSON.stringify(r)).join(', ')}] }`,
+          ]
+        : []),
       ...(options.accounts ? [options.accounts] : []),
       ...(options.tls
         ? [

@@ -13,6 +13,17 @@ export interface TopologyOptions {
   retentionMs: number;
   /** How long a runner may go silent on a task before it is redelivered (runners signal progress every second). @default 3 s */
   taskAckWaitMs?: number;
+  /**
+   * Replicas of every stream, KV bucket and object store (JetStream's `num_replicas`): set at
+   * creation and on every later start (JetStream moves a stream from one replica count to another).
+   * @default 1
+   */
+  replicas?: number;
+}
+
+/** The replicas to ask for when none are given: 3 on a nats-server cluster, else 1. */
+export function defaultReplicas(nc: NatsConnection): number {
+  return nc.info?.cluster ? 3 : 1;
 }
 
 const ns = (ms: number) => Math.round(ms * 1e6);
@@ -52,6 +63,7 @@ export function retryDelayMs(deliveryCount: number): number {
 /** Create (or update) every stream, consumer and bucket modelwatch uses. Safe to call from every process. */
 export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, opts: TopologyOptions): Promise<void> {
   const retention = ns(opts.retentionMs);
+  const replicas = opts.replicas ?? 1;
   const streams: Array<Partial<StreamConfig> & { name: string }> = [
     { name: Streams.events, subjects: [Subjects.eventsAll], max_age: retention, duplicate_window: ns(120_000) },
     { name: Streams.rows, subjects: [Subjects.rowsAll], max_age: retention, duplicate_window: ns(600_000) },
@@ -83,7 +95,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     },
   ];
   for (const cfg of streams) {
-    const full = { storage: StorageType.File, ...cfg };
+    const full = { storage: StorageType.File, num_replicas: replicas, ...cfg };
     try {
       await jsm.streams.info(cfg.name);
       await jsm.streams.update(cfg.name, full);
@@ -132,14 +144,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     max_ack_pending: 1024,
     max_deliver: MaxDeliver[Consumers.writerServing],
   });
-  await ensureConsumer(jsm, Streams.outputs, {
-    durable_name: Consumers.writer,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: ns(30_000),
-    max_ack_pending: 1024,
-    max_deliver: MaxDeliver[Consumers.writer],
-  });
+  await ensureWriterConsumer(jsm, Consumers.writer);
   await ensureConsumer(jsm, Streams.alerts, {
     durable_name: Consumers.alertRouter,
     filter_subject: Subjects.alertNotify,
@@ -162,19 +167,51 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   const kvm = new Kvm(nc);
   // poison marks and streaks of windows older than the retention are of no use: they expire
   const expiring = new Set<string>([Buckets.poison, Buckets.streaks, Buckets.deferrals]);
-  for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1, ...(expiring.has(b) ? { ttl: opts.retentionMs } : {}) });
+  for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1, replicas, ...(expiring.has(b) ? { ttl: opts.retentionMs } : {}) });
   const objm = new Objm(nc);
-  await objm.create(BUNDLE_STORE);
-  await objm.create(REFERENCE_STORE);
+  await objm.create(BUNDLE_STORE, { replicas });
+  await objm.create(REFERENCE_STORE, { replicas });
   // an app's artifacts are kept as long as the windows' events, and follow a changed --retention
-  await objm.create(ARTIFACT_STORE, { ttl: retention });
+  await objm.create(ARTIFACT_STORE, { ttl: retention, replicas });
   const artifacts = await jsm.streams.info(`OBJ_${ARTIFACT_STORE}`);
   if (artifacts.config.max_age !== retention) await jsm.streams.update(`OBJ_${ARTIFACT_STORE}`, { ...artifacts.config, max_age: retention });
+  // buckets and object stores made before with other replicas follow --replicas
+  for (const name of [...Object.values(Buckets).map((b) => `KV_${b}`), `OBJ_${BUNDLE_STORE}`, `OBJ_${REFERENCE_STORE}`, `OBJ_${ARTIFACT_STORE}`]) {
+    const info = await jsm.streams.info(name);
+    if (info.config.num_replicas !== replicas) await jsm.streams.update(name, { ...info.config, num_replicas: replicas });
+  }
 }
 
 /** The names of every JetStream stream modelwatch uses: its streams, and those behind its KV buckets and object stores. */
 export function topologyStreams(): string[] {
   return [...Object.values(Streams), ...Object.values(Buckets).map((b) => `KV_${b}`), `OBJ_${BUNDLE_STORE}`, `OBJ_${REFERENCE_STORE}`, `OBJ_${ARTIFACT_STORE}`];
+}
+
+/**
+ * The writer consumer named `name` on MW_OUTPUTS: the shared `writer` (one writer), or a writer's
+ * own `writer-<node id>` (each writer keeps a complete view: `writerConsumerName`). A writer's own
+ * consumer made now starts at the first output the stream holds: a new node catches up from it.
+ */
+export async function ensureWriterConsumer(jsm: JetStreamManager, name: string): Promise<void> {
+  await ensureConsumer(jsm, Streams.outputs, {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: ns(30_000),
+    max_ack_pending: 1024,
+    max_deliver: MaxDeliver[Consumers.writer],
+    // a node's own consumer that nobody reads for a week is removed (a node gone for good); the
+    // node, if it comes back, gets a new one and stores the whole stream again (idempotently)
+    ...(name === Consumers.writer ? {} : { inactive_threshold: ns(WRITER_CONSUMER_INACTIVE_MS) }),
+  });
+}
+
+/** How long a writer's own consumer (`writer-<node id>`) is kept while no writer reads it. */
+export const WRITER_CONSUMER_INACTIVE_MS = 7 * 86_400_000;
+
+/** The writer consumer of a node: its own `writer-<node id>`, or the shared `writer` without a node id. */
+export function writerConsumerName(nodeId: string | undefined): string {
+  return nodeId === undefined ? Consumers.writer : `${Consumers.writer}-${nodeId}`;
 }
 
 async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Parameters<JetStreamManager['consumers']['add']>[1]) {

@@ -23,7 +23,7 @@ const security = {
   ...(process.env.MODELWATCH_NATS_TLS_KEY ? { tlsKeyFile: process.env.MODELWATCH_NATS_TLS_KEY } : {}),
 };
 const nc = await connect({
-  servers: natsUrl,
+  servers: natsUrl.split(','),
   name: 'modelwatch-runner',
   maxReconnectAttempts: -1,
   ...(await natsConnectOptions(security, 'runner')),

@@ -27,6 +27,8 @@ export interface RecoveryDeps {
   logger: Logger;
   /** Whether stored windows put their points in the TSDB outbox (a TSDB is configured). */
   withOutbox: boolean;
+  /** The writer's consumer on MW_OUTPUTS, whose acknowledged floor the store is checked against. @default 'writer' */
+  consumer?: string;
 }
 
 /** What a check at start did. */
@@ -60,7 +62,7 @@ export async function openResultsDb(path: string, deps: RecoveryDeps): Promise<R
     const rebuilt = new ResultsDb(fresh);
     await rebuilt.open();
     try {
-      const { floor } = await ackFloor(deps.js);
+      const { floor } = await ackFloor(deps.js, deps.consumer);
       const state = await streamState(deps.js);
       if (floor > 0 && state.messages === 0) throw new Error(`the writer acknowledged ${floor} outputs and MW_OUTPUTS holds none of them`);
       const r = await replay(deps, rebuilt, 1, Math.max(floor, state.last_seq));
@@ -93,7 +95,7 @@ export async function openResultsDb(path: string, deps: RecoveryDeps): Promise<R
 export async function recoverResults(deps: RecoveryDeps & { db: ResultsDb }): Promise<RecoveryReport> {
   const { db } = deps;
   const log = deps.logger;
-  const { floor } = await ackFloor(deps.js);
+  const { floor } = await ackFloor(deps.js, deps.consumer);
   const applied = db.appliedSeq();
   const { recorded, held } = await db.checkCount();
   let from: number | undefined;
@@ -116,8 +118,8 @@ export async function recoverResults(deps: RecoveryDeps & { db: ResultsDb }): Pr
   return { reason, ...r };
 }
 
-async function ackFloor(js: JetStreamClient): Promise<{ floor: number }> {
-  const consumer = await js.consumers.get(Streams.outputs, Consumers.writer);
+async function ackFloor(js: JetStreamClient, name: string = Consumers.writer): Promise<{ floor: number }> {
+  const consumer = await js.consumers.get(Streams.outputs, name);
   return { floor: (await consumer.info()).ack_floor.stream_seq };
 }
 

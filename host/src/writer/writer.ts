@@ -61,6 +61,14 @@ export interface WriterDeps {
   };
   /** The time retention is measured against. @default Date.now */
   now?: () => number;
+  /**
+   * The writer's durable consumer on MW_OUTPUTS (it must exist: `ensureWriterConsumer`). The shared
+   * `writer` (the default) splits the outputs among the writers that share it; a writer's own
+   * (`writer-<node id>`) gives it every output, so its store is a complete view. With its own
+   * consumer the writer answers queries in the queue group `writers`, and only once caught up with
+   * the outputs the stream held at its start (`caughtUp`). @default 'writer'
+   */
+  consumer?: string;
 }
 
 /**
@@ -101,9 +109,17 @@ export class Writer {
   private readonly storedListeners = new Set<(notice: WindowStoredMessage) => void>();
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiring: Promise<void> | undefined;
+  private readonly consumerName: string;
+  private readonly ownConsumer: boolean;
+  private caughtUpResolve: (() => void) | undefined;
+  /** Settles once the writer has stored every output MW_OUTPUTS held at its start, and answers queries. */
+  readonly caughtUp: Promise<void>;
 
   constructor(private readonly deps: WriterDeps) {
     this.log = deps.logger.child({ component: 'writer' });
+    this.consumerName = deps.consumer ?? Consumers.writer;
+    this.ownConsumer = this.consumerName !== Consumers.writer;
+    this.caughtUp = new Promise<void>((r) => (this.caughtUpResolve = r));
     this.plugins = deps.pluginsKv ? new PluginStore(deps.pluginsKv) : undefined;
     this.streaks =
       deps.streaksKv && deps.pluginsKv
@@ -127,37 +143,10 @@ export class Writer {
     }
     // replies bigger than NATS' max payload cannot be sent: windows are paged under it, anything else is refused
     const budget = Math.max(64 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - 64 * 1024);
-    this.querySub = nc.subscribe(Subjects.resultsQuery, {
-      callback: (err, msg) => {
-        if (err) return;
-        this.answer(msg, budget, async (): Promise<ResultsReply> => {
-          const q = jsonCodec.decode<ResultsRequest>(msg.data);
-          if ('metricNames' in q) return { metricNames: await db.metricNames(q.metricNames.endpointId) };
-          if ('metricValues' in q) return await db.metricValues(q.metricValues);
-          if ('purge' in q) {
-            // the endpoint's outputs were purged from MW_OUTPUTS just before: see reclaim()
-            void this.reclaim();
-            return { purged: await db.purgeEndpoint(q.purge.endpointId) };
-          }
-          if ('profiles' in q) return profilesPage(await db.profilesOf(q.profiles), budget);
-          if ('rollups' in q) return { rollups: await db.rollupsOf(q.rollups) };
-          if (q.latest) return { latest: await db.latestResults(q.endpointId) };
-          return pageOf(await db.query(q), q.offset ?? 0, budget);
-        });
-      },
-    });
-    this.servingSub = nc.subscribe(Subjects.servingQuery, {
-      callback: (err, msg) => {
-        if (err) return;
-        this.answer(msg, budget, async (): Promise<ServingReply> => {
-          const q = jsonCodec.decode<ServingRequest>(msg.data);
-          if ('intervals' in q) return { intervals: await db.servingIntervals(q.intervals.endpointId, q.intervals.since, q.intervals.limit) };
-          return { stats: await db.endpointStats(q.stats.endpointIds) };
-        });
-      },
-    });
+    // one writer of its own answers at once (as it always did); writers each with their own consumer answer once caught up
+    if (!this.ownConsumer) this.subscribeQueries(budget);
     // the store checked against what the writer acknowledged, and rebuilt from MW_OUTPUTS where it lacks windows
-    await recoverResults({ js, db, logger: this.log, withOutbox: this.influx !== undefined });
+    await recoverResults({ js, db, logger: this.log, withOutbox: this.influx !== undefined, consumer: this.consumerName });
     // serving metrics of closed intervals: stored once each, with their TSDB point in the outbox
     const servingConsumer = await js.consumers.get(Streams.serving, Consumers.writerServing);
     this.servingMessages = await servingConsumer.consume({ max_messages: 256 });
@@ -181,8 +170,13 @@ export class Writer {
         }
       }
     })();
-    const consumer = await js.consumers.get(Streams.outputs, Consumers.writer);
+    const consumer = await js.consumers.get(Streams.outputs, this.consumerName);
     this.messages = await consumer.consume({ max_messages: 256 });
+    if (this.ownConsumer)
+      void this.awaitCatchUp(budget).catch((err: unknown) => {
+        this.log.error({ err }, 'could not follow the catch-up with MW_OUTPUTS; answering queries now');
+        this.subscribeQueries(budget);
+      });
     this.reclaimTimer = setInterval(() => void this.reclaim(), 5000);
     const retention = this.deps.retention;
     if (retention) {
@@ -191,7 +185,7 @@ export class Writer {
       }, retention.checkEveryMs);
       this.expiring = this.expire(retention).finally(() => (this.expiring = undefined));
     }
-    const outputStage = { stage: DEAD_LETTER_STAGES.outputs, stream: Streams.outputs, consumer: Consumers.writer } as const;
+    const outputStage = { stage: DEAD_LETTER_STAGES.outputs, stream: Streams.outputs, consumer: this.consumerName } as const;
     this.loop = (async () => {
       for await (const m of this.messages!) {
         let out: AppOutputMessage;
@@ -274,6 +268,60 @@ export class Writer {
     }
   }
 
+  /** Answer results and serving queries from this writer's store. */
+  private subscribeQueries(budget: number): void {
+    const { nc, db } = this.deps;
+    // writers each with a complete view: one of them answers each query
+    const queue = this.ownConsumer ? { queue: 'writers' } : {};
+    this.querySub = nc.subscribe(Subjects.resultsQuery, {
+      ...queue,
+      callback: (err, msg) => {
+        if (err) return;
+        this.answer(msg, budget, async (): Promise<ResultsReply> => {
+          const q = jsonCodec.decode<ResultsRequest>(msg.data);
+          if ('metricNames' in q) return { metricNames: await db.metricNames(q.metricNames.endpointId) };
+          if ('metricValues' in q) return await db.metricValues(q.metricValues);
+          if ('purge' in q) {
+            // the endpoint's outputs were purged from MW_OUTPUTS just before: see reclaim()
+            void this.reclaim();
+            return { purged: await db.purgeEndpoint(q.purge.endpointId) };
+          }
+          if ('profiles' in q) return profilesPage(await db.profilesOf(q.profiles), budget);
+          if ('rollups' in q) return { rollups: await db.rollupsOf(q.rollups) };
+          if (q.latest) return { latest: await db.latestResults(q.endpointId) };
+          return pageOf(await db.query(q), q.offset ?? 0, budget);
+        });
+      },
+    });
+    this.servingSub = nc.subscribe(Subjects.servingQuery, {
+      ...queue,
+      callback: (err, msg) => {
+        if (err) return;
+        this.answer(msg, budget, async (): Promise<ServingReply> => {
+          const q = jsonCodec.decode<ServingRequest>(msg.data);
+          if ('intervals' in q) return { intervals: await db.servingIntervals(q.intervals.endpointId, q.intervals.since, q.intervals.limit) };
+          return { stats: await db.endpointStats(q.stats.endpointIds) };
+        });
+      },
+    });
+    this.caughtUpResolve?.();
+  }
+
+  /** With its own consumer: answer queries once every output the stream held at start is stored. */
+  private async awaitCatchUp(budget: number): Promise<void> {
+    const { js } = this.deps;
+    const target = (await (await js.streams.get(Streams.outputs)).info()).state.last_seq;
+    const consumer = await js.consumers.get(Streams.outputs, this.consumerName);
+    for (;;) {
+      if (this.stopped) return;
+      const ci = await consumer.info();
+      if (ci.ack_floor.stream_seq >= target || (ci.num_pending === 0 && ci.num_ack_pending === 0)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.log.info({ consumer: this.consumerName, outputs: target }, 'writer caught up with MW_OUTPUTS: answering queries');
+    this.subscribeQueries(budget);
+  }
+
   /** Tell live views (`mw.stored.<endpoint id>`) and in-process listeners that a window was stored. */
   private notifyStored(output: AppOutputMessage): void {
     const { profile: _profile, ...plain } = output;
@@ -347,7 +395,7 @@ export class Writer {
     this.reclaiming = true;
     try {
       const { js, db } = this.deps;
-      const floor = (await (await js.consumers.get(Streams.outputs, Consumers.writer)).info()).ack_floor.stream_seq;
+      const floor = (await (await js.consumers.get(Streams.outputs, this.consumerName)).info()).ack_floor.stream_seq;
       const stream = await js.streams.get(Streams.outputs);
       for (const seq of [...this.retrying].sort((a, b) => a - b)) {
         if (seq > floor) continue;

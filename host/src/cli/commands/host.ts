@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import type { RoleName } from '../../config/options.js';
 import { createHost } from '../../host.js';
 import type { GlobalArgs } from '../args.js';
 
@@ -42,6 +43,9 @@ interface HostStartArgs extends GlobalArgs {
   'tls-key'?: string;
   'public-url'?: string;
   'alert-allowed-hosts'?: string;
+  roles?: string;
+  'node-id'?: string;
+  replicas?: number;
 }
 
 /** `modelwatch host start`: run a host until Ctrl-C. */
@@ -56,6 +60,18 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         (b) =>
           b
             .option('nats', { type: 'string', describe: 'NATS URL; without it the host starts and owns a local nats-server (env MODELWATCH_NATS_URL)' })
+            .option('roles', {
+              type: 'string',
+              describe: 'roles this process runs, comma-separated: api, stream, controller, writer, runner (default all; env MODELWATCH_ROLES)',
+            })
+            .option('node-id', {
+              type: 'string',
+              describe: "this process's name in a deployment: its writer gets a consumer of its own, writer-<node id> (env MODELWATCH_NODE_ID)",
+            })
+            .option('replicas', {
+              type: 'number',
+              describe: 'replicas of the streams and buckets (default 1 on a single nats-server, 3 on a cluster; env MODELWATCH_REPLICAS)',
+            })
             .option('nats-creds', {
               type: 'string',
               describe: 'with --nats: credentials file (.creds or nkey seed) for the host and its runners (env MODELWATCH_NATS_CREDS)',
@@ -128,11 +144,18 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               type: 'string',
               describe: 'a file of alert rules (YAML or JSON, { rules: [...] }), checked at start, read-only through the API',
             })
-            .example('$0 host start --base-period 5s', 'windows of five seconds, local nats-server in ~/.modelwatch'),
+            .example('$0 host start --base-period 5s', 'windows of five seconds, local nats-server in ~/.modelwatch')
+            .example(
+              '$0 host start --nats nats://n1:4222,nats://n2:4222 --roles api,writer --node-id api-1',
+              'one process of a deployment on a NATS cluster: the API and a writer with a complete view',
+            ),
         async (args) => {
           const host = createHost({
             ...(args['data-dir'] !== undefined && { dataDir: args['data-dir'] }),
             ...(args.nats !== undefined && { natsUrl: args.nats }),
+            ...(args.roles !== undefined && { roles: componentsOfRolesText(args.roles) }),
+            ...(args['node-id'] !== undefined && { nodeId: args['node-id'] }),
+            ...(args.replicas !== undefined && { replicas: args.replicas }),
             ...(args['nats-creds'] !== undefined && { natsCreds: args['nats-creds'] }),
             ...(args['nats-tls-ca'] !== undefined && { natsTlsCa: args['nats-tls-ca'] }),
             ...(args['nats-tls-cert'] !== undefined && { natsTlsCert: args['nats-tls-cert'] }),
@@ -196,3 +219,8 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       .demandCommand(1),
   handler: () => undefined,
 };
+
+/** `--roles a,b`: the names as given (checked by the host options, which name the unknown ones). */
+function componentsOfRolesText(text: string): RoleName[] {
+  return text.split(',').map((r) => r.trim()) as RoleName[];
+}
