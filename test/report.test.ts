@@ -100,10 +100,14 @@ describe('reports: one self-contained HTML file, or its JSON', () => {
     expect(ks).toMatchObject({ result: 'drift_b', drifted: true });
     expect(ks.pValue).toBeLessThan(0.001);
     expect(report.features[0]!.tests.find((t) => t.app === 'histogram-data-drift')!.distance).toBeGreaterThan(0.5);
-    // reference statistics and its histogram; no window profile on this host
-    expect(report.features[0]!.reference).toMatchObject({ type: 'numeric', count: 1000 });
-    expect(report.features[0]!.histogram!.reference).toHaveLength(22);
-    expect(report.summary.detail!.profile).toBe(false);
+    // reference statistics and its histogram, and the window's from its stored profile, on the same bins
+    const f = report.features[0]!;
+    expect(f.reference).toMatchObject({ type: 'numeric', count: 1000 });
+    expect(f.histogram!.reference).toHaveLength(22);
+    expect(report.summary.detail!.profile).toBe(true);
+    expect(f.histogram!.current).toHaveLength(22);
+    expect(f.current!.count).toBeGreaterThan(0);
+    expect(f.histogram!.current!.reduce((a, b) => a + b, 0)).toBe(f.current!.count);
 
     // the statuses are the stored ones: data-drift's dataset result and general_drift, per window
     const worstOf = (app: string, ws: number) =>
