@@ -218,6 +218,8 @@ describe('alerts: rules over stored windows, one alert per (rule, endpoint, resu
   it('acknowledge and resolve by hand; the states survive a host restart, which goes on from them', async () => {
     for (const w of [0, 1]) await publishOutput('ep-r', w, drift());
     const fired = await waitFor('ep-r fires', () => notifier.of('firing', 'ep-r')[0]);
+    // the evaluator enqueues the notification before it stores the alert: wait for the alert
+    await waitFor('the alert stored', () => env.client.getAlert(fired.alert.id).catch(() => undefined));
     const acked = await env.client.ackAlert(fired.alert.id);
     expect(acked).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'admin' });
     expect(notifier.of('acknowledged', 'ep-r')).toHaveLength(1);
