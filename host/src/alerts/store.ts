@@ -5,7 +5,6 @@
  * Records change by the named operations here.
  * @module
  */
-import { updateJson } from '../store/kv.js';
 import { randomUUID } from 'node:crypto';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -57,6 +56,23 @@ async function readAll<T>(kv: KV): Promise<T[]> {
   return out;
 }
 
+/** Compare-and-set on one key: `fn` returns the new value, or undefined to leave it. */
+async function casJson<T>(kv: KV, key: string, fn: (current: T | undefined) => T | undefined): Promise<T | undefined> {
+  for (let attempt = 0; ; attempt++) {
+    const e = await kv.get(key);
+    const current = e && e.operation === 'PUT' ? e.json<T>() : undefined;
+    const next = fn(current);
+    if (next === undefined) return current;
+    try {
+      if (e && e.operation === 'PUT') await kv.update(key, JSON.stringify(next), e.revision);
+      else await kv.create(key, JSON.stringify(next));
+      return next;
+    } catch (err) {
+      if (attempt >= 20) throw err;
+    }
+  }
+}
+
 /** The rules: those of the file (read-only, in memory) and those made through the API (KV). */
 export class AlertRuleStore {
   private readonly fileRules = new Map<string, AlertRuleRecord>();
@@ -97,7 +113,7 @@ export class AlertRuleStore {
     if (this.fileRules.has(r.name))
       throw new ModelwatchError('CONFLICT', `alert rule '${r.name}' is declared in the alerts file: it is read-only through the API`);
     let created = false;
-    const record = (await updateJson<AlertRuleRecord>(this.kv, r.name, (cur) => {
+    const record = (await casJson<AlertRuleRecord>(this.kv, r.name, (cur) => {
       created = cur === undefined;
       return { ...r, source: 'api', createdAt: cur?.createdAt ?? Date.now(), ...(createdBy !== undefined && { createdBy }) };
     }))!;
@@ -134,18 +150,18 @@ export class AlertStore {
 
   /** The evaluator: a new alert (kept as it is when it exists already: a redelivered window). */
   async open(alert: Alert): Promise<Alert> {
-    return (await updateJson<Alert>(this.kv, alert.id, (cur) => (cur ? undefined : alert)))!;
+    return (await casJson<Alert>(this.kv, alert.id, (cur) => (cur ? undefined : alert)))!;
   }
 
   /** The evaluator: the newest window of an open alert (its state, set by people, is kept). */
   async update(id: string, patch: Pick<Alert, 'value' | 'status' | 'windows' | 'windowStart' | 'windowEnd' | 'summary'>): Promise<Alert | undefined> {
-    return await updateJson<Alert>(this.kv, id, (cur) => (cur && cur.state !== 'resolved' ? { ...cur, ...patch } : undefined));
+    return await casJson<Alert>(this.kv, id, (cur) => (cur && cur.state !== 'resolved' ? { ...cur, ...patch } : undefined));
   }
 
   /** Acknowledge an open alert. The alert as it is now, and whether this changed it. */
   async acknowledge(id: string, by: string | undefined, at = Date.now()): Promise<{ alert: Alert; changed: boolean }> {
     let changed = false;
-    const a = await updateJson<Alert>(this.kv, id, (cur) => {
+    const a = await casJson<Alert>(this.kv, id, (cur) => {
       if (!cur) throw new ModelwatchError('NOT_FOUND', `alert '${id}' not found`);
       if (cur.state === 'resolved') throw new ModelwatchError('CONFLICT', `alert '${id}' is resolved`);
       changed = cur.state === 'firing';
@@ -157,7 +173,7 @@ export class AlertStore {
   /** Resolve an open alert (the evaluator's auto-resolve, or a person's). Whether this changed it. */
   async resolve(id: string, at = Date.now()): Promise<{ alert: Alert; changed: boolean }> {
     let changed = false;
-    const a = await updateJson<Alert>(this.kv, id, (cur) => {
+    const a = await casJson<Alert>(this.kv, id, (cur) => {
       if (!cur) throw new ModelwatchError('NOT_FOUND', `alert '${id}' not found`);
       changed = cur.state !== 'resolved';
       return changed ? { ...cur, state: 'resolved', resolvedAt: at } : undefined;
