@@ -467,6 +467,20 @@ export interface AppOutputMessage extends WindowRef {
  * duplicate): the stored output without its binding. A window that a newer output replaces is
  * noticed again.
  */
+/**
+ * On `mw.purges.<endpoint id>` (stream MW_OUTPUTS): remove everything stored of the endpoint.
+ * Published by the API at `endpoint delete --purge`, after which the outputs before it are purged
+ * from the stream; each writer applies it when its consumer reaches it (a writer down at the time,
+ * at its catch-up). Applying it again removes nothing more.
+ */
+export interface EndpointPurgeMessage {
+  v: ProtocolVersion;
+  endpointId: string;
+  endpointName: string;
+  /** When the API asked (ms since the epoch). */
+  at: number;
+}
+
 export interface WindowStoredMessage {
   v: ProtocolVersion;
   /** When the writer stored it (ms since the epoch). */

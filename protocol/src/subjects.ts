@@ -40,6 +40,13 @@ export const Subjects = {
   tasksAll: 'mw.tasks.>',
   outputs: (endpointId: string) => `mw.outputs.${endpointId}`,
   outputsAll: 'mw.outputs.>',
+  /**
+   * An endpoint's purge, in MW_OUTPUTS among its outputs ({@link EndpointPurgeMessage}): every
+   * writer's consumer reads it in order and removes what its store holds of the endpoint. Only the
+   * host role may publish it.
+   */
+  purges: (endpointId: string) => `mw.purges.${endpointId}`,
+  purgesAll: 'mw.purges.>',
   dlq: (endpointName: string, code: string) => `mw.dlq.${endpointName}.${code}`,
   dlqAll: 'mw.dlq.>',
   labels: (endpointName: string) => `mw.labels.${endpointName}`,

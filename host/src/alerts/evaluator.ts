@@ -15,7 +15,7 @@
 import { posix } from 'node:path';
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
-import { Consumers, Streams, type AppOutputMessage, type EndpointRecord, type PluginRecord } from '@modelwatch/protocol';
+import { Consumers, Streams, Subjects, type AppOutputMessage, type EndpointRecord, type PluginRecord } from '@modelwatch/protocol';
 import { systemClock, type Clock } from '../clock.js';
 import { verifyBinding, type BindingKey } from '../domain/binding.js';
 import type { Logger } from '../logger.js';
@@ -320,6 +320,11 @@ class Evaluator implements AlertEvaluator {
   };
 
   private async handle(m: JsMsg): Promise<void> {
+    // an endpoint's purge (mw.purges.<id>) travels among the outputs for the writers: nothing to evaluate
+    if (m.subject.startsWith(Subjects.purges(''))) {
+      m.ack();
+      return;
+    }
     let out: AppOutputMessage;
     try {
       out = m.json<AppOutputMessage>();

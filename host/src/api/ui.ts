@@ -52,6 +52,32 @@ export interface SeriesReply {
   points: SeriesPoint[];
 }
 
+/** Stored-window notices remembered per live connection to drop the same window told by another writer. */
+export const LIVE_DEDUP_KEYS = 10_000;
+
+/**
+ * What identifies one stored output in `mw.stored.<endpoint id>` notices: its window (endpoint,
+ * app, version, active or shadow, start) and when its runner completed it. Every writer of a
+ * scale-out deployment stores the same output message and tells it with the same key; a window
+ * stored again from a new output (a later attempt) has another `completedAt` and is told again.
+ */
+export function storedWindowKey(n: WindowStoredMessage): string {
+  const o = n.output;
+  return `${o.endpointId}|${o.app}|${o.version}|${o.shadow ? 's' : 'a'}|${o.windowStart}|${o.completedAt}`;
+}
+
+/** A bounded set of the newest keys: `add` says whether the key is new (the oldest is forgotten past `max`). */
+export class RecentKeys {
+  private readonly keys = new Set<string>();
+  constructor(private readonly max: number) {}
+  add(key: string): boolean {
+    if (this.keys.has(key)) return false;
+    this.keys.add(key);
+    if (this.keys.size > this.max) this.keys.delete(this.keys.values().next().value!);
+    return true;
+  }
+}
+
 /** What `GET /api/v1/live` sends for each stored window (event `window`). */
 export interface LiveWindow {
   endpoint: string;
@@ -121,6 +147,8 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) =
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(': modelwatch live\nretry: 1000\n\n');
+    // every writer of a scale-out deployment stores each window and says so: the feed sends it once
+    const seen = new RecentKeys(LIVE_DEDUP_KEYS);
     let sub: Subscription | undefined = opts.nc.subscribe(subject, {
       callback: (err, m) => {
         if (err) return;
@@ -131,6 +159,7 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) =
           return;
         }
         const o = n.output;
+        if (!seen.add(storedWindowKey(n))) return;
         const event: LiveWindow = {
           endpoint: o.endpointName,
           endpointId: o.endpointId,

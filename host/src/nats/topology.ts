@@ -76,7 +76,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     },
     // kept as long as the results (LevelDB keeps windows until their endpoint is purged, which
     // purges the endpoint's outputs too): the writer rebuilds its store from it (writer/recovery.ts)
-    { name: Streams.outputs, subjects: [Subjects.outputsAll], max_age: 0, duplicate_window: ns(600_000) },
+    // an endpoint's purge is a message among the outputs, so every writer applies it in order
+    { name: Streams.outputs, subjects: [Subjects.outputsAll, Subjects.purgesAll], max_age: 0, duplicate_window: ns(600_000) },
     { name: Streams.dlq, subjects: [Subjects.dlqAll], max_age: retention, duplicate_window: ns(600_000) },
     { name: Streams.serving, subjects: [Subjects.servingAll], max_age: retention, duplicate_window: ns(600_000) },
     { name: Streams.labels, subjects: [Subjects.labelsAll], max_age: retention, duplicate_window: ns(120_000) },

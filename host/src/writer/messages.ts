@@ -4,7 +4,7 @@
  * with the reason (the writer dead-letters it), never stored and never redelivered.
  */
 import { Ajv, type ErrorObject } from 'ajv';
-import { ENDPOINT_NAME, Subjects, type AppOutputMessage, type ServingMinuteMessage } from '@modelwatch/protocol';
+import { ENDPOINT_NAME, Subjects, type AppOutputMessage, type EndpointPurgeMessage, type ServingMinuteMessage } from '@modelwatch/protocol';
 import { jsonCodec } from '../nats/codec.js';
 import { NAME_PATTERN } from '../sdk-internal.js';
 
@@ -111,4 +111,19 @@ export function decodeServingMinute(data: Uint8Array, subject: string): ServingM
     throw new InvalidMessageError(`an interval of endpoint id ${m.endpointId} published on ${subject}`);
   }
   return m;
+}
+
+/** Whether a message of MW_OUTPUTS is an endpoint's purge (`mw.purges.<endpoint id>`), not an output. */
+export function isPurgeSubject(subject: string): boolean {
+  return subject.startsWith(Subjects.purges(''));
+}
+
+/** The purge of a message on `mw.purges.<endpoint id>`, or an {@link InvalidMessageError}. */
+export function decodePurge(data: Uint8Array, subject: string): EndpointPurgeMessage {
+  const m = decode(data, 'the purge') as Partial<EndpointPurgeMessage> | null;
+  if (typeof m !== 'object' || m === null || typeof m.endpointId !== 'string' || m.endpointId === '') {
+    throw new InvalidMessageError('not an endpoint purge: endpointId (a string) is missing');
+  }
+  if (subject !== Subjects.purges(m.endpointId)) throw new InvalidMessageError(`a purge of endpoint id ${m.endpointId} published on ${subject}`);
+  return m as EndpointPurgeMessage;
 }

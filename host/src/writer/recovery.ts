@@ -20,7 +20,7 @@ import { Consumers, Streams } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ResultsDb } from '../store/results-db.js';
-import { decodeOutput } from './messages.js';
+import { decodeOutput, decodePurge, isPurgeSubject } from './messages.js';
 
 export interface RecoveryDeps {
   js: JetStreamClient;
@@ -147,8 +147,9 @@ async function replay(deps: RecoveryDeps, db: ResultsDb, from: number, to: numbe
       if (m.seq > end) break;
       replayed++;
       try {
-        const out = decodeOutput(m.data, m.subject);
-        if ((await db.store(out, deps.withOutbox, m.seq)) === 'stored') stored++;
+        // an endpoint's purge among the outputs: what came before it of the endpoint is removed
+        if (isPurgeSubject(m.subject)) await db.purgeEndpoint(decodePurge(m.data, m.subject).endpointId);
+        else if ((await db.store(decodeOutput(m.data, m.subject), deps.withOutbox, m.seq)) === 'stored') stored++;
       } catch (err) {
         if ((err as Error).name !== 'InvalidMessageError') throw err;
         // not an output: it was dead-lettered when it came

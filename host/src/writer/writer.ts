@@ -30,7 +30,7 @@ import { KeyedQueue } from '../store/keyed-queue.js';
 import { PluginStore } from '../store/plugins.js';
 import type { ResultsDb, RetentionMs } from '../store/results-db.js';
 import { FailureStreaks } from '../store/streaks.js';
-import { decodeOutput, decodeServingMinute } from './messages.js';
+import { decodeOutput, decodePurge, decodeServingMinute, isPurgeSubject } from './messages.js';
 import { pageOf, profilesPage } from './pages.js';
 import { recoverResults } from './recovery.js';
 
@@ -188,6 +188,10 @@ export class Writer {
     const outputStage = { stage: DEAD_LETTER_STAGES.outputs, stream: Streams.outputs, consumer: this.consumerName } as const;
     this.loop = (async () => {
       for await (const m of this.messages!) {
+        if (isPurgeSubject(m.subject)) {
+          await this.applyPurge(m, outputStage);
+          continue;
+        }
         let out: AppOutputMessage;
         let stored: boolean;
         try {
@@ -248,6 +252,29 @@ export class Writer {
     })();
   }
 
+  /**
+   * An endpoint's purge read among the outputs (`mw.purges.<endpoint id>`): every writer removes
+   * what it holds of the endpoint when its consumer reaches it, after the outputs before it and
+   * before those after it. Idempotent: applied again (a redelivery, a rebuild) it removes nothing more.
+   */
+  private async applyPurge(m: JsMsg, stage: Parameters<typeof deadLetterMessage>[2]): Promise<void> {
+    let endpointId: string;
+    try {
+      endpointId = decodePurge(m.data, m.subject).endpointId;
+    } catch (err) {
+      this.track(this.deadLetter(m, stage, 'INVALID_OUTPUT', (err as Error).message));
+      return;
+    }
+    try {
+      const purged = await this.deps.db.purgeEndpoint(endpointId);
+      this.log.info({ endpointId, ...purged }, 'endpoint purged');
+      m.ack();
+    } catch (err) {
+      this.deps.metrics?.writerError('store');
+      await this.failed(m, stage, MaxDeliver[Consumers.writer], 'a purge', err);
+    }
+  }
+
   /** Remove what is past its retention; when anything was, say so on `mw.retention.expired`. */
   private async expire(retention: RetentionMs): Promise<void> {
     const now = (this.deps.now ?? Date.now)();
@@ -282,8 +309,7 @@ export class Writer {
           if ('metricNames' in q) return { metricNames: await db.metricNames(q.metricNames.endpointId) };
           if ('metricValues' in q) return await db.metricValues(q.metricValues);
           if ('purge' in q) {
-            // the endpoint's outputs were purged from MW_OUTPUTS just before: see reclaim()
-            void this.reclaim();
+            // the purge's message in MW_OUTPUTS follows: every writer (this one too) applies it in order
             return { purged: await db.purgeEndpoint(q.purge.endpointId) };
           }
           if ('profiles' in q) return profilesPage(await db.profilesOf(q.profiles), budget);

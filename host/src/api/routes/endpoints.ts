@@ -2,7 +2,17 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Streams, Subjects, type EndpointRecord, type ReferenceTable, type ErrorReply, type ResultsReply, type ResultsRequest } from '@modelwatch/protocol';
+import {
+  PROTOCOL_VERSION,
+  Streams,
+  Subjects,
+  type EndpointPurgeMessage,
+  type EndpointRecord,
+  type ReferenceTable,
+  type ErrorReply,
+  type ResultsReply,
+  type ResultsRequest,
+} from '@modelwatch/protocol';
 import type { CellValue } from '@modelwatch/sdk';
 import { parseDuration } from '../../config/duration.js';
 import { checkEndpointName } from '../../domain/names.js';
@@ -94,11 +104,17 @@ export const endpointRoutes: FastifyPluginAsync<EndpointRoutesOptions> = async (
   const purgeData = async (name: string, id: string): Promise<NonNullable<DeleteEndpointReply['purged']>> => {
     const batchKeys: string[] = [];
     for await (const k of await buckets.batches.keys(`${name}.>`)) batchKeys.push(k);
+    // one writer purges at once and counts what it removed; then the purge goes among the outputs,
+    // for every writer to apply in order (a writer down now applies it at its catch-up), and the
+    // outputs and purges before it are purged from the stream
+    const reply = await askWriter(nc, { purge: { endpointId: id } });
+    if (!('purged' in reply)) throw new ModelwatchError('INTERNAL', 'the writer did not answer a purge');
+    const notice: EndpointPurgeMessage = { v: PROTOCOL_VERSION, endpointId: id, endpointName: name, at: Date.now() };
+    const marker = await js.publish(Subjects.purges(id), jsonCodec.encode(notice));
     const filters: Array<[string, string]> = [
       [Streams.events, Subjects.events(name)],
       [Streams.rows, `mw.rows.${id}.>`],
       ...batchKeys.map((k): [string, string] => [Streams.rows, `mw.rows.${id}-${k.slice(name.length + 1)}.>`]),
-      [Streams.outputs, Subjects.outputs(id)],
       [Streams.dlq, `mw.dlq.${name}.>`],
       [Streams.labels, Subjects.labels(name)],
       [Streams.serving, Subjects.servingMinute(id)],
@@ -108,14 +124,15 @@ export const endpointRoutes: FastifyPluginAsync<EndpointRoutesOptions> = async (
       const r = await jsm.streams.purge(stream, { filter });
       messages[stream] = (messages[stream] ?? 0) + r.purged;
     }
+    // up to the purge's own message, which stays: a writer not there yet still reads it
+    messages[Streams.outputs] = (await jsm.streams.purge(Streams.outputs, { filter: Subjects.outputs(id), seq: marker.seq })).purged;
+    await jsm.streams.purge(Streams.outputs, { filter: Subjects.purges(id), seq: marker.seq });
     let controllerKeys = 0;
     for await (const k of await buckets.controller.keys(`${id}.>`)) {
       await buckets.controller.purge(k);
       controllerKeys++;
     }
     for (const k of batchKeys) await buckets.batches.purge(k);
-    const reply = await askWriter(nc, { purge: { endpointId: id } });
-    if (!('purged' in reply)) throw new ModelwatchError('INTERNAL', 'the writer did not answer a purge');
     return { results: reply.purged, messages, controllerKeys, batches: batchKeys.length };
   };
 
