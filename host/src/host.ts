@@ -27,7 +27,7 @@ import { accountsConfig, ensureCredentials, natsConnectOptions, outputBindingKey
 import { durableConsumerLag } from './nats/lag.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
 import { Lease } from './nats/lease.js';
-import { defaultReplicas, ensureTopology, ensureWriterConsumer, openBuckets, writerConsumerName } from './nats/topology.js';
+import { defaultReplicas, ensurePluginSlots, ensureTopology, ensureWriterConsumer, openBuckets, writerConsumerName } from './nats/topology.js';
 import { watchPlugin } from './plugins/bundle.js';
 import { failedOutput } from './runner/runner.js';
 import { crashError, RunnerSupervisor } from './runner/supervisor.js';
@@ -320,6 +320,24 @@ class HostImpl implements Host {
     }
     let lease: Lease | undefined;
     if (c.has('controller')) {
+      // each plugin's slots across every runner (MW_SLOTS), made and kept at the cap by every
+      // process of the role: ensuring them is idempotent
+      const slotsMade = new Set<string>();
+      const slotsOf = async (name: string): Promise<void> => {
+        if (slotsMade.has(name)) return;
+        slotsMade.add(name);
+        try {
+          for (const kind of ['active', 'shadow'] as const) await ensurePluginSlots(js, jsm, name, kind, o.pluginWindowsInFlight);
+        } catch (err) {
+          slotsMade.delete(name);
+          this.logger.warn({ err, plugin: name }, "could not make the plugin's slots; its windows run under the runners' own caps");
+        }
+      };
+      await Promise.all(plugins.all().map((p) => slotsOf(p.name)));
+      const stopSlots = plugins.onChange((name, rec) => {
+        if (rec) void slotsOf(name);
+      });
+      this.stopFns.push(() => void stopSlots());
       const batchRecords = new WatchedKv<BatchRecord>(buckets.batches);
       await batchRecords.start();
       this.stopFns.push(() => batchRecords.stop());

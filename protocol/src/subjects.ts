@@ -11,6 +11,11 @@ export const Streams = {
   tasks: 'MW_TASKS',
   /** App outputs for the writer: `mw.outputs.<endpointId>`. */
   outputs: 'MW_OUTPUTS',
+  /**
+   * Each plugin's window slots, across every runner: `mw.slots.<app>.<active|shadow>`, a token
+   * message per slot, taken by a runner for each window it runs (consumer `slots-<app>-<kind>`).
+   */
+  slots: 'MW_SLOTS',
   /** Rejected input with its reason: `mw.dlq.<endpointName>.<reason code>`. */
   dlq: 'MW_DLQ',
   /** Serving metrics: `mw.serving.part` (per batch of events, stream processor -> aggregator), `mw.serving.minute.<endpointId>` (closed intervals -> writer). */
@@ -47,6 +52,9 @@ export const Subjects = {
    */
   purges: (endpointId: string) => `mw.purges.${endpointId}`,
   purgesAll: 'mw.purges.>',
+  /** A plugin's slot tokens (stream MW_SLOTS): `kind` is `active` or `shadow` (a shadow version's share of its own). */
+  slots: (app: string, kind: 'active' | 'shadow') => `mw.slots.${app}.${kind}`,
+  slotsAll: 'mw.slots.>',
   dlq: (endpointName: string, code: string) => `mw.dlq.${endpointName}.${code}`,
   dlqAll: 'mw.dlq.>',
   labels: (endpointName: string) => `mw.labels.${endpointName}`,

@@ -108,6 +108,12 @@ export interface HostOptions {
    * slots stay for other plugins, so one plugin never holds every slot. @default runnerConcurrency - 1, at least 1
    */
   runnerAppConcurrency?: number;
+  /**
+   * Windows of one plugin worked on at once across every runner of the deployment (its active
+   * version; a shadow version has as many of its own): held by the server, as the slot consumer's
+   * `max_ack_pending` (MW_SLOTS), set by the process that runs the controller. @default 16
+   */
+  pluginWindowsInFlight?: number;
   /** Ceiling on a plugin's `limits.timeoutMs`: a manifest above it is refused at publish. @default 60000 */
   maxTimeoutMs?: number;
   /** Ceiling on a plugin's `limits.memoryMb`: a manifest above it is refused at publish. @default 512 */
@@ -240,6 +246,7 @@ export interface ResolvedHostOptions {
   runners: number;
   runnerConcurrency: number;
   runnerAppConcurrency: number;
+  pluginWindowsInFlight: number;
   maxTimeoutMs: number;
   maxMemoryMb: number;
   runnerMemoryMb: number;
@@ -295,6 +302,10 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
       'INVALID_OPTIONS',
       `runner app concurrency: ${runnerAppConcurrency} must be a whole number from 1 to the runner concurrency (${runnerConcurrency})`,
     );
+  }
+  const pluginWindowsInFlight = options.pluginWindowsInFlight ?? 16;
+  if (!Number.isInteger(pluginWindowsInFlight) || pluginWindowsInFlight < 1 || pluginWindowsInFlight > 10_000) {
+    throw new ModelwatchError('INVALID_OPTIONS', `plugin windows in flight: ${pluginWindowsInFlight} must be a whole number from 1 to 10000`);
   }
   const maxTimeoutMs = options.maxTimeoutMs ?? 60_000;
   if (!Number.isInteger(maxTimeoutMs) || maxTimeoutMs < 10 || maxTimeoutMs > 600_000) {
@@ -395,6 +406,7 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     runners,
     runnerConcurrency,
     runnerAppConcurrency,
+    pluginWindowsInFlight,
     maxTimeoutMs,
     maxMemoryMb,
     runnerMemoryMb,

@@ -100,7 +100,7 @@ export interface RolePermissions {
  * What each role may publish and subscribe to. The host may do anything. A runner consumes
  * tasks through the `runners` consumer only, reads rows, labels, plugin and endpoint records,
  * poison marks, bundles and references, writes artifacts and its deferrals, publishes outputs and plugin logs,
- * and answers the runner services; it cannot read events, outputs or `mw_secrets`, nor consume
+ * takes and hands back plugins' slot tokens (MW_SLOTS), and answers the runner services; it cannot read events, outputs or `mw_secrets`, nor consume
  * the writer's consumer. Ingest publishes events and labels, and hears its own publish acks.
  */
 export function rolePermissions(role: NatsRole): RolePermissions {
@@ -136,6 +136,10 @@ export function rolePermissions(role: NatsRole): RolePermissions {
         `$JS.API.CONSUMER.INFO.${Streams.tasks}.${Consumers.runners}`,
         `$JS.API.CONSUMER.MSG.NEXT.${Streams.tasks}.${Consumers.runners}`,
         `$JS.ACK.${Streams.tasks}.${Consumers.runners}.>`,
+        // each plugin's slots across all runners: a token taken per window, handed back after it
+        `$JS.API.CONSUMER.INFO.${Streams.slots}.*`,
+        `$JS.API.CONSUMER.MSG.NEXT.${Streams.slots}.*`,
+        `$JS.ACK.${Streams.slots}.>`,
         // tasks handed back unrun (a plugin at its share of the runner's slots) are counted
         `$KV.${Buckets.deferrals}.>`,
         // artifacts: chunks and metadata, and the purge of a replaced object's chunks

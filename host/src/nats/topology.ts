@@ -1,4 +1,13 @@
-import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -78,6 +87,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     // purges the endpoint's outputs too): the writer rebuilds its store from it (writer/recovery.ts)
     // an endpoint's purge is a message among the outputs, so every writer applies it in order
     { name: Streams.outputs, subjects: [Subjects.outputsAll, Subjects.purgesAll], max_age: 0, duplicate_window: ns(600_000) },
+    // each plugin's slot tokens across all runners: a few messages per plugin, kept for good
+    { name: Streams.slots, subjects: [Subjects.slotsAll], max_age: 0, duplicate_window: ns(120_000) },
     { name: Streams.dlq, subjects: [Subjects.dlqAll], max_age: retention, duplicate_window: ns(600_000) },
     { name: Streams.serving, subjects: [Subjects.servingAll], max_age: retention, duplicate_window: ns(600_000) },
     { name: Streams.labels, subjects: [Subjects.labelsAll], max_age: retention, duplicate_window: ns(120_000) },
@@ -205,6 +216,42 @@ export async function ensureWriterConsumer(jsm: JetStreamManager, name: string):
     // node, if it comes back, gets a new one and stores the whole stream again (idempotently)
     ...(name === Consumers.writer ? {} : { inactive_threshold: ns(WRITER_CONSUMER_INACTIVE_MS) }),
   });
+}
+
+/** The kinds of a plugin's slots: its active version's, and a shadow version's (a share of its own). */
+export type SlotKind = 'active' | 'shadow';
+
+/** The consumer of a plugin's slot tokens: `slots-<app>-<active|shadow>`. */
+export function slotConsumerName(app: string, kind: SlotKind): string {
+  return `slots-${app}-${kind}`;
+}
+
+/** How long a runner may go silent on a slot before it comes back (runners signal progress every second, as on tasks). */
+export const SLOT_ACK_WAIT_MS = 3_000;
+
+/**
+ * A plugin's slots across every runner: `cap` token messages on `mw.slots.<app>.<kind>` and a
+ * durable consumer with `max_ack_pending` = `cap`. A runner takes a token for each window it runs
+ * and hands it back (`nak`) when the window ends; a dead runner's token comes back after the ack
+ * wait. So the consumer's `num_ack_pending` is the plugin's windows in flight, never above `cap`.
+ * Idempotent: tokens are topped up to `cap` (message ids deduplicate two processes at once), and a
+ * new `cap` updates the consumer.
+ */
+export async function ensurePluginSlots(js: JetStreamClient, jsm: JetStreamManager, app: string, kind: SlotKind, cap: number): Promise<void> {
+  const subject = Subjects.slots(app, kind);
+  await ensureConsumer(jsm, Streams.slots, {
+    durable_name: slotConsumerName(app, kind),
+    filter_subject: subject,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: ns(SLOT_ACK_WAIT_MS),
+    max_ack_pending: cap,
+    // a token is handed back after every window, for good
+    max_deliver: -1,
+  });
+  const info = await jsm.streams.info(Streams.slots, { subjects_filter: subject });
+  const have = info.state.subjects?.[subject] ?? 0;
+  for (let i = have; i < cap; i++) await js.publish(subject, new Uint8Array(0), { msgID: `${subject}.${i}` });
 }
 
 /** How long a writer's own consumer (`writer-<node id>`) is kept while no writer reads it. */

@@ -32,7 +32,7 @@ import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../erro
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { deadLetterMessage } from '../nats/dead-letters.js';
-import { openBuckets, type Buckets } from '../nats/topology.js';
+import { openBuckets, slotConsumerName, type Buckets } from '../nats/topology.js';
 import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
 import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS } from './dry-run.js';
@@ -72,6 +72,14 @@ const MAX_DEFERRALS_PER_SLOT = 4;
  */
 export const CRASH_TOLERANCE = 3;
 const MAX_SANDBOXES = 64;
+/** How long a runner goes on without a plugin's slots it could not find before it looks again. */
+const SLOT_LOOKUP_MS = 10_000;
+
+/** A slot token held while its window runs: kept alive every second, handed back when it ends. */
+interface HeldSlot {
+  working(): void;
+  release(): void;
+}
 const MAX_CACHED_WINDOWS = 8;
 /**
  * Takes tasks from the work queue and runs each app's doTracking for its window in a
@@ -101,6 +109,8 @@ export class AppRunner {
   private stopWatch: (() => void) | undefined;
   /** Windows being worked on (tasks handed back are not). */
   private readonly windowsRunning = new Set<Promise<void>>();
+  /** Whether a plugin's slots (`slots-<app>-<kind>`) were there, with when that was looked up. */
+  private readonly slotConsumers = new Map<string, { there: boolean; at: number }>();
   /** Tasks handed back since a window last started. */
   private deferredInARow = 0;
   /** Where this runner answers that it is connected (what its supervisor's readiness check asks). */
@@ -310,9 +320,23 @@ export class AppRunner {
     const share = `${task.app}@${task.version}`;
     const running = this.perApp.get(share) ?? 0;
     if (running >= this.appLimit) return this.defer(m, task);
-    this.perApp.set(share, running + 1);
+    // and one of the plugin's slots across every runner (MW_SLOTS): none free, the task goes back
+    let slot: HeldSlot | undefined;
+    try {
+      const taken = await this.takeSlot(task);
+      if (taken === 'full') return this.defer(m, task);
+      slot = taken;
+    } catch (err) {
+      this.log.warn({ err, app: task.app }, "could not take one of the plugin's slots; the task will be redelivered");
+      m.nak(2000);
+      return;
+    }
+    this.perApp.set(share, (this.perApp.get(share) ?? 0) + 1);
     this.deferredInARow = 0;
-    const keepAlive = setInterval(() => m.working(), 1_000);
+    const keepAlive = setInterval(() => {
+      m.working();
+      slot?.working();
+    }, 1_000);
     let ended!: () => void;
     const window = new Promise<void>((resolve) => (ended = resolve));
     this.windowsRunning.add(window);
@@ -365,12 +389,51 @@ export class AppRunner {
       m.nak(2000);
     } finally {
       clearInterval(keepAlive);
+      // the slot back to the plugin's share, for this or another runner's next window
+      slot?.release();
       this.windowsRunning.delete(window);
       ended();
       const left = (this.perApp.get(share) ?? 1) - 1;
       if (left > 0) this.perApp.set(share, left);
       else this.perApp.delete(share);
     }
+  }
+
+  /**
+   * One of the task's plugin's slots across every runner: a token of its slot consumer, held until
+   * the window ends (`max_ack_pending` of the consumer is the cap). `'full'` when none came within
+   * SLOT_WAIT_MS; undefined when the plugin has no slots (not made yet, or by a host before them):
+   * the window then runs under this runner's own cap alone.
+   */
+  private async takeSlot(task: TaskMessage): Promise<HeldSlot | 'full' | undefined> {
+    const name = slotConsumerName(task.app, task.shadow ? 'shadow' : 'active');
+    let known = this.slotConsumers.get(name);
+    if (!known || (!known.there && Date.now() - known.at > SLOT_LOOKUP_MS)) {
+      let there = false;
+      try {
+        await this.jsm.consumers.info(Streams.slots, name);
+        there = true;
+      } catch (err) {
+        this.log.debug({ err, app: task.app }, "the plugin's slots are not there; its windows run under this runner's cap");
+      }
+      known = { there, at: Date.now() };
+      this.slotConsumers.set(name, known);
+    }
+    if (!known.there) return undefined;
+    // a pull of one token that does not wait (the client's own pulls wait at least a second):
+    // a status instead of a token (no token free, the plugin at its cap) says the slots are full
+    const { nc } = this.opts;
+    const got = await nc.request(`$JS.API.CONSUMER.MSG.NEXT.${Streams.slots}.${name}`, jsonCodec.encode({ batch: 1, no_wait: true }), {
+      timeout: 5000,
+      // a reply of its own: the token is a stream message with headers, which the shared reply subscription does not take
+      noMux: true,
+    });
+    if (got.headers?.hasError || got.headers?.code || !got.reply) return 'full';
+    const ackSubject = got.reply;
+    return {
+      working: () => nc.publish(ackSubject, '+WPI'),
+      release: () => nc.publish(ackSubject, '-NAK'),
+    };
   }
 
   /** Hand a task back unrun (its plugin has its share of this runner's slots), counted so it is not taken for an attempt. */

@@ -23,6 +23,7 @@ interface HostStartArgs extends GlobalArgs {
   runners?: number;
   'runner-concurrency'?: number;
   'runner-app-concurrency'?: number;
+  'plugin-windows-in-flight'?: number;
   'runner-memory-mb'?: number;
   'max-timeout-ms'?: number;
   'max-memory-mb'?: number;
@@ -97,6 +98,10 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('runner-app-concurrency', {
               type: 'number',
               describe: 'windows of one plugin each runner works on at once (default: runner concurrency - 1, at least 1)',
+            })
+            .option('plugin-windows-in-flight', {
+              type: 'number',
+              describe: 'windows of one plugin worked on at once across all runners (default 16)',
             })
             .option('runner-memory-mb', {
               type: 'number',
@@ -173,6 +178,7 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args.runners !== undefined && { runners: args.runners }),
             ...(args['runner-concurrency'] !== undefined && { runnerConcurrency: args['runner-concurrency'] }),
             ...(args['runner-app-concurrency'] !== undefined && { runnerAppConcurrency: args['runner-app-concurrency'] }),
+            ...(args['plugin-windows-in-flight'] !== undefined && { pluginWindowsInFlight: args['plugin-windows-in-flight'] }),
             ...(args['runner-memory-mb'] !== undefined && { runnerMemoryMb: args['runner-memory-mb'] }),
             ...(args['max-timeout-ms'] !== undefined && { maxTimeoutMs: args['max-timeout-ms'] }),
             ...(args['max-memory-mb'] !== undefined && { maxMemoryMb: args['max-memory-mb'] }),
