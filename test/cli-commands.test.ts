@@ -10,6 +10,7 @@ import type { EvaluatedWindow } from '../host/src/api/contract.js';
 import type { ResultRow } from '../host/src/cli/format.js';
 import { ModelwatchClient, type EndpointSummary } from '../host/src/client/client.js';
 import { credentialsFile, natsConnectOptions } from '../host/src/nats/auth.js';
+import { slotConsumerName } from '../host/src/nats/topology.js';
 import { authHeaders, HISTOGRAM_PLUGIN, rng, TEST_TOKEN } from './helpers/host.js';
 import { CLI, hostProcess, type HostProcess } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
@@ -67,6 +68,8 @@ describe('modelwatch commands and flags', () => {
       '3',
       '--runner-app-concurrency',
       '2',
+      '--plugin-windows-in-flight',
+      '3',
       '--runner-memory-mb',
       '2048',
       '--max-timeout-ms',
@@ -99,7 +102,7 @@ describe('modelwatch commands and flags', () => {
     await dir?.[Symbol.asyncDispose]();
   });
 
-  it('host start: --retention, --runner-concurrency, --runner-app-concurrency, --runner-memory-mb, --dev-plugins and --influx-* take effect', async () => {
+  it('host start: --retention, --runner-concurrency, --runner-app-concurrency, --plugin-windows-in-flight, --runner-memory-mb, --dev-plugins and --influx-* take effect', async () => {
     // the streams keep events and rows for the retention given
     const natsUrl = await waitFor('the line naming its NATS URL', () => /NATS (nats:\/\/[^,\s]+)/.exec(host.output())?.[1]);
     // the host's own nats-server lets in only its roles: this test reads as the host
@@ -107,6 +110,11 @@ describe('modelwatch commands and flags', () => {
     try {
       const jsm = await jetstreamManager(nc);
       for (const s of [Streams.events, Streams.rows]) expect((await jsm.streams.info(s)).config.max_age).toBe(2 * DAY_NS);
+      // the dev plugin's windows in flight, across every runner: 3 at most
+      const slots = await waitFor("the dev plugin's slots", () =>
+        jsm.consumers.info(Streams.slots, slotConsumerName('dev-rows', 'active')).catch(() => undefined),
+      );
+      expect(slots.config.max_ack_pending).toBe(3);
     } finally {
       await nc.close();
     }

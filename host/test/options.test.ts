@@ -32,6 +32,7 @@ describe('resolveHostOptions', () => {
         runners: 1,
         runnerConcurrency: 2,
         runnerAppConcurrency: 1,
+        pluginWindowsInFlight: 16,
         maxTimeoutMs: 60_000,
         maxMemoryMb: 512,
         runnerMemoryMb: 2560,
