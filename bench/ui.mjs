@@ -97,19 +97,27 @@ const context = await browser.newContext({ viewport: { width: 1400, height: 900 
 const url = new URL(base);
 await context.addCookies([{ name: 'mw_session', value: cookie, domain: url.hostname, path: '/', httpOnly: true, sameSite: 'Strict' }]);
 const page = await context.newPage();
+const requests = [];
+page.on('requestfinished', (r) => {
+  const t = r.timing();
+  requests.push({ url: r.url(), ms: t.responseEnd });
+});
 
 /** ms from navigation start until `selector` is in the page (median of RUNS, after one warm-up). */
 async function firstRender(hash, selector) {
   const times = [];
   for (let i = 0; i <= RUNS; i++) {
     await page.goto('about:blank');
+    requests.length = 0;
     await page.goto(`${base}/ui/${hash}`);
     await page.waitForSelector(selector, { timeout: 120_000 });
     const ms = await page.evaluate(() => performance.now());
     if (i > 0) times.push(ms);
   }
   times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  // the API requests of the last run, with how long each took (ms from its start to its response's end)
+  const calls = requests.filter((r) => r.url.includes('/api/')).map((r) => `${r.url.replace(base, '')} ${r.ms.toFixed(0)} ms`);
+  return { ms: times[Math.floor(times.length / 2)], calls };
 }
 
 const overview = await firstRender('#/', 'tr[data-endpoint]');
@@ -129,8 +137,10 @@ rmSync(dir, { recursive: true, force: true });
 console.log(
   `history: ${ENDPOINTS} endpoints x ${APPS.length} apps x ${WINDOWS} windows + 1 endpoint of ${BIG} windows (${stored} windows stored in ${fillS.toFixed(1)} s; endpoints created in ${createS.toFixed(1)} s)\n`,
 );
-console.log(`overview, first render (${ENDPOINTS + 1} endpoints, ${rows} rows in the DOM)   ${overview.toFixed(0)} ms (median of ${RUNS})`);
-console.log(`endpoint chart, first render (${BIG} windows, ${points} points drawn)   ${chart.toFixed(0)} ms (median of ${RUNS})`);
+console.log(`overview, first render (${ENDPOINTS + 1} endpoints, ${rows} rows in the DOM)   ${overview.ms.toFixed(0)} ms (median of ${RUNS})`);
+for (const c of overview.calls) console.log(`  ${c}`);
+console.log(`endpoint chart, first render (${BIG} windows, ${points} points drawn)   ${chart.ms.toFixed(0)} ms (median of ${RUNS})`);
+for (const c of chart.calls) console.log(`  ${c}`);
 console.log(`GET /series of ${series.total} windows -> ${series.points.length} points              ${seriesMs.toFixed(0)} ms`);
 console.log(
   `JavaScript shipped: ${(js.length / 1024).toFixed(1)} KB, ${(gzipSync(js).length / 1024).toFixed(1)} KB gzipped; CSS ${(gzipSync(css).length / 1024).toFixed(1)} KB gzipped`,

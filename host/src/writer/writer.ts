@@ -281,6 +281,7 @@ export class Writer {
           const q = jsonCodec.decode<ResultsRequest>(msg.data);
           if ('metricNames' in q) return { metricNames: await db.metricNames(q.metricNames.endpointId) };
           if ('metricValues' in q) return await db.metricValues(q.metricValues);
+          if ('series' in q) return { series: await db.seriesOf(q.series) };
           if ('purge' in q) {
             // the endpoint's outputs were purged from MW_OUTPUTS just before: see reclaim()
             void this.reclaim();
