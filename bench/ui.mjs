@@ -37,25 +37,28 @@ const css = readFileSync(new URL('../host/ui-dist/assets/app.css', import.meta.u
 const dir = mkdtempSync(join(tmpdir(), 'mw-bench-ui-'));
 let seed = 7;
 const uniform = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
-const output = (name, app, windowStart, value) => ({
+const output = (name, app, windowStart, value, period = PERIOD) => ({
   v: 1,
   endpointId: endpointId(name),
   endpointName: name,
   app,
   version: '1.0.0',
   windowStart,
-  windowEnd: windowStart + PERIOD,
+  windowEnd: windowStart + period,
   outcome: 'ok',
   rows: 100,
   results: [{ name: 'general_drift', value, kind: 0, status: value > 0.7 ? 2 : value > 0.5 ? 1 : 0, extraData: {} }],
   metrics: [],
   durationMs: 1,
-  completedAt: windowStart + PERIOD,
+  completedAt: windowStart + period,
   runner: 'bench',
 });
 
 // the history, stored as the writer stores it, before the host opens the store
-const t0 = Math.floor(Date.now() / PERIOD) * PERIOD - Math.max(WINDOWS, BIG) * PERIOD;
+const t0 = Math.floor(Date.now() / PERIOD) * PERIOD - WINDOWS * PERIOD;
+// the big endpoint's windows are of 10 s, so that all of them are within the default retention of windows (30 days)
+const BIG_PERIOD = 10_000;
+const tBig = Math.floor(Date.now() / PERIOD) * PERIOD - BIG * BIG_PERIOD;
 let t = performance.now();
 const db = new ResultsDb(join(dir, 'results'));
 await db.open();
@@ -69,7 +72,7 @@ const put = async (o) => {
 for (let e = 0; e < ENDPOINTS; e++) {
   for (const app of APPS) for (let w = 0; w < WINDOWS; w++) await put(output(`ep-${e}`, app, t0 + w * PERIOD, uniform() ** 3));
 }
-for (let w = 0; w < BIG; w++) await put(output('big', APPS[0], t0 + w * PERIOD, uniform() ** 4));
+for (let w = 0; w < BIG; w++) await put(output('big', APPS[0], tBig + w * BIG_PERIOD, uniform() ** 4, BIG_PERIOD));
 await Promise.all(pending);
 await db.close();
 const fillS = (performance.now() - t) / 1000;
@@ -100,7 +103,7 @@ const page = await context.newPage();
 const requests = [];
 page.on('requestfinished', (r) => {
   const t = r.timing();
-  requests.push({ url: r.url(), ms: t.responseEnd });
+  requests.push({ url: r.url(), start: t.startTime, ms: t.responseEnd });
 });
 
 /** ms from navigation start until `selector` is in the page (median of RUNS, after one warm-up). */
@@ -115,8 +118,11 @@ async function firstRender(hash, selector) {
     if (i > 0) times.push(ms);
   }
   times.sort((a, b) => a - b);
-  // the API requests of the last run, with how long each took (ms from its start to its response's end)
-  const calls = requests.filter((r) => r.url.includes('/api/')).map((r) => `${r.url.replace(base, '')} ${r.ms.toFixed(0)} ms`);
+  // the requests of the last run, with how long each took (ms from its start to its response's end)
+  const t0 = requests[0]?.start ?? 0;
+  const calls = requests
+    .filter((r) => r.url.startsWith(base))
+    .map((r) => `${r.url.replace(base, '')}: from ${(r.start - t0).toFixed(0)} ms, ${r.ms.toFixed(0)} ms`);
   return { ms: times[Math.floor(times.length / 2)], calls };
 }
 
