@@ -1,20 +1,25 @@
 /**
  * The web dashboard: its static files at `/ui` (built by `host/scripts/build-ui.mjs` into
  * `host/ui-dist`, shipped in the package), the sign-in that turns an API token into a session
- * cookie, the live feed of stored windows (Server-Sent Events), and the downsampled series
- * its charts draw.
+ * cookie, the live feed of stored windows (Server-Sent Events), the overview in one request, and
+ * the downsampled series its charts draw.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { Subjects, type EndpointRecord, type SeriesPoint, type WindowStoredMessage } from '@modelwatch/protocol';
+import { Subjects, type EndpointRecord, type LatestResult, type PluginRecord, type SeriesPoint, type WindowStoredMessage } from '@modelwatch/protocol';
 import { checkEndpointName, endpointId } from '../domain/names.js';
 import { ModelwatchError } from '../errors.js';
 import { jsonCodec } from '../nats/codec.js';
+import { PluginStore } from '../store/plugins.js';
 import type { WatchedKv } from '../store/watched-kv.js';
+import type { EndpointSummary } from './contract.js';
 import { askWriter, timeArg } from './routes/endpoints.js';
+import { endpointStats } from './routes/serving.js';
 import { sessionCookie, sessionIdOf, type UiSessions } from './sessions.js';
 
 /** Where the built dashboard is: `host/ui-dist`, beside `src` and `dist`. */
@@ -26,12 +31,18 @@ export const UiRoutes = {
   assets: '/ui/assets/*',
   session: '/ui/session',
   live: '/api/v1/live',
+  overview: '/api/v1/overview',
   series: '/api/v1/endpoints/:name/series',
 } as const;
 
 export interface UiRoutesOptions {
   nc: NatsConnection;
+  jsm: JetStreamManager;
+  /** The plugin records' bucket (`mw_plugins`). */
+  plugins: KV;
   endpoints: WatchedKv<EndpointRecord>;
+  /** The record as listings show it (`GET /api/v1/endpoints`). */
+  summary: (e: EndpointRecord) => Omit<EndpointSummary, 'stats'>;
   insecureLocal: boolean;
   /** The API server's sessions (`uiSessions(app)` of `api/auth.ts`). */
   sessions: UiSessions;
@@ -50,6 +61,18 @@ export interface SeriesReply {
   total: number;
   downsampled: boolean;
   points: SeriesPoint[];
+}
+
+/**
+ * `GET /api/v1/overview`: what the overview draws, in one request. The endpoints as
+ * `GET /api/v1/endpoints` lists them (from the API's watched copy of the endpoints' bucket), the
+ * latest value of each result as `GET /api/v1/results/latest` (without `extraData`), and the
+ * plugin records as `GET /api/v1/plugins`.
+ */
+export interface OverviewReply {
+  endpoints: EndpointSummary[];
+  latest: Array<Omit<LatestResult, 'extraData'>>;
+  plugins: PluginRecord[];
 }
 
 /** What `GET /api/v1/live` sends for each stored window (event `window`). */
@@ -153,6 +176,22 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) =
     };
     streams.add(end);
     req.raw.on('close', end);
+  });
+
+  // ---- the overview: endpoints with their stats, latest values and plugins in one request
+  const plugins = new PluginStore(opts.plugins);
+  app.get(UiRoutes.overview, { config: { scope: 'read' } }, async (): Promise<OverviewReply> => {
+    const eps = opts.endpoints.all().sort((a, b) => a.name.localeCompare(b.name));
+    const [stats, latest, records] = await Promise.all([
+      endpointStats(opts, eps),
+      askWriter(opts.nc, { latest: true }).then((r) => ('latest' in r ? r.latest : [])),
+      plugins.list(),
+    ]);
+    return {
+      endpoints: eps.map((e) => ({ ...opts.summary(e), stats: stats.get(e.name) })),
+      latest: latest.map(({ extraData: _extra, ...rest }) => rest),
+      plugins: records,
+    };
   });
 
   // ---- a result's or metric's values over a range, downsampled on the server
