@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, type AppOutputMessage, type SeriesPoint } from '@modelwatch/protocol';
+import type { ResultStatus } from '@modelwatch/sdk';
 import { ResultsDb } from '../host/src/store/results-db.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -14,7 +15,7 @@ const N = 5000;
 let seed = 11;
 const uniform = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
 
-function output(endpointId: string, app: string, i: number, value: number, status: number): AppOutputMessage {
+function output(endpointId: string, app: string, i: number, value: number, status: ResultStatus): AppOutputMessage {
   const windowStart = T0 + i * PERIOD;
   return {
     v: PROTOCOL_VERSION,
@@ -70,7 +71,7 @@ describe('ResultsDb: series (range read of the series index, downsampled)', () =
     const order = Array.from({ length: N }, (_, i) => i).sort(() => uniform() - 0.5);
     for (const i of order) {
       const value = i === 1234 ? 50 : i === 4321 ? -50 : uniform();
-      const status = i === 2500 ? 2 : value > 0.9 ? 1 : 0;
+      const status: ResultStatus = i === 2500 ? 2 : value > 0.9 ? 1 : 0;
       drift[i] = [T0 + i * PERIOD, value, status];
       pending.push(db.store(output(EP, 'app-a', i, value, status), false));
       if (i % 10 === 0) pending.push(db.store(output(EP, 'app-b', i, 7, 0), false));
