@@ -34,20 +34,27 @@ function thresholdsOf(l: Latest | undefined): Thresholds | undefined {
 
 export function EndpointPage({ name, range }: { name: string; range: string }) {
   // the charts of results start from the latest values (a small read); the names of metrics, which
-  // read the endpoint's whole series index, come after and never hold the results' charts back
+  // read the endpoint's whole series index, are asked for once those charts have their series, so
+  // that they never hold the results' charts back nor compete with their reads
   const [latest, setLatest] = useState<Latest[] | undefined>();
   const [metrics, setMetrics] = useState<MetricName[] | undefined>();
   const [error, setError] = useState<string>();
+  const [drawn, setDrawn] = useState(0);
   useEffect(() => {
     setLatest(undefined);
     setMetrics(undefined);
+    setDrawn(0);
     api<{ latest: Latest[] }>(`/api/v1/results/latest?endpoint=${enc(name)}`)
       .then((r) => setLatest(r.latest))
       .catch((e: Error) => setError(e.message));
+  }, [name]);
+  const ready = latest !== undefined && drawn >= latest.length;
+  useEffect(() => {
+    if (!ready || metrics) return;
     api<{ metrics: MetricName[] }>(`/api/v1/endpoints/${enc(name)}/metrics`)
       .then((r) => setMetrics(r.metrics))
       .catch((e: Error) => setError(e.message));
-  }, [name]);
+  }, [name, ready]);
   if (error)
     return (
       <p role="alert" class="error">
@@ -76,7 +83,7 @@ export function EndpointPage({ name, range }: { name: string; range: string }) {
       </nav>
       {results.length === 0 && metrics?.length === 0 && <p>No analysed windows yet.</p>}
       {results.map((m) => (
-        <SeriesChart endpoint={name} metric={m} range={range} thresholds={thresholds(m)} key={`${m.fullName}-${range}`} />
+        <SeriesChart endpoint={name} metric={m} range={range} thresholds={thresholds(m)} onLoad={() => setDrawn((n) => n + 1)} key={`${m.fullName}-${range}`} />
       ))}
       {others.length > 0 && <h2>Metrics</h2>}
       {others.map((m) => (
@@ -86,14 +93,28 @@ export function EndpointPage({ name, range }: { name: string; range: string }) {
   );
 }
 
-function SeriesChart({ endpoint, metric, range, thresholds }: { endpoint: string; metric: SeriesName; range: string; thresholds?: Thresholds | undefined }) {
+function SeriesChart({
+  endpoint,
+  metric,
+  range,
+  thresholds,
+  onLoad,
+}: {
+  endpoint: string;
+  metric: SeriesName;
+  range: string;
+  thresholds?: Thresholds | undefined;
+  /** Called once its series came (or failed). */
+  onLoad?: () => void;
+}) {
   const [series, setSeries] = useState<Series>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     const from = RANGES[range] ? Date.now() - RANGES[range]! : undefined;
     api<Series>(`/api/v1/endpoints/${enc(endpoint)}/series?name=${enc(metric.fullName)}&points=1000${from ? `&from=${from}` : ''}`)
       .then(setSeries)
-      .catch((e: Error) => setError(e.message));
+      .catch((e: Error) => setError(e.message))
+      .finally(() => onLoad?.());
     return onLive((w) => {
       if (w.endpoint !== endpoint || w.app !== metric.app) return;
       const r = w.results.find((x) => x.name === metric.name);
