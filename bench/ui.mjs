@@ -37,25 +37,28 @@ const css = readFileSync(new URL('../host/ui-dist/assets/app.css', import.meta.u
 const dir = mkdtempSync(join(tmpdir(), 'mw-bench-ui-'));
 let seed = 7;
 const uniform = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
-const output = (name, app, windowStart, value) => ({
+const output = (name, app, windowStart, value, period = PERIOD) => ({
   v: 1,
   endpointId: endpointId(name),
   endpointName: name,
   app,
   version: '1.0.0',
   windowStart,
-  windowEnd: windowStart + PERIOD,
+  windowEnd: windowStart + period,
   outcome: 'ok',
   rows: 100,
   results: [{ name: 'general_drift', value, kind: 0, status: value > 0.7 ? 2 : value > 0.5 ? 1 : 0, extraData: {} }],
   metrics: [],
   durationMs: 1,
-  completedAt: windowStart + PERIOD,
+  completedAt: windowStart + period,
   runner: 'bench',
 });
 
 // the history, stored as the writer stores it, before the host opens the store
-const t0 = Math.floor(Date.now() / PERIOD) * PERIOD - Math.max(WINDOWS, BIG) * PERIOD;
+const t0 = Math.floor(Date.now() / PERIOD) * PERIOD - WINDOWS * PERIOD;
+// the big endpoint's windows are of 10 s, so that all of them are within the default retention of windows (30 days)
+const BIG_PERIOD = 10_000;
+const tBig = Math.floor(Date.now() / PERIOD) * PERIOD - BIG * BIG_PERIOD;
 let t = performance.now();
 const db = new ResultsDb(join(dir, 'results'));
 await db.open();
@@ -69,7 +72,7 @@ const put = async (o) => {
 for (let e = 0; e < ENDPOINTS; e++) {
   for (const app of APPS) for (let w = 0; w < WINDOWS; w++) await put(output(`ep-${e}`, app, t0 + w * PERIOD, uniform() ** 3));
 }
-for (let w = 0; w < BIG; w++) await put(output('big', APPS[0], t0 + w * PERIOD, uniform() ** 4));
+for (let w = 0; w < BIG; w++) await put(output('big', APPS[0], tBig + w * BIG_PERIOD, uniform() ** 4, BIG_PERIOD));
 await Promise.all(pending);
 await db.close();
 const fillS = (performance.now() - t) / 1000;
@@ -97,19 +100,30 @@ const context = await browser.newContext({ viewport: { width: 1400, height: 900 
 const url = new URL(base);
 await context.addCookies([{ name: 'mw_session', value: cookie, domain: url.hostname, path: '/', httpOnly: true, sameSite: 'Strict' }]);
 const page = await context.newPage();
+const requests = [];
+page.on('requestfinished', (r) => {
+  const t = r.timing();
+  requests.push({ url: r.url(), start: t.startTime, ms: t.responseEnd });
+});
 
 /** ms from navigation start until `selector` is in the page (median of RUNS, after one warm-up). */
 async function firstRender(hash, selector) {
   const times = [];
   for (let i = 0; i <= RUNS; i++) {
     await page.goto('about:blank');
+    requests.length = 0;
     await page.goto(`${base}/ui/${hash}`);
     await page.waitForSelector(selector, { timeout: 120_000 });
     const ms = await page.evaluate(() => performance.now());
     if (i > 0) times.push(ms);
   }
   times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  // the requests of the last run, with how long each took (ms from its start to its response's end)
+  const t0 = requests[0]?.start ?? 0;
+  const calls = requests
+    .filter((r) => r.url.startsWith(base))
+    .map((r) => `${r.url.replace(base, '')}: from ${(r.start - t0).toFixed(0)} ms, ${r.ms.toFixed(0)} ms`);
+  return { ms: times[Math.floor(times.length / 2)], calls };
 }
 
 const overview = await firstRender('#/', 'tr[data-endpoint]');
@@ -129,8 +143,10 @@ rmSync(dir, { recursive: true, force: true });
 console.log(
   `history: ${ENDPOINTS} endpoints x ${APPS.length} apps x ${WINDOWS} windows + 1 endpoint of ${BIG} windows (${stored} windows stored in ${fillS.toFixed(1)} s; endpoints created in ${createS.toFixed(1)} s)\n`,
 );
-console.log(`overview, first render (${ENDPOINTS + 1} endpoints, ${rows} rows in the DOM)   ${overview.toFixed(0)} ms (median of ${RUNS})`);
-console.log(`endpoint chart, first render (${BIG} windows, ${points} points drawn)   ${chart.toFixed(0)} ms (median of ${RUNS})`);
+console.log(`overview, first render (${ENDPOINTS + 1} endpoints, ${rows} rows in the DOM)   ${overview.ms.toFixed(0)} ms (median of ${RUNS})`);
+for (const c of overview.calls) console.log(`  ${c}`);
+console.log(`endpoint chart, first render (${BIG} windows, ${points} points drawn)   ${chart.ms.toFixed(0)} ms (median of ${RUNS})`);
+for (const c of chart.calls) console.log(`  ${c}`);
 console.log(`GET /series of ${series.total} windows -> ${series.points.length} points              ${seriesMs.toFixed(0)} ms`);
 console.log(
   `JavaScript shipped: ${(js.length / 1024).toFixed(1)} KB, ${(gzipSync(js).length / 1024).toFixed(1)} KB gzipped; CSS ${(gzipSync(css).length / 1024).toFixed(1)} KB gzipped`,

@@ -677,6 +677,31 @@ export interface MetricValuesQuery {
   after?: string;
 }
 
+/** One point of a series: `[window start, value, status]` (status null for a metric). */
+export type SeriesPoint = [number, number, number | null];
+
+/**
+ * One result's or metric's values over `[from, to)` (window starts) of a live endpoint, cut to at
+ * most `points` by the writer (min/max and first detected window per bucket), from its series
+ * index (LevelDB `v/<endpointId>/<app>/<r|m>/<name>/<window start>`).
+ */
+export interface SeriesQuery {
+  endpointId: string;
+  app: string;
+  type: 'result' | 'metric';
+  name: string;
+  from?: number;
+  to?: number;
+  /** At most this many points. */
+  points: number;
+}
+
+/** A series: the windows in the range (`total`, before downsampling) and the points kept, oldest first. */
+export interface SeriesPage {
+  total: number;
+  points: SeriesPoint[];
+}
+
 /**
  * `mw.svc.results.query`: windows, or with `latest` the latest value of each result; the names
  * of an endpoint's results and metrics (`metricNames`), their values (`metricValues`), or the
@@ -686,6 +711,7 @@ export type ResultsRequest =
   | (ResultsQuery & { latest?: boolean })
   | { metricNames: { endpointId: string } }
   | { metricValues: MetricValuesQuery }
+  | { series: SeriesQuery }
   | { purge: { endpointId: string } }
   | { profiles: ProfilesQuery }
   | { rollups: RollupsQuery };
@@ -804,6 +830,7 @@ export type ResultsReply =
   | { latest: LatestResult[] }
   | { metricNames: MetricName[] }
   | { points: MetricPoint[]; next?: string }
+  | { series: SeriesPage }
   | { purged: PurgedResults }
   | { profiles: WindowProfile[]; next?: number }
   | { rollups: ResultsRollup[] }

@@ -273,6 +273,26 @@ describe('web dashboard', () => {
     expect((await get('result=general_drift')).status).toBe(400);
   });
 
+  it('answers the overview in one request (GET /api/v1/overview): endpoints with stats as listed, latest values, plugins', async () => {
+    const get = async (path: string) => (await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } })).json();
+    const o = (await get('/api/v1/overview')) as {
+      endpoints: Array<{ name: string; id: string; tags: Record<string, string>; stats?: { requests: number } }>;
+      latest: Array<{ endpointName: string; app: string; name: string; status: number; windowStart: number; extraData?: unknown }>;
+      plugins: Array<{ name: string; status: string }>;
+    };
+    const listed = (await get('/api/v1/endpoints')) as { endpoints: Array<{ name: string; id: string; tags: Record<string, string>; stats?: unknown }> };
+    expect(o.endpoints.map((e) => e.name)).toEqual(['calm', 'drifting']);
+    expect(o.endpoints.map(({ stats: _s, ...e }) => e)).toEqual(listed.endpoints.map(({ stats: _s, ...e }) => e));
+    expect(o.endpoints.every((e) => typeof e.stats?.requests === 'number')).toBe(true);
+    // the same results as GET /api/v1/results/latest (their values move on as windows are stored), without extraData
+    const latest = (await get('/api/v1/results/latest')) as { latest: Array<{ endpointName: string; app: string; name: string }> };
+    const keys = (ls: Array<{ endpointName: string; app: string; name: string }>) => ls.map((l) => `${l.endpointName}/${l.app}/${l.name}`).sort();
+    expect(keys(o.latest)).toEqual(keys(latest.latest));
+    expect(keys(o.latest)).toContain('drifting/histogram-data-drift/general_drift');
+    expect(o.latest.every((l) => l.extraData === undefined && typeof l.status === 'number' && l.windowStart > 0)).toBe(true);
+    expect(o.plugins.find((p) => p.name === 'always-fails')?.status).toBe('quarantined');
+  });
+
   it('has no serious accessibility violations (axe-core) on any page, and no console errors', async () => {
     const axe = await readFile(join(REPO, 'node_modules/axe-core/axe.min.js'), 'utf8');
     // axe is injected as an inline script, which the dashboard's CSP forbids: this context bypasses it

@@ -267,7 +267,10 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   // the web dashboard (/ui), its sign-in, live feed and downsampled series (api/ui.ts)
   await app.register(uiRoutes, {
     nc,
+    jsm: deps.jsm,
+    plugins: buckets.plugins,
     endpoints: deps.endpoints,
+    summary: endpointSummary,
     insecureLocal: deps.auth.insecureLocal,
     sessions: uiSessions(app),
     https: web.tls !== undefined,

@@ -1,20 +1,25 @@
 /**
  * The web dashboard: its static files at `/ui` (built by `host/scripts/build-ui.mjs` into
  * `host/ui-dist`, shipped in the package), the sign-in that turns an API token into a session
- * cookie, the live feed of stored windows (Server-Sent Events), and the downsampled series
- * its charts draw.
+ * cookie, the live feed of stored windows (Server-Sent Events), the overview in one request, and
+ * the downsampled series its charts draw.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { Subjects, type EndpointRecord, type MetricPoint, type WindowStoredMessage } from '@modelwatch/protocol';
+import { Subjects, type EndpointRecord, type LatestResult, type PluginRecord, type SeriesPoint, type WindowStoredMessage } from '@modelwatch/protocol';
 import { checkEndpointName, endpointId } from '../domain/names.js';
 import { ModelwatchError } from '../errors.js';
 import { jsonCodec } from '../nats/codec.js';
+import { PluginStore } from '../store/plugins.js';
 import type { WatchedKv } from '../store/watched-kv.js';
+import type { EndpointSummary } from './contract.js';
 import { askWriter, timeArg } from './routes/endpoints.js';
+import { endpointStats } from './routes/serving.js';
 import { sessionCookie, sessionIdOf, type UiSessions } from './sessions.js';
 
 /** Where the built dashboard is: `host/ui-dist`, beside `src` and `dist`. */
@@ -26,12 +31,18 @@ export const UiRoutes = {
   assets: '/ui/assets/*',
   session: '/ui/session',
   live: '/api/v1/live',
+  overview: '/api/v1/overview',
   series: '/api/v1/endpoints/:name/series',
 } as const;
 
 export interface UiRoutesOptions {
   nc: NatsConnection;
+  jsm: JetStreamManager;
+  /** The plugin records' bucket (`mw_plugins`). */
+  plugins: KV;
   endpoints: WatchedKv<EndpointRecord>;
+  /** The record as listings show it (`GET /api/v1/endpoints`). */
+  summary: (e: EndpointRecord) => Omit<EndpointSummary, 'stats'>;
   insecureLocal: boolean;
   /** The API server's sessions (`uiSessions(app)` of `api/auth.ts`). */
   sessions: UiSessions;
@@ -39,8 +50,8 @@ export interface UiRoutesOptions {
   https: boolean;
 }
 
-/** One point of a series: `[window start, value, status]`. */
-export type SeriesPoint = [number, number, number | null];
+export type { SeriesPoint } from '@modelwatch/protocol';
+export { downsample } from '../domain/series.js';
 
 /** `GET /api/v1/endpoints/:name/series`. */
 export interface SeriesReply {
@@ -78,6 +89,18 @@ export class RecentKeys {
   }
 }
 
+/**
+ * `GET /api/v1/overview`: what the overview draws, in one request. The endpoints as
+ * `GET /api/v1/endpoints` lists them (from the API's watched copy of the endpoints' bucket), the
+ * latest value of each result as `GET /api/v1/results/latest` (without `extraData`), and the
+ * plugin records as `GET /api/v1/plugins`.
+ */
+export interface OverviewReply {
+  endpoints: EndpointSummary[];
+  latest: Array<Omit<LatestResult, 'extraData'>>;
+  plugins: PluginRecord[];
+}
+
 /** What `GET /api/v1/live` sends for each stored window (event `window`). */
 export interface LiveWindow {
   endpoint: string;
@@ -91,7 +114,6 @@ export interface LiveWindow {
 }
 
 const MAX_POINTS = 20_000;
-const PAGE = 10_000;
 
 export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) => {
   const { sessions } = opts;
@@ -185,6 +207,22 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) =
     req.raw.on('close', end);
   });
 
+  // ---- the overview: endpoints with their stats, latest values and plugins in one request
+  const plugins = new PluginStore(opts.plugins);
+  app.get(UiRoutes.overview, { config: { scope: 'read' } }, async (): Promise<OverviewReply> => {
+    const eps = opts.endpoints.all().sort((a, b) => a.name.localeCompare(b.name));
+    const [stats, latest, records] = await Promise.all([
+      endpointStats(opts, eps),
+      askWriter(opts.nc, { latest: true }).then((r) => ('latest' in r ? r.latest : [])),
+      plugins.list(),
+    ]);
+    return {
+      endpoints: eps.map((e) => ({ ...opts.summary(e), stats: stats.get(e.name) })),
+      latest: latest.map(({ extraData: _extra, ...rest }) => rest),
+      plugins: records,
+    };
+  });
+
   // ---- a result's or metric's values over a range, downsampled on the server
   app.get<{ Params: { name: string }; Querystring: { name?: string; app?: string; result?: string; from?: string; to?: string; points?: string } }>(
     UiRoutes.series,
@@ -194,7 +232,7 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) =
       if (!ep) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${req.params.name}'`);
       const q = req.query;
       const full = q.name ?? (q.app && q.result ? `${q.app}.result.${q.result}` : undefined);
-      if (!full || !/^[^.]+\.(result|metric)\.[^.]+$/.test(full)) {
+      if (!full || !/^[a-z][a-z0-9-]{0,62}\.(result|metric)\.[A-Za-z_][A-Za-z0-9_]*$/.test(full)) {
         throw new ModelwatchError('INVALID_ARGUMENT', 'give app and result, or name as <app>.result.<name> or <app>.metric.<name>');
       }
       const want = q.points === undefined ? 1000 : Number(q.points);
@@ -203,54 +241,14 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) =
       }
       const from = q.from === undefined ? undefined : timeArg(q.from, 'from');
       const to = q.to === undefined ? undefined : timeArg(q.to, 'to');
-      const all: SeriesPoint[] = [];
-      let after: string | undefined;
-      do {
-        const reply = await askWriter(opts.nc, {
-          metricValues: {
-            endpointId: ep.id,
-            names: [full],
-            limit: PAGE,
-            ...(from !== undefined && { from }),
-            ...(to !== undefined && { to }),
-            ...(after !== undefined && { after }),
-          },
-        });
-        if (!('points' in reply)) throw new ModelwatchError('INTERNAL', 'the writer did not answer with points');
-        for (const p of reply.points as MetricPoint[]) all.push([p.windowStart, p.value, p.status ?? null]);
-        after = reply.next;
-      } while (after !== undefined);
-      all.sort((a, b) => a[0] - b[0]);
-      const points = downsample(all, want);
-      return { endpoint: ep.name, name: full, total: all.length, downsampled: points.length < all.length, points };
+      const [app, type, name] = full.split('.') as [string, 'result' | 'metric', string];
+      // one range read of the writer's series index, downsampled there: only the points kept cross NATS
+      const reply = await askWriter(opts.nc, {
+        series: { endpointId: ep.id, app, type, name, points: want, ...(from !== undefined && { from }), ...(to !== undefined && { to }) },
+      });
+      if (!('series' in reply)) throw new ModelwatchError('INTERNAL', 'the writer did not answer with a series');
+      const { total, points } = reply.series;
+      return { endpoint: ep.name, name: full, total, downsampled: points.length < total, points };
     },
   );
 };
-
-/**
- * Min/max per bucket: `points` is cut into `target / 2` buckets of equal count, and each keeps
- * its lowest and highest value (in time order) and its first detected window (status 2), so
- * spikes and detections survive any range. Under `target` points, everything is kept.
- */
-export function downsample(points: readonly SeriesPoint[], target: number): SeriesPoint[] {
-  if (points.length <= target) return [...points];
-  const buckets = Math.max(1, Math.floor(target / 3));
-  const size = points.length / buckets;
-  const out: SeriesPoint[] = [];
-  for (let b = 0; b < buckets; b++) {
-    const lo = Math.floor(b * size);
-    const hi = Math.min(points.length, Math.floor((b + 1) * size));
-    if (hi <= lo) continue;
-    let min = lo;
-    let max = lo;
-    let detected = -1;
-    for (let i = lo; i < hi; i++) {
-      const v = points[i]![1];
-      if (v < points[min]![1]) min = i;
-      if (v > points[max]![1]) max = i;
-      if (detected < 0 && points[i]![2] === 2) detected = i;
-    }
-    for (const i of [...new Set([min, max, detected])].filter((i) => i >= 0).sort((a, b) => a - b)) out.push(points[i]!);
-  }
-  return out;
-}

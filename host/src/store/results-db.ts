@@ -13,6 +13,9 @@ import type {
   MetricValuesQuery,
   PurgedResults,
   ResultsQuery,
+  SeriesPage,
+  SeriesPoint,
+  SeriesQuery,
   ServingCounts,
   ServingMinuteMessage,
   ServingRecord,
@@ -20,6 +23,7 @@ import type {
 } from '@modelwatch/protocol';
 import { addCounts, emptyCounts } from '../domain/counts.js';
 import { bucketOf, compactProfile, RESOLUTION_KEY, rollUpProfile, rollUpResults } from '../domain/profiles.js';
+import { downsample } from '../domain/series.js';
 
 /** How long windows and window profiles (`windowMs`), and the hourly and daily roll-ups, are kept (by window or bucket start). */
 export interface RetentionMs {
@@ -48,6 +52,15 @@ export interface OutboxPoint {
 
 const pad = (n: number) => String(n).padStart(16, '0');
 
+/** The series index entries of a window: `<endpoint id>/<app>/<r|m>/<name>/<start>` -> `<value>:<status>` (a result's) or `<value>`. */
+function seriesEntries(w: Pick<WindowRecord, 'endpointId' | 'app' | 'windowStart' | 'results' | 'metrics'>): Array<[string, string]> {
+  const at = pad(w.windowStart);
+  return [
+    ...w.results.map((r): [string, string] => [`${w.endpointId}/${w.app}/r/${r.name}/${at}`, `${r.value}:${r.status}`]),
+    ...w.metrics.map((m): [string, string] => [`${w.endpointId}/${w.app}/m/${m.name}/${at}`, String(m.value)]),
+  ];
+}
+
 /**
  * The writer's LevelDB: full window history, latest result values, and an outbox of
  * time-series points. Storing a window is one atomic batch and happens once per
@@ -72,6 +85,12 @@ export class ResultsDb {
    * shadows, profiles and roll-ups; a batch's windows never expire: they go with their batch).
    */
   private readonly expiry;
+  /**
+   * Series index of the windows (`w`, batches' too): `<endpoint id>/<app>/<r|m>/<name>/<window
+   * start>` -> `<value>:<status>` or `<value>`, so one result's values over a range are one
+   * range read of small entries (`series`, `metricNames`).
+   */
+  private readonly series;
   /** Windows starting before this were expired: their outputs, delivered again, are not stored again. */
   private expiredBefore = 0;
   private applied: number | undefined;
@@ -91,6 +110,7 @@ export class ResultsDb {
     this.profiles = this.db.sublevel<string, Uint8Array>('p', { valueEncoding: 'view' });
     this.rollups = this.db.sublevel<string, ResultsRollup>('r', { valueEncoding: 'json' });
     this.expiry = this.db.sublevel<string, string>('t', { valueEncoding: 'utf8' });
+    this.series = this.db.sublevel<string, string>('v', { valueEncoding: 'utf8' });
   }
 
   /** Open the store (its folder is made when missing). Throws level's error when the files are damaged beyond what LevelDB recovers. */
@@ -101,6 +121,21 @@ export class ResultsDb {
     this.windowCount = (await this.meta.get('windows')) ?? 0;
     this.expiredBefore = (await this.meta.get('expired')) ?? 0;
     if ((await this.meta.get('indexed')) === undefined) await this.indexExisting();
+    if ((await this.meta.get('series')) === undefined) await this.indexSeries();
+  }
+
+  /** The series index of the windows of a store older than it, in batches (again from the start when interrupted: puts are idempotent). */
+  private async indexSeries(): Promise<void> {
+    let ops: Op[] = [];
+    for await (const w of this.windows.values()) {
+      for (const [key, value] of seriesEntries(w)) ops.push({ type: 'put', sublevel: this.series, key, value });
+      if (ops.length >= 10_000) {
+        await this.db.batch(ops as never);
+        ops = [];
+      }
+    }
+    ops.push({ type: 'put', sublevel: this.meta, key: 'series', value: 1 });
+    await this.db.batch(ops as never);
   }
 
   /** The time index of the windows of a store older than it (each once). */
@@ -182,6 +217,7 @@ export class ResultsDb {
     const { v: _v, attempts, profile: _profile, ...rest } = out;
     const record: WindowRecord = { ...rest, attempts: attempts ?? 1, storedAt };
     const ops: Op[] = [{ type: 'put', sublevel: this.windows, key: wkey, value: record }];
+    for (const [key, value] of seriesEntries(record)) ops.push({ type: 'put', sublevel: this.series, key, value });
     if (live) ops.push(this.indexOp('window', out.windowStart, 'w', wkey));
     ops.push(...(await this.profileOps(out, live)));
     if (live) ops.push(...(await this.rollupOps(record)));
@@ -336,8 +372,10 @@ export class ResultsDb {
             const sub = k.charAt(19);
             const key = k.slice(21);
             if (sub === 'w' || sub === 'h') {
-              if ((await (sub === 'w' ? this.windows : this.shadows).get(key)) === undefined) continue;
+              const w = await (sub === 'w' ? this.windows : this.shadows).get(key);
+              if (w === undefined) continue;
               windows++;
+              if (sub === 'w') for (const [skey] of seriesEntries(w)) ops.push({ type: 'del', sublevel: this.series, key: skey });
               ops.push({ type: 'del', sublevel: sub === 'w' ? this.windows : this.shadows, key });
             } else if (sub === 'p') {
               done.profiles++;
@@ -443,24 +481,64 @@ export class ResultsDb {
     return out;
   }
 
-  /** The results and metrics the endpoint's windows hold (batches' windows apart), by full name. */
+  /** The results and metrics the endpoint's windows hold (batches' windows apart), by full name: the keys of its series index. */
   async metricNames(endpointId: string): Promise<MetricName[]> {
-    const seen = new Map<string, MetricName>();
-    const note = (app: string, type: 'result' | 'metric', name: string, start: number) => {
-      const fullName = `${app}.${type}.${name}`;
-      const m = seen.get(fullName);
-      if (!m) seen.set(fullName, { fullName, app, type, name, windows: 1, first: start, last: start });
-      else {
-        m.windows++;
-        m.first = Math.min(m.first, start);
-        m.last = Math.max(m.last, start);
+    const out: MetricName[] = [];
+    let cur: MetricName | undefined;
+    let curPrefix = '';
+    const prefix = `${endpointId}/`;
+    const it = this.series.keys({ gte: prefix, lt: `${prefix}\uffff` });
+    try {
+      for (;;) {
+        const keys = await it.nextv(10_000);
+        if (keys.length === 0) break;
+        for (const key of keys) {
+          // `<id>/<app>/<r|m>/<name>/<16 digits>`
+          const head = key.slice(0, -17);
+          const start = Number(key.slice(-16));
+          if (cur && head === curPrefix) {
+            cur.windows++;
+            cur.last = start;
+            continue;
+          }
+          const [, app, t, name] = head.split('/') as [string, string, string, string];
+          const type = t === 'r' ? 'result' : 'metric';
+          cur = { fullName: `${app}.${type}.${name}`, app, type, name, windows: 1, first: start, last: start };
+          curPrefix = head;
+          out.push(cur);
+        }
       }
-    };
-    for await (const w of this.windows.values({ gte: `${endpointId}/`, lt: `${endpointId}/\uffff` })) {
-      for (const r of w.results) note(w.app, 'result', r.name, w.windowStart);
-      for (const m of w.metrics) note(w.app, 'metric', m.name, w.windowStart);
+    } finally {
+      await it.close();
     }
-    return [...seen.values()].sort((a, b) => a.fullName.localeCompare(b.fullName));
+    return out.sort((a, b) => a.fullName.localeCompare(b.fullName));
+  }
+
+  /**
+   * One result's or metric's values over `[from, to)` (window starts), oldest first, cut to at
+   * most `points` (see `downsample`): a range read of the series index; only the points kept
+   * leave the store.
+   */
+  async seriesOf(q: SeriesQuery): Promise<SeriesPage> {
+    const prefix = `${q.endpointId}/${q.app}/${q.type === 'result' ? 'r' : 'm'}/${q.name}/`;
+    const all: SeriesPoint[] = [];
+    const it = this.series.iterator({
+      gte: prefix + pad(Math.max(0, q.from ?? 0)),
+      lt: q.to === undefined ? `${prefix}\uffff` : prefix + pad(Math.max(0, q.to)),
+    });
+    try {
+      for (;;) {
+        const entries = await it.nextv(10_000);
+        if (entries.length === 0) break;
+        for (const [key, v] of entries) {
+          const colon = v.indexOf(':');
+          all.push(colon < 0 ? [Number(key.slice(-16)), Number(v), null] : [Number(key.slice(-16)), Number(v.slice(0, colon)), Number(v.slice(colon + 1))]);
+        }
+      }
+    } finally {
+      await it.close();
+    }
+    return { total: all.length, points: downsample(all, q.points) };
   }
 
   /**
@@ -515,6 +593,7 @@ export class ResultsDb {
       const serving = await keysIn(this.serving, [own[0]!]);
       const profiles = await keysIn(this.profiles, own);
       const rollups = await keysIn(this.rollups, own);
+      const series = await keysIn(this.series, own);
       const removed = windows.length;
       await this.db.batch([
         { type: 'put' as const, sublevel: this.meta, key: 'windows', value: Math.max(0, this.windowCount - removed) },
@@ -523,6 +602,7 @@ export class ResultsDb {
         ...serving.map((key) => ({ type: 'del' as const, sublevel: this.serving, key })),
         ...profiles.map((key) => ({ type: 'del' as const, sublevel: this.profiles, key })),
         ...rollups.map((key) => ({ type: 'del' as const, sublevel: this.rollups, key })),
+        ...series.map((key) => ({ type: 'del' as const, sublevel: this.series, key })),
         { type: 'del' as const, sublevel: this.stats, key: endpointId },
       ] as never);
       this.windowCount = Math.max(0, this.windowCount - removed);

@@ -308,6 +308,7 @@ export class Writer {
           const q = jsonCodec.decode<ResultsRequest>(msg.data);
           if ('metricNames' in q) return { metricNames: await db.metricNames(q.metricNames.endpointId) };
           if ('metricValues' in q) return await db.metricValues(q.metricValues);
+          if ('series' in q) return { series: await db.seriesOf(q.series) };
           if ('purge' in q) {
             // the purge's message in MW_OUTPUTS follows: every writer (this one too) applies it in order
             return { purged: await db.purgeEndpoint(q.purge.endpointId) };

@@ -22,24 +22,52 @@ interface Series {
 
 const RANGES: Record<string, number> = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 };
 
+type Latest = LatestResult & { extraData?: Record<string, unknown> };
+type Thresholds = { potential?: number; detected?: number };
+type SeriesName = Pick<MetricName, 'fullName' | 'app' | 'type' | 'name'>;
+
+/** The thresholds the app reported with its newest value (histogram-data-drift: extraData.thresholds). */
+function thresholdsOf(l: Latest | undefined): Thresholds | undefined {
+  const t = l?.extraData?.thresholds as { potentialThreshold?: number; detectedThreshold?: number } | undefined;
+  return t ? { potential: t.potentialThreshold, detected: t.detectedThreshold } : undefined;
+}
+
 export function EndpointPage({ name, range }: { name: string; range: string }) {
+  // the charts of results start from the latest values (a small read); the names of metrics, which
+  // read the endpoint's whole series index, are asked for once those charts have their series, so
+  // that they never hold the results' charts back nor compete with their reads
+  const [latest, setLatest] = useState<Latest[] | undefined>();
   const [metrics, setMetrics] = useState<MetricName[] | undefined>();
   const [error, setError] = useState<string>();
+  const [drawn, setDrawn] = useState(0);
   useEffect(() => {
+    setLatest(undefined);
     setMetrics(undefined);
+    setDrawn(0);
+    api<{ latest: Latest[] }>(`/api/v1/results/latest?endpoint=${enc(name)}`)
+      .then((r) => setLatest(r.latest))
+      .catch((e: Error) => setError(e.message));
+  }, [name]);
+  const ready = latest !== undefined && drawn >= latest.length;
+  useEffect(() => {
+    if (!ready || metrics) return;
     api<{ metrics: MetricName[] }>(`/api/v1/endpoints/${enc(name)}/metrics`)
       .then((r) => setMetrics(r.metrics))
       .catch((e: Error) => setError(e.message));
-  }, [name]);
+  }, [name, ready]);
   if (error)
     return (
       <p role="alert" class="error">
         {error}
       </p>
     );
-  if (!metrics) return <p>Loading…</p>;
-  const results = metrics.filter((m) => m.type === 'result');
-  const others = metrics.filter((m) => m.type === 'metric');
+  if (!latest) return <p>Loading…</p>;
+  const byName = new Map<string, SeriesName>();
+  for (const l of latest) byName.set(`${l.app}.result.${l.name}`, { fullName: `${l.app}.result.${l.name}`, app: l.app, type: 'result', name: l.name });
+  for (const m of metrics ?? []) if (m.type === 'result') byName.set(m.fullName, m);
+  const results = [...byName.values()].sort((a, b) => a.fullName.localeCompare(b.fullName));
+  const others = (metrics ?? []).filter((m) => m.type === 'metric');
+  const thresholds = (m: SeriesName) => thresholdsOf(latest.find((x) => x.app === m.app && x.name === m.name));
   return (
     <section>
       <h1>
@@ -53,9 +81,9 @@ export function EndpointPage({ name, range }: { name: string; range: string }) {
         ))}
         <a href={href(['serving', name])}>Serving</a>
       </nav>
-      {metrics.length === 0 && <p>No analysed windows yet.</p>}
+      {results.length === 0 && metrics?.length === 0 && <p>No analysed windows yet.</p>}
       {results.map((m) => (
-        <SeriesChart endpoint={name} metric={m} range={range} key={`${m.fullName}-${range}`} />
+        <SeriesChart endpoint={name} metric={m} range={range} thresholds={thresholds(m)} onLoad={() => setDrawn((n) => n + 1)} key={`${m.fullName}-${range}`} />
       ))}
       {others.length > 0 && <h2>Metrics</h2>}
       {others.map((m) => (
@@ -65,25 +93,28 @@ export function EndpointPage({ name, range }: { name: string; range: string }) {
   );
 }
 
-function SeriesChart({ endpoint, metric, range }: { endpoint: string; metric: MetricName; range: string }) {
+function SeriesChart({
+  endpoint,
+  metric,
+  range,
+  thresholds,
+  onLoad,
+}: {
+  endpoint: string;
+  metric: SeriesName;
+  range: string;
+  thresholds?: Thresholds | undefined;
+  /** Called once its series came (or failed). */
+  onLoad?: () => void;
+}) {
   const [series, setSeries] = useState<Series>();
-  const [thresholds, setThresholds] = useState<{ potential?: number; detected?: number }>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     const from = RANGES[range] ? Date.now() - RANGES[range]! : undefined;
     api<Series>(`/api/v1/endpoints/${enc(endpoint)}/series?name=${enc(metric.fullName)}&points=1000${from ? `&from=${from}` : ''}`)
       .then(setSeries)
-      .catch((e: Error) => setError(e.message));
-    if (metric.type === 'result') {
-      // the thresholds the app reported with its newest value (histogram-data-drift: extraData.thresholds)
-      api<{ latest: Array<LatestResult & { extraData?: Record<string, unknown> }> }>(`/api/v1/results/latest?endpoint=${enc(endpoint)}`)
-        .then((r) => {
-          const t = r.latest.find((x) => x.app === metric.app && x.name === metric.name)?.extraData?.thresholds as
-            { potentialThreshold?: number; detectedThreshold?: number } | undefined;
-          if (t) setThresholds({ potential: t.potentialThreshold, detected: t.detectedThreshold });
-        })
-        .catch(() => undefined);
-    }
+      .catch((e: Error) => setError(e.message))
+      .finally(() => onLoad?.());
     return onLive((w) => {
       if (w.endpoint !== endpoint || w.app !== metric.app) return;
       const r = w.results.find((x) => x.name === metric.name);

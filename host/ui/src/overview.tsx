@@ -34,16 +34,13 @@ export function Overview({ route }: { route: Route }) {
   const status = route.query.get('status') ?? '';
   const sort = route.query.get('sort') ?? 'status';
 
+  // one request: endpoints with their stats, latest values and plugins (GET /api/v1/overview)
   const load = () =>
-    Promise.all([
-      api<{ endpoints: EndpointSummary[] }>('/api/v1/endpoints'),
-      api<{ latest: LatestResult[] }>('/api/v1/results/latest'),
-      api<{ plugins: PluginRecord[] }>('/api/v1/plugins'),
-    ])
-      .then(([e, l, p]) => {
-        setEps(e.endpoints);
-        setLatest(l.latest);
-        setPlugins(p.plugins);
+    api<{ endpoints: EndpointSummary[]; latest: LatestResult[]; plugins: PluginRecord[] }>('/api/v1/overview')
+      .then((o) => {
+        setEps(o.endpoints);
+        setLatest(o.latest);
+        setPlugins(o.plugins);
         setError(undefined);
       })
       .catch((err: Error) => setError(err.message));

@@ -47,7 +47,7 @@ export interface EndpointRoutesOptions {
 /** Ask the writer (`mw.svc.results.query`); `NOT_FOUND` when no writer answers, the writer's error (its code) when it fails. */
 export async function askWriter(nc: NatsConnection, q: ResultsRequest): Promise<Exclude<ResultsReply, ErrorReply>> {
   const first = await askWriterOnce(nc, q);
-  if (!('windows' in first) || first.next === undefined || 'metricNames' in q || 'metricValues' in q || 'purge' in q) return first;
+  if (!('windows' in first) || first.next === undefined || 'metricNames' in q || 'metricValues' in q || 'series' in q || 'purge' in q) return first;
   // windows come in pages that fit NATS' max payload: ask for the rest
   const windows = [...first.windows];
   for (let next: number | undefined = first.next; next !== undefined;) {
