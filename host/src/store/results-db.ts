@@ -410,7 +410,8 @@ export class ResultsDb {
       if ((cur.statusSeen[k] ?? -Infinity) < out.windowEnd) cur.statusSeen[k] = out.windowEnd;
     }
     const prev = cur.lastOutcomes?.[out.app];
-    if (!prev || prev.windowStart <= out.windowStart) cur.lastOutcomes = { ...cur.lastOutcomes, [out.app]: { windowStart: out.windowStart, outcome: out.outcome } };
+    if (!prev || prev.windowStart <= out.windowStart)
+      cur.lastOutcomes = { ...cur.lastOutcomes, [out.app]: { windowStart: out.windowStart, outcome: out.outcome } };
     const group = `w/${pad(out.windowStart)}/w/${out.endpointId}/`;
     let first = true;
     for await (const _ of this.expiry.keys({ gte: group, lt: `${group}\uffff`, limit: 1 })) first = false;
