@@ -872,11 +872,11 @@ export interface EndpointStatsRecord extends ServingCounts {
   /** Result status (-1..2) -> end of the newest window that had a result with it. */
   statusSeen: Record<string, number>;
   /**
-   * Windows of the endpoint with at least one app's output stored (live windows, not batches or
-   * shadows), kept as they are stored and expire; absent in a store older than the count.
+   * Windows of the endpoint with rows and at least one app's output stored (live windows, not
+   * batches or shadows), kept as they are stored and expire; absent in a store older than the count.
    */
   windowsAnalysed?: number;
-  /** App -> the outcome of its newest stored window, and that window's start. */
+  /** App -> the outcome of its newest stored window with rows (or failed), and that window's start. */
   lastOutcomes?: Record<string, { windowStart: number; outcome: AppOutputMessage['outcome'] }>;
   lastInterval?: Pick<
     ServingMinuteMessage,

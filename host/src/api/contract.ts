@@ -159,9 +159,9 @@ export interface EndpointStats extends ServingCounts {
   deadLetters: { total: number; byReason: Record<string, number> };
   /** The newest closed interval (a minute): requests, errors, latency average, p50, p99. */
   lastInterval: EndpointStatsRecord['lastInterval'] | null;
-  /** Windows with at least one app's output stored (a count the writer keeps; null for a store older than it). */
+  /** Windows with rows and at least one app's output stored (a count the writer keeps as windows are stored and expire). */
   windowsAnalysed: number | null;
-  /** App -> the outcome (`ok`, `empty`, `error`) of its newest stored window, and that window's start. */
+  /** App -> the outcome (`ok`, `error`) of its newest stored window with rows (or failed), and that window's start. */
   lastOutcomes: NonNullable<EndpointStatsRecord['lastOutcomes']>;
 }
 

@@ -104,7 +104,7 @@ export class ResultsDb {
     if ((await this.meta.get('analysed')) === undefined) await this.countExisting();
   }
 
-  /** Each endpoint's windows analysed, for a store older than the count (once, from the time index). */
+  /** Each endpoint's windows analysed (with rows), for a store older than the count (once, from the time index). */
   private async countExisting(): Promise<void> {
     const counts = new Map<string, number>();
     let last = '';
@@ -114,7 +114,7 @@ export class ResultsDb {
       const group = `${k.slice(2, 18)}/${id}`;
       if (group === last) continue;
       last = group;
-      counts.set(id, (counts.get(id) ?? 0) + 1);
+      if (((await this.windows.get(k.slice(21)))?.rows ?? 0) > 0) counts.set(id, (counts.get(id) ?? 0) + 1);
     }
     const ops: Op[] = [];
     for (const [id, n] of counts) {
@@ -359,12 +359,13 @@ export class ResultsDb {
             const sub = k.charAt(19);
             const key = k.slice(21);
             if (sub === 'w' || sub === 'h') {
-              if ((await (sub === 'w' ? this.windows : this.shadows).get(key)) === undefined) continue;
+              const w = await (sub === 'w' ? this.windows : this.shadows).get(key);
+              if (w === undefined) continue;
               windows++;
               ops.push({ type: 'del', sublevel: sub === 'w' ? this.windows : this.shadows, key });
               // the first of a window's outputs (its keys are adjacent, also across batches): one window less analysed
               const group = `${k.slice(2, 18)}/${key.slice(0, key.indexOf('/'))}`;
-              if (sub === 'w' && group !== lastGroup) {
+              if (sub === 'w' && w.rows > 0 && group !== lastGroup) {
                 lastGroup = group;
                 const id = key.slice(0, key.indexOf('/'));
                 gone.set(id, (gone.get(id) ?? 0) + 1);
@@ -400,8 +401,9 @@ export class ResultsDb {
 
   /**
    * The endpoint's stats with this output noted (live windows only, not batches): the statuses of
-   * its results, its app's newest outcome, and one more window analysed when it is the first
-   * output of its window (no other app's is in the time index yet: one key looked up).
+   * its results, its app's newest outcome (of a window with rows, or failed), and one more window
+   * analysed when it has rows and is the first output of its window (no other app's is in the
+   * time index yet: one key looked up).
    */
   private async windowSeen(out: AppOutputMessage): Promise<EndpointStatsRecord> {
     const cur = (await this.stats.get(out.endpointId)) ?? newStats(out.endpointId, out.endpointName);
@@ -409,13 +411,18 @@ export class ResultsDb {
       const k = String(r.status);
       if ((cur.statusSeen[k] ?? -Infinity) < out.windowEnd) cur.statusSeen[k] = out.windowEnd;
     }
-    const prev = cur.lastOutcomes?.[out.app];
-    if (!prev || prev.windowStart <= out.windowStart)
-      cur.lastOutcomes = { ...cur.lastOutcomes, [out.app]: { windowStart: out.windowStart, outcome: out.outcome } };
-    const group = `w/${pad(out.windowStart)}/w/${out.endpointId}/`;
-    let first = true;
-    for await (const _ of this.expiry.keys({ gte: group, lt: `${group}\uffff`, limit: 1 })) first = false;
-    if (first) cur.windowsAnalysed = (cur.windowsAnalysed ?? 0) + 1;
+    // a window without rows tells nothing of an app, nor counts as analysed
+    if (out.rows > 0 || out.outcome === 'error') {
+      const prev = cur.lastOutcomes?.[out.app];
+      if (!prev || prev.windowStart <= out.windowStart)
+        cur.lastOutcomes = { ...cur.lastOutcomes, [out.app]: { windowStart: out.windowStart, outcome: out.outcome } };
+    }
+    if (out.rows > 0) {
+      const group = `w/${pad(out.windowStart)}/w/${out.endpointId}/`;
+      let first = true;
+      for await (const _ of this.expiry.keys({ gte: group, lt: `${group}\uffff`, limit: 1 })) first = false;
+      if (first) cur.windowsAnalysed = (cur.windowsAnalysed ?? 0) + 1;
+    }
     return { ...cur, updatedAt: Date.now() };
   }
 
