@@ -876,7 +876,7 @@ export interface EndpointStatsRecord extends ServingCounts {
    * batches or shadows), kept as they are stored and expire; absent in a store older than the count.
    */
   windowsAnalysed?: number;
-  /** App -> the outcome of its newest stored window with rows (or failed), and that window's start. */
+  /** App -> the outcome of its newest stored window that was not empty (`ok` or `error`), and that window's start. */
   lastOutcomes?: Record<string, { windowStart: number; outcome: AppOutputMessage['outcome'] }>;
   lastInterval?: Pick<
     ServingMinuteMessage,

@@ -66,10 +66,14 @@ describe('web dashboard', () => {
     await mkdir(SHOTS, { recursive: true });
     dir = await tempDir('mw-ui-');
     nats = await startTestNats();
-    env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 200, windowAttempts: 1, quarantineAfter: 2 });
+    // an alert rule of the --alerts file: the evaluator has it from its start
+    const alertsFile = join(dir.path, 'alerts.json');
+    await writeFile(
+      alertsFile,
+      JSON.stringify({ rules: [{ name: 'drift-detected', endpoints: { names: ['drifting'] }, when: { status: 'detected' }, severity: 'high' }] }),
+    );
+    env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 200, windowAttempts: 1, quarantineAfter: 2, alertsFile });
     base = env.host.apiUrl.replace(/\/$/, '');
-    // first, so the evaluator has it before the drifted window is stored
-    await env.client.putAlertRule({ name: 'drift-detected', endpoints: { names: ['drifting'] }, when: { status: 'detected' }, severity: 'high' });
     await publishDir(env.client, HISTOGRAM_PLUGIN);
     // an app that throws on every window (but the smoke run's, at the epoch): quarantined after two
     const failing = join(dir.path, 'always-fails');

@@ -161,7 +161,7 @@ export interface EndpointStats extends ServingCounts {
   lastInterval: EndpointStatsRecord['lastInterval'] | null;
   /** Windows with rows and at least one app's output stored (a count the writer keeps as windows are stored and expire). */
   windowsAnalysed: number | null;
-  /** App -> the outcome (`ok`, `error`) of its newest stored window with rows (or failed), and that window's start. */
+  /** App -> the outcome (`ok`, `error`) of its newest stored window that was not empty, and that window's start. */
   lastOutcomes: NonNullable<EndpointStatsRecord['lastOutcomes']>;
 }
 

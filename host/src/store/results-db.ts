@@ -401,7 +401,7 @@ export class ResultsDb {
 
   /**
    * The endpoint's stats with this output noted (live windows only, not batches): the statuses of
-   * its results, its app's newest outcome (of a window with rows, or failed), and one more window
+   * its results, its app's newest outcome (`ok` or `error`: not `empty`), and one more window
    * analysed when it has rows and is the first output of its window (no other app's is in the
    * time index yet: one key looked up).
    */
@@ -411,8 +411,8 @@ export class ResultsDb {
       const k = String(r.status);
       if ((cur.statusSeen[k] ?? -Infinity) < out.windowEnd) cur.statusSeen[k] = out.windowEnd;
     }
-    // a window without rows tells nothing of an app, nor counts as analysed
-    if (out.rows > 0 || out.outcome === 'error') {
+    // an empty window tells nothing of an app; one without rows does not count as analysed
+    if (out.outcome !== 'empty') {
       const prev = cur.lastOutcomes?.[out.app];
       if (!prev || prev.windowStart <= out.windowStart)
         cur.lastOutcomes = { ...cur.lastOutcomes, [out.app]: { windowStart: out.windowStart, outcome: out.outcome } };

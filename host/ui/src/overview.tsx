@@ -73,9 +73,11 @@ export function Overview({ route }: { route: Route }) {
   const [liveOutcomes, setLiveOutcomes] = useState<Record<string, Outcomes>>({});
   useEffect(
     () =>
-      onLive((w) =>
-        setLiveOutcomes((prev) => ({ ...prev, [w.endpointId]: { ...prev[w.endpointId], [w.app]: { windowStart: w.windowStart, outcome: w.outcome } } })),
-      ),
+      onLive((w) => {
+        // an empty window tells nothing of an app (as the writer's lastOutcomes)
+        if (w.outcome !== 'empty')
+          setLiveOutcomes((prev) => ({ ...prev, [w.endpointId]: { ...prev[w.endpointId], [w.app]: { windowStart: w.windowStart, outcome: w.outcome } } }));
+      }),
     [],
   );
   const active = useActiveAlerts();
