@@ -107,7 +107,7 @@ export function AlertsPage({ session, all }: { session: Session; all: boolean })
                     <td>
                       <b>{a.rule}</b>
                       <br />
-                      <small>{a.summary}</small>
+                      <small class="summary">{a.summary}</small>
                     </td>
                     <td>{a.endpoint ? <a href={href(['endpoints', a.endpoint])}>{a.endpoint}</a> : '—'}</td>
                     <td>
