@@ -98,6 +98,15 @@ describe('ResultsDb: window profiles, roll-ups and retention', () => {
     expect(other[0]!.results[0]).toMatchObject({ status: 2, windows: 1 });
   });
 
+  it("counts the windows analysed of the endpoint once per window (whichever apps), keeps each app's newest outcome, and finds a window's outputs by its start", async () => {
+    const [stats] = await db.endpointStats([ID]);
+    // T0 (two apps), T0 + 10 min, T0 + 1 h, T0 + 1 day
+    expect(stats!.windowsAnalysed).toBe(4);
+    expect(stats!.lastOutcomes).toEqual({ drift: { windowStart: T0 + DAY, outcome: 'ok' }, 'other-app': { windowStart: T0, outcome: 'ok' } });
+    expect((await db.windowsAt(ID, T0)).map((w) => w.app)).toEqual(['drift', 'other-app']);
+    expect(await db.windowsAt(ID, T0 + 1)).toEqual([]);
+  });
+
   it('expires windows and profiles past the results retention, and roll-ups past theirs; an expired window is not stored again', async () => {
     const now = T0 + DAY + 30 * 60_000;
     // windows older than 1 h, hourly roll-ups older than 12 h, no daily ones
@@ -109,6 +118,8 @@ describe('ResultsDb: window profiles, roll-ups and retention', () => {
     expect((await db.profilesOf({ endpointId: ID, resolution: 'hour' })).map((p) => p.windowStart)).toEqual([T0 + DAY]);
     expect((await db.profilesOf({ endpointId: ID, resolution: 'day' })).map((p) => p.windowStart)).toEqual([T0, T0 + DAY]);
     expect(await db.checkCount()).toEqual({ recorded: 1, held: 1 });
+    // three windows expired (one of them with two apps' outputs): one left analysed
+    expect((await db.endpointStats([ID]))[0]!.windowsAnalysed).toBe(1);
     // a redelivered output of an expired window
     expect(await db.store(output(T0, [1, 2, 3]), false, 6)).toBe('duplicate');
     expect(await db.profileOf(ID, T0)).toBeUndefined();

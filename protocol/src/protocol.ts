@@ -714,7 +714,8 @@ export type ResultsRequest =
   | { series: SeriesQuery }
   | { purge: { endpointId: string } }
   | { profiles: ProfilesQuery }
-  | { rollups: RollupsQuery };
+  | { rollups: RollupsQuery }
+  | { window: { endpointId: string; windowStart: number } };
 
 /** The resolution of stored profiles and results: each window's own, or their hourly and daily roll-ups (UTC). */
 export type ProfileResolution = 'window' | 'hour' | 'day';
@@ -834,6 +835,7 @@ export type ResultsReply =
   | { purged: PurgedResults }
   | { profiles: WindowProfile[]; next?: number }
   | { rollups: ResultsRollup[] }
+  | { window: { windows: WindowRecord[]; profile: WindowProfile | null } }
   | ErrorReply;
 
 // ---------------------------------------------------------------------------------------------
@@ -910,6 +912,13 @@ export interface EndpointStatsRecord extends ServingCounts {
   endpointName: string;
   /** Result status (-1..2) -> end of the newest window that had a result with it. */
   statusSeen: Record<string, number>;
+  /**
+   * Windows of the endpoint with rows and at least one app's output stored (live windows, not
+   * batches or shadows), kept as they are stored and expire; absent in a store older than the count.
+   */
+  windowsAnalysed?: number;
+  /** App -> the outcome of its newest stored window that was not empty (`ok` or `error`), and that window's start. */
+  lastOutcomes?: Record<string, { windowStart: number; outcome: AppOutputMessage['outcome'] }>;
   lastInterval?: Pick<
     ServingMinuteMessage,
     'start' | 'intervalMs' | 'requests' | 'errors' | 'latencyAvg' | 'latencyP50' | 'latencyP99' | 'estimatedPredictions'

@@ -35,6 +35,7 @@ describe('web dashboard', () => {
   const driftRow = () => [r.normal(3, 1), r.normal(30, 2), r.uniform() ** 4];
   const consoleErrors: string[] = [];
   let lastWindow = 0;
+  let firstWindow = 0;
 
   const send = async (endpoint: string, ws: number, gen: () => number[]) => {
     await untilWallClock(ws);
@@ -65,7 +66,13 @@ describe('web dashboard', () => {
     await mkdir(SHOTS, { recursive: true });
     dir = await tempDir('mw-ui-');
     nats = await startTestNats();
-    env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 200, windowAttempts: 1, quarantineAfter: 2 });
+    // an alert rule of the --alerts file: the evaluator has it from its start
+    const alertsFile = join(dir.path, 'alerts.json');
+    await writeFile(
+      alertsFile,
+      JSON.stringify({ rules: [{ name: 'drift-detected', endpoints: { names: ['drifting'] }, when: { status: 'detected' }, severity: 'high' }] }),
+    );
+    env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 200, windowAttempts: 1, quarantineAfter: 2, alertsFile });
     base = env.host.apiUrl.replace(/\/$/, '');
     await publishDir(env.client, HISTOGRAM_PLUGIN);
     // an app that throws on every window (but the smoke run's, at the epoch): quarantined after two
@@ -79,8 +86,25 @@ describe('web dashboard', () => {
       join(failing, 'src/index.ts'),
       "import { MonitoringApplication, type MonitoringContext } from '@modelwatch/sdk';\nexport default class F extends MonitoringApplication {\n  doTracking(ctx: MonitoringContext) {\n    if (ctx.windowStart.getTime() === 0) return [];\n    throw new Error('always <b>fails</b>');\n  }\n}\n",
     );
-    for (const name of ['drifting', 'calm']) {
-      await env.client.createEndpoint({ name, featureNames: features, labelNames: ['y'], tags: { team: name === 'calm' ? 'blue' : 'red' } });
+    // an app that fails on the endpoint 'flaky' only (once: not quarantined), and finds nothing elsewhere
+    const flakyApp = join(dir.path, 'fails-on-flaky');
+    await mkdir(join(flakyApp, 'src'), { recursive: true });
+    await writeFile(
+      join(flakyApp, 'plugin.json'),
+      JSON.stringify({ name: 'fails-on-flaky', version: '1.0.0', description: "Fails on the endpoint 'flaky'.", entry: 'src/index.ts' }),
+    );
+    await writeFile(
+      join(flakyApp, 'src/index.ts'),
+      "import { MonitoringApplication, type MonitoringContext } from '@modelwatch/sdk';\nexport default class F extends MonitoringApplication {\n  doTracking(ctx: MonitoringContext) {\n    if (ctx.endpoint.name === 'flaky') throw new Error('flaky');\n    return [];\n  }\n}\n",
+    );
+    await publishDir(env.client, flakyApp);
+    for (const name of ['drifting', 'calm', 'flaky']) {
+      await env.client.createEndpoint({
+        name,
+        featureNames: features,
+        labelNames: ['y'],
+        tags: { team: { calm: 'blue', drifting: 'red', flaky: 'green' }[name]! },
+      });
       const reference = Array.from({ length: 2000 }, () => Object.fromEntries([...normalRow().map((v, i) => [features[i]!, v]), ['y', 0]]));
       await env.client.setReference(name, JSON.stringify(reference), 'json');
     }
@@ -90,14 +114,20 @@ describe('web dashboard', () => {
     await send('drifting', start, normalRow);
     await send('calm', start + PERIOD, normalRow);
     await send('drifting', start + PERIOD, driftRow);
+    await send('flaky', start + PERIOD, normalRow);
     lastWindow = start + PERIOD;
+    firstWindow = start;
     await waitFor(
       'the drifted window and the calm ones analysed, the failing app quarantined',
       async () => {
         const w = await env.client.results({ endpoint: 'drifting', app: 'histogram-data-drift' });
         const c = await env.client.results({ endpoint: 'calm', app: 'histogram-data-drift' });
         const p = await env.client.getPlugin('always-fails');
-        return w.some((x) => x.windowStart === lastWindow && x.outcome === 'ok') && c.some((x) => x.windowStart === lastWindow) && p.status === 'quarantined'
+        const f = await env.client.results({ endpoint: 'flaky', app: 'fails-on-flaky' });
+        return w.some((x) => x.windowStart === lastWindow && x.outcome === 'ok') &&
+          c.some((x) => x.windowStart === lastWindow) &&
+          f.some((x) => x.outcome === 'error') &&
+          p.status === 'quarantined'
           ? true
           : undefined;
       },
@@ -171,9 +201,108 @@ describe('web dashboard', () => {
     await shot(page, 'overview');
     // filtered by label, in a URL that can be shared
     await page.goto(`${base}/ui/#/?q=team%3Dblue`);
-    await page.locator('[data-testid="count"]', { hasText: '1 of 2' }).waitFor();
+    await page.locator('[data-testid="count"]', { hasText: '1 of 3' }).waitFor();
     expect(await page.locator('tr[data-endpoint]').count()).toBe(1);
     await context.close();
+  });
+
+  it('shows the windows analysed of each endpoint (GET /api/v1/endpoints stats.windowsAnalysed), and an app whose newest window failed in the failed colour', async () => {
+    // the count the writer keeps: the distinct windows with rows stored of the endpoint (calm and flaky get no more traffic)
+    const distinct = async (endpoint: string) => new Set((await env.client.results({ endpoint })).filter((w) => w.rows > 0).map((w) => w.windowStart)).size;
+    const calm = await distinct('calm');
+    expect(calm).toBe(2);
+    expect(await distinct('flaky')).toBe(1);
+    const { context, page } = await signedIn();
+    await page.goto(`${base}/ui/#/?sort=name`);
+    await page.locator('tr[data-endpoint="calm"] [data-testid="analysed"]', { hasText: new RegExp(`^${calm}$`) }).waitFor();
+    expect(await page.locator('tr[data-endpoint="flaky"] [data-testid="analysed"]').textContent()).toBe('1');
+    // flaky: its histogram finds nothing, fails-on-flaky failed its newest window: the row is failed, above the quarantined app
+    const flaky = page.locator('tr[data-endpoint="flaky"]');
+    expect(await flaky.locator('[data-app="fails-on-flaky"]').getAttribute('data-status')).toBe('failed');
+    expect(await flaky.locator('[data-app="always-fails"]').getAttribute('data-status')).toBe('quarantined');
+    expect(await flaky.getAttribute('data-status')).toBe('failed');
+    expect(
+      await flaky
+        .locator('.badge.lvl-failed')
+        .evaluate((e) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(e).backgroundColor),
+    ).toBe('rgb(74, 20, 140)');
+    // fails-on-flaky ran fine on calm: no failed chip there
+    expect(await page.locator('tr[data-endpoint="calm"] [data-app="fails-on-flaky"]').count()).toBe(0);
+    // worst first: detected, failed, quarantined
+    await page.goto(`${base}/ui/#/?sort=status`);
+    await page.locator('tr[data-endpoint]').first().waitFor();
+    expect(await page.locator('tr[data-endpoint]').evaluateAll((els) => els.map((e) => e.getAttribute('data-endpoint')))).toEqual([
+      'drifting',
+      'flaky',
+      'calm',
+    ]);
+    await context.close();
+  });
+
+  it("opens any stored window through GET /api/v1/endpoints/:name/windows/:windowStart (every app's output and the profile), never through the newest-results list", async () => {
+    const get = (path: string) => fetch(`${base}${path}`, { headers: { authorization: `Bearer ${TEST_TOKEN}` } });
+    const res = await get(`/api/v1/endpoints/drifting/windows/${firstWindow}`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as {
+      endpoint: string;
+      windowStart: number;
+      windows: Array<{ app: string; outcome: string }>;
+      profile: { features: object } | null;
+    };
+    expect(body).toMatchObject({ endpoint: 'drifting', windowStart: firstWindow });
+    expect(body.windows.map((w) => w.app)).toEqual(expect.arrayContaining(['always-fails', 'fails-on-flaky', 'histogram-data-drift']));
+    expect(Object.keys(body.profile!.features)).toEqual(expect.arrayContaining(['a', 'b', XSS]));
+    // windows start on the period: none starts 1 ms after one
+    const none = await get(`/api/v1/endpoints/drifting/windows/${firstWindow + 1}`);
+    expect(none.status).toBe(404);
+    expect(((await none.json()) as { error: { message: string } }).error.message).toContain('has no stored window starting at');
+    expect((await get('/api/v1/endpoints/drifting/windows/yesterday')).status).toBe(400);
+
+    // the oldest window of the endpoint, in the browser: asked of the single-window route alone
+    const { context, page } = await signedIn();
+    const asked: string[] = [];
+    page.on('request', (r) => asked.push(new URL(r.url()).pathname));
+    await page.goto(`${base}/ui/#/endpoints/drifting/windows/histogram-data-drift/${firstWindow}`);
+    await page.locator('li.feature').first().waitFor();
+    expect(asked).toContain(`/api/v1/endpoints/drifting/windows/${firstWindow}`);
+    expect(asked.filter((p) => p.startsWith('/api/v1/results'))).toEqual([]);
+    expect(await page.locator('table.results tr[data-app="histogram-data-drift"]').count()).toBeGreaterThan(0);
+    // the failed app's output of the same window is listed with its outcome
+    await page.goto(`${base}/ui/#/endpoints/flaky/windows/histogram-data-drift/${lastWindow}`);
+    await page.locator('table.results tr[data-app="fails-on-flaky"][data-outcome="error"]').waitFor();
+    await context.close();
+  });
+
+  it('lists active alerts with their rule, endpoint, result and windows; counts them in the header and the row; Acknowledge changes the alert', async () => {
+    const alert = await waitFor('the drift-detected alert fires', async () => (await env.client.listAlerts()).find((a) => a.rule === 'drift-detected'), 60_000);
+    // fired by the drifted window, and still firing: the windows after it had no rows
+    expect(alert).toMatchObject({ endpoint: 'drifting', state: 'firing', windows: [lastWindow] });
+    const { context, page } = await signedIn();
+    await page.locator('[data-testid="active-alerts"]').waitFor();
+    expect(Number(await page.locator('[data-testid="active-alerts"]').textContent())).toBeGreaterThanOrEqual(1);
+    await page.locator('tr[data-endpoint="drifting"] [data-testid="endpoint-alerts"]').waitFor();
+    expect(await page.locator('tr[data-endpoint="calm"] [data-testid="endpoint-alerts"]').count()).toBe(0);
+    await page.getByRole('link', { name: /^Alerts/ }).click();
+    const row = page.locator(`tr[data-alert="${alert.id}"]`);
+    await row.waitFor();
+    expect(await row.getAttribute('data-state')).toBe('firing');
+    expect(await row.textContent()).toContain('drifting');
+    expect(await row.textContent()).toContain(alert.result!);
+    expect(await row.locator('a.window-link').count()).toBe(alert.windows.length);
+    await shot(page, 'alerts');
+    await row.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.locator(`tr[data-alert="${alert.id}"][data-state="acknowledged"]`).waitFor();
+    expect(await env.client.getAlert(alert.id)).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'admin' });
+    expect(await row.getByRole('button', { name: 'Acknowledge' }).count()).toBe(0);
+    await context.close();
+
+    // a read-only token sees the alert, and no buttons
+    const reader = await env.client.createToken({ name: 'alerts-reader', scopes: ['read'] });
+    const ro = await signedIn(reader.token);
+    await ro.page.goto(`${base}/ui/#/alerts`);
+    await ro.page.locator(`tr[data-alert="${alert.id}"]`).waitFor();
+    expect(await ro.page.getByRole('button', { name: /Acknowledge|Resolve/ }).count()).toBe(0);
+    await ro.context.close();
   });
 
   it('marks the drifted window on the chart, and its page shows the drifted feature first, with an HTML feature name as text', async () => {
@@ -304,6 +433,7 @@ describe('web dashboard', () => {
       ['#/serving/drifting', 'h1'],
       ['#/apps', 'article.app'],
       ['#/dlq', 'h1'],
+      ['#/alerts', 'h1'],
     ];
     const found: string[] = [];
     for (const [hash, ready] of pages) {

@@ -24,6 +24,7 @@ import type {
   PluginRecord,
   ServingCounts,
   StoredDeadLetter,
+  WindowRecord,
 } from '@modelwatch/protocol';
 
 /** Request body of `POST /api/v1/plugins` (what `modelwatch plugin publish` sends). */
@@ -158,6 +159,10 @@ export interface EndpointStats extends ServingCounts {
   deadLetters: { total: number; byReason: Record<string, number> };
   /** The newest closed interval (a minute): requests, errors, latency average, p50, p99. */
   lastInterval: EndpointStatsRecord['lastInterval'] | null;
+  /** Windows with rows and at least one app's output stored (a count the writer keeps as windows are stored and expire). */
+  windowsAnalysed: number | null;
+  /** App -> the outcome (`ok`, `error`) of its newest stored window that was not empty, and that window's start. */
+  lastOutcomes: NonNullable<EndpointStatsRecord['lastOutcomes']>;
 }
 
 /** `GET /api/v1/monitoring`: whether windows are analysed, and their length now and next. */
@@ -534,7 +539,20 @@ export const ProfileRoutes = {
   profiles: '/api/v1/endpoints/:name/profiles',
   profile: '/api/v1/endpoints/:name/profiles/:windowStart',
   rollups: '/api/v1/endpoints/:name/rollups',
+  window: '/api/v1/endpoints/:name/windows/:windowStart',
 } as const;
+
+/**
+ * `GET /api/v1/endpoints/:name/windows/:windowStart`: one window of an endpoint, however old (a
+ * key lookup in the writer): every app's stored output of it (the active versions'), by app
+ * name, and its profile (null when the window had no rows or its profile expired).
+ */
+export interface WindowReply {
+  endpoint: string;
+  windowStart: number;
+  windows: WindowRecord[];
+  profile: WindowProfile | null;
+}
 
 /** `GET /api/v1/endpoints/:name/profiles`. */
 export interface ProfilesReply {

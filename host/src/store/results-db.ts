@@ -122,6 +122,7 @@ export class ResultsDb {
     this.expiredBefore = (await this.meta.get('expired')) ?? 0;
     if ((await this.meta.get('indexed')) === undefined) await this.indexExisting();
     if ((await this.meta.get('series')) === undefined) await this.indexSeries();
+    if ((await this.meta.get('analysed')) === undefined) await this.countExisting();
   }
 
   /** The series index of the windows of a store older than it, in batches (again from the start when interrupted: puts are idempotent). */
@@ -135,6 +136,27 @@ export class ResultsDb {
       }
     }
     ops.push({ type: 'put', sublevel: this.meta, key: 'series', value: 1 });
+    await this.db.batch(ops as never);
+  }
+
+  /** Each endpoint's windows analysed (with rows), for a store older than the count (once, from the time index). */
+  private async countExisting(): Promise<void> {
+    const counts = new Map<string, number>();
+    let last = '';
+    for await (const k of this.expiry.keys({ gte: 'w/', lt: 'w/\uffff' })) {
+      if (k.charAt(19) !== 'w') continue;
+      const id = k.slice(21, k.indexOf('/', 21));
+      const group = `${k.slice(2, 18)}/${id}`;
+      if (group === last) continue;
+      last = group;
+      if (((await this.windows.get(k.slice(21)))?.rows ?? 0) > 0) counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    const ops: Op[] = [];
+    for (const [id, n] of counts) {
+      const cur = await this.stats.get(id);
+      if (cur) ops.push({ type: 'put', sublevel: this.stats, key: id, value: { ...cur, windowsAnalysed: n } });
+    }
+    ops.push({ type: 'put', sublevel: this.meta, key: 'analysed', value: 1 });
     await this.db.batch(ops as never);
   }
 
@@ -244,8 +266,7 @@ export class ResultsDb {
     if (withOutbox) {
       for (const p of pointsOf(out)) ops.push({ type: 'put', sublevel: this.outbox, key: pad(++this.seq), value: p });
     }
-    const stats = await this.statusSeen(out);
-    if (stats) ops.push({ type: 'put', sublevel: this.stats, key: out.endpointId, value: stats });
+    if (live) ops.push({ type: 'put', sublevel: this.stats, key: out.endpointId, value: await this.windowSeen(out) });
     ops.push(...this.metaOps(seq, 1));
     await this.db.batch(ops as never);
     this.noteMeta(seq, 1);
@@ -359,6 +380,7 @@ export class ResultsDb {
     const run = this.lock.then(async (): Promise<Expired> => {
       const done: Expired = { windows: 0, profiles: 0, rollups: 0 };
       const cutoffs = { w: now - retention.windowMs, h: now - retention.hourMs, d: now - retention.dayMs };
+      let lastGroup = '';
       for (const [res, cutoff] of Object.entries(cutoffs)) {
         for (;;) {
           const keys: string[] = [];
@@ -366,6 +388,7 @@ export class ResultsDb {
           if (keys.length === 0) break;
           const ops: Op[] = [];
           let windows = 0;
+          const gone = new Map<string, number>();
           for (const k of keys) {
             ops.push({ type: 'del', sublevel: this.expiry, key: k });
             // `<res>/<16 digits>/<sub>/<key>`
@@ -377,6 +400,13 @@ export class ResultsDb {
               windows++;
               if (sub === 'w') for (const [skey] of seriesEntries(w)) ops.push({ type: 'del', sublevel: this.series, key: skey });
               ops.push({ type: 'del', sublevel: sub === 'w' ? this.windows : this.shadows, key });
+              // the first of a window's outputs (its keys are adjacent, also across batches): one window less analysed
+              const group = `${k.slice(2, 18)}/${key.slice(0, key.indexOf('/'))}`;
+              if (sub === 'w' && w.rows > 0 && group !== lastGroup) {
+                lastGroup = group;
+                const id = key.slice(0, key.indexOf('/'));
+                gone.set(id, (gone.get(id) ?? 0) + 1);
+              }
             } else if (sub === 'p') {
               done.profiles++;
               ops.push({ type: 'del', sublevel: this.profiles, key });
@@ -384,6 +414,11 @@ export class ResultsDb {
               done.rollups++;
               ops.push({ type: 'del', sublevel: this.rollups, key });
             }
+          }
+          for (const [id, n] of gone) {
+            const cur = await this.stats.get(id);
+            if (cur?.windowsAnalysed !== undefined)
+              ops.push({ type: 'put', sublevel: this.stats, key: id, value: { ...cur, windowsAnalysed: Math.max(0, cur.windowsAnalysed - n) } });
           }
           this.windowCount = Math.max(0, this.windowCount - windows);
           done.windows += windows;
@@ -401,19 +436,40 @@ export class ResultsDb {
     return run;
   }
 
-  /** The endpoint's stats with the statuses of this output's results noted (live windows only, not batches). */
-  private async statusSeen(out: AppOutputMessage): Promise<EndpointStatsRecord | undefined> {
-    if (out.results.length === 0 || out.endpointId.includes('-')) return undefined;
+  /**
+   * The endpoint's stats with this output noted (live windows only, not batches): the statuses of
+   * its results, its app's newest outcome (`ok` or `error`: not `empty`), and one more window
+   * analysed when it has rows and is the first output of its window (no other app's is in the
+   * time index yet: one key looked up).
+   */
+  private async windowSeen(out: AppOutputMessage): Promise<EndpointStatsRecord> {
     const cur = (await this.stats.get(out.endpointId)) ?? newStats(out.endpointId, out.endpointName);
-    let changed = false;
     for (const r of out.results) {
       const k = String(r.status);
-      if ((cur.statusSeen[k] ?? -Infinity) < out.windowEnd) {
-        cur.statusSeen[k] = out.windowEnd;
-        changed = true;
-      }
+      if ((cur.statusSeen[k] ?? -Infinity) < out.windowEnd) cur.statusSeen[k] = out.windowEnd;
     }
-    return changed ? { ...cur, updatedAt: Date.now() } : undefined;
+    // an empty window tells nothing of an app; one without rows does not count as analysed
+    if (out.outcome !== 'empty') {
+      const prev = cur.lastOutcomes?.[out.app];
+      if (!prev || prev.windowStart <= out.windowStart)
+        cur.lastOutcomes = { ...cur.lastOutcomes, [out.app]: { windowStart: out.windowStart, outcome: out.outcome } };
+    }
+    if (out.rows > 0) {
+      const group = `w/${pad(out.windowStart)}/w/${out.endpointId}/`;
+      let first = true;
+      for await (const _ of this.expiry.keys({ gte: group, lt: `${group}\uffff`, limit: 1 })) first = false;
+      if (first) cur.windowsAnalysed = (cur.windowsAnalysed ?? 0) + 1;
+    }
+    return { ...cur, updatedAt: Date.now() };
+  }
+
+  /** Every app's output of one window of an endpoint, from the time index (no scan of the endpoint's windows). */
+  async windowsAt(endpointId: string, windowStart: number): Promise<WindowRecord[]> {
+    const group = `w/${pad(windowStart)}/w/${endpointId}/`;
+    const keys: string[] = [];
+    for await (const k of this.expiry.keys({ gte: group, lt: `${group}\uffff`, limit: 1000 })) keys.push(k.slice(21));
+    const found = await this.windows.getMany(keys);
+    return found.filter((w): w is WindowRecord => w !== undefined).sort((a, b) => a.app.localeCompare(b.app));
   }
 
   /** Store the serving metrics of one closed interval. 'duplicate' (nothing changes) when it is stored already. */

@@ -315,6 +315,11 @@ export class Writer {
           }
           if ('profiles' in q) return profilesPage(await db.profilesOf(q.profiles), budget);
           if ('rollups' in q) return { rollups: await db.rollupsOf(q.rollups) };
+          if ('window' in q) {
+            const { endpointId, windowStart } = q.window;
+            const [windows, profile] = await Promise.all([db.windowsAt(endpointId, windowStart), db.profileOf(endpointId, windowStart)]);
+            return { window: { windows, profile: profile ?? null } };
+          }
           if (q.latest) return { latest: await db.latestResults(q.endpointId) };
           return pageOf(await db.query(q), q.offset ?? 0, budget);
         });

@@ -10,33 +10,60 @@ export class ApiError extends Error {
   }
 }
 
-/** Called when a request finds no session: the app shows the sign-in page. */
-export let onSignedOut: () => void = () => {};
+/** Called when a request finds no session, or on sign-out: the app shows the sign-in page. */
+let onSignedOut: () => void = () => {};
 export function setOnSignedOut(f: () => void): void {
   onSignedOut = f;
 }
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+/**
+ * The one fetch of the dashboard: same-origin with the session cookie, a JSON body when given,
+ * the API's error envelope turned into an {@link ApiError}, and a lost session (401) sending the
+ * app back to the sign-in page. Answers the body as text (empty for 204).
+ */
+async function request(path: string, init: { method?: string; body?: unknown; accept?: string }): Promise<string> {
+  const accept = init.accept ?? 'application/json';
   const res = await fetch(path, {
     method: init.method ?? 'GET',
     credentials: 'same-origin',
-    headers: init.body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+    headers: init.body === undefined ? { accept } : { accept, 'content-type': 'application/json' },
     ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
   });
-  if (res.status === 204) return undefined as T;
-  const text = await res.text();
-  let data: unknown;
-  try {
-    data = text ? JSON.parse(text) : undefined;
-  } catch {
-    data = undefined;
-  }
+  const text = res.status === 204 ? '' : await res.text();
   if (!res.ok) {
-    const e = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
-    if (res.status === 401 && !path.startsWith('/ui/session')) onSignedOut();
+    let e: { code?: string; message?: string } | undefined;
+    try {
+      e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+    } catch {
+      e = undefined;
+    }
+    if (res.status === 401 && !path.startsWith('/ui/session')) signedOut();
     throw new ApiError(res.status, e?.code ?? 'HTTP_ERROR', e?.message ?? `${res.status} ${res.statusText}`);
   }
-  return data as T;
+  return text;
+}
+
+/** A JSON call of the API (`undefined` for an empty answer). */
+export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+  const text = await request(path, init);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** A call of the API that answers text (plugin logs as JSON Lines). */
+export function apiText(path: string): Promise<string> {
+  return request(path, { accept: 'application/x-ndjson, text/plain, */*' });
+}
+
+function signedOut(): void {
+  closeLive();
+  onSignedOut();
+}
+
+/** End the session (the cookie is cleared by the host) and show the sign-in page. */
+export function signOut(): Promise<void> {
+  return api('/ui/session', { method: 'DELETE' })
+    .catch(() => undefined)
+    .then(signedOut);
 }
 
 export const enc = encodeURIComponent;
@@ -73,6 +100,10 @@ export interface EndpointStats {
   driftStatus: number | null;
   deadLetters: { total: number; byReason: Record<string, number> };
   lastInterval: { start: number; intervalMs: number; requests: number; errors: number; latencyP50: number | null; latencyP99: number | null } | null;
+  /** Windows with at least one app's output stored (null: a store older than the count). */
+  windowsAnalysed?: number | null;
+  /** App -> the outcome of its newest stored window. */
+  lastOutcomes?: Record<string, { windowStart: number; outcome: string }>;
 }
 
 export interface EndpointSummary {
@@ -114,6 +145,34 @@ export interface WindowRecord {
   results: WindowResult[];
   metrics: Array<{ name: string; value: number }>;
   error?: string;
+}
+
+/** `GET /api/v1/endpoints/:name/windows/:windowStart`: every app's output of one window, and its profile. */
+export interface WindowReply {
+  endpoint: string;
+  windowStart: number;
+  windows: WindowRecord[];
+  profile: { features: Record<string, unknown> } | null;
+}
+
+/** An alert as `GET /api/v1/alerts` lists it (host/src/alerts/contract.ts). */
+export interface Alert {
+  id: string;
+  rule: string;
+  severity: string;
+  state: 'firing' | 'acknowledged' | 'resolved';
+  endpoint?: string;
+  app?: string;
+  result?: string;
+  summary: string;
+  value?: number;
+  threshold?: number;
+  windows: number[];
+  windowStart?: number;
+  startsAt: number;
+  acknowledgedAt?: number;
+  acknowledgedBy?: string;
+  resolvedAt?: number;
 }
 
 export interface LiveWindow {

@@ -1,5 +1,6 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, can, fmtTime, type Session } from './api.js';
+import { Page, useLoaded } from './page.js';
 
 interface Letter {
   seq: number;
@@ -12,107 +13,101 @@ interface Letter {
   truncated?: boolean;
 }
 
+interface LetterList {
+  total: number;
+  counts: Record<string, Record<string, number>>;
+  letters: Letter[];
+}
+
 export function DeadLettersPage({ session }: { session: Session }) {
-  const [list, setList] = useState<{ total: number; counts: Record<string, Record<string, number>>; letters: Letter[] }>();
   const [open, setOpen] = useState<Letter>();
-  const [note, setNote] = useState<string>();
-  const [error, setError] = useState<string>();
-  const load = () =>
-    api<typeof list>('/api/v1/dlq?limit=200')
-      .then(setList)
-      .catch((e: Error) => setError(e.message));
-  useEffect(() => void load(), []);
+  const page = useLoaded(() => api<LetterList>('/api/v1/dlq?limit=200'));
   const replay = (body: { seqs?: number[]; endpoint?: string }) =>
-    api<{ replayed?: number }>('/api/v1/dlq/replay', { method: 'POST', body })
-      .then((r) => setNote(`replayed: ${JSON.stringify(r)}`))
-      .then(load)
-      .catch((e: Error) => setNote(e.message));
-  if (error)
-    return (
-      <p role="alert" class="error">
-        {error}
-      </p>
+    page.act(
+      () => api<{ replayed?: number }>('/api/v1/dlq/replay', { method: 'POST', body }),
+      (r) => `replayed: ${JSON.stringify(r)}`,
     );
-  if (!list) return <p>Loading…</p>;
   const write = can(session, 'write');
   return (
-    <section>
-      <h1>Dead letters</h1>
-      {note && <p role="status">{note}</p>}
-      <p>{list.total} held.</p>
-      <table>
-        <caption>Counts by endpoint and reason</caption>
-        <thead>
-          <tr>
-            <th scope="col">Endpoint</th>
-            <th scope="col">Reasons</th>
-            <th scope="col" />
-          </tr>
-        </thead>
-        <tbody>
-          {Object.entries(list.counts).map(([ep, reasons]) => (
-            <tr>
-              <td>{ep}</td>
-              <td>
-                {Object.entries(reasons)
-                  .map(([r, n]) => `${r}: ${n}`)
-                  .join(', ')}
-              </td>
-              <td>
-                {write && (
-                  <button type="button" onClick={() => void replay({ endpoint: ep })}>
-                    Replay all
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <table>
-        <caption>Letters</caption>
-        <thead>
-          <tr>
-            <th scope="col">Seq</th>
-            <th scope="col">Received</th>
-            <th scope="col">Endpoint</th>
-            <th scope="col">Reason</th>
-            <th scope="col" />
-          </tr>
-        </thead>
-        <tbody>
-          {list.letters.map((l) => (
-            <tr>
-              <td>{l.seq}</td>
-              <td>{fmtTime(l.receivedAt)}</td>
-              <td>{l.endpoint}</td>
-              <td>
-                {l.reason.code}: {l.reason.message}
-              </td>
-              <td>
-                <button type="button" onClick={() => setOpen(l)}>
-                  Payload
-                </button>
-                {write && (
-                  <button type="button" onClick={() => void replay({ seqs: [l.seq] })}>
-                    Replay
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {open && (
-        <div class="payload">
-          <h2>Payload of letter {open.seq}</h2>
-          <pre>{open.payloadEncoding === 'base64' ? `(base64) ${open.payload}` : open.payload}</pre>
-          {open.truncated && <p>Cut at 1 MiB.</p>}
-          <button type="button" onClick={() => setOpen(undefined)}>
-            Close
-          </button>
-        </div>
+    <Page title="Dead letters" loaded={page}>
+      {(list) => (
+        <>
+          <p>{list.total} held.</p>
+          <table>
+            <caption>Counts by endpoint and reason</caption>
+            <thead>
+              <tr>
+                <th scope="col">Endpoint</th>
+                <th scope="col">Reasons</th>
+                <th scope="col" />
+              </tr>
+            </thead>
+            <tbody>
+              {Object.entries(list.counts).map(([ep, reasons]) => (
+                <tr>
+                  <td>{ep}</td>
+                  <td>
+                    {Object.entries(reasons)
+                      .map(([r, n]) => `${r}: ${n}`)
+                      .join(', ')}
+                  </td>
+                  <td>
+                    {write && (
+                      <button type="button" onClick={() => void replay({ endpoint: ep })}>
+                        Replay all
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <table>
+            <caption>Letters</caption>
+            <thead>
+              <tr>
+                <th scope="col">Seq</th>
+                <th scope="col">Received</th>
+                <th scope="col">Endpoint</th>
+                <th scope="col">Reason</th>
+                <th scope="col" />
+              </tr>
+            </thead>
+            <tbody>
+              {list.letters.map((l) => (
+                <tr>
+                  <td>{l.seq}</td>
+                  <td>{fmtTime(l.receivedAt)}</td>
+                  <td>{l.endpoint}</td>
+                  <td>
+                    {l.reason.code}: {l.reason.message}
+                  </td>
+                  <td>
+                    <button type="button" onClick={() => setOpen(l)}>
+                      Payload
+                    </button>
+                    {write && (
+                      <button type="button" onClick={() => void replay({ seqs: [l.seq] })}>
+                        Replay
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {open && (
+            <div class="payload">
+              <h2>Payload of letter {open.seq}</h2>
+              <pre>{open.payloadEncoding === 'base64' ? `(base64) ${open.payload}` : open.payload}</pre>
+              {open.truncated && <p>Cut at 1 MiB.</p>}
+              <button type="button" onClick={() => setOpen(undefined)}>
+                Close
+              </button>
+            </div>
+          )}
+        </>
       )}
-    </section>
+    </Page>
   );
 }

@@ -2,7 +2,8 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, closeLive, setOnSignedOut, type Session } from './api.js';
+import { AlertsPage, useActiveAlerts } from './alerts.js';
+import { api, setOnSignedOut, signOut, type Session } from './api.js';
 import { AppsPage } from './apps.js';
 import { DeadLettersPage } from './dlq.js';
 import { EndpointPage } from './endpoint.js';
@@ -38,14 +39,26 @@ function SignIn({ onIn }: { onIn: (s: Session) => void }) {
   );
 }
 
+/** The Alerts link, with the count of active alerts. */
+function AlertsNav({ current }: { current: boolean }) {
+  const n = useActiveAlerts().length;
+  return (
+    <a href={href(['alerts'])} aria-current={current ? 'page' : undefined}>
+      Alerts{' '}
+      {n > 0 && (
+        <span class="count-badge" data-testid="active-alerts" title={`${n} active alerts`}>
+          {n}
+        </span>
+      )}
+    </a>
+  );
+}
+
 function App() {
   const [session, setSession] = useState<Session | null>();
   const route = useRoute();
   useEffect(() => {
-    setOnSignedOut(() => {
-      closeLive();
-      setSession(null);
-    });
+    setOnSignedOut(() => setSession(null));
     api<Session & { signedIn: boolean }>('/ui/session')
       .then((s) => setSession(s.signedIn ? s : null))
       .catch(() => setSession(null));
@@ -53,17 +66,13 @@ function App() {
   if (session === undefined) return <p>Loading…</p>;
   if (session === null) return <SignIn onIn={setSession} />;
   const [page = '', a, b, c, d] = route.parts;
-  const logout = () =>
-    api('/ui/session', { method: 'DELETE' }).finally(() => {
-      closeLive();
-      setSession(null);
-    });
   let body;
   if (page === 'endpoints' && a && b === 'windows' && c && d) body = <WindowPage endpoint={a} app={c} start={Number(d)} key={`${a}/${c}/${d}`} />;
   else if (page === 'endpoints' && a) body = <EndpointPage name={a} range={route.query.get('range') ?? 'all'} key={a} />;
   else if (page === 'serving') body = <ServingPage name={a} key={a ?? ''} />;
   else if (page === 'apps') body = <AppsPage session={session} />;
   else if (page === 'dlq') body = <DeadLettersPage session={session} />;
+  else if (page === 'alerts') body = <AlertsPage session={session} all={route.query.get('all') === '1'} key={route.query.get('all') ?? ''} />;
   else body = <Overview route={route} />;
   const nav = (to: string, label: string) => (
     <a href={href([to])} aria-current={(page || 'endpoints') === to ? 'page' : undefined}>
@@ -79,11 +88,12 @@ function App() {
           {nav('serving', 'Serving')}
           {nav('apps', 'Apps')}
           {nav('dlq', 'Dead letters')}
+          <AlertsNav current={page === 'alerts'} />
         </nav>
         <span class="who">
           {session.name} ({session.scopes.join(', ')}){' '}
           {!session.insecureLocal && (
-            <button type="button" onClick={() => void logout()}>
+            <button type="button" onClick={() => void signOut()}>
               Sign out
             </button>
           )}

@@ -1,11 +1,18 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, fmtNum, fmtTime, onLive, type EndpointSummary, type LatestResult, type PluginRecord } from './api.js';
+import { alertsByEndpoint, useActiveAlerts } from './alerts.js';
 import { go, href, type Route } from './router.js';
 
-/** Worst first: what the colour of a row says. */
-export const LEVELS = ['detected', 'potential', 'quarantined', 'no detection', 'no data'] as const;
+/**
+ * Worst first: what the colour of a row says. A detection outranks an app that failed (its
+ * newest window's outcome was `error`: that app says nothing of drift now, the others may), a
+ * failure outranks a quarantined app (quarantine follows failures and is already known), and all
+ * of them outrank a calm or silent endpoint.
+ */
+export const LEVELS = ['detected', 'potential', 'failed', 'quarantined', 'no detection', 'no data'] as const;
 export type Level = (typeof LEVELS)[number];
-const RANK: Record<Level, number> = { detected: 0, potential: 1, quarantined: 2, 'no detection': 3, 'no data': 4 };
+const RANK: Record<Level, number> = { detected: 0, potential: 1, failed: 2, quarantined: 3, 'no detection': 4, 'no data': 5 };
+type Outcomes = Record<string, { windowStart: number; outcome: string }>;
 
 export function levelOfStatus(s: number | null | undefined): Level {
   return s === 2 ? 'detected' : s === 1 ? 'potential' : s === 0 || s === -1 ? 'no detection' : 'no data';
@@ -21,6 +28,8 @@ interface Row {
   p99: number | null;
   lastEvent: number | null;
   windows: number;
+  analysed: number | null;
+  alerts: number;
 }
 
 const ROW_H = 34;
@@ -57,6 +66,19 @@ export function Overview({ route }: { route: Route }) {
     });
   }, []);
   const [seen, setSeen] = useState(0);
+  // each app's newest outcome by endpoint id, as windows are stored after the load
+  const [liveOutcomes, setLiveOutcomes] = useState<Record<string, Outcomes>>({});
+  useEffect(
+    () =>
+      onLive((w) => {
+        // an empty window tells nothing of an app (as the writer's lastOutcomes)
+        if (w.outcome !== 'empty')
+          setLiveOutcomes((prev) => ({ ...prev, [w.endpointId]: { ...prev[w.endpointId], [w.app]: { windowStart: w.windowStart, outcome: w.outcome } } }));
+      }),
+    [],
+  );
+  const active = useActiveAlerts();
+  const alerts = useMemo(() => alertsByEndpoint(active), [active]);
 
   const rows = useMemo((): Row[] => {
     if (!eps) return [];
@@ -69,6 +91,12 @@ export function Overview({ route }: { route: Route }) {
         const level: Level = quarantined.has(l.app) ? 'quarantined' : levelOfStatus(l.status);
         const cur = apps.get(l.app);
         if (!cur || RANK[level] < RANK[cur.level]) apps.set(l.app, { app: l.app, level, windowStart: Math.max(l.windowStart, cur?.windowStart ?? 0) });
+      }
+      // an app whose newest window failed (newer than its newest results)
+      for (const [app, o] of Object.entries({ ...e.stats?.lastOutcomes, ...liveOutcomes[e.id] })) {
+        if (o.outcome !== 'error' || quarantined.has(app)) continue;
+        const results = (byEp.get(e.name) ?? []).filter((l) => l.app === app);
+        if (results.every((l) => l.windowStart < o.windowStart)) apps.set(app, { app, level: 'failed', windowStart: o.windowStart });
       }
       // a quarantined app analyses no endpoint: shown on every one, with or without results
       for (const q of quarantined) apps.set(q, { app: q, level: 'quarantined', windowStart: apps.get(q)?.windowStart ?? 0 });
@@ -87,9 +115,11 @@ export function Overview({ route }: { route: Route }) {
         p99: li?.latencyP99 ?? null,
         lastEvent: e.stats?.lastRequest ?? null,
         windows: list.length,
+        analysed: e.stats?.windowsAnalysed ?? null,
+        alerts: alerts.get(e.name)?.length ?? 0,
       };
     });
-  }, [eps, latest, plugins, seen]);
+  }, [eps, latest, plugins, seen, liveOutcomes, alerts]);
 
   const shown = useMemo(() => {
     const f = filter.toLowerCase();
@@ -101,6 +131,7 @@ export function Overview({ route }: { route: Route }) {
       errors: (a, b) => (b.errorRate ?? -1) - (a.errorRate ?? -1),
       p99: (a, b) => (b.p99 ?? -1) - (a.p99 ?? -1),
       last: (a, b) => (b.lastEvent ?? 0) - (a.lastEvent ?? 0),
+      analysed: (a, b) => (b.analysed ?? -1) - (a.analysed ?? -1),
     };
     return out.sort(cmp[sort] ?? cmp.status);
   }, [rows, filter, status, sort]);
@@ -164,12 +195,13 @@ export function Overview({ route }: { route: Route }) {
               {th('p99', 'p99 latency')}
               {th('last', 'Last event')}
               <th scope="col">Apps reporting</th>
+              {th('analysed', 'Windows analysed')}
             </tr>
           </thead>
           <tbody>
             {first > 0 && (
               <tr aria-hidden="true" style={{ height: `${first * ROW_H}px` }}>
-                <td colSpan={8} />
+                <td colSpan={9} />
               </tr>
             )}
             {shown.slice(first, last).map((r) => (
@@ -179,6 +211,11 @@ export function Overview({ route }: { route: Route }) {
                 </td>
                 <td>
                   <a href={href(['endpoints', r.name])}>{r.name}</a>
+                  {r.alerts > 0 && (
+                    <a class="count-badge" href={href(['alerts'])} data-testid="endpoint-alerts" aria-label={`${r.alerts} active alerts`}>
+                      {r.alerts}
+                    </a>
+                  )}
                   {r.labels && <small class="labels"> {r.labels}</small>}
                 </td>
                 <td>
@@ -193,11 +230,12 @@ export function Overview({ route }: { route: Route }) {
                 <td>{r.p99 === null ? '—' : `${fmtNum(r.p99 / 1000, 2)} ms`}</td>
                 <td>{fmtTime(r.lastEvent)}</td>
                 <td>{r.windows}</td>
+                <td data-testid="analysed">{r.analysed ?? '—'}</td>
               </tr>
             ))}
             {last < shown.length && (
               <tr aria-hidden="true" style={{ height: `${(shown.length - last) * ROW_H}px` }}>
-                <td colSpan={8} />
+                <td colSpan={9} />
               </tr>
             )}
           </tbody>

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, enc, fmtNum, fmtTime, STATUS_NAMES, type WindowRecord } from './api.js';
+import { api, ApiError, enc, fmtNum, fmtTime, STATUS_NAMES, type WindowRecord, type WindowReply } from './api.js';
 import { Bars } from './chart.js';
 import { href } from './router.js';
 
@@ -84,23 +84,17 @@ function featureDrift(w: WindowRecord): FeatureDrift[] {
 }
 
 export function WindowPage({ endpoint, app, start }: { endpoint: string; app: string; start: number }) {
-  const [win, setWin] = useState<WindowRecord | null>();
+  const [found, setFound] = useState<{ windows: WindowRecord[]; profile: Record<string, FeatureStats> | null } | null>();
   const [refStats, setRefStats] = useState<Record<string, FeatureStats>>({});
-  const [profile, setProfile] = useState<Record<string, FeatureStats> | null>(null);
   const [error, setError] = useState<string>();
   useEffect(() => {
-    api<{ windows: WindowRecord[] }>(`/api/v1/results?endpoint=${enc(endpoint)}&app=${enc(app)}&since=${start}`)
-      .then((r) => setWin(r.windows.find((w) => w.windowStart === start) ?? null))
-      .catch((e: Error) => setError(e.message));
+    // the window however old: the writer looks it up by its key
+    api<WindowReply>(`/api/v1/endpoints/${enc(endpoint)}/windows/${start}`)
+      .then((r) => setFound({ windows: r.windows, profile: (r.profile?.features as Record<string, FeatureStats> | undefined) ?? null }))
+      .catch((e: unknown) => (e instanceof ApiError && e.status === 404 ? setFound(null) : setError((e as Error).message)));
     api<{ featureStats: Record<string, FeatureStats> }>(`/api/v1/endpoints/${enc(endpoint)}`)
       .then((r) => setRefStats(r.featureStats ?? {}))
       .catch((e: Error) => setError(e.message));
-    // the window's own profile, where the host keeps them (404 before)
-    api<{ features: Record<string, FeatureStats> }>(`/api/v1/endpoints/${enc(endpoint)}/profiles/${start}`)
-      .then((r) => setProfile(r.features))
-      .catch((e: unknown) => {
-        if (!(e instanceof ApiError && e.status === 404)) setError((e as Error).message);
-      });
   }, [endpoint, app, start]);
   if (error)
     return (
@@ -108,14 +102,17 @@ export function WindowPage({ endpoint, app, start }: { endpoint: string; app: st
         {error}
       </p>
     );
-  if (win === undefined) return <p>Loading…</p>;
-  if (win === null)
+  if (found === undefined) return <p>Loading…</p>;
+  const win = found?.windows.find((w) => w.app === app);
+  if (!found || !win)
     return (
       <p role="alert">
         No window of {app} starting at {fmtTime(start)} on {endpoint}.
       </p>
     );
-  const drift = featureDrift(win);
+  // this app's window first, then the other apps' outputs of the same window
+  const windows = [win, ...found.windows.filter((w) => w !== win)];
+  const drift = windows.flatMap(featureDrift);
   const listed = new Set(drift.map((d) => d.feature));
   const rest = Object.keys(refStats).filter((f) => !listed.has(f));
   return (
@@ -124,45 +121,68 @@ export function WindowPage({ endpoint, app, start }: { endpoint: string; app: st
         Window <span class="name">{fmtTime(win.windowStart)}</span> of <a href={href(['endpoints', endpoint])}>{endpoint}</a>
       </h1>
       <p class="meta">
-        {app} {win.version}: {win.outcome}, {win.rows} rows, {fmtTime(win.windowStart)} – {fmtTime(win.windowEnd)}
+        {fmtTime(win.windowStart)} – {fmtTime(win.windowEnd)}, {win.rows} rows
       </p>
       <table class="results">
-        <caption>Results</caption>
+        <caption>Results of every app</caption>
         <thead>
           <tr>
+            <th scope="col">App</th>
             <th scope="col">Result</th>
             <th scope="col">Value</th>
             <th scope="col">Status</th>
           </tr>
         </thead>
         <tbody>
-          {win.results.map((r) => (
-            <tr>
-              <td>{r.name}</td>
-              <td>{fmtNum(r.value)}</td>
-              <td>
-                <span class={`badge lvl-${(STATUS_NAMES[String(r.status)] ?? '').replace(' ', '-')}`}>{STATUS_NAMES[String(r.status)] ?? r.status}</span>
-              </td>
-            </tr>
+          {windows.map((w) => (
+            <>
+              {w.results.map((r) => (
+                <tr data-app={w.app}>
+                  <td>
+                    {w.app} {w.version}
+                  </td>
+                  <td>{r.name}</td>
+                  <td>{fmtNum(r.value)}</td>
+                  <td>
+                    <span class={`badge lvl-${(STATUS_NAMES[String(r.status)] ?? '').replace(' ', '-')}`}>{STATUS_NAMES[String(r.status)] ?? r.status}</span>
+                  </td>
+                </tr>
+              ))}
+              {w.outcome !== 'ok' && (
+                <tr data-app={w.app} data-outcome={w.outcome}>
+                  <td>
+                    {w.app} {w.version}
+                  </td>
+                  <td colSpan={2}>{w.outcome === 'error' ? (w.error ?? 'the app failed') : 'no rows'}</td>
+                  <td>
+                    <span class={`badge lvl-${w.outcome === 'error' ? 'failed' : 'no-data'}`}>{w.outcome === 'error' ? 'failed' : w.outcome}</span>
+                  </td>
+                </tr>
+              )}
+            </>
           ))}
         </tbody>
       </table>
       <h2>Features</h2>
       <ol class="features">
-        {drift.map((d) => (
-          <Feature d={d} ref_={refStats[d.feature]} win={profile?.[d.feature]} />
-        ))}
-        {rest.map((f) => (
-          <Feature
-            d={{ feature: f, source: '', test: 'not compared', statistic: null, pValue: null, verdict: 'not compared', score: 0, details: {} }}
-            ref_={refStats[f]}
-            win={profile?.[f]}
-          />
+        {[...drift, ...rest.map(notCompared)].map((d) => (
+          <Feature d={d} ref_={refStats[d.feature]} win={found.profile?.[d.feature]} />
         ))}
       </ol>
     </section>
   );
 }
+
+const notCompared = (feature: string): FeatureDrift => ({
+  feature,
+  source: '',
+  test: 'not compared',
+  statistic: null,
+  pValue: null,
+  verdict: 'not compared',
+  score: 0,
+  details: {},
+});
 
 function Feature({ d, ref_, win }: { d: FeatureDrift; ref_: FeatureStats | undefined; win: FeatureStats | undefined }) {
   return (
@@ -192,29 +212,35 @@ function Feature({ d, ref_, win }: { d: FeatureDrift; ref_: FeatureStats | undef
   );
 }
 
+/** The bins of a feature and the reference's and window's counts in them: the reference's histogram bins, or the categories of both. */
+function binsOf(ref_: FeatureStats, win: FeatureStats | undefined): { bins: string[]; counts: [number[], number[] | undefined]; unseen: Set<number> } {
+  if (ref_.type === 'numeric') {
+    const e = ref_.hist.edges;
+    const w = win?.type === 'numeric' && win.hist.counts.length === ref_.hist.counts.length ? win.hist.counts : undefined;
+    return { bins: ref_.hist.counts.map((_, i) => `[${fmtNum(e[i])}, ${fmtNum(e[i + 1])})`), counts: [ref_.hist.counts, w], unseen: new Set() };
+  }
+  const wf = win?.type === 'categorical' ? win.frequencies : undefined;
+  const bins = [...new Set([...Object.keys(ref_.frequencies), ...Object.keys(wf ?? {})])].slice(0, 40);
+  return {
+    bins,
+    counts: [bins.map((c) => ref_.frequencies[c] ?? 0), wf && bins.map((c) => wf[c] ?? 0)],
+    unseen: new Set(bins.flatMap((c, i) => (ref_.frequencies[c] === undefined ? [i] : []))),
+  };
+}
+
 function Distribution({ ref_, win, name }: { ref_: FeatureStats | undefined; win: FeatureStats | undefined; name: string }) {
   if (!ref_) return <p class="meta">No reference statistics.</p>;
-  if (ref_.type === 'numeric') {
-    const edges = ref_.hist.edges;
-    const bins = ref_.hist.counts.map((_, i) => `[${fmtNum(edges[i])}, ${fmtNum(edges[i + 1])})`);
-    const series = [{ name: 'reference', counts: ref_.hist.counts, color: '#90a4ae' }];
-    if (win?.type === 'numeric' && win.hist.counts.length === ref_.hist.counts.length)
-      series.push({ name: 'window', counts: win.hist.counts, color: '#1565c0' });
-    return <Bars label={`${name}: histogram`} bins={bins} series={series} />;
-  }
-  const wf = win?.type === 'categorical' ? win.frequencies : {};
-  const cats = [...new Set([...Object.keys(ref_.frequencies), ...Object.keys(wf)])].slice(0, 40);
-  const unseen = new Set(cats.map((c, i) => (ref_.frequencies[c] === undefined ? i : -1)).filter((i) => i >= 0));
-  const series = [{ name: 'reference', counts: cats.map((c) => ref_.frequencies[c] ?? 0), color: '#90a4ae' }];
-  if (win?.type === 'categorical') series.push({ name: 'window', counts: cats.map((c) => wf[c] ?? 0), color: '#1565c0' });
+  const { bins, counts, unseen } = binsOf(ref_, win);
+  const series = [{ name: 'reference', counts: counts[0], color: '#90a4ae' }];
+  if (counts[1]) series.push({ name: 'window', counts: counts[1], color: '#1565c0' });
   return (
     <div>
-      <Bars label={`${name}: categories`} bins={cats} series={series} marked={unseen} />
+      <Bars label={`${name}: ${ref_.type === 'numeric' ? 'histogram' : 'categories'}`} bins={bins} series={series} marked={unseen} />
       {unseen.size > 0 && (
         <p class="meta unseen">
           Unseen in the reference:{' '}
           {[...unseen].map((i) => (
-            <code>{cats[i]} </code>
+            <code>{bins[i]} </code>
           ))}
         </p>
       )}
@@ -223,16 +249,17 @@ function Distribution({ ref_, win, name }: { ref_: FeatureStats | undefined; win
 }
 
 function StatsTable({ ref_, win }: { ref_: FeatureStats | undefined; win: FeatureStats | undefined }) {
+  const numeric = (f: (s: NumericStats) => number | undefined) => (s: FeatureStats | undefined) => (s?.type === 'numeric' ? fmtNum(f(s)) : '—');
   const rows: Array<[string, (s: FeatureStats | undefined) => string]> = [
     ['count', (s) => fmtNum(s?.count)],
     ['missing', (s) => fmtNum(s?.missing)],
-    ['mean', (s) => (s?.type === 'numeric' ? fmtNum(s.mean) : '—')],
-    ['std', (s) => (s?.type === 'numeric' ? fmtNum(s.std) : '—')],
-    ['min', (s) => (s?.type === 'numeric' ? fmtNum(s.min) : '—')],
-    ['25%', (s) => (s?.type === 'numeric' ? fmtNum(s.quantiles['0.25']) : '—')],
-    ['50%', (s) => (s?.type === 'numeric' ? fmtNum(s.quantiles['0.5']) : '—')],
-    ['75%', (s) => (s?.type === 'numeric' ? fmtNum(s.quantiles['0.75']) : '—')],
-    ['max', (s) => (s?.type === 'numeric' ? fmtNum(s.max) : '—')],
+    ['mean', numeric((s) => s.mean)],
+    ['std', numeric((s) => s.std)],
+    ['min', numeric((s) => s.min)],
+    ['25%', numeric((s) => s.quantiles['0.25'])],
+    ['50%', numeric((s) => s.quantiles['0.5'])],
+    ['75%', numeric((s) => s.quantiles['0.75'])],
+    ['max', numeric((s) => s.max)],
     ['unique', (s) => (s?.type === 'categorical' ? fmtNum(s.unique) : '—')],
   ];
   return (

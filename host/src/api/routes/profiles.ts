@@ -5,7 +5,7 @@ import type { EndpointRecord, ProfileResolution, WindowProfile } from '@modelwat
 import { checkEndpointName } from '../../domain/names.js';
 import { ModelwatchError } from '../../errors.js';
 import type { WatchedKv } from '../../store/watched-kv.js';
-import { ProfileRoutes, type ProfilesReply, type RollupsReply } from '../contract.js';
+import { ProfileRoutes, type ProfilesReply, type RollupsReply, type WindowReply } from '../contract.js';
 import { askWriter, timeArg } from './endpoints.js';
 
 export interface ProfileRoutesOptions {
@@ -71,6 +71,17 @@ export const profileRoutes: FastifyPluginAsync<ProfileRoutesOptions> = async (ap
     const p = reply.profiles[0];
     if (!p) throw new ModelwatchError('NOT_FOUND', `endpoint '${ep.name}' has no profile of a window starting at ${new Date(start).toISOString()}`);
     return { ...p, endpoint: ep.name };
+  });
+
+  app.get<{ Params: { name: string; windowStart: string } }>(ProfileRoutes.window, { config: { scope: 'read' } }, async (req): Promise<WindowReply> => {
+    const ep = await endpoint(req.params.name);
+    const start = timeArg(req.params.windowStart, 'window start');
+    const reply = await askWriter(nc, { window: { endpointId: ep.id, windowStart: start } });
+    if (!('window' in reply)) throw new ModelwatchError('INTERNAL', 'the writer did not answer with a window');
+    const { windows, profile } = reply.window;
+    if (windows.length === 0 && !profile)
+      throw new ModelwatchError('NOT_FOUND', `endpoint '${ep.name}' has no stored window starting at ${new Date(start).toISOString()}`);
+    return { endpoint: ep.name, windowStart: start, windows, profile: profile && { ...profile, endpoint: ep.name } };
   });
 
   app.get<{ Params: { name: string }; Querystring: { from?: string; to?: string; limit?: string; resolution?: string; app?: string } }>(

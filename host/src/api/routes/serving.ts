@@ -105,6 +105,8 @@ export async function endpointStats(deps: { nc: NatsConnection; jsm: JetStreamMa
       driftStatus: drift,
       deadLetters: { total: Object.values(byReason).reduce((a, b) => a + b, 0), byReason },
       lastInterval: s?.lastInterval ?? null,
+      windowsAnalysed: s ? (s.windowsAnalysed ?? null) : 0,
+      lastOutcomes: s?.lastOutcomes ?? {},
     });
   }
   return out;
