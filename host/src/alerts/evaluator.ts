@@ -245,6 +245,8 @@ class Evaluator implements AlertEvaluator {
   private readonly storedForms = new Map<string, string>();
   /** Open alerts (firing or acknowledged) by id, kept fresh by a watch (people ack and resolve them). */
   private readonly open = new Map<string, Alert>();
+  /** The revision of each open alert as the evaluator last saw it (its writes go against it). */
+  private readonly revisions = new Map<string, number>();
   /** The outputs of one endpoint in order, a batch at a time; endpoints concurrently. */
   private readonly queue = new KeyedQueue<Taken, void>((_endpoint, batch) => this.handleBatch(batch));
   private inFlight = 0;
@@ -305,9 +307,7 @@ class Evaluator implements AlertEvaluator {
     void (async () => {
       for await (const e of alertWatch) {
         if (e.operation !== 'PUT') continue;
-        const a = e.json<Alert>();
-        if (a.state === 'resolved') this.open.delete(a.id);
-        else this.open.set(a.id, a);
+        this.known(e.json<Alert>(), e.revision);
       }
     })();
     // quarantines are plugin records' states, not windows
@@ -505,25 +505,36 @@ class Evaluator implements AlertEvaluator {
       await this.notify('firing', fire.alert, fire.rule, now);
       const alert: Alert = resolve ? { ...fire.alert, ...patch, state: 'resolved', resolvedAt: now } : { ...fire.alert, ...patch };
       if (resolve) await this.notify('resolved', alert, resolve.rule, now);
-      const { alert: a, created } = await this.alerts.create(alert);
+      const { alert: a, created, revision } = await this.alerts.create(alert);
       if (created) {
-        if (a.state === 'resolved') this.open.delete(a.id);
-        else this.open.set(a.id, a);
+        this.known(a, revision);
         return;
       }
     }
     const id = fire?.alert.id ?? resolve?.id ?? (ops[0] as Extract<AlertOp, { kind: 'update' }>).id;
-    if (resolve) {
-      const { alert, changed } = await this.alerts.resolve(id, now, patch);
-      if (changed) await this.notify('resolved', alert, resolve.rule, now);
+    if (!resolve && !patch) return;
+    const open = this.open.get(id);
+    const revision = this.revisions.get(id);
+    const known = open && revision !== undefined ? { value: open, revision } : undefined;
+    const { alert, resolved } = await this.alerts.advance(id, known, patch, resolve ? now : undefined);
+    if (resolve && resolved && alert) await this.notify('resolved', alert.value, resolve.rule, now);
+    if (alert) this.known(alert.value, alert.revision);
+    else this.known(undefined, undefined, id);
+  }
+
+  /** Remember an alert as stored (the open ones, with their revision). */
+  private known(a: Alert | undefined, revision: number | undefined, id = a?.id): void {
+    if (id === undefined) return;
+    if (!a || a.state === 'resolved') {
       this.open.delete(id);
-    } else if (patch) {
-      const a = await this.alerts.update(id, patch);
-      if (a) this.open.set(a.id, a);
-    } else if (fire) {
-      const a = await this.alerts.get(id);
-      if (a && a.state !== 'resolved') this.open.set(id, a);
+      this.revisions.delete(id);
+      return;
     }
+    const seen = this.revisions.get(id);
+    if (revision !== undefined && seen !== undefined && revision < seen) return; // a watch behind the evaluator's own writes
+    this.open.set(id, a);
+    if (revision === undefined) this.revisions.delete(id);
+    else this.revisions.set(id, revision);
   }
 
   /** Store the series whose stored form changed (all in one round), then make them the evaluator's. */
@@ -570,13 +581,14 @@ class Evaluator implements AlertEvaluator {
               startsAt: now,
             };
             await this.notify('firing', alert, rule, now);
-            this.open.set(id, await this.alerts.open(alert));
+            const { alert: a, revision } = await this.alerts.create(alert);
+            this.known(a, revision);
             s.alertId = id;
             await this.saveSeries(new Map([[key, s]]));
           } else if (!quarantined && s.alertId !== undefined && rule.autoResolve > 0) {
             const { alert, changed } = await this.alerts.resolve(s.alertId, now);
             if (changed) await this.notify('resolved', alert, rule, now);
-            this.open.delete(s.alertId);
+            this.known(undefined, undefined, s.alertId);
             s.alertId = undefined;
             await this.saveSeries(new Map([[key, s]]));
           }

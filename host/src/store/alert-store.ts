@@ -13,7 +13,9 @@ import { Buckets } from '@modelwatch/protocol';
 import type { Alert } from '../alerts/contract.js';
 import { parseDuration } from '../config/duration.js';
 import { ModelwatchError } from '../errors.js';
-import { listJson, readJson, updateJson } from './kv.js';
+import { listJson, readJson, updateJson, updateJsonFrom, type Versioned } from './kv.js';
+
+export type { Versioned };
 
 /** A muted rule or endpoint (or both: that rule on that endpoint) until a time. */
 export interface Silence {
@@ -159,15 +161,37 @@ export class AlertStore {
    * The evaluator: a new alert, in one round trip when it is new; when it exists already (a
    * redelivered window) it is kept as it is and `created` is false.
    */
-  async create(alert: Alert): Promise<{ alert: Alert; created: boolean }> {
+  async create(alert: Alert): Promise<{ alert: Alert; created: boolean; revision?: number }> {
     try {
-      await this.kv.create(alert.id, JSON.stringify(alert));
-      return { alert, created: true };
+      return { alert, created: true, revision: await this.kv.create(alert.id, JSON.stringify(alert)) };
     } catch (err) {
       const cur = await readJson<Alert>(this.kv, alert.id);
       if (cur) return { alert: cur, created: false };
       throw err;
     }
+  }
+
+  /**
+   * The evaluator's update and resolve, tried first on the alert as it last saw it (one round
+   * trip), then on what is stored: the newest window of an open alert (its state, set by people,
+   * is kept), and its resolution when `resolveAt` is given. The alert as it is now, its
+   * revision, and whether it was resolved by this.
+   */
+  async advance(
+    id: string,
+    known: Versioned<Alert> | undefined,
+    patch: AlertPatch | undefined,
+    resolveAt?: number,
+  ): Promise<{ alert: Versioned<Alert> | undefined; resolved: boolean }> {
+    let resolved = false;
+    const a = await updateJsonFrom<Alert>(this.kv, id, known, (cur) => {
+      resolved = false;
+      if (!cur || cur.state === 'resolved') return undefined;
+      if (resolveAt === undefined) return { ...cur, ...patch };
+      resolved = true;
+      return { ...cur, ...patch, state: 'resolved', resolvedAt: resolveAt };
+    });
+    return { alert: a, resolved };
   }
 
   /** The evaluator: the newest window of an open alert (its state, set by people, is kept). */
