@@ -5,19 +5,11 @@
 //   node --no-node-snapshot bench/alert-delivery.mjs [--n 50]
 //
 // Needs host/dist (npx tsc -b).
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createHost } from '../host/dist/host.js';
-import { generateToken } from '../host/dist/domain/tokens.js';
-import { ModelwatchClient } from '../host/dist/client/client.js';
-import { startNatsServer } from '../host/dist/nats/server.js';
-import { createLogger } from '../host/dist/logger.js';
 import { sampleNotification } from '../host/dist/alerts/notify/index.js';
+import { arg, startBenchHost } from './lib/setup.mjs';
 
-const i = process.argv.indexOf('--n');
-const N = i > 0 ? Number(process.argv[i + 1]) : 50;
+const N = arg('--n', 50);
 
 const arrived = new Map();
 const server = createServer((req, res) => {
@@ -29,27 +21,15 @@ const server = createServer((req, res) => {
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${server.address().port}/hook`;
 
-const dir = mkdtempSync(join(tmpdir(), 'mw-bench-alerts-'));
-const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-const TOKEN = generateToken();
-const host = createHost(
-  {
-    adminToken: TOKEN,
-    natsUrl: nats.url,
-    dataDir: join(dir, 'host'),
-    httpPort: 0,
-    runners: 0,
-    components: ['api', 'controller'],
-    alertAllowedHosts: ['127.0.0.1'],
-    // one notification at a time never reaches the storm threshold
-    alertDelivery: { groupThreshold: 1000 },
-    logLevel: 'error',
-  },
-  createLogger('error'),
-);
-await host.start();
+const { host, client, stop } = await startBenchHost('alerts', {
+  runners: 0,
+  components: ['api', 'controller'],
+  alertAllowedHosts: ['127.0.0.1'],
+  // one notification at a time never reaches the storm threshold
+  alertDelivery: { groupThreshold: 1000 },
+});
 try {
-  await new ModelwatchClient({ url: host.apiUrl, token: TOKEN }).createAlertChannel({ name: 'bench', type: 'webhook', url });
+  await client.createAlertChannel({ name: 'bench', type: 'webhook', url });
   const enqueueMs = [];
   const firstAttemptMs = [];
   for (let k = 0; k < N; k++) {
@@ -67,8 +47,6 @@ try {
     `enqueue -> first delivery attempt: median ${q(firstAttemptMs, 0.5).toFixed(2)} ms, p95 ${q(firstAttemptMs, 0.95).toFixed(2)} ms, max ${Math.max(...firstAttemptMs).toFixed(2)} ms (target < 1000 ms)`,
   );
 } finally {
-  await host.stop();
-  await nats.stop();
+  await stop();
   server.close();
-  rmSync(dir, { recursive: true, force: true });
 }

@@ -6,36 +6,26 @@
 //
 //   1. rules alone: RuleSet.evaluate in memory (matching, the series' step), per stored result
 //   2. the evaluator: its durable consumer on MW_OUTPUTS over the backlog, the series stored in
-//      KV mw_alert_series, notifications to an in-memory notifier: outputs/s
-//   3. the writer (no streaks), from the same backlog on its own nats-server: outputs/s
+//      KV mw_alert_series, notifications to an in-memory notifier: stored results/s
+//   3. the writer (no streaks), from the same backlog on its own nats-server: stored results/s,
+//      and the ratio of the two (the evaluator keeps up when it is at least 1)
 //
 //   node --no-node-snapshot bench/alert-eval.mjs [--outputs N]
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { Subjects } from '@modelwatch/protocol';
 import { RuleSet, startAlertEvaluator } from '../host/dist/alerts/evaluator.js';
 import { newSeries } from '../host/dist/alerts/evaluate.js';
 import { compileRule } from '../host/dist/alerts/rules.js';
 import { AlertRuleStore, openAlertBuckets } from '../host/dist/alerts/store.js';
-import { windowKey } from '../host/dist/domain/keys.js';
 import { createLogger } from '../host/dist/logger.js';
-import { jsonCodec } from '../host/dist/nats/codec.js';
-import { startNatsServer } from '../host/dist/nats/server.js';
-import { ensureTopology, openBuckets } from '../host/dist/nats/topology.js';
+import { openBuckets } from '../host/dist/nats/topology.js';
 import { ResultsDb } from '../host/dist/store/results-db.js';
 import { WatchedKv } from '../host/dist/store/watched-kv.js';
 import { Writer } from '../host/dist/writer/writer.js';
 import { benchOutputs } from './lib/outputs.mjs';
+import { arg, publishOutputs, withNats } from './lib/setup.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const OUTPUTS = arg('--outputs', 5_000);
 const RULES = 1000;
 const { outputs } = benchOutputs(OUTPUTS, 20);
@@ -70,31 +60,13 @@ const rules = Array.from({ length: RULES }, (_, i) => ({
   }
 }
 
-async function withNats(fn) {
-  const dir = mkdtempSync(join(tmpdir(), 'mw-bench-alerts-'));
-  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-  const nc = await connect({ servers: nats.url });
-  const js = jetstream(nc);
-  await ensureTopology(nc, await jetstreamManager(nc), { retentionMs: 7 * 86_400_000 });
-  try {
-    return await fn({ nc, js, dir });
-  } finally {
-    await nc.close();
-    await nats.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const publishBacklog = (js) =>
-  Promise.all(outputs.map((o) => js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o), { msgID: windowKey(o.endpointId, o.app, o.windowStart) })));
-
 // 2. the evaluator
-const evaluatorRate = await withNats(async ({ nc, js }) => {
+const evaluatorRate = await withNats('alerts', async ({ nc, js, jsm }) => {
   const buckets = await openBuckets(nc);
   const alertBuckets = await openAlertBuckets(nc);
   const store = new AlertRuleStore(alertBuckets.rules);
   for (const r of rules) await store.put(r);
-  await publishBacklog(js);
+  await publishOutputs(js, outputs);
   const endpoints = new WatchedKv(buckets.endpoints);
   const plugins = new WatchedKv(buckets.plugins);
   await Promise.all([endpoints.start(), plugins.start()]);
@@ -108,7 +80,6 @@ const evaluatorRate = await withNats(async ({ nc, js }) => {
     plugins,
     logger: createLogger('error'),
   });
-  const jsm = await jetstreamManager(nc);
   const t = performance.now();
   await evaluator.start();
   for (;;) {
@@ -121,17 +92,17 @@ const evaluatorRate = await withNats(async ({ nc, js }) => {
   endpoints.stop();
   plugins.stop();
   console.log(
-    `evaluator (consumer, KV series)  ${(OUTPUTS / seconds).toFixed(0)} outputs/s, ${((seconds * 1e6) / results).toFixed(0)} us per stored result (${notified} notifications)`,
+    `evaluator (consumer, KV series)  ${(results / seconds).toFixed(0)} results/s (${(OUTPUTS / seconds).toFixed(0)} outputs/s, ${((seconds * 1e6) / results).toFixed(0)} us per stored result, ${notified} notifications)`,
   );
-  return OUTPUTS / seconds;
+  return results / seconds;
 });
 
 // 3. the writer
-const writerRate = await withNats(async ({ nc, js, dir }) => {
+const writerRate = await withNats('alerts', async ({ nc, js, dir }) => {
   const buckets = await openBuckets(nc);
   const now = Date.now();
   await buckets.plugins.put('bench', JSON.stringify({ name: 'bench', activeVersion: '1.0.0', status: 'active', createdAt: now, updatedAt: now, versions: [] }));
-  await publishBacklog(js);
+  await publishOutputs(js, outputs);
   const db = new ResultsDb(join(dir, 'results'));
   await db.open();
   const writer = new Writer({ nc, js, db, logger: createLogger('error'), pluginsKv: buckets.plugins, quarantineAfter: 5 });
@@ -141,7 +112,9 @@ const writerRate = await withNats(async ({ nc, js, dir }) => {
   const seconds = (performance.now() - t) / 1000;
   await writer.stop();
   await db.close();
-  console.log(`writer, no streaks               ${(OUTPUTS / seconds).toFixed(0)} outputs/s, ${((seconds * 1e6) / results).toFixed(0)} us per stored result`);
-  return OUTPUTS / seconds;
+  console.log(
+    `writer, no streaks               ${(results / seconds).toFixed(0)} results/s (${(OUTPUTS / seconds).toFixed(0)} outputs/s, ${((seconds * 1e6) / results).toFixed(0)} us per stored result)`,
+  );
+  return results / seconds;
 });
-console.log(`ratio (evaluator / writer)       ${(evaluatorRate / writerRate).toFixed(2)}`);
+console.log(`ratio (evaluator / writer)       ${(evaluatorRate / writerRate).toFixed(2)} (target >= 1)`);

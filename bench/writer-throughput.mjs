@@ -7,25 +7,14 @@
 //   node --no-node-snapshot bench/writer-throughput.mjs [--outputs N]
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { createLogger } from '../host/dist/logger.js';
-import { jsonCodec } from '../host/dist/nats/codec.js';
-import { Subjects } from '@modelwatch/protocol';
-import { windowKey } from '../host/dist/domain/keys.js';
-import { startNatsServer } from '../host/dist/nats/server.js';
-import { ensureTopology, openBuckets } from '../host/dist/nats/topology.js';
+import { openBuckets } from '../host/dist/nats/topology.js';
 import { ResultsDb } from '../host/dist/store/results-db.js';
-import { benchOutputs } from './lib/outputs.mjs';
 import { Writer } from '../host/dist/writer/writer.js';
+import { benchOutputs } from './lib/outputs.mjs';
+import { arg, publishOutputs, withNats } from './lib/setup.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const OUTPUTS = arg('--outputs', 10_000);
 const ENDPOINTS = 20;
 const { outputs, uniform } = benchOutputs(OUTPUTS, ENDPOINTS);
@@ -35,39 +24,34 @@ for (let i = 0; i < outputs.length; i++) {
   [outputs[i], outputs[j]] = [outputs[j], outputs[i]];
 }
 
-async function run(withStreaks) {
-  const dir = mkdtempSync(join(tmpdir(), 'mw-bench-writer-'));
-  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-  const nc = await connect({ servers: nats.url });
-  const js = jetstream(nc);
-  await ensureTopology(nc, await jetstreamManager(nc), { retentionMs: 7 * 86_400_000 });
-  const buckets = await openBuckets(nc);
-  const now = Date.now();
-  await buckets.plugins.put('bench', JSON.stringify({ name: 'bench', activeVersion: '1.0.0', status: 'active', createdAt: now, updatedAt: now, versions: [] }));
-  await Promise.all(
-    outputs.map((o) => js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o), { msgID: windowKey(o.endpointId, o.app, o.windowStart) })),
-  );
-  const db = new ResultsDb(join(dir, 'results'));
-  await db.open();
-  const writer = new Writer({
-    nc,
-    js,
-    db,
-    logger: createLogger('error'),
-    pluginsKv: buckets.plugins,
-    ...(withStreaks ? { streaksKv: buckets.streaks } : {}),
-    quarantineAfter: 5,
+function run(withStreaks) {
+  return withNats('writer', async ({ nc, js, dir }) => {
+    const buckets = await openBuckets(nc);
+    const now = Date.now();
+    await buckets.plugins.put(
+      'bench',
+      JSON.stringify({ name: 'bench', activeVersion: '1.0.0', status: 'active', createdAt: now, updatedAt: now, versions: [] }),
+    );
+    await publishOutputs(js, outputs);
+    const db = new ResultsDb(join(dir, 'results'));
+    await db.open();
+    const writer = new Writer({
+      nc,
+      js,
+      db,
+      logger: createLogger('error'),
+      pluginsKv: buckets.plugins,
+      ...(withStreaks ? { streaksKv: buckets.streaks } : {}),
+      quarantineAfter: 5,
+    });
+    const t = performance.now();
+    await writer.start();
+    while (writer.stored < OUTPUTS) await new Promise((r) => setTimeout(r, 20));
+    const seconds = (performance.now() - t) / 1000;
+    await writer.stop();
+    await db.close();
+    return OUTPUTS / seconds;
   });
-  const t = performance.now();
-  await writer.start();
-  while (writer.stored < OUTPUTS) await new Promise((r) => setTimeout(r, 20));
-  const seconds = (performance.now() - t) / 1000;
-  await writer.stop();
-  await db.close();
-  await nc.close();
-  await nats.stop();
-  rmSync(dir, { recursive: true, force: true });
-  return OUTPUTS / seconds;
 }
 
 const baseline = await run(false);

@@ -5,26 +5,10 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import type { SeriesState } from '../store/alert-store.js';
 import type { CompiledRule } from './rules.js';
 
-/** The evaluator's memory of one series (KV `mw_alert_series`). */
-export interface SeriesState {
-  /** Start (ms) of the newest window seen: an older or equal one is a redelivery and is skipped. */
-  lastWindow: number;
-  /** Breach (`1`) or not (`0`) of the last windows, newest last (at most the rule's `last`). */
-  recent: string;
-  /** Breaching windows in a row, normal windows in a row. */
-  breaches: number;
-  normals: number;
-  /** Starts of the breaching windows of the current episode, oldest first (the last 20). */
-  windows: number[];
-  /** The open alert (firing or acknowledged), if any. */
-  alertId?: string;
-  /** End of the window at which its last alert resolved (the cooldown counts from there). */
-  resolvedAt?: number;
-  /** End (ms) of the newest window with rows (data absence rules). */
-  lastDataEnd?: number;
-}
+export type { SeriesState };
 
 /** What one window says for a series. */
 export interface Observation {

@@ -20,11 +20,12 @@ import { systemClock, type Clock } from '../clock.js';
 import { verifyBinding, type BindingKey } from '../domain/binding.js';
 import type { Logger } from '../logger.js';
 import { retryDelayMs } from '../nats/topology.js';
+import { KeyedQueue } from '../store/keyed-queue.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import type { Alert, AlertNotification, Notifier } from './contract.js';
 import { alertId, newSeries, resultBreaches, seriesKey, step, type Observation, type SeriesState, type Transition } from './evaluate.js';
 import { compileRule, type CompiledRule } from './rules.js';
-import { AlertStore, SeriesStore, type AlertBuckets, type AlertRuleStore, type Silence } from './store.js';
+import { AlertStore, SeriesStore, type AlertBuckets, type AlertPatch, type AlertRuleStore, type Silence } from './store.js';
 
 export interface AlertEvaluatorDeps {
   js: JetStreamClient;
@@ -209,6 +210,30 @@ function globOrName(pattern: string, name: string): boolean {
 
 const globMatch = (glob: string, name: string): boolean => posix.matchesGlob(name, glob);
 
+/** Outputs taken from the consumer and not yet acked: below the consumer's `max_ack_pending`. */
+const MAX_IN_FLIGHT = 512;
+
+/** One output taken from the consumer, waiting in its endpoint's queue. */
+interface Taken {
+  m: JsMsg;
+  out: AppOutputMessage;
+}
+
+/** What a batch does to one alert, in order: stored (and told) after the batch is evaluated. */
+type AlertOp =
+  { kind: 'fire'; alert: Alert; rule: CompiledRule } | { kind: 'update'; id: string; patch: AlertPatch } | { kind: 'resolve'; id: string; rule: CompiledRule };
+
+/**
+ * What of a series is worth storing: all but the newest window seen (a redelivered window that
+ * changes nothing is harmless) and, while no alert is open, the count of normal windows (only an
+ * open alert's reset reads it; a breach sets it to 0).
+ */
+function storedForm(s: SeriesState): string {
+  return JSON.stringify({ ...s, lastWindow: 0, normals: s.alertId === undefined ? 0 : s.normals });
+}
+
+const copySeries = (s: SeriesState): SeriesState => ({ ...s, windows: [...s.windows] });
+
 class Evaluator implements AlertEvaluator {
   private readonly log: Logger;
   private readonly clock: Clock;
@@ -216,8 +241,16 @@ class Evaluator implements AlertEvaluator {
   private readonly seriesStore: SeriesStore;
   private readonly ruleSet = new RuleSet();
   private series = new Map<string, SeriesState>();
+  /** The stored form of each series as it is in KV: an unchanged one is not written again. */
+  private readonly storedForms = new Map<string, string>();
   /** Open alerts (firing or acknowledged) by id, kept fresh by a watch (people ack and resolve them). */
   private readonly open = new Map<string, Alert>();
+  /** The revision of each open alert as the evaluator last saw it (its writes go against it). */
+  private readonly revisions = new Map<string, number>();
+  /** The outputs of one endpoint in order, a batch at a time; endpoints concurrently. */
+  private readonly queue = new KeyedQueue<Taken, void>((_endpoint, batch) => this.handleBatch(batch));
+  private inFlight = 0;
+  private wake: (() => void) | undefined;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private readonly stops: Array<() => void> = [];
@@ -235,6 +268,7 @@ class Evaluator implements AlertEvaluator {
   async start(): Promise<void> {
     const { buckets, js } = this.deps;
     this.series = await this.seriesStore.load();
+    for (const [k, s] of this.series) this.storedForms.set(k, storedForm(s));
     for (const a of await this.alerts.list({ active: true })) this.open.set(a.id, a);
     await this.reloadRules();
     await this.reloadSilences();
@@ -273,9 +307,7 @@ class Evaluator implements AlertEvaluator {
     void (async () => {
       for await (const e of alertWatch) {
         if (e.operation !== 'PUT') continue;
-        const a = e.json<Alert>();
-        if (a.state === 'resolved') this.open.delete(a.id);
-        else this.open.set(a.id, a);
+        this.known(e.json<Alert>(), e.revision);
       }
     })();
     // quarantines are plugin records' states, not windows
@@ -283,7 +315,19 @@ class Evaluator implements AlertEvaluator {
     const consumer = await js.consumers.get(Streams.outputs, Consumers.alerts);
     this.messages = await consumer.consume({ max_messages: 256 });
     this.loop = (async () => {
-      for await (const m of this.messages!) await this.handle(m);
+      for await (const m of this.messages!) {
+        const out = this.take(m);
+        if (!out) continue;
+        while (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => (this.wake = r));
+        this.inFlight++;
+        void this.queue.push(out.endpointName, { m, out }).finally(() => {
+          this.inFlight--;
+          const w = this.wake;
+          this.wake = undefined;
+          w?.();
+        });
+      }
+      while (this.inFlight > 0) await new Promise<void>((r) => (this.wake = r));
     })();
     this.log.info({ rules: this.ruleSet.rules.length }, 'alert evaluator running');
   }
@@ -319,11 +363,12 @@ class Evaluator implements AlertEvaluator {
     return s;
   };
 
-  private async handle(m: JsMsg): Promise<void> {
+  /** An output to evaluate, or undefined when it was settled here (not an output, a shadow's, a forged one). */
+  private take(m: JsMsg): AppOutputMessage | undefined {
     // an endpoint's purge (mw.purges.<id>) travels among the outputs for the writers: nothing to evaluate
     if (m.subject.startsWith(Subjects.purges(''))) {
       m.ack();
-      return;
+      return undefined;
     }
     let out: AppOutputMessage;
     try {
@@ -331,44 +376,80 @@ class Evaluator implements AlertEvaluator {
       if (typeof out.endpointName !== 'string' || typeof out.windowStart !== 'number' || !Array.isArray(out.results)) throw new Error('not an output');
     } catch {
       m.term(); // the writer dead-letters it
-      return;
+      return undefined;
     }
     const key = this.deps.bindingKey;
     if (out.shadow || (key && !verifyBinding(key, out, out.binding))) {
       m.ack();
-      return;
+      return undefined;
     }
+    return out;
+  }
+
+  /** Outputs of one endpoint, in order: evaluated, stored, then acked together (or all evaluated again). */
+  private async handleBatch(batch: Taken[]): Promise<void> {
     try {
-      await this.apply(out);
-      m.ack();
+      await this.applyAll(batch.map((t) => t.out));
+      for (const t of batch) t.m.ack();
     } catch (err) {
+      const out = batch[0]!.out;
       this.log.error(
-        { err, endpoint: out.endpointName, app: out.app, windowStart: out.windowStart },
-        'could not evaluate the alert rules; the window will be evaluated again',
+        { err, endpoint: out.endpointName, windows: batch.length, windowStart: out.windowStart },
+        'could not evaluate the alert rules; the windows will be evaluated again',
       );
-      // the series moved in memory: forget them so the redelivery starts from what is stored
-      this.series = await this.seriesStore.load().catch(() => this.series);
-      m.nak(retryDelayMs(m.info.deliveryCount));
+      for (const t of batch) t.m.nak(retryDelayMs(t.m.info.deliveryCount));
     }
   }
 
   /** Evaluate one output: enqueue the notifications, store the alerts, then the series. */
   async apply(out: AppOutputMessage): Promise<void> {
-    const tags = this.deps.endpoints.peek(out.endpointName)?.tags;
-    const changes = this.ruleSet.evaluate(out, tags, this.seriesOf, (id) => this.open.has(id), this.clock.now());
-    if (changes.length === 0) return;
-    this.evaluated++;
-    const touched = new Map<string, SeriesState>();
-    for (const c of changes) {
-      touched.set(c.series, c.state);
-      await this.transition(c);
-    }
-    await this.seriesStore.save(touched);
+    await this.applyAll([out]);
   }
 
-  private async transition(c: Change): Promise<void> {
-    const s = c.state;
+  /**
+   * Evaluate outputs of one endpoint in order, on copies of their series: then, alert by alert
+   * (alerts concurrently), enqueue the notifications and store the alerts; then store the series
+   * that changed, in one round; only then are the copies the evaluator's. A failure leaves the
+   * series as they were, so the redelivered windows fire the same alerts (same ids and keys).
+   */
+  private async applyAll(outs: readonly AppOutputMessage[]): Promise<void> {
+    const work = new Map<string, SeriesState>();
+    const seriesOf = (key: string): SeriesState => {
+      let s = work.get(key);
+      if (!s) {
+        const cur = this.series.get(key);
+        work.set(key, (s = cur ? copySeries(cur) : newSeries()));
+      }
+      return s;
+    };
+    const opened = new Set<string>();
+    const closed = new Set<string>();
+    const isOpen = (id: string) => opened.has(id) || (!closed.has(id) && this.open.has(id));
+    /** By alert id: alerts are stored concurrently, the operations of one in order. */
+    const ops = new Map<string, AlertOp[]>();
     const now = this.clock.now();
+    for (const out of outs) {
+      const tags = this.deps.endpoints.peek(out.endpointName)?.tags;
+      const changes = this.ruleSet.evaluate(out, tags, seriesOf, isOpen, now);
+      if (changes.length === 0) continue;
+      this.evaluated++;
+      for (const c of changes) {
+        const op = this.transition(c, opened, closed);
+        if (!op) continue;
+        const id = op.kind === 'fire' ? op.alert.id : op.id;
+        const list = ops.get(id);
+        if (list) list.push(op);
+        else ops.set(id, [op]);
+      }
+    }
+    if (work.size === 0) return;
+    await Promise.all([...ops.values()].map((list) => this.store(list, now)));
+    await this.saveSeries(work);
+  }
+
+  /** A change's transition, made on its series (a copy) and returned as what to store. */
+  private transition(c: Change, opened: Set<string>, closed: Set<string>): AlertOp | undefined {
+    const s = c.state;
     if (c.transition === 'fire') {
       const id = alertId(c.series, c.o.windowStart);
       const details = c.alert();
@@ -382,18 +463,20 @@ class Evaluator implements AlertEvaluator {
         startsAt: c.o.windowEnd,
         summary: `${details.summary} in ${s.windows.length} window${s.windows.length === 1 ? '' : 's'}`,
       };
-      await this.notify('firing', alert, c.rule, now);
-      const stored = await this.alerts.open(alert);
-      this.open.set(id, stored);
       s.alertId = id;
-    } else if (c.transition === 'resolve' && s.alertId !== undefined) {
-      const { alert, changed } = await this.alerts.resolve(s.alertId, now);
-      if (changed) await this.notify('resolved', alert, c.rule, now);
-      this.open.delete(s.alertId);
+      opened.add(id);
+      return { kind: 'fire', alert, rule: c.rule };
+    }
+    if (c.transition === 'resolve' && s.alertId !== undefined) {
+      const id = s.alertId;
+      opened.delete(id);
+      closed.add(id);
       s.alertId = undefined;
       s.resolvedAt = c.o.windowEnd;
       s.windows = [];
-    } else if (s.alertId !== undefined && c.o.breach) {
+      return { kind: 'resolve', id, rule: c.rule };
+    }
+    if (s.alertId !== undefined && c.o.breach) {
       const details = c.alert();
       const patch = {
         windows: [...s.windows],
@@ -403,9 +486,75 @@ class Evaluator implements AlertEvaluator {
         ...(details.value !== undefined && { value: details.value }),
         ...(details.status !== undefined && { status: details.status }),
       };
-      const a = await this.alerts.update(s.alertId, patch);
-      if (a) this.open.set(a.id, a);
+      return { kind: 'update', id: s.alertId, patch };
     }
+    return undefined;
+  }
+
+  /**
+   * One alert's operations of a batch, stored in one go: a firing is told, then the alert created
+   * as the batch leaves it (updated, or resolved and told so too): one round trip. When it exists
+   * already (a redelivered window), or was opened before the batch, the newest window and the
+   * resolution are compare-and-set on what is stored.
+   */
+  private async store(ops: readonly AlertOp[], now: number): Promise<void> {
+    let fire: Extract<AlertOp, { kind: 'fire' }> | undefined;
+    let patch: AlertPatch | undefined;
+    let resolve: Extract<AlertOp, { kind: 'resolve' }> | undefined;
+    for (const op of ops) {
+      if (op.kind === 'fire') fire = op;
+      else if (op.kind === 'update') patch = op.patch;
+      else resolve = op;
+    }
+    if (fire) {
+      await this.notify('firing', fire.alert, fire.rule, now);
+      const alert: Alert = resolve ? { ...fire.alert, ...patch, state: 'resolved', resolvedAt: now } : { ...fire.alert, ...patch };
+      if (resolve) await this.notify('resolved', alert, resolve.rule, now);
+      const { alert: a, created, revision } = await this.alerts.create(alert);
+      if (created) {
+        this.known(a, revision);
+        return;
+      }
+    }
+    const id = fire?.alert.id ?? resolve?.id ?? (ops[0] as Extract<AlertOp, { kind: 'update' }>).id;
+    if (!resolve && !patch) return;
+    const open = this.open.get(id);
+    const revision = this.revisions.get(id);
+    const known = open && revision !== undefined ? { value: open, revision } : undefined;
+    const { alert, resolved } = await this.alerts.advance(id, known, patch, resolve ? now : undefined);
+    if (resolve && resolved && alert) await this.notify('resolved', alert.value, resolve.rule, now);
+    if (alert) this.known(alert.value, alert.revision);
+    else this.known(undefined, undefined, id);
+  }
+
+  /** Remember an alert as stored (the open ones, with their revision). */
+  private known(a: Alert | undefined, revision: number | undefined, id = a?.id): void {
+    if (id === undefined) return;
+    if (!a || a.state === 'resolved') {
+      this.open.delete(id);
+      this.revisions.delete(id);
+      return;
+    }
+    const seen = this.revisions.get(id);
+    if (revision !== undefined && seen !== undefined && revision < seen) return; // a watch behind the evaluator's own writes
+    this.open.set(id, a);
+    if (revision === undefined) this.revisions.delete(id);
+    else this.revisions.set(id, revision);
+  }
+
+  /** Store the series whose stored form changed (all in one round), then make them the evaluator's. */
+  private async saveSeries(states: ReadonlyMap<string, SeriesState>): Promise<void> {
+    const changed = new Map<string, SeriesState>();
+    const forms = new Map<string, string>();
+    for (const [k, s] of states) {
+      const form = storedForm(s);
+      if (this.storedForms.get(k) === form) continue;
+      changed.set(k, s);
+      forms.set(k, form);
+    }
+    if (changed.size > 0) await this.seriesStore.save(changed);
+    for (const [k, f] of forms) this.storedForms.set(k, f);
+    for (const [k, s] of states) this.series.set(k, s);
   }
 
   private async notify(kind: AlertNotification['kind'], alert: Alert, rule: CompiledRule, at: number): Promise<void> {
@@ -437,15 +586,16 @@ class Evaluator implements AlertEvaluator {
               startsAt: now,
             };
             await this.notify('firing', alert, rule, now);
-            this.open.set(id, await this.alerts.open(alert));
+            const { alert: a, revision } = await this.alerts.create(alert);
+            this.known(a, revision);
             s.alertId = id;
-            await this.seriesStore.save(new Map([[key, s]]));
+            await this.saveSeries(new Map([[key, s]]));
           } else if (!quarantined && s.alertId !== undefined && rule.autoResolve > 0) {
             const { alert, changed } = await this.alerts.resolve(s.alertId, now);
             if (changed) await this.notify('resolved', alert, rule, now);
-            this.open.delete(s.alertId);
+            this.known(undefined, undefined, s.alertId);
             s.alertId = undefined;
-            await this.seriesStore.save(new Map([[key, s]]));
+            await this.saveSeries(new Map([[key, s]]));
           }
         }
       })

@@ -22,6 +22,48 @@ export async function updateJson<T>(kv: KV, key: string, fn: (current: T | undef
   }
 }
 
+/** A value and the revision it was read or written at. */
+export interface Versioned<T> {
+  value: T;
+  revision: number;
+}
+
+/**
+ * {@link updateJson} for a writer that keeps what it last read or wrote of a key: `fn` is first
+ * given that (`known`) and the change is written against its revision, one round trip; when the
+ * key changed since (or nothing is known), it is read, and compare-and-set as `updateJson` does.
+ * The value as it is now and its revision (`undefined` when the key has none and is left so).
+ */
+export async function updateJsonFrom<T>(
+  kv: KV,
+  key: string,
+  known: Versioned<T> | undefined,
+  fn: (current: T | undefined) => T | undefined,
+): Promise<Versioned<T> | undefined> {
+  if (known) {
+    const next = fn(known.value);
+    if (next !== undefined) {
+      try {
+        return { value: next, revision: await kv.update(key, JSON.stringify(next), known.revision) };
+      } catch {
+        // changed since: read it
+      }
+    }
+  }
+  for (let attempt = 0; ; attempt++) {
+    const e = await kv.get(key);
+    const current = e && e.operation === 'PUT' ? { value: e.json<T>(), revision: e.revision } : undefined;
+    const next = fn(current?.value);
+    if (next === undefined) return current;
+    try {
+      const revision = e && e.operation === 'PUT' ? await kv.update(key, JSON.stringify(next), e.revision) : await kv.create(key, JSON.stringify(next));
+      return { value: next, revision };
+    } catch (err) {
+      if (attempt >= 20) throw err;
+    }
+  }
+}
+
 /** The value of a key, or `undefined` when it has none (never set, deleted or purged). */
 export async function readJson<T>(kv: KV, key: string): Promise<T | undefined> {
   const e = await kv.get(key);

@@ -1,0 +1,68 @@
+// What the benches set up alike: their numeric flags, a nats-server with the host's topology in a
+// temp dir, a host on its own nats-server, a backlog of app outputs published to MW_OUTPUTS.
+// Each cleans up after itself (the temp dir is removed, the nats-server stopped).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Subjects } from '@modelwatch/protocol';
+import { ModelwatchClient } from '../../host/dist/client/client.js';
+import { windowKey } from '../../host/dist/domain/keys.js';
+import { generateToken } from '../../host/dist/domain/tokens.js';
+import { createHost } from '../../host/dist/host.js';
+import { createLogger } from '../../host/dist/logger.js';
+import { jsonCodec } from '../../host/dist/nats/codec.js';
+import { startNatsServer } from '../../host/dist/nats/server.js';
+import { ensureTopology } from '../../host/dist/nats/topology.js';
+
+/** The number after `--name` on the command line, or `dflt`. */
+export function arg(name, dflt) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+/** Run `fn({ nc, js, jsm, dir })` against a fresh nats-server with the host's topology (7 days' retention). */
+export async function withNats(prefix, fn) {
+  const dir = mkdtempSync(join(tmpdir(), `mw-bench-${prefix}-`));
+  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+  const nc = await connect({ servers: nats.url });
+  try {
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureTopology(nc, jsm, { retentionMs: 7 * 86_400_000 });
+    return await fn({ nc, js, jsm, dir });
+  } finally {
+    await nc.close();
+    await nats.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Publish app outputs to MW_OUTPUTS with the writer's message ids, all at once. */
+export function publishOutputs(js, outputs) {
+  return Promise.all(outputs.map((o) => js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o), { msgID: windowKey(o.endpointId, o.app, o.windowStart) })));
+}
+
+/**
+ * A started host on its own nats-server in a temp dir, logging errors only, with an admin token:
+ * `{ host, client, nats, dir, stop() }`.
+ */
+export async function startBenchHost(prefix, options = {}) {
+  const dir = mkdtempSync(join(tmpdir(), `mw-bench-${prefix}-`));
+  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+  const token = generateToken();
+  const host = createHost({ adminToken: token, natsUrl: nats.url, dataDir: join(dir, 'host'), httpPort: 0, logLevel: 'error', ...options }, createLogger('error'));
+  await host.start();
+  return {
+    host,
+    client: new ModelwatchClient({ url: host.apiUrl, token }),
+    nats,
+    dir,
+    async stop() {
+      await host.stop();
+      await nats.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
