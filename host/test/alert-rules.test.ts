@@ -76,7 +76,7 @@ describe('alert rules: checked, with the line and the reason', () => {
     ['rules:\n  - name: a\n    when: { status: detected }\n  - name: a\n    when: { above: 1 }\n', "f.yaml:4: rules.1: rule 'a' is declared twice"],
     [
       'rules:\n  - name: a\n    when: { status: detected, above: 1 }\n',
-      'f.yaml:3: rules.0.when: when must give exactly one of status, above, below, event, noDataFor',
+      'f.yaml:3: rules.0.when: when must give exactly one of status, above, below, event, noDataFor, deadLetterRate, runnersBelow',
     ],
     ['rules:\n  - name: a\n    when: { status: detected }\n    endpoints: { selector: "team in (a" }\n', 'f.yaml:2: rules.0:'],
     ['rules:\n  - name: a\n    when: [status\n', 'f.yaml:4: Flow sequence'],
@@ -88,6 +88,6 @@ describe('alert rules: checked, with the line and the reason', () => {
 
   it('a good file, and a rule of the API', () => {
     expect(parseRuleFile('rules:\n  - name: a\n    when: { noDataFor: 1h }\n', 'f.yaml')).toEqual([{ name: 'a', when: { noDataFor: '1h' } }]);
-    expect(() => validateRule({ name: 'a', when: { event: 'exploded' } })).toThrow('when.event: event must be window_failed or plugin_quarantined');
+    expect(() => validateRule({ name: 'a', when: { event: 'exploded' } })).toThrow('when.event: event must be one of window_failed, plugin_quarantined, writer_failing, tsdb_failing');
   });
 });
