@@ -109,7 +109,11 @@ describe('system alert rules, repeats and rule tests', () => {
     const active = await client.listAlerts({ active: true });
     expect(active.filter((a) => a.rule.startsWith('dl-'))).toEqual([]);
     // one alert per rule and subject while active: each fired once
-    expect(kinds(rx, 'firing').map((n) => n.alert.rule).sort()).toEqual(['dl-all-rate', 'dl-ep-rate']);
+    expect(
+      kinds(rx, 'firing')
+        .map((n) => n.alert.rule)
+        .sort(),
+    ).toEqual(['dl-all-rate', 'dl-ep-rate']);
     await client.deleteAlertRule('dl-ep-rate');
     await client.deleteAlertRule('dl-all-rate');
   });

@@ -539,7 +539,8 @@ function systemProbes(d: {
     },
     writer: async () => {
       const h = d.metrics.writerHealth();
-      if (h.writerErrorAt > Date.now() - WRITER_ERROR_SPAN_MS) return { failing: true, reason: `${h.writerOperation} failed ${Math.round((Date.now() - h.writerErrorAt) / 1000)} s ago` };
+      if (h.writerErrorAt > Date.now() - WRITER_ERROR_SPAN_MS)
+        return { failing: true, reason: `${h.writerOperation} failed ${Math.round((Date.now() - h.writerErrorAt) / 1000)} s ago` };
       if (!d.writer) return { failing: false };
       const r = await d.writer();
       return r.ok ? { failing: false } : { failing: true, reason: r.message };

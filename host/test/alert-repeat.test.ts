@@ -4,7 +4,16 @@ import { Repeats, type RepeatContext } from '../src/alerts/repeat.js';
 import { compileRule } from '../src/alerts/rules.js';
 
 const rule = compileRule({ name: 'r', when: { runnersBelow: 1 }, repeatInterval: '1m', source: 'api', createdAt: 0 });
-const alert = (state: Alert['state'] = 'firing'): Alert => ({ id: 'a1', rule: 'r', severity: 'medium', state, summary: 's', windows: [], labels: {}, startsAt: 0 });
+const alert = (state: Alert['state'] = 'firing'): Alert => ({
+  id: 'a1',
+  rule: 'r',
+  severity: 'medium',
+  state,
+  summary: 's',
+  windows: [],
+  labels: {},
+  startsAt: 0,
+});
 
 function context(open: Alert[], muted = false): RepeatContext & { keys: string[] } {
   const keys: string[] = [];

@@ -109,6 +109,8 @@ describe('alert rules: checked, with the line and the reason', () => {
 
   it('a good file, and a rule of the API', () => {
     expect(parseRuleFile('rules:\n  - name: a\n    when: { noDataFor: 1h }\n', 'f.yaml')).toEqual([{ name: 'a', when: { noDataFor: '1h' } }]);
-    expect(() => validateRule({ name: 'a', when: { event: 'exploded' } })).toThrow('when.event: event must be one of window_failed, plugin_quarantined, writer_failing, tsdb_failing');
+    expect(() => validateRule({ name: 'a', when: { event: 'exploded' } })).toThrow(
+      'when.event: event must be one of window_failed, plugin_quarantined, writer_failing, tsdb_failing',
+    );
   });
 });

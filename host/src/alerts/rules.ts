@@ -329,16 +329,7 @@ export async function loadAlertsFile(path: string): Promise<AlertsFile> {
 
 /** What a compiled rule fires on. */
 export type ConditionKind =
-  | 'status'
-  | 'above'
-  | 'below'
-  | 'window_failed'
-  | 'plugin_quarantined'
-  | 'no_data'
-  | 'writer_failing'
-  | 'tsdb_failing'
-  | 'dead_letter_rate'
-  | 'runners_below';
+  'status' | 'above' | 'below' | 'window_failed' | 'plugin_quarantined' | 'no_data' | 'writer_failing' | 'tsdb_failing' | 'dead_letter_rate' | 'runners_below';
 
 /** The conditions checked on a timer (`alerts/system.ts`), not per window. */
 export const TIMED_CONDITIONS: ReadonlySet<ConditionKind> = new Set(['writer_failing', 'tsdb_failing', 'dead_letter_rate', 'runners_below']);
@@ -402,11 +393,7 @@ export function compileRule(rule: AlertRuleRecord): CompiledRule {
       ? w.status === 'detected'
         ? 2
         : 1
-      : (w.above ??
-        w.below ??
-        w.deadLetterRate?.above ??
-        w.runnersBelow ??
-        (w.noDataFor !== undefined ? parseDuration(w.noDataFor, 'when.noDataFor') : 0));
+      : (w.above ?? w.below ?? w.deadLetterRate?.above ?? w.runnersBelow ?? (w.noDataFor !== undefined ? parseDuration(w.noDataFor, 'when.noDataFor') : 0));
   const f = rule.for ?? { consecutive: 1 };
   const consecutive = 'consecutive' in f;
   const last = 'consecutive' in f ? f.consecutive : f.last;

@@ -118,7 +118,15 @@ export class SystemChecks {
             break;
           case 'runners_below': {
             const n = await (runners ??= probes!.runners());
-            verdicts = [{ subject: 'system:runners', breach: n < rule.threshold, value: n, result: 'runners', what: `${n} runner(s) answer, fewer than ${rule.threshold}` }];
+            verdicts = [
+              {
+                subject: 'system:runners',
+                breach: n < rule.threshold,
+                value: n,
+                result: 'runners',
+                what: `${n} runner(s) answer, fewer than ${rule.threshold}`,
+              },
+            ];
             break;
           }
           case 'writer_failing': {
