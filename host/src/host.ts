@@ -12,6 +12,7 @@ import { createNotifier, type AlertNotifier } from './alerts/notify/index.js';
 import type { Notifier } from './alerts/contract.js';
 import { logNotifier, startAlertEvaluator } from './alerts/evaluator.js';
 import { loadAlertsFile } from './alerts/rules.js';
+import type { SystemProbes } from './alerts/system.js';
 import { AlertRuleStore, AlertStore, openAlertBuckets, SilenceStore } from './alerts/store.js';
 import { controllerProbe, runnersProbe, writerProbe } from './api/health.js';
 import { createApiServer } from './api/server.js';
@@ -36,6 +37,7 @@ import { TokenCache, TokenStore } from './store/tokens.js';
 import { WatchedKv } from './store/watched-kv.js';
 import { StreamProcessor } from './stream/processor.js';
 import { ServingAggregator } from './stream/serving.js';
+import { deadLetterCounts } from './stream/dlq.js';
 import { openResultsDb } from './writer/recovery.js';
 import { Writer } from './writer/writer.js';
 
@@ -383,6 +385,14 @@ class HostImpl implements Host {
             logger: this.logger,
             bindingKey,
             clock: o.clock,
+            systemProbes: systemProbes({
+              nc,
+              jsm,
+              metrics,
+              writer: c.has('writer') ? writerProbe(jsm, undefined, undefined, writerConsumer) : undefined,
+              tsdb: c.has('writer') && o.influx !== undefined,
+            }),
+            checkIntervalMs: o.alertCheckIntervalMs,
           });
           const starting = evaluator;
           starting.start().catch((err: unknown) => this.logger.error({ err }, 'the alert evaluator did not start'));
@@ -508,4 +518,51 @@ class HostImpl implements Host {
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
+}
+
+/** How long a writer error counts as the writer failing (the `writer_failing` alert rule). */
+const WRITER_ERROR_SPAN_MS = 60_000;
+
+/**
+ * What the system alert rules read: the dead letters held in `MW_DLQ` and the runners answering
+ * the roll call (the whole deployment's), the writer and TSDB of this process (its metrics and its
+ * writer consumer's lag).
+ */
+function systemProbes(d: {
+  nc: NatsConnection;
+  jsm: Awaited<ReturnType<typeof jetstreamManager>>;
+  metrics: HostMetrics;
+  writer: ReturnType<typeof writerProbe> | undefined;
+  tsdb: boolean;
+}): SystemProbes {
+  return {
+    deadLetters: async () => {
+      const out: Record<string, number> = {};
+      for (const [endpoint, byCode] of Object.entries(await deadLetterCounts(d.jsm))) out[endpoint] = Object.values(byCode).reduce((a, b) => a + b, 0);
+      return out;
+    },
+    runners: async () => {
+      let n = 0;
+      try {
+        // every runner answers; the count ends when none has answered for 300 ms (at most 2 s)
+        for await (const m of await d.nc.requestMany(Subjects.runnerRollCall, undefined, { strategy: 'stall', stall: 300, maxWait: 2000 })) {
+          if (m.headers?.code === 503) continue;
+          n++;
+        }
+      } catch (err) {
+        // no responders: no runner at all
+        if (!/no responders|503/i.test(String((err as Error).message ?? err))) throw err;
+      }
+      return n;
+    },
+    writer: async () => {
+      const h = d.metrics.writerHealth();
+      if (h.writerErrorAt > Date.now() - WRITER_ERROR_SPAN_MS)
+        return { failing: true, reason: `${h.writerOperation} failed ${Math.round((Date.now() - h.writerErrorAt) / 1000)} s ago` };
+      if (!d.writer) return { failing: false };
+      const r = await d.writer();
+      return r.ok ? { failing: false } : { failing: true, reason: r.message };
+    },
+    tsdb: () => (d.tsdb ? (d.metrics.writerHealth().tsdbFailing ? { failing: true, reason: 'its last write failed' } : { failing: false }) : undefined),
+  };
 }

@@ -71,6 +71,8 @@ export class HostMetrics {
   private readonly tsdbErrorsTotal: Counter;
   private readonly tsdbPointsTotal: Counter;
   private runnerCount: (() => number) | undefined;
+  /** The writer's last failure and whether its last TSDB write failed (what the system alert rules read). */
+  private readonly health = { writerErrorAt: 0, writerOperation: '', tsdbFailing: false };
   private backlog: (() => Promise<ConsumerBacklog[]>) | undefined;
 
   constructor() {
@@ -231,14 +233,23 @@ export class HostMetrics {
 
   writerError(operation: WriterOperation): void {
     this.writerErrorsTotal.inc({ operation });
+    this.health.writerErrorAt = Date.now();
+    this.health.writerOperation = operation;
   }
 
   tsdbWritten(points: number): void {
     this.tsdbPointsTotal.inc(points);
+    this.health.tsdbFailing = false;
   }
 
   tsdbError(): void {
     this.tsdbErrorsTotal.inc();
+    this.health.tsdbFailing = true;
+  }
+
+  /** The writer's health: when it last failed (ms; 0: never) and at what, and whether its last TSDB write failed. */
+  writerHealth(): Readonly<{ writerErrorAt: number; writerOperation: string; tsdbFailing: boolean }> {
+    return { ...this.health };
   }
 }
 

@@ -76,7 +76,7 @@ describe('alert rules: checked, with the line and the reason', () => {
     ['rules:\n  - name: a\n    when: { status: detected }\n  - name: a\n    when: { above: 1 }\n', "f.yaml:4: rules.1: rule 'a' is declared twice"],
     [
       'rules:\n  - name: a\n    when: { status: detected, above: 1 }\n',
-      'f.yaml:3: rules.0.when: when must give exactly one of status, above, below, event, noDataFor',
+      'f.yaml:3: rules.0.when: when must give exactly one of status, above, below, event, noDataFor, deadLetterRate, runnersBelow',
     ],
     ['rules:\n  - name: a\n    when: { status: detected }\n    endpoints: { selector: "team in (a" }\n', 'f.yaml:2: rules.0:'],
     ['rules:\n  - name: a\n    when: [status\n', 'f.yaml:4: Flow sequence'],
@@ -86,8 +86,31 @@ describe('alert rules: checked, with the line and the reason', () => {
     expect(() => parseRuleFile(text, 'f.yaml')).toThrow(message);
   });
 
+  it.each([
+    [{ name: 'a', when: { deadLetterRate: { over: '1m' } } }, 'when.deadLetterRate: deadLetterRate must be { above: N'],
+    [{ name: 'a', when: { deadLetterRate: { above: -1 } } }, 'when.deadLetterRate: deadLetterRate must be { above: N'],
+    [{ name: 'a', when: { deadLetterRate: { above: 1, over: '500ms' } } }, 'when.deadLetterRate.over: must be at least 1s'],
+    [{ name: 'a', when: { runnersBelow: 0 } }, 'when.runnersBelow: runnersBelow must be a whole number from 1 to 10000'],
+    [{ name: 'a', when: { runnersBelow: 2, event: 'tsdb_failing' } }, 'when: when must give exactly one of'],
+    [{ name: 'a', when: { event: 'writer_failing' }, repeatInterval: 'often' }, 'repeatInterval: repeatInterval must be a duration such as 4h'],
+    [{ name: 'a', when: { event: 'writer_failing' }, repeatInterval: '10ms' }, 'repeatInterval: must be at least 1s'],
+  ])('system rules and repeats: %j is refused', (rule, message) => {
+    expect(() => validateRule(rule)).toThrow(message);
+  });
+
+  it('system rules compile to timed conditions', () => {
+    const rec = (when: object, extra: object = {}) => compileRule({ name: 'a', when, ...extra, source: 'api', createdAt: 0 } as never);
+    expect(rec({ deadLetterRate: { above: 5, over: '5m' } })).toMatchObject({ condition: 'dead_letter_rate', threshold: 5, overMs: 300_000 });
+    expect(rec({ deadLetterRate: { above: 5 } })).toMatchObject({ overMs: 60_000 });
+    expect(rec({ runnersBelow: 3 })).toMatchObject({ condition: 'runners_below', threshold: 3 });
+    expect(rec({ event: 'tsdb_failing' }, { repeatInterval: '4h' })).toMatchObject({ condition: 'tsdb_failing', repeatMs: 4 * 3_600_000 });
+    expect(rec({ event: 'writer_failing' })).toMatchObject({ condition: 'writer_failing', repeatMs: 0 });
+  });
+
   it('a good file, and a rule of the API', () => {
     expect(parseRuleFile('rules:\n  - name: a\n    when: { noDataFor: 1h }\n', 'f.yaml')).toEqual([{ name: 'a', when: { noDataFor: '1h' } }]);
-    expect(() => validateRule({ name: 'a', when: { event: 'exploded' } })).toThrow('when.event: event must be window_failed or plugin_quarantined');
+    expect(() => validateRule({ name: 'a', when: { event: 'exploded' } })).toThrow(
+      'when.event: event must be one of window_failed, plugin_quarantined, writer_failing, tsdb_failing',
+    );
   });
 });

@@ -103,6 +103,8 @@ export const Subjects = {
   runnerCrashed: 'mw.runner.crashed',
   /** Request/reply: one runner answers that it is connected (its supervisor's readiness check). */
   runnerPing: (runnerId: string) => `mw.svc.runner.ping.${runnerId}`,
+  /** Request/replies: every runner answers (no queue group): how many runners the deployment has (the `runnersBelow` alert rule). */
+  runnerRollCall: 'mw.svc.runner.roll-call',
 } as const;
 
 export const Buckets = {

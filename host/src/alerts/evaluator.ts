@@ -24,8 +24,10 @@ import { KeyedQueue } from '../store/keyed-queue.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import type { Alert, AlertNotification, Notifier } from './contract.js';
 import { alertId, newSeries, resultBreaches, seriesKey, step, type Observation, type SeriesState, type Transition } from './evaluate.js';
+import { Repeats } from './repeat.js';
 import { compileRule, type CompiledRule } from './rules.js';
 import { AlertStore, SeriesStore, type AlertBuckets, type AlertPatch, type AlertRuleStore, type Silence } from './store.js';
+import { SystemChecks, type SystemProbes } from './system.js';
 
 export interface AlertEvaluatorDeps {
   js: JetStreamClient;
@@ -38,6 +40,10 @@ export interface AlertEvaluatorDeps {
   /** Outputs whose binding does not verify are ignored, as the writer refuses them. */
   bindingKey?: BindingKey;
   clock?: Clock;
+  /** Where the system rules (dead letters, runners, writer, TSDB) read the deployment; none: they are not checked. */
+  systemProbes?: SystemProbes;
+  /** How often the system rules and the repeats are checked (ms). @default 10000 */
+  checkIntervalMs?: number;
 }
 
 /** A running evaluator. */
@@ -257,6 +263,8 @@ class Evaluator implements AlertEvaluator {
   private quarantineChain: Promise<void> = Promise.resolve();
   evaluated = 0;
   private stopped = false;
+  private timed: SystemChecks | undefined;
+  private readonly repeats = new Repeats();
 
   constructor(private readonly deps: AlertEvaluatorDeps) {
     this.log = deps.logger.child({ component: 'alerts' });
@@ -329,12 +337,14 @@ class Evaluator implements AlertEvaluator {
       }
       while (this.inFlight > 0) await new Promise<void>((r) => (this.wake = r));
     })();
+    this.timed = this.startTimedChecks();
     this.log.info({ rules: this.ruleSet.rules.length }, 'alert evaluator running');
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const s of this.stops.splice(0)) s();
+    await this.timed?.stop();
     await this.messages?.close();
     await this.loop;
     await this.quarantineChain;
@@ -557,8 +567,42 @@ class Evaluator implements AlertEvaluator {
     for (const [k, s] of states) this.series.set(k, s);
   }
 
-  private async notify(kind: AlertNotification['kind'], alert: Alert, rule: CompiledRule, at: number): Promise<void> {
-    await this.deps.notifier.enqueue({ key: `${alert.id}:${kind}:1`, kind, alert, channels: rule.rule.channels ?? [], at });
+  private async notify(kind: AlertNotification['kind'], alert: Alert, rule: CompiledRule, at: number, n = 1): Promise<void> {
+    await this.deps.notifier.enqueue({ key: `${alert.id}:${kind}:${n}`, kind, alert, channels: rule.rule.channels ?? [], at });
+  }
+
+  /** The timer of the system rules (`system.ts`) and the repeats (`repeat.ts`). */
+  private startTimedChecks(): SystemChecks {
+    const timed = new SystemChecks(
+      {
+        rules: () => this.ruleSet.rules,
+        silenced: (rule, endpoint, now) => this.ruleSet.silenced(rule, endpoint, now),
+        series: this.seriesOf,
+        isOpen: (id) => this.open.has(id),
+        endpointTags: (name) => this.deps.endpoints.peek(name)?.tags,
+        alerts: this.alerts,
+        notify: (kind, alert, rule, at) => this.notify(kind, alert, rule, at),
+        saveSeries: (states) => this.seriesStore.save(states),
+        opened: (a) => this.known(a, undefined),
+        closed: (id) => this.known(undefined, undefined, id),
+        clock: this.clock,
+        logger: this.log,
+        afterCheck: (now) =>
+          this.repeats.check(
+            {
+              open: () => this.open.values(),
+              rule: (name) => this.ruleSet.rules.find((r) => r.rule.name === name),
+              silenced: (rule, endpoint, at) => this.ruleSet.silenced(rule, endpoint, at),
+              notify: (kind, alert, rule, at, n) => this.notify(kind, alert, rule, at, n),
+            },
+            now,
+          ),
+      },
+      this.deps.systemProbes,
+      this.deps.checkIntervalMs ?? 10_000,
+    );
+    timed.start();
+    return timed;
   }
 
   /** A plugin record changed: quarantine rules fire on its quarantine, resolve when it is active again. */

@@ -27,10 +27,21 @@ export interface AlertCondition {
   above?: number;
   /** The result's value is below this. */
   below?: number;
-  /** A system event: a window of an app failed (its output's outcome is `error`), or a plugin is quarantined. */
-  event?: 'window_failed' | 'plugin_quarantined';
+  /**
+   * A system event: a window of an app failed (its output's outcome is `error`), a plugin is
+   * quarantined, the writer is failing (store errors, or outputs waiting more than a minute), the
+   * TSDB is failing (the writer's last write to it failed).
+   */
+  event?: 'window_failed' | 'plugin_quarantined' | 'writer_failing' | 'tsdb_failing';
   /** No events for the endpoint for this long (a duration: `10m`): its windows had no rows for that long. */
   noDataFor?: string;
+  /**
+   * Dead letters per minute above `above`, averaged over `over` (@default 1m): per endpoint when the
+   * rule selects endpoints, else over every letter of `MW_DLQ`.
+   */
+  deadLetterRate?: { above: number; over?: string };
+  /** Fewer than this many runners answer over NATS (every runner of the deployment). */
+  runnersBelow?: number;
 }
 
 /** An alert rule, as a file or the API gives it. */
@@ -55,6 +66,8 @@ export interface AlertRule {
   channels?: string[];
   /** Labels added to the alert, for routing. */
   labels?: Record<string, string>;
+  /** Notify again every this long (a duration: `4h`) while an alert stays firing (not acknowledged, not silenced). @default never */
+  repeatInterval?: string;
 }
 
 /** A rule as stored and listed: where it came from. */
@@ -66,6 +79,9 @@ export interface AlertRuleRecord extends AlertRule {
 }
 
 const NAME = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
+/** The events a rule can fire on: per window (`window_failed`), per plugin record, or checked on a timer (`writer_failing`, `tsdb_failing`). */
+const SYSTEM_EVENTS = ['window_failed', 'plugin_quarantined', 'writer_failing', 'tsdb_failing'] as const;
+const WHEN_KEYS = ['status', 'above', 'below', 'event', 'noDataFor', 'deadLetterRate', 'runnersBelow'] as const;
 const DURATION = '^\\s*(\\d+(\\.\\d+)?(ms|s|m|h|d)?)+\\s*$';
 
 /** The JSON Schema of one rule (the body of `POST /api/v1/alerts/rules`, an entry of the rule file). */
@@ -102,17 +118,31 @@ export const AlertRuleSchema = {
         status: { enum: ['potential', 'detected'], errorMessage: 'status must be potential or detected' },
         above: { type: 'number' },
         below: { type: 'number' },
-        event: { enum: ['window_failed', 'plugin_quarantined'], errorMessage: 'event must be window_failed or plugin_quarantined' },
+        event: {
+          enum: [...SYSTEM_EVENTS],
+          errorMessage: `event must be one of ${SYSTEM_EVENTS.join(', ')}`,
+        },
         noDataFor: { type: 'string', pattern: DURATION, errorMessage: 'noDataFor must be a duration such as 10m' },
+        deadLetterRate: {
+          type: 'object',
+          required: ['above'],
+          properties: {
+            above: { type: 'number', minimum: 0 },
+            over: { type: 'string', pattern: DURATION },
+          },
+          additionalProperties: false,
+          errorMessage: 'deadLetterRate must be { above: N (dead letters a minute, 0 or more), over: a duration such as 5m }',
+        },
+        runnersBelow: { type: 'integer', minimum: 1, maximum: 10_000, errorMessage: 'runnersBelow must be a whole number from 1 to 10000' },
       },
       additionalProperties: false,
       minProperties: 1,
       maxProperties: 1,
       errorMessage: {
-        type: 'when must be an object: one of { status }, { above }, { below }, { event }, { noDataFor }',
-        minProperties: 'when must give exactly one of status, above, below, event, noDataFor',
-        maxProperties: 'when must give exactly one of status, above, below, event, noDataFor',
-        additionalProperties: 'when must give exactly one of status, above, below, event, noDataFor',
+        type: `when must be an object: one of ${WHEN_KEYS.map((k) => `{ ${k} }`).join(', ')}`,
+        minProperties: `when must give exactly one of ${WHEN_KEYS.join(', ')}`,
+        maxProperties: `when must give exactly one of ${WHEN_KEYS.join(', ')}`,
+        additionalProperties: `when must give exactly one of ${WHEN_KEYS.join(', ')}`,
       },
     },
     for: {
@@ -139,12 +169,13 @@ export const AlertRuleSchema = {
     cooldown: { type: 'string', pattern: DURATION, errorMessage: 'cooldown must be a duration such as 10m' },
     channels: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 128 }, maxItems: 32 },
     labels: { type: 'object', additionalProperties: { type: 'string', maxLength: 256 }, maxProperties: 32 },
+    repeatInterval: { type: 'string', pattern: DURATION, errorMessage: 'repeatInterval must be a duration such as 4h' },
   },
   additionalProperties: false,
   errorMessage: {
     type: 'a rule must be an object',
     required: { name: 'a rule needs a name', when: 'a rule needs when (what makes it fire)' },
-    additionalProperties: 'a rule takes name, description, severity, endpoints, results, when, for, reset, cooldown, channels, labels',
+    additionalProperties: 'a rule takes name, description, severity, endpoints, results, when, for, reset, cooldown, channels, labels, repeatInterval',
   },
 } as const;
 
@@ -181,6 +212,10 @@ function checkSemantics(rule: AlertRule): void {
   if (rule.endpoints?.selector !== undefined) parseSelector(rule.endpoints.selector);
   if (rule.when.noDataFor !== undefined) parseDuration(rule.when.noDataFor, 'when.noDataFor');
   if (rule.cooldown !== undefined) parseDuration(rule.cooldown, 'cooldown');
+  if (rule.when.deadLetterRate?.over !== undefined && parseDuration(rule.when.deadLetterRate.over, 'when.deadLetterRate.over') < 1000)
+    throw new ModelwatchError('INVALID_ARGUMENT', 'when.deadLetterRate.over: must be at least 1s');
+  if (rule.repeatInterval !== undefined && parseDuration(rule.repeatInterval, 'repeatInterval') < 1000)
+    throw new ModelwatchError('INVALID_ARGUMENT', 'repeatInterval: must be at least 1s');
   const f = rule.for;
   if (f && 'last' in f && f.atLeast > f.last) throw new ModelwatchError('INVALID_ARGUMENT', `for: atLeast (${f.atLeast}) is more than last (${f.last})`);
 }
@@ -293,15 +328,23 @@ export async function loadAlertsFile(path: string): Promise<AlertsFile> {
 }
 
 /** What a compiled rule fires on. */
-export type ConditionKind = 'status' | 'above' | 'below' | 'window_failed' | 'plugin_quarantined' | 'no_data';
+export type ConditionKind =
+  'status' | 'above' | 'below' | 'window_failed' | 'plugin_quarantined' | 'no_data' | 'writer_failing' | 'tsdb_failing' | 'dead_letter_rate' | 'runners_below';
+
+/** The conditions checked on a timer (`alerts/system.ts`), not per window. */
+export const TIMED_CONDITIONS: ReadonlySet<ConditionKind> = new Set(['writer_failing', 'tsdb_failing', 'dead_letter_rate', 'runners_below']);
 
 /** A rule ready for evaluation: its matchers built once. */
 export interface CompiledRule {
   rule: AlertRuleRecord;
   severity: AlertSeverity;
   condition: ConditionKind;
-  /** The threshold: the status number (1 potential, 2 detected), the value, or the no-data duration (ms). */
+  /** The threshold: the status number (1 potential, 2 detected), the value, the no-data duration (ms), the dead letters a minute, the runners. */
   threshold: number;
+  /** Dead-letter rate rules: the span the rate is averaged over (ms). */
+  overMs: number;
+  /** Repeat notifications of a firing alert every this long (ms); 0: never. */
+  repeatMs: number;
   /** Fire after `atLeast` breaching windows among the last `last` (consecutive N: last = atLeast = N, and counted in a row). */
   consecutive: boolean;
   last: number;
@@ -332,13 +375,25 @@ function globMatch(glob: string, name: string): boolean {
 export function compileRule(rule: AlertRuleRecord): CompiledRule {
   const w = rule.when;
   const condition: ConditionKind =
-    w.status !== undefined ? 'status' : w.above !== undefined ? 'above' : w.below !== undefined ? 'below' : w.event !== undefined ? w.event : 'no_data';
+    w.status !== undefined
+      ? 'status'
+      : w.above !== undefined
+        ? 'above'
+        : w.below !== undefined
+          ? 'below'
+          : w.event !== undefined
+            ? w.event
+            : w.deadLetterRate !== undefined
+              ? 'dead_letter_rate'
+              : w.runnersBelow !== undefined
+                ? 'runners_below'
+                : 'no_data';
   const threshold =
     w.status !== undefined
       ? w.status === 'detected'
         ? 2
         : 1
-      : (w.above ?? w.below ?? (w.noDataFor !== undefined ? parseDuration(w.noDataFor, 'when.noDataFor') : 0));
+      : (w.above ?? w.below ?? w.deadLetterRate?.above ?? w.runnersBelow ?? (w.noDataFor !== undefined ? parseDuration(w.noDataFor, 'when.noDataFor') : 0));
   const f = rule.for ?? { consecutive: 1 };
   const consecutive = 'consecutive' in f;
   const last = 'consecutive' in f ? f.consecutive : f.last;
@@ -358,6 +413,8 @@ export function compileRule(rule: AlertRuleRecord): CompiledRule {
     atLeast,
     autoResolve: rule.reset === 'manual' ? 0 : (rule.reset?.auto ?? 1),
     cooldownMs: rule.cooldown !== undefined ? parseDuration(rule.cooldown, 'cooldown') : 0,
+    overMs: parseDuration(w.deadLetterRate?.over ?? '1m', 'when.deadLetterRate.over'),
+    repeatMs: rule.repeatInterval !== undefined ? parseDuration(rule.repeatInterval, 'repeatInterval') : 0,
     onResults: condition === 'status' || condition === 'above' || condition === 'below',
     matchesEndpoint: (name, tags) =>
       (!names || names.has(name)) && (eps?.glob === undefined || globMatch(eps.glob, name)) && (!selector || matchesSelector(selector, tags)),

@@ -480,6 +480,8 @@ export const AlertNotifyRoutes = {
   channels: '/api/v1/alerts/channels',
   channel: '/api/v1/alerts/channels/:name',
   channelTest: '/api/v1/alerts/channels/:name/test',
+  /** Admin: send a sample notification of a rule through each of its channels now: per channel, success or the status. */
+  ruleTest: '/api/v1/alerts/rules/:name/test',
   history: '/api/v1/alerts/history',
   /** Admin: enqueue a sample notification through the outbox (for tests and for checking routing). */
   notificationTest: '/api/v1/alerts/notifications/test',
@@ -500,6 +502,15 @@ export interface TestNotificationBody {
   channels?: string[];
   endpoint?: string;
   labels?: Record<string, string>;
+}
+
+/** The answer of `POST /api/v1/alerts/rules/:name/test`. */
+export interface RuleTestResult {
+  rule: string;
+  /** The sample notification's idempotency key (its attempts are in the history under it). */
+  key: string;
+  /** Per channel the rule's notification goes to: success, or the status code or error (never the receiver's body). */
+  channels: Array<{ channel: string; ok: boolean; status?: number; error?: string }>;
 }
 
 // ---- alerts (rules, alerts, silences)

@@ -261,7 +261,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(servingRoutes, { nc, jsm: deps.jsm, endpoints: deps.endpoints });
   await app.register(artifactRoutes, { artifacts: buckets.artifacts });
   await app.register(reportRoutes);
-  if (deps.notifier) await app.register(alertNotifyRoutes, { notifier: deps.notifier });
+  if (deps.notifier) await app.register(alertNotifyRoutes, { notifier: deps.notifier, ...(deps.alerts && { rules: deps.alerts.rules }) });
   if (deps.alerts) alertRoutes(app, deps.alerts);
   await app.register(profileRoutes, { nc, endpoints: deps.endpoints });
   // the web dashboard (/ui), its sign-in, live feed and downsampled series (api/ui.ts)

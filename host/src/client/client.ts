@@ -16,6 +16,7 @@ import type { AttemptResult, ChannelInfo, DeliveryAttempt } from '../alerts/noti
 import {
   AlertNotifyRoutes,
   type AlertHistoryQuery,
+  type RuleTestResult,
   type TestNotificationBody,
   AuthRoutes,
   DataPlaneRoutes,
@@ -621,6 +622,11 @@ export class ModelwatchClient {
   /** Send a sample notification to a channel now (admin): success, or the status code or error; never the receiver's body. */
   testAlertChannel(name: string) {
     return this.call<AttemptResult>('POST', routePath(AlertNotifyRoutes.channelTest, { name }), {});
+  }
+
+  /** Send a sample notification of a rule through each of its channels now (admin): per channel, success or the status. */
+  testAlertRule(name: string) {
+    return this.call<RuleTestResult>('POST', routePath(AlertNotifyRoutes.ruleTest, { name }), {});
   }
 
   /** Delivery attempts (admin), oldest first: the newest `limit`, of one channel or one key. */

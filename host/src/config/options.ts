@@ -204,6 +204,8 @@ export interface HostOptions {
   alertAllowedHosts?: readonly string[];
   /** Delivery of alert notifications: timeouts, retries, storm grouping. */
   alertDelivery?: AlertDeliveryOptions;
+  /** How often the system alert rules (dead letters, runners, writer, TSDB) and repeat notifications are checked. @default '10s' (env MODELWATCH_ALERT_CHECK_INTERVAL) */
+  alertCheckInterval?: string | number;
 }
 
 export type ComponentName = 'stream' | 'controller' | 'writer' | 'api' | 'runners';
@@ -270,6 +272,7 @@ export interface ResolvedHostOptions {
   publicUrl: string | undefined;
   alertAllowedHosts: readonly string[] | undefined;
   alertDelivery: ResolvedAlertDeliveryOptions;
+  alertCheckIntervalMs: number;
 }
 
 export const MIN_BASE_PERIOD_MS = 1000;
@@ -432,6 +435,7 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
         .map((h) => h.trim())
         .filter(Boolean),
     alertDelivery: resolveAlertDelivery(options.alertDelivery ?? {}, env),
+    alertCheckIntervalMs: alertCheckInterval(options.alertCheckInterval ?? env.MODELWATCH_ALERT_CHECK_INTERVAL ?? '10s'),
   };
 }
 
@@ -462,6 +466,12 @@ function resolveAlertDelivery(o: AlertDeliveryOptions, env: NodeJS.ProcessEnv): 
     throw new ModelwatchError('INVALID_OPTIONS', `alert group threshold: ${r.groupThreshold} must be a positive whole number`);
   if (r.timeoutMs < 100) throw new ModelwatchError('INVALID_OPTIONS', `alert timeout: ${r.timeoutMs} ms is below the minimum of 100ms`);
   return r;
+}
+
+function alertCheckInterval(value: string | number): number {
+  const ms = parseDuration(value, 'alert check interval');
+  if (ms < 100) throw new ModelwatchError('INVALID_OPTIONS', `alert check interval: '${value}' is below the minimum of 100ms`);
+  return ms;
 }
 
 function positiveDuration(value: string | number, what: string): number {

@@ -148,7 +148,14 @@ export function rolePermissions(role: NatsRole): RolePermissions {
       ],
     },
     subscribe: {
-      allow: [Subjects.runnerCheck, Subjects.runnerDryRun, Subjects.runnerEvaluate, Subjects.runnerPing('*'), `${INBOX_PREFIX.runner}.>`],
+      allow: [
+        Subjects.runnerCheck,
+        Subjects.runnerDryRun,
+        Subjects.runnerEvaluate,
+        Subjects.runnerPing('*'),
+        Subjects.runnerRollCall,
+        `${INBOX_PREFIX.runner}.>`,
+      ],
     },
     // replies to the runner services' requests
     allow_responses: true,

@@ -150,13 +150,16 @@ export class AppRunner {
         },
       }),
     );
-    this.subs.push(
-      nc.subscribe(this.pingSubject, {
-        callback: (err, msg) => {
-          if (!err) msg.respond();
-        },
-      }),
-    );
+    // a ping answers its supervisor; the roll call, every runner, answers whoever counts them (the alert evaluator)
+    for (const subject of [this.pingSubject, Subjects.runnerRollCall]) {
+      this.subs.push(
+        nc.subscribe(subject, {
+          callback: (err, msg) => {
+            if (!err) msg.respond();
+          },
+        }),
+      );
+    }
     this.subs.push(
       nc.subscribe(Subjects.runnerEvaluate, {
         queue: 'runners',

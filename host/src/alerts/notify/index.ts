@@ -18,6 +18,7 @@ export {
   sampleNotification,
   backoffMs,
   type AlertNotifier,
+  type ChannelTestResult,
   type DeliveryAttempt,
   type HistoryQuery,
   type NotifierDeps,

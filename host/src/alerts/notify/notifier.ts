@@ -85,7 +85,18 @@ export interface AlertNotifier extends Notifier {
   deleteChannel(name: string): Promise<void>;
   /** Send a sample notification to the channel now (not through the outbox) and record the attempt. */
   testChannel(name: string): Promise<AttemptResult>;
+  /**
+   * Send a notification now (not through the outbox) to every channel it goes to (those it names,
+   * those whose route takes it), recording each attempt: per channel, success or the status or
+   * error, never the receiver's body. Names of unknown channels come back as failed.
+   */
+  testNotification(n: AlertNotification): Promise<ChannelTestResult[]>;
   history(q?: HistoryQuery): Promise<DeliveryAttempt[]>;
+}
+
+/** One channel's answer to a test: success, or the status code or error (never the receiver's body). */
+export interface ChannelTestResult extends AttemptResult {
+  channel: string;
 }
 
 interface Delivery {
@@ -97,9 +108,9 @@ const UNROUTED = '_unrouted';
 const ns = (ms: number) => Math.round(ms * 1e6);
 export const deliveryConsumer = (channel: string) => `alert-deliver-${channel}`;
 
-/** A sample notification for tests of channels (`alert channel test`, `POST /api/v1/alerts/notifications/test`). */
+/** A sample notification for tests of channels and rules (`alert channel test`, `alert rule test`, `POST /api/v1/alerts/notifications/test`). */
 export function sampleNotification(
-  o: { key?: string; severity?: AlertSeverity; channels?: string[]; endpoint?: string; labels?: Record<string, string> } = {},
+  o: { key?: string; severity?: AlertSeverity; channels?: string[]; endpoint?: string; labels?: Record<string, string>; rule?: string } = {},
 ): AlertNotification {
   const now = Date.now();
   const start = now - (now % 60_000) - 60_000;
@@ -111,13 +122,13 @@ export function sampleNotification(
     at: now,
     alert: {
       id: `test|${endpoint}|sample-app|sample_result`,
-      rule: 'sample-rule',
+      rule: o.rule ?? 'sample-rule',
       severity: o.severity ?? 'high',
       state: 'firing',
       endpoint,
       app: 'sample-app',
       result: 'sample_result',
-      summary: `a test notification from modelwatch: sample_result on ${endpoint} (0.71 >= 0.5)`,
+      summary: `a test notification from modelwatch${o.rule !== undefined ? ` for the rule ${o.rule}` : ''}: sample_result on ${endpoint} (0.71 >= 0.5)`,
       value: 0.71,
       threshold: 0.5,
       status: 2,
@@ -458,7 +469,17 @@ class NotifierImpl implements AlertNotifier {
   async testChannel(name: string): Promise<AttemptResult> {
     const spec = this.channelSpec(name);
     if (!spec) throw new ModelwatchError('NOT_FOUND', `no alert channel named '${name}'`);
-    const n = sampleNotification({ channels: [name] });
+    return this.attemptNow(spec, sampleNotification({ channels: [name] }));
+  }
+
+  async testNotification(n: AlertNotification): Promise<ChannelTestResult[]> {
+    const { targets, unknown } = this.targets(n);
+    const sent = await Promise.all(targets.map(async (c) => ({ channel: c, ...(await this.attemptNow(this.channelSpec(c)!, n)) })));
+    return [...sent, ...unknown.map((c) => ({ channel: c, ok: false, error: `no alert channel named '${c}'` }))];
+  }
+
+  /** One attempt now, outside the outbox, recorded as a test. */
+  private async attemptNow(spec: ChannelSpec, n: AlertNotification): Promise<AttemptResult> {
     const out: Outgoing = { key: n.key, notifications: [n] };
     const result = await attemptDelivery(spec, out, {
       nc: this.deps.nc,
@@ -468,7 +489,7 @@ class NotifierImpl implements AlertNotifier {
       attempt: 1,
       ...(this.deps.env && { env: this.deps.env }),
     });
-    await this.record({ channel: name, out, attempt: 1, result, gaveUp: false, test: true });
+    await this.record({ channel: spec.name, out, attempt: 1, result, gaveUp: false, test: true });
     return result;
   }
 

@@ -2,10 +2,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { sampleNotification, type AlertNotifier } from '../../alerts/notify/index.js';
 import { ModelwatchError } from '../../errors.js';
-import { AlertNotifyRoutes, type AlertHistoryQuery, type TestNotificationBody } from '../contract.js';
+import type { AlertRuleStore } from '../../alerts/store.js';
+import { AlertNotifyRoutes, type AlertHistoryQuery, type RuleTestResult, type TestNotificationBody } from '../contract.js';
 
 export interface AlertNotifyRoutesDeps {
   notifier: AlertNotifier;
+  /** The rules, for rule tests. */
+  rules?: AlertRuleStore;
 }
 
 const admin = { scope: 'admin' as const };
@@ -34,6 +37,13 @@ export const alertNotifyRoutes: FastifyPluginAsync<AlertNotifyRoutesDeps> = asyn
   });
   // the result of one attempt: success, or the status code or error; never the receiver's body
   app.post<{ Params: { name: string } }>(AlertNotifyRoutes.channelTest, { config: admin }, async (req) => notifier.testChannel(req.params.name));
+  // a sample of the rule's notification through each channel it goes to: success or the status, never the body
+  app.post<{ Params: { name: string } }>(AlertNotifyRoutes.ruleTest, { config: admin }, async (req): Promise<RuleTestResult> => {
+    if (!deps.rules) throw new ModelwatchError('NOT_FOUND', 'alert rules are not served here');
+    const rule = await deps.rules.require(req.params.name);
+    const n = sampleNotification({ rule: rule.name, severity: rule.severity ?? 'medium', channels: rule.channels ?? [], labels: { ...rule.labels } });
+    return { rule: rule.name, key: n.key, channels: await notifier.testNotification(n) };
+  });
   app.get<{ Querystring: { [K in keyof AlertHistoryQuery]?: string } }>(AlertNotifyRoutes.history, { config: admin }, async (req) => {
     const { channel, key, limit } = req.query;
     const n = limit === undefined ? 100 : Number(limit);

@@ -72,6 +72,25 @@ const ruleCommands = (y: Argv<GlobalArgs>) =>
         process.stdout.write(`alert rule '${r.deleted}' deleted\n`);
       },
     )
+    .command<GlobalArgs & { name: string }>(
+      'test <name>',
+      "send a sample notification of the rule through each of its channels now: per channel, success or the status code or error (never the receiver's body); exit 1 if one failed (needs an admin token)",
+      (b) =>
+        b
+          .positional('name', { type: 'string', demandOption: true, describe: 'the rule name' })
+          .example('$0 alert rule test drift-detected', 'one line per channel: ok (200), or failed: HTTP 500'),
+      async (args) => {
+        const r = await clientOf(args).testAlertRule(args.name);
+        if (args.json) printJson(r);
+        else if (r.channels.length === 0) process.stdout.write(`alert rule '${r.rule}': no channel takes its notifications\n`);
+        else
+          printTable(
+            ['channel', 'result'],
+            r.channels.map((c) => [c.channel, c.ok ? `ok${c.status !== undefined ? ` (${c.status})` : ''}` : `failed: ${c.error ?? `status ${c.status}`}`]),
+          );
+        if (r.channels.length === 0 || r.channels.some((c) => !c.ok)) process.exitCode = 1;
+      },
+    )
     .demandCommand(1);
 
 interface SilenceArgs extends GlobalArgs {
