@@ -11,3 +11,4 @@ export { normalizeLabel, type NormalizedLabel } from './labels.js';
 export { parseReference, referenceStatsFor, tableOf, type ReferenceFormat } from './reference.js';
 export { checkTags, matchesSelector, parseSelector, parseTagAssignments, type Requirement, type Selector } from './selector.js';
 export { bucketOf, compactProfile, mergeFeatureStats, rollUpProfile, rollUpResults, TOP_CATEGORIES } from './profiles.js';
+export { emptyOutput, failedOutput, windowOutput, type OutputSource, type OutputWindow } from './outputs.js';
