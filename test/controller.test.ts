@@ -157,7 +157,12 @@ describe('controller', () => {
     await env.client.createEndpoint({ name: 'e-quiet', featureNames: ['i'], labelNames: ['y'] });
     const firstWindow = Math.floor(Date.now() / 1000) * 1000 + 1000;
     const t = trickle(nats.url, ['e-rows'], 50);
-    const quiet = await waitForWindows('three windows of the quiet endpoint', () => env.client.results({ endpoint: 'e-quiet' }), firstWindow, firstWindow + 2000);
+    const quiet = await waitForWindows(
+      'three windows of the quiet endpoint',
+      () => env.client.results({ endpoint: 'e-quiet' }),
+      firstWindow,
+      firstWindow + 2000,
+    );
     const busy = await waitForWindows('three windows of the busy one', () => env.client.results({ endpoint: 'e-rows' }), firstWindow, firstWindow + 2000);
     await t.stop();
     // the quiet endpoint's windows: stored as empty, by the controller (no runner read them)
@@ -168,7 +173,9 @@ describe('controller', () => {
     for (const w of withRows) expect(w).toMatchObject({ outcome: 'ok' });
     expect(withRows.every((w) => w.rows > 0 && w.runner !== 'controller')).toBe(true);
     // the stored empty windows are what the no-data rule counts
-    const fired = await waitFor('the no-data alert of the quiet endpoint', () => notifier.calls.find((n) => n.kind === 'firing' && n.alert.endpoint === 'e-quiet'));
+    const fired = await waitFor('the no-data alert of the quiet endpoint', () =>
+      notifier.calls.find((n) => n.kind === 'firing' && n.alert.endpoint === 'e-quiet'),
+    );
     expect(fired.alert).toMatchObject({ rule: 'quiet', endpoint: 'e-quiet' });
     expect(notifier.calls.some((n) => n.alert.endpoint === 'e-rows')).toBe(false);
   });
