@@ -160,7 +160,8 @@ for (;;) {
     await new Promise((r) => setTimeout(r, 250));
     continue;
   }
-  const all = (await client.results({ limit: 100_000 })).filter((w) => w.windowStart === ws);
+  // a loaded writer may not answer in time: ask again
+  const all = (await client.results({ limit: 100_000 }).catch(() => stored ?? [])).filter((w) => w.windowStart === ws);
   stored = all;
   if (all.length >= expected || Date.now() - closeAt > 300_000) break;
   await new Promise((r) => setTimeout(r, 500));
