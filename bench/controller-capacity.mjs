@@ -150,11 +150,13 @@ for (;;) {
     host.runnerPids().reduce((n, pid) => n + rssMb(pid), 0),
   );
   // the outputs published (one stream info, cheap) until all are there, then the stored windows (a big query)
+  // a loaded server may not answer in time: ask again on the next turn
   if (processorDoneAt === undefined) {
-    const ci = await jsm.consumers.info('MW_EVENTS', 'stream-processor');
-    if (ci.num_pending === 0 && ci.num_ack_pending === 0) processorDoneAt = Date.now();
+    const ci = await jsm.consumers.info('MW_EVENTS', 'stream-processor').catch(() => undefined);
+    if (ci && ci.num_pending === 0 && ci.num_ack_pending === 0) processorDoneAt = Date.now();
   }
-  const outputs = (await jsm.streams.info('MW_OUTPUTS', { subjects_filter: 'mw.outputs.>' })).state.messages - emptyOutputs;
+  const info = await jsm.streams.info('MW_OUTPUTS', { subjects_filter: 'mw.outputs.>' }).catch(() => undefined);
+  const outputs = info ? info.state.messages - emptyOutputs : 0;
   if (outputs >= expected) publishedAt ??= Date.now();
   if (outputs < expected && Date.now() - closeAt <= 300_000) {
     await new Promise((r) => setTimeout(r, 250));
