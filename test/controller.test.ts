@@ -1,6 +1,8 @@
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WindowRecord } from '@modelwatch/protocol';
+import type { AlertNotification, Notifier } from '../host/src/alerts/contract.js';
 import { trickle, waitForWindows, waitUntilDrained } from './helpers/events.js';
 import { publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
@@ -14,6 +16,15 @@ function expectContiguous(ws: WindowRecord[]): void {
   const s = sorted(ws);
   expect(new Set(s.map((w) => w.windowStart)).size).toBe(s.length);
   for (let i = 1; i < s.length; i++) expect(s[i]!.windowStart).toBe(s[i - 1]!.windowEnd);
+}
+
+/** Keeps the alert notifications it is handed (in memory: the channels are not this test's subject). */
+class RecordingNotifier implements Notifier {
+  readonly calls: AlertNotification[] = [];
+  enqueue(n: AlertNotification): Promise<void> {
+    this.calls.push(n);
+    return Promise.resolve();
+  }
 }
 
 /** The controller: catch-up after downtime oldest first, live period changes, monitoring on and off. */
@@ -133,5 +144,39 @@ describe('controller', () => {
       // windows of the time monitoring was off were analysed once it was on again
       expect(windows.filter((w) => w.windowStart > allOffAt && w.windowEnd < allOffAt + 3000).every((w) => w.rows > 0)).toBe(true);
     }
+  });
+
+  it('records a window without rows as empty itself, without a task, and data-absence alerts still fire', async () => {
+    const notifier = new RecordingNotifier();
+    // a rule of the alerts file: loaded before the evaluator starts
+    const alertsFile = join(dir.path, 'quiet-alerts.yaml');
+    await writeFile(alertsFile, 'rules:\n  - name: quiet\n    endpoints: { names: [e-quiet] }\n    when: { noDataFor: 2s }\n');
+    await using env = await startTestHost({ natsUrl: nats.url, basePeriod: 1000, allowedLateness: 300, alertsFile, alertNotifier: notifier });
+    await publishDir(env.client, ROW_COUNT);
+    await env.client.createEndpoint({ name: 'e-rows', featureNames: ['i'], labelNames: ['y'] });
+    await env.client.createEndpoint({ name: 'e-quiet', featureNames: ['i'], labelNames: ['y'] });
+    const firstWindow = Math.floor(Date.now() / 1000) * 1000 + 1000;
+    const t = trickle(nats.url, ['e-rows'], 50);
+    const quiet = await waitForWindows(
+      'three windows of the quiet endpoint',
+      () => env.client.results({ endpoint: 'e-quiet' }),
+      firstWindow,
+      firstWindow + 2000,
+    );
+    const busy = await waitForWindows('three windows of the busy one', () => env.client.results({ endpoint: 'e-rows' }), firstWindow, firstWindow + 2000);
+    await t.stop();
+    // the quiet endpoint's windows: stored as empty, by the controller (no runner read them)
+    expectContiguous(quiet);
+    for (const w of quiet) expect(w).toMatchObject({ outcome: 'empty', rows: 0, runner: 'controller' });
+    // the busy one's windows with rows went to a runner
+    const withRows = busy.filter((w) => w.windowStart >= firstWindow && w.windowEnd <= firstWindow + 3000);
+    for (const w of withRows) expect(w).toMatchObject({ outcome: 'ok' });
+    expect(withRows.every((w) => w.rows > 0 && w.runner !== 'controller')).toBe(true);
+    // the stored empty windows are what the no-data rule counts
+    const fired = await waitFor('the no-data alert of the quiet endpoint', () =>
+      notifier.calls.find((n) => n.kind === 'firing' && n.alert.endpoint === 'e-quiet'),
+    );
+    expect(fired.alert).toMatchObject({ rule: 'quiet', endpoint: 'e-quiet' });
+    expect(notifier.calls.some((n) => n.alert.endpoint === 'e-rows')).toBe(false);
   });
 });

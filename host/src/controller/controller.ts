@@ -8,12 +8,14 @@ import {
   type BatchRecord,
   type EndpointRecord,
   type MonitoringSettings,
+  type AppOutputMessage,
   type PluginRecord,
   type TaskMessage,
 } from '@modelwatch/protocol';
 import { systemClock, type Clock, type Timer } from '../clock.js';
-import { outputBinding, type BindingKey } from '../domain/binding.js';
+import { outputBinding, outputMsgId, type BindingKey } from '../domain/binding.js';
 import { batchSeriesId, outputKey } from '../domain/keys.js';
+import { emptyOutput } from '../domain/outputs.js';
 import { rowKeysOf, windowAt, windowsHoldingKey, type Window, type WindowLayout } from '../domain/windows.js';
 import type { Logger } from '../logger.js';
 import type { HostMetrics } from '../metrics.js';
@@ -150,21 +152,38 @@ export class Controller {
     // tasks of many pairs are published together, then their progress saved together: a pair's
     // progress is saved only after its tasks are in MW_TASKS (a crash in between re-publishes
     // them, and JetStream drops the duplicates by message id)
-    let pending: Array<{ key: string; next: number; tasks: TaskMessage[] }> = [];
+    let pending: Array<{ key: string; next: number; tasks: TaskMessage[]; empty: AppOutputMessage[] }> = [];
     let pendingTasks = 0;
     const flush = async () => {
       if (this.deps.isActive && !this.deps.isActive()) throw new ControllerInactiveError();
       const work = pending;
       pending = [];
       pendingTasks = 0;
-      await Promise.all(work.flatMap((w) => w.tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) }))));
+      await Promise.all([
+        ...work.flatMap((w) => w.tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) }))),
+        // the empty windows' outputs, under the message id the runner's output of their task would have
+        ...work.flatMap((w) =>
+          w.empty.map((o) => this.deps.js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o), { msgID: outputMsgId(o, o.binding) })),
+        ),
+      ]);
       if (this.deps.isActive && !this.deps.isActive()) throw new ControllerInactiveError();
       await Promise.all(work.map((w) => this.deps.progressKv.put(w.key, JSON.stringify({ next: w.next } satisfies Progress))));
       for (const w of work) {
         this.progress.set(w.key, w.next);
-        total += w.tasks.length;
+        total += w.tasks.length + w.empty.length;
         this.deps.metrics?.windowsDispatched(w.tasks);
       }
+    };
+    // which endpoints have rows filed under a window start: one listing of MW_ROWS' subjects per
+    // start and tick, asked only for a window of an app not called on empty windows
+    const filed = new Map<number, Promise<Set<string>>>();
+    const hasRows = async (id: string, w: Window): Promise<boolean> => {
+      for (const start of rowKeysOf(w, settings)) {
+        let ids = filed.get(start);
+        if (!ids) filed.set(start, (ids = this.endpointsWithRows(start)));
+        if ((await ids).has(id)) return true;
+      }
+      return false;
     };
     for (const ep of endpoints) {
       for (const p of plugins) {
@@ -182,19 +201,28 @@ export class Controller {
         const shadow = shadowVersionOf(p);
         const shadowFrom = shadow && appliesTo(shadow.endpoints, ep) ? p.shadow!.since : Infinity;
         const tasks: TaskMessage[] = [];
+        const empty: AppOutputMessage[] = [];
+        // a window without rows, for a version not called on empty windows, gets no task: the
+        // controller publishes its `empty` output itself (bound like a runner's), so the window is
+        // stored and counted (no-data alerts see it) without a runner reading it
+        const add = async (t: TaskMessage, w: Window, runsOnEmpty: boolean) => {
+          if (!runsOnEmpty && !(await hasRows(ep.id, w))) empty.push({ ...emptyOutput(t, EMPTY_SOURCE, now), ...(t.binding ? { binding: t.binding } : {}) });
+          else tasks.push(t);
+        };
         const from = next;
         const due = closeBefore - delayOf(p);
         for (let w = windowAt(next, settings.periods), n = 0; w.end <= due && n < max; w = windowAt(w.end, settings.periods), n++) {
-          if (applies) tasks.push(this.bind(task(ep.id, ep.name, p, w, now, settings)));
-          if (w.start >= shadowFrom) tasks.push(this.bind({ ...task(ep.id, ep.name, p, w, now, settings), version: shadow!.version, shadow: true }));
+          if (applies) await add(this.bind(task(ep.id, ep.name, p, w, now, settings)), w, activeVersionOf(p)?.runOnEmptyWindows ?? false);
+          if (w.start >= shadowFrom)
+            await add(this.bind({ ...task(ep.id, ep.name, p, w, now, settings), version: shadow!.version, shadow: true }), w, shadow!.runOnEmptyWindows);
           next = w.end;
         }
         if (next === from) {
           this.progress.set(key, next);
           continue;
         }
-        pending.push({ key, next, tasks });
-        pendingTasks += tasks.length;
+        pending.push({ key, next, tasks, empty });
+        pendingTasks += tasks.length + empty.length;
         if (pendingTasks >= 2000) await flush();
       }
     }
@@ -249,6 +277,12 @@ export class Controller {
     return total;
   }
 
+  /** The ids of the endpoints (and batch series) with rows filed under a window start: the `MW_ROWS` subjects `mw.rows.*.<start>`. */
+  private async endpointsWithRows(start: number): Promise<Set<string>> {
+    const info = await this.deps.jsm.streams.info(Streams.rows, { subjects_filter: Subjects.rows('*', start) });
+    return new Set(Object.keys(info.state.subjects ?? {}).map((s) => s.split('.')[2]!));
+  }
+
   /** The task with its output binding (the same for every dispatch of the same task). */
   private bind(t: TaskMessage): TaskMessage {
     const key = this.deps.bindingKey;
@@ -278,6 +312,9 @@ export class Controller {
     return out;
   }
 }
+
+/** Who an empty window's output says produced it. */
+const EMPTY_SOURCE = { runner: 'controller', attempts: 1 } as const;
 
 /** A tick stopped because the controller no longer holds its lease. */
 class ControllerInactiveError extends Error {

@@ -12,3 +12,4 @@ export { parseReference, referenceStatsFor, tableOf, type ReferenceFormat } from
 export { checkTags, matchesSelector, parseSelector, parseTagAssignments, type Requirement, type Selector } from './selector.js';
 export { bucketOf, compactProfile, mergeFeatureStats, rollUpProfile, rollUpResults, TOP_CATEGORIES } from './profiles.js';
 export { downsample } from './series.js';
+export { emptyOutput, failedOutput, windowOutput, type OutputSource, type OutputWindow } from './outputs.js';

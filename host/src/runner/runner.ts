@@ -23,9 +23,9 @@ import {
   type PluginVersionRecord,
   type ReferenceTable,
   type TaskMessage,
-  type WindowRef,
 } from '@modelwatch/protocol';
 import { outputMsgId } from '../domain/binding.js';
+import { failedOutput, windowOutput } from '../domain/outputs.js';
 import { artifactId, artifactKey, outputKey } from '../domain/keys.js';
 import { compactProfile } from '../domain/profiles.js';
 import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../errors.js';
@@ -679,41 +679,4 @@ export class AppRunner {
   }
 }
 
-/** The window an output is of. */
-export type OutputWindow = Omit<WindowRef, 'v'>;
-
-/** Who produced an output: a runner's name (or `supervisor`), and which try it was. */
-export interface OutputSource {
-  runner: string;
-  attempts: number;
-}
-
-/** The output of a window, to be filled in: outcome `ok`, no rows, results or metrics yet. */
-export function windowOutput(w: OutputWindow, by: OutputSource): AppOutputMessage {
-  return {
-    v: 1,
-    endpointId: w.endpointId,
-    endpointName: w.endpointName,
-    app: w.app,
-    version: w.version,
-    windowStart: w.windowStart,
-    windowEnd: w.windowEnd,
-    ...(w.shadow ? { shadow: true as const } : {}),
-    outcome: 'ok',
-    rows: 0,
-    results: [],
-    metrics: [],
-    durationMs: 0,
-    completedAt: 0,
-    runner: by.runner,
-    attempts: by.attempts,
-  };
-}
-
-/**
- * The output of a window that failed (`error`, whose message says where): a runner's after its
- * tries, or the supervisor's for a window whose app crashed its runner (`crashError`).
- */
-export function failedOutput(w: OutputWindow, error: ErrorData, by: OutputSource & { rows?: number }): AppOutputMessage {
-  return { ...windowOutput(w, by), rows: by.rows ?? 0, outcome: 'error', error, completedAt: Date.now() };
-}
+export { failedOutput, windowOutput, type OutputSource, type OutputWindow } from '../domain/outputs.js';

@@ -200,9 +200,16 @@ export class FailureStreaks {
   private remember(key: string, entry: { record: StreakRecord; revision: number }): void {
     this.cache.delete(key);
     this.cache.set(key, entry);
-    if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+    if (this.cache.size > MAX_CACHED_STREAKS) this.cache.delete(this.cache.keys().next().value!);
   }
 }
+
+/**
+ * Streak records kept in memory: one per (version, endpoint) accounted, a few hundred bytes each.
+ * Fewer than the pairs of a period (10,000 endpoints x 2 apps) and every output would miss and
+ * read its record back before writing it.
+ */
+const MAX_CACHED_STREAKS = 200_000;
 
 /** Delete every streak of a plugin (all its versions, all endpoints). */
 export async function forgetStreaks(kv: KV, app: string): Promise<void> {
