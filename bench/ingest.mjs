@@ -15,7 +15,7 @@
 // Each measurement runs --rounds times (default 5): raw and modelwatch back to back in each
 // round, and the ratio of each pair is printed with their median (this machine is shared: a
 // pair sees the same load). The HTTP load comes from a worker thread, as a model server would
-// be another process.
+// be another process: it is started, and ready, before the clock starts.
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
 import { Worker } from 'node:worker_threads';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -124,20 +124,38 @@ async function mwNats(nc, jsm, client, name, payloads) {
   return (performance.now() - t0) / 1000;
 }
 
-/** HTTP clients in a worker thread: POST every payload, `concurrency` requests at a time. */
+/**
+ * HTTP clients in a worker thread: POST every payload, `concurrency` requests at a time, each on
+ * its own keep-alive connection (node:http with a keep-alive agent, as a model server's client
+ * keeps its connections; `fetch` costs the client several times the CPU per request, which on a
+ * small machine is taken from the host). The worker is started and ready before the clock starts.
+ */
 const HTTP_WORKER = `
+const http = require('node:http');
 const { parentPort, workerData } = require('node:worker_threads');
 const { url, payloads, concurrency, token } = workerData;
 const headers = { 'content-type': 'application/json', ...(token ? { authorization: 'Bearer ' + token } : {}) };
-let i = 0, rejected = 0;
-Promise.all(Array.from({ length: concurrency }, async () => {
-  while (i < payloads.length) {
-    const body = payloads[i++];
-    const res = await fetch(url, { method: 'POST', headers, body });
-    const r = await res.json();
-    if (res.status !== 202 || r.rejected.length) rejected++;
-  }
-})).then(() => parentPort.postMessage({ rejected }));
+const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+const post = (body) => new Promise((resolve, reject) => {
+  const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const chunks = [];
+    res.on('data', (c) => chunks.push(c));
+    res.on('end', () => resolve({ status: res.statusCode, reply: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+    res.on('error', reject);
+  });
+  req.on('error', reject);
+  req.end(body);
+});
+parentPort.once('message', () => {
+  let i = 0, rejected = 0;
+  Promise.all(Array.from({ length: concurrency }, async () => {
+    while (i < payloads.length) {
+      const { status, reply } = await post(payloads[i++]);
+      if (status !== 202 || reply.rejected.length) rejected++;
+    }
+  })).then(() => parentPort.postMessage({ rejected }), (err) => parentPort.postMessage({ error: String(err) }));
+});
+parentPort.postMessage('ready');
 `;
 
 /** POST to `apiUrl` (default the client's host) with `token` (default the ingest token; null: none). */
@@ -145,16 +163,22 @@ async function mwHttp(jsm, client, name, payloads, concurrency, { apiUrl = clien
   await client.createEndpoint({ name, featureNames: FEATURES, labelNames: ['p0'] });
   await processed(jsm);
   const url = `${apiUrl}/api/v1/endpoints/${name}/events`;
-  const t0 = performance.now();
   const w = new Worker(HTTP_WORKER, { eval: true, workerData: { url, payloads: payloads.map((p) => p.toString()), concurrency, token } });
-  const { rejected } = await new Promise((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-  });
-  await w.terminate();
+  const next = () =>
+    new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  await next(); // ready
+  const t0 = performance.now();
+  w.postMessage('go');
+  const { rejected, error } = await next();
   await processed(jsm);
+  const dt = (performance.now() - t0) / 1000;
+  await w.terminate();
+  if (error) throw new Error(`HTTP load failed: ${error}`);
   if (rejected) throw new Error(`${rejected} HTTP requests had rejected events`);
-  return (performance.now() - t0) / 1000;
+  return dt;
 }
 
 async function rowsIn(jsm) {
