@@ -203,6 +203,11 @@ export const webGuard = fp<WebGuardOptions>(
 
     if (opts.rateLimit) {
       const { max, windowMs } = opts.rateLimit;
+      // the data plane's posts are not counted (allowList below): they get no rate-limit hook at all
+      app.addHook('onRoute', (route) => {
+        const methods = Array.isArray(route.method) ? route.method : [route.method];
+        if (methods.length === 1 && methods[0] === 'POST' && INGEST_ROUTES.has(route.url)) route.config = { ...route.config, rateLimit: false };
+      });
       await app.register(fastifyRateLimit, {
         global: true,
         max,
