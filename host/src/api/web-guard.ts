@@ -148,7 +148,8 @@ export const webGuard = fp<WebGuardOptions>(
       done();
     });
 
-    app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    // synchronous (no promise a request): a refusal is sent, else `done`
+    const guard = (req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
       const path = req.url.split('?')[0]!;
       if (PROBES.has(path)) return;
       if (!allowedHost(req.headers.host)) {
@@ -190,6 +191,10 @@ export const webGuard = fp<WebGuardOptions>(
           `${what}: Content-Type '${type}' is refused on a request that changes state, because a page on any site may send it without asking the host (text/plain, application/x-www-form-urlencoded and multipart/form-data are): send application/json (or text/csv, application/x-ndjson where the route takes them)`,
         );
       }
+      return undefined;
+    };
+    app.addHook('onRequest', (req, reply, done) => {
+      if (guard(req, reply) === undefined) done();
     });
 
     if (opts.corsOrigins.length) {
