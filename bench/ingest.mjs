@@ -15,7 +15,7 @@
 // Each measurement runs --rounds times (default 5): raw and modelwatch back to back in each
 // round, and the ratio of each pair is printed with their median (this machine is shared: a
 // pair sees the same load). The HTTP load comes from a worker thread, as a model server would
-// be another process.
+// be another process: it is started, and ready, before the clock starts.
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
 import { Worker } from 'node:worker_threads';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +30,8 @@ import { generateToken, hashToken, sameHash } from '../host/dist/domain/tokens.j
 import { createLogger } from '../host/dist/logger.js';
 
 const quick = process.argv.includes('--quick');
+/** CPU time of the main thread (the raw loop's publisher and consumer; the host's API and stream processor) and of the HTTP client, per measurement. */
+const cpu = [];
 const authCost = process.argv.includes('--auth');
 const ROUNDS = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : 5;
 const FEATURES = ['f0', 'f1', 'f2', 'f3'];
@@ -89,6 +91,7 @@ async function rawLoop(nc, jsm, name, payloads) {
   await jsm.consumers.add(name, { durable_name: 'c', ack_policy: AckPolicy.Explicit, max_ack_pending: 4096 });
   const c = await js.consumers.get(name, 'c');
   const t0 = performance.now();
+  const c0 = process.threadCpuUsage();
   let got = 0;
   const consumed = (async () => {
     const it = await c.consume({ max_messages: 1024 });
@@ -101,6 +104,8 @@ async function rawLoop(nc, jsm, name, payloads) {
   await publishAll(js, `${name.toLowerCase()}.x`, payloads);
   await consumed;
   const dt = (performance.now() - t0) / 1000;
+  const used = process.threadCpuUsage(c0);
+  cpu.push({ what: `raw ${name}`, events: payloads.length, hostMs: (used.user + used.system) / 1000 });
   await jsm.streams.delete(name);
   return dt;
 }
@@ -124,20 +129,42 @@ async function mwNats(nc, jsm, client, name, payloads) {
   return (performance.now() - t0) / 1000;
 }
 
-/** HTTP clients in a worker thread: POST every payload, `concurrency` requests at a time. */
+/**
+ * HTTP clients in a worker thread: POST every payload, `concurrency` requests at a time, each on
+ * its own keep-alive connection (node:http with a keep-alive agent, as a model server's client
+ * keeps its connections; `fetch` costs the client several times the CPU per request, which on a
+ * small machine is taken from the host). The worker is started and ready before the clock starts.
+ */
 const HTTP_WORKER = `
+const http = require('node:http');
 const { parentPort, workerData } = require('node:worker_threads');
 const { url, payloads, concurrency, token } = workerData;
 const headers = { 'content-type': 'application/json', ...(token ? { authorization: 'Bearer ' + token } : {}) };
-let i = 0, rejected = 0;
-Promise.all(Array.from({ length: concurrency }, async () => {
-  while (i < payloads.length) {
-    const body = payloads[i++];
-    const res = await fetch(url, { method: 'POST', headers, body });
-    const r = await res.json();
-    if (res.status !== 202 || r.rejected.length) rejected++;
-  }
-})).then(() => parentPort.postMessage({ rejected }));
+const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+const post = (body) => new Promise((resolve, reject) => {
+  const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const chunks = [];
+    res.on('data', (c) => chunks.push(c));
+    res.on('end', () => resolve({ status: res.statusCode, reply: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+    res.on('error', reject);
+  });
+  req.on('error', reject);
+  req.end(body);
+});
+parentPort.once('message', () => {
+  let i = 0, rejected = 0;
+  const c0 = process.threadCpuUsage();
+  Promise.all(Array.from({ length: concurrency }, async () => {
+    while (i < payloads.length) {
+      const { status, reply } = await post(payloads[i++]);
+      if (status !== 202 || reply.rejected.length) rejected++;
+    }
+  })).then(() => {
+    const c = process.threadCpuUsage(c0);
+    parentPort.postMessage({ rejected, cpuMs: (c.user + c.system) / 1000 });
+  }, (err) => parentPort.postMessage({ error: String(err) }));
+});
+parentPort.postMessage('ready');
 `;
 
 /** POST to `apiUrl` (default the client's host) with `token` (default the ingest token; null: none). */
@@ -145,16 +172,25 @@ async function mwHttp(jsm, client, name, payloads, concurrency, { apiUrl = clien
   await client.createEndpoint({ name, featureNames: FEATURES, labelNames: ['p0'] });
   await processed(jsm);
   const url = `${apiUrl}/api/v1/endpoints/${name}/events`;
-  const t0 = performance.now();
   const w = new Worker(HTTP_WORKER, { eval: true, workerData: { url, payloads: payloads.map((p) => p.toString()), concurrency, token } });
-  const { rejected } = await new Promise((resolve, reject) => {
-    w.once('message', resolve);
-    w.once('error', reject);
-  });
-  await w.terminate();
+  const next = () =>
+    new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  await next(); // ready
+  const t0 = performance.now();
+  const c0 = process.threadCpuUsage();
+  w.postMessage('go');
+  const { rejected, error, cpuMs } = await next();
   await processed(jsm);
+  const dt = (performance.now() - t0) / 1000;
+  const c = process.threadCpuUsage(c0);
+  cpu.push({ what: `HTTP ${name}`, events: payloads.length, hostMs: (c.user + c.system) / 1000, clientMs: cpuMs });
+  await w.terminate();
+  if (error) throw new Error(`HTTP load failed: ${error}`);
   if (rejected) throw new Error(`${rejected} HTTP requests had rejected events`);
-  return (performance.now() - t0) / 1000;
+  return dt;
 }
 
 async function rowsIn(jsm) {
@@ -299,6 +335,18 @@ const rawS = report('raw JetStream loop, single events', SINGLE_MSGS, t.rawSingl
 report('modelwatch over NATS, single events', SINGLE_MSGS, t.natsSingle, rawS);
 report('modelwatch over HTTP, single events (16 conns)', SINGLE_MSGS / 4, t.httpSingle, rawS);
 
+// CPU time per event: on a shared machine the wall-clock ratio moves with the load, this much less
+const perEvent = (prefix) => {
+  const xs = cpu
+    .filter((x) => x.what.startsWith(prefix))
+    .map((x) => ({ host: (x.hostMs * 1000) / x.events, client: x.clientMs === undefined ? undefined : (x.clientMs * 1000) / x.events }));
+  return { host: median(xs.map((x) => x.host)), client: xs[0]?.client === undefined ? undefined : median(xs.map((x) => x.client)) };
+};
+const rawCpu = perEvent('raw RAW1');
+const httpCpu = perEvent('HTTP http-single');
+console.log(
+  `\nCPU per single event (median): raw JetStream loop ${rawCpu.host.toFixed(0)} µs (publisher and consumer, one thread); HTTP: host ${httpCpu.host.toFixed(0)} µs (API and stream processor, one thread), client ${httpCpu.client.toFixed(0)} µs (its worker thread); raw / host ${(rawCpu.host / httpCpu.host).toFixed(2)}`,
+);
 console.log(`\nrow messages in MW_ROWS: ${await rowsIn(jsm)} (rows are stored in binary chunks per window)`);
 await host.stop();
 await nc.close();

@@ -180,7 +180,8 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     return reply.status(code === 'UNAUTHENTICATED' ? 401 : 403).send({ error: { code, message } });
   };
 
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+  // synchronous hooks (no promise a request) on the path of every ingest post: a refusal is sent, else `done`
+  const check = (req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
     const config = req.routeOptions.config as { public?: boolean; scope?: TokenScope };
     if (config.public) return;
     if (insecureLocal) {
@@ -227,10 +228,15 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
         return refuse(reply, 'FORBIDDEN', `token '${token.name}' may post to endpoints matching '${token.endpoints}', not to '${endpoint}'`);
       }
     }
+    return undefined;
+  };
+  app.addHook('onRequest', (req, reply, done) => {
+    if (check(req, reply) === undefined) done();
   });
 
   // the audit log: every state change asked for, allowed or not, but the data itself (events, labels)
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
+    done();
     if (READS.has(req.method) || req.routeOptions.url === undefined) return;
     const config = req.routeOptions.config as { public?: boolean; scope?: TokenScope };
     if (config.public || config.scope === 'ingest') return;

@@ -8,10 +8,11 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import fastifyCors from '@fastify/cors';
-import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import helmet, { type HelmetOptions } from 'helmet';
 import { parseHostPort, type HostPattern, type ResolvedWebOptions } from '../config/web.js';
 import { ModelwatchError } from '../errors.js';
 import { DataPlaneRoutes } from './contract.js';
@@ -52,6 +53,27 @@ export async function webServerOptions(web: Pick<ResolvedWebOptions, 'tls'>): Pr
   return { https: { cert: await read(web.tls.cert, 'certificate'), key: await read(web.tls.key, 'key') } };
 }
 
+/**
+ * The security headers helmet sends for `options`, worked out once: they do not depend on the
+ * request, and helmet's middleware (or `@fastify/helmet`, which builds it anew for each request)
+ * would parse its options again on every request of the data plane.
+ */
+export function securityHeaders(options: Readonly<HelmetOptions>): Readonly<Record<string, string>> {
+  const headers: Record<string, string> = {};
+  const res = {
+    setHeader: (name: string, value: string | number | readonly string[]) => {
+      headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
+    },
+    removeHeader: (name: string) => delete headers[name.toLowerCase()],
+  };
+  helmet(options)({} as IncomingMessage, res as unknown as ServerResponse, (err?: unknown) => {
+    if (err) throw err as Error;
+  });
+  return Object.freeze(headers);
+}
+
+const ingestPost = (req: FastifyRequest) => req.method === 'POST' && INGEST_ROUTES.has(req.routeOptions.url ?? '');
+
 function refuse(reply: FastifyReply, status: number, code: string, message: string) {
   return reply.status(status).send({ error: { code, message } });
 }
@@ -69,12 +91,24 @@ export const webGuard = fp<WebGuardOptions>(
       if (!WILDCARD_ADDRESSES.has(listen)) names.push(listen.includes(':') && !listen.startsWith('[') ? `[${listen}]` : listen);
       return (own = names.map((hostname) => ({ hostname, port })));
     };
+    // the verdicts on the Host headers seen (a client sends the same one on every request); bounded, a flood of names starts it afresh
+    const verdicts = new Map<string, boolean>();
     const allowedHost = (text: string | undefined): boolean => {
       if (opts.allowedHosts === '*') return true;
-      const h = text === undefined ? undefined : parseHostPort(text);
+      if (text === undefined) return false;
+      let ok = verdicts.get(text);
+      if (ok === undefined) {
+        if (verdicts.size >= 256) verdicts.clear();
+        verdicts.set(text, (ok = judgeHost(text)));
+      }
+      return ok;
+    };
+    const judgeHost = (text: string): boolean => {
+      const h = parseHostPort(text);
       if (!h) return false;
       const port = h.port ?? defaultPort;
-      return [...ownHosts(), ...opts.allowedHosts].some((p) => p.hostname === h.hostname && (p.port === undefined || p.port === port));
+      const extra = opts.allowedHosts === '*' ? [] : opts.allowedHosts;
+      return [...ownHosts(), ...extra].some((p) => p.hostname === h.hostname && (p.port === undefined || p.port === port));
     };
     const allowedOrigin = (origin: string): boolean => {
       if (opts.corsOrigins.includes(origin)) return true;
@@ -89,7 +123,7 @@ export const webGuard = fp<WebGuardOptions>(
     };
 
     // headers first, so that refusals carry them too
-    await app.register(fastifyHelmet, {
+    const security = securityHeaders({
       contentSecurityPolicy: {
         useDefaults: false,
         // JSON for the API; a future /ui of scripts and styles served by the host itself
@@ -109,8 +143,13 @@ export const webGuard = fp<WebGuardOptions>(
       // only over HTTPS: over HTTP a browser ignores it, and upgrading requests would break a plain-HTTP /ui
       hsts: opts.tls ? { maxAge: 31_536_000 } : false,
     });
+    app.addHook('onRequest', (_req, reply, done) => {
+      void reply.headers(security);
+      done();
+    });
 
-    app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    // synchronous (no promise a request): a refusal is sent, else `done`
+    const guard = (req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
       const path = req.url.split('?')[0]!;
       if (PROBES.has(path)) return;
       if (!allowedHost(req.headers.host)) {
@@ -152,6 +191,10 @@ export const webGuard = fp<WebGuardOptions>(
           `${what}: Content-Type '${type}' is refused on a request that changes state, because a page on any site may send it without asking the host (text/plain, application/x-www-form-urlencoded and multipart/form-data are): send application/json (or text/csv, application/x-ndjson where the route takes them)`,
         );
       }
+      return undefined;
+    };
+    app.addHook('onRequest', (req, reply, done) => {
+      if (guard(req, reply) === undefined) done();
     });
 
     if (opts.corsOrigins.length) {
@@ -165,16 +208,23 @@ export const webGuard = fp<WebGuardOptions>(
 
     if (opts.rateLimit) {
       const { max, windowMs } = opts.rateLimit;
+      // the data plane's posts are not counted (allowList below): they get no rate-limit hook at all
+      app.addHook('onRoute', (route) => {
+        const methods = Array.isArray(route.method) ? route.method : [route.method];
+        if (methods.length === 1 && methods[0] === 'POST' && INGEST_ROUTES.has(route.url)) route.config = { ...route.config, rateLimit: false };
+      });
       await app.register(fastifyRateLimit, {
         global: true,
         max,
         timeWindow: windowMs,
         // per token when the request carries one, else per address; never the secret itself as a key
         keyGenerator: (req) => {
+          // allow-listed anyway (below): no hash to make
+          if (ingestPost(req)) return 'ingest';
           const auth = req.headers.authorization;
           return auth ? `auth:${createHash('sha256').update(auth).digest('hex')}` : `ip:${req.ip}`;
         },
-        allowList: (req) => PROBES.has(req.url.split('?')[0]!) || (req.method === 'POST' && INGEST_ROUTES.has(req.routeOptions.url ?? '')),
+        allowList: (req) => ingestPost(req) || PROBES.has(req.url.split('?')[0]!),
         errorResponseBuilder: (_req, ctx) =>
           Object.assign(new Error(`rate limit: more than ${ctx.max} requests in ${windowMs / 1000} s from this client; try again in ${ctx.after}`), {
             statusCode: ctx.statusCode,

@@ -331,9 +331,6 @@ export class IngestService {
     const big = (body?.raw.length ?? 0) > (this.options.offloadAboveBytes ?? 256 * 1024);
     const prepared = big && this.options.offload ? await this.options.offload(input) : prepareIngest(input);
     const { letters, payloads, coalesce, ...outcome } = prepared;
-    const h = natsHeaders();
-    h.set(HeaderNames.source, 'http');
-    if (opts.batchId) h.set(HeaderNames.batch, opts.batchId);
     await Promise.all([
       Promise.all(
         letters.map(async (l) => {
@@ -341,18 +338,24 @@ export class IngestService {
           this.options.metrics?.deadLettered(l.reason.code, true);
         }),
       ),
-      coalesce !== undefined
-        ? this.coalescer.add(Subjects.events(name), coalesce)
-        : Promise.all(
-            payloads.map((data, i) =>
-              js.publish(Subjects.events(name), data, {
-                headers: h,
-                ...(opts.key ? { msgID: payloads.length === 1 && !opts.batchId ? `${name}:${opts.key}` : `${name}:${opts.key}:${i}` } : {}),
-              }),
-            ),
-          ),
+      coalesce !== undefined ? this.coalescer.add(Subjects.events(name), coalesce) : this.publishEach(name, payloads, opts),
     ]);
     return outcome;
+  }
+
+  /** A request's own messages (an idempotency key's message id, a batch's header): not coalesced. */
+  private async publishEach(name: string, payloads: readonly Uint8Array[], opts: { key?: string; batchId?: string }): Promise<void> {
+    const h = natsHeaders();
+    h.set(HeaderNames.source, 'http');
+    if (opts.batchId) h.set(HeaderNames.batch, opts.batchId);
+    await Promise.all(
+      payloads.map((data, i) =>
+        this.options.js.publish(Subjects.events(name), data, {
+          headers: h,
+          ...(opts.key ? { msgID: payloads.length === 1 && !opts.batchId ? `${name}:${opts.key}` : `${name}:${opts.key}:${i}` } : {}),
+        }),
+      ),
+    );
   }
 
   /** Mark batch `batchId` of endpoint `name` complete: the stream processor records it, and its windows are analysed. */
