@@ -278,10 +278,9 @@ class Evaluator implements AlertEvaluator {
     this.series = await this.seriesStore.load();
     for (const [k, s] of this.series) this.storedForms.set(k, storedForm(s));
     for (const a of await this.alerts.list({ active: true })) this.open.set(a.id, a);
-    await this.reloadRules();
-    await this.reloadSilences();
     // rules and silences change through the API on any host: watch them (a burst of changes is
-    // one reload: a reload asked for while one runs runs once more after it)
+    // one reload: a reload asked for while one runs runs once more after it). The watch starts
+    // before the first load, so a rule made while the evaluator starts is never missed.
     const watch = async (kv: KV, reload: () => Promise<void>, what: string) => {
       const w = await kv.watch({ include: KvWatchInclude.UpdatesOnly, ignoreDeletes: false });
       this.stops.push(() => w.stop());
@@ -307,6 +306,15 @@ class Evaluator implements AlertEvaluator {
       void (async () => {
         for await (const _ of w) run();
       })();
+      // the first load: its error fails the start; a change meanwhile loads again after it
+      running = reload().finally(() => {
+        running = undefined;
+        if (again && !this.stopped) {
+          again = false;
+          run();
+        }
+      });
+      await running;
     };
     await watch(buckets.rules, () => this.reloadRules(), 'alert rules');
     await watch(buckets.silences, () => this.reloadSilences(), 'silences');
