@@ -410,7 +410,7 @@ describe('web dashboard', () => {
       plugins: Array<{ name: string; status: string }>;
     };
     const listed = (await get('/api/v1/endpoints')) as { endpoints: Array<{ name: string; id: string; tags: Record<string, string>; stats?: unknown }> };
-    expect(o.endpoints.map((e) => e.name)).toEqual(['calm', 'drifting']);
+    expect(o.endpoints.map((e) => e.name)).toEqual(['calm', 'drifting', 'flaky']);
     expect(o.endpoints.map(({ stats: _s, ...e }) => e)).toEqual(listed.endpoints.map(({ stats: _s, ...e }) => e));
     expect(o.endpoints.every((e) => typeof e.stats?.requests === 'number')).toBe(true);
     // the same results as GET /api/v1/results/latest (their values move on as windows are stored), without extraData
