@@ -1,7 +1,8 @@
 /**
  * Issue #10, durability: a damaged results store is rebuilt from MW_OUTPUTS, never silently
  * short of windows (finding 12), or the host refuses to start naming the folder; a full disk is
- * a 503 with its reason, and the writer retries instead of acknowledging (finding 13).
+ * a 503 with its reason, and the writer retries instead of acknowledging (finding 13), while the
+ * `writer_failing` alert rule fires (issue #12).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -136,7 +137,7 @@ function canMount(dir: string): boolean {
 }
 
 describe('a full disk', () => {
-  it('answers 503 with the reason, and the writer retries its outputs instead of acknowledging them', async () => {
+  it('answers 503 with the reason, the writer retries its outputs instead of acknowledging them, and the writer_failing alert rule fires', async () => {
     await using nats = await startTestNats();
     await using dir = await tempDir('mw-full-');
     const dataDir = join(dir.path, 'small');
@@ -145,8 +146,10 @@ describe('a full disk', () => {
     // with sudo). Not skipped where it cannot mount: a test that does not run proves nothing.
     if (!canMount(dataDir)) throw new Error(`cannot mount a tmpfs on ${dataDir}: this test needs root (mount -t tmpfs) to fill a real disk`);
     try {
-      const env = await startTestHost({ natsUrl: nats.url, dataDir, basePeriod: PERIOD, allowedLateness: 500 });
+      const env = await startTestHost({ natsUrl: nats.url, dataDir, basePeriod: PERIOD, allowedLateness: 500, alertCheckInterval: '200ms' });
       try {
+        // the system rule `writer_failing` (issue #12): the writer failing to store, for real
+        await env.client.putAlertRule({ name: 'writer-down', when: { event: 'writer_failing' }, severity: 'critical' });
         await publishDir(env.client, ROW_COUNT);
         await env.client.createEndpoint({ name: 'full', featureNames: ['i'] });
         await env.client.createEndpoint({ name: 'victim', featureNames: ['i'] });
@@ -174,6 +177,14 @@ describe('a full disk', () => {
         } finally {
           await nc.close();
         }
+        // the writer's failure fires the writer_failing rule (alerts live in NATS' KV, not on the full disk)
+        const fired = await waitFor(
+          'the writer_failing alert',
+          async () => (await env.client.listAlerts({ active: true })).find((a) => a.rule === 'writer-down'),
+          30_000,
+        );
+        expect(fired.severity).toBe('critical');
+        expect(fired.summary).toMatch(/the writer is failing: store failed/);
         // a write through the API: 503 with the reason
         const res = await fetch(`${env.host.apiUrl}/api/v1/endpoints/victim?purge=true`, { method: 'DELETE', headers: authHeaders() });
         expect(res.status).toBe(503);
