@@ -539,8 +539,15 @@ class Evaluator implements AlertEvaluator {
     const open = this.open.get(id);
     const revision = this.revisions.get(id);
     const known = open && revision !== undefined ? { value: open, revision } : undefined;
+    // a resolution is told before it is stored, as a firing is: a host that dies between the two
+    // tells it again when the window is redelivered (the same key: received once)
+    let told = false;
+    if (resolve && open && open.state !== 'resolved') {
+      await this.notify('resolved', { ...open, ...patch, state: 'resolved', resolvedAt: now }, resolve.rule, now);
+      told = true;
+    }
     const { alert, resolved } = await this.alerts.advance(id, known, patch, resolve ? now : undefined);
-    if (resolve && resolved && alert) await this.notify('resolved', alert.value, resolve.rule, now);
+    if (resolve && resolved && alert && !told) await this.notify('resolved', alert.value, resolve.rule, now);
     if (alert) this.known(alert.value, alert.revision);
     else this.known(undefined, undefined, id);
   }
