@@ -92,7 +92,9 @@ describe('the clock of the controller and the serving aggregator', () => {
           publishedAt: t0,
           limits: { memoryMb: 64, timeoutMs: 1000, extraDataBytes: 1024 },
           config: {},
-          runOnEmptyWindows: false,
+          // called on empty windows: the controller dispatches their tasks (it files a window
+          // without rows itself for an app that is not)
+          runOnEmptyWindows: true,
           referenceRows: false,
         },
       ],

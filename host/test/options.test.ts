@@ -51,6 +51,7 @@ describe('resolveHostOptions', () => {
         insecureLocal: false,
         publicUrl: undefined,
         alertAllowedHosts: undefined,
+        alertCheckIntervalMs: 10_000,
         alertDelivery: { timeoutMs: 10_000, maxAttempts: 10, backoffMs: 1000, backoffMaxMs: 300_000, groupIntervalMs: 10_000, groupThreshold: 5 },
       });
       expect(DEFAULT_HTTP_PORT).toBe(7077);
