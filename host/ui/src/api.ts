@@ -155,25 +155,8 @@ export interface WindowReply {
   profile: { features: Record<string, unknown> } | null;
 }
 
-/** An alert as `GET /api/v1/alerts` lists it (host/src/alerts/contract.ts). */
-export interface Alert {
-  id: string;
-  rule: string;
-  severity: string;
-  state: 'firing' | 'acknowledged' | 'resolved';
-  endpoint?: string;
-  app?: string;
-  result?: string;
-  summary: string;
-  value?: number;
-  threshold?: number;
-  windows: number[];
-  windowStart?: number;
-  startsAt: number;
-  acknowledgedAt?: number;
-  acknowledgedBy?: string;
-  resolvedAt?: number;
-}
+/** An alert as `GET /api/v1/alerts` lists it: the host's contract, imported for its type only (no host code in the bundle). */
+export type { Alert } from '../../src/alerts/contract.js';
 
 export interface LiveWindow {
   endpoint: string;
