@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, can, enc, fmtNum, fmtTime, onLive, type Alert, type Session } from './api.js';
 import { Page, useLoaded } from './page.js';
 import { href } from './router.js';
+import { Table } from './table.js';
 
 const listeners = new Set<(a: Alert[]) => void>();
 let active: Alert[] = [];
@@ -83,66 +84,58 @@ export function AlertsPage({ session, all }: { session: Session; all: boolean })
           {alerts.length === 0 ? (
             <p>{all ? 'No alerts.' : 'No active alerts.'}</p>
           ) : (
-            <table class="alerts">
-              <thead>
-                <tr>
-                  <th scope="col">State</th>
-                  <th scope="col">Severity</th>
-                  <th scope="col">Rule</th>
-                  <th scope="col">Endpoint</th>
-                  <th scope="col">Result</th>
-                  <th scope="col">Since</th>
-                  <th scope="col">Windows</th>
-                  <th scope="col" />
-                </tr>
-              </thead>
-              <tbody>
-                {alerts.map((a) => (
-                  <tr data-alert={a.id} data-state={a.state} data-rule={a.rule}>
-                    <td>
-                      <span class={`badge alert-${a.state}`}>{a.state}</span>
-                      {a.acknowledgedBy && <small> by {a.acknowledgedBy}</small>}
-                    </td>
-                    <td>{a.severity}</td>
-                    <td>
-                      <b>{a.rule}</b>
-                      <br />
-                      <small class="summary">{a.summary}</small>
-                    </td>
-                    <td>{a.endpoint ? <a href={href(['endpoints', a.endpoint])}>{a.endpoint}</a> : '—'}</td>
-                    <td>
-                      {a.app && a.result ? `${a.app}/${a.result}` : (a.result ?? '—')}
-                      {a.value !== undefined && <> = {fmtNum(a.value)}</>}
-                      {a.threshold !== undefined && <small> (threshold {fmtNum(a.threshold)})</small>}
-                    </td>
-                    <td>{fmtTime(a.startsAt)}</td>
-                    <td>
-                      {a.windows.map((w) =>
-                        a.endpoint && a.app ? (
-                          <a class="window-link" href={href(['endpoints', a.endpoint, 'windows', a.app, w])}>
-                            {fmtTime(w)}{' '}
-                          </a>
-                        ) : (
-                          <span>{fmtTime(w)} </span>
-                        ),
-                      )}
-                    </td>
-                    <td>
-                      {write && a.state === 'firing' && (
-                        <button type="button" onClick={() => void change(a, 'ack')}>
-                          Acknowledge
-                        </button>
-                      )}
-                      {write && a.state !== 'resolved' && (
-                        <button type="button" onClick={() => void change(a, 'resolve')}>
-                          Resolve
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <Table
+              class="alerts"
+              head={['State', 'Severity', 'Rule', 'Endpoint', 'Result', 'Since', 'Windows']}
+              rows={alerts}
+              attrs={(a) => ({ 'data-alert': a.id, 'data-state': a.state, 'data-rule': a.rule })}
+              cells={(a) => (
+                <>
+                  <td>
+                    <span class={`badge alert-${a.state}`}>{a.state}</span>
+                    {a.acknowledgedBy && <small> by {a.acknowledgedBy}</small>}
+                  </td>
+                  <td>{a.severity}</td>
+                  <td>
+                    <b>{a.rule}</b>
+                    <br />
+                    <small class="summary">{a.summary}</small>
+                  </td>
+                  <td>{a.endpoint ? <a href={href(['endpoints', a.endpoint])}>{a.endpoint}</a> : '—'}</td>
+                  <td>
+                    {a.app && a.result ? `${a.app}/${a.result}` : (a.result ?? '—')}
+                    {a.value !== undefined && <> = {fmtNum(a.value)}</>}
+                    {a.threshold !== undefined && <small> (threshold {fmtNum(a.threshold)})</small>}
+                  </td>
+                  <td>{fmtTime(a.startsAt)}</td>
+                  <td>
+                    {a.windows.map((w) =>
+                      a.endpoint && a.app ? (
+                        <a class="window-link" href={href(['endpoints', a.endpoint, 'windows', a.app, w])}>
+                          {fmtTime(w)}{' '}
+                        </a>
+                      ) : (
+                        <span>{fmtTime(w)} </span>
+                      ),
+                    )}
+                  </td>
+                </>
+              )}
+              actions={(a) => (
+                <>
+                  {write && a.state === 'firing' && (
+                    <button type="button" onClick={() => void change(a, 'ack')}>
+                      Acknowledge
+                    </button>
+                  )}
+                  {write && a.state !== 'resolved' && (
+                    <button type="button" onClick={() => void change(a, 'resolve')}>
+                      Resolve
+                    </button>
+                  )}
+                </>
+              )}
+            />
           )}
         </>
       )}

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, can, fmtTime, type Session } from './api.js';
 import { Page, useLoaded } from './page.js';
+import { Table } from './table.js';
 
 interface Letter {
   seq: number;
@@ -33,69 +34,55 @@ export function DeadLettersPage({ session }: { session: Session }) {
       {(list) => (
         <>
           <p>{list.total} held.</p>
-          <table>
-            <caption>Counts by endpoint and reason</caption>
-            <thead>
-              <tr>
-                <th scope="col">Endpoint</th>
-                <th scope="col">Reasons</th>
-                <th scope="col" />
-              </tr>
-            </thead>
-            <tbody>
-              {Object.entries(list.counts).map(([ep, reasons]) => (
-                <tr>
-                  <td>{ep}</td>
-                  <td>
-                    {Object.entries(reasons)
-                      .map(([r, n]) => `${r}: ${n}`)
-                      .join(', ')}
-                  </td>
-                  <td>
-                    {write && (
-                      <button type="button" onClick={() => void replay({ endpoint: ep })}>
-                        Replay all
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          <table>
-            <caption>Letters</caption>
-            <thead>
-              <tr>
-                <th scope="col">Seq</th>
-                <th scope="col">Received</th>
-                <th scope="col">Endpoint</th>
-                <th scope="col">Reason</th>
-                <th scope="col" />
-              </tr>
-            </thead>
-            <tbody>
-              {list.letters.map((l) => (
-                <tr>
-                  <td>{l.seq}</td>
-                  <td>{fmtTime(l.receivedAt)}</td>
-                  <td>{l.endpoint}</td>
-                  <td>
-                    {l.reason.code}: {l.reason.message}
-                  </td>
-                  <td>
-                    <button type="button" onClick={() => setOpen(l)}>
-                      Payload
-                    </button>
-                    {write && (
-                      <button type="button" onClick={() => void replay({ seqs: [l.seq] })}>
-                        Replay
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <Table
+            caption="Counts by endpoint and reason"
+            head={['Endpoint', 'Reasons']}
+            rows={Object.entries(list.counts)}
+            cells={([ep, reasons]) => (
+              <>
+                <td>{ep}</td>
+                <td>
+                  {Object.entries(reasons)
+                    .map(([r, n]) => `${r}: ${n}`)
+                    .join(', ')}
+                </td>
+              </>
+            )}
+            actions={([ep]) =>
+              write && (
+                <button type="button" onClick={() => void replay({ endpoint: ep })}>
+                  Replay all
+                </button>
+              )
+            }
+          />
+          <Table
+            caption="Letters"
+            head={['Seq', 'Received', 'Endpoint', 'Reason']}
+            rows={list.letters}
+            cells={(l) => (
+              <>
+                <td>{l.seq}</td>
+                <td>{fmtTime(l.receivedAt)}</td>
+                <td>{l.endpoint}</td>
+                <td>
+                  {l.reason.code}: {l.reason.message}
+                </td>
+              </>
+            )}
+            actions={(l) => (
+              <>
+                <button type="button" onClick={() => setOpen(l)}>
+                  Payload
+                </button>
+                {write && (
+                  <button type="button" onClick={() => void replay({ seqs: [l.seq] })}>
+                    Replay
+                  </button>
+                )}
+              </>
+            )}
+          />
           {open && (
             <div class="payload">
               <h2>Payload of letter {open.seq}</h2>

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, enc, fmtNum, fmtTime, STATUS_NAMES, type WindowRecord, type WindowReply } from './api.js';
 import { Bars } from './chart.js';
 import { href } from './router.js';
+import { Table } from './table.js';
 
 interface NumericStats {
   type: 'numeric';
@@ -123,46 +124,36 @@ export function WindowPage({ endpoint, app, start }: { endpoint: string; app: st
       <p class="meta">
         {fmtTime(win.windowStart)} – {fmtTime(win.windowEnd)}, {win.rows} rows
       </p>
-      <table class="results">
-        <caption>Results of every app</caption>
-        <thead>
-          <tr>
-            <th scope="col">App</th>
-            <th scope="col">Result</th>
-            <th scope="col">Value</th>
-            <th scope="col">Status</th>
-          </tr>
-        </thead>
-        <tbody>
-          {windows.map((w) => (
-            <>
-              {w.results.map((r) => (
-                <tr data-app={w.app}>
-                  <td>
-                    {w.app} {w.version}
-                  </td>
-                  <td>{r.name}</td>
-                  <td>{fmtNum(r.value)}</td>
-                  <td>
-                    <span class={`badge lvl-${(STATUS_NAMES[String(r.status)] ?? '').replace(' ', '-')}`}>{STATUS_NAMES[String(r.status)] ?? r.status}</span>
-                  </td>
-                </tr>
-              ))}
-              {w.outcome !== 'ok' && (
-                <tr data-app={w.app} data-outcome={w.outcome}>
-                  <td>
-                    {w.app} {w.version}
-                  </td>
-                  <td colSpan={2}>{w.outcome === 'error' ? (w.error ?? 'the app failed') : 'no rows'}</td>
-                  <td>
-                    <span class={`badge lvl-${w.outcome === 'error' ? 'failed' : 'no-data'}`}>{w.outcome === 'error' ? 'failed' : w.outcome}</span>
-                  </td>
-                </tr>
-              )}
-            </>
-          ))}
-        </tbody>
-      </table>
+      <Table
+        class="results"
+        caption="Results of every app"
+        head={['App', 'Result', 'Value', 'Status']}
+        rows={windows.flatMap((w) => [...w.results.map((r) => ({ w, r })), ...(w.outcome !== 'ok' ? [{ w, r: undefined }] : [])])}
+        attrs={({ w, r }) => ({ 'data-app': w.app, 'data-outcome': r ? undefined : w.outcome })}
+        cells={({ w, r }) => (
+          <>
+            <td>
+              {w.app} {w.version}
+            </td>
+            {r ? (
+              <>
+                <td>{r.name}</td>
+                <td>{fmtNum(r.value)}</td>
+                <td>
+                  <span class={`badge lvl-${(STATUS_NAMES[String(r.status)] ?? '').replace(' ', '-')}`}>{STATUS_NAMES[String(r.status)] ?? r.status}</span>
+                </td>
+              </>
+            ) : (
+              <>
+                <td colSpan={2}>{w.outcome === 'error' ? (w.error ?? 'the app failed') : 'no rows'}</td>
+                <td>
+                  <span class={`badge lvl-${w.outcome === 'error' ? 'failed' : 'no-data'}`}>{w.outcome === 'error' ? 'failed' : w.outcome}</span>
+                </td>
+              </>
+            )}
+          </>
+        )}
+      />
       <h2>Features</h2>
       <ol class="features">
         {[...drift, ...rest.map(notCompared)].map((d) => (
@@ -263,23 +254,17 @@ function StatsTable({ ref_, win }: { ref_: FeatureStats | undefined; win: Featur
     ['unique', (s) => (s?.type === 'categorical' ? fmtNum(s.unique) : '—')],
   ];
   return (
-    <table class="stats">
-      <thead>
-        <tr>
-          <th scope="col">Statistic</th>
-          <th scope="col">Reference</th>
-          <th scope="col">Window</th>
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map(([k, f]) => (
-          <tr>
-            <th scope="row">{k}</th>
-            <td>{f(ref_)}</td>
-            <td>{win ? f(win) : '—'}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <Table
+      class="stats"
+      head={['Statistic', 'Reference', 'Window']}
+      rows={rows}
+      cells={([k, f]) => (
+        <>
+          <th scope="row">{k}</th>
+          <td>{f(ref_)}</td>
+          <td>{win ? f(win) : '—'}</td>
+        </>
+      )}
+    />
   );
 }
