@@ -13,18 +13,16 @@
 //   node --no-node-snapshot bench/alert-eval.mjs [--outputs N]
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
-import { join } from 'node:path';
 import { RuleSet, startAlertEvaluator } from '../host/dist/alerts/evaluator.js';
 import { newSeries } from '../host/dist/alerts/evaluate.js';
 import { compileRule } from '../host/dist/alerts/rules.js';
 import { AlertRuleStore, openAlertBuckets } from '../host/dist/alerts/store.js';
 import { createLogger } from '../host/dist/logger.js';
 import { openBuckets } from '../host/dist/nats/topology.js';
-import { ResultsDb } from '../host/dist/store/results-db.js';
 import { WatchedKv } from '../host/dist/store/watched-kv.js';
-import { Writer } from '../host/dist/writer/writer.js';
 import { benchOutputs } from './lib/outputs.mjs';
 import { arg, publishOutputs, withNats } from './lib/setup.mjs';
+import { timeWriter } from './lib/writer.mjs';
 
 const OUTPUTS = arg('--outputs', 5_000);
 const RULES = 1000;
@@ -98,20 +96,8 @@ const evaluatorRate = await withNats('alerts', async ({ nc, js, jsm }) => {
 });
 
 // 3. the writer
-const writerRate = await withNats('alerts', async ({ nc, js, dir }) => {
-  const buckets = await openBuckets(nc);
-  const now = Date.now();
-  await buckets.plugins.put('bench', JSON.stringify({ name: 'bench', activeVersion: '1.0.0', status: 'active', createdAt: now, updatedAt: now, versions: [] }));
-  await publishOutputs(js, outputs);
-  const db = new ResultsDb(join(dir, 'results'));
-  await db.open();
-  const writer = new Writer({ nc, js, db, logger: createLogger('error'), pluginsKv: buckets.plugins, quarantineAfter: 5 });
-  const t = performance.now();
-  await writer.start();
-  while (writer.stored < OUTPUTS) await new Promise((r) => setTimeout(r, 20));
-  const seconds = (performance.now() - t) / 1000;
-  await writer.stop();
-  await db.close();
+const writerRate = await withNats('alerts', async (env) => {
+  const seconds = await timeWriter(env, outputs);
   console.log(
     `writer, no streaks               ${(results / seconds).toFixed(0)} results/s (${(OUTPUTS / seconds).toFixed(0)} outputs/s, ${((seconds * 1e6) / results).toFixed(0)} us per stored result)`,
   );

@@ -7,13 +7,9 @@
 //   node --no-node-snapshot bench/writer-throughput.mjs [--outputs N]
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
-import { join } from 'node:path';
-import { createLogger } from '../host/dist/logger.js';
-import { openBuckets } from '../host/dist/nats/topology.js';
-import { ResultsDb } from '../host/dist/store/results-db.js';
-import { Writer } from '../host/dist/writer/writer.js';
 import { benchOutputs } from './lib/outputs.mjs';
-import { arg, publishOutputs, withNats } from './lib/setup.mjs';
+import { arg, withNats } from './lib/setup.mjs';
+import { timeWriter } from './lib/writer.mjs';
 
 const OUTPUTS = arg('--outputs', 10_000);
 const ENDPOINTS = 20;
@@ -25,33 +21,7 @@ for (let i = 0; i < outputs.length; i++) {
 }
 
 function run(withStreaks) {
-  return withNats('writer', async ({ nc, js, dir }) => {
-    const buckets = await openBuckets(nc);
-    const now = Date.now();
-    await buckets.plugins.put(
-      'bench',
-      JSON.stringify({ name: 'bench', activeVersion: '1.0.0', status: 'active', createdAt: now, updatedAt: now, versions: [] }),
-    );
-    await publishOutputs(js, outputs);
-    const db = new ResultsDb(join(dir, 'results'));
-    await db.open();
-    const writer = new Writer({
-      nc,
-      js,
-      db,
-      logger: createLogger('error'),
-      pluginsKv: buckets.plugins,
-      ...(withStreaks ? { streaksKv: buckets.streaks } : {}),
-      quarantineAfter: 5,
-    });
-    const t = performance.now();
-    await writer.start();
-    while (writer.stored < OUTPUTS) await new Promise((r) => setTimeout(r, 20));
-    const seconds = (performance.now() - t) / 1000;
-    await writer.stop();
-    await db.close();
-    return OUTPUTS / seconds;
-  });
+  return withNats('writer', async (env) => OUTPUTS / (await timeWriter(env, outputs, { streaks: withStreaks })));
 }
 
 const baseline = await run(false);
