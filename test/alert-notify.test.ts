@@ -4,15 +4,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertNotification } from '../host/src/alerts/contract.js';
 import { sampleNotification } from '../host/src/alerts/notify/index.js';
 import type { ModelwatchClient } from '../host/src/client/client.js';
 import type { Host } from '../host/src/host.js';
-import { startTestHost } from './helpers/host.js';
-import { startTestNats } from './helpers/nats.js';
+import { startAlertTestEnv, type AlertTestEnv } from './helpers/alerts.js';
 import { CLI } from './helpers/processes.js';
 import { deliveredKeys, startReceiver } from './helpers/receiver.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
@@ -22,33 +21,18 @@ const run = promisify(execFile);
 const PUBLIC_URL = 'https://mw.example.com';
 
 describe('alert notifications', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let t: Awaited<ReturnType<typeof startTestHost>>;
+  let env: AlertTestEnv;
   let host: Host;
   let client: ModelwatchClient;
   let nc: NatsConnection;
 
   beforeAll(async () => {
-    nats = await startTestNats();
     process.env.MW_TEST_HOOK_SECRET = 'from-the-environment';
-    t = await startTestHost({
-      natsUrl: nats.url,
-      runners: 0,
-      components: ['api', 'controller'],
-      publicUrl: PUBLIC_URL,
-      alertAllowedHosts: ['127.0.0.1'],
-      alertDelivery: { timeout: '2s', backoff: '100ms', backoffMax: '500ms', groupInterval: '1s', groupThreshold: 5, maxAttempts: 50 },
-    });
-    host = t.host;
-    client = t.client;
-    nc = await connect({ servers: nats.url });
+    env = await startAlertTestEnv(5, { components: ['api', 'controller'], publicUrl: PUBLIC_URL });
+    ({ host, client, nc } = env);
   }, 60_000);
 
-  afterAll(async () => {
-    await nc?.close();
-    await t?.[Symbol.asyncDispose]();
-    await nats?.[Symbol.asyncDispose]();
-  });
+  afterAll(() => env?.[Symbol.asyncDispose]());
 
   const historyOf = (channel: string) => client.alertHistory({ channel, limit: 10_000 });
 

@@ -2,15 +2,14 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { jetstream } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Subjects } from '@modelwatch/protocol';
 import type { Alert, NotificationKind } from '../host/src/alerts/contract.js';
 import type { ModelwatchClient } from '../host/src/client/client.js';
 import type { Host } from '../host/src/host.js';
 import { runnerEntry } from '../host/src/runner/supervisor.js';
-import { startTestHost } from './helpers/host.js';
-import { startTestNats } from './helpers/nats.js';
+import { startAlertTestEnv, type AlertTestEnv } from './helpers/alerts.js';
 import { CLI, restartableTsdb, type RestartableTsdb } from './helpers/processes.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
@@ -44,8 +43,7 @@ function startRunner(natsUrl: string): ChildProcess {
 }
 
 describe('system alert rules, repeats and rule tests', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let t: Awaited<ReturnType<typeof startTestHost>>;
+  let env: AlertTestEnv;
   let host: Host;
   let client: ModelwatchClient;
   let nc: NatsConnection;
@@ -53,28 +51,19 @@ describe('system alert rules, repeats and rule tests', () => {
   let tsdb: RestartableTsdb;
 
   beforeAll(async () => {
-    nats = await startTestNats();
     dir = await tempDir('mw-alert-system-');
     tsdb = await restartableTsdb(join(dir.path, 'vm'));
-    t = await startTestHost({
-      natsUrl: nats.url,
-      runners: 0,
+    env = await startAlertTestEnv(100, {
       servingInterval: '1s',
       influx: { url: tsdb.url, org: 'test', bucket: 'modelwatch' },
       alertCheckInterval: '200ms',
-      alertAllowedHosts: ['127.0.0.1'],
-      alertDelivery: { timeout: '2s', backoff: '100ms', backoffMax: '500ms', groupInterval: '1s', groupThreshold: 100, maxAttempts: 50 },
     });
-    host = t.host;
-    client = t.client;
-    nc = await connect({ servers: nats.url });
+    ({ host, client, nc } = env);
   }, 60_000);
 
   afterAll(async () => {
-    await nc?.close();
-    await t?.[Symbol.asyncDispose]();
+    await env?.[Symbol.asyncDispose]();
     await tsdb?.stop();
-    await nats?.[Symbol.asyncDispose]();
     await dir?.[Symbol.asyncDispose]();
   });
 
@@ -125,7 +114,7 @@ describe('system alert rules, repeats and rule tests', () => {
     const first = await nth(rx, 'firing', 1);
     expect(first.alert.value).toBe(0);
     expect(first.alert.threshold).toBe(1);
-    const runner = startRunner(nats.url);
+    const runner = startRunner(env.nats.url);
     try {
       const resolved = await nth(rx, 'resolved', 1);
       expect(resolved.alert.id).toBe(first.alert.id);

@@ -1,32 +1,25 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, type AppOutputMessage, type MetricPoint } from '@modelwatch/protocol';
+import type { AppOutputMessage, MetricPoint } from '@modelwatch/protocol';
 import { ResultsDb } from '../host/src/store/results-db.js';
+import { testOutput } from './helpers/outputs.js';
 import { tempDir } from './helpers/tmp.js';
 
 const EP = 'a'.repeat(40);
 const OTHER = 'b'.repeat(40);
 
 function output(endpointId: string, app: string, windowStart: number, value: number): AppOutputMessage {
-  return {
-    v: PROTOCOL_VERSION,
-    endpointId,
-    endpointName: endpointId === EP ? 'ep' : 'other',
-    app,
-    version: '1.0.0',
-    windowStart,
-    windowEnd: windowStart + 1000,
-    outcome: 'ok',
-    rows: 10,
-    results: [
-      { name: 'drift', value, kind: 0, status: 0 },
-      { name: 'psi', value: value * 2, kind: 0, status: 1 },
-    ],
-    metrics: [{ name: 'rows', value: 10 }],
-    durationMs: 1,
-    completedAt: windowStart + 1000,
-    runner: 'r',
-  };
+  return testOutput(
+    { endpointId, endpointName: endpointId === EP ? 'ep' : 'other', app, windowStart, windowEnd: windowStart + 1000 },
+    {
+      rows: 10,
+      results: [
+        { name: 'drift', value, kind: 0, status: 0 },
+        { name: 'psi', value: value * 2, kind: 0, status: 1 },
+      ],
+      metrics: [{ name: 'rows', value: 10 }],
+    },
+  );
 }
 
 /** The writer's answers to metric names, metric values (paged) and an endpoint's purge, on a real LevelDB. */

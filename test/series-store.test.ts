@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { Level } from 'level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, type AppOutputMessage, type SeriesPoint } from '@modelwatch/protocol';
+import type { AppOutputMessage, SeriesPoint } from '@modelwatch/protocol';
 import type { ResultStatus } from '@modelwatch/sdk';
 import { ResultsDb } from '../host/src/store/results-db.js';
+import { testOutput } from './helpers/outputs.js';
 import { tempDir } from './helpers/tmp.js';
 
 const EP = 'a'.repeat(40);
@@ -17,25 +18,17 @@ const uniform = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
 
 function output(endpointId: string, app: string, i: number, value: number, status: ResultStatus): AppOutputMessage {
   const windowStart = T0 + i * PERIOD;
-  return {
-    v: PROTOCOL_VERSION,
-    endpointId,
-    endpointName: endpointId === EP ? 'ep' : 'other',
-    app,
-    version: '1.0.0',
-    windowStart,
-    windowEnd: windowStart + PERIOD,
-    outcome: 'ok',
-    rows: 10,
-    results: [
-      { name: 'drift', value, kind: 0, status },
-      { name: 'drift_b', value: -value, kind: 0, status: 0 },
-    ],
-    metrics: [{ name: 'rows', value: i * 0.5 }],
-    durationMs: 1,
-    completedAt: windowStart + PERIOD,
-    runner: 'r',
-  };
+  return testOutput(
+    { endpointId, endpointName: endpointId === EP ? 'ep' : 'other', app, windowStart, windowEnd: windowStart + PERIOD },
+    {
+      rows: 10,
+      results: [
+        { name: 'drift', value, kind: 0, status },
+        { name: 'drift_b', value: -value, kind: 0, status: 0 },
+      ],
+      metrics: [{ name: 'rows', value: i * 0.5 }],
+    },
+  );
 }
 
 /** The plain computation: `target / 3` buckets of equal count, each its min, max and first detected point, in time order. */

@@ -11,6 +11,7 @@ import { DEFAULT_LIMITS, PluginStore, type PublishedVersion } from '../host/src/
 import { SettingsStore } from '../host/src/store/settings.js';
 import { rejection } from '../host/test/helpers.js';
 import { startTestNats } from './helpers/nats.js';
+import { testOutput } from './helpers/outputs.js';
 
 /** A version record as the API makes it at publish. */
 function version(v: string, digest = `digest-${v}`, config: PublishedVersion['config'] = { threshold: 1 }): PublishedVersion {
@@ -19,23 +20,10 @@ function version(v: string, digest = `digest-${v}`, config: PublishedVersion['co
 
 /** An output of `app@version` for one window of endpoint 'e'. */
 function output(app: string, v: string, outcome: AppOutputMessage['outcome'], windowStart = 1_750_000_000_000): AppOutputMessage {
-  return {
-    v: 1,
-    endpointId: endpointId('e'),
-    endpointName: 'e',
-    app,
-    version: v,
-    windowStart,
-    windowEnd: windowStart + 1000,
-    outcome,
-    rows: 5,
-    results: [],
-    metrics: [],
-    ...(outcome === 'error' ? { error: { code: 'APP_ERROR', message: `${app} failed` } } : {}),
-    durationMs: 1,
-    completedAt: windowStart + 1500,
-    runner: 'test',
-  };
+  return testOutput(
+    { endpointId: endpointId('e'), endpointName: 'e', app, version: v, windowStart, windowEnd: windowStart + 1000 },
+    { outcome, rows: 5, ...(outcome === 'error' ? { error: { code: 'APP_ERROR', message: `${app} failed` } } : {}), completedAt: windowStart + 1500 },
+  );
 }
 
 /** The stores' named operations against a real nats-server: each one compare-and-set on its record. */

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, Streams, Subjects, type AppOutputMessage, type WindowStoredMessage } from '@modelwatch/protocol';
+import { PROTOCOL_VERSION, Streams, Subjects, type WindowStoredMessage } from '@modelwatch/protocol';
 import type { LiveWindow } from '../host/src/api/ui.js';
 import { endpointId } from '../host/src/domain/names.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
@@ -10,6 +10,7 @@ import { writerConsumerName } from '../host/src/nats/topology.js';
 import { trickle, waitForWindows, type Trickle } from './helpers/events.js';
 import { authHeaders, publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
+import { testOutput } from './helpers/outputs.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
@@ -113,7 +114,10 @@ describe('two writers on one NATS, each with its own consumer and store', () => 
       return all.every((w) => notices.get(keyOf(w)) === 2) ? all : undefined;
     });
     // a last notice after them: once the feed sends it, it has sent what came before
-    const marker: AppOutputMessage = { ...windowOutput(), completedAt: Date.now() };
+    const marker = testOutput(
+      { endpointId: endpointId('kept'), endpointName: 'kept', app: 'marker', windowStart: 0, windowEnd: 1 },
+      { completedAt: Date.now() },
+    );
     nc.publish(
       Subjects.stored(marker.endpointId),
       jsonCodec.encode({ v: PROTOCOL_VERSION, storedAt: Date.now(), output: marker } satisfies WindowStoredMessage),
@@ -166,24 +170,3 @@ describe('two writers on one NATS, each with its own consumer and store', () => 
     expect((await b.client.results({ endpoint: 'kept' })).length).toBeGreaterThan(0);
   }, 90_000);
 });
-
-/** A stored notice of no real window: the feed's marker. */
-function windowOutput(): AppOutputMessage {
-  return {
-    v: PROTOCOL_VERSION,
-    endpointId: endpointId('kept'),
-    endpointName: 'kept',
-    app: 'marker',
-    version: '1.0.0',
-    windowStart: 0,
-    windowEnd: 1,
-    outcome: 'ok',
-    rows: 0,
-    results: [],
-    metrics: [],
-    durationMs: 0,
-    completedAt: 0,
-    runner: 'test',
-    attempts: 1,
-  };
-}
