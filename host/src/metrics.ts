@@ -9,7 +9,7 @@
  * "Operator metrics").
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DEAD_LETTER_CODES, Streams, type AppOutputMessage } from '@modelwatch/protocol';
+import { DEAD_LETTER_CODES, type AppOutputMessage } from '@modelwatch/protocol';
 
 /** The prefix of every metric name, the process metrics' too. */
 export const METRIC_PREFIX = 'modelwatch_';
@@ -166,11 +166,7 @@ export class HostMetrics {
           // NATS unreachable: no series (their absence is what an alert sees)
           return;
         }
-        for (const c of all) {
-          // a plugin's slot tokens (MW_SLOTS) go round for good: their backlog is no lag
-          if (c.stream === Streams.slots) continue;
-          this.set({ stream: c.stream, consumer: c.consumer }, c.pending + c.ackPending);
-        }
+        for (const c of all) this.set({ stream: c.stream, consumer: c.consumer }, c.pending + c.ackPending);
       },
     });
     this.exposed = Registry.merge([this.registry, processMetrics()]);

@@ -69,6 +69,20 @@ export function retryDelayMs(deliveryCount: number): number {
   return Math.min(60_000, 1000 * 2 ** Math.min(6, Math.max(0, deliveryCount - 1)));
 }
 
+/**
+ * What a stream's messages are to its durable consumers: `work` is done once and acknowledged, so a
+ * consumer's backlog is lag; `tokens` are taken and handed back for good (a plugin's slots), so a
+ * consumer's backlog is capacity not in use, never lag.
+ */
+export type StreamRole = 'work' | 'tokens';
+
+const TOKEN_STREAMS: ReadonlySet<string> = new Set([Streams.slots]);
+
+/** The role of one of modelwatch's streams (`work` unless it holds tokens). */
+export function streamRole(stream: string): StreamRole {
+  return TOKEN_STREAMS.has(stream) ? 'tokens' : 'work';
+}
+
 /** Create (or update) every stream, consumer and bucket modelwatch uses. Safe to call from every process. */
 export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, opts: TopologyOptions): Promise<void> {
   const retention = ns(opts.retentionMs);
