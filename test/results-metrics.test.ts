@@ -96,4 +96,21 @@ describe('ResultsDb: metric names, values and purge', () => {
     expect(await db.latestResults(OTHER)).toHaveLength(2);
     expect(await db.purgeEndpoint(EP)).toEqual({ windows: 0, latest: 0, servingIntervals: 0, profiles: 0, rollups: 0 });
   });
+
+  it('a purge applied when asked is not applied again at its message, unless something of the endpoint was stored since', async () => {
+    const none = { windows: 0, latest: 0, servingIntervals: 0, profiles: 0, rollups: 0 };
+    await db.store(output(OTHER, 'app-a', 2000, 8), false);
+    expect((await db.purgeEndpoint(OTHER, { ahead: true })).windows).toBe(2);
+    // nothing of it stored since: the message finds the purge done (another endpoint's output changes nothing)
+    await db.store(output(EP, 'app-a', 5000, 1), false);
+    expect(await db.purgeInOrder(OTHER)).toBeUndefined();
+    // read again (a redelivery): applied, and finds nothing
+    expect(await db.purgeInOrder(OTHER)).toEqual(none);
+    // a batch's output stored between the two: the message removes it
+    expect((await db.purgeEndpoint(EP, { ahead: true })).windows).toBe(1);
+    await db.store(output(`${EP}-batch2`, 'app-a', 6000, 2), false);
+    expect(await db.purgeInOrder(EP)).toMatchObject({ windows: 1 });
+    expect(await db.query({ endpointId: `${EP}-batch2` })).toEqual([]);
+    expect(await db.query({ endpointId: OTHER })).toEqual([]);
+  });
 });

@@ -97,6 +97,8 @@ export class ResultsDb {
   private windowCount = 0;
   private seq = 0;
   private lock: Promise<unknown> = Promise.resolve();
+  /** Endpoints purged when asked, ahead of their purge's message in MW_OUTPUTS, with nothing of theirs stored since. */
+  private readonly purgedAhead = new Set<string>();
 
   constructor(path: string) {
     this.db = new Level<string, unknown>(path, { valueEncoding: 'json' });
@@ -209,7 +211,10 @@ export class ResultsDb {
    * `appliedSeq`). Returns 'duplicate' (and changes nothing) if that window is stored already.
    */
   store(out: AppOutputMessage, withOutbox: boolean, seq?: number): Promise<'stored' | 'duplicate'> {
-    const run = this.lock.then(() => this.storeNow(out, withOutbox, seq));
+    const run = this.lock.then(() => {
+      this.storedOf(out.endpointId);
+      return this.storeNow(out, withOutbox, seq);
+    });
     this.lock = run.catch(() => undefined);
     return run;
   }
@@ -474,7 +479,10 @@ export class ResultsDb {
 
   /** Store the serving metrics of one closed interval. 'duplicate' (nothing changes) when it is stored already. */
   storeServing(m: ServingMinuteMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
-    const run = this.lock.then(() => this.storeServingNow(m, withOutbox));
+    const run = this.lock.then(() => {
+      this.storedOf(m.endpointId);
+      return this.storeServingNow(m, withOutbox);
+    });
     this.lock = run.catch(() => undefined);
     return run;
   }
@@ -632,41 +640,64 @@ export class ResultsDb {
     return { points };
   }
 
-  /** Remove everything stored of an endpoint: its windows (its batches' too), latest values, serving intervals and statistics. */
-  purgeEndpoint(endpointId: string): Promise<PurgedResults> {
-    const run = this.lock.then(async (): Promise<PurgedResults> => {
-      const keysIn = async (level: { keys(o: object): AsyncIterable<string> }, ranges: Array<[string, string]>) => {
-        const out: string[] = [];
-        for (const [gte, lt] of ranges) for await (const k of level.keys({ gte, lt })) out.push(k);
-        return out;
-      };
-      const own: Array<[string, string]> = [
-        [`${endpointId}/`, `${endpointId}/\uffff`],
-        [`${endpointId}-`, `${endpointId}-\uffff`],
-      ];
-      const windows = await keysIn(this.windows, own);
-      const latest = await keysIn(this.latest, own);
-      const serving = await keysIn(this.serving, [own[0]!]);
-      const profiles = await keysIn(this.profiles, own);
-      const rollups = await keysIn(this.rollups, own);
-      const series = await keysIn(this.series, own);
-      const removed = windows.length;
-      await this.db.batch([
-        { type: 'put' as const, sublevel: this.meta, key: 'windows', value: Math.max(0, this.windowCount - removed) },
-        ...windows.map((key) => ({ type: 'del' as const, sublevel: this.windows, key })),
-        ...latest.map((key) => ({ type: 'del' as const, sublevel: this.latest, key })),
-        ...serving.map((key) => ({ type: 'del' as const, sublevel: this.serving, key })),
-        ...profiles.map((key) => ({ type: 'del' as const, sublevel: this.profiles, key })),
-        ...rollups.map((key) => ({ type: 'del' as const, sublevel: this.rollups, key })),
-        ...series.map((key) => ({ type: 'del' as const, sublevel: this.series, key })),
-        { type: 'del' as const, sublevel: this.stats, key: endpointId },
-      ] as never);
-      this.windowCount = Math.max(0, this.windowCount - removed);
-      // their time index entries stay until they expire: removing a key removed already does nothing
-      return { windows: windows.length, latest: latest.length, servingIntervals: serving.length, profiles: profiles.length, rollups: rollups.length };
-    });
+  /** Something of an endpoint (or of one of its batches, `<id>-<batch>`) is stored: a purge ahead of its message no longer covers it. */
+  private storedOf(endpointId: string): void {
+    for (const id of this.purgedAhead) if (endpointId === id || endpointId.startsWith(`${id}-`)) this.purgedAhead.delete(id);
+  }
+
+  /**
+   * Remove everything stored of an endpoint: its windows (its batches' too), latest values, serving
+   * intervals and statistics. `ahead`: the purge is applied when asked, ahead of its message in
+   * MW_OUTPUTS, which {@link purgeInOrder} then finds done.
+   */
+  purgeEndpoint(endpointId: string, opts: { ahead?: boolean } = {}): Promise<PurgedResults> {
+    const run = this.lock.then(() => this.purgeNow(endpointId, opts.ahead ?? false));
     this.lock = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * An endpoint's purge as its message in MW_OUTPUTS is read: `undefined` (nothing done) when this
+   * store purged it ahead, when asked, and has stored nothing of the endpoint since; else applied.
+   */
+  purgeInOrder(endpointId: string): Promise<PurgedResults | undefined> {
+    const run = this.lock.then(() => (this.purgedAhead.delete(endpointId) ? undefined : this.purgeNow(endpointId, false)));
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async purgeNow(endpointId: string, ahead: boolean): Promise<PurgedResults> {
+    const keysIn = async (level: { keys(o: object): AsyncIterable<string> }, ranges: Array<[string, string]>) => {
+      const out: string[] = [];
+      for (const [gte, lt] of ranges) for await (const k of level.keys({ gte, lt })) out.push(k);
+      return out;
+    };
+    const own: Array<[string, string]> = [
+      [`${endpointId}/`, `${endpointId}/\uffff`],
+      [`${endpointId}-`, `${endpointId}-\uffff`],
+    ];
+    const windows = await keysIn(this.windows, own);
+    const latest = await keysIn(this.latest, own);
+    const serving = await keysIn(this.serving, [own[0]!]);
+    const profiles = await keysIn(this.profiles, own);
+    const rollups = await keysIn(this.rollups, own);
+    const series = await keysIn(this.series, own);
+    const removed = windows.length;
+    await this.db.batch([
+      { type: 'put' as const, sublevel: this.meta, key: 'windows', value: Math.max(0, this.windowCount - removed) },
+      ...windows.map((key) => ({ type: 'del' as const, sublevel: this.windows, key })),
+      ...latest.map((key) => ({ type: 'del' as const, sublevel: this.latest, key })),
+      ...serving.map((key) => ({ type: 'del' as const, sublevel: this.serving, key })),
+      ...profiles.map((key) => ({ type: 'del' as const, sublevel: this.profiles, key })),
+      ...rollups.map((key) => ({ type: 'del' as const, sublevel: this.rollups, key })),
+      ...series.map((key) => ({ type: 'del' as const, sublevel: this.series, key })),
+      { type: 'del' as const, sublevel: this.stats, key: endpointId },
+    ] as never);
+    this.windowCount = Math.max(0, this.windowCount - removed);
+    if (ahead) this.purgedAhead.add(endpointId);
+    else this.purgedAhead.delete(endpointId);
+    // their time index entries stay until they expire: removing a key removed already does nothing
+    return { windows: windows.length, latest: latest.length, servingIntervals: serving.length, profiles: profiles.length, rollups: rollups.length };
   }
 
   /** The oldest points waiting for the TSDB. */

@@ -255,7 +255,8 @@ export class Writer {
   /**
    * An endpoint's purge read among the outputs (`mw.purges.<endpoint id>`): every writer removes
    * what it holds of the endpoint when its consumer reaches it, after the outputs before it and
-   * before those after it. Idempotent: applied again (a redelivery, a rebuild) it removes nothing more.
+   * before those after it; the writer that purged when asked does nothing more unless it stored
+   * anything of the endpoint since. Idempotent: applied again (a redelivery, a rebuild) it removes nothing more.
    */
   private async applyPurge(m: JsMsg, stage: Parameters<typeof deadLetterMessage>[2]): Promise<void> {
     let endpointId: string;
@@ -266,8 +267,8 @@ export class Writer {
       return;
     }
     try {
-      const purged = await this.deps.db.purgeEndpoint(endpointId);
-      this.log.info({ endpointId, ...purged }, 'endpoint purged');
+      const purged = await this.deps.db.purgeInOrder(endpointId);
+      if (purged) this.log.info({ endpointId, ...purged }, 'endpoint purged');
       m.ack();
     } catch (err) {
       this.deps.metrics?.writerError('store');
@@ -310,8 +311,9 @@ export class Writer {
           if ('metricValues' in q) return await db.metricValues(q.metricValues);
           if ('series' in q) return { series: await db.seriesOf(q.series) };
           if ('purge' in q) {
-            // the purge's message in MW_OUTPUTS follows: every writer (this one too) applies it in order
-            return { purged: await db.purgeEndpoint(q.purge.endpointId) };
+            // the purge's message in MW_OUTPUTS follows: every writer applies it in order, this one
+            // only if it stored anything of the endpoint meanwhile
+            return { purged: await db.purgeEndpoint(q.purge.endpointId, { ahead: true }) };
           }
           if ('profiles' in q) return profilesPage(await db.profilesOf(q.profiles), budget);
           if ('rollups' in q) return { rollups: await db.rollupsOf(q.rollups) };
