@@ -28,7 +28,16 @@ import { accountsConfig, ensureCredentials, natsConnectOptions, outputBindingKey
 import { durableConsumerLag } from './nats/lag.js';
 import { startNatsServer, type NatsServerHandle } from './nats/server.js';
 import { Lease } from './nats/lease.js';
-import { defaultReplicas, ensurePluginSlots, ensureTopology, ensureWriterConsumer, openBuckets, writerConsumerName } from './nats/topology.js';
+import {
+  defaultReplicas,
+  ensurePluginSlots,
+  ensureTopology,
+  ensureWriterConsumer,
+  openBuckets,
+  pluginsWithSlots,
+  SLOT_KINDS,
+  writerConsumerName,
+} from './nats/topology.js';
 import { watchPlugin } from './plugins/bundle.js';
 import { failedOutput } from './runner/runner.js';
 import { crashError, RunnerSupervisor } from './runner/supervisor.js';
@@ -329,13 +338,16 @@ class HostImpl implements Host {
         if (slotsMade.has(name)) return;
         slotsMade.add(name);
         try {
-          for (const kind of ['active', 'shadow'] as const) await ensurePluginSlots(js, jsm, name, kind, o.pluginWindowsInFlight);
+          for (const kind of SLOT_KINDS) await ensurePluginSlots(js, jsm, name, kind, o.pluginWindowsInFlight);
         } catch (err) {
           slotsMade.delete(name);
           this.logger.warn({ err, plugin: name }, "could not make the plugin's slots; its windows run under the runners' own caps");
         }
       };
-      await Promise.all(plugins.all().map((p) => slotsOf(p.name)));
+      // one listing finds the plugins whose slots are made already: only the others are made
+      const names = plugins.all().map((p) => p.name);
+      for (const name of await pluginsWithSlots(jsm, names, o.pluginWindowsInFlight).catch(() => new Set<string>())) slotsMade.add(name);
+      await Promise.all(names.map((name) => slotsOf(name)));
       const stopSlots = plugins.onChange((name, rec) => {
         if (rec) void slotsOf(name);
       });

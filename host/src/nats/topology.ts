@@ -234,6 +234,7 @@ export async function ensureWriterConsumer(jsm: JetStreamManager, name: string):
 
 /** The kinds of a plugin's slots: its active version's, and a shadow version's (a share of its own). */
 export type SlotKind = 'active' | 'shadow';
+export const SLOT_KINDS: readonly SlotKind[] = ['active', 'shadow'];
 
 /** The consumer of a plugin's slot tokens: `slots-<app>-<active|shadow>`. */
 export function slotConsumerName(app: string, kind: SlotKind): string {
@@ -242,6 +243,19 @@ export function slotConsumerName(app: string, kind: SlotKind): string {
 
 /** How long a runner may go silent on a slot before it comes back (runners signal progress every second, as on tasks). */
 export const SLOT_ACK_WAIT_MS = 3_000;
+
+function slotConsumerConfig(app: string, kind: SlotKind, cap: number) {
+  return {
+    durable_name: slotConsumerName(app, kind),
+    filter_subject: Subjects.slots(app, kind),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: ns(SLOT_ACK_WAIT_MS),
+    max_ack_pending: cap,
+    // a token is handed back after every window, for good
+    max_deliver: -1,
+  };
+}
 
 /**
  * A plugin's slots across every runner: `cap` token messages on `mw.slots.<app>.<kind>` and a
@@ -253,19 +267,33 @@ export const SLOT_ACK_WAIT_MS = 3_000;
  */
 export async function ensurePluginSlots(js: JetStreamClient, jsm: JetStreamManager, app: string, kind: SlotKind, cap: number): Promise<void> {
   const subject = Subjects.slots(app, kind);
-  await ensureConsumer(jsm, Streams.slots, {
-    durable_name: slotConsumerName(app, kind),
-    filter_subject: subject,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: ns(SLOT_ACK_WAIT_MS),
-    max_ack_pending: cap,
-    // a token is handed back after every window, for good
-    max_deliver: -1,
-  });
+  await ensureConsumer(jsm, Streams.slots, slotConsumerConfig(app, kind, cap));
   const info = await jsm.streams.info(Streams.slots, { subjects_filter: subject });
   const have = info.state.subjects?.[subject] ?? 0;
   for (let i = have; i < cap; i++) await js.publish(subject, new Uint8Array(0), { msgID: `${subject}.${i}` });
+}
+
+/**
+ * Which of `apps` have their slots made at `cap` already, both kinds (each consumer as
+ * {@link ensurePluginSlots} makes it, `cap` tokens on each subject), from one listing of
+ * MW_SLOTS' consumers and one stream info: a process starting with many plugins makes only the
+ * others', so its start does not cost a round of requests per plugin.
+ */
+export async function pluginsWithSlots(jsm: JetStreamManager, apps: Iterable<string>, cap: number): Promise<Set<string>> {
+  const consumers = new Map<string, Record<string, unknown>>();
+  try {
+    for await (const ci of jsm.consumers.list(Streams.slots)) consumers.set(ci.name, ci.config as unknown as Record<string, unknown>);
+  } catch (err) {
+    if (isNotFound(err)) return new Set();
+    throw err;
+  }
+  const tokens = (await jsm.streams.info(Streams.slots, { subjects_filter: Subjects.slotsAll })).state.subjects ?? {};
+  const made = (app: string, kind: SlotKind) => {
+    const { durable_name, ...want } = slotConsumerConfig(app, kind, cap);
+    const have = consumers.get(durable_name);
+    return have !== undefined && Object.entries(want).every(([k, v]) => have[k] === v) && (tokens[want.filter_subject] ?? 0) >= cap;
+  };
+  return new Set([...apps].filter((app) => SLOT_KINDS.every((kind) => made(app, kind))));
 }
 
 /** How long a writer's own consumer (`writer-<node id>`) is kept while no writer reads it. */
