@@ -6,6 +6,7 @@
  * ({@link FiledBatch}), so a worker thread can do it (`filing-worker.ts`): the processor's event
  * loop then only reads, publishes and acknowledges.
  */
+import { createHash } from 'node:crypto';
 import { type BatchRecord, type DeadLetter, type DeadLetterCode, type EndpointRecord, type ServingEntry } from '@modelwatch/protocol';
 import { batchSeriesId } from '../domain/keys.js';
 import { filingWindow, type WindowLayout } from '../domain/windows.js';
@@ -59,8 +60,8 @@ export interface FilingTask {
 
 /** A batch filed: plain data, the row chunks encoded (each owning its buffer). */
 export interface FiledBatch {
-  /** Row chunks in the order they were begun per subject. */
-  rows: Array<{ subject: string; n: number; data: Uint8Array }>;
+  /** Row chunks in the order they were begun per subject, each with its message id ({@link rowChunkId}). */
+  rows: Array<{ subject: string; n: number; data: Uint8Array; id: string }>;
   /** `refused`: the letter refuses an event or a message (not some late rows of an event filed otherwise). */
   letters: Array<{ letter: DeadLetter; msgID: string; refused: boolean }>;
   /** Events filed into windows. */
@@ -80,7 +81,7 @@ export class BatchOutput {
    * come from until it is encoded, and a batch of big messages kept hundreds of thousands of
    * them alive until its publish (long scavenges, an old space full of them).
    */
-  readonly ready: Array<{ subject: string; n: number; data: Uint8Array }> = [];
+  readonly ready: FiledBatch['rows'] = [];
   readonly letters: FiledBatch['letters'] = [];
   accepted = 0;
   readonly entries: ServingEntry[] = [];
@@ -92,7 +93,7 @@ export class BatchOutput {
   chunk(subject: string, nx: number, ny: number): RowsChunk {
     let c = this.chunks.get(subject);
     if (c && (c.nx !== nx || c.ny !== ny || c.bytes >= CHUNK_BYTES)) {
-      if (c.n > 0) this.ready.push({ subject, n: c.n, data: c.encode() });
+      if (c.n > 0) this.ready.push({ subject, n: c.n, data: c.encode(), id: rowChunkId(subject, c.e) });
       c = undefined;
     }
     if (!c) {
@@ -115,7 +116,7 @@ export class BatchOutput {
   /** The batch as plain data: the open chunks encoded after the full ones. */
   finish(): FiledBatch {
     const rows = [...this.ready];
-    for (const [subject, c] of this.chunks) if (c.n > 0) rows.push({ subject, n: c.n, data: c.encode() });
+    for (const [subject, c] of this.chunks) if (c.n > 0) rows.push({ subject, n: c.n, data: c.encode(), id: rowChunkId(subject, c.e) });
     return {
       rows,
       letters: this.letters,
@@ -126,6 +127,27 @@ export class BatchOutput {
       failed: this.failed,
     };
   }
+}
+
+/**
+ * The message id of a row chunk: its subject and its parts (`[event seq, offset, count, ...]`),
+ * which say which rows it holds. JetStream drops a chunk published again with the same id (its
+ * duplicate window), so the id must name the content: a batch redelivered after a partial publish
+ * or a stop before the acks, and batched otherwise (another processor, a message that failed the
+ * first time), makes chunks of other parts, so of other ids, and its rows are all stored; the
+ * same chunk again is dropped. The readers drop parts they have seen (`decodeRowBatch`).
+ */
+export function rowChunkId(subject: string, parts: readonly number[]): string {
+  return `r:${subject}:${digest(parts)}`;
+}
+
+/** The message id of a serving report: the event messages it counts (each counted once by its sequence). */
+export function servingPartId(entries: readonly ServingEntry[]): string {
+  return `sp:${digest(entries.map((e) => e[0]))}`;
+}
+
+function digest(numbers: readonly number[]): string {
+  return createHash('sha256').update(numbers.join(',')).digest('base64url');
 }
 
 /** Files a whole batch (what a worker thread runs). */

@@ -24,7 +24,7 @@ import { BatchStore } from '../store/batches.js';
 import { EndpointStore } from '../store/endpoints.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { deadLetterSubject, payloadText, publishDeadLetter } from './dlq.js';
-import { BatchOutput, fileOne, type FiledBatch, type FilingMessage, type FilingPre, type FilingTask } from './filing.js';
+import { BatchOutput, fileOne, servingPartId, type FiledBatch, type FilingMessage, type FilingPre, type FilingTask } from './filing.js';
 import { FilingWorkers } from './filing-workers.js';
 import { inferNamesFrom } from './formats/index.js';
 import { unpackMessage } from './ingest.js';
@@ -232,7 +232,7 @@ export class StreamProcessor {
     }
     for (const { index, reason } of filed.failed) notFiled(of[index]!, reason, reason);
     try {
-      await this.publish(filed, msgs);
+      await this.publish(filed);
       for (const m of msgs) {
         if (failed.has(m)) await this.retry(m, `processing failed: ${reasons.get(m)}`);
         else m.ack();
@@ -287,18 +287,13 @@ export class StreamProcessor {
     }
   }
 
-  private async publish(out: FiledBatch, msgs: JsMsg[]): Promise<void> {
+  private async publish(out: FiledBatch): Promise<void> {
     const { js } = this.deps;
-    const lo = msgs[0]!.seq;
-    const hi = msgs[msgs.length - 1]!.seq;
     const pubs: Array<Promise<unknown>> = [];
     let rows = 0;
-    const counter = new Map<string, number>();
-    for (const { subject, n, data } of out.rows) {
-      const i = counter.get(subject) ?? 0;
-      counter.set(subject, i + 1);
+    for (const { subject, n, data, id } of out.rows) {
       rows += n;
-      const pub = js.publish(subject, data, { msgID: `r:${lo}-${hi}:${subject}:${i}` });
+      const pub = js.publish(subject, data, { msgID: id });
       // handled by the Promise.all below, after the pauses: not an unhandled rejection meanwhile
       pub.catch(() => undefined);
       pubs.push(pub);
@@ -307,7 +302,7 @@ export class StreamProcessor {
     for (const { letter, msgID } of out.letters) pubs.push(js.publish(deadLetterSubject(letter), jsonCodec.encode(letter), { msgID }));
     if (out.entries.length) {
       const part: ServingPartMessage = { v: 1, intervalMs: this.intervalMs, eps: out.eps, ev: out.entries };
-      pubs.push(js.publish(Subjects.servingPart, jsonCodec.encode(part), { msgID: `sp:${lo}-${hi}:${out.entries.length}` }));
+      pubs.push(js.publish(Subjects.servingPart, jsonCodec.encode(part), { msgID: servingPartId(out.entries) }));
     }
     await Promise.all(pubs);
     if (out.batchEnds.length && this.batchStore) {
