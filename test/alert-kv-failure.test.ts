@@ -50,12 +50,8 @@ describe('alert evaluation while NATS KV fails', () => {
   let jsm: JetStreamManager;
   const log: Array<Record<string, unknown>> = [];
 
-  beforeAll(async () => {
-    nats = await startTestNats();
-    dir = await tempDir('mw-alert-kv-');
-    rx = await startReceiver();
-    const rulesFile = join(dir.path, 'alerts.yaml');
-    await writeFile(rulesFile, RULES);
+  /** A host on the test's nats-server and data dir, its log lines in `log`. */
+  const startHost = async () => {
     const logStream = new Writable({
       write(chunk: Buffer, _enc, cb) {
         for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) log.push(JSON.parse(line) as Record<string, unknown>);
@@ -70,7 +66,7 @@ describe('alert evaluation while NATS KV fails', () => {
         adminToken: TEST_TOKEN,
         natsUrl: nats.url,
         dataDir: join(dir.path, 'host'),
-        alertsFile: rulesFile,
+        alertsFile: join(dir.path, 'alerts.yaml'),
         alertAllowedHosts: ['127.0.0.1'],
         publicUrl: 'https://mw.example.com',
         alertDelivery: { timeout: '2s', backoff: '100ms', backoffMax: '500ms', groupInterval: '1s' },
@@ -80,6 +76,14 @@ describe('alert evaluation while NATS KV fails', () => {
     );
     await host.start();
     client = new ModelwatchClient({ url: host.apiUrl, token: TEST_TOKEN });
+  };
+
+  beforeAll(async () => {
+    nats = await startTestNats();
+    dir = await tempDir('mw-alert-kv-');
+    rx = await startReceiver();
+    await writeFile(join(dir.path, 'alerts.yaml'), RULES);
+    await startHost();
     nc = await connect({ servers: nats.url });
     jsm = await jetstreamManager(nc);
   }, 60_000);
@@ -104,14 +108,15 @@ describe('alert evaluation while NATS KV fails', () => {
       const c = await jsm.consumers.info(Streams.outputs, Consumers.alerts);
       return c.delivered.stream_seq >= seq && c.num_pending === 0 && c.num_ack_pending === 0 && c.num_redelivered === 0 ? c : undefined;
     });
-  const failures = () => log.filter((l) => l.component === 'alerts' && String(l.msg).startsWith('could not evaluate the alert rules'));
+  const failures = (endpoint = EP) =>
+    log.filter((l) => l.component === 'alerts' && l.endpoint === endpoint && String(l.msg).startsWith('could not evaluate the alert rules'));
+  const detected = [{ name: RESULT, value: 0.9, status: 2 }];
+  const normal = [{ name: RESULT, value: 0.1, status: 0 }];
+  const publisher = async () => outputPublisher(jetstream(nc), bindingKeyObject(await outputBindingKey(nc)), { app: APP, periodMs: PERIOD, t0: T0 });
 
   it('a "3 consecutive" rule counts every window once, in order, and notifies once, though the series bucket refused writes while windows arrived', async () => {
     await client.createAlertChannel({ name: 'hook', type: 'webhook', url: `${rx.url}/hook`, secret: 'kv-failure-secret' });
-    const js = jetstream(nc);
-    const publish = outputPublisher(js, bindingKeyObject(await outputBindingKey(nc)), { app: APP, periodMs: PERIOD, t0: T0 });
-    const detected = [{ name: RESULT, value: 0.9, status: 2 }];
-    const normal = [{ name: RESULT, value: 0.1, status: 0 }];
+    const publish = await publisher();
 
     await settled(await publish(EP, 0, normal));
     await seriesValueLimit(8);

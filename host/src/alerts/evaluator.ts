@@ -376,9 +376,11 @@ class Evaluator implements AlertEvaluator {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const s of this.stops.splice(0)) s();
-    for (const wake of this.pauses) wake();
     await this.timed?.stop();
     await this.messages?.close();
+    // after the pulls end: a nacked output is redelivered at once, to the next evaluator, not to
+    // this one's closed pull (where it would wait out the ack wait)
+    for (const wake of this.pauses) wake();
     await this.loop;
     this.keepAlive?.cancel();
     await this.quarantineChain;
@@ -435,8 +437,8 @@ class Evaluator implements AlertEvaluator {
    * (NATS KV down, full...) is tried again here (1 s doubling to 60 s) before its endpoint's later
    * outputs, which wait behind it in the queue: were it nacked, a later window could move the
    * series past it before its redelivery, which would then count for nothing. Given up after
-   * {@link MAX_ATTEMPTS}; a stop meanwhile nacks it and the endpoint's later outputs for the next
-   * evaluator, in order.
+   * {@link MAX_ATTEMPTS}; a stop meanwhile nacks it and the endpoint's later outputs, unevaluated,
+   * for the next evaluator.
    */
   private async handleBatch(endpoint: string, batch: Taken[]): Promise<void> {
     if (this.interrupted.has(endpoint)) {
