@@ -5,14 +5,12 @@ import { join } from 'node:path';
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, Subjects, type AppOutputMessage } from '@modelwatch/protocol';
 import type { AlertNotification, Notifier } from '../host/src/alerts/contract.js';
-import { bindingKeyObject, outputBinding, outputMsgId, type BindingKey } from '../host/src/domain/binding.js';
-import { endpointId } from '../host/src/domain/names.js';
+import { bindingKeyObject, type BindingKey } from '../host/src/domain/binding.js';
 import { outputBindingKey } from '../host/src/nats/auth.js';
-import { jsonCodec } from '../host/src/nats/codec.js';
 import { startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
+import { outputPublisher } from './helpers/outputs.js';
 import { CLI } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
@@ -74,30 +72,7 @@ describe('alerts: rules over stored windows, one alert per (rule, endpoint, resu
   let rulesFile = '';
 
   /** Publish an app's output for a window, bound as the controller binds its tasks. */
-  const publishOutput = async (
-    endpoint: string,
-    window: number,
-    results: Array<{ name: string; value: number; status: number }>,
-    as: Partial<Pick<AppOutputMessage, 'outcome' | 'rows' | 'error'>> = {},
-  ) => {
-    const w = { endpointId: endpointId(endpoint), app: APP, version: '1.0.0', windowStart: T0 + window * PERIOD, windowEnd: T0 + (window + 1) * PERIOD };
-    const binding = outputBinding(key, w);
-    const out: AppOutputMessage = {
-      v: PROTOCOL_VERSION,
-      ...w,
-      endpointName: endpoint,
-      outcome: 'ok',
-      rows: 100,
-      results: results.map((r) => ({ ...r, kind: 0, status: r.status as 0 | 1 | 2 | -1, extraData: {} })),
-      metrics: [],
-      durationMs: 1,
-      completedAt: Date.now(),
-      runner: 'test',
-      binding,
-      ...as,
-    };
-    await js.publish(Subjects.outputs(w.endpointId), jsonCodec.encode(out), { msgID: outputMsgId(w, binding) });
-  };
+  let publishOutput: ReturnType<typeof outputPublisher>;
   const drift = (value = 0.8) => [{ name: 'general_drift', value, status: 2 }];
   const normal = () => [{ name: 'general_drift', value: 0.1, status: 0 }];
 
@@ -110,6 +85,7 @@ describe('alerts: rules over stored windows, one alert per (rule, endpoint, resu
     nc = await connect({ servers: nats.url });
     js = jetstream(nc);
     key = bindingKeyObject(await outputBindingKey(nc));
+    publishOutput = outputPublisher(js, key, { app: APP, periodMs: PERIOD, t0: T0 });
   });
 
   afterAll(async () => {

@@ -1,5 +1,9 @@
-import type { AppOutputMessage } from '@modelwatch/protocol';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { Subjects, type AppOutputMessage } from '@modelwatch/protocol';
 import { windowOutput, type OutputWindow } from '../../host/src/domain/outputs.js';
+import { outputBinding, outputMsgId, type BindingKey } from '../../host/src/domain/binding.js';
+import { endpointId } from '../../host/src/domain/names.js';
+import { jsonCodec } from '../../host/src/nats/codec.js';
 
 /**
  * An output of one window as a test stores or publishes it: the runner's `windowOutput` (outcome
@@ -8,4 +12,43 @@ import { windowOutput, type OutputWindow } from '../../host/src/domain/outputs.j
  */
 export function testOutput(w: Omit<OutputWindow, 'version'> & { version?: string }, fill: Partial<AppOutputMessage> = {}): AppOutputMessage {
   return { ...windowOutput({ version: '1.0.0', ...w }, { runner: 'test', attempts: 1 }), durationMs: 1, completedAt: w.windowEnd, ...fill };
+}
+
+/** One result of an app's output, as a test writes it. */
+export interface TestResult {
+  name: string;
+  value: number;
+  status: number;
+}
+
+/**
+ * Publish apps' outputs to `MW_OUTPUTS` as a runner does, bound as the controller binds their
+ * tasks: window `n` of an endpoint is `[t0 + n x periodMs, t0 + (n + 1) x periodMs)`. Resolves
+ * with the output's stream sequence.
+ */
+export function outputPublisher(js: JetStreamClient, key: BindingKey, opts: { app: string; periodMs: number; t0: number }) {
+  return async (
+    endpoint: string,
+    window: number,
+    results: readonly TestResult[],
+    as: Partial<Pick<AppOutputMessage, 'outcome' | 'rows' | 'error'>> = {},
+  ): Promise<number> => {
+    const w = {
+      endpointId: endpointId(endpoint),
+      endpointName: endpoint,
+      app: opts.app,
+      version: '1.0.0',
+      windowStart: opts.t0 + window * opts.periodMs,
+      windowEnd: opts.t0 + (window + 1) * opts.periodMs,
+    };
+    const binding = outputBinding(key, w);
+    const out = testOutput(w, {
+      rows: 100,
+      results: results.map((r) => ({ ...r, kind: 0, status: r.status as 0 | 1 | 2 | -1, extraData: {} })),
+      completedAt: Date.now(),
+      binding,
+      ...as,
+    });
+    return (await js.publish(Subjects.outputs(w.endpointId), jsonCodec.encode(out), { msgID: outputMsgId(w, binding) })).seq;
+  };
 }

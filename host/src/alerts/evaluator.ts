@@ -16,10 +16,10 @@ import { posix } from 'node:path';
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import { Consumers, Streams, Subjects, type AppOutputMessage, type EndpointRecord, type PluginRecord } from '@modelwatch/protocol';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import { verifyBinding, type BindingKey } from '../domain/binding.js';
 import type { Logger } from '../logger.js';
-import { retryDelayMs } from '../nats/topology.js';
+import { MaxDeliver, retryDelayMs } from '../nats/topology.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import type { Alert, AlertNotification, Notifier } from './contract.js';
@@ -219,6 +219,12 @@ const globMatch = (glob: string, name: string): boolean => posix.matchesGlob(nam
 /** Outputs taken from the consumer and not yet acked: below the consumer's `max_ack_pending`. */
 const MAX_IN_FLIGHT = 512;
 
+/**
+ * Attempts at a failing batch before its windows are given up (terminated): the budget its
+ * redeliveries had (1 s doubling to 60 s, about an hour and a half).
+ */
+const MAX_ATTEMPTS = MaxDeliver[Consumers.alerts];
+
 /** One output taken from the consumer, waiting in its endpoint's queue. */
 interface Taken {
   m: JsMsg;
@@ -254,8 +260,15 @@ class Evaluator implements AlertEvaluator {
   /** The revision of each open alert as the evaluator last saw it (its writes go against it). */
   private readonly revisions = new Map<string, number>();
   /** The outputs of one endpoint in order, a batch at a time; endpoints concurrently. */
-  private readonly queue = new KeyedQueue<Taken, void>((_endpoint, batch) => this.handleBatch(batch));
+  private readonly queue = new KeyedQueue<Taken, void>((endpoint, batch) => this.handleBatch(endpoint, batch));
   private inFlight = 0;
+  /** The messages taken and not yet settled: kept from redelivery while they wait (`working()`). */
+  private readonly unsettled = new Set<JsMsg>();
+  private keepAlive: Timer | undefined;
+  /** The waits of failing batches before their next attempt: a stop ends them. */
+  private readonly pauses = new Set<() => void>();
+  /** Endpoints whose failing batch a stop interrupted: their later outputs are left to the next evaluator. */
+  private readonly interrupted = new Set<string>();
   private wake: (() => void) | undefined;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
@@ -329,6 +342,15 @@ class Evaluator implements AlertEvaluator {
     // quarantines are plugin records' states, not windows
     this.stops.push(this.deps.plugins.onChange((name, rec) => this.onPlugin(name, rec)));
     const consumer = await js.consumers.get(Streams.outputs, Consumers.alerts);
+    // outputs waiting behind a failing batch of their endpoint (or a long one) are not redelivered
+    // while this evaluator is alive: a third of the ack wait, on the server's (wall) clock
+    const ackWaitMs = ((await consumer.info(true)).config.ack_wait ?? 30e9) / 1e6;
+    this.keepAlive = systemClock.interval(
+      () => {
+        for (const m of this.unsettled) m.working();
+      },
+      Math.max(1000, ackWaitMs / 3),
+    );
     this.messages = await consumer.consume({ max_messages: 256 });
     this.loop = (async () => {
       for await (const m of this.messages!) {
@@ -336,7 +358,9 @@ class Evaluator implements AlertEvaluator {
         if (!out) continue;
         while (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => (this.wake = r));
         this.inFlight++;
+        this.unsettled.add(m);
         void this.queue.push(out.endpointName, { m, out }).finally(() => {
+          this.unsettled.delete(m);
           this.inFlight--;
           const w = this.wake;
           this.wake = undefined;
@@ -354,7 +378,11 @@ class Evaluator implements AlertEvaluator {
     for (const s of this.stops.splice(0)) s();
     await this.timed?.stop();
     await this.messages?.close();
+    // after the pulls end: a nacked output is redelivered at once, to the next evaluator, not to
+    // this one's closed pull (where it would wait out the ack wait)
+    for (const wake of this.pauses) wake();
     await this.loop;
+    this.keepAlive?.cancel();
     await this.quarantineChain;
   }
 
@@ -404,19 +432,55 @@ class Evaluator implements AlertEvaluator {
     return out;
   }
 
-  /** Outputs of one endpoint, in order: evaluated, stored, then acked together (or all evaluated again). */
-  private async handleBatch(batch: Taken[]): Promise<void> {
-    try {
-      await this.applyAll(batch.map((t) => t.out));
-      for (const t of batch) t.m.ack();
-    } catch (err) {
-      const out = batch[0]!.out;
-      this.log.error(
-        { err, endpoint: out.endpointName, windows: batch.length, windowStart: out.windowStart },
-        'could not evaluate the alert rules; the windows will be evaluated again',
-      );
-      for (const t of batch) t.m.nak(retryDelayMs(t.m.info.deliveryCount));
+  /**
+   * Outputs of one endpoint, in order: evaluated, stored, then acked together. A batch that fails
+   * (NATS KV down, full...) is tried again here (1 s doubling to 60 s) before its endpoint's later
+   * outputs, which wait behind it in the queue: were it nacked, a later window could move the
+   * series past it before its redelivery, which would then count for nothing. Given up after
+   * {@link MAX_ATTEMPTS}; a stop meanwhile nacks it and the endpoint's later outputs, unevaluated,
+   * for the next evaluator.
+   */
+  private async handleBatch(endpoint: string, batch: Taken[]): Promise<void> {
+    if (this.interrupted.has(endpoint)) {
+      for (const t of batch) t.m.nak();
+      return;
     }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.applyAll(batch.map((t) => t.out));
+        for (const t of batch) t.m.ack();
+        if (attempt > 1) this.log.info({ endpoint, windows: batch.length, attempts: attempt }, 'evaluated the alert rules after failures');
+        return;
+      } catch (err) {
+        const out = batch[0]!.out;
+        const at = { err, endpoint, windows: batch.length, windowStart: out.windowStart, attempt };
+        if (attempt >= MAX_ATTEMPTS) {
+          this.log.error(at, 'could not evaluate the alert rules; the windows are given up');
+          for (const t of batch) t.m.term('alert evaluation failed');
+          return;
+        }
+        this.log.error(at, "could not evaluate the alert rules; the windows will be evaluated again before the endpoint's later ones");
+        if (!(await this.pause(retryDelayMs(attempt)))) {
+          this.interrupted.add(endpoint);
+          for (const t of batch) t.m.nak();
+          return;
+        }
+      }
+    }
+  }
+
+  /** Wait `ms` (wall clock): true, or false when the evaluator stops meanwhile. */
+  private pause(ms: number): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const wake = () => {
+        timer.cancel();
+        this.pauses.delete(wake);
+        resolve(!this.stopped);
+      };
+      const timer = systemClock.timeout(wake, ms);
+      this.pauses.add(wake);
+    });
   }
 
   /** Evaluate one output: enqueue the notifications, store the alerts, then the series. */
