@@ -1,73 +1,35 @@
 // CPU time per window of the runner's sandbox for the two built-in apps of the capacity model
 // (histogram-data-drift with a 4-feature reference, and the row counter), at R rows a window,
 // by part: the whole `sandbox.run` as the runner calls it, and what it is made of (an async call
-// into the isolate, the heap check, the realm check, the statistics' JSON, the artifact).
-//   node --no-node-snapshot bench/runner-window-cost.mjs [--rows 100] [--windows 2000] [--baseline /work/main] [--rounds 3]
-// (after `npx tsc -b` here and in the baseline's checkout). With --baseline, the same figures of
-// the baseline checkout's host/dist and of this one, each in a process of its own, alternated
-// --rounds times in the same run: the ratio is what to read on a loaded machine.
+// into the isolate, the heap check, the realm check, and a reference read from its object store).
+//   node --no-node-snapshot bench/runner-window-cost.mjs [--rows 100] [--windows 2000]   (after `npx tsc -b`)
+// Before and after a change, alternated in the same run (the ratio is what to read on a loaded machine):
+//   node bench/ab.mjs --base main --runs 4 -- bench/runner-window-cost.mjs --windows 1500
 // CPU time is process.cpuUsage (every thread: the isolate's too) over the windows, divided by them.
-import { execFileSync } from 'node:child_process';
-import { loadavg } from 'node:os';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ivm from 'isolated-vm';
+import { connect } from '@nats-io/transport-node';
+import { Objm } from '@nats-io/obj';
+import { bundlePlugin } from '../host/dist/plugins/index.js';
+import { PluginSandbox } from '../host/dist/runner/index.js';
+import { buildWindowData, referenceSample } from '../host/dist/runner/window-data.js';
+import { startNatsServer } from '../host/dist/nats/server.js';
+import '../host/dist/nats/topology.js'; // its SHA-256 backend for object stores, as the runner has it
+import { referenceStatsMap } from '../sdk/dist/stats/index.js';
 
 const argOf = (name, dflt) => {
   const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
-const ROWS = Number(argOf('--rows', 100));
-const WINDOWS = Number(argOf('--windows', 2000));
-const BASELINE = argOf('--baseline', undefined);
-const HERE = fileURLToPath(new URL('..', import.meta.url));
-const CHECKOUT = argOf('--checkout', HERE);
+const ROWS = argOf('--rows', 100);
+const WINDOWS = argOf('--windows', 2000);
 const load = () =>
   `load average ${loadavg()
     .map((x) => x.toFixed(1))
     .join(' ')}`;
-
-if (BASELINE) {
-  const rounds = Number(argOf('--rounds', 3));
-  const runs = { baseline: [], this: [] };
-  const once = (checkout) =>
-    JSON.parse(
-      execFileSync(
-        process.execPath,
-        ['--no-node-snapshot', fileURLToPath(import.meta.url), '--checkout', checkout, '--rows', String(ROWS), '--windows', String(WINDOWS), '--json'],
-        {
-          encoding: 'utf8',
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      ),
-    );
-  console.log(
-    `${load()}; ${ROWS} rows a window, ${WINDOWS} windows a figure; baseline ${BASELINE}, this ${HERE}; medians of ${rounds} rounds, baseline -> this`,
-  );
-  for (let r = 0; r < rounds; r++) {
-    runs.baseline.push(once(BASELINE));
-    runs.this.push(once(HERE));
-    console.log(`round ${r + 1} done, ${load()}`);
-  }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  for (const [part] of runs.this[0]) {
-    const of = (which, k) => median(runs[which].map((rs) => rs.find(([p]) => p === part)?.[1][k] ?? NaN));
-    const b = of('baseline', 'cpu');
-    const t = of('this', 'cpu');
-    const bw = of('baseline', 'wall');
-    const tw = of('this', 'wall');
-    console.log(
-      `${part.padEnd(66)} CPU ${b.toFixed(3).padStart(6)} -> ${t.toFixed(3).padStart(6)} ms (${(t / b).toFixed(2)}x); wall ${bw.toFixed(3).padStart(6)} -> ${tw.toFixed(3).padStart(6)} ms (${(tw / bw).toFixed(2)}x)`,
-    );
-  }
-  console.log(load());
-  process.exit(0);
-}
-const JSON_OUT = process.argv.includes('--json');
-const from = (p) => import(pathToFileURL(`${CHECKOUT}/${p}`).href);
-const { default: ivm } = await import(pathToFileURL(`${CHECKOUT}/node_modules/isolated-vm/isolated-vm.js`).href);
-const { bundlePlugin } = await from('host/dist/plugins/index.js');
-const { PluginSandbox } = await from('host/dist/runner/index.js');
-const { buildWindowData, referenceSample } = await from('host/dist/runner/window-data.js');
-const { referenceStatsMap } = await from('sdk/dist/stats/index.js');
 const FEATURES = ['a', 'b', 'c', 'd'];
 let seed = 7;
 const uniform = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
@@ -89,8 +51,7 @@ const batch = () => ({
 });
 const windows = Array.from({ length: 16 }, () => buildWindowData([batch()], endpoint));
 
-// the plugins of this checkout, bundled by the checkout measured
-const root = (p) => `${HERE}/${p}`;
+const root = (p) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 const histogram = await bundlePlugin(root('plugins/histogram-data-drift'));
 const rowCount = await bundlePlugin(root('test/fixtures/plugins/row-count'));
 const inputOf = (bundle, i) => {
@@ -117,13 +78,11 @@ async function measure(n, fn) {
   const c = process.cpuUsage(c0);
   return { cpu: (c.user + c.system) / 1000 / n, wall: (performance.now() - t0) / n };
 }
-const rows = [];
 const report = (part, r) => {
-  rows.push([part, r]);
-  if (!JSON_OUT) console.log(`${part.padEnd(58)} ${r.cpu.toFixed(3).padStart(8)} ms CPU ${r.wall.toFixed(3).padStart(8)} ms wall`);
+  console.log(`${part.padEnd(58)} ${r.cpu.toFixed(3).padStart(8)} ms CPU ${r.wall.toFixed(3).padStart(8)} ms wall`);
 };
 
-if (!JSON_OUT) console.log(`${load()}; ${ROWS} rows a window, ${FEATURES.length} features, ${WINDOWS} windows a figure`);
+console.log(`${load()}; ${ROWS} rows a window, ${FEATURES.length} features, ${WINDOWS} windows a figure`);
 
 // the whole window, as the runner calls it (artifacts kept, as the runner does)
 const hs = PluginSandbox.fromBundle(histogram);
@@ -167,13 +126,13 @@ report(
     cpu: (c.user + c.system) / 1000 / WINDOWS,
     wall: durations[Math.floor(durations.length / 2)],
   });
-  if (!JSON_OUT) console.log(`4 slots: ${(WINDOWS / ((performance.now() - t0) / 1000)).toFixed(0)} windows/s of both apps`);
+  console.log(`4 slots: ${(WINDOWS / ((performance.now() - t0) / 1000)).toFixed(0)} windows/s of both apps`);
 }
 const rv = PluginSandbox.fromBundle(rowCount, { isolation: 'version' });
 report('part: row-count kept module, no realm check (isolation version)', await measure(WINDOWS, (i) => rv.run(inputOf(rowCount, i), keep)));
 rv.dispose();
-if (!JSON_OUT) console.log(`histogram output: ${(await hs.run(inputOf(histogram, 1), keep)).slice(0, 160)}...`);
-if (!JSON_OUT) console.log(`contexts made: histogram ${hs.contextsCreated}, row-count ${rs.contextsCreated}`);
+console.log(`histogram output: ${(await hs.run(inputOf(histogram, 1), keep)).slice(0, 160)}...`);
+console.log(`contexts made: histogram ${hs.contextsCreated}, row-count ${rs.contextsCreated}`);
 hs.dispose();
 rs.dispose();
 
@@ -195,4 +154,22 @@ const callsHost = await context.eval('(function (cb) { return () => { for (let i
 const four = await callsHost.apply(undefined, [cb], { reference: true });
 report('part: async call making 4 sync host callbacks', await measure(WINDOWS, () => four.apply(undefined, [], { timeout: 1000 })));
 isolate.dispose();
-if (JSON_OUT) console.log(JSON.stringify(rows));
+// what a referenceRows app's window cost the runner before the runner kept the references (it
+// kept 4: with more endpoints, every window missed): the reference read from its object store,
+// parsed and packed, against the cached one (nats-server on PATH, a 500-row reference)
+{
+  const dir = await mkdtemp(join(tmpdir(), 'mw-bench-window-cost-'));
+  const nats = await startNatsServer({ dataDir: dir });
+  const nc = await connect({ servers: nats.url });
+  try {
+    const store = await new Objm(nc).create('bench_references');
+    const table = { rows: REF_ROWS, columns: [...FEATURES, 'y'], values: refValues };
+    await store.putBlob({ name: `${endpoint.id}.json` }, new TextEncoder().encode(JSON.stringify(table)));
+    const read = async () => referenceSample(JSON.parse(new TextDecoder().decode(await store.getBlob(`${endpoint.id}.json`))), endpoint);
+    report('part: reference read, parsed and packed (a window, uncached)', await measure(Math.min(WINDOWS, 500), read));
+  } finally {
+    await nc.close();
+    await nats.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

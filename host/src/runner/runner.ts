@@ -85,7 +85,8 @@ const MAX_CACHED_WINDOWS = 8;
 /**
  * The endpoints' reference samples (for `referenceRows` apps) kept, by endpoint and reference
  * revision, up to this many bytes: a reference read from the object store, parsed and packed
- * anew for every window (four round trips and an ordered consumer) cost an app more than its work.
+ * anew for every window (a metadata read and an ordered consumer for its chunks) cost an app more
+ * than its work.
  */
 const REFERENCE_CACHE_BYTES = 64 * 1024 * 1024;
 
