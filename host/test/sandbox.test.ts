@@ -564,6 +564,24 @@ describe('outputs that are not plain data', () => {
     expect(await invalid(mode)).toBe(message);
   });
 
+  it('an output returned as it is (taken in the call that runs the window), in a promise or in a thenable is checked the same', async () => {
+    for (const mode of ['nan', 'proxy-top', 'getter']) {
+      const direct = await invalid(mode);
+      expect(await invalid(`promise:${mode}`)).toBe(direct);
+      expect(await invalid(`thenable:${mode}`)).toBe(direct);
+    }
+    const sb = sandboxFor('bad-output');
+    const outputs = [];
+    for (const mode of ['ok', 'promise:ok', 'thenable:ok', 'typed-array', 'promise:typed-array', 'thenable:typed-array']) {
+      outputs.push(await sb.run(standardInput({ config: { mode } })));
+    }
+    expect(outputs[1]).toBe(outputs[0]);
+    expect(outputs[2]).toBe(outputs[0]);
+    expect(outputs[4]).toBe(outputs[3]);
+    expect(outputs[5]).toBe(outputs[3]);
+    expect(JSON.parse(outputs[0]!)).toEqual({ name: 'ok', value: 1 });
+  });
+
   it('typed arrays come back as plain arrays', async () => {
     const sb = sandboxFor('bad-output');
     const out = JSON.parse(await sb.run(standardInput({ config: { mode: 'typed-array' } }))) as { extraData: unknown };

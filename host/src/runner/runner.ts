@@ -40,6 +40,7 @@ import { watchMemory } from './memory.js';
 import { loadSandboxRuntime } from './runtime-bundle.js';
 import { createSandbox, type LogLine, type SampleData, type Sandbox, type SandboxInput, type WindowArtifact } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
+import { ReferenceCache } from '@modelwatch/sdk/stats';
 import { normalizeAppOutput } from '../sdk-internal.js';
 
 export interface AppRunnerOptions {
@@ -82,6 +83,20 @@ interface HeldSlot {
 }
 const MAX_CACHED_WINDOWS = 8;
 /**
+ * The endpoints' reference samples (for `referenceRows` apps) kept, by endpoint and reference
+ * revision, up to this many bytes: a reference read from the object store, parsed and packed
+ * anew for every window (a metadata read and an ordered consumer for its chunks) cost an app more
+ * than its work.
+ */
+const REFERENCE_CACHE_BYTES = 64 * 1024 * 1024;
+
+/** About what a sample holds in memory: its numbers, and its strings and request ids. */
+function sampleBytes(s: SampleData): number {
+  let bytes = s.packed.byteLength + 8 * s.length * (1 + Object.keys(s.strings).length);
+  for (const column of [...Object.values(s.strings), s.requestIds]) for (const v of column) if (v) bytes += 2 * v.length;
+  return bytes;
+}
+/**
  * Takes tasks from the work queue and runs each app's doTracking for its window in a
  * sandbox. Needs nothing but NATS: any number can run, on any machine.
  */
@@ -97,7 +112,10 @@ export class AppRunner {
   private readonly inflight = new Set<Promise<void>>();
   private readonly sandboxes = new Map<string, Sandbox>();
   private readonly windows = new Map<string, Promise<WindowData>>();
-  private readonly references = new Map<string, Promise<SampleData | undefined>>();
+  private readonly references = new ReferenceCache<{ sample: Promise<SampleData | undefined>; bytes: number }>((e) => e.bytes, {
+    maxBytes: REFERENCE_CACHE_BYTES,
+    maxEntries: Number.MAX_SAFE_INTEGER,
+  });
   private readonly log: Logger;
   private readonly name: string;
   private readonly attempts: number;
@@ -614,19 +632,29 @@ export class AppRunner {
 
   private async referenceData(endpoint: EndpointRecord): Promise<SampleData | undefined> {
     if (!endpoint.referenceRevision) return undefined;
-    const key = `${endpoint.id}.${endpoint.referenceRevision}`;
-    let p = this.references.get(key);
-    if (!p) {
-      p = this.buckets.references.getBlob(`${endpoint.id}.json`).then((blob) => {
-        if (!blob) return undefined;
-        const table = JSON.parse(new TextDecoder().decode(blob)) as ReferenceTable;
-        return referenceSample(table, endpoint);
-      });
-      this.references.set(key, p);
-      p.catch(() => this.references.delete(key));
-      while (this.references.size > 4) this.references.delete(this.references.keys().next().value!);
-    }
-    return await p;
+    // packed by the endpoint's feature names and statistics: a change of the endpoint packs it again
+    const key = `${endpoint.id}.${endpoint.referenceRevision}.${endpoint.updatedAt}`;
+    const entry = this.references.getOrCreate(key, () => {
+      const e = {
+        bytes: 0,
+        sample: this.buckets.references.getBlob(`${endpoint.id}.json`).then((blob) => {
+          if (!blob) return undefined;
+          const table = JSON.parse(new TextDecoder().decode(blob)) as ReferenceTable;
+          return referenceSample(table, endpoint);
+        }),
+      };
+      // counted once loaded; a failed load is not kept
+      e.sample.then(
+        (sample) => {
+          if (!sample) return;
+          e.bytes = sampleBytes(sample);
+          this.references.resize(key);
+        },
+        () => this.references.delete(key),
+      );
+      return e;
+    });
+    return await entry.sample;
   }
 
   /** `rowsId`: the endpoint's id, or `<id>-<batch>` for the windows of a batch of historical events. */

@@ -376,9 +376,12 @@ export class PluginSandbox implements Sandbox {
           this.dropContext();
           continue;
         }
-        const take = live.takeOutput.apply(undefined, [seq], { timeout: Math.max(1, timeout - (Date.now() - began)), result: { copy: true } });
-        take.catch(() => undefined);
-        out = await Promise.race([take, deadline]);
+        // an output doTracking returned as it is came with runWindow; a promise's is taken now
+        if (out === undefined) {
+          const take = live.takeOutput.apply(undefined, [seq], { timeout: Math.max(1, timeout - (Date.now() - began)), result: { copy: true } });
+          take.catch(() => undefined);
+          out = await Promise.race([take, deadline]);
+        }
         if (out === Answer.pending)
           throw new ModelwatchError('APP_TIMEOUT', `${this.label()} did not finish: its promise can never settle (nothing is left to run in the sandbox)`);
         break;
@@ -389,7 +392,7 @@ export class PluginSandbox implements Sandbox {
       if (out.length > MAX_OUTPUT_CHARS) {
         throw new ModelwatchError('APP_INVALID_OUTPUT', `${this.label()} returned ${out.length} characters of output, over the limit of ${MAX_OUTPUT_CHARS}`);
       }
-      await this.checkMemory(isolate);
+      this.checkMemory(isolate);
       return out;
     } catch (err) {
       failed = true;
@@ -413,8 +416,10 @@ export class PluginSandbox implements Sandbox {
    * APP_MEMORY_LIMIT and the isolate is thrown away (isolated-vm checks at its garbage
    * collections and allocations, which a window can end between).
    */
-  private async checkMemory(isolate: ivm.Isolate): Promise<void> {
-    const heap = await isolate.getHeapStatistics();
+  private checkMemory(isolate: ivm.Isolate): void {
+    // synchronous: the isolate is idle once the call is over, and an asynchronous look would cost
+    // the window one more hop to the isolate's thread and back
+    const heap = isolate.getHeapStatisticsSync();
     const used = heap.used_heap_size + heap.externally_allocated_size;
     const limit = this.opts.limits.memoryMb * 1024 * 1024;
     if (used > limit) {

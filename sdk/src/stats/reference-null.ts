@@ -198,6 +198,14 @@ export class ReferenceCache<V> {
     }
   }
 
+  /** Forget `key` (an entry that turned out wrong, such as a load that failed); whether it was there. */
+  delete(key: string): boolean {
+    if (!this.entries.delete(key)) return false;
+    this.total -= this.sizes.get(key) ?? 0;
+    this.sizes.delete(key);
+    return true;
+  }
+
   get size(): number {
     return this.entries.size;
   }

@@ -107,6 +107,20 @@ describe('ReferenceCache', () => {
     expect(cache.stats).toEqual({ hits: 2, misses: 4, evictions: 2 });
   });
 
+  it('forgets a deleted entry and its bytes; the next get makes it again', () => {
+    const cache = new ReferenceCache<{ bytes: number }>((v) => v.bytes, { maxBytes: 100 });
+    cache.getOrCreate('a', () => ({ bytes: 30 }));
+    cache.getOrCreate('b', () => ({ bytes: 20 }));
+    expect(cache.delete('a')).toBe(true);
+    expect(cache.delete('a')).toBe(false);
+    expect(cache.size).toBe(1);
+    expect(cache.bytes).toBe(20);
+    let made = 0;
+    cache.getOrCreate('a', () => ({ bytes: 30 + made++ }));
+    expect(made).toBe(1);
+    expect(cache.bytes).toBe(50);
+  });
+
   it('counts an entry again when it grows, and never evicts the entry in use', () => {
     const cache = new ReferenceCache<{ bytes: number }>((v) => v.bytes, { maxBytes: 100 });
     const a = cache.getOrCreate('a', () => ({ bytes: 10 }));

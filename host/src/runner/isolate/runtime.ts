@@ -61,14 +61,16 @@ export function bindHost(...operations: HostOperationList): void {
  * Starts a window: checks the realm is pristine (unless `keepModule`), builds its context from
  * `metaJson` ({@link WindowMeta}), makes the plugin's module (a fresh instance every window, unless
  * `keepModule`) and calls doTracking; its microtasks run before this returns. Answers
- * `Answer.dirty` when the realm is not as the first window found it (nothing ran), else undefined:
- * `takeOutput` gives the outcome.
+ * `Answer.dirty` when the realm is not as the first window found it (nothing ran); the output
+ * (JSON text, or `Answer.invalid` and what is wrong) when doTracking returned it, not a promise;
+ * else undefined: `takeOutput` gives the outcome.
  */
 export function runWindow(keepModule: boolean, seq: number, metaJson: string): string | undefined {
   done = undefined;
   // before any plugin code runs: the realm must be as the first window found it
   if (!keepModule && !realm.pristine()) return Answer.dirty;
   const out = startWindow(keepModule, seq, metaJson);
+  if (typeof out === 'string') return out;
   out.then(
     (value) => {
       done = { seq, value };
@@ -158,8 +160,11 @@ function fieldsText(f: unknown): string {
   }
 }
 
-/** The window's context, its app made and called: a promise of the output as JSON text. */
-function startWindow(keepModule: boolean, seq: number, metaJson: string): Promise<string> {
+/**
+ * The window's context, its app made and called: the output as JSON text when doTracking returned
+ * it as it is, else a promise of it.
+ */
+function startWindow(keepModule: boolean, seq: number, metaJson: string): string | Promise<string> {
   const ops = host!;
   const meta = JSON.parse(metaJson) as WindowMeta;
   const window = samplePartsOf(seq, 'window');
@@ -211,14 +216,30 @@ function startWindow(keepModule: boolean, seq: number, metaJson: string): Promis
   if (typeof app.doTracking !== 'function') {
     throw new TypeError("the plugin's default export has no doTracking(ctx) method");
   }
-  const run = Promise.resolve((app.doTracking as (c: unknown) => unknown)(ctx));
+  const result = (app.doTracking as (c: unknown) => unknown)(ctx);
+  // an output returned as it is (not a promise or other thenable) is taken in this call: the host
+  // makes no second call for it
+  if (!isThenable(result)) {
+    log.end();
+    return outputText(result);
+  }
+  const run = Promise.resolve(result);
   run.then(log.end, log.end);
-  return run.then((out) => {
-    try {
-      return serializeOutput(out, realm.isProxy);
-    } catch (e) {
-      if (e instanceof InvalidOutput) return Answer.invalid + e.message;
-      throw e;
-    }
-  });
+  return run.then(outputText);
+}
+
+/** Whether Promise.resolve would follow `value` (reads its `then` once, as Promise.resolve does). */
+function isThenable(value: unknown): boolean {
+  if ((typeof value !== 'object' || value === null) && typeof value !== 'function') return false;
+  return typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** The window's output as JSON text, or `Answer.invalid` and what is wrong with it. */
+function outputText(out: unknown): string {
+  try {
+    return serializeOutput(out, realm.isProxy);
+  } catch (e) {
+    if (e instanceof InvalidOutput) return Answer.invalid + e.message;
+    throw e;
+  }
 }
