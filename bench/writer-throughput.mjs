@@ -7,7 +7,7 @@
 // `batchSize`: outputs stored in one LevelDB batch; 1 is one store after another), so the
 // ratios are of the same run.
 //
-//   node --no-node-snapshot bench/writer-throughput.mjs [--outputs N] [--batch 1,256]
+//   node --no-node-snapshot bench/writer-throughput.mjs [--outputs N] [--batch 1,1024]
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
 import { loadavg } from 'node:os';
@@ -22,7 +22,7 @@ import { arg, publishOutputs, withNats } from './lib/setup.mjs';
 
 const OUTPUTS = arg('--outputs', 10_000);
 const i = process.argv.indexOf('--batch');
-const BATCHES = i >= 0 ? process.argv[i + 1].split(',').map(Number) : [1, 256];
+const BATCHES = i >= 0 ? process.argv[i + 1].split(',').map(Number) : [1, 1024];
 const ENDPOINTS = 20;
 const bindingKey = newBindingKey();
 const { outputs, uniform } = benchOutputs(OUTPUTS, ENDPOINTS);
@@ -67,7 +67,11 @@ function run(withStreaks, batchSize) {
   });
 }
 
-console.log(`${OUTPUTS} outputs (${ENDPOINTS} endpoints, shuffled by up to 8 places, bindings checked), stored from a backlog; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+console.log(
+  `${OUTPUTS} outputs (${ENDPOINTS} endpoints, shuffled by up to 8 places, bindings checked), stored from a backlog; load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}\n`,
+);
 const rows = [];
 for (const batch of BATCHES) {
   for (const streaks of [false, true]) {
@@ -87,4 +91,8 @@ if (rows.length > 2) {
     );
   }
 } else console.log(`ratio (streaks / no streaks)  ${(rows[1].perSec / base.perSec).toFixed(2)}`);
-console.log(`load average after ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+console.log(
+  `load average after ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);

@@ -111,10 +111,7 @@ describe('the writer stores a fetch of outputs in one batch', () => {
     // stored by a writer that stopped before acknowledging it
     const crashed = bound(output('w1', 'app-a', 0));
     expect(await db.store(crashed, false)).toBe('stored');
-    const good = [
-      ...['w1', 'w2', 'w3'].flatMap((e) => ['app-a', 'app-b'].map((app) => bound(output(e, app, 1)))),
-      bound(output('w1', 'app-a', 2)),
-    ];
+    const good = [...['w1', 'w2', 'w3'].flatMap((e) => ['app-a', 'app-b'].map((app) => bound(output(e, app, 1)))), bound(output('w1', 'app-a', 2))];
     const forged = { ...output('w2', 'app-a', 2), binding: 'forged' };
     const publish = (o: AppOutputMessage) => js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
     // all in MW_OUTPUTS before the writer starts: its first fetch takes them together

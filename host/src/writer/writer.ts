@@ -69,7 +69,7 @@ export interface WriterDeps {
    * the outputs the stream held at its start (`caughtUp`). @default 'writer'
    */
   consumer?: string;
-  /** At most this many outputs stored in one LevelDB batch (those received while the last batch was stored). @default 256 */
+  /** At most this many outputs stored in one LevelDB batch (those received while the last batch was stored). @default 1024 */
   batchSize?: number;
 }
 
@@ -127,7 +127,7 @@ export class Writer {
   constructor(private readonly deps: WriterDeps) {
     this.log = deps.logger.child({ component: 'writer' });
     this.consumerName = deps.consumer ?? Consumers.writer;
-    this.batchSize = Math.max(1, deps.batchSize ?? 256);
+    this.batchSize = Math.max(1, deps.batchSize ?? 1024);
     this.ownConsumer = this.consumerName !== Consumers.writer;
     this.caughtUp = new Promise<void>((r) => (this.caughtUpResolve = r));
     this.plugins = deps.pluginsKv ? new PluginStore(deps.pluginsKv) : undefined;
