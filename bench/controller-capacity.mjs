@@ -18,6 +18,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { fork } from 'node:child_process';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { clearInterval, setInterval } from 'node:timers';
 import { createHost } from '../host/dist/host.js';
 import { generateToken } from '../host/dist/domain/tokens.js';
 import { ModelwatchClient } from '../host/dist/client/client.js';

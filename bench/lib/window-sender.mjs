@@ -9,6 +9,7 @@
 // Talks to its parent over the IPC channel: gets { natsUrl, names, rows, ws, period, lateness,
 // expected, timeoutMs }, answers { ready }, then { sent }, then { done }.
 import { loadavg } from 'node:os';
+import { clearInterval, setInterval } from 'node:timers';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Consumers, Streams, Subjects } from '@modelwatch/protocol';
