@@ -144,6 +144,7 @@ console.log(
     .join(' ')}`,
 );
 const r = await doneP;
+sender.disconnect();
 clearInterval(sampling);
 // the stored windows read back from the writer once: the notices counted what they say
 const stored = (await client.results({ limit: 100_000 }).catch(() => [])).filter((w) => w.windowStart === ws);
@@ -158,7 +159,7 @@ console.log(
   `load average during the window: ${r.load.min.toFixed(1)} to ${r.load.max.toFixed(1)} (1 minute); now ${r.load.now.map((l) => l.toFixed(1)).join(' ')}`,
 );
 console.log(`\nafter the window's close (its end + ${LATENESS} ms allowed lateness):`);
-console.log(`  stream processor done with the rows  ${after(r.processorDoneAt)}`);
+console.log(`  stream processor done with the rows (checked from the window's end)  ${after(r.processorDoneAt)}`);
 console.log(
   `  tasks dispatched       first ${after(r.dispatched.first).padStart(8)}, last ${after(r.dispatched.last).padStart(8)}  (${r.dispatched.count}; ${rate(r.dispatched)})`,
 );

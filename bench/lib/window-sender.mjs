@@ -7,7 +7,8 @@
 // was done with the rows (its consumer on MW_EVENTS with nothing pending).
 //
 // Talks to its parent over the IPC channel: gets { natsUrl, names, rows, ws, period, lateness,
-// expected, timeoutMs }, answers { ready }, then { sent }, then { done }.
+// expected, timeoutMs }, answers { ready }, then { sent }, then { done }, and ends when the
+// parent disconnects.
 import { loadavg } from 'node:os';
 import { clearInterval, setInterval } from 'node:timers';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -113,5 +114,5 @@ process.once('message', async (job) => {
     },
   });
   await nc.close();
-  process.disconnect();
+  // the parent disconnects once it has the report: then this process has nothing left and ends
 });
