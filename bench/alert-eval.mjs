@@ -97,7 +97,7 @@ const evaluatorRate = await withNats('alerts', async ({ nc, js, jsm }) => {
 
 // 3. the writer
 const writerRate = await withNats('alerts', async (env) => {
-  const seconds = await timeWriter(env, outputs);
+  const { seconds } = await timeWriter(env, outputs);
   console.log(
     `writer, no streaks               ${(results / seconds).toFixed(0)} results/s (${(OUTPUTS / seconds).toFixed(0)} outputs/s, ${((seconds * 1e6) / results).toFixed(0)} us per stored result)`,
   );

@@ -1,32 +1,67 @@
 // Writer throughput: outputs stored per second from a backlog in MW_OUTPUTS (20 endpoints x 1
-// app, one-second windows, 1 result each, a fifth of them empty), with the failure streaks kept
-// in KV mw_streaks (one compare-and-set per output) against a writer that keeps none (the
-// baseline), each on its own nats-server and LevelDB, in this process. The outputs come in
-// shuffled window order, as from concurrent runners.
+// app, one-second windows, 1 result each, a fifth of them empty, each with its output binding
+// checked as the host checks it), with the failure streaks kept in KV mw_streaks (one
+// compare-and-set per output and key, pipelined across keys) against a writer that keeps none,
+// each on its own nats-server and LevelDB, in this process. The outputs come in shuffled window
+// order, as from concurrent runners. Each is run at every batch size asked for (the writer's
+// `batchSize`: outputs stored in one LevelDB batch; 1 is one store after another), so the
+// ratios are of the same run.
 //
-//   node --no-node-snapshot bench/writer-throughput.mjs [--outputs N]
+//   node --no-node-snapshot bench/writer-throughput.mjs [--outputs N] [--batch 1,1024]
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
+import { loadavg } from 'node:os';
+import { newBindingKey, outputBinding } from '../host/dist/domain/binding.js';
 import { benchOutputs } from './lib/outputs.mjs';
 import { arg, withNats } from './lib/setup.mjs';
 import { timeWriter } from './lib/writer.mjs';
 
 const OUTPUTS = arg('--outputs', 10_000);
+const i = process.argv.indexOf('--batch');
+const BATCHES = i >= 0 ? process.argv[i + 1].split(',').map(Number) : [1, 1024];
 const ENDPOINTS = 20;
+const bindingKey = newBindingKey();
 const { outputs, uniform } = benchOutputs(OUTPUTS, ENDPOINTS);
+for (const o of outputs) o.binding = outputBinding(bindingKey, o);
 // concurrent runners: each output up to 8 places from its place in window order
 for (let i = 0; i < outputs.length; i++) {
   const j = Math.min(outputs.length - 1, i + Math.floor(uniform() * 8));
   [outputs[i], outputs[j]] = [outputs[j], outputs[i]];
 }
 
-function run(withStreaks) {
-  return withNats('writer', async (env) => OUTPUTS / (await timeWriter(env, outputs, { streaks: withStreaks })));
+function run(withStreaks, batchSize) {
+  return withNats('writer', async (env) => {
+    const { seconds, cpuUs } = await timeWriter(env, outputs, { streaks: withStreaks, bindingKey, batchSize });
+    return { perSec: OUTPUTS / seconds, cpuUs };
+  });
 }
 
-const baseline = await run(false);
-const streaks = await run(true);
-console.log(`${OUTPUTS} outputs (${ENDPOINTS} endpoints, shuffled by up to 8 places), stored from a backlog\n`);
-console.log(`writer, no streaks (baseline)    ${baseline.toFixed(0)} outputs/s`);
-console.log(`writer, streaks in mw_streaks    ${streaks.toFixed(0)} outputs/s`);
-console.log(`ratio (streaks / baseline)       ${(streaks / baseline).toFixed(2)}`);
+console.log(
+  `${OUTPUTS} outputs (${ENDPOINTS} endpoints, shuffled by up to 8 places, bindings checked), stored from a backlog; load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}\n`,
+);
+const rows = [];
+for (const batch of BATCHES) {
+  for (const streaks of [false, true]) {
+    const r = await run(streaks, batch);
+    rows.push({ batch, streaks, ...r });
+    console.log(
+      `batch ${String(batch).padStart(4)}, ${streaks ? 'streaks in mw_streaks' : 'no streaks          '}  ${r.perSec.toFixed(0).padStart(6)} outputs/s  ${r.cpuUs.toFixed(0).padStart(5)} µs CPU of this process an output`,
+    );
+  }
+}
+const base = rows[0];
+if (rows.length > 2) {
+  for (const streaks of [false, true]) {
+    const [first, last] = [rows.find((r) => r.streaks === streaks), rows.findLast((r) => r.streaks === streaks)];
+    console.log(
+      `${streaks ? 'streaks   ' : 'no streaks'}: batch ${last.batch} / batch ${first.batch}: ${(last.perSec / first.perSec).toFixed(2)} x the outputs/s, ${(last.cpuUs / first.cpuUs).toFixed(2)} x the CPU an output`,
+    );
+  }
+} else console.log(`ratio (streaks / no streaks)  ${(rows[1].perSec / base.perSec).toFixed(2)}`);
+console.log(
+  `load average after ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
+);

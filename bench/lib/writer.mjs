@@ -8,8 +8,12 @@ import { ResultsDb } from '../../host/dist/store/results-db.js';
 import { Writer } from '../../host/dist/writer/writer.js';
 import { publishOutputs } from './setup.mjs';
 
-/** Seconds one writer takes to store `outputs`; `streaks`: it keeps failure streaks in KV mw_streaks. */
-export async function timeWriter({ nc, js, dir }, outputs, { streaks = false } = {}) {
+/**
+ * Seconds one writer takes to store `outputs`, and the CPU time of this process an output (µs);
+ * `streaks`: it keeps failure streaks in KV mw_streaks; `bindingKey`: it checks the outputs'
+ * bindings; `batchSize`: outputs stored in one LevelDB batch (the writer's default if not given).
+ */
+export async function timeWriter({ nc, js, dir }, outputs, { streaks = false, bindingKey, batchSize } = {}) {
   const buckets = await openBuckets(nc);
   const now = Date.now();
   await buckets.plugins.put('bench', JSON.stringify({ name: 'bench', activeVersion: '1.0.0', status: 'active', createdAt: now, updatedAt: now, versions: [] }));
@@ -24,12 +28,16 @@ export async function timeWriter({ nc, js, dir }, outputs, { streaks = false } =
     pluginsKv: buckets.plugins,
     ...(streaks ? { streaksKv: buckets.streaks } : {}),
     quarantineAfter: 5,
+    ...(bindingKey ? { bindingKey } : {}),
+    ...(batchSize ? { batchSize } : {}),
   });
+  const cpu = process.cpuUsage();
   const t = performance.now();
   await writer.start();
   while (writer.stored < outputs.length) await new Promise((r) => setTimeout(r, 20));
   const seconds = (performance.now() - t) / 1000;
+  const used = process.cpuUsage(cpu);
   await writer.stop();
   await db.close();
-  return seconds;
+  return { seconds, cpuUs: (used.user + used.system) / outputs.length };
 }

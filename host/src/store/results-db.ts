@@ -210,13 +210,50 @@ export class ResultsDb {
    * Store an app output; `seq`, its MW_OUTPUTS sequence, is recorded in the same batch (see
    * `appliedSeq`). Returns 'duplicate' (and changes nothing) if that window is stored already.
    */
-  store(out: AppOutputMessage, withOutbox: boolean, seq?: number): Promise<'stored' | 'duplicate'> {
+  async store(out: AppOutputMessage, withOutbox: boolean, seq?: number): Promise<'stored' | 'duplicate'> {
+    const [r] = await this.storeMany([{ out, seq }], withOutbox);
+    return r!;
+  }
+
+  /**
+   * Store app outputs in one LevelDB batch (all or none), each as {@link store} would one after
+   * another: a window stored already, or twice in `outputs`, is a 'duplicate' and changes nothing;
+   * the highest `seq` of those stored is recorded as `appliedSeq`. Returns each output's outcome, in order.
+   */
+  storeMany(outputs: ReadonlyArray<{ out: AppOutputMessage; seq?: number | undefined }>, withOutbox: boolean): Promise<Array<'stored' | 'duplicate'>> {
     const run = this.lock.then(() => {
-      this.storedOf(out.endpointId);
-      return this.storeNow(out, withOutbox, seq);
+      for (const { out } of outputs) this.storedOf(out.endpointId);
+      return this.storeManyNow(outputs, withOutbox);
     });
     this.lock = run.catch(() => undefined);
     return run;
+  }
+
+  private async storeManyNow(
+    outputs: ReadonlyArray<{ out: AppOutputMessage; seq?: number | undefined }>,
+    withOutbox: boolean,
+  ): Promise<Array<'stored' | 'duplicate'>> {
+    const batch = new PendingBatch();
+    const outboxSeq = this.seq;
+    const results: Array<'stored' | 'duplicate'> = [];
+    let windows = 0;
+    let seq: number | undefined;
+    for (const { out, seq: s } of outputs) {
+      const r = out.shadow ? await this.shadowOps(batch, out) : await this.windowOps(batch, out, withOutbox);
+      results.push(r);
+      if (r !== 'stored') continue;
+      windows++;
+      if (s !== undefined && (seq === undefined || s > seq)) seq = s;
+    }
+    if (windows === 0) return results;
+    try {
+      await this.db.batch([...batch.ops, ...this.metaOps(seq, windows)] as never);
+    } catch (err) {
+      this.seq = outboxSeq;
+      throw err;
+    }
+    this.noteMeta(seq, windows);
+    return results;
   }
 
   /** The puts of the store's own records that go with a batch storing windows. */
@@ -234,47 +271,41 @@ export class ResultsDb {
     if (seq !== undefined && (this.applied === undefined || seq > this.applied)) this.applied = seq;
   }
 
-  private async storeNow(out: AppOutputMessage, withOutbox: boolean, seq: number | undefined): Promise<'stored' | 'duplicate'> {
-    if (out.shadow) return this.storeShadow(out, seq);
+  /** A live or batch window's puts into `batch`, reading what the batch holds already before the store. */
+  private async windowOps(batch: PendingBatch, out: AppOutputMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
     const live = !out.endpointId.includes('-');
     if (live && out.windowStart < this.expiredBefore) return 'duplicate';
     const wkey = `${out.endpointId}/${out.app}/${pad(out.windowStart)}`;
-    if ((await this.windows.get(wkey)) !== undefined) return 'duplicate';
+    if ((await batch.get<WindowRecord>(this.windows, wkey)) !== undefined) return 'duplicate';
     const storedAt = Date.now();
     const { v: _v, attempts, profile: _profile, ...rest } = out;
     const record: WindowRecord = { ...rest, attempts: attempts ?? 1, storedAt };
-    const ops: Op[] = [{ type: 'put', sublevel: this.windows, key: wkey, value: record }];
-    for (const [key, value] of seriesEntries(record)) ops.push({ type: 'put', sublevel: this.series, key, value });
-    if (live) ops.push(this.indexOp('window', out.windowStart, 'w', wkey));
-    ops.push(...(await this.profileOps(out, live)));
-    if (live) ops.push(...(await this.rollupOps(record)));
+    // the stats first: whether the window is the endpoint's first output of its window is read from the time index
+    const stats = live ? await this.windowSeen(batch, out) : undefined;
+    batch.put(this.windows, wkey, record);
+    for (const [key, value] of seriesEntries(record)) batch.put(this.series, key, value);
+    if (live) this.index(batch, 'window', out.windowStart, 'w', wkey);
+    await this.profileOps(batch, out, live);
+    if (live) await this.rollupOps(batch, record);
     for (const r of out.results) {
       const lkey = `${out.endpointId}/${out.app}/${r.name}`;
-      const prev = await this.latest.get(lkey);
+      const prev = await batch.get<LatestResult>(this.latest, lkey);
       if (!prev || prev.windowStart <= out.windowStart) {
-        ops.push({
-          type: 'put',
-          sublevel: this.latest,
-          key: lkey,
-          value: {
-            ...r,
-            endpointId: out.endpointId,
-            endpointName: out.endpointName,
-            app: out.app,
-            version: out.version,
-            windowStart: out.windowStart,
-            windowEnd: out.windowEnd,
-          } satisfies LatestResult,
-        });
+        batch.put(this.latest, lkey, {
+          ...r,
+          endpointId: out.endpointId,
+          endpointName: out.endpointName,
+          app: out.app,
+          version: out.version,
+          windowStart: out.windowStart,
+          windowEnd: out.windowEnd,
+        } satisfies LatestResult);
       }
     }
     if (withOutbox) {
-      for (const p of pointsOf(out)) ops.push({ type: 'put', sublevel: this.outbox, key: pad(++this.seq), value: p });
+      for (const p of pointsOf(out)) batch.put(this.outbox, pad(++this.seq), p);
     }
-    if (live) ops.push({ type: 'put', sublevel: this.stats, key: out.endpointId, value: await this.windowSeen(out) });
-    ops.push(...this.metaOps(seq, 1));
-    await this.db.batch(ops as never);
-    this.noteMeta(seq, 1);
+    if (stats) batch.put(this.stats, out.endpointId, stats);
     return 'stored';
   }
 
@@ -283,20 +314,20 @@ export class ResultsDb {
    * start>` (once per version and window), with no latest values, no TSDB point and no status
    * noted, so nothing of the active version's series or drift status changes.
    */
-  private async storeShadow(out: AppOutputMessage, seq: number | undefined): Promise<'stored' | 'duplicate'> {
+  private async shadowOps(batch: PendingBatch, out: AppOutputMessage): Promise<'stored' | 'duplicate'> {
     const live = !out.endpointId.includes('-');
     if (live && out.windowStart < this.expiredBefore) return 'duplicate';
     const key = `${out.endpointId}/${out.app}/${out.version}/${pad(out.windowStart)}`;
-    if ((await this.shadows.get(key)) !== undefined) return 'duplicate';
+    if ((await batch.get<WindowRecord>(this.shadows, key)) !== undefined) return 'duplicate';
     const { v: _v, attempts, profile: _profile, ...rest } = out;
-    await this.db.batch([
-      { type: 'put', sublevel: this.shadows, key, value: { ...rest, attempts: attempts ?? 1, storedAt: Date.now() } },
-      ...(live ? [this.indexOp('window', out.windowStart, 'h', key)] : []),
-      ...(await this.profileOps(out, live)),
-      ...this.metaOps(seq, 1),
-    ] as never);
-    this.noteMeta(seq, 1);
+    batch.put(this.shadows, key, { ...rest, attempts: attempts ?? 1, storedAt: Date.now() });
+    if (live) this.index(batch, 'window', out.windowStart, 'h', key);
+    await this.profileOps(batch, out, live);
     return 'stored';
+  }
+
+  private index(batch: PendingBatch, resolution: keyof typeof RESOLUTION_KEY, start: number, sub: 'w' | 'h' | 'p' | 'r', key: string): void {
+    batch.put(this.expiry, `${RESOLUTION_KEY[resolution]}/${pad(start)}/${sub}/${key}`, '');
   }
 
   private indexOp(resolution: keyof typeof RESOLUTION_KEY, start: number, sub: 'w' | 'h' | 'p' | 'r', key: string): Op {
@@ -307,10 +338,10 @@ export class ResultsDb {
    * The window's profile, once per endpoint and window (the first output with rows brings it), and
    * for a live endpoint its hourly and daily roll-ups.
    */
-  private async profileOps(out: AppOutputMessage, live: boolean): Promise<Op[]> {
-    if (!out.profile || out.rows === 0) return [];
+  private async profileOps(batch: PendingBatch, out: AppOutputMessage, live: boolean): Promise<void> {
+    if (!out.profile || out.rows === 0) return;
     const key = `${out.endpointId}/w/${pad(out.windowStart)}`;
-    if ((await this.profiles.get(key)) !== undefined) return [];
+    if ((await batch.get<Uint8Array>(this.profiles, key)) !== undefined) return;
     const profile: WindowProfile = {
       v: 1,
       endpoint: out.endpointName,
@@ -320,31 +351,28 @@ export class ResultsDb {
       rows: out.rows,
       features: compactProfile(out.profile),
     };
-    const ops: Op[] = [{ type: 'put', sublevel: this.profiles, key, value: pack(profile) }];
-    if (!live) return ops;
-    ops.push(this.indexOp('window', out.windowStart, 'p', key));
+    batch.put(this.profiles, key, pack(profile));
+    if (!live) return;
+    this.index(batch, 'window', out.windowStart, 'p', key);
     for (const res of ['hour', 'day'] as const) {
       const { start } = bucketOf(out.windowStart, res);
       const rkey = `${out.endpointId}/${RESOLUTION_KEY[res]}/${pad(start)}`;
-      const prev = await this.profiles.get(rkey);
+      const prev = await batch.get<Uint8Array>(this.profiles, rkey);
       const into = prev === undefined ? undefined : (unpack(prev) as WindowProfile);
-      ops.push({ type: 'put', sublevel: this.profiles, key: rkey, value: pack(rollUpProfile(into, profile, res)) });
-      if (!into) ops.push(this.indexOp(res, start, 'p', rkey));
+      batch.put(this.profiles, rkey, pack(rollUpProfile(into, profile, res)));
+      if (!into) this.index(batch, res, start, 'p', rkey);
     }
-    return ops;
   }
 
   /** The window's results and metrics merged into its app's hourly and daily roll-ups. */
-  private async rollupOps(w: WindowRecord): Promise<Op[]> {
-    const ops: Op[] = [];
+  private async rollupOps(batch: PendingBatch, w: WindowRecord): Promise<void> {
     for (const res of ['hour', 'day'] as const) {
       const { start } = bucketOf(w.windowStart, res);
       const key = `${w.endpointId}/${RESOLUTION_KEY[res]}/${w.app}/${pad(start)}`;
-      const into = await this.rollups.get(key);
-      ops.push({ type: 'put', sublevel: this.rollups, key, value: rollUpResults(into, w, res) });
-      if (!into) ops.push(this.indexOp(res, start, 'r', key));
+      const into = await batch.get<ResultsRollup>(this.rollups, key);
+      batch.put(this.rollups, key, rollUpResults(into, w, res));
+      if (!into) this.index(batch, res, start, 'r', key);
     }
-    return ops;
   }
 
   /** Profiles of an endpoint starting in `[from, to)` (hourly or daily roll-ups: whose hour or day overlaps it), oldest first. */
@@ -447,8 +475,9 @@ export class ResultsDb {
    * analysed when it has rows and is the first output of its window (no other app's is in the
    * time index yet: one key looked up).
    */
-  private async windowSeen(out: AppOutputMessage): Promise<EndpointStatsRecord> {
-    const cur = (await this.stats.get(out.endpointId)) ?? newStats(out.endpointId, out.endpointName);
+  private async windowSeen(batch: PendingBatch, out: AppOutputMessage): Promise<EndpointStatsRecord> {
+    const held = await batch.get<EndpointStatsRecord>(this.stats, out.endpointId);
+    const cur = held ? { ...held, statusSeen: { ...held.statusSeen } } : newStats(out.endpointId, out.endpointName);
     for (const r of out.results) {
       const k = String(r.status);
       if ((cur.statusSeen[k] ?? -Infinity) < out.windowEnd) cur.statusSeen[k] = out.windowEnd;
@@ -461,8 +490,8 @@ export class ResultsDb {
     }
     if (out.rows > 0) {
       const group = `w/${pad(out.windowStart)}/w/${out.endpointId}/`;
-      let first = true;
-      for await (const _ of this.expiry.keys({ gte: group, lt: `${group}\uffff`, limit: 1 })) first = false;
+      let first = !batch.hasPrefix(this.expiry, group);
+      if (first) for await (const _ of this.expiry.keys({ gte: group, lt: `${group}\uffff`, limit: 1 })) first = false;
       if (first) cur.windowsAnalysed = (cur.windowsAnalysed ?? 0) + 1;
     }
     return { ...cur, updatedAt: Date.now() };
@@ -766,4 +795,33 @@ export function pointsOf(out: AppOutputMessage): OutboxPoint[] {
       time: out.windowEnd,
     })),
   ];
+}
+
+/**
+ * The puts of one LevelDB batch being made, readable before it is written: a store of many
+ * outputs reads the records earlier outputs of the batch changed (an endpoint's stats, roll-ups,
+ * latest values, a window stored twice) from here, else from the store.
+ */
+class PendingBatch {
+  readonly ops: Op[] = [];
+  private readonly puts = new Map<unknown, Map<string, unknown>>();
+
+  put(sublevel: unknown, key: string, value: unknown): void {
+    this.ops.push({ type: 'put', sublevel, key, value });
+    let m = this.puts.get(sublevel);
+    if (!m) this.puts.set(sublevel, (m = new Map()));
+    m.set(key, value);
+  }
+
+  async get<V>(sublevel: { get(key: string): Promise<V | undefined> }, key: string): Promise<V | undefined> {
+    const m = this.puts.get(sublevel);
+    if (m?.has(key)) return m.get(key) as V;
+    return await sublevel.get(key);
+  }
+
+  /** Whether the batch puts a key starting with `prefix` into `sublevel`. */
+  hasPrefix(sublevel: unknown, prefix: string): boolean {
+    for (const key of this.puts.get(sublevel)?.keys() ?? []) if (key.startsWith(prefix)) return true;
+    return false;
+  }
 }

@@ -69,7 +69,11 @@ export interface WriterDeps {
    * the outputs the stream held at its start (`caughtUp`). @default 'writer'
    */
   consumer?: string;
+  /** At most this many outputs stored in one LevelDB batch (those received while the last batch was stored). @default 1024 */
+  batchSize?: number;
 }
+
+type OutputStage = Parameters<typeof deadLetterMessage>[2];
 
 /**
  * Consumes app outputs and stores each window once in LevelDB (history and latest values).
@@ -104,6 +108,11 @@ export class Writer {
   private readonly plugins: PluginStore | undefined;
   /** The last error of each plugin: a burst of failures is one update of its record. */
   private readonly lastErrors = new KeyedQueue<AppOutputMessage, void>((_app, outs) => this.updatePlugin(outs.at(-1)!));
+  /** Outputs and purges received, in stream order, waiting for their batch. */
+  private readonly queue: JsMsg[] = [];
+  private draining: Promise<void> | undefined;
+  private drainingNow = false;
+  private readonly batchSize: number;
   /** Outputs stored and being accounted, acknowledged once accounted, and dead letters being published. */
   private readonly inflight = new Set<Promise<void>>();
   private readonly storedListeners = new Set<(notice: WindowStoredMessage) => void>();
@@ -118,6 +127,7 @@ export class Writer {
   constructor(private readonly deps: WriterDeps) {
     this.log = deps.logger.child({ component: 'writer' });
     this.consumerName = deps.consumer ?? Consumers.writer;
+    this.batchSize = Math.max(1, deps.batchSize ?? 1024);
     this.ownConsumer = this.consumerName !== Consumers.writer;
     this.caughtUp = new Promise<void>((r) => (this.caughtUpResolve = r));
     this.plugins = deps.pluginsKv ? new PluginStore(deps.pluginsKv) : undefined;
@@ -171,7 +181,7 @@ export class Writer {
       }
     })();
     const consumer = await js.consumers.get(Streams.outputs, this.consumerName);
-    this.messages = await consumer.consume({ max_messages: 256 });
+    this.messages = await consumer.consume({ max_messages: Math.max(256, this.batchSize) });
     if (this.ownConsumer)
       void this.awaitCatchUp(budget).catch((err: unknown) => {
         this.log.error({ err }, 'could not follow the catch-up with MW_OUTPUTS; answering queries now');
@@ -188,68 +198,140 @@ export class Writer {
     const outputStage = { stage: DEAD_LETTER_STAGES.outputs, stream: Streams.outputs, consumer: this.consumerName } as const;
     this.loop = (async () => {
       for await (const m of this.messages!) {
-        if (isPurgeSubject(m.subject)) {
-          await this.applyPurge(m, outputStage);
-          continue;
-        }
-        let out: AppOutputMessage;
-        let stored: boolean;
-        try {
-          out = decodeOutput(m.data, m.subject);
-        } catch (err) {
-          // not an output: dead-lettered with the reason, once, and never in the way of the
-          // outputs behind it (letters are published while the next messages are handled)
-          this.track(this.deadLetter(m, outputStage, 'INVALID_OUTPUT', (err as Error).message));
-          if (this.inflight.size >= 256) await Promise.race(this.inflight);
-          continue;
-        }
-        const key = this.deps.bindingKey;
-        if (key && !verifyBinding(key, out, out.binding)) {
-          this.refused++;
-          this.log.warn(
-            { endpoint: out.endpointName, app: out.app, version: out.version, windowStart: out.windowStart, seq: m.seq, refused: this.refused },
-            'output refused: its binding does not verify (not the output of a dispatched task)',
-          );
-          m.ack();
-          continue;
-        }
-        const { binding: _binding, ...plain } = out;
-        out = plain;
-        try {
-          stored = (await db.store(out, this.influx !== undefined, m.seq)) === 'stored';
-          this.retrying.delete(m.seq);
-          if (stored) {
-            this.stored++;
-            // a batch's windows (`<endpoint id>-<batch id>`) are past ones: no latency
-            this.deps.metrics?.windowStored(out, Date.now(), !out.endpointId.includes('-'));
-            this.notifyStored(out);
-          } else this.duplicates++;
-        } catch (err) {
-          this.deps.metrics?.writerError('store');
-          if ((await this.failed(m, outputStage, MaxDeliver[Consumers.writer], 'an output', err)) === 'retry') this.retrying.add(m.seq);
-          else this.retrying.delete(m.seq);
-          continue;
-        }
-        // acknowledged once accounted (a duplicate too: the writer may have stopped after storing
-        // the window and before accounting it); accounting waits for NATS, so outputs of other
-        // keys go on meanwhile
-        this.track(
-          this.health(out, stored).then(
-            () => {
-              m.ack();
-              if (this.idle) this.wake?.();
-            },
-            (err: unknown) => {
-              this.log.error({ err, seq: m.seq }, 'could not account an output; it will be redelivered');
-              this.deps.metrics?.writerError('account');
-              m.nak(retryDelayMs(m.info.deliveryCount));
-            },
-          ),
-        );
-        if (this.inflight.size >= 256) await Promise.race(this.inflight);
+        this.queue.push(m);
+        this.kick(outputStage);
+        // the consumer's buffer fills meanwhile: the next batch
+        if (this.queue.length >= 2 * this.batchSize) await this.draining;
       }
+      await this.draining;
       await Promise.all(this.inflight);
     })();
+  }
+
+  /** Store what the queue holds, unless that is under way (then the messages join its next batch). */
+  private kick(stage: OutputStage): void {
+    if (this.drainingNow) return;
+    this.drainingNow = true;
+    this.draining = this.drain(stage);
+  }
+
+  /**
+   * Store the queued messages in stream order: the outputs up to the next purge (at most
+   * `batchSize`) in one batch, then the purge, and so on; the messages that arrive while a batch
+   * is stored form the next one.
+   */
+  private async drain(stage: OutputStage): Promise<void> {
+    // the messages received already (the rest of the consumer's pull) join the first batch
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (;;) {
+      if (this.queue.length === 0) {
+        this.drainingNow = false;
+        return;
+      }
+      try {
+        if (isPurgeSubject(this.queue[0]!.subject)) {
+          await this.applyPurge(this.queue.shift()!, stage);
+          continue;
+        }
+        let n = 1;
+        while (n < this.queue.length && n < this.batchSize && !isPurgeSubject(this.queue[n]!.subject)) n++;
+        await this.storeBatch(this.queue.splice(0, n), stage);
+        while (this.inflight.size >= Math.max(256, 2 * this.batchSize)) await Promise.race(this.inflight);
+      } catch (err) {
+        // not expected (each message's failure is handled): the messages are redelivered
+        this.log.error({ err }, 'could not handle a batch of outputs; they will be redelivered');
+      }
+    }
+  }
+
+  /**
+   * Store outputs: those whose binding verifies in one LevelDB batch (idempotent by window: a
+   * window stored already, by an earlier delivery or twice in the batch, is a duplicate), then
+   * each one's failure streak accounted and its stored notice sent, and acknowledged once
+   * accounted. A crash before the acknowledgements redelivers them, and the store drops them as
+   * duplicates. When the batch cannot be stored, each output is stored alone, so only those that
+   * fail are redelivered.
+   */
+  private async storeBatch(msgs: JsMsg[], stage: OutputStage): Promise<void> {
+    const { db } = this.deps;
+    const withOutbox = this.influx !== undefined;
+    const items: Array<{ m: JsMsg; out: AppOutputMessage }> = [];
+    for (const m of msgs) {
+      let out: AppOutputMessage;
+      try {
+        out = decodeOutput(m.data, m.subject);
+      } catch (err) {
+        // not an output: dead-lettered with the reason, once, and never in the way of the
+        // outputs behind it (letters are published while the next messages are handled)
+        this.track(this.deadLetter(m, stage, 'INVALID_OUTPUT', (err as Error).message));
+        continue;
+      }
+      const key = this.deps.bindingKey;
+      if (key && !verifyBinding(key, out, out.binding)) {
+        this.refused++;
+        this.log.warn(
+          { endpoint: out.endpointName, app: out.app, version: out.version, windowStart: out.windowStart, seq: m.seq, refused: this.refused },
+          'output refused: its binding does not verify (not the output of a dispatched task)',
+        );
+        m.ack();
+        continue;
+      }
+      const { binding: _binding, ...plain } = out;
+      items.push({ m, out: plain });
+    }
+    if (items.length === 0) return;
+    let outcomes: Array<'stored' | 'duplicate' | undefined>;
+    try {
+      outcomes = await db.storeMany(
+        items.map(({ m, out }) => ({ out, seq: m.seq })),
+        withOutbox,
+      );
+    } catch (err) {
+      if (items.length > 1) this.log.warn({ err, outputs: items.length }, 'could not store a batch of outputs; storing them one by one');
+      outcomes = [];
+      for (const { m, out } of items) {
+        try {
+          if (items.length === 1) throw err;
+          outcomes.push(await db.store(out, withOutbox, m.seq));
+        } catch (e) {
+          outcomes.push(undefined);
+          this.deps.metrics?.writerError('store');
+          if ((await this.failed(m, stage, MaxDeliver[Consumers.writer], 'an output', e)) === 'retry') this.retrying.add(m.seq);
+          else this.retrying.delete(m.seq);
+        }
+      }
+    }
+    items.forEach(({ m, out }, i) => {
+      const outcome = outcomes[i];
+      if (outcome !== undefined) this.accountOutput(m, out, outcome === 'stored');
+    });
+  }
+
+  /** A stored output (or a duplicate) counted, noticed, its streak accounted, then acknowledged. */
+  private accountOutput(m: JsMsg, out: AppOutputMessage, stored: boolean): void {
+    this.retrying.delete(m.seq);
+    if (stored) {
+      this.stored++;
+      // a batch's windows (`<endpoint id>-<batch id>`) are past ones: no latency
+      this.deps.metrics?.windowStored(out, Date.now(), !out.endpointId.includes('-'));
+      this.notifyStored(out);
+    } else this.duplicates++;
+    // acknowledged once accounted (a duplicate too: the writer may have stopped after storing
+    // the window and before accounting it); accounting waits for NATS, so outputs of other
+    // keys go on meanwhile
+    this.track(
+      this.health(out, stored).then(
+        () => {
+          m.ack();
+          if (this.idle) this.wake?.();
+        },
+        (err: unknown) => {
+          this.log.error({ err, seq: m.seq }, 'could not account an output; it will be redelivered');
+          this.deps.metrics?.writerError('account');
+          m.nak(retryDelayMs(m.info.deliveryCount));
+        },
+      ),
+    );
   }
 
   /**
@@ -258,7 +340,7 @@ export class Writer {
    * before those after it; the writer that purged when asked does nothing more unless it stored
    * anything of the endpoint since. Idempotent: applied again (a redelivery, a rebuild) it removes nothing more.
    */
-  private async applyPurge(m: JsMsg, stage: Parameters<typeof deadLetterMessage>[2]): Promise<void> {
+  private async applyPurge(m: JsMsg, stage: OutputStage): Promise<void> {
     let endpointId: string;
     try {
       endpointId = decodePurge(m.data, m.subject).endpointId;
