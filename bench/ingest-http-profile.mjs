@@ -1,32 +1,32 @@
-// Where the host's time goes for single events over HTTP: a host (stream processor and API, one
-// event loop) takes N single-event posts over 16 keep-alive connections (node:http, from a
-// worker thread, ready before the clock); the second run is CPU-profiled (the host's thread) and
-// its samples are put in categories by their nearest known frame (Node's HTTP server, the NATS
-// client, the ingest, the stream processor, Fastify, the web guard, the token check, GC...).
-// Prints CPU time per event (host thread, client thread), socket writes per event, and the
-// breakdown in µs per event; writes the profile (open it in Chrome DevTools) to --out.
+// Where the host's time goes for single events over HTTP: N single-event posts over 16
+// keep-alive connections (`lib/http-load.mjs`, from a worker thread, ready before the clock), to
+// a host of the stream processor and the API on one event loop (the default), or with --apart to
+// an API-only host in a process of its own (`--roles api`; the stream processor in this one).
+// The second run is CPU-profiled (the thread of the API) and its samples are put in categories
+// by their nearest known frame (Node's HTTP server, the NATS client, the ingest, the stream
+// processor, Fastify, the web guard, the token check...). Prints CPU time per event (the API's
+// thread, the stream processor's, the client's), socket writes per event (one process only),
+// and the breakdown in µs per event; writes the profile (open it in Chrome DevTools) to --out.
 //
-//   node --no-node-snapshot bench/ingest-http-profile.mjs [--events 5000] [--out /tmp/ingest-http.cpuprofile]
+//   node --no-node-snapshot bench/ingest-http-profile.mjs [--events 5000] [--apart] [--client raw|node] [--out /tmp/ingest-http.cpuprofile]
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
 import net from 'node:net';
-import { Worker } from 'node:worker_threads';
 import { Session } from 'node:inspector/promises';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { createHost } from '../host/dist/host.js';
-import { ModelwatchClient } from '../host/dist/client/client.js';
-import { startNatsServer } from '../host/dist/nats/server.js';
-import { generateToken } from '../host/dist/domain/tokens.js';
-import { createLogger } from '../host/dist/logger.js';
 import { connect } from '@nats-io/transport-node';
+import { clientArg, startHttpLoad } from './lib/http-load.mjs';
+import { loadAverage, startApiProcess, startBenchHost } from './lib/setup.mjs';
 
 const arg = (name, dflt) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : dflt);
 const N = Number(arg('--events', 5000));
 const OUT = arg('--out', join(tmpdir(), 'ingest-http.cpuprofile'));
+const APART = process.argv.includes('--apart');
 const CONCURRENCY = 16;
+const httpClient = clientArg();
 
 // socket writes of this process, to NATS and to HTTP clients
 let natsPort = -1;
@@ -38,28 +38,12 @@ net.Socket.prototype.write = function (...args) {
   return write.apply(this, args);
 };
 
-const dir = mkdtempSync(join(tmpdir(), 'mw-bench-http-profile-'));
-const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+const bench = await startBenchHost('http-profile', { runners: 0, basePeriod: '10s', allowedLateness: '60s', components: ['stream', 'api'] });
+const { client, nats } = bench;
 natsPort = Number(new URL(nats.url.replace(/^nats:/, 'http:')).port);
-const adminToken = generateToken();
-const host = createHost(
-  {
-    adminToken,
-    natsUrl: nats.url,
-    dataDir: join(dir, 'host'),
-    httpPort: 0,
-    runners: 0,
-    basePeriod: '10s',
-    allowedLateness: '60s',
-    components: ['stream', 'api'],
-    logLevel: 'error',
-  },
-  createLogger('error'),
-);
-await host.start();
+const api = APART ? await startApiProcess(bench) : undefined;
 const nc = await connect({ servers: nats.url });
 const jsm = await jetstreamManager(nc);
-const client = new ModelwatchClient({ url: host.apiUrl, token: adminToken });
 const token = (await client.createToken({ name: 'bench-ingest', scopes: ['ingest'] })).token;
 await client.createEndpoint({ name: 'p', featureNames: ['f0', 'f1', 'f2', 'f3'], labelNames: ['p0'] });
 const now = Date.now();
@@ -67,60 +51,60 @@ const payloads = Array.from({ length: N }, (_, i) =>
   JSON.stringify({ when: now, inputs: [[1.5, 2.5, 3.5, 4.5]], outputs: [0.5], requestId: `r${i}`, latencyMicros: 800 }),
 );
 
-const CLIENT = `
-const http = require('node:http');
-const { parentPort, workerData } = require('node:worker_threads');
-const { url, payloads, concurrency, token } = workerData;
-const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-const post = (body) => new Promise((resolve, reject) => {
-  const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token, 'content-length': Buffer.byteLength(body) } }, (res) => {
-    const chunks = [];
-    res.on('data', (c) => chunks.push(c));
-    res.on('end', () => (res.statusCode === 202 ? resolve() : reject(new Error('HTTP ' + res.statusCode + ' ' + Buffer.concat(chunks)))));
-  });
-  req.on('error', reject);
-  req.end(body);
-});
-parentPort.once('message', () => {
-  let i = 0;
-  const c0 = process.threadCpuUsage();
-  Promise.all(Array.from({ length: concurrency }, async () => { while (i < payloads.length) await post(payloads[i++]); })).then(
-    () => { const c = process.threadCpuUsage(c0); parentPort.postMessage({ cpuMs: (c.user + c.system) / 1000 }); },
-    (err) => parentPort.postMessage({ error: String(err) }),
-  );
-});
-parentPort.postMessage('ready');
-`;
+/** Until the stream processor has acknowledged everything. */
+async function processed() {
+  for (;;) {
+    const ci = await jsm.consumers.info('MW_EVENTS', 'stream-processor');
+    if (ci.num_pending === 0 && ci.num_ack_pending === 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 async function run(profile) {
-  const w = new Worker(CLIENT, { eval: true, workerData: { url: `${host.apiUrl}/api/v1/endpoints/p/events`, payloads, concurrency: CONCURRENCY, token } });
-  const next = () => new Promise((resolve, reject) => (w.once('message', resolve), w.once('error', reject)));
-  await next();
+  const load = await startHttpLoad({
+    url: `${api?.url ?? bench.host.apiUrl}/api/v1/endpoints/p/events`,
+    payloads,
+    concurrency: CONCURRENCY,
+    token,
+    client: httpClient,
+  });
   const session = new Session();
   session.connect();
-  if (profile) {
+  if (profile && !api) {
     await session.post('Profiler.enable');
     await session.post('Profiler.setSamplingInterval', { interval: 200 });
     await session.post('Profiler.start');
   }
   const before = (await jsm.streams.info('MW_EVENTS')).state.messages;
   writes.nats = writes.http = 0;
+  let result;
+  let p;
+  const a0 = await api?.cpuMs();
   const c0 = process.threadCpuUsage();
   const t0 = performance.now();
-  w.postMessage('go');
-  const { cpuMs, error } = await next();
+  const go = async () => {
+    result = await load.go();
+    await processed();
+  };
+  if (profile && api) p = await api.profile(go);
+  else await go();
   const ms = performance.now() - t0;
   const c = process.threadCpuUsage(c0);
-  const p = profile ? (await session.post('Profiler.stop')).profile : undefined;
+  const apiMs = api ? (await api.cpuMs()) - a0 : undefined;
+  if (profile && !api) p = (await session.post('Profiler.stop')).profile;
   session.disconnect();
-  await w.terminate();
-  if (error) throw new Error(error);
+  if (result.rejected) throw new Error(`${result.rejected} requests refused or with rejected events (the first: ${result.first})`);
   const messages = (await jsm.streams.info('MW_EVENTS')).state.messages - before;
-  const hostUs = (c.user + c.system) / N;
+  const here = ((c.user + c.system) / N).toFixed(0);
+  const threads = api
+    ? `API thread ${((apiMs * 1000) / N).toFixed(0)} µs, stream processor's thread ${here} µs`
+    : `host thread (API and stream processor) ${here} µs`;
   console.log(
-    `${profile ? 'profiled' : 'warm-up '}: ${N} events in ${ms.toFixed(0)} ms (${Math.round((N / ms) * 1000)}/s), ${messages} messages in MW_EVENTS; CPU an event: host thread ${hostUs.toFixed(0)} µs, client ${((cpuMs * 1000) / N).toFixed(0)} µs; socket writes an event: NATS ${(writes.nats / N).toFixed(2)}, HTTP ${(writes.http / N).toFixed(2)}`,
+    `${profile ? 'profiled' : 'warm-up '}: ${N} events in ${ms.toFixed(0)} ms (${Math.round((N / ms) * 1000)}/s, until filed), ${messages} messages in MW_EVENTS; CPU an event: ${threads}, client ${((result.cpuMs * 1000) / N).toFixed(0)} µs${
+      api ? '' : `; socket writes an event: NATS ${(writes.nats / N).toFixed(2)}, HTTP ${(writes.http / N).toFixed(2)}`
+    }`,
   );
-  return { profile: p, hostUs };
+  return { profile: p, apiUs: api ? (apiMs * 1000) / N : (c.user + c.system) / N };
 }
 
 /** Self samples by the nearest frame of a known part (ordered: the first that matches on the way up wins). */
@@ -154,24 +138,23 @@ function breakdown(p, hostUs) {
     }
     out.set(part, (out.get(part) ?? 0) + 1);
   }
-  console.log(`\nthe host thread's ${hostUs.toFixed(0)} µs an event, by part (self samples by their nearest known frame):`);
+  console.log(
+    `\n${APART ? "the API process's thread" : "the host's thread"}: ${hostUs.toFixed(0)} µs an event, by part (self samples by their nearest known frame):`,
+  );
   for (const [k, v] of [...out].sort((a, b) => b[1] - a[1]))
     console.log(`${((100 * v) / busy).toFixed(1).padStart(5)}%  ${((hostUs * v) / busy).toFixed(0).padStart(4)} µs  ${k}`);
 }
 
-const os = await import('node:os');
 console.log(
-  `machine: ${os.cpus().length} cores, load average ${os
-    .loadavg()
-    .map((x) => x.toFixed(1))
-    .join(' ')}, node ${process.version}`,
+  `machine: ${(await import('node:os')).cpus().length} cores, load average ${loadAverage()}, node ${process.version}; ${
+    APART ? 'API apart: an API-only process, the stream processor in this one' : 'one process: the API and the stream processor on one event loop'
+  }; HTTP client: ${httpClient}`,
 );
 await run(false);
-const { profile, hostUs } = await run(true);
+const { profile, apiUs } = await run(true);
 writeFileSync(OUT, JSON.stringify(profile));
-breakdown(profile, hostUs);
-console.log(`\nprofile: ${OUT}`);
-await host.stop();
+breakdown(profile, apiUs);
+console.log(`\nprofile: ${OUT}; load average at the end ${loadAverage()}`);
+await api?.stop();
 await nc.close();
-await nats.stop();
-rmSync(dir, { recursive: true, force: true });
+await bench.stop();

@@ -4,9 +4,19 @@
 // publish-and-consume loop (same client, same payloads, same publisher, JSON-decoded and
 // acknowledged by the consumer) in the same run.
 //
-//   node --no-node-snapshot bench/ingest.mjs [--quick] [--rounds N] [--auth]
+//   node --no-node-snapshot bench/ingest.mjs [--quick] [--rounds N] [--client raw|node] [--auth]
 //
-// HTTP requests carry an ingest token (`Authorization: Bearer`), as a model server's would.
+// HTTP is measured in two layouts, each round:
+// - "one process": the API and the stream processor in this process, on one event loop (the
+//   laptop default, `host start` with every role): the host's thread pays for both.
+// - "API apart": the same loads to an API-only host in a process of its own (`--roles api`, as a
+//   deployment at scale runs it), the stream processor still in this process: the API's thread
+//   and the stream processor's are counted apart.
+// HTTP requests carry an ingest token (`Authorization: Bearer`), as a model server's would. The
+// load comes from a worker thread (`lib/http-load.mjs`: a model server is another process), its
+// connections open before the clock starts; --client raw (default) is a minimal keep-alive
+// HTTP/1.1 client, as a load generator is, --client node is node:http, several times its CPU
+// a request, taken from the same cores.
 // --auth measures the cost of authentication instead: the same HTTP loads against two API-only
 // hosts alike (same NATS, same stream processor in a third host), one checking an ingest token
 // and one started with --insecure-local (no authentication), alternating in each round, with
@@ -14,22 +24,20 @@
 //
 // Each measurement runs --rounds times (default 5): raw and modelwatch back to back in each
 // round, and the ratio of each pair is printed with their median (this machine is shared: a
-// pair sees the same load). The HTTP load comes from a worker thread, as a model server would
-// be another process: it is started, and ready, before the clock starts.
+// pair sees the same load), with the CPU time an event of each thread (which moves much less
+// with the load) and the load average.
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
-import { Worker } from 'node:worker_threads';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createHost } from '../host/dist/host.js';
-import { ModelwatchClient } from '../host/dist/client/client.js';
-import { startNatsServer } from '../host/dist/nats/server.js';
-import { generateToken, hashToken, sameHash } from '../host/dist/domain/tokens.js';
+import { hashToken, sameHash } from '../host/dist/domain/tokens.js';
 import { createLogger } from '../host/dist/logger.js';
+import { clientArg, startHttpLoad } from './lib/http-load.mjs';
+import { loadAverage, startApiProcess, startBenchHost } from './lib/setup.mjs';
 
 const quick = process.argv.includes('--quick');
+const httpClient = clientArg();
 /** CPU time of the main thread (the raw loop's publisher and consumer; the host's API and stream processor) and of the HTTP client, per measurement. */
 const cpu = [];
 const authCost = process.argv.includes('--auth');
@@ -130,66 +138,25 @@ async function mwNats(nc, jsm, client, name, payloads) {
 }
 
 /**
- * HTTP clients in a worker thread: POST every payload, `concurrency` requests at a time, each on
- * its own keep-alive connection (node:http with a keep-alive agent, as a model server's client
- * keeps its connections; `fetch` costs the client several times the CPU per request, which on a
- * small machine is taken from the host). The worker is started and ready before the clock starts.
+ * POST every payload to `apiUrl` (default the client's host) with `token` (default the ingest
+ * token; null: none), `concurrency` requests at a time, each on its own keep-alive connection
+ * (`lib/http-load.mjs`, the client of --client). `api`: the API process apart (its thread's CPU
+ * time is counted too).
  */
-const HTTP_WORKER = `
-const http = require('node:http');
-const { parentPort, workerData } = require('node:worker_threads');
-const { url, payloads, concurrency, token } = workerData;
-const headers = { 'content-type': 'application/json', ...(token ? { authorization: 'Bearer ' + token } : {}) };
-const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-const post = (body) => new Promise((resolve, reject) => {
-  const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-    const chunks = [];
-    res.on('data', (c) => chunks.push(c));
-    res.on('end', () => resolve({ status: res.statusCode, reply: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
-    res.on('error', reject);
-  });
-  req.on('error', reject);
-  req.end(body);
-});
-parentPort.once('message', () => {
-  let i = 0, rejected = 0;
-  const c0 = process.threadCpuUsage();
-  Promise.all(Array.from({ length: concurrency }, async () => {
-    while (i < payloads.length) {
-      const { status, reply } = await post(payloads[i++]);
-      if (status !== 202 || reply.rejected.length) rejected++;
-    }
-  })).then(() => {
-    const c = process.threadCpuUsage(c0);
-    parentPort.postMessage({ rejected, cpuMs: (c.user + c.system) / 1000 });
-  }, (err) => parentPort.postMessage({ error: String(err) }));
-});
-parentPort.postMessage('ready');
-`;
-
-/** POST to `apiUrl` (default the client's host) with `token` (default the ingest token; null: none). */
-async function mwHttp(jsm, client, name, payloads, concurrency, { apiUrl = client.url, token = ingestToken } = {}) {
+async function mwHttp(jsm, client, name, payloads, concurrency, { apiUrl = client.url, token = ingestToken, api, layout = 'one' } = {}) {
   await client.createEndpoint({ name, featureNames: FEATURES, labelNames: ['p0'] });
   await processed(jsm);
-  const url = `${apiUrl}/api/v1/endpoints/${name}/events`;
-  const w = new Worker(HTTP_WORKER, { eval: true, workerData: { url, payloads: payloads.map((p) => p.toString()), concurrency, token } });
-  const next = () =>
-    new Promise((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-    });
-  await next(); // ready
+  const load = await startHttpLoad({ url: `${apiUrl}/api/v1/endpoints/${name}/events`, payloads, concurrency, token, client: httpClient });
   const t0 = performance.now();
   const c0 = process.threadCpuUsage();
-  w.postMessage('go');
-  const { rejected, error, cpuMs } = await next();
+  const a0 = await api?.cpuMs();
+  const { rejected, first, cpuMs } = await load.go();
   await processed(jsm);
   const dt = (performance.now() - t0) / 1000;
   const c = process.threadCpuUsage(c0);
-  cpu.push({ what: `HTTP ${name}`, events: payloads.length, hostMs: (c.user + c.system) / 1000, clientMs: cpuMs });
-  await w.terminate();
-  if (error) throw new Error(`HTTP load failed: ${error}`);
-  if (rejected) throw new Error(`${rejected} HTTP requests had rejected events`);
+  const apiMs = api ? (await api.cpuMs()) - a0 : undefined;
+  cpu.push({ what: `HTTP ${name}`, layout, events: payloads.length, hostMs: (c.user + c.system) / 1000, apiMs, clientMs: cpuMs });
+  if (rejected) throw new Error(`${rejected} HTTP requests had rejected events (the first: ${first})`);
   return dt;
 }
 
@@ -198,27 +165,10 @@ async function rowsIn(jsm) {
   return info.state.messages;
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'mw-bench-ingest-'));
-const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+const bench = await startBenchHost('ingest', { runners: 0, basePeriod: '10s', allowedLateness: '60s', components: ['stream', 'api'] });
+const { client, nats, dir, adminToken } = bench;
 const nc = await connect({ servers: nats.url });
 const jsm = await jetstreamManager(nc);
-const adminToken = generateToken();
-const host = createHost(
-  {
-    adminToken,
-    natsUrl: nats.url,
-    dataDir: join(dir, 'host'),
-    httpPort: 0,
-    runners: 0,
-    basePeriod: '10s',
-    allowedLateness: '60s',
-    components: ['stream', 'api'],
-    logLevel: 'error',
-  },
-  createLogger('error'),
-);
-await host.start();
-const client = new ModelwatchClient({ url: host.apiUrl, token: adminToken });
 // what a model server sends with: a token of the ingest scope
 const ingestToken = (await client.createToken({ name: 'bench-ingest', scopes: ['ingest'] })).token;
 
@@ -228,7 +178,9 @@ const mb = (ps) => (ps.reduce((n, p) => n + p.length, 0) / 1e6).toFixed(1);
 console.log(
   `payloads: ${SINGLE_MSGS} single events (${mb(single)} MB), ${BATCH_MSGS} columnar micro-batches of ${BATCH_ROWS} rows x ${FEATURES.length} features + 1 output (${mb(batches)} MB)`,
 );
-console.log(`machine: ${(await import('node:os')).cpus().length} cores, node ${process.version}\n`);
+console.log(
+  `machine: ${(await import('node:os')).cpus().length} cores, node ${process.version}, HTTP client: ${httpClient}; load average at the start ${loadAverage()}\n`,
+);
 
 const best = (xs) => Math.max(...xs);
 const median = (xs) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
@@ -302,16 +254,19 @@ if (authCost) {
       .map((x) => x.toFixed(3))
       .join(' ')} (median ${median(pair(tokS, openS)).toFixed(3)})`,
   );
+  console.log(`\nload average at the end: ${loadAverage()}`);
   await open.stop();
   await secured.stop();
-  await host.stop();
   await nc.close();
-  await nats.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await bench.stop();
   process.exit(0);
 }
 
-const t = { rawSingle: [], natsSingle: [], httpSingle: [], rawBatch: [], natsBatch: [], httpBatch: [] };
+// the API role alone in a process of its own, on the same NATS (the stream processor stays in this one)
+const api = await startApiProcess(bench);
+const apart = { apiUrl: api.url, api, layout: 'apart' };
+const HTTP_SINGLE = SINGLE_MSGS / 2;
+const t = { rawSingle: [], natsSingle: [], httpSingle: [], httpSingleApart: [], rawBatch: [], natsBatch: [], httpBatch: [], httpBatchApart: [] };
 for (let round = 0; round < ROUNDS; round++) {
   // alternate which goes first
   if (round % 2 === 0) {
@@ -322,33 +277,47 @@ for (let round = 0; round < ROUNDS; round++) {
     t.rawBatch.push(await rawLoop(nc, jsm, `RAWB${round}`, batches));
   }
   t.httpBatch.push(await mwHttp(jsm, client, `http-batch-${round}`, batches, 4));
+  t.httpBatchApart.push(await mwHttp(jsm, client, `http-batch-apart-${round}`, batches, 4, apart));
   t.rawSingle.push(await rawLoop(nc, jsm, `RAW1${round}`, single));
   t.natsSingle.push(await mwNats(nc, jsm, client, `nats-single-${round}`, single));
-  t.httpSingle.push(await mwHttp(jsm, client, `http-single-${round}`, single.slice(0, SINGLE_MSGS / 4), 16));
+  // the two layouts, alternating which goes first
+  const one = () => mwHttp(jsm, client, `http-single-${round}`, single.slice(0, HTTP_SINGLE), 16);
+  const two = () => mwHttp(jsm, client, `http-single-apart-${round}`, single.slice(0, HTTP_SINGLE), 16, apart);
+  if (round % 2 === 0) {
+    t.httpSingle.push(await one());
+    t.httpSingleApart.push(await two());
+  } else {
+    t.httpSingleApart.push(await two());
+    t.httpSingle.push(await one());
+  }
 }
-console.log(`${ROUNDS} rounds\n`);
+console.log(
+  `${ROUNDS} rounds; HTTP "one process": API and stream processor on one event loop; "API apart": an API-only process, the stream processor in another\n`,
+);
 const rawB = report('raw JetStream loop, micro-batches', BATCH_MSGS * BATCH_ROWS, t.rawBatch);
 report('modelwatch over NATS, micro-batches', BATCH_MSGS * BATCH_ROWS, t.natsBatch, rawB);
-report('modelwatch over HTTP, micro-batches (4 conns)', BATCH_MSGS * BATCH_ROWS, t.httpBatch, rawB);
+report('HTTP micro-batches (4 conns), one process', BATCH_MSGS * BATCH_ROWS, t.httpBatch, rawB);
+report('HTTP micro-batches (4 conns), API apart', BATCH_MSGS * BATCH_ROWS, t.httpBatchApart, rawB);
 console.log('');
 const rawS = report('raw JetStream loop, single events', SINGLE_MSGS, t.rawSingle);
 report('modelwatch over NATS, single events', SINGLE_MSGS, t.natsSingle, rawS);
-report('modelwatch over HTTP, single events (16 conns)', SINGLE_MSGS / 4, t.httpSingle, rawS);
+report('HTTP single events (16 conns), one process', HTTP_SINGLE, t.httpSingle, rawS);
+report('HTTP single events (16 conns), API apart', HTTP_SINGLE, t.httpSingleApart, rawS);
 
 // CPU time per event: on a shared machine the wall-clock ratio moves with the load, this much less
-const perEvent = (prefix) => {
-  const xs = cpu
-    .filter((x) => x.what.startsWith(prefix))
-    .map((x) => ({ host: (x.hostMs * 1000) / x.events, client: x.clientMs === undefined ? undefined : (x.clientMs * 1000) / x.events }));
-  return { host: median(xs.map((x) => x.host)), client: xs[0]?.client === undefined ? undefined : median(xs.map((x) => x.client)) };
-};
-const rawCpu = perEvent('raw RAW1');
-const httpCpu = perEvent('HTTP http-single');
-console.log(
-  `\nCPU per single event (median): raw JetStream loop ${rawCpu.host.toFixed(0)} µs (publisher and consumer, one thread); HTTP: host ${httpCpu.host.toFixed(0)} µs (API and stream processor, one thread), client ${httpCpu.client.toFixed(0)} µs (its worker thread); raw / host ${(rawCpu.host / httpCpu.host).toFixed(2)}`,
-);
+const perEvent = (prefix, layout, key) => median(cpu.filter((x) => x.what.startsWith(prefix) && x.layout === layout).map((x) => (x[key] * 1000) / x.events));
+const rawCpu = perEvent('raw RAW1', undefined, 'hostMs');
+const oneHost = perEvent('HTTP http-single-', 'one', 'hostMs');
+const oneClient = perEvent('HTTP http-single-', 'one', 'clientMs');
+const apartApi = perEvent('HTTP http-single-apart', 'apart', 'apiMs');
+const apartStream = perEvent('HTTP http-single-apart', 'apart', 'hostMs');
+const apartClient = perEvent('HTTP http-single-apart', 'apart', 'clientMs');
+console.log(`\nCPU per single event (median of the rounds):
+  raw JetStream loop            ${rawCpu.toFixed(0).padStart(4)} µs (publisher and consumer, one thread)
+  HTTP, one process             ${oneHost.toFixed(0).padStart(4)} µs the host's thread (API and stream processor), client ${oneClient.toFixed(0)} µs; raw / host ${(rawCpu / oneHost).toFixed(2)}
+  HTTP, API apart               ${apartApi.toFixed(0).padStart(4)} µs the API's thread, ${apartStream.toFixed(0)} µs the stream processor's, client ${apartClient.toFixed(0)} µs; raw / API ${(rawCpu / apartApi).toFixed(2)}`);
 console.log(`\nrow messages in MW_ROWS: ${await rowsIn(jsm)} (rows are stored in binary chunks per window)`);
-await host.stop();
+console.log(`load average at the end: ${loadAverage()}`);
+await api.stop();
 await nc.close();
-await nats.stop();
-rmSync(dir, { recursive: true, force: true });
+await bench.stop();

@@ -1,8 +1,10 @@
 // What the benches set up alike: their numeric flags, a nats-server with the host's topology in a
 // temp dir, a host on its own nats-server, a backlog of app outputs published to MW_OUTPUTS.
+// an API-only host in a process of its own, the load average.
 // Each cleans up after itself (the temp dir is removed, the nats-server stopped).
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -44,9 +46,16 @@ export function publishOutputs(js, outputs) {
   return Promise.all(outputs.map((o) => js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o), { msgID: windowKey(o.endpointId, o.app, o.windowStart) })));
 }
 
+/** The machine's load average (1, 5, 15 minutes), to print with every figure measured on it. */
+export function loadAverage() {
+  return loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
+}
+
 /**
  * A started host on its own nats-server in a temp dir, logging errors only, with an admin token:
- * `{ host, client, nats, dir, stop() }`.
+ * `{ host, client, nats, dir, adminToken, stop() }`.
  */
 export async function startBenchHost(prefix, options = {}) {
   const dir = mkdtempSync(join(tmpdir(), `mw-bench-${prefix}-`));
@@ -59,10 +68,59 @@ export async function startBenchHost(prefix, options = {}) {
     client: new ModelwatchClient({ url: host.apiUrl, token }),
     nats,
     dir,
+    adminToken: token,
     async stop() {
       await host.stop();
       await nats.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A host of the API role alone in a process of its own (`lib/api-process.mjs`), on the NATS of a
+ * bench host (`startBenchHost`'s result; its admin token, so the tokens it made are good here
+ * too): `{ url, cpuMs(), profile(fn), stop() }`. `cpuMs()` is the CPU time of the API's
+ * thread; `profile(fn)` runs `fn` while that thread is CPU-profiled and resolves the profile.
+ */
+export async function startApiProcess(bench) {
+  const child = fork(new URL('./api-process.mjs', import.meta.url), [JSON.stringify({ natsUrl: bench.nats.url, dataDir: join(bench.dir, 'api-apart'), adminToken: bench.adminToken })], {
+    execArgv: ['--no-node-snapshot'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const reply = (key) =>
+    new Promise((resolve, reject) => {
+      const onMessage = (m) => {
+        if (!(key in m)) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(m[key]);
+      };
+      const onExit = (code) => reject(new Error(`the API process exited (${code})`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  const url = await reply('apiUrl');
+  return {
+    url,
+    async cpuMs() {
+      const r = reply('cpuMs');
+      child.send('cpu');
+      return r;
+    },
+    async profile(fn) {
+      const started = reply('profiling');
+      child.send('profile-start');
+      await started;
+      await fn();
+      const p = reply('profile');
+      child.send('profile-stop');
+      return p;
+    },
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.send('stop');
+      await exited;
     },
   };
 }

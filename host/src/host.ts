@@ -174,6 +174,9 @@ class HostImpl implements Host {
       servers: this.natsUrl.split(','),
       name: 'modelwatch-host',
       maxReconnectAttempts: -1,
+      // no stack captured per request (two Errors made for every publish and request, a few
+      // µs each: see ARCHITECTURE.md "Ingest"); a failed request still says what failed
+      noAsyncTraces: true,
       ...(await natsConnectOptions(this.natsSecurity, 'host')),
     });
     this.nc = nc;

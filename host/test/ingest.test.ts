@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkEvent, chunkEvents, invalidJsonMessage, isRejection, unpackMessage } from '../src/stream/ingest.js';
+import { checkEvent, chunkEvents, invalidJsonMessage, isRejection, prepareIngest, unpackMessage, type IngestInput } from '../src/stream/ingest.js';
 import { requestBatch } from '../src/stream/formats/request-batch.js';
 import { InvalidEventError } from '../src/errors.js';
 import { endpointRecord } from './helpers.js';
@@ -31,6 +31,26 @@ describe('the ingest pipeline, before publishing', () => {
       code: 'FUTURE_EVENT',
       message: `when: ${new Date(AT + 5000).toISOString()} is more than 1000 ms after arrival (${new Date(AT).toISOString()})`,
     });
+  });
+
+  it("gives a small request's events to a coalesced message as JSON text (a body of one event as it came), and none to a keyed request", () => {
+    const input = (text: string, keyed = false): IngestInput => {
+      const raw = Buffer.from(text);
+      return { name: 'e', endpoint: ep, body: { type: 'json', raw, value: JSON.parse(text) }, now: AT, maxFutureSkewMs: 1000, keyed };
+    };
+    const one = '{ "when": 1, "inputs": [[1, 2]], "outputs": [0] }';
+    const single = prepareIngest(input(one));
+    expect(single).toMatchObject({ status: 202, accepted: 1, rejected: [], letters: [], coalesce: one });
+    // what the stream processor reads: the parts joined in a JSON list
+    expect(unpackMessage(JSON.parse(`[${single.coalesce},${single.coalesce}]`), AT).units).toHaveLength(2);
+    const list = prepareIngest(input('[{"inputs": [[1, 2]]}, {"inputs": [[3, 4]]}]'));
+    expect(list.coalesce).toBe('{"inputs":[[1,2]]},{"inputs":[[3,4]]}');
+    // a bad event of a list: the good one's text alone, the bad one dead-lettered
+    const mixed = prepareIngest(input('[{"inputs": [[1, 2]]}, {"inputs": [[3]]}]'));
+    expect(mixed).toMatchObject({ accepted: 1, coalesce: '{"inputs":[[1,2]]}' });
+    expect(mixed.letters).toHaveLength(1);
+    // an idempotency key's request goes in a message of its own (its message id)
+    expect(prepareIngest(input(one, true)).coalesce).toBeUndefined();
   });
 
   it("says why a body is not JSON, naming Python's NaN", () => {

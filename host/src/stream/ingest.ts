@@ -213,7 +213,8 @@ export function prepareIngest(input: IngestInput): PreparedIngest {
     dead('INVALID_EVENT', err.message, { ...payloadText(body?.raw ?? new Uint8Array(0)), payloadScope: 'message' });
     return refused(rejected.sort((a, b) => a.index - b.index));
   }
-  const checked = { ...endpoint, ...inferred };
+  // (names inferred only when the endpoint has none of its own: most requests infer nothing)
+  const checked = inferred.featureNames || inferred.labelNames ? { ...endpoint, ...inferred } : endpoint;
   const good: Array<{ event: unknown; index: number }> = [];
   const wrongOf = new Map<unknown, number[][]>();
   for (const unit of units) {
@@ -260,7 +261,16 @@ export function prepareIngest(input: IngestInput): PreparedIngest {
     ...(wrongType ? { wrongType } : {}),
     letters,
     payloads,
-    ...(small ? { coalesce: (texts ?? good.map((g) => JSON.stringify(g.event))).join(',') } : {}),
+    // a body of one event, all good, is its own text (no second encoding)
+    ...(small
+      ? {
+          coalesce: texts
+            ? texts.join(',')
+            : !format && raw
+              ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')
+              : good.map((g) => JSON.stringify(g.event)).join(','),
+        }
+      : {}),
   };
 }
 
@@ -331,6 +341,11 @@ export class IngestService {
     const big = (body?.raw.length ?? 0) > (this.options.offloadAboveBytes ?? 256 * 1024);
     const prepared = big && this.options.offload ? await this.options.offload(input) : prepareIngest(input);
     const { letters, payloads, coalesce, ...outcome } = prepared;
+    if (letters.length === 0 && coalesce !== undefined) {
+      // the common case, a small clean request: its share of a coalesced message, nothing else
+      await this.coalescer.add(Subjects.events(name), coalesce);
+      return outcome;
+    }
     await Promise.all([
       Promise.all(
         letters.map(async (l) => {
