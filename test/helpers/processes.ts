@@ -102,7 +102,13 @@ export function testHostArgs(dataDir: string, ...extra: string[]): string[] {
   ];
 }
 
-export async function hostProcess(args: string[], env: Record<string, string> = {}): Promise<HostProcess> {
+export interface HostProcessOptions {
+  /** The CLI to start: another checkout's `host/bin/modelwatch.js` (`previousVersion().cli`). @default this checkout's ({@link CLI}) */
+  cli?: string;
+}
+
+export async function hostProcess(args: string[], env: Record<string, string> = {}, opts: HostProcessOptions = {}): Promise<HostProcess> {
+  const cli = opts.cli ?? CLI;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
@@ -113,7 +119,7 @@ export async function hostProcess(args: string[], env: Record<string, string> = 
     pid: () => child?.pid,
     output: () => log,
     async start() {
-      const c = spawn(process.execPath, ['--no-node-snapshot', CLI, 'host', 'start', '--http-port', String(port), ...args], {
+      const c = spawn(process.execPath, ['--no-node-snapshot', cli, 'host', 'start', '--http-port', String(port), ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
         // the test process's admin token, unless the test gives the host another (or none: '')
         env: { MODELWATCH_ADMIN_TOKEN: TEST_TOKEN, ...process.env, ...env },
