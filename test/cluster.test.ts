@@ -436,7 +436,8 @@ describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch process
       const p = cl.procs.get(name)!;
       cl.clients.delete(name);
       const at = Date.now();
-      await p.stop();
+      // a clean stop, not the helper's SIGKILL after 20 s
+      expect(await p.stop(), `${name}'s exit at SIGTERM`).toEqual({ code: 0, signal: null });
       const stopped = Date.now();
       await p.start();
       await untilReady(p, name);
@@ -493,7 +494,7 @@ describe('a rolling upgrade: processes of the previous version (test/fixtures/up
       // ... and, once it is ready, the previous one leaves
       cl.clients.delete(name);
       const left = Date.now();
-      await cl.procs.get(name)!.stop();
+      expect(await cl.procs.get(name)!.stop(), `${name}'s exit at SIGTERM`).toEqual({ code: 0, signal: null });
       timeline.push(`${next} (${roles.join(',')}) started ${clock(joined)}, ready ${clock(left)}; ${name} SIGTERM ${clock(left)}, exited ${clock()}`);
     }
     await untilWallClock(Date.now() + 2 * PERIOD);

@@ -73,11 +73,17 @@ export interface HostProcess {
   start(): Promise<void>;
   /** SIGKILL, no shutdown of any kind. */
   kill(): Promise<void>;
-  /** SIGTERM: a clean stop. */
-  stop(): Promise<void>;
+  /** SIGTERM: a clean stop (SIGKILL after 20 s); how it exited (`code` 0, no `signal`: it stopped by itself), or undefined if it was not running. */
+  stop(): Promise<HostExit | undefined>;
   /** PIDs of its runner processes. */
   runnerPids(): number[];
   log(): string;
+}
+
+/** How a host process ended: its exit code, or the signal that ended it. */
+export interface HostExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 /**
@@ -146,12 +152,13 @@ export async function hostProcess(args: string[], env: Record<string, string> = 
     },
     async stop() {
       const c = child;
-      if (!c) return;
+      if (!c) return undefined;
       c.kill('SIGTERM');
       const t = setTimeout(() => c.kill('SIGKILL'), 20_000);
       await exit(c);
       clearTimeout(t);
       child = undefined;
+      return { code: c.exitCode, signal: c.signalCode };
     },
     runnerPids() {
       const pid = child?.pid;
