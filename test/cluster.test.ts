@@ -137,6 +137,9 @@ async function controllerState(p: HostProcess): Promise<'active' | 'standby' | u
   return m?.startsWith('active') ? 'active' : m?.startsWith('standby') ? 'standby' : undefined;
 }
 
+/** The wall-clock time of `t` (hh:mm:ss.mmm), for a test's timeline. */
+const clock = (t = Date.now()) => new Date(t).toISOString().slice(11, 23);
+
 /** The test's cluster: its nats-server nodes, its modelwatch processes by name, a client of each API that is up. */
 interface Cluster {
   dir: string;
@@ -205,6 +208,15 @@ async function stopCluster(cl: Cluster | undefined): Promise<void> {
   if (process.env.MW_CLUSTER_LOG) for (const [name, p] of cl.procs) process.stdout.write(`---- ${name}\n${p.output().slice(-6000)}\n`);
   for (const p of cl.procs.values()) await p.stop();
   for (const n of cl.nodes) await n.stop();
+}
+
+/** SIGTERM, and the process stops by itself (exit 0), not by the helper's SIGKILL 20 s later; its last output if not. */
+async function stopCleanly(p: HostProcess, name: string): Promise<void> {
+  const at = Date.now();
+  const exit = await p.stop();
+  if (exit?.code !== 0)
+    process.stdout.write(`${name} after SIGTERM at ${clock(at)}: ${JSON.stringify(exit)} at ${clock()}; its last output:\n${p.output().slice(-4000)}\n`);
+  expect(exit, `${name}'s exit at SIGTERM`).toEqual({ code: 0, signal: null });
 }
 
 /** Wait until the process's `/readyz` answers 200 (every check of its roles ready). */
@@ -317,9 +329,6 @@ async function expectSameEverywhere(
   }
   for (const s of seen.slice(1)) expect(s).toEqual(seen[0]);
 }
-
-/** The wall-clock time of `t` (hh:mm:ss.mmm), for a test's timeline. */
-const clock = (t = Date.now()) => new Date(t).toISOString().slice(11, 23);
 
 describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch processes of different roles', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -436,8 +445,7 @@ describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch process
       const p = cl.procs.get(name)!;
       cl.clients.delete(name);
       const at = Date.now();
-      // a clean stop, not the helper's SIGKILL after 20 s
-      expect(await p.stop(), `${name}'s exit at SIGTERM`).toEqual({ code: 0, signal: null });
+      await stopCleanly(p, name);
       const stopped = Date.now();
       await p.start();
       await untilReady(p, name);
@@ -494,7 +502,7 @@ describe('a rolling upgrade: processes of the previous version (test/fixtures/up
       // ... and, once it is ready, the previous one leaves
       cl.clients.delete(name);
       const left = Date.now();
-      expect(await cl.procs.get(name)!.stop(), `${name}'s exit at SIGTERM`).toEqual({ code: 0, signal: null });
+      await stopCleanly(cl.procs.get(name)!, name);
       timeline.push(`${next} (${roles.join(',')}) started ${clock(joined)}, ready ${clock(left)}; ${name} SIGTERM ${clock(left)}, exited ${clock()}`);
     }
     await untilWallClock(Date.now() + 2 * PERIOD);
