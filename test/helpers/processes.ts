@@ -73,11 +73,17 @@ export interface HostProcess {
   start(): Promise<void>;
   /** SIGKILL, no shutdown of any kind. */
   kill(): Promise<void>;
-  /** SIGTERM: a clean stop. */
-  stop(): Promise<void>;
+  /** SIGTERM: a clean stop (SIGKILL after 20 s); how it exited (`code` 0, no `signal`: it stopped by itself), or undefined if it was not running. */
+  stop(): Promise<HostExit | undefined>;
   /** PIDs of its runner processes. */
   runnerPids(): number[];
   log(): string;
+}
+
+/** How a host process ended: its exit code, or the signal that ended it. */
+export interface HostExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 /**
@@ -102,7 +108,13 @@ export function testHostArgs(dataDir: string, ...extra: string[]): string[] {
   ];
 }
 
-export async function hostProcess(args: string[], env: Record<string, string> = {}): Promise<HostProcess> {
+export interface HostProcessOptions {
+  /** The CLI to start: another checkout's `host/bin/modelwatch.js` (`previousVersion().cli`). @default this checkout's ({@link CLI}) */
+  cli?: string;
+}
+
+export async function hostProcess(args: string[], env: Record<string, string> = {}, opts: HostProcessOptions = {}): Promise<HostProcess> {
+  const cli = opts.cli ?? CLI;
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
@@ -113,7 +125,7 @@ export async function hostProcess(args: string[], env: Record<string, string> = 
     pid: () => child?.pid,
     output: () => log,
     async start() {
-      const c = spawn(process.execPath, ['--no-node-snapshot', CLI, 'host', 'start', '--http-port', String(port), ...args], {
+      const c = spawn(process.execPath, ['--no-node-snapshot', cli, 'host', 'start', '--http-port', String(port), ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
         // the test process's admin token, unless the test gives the host another (or none: '')
         env: { MODELWATCH_ADMIN_TOKEN: TEST_TOKEN, ...process.env, ...env },
@@ -140,12 +152,13 @@ export async function hostProcess(args: string[], env: Record<string, string> = 
     },
     async stop() {
       const c = child;
-      if (!c) return;
+      if (!c) return undefined;
       c.kill('SIGTERM');
       const t = setTimeout(() => c.kill('SIGKILL'), 20_000);
       await exit(c);
       clearTimeout(t);
       child = undefined;
+      return { code: c.exitCode, signal: c.signalCode };
     },
     runnerPids() {
       const pid = child?.pid;
