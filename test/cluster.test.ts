@@ -185,7 +185,7 @@ async function startHost(cl: Cluster, name: string, roles: string[], opts: HostP
     '--base-period',
     '1s',
     '--allowed-lateness',
-    '300ms',
+    '3s',
     '--log-level',
     'warn',
   ];
