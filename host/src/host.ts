@@ -22,6 +22,7 @@ import { Controller } from './controller/controller.js';
 import { bindingKeyObject, outputBinding, outputMsgId } from './domain/binding.js';
 import { outputKey } from './domain/keys.js';
 import { createLogger, type Logger } from './logger.js';
+import { within } from './nats/within.js';
 import { createHostMetrics, type HostMetrics } from './metrics.js';
 import { jsonCodec } from './nats/codec.js';
 import { accountsConfig, ensureCredentials, natsConnectOptions, outputBindingKey } from './nats/auth.js';
@@ -115,7 +116,8 @@ class HostImpl implements Host {
   readonly metrics: HostMetrics = createHostMetrics();
   private natsServer: NatsServerHandle | undefined;
   private nc: NatsConnection | undefined;
-  private stopFns: Array<() => Promise<void> | void> = [];
+  /** What `stop` undoes, in the order of start (see `teardown`). */
+  private stopSteps: StopStep[] = [];
   private api: FastifyInstance | undefined;
   private supervisor: RunnerSupervisor | undefined;
   notifier: AlertNotifier | undefined;
@@ -168,7 +170,7 @@ class HostImpl implements Host {
       this.natsUrl = this.natsServer.url;
       this.natsSecurity = { credsFile: identities.host.file };
       runnerSecurity = { credsFile: identities.runner.file };
-      this.stopFns.push(() => this.natsServer?.stop());
+      this.onStop('nats-server', () => this.natsServer?.stop());
     }
     const nc = await connect({
       servers: this.natsUrl.split(','),
@@ -180,8 +182,19 @@ class HostImpl implements Host {
       ...(await natsConnectOptions(this.natsSecurity, 'host')),
     });
     this.nc = nc;
-    this.stopFns.push(async () => {
-      await nc.drain().catch(() => undefined);
+    this.onStop('NATS connection', async (msLeft) => {
+      // drain waits on the server (a flush, each subscription's unsubscribe): while NATS is away it
+      // would wait for the reconnect, so it gets part of the time left, then the connection is closed
+      const drained = await within(
+        nc.drain().then(
+          () => true,
+          () => true,
+        ),
+        Math.max(STOP_LATE_STEP_MS, msLeft - STOP_LATE_STEP_MS),
+      );
+      if (drained === true) return;
+      this.logger.warn({ step: 'NATS connection' }, 'shutdown: the NATS connection did not drain in time; closing it');
+      await nc.close().catch(() => undefined);
     });
     const js = jetstream(nc);
     const jsm = await jetstreamManager(nc);
@@ -195,7 +208,7 @@ class HostImpl implements Host {
     const nodeId = o.nodeId ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}-${process.pid}`;
     // a message a consumer gave up on without its own letter (its last delivery lost) is dead-lettered from the server's advisory
     const maxDeliveries = watchMaxDeliveries({ nc, js, jsm, logger: this.logger, metrics });
-    this.stopFns.push(() => maxDeliveries.stop());
+    this.onStop('max-deliveries watch', () => maxDeliveries.stop());
     const buckets = await openBuckets(nc);
     const bindingKey = bindingKeyObject(await outputBindingKey(nc));
     await this.initSettings(buckets.settings);
@@ -203,7 +216,7 @@ class HostImpl implements Host {
     const plugins = new WatchedKv<PluginRecord>(buckets.plugins);
     const settings = new WatchedKv<MonitoringSettings>(buckets.settings);
     await Promise.all([endpoints.start(), plugins.start(), settings.start()]);
-    this.stopFns.push(() => {
+    this.onStop('KV watches', () => {
       endpoints.stop();
       plugins.stop();
       settings.stop();
@@ -227,7 +240,7 @@ class HostImpl implements Host {
       });
       await notifier.start();
       this.notifier = notifier;
-      this.stopFns.push(() => notifier.stop());
+      this.onStop('alert notifier', () => notifier.stop());
     }
     // what the evaluator tells: the notifier, or the one given (tests), or the log
     const notifier: Notifier = o.alertNotifier ?? this.notifier ?? logNotifier(this.logger);
@@ -239,7 +252,7 @@ class HostImpl implements Host {
       if (o.nodeId !== undefined) await ensureWriterConsumer(jsm, writerConsumer);
       // a store LevelDB cannot open is rebuilt from MW_OUTPUTS, or the host refuses to start (writer/recovery.ts)
       const db = await openResultsDb(join(o.dataDir, 'results'), { js, logger: this.logger, withOutbox: o.influx !== undefined });
-      this.stopFns.push(() => db.close());
+      this.onStop('results store', () => db.close());
       writer = new Writer({
         nc,
         js,
@@ -256,7 +269,7 @@ class HostImpl implements Host {
       });
       await writer.start();
       const w = writer;
-      this.stopFns.push(() => w.stop());
+      this.onStop('writer', () => w.stop());
     }
     if (c.has('runners') && o.runners > 0) {
       this.supervisor = new RunnerSupervisor({
@@ -288,7 +301,8 @@ class HostImpl implements Host {
       const supervisor = this.supervisor;
       metrics.observeRunners(() => supervisor.pids().length);
       await this.supervisor.start();
-      this.stopFns.push(() => this.supervisor?.stop());
+      // the runners get a grace within the time left, then SIGKILL: none outlives the host
+      this.onStop('runners', (msLeft) => this.supervisor?.stop(Math.max(STOP_LATE_STEP_MS, Math.min(RUNNER_GRACE_MS, msLeft - STOP_LATE_STEP_MS))), RUNNER_GRACE_MS + 2000);
     }
     if (c.has('stream')) {
       // serving metrics per interval of arrival time (a minute by default)
@@ -315,7 +329,7 @@ class HostImpl implements Host {
         },
       });
       await servingLease.start();
-      this.stopFns.push(() => servingLease.stop());
+      this.onStop('serving-aggregator lease', () => servingLease.stop());
       const sp = new StreamProcessor({
         js,
         endpointsKv: buckets.endpoints,
@@ -330,7 +344,7 @@ class HostImpl implements Host {
         metrics,
       });
       await sp.start();
-      this.stopFns.push(() => sp.stop());
+      this.onStop('stream processor', () => sp.stop());
     }
     let lease: Lease | undefined;
     if (c.has('controller')) {
@@ -354,10 +368,10 @@ class HostImpl implements Host {
       const stopSlots = plugins.onChange((name, rec) => {
         if (rec) void slotsOf(name);
       });
-      this.stopFns.push(() => void stopSlots());
+      this.onStop('plugin slots watch', () => void stopSlots());
       const batchRecords = new WatchedKv<BatchRecord>(buckets.batches);
       await batchRecords.start();
-      this.stopFns.push(() => batchRecords.stop());
+      this.onStop('batch records watch', () => batchRecords.stop());
       // one controller is active among every process running the role: the holder of the lease
       // `controller`; each time this process takes it, a new controller reads the progress from
       // mw_controller and goes on from there
@@ -423,7 +437,7 @@ class HostImpl implements Host {
       });
       await lease.start();
       const l = lease;
-      this.stopFns.push(() => l.stop());
+      this.onStop('controller lease', () => l.stop());
     }
     if (c.has('api')) {
       // a writer of its own answers once caught up with MW_OUTPUTS: this API answers as every other does
@@ -433,7 +447,7 @@ class HostImpl implements Host {
       const tokens = new TokenCache(buckets.tokens);
       await this.bootstrapAdminToken(tokenStore);
       await tokens.start();
-      this.stopFns.push(() => tokens.stop());
+      this.onStop('token cache', () => tokens.stop());
       this.api = await createApiServer({
         auth: { tokens, store: tokenStore, insecureLocal: o.insecureLocal },
         probes: [
@@ -462,9 +476,9 @@ class HostImpl implements Host {
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
       // on `::` (every address) Fastify names `[::]`: the host's own requests name an allowed host
       this.apiUrl = address.replace(/\[::1?\]/, '127.0.0.1');
-      this.stopFns.push(() => this.api?.close());
+      this.onStop('HTTP API', () => this.api?.close());
       const devToken = o.devPlugins.length ? tokens.internal('host-dev-plugins', ['admin']) : undefined;
-      for (const dir of await pluginDirs(o.devPlugins)) this.stopFns.push(await this.watchDevPlugin(dir, devToken));
+      for (const dir of await pluginDirs(o.devPlugins)) this.onStop(`dev plugin watch ${dir}`, await this.watchDevPlugin(dir, devToken));
     }
   }
 
@@ -518,22 +532,56 @@ class HostImpl implements Host {
     this.logger.info('host stopped');
   }
 
+  /** Something `stop` undoes: its name (the log names a step that did not finish in time), and its bound. */
+  private onStop(step: string, fn: StopStep['fn'], boundMs = STOP_STEP_MS): void {
+    this.stopSteps.push({ step, fn, boundMs });
+  }
+
+  /**
+   * Undo the start in reverse order: API, controller, stream, runners, writer, watches, NATS,
+   * nats-server. Each step is bounded: many wait on NATS (a lease's delete, a consumer's last pull,
+   * acknowledgements, the drain), and while NATS is away or reconnecting they would wait for it.
+   * A step gets its own bound ({@link STOP_STEP_MS}) within what is left of {@link STOP_BUDGET_MS},
+   * and {@link STOP_LATE_STEP_MS} once that is spent; one that does not finish in time is logged
+   * by name and left behind, so a stop takes at most about STOP_BUDGET_MS plus a short while per step.
+   */
   private async teardown(): Promise<void> {
-    // Reverse order of start: API, controller, stream, runners, writer, watches, NATS, nats-server.
-    for (const fn of this.stopFns.reverse()) {
+    const deadline = Date.now() + STOP_BUDGET_MS;
+    for (const { step, fn, boundMs } of this.stopSteps.reverse()) {
+      const msLeft = deadline - Date.now();
+      const bound = Math.max(STOP_LATE_STEP_MS, Math.min(boundMs, msLeft));
+      const began = Date.now();
       try {
-        await fn();
+        const done = await within(Promise.resolve(fn(bound)).then(() => true), bound);
+        if (done !== true) this.logger.warn({ step, boundMs: bound }, `shutdown: ${step} did not stop within ${bound} ms; going on without it`);
+        else if (Date.now() - began >= 1000) this.logger.info({ step, ms: Date.now() - began }, `shutdown: ${step} took ${Date.now() - began} ms`);
       } catch (err) {
-        this.logger.warn({ err }, 'error during shutdown');
+        this.logger.warn({ err, step }, `error during shutdown: ${step}`);
       }
     }
-    this.stopFns = [];
+    this.stopSteps = [];
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
 }
+
+/** A step of the shutdown: `fn` gets the time it may take (ms). */
+interface StopStep {
+  step: string;
+  fn: (msLeft: number) => Promise<unknown> | unknown;
+  boundMs: number;
+}
+
+/** The time a whole stop may take before each remaining step gets only {@link STOP_LATE_STEP_MS}. */
+const STOP_BUDGET_MS = 12_000;
+/** The time one step of the stop may take. */
+const STOP_STEP_MS = 4000;
+/** The time a step gets once the budget is spent (or at least). */
+const STOP_LATE_STEP_MS = 250;
+/** How long the runners get after SIGTERM before SIGKILL, at most. */
+const RUNNER_GRACE_MS = 5000;
 
 /** How long a writer error counts as the writer failing (the `writer_failing` alert rule). */
 const WRITER_ERROR_SPAN_MS = 60_000;

@@ -8,7 +8,11 @@
 import { connect } from '@nats-io/transport-node';
 import { createLogger } from '../logger.js';
 import { natsConnectOptions } from '../nats/auth.js';
+import { within } from '../nats/within.js';
 import { AppRunner } from './runner.js';
+
+const STOP_RUNNER_MS = 2500;
+const STOP_DRAIN_MS = 1500;
 
 const natsUrl = process.env.MODELWATCH_NATS_URL ?? 'nats://127.0.0.1:4222';
 const logger = createLogger(process.env.MODELWATCH_LOG_LEVEL ?? 'info');
@@ -45,11 +49,13 @@ await runner.start();
 process.send?.({ type: 'ready', ping: runner.pingSubject });
 
 let stopping = false;
+// each step bounded (the windows in flight wait on NATS acknowledgements, the drain on the server:
+// while NATS is away both would wait for it), within the supervisor's grace before SIGKILL
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  await runner.stop();
-  await nc.drain();
+  if ((await within(runner.stop().then(() => true), STOP_RUNNER_MS)) !== true) logger.warn(`stop: the runner did not stop within ${STOP_RUNNER_MS} ms; exiting`);
+  else if ((await within(nc.drain().then(() => true, () => true), STOP_DRAIN_MS)) !== true) logger.warn(`stop: the NATS connection did not drain within ${STOP_DRAIN_MS} ms; exiting`);
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());
