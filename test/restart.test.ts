@@ -12,6 +12,7 @@ import { AppRunner, CRASH_TOLERANCE } from '../host/src/runner/runner.js';
 import { trickle, waitForWindows } from './helpers/events.js';
 import { publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
+import { hostProcess, testHostArgs } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
@@ -147,6 +148,24 @@ describe('restarts and crashes', () => {
       }
     } finally {
       await nc.close();
+    }
+  });
+  it('SIGTERM to a host whose NATS server is gone: it stops by itself and leaves no runner', async () => {
+    // its own server, killed under the host: the drain of a NATS connection never ends while its
+    // server is away, and every step that waits on NATS would wait for the reconnect
+    const server = await startTestNats();
+    const host = await hostProcess(testHostArgs(join(dir.path, 'gone'), '--nats', server.url, '--node-id', 'gone-a'));
+    try {
+      await host.start();
+      const runners = await waitFor('the runner', () => (host.runnerPids().length ? host.runnerPids() : undefined));
+      server.kill('SIGKILL');
+      await waitFor('the host to see NATS gone', async () => ((await fetch(`${host.url}/readyz`)).ok ? undefined : true));
+      // SIGKILL after 20 s (the helper): exit 0 and no signal is a stop of its own
+      expect(await host.stop(), host.output().slice(-3000)).toEqual({ code: 0, signal: null });
+      for (const pid of runners) expect(() => process.kill(pid, 0), `runner ${pid} outlived its host`).toThrow();
+    } finally {
+      await host.kill();
+      await server[Symbol.asyncDispose]();
     }
   });
 });

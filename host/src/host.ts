@@ -302,7 +302,11 @@ class HostImpl implements Host {
       metrics.observeRunners(() => supervisor.pids().length);
       await this.supervisor.start();
       // the runners get a grace within the time left, then SIGKILL: none outlives the host
-      this.onStop('runners', (msLeft) => this.supervisor?.stop(Math.max(STOP_LATE_STEP_MS, Math.min(RUNNER_GRACE_MS, msLeft - STOP_LATE_STEP_MS))), RUNNER_GRACE_MS + 2000);
+      this.onStop(
+        'runners',
+        (msLeft) => this.supervisor?.stop(Math.max(STOP_LATE_STEP_MS, Math.min(RUNNER_GRACE_MS, msLeft - STOP_LATE_STEP_MS))),
+        RUNNER_GRACE_MS + 2000,
+      );
     }
     if (c.has('stream')) {
       // serving metrics per interval of arrival time (a minute by default)
@@ -552,7 +556,10 @@ class HostImpl implements Host {
       const bound = Math.max(STOP_LATE_STEP_MS, Math.min(boundMs, msLeft));
       const began = Date.now();
       try {
-        const done = await within(Promise.resolve(fn(bound)).then(() => true), bound);
+        const done = await within(
+          Promise.resolve(fn(bound)).then(() => true),
+          bound,
+        );
         if (done !== true) this.logger.warn({ step, boundMs: bound }, `shutdown: ${step} did not stop within ${bound} ms; going on without it`);
         else if (Date.now() - began >= 1000) this.logger.info({ step, ms: Date.now() - began }, `shutdown: ${step} took ${Date.now() - began} ms`);
       } catch (err) {

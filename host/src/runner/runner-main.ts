@@ -54,8 +54,23 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  if ((await within(runner.stop().then(() => true), STOP_RUNNER_MS)) !== true) logger.warn(`stop: the runner did not stop within ${STOP_RUNNER_MS} ms; exiting`);
-  else if ((await within(nc.drain().then(() => true, () => true), STOP_DRAIN_MS)) !== true) logger.warn(`stop: the NATS connection did not drain within ${STOP_DRAIN_MS} ms; exiting`);
+  if (
+    (await within(
+      runner.stop().then(() => true),
+      STOP_RUNNER_MS,
+    )) !== true
+  )
+    logger.warn(`stop: the runner did not stop within ${STOP_RUNNER_MS} ms; exiting`);
+  else if (
+    (await within(
+      nc.drain().then(
+        () => true,
+        () => true,
+      ),
+      STOP_DRAIN_MS,
+    )) !== true
+  )
+    logger.warn(`stop: the NATS connection did not drain within ${STOP_DRAIN_MS} ms; exiting`);
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());
