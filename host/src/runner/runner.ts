@@ -658,14 +658,18 @@ export class AppRunner {
   }
 
   /** `rowsId`: the endpoint's id, or `<id>-<batch>` for the windows of a batch of historical events. */
-  private async windowData(endpoint: EndpointRecord, w: Pick<TaskMessage, 'windowStart' | 'windowEnd' | 'rowKeys'>, rowsId = endpoint.id): Promise<WindowData> {
+  private async windowData(
+    endpoint: EndpointRecord,
+    w: Pick<TaskMessage, 'windowStart' | 'windowEnd' | 'rowKeys' | 'rowParts'>,
+    rowsId = endpoint.id,
+  ): Promise<WindowData> {
     const keys = w.rowKeys ?? [w.windowStart];
     const key = `${rowsId}.${w.windowStart}.${w.windowEnd}.${keys.join(',')}.${endpoint.updatedAt}`;
     let p = this.windows.get(key);
     if (!p) {
       // rows read from the subjects of other windows too are kept by their time
       const within = w.rowKeys ? { start: w.windowStart, end: w.windowEnd } : undefined;
-      p = readWindowRows(this.js, this.jsm, rowsId, keys).then((batches) => buildWindowData(batches, endpoint, within));
+      p = readWindowRows(this.js, this.jsm, rowsId, keys, w.rowParts).then((batches) => buildWindowData(batches, endpoint, within));
       this.windows.set(key, p);
       p.catch(() => this.windows.delete(key));
       while (this.windows.size > MAX_CACHED_WINDOWS) this.windows.delete(this.windows.keys().next().value!);
