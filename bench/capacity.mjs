@@ -14,8 +14,9 @@
 //
 // On 2 cores the runner processes share the cores with NATS, the host and this script: the
 // figures per process and the ratio of 2 to 1 are what to read. Needs host/dist and nats-server.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -38,6 +39,10 @@ const PERIOD = 20_000;
 const LATENESS = 1000;
 const FEATURES = ['a', 'b', 'c', 'd'];
 const APPS = 2;
+const load = () =>
+  `load average ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ')}`;
 
 let seed = 7;
 const uniform = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
@@ -55,6 +60,49 @@ const columnar = (when, rows) =>
     },
     outputs: { y: Array.from({ length: rows }, uniform) },
   });
+
+/** CPU seconds (user + system) of this process's child processes by command name (the runner processes, nats-server). */
+function childCpu() {
+  const out = {};
+  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.trim().split(/\s+/).map(Number));
+  const mine = new Set([process.pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, ppid] of rows) if (mine.has(ppid) && !mine.has(pid)) grew = Boolean(mine.add(pid));
+  }
+  mine.delete(process.pid);
+  for (const pid of mine) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const kind = comm === 'nats-server' ? comm : 'runners';
+      out[kind] = (out[kind] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** Every message through NATS, by kind of subject (every request, reply, ack and publish), counted from now on. */
+function countMessages(nc) {
+  const counts = {};
+  const kind = (s) => {
+    if (s.startsWith('_INBOX')) return `replies ${s.split('.')[0]}`;
+    const m = /^\$JS\.API\.([A-Z.]+?)\.(MW_[A-Z_]+|OBJ_[a-z_]+|KV_[a-z_]+)/.exec(s);
+    if (m) return `${m[1]} ${m[2]}`;
+    const ack = /^\$JS\.ACK\.([A-Z_a-z]+)/.exec(s);
+    if (ack) return `ack ${ack[1]}`;
+    if (s.startsWith('$JS.EVENT')) return s.split('.').slice(0, 5).join('.');
+    return s.split('.').slice(0, 2).join('.');
+  };
+  const sub = nc.subscribe('>', { callback: (_e, m) => (counts[kind(m.subject)] = (counts[kind(m.subject)] ?? 0) + 1) });
+  return { counts, stop: () => sub.unsubscribe() };
+}
 
 async function withHost(opts, fn) {
   const dir = mkdtempSync(join(tmpdir(), 'mw-bench-capacity-'));
@@ -79,6 +127,7 @@ async function withHost(opts, fn) {
   try {
     return await fn({
       host,
+      nc,
       client: new ModelwatchClient({ url: host.apiUrl, token, timeoutMs: 300_000 }),
       js: jetstream(nc),
       jsm: await jetstreamManager(nc),
@@ -133,7 +182,7 @@ console.log(
 const reference = ['a,b,c,d,y', ...Array.from({ length: 500 }, () => [normal(), normal(), uniform(), normal(), 0].join(','))].join('\n');
 const perRunners = [];
 for (const runners of RUNNERS) {
-  const r = await withHost({ runners, runnerConcurrency: CONCURRENCY }, async ({ client, js }) => {
+  const r = await withHost({ runners, runnerConcurrency: CONCURRENCY }, async ({ client, js, nc }) => {
     const names = Array.from({ length: ENDPOINTS }, (_, i) => `cap-${i}`);
     await client.createEndpoints(names.map((name) => ({ name, featureNames: FEATURES, labelNames: ['y'] })));
     for (let i = 0; i < names.length; i += 20) await Promise.all(names.slice(i, i + 20).map((n) => client.setReference(n, reference, 'csv')));
@@ -150,6 +199,8 @@ for (const runners of RUNNERS) {
     );
     const closeAt = ws + PERIOD + LATENESS;
     await sleep(closeAt - Date.now());
+    const counter = countMessages(nc);
+    const cpu0 = childCpu();
     const expected = ENDPOINTS * APPS;
     let stored = [];
     while (Date.now() - closeAt < 600_000) {
@@ -157,6 +208,17 @@ for (const runners of RUNNERS) {
       if (stored.length >= expected) break;
       await sleep(1000);
     }
+    counter.stop();
+    const cpu1 = childCpu();
+    const cpuPerWindow = (comm) => (((cpu1[comm] ?? 0) - (cpu0[comm] ?? 0)) * 1000) / Math.max(1, stored.length);
+    const messages = Object.entries(counter.counts).sort((a, b) => b[1] - a[1]);
+    const total = messages.reduce((n, [, c]) => n + c, 0);
+    console.log(`  NATS messages a window (every request, reply, ack and publish while the windows ran): ${(total / Math.max(1, stored.length)).toFixed(1)}`);
+    for (const [k, c] of messages.filter(([, c]) => c >= stored.length / 20))
+      console.log(`    ${(c / Math.max(1, stored.length)).toFixed(2).padStart(7)}  ${k}`);
+    console.log(
+      `  CPU a window: runner processes ${cpuPerWindow('runners').toFixed(2)} ms, nats-server ${cpuPerWindow('nats-server').toFixed(2)} ms (${load()})`,
+    );
     const completed = stored.map((w) => w.completedAt).sort((a, b) => a - b);
     const storedAt = stored.map((w) => w.storedAt).sort((a, b) => a - b);
     const span = (xs) => Math.max(0.001, (xs[xs.length - 1] - xs[0]) / 1000);

@@ -425,6 +425,13 @@ export interface TaskMessage extends WindowRef {
    */
   rowKeys?: number[];
   /**
+   * The parts (messages) stored under each subject the runner reads (`rowKeys`, or just
+   * `windowStart`), in that order, as the controller listed them when it dispatched the closed
+   * window: the runner reads that many without asking `MW_ROWS` for the count. Optional: a task
+   * without it (an older controller's) has the runner ask for the count, as before.
+   */
+  rowParts?: number[];
+  /**
    * The output binding: an HMAC the controller computes with the host's key (KV `mw_secrets`,
    * readable by host roles only) over the window's identity (`outputBinding` in the host's
    * `domain/binding.ts`). The runner echoes it in the window's output and in the output's message

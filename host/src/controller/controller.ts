@@ -174,17 +174,19 @@ export class Controller {
         this.deps.metrics?.windowsDispatched(w.tasks);
       }
     };
-    // which endpoints have rows filed under a window start: one listing of MW_ROWS' subjects per
-    // start and tick, asked only for a window of an app not called on empty windows
-    const filed = new Map<number, Promise<Set<string>>>();
-    const hasRows = async (id: string, w: Window): Promise<boolean> => {
-      for (const start of rowKeysOf(w, settings)) {
-        let ids = filed.get(start);
-        if (!ids) filed.set(start, (ids = this.endpointsWithRows(start)));
-        if ((await ids).has(id)) return true;
-      }
-      return false;
-    };
+    // the parts filed under each row subject of a window (the window has closed: its rows are
+    // all stored): one listing of MW_ROWS' subjects per start and tick, for every endpoint at once.
+    // A window of an app not called on empty windows with none gets no task; the others carry the
+    // counts (`rowParts`), so the runner reads the rows without asking for them
+    const filed = new Map<number, Promise<Map<string, number>>>();
+    const partsOf = async (id: string, w: Window): Promise<number[]> =>
+      await Promise.all(
+        rowKeysOf(w, settings).map(async (start) => {
+          let counts = filed.get(start);
+          if (!counts) filed.set(start, (counts = this.rowPartsFiled(start)));
+          return (await counts).get(id) ?? 0;
+        }),
+      );
     for (const ep of endpoints) {
       for (const p of plugins) {
         const key = `${ep.id}.${p.name}`;
@@ -206,8 +208,10 @@ export class Controller {
         // controller publishes its `empty` output itself (bound like a runner's), so the window is
         // stored and counted (no-data alerts see it) without a runner reading it
         const add = async (t: TaskMessage, w: Window, runsOnEmpty: boolean) => {
-          if (!runsOnEmpty && !(await hasRows(ep.id, w))) empty.push({ ...emptyOutput(t, EMPTY_SOURCE, now), ...(t.binding ? { binding: t.binding } : {}) });
-          else tasks.push(t);
+          const rowParts = await partsOf(ep.id, w);
+          if (!runsOnEmpty && rowParts.every((n) => n === 0))
+            empty.push({ ...emptyOutput(t, EMPTY_SOURCE, now), ...(t.binding ? { binding: t.binding } : {}) });
+          else tasks.push({ ...t, rowParts });
         };
         const from = next;
         const due = closeBefore - delayOf(p);
@@ -253,9 +257,8 @@ export class Controller {
       const series = batchSeriesId(ep.id, b.batchId);
       const prefix = `${Subjects.rows(series, 0).slice(0, -1)}`;
       const info = await this.deps.jsm.streams.info(Streams.rows, { subjects_filter: `${prefix}*` });
-      const starts = Object.keys(info.state.subjects ?? {})
-        .map((s) => Number(s.slice(prefix.length)))
-        .sort((a, c) => a - c);
+      const filedParts = new Map(Object.entries(info.state.subjects ?? {}).map(([s, n]) => [Number(s.slice(prefix.length)), n]));
+      const starts = [...filedParts.keys()].sort((a, c) => a - c);
       const now = this.clock.now();
       // the windows those rows belong to (after a period change, a subject of the old layout
       // may hold rows of several windows of the new one)
@@ -266,7 +269,11 @@ export class Controller {
       for (const p of plugins) {
         if (!appliesTo(activeVersionOf(p)?.endpoints, ep)) continue;
         apps.push(p.name);
-        for (const w of windows.values()) tasks.push(this.bind(task(series, ep.name, p, w, now, layout)));
+        for (const w of windows.values()) {
+          const t = this.bind(task(series, ep.name, p, w, now, layout));
+          // the batch is all filed: the runner reads these counts of parts
+          tasks.push({ ...t, rowParts: (t.rowKeys ?? [t.windowStart]).map((k) => filedParts.get(k) ?? 0) });
+        }
       }
       await Promise.all(tasks.map((t) => this.deps.js.publish(Subjects.tasks(t.app), jsonCodec.encode(t), { msgID: outputKey(t) })));
       await batchStore.markDispatched(b, windows.size, apps, now);
@@ -277,10 +284,10 @@ export class Controller {
     return total;
   }
 
-  /** The ids of the endpoints (and batch series) with rows filed under a window start: the `MW_ROWS` subjects `mw.rows.*.<start>`. */
-  private async endpointsWithRows(start: number): Promise<Set<string>> {
+  /** The parts filed under a window start, by endpoint (and batch series) id: the `MW_ROWS` subjects `mw.rows.*.<start>` with their counts. */
+  private async rowPartsFiled(start: number): Promise<Map<string, number>> {
     const info = await this.deps.jsm.streams.info(Streams.rows, { subjects_filter: Subjects.rows('*', start) });
-    return new Set(Object.keys(info.state.subjects ?? {}).map((s) => s.split('.')[2]!));
+    return new Map(Object.entries(info.state.subjects ?? {}).map(([s, n]) => [s.split('.')[2]!, n]));
   }
 
   /** The task with its output binding (the same for every dispatch of the same task). */

@@ -81,6 +81,20 @@ interface HeldSlot {
   working(): void;
   release(): void;
 }
+/**
+ * How long a token of a window that ended is kept for the plugin's next window on this runner
+ * before it is handed back: the next task is usually in the runner's buffer already, and taking
+ * the token again cost a request, its reply, a `-NAK` and the server's advisory of it. Well
+ * under the slot consumer's ack wait (SLOT_ACK_WAIT_MS), so a kept token needs no keep-alive.
+ */
+export const SLOT_KEEP_MS = 100;
+/** A token kept after its window ended, with its hand-back due. */
+interface KeptSlot {
+  ackSubject: string;
+  timer: NodeJS.Timeout;
+  /** When the server last heard of the token (taken, or kept alive). */
+  signalled: number;
+}
 const MAX_CACHED_WINDOWS = 8;
 /**
  * The endpoints' reference samples (for `referenceRows` apps) kept, by endpoint and reference
@@ -129,6 +143,8 @@ export class AppRunner {
   private readonly windowsRunning = new Set<Promise<void>>();
   /** Whether a plugin's slots (`slots-<app>-<kind>`) were there, with when that was looked up. */
   private readonly slotConsumers = new Map<string, { there: boolean; at: number }>();
+  /** Tokens kept after their window ended, by slot consumer, for the plugin's next window here (SLOT_KEEP_MS). */
+  private readonly keptSlots = new Map<string, KeptSlot[]>();
   /** Tasks handed back since a window last started. */
   private deferredInARow = 0;
   /** Where this runner answers that it is connected (what its supervisor's readiness check asks). */
@@ -211,6 +227,8 @@ export class AppRunner {
     await this.messages?.close();
     await this.loop;
     await Promise.allSettled([...this.inflight]);
+    // the kept tokens back to their plugins' shares, now (the server would only after the ack wait)
+    for (const [name, kept] of this.keptSlots) for (const k of kept) this.handBack(name, k);
     this.endpoints?.stop();
     this.plugins?.stop();
     for (const sb of this.sandboxes.values()) sb.dispose();
@@ -441,6 +459,14 @@ export class AppRunner {
       this.slotConsumers.set(name, known);
     }
     if (!known.there) return undefined;
+    // a token of the plugin's last window here, kept for this one: no request
+    const kept = this.keptSlots.get(name)?.pop();
+    if (kept) {
+      clearTimeout(kept.timer);
+      // kept alive now if the server last heard of it a while ago (its window's keep-alives are a second apart)
+      if (Date.now() - kept.signalled > 500) this.opts.nc.publish(kept.ackSubject, '+WPI');
+      return this.heldSlot(name, kept.ackSubject);
+    }
     // a pull of one token that does not wait (the client's own pulls wait at least a second):
     // a status instead of a token (no token free, the plugin at its cap) says the slots are full
     const { nc } = this.opts;
@@ -450,11 +476,47 @@ export class AppRunner {
       noMux: true,
     });
     if (got.headers?.hasError || got.headers?.code || !got.reply) return 'full';
-    const ackSubject = got.reply;
+    return this.heldSlot(name, got.reply);
+  }
+
+  /**
+   * A token held for a window: released, it is kept SLOT_KEEP_MS for the plugin's next window
+   * here, then handed back (`-NAK`). Held or kept, it counts in the consumer's `num_ack_pending`,
+   * so the cap holds: a kept token is a window of this runner about to start, or back in the
+   * plugin's share within SLOT_KEEP_MS.
+   */
+  private heldSlot(name: string, ackSubject: string): HeldSlot {
+    const { nc } = this.opts;
+    let signalled = Date.now();
     return {
-      working: () => nc.publish(ackSubject, '+WPI'),
-      release: () => nc.publish(ackSubject, '-NAK'),
+      working: () => {
+        nc.publish(ackSubject, '+WPI');
+        signalled = Date.now();
+      },
+      release: () => {
+        const kept: KeptSlot = { ackSubject, signalled, timer: setTimeout(() => this.handBack(name, kept), SLOT_KEEP_MS) };
+        kept.timer.unref();
+        const list = this.keptSlots.get(name);
+        if (list) list.push(kept);
+        else this.keptSlots.set(name, [kept]);
+      },
     };
+  }
+
+  /** A kept token back to its plugin's share. */
+  private handBack(name: string, kept: KeptSlot): void {
+    clearTimeout(kept.timer);
+    const list = this.keptSlots.get(name);
+    const i = list?.indexOf(kept) ?? -1;
+    if (i < 0) return;
+    list!.splice(i, 1);
+    if (list!.length === 0) this.keptSlots.delete(name);
+    try {
+      this.opts.nc.publish(kept.ackSubject, '-NAK');
+    } catch (err) {
+      // the connection is closing: the server takes the token back after the ack wait
+      this.log.debug({ err }, 'could not hand a slot token back');
+    }
   }
 
   /** Hand a task back unrun (its plugin has its share of this runner's slots), counted so it is not taken for an attempt. */
@@ -658,14 +720,18 @@ export class AppRunner {
   }
 
   /** `rowsId`: the endpoint's id, or `<id>-<batch>` for the windows of a batch of historical events. */
-  private async windowData(endpoint: EndpointRecord, w: Pick<TaskMessage, 'windowStart' | 'windowEnd' | 'rowKeys'>, rowsId = endpoint.id): Promise<WindowData> {
+  private async windowData(
+    endpoint: EndpointRecord,
+    w: Pick<TaskMessage, 'windowStart' | 'windowEnd' | 'rowKeys' | 'rowParts'>,
+    rowsId = endpoint.id,
+  ): Promise<WindowData> {
     const keys = w.rowKeys ?? [w.windowStart];
     const key = `${rowsId}.${w.windowStart}.${w.windowEnd}.${keys.join(',')}.${endpoint.updatedAt}`;
     let p = this.windows.get(key);
     if (!p) {
       // rows read from the subjects of other windows too are kept by their time
       const within = w.rowKeys ? { start: w.windowStart, end: w.windowEnd } : undefined;
-      p = readWindowRows(this.js, this.jsm, rowsId, keys).then((batches) => buildWindowData(batches, endpoint, within));
+      p = readWindowRows(this.js, this.jsm, rowsId, keys, w.rowParts).then((batches) => buildWindowData(batches, endpoint, within));
       this.windows.set(key, p);
       p.catch(() => this.windows.delete(key));
       while (this.windows.size > MAX_CACHED_WINDOWS) this.windows.delete(this.windows.keys().next().value!);

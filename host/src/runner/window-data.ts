@@ -16,11 +16,22 @@ export interface WindowData extends SampleData {
 /**
  * Read every row stored under the row subjects of an endpoint with the given window starts (one
  * window's own, or after a period change also the old layout's that overlap it, see `rowKeysOf`).
+ * `parts`: how many parts each subject holds, as the task carries them (`TaskMessage.rowParts`,
+ * listed by the controller when the window had closed); without them (or not one count per
+ * subject) each subject's count is asked of `MW_ROWS`, a request each.
  */
-export async function readWindowRows(js: JetStreamClient, jsm: JetStreamManager, endpointId: string, windowStarts: readonly number[]): Promise<RowBatch[]> {
+export async function readWindowRows(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  endpointId: string,
+  windowStarts: readonly number[],
+  parts?: readonly unknown[],
+): Promise<RowBatch[]> {
+  const known = validParts(parts, windowStarts.length);
   const counts = await Promise.all(
-    windowStarts.map(async (start) => {
+    windowStarts.map(async (start, i) => {
       const subject = Subjects.rows(endpointId, start);
+      if (known) return [subject, known[i]!] as const;
       const info = await jsm.streams.info(Streams.rows, { subjects_filter: subject });
       return [subject, info.state.subjects?.[subject] ?? 0] as const;
     }),
@@ -48,6 +59,12 @@ export async function readWindowRows(js: JetStreamClient, jsm: JetStreamManager,
     }
   }
   return batches;
+}
+
+/** A task's part counts when they are one whole number per subject; otherwise undefined (the counts are asked for). */
+function validParts(parts: readonly unknown[] | undefined, subjects: number): number[] | undefined {
+  if (!Array.isArray(parts) || parts.length !== subjects) return undefined;
+  return parts.every((n) => Number.isSafeInteger(n) && (n as number) >= 0) ? (parts as number[]) : undefined;
 }
 
 /**
