@@ -228,7 +228,7 @@ export class AppRunner {
     await this.loop;
     await Promise.allSettled([...this.inflight]);
     // the kept tokens back to their plugins' shares, now (the server would only after the ack wait)
-    for (const [name, kept] of this.keptSlots) for (const k of kept) this.handBack(name, k);
+    for (const [name, kept] of [...this.keptSlots]) for (const k of [...kept]) this.handBack(name, k);
     this.endpoints?.stop();
     this.plugins?.stop();
     for (const sb of this.sandboxes.values()) sb.dispose();
@@ -464,8 +464,13 @@ export class AppRunner {
     if (kept) {
       clearTimeout(kept.timer);
       // kept alive now if the server last heard of it a while ago (its window's keep-alives are a second apart)
-      if (Date.now() - kept.signalled > 500) this.opts.nc.publish(kept.ackSubject, '+WPI');
-      return this.heldSlot(name, kept.ackSubject);
+      let signalled = kept.signalled;
+      if (Date.now() - signalled > 500) {
+        this.opts.nc.publish(kept.ackSubject, '+WPI');
+        signalled = Date.now();
+      }
+      // when the server last heard of it, not now: else back-to-back windows never keep it alive
+      return this.heldSlot(name, kept.ackSubject, signalled);
     }
     // a pull of one token that does not wait (the client's own pulls wait at least a second):
     // a status instead of a token (no token free, the plugin at its cap) says the slots are full
@@ -485,9 +490,9 @@ export class AppRunner {
    * so the cap holds: a kept token is a window of this runner about to start, or back in the
    * plugin's share within SLOT_KEEP_MS.
    */
-  private heldSlot(name: string, ackSubject: string): HeldSlot {
+  private heldSlot(name: string, ackSubject: string, signalledAt = Date.now()): HeldSlot {
     const { nc } = this.opts;
-    let signalled = Date.now();
+    let signalled = signalledAt;
     return {
       working: () => {
         nc.publish(ackSubject, '+WPI');
