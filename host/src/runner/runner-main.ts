@@ -56,7 +56,14 @@ const stop = async () => {
   stopping = true;
   if (
     (await within(
-      runner.stop().then(() => true),
+      runner.stop().then(
+        () => true,
+        (err: unknown) => {
+          // a failed stop still ends in the exit below, not in the supervisor's SIGKILL
+          logger.warn({ err }, 'stop: the runner failed to stop cleanly; exiting');
+          return true;
+        },
+      ),
       STOP_RUNNER_MS,
     )) !== true
   )
