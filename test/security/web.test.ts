@@ -327,11 +327,24 @@ describe('the HTTP API faced by browsers and the network', () => {
       const answered: Array<[string, number]> = [];
       const watch = async (p: Page) => {
         const cdp = await context.newCDPSession(p);
+        // an ExtraInfo event may come before or after its request's event (CDP): joined by request id, whichever is second
         const sent = new Map<string, string>();
-        cdp.on('Network.requestWillBeSent', (e) => sent.set(e.requestId, `${e.request.method} ${e.request.url}`));
+        const statuses = new Map<string, number>();
+        const join = (id: string) => {
+          const what = sent.get(id);
+          const status = statuses.get(id);
+          if (what === undefined || status === undefined) return;
+          sent.delete(id);
+          statuses.delete(id);
+          if (what.includes(url)) answered.push([what, status]);
+        };
+        cdp.on('Network.requestWillBeSent', (e) => {
+          sent.set(e.requestId, `${e.request.method} ${e.request.url}`);
+          join(e.requestId);
+        });
         cdp.on('Network.responseReceivedExtraInfo', (e) => {
-          const what = sent.get(e.requestId);
-          if (what?.includes(url)) answered.push([what, e.statusCode]);
+          statuses.set(e.requestId, e.statusCode);
+          join(e.requestId);
         });
         await cdp.send('Network.enable');
       };
