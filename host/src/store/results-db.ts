@@ -221,12 +221,10 @@ export class ResultsDb {
    * the highest `seq` of those stored is recorded as `appliedSeq`. Returns each output's outcome, in order.
    */
   storeMany(outputs: ReadonlyArray<{ out: AppOutputMessage; seq?: number | undefined }>, withOutbox: boolean): Promise<Array<'stored' | 'duplicate'>> {
-    const run = this.lock.then(() => {
+    return this.serial(() => {
       for (const { out } of outputs) this.storedOf(out.endpointId);
       return this.storeManyNow(outputs, withOutbox);
     });
-    this.lock = run.catch(() => undefined);
-    return run;
   }
 
   private async storeManyNow(
@@ -330,10 +328,6 @@ export class ResultsDb {
     batch.put(this.expiry, `${RESOLUTION_KEY[resolution]}/${pad(start)}/${sub}/${key}`, '');
   }
 
-  private indexOp(resolution: keyof typeof RESOLUTION_KEY, start: number, sub: 'w' | 'h' | 'p' | 'r', key: string): Op {
-    return { type: 'put', sublevel: this.expiry, key: `${RESOLUTION_KEY[resolution]}/${pad(start)}/${sub}/${key}`, value: '' };
-  }
-
   /**
    * The window's profile, once per endpoint and window (the first output with rows brings it), and
    * for a live endpoint its hourly and daily roll-ups.
@@ -410,7 +404,7 @@ export class ResultsDb {
    * windows (shadows' too) and window profiles, hourly and daily roll-ups of profiles and results.
    */
   expire(now: number, retention: RetentionMs): Promise<Expired> {
-    const run = this.lock.then(async (): Promise<Expired> => {
+    return this.serial(async (): Promise<Expired> => {
       const done: Expired = { windows: 0, profiles: 0, rollups: 0 };
       const cutoffs = { w: now - retention.windowMs, h: now - retention.hourMs, d: now - retention.dayMs };
       let lastGroup = '';
@@ -465,8 +459,6 @@ export class ResultsDb {
       }
       return done;
     });
-    this.lock = run.catch(() => undefined);
-    return run;
   }
 
   /**
@@ -508,12 +500,10 @@ export class ResultsDb {
 
   /** Store the serving metrics of one closed interval. 'duplicate' (nothing changes) when it is stored already. */
   storeServing(m: ServingMinuteMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
-    const run = this.lock.then(() => {
+    return this.serial(() => {
       this.storedOf(m.endpointId);
       return this.storeServingNow(m, withOutbox);
     });
-    this.lock = run.catch(() => undefined);
-    return run;
   }
 
   private async storeServingNow(m: ServingMinuteMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
@@ -669,6 +659,13 @@ export class ResultsDb {
     return { points };
   }
 
+  /** Run `fn` after every change queued before it (the store's changes are made one at a time); a failure does not stop the next. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
   /** Something of an endpoint (or of one of its batches, `<id>-<batch>`) is stored: a purge ahead of its message no longer covers it. */
   private storedOf(endpointId: string): void {
     for (const id of this.purgedAhead) if (endpointId === id || endpointId.startsWith(`${id}-`)) this.purgedAhead.delete(id);
@@ -680,9 +677,7 @@ export class ResultsDb {
    * MW_OUTPUTS, which {@link purgeInOrder} then finds done.
    */
   purgeEndpoint(endpointId: string, opts: { ahead?: boolean } = {}): Promise<PurgedResults> {
-    const run = this.lock.then(() => this.purgeNow(endpointId, opts.ahead ?? false));
-    this.lock = run.catch(() => undefined);
-    return run;
+    return this.serial(() => this.purgeNow(endpointId, opts.ahead ?? false));
   }
 
   /**
@@ -690,9 +685,7 @@ export class ResultsDb {
    * store purged it ahead, when asked, and has stored nothing of the endpoint since; else applied.
    */
   purgeInOrder(endpointId: string): Promise<PurgedResults | undefined> {
-    const run = this.lock.then(() => (this.purgedAhead.delete(endpointId) ? undefined : this.purgeNow(endpointId, false)));
-    this.lock = run.catch(() => undefined);
-    return run;
+    return this.serial(async () => (this.purgedAhead.delete(endpointId) ? undefined : await this.purgeNow(endpointId, false)));
   }
 
   private async purgeNow(endpointId: string, ahead: boolean): Promise<PurgedResults> {
