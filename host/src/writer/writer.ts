@@ -110,8 +110,8 @@ export class Writer {
   private readonly lastErrors = new KeyedQueue<AppOutputMessage, void>((_app, outs) => this.updatePlugin(outs.at(-1)!));
   /** Outputs and purges received, in stream order, waiting for their batch. */
   private readonly queue: JsMsg[] = [];
+  /** The queue being stored (undefined when it is empty and nothing is under way). */
   private draining: Promise<void> | undefined;
-  private drainingNow = false;
   private readonly batchSize: number;
   /** Outputs stored and being accounted, acknowledged once accounted, and dead letters being published. */
   private readonly inflight = new Set<Promise<void>>();
@@ -210,8 +210,7 @@ export class Writer {
 
   /** Store what the queue holds, unless that is under way (then the messages join its next batch). */
   private kick(stage: OutputStage): void {
-    if (this.drainingNow) return;
-    this.drainingNow = true;
+    if (this.draining) return;
     this.draining = this.drain(stage);
   }
 
@@ -225,7 +224,7 @@ export class Writer {
     await new Promise<void>((resolve) => setImmediate(resolve));
     for (;;) {
       if (this.queue.length === 0) {
-        this.drainingNow = false;
+        this.draining = undefined;
         return;
       }
       try {
