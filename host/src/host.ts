@@ -22,7 +22,7 @@ import { Controller } from './controller/controller.js';
 import { bindingKeyObject, outputBinding, outputMsgId } from './domain/binding.js';
 import { outputKey } from './domain/keys.js';
 import { createLogger, type Logger } from './logger.js';
-import { within } from './nats/within.js';
+import { settledWithin, within } from './nats/within.js';
 import { createHostMetrics, type HostMetrics } from './metrics.js';
 import { jsonCodec } from './nats/codec.js';
 import { accountsConfig, ensureCredentials, natsConnectOptions, outputBindingKey } from './nats/auth.js';
@@ -185,14 +185,7 @@ class HostImpl implements Host {
     this.onStop('NATS connection', async (msLeft) => {
       // drain waits on the server (a flush, each subscription's unsubscribe): while NATS is away it
       // would wait for the reconnect, so it gets part of the time left, then the connection is closed
-      const drained = await within(
-        nc.drain().then(
-          () => true,
-          () => true,
-        ),
-        Math.max(STOP_LATE_STEP_MS, msLeft - STOP_LATE_STEP_MS),
-      );
-      if (drained === true) return;
+      if (await settledWithin(nc.drain(), Math.max(STOP_LATE_STEP_MS, msLeft - STOP_LATE_STEP_MS))) return;
       this.logger.warn({ step: 'NATS connection' }, 'shutdown: the NATS connection did not drain in time; closing it');
       await nc.close().catch(() => undefined);
     });

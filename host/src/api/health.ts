@@ -3,6 +3,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Consumers, Streams } from '@modelwatch/protocol';
 import { topologyStreams } from '../nats/topology.js';
+import { within } from '../nats/within.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -64,12 +65,12 @@ export function registerProbeRoutes(app: FastifyInstance, deps: ProbeDeps): void
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
+  const answer = await within(
+    p.then((value) => ({ value })),
+    ms,
+  );
+  if (!answer) throw new Error(message);
+  return answer.value;
 }
 
 /** The connection to NATS answers a ping. */

@@ -10,3 +10,16 @@ export async function within<T>(p: Promise<T>, ms: number): Promise<T | undefine
     clearTimeout(timer);
   }
 }
+
+/** Whether `p` settled (resolved or rejected) within `ms`. For a stop's steps whose failure is no matter. */
+export async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return (
+    (await within(
+      p.then(
+        () => true,
+        () => true,
+      ),
+      ms,
+    )) === true
+  );
+}

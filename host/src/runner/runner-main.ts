@@ -8,7 +8,7 @@
 import { connect } from '@nats-io/transport-node';
 import { createLogger } from '../logger.js';
 import { natsConnectOptions } from '../nats/auth.js';
-import { within } from '../nats/within.js';
+import { settledWithin } from '../nats/within.js';
 import { AppRunner } from './runner.js';
 
 const STOP_RUNNER_MS = 2500;
@@ -54,30 +54,15 @@ let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
-  if (
-    (await within(
-      runner.stop().then(
-        () => true,
-        (err: unknown) => {
-          // a failed stop still ends in the exit below, not in the supervisor's SIGKILL
-          logger.warn({ err }, 'stop: the runner failed to stop cleanly; exiting');
-          return true;
-        },
-      ),
-      STOP_RUNNER_MS,
-    )) !== true
-  )
-    logger.warn(`stop: the runner did not stop within ${STOP_RUNNER_MS} ms; exiting`);
-  else if (
-    (await within(
-      nc.drain().then(
-        () => true,
-        () => true,
-      ),
-      STOP_DRAIN_MS,
-    )) !== true
-  )
-    logger.warn(`stop: the NATS connection did not drain within ${STOP_DRAIN_MS} ms; exiting`);
+  const stopped = await settledWithin(
+    runner.stop().catch((err: unknown) => {
+      // a failed stop still ends in the exit below, not in the supervisor's SIGKILL
+      logger.warn({ err }, 'stop: the runner failed to stop cleanly; exiting');
+    }),
+    STOP_RUNNER_MS,
+  );
+  if (!stopped) logger.warn(`stop: the runner did not stop within ${STOP_RUNNER_MS} ms; exiting`);
+  else if (!(await settledWithin(nc.drain(), STOP_DRAIN_MS))) logger.warn(`stop: the NATS connection did not drain within ${STOP_DRAIN_MS} ms; exiting`);
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop());
