@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Consumers, Streams, Subjects, type AppOutputMessage, type WindowStoredMessage } from '@modelwatch/protocol';
+import { Consumers, Streams, Subjects, type AppOutputMessage } from '@modelwatch/protocol';
 import { newBindingKey, outputBinding } from '../host/src/domain/binding.js';
 import { endpointId } from '../host/src/domain/names.js';
 import { createLogger } from '../host/src/logger.js';
@@ -17,6 +17,7 @@ import { ensureTopology } from '../host/src/nats/topology.js';
 import { ResultsDb } from '../host/src/store/results-db.js';
 import { Writer } from '../host/src/writer/writer.js';
 import { startTestNats } from './helpers/nats.js';
+import { countStoredNotices, windowKey } from './helpers/outputs.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const PERIOD = 1000;
@@ -41,8 +42,6 @@ function output(endpoint: string, app: string, w: number, value = 0.5): AppOutpu
     attempts: 1,
   };
 }
-
-const keyOf = (w: { endpointId: string; app: string; windowStart: number }) => `${w.endpointId}|${w.app}|${w.windowStart}`;
 
 describe('the writer stores a fetch of outputs in one batch', () => {
   let nats: Awaited<ReturnType<typeof startTestNats>>;
@@ -117,14 +116,7 @@ describe('the writer stores a fetch of outputs in one batch', () => {
     // all in MW_OUTPUTS before the writer starts: its first fetch takes them together
     for (const o of [good[0]!, crashed, good[1]!, forged, good[2]!, good[3]!, good[0]!, good[4]!, good[5]!, good[6]!]) await publish(o);
     await js.publish(Subjects.outputs(endpointId('w3')), new TextEncoder().encode('not json'));
-    const notices = new Map<string, number>();
-    const sub = nc.subscribe(Subjects.storedAll, {
-      callback: (_err, m) => {
-        const k = keyOf(jsonCodec.decode<WindowStoredMessage>(m.data).output);
-        notices.set(k, (notices.get(k) ?? 0) + 1);
-      },
-    });
-    await nc.flush();
+    const { counts: notices, stop: stopNotices } = await countStoredNotices(nc);
     const writer = new Writer({ nc, js, db, logger: createLogger('error'), bindingKey });
     await writer.start();
     try {
@@ -138,18 +130,18 @@ describe('the writer stores a fetch of outputs in one batch', () => {
       expect(writer.refused).toBe(1);
       expect(writer.deadLetters).toBe(1);
       const held = await db.query({});
-      expect(held.map(keyOf).sort()).toEqual([crashed, ...good].map(keyOf).sort());
+      expect(held.map(windowKey).sort()).toEqual([crashed, ...good].map(windowKey).sort());
       expect(await db.checkCount()).toEqual({ recorded: good.length + 1, held: good.length + 1 });
-      await waitFor('a notice of each stored window', async () => (good.every((o) => notices.get(keyOf(o)) === 1) ? true : undefined));
+      await waitFor('a notice of each stored window', async () => (good.every((o) => notices.get(windowKey(o)) === 1) ? true : undefined));
       // the window stored before the crash is not noticed again, the forged one never
-      expect(notices.get(keyOf(crashed))).toBeUndefined();
-      expect(notices.get(keyOf(forged))).toBeUndefined();
+      expect(notices.get(windowKey(crashed))).toBeUndefined();
+      expect(notices.get(windowKey(forged))).toBeUndefined();
       expect(await db.getWindow(forged.endpointId, forged.app, forged.windowStart)).toBeUndefined();
       // two apps of a window with rows are one window analysed
       expect((await db.endpointStats([endpointId('w2')]))[0]!.windowsAnalysed).toBe(1);
       expect((await db.endpointStats([endpointId('w1')]))[0]!.windowsAnalysed).toBe(3);
     } finally {
-      sub.unsubscribe();
+      stopNotices();
       await writer.stop();
       await db.close();
     }

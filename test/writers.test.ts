@@ -10,7 +10,7 @@ import { writerConsumerName } from '../host/src/nats/topology.js';
 import { trickle, waitForWindows, type Trickle } from './helpers/events.js';
 import { authHeaders, publishDir, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { testOutput } from './helpers/outputs.js';
+import { countStoredNotices, testOutput, windowKey } from './helpers/outputs.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
@@ -51,9 +51,6 @@ async function liveFeed(apiUrl: string) {
   };
 }
 
-/** A window's key in the stored notices and the live feed. */
-const keyOf = (w: { endpointId: string; app: string; windowStart: number }) => `${w.endpointId}|${w.app}|${w.windowStart}`;
-
 describe('two writers on one NATS, each with its own consumer and store', () => {
   let nats: Awaited<ReturnType<typeof startTestNats>>;
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -92,14 +89,7 @@ describe('two writers on one NATS, each with its own consumer and store', () => 
 
   it('the live feed tells each stored window once, though both writers store it and say so', async () => {
     // every notice of both writers, as the API hears them
-    const notices = new Map<string, number>();
-    const sub = nc.subscribe(Subjects.storedAll, {
-      callback: (_err, m) => {
-        const k = keyOf(jsonCodec.decode<WindowStoredMessage>(m.data).output);
-        notices.set(k, (notices.get(k) ?? 0) + 1);
-      },
-    });
-    await nc.flush();
+    const { counts: notices, stop: stopNotices } = await countStoredNotices(nc);
     const feed = await liveFeed(b!.host.apiUrl);
     const first = Math.floor(Date.now() / PERIOD) * PERIOD;
     t = trickle(nats.url, ['one', 'two', 'kept'], 50);
@@ -111,7 +101,7 @@ describe('two writers on one NATS, each with its own consumer and store', () => 
     const windows = await waitFor('every window told by both writers', async () => {
       const all = [];
       for (const name of ['one', 'two', 'kept']) all.push(...(await a.client.results({ endpoint: name })));
-      return all.every((w) => notices.get(keyOf(w)) === 2) ? all : undefined;
+      return all.every((w) => notices.get(windowKey(w)) === 2) ? all : undefined;
     });
     // a last notice after them: once the feed sends it, it has sent what came before
     const marker = testOutput(
@@ -124,10 +114,10 @@ describe('two writers on one NATS, each with its own consumer and store', () => 
     );
     await waitFor('the feed to pass the last notice', () => (feed.events.some((e) => e.app === 'marker') ? true : undefined));
     await feed.close();
-    sub.unsubscribe();
-    const told = feed.events.filter((e) => e.app !== 'marker').map(keyOf);
+    stopNotices();
+    const told = feed.events.filter((e) => e.app !== 'marker').map(windowKey);
     expect(new Set(told).size).toBe(told.length);
-    for (const w of windows) expect(told).toContain(keyOf(w));
+    for (const w of windows) expect(told).toContain(windowKey(w));
   }, 90_000);
 
   it('a purge reaches every writer, one that was down at the time at its catch-up', async () => {

@@ -1,5 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { Subjects, type AppOutputMessage } from '@modelwatch/protocol';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Subjects, type AppOutputMessage, type WindowStoredMessage } from '@modelwatch/protocol';
 import { windowOutput, type OutputWindow } from '../../host/src/domain/outputs.js';
 import { outputBinding, outputMsgId, type BindingKey } from '../../host/src/domain/binding.js';
 import { endpointId } from '../../host/src/domain/names.js';
@@ -51,4 +52,23 @@ export function outputPublisher(js: JetStreamClient, key: BindingKey, opts: { ap
     });
     return (await js.publish(Subjects.outputs(w.endpointId), jsonCodec.encode(out), { msgID: outputMsgId(w, binding) })).seq;
   };
+}
+
+/** A window's key in stored notices, queries and the live feed: endpoint, app and start. */
+export const windowKey = (w: { endpointId: string; app: string; windowStart: number }) => `${w.endpointId}|${w.app}|${w.windowStart}`;
+
+/**
+ * The stored notices (`mw.stored.>`) of every writer, counted by {@link windowKey} from now
+ * (the subscription is flushed) until `stop()`.
+ */
+export async function countStoredNotices(nc: NatsConnection): Promise<{ counts: Map<string, number>; stop(): void }> {
+  const counts = new Map<string, number>();
+  const sub = nc.subscribe(Subjects.storedAll, {
+    callback: (_err, m) => {
+      const k = windowKey(jsonCodec.decode<WindowStoredMessage>(m.data).output);
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    },
+  });
+  await nc.flush();
+  return { counts, stop: () => sub.unsubscribe() };
 }
