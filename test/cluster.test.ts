@@ -197,10 +197,17 @@ async function startHost(cl: Cluster, name: string, roles: string[], opts: HostP
   return p;
 }
 
-/** The row-count app and the three endpoints the traffic goes to. */
-async function setUpEndpoints(client: ModelwatchClient): Promise<void> {
+/**
+ * The cluster with its three processes of {@link ROLES} (from another checkout's CLI with
+ * `opts.cli`), the row-count app and the three endpoints the traffic goes to.
+ */
+async function startClusterWithHosts(dir: string, opts: HostProcessOptions = {}): Promise<Cluster> {
+  const cl = await startCluster(dir);
+  for (const [name, roles] of Object.entries(ROLES)) await startHost(cl, name, roles, opts);
+  const client = cl.clients.get('a')!;
   await publishDir(client, ROW_COUNT);
   for (const name of ['steady', 'tracked', 'posted']) await client.createEndpoint({ name, featureNames: ['i'], labelNames: ['y'] });
+  return cl;
 }
 
 async function stopCluster(cl: Cluster | undefined): Promise<void> {
@@ -336,9 +343,7 @@ describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch process
 
   beforeAll(async () => {
     dir = await tempDir('mw-cluster-');
-    cl = await startCluster(dir.path);
-    for (const [name, roles] of Object.entries(ROLES)) await startHost(cl, name, roles);
-    await setUpEndpoints(cl.clients.get('a')!);
+    cl = await startClusterWithHosts(dir.path);
   }, 180_000);
 
   afterAll(async () => {
@@ -475,9 +480,7 @@ describe('a rolling upgrade: processes of the previous version (test/fixtures/up
       `previous version ${previous.commit.slice(0, 7)} at ${previous.dir}: ${previous.built ? `built in ${previous.buildMs} ms (dependencies ${previous.deps})` : `cached (${Date.now() - t} ms)`}\n`,
     );
     dir = await tempDir('mw-upgrade-');
-    cl = await startCluster(dir.path);
-    for (const [name, roles] of Object.entries(ROLES)) await startHost(cl, name, roles, { cli: previous.cli });
-    await setUpEndpoints(cl.clients.get('a')!);
+    cl = await startClusterWithHosts(dir.path, { cli: previous.cli });
   }, 900_000);
 
   afterAll(async () => {
