@@ -139,7 +139,13 @@ describe('exactly-once results through faults', () => {
     await dir?.[Symbol.asyncDispose]();
   });
 
-  it('SIGKILLed host and runner, restarted nats-server, TSDB outage: one outcome per window and app, one TSDB point per series and time, no accepted event lost', async () => {
+  it('SIGKILLed host and runner, restarted nats-server, TSDB outage: one outcome per window and app, one TSDB point per series and time, no accepted event lost', async ({
+    onTestFailed,
+  }) => {
+    // what happened when, and the host's last words, whichever step fails (a timeout too)
+    onTestFailed(() => {
+      console.log(`faults test (seed ${seed}) failed:\n${events.join('\n')}\n---- host output (last 6000 characters)\n${host.output().slice(-6000)}`);
+    });
     note(`seed ${seed}`);
     const t = traffic(nats.url, seed);
     const restartHost = async () => {
@@ -328,5 +334,7 @@ describe('exactly-once results through faults', () => {
     console.log(
       `faults test (seed ${seed}):\n${events.join('\n')}\naccepted: ${JSON.stringify(Object.fromEntries(accepted))}, late letters: ${letters.length}`,
     );
-  });
+    // above the sum of its bounded waits (60 + 30 + 90 + 3 x 90 s) and holds (about 50 s): a wait
+    // that runs out fails by its own name, not as the test's timeout (which names nothing)
+  }, 600_000);
 });
