@@ -2,19 +2,23 @@
  * The writer stores the outputs of a fetch in one LevelDB batch (issue #13): an output refused
  * (its binding does not verify), one stored already (a crash after the batch and before its
  * acknowledgements), one twice in the batch, and one that is not an output are each handled
- * alone, and the others are stored exactly once, each noticed once and acknowledged.
+ * alone, and the others are stored exactly once, each noticed once and acknowledged. A store
+ * rebuilt from MW_OUTPUTS (a new or emptied store, `recoverResults`) stores in batches too, with
+ * the same checks, and holds what the live writer's store holds.
  */
 import { join } from 'node:path';
+import { Level } from 'level';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Consumers, Streams, Subjects, type AppOutputMessage } from '@modelwatch/protocol';
+import { Consumers, Streams, Subjects, type AppOutputMessage, type EndpointPurgeMessage } from '@modelwatch/protocol';
 import { newBindingKey, outputBinding } from '../host/src/domain/binding.js';
 import { endpointId } from '../host/src/domain/names.js';
 import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { ensureTopology } from '../host/src/nats/topology.js';
 import { ResultsDb } from '../host/src/store/results-db.js';
+import { recoverResults } from '../host/src/writer/recovery.js';
 import { Writer } from '../host/src/writer/writer.js';
 import { startTestNats } from './helpers/nats.js';
 import { countStoredNotices, windowKey } from './helpers/outputs.js';
@@ -146,4 +150,106 @@ describe('the writer stores a fetch of outputs in one batch', () => {
       await db.close();
     }
   });
+  it('a store rebuilt from MW_OUTPUTS, in batches of any size, holds what the live one holds: the same refused, duplicates, invalid message and purge', async () => {
+    await using own = await startTestNats();
+    const nc2 = await connect({ servers: own.url });
+    try {
+      const js = jetstream(nc2);
+      const jsm = await jetstreamManager(nc2);
+      await ensureTopology(nc2, jsm, { retentionMs: 3_600_000 });
+      const bindingKey = newBindingKey();
+      const bound = (o: AppOutputMessage): AppOutputMessage => ({ ...o, binding: outputBinding(bindingKey, o) });
+      const publish = (o: AppOutputMessage) => js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
+      // more outputs than a batch (1024), some of them shadows, in an order that is not the windows'
+      const endpoints = ['r1', 'r2', 'r3'];
+      const all: AppOutputMessage[] = [];
+      for (let w = 0; w < 400; w++) {
+        for (const e of endpoints) {
+          for (const app of ['app-a', 'app-b']) all.push(bound(output(e, app, (w * 7) % 400, (w % 10) / 10)));
+          if (w % 20 === 0) all.push(bound({ ...output(e, 'app-a', w, 0.9), version: '2.0.0', shadow: true }));
+        }
+      }
+      const half = all.length >> 1;
+      for (const o of all.slice(0, half)) await publish(o);
+      // a repeated output, a forged one, a message that is not an output, then r2's purge: what r2
+      // had is removed, and what comes of it after the purge is stored
+      await publish(all[5]!);
+      await publish({ ...output('r1', 'app-c', 3), binding: 'forged' });
+      await js.publish(Subjects.outputs(endpointId('r3')), new TextEncoder().encode('not json'));
+      const purge: EndpointPurgeMessage = { v: 1, endpointId: endpointId('r2'), endpointName: 'r2', at: Date.now() };
+      await js.publish(Subjects.purges(purge.endpointId), jsonCodec.encode(purge));
+      for (const o of all.slice(half)) await publish(o);
+      const last = (await jsm.streams.info(Streams.outputs)).state.last_seq;
+
+      const livePath = join(dir.path, 'rebuild-live');
+      const live = new ResultsDb(livePath);
+      await live.open();
+      const writer = new Writer({ nc: nc2, js, db: live, logger: createLogger('error'), bindingKey });
+      await writer.start();
+      try {
+        await waitFor('every output acknowledged', async () => {
+          const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
+          return ci.num_pending === 0 && ci.num_ack_pending === 0 && ci.ack_floor.stream_seq === last ? true : undefined;
+        });
+        expect(writer.refused).toBe(1);
+        expect(writer.deadLetters).toBe(1);
+      } finally {
+        await writer.stop();
+        await live.close();
+      }
+      const liveView = await dump(livePath);
+      // r2's windows after its purge only, each endpoint's of both halves otherwise
+      const r2 = Object.keys(liveView).filter((k) => k.startsWith(`!w!${endpointId('r2')}/`));
+      expect(r2).toHaveLength(
+        new Set(
+          all
+            .slice(half)
+            .filter((o) => o.endpointId === endpointId('r2') && !o.shadow)
+            .map(windowKey),
+        ).size,
+      );
+      expect(Object.keys(liveView).filter((k) => k.startsWith('!w!'))).toHaveLength(
+        new Set(all.filter((o, i) => !o.shadow && (o.endpointId !== endpointId('r2') || i >= half)).map(windowKey)).size,
+      );
+
+      for (const batchSize of [1024, 100, 1]) {
+        const path = join(dir.path, `rebuilt-${batchSize}`);
+        const rebuilt = new ResultsDb(path);
+        await rebuilt.open();
+        try {
+          // an empty store, and the writer acknowledged everything: the whole stream is stored again
+          const report = await recoverResults({ js, db: rebuilt, logger: createLogger('silent'), withOutbox: false, bindingKey, batchSize });
+          expect(report, `batch ${batchSize}`).toMatchObject({ replayed: last, refused: 1 });
+          expect(rebuilt.appliedSeq()).toBe(last);
+        } finally {
+          await rebuilt.close();
+        }
+        expect(await dump(path), `batch ${batchSize}`).toEqual(liveView);
+      }
+    } finally {
+      await nc2.close();
+    }
+  });
 });
+
+/**
+ * Every key and value of a closed results store, as JSON where it is JSON, without the times of
+ * storing (`storedAt`, `updatedAt`: when it was stored, not what).
+ */
+async function dump(path: string): Promise<Record<string, unknown>> {
+  const db = new Level<string, Uint8Array>(path, { valueEncoding: 'view' });
+  const out: Record<string, unknown> = {};
+  try {
+    for await (const [k, v] of db.iterator()) {
+      const text = Buffer.from(v).toString('utf8');
+      try {
+        out[k] = JSON.parse(text, (key, value: unknown) => (key === 'storedAt' || key === 'updatedAt' ? undefined : value));
+      } catch {
+        out[k] = Buffer.from(v).toString('base64');
+      }
+    }
+  } finally {
+    await db.close();
+  }
+  return out;
+}

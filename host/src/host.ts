@@ -244,7 +244,13 @@ class HostImpl implements Host {
     if (c.has('writer')) {
       if (o.nodeId !== undefined) await ensureWriterConsumer(jsm, writerConsumer);
       // a store LevelDB cannot open is rebuilt from MW_OUTPUTS, or the host refuses to start (writer/recovery.ts)
-      const db = await openResultsDb(join(o.dataDir, 'results'), { js, logger: this.logger, withOutbox: o.influx !== undefined });
+      const db = await openResultsDb(join(o.dataDir, 'results'), {
+        js,
+        logger: this.logger,
+        withOutbox: o.influx !== undefined,
+        bindingKey,
+        consumer: writerConsumer,
+      });
       this.onStop('results store', () => db.close());
       writer = new Writer({
         nc,

@@ -18,7 +18,7 @@ import {
   type WindowStoredMessage,
   PROTOCOL_VERSION,
 } from '@modelwatch/protocol';
-import { verifyBinding, type BindingKey } from '../domain/binding.js';
+import type { BindingKey } from '../domain/binding.js';
 import { isModelwatchError, isStorageFull, storageFullError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { HostMetrics } from '../metrics.js';
@@ -30,7 +30,7 @@ import { KeyedQueue } from '../store/keyed-queue.js';
 import { PluginStore } from '../store/plugins.js';
 import type { ResultsDb, RetentionMs } from '../store/results-db.js';
 import { FailureStreaks } from '../store/streaks.js';
-import { decodeOutput, decodePurge, decodeServingMinute, isPurgeSubject } from './messages.js';
+import { decodePurge, decodeServingMinute, isPurgeSubject, storableOutput } from './messages.js';
 import { pageOf, profilesPage } from './pages.js';
 import { recoverResults } from './recovery.js';
 
@@ -156,7 +156,15 @@ export class Writer {
     // one writer of its own answers at once (as it always did); writers each with their own consumer answer once caught up
     if (!this.ownConsumer) this.subscribeQueries(budget);
     // the store checked against what the writer acknowledged, and rebuilt from MW_OUTPUTS where it lacks windows
-    await recoverResults({ js, db, logger: this.log, withOutbox: this.influx !== undefined, consumer: this.consumerName });
+    await recoverResults({
+      js,
+      db,
+      logger: this.log,
+      withOutbox: this.influx !== undefined,
+      consumer: this.consumerName,
+      batchSize: this.batchSize,
+      ...(this.deps.bindingKey ? { bindingKey: this.deps.bindingKey } : {}),
+    });
     // serving metrics of closed intervals: stored once each, with their TSDB point in the outbox
     const servingConsumer = await js.consumers.get(Streams.serving, Consumers.writerServing);
     this.servingMessages = await servingConsumer.consume({ max_messages: 256 });
@@ -256,17 +264,17 @@ export class Writer {
     const withOutbox = this.influx !== undefined;
     const items: Array<{ m: JsMsg; out: AppOutputMessage }> = [];
     for (const m of msgs) {
-      let out: AppOutputMessage;
+      let checked: ReturnType<typeof storableOutput>;
       try {
-        out = decodeOutput(m.data, m.subject);
+        checked = storableOutput(m.data, m.subject, this.deps.bindingKey);
       } catch (err) {
         // not an output: dead-lettered with the reason, once, and never in the way of the
         // outputs behind it (letters are published while the next messages are handled)
         this.track(this.deadLetter(m, stage, 'INVALID_OUTPUT', (err as Error).message));
         continue;
       }
-      const key = this.deps.bindingKey;
-      if (key && !verifyBinding(key, out, out.binding)) {
+      const { out, refused } = checked;
+      if (refused) {
         this.refused++;
         this.log.warn(
           { endpoint: out.endpointName, app: out.app, version: out.version, windowStart: out.windowStart, seq: m.seq, refused: this.refused },
@@ -275,8 +283,7 @@ export class Writer {
         m.ack();
         continue;
       }
-      const { binding: _binding, ...plain } = out;
-      items.push({ m, out: plain });
+      items.push({ m, out });
     }
     if (items.length === 0) return;
     let outcomes: Array<'stored' | 'duplicate' | undefined>;
@@ -521,7 +528,12 @@ export class Writer {
           continue;
         }
         try {
-          const out = decodeOutput(sm.data, sm.subject);
+          const { out, refused } = storableOutput(sm.data, sm.subject, this.deps.bindingKey);
+          if (refused) {
+            this.refused++;
+            this.retrying.delete(seq);
+            continue;
+          }
           const stored = (await db.store(out, this.influx !== undefined, seq)) === 'stored';
           if (stored) {
             this.stored++;
