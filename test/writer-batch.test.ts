@@ -6,6 +6,7 @@
  * rebuilt from MW_OUTPUTS (a new or emptied store, `recoverResults`) stores in batches too, with
  * the same checks, and holds what the live writer's store holds.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -18,7 +19,7 @@ import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { ensureTopology } from '../host/src/nats/topology.js';
 import { ResultsDb } from '../host/src/store/results-db.js';
-import { recoverResults } from '../host/src/writer/recovery.js';
+import { openResultsDb, recoverResults } from '../host/src/writer/recovery.js';
 import { Writer } from '../host/src/writer/writer.js';
 import { startTestNats } from './helpers/nats.js';
 import { countStoredNotices, windowKey } from './helpers/outputs.js';
@@ -226,6 +227,13 @@ describe('the writer stores a fetch of outputs in one batch', () => {
         }
         expect(await dump(path), `batch ${batchSize}`).toEqual(liveView);
       }
+      // a store LevelDB cannot open (CURRENT names a manifest that is not there) is rebuilt the same way
+      const damaged = join(dir.path, 'rebuild-damaged');
+      await mkdir(damaged);
+      await writeFile(join(damaged, 'CURRENT'), 'MANIFEST-999999\n');
+      const reopened = await openResultsDb(damaged, { js, logger: createLogger('silent'), withOutbox: false, bindingKey, consumer: Consumers.writer });
+      await reopened.close();
+      expect(await dump(damaged)).toEqual(liveView);
     } finally {
       await nc2.close();
     }
