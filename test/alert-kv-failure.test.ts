@@ -5,7 +5,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Buckets, Consumers, Streams } from '@modelwatch/protocol';
+import { Buckets, Consumers, Streams, type AppOutputMessage } from '@modelwatch/protocol';
 import type { Alert, AlertNotification } from '../host/src/alerts/contract.js';
 import { seriesKey } from '../host/src/alerts/evaluate.js';
 import { ModelwatchClient } from '../host/src/client/client.js';
@@ -25,6 +25,9 @@ const T0 = Date.UTC(2026, 0, 1);
 const RULE = 'drift-3';
 const EP = 'ep-kv';
 const RESULT = 'general_drift';
+const RULE_2 = 'drift-2';
+const BAD = 'ep-bad';
+const GOOD = 'ep-good';
 const at = (n: number) => T0 + n * PERIOD;
 
 const RULES = `rules:
@@ -35,6 +38,12 @@ const RULES = `rules:
     when: { status: detected }
     for: { consecutive: 3 }
     channels: [hook]
+  - name: ${RULE_2}
+    severity: high
+    endpoints: { names: [${BAD}, ${GOOD}] }
+    results: { app: ${APP}, name: ${RESULT} }
+    when: { status: detected }
+    for: { consecutive: 2 }
 `;
 
 // The series bucket refuses every write while its values may be at most a few bytes: NATS KV
@@ -103,11 +112,15 @@ describe('alert evaluation while NATS KV fails', () => {
     await jsm.streams.update(stream, { ...config, max_msg_size: bytes });
   };
   /** The evaluator's consumer has been handed every output up to `seq` and acked them all. */
-  const settled = (seq: number) =>
-    waitFor(`the evaluator to ack every output through ${seq}`, async () => {
-      const c = await jsm.consumers.info(Streams.outputs, Consumers.alerts);
-      return c.delivered.stream_seq >= seq && c.num_pending === 0 && c.num_ack_pending === 0 && c.num_redelivered === 0 ? c : undefined;
-    });
+  const settled = (seq: number, timeoutMs?: number) =>
+    waitFor(
+      `the evaluator to ack every output through ${seq}`,
+      async () => {
+        const c = await jsm.consumers.info(Streams.outputs, Consumers.alerts);
+        return c.delivered.stream_seq >= seq && c.num_pending === 0 && c.num_ack_pending === 0 && c.num_redelivered === 0 ? c : undefined;
+      },
+      timeoutMs,
+    );
   const failures = (endpoint = EP) =>
     log.filter((l) => l.component === 'alerts' && l.endpoint === endpoint && String(l.msg).startsWith('could not evaluate the alert rules'));
   const detected = [{ name: RESULT, value: 0.9, status: 2 }];
@@ -161,4 +174,48 @@ describe('alert evaluation while NATS KV fails', () => {
     expect(n.alert.windowStart).toBe(at(3));
     expect(n.alert.summary).toMatch(/in 3 windows$/);
   });
+
+  // One endpoint's windows fail at every attempt for a reason of their own (malformed results):
+  // they are given up, not tried for an hour and a half, and neither the endpoint's later windows
+  // nor another endpoint's wait behind them, though the failing endpoint has more outputs taken
+  // than the evaluator's 512 in flight.
+  it("an endpoint's windows that fail for good hold back neither another endpoint's alerts nor its own later windows", async () => {
+    const publish = await publisher();
+    const malformed = { results: [null] as unknown as AppOutputMessage['results'] };
+    const givenUp = () =>
+      log.filter(
+        (l) => l.component === 'alerts' && l.endpoint === BAD && String(l.msg).startsWith('could not evaluate the alert rules on a window; it is given up'),
+      );
+
+    // window 1 fails; windows 2 (malformed too) to 600 arrive while it does
+    await publish(BAD, 1, [], malformed);
+    await waitFor('window 1 of the failing endpoint to fail', () => failures(BAD).find((l) => l.windowStart === at(1)));
+    const LAST = 600;
+    const seqs = await Promise.all(Array.from({ length: LAST - 1 }, (_, i) => (i === 0 ? publish(BAD, 2, [], malformed) : publish(BAD, i + 2, detected))));
+    const lastBad = Math.max(...seqs);
+    await waitFor("the failing endpoint's outputs to reach the evaluator", async () => {
+      const c = await jsm.consumers.info(Streams.outputs, Consumers.alerts);
+      return c.delivered.stream_seq >= lastBad ? true : undefined;
+    });
+
+    // another endpoint's rule fires while they are held
+    await publish(GOOD, 1, detected);
+    await publish(GOOD, 2, detected);
+    const good = await waitFor("the other endpoint's alert", async () =>
+      ((await client.listAlerts()) as Alert[]).find((a) => a.rule === RULE_2 && a.endpoint === GOOD),
+    );
+    expect(good).toMatchObject({ state: 'firing', windows: [at(1), at(2)] });
+
+    // the failing endpoint's good windows (3 to 600) are evaluated, each once and in order
+    // each malformed window gets 4 attempts (1 + 2 + 4 s), and window 2 those of its batch first
+    await settled(lastBad, 90_000);
+    await waitFor('windows 1 and 2 to be given up', () => (givenUp().length >= 2 ? true : undefined));
+    expect(givenUp().map((l) => l.windowStart)).toEqual([at(1), at(2)]);
+    const mine = ((await client.listAlerts()) as Alert[]).filter((a) => a.rule === RULE_2 && a.endpoint === BAD);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ state: 'firing', startsAt: at(5), windowStart: at(LAST) });
+    const kv = await new Kvm(nc).open(Buckets.alertSeries);
+    const state = (await kv.get(seriesKey(RULE_2, BAD, APP, RESULT)))!.json<SeriesState>();
+    expect(state).toMatchObject({ breaches: LAST - 2, normals: 0, alertId: mine[0]!.id });
+  }, 120_000);
 });

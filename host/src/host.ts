@@ -76,6 +76,8 @@ export interface Host {
   readonly notifier: AlertNotifier | undefined;
   /** PIDs of the runner processes the host supervises. */
   runnerPids(): number[];
+  /** PID of the nats-server the host started (none when given `natsUrl`). */
+  natsServerPid(): number | undefined;
   start(): Promise<void>;
   /** Drain consumers, flush the writer, stop runners, close NATS (and the owned nats-server). */
   stop(): Promise<void>;
@@ -137,6 +139,10 @@ class HostImpl implements Host {
     return this.supervisor?.pids() ?? [];
   }
 
+  natsServerPid(): number | undefined {
+    return this.natsServer?.pid;
+  }
+
   async start(): Promise<void> {
     if (this.state !== 'INITIALIZED') throw new Error(`host cannot start from state ${this.state}`);
     this.state = 'STARTING';
@@ -170,7 +176,8 @@ class HostImpl implements Host {
       this.natsUrl = this.natsServer.url;
       this.natsSecurity = { credsFile: identities.host.file };
       runnerSecurity = { credsFile: identities.runner.file };
-      this.onStop('nats-server', () => this.natsServer?.stop());
+      // the last step, and one that must not be cut short: a nats-server left behind outlives the host
+      this.onStop('nats-server', (ms) => this.natsServer?.stop(ms - NATS_SERVER_REAP_MS), { boundMs: NATS_SERVER_STOP_MS, floorMs: NATS_SERVER_STOP_MS });
     }
     const nc = await connect({
       servers: this.natsUrl.split(','),
@@ -301,11 +308,9 @@ class HostImpl implements Host {
       metrics.observeRunners(() => supervisor.pids().length);
       await this.supervisor.start();
       // the runners get a grace within the time left, then SIGKILL: none outlives the host
-      this.onStop(
-        'runners',
-        (msLeft) => this.supervisor?.stop(Math.max(STOP_LATE_STEP_MS, Math.min(RUNNER_GRACE_MS, msLeft - STOP_LATE_STEP_MS))),
-        RUNNER_GRACE_MS + 2000,
-      );
+      this.onStop('runners', (msLeft) => this.supervisor?.stop(Math.max(STOP_LATE_STEP_MS, Math.min(RUNNER_GRACE_MS, msLeft - STOP_LATE_STEP_MS))), {
+        boundMs: RUNNER_GRACE_MS + 2000,
+      });
     }
     if (c.has('stream')) {
       // serving metrics per interval of arrival time (a minute by default)
@@ -536,8 +541,12 @@ class HostImpl implements Host {
   }
 
   /** Something `stop` undoes: its name (the log names a step that did not finish in time), and its bound. */
-  private onStop(step: string, fn: StopStep['fn'], boundMs = STOP_STEP_MS): void {
-    this.stopSteps.push({ step, fn, boundMs });
+  private onStop(
+    step: string,
+    fn: StopStep['fn'],
+    { boundMs = STOP_STEP_MS, floorMs = STOP_LATE_STEP_MS }: Partial<Pick<StopStep, 'boundMs' | 'floorMs'>> = {},
+  ): void {
+    this.stopSteps.push({ step, fn, boundMs, floorMs });
   }
 
   /**
@@ -545,14 +554,16 @@ class HostImpl implements Host {
    * nats-server. Each step is bounded: many wait on NATS (a lease's delete, a consumer's last pull,
    * acknowledgements, the drain), and while NATS is away or reconnecting they would wait for it.
    * A step gets its own bound ({@link STOP_STEP_MS}) within what is left of {@link STOP_BUDGET_MS},
-   * and {@link STOP_LATE_STEP_MS} once that is spent; one that does not finish in time is logged
-   * by name and left behind, so a stop takes at most about STOP_BUDGET_MS plus a short while per step.
+   * and {@link STOP_LATE_STEP_MS} once that is spent (or its `floorMs`: the owned nats-server's
+   * step always has the time to terminate it, then kill it); one that does not finish in time is
+   * logged by name and left behind, so a stop takes at most about STOP_BUDGET_MS plus a short
+   * while per step.
    */
   private async teardown(): Promise<void> {
     const deadline = Date.now() + STOP_BUDGET_MS;
-    for (const { step, fn, boundMs } of this.stopSteps.reverse()) {
+    for (const { step, fn, boundMs, floorMs } of this.stopSteps.reverse()) {
       const msLeft = deadline - Date.now();
-      const bound = Math.max(STOP_LATE_STEP_MS, Math.min(boundMs, msLeft));
+      const bound = Math.max(floorMs, Math.min(boundMs, msLeft));
       const began = Date.now();
       try {
         const done = await within(
@@ -577,7 +588,10 @@ class HostImpl implements Host {
 interface StopStep {
   step: string;
   fn: (msLeft: number) => Promise<unknown> | unknown;
+  /** The most it gets while the budget lasts. */
   boundMs: number;
+  /** The least it gets, the budget spent or not. */
+  floorMs: number;
 }
 
 /** The time a whole stop may take before each remaining step gets only {@link STOP_LATE_STEP_MS}. */
@@ -586,6 +600,10 @@ const STOP_BUDGET_MS = 12_000;
 const STOP_STEP_MS = 4000;
 /** The time a step gets once the budget is spent (or at least). */
 const STOP_LATE_STEP_MS = 250;
+/** The time the owned nats-server's step always gets: SIGTERM, SIGKILL {@link NATS_SERVER_REAP_MS} before its end. */
+const NATS_SERVER_STOP_MS = 5000;
+/** The time a killed nats-server is given to be reaped. */
+const NATS_SERVER_REAP_MS = 1000;
 /** How long the runners get after SIGTERM before SIGKILL, at most. */
 const RUNNER_GRACE_MS = 5000;
 
