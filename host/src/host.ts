@@ -458,6 +458,7 @@ class HostImpl implements Host {
         buckets,
         endpoints,
         logger: this.logger,
+        nodeId,
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
         retentionMs: o.retentionMs,
@@ -470,7 +471,8 @@ class HostImpl implements Host {
         ...(this.notifier && { notifier: this.notifier }),
         alerts: { rules: alertRules, alerts: new AlertStore(alertBuckets.alerts), silences: new SilenceStore(alertBuckets.silences), notifier },
       });
-      const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
+      // with reusePort, other processes of this machine may listen on the same port: the kernel spreads the connections
+      const address = await this.api.listen({ port: o.httpPort, host: o.httpHost, ...(o.reusePort && { reusePort: true }) });
       // on `::` (every address) Fastify names `[::]`: the host's own requests name an allowed host
       this.apiUrl = address.replace(/\[::1?\]/, '127.0.0.1');
       this.onStop('HTTP API', () => this.api?.close());
