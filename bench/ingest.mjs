@@ -153,12 +153,14 @@ async function mwHttp(jsm, client, name, payloads, concurrency, { apiUrl = clien
   const t0 = performance.now();
   const c0 = process.threadCpuUsage();
   const a0 = await api?.cpuMs();
+  const first0 = api?.first;
   const { rejected, first, cpuMs } = await load.go();
   await processed(jsm);
   const dt = (performance.now() - t0) / 1000;
   const c = process.threadCpuUsage(c0);
   const apiMs = api ? (await api.cpuMs()) - a0 : undefined;
-  cpu.push({ what: `HTTP ${name}`, layout, events: payloads.length, hostMs: (c.user + c.system) / 1000, apiMs, clientMs: cpuMs });
+  const firstShare = first0 === undefined ? undefined : (api.first - first0) / apiMs;
+  cpu.push({ what: `HTTP ${name}`, layout, events: payloads.length, hostMs: (c.user + c.system) / 1000, apiMs, clientMs: cpuMs, firstShare });
   if (rejected) throw new Error(`${rejected} HTTP requests had rejected events (the first: ${first})`);
   return dt;
 }
@@ -271,7 +273,14 @@ const apart = { apiUrl: api.url, api, layout: 'apart' };
 // two API-only processes sharing one port (--reuse-port): the second on the first one's port
 const apiA = await startApiProcess(bench, { name: 'api-a', reusePort: true });
 const apiB = await startApiProcess(bench, { name: 'api-b', reusePort: true, port: Number(new URL(apiA.url).port) });
-const both = { cpuMs: async () => (await apiA.cpuMs()) + (await apiB.cpuMs()) };
+// their threads' CPU time added up; `first`: the first one's, to show how the kernel spread the connections
+const both = {
+  first: 0,
+  async cpuMs() {
+    this.first = await apiA.cpuMs();
+    return this.first + (await apiB.cpuMs());
+  },
+};
 const shared = { apiUrl: apiA.url, api: both, layout: 'shared' };
 const HTTP_SINGLE = SINGLE_MSGS / 2;
 const t = {
@@ -330,11 +339,15 @@ const apartStream = perEvent('HTTP http-single-apart', 'apart', 'hostMs');
 const apartClient = perEvent('HTTP http-single-apart', 'apart', 'clientMs');
 const sharedApi = perEvent('HTTP http-single-shared', 'shared', 'apiMs');
 const sharedStream = perEvent('HTTP http-single-shared', 'shared', 'hostMs');
+const sharedSplit = cpu
+  .filter((x) => x.layout === 'shared')
+  .map((x) => `${Math.round(100 * x.firstShare)}/${Math.round(100 * (1 - x.firstShare))}`)
+  .join(' ');
 console.log(`\nCPU per single event (median of the rounds):
   raw JetStream loop            ${rawCpu.toFixed(0).padStart(4)} µs (publisher and consumer, one thread)
   HTTP, one process             ${oneHost.toFixed(0).padStart(4)} µs the host's thread (API and stream processor), client ${oneClient.toFixed(0)} µs; raw / host ${(rawCpu / oneHost).toFixed(2)}
   HTTP, API apart               ${apartApi.toFixed(0).padStart(4)} µs the API's thread, ${apartStream.toFixed(0)} µs the stream processor's, client ${apartClient.toFixed(0)} µs; raw / API ${(rawCpu / apartApi).toFixed(2)}
-  HTTP, 2 APIs on one port      ${sharedApi.toFixed(0).padStart(4)} µs the two API threads together, ${sharedStream.toFixed(0)} µs the stream processor's`);
+  HTTP, 2 APIs on one port      ${sharedApi.toFixed(0).padStart(4)} µs the two API threads together (split of their CPU per round: ${sharedSplit}), ${sharedStream.toFixed(0)} µs the stream processor's; raw / API ${(rawCpu / sharedApi).toFixed(2)}`);
 console.log(`\nrow messages in MW_ROWS: ${await rowsIn(jsm)} (rows are stored in binary chunks per window)`);
 console.log(`load average at the end: ${loadAverage()}`);
 await api.stop();
