@@ -31,19 +31,20 @@ describe('API processes sharing one port (--reuse-port)', () => {
   let nc: NatsConnection;
   const procs: HostProcess[] = [];
   let url: string;
+  let args: (node: string, ...extra: string[]) => string[];
 
   beforeAll(async () => {
     nats = await startTestNats();
     dir = await tempDir('mw-reuse-port-');
     nc = await connect({ servers: nats.url });
-    const args = (node: string) => [
+    args = (node: string, ...extra: string[]) => [
       '--nats',
       nats.url,
       '--roles',
       'api',
       '--node-id',
       node,
-      '--reuse-port',
+      ...extra,
       '--http-host',
       '127.0.0.1',
       '--data-dir',
@@ -51,12 +52,12 @@ describe('API processes sharing one port (--reuse-port)', () => {
       '--log-level',
       'warn',
     ];
-    const a = await hostProcess(args('api-a'));
+    const a = await hostProcess(args('api-a', '--reuse-port'));
     procs.push(a);
     await a.start();
     url = a.url;
     // the second on the first one's port (its start returns once the port answers, which the first does already)
-    const b = await hostProcess(args('api-b'), {}, { port: Number(new URL(a.url).port) });
+    const b = await hostProcess(args('api-b', '--reuse-port'), {}, { port: Number(new URL(a.url).port) });
     procs.push(b);
     await b.start();
   }, 120_000);
@@ -122,5 +123,14 @@ describe('API processes sharing one port (--reuse-port)', () => {
       if (m.info.pending === 0) break;
     }
     expect(events).toBe(40);
+  });
+
+  it('a process without --reuse-port on the port refuses to start, naming the port and the flag', async () => {
+    const c = await hostProcess(args('api-c'), {}, { port: Number(new URL(url).port) });
+    // (its start returns at once, the others answering on the port; or, on a slow machine, once it has exited)
+    await c.start().catch((err: Error) => expect(err.message).toContain('the host exited with 1'));
+    const message = `--http-port: 127.0.0.1:${new URL(url).port} is in use by another process: stop it, give another port, or start every API process of this machine on it with --reuse-port`;
+    await waitFor('the third process to refuse the port', () => (c.output().includes(message) ? true : undefined), 60_000, 50);
+    expect(await c.stop()).toEqual({ code: 1, signal: null });
   });
 });

@@ -4,6 +4,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { watchMaxDeliveries } from './nats/max-deliveries.js';
+import { InvalidOptionsError } from './errors.js';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
@@ -472,7 +473,13 @@ class HostImpl implements Host {
         alerts: { rules: alertRules, alerts: new AlertStore(alertBuckets.alerts), silences: new SilenceStore(alertBuckets.silences), notifier },
       });
       // with reusePort, other processes of this machine may listen on the same port: the kernel spreads the connections
-      const address = await this.api.listen({ port: o.httpPort, host: o.httpHost, ...(o.reusePort && { reusePort: true }) });
+      const address = await this.api.listen({ port: o.httpPort, host: o.httpHost, ...(o.reusePort && { reusePort: true }) }).catch((err: unknown) => {
+        if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+        throw new InvalidOptionsError(
+          `--http-port: ${o.httpHost}:${o.httpPort} is in use by another process: stop it, give another port, or start every API process of this machine on it with --reuse-port`,
+          { cause: err },
+        );
+      });
       // on `::` (every address) Fastify names `[::]`: the host's own requests name an allowed host
       this.apiUrl = address.replace(/\[::1?\]/, '127.0.0.1');
       this.onStop('HTTP API', () => this.api?.close());
