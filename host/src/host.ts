@@ -4,6 +4,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { watchMaxDeliveries } from './nats/max-deliveries.js';
+import { InvalidOptionsError } from './errors.js';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
@@ -469,6 +470,7 @@ class HostImpl implements Host {
         buckets,
         endpoints,
         logger: this.logger,
+        nodeId,
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
         retentionMs: o.retentionMs,
@@ -481,7 +483,14 @@ class HostImpl implements Host {
         ...(this.notifier && { notifier: this.notifier }),
         alerts: { rules: alertRules, alerts: new AlertStore(alertBuckets.alerts), silences: new SilenceStore(alertBuckets.silences), notifier },
       });
-      const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
+      // with reusePort, other processes of this machine may listen on the same port: the kernel spreads the connections
+      const address = await this.api.listen({ port: o.httpPort, host: o.httpHost, ...(o.reusePort && { reusePort: true }) }).catch((err: unknown) => {
+        if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+        throw new InvalidOptionsError(
+          `--http-port: ${o.httpHost}:${o.httpPort} is in use by another process: stop it, give another port, or start every API process of this machine on it with --reuse-port`,
+          { cause: err },
+        );
+      });
       // on `::` (every address) Fastify names `[::]`: the host's own requests name an allowed host
       this.apiUrl = address.replace(/\[::1?\]/, '127.0.0.1');
       this.onStop('HTTP API', () => this.api?.close());

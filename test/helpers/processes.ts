@@ -111,11 +111,13 @@ export function testHostArgs(dataDir: string, ...extra: string[]): string[] {
 export interface HostProcessOptions {
   /** The CLI to start: another checkout's `host/bin/modelwatch.js` (`previousVersion().cli`). @default this checkout's ({@link CLI}) */
   cli?: string;
+  /** The HTTP port (another process's, to share it with `--reuse-port`). @default a free port */
+  port?: number;
 }
 
 export async function hostProcess(args: string[], env: Record<string, string> = {}, opts: HostProcessOptions = {}): Promise<HostProcess> {
   const cli = opts.cli ?? CLI;
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   let log = '';

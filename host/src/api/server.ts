@@ -63,6 +63,8 @@ export interface ApiDeps {
   buckets: Buckets;
   endpoints: WatchedKv<EndpointRecord>;
   logger: Logger;
+  /** This process among the others of a deployment (`--node-id`, else `<hostname>-<pid>`): `GET /api/v1/health` names it, so a client sees which process answered. */
+  nodeId?: string;
   maxFutureSkewMs: number;
   allowedLatenessMs: number;
   retentionMs: number;
@@ -167,7 +169,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const settings = new SettingsStore(buckets.settings, deps);
   const getEndpoint = async (name: string): Promise<EndpointRecord> => endpoints.require(checkEndpointName(name));
 
-  app.get('/api/v1/health', async () => ({ ok: true, version: deps.version }));
+  app.get('/api/v1/health', async () => ({ ok: true, version: deps.version, ...(deps.nodeId !== undefined && { node: deps.nodeId }) }));
   registerProbeRoutes(app, {
     version: deps.version,
     probes: [['nats', natsProbe(nc)], ['streams', streamsProbe(deps.jsm)], ...(deps.probes ?? [])],
