@@ -78,6 +78,25 @@ function traffic(url: string, seed: number) {
   };
 }
 
+/** Every letter of MW_DLQ. */
+async function deadLetters(url: string): Promise<DeadLetter[]> {
+  const nc = await connect({ servers: url });
+  try {
+    const letters: DeadLetter[] = [];
+    const dlq = await (await jetstreamManager(nc)).streams.info(Streams.dlq);
+    if (dlq.state.messages > 0) {
+      const c = await jetstream(nc).consumers.get(Streams.dlq);
+      for await (const m of await c.fetch({ max_messages: dlq.state.messages, expires: 5000 })) {
+        letters.push(m.json<DeadLetter>());
+        if (m.info.pending === 0) break;
+      }
+    }
+    return letters;
+  } finally {
+    await nc.close();
+  }
+}
+
 /**
  * The work queues' state, every second until stopped: per durable consumer, its messages not yet
  * delivered (p), delivered and not acknowledged (a: held by a process, or by one killed, until the
@@ -187,9 +206,14 @@ describe('exactly-once results through faults', () => {
     const queues = consumerWatch(() => nats.url);
     watch = queues;
     const missing = new Map<string, string>();
-    onTestFailed(() => {
+    // (a window missing with every queue empty was lost, or dead-lettered: the letters other than LATE_EVENT say)
+    onTestFailed(async () => {
+      const letters = await deadLetters(nats.url).then(
+        (all) => all.filter((l) => l.reason.code !== 'LATE_EVENT').slice(-20),
+        (err: unknown) => `could not read MW_DLQ: ${String(err)}`,
+      );
       console.log(
-        `faults test (seed ${seed}) failed:\n${events.join('\n')}\n---- windows missing: ${JSON.stringify(Object.fromEntries(missing))}\n---- JetStream consumers (last 60 s)\n${queues.lines.slice(-60).join('\n')}\n---- host output (last 6000 characters)\n${host.output().slice(-6000)}`,
+        `faults test (seed ${seed}) failed:\n${events.join('\n')}\n---- windows missing: ${JSON.stringify(Object.fromEntries(missing))}\n---- JetStream consumers (last 60 s)\n${queues.lines.slice(-60).join('\n')}\n---- dead letters other than LATE_EVENT (the last 20)\n${JSON.stringify(letters, null, 1)}\n---- host output (last 6000 characters)\n${host.output().slice(-6000)}`,
       );
     });
     note(`seed ${seed}`);
@@ -294,18 +318,7 @@ describe('exactly-once results through faults', () => {
     if (process.env.MW_FAULTS_LOG) console.log(host.output());
 
     // dead letters: late rows are accepted events too
-    const nc = await connect({ servers: nats.url });
-    const jsm = await jetstreamManager(nc);
-    const letters: DeadLetter[] = [];
-    const dlq = await jsm.streams.info(Streams.dlq);
-    if (dlq.state.messages > 0) {
-      const c = await jetstream(nc).consumers.get(Streams.dlq);
-      for await (const m of await c.fetch({ max_messages: dlq.state.messages, expires: 5000 })) {
-        letters.push(m.json<DeadLetter>());
-        if (m.info.pending === 0) break;
-      }
-    }
-    await nc.close();
+    const letters = await deadLetters(nats.url);
     expect(letters.filter((l) => l.reason.code !== 'LATE_EVENT')).toEqual([]);
 
     const report = events.join('\n');
