@@ -24,7 +24,7 @@ import type { Logger } from '../logger.js';
 import type { HostMetrics } from '../metrics.js';
 import { jsonCodec } from '../nats/codec.js';
 import { deadLetterMessage } from '../nats/dead-letters.js';
-import { MaxDeliver, retryDelayMs } from '../nats/topology.js';
+import { MaxDeliver, retryDelayMs, WRITER_PROGRESS_MS } from '../nats/topology.js';
 import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
 import { PluginStore } from '../store/plugins.js';
@@ -102,6 +102,13 @@ export class Writer {
   private readonly retrying = new Set<number>();
   private reclaiming = false;
   private reclaimTimer: NodeJS.Timeout | undefined;
+  /**
+   * Outputs and purges received and not yet settled (acknowledged, `nak`ed or terminated): kept from
+   * redelivery by a progress signal every {@link WRITER_PROGRESS_MS}, so the consumer's ack wait can
+   * be short and a crashed writer's outputs come back soon (`WRITER_ACK_WAIT_MS`).
+   */
+  private readonly held = new Set<JsMsg>();
+  private progressTimer: NodeJS.Timeout | undefined;
   /** Outputs refused because their binding did not verify: forged, or for a task no controller dispatched. */
   refused = 0;
   private readonly streaks: FailureStreaks | undefined;
@@ -196,6 +203,12 @@ export class Writer {
         this.subscribeQueries(budget);
       });
     this.reclaimTimer = setInterval(() => void this.reclaim(), 5000);
+    this.progressTimer = setInterval(() => {
+      for (const m of this.held) {
+        if (settled(m)) this.held.delete(m);
+        else m.working();
+      }
+    }, WRITER_PROGRESS_MS);
     const retention = this.deps.retention;
     if (retention) {
       this.expiryTimer = setInterval(() => {
@@ -206,6 +219,7 @@ export class Writer {
     const outputStage = { stage: DEAD_LETTER_STAGES.outputs, stream: Streams.outputs, consumer: this.consumerName } as const;
     this.loop = (async () => {
       for await (const m of this.messages!) {
+        this.held.add(m);
         this.queue.push(m);
         this.kick(outputStage);
         // the consumer's buffer fills meanwhile: the next batch
@@ -577,6 +591,7 @@ export class Writer {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.reclaimTimer);
+    clearInterval(this.progressTimer);
     clearInterval(this.expiryTimer);
     await this.expiring;
     this.querySub?.unsubscribe();
@@ -668,4 +683,13 @@ export class Writer {
       }
     }
   }
+}
+
+/**
+ * Whether a message was acknowledged, `nak`ed or terminated: nats.js's message (`JsMsgImpl`, whose
+ * `didAck` its typings declare) records it; `JsMsg` does not expose it. A `working()` on a settled
+ * message is ignored, so reading it only keeps the writer's held set small.
+ */
+function settled(m: JsMsg): boolean {
+  return (m as Partial<{ didAck: boolean }>).didAck === true;
 }
