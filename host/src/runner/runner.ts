@@ -207,7 +207,9 @@ export class AppRunner {
     );
     const consumer = await this.js.consumers.get(Streams.tasks, Consumers.runners);
     const limit = this.opts.concurrency ?? 2;
-    this.messages = await consumer.consume({ max_messages: limit });
+    // pulled a few at a time (refilled when one is left), not one pull request per task: the same
+    // number asked for at most, so no more tasks wait here on their ack wait than before
+    this.messages = await consumer.consume({ max_messages: limit, threshold_messages: 1 });
     this.loop = (async () => {
       for await (const m of this.messages!) {
         const p = this.handle(m).finally(() => this.inflight.delete(p));
