@@ -1,8 +1,8 @@
 /**
  * Small objects of a NATS object store read and written in its own format (so the client's
  * `info`, `getBlob`, `list`, `watch` and `delete` see them as any other) with fewer messages than
- * the client's: an object that fits in one chunk is read with two direct gets (its metadata, its
- * chunk) instead of a metadata get and an ordered consumer made for its chunks, and written with
+ * the client's: an object that fits in one chunk is read with two gets (its metadata, its chunk)
+ * instead of a metadata get and an ordered consumer made for its chunks, and written with
  * its chunk and its metadata published together instead of a metadata read first and one publish
  * after the other. Larger objects (or links) go through the client.
  */
@@ -44,7 +44,7 @@ function digestOf(data: Uint8Array): string {
 }
 
 /**
- * An object's content, or null when there is none (or it was deleted): one chunk by direct gets,
+ * An object's content, or null when there is none (or it was deleted): one chunk by two gets,
  * checked against its digest; more (or a link) by the client.
  */
 export async function readObject(jsm: JetStreamManager, store: ObjectStore, bucket: string, name: string): Promise<Uint8Array | null> {
@@ -54,7 +54,10 @@ export async function readObject(jsm: JetStreamManager, store: ObjectStore, buck
   if (meta.deleted) return null;
   if (meta.options?.link || meta.chunks > 1) return await store.getBlob(name);
   if (meta.size === 0) return new Uint8Array(0);
-  const chunk = await jsm.streams.getMessage(streamOf(bucket), { last_by_subj: `$O.${bucket}.C.${meta.nuid}` });
+  // the metadata from the stream's leader (as the client reads it), the chunk by a direct get (raw
+  // bytes, not base64 in JSON; object stores allow direct gets): a replica behind the leader gives
+  // no chunk or another one, and the digest says so
+  const chunk = await jsm.direct.getMessage(streamOf(bucket), { last_by_subj: `$O.${bucket}.C.${meta.nuid}` });
   // replaced in between (its chunk gone with the old metadata): read whatever is there now
   if (!chunk || digestOf(chunk.data) !== meta.digest) return await store.getBlob(name);
   return chunk.data;

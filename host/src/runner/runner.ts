@@ -718,7 +718,7 @@ export class AppRunner {
     const entry = this.references.getOrCreate(key, () => {
       const e = {
         bytes: 0,
-        // one chunk (most references) by two direct gets, not a consumer made for it
+        // one chunk (most references) by two gets, not a consumer made for it
         sample: readObject(this.jsm, this.buckets.references, REFERENCE_STORE, `${endpoint.id}.json`).then((blob) => {
           if (!blob) return undefined;
           const table = JSON.parse(new TextDecoder().decode(blob)) as ReferenceTable;
