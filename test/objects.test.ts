@@ -71,6 +71,21 @@ describe('object store: small objects by direct gets and publishes together', ()
     expect(await readObject(jsm, store, ARTIFACT_STORE, 'never/stored')).toBeNull();
   });
 
+  it('a chunk the stream refuses leaves no object behind: the put fails, and the metadata stored with it is deleted', async () => {
+    const store = buckets.artifacts;
+    const config = (await jsm.streams.info(stream)).config;
+    // the metadata fits under this, the chunk does not
+    await jsm.streams.update(stream, { ...config, max_msg_size: 2048 });
+    try {
+      const put = putObject(nc, js, store, ARTIFACT_STORE, { name: 'refused/big.csv' }, new Uint8Array(8192).fill(65));
+      await expect(put).rejects.toThrow();
+      expect(await readObject(jsm, store, ARTIFACT_STORE, 'refused/big.csv')).toBeNull();
+      expect((await store.list()).map((o) => o.name)).not.toContain('refused/big.csv');
+    } finally {
+      await jsm.streams.update(stream, config);
+    }
+  });
+
   it('an object larger than a chunk is put through the client, and read back whole', async () => {
     const store = buckets.artifacts;
     const big = new Uint8Array(200 * 1024).map((_, i) => i % 13);

@@ -102,8 +102,14 @@ export async function putObject(nc: NatsConnection, js: JetStreamClient, store: 
     return h;
   };
   // sent in this order on one connection, so the chunk is stored before the metadata that names it
-  await Promise.all([
+  const [chunk, stored] = await Promise.allSettled([
     data.byteLength > 0 ? js.publish(`$O.${bucket}.C.${nuid}`, data, { headers: rollup() }) : undefined,
     js.publish(metaSubject(bucket, put.name), JSON.stringify(meta), { headers: rollup() }),
   ]);
+  if (chunk.status === 'rejected') {
+    // metadata naming a chunk that is not there is no object: deleted (the caller puts it again)
+    if (stored.status === 'fulfilled') await store.delete(put.name).catch(() => undefined);
+    throw chunk.reason;
+  }
+  if (stored.status === 'rejected') throw stored.reason;
 }
