@@ -89,7 +89,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   const replicas = opts.replicas ?? 1;
   const streams: Array<Partial<StreamConfig> & { name: string }> = [
     { name: Streams.events, subjects: [Subjects.eventsAll], max_age: retention, duplicate_window: ns(120_000) },
-    { name: Streams.rows, subjects: [Subjects.rowsAll], max_age: retention, duplicate_window: ns(600_000) },
+    // direct gets: a runner reads a window's rows of one part by one (raw bytes, no base64 in JSON)
+    { name: Streams.rows, subjects: [Subjects.rowsAll], max_age: retention, duplicate_window: ns(600_000), allow_direct: true },
     {
       name: Streams.tasks,
       subjects: [Subjects.tasksAll],

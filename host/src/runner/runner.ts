@@ -3,8 +3,10 @@ import { hostname } from 'node:os';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
+  ARTIFACT_STORE,
   Consumers,
   DEAD_LETTER_STAGES,
+  REFERENCE_STORE,
   Streams,
   Subjects,
   type AppOutputMessage,
@@ -32,6 +34,7 @@ import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../erro
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { deadLetterMessage } from '../nats/dead-letters.js';
+import { putObject, readObject } from '../nats/objects.js';
 import { openBuckets, slotConsumerName, type Buckets } from '../nats/topology.js';
 import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
@@ -204,7 +207,9 @@ export class AppRunner {
     );
     const consumer = await this.js.consumers.get(Streams.tasks, Consumers.runners);
     const limit = this.opts.concurrency ?? 2;
-    this.messages = await consumer.consume({ max_messages: limit });
+    // pulled a few at a time (refilled when one is left), not one pull request per task: the same
+    // number asked for at most, so no more tasks wait here on their ack wait than before
+    this.messages = await consumer.consume({ max_messages: limit, threshold_messages: 1 });
     this.loop = (async () => {
       for await (const m of this.messages!) {
         const p = this.handle(m).finally(() => this.inflight.delete(p));
@@ -554,22 +559,29 @@ export class AppRunner {
 
   /** A window's artifacts into `mw_artifacts`, under `<endpoint id>/<app>/<window start>/<name>`, with what the listing shows. */
   private async storeArtifacts(task: TaskMessage, artifacts: readonly WindowArtifact[]): Promise<void> {
-    for (const a of artifacts) {
-      await this.buckets.artifacts.putBlob(
-        {
-          name: artifactKey(task.endpointId, task.app, task.windowStart, a.name),
-          metadata: {
-            endpoint: task.endpointName,
-            app: task.app,
-            version: task.version,
-            windowStart: String(task.windowStart),
-            windowEnd: String(task.windowEnd),
-            contentType: a.contentType,
+    // put together: each is its own object (one that fits in a chunk is two publishes, see objects.ts)
+    await Promise.all(
+      artifacts.map((a) =>
+        putObject(
+          this.opts.nc,
+          this.js,
+          this.buckets.artifacts,
+          ARTIFACT_STORE,
+          {
+            name: artifactKey(task.endpointId, task.app, task.windowStart, a.name),
+            metadata: {
+              endpoint: task.endpointName,
+              app: task.app,
+              version: task.version,
+              windowStart: String(task.windowStart),
+              windowEnd: String(task.windowEnd),
+              contentType: a.contentType,
+            },
           },
-        },
-        a.body,
-      );
-    }
+          a.body,
+        ),
+      ),
+    );
   }
 
   /**
@@ -583,6 +595,8 @@ export class AppRunner {
     const plugin = await this.plugins.get(task.app);
     const version = plugin?.versions.find((v) => v.version === task.version);
     if (!plugin || !version) return this.failed(task, attempt, { code: 'NOT_FOUND', message: `plugin ${task.app}@${task.version} is not registered` });
+    // the endpoint's reference asked for with the rows, not after them (kept by referenceData: input() takes it from there)
+    if (version.referenceRows) this.referenceData(endpoint).catch(() => undefined);
     const data = await this.windowData(endpoint, task, task.endpointId);
     base.rows = data.length;
     // the window's profile goes with every outcome that read rows: the writer keeps it once per window
@@ -704,7 +718,8 @@ export class AppRunner {
     const entry = this.references.getOrCreate(key, () => {
       const e = {
         bytes: 0,
-        sample: this.buckets.references.getBlob(`${endpoint.id}.json`).then((blob) => {
+        // one chunk (most references) by two gets, not a consumer made for it
+        sample: readObject(this.jsm, this.buckets.references, REFERENCE_STORE, `${endpoint.id}.json`).then((blob) => {
           if (!blob) return undefined;
           const table = JSON.parse(new TextDecoder().decode(blob)) as ReferenceTable;
           return referenceSample(table, endpoint);

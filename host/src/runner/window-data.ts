@@ -42,8 +42,10 @@ export async function readWindowRows(
     if (count === 0) continue;
     const seen = new SeenRows();
     if (count === 1) {
-      // one part (a window's rows sent in one batch): one request, not a consumer made, read and deleted
-      const m = await jsm.streams.getMessage(Streams.rows, { last_by_subj: subject });
+      // one part (a window's rows sent in one batch): one request, not a consumer made, read and
+      // deleted; a direct get (raw bytes), so a replica behind the leader may not have it yet: the
+      // consumer below reads it then
+      const m = await jsm.direct.getMessage(Streams.rows, { last_by_subj: subject });
       if (m) {
         decodeRowBatch(m.data, seen, batches);
         continue;

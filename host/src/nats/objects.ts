@@ -1,0 +1,115 @@
+/**
+ * Small objects of a NATS object store read and written in its own format (so the client's
+ * `info`, `getBlob`, `list`, `watch` and `delete` see them as any other) with fewer messages than
+ * the client's: an object that fits in one chunk is read with two gets (its metadata, its chunk)
+ * instead of a metadata get and an ordered consumer made for its chunks, and written with
+ * its chunk and its metadata published together instead of a metadata read first and one publish
+ * after the other. Larger objects (or links) go through the client.
+ */
+import { createHash } from 'node:crypto';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { JsHeaders, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { ObjectStore } from '@nats-io/obj';
+
+/** The client's default chunk size: objects up to it are one chunk. */
+const MAX_CHUNK = 128 * 1024;
+const DIGEST = 'SHA-256=';
+
+/** What the object store keeps in an object's metadata message (the fields this module reads). */
+interface StoredMeta {
+  name: string;
+  nuid: string;
+  size: number;
+  chunks: number;
+  digest: string;
+  deleted?: boolean;
+  options?: { link?: unknown; max_chunk_size?: number };
+}
+
+/** base64url with its padding, as the object store names metadata subjects and writes digests. */
+function paddedBase64Url(b: Uint8Array | string): string {
+  return Buffer.from(b).toString('base64').replaceAll('+', '-').replaceAll('/', '_');
+}
+
+function streamOf(bucket: string): string {
+  return `OBJ_${bucket}`;
+}
+
+function metaSubject(bucket: string, name: string): string {
+  return `$O.${bucket}.M.${paddedBase64Url(name)}`;
+}
+
+function digestOf(data: Uint8Array): string {
+  return DIGEST + paddedBase64Url(createHash('sha256').update(data).digest());
+}
+
+/**
+ * An object's content, or null when there is none (or it was deleted): one chunk by two gets,
+ * checked against its digest; more (or a link) by the client.
+ */
+export async function readObject(jsm: JetStreamManager, store: ObjectStore, bucket: string, name: string): Promise<Uint8Array | null> {
+  const m = await jsm.streams.getMessage(streamOf(bucket), { last_by_subj: metaSubject(bucket, name) });
+  if (!m) return null;
+  const meta = m.json<StoredMeta>();
+  if (meta.deleted) return null;
+  if (meta.options?.link || meta.chunks > 1) return await store.getBlob(name);
+  if (meta.size === 0) return new Uint8Array(0);
+  // the metadata from the stream's leader (as the client reads it), the chunk by a direct get (raw
+  // bytes, not base64 in JSON; object stores allow direct gets): a replica behind the leader gives
+  // no chunk or another one, and the digest says so
+  const chunk = await jsm.direct.getMessage(streamOf(bucket), { last_by_subj: `$O.${bucket}.C.${meta.nuid}` });
+  // replaced in between (its chunk gone with the old metadata): read whatever is there now
+  if (!chunk || digestOf(chunk.data) !== meta.digest) return await store.getBlob(name);
+  return chunk.data;
+}
+
+/** What an object is stored with besides its content. */
+export interface ObjectPut {
+  name: string;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Store an object. One that fits in a chunk is two publishes sent together, awaited together: its
+ * chunk under an id derived from its name (a chunk rollup, so putting the same name again
+ * replaces the chunk instead of leaving one behind), then its metadata (a rollup too, as the
+ * client's). Larger ones go through the client (`putBlob`).
+ */
+export async function putObject(nc: NatsConnection, js: JetStreamClient, store: ObjectStore, bucket: string, put: ObjectPut, data: Uint8Array): Promise<void> {
+  const maxChunk = Math.min(MAX_CHUNK, nc.info?.max_payload ?? 1024);
+  if (data.byteLength > maxChunk) {
+    await store.putBlob({ name: put.name, ...(put.metadata ? { metadata: put.metadata } : {}) }, data);
+    return;
+  }
+  // a subject token (base64url without padding) naming this object's chunk, the same on every put of it
+  const nuid = createHash('sha256').update(`${bucket}/${put.name}`).digest('base64url').slice(0, 22);
+  const meta = {
+    bucket,
+    nuid,
+    size: data.byteLength,
+    chunks: data.byteLength > 0 ? 1 : 0,
+    name: put.name,
+    description: '',
+    options: { max_chunk_size: maxChunk },
+    metadata: put.metadata ?? {},
+    mtime: new Date().toISOString(),
+    digest: digestOf(data),
+    deleted: false,
+  };
+  const rollup = () => {
+    const h = headers();
+    h.set(JsHeaders.RollupHdr, JsHeaders.RollupValueSubject);
+    return h;
+  };
+  // sent in this order on one connection, so the chunk is stored before the metadata that names it
+  const [chunk, stored] = await Promise.allSettled([
+    data.byteLength > 0 ? js.publish(`$O.${bucket}.C.${nuid}`, data, { headers: rollup() }) : undefined,
+    js.publish(metaSubject(bucket, put.name), JSON.stringify(meta), { headers: rollup() }),
+  ]);
+  if (chunk.status === 'rejected') {
+    // metadata naming a chunk that is not there is no object: deleted (the caller puts it again)
+    if (stored.status === 'fulfilled') await store.delete(put.name).catch(() => undefined);
+    throw chunk.reason;
+  }
+  if (stored.status === 'rejected') throw stored.reason;
+}
