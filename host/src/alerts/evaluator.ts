@@ -484,7 +484,8 @@ class Evaluator implements AlertEvaluator {
     if (r.kind === 'done') return;
     if (r.kind === 'stopped') return this.interrupt(endpoint, batch);
     if (r.transient || batch.length === 1) {
-      for (const t of batch) await this.giveUp(endpoint, t, r.err);
+      // concurrently: after NATS trouble its letters may each wait out a publish timeout
+      await Promise.all(batch.map((t) => this.giveUp(endpoint, t, r.err)));
       return;
     }
     this.log.warn(
@@ -530,6 +531,7 @@ class Evaluator implements AlertEvaluator {
   /**
    * An output the rules could not be evaluated on: logged, dead-lettered (`_outputs`, as the writer
    * letters an output it cannot store; one letter per output whoever writes it) and terminated.
+   * Never throws: a letter that cannot be published is logged and the output terminated.
    */
   private async giveUp(endpoint: string, t: Taken, err: unknown): Promise<void> {
     const { m, out } = t;
