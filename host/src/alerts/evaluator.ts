@@ -290,6 +290,11 @@ class Evaluator implements AlertEvaluator {
   private keepAlive: Timer | undefined;
   /** The waits of failing batches before their next attempt: a stop ends them. */
   private readonly pauses = new Set<() => void>();
+  /**
+   * Endpoints whose last output tried was given up for a failure that comes again (until one of
+   * theirs is evaluated): their next outputs are tried one by one, once each.
+   */
+  private readonly failingForGood = new Set<string>();
   /** Endpoints whose failing batch a stop interrupted: their later outputs are left to the next evaluator. */
   private readonly interrupted = new Set<string>();
   private wake: (() => void) | undefined;
@@ -472,7 +477,9 @@ class Evaluator implements AlertEvaluator {
    * would then count for nothing. On NATS trouble that passes it is tried for
    * {@link MAX_ATTEMPTS} (1 s doubling to 60 s), then given up; on a failure that comes again, its
    * outputs are tried one by one after {@link REPEATED_FAILURES} attempts, and an output that
-   * fails so is given up (dead-lettered) for the next ones. A stop meanwhile nacks the outputs not
+   * fails so is given up (dead-lettered) for the next ones; the endpoint's next outputs, until one
+   * of them is evaluated, are tried one by one and once each (an endpoint whose every output fails
+   * so gets through them as fast as they fail, not one per 7 s). A stop meanwhile nacks the outputs not
    * yet evaluated and the endpoint's later ones, for the next evaluator.
    */
   private async handleBatch(endpoint: string, batch: Taken[]): Promise<void> {
@@ -480,26 +487,42 @@ class Evaluator implements AlertEvaluator {
       for (const t of batch) t.m.nak();
       return;
     }
-    const r = await this.attempts(endpoint, batch);
-    if (r.kind === 'done') return;
-    if (r.kind === 'stopped') return this.interrupt(endpoint, batch);
-    if (r.transient || batch.length === 1) {
-      for (const t of batch) await this.giveUp(endpoint, t, r.err);
-      return;
+    if (!this.failingForGood.has(endpoint)) {
+      const r = await this.attempts(endpoint, batch, REPEATED_FAILURES);
+      if (r.kind === 'done') return;
+      if (r.kind === 'stopped') return this.interrupt(endpoint, batch);
+      if (r.transient || batch.length === 1) {
+        if (!r.transient) this.failingForGood.add(endpoint);
+        // concurrently: after NATS trouble its letters may each wait out a publish timeout
+        await Promise.all(batch.map((t) => this.giveUp(endpoint, t, r.err)));
+        return;
+      }
+      this.log.warn(
+        { endpoint, windows: batch.length, windowStart: batch[0]!.out.windowStart },
+        'the alert rules fail on a batch of windows; they are evaluated one by one',
+      );
     }
-    this.log.warn(
-      { endpoint, windows: batch.length, windowStart: batch[0]!.out.windowStart },
-      'the alert rules fail on a batch of windows; they are evaluated one by one',
-    );
     for (const [i, t] of batch.entries()) {
-      const one = await this.attempts(endpoint, [t]);
+      const failing = this.failingForGood.has(endpoint);
+      const one = await this.attempts(endpoint, [t], failing ? 1 : REPEATED_FAILURES);
       if (one.kind === 'stopped') return this.interrupt(endpoint, batch.slice(i));
-      if (one.kind === 'failed') await this.giveUp(endpoint, t, one.err);
+      if (one.kind === 'failed') {
+        if (!one.transient) this.failingForGood.add(endpoint);
+        await this.giveUp(endpoint, t, one.err);
+      } else if (failing) {
+        // the endpoint's outputs are evaluated again: the rest of the batch together
+        this.failingForGood.delete(endpoint);
+        return this.handleBatch(endpoint, batch.slice(i + 1));
+      }
     }
   }
 
-  /** Evaluate outputs and ack them, tried again while they fail (see {@link handleBatch}). */
-  private async attempts(endpoint: string, batch: readonly Taken[]): Promise<Attempts> {
+  /**
+   * Evaluate outputs and ack them, tried again while they fail (see {@link handleBatch}): for
+   * {@link MAX_ATTEMPTS} on NATS trouble that passes, `repeats` times on a failure that comes again.
+   */
+  private async attempts(endpoint: string, batch: readonly Taken[], repeats: number): Promise<Attempts> {
+    if (batch.length === 0) return { kind: 'done' };
     let repeated = 0;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -511,7 +534,7 @@ class Evaluator implements AlertEvaluator {
         const transient = isTransient(err);
         if (!transient) repeated++;
         const at = { err, endpoint, windows: batch.length, windowStart: batch[0]!.out.windowStart, attempt, transient };
-        if (attempt >= MAX_ATTEMPTS || repeated >= REPEATED_FAILURES) {
+        if (attempt >= MAX_ATTEMPTS || repeated >= repeats) {
           this.log.error(at, 'could not evaluate the alert rules');
           return { kind: 'failed', err, transient };
         }
@@ -530,6 +553,7 @@ class Evaluator implements AlertEvaluator {
   /**
    * An output the rules could not be evaluated on: logged, dead-lettered (`_outputs`, as the writer
    * letters an output it cannot store; one letter per output whoever writes it) and terminated.
+   * Never throws: a letter that cannot be published is logged and the output terminated.
    */
   private async giveUp(endpoint: string, t: Taken, err: unknown): Promise<void> {
     const { m, out } = t;
