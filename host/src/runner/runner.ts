@@ -385,8 +385,11 @@ export class AppRunner {
     const window = new Promise<void>((resolve) => (ended = resolve));
     this.windowsRunning.add(window);
     try {
-      // deliveries handed back unrun are not attempts
-      const attempt = m.info.deliveryCount - (m.info.deliveryCount > 1 ? await this.deferrals(task) : 0);
+      // deliveries handed back unrun are not attempts; this one is, whatever the count says: a
+      // later delivery of the task (its ack wait ran out while this one waited for its slot) may
+      // have been handed back already, and an output of attempt 0 is not valid (the writer would
+      // dead-letter it, and the window would be lost)
+      const attempt = Math.max(1, m.info.deliveryCount - (m.info.deliveryCount > 1 ? await this.deferrals(task) : 0));
       let output: AppOutputMessage;
       const artifacts: WindowArtifact[] = [];
       if (attempt > 1 && (await this.buckets.poison.get(outputKey(task)))) {
