@@ -194,6 +194,50 @@ describe('the writer stores a fetch of outputs in one batch', () => {
       await nc2.close();
     }
   });
+  it('outputs held past the cap (a store that hangs) are no longer kept from redelivery, and are stored once it answers', async () => {
+    await using own = await startTestNats();
+    const nc2 = await connect({ servers: own.url });
+    // the first batch's store hangs until the test lets it go on
+    let release!: () => void;
+    const hung = new Promise<void>((r) => (release = r));
+    class HangingOnce extends ResultsDb {
+      calls = 0;
+      override async storeMany(...args: Parameters<ResultsDb['storeMany']>): ReturnType<ResultsDb['storeMany']> {
+        if (this.calls++ === 0) await hung;
+        return super.storeMany(...args);
+      }
+    }
+    const db = new HangingOnce(join(dir.path, 'writer-hangs'));
+    await db.open();
+    let writer: Writer | undefined;
+    try {
+      const js = jetstream(nc2);
+      const jsm = await jetstreamManager(nc2);
+      await ensureTopology(nc2, jsm, { retentionMs: 3_600_000 });
+      const outs = [0, 1, 2].map((w) => output('h1', 'app-a', w));
+      for (const o of outs) await js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
+      writer = new Writer({ nc: nc2, js, db, logger: createLogger('silent'), holdMaxMs: 1 });
+      await writer.start();
+      // the event: the server redelivers them (past the cap they get no progress signal, so their ack wait ends)
+      await waitFor('the held outputs redelivered', async () => {
+        const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
+        return ci.num_redelivered >= outs.length ? ci : undefined;
+      });
+      expect(db.calls).toBe(1);
+      release();
+      await waitFor('every output acknowledged', async () => {
+        const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
+        return ci.num_pending === 0 && ci.num_ack_pending === 0 && ci.ack_floor.stream_seq >= outs.length ? ci : undefined;
+      });
+      expect((await db.query({})).map(windowKey).sort()).toEqual(outs.map(windowKey).sort());
+      expect(writer.stored).toBe(outs.length);
+    } finally {
+      release();
+      await writer?.stop();
+      await db.close();
+      await nc2.close();
+    }
+  });
   it('a store rebuilt from MW_OUTPUTS, in batches of any size, holds what the live one holds: the same refused, duplicates, invalid message and purge', async () => {
     await using own = await startTestNats();
     const nc2 = await connect({ servers: own.url });
