@@ -1,6 +1,7 @@
 // Several API processes on one machine share one HTTP port (`host start --reuse-port`,
 // SO_REUSEPORT): the kernel spreads the connections, and each process serves its share.
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -31,19 +32,19 @@ describe('API processes sharing one port (--reuse-port)', () => {
   let nc: NatsConnection;
   const procs: HostProcess[] = [];
   let url: string;
-  let args: (node: string, ...extra: string[]) => string[];
+  /** A process's arguments: its data folder named `node`, and its `--node-id` unless `named` is false. */
+  let args: (node: string, extra?: string[], named?: boolean) => string[];
 
   beforeAll(async () => {
     nats = await startTestNats();
     dir = await tempDir('mw-reuse-port-');
     nc = await connect({ servers: nats.url });
-    args = (node: string, ...extra: string[]) => [
+    args = (node: string, extra: string[] = [], named = true) => [
       '--nats',
       nats.url,
       '--roles',
       'api',
-      '--node-id',
-      node,
+      ...(named ? ['--node-id', node] : []),
       ...extra,
       '--http-host',
       '127.0.0.1',
@@ -52,12 +53,13 @@ describe('API processes sharing one port (--reuse-port)', () => {
       '--log-level',
       'warn',
     ];
-    const a = await hostProcess(args('api-a', '--reuse-port'));
+    const a = await hostProcess(args('api-a', ['--reuse-port']));
     procs.push(a);
     await a.start();
     url = a.url;
     // the second on the first one's port (its start returns once the port answers, which the first does already)
-    const b = await hostProcess(args('api-b', '--reuse-port'), {}, { port: Number(new URL(a.url).port) });
+    // (without a node id: it names itself by an opaque id of its own)
+    const b = await hostProcess(args('api-b', ['--reuse-port'], false), {}, { port: Number(new URL(a.url).port) });
     procs.push(b);
     await b.start();
   }, 120_000);
@@ -92,7 +94,11 @@ describe('API processes sharing one port (--reuse-port)', () => {
       250,
     );
     expect(other).toEqual([]);
-    expect([...seen.keys()].sort()).toEqual(['api-a', 'api-b']);
+    // the one by its node id, the other by an id drawn at its start: not its host name or pid
+    const names = [...seen.keys()];
+    expect(names).toHaveLength(2);
+    expect(names).toContain('api-a');
+    expect(names.find((n) => n !== 'api-a')).toMatch(/^[0-9a-f]{16}$/);
     for (const p of procs) expect(p.output()).not.toMatch(/EADDRINUSE/);
   });
 
@@ -125,12 +131,32 @@ describe('API processes sharing one port (--reuse-port)', () => {
     expect(events).toBe(40);
   });
 
+  it('a process with --reuse-port on a port another process holds without it refuses to start, saying so', async () => {
+    // a plain listener (no SO_REUSEPORT) on a port of its own
+    const holder = createServer((_req, res) => res.end('{}'));
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const c = await hostProcess(args('api-d', ['--reuse-port']), {}, { port });
+      procs.push(c);
+      // (its start returns at once, the holder answering on the port; or, on a slow machine, once it has exited)
+      await c.start().catch((err: Error) => expect(err.message).toContain('the host exited with 1'));
+      const message = `--http-port: 127.0.0.1:${port} is in use by another process that does not share it (started without --reuse-port, or by another user): stop it, or give another port`;
+      await waitFor('the process to refuse the port', () => (c.output().includes(message) ? true : undefined), 60_000, 50);
+      // it exits by itself (stopped meanwhile, it would not say how it ended)
+      expect(await c.exited()).toEqual({ code: 1, signal: null });
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
   it('a process without --reuse-port on the port refuses to start, naming the port and the flag', async () => {
     const c = await hostProcess(args('api-c'), {}, { port: Number(new URL(url).port) });
     // (its start returns at once, the others answering on the port; or, on a slow machine, once it has exited)
     await c.start().catch((err: Error) => expect(err.message).toContain('the host exited with 1'));
     const message = `--http-port: 127.0.0.1:${new URL(url).port} is in use by another process: stop it, give another port, or start every API process of this machine on it with --reuse-port`;
     await waitFor('the third process to refuse the port', () => (c.output().includes(message) ? true : undefined), 60_000, 50);
-    expect(await c.stop()).toEqual({ code: 1, signal: null });
+    // it exits by itself (stopped meanwhile, it would not say how it ended)
+    expect(await c.exited()).toEqual({ code: 1, signal: null });
   });
 });

@@ -16,6 +16,7 @@ import { Consumers, Streams, Subjects, type AppOutputMessage, type EndpointPurge
 import { newBindingKey, outputBinding } from '../host/src/domain/binding.js';
 import { endpointId } from '../host/src/domain/names.js';
 import { createLogger } from '../host/src/logger.js';
+import { HostMetrics } from '../host/src/metrics.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { ensureTopology } from '../host/src/nats/topology.js';
 import { ResultsDb } from '../host/src/store/results-db.js';
@@ -149,6 +150,92 @@ describe('the writer stores a fetch of outputs in one batch', () => {
       stopNotices();
       await writer.stop();
       await db.close();
+    }
+  });
+  it('a batch whose handling fails unexpectedly is redelivered, not held: each output stored once, then acknowledged and held no more', async () => {
+    await using own = await startTestNats();
+    const nc2 = await connect({ servers: own.url });
+    const db = new ResultsDb(join(dir.path, 'writer-drain-fails'));
+    await db.open();
+    // the accounting of the batch's first output throws (a failure no output's own handling catches)
+    class FailingOnce extends HostMetrics {
+      failures = 0;
+      override windowStored(out: AppOutputMessage, storedAt: number, live: boolean): void {
+        if (this.failures++ === 0) throw new Error('accounting failed');
+        super.windowStored(out, storedAt, live);
+      }
+    }
+    const metrics = new FailingOnce();
+    let writer: Writer | undefined;
+    try {
+      const js = jetstream(nc2);
+      const jsm = await jetstreamManager(nc2);
+      await ensureTopology(nc2, jsm, { retentionMs: 3_600_000 });
+      const outs = ['d1', 'd2'].flatMap((e) => [0, 1, 2].map((w) => output(e, 'app-a', w)));
+      for (const o of outs) await js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
+      writer = new Writer({ nc: nc2, js, db, logger: createLogger('silent'), metrics });
+      await writer.start();
+      // the event: every output acknowledged (without the nak, those of the failed batch stay held
+      // and kept from redelivery for good)
+      await waitFor('every output acknowledged', async () => {
+        const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
+        return ci.num_pending === 0 && ci.num_ack_pending === 0 && ci.ack_floor.stream_seq >= outs.length ? ci : undefined;
+      });
+      // each window stored once; the outputs of the failed batch (stored, one of them counted before
+      // the failure) were redelivered, and are duplicates
+      expect((await db.query({})).map(windowKey).sort()).toEqual(outs.map(windowKey).sort());
+      expect(writer.duplicates).toBeGreaterThan(0);
+      expect(writer.stored + writer.duplicates).toBe(outs.length + 1);
+      // released where acknowledged, not at the next progress tick
+      expect((writer as unknown as { held: Map<unknown, number> }).held.size).toBe(0);
+    } finally {
+      await writer?.stop();
+      await db.close();
+      await nc2.close();
+    }
+  });
+  it('outputs held past the cap (a store that hangs) are no longer kept from redelivery, and are stored once it answers', async () => {
+    await using own = await startTestNats();
+    const nc2 = await connect({ servers: own.url });
+    // the first batch's store hangs until the test lets it go on
+    let release!: () => void;
+    const hung = new Promise<void>((r) => (release = r));
+    class HangingOnce extends ResultsDb {
+      calls = 0;
+      override async storeMany(...args: Parameters<ResultsDb['storeMany']>): ReturnType<ResultsDb['storeMany']> {
+        if (this.calls++ === 0) await hung;
+        return super.storeMany(...args);
+      }
+    }
+    const db = new HangingOnce(join(dir.path, 'writer-hangs'));
+    await db.open();
+    let writer: Writer | undefined;
+    try {
+      const js = jetstream(nc2);
+      const jsm = await jetstreamManager(nc2);
+      await ensureTopology(nc2, jsm, { retentionMs: 3_600_000 });
+      const outs = [0, 1, 2].map((w) => output('h1', 'app-a', w));
+      for (const o of outs) await js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
+      writer = new Writer({ nc: nc2, js, db, logger: createLogger('silent'), holdMaxMs: 1 });
+      await writer.start();
+      // the event: the server redelivers them (past the cap they get no progress signal, so their ack wait ends)
+      await waitFor('the held outputs redelivered', async () => {
+        const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
+        return ci.num_redelivered >= outs.length ? ci : undefined;
+      });
+      expect(db.calls).toBe(1);
+      release();
+      await waitFor('every output acknowledged', async () => {
+        const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
+        return ci.num_pending === 0 && ci.num_ack_pending === 0 && ci.ack_floor.stream_seq >= outs.length ? ci : undefined;
+      });
+      expect((await db.query({})).map(windowKey).sort()).toEqual(outs.map(windowKey).sort());
+      expect(writer.stored).toBe(outs.length);
+    } finally {
+      release();
+      await writer?.stop();
+      await db.close();
+      await nc2.close();
     }
   });
   it('a store rebuilt from MW_OUTPUTS, in batches of any size, holds what the live one holds: the same refused, duplicates, invalid message and purge', async () => {

@@ -470,7 +470,7 @@ class HostImpl implements Host {
         buckets,
         endpoints,
         logger: this.logger,
-        nodeId,
+        ...(o.nodeId !== undefined && { nodeId: o.nodeId }),
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
         retentionMs: o.retentionMs,
@@ -486,8 +486,11 @@ class HostImpl implements Host {
       // with reusePort, other processes of this machine may listen on the same port: the kernel spreads the connections
       const address = await this.api.listen({ port: o.httpPort, host: o.httpHost, ...(o.reusePort && { reusePort: true }) }).catch((err: unknown) => {
         if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+        const where = `--http-port: ${o.httpHost}:${o.httpPort} is in use by another process`;
         throw new InvalidOptionsError(
-          `--http-port: ${o.httpHost}:${o.httpPort} is in use by another process: stop it, give another port, or start every API process of this machine on it with --reuse-port`,
+          o.reusePort
+            ? `${where} that does not share it (started without --reuse-port, or by another user): stop it, or give another port`
+            : `${where}: stop it, give another port, or start every API process of this machine on it with --reuse-port`,
           { cause: err },
         );
       });

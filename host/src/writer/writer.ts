@@ -71,7 +71,12 @@ export interface WriterDeps {
   consumer?: string;
   /** At most this many outputs stored in one LevelDB batch (those received while the last batch was stored). @default 1024 */
   batchSize?: number;
+  /** A message received and not settled for this long is no longer kept from redelivery. @default {@link WRITER_HOLD_MAX_MS} */
+  holdMaxMs?: number;
 }
+
+/** How long the writer keeps a received message it has not settled from redelivery (5 min). */
+export const WRITER_HOLD_MAX_MS = 300_000;
 
 type OutputStage = Parameters<typeof deadLetterMessage>[2];
 
@@ -103,11 +108,13 @@ export class Writer {
   private reclaiming = false;
   private reclaimTimer: NodeJS.Timeout | undefined;
   /**
-   * Outputs and purges received and not yet settled (acknowledged, `nak`ed or terminated): kept from
-   * redelivery by a progress signal every {@link WRITER_PROGRESS_MS}, so the consumer's ack wait can
-   * be short and a crashed writer's outputs come back soon (`WRITER_ACK_WAIT_MS`).
+   * Outputs and purges received and not yet settled (acknowledged, `nak`ed or terminated), with when
+   * each was received: kept from redelivery by a progress signal every {@link WRITER_PROGRESS_MS}, so
+   * the consumer's ack wait can be short and a crashed writer's outputs come back soon
+   * (`WRITER_ACK_WAIT_MS`). Removed where settled (`release`); one held longer than
+   * {@link WRITER_HOLD_MAX_MS} is no longer signalled, so the server redelivers it.
    */
-  private readonly held = new Set<JsMsg>();
+  private readonly held = new Map<JsMsg, number>();
   private progressTimer: NodeJS.Timeout | undefined;
   /** Outputs refused because their binding did not verify: forged, or for a task no controller dispatched. */
   refused = 0;
@@ -203,12 +210,7 @@ export class Writer {
         this.subscribeQueries(budget);
       });
     this.reclaimTimer = setInterval(() => void this.reclaim(), 5000);
-    this.progressTimer = setInterval(() => {
-      for (const m of this.held) {
-        if (settled(m)) this.held.delete(m);
-        else m.working();
-      }
-    }, WRITER_PROGRESS_MS);
+    this.progressTimer = setInterval(() => this.signalProgress(), WRITER_PROGRESS_MS);
     const retention = this.deps.retention;
     if (retention) {
       this.expiryTimer = setInterval(() => {
@@ -219,7 +221,7 @@ export class Writer {
     const outputStage = { stage: DEAD_LETTER_STAGES.outputs, stream: Streams.outputs, consumer: this.consumerName } as const;
     this.loop = (async () => {
       for await (const m of this.messages!) {
-        this.held.add(m);
+        this.held.set(m, Date.now());
         this.queue.push(m);
         this.kick(outputStage);
         // the consumer's buffer fills meanwhile: the next batch
@@ -249,18 +251,25 @@ export class Writer {
         this.draining = undefined;
         return;
       }
+      // the messages taken from the queue and not yet handled
+      let batch: JsMsg[] = [];
       try {
         if (isPurgeSubject(this.queue[0]!.subject)) {
-          await this.applyPurge(this.queue.shift()!, stage);
+          batch = [this.queue.shift()!];
+          await this.applyPurge(batch[0]!, stage);
           continue;
         }
         let n = 1;
         while (n < this.queue.length && n < this.batchSize && !isPurgeSubject(this.queue[n]!.subject)) n++;
-        await this.storeBatch(this.queue.splice(0, n), stage);
+        batch = this.queue.splice(0, n);
+        await this.storeBatch(batch, stage);
+        batch = [];
         while (this.inflight.size >= Math.max(256, 2 * this.batchSize)) await Promise.race(this.inflight);
       } catch (err) {
-        // not expected (each message's failure is handled): the messages are redelivered
-        this.log.error({ err }, 'could not handle a batch of outputs; they will be redelivered');
+        // not expected (each message's failure is handled): those not settled are redelivered (a
+        // stored one is then a duplicate)
+        this.log.error({ err, outputs: batch.length }, 'could not handle a batch of outputs; they will be redelivered');
+        for (const m of batch) if (!settled(m)) this.nak(m);
       }
     }
   }
@@ -294,7 +303,7 @@ export class Writer {
           { endpoint: out.endpointName, app: out.app, version: out.version, windowStart: out.windowStart, seq: m.seq, refused: this.refused },
           'output refused: its binding does not verify (not the output of a dispatched task)',
         );
-        m.ack();
+        this.ack(m);
         continue;
       }
       items.push({ m, out });
@@ -342,13 +351,13 @@ export class Writer {
     this.track(
       this.health(out, stored).then(
         () => {
-          m.ack();
+          this.ack(m);
           if (this.idle) this.wake?.();
         },
         (err: unknown) => {
           this.log.error({ err, seq: m.seq }, 'could not account an output; it will be redelivered');
           this.deps.metrics?.writerError('account');
-          m.nak(retryDelayMs(m.info.deliveryCount));
+          this.nak(m);
         },
       ),
     );
@@ -371,7 +380,7 @@ export class Writer {
     try {
       const purged = await this.deps.db.purgeInOrder(endpointId);
       if (purged) this.log.info({ endpointId, ...purged }, 'endpoint purged');
-      m.ack();
+      this.ack(m);
     } catch (err) {
       this.deps.metrics?.writerError('store');
       await this.failed(m, stage, MaxDeliver[Consumers.writer], 'a purge', err);
@@ -494,10 +503,12 @@ export class Writer {
     this.deps.metrics?.deadLettered(code, false);
     this.log.info({ seq: m.seq, subject: m.subject, code, reason }, 'message dead-lettered');
     try {
+      // terminated once its letter is published
       await deadLetterMessage(this.deps.js, m, where, code, reason);
+      this.held.delete(m);
     } catch (err) {
       this.log.error({ err, seq: m.seq }, 'could not dead-letter a message; it will be redelivered');
-      m.nak(retryDelayMs(m.info.deliveryCount));
+      this.nak(m);
     }
   }
 
@@ -516,8 +527,37 @@ export class Writer {
       return 'dead-lettered';
     }
     this.log.error({ err, seq: m.seq, deliveries: m.info.deliveryCount, diskFull: full }, `${reason}; it will be redelivered`);
-    m.nak(retryDelayMs(m.info.deliveryCount));
+    this.nak(m);
     return 'retry';
+  }
+
+  /** Acknowledge a message, and hold it no more. */
+  private ack(m: JsMsg): void {
+    m.ack();
+    this.held.delete(m);
+  }
+
+  /** Have a message redelivered after a delay growing with its deliveries, and hold it no more. */
+  private nak(m: JsMsg): void {
+    m.nak(retryDelayMs(m.info.deliveryCount));
+    this.held.delete(m);
+  }
+
+  /**
+   * Keep the held messages from redelivery (`working`); those settled meanwhile are dropped (a
+   * safety net: each is released where settled), and one held longer than
+   * {@link WRITER_HOLD_MAX_MS} is no longer signalled, so the server redelivers it after its ack wait.
+   */
+  private signalProgress(): void {
+    const now = Date.now();
+    const maxMs = this.deps.holdMaxMs ?? WRITER_HOLD_MAX_MS;
+    for (const [m, since] of this.held) {
+      if (settled(m)) this.held.delete(m);
+      else if (now - since > maxMs) {
+        this.held.delete(m);
+        this.log.warn({ seq: m.seq, subject: m.subject, heldMs: now - since }, 'an output held too long is left to its redelivery');
+      } else m.working();
+    }
   }
 
   /**
