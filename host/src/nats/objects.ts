@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { JsHeaders, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
+import { lastBySubject } from './direct.js';
 
 /** The client's default chunk size: objects up to it are one chunk. */
 const MAX_CHUNK = 128 * 1024;
@@ -39,6 +40,10 @@ function metaSubject(bucket: string, name: string): string {
   return `$O.${bucket}.M.${paddedBase64Url(name)}`;
 }
 
+function chunkSubject(bucket: string, nuid: string): string {
+  return `$O.${bucket}.C.${nuid}`;
+}
+
 function digestOf(data: Uint8Array): string {
   return DIGEST + paddedBase64Url(createHash('sha256').update(data).digest());
 }
@@ -55,9 +60,9 @@ export async function readObject(jsm: JetStreamManager, store: ObjectStore, buck
   if (meta.options?.link || meta.chunks > 1) return await store.getBlob(name);
   if (meta.size === 0) return new Uint8Array(0);
   // the metadata from the stream's leader (as the client reads it), the chunk by a direct get (raw
-  // bytes, not base64 in JSON; object stores allow direct gets): a replica behind the leader gives
-  // no chunk or another one, and the digest says so
-  const chunk = await jsm.direct.getMessage(streamOf(bucket), { last_by_subj: `$O.${bucket}.C.${meta.nuid}` });
+  // bytes, not base64 in JSON) when the store allows them (one made by an older client may not,
+  // see `lastBySubject`): a replica behind the leader gives no chunk, and the digest says so
+  const chunk = await lastBySubject(jsm, streamOf(bucket), chunkSubject(bucket, meta.nuid));
   // replaced in between (its chunk gone with the old metadata): read whatever is there now
   if (!chunk || digestOf(chunk.data) !== meta.digest) return await store.getBlob(name);
   return chunk.data;
