@@ -63,7 +63,7 @@ describe('reads of streams without direct gets', () => {
     const stream = `OBJ_${REFERENCE_STORE}`;
     await noDirect(stream);
     const store = buckets.references;
-    await putObject(nc, js, store, REFERENCE_STORE, { name: 'e1.json' }, new TextEncoder().encode('{"rows":1}'));
+    await putObject(nc, js, jsm, store, REFERENCE_STORE, { name: 'e1.json' }, new TextEncoder().encode('{"rows":1}'));
     await store.putBlob({ name: 'e2.json' }, new TextEncoder().encode('{"rows":2}'));
     for (const [name, text] of [
       ['e1.json', '{"rows":1}'],

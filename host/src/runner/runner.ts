@@ -565,6 +565,7 @@ export class AppRunner {
         putObject(
           this.opts.nc,
           this.js,
+          this.jsm,
           this.buckets.artifacts,
           ARTIFACT_STORE,
           {
