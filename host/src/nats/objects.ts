@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { JsHeaders, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
+import { lastBySubject } from './direct.js';
 
 /** The client's default chunk size: objects up to it are one chunk. */
 const MAX_CHUNK = 128 * 1024;
@@ -39,6 +40,10 @@ function metaSubject(bucket: string, name: string): string {
   return `$O.${bucket}.M.${paddedBase64Url(name)}`;
 }
 
+function chunkSubject(bucket: string, nuid: string): string {
+  return `$O.${bucket}.C.${nuid}`;
+}
+
 function digestOf(data: Uint8Array): string {
   return DIGEST + paddedBase64Url(createHash('sha256').update(data).digest());
 }
@@ -55,9 +60,9 @@ export async function readObject(jsm: JetStreamManager, store: ObjectStore, buck
   if (meta.options?.link || meta.chunks > 1) return await store.getBlob(name);
   if (meta.size === 0) return new Uint8Array(0);
   // the metadata from the stream's leader (as the client reads it), the chunk by a direct get (raw
-  // bytes, not base64 in JSON; object stores allow direct gets): a replica behind the leader gives
-  // no chunk or another one, and the digest says so
-  const chunk = await jsm.direct.getMessage(streamOf(bucket), { last_by_subj: `$O.${bucket}.C.${meta.nuid}` });
+  // bytes, not base64 in JSON) when the store allows them (one made by an older client may not,
+  // see `lastBySubject`): a replica behind the leader gives no chunk, and the digest says so
+  const chunk = await lastBySubject(jsm, streamOf(bucket), chunkSubject(bucket, meta.nuid));
   // replaced in between (its chunk gone with the old metadata): read whatever is there now
   if (!chunk || digestOf(chunk.data) !== meta.digest) return await store.getBlob(name);
   return chunk.data;
@@ -69,20 +74,13 @@ export interface ObjectPut {
   metadata?: Record<string, string>;
 }
 
-/**
- * Store an object. One that fits in a chunk is two publishes sent together, awaited together: its
- * chunk under an id derived from its name (a chunk rollup, so putting the same name again
- * replaces the chunk instead of leaving one behind), then its metadata (a rollup too, as the
- * client's). Larger ones go through the client (`putBlob`).
- */
-export async function putObject(nc: NatsConnection, js: JetStreamClient, store: ObjectStore, bucket: string, put: ObjectPut, data: Uint8Array): Promise<void> {
-  const maxChunk = Math.min(MAX_CHUNK, nc.info?.max_payload ?? 1024);
-  if (data.byteLength > maxChunk) {
-    await store.putBlob({ name: put.name, ...(put.metadata ? { metadata: put.metadata } : {}) }, data);
-    return;
-  }
-  // a subject token (base64url without padding) naming this object's chunk, the same on every put of it
-  const nuid = createHash('sha256').update(`${bucket}/${put.name}`).digest('base64url').slice(0, 22);
+/** The two messages of an object that fits in a chunk (exported for tests that store them in another order). */
+export function smallObjectMessages(bucket: string, put: ObjectPut, data: Uint8Array, maxChunk: number) {
+  const digest = digestOf(data);
+  // a subject token (base64url without padding) naming this object's chunk, from its name and its
+  // content: a metadata message always names its own chunk, whatever other put of the name was
+  // stored around it (two puts of one name at once, a task run twice)
+  const nuid = createHash('sha256').update(`${bucket}/${put.name}/${digest}`).digest('base64url').slice(0, 22);
   const meta = {
     bucket,
     nuid,
@@ -93,9 +91,38 @@ export async function putObject(nc: NatsConnection, js: JetStreamClient, store: 
     options: { max_chunk_size: maxChunk },
     metadata: put.metadata ?? {},
     mtime: new Date().toISOString(),
-    digest: digestOf(data),
+    digest,
     deleted: false,
   };
+  return { chunkSubject: chunkSubject(bucket, nuid), metaSubject: metaSubject(bucket, put.name), nuid, meta: JSON.stringify(meta) };
+}
+
+/**
+ * Store an object. One that fits in a chunk: the metadata it replaces read (one get; null for a
+ * new name), then two publishes sent together, awaited together: its chunk under an id derived
+ * from its name and content (a chunk rollup: the same content put again replaces its chunk), then
+ * its metadata (a rollup too, as the client's). Once the metadata is stored, the chunks of the
+ * metadata it replaced are purged (another content's, or the client's of an object it wrote);
+ * when it is not, the chunk this put stored is. Larger ones go through the client (`putBlob`).
+ */
+export async function putObject(
+  nc: NatsConnection,
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  store: ObjectStore,
+  bucket: string,
+  put: ObjectPut,
+  data: Uint8Array,
+): Promise<void> {
+  const maxChunk = Math.min(MAX_CHUNK, nc.info?.max_payload ?? 1024);
+  if (data.byteLength > maxChunk) {
+    await store.putBlob({ name: put.name, ...(put.metadata ? { metadata: put.metadata } : {}) }, data);
+    return;
+  }
+  const msgs = smallObjectMessages(bucket, put, data, maxChunk);
+  const previous = (await jsm.streams.getMessage(streamOf(bucket), { last_by_subj: msgs.metaSubject }))?.json<StoredMeta>();
+  // the chunks the previous metadata named, unless they are this put's (the same content again)
+  const superseded = previous && !previous.options?.link && previous.nuid !== msgs.nuid ? chunkSubject(bucket, previous.nuid) : undefined;
   const rollup = () => {
     const h = headers();
     h.set(JsHeaders.RollupHdr, JsHeaders.RollupValueSubject);
@@ -103,13 +130,21 @@ export async function putObject(nc: NatsConnection, js: JetStreamClient, store: 
   };
   // sent in this order on one connection, so the chunk is stored before the metadata that names it
   const [chunk, stored] = await Promise.allSettled([
-    data.byteLength > 0 ? js.publish(`$O.${bucket}.C.${nuid}`, data, { headers: rollup() }) : undefined,
-    js.publish(metaSubject(bucket, put.name), JSON.stringify(meta), { headers: rollup() }),
+    data.byteLength > 0 ? js.publish(msgs.chunkSubject, data, { headers: rollup() }) : undefined,
+    js.publish(msgs.metaSubject, msgs.meta, { headers: rollup() }),
   ]);
   if (chunk.status === 'rejected') {
     // metadata naming a chunk that is not there is no object: deleted (the caller puts it again)
-    if (stored.status === 'fulfilled') await store.delete(put.name).catch(() => undefined);
+    if (stored.status === 'fulfilled') {
+      await store.delete(put.name).catch(() => undefined);
+      if (superseded) await jsm.streams.purge(streamOf(bucket), { filter: superseded }).catch(() => undefined);
+    }
     throw chunk.reason;
   }
-  if (stored.status === 'rejected') throw stored.reason;
+  if (stored.status === 'rejected') {
+    // a chunk no metadata names: purged (unless the previous metadata names it: the same content)
+    if (data.byteLength > 0 && previous?.nuid !== msgs.nuid) await jsm.streams.purge(streamOf(bucket), { filter: msgs.chunkSubject }).catch(() => undefined);
+    throw stored.reason;
+  }
+  if (superseded) await jsm.streams.purge(streamOf(bucket), { filter: superseded });
 }

@@ -69,6 +69,8 @@ export interface AppRunnerOptions {
 export const DEFER_MS = 1000;
 /** Tasks handed back in a row, per slot, before a runner waits for one of its windows to end before it takes more. */
 const MAX_DEFERRALS_PER_SLOT = 4;
+/** How long a pull for free slots waits for tasks before the next one is sent (an idle runner's pull requests). */
+const TASK_PULL_EXPIRES_MS = 10_000;
 
 /**
  * Deliveries of a task beyond its attempts: a runner that dies takes the windows it was
@@ -123,9 +125,14 @@ export class AppRunner {
   private buckets!: Buckets;
   private endpoints!: WatchedKv<EndpointRecord>;
   private plugins!: WatchedKv<PluginRecord>;
-  private messages: ConsumerMessages | undefined;
+  /** The task fetches waiting for tasks, and how many tasks they ask for still. */
+  private readonly fetches = new Set<ConsumerMessages>();
+  private asked = 0;
+  /** Wakes the loop that pulls tasks (a slot freed, a fetch ended, the runner stopping). */
+  private wakeLoop: () => void = () => undefined;
   private subs: Subscription[] = [];
   private loop: Promise<void> | undefined;
+  private stopping = false;
   private readonly inflight = new Set<Promise<void>>();
   private readonly sandboxes = new Map<string, Sandbox>();
   private readonly windows = new Map<string, Promise<WindowData>>();
@@ -207,21 +214,62 @@ export class AppRunner {
     );
     const consumer = await this.js.consumers.get(Streams.tasks, Consumers.runners);
     const limit = this.opts.concurrency ?? 2;
-    // pulled a few at a time (refilled when one is left), not one pull request per task: the same
-    // number asked for at most, so no more tasks wait here on their ack wait than before
-    this.messages = await consumer.consume({ max_messages: limit, threshold_messages: 1 });
+    // pulled only for free slots, so no task waits here unstarted (past its ack wait it would be
+    // redelivered to another runner, run twice, and count as an attempt more): a fetch of as many
+    // as there are slots neither running a window nor asked for by a fetch still waiting, each task
+    // started as it comes; a slot freed while a fetch waits is asked for by another
+    const changed = () => new Promise<void>((resolve) => (this.wakeLoop = resolve));
+    const pull = async (n: number) => {
+      this.asked += n;
+      let batch: ConsumerMessages | undefined;
+      try {
+        batch = await consumer.fetch({ max_messages: n, expires: TASK_PULL_EXPIRES_MS });
+        this.fetches.add(batch);
+        if (this.stopping) await batch.close();
+        for await (const m of batch) {
+          n--;
+          this.asked--;
+          // a task fetched as the runner stops: handed back at once, not run
+          if (this.stopping) {
+            m.nak();
+            continue;
+          }
+          const p = this.handle(m).finally(() => {
+            this.inflight.delete(p);
+            this.wakeLoop();
+          });
+          this.inflight.add(p);
+        }
+      } catch (err) {
+        if (!this.stopping && !nc.isClosed()) {
+          this.log.warn({ err: String(err) }, 'task pull failed; pulling again');
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      } finally {
+        this.asked -= n;
+        if (batch) this.fetches.delete(batch);
+        this.wakeLoop();
+      }
+    };
     this.loop = (async () => {
-      for await (const m of this.messages!) {
-        const p = this.handle(m).finally(() => this.inflight.delete(p));
-        this.inflight.add(p);
-        if (this.inflight.size >= limit) await Promise.race(this.inflight);
+      const pulls = new Set<Promise<void>>();
+      while (!this.stopping && !nc.isClosed()) {
+        const woken = changed();
         // handing back task after task of plugins at their share (one plugin's backlog): wait for
         // a window to end instead of cycling through the backlog
         if (this.deferredInARow >= limit * MAX_DEFERRALS_PER_SLOT && this.windowsRunning.size > 0) {
           await Promise.race(this.windowsRunning);
           this.deferredInARow = 0;
+          continue;
         }
+        const free = limit - this.inflight.size - this.asked;
+        if (free > 0) {
+          const p = pull(free).finally(() => pulls.delete(p));
+          pulls.add(p);
+        }
+        await woken;
       }
+      await Promise.all([...pulls]);
     })();
     this.log.info({ concurrency: limit }, 'runner started');
   }
@@ -229,7 +277,9 @@ export class AppRunner {
   async stop(): Promise<void> {
     this.stopWatch?.();
     for (const s of this.subs) s.unsubscribe();
-    await this.messages?.close();
+    this.stopping = true;
+    await Promise.all([...this.fetches].map((f) => f.close()));
+    this.wakeLoop();
     await this.loop;
     await Promise.allSettled([...this.inflight]);
     // the kept tokens back to their plugins' shares, now (the server would only after the ack wait)
@@ -568,6 +618,7 @@ export class AppRunner {
         putObject(
           this.opts.nc,
           this.js,
+          this.jsm,
           this.buckets.artifacts,
           ARTIFACT_STORE,
           {

@@ -5,6 +5,7 @@ import { Streams, Subjects, type EndpointRecord, type ReferenceTable, type RowBa
 import { normalizeLabel } from '../domain/labels.js';
 import { jsonCodec } from '../nats/codec.js';
 import { decodeRowBatch, SeenRows } from '../nats/rows.js';
+import { lastBySubject } from '../nats/direct.js';
 import type { SampleData } from './sandbox.js';
 import { dict } from '../domain/dict.js';
 
@@ -43,9 +44,9 @@ export async function readWindowRows(
     const seen = new SeenRows();
     if (count === 1) {
       // one part (a window's rows sent in one batch): one request, not a consumer made, read and
-      // deleted; a direct get (raw bytes), so a replica behind the leader may not have it yet: the
-      // consumer below reads it then
-      const m = await jsm.direct.getMessage(Streams.rows, { last_by_subj: subject });
+      // deleted; a direct get (raw bytes) when MW_ROWS allows them (see `lastBySubject`), so a
+      // replica behind the leader may not have it yet: the consumer below reads it then
+      const m = await lastBySubject(jsm, Streams.rows, subject);
       if (m) {
         decodeRowBatch(m.data, seen, batches);
         continue;
