@@ -53,7 +53,7 @@ describe('API processes sharing one port (--reuse-port)', () => {
       '--log-level',
       'warn',
     ];
-    const a = await hostProcess(args('api-a', ['--reuse-port']));
+    const a = await hostProcess([...args('api-a'), '--reuse-port']);
     procs.push(a);
     await a.start();
     url = a.url;
