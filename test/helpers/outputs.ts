@@ -32,7 +32,7 @@ export function outputPublisher(js: JetStreamClient, key: BindingKey, opts: { ap
     endpoint: string,
     window: number,
     results: readonly TestResult[],
-    as: Partial<Pick<AppOutputMessage, 'outcome' | 'rows' | 'error' | 'results'>> = {},
+    as: Partial<Pick<AppOutputMessage, 'outcome' | 'rows' | 'error'>> = {},
   ): Promise<number> => {
     const w = {
       endpointId: endpointId(endpoint),

@@ -227,7 +227,7 @@ export class ModelwatchClient {
   }
 
   health() {
-    return this.call<{ ok: boolean; version: string; node?: string }>('GET', '/api/v1/health');
+    return this.call<{ ok: boolean; version: string }>('GET', '/api/v1/health');
   }
 
   /** Endpoints, by name; only those matching every filter given (name glob, tag selector, drift status). */
