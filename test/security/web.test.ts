@@ -132,14 +132,18 @@ describe('the HTTP API faced by browsers and the network', () => {
       },
       60_000,
       50,
-    );
+    ).catch((err: unknown) => {
+      // what the host said, when it never became ready (a fresh clone's run timed out here once)
+      throw new Error(`${(err as Error).message}; the host's last output:\n${log.slice(-4000)}`);
+    });
     // two versions, so that a rollback would change something
     const bundle = await bundlePlugin(HISTOGRAM_PLUGIN);
     for (const version of ['1.0.0', '1.0.1']) {
       const res = await call('POST', '/api/v1/plugins', json({ manifest: { ...bundle.manifest, version }, code: bundle.code, map: bundle.map }));
       expect(res.status, res.text).toBe(201);
     }
-  });
+    // above the host's own 60 s wait, so a host that never gets ready fails with its output
+  }, 120_000);
   afterAll(async () => {
     if (host && host.exitCode === null) {
       const exited = new Promise((r) => host!.once('exit', r));
