@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Consumers, Streams, Subjects, type AppOutputMessage, type TaskMessage, type WindowRecord } from '@modelwatch/protocol';
+import { Consumers, Streams, Subjects, type AppOutputMessage, type WindowRecord } from '@modelwatch/protocol';
 import { windowKey } from '../host/src/domain/keys.js';
-import { endpointId } from '../host/src/domain/names.js';
 import { createHost } from '../host/src/host.js';
+import { rowCountTask } from './helpers/outputs.js';
 import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { ensureTopology } from '../host/src/nats/topology.js';
@@ -113,18 +113,8 @@ describe('restarts and crashes', () => {
     try {
       const js = jetstream(nc);
       await ensureTopology(nc, await jetstreamManager(nc), { retentionMs: 3_600_000, taskAckWaitMs: 300 });
-      const id = endpointId('lossy');
-      const windowStart = Math.floor(Date.now() / PERIOD) * PERIOD - 10 * PERIOD;
-      const task: TaskMessage = {
-        v: 1,
-        endpointId: id,
-        endpointName: 'lossy',
-        app: 'row-count',
-        version: '1.0.0',
-        windowStart,
-        windowEnd: windowStart + PERIOD,
-        dispatchedAt: Date.now(),
-      };
+      const task = rowCountTask('lossy', PERIOD);
+      const { endpointId: id, windowStart } = task;
       await js.publish(Subjects.tasks('row-count'), jsonCodec.encode(task), { msgID: windowKey(id, 'row-count', windowStart) });
       // runners that die holding it: delivered, never acknowledged, up to and including the
       // delivery at which a runner gives up (3 attempts + CRASH_TOLERANCE)

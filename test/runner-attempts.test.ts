@@ -1,9 +1,9 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
-import { Consumers, Streams, Subjects, type AppOutputMessage, type TaskMessage } from '@modelwatch/protocol';
+import { Consumers, Streams, Subjects, type AppOutputMessage } from '@modelwatch/protocol';
 import { outputKey } from '../host/src/domain/keys.js';
-import { endpointId } from '../host/src/domain/names.js';
+import { rowCountTask } from './helpers/outputs.js';
 import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { ensureTopology, openBuckets } from '../host/src/nats/topology.js';
@@ -22,18 +22,8 @@ describe("a window's attempts", () => {
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
       await ensureTopology(nc, jsm, { retentionMs: 3_600_000 });
-      const id = endpointId('stale');
-      const windowStart = Math.floor(Date.now() / PERIOD) * PERIOD - 10 * PERIOD;
-      const task: TaskMessage = {
-        v: 1,
-        endpointId: id,
-        endpointName: 'stale',
-        app: 'row-count',
-        version: '1.0.0',
-        windowStart,
-        windowEnd: windowStart + PERIOD,
-        dispatchedAt: Date.now(),
-      };
+      const task = rowCountTask('stale', PERIOD);
+      const { endpointId: id, windowStart } = task;
       await js.publish(Subjects.tasks(task.app), jsonCodec.encode(task), { msgID: outputKey(task) });
       // delivery 1 handed back unrun (counted as a deferral, as a runner does)
       const tasks = await js.consumers.get(Streams.tasks, Consumers.runners);

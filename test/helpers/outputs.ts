@@ -1,6 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Subjects, type AppOutputMessage, type WindowStoredMessage } from '@modelwatch/protocol';
+import { Subjects, type AppOutputMessage, type TaskMessage, type WindowStoredMessage } from '@modelwatch/protocol';
 import { windowOutput, type OutputWindow } from '../../host/src/domain/outputs.js';
 import { outputBinding, outputMsgId, type BindingKey } from '../../host/src/domain/binding.js';
 import { endpointId } from '../../host/src/domain/names.js';
@@ -71,4 +71,19 @@ export async function countStoredNotices(nc: NatsConnection): Promise<{ counts: 
   });
   await nc.flush();
   return { counts, stop: () => sub.unsubscribe() };
+}
+
+/** A `row-count` task (v1) of endpoint `name` for a window of `periodMs` ten periods ago, as a controller dispatches it (unbound). */
+export function rowCountTask(name: string, periodMs: number): TaskMessage {
+  const windowStart = Math.floor(Date.now() / periodMs) * periodMs - 10 * periodMs;
+  return {
+    v: 1,
+    endpointId: endpointId(name),
+    endpointName: name,
+    app: 'row-count',
+    version: '1.0.0',
+    windowStart,
+    windowEnd: windowStart + periodMs,
+    dispatchedAt: Date.now(),
+  };
 }
