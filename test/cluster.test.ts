@@ -266,7 +266,8 @@ function traffic(cl: Cluster) {
       for (let k = 0; k < names.length; k++) {
         const c = cl.clients.get(names[(i + k) % names.length]!);
         if (!c) continue;
-        const ok = await c.sendEvents('posted', { inputs: [[postedAt.length]], outputs: [0] }).then(
+        // the same key on every API: an event whose first post was stored before its 202 was lost counts once
+        const ok = await c.sendEvents('posted', { inputs: [[postedAt.length]], outputs: [0] }, { idempotencyKey: `posted-${postedAt.length}` }).then(
           () => true,
           () => false,
         );
