@@ -650,6 +650,7 @@ export class AppRunner {
             },
           },
           a.body,
+          this.log,
         ),
       ),
     );
