@@ -1,10 +1,26 @@
 import { jetstream, jetstreamManager, JsHeaders, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { Writable } from 'node:stream';
+import { connect, headers, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACT_STORE } from '@modelwatch/protocol';
+import { createLogger } from '../host/src/logger.js';
 import { putObject, readObject, smallObjectMessages } from '../host/src/nats/objects.js';
 import { ensureTopology, openBuckets, type Buckets } from '../host/src/nats/topology.js';
 import { startTestNats } from './helpers/nats.js';
+
+/**
+ * A client that calls the real one, with some of its methods replaced: a put's steps held at a
+ * point the test picks (to interleave two puts deterministically), or an answer lost.
+ */
+function intercept<T extends object>(target: T, overrides: Record<string, unknown>): T {
+  return new Proxy(target, {
+    get(t, p) {
+      if (typeof p === 'string' && p in overrides) return overrides[p];
+      const v: unknown = Reflect.get(t, p, t);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+}
 
 /** Small objects put and read in the object store's own format with fewer messages, against a real nats-server. */
 describe('object store: small objects by direct gets and publishes together', () => {
@@ -165,5 +181,121 @@ describe('object store: small objects by direct gets and publishes together', ()
       await jsm.streams.update(stream, config);
     }
     expect(new TextDecoder().decode((await store.getBlob(name))!)).toBe('first');
+  });
+  /** The manager with its metadata reads and purges passing through hooks (the first read only, for `afterFirstRead`). */
+  const hooked = (hooks: { afterFirstRead?: () => Promise<void>; beforePurge?: () => Promise<void> }): JetStreamManager => {
+    let reads = 0;
+    const streams = intercept(jsm.streams, {
+      getMessage: async (...args: Parameters<JetStreamManager['streams']['getMessage']>) => {
+        const m = await jsm.streams.getMessage(...args);
+        if (reads++ === 0) await hooks.afterFirstRead?.();
+        return m;
+      },
+      purge: async (...args: Parameters<JetStreamManager['streams']['purge']>) => {
+        await hooks.beforePurge?.();
+        return await jsm.streams.purge(...args);
+      },
+    });
+    return intercept(jsm, { streams });
+  };
+
+  it('two puts of one name at once: the metadata stored second is stored over the first (read again), and no metadata names a purged chunk', async () => {
+    const store = buckets.artifacts;
+    const name = 'race/table.csv';
+    const before = await chunkMessages();
+    await putObject(nc, js, jsm, store, ARTIFACT_STORE, { name }, bytes('a\n1\n'));
+    let read2!: () => void;
+    const readBy2 = new Promise<void>((r) => (read2 = r));
+    let stored1!: () => void;
+    const storedBy1 = new Promise<void>((r) => (stored1 = r));
+    let done2!: () => void;
+    const doneBy2 = new Promise<void>((r) => (done2 = r));
+    // put 2 (the same content again: a task run twice) reads the metadata, and waits
+    const put2 = putObject(
+      nc,
+      js,
+      hooked({
+        afterFirstRead: async () => {
+          read2();
+          await storedBy1;
+        },
+      }),
+      store,
+      ARTIFACT_STORE,
+      { name },
+      bytes('a\n1\n'),
+    );
+    await readBy2;
+    // put 1 (another content) reads the same metadata, stores its chunk and metadata; its purge of
+    // the chunk it replaced waits until put 2 has stored its own (the order that left put 2's
+    // metadata naming a purged chunk)
+    const put1 = putObject(
+      nc,
+      js,
+      hooked({
+        beforePurge: async () => {
+          stored1();
+          await doneBy2;
+        },
+      }),
+      store,
+      ARTIFACT_STORE,
+      { name },
+      bytes('a\n2\n'),
+    );
+    try {
+      await put2;
+    } finally {
+      done2();
+    }
+    await put1;
+    // put 2's metadata, stored over put 1's once read again, names its chunk, which is there
+    expect(new TextDecoder().decode((await readObject(jsm, store, ARTIFACT_STORE, name))!)).toBe('a\n1\n');
+    expect(new TextDecoder().decode((await store.getBlob(name))!)).toBe('a\n1\n');
+    // and put 1's chunk was purged by put 2: one chunk left
+    expect(await chunkMessages()).toBe(before + 1);
+    await store.delete(name);
+    expect(await chunkMessages()).toBe(before);
+  });
+
+  it('metadata whose publish times out (it may be stored) purges nothing: the object it stored stays readable', async () => {
+    const store = buckets.artifacts;
+    const name = 'timeout/table.csv';
+    await putObject(nc, js, jsm, store, ARTIFACT_STORE, { name }, bytes('first'));
+    // the metadata is stored, its answer lost
+    const lossy = intercept(js, {
+      publish: async (...args: Parameters<JetStreamClient['publish']>) => {
+        const ack = await js.publish(...args);
+        if (args[0].startsWith(`$O.${ARTIFACT_STORE}.M.`)) throw new TimeoutError();
+        return ack;
+      },
+    });
+    await expect(putObject(nc, lossy, jsm, store, ARTIFACT_STORE, { name }, bytes('second'))).rejects.toBeInstanceOf(TimeoutError);
+    expect(new TextDecoder().decode((await readObject(jsm, store, ARTIFACT_STORE, name))!)).toBe('second');
+    expect(new TextDecoder().decode((await store.getBlob(name))!)).toBe('second');
+    await store.delete(name);
+  });
+
+  it('a purge that fails after the metadata is stored is logged, not thrown: the put succeeded', async () => {
+    const store = buckets.artifacts;
+    const name = 'purge-fails/table.csv';
+    await putObject(nc, js, jsm, store, ARTIFACT_STORE, { name }, bytes('first'));
+    const lines: string[] = [];
+    const log = createLogger(
+      'warn',
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          lines.push(chunk.toString());
+          cb();
+        },
+      }),
+    );
+    const failingPurge = hooked({
+      beforePurge: () => Promise.reject(new TimeoutError()),
+    });
+    await putObject(nc, js, failingPurge, store, ARTIFACT_STORE, { name }, bytes('second'), log);
+    expect(new TextDecoder().decode((await readObject(jsm, store, ARTIFACT_STORE, name))!)).toBe('second');
+    expect(lines.some((l) => l.includes('could not purge'))).toBe(true);
+    await store.delete(name);
   });
 });

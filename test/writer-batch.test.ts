@@ -18,7 +18,7 @@ import { endpointId } from '../host/src/domain/names.js';
 import { createLogger } from '../host/src/logger.js';
 import { HostMetrics } from '../host/src/metrics.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { ensureTopology } from '../host/src/nats/topology.js';
+import { ensureTopology, openBuckets, WRITER_ACK_WAIT_MS, WRITER_PROGRESS_MS } from '../host/src/nats/topology.js';
 import { ResultsDb } from '../host/src/store/results-db.js';
 import { openResultsDb, recoverResults } from '../host/src/writer/recovery.js';
 import { Writer } from '../host/src/writer/writer.js';
@@ -194,7 +194,47 @@ describe('the writer stores a fetch of outputs in one batch', () => {
       await nc2.close();
     }
   });
-  it('outputs held past the cap (a store that hangs) are no longer kept from redelivery, and are stored once it answers', async () => {
+  it('a batch failing after some of its outputs were handed on to be accounted nak-s only the others: those accounted are acknowledged once, not redelivered', async () => {
+    await using own = await startTestNats();
+    const nc2 = await connect({ servers: own.url });
+    const db = new ResultsDb(join(dir.path, 'writer-drain-fails-later'));
+    await db.open();
+    // the accounting of the batch's second output throws; the first's is under way (its streak
+    // accounted in its bucket, a NATS round trip)
+    class FailingSecond extends HostMetrics {
+      calls = 0;
+      override windowStored(out: AppOutputMessage, storedAt: number, live: boolean): void {
+        if (this.calls++ === 1) throw new Error('accounting failed');
+        super.windowStored(out, storedAt, live);
+      }
+    }
+    const metrics = new FailingSecond();
+    let writer: Writer | undefined;
+    try {
+      const js = jetstream(nc2);
+      const jsm = await jetstreamManager(nc2);
+      await ensureTopology(nc2, jsm, { retentionMs: 3_600_000 });
+      const buckets = await openBuckets(nc2);
+      const outs = [0, 1, 2].map((w) => output('f1', 'app-a', w));
+      for (const o of outs) await js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
+      writer = new Writer({ nc: nc2, js, db, logger: createLogger('silent'), metrics, streaksKv: buckets.streaks, pluginsKv: buckets.plugins });
+      await writer.start();
+      await waitFor('every output acknowledged', async () => {
+        const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
+        return ci.num_pending === 0 && ci.num_ack_pending === 0 && ci.ack_floor.stream_seq >= outs.length ? ci : undefined;
+      });
+      expect((await db.query({})).map(windowKey).sort()).toEqual(outs.map(windowKey).sort());
+      // counted as stored: the first and the second (before its accounting threw); the first was
+      // acknowledged by its accounting, not redelivered; the other two were (duplicates then)
+      expect(writer.stored).toBe(2);
+      expect(writer.duplicates).toBe(2);
+    } finally {
+      await writer?.stop();
+      await db.close();
+      await nc2.close();
+    }
+  });
+  it('outputs held past the cap while queued or being stored (a store that hangs) stay kept from redelivery, and are stored once it answers', async () => {
     await using own = await startTestNats();
     const nc2 = await connect({ servers: own.url });
     // the first batch's store hangs until the test lets it go on
@@ -209,35 +249,59 @@ describe('the writer stores a fetch of outputs in one batch', () => {
     }
     const db = new HangingOnce(join(dir.path, 'writer-hangs'));
     await db.open();
+    // the progress signals the writer sends, by delivery (each has its own ack subject)
+    const watcher = await connect({ servers: own.url });
+    const signals = new Map<string, number>();
+    watcher.subscribe(`$JS.ACK.${Streams.outputs}.>`, {
+      callback: (err, m) => {
+        if (!err && m.string() === '+WPI') signals.set(m.subject, (signals.get(m.subject) ?? 0) + 1);
+      },
+    });
+    await watcher.flush();
     let writer: Writer | undefined;
     try {
       const js = jetstream(nc2);
       const jsm = await jetstreamManager(nc2);
       await ensureTopology(nc2, jsm, { retentionMs: 3_600_000 });
-      const outs = [0, 1, 2].map((w) => output('h1', 'app-a', w));
-      for (const o of outs) await js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
+      const outs = [0, 1, 2, 3].map((w) => output('h1', 'app-a', w));
+      for (const o of outs.slice(0, 3)) await js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
+      // every message past the cap at once
       writer = new Writer({ nc: nc2, js, db, logger: createLogger('silent'), holdMaxMs: 1 });
       await writer.start();
-      // the event: the server redelivers them (past the cap they get no progress signal, so their ack wait ends)
-      await waitFor('the held outputs redelivered', async () => {
-        const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
-        return ci.num_redelivered >= outs.length ? ci : undefined;
-      });
+      await waitFor('the first batch being stored', () => (db.calls === 1 ? true : undefined));
+      // one more, queued behind the hung batch
+      await js.publish(Subjects.outputs(outs[3]!.endpointId), jsonCodec.encode(outs[3]));
+      await waitFor('every output delivered', async () =>
+        (await jsm.consumers.info(Streams.outputs, Consumers.writer)).num_ack_pending === outs.length ? true : undefined,
+      );
+      // the event: each kept from redelivery past its ack wait (a signal every WRITER_PROGRESS_MS
+      // of it, at least), the cap notwithstanding: neither redelivered nor left to pile up
+      const past = Math.ceil(WRITER_ACK_WAIT_MS / WRITER_PROGRESS_MS) + 1;
+      await waitFor(
+        'progress signalled on each output past its ack wait',
+        () => (signals.size === outs.length && [...signals.values()].every((n) => n >= past) ? true : undefined),
+        60_000,
+      );
+      const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
+      expect(ci.num_redelivered).toBe(0);
+      expect(ci.num_ack_pending).toBe(outs.length);
       expect(db.calls).toBe(1);
       release();
       await waitFor('every output acknowledged', async () => {
-        const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
-        return ci.num_pending === 0 && ci.num_ack_pending === 0 && ci.ack_floor.stream_seq >= outs.length ? ci : undefined;
+        const c = await jsm.consumers.info(Streams.outputs, Consumers.writer);
+        return c.num_pending === 0 && c.num_ack_pending === 0 && c.ack_floor.stream_seq >= outs.length ? c : undefined;
       });
       expect((await db.query({})).map(windowKey).sort()).toEqual(outs.map(windowKey).sort());
       expect(writer.stored).toBe(outs.length);
+      expect(writer.duplicates).toBe(0);
     } finally {
       release();
       await writer?.stop();
       await db.close();
+      await watcher.close();
       await nc2.close();
     }
-  });
+  }, 90_000);
   it('a store rebuilt from MW_OUTPUTS, in batches of any size, holds what the live one holds: the same refused, duplicates, invalid message and purge', async () => {
     await using own = await startTestNats();
     const nc2 = await connect({ servers: own.url });

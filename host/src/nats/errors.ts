@@ -8,6 +8,11 @@ export function isNotFound(err: unknown): boolean {
   return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamNotFound || err.code === JetStreamApiCodes.ConsumerNotFound);
 }
 
+/** A publish refused because its subject's last message is not the one it expected (`expect.lastSubjectSequence`): another was stored in between. */
+export function isWrongLastSequence(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence;
+}
+
 /** A request nobody subscribes to: no service (no runner, say) is listening on its subject. */
 export function isNoResponders(err: unknown): boolean {
   return err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders());

@@ -8,9 +8,11 @@
  */
 import { createHash } from 'node:crypto';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { JsHeaders, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiError, JsHeaders, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { ObjectStore } from '@nats-io/obj';
+import type { Logger } from '../logger.js';
 import { lastBySubject } from './direct.js';
+import { isTransient, isWrongLastSequence } from './errors.js';
 
 /** The client's default chunk size: objects up to it are one chunk. */
 const MAX_CHUNK = 128 * 1024;
@@ -97,13 +99,21 @@ export function smallObjectMessages(bucket: string, put: ObjectPut, data: Uint8A
   return { chunkSubject: chunkSubject(bucket, nuid), metaSubject: metaSubject(bucket, put.name), nuid, meta: JSON.stringify(meta) };
 }
 
+/** Tries of a small object's metadata against metadata of its name stored in between by other puts. */
+const PUT_TRIES = 5;
+
 /**
- * Store an object. One that fits in a chunk: the metadata it replaces read (one get; null for a
+ * Store an object. One that fits in a chunk: the metadata it replaces read (one get; none for a
  * new name), then two publishes sent together, awaited together: its chunk under an id derived
  * from its name and content (a chunk rollup: the same content put again replaces its chunk), then
- * its metadata (a rollup too, as the client's). Once the metadata is stored, the chunks of the
- * metadata it replaced are purged (another content's, or the client's of an object it wrote);
- * when it is not, the chunk this put stored is. Larger ones go through the client (`putBlob`).
+ * its metadata (a rollup too, as the client's), stored only if the metadata read is still the
+ * name's last (`expect.lastSubjectSequence`). When another put stored one in between, the
+ * metadata is read again and both are published again (up to PUT_TRIES times). Once the metadata is
+ * stored, the chunks of the metadata it replaced are purged, those stored before it only (a put
+ * of that content since keeps its chunk); a purge that fails is logged, not thrown: the object is
+ * stored. When the stream refuses the metadata, the chunk this put stored is purged unless the
+ * name's metadata names it; when it may have stored it (a timeout, the connection lost), nothing is
+ * purged (a chunk left behind at worst). Larger ones go through the client (`putBlob`).
  */
 export async function putObject(
   nc: NatsConnection,
@@ -113,38 +123,63 @@ export async function putObject(
   bucket: string,
   put: ObjectPut,
   data: Uint8Array,
+  log?: Pick<Logger, 'warn'>,
 ): Promise<void> {
   const maxChunk = Math.min(MAX_CHUNK, nc.info?.max_payload ?? 1024);
   if (data.byteLength > maxChunk) {
     await store.putBlob({ name: put.name, ...(put.metadata ? { metadata: put.metadata } : {}) }, data);
     return;
   }
+  const stream = streamOf(bucket);
   const msgs = smallObjectMessages(bucket, put, data, maxChunk);
-  const previous = (await jsm.streams.getMessage(streamOf(bucket), { last_by_subj: msgs.metaSubject }))?.json<StoredMeta>();
-  // the chunks the previous metadata named, unless they are this put's (the same content again)
-  const superseded = previous && !previous.options?.link && previous.nuid !== msgs.nuid ? chunkSubject(bucket, previous.nuid) : undefined;
   const rollup = () => {
     const h = headers();
     h.set(JsHeaders.RollupHdr, JsHeaders.RollupValueSubject);
     return h;
   };
-  // sent in this order on one connection, so the chunk is stored before the metadata that names it
-  const [chunk, stored] = await Promise.allSettled([
-    data.byteLength > 0 ? js.publish(msgs.chunkSubject, data, { headers: rollup() }) : undefined,
-    js.publish(msgs.metaSubject, msgs.meta, { headers: rollup() }),
-  ]);
-  if (chunk.status === 'rejected') {
-    // metadata naming a chunk that is not there is no object: deleted (the caller puts it again)
-    if (stored.status === 'fulfilled') {
-      await store.delete(put.name).catch(() => undefined);
-      if (superseded) await jsm.streams.purge(streamOf(bucket), { filter: superseded }).catch(() => undefined);
+  /** The name's metadata now (null when there is none) and its sequence (0 then). */
+  const current = async () => {
+    const m = await jsm.streams.getMessage(stream, { last_by_subj: msgs.metaSubject });
+    return { meta: m?.json<StoredMeta>() ?? null, seq: m?.seq ?? 0 };
+  };
+  for (let tries = 1; ; tries++) {
+    const previous = await current();
+    // the chunks the previous metadata named, unless they are this put's (the same content again)
+    const superseded = previous.meta && !previous.meta.options?.link && previous.meta.nuid !== msgs.nuid ? chunkSubject(bucket, previous.meta.nuid) : undefined;
+    // sent in this order on one connection, so the chunk is stored before the metadata that names
+    // it; the chunk again on each try (a put that replaced metadata of this content in between
+    // purged it)
+    const [chunk, stored] = await Promise.allSettled([
+      data.byteLength > 0 ? js.publish(msgs.chunkSubject, data, { headers: rollup() }) : undefined,
+      js.publish(msgs.metaSubject, msgs.meta, { headers: rollup(), expect: { lastSubjectSequence: previous.seq } }),
+    ]);
+    if (chunk.status === 'rejected') {
+      // metadata naming a chunk that is not there is no object: deleted (the caller puts it again)
+      if (stored.status === 'fulfilled') {
+        await store.delete(put.name).catch(() => undefined);
+        if (superseded) await jsm.streams.purge(stream, { filter: superseded, seq: stored.value.seq }).catch(() => undefined);
+      }
+      throw chunk.reason;
     }
-    throw chunk.reason;
+    if (stored.status === 'rejected') {
+      // another put's metadata stored since the read: read again, try again
+      if (isWrongLastSequence(stored.reason) && tries < PUT_TRIES) continue;
+      // refused by the stream (not stored): the chunk this put stored is named by no metadata, unless
+      // the name's metadata names this content's; purged up to this put's (a later put of this
+      // content keeps its own)
+      if (chunk.value && stored.reason instanceof JetStreamApiError && !isTransient(stored.reason) && !isWrongLastSequence(stored.reason)) {
+        const now = await current().catch(() => undefined);
+        if (now && now.meta?.nuid !== msgs.nuid)
+          await jsm.streams.purge(stream, { filter: msgs.chunkSubject, seq: chunk.value.seq + 1 }).catch(() => undefined);
+      }
+      throw stored.reason;
+    }
+    if (superseded) {
+      // only chunks stored before this metadata: a put of that content since has its own
+      await jsm.streams.purge(stream, { filter: superseded, seq: stored.value.seq }).catch((err: unknown) => {
+        log?.warn({ err, bucket, name: put.name }, "could not purge the chunks of an object's replaced metadata; they stay behind");
+      });
+    }
+    return;
   }
-  if (stored.status === 'rejected') {
-    // a chunk no metadata names: purged (unless the previous metadata names it: the same content)
-    if (data.byteLength > 0 && previous?.nuid !== msgs.nuid) await jsm.streams.purge(streamOf(bucket), { filter: msgs.chunkSubject }).catch(() => undefined);
-    throw stored.reason;
-  }
-  if (superseded) await jsm.streams.purge(streamOf(bucket), { filter: superseded });
 }

@@ -155,6 +155,8 @@ export class AppRunner {
   private readonly slotConsumers = new Map<string, { there: boolean; at: number }>();
   /** Tokens kept after their window ended, by slot consumer, for the plugin's next window here (SLOT_KEEP_MS). */
   private readonly keptSlots = new Map<string, KeptSlot[]>();
+  /** Tasks being handed back unrun by the pull loop (their deferrals being counted). */
+  private readonly handingBack = new Set<Promise<void>>();
   /** Tasks handed back since a window last started. */
   private deferredInARow = 0;
   /** Where this runner answers that it is connected (what its supervisor's readiness check asks). */
@@ -229,9 +231,12 @@ export class AppRunner {
         for await (const m of batch) {
           n--;
           this.asked--;
-          // a task fetched as the runner stops: handed back at once, not run
-          if (this.stopping) {
-            m.nak();
+          // handed back unrun, counted as a deferral (not an attempt): a task fetched as the runner
+          // stops, and one past the runner's slots (after a reconnect the client asks for its fetch's
+          // whole batch again, whatever it already delivered)
+          if (this.stopping || this.inflight.size >= limit) {
+            const p = this.handBackTask(m).finally(() => this.handingBack.delete(p));
+            this.handingBack.add(p);
             continue;
           }
           const p = this.handle(m).finally(() => {
@@ -281,7 +286,7 @@ export class AppRunner {
     await Promise.all([...this.fetches].map((f) => f.close()));
     this.wakeLoop();
     await this.loop;
-    await Promise.allSettled([...this.inflight]);
+    await Promise.allSettled([...this.inflight, ...this.handingBack]);
     // the kept tokens back to their plugins' shares, now (the server would only after the ack wait)
     for (const [name, kept] of [...this.keptSlots]) for (const k of [...kept]) this.handBack(name, k);
     this.endpoints?.stop();
@@ -595,6 +600,18 @@ export class AppRunner {
     m.nak(DEFER_MS);
   }
 
+  /** Hand a task back unrun, as `defer` does; one that is not JSON is left for the delivery that runs it (and dead-letters it). */
+  private async handBackTask(m: JsMsg): Promise<void> {
+    let task: TaskMessage;
+    try {
+      task = jsonCodec.decode<TaskMessage>(m.data);
+    } catch {
+      m.nak(DEFER_MS);
+      return;
+    }
+    await this.defer(m, task);
+  }
+
   private async deferrals(task: TaskMessage): Promise<number> {
     const e = await this.buckets.deferrals.get(outputKey(task));
     return e && e.operation === 'PUT' ? Number(e.string()) || 0 : 0;
@@ -633,6 +650,7 @@ export class AppRunner {
             },
           },
           a.body,
+          this.log,
         ),
       ),
     );

@@ -71,11 +71,11 @@ export interface WriterDeps {
   consumer?: string;
   /** At most this many outputs stored in one LevelDB batch (those received while the last batch was stored). @default 1024 */
   batchSize?: number;
-  /** A message received and not settled for this long is no longer kept from redelivery. @default {@link WRITER_HOLD_MAX_MS} */
+  /** A message received and not settled for this long, neither queued nor being handled, is no longer kept from redelivery. @default {@link WRITER_HOLD_MAX_MS} */
   holdMaxMs?: number;
 }
 
-/** How long the writer keeps a received message it has not settled from redelivery (5 min). */
+/** How long the writer keeps a received message it has not settled, and no longer queues or handles (lost track of), from redelivery (5 min). */
 export const WRITER_HOLD_MAX_MS = 300_000;
 
 type OutputStage = Parameters<typeof deadLetterMessage>[2];
@@ -112,7 +112,8 @@ export class Writer {
    * each was received: kept from redelivery by a progress signal every {@link WRITER_PROGRESS_MS}, so
    * the consumer's ack wait can be short and a crashed writer's outputs come back soon
    * (`WRITER_ACK_WAIT_MS`). Removed where settled (`release`); one held longer than
-   * {@link WRITER_HOLD_MAX_MS} is no longer signalled, so the server redelivers it.
+   * {@link WRITER_HOLD_MAX_MS} and neither queued nor being handled is no longer signalled, so the
+   * server redelivers it.
    */
   private readonly held = new Map<JsMsg, number>();
   private progressTimer: NodeJS.Timeout | undefined;
@@ -129,6 +130,10 @@ export class Writer {
   private readonly batchSize: number;
   /** Outputs stored and being accounted, acknowledged once accounted, and dead letters being published. */
   private readonly inflight = new Set<Promise<void>>();
+  /** The messages of `inflight`'s work: settled by it, neither `nak`ed by a failing batch nor released by the hold cap. */
+  private readonly handling = new Set<JsMsg>();
+  /** The messages the drain took from the queue and has not handed on or settled yet. */
+  private taken: JsMsg[] = [];
   private readonly storedListeners = new Set<(notice: WindowStoredMessage) => void>();
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiring: Promise<void> | undefined;
@@ -252,24 +257,27 @@ export class Writer {
         return;
       }
       // the messages taken from the queue and not yet handled
-      let batch: JsMsg[] = [];
+      this.taken = [];
       try {
         if (isPurgeSubject(this.queue[0]!.subject)) {
-          batch = [this.queue.shift()!];
-          await this.applyPurge(batch[0]!, stage);
+          this.taken = [this.queue.shift()!];
+          await this.applyPurge(this.taken[0]!, stage);
           continue;
         }
         let n = 1;
         while (n < this.queue.length && n < this.batchSize && !isPurgeSubject(this.queue[n]!.subject)) n++;
-        batch = this.queue.splice(0, n);
-        await this.storeBatch(batch, stage);
-        batch = [];
+        this.taken = this.queue.splice(0, n);
+        await this.storeBatch(this.taken, stage);
+        this.taken = [];
         while (this.inflight.size >= Math.max(256, 2 * this.batchSize)) await Promise.race(this.inflight);
       } catch (err) {
         // not expected (each message's failure is handled): those not settled are redelivered (a
-        // stored one is then a duplicate)
-        this.log.error({ err, outputs: batch.length }, 'could not handle a batch of outputs; they will be redelivered');
-        for (const m of batch) if (!settled(m)) this.nak(m);
+        // stored one is then a duplicate), except those handed on (being accounted or
+        // dead-lettered), which their handling settles
+        this.log.error({ err, outputs: this.taken.length }, 'could not handle a batch of outputs; they will be redelivered');
+        for (const m of this.taken) if (!settled(m) && !this.handling.has(m)) this.nak(m);
+      } finally {
+        this.taken = [];
       }
     }
   }
@@ -293,7 +301,7 @@ export class Writer {
       } catch (err) {
         // not an output: dead-lettered with the reason, once, and never in the way of the
         // outputs behind it (letters are published while the next messages are handled)
-        this.track(this.deadLetter(m, stage, 'INVALID_OUTPUT', (err as Error).message));
+        this.track(m, this.deadLetter(m, stage, 'INVALID_OUTPUT', (err as Error).message));
         continue;
       }
       const { out, refused } = checked;
@@ -349,6 +357,7 @@ export class Writer {
     // the window and before accounting it); accounting waits for NATS, so outputs of other
     // keys go on meanwhile
     this.track(
+      m,
       this.health(out, stored).then(
         () => {
           this.ack(m);
@@ -374,7 +383,7 @@ export class Writer {
     try {
       endpointId = decodePurge(m.data, m.subject).endpointId;
     } catch (err) {
-      this.track(this.deadLetter(m, stage, 'INVALID_OUTPUT', (err as Error).message));
+      this.track(m, this.deadLetter(m, stage, 'INVALID_OUTPUT', (err as Error).message));
       return;
     }
     try {
@@ -491,9 +500,13 @@ export class Writer {
     return () => this.storedListeners.delete(listener);
   }
 
-  /** Keep a message's pending work (accounting, its dead letter) in `inflight` until it is done. */
-  private track(work: Promise<void>): void {
-    const done: Promise<void> = work.finally(() => this.inflight.delete(done));
+  /** Keep a message's pending work (accounting, its dead letter) in `inflight`, and the message in `handling`, until it is done. */
+  private track(m: JsMsg, work: Promise<void>): void {
+    this.handling.add(m);
+    const done: Promise<void> = work.finally(() => {
+      this.inflight.delete(done);
+      this.handling.delete(m);
+    });
     this.inflight.add(done);
   }
 
@@ -546,14 +559,17 @@ export class Writer {
   /**
    * Keep the held messages from redelivery (`working`); those settled meanwhile are dropped (a
    * safety net: each is released where settled), and one held longer than
-   * {@link WRITER_HOLD_MAX_MS} is no longer signalled, so the server redelivers it after its ack wait.
+   * {@link WRITER_HOLD_MAX_MS} that is neither queued nor being handled (lost track of) is no longer
+   * signalled, so the server redelivers it after its ack wait. Queued and handled ones stay held
+   * however long the store takes: their redelivered copies would pile up unheld behind them.
    */
   private signalProgress(): void {
     const now = Date.now();
     const maxMs = this.deps.holdMaxMs ?? WRITER_HOLD_MAX_MS;
+    let busy: Set<JsMsg> | undefined;
     for (const [m, since] of this.held) {
       if (settled(m)) this.held.delete(m);
-      else if (now - since > maxMs) {
+      else if (now - since > maxMs && !(busy ??= new Set([...this.queue, ...this.taken, ...this.handling])).has(m)) {
         this.held.delete(m);
         this.log.warn({ seq: m.seq, subject: m.subject, heldMs: now - since }, 'an output held too long is left to its redelivery');
       } else m.working();
