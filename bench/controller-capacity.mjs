@@ -53,6 +53,18 @@ const rssMb = (pid) => {
   }
 };
 
+// CPU time (user + system, ms) of a process so far, from /proc/<pid>/stat (clock ticks of 10 ms)
+const cpuMs = (pid) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
+};
+const cpuOf = () => ({ nats: cpuMs(nats.pid), host: cpuMs(process.pid), runners: host.runnerPids().map(cpuMs) });
+
 const dir = mkdtempSync(join(tmpdir(), 'mw-bench-controller-'));
 const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
 // the host is told its admin token, and the client sends it
@@ -137,6 +149,7 @@ const sampling = setInterval(() => {
     host.runnerPids().reduce((n, pid) => n + rssMb(pid), 0),
   );
 }, 1000);
+const cpuBefore = cpuOf();
 const sent = await sentP;
 console.log(
   `${ENDPOINTS * ROWS} rows sent by a child process in ${(sent.ms / 1000).toFixed(1)} s (one batch an endpoint), into the window starting ${new Date(ws).toISOString()}; load average ${loadavg()
@@ -144,6 +157,7 @@ console.log(
     .join(' ')}`,
 );
 const r = await doneP;
+const cpuAfter = cpuOf();
 sender.disconnect();
 clearInterval(sampling);
 // the stored windows read back from the writer once: the notices counted what they say
@@ -176,6 +190,14 @@ console.log(
 const secs = (r.stored.last - closeAt) / 1000;
 console.log(
   `\nall ${r.stored.count === expected ? '' : 'STORED (NOT ALL) '}windows of the period stored ${secs.toFixed(1)} s after the window closed (target <= 30 s): ${(r.stored.count / secs).toFixed(0)} windows/s`,
+);
+// CPU of each process from the window's rows sent until the last window stored, a window
+const perWindow = (ms) => `${((ms / Math.max(1, r.stored.count)) * 1000).toFixed(0)} µs`;
+const runnersCpu = cpuAfter.runners.map((ms, i) => ms - (cpuBefore.runners[i] ?? 0));
+const natsCpu = cpuAfter.nats - cpuBefore.nats;
+const hostCpu = cpuAfter.host - cpuBefore.host;
+console.log(
+  `CPU a window stored (rows sent to last stored): nats-server ${perWindow(natsCpu)}, host ${perWindow(hostCpu)} (stream, controller, writer, API), runners ${runnersCpu.map(perWindow).join(' + ')}; total ${perWindow(natsCpu + hostCpu + runnersCpu.reduce((a, b) => a + b, 0))}`,
 );
 console.log(`drift detected on ${drifted} endpoints (the drifted ones: ${names.filter((n) => n.endsWith('7')).length})`);
 console.log(`memory (RSS): host process ${peakHost.toFixed(0)} MB peak, runners ${peakRunners.toFixed(0)} MB peak in total`);

@@ -8,7 +8,10 @@
 // thread, the stream processor's, the client's), socket writes per event (one process only),
 // and the breakdown in µs per event; writes the profile (open it in Chrome DevTools) to --out.
 //
-//   node --no-node-snapshot bench/ingest-http-profile.mjs [--events 5000] [--apart] [--client raw|node] [--out /tmp/ingest-http.cpuprofile]
+// With --shared, to two API-only processes sharing one port (`--reuse-port`), the first profiled
+// (the CPU time an event is of both threads added up, and each one's share).
+//
+//   node --no-node-snapshot bench/ingest-http-profile.mjs [--events 5000] [--apart | --shared] [--client raw|node] [--out /tmp/ingest-http.cpuprofile]
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
 import net from 'node:net';
@@ -24,7 +27,8 @@ import { loadAverage, startApiProcess, startBenchHost } from './lib/setup.mjs';
 const arg = (name, dflt) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : dflt);
 const N = Number(arg('--events', 5000));
 const OUT = arg('--out', join(tmpdir(), 'ingest-http.cpuprofile'));
-const APART = process.argv.includes('--apart');
+const SHARED = process.argv.includes('--shared');
+const APART = SHARED || process.argv.includes('--apart');
 const CONCURRENCY = 16;
 const httpClient = clientArg();
 
@@ -41,7 +45,9 @@ net.Socket.prototype.write = function (...args) {
 const bench = await startBenchHost('http-profile', { runners: 0, basePeriod: '10s', allowedLateness: '60s', components: ['stream', 'api'] });
 const { client, nats } = bench;
 natsPort = Number(new URL(nats.url.replace(/^nats:/, 'http:')).port);
-const api = APART ? await startApiProcess(bench) : undefined;
+const api = APART ? await startApiProcess(bench, SHARED ? { name: 'api-a', reusePort: true } : {}) : undefined;
+// the second of --shared, on the first one's port
+const second = SHARED ? await startApiProcess(bench, { name: 'api-b', reusePort: true, port: Number(new URL(api.url).port) }) : undefined;
 const nc = await connect({ servers: nats.url });
 const jsm = await jetstreamManager(nc);
 const token = (await client.createToken({ name: 'bench-ingest', scopes: ['ingest'] })).token;
@@ -80,6 +86,7 @@ async function run(profile) {
   let result;
   let p;
   const a0 = await api?.cpuMs();
+  const b0 = await second?.cpuMs();
   const c0 = process.threadCpuUsage();
   const t0 = performance.now();
   const go = async () => {
@@ -90,14 +97,16 @@ async function run(profile) {
   else await go();
   const ms = performance.now() - t0;
   const c = process.threadCpuUsage(c0);
-  const apiMs = api ? (await api.cpuMs()) - a0 : undefined;
+  const firstMs = api ? (await api.cpuMs()) - a0 : undefined;
+  const secondMs = second ? (await second.cpuMs()) - b0 : 0;
+  const apiMs = api ? firstMs + secondMs : undefined;
   if (profile && !api) p = (await session.post('Profiler.stop')).profile;
   session.disconnect();
   if (result.rejected) throw new Error(`${result.rejected} requests refused or with rejected events (the first: ${result.first})`);
   const messages = (await jsm.streams.info('MW_EVENTS')).state.messages - before;
   const here = ((c.user + c.system) / N).toFixed(0);
   const threads = api
-    ? `API thread ${((apiMs * 1000) / N).toFixed(0)} µs, stream processor's thread ${here} µs`
+    ? `API thread${second ? `s (2, ${Math.round((100 * firstMs) / apiMs)}/${Math.round((100 * secondMs) / apiMs)})` : ''} ${((apiMs * 1000) / N).toFixed(0)} µs, stream processor's thread ${here} µs`
     : `host thread (API and stream processor) ${here} µs`;
   console.log(
     `${profile ? 'profiled' : 'warm-up '}: ${N} events in ${ms.toFixed(0)} ms (${Math.round((N / ms) * 1000)}/s, until filed), ${messages} messages in MW_EVENTS; CPU an event: ${threads}, client ${((result.cpuMs * 1000) / N).toFixed(0)} µs${
@@ -139,7 +148,7 @@ function breakdown(p, hostUs) {
     out.set(part, (out.get(part) ?? 0) + 1);
   }
   console.log(
-    `\n${APART ? "the API process's thread" : "the host's thread"}: ${hostUs.toFixed(0)} µs an event, by part (self samples by their nearest known frame):`,
+    `\n${SHARED ? "the two API processes' threads (the first one's profile)" : APART ? "the API process's thread" : "the host's thread"}: ${hostUs.toFixed(0)} µs an event, by part (self samples by their nearest known frame):`,
   );
   for (const [k, v] of [...out].sort((a, b) => b[1] - a[1]))
     console.log(`${((100 * v) / busy).toFixed(1).padStart(5)}%  ${((hostUs * v) / busy).toFixed(0).padStart(4)} µs  ${k}`);
@@ -147,7 +156,11 @@ function breakdown(p, hostUs) {
 
 console.log(
   `machine: ${(await import('node:os')).cpus().length} cores, load average ${loadAverage()}, node ${process.version}; ${
-    APART ? 'API apart: an API-only process, the stream processor in this one' : 'one process: the API and the stream processor on one event loop'
+    SHARED
+      ? 'shared: two API-only processes on one port (--reuse-port), the stream processor in this one'
+      : APART
+        ? 'API apart: an API-only process, the stream processor in this one'
+        : 'one process: the API and the stream processor on one event loop'
   }; HTTP client: ${httpClient}`,
 );
 await run(false);
@@ -156,5 +169,6 @@ writeFileSync(OUT, JSON.stringify(profile));
 breakdown(profile, apiUs);
 console.log(`\nprofile: ${OUT}; load average at the end ${loadAverage()}`);
 await api?.stop();
+await second?.stop();
 await nc.close();
 await bench.stop();

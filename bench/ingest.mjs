@@ -12,6 +12,9 @@
 // - "API apart": the same loads to an API-only host in a process of its own (`--roles api`, as a
 //   deployment at scale runs it), the stream processor still in this process: the API's thread
 //   and the stream processor's are counted apart.
+// - "2 APIs, one port": the same loads to two API-only processes listening on one port
+//   (`host start --roles api --reuse-port`, SO_REUSEPORT: the kernel spreads the connections
+//   among them), the stream processor still in this process; their threads' CPU is added up.
 // HTTP requests carry an ingest token (`Authorization: Bearer`), as a model server's would. The
 // load comes from a worker thread (`lib/http-load.mjs`: a model server is another process), its
 // connections open before the clock starts; --client raw (default) is a minimal keep-alive
@@ -150,12 +153,14 @@ async function mwHttp(jsm, client, name, payloads, concurrency, { apiUrl = clien
   const t0 = performance.now();
   const c0 = process.threadCpuUsage();
   const a0 = await api?.cpuMs();
+  const first0 = api?.first;
   const { rejected, first, cpuMs } = await load.go();
   await processed(jsm);
   const dt = (performance.now() - t0) / 1000;
   const c = process.threadCpuUsage(c0);
   const apiMs = api ? (await api.cpuMs()) - a0 : undefined;
-  cpu.push({ what: `HTTP ${name}`, layout, events: payloads.length, hostMs: (c.user + c.system) / 1000, apiMs, clientMs: cpuMs });
+  const firstShare = first0 === undefined ? undefined : (api.first - first0) / apiMs;
+  cpu.push({ what: `HTTP ${name}`, layout, events: payloads.length, hostMs: (c.user + c.system) / 1000, apiMs, clientMs: cpuMs, firstShare });
   if (rejected) throw new Error(`${rejected} HTTP requests had rejected events (the first: ${first})`);
   return dt;
 }
@@ -265,8 +270,30 @@ if (authCost) {
 // the API role alone in a process of its own, on the same NATS (the stream processor stays in this one)
 const api = await startApiProcess(bench);
 const apart = { apiUrl: api.url, api, layout: 'apart' };
+// two API-only processes sharing one port (--reuse-port): the second on the first one's port
+const apiA = await startApiProcess(bench, { name: 'api-a', reusePort: true });
+const apiB = await startApiProcess(bench, { name: 'api-b', reusePort: true, port: Number(new URL(apiA.url).port) });
+// their threads' CPU time added up; `first`: the first one's, to show how the kernel spread the connections
+const both = {
+  first: 0,
+  async cpuMs() {
+    this.first = await apiA.cpuMs();
+    return this.first + (await apiB.cpuMs());
+  },
+};
+const shared = { apiUrl: apiA.url, api: both, layout: 'shared' };
 const HTTP_SINGLE = SINGLE_MSGS / 2;
-const t = { rawSingle: [], natsSingle: [], httpSingle: [], httpSingleApart: [], rawBatch: [], natsBatch: [], httpBatch: [], httpBatchApart: [] };
+const t = {
+  rawSingle: [],
+  natsSingle: [],
+  httpSingle: [],
+  httpSingleApart: [],
+  httpSingleShared: [],
+  rawBatch: [],
+  natsBatch: [],
+  httpBatch: [],
+  httpBatchApart: [],
+};
 for (let round = 0; round < ROUNDS; round++) {
   // alternate which goes first
   if (round % 2 === 0) {
@@ -280,19 +307,16 @@ for (let round = 0; round < ROUNDS; round++) {
   t.httpBatchApart.push(await mwHttp(jsm, client, `http-batch-apart-${round}`, batches, 4, apart));
   t.rawSingle.push(await rawLoop(nc, jsm, `RAW1${round}`, single));
   t.natsSingle.push(await mwNats(nc, jsm, client, `nats-single-${round}`, single));
-  // the two layouts, alternating which goes first
-  const one = () => mwHttp(jsm, client, `http-single-${round}`, single.slice(0, HTTP_SINGLE), 16);
-  const two = () => mwHttp(jsm, client, `http-single-apart-${round}`, single.slice(0, HTTP_SINGLE), 16, apart);
-  if (round % 2 === 0) {
-    t.httpSingle.push(await one());
-    t.httpSingleApart.push(await two());
-  } else {
-    t.httpSingleApart.push(await two());
-    t.httpSingle.push(await one());
-  }
+  // the three layouts, each round in another order
+  const layouts = [
+    () => mwHttp(jsm, client, `http-single-${round}`, single.slice(0, HTTP_SINGLE), 16).then((x) => t.httpSingle.push(x)),
+    () => mwHttp(jsm, client, `http-single-apart-${round}`, single.slice(0, HTTP_SINGLE), 16, apart).then((x) => t.httpSingleApart.push(x)),
+    () => mwHttp(jsm, client, `http-single-shared-${round}`, single.slice(0, HTTP_SINGLE), 16, shared).then((x) => t.httpSingleShared.push(x)),
+  ];
+  for (let k = 0; k < layouts.length; k++) await layouts[(k + round) % layouts.length]();
 }
 console.log(
-  `${ROUNDS} rounds; HTTP "one process": API and stream processor on one event loop; "API apart": an API-only process, the stream processor in another\n`,
+  `${ROUNDS} rounds; HTTP "one process": API and stream processor on one event loop; "API apart": an API-only process, the stream processor in another; "2 APIs, one port": two API-only processes on one port (--reuse-port)\n`,
 );
 const rawB = report('raw JetStream loop, micro-batches', BATCH_MSGS * BATCH_ROWS, t.rawBatch);
 report('modelwatch over NATS, micro-batches', BATCH_MSGS * BATCH_ROWS, t.natsBatch, rawB);
@@ -303,6 +327,7 @@ const rawS = report('raw JetStream loop, single events', SINGLE_MSGS, t.rawSingl
 report('modelwatch over NATS, single events', SINGLE_MSGS, t.natsSingle, rawS);
 report('HTTP single events (16 conns), one process', HTTP_SINGLE, t.httpSingle, rawS);
 report('HTTP single events (16 conns), API apart', HTTP_SINGLE, t.httpSingleApart, rawS);
+report('HTTP single events (16 conns), 2 APIs, one port', HTTP_SINGLE, t.httpSingleShared, rawS);
 
 // CPU time per event: on a shared machine the wall-clock ratio moves with the load, this much less
 const perEvent = (prefix, layout, key) => median(cpu.filter((x) => x.what.startsWith(prefix) && x.layout === layout).map((x) => (x[key] * 1000) / x.events));
@@ -312,12 +337,21 @@ const oneClient = perEvent('HTTP http-single-', 'one', 'clientMs');
 const apartApi = perEvent('HTTP http-single-apart', 'apart', 'apiMs');
 const apartStream = perEvent('HTTP http-single-apart', 'apart', 'hostMs');
 const apartClient = perEvent('HTTP http-single-apart', 'apart', 'clientMs');
+const sharedApi = perEvent('HTTP http-single-shared', 'shared', 'apiMs');
+const sharedStream = perEvent('HTTP http-single-shared', 'shared', 'hostMs');
+const sharedSplit = cpu
+  .filter((x) => x.layout === 'shared')
+  .map((x) => `${Math.round(100 * x.firstShare)}/${Math.round(100 * (1 - x.firstShare))}`)
+  .join(' ');
 console.log(`\nCPU per single event (median of the rounds):
   raw JetStream loop            ${rawCpu.toFixed(0).padStart(4)} µs (publisher and consumer, one thread)
   HTTP, one process             ${oneHost.toFixed(0).padStart(4)} µs the host's thread (API and stream processor), client ${oneClient.toFixed(0)} µs; raw / host ${(rawCpu / oneHost).toFixed(2)}
-  HTTP, API apart               ${apartApi.toFixed(0).padStart(4)} µs the API's thread, ${apartStream.toFixed(0)} µs the stream processor's, client ${apartClient.toFixed(0)} µs; raw / API ${(rawCpu / apartApi).toFixed(2)}`);
+  HTTP, API apart               ${apartApi.toFixed(0).padStart(4)} µs the API's thread, ${apartStream.toFixed(0)} µs the stream processor's, client ${apartClient.toFixed(0)} µs; raw / API ${(rawCpu / apartApi).toFixed(2)}
+  HTTP, 2 APIs on one port      ${sharedApi.toFixed(0).padStart(4)} µs the two API threads together (split of their CPU per round: ${sharedSplit}), ${sharedStream.toFixed(0)} µs the stream processor's; raw / API ${(rawCpu / sharedApi).toFixed(2)}`);
 console.log(`\nrow messages in MW_ROWS: ${await rowsIn(jsm)} (rows are stored in binary chunks per window)`);
 console.log(`load average at the end: ${loadAverage()}`);
 await api.stop();
+await apiA.stop();
+await apiB.stop();
 await nc.close();
 await bench.stop();

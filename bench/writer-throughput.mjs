@@ -9,11 +9,20 @@
 //
 //   node --no-node-snapshot bench/writer-throughput.mjs [--outputs N] [--batch 1,1024]
 //
+// --rebuild: instead, a store rebuilt from MW_OUTPUTS (`replay` in writer/recovery.ts, what a
+// store LevelDB cannot open or a store behind the stream gets) at each batch size, each into an
+// empty LevelDB from the same stream, the sizes alternated over --rounds rounds (default 2); the
+// ratio is of the last batch size to the first (1: one output stored after another, as before).
+//
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { newBindingKey, outputBinding } from '../host/dist/domain/binding.js';
+import { createLogger } from '../host/dist/logger.js';
+import { ResultsDb } from '../host/dist/store/results-db.js';
+import { replay } from '../host/dist/writer/recovery.js';
 import { benchOutputs } from './lib/outputs.mjs';
-import { arg, withNats } from './lib/setup.mjs';
+import { arg, publishOutputs, withNats } from './lib/setup.mjs';
 import { timeWriter } from './lib/writer.mjs';
 
 const OUTPUTS = arg('--outputs', 10_000);
@@ -34,6 +43,58 @@ function run(withStreaks, batchSize) {
     const { seconds, cpuUs } = await timeWriter(env, outputs, { streaks: withStreaks, bindingKey, batchSize });
     return { perSec: OUTPUTS / seconds, cpuUs };
   });
+}
+
+if (process.argv.includes('--rebuild')) {
+  await rebuild();
+  process.exit(0);
+}
+
+/** The --rebuild mode: outputs/s and CPU an output of a replay of MW_OUTPUTS into an empty store, per batch size. */
+async function rebuild() {
+  const rounds = arg('--rounds', 2);
+  console.log(
+    `${OUTPUTS} outputs (${ENDPOINTS} endpoints, shuffled by up to 8 places, bindings checked), a store rebuilt from MW_OUTPUTS; load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}\n`,
+  );
+  await withNats('rebuild', async ({ js, jsm, dir }) => {
+    await publishOutputs(js, outputs);
+    const last = (await jsm.streams.info('MW_OUTPUTS')).state.last_seq;
+    const logger = createLogger('error');
+    const runs = new Map(BATCHES.map((b) => [b, []]));
+    for (let round = 0; round < rounds; round++) {
+      for (const batchSize of round % 2 === 0 ? BATCHES : [...BATCHES].reverse()) {
+        const db = new ResultsDb(join(dir, `rebuilt-${batchSize}-${round}`));
+        await db.open();
+        const cpu = process.cpuUsage();
+        const t = performance.now();
+        const r = await replay({ js, logger, withOutbox: false, bindingKey, batchSize }, db, 1, last);
+        const seconds = (performance.now() - t) / 1000;
+        const used = process.cpuUsage(cpu);
+        await db.close();
+        if (r.stored !== OUTPUTS) throw new Error(`batch ${batchSize}: stored ${r.stored} of ${OUTPUTS}`);
+        const run = { perSec: OUTPUTS / seconds, cpuUs: (used.user + used.system) / OUTPUTS };
+        runs.get(batchSize).push(run);
+        console.log(
+          `round ${round + 1}, batch ${String(batchSize).padStart(4)}  ${run.perSec.toFixed(0).padStart(6)} results/s  ${run.cpuUs.toFixed(0).padStart(5)} µs CPU of this process an output  (load ${loadavg()[0].toFixed(1)})`,
+        );
+      }
+    }
+    const best = (b) => ({ perSec: Math.max(...runs.get(b).map((r) => r.perSec)), cpuUs: Math.min(...runs.get(b).map((r) => r.cpuUs)) });
+    const [first, last_] = [BATCHES[0], BATCHES.at(-1)];
+    if (first !== last_) {
+      const [a, b] = [best(first), best(last_)];
+      console.log(
+        `\nbest of ${rounds}: batch ${first} ${a.perSec.toFixed(0)} results/s, batch ${last_} ${b.perSec.toFixed(0)} results/s: ${(b.perSec / a.perSec).toFixed(2)} x the results/s, ${(b.cpuUs / a.cpuUs).toFixed(2)} x the CPU an output`,
+      );
+    }
+  });
+  console.log(
+    `load average after ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 }
 
 console.log(

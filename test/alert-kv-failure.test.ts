@@ -5,7 +5,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Buckets, Consumers, Streams } from '@modelwatch/protocol';
+import { Buckets, Consumers, Streams, type AppOutputMessage } from '@modelwatch/protocol';
 import type { Alert, AlertNotification } from '../host/src/alerts/contract.js';
 import { seriesKey } from '../host/src/alerts/evaluate.js';
 import { ModelwatchClient } from '../host/src/client/client.js';
@@ -25,6 +25,9 @@ const T0 = Date.UTC(2026, 0, 1);
 const RULE = 'drift-3';
 const EP = 'ep-kv';
 const RESULT = 'general_drift';
+const RULE_2 = 'drift-2';
+const BAD = 'ep-bad';
+const GOOD = 'ep-good';
 const at = (n: number) => T0 + n * PERIOD;
 
 const RULES = `rules:
@@ -35,11 +38,19 @@ const RULES = `rules:
     when: { status: detected }
     for: { consecutive: 3 }
     channels: [hook]
+  - name: ${RULE_2}
+    severity: high
+    endpoints: { names: [${BAD}, ${GOOD}] }
+    results: { app: ${APP}, name: ${RESULT} }
+    when: { status: detected }
+    for: { consecutive: 2 }
 `;
 
-// The series bucket refuses every write while its values may be at most a few bytes: NATS KV
-// failing for real, mid-batch, while windows of the endpoint keep arriving. A "3 consecutive" rule
-// must still count each window once, in order: it fires at the third breach with 3 windows.
+// The series bucket's stream stops listening on its subjects, so every write gets no responders:
+// NATS KV failing for real (and for a while: trouble that passes, retried in place for as long as
+// it lasts, never given up in the test's time), mid-batch, while windows of the endpoint keep
+// arriving. A "3 consecutive" rule must still count each window once, in order: it fires at the
+// third breach with 3 windows.
 describe('alert evaluation while NATS KV fails', () => {
   let nats: Awaited<ReturnType<typeof startTestNats>>;
   let dir: Awaited<ReturnType<typeof tempDir>>;
@@ -96,18 +107,27 @@ describe('alert evaluation while NATS KV fails', () => {
     await dir?.[Symbol.asyncDispose]();
   });
 
-  /** Cap (or uncap: -1) the size of a value the series bucket takes. */
-  const seriesValueLimit = async (bytes: number) => {
+  /**
+   * Take the series bucket's stream off its subjects (its writes get no responders: `isTransient`),
+   * or put it back on them. Its values are kept.
+   */
+  const seriesUnserved = async (unserved: boolean, butKey?: string) => {
     const stream = `KV_${Buckets.alertSeries}`;
     const { config } = await jsm.streams.info(stream);
-    await jsm.streams.update(stream, { ...config, max_msg_size: bytes });
+    const subjects = [`${unserved ? '$KV_OFF' : '$KV'}.${Buckets.alertSeries}.>`];
+    if (unserved && butKey) subjects.push(`$KV.${Buckets.alertSeries}.${butKey}`);
+    await jsm.streams.update(stream, { ...config, subjects });
   };
   /** The evaluator's consumer has been handed every output up to `seq` and acked them all. */
-  const settled = (seq: number) =>
-    waitFor(`the evaluator to ack every output through ${seq}`, async () => {
-      const c = await jsm.consumers.info(Streams.outputs, Consumers.alerts);
-      return c.delivered.stream_seq >= seq && c.num_pending === 0 && c.num_ack_pending === 0 && c.num_redelivered === 0 ? c : undefined;
-    });
+  const settled = (seq: number, timeoutMs?: number) =>
+    waitFor(
+      `the evaluator to ack every output through ${seq}`,
+      async () => {
+        const c = await jsm.consumers.info(Streams.outputs, Consumers.alerts);
+        return c.delivered.stream_seq >= seq && c.num_pending === 0 && c.num_ack_pending === 0 && c.num_redelivered === 0 ? c : undefined;
+      },
+      timeoutMs,
+    );
   const failures = (endpoint = EP) =>
     log.filter((l) => l.component === 'alerts' && l.endpoint === endpoint && String(l.msg).startsWith('could not evaluate the alert rules'));
   const detected = [{ name: RESULT, value: 0.9, status: 2 }];
@@ -119,7 +139,7 @@ describe('alert evaluation while NATS KV fails', () => {
     const publish = await publisher();
 
     await settled(await publish(EP, 0, normal));
-    await seriesValueLimit(8);
+    await seriesUnserved(true);
     // window 1 breaches: its series is refused; windows 2 and 3 arrive while it fails
     await publish(EP, 1, detected);
     await waitFor('window 1 to fail', () => failures().find((l) => l.windowStart === at(1)));
@@ -129,7 +149,7 @@ describe('alert evaluation while NATS KV fails', () => {
       return c.delivered.stream_seq >= third ? true : undefined;
     });
     // KV takes writes again; window 4 arrives at once, before any retry of window 1
-    await seriesValueLimit(-1);
+    await seriesUnserved(false);
     const fourth = await publish(EP, 4, detected);
     await settled(fourth);
 
@@ -149,7 +169,7 @@ describe('alert evaluation while NATS KV fails', () => {
     expect(state).toMatchObject({ breaches: 4, normals: 0, alertId: alert.id });
     // the windows were evaluated again (not given up) after the failures
     expect(failures().length).toBeGreaterThanOrEqual(1);
-    expect(failures().every((l) => l.windowStart === at(1))).toBe(true);
+    expect(failures().every((l) => l.windowStart === at(1) && l.transient === true)).toBe(true);
 
     // exactly one notification: the firing at window 3, with its 3 windows
     const key = `${alert.id}:firing:1`;
@@ -161,4 +181,57 @@ describe('alert evaluation while NATS KV fails', () => {
     expect(n.alert.windowStart).toBe(at(3));
     expect(n.alert.summary).toMatch(/in 3 windows$/);
   });
+
+  // One endpoint is held up by NATS trouble of its own (its series' writes get no responders: retried
+  // in place for as long as it lasts) with more outputs taken than the evaluator's 512 in flight:
+  // another endpoint's alert still fires meanwhile (an endpoint counts 64 of the 512). Then its
+  // windows 2 and 3 fail at every attempt for a reason of their own (malformed results): they are
+  // given up, not tried for an hour and a half, window 3 after one attempt (the one before it was
+  // given up so), and the endpoint's later windows are evaluated each once, in order.
+  it("an endpoint held up, then failing for good, holds back neither another endpoint's alerts nor its own later windows", async () => {
+    const publish = await publisher();
+    const malformed = { results: [null] as unknown as AppOutputMessage['results'] };
+    const givenUp = () =>
+      log.filter(
+        (l) => l.component === 'alerts' && l.endpoint === BAD && String(l.msg).startsWith('could not evaluate the alert rules on a window; it is given up'),
+      );
+
+    // the series bucket serves the other endpoint's series alone: window 1 fails, and keeps failing
+    await seriesUnserved(true, seriesKey(RULE_2, GOOD, APP, RESULT));
+    await publish(BAD, 1, detected);
+    await waitFor('window 1 of the held endpoint to fail', () => failures(BAD).find((l) => l.windowStart === at(1)));
+    const LAST = 600;
+    const seqs = await Promise.all(Array.from({ length: LAST - 1 }, (_, i) => publish(BAD, i + 2, i < 2 ? [] : detected, i < 2 ? malformed : {})));
+    const lastBad = Math.max(...seqs);
+    await waitFor("the held endpoint's outputs to reach the evaluator", async () => {
+      const c = await jsm.consumers.info(Streams.outputs, Consumers.alerts);
+      return c.delivered.stream_seq >= lastBad ? true : undefined;
+    });
+
+    // another endpoint's rule fires while they are held
+    await publish(GOOD, 1, detected);
+    await publish(GOOD, 2, detected);
+    const good = await waitFor("the other endpoint's alert", async () =>
+      ((await client.listAlerts()) as Alert[]).find((a) => a.rule === RULE_2 && a.endpoint === GOOD),
+    );
+    expect(good).toMatchObject({ state: 'firing', windows: [at(1), at(2)] });
+    expect(givenUp()).toEqual([]);
+    expect(failures(BAD).every((l) => l.windowStart === at(1) && l.transient === true)).toBe(true);
+
+    // the trouble passes: window 1 is evaluated, windows 2 and 3 given up, 4 to 600 evaluated
+    await seriesUnserved(false);
+    await settled(lastBad, 150_000);
+    await waitFor('windows 2 and 3 to be given up', () => (givenUp().length >= 2 ? true : undefined));
+    expect(givenUp().map((l) => l.windowStart)).toEqual([at(2), at(3)]);
+    // window 2: 4 attempts in its batch, 4 alone; window 3, after it: one
+    const tries = (n: number) => failures(BAD).filter((l) => l.windowStart === at(n) && l.attempt !== undefined).length;
+    expect(tries(2)).toBe(8);
+    expect(tries(3)).toBe(1);
+    const mine = ((await client.listAlerts()) as Alert[]).filter((a) => a.rule === RULE_2 && a.endpoint === BAD);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ state: 'firing', startsAt: at(5), windowStart: at(LAST) });
+    const kv = await new Kvm(nc).open(Buckets.alertSeries);
+    const state = (await kv.get(seriesKey(RULE_2, BAD, APP, RESULT)))!.json<SeriesState>();
+    expect(state).toMatchObject({ breaches: LAST - 2, normals: 0, alertId: mine[0]!.id });
+  }, 200_000);
 });

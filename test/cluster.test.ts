@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -254,6 +255,8 @@ function traffic(cl: Cluster) {
   const tracker = createTracker({ servers: cl.urls, endpoint: 'tracked', samplingPercentage: 100, batchSize: 10, flushIntervalMs: 100 });
   const trackedAt: number[] = [];
   const postedAt: number[] = [];
+  // keys unique to this traffic: the stream's duplicate window (2 min) outlives a test
+  const run = randomUUID();
   let trackerStats: TrackerStats | undefined;
   let stop = false;
   const loop = (async () => {
@@ -266,7 +269,8 @@ function traffic(cl: Cluster) {
       for (let k = 0; k < names.length; k++) {
         const c = cl.clients.get(names[(i + k) % names.length]!);
         if (!c) continue;
-        const ok = await c.sendEvents('posted', { inputs: [[postedAt.length]], outputs: [0] }).then(
+        // the same key on every API: an event whose first post was stored before its 202 was lost counts once
+        const ok = await c.sendEvents('posted', { inputs: [[postedAt.length]], outputs: [0] }, { idempotencyKey: `${run}:${postedAt.length}` }).then(
           () => true,
           () => false,
         );

@@ -256,15 +256,17 @@ describe('data plane', () => {
     const first = await post([{ inputs: [[1]] }, { inputs: [[2]] }], 'k-1');
     const retry = await post([{ inputs: [[1]] }, { inputs: [[2]] }], 'k-1');
     expect([first.status, retry.status]).toEqual([202, 202]);
+    // the client's option sends the same header
+    for (let i = 0; i < 2; i++) expect((await env.client.sendEvents('http-in', [{ inputs: [[3]] }], { idempotencyKey: 'k-2' })).accepted).toBe(1);
     const many = await Promise.all(Array.from({ length: 50 }, (_, i) => post({ inputs: [[i]], latencyMicros: 10 })));
     expect(many.every((r) => r.status === 202)).toBe(true);
-    await waitFor('52 rows', async () => ((await rowsOf('http-in')) === 52 ? true : undefined));
+    await waitFor('53 rows', async () => ((await rowsOf('http-in')) === 53 ? true : undefined));
     // the serving aggregator counts requests on its own path: rows analysed do not mean they are counted
-    const counted = await waitFor('52 requests counted', async () => {
+    const counted = await waitFor('53 requests counted', async () => {
       const s = await env.client.endpointStats('http-in');
-      return s.requests >= 52 ? s : undefined;
+      return s.requests >= 53 ? s : undefined;
     });
-    expect(counted.requests).toBe(52);
+    expect(counted.requests).toBe(53);
     const gone = await fetch(`${env.client.url}/api/v1/endpoints/no-such/events`, {
       method: 'POST',
       headers: authHeaders({ 'content-type': 'application/json' }),

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Streams, Subjects, type DeadLetter, type ServingRecord, type WindowRecord } from '@modelwatch/protocol';
+import { Consumers, Streams, Subjects, type DeadLetter, type ServingRecord, type WindowRecord } from '@modelwatch/protocol';
 import { ModelwatchClient } from '../host/src/client/client.js';
 import { endpointId } from '../host/src/domain/names.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
@@ -78,6 +78,63 @@ function traffic(url: string, seed: number) {
   };
 }
 
+/** Every letter of MW_DLQ. */
+async function deadLetters(url: string): Promise<DeadLetter[]> {
+  const nc = await connect({ servers: url });
+  try {
+    const letters: DeadLetter[] = [];
+    const dlq = await (await jetstreamManager(nc)).streams.info(Streams.dlq);
+    if (dlq.state.messages > 0) {
+      const c = await jetstream(nc).consumers.get(Streams.dlq);
+      for await (const m of await c.fetch({ max_messages: dlq.state.messages, expires: 5000 })) {
+        letters.push(m.json<DeadLetter>());
+        if (m.info.pending === 0) break;
+      }
+    }
+    return letters;
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * The work queues' state, every second until stopped: per durable consumer, its messages not yet
+ * delivered (p), delivered and not acknowledged (a: held by a process, or by one killed, until the
+ * ack wait) and redelivered (r). Printed when the test fails: what a waiting step waits on.
+ */
+function consumerWatch(url: () => string) {
+  const watched: Array<[string, string]> = [
+    [Streams.events, Consumers.stream],
+    [Streams.tasks, Consumers.runners],
+    [Streams.outputs, Consumers.writer],
+    [Streams.serving, Consumers.serving],
+    [Streams.serving, Consumers.writerServing],
+  ];
+  const lines: string[] = [];
+  let stop = false;
+  const done = (async () => {
+    const nc = await connect({ servers: url(), maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    const jsm = await jetstreamManager(nc, { timeout: 2000 });
+    while (!stop) {
+      const parts: string[] = [];
+      for (const [stream, name] of watched) {
+        const c = await jsm.consumers.info(stream, name).catch(() => undefined);
+        parts.push(c ? `${name} p${c.num_pending} a${c.num_ack_pending} r${c.num_redelivered}` : `${name} ?`);
+      }
+      lines.push(`${new Date().toISOString().slice(11, 23)} ${parts.join(', ')}`);
+      await holdFor(1000); // the watch's period
+    }
+    await nc.close();
+  })();
+  return {
+    lines,
+    async stop() {
+      stop = true;
+      await done;
+    },
+  };
+}
+
 /**
  * Exactly-once results through faults: the host SIGKILLed at random moments and restarted, a
  * runner SIGKILLed, nats-server restarted, the TSDB down for a while, all under steady traffic
@@ -91,6 +148,7 @@ describe('exactly-once results through faults', () => {
   let tsdb: RestartableTsdb;
   let host: HostProcess;
   let client: ModelwatchClient;
+  let watch: ReturnType<typeof consumerWatch> | undefined;
   const seed = Number(process.env.MW_FAULTS_SEED ?? Date.now() % 100_000);
   const r = rng(seed);
   const between = (a: number, b: number) => a + Math.floor(r.uniform() * (b - a));
@@ -133,6 +191,7 @@ describe('exactly-once results through faults', () => {
   });
 
   afterAll(async () => {
+    await watch?.stop();
     await host?.kill();
     await tsdb?.stop();
     await nats?.stop();
@@ -143,8 +202,19 @@ describe('exactly-once results through faults', () => {
     onTestFailed,
   }) => {
     // what happened when, and the host's last words, whichever step fails (a timeout too)
-    onTestFailed(() => {
-      console.log(`faults test (seed ${seed}) failed:\n${events.join('\n')}\n---- host output (last 6000 characters)\n${host.output().slice(-6000)}`);
+    // and, what a waiting step waits on: the queues (JetStream consumers) and the windows missing
+    const queues = consumerWatch(() => nats.url);
+    watch = queues;
+    const missing = new Map<string, string>();
+    // (a window missing with every queue empty was lost, or dead-lettered: the letters other than LATE_EVENT say)
+    onTestFailed(async () => {
+      const letters = await deadLetters(nats.url).then(
+        (all) => all.filter((l) => l.reason.code !== 'LATE_EVENT').slice(-20),
+        (err: unknown) => `could not read MW_DLQ: ${String(err)}`,
+      );
+      console.log(
+        `faults test (seed ${seed}) failed:\n${events.join('\n')}\n---- windows missing: ${JSON.stringify(Object.fromEntries(missing))}\n---- JetStream consumers (last 60 s)\n${queues.lines.slice(-60).join('\n')}\n---- dead letters other than LATE_EVENT (the last 20)\n${JSON.stringify(letters, null, 1)}\n---- host output (last 6000 characters)\n${host.output().slice(-6000)}`,
+      );
     });
     note(`seed ${seed}`);
     const t = traffic(nats.url, seed);
@@ -229,11 +299,15 @@ describe('exactly-once results through faults', () => {
             const w = await client.results({ endpoint: e });
             // through the last event, and no gap before it: a window retried or redelivered after
             // a fault may be stored after later ones (a gap that never closes fails the wait)
-            const complete = (app: string) => {
+            const gaps = (app: string) => {
               const starts = [...new Set(w.filter((x) => x.app === app).map((x) => x.windowStart))].sort((a, b) => a - b);
-              return starts.length > 0 && starts.at(-1)! >= lastWindow && starts.every((t, i) => i === 0 || t - starts[i - 1]! === PERIOD);
+              const holes = starts.filter((t, i) => i > 0 && t - starts[i - 1]! !== PERIOD).map((t) => `before ${new Date(t).toISOString().slice(11, 19)}`);
+              const last = starts.at(-1) ?? 0;
+              return last >= lastWindow ? holes : [...holes, `after ${new Date(last).toISOString().slice(11, 19)}`];
             };
-            return Object.keys(APPS).every(complete) ? w : undefined;
+            const open = Object.keys(APPS).flatMap((app) => gaps(app).map((g) => `${app} ${g}`));
+            missing.set(e, open.join('; '));
+            return open.length === 0 ? w : undefined;
           },
           90_000,
           500,
@@ -244,18 +318,7 @@ describe('exactly-once results through faults', () => {
     if (process.env.MW_FAULTS_LOG) console.log(host.output());
 
     // dead letters: late rows are accepted events too
-    const nc = await connect({ servers: nats.url });
-    const jsm = await jetstreamManager(nc);
-    const letters: DeadLetter[] = [];
-    const dlq = await jsm.streams.info(Streams.dlq);
-    if (dlq.state.messages > 0) {
-      const c = await jetstream(nc).consumers.get(Streams.dlq);
-      for await (const m of await c.fetch({ max_messages: dlq.state.messages, expires: 5000 })) {
-        letters.push(m.json<DeadLetter>());
-        if (m.info.pending === 0) break;
-      }
-    }
-    await nc.close();
+    const letters = await deadLetters(nats.url);
     expect(letters.filter((l) => l.reason.code !== 'LATE_EVENT')).toEqual([]);
 
     const report = events.join('\n');

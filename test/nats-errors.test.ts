@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
-import { isNoResponders, isNotFound, isTimeout } from '../host/src/nats/errors.js';
+import { isNoResponders, isNotFound, isTimeout, isTransient } from '../host/src/nats/errors.js';
 import { startNatsServer } from '../host/src/nats/server.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -47,6 +47,39 @@ describe('NATS errors by their types', () => {
       expect(isNotFound(new Error('stream not found'))).toBe(false);
     } finally {
       await nc.close();
+    }
+  });
+
+  it('tells NATS trouble that passes from a refusal that would come again', async () => {
+    await using dir = await tempDir('mw-nats-errors-');
+    await using nats = await startNatsServer({ dataDir: join(dir.path, 'nats') });
+    const nc = await connect({ servers: nats.url });
+    const caught = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: 'MW_SMALL', subjects: ['small.>'], max_msg_size: 8 });
+      // a message over the stream's max_msg_size: refused again however often it is sent
+      const tooBig = await caught(jetstream(nc).publish('small.x', 'more than eight bytes'));
+      expect(tooBig).toBeInstanceOf(Error);
+      expect(isTransient(tooBig)).toBe(false);
+      expect(isTransient(new TypeError("Cannot read properties of null (reading 'name')"))).toBe(false);
+      // nobody serves it (yet), no answer in time: it may pass
+      expect(isTransient(await caught(nc.request('mw.nobody.listens', 'ping', { timeout: 5_000 })))).toBe(true);
+      const silent = nc.subscribe('mw.silent', { callback: () => undefined });
+      await nc.flush();
+      expect(isTransient(await caught(nc.request('mw.silent', 'ping', { timeout: 200 })))).toBe(true);
+      silent.unsubscribe();
+      // the connection closed under the caller, and a failure that carries one as its cause
+      await nc.close();
+      const closed = await caught(nc.request('mw.silent', 'ping', { timeout: 200 }));
+      expect(isTransient(closed)).toBe(true);
+      expect(isTransient(new Error('could not store the series', { cause: closed }))).toBe(true);
+    } finally {
+      if (!nc.isClosed()) await nc.close();
     }
   });
 });

@@ -4,13 +4,14 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Consumers, Streams, Subjects, type AppOutputMessage, type WindowRecord } from '@modelwatch/protocol';
 import { windowKey } from '../host/src/domain/keys.js';
+import { createHost } from '../host/src/host.js';
 import { rowCountTask } from './helpers/outputs.js';
 import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { ensureTopology } from '../host/src/nats/topology.js';
 import { AppRunner, CRASH_TOLERANCE } from '../host/src/runner/runner.js';
 import { trickle, waitForWindows } from './helpers/events.js';
-import { publishDir, startTestHost } from './helpers/host.js';
+import { publishDir, startTestHost, TEST_TOKEN } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { hostProcess, testHostArgs } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
@@ -158,4 +159,23 @@ describe('restarts and crashes', () => {
       await server[Symbol.asyncDispose]();
     }
   });
+  it('a host whose own nats-server hangs still stops it: the nats-server does not outlive the host', async () => {
+    // the host's own nats-server, frozen (SIGSTOP): every step that waits on NATS takes its whole
+    // bound, the stop's budget is spent before the nats-server's step, and SIGTERM does nothing
+    const host = createHost({ httpPort: 0, runners: 0, logLevel: 'warn', adminToken: TEST_TOKEN, dataDir: join(dir.path, 'own-nats') });
+    await host.start();
+    const pid = host.natsServerPid()!;
+    expect(pid).toBeGreaterThan(0);
+    try {
+      process.kill(pid, 'SIGSTOP');
+      await host.stop();
+      expect(() => process.kill(pid, 0), `nats-server ${pid} outlived its host`).toThrow();
+    } finally {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone, as it should be
+      }
+    }
+  }, 60_000);
 });

@@ -8,7 +8,7 @@ import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { ensureTopology, openBuckets } from '../host/src/nats/topology.js';
 import { AppRunner } from '../host/src/runner/runner.js';
-import { decodeOutput } from '../host/src/writer/messages.js';
+import { storableOutput } from '../host/src/writer/messages.js';
 import { startTestNats } from './helpers/nats.js';
 import { waitFor } from './helpers/tmp.js';
 
@@ -43,7 +43,8 @@ describe("a window's attempts", () => {
             .catch(() => undefined),
         );
         // the writer stores it: a valid output (attempts at least 1), not one it dead-letters
-        const out = decodeOutput(m.data, m.subject);
+        const { out, refused } = storableOutput(m.data, m.subject, undefined);
+        expect(refused).toBe(false);
         expect(out).toMatchObject<Partial<AppOutputMessage>>({ windowStart, attempts: 1 });
       } finally {
         await runner.stop();

@@ -6,9 +6,12 @@ import { filingWindow } from '../host/src/domain/windows.js';
 import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { ensureTopology, openBuckets, type Buckets } from '../host/src/nats/topology.js';
-import { readWindowRows } from '../host/src/runner/index.js';
+import { RowsChunk } from '../host/src/nats/rows.js';
+import { buildWindowData, readWindowRows } from '../host/src/runner/index.js';
 import { EndpointStore } from '../host/src/store/endpoints.js';
 import { WatchedKv } from '../host/src/store/watched-kv.js';
+import { rowChunkId } from '../host/src/stream/filing.js';
+import { parseEvent } from '../host/src/stream/formats/index.js';
 import { StreamProcessor, type StreamProcessorDeps } from '../host/src/stream/processor.js';
 import { startTestNats } from './helpers/nats.js';
 import { waitFor } from './helpers/tmp.js';
@@ -117,6 +120,65 @@ describe('stream processor, a batch redelivered after a partial publish', () => 
         read.reduce((n, rb) => n + rb.ts.length, 0),
         `parts ${JSON.stringify(given)}`,
       ).toBe(5);
+    }
+  });
+  it('counts each row of an event once when a redelivered batch was chunked otherwise (parts split at other offsets)', async () => {
+    const { record } = await new EndpointStore(buckets.endpoints).create({ name: 'rechunked', featureNames: ['a'], labelNames: ['y'], monitoring: true });
+    const js = jetstream(nc);
+    const when = Date.now();
+    const sizes = [10, 7, 3];
+    const events = sizes.map((rows, k) => ({
+      format: 'columnar',
+      when,
+      inputs: { a: Array.from({ length: rows }, (_, i) => 100 * k + i) },
+      outputs: { y: Array.from({ length: rows }, (_, i) => i % 2) },
+    }));
+    // the events filed by the stream processor: its composition, one part per event
+    const seqs: number[] = [];
+    for (const e of events) seqs.push((await js.publish(Subjects.events('rechunked'), jsonCodec.encode(e))).seq);
+    const sp = await processor();
+    await consumerDone();
+    await sp.stop();
+    const window = filingWindow(when, when, { periods: [{ fromMs: 0, periodMs: 600_000 }] }).start;
+    const subject = Subjects.rows(record.id, window);
+    const stored = async () => (await jsm.streams.info(Streams.rows, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
+    const filed = await stored();
+    expect(filed).toBeGreaterThan(0);
+
+    // the same events filed again, chunked otherwise (another processor, another part size): event 1
+    // from offset 4 on with event 2's first 5 rows, then event 2 from offset 3 on (rows 3-4 again)
+    // with event 1 whole and event 3's rows 1-2; rows 4-9 of event 1 and 3-4 of event 2 are in both
+    const endpoint = (await new EndpointStore(buckets.endpoints).get('rechunked'))!;
+    const parsed = events.map((e) => parseEvent(e, endpoint, when));
+    const compose = (parts: Array<[event: number, from: number, to: number]>) => {
+      const c = new RowsChunk(1, 1);
+      for (const [k, from, to] of parts) {
+        c.beginPart(seqs[k]!, from);
+        c.addRange(parsed[k]!, from, to, Infinity);
+      }
+      return c;
+    };
+    const chunks = [
+      compose([
+        [0, 4, 10],
+        [1, 0, 5],
+      ]),
+      compose([
+        [1, 3, 7],
+        [0, 0, 10],
+        [2, 1, 3],
+      ]),
+    ];
+    // stored as the processor publishes them (a chunk's id names its parts), so both are kept
+    for (const c of chunks) await js.publish(subject, c.encode(), { msgID: rowChunkId(subject, c.e) });
+    expect(await stored()).toBe(filed + 2);
+
+    const total = sizes.reduce((a, b) => a + b, 0);
+    for (const parts of [undefined, [filed + 2]]) {
+      const batches = await readWindowRows(js, jsm, record.id, [window], parts);
+      const data = buildWindowData(batches, endpoint);
+      expect(data.length, `parts ${JSON.stringify(parts)}`).toBe(total);
+      expect(batches.flatMap((b) => b.x.map((r) => r[0])).sort((a, b) => (a as number) - (b as number))).toEqual(events.flatMap((e) => e.inputs.a));
     }
   });
 });

@@ -6,8 +6,12 @@ import { Session } from 'node:inspector/promises';
 import { createHost } from '../../host/dist/host.js';
 import { createLogger } from '../../host/dist/logger.js';
 
-const { natsUrl, dataDir, adminToken } = JSON.parse(process.argv[2]);
-const host = createHost({ adminToken, natsUrl, dataDir, httpPort: 0, runners: 0, components: ['api'], logLevel: 'error' }, createLogger('error'));
+// httpPort and reusePort: several API processes on one port (`host start --reuse-port`)
+const { natsUrl, dataDir, adminToken, httpPort = 0, reusePort = false, nodeId } = JSON.parse(process.argv[2]);
+const host = createHost(
+  { adminToken, natsUrl, dataDir, httpPort, reusePort, ...(nodeId && { nodeId }), runners: 0, components: ['api'], logLevel: 'error' },
+  createLogger('error'),
+);
 await host.start();
 const session = new Session();
 session.connect();

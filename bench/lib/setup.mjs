@@ -43,7 +43,9 @@ export async function withNats(prefix, fn) {
 
 /** Publish app outputs to MW_OUTPUTS with the writer's message ids, all at once. */
 export function publishOutputs(js, outputs) {
-  return Promise.all(outputs.map((o) => js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o), { msgID: windowKey(o.endpointId, o.app, o.windowStart) })));
+  return Promise.all(
+    outputs.map((o) => js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o), { msgID: windowKey(o.endpointId, o.app, o.windowStart) })),
+  );
 }
 
 /** The machine's load average (1, 5, 15 minutes), to print with every figure measured on it. */
@@ -61,7 +63,10 @@ export async function startBenchHost(prefix, options = {}) {
   const dir = mkdtempSync(join(tmpdir(), `mw-bench-${prefix}-`));
   const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
   const token = generateToken();
-  const host = createHost({ adminToken: token, natsUrl: nats.url, dataDir: join(dir, 'host'), httpPort: 0, logLevel: 'error', ...options }, createLogger('error'));
+  const host = createHost(
+    { adminToken: token, natsUrl: nats.url, dataDir: join(dir, 'host'), httpPort: 0, logLevel: 'error', ...options },
+    createLogger('error'),
+  );
   await host.start();
   return {
     host,
@@ -82,9 +87,20 @@ export async function startBenchHost(prefix, options = {}) {
  * bench host (`startBenchHost`'s result; its admin token, so the tokens it made are good here
  * too): `{ url, cpuMs(), profile(fn), stop() }`. `cpuMs()` is the CPU time of the API's
  * thread; `profile(fn)` runs `fn` while that thread is CPU-profiled and resolves the profile.
+ * `opts.port` with `opts.reusePort`: on another API process's port, sharing it (`--reuse-port`);
+ * `opts.name` names its data folder and node id (default `api-apart`).
  */
-export async function startApiProcess(bench) {
-  const child = fork(new URL('./api-process.mjs', import.meta.url), [JSON.stringify({ natsUrl: bench.nats.url, dataDir: join(bench.dir, 'api-apart'), adminToken: bench.adminToken })], {
+export async function startApiProcess(bench, opts = {}) {
+  const name = opts.name ?? 'api-apart';
+  const config = {
+    natsUrl: bench.nats.url,
+    dataDir: join(bench.dir, name),
+    adminToken: bench.adminToken,
+    nodeId: name,
+    httpPort: opts.port ?? 0,
+    reusePort: opts.reusePort ?? false,
+  };
+  const child = fork(new URL('./api-process.mjs', import.meta.url), [JSON.stringify(config)], {
     execArgv: ['--no-node-snapshot'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

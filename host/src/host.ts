@@ -4,6 +4,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { watchMaxDeliveries } from './nats/max-deliveries.js';
+import { InvalidOptionsError } from './errors.js';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
@@ -76,6 +77,8 @@ export interface Host {
   readonly notifier: AlertNotifier | undefined;
   /** PIDs of the runner processes the host supervises. */
   runnerPids(): number[];
+  /** PID of the nats-server the host started (none when given `natsUrl`). */
+  natsServerPid(): number | undefined;
   start(): Promise<void>;
   /** Drain consumers, flush the writer, stop runners, close NATS (and the owned nats-server). */
   stop(): Promise<void>;
@@ -137,6 +140,10 @@ class HostImpl implements Host {
     return this.supervisor?.pids() ?? [];
   }
 
+  natsServerPid(): number | undefined {
+    return this.natsServer?.pid;
+  }
+
   async start(): Promise<void> {
     if (this.state !== 'INITIALIZED') throw new Error(`host cannot start from state ${this.state}`);
     this.state = 'STARTING';
@@ -170,7 +177,8 @@ class HostImpl implements Host {
       this.natsUrl = this.natsServer.url;
       this.natsSecurity = { credsFile: identities.host.file };
       runnerSecurity = { credsFile: identities.runner.file };
-      this.onStop('nats-server', () => this.natsServer?.stop());
+      // the last step, and one that must not be cut short: a nats-server left behind outlives the host
+      this.onStop('nats-server', (ms) => this.natsServer?.stop(ms - NATS_SERVER_REAP_MS), { boundMs: NATS_SERVER_STOP_MS, floorMs: NATS_SERVER_STOP_MS });
     }
     const nc = await connect({
       servers: this.natsUrl.split(','),
@@ -244,7 +252,13 @@ class HostImpl implements Host {
     if (c.has('writer')) {
       if (o.nodeId !== undefined) await ensureWriterConsumer(jsm, writerConsumer);
       // a store LevelDB cannot open is rebuilt from MW_OUTPUTS, or the host refuses to start (writer/recovery.ts)
-      const db = await openResultsDb(join(o.dataDir, 'results'), { js, logger: this.logger, withOutbox: o.influx !== undefined });
+      const db = await openResultsDb(join(o.dataDir, 'results'), {
+        js,
+        logger: this.logger,
+        withOutbox: o.influx !== undefined,
+        bindingKey,
+        consumer: writerConsumer,
+      });
       this.onStop('results store', () => db.close());
       writer = new Writer({
         nc,
@@ -295,11 +309,9 @@ class HostImpl implements Host {
       metrics.observeRunners(() => supervisor.pids().length);
       await this.supervisor.start();
       // the runners get a grace within the time left, then SIGKILL: none outlives the host
-      this.onStop(
-        'runners',
-        (msLeft) => this.supervisor?.stop(Math.max(STOP_LATE_STEP_MS, Math.min(RUNNER_GRACE_MS, msLeft - STOP_LATE_STEP_MS))),
-        RUNNER_GRACE_MS + 2000,
-      );
+      this.onStop('runners', (msLeft) => this.supervisor?.stop(Math.max(STOP_LATE_STEP_MS, Math.min(RUNNER_GRACE_MS, msLeft - STOP_LATE_STEP_MS))), {
+        boundMs: RUNNER_GRACE_MS + 2000,
+      });
     }
     if (c.has('stream')) {
       // serving metrics per interval of arrival time (a minute by default)
@@ -458,6 +470,7 @@ class HostImpl implements Host {
         buckets,
         endpoints,
         logger: this.logger,
+        ...(o.nodeId !== undefined && { nodeId: o.nodeId }),
         allowedLatenessMs: o.allowedLatenessMs,
         maxFutureSkewMs: o.maxFutureSkewMs,
         retentionMs: o.retentionMs,
@@ -470,7 +483,17 @@ class HostImpl implements Host {
         ...(this.notifier && { notifier: this.notifier }),
         alerts: { rules: alertRules, alerts: new AlertStore(alertBuckets.alerts), silences: new SilenceStore(alertBuckets.silences), notifier },
       });
-      const address = await this.api.listen({ port: o.httpPort, host: o.httpHost });
+      // with reusePort, other processes of this machine may listen on the same port: the kernel spreads the connections
+      const address = await this.api.listen({ port: o.httpPort, host: o.httpHost, ...(o.reusePort && { reusePort: true }) }).catch((err: unknown) => {
+        if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+        const where = `--http-port: ${o.httpHost}:${o.httpPort} is in use by another process`;
+        throw new InvalidOptionsError(
+          o.reusePort
+            ? `${where} that does not share it (started without --reuse-port, or by another user): stop it, or give another port`
+            : `${where}: stop it, give another port, or start every API process of this machine on it with --reuse-port`,
+          { cause: err },
+        );
+      });
       // on `::` (every address) Fastify names `[::]`: the host's own requests name an allowed host
       this.apiUrl = address.replace(/\[::1?\]/, '127.0.0.1');
       this.onStop('HTTP API', () => this.api?.close());
@@ -530,8 +553,12 @@ class HostImpl implements Host {
   }
 
   /** Something `stop` undoes: its name (the log names a step that did not finish in time), and its bound. */
-  private onStop(step: string, fn: StopStep['fn'], boundMs = STOP_STEP_MS): void {
-    this.stopSteps.push({ step, fn, boundMs });
+  private onStop(
+    step: string,
+    fn: StopStep['fn'],
+    { boundMs = STOP_STEP_MS, floorMs = STOP_LATE_STEP_MS }: Partial<Pick<StopStep, 'boundMs' | 'floorMs'>> = {},
+  ): void {
+    this.stopSteps.push({ step, fn, boundMs, floorMs });
   }
 
   /**
@@ -539,14 +566,16 @@ class HostImpl implements Host {
    * nats-server. Each step is bounded: many wait on NATS (a lease's delete, a consumer's last pull,
    * acknowledgements, the drain), and while NATS is away or reconnecting they would wait for it.
    * A step gets its own bound ({@link STOP_STEP_MS}) within what is left of {@link STOP_BUDGET_MS},
-   * and {@link STOP_LATE_STEP_MS} once that is spent; one that does not finish in time is logged
-   * by name and left behind, so a stop takes at most about STOP_BUDGET_MS plus a short while per step.
+   * and {@link STOP_LATE_STEP_MS} once that is spent (or its `floorMs`: the owned nats-server's
+   * step always has the time to terminate it, then kill it); one that does not finish in time is
+   * logged by name and left behind, so a stop takes at most about STOP_BUDGET_MS plus a short
+   * while per step.
    */
   private async teardown(): Promise<void> {
     const deadline = Date.now() + STOP_BUDGET_MS;
-    for (const { step, fn, boundMs } of this.stopSteps.reverse()) {
+    for (const { step, fn, boundMs, floorMs } of this.stopSteps.reverse()) {
       const msLeft = deadline - Date.now();
-      const bound = Math.max(STOP_LATE_STEP_MS, Math.min(boundMs, msLeft));
+      const bound = Math.max(floorMs, Math.min(boundMs, msLeft));
       const began = Date.now();
       try {
         const done = await within(
@@ -571,7 +600,10 @@ class HostImpl implements Host {
 interface StopStep {
   step: string;
   fn: (msLeft: number) => Promise<unknown> | unknown;
+  /** The most it gets while the budget lasts. */
   boundMs: number;
+  /** The least it gets, the budget spent or not. */
+  floorMs: number;
 }
 
 /** The time a whole stop may take before each remaining step gets only {@link STOP_LATE_STEP_MS}. */
@@ -580,6 +612,10 @@ const STOP_BUDGET_MS = 12_000;
 const STOP_STEP_MS = 4000;
 /** The time a step gets once the budget is spent (or at least). */
 const STOP_LATE_STEP_MS = 250;
+/** The time the owned nats-server's step always gets: SIGTERM, SIGKILL {@link NATS_SERVER_REAP_MS} before its end. */
+const NATS_SERVER_STOP_MS = 5000;
+/** The time a killed nats-server is given to be reaped. */
+const NATS_SERVER_REAP_MS = 1000;
 /** How long the runners get after SIGTERM before SIGKILL, at most. */
 const RUNNER_GRACE_MS = 5000;
 

@@ -30,7 +30,7 @@ export { startNatsServer, freePort, Streams, Subjects, type NatsServerHandle } f
 export { bundlePlugin, readManifest, resolveManifest, type PluginBundle, type PluginManifest, type ResolvedManifest } from './plugins/index.js';
 export { AppRunner, PluginSandbox, type AppRunnerOptions } from './runner/index.js';
 export { windowAt, changePeriod } from './domain/index.js';
-export { ModelwatchClient, type ClientOptions } from './client/index.js';
+export { ModelwatchClient, type ClientOptions, type SendEventsOptions } from './client/index.js';
 // the wire's types, from @modelwatch/protocol
 export type {
   AppOutputMessage,

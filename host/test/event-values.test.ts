@@ -2,7 +2,7 @@ import { referenceStatsMap } from '@modelwatch/sdk/stats';
 import { describe, expect, it } from 'vitest';
 import type { EndpointRecord, RowBatch } from '@modelwatch/protocol';
 import { InvalidEventError } from '../src/errors.js';
-import { decodeRowBatch, RowsChunk } from '../src/nats/rows.js';
+import { decodeRowBatch, RowsChunk, SeenRows } from '../src/nats/rows.js';
 import { buildWindowData, packColumns } from '../src/runner/window-data.js';
 import { eventsOf, inferNames, parseEvent } from '../src/stream/events.js';
 import { endpointRecord } from './helpers.js';
@@ -144,7 +144,7 @@ describe('values of the wrong type for the reference', () => {
 });
 
 function decode(...messages: Uint8Array[]): RowBatch[] {
-  const seen = new Set<string>();
+  const seen = new SeenRows();
   const out: RowBatch[] = [];
   for (const m of messages) decodeRowBatch(m, seen, out);
   return out;
@@ -183,6 +183,30 @@ describe('wrong-type counts in the row chunks', () => {
       [1, 0, 0, 0],
       [1, 0, 0, 0],
     ]);
+  });
+
+  it('are kept with a part kept whole, and dropped with a part that overlaps rows seen before (never counted twice)', () => {
+    const p = parseEvent(event, e, ARRIVAL);
+    const part = (offset: number, to: number) => {
+      const c = new RowsChunk(3, 1);
+      c.beginPart(7, offset);
+      c.addRange(p, offset, to, Infinity);
+      return c.encode();
+    };
+    // rows 0-3, then the event redelivered and cut at other offsets: rows 2-5 (2-3 seen), then 0-5 (all seen)
+    const batches = decode(part(0, 4), part(2, 6), part(0, 6));
+    expect(batches.map((x) => x.ts.length)).toEqual([4, 2]);
+    expect(batches.map((x) => x.x.map((r) => r[2]))).toEqual([
+      [1, 2, 3, 4],
+      [5, 6],
+    ]);
+    // rows 0-3 hold age 'a', 'b', plan 2 (1), y 'x': counted with their part; the part of rows 2-5
+    // is kept in part, and its counts (age 'b' of row 2 among them) are dropped
+    expect(batches.map((x) => x.wrongType)).toEqual([[2, 1, 0, 1], undefined]);
+    // in other parts, each row once, and a part wholly new keeps its counts
+    const other = decode(part(0, 2), part(4, 6), part(0, 6), part(2, 4));
+    expect(other.map((x) => x.ts.length)).toEqual([2, 2, 2]);
+    expect(other.map((x) => x.wrongType)).toEqual([[1, 1, 0, 0], [1, 0, 0, 0], undefined]);
   });
 
   it('add up per column in the window statistics, with missing values counting them too', () => {

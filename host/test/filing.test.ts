@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { jsonCodec } from '../src/nats/codec.js';
 import type { RowBatch } from '@modelwatch/protocol';
-import { decodeRowBatch } from '../src/nats/rows.js';
+import { decodeRowBatch, SeenRows } from '../src/nats/rows.js';
 import { fileBatch, type FiledBatch, type FilingMessage, type FilingTask } from '../src/stream/filing.js';
 import { FilingWorkers } from '../src/stream/filing-workers.js';
 import { endpointRecord } from './helpers.js';
@@ -48,7 +48,7 @@ function task(): FilingTask {
 function rowsOf(filed: FiledBatch): Array<{ subject: string; n: number; batches: RowBatch[] }> {
   return filed.rows.map((r) => {
     const batches: RowBatch[] = [];
-    decodeRowBatch(r.data, new Set(), batches);
+    decodeRowBatch(r.data, new SeenRows(), batches);
     return { subject: r.subject, n: r.n, batches };
   });
 }

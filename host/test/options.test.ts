@@ -19,6 +19,7 @@ describe('resolveHostOptions', () => {
         natsSecurity: {},
         httpPort: 7077,
         httpHost: '127.0.0.1',
+        reusePort: false,
         basePeriodMs: 600_000,
         basePeriodExplicit: false,
         allowedLatenessMs: 30_000,
@@ -158,6 +159,14 @@ describe('resolveHostOptions', () => {
       expect(resolveWith({ maxFeatures: 20 }, env).maxFeatures).toBe(20);
       expect(() => resolveWith({ maxFeatures: 0 })).toThrow('max features: 0 must be a positive whole number');
       expect(() => resolveWith({}, { MODELWATCH_MAX_FEATURES: 'many' })).toThrow("MODELWATCH_MAX_FEATURES: 'many' is not a whole number");
+    });
+
+    it('reuse port: off by default, from the option or MODELWATCH_HTTP_REUSE_PORT (1/true, 0/false)', () => {
+      expect(resolveWith({}).reusePort).toBe(false);
+      expect(resolveWith({}, { MODELWATCH_HTTP_REUSE_PORT: '1' }).reusePort).toBe(true);
+      expect(resolveWith({}, { MODELWATCH_HTTP_REUSE_PORT: 'true' }).reusePort).toBe(true);
+      expect(resolveWith({ reusePort: false }, { MODELWATCH_HTTP_REUSE_PORT: '1' }).reusePort).toBe(false);
+      expect(() => resolveWith({}, { MODELWATCH_HTTP_REUSE_PORT: 'yes' })).toThrow("MODELWATCH_HTTP_REUSE_PORT: 'yes' is neither 1/true nor 0/false");
     });
 
     it('lose to explicit options', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EndpointRecord, RowBatch } from '@modelwatch/protocol';
-import { decodeRowBatch, rowCount, RowsChunk } from '../src/nats/rows.js';
+import { decodeRowBatch, rowCount, RowsChunk, SeenRows } from '../src/nats/rows.js';
 import { parseEvent } from '../src/stream/events.js';
 import { endpointRecord } from './helpers.js';
 
@@ -17,7 +17,7 @@ function chunkOf(parts: Array<{ seq: number; event: unknown }>, e = ep(['a', 'b'
 }
 
 function decode(...messages: Uint8Array[]): RowBatch[] {
-  const seen = new Set<string>();
+  const seen = new SeenRows();
   const out: RowBatch[] = [];
   for (const m of messages) decodeRowBatch(m, seen, out);
   return out;
@@ -116,6 +116,58 @@ describe('binary row chunks (MW_ROWS v2)', () => {
     expect(c2.addRange(p, 25, 100, 1e9)).toEqual([75, 3000]);
     const got = decode(c1.encode(), c2.encode(), c2.encode());
     expect(got.flatMap((b) => b.x.map((r) => r[0]))).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('keeps each row of an event once, whatever parts it came in: parts overlapping, nested, with gaps', () => {
+    const e = ep(['a', 'b']);
+    const p = parseEvent({ format: 'columnar', inputs: { a: Array.from({ length: 10 }, (_, i) => i), b: Array.from({ length: 10 }, () => 0) } }, e, 1000);
+    /** One chunk of parts of event 5: `[offset, count, ...]`. */
+    const chunk = (...parts: number[]) => {
+      const c = new RowsChunk(2, 1);
+      for (let k = 0; k < parts.length; k += 2) {
+        c.beginPart(5, parts[k]!);
+        c.addRange(p, parts[k]!, parts[k]! + parts[k + 1]!, Infinity);
+      }
+      return c.encode();
+    };
+    const rows = (...messages: Uint8Array[]) => decode(...messages).map((b) => b.x.map((r) => r[0]));
+    // [5, 0, 10] and [5, 4, 6] overlap on rows 4-9: ten rows, not sixteen
+    expect(rows(chunk(0, 10), chunk(4, 6))).toEqual([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]]);
+    expect(rows(chunk(4, 6), chunk(0, 10))).toEqual([
+      [4, 5, 6, 7, 8, 9],
+      [0, 1, 2, 3],
+    ]);
+    // gaps filled by a later part, in row order; a part within rows seen adds nothing
+    expect(rows(chunk(0, 3, 6, 2), chunk(0, 10), chunk(2, 5))).toEqual([
+      [0, 1, 2, 6, 7],
+      [3, 4, 5, 8, 9],
+    ]);
+    // two compositions of the same rows, chunk by chunk interleaved
+    expect(rows(chunk(0, 4), chunk(0, 3), chunk(4, 3), chunk(3, 4), chunk(7, 3), chunk(8, 2)).flat()).toEqual(Array.from({ length: 10 }, (_, i) => i));
+  });
+
+  it('remembers the rows seen per event as merged ranges', () => {
+    const seen = new SeenRows();
+    const fresh: Array<[number, number, number]> = [];
+    const add = (seq: number, from: number, to: number) => seen.add(seq, from, to, (a, b) => fresh.push([seq, a, b]));
+    expect(add(1, 10, 20)).toBe(10);
+    expect(add(1, 0, 5)).toBe(5);
+    expect(add(1, 30, 40)).toBe(10);
+    expect(add(2, 10, 20)).toBe(10);
+    expect(add(1, 3, 35)).toBe(15);
+    expect(fresh).toEqual([
+      [1, 10, 20],
+      [1, 0, 5],
+      [1, 30, 40],
+      [2, 10, 20],
+      [1, 5, 10],
+      [1, 20, 30],
+    ]);
+    expect(add(1, 0, 40)).toBe(0);
+    expect(add(1, 39, 41)).toBe(1);
+    expect(add(1, 7, 7)).toBe(0);
+    expect(add(2, 20, 21)).toBe(1);
+    expect(add(2, 9, 21)).toBe(1);
   });
 
   it('encodes one time for many rows as a run, and is smaller than the JSON it came from', () => {

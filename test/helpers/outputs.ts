@@ -32,7 +32,7 @@ export function outputPublisher(js: JetStreamClient, key: BindingKey, opts: { ap
     endpoint: string,
     window: number,
     results: readonly TestResult[],
-    as: Partial<Pick<AppOutputMessage, 'outcome' | 'rows' | 'error'>> = {},
+    as: Partial<Pick<AppOutputMessage, 'outcome' | 'rows' | 'error' | 'results'>> = {},
   ): Promise<number> => {
     const w = {
       endpointId: endpointId(endpoint),

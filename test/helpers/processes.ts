@@ -75,6 +75,8 @@ export interface HostProcess {
   kill(): Promise<void>;
   /** SIGTERM: a clean stop (SIGKILL after 20 s); how it exited (`code` 0, no `signal`: it stopped by itself), or undefined if it was not running. */
   stop(): Promise<HostExit | undefined>;
+  /** Wait for it to exit by itself (no signal sent): how it exited, or undefined if it was not running. */
+  exited(): Promise<HostExit | undefined>;
   /** PIDs of its runner processes. */
   runnerPids(): number[];
   log(): string;
@@ -111,11 +113,13 @@ export function testHostArgs(dataDir: string, ...extra: string[]): string[] {
 export interface HostProcessOptions {
   /** The CLI to start: another checkout's `host/bin/modelwatch.js` (`previousVersion().cli`). @default this checkout's ({@link CLI}) */
   cli?: string;
+  /** The HTTP port (another process's, to share it with `--reuse-port`). @default a free port */
+  port?: number;
 }
 
 export async function hostProcess(args: string[], env: Record<string, string> = {}, opts: HostProcessOptions = {}): Promise<HostProcess> {
   const cli = opts.cli ?? CLI;
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   let log = '';
@@ -157,6 +161,13 @@ export async function hostProcess(args: string[], env: Record<string, string> = 
       const t = setTimeout(() => c.kill('SIGKILL'), 20_000);
       await exit(c);
       clearTimeout(t);
+      child = undefined;
+      return { code: c.exitCode, signal: c.signalCode };
+    },
+    async exited() {
+      const c = child;
+      if (!c) return undefined;
+      await exit(c);
       child = undefined;
       return { code: c.exitCode, signal: c.signalCode };
     },

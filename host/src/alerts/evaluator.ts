@@ -15,10 +15,12 @@
 import { posix } from 'node:path';
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
-import { Consumers, Streams, Subjects, type AppOutputMessage, type EndpointRecord, type PluginRecord } from '@modelwatch/protocol';
+import { Consumers, DEAD_LETTER_STAGES, Streams, Subjects, type AppOutputMessage, type EndpointRecord, type PluginRecord } from '@modelwatch/protocol';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import { verifyBinding, type BindingKey } from '../domain/binding.js';
 import type { Logger } from '../logger.js';
+import { deadLetterMessage } from '../nats/dead-letters.js';
+import { isTransient } from '../nats/errors.js';
 import { MaxDeliver, retryDelayMs } from '../nats/topology.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
 import type { WatchedKv } from '../store/watched-kv.js';
@@ -220,10 +222,29 @@ const globMatch = (glob: string, name: string): boolean => posix.matchesGlob(nam
 const MAX_IN_FLIGHT = 512;
 
 /**
- * Attempts at a failing batch before its windows are given up (terminated): the budget its
- * redeliveries had (1 s doubling to 60 s, about an hour and a half).
+ * The outputs of one endpoint that count in {@link MAX_IN_FLIGHT}: the endpoint's outputs taken
+ * while it holds this many wait in its queue uncounted (bounded by the consumer's
+ * `max_ack_pending`), so an endpoint held up by a failing window leaves the rest of
+ * MAX_IN_FLIGHT to the others.
+ */
+const MAX_HELD_PER_ENDPOINT = 64;
+
+/**
+ * Attempts at a batch that fails on NATS trouble that passes (`isTransient`: a timeout, no
+ * responders, the connection, JetStream unavailable) before its windows are given up: the budget
+ * its redeliveries had (1 s doubling to 60 s, about an hour and a half).
  */
 const MAX_ATTEMPTS = MaxDeliver[Consumers.alerts];
+
+/**
+ * Attempts at a batch that fails for a reason that would come again (a value over the bucket's
+ * `max_msg_size`, a malformed output) before its outputs are tried one by one, and at one output
+ * before it is given up (dead-lettered): 1 + 2 + 4 s.
+ */
+const REPEATED_FAILURES = 4;
+
+/** How a batch's attempts ended. */
+type Attempts = { kind: 'done' } | { kind: 'stopped' } | { kind: 'failed'; err: unknown; transient: boolean };
 
 /** One output taken from the consumer, waiting in its endpoint's queue. */
 interface Taken {
@@ -262,11 +283,18 @@ class Evaluator implements AlertEvaluator {
   /** The outputs of one endpoint in order, a batch at a time; endpoints concurrently. */
   private readonly queue = new KeyedQueue<Taken, void>((endpoint, batch) => this.handleBatch(endpoint, batch));
   private inFlight = 0;
+  /** Outputs taken per endpoint and not yet settled. */
+  private readonly held = new Map<string, number>();
   /** The messages taken and not yet settled: kept from redelivery while they wait (`working()`). */
   private readonly unsettled = new Set<JsMsg>();
   private keepAlive: Timer | undefined;
   /** The waits of failing batches before their next attempt: a stop ends them. */
   private readonly pauses = new Set<() => void>();
+  /**
+   * Endpoints whose last output tried was given up for a failure that comes again (until one of
+   * theirs is evaluated): their next outputs are tried one by one, once each.
+   */
+  private readonly failingForGood = new Set<string>();
   /** Endpoints whose failing batch a stop interrupted: their later outputs are left to the next evaluator. */
   private readonly interrupted = new Set<string>();
   private wake: (() => void) | undefined;
@@ -356,18 +384,28 @@ class Evaluator implements AlertEvaluator {
       for await (const m of this.messages!) {
         const out = this.take(m);
         if (!out) continue;
-        while (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => (this.wake = r));
-        this.inFlight++;
+        const endpoint = out.endpointName;
+        const held = (this.held.get(endpoint) ?? 0) + 1;
+        this.held.set(endpoint, held);
+        // an endpoint's outputs over its share wait in its queue without taking the others' places
+        const counted = held <= MAX_HELD_PER_ENDPOINT;
+        if (counted) {
+          while (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => (this.wake = r));
+          this.inFlight++;
+        }
         this.unsettled.add(m);
-        void this.queue.push(out.endpointName, { m, out }).finally(() => {
+        void this.queue.push(endpoint, { m, out }).finally(() => {
           this.unsettled.delete(m);
-          this.inFlight--;
+          const left = this.held.get(endpoint)! - 1;
+          if (left > 0) this.held.set(endpoint, left);
+          else this.held.delete(endpoint);
+          if (counted) this.inFlight--;
           const w = this.wake;
           this.wake = undefined;
           w?.();
         });
       }
-      while (this.inFlight > 0) await new Promise<void>((r) => (this.wake = r));
+      while (this.unsettled.size > 0) await new Promise<void>((r) => (this.wake = r));
     })();
     this.timed = this.startTimedChecks();
     this.log.info({ rules: this.ruleSet.rules.length }, 'alert evaluator running');
@@ -434,38 +472,105 @@ class Evaluator implements AlertEvaluator {
 
   /**
    * Outputs of one endpoint, in order: evaluated, stored, then acked together. A batch that fails
-   * (NATS KV down, full...) is tried again here (1 s doubling to 60 s) before its endpoint's later
-   * outputs, which wait behind it in the queue: were it nacked, a later window could move the
-   * series past it before its redelivery, which would then count for nothing. Given up after
-   * {@link MAX_ATTEMPTS}; a stop meanwhile nacks it and the endpoint's later outputs, unevaluated,
-   * for the next evaluator.
+   * is tried again here before its endpoint's later outputs, which wait behind it in the queue:
+   * were it nacked, a later window could move the series past it before its redelivery, which
+   * would then count for nothing. On NATS trouble that passes it is tried for
+   * {@link MAX_ATTEMPTS} (1 s doubling to 60 s), then given up; on a failure that comes again, its
+   * outputs are tried one by one after {@link REPEATED_FAILURES} attempts, and an output that
+   * fails so is given up (dead-lettered) for the next ones; the endpoint's next outputs, until one
+   * of them is evaluated, are tried one by one and once each (an endpoint whose every output fails
+   * so gets through them as fast as they fail, not one per 7 s). A stop meanwhile nacks the outputs not
+   * yet evaluated and the endpoint's later ones, for the next evaluator.
    */
   private async handleBatch(endpoint: string, batch: Taken[]): Promise<void> {
     if (this.interrupted.has(endpoint)) {
       for (const t of batch) t.m.nak();
       return;
     }
+    if (!this.failingForGood.has(endpoint)) {
+      const r = await this.attempts(endpoint, batch, REPEATED_FAILURES);
+      if (r.kind === 'done') return;
+      if (r.kind === 'stopped') return this.interrupt(endpoint, batch);
+      if (r.transient || batch.length === 1) {
+        if (!r.transient) this.failingForGood.add(endpoint);
+        // concurrently: after NATS trouble its letters may each wait out a publish timeout
+        await Promise.all(batch.map((t) => this.giveUp(endpoint, t, r.err)));
+        return;
+      }
+      this.log.warn(
+        { endpoint, windows: batch.length, windowStart: batch[0]!.out.windowStart },
+        'the alert rules fail on a batch of windows; they are evaluated one by one',
+      );
+    }
+    for (const [i, t] of batch.entries()) {
+      const failing = this.failingForGood.has(endpoint);
+      const one = await this.attempts(endpoint, [t], failing ? 1 : REPEATED_FAILURES);
+      if (one.kind === 'stopped') return this.interrupt(endpoint, batch.slice(i));
+      if (one.kind === 'failed') {
+        if (!one.transient) this.failingForGood.add(endpoint);
+        await this.giveUp(endpoint, t, one.err);
+      } else if (failing) {
+        // the endpoint's outputs are evaluated again: the rest of the batch together
+        this.failingForGood.delete(endpoint);
+        return this.handleBatch(endpoint, batch.slice(i + 1));
+      }
+    }
+  }
+
+  /**
+   * Evaluate outputs and ack them, tried again while they fail (see {@link handleBatch}): for
+   * {@link MAX_ATTEMPTS} on NATS trouble that passes, `repeats` times on a failure that comes again.
+   */
+  private async attempts(endpoint: string, batch: readonly Taken[], repeats: number): Promise<Attempts> {
+    if (batch.length === 0) return { kind: 'done' };
+    let repeated = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.applyAll(batch.map((t) => t.out));
         for (const t of batch) t.m.ack();
         if (attempt > 1) this.log.info({ endpoint, windows: batch.length, attempts: attempt }, 'evaluated the alert rules after failures');
-        return;
+        return { kind: 'done' };
       } catch (err) {
-        const out = batch[0]!.out;
-        const at = { err, endpoint, windows: batch.length, windowStart: out.windowStart, attempt };
-        if (attempt >= MAX_ATTEMPTS) {
-          this.log.error(at, 'could not evaluate the alert rules; the windows are given up');
-          for (const t of batch) t.m.term('alert evaluation failed');
-          return;
+        const transient = isTransient(err);
+        if (!transient) repeated++;
+        const at = { err, endpoint, windows: batch.length, windowStart: batch[0]!.out.windowStart, attempt, transient };
+        if (attempt >= MAX_ATTEMPTS || repeated >= repeats) {
+          this.log.error(at, 'could not evaluate the alert rules');
+          return { kind: 'failed', err, transient };
         }
         this.log.error(at, "could not evaluate the alert rules; the windows will be evaluated again before the endpoint's later ones");
-        if (!(await this.pause(retryDelayMs(attempt)))) {
-          this.interrupted.add(endpoint);
-          for (const t of batch) t.m.nak();
-          return;
-        }
+        if (!(await this.pause(retryDelayMs(attempt)))) return { kind: 'stopped' };
       }
+    }
+  }
+
+  /** A stop interrupted the endpoint's failing batch: its outputs not evaluated and the later ones are nacked. */
+  private interrupt(endpoint: string, rest: readonly Taken[]): void {
+    this.interrupted.add(endpoint);
+    for (const t of rest) t.m.nak();
+  }
+
+  /**
+   * An output the rules could not be evaluated on: logged, dead-lettered (`_outputs`, as the writer
+   * letters an output it cannot store; one letter per output whoever writes it) and terminated.
+   * Never throws: a letter that cannot be published is logged and the output terminated.
+   */
+  private async giveUp(endpoint: string, t: Taken, err: unknown): Promise<void> {
+    const { m, out } = t;
+    this.log.error(
+      { err, endpoint, app: out.app, windowStart: out.windowStart, seq: m.seq },
+      'could not evaluate the alert rules on a window; it is given up and dead-lettered',
+    );
+    const where = { stage: DEAD_LETTER_STAGES.outputs, stream: Streams.outputs, consumer: Consumers.alerts };
+    const why = `the alert rules could not be evaluated: ${err instanceof Error ? err.message : String(err)}`;
+    try {
+      await deadLetterMessage(this.deps.js, m, where, 'MAX_DELIVERIES', why);
+    } catch (letterErr) {
+      this.log.error(
+        { err: letterErr, endpoint, seq: m.seq },
+        'could not dead-letter a window the alert rules gave up on; it is terminated (this log is its record)',
+      );
+      m.term();
     }
   }
 

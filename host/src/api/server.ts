@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
@@ -56,6 +57,9 @@ import { endpointStats, servingRoutes } from './routes/serving.js';
 import { uiRoutes } from './ui.js';
 import { DEFAULT_WEB_GUARD, webGuard, webServerOptions, type WebGuardOptions } from './web-guard.js';
 
+/** What `GET /api/v1/health` names this process without a node id: drawn at its start, telling nothing of the machine. */
+const PROCESS_ID = randomBytes(8).toString('hex');
+
 export interface ApiDeps {
   nc: NatsConnection;
   js: JetStreamClient;
@@ -63,6 +67,12 @@ export interface ApiDeps {
   buckets: Buckets;
   endpoints: WatchedKv<EndpointRecord>;
   logger: Logger;
+  /**
+   * This process among the others of a deployment (`--node-id`): `GET /api/v1/health` names it, so a
+   * client sees which process answered; without it, an opaque id drawn at the process's start
+   * (never its host name, which a read token's holder has no business knowing).
+   */
+  nodeId?: string;
   maxFutureSkewMs: number;
   allowedLatenessMs: number;
   retentionMs: number;
@@ -167,7 +177,8 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const settings = new SettingsStore(buckets.settings, deps);
   const getEndpoint = async (name: string): Promise<EndpointRecord> => endpoints.require(checkEndpointName(name));
 
-  app.get('/api/v1/health', async () => ({ ok: true, version: deps.version }));
+  const node = deps.nodeId ?? PROCESS_ID;
+  app.get('/api/v1/health', async () => ({ ok: true, version: deps.version, node }));
   registerProbeRoutes(app, {
     version: deps.version,
     probes: [['nats', natsProbe(nc)], ['streams', streamsProbe(deps.jsm)], ...(deps.probes ?? [])],

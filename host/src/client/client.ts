@@ -101,6 +101,12 @@ export interface PublishBundleOptions {
   shadow?: boolean;
 }
 
+/** Options of `sendEvents`. */
+export interface SendEventsOptions {
+  /** Sent as the `Idempotency-Key` header: requests with one key are stored once (within the stream's duplicate window, 2 min). */
+  idempotencyKey?: string;
+}
+
 export interface ClientOptions {
   /**
    * Base URL of the host's HTTP API. An `https://` host with a private CA or a self-signed
@@ -168,13 +174,14 @@ export class ModelwatchClient {
     contentType = 'application/json',
     timeoutMs = this.timeoutMs,
     onUpload?: UploadProgress,
+    extraHeaders: Record<string, string> = {},
   ): Promise<T> {
     let res: Response;
     try {
       const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
       res = await fetch(`${this.url}${path}`, {
         method,
-        headers: this.headers(body === undefined ? {} : { 'content-type': contentType }),
+        headers: this.headers(body === undefined ? extraHeaders : { ...extraHeaders, 'content-type': contentType }),
         ...(text !== undefined && onUpload ? { body: countedBody(text, onUpload), duplex: 'half' } : { body: text }),
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -227,7 +234,7 @@ export class ModelwatchClient {
   }
 
   health() {
-    return this.call<{ ok: boolean; version: string }>('GET', '/api/v1/health');
+    return this.call<{ ok: boolean; version: string; node?: string }>('GET', '/api/v1/health');
   }
 
   /** Endpoints, by name; only those matching every filter given (name glob, tag selector, drift status). */
@@ -305,9 +312,17 @@ export class ModelwatchClient {
     return this.call<ReferenceFromTrafficReply>('POST', routePath(EndpointRoutes.referenceFromTraffic, { name }), range, 'application/json', 120_000);
   }
 
-  /** Send inference events (native format). */
-  sendEvents(name: string, events: unknown[] | unknown) {
-    return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), events);
+  /**
+   * Send inference events (native format). With `idempotencyKey`, a retry of the same request
+   * (after a timeout, or to another API process) is stored once:
+   *
+   * ```ts
+   * await client.sendEvents('churn', events, { idempotencyKey: 'batch-0042' });
+   * ```
+   */
+  sendEvents(name: string, events: unknown[] | unknown, options: SendEventsOptions = {}) {
+    const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
+    return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), events, 'application/json', this.timeoutMs, undefined, headers);
   }
 
   /** Send NDJSON text (one event a line). */

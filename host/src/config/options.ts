@@ -78,6 +78,13 @@ export interface HostOptions {
   httpPort?: number;
   /** Address the HTTP API listens on. @default '127.0.0.1' (env MODELWATCH_HTTP_HOST) */
   httpHost?: string;
+  /**
+   * Listen on the HTTP port with `SO_REUSEPORT` (Linux, and some BSDs): several processes of the
+   * API role on one machine bind the same port and the kernel spreads the connections among
+   * them, each process a core's worth of HTTP (see ARCHITECTURE.md "Scale-out"). Every process on
+   * the port needs it, under the same user. @default false (env MODELWATCH_HTTP_REUSE_PORT=1)
+   */
+  reusePort?: boolean;
   /** Window length, used when monitoring has no period yet or when given explicitly. @default '10m' (env MODELWATCH_BASE_PERIOD) */
   basePeriod?: string | number;
   /** How long after a window's end rows may still arrive for it. @default '30s' (env MODELWATCH_ALLOWED_LATENESS) */
@@ -234,6 +241,7 @@ export interface ResolvedHostOptions {
   natsSecurity: NatsSecurity;
   httpPort: number;
   httpHost: string;
+  reusePort: boolean;
   basePeriodMs: number;
   basePeriodExplicit: boolean;
   allowedLatenessMs: number;
@@ -396,6 +404,7 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     natsSecurity,
     httpPort,
     httpHost,
+    reusePort: options.reusePort ?? boolEnv(env.MODELWATCH_HTTP_REUSE_PORT, 'MODELWATCH_HTTP_REUSE_PORT') ?? false,
     basePeriodMs,
     basePeriodExplicit: basePeriodRaw !== undefined,
     allowedLatenessMs: parseDuration(options.allowedLateness ?? env.MODELWATCH_ALLOWED_LATENESS ?? '30s', 'allowed lateness'),
@@ -491,4 +500,11 @@ function intEnv(v: string | undefined, name: string): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new ModelwatchError('INVALID_OPTIONS', `${name}: '${v}' is not a whole number`);
   return n;
+}
+
+function boolEnv(v: string | undefined, name: string): boolean | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v === '1' || v === 'true') return true;
+  if (v === '0' || v === 'false') return false;
+  throw new ModelwatchError('INVALID_OPTIONS', `${name}: '${v}' is neither 1/true nor 0/false`);
 }

@@ -249,11 +249,61 @@ function unrun(r: Array<number | null>, n: number): Float64Array {
 }
 
 /**
- * Decode one `MW_ROWS` message into row-major batches (what the runner builds windows from),
- * dropping the parts already in `seen` (keys `<seq>:<offset>`) and adding the others to it.
- * Version 1 messages (row-major JSON) pass through as they are.
+ * The rows of events a reader has kept, per event sequence: a part names rows `offset..offset+count-1`
+ * of its event, and the same rows may come again in parts of other bounds (a batch redelivered and
+ * chunked otherwise is stored too, its chunks having other ids: `rowChunkId`).
  */
-export function decodeRowBatch(data: Uint8Array, seen: Set<string>, out: RowBatch[]): void {
+export class SeenRows {
+  /** Per event sequence, the rows kept as sorted, disjoint, non-adjacent ranges `[from, to, from, to, ...]` (`to` excluded). */
+  private readonly bySeq = new Map<number, number[]>();
+
+  /**
+   * Mark rows `from..to-1` of event `seq` seen: `fresh(a, b)` is called for each range of them not
+   * seen before, in order. Returns how many were not seen before.
+   */
+  add(seq: number, from: number, to: number, fresh: (a: number, b: number) => void): number {
+    if (!(to > from)) return 0;
+    const ranges = this.bySeq.get(seq);
+    if (!ranges) {
+      this.bySeq.set(seq, [from, to]);
+      fresh(from, to);
+      return to - from;
+    }
+    let added = 0;
+    let at = from;
+    // the first range ending at or after `from` (touching it counts: they merge)
+    let i = 0;
+    while (i < ranges.length && ranges[i + 1]! < from) i += 2;
+    const first = i;
+    let lo = from;
+    let hi = to;
+    for (; i < ranges.length && ranges[i]! <= to; i += 2) {
+      const s = ranges[i]!;
+      const e = ranges[i + 1]!;
+      if (s > at) {
+        fresh(at, s);
+        added += s - at;
+      }
+      at = Math.max(at, e);
+      lo = Math.min(lo, s);
+      hi = Math.max(hi, e);
+    }
+    if (at < to) {
+      fresh(at, to);
+      added += to - at;
+    }
+    ranges.splice(first, i - first, lo, hi);
+    return added;
+  }
+}
+
+/**
+ * Decode one `MW_ROWS` message into row-major batches (what the runner builds windows from),
+ * keeping each row of an event once: the rows of its parts already in `seen`, whatever parts they
+ * came in, are dropped, and the others added to it. Version 1 messages (row-major JSON) pass
+ * through as they are.
+ */
+export function decodeRowBatch(data: Uint8Array, seen: SeenRows, out: RowBatch[]): void {
   if (data.length < 8 || data[0] !== 0x4d || data[1] !== 0x57 || data[2] !== 0x52 || data[3] !== 0x32) {
     out.push(JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as RowBatch);
     return;
@@ -277,19 +327,22 @@ export function decodeRowBatch(data: Uint8Array, seen: Set<string>, out: RowBatc
   let row = 0;
   let kept = 0;
   for (let p = 0; p < h.e.length; p += 3) {
-    const key = `${h.e[p]}:${h.e[p + 1]}`;
+    const offset = h.e[p + 1]!;
     const count = h.e[p + 2]!;
-    if (!seen.has(key)) {
-      seen.add(key);
-      keep.fill(1, row, row + count);
-      keptParts[p / 3] = 1;
-      kept += count;
-    }
+    const at = row - offset;
+    const fresh = seen.add(h.e[p]!, offset, offset + count, (a, b) => keep.fill(1, at + a, at + b));
+    if (fresh === count) keptParts[p / 3] = 1;
+    kept += fresh;
     row += count;
   }
   if (kept === 0) return;
   const ncol = h.nx + h.ny;
-  // the wrong-type counts of the parts kept
+  // the wrong-type counts of the parts kept whole: a part's counts (`w`) are per column, not per
+  // row, so those of a part kept in part cannot be split between its rows seen before (counted
+  // with the part that brought them) and its new ones; they are dropped, so a value is never
+  // counted twice (at worst, the new rows' wrong-type values of a part that overlaps one seen
+  // before, a batch redelivered and chunked otherwise, go uncounted; their values are missing
+  // all the same)
   let wrongType: number[] | undefined;
   const w = h.w ?? [];
   for (let k = 0; k + 2 < w.length; k += 3) {

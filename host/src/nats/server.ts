@@ -32,7 +32,8 @@ export interface NatsServerHandle {
   readonly url: string;
   readonly port: number;
   readonly pid: number | undefined;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL if it has not exited after `killAfterMs` (default 5000); resolves once it has exited. */
+  stop(killAfterMs?: number): Promise<void>;
   /** Kill it without letting it flush (for fault tests). */
   kill(signal?: NodeJS.Signals): void;
   [Symbol.asyncDispose](): Promise<void>;
@@ -140,10 +141,10 @@ function handle(child: ChildProcess, port: number): NatsServerHandle {
     if (child.exitCode !== null) resolve();
     else child.once('exit', () => resolve());
   });
-  const stop = async () => {
+  const stop = async (killAfterMs = 5_000) => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
       await exited;
       clearTimeout(timer);
     }
@@ -154,7 +155,7 @@ function handle(child: ChildProcess, port: number): NatsServerHandle {
     pid: child.pid,
     stop,
     kill: (signal = 'SIGKILL') => child.kill(signal),
-    [Symbol.asyncDispose]: stop,
+    [Symbol.asyncDispose]: () => stop(),
   };
 }
 

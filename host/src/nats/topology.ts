@@ -89,7 +89,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   const replicas = opts.replicas ?? 1;
   const streams: Array<Partial<StreamConfig> & { name: string }> = [
     { name: Streams.events, subjects: [Subjects.eventsAll], max_age: retention, duplicate_window: ns(120_000) },
-    { name: Streams.rows, subjects: [Subjects.rowsAll], max_age: retention, duplicate_window: ns(600_000) },
+    // direct gets: a runner reads a window's rows of one part by one (raw bytes, no base64 in JSON)
+    { name: Streams.rows, subjects: [Subjects.rowsAll], max_age: retention, duplicate_window: ns(600_000), allow_direct: true },
     {
       name: Streams.tasks,
       subjects: [Subjects.tasksAll],
@@ -223,7 +224,9 @@ export async function ensureWriterConsumer(jsm: JetStreamManager, name: string):
     durable_name: name,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    ack_wait: ns(30_000),
+    // the writer signals progress on the outputs it holds every 2 s: a crashed writer's come back
+    // within 10 s (at 30 s, a fault schedule of crashes a few seconds apart chained 30 s waits)
+    ack_wait: ns(WRITER_ACK_WAIT_MS),
     max_ack_pending: 1024,
     max_deliver: MaxDeliver[Consumers.writer],
     // a node's own consumer that nobody reads for a week is removed (a node gone for good); the
@@ -240,6 +243,11 @@ export const SLOT_KINDS: readonly SlotKind[] = ['active', 'shadow'];
 export function slotConsumerName(app: string, kind: SlotKind): string {
   return `slots-${app}-${kind}`;
 }
+
+/** How long a writer may go silent on an output it holds before the output comes back (to it or another writer). */
+export const WRITER_ACK_WAIT_MS = 10_000;
+/** How often a writer signals progress on the outputs it holds (well within {@link WRITER_ACK_WAIT_MS}, for a busy event loop). */
+export const WRITER_PROGRESS_MS = 2_000;
 
 /** How long a runner may go silent on a slot before it comes back (runners signal progress every second, as on tasks). */
 export const SLOT_ACK_WAIT_MS = 3_000;

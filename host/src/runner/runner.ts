@@ -3,8 +3,10 @@ import { hostname } from 'node:os';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
+  ARTIFACT_STORE,
   Consumers,
   DEAD_LETTER_STAGES,
+  REFERENCE_STORE,
   Streams,
   Subjects,
   type AppOutputMessage,
@@ -32,6 +34,7 @@ import { errorData, isRetryable, ModelwatchError, type ErrorData } from '../erro
 import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { deadLetterMessage } from '../nats/dead-letters.js';
+import { putObject, readObject } from '../nats/objects.js';
 import { openBuckets, slotConsumerName, type Buckets } from '../nats/topology.js';
 import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
@@ -66,6 +69,8 @@ export interface AppRunnerOptions {
 export const DEFER_MS = 1000;
 /** Tasks handed back in a row, per slot, before a runner waits for one of its windows to end before it takes more. */
 const MAX_DEFERRALS_PER_SLOT = 4;
+/** How long a pull for free slots waits for tasks before the next one is sent (an idle runner's pull requests). */
+const TASK_PULL_EXPIRES_MS = 10_000;
 
 /**
  * Deliveries of a task beyond its attempts: a runner that dies takes the windows it was
@@ -120,9 +125,14 @@ export class AppRunner {
   private buckets!: Buckets;
   private endpoints!: WatchedKv<EndpointRecord>;
   private plugins!: WatchedKv<PluginRecord>;
-  private messages: ConsumerMessages | undefined;
+  /** The task fetches waiting for tasks, and how many tasks they ask for still. */
+  private readonly fetches = new Set<ConsumerMessages>();
+  private asked = 0;
+  /** Wakes the loop that pulls tasks (a slot freed, a fetch ended, the runner stopping). */
+  private wakeLoop: () => void = () => undefined;
   private subs: Subscription[] = [];
   private loop: Promise<void> | undefined;
+  private stopping = false;
   private readonly inflight = new Set<Promise<void>>();
   private readonly sandboxes = new Map<string, Sandbox>();
   private readonly windows = new Map<string, Promise<WindowData>>();
@@ -145,6 +155,8 @@ export class AppRunner {
   private readonly slotConsumers = new Map<string, { there: boolean; at: number }>();
   /** Tokens kept after their window ended, by slot consumer, for the plugin's next window here (SLOT_KEEP_MS). */
   private readonly keptSlots = new Map<string, KeptSlot[]>();
+  /** Tasks being handed back unrun by the pull loop (their deferrals being counted). */
+  private readonly handingBack = new Set<Promise<void>>();
   /** Tasks handed back since a window last started. */
   private deferredInARow = 0;
   /** Where this runner answers that it is connected (what its supervisor's readiness check asks). */
@@ -204,19 +216,65 @@ export class AppRunner {
     );
     const consumer = await this.js.consumers.get(Streams.tasks, Consumers.runners);
     const limit = this.opts.concurrency ?? 2;
-    this.messages = await consumer.consume({ max_messages: limit });
+    // pulled only for free slots, so no task waits here unstarted (past its ack wait it would be
+    // redelivered to another runner, run twice, and count as an attempt more): a fetch of as many
+    // as there are slots neither running a window nor asked for by a fetch still waiting, each task
+    // started as it comes; a slot freed while a fetch waits is asked for by another
+    const changed = () => new Promise<void>((resolve) => (this.wakeLoop = resolve));
+    const pull = async (n: number) => {
+      this.asked += n;
+      let batch: ConsumerMessages | undefined;
+      try {
+        batch = await consumer.fetch({ max_messages: n, expires: TASK_PULL_EXPIRES_MS });
+        this.fetches.add(batch);
+        if (this.stopping) await batch.close();
+        for await (const m of batch) {
+          n--;
+          this.asked--;
+          // handed back unrun, counted as a deferral (not an attempt): a task fetched as the runner
+          // stops, and one past the runner's slots (after a reconnect the client asks for its fetch's
+          // whole batch again, whatever it already delivered)
+          if (this.stopping || this.inflight.size >= limit) {
+            const p = this.handBackTask(m).finally(() => this.handingBack.delete(p));
+            this.handingBack.add(p);
+            continue;
+          }
+          const p = this.handle(m).finally(() => {
+            this.inflight.delete(p);
+            this.wakeLoop();
+          });
+          this.inflight.add(p);
+        }
+      } catch (err) {
+        if (!this.stopping && !nc.isClosed()) {
+          this.log.warn({ err: String(err) }, 'task pull failed; pulling again');
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      } finally {
+        this.asked -= n;
+        if (batch) this.fetches.delete(batch);
+        this.wakeLoop();
+      }
+    };
     this.loop = (async () => {
-      for await (const m of this.messages!) {
-        const p = this.handle(m).finally(() => this.inflight.delete(p));
-        this.inflight.add(p);
-        if (this.inflight.size >= limit) await Promise.race(this.inflight);
+      const pulls = new Set<Promise<void>>();
+      while (!this.stopping && !nc.isClosed()) {
+        const woken = changed();
         // handing back task after task of plugins at their share (one plugin's backlog): wait for
         // a window to end instead of cycling through the backlog
         if (this.deferredInARow >= limit * MAX_DEFERRALS_PER_SLOT && this.windowsRunning.size > 0) {
           await Promise.race(this.windowsRunning);
           this.deferredInARow = 0;
+          continue;
         }
+        const free = limit - this.inflight.size - this.asked;
+        if (free > 0) {
+          const p = pull(free).finally(() => pulls.delete(p));
+          pulls.add(p);
+        }
+        await woken;
       }
+      await Promise.all([...pulls]);
     })();
     this.log.info({ concurrency: limit }, 'runner started');
   }
@@ -224,9 +282,11 @@ export class AppRunner {
   async stop(): Promise<void> {
     this.stopWatch?.();
     for (const s of this.subs) s.unsubscribe();
-    await this.messages?.close();
+    this.stopping = true;
+    await Promise.all([...this.fetches].map((f) => f.close()));
+    this.wakeLoop();
     await this.loop;
-    await Promise.allSettled([...this.inflight]);
+    await Promise.allSettled([...this.inflight, ...this.handingBack]);
     // the kept tokens back to their plugins' shares, now (the server would only after the ack wait)
     for (const [name, kept] of [...this.keptSlots]) for (const k of [...kept]) this.handBack(name, k);
     this.endpoints?.stop();
@@ -540,6 +600,18 @@ export class AppRunner {
     m.nak(DEFER_MS);
   }
 
+  /** Hand a task back unrun, as `defer` does; one that is not JSON is left for the delivery that runs it (and dead-letters it). */
+  private async handBackTask(m: JsMsg): Promise<void> {
+    let task: TaskMessage;
+    try {
+      task = jsonCodec.decode<TaskMessage>(m.data);
+    } catch {
+      m.nak(DEFER_MS);
+      return;
+    }
+    await this.defer(m, task);
+  }
+
   private async deferrals(task: TaskMessage): Promise<number> {
     const e = await this.buckets.deferrals.get(outputKey(task));
     return e && e.operation === 'PUT' ? Number(e.string()) || 0 : 0;
@@ -557,22 +629,31 @@ export class AppRunner {
 
   /** A window's artifacts into `mw_artifacts`, under `<endpoint id>/<app>/<window start>/<name>`, with what the listing shows. */
   private async storeArtifacts(task: TaskMessage, artifacts: readonly WindowArtifact[]): Promise<void> {
-    for (const a of artifacts) {
-      await this.buckets.artifacts.putBlob(
-        {
-          name: artifactKey(task.endpointId, task.app, task.windowStart, a.name),
-          metadata: {
-            endpoint: task.endpointName,
-            app: task.app,
-            version: task.version,
-            windowStart: String(task.windowStart),
-            windowEnd: String(task.windowEnd),
-            contentType: a.contentType,
+    // put together: each is its own object (one that fits in a chunk is two publishes, see objects.ts)
+    await Promise.all(
+      artifacts.map((a) =>
+        putObject(
+          this.opts.nc,
+          this.js,
+          this.jsm,
+          this.buckets.artifacts,
+          ARTIFACT_STORE,
+          {
+            name: artifactKey(task.endpointId, task.app, task.windowStart, a.name),
+            metadata: {
+              endpoint: task.endpointName,
+              app: task.app,
+              version: task.version,
+              windowStart: String(task.windowStart),
+              windowEnd: String(task.windowEnd),
+              contentType: a.contentType,
+            },
           },
-        },
-        a.body,
-      );
-    }
+          a.body,
+          this.log,
+        ),
+      ),
+    );
   }
 
   /**
@@ -586,6 +667,8 @@ export class AppRunner {
     const plugin = await this.plugins.get(task.app);
     const version = plugin?.versions.find((v) => v.version === task.version);
     if (!plugin || !version) return this.failed(task, attempt, { code: 'NOT_FOUND', message: `plugin ${task.app}@${task.version} is not registered` });
+    // the endpoint's reference asked for with the rows, not after them (kept by referenceData: input() takes it from there)
+    if (version.referenceRows) this.referenceData(endpoint).catch(() => undefined);
     const data = await this.windowData(endpoint, task, task.endpointId);
     base.rows = data.length;
     // the window's profile goes with every outcome that read rows: the writer keeps it once per window
@@ -707,7 +790,8 @@ export class AppRunner {
     const entry = this.references.getOrCreate(key, () => {
       const e = {
         bytes: 0,
-        sample: this.buckets.references.getBlob(`${endpoint.id}.json`).then((blob) => {
+        // one chunk (most references) by two gets, not a consumer made for it
+        sample: readObject(this.jsm, this.buckets.references, REFERENCE_STORE, `${endpoint.id}.json`).then((blob) => {
           if (!blob) return undefined;
           const table = JSON.parse(new TextDecoder().decode(blob)) as ReferenceTable;
           return referenceSample(table, endpoint);

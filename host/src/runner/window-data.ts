@@ -4,7 +4,8 @@ import { isWrongType, windowStats } from '@modelwatch/sdk/stats';
 import { Streams, Subjects, type EndpointRecord, type ReferenceTable, type RowBatch } from '@modelwatch/protocol';
 import { normalizeLabel } from '../domain/labels.js';
 import { jsonCodec } from '../nats/codec.js';
-import { decodeRowBatch } from '../nats/rows.js';
+import { decodeRowBatch, SeenRows } from '../nats/rows.js';
+import { lastBySubject } from '../nats/direct.js';
 import type { SampleData } from './sandbox.js';
 import { dict } from '../domain/dict.js';
 
@@ -40,18 +41,20 @@ export async function readWindowRows(
   // one subject at a time (a consumer with several filter subjects needs nats-server 2.10)
   for (const [subject, count] of counts) {
     if (count === 0) continue;
-    const seen = new Set<string>();
+    const seen = new SeenRows();
     if (count === 1) {
-      // one part (a window's rows sent in one batch): one request, not a consumer made, read and deleted
-      const m = await jsm.streams.getMessage(Streams.rows, { last_by_subj: subject });
+      // one part (a window's rows sent in one batch): one request, not a consumer made, read and
+      // deleted; a direct get (raw bytes) when MW_ROWS allows them (see `lastBySubject`), so a
+      // replica behind the leader may not have it yet: the consumer below reads it then
+      const m = await lastBySubject(jsm, Streams.rows, subject);
       if (m) {
         decodeRowBatch(m.data, seen, batches);
         continue;
       }
     }
     const consumer = await js.consumers.get(Streams.rows, { filter_subjects: subject });
-    // parts already read (a redelivered event the stream processor stored twice) are dropped; a
-    // part is named by its event and its offset among that event's rows in this subject
+    // rows already read (a redelivered event the stream processor stored twice, in the same parts
+    // or chunked otherwise) are dropped; a row is named by its event and its index among them
     const iter = await consumer.fetch({ max_messages: count, expires: 10_000 });
     for await (const m of iter) {
       decodeRowBatch(m.data, seen, batches);

@@ -232,6 +232,7 @@ export class ResultsDb {
     withOutbox: boolean,
   ): Promise<Array<'stored' | 'duplicate'>> {
     const batch = new PendingBatch();
+    await this.prefetch(batch, outputs);
     const outboxSeq = this.seq;
     const results: Array<'stored' | 'duplicate'> = [];
     let windows = 0;
@@ -254,6 +255,37 @@ export class ResultsDb {
     return results;
   }
 
+  /**
+   * The records the outputs' stores read (the window itself, the endpoint's stats, profiles,
+   * roll-ups and latest values), read together: one `getMany` a sublevel for the batch instead of
+   * a LevelDB get for each, one after another (the store is serial: nothing writes meanwhile).
+   */
+  private async prefetch(batch: PendingBatch, outputs: ReadonlyArray<{ out: AppOutputMessage }>): Promise<void> {
+    const keys = new Map<ReadableSublevel, Set<string>>();
+    const want = (sublevel: ReadableSublevel, key: string): void => {
+      let k = keys.get(sublevel);
+      if (!k) keys.set(sublevel, (k = new Set()));
+      k.add(key);
+    };
+    for (const { out } of outputs) {
+      const live = !out.endpointId.includes('-');
+      if (out.shadow) want(this.shadows, shadowKey(out));
+      else {
+        want(this.windows, windowKey(out));
+        if (live) {
+          want(this.stats, out.endpointId);
+          for (const res of ['hour', 'day'] as const) want(this.rollups, resultsRollupKey(out, res));
+        }
+        for (const r of out.results) want(this.latest, `${out.endpointId}/${out.app}/${r.name}`);
+      }
+      if (out.profile && out.rows > 0) {
+        want(this.profiles, profileKey(out.endpointId, out.windowStart));
+        if (live) for (const res of ['hour', 'day'] as const) want(this.profiles, profileRollupKey(out, res));
+      }
+    }
+    await Promise.all([...keys].map(([sublevel, k]) => batch.prefetch(sublevel, [...k])));
+  }
+
   /** The puts of the store's own records that go with a batch storing windows. */
   private metaOps(seq: number | undefined, windows: number): Array<{ type: 'put'; sublevel: unknown; key: string; value: unknown }> {
     const ops: Array<{ type: 'put'; sublevel: unknown; key: string; value: unknown }> = [
@@ -273,7 +305,7 @@ export class ResultsDb {
   private async windowOps(batch: PendingBatch, out: AppOutputMessage, withOutbox: boolean): Promise<'stored' | 'duplicate'> {
     const live = !out.endpointId.includes('-');
     if (live && out.windowStart < this.expiredBefore) return 'duplicate';
-    const wkey = `${out.endpointId}/${out.app}/${pad(out.windowStart)}`;
+    const wkey = windowKey(out);
     if ((await batch.get<WindowRecord>(this.windows, wkey)) !== undefined) return 'duplicate';
     const storedAt = Date.now();
     const { v: _v, attempts, profile: _profile, ...rest } = out;
@@ -282,7 +314,10 @@ export class ResultsDb {
     const stats = live ? await this.windowSeen(batch, out) : undefined;
     batch.put(this.windows, wkey, record);
     for (const [key, value] of seriesEntries(record)) batch.put(this.series, key, value);
-    if (live) this.index(batch, 'window', out.windowStart, 'w', wkey);
+    if (live) {
+      this.index(batch, 'window', out.windowStart, 'w', wkey);
+      batch.windowGroups.add(windowGroup(out.endpointId, out.windowStart));
+    }
     await this.profileOps(batch, out, live);
     if (live) await this.rollupOps(batch, record);
     for (const r of out.results) {
@@ -315,7 +350,7 @@ export class ResultsDb {
   private async shadowOps(batch: PendingBatch, out: AppOutputMessage): Promise<'stored' | 'duplicate'> {
     const live = !out.endpointId.includes('-');
     if (live && out.windowStart < this.expiredBefore) return 'duplicate';
-    const key = `${out.endpointId}/${out.app}/${out.version}/${pad(out.windowStart)}`;
+    const key = shadowKey(out);
     if ((await batch.get<WindowRecord>(this.shadows, key)) !== undefined) return 'duplicate';
     const { v: _v, attempts, profile: _profile, ...rest } = out;
     batch.put(this.shadows, key, { ...rest, attempts: attempts ?? 1, storedAt: Date.now() });
@@ -334,7 +369,7 @@ export class ResultsDb {
    */
   private async profileOps(batch: PendingBatch, out: AppOutputMessage, live: boolean): Promise<void> {
     if (!out.profile || out.rows === 0) return;
-    const key = `${out.endpointId}/w/${pad(out.windowStart)}`;
+    const key = profileKey(out.endpointId, out.windowStart);
     if ((await batch.get<Uint8Array>(this.profiles, key)) !== undefined) return;
     const profile: WindowProfile = {
       v: 1,
@@ -350,7 +385,7 @@ export class ResultsDb {
     this.index(batch, 'window', out.windowStart, 'p', key);
     for (const res of ['hour', 'day'] as const) {
       const { start } = bucketOf(out.windowStart, res);
-      const rkey = `${out.endpointId}/${RESOLUTION_KEY[res]}/${pad(start)}`;
+      const rkey = profileRollupKey(out, res);
       const prev = await batch.get<Uint8Array>(this.profiles, rkey);
       const into = prev === undefined ? undefined : (unpack(prev) as WindowProfile);
       batch.put(this.profiles, rkey, pack(rollUpProfile(into, profile, res)));
@@ -362,7 +397,7 @@ export class ResultsDb {
   private async rollupOps(batch: PendingBatch, w: WindowRecord): Promise<void> {
     for (const res of ['hour', 'day'] as const) {
       const { start } = bucketOf(w.windowStart, res);
-      const key = `${w.endpointId}/${RESOLUTION_KEY[res]}/${w.app}/${pad(start)}`;
+      const key = resultsRollupKey(w, res);
       const into = await batch.get<ResultsRollup>(this.rollups, key);
       batch.put(this.rollups, key, rollUpResults(into, w, res));
       if (!into) this.index(batch, res, start, 'r', key);
@@ -383,7 +418,7 @@ export class ResultsDb {
 
   /** The profile of one window of an endpoint. */
   async profileOf(endpointId: string, windowStart: number): Promise<WindowProfile | undefined> {
-    const v = await this.profiles.get(`${endpointId}/w/${pad(windowStart)}`);
+    const v = await this.profiles.get(profileKey(endpointId, windowStart));
     return v === undefined ? undefined : (unpack(v) as WindowProfile);
   }
 
@@ -482,7 +517,7 @@ export class ResultsDb {
     }
     if (out.rows > 0) {
       const group = `w/${pad(out.windowStart)}/w/${out.endpointId}/`;
-      let first = !batch.hasPrefix(this.expiry, group);
+      let first = !batch.windowGroups.has(windowGroup(out.endpointId, out.windowStart));
       if (first) for await (const _ of this.expiry.keys({ gte: group, lt: `${group}\uffff`, limit: 1 })) first = false;
       if (first) cur.windowsAnalysed = (cur.windowsAnalysed ?? 0) + 1;
     }
@@ -798,6 +833,10 @@ export function pointsOf(out: AppOutputMessage): OutboxPoint[] {
 class PendingBatch {
   readonly ops: Op[] = [];
   private readonly puts = new Map<unknown, Map<string, unknown>>();
+  /** Records read ahead by {@link prefetch} (undefined: not in the store), by sublevel. */
+  private readonly read = new Map<unknown, Map<string, unknown>>();
+  /** The (endpoint, window start) pairs of the live windows the batch stores (see `windowGroup`). */
+  readonly windowGroups = new Set<string>();
 
   put(sublevel: unknown, key: string, value: unknown): void {
     this.ops.push({ type: 'put', sublevel, key, value });
@@ -809,12 +848,32 @@ class PendingBatch {
   async get<V>(sublevel: { get(key: string): Promise<V | undefined> }, key: string): Promise<V | undefined> {
     const m = this.puts.get(sublevel);
     if (m?.has(key)) return m.get(key) as V;
+    const r = this.read.get(sublevel);
+    if (r?.has(key)) return r.get(key) as V;
     return await sublevel.get(key);
   }
 
-  /** Whether the batch puts a key starting with `prefix` into `sublevel`. */
-  hasPrefix(sublevel: unknown, prefix: string): boolean {
-    for (const key of this.puts.get(sublevel)?.keys() ?? []) if (key.startsWith(prefix)) return true;
-    return false;
+  /** Read `keys` of `sublevel` from the store at once, for {@link get}. */
+  async prefetch(sublevel: ReadableSublevel, keys: string[]): Promise<void> {
+    const values = await sublevel.getMany(keys);
+    let r = this.read.get(sublevel);
+    if (!r) this.read.set(sublevel, (r = new Map()));
+    for (let i = 0; i < keys.length; i++) r.set(keys[i]!, values[i]);
   }
 }
+
+/** A sublevel read by key. */
+interface ReadableSublevel {
+  get(key: string): Promise<unknown>;
+  getMany(keys: string[]): Promise<unknown[]>;
+}
+
+const windowKey = (out: AppOutputMessage): string => `${out.endpointId}/${out.app}/${pad(out.windowStart)}`;
+const shadowKey = (out: AppOutputMessage): string => `${out.endpointId}/${out.app}/${out.version}/${pad(out.windowStart)}`;
+const profileKey = (endpointId: string, windowStart: number): string => `${endpointId}/w/${pad(windowStart)}`;
+const profileRollupKey = (out: AppOutputMessage, res: 'hour' | 'day'): string =>
+  `${out.endpointId}/${RESOLUTION_KEY[res]}/${pad(bucketOf(out.windowStart, res).start)}`;
+const resultsRollupKey = (w: { endpointId: string; app: string; windowStart: number }, res: 'hour' | 'day'): string =>
+  `${w.endpointId}/${RESOLUTION_KEY[res]}/${w.app}/${pad(bucketOf(w.windowStart, res).start)}`;
+/** An endpoint's window start, for whether a batch stores a live window of it already. */
+const windowGroup = (endpointId: string, windowStart: number): string => `${endpointId}/${windowStart}`;

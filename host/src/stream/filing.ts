@@ -135,7 +135,7 @@ export class BatchOutput {
  * duplicate window), so the id must name the content: a batch redelivered after a partial publish
  * or a stop before the acks, and batched otherwise (another processor, a message that failed the
  * first time), makes chunks of other parts, so of other ids, and its rows are all stored; the
- * same chunk again is dropped. The readers drop parts they have seen (`decodeRowBatch`).
+ * same chunk again is dropped. The readers keep each row of an event once, however it was chunked (`decodeRowBatch`).
  */
 export function rowChunkId(subject: string, parts: readonly number[]): string {
   return `r:${subject}:${digest(parts)}`;

@@ -5,6 +5,7 @@
  */
 import { Ajv, type ErrorObject } from 'ajv';
 import { ENDPOINT_NAME, Subjects, type AppOutputMessage, type EndpointPurgeMessage, type ServingMinuteMessage } from '@modelwatch/protocol';
+import { verifyBinding, type BindingKey } from '../domain/binding.js';
 import { jsonCodec } from '../nats/codec.js';
 import { NAME_PATTERN } from '../sdk-internal.js';
 
@@ -101,6 +102,17 @@ export function decodeOutput(data: Uint8Array, subject: string): AppOutputMessag
   }
   if (out.windowEnd <= out.windowStart) throw new InvalidMessageError(`window end ${out.windowEnd} is not after its start ${out.windowStart}`);
   return out;
+}
+
+/**
+ * An output as every path into the store takes it (the live writer, a rebuild from MW_OUTPUTS, a
+ * reclaimed message): decoded and checked ({@link decodeOutput}), its binding verified when the
+ * host has a binding key (`refused`: it does not verify: not the output of a dispatched task, never
+ * stored), and stored without its binding.
+ */
+export function storableOutput(data: Uint8Array, subject: string, key: BindingKey | undefined): { out: AppOutputMessage; refused: boolean } {
+  const { binding, ...out } = decodeOutput(data, subject);
+  return { out, refused: key !== undefined && !verifyBinding(key, out, binding) };
 }
 
 /** The serving interval of a message on `mw.serving.minute.<endpoint id>`, or an {@link InvalidMessageError}. */

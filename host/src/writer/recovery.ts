@@ -13,14 +13,18 @@
  *   start, naming the folder and what to do.
  *
  * Storing is idempotent (a window is stored once), so replaying an output the store has is harmless.
+ * A replay stores as the live writer does: the outputs between two purges in LevelDB batches of
+ * `batchSize`, each checked as the live writer checks it (`storableOutput`: valid, its binding
+ * verified, stored without it), so a rebuilt store holds what the live one does.
  */
 import { rename, rm } from 'node:fs/promises';
 import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
-import { Consumers, Streams } from '@modelwatch/protocol';
+import { Consumers, Streams, type AppOutputMessage } from '@modelwatch/protocol';
+import type { BindingKey } from '../domain/binding.js';
 import { ModelwatchError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ResultsDb } from '../store/results-db.js';
-import { decodeOutput, decodePurge, isPurgeSubject } from './messages.js';
+import { decodePurge, isPurgeSubject, storableOutput } from './messages.js';
 
 export interface RecoveryDeps {
   js: JetStreamClient;
@@ -29,6 +33,10 @@ export interface RecoveryDeps {
   withOutbox: boolean;
   /** The writer's consumer on MW_OUTPUTS, whose acknowledged floor the store is checked against. @default 'writer' */
   consumer?: string;
+  /** The host's output binding key: outputs whose binding does not verify are refused, as the live writer refuses them. */
+  bindingKey?: BindingKey;
+  /** At most this many outputs stored in one LevelDB batch (the live writer's `batchSize`). @default 1024 */
+  batchSize?: number;
 }
 
 /** What a check at start did. */
@@ -37,6 +45,8 @@ export interface RecoveryReport {
   reason?: string;
   replayed: number;
   stored: number;
+  /** Outputs whose binding did not verify (the live writer refused them too). */
+  refused: number;
 }
 
 /**
@@ -66,7 +76,7 @@ export async function openResultsDb(path: string, deps: RecoveryDeps): Promise<R
       const state = await streamState(deps.js);
       if (floor > 0 && state.messages === 0) throw new Error(`the writer acknowledged ${floor} outputs and MW_OUTPUTS holds none of them`);
       const r = await replay(deps, rebuilt, 1, Math.max(floor, state.last_seq));
-      log.warn({ dir: path, replayed: r.replayed, stored: r.stored }, 'results store rebuilt from MW_OUTPUTS');
+      log.warn({ dir: path, ...r }, 'results store rebuilt from MW_OUTPUTS');
     } finally {
       await rebuilt.close();
     }
@@ -110,11 +120,11 @@ export async function recoverResults(deps: RecoveryDeps & { db: ResultsDb }): Pr
     reason = `the store's last output is ${applied}, and the writer acknowledged up to ${floor}`;
     from = applied + 1;
   }
-  if (from === undefined) return { replayed: 0, stored: 0 };
+  if (from === undefined) return { replayed: 0, stored: 0, refused: 0 };
   log.warn({ reason, from, to: floor }, 'results store behind MW_OUTPUTS: storing the missing outputs again');
   const r = await replay(deps, db, from, floor);
   await db.recount();
-  log.warn({ reason, replayed: r.replayed, stored: r.stored }, 'results store caught up with MW_OUTPUTS');
+  log.warn({ reason, ...r }, 'results store caught up with MW_OUTPUTS');
   return { reason, ...r };
 }
 
@@ -127,37 +137,76 @@ async function streamState(js: JetStreamClient) {
   return (await (await js.streams.get(Streams.outputs)).info()).state;
 }
 
-/** Store the outputs of MW_OUTPUTS from sequence `from` through `to` (those the stream still holds). */
-async function replay(deps: RecoveryDeps, db: ResultsDb, from: number, to: number): Promise<{ replayed: number; stored: number }> {
+/**
+ * Store the outputs of MW_OUTPUTS from sequence `from` through `to` (those the stream still holds),
+ * in batches: the outputs read are stored together (up to `batchSize`, never across a purge) while
+ * the next ones are read; a purge is applied once the outputs before it are stored.
+ */
+export async function replay(deps: RecoveryDeps, db: ResultsDb, from: number, to: number): Promise<Omit<RecoveryReport, 'reason'>> {
+  const report = { replayed: 0, stored: 0, refused: 0 };
   const state = await streamState(deps.js);
   const end = Math.min(to, state.last_seq);
-  if (state.messages === 0 || end < Math.max(from, state.first_seq)) return { replayed: 0, stored: 0 };
+  if (state.messages === 0 || end < Math.max(from, state.first_seq)) return report;
   if (from < state.first_seq) {
     deps.logger.warn({ from, first: state.first_seq }, 'outputs before the first MW_OUTPUTS holds are gone (purged with their endpoints): not replayed');
   }
+  const batchSize = Math.max(1, deps.batchSize ?? 1024);
   const consumer = await deps.js.consumers.get(Streams.outputs, {
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: Math.max(from, state.first_seq),
   });
-  const messages = await consumer.consume({ max_messages: 512 });
-  let replayed = 0;
-  let stored = 0;
+  const messages = await consumer.consume({ max_messages: Math.max(512, batchSize) });
+  let pending: Array<{ out: AppOutputMessage; seq: number }> = [];
+  // the batch being stored while the next is read, one at a time; its failure fails the replay
+  let storing: Promise<void> = Promise.resolve();
+  let failure: { err: unknown } | undefined;
+  const stored = async () => {
+    await storing;
+    if (failure) throw failure.err;
+  };
+  const flush = async () => {
+    await stored();
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    storing = db.storeMany(batch, deps.withOutbox).then(
+      (outcomes) => {
+        for (const o of outcomes) if (o === 'stored') report.stored++;
+      },
+      (err: unknown) => {
+        failure = { err };
+      },
+    );
+  };
   try {
     for await (const m of messages) {
       if (m.seq > end) break;
-      replayed++;
+      report.replayed++;
       try {
-        // an endpoint's purge among the outputs: what came before it of the endpoint is removed
-        if (isPurgeSubject(m.subject)) await db.purgeEndpoint(decodePurge(m.data, m.subject).endpointId);
-        else if ((await db.store(decodeOutput(m.data, m.subject), deps.withOutbox, m.seq)) === 'stored') stored++;
+        if (isPurgeSubject(m.subject)) {
+          // an endpoint's purge among the outputs: what came before it of the endpoint is removed
+          const { endpointId } = decodePurge(m.data, m.subject);
+          await flush();
+          await stored();
+          await db.purgeEndpoint(endpointId);
+        } else {
+          const { out, refused } = storableOutput(m.data, m.subject, deps.bindingKey);
+          if (refused) report.refused++;
+          else pending.push({ out, seq: m.seq });
+          if (pending.length >= batchSize) await flush();
+        }
       } catch (err) {
         if ((err as Error).name !== 'InvalidMessageError') throw err;
         // not an output: it was dead-lettered when it came
       }
       if (m.seq >= end || m.info.pending === 0) break;
     }
+    await flush();
+    await stored();
   } finally {
+    // nothing left being stored when the replay ends (a failure thrown above)
+    await storing;
     await Promise.resolve(messages.close()).catch(() => undefined);
   }
-  return { replayed, stored };
+  return report;
 }

@@ -18,19 +18,19 @@ import {
   type WindowStoredMessage,
   PROTOCOL_VERSION,
 } from '@modelwatch/protocol';
-import { verifyBinding, type BindingKey } from '../domain/binding.js';
+import type { BindingKey } from '../domain/binding.js';
 import { isModelwatchError, isStorageFull, storageFullError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { HostMetrics } from '../metrics.js';
 import { jsonCodec } from '../nats/codec.js';
 import { deadLetterMessage } from '../nats/dead-letters.js';
-import { MaxDeliver, retryDelayMs } from '../nats/topology.js';
+import { MaxDeliver, retryDelayMs, WRITER_PROGRESS_MS } from '../nats/topology.js';
 import { InfluxWriter, type InfluxTarget } from '../store/influx.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
 import { PluginStore } from '../store/plugins.js';
 import type { ResultsDb, RetentionMs } from '../store/results-db.js';
 import { FailureStreaks } from '../store/streaks.js';
-import { decodeOutput, decodePurge, decodeServingMinute, isPurgeSubject } from './messages.js';
+import { decodePurge, decodeServingMinute, isPurgeSubject, storableOutput } from './messages.js';
 import { pageOf, profilesPage } from './pages.js';
 import { recoverResults } from './recovery.js';
 
@@ -71,7 +71,12 @@ export interface WriterDeps {
   consumer?: string;
   /** At most this many outputs stored in one LevelDB batch (those received while the last batch was stored). @default 1024 */
   batchSize?: number;
+  /** A message received and not settled for this long, neither queued nor being handled, is no longer kept from redelivery. @default {@link WRITER_HOLD_MAX_MS} */
+  holdMaxMs?: number;
 }
+
+/** How long the writer keeps a received message it has not settled, and no longer queues or handles (lost track of), from redelivery (5 min). */
+export const WRITER_HOLD_MAX_MS = 300_000;
 
 type OutputStage = Parameters<typeof deadLetterMessage>[2];
 
@@ -102,6 +107,16 @@ export class Writer {
   private readonly retrying = new Set<number>();
   private reclaiming = false;
   private reclaimTimer: NodeJS.Timeout | undefined;
+  /**
+   * Outputs and purges received and not yet settled (acknowledged, `nak`ed or terminated), with when
+   * each was received: kept from redelivery by a progress signal every {@link WRITER_PROGRESS_MS}, so
+   * the consumer's ack wait can be short and a crashed writer's outputs come back soon
+   * (`WRITER_ACK_WAIT_MS`). Removed where settled (`release`); one held longer than
+   * {@link WRITER_HOLD_MAX_MS} and neither queued nor being handled is no longer signalled, so the
+   * server redelivers it.
+   */
+  private readonly held = new Map<JsMsg, number>();
+  private progressTimer: NodeJS.Timeout | undefined;
   /** Outputs refused because their binding did not verify: forged, or for a task no controller dispatched. */
   refused = 0;
   private readonly streaks: FailureStreaks | undefined;
@@ -115,6 +130,10 @@ export class Writer {
   private readonly batchSize: number;
   /** Outputs stored and being accounted, acknowledged once accounted, and dead letters being published. */
   private readonly inflight = new Set<Promise<void>>();
+  /** The messages of `inflight`'s work: settled by it, neither `nak`ed by a failing batch nor released by the hold cap. */
+  private readonly handling = new Set<JsMsg>();
+  /** The messages the drain took from the queue and has not handed on or settled yet. */
+  private taken: JsMsg[] = [];
   private readonly storedListeners = new Set<(notice: WindowStoredMessage) => void>();
   private expiryTimer: NodeJS.Timeout | undefined;
   private expiring: Promise<void> | undefined;
@@ -156,7 +175,15 @@ export class Writer {
     // one writer of its own answers at once (as it always did); writers each with their own consumer answer once caught up
     if (!this.ownConsumer) this.subscribeQueries(budget);
     // the store checked against what the writer acknowledged, and rebuilt from MW_OUTPUTS where it lacks windows
-    await recoverResults({ js, db, logger: this.log, withOutbox: this.influx !== undefined, consumer: this.consumerName });
+    await recoverResults({
+      js,
+      db,
+      logger: this.log,
+      withOutbox: this.influx !== undefined,
+      consumer: this.consumerName,
+      batchSize: this.batchSize,
+      ...(this.deps.bindingKey ? { bindingKey: this.deps.bindingKey } : {}),
+    });
     // serving metrics of closed intervals: stored once each, with their TSDB point in the outbox
     const servingConsumer = await js.consumers.get(Streams.serving, Consumers.writerServing);
     this.servingMessages = await servingConsumer.consume({ max_messages: 256 });
@@ -188,6 +215,7 @@ export class Writer {
         this.subscribeQueries(budget);
       });
     this.reclaimTimer = setInterval(() => void this.reclaim(), 5000);
+    this.progressTimer = setInterval(() => this.signalProgress(), WRITER_PROGRESS_MS);
     const retention = this.deps.retention;
     if (retention) {
       this.expiryTimer = setInterval(() => {
@@ -198,6 +226,7 @@ export class Writer {
     const outputStage = { stage: DEAD_LETTER_STAGES.outputs, stream: Streams.outputs, consumer: this.consumerName } as const;
     this.loop = (async () => {
       for await (const m of this.messages!) {
+        this.held.set(m, Date.now());
         this.queue.push(m);
         this.kick(outputStage);
         // the consumer's buffer fills meanwhile: the next batch
@@ -227,18 +256,28 @@ export class Writer {
         this.draining = undefined;
         return;
       }
+      // the messages taken from the queue and not yet handled
+      this.taken = [];
       try {
         if (isPurgeSubject(this.queue[0]!.subject)) {
-          await this.applyPurge(this.queue.shift()!, stage);
+          this.taken = [this.queue.shift()!];
+          await this.applyPurge(this.taken[0]!, stage);
           continue;
         }
         let n = 1;
         while (n < this.queue.length && n < this.batchSize && !isPurgeSubject(this.queue[n]!.subject)) n++;
-        await this.storeBatch(this.queue.splice(0, n), stage);
+        this.taken = this.queue.splice(0, n);
+        await this.storeBatch(this.taken, stage);
+        this.taken = [];
         while (this.inflight.size >= Math.max(256, 2 * this.batchSize)) await Promise.race(this.inflight);
       } catch (err) {
-        // not expected (each message's failure is handled): the messages are redelivered
-        this.log.error({ err }, 'could not handle a batch of outputs; they will be redelivered');
+        // not expected (each message's failure is handled): those not settled are redelivered (a
+        // stored one is then a duplicate), except those handed on (being accounted or
+        // dead-lettered), which their handling settles
+        this.log.error({ err, outputs: this.taken.length }, 'could not handle a batch of outputs; they will be redelivered');
+        for (const m of this.taken) if (!settled(m) && !this.handling.has(m)) this.nak(m);
+      } finally {
+        this.taken = [];
       }
     }
   }
@@ -256,27 +295,26 @@ export class Writer {
     const withOutbox = this.influx !== undefined;
     const items: Array<{ m: JsMsg; out: AppOutputMessage }> = [];
     for (const m of msgs) {
-      let out: AppOutputMessage;
+      let checked: ReturnType<typeof storableOutput>;
       try {
-        out = decodeOutput(m.data, m.subject);
+        checked = storableOutput(m.data, m.subject, this.deps.bindingKey);
       } catch (err) {
         // not an output: dead-lettered with the reason, once, and never in the way of the
         // outputs behind it (letters are published while the next messages are handled)
-        this.track(this.deadLetter(m, stage, 'INVALID_OUTPUT', (err as Error).message));
+        this.track(m, this.deadLetter(m, stage, 'INVALID_OUTPUT', (err as Error).message));
         continue;
       }
-      const key = this.deps.bindingKey;
-      if (key && !verifyBinding(key, out, out.binding)) {
+      const { out, refused } = checked;
+      if (refused) {
         this.refused++;
         this.log.warn(
           { endpoint: out.endpointName, app: out.app, version: out.version, windowStart: out.windowStart, seq: m.seq, refused: this.refused },
           'output refused: its binding does not verify (not the output of a dispatched task)',
         );
-        m.ack();
+        this.ack(m);
         continue;
       }
-      const { binding: _binding, ...plain } = out;
-      items.push({ m, out: plain });
+      items.push({ m, out });
     }
     if (items.length === 0) return;
     let outcomes: Array<'stored' | 'duplicate' | undefined>;
@@ -319,15 +357,16 @@ export class Writer {
     // the window and before accounting it); accounting waits for NATS, so outputs of other
     // keys go on meanwhile
     this.track(
+      m,
       this.health(out, stored).then(
         () => {
-          m.ack();
+          this.ack(m);
           if (this.idle) this.wake?.();
         },
         (err: unknown) => {
           this.log.error({ err, seq: m.seq }, 'could not account an output; it will be redelivered');
           this.deps.metrics?.writerError('account');
-          m.nak(retryDelayMs(m.info.deliveryCount));
+          this.nak(m);
         },
       ),
     );
@@ -344,13 +383,13 @@ export class Writer {
     try {
       endpointId = decodePurge(m.data, m.subject).endpointId;
     } catch (err) {
-      this.track(this.deadLetter(m, stage, 'INVALID_OUTPUT', (err as Error).message));
+      this.track(m, this.deadLetter(m, stage, 'INVALID_OUTPUT', (err as Error).message));
       return;
     }
     try {
       const purged = await this.deps.db.purgeInOrder(endpointId);
       if (purged) this.log.info({ endpointId, ...purged }, 'endpoint purged');
-      m.ack();
+      this.ack(m);
     } catch (err) {
       this.deps.metrics?.writerError('store');
       await this.failed(m, stage, MaxDeliver[Consumers.writer], 'a purge', err);
@@ -461,9 +500,13 @@ export class Writer {
     return () => this.storedListeners.delete(listener);
   }
 
-  /** Keep a message's pending work (accounting, its dead letter) in `inflight` until it is done. */
-  private track(work: Promise<void>): void {
-    const done: Promise<void> = work.finally(() => this.inflight.delete(done));
+  /** Keep a message's pending work (accounting, its dead letter) in `inflight`, and the message in `handling`, until it is done. */
+  private track(m: JsMsg, work: Promise<void>): void {
+    this.handling.add(m);
+    const done: Promise<void> = work.finally(() => {
+      this.inflight.delete(done);
+      this.handling.delete(m);
+    });
     this.inflight.add(done);
   }
 
@@ -473,10 +516,12 @@ export class Writer {
     this.deps.metrics?.deadLettered(code, false);
     this.log.info({ seq: m.seq, subject: m.subject, code, reason }, 'message dead-lettered');
     try {
+      // terminated once its letter is published
       await deadLetterMessage(this.deps.js, m, where, code, reason);
+      this.held.delete(m);
     } catch (err) {
       this.log.error({ err, seq: m.seq }, 'could not dead-letter a message; it will be redelivered');
-      m.nak(retryDelayMs(m.info.deliveryCount));
+      this.nak(m);
     }
   }
 
@@ -495,8 +540,40 @@ export class Writer {
       return 'dead-lettered';
     }
     this.log.error({ err, seq: m.seq, deliveries: m.info.deliveryCount, diskFull: full }, `${reason}; it will be redelivered`);
-    m.nak(retryDelayMs(m.info.deliveryCount));
+    this.nak(m);
     return 'retry';
+  }
+
+  /** Acknowledge a message, and hold it no more. */
+  private ack(m: JsMsg): void {
+    m.ack();
+    this.held.delete(m);
+  }
+
+  /** Have a message redelivered after a delay growing with its deliveries, and hold it no more. */
+  private nak(m: JsMsg): void {
+    m.nak(retryDelayMs(m.info.deliveryCount));
+    this.held.delete(m);
+  }
+
+  /**
+   * Keep the held messages from redelivery (`working`); those settled meanwhile are dropped (a
+   * safety net: each is released where settled), and one held longer than
+   * {@link WRITER_HOLD_MAX_MS} that is neither queued nor being handled (lost track of) is no longer
+   * signalled, so the server redelivers it after its ack wait. Queued and handled ones stay held
+   * however long the store takes: their redelivered copies would pile up unheld behind them.
+   */
+  private signalProgress(): void {
+    const now = Date.now();
+    const maxMs = this.deps.holdMaxMs ?? WRITER_HOLD_MAX_MS;
+    let busy: Set<JsMsg> | undefined;
+    for (const [m, since] of this.held) {
+      if (settled(m)) this.held.delete(m);
+      else if (now - since > maxMs && !(busy ??= new Set([...this.queue, ...this.taken, ...this.handling])).has(m)) {
+        this.held.delete(m);
+        this.log.warn({ seq: m.seq, subject: m.subject, heldMs: now - since }, 'an output held too long is left to its redelivery');
+      } else m.working();
+    }
   }
 
   /**
@@ -521,7 +598,12 @@ export class Writer {
           continue;
         }
         try {
-          const out = decodeOutput(sm.data, sm.subject);
+          const { out, refused } = storableOutput(sm.data, sm.subject, this.deps.bindingKey);
+          if (refused) {
+            this.refused++;
+            this.retrying.delete(seq);
+            continue;
+          }
           const stored = (await db.store(out, this.influx !== undefined, seq)) === 'stored';
           if (stored) {
             this.stored++;
@@ -565,6 +647,7 @@ export class Writer {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.reclaimTimer);
+    clearInterval(this.progressTimer);
     clearInterval(this.expiryTimer);
     await this.expiring;
     this.querySub?.unsubscribe();
@@ -656,4 +739,13 @@ export class Writer {
       }
     }
   }
+}
+
+/**
+ * Whether a message was acknowledged, `nak`ed or terminated: nats.js's message (`JsMsgImpl`, whose
+ * `didAck` its typings declare) records it; `JsMsg` does not expose it. A `working()` on a settled
+ * message is ignored, so reading it only keeps the writer's held set small.
+ */
+function settled(m: JsMsg): boolean {
+  return (m as Partial<{ didAck: boolean }>).didAck === true;
 }

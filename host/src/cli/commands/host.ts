@@ -12,6 +12,7 @@ interface HostStartArgs extends GlobalArgs {
   'nats-tls-key'?: string;
   'http-port'?: number;
   'http-host'?: string;
+  'reuse-port'?: boolean;
   'base-period'?: string;
   'allowed-lateness'?: string;
   'serving-interval'?: string;
@@ -85,6 +86,11 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('nats-tls-key', { type: 'string', describe: "with --nats: the client certificate's key (PEM) (env MODELWATCH_NATS_TLS_KEY)" })
             .option('http-port', { type: 'number', describe: 'HTTP API port (default 7077, 0 = any free port)' })
             .option('http-host', { type: 'string', describe: 'HTTP API address (default 127.0.0.1)' })
+            .option('reuse-port', {
+              type: 'boolean',
+              describe:
+                'share the HTTP port with the other processes started with it on this machine (SO_REUSEPORT, Linux): the kernel spreads connections among them (env MODELWATCH_HTTP_REUSE_PORT=1)',
+            })
             .option('base-period', { type: 'string', describe: 'window length, e.g. 5s, 1m, 10m (default 10m)' })
             .option('allowed-lateness', { type: 'string', describe: 'how late rows may arrive for a window (default 30s)' })
             .option('serving-interval', { type: 'string', describe: 'length of the serving-metrics intervals: requests, errors, latency (default 1m)' })
@@ -167,6 +173,7 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             ...(args['nats-tls-key'] !== undefined && { natsTlsKey: args['nats-tls-key'] }),
             ...(args['http-port'] !== undefined && { httpPort: args['http-port'] }),
             ...(args['http-host'] !== undefined && { httpHost: args['http-host'] }),
+            ...(args['reuse-port'] !== undefined && { reusePort: args['reuse-port'] }),
             ...(args['base-period'] !== undefined && { basePeriod: args['base-period'] }),
             ...(args['allowed-lateness'] !== undefined && { allowedLateness: args['allowed-lateness'] }),
             ...(args['serving-interval'] !== undefined && { servingInterval: args['serving-interval'] }),
