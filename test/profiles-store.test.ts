@@ -127,3 +127,46 @@ describe('ResultsDb: window profiles, roll-ups and retention', () => {
     expect(await db.expire(now, { windowMs: HOUR, hourMs: 12 * HOUR, dayMs: 10 * DAY })).toEqual({ windows: 0, profiles: 0, rollups: 0 });
   });
 });
+
+/**
+ * Whether an output is its window's first, as the store opened (the time index) and since (what the
+ * store remembers of the windows it stored): the same count either way, across reopens, batches
+ * and retention.
+ */
+describe('ResultsDb: windows analysed, counted once a window across reopens', () => {
+  it('counts each window once, whichever app comes first, before and after the store is reopened', async () => {
+    await using dir = await tempDir('mw-analysed-');
+    const path = join(dir.path, 'results');
+    const analysed = async (d: ResultsDb) => (await d.endpointStats([ID]))[0]!.windowsAnalysed;
+    let db = new ResultsDb(path);
+    await db.open();
+    let seq = 0;
+    const nextSeq = () => ++seq;
+    // an empty store: a window is first unless stored since
+    await db.store(output(T0, [1]), false, nextSeq());
+    await db.store(output(T0, [1], 'other-app'), false, nextSeq());
+    await db.storeMany([{ out: output(T0 + 600_000, [1]) }, { out: output(T0 + 600_000, [1], 'other-app') }], false);
+    expect(await analysed(db)).toBe(2);
+    await db.close();
+    // reopened: the windows stored before are found in the time index, later ones remembered
+    db = new ResultsDb(path);
+    await db.open();
+    await db.store(output(T0 + 600_000, [1], 'third-app'), false, nextSeq());
+    await db.store(output(T0, [1], 'third-app'), false, nextSeq());
+    expect(await analysed(db)).toBe(2);
+    await db.store(output(T0 + 2 * 600_000, [1], 'third-app'), false, nextSeq());
+    await db.store(output(T0 + 2 * 600_000, [1]), false, nextSeq());
+    // a late window, older than the newest stored when opened: asked of the time index
+    await db.store(output(T0 - 600_000, [1], 'other-app'), false, nextSeq());
+    await db.store(output(T0 - 600_000, [1]), false, nextSeq());
+    expect(await analysed(db)).toBe(4);
+    // retention takes the windows before T0 + 10 min (three of them): a redelivered output of one is a duplicate
+    await db.expire(T0 + 600_000 + DAY, { windowMs: DAY, hourMs: 30 * DAY, dayMs: 365 * DAY });
+    expect(await analysed(db)).toBe(2);
+    expect(await db.store(output(T0, [1], 'fourth-app'), false, nextSeq())).toBe('duplicate');
+    await db.store(output(T0 + 600_000, [1], 'fourth-app'), false, nextSeq());
+    await db.store(output(T0 + 3 * 600_000, [1], 'fourth-app'), false, nextSeq());
+    expect(await analysed(db)).toBe(3);
+    await db.close();
+  });
+});

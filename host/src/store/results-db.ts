@@ -24,6 +24,7 @@ import type {
 import { addCounts, emptyCounts } from '../domain/counts.js';
 import { bucketOf, compactProfile, RESOLUTION_KEY, rollUpProfile, rollUpResults } from '../domain/profiles.js';
 import { downsample } from '../domain/series.js';
+import { WindowGroups } from './window-groups.js';
 
 /** How long windows and window profiles (`windowMs`), and the hourly and daily roll-ups, are kept (by window or bucket start). */
 export interface RetentionMs {
@@ -99,9 +100,14 @@ export class ResultsDb {
   private lock: Promise<unknown> = Promise.resolve();
   /** Endpoints purged when asked, ahead of their purge's message in MW_OUTPUTS, with nothing of theirs stored since. */
   private readonly purgedAhead = new Set<string>();
+  /** The (endpoint, window start) pairs of live windows stored since the store opened (see windowSeen). */
+  private readonly groups = new WindowGroups();
 
   constructor(path: string) {
-    this.db = new Level<string, unknown>(path, { valueEncoding: 'json' });
+    // a larger block cache and memtable than level's defaults (8 and 4 MiB): the writer reads about
+    // ten records an output (the window, stats, roll-ups, latest values, profiles), most of them
+    // written in the last minutes
+    this.db = new Level<string, unknown>(path, { valueEncoding: 'json', cacheSize: 64 << 20, writeBufferSize: 32 << 20 });
     this.windows = this.db.sublevel<string, WindowRecord>('w', { valueEncoding: 'json' });
     this.shadows = this.db.sublevel<string, WindowRecord>('h', { valueEncoding: 'json' });
     this.latest = this.db.sublevel<string, LatestResult>('l', { valueEncoding: 'json' });
@@ -125,6 +131,9 @@ export class ResultsDb {
     if ((await this.meta.get('indexed')) === undefined) await this.indexExisting();
     if ((await this.meta.get('series')) === undefined) await this.indexSeries();
     if ((await this.meta.get('analysed')) === undefined) await this.countExisting();
+    let newest: number | undefined;
+    for await (const k of this.expiry.keys({ gte: 'w/', lt: 'w/\uffff', reverse: true, limit: 1 })) newest = Number(k.slice(2, 18));
+    this.groups.opened(newest);
   }
 
   /** The series index of the windows of a store older than it, in batches (again from the start when interrupted: puts are idempotent). */
@@ -252,6 +261,7 @@ export class ResultsDb {
       throw err;
     }
     this.noteMeta(seq, windows);
+    for (const [endpointId, start] of batch.windowGroupList) this.groups.add(endpointId, start);
     return results;
   }
 
@@ -316,7 +326,7 @@ export class ResultsDb {
     for (const [key, value] of seriesEntries(record)) batch.put(this.series, key, value);
     if (live) {
       this.index(batch, 'window', out.windowStart, 'w', wkey);
-      batch.windowGroups.add(windowGroup(out.endpointId, out.windowStart));
+      batch.addWindowGroup(out.endpointId, out.windowStart);
     }
     await this.profileOps(batch, out, live);
     if (live) await this.rollupOps(batch, record);
@@ -488,6 +498,7 @@ export class ResultsDb {
           await this.db.batch(ops as never);
         }
       }
+      this.groups.expireBefore(cutoffs.w);
       if (cutoffs.w > this.expiredBefore) {
         this.expiredBefore = cutoffs.w;
         await this.meta.put('expired', cutoffs.w);
@@ -518,7 +529,10 @@ export class ResultsDb {
     if (out.rows > 0) {
       const group = `w/${pad(out.windowStart)}/w/${out.endpointId}/`;
       let first = !batch.windowGroups.has(windowGroup(out.endpointId, out.windowStart));
-      if (first) for await (const _ of this.expiry.keys({ gte: group, lt: `${group}\uffff`, limit: 1 })) first = false;
+      // the windows stored since the store opened are known without a look at the time index
+      const known = first ? this.groups.has(out.endpointId, out.windowStart) : undefined;
+      if (known !== undefined) first = !known;
+      else if (first) for await (const _ of this.expiry.keys({ gte: group, lt: `${group}\uffff`, limit: 1 })) first = false;
       if (first) cur.windowsAnalysed = (cur.windowsAnalysed ?? 0) + 1;
     }
     return { ...cur, updatedAt: Date.now() };
@@ -837,6 +851,15 @@ class PendingBatch {
   private readonly read = new Map<unknown, Map<string, unknown>>();
   /** The (endpoint, window start) pairs of the live windows the batch stores (see `windowGroup`). */
   readonly windowGroups = new Set<string>();
+  /** The same pairs, as (endpoint id, window start). */
+  readonly windowGroupList: Array<[string, number]> = [];
+
+  addWindowGroup(endpointId: string, windowStart: number): void {
+    const g = windowGroup(endpointId, windowStart);
+    if (this.windowGroups.has(g)) return;
+    this.windowGroups.add(g);
+    this.windowGroupList.push([endpointId, windowStart]);
+  }
 
   put(sublevel: unknown, key: string, value: unknown): void {
     this.ops.push({ type: 'put', sublevel, key, value });
