@@ -259,26 +259,39 @@ function traffic(cl: Cluster) {
   const run = randomUUID();
   let trackerStats: TrackerStats | undefined;
   let stop = false;
+  /** Whether the last event posted got no answer from any API (it may be stored nonetheless). */
+  let unanswered = false;
+  const postNext = async (i: number) => {
+    const names = [...cl.clients.keys()];
+    for (let k = 0; k < names.length; k++) {
+      const c = cl.clients.get(names[(i + k) % names.length]!);
+      if (!c) continue;
+      // the same key on every API: an event whose first post was stored before its 202 was lost counts once
+      const ok = await c.sendEvents('posted', { inputs: [[postedAt.length]], outputs: [0] }, { idempotencyKey: `${run}:${postedAt.length}` }).then(
+        () => true,
+        () => false,
+      );
+      if (ok) {
+        postedAt.push(Date.now());
+        unanswered = false;
+        return;
+      }
+    }
+    unanswered = true;
+  };
   const loop = (async () => {
     for (let i = 0; !stop; i++) {
-      const names = [...cl.clients.keys()];
       await untilWallClock(Date.now() + 50);
       tracker.track({ inputs: [[trackedAt.length]], outputs: [0] });
       trackedAt.push(Date.now());
-      // a process being killed answers nothing: the event goes to another API
-      for (let k = 0; k < names.length; k++) {
-        const c = cl.clients.get(names[(i + k) % names.length]!);
-        if (!c) continue;
-        // the same key on every API: an event whose first post was stored before its 202 was lost counts once
-        const ok = await c.sendEvents('posted', { inputs: [[postedAt.length]], outputs: [0] }, { idempotencyKey: `${run}:${postedAt.length}` }).then(
-          () => true,
-          () => false,
-        );
-        if (ok) {
-          postedAt.push(Date.now());
-          break;
-        }
-      }
+      // a process being killed answers nothing: the event goes to another API (and, when none
+      // answered, again on the next turn: its index and key stay those of the unanswered one)
+      await postNext(i);
+    }
+    // the last event, when no API answered it: it may be stored, so it is sent until one answers
+    for (let i = 0; unanswered && i < 100; i++) {
+      await untilWallClock(Date.now() + 100);
+      await postNext(i);
     }
   })();
   return {

@@ -258,6 +258,9 @@ describe('data plane', () => {
     expect([first.status, retry.status]).toEqual([202, 202]);
     // the client's option sends the same header
     for (let i = 0; i < 2; i++) expect((await env.client.sendEvents('http-in', [{ inputs: [[3]] }], { idempotencyKey: 'k-2' })).accepted).toBe(1);
+    // a key the host would ignore, or a header could not carry, is refused before anything is sent
+    for (const bad of ['', ' k-3', 'k\n3', 'clé'])
+      await expect(env.client.sendEvents('http-in', [{ inputs: [[4]] }], { idempotencyKey: bad })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     const many = await Promise.all(Array.from({ length: 50 }, (_, i) => post({ inputs: [[i]], latencyMicros: 10 })));
     expect(many.every((r) => r.status === 202)).toBe(true);
     await waitFor('53 rows', async () => ((await rowsOf('http-in')) === 53 ? true : undefined));

@@ -25,6 +25,7 @@ describe('WindowGroups: the windows a results store wrote since it opened', () =
     g.add('a', 40); // five again: start 20 forgotten
     expect(g.has('b', 20)).toBeUndefined();
     g.expireBefore(35);
-    expect([g.has('a', 30), g.has('a', 40)]).toEqual([false, true]);
+    // below the cutoff: asked of the time index (an expiry that fails half-way leaves some there)
+    expect([g.has('a', 30), g.has('a', 34), g.has('a', 35), g.has('a', 40)]).toEqual([undefined, undefined, false, true]);
   });
 });

@@ -103,7 +103,11 @@ export interface PublishBundleOptions {
 
 /** Options of `sendEvents`. */
 export interface SendEventsOptions {
-  /** Sent as the `Idempotency-Key` header: requests with one key are stored once (within the stream's duplicate window, 2 min). */
+  /**
+   * Sent as the `Idempotency-Key` header (printable ASCII, not empty): the accepted events
+   * of requests with one key are stored once, within the events stream's duplicate window (2 min).
+   * Rejected events are dead-lettered on each try.
+   */
   idempotencyKey?: string;
 }
 
@@ -320,8 +324,15 @@ export class ModelwatchClient {
    * await client.sendEvents('churn', events, { idempotencyKey: 'batch-0042' });
    * ```
    */
-  sendEvents(name: string, events: unknown[] | unknown, options: SendEventsOptions = {}) {
-    const headers: Record<string, string> = options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey };
+  async sendEvents(name: string, events: unknown[] | unknown, options: SendEventsOptions = {}): Promise<IngestReply> {
+    const key = options.idempotencyKey;
+    // a key the host would ignore (empty) or fetch could not send: said here, not as "cannot reach the host"
+    if (key !== undefined && !/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(key))
+      throw new ModelwatchError(
+        'INVALID_ARGUMENT',
+        `idempotencyKey must be printable ASCII, not empty, without spaces around it; got ${JSON.stringify(key.slice(0, 40))}`,
+      );
+    const headers: Record<string, string> = key === undefined ? {} : { 'idempotency-key': key };
     return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), events, 'application/json', this.timeoutMs, undefined, headers);
   }
 

@@ -453,6 +453,9 @@ export class ResultsDb {
       const done: Expired = { windows: 0, profiles: 0, rollups: 0 };
       const cutoffs = { w: now - retention.windowMs, h: now - retention.hourMs, d: now - retention.dayMs };
       let lastGroup = '';
+      // before any delete: a start below the cutoff is asked of the time index from now on, so an
+      // expiry that fails half-way leaves nothing remembered that the index no longer holds
+      this.groups.expireBefore(cutoffs.w);
       for (const [res, cutoff] of Object.entries(cutoffs)) {
         for (;;) {
           const keys: string[] = [];
@@ -498,7 +501,6 @@ export class ResultsDb {
           await this.db.batch(ops as never);
         }
       }
-      this.groups.expireBefore(cutoffs.w);
       if (cutoffs.w > this.expiredBefore) {
         this.expiredBefore = cutoffs.w;
         await this.meta.put('expired', cutoffs.w);

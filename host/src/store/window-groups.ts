@@ -7,7 +7,8 @@
  * Authoritative above a floor only: the newest window start the store held when opened, raised to
  * the starts it forgets to stay within `max` pairs. At or below the floor, {@link has} answers
  * `undefined` and the store asks its time index. The store keeps it true: {@link add} once a batch
- * is written, {@link expireBefore} once its time index lost those starts.
+ * is written, {@link expireBefore} before its time index loses those starts (which raises the
+ * floor: an expiry that fails half-way leaves them to the index).
  * @module
  */
 export class WindowGroups {
@@ -43,8 +44,9 @@ export class WindowGroups {
     while (this.size > this.max) this.forgetOldest();
   }
 
-  /** The time index no longer holds windows of starts before `cutoff`. */
+  /** The time index is losing the windows of starts before `cutoff`: those starts are asked of it from now on. */
   expireBefore(cutoff: number): void {
+    this.floor = Math.max(this.floor, cutoff - 1);
     for (const [start, ids] of this.byStart) {
       if (start >= cutoff) continue;
       this.byStart.delete(start);

@@ -246,13 +246,15 @@ class ChannelWorker {
       ...(n.deps.env && { env: n.deps.env }),
     });
     const gaveUp = !result.ok && attempt >= o.maxAttempts;
-    await n.record({ channel: this.name, out, attempt, result, gaveUp });
+    // settled before the attempt is recorded: a record that waits on a busy server must not keep a
+    // delivered message past its ack wait (it came back and was delivered a second time)
     if (result.ok) for (const m of msgs) m.ack();
     else if (gaveUp) for (const m of msgs) m.term(`given up after ${attempt} attempts`);
     else {
       const delay = backoffMs(attempt, o.backoffMs, o.backoffMaxMs);
       for (const m of msgs) m.nak(delay);
     }
+    await n.record({ channel: this.name, out, attempt, result, gaveUp });
   }
 
   async stop(): Promise<void> {
