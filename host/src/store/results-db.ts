@@ -261,7 +261,7 @@ export class ResultsDb {
       throw err;
     }
     this.noteMeta(seq, windows);
-    for (const [endpointId, start] of batch.windowGroupList) this.groups.add(endpointId, start);
+    for (const [endpointId, start] of batch.windowGroups.values()) this.groups.add(endpointId, start);
     return results;
   }
 
@@ -326,7 +326,7 @@ export class ResultsDb {
     for (const [key, value] of seriesEntries(record)) batch.put(this.series, key, value);
     if (live) {
       this.index(batch, 'window', out.windowStart, 'w', wkey);
-      batch.addWindowGroup(out.endpointId, out.windowStart);
+      batch.windowGroups.set(windowGroup(out.endpointId, out.windowStart), [out.endpointId, out.windowStart]);
     }
     await this.profileOps(batch, out, live);
     if (live) await this.rollupOps(batch, record);
@@ -530,14 +530,19 @@ export class ResultsDb {
     }
     if (out.rows > 0) {
       const group = `w/${pad(out.windowStart)}/w/${out.endpointId}/`;
-      let first = !batch.windowGroups.has(windowGroup(out.endpointId, out.windowStart));
-      // the windows stored since the store opened are known without a look at the time index
-      const known = first ? this.groups.has(out.endpointId, out.windowStart) : undefined;
-      if (known !== undefined) first = !known;
-      else if (first) for await (const _ of this.expiry.keys({ gte: group, lt: `${group}\uffff`, limit: 1 })) first = false;
-      if (first) cur.windowsAnalysed = (cur.windowsAnalysed ?? 0) + 1;
+      // in this batch, else among the windows stored since the store opened, else in the time index
+      const seen =
+        batch.windowGroups.has(windowGroup(out.endpointId, out.windowStart)) ||
+        (this.groups.has(out.endpointId, out.windowStart) ?? (await this.indexHolds(group)));
+      if (!seen) cur.windowsAnalysed = (cur.windowsAnalysed ?? 0) + 1;
     }
     return { ...cur, updatedAt: Date.now() };
+  }
+
+  /** Whether the time index holds a key under `prefix`. */
+  private async indexHolds(prefix: string): Promise<boolean> {
+    for await (const _ of this.expiry.keys({ gte: prefix, lt: `${prefix}\uffff`, limit: 1 })) return true;
+    return false;
   }
 
   /** Every app's output of one window of an endpoint, from the time index (no scan of the endpoint's windows). */
@@ -851,17 +856,8 @@ class PendingBatch {
   private readonly puts = new Map<unknown, Map<string, unknown>>();
   /** Records read ahead by {@link prefetch} (undefined: not in the store), by sublevel. */
   private readonly read = new Map<unknown, Map<string, unknown>>();
-  /** The (endpoint, window start) pairs of the live windows the batch stores (see `windowGroup`). */
-  readonly windowGroups = new Set<string>();
-  /** The same pairs, as (endpoint id, window start). */
-  readonly windowGroupList: Array<[string, number]> = [];
-
-  addWindowGroup(endpointId: string, windowStart: number): void {
-    const g = windowGroup(endpointId, windowStart);
-    if (this.windowGroups.has(g)) return;
-    this.windowGroups.add(g);
-    this.windowGroupList.push([endpointId, windowStart]);
-  }
+  /** The (endpoint id, window start) pairs of the live windows the batch stores, by `windowGroup`. */
+  readonly windowGroups = new Map<string, [string, number]>();
 
   put(sublevel: unknown, key: string, value: unknown): void {
     this.ops.push({ type: 'put', sublevel, key, value });
