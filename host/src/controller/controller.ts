@@ -73,6 +73,15 @@ export class Controller {
   private progressLoaded = false;
   private readonly log: Logger;
   private readonly clock: Clock;
+  /**
+   * After a whole pass that left no pair with a window due: the earliest end among the pairs' next
+   * windows. Until then, and while no endpoint, plugin or setting changes (each change forgets it),
+   * a tick has nothing to dispatch and passes the pairs over without a look at any. Undefined: look.
+   */
+  private quietUntil: number | undefined;
+  /** Changes of endpoints, plugins and settings seen: a pass that saw one begin sets no quietUntil. */
+  private changes = 0;
+  private readonly unwatch: Array<() => void> = [];
   /** Windows dispatched since start. */
   dispatched = 0;
 
@@ -86,6 +95,11 @@ export class Controller {
 
   start(): void {
     this.stopped = false;
+    const forget = () => {
+      this.changes++;
+      this.quietUntil = undefined;
+    };
+    this.unwatch.push(this.deps.endpoints.onChange(forget), this.deps.plugins.onChange(forget), this.deps.settings.onChange(forget));
     const loop = async () => {
       if (this.stopped) return;
       this.running = this.tick().catch((err: unknown) => {
@@ -101,6 +115,7 @@ export class Controller {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
+    for (const off of this.unwatch.splice(0)) off();
     await this.running;
   }
 
@@ -129,6 +144,7 @@ export class Controller {
 
   /** One pass: dispatch every complete window not yet dispatched. */
   async tick(): Promise<number> {
+    const changes = this.changes;
     if (!(await this.deps.settings.get(SETTINGS_KEY))?.enabled) return 0;
     const closeBefore = (await this.sourceWatermark()) - this.deps.allowedLatenessMs;
     // the settings as stored after the watermark was taken: a period change stored later begins
@@ -189,12 +205,22 @@ export class Controller {
       );
     // the time before which each plugin's windows are due (its ground truth's delay taken off)
     const dueOf = new Map(plugins.map((p) => [p, closeBefore - delayOf(p)]));
-    for (const ep of endpoints) {
+    // nothing due since the last whole pass (and nothing changed): no pair to look at
+    const quiet = this.quietUntil !== undefined && plugins.every((p) => dueOf.get(p)! < this.quietUntil!);
+    // the earliest end among the next windows this pass leaves (the next pass's quietUntil)
+    let earliest = Infinity;
+    for (const ep of quiet ? [] : endpoints) {
       for (const p of plugins) {
         const key = `${ep.id}.${p.name}`;
         let next = this.progress.get(key);
         // most ticks find most pairs with no window due: passed over before anything is made for them
-        if (next !== undefined && windowAt(next, settings.periods).end > dueOf.get(p)!) continue;
+        if (next !== undefined) {
+          const end = windowAt(next, settings.periods).end;
+          if (end > dueOf.get(p)!) {
+            earliest = Math.min(earliest, end);
+            continue;
+          }
+        }
         if (next === undefined) {
           next = windowAt(Math.max(ep.createdAt, p.createdAt, now - this.deps.retentionMs), settings.periods).start;
         }
@@ -225,6 +251,7 @@ export class Controller {
             await add(this.bind({ ...task(ep.id, ep.name, p, w, now, settings), version: shadow!.version, shadow: true }), w, shadow!.runOnEmptyWindows);
           next = w.end;
         }
+        earliest = Math.min(earliest, windowAt(next, settings.periods).end);
         if (next === from) {
           this.progress.set(key, next);
           continue;
@@ -235,6 +262,8 @@ export class Controller {
       }
     }
     await flush();
+    // a pass that looked at every pair: none has a window due before `earliest`
+    if (!quiet && this.changes === changes) this.quietUntil = earliest;
     total += await this.dispatchBatches(settings, plugins);
     this.dispatched += total;
     return total;
