@@ -145,6 +145,18 @@ function countedBody(text: string, onUpload: UploadProgress): ReadableStream<Uin
   });
 }
 
+/** How one request is sent, where it differs from the client's defaults. */
+interface CallOptions {
+  /** The body's content type. @default 'application/json' */
+  contentType?: string;
+  /** @default the client's `timeoutMs` */
+  timeoutMs?: number;
+  /** Told the bytes of the body sent so far. */
+  onUpload?: UploadProgress;
+  /** Headers of this request, besides the token's and the content type. */
+  headers?: Record<string, string>;
+}
+
 /**
  * A typed client of the host's HTTP API; the CLI is a thin shell over it.
  *
@@ -171,15 +183,8 @@ export class ModelwatchClient {
     return this.token === undefined ? extra : { ...extra, authorization: `Bearer ${this.token}` };
   }
 
-  private async call<T>(
-    method: string,
-    path: string,
-    body?: unknown,
-    contentType = 'application/json',
-    timeoutMs = this.timeoutMs,
-    onUpload?: UploadProgress,
-    extraHeaders: Record<string, string> = {},
-  ): Promise<T> {
+  private async call<T>(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
+    const { contentType = 'application/json', timeoutMs = this.timeoutMs, onUpload, headers: extraHeaders = {} } = options;
     let res: Response;
     try {
       const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
@@ -270,14 +275,10 @@ export class ModelwatchClient {
   /** Replace an endpoint's reference data: CSV with a header, JSON Lines, or a JSON array of rows. */
   setReference(name: string, data: string, format: 'csv' | 'jsonl' | 'json', opts: { onUpload?: UploadProgress } = {}) {
     const type = format === 'csv' ? 'text/csv' : format === 'jsonl' ? 'application/x-ndjson' : 'application/json';
-    return this.call<EndpointSummary & { referenceRows: number }>(
-      'PUT',
-      `/api/v1/endpoints/${encodeURIComponent(name)}/reference`,
-      data,
-      type,
-      this.timeoutMs,
-      opts.onUpload,
-    );
+    return this.call<EndpointSummary & { referenceRows: number }>('PUT', `/api/v1/endpoints/${encodeURIComponent(name)}/reference`, data, {
+      contentType: type,
+      ...(opts.onUpload && { onUpload: opts.onUpload }),
+    });
   }
 
   setEndpointMonitoring(name: string, monitoring: boolean) {
@@ -313,7 +314,7 @@ export class ModelwatchClient {
 
   /** Make the endpoint's own rows of a past range (`from`, `to`) or of a trailing window (`last`) its reference. */
   setReferenceFromTraffic(name: string, range: ReferenceFromTrafficBody) {
-    return this.call<ReferenceFromTrafficReply>('POST', routePath(EndpointRoutes.referenceFromTraffic, { name }), range, 'application/json', 120_000);
+    return this.call<ReferenceFromTrafficReply>('POST', routePath(EndpointRoutes.referenceFromTraffic, { name }), range, { timeoutMs: 120_000 });
   }
 
   /**
@@ -333,12 +334,12 @@ export class ModelwatchClient {
         `idempotencyKey must be printable ASCII, not empty, without spaces around it; got ${JSON.stringify(key.slice(0, 40))}`,
       );
     const headers: Record<string, string> = key === undefined ? {} : { 'idempotency-key': key };
-    return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), events, 'application/json', this.timeoutMs, undefined, headers);
+    return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), events, { headers });
   }
 
   /** Send NDJSON text (one event a line). */
   sendNdjson(name: string, text: string) {
-    return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), text, 'application/x-ndjson');
+    return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), text, { contentType: 'application/x-ndjson' });
   }
 
   /** Send ground truth for earlier predictions: `{ requestId, labels: { output: value } }` or `{ requestId, label }`. */
@@ -354,7 +355,7 @@ export class ModelwatchClient {
   async publishPlugin(body: PublishPluginBody) {
     check.publishPlugin(body);
     // the host bounds the check and the dry run (about a minute at most)
-    return this.call<PublishPluginReply>('POST', '/api/v1/plugins', body, 'application/json', Math.max(this.timeoutMs, 5 * 60_000));
+    return this.call<PublishPluginReply>('POST', '/api/v1/plugins', body, { timeoutMs: Math.max(this.timeoutMs, 5 * 60_000) });
   }
 
   /**
@@ -532,14 +533,10 @@ export class ModelwatchClient {
   /** Send a batch of historical events (JSON: an array, one event, or a columnar batch; or NDJSON text), analysed in its own windows. */
   sendBatch(name: string, events: unknown, opts: { id?: string; ndjson?: boolean; onUpload?: UploadProgress } = {}) {
     const qs = opts.id ? `?id=${encodeURIComponent(opts.id)}` : '';
-    return this.call<BatchIngestResult>(
-      'POST',
-      `${routePath(DataPlaneRoutes.batches, { name })}${qs}`,
-      opts.ndjson ? String(events) : events,
-      opts.ndjson ? 'application/x-ndjson' : 'application/json',
-      this.timeoutMs,
-      opts.onUpload,
-    );
+    return this.call<BatchIngestResult>('POST', `${routePath(DataPlaneRoutes.batches, { name })}${qs}`, opts.ndjson ? String(events) : events, {
+      contentType: opts.ndjson ? 'application/x-ndjson' : 'application/json',
+      ...(opts.onUpload && { onUpload: opts.onUpload }),
+    });
   }
 
   listBatches(name: string) {
