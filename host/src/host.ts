@@ -23,7 +23,7 @@ import { Controller } from './controller/controller.js';
 import { bindingKeyObject, outputBinding, outputMsgId } from './domain/binding.js';
 import { outputKey } from './domain/keys.js';
 import { createLogger, type Logger } from './logger.js';
-import { settledWithin, within } from './nats/within.js';
+import { settledWithin, within } from './clock.js';
 import { createHostMetrics, type HostMetrics } from './metrics.js';
 import { jsonCodec } from './nats/codec.js';
 import { accountsConfig, ensureCredentials, natsConnectOptions, outputBindingKey } from './nats/auth.js';

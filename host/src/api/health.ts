@@ -3,7 +3,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Consumers, Streams } from '@modelwatch/protocol';
 import { topologyStreams } from '../nats/topology.js';
-import { within } from '../nats/within.js';
+import { withinOrFail } from '../clock.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -52,7 +52,7 @@ export function registerProbeRoutes(app: FastifyInstance, deps: ProbeDeps): void
     const checks = await Promise.all(
       deps.probes.map(async ([name, probe]): Promise<ReadinessCheck> => {
         try {
-          return { name, ...(await withTimeout(probe(), timeoutMs, `no answer within ${timeoutMs} ms`)) };
+          return { name, ...(await withinOrFail(probe(), timeoutMs, `no answer within ${timeoutMs} ms`)) };
         } catch (err) {
           return { name, ok: false, message: (err as Error).message };
         }
@@ -64,21 +64,12 @@ export function registerProbeRoutes(app: FastifyInstance, deps: ProbeDeps): void
   });
 }
 
-async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  const answer = await within(
-    p.then((value) => ({ value })),
-    ms,
-  );
-  if (!answer) throw new Error(message);
-  return answer.value;
-}
-
 /** The connection to NATS answers a ping. */
 export function natsProbe(nc: NatsConnection): ReadinessProbe {
   return async () => {
     if (nc.isClosed()) return { ok: false, message: 'the NATS connection is closed' };
     try {
-      const rtt = await withTimeout(nc.rtt(), 500, 'no answer to a ping within 500 ms');
+      const rtt = await withinOrFail(nc.rtt(), 500, 'no answer to a ping within 500 ms');
       return { ok: true, message: `NATS answers (round trip ${rtt.toFixed(1)} ms)` };
     } catch (err) {
       return { ok: false, message: `not connected to NATS at ${nc.getServer()}: ${(err as Error).message}` };

@@ -8,7 +8,7 @@
 import { connect } from '@nats-io/transport-node';
 import { createLogger } from '../logger.js';
 import { natsConnectOptions } from '../nats/auth.js';
-import { settledWithin } from '../nats/within.js';
+import { settledWithin } from '../clock.js';
 import { AppRunner } from './runner.js';
 
 const STOP_RUNNER_MS = 2500;
