@@ -5,7 +5,7 @@
 // processor done with the rows, tasks dispatched, outputs published, windows stored), the load
 // average, windows per second and the memory of the host and runners.
 //
-//   node --no-node-snapshot bench/controller-capacity.mjs [--endpoints N] [--rows N] [--runners N] [--concurrency N] [--timeout S]
+//   node --no-node-snapshot bench/controller-capacity.mjs [--endpoints N] [--rows N] [--runners N] [--concurrency N] [--period S] [--timeout S]
 //
 // --rows: rows per endpoint in the window (default 1,000); the rows are the stream processor's
 // cost, which the watermark waits for. They are sent (one batch an endpoint, made before the
@@ -25,6 +25,9 @@ import { ModelwatchClient } from '../host/dist/client/client.js';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { createLogger } from '../host/dist/logger.js';
 import { bundlePlugin } from '../host/dist/plugins/bundle.js';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { referenceWorkMs } from './lib/setup.mjs';
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -36,7 +39,11 @@ const CONCURRENCY = arg('--concurrency', 4);
 const ROWS = arg('--rows', 1000);
 // how long after the close the bench waits for the last window before it reports what it has
 const TIMEOUT = arg('--timeout', 300) * 1000;
-const PERIOD = 20_000;
+// the base period (--period S, default 60 s, the capacity model's 1-minute windows): longer than
+// the 30 s target, so the window after the one measured (empty here: the controller files an
+// `empty` output for each of its pairs) closes after the target and is not measured with it;
+// --period 20 measures the two together (20,000 empty outputs 20 s after the close, at 10,000 endpoints)
+const PERIOD = arg('--period', 60) * 1000;
 const LATENESS = 1000;
 const APPS = ['histogram-data-drift', 'row-count'];
 const FEATURES = ['a', 'b', 'c', 'd'];
@@ -66,6 +73,8 @@ const cpuMs = (pid) => {
 const cpuOf = () => ({ nats: cpuMs(nats.pid), host: cpuMs(process.pid), runners: host.runnerPids().map(cpuMs) });
 
 const dir = mkdtempSync(join(tmpdir(), 'mw-bench-controller-'));
+// the machine's speed before and after (lib/setup.mjs): the seconds after the close move with it
+const workBefore = referenceWorkMs();
 const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
 // the host is told its admin token, and the client sends it
 const TOKEN = generateToken();
@@ -150,6 +159,9 @@ const sampling = setInterval(() => {
   );
 }, 1000);
 const cpuBefore = cpuOf();
+// and at the close: from there on, the window's analysis alone
+let cpuAtClose;
+const atClose = setTimeout(() => (cpuAtClose = cpuOf()), closeAt - Date.now());
 const sent = await sentP;
 console.log(
   `${ENDPOINTS * ROWS} rows sent by a child process in ${(sent.ms / 1000).toFixed(1)} s (one batch an endpoint), into the window starting ${new Date(ws).toISOString()}; load average ${loadavg()
@@ -158,6 +170,7 @@ console.log(
 );
 const r = await doneP;
 const cpuAfter = cpuOf();
+clearTimeout(atClose);
 sender.disconnect();
 clearInterval(sampling);
 // the stored windows read back from the writer once: the notices counted what they say
@@ -193,14 +206,33 @@ console.log(
 );
 // CPU of each process from the window's rows sent until the last window stored, a window
 const perWindow = (ms) => `${((ms / Math.max(1, r.stored.count)) * 1000).toFixed(0)} µs`;
-const runnersCpu = cpuAfter.runners.map((ms, i) => ms - (cpuBefore.runners[i] ?? 0));
-const natsCpu = cpuAfter.nats - cpuBefore.nats;
-const hostCpu = cpuAfter.host - cpuBefore.host;
+const cpuLine = (from, what) => {
+  const runnersCpu = cpuAfter.runners.map((ms, i) => ms - (from.runners[i] ?? 0));
+  const natsCpu = cpuAfter.nats - from.nats;
+  const hostCpu = cpuAfter.host - from.host;
+  console.log(
+    `CPU a window stored (${what}): nats-server ${perWindow(natsCpu)}, host ${perWindow(hostCpu)} (stream, controller, writer, API), runners ${runnersCpu.map(perWindow).join(' + ')}; total ${perWindow(natsCpu + hostCpu + runnersCpu.reduce((a, b) => a + b, 0))}`,
+  );
+};
+cpuLine(cpuBefore, "rows sent to last stored, with the previous window's empty outputs");
+if (cpuAtClose) cpuLine(cpuAtClose, 'close to last stored');
 console.log(
-  `CPU a window stored (rows sent to last stored): nats-server ${perWindow(natsCpu)}, host ${perWindow(hostCpu)} (stream, controller, writer, API), runners ${runnersCpu.map(perWindow).join(' + ')}; total ${perWindow(natsCpu + hostCpu + runnersCpu.reduce((a, b) => a + b, 0))}`,
+  `machine: a fixed piece of work took ${workBefore.toFixed(0)} ms before the bench, ${referenceWorkMs().toFixed(0)} ms after (288 to 306 on 2026-12-03 at 14:24, between runs of 10,000 x 2 in 38.3 and 40.8 s: more is a slower machine)`,
 );
 console.log(`drift detected on ${drifted} endpoints (the drifted ones: ${names.filter((n) => n.endsWith('7')).length})`);
 console.log(`memory (RSS): host process ${peakHost.toFixed(0)} MB peak, runners ${peakRunners.toFixed(0)} MB peak in total`);
+{
+  // what each stream holds after the period (the empty ones left out): the messages a window costs, and their size
+  const nc = await connect({ servers: nats.url });
+  const jsm = await jetstreamManager(nc);
+  const lines = [];
+  for await (const si of jsm.streams.list()) {
+    const { messages, bytes } = si.state;
+    if (messages) lines.push(`${si.config.name} ${messages} messages, ${(bytes / 1e6).toFixed(1)} MB (${messages ? Math.round(bytes / messages) : 0} B each)`);
+  }
+  console.log(`streams: ${lines.sort().join('; ')}`);
+  await nc.close();
+}
 await host.stop();
 await nats.stop();
 rmSync(dir, { recursive: true, force: true });

@@ -2,6 +2,7 @@
 // temp dir, a host on its own nats-server, a backlog of app outputs published to MW_OUTPUTS.
 // an API-only host in a process of its own, the load average.
 // Each cleans up after itself (the temp dir is removed, the nats-server stopped).
+import { createHash } from 'node:crypto';
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -139,4 +140,31 @@ export async function startApiProcess(bench, opts = {}) {
       await exited;
     },
   };
+}
+
+/**
+ * The machine's speed of the moment: the milliseconds a fixed piece of work takes on this thread
+ * (JSON round trips of a window's output, SHA-256 of 16 MiB), best of 3. Figures of an absolute
+ * target (seconds after a close) move with it: this machine's cores are shared, and some hours
+ * every process spends 1.4 times the CPU on the same work. Printed beside such figures.
+ */
+export function referenceWorkMs() {
+  const output = {
+    results: Array.from({ length: 8 }, (_, i) => ({
+      name: `r${i}`,
+      value: i / 7,
+      kind: 'data_drift',
+      status: 1,
+      extraData: { hist: Array.from({ length: 20 }, (_, j) => j / 20) },
+    })),
+  };
+  const data = Buffer.alloc(16 << 20, 7);
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    const t = performance.now();
+    for (let i = 0; i < 20_000; i++) JSON.parse(JSON.stringify(output));
+    createHash('sha256').update(data).digest();
+    best = Math.min(best, performance.now() - t);
+  }
+  return best;
 }
