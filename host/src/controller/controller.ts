@@ -74,9 +74,10 @@ export class Controller {
   private readonly log: Logger;
   private readonly clock: Clock;
   /**
-   * After a whole pass that left no pair with a window due: the earliest end among the pairs' next
-   * windows. Until then, and while no endpoint, plugin or setting changes (each change forgets it),
-   * a tick has nothing to dispatch and passes the pairs over without a look at any. Undefined: look.
+   * After a whole pass: the earliest close time (watermark less the allowed lateness) at which a
+   * pair's next window is due, its end plus its plugin's ground-truth delay. While a tick's close
+   * time is before it, and no endpoint, plugin or setting has changed (each change forgets it), the
+   * tick has nothing to dispatch and passes the pairs over without a look at any. Undefined: look.
    */
   private quietUntil: number | undefined;
   /** Changes of endpoints, plugins and settings seen: a pass that saw one begin sets no quietUntil. */
@@ -95,6 +96,7 @@ export class Controller {
 
   start(): void {
     this.stopped = false;
+    this.quietUntil = undefined;
     const forget = () => {
       this.changes++;
       this.quietUntil = undefined;
@@ -206,8 +208,8 @@ export class Controller {
     // the time before which each plugin's windows are due (its ground truth's delay taken off)
     const dueOf = new Map(plugins.map((p) => [p, closeBefore - delayOf(p)]));
     // nothing due since the last whole pass (and nothing changed): no pair to look at
-    const quiet = this.quietUntil !== undefined && plugins.every((p) => dueOf.get(p)! < this.quietUntil!);
-    // the earliest end among the next windows this pass leaves (the next pass's quietUntil)
+    const quiet = this.quietUntil !== undefined && closeBefore < this.quietUntil;
+    // the earliest close time at which a next window this pass leaves is due (the next pass's quietUntil)
     let earliest = Infinity;
     for (const ep of quiet ? [] : endpoints) {
       for (const p of plugins) {
@@ -217,7 +219,7 @@ export class Controller {
         if (next !== undefined) {
           const end = windowAt(next, settings.periods).end;
           if (end > dueOf.get(p)!) {
-            earliest = Math.min(earliest, end);
+            earliest = Math.min(earliest, end + delayOf(p));
             continue;
           }
         }
@@ -251,7 +253,7 @@ export class Controller {
             await add(this.bind({ ...task(ep.id, ep.name, p, w, now, settings), version: shadow!.version, shadow: true }), w, shadow!.runOnEmptyWindows);
           next = w.end;
         }
-        earliest = Math.min(earliest, windowAt(next, settings.periods).end);
+        earliest = Math.min(earliest, windowAt(next, settings.periods).end + delayOf(p));
         if (next === from) {
           this.progress.set(key, next);
           continue;
@@ -262,7 +264,7 @@ export class Controller {
       }
     }
     await flush();
-    // a pass that looked at every pair: none has a window due before `earliest`
+    // a pass that looked at every pair: none has a window due while the close time is before `earliest`
     if (!quiet && this.changes === changes) this.quietUntil = earliest;
     total += await this.dispatchBatches(settings, plugins);
     this.dispatched += total;
