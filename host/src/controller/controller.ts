@@ -157,9 +157,12 @@ export class Controller {
     const now = this.clock.now();
     const max = this.deps.maxWindowsPerTick ?? 500;
     const plugins = this.deps.plugins.all().filter((p) => p.status === 'active' && p.activeVersion);
-    const delayOf = (p: PluginRecord) => activeVersionOf(p)?.groundTruthDelayMs ?? 0;
+    // each plugin's ground-truth delay: its windows are due that much after the close time
+    const delays = new Map(plugins.map((p) => [p, activeVersionOf(p)?.groundTruthDelayMs ?? 0]));
     let total = 0;
-    const endpoints = this.deps.endpoints.all().filter((ep) => ep.monitoring);
+    // nothing due since the last whole pass (and nothing changed): no pair to look at
+    const quiet = this.quietUntil !== undefined && closeBefore < this.quietUntil;
+    const endpoints = quiet ? [] : this.deps.endpoints.all().filter((ep) => ep.monitoring);
     // the progress of every pair, read once, on the first tick: the whole bucket in one pass (a
     // watch of its last values), not a request per (endpoint, app); a pair it does not hold is
     // new and starts from its first window (this controller is the only one writing progress)
@@ -205,27 +208,23 @@ export class Controller {
           return (await counts).get(id) ?? 0;
         }),
       );
-    // the time before which each plugin's windows are due (its ground truth's delay taken off)
-    const dueOf = new Map(plugins.map((p) => [p, closeBefore - delayOf(p)]));
-    // nothing due since the last whole pass (and nothing changed): no pair to look at
-    const quiet = this.quietUntil !== undefined && closeBefore < this.quietUntil;
     // the earliest close time at which a next window this pass leaves is due (the next pass's quietUntil)
     let earliest = Infinity;
-    for (const ep of quiet ? [] : endpoints) {
+    for (const ep of endpoints) {
       for (const p of plugins) {
         const key = `${ep.id}.${p.name}`;
-        let next = this.progress.get(key);
+        const delay = delays.get(p)!;
+        // the time before which the plugin's windows are due
+        const due = closeBefore - delay;
+        const stored = this.progress.get(key);
+        // the pair's next window: after its progress, or its first
+        let w = windowAt(stored ?? Math.max(ep.createdAt, p.createdAt, now - this.deps.retentionMs), settings.periods);
         // most ticks find most pairs with no window due: passed over before anything is made for them
-        if (next !== undefined) {
-          const end = windowAt(next, settings.periods).end;
-          if (end > dueOf.get(p)!) {
-            earliest = Math.min(earliest, end + delayOf(p));
-            continue;
-          }
+        if (stored !== undefined && w.end > due) {
+          earliest = Math.min(earliest, w.end + delay);
+          continue;
         }
-        if (next === undefined) {
-          next = windowAt(Math.max(ep.createdAt, p.createdAt, now - this.deps.retentionMs), settings.periods).start;
-        }
+        let next = stored ?? w.start;
         // a version that does not apply to this endpoint (plugin.json `endpoints`) gets none of its
         // windows: they pass without a task, and progress moves on, so a later version that does
         // apply starts from the next window instead of catching up on these
@@ -246,14 +245,14 @@ export class Controller {
           else tasks.push({ ...t, rowParts });
         };
         const from = next;
-        const due = dueOf.get(p)!;
-        for (let w = windowAt(next, settings.periods), n = 0; w.end <= due && n < max; w = windowAt(w.end, settings.periods), n++) {
+        for (let n = 0; w.end <= due && n < max; w = windowAt(w.end, settings.periods), n++) {
           if (applies) await add(this.bind(task(ep.id, ep.name, p, w, now, settings)), w, activeVersionOf(p)?.runOnEmptyWindows ?? false);
           if (w.start >= shadowFrom)
             await add(this.bind({ ...task(ep.id, ep.name, p, w, now, settings), version: shadow!.version, shadow: true }), w, shadow!.runOnEmptyWindows);
           next = w.end;
         }
-        earliest = Math.min(earliest, windowAt(next, settings.periods).end + delayOf(p));
+        // `w` is now the window at `next`
+        earliest = Math.min(earliest, w.end + delay);
         if (next === from) {
           this.progress.set(key, next);
           continue;
