@@ -230,7 +230,7 @@ console.log(`memory (RSS): host process ${peakHost.toFixed(0)} MB peak, runners 
   const lines = [];
   for await (const si of jsm.streams.list()) {
     const { messages, bytes } = si.state;
-    if (messages) lines.push(`${si.config.name} ${messages} messages, ${(bytes / 1e6).toFixed(1)} MB (${messages ? Math.round(bytes / messages) : 0} B each)`);
+    if (messages) lines.push(`${si.config.name} ${messages} messages, ${(bytes / 1e6).toFixed(1)} MB (${Math.round(bytes / messages)} B each)`);
   }
   console.log(`streams: ${lines.sort().join('; ')}`);
   await nc.close();

@@ -277,7 +277,7 @@ export class ModelwatchClient {
     const type = format === 'csv' ? 'text/csv' : format === 'jsonl' ? 'application/x-ndjson' : 'application/json';
     return this.call<EndpointSummary & { referenceRows: number }>('PUT', `/api/v1/endpoints/${encodeURIComponent(name)}/reference`, data, {
       contentType: type,
-      ...(opts.onUpload && { onUpload: opts.onUpload }),
+      onUpload: opts.onUpload,
     });
   }
 
@@ -535,7 +535,7 @@ export class ModelwatchClient {
     const qs = opts.id ? `?id=${encodeURIComponent(opts.id)}` : '';
     return this.call<BatchIngestResult>('POST', `${routePath(DataPlaneRoutes.batches, { name })}${qs}`, opts.ndjson ? String(events) : events, {
       contentType: opts.ndjson ? 'application/x-ndjson' : 'application/json',
-      ...(opts.onUpload && { onUpload: opts.onUpload }),
+      onUpload: opts.onUpload,
     });
   }
 
