@@ -76,7 +76,10 @@ describe('alert delivery across a host crash', () => {
         const attempts = await client.alertHistory({ key: k });
         return attempts.some((a) => a.ok) ? attempts : undefined;
       });
-      expect(h.filter((a) => a.ok)).toHaveLength(1);
+      expect(
+        h.filter((a) => a.ok),
+        JSON.stringify(h),
+      ).toHaveLength(1);
     }
     expect([...new Set(deliveredKeys(rx.requests).filter((k) => keys.includes(k)))].sort()).toEqual(keys);
   });

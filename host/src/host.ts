@@ -234,6 +234,7 @@ class HostImpl implements Host {
         js,
         jsm,
         channelsKv: await new Kvm(nc).open(Buckets.alertChannels),
+        sentKv: await new Kvm(nc).open(Buckets.alertSent),
         logger: this.logger,
         options: { publicUrl: o.publicUrl, allowedHosts: o.alertAllowedHosts, delivery: o.alertDelivery },
         deliver: c.has('controller'),

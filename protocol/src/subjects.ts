@@ -133,6 +133,12 @@ export const Buckets = {
   secrets: 'mw_secrets',
   /** Alert notification channels made through the API, by name (secrets as given: literal or `${ENV_VAR}` references; reads redact them). */
   alertChannels: 'mw_alert_channels',
+  /**
+   * The notifier's settled deliveries, key `<channel>.<first 40 hex of the SHA-256 of the
+   * notification's key>`: `{ key, outcome: 'sent' | 'given-up', at }`, kept for the retention. A
+   * delivery NATS hands out again after it was settled is settled again, never sent again.
+   */
+  alertSent: 'mw_alert_sent',
   /** Alert rules made through the API, by rule name (rules of `--alerts FILE` are not stored: the file is their source). */
   alertRules: 'mw_alert_rules',
   /** Alerts by id: active, acknowledged and resolved (the history), with the windows that caused them. */

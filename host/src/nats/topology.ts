@@ -192,8 +192,9 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     max_deliver: MaxDeliver[Consumers.alerts],
   });
   const kvm = new Kvm(nc);
-  // poison marks and streaks of windows older than the retention are of no use: they expire
-  const expiring = new Set<string>([Buckets.poison, Buckets.streaks, Buckets.deferrals]);
+  // poison marks and streaks of windows older than the retention are of no use, nor marks of
+  // deliveries whose messages MW_ALERTS no longer holds: they expire
+  const expiring = new Set<string>([Buckets.poison, Buckets.streaks, Buckets.deferrals, Buckets.alertSent]);
   for (const b of Object.values(Buckets)) await kvm.create(b, { history: 1, replicas, ...(expiring.has(b) ? { ttl: opts.retentionMs } : {}) });
   const objm = new Objm(nc);
   await objm.create(BUNDLE_STORE, { replicas });

@@ -4,13 +4,14 @@
  * `<key>|<channel>`), and delivers each channel's messages from its own durable consumer, so a
  * receiver that is down delays no other. Failed attempts are retried with exponential backoff and
  * jitter (a delayed `nak`) up to the attempt limit; a storm on one channel is grouped into digests.
- * Every attempt is recorded in MW_ALERT_ATTEMPTS.
+ * Every attempt is recorded in MW_ALERT_ATTEMPTS. A delivery sent (or given up) is marked in KV
+ * `mw_alert_sent` before it is acked: a copy NATS hands out again is settled, not sent again.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Consumers, Streams, Subjects } from '@modelwatch/protocol';
+import { Buckets, Consumers, Streams, Subjects } from '@modelwatch/protocol';
 import type { ResolvedAlertDeliveryOptions } from '../../config/options.js';
 import { ModelwatchError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -65,6 +66,8 @@ export interface NotifierDeps {
   jsm: JetStreamManager;
   /** KV `mw_alert_channels`. */
   channelsKv: KV;
+  /** KV `mw_alert_sent`: the deliveries settled, so that a copy of one is not sent again. */
+  sentKv: KV;
   logger: Logger;
   options: NotifierOptions;
   /** Channels declared in the `--alerts FILE` (read-only through the API). */
@@ -103,6 +106,16 @@ interface Delivery {
   channel: string;
   notification: AlertNotification;
 }
+
+/** How a delivery was settled, as marked in KV `mw_alert_sent`. */
+interface SentMark {
+  key: string;
+  outcome: 'sent' | 'given-up';
+  at: number;
+}
+
+/** The key of a delivery's mark in `mw_alert_sent`: `<channel>.<first 40 hex of the SHA-256 of the notification's key>`. */
+const sentMarkKey = (channel: string, key: string) => `${channel}.${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
 
 const UNROUTED = '_unrouted';
 const ns = (ms: number) => Math.round(ms * 1e6);
@@ -154,6 +167,8 @@ class ChannelWorker {
   private buffer: JsMsg[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private inFlight = new Set<Promise<void>>();
+  /** Stream sequences of the messages this worker holds: in a digest's buffer or in an attempt. */
+  private readonly held = new Set<number>();
   private stopped = false;
 
   constructor(
@@ -195,6 +210,26 @@ class ChannelWorker {
   }
 
   private async take(m: JsMsg): Promise<void> {
+    // The same message can come twice: back after its ack wait while an attempt still holds it, or
+    // handed out again as new by nats-server before 2.10.14 after a redelivery to a client that
+    // died (nats-server#5305; Debian's is 2.9). A copy of a message held here is left to the one
+    // held; a copy of one settled (here or by a process before) is settled again, not sent again.
+    if (this.held.has(m.seq)) {
+      this.n.log.debug({ channel: this.name, seq: m.seq, deliveries: m.info.deliveryCount }, 'a copy of a delivery held here: left to the one held');
+      return;
+    }
+    const key = m.json<Delivery>().notification.key;
+    const mark = await this.n.sentMark(this.name, key);
+    if (mark) {
+      if (mark.outcome === 'sent') m.ack();
+      else m.term(); // without a reason: nats-server 2.9 ignores a +TERM that carries one, and redelivers
+      this.n.log.info(
+        { channel: this.name, key, seq: m.seq, deliveries: m.info.deliveryCount, outcome: mark.outcome },
+        'a delivery settled before came again: not sent again',
+      );
+      return;
+    }
+    this.held.add(m.seq);
     const o = this.n.deps.options.delivery;
     const now = Date.now();
     if (now - this.windowStart >= o.groupIntervalMs) {
@@ -225,6 +260,14 @@ class ChannelWorker {
   }
 
   private async deliver(msgs: JsMsg[]): Promise<void> {
+    try {
+      await this.attempt(msgs);
+    } finally {
+      for (const m of msgs) this.held.delete(m.seq);
+    }
+  }
+
+  private async attempt(msgs: JsMsg[]): Promise<void> {
     const n = this.n;
     const o = n.deps.options.delivery;
     const spec = n.channelSpec(this.name);
@@ -232,7 +275,7 @@ class ChannelWorker {
     const attempt = Math.max(...msgs.map((m) => m.info.deliveryCount));
     const out: Outgoing = items.length === 1 ? { key: items[0]!.key, notifications: items } : { key: digestKey(items.map((i) => i.key)), notifications: items };
     if (!spec) {
-      for (const m of msgs) m.term('channel deleted');
+      for (const m of msgs) m.term(); // without a reason (as below)
       await n.record({ channel: this.name, out, attempt, result: { ok: false, error: 'the channel was deleted' }, gaveUp: true });
       return;
     }
@@ -246,10 +289,13 @@ class ChannelWorker {
       ...(n.deps.env && { env: n.deps.env }),
     });
     const gaveUp = !result.ok && attempt >= o.maxAttempts;
+    // marked before the ack: a copy handed out after it finds the mark
+    if (result.ok || gaveUp) await n.markSent(this.name, items, result.ok ? 'sent' : 'given-up');
     // settled before the attempt is recorded: a record that waits on a busy server must not keep a
     // delivered message past its ack wait (it came back and was delivered a second time)
     if (result.ok) for (const m of msgs) m.ack();
-    else if (gaveUp) for (const m of msgs) m.term(`given up after ${attempt} attempts`);
+    // without a reason: nats-server 2.9 ignores a +TERM that carries one, and redelivers
+    else if (gaveUp) for (const m of msgs) m.term();
     else {
       const delay = backoffMs(attempt, o.backoffMs, o.backoffMaxMs);
       for (const m of msgs) m.nak(delay);
@@ -262,6 +308,7 @@ class ChannelWorker {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     this.buffer = []; // not acked: delivered again after the ack wait
+    this.held.clear();
     await this.messages?.close();
     await this.loop?.catch(() => undefined);
     await Promise.allSettled([...this.inFlight]);
@@ -287,6 +334,31 @@ class NotifierImpl implements AlertNotifier {
   constructor(readonly deps: NotifierDeps) {
     this.log = deps.logger.child({ component: 'notifier' });
     for (const c of deps.fileChannels ?? []) this.fileChannels.set(c.name, validateChannel(c));
+  }
+
+  /** The mark of a delivery of `key` to `channel` settled before, if any (none when KV cannot be read: then it is sent). */
+  async sentMark(channel: string, key: string): Promise<SentMark | undefined> {
+    try {
+      const e = await this.deps.sentKv.get(sentMarkKey(channel, key));
+      if (!e || e.operation !== 'PUT') return undefined;
+      const mark = e.json<SentMark>();
+      return mark.key === key ? mark : undefined;
+    } catch (err) {
+      this.log.warn({ err, channel, key }, 'reading the mark of a settled delivery failed: delivering');
+      return undefined;
+    }
+  }
+
+  /** Mark the deliveries of `items` to `channel` settled (a failure is logged: the ack still follows). */
+  async markSent(channel: string, items: readonly AlertNotification[], outcome: SentMark['outcome']): Promise<void> {
+    const at = Date.now();
+    await Promise.all(
+      items.map((i) =>
+        this.deps.sentKv
+          .put(sentMarkKey(channel, i.key), JSON.stringify({ key: i.key, outcome, at } satisfies SentMark))
+          .catch((err: unknown) => this.log.warn({ err, channel, key: i.key }, 'marking a settled delivery failed')),
+      ),
+    );
   }
 
   channelSpec(name: string): ChannelSpec | undefined {
@@ -355,6 +427,7 @@ class NotifierImpl implements AlertNotifier {
     await this.deps.jsm.consumers.delete(Streams.alerts, deliveryConsumer(name)).catch(() => undefined);
     // a channel made again under this name starts empty
     await this.deps.jsm.streams.purge(Streams.alerts, { filter: Subjects.alertDeliver(name) }).catch(() => undefined);
+    await this.deps.jsm.streams.purge(`KV_${Buckets.alertSent}`, { filter: `$KV.${Buckets.alertSent}.${name}.>` }).catch(() => undefined);
   }
 
   /** The channels a notification goes to: those it names, and those whose route takes it; each only for the kinds it wants. */

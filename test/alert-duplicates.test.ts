@@ -1,0 +1,83 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Streams, Subjects } from '@modelwatch/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveryConsumer } from '../host/src/alerts/notify/notifier.js';
+import type { ModelwatchClient } from '../host/src/client/client.js';
+import { startAlertTestEnv, type AlertTestEnv } from './helpers/alerts.js';
+import { deliveredKeys, startReceiver, type Receiver } from './helpers/receiver.js';
+import { waitFor } from './helpers/tmp.js';
+
+// A delivery NATS hands out again after the notifier settled it (nats-server before 2.10.14 does,
+// as new, after a redelivery to a client that died: nats-server#5305) is settled again, never sent
+// again. The copy here is the same delivery published once more, which reaches the same check.
+describe('a delivery handed out again', () => {
+  let env: AlertTestEnv;
+  let client: ModelwatchClient;
+  let js: JetStreamClient;
+  let jsm: JetStreamManager;
+  let rx: Receiver;
+
+  beforeAll(async () => {
+    env = await startAlertTestEnv(5, {
+      components: ['api', 'controller'],
+      alertDelivery: { timeout: '2s', backoff: '100ms', backoffMax: '200ms', groupInterval: '1s', groupThreshold: 5, maxAttempts: 2 },
+    });
+    client = env.client;
+    js = jetstream(env.nc);
+    jsm = await jetstreamManager(env.nc);
+    // /dead always fails; every other path takes the notification
+    rx = await startReceiver((_n, req) => (req.path === '/dead' ? 500 : 200));
+  }, 60_000);
+
+  afterAll(async () => {
+    await rx?.close();
+    await env?.[Symbol.asyncDispose]();
+  });
+
+  const okAttempts = async (key: string) => (await client.alertHistory({ key })).filter((a) => a.ok);
+
+  /** Publish the channel's last delivery once more (no message id: stored again) and wait until the notifier settled it. */
+  async function handOutAgain(channel: string): Promise<void> {
+    const last = await jsm.streams.getMessage(Streams.alerts, { last_by_subj: Subjects.alertDeliver(channel) });
+    const { seq } = await js.publish(Subjects.alertDeliver(channel), last!.data);
+    await waitFor(`the copy (stream sequence ${seq}) settled`, async () => {
+      const c = await jsm.consumers.info(Streams.alerts, deliveryConsumer(channel));
+      return c.ack_floor.stream_seq >= seq && c.num_ack_pending === 0 ? true : undefined;
+    });
+  }
+
+  it('a copy of a delivery sent is acked, not sent again', async () => {
+    await client.createAlertChannel({ name: 'dup', type: 'webhook', url: `${rx.url}/dup` });
+    await client.sendTestNotification({ key: 'dup-sent', channels: ['dup'] });
+    await waitFor('the delivery', async () => ((await okAttempts('dup-sent')).length === 1 ? true : undefined));
+    await handOutAgain('dup');
+    expect(rx.requests.filter((q) => q.path === '/dup')).toHaveLength(1);
+    expect(await okAttempts('dup-sent')).toHaveLength(1);
+  });
+
+  it('a copy of a delivery given up is terminated, not attempted again', async () => {
+    await client.createAlertChannel({ name: 'dead', type: 'webhook', url: `${rx.url}/dead` });
+    await client.sendTestNotification({ key: 'dup-dead', channels: ['dead'] });
+    const given = await waitFor('the delivery given up', async () => {
+      const h = await client.alertHistory({ key: 'dup-dead' });
+      return h.some((a) => a.gaveUp) ? h : undefined;
+    });
+    expect(given.map((a) => [a.attempt, a.ok])).toEqual([
+      [1, false],
+      [2, false],
+    ]);
+    await handOutAgain('dead');
+    expect(rx.requests.filter((q) => q.path === '/dead')).toHaveLength(2);
+    expect(await client.alertHistory({ key: 'dup-dead' })).toHaveLength(2);
+  });
+
+  it('a channel deleted and made again under its name starts without marks: the copy is sent', async () => {
+    const copy = await jsm.streams.getMessage(Streams.alerts, { last_by_subj: Subjects.alertDeliver('dup') });
+    await client.deleteAlertChannel('dup');
+    await client.createAlertChannel({ name: 'dup', type: 'webhook', url: `${rx.url}/dup` });
+    await js.publish(Subjects.alertDeliver('dup'), copy!.data);
+    await waitFor('the copy sent to the channel made again', () => (rx.requests.filter((q) => q.path === '/dup').length === 2 ? true : undefined));
+    expect(deliveredKeys(rx.requests.filter((q) => q.path === '/dup'))).toEqual(['dup-sent', 'dup-sent']);
+    await waitFor('its attempt recorded', async () => ((await okAttempts('dup-sent')).length === 2 ? true : undefined));
+  });
+});
