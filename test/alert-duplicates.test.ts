@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Streams, Subjects } from '@modelwatch/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryConsumer } from '../host/src/alerts/notify/notifier.js';
+import { deliveryConsumer, sampleNotification } from '../host/src/alerts/notify/notifier.js';
 import type { ModelwatchClient } from '../host/src/client/client.js';
 import { startAlertTestEnv, type AlertTestEnv } from './helpers/alerts.js';
 import { deliveredKeys, startReceiver, type Receiver } from './helpers/receiver.js';
@@ -71,13 +71,37 @@ describe('a delivery handed out again', () => {
     expect(await client.alertHistory({ key: 'dup-dead' })).toHaveLength(2);
   });
 
-  it('a channel deleted and made again under its name starts without marks: the copy is sent', async () => {
-    const copy = await jsm.streams.getMessage(Streams.alerts, { last_by_subj: Subjects.alertDeliver('dup') });
-    await client.deleteAlertChannel('dup');
-    await client.createAlertChannel({ name: 'dup', type: 'webhook', url: `${rx.url}/dup` });
-    await js.publish(Subjects.alertDeliver('dup'), copy!.data);
-    await waitFor('the copy sent to the channel made again', () => (rx.requests.filter((q) => q.path === '/dup').length === 2 ? true : undefined));
-    expect(deliveredKeys(rx.requests.filter((q) => q.path === '/dup'))).toEqual(['dup-sent', 'dup-sent']);
-    await waitFor('its attempt recorded', async () => ((await okAttempts('dup-sent')).length === 2 ? true : undefined));
+  it('a storm of copies of deliveries sent and of new ones sends only the new, each once', async () => {
+    await client.createAlertChannel({ name: 'storm', type: 'webhook', url: `${rx.url}/storm` });
+    const sent = Array.from({ length: 6 }, (_, i) => `storm-sent-${i}`);
+    for (const key of sent) await client.sendTestNotification({ key, channels: ['storm'] });
+    await waitFor('the first six delivered', () => (sent.every((k) => deliveredKeys(rx.requests).includes(k)) ? true : undefined));
+    const before = rx.requests.filter((q) => q.path === '/storm').length;
+    // within one group interval: the first 5 go out at once, the rest as a digest (copies left out of it)
+    const fresh = ['storm-new-0', 'storm-new-1'];
+    let last = 0;
+    for (const key of [...sent, ...fresh]) {
+      const body = { channel: 'storm', notification: sampleNotification({ key, channels: ['storm'] }) };
+      ({ seq: last } = await js.publish(Subjects.alertDeliver('storm'), JSON.stringify(body)));
+    }
+    await waitFor('every copy and new delivery settled', async () => {
+      const c = await jsm.consumers.info(Streams.alerts, deliveryConsumer('storm'));
+      return c.ack_floor.stream_seq >= last && c.num_ack_pending === 0 ? true : undefined;
+    });
+    const after = rx.requests.filter((q) => q.path === '/storm').slice(before);
+    expect(deliveredKeys(after).sort()).toEqual(fresh);
+    for (const key of sent) expect(await okAttempts(key)).toHaveLength(1);
+  });
+
+  it('a channel deleted and made again under its name starts without marks: a copy is sent', async () => {
+    await client.createAlertChannel({ name: 'again', type: 'webhook', url: `${rx.url}/again` });
+    await client.sendTestNotification({ key: 'again-1', channels: ['again'] });
+    await waitFor('the delivery', async () => ((await okAttempts('again-1')).length === 1 ? true : undefined));
+    const copy = await jsm.streams.getMessage(Streams.alerts, { last_by_subj: Subjects.alertDeliver('again') });
+    await client.deleteAlertChannel('again');
+    await client.createAlertChannel({ name: 'again', type: 'webhook', url: `${rx.url}/again` });
+    await js.publish(Subjects.alertDeliver('again'), copy!.data);
+    await waitFor('the copy sent to the channel made again', async () => ((await okAttempts('again-1')).length === 2 ? true : undefined));
+    expect(deliveredKeys(rx.requests.filter((q) => q.path === '/again'))).toEqual(['again-1', 'again-1']);
   });
 });

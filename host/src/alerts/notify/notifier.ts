@@ -117,6 +117,10 @@ interface SentMark {
 /** The key of a delivery's mark in `mw_alert_sent`: `<channel>.<first 40 hex of the SHA-256 of the notification's key>`. */
 const sentMarkKey = (channel: string, key: string) => `${channel}.${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
 
+/** What one attempt sends: one notification, or several as a digest. */
+const outgoing = (items: AlertNotification[]): Outgoing =>
+  items.length === 1 ? { key: items[0]!.key, notifications: items } : { key: digestKey(items.map((i) => i.key)), notifications: items };
+
 const UNROUTED = '_unrouted';
 const ns = (ms: number) => Math.round(ms * 1e6);
 export const deliveryConsumer = (channel: string) => `alert-deliver-${channel}`;
@@ -213,20 +217,10 @@ class ChannelWorker {
     // The same message can come twice: back after its ack wait while an attempt still holds it, or
     // handed out again as new by nats-server before 2.10.14 after a redelivery to a client that
     // died (nats-server#5305; Debian's is 2.9). A copy of a message held here is left to the one
-    // held; a copy of one settled (here or by a process before) is settled again, not sent again.
+    // held (the server settles by stream sequence); a copy of one settled before is found by its
+    // mark when its attempt would start (`attempt`). Nothing here waits: a storm is taken at once.
     if (this.held.has(m.seq)) {
       this.n.log.debug({ channel: this.name, seq: m.seq, deliveries: m.info.deliveryCount }, 'a copy of a delivery held here: left to the one held');
-      return;
-    }
-    const key = m.json<Delivery>().notification.key;
-    const mark = await this.n.sentMark(this.name, key);
-    if (mark) {
-      if (mark.outcome === 'sent') m.ack();
-      else m.term(); // without a reason: nats-server 2.9 ignores a +TERM that carries one, and redelivers
-      this.n.log.info(
-        { channel: this.name, key, seq: m.seq, deliveries: m.info.deliveryCount, outcome: mark.outcome },
-        'a delivery settled before came again: not sent again',
-      );
       return;
     }
     this.held.add(m.seq);
@@ -247,7 +241,7 @@ class ChannelWorker {
     this.flushTimer = undefined;
     const msgs = this.buffer;
     this.buffer = [];
-    if (msgs.length) void this.track(this.deliver(msgs));
+    if (msgs.length) this.track(this.deliver(msgs)).catch((err: unknown) => this.n.log.error({ err, channel: this.name }, 'alert delivery failed'));
   }
 
   private async track(p: Promise<void>): Promise<void> {
@@ -263,22 +257,51 @@ class ChannelWorker {
     try {
       await this.attempt(msgs);
     } finally {
-      for (const m of msgs) this.held.delete(m.seq);
+      this.release(msgs); // when the attempt threw: its messages come back after the ack wait
     }
   }
 
-  private async attempt(msgs: JsMsg[]): Promise<void> {
+  /** Settled (or given back): a copy that comes now is a delivery of its own. */
+  private release(msgs: readonly JsMsg[]): void {
+    for (const m of msgs) this.held.delete(m.seq);
+  }
+
+  private async attempt(taken: JsMsg[]): Promise<void> {
     const n = this.n;
     const o = n.deps.options.delivery;
     const spec = n.channelSpec(this.name);
-    const items = msgs.map((m) => m.json<Delivery>().notification);
-    const attempt = Math.max(...msgs.map((m) => m.info.deliveryCount));
-    const out: Outgoing = items.length === 1 ? { key: items[0]!.key, notifications: items } : { key: digestKey(items.map((i) => i.key)), notifications: items };
     if (!spec) {
-      for (const m of msgs) m.term(); // without a reason (as below)
+      const items = taken.map((m) => m.json<Delivery>().notification);
+      const out = outgoing(items);
+      for (const m of taken) m.term(); // without a reason (as below)
+      this.release(taken);
+      const attempt = Math.max(...taken.map((m) => m.info.deliveryCount));
       await n.record({ channel: this.name, out, attempt, result: { ok: false, error: 'the channel was deleted' }, gaveUp: true });
       return;
     }
+    // a delivery settled before (by this process or one before it) is settled the same way again, not sent
+    const notifications = taken.map((m) => m.json<Delivery>().notification);
+    const marks = await Promise.all(notifications.map((i) => n.sentMark(this.name, i.key)));
+    const msgs: JsMsg[] = [];
+    const items: AlertNotification[] = [];
+    taken.forEach((m, i) => {
+      const mark = marks[i];
+      if (!mark) {
+        msgs.push(m);
+        items.push(notifications[i]!);
+        return;
+      }
+      if (mark.outcome === 'sent') m.ack();
+      else m.term(); // without a reason (as below)
+      this.release([m]);
+      n.log.info(
+        { channel: this.name, key: mark.key, seq: m.seq, deliveries: m.info.deliveryCount, outcome: mark.outcome },
+        'a delivery settled before came again: not sent again',
+      );
+    });
+    if (!msgs.length) return;
+    const attempt = Math.max(...msgs.map((m) => m.info.deliveryCount));
+    const out = outgoing(items);
     for (const m of msgs) m.working();
     const result = await attemptDelivery(spec, out, {
       nc: n.deps.nc,
@@ -300,6 +323,8 @@ class ChannelWorker {
       const delay = backoffMs(attempt, o.backoffMs, o.backoffMaxMs);
       for (const m of msgs) m.nak(delay);
     }
+    // in the same tick: a redelivery of a digest's message may come while the record waits
+    this.release(msgs);
     await n.record({ channel: this.name, out, attempt, result, gaveUp });
   }
 
@@ -326,6 +351,7 @@ class NotifierImpl implements AlertNotifier {
   private apiChannels = new Map<string, ChannelSpec>();
   private readonly fileChannels = new Map<string, ChannelSpec>();
   private readonly workers = new Map<string, ChannelWorker>();
+  private readonly workerOps = new Map<string, Promise<void>>();
   private router: ConsumerMessages | undefined;
   private routerLoop: Promise<void> | undefined;
   private watchStop: (() => void) | undefined;
@@ -382,6 +408,9 @@ class NotifierImpl implements AlertNotifier {
           this.apiChannels.set(e.key, e.json<ChannelSpec>());
           await this.ensureWorker(e.key).catch((err: unknown) => this.log.error({ err, channel: e.key }, 'channel consumer failed'));
         } else {
+          // deleted and made again since (its PUT follows): dropping now would drop the new one
+          const current = await kv.get(e.key).catch(() => null);
+          if (current?.operation === 'PUT') continue;
           this.apiChannels.delete(e.key);
           if (!this.fileChannels.has(e.key)) await this.dropWorker(e.key).catch(() => undefined);
         }
@@ -413,14 +442,33 @@ class NotifierImpl implements AlertNotifier {
     this.workers.clear();
   }
 
-  private async ensureWorker(name: string): Promise<void> {
-    if (!this.running || this.workers.has(name)) return;
-    const w = new ChannelWorker(name, this);
-    this.workers.set(name, w);
-    await w.start();
+  /** One channel's worker changes in the order they were asked for: a delete and a re-create never interleave. */
+  private inOrder(name: string, op: () => Promise<void>): Promise<void> {
+    const next = (this.workerOps.get(name) ?? Promise.resolve()).catch(() => undefined).then(op);
+    this.workerOps.set(name, next);
+    void next
+      .finally(() => {
+        if (this.workerOps.get(name) === next) this.workerOps.delete(name);
+      })
+      .catch(() => undefined);
+    return next;
   }
 
-  private async dropWorker(name: string): Promise<void> {
+  private ensureWorker(name: string): Promise<void> {
+    if (!this.running || this.workers.has(name)) return Promise.resolve();
+    return this.inOrder(name, async () => {
+      if (!this.running || this.workers.has(name)) return;
+      const w = new ChannelWorker(name, this);
+      this.workers.set(name, w);
+      await w.start();
+    });
+  }
+
+  private dropWorker(name: string): Promise<void> {
+    return this.inOrder(name, () => this.dropWorkerNow(name));
+  }
+
+  private async dropWorkerNow(name: string): Promise<void> {
     const w = this.workers.get(name);
     this.workers.delete(name);
     await w?.stop();
