@@ -125,10 +125,17 @@ describe('the clock of the controller and the serving aggregator', () => {
       expect(await controller.tick()).toBe(0);
       clock.set(t0 + 1300);
       expect(await controller.tick()).toBe(1);
+      // between windows a tick looks at no pair: the pass before found the next due at t0 + 2300
+      const looked = controller.pairsLooked;
+      clock.set(t0 + 2299);
+      expect(await controller.tick()).toBe(0);
+      expect(controller.pairsLooked).toBe(looked);
       // three more windows end while the clock jumps: one tick dispatches them, oldest first
       clock.set(t0 + 4300);
       expect(await controller.tick()).toBe(3);
+      expect(controller.pairsLooked).toBe(looked + 1);
       expect(await controller.tick()).toBe(0);
+      expect(controller.pairsLooked).toBe(looked + 1);
       // the loop: the first tick runs at once (nothing is due), the next a quarter of the
       // period after it ended; moving the clock a second runs it, and it sees the new time
       controller.start();

@@ -85,6 +85,8 @@ export class Controller {
   private readonly unwatch: Array<() => void> = [];
   /** Windows dispatched since start. */
   dispatched = 0;
+  /** Pairs (endpoint, app) that ticks looked at since start: none on a quiet tick. */
+  pairsLooked = 0;
 
   private readonly batchStore: BatchStore | undefined;
 
@@ -212,6 +214,7 @@ export class Controller {
     let earliest = Infinity;
     for (const ep of endpoints) {
       for (const p of plugins) {
+        this.pairsLooked++;
         const key = `${ep.id}.${p.name}`;
         const delay = delays.get(p)!;
         // the time before which the plugin's windows are due
