@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryConsumer, sampleNotification } from '../host/src/alerts/notify/notifier.js';
 import type { ModelwatchClient } from '../host/src/client/client.js';
 import { startAlertTestEnv, type AlertTestEnv } from './helpers/alerts.js';
+import { startTestHost } from './helpers/host.js';
+import { startTestNats } from './helpers/nats.js';
 import { deliveredKeys, startReceiver, type Receiver } from './helpers/receiver.js';
 import { waitFor } from './helpers/tmp.js';
 
@@ -103,5 +105,27 @@ describe('a delivery handed out again', () => {
     await js.publish(Subjects.alertDeliver('again'), copy!.data);
     await waitFor('the copy sent to the channel made again', async () => ((await okAttempts('again-1')).length === 2 ? true : undefined));
     expect(deliveredKeys(rx.requests.filter((q) => q.path === '/again'))).toEqual(['again-1', 'again-1']);
+  });
+});
+
+// The API and the deliveries in two processes (here two hosts in one): the API's process drops a
+// deleted channel's consumer; the delivering one must go on with the channel made again.
+describe('a channel deleted and made again through the API of another process', () => {
+  it('the delivering process delivers to the channel made again', async () => {
+    await using nats = await startTestNats();
+    const delivery = { timeout: '2s', backoff: '100ms', backoffMax: '200ms', groupInterval: '1s', groupThreshold: 5, maxAttempts: 2 } as const;
+    const common = { natsUrl: nats.url, runners: 0, alertAllowedHosts: ['127.0.0.1'], alertDelivery: delivery };
+    // the process that routes and delivers; the API's only stores and manages channels
+    await using _deliverer = await startTestHost({ ...common, components: ['controller'] });
+    await using api = await startTestHost({ ...common, components: ['api'] });
+    await using rx2 = await startReceiver();
+    const ok = async (key: string) => (await api.client.alertHistory({ key })).filter((a) => a.ok).length;
+    for (const round of [1, 2, 3]) {
+      await api.client.createAlertChannel({ name: 'remote', type: 'webhook', url: `${rx2.url}/remote` });
+      await api.client.sendTestNotification({ key: `remote-${round}`, channels: ['remote'] });
+      await waitFor(`round ${round}'s delivery`, async () => ((await ok(`remote-${round}`)) === 1 ? true : undefined));
+      await api.client.deleteAlertChannel('remote');
+    }
+    expect(deliveredKeys(rx2.requests)).toEqual(['remote-1', 'remote-2', 'remote-3']);
   });
 });

@@ -205,6 +205,11 @@ class ChannelWorker {
     const consumer = await d.js.consumers.get(Streams.alerts, cfg.durable_name);
     this.messages = await consumer.consume({ max_messages: 1000 });
     const messages = this.messages;
+    // stopped while it started: no pull request is left open for a client about to go
+    if (this.stopped) {
+      await messages.close();
+      return;
+    }
     this.loop = (async () => {
       for await (const m of messages) {
         if (this.stopped) break;
@@ -218,7 +223,7 @@ class ChannelWorker {
     // handed out again as new by nats-server before 2.10.14 after a redelivery to a client that
     // died (nats-server#5305; Debian's is 2.9). A copy of a message held here is left to the one
     // held (the server settles by stream sequence); a copy of one settled before is found by its
-    // mark when its attempt would start (`attempt`). Nothing here waits: a storm is taken at once.
+    // mark when its attempt would start (`attempt`). No mark is read here: a storm is buffered at once.
     if (this.held.has(m.seq)) {
       this.n.log.debug({ channel: this.name, seq: m.seq, deliveries: m.info.deliveryCount }, 'a copy of a delivery held here: left to the one held');
       return;
@@ -404,18 +409,16 @@ class NotifierImpl implements AlertNotifier {
     this.watchStop = () => watch.stop();
     void (async () => {
       for await (const e of watch) {
-        if (e.operation === 'PUT') {
-          this.apiChannels.set(e.key, e.json<ChannelSpec>());
-          await this.ensureWorker(e.key).catch((err: unknown) => this.log.error({ err, channel: e.key }, 'channel consumer failed'));
-        } else {
-          // deleted and made again since (its PUT follows): dropping now would drop the new one
-          const current = await kv.get(e.key).catch(() => null);
-          if (current?.operation === 'PUT') continue;
-          this.apiChannels.delete(e.key);
-          if (!this.fileChannels.has(e.key)) await this.dropWorker(e.key).catch(() => undefined);
+        try {
+          if (e.operation === 'PUT') {
+            this.apiChannels.set(e.key, e.json<ChannelSpec>());
+            await this.ensureWorker(e.key);
+          } else await this.channelDeleted(e.key);
+        } catch (err) {
+          this.log.error({ err, channel: e.key }, 'keeping a channel in step failed');
         }
       }
-    })();
+    })().catch((err: unknown) => this.log.error({ err }, 'the watch of the alert channels ended'));
     if (!this.running) return;
     const consumer = await this.deps.js.consumers.get(Streams.alerts, Consumers.alertRouter);
     this.router = await consumer.consume({ max_messages: 1000 });
@@ -438,8 +441,37 @@ class NotifierImpl implements AlertNotifier {
     this.watchStop?.();
     await this.router?.close();
     await this.routerLoop?.catch(() => undefined);
+    // a worker still starting is stopped once it has started (or failed to)
+    await Promise.allSettled([...this.workerOps.values()]);
     await Promise.all([...this.workers.values()].map((w) => w.stop()));
     this.workers.clear();
+  }
+
+  /**
+   * A channel's delete, heard on the watch (made through this process's API or another's). When
+   * the channel exists again by now (its PUT follows), the process that deleted it dropped its
+   * consumer: this process's worker restarts on the consumer its start makes again, and nothing
+   * of the channel made again is dropped. Otherwise the channel's worker, consumer, deliveries
+   * and marks go.
+   */
+  private channelDeleted(name: string): Promise<void> {
+    return this.inOrder(name, async () => {
+      // (unreadable: taken as deleted, so that nothing is sent to a channel that may be gone)
+      const current = await this.deps.channelsKv.get(name).catch(() => null);
+      if (current?.operation === 'PUT') {
+        const w = this.workers.get(name);
+        this.workers.delete(name);
+        await w?.stop();
+        if (this.running) {
+          const again = new ChannelWorker(name, this);
+          this.workers.set(name, again);
+          await again.start();
+        }
+        return;
+      }
+      this.apiChannels.delete(name);
+      if (!this.fileChannels.has(name)) await this.dropWorkerNow(name);
+    });
   }
 
   /** One channel's worker changes in the order they were asked for: a delete and a re-create never interleave. */
@@ -455,7 +487,8 @@ class NotifierImpl implements AlertNotifier {
   }
 
   private ensureWorker(name: string): Promise<void> {
-    if (!this.running || this.workers.has(name)) return Promise.resolve();
+    // a worker with a change queued may be about to go: the check waits its turn
+    if (!this.running || (this.workers.has(name) && !this.workerOps.has(name))) return Promise.resolve();
     return this.inOrder(name, async () => {
       if (!this.running || this.workers.has(name)) return;
       const w = new ChannelWorker(name, this);
