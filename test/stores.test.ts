@@ -227,6 +227,21 @@ describe('stores', () => {
       expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b)));
       expect(names).toEqual(expect.arrayContaining(['busy', 'conf', 'life', 'pub', 'q']));
     });
+
+    it('list gives each plugin once while a record is written under it (kv.keys() delivers a key written meanwhile again)', async () => {
+      const plugins = new PluginStore(buckets.plugins);
+      for (let i = 0; i < 50; i++) await plugins.publish(`churn-${i}`, version('1.0.0'));
+      const rec = (await buckets.plugins.get('churn-0'))!.value;
+      // each listing runs beside 20 writes of one record (a bounded number: a listing ends once
+      // nothing is pending, which endless writes would postpone for good)
+      const write20 = async () => {
+        for (let n = 0; n < 20; n++) await buckets.plugins.put('churn-0', rec);
+      };
+      const [listed] = await Promise.all([plugins.list(), write20()]);
+      const names = listed.map((p) => p.name);
+      expect(new Set(names).size).toBe(names.length);
+      expect(names.filter((n) => n.startsWith('churn-'))).toHaveLength(50);
+    });
   });
 
   describe('EndpointStore', () => {

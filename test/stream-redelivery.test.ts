@@ -91,7 +91,8 @@ describe('stream processor, a batch redelivered after a partial publish', () => 
     // over A's size limit; in a rolling restart it went to another processor or failed) and its
     // batch is not acknowledged: its dead-letter publish fails (no MW_DLQ), so all come back
     await jsm.streams.delete(Streams.dlq);
-    const a = await processor({ maxEventBytes: small.length });
+    // (the three as one batch: however they arrive, it goes when it holds all three)
+    const a = await processor({ maxEventBytes: small.length, batchSize: 3, batchLingerMs: 600_000 });
     const window = filingWindow(when, when, { periods: [{ fromMs: 0, periodMs: 600_000 }] }).start;
     const subject = Subjects.rows(record.id, window);
     await waitFor('A to store a row chunk', async () => {

@@ -66,9 +66,10 @@ export class EndpointStore {
 
   /** The names of every endpoint, in no particular order (without reading the records). */
   async names(): Promise<string[]> {
-    const out: string[] = [];
-    for await (const k of await this.kv.keys()) out.push(k);
-    return out;
+    // kv.keys() gives a key written while it runs again (store/kv.ts bucketKeys): each once
+    const names = new Set<string>();
+    for await (const k of await this.kv.keys()) names.add(k);
+    return [...names];
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { KV } from '@nats-io/kv';
+import { Bucket, type KV } from '@nats-io/kv';
 
 /**
  * Read, update with compare-and-set, retry on a concurrent change: the one primitive under the
@@ -70,14 +70,31 @@ export async function readJson<T>(kv: KV, key: string): Promise<T | undefined> {
   return e && e.operation === 'PUT' ? e.json<T>() : undefined;
 }
 
-/** Every value of the bucket, in no particular order. */
+/** Every value of the bucket, each key once, in no particular order. */
 export async function listJson<T>(kv: KV): Promise<T[]> {
   const out: T[] = [];
-  for await (const k of await kv.keys()) {
+  for (const k of await bucketKeys(kv)) {
     const v = await readJson<T>(kv, k);
     if (v !== undefined) out.push(v);
   }
   return out;
+}
+
+/**
+ * A bucket's keys, each once, deleted ones included (a delete is a marker on the key's subject):
+ * the subjects its stream holds, in one request. Not `kv.keys()`: it delivers the last value of
+ * every key and goes on until nothing is pending, so a key written while it runs comes again (a
+ * plugin listed twice while its status changed), and its end waits on the consumer's heartbeat
+ * (30 s here) when writes keep coming.
+ */
+export async function bucketKeys(kv: KV): Promise<string[]> {
+  if (!(kv instanceof Bucket)) {
+    const keys = new Set<string>();
+    for await (const k of await kv.keys()) keys.add(k);
+    return [...keys];
+  }
+  const info = await kv.jsm.streams.info(kv.stream, { subjects_filter: `${kv.prefix}.>` });
+  return Object.keys(info.state.subjects ?? {}).map((s) => kv.decodeKey(s.substring(kv.prefix.length + 1)));
 }
 
 /**

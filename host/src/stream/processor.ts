@@ -46,6 +46,11 @@ export interface StreamProcessorDeps {
   batchSize?: number;
   /** ... or fewer, when they add up to this many bytes (big micro-batches pipeline better in smaller batches). @default 4 MiB */
   batchBytes?: number;
+  /**
+   * A batch not yet full waits at most this long for more messages, then goes as it is.
+   * @default 0: it goes once the messages buffered now are taken (the event loop's next turn)
+   */
+  batchLingerMs?: number;
   /** Batches in flight at once. @default 4 */
   concurrency?: number;
   /** The most feature names (and output names) an endpoint may have: names inferred from events are checked against it. @default 10,000 */
@@ -118,7 +123,14 @@ export class StreamProcessor {
       let pending: JsMsg[] = [];
       let pendingBytes = 0;
       let scheduled = false;
+      const linger = this.deps.batchLingerMs ?? 0;
+      let lingering: NodeJS.Timeout | undefined;
       const flush = () => {
+        if (lingering) {
+          clearTimeout(lingering);
+          lingering = undefined;
+          scheduled = false;
+        }
         if (pending.length === 0) return;
         const batch = pending;
         pending = [];
@@ -133,10 +145,13 @@ export class StreamProcessor {
         else if (!scheduled) {
           // take what is buffered now as one batch: it is flushed once the iterator waits for the network
           scheduled = true;
-          setImmediate(() => {
+          const go = () => {
             scheduled = false;
+            lingering = undefined;
             flush();
-          });
+          };
+          if (linger > 0) lingering = setTimeout(go, linger);
+          else setImmediate(go);
         }
         while (this.inflight.size >= limit) await Promise.race(this.inflight);
       }
