@@ -13,7 +13,7 @@ import { Buckets } from '@modelwatch/protocol';
 import type { Alert } from '../alerts/contract.js';
 import { parseDuration } from '../config/duration.js';
 import { ModelwatchError } from '../errors.js';
-import { listJson, readJson, updateJson, updateJsonFrom, type Versioned } from './kv.js';
+import { bucketKeys, listJson, readJson, updateJson, updateJsonFrom, type Versioned } from './kv.js';
 
 export type { Versioned };
 
@@ -265,7 +265,7 @@ export class SeriesStore {
 
   async load(): Promise<Map<string, SeriesState>> {
     const out = new Map<string, SeriesState>();
-    for await (const k of await this.kv.keys()) {
+    for (const k of await bucketKeys(this.kv)) {
       const s = await readJson<SeriesState>(this.kv, k);
       if (s) out.set(k, s);
     }

@@ -4,7 +4,7 @@ import type { EndpointRecord, ReferenceTable } from '@modelwatch/protocol';
 import { endpointId } from '../domain/names.js';
 import { isPreparedReference, prepareReference, referenceFeatureNames, type PreparedReference } from '../domain/reference.js';
 import { ModelwatchError } from '../errors.js';
-import { deleteJson, listJson, readJson, updateJson } from './kv.js';
+import { deleteJson, keysOnce, listJson, readJson, updateJson } from './kv.js';
 
 /** An endpoint to create: its name (checked by the caller: `checkEndpointName`), columns and whether it is monitored. */
 export interface NewEndpoint {
@@ -66,10 +66,7 @@ export class EndpointStore {
 
   /** The names of every endpoint, in no particular order (without reading the records). */
   async names(): Promise<string[]> {
-    // kv.keys() gives a key written while it runs again (store/kv.ts bucketKeys): each once
-    const names = new Set<string>();
-    for await (const k of await this.kv.keys()) names.add(k);
-    return [...names];
+    return keysOnce(this.kv);
   }
 
   /**

@@ -88,11 +88,7 @@ export async function listJson<T>(kv: KV): Promise<T[]> {
  * (30 s here) when writes keep coming.
  */
 export async function bucketKeys(kv: KV): Promise<string[]> {
-  if (!(kv instanceof Bucket)) {
-    const keys = new Set<string>();
-    for await (const k of await kv.keys()) keys.add(k);
-    return [...keys];
-  }
+  if (!(kv instanceof Bucket)) return keysOnce(kv);
   const info = await kv.jsm.streams.info(kv.stream, { subjects_filter: `${kv.prefix}.>` });
   return Object.keys(info.state.subjects ?? {}).map((s) => kv.decodeKey(s.substring(kv.prefix.length + 1)));
 }
@@ -112,4 +108,11 @@ export async function deleteJson<T>(kv: KV, key: string): Promise<T | undefined>
       if (attempt >= 20) throw err;
     }
   }
+}
+
+/** The keys `kv.keys()` gives (deleted ones left out), each once: see {@link bucketKeys} for why it can give one twice. */
+export async function keysOnce(kv: KV): Promise<string[]> {
+  const keys = new Set<string>();
+  for await (const k of await kv.keys()) keys.add(k);
+  return [...keys];
 }

@@ -275,17 +275,15 @@ class ChannelWorker {
     const n = this.n;
     const o = n.deps.options.delivery;
     const spec = n.channelSpec(this.name);
+    const notifications = taken.map((m) => m.json<Delivery>().notification);
     if (!spec) {
-      const items = taken.map((m) => m.json<Delivery>().notification);
-      const out = outgoing(items);
       for (const m of taken) m.term(); // without a reason (as below)
       this.release(taken);
       const attempt = Math.max(...taken.map((m) => m.info.deliveryCount));
-      await n.record({ channel: this.name, out, attempt, result: { ok: false, error: 'the channel was deleted' }, gaveUp: true });
+      await n.record({ channel: this.name, out: outgoing(notifications), attempt, result: { ok: false, error: 'the channel was deleted' }, gaveUp: true });
       return;
     }
     // a delivery settled before (by this process or one before it) is settled the same way again, not sent
-    const notifications = taken.map((m) => m.json<Delivery>().notification);
     const marks = await Promise.all(notifications.map((i) => n.sentMark(this.name, i.key)));
     const msgs: JsMsg[] = [];
     const items: AlertNotification[] = [];
@@ -459,14 +457,8 @@ class NotifierImpl implements AlertNotifier {
       // (unreadable: taken as deleted, so that nothing is sent to a channel that may be gone)
       const current = await this.deps.channelsKv.get(name).catch(() => null);
       if (current?.operation === 'PUT') {
-        const w = this.workers.get(name);
-        this.workers.delete(name);
-        await w?.stop();
-        if (this.running) {
-          const again = new ChannelWorker(name, this);
-          this.workers.set(name, again);
-          await again.start();
-        }
+        await this.stopWorkerNow(name);
+        await this.startWorkerNow(name);
         return;
       }
       this.apiChannels.delete(name);
@@ -489,12 +481,22 @@ class NotifierImpl implements AlertNotifier {
   private ensureWorker(name: string): Promise<void> {
     // a worker with a change queued may be about to go: the check waits its turn
     if (!this.running || (this.workers.has(name) && !this.workerOps.has(name))) return Promise.resolve();
-    return this.inOrder(name, async () => {
-      if (!this.running || this.workers.has(name)) return;
-      const w = new ChannelWorker(name, this);
-      this.workers.set(name, w);
-      await w.start();
-    });
+    return this.inOrder(name, () => this.startWorkerNow(name));
+  }
+
+  /** Start the channel's worker unless it has one (or the notifier does not deliver): in the channel's order. */
+  private async startWorkerNow(name: string): Promise<void> {
+    if (!this.running || this.workers.has(name)) return;
+    const w = new ChannelWorker(name, this);
+    this.workers.set(name, w);
+    await w.start();
+  }
+
+  /** Stop the channel's worker, if any, leaving its consumer: in the channel's order. */
+  private async stopWorkerNow(name: string): Promise<void> {
+    const w = this.workers.get(name);
+    this.workers.delete(name);
+    await w?.stop();
   }
 
   private dropWorker(name: string): Promise<void> {
@@ -502,9 +504,7 @@ class NotifierImpl implements AlertNotifier {
   }
 
   private async dropWorkerNow(name: string): Promise<void> {
-    const w = this.workers.get(name);
-    this.workers.delete(name);
-    await w?.stop();
+    await this.stopWorkerNow(name);
     await this.deps.jsm.consumers.delete(Streams.alerts, deliveryConsumer(name)).catch(() => undefined);
     // a channel made again under this name starts empty
     await this.deps.jsm.streams.purge(Streams.alerts, { filter: Subjects.alertDeliver(name) }).catch(() => undefined);
