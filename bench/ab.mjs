@@ -5,7 +5,7 @@
 //   node bench/ab.mjs --base 34bab28 [--runs 5] [--match REGEX] -- bench/sandbox-overhead.mjs [args]
 // The base checkout is a git worktree in .tools/ab/<commit> (git-ignored), built once (npm ci, tsc -b).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -41,11 +41,14 @@ if (!existsSync(join(base, 'host', 'dist'))) {
   if (!existsSync(join(base, '.tools'))) symlinkSync(join(here, '.tools'), join(base, '.tools'));
 }
 
-// the same bench on both sides: this checkout's script, copied next to the base's (its imports are relative)
+// the same bench on both sides: this checkout's script, copied next to the base's (its imports are
+// relative), with this checkout's bench/lib over the base's (bench code only: the script may use
+// a helper the base lacks; the product code measured stays the base's own build)
 const script = { head: bench, base: bench };
 if (!argv.baseScript) {
   script.base = join('bench', `.ab-${bench.split('/').pop()}`);
   copyFileSync(join(here, bench), join(base, script.base));
+  for (const f of readdirSync(join(here, 'bench', 'lib'))) copyFileSync(join(here, 'bench', 'lib', f), join(base, 'bench', 'lib', f));
 }
 
 /** A line's figures, keyed by the line with its numbers taken out. */

@@ -31,12 +31,13 @@
 // with the load) and the load average.
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
 import { join } from 'node:path';
-import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createHost } from '../host/dist/host.js';
 import { hashToken, sameHash } from '../host/dist/domain/tokens.js';
 import { createLogger } from '../host/dist/logger.js';
 import { clientArg, startHttpLoad } from './lib/http-load.mjs';
+import { publishAll, rawLoop as rawLoopOf, singleEventPayloads } from './lib/raw-loop.mjs';
 import { loadAverage, startApiProcess, startBenchHost } from './lib/setup.mjs';
 
 const quick = process.argv.includes('--quick');
@@ -49,25 +50,9 @@ const FEATURES = ['f0', 'f1', 'f2', 'f3'];
 const BATCH_ROWS = 1000;
 const SINGLE_MSGS = quick ? 5_000 : 20_000;
 const BATCH_MSGS = quick ? 300 : 1_000;
-const INFLIGHT = 256;
 
 let seed = 42;
 const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296) * 100;
-
-function singlePayloads(n) {
-  const now = Date.now();
-  return Array.from({ length: n }, (_, i) =>
-    Buffer.from(
-      JSON.stringify({
-        when: now,
-        inputs: [FEATURES.map(() => +rnd().toFixed(3))],
-        outputs: [+(rnd() / 100).toFixed(4)],
-        requestId: `r${i}`,
-        latencyMicros: 800,
-      }),
-    ),
-  );
-}
 
 function batchPayloads(n) {
   const now = Date.now();
@@ -84,41 +69,11 @@ function batchPayloads(n) {
   );
 }
 
-/** Publish every payload with at most INFLIGHT unacknowledged publishes. */
-async function publishAll(js, subject, payloads) {
-  const inflight = new Set();
-  for (const p of payloads) {
-    const pr = js.publish(subject, p).finally(() => inflight.delete(pr));
-    inflight.add(pr);
-    if (inflight.size >= INFLIGHT) await Promise.race(inflight);
-  }
-  await Promise.all(inflight);
-}
-
-/** Raw JetStream: publish, consume, JSON.parse, ack. Returns seconds. */
+/** Raw JetStream: publish, consume, JSON.parse, ack (`lib/raw-loop.mjs`). Returns seconds. */
 async function rawLoop(nc, jsm, name, payloads) {
-  const js = jetstream(nc);
-  await jsm.streams.add({ name, subjects: [`${name.toLowerCase()}.>`] });
-  await jsm.consumers.add(name, { durable_name: 'c', ack_policy: AckPolicy.Explicit, max_ack_pending: 4096 });
-  const c = await js.consumers.get(name, 'c');
-  const t0 = performance.now();
-  const c0 = process.threadCpuUsage();
-  let got = 0;
-  const consumed = (async () => {
-    const it = await c.consume({ max_messages: 1024 });
-    for await (const m of it) {
-      JSON.parse(new TextDecoder().decode(m.data));
-      m.ack();
-      if (++got >= payloads.length) break;
-    }
-  })();
-  await publishAll(js, `${name.toLowerCase()}.x`, payloads);
-  await consumed;
-  const dt = (performance.now() - t0) / 1000;
-  const used = process.threadCpuUsage(c0);
-  cpu.push({ what: `raw ${name}`, events: payloads.length, hostMs: (used.user + used.system) / 1000 });
-  await jsm.streams.delete(name);
-  return dt;
+  const { secs, cpuMs } = await rawLoopOf(nc, jsm, name, payloads);
+  cpu.push({ what: `raw ${name}`, events: payloads.length, hostMs: cpuMs });
+  return secs;
 }
 
 /** Until the stream processor has acknowledged everything. */
@@ -177,7 +132,7 @@ const jsm = await jetstreamManager(nc);
 // what a model server sends with: a token of the ingest scope
 const ingestToken = (await client.createToken({ name: 'bench-ingest', scopes: ['ingest'] })).token;
 
-const single = singlePayloads(SINGLE_MSGS);
+const single = singleEventPayloads(SINGLE_MSGS, FEATURES, rnd);
 const batches = batchPayloads(BATCH_MSGS);
 const mb = (ps) => (ps.reduce((n, p) => n + p.length, 0) / 1e6).toFixed(1);
 console.log(
