@@ -1,7 +1,15 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SETTINGS_KEY, type AppOutputMessage, type BatchRecord, type ReferenceTable } from '@modelwatch/protocol';
+import {
+  ARTIFACT_STORE,
+  Buckets as BucketNames,
+  SETTINGS_KEY,
+  Streams,
+  type AppOutputMessage,
+  type BatchRecord,
+  type ReferenceTable,
+} from '@modelwatch/protocol';
 import { endpointId } from '../host/src/domain/names.js';
 import { windowAt } from '../host/src/domain/windows.js';
 import { ensureTopology, openBuckets, type Buckets } from '../host/src/nats/topology.js';
@@ -387,5 +395,31 @@ describe('stores', () => {
       expect(await batches.markDispatched(batch, 7, ['other'], 2000)).toEqual(dispatched);
       expect(await batches.markDispatched({ endpoint: 'ep', batchId: 'missing' }, 1, [], 1)).toBeUndefined();
     });
+  });
+});
+
+/** The topology made again by a later start: what a changed --retention changes. */
+describe('topology', () => {
+  it('a changed --retention reaches the buckets that expire and the artifact store, and no other bucket', async () => {
+    await using nats = await startTestNats();
+    const nc = await connect({ servers: nats.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const maxAge = async (stream: string) => (await jsm.streams.info(stream)).config.max_age;
+      const expiring = [BucketNames.streaks, BucketNames.poison, BucketNames.deferrals, BucketNames.alertSent].map((b) => `KV_${b}`);
+      await ensureTopology(nc, jsm, { retentionMs: 3_600_000 });
+      for (const s of [...expiring, `OBJ_${ARTIFACT_STORE}`]) expect(await maxAge(s), s).toBe(3_600_000 * 1e6);
+      // longer, then shorter
+      for (const retentionMs of [7 * 86_400_000, 900_000]) {
+        await ensureTopology(nc, jsm, { retentionMs });
+        for (const s of [...expiring, `OBJ_${ARTIFACT_STORE}`]) expect(await maxAge(s), s).toBe(retentionMs * 1e6);
+        expect(await maxAge(Streams.events)).toBe(retentionMs * 1e6);
+        // the records that must outlive any retention keep theirs: none
+        expect(await maxAge(`KV_${BucketNames.plugins}`)).toBe(0);
+        expect(await maxAge(`KV_${BucketNames.endpoints}`)).toBe(0);
+      }
+    } finally {
+      await nc.close();
+    }
   });
 });

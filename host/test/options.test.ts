@@ -257,6 +257,12 @@ describe('resolveHostOptions', () => {
       rejects({ [key]: 'later' }, `${what}: 'later' is not a duration`);
     });
 
+    it.each([['5m'], ['599999ms'], [0]])('rejects a retention of events and rows below 10 minutes (%j), from options or the environment', (retention) => {
+      rejects({ retention }, `retention: '${retention}' is shorter than the minimum of 10m`);
+      rejects({}, `retention: '${retention}' is shorter than the minimum of 10m`, { MODELWATCH_RETENTION: String(retention) });
+      expect(resolveWith({ retention: '10m' }).retentionMs).toBe(600_000);
+    });
+
     it('takes the retentions of results, profiles and roll-ups in days, weeks and years, from options or the environment', () => {
       expect(resolveWith({ resultsRetention: '2w', hourlyRetention: '90d' }, { MODELWATCH_DAILY_RETENTION: '3y' })).toMatchObject({
         resultsRetentionMs: 14 * 86_400_000,

@@ -284,6 +284,12 @@ export interface ResolvedHostOptions {
 }
 
 export const MIN_BASE_PERIOD_MS = 1000;
+/**
+ * The shortest `--retention`: the longest duplicate window of the streams it ages (`MW_ROWS`'
+ * and `MW_DLQ`'s 10 minutes: a retried publish within them is dropped, not stored twice), which
+ * JetStream refuses to make longer than a stream's max age.
+ */
+export const MIN_RETENTION_MS = 600_000;
 export const DEFAULT_HTTP_PORT = 7077;
 
 /** Validate and default host options; environment variables fill what `options` leave out. */
@@ -410,7 +416,7 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
     allowedLatenessMs: parseDuration(options.allowedLateness ?? env.MODELWATCH_ALLOWED_LATENESS ?? '30s', 'allowed lateness'),
     maxFutureSkewMs: parseDuration(options.maxFutureSkew ?? '5m', 'max future skew'),
     servingIntervalMs: parseDuration(options.servingInterval ?? env.MODELWATCH_SERVING_INTERVAL ?? '1m', 'serving interval'),
-    retentionMs: parseDuration(options.retention ?? env.MODELWATCH_RETENTION ?? '7d', 'retention'),
+    retentionMs: retentionOf(options.retention ?? env.MODELWATCH_RETENTION ?? '7d'),
     resultsRetentionMs: positiveDuration(options.resultsRetention ?? env.MODELWATCH_RESULTS_RETENTION ?? '30d', 'results retention (--results-retention)'),
     hourlyRetentionMs: positiveDuration(options.hourlyRetention ?? env.MODELWATCH_HOURLY_RETENTION ?? '180d', 'hourly retention (--hourly-retention)'),
     dailyRetentionMs: positiveDuration(options.dailyRetention ?? env.MODELWATCH_DAILY_RETENTION ?? '2y', 'daily retention (--daily-retention)'),
@@ -480,6 +486,17 @@ function resolveAlertDelivery(o: AlertDeliveryOptions, env: NodeJS.ProcessEnv): 
 function alertCheckInterval(value: string | number): number {
   const ms = parseDuration(value, 'alert check interval');
   if (ms < 100) throw new ModelwatchError('INVALID_OPTIONS', `alert check interval: '${value}' is below the minimum of 100ms`);
+  return ms;
+}
+
+function retentionOf(value: string | number): number {
+  const ms = parseDuration(value, 'retention');
+  if (ms < MIN_RETENTION_MS) {
+    throw new ModelwatchError(
+      'INVALID_OPTIONS',
+      `retention: '${value}' is shorter than the minimum of 10m (the streams drop a publish retried within 10 minutes, and keep what they hold at least that long)`,
+    );
+  }
   return ms;
 }
 

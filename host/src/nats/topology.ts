@@ -199,14 +199,19 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   const objm = new Objm(nc);
   await objm.create(BUNDLE_STORE, { replicas });
   await objm.create(REFERENCE_STORE, { replicas });
-  // an app's artifacts are kept as long as the windows' events, and follow a changed --retention
+  // an app's artifacts are kept as long as the windows' events
   await objm.create(ARTIFACT_STORE, { ttl: retention, replicas });
-  const artifacts = await jsm.streams.info(`OBJ_${ARTIFACT_STORE}`);
-  if (artifacts.config.max_age !== retention) await jsm.streams.update(`OBJ_${ARTIFACT_STORE}`, { ...artifacts.config, max_age: retention });
-  // buckets and object stores made before with other replicas follow --replicas
+  // buckets and object stores made before follow --replicas, and those that expire a changed
+  // --retention (a bucket's TTL is its stream's max age: kvm.create leaves an existing one as it is)
+  const expiringStreams = new Set([...[...expiring].map((b) => `KV_${b}`), `OBJ_${ARTIFACT_STORE}`]);
   for (const name of [...Object.values(Buckets).map((b) => `KV_${b}`), `OBJ_${BUNDLE_STORE}`, `OBJ_${REFERENCE_STORE}`, `OBJ_${ARTIFACT_STORE}`]) {
     const info = await jsm.streams.info(name);
-    if (info.config.num_replicas !== replicas) await jsm.streams.update(name, { ...info.config, num_replicas: replicas });
+    const maxAge = expiringStreams.has(name) ? retention : info.config.max_age;
+    if (info.config.num_replicas !== replicas || info.config.max_age !== maxAge) {
+      // (JetStream refuses a duplicate window longer than the max age)
+      const dupes = maxAge > 0 && info.config.duplicate_window > maxAge ? { duplicate_window: maxAge } : {};
+      await jsm.streams.update(name, { ...info.config, num_replicas: replicas, max_age: maxAge, ...dupes });
+    }
   }
 }
 

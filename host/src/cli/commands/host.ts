@@ -94,7 +94,7 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('base-period', { type: 'string', describe: 'window length, e.g. 5s, 1m, 10m (default 10m)' })
             .option('allowed-lateness', { type: 'string', describe: 'how late rows may arrive for a window (default 30s)' })
             .option('serving-interval', { type: 'string', describe: 'length of the serving-metrics intervals: requests, errors, latency (default 1m)' })
-            .option('retention', { type: 'string', describe: 'how long events and rows are kept (default 7d)' })
+            .option('retention', { type: 'string', describe: 'how long events and rows are kept (default 7d, at least 10m)' })
             .option('results-retention', { type: 'string', describe: 'how long analysed windows and window profiles are kept (default 30d)' })
             .option('hourly-retention', { type: 'string', describe: 'how long hourly roll-ups of profiles and results are kept (default 180d)' })
             .option('daily-retention', { type: 'string', describe: 'how long daily roll-ups of profiles and results are kept (default 2y)' })
