@@ -48,7 +48,13 @@ const script = { head: bench, base: bench };
 if (!argv.baseScript) {
   script.base = join('bench', `.ab-${bench.split('/').pop()}`);
   copyFileSync(join(here, bench), join(base, script.base));
-  for (const f of readdirSync(join(here, 'bench', 'lib'))) copyFileSync(join(here, 'bench', 'lib', f), join(base, 'bench', 'lib', f));
+  for (const f of readdirSync(join(here, 'bench', 'lib'), { withFileTypes: true })) {
+    if (f.isFile()) copyFileSync(join(here, 'bench', 'lib', f.name), join(base, 'bench', 'lib', f.name));
+  }
+} else {
+  // the base's own bench with the base's own lib (an earlier run may have copied this checkout's over it)
+  execFileSync('git', ['-C', base, 'checkout', '--', 'bench/lib'], { stdio: 'inherit' });
+  execFileSync('git', ['-C', base, 'clean', '-fq', '--', 'bench/lib'], { stdio: 'inherit' });
 }
 
 /** A line's figures, keyed by the line with its numbers taken out. */

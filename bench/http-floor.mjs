@@ -50,13 +50,15 @@ async function startServer(mode) {
   });
   const reply = (key) =>
     new Promise((resolve, reject) => {
+      const onExit = (code) => reject(new Error(`the ${mode} server exited (${code})`));
       const on = (m) => {
         if (!(key in m)) return;
         child.off('message', on);
+        child.off('exit', onExit);
         resolve(m[key]);
       };
       child.on('message', on);
-      child.once('exit', (code) => reject(new Error(`the ${mode} server exited (${code})`)));
+      child.once('exit', onExit);
     });
   const url = await reply('url');
   return {

@@ -627,8 +627,8 @@ const RUNNER_GRACE_MS = 5000;
  * each a round trip; events that trickle in (HTTP single events, coalesced by the API into
  * messages of a few) made a batch of one message each. 10 ms gathers them: the processor's CPU
  * an event over HTTP from 60 to 23-31 µs, 0.22x the row messages (`bench/ab.mjs --base 2cdf6e5
- * -- bench/ingest.mjs --quick --rounds 3`), for at most 10 ms more before an event is filed (a
- * window closes after its allowed lateness, seconds at least).
+ * -- bench/ingest.mjs --quick --rounds 3`), for at most 10 ms more before an event is filed (no
+ * window closes on it meanwhile: the watermark waits for every event to be acknowledged).
  */
 const STREAM_BATCH_LINGER_MS = 10;
 

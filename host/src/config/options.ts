@@ -285,9 +285,9 @@ export interface ResolvedHostOptions {
 
 export const MIN_BASE_PERIOD_MS = 1000;
 /**
- * The shortest `--retention`: the longest duplicate window of the streams it ages (`MW_ROWS`'
- * and `MW_DLQ`'s 10 minutes: a retried publish within them is dropped, not stored twice), which
- * JetStream refuses to make longer than a stream's max age.
+ * The shortest `--retention`: the longest duplicate window of the streams it ages (`MW_ROWS`,
+ * `MW_TASKS`, `MW_DLQ` and `MW_SERVING` have 10 minutes: a publish retried within them is dropped,
+ * not stored twice), which JetStream refuses to make longer than a stream's max age.
  */
 export const MIN_RETENTION_MS = 600_000;
 export const DEFAULT_HTTP_PORT = 7077;
