@@ -26,7 +26,7 @@ import { connect } from '@nats-io/transport-node';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { startHttpLoad } from './lib/http-load.mjs';
 import { rawLoop, singleEventPayloads } from './lib/raw-loop.mjs';
-import { arg, loadAverage } from './lib/setup.mjs';
+import { arg, loadAverage, replyOf } from './lib/setup.mjs';
 
 const EVENTS = arg('--events', 5000);
 const ROUNDS = arg('--rounds', 3);
@@ -48,18 +48,7 @@ async function startServer(mode) {
   const child = fork(new URL('./lib/bare-http-server.mjs', import.meta.url), [JSON.stringify({ mode, natsUrl: nats.url, subject: `floor.${mode}` })], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const reply = (key) =>
-    new Promise((resolve, reject) => {
-      const onExit = (code) => reject(new Error(`the ${mode} server exited (${code})`));
-      const on = (m) => {
-        if (!(key in m)) return;
-        child.off('message', on);
-        child.off('exit', onExit);
-        resolve(m[key]);
-      };
-      child.on('message', on);
-      child.once('exit', onExit);
-    });
+  const reply = (key) => replyOf(child, key, `the ${mode} server`);
   const url = await reply('url');
   return {
     url,

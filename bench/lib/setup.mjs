@@ -105,18 +105,7 @@ export async function startApiProcess(bench, opts = {}) {
     execArgv: ['--no-node-snapshot'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const reply = (key) =>
-    new Promise((resolve, reject) => {
-      const onMessage = (m) => {
-        if (!(key in m)) return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(m[key]);
-      };
-      const onExit = (code) => reject(new Error(`the API process exited (${code})`));
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
+  const reply = (key) => replyOf(child, key, 'the API process');
   const url = await reply('apiUrl');
   return {
     url,
@@ -140,6 +129,21 @@ export async function startApiProcess(bench, opts = {}) {
       await exited;
     },
   };
+}
+
+/** The next IPC message of `child` that carries `key`: its value (rejected if the child, named `what`, exits first). */
+export function replyOf(child, key, what) {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m) => {
+      if (!(key in m)) return;
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(m[key]);
+    };
+    const onExit = (code) => reject(new Error(`${what} exited (${code})`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
 }
 
 /**

@@ -484,25 +484,26 @@ function resolveAlertDelivery(o: AlertDeliveryOptions, env: NodeJS.ProcessEnv): 
 }
 
 function alertCheckInterval(value: string | number): number {
-  const ms = parseDuration(value, 'alert check interval');
-  if (ms < 100) throw new ModelwatchError('INVALID_OPTIONS', `alert check interval: '${value}' is below the minimum of 100ms`);
-  return ms;
+  return durationAtLeast(value, 'alert check interval', 100, 'is below the minimum of 100ms');
 }
 
 function retentionOf(value: string | number): number {
-  const ms = parseDuration(value, 'retention');
-  if (ms < MIN_RETENTION_MS) {
-    throw new ModelwatchError(
-      'INVALID_OPTIONS',
-      `retention: '${value}' is shorter than the minimum of 10m (the streams drop a publish retried within 10 minutes, and keep what they hold at least that long)`,
-    );
-  }
-  return ms;
+  return durationAtLeast(
+    value,
+    'retention',
+    MIN_RETENTION_MS,
+    'is shorter than the minimum of 10m (the streams drop a publish retried within 10 minutes, and keep what they hold at least that long)',
+  );
 }
 
 function positiveDuration(value: string | number, what: string): number {
+  return durationAtLeast(value, what, Number.MIN_VALUE, 'is not longer than 0');
+}
+
+/** A duration of `what` of at least `minMs`; a shorter one is refused, `shorter` saying why after the value. */
+function durationAtLeast(value: string | number, what: string, minMs: number, shorter: string): number {
   const ms = parseDuration(value, what);
-  if (ms <= 0) throw new ModelwatchError('INVALID_OPTIONS', `${what}: '${value}' is not longer than 0`);
+  if (ms < minMs) throw new ModelwatchError('INVALID_OPTIONS', `${what}: '${value}' ${shorter}`);
   return ms;
 }
 

@@ -122,15 +122,12 @@ export class StreamProcessor {
     this.loop = (async () => {
       let pending: JsMsg[] = [];
       let pendingBytes = 0;
-      let scheduled = false;
       const linger = this.deps.batchLingerMs ?? 0;
-      let lingering: NodeJS.Timeout | undefined;
+      // the flush of a batch not yet full, to come: at the loop's next turn, or after the linger
+      let wake: { cancel(): void } | undefined;
       const flush = () => {
-        if (lingering) {
-          clearTimeout(lingering);
-          lingering = undefined;
-          scheduled = false;
-        }
+        wake?.cancel();
+        wake = undefined;
         if (pending.length === 0) return;
         const batch = pending;
         pending = [];
@@ -142,16 +139,15 @@ export class StreamProcessor {
         pending.push(m);
         pendingBytes += m.data.length;
         if (pending.length >= batchSize || pendingBytes >= batchBytes) flush();
-        else if (!scheduled) {
+        else if (!wake) {
           // take what is buffered now as one batch: it is flushed once the iterator waits for the network
-          scheduled = true;
-          const go = () => {
-            scheduled = false;
-            lingering = undefined;
-            flush();
-          };
-          if (linger > 0) lingering = setTimeout(go, linger);
-          else setImmediate(go);
+          if (linger > 0) {
+            const t = setTimeout(flush, linger);
+            wake = { cancel: () => clearTimeout(t) };
+          } else {
+            const t = setImmediate(flush);
+            wake = { cancel: () => clearImmediate(t) };
+          }
         }
         while (this.inflight.size >= limit) await Promise.race(this.inflight);
       }
