@@ -182,7 +182,9 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
 
   // synchronous hooks (no promise a request) on the path of every ingest post: a refusal is sent, else `done`
   const check = (req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined => {
-    const config = req.routeOptions.config as { public?: boolean; scope?: TokenScope };
+    // (Fastify builds routeOptions anew on every read: read once)
+    const route = req.routeOptions;
+    const config = route.config as { public?: boolean; scope?: TokenScope };
     if (config.public) return;
     if (insecureLocal) {
       req.mwToken = INSECURE_LOCAL;
@@ -212,14 +214,14 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
       }
     }
     req.mwToken = token.name;
-    if (req.routeOptions.url === undefined) return; // no such route: a 404 for anyone known
+    if (route.url === undefined) return; // no such route: a 404 for anyone known
     const scope = config.scope;
-    if (!scope) return refuse(reply, 'FORBIDDEN', `${req.method} ${req.routeOptions.url} declares no scope: refused to every token`);
+    if (!scope) return refuse(reply, 'FORBIDDEN', `${req.method} ${route.url} declares no scope: refused to every token`);
     if (!hasScope(token, scope)) {
       return refuse(
         reply,
         'FORBIDDEN',
-        `token '${token.name}' has no '${scope}' scope, which ${req.method} ${req.routeOptions.url} needs (it has: ${token.scopes.join(', ')})`,
+        `token '${token.name}' has no '${scope}' scope, which ${req.method} ${route.url} needs (it has: ${token.scopes.join(', ')})`,
       );
     }
     if (scope === 'ingest' && token.endpoints !== undefined && !token.scopes.includes('admin')) {
@@ -237,15 +239,17 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
   // the audit log: every state change asked for, allowed or not, but the data itself (events, labels)
   app.addHook('onResponse', (req, reply, done) => {
     done();
-    if (READS.has(req.method) || req.routeOptions.url === undefined) return;
-    const config = req.routeOptions.config as { public?: boolean; scope?: TokenScope };
+    if (READS.has(req.method)) return;
+    const route = req.routeOptions;
+    if (route.url === undefined) return;
+    const config = route.config as { public?: boolean; scope?: TokenScope };
     if (config.public || config.scope === 'ingest') return;
     const entry: AuditEntry = {
       v: PROTOCOL_VERSION,
       at: Date.now(),
       token: req.mwToken ?? null,
       method: req.method,
-      route: req.routeOptions.url,
+      route: route.url,
       target: req.url.split('?')[0]!,
       status: reply.statusCode,
       ip: req.ip,

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { TOKEN_SCOPES, type TokenRecord, type TokenScope } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
 
@@ -10,9 +10,9 @@ export function generateToken(): string {
   return `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
 }
 
-/** The hex SHA-256 of a token's text: all that is stored of it. */
+/** The hex SHA-256 of a token's text: all that is stored of it (one-shot: a third of a Hash object's cost, on every request). */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 /** Two hex hashes compared in constant time. */

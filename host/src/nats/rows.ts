@@ -202,12 +202,23 @@ function segRuns(
 }
 
 const stringCols = new WeakMap<RowSource, CellValue[][]>();
-/** The columns of an event that hold strings (computed once per event). */
+/** Events of up to this many rows are scanned again when asked (quicker than the cache for most events, of one row). */
+const SCAN_ROWS = 16;
+/** The columns of an event that hold strings (an event of many rows: computed once). */
 function stringColumns(p: RowSource): CellValue[][] {
+  if (p.ts.length <= SCAN_ROWS) return scanStringColumns(p);
   let out = stringCols.get(p);
   if (!out) {
-    out = [];
-    for (const col of [...p.x, ...p.y]) {
+    out = scanStringColumns(p);
+    stringCols.set(p, out);
+  }
+  return out;
+}
+
+function scanStringColumns(p: RowSource): CellValue[][] {
+  const out: CellValue[][] = [];
+  const scan = (cols: CellValue[][]) => {
+    for (const col of cols) {
       for (let i = 0; i < col.length; i++) {
         if (typeof col[i] === 'string') {
           out.push(col);
@@ -215,8 +226,9 @@ function stringColumns(p: RowSource): CellValue[][] {
         }
       }
     }
-    stringCols.set(p, out);
-  }
+  };
+  scan(p.x);
+  scan(p.y);
   return out;
 }
 
