@@ -10,13 +10,16 @@
 //
 // With --shared, to two API-only processes sharing one port (`--reuse-port`), the first profiled
 // (the CPU time an event is of both threads added up, and each one's share).
+// With --no-filing, no stream processor runs (the host has the API alone): the events are timed
+// until answered, not filed, which shows what the filing costs the same cores.
+// Also prints nats-server's CPU time an event (from /proc: Linux).
 //
-//   node --no-node-snapshot bench/ingest-http-profile.mjs [--events 5000] [--apart | --shared] [--client raw|node] [--out /tmp/ingest-http.cpuprofile]
+//   node --no-node-snapshot bench/ingest-http-profile.mjs [--events 5000] [--apart | --shared] [--no-filing] [--client raw|node] [--out /tmp/ingest-http.cpuprofile]
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
 import net from 'node:net';
 import { Session } from 'node:inspector/promises';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -29,6 +32,7 @@ const N = Number(arg('--events', 5000));
 const OUT = arg('--out', join(tmpdir(), 'ingest-http.cpuprofile'));
 const SHARED = process.argv.includes('--shared');
 const APART = SHARED || process.argv.includes('--apart');
+const FILING = !process.argv.includes('--no-filing');
 const CONCURRENCY = 16;
 const httpClient = clientArg();
 
@@ -42,7 +46,7 @@ net.Socket.prototype.write = function (...args) {
   return write.apply(this, args);
 };
 
-const bench = await startBenchHost('http-profile', { runners: 0, basePeriod: '10s', allowedLateness: '60s', components: ['stream', 'api'] });
+const bench = await startBenchHost('http-profile', { runners: 0, basePeriod: '10s', allowedLateness: '60s', components: FILING ? ['stream', 'api'] : ['api'] });
 const { client, nats } = bench;
 natsPort = Number(new URL(nats.url.replace(/^nats:/, 'http:')).port);
 const api = APART ? await startApiProcess(bench, SHARED ? { name: 'api-a', reusePort: true } : {}) : undefined;
@@ -57,8 +61,15 @@ const payloads = Array.from({ length: N }, (_, i) =>
   JSON.stringify({ when: now, inputs: [[1.5, 2.5, 3.5, 4.5]], outputs: [0.5], requestId: `r${i}`, latencyMicros: 800 }),
 );
 
-/** Until the stream processor has acknowledged everything. */
+/** nats-server's CPU time so far (ms, user and system, from /proc). */
+function natsCpuMs() {
+  const f = readFileSync(`/proc/${nats.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 10 ms
+}
+
+/** Until the stream processor has acknowledged everything (without one: at once). */
 async function processed() {
+  if (!FILING) return;
   for (;;) {
     const ci = await jsm.consumers.info('MW_EVENTS', 'stream-processor');
     if (ci.num_pending === 0 && ci.num_ack_pending === 0) return;
@@ -87,6 +98,7 @@ async function run(profile) {
   let p;
   const a0 = await api?.cpuMs();
   const b0 = await second?.cpuMs();
+  const n0 = natsCpuMs();
   const c0 = process.threadCpuUsage();
   const t0 = performance.now();
   const go = async () => {
@@ -97,6 +109,7 @@ async function run(profile) {
   else await go();
   const ms = performance.now() - t0;
   const c = process.threadCpuUsage(c0);
+  const natsUs = ((natsCpuMs() - n0) * 1000) / N;
   const firstMs = api ? (await api.cpuMs()) - a0 : undefined;
   const secondMs = second ? (await second.cpuMs()) - b0 : 0;
   const apiMs = api ? firstMs + secondMs : undefined;
@@ -109,7 +122,7 @@ async function run(profile) {
     ? `API thread${second ? `s (2, ${Math.round((100 * firstMs) / apiMs)}/${Math.round((100 * secondMs) / apiMs)})` : ''} ${((apiMs * 1000) / N).toFixed(0)} µs, stream processor's thread ${here} µs`
     : `host thread (API and stream processor) ${here} µs`;
   console.log(
-    `${profile ? 'profiled' : 'warm-up '}: ${N} events in ${ms.toFixed(0)} ms (${Math.round((N / ms) * 1000)}/s, until filed), ${messages} messages in MW_EVENTS; CPU an event: ${threads}, client ${((result.cpuMs * 1000) / N).toFixed(0)} µs${
+    `${profile ? 'profiled' : 'warm-up '}: ${N} events in ${ms.toFixed(0)} ms (${Math.round((N / ms) * 1000)}/s, until ${FILING ? 'filed' : 'answered'}), ${messages} messages in MW_EVENTS; CPU an event: ${threads}, client ${((result.cpuMs * 1000) / N).toFixed(0)} µs, nats-server ${natsUs.toFixed(0)} µs${
       api ? '' : `; socket writes an event: NATS ${(writes.nats / N).toFixed(2)}, HTTP ${(writes.http / N).toFixed(2)}`
     }`,
   );
@@ -161,7 +174,7 @@ console.log(
       : APART
         ? 'API apart: an API-only process, the stream processor in this one'
         : 'one process: the API and the stream processor on one event loop'
-  }; HTTP client: ${httpClient}`,
+  }${FILING ? '' : ' (no stream processor: --no-filing)'}; HTTP client: ${httpClient}`,
 );
 await run(false);
 const { profile, apiUs } = await run(true);
