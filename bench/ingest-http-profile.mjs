@@ -12,20 +12,20 @@
 // (the CPU time an event is of both threads added up, and each one's share).
 // With --no-filing, no stream processor runs (the host has the API alone): the events are timed
 // until answered, not filed, which shows what the filing costs the same cores.
-// Also prints nats-server's CPU time an event (from /proc: Linux).
+// Also prints nats-server's CPU time an event (its threads' scheduler statistics in /proc: Linux).
 //
 //   node --no-node-snapshot bench/ingest-http-profile.mjs [--events 5000] [--apart | --shared] [--no-filing] [--client raw|node] [--out /tmp/ingest-http.cpuprofile]
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
 import net from 'node:net';
 import { Session } from 'node:inspector/promises';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { clientArg, startHttpLoad } from './lib/http-load.mjs';
-import { loadAverage, startApiProcess, startBenchHost } from './lib/setup.mjs';
+import { loadAverage, processCpuMs, startApiProcess, startBenchHost } from './lib/setup.mjs';
 
 const arg = (name, dflt) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : dflt);
 const N = Number(arg('--events', 5000));
@@ -61,12 +61,6 @@ const payloads = Array.from({ length: N }, (_, i) =>
   JSON.stringify({ when: now, inputs: [[1.5, 2.5, 3.5, 4.5]], outputs: [0.5], requestId: `r${i}`, latencyMicros: 800 }),
 );
 
-/** nats-server's CPU time so far (ms, user and system, from /proc). */
-function natsCpuMs() {
-  const f = readFileSync(`/proc/${nats.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 10 ms
-}
-
 /** Until the stream processor has acknowledged everything (without one: at once). */
 async function processed() {
   if (!FILING) return;
@@ -98,7 +92,7 @@ async function run(profile) {
   let p;
   const a0 = await api?.cpuMs();
   const b0 = await second?.cpuMs();
-  const n0 = natsCpuMs();
+  const n0 = processCpuMs(nats.pid);
   const c0 = process.threadCpuUsage();
   const t0 = performance.now();
   const go = async () => {
@@ -109,7 +103,7 @@ async function run(profile) {
   else await go();
   const ms = performance.now() - t0;
   const c = process.threadCpuUsage(c0);
-  const natsUs = ((natsCpuMs() - n0) * 1000) / N;
+  const natsUs = ((processCpuMs(nats.pid) - n0) * 1000) / N;
   const firstMs = api ? (await api.cpuMs()) - a0 : undefined;
   const secondMs = second ? (await second.cpuMs()) - b0 : 0;
   const apiMs = api ? firstMs + secondMs : undefined;
@@ -118,9 +112,10 @@ async function run(profile) {
   if (result.rejected) throw new Error(`${result.rejected} requests refused or with rejected events (the first: ${result.first})`);
   const messages = (await jsm.streams.info('MW_EVENTS')).state.messages - before;
   const here = ((c.user + c.system) / N).toFixed(0);
+  const own = FILING ? `stream processor's thread ${here} µs` : `this thread (no stream processor) ${here} µs`;
   const threads = api
-    ? `API thread${second ? `s (2, ${Math.round((100 * firstMs) / apiMs)}/${Math.round((100 * secondMs) / apiMs)})` : ''} ${((apiMs * 1000) / N).toFixed(0)} µs, stream processor's thread ${here} µs`
-    : `host thread (API and stream processor) ${here} µs`;
+    ? `API thread${second ? `s (2, ${Math.round((100 * firstMs) / apiMs)}/${Math.round((100 * secondMs) / apiMs)})` : ''} ${((apiMs * 1000) / N).toFixed(0)} µs, ${own}`
+    : `host thread (${FILING ? 'API and stream processor' : 'the API alone'}) ${here} µs`;
   console.log(
     `${profile ? 'profiled' : 'warm-up '}: ${N} events in ${ms.toFixed(0)} ms (${Math.round((N / ms) * 1000)}/s, until ${FILING ? 'filed' : 'answered'}), ${messages} messages in MW_EVENTS; CPU an event: ${threads}, client ${((result.cpuMs * 1000) / N).toFixed(0)} µs, nats-server ${natsUs.toFixed(0)} µs${
       api ? '' : `; socket writes an event: NATS ${(writes.nats / N).toFixed(2)}, HTTP ${(writes.http / N).toFixed(2)}`
@@ -170,11 +165,13 @@ function breakdown(p, hostUs) {
 console.log(
   `machine: ${(await import('node:os')).cpus().length} cores, load average ${loadAverage()}, node ${process.version}; ${
     SHARED
-      ? 'shared: two API-only processes on one port (--reuse-port), the stream processor in this one'
+      ? `shared: two API-only processes on one port (--reuse-port), ${FILING ? 'the stream processor in this one' : 'no stream processor (--no-filing)'}`
       : APART
-        ? 'API apart: an API-only process, the stream processor in this one'
-        : 'one process: the API and the stream processor on one event loop'
-  }${FILING ? '' : ' (no stream processor: --no-filing)'}; HTTP client: ${httpClient}`,
+        ? `API apart: an API-only process, ${FILING ? 'the stream processor in this one' : 'no stream processor (--no-filing)'}`
+        : FILING
+          ? 'one process: the API and the stream processor on one event loop'
+          : 'one process: the API alone, no stream processor (--no-filing)'
+  }; HTTP client: ${httpClient}`,
 );
 await run(false);
 const { profile, apiUs } = await run(true);

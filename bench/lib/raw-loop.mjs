@@ -6,13 +6,13 @@ import { AckPolicy, jetstream } from '@nats-io/jetstream';
 /** Messages published at once, unacknowledged, by {@link publishAll}. */
 export const INFLIGHT = 256;
 
-/** Publish every payload with at most INFLIGHT unacknowledged publishes. */
-export async function publishAll(js, subject, payloads) {
+/** Publish every payload with at most `most` (INFLIGHT by default) unacknowledged publishes. */
+export async function publishAll(js, subject, payloads, most = INFLIGHT) {
   const inflight = new Set();
   for (const p of payloads) {
     const pr = js.publish(subject, p).finally(() => inflight.delete(pr));
     inflight.add(pr);
-    if (inflight.size >= INFLIGHT) await Promise.race(inflight);
+    if (inflight.size >= most) await Promise.race(inflight);
   }
   await Promise.all(inflight);
 }
