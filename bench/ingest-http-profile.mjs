@@ -162,12 +162,13 @@ function breakdown(p, hostUs) {
     console.log(`${((100 * v) / busy).toFixed(1).padStart(5)}%  ${((hostUs * v) / busy).toFixed(0).padStart(4)} µs  ${k}`);
 }
 
+const processor = FILING ? 'the stream processor in this one' : 'no stream processor (--no-filing)';
 console.log(
   `machine: ${(await import('node:os')).cpus().length} cores, load average ${loadAverage()}, node ${process.version}; ${
     SHARED
-      ? `shared: two API-only processes on one port (--reuse-port), ${FILING ? 'the stream processor in this one' : 'no stream processor (--no-filing)'}`
+      ? `shared: two API-only processes on one port (--reuse-port), ${processor}`
       : APART
-        ? `API apart: an API-only process, ${FILING ? 'the stream processor in this one' : 'no stream processor (--no-filing)'}`
+        ? `API apart: an API-only process, ${processor}`
         : FILING
           ? 'one process: the API and the stream processor on one event loop'
           : 'one process: the API alone, no stream processor (--no-filing)'

@@ -33,7 +33,7 @@ try {
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name: 'COST', subjects: ['cost.>'] });
-  const payloads = Array.from({ length: MESSAGES }, () => Buffer.alloc(BYTES, 'x'));
+  const payloads = new Array(MESSAGES).fill(Buffer.alloc(BYTES, 'x'));
 
   /** Publish MESSAGES with at most `inFlight` unacknowledged: { perSec, serverUs } (a publish). */
   const step = async (inFlight) => {
