@@ -1,7 +1,8 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { Streams, Subjects } from '@modelwatch/protocol';
+import { Kvm } from '@nats-io/kv';
+import { Buckets, Streams, Subjects } from '@modelwatch/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryConsumer, sampleNotification } from '../host/src/alerts/notify/notifier.js';
+import { deliveryConsumer, sampleNotification, sentMarkKey, type SentMark } from '../host/src/alerts/notify/notifier.js';
 import type { ModelwatchClient } from '../host/src/client/client.js';
 import { startAlertTestEnv, type AlertTestEnv } from './helpers/alerts.js';
 import { startTestHost } from './helpers/host.js';
@@ -105,6 +106,29 @@ describe('a delivery handed out again', () => {
     await js.publish(Subjects.alertDeliver('again'), copy!.data);
     await waitFor('the copy sent to the channel made again', async () => ((await okAttempts('again-1')).length === 2 ? true : undefined));
     expect(deliveredKeys(rx.requests.filter((q) => q.path === '/again'))).toEqual(['again-1', 'again-1']);
+  });
+
+  it("a mark written late for the deleted channel (another process's attempt ending after the delete's purge) does not settle a delivery to the channel made again", async () => {
+    const kv = await new Kvm(env.nc).open(Buckets.alertSent);
+    await client.createAlertChannel({ name: 'late', type: 'webhook', url: `${rx.url}/late` });
+    await client.sendTestNotification({ key: 'late-1', channels: ['late'] });
+    await waitFor('the delivery', async () => ((await okAttempts('late-1')).length === 1 ? true : undefined));
+    const mark = await waitFor('its mark', async () => (await kv.get(sentMarkKey('late', 'late-1')))?.string());
+    expect(JSON.parse(mark)).toMatchObject({ key: 'late-1', outcome: 'sent', gen: expect.any(String) });
+    const copy = await jsm.streams.getMessage(Streams.alerts, { last_by_subj: Subjects.alertDeliver('late') });
+    await client.deleteAlertChannel('late');
+    expect(await kv.get(sentMarkKey('late', 'late-1'))).toBeNull();
+    await client.createAlertChannel({ name: 'late', type: 'webhook', url: `${rx.url}/late` });
+    // the old generation's mark, as another process would write it after the purge
+    await kv.put(sentMarkKey('late', 'late-1'), mark);
+    await js.publish(Subjects.alertDeliver('late'), copy!.data);
+    await waitFor('the copy sent to the channel made again', async () => ((await okAttempts('late-1')).length === 2 ? true : undefined));
+    // the new generation's mark replaces the stale one, and a replace keeps the generation: a copy now is settled
+    const fresh = JSON.parse((await kv.get(sentMarkKey('late', 'late-1')))!.string()) as SentMark;
+    expect(fresh.gen).not.toBe(JSON.parse(mark).gen);
+    await client.createAlertChannel({ name: 'late', type: 'webhook', url: `${rx.url}/late` }, { replace: true });
+    await handOutAgain('late');
+    expect(deliveredKeys(rx.requests.filter((q) => q.path === '/late'))).toEqual(['late-1', 'late-1']);
   });
 });
 

@@ -108,14 +108,34 @@ interface Delivery {
 }
 
 /** How a delivery was settled, as marked in KV `mw_alert_sent`. */
-interface SentMark {
+export interface SentMark {
   key: string;
   outcome: 'sent' | 'given-up';
   at: number;
+  /**
+   * The generation of the channel it was settled for (see {@link StoredChannel}). A mark of
+   * another generation is not the channel's: one written late by another process's attempt to a
+   * channel deleted since, after the delete's purge of the marks, must not settle a delivery to the
+   * channel made again under the name. (Absent in marks of versions before it: taken as any.)
+   */
+  gen?: string;
+}
+
+/**
+ * A channel as KV `mw_alert_channels` stores it: its spec and `generation`, made when the channel
+ * is created and kept when it is replaced (so a replaced channel keeps its marks, and one deleted
+ * and made again does not). File channels and channels stored before it have the generation ''.
+ */
+type StoredChannel = ChannelSpec & { generation?: string };
+
+/** The spec and generation of a stored channel. */
+function fromStored(json: StoredChannel): { spec: ChannelSpec; generation: string } {
+  const { generation, ...spec } = json;
+  return { spec: spec as ChannelSpec, generation: generation ?? '' };
 }
 
 /** The key of a delivery's mark in `mw_alert_sent`: `<channel>.<first 40 hex of the SHA-256 of the notification's key>`. */
-const sentMarkKey = (channel: string, key: string) => `${channel}.${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
+export const sentMarkKey = (channel: string, key: string) => `${channel}.${createHash('sha256').update(key).digest('hex').slice(0, 40)}`;
 
 /** What one attempt sends: one notification, or several as a digest. */
 const outgoing = (items: AlertNotification[]): Outgoing =>
@@ -275,6 +295,8 @@ class ChannelWorker {
     const n = this.n;
     const o = n.deps.options.delivery;
     const spec = n.channelSpec(this.name);
+    // the generation the attempt is for: the channel may be deleted and made again meanwhile
+    const gen = n.generationOf(this.name);
     const notifications = taken.map((m) => m.json<Delivery>().notification);
     if (!spec) {
       for (const m of taken) m.term(); // without a reason (as below)
@@ -284,7 +306,7 @@ class ChannelWorker {
       return;
     }
     // a delivery settled before (by this process or one before it) is settled the same way again, not sent
-    const marks = await Promise.all(notifications.map((i) => n.sentMark(this.name, i.key)));
+    const marks = await Promise.all(notifications.map((i) => n.sentMark(this.name, i.key, gen)));
     const msgs: JsMsg[] = [];
     const items: AlertNotification[] = [];
     taken.forEach((m, i) => {
@@ -316,7 +338,7 @@ class ChannelWorker {
     });
     const gaveUp = !result.ok && attempt >= o.maxAttempts;
     // marked before the ack: a copy handed out after it finds the mark
-    if (result.ok || gaveUp) await n.markSent(this.name, items, result.ok ? 'sent' : 'given-up');
+    if (result.ok || gaveUp) await n.markSent(this.name, items, result.ok ? 'sent' : 'given-up', gen);
     // settled before the attempt is recorded: a record that waits on a busy server must not keep a
     // delivered message past its ack wait (it came back and was delivered a second time)
     if (result.ok) for (const m of msgs) m.ack();
@@ -352,6 +374,8 @@ export function backoffMs(attempt: number, base: number, max: number): number {
 class NotifierImpl implements AlertNotifier {
   readonly log: Logger;
   private apiChannels = new Map<string, ChannelSpec>();
+  /** The generation of each API channel (see {@link StoredChannel}). */
+  private readonly generations = new Map<string, string>();
   private readonly fileChannels = new Map<string, ChannelSpec>();
   private readonly workers = new Map<string, ChannelWorker>();
   private readonly workerOps = new Map<string, Promise<void>>();
@@ -365,13 +389,16 @@ class NotifierImpl implements AlertNotifier {
     for (const c of deps.fileChannels ?? []) this.fileChannels.set(c.name, validateChannel(c));
   }
 
-  /** The mark of a delivery of `key` to `channel` settled before, if any (none when KV cannot be read: then it is sent). */
-  async sentMark(channel: string, key: string): Promise<SentMark | undefined> {
+  /**
+   * The mark of a delivery of `key` to generation `gen` of `channel` settled before, if any (none
+   * when KV cannot be read: then it is sent).
+   */
+  async sentMark(channel: string, key: string, gen: string): Promise<SentMark | undefined> {
     try {
       const e = await this.deps.sentKv.get(sentMarkKey(channel, key));
       if (!e || e.operation !== 'PUT') return undefined;
       const mark = e.json<SentMark>();
-      return mark.key === key ? mark : undefined;
+      return mark.key === key && (mark.gen === undefined || mark.gen === gen) ? mark : undefined;
     } catch (err) {
       this.log.warn({ err, channel, key }, 'reading the mark of a settled delivery failed: delivering');
       return undefined;
@@ -379,12 +406,12 @@ class NotifierImpl implements AlertNotifier {
   }
 
   /** Mark the deliveries of `items` to `channel` settled (a failure is logged: the ack still follows). */
-  async markSent(channel: string, items: readonly AlertNotification[], outcome: SentMark['outcome']): Promise<void> {
+  async markSent(channel: string, items: readonly AlertNotification[], outcome: SentMark['outcome'], gen: string): Promise<void> {
     const at = Date.now();
     await Promise.all(
       items.map((i) =>
         this.deps.sentKv
-          .put(sentMarkKey(channel, i.key), JSON.stringify({ key: i.key, outcome, at } satisfies SentMark))
+          .put(sentMarkKey(channel, i.key), JSON.stringify({ key: i.key, outcome, at, gen } satisfies SentMark))
           .catch((err: unknown) => this.log.warn({ err, channel, key: i.key }, 'marking a settled delivery failed')),
       ),
     );
@@ -394,11 +421,27 @@ class NotifierImpl implements AlertNotifier {
     return this.fileChannels.get(name) ?? this.apiChannels.get(name);
   }
 
+  /** The channel's generation ('' for a file channel). */
+  generationOf(name: string): string {
+    return this.fileChannels.has(name) ? '' : (this.generations.get(name) ?? '');
+  }
+
+  private keepChannel(name: string, json: StoredChannel): void {
+    const { spec, generation } = fromStored(json);
+    this.apiChannels.set(name, spec);
+    this.generations.set(name, generation);
+  }
+
+  private forgetChannel(name: string): void {
+    this.apiChannels.delete(name);
+    this.generations.delete(name);
+  }
+
   async start(): Promise<void> {
     const kv = this.deps.channelsKv;
     for await (const k of await kv.keys()) {
       const e = await kv.get(k);
-      if (e && e.operation === 'PUT') this.apiChannels.set(k, e.json<ChannelSpec>());
+      if (e && e.operation === 'PUT') this.keepChannel(k, e.json<StoredChannel>());
     }
     this.running = this.deps.deliver ?? true;
     for (const name of new Set([...this.fileChannels.keys(), ...this.apiChannels.keys()])) await this.ensureWorker(name);
@@ -409,7 +452,7 @@ class NotifierImpl implements AlertNotifier {
       for await (const e of watch) {
         try {
           if (e.operation === 'PUT') {
-            this.apiChannels.set(e.key, e.json<ChannelSpec>());
+            this.keepChannel(e.key, e.json<StoredChannel>());
             await this.ensureWorker(e.key);
           } else await this.channelDeleted(e.key);
         } catch (err) {
@@ -461,7 +504,7 @@ class NotifierImpl implements AlertNotifier {
         await this.startWorkerNow(name);
         return;
       }
-      this.apiChannels.delete(name);
+      this.forgetChannel(name);
       if (!this.fileChannels.has(name)) await this.dropWorkerNow(name);
     });
   }
@@ -598,15 +641,23 @@ class NotifierImpl implements AlertNotifier {
       if (refusal) throw new ModelwatchError('INVALID_ARGUMENT', `channel '${c.name}': smtp.host: ${refusal}`);
     }
     const kv = this.deps.channelsKv;
-    if (opts.replace) await kv.put(c.name, JSON.stringify(c));
-    else {
-      try {
-        await kv.create(c.name, JSON.stringify(c));
-      } catch {
-        throw new ModelwatchError('CONFLICT', `alert channel '${c.name}' exists: delete it first, or replace it (PUT)`);
-      }
+    // a channel replaced keeps its generation (and so its marks); one created gets a new one
+    const prev = opts.replace ? await kv.get(c.name) : null;
+    const generation = prev?.operation === 'PUT' ? fromStored(prev.json<StoredChannel>()).generation : randomUUID();
+    const stored = JSON.stringify({ ...c, generation } satisfies StoredChannel);
+    try {
+      // compare-and-set: a delete (or another replace) in between is not undone with the old generation
+      if (prev?.operation === 'PUT') await kv.update(c.name, stored, prev.revision);
+      else await kv.create(c.name, stored);
+    } catch {
+      throw new ModelwatchError(
+        'CONFLICT',
+        opts.replace
+          ? `alert channel '${c.name}' changed while it was being replaced: try again`
+          : `alert channel '${c.name}' exists: delete it first, or replace it (PUT)`,
+      );
     }
-    this.apiChannels.set(c.name, c);
+    this.keepChannel(c.name, { ...c, generation });
     await this.ensureWorker(c.name);
     return { ...redactChannel(c), source: 'api' };
   }
@@ -618,7 +669,7 @@ class NotifierImpl implements AlertNotifier {
       if (!e || e.operation !== 'PUT') throw new ModelwatchError('NOT_FOUND', `no alert channel named '${name}'`);
     }
     await this.deps.channelsKv.delete(name);
-    this.apiChannels.delete(name);
+    this.forgetChannel(name);
     await this.dropWorker(name);
   }
 
