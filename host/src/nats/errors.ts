@@ -8,9 +8,16 @@ export function isNotFound(err: unknown): boolean {
   return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamNotFound || err.code === JetStreamApiCodes.ConsumerNotFound);
 }
 
-/** A publish refused because its subject's last message is not the one it expected (`expect.lastSubjectSequence`): another was stored in between. */
+/**
+ * A publish refused because its subject's last message is not the one it expected
+ * (`expect.lastSubjectSequence`, and so a KV `create` or `update` that lost a compare-and-set):
+ * another was stored in between.
+ */
 export function isWrongLastSequence(err: unknown): boolean {
-  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence;
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
 }
 
 /** A request nobody subscribes to: no service (no runner, say) is listening on its subject. */

@@ -16,7 +16,7 @@ import type { ResolvedAlertDeliveryOptions } from '../../config/options.js';
 import { ModelwatchError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { jsonCodec } from '../../nats/codec.js';
-import { isNotFound } from '../../nats/errors.js';
+import { isNotFound, isWrongLastSequence } from '../../nats/errors.js';
 import { ALERT_SEVERITIES, type AlertNotification, type AlertSeverity, type Notifier } from '../contract.js';
 import { channelUrls, DEFAULT_KINDS, hasEnvRef, redactChannel, routeMatches, validateChannel, type ChannelInfo, type ChannelSpec } from './channels.js';
 import { destinationRefusal } from './destinations.js';
@@ -500,6 +500,9 @@ class NotifierImpl implements AlertNotifier {
       // (unreadable: taken as deleted, so that nothing is sent to a channel that may be gone)
       const current = await this.deps.channelsKv.get(name).catch(() => null);
       if (current?.operation === 'PUT') {
+        // the channel made again, with its generation: the restarted worker's attempts must not
+        // take a mark of the deleted one (this process's watch may not have heard the PUT yet)
+        this.keepChannel(name, current.json<StoredChannel>());
         await this.stopWorkerNow(name);
         await this.startWorkerNow(name);
         return;
@@ -649,7 +652,9 @@ class NotifierImpl implements AlertNotifier {
       // compare-and-set: a delete (or another replace) in between is not undone with the old generation
       if (prev?.operation === 'PUT') await kv.update(c.name, stored, prev.revision);
       else await kv.create(c.name, stored);
-    } catch {
+    } catch (err) {
+      // (NATS failing is not a conflict: it is answered as what it is)
+      if (!isWrongLastSequence(err)) throw err;
       throw new ModelwatchError(
         'CONFLICT',
         opts.replace
