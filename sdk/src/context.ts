@@ -117,6 +117,8 @@ export interface ContextParts<Config> {
   windowEnd: Date;
   sample: Sample;
   reference?: Sample | undefined;
+  /** Read on each access of `ctx.reference` instead of `reference` (the sandbox's deferred reference). */
+  referenceOnRead?: (() => Sample | undefined) | undefined;
   groundTruth?: GroundTruth | undefined;
   sampleStats: () => FeatureStatsMap;
   featureStats: () => FeatureStatsMap;
@@ -137,7 +139,9 @@ export function createContext<Config, Extra extends object = object>(parts: Cont
     windowStart: parts.windowStart,
     windowEnd: parts.windowEnd,
     sample: parts.sample,
-    reference: parts.reference,
+    get reference() {
+      return parts.referenceOnRead ? parts.referenceOnRead() : parts.reference;
+    },
     groundTruth: parts.groundTruth,
     // fresh every context: statistics are parsed anew for every window (not frozen and kept: V8
     // stores a frozen array of numbers boxed, which makes every read of a histogram edge slower)

@@ -144,6 +144,13 @@ export class AppRunner {
   private readonly name: string;
   private readonly attempts: number;
   private readonly appLimit: number;
+  /**
+   * The `referenceRows` plugin versions (`<app>@<version>`) that read `ctx.reference`: their
+   * windows get the reference read with their rows. The others' windows get it only if they read it
+   * (`RunOptions.loadReference`), so an app that asks for the rows and does not use them
+   * (histogram-data-drift unless its decision is `calibrated`) costs no read a window.
+   */
+  private readonly referenceReaders = new Set<string>();
   /** Windows worked on now per plugin version (`<app>@<version>`). */
   private readonly perApp = new Map<string, number>();
   /** The windows in a sandbox now: what a crash report of this runner names. */
@@ -668,7 +675,9 @@ export class AppRunner {
     const version = plugin?.versions.find((v) => v.version === task.version);
     if (!plugin || !version) return this.failed(task, attempt, { code: 'NOT_FOUND', message: `plugin ${task.app}@${task.version} is not registered` });
     // the endpoint's reference asked for with the rows, not after them (kept by referenceData: input() takes it from there)
-    if (version.referenceRows) this.referenceData(endpoint).catch(() => undefined);
+    const versionKey = `${plugin.name}@${version.version}`;
+    const eagerReference = version.referenceRows === true && this.referenceReaders.has(versionKey);
+    if (eagerReference) this.referenceData(endpoint).catch(() => undefined);
     const data = await this.windowData(endpoint, task, task.endpointId);
     base.rows = data.length;
     // the window's profile goes with every outcome that read rows: the writer keeps it once per window
@@ -682,7 +691,19 @@ export class AppRunner {
         return { ...this.failed(task, attempt, errorData(err), data.length), ...(base.profile ? { profile: base.profile } : {}) };
       throw err;
     }
-    const input = await this.input(task, endpoint, plugin, version, data);
+    const input = await this.input(task, endpoint, plugin, version, data, eagerReference);
+    // a reference read on the app's demand that failed is NATS trouble, not the app's
+    let referenceFailed: { err: unknown } | undefined;
+    const loadReference =
+      version.referenceRows && !eagerReference && endpoint.referenceRevision
+        ? () => {
+            this.referenceReaders.add(versionKey);
+            return this.referenceData(endpoint).catch((err: unknown) => {
+              referenceFailed = { err };
+              throw err;
+            });
+          }
+        : undefined;
     const started = performance.now();
     try {
       const logged: WindowArtifact[] = [];
@@ -701,7 +722,11 @@ export class AppRunner {
       this.inSandbox.add(running);
       let json: string;
       try {
-        json = await sandbox.run(input, { onLog: (line) => this.pluginLog(line, task), onArtifact: (a) => logged.push(a) });
+        json = await sandbox.run(input, {
+          onLog: (line) => this.pluginLog(line, task),
+          onArtifact: (a) => logged.push(a),
+          ...(loadReference ? { loadReference } : {}),
+        });
       } finally {
         this.inSandbox.delete(running);
       }
@@ -721,6 +746,7 @@ export class AppRunner {
       }));
       return { ...base, ...normalized, durationMs, completedAt: Date.now(), ...(refs.length ? { artifacts: refs } : {}) };
     } catch (err) {
+      if (referenceFailed) throw referenceFailed.err;
       return {
         ...this.failed(task, attempt, errorData(err, 'APP_ERROR'), data.length),
         durationMs: performance.now() - started,
@@ -735,6 +761,7 @@ export class AppRunner {
     plugin: PluginRecord,
     version: PluginVersionRecord,
     data: WindowData,
+    withReference: boolean,
   ): Promise<SandboxInput> {
     const input: SandboxInput = {
       applicationName: plugin.name,
@@ -747,7 +774,7 @@ export class AppRunner {
       config: version.config,
       ...(task.shadow ? { shadow: true as const } : {}),
     };
-    if (version.referenceRows) {
+    if (withReference) {
       const reference = await this.referenceData(endpoint);
       if (reference) input.reference = reference;
     }

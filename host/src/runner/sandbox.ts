@@ -108,6 +108,14 @@ export interface RunOptions {
    * too: keep them only with an output). Without it, `ctx.logArtifact` still checks and counts.
    */
   onArtifact?: (artifact: WindowArtifact) => void;
+  /**
+   * The reference rows of an app that asks for them (`referenceRows`), read only if the app reads
+   * `ctx.reference`: given instead of `SandboxInput.reference`, the window runs without them
+   * first, and once more with them if the app reads `ctx.reference` (what that first run did,
+   * its output, error, log lines and artifacts, is dropped). Its rejection is the run's: thrown
+   * as it is, not as the app's error.
+   */
+  loadReference?: () => Promise<SampleData | undefined>;
 }
 
 /**
@@ -234,7 +242,15 @@ export class PluginSandbox implements Sandbox {
   /** Runs are serialised: an isolate executes one thing at a time anyway, and a failing window must not take others down with it. */
   private queue: Promise<unknown> = Promise.resolve();
   /** The window running now: what the context's host operations answer for. */
-  private active: { seq: number; input: SandboxInput; artifacts: { names: Set<string>; bytes: number; onArtifact: RunOptions['onArtifact'] } } | undefined;
+  private active:
+    | {
+        seq: number;
+        input: SandboxInput;
+        artifacts: { names: Set<string>; bytes: number; onArtifact: RunOptions['onArtifact'] };
+        /** A run whose reference is deferred: set when the app reads `ctx.reference`. */
+        deferral?: { wanted: boolean };
+      }
+    | undefined;
   /** Late log lines (the log callback is asynchronous) still go to their window's onLog for a moment. */
   private readonly recent = new Map<number, { onLog: ((line: LogLine) => void) | undefined; logs: number }>();
   private seq = 0;
@@ -250,6 +266,10 @@ export class PluginSandbox implements Sandbox {
     featureStats: (seq) => jsonOf(this.window(seq).featureStats),
     log: (seq, level, message, fields) => this.log(seq, level, message, fields),
     artifact: (seq, name, contentType, body) => this.artifact(seq, name, contentType, body),
+    wantReference: (seq) => {
+      const active = this.active;
+      if (active && active.seq === seq && active.deferral) active.deferral.wanted = true;
+    },
   };
 
   constructor(private readonly opts: SandboxOptions) {
@@ -324,6 +344,36 @@ export class PluginSandbox implements Sandbox {
   }
 
   private async runNow(input: SandboxInput, runOptions: RunOptions): Promise<string> {
+    const { loadReference, ...options } = runOptions;
+    if (!loadReference || input.reference) return await this.runOnce(input, options);
+    // the reference deferred: what this run does is held until it is known to count
+    const deferral = { wanted: false };
+    let verdict: 'keep' | 'drop' | undefined;
+    const held: Array<() => void> = [];
+    const hold =
+      <T>(deliver: ((x: T) => void) | undefined) =>
+      (x: T) => {
+        if (!deliver || verdict === 'drop') return;
+        if (verdict === 'keep') deliver(x);
+        else held.push(() => deliver(x));
+      };
+    const first = await this.runOnce(input, { onLog: hold(options.onLog), onArtifact: hold(options.onArtifact) }, deferral).then(
+      (out) => ({ out }),
+      (err: unknown) => ({ err }),
+    );
+    if (!deferral.wanted) {
+      verdict = 'keep';
+      for (const deliver of held.splice(0)) deliver();
+      if ('err' in first) throw first.err;
+      return first.out;
+    }
+    verdict = 'drop';
+    held.length = 0;
+    const reference = await loadReference();
+    return await this.runOnce(reference ? { ...input, reference } : input, options);
+  }
+
+  private async runOnce(input: SandboxInput, runOptions: RunOptions, deferral?: { wanted: boolean }): Promise<string> {
     const { isolate, plugin } = this.ensure();
     this.current.window = {
       endpointId: input.endpoint.id,
@@ -349,13 +399,13 @@ export class PluginSandbox implements Sandbox {
       const windowMeta: WindowMeta = {
         ...head,
         sample: spec(sample),
-        ...(reference ? { reference: spec(reference) } : {}),
+        ...(reference ? { reference: spec(reference) } : deferral ? { referenceDeferred: true as const } : {}),
         ...(groundTruth ? { groundTruth: { matched: groundTruth.matched, numeric: groundTruth.numeric, strings: Object.keys(groundTruth.strings) } } : {}),
         artifactLimits: this.artifactLimits(),
       };
       const meta = JSON.stringify(windowMeta);
       const seq = ++this.seq;
-      this.active = { seq, input, artifacts: { names: new Set(), bytes: 0, onArtifact: runOptions.onArtifact } };
+      this.active = { seq, input, artifacts: { names: new Set(), bytes: 0, onArtifact: runOptions.onArtifact }, ...(deferral ? { deferral } : {}) };
       if (onLog) this.recent.set(seq, { onLog, logs: 0 });
       let out: unknown;
       // a realm the last window left changed answers Answer.dirty without running anything: once

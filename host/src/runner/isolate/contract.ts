@@ -69,6 +69,12 @@ export interface WindowMeta {
   windowEnd: number;
   sample: SampleSpec;
   reference?: SampleSpec;
+  /**
+   * The endpoint has a reference the host has not read: `ctx.reference` asks for it
+   * (`wantReference`) and throws, and the host runs the window again with it. An app that never
+   * reads `ctx.reference` (histogram-data-drift with its default decision) costs no read.
+   */
+  referenceDeferred?: true;
   /** Ground truth: its numeric columns follow the window's timestamps and latencies in the window's buffer. */
   groundTruth?: { matched: number; numeric: string[]; strings: string[] };
   config: unknown;
@@ -100,10 +106,12 @@ export interface HostOperations {
    * again. Answers '' when taken, else why not.
    */
   artifact(seq: number, name: string, contentType: string, body: string | Uint8Array): string;
+  /** The app read `ctx.reference` of a window whose reference is deferred ({@link WindowMeta.referenceDeferred}). */
+  wantReference(seq: number): void;
 }
 
 /** The order `bindHost` receives the host's operations in. */
-export const HOST_OPERATIONS = ['sampleColumns', 'sampleText', 'sampleStats', 'featureStats', 'log', 'artifact'] as const satisfies ReadonlyArray<
+export const HOST_OPERATIONS = ['sampleColumns', 'sampleText', 'sampleStats', 'featureStats', 'log', 'artifact', 'wantReference'] as const satisfies ReadonlyArray<
   keyof HostOperations
 >;
 

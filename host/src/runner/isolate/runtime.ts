@@ -195,6 +195,16 @@ function startWindow(keepModule: boolean, seq: number, metaJson: string): string
     windowEnd: new Date(meta.windowEnd),
     sample: packedSample(meta.sample, window, 'the window'),
     reference: meta.reference ? packedSample(meta.reference, samplePartsOf(seq, 'reference'), 'the reference') : undefined,
+    // a deferred reference: the host is told, and this run is over (caught or not, the host runs
+    // the window again with the reference and drops what this run did)
+    ...(meta.referenceDeferred
+      ? {
+          referenceOnRead: (): never => {
+            ops.wantReference(seq);
+            throw new Error('ctx.reference is read on first use: this window runs again with it (not an error of the app)');
+          },
+        }
+      : {}),
     groundTruth,
     // the statistics, too, come in when first read
     sampleStats: () => JSON.parse(ops.sampleStats(seq)) as FeatureStatsMap,
