@@ -14,8 +14,9 @@ afterAll(() => {
 });
 
 /** A sandbox whose app's doTracking is `body` (ctx in scope), run with `isolation`. */
-function sandboxOf(body: string, opts: { isolation?: 'window' | 'version'; timeoutMs?: number } = {}): PluginSandbox {
+function sandboxOf(body: string, opts: { isolation?: 'window' | 'version'; timeoutMs?: number; module?: string } = {}): PluginSandbox {
   const code = `var __mw_plugin = (function () {
+    ${opts.module ?? ''}
     function App() {}
     App.prototype.doTracking = function (ctx) { ${body} };
     return { default: App };
@@ -33,7 +34,15 @@ function sandboxOf(body: string, opts: { isolation?: 'window' | 'version'; timeo
 
 /** A sample of one numeric column `x`. */
 function sample(values: number[]): SampleData {
-  return { length: values.length, columns: ['x'], numeric: ['x'], packed: Float64Array.from(values), strings: {}, requestIds: values.map(() => null), timed: false };
+  return {
+    length: values.length,
+    columns: ['x'],
+    numeric: ['x'],
+    packed: Float64Array.from(values),
+    strings: {},
+    requestIds: values.map(() => null),
+    timed: false,
+  };
 }
 
 const input = (): SandboxInput => ({
@@ -61,7 +70,10 @@ function loader(reference: SampleData | 'none' = sample([7, 8, 9])) {
 async function run(sb: PluginSandbox, load: () => Promise<SampleData | undefined>) {
   const logs: LogLine[] = [];
   const artifacts: WindowArtifact[] = [];
-  const out = JSON.parse(await sb.run(input(), { onLog: (l) => logs.push(l), onArtifact: (a) => artifacts.push(a), loadReference: load })) as { name: string; value: number };
+  const out = JSON.parse(await sb.run(input(), { onLog: (l) => logs.push(l), onArtifact: (a) => artifacts.push(a), loadReference: load })) as {
+    name: string;
+    value: number;
+  };
   return { out, logs: logs.map((l) => l.message), artifacts: artifacts.map((a) => a.name) };
 }
 
@@ -81,6 +93,15 @@ describe('a deferred reference', () => {
     // the first run's log line and artifact are dropped: each is there once, from the second run
     expect(await run(sb, load)).toEqual({ out: { name: 'r', value: 39, kind: 0, status: 0 }, logs: ['before'], artifacts: ['a.txt'] });
     expect(calls.n).toBe(1);
+  });
+
+  it('an app that does not catch what reading it threw runs again in the same context: the module a version keeps survives', async () => {
+    const sb = sandboxOf(`n++; var r = ctx.reference; ${RESULT('n * 10 + (r ? r.length : 0)')}`, { isolation: 'version', module: 'var n = 0;' });
+    // a window without a reference: n = 1
+    expect(JSON.parse(await sb.run(input()))).toMatchObject({ value: 10 });
+    // deferred: the first run throws at ctx.reference (n = 2), the run with it sees n = 3
+    expect((await run(sb, loader().load)).out.value).toBe(33);
+    expect(sb.contextsCreated).toBe(1);
   });
 
   it('an app that catches what reading it threw still gets its window run again with the reference', async () => {

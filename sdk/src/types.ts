@@ -245,7 +245,14 @@ export interface MonitoringContext<Config = Record<string, unknown>> {
   readonly windowEnd: Date;
   /** The window's rows. */
   readonly sample: Sample;
-  /** The reference (training) rows: only for apps with `"referenceRows": true` in plugin.json, and endpoints with a reference. */
+  /**
+   * The reference (training) rows: only for apps with `"referenceRows": true` in plugin.json, and
+   * endpoints with a reference. Read from the store only if the app reads this: in the sandbox, the
+   * first window of a version that reads it (on each runner, for each config) throws here once
+   * and is run again with the rows. What that first run did is dropped (its output, log lines and
+   * artifacts), except module state kept with `"isolation": "version"`, which is not rolled back.
+   * Reading every property of `ctx` (`{...ctx}`) reads this too.
+   */
   readonly reference?: Sample;
   /** Ground truth for the window's rows: only for apps with `groundTruth` in plugin.json. */
   readonly groundTruth?: GroundTruth;

@@ -145,7 +145,8 @@ export class AppRunner {
   private readonly attempts: number;
   private readonly appLimit: number;
   /**
-   * The `referenceRows` plugin versions (`<app>@<version>`) that read `ctx.reference`: their
+   * The `referenceRows` plugin versions (`<app>@<version>` and their config, which `plugin
+   * configure` changes in place) that read `ctx.reference`: their
    * windows get the reference read with their rows. The others' windows get it only if they read it
    * (`RunOptions.loadReference`), so an app that asks for the rows and does not use them
    * (histogram-data-drift unless its decision is `calibrated`) costs no read a window.
@@ -675,7 +676,7 @@ export class AppRunner {
     const version = plugin?.versions.find((v) => v.version === task.version);
     if (!plugin || !version) return this.failed(task, attempt, { code: 'NOT_FOUND', message: `plugin ${task.app}@${task.version} is not registered` });
     // the endpoint's reference asked for with the rows, not after them (kept by referenceData: input() takes it from there)
-    const versionKey = `${plugin.name}@${version.version}`;
+    const versionKey = `${plugin.name}@${version.version}\u0000${JSON.stringify(version.config ?? null)}`;
     const eagerReference = version.referenceRows === true && this.referenceReaders.has(versionKey);
     if (eagerReference) this.referenceData(endpoint).catch(() => undefined);
     const data = await this.windowData(endpoint, task, task.endpointId);

@@ -338,14 +338,28 @@ export class PluginSandbox implements Sandbox {
    * ModelwatchError (APP_ERROR, APP_TIMEOUT, APP_MEMORY_LIMIT) that names the problem.
    */
   run(input: SandboxInput, runOptions: RunOptions = {}): Promise<string> {
-    const next = this.queue.then(() => this.runNow(input, runOptions));
+    const { loadReference, ...options } = runOptions;
+    if (!loadReference || input.reference) return this.queued(() => this.runOnce(input, options));
+    return this.runDeferred(input, options, loadReference);
+  }
+
+  /** `f` after the runs queued before it. */
+  private queued<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(f);
     this.queue = next.catch(() => undefined);
     return next;
   }
 
-  private async runNow(input: SandboxInput, runOptions: RunOptions): Promise<string> {
-    const { loadReference, ...options } = runOptions;
-    if (!loadReference || input.reference) return await this.runOnce(input, options);
+  /**
+   * A window whose reference is read only if the app reads it (`RunOptions.loadReference`): the
+   * reference is read between the two runs, outside the queue (the version's other windows run
+   * meanwhile).
+   */
+  private async runDeferred(
+    input: SandboxInput,
+    options: Omit<RunOptions, 'loadReference'>,
+    loadReference: NonNullable<RunOptions['loadReference']>,
+  ): Promise<string> {
     // the reference deferred: what this run does is held until it is known to count
     const deferral = { wanted: false };
     let verdict: 'keep' | 'drop' | undefined;
@@ -357,7 +371,7 @@ export class PluginSandbox implements Sandbox {
         if (verdict === 'keep') deliver(x);
         else held.push(() => deliver(x));
       };
-    const first = await this.runOnce(input, { onLog: hold(options.onLog), onArtifact: hold(options.onArtifact) }, deferral).then(
+    const first = await this.queued(() => this.runOnce(input, { onLog: hold(options.onLog), onArtifact: hold(options.onArtifact) }, deferral)).then(
       (out) => ({ out }),
       (err: unknown) => ({ err }),
     );
@@ -370,7 +384,7 @@ export class PluginSandbox implements Sandbox {
     verdict = 'drop';
     held.length = 0;
     const reference = await loadReference();
-    return await this.runOnce(reference ? { ...input, reference } : input, options);
+    return await this.queued(() => this.runOnce(reference ? { ...input, reference } : input, options));
   }
 
   private async runOnce(input: SandboxInput, runOptions: RunOptions, deferral?: { wanted: boolean }): Promise<string> {
@@ -445,8 +459,12 @@ export class PluginSandbox implements Sandbox {
       this.checkMemory(isolate);
       return out;
     } catch (err) {
-      failed = true;
-      throw this.mapError(err, isolate, timeout, clock ? Date.now() - clock.began : 0);
+      const mapped = this.mapError(err, isolate, timeout, clock ? Date.now() - clock.began : 0);
+      // what reading a deferred reference threw (or anything the app threw after it) keeps the
+      // isolate, and the module a version keeps, for the run with the reference: the next run's
+      // realm check still applies
+      failed = !(deferral?.wanted && mapped.code === 'APP_ERROR');
+      throw mapped;
     } finally {
       // this.current.window stays: an isolate that could not be stopped (one long builtin
       // operation past its deadline) may still crash V8 after the run is over, and that is this

@@ -111,9 +111,15 @@ export interface HostOperations {
 }
 
 /** The order `bindHost` receives the host's operations in. */
-export const HOST_OPERATIONS = ['sampleColumns', 'sampleText', 'sampleStats', 'featureStats', 'log', 'artifact', 'wantReference'] as const satisfies ReadonlyArray<
-  keyof HostOperations
->;
+export const HOST_OPERATIONS = [
+  'sampleColumns',
+  'sampleText',
+  'sampleStats',
+  'featureStats',
+  'log',
+  'artifact',
+  'wantReference',
+] as const satisfies ReadonlyArray<keyof HostOperations>;
 
 /** The callbacks of {@link HostOperations}, in the order of {@link HOST_OPERATIONS}. */
 export type HostOperationList = OperationsOf<typeof HOST_OPERATIONS>;
