@@ -114,4 +114,23 @@ describe('the drift app in the sandbox', () => {
     }
     expect(sb.contextsCreated).toBe(1);
   });
+
+  it('with the reference deferred, as a runner first gives it: the window runs again with it, in the same context, with the same results', async () => {
+    const deferred = PluginSandbox.fromBundle(bundle);
+    try {
+      const sample = table(300, 0.4);
+      const { reference: rows, ...input } = localInput(bundle, { sample, reference });
+      let reads = 0;
+      const loadReference = () => {
+        reads++;
+        return Promise.resolve(rows);
+      };
+      const out = normalizeAppOutput(JSON.parse(await deferred.run(input, { loadReference })));
+      expect(out).toEqual(normalizeAppOutput(JSON.parse(await sb.run(localInput(bundle, { sample, reference })))));
+      expect(reads).toBe(1);
+      expect(deferred.contextsCreated).toBe(1);
+    } finally {
+      deferred.dispose();
+    }
+  });
 });
