@@ -4,8 +4,12 @@ import { CRASH_MARKER, type CrashReport } from '@modelwatch/protocol';
 /** How a crash report of a runner over its memory bound begins (`crashError` words the failure from it). */
 export const RUNNER_MEMORY_BOUND = 'pushed its runner over the runner memory bound';
 
-/** How often the runner looks at its resident size. */
+/** How often the runner looks at its resident size while windows run, and for {@link WATCH_GRACE_MS} after. */
 const WATCH_MS = 10;
+/** How long after its last window the runner still looks every {@link WATCH_MS}: an isolate stopped at its deadline in one long builtin operation may allocate until that operation ends. */
+const WATCH_GRACE_MS = 10_000;
+/** How often an idle runner looks (nothing of a plugin's runs then): a wake-up every 10 ms cost an idle runner about 1% of a core. */
+const IDLE_WATCH_MS = 1000;
 
 /** The peak resident size of this process so far (VmHWM), in MiB; undefined where /proc is not there. */
 export function peakRssMb(pid: number | 'self' = 'self'): number | undefined {
@@ -17,18 +21,29 @@ export function peakRssMb(pid: number | 'self' = 'self'): number | undefined {
   }
 }
 
+/** The runner's memory watch: {@link MemoryWatch.wake} as a window starts, {@link MemoryWatch.stop} once. */
+export interface MemoryWatch {
+  /** A window starts in a sandbox: look every 10 ms from now (an idle watch looks once a second). */
+  wake(): void;
+  stop(): void;
+}
+
 /**
  * The last line of defence of a runner's memory: isolates are held to their plugins' limits, but
  * V8 lets one allocation through past an isolate's limit (isolated-vm grants up to 1 GiB more to
  * end it cleanly) and a builtin such as `new Array(1e8).fill(0)` cannot be stopped half way. So
- * the runner watches its resident size every 10 ms; past `boundMb` it writes a crash report for
- * the window in a sandbox (when one alone runs, it is the one; with several, none is blamed, and
- * their tasks come back), and kills itself. The supervisor records the window as failed and
- * restarts the runner.
+ * the runner watches its resident size every 10 ms while windows run and for 10 s after the last
+ * (once a second when idle: no plugin code runs then, and a timer every 10 ms cost an idle runner
+ * about 1% of a core); past `boundMb` it writes a crash report for the window in a sandbox (when
+ * one alone runs, it is the one; with several, none is blamed, and their tasks come back), and
+ * kills itself. The supervisor records the window as failed and restarts the runner.
  */
-export function watchMemory(boundMb: number, running: () => CrashReport[]): () => void {
+export function watchMemory(boundMb: number, running: () => CrashReport[], now: () => number = Date.now): MemoryWatch {
   const bound = boundMb * 1024 * 1024;
-  const timer = setInterval(() => {
+  let busyUntil = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const check = () => {
     const rss = process.memoryUsage.rss();
     if (rss <= bound) return;
     const at = `${RUNNER_MEMORY_BOUND} of ${boundMb} MiB (resident ${Math.round(rss / 1048576)} MiB)`;
@@ -39,7 +54,29 @@ export function watchMemory(boundMb: number, running: () => CrashReport[]): () =
     } finally {
       process.kill(process.pid, 'SIGKILL');
     }
-  }, WATCH_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  };
+  const schedule = (ms: number) => {
+    clearTimeout(timer);
+    timer = setTimeout(tick, ms);
+    timer.unref();
+  };
+  const tick = () => {
+    check();
+    if (stopped) return;
+    if (running().length > 0) busyUntil = now() + WATCH_GRACE_MS;
+    schedule(now() < busyUntil ? WATCH_MS : IDLE_WATCH_MS);
+  };
+  schedule(IDLE_WATCH_MS);
+  return {
+    wake() {
+      if (stopped) return;
+      const idle = now() >= busyUntil;
+      busyUntil = now() + WATCH_GRACE_MS;
+      if (idle) schedule(WATCH_MS);
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }

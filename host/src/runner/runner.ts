@@ -39,7 +39,7 @@ import { openBuckets, slotConsumerName, type Buckets } from '../nats/topology.js
 import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
 import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS } from './dry-run.js';
-import { watchMemory } from './memory.js';
+import { watchMemory, type MemoryWatch } from './memory.js';
 import { loadSandboxRuntime } from './runtime-bundle.js';
 import { createSandbox, type LogLine, type SampleData, type Sandbox, type SandboxInput, type WindowArtifact } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
@@ -156,7 +156,7 @@ export class AppRunner {
   private readonly perApp = new Map<string, number>();
   /** The windows in a sandbox now: what a crash report of this runner names. */
   private readonly inSandbox = new Set<CrashReport>();
-  private stopWatch: (() => void) | undefined;
+  private memoryWatch: MemoryWatch | undefined;
   /** Windows being worked on (tasks handed back are not). */
   private readonly windowsRunning = new Set<Promise<void>>();
   /** Whether a plugin's slots (`slots-<app>-<kind>`) were there, with when that was looked up. */
@@ -181,7 +181,7 @@ export class AppRunner {
     const { nc } = this.opts;
     // the sandbox runtime, bundled before the first window needs it (a broken installation fails here)
     await loadSandboxRuntime();
-    if (this.opts.memoryMb) this.stopWatch = watchMemory(this.opts.memoryMb, () => [...this.inSandbox]);
+    if (this.opts.memoryMb) this.memoryWatch = watchMemory(this.opts.memoryMb, () => [...this.inSandbox]);
     this.js = jetstream(nc);
     this.jsm = await jetstreamManager(nc);
     this.buckets = await openBuckets(nc);
@@ -288,7 +288,7 @@ export class AppRunner {
   }
 
   async stop(): Promise<void> {
-    this.stopWatch?.();
+    this.memoryWatch?.stop();
     for (const s of this.subs) s.unsubscribe();
     this.stopping = true;
     await Promise.all([...this.fetches].map((f) => f.close()));
@@ -721,6 +721,7 @@ export class AppRunner {
         },
       };
       this.inSandbox.add(running);
+      this.memoryWatch?.wake();
       let json: string;
       try {
         json = await sandbox.run(input, {
