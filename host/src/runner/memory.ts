@@ -38,7 +38,7 @@ export interface MemoryWatch {
  * one alone runs, it is the one; with several, none is blamed, and their tasks come back), and
  * kills itself. The supervisor records the window as failed and restarts the runner.
  */
-export function watchMemory(boundMb: number, running: () => CrashReport[], now: () => number = Date.now): MemoryWatch {
+export function watchMemory(boundMb: number, running: () => CrashReport[]): MemoryWatch {
   const bound = boundMb * 1024 * 1024;
   let busyUntil = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -63,15 +63,15 @@ export function watchMemory(boundMb: number, running: () => CrashReport[], now: 
   const tick = () => {
     check();
     if (stopped) return;
-    if (running().length > 0) busyUntil = now() + WATCH_GRACE_MS;
-    schedule(now() < busyUntil ? WATCH_MS : IDLE_WATCH_MS);
+    if (running().length > 0) busyUntil = Date.now() + WATCH_GRACE_MS;
+    schedule(Date.now() < busyUntil ? WATCH_MS : IDLE_WATCH_MS);
   };
   schedule(IDLE_WATCH_MS);
   return {
     wake() {
       if (stopped) return;
-      const idle = now() >= busyUntil;
-      busyUntil = now() + WATCH_GRACE_MS;
+      const idle = Date.now() >= busyUntil;
+      busyUntil = Date.now() + WATCH_GRACE_MS;
       if (idle) schedule(WATCH_MS);
     },
     stop() {
