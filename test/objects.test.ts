@@ -78,6 +78,28 @@ describe('object store: small objects by direct gets and publishes together', ()
     expect(await chunkMessages()).toBe(before);
   });
 
+  it('a fresh name is put without reading its metadata; a fresh put of a stored name still replaces it and purges its chunk', async () => {
+    const store = buckets.artifacts;
+    const name = 'fresh/1000/table.csv';
+    const gets: string[] = [];
+    const sub = nc.subscribe('$JS.API.STREAM.MSG.GET.>', { callback: (_e, m) => gets.push(m.subject) });
+    const before = await chunkMessages();
+    await putObject(nc, js, jsm, store, ARTIFACT_STORE, { name, fresh: true }, bytes('a\n1\n'));
+    await nc.flush();
+    expect(gets).toEqual([]);
+    expect(new TextDecoder().decode((await store.getBlob(name))!)).toBe('a\n1\n');
+    // stored already (the task ran again, with another content): the expectation fails, the put reads and goes on
+    await putObject(nc, js, jsm, store, ARTIFACT_STORE, { name, fresh: true, metadata: { run: '2' } }, bytes('a\n2\n'));
+    await nc.flush();
+    sub.unsubscribe();
+    expect(gets.length).toBeGreaterThan(0);
+    expect(new TextDecoder().decode((await readObject(jsm, store, ARTIFACT_STORE, name))!)).toBe('a\n2\n');
+    expect((await store.info(name))!.metadata).toEqual({ run: '2' });
+    expect(await chunkMessages()).toBe(before + 1);
+    await store.delete(name);
+    expect(await chunkMessages()).toBe(before);
+  });
+
   it('reads what the client stored: one chunk, several chunks, an empty object; null for a name never stored', async () => {
     const store = buckets.artifacts;
     await store.putBlob({ name: 'old/one' }, bytes('stored by the client'));

@@ -74,6 +74,12 @@ export async function readObject(jsm: JetStreamManager, store: ObjectStore, buck
 export interface ObjectPut {
   name: string;
   metadata?: Record<string, string>;
+  /**
+   * The name is most likely not stored yet (a window's artifact, put once unless its task runs
+   * again): the first try of a small object expects no metadata instead of reading it. A name that
+   * has some fails that expectation, and the put goes on as any other (read, publish again).
+   */
+  fresh?: boolean;
 }
 
 /** The two messages of an object that fits in a chunk (exported for tests that store them in another order). */
@@ -104,7 +110,7 @@ const PUT_TRIES = 5;
 
 /**
  * Store an object. One that fits in a chunk: the metadata it replaces read (one get; none for a
- * new name), then two publishes sent together, awaited together: its chunk under an id derived
+ * new name, and not even the get for a name the caller says is `fresh`), then two publishes sent together, awaited together: its chunk under an id derived
  * from its name and content (a chunk rollup: the same content put again replaces its chunk), then
  * its metadata (a rollup too, as the client's), stored only if the metadata read is still the
  * name's last (`expect.lastSubjectSequence`). When another put stored one in between, the
@@ -143,7 +149,8 @@ export async function putObject(
     return { meta: m?.json<StoredMeta>() ?? null, seq: m?.seq ?? 0 };
   };
   for (let tries = 1; ; tries++) {
-    const previous = await current();
+    // a fresh name's first try: none expected (the read, its reply and its API advisory saved)
+    const previous = put.fresh && tries === 1 ? { meta: null, seq: 0 } : await current();
     // the chunks the previous metadata named, unless they are this put's (the same content again)
     const superseded = previous.meta && !previous.meta.options?.link && previous.meta.nuid !== msgs.nuid ? chunkSubject(bucket, previous.meta.nuid) : undefined;
     // sent in this order on one connection, so the chunk is stored before the metadata that names

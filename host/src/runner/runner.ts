@@ -648,6 +648,8 @@ export class AppRunner {
           ARTIFACT_STORE,
           {
             name: artifactKey(task.endpointId, task.app, task.windowStart, a.name),
+            // named by its window: stored before only when the task ran before
+            fresh: true,
             metadata: {
               endpoint: task.endpointName,
               app: task.app,
