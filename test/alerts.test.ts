@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { Buckets, Consumers, Streams } from '@modelwatch/protocol';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertNotification, Notifier } from '../host/src/alerts/contract.js';
@@ -271,4 +273,51 @@ describe('alerts: rules over stored windows, one alert per (rule, endpoint, resu
     );
     expect(failed?.stderr).toContain(`${bad}:4: rules.0.for.consecutive: must be >= 1`);
   }, 300_000);
+});
+
+describe('alerts: outputs are read only while a rule evaluates them', () => {
+  it('no rule over outputs: no consumer, nothing read; the first rule reads from its making on; removing the last stops reading again', async () => {
+    const nats = await startTestNats();
+    const dir = await tempDir('mw-alerts-idle-');
+    const notifier = new RecordingNotifier();
+    const env = await startTestHost({ natsUrl: nats.url, runners: 0, dataDir: join(dir.path, 'host'), alertNotifier: notifier });
+    const nc = await connect({ servers: nats.url });
+    try {
+      const js = jetstream(nc);
+      const jsm = await jetstreamManager(nc);
+      const publishOutput = outputPublisher(js, bindingKeyObject(await outputBindingKey(nc)), { app: APP, periodMs: PERIOD, t0: T0 });
+      const consumer = () =>
+        jsm.consumers.info(Streams.outputs, Consumers.alerts).then(
+          (ci) => ci,
+          () => null,
+        );
+      const gone = () => consumer().then((ci) => (ci === null ? true : undefined));
+      // the host made the consumer (its topology), the evaluator found no rule over outputs and removed it
+      await waitFor('the evaluator to remove its consumer', gone);
+      // a system rule reads no output: still none
+      await env.client.putAlertRule({ name: 'runners', when: { runnersBelow: 1 } });
+      await publishOutput('idle-ep', 0, [{ name: 'general_drift', value: 0.9, status: 2 }]);
+      await waitFor('the system rule to fire (the evaluator has the rules)', () => notifier.of('firing').find((n) => n.alert.rule === 'runners'));
+      expect(await consumer()).toBeNull();
+
+      const made = await env.client.putAlertRule({ name: 'drift', when: { status: 'detected' } });
+      const entry = await (await new Kvm(nc).open(Buckets.alertRules)).get('drift');
+      const ci = await waitFor('the evaluator to read outputs again', () => consumer().then((c) => c ?? undefined));
+      expect(made.name).toBe('drift');
+      // from one second before the rule was stored, on the server's clock
+      expect(ci.config.deliver_policy).toBe('by_start_time');
+      expect(Date.parse(ci.config.opt_start_time!)).toBe(entry!.created.getTime() - 1000);
+      await publishOutput('live-ep', 0, [{ name: 'general_drift', value: 0.9, status: 2 }]);
+      const fired = await waitFor('the new rule to fire', () => notifier.of('firing', 'live-ep')[0]);
+      expect(fired.alert).toMatchObject({ rule: 'drift', endpoint: 'live-ep' });
+
+      await env.client.deleteAlertRule('drift');
+      await waitFor('the evaluator to stop reading and remove its consumer', gone);
+    } finally {
+      await nc.close();
+      await env[Symbol.asyncDispose]();
+      await nats.stop();
+      await dir[Symbol.asyncDispose]();
+    }
+  }, 120_000);
 });

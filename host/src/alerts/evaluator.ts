@@ -20,14 +20,14 @@ import { systemClock, type Clock, type Timer } from '../clock.js';
 import { verifyBinding, type BindingKey } from '../domain/binding.js';
 import type { Logger } from '../logger.js';
 import { deadLetterMessage } from '../nats/dead-letters.js';
-import { isTransient } from '../nats/errors.js';
-import { MaxDeliver, retryDelayMs } from '../nats/topology.js';
+import { isNotFound, isTransient } from '../nats/errors.js';
+import { ALERT_ACK_WAIT_MS, dropAlertConsumer, MaxDeliver, restartAlertConsumer, retryDelayMs } from '../nats/topology.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import type { Alert, AlertNotification, Notifier } from './contract.js';
 import { alertId, newSeries, resultBreaches, seriesKey, step, type Observation, type SeriesState, type Transition } from './evaluate.js';
 import { Repeats } from './repeat.js';
-import { compileRule, type CompiledRule } from './rules.js';
+import { compileRule, type AlertRuleRecord, type CompiledRule } from './rules.js';
 import { AlertStore, SeriesStore, type AlertBuckets, type AlertPatch, type AlertRuleStore, type Silence } from './store.js';
 import { SystemChecks, type SystemProbes } from './system.js';
 
@@ -109,6 +109,11 @@ export class RuleSet {
 
   get rules(): readonly CompiledRule[] {
     return this.compiled;
+  }
+
+  /** Whether a rule evaluates app outputs (see {@link readsOutputs}). */
+  get readsOutputs(): boolean {
+    return this.compiled.some(readsOutputs);
   }
 
   /** The rules that pick an endpoint (remembered per endpoint until its tags or the rules change). */
@@ -210,6 +215,20 @@ export class RuleSet {
   }
 }
 
+/** Whether a rule evaluates app outputs (results, failed windows, windows without data): the others are checked on a timer or from the plugins' records. */
+function readsOutputs(r: CompiledRule): boolean {
+  return r.onResults || r.condition === 'window_failed' || r.condition === 'no_data';
+}
+
+/** Whether a rule's KV entry is a valid rule over outputs. */
+function ruleReadsOutputs(e: { json<T>(): T }): boolean {
+  try {
+    return readsOutputs(compileRule(e.json<AlertRuleRecord>()));
+  } catch {
+    return false;
+  }
+}
+
 function globOrName(pattern: string, name: string): boolean {
   if (pattern === name) return true;
   if (!/[*?[\]{}]/.test(pattern)) return false;
@@ -217,6 +236,9 @@ function globOrName(pattern: string, name: string): boolean {
 }
 
 const globMatch = (glob: string, name: string): boolean => posix.matchesGlob(name, glob);
+
+/** Reading outputs again after a time without rules starts this long before the rule change was stored (clocks of cluster nodes differ a little). */
+const RESTART_MARGIN_MS = 1000;
 
 /** Outputs taken from the consumer and not yet acked: below the consumer's `max_ack_pending`. */
 const MAX_IN_FLIGHT = 512;
@@ -297,9 +319,18 @@ class Evaluator implements AlertEvaluator {
   private readonly failingForGood = new Set<string>();
   /** Endpoints whose failing batch a stop interrupted: their later outputs are left to the next evaluator. */
   private readonly interrupted = new Set<string>();
-  private wake: (() => void) | undefined;
-  private messages: ConsumerMessages | undefined;
-  private loop: Promise<void> | undefined;
+  /** Who waits for an output to be settled (a free place in MAX_IN_FLIGHT, the last one at a stop). */
+  private readonly wakers = new Set<() => void>();
+  /** The outputs being read: only while a rule evaluates them (see {@link follow}). */
+  private reading: { messages: ConsumerMessages; loop: Promise<void> } | undefined;
+  /** Rules and reading started: a change of the rules starts or stops reading outputs. */
+  private following = false;
+  /** The reads started and stopped, one after another. */
+  private followChain: Promise<void> = Promise.resolve();
+  /** Not reading outputs since the start or since the last rule over them was removed. */
+  private idle = false;
+  /** When (the server's time) the first rule change since reading stopped was stored. */
+  private changedSinceIdle: Date | undefined;
   private readonly stops: Array<() => void> = [];
   private quarantineChain: Promise<void> = Promise.resolve();
   evaluated = 0;
@@ -315,7 +346,7 @@ class Evaluator implements AlertEvaluator {
   }
 
   async start(): Promise<void> {
-    const { buckets, js } = this.deps;
+    const { buckets } = this.deps;
     this.series = await this.seriesStore.load();
     for (const [k, s] of this.series) this.storedForms.set(k, storedForm(s));
     for (const a of await this.alerts.list({ active: true })) this.open.set(a.id, a);
@@ -345,7 +376,11 @@ class Evaluator implements AlertEvaluator {
           });
       };
       void (async () => {
-        for await (const _ of w) run();
+        for await (const e of w) {
+          // a rule over outputs stored while none is read: reading starts again from about then
+          if (kv === buckets.rules && this.idle && e.operation === 'PUT' && ruleReadsOutputs(e)) this.changedSinceIdle ??= e.created;
+          run();
+        }
       })();
       // the first load: its error fails the start; a change meanwhile loads again after it
       running = reload().finally(() => {
@@ -369,19 +404,97 @@ class Evaluator implements AlertEvaluator {
     })();
     // quarantines are plugin records' states, not windows
     this.stops.push(this.deps.plugins.onChange((name, rec) => this.onPlugin(name, rec)));
-    const consumer = await js.consumers.get(Streams.outputs, Consumers.alerts);
     // outputs waiting behind a failing batch of their endpoint (or a long one) are not redelivered
     // while this evaluator is alive: a third of the ack wait, on the server's (wall) clock
-    const ackWaitMs = ((await consumer.info(true)).config.ack_wait ?? 30e9) / 1e6;
     this.keepAlive = systemClock.interval(
       () => {
         for (const m of this.unsettled) m.working();
       },
-      Math.max(1000, ackWaitMs / 3),
+      Math.max(1000, ALERT_ACK_WAIT_MS / 3),
     );
-    this.messages = await consumer.consume({ max_messages: 256 });
-    this.loop = (async () => {
-      for await (const m of this.messages!) {
+    this.following = true;
+    await this.follow();
+    this.timed = this.startTimedChecks();
+    this.log.info({ rules: this.ruleSet.rules.length }, 'alert evaluator running');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const s of this.stops.splice(0)) s();
+    await this.timed?.stop();
+    this.following = false;
+    await this.followChain;
+    const reading = this.reading;
+    this.reading = undefined;
+    await reading?.messages.close();
+    // after the pulls end: a nacked output is redelivered at once, to the next evaluator, not to
+    // this one's closed pull (where it would wait out the ack wait)
+    for (const wake of this.pauses) wake();
+    await reading?.loop;
+    while (this.unsettled.size > 0) await new Promise<void>((r) => this.wakers.add(r));
+    this.keepAlive?.cancel();
+    await this.quarantineChain;
+  }
+
+  private async reloadRules(): Promise<void> {
+    const rules = await this.deps.rules.list();
+    this.ruleSet.set(rules.map(compileRule));
+    if (this.following) await this.follow();
+  }
+
+  /**
+   * Read outputs while a rule evaluates them, and only then: with none, every output would be a
+   * delivery and an ack for nothing (two of the twenty-odd NATS messages of a window). Reading
+   * stops with the last such rule, and its consumer is removed (no backlog builds up for it, none
+   * shows in the metrics); a rule made after a time without any restarts it from one second before
+   * the rule was stored (the server's time: the outputs' clock), so the windows from its making on
+   * are evaluated, not those of the time without rules. At the start, reading goes on from where
+   * the consumer is, as after a crash.
+   */
+  private follow(): Promise<void> {
+    const next = this.followChain.then(async () => {
+      const wanted = this.following && !this.stopped && this.ruleSet.readsOutputs;
+      if (wanted && !this.reading) {
+        const jsm = await this.deps.js.jetstreamManager();
+        if (this.idle) await restartAlertConsumer(jsm, new Date((this.changedSinceIdle ?? new Date()).getTime() - RESTART_MARGIN_MS));
+        this.idle = false;
+        this.changedSinceIdle = undefined;
+        this.reading = await this.startReading();
+        this.log.info({ rules: this.ruleSet.rules.length }, 'reading app outputs: a rule evaluates them');
+      } else if (!wanted && !this.reading && !this.idle) {
+        // the start without a rule over outputs: the consumer's backlog is of no use
+        this.idle = true;
+        if (!this.stopped) await dropAlertConsumer(await this.deps.js.jetstreamManager());
+        this.log.info('no rule evaluates app outputs: not reading them');
+      } else if (!wanted && this.reading && this.following) {
+        const reading = this.reading;
+        this.reading = undefined;
+        this.idle = true;
+        // the outputs taken are evaluated (by no rule) and acked; none is waited for
+        await reading.messages.close();
+        await dropAlertConsumer(await this.deps.js.jetstreamManager());
+        this.log.info('no rule evaluates app outputs any more: not reading them');
+      }
+    });
+    this.followChain = next.catch((err: unknown) => {
+      if (!this.stopped) this.log.error({ err }, 'could not start or stop reading app outputs; the next change of the rules tries again');
+    });
+    return next;
+  }
+
+  private async startReading(): Promise<{ messages: ConsumerMessages; loop: Promise<void> }> {
+    let consumer;
+    try {
+      consumer = await this.deps.js.consumers.get(Streams.outputs, Consumers.alerts);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      // removed while no rule read outputs, by an evaluator before this one
+      await restartAlertConsumer(await this.deps.js.jetstreamManager(), new Date(Date.now() - RESTART_MARGIN_MS));
+      consumer = await this.deps.js.consumers.get(Streams.outputs, Consumers.alerts);
+    }
+    const messages = await consumer.consume({ max_messages: 256 });
+    const loop = (async () => {
+      for await (const m of messages) {
         const out = this.take(m);
         if (!out) continue;
         const endpoint = out.endpointName;
@@ -390,7 +503,7 @@ class Evaluator implements AlertEvaluator {
         // an endpoint's outputs over its share wait in its queue without taking the others' places
         const counted = held <= MAX_HELD_PER_ENDPOINT;
         if (counted) {
-          while (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => (this.wake = r));
+          while (this.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => this.wakers.add(r));
           this.inFlight++;
         }
         this.unsettled.add(m);
@@ -400,33 +513,13 @@ class Evaluator implements AlertEvaluator {
           if (left > 0) this.held.set(endpoint, left);
           else this.held.delete(endpoint);
           if (counted) this.inFlight--;
-          const w = this.wake;
-          this.wake = undefined;
-          w?.();
+          const woken = [...this.wakers];
+          this.wakers.clear();
+          for (const w of woken) w();
         });
       }
-      while (this.unsettled.size > 0) await new Promise<void>((r) => (this.wake = r));
     })();
-    this.timed = this.startTimedChecks();
-    this.log.info({ rules: this.ruleSet.rules.length }, 'alert evaluator running');
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    for (const s of this.stops.splice(0)) s();
-    await this.timed?.stop();
-    await this.messages?.close();
-    // after the pulls end: a nacked output is redelivered at once, to the next evaluator, not to
-    // this one's closed pull (where it would wait out the ack wait)
-    for (const wake of this.pauses) wake();
-    await this.loop;
-    this.keepAlive?.cancel();
-    await this.quarantineChain;
-  }
-
-  private async reloadRules(): Promise<void> {
-    const rules = await this.deps.rules.list();
-    this.ruleSet.set(rules.map(compileRule));
+    return { messages, loop };
   }
 
   private async reloadSilences(): Promise<void> {

@@ -181,16 +181,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     max_ack_pending: 10_000,
     max_deliver: MaxDeliver[Consumers.alertRouter],
   });
-  // the alert evaluator's: from its creation on (a host that had no alerting does not alert on
-  // its history); an output is acked once the alert states it changes are stored (alerts/evaluator.ts)
-  await ensureConsumer(jsm, Streams.outputs, {
-    durable_name: Consumers.alerts,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.New,
-    ack_wait: ns(30_000),
-    max_ack_pending: 1024,
-    max_deliver: MaxDeliver[Consumers.alerts],
-  });
+  await ensureConsumer(jsm, Streams.outputs, alertConsumerConfig());
   const kvm = new Kvm(nc);
   // poison marks and streaks of windows older than the retention are of no use, nor marks of
   // deliveries whose messages MW_ALERTS no longer holds: they expire
@@ -316,6 +307,44 @@ export const WRITER_CONSUMER_INACTIVE_MS = 7 * 86_400_000;
 /** The writer consumer of a node: its own `writer-<node id>`, or the shared `writer` without a node id. */
 export function writerConsumerName(nodeId: string | undefined): string {
   return nodeId === undefined ? Consumers.writer : `${Consumers.writer}-${nodeId}`;
+}
+
+/** How long the alert evaluator may hold an output unacked before it comes back (it signals progress on those it holds). */
+export const ALERT_ACK_WAIT_MS = 30_000;
+
+/**
+ * The alert evaluator's consumer of MW_OUTPUTS: from its creation on (a host that had no alerting
+ * does not alert on its history), or from `since`; an output is acked once the alert states it
+ * changes are stored (alerts/evaluator.ts).
+ */
+function alertConsumerConfig(since?: Date): Parameters<JetStreamManager['consumers']['add']>[1] {
+  return {
+    durable_name: Consumers.alerts,
+    ack_policy: AckPolicy.Explicit,
+    ...(since ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: since.toISOString() } : { deliver_policy: DeliverPolicy.New }),
+    ack_wait: ns(ALERT_ACK_WAIT_MS),
+    max_ack_pending: 1024,
+    max_deliver: MaxDeliver[Consumers.alerts],
+  };
+}
+
+/**
+ * The alert evaluator's consumer, made again to start at the outputs stored since `since` (what it
+ * held before is dropped): the evaluator reads outputs only while a rule evaluates them, and a rule
+ * made after a time without any evaluates the outputs from about its making on.
+ */
+export async function restartAlertConsumer(jsm: JetStreamManager, since: Date): Promise<void> {
+  await dropAlertConsumer(jsm);
+  await jsm.consumers.add(Streams.outputs, alertConsumerConfig(since));
+}
+
+/** Remove the alert evaluator's consumer (none: nothing to do): while no rule evaluates outputs, none are held for it. */
+export async function dropAlertConsumer(jsm: JetStreamManager): Promise<void> {
+  try {
+    await jsm.consumers.delete(Streams.outputs, Consumers.alerts);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
 }
 
 async function ensureConsumer(jsm: JetStreamManager, stream: string, cfg: Parameters<JetStreamManager['consumers']['add']>[1]) {
