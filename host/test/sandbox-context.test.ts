@@ -95,4 +95,42 @@ describe('the sandbox and @modelwatch/sdk/testing build one context', () => {
       outOfRange: 'RangeError: row index 9 is out of range (0..1)',
     });
   });
+
+  it("the statistics an app read once come with every later window's call, each window's own", async () => {
+    // window 1 reads only the reference's statistics, windows 2 and 3 both
+    const code = `var __mw_plugin = (function () {
+      var n = 0;
+      function App() {}
+      App.prototype.doTracking = function (ctx) {
+        n++;
+        var seen = { reference: ctx.featureStats.a.mean };
+        if (n > 1) seen.sample = ctx.sampleStats.a.mean;
+        return { name: 'stats', value: n, kind: 0, status: 0, extraData: seen };
+      };
+      return { default: App };
+    })();`;
+    const sb = new PluginSandbox({
+      name: 'stats',
+      version: '1.0.0',
+      code,
+      isolation: 'version',
+      limits: { memoryMb: 32, timeoutMs: 5000, extraDataBytes: 65536 },
+    });
+    sandboxes.push(sb);
+    const window = (i: number): SandboxInput => ({
+      applicationName: 'stats',
+      endpoint: { id: '0'.repeat(40), name: 'test-endpoint', featureNames: ['a'], labelNames: [] },
+      windowStart: T0 + i * 600_000,
+      windowEnd: T0 + (i + 1) * 600_000,
+      sample: { length: 1, columns: ['a'], numeric: ['a'], packed: Float64Array.from([i]), strings: {}, requestIds: [null], timed: false },
+      sampleStats: { a: { type: 'numeric', mean: i } },
+      featureStats: { a: { type: 'numeric', mean: 100 + i } },
+      config: {},
+    });
+    const seen: unknown[] = [];
+    for (const i of [1, 2, 3]) seen.push((JSON.parse(await sb.run(window(i))) as { extraData: unknown }).extraData);
+    expect(seen).toEqual([{ reference: 101 }, { reference: 102, sample: 2 }, { reference: 103, sample: 3 }]);
+    // the reference's in window 1, the window's in window 2; none after
+    expect(sb.statsCalledBack).toBe(2);
+  });
 });

@@ -254,6 +254,13 @@ export class PluginSandbox implements Sandbox {
   /** Late log lines (the log callback is asynchronous) still go to their window's onLog for a moment. */
   private readonly recent = new Map<number, { onLog: ((line: LogLine) => void) | undefined; logs: number }>();
   private seq = 0;
+  /**
+   * The statistics this version's app read in a window (through `sampleStats`/`featureStats`):
+   * from then on they come with each window's call (`WindowStatsText`), not by a call back.
+   */
+  private readonly readsStats = { sample: false, reference: false };
+  /** How many times the app's statistics came by a call back (for tests: once each, in the first window that reads them). */
+  statsCalledBack = 0;
   /** How many contexts this sandbox made (the first, and one for every window that left its realm changed or failed). */
   contextsCreated = 0;
 
@@ -262,8 +269,16 @@ export class PluginSandbox implements Sandbox {
   private readonly hostOperations: HostOperations = {
     sampleColumns: (seq, sample) => this.sampleColumns(seq, sample),
     sampleText: (seq, sample) => this.sampleText(seq, sample),
-    sampleStats: (seq) => jsonOf(this.window(seq).sampleStats),
-    featureStats: (seq) => jsonOf(this.window(seq).featureStats),
+    sampleStats: (seq) => {
+      this.readsStats.sample = true;
+      this.statsCalledBack++;
+      return jsonOf(this.window(seq).sampleStats);
+    },
+    featureStats: (seq) => {
+      this.readsStats.reference = true;
+      this.statsCalledBack++;
+      return jsonOf(this.window(seq).featureStats);
+    },
     log: (seq, level, message, fields) => this.log(seq, level, message, fields),
     artifact: (seq, name, contentType, body) => this.artifact(seq, name, contentType, body),
     wantReference: (seq) => {
@@ -431,7 +446,14 @@ export class PluginSandbox implements Sandbox {
         clock = this.startClock(isolate, timeout);
         const { began, deadline } = clock;
         // (not isolated-vm's promise results: in a long-lived context they hold native memory)
-        const call = live.runWindow.apply(undefined, [keepModule, seq, meta], { timeout: Math.max(1, timeout - (Date.now() - began)), result: { copy: true } });
+        const stats = [
+          this.readsStats.sample ? jsonOf(input.sampleStats) : undefined,
+          this.readsStats.reference ? jsonOf(input.featureStats) : undefined,
+        ] as const;
+        const call = live.runWindow.apply(undefined, [keepModule, seq, meta, ...stats], {
+          timeout: Math.max(1, timeout - (Date.now() - began)),
+          result: { copy: true },
+        });
         call.catch(() => undefined); // raced below: a late rejection must not go unhandled
         out = await Promise.race([call, deadline]);
         if (out === Answer.dirty) {

@@ -61,6 +61,20 @@ export interface SampleText {
   groundTruth?: Record<string, Array<string | null>>;
 }
 
+/**
+ * The window's statistics as JSON text, given with `runWindow` instead of fetched through
+ * `sampleStats` / `featureStats`: each of those is a call from the isolate's thread to the host's
+ * and back, about 50 µs of CPU, where a string given with the call costs a copy. The host gives
+ * them to a version whose app read them in an earlier window (most apps read the same every
+ * window), as `runWindow`'s last two arguments.
+ */
+export interface WindowStatsText {
+  /** The window's (`ctx.sampleStats`). */
+  sample?: string | undefined;
+  /** The reference's (`ctx.featureStats`). */
+  reference?: string | undefined;
+}
+
 /** A window's metadata: what `runWindow` gets as JSON text. The rows and statistics come through the host's operations. */
 export interface WindowMeta {
   applicationName: string;

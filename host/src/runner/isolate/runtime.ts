@@ -17,6 +17,7 @@ import {
   type SampleSpec,
   type SampleText,
   type WindowMeta,
+  type WindowStatsText,
 } from './contract.js';
 import { windowLog } from './logs.js';
 import { InvalidOutput, serializeOutput } from './output.js';
@@ -65,11 +66,11 @@ export function bindHost(...operations: HostOperationList): void {
  * (JSON text, or `Answer.invalid` and what is wrong) when doTracking returned it, not a promise;
  * else undefined: `takeOutput` gives the outcome.
  */
-export function runWindow(keepModule: boolean, seq: number, metaJson: string): string | undefined {
+export function runWindow(keepModule: boolean, seq: number, metaJson: string, sampleStats?: string, referenceStats?: string): string | undefined {
   done = undefined;
   // before any plugin code runs: the realm must be as the first window found it
   if (!keepModule && !realm.pristine()) return Answer.dirty;
-  const out = startWindow(keepModule, seq, metaJson);
+  const out = startWindow(keepModule, seq, metaJson, { sample: sampleStats, reference: referenceStats });
   if (typeof out === 'string') return out;
   out.then(
     (value) => {
@@ -164,7 +165,7 @@ function fieldsText(f: unknown): string {
  * The window's context, its app made and called: the output as JSON text when doTracking returned
  * it as it is, else a promise of it.
  */
-function startWindow(keepModule: boolean, seq: number, metaJson: string): string | Promise<string> {
+function startWindow(keepModule: boolean, seq: number, metaJson: string, stats: WindowStatsText = {}): string | Promise<string> {
   const ops = host!;
   const meta = JSON.parse(metaJson) as WindowMeta;
   const window = samplePartsOf(seq, 'window');
@@ -206,9 +207,9 @@ function startWindow(keepModule: boolean, seq: number, metaJson: string): string
         }
       : {}),
     groundTruth,
-    // the statistics, too, come in when first read
-    sampleStats: () => JSON.parse(ops.sampleStats(seq)) as FeatureStatsMap,
-    featureStats: () => JSON.parse(ops.featureStats(seq)) as FeatureStatsMap,
+    // the statistics, too, come in when first read (or with the call, see WindowStatsText)
+    sampleStats: () => JSON.parse(stats.sample ?? ops.sampleStats(seq)) as FeatureStatsMap,
+    featureStats: () => JSON.parse(stats.reference ?? ops.featureStats(seq)) as FeatureStatsMap,
     config: meta.config as Record<string, JsonValue>,
     logger,
     logArtifact: createArtifactLog(meta.artifactLimits, (a) => {
