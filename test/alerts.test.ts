@@ -8,6 +8,7 @@ import { Buckets, Consumers, Streams } from '@modelwatch/protocol';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertNotification, Notifier } from '../host/src/alerts/contract.js';
+import { AlertRuleStore } from '../host/src/alerts/store.js';
 import { bindingKeyObject, type BindingKey } from '../host/src/domain/binding.js';
 import { outputBindingKey } from '../host/src/nats/auth.js';
 import { startTestHost } from './helpers/host.js';
@@ -280,7 +281,7 @@ describe('alerts: outputs are read only while a rule evaluates them', () => {
     const nats = await startTestNats();
     const dir = await tempDir('mw-alerts-idle-');
     const notifier = new RecordingNotifier();
-    const env = await startTestHost({ natsUrl: nats.url, runners: 0, dataDir: join(dir.path, 'host'), alertNotifier: notifier });
+    let env = await startTestHost({ natsUrl: nats.url, runners: 0, dataDir: join(dir.path, 'host'), alertNotifier: notifier });
     const nc = await connect({ servers: nats.url });
     try {
       const js = jetstream(nc);
@@ -313,6 +314,17 @@ describe('alerts: outputs are read only while a rule evaluates them', () => {
 
       await env.client.deleteAlertRule('drift');
       await waitFor('the evaluator to stop reading and remove its consumer', gone);
+
+      // a rule made while no evaluator runs (the host down, a lease changing hands): the next
+      // evaluator makes the consumer from the rule's making on
+      await env[Symbol.asyncDispose]();
+      const rules = await new Kvm(nc).open(Buckets.alertRules);
+      await new AlertRuleStore(rules).put({ name: 'drift-again', when: { status: 'detected' } });
+      const again = await rules.get('drift-again');
+      env = await startTestHost({ natsUrl: nats.url, runners: 0, dataDir: join(dir.path, 'host'), alertNotifier: notifier });
+      const made2 = await waitFor('the next evaluator to read outputs', () => consumer().then((c) => c ?? undefined));
+      expect(made2.config.deliver_policy).toBe('by_start_time');
+      expect(Date.parse(made2.config.opt_start_time!)).toBe(again!.created.getTime() - 1000);
     } finally {
       await nc.close();
       await env[Symbol.asyncDispose]();

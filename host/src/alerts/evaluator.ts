@@ -27,7 +27,7 @@ import type { WatchedKv } from '../store/watched-kv.js';
 import type { Alert, AlertNotification, Notifier } from './contract.js';
 import { alertId, newSeries, resultBreaches, seriesKey, step, type Observation, type SeriesState, type Transition } from './evaluate.js';
 import { Repeats } from './repeat.js';
-import { compileRule, type AlertRuleRecord, type CompiledRule } from './rules.js';
+import { compileRule, type CompiledRule } from './rules.js';
 import { AlertStore, SeriesStore, type AlertBuckets, type AlertPatch, type AlertRuleStore, type Silence } from './store.js';
 import { SystemChecks, type SystemProbes } from './system.js';
 
@@ -220,15 +220,6 @@ function readsOutputs(r: CompiledRule): boolean {
   return r.onResults || r.condition === 'window_failed' || r.condition === 'no_data';
 }
 
-/** Whether a rule's KV entry is a valid rule over outputs. */
-function ruleReadsOutputs(e: { json<T>(): T }): boolean {
-  try {
-    return readsOutputs(compileRule(e.json<AlertRuleRecord>()));
-  } catch {
-    return false;
-  }
-}
-
 function globOrName(pattern: string, name: string): boolean {
   if (pattern === name) return true;
   if (!/[*?[\]{}]/.test(pattern)) return false;
@@ -237,8 +228,14 @@ function globOrName(pattern: string, name: string): boolean {
 
 const globMatch = (glob: string, name: string): boolean => posix.matchesGlob(name, glob);
 
-/** Reading outputs again after a time without rules starts this long before the rule change was stored (clocks of cluster nodes differ a little). */
+/** Reading outputs again starts this long before the rules over them were stored (clocks of cluster nodes differ a little). */
 const RESTART_MARGIN_MS = 1000;
+
+/** ... and not further back than this: a rule made while no evaluator ran (a lease handed over) is evaluated from its making on, not a history. */
+const RESTART_LOOKBACK_MS = 10 * 60_000;
+
+/** A failed start or stop of reading outputs is tried again after this long. */
+const FOLLOW_RETRY_MS = 5000;
 
 /** Outputs taken from the consumer and not yet acked: below the consumer's `max_ack_pending`. */
 const MAX_IN_FLIGHT = 512;
@@ -327,10 +324,9 @@ class Evaluator implements AlertEvaluator {
   private following = false;
   /** The reads started and stopped, one after another. */
   private followChain: Promise<void> = Promise.resolve();
-  /** Not reading outputs since the start or since the last rule over them was removed. */
+  /** Not reading outputs since the start or since the last rule over them was removed (its consumer removed). */
   private idle = false;
-  /** When (the server's time) the first rule change since reading stopped was stored. */
-  private changedSinceIdle: Date | undefined;
+  private followRetry: NodeJS.Timeout | undefined;
   private readonly stops: Array<() => void> = [];
   private quarantineChain: Promise<void> = Promise.resolve();
   evaluated = 0;
@@ -376,11 +372,7 @@ class Evaluator implements AlertEvaluator {
           });
       };
       void (async () => {
-        for await (const e of w) {
-          // a rule over outputs stored while none is read: reading starts again from about then
-          if (kv === buckets.rules && this.idle && e.operation === 'PUT' && ruleReadsOutputs(e)) this.changedSinceIdle ??= e.created;
-          run();
-        }
+        for await (const _ of w) run();
       })();
       // the first load: its error fails the start; a change meanwhile loads again after it
       running = reload().finally(() => {
@@ -419,10 +411,12 @@ class Evaluator implements AlertEvaluator {
   }
 
   async stop(): Promise<void> {
+    // both at once: a reload finishing meanwhile must not take the stop for the last rule's removal
     this.stopped = true;
+    this.following = false;
+    clearTimeout(this.followRetry);
     for (const s of this.stops.splice(0)) s();
     await this.timed?.stop();
-    this.following = false;
     await this.followChain;
     const reading = this.reading;
     this.reading = undefined;
@@ -439,47 +433,62 @@ class Evaluator implements AlertEvaluator {
   private async reloadRules(): Promise<void> {
     const rules = await this.deps.rules.list();
     this.ruleSet.set(rules.map(compileRule));
-    if (this.following) await this.follow();
+    // its failure is logged and tried again by follow itself, not taken for the rules' load failing
+    if (this.following) await this.follow().catch(() => undefined);
   }
 
   /**
    * Read outputs while a rule evaluates them, and only then: with none, every output would be a
    * delivery and an ack for nothing (two of the twenty-odd NATS messages of a window). Reading
    * stops with the last such rule, and its consumer is removed (no backlog builds up for it, none
-   * shows in the metrics); a rule made after a time without any restarts it from one second before
-   * the rule was stored (the server's time: the outputs' clock), so the windows from its making on
-   * are evaluated, not those of the time without rules. At the start, reading goes on from where
-   * the consumer is, as after a crash.
+   * shows in the metrics). Reading starts again from where the consumer is when it is there (a
+   * start, as after a crash), else with the consumer made again from {@link readingSince}. A
+   * failed start or stop is tried again after FOLLOW_RETRY_MS.
    */
   private follow(): Promise<void> {
     const next = this.followChain.then(async () => {
-      const wanted = this.following && !this.stopped && this.ruleSet.readsOutputs;
+      clearTimeout(this.followRetry);
+      if (!this.following) return;
+      const wanted = this.ruleSet.readsOutputs;
       if (wanted && !this.reading) {
-        const jsm = await this.deps.js.jetstreamManager();
-        if (this.idle) await restartAlertConsumer(jsm, new Date((this.changedSinceIdle ?? new Date()).getTime() - RESTART_MARGIN_MS));
+        if (this.idle) await restartAlertConsumer(await this.deps.js.jetstreamManager(), await this.readingSince());
         this.idle = false;
-        this.changedSinceIdle = undefined;
         this.reading = await this.startReading();
         this.log.info({ rules: this.ruleSet.rules.length }, 'reading app outputs: a rule evaluates them');
-      } else if (!wanted && !this.reading && !this.idle) {
-        // the start without a rule over outputs: the consumer's backlog is of no use
-        this.idle = true;
-        if (!this.stopped) await dropAlertConsumer(await this.deps.js.jetstreamManager());
-        this.log.info('no rule evaluates app outputs: not reading them');
-      } else if (!wanted && this.reading && this.following) {
+      } else if (!wanted && !this.idle) {
         const reading = this.reading;
         this.reading = undefined;
-        this.idle = true;
         // the outputs taken are evaluated (by no rule) and acked; none is waited for
-        await reading.messages.close();
+        await reading?.messages.close();
         await dropAlertConsumer(await this.deps.js.jetstreamManager());
-        this.log.info('no rule evaluates app outputs any more: not reading them');
+        this.idle = true;
+        this.log.info('no rule evaluates app outputs: not reading them');
       }
     });
     this.followChain = next.catch((err: unknown) => {
-      if (!this.stopped) this.log.error({ err }, 'could not start or stop reading app outputs; the next change of the rules tries again');
+      if (this.stopped) return;
+      this.log.error({ err }, `could not start or stop reading app outputs; trying again in ${FOLLOW_RETRY_MS} ms`);
+      this.followRetry = setTimeout(() => void this.follow().catch(() => undefined), FOLLOW_RETRY_MS);
     });
     return next;
+  }
+
+  /**
+   * Where reading starts when the consumer is made again: at the earliest store of the rules over
+   * outputs there are now (the server's time of their KV entries; a file's rules at their load),
+   * less RESTART_MARGIN_MS, and not before RESTART_LOOKBACK_MS ago. Each of those rules was stored
+   * while none read outputs (else reading would not have stopped), so the windows from the first
+   * one's making on are evaluated, not those of the time without rules; nor is one rule change that
+   * was never read (a rule made and removed) able to move the start back.
+   */
+  private async readingSince(): Promise<Date> {
+    let earliest = Date.now();
+    for (const r of this.ruleSet.rules) {
+      if (!readsOutputs(r)) continue;
+      const entry = r.rule.source === 'api' ? await this.deps.buckets.rules.get(r.rule.name) : null;
+      earliest = Math.min(earliest, entry ? entry.created.getTime() : r.rule.createdAt);
+    }
+    return new Date(Math.max(earliest, Date.now() - RESTART_LOOKBACK_MS) - RESTART_MARGIN_MS);
   }
 
   private async startReading(): Promise<{ messages: ConsumerMessages; loop: Promise<void> }> {
@@ -488,8 +497,8 @@ class Evaluator implements AlertEvaluator {
       consumer = await this.deps.js.consumers.get(Streams.outputs, Consumers.alerts);
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      // removed while no rule read outputs, by an evaluator before this one
-      await restartAlertConsumer(await this.deps.js.jetstreamManager(), new Date(Date.now() - RESTART_MARGIN_MS));
+      // none yet, or removed while no rule read outputs (by an evaluator before this one)
+      await restartAlertConsumer(await this.deps.js.jetstreamManager(), await this.readingSince());
       consumer = await this.deps.js.consumers.get(Streams.outputs, Consumers.alerts);
     }
     const messages = await consumer.consume({ max_messages: 256 });

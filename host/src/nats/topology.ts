@@ -181,7 +181,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     max_ack_pending: 10_000,
     max_deliver: MaxDeliver[Consumers.alertRouter],
   });
-  await ensureConsumer(jsm, Streams.outputs, alertConsumerConfig());
+  // the alert evaluator's consumer is its own to make and remove (alerts/evaluator.ts): it exists
+  // only while a rule evaluates outputs
   const kvm = new Kvm(nc);
   // poison marks and streaks of windows older than the retention are of no use, nor marks of
   // deliveries whose messages MW_ALERTS no longer holds: they expire
@@ -313,15 +314,16 @@ export function writerConsumerName(nodeId: string | undefined): string {
 export const ALERT_ACK_WAIT_MS = 30_000;
 
 /**
- * The alert evaluator's consumer of MW_OUTPUTS: from its creation on (a host that had no alerting
- * does not alert on its history), or from `since`; an output is acked once the alert states it
- * changes are stored (alerts/evaluator.ts).
+ * The alert evaluator's consumer of MW_OUTPUTS, from `since` (the evaluator makes it when a rule
+ * evaluates outputs: a host that had no alerting does not alert on its history); an output is
+ * acked once the alert states it changes are stored (alerts/evaluator.ts).
  */
-function alertConsumerConfig(since?: Date): Parameters<JetStreamManager['consumers']['add']>[1] {
+function alertConsumerConfig(since: Date): Parameters<JetStreamManager['consumers']['add']>[1] {
   return {
     durable_name: Consumers.alerts,
     ack_policy: AckPolicy.Explicit,
-    ...(since ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: since.toISOString() } : { deliver_policy: DeliverPolicy.New }),
+    deliver_policy: DeliverPolicy.StartTime,
+    opt_start_time: since.toISOString(),
     ack_wait: ns(ALERT_ACK_WAIT_MS),
     max_ack_pending: 1024,
     max_deliver: MaxDeliver[Consumers.alerts],
@@ -329,9 +331,9 @@ function alertConsumerConfig(since?: Date): Parameters<JetStreamManager['consume
 }
 
 /**
- * The alert evaluator's consumer, made again to start at the outputs stored since `since` (what it
- * held before is dropped): the evaluator reads outputs only while a rule evaluates them, and a rule
- * made after a time without any evaluates the outputs from about its making on.
+ * The alert evaluator's consumer, made (again) to start at the outputs stored since `since` (what
+ * one held before is dropped): the evaluator reads outputs only while a rule evaluates them, and a
+ * rule made after a time without any evaluates the outputs from about its making on.
  */
 export async function restartAlertConsumer(jsm: JetStreamManager, since: Date): Promise<void> {
   await dropAlertConsumer(jsm);
