@@ -241,7 +241,7 @@ export class ResultsDb {
     withOutbox: boolean,
   ): Promise<Array<'stored' | 'duplicate'>> {
     const batch = new PendingBatch();
-    this.prefetch(batch, outputs);
+    await this.prefetch(batch, outputs);
     const outboxSeq = this.seq;
     const results: Array<'stored' | 'duplicate'> = [];
     let windows = 0;
@@ -272,8 +272,10 @@ export class ResultsDb {
    * while each asynchronous read (or `getMany`) costs a hop to libuv's threads and back, 10 to
    * 30 µs of CPU on this project's machine: 12 reads over 6 sublevels took 176 µs by `getMany`,
    * 23 µs by `getSync` (`bench/level-reads.mjs`). The store is serial: nothing writes meanwhile.
+   * A large batch on a cold cache (after a restart) may read from disk: the event loop gets a turn
+   * every PREFETCH_TURN reads, for the writer's progress signals and the API.
    */
-  private prefetch(batch: PendingBatch, outputs: ReadonlyArray<{ out: AppOutputMessage }>): void {
+  private async prefetch(batch: PendingBatch, outputs: ReadonlyArray<{ out: AppOutputMessage }>): Promise<void> {
     const keys = new Map<ReadableSublevel, Set<string>>();
     const want = (sublevel: ReadableSublevel, key: string): void => {
       let k = keys.get(sublevel);
@@ -296,7 +298,13 @@ export class ResultsDb {
         if (live) for (const res of ['hour', 'day'] as const) want(this.profiles, profileRollupKey(out, res));
       }
     }
-    for (const [sublevel, k] of keys) batch.prefetch(sublevel, k);
+    let reads = 0;
+    for (const [sublevel, k] of keys) {
+      for (const key of k) {
+        batch.readAhead(sublevel, key);
+        if (++reads % PREFETCH_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
   }
 
   /** The puts of the store's own records that go with a batch storing windows. */
@@ -878,13 +886,16 @@ class PendingBatch {
     return sublevel.getSync(key);
   }
 
-  /** Read `keys` of `sublevel` from the store (synchronously, see `ResultsDb.prefetch`), for {@link get}. */
-  prefetch(sublevel: ReadableSublevel, keys: Iterable<string>): void {
+  /** Read `key` of `sublevel` from the store (synchronously, see `ResultsDb.prefetch`), for {@link get}. */
+  readAhead(sublevel: ReadableSublevel, key: string): void {
     let r = this.read.get(sublevel);
     if (!r) this.read.set(sublevel, (r = new Map()));
-    for (const k of keys) r.set(k, sublevel.getSync(k));
+    r.set(key, sublevel.getSync(key));
   }
 }
+
+/** Reads of a batch's prefetch between two turns of the event loop (tens of ms at most from disk, a millisecond from the cache). */
+const PREFETCH_TURN = 512;
 
 /** A sublevel read by key. */
 interface ReadableSublevel {
