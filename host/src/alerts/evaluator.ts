@@ -326,6 +326,8 @@ class Evaluator implements AlertEvaluator {
   private followChain: Promise<void> = Promise.resolve();
   /** Not reading outputs since the start or since the last rule over them was removed (its consumer removed). */
   private idle = false;
+  /** Idle, and the consumer's removal not yet done (it failed: tried again). */
+  private dropPending = false;
   private followRetry: NodeJS.Timeout | undefined;
   private readonly stops: Array<() => void> = [];
   private quarantineChain: Promise<void> = Promise.resolve();
@@ -351,7 +353,7 @@ class Evaluator implements AlertEvaluator {
     // before the first load, so a rule made while the evaluator starts is never missed.
     const watch = async (kv: KV, reload: () => Promise<void>, what: string) => {
       const w = await kv.watch({ include: KvWatchInclude.UpdatesOnly, ignoreDeletes: false });
-      this.stops.push(() => w.stop());
+      this.onStop(() => w.stop());
       let running: Promise<void> | undefined;
       let again = false;
       const run = (): void => {
@@ -387,7 +389,7 @@ class Evaluator implements AlertEvaluator {
     await watch(buckets.rules, () => this.reloadRules(), 'alert rules');
     await watch(buckets.silences, () => this.reloadSilences(), 'silences');
     const alertWatch = await buckets.alerts.watch({ include: KvWatchInclude.UpdatesOnly });
-    this.stops.push(() => alertWatch.stop());
+    this.onStop(() => alertWatch.stop());
     void (async () => {
       for await (const e of alertWatch) {
         if (e.operation !== 'PUT') continue;
@@ -395,7 +397,9 @@ class Evaluator implements AlertEvaluator {
       }
     })();
     // quarantines are plugin records' states, not windows
-    this.stops.push(this.deps.plugins.onChange((name, rec) => this.onPlugin(name, rec)));
+    this.onStop(this.deps.plugins.onChange((name, rec) => this.onPlugin(name, rec)));
+    // a stop while this start ran (the lease lost meanwhile): nothing more is started
+    if (this.stopped) return;
     // outputs waiting behind a failing batch of their endpoint (or a long one) are not redelivered
     // while this evaluator is alive: a third of the ack wait, on the server's (wall) clock
     this.keepAlive = systemClock.interval(
@@ -405,9 +409,17 @@ class Evaluator implements AlertEvaluator {
       Math.max(1000, ALERT_ACK_WAIT_MS / 3),
     );
     this.following = true;
-    await this.follow();
+    // a failure is logged and tried again by follow itself: the system rules are checked meanwhile
+    await this.follow().catch(() => undefined);
+    if (this.stopped) return;
     this.timed = this.startTimedChecks();
     this.log.info({ rules: this.ruleSet.rules.length }, 'alert evaluator running');
+  }
+
+  /** What a stop undoes; at once when the stop came already (while the start ran). */
+  private onStop(undo: () => void): void {
+    if (this.stopped) undo();
+    else this.stops.push(undo);
   }
 
   async stop(): Promise<void> {
@@ -448,20 +460,25 @@ class Evaluator implements AlertEvaluator {
   private follow(): Promise<void> {
     const next = this.followChain.then(async () => {
       clearTimeout(this.followRetry);
-      if (!this.following) return;
+      if (!this.following || this.stopped) return;
       const wanted = this.ruleSet.readsOutputs;
       if (wanted && !this.reading) {
+        // idle: the consumer there may be one a drop left behind, or one whose start is too old
         if (this.idle) await restartAlertConsumer(await this.deps.js.jetstreamManager(), await this.readingSince());
         this.idle = false;
+        this.dropPending = false;
         this.reading = await this.startReading();
         this.log.info({ rules: this.ruleSet.rules.length }, 'reading app outputs: a rule evaluates them');
-      } else if (!wanted && !this.idle) {
+      } else if (!wanted && (!this.idle || this.dropPending)) {
         const reading = this.reading;
         this.reading = undefined;
+        // idle from here on (a failed drop is tried again, and a rule over outputs makes the consumer anew)
+        this.idle = true;
+        this.dropPending = true;
         // the outputs taken are evaluated (by no rule) and acked; none is waited for
         await reading?.messages.close();
         await dropAlertConsumer(await this.deps.js.jetstreamManager());
-        this.idle = true;
+        this.dropPending = false;
         this.log.info('no rule evaluates app outputs: not reading them');
       }
     });
@@ -482,12 +499,14 @@ class Evaluator implements AlertEvaluator {
    * was never read (a rule made and removed) able to move the start back.
    */
   private async readingSince(): Promise<Date> {
-    let earliest = Date.now();
-    for (const r of this.ruleSet.rules) {
-      if (!readsOutputs(r)) continue;
-      const entry = r.rule.source === 'api' ? await this.deps.buckets.rules.get(r.rule.name) : null;
-      earliest = Math.min(earliest, entry ? entry.created.getTime() : r.rule.createdAt);
-    }
+    const stored = await Promise.all(
+      this.ruleSet.rules
+        .filter(readsOutputs)
+        .map(async (r) =>
+          r.rule.source === 'api' ? ((await this.deps.buckets.rules.get(r.rule.name))?.created.getTime() ?? r.rule.createdAt) : r.rule.createdAt,
+        ),
+    );
+    const earliest = Math.min(Date.now(), ...stored);
     return new Date(Math.max(earliest, Date.now() - RESTART_LOOKBACK_MS) - RESTART_MARGIN_MS);
   }
 
