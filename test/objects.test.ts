@@ -82,7 +82,11 @@ describe('object store: small objects by direct gets and publishes together', ()
     const store = buckets.artifacts;
     const name = 'fresh/1000/table.csv';
     const gets: string[] = [];
-    const sub = nc.subscribe('$JS.API.STREAM.MSG.GET.>', { callback: (_e, m) => gets.push(m.subject) });
+    const sub = nc.subscribe('$JS.API.STREAM.MSG.GET.>', {
+      callback: (_e, m) => {
+        gets.push(m.subject);
+      },
+    });
     const before = await chunkMessages();
     await putObject(nc, js, jsm, store, ARTIFACT_STORE, { name, fresh: true }, bytes('a\n1\n'));
     await nc.flush();
