@@ -409,8 +409,8 @@ class Evaluator implements AlertEvaluator {
       Math.max(1000, ALERT_ACK_WAIT_MS / 3),
     );
     this.following = true;
-    // a failure is logged and tried again by follow itself: the system rules are checked meanwhile
-    await this.follow().catch(() => undefined);
+    // a failure is tried again by follow itself: the system rules are checked meanwhile
+    await this.follow();
     if (this.stopped) return;
     this.timed = this.startTimedChecks();
     this.log.info({ rules: this.ruleSet.rules.length }, 'alert evaluator running');
@@ -445,8 +445,8 @@ class Evaluator implements AlertEvaluator {
   private async reloadRules(): Promise<void> {
     const rules = await this.deps.rules.list();
     this.ruleSet.set(rules.map(compileRule));
-    // its failure is logged and tried again by follow itself, not taken for the rules' load failing
-    if (this.following) await this.follow().catch(() => undefined);
+    // its failure is follow's to log and retry, not taken for the rules' load failing
+    if (this.following) await this.follow();
   }
 
   /**
@@ -455,7 +455,8 @@ class Evaluator implements AlertEvaluator {
    * stops with the last such rule, and its consumer is removed (no backlog builds up for it, none
    * shows in the metrics). Reading starts again from where the consumer is when it is there (a
    * start, as after a crash), else with the consumer made again from {@link readingSince}. A
-   * failed start or stop is tried again after FOLLOW_RETRY_MS.
+   * failed start or stop is logged and tried again after FOLLOW_RETRY_MS: the returned promise
+   * never rejects.
    */
   private follow(): Promise<void> {
     const next = this.followChain.then(async () => {
@@ -485,9 +486,10 @@ class Evaluator implements AlertEvaluator {
     this.followChain = next.catch((err: unknown) => {
       if (this.stopped) return;
       this.log.error({ err }, `could not start or stop reading app outputs; trying again in ${FOLLOW_RETRY_MS} ms`);
-      this.followRetry = setTimeout(() => void this.follow().catch(() => undefined), FOLLOW_RETRY_MS);
+      this.followRetry = setTimeout(() => void this.follow(), FOLLOW_RETRY_MS);
     });
-    return next;
+    // settles once done; a failure is logged and tried again here, never rejected to the caller
+    return this.followChain;
   }
 
   /**
