@@ -319,7 +319,11 @@ describe('exactly-once results through faults', () => {
 
     // dead letters: late rows are accepted events too
     const letters = await deadLetters(nats.url);
-    expect(letters.filter((l) => l.reason.code !== 'LATE_EVENT')).toEqual([]);
+    // (each as a line: code, endpoint, origin and message, readable in a failure's first lines)
+    const brief = (l: DeadLetter) =>
+      `${l.reason.code} ${l.endpoint} ${l.origin ? `${l.origin.consumer}#${l.origin.seq}x${l.origin.deliveries} ` : ''}${l.reason.message.slice(0, 300)}`;
+    const unexpected = letters.filter((l) => l.reason.code !== 'LATE_EVENT').map(brief);
+    expect(unexpected, `(seed ${seed}) dead letters other than LATE_EVENT:\n${unexpected.join('\n')}\n`).toEqual([]);
 
     const report = events.join('\n');
     for (const e of ENDPOINTS) {

@@ -21,6 +21,23 @@ try {
   const r = JSON.parse(readFileSync(report, 'utf8'));
   passed = r.numPassedTests;
   failed = r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0);
+  // the failures again, short, last: a CI log is often read from its tail, where vitest's summary
+  // leaves only the end of the last failure's diff
+  const failures = [];
+  for (const file of r.testResults ?? []) {
+    for (const t of file.assertionResults ?? []) if (t.status === 'failed') failures.push([t.fullName, t.failureMessages?.[0] ?? '']);
+    if (file.status === 'failed' && !(file.assertionResults ?? []).some((t) => t.status === 'failed')) failures.push([file.name, file.message ?? '']);
+  }
+  for (const [name, message] of failures) {
+    // eslint-disable-next-line no-control-regex
+    const lines = message.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+    const text = lines
+      .filter((l) => !/^\s+at /.test(l))
+      .slice(0, 12)
+      .join('\n')
+      .slice(0, 1500);
+    console.log(`FAILED: ${name}\n${text}\n`);
+  }
   rmSync(report, { force: true });
 } catch {
   failed = Math.max(failed, 1);
