@@ -21,7 +21,7 @@ import { verifyBinding, type BindingKey } from '../domain/binding.js';
 import type { Logger } from '../logger.js';
 import { deadLetterMessage } from '../nats/dead-letters.js';
 import { isNotFound, isTransient } from '../nats/errors.js';
-import { ALERT_ACK_WAIT_MS, dropAlertConsumer, MaxDeliver, restartAlertConsumer, retryDelayMs } from '../nats/topology.js';
+import { ALERT_ACK_WAIT_MS, createAlertConsumer, dropAlertConsumer, MaxDeliver, restartAlertConsumer, retryDelayMs } from '../nats/topology.js';
 import { KeyedQueue } from '../store/keyed-queue.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import type { Alert, AlertNotification, Notifier } from './contract.js';
@@ -518,8 +518,9 @@ class Evaluator implements AlertEvaluator {
       consumer = await this.deps.js.consumers.get(Streams.outputs, Consumers.alerts);
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      // none yet, or removed while no rule read outputs (by an evaluator before this one)
-      await restartAlertConsumer(await this.deps.js.jetstreamManager(), await this.readingSince());
+      // none yet, or removed while no rule read outputs (by an evaluator before this one): made,
+      // with nothing to drop first
+      await createAlertConsumer(await this.deps.js.jetstreamManager(), await this.readingSince());
       consumer = await this.deps.js.consumers.get(Streams.outputs, Consumers.alerts);
     }
     const messages = await consumer.consume({ max_messages: 256 });

@@ -337,6 +337,11 @@ function alertConsumerConfig(since: Date): Parameters<JetStreamManager['consumer
  */
 export async function restartAlertConsumer(jsm: JetStreamManager, since: Date): Promise<void> {
   await dropAlertConsumer(jsm);
+  await createAlertConsumer(jsm, since);
+}
+
+/** Make the alert evaluator's consumer, to start at the outputs stored since `since`, where there is none. */
+export async function createAlertConsumer(jsm: JetStreamManager, since: Date): Promise<void> {
   await jsm.consumers.add(Streams.outputs, alertConsumerConfig(since));
 }
 
