@@ -293,7 +293,7 @@ describe('alerts: outputs are read only while a rule evaluates them', () => {
           () => null,
         );
       const gone = () => consumer().then((ci) => (ci === null ? true : undefined));
-      // the host made the consumer (its topology), the evaluator found no rule over outputs and removed it
+      // the topology does not make the consumer, and the evaluator, with no rule over outputs, makes none (or removes one left behind)
       await waitFor('the evaluator to remove its consumer', gone);
       // a system rule reads no output: still none
       await env.client.putAlertRule({ name: 'runners', when: { runnersBelow: 1 } });
