@@ -173,7 +173,8 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     return reply.status(500).send({ error: { code: 'INTERNAL', message: e.message ?? String(err) } });
   });
 
-  const endpoints = new EndpointStore(buckets.endpoints, buckets.references);
+  // a change made here is in this process's watched copy before it is answered (read your writes)
+  const endpoints = new EndpointStore(buckets.endpoints, buckets.references, (name) => deps.endpoints.fresh(name, Date.now()));
   const settings = new SettingsStore(buckets.settings, deps);
   const getEndpoint = async (name: string): Promise<EndpointRecord> => endpoints.require(checkEndpointName(name));
 
@@ -255,6 +256,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     allowedLatenessMs: deps.allowedLatenessMs,
     maxFutureSkewMs: deps.maxFutureSkewMs,
     summary: endpointSummary,
+    endpoints,
   });
 
   // ---- events, batches, dead letters, serving statistics (api/routes/)

@@ -42,10 +42,16 @@ export interface AdoptedNames {
  * `mw_references` object store, before the record.
  */
 export class EndpointStore {
-  /** `references` is needed only by `setReference`. */
+  /**
+   * `references` is needed only by `setReference`. `written`, when given, is awaited after each
+   * change of an existing record (its reference, monitoring, names and tags, its removal) before
+   * the change returns: the API passes the refresh of its process's watched copy, so the next
+   * request it answers (an event checked against the new reference) sees the change.
+   */
   constructor(
     private readonly kv: KV,
     private readonly references?: ObjectStore,
+    private readonly written?: (name: string) => Promise<unknown>,
   ) {}
 
   get(name: string): Promise<EndpointRecord | undefined> {
@@ -162,6 +168,7 @@ export class EndpointStore {
         updatedAt: revision,
       };
     });
+    await this.written?.(name);
     return rec!;
   }
 
@@ -171,6 +178,7 @@ export class EndpointStore {
       if (!cur) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}'`);
       return { ...cur, monitoring, updatedAt: Date.now() };
     });
+    await this.written?.(name);
     return rec!;
   }
 
@@ -194,6 +202,7 @@ export class EndpointStore {
       next.updatedAt = Date.now();
       return next;
     });
+    await this.written?.(name);
     return rec!;
   }
 
@@ -204,6 +213,7 @@ export class EndpointStore {
   async delete(name: string): Promise<EndpointRecord> {
     const rec = await deleteJson<EndpointRecord>(this.kv, name);
     if (!rec) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${name}'`);
+    await this.written?.(name);
     if (this.references) await this.references.delete(`${rec.id}.json`);
     return rec;
   }

@@ -21,7 +21,7 @@ import { jsonCodec } from '../../nats/codec.js';
 import { isNotFound } from '../../nats/errors.js';
 import type { Buckets } from '../../nats/topology.js';
 import { readWindowRows } from '../../runner/window-data.js';
-import { EndpointStore } from '../../store/endpoints.js';
+import type { EndpointStore } from '../../store/endpoints.js';
 import { SettingsStore } from '../../store/settings.js';
 import {
   EndpointRoutes,
@@ -42,6 +42,8 @@ export interface EndpointRoutesOptions {
   maxFutureSkewMs: number;
   /** The record as listings show it. */
   summary: (e: EndpointRecord) => Omit<EndpointRecord, 'featureStats'> & { hasReference: boolean };
+  /** The endpoint records, as the API's other routes change them (its changes seen by this process at once). */
+  endpoints: EndpointStore;
 }
 
 /** Ask the writer (`mw.svc.results.query`); `NOT_FOUND` when no writer answers, the writer's error (its code) when it fails. */
@@ -79,8 +81,7 @@ export function timeArg(v: unknown, what: string): number {
 }
 
 export const endpointRoutes: FastifyPluginAsync<EndpointRoutesOptions> = async (app, opts) => {
-  const { nc, js, jsm, buckets } = opts;
-  const endpoints = new EndpointStore(buckets.endpoints, buckets.references);
+  const { nc, js, jsm, buckets, endpoints } = opts;
   const settings = new SettingsStore(buckets.settings, opts);
 
   app.delete<{ Params: { name: string }; Querystring: { purge?: string } }>('/api/v1/endpoints/:name', async (req): Promise<DeleteEndpointReply> => {
