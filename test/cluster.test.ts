@@ -337,9 +337,18 @@ async function expectSameEverywhere(
     const stored = ws.reduce((n, w) => n + w.rows, 0);
     if (sent !== undefined && stored !== sent && report) {
       // by the test's clock: an event sent near a window's end may be filed in the next one
+      // and the same window as the other APIs have it: which output each stored (attempts, runner, completion)
+      const others = new Map<string, WindowRecord[]>();
+      for (const [other, oc] of cl.clients)
+        if (other !== name) others.set(other, await oc.results({ endpoint, limit: 100_000 }).catch(() => [] as WindowRecord[]));
+      const how = (w: WindowRecord | undefined) =>
+        w ? `${w.rows} rows (${w.outcome}, attempts ${w.attempts}, ${w.runner}, completed ${w.completedAt}, stored ${w.storedAt})` : 'none';
       const byWindow = ws.map((w) => {
         const n = (report.sentAt[endpoint] ?? []).filter((t) => t >= w.windowStart && t < w.windowEnd).length;
-        return `${clock(w.windowStart)} stored ${w.rows} sent ${n}${w.rows === n ? '' : ' <--'}`;
+        const elsewhere = [...others.values()].map((list) => list.find((x) => x.windowStart === w.windowStart && x.app === w.app));
+        const differ = elsewhere.some((x) => x?.rows !== w.rows);
+        const detail = differ ? `; here ${how(w)}; ${[...others.keys()].map((o, i) => `${o} ${how(elsewhere[i])}`).join('; ')}` : '';
+        return `${clock(w.windowStart)} stored ${w.rows} sent ${n}${w.rows === n ? '' : ' <--'}${detail}`;
       });
       const letters = await c.deadLetters({ endpoint, limit: 1000 }).then(
         (l) => l.letters.filter((d) => Date.parse(d.time) >= from).map((d) => `dead letter ${d.time} ${d.reason.code}: ${d.reason.message}`),
@@ -446,12 +455,17 @@ describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch process
     // come after their window's lateness are dead-lettered (LATE_EVENT), so its windows are only
     // compared between the APIs
     const counted = { ...sent, tracked: undefined };
-    for (const [endpoint, n] of Object.entries(counted)) await expectSameEverywhere(cl, endpoint, firstWindow, last, n, 180_000);
-    // both come back: the node catches up with its peers, the process's writer with MW_OUTPUTS
-    await node.start();
-    await waitFor('every stream to have its three replicas current', () => replicasCurrent(cl.urls), 120_000, 500);
-    await killed.start();
-    cl.clients.set(victim, new ModelwatchClient({ url: killed.url, token: TEST_TOKEN }));
+    try {
+      for (const [endpoint, n] of Object.entries(counted))
+        await expectSameEverywhere(cl, endpoint, firstWindow, last, n, 180_000, { sentAt: tr.sentAt, tracker: tr.trackerStats() });
+    } finally {
+      // both come back, whatever the check said: the node catches up with its peers, the process's
+      // writer with MW_OUTPUTS (a failure here leaves the next tests a whole cluster)
+      await node.start();
+      await waitFor('every stream to have its three replicas current', () => replicasCurrent(cl.urls), 120_000, 500);
+      await killed.start();
+      cl.clients.set(victim, new ModelwatchClient({ url: killed.url, token: TEST_TOKEN }));
+    }
     for (const [endpoint, n] of Object.entries(counted))
       await expectSameEverywhere(cl, endpoint, firstWindow, last, n, 60_000, { sentAt: tr.sentAt, tracker: tr.trackerStats() });
   }, 600_000);
