@@ -300,6 +300,8 @@ class Evaluator implements AlertEvaluator {
   /** The revision of each open alert as the evaluator last saw it (its writes go against it). */
   private readonly revisions = new Map<string, number>();
   /** The outputs of one endpoint in order, a batch at a time; endpoints concurrently. */
+  /** Reloads of the rules or silences after a change their watch brought, while they run. */
+  private readonly reloading = new Set<Promise<void>>();
   private readonly queue = new KeyedQueue<Taken, void>((endpoint, batch) => this.handleBatch(endpoint, batch));
   private inFlight = 0;
   /** Outputs taken per endpoint and not yet settled. */
@@ -361,17 +363,20 @@ class Evaluator implements AlertEvaluator {
           again = true;
           return;
         }
-        running = reload()
+        const current = reload()
           .catch((err: unknown) => {
             if (!this.stopped) this.log.error({ err }, `could not load the ${what}`);
           })
           .finally(() => {
             running = undefined;
+            this.reloading.delete(current);
             if (again && !this.stopped) {
               again = false;
               run();
             }
           });
+        running = current;
+        this.reloading.add(current);
       };
       void (async () => {
         for await (const _ of w) run();
@@ -607,6 +612,9 @@ class Evaluator implements AlertEvaluator {
    * yet evaluated and the endpoint's later ones, for the next evaluator.
    */
   private async handleBatch(endpoint: string, batch: Taken[]): Promise<void> {
+    // a change of the rules or silences being loaded (its watch came, its reads not yet): the
+    // outputs wait for it, so a silence made before an output was published holds for it
+    while (this.reloading.size > 0) await Promise.all([...this.reloading]);
     if (this.interrupted.has(endpoint)) {
       for (const t of batch) t.m.nak();
       return;
