@@ -8,6 +8,7 @@ import {
   Streams,
   type AppOutputMessage,
   type BatchRecord,
+  type EndpointRecord,
   type ReferenceTable,
 } from '@modelwatch/protocol';
 import { endpointId } from '../host/src/domain/names.js';
@@ -17,6 +18,7 @@ import { BatchStore } from '../host/src/store/batches.js';
 import { EndpointStore } from '../host/src/store/endpoints.js';
 import { DEFAULT_LIMITS, PluginStore, type PublishedVersion } from '../host/src/store/plugins.js';
 import { SettingsStore } from '../host/src/store/settings.js';
+import { WatchedKv } from '../host/src/store/watched-kv.js';
 import { rejection } from '../host/test/helpers.js';
 import { startTestNats } from './helpers/nats.js';
 import { testOutput } from './helpers/outputs.js';
@@ -351,6 +353,36 @@ describe('stores', () => {
 
     it('setReference needs the reference store', async () => {
       await expect(new EndpointStore(buckets.endpoints).setReference('ep-names', table)).rejects.toThrow(/no reference store/);
+    });
+
+    // read your writes: the API passes the refresh of its process's watched copy as `written`, so the
+    // next request it answers (an event checked against a reference just set) sees the change however
+    // late the watch brings it; the watch is stopped here, so only the hook can bring the change
+    it('written: reference, monitoring, tags and removal are in the watched copy when the change returns; without the hook the copy stays behind', async () => {
+      const plain = new EndpointStore(buckets.endpoints, buckets.references);
+      await plain.create({ name: 'seen', featureNames: ['a'], labelNames: ['y'], monitoring: true });
+      await plain.create({ name: 'behind', featureNames: ['a'], labelNames: ['y'], monitoring: true });
+      const watched = new WatchedKv<EndpointRecord>(buckets.endpoints);
+      await watched.start();
+      expect(watched.peek('seen')?.monitoring).toBe(true);
+      // from here on the watch brings nothing: a watch that lags, as far as it can
+      watched.stop();
+      const store = new EndpointStore(buckets.endpoints, buckets.references, (name) => watched.fresh(name, Date.now()));
+
+      await store.setReference('seen', { columns: ['a', 'y'], values: { a: [1, 2, 3], y: [0, 1, 0] }, rows: 3 });
+      expect(watched.peek('seen')?.referenceRowCount).toBe(3);
+      expect((await watched.get('seen'))?.featureStats?.a).toMatchObject({ type: 'numeric' });
+      await store.setMonitoring('seen', false);
+      expect(watched.peek('seen')?.monitoring).toBe(false);
+      await store.update('seen', { setTags: { team: 'risk' } });
+      expect(watched.peek('seen')?.tags).toEqual({ team: 'risk' });
+      await store.delete('seen');
+      expect(watched.peek('seen')).toBeUndefined();
+
+      // the same change through a store without the hook: the copy still has the record as it was
+      await plain.setMonitoring('behind', false);
+      expect(watched.peek('behind')?.monitoring).toBe(true);
+      expect((await plain.get('behind'))?.monitoring).toBe(false);
     });
   });
 

@@ -299,9 +299,9 @@ class Evaluator implements AlertEvaluator {
   private readonly open = new Map<string, Alert>();
   /** The revision of each open alert as the evaluator last saw it (its writes go against it). */
   private readonly revisions = new Map<string, number>();
-  /** The outputs of one endpoint in order, a batch at a time; endpoints concurrently. */
   /** Reloads of the rules or silences after a change their watch brought, while they run. */
   private readonly reloading = new Set<Promise<void>>();
+  /** The outputs of one endpoint in order, a batch at a time; endpoints concurrently. */
   private readonly queue = new KeyedQueue<Taken, void>((endpoint, batch) => this.handleBatch(endpoint, batch));
   private inFlight = 0;
   /** Outputs taken per endpoint and not yet settled. */
