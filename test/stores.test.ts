@@ -1,6 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   ARTIFACT_STORE,
   Buckets as BucketNames,
@@ -383,6 +383,25 @@ describe('stores', () => {
       await plain.setMonitoring('behind', false);
       expect(watched.peek('behind')?.monitoring).toBe(true);
       expect((await plain.get('behind'))?.monitoring).toBe(false);
+    });
+
+    // a read sent in the millisecond of the change may have left before it: the clock stands
+    // still here, so every read is sent in that millisecond and each fresh() must send its own
+    it('fresh: a read sent in the same millisecond as sentAfterMs does not serve it', async () => {
+      const plain = new EndpointStore(buckets.endpoints, buckets.references);
+      await plain.create({ name: 'same-ms', featureNames: ['a'], labelNames: [], monitoring: true });
+      const watched = new WatchedKv<EndpointRecord>(buckets.endpoints);
+      await watched.start();
+      watched.stop();
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        await plain.update('same-ms', { setTags: { team: 'risk' } });
+        expect((await watched.fresh('same-ms', Date.now()))?.tags).toEqual({ team: 'risk' });
+        await plain.delete('same-ms');
+        expect(await watched.fresh('same-ms', Date.now())).toBeUndefined();
+      } finally {
+        vi.useRealTimers();
+      }
     });
   });
 

@@ -85,13 +85,15 @@ export class WatchedKv<T> {
   }
 
   /**
-   * The value of a key as the bucket held it at `sentAfterMs` or later: a read of the bucket sent
-   * no earlier than that is awaited (one read serves every caller it is recent enough for), so
-   * a change stored before then is seen even if the watch has not brought it yet.
+   * The value of a key as the bucket held it after `sentAfterMs`: a read of the bucket sent in a
+   * later millisecond is awaited (one read serves every caller it is recent enough for), so a
+   * change stored by then is seen even if the watch has not brought it yet. A read sent in the
+   * same millisecond does not count: it may have left before the change was stored (a delete
+   * that followed an update within one millisecond kept the update's read, and the record).
    */
   async fresh(key: string, sentAfterMs: number): Promise<T | undefined> {
     let read = this.reads.get(key);
-    if (!read || read.sentAt < sentAfterMs) {
+    if (!read || read.sentAt <= sentAfterMs) {
       const sentAt = Date.now();
       const done = this.kv.get(key).then((e) => {
         if (e) this.apply(e);
