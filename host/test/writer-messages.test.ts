@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { AppOutputMessage, WindowRecord } from '@modelwatch/protocol';
+import type { AppOutputMessage, WindowCursor, WindowRecord } from '@modelwatch/protocol';
+import { windowCursor, windowOrder } from '../src/domain/results-order.js';
 import { jsonCodec } from '../src/nats/codec.js';
 import { decodeOutput, decodeServingMinute, InvalidMessageError } from '../src/writer/messages.js';
 import { pageOf } from '../src/writer/pages.js';
@@ -65,21 +66,35 @@ describe('pages of windows under a byte budget', () => {
   );
   const size = Buffer.byteLength(JSON.stringify(windows[0])) + 1;
 
-  it('holds what fits, with the offset of the next page, until the last', () => {
+  it("holds what fits, with the last window as the next page's cursor, until the last", () => {
     const budget = 64 + 3 * size;
+    // as a query has them: newest first
+    const ordered = [...windows].sort(windowOrder);
     const pages: WindowRecord[][] = [];
-    for (let offset: number | undefined = 0; offset !== undefined;) {
-      const p = pageOf(windows, offset, budget);
+    for (let after: WindowCursor | undefined, more = true; more;) {
+      const p = pageOf(after ? ordered.filter((w) => windowOrder(w, after!) > 0) : ordered, budget);
       pages.push(p.windows);
-      offset = p.next;
+      more = p.next !== undefined;
+      if (p.next) expect(p.next).toEqual(windowCursor(p.windows.at(-1)!));
+      after = p.next;
     }
     expect(pages.map((p) => p.length)).toEqual([3, 3, 3, 1]);
-    expect(pages.flat()).toEqual(windows);
+    expect(pages.flat()).toEqual(ordered);
   });
 
   it('holds at least one window, and all in one page when they fit', () => {
-    expect(pageOf(windows, 0, 1).windows).toHaveLength(1);
-    expect(pageOf(windows, 0, 1_000_000)).toEqual({ windows });
-    expect(pageOf(windows, 20, 1_000_000)).toEqual({ windows: [] });
+    expect(pageOf(windows, 1).windows).toHaveLength(1);
+    expect(pageOf(windows, 1_000_000)).toEqual({ windows });
+    expect(pageOf([], 1_000_000)).toEqual({ windows: [] });
+  });
+});
+
+describe('the order of a results query', () => {
+  const w = (windowStart: number, endpointName: string, app: string, version = '1.0.0') => ({ windowStart, endpointName, app, version });
+
+  it('is newest first, then by endpoint name, app and version, by code point', () => {
+    const sorted = [w(2, 'b', 'x'), w(1, 'B', 'x'), w(1, 'a', 'y'), w(1, 'b', 'x', '1.0.0'), w(1, 'b', 'x', '2.0.0'), w(1, 'b', 'z')].sort(windowOrder);
+    expect(sorted).toEqual([w(2, 'b', 'x'), w(1, 'B', 'x'), w(1, 'a', 'y'), w(1, 'b', 'x', '1.0.0'), w(1, 'b', 'x', '2.0.0'), w(1, 'b', 'z')]);
+    expect(windowOrder(w(1, 'a', 'y'), w(1, 'a', 'y'))).toBe(0);
   });
 });

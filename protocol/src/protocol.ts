@@ -623,10 +623,20 @@ export interface ResultsQuery {
   /** The windows of shadow versions (LevelDB sublevel `h`) instead of the active versions'. */
   shadow?: boolean;
   /**
-   * Skip this many of the query's windows: the page after a reply's `next`. A reply holds as many
-   * windows as fit NATS' max payload; the API asks for the pages until there is no `next`.
+   * Only the windows after this one in the query's order: the page after a reply's `next`. A reply
+   * holds as many windows as fit NATS' max payload; the API asks for the pages until there is no
+   * `next`. A window's place, not a count: windows stored between two pages (newer, so first in
+   * the order) neither repeat nor push others out of the next page.
    */
-  offset?: number;
+  after?: WindowCursor;
+}
+
+/** Where a window stands in a results query's order: newest first, then by endpoint name, app and version. */
+export interface WindowCursor {
+  windowStart: number;
+  endpointName: string;
+  app: string;
+  version: string;
 }
 
 /** One analysed window of one app, with everything it produced. LevelDB key `w/<endpointId>/<app>/<windowStart>`; a shadow version's `h/<endpointId>/<app>/<version>/<windowStart>`. */
@@ -834,7 +844,12 @@ export interface ErrorReply {
 }
 
 export type ResultsReply =
-  | { windows: WindowRecord[]; next?: number }
+  /**
+   * A page of windows. `next` (the last window of the page) when there are more, with `writer`,
+   * the writer that answered: ask it for them (`Subjects.resultsQueryOf(writer)`), as another
+   * writer's store (behind or ahead of this one) may hold other windows.
+   */
+  | { windows: WindowRecord[]; next?: WindowCursor; writer?: string }
   | { latest: LatestResult[] }
   | { metricNames: MetricName[] }
   | { points: MetricPoint[]; next?: string }

@@ -95,6 +95,11 @@ export const Subjects = {
   servingQuery: 'mw.svc.serving.query',
   /** Request/reply: the writer answers result queries. */
   resultsQuery: 'mw.svc.results.query',
+  /**
+   * Request/reply: one writer alone answers (`writer` of its reply to a query on `resultsQuery`):
+   * the later pages of a query go to the writer that answered its first, whose store they continue.
+   */
+  resultsQueryOf: (writer: string) => `mw.svc.results.query.${writer}`,
   /** Request/reply: a runner checks that a bundle loads and default-exports a MonitoringApplication with doTracking (queue group `runners`). */
   runnerCheck: 'mw.svc.runner.check',
   /** Request/reply: a runner dry-runs a bundle on synthetic windows of endpoints (queue group `runners`). */

@@ -3,9 +3,9 @@ import { startNatsServer, type NatsServerHandle } from '../../host/src/nats/serv
 import { tempDir } from './tmp.js';
 
 /** A real nats-server with JetStream on a free port and a temp store; stop it with `await using`. */
-export async function startTestNats(): Promise<NatsServerHandle & { dataDir: string }> {
+export async function startTestNats(opts: { maxPayloadBytes?: number } = {}): Promise<NatsServerHandle & { dataDir: string }> {
   const dir = await tempDir('mw-nats-');
-  const server = await startNatsServer({ dataDir: join(dir.path, 'nats') });
+  const server = await startNatsServer({ dataDir: join(dir.path, 'nats'), ...opts });
   return {
     ...server,
     url: server.url,

@@ -23,6 +23,7 @@ import type {
 } from '@modelwatch/protocol';
 import { addCounts, emptyCounts } from '../domain/counts.js';
 import { bucketOf, compactProfile, RESOLUTION_KEY, rollUpProfile, rollUpResults } from '../domain/profiles.js';
+import { DEFAULT_RESULTS_LIMIT, windowOrder } from '../domain/results-order.js';
 import { downsample } from '../domain/series.js';
 import { WindowGroups } from './window-groups.js';
 
@@ -620,10 +621,11 @@ export class ResultsDb {
     for await (const v of (q.shadow ? this.shadows : this.windows).values(prefix ? { gte: prefix, lt: `${prefix}\uffff` } : {})) {
       if (q.app && v.app !== q.app) continue;
       if (q.since !== undefined && v.windowStart < q.since) continue;
+      if (q.after && windowOrder(v, q.after) <= 0) continue;
       out.push(v);
     }
-    out.sort((a, b) => b.windowStart - a.windowStart || a.endpointName.localeCompare(b.endpointName) || a.app.localeCompare(b.app));
-    return out.slice(0, q.limit ?? 10_000);
+    out.sort(windowOrder);
+    return out.slice(0, q.limit ?? DEFAULT_RESULTS_LIMIT);
   }
 
   async latestResults(endpointId?: string): Promise<LatestResult[]> {

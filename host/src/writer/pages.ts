@@ -1,20 +1,21 @@
 import type { ResultsReply, WindowProfile, WindowRecord } from '@modelwatch/protocol';
+import { windowCursor } from '../domain/results-order.js';
 
 /**
- * The windows from `offset` on that fit `budget` bytes of JSON (at least one), with `next` (the
- * offset of the following page) when more remain: a query's reply always fits a NATS message.
+ * The first windows that fit `budget` bytes of JSON (at least one), with `next` (the last of the
+ * page: the next page's `after`) when more remain: a query's reply always fits a NATS message.
  */
-export function pageOf(windows: readonly WindowRecord[], offset: number, budget: number): Extract<ResultsReply, { windows: WindowRecord[] }> {
+export function pageOf(windows: readonly WindowRecord[], budget: number): Extract<ResultsReply, { windows: WindowRecord[] }> {
   const page: WindowRecord[] = [];
   let bytes = 64;
-  let i = Math.max(0, Math.floor(offset));
+  let i = 0;
   for (; i < windows.length; i++) {
     const size = Buffer.byteLength(JSON.stringify(windows[i])) + 1;
     if (page.length > 0 && bytes + size > budget) break;
     page.push(windows[i]!);
     bytes += size;
   }
-  return i < windows.length ? { windows: page, next: i } : { windows: page };
+  return i < windows.length ? { windows: page, next: windowCursor(page.at(-1)!) } : { windows: page };
 }
 
 /** The profiles that fit `budget` bytes of JSON (at least one), with `next` (the window start of the first left out) when some do not. */

@@ -1,4 +1,5 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { randomUUID } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import {
@@ -89,6 +90,9 @@ export class Writer {
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private querySub: Subscription | undefined;
+  /** Its own query subject's (`resultsQueryOf(queryId)`): the later pages of a query it answered first. */
+  private queryOwnSub: Subscription | undefined;
+  private readonly queryId = randomUUID().replaceAll('-', '');
   private servingSub: Subscription | undefined;
   private servingMessages: ConsumerMessages | undefined;
   private servingLoop: Promise<void> | undefined;
@@ -421,32 +425,33 @@ export class Writer {
     const { nc, db } = this.deps;
     // writers each with a complete view: one of them answers each query
     const queue = this.ownConsumer ? { queue: 'writers' } : {};
-    this.querySub = nc.subscribe(Subjects.resultsQuery, {
-      ...queue,
-      callback: (err, msg) => {
-        if (err) return;
-        this.answer(msg, budget, async (): Promise<ResultsReply> => {
-          const q = jsonCodec.decode<ResultsRequest>(msg.data);
-          if ('metricNames' in q) return { metricNames: await db.metricNames(q.metricNames.endpointId) };
-          if ('metricValues' in q) return await db.metricValues(q.metricValues);
-          if ('series' in q) return { series: await db.seriesOf(q.series) };
-          if ('purge' in q) {
-            // the purge's message in MW_OUTPUTS follows: every writer applies it in order, this one
-            // only if it stored anything of the endpoint meanwhile
-            return { purged: await db.purgeEndpoint(q.purge.endpointId, { ahead: true }) };
-          }
-          if ('profiles' in q) return profilesPage(await db.profilesOf(q.profiles), budget);
-          if ('rollups' in q) return { rollups: await db.rollupsOf(q.rollups) };
-          if ('window' in q) {
-            const { endpointId, windowStart } = q.window;
-            const [windows, profile] = await Promise.all([db.windowsAt(endpointId, windowStart), db.profileOf(endpointId, windowStart)]);
-            return { window: { windows, profile: profile ?? null } };
-          }
-          if (q.latest) return { latest: await db.latestResults(q.endpointId) };
-          return pageOf(await db.query(q), q.offset ?? 0, budget);
-        });
-      },
-    });
+    const answerResults = (err: Error | null, msg: Msg): void => {
+      if (err) return;
+      this.answer(msg, budget, async (): Promise<ResultsReply> => {
+        const q = jsonCodec.decode<ResultsRequest>(msg.data);
+        if ('metricNames' in q) return { metricNames: await db.metricNames(q.metricNames.endpointId) };
+        if ('metricValues' in q) return await db.metricValues(q.metricValues);
+        if ('series' in q) return { series: await db.seriesOf(q.series) };
+        if ('purge' in q) {
+          // the purge's message in MW_OUTPUTS follows: every writer applies it in order, this one
+          // only if it stored anything of the endpoint meanwhile
+          return { purged: await db.purgeEndpoint(q.purge.endpointId, { ahead: true }) };
+        }
+        if ('profiles' in q) return profilesPage(await db.profilesOf(q.profiles), budget);
+        if ('rollups' in q) return { rollups: await db.rollupsOf(q.rollups) };
+        if ('window' in q) {
+          const { endpointId, windowStart } = q.window;
+          const [windows, profile] = await Promise.all([db.windowsAt(endpointId, windowStart), db.profileOf(endpointId, windowStart)]);
+          return { window: { windows, profile: profile ?? null } };
+        }
+        if (q.latest) return { latest: await db.latestResults(q.endpointId) };
+        const page = pageOf(await db.query(q), budget);
+        // the later pages from this writer alone: offsets into another writer's store skip or repeat windows
+        return page.next === undefined ? page : { ...page, writer: this.queryId };
+      });
+    };
+    this.querySub = nc.subscribe(Subjects.resultsQuery, { ...queue, callback: answerResults });
+    this.queryOwnSub = nc.subscribe(Subjects.resultsQueryOf(this.queryId), { callback: answerResults });
     this.servingSub = nc.subscribe(Subjects.servingQuery, {
       ...queue,
       callback: (err, msg) => {
@@ -651,6 +656,7 @@ export class Writer {
     clearInterval(this.expiryTimer);
     await this.expiring;
     this.querySub?.unsubscribe();
+    this.queryOwnSub?.unsubscribe();
     this.servingSub?.unsubscribe();
     await this.messages?.close();
     await this.servingMessages?.close();

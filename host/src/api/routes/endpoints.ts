@@ -12,10 +12,12 @@ import {
   type ErrorReply,
   type ResultsReply,
   type ResultsRequest,
+  type WindowCursor,
 } from '@modelwatch/protocol';
 import type { CellValue } from '@modelwatch/sdk';
 import { parseDuration } from '../../config/duration.js';
 import { checkEndpointName } from '../../domain/names.js';
+import { DEFAULT_RESULTS_LIMIT } from '../../domain/results-order.js';
 import { isErrorCode, ModelwatchError } from '../../errors.js';
 import { jsonCodec } from '../../nats/codec.js';
 import { isNotFound } from '../../nats/errors.js';
@@ -50,10 +52,13 @@ export interface EndpointRoutesOptions {
 export async function askWriter(nc: NatsConnection, q: ResultsRequest): Promise<Exclude<ResultsReply, ErrorReply>> {
   const first = await askWriterOnce(nc, q);
   if (!('windows' in first) || first.next === undefined || 'metricNames' in q || 'metricValues' in q || 'series' in q || 'purge' in q) return first;
-  // windows come in pages that fit NATS' max payload: ask for the rest
+  // windows come in pages that fit NATS' max payload: ask the writer that answered for the rest,
+  // each page the windows after the last of the one before, at most what is left of the limit
   const windows = [...first.windows];
-  for (let next: number | undefined = first.next; next !== undefined;) {
-    const page = await askWriterOnce(nc, { ...q, offset: next });
+  const subject = first.writer === undefined ? Subjects.resultsQuery : Subjects.resultsQueryOf(first.writer);
+  const limit = ('limit' in q ? q.limit : undefined) ?? DEFAULT_RESULTS_LIMIT;
+  for (let next: WindowCursor | undefined = first.next; next !== undefined && windows.length < limit;) {
+    const page = await askWriterOnce(nc, { ...q, after: next, limit: limit - windows.length }, subject);
     if (!('windows' in page)) throw new ModelwatchError('INTERNAL', 'the writer answered a page of windows with something else');
     windows.push(...page.windows);
     next = page.next;
@@ -61,10 +66,10 @@ export async function askWriter(nc: NatsConnection, q: ResultsRequest): Promise<
   return { windows };
 }
 
-async function askWriterOnce(nc: NatsConnection, q: ResultsRequest): Promise<Exclude<ResultsReply, ErrorReply>> {
+async function askWriterOnce(nc: NatsConnection, q: ResultsRequest, subject: string = Subjects.resultsQuery): Promise<Exclude<ResultsReply, ErrorReply>> {
   let reply: ResultsReply;
   try {
-    const m = await nc.request(Subjects.resultsQuery, jsonCodec.encode(q), { timeout: 30_000 });
+    const m = await nc.request(subject, jsonCodec.encode(q), { timeout: 30_000 });
     reply = jsonCodec.decode<ResultsReply>(m.data);
   } catch (err) {
     throw new ModelwatchError('NOT_FOUND', `the writer did not answer (${(err as Error).message}); is it running?`);

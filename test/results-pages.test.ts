@@ -1,0 +1,156 @@
+/**
+ * A results query larger than a NATS message comes in pages (`mw.svc.results.query`). Writers
+ * with their own consumers each hold a complete store, but not always the same one (one behind
+ * the other): the later pages of a query are asked of the writer that answered its first, and
+ * each page starts after the last window of the one before, so windows stored between two pages
+ * neither repeat nor push others out.
+ */
+import { join } from 'node:path';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Subjects, type AppOutputMessage, type WindowRecord } from '@modelwatch/protocol';
+import { askWriter } from '../host/src/api/routes/endpoints.js';
+import { endpointId } from '../host/src/domain/names.js';
+import { windowOrder } from '../host/src/domain/results-order.js';
+import { createLogger } from '../host/src/logger.js';
+import { jsonCodec } from '../host/src/nats/codec.js';
+import { ensureTopology, ensureWriterConsumer, writerConsumerName } from '../host/src/nats/topology.js';
+import { ResultsDb } from '../host/src/store/results-db.js';
+import { Writer } from '../host/src/writer/writer.js';
+import { startTestNats } from './helpers/nats.js';
+import { windowKey } from './helpers/outputs.js';
+import { tempDir, waitFor } from './helpers/tmp.js';
+
+const PERIOD = 1000;
+const T0 = Math.floor(Date.now() / PERIOD) * PERIOD - 3_600_000;
+/** About 4 KB of JSON a window: 400 windows take two pages of NATS' default 1 MB. */
+const PAD = 'x'.repeat(4000);
+
+function output(endpoint: string, w: number): AppOutputMessage {
+  return {
+    v: 1,
+    endpointId: endpointId(endpoint),
+    endpointName: endpoint,
+    app: 'paged',
+    version: '1.0.0',
+    windowStart: T0 + w * PERIOD,
+    windowEnd: T0 + (w + 1) * PERIOD,
+    outcome: 'ok',
+    rows: 10,
+    results: [{ name: 'drift', value: w, kind: 0, status: 0, extraData: { pad: PAD } }],
+    metrics: [],
+    durationMs: 1,
+    completedAt: T0 + (w + 1) * PERIOD,
+    runner: 'test',
+    attempts: 1,
+  };
+}
+
+const keys = (ws: readonly WindowRecord[]) => ws.map(windowKey);
+
+describe('pages of a results query', () => {
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  let nc: NatsConnection;
+  let js: JetStreamClient;
+
+  beforeAll(async () => {
+    // NATS' default max payload (the host's own server allows 16 MB): a reply of 1 MB at most
+    nats = await startTestNats({ maxPayloadBytes: 1024 * 1024 });
+    dir = await tempDir('mw-results-pages-');
+    nc = await connect({ servers: nats.url });
+    js = jetstream(nc);
+    await ensureTopology(nc, await jetstreamManager(nc), { retentionMs: 24 * 3_600_000 });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.[Symbol.asyncDispose]();
+    await dir?.[Symbol.asyncDispose]();
+  });
+
+  it('ResultsDb.query after a window: the windows after it in the query order, though newer ones were stored meanwhile', async () => {
+    const db = new ResultsDb(join(dir.path, 'after'));
+    await db.open();
+    try {
+      for (let w = 0; w < 10; w++) await db.store(output('cursor', w), false);
+      const first = await db.query({ limit: 4 });
+      expect(first.map((w) => w.windowStart)).toEqual([9, 8, 7, 6].map((w) => T0 + w * PERIOD));
+      // two newer windows stored between the pages: first in the order, not in the next page
+      await db.store(output('cursor', 10), false);
+      await db.store(output('cursor', 11), false);
+      const second = await db.query({ limit: 4, after: first.at(-1)! });
+      expect(second.map((w) => w.windowStart)).toEqual([5, 4, 3, 2].map((w) => T0 + w * PERIOD));
+      // a cursor compares by the whole order: another endpoint's window of the same start comes after it by name
+      await db.store(output('cursos', 5), false);
+      expect((await db.query({ limit: 2, after: second[0]! })).map((w) => `${w.endpointName}@${(w.windowStart - T0) / PERIOD}`)).toEqual([
+        'cursos@5',
+        'cursor@4',
+      ]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('two writers holding different windows: every page of a query from the writer that answered its first, each window once', async () => {
+    const jsm = await jetstreamManager(nc);
+    const outs = Array.from({ length: 400 }, (_, w) => output('paged', w));
+    for (const o of outs) await js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
+    const writers: Array<{ writer: Writer; db: ResultsDb }> = [];
+    try {
+      for (const node of ['a', 'b']) {
+        const consumer = writerConsumerName(node);
+        await ensureWriterConsumer(jsm, consumer);
+        const db = new ResultsDb(join(dir.path, `writer-${node}`));
+        await db.open();
+        const writer = new Writer({ nc, js, db, logger: createLogger('silent'), consumer });
+        await writer.start();
+        writers.push({ writer, db });
+      }
+      for (const { writer } of writers) await writer.caughtUp;
+      await waitFor('both writers hold every output', async () => {
+        for (const { db } of writers) if ((await db.query({ endpointId: endpointId('paged') })).length < outs.length) return undefined;
+        return true;
+      });
+      // b holds a window a does not (as a writer behind or ahead would): the newest, so every
+      // later window stands one place further in b's order than in a's
+      const extra = output('paged', 400);
+      await writers[1]!.db.store(extra, false);
+      const held = await Promise.all(writers.map(({ db }) => db.query({ endpointId: endpointId('paged') })));
+      expect(held.map((h) => h.length)).toEqual([400, 401]);
+
+      // the later pages' requests, as any subscriber of the writers' own subjects sees them
+      const later: string[] = [];
+      const spy = nc.subscribe(Subjects.resultsQueryOf('*'), { callback: (_err, m) => void later.push(m.subject) });
+      await nc.flush();
+      const answeredBy = new Set<number>();
+      try {
+        for (let i = 0; i < 8; i++) {
+          later.length = 0;
+          const r = await askWriter(nc, { endpointId: endpointId('paged') });
+          if (!('windows' in r)) throw new Error('not windows');
+          await nc.flush();
+          // at least two pages, all of the later ones from one writer
+          expect(later.length).toBeGreaterThan(0);
+          expect(new Set(later).size).toBe(1);
+          // exactly one writer's windows, in order, each once
+          const which = held.findIndex((h) => JSON.stringify(keys(h)) === JSON.stringify(keys(r.windows)));
+          expect(which, `query ${i}: ${r.windows.length} windows, ${new Set(keys(r.windows)).size} distinct`).toBeGreaterThanOrEqual(0);
+          answeredBy.add(which);
+          expect([...r.windows].sort(windowOrder)).toEqual(r.windows);
+        }
+      } finally {
+        spy.unsubscribe();
+      }
+      // a limit is the whole query's, not a page's
+      const limited = await askWriter(nc, { endpointId: endpointId('paged'), limit: 300 });
+      expect('windows' in limited && limited.windows.length).toBe(300);
+      expect(answeredBy.size).toBeGreaterThan(0);
+    } finally {
+      for (const { writer, db } of writers) {
+        await writer.stop();
+        await db.close();
+      }
+    }
+  });
+});
