@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Subjects, type AppOutputMessage, type WindowRecord } from '@modelwatch/protocol';
+import { Subjects, type AppOutputMessage, type ResultsQuery, type ResultsRequest, type WindowRecord } from '@modelwatch/protocol';
 import { askWriter } from '../host/src/api/routes/endpoints.js';
 import { endpointId } from '../host/src/domain/names.js';
-import { windowOrder } from '../host/src/domain/results-order.js';
+import { windowCursor, windowOrder } from '../host/src/domain/results-order.js';
 import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { ensureTopology, ensureWriterConsumer, writerConsumerName } from '../host/src/nats/topology.js';
@@ -89,6 +89,31 @@ describe('pages of a results query', () => {
       ]);
     } finally {
       await db.close();
+    }
+  });
+
+  it('a writer gone between two pages: another goes on from the last window of the page before', async () => {
+    // a stand-in for writers on the queue subject: its first page names a writer no longer there
+    const all = Array.from({ length: 5 }, (_, w) => ({ ...output('gone', w), storedAt: 0 }) as WindowRecord).sort(windowOrder);
+    const asked: ResultsQuery[] = [];
+    const peer = nc.subscribe(Subjects.resultsQuery, {
+      queue: 'writers',
+      callback: (_err, m) => {
+        const q = jsonCodec.decode<ResultsRequest>(m.data) as ResultsQuery;
+        asked.push(q);
+        const rest = q.after ? all.filter((w) => windowOrder(w, q.after!) > 0) : all;
+        const page = rest.slice(0, 2);
+        m.respond(jsonCodec.encode(page.length < rest.length ? { windows: page, next: windowCursor(page.at(-1)!), writer: 'gone' } : { windows: page }));
+      },
+    });
+    await nc.flush();
+    try {
+      const r = await askWriter(nc, { endpointId: endpointId('gone') });
+      expect('windows' in r && r.windows).toEqual(all);
+      // the first page, then each later page asked of 'gone' (no one answers) and again of any writer
+      expect(asked.map((q) => (q.after ? (q.after.windowStart - T0) / PERIOD : 'first'))).toEqual(['first', 3, 1]);
+    } finally {
+      peer.unsubscribe();
     }
   });
 

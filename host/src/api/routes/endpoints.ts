@@ -20,7 +20,7 @@ import { checkEndpointName } from '../../domain/names.js';
 import { DEFAULT_RESULTS_LIMIT } from '../../domain/results-order.js';
 import { isErrorCode, ModelwatchError } from '../../errors.js';
 import { jsonCodec } from '../../nats/codec.js';
-import { isNotFound } from '../../nats/errors.js';
+import { isNoResponders, isNotFound, isTimeout } from '../../nats/errors.js';
 import type { Buckets } from '../../nats/topology.js';
 import { readWindowRows } from '../../runner/window-data.js';
 import type { EndpointStore } from '../../store/endpoints.js';
@@ -55,23 +55,44 @@ export async function askWriter(nc: NatsConnection, q: ResultsRequest): Promise<
   // windows come in pages that fit NATS' max payload: ask the writer that answered for the rest,
   // each page the windows after the last of the one before, at most what is left of the limit
   const windows = [...first.windows];
-  const subject = first.writer === undefined ? Subjects.resultsQuery : Subjects.resultsQueryOf(first.writer);
+  let subject = first.writer === undefined ? Subjects.resultsQuery : Subjects.resultsQueryOf(first.writer);
   const limit = ('limit' in q ? q.limit : undefined) ?? DEFAULT_RESULTS_LIMIT;
   for (let next: WindowCursor | undefined = first.next; next !== undefined && windows.length < limit;) {
-    const page = await askWriterOnce(nc, { ...q, after: next, limit: limit - windows.length }, subject);
+    const rest: ResultsRequest = { ...q, after: next, limit: limit - windows.length };
+    let page: Exclude<ResultsReply, ErrorReply> | undefined = await askWriterOnce(nc, rest, subject, { orNone: subject !== Subjects.resultsQuery });
+    // that writer is gone (stopped, or its node down): any other goes on from the same window
+    if (page === undefined) {
+      subject = Subjects.resultsQuery;
+      page = await askWriterOnce(nc, rest, subject);
+    }
     if (!('windows' in page)) throw new ModelwatchError('INTERNAL', 'the writer answered a page of windows with something else');
     windows.push(...page.windows);
     next = page.next;
+    if (page.writer !== undefined) subject = Subjects.resultsQueryOf(page.writer);
   }
   return { windows };
 }
 
-async function askWriterOnce(nc: NatsConnection, q: ResultsRequest, subject: string = Subjects.resultsQuery): Promise<Exclude<ResultsReply, ErrorReply>> {
+/** One request to a writer; undefined when none answers and `orNone`, else `NOT_FOUND`. */
+async function askWriterOnce(nc: NatsConnection, q: ResultsRequest, subject?: string): Promise<Exclude<ResultsReply, ErrorReply>>;
+async function askWriterOnce(
+  nc: NatsConnection,
+  q: ResultsRequest,
+  subject: string,
+  opts: { orNone: boolean },
+): Promise<Exclude<ResultsReply, ErrorReply> | undefined>;
+async function askWriterOnce(
+  nc: NatsConnection,
+  q: ResultsRequest,
+  subject: string = Subjects.resultsQuery,
+  opts: { orNone: boolean } = { orNone: false },
+): Promise<Exclude<ResultsReply, ErrorReply> | undefined> {
   let reply: ResultsReply;
   try {
     const m = await nc.request(subject, jsonCodec.encode(q), { timeout: 30_000 });
     reply = jsonCodec.decode<ResultsReply>(m.data);
   } catch (err) {
+    if (opts.orNone && (isNoResponders(err) || isTimeout(err))) return undefined;
     throw new ModelwatchError('NOT_FOUND', `the writer did not answer (${(err as Error).message}); is it running?`);
   }
   if ('error' in reply) throw new ModelwatchError(isErrorCode(reply.code) ? reply.code : 'INVALID_ARGUMENT', reply.error);
