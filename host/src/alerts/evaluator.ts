@@ -358,6 +358,14 @@ class Evaluator implements AlertEvaluator {
       this.onStop(() => w.stop());
       let running: Promise<void> | undefined;
       let again = false;
+      // a load is over: the next, if a change came while it ran
+      const settled = (): void => {
+        running = undefined;
+        if (again && !this.stopped) {
+          again = false;
+          run();
+        }
+      };
       const run = (): void => {
         if (running) {
           again = true;
@@ -368,12 +376,8 @@ class Evaluator implements AlertEvaluator {
             if (!this.stopped) this.log.error({ err }, `could not load the ${what}`);
           })
           .finally(() => {
-            running = undefined;
             this.reloading.delete(current);
-            if (again && !this.stopped) {
-              again = false;
-              run();
-            }
+            settled();
           });
         running = current;
         this.reloading.add(current);
@@ -382,13 +386,7 @@ class Evaluator implements AlertEvaluator {
         for await (const _ of w) run();
       })();
       // the first load: its error fails the start; a change meanwhile loads again after it
-      running = reload().finally(() => {
-        running = undefined;
-        if (again && !this.stopped) {
-          again = false;
-          run();
-        }
-      });
+      running = reload().finally(settled);
       await running;
     };
     await watch(buckets.rules, () => this.reloadRules(), 'alert rules');
