@@ -19,7 +19,7 @@ import { ensureTopology, ensureWriterConsumer, writerConsumerName } from '../hos
 import { ResultsDb } from '../host/src/store/results-db.js';
 import { Writer } from '../host/src/writer/writer.js';
 import { startTestNats } from './helpers/nats.js';
-import { windowKey } from './helpers/outputs.js';
+import { testOutput, windowKey } from './helpers/outputs.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const PERIOD = 1000;
@@ -28,23 +28,8 @@ const T0 = Math.floor(Date.now() / PERIOD) * PERIOD - 3_600_000;
 const PAD = 'x'.repeat(4000);
 
 function output(endpoint: string, w: number): AppOutputMessage {
-  return {
-    v: 1,
-    endpointId: endpointId(endpoint),
-    endpointName: endpoint,
-    app: 'paged',
-    version: '1.0.0',
-    windowStart: T0 + w * PERIOD,
-    windowEnd: T0 + (w + 1) * PERIOD,
-    outcome: 'ok',
-    rows: 10,
-    results: [{ name: 'drift', value: w, kind: 0, status: 0, extraData: { pad: PAD } }],
-    metrics: [],
-    durationMs: 1,
-    completedAt: T0 + (w + 1) * PERIOD,
-    runner: 'test',
-    attempts: 1,
-  };
+  const window = { endpointId: endpointId(endpoint), endpointName: endpoint, app: 'paged', windowStart: T0 + w * PERIOD, windowEnd: T0 + (w + 1) * PERIOD };
+  return testOutput(window, { rows: 10, results: [{ name: 'drift', value: w, kind: 0, status: 0, extraData: { pad: PAD } }] });
 }
 
 const keys = (ws: readonly WindowRecord[]) => ws.map(windowKey);
