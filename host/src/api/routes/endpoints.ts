@@ -48,55 +48,58 @@ export interface EndpointRoutesOptions {
   endpoints: EndpointStore;
 }
 
+type WriterReply = Exclude<ResultsReply, ErrorReply>;
+
 /** Ask the writer (`mw.svc.results.query`); `NOT_FOUND` when no writer answers, the writer's error (its code) when it fails. */
-export async function askWriter(nc: NatsConnection, q: ResultsRequest): Promise<Exclude<ResultsReply, ErrorReply>> {
-  const first = await askWriterOnce(nc, q);
+export async function askWriter(nc: NatsConnection, q: ResultsRequest): Promise<WriterReply> {
+  const first = answered(await requestWriter(nc, q, Subjects.resultsQuery));
   if (!('windows' in first) || first.next === undefined || 'metricNames' in q || 'metricValues' in q || 'series' in q || 'purge' in q) return first;
   // windows come in pages that fit NATS' max payload: ask the writer that answered for the rest,
   // each page the windows after the last of the one before, at most what is left of the limit
   const windows = [...first.windows];
-  let subject = first.writer === undefined ? Subjects.resultsQuery : Subjects.resultsQueryOf(first.writer);
+  let writer = first.writer;
   const limit = ('limit' in q ? q.limit : undefined) ?? DEFAULT_RESULTS_LIMIT;
   for (let next: WindowCursor | undefined = first.next; next !== undefined && windows.length < limit;) {
     const rest: ResultsRequest = { ...q, after: next, limit: limit - windows.length };
-    let page: Exclude<ResultsReply, ErrorReply> | undefined = await askWriterOnce(nc, rest, subject, { orNone: subject !== Subjects.resultsQuery });
+    let page = writer === undefined ? undefined : await requestWriter(nc, rest, Subjects.resultsQueryOf(writer));
     // that writer is gone (stopped, or its node down): any other goes on from the same window
-    if (page === undefined) {
-      subject = Subjects.resultsQuery;
-      page = await askWriterOnce(nc, rest, subject);
-    }
-    if (!('windows' in page)) throw new ModelwatchError('INTERNAL', 'the writer answered a page of windows with something else');
-    windows.push(...page.windows);
-    next = page.next;
-    if (page.writer !== undefined) subject = Subjects.resultsQueryOf(page.writer);
+    if (page === undefined || 'noAnswer' in page) page = await requestWriter(nc, rest, Subjects.resultsQuery);
+    const reply = answered(page);
+    if (!('windows' in reply)) throw new ModelwatchError('INTERNAL', 'the writer answered a page of windows with something else');
+    windows.push(...reply.windows);
+    next = reply.next;
+    writer = reply.writer;
   }
   return { windows };
 }
 
-/** One request to a writer; undefined when none answers and `orNone`, else `NOT_FOUND`. */
-async function askWriterOnce(nc: NatsConnection, q: ResultsRequest, subject?: string): Promise<Exclude<ResultsReply, ErrorReply>>;
-async function askWriterOnce(
-  nc: NatsConnection,
-  q: ResultsRequest,
-  subject: string,
-  opts: { orNone: boolean },
-): Promise<Exclude<ResultsReply, ErrorReply> | undefined>;
-async function askWriterOnce(
-  nc: NatsConnection,
-  q: ResultsRequest,
-  subject: string = Subjects.resultsQuery,
-  opts: { orNone: boolean } = { orNone: false },
-): Promise<Exclude<ResultsReply, ErrorReply> | undefined> {
+/** Why no writer answered a request: none listens on its subject, or none answered in time. */
+interface NoAnswer {
+  noAnswer: string;
+}
+
+/**
+ * One request to a writer on `subject`: its reply, or {@link NoAnswer} (which the caller may
+ * ask another writer about).
+ * @throws {ModelwatchError} the writer's error, with its code
+ */
+async function requestWriter(nc: NatsConnection, q: ResultsRequest, subject: string): Promise<WriterReply | NoAnswer> {
   let reply: ResultsReply;
   try {
     const m = await nc.request(subject, jsonCodec.encode(q), { timeout: 30_000 });
     reply = jsonCodec.decode<ResultsReply>(m.data);
   } catch (err) {
-    if (opts.orNone && (isNoResponders(err) || isTimeout(err))) return undefined;
+    if (isNoResponders(err) || isTimeout(err)) return { noAnswer: (err as Error).message };
     throw new ModelwatchError('NOT_FOUND', `the writer did not answer (${(err as Error).message}); is it running?`);
   }
   if ('error' in reply) throw new ModelwatchError(isErrorCode(reply.code) ? reply.code : 'INVALID_ARGUMENT', reply.error);
   return reply;
+}
+
+/** The writer's reply. @throws {ModelwatchError} NOT_FOUND when none came */
+function answered(r: WriterReply | NoAnswer): WriterReply {
+  if ('noAnswer' in r) throw new ModelwatchError('NOT_FOUND', `the writer did not answer (${r.noAnswer}); is it running?`);
+  return r;
 }
 
 /** A time of a query or body: ISO 8601 or ms since the epoch. */
