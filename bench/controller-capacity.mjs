@@ -7,6 +7,8 @@
 //
 //   node --no-node-snapshot bench/controller-capacity.mjs [--endpoints N] [--rows N] [--runners N] [--concurrency N] [--period S] [--timeout S]
 //
+// --runners (default 2) runner processes of --concurrency (default 8) slots each.
+//
 // --rows: rows per endpoint in the window (default 1,000); the rows are the stream processor's
 // cost, which the watermark waits for. They are sent (one batch an endpoint, made before the
 // window opens) and the steps watched by a child process (bench/lib/window-sender.mjs), not by
@@ -35,7 +37,11 @@ const arg = (name, dflt) => {
 };
 const ENDPOINTS = arg('--endpoints', 1000);
 const RUNNERS = arg('--runners', 2);
-const CONCURRENCY = arg('--concurrency', 4);
+// slots a runner (--concurrency): 8, as a host for many endpoints on few cores runs its runners
+// (`host start --runner-concurrency 8`): with 4, a runner's windows wait on their NATS round trips
+// and the cores idle (ARCHITECTURE.md, Capacity model: 10,000 x 2 stored 30.5 to 30.8 s after the
+// close with 4 slots, 22.1 to 23.7 s with 8, 24.5 s with 16)
+const CONCURRENCY = arg('--concurrency', 8);
 const ROWS = arg('--rows', 1000);
 // how long after the close the bench waits for the last window before it reports what it has
 const TIMEOUT = arg('--timeout', 300) * 1000;

@@ -4,7 +4,10 @@
 // publish-and-consume loop (same client, same payloads, same publisher, JSON-decoded and
 // acknowledged by the consumer) in the same run.
 //
-//   node --no-node-snapshot bench/ingest.mjs [--quick] [--rounds N] [--client raw|node] [--auth]
+//   node --no-node-snapshot bench/ingest.mjs [--quick] [--rounds N] [--client raw|node] [--connections N] [--auth]
+//
+// --connections: the keep-alive connections of the single-event HTTP loads, one request in flight
+// each (default 16; the micro-batches go over 4).
 //
 // HTTP is measured in two layouts, each round:
 // - "one process": the API and the stream processor in this process, on one event loop (the
@@ -48,6 +51,8 @@ const authCost = process.argv.includes('--auth');
 const ROUNDS = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : 5;
 const FEATURES = ['f0', 'f1', 'f2', 'f3'];
 const BATCH_ROWS = 1000;
+/** Keep-alive connections (one request in flight each) of the single-event HTTP loads (--connections, default 16). */
+const CONNS = process.argv.includes('--connections') ? Number(process.argv[process.argv.indexOf('--connections') + 1]) : 16;
 const SINGLE_MSGS = quick ? 5_000 : 20_000;
 const BATCH_MSGS = quick ? 300 : 1_000;
 
@@ -264,9 +269,9 @@ for (let round = 0; round < ROUNDS; round++) {
   t.natsSingle.push(await mwNats(nc, jsm, client, `nats-single-${round}`, single));
   // the three layouts, each round in another order
   const layouts = [
-    () => mwHttp(jsm, client, `http-single-${round}`, single.slice(0, HTTP_SINGLE), 16).then((x) => t.httpSingle.push(x)),
-    () => mwHttp(jsm, client, `http-single-apart-${round}`, single.slice(0, HTTP_SINGLE), 16, apart).then((x) => t.httpSingleApart.push(x)),
-    () => mwHttp(jsm, client, `http-single-shared-${round}`, single.slice(0, HTTP_SINGLE), 16, shared).then((x) => t.httpSingleShared.push(x)),
+    () => mwHttp(jsm, client, `http-single-${round}`, single.slice(0, HTTP_SINGLE), CONNS).then((x) => t.httpSingle.push(x)),
+    () => mwHttp(jsm, client, `http-single-apart-${round}`, single.slice(0, HTTP_SINGLE), CONNS, apart).then((x) => t.httpSingleApart.push(x)),
+    () => mwHttp(jsm, client, `http-single-shared-${round}`, single.slice(0, HTTP_SINGLE), CONNS, shared).then((x) => t.httpSingleShared.push(x)),
   ];
   for (let k = 0; k < layouts.length; k++) await layouts[(k + round) % layouts.length]();
 }
@@ -280,9 +285,9 @@ report('HTTP micro-batches (4 conns), API apart', BATCH_MSGS * BATCH_ROWS, t.htt
 console.log('');
 const rawS = report('raw JetStream loop, single events', SINGLE_MSGS, t.rawSingle);
 report('modelwatch over NATS, single events', SINGLE_MSGS, t.natsSingle, rawS);
-report('HTTP single events (16 conns), one process', HTTP_SINGLE, t.httpSingle, rawS);
-report('HTTP single events (16 conns), API apart', HTTP_SINGLE, t.httpSingleApart, rawS);
-report('HTTP single events (16 conns), 2 APIs, one port', HTTP_SINGLE, t.httpSingleShared, rawS);
+report(`HTTP single events (${CONNS} conns), one process`, HTTP_SINGLE, t.httpSingle, rawS);
+report(`HTTP single events (${CONNS} conns), API apart`, HTTP_SINGLE, t.httpSingleApart, rawS);
+report(`HTTP single events (${CONNS} conns), 2 APIs, one port`, HTTP_SINGLE, t.httpSingleShared, rawS);
 
 // CPU time per event: on a shared machine the wall-clock ratio moves with the load, this much less
 const perEvent = (prefix, layout, key) => median(cpu.filter((x) => x.what.startsWith(prefix) && x.layout === layout).map((x) => (x[key] * 1000) / x.events));
