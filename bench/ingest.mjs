@@ -41,18 +41,18 @@ import { hashToken, sameHash } from '../host/dist/domain/tokens.js';
 import { createLogger } from '../host/dist/logger.js';
 import { clientArg, startHttpLoad } from './lib/http-load.mjs';
 import { publishAll, rawLoop as rawLoopOf, singleEventPayloads } from './lib/raw-loop.mjs';
-import { loadAverage, startApiProcess, startBenchHost } from './lib/setup.mjs';
+import { arg, loadAverage, startApiProcess, startBenchHost } from './lib/setup.mjs';
 
 const quick = process.argv.includes('--quick');
 const httpClient = clientArg();
 /** CPU time of the main thread (the raw loop's publisher and consumer; the host's API and stream processor) and of the HTTP client, per measurement. */
 const cpu = [];
 const authCost = process.argv.includes('--auth');
-const ROUNDS = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : 5;
+const ROUNDS = arg('--rounds', 5);
 const FEATURES = ['f0', 'f1', 'f2', 'f3'];
 const BATCH_ROWS = 1000;
 /** Keep-alive connections (one request in flight each) of the single-event HTTP loads (--connections, default 16). */
-const CONNS = process.argv.includes('--connections') ? Number(process.argv[process.argv.indexOf('--connections') + 1]) : 16;
+const CONNS = arg('--connections', 16);
 const SINGLE_MSGS = quick ? 5_000 : 20_000;
 const BATCH_MSGS = quick ? 300 : 1_000;
 

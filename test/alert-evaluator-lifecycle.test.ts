@@ -1,22 +1,18 @@
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Consumers, Streams, type EndpointRecord, type PluginRecord } from '@modelwatch/protocol';
 import { logNotifier, startAlertEvaluator } from '../host/src/alerts/evaluator.js';
 import { AlertRuleStore, openAlertBuckets } from '../host/src/alerts/store.js';
 import { createLogger } from '../host/src/logger.js';
 import { isNotFound } from '../host/src/nats/errors.js';
-import { ensureTopology, openBuckets } from '../host/src/nats/topology.js';
+import { openBuckets } from '../host/src/nats/topology.js';
 import { WatchedKv } from '../host/src/store/watched-kv.js';
-import { startTestNats } from './helpers/nats.js';
+import { startTestTopology, type TestTopology } from './helpers/nats.js';
 
 // The alert evaluator runs with the controller's lease, and a lease can be lost while the
 // evaluator starts: a stop during its start must leave nothing started (no consumer reading
 // outputs, no keep-alive or check left running), as a stop after it does.
 describe('alert evaluator: start and stop', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
-  let nc: NatsConnection;
-  let jsm: JetStreamManager;
+  let nats: TestTopology;
   let endpoints: WatchedKv<EndpointRecord>;
   let plugins: WatchedKv<PluginRecord>;
   let rules: AlertRuleStore;
@@ -24,15 +20,12 @@ describe('alert evaluator: start and stop', () => {
   const logger = createLogger('silent');
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    nc = await connect({ servers: nats.url });
-    jsm = await jetstreamManager(nc);
-    await ensureTopology(nc, jsm, { retentionMs: 3_600_000, replicas: 1 });
-    const kv = await openBuckets(nc);
+    nats = await startTestTopology();
+    const kv = await openBuckets(nats.nc);
     endpoints = new WatchedKv<EndpointRecord>(kv.endpoints);
     plugins = new WatchedKv<PluginRecord>(kv.plugins);
     await Promise.all([endpoints.start(), plugins.start()]);
-    buckets = await openAlertBuckets(nc);
+    buckets = await openAlertBuckets(nats.nc);
     rules = new AlertRuleStore(buckets.rules);
     // a rule over outputs: an evaluator that runs reads MW_OUTPUTS through its durable consumer
     await rules.put({ name: 'drift', results: { name: 'general_drift' }, when: { status: 'detected' } });
@@ -41,11 +34,10 @@ describe('alert evaluator: start and stop', () => {
   afterAll(async () => {
     endpoints?.stop();
     plugins?.stop();
-    await nc?.close();
     await nats?.[Symbol.asyncDispose]();
   });
 
-  const evaluator = () => startAlertEvaluator({ js: jetstream(nc), buckets, rules, notifier: logNotifier(logger), endpoints, plugins, logger });
+  const evaluator = () => startAlertEvaluator({ js: nats.js, buckets, rules, notifier: logNotifier(logger), endpoints, plugins, logger });
 
   // what the evaluator keeps running is counted: its intervals (the keep-alive of the outputs it
   // works on, its watches' heartbeat checks) are fake, so vi.getTimerCount() sees each one live
@@ -54,7 +46,7 @@ describe('alert evaluator: start and stop', () => {
   });
 
   const consumer = () =>
-    jsm.consumers.info(Streams.outputs, Consumers.alerts).then(
+    nats.jsm.consumers.info(Streams.outputs, Consumers.alerts).then(
       (ci) => ci,
       (err: unknown) => {
         if (isNotFound(err)) return undefined;

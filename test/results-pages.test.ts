@@ -6,8 +6,8 @@
  * neither repeat nor push others out.
  */
 import { join } from 'node:path';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Subjects, type AppOutputMessage, type ResultsQuery, type ResultsRequest, type WindowRecord } from '@modelwatch/protocol';
 import { askWriter } from '../host/src/api/routes/endpoints.js';
@@ -15,10 +15,10 @@ import { endpointId } from '../host/src/domain/names.js';
 import { windowCursor, windowOrder } from '../host/src/domain/results-order.js';
 import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { ensureTopology, ensureWriterConsumer, writerConsumerName } from '../host/src/nats/topology.js';
+import { ensureWriterConsumer, writerConsumerName } from '../host/src/nats/topology.js';
 import { ResultsDb } from '../host/src/store/results-db.js';
 import { Writer } from '../host/src/writer/writer.js';
-import { startTestNats } from './helpers/nats.js';
+import { startTestTopology, type TestTopology } from './helpers/nats.js';
 import { testOutput, windowKey } from './helpers/outputs.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
@@ -35,21 +35,19 @@ function output(endpoint: string, w: number): AppOutputMessage {
 const keys = (ws: readonly WindowRecord[]) => ws.map(windowKey);
 
 describe('pages of a results query', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let nats: TestTopology;
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let nc: NatsConnection;
   let js: JetStreamClient;
+  let jsm: JetStreamManager;
 
   beforeAll(async () => {
     // NATS' default max payload (the host's own server allows 16 MB): a reply of 1 MB at most
-    nats = await startTestNats({ maxPayloadBytes: 1024 * 1024 });
+    nats = await startTestTopology({ maxPayloadBytes: 1024 * 1024, retentionMs: 24 * 3_600_000 });
     dir = await tempDir('mw-results-pages-');
-    nc = await connect({ servers: nats.url });
-    js = jetstream(nc);
-    await ensureTopology(nc, await jetstreamManager(nc), { retentionMs: 24 * 3_600_000 });
+    ({ nc, js, jsm } = nats);
   });
   afterAll(async () => {
-    await nc?.close();
     await nats?.[Symbol.asyncDispose]();
     await dir?.[Symbol.asyncDispose]();
   });
@@ -103,7 +101,6 @@ describe('pages of a results query', () => {
   });
 
   it('two writers holding different windows: every page of a query from the writer that answered its first, each window once', async () => {
-    const jsm = await jetstreamManager(nc);
     const outs = Array.from({ length: 400 }, (_, w) => output('paged', w));
     for (const o of outs) await js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
     const writers: Array<{ writer: Writer; db: ResultsDb }> = [];

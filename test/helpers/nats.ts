@@ -1,4 +1,7 @@
 import { join } from 'node:path';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ensureTopology } from '../../host/src/nats/topology.js';
 import { startNatsServer, type NatsServerHandle } from '../../host/src/nats/server.js';
 import { tempDir } from './tmp.js';
 
@@ -19,4 +22,40 @@ export async function startTestNats(opts: { maxPayloadBytes?: number } = {}): Pr
       await dir[Symbol.asyncDispose]();
     },
   };
+}
+
+/** A test nats-server with the host's streams and buckets, and a connection to it. */
+export interface TestTopology {
+  nats: Awaited<ReturnType<typeof startTestNats>>;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  /** Closes the connection, stops the server and removes its store. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * {@link startTestNats}, connected, with the host's topology (`ensureTopology`: its streams and
+ * buckets, `retentionMs` 1 hour unless given).
+ */
+export async function startTestTopology(opts: { maxPayloadBytes?: number; retentionMs?: number } = {}): Promise<TestTopology> {
+  const nats = await startTestNats(opts.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: opts.maxPayloadBytes });
+  try {
+    const nc = await connect({ servers: nats.url });
+    const jsm = await jetstreamManager(nc);
+    await ensureTopology(nc, jsm, { retentionMs: opts.retentionMs ?? 3_600_000 });
+    return {
+      nats,
+      nc,
+      js: jetstream(nc),
+      jsm,
+      [Symbol.asyncDispose]: async () => {
+        await nc.close();
+        await nats[Symbol.asyncDispose]();
+      },
+    };
+  } catch (err) {
+    await nats[Symbol.asyncDispose]();
+    throw err;
+  }
 }

@@ -81,7 +81,7 @@ interface NoAnswer {
 /**
  * One request to a writer on `subject`: its reply, or {@link NoAnswer} (which the caller may
  * ask another writer about).
- * @throws {ModelwatchError} the writer's error, with its code
+ * @throws {ModelwatchError} the writer's error, with its code; NOT_FOUND when the request failed otherwise
  */
 async function requestWriter(nc: NatsConnection, q: ResultsRequest, subject: string): Promise<WriterReply | NoAnswer> {
   let reply: ResultsReply;
@@ -90,7 +90,7 @@ async function requestWriter(nc: NatsConnection, q: ResultsRequest, subject: str
     reply = jsonCodec.decode<ResultsReply>(m.data);
   } catch (err) {
     if (isNoResponders(err) || isTimeout(err)) return { noAnswer: (err as Error).message };
-    throw new ModelwatchError('NOT_FOUND', `the writer did not answer (${(err as Error).message}); is it running?`);
+    throw noWriter((err as Error).message);
   }
   if ('error' in reply) throw new ModelwatchError(isErrorCode(reply.code) ? reply.code : 'INVALID_ARGUMENT', reply.error);
   return reply;
@@ -98,8 +98,13 @@ async function requestWriter(nc: NatsConnection, q: ResultsRequest, subject: str
 
 /** The writer's reply. @throws {ModelwatchError} NOT_FOUND when none came */
 function answered(r: WriterReply | NoAnswer): WriterReply {
-  if ('noAnswer' in r) throw new ModelwatchError('NOT_FOUND', `the writer did not answer (${r.noAnswer}); is it running?`);
+  if ('noAnswer' in r) throw noWriter(r.noAnswer);
   return r;
+}
+
+/** The error of a request no writer answered, `why` being the request's failure. */
+function noWriter(why: string): ModelwatchError {
+  return new ModelwatchError('NOT_FOUND', `the writer did not answer (${why}); is it running?`);
 }
 
 /** A time of a query or body: ISO 8601 or ms since the epoch. */
