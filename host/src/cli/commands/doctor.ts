@@ -11,19 +11,19 @@ import { natsConnectOptions } from '../../nats/auth.js';
 import { NATS_SERVER_INSTALL_HINT } from '../../nats/server.js';
 import type { GlobalArgs } from '../args.js';
 import { printJson } from '../format.js';
+import { hostOptionsOf, INFLUX_FLAGS, NATS_FLAGS, yargsOptions, type HostFlag } from '../host-flags.js';
 
-interface DoctorArgs extends GlobalArgs {
-  'data-dir'?: string;
-  nats?: string;
-  'nats-creds'?: string;
-  'nats-tls-ca'?: string;
-  'nats-tls-cert'?: string;
-  'nats-tls-key'?: string;
-  'influx-url'?: string;
-  'influx-token'?: string;
-  'influx-org'?: string;
-  'influx-bucket'?: string;
-}
+/** What `doctor` checks of a host's options: how it reaches NATS, and its InfluxDB. */
+const DOCTOR_FLAGS = {
+  ...NATS_FLAGS,
+  nats: { ...NATS_FLAGS.nats, option: { type: 'string', describe: 'a NATS URL to check instead of nats-server on PATH (env MODELWATCH_NATS_URL)' } },
+  'nats-creds': {
+    ...NATS_FLAGS['nats-creds'],
+    option: { type: 'string', describe: 'with --nats: the credentials file to connect with, as host start takes it (env MODELWATCH_NATS_CREDS)' },
+  },
+  ...INFLUX_FLAGS,
+  'influx-url': { ...INFLUX_FLAGS['influx-url'], option: { type: 'string', describe: 'InfluxDB URL to check (env MODELWATCH_INFLUX_URL)' } },
+} satisfies Record<string, HostFlag>;
 
 /** What `modelwatch doctor` checked: `ok`, or what is wrong and how to mend it. */
 export interface DoctorCheck {
@@ -182,35 +182,12 @@ export async function runDoctor(options: HostOptions, env: NodeJS.ProcessEnv = p
 }
 
 /** `modelwatch doctor`: what a host needs on this machine, checked, and what is wrong said. */
-export const doctorCommand: CommandModule<GlobalArgs, DoctorArgs> = {
+export const doctorCommand: CommandModule<GlobalArgs, GlobalArgs & Record<string, unknown>> = {
   command: 'doctor',
   describe: 'check what a host needs here (Node, nats-server or NATS, the data folder, the TSDB) and say what is wrong; exit 1 if anything is',
-  builder: (y) =>
-    y
-      .option('nats', { type: 'string', describe: 'a NATS URL to check instead of nats-server on PATH (env MODELWATCH_NATS_URL)' })
-      .option('nats-creds', {
-        type: 'string',
-        describe: 'with --nats: the credentials file to connect with, as host start takes it (env MODELWATCH_NATS_CREDS)',
-      })
-      .option('nats-tls-ca', { type: 'string', describe: 'with --nats: CA (PEM) to verify the server with (env MODELWATCH_NATS_TLS_CA)' })
-      .option('nats-tls-cert', { type: 'string', describe: 'with --nats: client certificate (PEM), with --nats-tls-key (env MODELWATCH_NATS_TLS_CERT)' })
-      .option('nats-tls-key', { type: 'string', describe: "with --nats: the client certificate's key (PEM) (env MODELWATCH_NATS_TLS_KEY)" })
-      .option('influx-url', { type: 'string', describe: 'InfluxDB URL to check (env MODELWATCH_INFLUX_URL)' })
-      .option('influx-token', { type: 'string', describe: 'InfluxDB token (env MODELWATCH_INFLUX_TOKEN)' })
-      .option('influx-org', { type: 'string', describe: 'InfluxDB organisation (env MODELWATCH_INFLUX_ORG)' })
-      .option('influx-bucket', { type: 'string', describe: 'InfluxDB bucket (env MODELWATCH_INFLUX_BUCKET)' }) as never,
+  builder: (y) => y.options(yargsOptions(DOCTOR_FLAGS)) as never,
   handler: async (args) => {
-    const checks = await runDoctor({
-      ...(args['data-dir'] !== undefined && { dataDir: args['data-dir'] }),
-      ...(args.nats !== undefined && { natsUrl: args.nats }),
-      ...(args['nats-creds'] !== undefined && { natsCreds: args['nats-creds'] }),
-      ...(args['nats-tls-ca'] !== undefined && { natsTlsCa: args['nats-tls-ca'] }),
-      ...(args['nats-tls-cert'] !== undefined && { natsTlsCert: args['nats-tls-cert'] }),
-      ...(args['nats-tls-key'] !== undefined && { natsTlsKey: args['nats-tls-key'] }),
-      ...(args['influx-url'] !== undefined && {
-        influx: { url: args['influx-url'], token: args['influx-token'] ?? '', org: args['influx-org'] ?? '', bucket: args['influx-bucket'] ?? '' },
-      }),
-    });
+    const checks = await runDoctor(hostOptionsOf(args, DOCTOR_FLAGS));
     const ok = checks.every((c) => c.ok);
     if (args.json) printJson({ ok, checks });
     else {
