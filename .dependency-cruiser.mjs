@@ -12,6 +12,7 @@ const hostLayers = [
   { name: 'domain', path: '^host/src/domain/' },
   { name: 'logger', path: '^host/src/logger\\.ts$' },
   { name: 'metrics', path: '^host/src/metrics\\.ts$' },
+  { name: 'worker-pool', path: '^host/src/worker-pool\\.ts$' },
   { name: 'config', path: '^host/src/config/' },
   { name: 'nats', path: '^host/src/nats/' },
   { name: 'store', path: '^host/src/store/' },

@@ -4,19 +4,12 @@
  * read: the body's bytes are moved to the worker, and what comes back (NATS payloads, dead
  * letters, a reference's encoded table and statistics) is moved back.
  */
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { PreparedReference, ReferenceFormat } from '../domain/reference.js';
 import { ModelwatchError } from '../errors.js';
 import type { IngestInput, PreparedIngest } from '../stream/ingest.js';
+import { workerPool } from '../worker-pool.js';
 import type { BodyTask, BodyTaskResult } from './body-worker.js';
-
-/** Path of the compiled worker (the host runs from dist; tests may import src). */
-function workerEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  return here.replace(/[/\\]src[/\\]api[/\\]body-workers\.ts$/, '/dist/api/body-workers.js').replace(/body-workers\.js$/, 'body-worker.js');
-}
 
 /** Bytes that own their buffer alone (a copy when they share one), so they can be moved to a worker. */
 function movable(raw: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -29,13 +22,7 @@ export class BodyWorkers {
   private readonly pool: Piscina;
 
   constructor() {
-    this.pool = new Piscina({
-      filename: workerEntry(),
-      minThreads: 0,
-      // the host has other work for the cores (runners, the stream processor): one worker on two cores
-      maxThreads: Math.max(1, Math.min(4, availableParallelism() - 1)),
-      idleTimeout: 30_000,
-    });
+    this.pool = workerPool(import.meta.url, 'body-worker');
   }
 
   /** `prepareIngest` on a worker thread; `input.body`'s bytes are moved there (unusable here after). */

@@ -4,28 +4,15 @@
  * million events are decoded, checked and encoded as row chunks: the messages' bytes are copied
  * once into one buffer that is moved to the worker, and the row chunks are moved back.
  */
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { workerPool } from '../worker-pool.js';
 import type { FiledBatch, FilingTask } from './filing.js';
-
-/** Path of the compiled worker (the host runs from dist; tests may import src). */
-function workerEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  return here.replace(/[/\\]src[/\\]stream[/\\]filing-workers\.ts$/, '/dist/stream/filing-workers.js').replace(/filing-workers\.js$/, 'filing-worker.js');
-}
 
 export class FilingWorkers {
   private readonly pool: Piscina;
 
   constructor() {
-    this.pool = new Piscina({
-      filename: workerEntry(),
-      minThreads: 0,
-      // the host has other work for the cores (runners, the API's body workers): one worker on two cores
-      maxThreads: Math.max(1, Math.min(4, availableParallelism() - 1)),
-      idleTimeout: 30_000,
-    });
+    this.pool = workerPool(import.meta.url, 'filing-worker');
   }
 
   /** `task` filed on a worker thread; its messages' bytes are copied into one buffer moved there. */
