@@ -145,6 +145,39 @@ function countedBody(text: string, onUpload: UploadProgress): ReadableStream<Uin
   });
 }
 
+/** Why a request could not reach the host, in words (the socket's error code when there is one). */
+function unreachable(url: string, err: unknown): ModelwatchError {
+  const e = err as Error & { cause?: { code?: string } };
+  const why = e.cause ? String(e.cause.code ?? e.message) : e.message;
+  return new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${url} (${why}): is it running? Start one with: modelwatch host start`);
+}
+
+/** The error of a reply that is not ok: its `{ error: { code, message } }`, else `what`, the status and the start of its text. */
+function failure(status: number, text: string, what: string): ModelwatchError {
+  let e: { code?: string; message?: string } | undefined;
+  try {
+    e = (JSON.parse(text) as { error?: { code?: string; message?: string } } | null)?.error;
+  } catch {
+    e = undefined;
+  }
+  return new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `${what}: HTTP ${status} ${text.slice(0, 200)}`);
+}
+
+/** The lines of an NDJSON body, each parsed, as they arrive (blank lines left out). */
+async function* ndjsonLines<T>(body: ReadableStream<Uint8Array>): AsyncGenerator<T> {
+  const dec = new TextDecoder();
+  let buf = '';
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buf += dec.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line.trim()) yield JSON.parse(line) as T;
+    }
+  }
+}
+
 /** How one request is sent, where it differs from the client's defaults. */
 interface CallOptions {
   /** The body's content type. @default 'application/json' */
@@ -183,33 +216,31 @@ export class ModelwatchClient {
     return this.token === undefined ? extra : { ...extra, authorization: `Bearer ${this.token}` };
   }
 
+  /** `fetch` a path of the host; HTTP_ERROR naming the host when it cannot be reached. */
+  private async fetchHost(path: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(`${this.url}${path}`, init);
+    } catch (err) {
+      throw unreachable(this.url, err);
+    }
+  }
+
   private async call<T>(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
     const { contentType = 'application/json', timeoutMs = this.timeoutMs, onUpload, headers: extraHeaders = {} } = options;
-    let res: Response;
-    try {
-      const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-      res = await fetch(`${this.url}${path}`, {
-        method,
-        headers: this.headers(body === undefined ? extraHeaders : { ...extraHeaders, 'content-type': contentType }),
-        ...(text !== undefined && onUpload ? { body: countedBody(text, onUpload), duplex: 'half' } : { body: text }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      throw new ModelwatchError(
-        'HTTP_ERROR',
-        `cannot reach the modelwatch host at ${this.url} (${(err as Error).cause ? String((err as { cause: { code?: string } }).cause.code ?? (err as Error).message) : (err as Error).message}): is it running? Start one with: modelwatch host start`,
-      );
-    }
-    const text = await res.text();
+    const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const res = await this.fetchHost(path, {
+      method,
+      headers: this.headers(body === undefined ? extraHeaders : { ...extraHeaders, 'content-type': contentType }),
+      ...(text !== undefined && onUpload ? { body: countedBody(text, onUpload), duplex: 'half' } : { body: text }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const reply = await res.text();
+    if (!res.ok) throw failure(res.status, reply, `${method} ${path}`);
     let data: unknown;
     try {
-      data = text ? JSON.parse(text) : undefined;
+      data = reply ? JSON.parse(reply) : undefined;
     } catch {
       data = undefined;
-    }
-    if (!res.ok) {
-      const e = (data as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `${method} ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
     }
     return data as T;
   }
@@ -219,26 +250,13 @@ export class ModelwatchClient {
    * such record, or no such route on an older host). Other failures throw as every call does.
    */
   async getJson<T>(path: string): Promise<T | undefined> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.url}${path}`, { headers: this.headers(), signal: AbortSignal.timeout(this.timeoutMs) });
-    } catch (err) {
-      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url} (${(err as Error).message}): is it running?`);
-    }
+    const res = await this.fetchHost(path, { headers: this.headers(), signal: AbortSignal.timeout(this.timeoutMs) });
     if (res.status === 404) {
       await res.body?.cancel();
       return undefined;
     }
     const text = await res.text();
-    if (!res.ok) {
-      let e: { code?: string; message?: string } | undefined;
-      try {
-        e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
-      } catch {
-        e = undefined;
-      }
-      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `GET ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
-    }
+    if (!res.ok) throw failure(res.status, text, `GET ${path}`);
     return JSON.parse(text) as T;
   }
 
@@ -424,32 +442,16 @@ export class ModelwatchClient {
   ): Promise<EvaluatedWindow[]> {
     const path = `/api/v1/plugins/${encodeURIComponent(name)}/evaluate`;
     if (!opts.onProgress) return (await this.call<{ windows: EvaluatedWindow[] }>('POST', path, spec)).windows;
-    let res: Response;
-    try {
-      res = await fetch(`${this.url}${path}`, {
-        method: 'POST',
-        headers: this.headers({ 'content-type': 'application/json', accept: 'application/x-ndjson' }),
-        body: JSON.stringify(spec),
-      });
-    } catch (err) {
-      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url}: ${(err as Error).message}`);
-    }
-    if (!res.ok || !res.body) {
-      const e = (JSON.parse((await res.text()) || '{}') as { error?: { code?: string; message?: string } }).error;
-      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `HTTP ${res.status}`);
-    }
-    const dec = new TextDecoder();
-    let buf = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += dec.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = JSON.parse(buf.slice(0, nl)) as EvaluateLine;
-        buf = buf.slice(nl + 1);
-        if ('progress' in line) opts.onProgress(line.progress.done, line.progress.total);
-        else if ('windows' in line) return line.windows;
-        else throw new ModelwatchError(line.error.code as ErrorCode, line.error.message);
-      }
+    const res = await this.fetchHost(path, {
+      method: 'POST',
+      headers: this.headers({ 'content-type': 'application/json', accept: 'application/x-ndjson' }),
+      body: JSON.stringify(spec),
+    });
+    if (!res.ok || !res.body) throw failure(res.status, await res.text(), `POST ${path}`);
+    for await (const line of ndjsonLines<EvaluateLine>(res.body)) {
+      if ('progress' in line) opts.onProgress(line.progress.done, line.progress.total);
+      else if ('windows' in line) return line.windows;
+      else throw new ModelwatchError(line.error.code as ErrorCode, line.error.message);
     }
     throw new ModelwatchError('HTTP_ERROR', `${path}: the answer ended before the windows`);
   }
@@ -457,32 +459,17 @@ export class ModelwatchClient {
   /** A plugin's newest log lines; with `follow`, then every new one until `signal` aborts. */
   async *pluginLogs(name: string, opts: { limit?: number; follow?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<PluginLogLine> {
     const qs = new URLSearchParams({ limit: String(opts.limit ?? 100), follow: opts.follow ? '1' : '0' });
+    const path = `/api/v1/plugins/${encodeURIComponent(name)}/logs?${qs}`;
     let res: Response;
     try {
-      res = await fetch(`${this.url}/api/v1/plugins/${encodeURIComponent(name)}/logs?${qs}`, {
-        headers: this.headers(),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
+      res = await this.fetchHost(path, { headers: this.headers(), ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (err) {
       if (opts.signal?.aborted) return;
-      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url}: ${(err as Error).message}`);
+      throw err;
     }
-    if (!res.ok || !res.body) {
-      const e = (JSON.parse((await res.text()) || '{}') as { error?: { code?: string; message?: string } }).error;
-      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `HTTP ${res.status}`);
-    }
-    const dec = new TextDecoder();
-    let buf = '';
+    if (!res.ok || !res.body) throw failure(res.status, await res.text(), `GET ${path}`);
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += dec.decode(chunk, { stream: true });
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl);
-          buf = buf.slice(nl + 1);
-          if (line.trim()) yield JSON.parse(line) as PluginLogLine;
-        }
-      }
+      yield* ndjsonLines<PluginLogLine>(res.body);
     } catch (err) {
       if (!opts.signal?.aborted) throw err;
     }
@@ -572,22 +559,8 @@ export class ModelwatchClient {
   /** One artifact's bytes, content type and download file name. */
   async getArtifact(name: string, id: string): Promise<{ body: Uint8Array; contentType: string; fileName: string }> {
     const path = routePath(DataPlaneRoutes.artifact, { name, id });
-    let res: Response;
-    try {
-      res = await fetch(`${this.url}${path}`, { headers: this.headers(), signal: AbortSignal.timeout(this.timeoutMs) });
-    } catch (err) {
-      throw new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${this.url} (${(err as Error).message}): is it running?`);
-    }
-    if (!res.ok) {
-      const text = await res.text();
-      let e: { code?: string; message?: string } | undefined;
-      try {
-        e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
-      } catch {
-        e = undefined;
-      }
-      throw new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `GET ${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
-    }
+    const res = await this.fetchHost(path, { headers: this.headers(), signal: AbortSignal.timeout(this.timeoutMs) });
+    if (!res.ok) throw failure(res.status, await res.text(), `GET ${path}`);
     const fileName = /filename="([^"]*)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? id;
     return { body: new Uint8Array(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? 'application/octet-stream', fileName };
   }
