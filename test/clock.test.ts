@@ -1,5 +1,5 @@
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Streams,
@@ -14,14 +14,14 @@ import {
 import { Controller } from '../host/src/controller/controller.js';
 import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { ensureTopology, openBuckets, type Buckets } from '../host/src/nats/topology.js';
+import { openBuckets, type Buckets } from '../host/src/nats/topology.js';
 import { SettingsStore } from '../host/src/store/settings.js';
 import { WatchedKv } from '../host/src/store/watched-kv.js';
 import { ServingAggregator } from '../host/src/stream/serving.js';
 import { ManualClock } from '../host/test/manual-clock.js';
 import { waitUntilDrained } from './helpers/events.js';
 import { publishDir, startTestHost } from './helpers/host.js';
-import { startTestNats } from './helpers/nats.js';
+import { startTestTopology, type TestTopology } from './helpers/nats.js';
 import { untilWallClock, waitFor } from './helpers/tmp.js';
 
 const ROW_COUNT = new URL('./fixtures/plugins/row-count', import.meta.url).pathname;
@@ -35,21 +35,18 @@ const logger = createLogger('warn');
  * loop is awaited as the loop scheduling its next one.
  */
 describe('the clock of the controller and the serving aggregator', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let topology: TestTopology;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   let buckets: Buckets;
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    nc = await connect({ servers: nats.url });
-    jsm = await jetstreamManager(nc);
-    await ensureTopology(nc, jsm, { retentionMs: 86_400_000 });
+    topology = await startTestTopology({ retentionMs: 86_400_000 });
+    ({ nc, jsm } = topology);
     buckets = await openBuckets(nc);
   });
   afterAll(async () => {
-    await nc?.close();
-    await nats?.[Symbol.asyncDispose]();
+    await topology?.[Symbol.asyncDispose]();
   });
 
   /** Every task in MW_TASKS, oldest first (no runner consumes them here). */
@@ -199,7 +196,7 @@ describe('the clock of the controller and the serving aggregator', () => {
 
   it("a host's windows close by the clock it is given: none before the test moves it, exactly those due after", async () => {
     const clock = new ManualClock(Date.now());
-    await using env = await startTestHost({ natsUrl: nats.url, basePeriod: 1000, allowedLateness: 300, clock });
+    await using env = await startTestHost({ natsUrl: topology.nats.url, basePeriod: 1000, allowedLateness: 300, clock });
     await publishDir(env.client, ROW_COUNT);
     await env.client.createEndpoint({ name: 'held', featureNames: ['i'], labelNames: ['y'] });
     // the controller's and the aggregator's loops wait on the clock
@@ -221,16 +218,16 @@ describe('the clock of the controller and the serving aggregator', () => {
     const stored = async () =>
       (await env.client.results({ endpoint: 'held', app: 'row-count' })).filter((w) => w.windowStart >= ws).map((w) => [w.windowStart - ws, w.rows]);
     // the clock has not moved: no tick has run since the endpoint was made, nothing is stored
-    await waitUntilDrained(nats.url);
+    await waitUntilDrained(topology.nats.url);
     expect(await stored()).toEqual([]);
     // the first window is due at ws + 1300: one tick of each loop, then every task it dispatched is analysed
     expect(clock.set(ws + 1300)).toBe(2);
     await clock.scheduled(2);
-    await waitUntilDrained(nats.url);
+    await waitUntilDrained(topology.nats.url);
     expect(await stored()).toEqual([[0, 3]]);
     expect(clock.set(ws + 2300)).toBe(2);
     await clock.scheduled(2);
-    await waitUntilDrained(nats.url);
+    await waitUntilDrained(topology.nats.url);
     expect((await stored()).sort()).toEqual([
       [0, 3],
       [1000, 2],

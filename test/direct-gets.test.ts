@@ -1,14 +1,14 @@
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REFERENCE_STORE, Streams, Subjects } from '@modelwatch/protocol';
 import { putObject, readObject } from '../host/src/nats/objects.js';
 import { RowsChunk } from '../host/src/nats/rows.js';
-import { ensureTopology, openBuckets, type Buckets } from '../host/src/nats/topology.js';
+import { openBuckets, type Buckets } from '../host/src/nats/topology.js';
 import { buildWindowData, readWindowRows } from '../host/src/runner/index.js';
 import { EndpointStore } from '../host/src/store/endpoints.js';
 import { parseEvent } from '../host/src/stream/formats/index.js';
-import { startTestNats } from './helpers/nats.js';
+import { startTestTopology, type TestTopology } from './helpers/nats.js';
 
 /**
  * Streams that do not answer direct gets (MW_ROWS before a host of this version updated it, an
@@ -16,7 +16,7 @@ import { startTestNats } from './helpers/nats.js';
  * window of one part and a small object are still read, by the leader's get.
  */
 describe('reads of streams without direct gets', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let topology: TestTopology;
   let nc: NatsConnection;
   let js: JetStreamClient;
   let jsm: JetStreamManager;
@@ -28,16 +28,12 @@ describe('reads of streams without direct gets', () => {
   };
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    nc = await connect({ servers: nats.url });
-    js = jetstream(nc);
-    jsm = await jetstreamManager(nc);
-    await ensureTopology(nc, jsm, { retentionMs: 3_600_000 });
+    topology = await startTestTopology();
+    ({ nc, js, jsm } = topology);
     buckets = await openBuckets(nc);
   });
   afterAll(async () => {
-    await nc?.close();
-    await nats?.[Symbol.asyncDispose]();
+    await topology?.[Symbol.asyncDispose]();
   });
 
   it("a window's rows of one part are read from MW_ROWS without allow_direct, again and again", async () => {

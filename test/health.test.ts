@@ -1,14 +1,12 @@
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Subjects } from '@modelwatch/protocol';
 import { writerProbe, type Readiness } from '../host/src/api/health.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
 import { startNatsServer, type NatsServerHandle } from '../host/src/nats/server.js';
-import { ensureTopology } from '../host/src/nats/topology.js';
 import { startTestHost } from './helpers/host.js';
+import { startTestTopology } from './helpers/nats.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 /** GET a path of the host with the headers given (node:http, so the Host header is ours to set). */
@@ -122,23 +120,16 @@ describe('health probes', () => {
 
 describe('the writer check', () => {
   it('fails when app outputs wait longer than allowed, naming how many and for how long', async () => {
-    await using dir = await tempDir('mw-health-writer-');
-    await using nats = await startNatsServer({ dataDir: join(dir.path, 'nats') });
-    const nc = await connect({ servers: nats.url });
-    try {
-      const jsm = await jetstreamManager(nc);
-      await ensureTopology(nc, jsm, { retentionMs: 3_600_000 });
-      expect(await writerProbe(jsm, 0)()).toEqual({ ok: true, message: 'no output waiting' });
-      // an output nobody stores (no writer runs here)
-      await jetstream(nc).publish(Subjects.outputs('e1'), jsonCodec.encode({ v: 1 }));
-      const stuck = await waitFor('the output to age', async () => {
-        const r = await writerProbe(jsm, 0)();
-        return r.ok ? undefined : r;
-      });
-      expect(stuck.message).toMatch(/^1 output\(s\) waiting, the oldest for \d+\.\d s \(more than 0 s behind\)$/);
-      expect((await writerProbe(jsm, 60_000)()).ok).toBe(true);
-    } finally {
-      await nc.close();
-    }
+    await using topology = await startTestTopology();
+    const { js, jsm } = topology;
+    expect(await writerProbe(jsm, 0)()).toEqual({ ok: true, message: 'no output waiting' });
+    // an output nobody stores (no writer runs here)
+    await js.publish(Subjects.outputs('e1'), jsonCodec.encode({ v: 1 }));
+    const stuck = await waitFor('the output to age', async () => {
+      const r = await writerProbe(jsm, 0)();
+      return r.ok ? undefined : r;
+    });
+    expect(stuck.message).toMatch(/^1 output\(s\) waiting, the oldest for \d+\.\d s \(more than 0 s behind\)$/);
+    expect((await writerProbe(jsm, 60_000)()).ok).toBe(true);
   });
 });

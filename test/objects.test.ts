@@ -1,12 +1,12 @@
-import { jetstream, jetstreamManager, JsHeaders, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { JsHeaders, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Writable } from 'node:stream';
-import { connect, headers, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
+import { headers, TimeoutError, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACT_STORE } from '@modelwatch/protocol';
 import { createLogger } from '../host/src/logger.js';
 import { putObject, readObject, smallObjectMessages } from '../host/src/nats/objects.js';
-import { ensureTopology, openBuckets, type Buckets } from '../host/src/nats/topology.js';
-import { startTestNats } from './helpers/nats.js';
+import { openBuckets, type Buckets } from '../host/src/nats/topology.js';
+import { startTestTopology, type TestTopology } from './helpers/nats.js';
 
 /**
  * A client that calls the real one, with some of its methods replaced: a put's steps held at a
@@ -24,7 +24,7 @@ function intercept<T extends object>(target: T, overrides: Record<string, unknow
 
 /** Small objects put and read in the object store's own format with fewer messages, against a real nats-server. */
 describe('object store: small objects by direct gets and publishes together', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let topology: TestTopology;
   let nc: NatsConnection;
   let js: JetStreamClient;
   let jsm: JetStreamManager;
@@ -38,16 +38,12 @@ describe('object store: small objects by direct gets and publishes together', ()
   };
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    nc = await connect({ servers: nats.url });
-    js = jetstream(nc);
-    jsm = await jetstreamManager(nc);
-    await ensureTopology(nc, jsm, { retentionMs: 3_600_000 });
+    topology = await startTestTopology();
+    ({ nc, js, jsm } = topology);
     buckets = await openBuckets(nc);
   });
   afterAll(async () => {
-    await nc?.close();
-    await nats?.[Symbol.asyncDispose]();
+    await topology?.[Symbol.asyncDispose]();
   });
 
   it('an object put in one chunk is what the client reads, lists and deletes; put again, its chunk is replaced, not left behind', async () => {

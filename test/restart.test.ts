@@ -1,6 +1,4 @@
 import { join } from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Consumers, Streams, Subjects, type AppOutputMessage, type WindowRecord } from '@modelwatch/protocol';
 import { windowKey } from '../host/src/domain/keys.js';
@@ -8,11 +6,10 @@ import { createHost } from '../host/src/host.js';
 import { rowCountTask } from './helpers/outputs.js';
 import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { ensureTopology } from '../host/src/nats/topology.js';
 import { AppRunner, CRASH_TOLERANCE } from '../host/src/runner/runner.js';
 import { trickle, waitForWindows } from './helpers/events.js';
 import { publishDir, startTestHost, TEST_TOKEN } from './helpers/host.js';
-import { startTestNats } from './helpers/nats.js';
+import { startTestNats, startTestTopology } from './helpers/nats.js';
 import { hostProcess, testHostArgs } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
@@ -108,37 +105,30 @@ describe('restarts and crashes', () => {
   });
   it('a window whose every delivery is lost with its runner still gets an outcome', async () => {
     // its own server: the task consumer's ack wait is short here
-    await using server = await startTestNats();
-    const nc = await connect({ servers: server.url });
+    await using topology = await startTestTopology({ taskAckWaitMs: 300 });
+    const { nc, js, jsm } = topology;
+    const task = rowCountTask('lossy', PERIOD);
+    const { endpointId: id, windowStart } = task;
+    await js.publish(Subjects.tasks('row-count'), jsonCodec.encode(task), { msgID: windowKey(id, 'row-count', windowStart) });
+    // runners that die holding it: delivered, never acknowledged, up to and including the
+    // delivery at which a runner gives up (3 attempts + CRASH_TOLERANCE)
+    const tasks = await js.consumers.get(Streams.tasks, Consumers.runners);
+    for (let delivery = 1; delivery <= 3 + CRASH_TOLERANCE; delivery++) {
+      const m = await tasks.next({ expires: 10_000 });
+      expect(m?.info.deliveryCount).toBe(delivery);
+    }
+    // a runner that lives: it records the window as failed rather than never
+    const runner = new AppRunner({ nc, logger: createLogger('warn'), windowAttempts: 3 });
+    await runner.start();
     try {
-      const js = jetstream(nc);
-      await ensureTopology(nc, await jetstreamManager(nc), { retentionMs: 3_600_000, taskAckWaitMs: 300 });
-      const task = rowCountTask('lossy', PERIOD);
-      const { endpointId: id, windowStart } = task;
-      await js.publish(Subjects.tasks('row-count'), jsonCodec.encode(task), { msgID: windowKey(id, 'row-count', windowStart) });
-      // runners that die holding it: delivered, never acknowledged, up to and including the
-      // delivery at which a runner gives up (3 attempts + CRASH_TOLERANCE)
-      const tasks = await js.consumers.get(Streams.tasks, Consumers.runners);
-      for (let delivery = 1; delivery <= 3 + CRASH_TOLERANCE; delivery++) {
-        const m = await tasks.next({ expires: 10_000 });
-        expect(m?.info.deliveryCount).toBe(delivery);
-      }
-      // a runner that lives: it records the window as failed rather than never
-      const runner = new AppRunner({ nc, logger: createLogger('warn'), windowAttempts: 3 });
-      await runner.start();
-      try {
-        const jsm = await jetstreamManager(nc);
-        const stored = await waitFor("the window's outcome", async () => {
-          const m = await jsm.streams.getMessage(Streams.outputs, { last_by_subj: Subjects.outputs(id) }).catch(() => null);
-          return m ? m.json<AppOutputMessage>() : undefined;
-        });
-        expect(stored).toMatchObject({ windowStart, outcome: 'error', error: { code: 'WINDOW_FAILED' } });
-        expect(stored.error!.message).toMatch(/gave up after \d+ deliveries ended without an outcome/);
-      } finally {
-        await runner.stop();
-      }
+      const stored = await waitFor("the window's outcome", async () => {
+        const m = await jsm.streams.getMessage(Streams.outputs, { last_by_subj: Subjects.outputs(id) }).catch(() => null);
+        return m ? m.json<AppOutputMessage>() : undefined;
+      });
+      expect(stored).toMatchObject({ windowStart, outcome: 'error', error: { code: 'WINDOW_FAILED' } });
+      expect(stored.error!.message).toMatch(/gave up after \d+ deliveries ended without an outcome/);
     } finally {
-      await nc.close();
+      await runner.stop();
     }
   });
   it('SIGTERM to a host whose NATS server is gone: it stops by itself and leaves no runner', async () => {

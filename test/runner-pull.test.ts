@@ -1,24 +1,24 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { Consumers, Streams, Subjects, type AppOutputMessage, type PluginRecord, type TaskMessage } from '@modelwatch/protocol';
 import { outputKey, windowKey } from '../host/src/domain/keys.js';
 import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { ensureTopology, openBuckets } from '../host/src/nats/topology.js';
+import { openBuckets } from '../host/src/nats/topology.js';
 import { AppRunner } from '../host/src/runner/runner.js';
 import { EndpointStore } from '../host/src/store/endpoints.js';
-import { startTestNats } from './helpers/nats.js';
+import { startTestTopology } from './helpers/nats.js';
 import { waitFor } from './helpers/tmp.js';
 
 const PERIOD = 60_000;
 
-/** A plugin whose windows here are slow or quick: the tasks, the runner's connection and what it stored. */
-async function setup(server: { url: string }, taskAckWaitMs?: number) {
-  const nc = await connect({ servers: server.url });
-  const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
-  await ensureTopology(nc, jsm, { retentionMs: 3_600_000, ...(taskAckWaitMs ? { taskAckWaitMs } : {}) });
+/**
+ * A test nats-server with a plugin whose windows here are slow or quick: the tasks, the runner's
+ * connection and what it stored (`await using`: the server and the connection end with it).
+ */
+async function setup(taskAckWaitMs?: number) {
+  const topology = await startTestTopology(taskAckWaitMs ? { taskAckWaitMs } : {});
+  const { nc, js, jsm } = topology;
   const buckets = await openBuckets(nc);
   const endpoints = new EndpointStore(buckets.endpoints);
   const version = {
@@ -60,7 +60,7 @@ async function setup(server: { url: string }, taskAckWaitMs?: number) {
     const e = await buckets.deferrals.get(outputKey({ endpointId: endpoint.id, app: 'idle', version: '1.0.0', windowStart }));
     return e && e.operation === 'PUT' ? Number(e.string()) : 0;
   };
-  return { nc, jsm, endpoint, publish, output, deferrals };
+  return { url: topology.nats.url, nc, jsm, endpoint, publish, output, deferrals, [Symbol.asyncDispose]: () => topology[Symbol.asyncDispose]() };
 }
 
 /**
@@ -69,45 +69,41 @@ async function setup(server: { url: string }, taskAckWaitMs?: number) {
  */
 describe('a runner with every slot busy', () => {
   it('leaves the next task with the server: it runs once, at its first delivery', async () => {
-    await using server = await startTestNats();
     // an ack wait of 2 s: a running window is kept alive every second, a task held unstarted is not
-    const { nc, jsm, endpoint, publish, output } = await setup(server, 2_000);
+    await using env = await setup(2_000);
+    const { nc, jsm, endpoint, publish, output } = env;
+    const [slow, slow2, next] = [await endpoint('slow'), await endpoint('slow2'), await endpoint('next')];
+    for (const [e, isSlow] of [
+      [slow, true],
+      [slow2, true],
+      [next, false],
+    ] as const) {
+      await publish(e, isSlow);
+    }
+    const runner = new AppRunner({ nc, logger: createLogger('warn'), concurrency: 2, appConcurrency: 2, windowAttempts: 3 });
+    await runner.start();
     try {
-      const [slow, slow2, next] = [await endpoint('slow'), await endpoint('slow2'), await endpoint('next')];
-      for (const [e, isSlow] of [
-        [slow, true],
-        [slow2, true],
-        [next, false],
-      ] as const) {
-        await publish(e, isSlow);
-      }
-      const runner = new AppRunner({ nc, logger: createLogger('warn'), concurrency: 2, appConcurrency: 2, windowAttempts: 3 });
-      await runner.start();
-      try {
-        const [slowOut, slow2Out, nextOut] = await Promise.all([output(slow.id), output(slow2.id), output(next.id)]);
-        expect(slowOut).toMatchObject({ outcome: 'empty', attempts: 1 });
-        expect(slow2Out).toMatchObject({ outcome: 'empty', attempts: 1 });
-        // run once, at its first delivery (held unstarted it was delivered again every 2 s of the slow window)
-        expect(nextOut).toMatchObject({ outcome: 'empty', attempts: 1 });
-        // every task acknowledged: three tasks, three deliveries (none held unstarted past its ack wait and delivered again)
-        const consumer = await waitFor('every task acknowledged', async () => {
-          const info = await jsm.consumers.info(Streams.tasks, Consumers.runners);
-          return info.num_ack_pending === 0 && info.num_pending === 0 ? info : undefined;
-        });
-        expect(consumer.delivered.consumer_seq).toBe(3);
-      } finally {
-        await runner.stop();
-      }
+      const [slowOut, slow2Out, nextOut] = await Promise.all([output(slow.id), output(slow2.id), output(next.id)]);
+      expect(slowOut).toMatchObject({ outcome: 'empty', attempts: 1 });
+      expect(slow2Out).toMatchObject({ outcome: 'empty', attempts: 1 });
+      // run once, at its first delivery (held unstarted it was delivered again every 2 s of the slow window)
+      expect(nextOut).toMatchObject({ outcome: 'empty', attempts: 1 });
+      // every task acknowledged: three tasks, three deliveries (none held unstarted past its ack wait and delivered again)
+      const consumer = await waitFor('every task acknowledged', async () => {
+        const info = await jsm.consumers.info(Streams.tasks, Consumers.runners);
+        return info.num_ack_pending === 0 && info.num_pending === 0 ? info : undefined;
+      });
+      expect(consumer.delivered.consumer_seq).toBe(3);
     } finally {
-      await nc.close();
+      await runner.stop();
     }
   }, 90_000);
 
   it('hands back a task a fetch delivers past its slots (the client asks for the whole batch again after a reconnect), counted as a deferral', async () => {
-    await using server = await startTestNats();
-    const { nc, endpoint, publish, output, deferrals } = await setup(server);
+    await using env = await setup();
+    const { nc, endpoint, publish, output, deferrals } = env;
     // the pull requests the runner sends, seen from another connection: for tasks, and for a window's rows
-    const watcher = await connect({ servers: server.url });
+    const watcher = await connect({ servers: env.url });
     const batches: number[] = [];
     watcher.subscribe(`$JS.API.CONSUMER.MSG.NEXT.${Streams.tasks}.${Consumers.runners}`, {
       callback: (err, m) => {
@@ -153,7 +149,6 @@ describe('a runner with every slot busy', () => {
       }
     } finally {
       await watcher.close();
-      await nc.close();
     }
   }, 120_000);
 });

@@ -7,9 +7,9 @@ import { ModelwatchClient } from '../host/src/client/client.js';
 import { createHost, type Host } from '../host/src/host.js';
 import { createLogger } from '../host/src/logger.js';
 import { natsConnectOptions } from '../host/src/nats/auth.js';
-import { ensureTopology, openBuckets, SLOT_KINDS, slotConsumerName } from '../host/src/nats/topology.js';
+import { openBuckets, SLOT_KINDS, slotConsumerName } from '../host/src/nats/topology.js';
 import { publishDir, REPO, startTestHost, TEST_TOKEN } from './helpers/host.js';
-import { startTestNats } from './helpers/nats.js';
+import { startTestTopology } from './helpers/nats.js';
 import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
 
 const FIXTURES = join(REPO, 'test/fixtures/plugins');
@@ -109,45 +109,39 @@ describe("a plugin's windows in flight are capped across every runner (MW_SLOTS)
 
 describe("a controller's start makes only the plugins' slots not made yet", () => {
   it('lists the slot consumers once and asks nothing of a plugin whose slots are made at the cap; a new cap makes them again', async () => {
-    await using nats = await startTestNats();
-    const nc = await connect({ servers: nats.url });
-    try {
-      const jsm = await jetstreamManager(nc);
-      await ensureTopology(nc, jsm, { retentionMs: 86_400_000 });
-      const buckets = await openBuckets(nc);
-      const plugins = ['p1', 'p2', 'p3'];
-      const now = Date.now();
-      for (const name of plugins)
-        await buckets.plugins.put(name, JSON.stringify({ name, activeVersion: '1.0.0', status: 'active', createdAt: now, updatedAt: now, versions: [] }));
-      /** The JetStream API requests about MW_SLOTS while a controller process starts (and stops) with `cap`. */
-      const startWith = async (cap: number) => {
-        const seen: string[] = [];
-        const sub = nc.subscribe('$JS.API.>', { callback: (_err, m) => void (m.subject.includes('MW_SLOTS') && seen.push(m.subject)) });
-        await nc.flush();
-        const t = await startTestHost({ natsUrl: nats.url, runners: 0, components: ['controller'], pluginWindowsInFlight: cap });
-        await t[Symbol.asyncDispose]();
-        await nc.flush();
-        sub.unsubscribe();
-        return seen;
-      };
-      const perPlugin = (seen: string[]) => seen.filter((s) => s.includes('slots-'));
-      // the first start makes every plugin's slots
-      expect(perPlugin(await startWith(2)).length).toBeGreaterThanOrEqual(plugins.length * 2);
-      for (const p of plugins) expect((await jsm.consumers.info(Streams.slots, slotConsumerName(p, 'shadow'))).config.max_ack_pending).toBe(2);
-      // the next start finds them made: one listing, no request per plugin
-      const again = await startWith(2);
-      expect(perPlugin(again)).toEqual([]);
-      expect(again.filter((s) => s.startsWith('$JS.API.CONSUMER.LIST.MW_SLOTS'))).toHaveLength(1);
-      // a new cap: every plugin's slots made again, at it
-      const capped = await startWith(3);
-      for (const p of plugins) for (const kind of SLOT_KINDS) expect(capped.some((s) => s.endsWith(`.${slotConsumerName(p, kind)}`))).toBe(true);
-      for (const p of plugins) {
-        expect((await jsm.consumers.info(Streams.slots, slotConsumerName(p, 'active'))).config.max_ack_pending).toBe(3);
-        const subject = Subjects.slots(p, 'active');
-        expect((await jsm.streams.info(Streams.slots, { subjects_filter: subject })).state.subjects?.[subject]).toBe(3);
-      }
-    } finally {
-      await nc.close();
+    await using topology = await startTestTopology({ retentionMs: 86_400_000 });
+    const { nats, nc, jsm } = topology;
+    const buckets = await openBuckets(nc);
+    const plugins = ['p1', 'p2', 'p3'];
+    const now = Date.now();
+    for (const name of plugins)
+      await buckets.plugins.put(name, JSON.stringify({ name, activeVersion: '1.0.0', status: 'active', createdAt: now, updatedAt: now, versions: [] }));
+    /** The JetStream API requests about MW_SLOTS while a controller process starts (and stops) with `cap`. */
+    const startWith = async (cap: number) => {
+      const seen: string[] = [];
+      const sub = nc.subscribe('$JS.API.>', { callback: (_err, m) => void (m.subject.includes('MW_SLOTS') && seen.push(m.subject)) });
+      await nc.flush();
+      const t = await startTestHost({ natsUrl: nats.url, runners: 0, components: ['controller'], pluginWindowsInFlight: cap });
+      await t[Symbol.asyncDispose]();
+      await nc.flush();
+      sub.unsubscribe();
+      return seen;
+    };
+    const perPlugin = (seen: string[]) => seen.filter((s) => s.includes('slots-'));
+    // the first start makes every plugin's slots
+    expect(perPlugin(await startWith(2)).length).toBeGreaterThanOrEqual(plugins.length * 2);
+    for (const p of plugins) expect((await jsm.consumers.info(Streams.slots, slotConsumerName(p, 'shadow'))).config.max_ack_pending).toBe(2);
+    // the next start finds them made: one listing, no request per plugin
+    const again = await startWith(2);
+    expect(perPlugin(again)).toEqual([]);
+    expect(again.filter((s) => s.startsWith('$JS.API.CONSUMER.LIST.MW_SLOTS'))).toHaveLength(1);
+    // a new cap: every plugin's slots made again, at it
+    const capped = await startWith(3);
+    for (const p of plugins) for (const kind of SLOT_KINDS) expect(capped.some((s) => s.endsWith(`.${slotConsumerName(p, kind)}`))).toBe(true);
+    for (const p of plugins) {
+      expect((await jsm.consumers.info(Streams.slots, slotConsumerName(p, 'active'))).config.max_ack_pending).toBe(3);
+      const subject = Subjects.slots(p, 'active');
+      expect((await jsm.streams.info(Streams.slots, { subjects_filter: subject })).state.subjects?.[subject]).toBe(3);
     }
   }, 120_000);
 });

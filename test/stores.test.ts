@@ -20,7 +20,7 @@ import { DEFAULT_LIMITS, PluginStore, type PublishedVersion } from '../host/src/
 import { SettingsStore } from '../host/src/store/settings.js';
 import { WatchedKv } from '../host/src/store/watched-kv.js';
 import { rejection } from '../host/test/helpers.js';
-import { startTestNats } from './helpers/nats.js';
+import { startTestNats, startTestTopology, type TestTopology } from './helpers/nats.js';
 import { testOutput } from './helpers/outputs.js';
 
 /** A version record as the API makes it at publish. */
@@ -38,19 +38,17 @@ function output(app: string, v: string, outcome: AppOutputMessage['outcome'], wi
 
 /** The stores' named operations against a real nats-server: each one compare-and-set on its record. */
 describe('stores', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let topology: TestTopology;
   let nc: NatsConnection;
   let buckets: Buckets;
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    nc = await connect({ servers: nats.url });
-    await ensureTopology(nc, await jetstreamManager(nc), { retentionMs: 3_600_000 });
+    topology = await startTestTopology();
+    nc = topology.nc;
     buckets = await openBuckets(nc);
   });
   afterAll(async () => {
-    await nc?.close();
-    await nats?.[Symbol.asyncDispose]();
+    await topology?.[Symbol.asyncDispose]();
   });
 
   /** The KV revision of a key (changes with every write). */

@@ -1,5 +1,5 @@
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Consumers, Streams, Subjects, type EndpointRecord, type MonitoringSettings } from '@modelwatch/protocol';
 import { filingWindow } from '../host/src/domain/windows.js';
@@ -13,7 +13,7 @@ import { WatchedKv } from '../host/src/store/watched-kv.js';
 import { rowChunkId } from '../host/src/stream/filing.js';
 import { parseEvent } from '../host/src/stream/formats/index.js';
 import { StreamProcessor, type StreamProcessorDeps } from '../host/src/stream/processor.js';
-import { startTestNats } from './helpers/nats.js';
+import { startTestTopology, type TestTopology } from './helpers/nats.js';
 import { waitFor } from './helpers/tmp.js';
 
 const RETENTION_MS = 3_600_000;
@@ -29,24 +29,21 @@ const RETENTION_MS = 3_600_000;
  * lost, with their events acknowledged and no dead letter.
  */
 describe('stream processor, a batch redelivered after a partial publish', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let topology: TestTopology;
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   let buckets: Buckets;
   const watched: Array<{ stop(): void }> = [];
 
   beforeAll(async () => {
-    nats = await startTestNats();
-    nc = await connect({ servers: nats.url });
-    jsm = await jetstreamManager(nc);
-    await ensureTopology(nc, jsm, { retentionMs: RETENTION_MS });
+    topology = await startTestTopology({ retentionMs: RETENTION_MS });
+    ({ nc, jsm } = topology);
     buckets = await openBuckets(nc);
   });
 
   afterAll(async () => {
     for (const w of watched) w.stop();
-    await nc?.close();
-    await nats?.[Symbol.asyncDispose]();
+    await topology?.[Symbol.asyncDispose]();
   });
 
   async function processor(overrides: Partial<StreamProcessorDeps> = {}): Promise<StreamProcessor> {

@@ -9,7 +9,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Consumers, Streams, Subjects, type AppOutputMessage, type EndpointPurgeMessage } from '@modelwatch/protocol';
@@ -18,11 +17,11 @@ import { endpointId } from '../host/src/domain/names.js';
 import { createLogger } from '../host/src/logger.js';
 import { HostMetrics } from '../host/src/metrics.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
-import { ensureTopology, openBuckets, WRITER_ACK_WAIT_MS, WRITER_PROGRESS_MS } from '../host/src/nats/topology.js';
+import { openBuckets, WRITER_ACK_WAIT_MS, WRITER_PROGRESS_MS } from '../host/src/nats/topology.js';
 import { ResultsDb } from '../host/src/store/results-db.js';
 import { openResultsDb, recoverResults } from '../host/src/writer/recovery.js';
 import { Writer } from '../host/src/writer/writer.js';
-import { startTestNats } from './helpers/nats.js';
+import { startTestTopology, type TestTopology } from './helpers/nats.js';
 import { countStoredNotices, windowKey } from './helpers/outputs.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
@@ -50,18 +49,17 @@ function output(endpoint: string, app: string, w: number, value = 0.5): AppOutpu
 }
 
 describe('the writer stores a fetch of outputs in one batch', () => {
-  let nats: Awaited<ReturnType<typeof startTestNats>>;
+  let topology: TestTopology;
   let dir: Awaited<ReturnType<typeof tempDir>>;
   let nc: NatsConnection;
 
   beforeAll(async () => {
-    nats = await startTestNats();
+    topology = await startTestTopology();
     dir = await tempDir('mw-writer-batch-');
-    nc = await connect({ servers: nats.url });
+    nc = topology.nc;
   });
   afterAll(async () => {
-    await nc?.close();
-    await nats?.[Symbol.asyncDispose]();
+    await topology?.[Symbol.asyncDispose]();
     await dir?.[Symbol.asyncDispose]();
   });
 
@@ -106,9 +104,7 @@ describe('the writer stores a fetch of outputs in one batch', () => {
   });
 
   it('a refused, a stored-already, a repeated and an invalid message among them: the others stored, noticed and acknowledged once', async () => {
-    const js = jetstream(nc);
-    const jsm = await jetstreamManager(nc);
-    await ensureTopology(nc, jsm, { retentionMs: 3_600_000 });
+    const { js, jsm } = topology;
     const bindingKey = newBindingKey();
     const bound = (o: AppOutputMessage): AppOutputMessage => ({ ...o, binding: outputBinding(bindingKey, o) });
     const db = new ResultsDb(join(dir.path, 'writer'));
@@ -153,8 +149,8 @@ describe('the writer stores a fetch of outputs in one batch', () => {
     }
   });
   it('a batch whose handling fails unexpectedly is redelivered, not held: each output stored once, then acknowledged and held no more', async () => {
-    await using own = await startTestNats();
-    const nc2 = await connect({ servers: own.url });
+    await using own = await startTestTopology();
+    const { nc: nc2, js, jsm } = own;
     const db = new ResultsDb(join(dir.path, 'writer-drain-fails'));
     await db.open();
     // the accounting of the batch's first output throws (a failure no output's own handling catches)
@@ -168,9 +164,6 @@ describe('the writer stores a fetch of outputs in one batch', () => {
     const metrics = new FailingOnce();
     let writer: Writer | undefined;
     try {
-      const js = jetstream(nc2);
-      const jsm = await jetstreamManager(nc2);
-      await ensureTopology(nc2, jsm, { retentionMs: 3_600_000 });
       const outs = ['d1', 'd2'].flatMap((e) => [0, 1, 2].map((w) => output(e, 'app-a', w)));
       for (const o of outs) await js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
       writer = new Writer({ nc: nc2, js, db, logger: createLogger('silent'), metrics });
@@ -191,12 +184,11 @@ describe('the writer stores a fetch of outputs in one batch', () => {
     } finally {
       await writer?.stop();
       await db.close();
-      await nc2.close();
     }
   });
   it('a batch failing after some of its outputs were handed on to be accounted nak-s only the others: those accounted are acknowledged once, not redelivered', async () => {
-    await using own = await startTestNats();
-    const nc2 = await connect({ servers: own.url });
+    await using own = await startTestTopology();
+    const { nc: nc2, js, jsm } = own;
     const db = new ResultsDb(join(dir.path, 'writer-drain-fails-later'));
     await db.open();
     // the accounting of the batch's second output throws; the first's is under way (its streak
@@ -211,9 +203,6 @@ describe('the writer stores a fetch of outputs in one batch', () => {
     const metrics = new FailingSecond();
     let writer: Writer | undefined;
     try {
-      const js = jetstream(nc2);
-      const jsm = await jetstreamManager(nc2);
-      await ensureTopology(nc2, jsm, { retentionMs: 3_600_000 });
       const buckets = await openBuckets(nc2);
       const outs = [0, 1, 2].map((w) => output('f1', 'app-a', w));
       for (const o of outs) await js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
@@ -231,12 +220,11 @@ describe('the writer stores a fetch of outputs in one batch', () => {
     } finally {
       await writer?.stop();
       await db.close();
-      await nc2.close();
     }
   });
   it('outputs held past the cap while queued or being stored (a store that hangs) stay kept from redelivery, and are stored once it answers', async () => {
-    await using own = await startTestNats();
-    const nc2 = await connect({ servers: own.url });
+    await using own = await startTestTopology();
+    const { nc: nc2, js, jsm } = own;
     // the first batch's store hangs until the test lets it go on
     let release!: () => void;
     const hung = new Promise<void>((r) => (release = r));
@@ -250,7 +238,7 @@ describe('the writer stores a fetch of outputs in one batch', () => {
     const db = new HangingOnce(join(dir.path, 'writer-hangs'));
     await db.open();
     // the progress signals the writer sends, by delivery (each has its own ack subject)
-    const watcher = await connect({ servers: own.url });
+    const watcher = await connect({ servers: own.nats.url });
     const signals = new Map<string, number>();
     watcher.subscribe(`$JS.ACK.${Streams.outputs}.>`, {
       callback: (err, m) => {
@@ -260,9 +248,6 @@ describe('the writer stores a fetch of outputs in one batch', () => {
     await watcher.flush();
     let writer: Writer | undefined;
     try {
-      const js = jetstream(nc2);
-      const jsm = await jetstreamManager(nc2);
-      await ensureTopology(nc2, jsm, { retentionMs: 3_600_000 });
       const outs = [0, 1, 2, 3].map((w) => output('h1', 'app-a', w));
       for (const o of outs.slice(0, 3)) await js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
       // every message past the cap at once
@@ -299,95 +284,87 @@ describe('the writer stores a fetch of outputs in one batch', () => {
       await writer?.stop();
       await db.close();
       await watcher.close();
-      await nc2.close();
     }
   }, 90_000);
   it('a store rebuilt from MW_OUTPUTS, in batches of any size, holds what the live one holds: the same refused, duplicates, invalid message and purge', async () => {
-    await using own = await startTestNats();
-    const nc2 = await connect({ servers: own.url });
-    try {
-      const js = jetstream(nc2);
-      const jsm = await jetstreamManager(nc2);
-      await ensureTopology(nc2, jsm, { retentionMs: 3_600_000 });
-      const bindingKey = newBindingKey();
-      const bound = (o: AppOutputMessage): AppOutputMessage => ({ ...o, binding: outputBinding(bindingKey, o) });
-      const publish = (o: AppOutputMessage) => js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
-      // more outputs than a batch (1024), some of them shadows, in an order that is not the windows'
-      const endpoints = ['r1', 'r2', 'r3'];
-      const all: AppOutputMessage[] = [];
-      for (let w = 0; w < 400; w++) {
-        for (const e of endpoints) {
-          for (const app of ['app-a', 'app-b']) all.push(bound(output(e, app, (w * 7) % 400, (w % 10) / 10)));
-          if (w % 20 === 0) all.push(bound({ ...output(e, 'app-a', w, 0.9), version: '2.0.0', shadow: true }));
-        }
+    await using own = await startTestTopology();
+    const { nc: nc2, js, jsm } = own;
+    const bindingKey = newBindingKey();
+    const bound = (o: AppOutputMessage): AppOutputMessage => ({ ...o, binding: outputBinding(bindingKey, o) });
+    const publish = (o: AppOutputMessage) => js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));
+    // more outputs than a batch (1024), some of them shadows, in an order that is not the windows'
+    const endpoints = ['r1', 'r2', 'r3'];
+    const all: AppOutputMessage[] = [];
+    for (let w = 0; w < 400; w++) {
+      for (const e of endpoints) {
+        for (const app of ['app-a', 'app-b']) all.push(bound(output(e, app, (w * 7) % 400, (w % 10) / 10)));
+        if (w % 20 === 0) all.push(bound({ ...output(e, 'app-a', w, 0.9), version: '2.0.0', shadow: true }));
       }
-      const half = all.length >> 1;
-      for (const o of all.slice(0, half)) await publish(o);
-      // a repeated output, a forged one, a message that is not an output, then r2's purge: what r2
-      // had is removed, and what comes of it after the purge is stored
-      await publish(all[5]!);
-      await publish({ ...output('r1', 'app-c', 3), binding: 'forged' });
-      await js.publish(Subjects.outputs(endpointId('r3')), new TextEncoder().encode('not json'));
-      const purge: EndpointPurgeMessage = { v: 1, endpointId: endpointId('r2'), endpointName: 'r2', at: Date.now() };
-      await js.publish(Subjects.purges(purge.endpointId), jsonCodec.encode(purge));
-      for (const o of all.slice(half)) await publish(o);
-      const last = (await jsm.streams.info(Streams.outputs)).state.last_seq;
-
-      const livePath = join(dir.path, 'rebuild-live');
-      const live = new ResultsDb(livePath);
-      await live.open();
-      const writer = new Writer({ nc: nc2, js, db: live, logger: createLogger('error'), bindingKey });
-      await writer.start();
-      try {
-        await waitFor('every output acknowledged', async () => {
-          const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
-          return ci.num_pending === 0 && ci.num_ack_pending === 0 && ci.ack_floor.stream_seq === last ? true : undefined;
-        });
-        expect(writer.refused).toBe(1);
-        expect(writer.deadLetters).toBe(1);
-      } finally {
-        await writer.stop();
-        await live.close();
-      }
-      const liveView = await dump(livePath);
-      // r2's windows after its purge only, each endpoint's of both halves otherwise
-      const r2 = Object.keys(liveView).filter((k) => k.startsWith(`!w!${endpointId('r2')}/`));
-      expect(r2).toHaveLength(
-        new Set(
-          all
-            .slice(half)
-            .filter((o) => o.endpointId === endpointId('r2') && !o.shadow)
-            .map(windowKey),
-        ).size,
-      );
-      expect(Object.keys(liveView).filter((k) => k.startsWith('!w!'))).toHaveLength(
-        new Set(all.filter((o, i) => !o.shadow && (o.endpointId !== endpointId('r2') || i >= half)).map(windowKey)).size,
-      );
-
-      for (const batchSize of [1024, 100, 1]) {
-        const path = join(dir.path, `rebuilt-${batchSize}`);
-        const rebuilt = new ResultsDb(path);
-        await rebuilt.open();
-        try {
-          // an empty store, and the writer acknowledged everything: the whole stream is stored again
-          const report = await recoverResults({ js, db: rebuilt, logger: createLogger('silent'), withOutbox: false, bindingKey, batchSize });
-          expect(report, `batch ${batchSize}`).toMatchObject({ replayed: last, refused: 1 });
-          expect(rebuilt.appliedSeq()).toBe(last);
-        } finally {
-          await rebuilt.close();
-        }
-        expect(await dump(path), `batch ${batchSize}`).toEqual(liveView);
-      }
-      // a store LevelDB cannot open (CURRENT names a manifest that is not there) is rebuilt the same way
-      const damaged = join(dir.path, 'rebuild-damaged');
-      await mkdir(damaged);
-      await writeFile(join(damaged, 'CURRENT'), 'MANIFEST-999999\n');
-      const reopened = await openResultsDb(damaged, { js, logger: createLogger('silent'), withOutbox: false, bindingKey, consumer: Consumers.writer });
-      await reopened.close();
-      expect(await dump(damaged)).toEqual(liveView);
-    } finally {
-      await nc2.close();
     }
+    const half = all.length >> 1;
+    for (const o of all.slice(0, half)) await publish(o);
+    // a repeated output, a forged one, a message that is not an output, then r2's purge: what r2
+    // had is removed, and what comes of it after the purge is stored
+    await publish(all[5]!);
+    await publish({ ...output('r1', 'app-c', 3), binding: 'forged' });
+    await js.publish(Subjects.outputs(endpointId('r3')), new TextEncoder().encode('not json'));
+    const purge: EndpointPurgeMessage = { v: 1, endpointId: endpointId('r2'), endpointName: 'r2', at: Date.now() };
+    await js.publish(Subjects.purges(purge.endpointId), jsonCodec.encode(purge));
+    for (const o of all.slice(half)) await publish(o);
+    const last = (await jsm.streams.info(Streams.outputs)).state.last_seq;
+
+    const livePath = join(dir.path, 'rebuild-live');
+    const live = new ResultsDb(livePath);
+    await live.open();
+    const writer = new Writer({ nc: nc2, js, db: live, logger: createLogger('error'), bindingKey });
+    await writer.start();
+    try {
+      await waitFor('every output acknowledged', async () => {
+        const ci = await jsm.consumers.info(Streams.outputs, Consumers.writer);
+        return ci.num_pending === 0 && ci.num_ack_pending === 0 && ci.ack_floor.stream_seq === last ? true : undefined;
+      });
+      expect(writer.refused).toBe(1);
+      expect(writer.deadLetters).toBe(1);
+    } finally {
+      await writer.stop();
+      await live.close();
+    }
+    const liveView = await dump(livePath);
+    // r2's windows after its purge only, each endpoint's of both halves otherwise
+    const r2 = Object.keys(liveView).filter((k) => k.startsWith(`!w!${endpointId('r2')}/`));
+    expect(r2).toHaveLength(
+      new Set(
+        all
+          .slice(half)
+          .filter((o) => o.endpointId === endpointId('r2') && !o.shadow)
+          .map(windowKey),
+      ).size,
+    );
+    expect(Object.keys(liveView).filter((k) => k.startsWith('!w!'))).toHaveLength(
+      new Set(all.filter((o, i) => !o.shadow && (o.endpointId !== endpointId('r2') || i >= half)).map(windowKey)).size,
+    );
+
+    for (const batchSize of [1024, 100, 1]) {
+      const path = join(dir.path, `rebuilt-${batchSize}`);
+      const rebuilt = new ResultsDb(path);
+      await rebuilt.open();
+      try {
+        // an empty store, and the writer acknowledged everything: the whole stream is stored again
+        const report = await recoverResults({ js, db: rebuilt, logger: createLogger('silent'), withOutbox: false, bindingKey, batchSize });
+        expect(report, `batch ${batchSize}`).toMatchObject({ replayed: last, refused: 1 });
+        expect(rebuilt.appliedSeq()).toBe(last);
+      } finally {
+        await rebuilt.close();
+      }
+      expect(await dump(path), `batch ${batchSize}`).toEqual(liveView);
+    }
+    // a store LevelDB cannot open (CURRENT names a manifest that is not there) is rebuilt the same way
+    const damaged = join(dir.path, 'rebuild-damaged');
+    await mkdir(damaged);
+    await writeFile(join(damaged, 'CURRENT'), 'MANIFEST-999999\n');
+    const reopened = await openResultsDb(damaged, { js, logger: createLogger('silent'), withOutbox: false, bindingKey, consumer: Consumers.writer });
+    await reopened.close();
+    expect(await dump(damaged)).toEqual(liveView);
   });
 });
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { ensureTopology } from '../../host/src/nats/topology.js';
+import { ensureTopology, type TopologyOptions } from '../../host/src/nats/topology.js';
 import { startNatsServer, type NatsServerHandle } from '../../host/src/nats/server.js';
 import { tempDir } from './tmp.js';
 
@@ -36,25 +36,29 @@ export interface TestTopology {
 
 /**
  * {@link startTestNats}, connected, with the host's topology (`ensureTopology`: its streams and
- * buckets, `retentionMs` 1 hour unless given).
+ * buckets, with `opts`' topology options; `retentionMs` 1 hour unless given).
  */
-export async function startTestTopology(opts: { maxPayloadBytes?: number; retentionMs?: number } = {}): Promise<TestTopology> {
-  const nats = await startTestNats(opts.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: opts.maxPayloadBytes });
+export async function startTestTopology(opts: { maxPayloadBytes?: number } & Partial<TopologyOptions> = {}): Promise<TestTopology> {
+  const { maxPayloadBytes, retentionMs = 3_600_000, ...topology } = opts;
+  const nats = await startTestNats(maxPayloadBytes === undefined ? {} : { maxPayloadBytes });
+  let nc: NatsConnection | undefined;
   try {
-    const nc = await connect({ servers: nats.url });
+    nc = await connect({ servers: nats.url });
     const jsm = await jetstreamManager(nc);
-    await ensureTopology(nc, jsm, { retentionMs: opts.retentionMs ?? 3_600_000 });
+    await ensureTopology(nc, jsm, { ...topology, retentionMs });
+    const conn = nc;
     return {
       nats,
-      nc,
-      js: jetstream(nc),
+      nc: conn,
+      js: jetstream(conn),
       jsm,
       [Symbol.asyncDispose]: async () => {
-        await nc.close();
+        await conn.close();
         await nats[Symbol.asyncDispose]();
       },
     };
   } catch (err) {
+    await nc?.close();
     await nats[Symbol.asyncDispose]();
     throw err;
   }
