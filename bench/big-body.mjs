@@ -27,8 +27,8 @@ import { startNatsServer } from '../host/dist/nats/server.js';
 import { createLogger } from '../host/dist/logger.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { arg } from './lib/setup.mjs';
 
-const arg = (name, dflt) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : dflt);
 const EVENTS_MB = arg('--events-mb', 60);
 const CSV_MB = arg('--csv-mb', 41);
 const ROUNDS = arg('--rounds', 1);

@@ -16,25 +16,16 @@
 // after the close) bounds the wait for the last window.
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fork } from 'node:child_process';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { clearInterval, setInterval } from 'node:timers';
-import { createHost } from '../host/dist/host.js';
-import { generateToken } from '../host/dist/domain/tokens.js';
 import { ModelwatchClient } from '../host/dist/client/client.js';
-import { startNatsServer } from '../host/dist/nats/server.js';
-import { createLogger } from '../host/dist/logger.js';
 import { bundlePlugin } from '../host/dist/plugins/bundle.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { referenceWorkMs } from './lib/setup.mjs';
+import { arg, referenceWorkMs, startBenchHost } from './lib/setup.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const ENDPOINTS = arg('--endpoints', 1000);
 const RUNNERS = arg('--runners', 2);
 // slots a runner (--concurrency): 8, as a host for many endpoints on few cores runs its runners
@@ -78,30 +69,19 @@ const cpuMs = (pid) => {
 };
 const cpuOf = () => ({ nats: cpuMs(nats.pid), host: cpuMs(process.pid), runners: host.runnerPids().map(cpuMs) });
 
-const dir = mkdtempSync(join(tmpdir(), 'mw-bench-controller-'));
 // the machine's speed before and after (lib/setup.mjs): the seconds after the close move with it
 const workBefore = referenceWorkMs();
-const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-// the host is told its admin token, and the client sends it
-const TOKEN = generateToken();
-const host = createHost(
-  {
-    adminToken: TOKEN,
-    natsUrl: nats.url,
-    dataDir: join(dir, 'host'),
-    httpPort: 0,
-    runners: RUNNERS,
-    runnerConcurrency: CONCURRENCY,
-    basePeriod: PERIOD,
-    allowedLateness: LATENESS,
-    logLevel: 'error',
-    // the references of many endpoints are many requests
-    rateLimit: 'off',
-  },
-  createLogger('error'),
-);
-await host.start();
-const client = new ModelwatchClient({ url: host.apiUrl, token: TOKEN, timeoutMs: 120_000 });
+const bench = await startBenchHost('controller', {
+  runners: RUNNERS,
+  runnerConcurrency: CONCURRENCY,
+  basePeriod: PERIOD,
+  allowedLateness: LATENESS,
+  // the references of many endpoints are many requests
+  rateLimit: 'off',
+});
+const { host, nats } = bench;
+// many endpoints: a bulk create or a listing may take longer than a client's default
+const client = new ModelwatchClient({ url: host.apiUrl, token: bench.adminToken, timeoutMs: 120_000 });
 const reference = ['a,b,c,d,y', ...Array.from({ length: 500 }, () => [normal(), normal() * 3 + 10, uniform(), normal(), 0].join(','))].join('\n');
 const names = Array.from({ length: ENDPOINTS }, (_, i) => `ep-${String(i).padStart(4, '0')}`);
 let t = performance.now();
@@ -241,9 +221,7 @@ console.log(`memory (RSS): host process ${peakHost.toFixed(0)} MB peak, runners 
   console.log(`streams: ${lines.sort().join('; ')}`);
   await nc.close();
 }
-await host.stop();
-await nats.stop();
-rmSync(dir, { recursive: true, force: true });
+await bench.stop();
 console.log(
   `machine: a fixed piece of work took ${workBefore.toFixed(0)} ms before the bench, ${referenceWorkMs().toFixed(0)} ms after, the host and nats-server stopped (288 to 306 ms in a process of its own on 2026-12-03 at 14:24, between runs of 10,000 x 2 in 38.3 and 40.8 s: more is a slower machine)`,
 );

@@ -5,22 +5,11 @@
 //   node --no-node-snapshot bench/detection-latency.mjs [--windows N] [--lateness MS]
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { createHost } from '../host/dist/host.js';
-import { generateToken } from '../host/dist/domain/tokens.js';
-import { ModelwatchClient } from '../host/dist/client/client.js';
-import { startNatsServer } from '../host/dist/nats/server.js';
-import { createLogger } from '../host/dist/logger.js';
 import { bundlePlugin } from '../host/dist/plugins/bundle.js';
+import { arg, startBenchHost } from './lib/setup.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const WINDOWS = arg('--windows', 20);
 const LATENESS = arg('--lateness', 500);
 const PERIOD = 1000;
@@ -30,25 +19,8 @@ let seed = 7;
 const uniform = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296;
 const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 
-const dir = mkdtempSync(join(tmpdir(), 'mw-bench-latency-'));
-const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-// the host is told its admin token, and the client sends it
-const TOKEN = generateToken();
-const host = createHost(
-  {
-    adminToken: TOKEN,
-    natsUrl: nats.url,
-    dataDir: join(dir, 'host'),
-    httpPort: 0,
-    runners: 1,
-    basePeriod: PERIOD,
-    allowedLateness: LATENESS,
-    logLevel: 'error',
-  },
-  createLogger('error'),
-);
-await host.start();
-const client = new ModelwatchClient({ url: host.apiUrl, token: TOKEN });
+const bench = await startBenchHost('latency', { runners: 1, basePeriod: PERIOD, allowedLateness: LATENESS });
+const { client, nats } = bench;
 for (const p of ['plugins/histogram-data-drift', 'test/fixtures/plugins/row-count']) {
   const b = await bundlePlugin(new URL(`../${p}`, import.meta.url).pathname);
   await client.publishPlugin({ manifest: b.manifest, code: b.code, map: b.map });
@@ -99,6 +71,4 @@ for (const app of ['histogram-data-drift', 'row-count']) {
   );
 }
 await nc.close();
-await host.stop();
-await nats.stop();
-rmSync(dir, { recursive: true, force: true });
+await bench.stop();

@@ -8,20 +8,11 @@
 //   node --no-node-snapshot bench/hostile-neighbours.mjs [--windows N] [--runners N] [--concurrency N]
 //
 // Needs host/dist (npx tsc -b) and nats-server on PATH.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHost } from '../host/dist/host.js';
-import { generateToken } from '../host/dist/domain/tokens.js';
-import { ModelwatchClient } from '../host/dist/client/client.js';
-import { startNatsServer } from '../host/dist/nats/server.js';
-import { createLogger } from '../host/dist/logger.js';
 import { bundlePlugin } from '../host/dist/plugins/bundle.js';
+import { arg, startBenchHost } from './lib/setup.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const WINDOWS = arg('--windows', 8);
 const RUNNERS = arg('--runners', 2);
 const CONCURRENCY = arg('--concurrency', 4);
@@ -37,7 +28,6 @@ const HOSTILE = {
   throws: ['throw new Error("no");', { timeoutMs: 300, memoryMb: 32 }],
 };
 
-const dir = mkdtempSync(join(tmpdir(), 'mw-bench-hostile-'));
 function pluginDir(name, method, limits) {
   const d = join(dir, 'plugins', name);
   mkdirSync(join(d, 'src'), { recursive: true });
@@ -49,27 +39,15 @@ function pluginDir(name, method, limits) {
   return d;
 }
 
-const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-// the host is told its admin token, and the client sends it
-const TOKEN = generateToken();
-const host = createHost(
-  {
-    adminToken: TOKEN,
-    natsUrl: nats.url,
-    dataDir: join(dir, 'host'),
-    httpPort: 0,
-    runners: RUNNERS,
-    runnerConcurrency: CONCURRENCY,
-    basePeriod: PERIOD,
-    allowedLateness: LATENESS,
-    windowAttempts: 2,
-    quarantineAfter: 1_000_000,
-    logLevel: 'error',
-  },
-  createLogger('error'),
-);
-await host.start();
-const client = new ModelwatchClient({ url: host.apiUrl, token: TOKEN });
+const bench = await startBenchHost('hostile', {
+  runners: RUNNERS,
+  runnerConcurrency: CONCURRENCY,
+  basePeriod: PERIOD,
+  allowedLateness: LATENESS,
+  windowAttempts: 2,
+  quarantineAfter: 1_000_000,
+});
+const { client, dir } = bench;
 const publish = async (d) => {
   const b = await bundlePlugin(d);
   await client.publishPlugin({ manifest: b.manifest, code: b.code, map: b.map });
@@ -105,6 +83,4 @@ console.log(`${WINDOWS} one-second windows, ${RUNNERS} runners x ${CONCURRENCY};
 console.log(`alone                       p50 ${q(alone, 0.5)} ms  max ${alone.at(-1)} ms`);
 console.log(`next to ${Object.keys(HOSTILE).length} hostile apps      p50 ${q(crowded, 0.5)} ms  max ${crowded.at(-1)} ms`);
 console.log(`ratio (hostile / alone)     p50 ${(q(crowded, 0.5) / q(alone, 0.5)).toFixed(1)}x  max ${(crowded.at(-1) / alone.at(-1)).toFixed(1)}x`);
-await host.stop();
-await nats.stop();
-rmSync(dir, { recursive: true, force: true });
+await bench.stop();

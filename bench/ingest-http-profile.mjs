@@ -25,11 +25,10 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { clientArg, startHttpLoad } from './lib/http-load.mjs';
-import { loadAverage, processCpuMs, startApiProcess, startBenchHost } from './lib/setup.mjs';
+import { arg, loadAverage, processCpuMs, startApiProcess, startBenchHost, textArg } from './lib/setup.mjs';
 
-const arg = (name, dflt) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : dflt);
-const N = Number(arg('--events', 5000));
-const OUT = arg('--out', join(tmpdir(), 'ingest-http.cpuprofile'));
+const N = arg('--events', 5000);
+const OUT = textArg('--out', join(tmpdir(), 'ingest-http.cpuprofile'));
 const SHARED = process.argv.includes('--shared');
 const APART = SHARED || process.argv.includes('--apart');
 const FILING = !process.argv.includes('--no-filing');

@@ -23,11 +23,8 @@ import { ensureTopology } from '../host/dist/nats/topology.js';
 import { ResultsDb } from '../host/dist/store/results-db.js';
 import { benchOutputs } from './lib/outputs.mjs';
 import { Writer } from '../host/dist/writer/writer.js';
+import { arg } from './lib/setup.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const OUTPUTS = arg('--outputs', 10_000);
 const ROUNDS = arg('--rounds', 4);
 // as the host holds it: imported once as a secret key object

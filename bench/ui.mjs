@@ -19,11 +19,8 @@ import { generateToken } from '../host/dist/domain/tokens.js';
 import { createHost } from '../host/dist/host.js';
 import { createLogger } from '../host/dist/logger.js';
 import { ResultsDb } from '../host/dist/store/results-db.js';
+import { arg } from './lib/setup.mjs';
 
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
 const ENDPOINTS = arg('--endpoints', 1000);
 const WINDOWS = arg('--windows', 1000);
 const BIG = arg('--big', 100_000);

@@ -25,6 +25,12 @@ export function arg(name, dflt) {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 }
 
+/** The text after `--name` on the command line, or `dflt`. */
+export function textArg(name, dflt) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+}
+
 /** Run `fn({ nc, js, jsm, dir })` against a fresh nats-server with the host's topology (7 days' retention). */
 export async function withNats(prefix, fn) {
   const dir = mkdtempSync(join(tmpdir(), `mw-bench-${prefix}-`));

@@ -1,11 +1,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { CRASH_MARKER, type CrashReport } from '@modelwatch/protocol';
 import type { NatsSecurity } from '../config/options.js';
 import type { Logger } from '../logger.js';
 import { RUNNER_MEMORY_BOUND } from './memory.js';
 import type { HostMetrics } from '../metrics.js';
+import { compiledWorker } from '../worker-pool.js';
 
 export interface SupervisorOptions {
   count: number;
@@ -29,12 +29,13 @@ export interface SupervisorOptions {
   onCrash?: (report: CrashReport) => Promise<void>;
   /** Runner restarts. */
   metrics?: HostMetrics;
+  /** The module each runner process runs. @default the host's runner (`runner-main.js`) */
+  entry?: string;
 }
 
 /** Path of the compiled runner entry (the host runs from dist; tests may import src). */
 export function runnerEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  return here.replace(/[/\\]src[/\\]runner[/\\]supervisor\.ts$/, '/dist/runner/supervisor.js').replace(/supervisor\.js$/, 'runner-main.js');
+  return compiledWorker(import.meta.url, 'runner-main');
 }
 
 /** Keeps `count` runner processes alive: a runner that dies (a plugin that killed V8) is restarted. */
@@ -42,6 +43,10 @@ export class RunnerSupervisor {
   private readonly children = new Map<number, ChildProcess>();
   /** Where each slot's runner answers pings, once it said it is ready. */
   private readonly pings = new Map<number, string>();
+  /** Each live runner's 'close' (its exit, and its output read to the end: a crash it reported is known by then). */
+  private readonly closed = new Map<ChildProcess, Promise<void>>();
+  /** Crashes being recorded (`onCrash`): a stop waits for them, so one reported as the host stops is not lost. */
+  private readonly recording = new Set<Promise<void>>();
   private stopping = false;
   private readonly log: Logger;
   restarts = 0;
@@ -78,7 +83,7 @@ export class RunnerSupervisor {
       else delete env[name];
     }
     const memoryMb = this.opts.memoryMb;
-    const child = fork(runnerEntry(), [], {
+    const child = fork(this.opts.entry ?? runnerEntry(), [], {
       // the runner's own heap is bounded too (the isolates' are by their plugins' limits)
       execArgv: ['--no-node-snapshot', ...(memoryMb ? [`--max-old-space-size=${memoryMb}`] : [])],
       env: {
@@ -108,6 +113,7 @@ export class RunnerSupervisor {
       });
     }
     this.children.set(slot, child);
+    this.closed.set(child, new Promise<void>((resolve) => child.once('close', () => resolve())));
     const startedAt = Date.now();
     const ready = new Promise<void>((resolve) => {
       child.on('message', (m: { type?: string; ping?: string }) => {
@@ -122,13 +128,19 @@ export class RunnerSupervisor {
     });
     // 'close' comes after the last stderr line was read ('exit' may come before)
     child.once('close', (code, signal) => {
+      this.closed.delete(child);
       if (this.children.get(slot) === child) {
         this.children.delete(slot);
         this.pings.delete(slot);
       }
       for (const c of crashes) {
         this.log.error({ slot, plugin: `${c.app}@${c.version}`, window: c.window, message: c.message }, 'a plugin crashed its runner');
-        void this.opts.onCrash?.(c).catch((err: unknown) => this.log.error({ err }, 'could not record a crash'));
+        const onCrash = this.opts.onCrash;
+        if (!onCrash) continue;
+        const recorded = onCrash(c)
+          .catch((err: unknown) => this.log.error({ err }, 'could not record a crash'))
+          .finally(() => this.recording.delete(recorded));
+        this.recording.add(recorded);
       }
       if (this.stopping) return;
       const quick = Date.now() - startedAt < 30_000;
@@ -144,23 +156,24 @@ export class RunnerSupervisor {
     return ready;
   }
 
+  /**
+   * Stop every runner (SIGTERM, SIGKILL after `graceMs`) and wait until each one's output is read
+   * and the crashes they reported are recorded (`onCrash`), so none is lost to the stop.
+   */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
     await Promise.all(
-      [...this.children.values()].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-            child.once('exit', () => {
-              clearTimeout(t);
-              resolve();
-            });
-            child.kill('SIGTERM');
-          }),
-      ),
+      [...this.closed].map(async ([child, closed]) => {
+        if (child.exitCode === null && child.signalCode === null) {
+          const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+          child.kill('SIGTERM');
+          await closed;
+          clearTimeout(t);
+        } else await closed;
+      }),
     );
     this.children.clear();
+    await Promise.all([...this.recording]);
   }
 }
 
