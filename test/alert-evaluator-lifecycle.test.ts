@@ -3,10 +3,9 @@ import { Consumers, Streams, type EndpointRecord, type PluginRecord } from '@mod
 import { logNotifier, startAlertEvaluator } from '../host/src/alerts/evaluator.js';
 import { AlertRuleStore, openAlertBuckets } from '../host/src/alerts/store.js';
 import { createLogger } from '../host/src/logger.js';
-import { isNotFound } from '../host/src/nats/errors.js';
 import { openBuckets } from '../host/src/nats/topology.js';
 import { WatchedKv } from '../host/src/store/watched-kv.js';
-import { startTestTopology, type TestTopology } from './helpers/nats.js';
+import { consumerInfo, startTestTopology, type TestTopology } from './helpers/nats.js';
 
 // The alert evaluator runs with the controller's lease, and a lease can be lost while the
 // evaluator starts: a stop during its start must leave nothing started (no consumer reading
@@ -45,14 +44,7 @@ describe('alert evaluator: start and stop', () => {
     vi.useRealTimers();
   });
 
-  const consumer = () =>
-    nats.jsm.consumers.info(Streams.outputs, Consumers.alerts).then(
-      (ci) => ci,
-      (err: unknown) => {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      },
-    );
+  const consumer = () => consumerInfo(nats.jsm, Streams.outputs, Consumers.alerts);
 
   it('a stop while it starts leaves nothing started; a stop after it starts ends what it started', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });

@@ -12,7 +12,7 @@ import { AlertRuleStore } from '../host/src/alerts/store.js';
 import { bindingKeyObject, type BindingKey } from '../host/src/domain/binding.js';
 import { outputBindingKey } from '../host/src/nats/auth.js';
 import { startTestHost } from './helpers/host.js';
-import { startTestNats } from './helpers/nats.js';
+import { consumerInfo, startTestNats } from './helpers/nats.js';
 import { outputPublisher } from './helpers/outputs.js';
 import { CLI } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
@@ -287,23 +287,19 @@ describe('alerts: outputs are read only while a rule evaluates them', () => {
       const js = jetstream(nc);
       const jsm = await jetstreamManager(nc);
       const publishOutput = outputPublisher(js, bindingKeyObject(await outputBindingKey(nc)), { app: APP, periodMs: PERIOD, t0: T0 });
-      const consumer = () =>
-        jsm.consumers.info(Streams.outputs, Consumers.alerts).then(
-          (ci) => ci,
-          () => null,
-        );
-      const gone = () => consumer().then((ci) => (ci === null ? true : undefined));
+      const consumer = () => consumerInfo(jsm, Streams.outputs, Consumers.alerts);
+      const gone = () => consumer().then((ci) => (ci === undefined ? true : undefined));
       // the topology does not make the consumer, and the evaluator, with no rule over outputs, makes none (or removes one left behind)
       await waitFor('the evaluator to remove its consumer', gone);
       // a system rule reads no output: still none
       await env.client.putAlertRule({ name: 'runners', when: { runnersBelow: 1 } });
       await publishOutput('idle-ep', 0, [{ name: 'general_drift', value: 0.9, status: 2 }]);
       await waitFor('the system rule to fire (the evaluator has the rules)', () => notifier.of('firing').find((n) => n.alert.rule === 'runners'));
-      expect(await consumer()).toBeNull();
+      expect(await consumer()).toBeUndefined();
 
       const made = await env.client.putAlertRule({ name: 'drift', when: { status: 'detected' } });
       const entry = await (await new Kvm(nc).open(Buckets.alertRules)).get('drift');
-      const ci = await waitFor('the evaluator to read outputs again', () => consumer().then((c) => c ?? undefined));
+      const ci = await waitFor('the evaluator to read outputs again', () => consumer());
       expect(made.name).toBe('drift');
       // from one second before the rule was stored, on the server's clock
       expect(ci.config.deliver_policy).toBe('by_start_time');
@@ -322,7 +318,7 @@ describe('alerts: outputs are read only while a rule evaluates them', () => {
       await new AlertRuleStore(rules).put({ name: 'drift-again', when: { status: 'detected' } });
       const again = await rules.get('drift-again');
       env = await startTestHost({ natsUrl: nats.url, runners: 0, dataDir: join(dir.path, 'host'), alertNotifier: notifier });
-      const made2 = await waitFor('the next evaluator to read outputs', () => consumer().then((c) => c ?? undefined));
+      const made2 = await waitFor('the next evaluator to read outputs', () => consumer());
       expect(made2.config.deliver_policy).toBe('by_start_time');
       expect(Date.parse(made2.config.opt_start_time!)).toBe(again!.created.getTime() - 1000);
     } finally {

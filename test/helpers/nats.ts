@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type ConsumerInfo, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { isNotFound } from '../../host/src/nats/errors.js';
 import { ensureTopology, type TopologyOptions } from '../../host/src/nats/topology.js';
 import { startNatsServer, type NatsServerHandle } from '../../host/src/nats/server.js';
 import { tempDir } from './tmp.js';
@@ -62,4 +63,15 @@ export async function startTestTopology(opts: { maxPayloadBytes?: number } & Par
     await nats[Symbol.asyncDispose]();
     throw err;
   }
+}
+
+/** The consumer `name` of `stream`, or undefined when it does not exist (any other failure throws). */
+export function consumerInfo(jsm: JetStreamManager, stream: string, name: string): Promise<ConsumerInfo | undefined> {
+  return jsm.consumers.info(stream, name).then(
+    (ci) => ci,
+    (err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    },
+  );
 }
