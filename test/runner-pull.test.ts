@@ -7,7 +7,7 @@ import { jsonCodec } from '../host/src/nats/codec.js';
 import { openBuckets } from '../host/src/nats/topology.js';
 import { AppRunner } from '../host/src/runner/runner.js';
 import { EndpointStore } from '../host/src/store/endpoints.js';
-import { startTestTopology } from './helpers/nats.js';
+import { startTestTopology, type TestTopology } from './helpers/nats.js';
 import { waitFor } from './helpers/tmp.js';
 
 const PERIOD = 60_000;
@@ -18,7 +18,16 @@ const PERIOD = 60_000;
  */
 async function setup(taskAckWaitMs?: number) {
   const topology = await startTestTopology(taskAckWaitMs ? { taskAckWaitMs } : {});
-  const { nc, js, jsm } = topology;
+  try {
+    return { url: topology.nats.url, ...(await idlePlugin(topology)), [Symbol.asyncDispose]: () => topology[Symbol.asyncDispose]() };
+  } catch (err) {
+    await topology[Symbol.asyncDispose]();
+    throw err;
+  }
+}
+
+/** The plugin `idle` on a topology, and its tasks' and outputs' helpers. */
+async function idlePlugin({ nc, js, jsm }: TestTopology) {
   const buckets = await openBuckets(nc);
   const endpoints = new EndpointStore(buckets.endpoints);
   const version = {
@@ -60,7 +69,7 @@ async function setup(taskAckWaitMs?: number) {
     const e = await buckets.deferrals.get(outputKey({ endpointId: endpoint.id, app: 'idle', version: '1.0.0', windowStart }));
     return e && e.operation === 'PUT' ? Number(e.string()) : 0;
   };
-  return { url: topology.nats.url, nc, jsm, endpoint, publish, output, deferrals, [Symbol.asyncDispose]: () => topology[Symbol.asyncDispose]() };
+  return { nc, jsm, endpoint, publish, output, deferrals };
 }
 
 /**

@@ -67,6 +67,46 @@ describe('host start: flags into HostOptions', () => {
     expect(optionsOf(['--no-insecure-local'])).toEqual({});
   });
 
+  it('a flag of one value given twice is the last one given; a list flag keeps every one', () => {
+    expect(
+      optionsOf([
+        '--nats',
+        'nats://a:4222',
+        '--nats',
+        'nats://b:4222',
+        '--roles',
+        'api',
+        '--roles',
+        'writer',
+        '--http-port',
+        '1',
+        '--http-port',
+        '2',
+        '--tls-cert',
+        'a.pem',
+        '--tls-cert',
+        'b.pem',
+        '--tls-key',
+        'k.pem',
+        '--influx-url',
+        'http://a',
+        '--influx-url',
+        'http://b',
+        '--dev-plugins',
+        'p1',
+        '--dev-plugins',
+        'p2',
+      ]),
+    ).toEqual({
+      natsUrl: 'nats://b:4222',
+      roles: ['writer'],
+      httpPort: 2,
+      tls: { cert: 'b.pem', key: 'k.pem' },
+      influx: { url: 'http://b', token: '', org: '', bucket: '' },
+      devPlugins: ['p1', 'p2'],
+    });
+  });
+
   it('every flag, given alone, sets an option (none is declared and left unread)', () => {
     const unread = Object.entries(HOST_START_FLAGS)
       // the InfluxDB flags other than its URL only complete it

@@ -141,13 +141,17 @@ export function yargsOptions(flags: Readonly<Record<string, HostFlag>>): Record<
  * `--data-dir`); a flag not given sets nothing, so the environment and the defaults fill it.
  */
 export function hostOptionsOf(args: Readonly<Record<string, unknown>>, flags: Readonly<Record<string, HostFlag>>): HostOptions {
-  const given = (name: string): boolean => name in flags && args[name] !== undefined;
-  const str = (name: string): string | undefined => (given(name) ? String(args[name]) : undefined);
+  /** A flag's value; a flag of one value given twice is the last one given (as the global flags are). */
+  const value = (name: string): unknown => {
+    const v = name in flags ? args[name] : undefined;
+    return Array.isArray(v) && !flags[name]!.option.array ? v[v.length - 1] : v;
+  };
+  const str = (name: string): string | undefined => (value(name) === undefined ? undefined : String(value(name)));
   let options: HostOptions = typeof args['data-dir'] === 'string' ? { dataDir: args['data-dir'] } : {};
   for (const [name, flag] of Object.entries(flags)) {
-    if (flag.to && given(name)) options = { ...options, ...flag.to(args[name] as never) };
+    if (flag.to && value(name) !== undefined) options = { ...options, ...flag.to(value(name) as never) };
   }
-  if (given('tls-cert') || given('tls-key')) options.tls = { cert: str('tls-cert') ?? '', key: str('tls-key') ?? '' };
+  if (str('tls-cert') !== undefined || str('tls-key') !== undefined) options.tls = { cert: str('tls-cert') ?? '', key: str('tls-key') ?? '' };
   const influxUrl = str('influx-url');
   if (influxUrl !== undefined) {
     options.influx = { url: influxUrl, token: str('influx-token') ?? '', org: str('influx-org') ?? '', bucket: str('influx-bucket') ?? '' };

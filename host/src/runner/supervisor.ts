@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { RUNNER_MEMORY_BOUND } from './memory.js';
 import type { HostMetrics } from '../metrics.js';
 import { compiledWorker } from '../worker-pool.js';
+import { settledWithin } from '../clock.js';
 
 export interface SupervisorOptions {
   count: number;
@@ -32,6 +33,9 @@ export interface SupervisorOptions {
   /** The module each runner process runs. @default the host's runner (`runner-main.js`) */
   entry?: string;
 }
+
+/** How long a stop waits, after a runner's exit, for the end of its output (its pipes closed). */
+const OUTPUT_END_MS = 2_000;
 
 /** Path of the compiled runner entry (the host runs from dist; tests may import src). */
 export function runnerEntry(): string {
@@ -157,19 +161,26 @@ export class RunnerSupervisor {
   }
 
   /**
-   * Stop every runner (SIGTERM, SIGKILL after `graceMs`) and wait until each one's output is read
-   * and the crashes they reported are recorded (`onCrash`), so none is lost to the stop.
+   * Stop every runner (SIGTERM, SIGKILL after `graceMs`), wait until each one's output is read to
+   * its end (at most {@link OUTPUT_END_MS} after its exit: a pipe held by something else is then
+   * let go), and until the crashes they reported are recorded (`onCrash`), so none is lost to the stop.
    */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
     await Promise.all(
       [...this.closed].map(async ([child, closed]) => {
         if (child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
           const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
           child.kill('SIGTERM');
-          await closed;
+          await exited;
           clearTimeout(t);
-        } else await closed;
+        }
+        if (await settledWithin(closed, OUTPUT_END_MS)) return;
+        // a process the runner started holds its pipes: what was read of them is all there is
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        await closed;
       }),
     );
     this.children.clear();
