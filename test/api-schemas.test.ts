@@ -3,26 +3,21 @@
  * schema refuses is the host's INVALID_ARGUMENT error (HTTP 400, `{ error: { code, message } }`)
  * with the message the client gives locally; query strings and params are coerced.
  */
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNatsServer, type NatsServerHandle } from '../host/src/nats/server.js';
 import { authHeaders, startTestHost } from './helpers/host.js';
-import { tempDir } from './helpers/tmp.js';
+import { startTestNats } from './helpers/nats.js';
 
 describe('request schemas over HTTP', () => {
-  let dir: Awaited<ReturnType<typeof tempDir>>;
-  let nats: NatsServerHandle;
+  let nats: Awaited<ReturnType<typeof startTestNats>>;
   let env: Awaited<ReturnType<typeof startTestHost>>;
 
   beforeAll(async () => {
-    dir = await tempDir('mw-schemas-');
-    nats = await startNatsServer({ dataDir: join(dir.path, 'nats') });
+    nats = await startTestNats();
     env = await startTestHost({ natsUrl: nats.url, basePeriod: 1000, allowedLateness: 300 });
   });
   afterAll(async () => {
     await env?.[Symbol.asyncDispose]();
-    await nats?.stop();
-    await dir?.[Symbol.asyncDispose]();
+    await nats?.[Symbol.asyncDispose]();
   });
 
   const send = async (method: string, path: string, body?: unknown) => {
