@@ -100,6 +100,49 @@ describe('pages of a results query', () => {
     }
   });
 
+  it('a writer slow to answer a later page: after a few seconds another goes on from the last window of the page before', async () => {
+    // stand-ins for writers: the one on the queue subject names 'slow' in its first page (and
+    // 'quick', which has no subject of its own, after); 'slow' gets the next page's request and
+    // holds it until another writer has answered that page
+    const all = Array.from({ length: 5 }, (_, w) => ({ ...output('slow', w), storedAt: 0 }) as WindowRecord).sort(windowOrder);
+    const asked: string[] = [];
+    const at = (q: ResultsQuery) => (q.after ? (q.after.windowStart - T0) / PERIOD : 'first');
+    let answeredElsewhere!: () => void;
+    const elsewhere = new Promise<void>((r) => (answeredElsewhere = r));
+    const peer = nc.subscribe(Subjects.resultsQuery, {
+      queue: 'writers',
+      callback: (_err, m) => {
+        const q = jsonCodec.decode<ResultsRequest>(m.data) as ResultsQuery;
+        asked.push(`any ${at(q)}`);
+        const rest = q.after ? all.filter((w) => windowOrder(w, q.after!) > 0) : all;
+        const page = rest.slice(0, 2);
+        m.respond(
+          jsonCodec.encode(
+            page.length < rest.length ? { windows: page, next: windowCursor(page.at(-1)!), writer: q.after ? 'quick' : 'slow' } : { windows: page },
+          ),
+        );
+        if (q.after) answeredElsewhere();
+      },
+    });
+    const slow = nc.subscribe(Subjects.resultsQueryOf('slow'), {
+      callback: (_err, m) => {
+        asked.push(`slow ${at(jsonCodec.decode<ResultsRequest>(m.data) as ResultsQuery)}`);
+        // its answer comes too late: the query has gone on without it
+        void elsewhere.then(() => m.respond(jsonCodec.encode({ windows: [] })));
+      },
+    });
+    await nc.flush();
+    try {
+      const r = await askWriter(nc, { endpointId: endpointId('slow') });
+      expect('windows' in r && r.windows).toEqual(all);
+      expect(asked).toEqual(['any first', 'slow 3', 'any 3', 'any 1']);
+    } finally {
+      peer.unsubscribe();
+      slow.unsubscribe();
+    }
+    // a page waits 5 s for the writer of the first (the whole query's 30 s would run past this test's time)
+  }, 20_000);
+
   it('two writers holding different windows: every page of a query from the writer that answered its first, each window once', async () => {
     const outs = Array.from({ length: 400 }, (_, w) => output('paged', w));
     for (const o of outs) await js.publish(Subjects.outputs(o.endpointId), jsonCodec.encode(o));

@@ -50,6 +50,15 @@ export interface EndpointRoutesOptions {
 
 type WriterReply = Exclude<ResultsReply, ErrorReply>;
 
+/** How long a query waits for a writer's answer (a listing of names or values may read much of its store). */
+const QUERY_TIMEOUT_MS = 30_000;
+/**
+ * How long a later page waits for the writer that answered the first before another is asked: a
+ * page is bounded by NATS' max payload, read in far less, so a writer that takes longer is slow
+ * or stuck, and any other holds the same windows.
+ */
+const PAGE_TIMEOUT_MS = 5_000;
+
 /** Ask the writer (`mw.svc.results.query`); `NOT_FOUND` when no writer answers, the writer's error (its code) when it fails. */
 export async function askWriter(nc: NatsConnection, q: ResultsRequest): Promise<WriterReply> {
   const first = answered(await requestWriter(nc, q, Subjects.resultsQuery));
@@ -61,8 +70,8 @@ export async function askWriter(nc: NatsConnection, q: ResultsRequest): Promise<
   const limit = ('limit' in q ? q.limit : undefined) ?? DEFAULT_RESULTS_LIMIT;
   for (let next: WindowCursor | undefined = first.next; next !== undefined && windows.length < limit;) {
     const rest: ResultsRequest = { ...q, after: next, limit: limit - windows.length };
-    let page = writer === undefined ? undefined : await requestWriter(nc, rest, Subjects.resultsQueryOf(writer));
-    // that writer is gone (stopped, or its node down): any other goes on from the same window
+    let page = writer === undefined ? undefined : await requestWriter(nc, rest, Subjects.resultsQueryOf(writer), PAGE_TIMEOUT_MS);
+    // that writer is gone (stopped, or its node down) or slow: any other goes on from the same window
     if (page === undefined || 'noAnswer' in page) page = await requestWriter(nc, rest, Subjects.resultsQuery);
     const reply = answered(page);
     if (!('windows' in reply)) throw new ModelwatchError('INTERNAL', 'the writer answered a page of windows with something else');
@@ -79,14 +88,14 @@ interface NoAnswer {
 }
 
 /**
- * One request to a writer on `subject`: its reply, or {@link NoAnswer} (which the caller may
- * ask another writer about).
+ * One request to a writer on `subject`: its reply, or {@link NoAnswer} (none listens, or none
+ * answered within `timeoutMs`), which the caller may ask another writer about.
  * @throws {ModelwatchError} the writer's error, with its code; NOT_FOUND when the request failed otherwise
  */
-async function requestWriter(nc: NatsConnection, q: ResultsRequest, subject: string): Promise<WriterReply | NoAnswer> {
+async function requestWriter(nc: NatsConnection, q: ResultsRequest, subject: string, timeoutMs = QUERY_TIMEOUT_MS): Promise<WriterReply | NoAnswer> {
   let reply: ResultsReply;
   try {
-    const m = await nc.request(subject, jsonCodec.encode(q), { timeout: 30_000 });
+    const m = await nc.request(subject, jsonCodec.encode(q), { timeout: timeoutMs });
     reply = jsonCodec.decode<ResultsReply>(m.data);
   } catch (err) {
     if (isNoResponders(err) || isTimeout(err)) return { noAnswer: (err as Error).message };
