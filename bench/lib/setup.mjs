@@ -21,8 +21,8 @@ import { ensureTopology } from '../../host/dist/nats/topology.js';
 
 /** The number after `--name` on the command line, or `dflt`. */
 export function arg(name, dflt) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+  const text = textArg(name);
+  return text === undefined ? dflt : Number(text);
 }
 
 /** The text after `--name` on the command line, or `dflt`. */

@@ -43,24 +43,17 @@ export async function startTestTopology(opts: { maxPayloadBytes?: number } & Par
   const { maxPayloadBytes, retentionMs = 3_600_000, ...topology } = opts;
   const nats = await startTestNats(maxPayloadBytes === undefined ? {} : { maxPayloadBytes });
   let nc: NatsConnection | undefined;
+  const dispose = async () => {
+    await nc?.close();
+    await nats[Symbol.asyncDispose]();
+  };
   try {
     nc = await connect({ servers: nats.url });
     const jsm = await jetstreamManager(nc);
     await ensureTopology(nc, jsm, { ...topology, retentionMs });
-    const conn = nc;
-    return {
-      nats,
-      nc: conn,
-      js: jetstream(conn),
-      jsm,
-      [Symbol.asyncDispose]: async () => {
-        await conn.close();
-        await nats[Symbol.asyncDispose]();
-      },
-    };
+    return { nats, nc, js: jetstream(nc), jsm, [Symbol.asyncDispose]: dispose };
   } catch (err) {
-    await nc?.close();
-    await nats[Symbol.asyncDispose]();
+    await dispose();
     throw err;
   }
 }

@@ -29,7 +29,7 @@ const listText = (field: FieldsTaking<readonly string[]>, describe: string): Hos
   to: (v: string) => ({ [field]: [v] }),
 });
 /** Read with the other flags of its group (the TLS pair, the InfluxDB four). */
-const grouped = (type: 'string', describe: string): HostFlag => ({ option: { type, describe } });
+const grouped = (describe: string): HostFlag => ({ option: { type: 'string', describe } });
 
 /** How the host connects to a NATS of its own choosing. */
 export const NATS_FLAGS = {
@@ -42,10 +42,10 @@ export const NATS_FLAGS = {
 
 /** The InfluxDB the writer sends time series to (read together: `influx`). */
 export const INFLUX_FLAGS = {
-  'influx-url': grouped('string', 'InfluxDB URL for time series (env MODELWATCH_INFLUX_URL)'),
-  'influx-token': grouped('string', 'InfluxDB token (env MODELWATCH_INFLUX_TOKEN)'),
-  'influx-org': grouped('string', 'InfluxDB organisation (env MODELWATCH_INFLUX_ORG)'),
-  'influx-bucket': grouped('string', 'InfluxDB bucket (env MODELWATCH_INFLUX_BUCKET)'),
+  'influx-url': grouped('InfluxDB URL for time series (env MODELWATCH_INFLUX_URL)'),
+  'influx-token': grouped('InfluxDB token (env MODELWATCH_INFLUX_TOKEN)'),
+  'influx-org': grouped('InfluxDB organisation (env MODELWATCH_INFLUX_ORG)'),
+  'influx-bucket': grouped('InfluxDB bucket (env MODELWATCH_INFLUX_BUCKET)'),
 } satisfies Record<string, HostFlag>;
 
 /** Every flag of `host start` (the global `--data-dir` is read too), in the order its `--help` lists them. */
@@ -108,8 +108,8 @@ export const HOST_START_FLAGS = {
   ),
   'cors-origins': listText('corsOrigins', 'origins allowed by CORS, comma-separated (default none: CORS off; env MODELWATCH_CORS_ORIGINS)'),
   'rate-limit': text('rateLimit', 'requests per client outside ingest: N/s, N/min, N/h or off (default 3000/min; env MODELWATCH_RATE_LIMIT)'),
-  'tls-cert': grouped('string', 'certificate (PEM) to serve the API over HTTPS, with --tls-key (env MODELWATCH_TLS_CERT)'),
-  'tls-key': grouped('string', 'private key (PEM) of --tls-cert (env MODELWATCH_TLS_KEY)'),
+  'tls-cert': grouped('certificate (PEM) to serve the API over HTTPS, with --tls-key (env MODELWATCH_TLS_CERT)'),
+  'tls-key': grouped('private key (PEM) of --tls-cert (env MODELWATCH_TLS_KEY)'),
   'public-url': text('publicUrl', "the dashboard's public base URL, for links in alert notifications (env MODELWATCH_PUBLIC_URL)"),
   'alert-allowed-hosts': {
     option: {
@@ -146,10 +146,14 @@ export function hostOptionsOf(args: Readonly<Record<string, unknown>>, flags: Re
     const v = name in flags ? args[name] : undefined;
     return Array.isArray(v) && !flags[name]!.option.array ? v[v.length - 1] : v;
   };
-  const str = (name: string): string | undefined => (value(name) === undefined ? undefined : String(value(name)));
+  const str = (name: string): string | undefined => {
+    const v = value(name);
+    return v === undefined ? undefined : String(v);
+  };
   let options: HostOptions = typeof args['data-dir'] === 'string' ? { dataDir: args['data-dir'] } : {};
   for (const [name, flag] of Object.entries(flags)) {
-    if (flag.to && value(name) !== undefined) options = { ...options, ...flag.to(value(name) as never) };
+    const v = value(name);
+    if (flag.to && v !== undefined) options = { ...options, ...flag.to(v as never) };
   }
   if (str('tls-cert') !== undefined || str('tls-key') !== undefined) options.tls = { cert: str('tls-cert') ?? '', key: str('tls-key') ?? '' };
   const influxUrl = str('influx-url');

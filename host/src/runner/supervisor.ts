@@ -47,8 +47,6 @@ export class RunnerSupervisor {
   private readonly children = new Map<number, ChildProcess>();
   /** Where each slot's runner answers pings, once it said it is ready. */
   private readonly pings = new Map<number, string>();
-  /** Each live runner's 'close' (its exit, and its output read to the end: a crash it reported is known by then). */
-  private readonly closed = new Map<ChildProcess, Promise<void>>();
   /** Crashes being recorded (`onCrash`): a stop waits for them, so one reported as the host stops is not lost. */
   private readonly recording = new Set<Promise<void>>();
   private stopping = false;
@@ -117,7 +115,6 @@ export class RunnerSupervisor {
       });
     }
     this.children.set(slot, child);
-    this.closed.set(child, new Promise<void>((resolve) => child.once('close', () => resolve())));
     const startedAt = Date.now();
     const ready = new Promise<void>((resolve) => {
       child.on('message', (m: { type?: string; ping?: string }) => {
@@ -132,7 +129,6 @@ export class RunnerSupervisor {
     });
     // 'close' comes after the last stderr line was read ('exit' may come before)
     child.once('close', (code, signal) => {
-      this.closed.delete(child);
       if (this.children.get(slot) === child) {
         this.children.delete(slot);
         this.pings.delete(slot);
@@ -168,7 +164,9 @@ export class RunnerSupervisor {
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
     await Promise.all(
-      [...this.closed].map(async ([child, closed]) => {
+      // a runner is in `children` until its 'close' (its exit, and its output read to the end: a crash it reported is known by then)
+      [...this.children.values()].map(async (child) => {
+        const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
         if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
           const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
