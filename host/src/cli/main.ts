@@ -101,6 +101,19 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
     }) as unknown as Argv<GlobalArgs>;
 }
 
+/**
+ * A reader that stops early (`modelwatch results | head`) closes the pipe: the CLI stops quietly,
+ * as Unix tools do, instead of dying on the unhandled EPIPE. Any other failure to write is still
+ * thrown. (`host start` writes nothing to standard output: its log goes to standard error.)
+ */
+function stopWhenStdoutCloses(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
 export async function main(argv = hideBin(process.argv)): Promise<void> {
+  stopWhenStdoutCloses();
   await buildCli(argv).parseAsync();
 }
