@@ -17,6 +17,7 @@ import type {
 import {
   BatchQuerySchema,
   ConfigurePluginBodySchema,
+  CreateSilenceBodySchema,
   DeadLetterParamsSchema,
   DeadLetterQuerySchema,
   LatestQuerySchema,
@@ -47,6 +48,10 @@ const CONFIGURE = 'body: expected { set: { key: value } } (merge) or { config: {
 
 describe('request schemas', () => {
   it.each<[string, object, unknown, string]>([
+    ['silence', CreateSilenceBodySchema, { rule: 'drift', duration: '2h' }, 'ok'],
+    ['silence', CreateSilenceBodySchema, { endpoint: 'churn-*', duration: '2h' }, 'ok'],
+    ['silence', CreateSilenceBodySchema, { duration: '2h' }, 'body: a silence needs a rule, an endpoint or both'],
+    ['silence', CreateSilenceBodySchema, { rule: 'drift' }, 'body: expected { rule?, endpoint?, duration, comment? }'],
     ['monitoring', SetMonitoringBodySchema, { enabled: true, basePeriod: '5s', defaultApp: 'drift' }, 'ok'],
     ['monitoring', SetMonitoringBodySchema, { basePeriod: 5000 }, 'ok'],
     ['monitoring', SetMonitoringBodySchema, undefined, 'ok'],

@@ -128,7 +128,19 @@ export const ResultsQuerySchema = {
     app: { type: 'string' },
     limit: { anyOf: [{ const: '' }, positiveWholeNumber('limit')], errorMessage: "limit: expected a positive whole number, got '{value}'" },
     since: { type: 'string' },
-    batch: { type: 'string' },
+    batch: {
+      anyOf: [{ const: '' }, { type: 'string', pattern: BATCH_ID.source }],
+      errorMessage: "batch id '{value}' is not valid: use 1-64 letters, digits, '_' or '-'",
+    },
+  },
+} as const;
+
+/** Query of `GET /api/v1/endpoints/:name/serving`. An empty `limit` is as if absent. */
+export const ServingQuerySchema = {
+  type: 'object',
+  properties: {
+    since: { type: 'string' },
+    limit: { anyOf: [{ const: '' }, positiveWholeNumber('limit')], errorMessage: "limit: expected a positive whole number, got '{value}'" },
   },
 } as const;
 
@@ -170,9 +182,13 @@ export function validator(schema: object, part: RequestPart = 'body'): (data: un
   };
 }
 
-/** The first error's message: its `errorMessage` (with `{value}` filled in), or Ajv's own with the field's path. */
+/**
+ * The first error's message: its `errorMessage` (with `{value}` filled in), or Ajv's own with the
+ * field's path. The errors of an `anyOf`'s or `oneOf`'s branches come before the combinator's
+ * own, which carries the message that says what the branches ask for: they are passed over.
+ */
 export function messageOf(errors: ErrorObject[]): string {
-  const e = errors[0];
+  const e = errors.find((x) => !/\/(anyOf|oneOf)\/\d+\//.test(x.schemaPath)) ?? errors[0];
   if (!e) return 'invalid request';
   if (e.keyword === 'errorMessage') {
     const inner = (e.params as { errors?: ErrorObject[] }).errors?.[0];

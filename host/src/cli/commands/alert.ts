@@ -147,8 +147,8 @@ export const alertCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         'mute a rule, an endpoint (a name or a glob) or both for a while: no alert opens for them meanwhile; --list and --delete ID manage them',
         (b) =>
           b
-            .option('rule', { type: 'string', describe: 'the rule to mute (default: every rule)' })
-            .option('endpoint', { type: 'string', describe: 'the endpoint name or glob to mute (default: every endpoint)' })
+            .option('rule', { type: 'string', describe: 'the rule to mute (without it: every rule, on --endpoint)' })
+            .option('endpoint', { type: 'string', describe: 'the endpoint name or glob to mute (without it: every endpoint, of --rule)' })
             .option('for', { type: 'string', describe: 'how long: 30m, 2h' })
             .option('comment', { type: 'string', describe: 'why (maintenance, ...)' })
             .option('list', { type: 'boolean', describe: 'list the silences' })
@@ -169,7 +169,9 @@ export const alertCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             if (args.json) return printJson(r);
             return void process.stdout.write(`silence ${r.deleted} ended\n`);
           }
-          if (args.for === undefined) throw new ModelwatchError('INVALID_ARGUMENT', 'alert silence: give --for (how long), with --rule, --endpoint or both');
+          if (args.for === undefined || (args.rule === undefined && args.endpoint === undefined)) {
+            throw new ModelwatchError('INVALID_ARGUMENT', 'alert silence: give --for (how long), with --rule, --endpoint or both');
+          }
           const s = await client.createSilence({
             duration: args.for,
             ...(args.rule !== undefined && { rule: args.rule }),
