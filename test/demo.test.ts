@@ -31,8 +31,8 @@ describe('modelwatch demo', () => {
     }
   });
 
-  it('on a terminal (a pseudo-TTY) shows a progress bar of the windows analysed (piped, none: the test above)', async () => {
-    const cmd = [process.execPath, '--no-node-snapshot', CLI, 'demo', '--base-period', '2s', '--windows', '1'].map((a) => `'${a}'`).join(' ');
+  it('on a terminal (a pseudo-TTY) shows a progress bar of the windows analysed (piped, none: the test above); reads the period as the host does (2000ms)', async () => {
+    const cmd = [process.execPath, '--no-node-snapshot', CLI, 'demo', '--base-period', '2000ms', '--windows', '1'].map((a) => `'${a}'`).join(' ');
     // script(1) runs the command on a pseudo-terminal: stdout and stderr are TTYs there
     const { stdout } = await run('script', ['-qfec', cmd, '/dev/null'], { timeout: 110_000 });
     expect(stdout).toMatch(/windows analysed .* [0-2]\/2 windows \| [\d.]+\/s \| .* left/);
@@ -40,5 +40,12 @@ describe('modelwatch demo', () => {
     // the lines of the phases still show, above the bar
     expect(stdout).toMatch(/sending normal traffic for 1 window\(s\)[\s\S]*sending DRIFTED traffic for 1 window\(s\)/);
     expect(stdout).toMatch(/^OK: no drift in normal windows, drift detected in drifted windows/m);
+  });
+
+  it('refuses a base period it cannot read, before starting anything', async () => {
+    await expect(run(process.execPath, ['--no-node-snapshot', CLI, 'demo', '--base-period', 'soon'], { timeout: 30_000 })).rejects.toMatchObject({
+      stderr: expect.stringMatching(/--base-period.*soon/),
+      stdout: '',
+    });
   });
 });

@@ -7,6 +7,7 @@ import { resultStatusName, type ResultStatus } from '@modelwatch/sdk';
 import { seededRandom } from '@modelwatch/sdk/testing';
 import { ModelwatchClient } from '../../client/client.js';
 import { generateToken } from '../../domain/tokens.js';
+import { parseDuration } from '../../config/duration.js';
 import { createHost } from '../../host.js';
 import { createLogger } from '../../logger.js';
 import type { GlobalArgs } from '../args.js';
@@ -49,11 +50,12 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
       .option('keep-data', { type: 'boolean', default: false, describe: 'keep the temp folder (results, logs)' }) as never,
   handler: async (args) => {
     const out = (s: string) => process.stdout.write(s);
+    // read as the host reads it (500ms, 2s, 1m); a bad one stops here, before anything starts
+    const periodMs = parseDuration(args['base-period'], '--base-period');
     const dir = await mkdtemp(join(tmpdir(), 'modelwatch-demo-'));
     const logFile = join(dir, 'host.log');
     const logStream = createWriteStream(logFile);
     const logger = createLogger('info', logStream);
-    const periodMs = Number(args['base-period'].replace(/s$/, '')) * 1000 || 5000;
     out(`modelwatch demo: host in ${dir} (log: ${logFile})\n`);
     // a host of its own, with an admin token of its own
     const token = generateToken();
