@@ -147,7 +147,7 @@ describe('alert notifications', () => {
       const body = m.json<{ type: string; key: string; alert: { endpoint: string }; dashboardUrl: string }>();
       expect(body.type).toBe('notification');
       expect(body.key).toBe('nats-1');
-      expect(body.dashboardUrl).toMatch(/^https:\/\/mw\.example\.com\/ui\/#\/endpoints\/sample-endpoint\/windows\/\d+$/);
+      expect(body.dashboardUrl).toMatch(/^https:\/\/mw\.example\.com\/ui\/#\/endpoints\/sample-endpoint\/windows\/sample-app\/\d+$/);
     }
     await expect(client.createAlertChannel({ name: 'bad-bus', type: 'nats', subject: 'mw.events.x' })).rejects.toThrow(/host's own/);
   });
@@ -161,7 +161,8 @@ describe('alert notifications', () => {
     await waitFor('three deliveries', () => (rx.requests.filter((q) => q.status === 200).length >= 3 ? true : undefined));
     const by = (p: string) => JSON.parse(rx.requests.find((q) => q.path === p)!.body) as Record<string, unknown>;
     const slack = JSON.stringify(by('/slack'));
-    for (const s of ['sample-endpoint', 'sample_result', '0.71', '0.5', `${PUBLIC_URL}/ui/#/endpoints/sample-endpoint/windows/`]) expect(slack).toContain(s);
+    for (const s of ['sample-endpoint', 'sample_result', '0.71', '0.5', `${PUBLIC_URL}/ui/#/endpoints/sample-endpoint/windows/sample-app/`])
+      expect(slack).toContain(s);
     expect(by('/pd')).toMatchObject({ routing_key: 'R0UTINGKEY', event_action: 'trigger', dedup_key: 'test|sample-endpoint|sample-app|sample_result' });
     expect(by('/am')).toMatchObject({ version: '4', status: 'firing', alerts: [{ status: 'firing', labels: { alertname: 'sample-rule', severity: 'high' } }] });
   });

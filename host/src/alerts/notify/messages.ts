@@ -23,13 +23,17 @@ export const digestKey = (keys: readonly string[]): string =>
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
-/** The dashboard link of a notification's window (or its endpoint), when the host knows its public URL. */
+/**
+ * The dashboard link of a notification's window (the dashboard's window page:
+ * `#/endpoints/<endpoint>/windows/<app>/<start>`), else of its endpoint, when the host knows its
+ * public URL.
+ */
 export function dashboardUrl(n: AlertNotification, publicUrl: string | undefined): string | undefined {
   if (!publicUrl) return undefined;
   const a = n.alert;
   if (!a.endpoint) return `${publicUrl}/ui/`;
-  const e = encodeURIComponent(a.endpoint);
-  return a.windowStart === undefined ? `${publicUrl}/ui/#/endpoints/${e}` : `${publicUrl}/ui/#/endpoints/${e}/windows/${a.windowStart}`;
+  const e = `${publicUrl}/ui/#/endpoints/${encodeURIComponent(a.endpoint)}`;
+  return a.windowStart === undefined || !a.app ? e : `${e}/windows/${encodeURIComponent(a.app)}/${a.windowStart}`;
 }
 
 /** The variables a channel template sees (documented in the README's "Alert notifications"). */
