@@ -188,14 +188,15 @@ describe('documentation examples', () => {
         const r = rng(5);
         const ws = Math.ceil((Date.now() + 100) / 1000) * 1000;
         await untilWallClock(ws);
-        await client.sendEvents(
-          'churn',
-          Array.from({ length: 50 }, (_, i) => ({ when: ws + i, inputs: [[Math.round(r.normal(75, 3)), 50_000, 3]], outputs: [0] })),
-        );
+        await client.sendEvents('churn', [
+          ...Array.from({ length: 50 }, (_, i) => ({ when: ws + i, inputs: [[Math.round(r.normal(75, 3)), 50_000, 3]], outputs: [0] })),
+          // an age of the wrong type is taken as missing (NaN): the app leaves it out of the mean
+          { when: ws + 50, inputs: [['unknown', 50_000, 3]], outputs: [0] },
+        ]);
         const w = await waitFor('the stored window of mean-shift', async () =>
           (await client.results({ endpoint: 'churn', app: 'mean-shift' })).find((x) => x.windowStart === ws),
         );
-        expect(w).toMatchObject({ outcome: 'ok', version: '1.0.0', rows: 50, metrics: [{ name: 'age_mean' }] });
+        expect(w).toMatchObject({ outcome: 'ok', version: '1.0.0', rows: 51, metrics: [{ name: 'age_mean', value: expect.closeTo(75, -1) }] });
         // ages around 75 against a reference around 42 (sd 11): shifted by well over two reference standard deviations
         expect(w.results).toEqual([
           expect.objectContaining({ name: 'age_shift', kind: 0, status: 2, extraData: expect.objectContaining({ referenceMean: expect.any(Number) }) }),
