@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ModelwatchClient } from '../client/client.js';
+import { ModelwatchError } from '../errors.js';
 import { ADMIN_TOKEN_FILE } from '../store/tokens.js';
 import type { GlobalArgs } from './args.js';
 
@@ -24,5 +25,19 @@ export function cliToken(args: Pick<GlobalArgs, 'token' | 'data-dir'>, env: Node
 /** The client of a command: the host's URL (`--host`) and the token (`cliToken`). */
 export function clientOf(args: GlobalArgs, options: { timeoutMs?: number } = {}): ModelwatchClient {
   const token = cliToken(args);
-  return new ModelwatchClient({ url: args.host, ...options, ...(token !== undefined && { token }) });
+  return new ModelwatchClient({ url: hostUrl(args.host), ...options, ...(token !== undefined && { token }) });
+}
+
+/** `--host` (or `MODELWATCH_HOST`) as given, when it is an http(s) URL; else the error that says so (not "cannot reach"). */
+export function hostUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    // not a URL at all
+  }
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    throw new ModelwatchError('INVALID_ARGUMENT', `--host ${text}: expected the host's URL, e.g. http://127.0.0.1:7077`);
+  }
+  return text;
 }

@@ -57,6 +57,17 @@ function withoutVersionFlag(command: AnyCommand): AnyCommand {
 }
 
 /** Build the `modelwatch` CLI. The commands are thin shells over ModelwatchClient and createHost. */
+/** The words of the command a usage error is about (` events send`), from its usage line (`$0 events send <file>`); '' for none. */
+function commandOf(usage: unknown): string {
+  const line = (usage as { getUsage?: () => Array<[string, string]> }).getUsage?.()[0]?.[0] ?? '';
+  const words: string[] = [];
+  for (const w of line.split(/\s+/).slice(1)) {
+    if (!/^[a-z][a-z-]*$/.test(w)) break;
+    words.push(w);
+  }
+  return words.map((w) => ` ${w}`).join('');
+}
+
 export function buildCli(argv: string[]): Argv<GlobalArgs> {
   const cli = yargs(argv)
     .scriptName('modelwatch')
@@ -95,7 +106,7 @@ export function buildCli(argv: string[]): Argv<GlobalArgs> {
         const code = isModelwatchError(err) ? ` [${err.code}]` : '';
         process.stderr.write(`error${code}: ${err.message}\n`);
       } else {
-        process.stderr.write(`${y.help() && ''}${msg}\n(see modelwatch --help)\n`);
+        process.stderr.write(`${msg}\n(see modelwatch${commandOf(y)} --help)\n`);
       }
       process.exit(1);
     }) as unknown as Argv<GlobalArgs>;

@@ -17,7 +17,12 @@ async function rulesOf(path: string): Promise<AlertRule[]> {
   }
   if (/^\s*(\{\s*)?["']?rules["']?\s*:/m.test(text)) return parseRuleFile(text, path);
   const { parse } = await import('yaml');
-  return [validateRule(parse(text))];
+  try {
+    return [validateRule(parse(text))];
+  } catch (err) {
+    // the file's name with what is wrong in it (YAML's first line says where)
+    throw new ModelwatchError('INVALID_ARGUMENT', `${path}: ${(err as Error).message.split('\n')[0]!.replace(/:$/, '')}`, { cause: err });
+  }
 }
 
 const ruleCommands = (y: Argv<GlobalArgs>) =>

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { clientOf } from '../connect.js';
 import type { GlobalArgs } from '../args.js';
+import { ModelwatchError } from '../../errors.js';
 import { printJson } from '../format.js';
 
 /** `modelwatch events send`: send a file of inference events over HTTP. */
@@ -22,7 +23,9 @@ export const eventsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const text = await readFile(args.file, 'utf8');
           const client = clientOf(args);
           const jsonl = /\.(jsonl|ndjson)$/i.test(args.file);
-          const r = jsonl ? await client.sendNdjson(args.endpoint, text) : await client.sendEvents(args.endpoint, JSON.parse(text));
+          const r = jsonl ? await client.sendNdjson(args.endpoint, text) : await client.sendEvents(args.endpoint, parseJsonFile(args.file, text));
+          // events refused: exit 2, with --json too (a script reads the status, not the list)
+          if (r.rejected.length) process.exitCode = 2;
           if (args.json) return printJson(r);
           process.stdout.write(`accepted ${r.accepted} event(s)${r.rejected.length ? `, rejected ${r.rejected.length}:` : ''}\n`);
           for (const x of r.rejected.slice(0, 20)) process.stdout.write(`  #${x.index}: ${x.error}\n`);
@@ -30,9 +33,18 @@ export const eventsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             const cols = Object.entries(r.wrongType).map(([c, n]) => `${c}: ${n}`);
             process.stdout.write(`values of the wrong type for the reference, taken as missing: ${cols.join(', ')}\n`);
           }
-          if (r.rejected.length) process.exitCode = 2;
         },
       )
       .demandCommand(1),
   handler: () => undefined,
 };
+
+/** A .json file's events; one that is not one JSON document says so, with its name (and that JSON Lines are .jsonl). */
+function parseJsonFile(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const hint = text.trim().includes('\n') ? '; one event a line is JSON Lines: name the file .jsonl or .ndjson' : '';
+    throw new ModelwatchError('INVALID_ARGUMENT', `${file}: not JSON (${(err as Error).message})${hint}`);
+  }
+}
