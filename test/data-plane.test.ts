@@ -323,6 +323,50 @@ describe('data plane', () => {
     expect((await cli('endpoint', 'get', 'tardy')).match(/late rows: +(\d+)/)?.[1]).toBe('5');
   });
 
+  it('a late event, accepted over HTTP then dead-lettered, moves neither the first nor the last request', async () => {
+    const post = (name: string, body: unknown) =>
+      fetch(`${env.client.url}/api/v1/endpoints/${name}/events`, {
+        method: 'POST',
+        headers: authHeaders({ 'content-type': 'application/json' }),
+        body: JSON.stringify(body),
+      });
+    await env.client.createEndpoint({ name: 'late-first', featureNames: ['x'], labelNames: ['y'] });
+    const t0 = Date.now();
+    expect((await post('late-first', { when: t0, inputs: [[1]] })).status).toBe(202);
+    expect(
+      await waitFor('the timely request counted', async () => {
+        const s = await env.client.endpointStats('late-first');
+        return s.requests === 1 ? s : undefined;
+      }),
+    ).toMatchObject({ firstRequest: t0, lastRequest: t0 });
+    expect((await post('late-first', { when: '2020-01-01T00:00:00Z', inputs: [[2]] })).status).toBe(202);
+    const after = await waitFor('the late event counted', async () => {
+      const s = await env.client.endpointStats('late-first');
+      return s.lateRows === 1 ? s : undefined;
+    });
+    // counted as a request and a late row, dead-lettered, at no time
+    expect(after).toMatchObject({ requests: 2, lateRows: 1, firstRequest: t0, lastRequest: t0, deadLetters: { total: 1, byReason: { LATE_EVENT: 1 } } });
+    expect(await cli('endpoint', 'get', 'late-first')).toMatch(new RegExp(`first request: +${new Date(t0).toISOString()}`));
+    // an endpoint whose only request was late has none
+    await env.client.createEndpoint({ name: 'late-only', featureNames: ['x'], labelNames: ['y'] });
+    expect((await post('late-only', { when: '2020-01-01T00:00:00Z', inputs: [[2]] })).status).toBe(202);
+    expect(
+      await waitFor('the late event counted', async () => {
+        const s = await env.client.endpointStats('late-only');
+        return s.lateRows === 1 ? s : undefined;
+      }),
+    ).toMatchObject({ requests: 1, firstRequest: null, lastRequest: null });
+    // and so they stay once the intervals are closed and stored
+    const [first, only] = await waitFor('the intervals stored', async () => {
+      const [a, b] = await Promise.all([env.client.servingIntervals('late-first'), env.client.servingIntervals('late-only')]);
+      return a.reduce((n, iv) => n + iv.requests, 0) === 2 && b.length === 1 ? [a, b] : undefined;
+    });
+    for (const iv of first) expect([t0, null]).toContain(iv.firstRequest);
+    expect(only).toMatchObject([{ requests: 1, lateRows: 1, firstRequest: null, lastRequest: null }]);
+    expect(await env.client.endpointStats('late-first')).toMatchObject({ firstRequest: t0, lastRequest: t0 });
+    expect(await env.client.endpointStats('late-only')).toMatchObject({ firstRequest: null, lastRequest: null });
+  });
+
   it('lists, shows and replays dead letters with the CLI; a replayed letter is gone, so a replay is never repeated', async () => {
     // events for an endpoint that does not exist yet
     for (let i = 0; i < 3; i++) await publish('later', { inputs: [[i, i]], outputs: [0] });

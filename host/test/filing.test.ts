@@ -73,6 +73,45 @@ describe('filing a batch of event messages', () => {
     expect(filed.rows.reduce((s, r) => s + r.n, 0)).toBe(1 + 1 + 20_000);
   });
 
+  it("reports the event times of the requests taken for the first and last request: a late row's or a refused event's never", () => {
+    const late = AT - 3_600_000;
+    let seq = 0;
+    const msg = (body: object): FilingMessage => ({
+      seq: ++seq,
+      arrival: AT,
+      name: 'm',
+      source: 'http',
+      data: jsonCodec.encode(body),
+      pre: { kind: 'file', endpoint: 0 },
+    });
+    const filed = fileBatch({
+      ...task(),
+      messages: [
+        msg({ when: AT - 10, inputs: [[1, 2]], outputs: [0] }),
+        msg({ when: late, inputs: [[1, 2]], outputs: [0] }),
+        msg({ format: 'columnar', when: [late, AT - 5], inputs: { a: [1, 2], b: [3, 4] }, outputs: { p0: [0, 1] } }),
+        msg({ when: AT + 3_600_000, inputs: [[1, 2]], outputs: [0] }),
+        msg({ when: late, error: 'model failed' }),
+        msg({ format: 'batch', requests: { count: 3 }, events: [{ when: late, inputs: [[1, 2]], outputs: [0] }] }),
+        msg({ format: 'batch', requests: { count: 2 }, events: [] }),
+      ],
+    });
+    // [requests, late rows, first request, last request]
+    expect(filed.entries.map((e) => [e[3], e[7], e[8], e[9]])).toEqual([
+      [1, 0, AT - 10, AT - 10],
+      // late: counted as a request and a late row, at no time
+      [1, 1, null, null],
+      [2, 1, AT - 5, AT - 5],
+      // refused (future): nothing counted
+      [0, 0, null, null],
+      // a request without rows is never late: taken at its time
+      [1, 0, late, late],
+      [3, 1, null, null],
+      // a request batch whose events were all sampled out: its requests at their arrival
+      [2, 0, AT, AT],
+    ]);
+  });
+
   it('on a worker thread, with the same outcome as on this one; the row chunks are moved back', async () => {
     const workers = new FilingWorkers();
     try {

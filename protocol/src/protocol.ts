@@ -867,9 +867,11 @@ export type ResultsReply =
  * What the stream processor saw of one event message, for serving metrics:
  * `[seq, intervalStart, endpoint index (-1: no endpoint), requests, errors, rows,
  * estimated predictions, late rows, first event time, last event time, dropped, latencies as
- * run-length pairs [value, count, ...]]`.
+ * run-length pairs [value, count, ...]]`. The event times are those of the requests it took (rows
+ * filed, row-less events; a request batch's own `firstWhen`/`lastWhen`), `null` when none: late
+ * rows and refused events never move an endpoint's first and last request.
  */
-export type ServingEntry = [number, number, number, number, number, number, number, number, number, number, number, number[]];
+export type ServingEntry = [number, number, number, number, number, number, number, number, number | null, number | null, number, number[]];
 
 /** `mw.serving.part`: one per batch of event messages the stream processor handled. */
 export interface ServingPartMessage {
@@ -895,7 +897,7 @@ export interface ServingCounts {
   dropped: number;
   latencyCount: number;
   latencySum: number;
-  /** Event time of the first and last request (ms). */
+  /** Event time of the first and last request (ms), of the requests taken: a late row's or a refused event's time never counts. */
   firstRequest: number | null;
   lastRequest: number | null;
 }

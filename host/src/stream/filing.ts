@@ -199,7 +199,7 @@ function fileMessage(m: FilingMessage, task: FilingTask, out: BatchOutput): void
   };
   const interval = Math.floor(arrival / options.intervalMs) * options.intervalMs;
   // every message is reported to the serving aggregator (bad ones with no endpoint), so it knows it was seen
-  const entry: ServingEntry = [m.seq, interval, -1, 0, 0, 0, 0, 0, arrival, arrival, 0, []];
+  const entry: ServingEntry = [m.seq, interval, -1, 0, 0, 0, 0, 0, null, null, 0, []];
   const windows = new Map<number, WindowRows>();
   /** `endpoint`: the rows are filed for it (none: the message is refused) */
   const commit = (endpoint?: EndpointRecord) => {
@@ -273,6 +273,8 @@ function fileMessage(m: FilingMessage, task: FilingTask, out: BatchOutput): void
   entry[2] = out.endpointIndex(ep.id, ep.name);
   const lateness = options.allowedLatenessMs;
   let w = { start: 0, end: -1 };
+  // event times of the requests taken (a row filed, a row-less event), for the first and last
+  // request: a refused event's or late row's time never moves them
   let tMin = Infinity;
   let tMax = -Infinity;
   for (const { event, index } of units) {
@@ -284,8 +286,6 @@ function fileMessage(m: FilingMessage, task: FilingTask, out: BatchOutput): void
     }
     entry[5] += p.n;
     entry[6] += (p.n * 100) / (envelope ? envelope.samplingPercentage : p.samplingPercentage);
-    if (p.tMin < tMin) tMin = p.tMin;
-    if (p.tMax > tMax) tMax = p.tMax;
     if (!envelope) {
       entry[3] += p.requests;
       entry[4] += p.errors;
@@ -293,6 +293,8 @@ function fileMessage(m: FilingMessage, task: FilingTask, out: BatchOutput): void
       for (const l of p.latencies) pushLatency(entry[11], l);
     }
     if (p.n === 0) {
+      if (p.tMin < tMin) tMin = p.tMin;
+      if (p.tMax > tMax) tMax = p.tMax;
       accepted++;
       continue;
     }
@@ -309,6 +311,8 @@ function fileMessage(m: FilingMessage, task: FilingTask, out: BatchOutput): void
         lastStart = NaN;
         continue;
       }
+      if (t < tMin) tMin = t;
+      if (t > tMax) tMax = t;
       if (w.start !== lastStart || !item) {
         let wr = windows.get(w.start);
         if (!wr) windows.set(w.start, (wr = { items: [] }));
@@ -350,9 +354,10 @@ function fileMessage(m: FilingMessage, task: FilingTask, out: BatchOutput): void
     for (const l of envelope.latencies) pushLatency(entry[11], l);
     if (envelope.tMin !== null && envelope.tMin < tMin) tMin = envelope.tMin;
     if (envelope.tMax !== null && envelope.tMax > tMax) tMax = envelope.tMax;
-    if (tMin === Infinity) tMin = tMax = arrival;
+    // a request batch whose events were all sampled out: its requests at their arrival
+    if (tMin === Infinity && units.length === 0) tMin = tMax = arrival;
   }
-  if (entry[3] > 0) {
+  if (entry[3] > 0 && tMin !== Infinity) {
     entry[8] = tMin;
     entry[9] = tMax;
   }

@@ -164,9 +164,12 @@ export class ServingAggregator {
       c.estimatedPredictions += e[6];
       c.lateRows += e[7];
       c.dropped += e[10];
-      if (e[3] > 0) {
-        if (c.firstRequest === null || e[8] < c.firstRequest) c.firstRequest = e[8];
-        if (c.lastRequest === null || e[9] > c.lastRequest) c.lastRequest = e[9];
+      // no times (null): the requests it counts were late (or their events refused): they move neither
+      const firstAt = e[8];
+      const lastAt = e[9];
+      if (e[3] > 0 && firstAt !== null && lastAt !== null) {
+        if (c.firstRequest === null || firstAt < c.firstRequest) c.firstRequest = firstAt;
+        if (c.lastRequest === null || lastAt > c.lastRequest) c.lastRequest = lastAt;
       }
       const lat = e[11];
       for (let k = 0; k < lat.length; k += 2) ep.sketch.add(lat[k]!, lat[k + 1]!);
