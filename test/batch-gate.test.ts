@@ -170,6 +170,8 @@ describe('batch send --wait: a CI gate', () => {
       [['--wait', '--no-such-flag'], /Unknown argument/],
       [['--create'], /--create needs --reference FILE/],
       [['--reference', file], /--reference goes with --create/],
+      [['--labels', 'y'], /--labels goes with --create/],
+      [['--features', 'x'], /--features goes with --create/],
       [['--wait', '--timeout', 'soon'], /--timeout/],
     ];
     for (const [args, message] of cases) {
@@ -197,6 +199,42 @@ describe('batch send --wait: a CI gate', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).not.toMatch(/created/);
     expect((await client.getEndpoint('made-a')).referenceRowCount).toBe(50);
+  });
+
+  it('--create --reference with a label column: --labels makes it a label, not a feature; without it every event is refused, said in a line', async () => {
+    // the README's train.csv: features, then the label
+    const reference = join(dir.path, 'labelled.csv');
+    await writeFile(reference, `x,churned\n${Array.from({ length: 50 }, (_, i) => `${i % 7},${i % 2}`).join('\n')}\n`);
+    const file = await batchFile('labelled.jsonl', 2, 10);
+
+    // without --labels every column is a feature: the events (one value each) are all refused
+    const refused = await send('--endpoint', 'made-unlabelled', '--id', 'u-1', '--create', '--reference', reference, '--wait', file);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(
+      'error [INVALID_EVENT]: batch rejected: 0 accepted, 20 rejected; first: #0: inputs[0]: 1 values, but the endpoint has 2 features (x, churned)\n',
+    );
+    expect(refused.stdout).not.toMatch(/results:|report:/);
+
+    const r = await send('--endpoint', 'made-labelled', '--id', 'l-1', '--create', '--reference', reference, '--labels', 'churned', '--wait', file);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^endpoint made-labelled created: 1 features, reference statistics from 50 rows$/m);
+    expect(r.stdout).toMatch(/l-1 of made-labelled: 2 of 2 window analyses stored/);
+    expect(await client.getEndpoint('made-labelled')).toMatchObject({ featureNames: ['x'], labelNames: ['churned'], referenceRowCount: 50 });
+    // --features too, as endpoint create takes it: the named columns only
+    const wide = join(dir.path, 'wide.csv');
+    await writeFile(wide, `x,z,churned\n${Array.from({ length: 20 }, (_, i) => `${i % 7},${i},${i % 2}`).join('\n')}\n`);
+    const named = await send('--endpoint', 'made-named', '--create', '--reference', wide, '--features', 'x', '--labels', 'churned', file);
+    expect(named.code).toBe(0);
+    expect(await client.getEndpoint('made-named')).toMatchObject({ featureNames: ['x'], labelNames: ['churned'] });
+
+    // the same flags, with the same help, as endpoint create's (the help's words, however it wraps them)
+    const helpOf = async (args: string[], flag: string) =>
+      new RegExp(`--${flag} (.*?) \\[string\\]`).exec((await cliRun([...args, '--help'])).stdout.replace(/\s+/g, ' '))?.[1];
+    for (const flag of ['features', 'labels']) {
+      const help = await helpOf(['batch', 'send'], flag);
+      expect(help).toMatch(/comma-separated/);
+      expect(help).toBe(await helpOf(['endpoint', 'create'], flag));
+    }
   });
 
   it('progress bars on a terminal (a pseudo-TTY): the upload of the batch and of a reference, the windows analysed; none when piped or with --json', async () => {

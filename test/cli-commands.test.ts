@@ -319,4 +319,51 @@ describe('modelwatch commands and flags', () => {
     expect(one).toHaveLength(1);
     expect(Date.parse(one[0]!.windowStart)).toBe(t0 + 2000);
   });
+
+  it('results: an unknown endpoint or batch is an error naming it (an endpoint with no window yet is not); --limit takes a positive whole number, here and in every command with one', async () => {
+    const failure = (...args: string[]) =>
+      run(process.execPath, ['--no-node-snapshot', CLI, '--host', host.url, ...args], { timeout: 60_000 }).then(
+        () => undefined,
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+    // monitoring off: no window of it is analysed, not even an empty one
+    await client.createEndpoint({ name: 'no-windows', featureNames: ['x'], monitoring: false });
+    expect(await cli('results', '--endpoint', 'no-windows')).toBe('no results yet\n');
+    expect(await failure('results', '--endpoint', 'nope')).toEqual({
+      code: 1,
+      stderr: "error [NOT_FOUND]: no endpoint named 'nope' (create it with: modelwatch endpoint create --name nope)\n",
+    });
+    expect(await failure('results', '--endpoint', 'no-windows', '--batch', 'nosuch')).toEqual({
+      code: 1,
+      stderr:
+        "error [NOT_FOUND]: no batch 'nosuch' of endpoint no-windows (see modelwatch batch list no-windows; a batch is listed once its events are ingested)\n",
+    });
+    // the route: 404 with the code of every other route's unknown endpoint; a batch id no batch can have is a 400
+    const res = await fetch(`${host.url}/api/v1/results?endpoint=nope`, { headers: authHeaders() });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { code: 'NOT_FOUND', message: expect.stringMatching(/^no endpoint named 'nope'/) } });
+    await expect(client.results({ endpoint: 'no-windows', batch: 'a b' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: "batch id 'a b' is not valid: use 1-64 letters, digits, '_' or '-'",
+    });
+
+    // --limit: refused before any request, naming the flag
+    const limited = [['results'], ['dlq', 'list'], ['audit'], ['alert', 'history'], ['metrics', 'values', 'no-windows'], ['plugin', 'logs', 'dev-rows']];
+    const cases = [
+      ...limited.flatMap((c) => [[c, 'abc', ''] as const, [c, '0', ', got 0'] as const]),
+      [['results'], '-1', ', got -1'] as const,
+      [['results'], '1.5', ', got 1.5'] as const,
+    ];
+    for (const [args, limit, got] of cases) {
+      expect(await failure(...args, '--limit', limit), `${args.join(' ')} --limit ${limit}`).toEqual({
+        code: 1,
+        stderr: `error: --limit: expected a positive whole number${got}\n`,
+      });
+    }
+    // the client sends every limit it is given (0 too): the host refuses what is not a count
+    const notACount = { code: 'INVALID_ARGUMENT', message: "limit: expected a positive whole number, got '0'" };
+    await expect(client.results({ limit: 0 })).rejects.toMatchObject(notACount);
+    await expect(client.deadLetters({ limit: 0 })).rejects.toMatchObject(notACount);
+    await expect(client.servingIntervals('no-windows', { limit: 0 })).rejects.toMatchObject(notACount);
+  });
 });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResultRow } from '../host/src/cli/format.js';
 import type { MonitoringStatus } from '../host/src/client/client.js';
 import { freePort } from '../host/src/nats/server.js';
-import { REPO, rng, TEST_TOKEN } from './helpers/host.js';
+import { authHeaders, REPO, rng, TEST_TOKEN } from './helpers/host.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const run = promisify(execFile);
@@ -162,6 +162,69 @@ export default class MeanWatch extends MonitoringApplication<{ tolerance: number
     await expect(cli('plugin', 'publish', join(dir.path, 'nowhere'))).rejects.toMatchObject({ stderr: expect.stringMatching(/plugin\.json not found/) });
     await expect(cli('results', '--endpoint', 'x', '--host', 'http://127.0.0.1:1')).rejects.toMatchObject({
       stderr: expect.stringMatching(/cannot reach the modelwatch host/),
+    });
+  });
+
+  it('refuses a bad reference file before it creates anything: endpoint create --reference, batch send --create', async () => {
+    const file = async (name: string, text: string) => {
+      await writeFile(join(dir.path, name), text);
+      return join(dir.path, name);
+    };
+    const ragged = await file('ragged.csv', 'a,b\n1,2\n3\n');
+    const refused: Array<[string, string[], RegExp]> = [
+      ['ragged', ['--reference', ragged], /ragged\.csv: reference CSV: Invalid Record Length/],
+      ['empty-ref', ['--reference', await file('empty.csv', '')], /empty\.csv: reference: no rows/],
+      [
+        'no-column',
+        ['--features', 'a,b', '--labels', 'y', '--reference', await file('no-b.csv', 'a,y\n1,0\n')],
+        /no-b\.csv: reference: no column for feature\(s\) 'b'/,
+      ],
+    ];
+    for (const [name, flags, message] of refused) {
+      await expect(cli('endpoint', 'create', '--name', name, ...flags)).rejects.toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(new RegExp(`^error \\[INVALID_REFERENCE\\]: .*${message.source}`)),
+      });
+      expect(JSON.parse(await cli('endpoint', 'list', '--name', name, '--json'))).toEqual([]);
+    }
+    const events = await file('history.jsonl', `${JSON.stringify({ when: Date.now() - 86_400_000, inputs: [[1, 2]] })}\n`);
+    // a CI gate: a file it cannot use is exit 2
+    await expect(cli('batch', 'send', '--endpoint', 'ragged-batch', '--create', '--reference', ragged, events)).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^error \[INVALID_REFERENCE\]: .*ragged\.csv: reference CSV: Invalid Record Length/),
+    });
+    expect(JSON.parse(await cli('endpoint', 'list', '--name', 'ragged-batch', '--json'))).toEqual([]);
+    // the API's create with a reference checks it first too
+    const api = await fetch(`${url}/api/v1/endpoints`, {
+      method: 'POST',
+      headers: authHeaders({ 'content-type': 'application/json' }),
+      body: JSON.stringify({ name: 'ragged-api', featureNames: ['a', 'b'], reference: [{ a: 1 }] }),
+    });
+    expect([api.status, await api.json()]).toEqual([
+      400,
+      { error: { code: 'INVALID_REFERENCE', message: "reference: no column for feature(s) 'b' (it has: a)" } },
+    ]);
+    expect(JSON.parse(await cli('endpoint', 'list', '--name', 'ragged-api', '--json'))).toEqual([]);
+  });
+
+  it('exits 2 when events were refused, with --json too', async () => {
+    const file = join(dir.path, 'bad.jsonl');
+    // one good event, one refused: answered 202 with the refusal listed
+    await writeFile(file, `${JSON.stringify({ inputs: [[5, 0]], outputs: [1] })}\n${JSON.stringify({ inputs: 'not rows' })}\n`);
+    for (const extra of [[], ['--json']]) {
+      const err = await cli('events', 'send', '--endpoint', 'e2e', file, ...extra).then(
+        () => undefined,
+        (e: { code: number; stdout: string }) => e,
+      );
+      expect(err?.code).toBe(2);
+      if (extra.length) expect(JSON.parse(err!.stdout)).toMatchObject({ accepted: 1, rejected: [{ index: 1 }] });
+      else expect(err?.stdout).toMatch(/rejected 1/);
+    }
+    // every event refused: the first refusal said, exit 2 as well
+    await writeFile(file, `${JSON.stringify({ inputs: 'not rows' })}\n`);
+    await expect(cli('events', 'send', '--endpoint', 'e2e', file)).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^error \[INVALID_EVENT\]: events rejected: 0 accepted, 1 rejected; first: #0: /),
     });
   });
 

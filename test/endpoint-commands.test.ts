@@ -210,7 +210,8 @@ describe('endpoint and metrics commands', () => {
     expect(purged.purged!.messages['MW_EVENTS']).toBe(2);
     expect(purged.purged!.messages['MW_ROWS']).toBeGreaterThanOrEqual(2);
     expect(purged.kept).toEqual(['points already written to the TSDB']);
-    expect(await client.results({ endpoint: 'metrics-ep' })).toEqual([]);
+    // nothing of it stored, and no record: an endpoint that does not exist
+    await expect(client.results({ endpoint: 'metrics-ep' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(await client.latest('metrics-ep')).toEqual([]);
     // a new endpoint of that name starts with nothing
     await client.createEndpoint({ name: 'metrics-ep', featureNames: ['x'], labelNames: ['y'] });

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -208,6 +209,25 @@ describe('reports: one self-contained HTML file, or its JSON', () => {
     expect(report.features[0]!.name).toBe('b');
     const res = await get('batch=b1');
     expect(await res.text()).toContain('batch b1');
+  });
+
+  it('an endpoint or a batch that does not exist is an error naming it, not an empty report', async () => {
+    const file = join(dir.path, 'none.html');
+    const failure = (...args: string[]) =>
+      run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, ...args], { timeout: 60_000 }).then(
+        () => undefined,
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+    expect(await failure('report', '--endpoint', 'rep', '--batch', 'nosuch', '-o', file)).toEqual({
+      code: 1,
+      stderr: "error [NOT_FOUND]: no batch 'nosuch' of endpoint rep (see modelwatch batch list rep; a batch is listed once its events are ingested)\n",
+    });
+    expect(await failure('report', '--endpoint', 'nope', '-o', file)).toEqual({ code: 1, stderr: "error [NOT_FOUND]: no endpoint named 'nope'\n" });
+    expect(existsSync(file)).toBe(false);
+    // the route says the same
+    const res = await get('batch=nosuch&format=json');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { code: 'NOT_FOUND', message: expect.stringMatching(/^no batch 'nosuch' of endpoint rep /) } });
   });
 
   it(

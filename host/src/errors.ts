@@ -81,6 +81,11 @@ export class NotFoundError extends ModelwatchError {
   }
 }
 
+/** The `NOT_FOUND` error of a batch id an endpoint has no batch of (a batch is listed once its events are ingested). */
+export function unknownBatchError(endpoint: string, id: string): NotFoundError {
+  return new NotFoundError(`no batch '${id}' of endpoint ${endpoint} (see modelwatch batch list ${endpoint}; a batch is listed once its events are ingested)`);
+}
+
 /** `CONFLICT`: the request contradicts what is stored (a version published with other code). Not retryable. */
 export class ConflictError extends ModelwatchError {
   constructor(code: 'CONFLICT', message: string, options?: ErrorOptions);

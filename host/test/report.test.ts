@@ -66,12 +66,13 @@ const dataset = (status: 0 | 1 | 2, value: number) => ({
   extraData: { driftShare: 0.5, potentialShare: 0.25 },
 });
 
-/** What a host would answer: these records, and a profile of the drifted window. */
+/** What a host would answer: these records, a batch `b1`, and a profile of the drifted window. */
 function source(windows: WindowRecord[], profiles: Record<number, ReportProfile>): ReportSource & { asked: unknown[] } {
   const asked: unknown[] = [];
   return {
     asked,
     endpoint: async (name) => (name === 'shop' ? endpoint : undefined),
+    hasBatch: async (name, id) => name === 'shop' && id === 'b1',
     windows: async (q) => {
       asked.push(q);
       return windows;
@@ -151,13 +152,21 @@ describe('the report model', () => {
     });
   });
 
-  it('one window: only it; a range: [from, to) by window start; an unknown endpoint is NOT_FOUND', async () => {
+  it('one window: only it; a range: [from, to) by window start; an unknown endpoint or batch is NOT_FOUND', async () => {
     const one = await buildReport(source(windows, {}), { endpoint: 'shop', window: 120_000 });
     expect(one.windows.map((w) => w.windowStart)).toEqual([120_000]);
     expect(one.summary.detail).toMatchObject({ windowStart: 120_000, profile: false });
     const some = await buildReport(source(windows, {}), { endpoint: 'shop', from: 60_000, to: 120_000 });
     expect(some.windows.map((w) => w.windowStart)).toEqual([60_000]);
-    await expect(buildReport(source(windows, {}), { endpoint: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND', message: "endpoint 'nope' not found" });
+    await expect(buildReport(source(windows, {}), { endpoint: 'nope' })).rejects.toMatchObject({ code: 'NOT_FOUND', message: "no endpoint named 'nope'" });
+    // a batch id that names none: said, not an empty report (nor a query of its windows)
+    const src = source(windows, {});
+    await expect(buildReport(src, { endpoint: 'shop', batch: 'nosuch' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: "no batch 'nosuch' of endpoint shop (see modelwatch batch list shop; a batch is listed once its events are ingested)",
+    });
+    expect(src.asked).toEqual([]);
+    expect((await buildReport(src, { endpoint: 'shop', batch: 'b1' })).query).toEqual({ endpoint: 'shop', batch: 'b1' });
   });
 
   it('the HTML: every outside string escaped, the window histogram and categories drawn, nothing outside the file', async () => {

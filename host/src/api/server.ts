@@ -10,7 +10,7 @@ import { batchSeriesId } from '../domain/keys.js';
 import { normalizeLabel, type NormalizedLabel } from '../domain/labels.js';
 import { checkEndpointName, endpointId } from '../domain/names.js';
 import { checkTags, matchesSelector, parseSelector } from '../domain/selector.js';
-import { tableOf } from '../domain/reference.js';
+import { prepareReference, tableOf, type PreparedReference } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';
 import type { BindingKey } from '../domain/binding.js';
 import type { AlertNotifier } from '../alerts/notify/index.js';
@@ -45,7 +45,7 @@ import { alertNotifyRoutes } from './routes/alerts-notify.js';
 import { alertRoutes, type AlertRoutesDeps } from './routes/alerts.js';
 import { artifactRoutes } from './routes/artifacts.js';
 import { deadLetterRoutes } from './routes/dlq.js';
-import { eventRoutes } from './routes/events.js';
+import { eventRoutes, requireBatch } from './routes/events.js';
 import { bulkEndpointRoutes } from './routes/endpoints-bulk.js';
 import { modelField, newEndpointOf } from './endpoint-spec.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -210,12 +210,15 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     const body = req.body ?? {};
     const spec = newEndpointOf(body, deps.maxFeatures);
     const name = spec.name;
-    const { record, created } = await endpoints.create(spec);
-    let out = record;
+    // the reference is checked before anything is created: a bad one changes nothing
+    let reference: PreparedReference | undefined;
     if (body.reference !== undefined) {
       if (!Array.isArray(body.reference)) throw new ModelwatchError('INVALID_REFERENCE', 'reference: expected an array of row objects');
-      out = await endpoints.setReference(name, tableOf(body.reference as Array<Record<string, unknown>>), deps.maxFeatures);
+      const names = (await endpoints.get(name)) ?? spec;
+      reference = prepareReference(tableOf(body.reference as Array<Record<string, unknown>>), names, deps.maxFeatures);
     }
+    const { record, created } = await endpoints.create(spec);
+    const out = reference ? await endpoints.setReference(name, reference, deps.maxFeatures) : record;
     return reply.status(created ? 201 : 200).send(endpointSummary(out));
   });
 
@@ -374,7 +377,14 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     if (req.query.app) q.app = req.query.app;
     if (req.query.limit) q.limit = req.query.limit;
     if (req.query.since) q.since = Date.parse(req.query.since) || Number(req.query.since);
-    return await askWriter(q);
+    const reply = await askWriter(q);
+    // nothing stored: an endpoint (or a batch of it) that does not exist is a 404 as on every other
+    // route, not an empty list; the windows a deleted endpoint left stay readable
+    if (req.query.endpoint && 'windows' in reply && reply.windows.length === 0) {
+      await endpoints.require(req.query.endpoint);
+      if (req.query.batch) await requireBatch(buckets.batches, req.query.endpoint, req.query.batch);
+    }
+    return reply;
   });
   app.get<{ Querystring: { endpoint?: string } }>('/api/v1/results/latest', { schema: { querystring: LatestQuerySchema } }, async (req) => {
     const q: ResultsRequest = { latest: true };

@@ -97,7 +97,8 @@ export async function waitForBatch(client: ModelwatchClient, endpoint: string, b
       const apps = batch.apps ?? [];
       const total = (batch.windows ?? 0) * apps.length;
       if (apps.length === 0) return { batch, windows, incomplete: 'no app was active for the endpoint when the batch was dispatched' };
-      windows = analysedWindows(batch, await client.results({ endpoint, batch: batchId, limit: total }));
+      // (a batch of no window has nothing to wait for; a limit of 0 is not one the host takes)
+      windows = total > 0 ? analysedWindows(batch, await client.results({ endpoint, batch: batchId, limit: total })) : [];
       opts.onProgress?.(windows.length, total);
       if (windows.length >= total) return { batch, windows };
     }

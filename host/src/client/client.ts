@@ -152,15 +152,33 @@ function unreachable(url: string, err: unknown): ModelwatchError {
   return new ModelwatchError('HTTP_ERROR', `cannot reach the modelwatch host at ${url} (${why}): is it running? Start one with: modelwatch host start`);
 }
 
-/** The error of a reply that is not ok: its `{ error: { code, message } }`, else `what`, the status and the start of its text. */
-function failure(status: number, text: string, what: string): ModelwatchError {
-  let e: { code?: string; message?: string } | undefined;
+/**
+ * The error of a reply that is not ok: its `{ error: { code, message } }`; for an ingest that
+ * rejected every event (`ingest`: the 400 with its `{ accepted, rejected }`), INVALID_EVENT with
+ * the counts and the first rejection; else `what`, the status and the start of its text.
+ */
+function failure(status: number, text: string, what: string, ingest?: IngestKind): ModelwatchError {
+  let body: { error?: { code?: string; message?: string } } & Partial<IngestResult>;
   try {
-    e = (JSON.parse(text) as { error?: { code?: string; message?: string } } | null)?.error;
+    body = (JSON.parse(text) as typeof body | null) ?? {};
   } catch {
-    e = undefined;
+    body = {};
   }
+  const e = body.error;
+  if (!e && ingest && typeof body.accepted === 'number' && Array.isArray(body.rejected)) return refusedIngest(ingest, body.accepted, body.rejected);
   return new ModelwatchError((e?.code as ErrorCode) ?? 'HTTP_ERROR', e?.message ?? `${what}: HTTP ${status} ${text.slice(0, 200)}`);
+}
+
+/** What an ingest request sends: a batch of historical events, or live events. */
+type IngestKind = 'batch' | 'events';
+
+/** An ingest none of whose events was accepted: the counts and the first rejection as `events send` lists them (`#index: error`). */
+function refusedIngest(kind: IngestKind, accepted: number, rejected: IngestResult['rejected']): ModelwatchError {
+  const first = rejected[0];
+  return new ModelwatchError(
+    'INVALID_EVENT',
+    `${kind} rejected: ${accepted} accepted, ${rejected.length} rejected${first ? `; first: #${first.index}: ${first.error}` : ''}`,
+  );
 }
 
 /** The lines of an NDJSON body, each parsed, as they arrive (blank lines left out). */
@@ -188,6 +206,8 @@ interface CallOptions {
   onUpload?: UploadProgress;
   /** Headers of this request, besides the token's and the content type. */
   headers?: Record<string, string>;
+  /** An ingest route: a refusal of every event (400 with the ingest's answer) is read as such. */
+  ingest?: IngestKind;
 }
 
 /**
@@ -226,7 +246,7 @@ export class ModelwatchClient {
   }
 
   private async call<T>(method: string, path: string, body?: unknown, options: CallOptions = {}): Promise<T> {
-    const { contentType = 'application/json', timeoutMs = this.timeoutMs, onUpload, headers: extraHeaders = {} } = options;
+    const { contentType = 'application/json', timeoutMs = this.timeoutMs, onUpload, headers: extraHeaders = {}, ingest } = options;
     const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
     const res = await this.fetchHost(path, {
       method,
@@ -235,7 +255,7 @@ export class ModelwatchClient {
       signal: AbortSignal.timeout(timeoutMs),
     });
     const reply = await res.text();
-    if (!res.ok) throw failure(res.status, reply, `${method} ${path}`);
+    if (!res.ok) throw failure(res.status, reply, `${method} ${path}`, ingest);
     let data: unknown;
     try {
       data = reply ? JSON.parse(reply) : undefined;
@@ -352,12 +372,12 @@ export class ModelwatchClient {
         `idempotencyKey must be printable ASCII, not empty, without spaces around it; got ${JSON.stringify(key.slice(0, 40))}`,
       );
     const headers: Record<string, string> = key === undefined ? {} : { 'idempotency-key': key };
-    return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), events, { headers });
+    return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), events, { headers, ingest: 'events' });
   }
 
   /** Send NDJSON text (one event a line). */
   sendNdjson(name: string, text: string) {
-    return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), text, { contentType: 'application/x-ndjson' });
+    return this.call<IngestReply>('POST', routePath(DataPlaneRoutes.events, { name }), text, { contentType: 'application/x-ndjson', ingest: 'events' });
   }
 
   /** Send ground truth for earlier predictions: `{ requestId, labels: { output: value } }` or `{ requestId, label }`. */
@@ -495,7 +515,7 @@ export class ModelwatchClient {
     if (q.endpoint) qs.set('endpoint', q.endpoint);
     if (q.batch) qs.set('batch', q.batch);
     if (q.app) qs.set('app', q.app);
-    if (q.limit) qs.set('limit', String(q.limit));
+    if (q.limit !== undefined) qs.set('limit', String(q.limit));
     return this.call<{ windows: WindowRecord[] }>('GET', `/api/v1/results?${qs}`).then((r) => r.windows);
   }
 
@@ -513,7 +533,7 @@ export class ModelwatchClient {
   servingIntervals(name: string, q: { since?: number; limit?: number } = {}) {
     const qs = new URLSearchParams();
     if (q.since !== undefined) qs.set('since', String(q.since));
-    if (q.limit) qs.set('limit', String(q.limit));
+    if (q.limit !== undefined) qs.set('limit', String(q.limit));
     return this.call<{ intervals: ServingRecord[] }>('GET', `${routePath(DataPlaneRoutes.serving, { name })}?${qs}`).then((r) => r.intervals);
   }
 
@@ -523,6 +543,7 @@ export class ModelwatchClient {
     return this.call<BatchIngestResult>('POST', `${routePath(DataPlaneRoutes.batches, { name })}${qs}`, opts.ndjson ? String(events) : events, {
       contentType: opts.ndjson ? 'application/x-ndjson' : 'application/json',
       onUpload: opts.onUpload,
+      ingest: 'batch',
     });
   }
 
@@ -539,7 +560,7 @@ export class ModelwatchClient {
     const qs = new URLSearchParams();
     if (q.endpoint) qs.set('endpoint', q.endpoint);
     if (q.reason) qs.set('reason', q.reason);
-    if (q.limit) qs.set('limit', String(q.limit));
+    if (q.limit !== undefined) qs.set('limit', String(q.limit));
     return this.call<DeadLetterList>('GET', `${DataPlaneRoutes.deadLetters}?${qs}`);
   }
 

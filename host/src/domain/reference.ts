@@ -125,6 +125,22 @@ export function referenceFeatureNames(
 }
 
 /**
+ * The feature names a reference gives an endpoint of these names, its columns checked against
+ * them: what {@link prepareReference} checks, without the statistics (`endpoint create` checks a
+ * file so before it creates anything).
+ * @throws {ModelwatchError} INVALID_REFERENCE
+ */
+export function checkReference(
+  table: ReferenceTable,
+  endpoint: { featureNames: readonly string[]; labelNames: readonly string[] },
+  maxFeatures: number = DEFAULT_MAX_FEATURES,
+): string[] {
+  const featureNames = referenceFeatureNames(table.columns, endpoint.featureNames, endpoint.labelNames, maxFeatures);
+  checkReferenceColumns(table.columns, featureNames);
+  return featureNames;
+}
+
+/**
  * A reference made ready to store (off the event loop, see `api/body-workers.ts`): the table
  * encoded as the object store keeps it, and the statistics of the columns the endpoint had when
  * it was read. `EndpointStore.setReference` takes it as it takes a table.
@@ -146,7 +162,7 @@ export function prepareReference(
   endpoint: { featureNames: readonly string[]; labelNames: readonly string[] },
   maxFeatures: number = DEFAULT_MAX_FEATURES,
 ): PreparedReference {
-  const featureNames = referenceFeatureNames(table.columns, endpoint.featureNames, endpoint.labelNames, maxFeatures);
+  const featureNames = checkReference(table, endpoint, maxFeatures);
   const labelNames = [...endpoint.labelNames];
   return {
     columns: table.columns,

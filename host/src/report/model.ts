@@ -4,7 +4,7 @@
  * from it alone, and `--format json` is this object as it is.
  */
 import type { EndpointRecord, WindowRecord } from '@modelwatch/protocol';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, unknownBatchError } from '../errors.js';
 import { resultKindName, resultStatusName, type FeatureStats, type FeatureStatsMap, type JsonValue, type ResultStatus } from '@modelwatch/sdk';
 
 /** The version of the report's JSON; a change that removes or renames a field makes it 2. */
@@ -38,6 +38,8 @@ export interface ReportProfile {
 export interface ReportSource {
   /** The endpoint with its reference statistics; `undefined` when there is none of that name. */
   endpoint(name: string): Promise<EndpointRecord | undefined>;
+  /** Whether the endpoint has a batch of this id (`batch send`). */
+  hasBatch(name: string, id: string): Promise<boolean>;
   /** Stored windows, any order. */
   windows(q: { endpoint: string; app?: string; batch?: string; since?: number }): Promise<WindowRecord[]>;
   /** A window's profile; `undefined` when none is stored (or the host keeps none). */
@@ -320,7 +322,9 @@ function appsOf(windows: readonly WindowRecord[]): ReportApp[] {
 /** The report of `query` from what `source` holds; `now` for the time it was made. */
 export async function buildReport(source: ReportSource, query: ReportQuery, now = Date.now()): Promise<Report> {
   const ep = await source.endpoint(query.endpoint);
-  if (!ep) throw new NotFoundError(`endpoint '${query.endpoint}' not found`);
+  if (!ep) throw new NotFoundError(`no endpoint named '${query.endpoint}'`);
+  // a batch id that names none would be an empty report: said instead
+  if (query.batch !== undefined && !(await source.hasBatch(query.endpoint, query.batch))) throw unknownBatchError(query.endpoint, query.batch);
   const since = query.window ?? query.from;
   const stored = await source.windows({
     endpoint: query.endpoint,

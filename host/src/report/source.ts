@@ -9,8 +9,9 @@ import { REPORT_MAX_WINDOWS, type ReportProfile, type ReportSource } from './mod
 export type JsonGet = <T>(path: string) => Promise<T | undefined>;
 
 /**
- * The report's data through the HTTP API: the endpoint (`GET /api/v1/endpoints/:name`), its
- * windows (`GET /api/v1/results`) and the detailed window's profile (`GET
+ * The report's data through the HTTP API: the endpoint (`GET /api/v1/endpoints/:name`), the
+ * batch asked for (`GET /api/v1/endpoints/:name/batches/:id`), its windows (`GET
+ * /api/v1/results`) and the detailed window's profile (`GET
  * /api/v1/endpoints/:name/profiles/:windowStart`, none on 404). The CLI gets with the client,
  * the report route with `app.inject` under the caller's token: the same routes, the same scopes.
  */
@@ -18,6 +19,7 @@ export function httpReportSource(get: JsonGet): ReportSource {
   const ep = (name: string) => `/api/v1/endpoints/${encodeURIComponent(name)}`;
   return {
     endpoint: (name) => get<EndpointRecord>(ep(name)),
+    hasBatch: async (name, id) => (await get<object>(`${ep(name)}/batches/${encodeURIComponent(id)}`)) !== undefined,
     windows: async (q) => {
       const qs = new URLSearchParams({ endpoint: q.endpoint, limit: String(REPORT_MAX_WINDOWS) });
       if (q.app !== undefined) qs.set('app', q.app);

@@ -5,10 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
-import type { BatchRecord } from '@modelwatch/protocol';
+import { BATCH_ID, type BatchRecord } from '@modelwatch/protocol';
 import { batchSeriesId } from '../../domain/keys.js';
 import { endpointId } from '../../domain/names.js';
-import { ModelwatchError } from '../../errors.js';
+import { ModelwatchError, unknownBatchError } from '../../errors.js';
 import type { Buckets } from '../../nats/topology.js';
 import type { IngestBody, IngestOutcome, IngestService } from '../../stream/ingest.js';
 import { BodyLimits, DataPlaneRoutes, type BatchDetail, type BatchIngestResult, type BatchQuery, type IngestResult } from '../contract.js';
@@ -40,6 +40,17 @@ function ingestBody(body: unknown, contentType: string): IngestBody | undefined 
 
 function answer({ status: _s, ...result }: IngestOutcome): IngestResult {
   return result;
+}
+
+/**
+ * A batch's record, or `NOT_FOUND` naming it: a batch has one once its events are ingested (its
+ * end processed). An id no batch can have is `INVALID_ARGUMENT`, as `POST .../batches?id=` says.
+ */
+export async function requireBatch(batches: Buckets['batches'], name: string, id: string): Promise<BatchRecord> {
+  if (!BATCH_ID.test(id)) throw new ModelwatchError('INVALID_ARGUMENT', `batch id '${id}' is not valid: use 1-64 letters, digits, '_' or '-'`);
+  const e = await batches.get(`${name}.${id}`);
+  if (!e || e.operation !== 'PUT') throw unknownBatchError(name, id);
+  return e.json<BatchRecord>();
 }
 
 export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, buckets }) => {
@@ -104,9 +115,7 @@ export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, {
 
   app.get<{ Params: { name: string; id: string } }>(DataPlaneRoutes.batch, { schema: { params: EndpointParamsSchema } }, async (req): Promise<BatchDetail> => {
     const name = req.params.name;
-    const e = await buckets.batches.get(`${name}.${req.params.id}`);
-    if (!e || e.operation !== 'PUT')
-      throw new ModelwatchError('NOT_FOUND', `no batch '${req.params.id}' of endpoint ${name} (it appears once its events are ingested)`);
-    return { ...e.json<BatchRecord>(), resultsEndpointId: batchSeriesId(endpointId(name), req.params.id) };
+    const batch = await requireBatch(buckets.batches, name, req.params.id);
+    return { ...batch, resultsEndpointId: batchSeriesId(endpointId(name), req.params.id) };
   });
 };

@@ -18,7 +18,7 @@ import { jsonCodec } from '../../nats/codec.js';
 import type { WatchedKv } from '../../store/watched-kv.js';
 import { deadLetterCounts } from '../../stream/dlq.js';
 import { DataPlaneRoutes, type EndpointStats } from '../contract.js';
-import { EndpointParamsSchema } from '../schemas.js';
+import { EndpointParamsSchema, ServingQuerySchema } from '../schemas.js';
 
 const DAY = 86_400_000;
 
@@ -39,7 +39,7 @@ export const servingRoutes: FastifyPluginAsync<ServingRoutesOptions> = async (ap
 
   app.get<{ Params: { name: string }; Querystring: { since?: string; limit?: string } }>(
     DataPlaneRoutes.serving,
-    { schema: { params: EndpointParamsSchema } },
+    { schema: { params: EndpointParamsSchema, querystring: ServingQuerySchema } },
     async (req) => {
       const name = req.params.name;
       const q: ServingRequest = {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { ModelwatchError } from '../../errors.js';
-import type { GlobalArgs } from '../args.js';
+import { countOption, type GlobalArgs } from '../args.js';
 import { clientOf } from '../connect.js';
 import { iso, printJson, printTable } from '../format.js';
 
@@ -87,7 +87,7 @@ export function alertNotifyCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         b
           .option('channel', { type: 'string', describe: 'of this channel only' })
           .option('key', { type: 'string', describe: 'of this idempotency key only' })
-          .option('limit', { type: 'number', default: 100, describe: 'the newest this many' }),
+          .option('limit', countOption('limit', { default: 100, describe: 'the newest this many' })),
       async (args) => {
         const attempts = await clientOf(args).alertHistory({
           ...(args.channel !== undefined && { channel: args.channel }),

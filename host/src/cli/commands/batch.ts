@@ -10,7 +10,10 @@ import type { GlobalArgs } from '../args.js';
 import { FAIL_ON, GateExit, junitXml, summarize, summaryText, waitForBatch, type FailOn } from '../batch-gate.js';
 import { iso, printJson, printTable } from '../format.js';
 import { progressBar, uploadBar } from '../progress.js';
-import { readReference } from './endpoint.js';
+import { COLUMN_OPTIONS, columnNames, readCheckedReference } from './endpoint.js';
+
+/** The column names of a new endpoint (`--features`, `--labels`). */
+type CreateColumns = ReturnType<typeof columnNames>;
 
 interface SendArgs extends GlobalArgs {
   endpoint: string;
@@ -22,6 +25,8 @@ interface SendArgs extends GlobalArgs {
   junit?: string;
   create: boolean;
   reference?: string;
+  features?: string;
+  labels?: string;
 }
 
 /** The flags that go together, checked before anything is read or sent: an invalid combination is a usage error (exit 3). */
@@ -32,6 +37,8 @@ function checkSendArgs(a: SendArgs): { failOn: FailOn | null; timeoutMs: number 
   if (a.junit !== undefined && !a.wait) throw usage('--junit needs --wait');
   if (a.create && !a.reference) throw usage("--create needs --reference FILE: the new endpoint's training data");
   if (a.reference && !a.create) throw usage('--reference goes with --create (for an existing endpoint: endpoint set-reference)');
+  for (const flag of ['features', 'labels'] as const)
+    if (a[flag] !== undefined && !a.create) throw usage(`--${flag} goes with --create: it names the columns of a new endpoint`);
   let timeoutMs: number;
   try {
     timeoutMs = parseDuration(a.timeout, '--timeout');
@@ -41,16 +48,20 @@ function checkSendArgs(a: SendArgs): { failOn: FailOn | null; timeoutMs: number 
   return { failOn: (a.failOn as FailOn | undefined) ?? null, timeoutMs };
 }
 
-/** MLRun's get-or-create: the endpoint as it is, or a new one from the reference file (features: its columns). */
-async function getOrCreate(client: ModelwatchClient, name: string, reference: string, json: boolean): Promise<void> {
+/**
+ * MLRun's get-or-create: the endpoint as it is, or a new one from the reference file, with the
+ * column names given (`--features`, `--labels`; as `endpoint create`: the features default to the
+ * reference's columns other than the labels).
+ */
+async function getOrCreate(client: ModelwatchClient, name: string, reference: string, columns: CreateColumns, json: boolean): Promise<void> {
   try {
     await client.getEndpoint(name);
     return;
   } catch (err) {
     if (!isModelwatchError(err) || err.code !== 'NOT_FOUND') throw err;
   }
-  const ref = await readReference(reference);
-  await client.createEndpoint({ name });
+  const ref = await readCheckedReference(reference, { featureNames: columns.featureNames ?? [], labelNames: columns.labelNames ?? [] });
+  await client.createEndpoint({ name, ...columns });
   const upload = uploadBar(`reference ${basename(reference)}`, { json });
   const ep = await client.setReference(name, ref.data, ref.format, { onUpload: upload.onUpload }).finally(() => upload.stop());
   if (!json) process.stdout.write(`endpoint ${ep.name} created: ${ep.featureNames.length} features, reference statistics from ${ep.referenceRows} rows\n`);
@@ -80,6 +91,7 @@ export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('junit', { type: 'string', describe: 'with --wait: write a JUnit XML report (a test case per app result) to this file' })
             .option('create', { type: 'boolean', default: false, describe: 'create the endpoint if it does not exist (with --reference)' })
             .option('reference', { type: 'string', describe: 'with --create: training data for a new endpoint (CSV, JSON Lines or JSON)' })
+            .options(COLUMN_OPTIONS)
             .fail((msg, err) => {
               // a CI gate: a usage error (yargs' own, or an invalid argument) is 3; failing to read the
               // file or to reach the host is 2, never a pass
@@ -90,12 +102,12 @@ export const batchCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             })
             .example('$0 batch send --endpoint churn --id 2026-10 predictions-october.jsonl', '')
             .example('$0 batch send --endpoint churn --wait --fail-on detected --junit report.xml predictions.jsonl', 'a CI gate')
-            .example('$0 batch send --endpoint churn --create --reference train.csv predictions.jsonl', 'create the endpoint if needed'),
+            .example('$0 batch send --endpoint churn --create --reference train.csv --labels churned predictions.jsonl', 'create the endpoint if needed'),
         async (args) => {
           const { failOn, timeoutMs } = checkSendArgs(args);
           const text = await readFile(args.file, 'utf8');
           const client = clientOf(args);
-          if (args.create) await getOrCreate(client, args.endpoint, args.reference!, args.json);
+          if (args.create) await getOrCreate(client, args.endpoint, args.reference!, columnNames(args), args.json);
           const jsonl = /\.(jsonl|ndjson)$/i.test(args.file);
           const upload = uploadBar(`sending ${basename(args.file)}`, { json: args.json });
           const r = await client

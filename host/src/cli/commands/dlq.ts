@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { clientOf } from '../connect.js';
-import type { GlobalArgs } from '../args.js';
+import { countOption, type GlobalArgs } from '../args.js';
 import { printJson, printTable } from '../format.js';
 
 /** `modelwatch dlq list|show|replay`: the dead letters (rejected input) and replaying them. */
@@ -19,7 +19,7 @@ export const dlqCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               type: 'string',
               describe: 'only this reason (INVALID_JSON, INVALID_EVENT, UNKNOWN_ENDPOINT, FUTURE_EVENT, LATE_EVENT, OVERSIZED, INVALID_BATCH)',
             })
-            .option('limit', { type: 'number', default: 20, describe: 'newest letters, at most this many' })
+            .option('limit', countOption('limit', { default: 20, describe: 'newest letters, at most this many' }))
             .example('$0 dlq list --endpoint churn --limit 5', ''),
         async (args) => {
           const r = await clientOf(args).deadLetters({

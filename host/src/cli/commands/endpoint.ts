@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import type { CommandModule } from 'yargs';
-import { DRIFT_STATUS_NAMES, type DriftStatusName } from '../../api/contract.js';
+import type { CommandModule, Options } from 'yargs';
+import { BodyLimits, DRIFT_STATUS_NAMES, type DriftStatusName } from '../../api/contract.js';
 import type { ModelwatchClient } from '../../client/client.js';
 import { clientOf } from '../connect.js';
+import { checkReference, parseReference } from '../../domain/reference.js';
 import { parseTagAssignments } from '../../domain/selector.js';
-import { ModelwatchError } from '../../errors.js';
+import { isModelwatchError, ModelwatchError } from '../../errors.js';
 import type { GlobalArgs } from '../args.js';
 import { fmtValue, iso, printJson, printTable } from '../format.js';
 import { uploadBar } from '../progress.js';
@@ -69,6 +70,22 @@ const list = (s: string | undefined) =>
         .map((x) => x.trim())
         .filter(Boolean);
 
+/** The flags that name a new endpoint's columns: `endpoint create`'s, and `batch send --create`'s (the same meaning and help). */
+export const COLUMN_OPTIONS = {
+  features: {
+    type: 'string',
+    describe: 'feature names in input order, comma-separated (default: the reference columns, or f0..fn from the first event)',
+  },
+  labels: { type: 'string', describe: 'output (prediction) names, comma-separated (default p0..pn)' },
+} as const satisfies Record<string, Options>;
+
+/** The column names of `--features` and `--labels`, as `createEndpoint` takes them (only those given). */
+export function columnNames(a: { features?: string | undefined; labels?: string | undefined }): { featureNames?: string[]; labelNames?: string[] } {
+  const features = list(a.features);
+  const labels = list(a.labels);
+  return { ...(features && { featureNames: features }), ...(labels && { labelNames: labels }) };
+}
+
 const STATUS_NAMES: Record<string, string> = { '-1': 'irrelevant', '0': 'no_detection', '1': 'potential_detection', '2': 'detected' };
 const driftName = (s: number | null) => (s === null ? '-' : (STATUS_NAMES[String(s)] ?? String(s)));
 const micros = (us: number) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${Math.round(us)} µs`);
@@ -90,6 +107,29 @@ export async function readReference(path: string): Promise<{ data: string; forma
   } catch (err) {
     throw new ModelwatchError('INVALID_REFERENCE', `cannot read ${path}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * A reference file read and checked as the host will check it, for an endpoint of these names:
+ * its size, its rows, a column for each feature. Checked before an endpoint is created for it, so
+ * a bad file changes nothing. The feature limit is the host's own (`MODELWATCH_MAX_FEATURES`).
+ */
+export async function readCheckedReference(
+  path: string,
+  endpoint: { featureNames: readonly string[]; labelNames: readonly string[] },
+): Promise<{ data: string; format: 'csv' | 'jsonl' | 'json' }> {
+  const ref = await readReference(path);
+  const bytes = Buffer.byteLength(ref.data);
+  if (bytes > BodyLimits.reference) {
+    throw new ModelwatchError('INVALID_REFERENCE', `${path}: ${bytes} bytes, over the host's limit of ${BodyLimits.reference} bytes for a reference`);
+  }
+  try {
+    checkReference(parseReference(ref.data, ref.format), endpoint, Infinity);
+  } catch (err) {
+    if (isModelwatchError(err)) throw new ModelwatchError(err.code, `${path}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  return ref;
 }
 
 /** Upload a reference, with a progress bar on a terminal. */
@@ -153,11 +193,7 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               if (a.from !== undefined && single.length) throw new Error(`--from takes each endpoint's fields from the file: drop --${single.join(', --')}`);
               return true;
             })
-            .option('features', {
-              type: 'string',
-              describe: 'feature names in input order, comma-separated (default: the reference columns, or f0..fn from the first event)',
-            })
-            .option('labels', { type: 'string', describe: 'output (prediction) names, comma-separated (default p0..pn)' })
+            .options(COLUMN_OPTIONS)
             .option('reference', {
               type: 'string',
               describe: 'training data: CSV with a header, JSON Lines or a JSON array; the host computes reference statistics',
@@ -172,9 +208,9 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const client = clientOf(args);
           if (args.from !== undefined) return await createFromFile(client, args.from, args.json);
           const name = args.name!;
-          const ref = args.reference ? await readReference(args.reference) : undefined;
           const features = list(args.features);
           const labels = list(args.labels);
+          const ref = args.reference ? await readCheckedReference(args.reference, { featureNames: features ?? [], labelNames: labels ?? [] }) : undefined;
           let ep = await client.createEndpoint({
             name,
             ...(features && { featureNames: features }),

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { clientOf } from '../connect.js';
 import type { GlobalArgs } from '../args.js';
-import { ModelwatchError } from '../../errors.js';
+import { isModelwatchError, ModelwatchError } from '../../errors.js';
 import { printJson } from '../format.js';
 
 /** `modelwatch events send`: send a file of inference events over HTTP. */
@@ -23,7 +23,17 @@ export const eventsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const text = await readFile(args.file, 'utf8');
           const client = clientOf(args);
           const jsonl = /\.(jsonl|ndjson)$/i.test(args.file);
-          const r = jsonl ? await client.sendNdjson(args.endpoint, text) : await client.sendEvents(args.endpoint, parseJsonFile(args.file, text));
+          const events = jsonl ? undefined : parseJsonFile(args.file, text);
+          let r;
+          try {
+            r = events === undefined ? await client.sendNdjson(args.endpoint, text) : await client.sendEvents(args.endpoint, events);
+          } catch (err) {
+            if (!isModelwatchError(err) || err.code !== 'INVALID_EVENT') throw err;
+            // every event refused: exit 2 as when some were
+            process.stderr.write(`error [${err.code}]: ${err.message}\n`);
+            process.exitCode = 2;
+            return;
+          }
           // events refused: exit 2, with --json too (a script reads the status, not the list)
           if (r.rejected.length) process.exitCode = 2;
           if (args.json) return printJson(r);

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { clientOf } from '../connect.js';
-import type { GlobalArgs } from '../args.js';
+import { countOption, type GlobalArgs } from '../args.js';
 import { fmtValue, iso, printJson, printTable } from '../format.js';
 
 interface ValuesArgs extends GlobalArgs {
@@ -44,7 +44,7 @@ export const metricsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('names', { type: 'string', describe: 'full names, comma-separated (default: all; see metrics list)' })
             .option('from', { type: 'string', describe: 'window starts from T (ISO or ms)' })
             .option('to', { type: 'string', describe: 'window starts before T (ISO or ms)' })
-            .option('limit', { type: 'number', describe: 'points on the page (default 1000, at most 10000)' })
+            .option('limit', countOption('limit', { describe: 'points on the page (default 1000, at most 10000)' }))
             .option('after', { type: 'string', describe: "the page after this one: the 'next' a page printed" })
             .example('$0 metrics values churn --names histogram-data-drift.result.general_drift --from 2026-11-27T08:00:00Z --limit 100', ''),
         async (args) => {

@@ -13,7 +13,7 @@ import { parseSettings } from '../../plugins/config.js';
 import { dryRunWarning } from '../../runner/dry-run.js';
 import { checkLocal, dryRunLocal, runLocal } from '../../runner/local.js';
 import { activeVersionOf } from '../../store/plugins.js';
-import type { GlobalArgs } from '../args.js';
+import { countOption, type GlobalArgs } from '../args.js';
 import { fmtValue, iso, printJson, printTable } from '../format.js';
 import { progressBar } from '../progress.js';
 import { referenceFormat } from './endpoint.js';
@@ -400,7 +400,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           b
             .positional('name', { type: 'string', demandOption: true })
             .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'keep printing new lines' })
-            .option('limit', { type: 'number', default: 100, describe: 'newest lines first printed' }),
+            .option('limit', countOption('limit', { default: 100, describe: 'newest lines first printed' })),
         async (args) => {
           const ac = new AbortController();
           process.once('SIGINT', () => ac.abort());

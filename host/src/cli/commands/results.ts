@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { clientOf } from '../connect.js';
-import type { GlobalArgs } from '../args.js';
+import { countOption, type GlobalArgs } from '../args.js';
 import { fmtValue, printJson, printTable, resultRows } from '../format.js';
 
 interface ResultsArgs extends GlobalArgs {
@@ -18,7 +18,7 @@ export const resultsCommand: CommandModule<GlobalArgs, ResultsArgs> = {
     y
       .option('endpoint', { type: 'string', describe: 'only this endpoint' })
       .option('app', { type: 'string', describe: 'only this app' })
-      .option('limit', { type: 'number', describe: 'newest windows, at most this many (default 10000)' })
+      .option('limit', countOption('limit', { describe: 'newest windows, at most this many (default 10000)' }))
       .option('batch', { type: 'string', describe: 'the windows of this batch of historical events (with --endpoint)' })
       .check((a) => {
         if (a.batch !== undefined && !a.endpoint) throw new Error('--batch needs --endpoint: a batch belongs to one endpoint');
@@ -30,7 +30,7 @@ export const resultsCommand: CommandModule<GlobalArgs, ResultsArgs> = {
     const windows = await clientOf(args).results({
       ...(args.endpoint && { endpoint: args.endpoint }),
       ...(args.app && { app: args.app }),
-      ...(args.limit && { limit: args.limit }),
+      ...(args.limit !== undefined && { limit: args.limit }),
       ...(args.batch && { batch: args.batch }),
     });
     const rows = resultRows(windows.reverse());

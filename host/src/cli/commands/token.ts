@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { TOKEN_SCOPES, type TokenScope } from '@modelwatch/protocol';
 import { checkScopes } from '../../domain/tokens.js';
-import type { GlobalArgs } from '../args.js';
+import { countOption, type GlobalArgs } from '../args.js';
 import { clientOf } from '../connect.js';
 import { iso, printJson, printTable } from '../format.js';
 
@@ -71,7 +71,7 @@ export const auditCommand: CommandModule<GlobalArgs, GlobalArgs & { since?: stri
   builder: (y) =>
     y
       .option('since', { type: 'string', describe: 'from this time on: an ISO time, or a duration back from now (1h)' })
-      .option('limit', { type: 'number', default: 100, describe: 'at most this many entries (the newest, without --since)' })
+      .option('limit', countOption('limit', { default: 100, describe: 'at most this many entries (the newest, without --since)' }))
       .example('$0 audit --since 1h', 'the changes of the last hour') as never,
   handler: async (args) => {
     const entries = await clientOf(args).audit({ ...(args.since !== undefined && { since: args.since }), limit: args.limit });
