@@ -44,6 +44,17 @@ describe('request schemas over HTTP', () => {
     expect(await send('POST', '/api/v1/endpoints/churn/batches?id=x!', [])).toEqual(
       refused("batch id 'x!' is not valid: use 1-64 letters, digits, '_' or '-'"),
     );
+    // times beyond what a Date holds, and times that are no ISO time: refused, not a 500
+    expect(await send('GET', '/api/v1/endpoints/churn/windows/99999999999999999999')).toEqual(
+      refused('window start: expected an ISO time or ms since the epoch, got "99999999999999999999"'),
+    );
+    expect(await send('POST', '/api/v1/endpoints/churn/reference/from-traffic', { from: 1e300, to: -1 })).toEqual(
+      refused('from: expected an ISO time or ms since the epoch, got 1e+300'),
+    );
+    expect(await send('POST', '/api/v1/endpoints/churn/reference/from-traffic', { last: '99999999999d' })).toEqual(
+      refused("last: '99999999999d' is longer than 100 years"),
+    );
+    expect(await send('GET', '/api/v1/endpoints/churn/batches/%00')).toEqual(refused("batch id '\u0000' is not valid: use 1-64 letters, digits, '_' or '-'"));
     expect(await send('GET', '/api/v1/endpoints/no%20spaces/batches')).toEqual(
       refused(`endpoint name "no spaces" is not valid: use 1-128 letters, digits, '_' or '-', starting with a letter or digit`),
     );
@@ -55,5 +66,12 @@ describe('request schemas over HTTP', () => {
     expect(await send('POST', '/api/v1/dlq/replay', {})).toEqual({ status: 200, body: { replayed: [], skipped: [] } });
     expect(await send('POST', '/api/v1/dlq/replay')).toMatchObject({ status: 415, body: { error: { code: 'UNSAFE_CONTENT_TYPE' } } });
     expect(await send('PATCH', '/api/v1/endpoints/churn', { monitoring: false })).toMatchObject({ status: 200, body: { name: 'churn', monitoring: false } });
+  });
+
+  it("answers a route that does not exist in the API's error shape", async () => {
+    expect(await send('GET', '/api/v1/no-such-route?x=1')).toEqual({
+      status: 404,
+      body: { error: { code: 'NOT_FOUND', message: 'no route GET /api/v1/no-such-route' } },
+    });
   });
 });

@@ -91,6 +91,16 @@ describe('controller', () => {
     for (const name of ['p-a', 'p-b']) await waitForWindows(`${name}: a first window`, () => env.client.results({ endpoint: name }), firstWindow, firstWindow);
 
     // a new period takes effect at the next window boundary: the window open now keeps its length
+    // out of bounds: refused, nothing changed (a period of 99999999999d was taken, stopped every
+    // window and made each later change of the monitoring a 500)
+    for (const [basePeriod, message] of [
+      ['500ms', 'basePeriod: 500 ms is below the minimum of 1s'],
+      ['2d', 'basePeriod: 2d is above the maximum of 1d'],
+      ['99999999999d', "basePeriod: '99999999999d' is longer than 100 years"],
+    ]) {
+      await expect(env.client.setMonitoring({ basePeriod })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message });
+    }
+    expect(await env.client.monitoring()).toMatchObject({ basePeriodMs: 1000 });
     const asked = Date.now();
     const changed = await env.client.setMonitoring({ basePeriod: '2s' });
     expect(changed).toMatchObject({ basePeriodMs: 1000, pending: { basePeriodMs: 2000 } });

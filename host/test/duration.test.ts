@@ -30,6 +30,14 @@ describe('parseDuration', () => {
     expect(parseDuration(0)).toBe(0);
   });
 
+  it('reads up to 100 years; a longer duration is refused, not a date past what JavaScript holds', () => {
+    expect(parseDuration('100y')).toBe(100 * 365 * 86_400_000);
+    for (const text of ['101y', '99999999999d', String(8.64e15)]) {
+      expect(() => parseDuration(text, 'basePeriod')).toThrow(`basePeriod: '${text}' is longer than 100 years`);
+    }
+    expect(() => parseDuration(1e300)).toThrow('is longer than 100 years');
+  });
+
   it('ignores surrounding whitespace', () => {
     expect(parseDuration('  5s \n')).toBe(5_000);
   });

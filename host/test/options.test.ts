@@ -237,6 +237,14 @@ describe('resolveHostOptions', () => {
       rejects({ basePeriod }, `base period: ${ms} ms is below the minimum of 1s`);
     });
 
+    it.each(['25h', '7d', '99999999999d'])('rejects a base period above a day (%s)', (basePeriod) => {
+      rejects({ basePeriod }, /^base period: .*(is above the maximum of 1d|is longer than 100 years)$/);
+    });
+
+    it('takes a base period of a day', () => {
+      expect(resolveWith({ basePeriod: '1d' }).basePeriodMs).toBe(86_400_000);
+    });
+
     it('rejects a base period below 1s from MODELWATCH_BASE_PERIOD', () => {
       rejects({}, 'base period: 100 ms is below the minimum of 1s', { MODELWATCH_BASE_PERIOD: '100ms' });
     });

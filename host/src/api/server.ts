@@ -5,7 +5,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Subjects, type EndpointRecord, type MonitoringSettings, type ResultsRequest } from '@modelwatch/protocol';
 import { formatDuration, parseDuration } from '../config/duration.js';
-import { MIN_BASE_PERIOD_MS } from '../config/options.js';
+import { checkBasePeriod } from '../config/options.js';
 import { batchSeriesId } from '../domain/keys.js';
 import { normalizeLabel, type NormalizedLabel } from '../domain/labels.js';
 import { checkEndpointName, endpointId } from '../domain/names.js';
@@ -150,7 +150,9 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.setErrorHandler((err: unknown, req, reply) => {
     if (isModelwatchError(err)) {
-      return reply.status(STATUS[err.code] ?? 500).send({ error: { code: err.code, message: err.message } });
+      // a request's duration that parseDuration refuses is the request's fault, not the host's options'
+      const code = err.code === 'INVALID_OPTIONS' ? 'INVALID_ARGUMENT' : err.code;
+      return reply.status(STATUS[code] ?? 500).send({ error: { code, message: err.message } });
     }
     if (isStorageFull(err)) {
       const full = storageFullError('the write', err);
@@ -172,6 +174,11 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     log.error({ err }, 'request failed');
     return reply.status(500).send({ error: { code: 'INTERNAL', message: e.message ?? String(err) } });
   });
+
+  // a route that does not exist answers in the API's error shape too
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` } }),
+  );
 
   // a change made here is in this process's watched copy before it is answered (read your writes)
   const endpoints = new EndpointStore(buckets.endpoints, buckets.references, (name) => deps.endpoints.fresh(name, Date.now()));
@@ -354,11 +361,10 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
       // the duration's syntax and minimum are parseDuration's (its messages), not the schema's
       if (basePeriod !== undefined) {
         try {
-          periodMs = parseDuration(basePeriod, 'basePeriod');
+          periodMs = checkBasePeriod(parseDuration(basePeriod, 'basePeriod'), 'basePeriod');
         } catch (err) {
           throw new ModelwatchError('INVALID_ARGUMENT', (err as Error).message);
         }
-        if (periodMs < MIN_BASE_PERIOD_MS) throw new ModelwatchError('INVALID_ARGUMENT', `basePeriod: ${periodMs} ms is below the minimum of 1s`);
       }
       // the default app first: when it cannot be deployed (a runner refuses it), nothing changed
       const outcome: DefaultAppOutcome | undefined =

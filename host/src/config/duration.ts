@@ -9,10 +9,10 @@ const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000,
 export function parseDuration(value: string | number, what = 'duration'): number {
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) throw invalid(what, String(value));
-    return value;
+    return bounded(value, what, String(value));
   }
   const s = value.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
+  if (/^\d+(\.\d+)?$/.test(s)) return bounded(Number(s), what, value);
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)/gy;
   let total = 0;
   let pos = 0;
@@ -21,7 +21,15 @@ export function parseDuration(value: string | number, what = 'duration'): number
     pos = re.lastIndex;
   }
   if (pos !== s.length || s.length === 0) throw invalid(what, value);
-  return total;
+  return bounded(total, what, value);
+}
+
+/** The longest duration read: 100 years. Longer ones are typing errors, and past it a time plus the duration leaves the dates JavaScript can hold. */
+export const MAX_DURATION_MS = 100 * UNITS.y!;
+
+function bounded(ms: number, what: string, text: string): number {
+  if (ms > MAX_DURATION_MS) throw new ModelwatchError('INVALID_OPTIONS', `${what}: '${text}' is longer than 100 years`);
+  return ms;
 }
 
 /** Format milliseconds the way parseDuration reads them (`'5s'`, `'10m'`, `'1h30m'`). */

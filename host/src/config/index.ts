@@ -3,6 +3,7 @@ export {
   resolveHostOptions,
   DEFAULT_HTTP_PORT,
   MIN_BASE_PERIOD_MS,
+  MAX_BASE_PERIOD_MS,
   type ComponentName,
   type HostOptions,
   type InfluxOptions,

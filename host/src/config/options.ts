@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { DEFAULT_MAX_FEATURES } from '../domain/names.js';
 import { ModelwatchError } from '../errors.js';
 import { checkTokenText } from '../domain/tokens.js';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { resolveWebOptions, type ResolvedWebOptions } from './web.js';
 
 /** Credentials and TLS files of the connections to an external NATS (the `nats/auth.ts` connection options come from them). */
@@ -284,6 +284,15 @@ export interface ResolvedHostOptions {
 }
 
 export const MIN_BASE_PERIOD_MS = 1000;
+/** The longest base period: a day (a window's rows wait in `MW_ROWS` until it closes, kept for `--retention`, 7 days by default). */
+export const MAX_BASE_PERIOD_MS = 86_400_000;
+
+/** A base period's bounds (`what`: how the caller names it): 1 s to 1 day. */
+export function checkBasePeriod(ms: number, what: string): number {
+  if (ms < MIN_BASE_PERIOD_MS) throw new ModelwatchError('INVALID_OPTIONS', `${what}: ${ms} ms is below the minimum of 1s`);
+  if (ms > MAX_BASE_PERIOD_MS) throw new ModelwatchError('INVALID_OPTIONS', `${what}: ${formatDuration(ms)} is above the maximum of 1d`);
+  return ms;
+}
 /**
  * The shortest `--retention`: the longest duplicate window of the streams it ages (`MW_ROWS`,
  * `MW_TASKS`, `MW_DLQ` and `MW_SERVING` have 10 minutes: a publish retried within them is dropped,
@@ -297,10 +306,7 @@ export function resolveHostOptions(options: HostOptions = {}, rawEnv: NodeJS.Pro
   // an empty variable is an unset one
   const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v !== '')) as NodeJS.ProcessEnv;
   const basePeriodRaw = options.basePeriod ?? env.MODELWATCH_BASE_PERIOD;
-  const basePeriodMs = parseDuration(basePeriodRaw ?? '10m', 'base period');
-  if (basePeriodMs < MIN_BASE_PERIOD_MS) {
-    throw new ModelwatchError('INVALID_OPTIONS', `base period: ${basePeriodMs} ms is below the minimum of 1s`);
-  }
+  const basePeriodMs = checkBasePeriod(parseDuration(basePeriodRaw ?? '10m', 'base period'), 'base period');
   const httpPort = options.httpPort ?? intEnv(env.MODELWATCH_HTTP_PORT, 'MODELWATCH_HTTP_PORT') ?? DEFAULT_HTTP_PORT;
   if (!Number.isInteger(httpPort) || httpPort < 0 || httpPort > 65535) {
     throw new ModelwatchError('INVALID_OPTIONS', `http port: ${httpPort} is not a port number`);

@@ -118,10 +118,17 @@ function noWriter(why: string): ModelwatchError {
 
 /** A time of a query or body: ISO 8601 or ms since the epoch. */
 export function timeArg(v: unknown, what: string): number {
-  const t = typeof v === 'number' ? v : typeof v === 'string' ? (/^\d+$/.test(v) ? Number(v) : Date.parse(v)) : NaN;
-  if (!Number.isFinite(t)) throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected an ISO time or ms since the epoch, got ${JSON.stringify(v)}`);
+  // ms since the epoch, or an ISO date or time (not whatever else Date.parse reads: '-1' is no year 2001)
+  const t = typeof v === 'number' ? v : typeof v !== 'string' ? NaN : /^-?\d+$/.test(v) ? Number(v) : /^\d{4}-\d\d-\d\d/.test(v) ? Date.parse(v) : NaN;
+  // within the dates JavaScript holds (±8.64e15 ms): a time beyond them is no time
+  if (!Number.isFinite(t) || Math.abs(t) > MAX_TIME_MS) {
+    throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected an ISO time or ms since the epoch, got ${JSON.stringify(v)}`);
+  }
   return t;
 }
+
+/** The largest time a JavaScript Date holds, in ms from the epoch either way. */
+const MAX_TIME_MS = 8.64e15;
 
 export const endpointRoutes: FastifyPluginAsync<EndpointRoutesOptions> = async (app, opts) => {
   const { nc, js, jsm, buckets, endpoints } = opts;
