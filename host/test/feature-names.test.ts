@@ -26,6 +26,11 @@ describe('namesProblem and checkNames', () => {
     expect(namesProblem(['a', ''], 'x')).toBe('x: "" is not a valid name (1-256 printable characters)');
     expect(namesProblem(['a', 'b\nc'], 'x')).toBe('x: "b\\nc" is not a valid name (1-256 printable characters)');
     expect(namesProblem(['a', 'x'.repeat(257)], 'x')).toMatch(/is not a valid name/);
+    // DEL, C1 controls, a bidirectional override, half of a surrogate pair: not printable either
+    for (const bad of ['a\u007f', 'a\u0085', 'admin\u202egnp', '\ud800'])
+      expect(namesProblem([bad], 'x')).toMatch(/is not a valid name \(1-256 printable characters\)$/);
+    // any language's letters, symbols and a whole astral character are
+    expect(namesProblem(['âge', '年齢', 'temp_°C', 'score 🙂'], 'x')).toBeUndefined();
     expect(namesProblem(['a', 'a'], 'x')).toBe("x: 'a' appears twice");
   });
 });

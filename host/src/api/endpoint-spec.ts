@@ -3,7 +3,7 @@
  * `POST /api/v1/endpoints/bulk`): checked into the store's `NewEndpoint`, with the message of the
  * first thing wrong.
  */
-import { checkEndpointName, checkNames } from '../domain/names.js';
+import { checkEndpointName, checkNames, PRINTABLE_NAME } from '../domain/names.js';
 import { checkTags } from '../domain/selector.js';
 import { ModelwatchError } from '../errors.js';
 import type { NewEndpoint } from '../store/endpoints.js';
@@ -11,9 +11,7 @@ import type { CreateEndpointBody } from './contract.js';
 
 /** A model name or version: 1-256 printable characters. */
 export function modelField(v: unknown, what: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what it may not hold
-  if (typeof v !== 'string' || !/^[^\u0000-\u001f]{1,256}$/.test(v))
-    throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected 1-256 printable characters`);
+  if (typeof v !== 'string' || !PRINTABLE_NAME.test(v)) throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected 1-256 printable characters`);
   return v;
 }
 

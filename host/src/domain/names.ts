@@ -2,8 +2,12 @@ import { createHash } from 'node:crypto';
 import { ENDPOINT_NAME } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
 
-// eslint-disable-next-line no-control-regex -- control characters are exactly what a name may not hold
-export const FEATURE_NAME = /^[^\u0000-\u001f]{1,256}$/;
+/**
+ * 1-256 printable characters: no control characters (C0, DEL, C1), no half of a surrogate pair,
+ * no bidirectional override or isolate (which make a name read as another on a screen).
+ */
+export const PRINTABLE_NAME = /^[^\p{Cc}\p{Cs}\u202a-\u202e\u2066-\u2069]{1,256}$/u;
+export const FEATURE_NAME = PRINTABLE_NAME;
 
 /**
  * Names that are properties of every plain object (`Object.prototype`'s own, and `prototype`):
