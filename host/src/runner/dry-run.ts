@@ -2,6 +2,7 @@ import type { CellValue, FeatureStats, FeatureStatsMap, JsonValue } from '@model
 import { seededRandom } from '@modelwatch/sdk/testing';
 import type { DryRunResult, EndpointRecord, PluginLimits } from '@modelwatch/protocol';
 import { errorData, ModelwatchError } from '../errors.js';
+import { outputBytesLimit, outputTooLarge } from './output-limit.js';
 import type { SampleData, Sandbox, SandboxInput } from './sandbox.js';
 import { packColumns, sampleStatsOf, withGroundTruth } from './window-data.js';
 import { normalizeAppOutput } from '../sdk-internal.js';
@@ -179,8 +180,11 @@ export function dryRunInput(endpoint: DryRunEndpoint, opts: DryRunInputOptions):
   return input;
 }
 
-/** Run one dry-run window in a sandbox; what the app did, never a throw. */
-export async function runDryWindow(sandbox: Sandbox, input: SandboxInput, limits: PluginLimits): Promise<DryRunResult> {
+/**
+ * Run one dry-run window in a sandbox; what the app did, never a throw. `maxPayload`: the NATS
+ * server's, which a real window's output must fit (a runner's dry run; the CLI's has no server).
+ */
+export async function runDryWindow(sandbox: Sandbox, input: SandboxInput, limits: PluginLimits, maxPayload?: number): Promise<DryRunResult> {
   const base = { endpoint: input.endpoint.name, rows: input.sample.length };
   const started = performance.now();
   try {
@@ -190,6 +194,14 @@ export async function runDryWindow(sandbox: Sandbox, input: SandboxInput, limits
       out = normalizeAppOutput(JSON.parse(json), { maxExtraDataBytes: limits.extraDataBytes });
     } catch (err) {
       throw new ModelwatchError('APP_INVALID_OUTPUT', `${input.applicationName} returned an invalid output: ${(err as Error).message}`);
+    }
+    if (maxPayload !== undefined) {
+      // the app's part of the message (a real window's adds its profile and the host's fields)
+      const bytes = Buffer.byteLength(JSON.stringify(out));
+      if (bytes > outputBytesLimit(maxPayload)) {
+        const { code, message } = outputTooLarge(bytes, maxPayload);
+        throw new ModelwatchError(code, `${input.applicationName} ${message}`);
+      }
     }
     return { ...base, outcome: 'ok', durationMs: performance.now() - started, results: out.results.length, metrics: out.metrics.length };
   } catch (err) {

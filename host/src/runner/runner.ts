@@ -40,8 +40,9 @@ import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
 import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS } from './dry-run.js';
 import { watchMemory, type MemoryWatch } from './memory.js';
+import { limitsOutputs, outputBytesLimit, outputTooLarge } from './output-limit.js';
 import { loadSandboxRuntime } from './runtime-bundle.js';
-import { createSandbox, type LogLine, type SampleData, type Sandbox, type SandboxInput, type WindowArtifact } from './sandbox.js';
+import { createSandbox, MAX_OUTPUT_CHARS, type LogLine, type SampleData, type Sandbox, type SandboxInput, type WindowArtifact } from './sandbox.js';
 import { buildWindowData, readLabels, readWindowRows, referenceSample, withGroundTruth, type WindowData } from './window-data.js';
 import { ReferenceCache } from '@modelwatch/sdk/stats';
 import { normalizeAppOutput } from '../sdk-internal.js';
@@ -93,6 +94,11 @@ interface HeldSlot {
  * under the slot consumer's ack wait (SLOT_ACK_WAIT_MS), so a kept token needs no keep-alive.
  */
 export const SLOT_KEEP_MS = 100;
+/** An output as it is published: the message, and its bytes. */
+interface OutputMessage {
+  output: AppOutputMessage;
+  data: Uint8Array;
+}
 /** A token kept after its window ended, with its hand-back due. */
 interface KeptSlot {
   ackSubject: string;
@@ -188,6 +194,14 @@ export class AppRunner {
     this.endpoints = new WatchedKv(this.buckets.endpoints);
     this.plugins = new WatchedKv(this.buckets.plugins);
     await Promise.all([this.endpoints.start(), this.plugins.start()]);
+    const maxPayload = this.maxPayload();
+    if (maxPayload !== undefined && limitsOutputs(maxPayload)) {
+      this.log.warn(
+        { maxPayload, outputLimit: outputBytesLimit(maxPayload) },
+        `the NATS server's max_payload (${maxPayload} bytes) is under what an app may return (${MAX_OUTPUT_CHARS} characters of JSON): ` +
+          `a window whose output is over ${outputBytesLimit(maxPayload)} bytes fails (APP_INVALID_OUTPUT); give the server max_payload: 16MB to allow more`,
+      );
+    }
     this.subs.push(
       nc.subscribe(Subjects.runnerCheck, {
         queue: 'runners',
@@ -364,7 +378,7 @@ export class AppRunner {
           groundTruth: req.groundTruth,
           ...(req.referenceRows ? { reference: await this.referenceData(endpoint) } : {}),
         });
-        const r = await runDryWindow(sb, input, limits);
+        const r = await runDryWindow(sb, input, limits, this.maxPayload());
         results.push(r);
         if (endsDryRun(r)) stop = `not run: the dry run on '${name}' hit a limit (${r.error!.code})`;
       }
@@ -394,8 +408,9 @@ export class AppRunner {
     let reply: EvaluateReply;
     try {
       const task = jsonCodec.decode<TaskMessage>(msg.data);
-      // nothing of an evaluation is stored by the runner: its output names no artifact
-      const { artifacts: _artifacts, ...output } = await this.analyse(task, 1);
+      // nothing of an evaluation is stored by the runner: its output names no artifact; one too
+      // large for a NATS message is the window's failure, as it is for a dispatched window
+      const { artifacts: _artifacts, ...output } = this.message(task, await this.analyse(task, 1)).output;
       reply = { ok: true, output };
     } catch (err) {
       reply = { ok: false, error: errorData(err, 'APP_ERROR') };
@@ -453,7 +468,7 @@ export class AppRunner {
       // have been handed back already, and an output of attempt 0 is not valid (the writer would
       // dead-letter it, and the window would be lost)
       const attempt = Math.max(1, m.info.deliveryCount - (m.info.deliveryCount > 1 ? await this.deferrals(task) : 0));
-      let output: AppOutputMessage;
+      let message: OutputMessage;
       const artifacts: WindowArtifact[] = [];
       if (attempt > 1 && (await this.buckets.poison.get(outputKey(task)))) {
         // this window crashed a runner; the supervisor has recorded it as failed
@@ -462,36 +477,31 @@ export class AppRunner {
       }
       if (attempt >= this.attempts + CRASH_TOLERANCE) {
         // every earlier delivery ended without an outcome: runners died or lost NATS each time
-        output = this.failed(task, attempt - 1, {
-          code: 'WINDOW_FAILED',
-          message: `gave up after ${attempt - 1} deliveries ended without an outcome (the runner died or lost NATS each time)`,
-        });
+        message = this.message(
+          task,
+          this.failed(task, attempt - 1, {
+            code: 'WINDOW_FAILED',
+            message: `gave up after ${attempt - 1} deliveries ended without an outcome (the runner died or lost NATS each time)`,
+          }),
+        );
       } else {
-        output = await this.analyse(task, attempt, artifacts);
-        if (output.outcome === 'error' && output.error && isRetryable(output.error.code) && attempt < this.attempts) {
+        // an output too large for a NATS message comes back as the app's failure, tried as any other
+        message = this.message(task, await this.analyse(task, attempt, artifacts));
+        const { outcome, error } = message.output;
+        if (outcome === 'error' && error && isRetryable(error.code) && attempt < this.attempts) {
           // a retryable failure (errors.ts): the next attempt may run elsewhere or with more luck
           this.log.info(
-            { app: task.app, endpoint: task.endpointName, windowStart: task.windowStart, attempt, error: output.error.code },
+            { app: task.app, endpoint: task.endpointName, windowStart: task.windowStart, attempt, error: error.code },
             'window failed; it will be tried again',
           );
           m.nak(500 * attempt);
           return;
         }
       }
-      if (task.shadow && output.artifacts) {
-        // a shadow's artifacts are not kept: mw_artifacts names a window's artifacts without a
-        // version, so they would replace the active version's
-        const { artifacts: _dropped, ...rest } = output;
-        output = rest;
-      }
+      const { output, data } = message;
       // stored before the output that names them: a crash in between leaves them to be put again
       if (output.artifacts) await this.storeArtifacts(task, artifacts);
-      // the task's binding, echoed: the writer stores the output only when it verifies, and the
-      // message id carries part of it, so nobody without it can take this output's id first
-      if (task.binding) output = { ...output, binding: task.binding };
-      await this.js.publish(Subjects.outputs(task.endpointId), jsonCodec.encode(output), {
-        msgID: outputMsgId(task, task.binding),
-      });
+      await this.js.publish(Subjects.outputs(task.endpointId), data, { msgID: outputMsgId(task, task.binding) });
       m.ack();
     } catch (err) {
       // NATS trouble: the task comes back to this or another runner.
@@ -627,6 +637,44 @@ export class AppRunner {
 
   private base(task: TaskMessage, attempts: number): AppOutputMessage {
     return windowOutput(task, { runner: this.name, attempts });
+  }
+
+  /**
+   * A window's output as the message that carries it. One larger than the NATS server takes
+   * (output-limit.ts) is replaced by the window's failure, the app's: its publish, refused, was
+   * taken for NATS trouble, and the window ran delivery after delivery until WINDOW_FAILED.
+   */
+  private message(task: TaskMessage, output: AppOutputMessage): OutputMessage {
+    if (task.shadow && output.artifacts) {
+      // a shadow's artifacts are not kept: mw_artifacts names a window's artifacts without a
+      // version, so they would replace the active version's
+      const { artifacts: _dropped, ...rest } = output;
+      output = rest;
+    }
+    // the task's binding, echoed: the writer stores the output only when it verifies, and the
+    // message id carries part of it, so nobody without it can take this output's id first
+    const binding = task.binding ? { binding: task.binding } : {};
+    if (task.binding) output = { ...output, ...binding };
+    const data = jsonCodec.encode(output);
+    const maxPayload = this.maxPayload();
+    if (maxPayload === undefined || data.byteLength <= outputBytesLimit(maxPayload)) return { output, data };
+    const failed: AppOutputMessage = {
+      ...this.failed(task, output.attempts ?? 1, outputTooLarge(data.byteLength, maxPayload), output.rows),
+      durationMs: output.durationMs,
+      ...binding,
+    };
+    // with the window's profile, unless the profile is what does not fit (thousands of features)
+    if (output.profile) {
+      const withProfile = { ...failed, profile: output.profile };
+      const bytes = jsonCodec.encode(withProfile);
+      if (bytes.byteLength <= outputBytesLimit(maxPayload)) return { output: withProfile, data: bytes };
+    }
+    return { output: failed, data: jsonCodec.encode(failed) };
+  }
+
+  /** The NATS server's max payload (of the server connected to now: servers of a cluster may differ). */
+  private maxPayload(): number | undefined {
+    return this.opts.nc.info?.max_payload;
   }
 
   private failed(task: TaskMessage, attempts: number, error: ErrorData, rows = 0): AppOutputMessage {
