@@ -70,7 +70,9 @@ export class HostMetrics {
   private readonly writerErrorsTotal: Counter<'operation'>;
   private readonly tsdbErrorsTotal: Counter;
   private readonly tsdbPointsTotal: Counter;
+  private readonly httpRefusedTotal: Counter;
   private runnerCount: (() => number) | undefined;
+  private httpConnectionCount: (() => number) | undefined;
   /** The writer's last failure and whether its last TSDB write failed (what the system alert rules read). */
   private readonly health = { writerErrorAt: 0, writerOperation: '', tsdbFailing: false };
   private backlog: (() => Promise<ConsumerBacklog[]>) | undefined;
@@ -142,7 +144,13 @@ export class HostMetrics {
     });
     this.tsdbErrorsTotal = new Counter({ name: `${p}tsdb_errors_total`, help: 'Failed writes to the TSDB (the points stay in the outbox).', registers });
     this.tsdbPointsTotal = new Counter({ name: `${p}tsdb_points_total`, help: 'Points the TSDB accepted.', registers });
+    this.httpRefusedTotal = new Counter({
+      name: `${p}http_connections_refused_total`,
+      help: 'HTTP connections closed as soon as accepted, because --http-max-connections were open.',
+      registers,
+    });
     const runners = () => this.runnerCount?.() ?? 0;
+    const httpConnections = () => this.httpConnectionCount?.() ?? 0;
     const backlog = async () => (await this.backlog?.()) ?? [];
     new Gauge({
       name: `${p}runners`,
@@ -150,6 +158,14 @@ export class HostMetrics {
       registers,
       collect() {
         this.set(runners());
+      },
+    });
+    new Gauge({
+      name: `${p}http_connections`,
+      help: "HTTP connections open to this host's API.",
+      registers,
+      collect() {
+        this.set(httpConnections());
       },
     });
     new Gauge({
@@ -185,6 +201,16 @@ export class HostMetrics {
   /** Where the runner count comes from (the supervisor's live processes). */
   observeRunners(count: () => number): void {
     this.runnerCount = count;
+  }
+
+  /** Where the count of open HTTP connections comes from (the API's server). */
+  observeHttpConnections(count: () => number): void {
+    this.httpConnectionCount = count;
+  }
+
+  /** An HTTP connection closed as soon as accepted: the cap of open connections was reached. */
+  httpConnectionRefused(): void {
+    this.httpRefusedTotal.inc();
   }
 
   /** Where the durable consumers' backlog comes from (JetStream consumer info, read at each scrape). */

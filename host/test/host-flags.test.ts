@@ -130,6 +130,14 @@ describe('host start: flags into HostOptions', () => {
         '2d',
         '--rate-limit',
         '10/s',
+        '--http-idle-timeout',
+        '30s',
+        '--http-headers-timeout',
+        '10s',
+        '--http-request-timeout',
+        '2m',
+        '--http-max-connections',
+        '100',
         '--influx-url',
         'http://i:8086',
         '--influx-org',
@@ -146,6 +154,7 @@ describe('host start: flags into HostOptions', () => {
       runnerConcurrency: 8,
       retentionMs: 2 * 86_400_000,
       influx: { url: 'http://i:8086', org: 'o', bucket: 'b' },
+      web: { connections: { idleTimeoutMs: 30_000, headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, maxConnections: 100 } },
     });
   });
 });

@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_HTTP_PORT, MIN_BASE_PERIOD_MS, resolveHostOptions, type HostOptions } from '../src/config/options.js';
 import { systemClock } from '../src/clock.js';
-import { parseHostPort } from '../src/config/web.js';
+import { defaultMaxConnections, openFileLimit, parseHostPort } from '../src/config/web.js';
 import { ModelwatchError } from '../src/errors.js';
 
 /** Resolve with an empty environment unless one is given, so the test machine's env never leaks in. */
@@ -43,7 +43,13 @@ describe('resolveHostOptions', () => {
         logLevel: 'info',
         maxFeatures: 10_000,
         components: new Set(['stream', 'controller', 'writer', 'api', 'runners']),
-        web: { allowedHosts: [], corsOrigins: [], rateLimit: { max: 3000, windowMs: 60_000 }, tls: undefined },
+        web: {
+          allowedHosts: [],
+          corsOrigins: [],
+          rateLimit: { max: 3000, windowMs: 60_000 },
+          tls: undefined,
+          connections: { idleTimeoutMs: 72_000, headersTimeoutMs: 60_000, requestTimeoutMs: 300_000, maxConnections: defaultMaxConnections() },
+        },
         devPlugins: [],
         alertsFile: undefined,
         alertNotifier: undefined,
@@ -339,11 +345,55 @@ describe('resolveHostOptions', () => {
         corsOrigins: ['https://dash.example.com'],
         rateLimit: { max: 20, windowMs: 1000 },
         tls: { cert: resolve('c.pem'), key: resolve('k.pem') },
+        connections: resolveWith().web.connections,
       });
       expect(
         resolveWith({}, { MODELWATCH_ALLOWED_HOSTS: '*', MODELWATCH_CORS_ORIGINS: 'http://a.test:8080, http://b.test', MODELWATCH_RATE_LIMIT: 'off' }).web,
       ).toMatchObject({ allowedHosts: '*', corsOrigins: ['http://a.test:8080', 'http://b.test'], rateLimit: null });
       expect(resolveWith({ rateLimit: '100/h' }).web.rateLimit).toEqual({ max: 100, windowMs: 3_600_000 });
+    });
+
+    it('take the connection timeouts and cap from options or the environment; the cap defaults to 4096, or half the open-file limit when lower', () => {
+      expect(resolveWith({ httpIdleTimeout: '5s', httpHeadersTimeout: 2000, httpRequestTimeout: '1m', httpMaxConnections: 100 }).web.connections).toEqual({
+        idleTimeoutMs: 5000,
+        headersTimeoutMs: 2000,
+        requestTimeoutMs: 60_000,
+        maxConnections: 100,
+      });
+      expect(
+        resolveWith(
+          {},
+          {
+            MODELWATCH_HTTP_IDLE_TIMEOUT: '10m',
+            MODELWATCH_HTTP_HEADERS_TIMEOUT: '10s',
+            MODELWATCH_HTTP_REQUEST_TIMEOUT: '1h',
+            MODELWATCH_HTTP_MAX_CONNECTIONS: '8',
+          },
+        ).web.connections,
+      ).toEqual({ idleTimeoutMs: 600_000, headersTimeoutMs: 10_000, requestTimeoutMs: 3_600_000, maxConnections: 8 });
+      expect(defaultMaxConnections(undefined)).toBe(4096);
+      expect(defaultMaxConnections(1_048_576)).toBe(4096);
+      expect(defaultMaxConnections(1024)).toBe(512);
+      // this process's limit, read from /proc on Linux
+      expect(openFileLimit()).toBeGreaterThan(0);
+    });
+
+    it('reject connection timeouts out of 1s to 1d, headers longer than the request, and a cap that is no count or reaches the open-file limit', () => {
+      expect(() => resolveWith({ httpIdleTimeout: '500ms' })).toThrow("http idle timeout (--http-idle-timeout): '500ms' must be from 1s to 1d");
+      expect(() => resolveWith({ httpRequestTimeout: '2d' })).toThrow("http request timeout (--http-request-timeout): '2d' must be from 1s to 1d");
+      expect(() => resolveWith({}, { MODELWATCH_HTTP_HEADERS_TIMEOUT: 'soon' })).toThrow(
+        "http headers timeout (--http-headers-timeout): 'soon' is not a duration",
+      );
+      expect(() => resolveWith({ httpHeadersTimeout: '2m', httpRequestTimeout: '1m' })).toThrow(
+        'http headers timeout (--http-headers-timeout): 2m is longer than the request timeout (1m)',
+      );
+      expect(() => resolveWith({ httpMaxConnections: 0 })).toThrow('http max connections (--http-max-connections): 0 must be a positive whole number');
+      expect(() => resolveWith({ httpMaxConnections: 2.5 })).toThrow('must be a positive whole number');
+      expect(() => resolveWith({}, { MODELWATCH_HTTP_MAX_CONNECTIONS: 'many' })).toThrow("MODELWATCH_HTTP_MAX_CONNECTIONS: 'many' is not a whole number");
+      const limit = openFileLimit();
+      if (limit !== undefined) {
+        expect(() => resolveWith({ httpMaxConnections: limit })).toThrow(`is not below this process's limit of ${limit} open files`);
+      }
     });
 
     it('read a Host header or an allowed host as a name or address and an optional port', () => {

@@ -55,7 +55,7 @@ import { referenceRoutes } from './routes/reference.js';
 import { reportRoutes } from './routes/report.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
 import { uiRoutes } from './ui.js';
-import { DEFAULT_WEB_GUARD, webGuard, webServerOptions, type WebGuardOptions } from './web-guard.js';
+import { DEFAULT_WEB_GUARD, guardConnections, webGuard, webServerOptions, type WebGuardOptions } from './web-guard.js';
 
 /** What `GET /api/v1/health` names this process without a node id: drawn at its start, telling nothing of the machine. */
 const PROCESS_ID = randomBytes(8).toString('hex');
@@ -89,7 +89,7 @@ export interface ApiDeps {
   probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
   /** The operator metrics: served at `GET /metrics`, and moved by the ingest over HTTP. */
   metrics?: HostMetrics;
-  /** Allowed hosts, CORS, rate limits, HTTPS. @default DEFAULT_WEB_GUARD (loopback, CORS off, HTTP) */
+  /** Allowed hosts, CORS, rate limits, HTTPS, connection limits. @default DEFAULT_WEB_GUARD (loopback, CORS off, HTTP, the default connection limits) */
   web?: WebGuardOptions;
   /** The alert notifier: its channel, history and test routes (`api/routes/alerts-notify.ts`). */
   notifier?: AlertNotifier;
@@ -125,7 +125,10 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const log = deps.logger.child({ component: 'api' });
   const web = deps.web ?? DEFAULT_WEB_GUARD;
   // each route's body limit is in BodyLimits; a big body is parsed on a worker thread (BodyWorkers)
-  const app = Fastify({ logger: false, bodyLimit: BodyLimits.other, ...(await webServerOptions(web)) }) as unknown as FastifyInstance;
+  // maxParamLength: a route's parameter may be as long as an endpoint name (128; Fastify's default is 100, a 414 for longer names)
+  const app = Fastify({ logger: false, bodyLimit: BodyLimits.other, maxParamLength: 256, ...(await webServerOptions(web)) }) as unknown as FastifyInstance;
+  // idle and slow connections closed, and a cap on open ones: sockets never take the file handles NATS, LevelDB and the runners need
+  guardConnections(app.server, web.connections, { logger: log, ...(deps.metrics && { metrics: deps.metrics }) });
   const workers = new BodyWorkers();
   app.addHook('onClose', () => workers.close());
   // first the web guard (a foreign Host or Origin is refused before anything else), then the

@@ -6,15 +6,17 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import fastifyCors from '@fastify/cors';
 import fastifyRateLimit from '@fastify/rate-limit';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import helmet, { type HelmetOptions } from 'helmet';
-import { parseHostPort, type HostPattern, type ResolvedWebOptions } from '../config/web.js';
+import { defaultConnectionLimits, parseHostPort, type ConnectionLimits, type HostPattern, type ResolvedWebOptions } from '../config/web.js';
 import { ModelwatchError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { HostMetrics } from '../metrics.js';
 import { DataPlaneRoutes } from './contract.js';
 
 export interface WebGuardOptions extends ResolvedWebOptions {
@@ -29,6 +31,7 @@ export const DEFAULT_WEB_GUARD: WebGuardOptions = {
   corsOrigins: [],
   rateLimit: { max: 3000, windowMs: 60_000 },
   tls: undefined,
+  connections: defaultConnectionLimits(),
 };
 
 /** Load balancers' probes: answered whatever `Host` they name. */
@@ -40,9 +43,31 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const SIMPLE_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data']);
 const WILDCARD_ADDRESSES = new Set(['0.0.0.0', '::', '[::]', '']);
 
-/** Fastify's server options for the web options: HTTPS with the certificate and key read from their files. */
-export async function webServerOptions(web: Pick<ResolvedWebOptions, 'tls'>): Promise<{ https?: { cert: Buffer; key: Buffer } }> {
-  if (!web.tls) return {};
+/** Node's HTTP server options of the connection limits (`http.createServer`'s, which `https.createServer` takes too). */
+type TimeoutOptions = Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'connectionsCheckingInterval'>;
+
+/**
+ * Fastify's server options for the web options: the connection timeouts (see {@link guardConnections}),
+ * and HTTPS with the certificate and key read from their files.
+ */
+export async function webServerOptions(web: Pick<ResolvedWebOptions, 'tls' | 'connections'>): Promise<{
+  connectionTimeout: number;
+  keepAliveTimeout: number;
+  requestTimeout: number;
+  http?: TimeoutOptions;
+  https?: TimeoutOptions & { cert: Buffer; key: Buffer; handshakeTimeout: number };
+}> {
+  const c = web.connections;
+  const timeouts: TimeoutOptions = {
+    headersTimeout: c.headersTimeoutMs,
+    requestTimeout: c.requestTimeoutMs,
+    keepAliveTimeout: c.idleTimeoutMs,
+    // how often Node looks for requests past those two (its default, 30 s, would add up to that much to them)
+    connectionsCheckingInterval: Math.min(1000, Math.ceil(c.headersTimeoutMs / 2)),
+  };
+  // Fastify sets these on the server it makes (its defaults: no timeout, no request timeout)
+  const fastify = { connectionTimeout: c.idleTimeoutMs, keepAliveTimeout: c.idleTimeoutMs, requestTimeout: c.requestTimeoutMs };
+  if (!web.tls) return { ...fastify, http: timeouts };
   const read = async (file: string, what: string) => {
     try {
       return await readFile(file);
@@ -50,7 +75,68 @@ export async function webServerOptions(web: Pick<ResolvedWebOptions, 'tls'>): Pr
       throw new ModelwatchError('INVALID_OPTIONS', `tls ${what}: cannot read '${file}': ${(err as Error).message}`, { cause: err });
     }
   };
-  return { https: { cert: await read(web.tls.cert, 'certificate'), key: await read(web.tls.key, 'key') } };
+  const cert = await read(web.tls.cert, 'certificate');
+  const key = await read(web.tls.key, 'key');
+  // a TLS handshake comes before any request: bounded as the headers are
+  return { ...fastify, https: { ...timeouts, cert, key, handshakeTimeout: c.headersTimeoutMs } };
+}
+
+/** How often, at most, refused connections are logged (the metric counts each one). */
+const REFUSED_WARN_INTERVAL_MS = 60_000;
+
+/**
+ * Bound the connections of the API's server (made with {@link webServerOptions}) so that no client
+ * takes the file handles the process needs: at most `maxConnections` open (a new one past it is
+ * closed as soon as accepted: counted, and logged at most once a minute), and an idle one closed.
+ *
+ * Idle is Node's socket timeout (`connectionTimeout`, and `keepAliveTimeout` between requests):
+ * nothing received or sent for `idleTimeoutMs`. Node would then close the socket whatever it is
+ * doing; here it is closed unless the host is working on a request it has whole, with nothing
+ * waiting for the client to read: a route that takes long or is silent between lines (a log
+ * follow, the live feed, an evaluation, a writer asked with a 30 s timeout) keeps its connection,
+ * and a client that stops reading a reply, or stops sending a body, loses it. Slow headers and
+ * bodies are Node's `headersTimeout` and `requestTimeout` (answered 408).
+ */
+export function guardConnections(server: Server, limits: ConnectionLimits, deps: { logger: Logger; metrics?: HostMetrics }): void {
+  const { maxConnections } = limits;
+  server.maxConnections = maxConnections;
+  let open = 0;
+  server.on('connection', (socket: Socket) => {
+    open++;
+    socket.once('close', () => open--);
+  });
+  deps.metrics?.observeHttpConnections(() => open);
+
+  let refused = 0;
+  let warnedAt = -Infinity;
+  server.on('drop', () => {
+    deps.metrics?.httpConnectionRefused();
+    refused++;
+    const now = Date.now();
+    if (now - warnedAt < REFUSED_WARN_INTERVAL_MS) return;
+    deps.logger.warn(
+      { refused, maxConnections },
+      `HTTP connections refused: ${maxConnections} were open (--http-max-connections); ${refused} refused since the last warning`,
+    );
+    warnedAt = now;
+    refused = 0;
+  });
+
+  // the requests of each connection the host has not answered yet (a keep-alive client may pipeline)
+  const inFlight = new WeakMap<object, Set<IncomingMessage>>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    let reqs = inFlight.get(req.socket);
+    if (!reqs) inFlight.set(req.socket, (reqs = new Set()));
+    const pending = reqs;
+    pending.add(req);
+    res.once('close', () => pending.delete(req));
+  });
+  // a listener of its own: Node then leaves the socket to it
+  server.on('timeout', (socket: Socket) => {
+    const reqs = inFlight.get(socket);
+    if (reqs !== undefined && reqs.size > 0 && socket.writableLength === 0 && [...reqs].every((r) => r.complete)) return;
+    socket.destroy();
+  });
 }
 
 /**

@@ -75,6 +75,19 @@ export const HOST_START_FLAGS = {
     },
     to: (v: boolean) => ({ reusePort: v }),
   },
+  'http-idle-timeout': text(
+    'httpIdleTimeout',
+    'close an HTTP connection idle this long: no request in progress, or its client reading nothing (default 72s; env MODELWATCH_HTTP_IDLE_TIMEOUT)',
+  ),
+  'http-headers-timeout': text('httpHeadersTimeout', "the most time a request's headers may take (default 60s; env MODELWATCH_HTTP_HEADERS_TIMEOUT)"),
+  'http-request-timeout': text(
+    'httpRequestTimeout',
+    'the most time a request, headers and body, may take to arrive (default 5m; env MODELWATCH_HTTP_REQUEST_TIMEOUT)',
+  ),
+  'http-max-connections': count(
+    'httpMaxConnections',
+    'HTTP connections open at once, more are refused (default 4096, or half the open-file limit when lower; env MODELWATCH_HTTP_MAX_CONNECTIONS)',
+  ),
   'base-period': text('basePeriod', 'window length, e.g. 5s, 1m, 10m (default 10m)'),
   'allowed-lateness': text('allowedLateness', 'how late rows may arrive for a window (default 30s)'),
   'serving-interval': text('servingInterval', 'length of the serving-metrics intervals: requests, errors, latency (default 1m)'),

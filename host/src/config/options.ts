@@ -85,6 +85,24 @@ export interface HostOptions {
    * the port needs it, under the same user. @default false (env MODELWATCH_HTTP_REUSE_PORT=1)
    */
   reusePort?: boolean;
+  /**
+   * How long an HTTP connection may stay idle: nothing received or sent while no request of it is
+   * in progress (before its first request, between keep-alive requests), or its client reading
+   * nothing of a reply. A route the host is still working on or streaming (`plugin logs --follow`,
+   * the live feed) is not cut. 1s to 1d. @default '72s' (env MODELWATCH_HTTP_IDLE_TIMEOUT)
+   */
+  httpIdleTimeout?: string | number;
+  /** The most time from a request's first byte to the end of its headers (slow-loris). 1s to 1d, at most the request timeout. @default '60s' (env MODELWATCH_HTTP_HEADERS_TIMEOUT) */
+  httpHeadersTimeout?: string | number;
+  /** The most time from a request's first byte to the end of its body (a body sent a byte at a time). 1s to 1d. @default '5m' (env MODELWATCH_HTTP_REQUEST_TIMEOUT) */
+  httpRequestTimeout?: string | number;
+  /**
+   * HTTP connections open at once: past it a new connection is closed as soon as it is accepted
+   * (counted in `modelwatch_http_connections_refused_total`), so sockets never take the file
+   * handles NATS, LevelDB and the runners need. Below the open-file limit.
+   * @default 4096, or half the process's open-file limit (`ulimit -n`) when that is lower (env MODELWATCH_HTTP_MAX_CONNECTIONS)
+   */
+  httpMaxConnections?: number;
   /** Window length, used when monitoring has no period yet or when given explicitly. @default '10m' (env MODELWATCH_BASE_PERIOD) */
   basePeriod?: string | number;
   /** How long after a window's end rows may still arrive for it. @default '30s' (env MODELWATCH_ALLOWED_LATENESS) */
