@@ -32,6 +32,26 @@ describe('request schemas over HTTP', () => {
   it('refuses bad bodies, queries and params with the INVALID_ARGUMENT error and its message', async () => {
     await env.client.createEndpoint({ name: 'churn', featureNames: ['a'] });
     expect(await send('PATCH', '/api/v1/endpoints/churn', { monitoring: 'no' })).toEqual(refused('monitoring: expected true or false'));
+    // created as PATCH changes it: the string "false" is not false (it created an endpoint with monitoring on)
+    expect(await send('POST', '/api/v1/endpoints', { name: 'mf', monitoring: 'false' })).toEqual(refused('monitoring: expected true or false'));
+    expect(
+      await send('POST', '/api/v1/endpoints/bulk', [
+        { name: 'mf', monitoring: 'false' },
+        { name: 'mf2', monitoring: false },
+      ]),
+    ).toMatchObject({
+      status: 200,
+      body: {
+        created: 1,
+        failed: 1,
+        items: [
+          { index: 0, name: 'mf', status: 'failed', error: { code: 'INVALID_ARGUMENT', message: 'monitoring: expected true or false' } },
+          { index: 1, name: 'mf2', status: 'created' },
+        ],
+      },
+    });
+    expect(await send('GET', '/api/v1/endpoints/mf')).toMatchObject({ status: 404 });
+    expect(await send('GET', '/api/v1/endpoints/mf2')).toMatchObject({ status: 200, body: { monitoring: false } });
     expect(await send('PUT', '/api/v1/monitoring', { enabled: 1 })).toEqual(refused('enabled: expected true or false'));
     expect(await send('POST', '/api/v1/plugins/drift/rollback', { to: 2 })).toEqual(refused('to: expected a version string'));
     expect(await send('PATCH', '/api/v1/plugins/drift/config', { set: { k: 1 }, config: {} })).toEqual(
@@ -66,6 +86,13 @@ describe('request schemas over HTTP', () => {
     expect(await send('POST', '/api/v1/dlq/replay', {})).toEqual({ status: 200, body: { replayed: [], skipped: [] } });
     expect(await send('POST', '/api/v1/dlq/replay')).toMatchObject({ status: 415, body: { error: { code: 'UNSAFE_CONTENT_TYPE' } } });
     expect(await send('PATCH', '/api/v1/endpoints/churn', { monitoring: false })).toMatchObject({ status: 200, body: { name: 'churn', monitoring: false } });
+  });
+
+  it('serves an endpoint whose name has the longest length a name may have (128)', async () => {
+    const name = `e${'x'.repeat(127)}`;
+    await env.client.createEndpoint({ name, featureNames: ['a'] });
+    expect(await send('POST', `/api/v1/endpoints/${name}/events`, { inputs: [[1]] })).toMatchObject({ status: 202, body: { accepted: 1 } });
+    expect(await send('GET', `/api/v1/endpoints/${name}`)).toMatchObject({ status: 200, body: { name } });
   });
 
   it("answers a route that does not exist in the API's error shape", async () => {

@@ -55,6 +55,17 @@ describe('alert rules: when a series fires and resolves', () => {
     expect(set.silenced('drift', 'fraud', 0)).toBe(false);
   });
 
+  it('globs that backtracked in matchesGlob answer: silences, endpoints and results', () => {
+    const long = 'a'.repeat(128);
+    const set = new RuleSet();
+    set.silences = [{ id: 's', endpoint: '*a'.repeat(60) + 'b', endsAt: 1000, createdAt: 0 }];
+    expect(set.silenced('drift', long, 0)).toBe(false);
+    const r = compiled({ endpoints: { glob: '*a'.repeat(10) + 'b' }, results: { app: '*a*a*a*a*ab', name: '*a'.repeat(10) }, when: { status: 'detected' } });
+    expect(r.matchesEndpoint(long, undefined)).toBe(false);
+    expect(r.matchesApp(long)).toBe(false);
+    expect(r.matchesResult(`${long}b`, long, 0)).toBe(true);
+  });
+
   it('endpoints by names, glob and selector; results by app, name glob and kind', () => {
     const r = compiled({
       endpoints: { glob: 'churn-*', selector: 'team=risk' },
@@ -96,6 +107,16 @@ describe('alert rules: checked, with the line and the reason', () => {
     [{ name: 'a', when: { event: 'writer_failing' }, repeatInterval: '10ms' }, 'repeatInterval: must be at least 1s'],
   ])('system rules and repeats: %j is refused', (rule, message) => {
     expect(() => validateRule(rule)).toThrow(message);
+  });
+
+  it.each([
+    [{ endpoints: { glob: 'churn.*' } }, 'endpoints.glob: "churn.*" is not a valid glob: "." at 6 is not allowed'],
+    [{ results: { app: 'hist[' } }, `results.app: "hist[" is not a valid glob: '[' at 5 is never closed`],
+    [{ results: { name: '@(a|b)' } }, 'results.name: "@(a|b)" is not a valid glob: "@" at 1 is not allowed'],
+  ])('globs: %j is refused, naming the field', (part, message) => {
+    expect(() => validateRule({ name: 'a', when: { status: 'detected' }, ...part })).toThrow(message);
+    const file = JSON.stringify({ rules: [{ name: 'a', when: { status: 'detected' }, ...part }] }, null, 1);
+    expect(() => parseRuleFile(file, 'f.json')).toThrow(`f.json:3: rules.0: ${message}`);
   });
 
   it('system rules compile to timed conditions', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../src/config/duration.js';
+import { DURATION_PATTERN, formatDuration, parseDuration } from '../src/config/duration.js';
 import { ModelwatchError } from '../src/errors.js';
 
 describe('parseDuration', () => {
@@ -36,6 +36,22 @@ describe('parseDuration', () => {
       expect(() => parseDuration(text, 'basePeriod')).toThrow(`basePeriod: '${text}' is longer than 100 years`);
     }
     expect(() => parseDuration(1e300)).toThrow('is longer than 100 years');
+  });
+
+  it("DURATION_PATTERN, the schemas' check, takes what parseDuration reads, and refuses a long run of digits in one pass", () => {
+    const re = new RegExp(DURATION_PATTERN, 'u');
+    const reads = (t: string) => {
+      try {
+        parseDuration(t);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (const t of ['5s', '1h30m', ' 2s500ms ', '250', '1.5s', '7d', '2w', '1y', '', 'soon', '5x', '5 s', '1h30', '-5s', '1..5s', 'h1'])
+      expect(re.test(t), t).toBe(reads(t));
+    // was exponential: 30 digits and a letter took seconds
+    expect(re.test(`${'1'.repeat(100_000)}x`)).toBe(false);
   });
 
   it('ignores surrounding whitespace', () => {

@@ -172,6 +172,9 @@ describe('endpoints: the endpoints an app applies to', () => {
     [['churn', 'bad name'], '  - endpoints.1: must be an endpoint name or a glob of names'],
     [['!churn'], '  - endpoints.0: must be an endpoint name or a glob of names'],
     [['a/b'], '  - endpoints.0: must be an endpoint name or a glob of names'],
+    [['churn', 'ep-[0-9'], `plugin.json: endpoints.1: "ep-[0-9" is not a valid glob: '[' at 4 is never closed`],
+    [['{churn}'], `plugin.json: endpoints.0: "{churn}" is not a valid glob: '{' at 1 has one alternative`],
+    [['a,b'], 'plugin.json: endpoints.0: "a,b" is not a valid glob: "," at 2 is outside a {a,b} group'],
     [[7], '  - endpoints.0: must be'],
   ])('rejects endpoints %j', (endpoints, line) => {
     expect(problems({ ...valid, endpoints })).toContain(line);

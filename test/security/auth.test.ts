@@ -131,6 +131,54 @@ describe('API authentication', () => {
     await expect(admin.createToken({ name: 'odd', scopes: ['write', 'ingest'], endpoints: 'x*' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
+  it('globs that backtracked in matchesGlob are answered, and the host stays up; a glob that is not one is refused naming its field', async () => {
+    const long = 'a'.repeat(100);
+    await admin.createEndpoint({ name: long, featureNames: ['x'] });
+    const token = (await admin.createToken({ name: 'glob-reader', scopes: ['read'] })).token;
+    const names = async (glob: string) => {
+      const r = await call('GET', `/api/v1/endpoints?name=${encodeURIComponent(glob)}`, { token });
+      expect(r.status).toBe(200);
+      return (r.body as unknown as { endpoints: Array<{ name: string }> }).endpoints.map((e) => e.name);
+    };
+    // the probe's globs: 8 s, and a host that had to be killed
+    expect(await names('*a*a*a*a*ab')).toEqual([]);
+    expect(await names('*a'.repeat(10) + 'b')).toEqual([]);
+    expect(await names('*a'.repeat(10))).toEqual([long]);
+    expect(await names('{*a,*c}'.repeat(35) + 'b')).toEqual([]);
+    expect(await names('{churn,fraud}-*')).toEqual(['fraud-eu']);
+    expect((await call('GET', '/healthz')).status).toBe(200);
+    // an ingest token's glob is matched on every post
+    const sender = new ModelwatchClient({
+      url,
+      token: (await admin.createToken({ name: 'glob-sender', scopes: ['ingest'], endpoints: '*a'.repeat(60) + 'b' })).token,
+    });
+    await expect(sender.sendEvents(long, { inputs: [[1]] })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+
+    for (const [glob, message] of [
+      ['fraud.*', 'name: "fraud.*" is not a valid glob: "." at 6 is not allowed'],
+      ['x*'.repeat(129), 'name: a glob is at most 256 characters, this one has 258'],
+    ] as const) {
+      const r = await call('GET', `/api/v1/endpoints?name=${encodeURIComponent(glob)}`, { token });
+      expect([r.status, r.body.error!.code]).toEqual([400, 'INVALID_ARGUMENT']);
+      expect(r.body.error!.message).toContain(message);
+    }
+    await expect(admin.createToken({ name: 'bad-glob', scopes: ['ingest'], endpoints: 'fraud-[' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining(`endpoints: "fraud-[" is not a valid glob: '[' at 7 is never closed`),
+    });
+    await expect(admin.createSilence({ endpoint: '{fraud}', duration: '1h' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining(`endpoint: "{fraud}" is not a valid glob: '{' at 1 has one alternative`),
+    });
+    await expect(admin.putAlertRule({ name: 'bad-glob', when: { status: 'detected' }, results: { app: 'row count' } })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('results.app: "row count" is not a valid glob: " " at 4 is not allowed'),
+    });
+    expect(await admin.listTokens()).not.toContainEqual(expect.objectContaining({ name: 'bad-glob' }));
+    expect(await admin.listSilences()).toEqual([]);
+    await admin.deleteEndpoint(long);
+  });
+
   it('the CLI: token create (printed once), token list (never a token or hash), --token, token revoke (refused at once)', async () => {
     const created = await cli('token', 'create', '--name', 'ci', '--scopes', 'ingest,read', '--endpoints', 'fraud-*');
     const token = created.trim();

@@ -12,12 +12,12 @@
  * stopped when it loses it (the consumer is durable: the next holder goes on where it stopped).
  * @module
  */
-import { posix } from 'node:path';
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import { Consumers, DEAD_LETTER_STAGES, Streams, Subjects, type AppOutputMessage, type EndpointRecord, type PluginRecord } from '@modelwatch/protocol';
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import { verifyBinding, type BindingKey } from '../domain/binding.js';
+import { globMatches } from '../domain/glob.js';
 import type { Logger } from '../logger.js';
 import { deadLetterMessage } from '../nats/dead-letters.js';
 import { isNotFound, isTransient } from '../nats/errors.js';
@@ -223,10 +223,8 @@ function readsOutputs(r: CompiledRule): boolean {
 function globOrName(pattern: string, name: string): boolean {
   if (pattern === name) return true;
   if (!/[*?[\]{}]/.test(pattern)) return false;
-  return globMatch(pattern, name);
+  return globMatches(pattern, name);
 }
-
-const globMatch = (glob: string, name: string): boolean => posix.matchesGlob(name, glob);
 
 /** Reading outputs again starts this long before the rules over them were stored (clocks of cluster nodes differ a little). */
 const RESTART_MARGIN_MS = 1000;

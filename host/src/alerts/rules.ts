@@ -5,11 +5,11 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { posix } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import ajvErrors from 'ajv-errors';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
-import { parseDuration } from '../config/duration.js';
+import { DURATION_PATTERN, parseDuration } from '../config/duration.js';
+import { compileGlob, globMatches } from '../domain/glob.js';
 import { matchesSelector, parseSelector, type Selector } from '../domain/selector.js';
 import { ModelwatchError } from '../errors.js';
 import type { AlertSeverity } from './contract.js';
@@ -82,7 +82,7 @@ const NAME = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
 /** The events a rule can fire on: per window (`window_failed`), per plugin record, or checked on a timer (`writer_failing`, `tsdb_failing`). */
 const SYSTEM_EVENTS = ['window_failed', 'plugin_quarantined', 'writer_failing', 'tsdb_failing'] as const;
 const WHEN_KEYS = ['status', 'above', 'below', 'event', 'noDataFor', 'deadLetterRate', 'runnersBelow'] as const;
-const DURATION = '^\\s*(\\d+(\\.\\d+)?(ms|s|m|h|d)?)+\\s*$';
+const DURATION = DURATION_PATTERN;
 
 /** The JSON Schema of one rule (the body of `POST /api/v1/alerts/rules`, an entry of the rule file). */
 export const AlertRuleSchema = {
@@ -210,6 +210,9 @@ function errorText(e: ErrorObject): string {
 /** Check what schemas cannot: the selector parses, globs and durations read. */
 function checkSemantics(rule: AlertRule): void {
   if (rule.endpoints?.selector !== undefined) parseSelector(rule.endpoints.selector);
+  if (rule.endpoints?.glob !== undefined) compileGlob(rule.endpoints.glob, 'endpoints.glob');
+  if (rule.results?.app !== undefined) compileGlob(rule.results.app, 'results.app');
+  if (rule.results?.name !== undefined) compileGlob(rule.results.name, 'results.name');
   if (rule.when.noDataFor !== undefined) parseDuration(rule.when.noDataFor, 'when.noDataFor');
   if (rule.cooldown !== undefined) parseDuration(rule.cooldown, 'cooldown');
   if (rule.when.deadLetterRate?.over !== undefined && parseDuration(rule.when.deadLetterRate.over, 'when.deadLetterRate.over') < 1000)
@@ -360,13 +363,13 @@ export interface CompiledRule {
 }
 
 const globCache = new Map<string, boolean>();
-/** `posix.matchesGlob`, remembered (rules are matched against the same few names again and again). */
+/** `globMatches`, remembered (rules are matched against the same few names again and again). */
 function globMatch(glob: string, name: string): boolean {
   const key = `${glob}\u0000${name}`;
   let hit = globCache.get(key);
   if (hit === undefined) {
     if (globCache.size > 100_000) globCache.clear();
-    hit = posix.matchesGlob(name, glob);
+    hit = globMatches(glob, name);
     globCache.set(key, hit);
   }
   return hit;

@@ -4,10 +4,10 @@
  * each route's scope as it is added (`onRoute`), checks every request's token against it
  * (`onRequest`), and records every state change asked for (`onResponse`).
  */
-import { posix } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { PROTOCOL_VERSION, Subjects, type AuditEntry, type TokenScope } from '@modelwatch/protocol';
+import { globMatches } from '../domain/glob.js';
 import { hasScope } from '../domain/tokens.js';
 import type { AuthErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -226,7 +226,7 @@ export function registerAuth(app: FastifyInstance, deps: AuthDeps): void {
     }
     if (scope === 'ingest' && token.endpoints !== undefined && !token.scopes.includes('admin')) {
       const endpoint = (req.params as { name?: string } | undefined)?.name ?? '';
-      if (!posix.matchesGlob(endpoint, token.endpoints)) {
+      if (!globMatches(token.endpoints, endpoint)) {
         return refuse(reply, 'FORBIDDEN', `token '${token.name}' may post to endpoints matching '${token.endpoints}', not to '${endpoint}'`);
       }
     }

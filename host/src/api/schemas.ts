@@ -13,6 +13,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import ajvErrors from 'ajv-errors';
 import { BATCH_ID, DEAD_LETTER_STAGES, ENDPOINT_NAME } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
+import { DURATION_PATTERN } from '../config/duration.js';
 
 const ENDPOINT_NAME_MESSAGE = "endpoint name ${0} is not valid: use 1-128 letters, digits, '_' or '-', starting with a letter or digit";
 const endpointName = { type: 'string', pattern: ENDPOINT_NAME.source, errorMessage: ENDPOINT_NAME_MESSAGE } as const;
@@ -286,7 +287,7 @@ export const CreateSilenceBodySchema = {
   properties: {
     rule: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$', errorMessage: 'rule: expected a rule name' },
     endpoint: { type: 'string', minLength: 1, maxLength: 256, errorMessage: 'endpoint: expected an endpoint name or glob' },
-    duration: { type: 'string', pattern: '^\\s*(\\d+(\\.\\d+)?(ms|s|m|h|d)?)+\\s*$', errorMessage: 'duration: expected a duration such as 2h' },
+    duration: { type: 'string', pattern: DURATION_PATTERN, errorMessage: 'duration: expected a duration such as 2h' },
     comment: { type: 'string', maxLength: 1024 },
   },
   additionalProperties: false,

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { posix } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Subjects, type EndpointRecord, type MonitoringSettings, type ResultsRequest } from '@modelwatch/protocol';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import { checkBasePeriod } from '../config/options.js';
+import { compileGlob } from '../domain/glob.js';
 import { batchSeriesId } from '../domain/keys.js';
 import { normalizeLabel, type NormalizedLabel } from '../domain/labels.js';
 import { checkEndpointName, endpointId } from '../domain/names.js';
@@ -202,7 +202,8 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     if (status !== undefined && !Object.hasOwn(DRIFT_STATUS_NAMES, status)) {
       throw new ModelwatchError('INVALID_ARGUMENT', `status: expected one of ${Object.keys(DRIFT_STATUS_NAMES).join(', ')}, got '${status}'`);
     }
-    const picked = (await endpoints.list()).filter((e) => (!name || posix.matchesGlob(e.name, name)) && (!sel || matchesSelector(sel, e.tags)));
+    const glob = name ? compileGlob(name, 'name') : undefined;
+    const picked = (await endpoints.list()).filter((e) => (!glob || glob.matches(e.name)) && (!sel || matchesSelector(sel, e.tags)));
     const out = picked.map(endpointSummary);
     const stats = await endpointStats(deps, out as unknown as EndpointRecord[]);
     const want = status === undefined ? undefined : DRIFT_STATUS_NAMES[status as DriftStatusName];

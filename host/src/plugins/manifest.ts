@@ -4,6 +4,7 @@ import ajvErrors from 'ajv-errors';
 import type { JsonValue } from '@modelwatch/sdk';
 import { SELECTOR_PREFIX, type PluginLimits } from '@modelwatch/protocol';
 import { parseDuration } from '../config/duration.js';
+import { globProblem } from '../domain/glob.js';
 import { reservedNameReason } from '../domain/names.js';
 import { parseSelector } from '../domain/selector.js';
 import { ModelwatchError } from '../errors.js';
@@ -66,6 +67,10 @@ export function resolveManifest(raw: unknown, source = 'plugin.json'): ResolvedM
     for (const e of raw.endpoints ?? []) if (e.startsWith(SELECTOR_PREFIX)) parseSelector(e.slice(SELECTOR_PREFIX.length));
   } catch (err) {
     throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${source}: endpoints: ${(err as Error).message}`);
+  }
+  for (const [i, e] of (raw.endpoints ?? []).entries()) {
+    const problem = e.startsWith(SELECTOR_PREFIX) ? undefined : globProblem(e);
+    if (problem !== undefined) throw new ModelwatchError('PLUGIN_INVALID_MANIFEST', `${source}: endpoints.${i}: ${problem}`);
   }
   try {
     groundTruthDelayMs(raw);

@@ -12,6 +12,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Buckets } from '@modelwatch/protocol';
 import type { Alert } from '../alerts/contract.js';
 import { parseDuration } from '../config/duration.js';
+import { compileGlob } from '../domain/glob.js';
 import { ModelwatchError } from '../errors.js';
 import { bucketKeys, listJson, readJson, updateJson, updateJsonFrom, type Versioned } from './kv.js';
 
@@ -236,6 +237,7 @@ export class SilenceStore {
 
   async create(spec: { rule?: string; endpoint?: string; duration: string; comment?: string }, createdBy?: string, now = Date.now()): Promise<Silence> {
     if (spec.rule === undefined && spec.endpoint === undefined) throw new ModelwatchError('INVALID_ARGUMENT', 'a silence needs a rule, an endpoint or both');
+    if (spec.endpoint !== undefined) compileGlob(spec.endpoint, 'endpoint');
     const ms = parseDuration(spec.duration, 'duration');
     if (ms <= 0) throw new ModelwatchError('INVALID_ARGUMENT', 'duration: must be more than 0');
     const s: Silence = {

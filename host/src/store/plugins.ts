@@ -1,4 +1,3 @@
-import { posix } from 'node:path';
 import type { KV } from '@nats-io/kv';
 import {
   SELECTOR_PREFIX,
@@ -9,6 +8,7 @@ import {
   type PluginRecord,
   type PluginVersionRecord,
 } from '@modelwatch/protocol';
+import { globMatches } from '../domain/glob.js';
 import { matchesSelector, parseSelector, type Selector } from '../domain/selector.js';
 import { ModelwatchError } from '../errors.js';
 import { deleteJson, listJson, readJson, updateJson } from './kv.js';
@@ -49,7 +49,7 @@ export function appliesTo(endpoints: readonly string[] | undefined, endpoint: En
   if (!known) answers.set(endpoints, (known = new Map()));
   let byName = known.get(endpoint.name);
   if (byName === undefined) {
-    byName = endpoints.some((pattern) => !pattern.startsWith(SELECTOR_PREFIX) && posix.matchesGlob(endpoint.name, pattern));
+    byName = endpoints.some((pattern) => !pattern.startsWith(SELECTOR_PREFIX) && globMatches(pattern, endpoint.name));
     if (known.size >= 100_000) known.clear();
     known.set(endpoint.name, byName);
   }

@@ -2,6 +2,7 @@ import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
 import { PROTOCOL_VERSION, type TokenRecord, type TokenScope } from '@modelwatch/protocol';
+import { compileGlob } from '../domain/glob.js';
 import { checkScopes, checkTokenName, generateToken, hashToken, sameHash } from '../domain/tokens.js';
 import { ModelwatchError } from '../errors.js';
 import { deleteJson, listJson, readJson, updateJson } from './kv.js';
@@ -48,9 +49,7 @@ export class TokenStore {
     const name = checkTokenName(spec.name);
     const scopes = checkScopes(spec.scopes);
     if (spec.endpoints !== undefined) {
-      if (typeof spec.endpoints !== 'string' || spec.endpoints.length === 0 || spec.endpoints.length > 256) {
-        throw new ModelwatchError('INVALID_ARGUMENT', 'endpoints: expected a glob of endpoint names, e.g. fraud-*');
-      }
+      compileGlob(spec.endpoints, 'endpoints');
       if (!scopes.includes('ingest') || scopes.some((s) => s !== 'ingest' && s !== 'read')) {
         throw new ModelwatchError(
           'INVALID_ARGUMENT',
