@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Subjects, type StoredDeadLetter } from '@modelwatch/protocol';
+import { HeaderNames, Streams, Subjects, type StoredDeadLetter } from '@modelwatch/protocol';
 import type { EndpointSummary } from '../host/src/client/client.js';
 import { endpointId } from '../host/src/domain/names.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
@@ -281,6 +281,51 @@ describe('data plane', () => {
     const bad = await fetch(url, { method: 'POST', headers: authHeaders({ 'content-type': 'application/json' }), body: '{"inputs": [[NaN]]}' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { rejected: Array<{ error: string }> }).rejected[0]!.error).toMatch(/NaN and Infinity are not JSON numbers/);
+  });
+
+  it('over HTTP: an Idempotency-Key given again with another body is refused (422 naming the key), nothing of that body stored or dead-lettered; the same body again is a retry', async () => {
+    await env.client.createEndpoint({ name: 'http-key', featureNames: ['x'], labelNames: ['y'] });
+    const post = async (body: string, key: string) => {
+      const r = await fetch(`${env.client.url}/api/v1/endpoints/http-key/events`, {
+        method: 'POST',
+        headers: authHeaders({ 'content-type': 'application/json', 'idempotency-key': key }),
+        body,
+      });
+      return { status: r.status, body: (await r.json()) as unknown };
+    };
+    const stored = async () => {
+      const subject = Subjects.events('http-key');
+      const info = await (await jetstreamManager(nc)).streams.info(Streams.events, { subjects_filter: subject });
+      return info.state.subjects?.[subject] ?? 0;
+    };
+    // a good event and a bad one (two values for one feature)
+    const body = '[{"inputs": [[1]]}, {"inputs": [[1, 2]]}]';
+    const answer = { accepted: 1, rejected: [{ index: 1, error: expect.stringMatching(/^inputs\[0\]: 2 values, but the endpoint has 1 features/) }] };
+    expect(await post(body, 'k-1')).toEqual({ status: 202, body: answer });
+    expect(await post(body, 'k-1')).toEqual({ status: 202, body: answer });
+    expect(await stored()).toBe(1);
+    // other events under the same key (JetStream dropped them as duplicates, and the answer said 202 {accepted: 3})
+    const reused = await post('[{"inputs": [[2]]}, {"inputs": [[3]]}, {"inputs": [[4]]}]', 'k-1');
+    expect(reused).toEqual({
+      status: 422,
+      body: {
+        error: {
+          code: 'IDEMPOTENCY_KEY_REUSED',
+          message:
+            "Idempotency-Key 'k-1' was used within the last 2 minutes for a request with another body: a retry sends the same body, other events take a new key",
+        },
+      },
+    });
+    // one with events refused: refused whole as well, its letters not written
+    expect(await post('[{"inputs": [[5]]}, {"inputs": [[]]}]', 'k-1')).toMatchObject({ status: 422, body: { error: { code: 'IDEMPOTENCY_KEY_REUSED' } } });
+    expect(await stored()).toBe(1);
+    const letters = (await env.client.deadLetters({ endpoint: 'http-key' })).letters;
+    expect(letters.map((l) => l.payload)).toEqual(['{"inputs":[[1,2]]}', '{"inputs":[[1,2]]}']);
+    // the stored message carries its body's hash; a new key takes the other events
+    const m = await (await jetstreamManager(nc)).streams.getMessage(Streams.events, { last_by_subj: Subjects.events('http-key') });
+    expect(m?.header.get(HeaderNames.bodyHash)).toMatch(/^[0-9a-f]{64}$/);
+    expect(await post('[{"inputs": [[2]]}, {"inputs": [[3]]}, {"inputs": [[4]]}]', 'k-2')).toEqual({ status: 202, body: { accepted: 3, rejected: [] } });
+    await waitFor('4 rows', async () => ((await rowsOf('http-key')) === 4 ? true : undefined));
   });
 
   it('over HTTP: a request batch whose rows were all sampled out still counts its requests and reports its drops', async () => {

@@ -8,7 +8,8 @@ import { jsonCodec } from '../host/src/nats/codec.js';
 import { RowsChunk } from '../host/src/nats/rows.js';
 import { bundlePlugin } from '../host/src/plugins/bundle.js';
 import { parseEvent } from '../host/src/stream/events.js';
-import { publishDir, REPO, startTestHost } from './helpers/host.js';
+import type { IngestResult } from '../host/src/api/contract.js';
+import { authHeaders, publishDir, REPO, startTestHost } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
 import { waitFor } from './helpers/tmp.js';
 
@@ -43,6 +44,8 @@ describe('the values of an event', () => {
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   const publish = (endpoint: string, body: unknown) => jetstream(nc).publish(Subjects.events(endpoint), jsonCodec.encode(body));
+  /** Publish JSON text as it is (JSON.stringify cannot write what is nested 5000 deep). */
+  const publishText = (endpoint: string, text: string) => jetstream(nc).publish(Subjects.events(endpoint), new TextEncoder().encode(text));
   /** The next window boundary at least `aheadMs` from now: events for it are neither late nor analysed before they are in. */
   const nextWindow = (aheadMs: number) => Math.ceil((Date.now() + aheadMs) / PERIOD) * PERIOD;
   /** The stored window `ws` of an endpoint, for each of `apps`. */
@@ -214,5 +217,94 @@ describe('the values of an event', () => {
       expect.stringMatching(/^http INVALID_EVENT: inputs: 2 values, but the endpoint has 1 features \(x\)/),
       expect.stringMatching(/^nats INVALID_EVENT: request\.inputs: 2 values, but the endpoint has 1 features \(x\)/),
     ]);
+  });
+
+  it('nested too deep, at a time out of range, or skewing serving statistics, are refused at once naming the field, over HTTP and NATS; the good events with them are stored and counted alone', async () => {
+    await env.client.createEndpoint({ name: 'bounds', featureNames: ['x'], labelNames: ['y'] });
+    const ws = nextWindow(1500);
+    const post = async (path: string, body: string) => {
+      const r = await fetch(`${env.client.url}/api/v1/endpoints/bounds/${path}`, {
+        method: 'POST',
+        headers: authHeaders({ 'content-type': 'application/json' }),
+        body,
+      });
+      return { status: r.status, body: (await r.json()) as IngestResult };
+    };
+    const rejected = (...errors: Array<[number, RegExp]>) => errors.map(([index, error]) => ({ index, error: expect.stringMatching(error) }));
+    const brackets = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const good = (x: number) => JSON.stringify({ when: ws + x, inputs: [[x]], outputs: [0], latencyMicros: 100 });
+    const deepLabels = (x: number) => `{"when": ${ws + x}, "inputs": [[${x}]], "labels": {"a": ${brackets}}}`;
+    const skewing = (x: number) => [
+      `{"when": 1e300, "inputs": [[${x}]]}`,
+      `{"when": ${ws + x}, "inputs": [[${x}]], "samplingPercentage": 1e-300}`,
+      `{"when": ${ws + x}, "inputs": [[${x}]], "latencyMicros": 1e308}`,
+    ];
+    const deep = /^the event: lists and objects nested more than 16 deep/;
+    const labels = /^labels: lists and objects nested more than 16 deep in the event/;
+    const when = /^when: 1e\+300 is out of range: a time in ms since the epoch is at most 8640000000000000/;
+    const sampling = /^samplingPercentage: expected a percentage, 0\.001 <= p <= 100, got number 1e-300/;
+    const latency = /^latencyMicros: 1e\+308 µs is over the limit of 3600000000 µs/;
+
+    // over HTTP: a body nested 5000 deep is a 400 naming it (it was a 500), on both routes
+    expect(await post('events', brackets)).toEqual({ status: 400, body: { accepted: 0, rejected: rejected([0, deep]) } });
+    expect(await post('batches?id=deep', brackets)).toEqual({ status: 400, body: { batchId: 'deep', accepted: 0, rejected: rejected([0, deep]) } });
+    // a good event next to one nested 5000 deep, next to ones that would skew the serving statistics: the good ones are stored
+    expect(await post('events', `[${good(1)}, ${deepLabels(2)}]`)).toEqual({ status: 202, body: { accepted: 1, rejected: rejected([1, labels]) } });
+    expect(await post('events', `[${good(3)}, ${skewing(4).join(', ')}]`)).toEqual({
+      status: 202,
+      body: { accepted: 1, rejected: rejected([1, when], [2, sampling], [3, latency]) },
+    });
+    expect(await post('events', skewing(5)[0]!)).toEqual({ status: 400, body: { accepted: 0, rejected: rejected([0, when]) } });
+    // a list of no events: 400, as the README says of a request nothing of which is accepted
+    expect(await post('events', '[]')).toEqual({ status: 400, body: { accepted: 0, rejected: [{ index: 0, error: 'no events: an empty list' }] } });
+
+    // over NATS: the same, dead-lettered at once (a time out of range was redelivered every second, 50 times)
+    await publishText('bounds', `[${good(6)}, ${deepLabels(7)}]`);
+    await publishText('bounds', brackets);
+    await publishText('bounds', `[${good(8)}, ${skewing(9).join(', ')}]`);
+    await publishText('bounds', JSON.stringify({ format: 'batch', requests: { count: 5, lastWhen: 1e300 }, events: [JSON.parse(good(10))] }));
+    await publishText('bounds', '[]');
+
+    const w = await windowsOf('bounds', ws, ['sample-stats']);
+    expect(metrics(w.get('sample-stats'))).toMatchObject({ rows: 4, count__x: 4, mean__x: (1 + 3 + 6 + 8) / 4 });
+    const letters = await waitFor('15 dead letters', async () => {
+      const l = (await env.client.deadLetters({ endpoint: 'bounds', limit: 100 })).letters;
+      return l.length >= 15 ? l : undefined;
+    });
+    // each refused with what is wrong, at its index (none: the whole message)
+    const messages: Record<string, RegExp> = {
+      'the event': deep,
+      labels,
+      when,
+      samplingPercentage: sampling,
+      latencyMicros: latency,
+      'requests.lastWhen': /^requests\.lastWhen: 1e\+300 is out of range/,
+      'no events': /^no events: an empty list$/,
+    };
+    for (const l of letters) {
+      expect(l.reason.code).toBe('INVALID_EVENT');
+      expect(l.reason.message).toMatch(messages[l.reason.message.split(':')[0]!]!);
+    }
+    expect(letters.map((l) => `${l.source} ${l.index ?? '-'} ${l.reason.message.split(':')[0]}`).sort()).toEqual(
+      [
+        ...['http 0', 'http 0', 'nats 0'].map((at) => `${at} the event`),
+        ...['http 1', 'nats 1'].map((at) => `${at} labels`),
+        ...['http 1', 'http 0', 'nats 1'].map((at) => `${at} when`),
+        ...['http 2', 'nats 2'].map((at) => `${at} samplingPercentage`),
+        ...['http 3', 'nats 3'].map((at) => `${at} latencyMicros`),
+        'nats - requests.lastWhen',
+        'http - no events',
+        'nats - no events',
+      ].sort(),
+    );
+    // the letter of an event nested too deep keeps it (a listing cuts payloads: the letter itself)
+    const kept = await env.client.deadLetter(letters.find((l) => l.source === 'http' && l.reason.message.startsWith('labels'))!.seq);
+    expect(kept.payload).toBe(JSON.stringify({ when: ws + 2, inputs: [[2]], labels: { a: 0 } }).replace('"a":0', `"a":${brackets}`));
+    // serving statistics of the good events alone: no estimate of 1e302 predictions, no latency of 1e308
+    const stats = await waitFor('4 requests counted', async () => {
+      const s = await env.client.endpointStats('bounds');
+      return s.requests >= 4 ? s : undefined;
+    });
+    expect(stats).toMatchObject({ requests: 4, predictions: 4, estimatedPredictions: 4, latencyCount: 4, latencySum: 400 });
   });
 });

@@ -63,6 +63,34 @@ describe('SDK tracker', () => {
     });
   });
 
+  it("keeps to the host's bounds: a time or a latency the host refuses costs its request's event alone, never the batch; a sampling percentage it refuses is refused at creation", async () => {
+    expect(() => createTracker({ servers: nats.url, endpoint: 'tracked-bounds', samplingPercentage: 0.0005 })).toThrow(
+      "samplingPercentage: expected 0.001 <= p <= 100 (the host's range), got 0.0005",
+    );
+    await env.client.createEndpoint({ name: 'tracked-bounds', featureNames: ['a'], labelNames: ['y'] });
+    const tracker = createTracker({ servers: nats.url, endpoint: 'tracked-bounds', batchSize: 100 });
+    const now = Date.now();
+    tracker.track({ inputs: [[1]], outputs: 0, latencyMicros: 10, when: now });
+    tracker.track({ inputs: [[2]], outputs: 0, latencyMicros: 1e308, when: now });
+    tracker.track({ inputs: [[3]], outputs: 0, when: 1e300 });
+    await tracker.flush();
+    await tracker.close();
+    // the batch counts three requests (one latency); of its events, the first is taken and the other two refused
+    const stats = await waitFor('three requests counted', async () => {
+      const s = await env.client.endpointStats('tracked-bounds');
+      return s.requests === 3 ? s : undefined;
+    });
+    expect(stats).toMatchObject({ requests: 3, predictions: 1, estimatedPredictions: 1, latencyCount: 1, latencySum: 10, firstRequest: now, lastRequest: now });
+    const letters = await waitFor('two dead letters', async () => {
+      const l = (await env.client.deadLetters({ endpoint: 'tracked-bounds' })).letters;
+      return l.length === 2 ? l : undefined;
+    });
+    expect(letters.map((l) => [l.index, l.reason.code, l.reason.message.split(':')[0]]).sort()).toEqual([
+      [1, 'INVALID_EVENT', 'latencyMicros'],
+      [2, 'INVALID_EVENT', 'when'],
+    ]);
+  });
+
   it('samples a request whose inputs are one row written flat as that one row (as MLRun reads it)', async () => {
     await env.client.createEndpoint({ name: 'tracked-flat', featureNames: ['a', 'b'], labelNames: ['y'] });
     // every row kept, but through the per-row sampling path

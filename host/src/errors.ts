@@ -86,12 +86,18 @@ export function unknownBatchError(endpoint: string, id: string): NotFoundError {
   return new NotFoundError(`no batch '${id}' of endpoint ${endpoint} (see modelwatch batch list ${endpoint}; a batch is listed once its events are ingested)`);
 }
 
-/** `CONFLICT`: the request contradicts what is stored (a version published with other code). Not retryable. */
+/**
+ * `CONFLICT`: the request contradicts what is stored (a version published with other code);
+ * `IDEMPOTENCY_KEY_REUSED`: an idempotency key given again with another body. Not retryable.
+ */
+export type ConflictErrorCode = 'CONFLICT' | 'IDEMPOTENCY_KEY_REUSED';
 export class ConflictError extends ModelwatchError {
-  constructor(code: 'CONFLICT', message: string, options?: ErrorOptions);
+  declare readonly code: ConflictErrorCode;
+  constructor(code: ConflictErrorCode, message: string, options?: ErrorOptions);
   constructor(message: string, options?: ErrorOptions);
   constructor(a: string, b?: string | ErrorOptions, c?: ErrorOptions) {
-    super('CONFLICT', ...messageArgs(a, b, c));
+    const code: ConflictErrorCode = typeof b === 'string' && a === 'IDEMPOTENCY_KEY_REUSED' ? 'IDEMPOTENCY_KEY_REUSED' : 'CONFLICT';
+    super(code, ...messageArgs(a, b, c));
   }
 }
 
@@ -204,6 +210,7 @@ export const ERROR_FAMILIES = {
   NOT_FOUND: { error: NotFoundError, retryable: false },
   UNKNOWN_BUILTIN: { error: NotFoundError, retryable: false },
   CONFLICT: { error: ConflictError, retryable: false },
+  IDEMPOTENCY_KEY_REUSED: { error: ConflictError, retryable: false },
   NATS_SERVER_NOT_FOUND: { error: NatsServerError, retryable: false },
   NATS_SERVER_FAILED: { error: NatsServerError, retryable: true },
   PLUGIN_BUILD_FAILED: { error: PluginError, retryable: false },

@@ -49,6 +49,7 @@ describe('host errors: one class per failure family', () => {
       NOT_FOUND: [NotFoundError, false],
       UNKNOWN_BUILTIN: [NotFoundError, false],
       CONFLICT: [ConflictError, false],
+      IDEMPOTENCY_KEY_REUSED: [ConflictError, false],
       NATS_SERVER_NOT_FOUND: [NatsServerError, false],
       NATS_SERVER_FAILED: [NatsServerError, true],
       PLUGIN_BUILD_FAILED: [PluginError, false],

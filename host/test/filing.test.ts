@@ -4,6 +4,7 @@ import type { RowBatch } from '@modelwatch/protocol';
 import { decodeRowBatch, SeenRows } from '../src/nats/rows.js';
 import { fileBatch, type FiledBatch, type FilingMessage, type FilingTask } from '../src/stream/filing.js';
 import { FilingWorkers } from '../src/stream/filing-workers.js';
+import { jsonText } from '../src/stream/formats/index.js';
 import { endpointRecord } from './helpers.js';
 
 const AT = Date.UTC(2026, 10, 27, 12);
@@ -110,6 +111,44 @@ describe('filing a batch of event messages', () => {
       // a request batch whose events were all sampled out: its requests at their arrival
       [2, 0, AT, AT],
     ]);
+  });
+
+  it('dead-letters at once, never failing (which redelivers): a time out of range, values nested too deep, an empty list; the good events of the message are filed', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    let seq = 0;
+    // (jsonText: JSON.stringify cannot write what is nested 5000 deep)
+    const msg = (body: unknown): FilingMessage => ({
+      seq: ++seq,
+      arrival: AT,
+      name: 'm',
+      source: 'nats',
+      data: Buffer.from(jsonText(body)),
+      pre: { kind: 'file', endpoint: 0 },
+    });
+    const filed = fileBatch({
+      ...task(),
+      messages: [
+        msg({ when: 1e300, inputs: [[1, 2]], outputs: [0] }),
+        msg([
+          { when: AT - 10, inputs: [[1, 2]], outputs: [0] },
+          { when: AT - 10, inputs: [[3, 4]], labels: { a: deep } },
+        ]),
+        msg(deep),
+        msg([]),
+        msg({ format: 'batch', requests: { count: 2, lastWhen: 1e300 }, events: [{ when: AT - 10, inputs: [[5, 6]] }] }),
+      ],
+    });
+    expect(filed.failed).toEqual([]);
+    expect(filed.letters.map((l) => [l.letter.eventSeq, l.letter.index, l.letter.reason.code, l.letter.reason.message])).toEqual([
+      [1, undefined, 'INVALID_EVENT', expect.stringMatching(/^when: 1e\+300 is out of range/)],
+      [2, 1, 'INVALID_EVENT', expect.stringMatching(/^labels: lists and objects nested more than 16 deep/)],
+      [3, 0, 'INVALID_EVENT', expect.stringMatching(/^the event: lists and objects nested more than 16 deep/)],
+      [4, undefined, 'INVALID_EVENT', 'no events: an empty list'],
+      [5, undefined, 'INVALID_EVENT', expect.stringMatching(/^requests.lastWhen: 1e\+300 is out of range/)],
+    ]);
+    expect(filed.accepted).toBe(1);
+    expect(filed.rows.reduce((s, r) => s + r.n, 0)).toBe(1);
   });
 
   it('on a worker thread, with the same outcome as on this one; the row chunks are moved back', async () => {

@@ -16,6 +16,10 @@ describe('the ingest pipeline, before publishing', () => {
     const batch = unpackMessage({ format: 'batch', requests: { count: 3 }, events: [{ inputs: [[1, 2]] }] }, AT);
     expect(batch).toMatchObject({ units: [{ event: { inputs: [[1, 2]] }, index: 0 }], envelope: { requests: 3, errors: 0 } });
     expect(() => unpackMessage({ format: 'batch', events: [] }, AT)).toThrow(InvalidEventError);
+    // a list of no events says nothing: refused (a request batch of none counts its requests)
+    expect(() => unpackMessage([], AT)).toThrow('no events: an empty list');
+    expect(() => unpackMessage({ headers: ['request'], values: [] }, AT)).toThrow('values: no events (an empty list)');
+    expect(unpackMessage({ format: 'batch', requests: { count: 3 }, events: [] }, AT)).toMatchObject({ units: [], envelope: { requests: 3 } });
   });
 
   it('checks an event: its format, then its time against the clock of the caller', () => {
@@ -31,6 +35,19 @@ describe('the ingest pipeline, before publishing', () => {
       code: 'FUTURE_EVENT',
       message: `when: ${new Date(AT + 5000).toISOString()} is more than 1000 ms after arrival (${new Date(AT).toISOString()})`,
     });
+  });
+
+  it('refuses a time out of the range of a Date as INVALID_EVENT, over either clock, never throwing', () => {
+    for (const clock of ['request', 'arrival'] as const) {
+      expect(checkEvent({ when: 1e300, inputs: [[1, 2]] }, ep, AT, 1000, clock)).toEqual({
+        code: 'INVALID_EVENT',
+        message: 'when: 1e+300 is out of range: a time in ms since the epoch is at most 8640000000000000 (the year 275760)',
+      });
+      expect(checkEvent({ when: 8.64e15, inputs: [[1, 2]] }, ep, AT, 1000, clock)).toMatchObject({
+        code: 'FUTURE_EVENT',
+        message: /^when: \+275760-09-13T00:00:00.000Z/,
+      });
+    }
   });
 
   it("gives a small request's events to a coalesced message as JSON text (a body of one event as it came), and none to a keyed request", () => {
@@ -51,6 +68,56 @@ describe('the ingest pipeline, before publishing', () => {
     expect(mixed.letters).toHaveLength(1);
     // an idempotency key's request goes in a message of its own (its message id)
     expect(prepareIngest(input(one, true)).coalesce).toBeUndefined();
+  });
+
+  it('refuses an event nested too deep, keeping it in its letter, and takes the good events of the request', () => {
+    const json = (text: string): IngestInput => ({
+      name: 'e',
+      endpoint: ep,
+      body: { type: 'json', raw: Buffer.from(text) },
+      now: AT,
+      maxFutureSkewMs: 1000,
+      keyed: false,
+    });
+    const brackets = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const deep = prepareIngest(json(brackets));
+    expect(deep).toMatchObject({
+      status: 400,
+      accepted: 0,
+      rejected: [{ index: 0, error: expect.stringMatching(/^the event: lists and objects nested more than 16 deep/) }],
+    });
+    // the letter holds the event (the body's one element), which JSON.stringify could not write
+    expect(deep.letters.map((l) => [l.reason.code, l.index, l.payload])).toEqual([['INVALID_EVENT', 0, brackets.slice(1, -1)]]);
+    const labels = `{"inputs": [[1, 2]], "labels": {"a": ${brackets}}}`;
+    const mixed = prepareIngest(json(`[{"inputs": [[1, 2]], "outputs": [0]}, ${labels}]`));
+    expect(mixed).toMatchObject({
+      status: 202,
+      accepted: 1,
+      rejected: [{ index: 1, error: expect.stringMatching(/^labels: lists and objects nested more than 16 deep in the event/) }],
+      coalesce: '{"inputs":[[1,2]],"outputs":[0]}',
+    });
+    expect(mixed.letters.map((l) => [l.index, l.payload])).toEqual([[1, `{"inputs":[[1,2]],"labels":{"a":${brackets}}}`]]);
+    // the same as NDJSON, and over the batches route (no coalescing)
+    const lines = prepareIngest({ ...json(''), body: { type: 'ndjson', raw: Buffer.from(`{"inputs": [[1, 2]]}\n${labels}\n`) }, batchId: 'b1' });
+    expect(lines).toMatchObject({ status: 202, accepted: 1, rejected: [{ index: 1 }] });
+    expect(lines.payloads.map((p) => Buffer.from(p).toString())).toEqual(['[{"inputs":[[1,2]]}]']);
+  });
+
+  it('refuses a body of no events: an empty list, an NDJSON body of blank lines', () => {
+    const input = (body: IngestInput['body']): IngestInput => ({ name: 'e', endpoint: ep, body, now: AT, maxFutureSkewMs: 1000, keyed: false });
+    const list = prepareIngest(input({ type: 'json', raw: Buffer.from('[]') }));
+    expect(list).toMatchObject({ status: 400, accepted: 0, rejected: [{ index: 0, error: 'no events: an empty list' }], payloads: [] });
+    expect(list.letters.map((l) => [l.reason.code, l.payload, l.payloadScope])).toEqual([['INVALID_EVENT', '[]', 'message']]);
+    for (const text of ['', '\n \n'])
+      expect(prepareIngest(input({ type: 'ndjson', raw: Buffer.from(text) }))).toMatchObject({
+        status: 400,
+        rejected: [{ index: 0, error: 'no events: the body has no line that is not blank' }],
+        letters: [{ reason: { code: 'INVALID_EVENT' } }],
+      });
+    // a request batch whose events were all sampled out still goes: its counts are the record of its requests
+    const sampled = prepareIngest(input({ type: 'json', raw: Buffer.from('{"format": "batch", "requests": {"count": 3}, "events": []}') }));
+    expect(sampled).toMatchObject({ status: 202, accepted: 0, rejected: [], letters: [] });
+    expect(sampled.payloads).toHaveLength(1);
   });
 
   it("says why a body is not JSON, naming Python's NaN", () => {

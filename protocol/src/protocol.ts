@@ -27,6 +27,12 @@ export const HeaderNames = {
   source: 'Mw-Source',
   /** A replayed dead letter: the sequence in `MW_DLQ` of the letter it replays. */
   replayOf: 'Mw-Replay-Of',
+  /**
+   * The SHA-256 (hex) of the HTTP request body whose events a message carries, on the messages
+   * of a request with an `Idempotency-Key` (or a batch id): a request that reuses the key with
+   * another body is told apart from a retry by it.
+   */
+  bodyHash: 'Mw-Body-Sha256',
 } as const;
 
 /** Values of the `Mw-Source` header (a message without it came over NATS: `nats`). */
@@ -47,6 +53,8 @@ export type ErrorCode =
   | 'INVALID_ARGUMENT'
   | 'NOT_FOUND'
   | 'CONFLICT'
+  /** An `Idempotency-Key` (or a batch id) given again within the duplicate window with another body: HTTP 422. */
+  | 'IDEMPOTENCY_KEY_REUSED'
   | 'NATS_SERVER_NOT_FOUND'
   | 'NATS_SERVER_FAILED'
   | 'PLUGIN_BUILD_FAILED'
@@ -83,6 +91,16 @@ export interface ErrorData {
 // Inference events: `mw.events.<endpoint name>` (stream MW_EVENTS), `POST /api/v1/endpoints/{name}/events`
 
 /**
+ * The smallest sampling percentage an event or a request batch may give (1 row kept in 100,000):
+ * a row then stands for 100,000 predictions at most, so one event cannot make the estimated
+ * predictions of an endpoint absurd.
+ */
+export const MIN_SAMPLING_PERCENTAGE = 0.001;
+
+/** The longest latency an event may give, in µs (an hour): one event cannot skew an endpoint's latencies past it. */
+export const MAX_LATENCY_MICROS = 3_600_000_000;
+
+/**
  * The native inference event. `POST /api/v1/endpoints/{name}/events` and the NATS subject
  * `mw.events.<name>` take one of these or an array of them (the same subject and route also
  * take MLRun's event and the columnar micro-batch, told apart automatically: see {@link EventMessage}).
@@ -100,11 +118,12 @@ export interface InferenceEvent {
   /** One prediction per row: a scalar or an array (several outputs). */
   outputs?: unknown;
   requestId?: string;
+  /** The request's latency in µs, 0 to {@link MAX_LATENCY_MICROS}. */
   latencyMicros?: number;
   labels?: Record<string, string>;
   /** The request failed: counted as an error request, its rows (if any) are not analysed. */
   error?: unknown;
-  /** The share of requests the sender kept (MLRun's sampling), 0 < p <= 100. @default 100 */
+  /** The share of requests the sender kept (MLRun's sampling), {@link MIN_SAMPLING_PERCENTAGE} <= p <= 100. @default 100 */
   samplingPercentage?: number;
 }
 

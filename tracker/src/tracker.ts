@@ -1,7 +1,17 @@
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { readFile } from 'node:fs/promises';
 import { connect, credsAuthenticator, headers as natsHeaders, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
-import { ENDPOINT_NAME, HeaderNames, isFlatRow, Subjects, type EventSource, type InferenceEvent, type RequestBatch } from '@modelwatch/protocol';
+import {
+  ENDPOINT_NAME,
+  HeaderNames,
+  isFlatRow,
+  MAX_LATENCY_MICROS,
+  MIN_SAMPLING_PERCENTAGE,
+  Subjects,
+  type EventSource,
+  type InferenceEvent,
+  type RequestBatch,
+} from '@modelwatch/protocol';
 
 export interface TrackerOptions {
   /** NATS server URL(s); the tracker opens (and closes) its own connection. */
@@ -18,7 +28,7 @@ export interface TrackerOptions {
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** The modelwatch endpoint: events go to `mw.events.<endpoint>`. */
   endpoint: string;
-  /** Share of rows kept, 0 < p <= 100 (MLRun's `sampling_percentage`: each input row is kept with probability p/100). @default 100 */
+  /** Share of rows kept, 0.001 <= p <= 100 (MLRun's `sampling_percentage`: each input row is kept with probability p/100). @default 100 */
   samplingPercentage?: number;
   /** Requests per message. @default 1000 */
   batchSize?: number;
@@ -97,11 +107,15 @@ interface SealedBatch {
 }
 
 /** Create a tracker. Tracking starts at once; the connection is made (and remade) in the background. */
+/** The latest time a JavaScript `Date` holds (ms since the epoch), the most the host takes. */
+const MAX_TIME_MS = 8.64e15;
+
 export function createTracker(options: TrackerOptions): Tracker {
   if (!ENDPOINT_NAME.test(options.endpoint)) throw new Error(`endpoint: '${options.endpoint}' is not a valid endpoint name`);
   if (!options.nc && !options.servers) throw new Error('give servers (NATS URLs) or nc (a NATS connection)');
   const p = options.samplingPercentage ?? 100;
-  if (!(typeof p === 'number' && p > 0 && p <= 100)) throw new Error(`samplingPercentage: expected 0 < p <= 100, got ${p}`);
+  if (!(typeof p === 'number' && p >= MIN_SAMPLING_PERCENTAGE && p <= 100))
+    throw new Error(`samplingPercentage: expected ${MIN_SAMPLING_PERCENTAGE} <= p <= 100 (the host's range), got ${p}`);
   const batchSize = Math.max(1, options.batchSize ?? 1000);
   const flushMs = Math.max(10, options.flushIntervalMs ?? 1000);
   const maxBuffered = Math.max(batchSize, options.maxBufferedEvents ?? 100_000);
@@ -164,8 +178,8 @@ export function createTracker(options: TrackerOptions): Tracker {
         errors: b.errors,
         latencyMicros: b.latencies,
         dropped: droppedUnreported,
-        firstWhen: b.firstWhen,
-        lastWhen: b.lastWhen,
+        // (none when no request had a time the host takes)
+        ...(b.firstWhen <= b.lastWhen ? { firstWhen: b.firstWhen, lastWhen: b.lastWhen } : {}),
         // MLRun's names, for the record: the host counts the rows it accepts itself
         effectiveSampleCount: b.rows,
         estimatedPredictionCount: (b.rows * 100) / p,
@@ -236,13 +250,18 @@ export function createTracker(options: TrackerOptions): Tracker {
       if (closed) return;
       stats.tracked++;
       const when = toMs(r.when);
-      if (!open) open = { rows: 0, requests: 0, errors: 0, latencies: [], events: [], firstWhen: when, lastWhen: when };
+      if (!open) open = { rows: 0, requests: 0, errors: 0, latencies: [], events: [], firstWhen: Infinity, lastWhen: -Infinity };
       const b = open;
       b.requests++;
       stats.buffered++;
-      if (when < b.firstWhen) b.firstWhen = when;
-      if (when > b.lastWhen) b.lastWhen = when;
-      if (typeof r.latencyMicros === 'number' && Number.isFinite(r.latencyMicros) && r.latencyMicros >= 0) b.latencies.push(r.latencyMicros);
+      // a time the host would refuse (past a Date's range) stays out of the batch's first and last
+      // (it would refuse the whole batch); the request's event is refused alone
+      if (when >= 0 && when <= MAX_TIME_MS) {
+        if (when < b.firstWhen) b.firstWhen = when;
+        if (when > b.lastWhen) b.lastWhen = when;
+      }
+      // a latency the host would refuse stays out of the batch's counts (the whole batch would be refused)
+      if (typeof r.latencyMicros === 'number' && r.latencyMicros >= 0 && r.latencyMicros <= MAX_LATENCY_MICROS) b.latencies.push(r.latencyMicros);
       if (r.error !== undefined && r.error !== null && r.error !== false) {
         b.errors++;
       } else if (Array.isArray(r.inputs) && r.inputs.length > 0) {

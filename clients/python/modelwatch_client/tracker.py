@@ -23,6 +23,13 @@ __all__ = ["Tracker", "TrackerError", "TrackerStats", "is_flat_row"]
 #: Endpoint names, as the host checks them (protocol's ``ENDPOINT_NAME``).
 ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
+#: The host's range of a sampling percentage and the longest latency it takes, in µs (protocol's
+#: ``MIN_SAMPLING_PERCENTAGE`` and ``MAX_LATENCY_MICROS``).
+MIN_SAMPLING_PERCENTAGE = 0.001
+MAX_LATENCY_MICROS = 3_600_000_000
+#: The latest time the host takes, in ms since the epoch (a JavaScript ``Date``'s range).
+MAX_TIME_MS = 8.64e15
+
 #: Statuses that are worth a retry: the host or a proxy in front of it failed, not the request.
 RETRY_STATUSES = frozenset({408, 429})
 
@@ -140,14 +147,15 @@ def _to_ms(when: Any) -> float:
 class _OpenBatch:
     __slots__ = ("rows", "requests", "errors", "latencies", "events", "first_when", "last_when")
 
-    def __init__(self, when: float):
+    def __init__(self, when: Optional[float] = None):
         self.rows = 0
         self.requests = 0
         self.errors = 0
         self.latencies: List[float] = []
         self.events: List[Dict[str, Any]] = []
-        self.first_when = when
-        self.last_when = when
+        # earliest and latest time of its requests (none yet: inf and -inf)
+        self.first_when = math.inf if when is None else when
+        self.last_when = -math.inf if when is None else when
 
 
 class _SealedBatch:
@@ -191,7 +199,7 @@ class Tracker:
     Args:
         url: the host's address. Default: ``$MODELWATCH_HOST``, else ``http://localhost:7077``.
         endpoint: the modelwatch endpoint the events go to.
-        sampling_percentage: share of rows kept, 0 < p <= 100 (MLRun's ``sampling_percentage``:
+        sampling_percentage: share of rows kept, 0.001 <= p <= 100 (MLRun's ``sampling_percentage``:
             each input row is kept with probability p/100). Every request is counted all the same.
         batch_size: requests per batch (one HTTP request).
         flush_interval: send what is tracked at least this often, in seconds.
@@ -232,8 +240,8 @@ class Tracker:
         if not isinstance(endpoint, str) or not ENDPOINT_NAME.match(endpoint):
             raise ValueError(f"endpoint: '{endpoint}' is not a valid endpoint name")
         p = sampling_percentage
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not (0 < p <= 100):
-            raise ValueError(f"sampling_percentage: expected 0 < p <= 100, got {p!r}")
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not (MIN_SAMPLING_PERCENTAGE <= p <= 100):
+            raise ValueError(f"sampling_percentage: expected {MIN_SAMPLING_PERCENTAGE} <= p <= 100, got {p!r}")
         url = url or os.environ.get("MODELWATCH_HOST") or "http://localhost:7077"
         if "://" not in url:
             url = f"http://{url}"
@@ -329,16 +337,18 @@ class Tracker:
             st = self._stats
             st.tracked += 1
             if self._open is None:
-                self._open = _OpenBatch(when_ms)
+                self._open = _OpenBatch()
             b = self._open
             b.requests += 1
             st.buffered += 1
-            if when_ms < b.first_when:
-                b.first_when = when_ms
-            if when_ms > b.last_when:
-                b.last_when = when_ms
+            # a time the host would refuse stays out of the batch's first and last (it would refuse
+            # the whole batch); the request's event is refused alone
+            if 0 <= when_ms <= MAX_TIME_MS:
+                b.first_when = min(b.first_when, when_ms)
+                b.last_when = max(b.last_when, when_ms)
             lat_ok = isinstance(latency_micros, (int, float)) and not isinstance(latency_micros, bool)
-            if lat_ok and math.isfinite(latency_micros) and latency_micros >= 0:  # type: ignore[arg-type]
+            # a latency the host would refuse stays out of the batch's counts (it would refuse the batch)
+            if lat_ok and 0 <= latency_micros <= MAX_LATENCY_MICROS:  # type: ignore[operator]
                 b.latencies.append(latency_micros)  # type: ignore[arg-type]
             if error is not None and error is not False:
                 b.errors += 1
@@ -432,22 +442,19 @@ class Tracker:
         # a batch without requests still goes out when it has drops to report
         b = self._open or _OpenBatch(time.time_ns() // 1_000_000)
         self._open = None
-        body = {
-            "format": "batch",
-            "samplingPercentage": self._p,
-            "requests": {
-                "count": b.requests,
-                "errors": b.errors,
-                "latencyMicros": b.latencies,
-                "dropped": self._dropped_unreported,
-                "firstWhen": b.first_when,
-                "lastWhen": b.last_when,
-                # MLRun's names, for the record: the host counts the rows it accepts itself
-                "effectiveSampleCount": b.rows,
-                "estimatedPredictionCount": b.rows * 100 / self._p,
-            },
-            "events": b.events,
+        requests: Dict[str, Any] = {
+            "count": b.requests,
+            "errors": b.errors,
+            "latencyMicros": b.latencies,
+            "dropped": self._dropped_unreported,
+            # MLRun's names, for the record: the host counts the rows it accepts itself
+            "effectiveSampleCount": b.rows,
+            "estimatedPredictionCount": b.rows * 100 / self._p,
         }
+        if b.first_when <= b.last_when:  # (none when no request had a time the host takes)
+            requests["firstWhen"] = b.first_when
+            requests["lastWhen"] = b.last_when
+        body = {"format": "batch", "samplingPercentage": self._p, "requests": requests, "events": b.events}
         reports = self._dropped_unreported
         self._dropped_unreported = 0
         seq = self._seq

@@ -138,6 +138,29 @@ class TrackerTest(unittest.TestCase):
         self.assertEqual(first["events"][3], {"when": 1795797600003, "latencyMicros": 103, "inputs": [[3, 6]], "outputs": [1], "requestId": "r3"})
         self.assertEqual(t.stats().as_dict(), {"tracked": 25, "sampled_rows": 25, "delivered": 25, "batches": 3, "dropped": 0, "rejected": 0, "buffered": 0, "failures": 0})
 
+    def test_a_latency_the_host_would_refuse_stays_out_of_the_batch_counts(self) -> None:
+        h = self.host()
+        t = self.tracker(h.url, flush_interval=60)
+        for lat in (5, -1, float("nan"), float("inf"), 1e308, 3_600_000_000, 3_600_000_001):
+            t.track([[1, 2]], [0], latency_micros=lat)
+        self.assertTrue(t.flush(WAIT))
+        self.assertEqual(h.requests[0].body["requests"]["latencyMicros"], [5, 3_600_000_000])
+        self.assertEqual(h.requests[0].body["requests"]["count"], 7)
+
+    def test_a_time_the_host_would_refuse_stays_out_of_the_batch_first_and_last(self) -> None:
+        h = self.host()
+        t = self.tracker(h.url, batch_size=3, flush_interval=60)
+        t.track([[1, 2]], [0], when=1795797600000)
+        t.track([[1, 2]], [0], when=1e300)
+        t.track([[1, 2]], [0], when=-5)
+        t.track([[1, 2]], [0], when=1e300)
+        self.assertTrue(t.flush(WAIT))
+        first, second = (r.body["requests"] for r in h.requests)
+        self.assertEqual((first["firstWhen"], first["lastWhen"], first["count"]), (1795797600000, 1795797600000, 3))
+        # no request with a time the host takes: none given
+        self.assertNotIn("firstWhen", second)
+        self.assertNotIn("lastWhen", second)
+
     def test_sends_what_is_tracked_every_flush_interval_without_flush(self) -> None:
         h = self.host()
         t = self.tracker(h.url, flush_interval=0.05)
@@ -356,7 +379,7 @@ t.track([[1, 2]], [0], request_id="at-exit")
     def test_refuses_bad_options(self) -> None:
         with self.assertRaisesRegex(ValueError, "not a valid endpoint name"):
             Tracker("http://localhost:7077", endpoint="no spaces")
-        for p in (0, 101, -1, True):
+        for p in (0, 0.0005, 101, -1, True):
             with self.assertRaisesRegex(ValueError, "sampling_percentage"):
                 Tracker("http://localhost:7077", endpoint="churn", sampling_percentage=p)
         with self.assertRaisesRegex(ValueError, "url"):

@@ -25,11 +25,14 @@ export function newEndpointOf(body: { [K in keyof CreateEndpointBody]?: unknown 
   const labelNames = body.labelNames === undefined ? [] : checkNames(body.labelNames, 'labelNames', maxFeatures);
   const overlap = featureNames.filter((f) => labelNames.includes(f));
   if (overlap.length) throw new ModelwatchError('INVALID_ARGUMENT', `'${overlap[0]}' is both a feature and a label`);
+  // a JSON boolean, as PATCH takes it: Boolean('false') is true
+  if (body.monitoring !== undefined && typeof body.monitoring !== 'boolean')
+    throw new ModelwatchError('INVALID_ARGUMENT', 'monitoring: expected true or false');
   return {
     name,
     featureNames,
     labelNames,
-    monitoring: body.monitoring === undefined ? true : Boolean(body.monitoring),
+    monitoring: body.monitoring ?? true,
     ...(body.modelName !== undefined && { modelName: modelField(body.modelName, 'modelName') }),
     ...(body.modelVersion !== undefined && { modelVersion: modelField(body.modelVersion, 'modelVersion') }),
     ...(body.tags !== undefined && { tags: checkTags(body.tags) }),

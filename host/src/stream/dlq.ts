@@ -6,7 +6,7 @@ import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nat
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { DEAD_LETTER_STAGES, HeaderNames, Streams, Subjects, type DeadLetter, type StoredDeadLetter } from '@modelwatch/protocol';
 import { dict } from '../domain/dict.js';
-import { eventsOf } from './formats/index.js';
+import { eventsOf, jsonText } from './formats/index.js';
 
 import { payloadText } from '../nats/dead-letters.js';
 
@@ -195,7 +195,7 @@ function replayPayload(l: StoredDeadLetter): Uint8Array | string {
   try {
     const unit = eventsOf(JSON.parse(data.toString('utf8')))[l.index];
     if (!unit) return `the payload has no event at index ${l.index}`;
-    return Buffer.from(JSON.stringify(unit.event));
+    return Buffer.from(jsonText(unit.event));
   } catch {
     return 'the payload is not JSON';
   }

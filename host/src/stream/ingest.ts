@@ -6,15 +6,25 @@
  * {@link IngestService}, and the stream processor unpacks and validates each message it consumes
  * with {@link unpackMessage} and {@link checkEvent} before filing the rows by window.
  */
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { createHash } from 'node:crypto';
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import { HeaderNames, Subjects, type DeadLetter, type DeadLetterCode, type EndpointRecord } from '@modelwatch/protocol';
+import { HeaderNames, Streams, Subjects, type DeadLetter, type DeadLetterCode, type EndpointRecord } from '@modelwatch/protocol';
 import { checkEndpointName } from '../domain/names.js';
 import { InvalidEventError, ModelwatchError } from '../errors.js';
 import type { HostMetrics } from '../metrics.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { payloadText, publishDeadLetter } from './dlq.js';
-import { inferNamesFrom, messageFormatOf, parseEvent, type BatchServing, type InferredNames, type MessageFormat, type ParsedEvent } from './formats/index.js';
+import {
+  inferNamesFrom,
+  jsonText,
+  messageFormatOf,
+  parseEvent,
+  type BatchServing,
+  type InferredNames,
+  type MessageFormat,
+  type ParsedEvent,
+} from './formats/index.js';
 import { dict } from '../domain/dict.js';
 
 /** Messages to NATS stay under this (the default max_payload of a NATS server is 1 MiB). */
@@ -44,13 +54,17 @@ export interface UnpackedMessage {
 
 /**
  * Unpack a (JSON-decoded) message body into its events, validating its envelope.
- * @throws {InvalidEventError} when the envelope is not valid (the whole message is refused)
+ * @throws {InvalidEventError} when the envelope is not valid, or there is no event and no
+ * envelope (an empty list): the whole message is refused
  */
 export function unpackMessage(body: unknown, arrivalMs: number): UnpackedMessage {
   const format = messageFormatOf(body);
   if (!format) return { units: [{ event: body }] };
   const envelope = format.envelope?.(body, arrivalMs);
-  return { units: format.unpack(body), format, ...(envelope ? { envelope } : {}) };
+  const units = format.unpack(body);
+  // (an envelope without events counts requests whose rows were all sampled out: it says something)
+  if (units.length === 0 && !envelope) throw new InvalidEventError(format.name === 'list' ? 'no events: an empty list' : 'values: no events (an empty list)');
+  return { units, format, ...(envelope ? { envelope } : {}) };
 }
 
 /** An event refused, with the dead-letter reason. */
@@ -133,6 +147,8 @@ export interface PreparedIngest extends IngestOutcome {
   payloads: Uint8Array[];
   /** The events as JSON texts joined by commas, when the request is small enough to share a message with others. */
   coalesce?: string;
+  /** The SHA-256 (hex) of a keyed request's body, which its messages carry (`Mw-Body-Sha256`): a retry has the same. */
+  bodyHash?: string;
 }
 
 /**
@@ -157,6 +173,7 @@ export function prepareIngest(input: IngestInput): PreparedIngest {
       ...payload,
     });
   const refused = (rejected: IngestOutcome['rejected']): PreparedIngest => ({ status: 400, accepted: 0, rejected, letters, payloads: [] });
+  const bodyHash = input.keyed && body ? createHash('sha256').update(body.raw).digest('hex') : undefined;
   // the events of the request, each with its index (array position or NDJSON line)
   const units: Array<{ event: unknown; index: number }> = [];
   const rejected: IngestOutcome['rejected'] = [];
@@ -175,6 +192,11 @@ export function prepareIngest(input: IngestInput): PreparedIngest {
         dead('INVALID_JSON', message, payloadText(Buffer.from(line)), i);
       }
     });
+    if (units.length === 0 && rejected.length === 0) {
+      const message = 'no events: the body has no line that is not blank';
+      dead('INVALID_EVENT', message, { ...payloadText(body.raw), payloadScope: 'message' });
+      return refused([{ index: 0, error: message }]);
+    }
   } else {
     if (!body) throw new ModelwatchError('INVALID_ARGUMENT', 'send application/json or application/x-ndjson');
     let error = body.error;
@@ -222,7 +244,8 @@ export function prepareIngest(input: IngestInput): PreparedIngest {
     const p = checkEvent(event, checked, now, input.maxFutureSkewMs, 'request');
     if (isRejection(p)) {
       rejected.push({ index, error: p.message });
-      dead(p.code, p.message, payloadText(Buffer.from(JSON.stringify(event) ?? 'undefined')), index);
+      // (jsonText: an event refused for its nesting is too deep for JSON.stringify)
+      dead(p.code, p.message, payloadText(Buffer.from(jsonText(event))), index);
       continue;
     }
     good.push(unit);
@@ -261,6 +284,7 @@ export function prepareIngest(input: IngestInput): PreparedIngest {
     ...(wrongType ? { wrongType } : {}),
     letters,
     payloads,
+    ...(bodyHash && payloads.length ? { bodyHash } : {}),
     // a body of one event, all good, is its own text (no second encoding)
     ...(small
       ? {
@@ -300,6 +324,7 @@ export interface IngestServiceOptions {
  */
 export class IngestService {
   private readonly coalescer: Coalescer;
+  private jsm: JetStreamManager | undefined;
 
   constructor(private readonly options: IngestServiceOptions) {
     this.coalescer = new Coalescer(options.js);
@@ -308,7 +333,8 @@ export class IngestService {
   /**
    * Ingest a request's events for endpoint `name`; `key`: an idempotency key (a retry with it is
    * one event), `batchId`: events of a batch of historical events (see `endBatch`).
-   * @throws {ModelwatchError} NOT_FOUND (no such endpoint; the body is dead-lettered), INVALID_ARGUMENT
+   * @throws {ModelwatchError} NOT_FOUND (no such endpoint; the body is dead-lettered), INVALID_ARGUMENT,
+   * IDEMPOTENCY_KEY_REUSED (the key came with another body within the duplicate window: nothing is written)
    */
   async ingest(name: string, body: IngestBody | undefined, opts: { key?: string; batchId?: string } = {}): Promise<IngestOutcome> {
     const { js } = this.options;
@@ -340,36 +366,71 @@ export class IngestService {
     };
     const big = (body?.raw.length ?? 0) > (this.options.offloadAboveBytes ?? 256 * 1024);
     const prepared = big && this.options.offload ? await this.options.offload(input) : prepareIngest(input);
-    const { letters, payloads, coalesce, ...outcome } = prepared;
+    const { letters, payloads, coalesce, bodyHash, ...outcome } = prepared;
     if (letters.length === 0 && coalesce !== undefined) {
       // the common case, a small clean request: its share of a coalesced message, nothing else
       await this.coalescer.add(Subjects.events(name), coalesce);
       return outcome;
     }
-    await Promise.all([
+    const deadLetters = () =>
       Promise.all(
         letters.map(async (l) => {
           await publishDeadLetter(js, l);
           this.options.metrics?.deadLettered(l.reason.code, true);
         }),
-      ),
-      coalesce !== undefined ? this.coalescer.add(Subjects.events(name), coalesce) : this.publishEach(name, payloads, opts),
-    ]);
+      );
+    if (coalesce !== undefined) await Promise.all([deadLetters(), this.coalescer.add(Subjects.events(name), coalesce)]);
+    else await this.publishEach(name, payloads, { ...opts, ...(bodyHash ? { bodyHash } : {}) }, deadLetters);
     return outcome;
   }
 
-  /** A request's own messages (an idempotency key's message id, a batch's header): not coalesced. */
-  private async publishEach(name: string, payloads: readonly Uint8Array[], opts: { key?: string; batchId?: string }): Promise<void> {
+  /**
+   * A request's own messages (an idempotency key's message id, a batch's header): not coalesced;
+   * `alongside` (its dead letters) is written with them. With a key, the first message goes
+   * first, under the key's id alone whatever the count: when JetStream has that id already (its
+   * duplicate window), the request is a retry, answered as the first time, unless the message
+   * stored under it came from another body: then nothing is written.
+   * @throws {ModelwatchError} IDEMPOTENCY_KEY_REUSED
+   */
+  private async publishEach(
+    name: string,
+    payloads: readonly Uint8Array[],
+    opts: { key?: string; batchId?: string; bodyHash?: string },
+    alongside: () => Promise<unknown>,
+  ): Promise<void> {
     const h = natsHeaders();
     h.set(HeaderNames.source, 'http');
     if (opts.batchId) h.set(HeaderNames.batch, opts.batchId);
-    await Promise.all(
-      payloads.map((data, i) =>
-        this.options.js.publish(Subjects.events(name), data, {
-          headers: h,
-          ...(opts.key ? { msgID: payloads.length === 1 && !opts.batchId ? `${name}:${opts.key}` : `${name}:${opts.key}:${i}` } : {}),
-        }),
-      ),
+    if (opts.key && opts.bodyHash) h.set(HeaderNames.bodyHash, opts.bodyHash);
+    const publish = (i: number) =>
+      this.options.js.publish(Subjects.events(name), payloads[i]!, {
+        headers: h,
+        ...(opts.key ? { msgID: i === 0 && !opts.batchId ? `${name}:${opts.key}` : `${name}:${opts.key}:${i}` } : {}),
+      });
+    let first = 0;
+    if (opts.key && payloads.length) {
+      const ack = await publish(0);
+      if (ack.duplicate) await this.checkRetry(name, ack.seq, opts);
+      first = 1;
+    }
+    await Promise.all([alongside(), ...payloads.slice(first).map((_, i) => publish(first + i))]);
+  }
+
+  /**
+   * Whether the message JetStream kept under a keyed request's first id (at `seq`) came from the
+   * same body. One without a hash (an older host's), or gone, cannot say: a retry.
+   * @throws {ModelwatchError} IDEMPOTENCY_KEY_REUSED
+   */
+  private async checkRetry(name: string, seq: number, opts: { key?: string; batchId?: string; bodyHash?: string }): Promise<void> {
+    this.jsm ??= await this.options.js.jetstreamManager(false);
+    const stored = await this.jsm.streams.getMessage(Streams.events, { seq });
+    const hash = stored?.header?.get(HeaderNames.bodyHash);
+    if (!hash || !opts.bodyHash || hash === opts.bodyHash) return;
+    throw new ModelwatchError(
+      'IDEMPOTENCY_KEY_REUSED',
+      opts.batchId
+        ? `batch '${opts.batchId}' of endpoint ${name} was sent within the last 2 minutes with another body: send other events as a new batch`
+        : `Idempotency-Key '${opts.key}' was used within the last 2 minutes for a request with another body: a retry sends the same body, other events take a new key`,
     );
   }
 

@@ -51,6 +51,22 @@ describe('columnar micro-batch format', () => {
     );
   });
 
+  it('bounds its times, latencies, request counts and sampling percentage as native events', () => {
+    const ok = { format: 'columnar', inputs: { a: [1, 2], b: [3, 4] } };
+    expect(invalid(() => parse({ ...ok, when: [ARRIVAL, 1e300] }))).toMatch(/^when\[1\]: 1e\+300 is out of range/);
+    expect(invalid(() => parse({ ...ok, when: 1e300 }))).toMatch(/^when: 1e\+300 is out of range/);
+    expect(invalid(() => parse({ ...ok, latencyMicros: 1e308 }))).toMatch(/^latencyMicros: 1e\+308 µs is over the limit/);
+    expect(invalid(() => parse({ ...ok, latencyMicros: [5, 1e308] }))).toMatch(/^latencyMicros\[1\]: 1e\+308 µs is over the limit/);
+    expect(invalid(() => parse({ ...ok, requests: { count: 2, latencyMicros: [1e308] } }))).toMatch(
+      /^requests.latencyMicros\[0\]: 1e\+308 µs is over the limit/,
+    );
+    expect(invalid(() => parse({ ...ok, requests: { count: 1e300 } }))).toBe(
+      'requests.count: expected a whole number, 0 <= n <= 9007199254740991, got number 1e+300',
+    );
+    expect(invalid(() => parse({ ...ok, requests: { count: 2, dropped: 2 ** 53 } }))).toMatch(/^requests.dropped: expected a whole number/);
+    expect(invalid(() => parse({ ...ok, samplingPercentage: 1e-300 }))).toMatch(/^samplingPercentage: expected a percentage, 0.001 <= p <= 100/);
+  });
+
   it('infers the column names of objects, or f0..fn and p0..pn of lists', () => {
     const bare = endpointRecord([], []);
     expect(microBatch.inferNames({ format: 'columnar', inputs: { x: [1], y: [2] }, outputs: { score: [0] } }, bare)).toEqual({

@@ -61,6 +61,19 @@ describe('MLRun event format', () => {
     expect(invalid(() => mlrunEvent.parse(event({ resp: { id: 'f3a1' } }), ep, ARRIVAL))).toMatch(/^resp.outputs: missing/);
   });
 
+  it('bounds when, microsec and sampling_percentage as native events', () => {
+    expect(invalid(() => mlrunEvent.parse(event({ when: 1e300 }), ep, ARRIVAL))).toMatch(/^when: 1e\+300 is out of range/);
+    expect(invalid(() => mlrunEvent.parse(event({ microsec: 1e308 }), ep, ARRIVAL))).toBe('microsec: 1e+308 µs is over the limit of 3600000000 µs (an hour)');
+    expect(invalid(() => mlrunEvent.parse(event({ sampling_percentage: 1e-300 }), ep, ARRIVAL))).toMatch(
+      /^sampling_percentage: expected a percentage, 0.001 <= p <= 100/,
+    );
+    beginEvent();
+    expect(mlrunEvent.parse(event({ microsec: 3.6e9, sampling_percentage: 0.001 }), ep, ARRIVAL)).toMatchObject({
+      latencies: [3.6e9],
+      samplingPercentage: 0.001,
+    });
+  });
+
   it('infers f0..fn and p0..pn from request.inputs and resp.outputs', () => {
     expect(mlrunEvent.inferNames(event(), endpointRecord([], []))).toEqual({ featureNames: ['f0', 'f1'], labelNames: ['p0'] });
     expect(mlrunEvent.inferNames(event(), ep)).toEqual({});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { beginEvent } from '../../src/stream/formats/common.js';
+import { MAX_LATENCY_MICROS, MIN_SAMPLING_PERCENTAGE } from '@modelwatch/protocol';
+import { MAX_TIME_MS, beginEvent } from '../../src/stream/formats/common.js';
 import { eventFormatOf } from '../../src/stream/formats/index.js';
 import { native } from '../../src/stream/formats/native.js';
 import { endpointRecord } from '../helpers.js';
@@ -47,6 +48,23 @@ describe('native event format', () => {
     expect(invalid(() => native.parse({}, ep, ARRIVAL))).toBe('inputs: missing (a list of rows)');
     expect(invalid(() => native.parse({ inputs: [[1]] }, ep, ARRIVAL))).toMatch(/^inputs\[0\]: 1 values, but the endpoint has 2 features/);
     expect(invalid(() => native.parse({ inputs: [[1, 2]], requestId: 3 }, ep, ARRIVAL))).toBe('requestId: expected a string, got number 3');
+  });
+
+  it('takes a time a Date holds, a latency up to an hour, a sampling percentage from 0.001 to 100: one event cannot skew serving statistics', () => {
+    const edge = parse({ inputs: [[1, 2]], when: MAX_TIME_MS, latencyMicros: MAX_LATENCY_MICROS, samplingPercentage: MIN_SAMPLING_PERCENTAGE });
+    expect(edge).toMatchObject({ tMax: 8.64e15, latencies: [3.6e9], samplingPercentage: 0.001 });
+    expect(invalid(() => parse({ inputs: [[1, 2]], when: 1e300 }))).toBe(
+      'when: 1e+300 is out of range: a time in ms since the epoch is at most 8640000000000000 (the year 275760)',
+    );
+    expect(invalid(() => parse({ inputs: [[1, 2]], when: MAX_TIME_MS + 1 }))).toMatch(/^when: 8640000000000001 is out of range/);
+    expect(invalid(() => parse({ error: 'boom', when: 1e300 }))).toMatch(/^when: 1e\+300 is out of range/);
+    expect(invalid(() => parse({ inputs: [[1, 2]], latencyMicros: 1e308 }))).toBe('latencyMicros: 1e+308 µs is over the limit of 3600000000 µs (an hour)');
+    expect(invalid(() => parse({ inputs: [[1, 2]], samplingPercentage: 1e-300 }))).toBe(
+      'samplingPercentage: expected a percentage, 0.001 <= p <= 100, got number 1e-300',
+    );
+    expect(invalid(() => parse({ inputs: [[1, 2]], samplingPercentage: 0.0009 }))).toMatch(/^samplingPercentage: expected a percentage, 0.001 <= p <= 100/);
+    // an error event with a latency out of range still counts as an error, without it
+    expect(parse({ error: 'boom', latencyMicros: 1e308 })).toMatchObject({ requests: 1, errors: 1, latencies: [] });
   });
 
   it('infers f0..fn (or the keys of an object row) and p0..pn, only for the names the endpoint lacks', () => {

@@ -46,6 +46,24 @@ describe('request batch format', () => {
     expect(invalid(() => requestBatch.envelope!({ ...body, requests: { count: 1, errors: 2 } }, ARRIVAL))).toBe('requests.errors: 2 errors for 1 requests');
   });
 
+  it('bounds its times, latencies, counts and sampling percentage, and how deep its envelope nests (it is written again around each part)', () => {
+    const envelope =
+      (requests: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      () =>
+        requestBatch.envelope!({ ...body, ...extra, requests: { ...body.requests, ...requests } }, ARRIVAL);
+    expect(invalid(envelope({ firstWhen: 1e300 }))).toMatch(/^requests.firstWhen: 1e\+300 is out of range/);
+    expect(invalid(envelope({ lastWhen: 1e300 }))).toMatch(/^requests.lastWhen: 1e\+300 is out of range/);
+    expect(invalid(envelope({ latencyMicros: [1, 1e308] }))).toMatch(/^requests.latencyMicros\[1\]: 1e\+308 µs is over the limit of 3600000000 µs/);
+    expect(invalid(envelope({ count: 1e300 }))).toMatch(/^requests.count: expected a whole number, 0 <= n <= 9007199254740991/);
+    expect(invalid(envelope({}, { samplingPercentage: 1e-300 }))).toMatch(/^samplingPercentage: expected a percentage, 0.001 <= p <= 100/);
+    let deep: unknown = 1;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    expect(invalid(envelope({}, { extra: deep }))).toBe('extra: lists and objects nested more than 16 deep in the request batch');
+    expect(invalid(envelope({ meta: deep }))).toBe('requests: lists and objects nested more than 16 deep in the request batch');
+    // its events are each checked as events, not here
+    expect(requestBatch.envelope!({ ...body, events: [{ labels: deep }] }, ARRIVAL)).toMatchObject({ requests: 4 });
+  });
+
   it('writes a part of its events with the counts on the first part only', () => {
     const events = body.events.map((e) => JSON.stringify(e));
     const first = JSON.parse(requestBatch.rewrap!(body, events.slice(0, 1), true)) as typeof body;

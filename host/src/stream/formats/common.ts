@@ -5,7 +5,7 @@
  */
 import { isWrongType } from '@modelwatch/sdk/stats';
 import type { CellValue, FeatureStats } from '@modelwatch/sdk';
-import { isFlatRow, type EndpointRecord } from '@modelwatch/protocol';
+import { MAX_LATENCY_MICROS, MIN_SAMPLING_PERCENTAGE, isFlatRow, type EndpointRecord } from '@modelwatch/protocol';
 import { InvalidEventError } from '../../errors.js';
 
 /** What a request batch says about serving, for all the requests it stands for. */
@@ -68,6 +68,14 @@ export interface InferredNames {
 
 export const MAX_ROWS_PER_EVENT = 100_000;
 const MAX_STRING = 4096;
+/** The latest time a JavaScript `Date` holds (ms since the epoch: the year 275760). */
+export const MAX_TIME_MS = 8.64e15;
+/**
+ * How deep lists and objects may nest in an event, the event's own object counted. The formats
+ * need 4 (an MLRun event's `request.inputs` rows); the bound keeps what is deeper from code that
+ * recurses (`JSON.stringify` overflows the stack at a few thousand levels).
+ */
+export const MAX_NESTING = 16;
 
 /**
  * The format of one event (an element of a message): how to tell it, validate it against its
@@ -117,6 +125,8 @@ export function parseWhen(when: unknown, defaultMs: number, path = 'when'): numb
   if (when === undefined || when === null) return defaultMs;
   if (typeof when === 'number') {
     if (!Number.isFinite(when) || when < 0) throw new InvalidEventError(`${path}: ${when} is not a time (ms since the epoch)`);
+    if (when > MAX_TIME_MS)
+      throw new InvalidEventError(`${path}: ${when} is out of range: a time in ms since the epoch is at most ${MAX_TIME_MS} (the year 275760)`);
     return when;
   }
   if (typeof when !== 'string') throw new InvalidEventError(`${path}: expected a string or number, got ${typeof when}`);
@@ -360,22 +370,103 @@ export function cell(v: unknown, path: string): CellValue {
   throw new InvalidEventError(`${path}: expected a number, string, boolean or null, got ${kind(v)}`);
 }
 
+/** A latency in µs: a number from 0 to {@link MAX_LATENCY_MICROS} (an hour), or null for none. */
 export function latencyOf(v: unknown, path: string): number | null {
   if (v === undefined || v === null) return null;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidEventError(`${path}: expected a non-negative number, got ${kind(v)}`);
+  if (v > MAX_LATENCY_MICROS) throw new InvalidEventError(`${path}: ${v} µs is over the limit of ${MAX_LATENCY_MICROS} µs (an hour)`);
   return v;
 }
 
+/** A sampling percentage, {@link MIN_SAMPLING_PERCENTAGE} <= p <= 100 (default 100). */
 export function samplingOf(v: unknown, path: string): number {
   if (v === undefined || v === null) return 100;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > 100)
-    throw new InvalidEventError(`${path}: expected a percentage, 0 < p <= 100, got ${kind(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < MIN_SAMPLING_PERCENTAGE || v > 100)
+    throw new InvalidEventError(`${path}: expected a percentage, ${MIN_SAMPLING_PERCENTAGE} <= p <= 100, got ${kind(v)}`);
   return v;
 }
 
+/** A count of requests: a whole number from 0 to 2^53 - 1 (beyond, sums are no longer exact). */
 export function countOf(v: unknown, path: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new InvalidEventError(`${path}: expected a whole number >= 0, got ${kind(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new InvalidEventError(`${path}: expected a whole number, 0 <= n <= ${Number.MAX_SAFE_INTEGER}, got ${kind(v)}`);
   return v;
+}
+
+/**
+ * Refuse a value whose lists and objects nest more than `max` deep (itself counted), naming the
+ * field (the key of `value` that holds the nesting; none when `value` is a list). The check
+ * recurses at most `max` levels.
+ * @throws {InvalidEventError} `labels: lists and objects nested more than 16 deep in the event`
+ */
+export function checkNesting(value: unknown, what = 'event', max = MAX_NESTING): void {
+  if (typeof value !== 'object' || value === null) return;
+  const hint = what === 'event' ? " (an event's values are flat: rows of values, outputs, labels)" : '';
+  const problem = (field: string) => new InvalidEventError(`${field}: lists and objects nested more than ${max} deep in the ${what}${hint}`);
+  if (Array.isArray(value)) {
+    if (nestsDeeper(value, max)) throw problem(`the ${what}`);
+    return;
+  }
+  for (const k in value) {
+    const v = (value as Record<string, unknown>)[k];
+    if (typeof v === 'object' && v !== null && nestsDeeper(v, max - 1)) throw problem(k);
+  }
+}
+
+/** Whether the lists and objects of `v` (an object or a list, counted) nest more than `levels` deep. */
+function nestsDeeper(v: object, levels: number): boolean {
+  if (levels <= 0) return true;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === 'object' && x !== null && nestsDeeper(x, levels - 1)) return true;
+    }
+    return false;
+  }
+  for (const k in v) {
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x === 'object' && x !== null && nestsDeeper(x, levels - 1)) return true;
+  }
+  return false;
+}
+
+/** Text written as it is by {@link jsonText}, next to the values it writes. */
+class Raw {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * The JSON text of a decoded value (what `JSON.parse` gives), however deep it nests: a dead
+ * letter keeps an event refused for its nesting, which `JSON.stringify` cannot write (it recurses).
+ * The same text as `JSON.stringify`.
+ */
+export function jsonText(value: unknown): string {
+  if (typeof value !== 'object' || value === null || !nestsDeeper(value, MAX_NESTING)) return JSON.stringify(value) ?? 'null';
+  const out: string[] = [];
+  // what is left to write, the next on top
+  const todo: unknown[] = [value];
+  while (todo.length) {
+    const v = todo.pop();
+    if (v instanceof Raw) out.push(v.text);
+    else if (Array.isArray(v)) {
+      todo.push(new Raw(']'));
+      for (let i = v.length - 1; i >= 0; i--) {
+        todo.push(v[i] ?? null);
+        if (i > 0) todo.push(new Raw(','));
+      }
+      todo.push(new Raw('['));
+    } else if (typeof v === 'object' && v !== null) {
+      const entries = Object.entries(v).filter(([, x]) => x !== undefined);
+      todo.push(new Raw('}'));
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, x] = entries[i]!;
+        todo.push(x);
+        todo.push(new Raw(`${i > 0 ? ',' : ''}${JSON.stringify(k)}:`));
+      }
+      todo.push(new Raw('{'));
+    } else out.push(JSON.stringify(v) ?? 'null');
+  }
+  return out.join('');
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {

@@ -7,7 +7,7 @@
 import type { EndpointRecord } from '@modelwatch/protocol';
 import { DEFAULT_MAX_FEATURES, namesProblem } from '../../domain/names.js';
 import { InvalidEventError } from '../../errors.js';
-import { beginEvent, type EventFormat, type EventKind, type InferredNames, type MessageFormat, type ParsedEvent } from './common.js';
+import { beginEvent, checkNesting, type EventFormat, type EventKind, type InferredNames, type MessageFormat, type ParsedEvent } from './common.js';
 import { eventList } from './event-list.js';
 import { microBatch } from './micro-batch.js';
 import { mlrunBatched } from './mlrun-batched.js';
@@ -15,7 +15,7 @@ import { mlrunEvent } from './mlrun-event.js';
 import { native } from './native.js';
 import { requestBatch } from './request-batch.js';
 
-export { MAX_ROWS_PER_EVENT, isObject, parseWhen } from './common.js';
+export { MAX_NESTING, MAX_ROWS_PER_EVENT, MAX_TIME_MS, isObject, jsonText, parseWhen } from './common.js';
 export type { BatchServing, EventFormat, EventKind, InferredNames, MessageFormat, ParsedEvent } from './common.js';
 export { isRequestBatch, parseRequestBatch } from './request-batch.js';
 
@@ -54,10 +54,12 @@ export function eventsOf(body: unknown): Array<{ event: unknown; index?: number 
 }
 
 /**
- * Validate one event of any format against its endpoint.
+ * Validate one event of any format against its endpoint (its lists and objects nested at most
+ * `MAX_NESTING` deep, whatever its format: what the format ignores is re-encoded too).
  * @throws {InvalidEventError} saying what is wrong
  */
 export function parseEvent(event: unknown, endpoint: EndpointRecord, arrivalMs: number): ParsedEvent {
+  checkNesting(event);
   beginEvent();
   return eventFormatOf(event).parse(event, endpoint, arrivalMs);
 }
