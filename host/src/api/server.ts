@@ -127,7 +127,12 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const web = deps.web ?? DEFAULT_WEB_GUARD;
   // each route's body limit is in BodyLimits; a big body is parsed on a worker thread (BodyWorkers)
   // maxParamLength: a route's parameter may be as long as an endpoint name (128; Fastify's default is 100, a 414 for longer names)
-  const app = Fastify({ logger: false, bodyLimit: BodyLimits.other, maxParamLength: 256, ...(await webServerOptions(web)) }) as unknown as FastifyInstance;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BodyLimits.other,
+    routerOptions: { maxParamLength: 256 },
+    ...(await webServerOptions(web)),
+  }) as unknown as FastifyInstance;
   // idle and slow connections closed, and a cap on open ones: sockets never take the file handles NATS, LevelDB and the runners need
   guardConnections(app.server, web.connections, { logger: log, ...(deps.metrics && { metrics: deps.metrics }) });
   const workers = new BodyWorkers();
