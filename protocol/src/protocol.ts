@@ -100,6 +100,9 @@ export const MIN_SAMPLING_PERCENTAGE = 0.001;
 /** The longest latency an event may give, in µs (an hour): one event cannot skew an endpoint's latencies past it. */
 export const MAX_LATENCY_MICROS = 3_600_000_000;
 
+/** The latest time a JavaScript `Date` holds, either way from the epoch (ms; the year 275760): the most any time the host takes may be. */
+export const MAX_TIME_MS = 8.64e15;
+
 /**
  * The native inference event. `POST /api/v1/endpoints/{name}/events` and the NATS subject
  * `mw.events.<name>` take one of these or an array of them (the same subject and route also

@@ -6,6 +6,7 @@ import {
   HeaderNames,
   isFlatRow,
   MAX_LATENCY_MICROS,
+  MAX_TIME_MS,
   MIN_SAMPLING_PERCENTAGE,
   Subjects,
   type EventSource,
@@ -107,9 +108,6 @@ interface SealedBatch {
 }
 
 /** Create a tracker. Tracking starts at once; the connection is made (and remade) in the background. */
-/** The latest time a JavaScript `Date` holds (ms since the epoch), the most the host takes. */
-const MAX_TIME_MS = 8.64e15;
-
 export function createTracker(options: TrackerOptions): Tracker {
   if (!ENDPOINT_NAME.test(options.endpoint)) throw new Error(`endpoint: '${options.endpoint}' is not a valid endpoint name`);
   if (!options.nc && !options.servers) throw new Error('give servers (NATS URLs) or nc (a NATS connection)');

@@ -431,5 +431,3 @@ function parseBody(body: unknown, contentType: string): { values: unknown[]; err
     });
   return { values, errors };
 }
-
-/** A model name or version: 1-256 printable characters. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_LATENCY_MICROS, MIN_SAMPLING_PERCENTAGE } from '@modelwatch/protocol';
-import { MAX_TIME_MS, beginEvent } from '../../src/stream/formats/common.js';
+import { MAX_LATENCY_MICROS, MAX_TIME_MS, MIN_SAMPLING_PERCENTAGE } from '@modelwatch/protocol';
+import { beginEvent } from '../../src/stream/formats/common.js';
 import { eventFormatOf } from '../../src/stream/formats/index.js';
 import { native } from '../../src/stream/formats/native.js';
 import { endpointRecord } from '../helpers.js';

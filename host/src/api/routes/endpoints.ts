@@ -7,6 +7,7 @@ import {
   Streams,
   Subjects,
   type EndpointPurgeMessage,
+  MAX_TIME_MS,
   type EndpointRecord,
   type ReferenceTable,
   type ErrorReply,
@@ -126,9 +127,6 @@ export function timeArg(v: unknown, what: string): number {
   }
   return t;
 }
-
-/** The largest time a JavaScript Date holds, in ms from the epoch either way. */
-const MAX_TIME_MS = 8.64e15;
 
 export const endpointRoutes: FastifyPluginAsync<EndpointRoutesOptions> = async (app, opts) => {
   const { nc, js, jsm, buckets, endpoints } = opts;

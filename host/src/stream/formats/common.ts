@@ -5,7 +5,7 @@
  */
 import { isWrongType } from '@modelwatch/sdk/stats';
 import type { CellValue, FeatureStats } from '@modelwatch/sdk';
-import { MAX_LATENCY_MICROS, MIN_SAMPLING_PERCENTAGE, isFlatRow, type EndpointRecord } from '@modelwatch/protocol';
+import { MAX_LATENCY_MICROS, MAX_TIME_MS, MIN_SAMPLING_PERCENTAGE, isFlatRow, type EndpointRecord } from '@modelwatch/protocol';
 import { InvalidEventError } from '../../errors.js';
 
 /** What a request batch says about serving, for all the requests it stands for. */
@@ -68,8 +68,6 @@ export interface InferredNames {
 
 export const MAX_ROWS_PER_EVENT = 100_000;
 const MAX_STRING = 4096;
-/** The latest time a JavaScript `Date` holds (ms since the epoch: the year 275760). */
-export const MAX_TIME_MS = 8.64e15;
 /**
  * How deep lists and objects may nest in an event, the event's own object counted. The formats
  * need 4 (an MLRun event's `request.inputs` rows); the bound keeps what is deeper from code that

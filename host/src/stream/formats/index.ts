@@ -15,7 +15,7 @@ import { mlrunEvent } from './mlrun-event.js';
 import { native } from './native.js';
 import { requestBatch } from './request-batch.js';
 
-export { MAX_NESTING, MAX_ROWS_PER_EVENT, MAX_TIME_MS, isObject, jsonText, parseWhen } from './common.js';
+export { MAX_NESTING, MAX_ROWS_PER_EVENT, isObject, jsonText, parseWhen } from './common.js';
 export type { BatchServing, EventFormat, EventKind, InferredNames, MessageFormat, ParsedEvent } from './common.js';
 export { isRequestBatch, parseRequestBatch } from './request-batch.js';
 
