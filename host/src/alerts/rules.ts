@@ -82,7 +82,6 @@ const NAME = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
 /** The events a rule can fire on: per window (`window_failed`), per plugin record, or checked on a timer (`writer_failing`, `tsdb_failing`). */
 const SYSTEM_EVENTS = ['window_failed', 'plugin_quarantined', 'writer_failing', 'tsdb_failing'] as const;
 const WHEN_KEYS = ['status', 'above', 'below', 'event', 'noDataFor', 'deadLetterRate', 'runnersBelow'] as const;
-const DURATION = DURATION_PATTERN;
 
 /** The JSON Schema of one rule (the body of `POST /api/v1/alerts/rules`, an entry of the rule file). */
 export const AlertRuleSchema = {
@@ -122,13 +121,13 @@ export const AlertRuleSchema = {
           enum: [...SYSTEM_EVENTS],
           errorMessage: `event must be one of ${SYSTEM_EVENTS.join(', ')}`,
         },
-        noDataFor: { type: 'string', pattern: DURATION, errorMessage: 'noDataFor must be a duration such as 10m' },
+        noDataFor: { type: 'string', pattern: DURATION_PATTERN, errorMessage: 'noDataFor must be a duration such as 10m' },
         deadLetterRate: {
           type: 'object',
           required: ['above'],
           properties: {
             above: { type: 'number', minimum: 0 },
-            over: { type: 'string', pattern: DURATION },
+            over: { type: 'string', pattern: DURATION_PATTERN },
           },
           additionalProperties: false,
           errorMessage: 'deadLetterRate must be { above: N (dead letters a minute, 0 or more), over: a duration such as 5m }',
@@ -166,10 +165,10 @@ export const AlertRuleSchema = {
       ],
       errorMessage: 'reset must be manual or { auto: K } (K normal windows, 1-1000)',
     },
-    cooldown: { type: 'string', pattern: DURATION, errorMessage: 'cooldown must be a duration such as 10m' },
+    cooldown: { type: 'string', pattern: DURATION_PATTERN, errorMessage: 'cooldown must be a duration such as 10m' },
     channels: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 128 }, maxItems: 32 },
     labels: { type: 'object', additionalProperties: { type: 'string', maxLength: 256 }, maxProperties: 32 },
-    repeatInterval: { type: 'string', pattern: DURATION, errorMessage: 'repeatInterval must be a duration such as 4h' },
+    repeatInterval: { type: 'string', pattern: DURATION_PATTERN, errorMessage: 'repeatInterval must be a duration such as 4h' },
   },
   additionalProperties: false,
   errorMessage: {

@@ -55,7 +55,7 @@ import { referenceRoutes } from './routes/reference.js';
 import { reportRoutes } from './routes/report.js';
 import { endpointStats, servingRoutes } from './routes/serving.js';
 import { uiRoutes } from './ui.js';
-import { DEFAULT_WEB_GUARD, guardConnections, webGuard, webServerOptions, type WebGuardOptions } from './web-guard.js';
+import { defaultWebGuard, guardConnections, webGuard, webServerOptions, type WebGuardOptions } from './web-guard.js';
 
 /** What `GET /api/v1/health` names this process without a node id: drawn at its start, telling nothing of the machine. */
 const PROCESS_ID = randomBytes(8).toString('hex');
@@ -89,7 +89,7 @@ export interface ApiDeps {
   probes?: ReadonlyArray<readonly [string, ReadinessProbe]>;
   /** The operator metrics: served at `GET /metrics`, and moved by the ingest over HTTP. */
   metrics?: HostMetrics;
-  /** Allowed hosts, CORS, rate limits, HTTPS, connection limits. @default DEFAULT_WEB_GUARD (loopback, CORS off, HTTP, the default connection limits) */
+  /** Allowed hosts, CORS, rate limits, HTTPS, connection limits. @default defaultWebGuard() (loopback, CORS off, HTTP, the default connection limits) */
   web?: WebGuardOptions;
   /** The alert notifier: its channel, history and test routes (`api/routes/alerts-notify.ts`). */
   notifier?: AlertNotifier;
@@ -124,7 +124,7 @@ function endpointSummary(e: EndpointRecord) {
 export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   const { js, nc, buckets } = deps;
   const log = deps.logger.child({ component: 'api' });
-  const web = deps.web ?? DEFAULT_WEB_GUARD;
+  const web = deps.web ?? defaultWebGuard();
   // each route's body limit is in BodyLimits; a big body is parsed on a worker thread (BodyWorkers)
   // maxParamLength: a route's parameter may be as long as an endpoint name (128; Fastify's default is 100, a 414 for longer names)
   const app = Fastify({
@@ -282,6 +282,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   // ---- events, batches, dead letters, serving statistics (api/routes/)
   const ingest = new IngestService({
     js,
+    jsm: deps.jsm,
     endpoints: deps.endpoints,
     maxFutureSkewMs: deps.maxFutureSkewMs,
     offload: workers.ingest,
@@ -368,13 +369,9 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
         throw new ModelwatchError('INVALID_ARGUMENT', 'defaultApp: expected the name of a built-in app, or "none", with enabled: true');
       }
       let periodMs: number | undefined;
-      // the duration's syntax and minimum are parseDuration's (its messages), not the schema's
+      // the duration's syntax and bounds are parseDuration's and checkBasePeriod's (their messages, a 400 by the error handler), not the schema's
       if (basePeriod !== undefined) {
-        try {
-          periodMs = checkBasePeriod(parseDuration(basePeriod, 'basePeriod'), 'basePeriod');
-        } catch (err) {
-          throw new ModelwatchError('INVALID_ARGUMENT', (err as Error).message);
-        }
+        periodMs = checkBasePeriod(parseDuration(basePeriod, 'basePeriod'), 'basePeriod');
       }
       // the default app first: when it cannot be deployed (a runner refuses it), nothing changed
       const outcome: DefaultAppOutcome | undefined =

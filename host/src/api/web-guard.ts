@@ -25,14 +25,18 @@ export interface WebGuardOptions extends ResolvedWebOptions {
 }
 
 /** Loopback only, CORS off, the default rate limit: what a host started without options has. */
-export const DEFAULT_WEB_GUARD: WebGuardOptions = {
+export const DEFAULT_WEB_GUARD: Omit<WebGuardOptions, 'connections'> = {
   listenHost: '127.0.0.1',
   allowedHosts: [],
   corsOrigins: [],
   rateLimit: { max: 3000, windowMs: 60_000 },
   tls: undefined,
-  connections: defaultConnectionLimits(),
 };
+
+/** The web options of an API given none: {@link DEFAULT_WEB_GUARD} with the default connection limits (read when asked: they read the open-file limit). */
+export function defaultWebGuard(): WebGuardOptions {
+  return { ...DEFAULT_WEB_GUARD, connections: defaultConnectionLimits() };
+}
 
 /** Load balancers' probes: answered whatever `Host` they name. */
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -44,7 +48,7 @@ const SIMPLE_TYPES = new Set(['text/plain', 'application/x-www-form-urlencoded',
 const WILDCARD_ADDRESSES = new Set(['0.0.0.0', '::', '[::]', '']);
 
 /** Node's HTTP server options of the connection limits (`http.createServer`'s, which `https.createServer` takes too). */
-type TimeoutOptions = Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'keepAliveTimeout' | 'connectionsCheckingInterval'>;
+type TimeoutOptions = Pick<ServerOptions, 'headersTimeout' | 'requestTimeout' | 'connectionsCheckingInterval'>;
 
 /**
  * Fastify's server options for the web options: the connection timeouts (see {@link guardConnections}),
@@ -61,7 +65,7 @@ export async function webServerOptions(web: Pick<ResolvedWebOptions, 'tls' | 'co
   const timeouts: TimeoutOptions = {
     headersTimeout: c.headersTimeoutMs,
     requestTimeout: c.requestTimeoutMs,
-    keepAliveTimeout: c.idleTimeoutMs,
+    // (keepAliveTimeout is Fastify's own option below: it sets it on the server it makes)
     // how often Node looks for requests past those two (its default, 30 s, would add up to that much to them)
     connectionsCheckingInterval: Math.min(1000, Math.ceil(c.headersTimeoutMs / 2)),
   };

@@ -56,7 +56,6 @@ function withoutVersionFlag(command: AnyCommand): AnyCommand {
   return { ...command, builder: (y: Argv<GlobalArgs>) => builder(y.version(false)) as Argv<GlobalArgs> };
 }
 
-/** Build the `modelwatch` CLI. The commands are thin shells over ModelwatchClient and createHost. */
 /** The words of the command a usage error is about (` events send`), from its usage line (`$0 events send <file>`); '' for none. */
 function commandOf(usage: unknown): string {
   const line = (usage as { getUsage?: () => Array<[string, string]> }).getUsage?.()[0]?.[0] ?? '';
@@ -68,6 +67,7 @@ function commandOf(usage: unknown): string {
   return words.map((w) => ` ${w}`).join('');
 }
 
+/** Build the `modelwatch` CLI. The commands are thin shells over ModelwatchClient and createHost. */
 export function buildCli(argv: string[]): Argv<GlobalArgs> {
   const cli = yargs(argv)
     .scriptName('modelwatch')

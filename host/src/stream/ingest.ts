@@ -173,7 +173,6 @@ export function prepareIngest(input: IngestInput): PreparedIngest {
       ...payload,
     });
   const refused = (rejected: IngestOutcome['rejected']): PreparedIngest => ({ status: 400, accepted: 0, rejected, letters, payloads: [] });
-  const bodyHash = input.keyed && body ? createHash('sha256').update(body.raw).digest('hex') : undefined;
   // the events of the request, each with its index (array position or NDJSON line)
   const units: Array<{ event: unknown; index: number }> = [];
   const rejected: IngestOutcome['rejected'] = [];
@@ -284,7 +283,8 @@ export function prepareIngest(input: IngestInput): PreparedIngest {
     ...(wrongType ? { wrongType } : {}),
     letters,
     payloads,
-    ...(bodyHash && payloads.length ? { bodyHash } : {}),
+    // (hashed only when something is published: a body refused whole needs none)
+    ...(input.keyed && body && payloads.length ? { bodyHash: createHash('sha256').update(body.raw).digest('hex') } : {}),
     // a body of one event, all good, is its own text (no second encoding)
     ...(small
       ? {
@@ -300,6 +300,8 @@ export function prepareIngest(input: IngestInput): PreparedIngest {
 
 export interface IngestServiceOptions {
   js: JetStreamClient;
+  /** Reads the stored message of a keyed request's duplicate (a retry, or its key reused with another body). */
+  jsm: JetStreamManager;
   endpoints: WatchedKv<EndpointRecord>;
   maxFutureSkewMs: number;
   /** The most feature names (and output names) an endpoint may have; names inferred from events are checked against it. @default 10,000 */
@@ -324,7 +326,6 @@ export interface IngestServiceOptions {
  */
 export class IngestService {
   private readonly coalescer: Coalescer;
-  private jsm: JetStreamManager | undefined;
 
   constructor(private readonly options: IngestServiceOptions) {
     this.coalescer = new Coalescer(options.js);
@@ -422,8 +423,7 @@ export class IngestService {
    * @throws {ModelwatchError} IDEMPOTENCY_KEY_REUSED
    */
   private async checkRetry(name: string, seq: number, opts: { key?: string; batchId?: string; bodyHash?: string }): Promise<void> {
-    this.jsm ??= await this.options.js.jetstreamManager(false);
-    const stored = await this.jsm.streams.getMessage(Streams.events, { seq });
+    const stored = await this.options.jsm.streams.getMessage(Streams.events, { seq });
     const hash = stored?.header?.get(HeaderNames.bodyHash);
     if (!hash || !opts.bodyHash || hash === opts.bodyHash) return;
     throw new ModelwatchError(

@@ -238,11 +238,8 @@ export const endpointRoutes: FastifyPluginAsync<EndpointRoutesOptions> = async (
       let to: number;
       if (body.last !== undefined) {
         if (body.from !== undefined || body.to !== undefined) throw new ModelwatchError('INVALID_ARGUMENT', 'give either from and to, or last, not both');
-        try {
-          from = now - parseDuration(body.last as string, 'last');
-        } catch (err) {
-          throw new ModelwatchError('INVALID_ARGUMENT', (err as Error).message);
-        }
+        // a duration it cannot read is a 400 (INVALID_ARGUMENT) by the API's error handler
+        from = now - parseDuration(body.last as string, 'last');
         to = now;
       } else {
         if (body.from === undefined || body.to === undefined)

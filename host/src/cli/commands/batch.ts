@@ -60,7 +60,7 @@ async function getOrCreate(client: ModelwatchClient, name: string, reference: st
   } catch (err) {
     if (!isModelwatchError(err) || err.code !== 'NOT_FOUND') throw err;
   }
-  const ref = await readCheckedReference(reference, { featureNames: columns.featureNames ?? [], labelNames: columns.labelNames ?? [] });
+  const ref = await readCheckedReference(reference, columns);
   await client.createEndpoint({ name, ...columns });
   const upload = uploadBar(`reference ${basename(reference)}`, { json });
   const ep = await client.setReference(name, ref.data, ref.format, { onUpload: upload.onUpload }).finally(() => upload.stop());

@@ -116,7 +116,7 @@ export async function readReference(path: string): Promise<{ data: string; forma
  */
 export async function readCheckedReference(
   path: string,
-  endpoint: { featureNames: readonly string[]; labelNames: readonly string[] },
+  endpoint: { featureNames?: readonly string[]; labelNames?: readonly string[] },
 ): Promise<{ data: string; format: 'csv' | 'jsonl' | 'json' }> {
   const ref = await readReference(path);
   const bytes = Buffer.byteLength(ref.data);
@@ -124,7 +124,7 @@ export async function readCheckedReference(
     throw new ModelwatchError('INVALID_REFERENCE', `${path}: ${bytes} bytes, over the host's limit of ${BodyLimits.reference} bytes for a reference`);
   }
   try {
-    checkReference(parseReference(ref.data, ref.format), endpoint, Infinity);
+    checkReference(parseReference(ref.data, ref.format), { featureNames: endpoint.featureNames ?? [], labelNames: endpoint.labelNames ?? [] }, Infinity);
   } catch (err) {
     if (isModelwatchError(err)) throw new ModelwatchError(err.code, `${path}: ${err.message}`, { cause: err });
     throw err;
@@ -208,13 +208,11 @@ export const endpointCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const client = clientOf(args);
           if (args.from !== undefined) return await createFromFile(client, args.from, args.json);
           const name = args.name!;
-          const features = list(args.features);
-          const labels = list(args.labels);
-          const ref = args.reference ? await readCheckedReference(args.reference, { featureNames: features ?? [], labelNames: labels ?? [] }) : undefined;
+          const columns = columnNames(args);
+          const ref = args.reference ? await readCheckedReference(args.reference, columns) : undefined;
           let ep = await client.createEndpoint({
             name,
-            ...(features && { featureNames: features }),
-            ...(labels && { labelNames: labels }),
+            ...columns,
             ...(args.modelName !== undefined && { modelName: args.modelName }),
             ...(args.modelVersion !== undefined && { modelVersion: args.modelVersion }),
             ...(args.tag && { tags: parseTagAssignments(args.tag) }),
