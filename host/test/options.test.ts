@@ -379,8 +379,8 @@ describe('resolveHostOptions', () => {
     });
 
     it('reject connection timeouts out of 1s to 1d, headers longer than the request, and a cap that is no count or reaches the open-file limit', () => {
-      expect(() => resolveWith({ httpIdleTimeout: '500ms' })).toThrow("http idle timeout (--http-idle-timeout): '500ms' must be from 1s to 1d");
-      expect(() => resolveWith({ httpRequestTimeout: '2d' })).toThrow("http request timeout (--http-request-timeout): '2d' must be from 1s to 1d");
+      expect(() => resolveWith({ httpIdleTimeout: '500ms' })).toThrow('http idle timeout (--http-idle-timeout): 500 ms is below the minimum of 1s');
+      expect(() => resolveWith({ httpRequestTimeout: '2d' })).toThrow('http request timeout (--http-request-timeout): 2d is above the maximum of 1d');
       expect(() => resolveWith({}, { MODELWATCH_HTTP_HEADERS_TIMEOUT: 'soon' })).toThrow(
         "http headers timeout (--http-headers-timeout): 'soon' is not a duration",
       );

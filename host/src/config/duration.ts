@@ -39,6 +39,13 @@ function bounded(ms: number, what: string, text: string): number {
   return ms;
 }
 
+/** A duration's bounds (`what`: how the caller names it): `ms` itself when within them, else an INVALID_OPTIONS error naming both. */
+export function checkDurationBounds(ms: number, what: string, minMs: number, maxMs: number): number {
+  if (ms < minMs) throw new ModelwatchError('INVALID_OPTIONS', `${what}: ${ms} ms is below the minimum of ${formatDuration(minMs)}`);
+  if (ms > maxMs) throw new ModelwatchError('INVALID_OPTIONS', `${what}: ${formatDuration(ms)} is above the maximum of ${formatDuration(maxMs)}`);
+  return ms;
+}
+
 /** Format milliseconds the way parseDuration reads them (`'5s'`, `'10m'`, `'1h30m'`). */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';

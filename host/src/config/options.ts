@@ -6,7 +6,8 @@ import { systemClock, type Clock } from '../clock.js';
 import { DEFAULT_MAX_FEATURES } from '../domain/names.js';
 import { ModelwatchError } from '../errors.js';
 import { checkTokenText } from '../domain/tokens.js';
-import { formatDuration, parseDuration } from './duration.js';
+import { checkDurationBounds, parseDuration } from './duration.js';
+import { boolEnv, intEnv } from './env.js';
 import { resolveWebOptions, type ResolvedWebOptions } from './web.js';
 
 /** Credentials and TLS files of the connections to an external NATS (the `nats/auth.ts` connection options come from them). */
@@ -307,9 +308,7 @@ export const MAX_BASE_PERIOD_MS = 86_400_000;
 
 /** A base period's bounds (`what`: how the caller names it): 1 s to 1 day. */
 export function checkBasePeriod(ms: number, what: string): number {
-  if (ms < MIN_BASE_PERIOD_MS) throw new ModelwatchError('INVALID_OPTIONS', `${what}: ${ms} ms is below the minimum of 1s`);
-  if (ms > MAX_BASE_PERIOD_MS) throw new ModelwatchError('INVALID_OPTIONS', `${what}: ${formatDuration(ms)} is above the maximum of 1d`);
-  return ms;
+  return checkDurationBounds(ms, what, MIN_BASE_PERIOD_MS, MAX_BASE_PERIOD_MS);
 }
 /**
  * The shortest `--retention`: the longest duplicate window of the streams it ages (`MW_ROWS`,
@@ -535,18 +534,4 @@ function durationAtLeast(value: string | number, what: string, minMs: number, sh
 export function isLoopback(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
-function intEnv(v: string | undefined, name: string): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new ModelwatchError('INVALID_OPTIONS', `${name}: '${v}' is not a whole number`);
-  return n;
-}
-
-function boolEnv(v: string | undefined, name: string): boolean | undefined {
-  if (v === undefined || v === '') return undefined;
-  if (v === '1' || v === 'true') return true;
-  if (v === '0' || v === 'false') return false;
-  throw new ModelwatchError('INVALID_OPTIONS', `${name}: '${v}' is neither 1/true nor 0/false`);
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ModelwatchError } from '../errors.js';
-import { formatDuration, parseDuration } from './duration.js';
+import { checkDurationBounds, formatDuration, parseDuration } from './duration.js';
+import { intEnv } from './env.js';
 
 /** A `host[:port]` the API answers for: a port of `undefined` is any port (or none, behind a proxy). */
 export interface HostPattern {
@@ -168,11 +169,7 @@ export function defaultConnectionLimits(): ConnectionLimits {
 }
 
 function resolveConnectionLimits(o: WebOptionsInput, env: NodeJS.ProcessEnv): ConnectionLimits {
-  const timeout = (value: string | number, flag: string): number => {
-    const ms = parseDuration(value, flag);
-    if (ms < MIN_TIMEOUT_MS || ms > MAX_TIMEOUT_MS) throw new ModelwatchError('INVALID_OPTIONS', `${flag}: '${value}' must be from 1s to 1d`);
-    return ms;
-  };
+  const timeout = (value: string | number, flag: string): number => checkDurationBounds(parseDuration(value, flag), flag, MIN_TIMEOUT_MS, MAX_TIMEOUT_MS);
   const idleTimeoutMs = timeout(o.httpIdleTimeout ?? env.MODELWATCH_HTTP_IDLE_TIMEOUT ?? DEFAULT_IDLE_TIMEOUT, 'http idle timeout (--http-idle-timeout)');
   const headersTimeoutMs = timeout(
     o.httpHeadersTimeout ?? env.MODELWATCH_HTTP_HEADERS_TIMEOUT ?? DEFAULT_HEADERS_TIMEOUT,
@@ -188,7 +185,7 @@ function resolveConnectionLimits(o: WebOptionsInput, env: NodeJS.ProcessEnv): Co
       `http headers timeout (--http-headers-timeout): ${formatDuration(headersTimeoutMs)} is longer than the request timeout (${formatDuration(requestTimeoutMs)}), which includes the headers`,
     );
   }
-  const given = o.httpMaxConnections ?? maxConnectionsEnv(env.MODELWATCH_HTTP_MAX_CONNECTIONS);
+  const given = o.httpMaxConnections ?? intEnv(env.MODELWATCH_HTTP_MAX_CONNECTIONS, 'MODELWATCH_HTTP_MAX_CONNECTIONS');
   const fileLimit = openFileLimit();
   if (given !== undefined && (!Number.isInteger(given) || given < 1)) {
     throw new ModelwatchError('INVALID_OPTIONS', `http max connections (--http-max-connections): ${given} must be a positive whole number`);
@@ -200,11 +197,4 @@ function resolveConnectionLimits(o: WebOptionsInput, env: NodeJS.ProcessEnv): Co
     );
   }
   return { idleTimeoutMs, headersTimeoutMs, requestTimeoutMs, maxConnections: given ?? defaultMaxConnections(fileLimit) };
-}
-
-function maxConnectionsEnv(v: string | undefined): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new ModelwatchError('INVALID_OPTIONS', `MODELWATCH_HTTP_MAX_CONNECTIONS: '${v}' is not a whole number`);
-  return n;
 }
