@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileGlob, globMatches, globProblem, MAX_GLOB_LENGTH } from '../src/domain/glob.js';
+import { compileGlob, globMatcher, globMatches, globProblem, MAX_GLOB_LENGTH } from '../src/domain/glob.js';
 
 /** Whether the glob matches, and that the match stayed within its bound: each character moves at most every state once. */
 function matchCounted(pattern: string, name: string): boolean {
@@ -60,6 +60,7 @@ describe('globs: the syntax of matchesGlob, on names', () => {
   ])('%s against %s: %s', (pattern, name, expected) => {
     expect(matchCounted(pattern, name)).toBe(expected);
     expect(globMatches(pattern, name)).toBe(expected);
+    expect(globMatcher(pattern)(name)).toBe(expected);
   });
 
   it('gives the answers of matchesGlob on generated globs and names', () => {
@@ -162,6 +163,7 @@ describe('globs: refused where they enter, naming the field', () => {
     expect(`name: ${globProblem(pattern)}`).toContain(message);
     // stored before patterns were checked: it matches nothing
     expect(globMatches(pattern, 'a')).toBe(false);
+    expect(globMatcher(pattern)('a')).toBe(false);
   });
 
   it('takes a glob of the longest length', () => {

@@ -9,7 +9,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import ajvErrors from 'ajv-errors';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { DURATION_PATTERN, parseDuration } from '../config/duration.js';
-import { compileGlob, globMatches } from '../domain/glob.js';
+import { compileGlob, globMatcher } from '../domain/glob.js';
 import { matchesSelector, parseSelector, type Selector } from '../domain/selector.js';
 import { ModelwatchError } from '../errors.js';
 import type { AlertSeverity } from './contract.js';
@@ -361,19 +361,6 @@ export interface CompiledRule {
   onResults: boolean;
 }
 
-const globCache = new Map<string, boolean>();
-/** `globMatches`, remembered (rules are matched against the same few names again and again). */
-function globMatch(glob: string, name: string): boolean {
-  const key = `${glob}\u0000${name}`;
-  let hit = globCache.get(key);
-  if (hit === undefined) {
-    if (globCache.size > 100_000) globCache.clear();
-    hit = globMatches(glob, name);
-    globCache.set(key, hit);
-  }
-  return hit;
-}
-
 export function compileRule(rule: AlertRuleRecord): CompiledRule {
   const w = rule.when;
   const condition: ConditionKind =
@@ -405,6 +392,10 @@ export function compileRule(rule: AlertRuleRecord): CompiledRule {
   const selector: Selector | undefined = eps?.selector !== undefined ? parseSelector(eps.selector) : undefined;
   const res = rule.results;
   const kind = res?.kind !== undefined ? RESULT_KINDS[res.kind] : undefined;
+  const any = (): boolean => true;
+  const endpointGlob = eps?.glob !== undefined ? globMatcher(eps.glob) : any;
+  const appGlob = res?.app !== undefined ? globMatcher(res.app) : any;
+  const nameGlob = res?.name !== undefined ? globMatcher(res.name) : any;
   return {
     rule,
     severity: rule.severity ?? 'medium',
@@ -418,10 +409,8 @@ export function compileRule(rule: AlertRuleRecord): CompiledRule {
     overMs: parseDuration(w.deadLetterRate?.over ?? '1m', 'when.deadLetterRate.over'),
     repeatMs: rule.repeatInterval !== undefined ? parseDuration(rule.repeatInterval, 'repeatInterval') : 0,
     onResults: condition === 'status' || condition === 'above' || condition === 'below',
-    matchesEndpoint: (name, tags) =>
-      (!names || names.has(name)) && (eps?.glob === undefined || globMatch(eps.glob, name)) && (!selector || matchesSelector(selector, tags)),
-    matchesApp: (app) => res?.app === undefined || globMatch(res.app, app),
-    matchesResult: (app, name, k) =>
-      (res?.app === undefined || globMatch(res.app, app)) && (res?.name === undefined || globMatch(res.name, name)) && (kind === undefined || kind === k),
+    matchesEndpoint: (name, tags) => (!names || names.has(name)) && endpointGlob(name) && (!selector || matchesSelector(selector, tags)),
+    matchesApp: appGlob,
+    matchesResult: (app, name, k) => appGlob(app) && nameGlob(name) && (kind === undefined || kind === k),
   };
 }

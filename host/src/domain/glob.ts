@@ -347,6 +347,18 @@ export function compileGlob(pattern: unknown, field: string): Glob {
   return new Automaton(pattern as string, items);
 }
 
+/**
+ * A matcher of the glob `pattern`, compiled once: for a pattern kept by its holder (an alert rule).
+ * A stored pattern that is not a glob the host takes (stored before patterns were checked) matches
+ * nothing.
+ */
+export function globMatcher(pattern: string): (name: string) => boolean {
+  const items = read(pattern);
+  if (typeof items === 'string') return () => false;
+  const glob = new Automaton(pattern, items);
+  return (name) => glob.matches(name);
+}
+
 /** Compiled globs by their text (`null`: not a glob), kept: the same few are matched again and again. */
 const compiled = new Map<string, Automaton | null>();
 

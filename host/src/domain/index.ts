@@ -10,7 +10,7 @@ export { checkEndpointName, checkNames, endpointId, FEATURE_NAME, RESERVED_OBJEC
 export { normalizeLabel, type NormalizedLabel } from './labels.js';
 export { parseReference, referenceStatsFor, tableOf, type ReferenceFormat } from './reference.js';
 export { checkTags, matchesSelector, parseSelector, parseTagAssignments, type Requirement, type Selector } from './selector.js';
-export { compileGlob, globMatches, globProblem, MAX_GLOB_LENGTH, type Glob } from './glob.js';
+export { compileGlob, globMatcher, globMatches, globProblem, MAX_GLOB_LENGTH, type Glob } from './glob.js';
 export { bucketOf, compactProfile, mergeFeatureStats, rollUpProfile, rollUpResults, TOP_CATEGORIES } from './profiles.js';
 export { downsample } from './series.js';
 export { emptyOutput, failedOutput, windowOutput, type OutputSource, type OutputWindow } from './outputs.js';
