@@ -80,13 +80,22 @@ export const ConfigurePluginBodySchema = {
   errorMessage: CONFIGURE_MESSAGE,
 } as const;
 
+// ---- shared parts of the queries below
+
+/** A query's `limit`: a positive whole number; empty is as if absent. */
+const optionalLimit = {
+  anyOf: [{ const: '' }, positiveWholeNumber('limit')],
+  errorMessage: "limit: expected a positive whole number, got '{value}'",
+} as const;
+const BATCH_ID_MESSAGE = "batch id '{value}' is not valid: use 1-64 letters, digits, '_' or '-'";
+
 // ---- batches
 
 /** Query of `POST /api/v1/endpoints/:name/batches`. */
 export const BatchQuerySchema = {
   type: 'object',
   properties: {
-    id: { type: 'string', pattern: BATCH_ID.source, errorMessage: "batch id '{value}' is not valid: use 1-64 letters, digits, '_' or '-'" },
+    id: { type: 'string', pattern: BATCH_ID.source, errorMessage: BATCH_ID_MESSAGE },
   },
 } as const;
 
@@ -99,7 +108,7 @@ export const DeadLetterQuerySchema = {
     // or a stage's letters: `_outputs`, `_serving`, `_tasks` (DEAD_LETTER_STAGES)
     endpoint: { anyOf: [{ const: '' }, endpointName, { enum: Object.values(DEAD_LETTER_STAGES) }], errorMessage: ENDPOINT_NAME_MESSAGE },
     reason: { type: 'string' },
-    limit: { anyOf: [{ const: '' }, positiveWholeNumber('limit')], errorMessage: "limit: expected a positive whole number, got '{value}'" },
+    limit: optionalLimit,
   },
 } as const;
 
@@ -127,12 +136,9 @@ export const ResultsQuerySchema = {
   properties: {
     endpoint: { anyOf: [{ const: '' }, endpointName], errorMessage: ENDPOINT_NAME_MESSAGE },
     app: { type: 'string' },
-    limit: { anyOf: [{ const: '' }, positiveWholeNumber('limit')], errorMessage: "limit: expected a positive whole number, got '{value}'" },
+    limit: optionalLimit,
     since: { type: 'string' },
-    batch: {
-      anyOf: [{ const: '' }, { type: 'string', pattern: BATCH_ID.source }],
-      errorMessage: "batch id '{value}' is not valid: use 1-64 letters, digits, '_' or '-'",
-    },
+    batch: { anyOf: [{ const: '' }, { type: 'string', pattern: BATCH_ID.source }], errorMessage: BATCH_ID_MESSAGE },
   },
 } as const;
 
@@ -141,7 +147,7 @@ export const ServingQuerySchema = {
   type: 'object',
   properties: {
     since: { type: 'string' },
-    limit: { anyOf: [{ const: '' }, positiveWholeNumber('limit')], errorMessage: "limit: expected a positive whole number, got '{value}'" },
+    limit: optionalLimit,
   },
 } as const;
 
