@@ -66,10 +66,10 @@ describe('request schemas over HTTP', () => {
     );
     // times beyond what a Date holds, and times that are no ISO time: refused, not a 500
     expect(await send('GET', '/api/v1/endpoints/churn/windows/99999999999999999999')).toEqual(
-      refused('window start: expected an ISO time or ms since the epoch, got "99999999999999999999"'),
+      refused('window start: expected a time (ISO 8601 or ms since the epoch), got "99999999999999999999"'),
     );
     expect(await send('POST', '/api/v1/endpoints/churn/reference/from-traffic', { from: 1e300, to: -1 })).toEqual(
-      refused('from: expected an ISO time or ms since the epoch, got 1e+300'),
+      refused('from: expected a time (ISO 8601 or ms since the epoch), got 1e+300'),
     );
     expect(await send('POST', '/api/v1/endpoints/churn/reference/from-traffic', { last: '99999999999d' })).toEqual(
       refused("last: '99999999999d' is longer than 100 years"),
@@ -93,6 +93,65 @@ describe('request schemas over HTTP', () => {
     await env.client.createEndpoint({ name, featureNames: ['a'] });
     expect(await send('POST', `/api/v1/endpoints/${name}/events`, { inputs: [[1]] })).toMatchObject({ status: 202, body: { accepted: 1 } });
     expect(await send('GET', `/api/v1/endpoints/${name}`)).toMatchObject({ status: 200, body: { name } });
+  });
+
+  it('says what is wrong with a body: a key __proto__, a charset other than UTF-8, a long request id, an Infinity in a reference column of numbers', async () => {
+    const raw = async (method: string, path: string, contentType: string, body: string) => {
+      const res = await fetch(`${env.client.url}${path}`, { method, headers: authHeaders({ 'content-type': contentType }), body });
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    await env.client.createEndpoint({ name: 'probe', featureNames: ['a'], labelNames: ['p0'] });
+    // a key that would set a prototype: refused naming it (Fastify's parser said "Body is not valid JSON")
+    expect(await raw('PATCH', '/api/v1/endpoints/probe', 'application/json', '{"tags": {"__proto__": {"x": "1"}}}')).toEqual(
+      refused("body.tags: key '__proto__' is not allowed (it would set an object's prototype in JavaScript): rename or remove it"),
+    );
+    expect(await raw('POST', '/api/v1/endpoints', 'application/json', '{"name": "p2", "constructor": {"prototype": {}}}')).toEqual(
+      refused("body: key 'constructor.prototype' is not allowed (it would set an object's prototype in JavaScript): rename or remove it"),
+    );
+    expect(await raw('POST', '/api/v1/endpoints', 'application/json', '{"name": ')).toMatchObject({
+      status: 400,
+      body: { error: { code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^body: not valid JSON: /) } },
+    });
+    // a charset other than UTF-8, on every type the routes read: 415, naming it
+    const charsets: Array<[string, string, string, string]> = [
+      ['PATCH', '/api/v1/endpoints/probe', 'application/json; charset=utf-16', '{}'],
+      ['POST', '/api/v1/endpoints/probe/events', 'application/json; charset=utf-16', '{"inputs": [[1]]}'],
+      ['POST', '/api/v1/endpoints/probe/events', 'application/x-ndjson; charset=ISO-8859-1', '{"inputs": [[1]]}\n'],
+      ['POST', '/api/v1/endpoints/probe/events', 'application/jsonl; charset="latin1"', '{"inputs": [[1]]}\n'],
+      ['PUT', '/api/v1/endpoints/probe/reference', 'text/csv; charset=utf-16le', 'a,p0\n1,0\n'],
+    ];
+    for (const [method, path, type, body] of charsets) {
+      const charset = /charset="?([^";]*)/.exec(type)![1];
+      expect(await raw(method, path, type, body), `${method} ${path} ${type}`).toEqual({
+        status: 415,
+        body: {
+          error: {
+            code: 'UNSUPPORTED_CHARSET',
+            message: `Content-Type '${type}': charset '${charset}' is not supported: the body must be UTF-8 (charset=utf-8, or no charset)`,
+          },
+        },
+      });
+    }
+    expect(await raw('POST', '/api/v1/endpoints/probe/events', 'application/json; charset=UTF-8', '{"inputs": [[1]]}')).toMatchObject({
+      status: 202,
+      body: { accepted: 1 },
+    });
+    // a request id of 100,000 characters: the event is refused naming the field
+    expect(await send('POST', '/api/v1/endpoints/probe/events', { inputs: [[1]], requestId: 'r'.repeat(100_000) })).toEqual({
+      status: 400,
+      body: { accepted: 0, rejected: [{ index: 0, error: 'requestId: 100000 characters, over the limit of 256 for a request id' }] },
+    });
+    // Infinity in a reference column of numbers: refused naming its row and column (it made the column categorical)
+    expect(await raw('PUT', '/api/v1/endpoints/probe/reference', 'text/csv', 'a,p0\n1,0\nInfinity,1\n')).toEqual({
+      status: 400,
+      body: {
+        error: {
+          code: 'INVALID_REFERENCE',
+          message:
+            "reference row 2, column 'a': Infinity is not a finite number (a column of numbers takes finite numbers only; leave a missing value's cell empty)",
+        },
+      },
+    });
   });
 
   it("answers a route that does not exist in the API's error shape", async () => {

@@ -42,6 +42,8 @@ describe('parseWhen', () => {
     ['ISO with an offset', '2024-01-01T12:00:00+02:00', Date.UTC(2024, 0, 1, 10)],
     ['ISO with a colonless offset', '2024-01-01T05:00:00-0500', Date.UTC(2024, 0, 1, 10)],
     ['ISO date only', '2024-01-01', Date.UTC(2024, 0, 1)],
+    ['ISO without seconds', '2024-01-01T10:00Z', Date.UTC(2024, 0, 1, 10)],
+    ['ISO without seconds or an offset (UTC)', '2024-01-01T10:00', Date.UTC(2024, 0, 1, 10)],
     ['ISO without an offset (UTC)', '2024-01-01T10:00:00', Date.UTC(2024, 0, 1, 10)],
     ['MLRun with microseconds (UTC)', '2024-01-01 10:00:00.123456', Date.UTC(2024, 0, 1, 10, 0, 0, 123)],
     ['MLRun without a fraction (UTC)', '2024-01-01 10:00:00', Date.UTC(2024, 0, 1, 10)],
@@ -61,7 +63,22 @@ describe('parseWhen', () => {
     expect(invalid(() => parseWhen(n, 0)).message).toBe(`when: ${n} is not a time (ms since the epoch)`);
   });
 
-  it.each(['yesterday', '', '2024-13-01 10:00:00', '2024-01-01 25:00:00', '10:00:00'])('rejects the string %j', (s) => {
+  it.each([
+    'yesterday',
+    '',
+    '2024-13-01 10:00:00',
+    '2024-01-01 25:00:00',
+    '10:00:00',
+    // what Date.parse reads as some time: '1' and '-1' the year 2001, '2024-13-45' nothing ISO
+    '1',
+    '-1',
+    '1700000000000',
+    '2024-13-45',
+    '2024-02-30',
+    'Dec 5 2024',
+    'Mon, 01 Jan 2024 10:00:00 GMT',
+    '2024-01-01T10:00:00+25:00',
+  ])('rejects the string %j', (s) => {
     expect(invalid(() => parseWhen(s, 0)).message).toBe(`when: '${s}' is not a time (use ISO 8601)`);
   });
 

@@ -44,9 +44,6 @@ describe('parseReference', () => {
       ['.5', 0.5],
       ['1e3', 1000],
       ['007', 7],
-      ['NaN', 'NaN'],
-      ['Infinity', 'Infinity'],
-      ['-Infinity', '-Infinity'],
       ['1.2.3', '1.2.3'],
       ['12abc', '12abc'],
       ['e5', 'e5'],
@@ -58,6 +55,22 @@ describe('parseReference', () => {
     it('keeps a column with any text as strings per cell', () => {
       const t = parseReference('code\n12\nA7\n\n3\n', 'csv');
       expect(t.values.code).toEqual([12, 'A7', 3]);
+    });
+
+    it.each(['Infinity', '-Infinity', '+inf', 'inf', '-inf', 'NaN', 'nan', '1e999', '-1e400'])(
+      'refuses the cell %s in a column of numbers, naming its row and column (an empty cell is the missing value)',
+      (cell) => {
+        const err = invalid(() => parseReference(`age,income\n31,1200\n,${cell}\n45,-3\n`, 'csv'));
+        expect(err.message).toBe(
+          `reference row 2, column 'income': ${cell} is not a finite number (a column of numbers takes finite numbers only; leave a missing value's cell empty)`,
+        );
+        // alone in its column too
+        expect(invalid(() => parseReference(`x\n${cell}\n`, 'csv')).message).toMatch(/^reference row 1, column 'x': /);
+      },
+    );
+
+    it('keeps inf and NaN as categories in a column of text', () => {
+      expect(parseReference('grade\nA\ninf\nNaN\n2\n', 'csv').values.grade).toEqual(['A', 'inf', 'NaN', 2]);
     });
 
     it('reports malformed CSV', () => {

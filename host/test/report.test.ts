@@ -197,6 +197,11 @@ describe('the report model', () => {
     expect(reportTime('2026-01-01T00:00:00Z', 'from', now)).toBe(Date.UTC(2026, 0, 1));
     expect(reportTime('1767225600000', 'from', now)).toBe(1767225600000);
     expect(reportTime('24h', 'from', now)).toBe(Date.UTC(2026, 0, 1));
+    // digits are ms, not a year Date.parse guesses at ('-1' was 2001); an ISO time is checked strictly
+    expect(reportTime('-1', 'from', now)).toBe(-1);
+    expect(() => reportTime('2024-13-45', 'to', now)).toThrow(
+      /^to: expected an ISO time, ms since the epoch or a duration back from now \(24h\), got "2024-13-45"/,
+    );
     expect(() => reportTime('yesterday', 'from', now)).toThrow(
       /from: expected an ISO time, ms since the epoch or a duration back from now \(24h\), got "yesterday"/,
     );

@@ -7,6 +7,7 @@ describe('timeArg', () => {
     [1796472000000, 1796472000000],
     ['1796472000000', 1796472000000],
     ['-1', -1],
+    ['1', 1],
     [0, 0],
     ['2026-12-05T12:00:00Z', Date.parse('2026-12-05T12:00:00Z')],
     ['2026-12-05', Date.parse('2026-12-05')],
@@ -15,7 +16,10 @@ describe('timeArg', () => {
   });
 
   // beyond ±8.64e15 ms a Date is invalid: such a time made a 500 ("Invalid time value") where it was printed
-  it.each<unknown>([1e300, '99999999999999999999', -9e15, NaN, 'yesterday', '1 2', 'Dec 5', true, null, {}])('refuses %j, naming the field', (v) => {
-    expect(() => timeArg(v, 'window start')).toThrow(/^window start: expected an ISO time or ms since the epoch, got /);
-  });
+  it.each<unknown>([1e300, '99999999999999999999', -9e15, NaN, 'yesterday', '1 2', 'Dec 5', '2024-13-45', '2026-12-05garbage', true, null, {}])(
+    'refuses %j, naming the field',
+    (v) => {
+      expect(() => timeArg(v, 'window start')).toThrow(/^window start: expected a time \(ISO 8601 or ms since the epoch\), got /);
+    },
+  );
 });

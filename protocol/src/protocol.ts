@@ -100,6 +100,12 @@ export const MIN_SAMPLING_PERCENTAGE = 0.001;
 /** The longest latency an event may give, in µs (an hour): one event cannot skew an endpoint's latencies past it. */
 export const MAX_LATENCY_MICROS = 3_600_000_000;
 
+/**
+ * The longest request id an event may give, in characters (`requestId`, a columnar batch's
+ * `requestIds[i]`, MLRun's `request.id`, a label's `requestId`): a longer one is refused.
+ */
+export const MAX_REQUEST_ID_LENGTH = 256;
+
 /** The latest time a JavaScript `Date` holds, either way from the epoch (ms; the year 275760): the most any time the host takes may be. */
 export const MAX_TIME_MS = 8.64e15;
 
@@ -120,6 +126,7 @@ export interface InferenceEvent {
   inputs: Array<CellValue[] | Record<string, CellValue>> | CellValue[];
   /** One prediction per row: a scalar or an array (several outputs). */
   outputs?: unknown;
+  /** The request's id (ground truth joins on it), at most {@link MAX_REQUEST_ID_LENGTH} characters. */
   requestId?: string;
   /** The request's latency in µs, 0 to {@link MAX_LATENCY_MICROS}. */
   latencyMicros?: number;

@@ -54,6 +54,11 @@ export interface TrackedRequest {
   inputs: InferenceEvent['inputs'];
   /** One prediction per row (a scalar or an array when the model has several outputs), or one for a single row. */
   outputs?: unknown;
+  /**
+   * The request's id (ground truth joins on it): at most `MAX_REQUEST_ID_LENGTH` (256) characters,
+   * counting the `#<row>` a sampled row of a multi-row request gets; the host refuses (dead-letters)
+   * an event with a longer one.
+   */
   requestId?: string;
   latencyMicros?: number;
   /** Event time. @default now */

@@ -19,6 +19,7 @@ import {
 } from '@modelwatch/protocol';
 import { outputBinding, outputMsgId, type BindingKey } from '../domain/binding.js';
 import { checkEndpointName, endpointId } from '../domain/names.js';
+import { parseTime } from '../domain/time.js';
 import { rowKeysOf, windowAt } from '../domain/windows.js';
 import { ModelwatchError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -371,8 +372,20 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       reply.raw.end();
       return reply;
     }
+    // backpressure: while the client has not read what is queued for it, the consumer is not read
+    // either (nor asks JetStream for more); a client that reads nothing is closed when idle (web-guard)
+    const res = reply.raw;
+    const drained = () =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done).off('close', done);
+          resolve();
+        };
+        res.on('drain', done).on('close', done);
+      });
     for await (const m of messages) {
-      reply.raw.write(`${new TextDecoder().decode(m.data)}\n`);
+      if (res.destroyed) break;
+      if (!res.write(`${new TextDecoder().decode(m.data)}\n`) && !res.destroyed) await drained();
       sent++;
       if (!follow && (sent >= Math.min(limit, count) || m.info.pending === 0)) break;
     }
@@ -392,8 +405,8 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       const epName = checkEndpointName(b.endpoint);
       const endpoint = await endpoints.get(epName);
       if (!endpoint) throw new ModelwatchError('NOT_FOUND', `no endpoint named '${epName}'`);
-      const from = timeArg(b.from, 'from');
-      const to = timeArg(b.to, 'to');
+      const from = parseTime(b.from, 'from');
+      const to = parseTime(b.to, 'to');
       if (!(from < to))
         throw new ModelwatchError('INVALID_ARGUMENT', `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);
       const version = typeof b.version === 'string' ? b.version : p.activeVersion;
@@ -486,10 +499,4 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
   );
 
   return { deployDefaultApp };
-}
-
-function timeArg(v: unknown, what: string): number {
-  const t = typeof v === 'number' ? v : typeof v === 'string' ? (/^\d+$/.test(v) ? Number(v) : Date.parse(v)) : NaN;
-  if (!Number.isFinite(t)) throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected a time (ISO 8601 or ms since the epoch), got ${JSON.stringify(v)}`);
-  return t;
 }

@@ -10,6 +10,7 @@ import { batchSeriesId } from '../domain/keys.js';
 import { normalizeLabel, type NormalizedLabel } from '../domain/labels.js';
 import { checkEndpointName, endpointId } from '../domain/names.js';
 import { checkTags, matchesSelector, parseSelector } from '../domain/selector.js';
+import { parseTime } from '../domain/time.js';
 import { prepareReference, tableOf, type PreparedReference } from '../domain/reference.js';
 import { periodsAround } from '../domain/windows.js';
 import type { BindingKey } from '../domain/binding.js';
@@ -23,6 +24,7 @@ import { EndpointStore } from '../store/endpoints.js';
 import { SettingsStore } from '../store/settings.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import { IngestService } from '../stream/ingest.js';
+import { parseJsonBody, utf8Only } from './body-text.js';
 import { BodyWorkers } from './body-workers.js';
 import {
   BodyLimits,
@@ -141,8 +143,25 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   // tokens: every route added after them has its scope checked
   await app.register(webGuard, web);
   registerAuth(app, deps);
-  app.addContentTypeParser(['text/csv', 'application/x-ndjson', 'application/jsonl', 'text/plain'], { parseAs: 'string' }, (_req, body, done) =>
-    done(null, body),
+  // every body is read as UTF-8: one declaring another charset is refused (415), not read as garbage
+  app.addContentTypeParser(
+    ['text/csv', 'application/x-ndjson', 'application/jsonl', 'text/plain'],
+    { parseAs: 'string' },
+    utf8Only((_req, body, done) => done(null, body)),
+  );
+  // JSON bodies: a key `__proto__` (or `constructor.prototype`) is refused naming it (Fastify's
+  // parser said only "Body is not valid JSON"); the routes with parsers of their own (events,
+  // reference) replace this one
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string' },
+    utf8Only((_req, body, done) => {
+      try {
+        done(null, parseJsonBody(body as string));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    }),
   );
   // the routes' schemas (api/schemas.ts) are checked by our Ajv instances: a failure is the
   // host's INVALID_ARGUMENT error, with the message the client would give for the same body
@@ -389,7 +408,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
     if (req.query.batch && q.endpointId) q.endpointId = batchSeriesId(q.endpointId, req.query.batch);
     if (req.query.app) q.app = req.query.app;
     if (req.query.limit) q.limit = req.query.limit;
-    if (req.query.since) q.since = Date.parse(req.query.since) || Number(req.query.since);
+    if (req.query.since) q.since = parseTime(req.query.since, 'since');
     const reply = await askWriter(q);
     // nothing stored: an endpoint (or a batch of it) that does not exist is a 404 as on every other
     // route, not an empty list; the windows a deleted endpoint left stay readable

@@ -113,6 +113,18 @@ export interface LiveWindow {
   results: Array<{ name: string; value: number; status: number }>;
 }
 
+/** What `GET /api/v1/live` sends (event `lagged`) to a client that fell behind, once it caught up: how many windows it was not sent. */
+export interface LiveLagged {
+  dropped: number;
+}
+
+/**
+ * How much of the live feed may wait in the host for one client (Node's buffer of its socket,
+ * beyond what the kernel holds): past it the windows stored meanwhile are not sent to that client
+ * but counted, and once it has read what was queued it is told `lagged` with their number.
+ */
+export const LIVE_MAX_BUFFERED_BYTES = 256 * 1024;
+
 const MAX_POINTS = 20_000;
 
 export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) => {
@@ -171,6 +183,15 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) =
     res.write(': modelwatch live\nretry: 1000\n\n');
     // every writer of a scale-out deployment stores each window and says so: the feed sends it once
     const seen = new RecentKeys(LIVE_DEDUP_KEYS);
+    // a client that does not keep up (a frozen tab, a slow link, one that reads nothing) is not
+    // queued for without bound: past LIVE_MAX_BUFFERED_BYTES its windows are dropped, and it is
+    // told how many once it has read the rest (`lagged`: the dashboard then reloads what it shows)
+    let dropped = 0;
+    res.on('drain', () => {
+      if (dropped === 0) return;
+      res.write(`event: lagged\ndata: ${JSON.stringify({ dropped } satisfies LiveLagged)}\n\n`);
+      dropped = 0;
+    });
     let sub: Subscription | undefined = opts.nc.subscribe(subject, {
       callback: (err, m) => {
         if (err) return;
@@ -182,6 +203,10 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) =
         }
         const o = n.output;
         if (!seen.add(storedWindowKey(n))) return;
+        if (res.writableLength >= LIVE_MAX_BUFFERED_BYTES) {
+          dropped++;
+          return;
+        }
         const event: LiveWindow = {
           endpoint: o.endpointName,
           endpointId: o.endpointId,
@@ -195,7 +220,10 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) =
         res.write(`event: window\ndata: ${JSON.stringify(event)}\n\n`);
       },
     });
-    const beat = setInterval(() => res.write(': beat\n\n'), 15_000);
+    // (none while the client has not read what is queued: it would only add to it)
+    const beat = setInterval(() => {
+      if (!res.writableNeedDrain) res.write(': beat\n\n');
+    }, 15_000);
     const end = () => {
       clearInterval(beat);
       sub?.unsubscribe();

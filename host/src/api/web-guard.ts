@@ -98,8 +98,11 @@ const REFUSED_WARN_INTERVAL_MS = 60_000;
  * doing; here it is closed unless the host is working on a request it has whole, with nothing
  * waiting for the client to read: a route that takes long or is silent between lines (a log
  * follow, the live feed, an evaluation, a writer asked with a 30 s timeout) keeps its connection,
- * and a client that stops reading a reply, or stops sending a body, loses it. Slow headers and
- * bodies are Node's `headersTimeout` and `requestTimeout` (answered 408).
+ * and a client that stops reading a reply, or stops sending a body, loses it: Node refreshes the
+ * timer as writes reach the kernel, not as they are queued, so once the kernel's buffers of a
+ * client that reads nothing are full, the host's writes (if any: the streams stop queueing for
+ * it) do not keep it. Slow headers and bodies are Node's `headersTimeout` and `requestTimeout`
+ * (answered 408).
  */
 export function guardConnections(server: Server, limits: ConnectionLimits, deps: { logger: Logger; metrics?: HostMetrics }): void {
   const { maxConnections } = limits;

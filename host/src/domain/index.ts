@@ -13,4 +13,5 @@ export { checkTags, matchesSelector, parseSelector, parseTagAssignments, type Re
 export { compileGlob, globMatcher, globMatches, globProblem, MAX_GLOB_LENGTH, type Glob } from './glob.js';
 export { bucketOf, compactProfile, mergeFeatureStats, rollUpProfile, rollUpResults, TOP_CATEGORIES } from './profiles.js';
 export { downsample } from './series.js';
+export { isoTime, parseTime, readTime } from './time.js';
 export { emptyOutput, failedOutput, windowOutput, type OutputSource, type OutputWindow } from './outputs.js';

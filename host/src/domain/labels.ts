@@ -2,6 +2,7 @@ import type { CellValue } from '@modelwatch/sdk';
 import type { EndpointRecord } from '@modelwatch/protocol';
 import { InvalidEventError } from '../errors.js';
 import { dict } from './dict.js';
+import { checkRequestId } from './names.js';
 
 export interface NormalizedLabel {
   requestId: string;
@@ -13,6 +14,7 @@ export function normalizeLabel(raw: unknown, endpoint: EndpointRecord): Normaliz
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidEventError('a label must be a JSON object');
   const r = raw as Record<string, unknown>;
   if (typeof r.requestId !== 'string' || r.requestId === '') throw new InvalidEventError('requestId: missing (the request id of the prediction)');
+  checkRequestId(r.requestId, 'requestId');
   const names = endpoint.labelNames;
   const labels = dict<CellValue>();
   if (r.labels !== undefined) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ENDPOINT_NAME } from '@modelwatch/protocol';
-import { ModelwatchError } from '../errors.js';
+import { ENDPOINT_NAME, MAX_REQUEST_ID_LENGTH } from '@modelwatch/protocol';
+import { InvalidEventError, ModelwatchError } from '../errors.js';
 
 /**
  * 1-256 printable characters: no control characters (C0, DEL, C1), no half of a surrogate pair,
@@ -52,6 +52,18 @@ export function checkEndpointName(name: unknown): string {
   const reserved = reservedNameReason(name, 'endpoint name');
   if (reserved) throw new ModelwatchError('INVALID_ARGUMENT', reserved);
   return name;
+}
+
+/**
+ * A request id as an event gives it, at most {@link MAX_REQUEST_ID_LENGTH} characters (the
+ * host keeps it with every row, and a label joins on it).
+ * @throws {InvalidEventError} naming `path`, for a longer one
+ */
+export function checkRequestId(id: string, path: string): string {
+  if (id.length > MAX_REQUEST_ID_LENGTH) {
+    throw new InvalidEventError(`${path}: ${id.length} characters, over the limit of ${MAX_REQUEST_ID_LENGTH} for a request id`);
+  }
+  return id;
 }
 
 /** How many feature names, and how many output names, an endpoint may have unless the host says otherwise (`HostOptions.maxFeatures`). */

@@ -11,9 +11,20 @@ export type ReferenceFormat = 'csv' | 'jsonl' | 'json';
 
 const MAX_REFERENCE_ROWS = 5_000_000;
 
+/** A CSV cell read as a number: decimal, with an optional sign, fraction and exponent. */
+const CSV_NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+/**
+ * Whether a CSV cell not read as a number writes one that is not finite: `inf`, `Infinity`,
+ * `NaN` (as JavaScript, Python and pandas write them), or a number past a double's range (`1e999`).
+ */
+function nonFiniteText(cell: string): boolean {
+  return /^[-+]?(inf|infinity|nan)$/i.test(cell) || CSV_NUMBER.test(cell);
+}
+
 /** Parse a reference file: CSV with a header, JSON Lines of objects, or a JSON array of objects. */
 export function parseReference(text: string, format: ReferenceFormat): ReferenceTable {
   let records: Array<Record<string, unknown>>;
+  let nonFinite = false;
   if (format === 'csv') {
     try {
       records = parse(text, {
@@ -24,7 +35,9 @@ export function parseReference(text: string, format: ReferenceFormat): Reference
           if (ctx.header) return value;
           if (value === '') return null;
           const n = Number(value);
-          return Number.isFinite(n) && /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(value) ? n : value;
+          if (Number.isFinite(n) && CSV_NUMBER.test(value)) return n;
+          if (nonFiniteText(value)) nonFinite = true;
+          return value;
         },
       }) as Array<Record<string, unknown>>;
     } catch (err) {
@@ -52,7 +65,38 @@ export function parseReference(text: string, format: ReferenceFormat): Reference
     if (!Array.isArray(v)) throw new ModelwatchError('INVALID_REFERENCE', 'reference JSON: expected an array of row objects');
     records = v as Array<Record<string, unknown>>;
   }
-  return tableOf(records);
+  const table = tableOf(records);
+  if (nonFinite) refuseNonFinite(table);
+  return table;
+}
+
+/**
+ * Refuse a CSV column of numbers with a cell that writes a number that is not finite (`inf`,
+ * `-Infinity`, `NaN`, `1e999`), naming the first such cell: read as text, it would make the column
+ * categorical, and its statistics those of strings. (A JSON reference cannot hold such a number,
+ * and `tableOf` refuses one.) A column with other text keeps such a cell as a category.
+ * A missing value is an empty cell.
+ */
+function refuseNonFinite(table: ReferenceTable): void {
+  for (const c of table.columns) {
+    const values = table.values[c]!;
+    let first = -1;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'string') continue;
+      if (!nonFiniteText(v)) {
+        first = -1;
+        break;
+      }
+      if (first < 0) first = i;
+    }
+    if (first >= 0) {
+      throw new ModelwatchError(
+        'INVALID_REFERENCE',
+        `reference row ${first + 1}, column '${c}': ${String(values[first])} is not a finite number (a column of numbers takes finite numbers only; leave a missing value's cell empty)`,
+      );
+    }
+  }
 }
 
 export function tableOf(records: Array<Record<string, unknown>>): ReferenceTable {

@@ -1,4 +1,5 @@
 import { parseDuration } from '../config/duration.js';
+import { readTime } from '../domain/time.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { ReportQuery } from './model.js';
 
@@ -7,15 +8,9 @@ export const DEFAULT_REPORT_RANGE_MS = 86_400_000;
 
 /** A time of a report's range: ISO 8601, ms since the epoch, or a duration back from `now` (`24h`, `30m`). */
 export function reportTime(v: string | number, what: string, now: number): number {
-  if (typeof v === 'number' || /^\d+$/.test(v)) {
-    const t = Number(v);
-    if (Number.isSafeInteger(t)) return t;
-  } else if (/^\d+(\.\d+)?(ms|s|m|h|d)/.test(v.trim())) {
-    return now - parseDuration(v, what);
-  } else {
-    const t = Date.parse(v);
-    if (Number.isFinite(t)) return t;
-  }
+  if (typeof v === 'string' && /^\d+(\.\d+)?(ms|s|m|h|d)/.test(v.trim())) return now - parseDuration(v, what);
+  const t = readTime(v);
+  if (t !== undefined) return t;
   throw new InvalidArgumentError(`${what}: expected an ISO time, ms since the epoch or a duration back from now (24h), got ${JSON.stringify(v)}`);
 }
 

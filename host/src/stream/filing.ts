@@ -263,7 +263,7 @@ function fileMessage(m: FilingMessage, task: FilingTask, out: BatchOutput): void
   let units: Array<{ event: unknown; index?: number }>;
   let envelope: BatchServing | undefined;
   try {
-    ({ units, envelope } = unpackMessage(body, arrival));
+    ({ units, envelope } = unpackMessage(body, arrival, options.maxFutureSkewMs));
   } catch (err) {
     if (!(err instanceof InvalidEventError)) throw err;
     dead('INVALID_EVENT', err.message);

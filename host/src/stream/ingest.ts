@@ -53,14 +53,15 @@ export interface UnpackedMessage {
 }
 
 /**
- * Unpack a (JSON-decoded) message body into its events, validating its envelope.
+ * Unpack a (JSON-decoded) message body into its events, validating its envelope (its times at
+ * most `maxFutureSkewMs` after `arrivalMs`, as {@link checkEvent} bounds an event's).
  * @throws {InvalidEventError} when the envelope is not valid, or there is no event and no
  * envelope (an empty list): the whole message is refused
  */
-export function unpackMessage(body: unknown, arrivalMs: number): UnpackedMessage {
+export function unpackMessage(body: unknown, arrivalMs: number, maxFutureSkewMs?: number): UnpackedMessage {
   const format = messageFormatOf(body);
   if (!format) return { units: [{ event: body }] };
-  const envelope = format.envelope?.(body, arrivalMs);
+  const envelope = format.envelope?.(body, arrivalMs, maxFutureSkewMs);
   const units = format.unpack(body);
   // (an envelope without events counts requests whose rows were all sampled out: it says something)
   if (units.length === 0 && !envelope) throw new InvalidEventError(format.name === 'list' ? 'no events: an empty list' : 'values: no events (an empty list)');
@@ -215,7 +216,7 @@ export function prepareIngest(input: IngestInput): PreparedIngest {
     raw = body.raw;
     let message: UnpackedMessage;
     try {
-      message = unpackMessage(value, now);
+      message = unpackMessage(value, now, input.maxFutureSkewMs);
     } catch (err) {
       if (!(err instanceof InvalidEventError)) throw err;
       dead('INVALID_EVENT', err.message, { ...payloadText(body.raw), payloadScope: 'message' });

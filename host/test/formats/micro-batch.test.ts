@@ -51,6 +51,15 @@ describe('columnar micro-batch format', () => {
     );
   });
 
+  it('takes request ids of up to 256 characters, and refuses a longer one naming its row', () => {
+    const ok = { format: 'columnar', inputs: { a: [1, 2], b: [3, 4] } };
+    const longest = 'r'.repeat(256);
+    expect(parse({ ...ok, requestIds: [longest, null] })).toMatchObject({ rid: [longest, null] });
+    expect(invalid(() => parse({ ...ok, requestIds: ['a', 'r'.repeat(100_000)] }))).toBe(
+      'requestIds[1]: 100000 characters, over the limit of 256 for a request id',
+    );
+  });
+
   it('bounds its times, latencies, request counts and sampling percentage as native events', () => {
     const ok = { format: 'columnar', inputs: { a: [1, 2], b: [3, 4] } };
     expect(invalid(() => parse({ ...ok, when: [ARRIVAL, 1e300] }))).toMatch(/^when\[1\]: 1e\+300 is out of range/);

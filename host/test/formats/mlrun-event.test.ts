@@ -61,6 +61,16 @@ describe('MLRun event format', () => {
     expect(invalid(() => mlrunEvent.parse(event({ resp: { id: 'f3a1' } }), ep, ARRIVAL))).toMatch(/^resp.outputs: missing/);
   });
 
+  it('refuses a request id over 256 characters, naming the field that gave it', () => {
+    const long = 'f'.repeat(257);
+    expect(invalid(() => mlrunEvent.parse(event({ request: { id: long, inputs: [[1, 2]] } }), ep, ARRIVAL))).toBe(
+      'request.id: 257 characters, over the limit of 256 for a request id',
+    );
+    expect(invalid(() => mlrunEvent.parse(event({ request: { inputs: [[1, 2]] }, resp: { id: long, outputs: [1] } }), ep, ARRIVAL))).toBe(
+      'resp.id: 257 characters, over the limit of 256 for a request id',
+    );
+  });
+
   it('bounds when, microsec and sampling_percentage as native events', () => {
     expect(invalid(() => mlrunEvent.parse(event({ when: 1e300 }), ep, ARRIVAL))).toMatch(/^when: 1e\+300 is out of range/);
     expect(invalid(() => mlrunEvent.parse(event({ microsec: 1e308 }), ep, ARRIVAL))).toBe('microsec: 1e+308 µs is over the limit of 3600000000 µs (an hour)');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_LATENCY_MICROS, MAX_TIME_MS, MIN_SAMPLING_PERCENTAGE } from '@modelwatch/protocol';
+import { MAX_LATENCY_MICROS, MAX_REQUEST_ID_LENGTH, MAX_TIME_MS, MIN_SAMPLING_PERCENTAGE } from '@modelwatch/protocol';
 import { beginEvent } from '../../src/stream/formats/common.js';
 import { eventFormatOf } from '../../src/stream/formats/index.js';
 import { native } from '../../src/stream/formats/native.js';
@@ -48,6 +48,16 @@ describe('native event format', () => {
     expect(invalid(() => native.parse({}, ep, ARRIVAL))).toBe('inputs: missing (a list of rows)');
     expect(invalid(() => native.parse({ inputs: [[1]] }, ep, ARRIVAL))).toMatch(/^inputs\[0\]: 1 values, but the endpoint has 2 features/);
     expect(invalid(() => native.parse({ inputs: [[1, 2]], requestId: 3 }, ep, ARRIVAL))).toBe('requestId: expected a string, got number 3');
+  });
+
+  it('takes a request id of up to 256 characters, and refuses a longer one naming the field', () => {
+    expect(MAX_REQUEST_ID_LENGTH).toBe(256);
+    const longest = 'r'.repeat(MAX_REQUEST_ID_LENGTH);
+    expect(parse({ inputs: [[1, 2]], requestId: longest })).toMatchObject({ rid: [longest] });
+    expect(invalid(() => parse({ inputs: [[1, 2]], requestId: `${longest}x` }))).toBe('requestId: 257 characters, over the limit of 256 for a request id');
+    expect(invalid(() => parse({ inputs: [[1, 2]], requestId: 'r'.repeat(100_000) }))).toBe(
+      'requestId: 100000 characters, over the limit of 256 for a request id',
+    );
   });
 
   it('takes a time a Date holds, a latency up to an hour, a sampling percentage from 0.001 to 100: one event cannot skew serving statistics', () => {

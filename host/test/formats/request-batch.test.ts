@@ -64,6 +64,35 @@ describe('request batch format', () => {
     expect(requestBatch.envelope!({ ...body, events: [{ labels: deep }] }, ARRIVAL)).toMatchObject({ requests: 4 });
   });
 
+  it("reads its times as an event's: ms, or ISO 8601 strings only, naming the field", () => {
+    const envelope = (requests: Record<string, unknown>) => () => requestBatch.envelope!({ ...body, requests: { ...body.requests, ...requests } }, ARRIVAL);
+    expect(envelope({ firstWhen: '2026-11-27T11:59:00Z', lastWhen: '2026-11-27 11:59:30.5' })()).toMatchObject({
+      tMin: Date.UTC(2026, 10, 27, 11, 59),
+      tMax: Date.UTC(2026, 10, 27, 11, 59, 30, 500),
+    });
+    // Date.parse reads '1' and '-1' as the year 2001
+    expect(invalid(envelope({ firstWhen: '1' }))).toBe("requests.firstWhen: '1' is not a time (use ISO 8601)");
+    expect(invalid(envelope({ lastWhen: '-1' }))).toBe("requests.lastWhen: '-1' is not a time (use ISO 8601)");
+    expect(invalid(envelope({ firstWhen: '2024-13-45' }))).toBe("requests.firstWhen: '2024-13-45' is not a time (use ISO 8601)");
+    expect(invalid(envelope({ lastWhen: 'yesterday' }))).toBe("requests.lastWhen: 'yesterday' is not a time (use ISO 8601)");
+  });
+
+  it("refuses a firstWhen or lastWhen too far in the future, as an event's when (FUTURE_EVENT)", () => {
+    const skew = 300_000;
+    const envelope = (requests: Record<string, unknown>) => () =>
+      requestBatch.envelope!({ ...body, requests: { ...body.requests, ...requests } }, ARRIVAL, skew);
+    const arrival = new Date(ARRIVAL).toISOString();
+    expect(envelope({ firstWhen: ARRIVAL + skew, lastWhen: ARRIVAL + skew })()).toMatchObject({ tMin: ARRIVAL + skew, tMax: ARRIVAL + skew });
+    expect(invalid(envelope({ firstWhen: ARRIVAL + skew + 1, lastWhen: ARRIVAL + skew + 1 }))).toBe(
+      `requests.firstWhen: ${new Date(ARRIVAL + skew + 1).toISOString()} is more than 300000 ms after arrival (${arrival})`,
+    );
+    expect(invalid(envelope({ lastWhen: new Date(ARRIVAL + 86_400_000).toISOString() }))).toBe(
+      `requests.lastWhen: ${new Date(ARRIVAL + 86_400_000).toISOString()} is more than 300000 ms after arrival (${arrival})`,
+    );
+    // (within a Date's range, far in the future)
+    expect(invalid(envelope({ firstWhen: 8e15 }))).toMatch(/^requests.firstWhen: .* is more than 300000 ms after arrival/);
+  });
+
   it('writes a part of its events with the counts on the first part only', () => {
     const events = body.events.map((e) => JSON.stringify(e));
     const first = JSON.parse(requestBatch.rewrap!(body, events.slice(0, 1), true)) as typeof body;

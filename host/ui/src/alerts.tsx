@@ -33,12 +33,15 @@ export function useActiveAlerts(): Alert[] {
     if (listeners.size === 1) {
       void refreshActiveAlerts();
       timer = setInterval(() => void refreshActiveAlerts(), 15_000);
-      stopLive = onLive(() => {
-        pending ??= setTimeout(() => {
-          pending = undefined;
-          void refreshActiveAlerts();
-        }, 1000);
-      });
+      stopLive = onLive(
+        () => {
+          pending ??= setTimeout(() => {
+            pending = undefined;
+            void refreshActiveAlerts();
+          }, 1000);
+        },
+        () => void refreshActiveAlerts(),
+      );
     }
     return () => {
       listeners.delete(setList);

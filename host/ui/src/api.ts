@@ -171,19 +171,38 @@ export interface LiveWindow {
 
 type LiveListener = (w: LiveWindow) => void;
 const listeners = new Set<LiveListener>();
+const missedListeners = new Set<() => void>();
 let source: EventSource | undefined;
 
-/** Stored windows as they come (`GET /api/v1/live`, Server-Sent Events): one connection for the whole app. */
-export function onLive(f: LiveListener): () => void {
+/**
+ * Stored windows as they come (`GET /api/v1/live`, Server-Sent Events): one connection for the
+ * whole app. `missed` is called when windows may have gone by unseen: the host skipped some this
+ * page was too slow to take (event `lagged`), or the feed reconnected; what was built from the
+ * feed should then be loaded again.
+ */
+export function onLive(f: LiveListener, missed?: () => void): () => void {
   listeners.add(f);
+  if (missed) missedListeners.add(missed);
   if (!source) {
     source = new EventSource('/api/v1/live');
     source.addEventListener('window', (e) => {
       const w = JSON.parse((e as MessageEvent<string>).data) as LiveWindow;
       for (const l of listeners) l(w);
     });
+    const tell = () => {
+      for (const l of missedListeners) l();
+    };
+    source.addEventListener('lagged', tell);
+    let opened = false;
+    source.addEventListener('open', () => {
+      if (opened) tell();
+      opened = true;
+    });
   }
-  return () => listeners.delete(f);
+  return () => {
+    listeners.delete(f);
+    if (missed) missedListeners.delete(missed);
+  };
 }
 
 export function closeLive(): void {

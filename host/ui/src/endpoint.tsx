@@ -110,27 +110,32 @@ function SeriesChart({
   const [series, setSeries] = useState<Series>();
   const [error, setError] = useState<string>();
   useEffect(() => {
-    const from = RANGES[range] ? Date.now() - RANGES[range]! : undefined;
-    api<Series>(`/api/v1/endpoints/${enc(endpoint)}/series?name=${enc(metric.fullName)}&points=1000${from ? `&from=${from}` : ''}`)
-      .then(setSeries)
-      .catch((e: Error) => setError(e.message))
-      .finally(() => onLoad?.());
-    return onLive((w) => {
-      if (w.endpoint !== endpoint || w.app !== metric.app) return;
-      const r = w.results.find((x) => x.name === metric.name);
-      if (!r || metric.type !== 'result') return;
-      setSeries((s) =>
-        s
-          ? {
-              ...s,
-              total: s.total + 1,
-              points: [...s.points.filter((p) => p[0] !== w.windowStart), [w.windowStart, r.value, r.status] as [number, number, number | null]].sort(
-                (a, b) => a[0] - b[0],
-              ),
-            }
-          : s,
-      );
-    });
+    const load = () => {
+      const from = RANGES[range] ? Date.now() - RANGES[range]! : undefined;
+      return api<Series>(`/api/v1/endpoints/${enc(endpoint)}/series?name=${enc(metric.fullName)}&points=1000${from ? `&from=${from}` : ''}`)
+        .then(setSeries)
+        .catch((e: Error) => setError(e.message));
+    };
+    void load().finally(() => onLoad?.());
+    return onLive(
+      (w) => {
+        if (w.endpoint !== endpoint || w.app !== metric.app) return;
+        const r = w.results.find((x) => x.name === metric.name);
+        if (!r || metric.type !== 'result') return;
+        setSeries((s) =>
+          s
+            ? {
+                ...s,
+                total: s.total + 1,
+                points: [...s.points.filter((p) => p[0] !== w.windowStart), [w.windowStart, r.value, r.status] as [number, number, number | null]].sort(
+                  (a, b) => a[0] - b[0],
+                ),
+              }
+            : s,
+        );
+      },
+      () => void load(),
+    );
   }, [endpoint, metric.fullName, range]);
   if (error)
     return (

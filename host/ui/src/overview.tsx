@@ -55,15 +55,18 @@ export function Overview({ route }: { route: Route }) {
       .catch((err: Error) => setError(err.message));
   useEffect(() => {
     void load();
-    return onLive((w) => {
-      setLatest((prev) => {
-        const next = prev.filter((r) => !(r.endpointId === w.endpointId && r.app === w.app && w.results.some((x) => x.name === r.name)));
-        for (const r of w.results)
-          next.push({ ...r, endpointId: w.endpointId, endpointName: w.endpoint, app: w.app, windowStart: w.windowStart, windowEnd: w.windowEnd });
-        return next;
-      });
-      setSeen((n) => n + 1);
-    });
+    return onLive(
+      (w) => {
+        setLatest((prev) => {
+          const next = prev.filter((r) => !(r.endpointId === w.endpointId && r.app === w.app && w.results.some((x) => x.name === r.name)));
+          for (const r of w.results)
+            next.push({ ...r, endpointId: w.endpointId, endpointName: w.endpoint, app: w.app, windowStart: w.windowStart, windowEnd: w.windowEnd });
+          return next;
+        });
+        setSeen((n) => n + 1);
+      },
+      () => void load(),
+    );
   }, []);
   const [seen, setSeen] = useState(0);
   // each app's newest outcome by endpoint id, as windows are stored after the load

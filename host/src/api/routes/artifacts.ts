@@ -9,6 +9,7 @@ import type { ObjectInfo, ObjectStore } from '@nats-io/obj';
 import type { ArtifactInfo } from '@modelwatch/protocol';
 import { artifactId, artifactKey, parseArtifactId } from '../../domain/keys.js';
 import { checkEndpointName, endpointId } from '../../domain/names.js';
+import { parseTime } from '../../domain/time.js';
 import { ModelwatchError } from '../../errors.js';
 import { DataPlaneRoutes, type ArtifactList } from '../contract.js';
 
@@ -23,11 +24,9 @@ export const ARTIFACT_HEADERS = {
   'cache-control': 'private, no-store',
 } as const;
 
+/** A time of the query (absent or empty: none). @throws {ModelwatchError} INVALID_ARGUMENT */
 function timeParam(v: string | undefined, what: string): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(t)) throw new ModelwatchError('INVALID_ARGUMENT', `${what} must be a time (ms since the epoch or ISO 8601), got '${v}'`);
-  return t;
+  return v === undefined || v === '' ? undefined : parseTime(v, what);
 }
 
 function infoOf(o: ObjectInfo, epId: string): ArtifactInfo | undefined {

@@ -7,7 +7,6 @@ import {
   Streams,
   Subjects,
   type EndpointPurgeMessage,
-  MAX_TIME_MS,
   type EndpointRecord,
   type ReferenceTable,
   type ErrorReply,
@@ -19,6 +18,7 @@ import type { CellValue } from '@modelwatch/sdk';
 import { parseDuration } from '../../config/duration.js';
 import { checkEndpointName } from '../../domain/names.js';
 import { DEFAULT_RESULTS_LIMIT } from '../../domain/results-order.js';
+import { parseTime } from '../../domain/time.js';
 import { isErrorCode, ModelwatchError } from '../../errors.js';
 import { jsonCodec } from '../../nats/codec.js';
 import { isNoResponders, isNotFound, isTimeout } from '../../nats/errors.js';
@@ -117,15 +117,9 @@ function noWriter(why: string): ModelwatchError {
   return new ModelwatchError('NOT_FOUND', `the writer did not answer (${why}); is it running?`);
 }
 
-/** A time of a query or body: ISO 8601 or ms since the epoch. */
+/** A time of a query or body: ISO 8601 or ms since the epoch ({@link parseTime}). @throws {ModelwatchError} INVALID_ARGUMENT naming `what` */
 export function timeArg(v: unknown, what: string): number {
-  // ms since the epoch, or an ISO date or time (not whatever else Date.parse reads: '-1' is no year 2001)
-  const t = typeof v === 'number' ? v : typeof v !== 'string' ? NaN : /^-?\d+$/.test(v) ? Number(v) : /^\d{4}-\d\d-\d\d/.test(v) ? Date.parse(v) : NaN;
-  // within the dates JavaScript holds (±8.64e15 ms): a time beyond them is no time
-  if (!Number.isFinite(t) || Math.abs(t) > MAX_TIME_MS) {
-    throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected an ISO time or ms since the epoch, got ${JSON.stringify(v)}`);
-  }
-  return t;
+  return parseTime(v, what);
 }
 
 export const endpointRoutes: FastifyPluginAsync<EndpointRoutesOptions> = async (app, opts) => {

@@ -11,6 +11,7 @@ import { endpointId } from '../../domain/names.js';
 import { ModelwatchError, unknownBatchError } from '../../errors.js';
 import type { Buckets } from '../../nats/topology.js';
 import type { IngestBody, IngestOutcome, IngestService } from '../../stream/ingest.js';
+import { utf8Only } from '../body-text.js';
 import { BodyLimits, DataPlaneRoutes, type BatchDetail, type BatchIngestResult, type BatchQuery, type IngestResult } from '../contract.js';
 import { BatchQuerySchema, EndpointParamsSchema } from '../schemas.js';
 
@@ -54,18 +55,27 @@ export async function requireBatch(batches: Buckets['batches'], name: string, id
 }
 
 export const eventRoutes: FastifyPluginAsync<EventRoutesOptions> = async (app, { ingest, buckets }) => {
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
-    const raw = body as Buffer;
-    if (raw.length > PARSE_INLINE_BYTES) return done(null, { raw } satisfies RawJson);
-    try {
-      done(null, { raw, value: raw.length ? JSON.parse(raw.toString('utf8')) : undefined } satisfies RawJson);
-    } catch (err) {
-      done(null, { raw, error: err as Error } satisfies RawJson);
-    }
-  });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer' },
+    utf8Only((_req, body, done) => {
+      const raw = body as Buffer;
+      if (raw.length > PARSE_INLINE_BYTES) return done(null, { raw } satisfies RawJson);
+      try {
+        done(null, { raw, value: raw.length ? JSON.parse(raw.toString('utf8')) : undefined } satisfies RawJson);
+      } catch (err) {
+        done(null, { raw, error: err as Error } satisfies RawJson);
+      }
+    }),
+  );
   // NDJSON stays bytes here: the ingest decodes it (on a worker thread when big)
   app.removeContentTypeParser(NDJSON_TYPES);
-  app.addContentTypeParser(NDJSON_TYPES, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(
+    NDJSON_TYPES,
+    { parseAs: 'buffer' },
+    utf8Only((_req, body, done) => done(null, body)),
+  );
 
   // ---- live events
   app.post<{ Params: { name: string }; Body: unknown }>(DataPlaneRoutes.events, { bodyLimit: BodyLimits.events }, async (req, reply) => {

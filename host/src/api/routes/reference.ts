@@ -10,6 +10,7 @@ import { checkEndpointName } from '../../domain/names.js';
 import type { ReferenceFormat } from '../../domain/reference.js';
 import { ModelwatchError } from '../../errors.js';
 import type { EndpointStore } from '../../store/endpoints.js';
+import { utf8Only } from '../body-text.js';
 import type { BodyWorkers } from '../body-workers.js';
 import { BodyLimits } from '../contract.js';
 
@@ -30,7 +31,11 @@ const FORMATS: Record<string, ReferenceFormat> = {
 export const referenceRoutes: FastifyPluginAsync<ReferenceRoutesOptions> = async (app, { endpoints, workers, maxFeatures, summary }) => {
   const types = Object.keys(FORMATS);
   app.removeContentTypeParser(types.filter((t) => app.hasContentTypeParser(t)));
-  app.addContentTypeParser(types, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(
+    types,
+    { parseAs: 'buffer' },
+    utf8Only((_req, body, done) => done(null, body)),
+  );
 
   app.put<{ Params: { name: string }; Body: unknown }>('/api/v1/endpoints/:name/reference', { bodyLimit: BodyLimits.reference }, async (req) => {
     const name = checkEndpointName(req.params.name);

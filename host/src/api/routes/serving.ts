@@ -13,6 +13,7 @@ import {
 } from '@modelwatch/protocol';
 import { addCounts, emptyCounts } from '../../domain/counts.js';
 import { endpointId } from '../../domain/names.js';
+import { parseTime } from '../../domain/time.js';
 import { isErrorCode, ModelwatchError } from '../../errors.js';
 import { jsonCodec } from '../../nats/codec.js';
 import type { WatchedKv } from '../../store/watched-kv.js';
@@ -45,7 +46,7 @@ export const servingRoutes: FastifyPluginAsync<ServingRoutesOptions> = async (ap
       const q: ServingRequest = {
         intervals: {
           endpointId: endpointId(name),
-          ...(req.query.since ? { since: Date.parse(req.query.since) || Number(req.query.since) } : {}),
+          ...(req.query.since ? { since: parseTime(req.query.since, 'since') } : {}),
           ...(req.query.limit ? { limit: Number(req.query.limit) } : {}),
         },
       };

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Streams, type AuditEntry, type TokenRecord } from '@modelwatch/protocol';
 import { parseDuration } from '../../config/duration.js';
+import { readTime } from '../../domain/time.js';
 import { ModelwatchError } from '../../errors.js';
 import type { TokenCache, TokenStore } from '../../store/tokens.js';
 import { AuthRoutes, type AuditList, type AuditQuery, type CreateTokenBody, type CreateTokenReply, type TokenInfo } from '../contract.js';
@@ -16,9 +17,8 @@ export function tokenInfo(t: TokenRecord): TokenInfo {
 
 /** `since` of the audit query: an ISO time, ms since the epoch, or a duration back from now. */
 function sinceMs(since: string): number {
-  if (/^\d+$/.test(since)) return Number(since);
-  const t = Date.parse(since);
-  if (!Number.isNaN(t)) return t;
+  const t = readTime(since);
+  if (t !== undefined) return t;
   try {
     return Date.now() - parseDuration(since, 'since');
   } catch {

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
+import { parseTime } from '../../domain/time.js';
 import { clientOf } from '../connect.js';
 import type { GlobalArgs } from '../args.js';
 import { iso, printJson, printTable } from '../format.js';
@@ -21,9 +22,8 @@ export const artifactsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('to', { type: 'string', describe: 'windows starting before this time (ISO 8601 or ms)' })
             .example('$0 artifacts list --endpoint churn --app histogram-data-drift', ''),
         async (args) => {
-          const time = (v: string | undefined) => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : Date.parse(v));
-          const from = time(args.from);
-          const to = time(args.to);
+          const from = args.from === undefined ? undefined : parseTime(args.from, '--from');
+          const to = args.to === undefined ? undefined : parseTime(args.to, '--to');
           const list = await clientOf(args).listArtifacts(args.endpoint, {
             ...(args.app ? { app: args.app } : {}),
             ...(from !== undefined ? { from } : {}),

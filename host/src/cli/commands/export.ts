@@ -3,6 +3,7 @@ import { stringify } from 'csv-stringify/sync';
 import type { CommandModule } from 'yargs';
 import type { ProfileResolution, ResultsRollup, WindowProfile, WindowRecord } from '@modelwatch/protocol';
 import type { ModelwatchClient } from '../../client/client.js';
+import { parseTime } from '../../domain/time.js';
 import { ModelwatchError } from '../../errors.js';
 import { clientOf } from '../connect.js';
 import type { GlobalArgs } from '../args.js';
@@ -164,12 +165,6 @@ export function formatExport(items: readonly ExportItem[], format: ExportFormat)
   return stringify(csvRows(items), { header: true, columns: [...CSV_COLUMNS] });
 }
 
-function timeOf(v: string, flag: string): number {
-  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (!Number.isFinite(t)) throw new ModelwatchError('INVALID_ARGUMENT', `${flag}: expected an ISO time or ms since the epoch, got '${v}'`);
-  return t;
-}
-
 /** `modelwatch export`: an endpoint's results and window profiles of a range, as JSON Lines or CSV. */
 export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
   command: 'export',
@@ -194,8 +189,8 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       .example('$0 export --endpoint churn --from 2026-11-01 --to 2026-12-01 --format csv -o churn.csv', '')
       .example('$0 export --endpoint churn --from 2026-01-01 --what profiles --resolution day -o churn-profiles.jsonl', '') as never,
   handler: async (args) => {
-    const from = timeOf(args.from, '--from');
-    const to = args.to === undefined ? Date.now() : timeOf(args.to, '--to');
+    const from = parseTime(args.from, '--from');
+    const to = args.to === undefined ? Date.now() : parseTime(args.to, '--to');
     if (!(from < to)) throw new ModelwatchError('INVALID_ARGUMENT', `--from (${iso(from)}) must be before --to (${iso(to)})`);
     const items = await exportItems(clientOf(args), {
       endpoint: args.endpoint,

@@ -6,6 +6,7 @@
 import { isWrongType } from '@modelwatch/sdk/stats';
 import type { CellValue, FeatureStats } from '@modelwatch/sdk';
 import { MAX_LATENCY_MICROS, MAX_TIME_MS, MIN_SAMPLING_PERCENTAGE, isFlatRow, type EndpointRecord } from '@modelwatch/protocol';
+import { isoTime } from '../../domain/time.js';
 import { InvalidEventError } from '../../errors.js';
 
 /** What a request batch says about serving, for all the requests it stands for. */
@@ -106,10 +107,11 @@ export interface MessageFormat {
   /** Its events, each with its position in the body. */
   unpack(body: unknown): Array<{ event: unknown; index: number }>;
   /**
-   * What the envelope says about serving, for all the requests it stands for.
+   * What the envelope says about serving, for all the requests it stands for; a time in it at
+   * most `maxFutureSkewMs` after `arrivalMs`, as an event's (unbounded when not given).
    * @throws {InvalidEventError} saying what is wrong with the envelope (not its events)
    */
-  envelope?(body: unknown, arrivalMs: number): BatchServing;
+  envelope?(body: unknown, arrivalMs: number, maxFutureSkewMs?: number): BatchServing;
   /**
    * The body again, with only `events` (JSON texts) in it: one of the messages the ingest splits
    * it into (`first`: the first of them, which carries what the envelope counts). Without it,
@@ -128,12 +130,10 @@ export function parseWhen(when: unknown, defaultMs: number, path = 'when'): numb
     return when;
   }
   if (typeof when !== 'string') throw new InvalidEventError(`${path}: expected a string or number, got ${typeof when}`);
-  let s = when.trim();
-  // MLRun: "2024-01-01 10:00:00.123456" in UTC, or with "+00:00" (Python's str(datetime))
-  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$/.exec(s);
-  if (m) s = `${m[1]}T${m[2]}${m[3] ? m[3].slice(0, 4) : ''}${m[4] ?? 'Z'}`;
-  const t = Date.parse(s);
-  if (!Number.isFinite(t)) throw new InvalidEventError(`${path}: '${when}' is not a time (use ISO 8601)`);
+  // ISO 8601 only (not whatever else Date.parse reads: '1' is no year 2001); without an offset,
+  // UTC: MLRun's "2024-01-01 10:00:00.123456", or with "+00:00" (Python's str(datetime))
+  const t = isoTime(when.trim(), 'utc');
+  if (t === undefined) throw new InvalidEventError(`${path}: '${when.length > 60 ? `${when.slice(0, 57)}...` : when}' is not a time (use ISO 8601)`);
   return t;
 }
 

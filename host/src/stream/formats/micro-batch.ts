@@ -1,6 +1,7 @@
 /** The columnar micro-batch: `{ format: "columnar", inputs: { name: [values] } | [[values]], outputs?, when?, ... }` (the protocol's `ColumnarBatch`). */
 import type { CellValue } from '@modelwatch/sdk';
 import type { EndpointRecord } from '@modelwatch/protocol';
+import { checkRequestId } from '../../domain/names.js';
 import { InvalidEventError } from '../../errors.js';
 import {
   MAX_ROWS_PER_EVENT,
@@ -64,6 +65,7 @@ function parse(event: Record<string, unknown>, endpoint: EndpointRecord, arrival
     for (let i = 0; i < n; i++) {
       const v = r[i];
       if (v !== null && v !== undefined && typeof v !== 'string') throw new InvalidEventError(`requestIds[${i}]: expected a string, got ${kind(v)}`);
+      if (typeof v === 'string') checkRequestId(v, `requestIds[${i}]`);
     }
     rid = r.map((v) => (typeof v === 'string' ? v : null));
   }

@@ -1,5 +1,6 @@
 /** MLRun's event: what its serving functions push (`{ request: { id, inputs }, resp: { outputs }, when, microsec, ... }`). */
 import { isFlatRow, type EndpointRecord } from '@modelwatch/protocol';
+import { checkRequestId } from '../../domain/names.js';
 import { InvalidEventError } from '../../errors.js';
 import {
   MAX_ROWS_PER_EVENT,
@@ -28,6 +29,7 @@ function parse(event: Record<string, unknown>, endpoint: EndpointRecord, arrival
   const id = request?.id ?? resp?.id;
   if (id === undefined || id === null || id === '') throw new InvalidEventError('request.id: missing (MLRun events carry request.id or resp.id)');
   if (typeof id !== 'string' && typeof id !== 'number') throw new InvalidEventError(`request.id: expected a string, got ${kind(id)}`);
+  checkRequestId(String(id), request?.id !== undefined && request.id !== null ? 'request.id' : 'resp.id');
   if (event.microsec === undefined || event.microsec === null) throw new InvalidEventError('microsec: missing (the request latency in microseconds)');
   const latency = latencyOf(event.microsec, 'microsec');
   if (!request || request.inputs === undefined || request.inputs === null) throw new InvalidEventError('request.inputs: missing (a list of rows)');

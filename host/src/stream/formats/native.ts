@@ -1,5 +1,6 @@
 /** The native event: `{ when?, inputs, outputs?, requestId?, latencyMicros?, error?, labels? }` (the protocol's `InferenceEvent`). */
 import { isFlatRow, type EndpointRecord } from '@modelwatch/protocol';
+import { checkRequestId } from '../../domain/names.js';
 import { InvalidEventError } from '../../errors.js';
 import {
   MAX_ROWS_PER_EVENT,
@@ -33,6 +34,7 @@ function parse(event: unknown, endpoint: EndpointRecord, arrivalMs: number): Par
   if (requestId !== undefined && requestId !== null && typeof requestId !== 'string') {
     throw new InvalidEventError(`requestId: expected a string, got ${kind(requestId)}`);
   }
+  if (typeof requestId === 'string') checkRequestId(requestId, 'requestId');
   const latency = latencyOf(event.latencyMicros, 'latencyMicros');
   if (event.labels !== undefined && !isObject(event.labels)) throw new InvalidEventError(`labels: expected an object, got ${kind(event.labels)}`);
   return rowsEvent('native', inputs, outputs, 'inputs', 'outputs', endpoint, t, typeof requestId === 'string' ? requestId : null, latency, sampling);

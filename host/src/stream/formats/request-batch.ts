@@ -13,10 +13,11 @@ export function isRequestBatch(body: unknown): body is RequestBatch {
 }
 
 /**
- * Validate the envelope of a request batch (not its events).
+ * Validate the envelope of a request batch (not its events): its times, like an event's, at most
+ * `maxFutureSkewMs` after `arrivalMs`.
  * @throws {InvalidEventError} saying what is wrong
  */
-export function parseRequestBatch(body: Record<string, unknown>, arrivalMs: number): BatchServing {
+export function parseRequestBatch(body: Record<string, unknown>, arrivalMs: number, maxFutureSkewMs = Infinity): BatchServing {
   if (!Array.isArray(body.events)) throw new InvalidEventError(`events: expected a list of events, got ${kind(body.events)}`);
   // the envelope is written again around each part of its events (`rewrap`): bounded like an event
   const { events: _events, ...head } = body;
@@ -34,8 +35,18 @@ export function parseRequestBatch(body: Record<string, unknown>, arrivalMs: numb
     if (R.latencyMicros.length > requests) throw new InvalidEventError(`requests.latencyMicros: ${R.latencyMicros.length} latencies for ${requests} requests`);
     latencies = R.latencyMicros.map((v, i) => latencyOf(v, `requests.latencyMicros[${i}]`) ?? 0);
   }
-  const tMin = R.firstWhen === undefined || R.firstWhen === null ? null : parseWhen(R.firstWhen, arrivalMs, 'requests.firstWhen');
-  const tMax = R.lastWhen === undefined || R.lastWhen === null ? null : parseWhen(R.lastWhen, arrivalMs, 'requests.lastWhen');
+  const time = (v: unknown, path: string): number | null => {
+    if (v === undefined || v === null) return null;
+    const t = parseWhen(v, arrivalMs, path);
+    // bounded as an event's time is (its FUTURE_EVENT): the endpoint's last request is never put past now
+    if (t > arrivalMs + maxFutureSkewMs)
+      throw new InvalidEventError(
+        `${path}: ${new Date(t).toISOString()} is more than ${maxFutureSkewMs} ms after arrival (${new Date(arrivalMs).toISOString()})`,
+      );
+    return t;
+  };
+  const tMin = time(R.firstWhen, 'requests.firstWhen');
+  const tMax = time(R.lastWhen, 'requests.lastWhen');
   return { requests, errors, latencies, dropped, samplingPercentage, tMin, tMax };
 }
 
@@ -46,7 +57,7 @@ export const requestBatch: MessageFormat = {
     const events = (body as Record<string, unknown>).events;
     return Array.isArray(events) ? events.map((event, index) => ({ event, index })) : [];
   },
-  envelope: (body, arrivalMs) => parseRequestBatch(body as Record<string, unknown>, arrivalMs),
+  envelope: (body, arrivalMs, maxFutureSkewMs) => parseRequestBatch(body as Record<string, unknown>, arrivalMs, maxFutureSkewMs),
   // a request batch stays one: its request counts go with the first part, the others count none
   rewrap(body, events, first) {
     const { events: _e, requests, ...rest } = body as RequestBatch;
