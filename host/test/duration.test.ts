@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DURATION_PATTERN, formatDuration, parseDuration } from '../src/config/duration.js';
+import { checkDurationBounds, DURATION_PATTERN, formatDuration, parseDuration } from '../src/config/duration.js';
 import { ModelwatchError } from '../src/errors.js';
 
 describe('parseDuration', () => {
@@ -77,6 +77,23 @@ describe('parseDuration', () => {
       expect((err as ModelwatchError).code).toBe('INVALID_OPTIONS');
       expect((err as Error).message).toMatch(/^duration: /);
     }
+  });
+
+  it("says INVALID_ARGUMENT for a request's or a command's duration, for its syntax, its length and its bounds", () => {
+    for (const f of [
+      () => parseDuration('forever', 'last', 'INVALID_ARGUMENT'),
+      () => parseDuration(-1, 'last', 'INVALID_ARGUMENT'),
+      () => parseDuration('101y', 'last', 'INVALID_ARGUMENT'),
+      () => checkDurationBounds(500, 'basePeriod', 1000, 86_400_000, 'INVALID_ARGUMENT'),
+      () => checkDurationBounds(2 * 86_400_000, 'basePeriod', 1000, 86_400_000, 'INVALID_ARGUMENT'),
+    ]) {
+      expect(f).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    }
+    expect(() => checkDurationBounds(500, 'timeout', 1000, 2000)).toThrow(
+      expect.objectContaining({ code: 'INVALID_OPTIONS', message: 'timeout: 500 ms is below the minimum of 1s' }),
+    );
+    expect(() => checkDurationBounds(3000, 'timeout', 1000, 2000)).toThrow('timeout: 3s is above the maximum of 2s');
+    expect(checkDurationBounds(1500, 'timeout', 1000, 2000)).toBe(1500);
   });
 });
 

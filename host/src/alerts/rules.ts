@@ -212,11 +212,11 @@ function checkSemantics(rule: AlertRule): void {
   if (rule.endpoints?.glob !== undefined) compileGlob(rule.endpoints.glob, 'endpoints.glob');
   if (rule.results?.app !== undefined) compileGlob(rule.results.app, 'results.app');
   if (rule.results?.name !== undefined) compileGlob(rule.results.name, 'results.name');
-  if (rule.when.noDataFor !== undefined) parseDuration(rule.when.noDataFor, 'when.noDataFor');
-  if (rule.cooldown !== undefined) parseDuration(rule.cooldown, 'cooldown');
-  if (rule.when.deadLetterRate?.over !== undefined && parseDuration(rule.when.deadLetterRate.over, 'when.deadLetterRate.over') < 1000)
+  if (rule.when.noDataFor !== undefined) parseDuration(rule.when.noDataFor, 'when.noDataFor', 'INVALID_ARGUMENT');
+  if (rule.cooldown !== undefined) parseDuration(rule.cooldown, 'cooldown', 'INVALID_ARGUMENT');
+  if (rule.when.deadLetterRate?.over !== undefined && parseDuration(rule.when.deadLetterRate.over, 'when.deadLetterRate.over', 'INVALID_ARGUMENT') < 1000)
     throw new ModelwatchError('INVALID_ARGUMENT', 'when.deadLetterRate.over: must be at least 1s');
-  if (rule.repeatInterval !== undefined && parseDuration(rule.repeatInterval, 'repeatInterval') < 1000)
+  if (rule.repeatInterval !== undefined && parseDuration(rule.repeatInterval, 'repeatInterval', 'INVALID_ARGUMENT') < 1000)
     throw new ModelwatchError('INVALID_ARGUMENT', 'repeatInterval: must be at least 1s');
   const f = rule.for;
   if (f && 'last' in f && f.atLeast > f.last) throw new ModelwatchError('INVALID_ARGUMENT', `for: atLeast (${f.atLeast}) is more than last (${f.last})`);
@@ -382,7 +382,11 @@ export function compileRule(rule: AlertRuleRecord): CompiledRule {
       ? w.status === 'detected'
         ? 2
         : 1
-      : (w.above ?? w.below ?? w.deadLetterRate?.above ?? w.runnersBelow ?? (w.noDataFor !== undefined ? parseDuration(w.noDataFor, 'when.noDataFor') : 0));
+      : (w.above ??
+        w.below ??
+        w.deadLetterRate?.above ??
+        w.runnersBelow ??
+        (w.noDataFor !== undefined ? parseDuration(w.noDataFor, 'when.noDataFor', 'INVALID_ARGUMENT') : 0));
   const f = rule.for ?? { consecutive: 1 };
   const consecutive = 'consecutive' in f;
   const last = 'consecutive' in f ? f.consecutive : f.last;
@@ -405,9 +409,9 @@ export function compileRule(rule: AlertRuleRecord): CompiledRule {
     last,
     atLeast,
     autoResolve: rule.reset === 'manual' ? 0 : (rule.reset?.auto ?? 1),
-    cooldownMs: rule.cooldown !== undefined ? parseDuration(rule.cooldown, 'cooldown') : 0,
-    overMs: parseDuration(w.deadLetterRate?.over ?? '1m', 'when.deadLetterRate.over'),
-    repeatMs: rule.repeatInterval !== undefined ? parseDuration(rule.repeatInterval, 'repeatInterval') : 0,
+    cooldownMs: rule.cooldown !== undefined ? parseDuration(rule.cooldown, 'cooldown', 'INVALID_ARGUMENT') : 0,
+    overMs: parseDuration(w.deadLetterRate?.over ?? '1m', 'when.deadLetterRate.over', 'INVALID_ARGUMENT'),
+    repeatMs: rule.repeatInterval !== undefined ? parseDuration(rule.repeatInterval, 'repeatInterval', 'INVALID_ARGUMENT') : 0,
     onResults: condition === 'status' || condition === 'above' || condition === 'below',
     matchesEndpoint: (name, tags) => (!names || names.has(name)) && endpointGlob(name) && (!selector || matchesSelector(selector, tags)),
     matchesApp: appGlob,

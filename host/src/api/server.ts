@@ -178,9 +178,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   });
   app.setErrorHandler((err: unknown, req, reply) => {
     if (isModelwatchError(err)) {
-      // a request's duration that parseDuration refuses is the request's fault, not the host's options'
-      const code = err.code === 'INVALID_OPTIONS' ? 'INVALID_ARGUMENT' : err.code;
-      return reply.status(STATUS[code] ?? 500).send({ error: { code, message: err.message } });
+      return reply.status(STATUS[err.code] ?? 500).send({ error: { code: err.code, message: err.message } });
     }
     if (isStorageFull(err)) {
       const full = storageFullError('the write', err);
@@ -388,9 +386,9 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
         throw new ModelwatchError('INVALID_ARGUMENT', 'defaultApp: expected the name of a built-in app, or "none", with enabled: true');
       }
       let periodMs: number | undefined;
-      // the duration's syntax and bounds are parseDuration's and checkBasePeriod's (their messages, a 400 by the error handler), not the schema's
+      // the duration's syntax and bounds are parseDuration's and checkBasePeriod's (their messages), not the schema's
       if (basePeriod !== undefined) {
-        periodMs = checkBasePeriod(parseDuration(basePeriod, 'basePeriod'), 'basePeriod');
+        periodMs = checkBasePeriod(parseDuration(basePeriod, 'basePeriod', 'INVALID_ARGUMENT'), 'basePeriod', 'INVALID_ARGUMENT');
       }
       // the default app first: when it cannot be deployed (a runner refuses it), nothing changed
       const outcome: DefaultAppOutcome | undefined =

@@ -1,18 +1,25 @@
 import { ModelwatchError } from '../errors.js';
 
+/**
+ * The code of a duration's error: `INVALID_OPTIONS` for the host's options and environment (the
+ * default), `INVALID_ARGUMENT` for a request's or a command's (an HTTP 400).
+ */
+export type DurationErrorCode = 'INVALID_OPTIONS' | 'INVALID_ARGUMENT';
+
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, y: 365 * 86_400_000 };
 
 /**
  * Parse a duration: a number of milliseconds, or a string such as `'500ms'`, `'5s'`,
  * `'10m'`, `'1h30m'`, `'7d'`, `'2w'`, `'2y'` (a year is 365 days).
+ * @throws {ModelwatchError} `code` naming `what`
  */
-export function parseDuration(value: string | number, what = 'duration'): number {
+export function parseDuration(value: string | number, what = 'duration', code: DurationErrorCode = 'INVALID_OPTIONS'): number {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value) || value < 0) throw invalid(what, String(value));
-    return bounded(value, what, String(value));
+    if (!Number.isFinite(value) || value < 0) throw invalid(what, String(value), code);
+    return bounded(value, what, String(value), code);
   }
   const s = value.trim();
-  if (/^\d+(\.\d+)?$/.test(s)) return bounded(Number(s), what, value);
+  if (/^\d+(\.\d+)?$/.test(s)) return bounded(Number(s), what, value, code);
   const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)/gy;
   let total = 0;
   let pos = 0;
@@ -20,8 +27,8 @@ export function parseDuration(value: string | number, what = 'duration'): number
     total += Number(m[1]) * UNITS[m[2]!]!;
     pos = re.lastIndex;
   }
-  if (pos !== s.length || s.length === 0) throw invalid(what, value);
-  return bounded(total, what, value);
+  if (pos !== s.length || s.length === 0) throw invalid(what, value, code);
+  return bounded(total, what, value, code);
 }
 
 /**
@@ -34,15 +41,15 @@ export const DURATION_PATTERN = '^\\s*(?:\\d+(?:\\.\\d+)?|(?:\\d+(?:\\.\\d+)?(?:
 /** The longest duration read: 100 years. Longer ones are typing errors, and past it a time plus the duration leaves the dates JavaScript can hold. */
 export const MAX_DURATION_MS = 100 * UNITS.y!;
 
-function bounded(ms: number, what: string, text: string): number {
-  if (ms > MAX_DURATION_MS) throw new ModelwatchError('INVALID_OPTIONS', `${what}: '${text}' is longer than 100 years`);
+function bounded(ms: number, what: string, text: string, code: DurationErrorCode): number {
+  if (ms > MAX_DURATION_MS) throw new ModelwatchError(code, `${what}: '${text}' is longer than 100 years`);
   return ms;
 }
 
-/** A duration's bounds (`what`: how the caller names it): `ms` itself when within them, else an INVALID_OPTIONS error naming both. */
-export function checkDurationBounds(ms: number, what: string, minMs: number, maxMs: number): number {
-  if (ms < minMs) throw new ModelwatchError('INVALID_OPTIONS', `${what}: ${ms} ms is below the minimum of ${formatDuration(minMs)}`);
-  if (ms > maxMs) throw new ModelwatchError('INVALID_OPTIONS', `${what}: ${formatDuration(ms)} is above the maximum of ${formatDuration(maxMs)}`);
+/** A duration's bounds (`what`: how the caller names it): `ms` itself when within them, else a `code` error naming the bound. */
+export function checkDurationBounds(ms: number, what: string, minMs: number, maxMs: number, code: DurationErrorCode = 'INVALID_OPTIONS'): number {
+  if (ms < minMs) throw new ModelwatchError(code, `${what}: ${ms} ms is below the minimum of ${formatDuration(minMs)}`);
+  if (ms > maxMs) throw new ModelwatchError(code, `${what}: ${formatDuration(ms)} is above the maximum of ${formatDuration(maxMs)}`);
   return ms;
 }
 
@@ -68,6 +75,6 @@ export function formatDuration(ms: number): string {
   return out;
 }
 
-function invalid(what: string, value: string): ModelwatchError {
-  return new ModelwatchError('INVALID_OPTIONS', `${what}: '${value}' is not a duration (use e.g. 500ms, 5s, 10m, 1h, 7d)`);
+function invalid(what: string, value: string, code: DurationErrorCode): ModelwatchError {
+  return new ModelwatchError(code, `${what}: '${value}' is not a duration (use e.g. 500ms, 5s, 10m, 1h, 7d)`);
 }

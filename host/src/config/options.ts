@@ -6,7 +6,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { DEFAULT_MAX_FEATURES } from '../domain/names.js';
 import { ModelwatchError } from '../errors.js';
 import { checkTokenText } from '../domain/tokens.js';
-import { checkDurationBounds, parseDuration } from './duration.js';
+import { checkDurationBounds, parseDuration, type DurationErrorCode } from './duration.js';
 import { boolEnv, intEnv } from './env.js';
 import { resolveWebOptions, type ResolvedWebOptions } from './web.js';
 
@@ -307,8 +307,8 @@ export const MIN_BASE_PERIOD_MS = 1000;
 export const MAX_BASE_PERIOD_MS = 86_400_000;
 
 /** A base period's bounds (`what`: how the caller names it): 1 s to 1 day. */
-export function checkBasePeriod(ms: number, what: string): number {
-  return checkDurationBounds(ms, what, MIN_BASE_PERIOD_MS, MAX_BASE_PERIOD_MS);
+export function checkBasePeriod(ms: number, what: string, code: DurationErrorCode = 'INVALID_OPTIONS'): number {
+  return checkDurationBounds(ms, what, MIN_BASE_PERIOD_MS, MAX_BASE_PERIOD_MS, code);
 }
 /**
  * The shortest `--retention`: the longest duplicate window of the streams it ages (`MW_ROWS`,

@@ -38,7 +38,7 @@ export interface ResolvedManifest extends PluginManifest {
 
 /** `groundTruth.delay` in ms, when the app asks for ground truth. */
 export function groundTruthDelayMs(m: PluginManifest): number | undefined {
-  return m.groundTruth ? parseDuration(m.groundTruth.delay, 'groundTruth.delay') : undefined;
+  return m.groundTruth ? parseDuration(m.groundTruth.delay, 'groundTruth.delay', 'INVALID_ARGUMENT') : undefined;
 }
 
 export const RESERVED_NAMES = new Set(['model-monitoring-stream', 'model-monitoring-controller', 'model-monitoring-writer']);

@@ -238,7 +238,7 @@ export class SilenceStore {
   async create(spec: { rule?: string; endpoint?: string; duration: string; comment?: string }, createdBy?: string, now = Date.now()): Promise<Silence> {
     if (spec.rule === undefined && spec.endpoint === undefined) throw new ModelwatchError('INVALID_ARGUMENT', 'a silence needs a rule, an endpoint or both');
     if (spec.endpoint !== undefined) compileGlob(spec.endpoint, 'endpoint');
-    const ms = parseDuration(spec.duration, 'duration');
+    const ms = parseDuration(spec.duration, 'duration', 'INVALID_ARGUMENT');
     if (ms <= 0) throw new ModelwatchError('INVALID_ARGUMENT', 'duration: must be more than 0');
     const s: Silence = {
       id: randomUUID(),

@@ -233,7 +233,7 @@ export const endpointRoutes: FastifyPluginAsync<EndpointRoutesOptions> = async (
       if (body.last !== undefined) {
         if (body.from !== undefined || body.to !== undefined) throw new ModelwatchError('INVALID_ARGUMENT', 'give either from and to, or last, not both');
         // a duration it cannot read is a 400 (INVALID_ARGUMENT) by the API's error handler
-        from = now - parseDuration(body.last as string, 'last');
+        from = now - parseDuration(body.last as string, 'last', 'INVALID_ARGUMENT');
         to = now;
       } else {
         if (body.from === undefined || body.to === undefined)

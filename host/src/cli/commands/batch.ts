@@ -41,7 +41,7 @@ function checkSendArgs(a: SendArgs): { failOn: FailOn | null; timeoutMs: number 
     if (a[flag] !== undefined && !a.create) throw usage(`--${flag} goes with --create: it names the columns of a new endpoint`);
   let timeoutMs: number;
   try {
-    timeoutMs = parseDuration(a.timeout, '--timeout');
+    timeoutMs = parseDuration(a.timeout, '--timeout', 'INVALID_ARGUMENT');
   } catch (err) {
     throw usage((err as Error).message);
   }

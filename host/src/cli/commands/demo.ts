@@ -51,7 +51,7 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
   handler: async (args) => {
     const out = (s: string) => process.stdout.write(s);
     // read as the host reads it (500ms, 2s, 1m); a bad one stops here, before anything starts
-    const periodMs = parseDuration(args['base-period'], '--base-period');
+    const periodMs = parseDuration(args['base-period'], '--base-period', 'INVALID_ARGUMENT');
     const dir = await mkdtemp(join(tmpdir(), 'modelwatch-demo-'));
     const logFile = join(dir, 'host.log');
     const logStream = createWriteStream(logFile);
