@@ -394,10 +394,11 @@ export function countOf(v: unknown, path: string): number {
 /**
  * Refuse a value whose lists and objects nest more than `max` deep (itself counted), naming the
  * field (the key of `value` that holds the nesting; none when `value` is a list). The check
- * recurses at most `max` levels.
+ * recurses at most `max` levels. The key `skip` of an object is not checked (a request batch's
+ * `events`, each checked as an event).
  * @throws {InvalidEventError} `labels: lists and objects nested more than 16 deep in the event`
  */
-export function checkNesting(value: unknown, what = 'event', max = MAX_NESTING): void {
+export function checkNesting(value: unknown, what = 'event', max = MAX_NESTING, skip?: string): void {
   if (typeof value !== 'object' || value === null) return;
   const hint = what === 'event' ? " (an event's values are flat: rows of values, outputs, labels)" : '';
   const problem = (field: string) => new InvalidEventError(`${field}: lists and objects nested more than ${max} deep in the ${what}${hint}`);
@@ -406,6 +407,7 @@ export function checkNesting(value: unknown, what = 'event', max = MAX_NESTING):
     return;
   }
   for (const k in value) {
+    if (k === skip) continue;
     const v = (value as Record<string, unknown>)[k];
     if (typeof v === 'object' && v !== null && nestsDeeper(v, max - 1)) throw problem(k);
   }

@@ -5,7 +5,7 @@
  */
 import type { RequestBatch } from '@modelwatch/protocol';
 import { InvalidEventError } from '../../errors.js';
-import { checkNesting, countOf, isObject, kind, latencyOf, parseWhen, samplingOf, type BatchServing, type MessageFormat } from './common.js';
+import { checkNesting, countOf, isObject, kind, latencyOf, MAX_NESTING, parseWhen, samplingOf, type BatchServing, type MessageFormat } from './common.js';
 
 /** Whether a body is a request batch (`format: "batch"`). */
 export function isRequestBatch(body: unknown): body is RequestBatch {
@@ -20,8 +20,7 @@ export function isRequestBatch(body: unknown): body is RequestBatch {
 export function parseRequestBatch(body: Record<string, unknown>, arrivalMs: number, maxFutureSkewMs = Infinity): BatchServing {
   if (!Array.isArray(body.events)) throw new InvalidEventError(`events: expected a list of events, got ${kind(body.events)}`);
   // the envelope is written again around each part of its events (`rewrap`): bounded like an event
-  const { events: _events, ...head } = body;
-  checkNesting(head, 'request batch');
+  checkNesting(body, 'request batch', MAX_NESTING, 'events');
   const samplingPercentage = samplingOf(body.samplingPercentage, 'samplingPercentage');
   const R = body.requests;
   if (!isObject(R)) throw new InvalidEventError(`requests: expected an object { count, errors?, latencyMicros?, dropped? }, got ${kind(R)}`);
