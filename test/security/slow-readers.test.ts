@@ -189,9 +189,9 @@ describe('slow readers of streaming replies: bounded in the host, closed when th
     nc = await connect({ servers: nats.url });
     js = jetstream(nc);
     jsm = await jetstreamManager(nc);
-    // the records of two plugins whose logs are followed (API hosts only: nothing runs them)
+    // the records of three plugins whose logs are read (API hosts only: nothing runs them)
     const records = await new Kvm(nc).open(Buckets.plugins);
-    for (const name of ['chatty', 'chatty-too']) {
+    for (const name of ['chatty', 'chatty-too', 'tidy']) {
       const record: PluginRecord = { name, activeVersion: '1.0.0', status: 'active', createdAt: Date.now(), updatedAt: Date.now(), versions: [] };
       await records.put(name, jsonCodec.encode(record));
     }
@@ -282,5 +282,19 @@ describe('slow readers of streaming replies: bounded in the host, closed when th
     slow.socket.resume();
     await slow.closed;
     expect(slow.count(LINE)).toBeLessThan(1501);
+  }, 60_000);
+
+  it('logs: a request leaves no consumer behind, its look back for where to start included', async () => {
+    await log('tidy', 3);
+    for (const limit of [1, 2, 5]) {
+      const res = await fetch(new URL(`/api/v1/plugins/tidy/logs?limit=${limit}`, patient.url), { headers: authHeaders() });
+      expect(res.status).toBe(200);
+      expect((await res.text()).trim().split('\n')).toHaveLength(Math.min(limit, 3));
+    }
+    const follow = open(patient.url, '/api/v1/plugins/tidy/logs?follow=1&limit=2', [LINE]);
+    await follow.until('two lines', () => follow.count(LINE) === 2);
+    follow.socket.destroy();
+    // (the follows of the tests before were closed with their sockets too)
+    await waitFor('no consumer of the logs stream left', async () => ((await jsm.streams.info(Streams.logs)).state.consumer_count === 0 ? true : undefined));
   }, 60_000);
 });

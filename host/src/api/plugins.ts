@@ -348,15 +348,21 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
     const lastSeq = info.state.last_seq;
     let startSeq = lastSeq + 1;
     if (count > 0) {
-      // walk back `limit` messages of this subject: start from the seq of the first of the last `limit`
-      const consumer = await js.consumers.get(Streams.logs, { filter_subjects: subject });
+      // walk back `limit` messages of this subject: start from the seq of the first of the last
+      // `limit` (their headers only: at most 10,000 a subject, the stream's max_msgs_per_subject)
+      const walk = await js.consumers.get(Streams.logs, { filter_subjects: subject, headers_only: true });
       const skip = Math.max(0, count - limit);
       let i = 0;
-      for await (const m of await consumer.fetch({ max_messages: count, expires: 5000 })) {
-        if (i++ === skip) {
-          startSeq = m.seq;
-          break;
+      try {
+        for await (const m of await walk.fetch({ max_messages: count, expires: 5000 })) {
+          if (i++ === skip) {
+            startSeq = m.seq;
+            break;
+          }
         }
+      } finally {
+        // (an ephemeral consumer left alone lasts 5 minutes: one a request would add up)
+        void walk.delete().catch(() => undefined);
       }
     }
     reply.raw.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -369,6 +375,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
     req.raw.on('close', () => void messages.close());
     if (!follow && count === 0) {
       await messages.close();
+      void consumer.delete().catch(() => undefined);
       reply.raw.end();
       return reply;
     }
@@ -390,6 +397,7 @@ export function registerPluginRoutes(app: FastifyInstance, deps: PluginRoutesDep
       if (!follow && (sent >= Math.min(limit, count) || m.info.pending === 0)) break;
     }
     await messages.close();
+    void consumer.delete().catch(() => undefined);
     reply.raw.end();
     return reply;
   });
