@@ -8,11 +8,14 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEntry } from '@modelwatch/protocol';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Streams, type AuditEntry } from '@modelwatch/protocol';
 import type { CreateTokenReply, TokenInfo } from '../../host/src/api/contract.js';
 import { ModelwatchClient } from '../../host/src/client/client.js';
 import { createHost } from '../../host/src/host.js';
 import { createLogger } from '../../host/src/logger.js';
+import { READ_ONCE_CONSUMER_IDLE_MS } from '../../host/src/nats/topology.js';
 import { bundlePlugin } from '../../host/src/plugins/bundle.js';
 import { authHeaders, publishDir, startTestHost, TEST_TOKEN } from '../helpers/host.js';
 import { startTestNats } from '../helpers/nats.js';
@@ -224,6 +227,16 @@ describe('API authentication', () => {
     expect(all.some((e) => e.route.endsWith('/events'))).toBe(false);
     const newest = await admin.audit({ limit: 1 });
     expect(newest).toHaveLength(1);
+    // each read made a consumer, which the server removes soon after (not nats.js's 5 minutes)
+    const nc = await connect({ servers: nats.url });
+    try {
+      const consumers = [];
+      for await (const c of (await jetstreamManager(nc)).consumers.list(Streams.audit)) consumers.push(c);
+      expect(consumers.length).toBeGreaterThan(0);
+      for (const c of consumers) expect(c.config.inactive_threshold).toBe(READ_ONCE_CONSUMER_IDLE_MS * 1e6);
+    } finally {
+      await nc.close();
+    }
     expect(await cli('audit', '--limit', '5')).toMatch(/PATCH .*\/api\/v1\/endpoints\/churn .*200/);
     const reader = (await call('GET', '/api/v1/audit', { token: (await admin.createToken({ name: 'peeker', scopes: ['read', 'write', 'ingest'] })).token }))
       .status;

@@ -6,6 +6,7 @@ import { normalizeLabel } from '../domain/labels.js';
 import { jsonCodec } from '../nats/codec.js';
 import { decodeRowBatch, SeenRows } from '../nats/rows.js';
 import { lastBySubject } from '../nats/direct.js';
+import { READ_ONCE_CONSUMER_IDLE_MS } from '../nats/topology.js';
 import type { SampleData } from './sandbox.js';
 import { dict } from '../domain/dict.js';
 
@@ -52,7 +53,7 @@ export async function readWindowRows(
         continue;
       }
     }
-    const consumer = await js.consumers.get(Streams.rows, { filter_subjects: subject });
+    const consumer = await js.consumers.get(Streams.rows, { filter_subjects: subject, inactive_threshold: READ_ONCE_CONSUMER_IDLE_MS });
     // rows already read (a redelivered event the stream processor stored twice, in the same parts
     // or chunked otherwise) are dropped; a row is named by its event and its index among them
     const iter = await consumer.fetch({ max_messages: count, expires: 10_000 });
@@ -234,6 +235,7 @@ export async function readLabels(js: JetStreamClient, endpoint: EndpointRecord, 
     filter_subjects: Subjects.labels(endpoint.name),
     deliver_policy: DeliverPolicy.StartTime,
     opt_start_time: new Date(Math.max(0, sinceMs)).toISOString(),
+    inactive_threshold: READ_ONCE_CONSUMER_IDLE_MS,
   });
   const info = await consumer.info(true);
   if (info.num_pending === 0) return out;

@@ -5,6 +5,7 @@ import { Streams, type AuditEntry, type TokenRecord } from '@modelwatch/protocol
 import { parseDuration } from '../../config/duration.js';
 import { readTime } from '../../domain/time.js';
 import { ModelwatchError } from '../../errors.js';
+import { READ_ONCE_CONSUMER_IDLE_MS } from '../../nats/topology.js';
 import type { TokenCache, TokenStore } from '../../store/tokens.js';
 import { AuthRoutes, type AuditList, type AuditQuery, type CreateTokenBody, type CreateTokenReply, type TokenInfo } from '../contract.js';
 import { AuditQuerySchema, CreateTokenBodySchema, TokenParamsSchema } from '../schemas.js';
@@ -58,8 +59,16 @@ export function tokenRoutes(app: FastifyInstance, deps: TokenRoutesDeps): void {
     const consumer = await deps.js.consumers.get(
       Streams.audit,
       req.query.since !== undefined
-        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(sinceMs(req.query.since)).toISOString() }
-        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(info.state.first_seq, info.state.last_seq - limit + 1) },
+        ? {
+            deliver_policy: DeliverPolicy.StartTime,
+            opt_start_time: new Date(sinceMs(req.query.since)).toISOString(),
+            inactive_threshold: READ_ONCE_CONSUMER_IDLE_MS,
+          }
+        : {
+            deliver_policy: DeliverPolicy.StartSequence,
+            opt_start_seq: Math.max(info.state.first_seq, info.state.last_seq - limit + 1),
+            inactive_threshold: READ_ONCE_CONSUMER_IDLE_MS,
+          },
     );
     const pending = (await consumer.info()).num_pending;
     const entries: AuditEntry[] = [];
