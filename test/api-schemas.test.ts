@@ -148,7 +148,7 @@ describe('request schemas over HTTP', () => {
         error: {
           code: 'INVALID_REFERENCE',
           message:
-            "reference row 2, column 'a': Infinity is not a finite number (a column of numbers takes finite numbers only; leave a missing value's cell empty)",
+            "reference row 2, column 'a': Infinity is not a finite number (a column of numbers takes finite numbers only; a missing value's cell is empty or nan)",
         },
       },
     });

@@ -65,6 +65,11 @@ describe('utf8Only', () => {
 });
 
 describe('parseJsonBody', () => {
+  it('reads a body after a byte order mark (as Fastify did), and checks its keys as any other', () => {
+    expect(parseJsonBody('\uFEFF{"a": 1}')).toEqual({ a: 1 });
+    expect(refused('\uFEFF{"__proto__": {}}')).toMatch(/^body: key '__proto__' is not allowed/);
+  });
+
   it('parses JSON, keys that merely contain __proto__ or constructor included', () => {
     expect(parseJsonBody('{"a": [1, {"b": null}]}')).toEqual({ a: [1, { b: null }] });
     expect(parseJsonBody('{"constructor": 1, "x__proto__": 2, "s": "\\"__proto__\\": 3"}')).toEqual({ constructor: 1, x__proto__: 2, s: '"__proto__": 3' });

@@ -57,20 +57,27 @@ describe('parseReference', () => {
       expect(t.values.code).toEqual([12, 'A7', 3]);
     });
 
-    it.each(['Infinity', '-Infinity', '+inf', 'inf', '-inf', 'NaN', 'nan', '1e999', '-1e400'])(
-      'refuses the cell %s in a column of numbers, naming its row and column (an empty cell is the missing value)',
+    it.each(['Infinity', '-Infinity', '+inf', 'inf', '-inf', '1e999', '-1e400'])(
+      'refuses the cell %s in a column of numbers, naming its row and column (an empty cell or nan is the missing value)',
       (cell) => {
         const err = invalid(() => parseReference(`age,income\n31,1200\n,${cell}\n45,-3\n`, 'csv'));
         expect(err.message).toBe(
-          `reference row 2, column 'income': ${cell} is not a finite number (a column of numbers takes finite numbers only; leave a missing value's cell empty)`,
+          `reference row 2, column 'income': ${cell} is not a finite number (a column of numbers takes finite numbers only; a missing value's cell is empty or nan)`,
         );
         // alone in its column too
         expect(invalid(() => parseReference(`x\n${cell}\n`, 'csv')).message).toMatch(/^reference row 1, column 'x': /);
       },
     );
 
-    it('keeps inf and NaN as categories in a column of text', () => {
-      expect(parseReference('grade\nA\ninf\nNaN\n2\n', 'csv').values.grade).toEqual(['A', 'inf', 'NaN', 2]);
+    it('keeps inf as a category in a column of text', () => {
+      expect(parseReference('grade\nA\ninf\n2\n', 'csv').values.grade).toEqual(['A', 'inf', 2]);
+    });
+
+    it.each(['nan', 'NaN', '-nan', 'NAN'])('reads the cell %s as a missing value, as an empty one (numpy writes one so; pandas reads it so)', (cell) => {
+      const t = parseReference(`age,grade\n31,A\n${cell},${cell}\n45,B\n`, 'csv');
+      expect(t.values.age).toEqual([31, null, 45]);
+      expect(t.values.grade).toEqual(['A', null, 'B']);
+      expect(parseReference(`age,grade\n31,A\n,C\n45,B\n`, 'csv').values.age).toEqual(t.values.age);
     });
 
     it('reports malformed CSV', () => {

@@ -102,9 +102,14 @@ export const MAX_LATENCY_MICROS = 3_600_000_000;
 
 /**
  * The longest request id an event may give, in characters (`requestId`, a columnar batch's
- * `requestIds[i]`, MLRun's `request.id`, a label's `requestId`): a longer one is refused.
+ * `requestIds[i]`, MLRun's `request.id`): a longer one is refused.
  */
 export const MAX_REQUEST_ID_LENGTH = 256;
+/**
+ * The longest request id a label may give: a row's id, `<requestId>#<row>`, which the host makes
+ * for the rows of a multi-row request (a `#` and up to 15 digits past {@link MAX_REQUEST_ID_LENGTH}).
+ */
+export const MAX_ROW_ID_LENGTH = MAX_REQUEST_ID_LENGTH + 16;
 
 /** The latest time a JavaScript `Date` holds, either way from the epoch (ms; the year 275760): the most any time the host takes may be. */
 export const MAX_TIME_MS = 8.64e15;

@@ -101,7 +101,9 @@ function forbiddenKey(value: unknown): { key: string; path: string } | undefined
  * not valid JSON).
  * @throws {ModelwatchError} INVALID_ARGUMENT: an empty body, one that is not JSON, or one with such a key
  */
-export function parseJsonBody(text: string): unknown {
+export function parseJsonBody(body: string): unknown {
+  // a byte order mark before the JSON (files saved by Notepad, PowerShell, .NET) is not part of it
+  const text = body.charCodeAt(0) === 0xfeff ? body.slice(1) : body;
   if (text.trim() === '') throw new ModelwatchError('INVALID_ARGUMENT', 'body: empty: send a JSON value ({} when there is nothing to say)');
   let value: unknown;
   try {

@@ -18,7 +18,8 @@ import { jsonCodec } from '../nats/codec.js';
 import { PluginStore } from '../store/plugins.js';
 import type { WatchedKv } from '../store/watched-kv.js';
 import type { EndpointSummary } from './contract.js';
-import { askWriter, timeArg } from './routes/endpoints.js';
+import { askWriter } from './routes/endpoints.js';
+import { parseTime } from '../domain/time.js';
 import { endpointStats } from './routes/serving.js';
 import { sessionCookie, sessionIdOf, type UiSessions } from './sessions.js';
 
@@ -267,8 +268,8 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, opts) =
       if (!Number.isInteger(want) || want < 10 || want > MAX_POINTS) {
         throw new ModelwatchError('INVALID_ARGUMENT', `points: expected a whole number from 10 to ${MAX_POINTS}, got '${q.points}'`);
       }
-      const from = q.from === undefined ? undefined : timeArg(q.from, 'from');
-      const to = q.to === undefined ? undefined : timeArg(q.to, 'to');
+      const from = q.from === undefined ? undefined : parseTime(q.from, 'from');
+      const to = q.to === undefined ? undefined : parseTime(q.to, 'to');
       const [app, type, name] = full.split('.') as [string, 'result' | 'metric', string];
       // one range read of the writer's series index, downsampled there: only the points kept cross NATS
       const reply = await askWriter(opts.nc, {

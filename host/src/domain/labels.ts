@@ -1,5 +1,5 @@
 import type { CellValue } from '@modelwatch/sdk';
-import type { EndpointRecord } from '@modelwatch/protocol';
+import { MAX_ROW_ID_LENGTH, type EndpointRecord } from '@modelwatch/protocol';
 import { InvalidEventError } from '../errors.js';
 import { dict } from './dict.js';
 import { checkRequestId } from './names.js';
@@ -14,7 +14,8 @@ export function normalizeLabel(raw: unknown, endpoint: EndpointRecord): Normaliz
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidEventError('a label must be a JSON object');
   const r = raw as Record<string, unknown>;
   if (typeof r.requestId !== 'string' || r.requestId === '') throw new InvalidEventError('requestId: missing (the request id of the prediction)');
-  checkRequestId(r.requestId, 'requestId');
+  // (a row's id too: `<requestId>#<row>`)
+  checkRequestId(r.requestId, 'requestId', MAX_ROW_ID_LENGTH);
   const names = endpoint.labelNames;
   const labels = dict<CellValue>();
   if (r.labels !== undefined) {

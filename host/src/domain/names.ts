@@ -55,13 +55,13 @@ export function checkEndpointName(name: unknown): string {
 }
 
 /**
- * A request id as an event gives it, at most {@link MAX_REQUEST_ID_LENGTH} characters (the
+ * A request id as an event gives it, at most `max` ({@link MAX_REQUEST_ID_LENGTH}) characters (the
  * host keeps it with every row, and a label joins on it).
  * @throws {InvalidEventError} naming `path`, for a longer one
  */
-export function checkRequestId(id: string, path: string): string {
-  if (id.length > MAX_REQUEST_ID_LENGTH) {
-    throw new InvalidEventError(`${path}: ${id.length} characters, over the limit of ${MAX_REQUEST_ID_LENGTH} for a request id`);
+export function checkRequestId(id: string, path: string, max = MAX_REQUEST_ID_LENGTH): string {
+  if (id.length > max) {
+    throw new InvalidEventError(`${path}: ${id.length} characters, over the limit of ${max} for a request id`);
   }
   return id;
 }

@@ -14,12 +14,14 @@ const MAX_REFERENCE_ROWS = 5_000_000;
 /** A CSV cell read as a number: decimal, with an optional sign, fraction and exponent. */
 const CSV_NUMBER = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 /**
- * Whether a CSV cell not read as a number writes one that is not finite: `inf`, `Infinity`,
- * `NaN` (as JavaScript, Python and pandas write them), or a number past a double's range (`1e999`).
+ * Whether a CSV cell not read as a number writes an infinite one: `inf`, `Infinity` (as
+ * JavaScript, Python and pandas write them), or a number past a double's range (`1e999`).
  */
 function nonFiniteText(cell: string): boolean {
-  return /^[-+]?(inf|infinity|nan)$/i.test(cell) || CSV_NUMBER.test(cell);
+  return /^[-+]?(inf|infinity)$/i.test(cell) || CSV_NUMBER.test(cell);
 }
+/** A CSV cell of a missing value besides an empty one: `nan`/`NaN`, as numpy's `savetxt` writes one (and pandas reads it). */
+const NAN_TEXT = /^[-+]?nan$/i;
 
 /** Parse a reference file: CSV with a header, JSON Lines of objects, or a JSON array of objects. */
 export function parseReference(text: string, format: ReferenceFormat): ReferenceTable {
@@ -33,7 +35,7 @@ export function parseReference(text: string, format: ReferenceFormat): Reference
         trim: true,
         cast: (value: string, ctx: { header: boolean }) => {
           if (ctx.header) return value;
-          if (value === '') return null;
+          if (value === '' || NAN_TEXT.test(value)) return null;
           const n = Number(value);
           if (Number.isFinite(n) && CSV_NUMBER.test(value)) return n;
           if (nonFiniteText(value)) nonFinite = true;
@@ -71,11 +73,11 @@ export function parseReference(text: string, format: ReferenceFormat): Reference
 }
 
 /**
- * Refuse a CSV column of numbers with a cell that writes a number that is not finite (`inf`,
- * `-Infinity`, `NaN`, `1e999`), naming the first such cell: read as text, it would make the column
- * categorical, and its statistics those of strings. (A JSON reference cannot hold such a number,
- * and `tableOf` refuses one.) A column with other text keeps such a cell as a category.
- * A missing value is an empty cell.
+ * Refuse a CSV column of numbers with a cell that writes an infinite number (`inf`, `-Infinity`,
+ * `1e999`), naming the first such cell: read as text, it would make the column categorical, and
+ * its statistics those of strings. (A JSON reference cannot hold such a number, and `tableOf`
+ * refuses one.) A column with other text keeps such a cell as a category. A missing value is an
+ * empty cell or `nan`.
  */
 function refuseNonFinite(table: ReferenceTable): void {
   for (const c of table.columns) {
@@ -93,7 +95,7 @@ function refuseNonFinite(table: ReferenceTable): void {
     if (first >= 0) {
       throw new ModelwatchError(
         'INVALID_REFERENCE',
-        `reference row ${first + 1}, column '${c}': ${String(values[first])} is not a finite number (a column of numbers takes finite numbers only; leave a missing value's cell empty)`,
+        `reference row ${first + 1}, column '${c}': ${String(values[first])} is not a finite number (a column of numbers takes finite numbers only; a missing value's cell is empty or nan)`,
       );
     }
   }

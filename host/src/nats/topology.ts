@@ -248,7 +248,8 @@ export const WRITER_ACK_WAIT_MS = 10_000;
  * How long the server keeps an ordered consumer made to read once (a window's rows in parts, its
  * labels, the audit log) after its last pull: nats.js makes them to last 5 minutes idle, which
  * at hundreds of windows a second is that many thousand consumers on the server. (Passed in ms:
- * nats.js's `inactive_threshold` of an ordered consumer.)
+ * nats.js's `inactive_threshold` of an ordered consumer. Should nats.js remake the consumer in
+ * the middle of a read, after a gap in its sequence, the new one has nats.js's 5 minutes: rare.)
  */
 export const READ_ONCE_CONSUMER_IDLE_MS = 30_000;
 /** How often a writer signals progress on the outputs it holds (well within {@link WRITER_ACK_WAIT_MS}, for a busy event loop). */

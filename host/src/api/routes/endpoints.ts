@@ -117,11 +117,6 @@ function noWriter(why: string): ModelwatchError {
   return new ModelwatchError('NOT_FOUND', `the writer did not answer (${why}); is it running?`);
 }
 
-/** A time of a query or body: ISO 8601 or ms since the epoch ({@link parseTime}). @throws {ModelwatchError} INVALID_ARGUMENT naming `what` */
-export function timeArg(v: unknown, what: string): number {
-  return parseTime(v, what);
-}
-
 export const endpointRoutes: FastifyPluginAsync<EndpointRoutesOptions> = async (app, opts) => {
   const { nc, js, jsm, buckets, endpoints } = opts;
   const settings = new SettingsStore(buckets.settings, opts);
@@ -211,8 +206,8 @@ export const endpointRoutes: FastifyPluginAsync<EndpointRoutesOptions> = async (
         metricValues: {
           endpointId: ep.id,
           ...(names?.length && { names }),
-          ...(q.from !== undefined && { from: timeArg(q.from, 'from') }),
-          ...(q.to !== undefined && { to: timeArg(q.to, 'to') }),
+          ...(q.from !== undefined && { from: parseTime(q.from, 'from') }),
+          ...(q.to !== undefined && { to: parseTime(q.to, 'to') }),
           ...(limit !== undefined && { limit }),
           ...(q.after !== undefined && { after: q.after }),
         },
@@ -232,14 +227,13 @@ export const endpointRoutes: FastifyPluginAsync<EndpointRoutesOptions> = async (
       let to: number;
       if (body.last !== undefined) {
         if (body.from !== undefined || body.to !== undefined) throw new ModelwatchError('INVALID_ARGUMENT', 'give either from and to, or last, not both');
-        // a duration it cannot read is a 400 (INVALID_ARGUMENT) by the API's error handler
         from = now - parseDuration(body.last as string, 'last', 'INVALID_ARGUMENT');
         to = now;
       } else {
         if (body.from === undefined || body.to === undefined)
           throw new ModelwatchError('INVALID_ARGUMENT', 'give from and to (a past range), or last (a trailing window such as 1h)');
-        from = timeArg(body.from, 'from');
-        to = timeArg(body.to, 'to');
+        from = parseTime(body.from, 'from');
+        to = parseTime(body.to, 'to');
       }
       if (!(from < to))
         throw new ModelwatchError('INVALID_ARGUMENT', `from (${new Date(from).toISOString()}) must be before to (${new Date(to).toISOString()})`);

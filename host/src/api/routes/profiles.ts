@@ -6,7 +6,8 @@ import { checkEndpointName } from '../../domain/names.js';
 import { ModelwatchError } from '../../errors.js';
 import type { WatchedKv } from '../../store/watched-kv.js';
 import { ProfileRoutes, type ProfilesReply, type RollupsReply, type WindowReply } from '../contract.js';
-import { askWriter, timeArg } from './endpoints.js';
+import { askWriter } from './endpoints.js';
+import { parseTime } from '../../domain/time.js';
 
 export interface ProfileRoutesOptions {
   nc: NatsConnection;
@@ -46,8 +47,8 @@ export const profileRoutes: FastifyPluginAsync<ProfileRoutesOptions> = async (ap
       const q = req.query;
       const limit = limitArg(q.limit);
       const resolution = resolutionArg(q.resolution, RESOLUTIONS, 'window');
-      let from = q.from === undefined ? undefined : timeArg(q.from, 'from');
-      const to = q.to === undefined ? undefined : timeArg(q.to, 'to');
+      let from = q.from === undefined ? undefined : parseTime(q.from, 'from');
+      const to = q.to === undefined ? undefined : parseTime(q.to, 'to');
       const profiles: WindowProfile[] = [];
       // the writer answers in pages under NATS' max payload
       for (;;) {
@@ -65,7 +66,7 @@ export const profileRoutes: FastifyPluginAsync<ProfileRoutesOptions> = async (ap
 
   app.get<{ Params: { name: string; windowStart: string } }>(ProfileRoutes.profile, { config: { scope: 'read' } }, async (req): Promise<WindowProfile> => {
     const ep = await endpoint(req.params.name);
-    const start = timeArg(req.params.windowStart, 'window start');
+    const start = parseTime(req.params.windowStart, 'window start');
     const reply = await askWriter(nc, { profiles: { endpointId: ep.id, from: start, to: start + 1, limit: 1 } });
     if (!('profiles' in reply)) throw new ModelwatchError('INTERNAL', 'the writer did not answer with profiles');
     const p = reply.profiles[0];
@@ -75,7 +76,7 @@ export const profileRoutes: FastifyPluginAsync<ProfileRoutesOptions> = async (ap
 
   app.get<{ Params: { name: string; windowStart: string } }>(ProfileRoutes.window, { config: { scope: 'read' } }, async (req): Promise<WindowReply> => {
     const ep = await endpoint(req.params.name);
-    const start = timeArg(req.params.windowStart, 'window start');
+    const start = parseTime(req.params.windowStart, 'window start');
     const reply = await askWriter(nc, { window: { endpointId: ep.id, windowStart: start } });
     if (!('window' in reply)) throw new ModelwatchError('INTERNAL', 'the writer did not answer with a window');
     const { windows, profile } = reply.window;
@@ -96,8 +97,8 @@ export const profileRoutes: FastifyPluginAsync<ProfileRoutesOptions> = async (ap
           resolution: resolutionArg(q.resolution, ['hour', 'day'] as const, undefined),
           limit: limitArg(q.limit),
           ...(q.app !== undefined && { app: q.app }),
-          ...(q.from !== undefined && { from: timeArg(q.from, 'from') }),
-          ...(q.to !== undefined && { to: timeArg(q.to, 'to') }),
+          ...(q.from !== undefined && { from: parseTime(q.from, 'from') }),
+          ...(q.to !== undefined && { to: parseTime(q.to, 'to') }),
         },
       });
       if (!('rollups' in reply)) throw new ModelwatchError('INTERNAL', 'the writer did not answer with roll-ups');

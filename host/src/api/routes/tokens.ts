@@ -54,14 +54,18 @@ export function tokenRoutes(app: FastifyInstance, deps: TokenRoutesDeps): void {
 
   app.get<{ Querystring: AuditQuery }>(AuthRoutes.audit, { schema: { querystring: AuditQuerySchema } }, async (req): Promise<AuditList> => {
     const limit = req.query.limit ?? 100;
+    const since = req.query.since === undefined ? undefined : sinceMs(req.query.since);
+    // nothing is stamped after now (nats-server would read a start time past its last message as none)
+    if (since !== undefined && since > Date.now()) return { entries: [] };
     const info = await deps.jsm.streams.info(Streams.audit);
     if (info.state.messages === 0) return { entries: [] };
     const consumer = await deps.js.consumers.get(
       Streams.audit,
-      req.query.since !== undefined
+      since !== undefined
         ? {
             deliver_policy: DeliverPolicy.StartTime,
-            opt_start_time: new Date(sinceMs(req.query.since)).toISOString(),
+            // (not before 1970: nats-server reads no such start time)
+            opt_start_time: new Date(Math.max(0, since)).toISOString(),
             inactive_threshold: READ_ONCE_CONSUMER_IDLE_MS,
           }
         : {

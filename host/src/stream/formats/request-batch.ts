@@ -36,13 +36,10 @@ export function parseRequestBatch(body: Record<string, unknown>, arrivalMs: numb
   }
   const time = (v: unknown, path: string): number | null => {
     if (v === undefined || v === null) return null;
-    const t = parseWhen(v, arrivalMs, path);
-    // bounded as an event's time is (its FUTURE_EVENT): the endpoint's last request is never put past now
-    if (t > arrivalMs + maxFutureSkewMs)
-      throw new InvalidEventError(
-        `${path}: ${new Date(t).toISOString()} is more than ${maxFutureSkewMs} ms after arrival (${new Date(arrivalMs).toISOString()})`,
-      );
-    return t;
+    // at most as far ahead as an event may be: the endpoint's last request is never put past that,
+    // and the batch stays (the trackers put every request's time here, a future one too, whose
+    // event alone is refused, FUTURE_EVENT)
+    return Math.min(parseWhen(v, arrivalMs, path), arrivalMs + maxFutureSkewMs);
   };
   const tMin = time(R.firstWhen, 'requests.firstWhen');
   const tMax = time(R.lastWhen, 'requests.lastWhen');
