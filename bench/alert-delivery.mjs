@@ -7,9 +7,13 @@
 // Needs host/dist (npx tsc -b).
 import { createServer } from 'node:http';
 import { sampleNotification } from '../host/dist/alerts/notify/index.js';
-import { arg, startBenchHost } from './lib/setup.mjs';
+import { parseFlags } from './lib/flags.mjs';
+import { startBenchHost } from './lib/setup.mjs';
 
-const N = arg('--n', 50);
+const flags = parseFlags('node --no-node-snapshot bench/alert-delivery.mjs [--n 50]', {
+  n: { type: 'number', default: 50, describe: 'notifications, one at a time' },
+});
+const N = flags.n;
 
 const arrived = new Map();
 const server = createServer((req, res) => {

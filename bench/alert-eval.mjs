@@ -21,10 +21,14 @@ import { createLogger } from '../host/dist/logger.js';
 import { openBuckets } from '../host/dist/nats/topology.js';
 import { WatchedKv } from '../host/dist/store/watched-kv.js';
 import { benchOutputs } from './lib/outputs.mjs';
-import { arg, publishOutputs, withNats } from './lib/setup.mjs';
+import { parseFlags } from './lib/flags.mjs';
+import { publishOutputs, withNats } from './lib/setup.mjs';
 import { timeWriter } from './lib/writer.mjs';
 
-const OUTPUTS = arg('--outputs', 5_000);
+const flags = parseFlags('node --no-node-snapshot bench/alert-eval.mjs [--outputs N]', {
+  outputs: { type: 'number', default: 5_000, describe: 'app outputs of the backlog (20 endpoints x 1 app, one result each, a fifth empty)' },
+});
+const OUTPUTS = flags.outputs;
 const RULES = 1000;
 const { outputs } = benchOutputs(OUTPUTS, 20);
 const results = outputs.reduce((n, o) => n + o.results.length, 0);

@@ -27,11 +27,24 @@ import { startNatsServer } from '../host/dist/nats/server.js';
 import { createLogger } from '../host/dist/logger.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { arg } from './lib/setup.mjs';
+import { parseFlags } from './lib/flags.mjs';
+// (its nats-servers and child processes are stopped however this process ends)
+import './lib/setup.mjs';
 
-const EVENTS_MB = arg('--events-mb', 60);
-const CSV_MB = arg('--csv-mb', 41);
-const ROUNDS = arg('--rounds', 1);
+const flags = parseFlags('node --no-node-snapshot bench/big-body.mjs [--events-mb 60] [--csv-mb 41] [--rounds 1] [--components api]', {
+  'events-mb': { type: 'number', default: 60, describe: 'MB of the NDJSON body of events (POST)' },
+  'csv-mb': { type: 'number', default: 41, describe: 'MB of the reference CSV (PUT)' },
+  rounds: { type: 'number', default: 1, describe: 'rounds of the phases (idle, events, filing, reference)' },
+  components: {
+    type: 'string',
+    default: 'stream,controller,writer,api',
+    describe: "the host's components in this process, comma-separated (api: the API alone, the stream processor elsewhere)",
+  },
+});
+const EVENTS_MB = flags.eventsMb;
+const CSV_MB = flags.csvMb;
+const ROUNDS = flags.rounds;
+const COMPONENTS = flags.components;
 const FEATURES = Array.from({ length: 8 }, (_, i) => `f${i}`);
 
 let seed = 7;
@@ -116,7 +129,7 @@ const host = createHost(
     runners: 0,
     basePeriod: '1m',
     allowedLateness: '10m',
-    components: (process.argv.includes('--components') ? process.argv[process.argv.indexOf('--components') + 1] : 'stream,controller,writer,api').split(','),
+    components: COMPONENTS.split(','),
     logLevel: 'error',
     // no tokens: this measures bodies, not authentication (bench/ingest.mjs measures that)
     insecureLocal: true,
@@ -164,7 +177,6 @@ const idle = () => new Promise((r) => setTimeout(r, 3000));
 // the events phase lasts until the stream processor has filed every event (when it runs here)
 const nc = await connect({ servers: nats.url });
 const jsm = await jetstreamManager(nc);
-const COMPONENTS = process.argv.includes('--components') ? process.argv[process.argv.indexOf('--components') + 1] : 'stream,controller,writer,api';
 const processed = async () => {
   if (!COMPONENTS.split(',').includes('stream')) return;
   for (;;) {

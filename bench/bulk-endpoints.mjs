@@ -13,9 +13,14 @@ import { generateToken } from '../host/dist/domain/tokens.js';
 import { ModelwatchClient } from '../host/dist/client/client.js';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { createLogger } from '../host/dist/logger.js';
+import { parseFlags } from './lib/flags.mjs';
+// (its nats-servers and child processes are stopped however this process ends)
+import './lib/setup.mjs';
 
-const i = process.argv.indexOf('--endpoints');
-const N = i >= 0 ? Number(process.argv[i + 1]) : 10_000;
+const flags = parseFlags('node --no-node-snapshot bench/bulk-endpoints.mjs [--endpoints N]', {
+  endpoints: { type: 'number', default: 10_000, describe: 'endpoints created in bulk (a tenth of them one POST each)' },
+});
+const N = flags.endpoints;
 const dir = mkdtempSync(join(tmpdir(), 'mw-bench-bulk-'));
 const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
 const TOKEN = generateToken();

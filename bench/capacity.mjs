@@ -26,15 +26,20 @@ import { ModelwatchClient } from '../host/dist/client/client.js';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { createLogger } from '../host/dist/logger.js';
 import { bundlePlugin } from '../host/dist/plugins/bundle.js';
+import { numberList, parseFlags } from './lib/flags.mjs';
+// (its nats-servers and child processes are stopped however this process ends)
+import './lib/setup.mjs';
 
-const argOf = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
-};
-const ENDPOINTS = Number(argOf('--endpoints', 200));
-const ROWS = Number(argOf('--rows', 1000));
-const RUNNERS = String(argOf('--runners', '1,2')).split(',').map(Number);
-const CONCURRENCY = Number(argOf('--concurrency', 1));
+const flags = parseFlags('node --no-node-snapshot bench/capacity.mjs [--endpoints 200] [--rows 1000] [--runners 1,2] [--concurrency 1]', {
+  endpoints: { type: 'number', default: 200, describe: 'endpoints, each with the built-in apps' },
+  rows: { type: 'number', default: 1000, describe: 'rows a window' },
+  runners: { type: 'string', default: '1,2', coerce: numberList, describe: 'runner processes: a run for each number of the list' },
+  concurrency: { type: 'number', default: 1, describe: 'windows at a time of each runner process (its slots)' },
+});
+const ENDPOINTS = flags.endpoints;
+const ROWS = flags.rows;
+const RUNNERS = flags.runners;
+const CONCURRENCY = flags.concurrency;
 const PERIOD = 20_000;
 const LATENESS = 1000;
 const FEATURES = ['a', 'b', 'c', 'd'];

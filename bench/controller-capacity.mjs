@@ -24,23 +24,35 @@ import { ModelwatchClient } from '../host/dist/client/client.js';
 import { bundlePlugin } from '../host/dist/plugins/bundle.js';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { arg, referenceWorkMs, startBenchHost } from './lib/setup.mjs';
+import { parseFlags } from './lib/flags.mjs';
+import { referenceWorkMs, startBenchHost } from './lib/setup.mjs';
 
-const ENDPOINTS = arg('--endpoints', 1000);
-const RUNNERS = arg('--runners', 2);
+const flags = parseFlags(
+  'node --no-node-snapshot bench/controller-capacity.mjs [--endpoints N] [--rows N] [--runners N] [--concurrency N] [--period S] [--timeout S]',
+  {
+    endpoints: { type: 'number', default: 1000, describe: 'endpoints, each with the 2 apps (100: a smoke run of about a minute)' },
+    rows: { type: 'number', default: 1000, describe: 'rows per endpoint in the window' },
+    runners: { type: 'number', default: 2, describe: 'runner processes' },
+    concurrency: { type: 'number', default: 8, describe: 'slots of each runner process' },
+    period: { type: 'number', default: 60, describe: 'the base period, in seconds' },
+    timeout: { type: 'number', default: 300, describe: 'seconds after the close to wait for the last window' },
+  },
+);
+const ENDPOINTS = flags.endpoints;
+const RUNNERS = flags.runners;
 // slots a runner (--concurrency): 8, as a host for many endpoints on few cores runs its runners
 // (`host start --runner-concurrency 8`): with 4, a runner's windows wait on their NATS round trips
 // and the cores idle (ARCHITECTURE.md, Capacity model: 10,000 x 2 stored 30.5 to 30.8 s after the
 // close with 4 slots, 22.1 to 23.7 s with 8, 24.5 s with 16)
-const CONCURRENCY = arg('--concurrency', 8);
-const ROWS = arg('--rows', 1000);
+const CONCURRENCY = flags.concurrency;
+const ROWS = flags.rows;
 // how long after the close the bench waits for the last window before it reports what it has
-const TIMEOUT = arg('--timeout', 300) * 1000;
+const TIMEOUT = flags.timeout * 1000;
 // the base period (--period S, default 60 s, the capacity model's 1-minute windows): longer than
 // the 30 s target, so the window after the one measured (empty here: the controller files an
 // `empty` output for each of its pairs) closes after the target and is not measured with it;
 // --period 20 measures the two together (20,000 empty outputs 20 s after the close, at 10,000 endpoints)
-const PERIOD = arg('--period', 60) * 1000;
+const PERIOD = flags.period * 1000;
 const LATENESS = 1000;
 const APPS = ['histogram-data-drift', 'row-count'];
 const FEATURES = ['a', 'b', 'c', 'd'];

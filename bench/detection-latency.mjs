@@ -8,10 +8,15 @@
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { bundlePlugin } from '../host/dist/plugins/bundle.js';
-import { arg, startBenchHost } from './lib/setup.mjs';
+import { parseFlags } from './lib/flags.mjs';
+import { startBenchHost } from './lib/setup.mjs';
 
-const WINDOWS = arg('--windows', 20);
-const LATENESS = arg('--lateness', 500);
+const flags = parseFlags('node --no-node-snapshot bench/detection-latency.mjs [--windows N] [--lateness MS]', {
+  windows: { type: 'number', default: 20, describe: 'one-second windows measured' },
+  lateness: { type: 'number', default: 500, describe: 'the allowed lateness, in milliseconds' },
+});
+const WINDOWS = flags.windows;
+const LATENESS = flags.lateness;
 const PERIOD = 1000;
 const ROWS_PER_SECOND = 500;
 

@@ -17,6 +17,10 @@ import { localInput } from '../host/dist/runner/local.js';
 import * as esbuild from 'esbuild';
 import { createRandom } from '../sdk/dist/stats/index.js';
 import { createTestContext } from '../sdk/dist/testing.js';
+import { parseFlags } from './lib/flags.mjs';
+
+// no flags: --help prints what it measures, an unknown flag is refused
+parseFlags('node --no-node-snapshot bench/drift-cost.mjs', {});
 
 const ROWS = 1000;
 const FEATURES = 20;

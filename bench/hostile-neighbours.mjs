@@ -11,11 +11,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundlePlugin } from '../host/dist/plugins/bundle.js';
-import { arg, startBenchHost } from './lib/setup.mjs';
+import { parseFlags } from './lib/flags.mjs';
+import { startBenchHost } from './lib/setup.mjs';
 
-const WINDOWS = arg('--windows', 8);
-const RUNNERS = arg('--runners', 2);
-const CONCURRENCY = arg('--concurrency', 4);
+const flags = parseFlags('node --no-node-snapshot bench/hostile-neighbours.mjs [--windows N] [--runners N] [--concurrency N]', {
+  windows: { type: 'number', default: 8, describe: 'one-second windows measured, alone and then next to the hostile apps' },
+  runners: { type: 'number', default: 2, describe: 'runner processes' },
+  concurrency: { type: 'number', default: 4, describe: 'slots of each runner process' },
+});
+const WINDOWS = flags.windows;
+const RUNNERS = flags.runners;
+const CONCURRENCY = flags.concurrency;
 const PERIOD = 1000;
 const LATENESS = 200;
 

@@ -26,11 +26,17 @@ import { connect } from '@nats-io/transport-node';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { startHttpLoad } from './lib/http-load.mjs';
 import { rawLoop, singleEventPayloads } from './lib/raw-loop.mjs';
-import { arg, loadAverage, replyOf } from './lib/setup.mjs';
+import { parseFlags } from './lib/flags.mjs';
+import { loadAverage, replyOf } from './lib/setup.mjs';
 
-const EVENTS = arg('--events', 5000);
-const ROUNDS = arg('--rounds', 3);
-const CONNECTIONS = arg('--connections', 16);
+const flags = parseFlags('node --no-node-snapshot bench/http-floor.mjs [--events 5000] [--rounds 3] [--connections 16]', {
+  events: { type: 'number', default: 5000, describe: 'single events of each measurement' },
+  rounds: { type: 'number', default: 3, describe: 'rounds of the modes and the raw loop' },
+  connections: { type: 'number', default: 16, describe: 'keep-alive connections of the HTTP load, one request in flight each' },
+});
+const EVENTS = flags.events;
+const ROUNDS = flags.rounds;
+const CONNECTIONS = flags.connections;
 const MODES = ['answer', 'publish', 'coalesce'];
 
 let seed = 42;

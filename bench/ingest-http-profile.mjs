@@ -24,16 +24,37 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { clientArg, startHttpLoad } from './lib/http-load.mjs';
-import { arg, loadAverage, processCpuMs, startApiProcess, startBenchHost, textArg } from './lib/setup.mjs';
+import { parseFlags } from './lib/flags.mjs';
+import { startHttpLoad } from './lib/http-load.mjs';
+import { loadAverage, processCpuMs, startApiProcess, startBenchHost } from './lib/setup.mjs';
 
-const N = arg('--events', 5000);
-const OUT = textArg('--out', join(tmpdir(), 'ingest-http.cpuprofile'));
-const SHARED = process.argv.includes('--shared');
-const APART = SHARED || process.argv.includes('--apart');
-const FILING = !process.argv.includes('--no-filing');
+const flags = parseFlags(
+  'node --no-node-snapshot bench/ingest-http-profile.mjs [--events 5000] [--apart | --shared] [--no-filing] [--client raw|node] [--out /tmp/ingest-http.cpuprofile]',
+  {
+    events: { type: 'number', default: 5000, describe: 'single-event posts a run' },
+    apart: { type: 'boolean', default: false, describe: 'to an API-only host in a process of its own (the stream processor in this one)' },
+    shared: { type: 'boolean', default: false, describe: 'to two API-only processes sharing one port (--reuse-port), the first profiled' },
+    filing: {
+      type: 'boolean',
+      default: true,
+      describe: 'a stream processor files the events; --no-filing: the API alone, the events timed until answered',
+    },
+    client: {
+      type: 'string',
+      choices: ['raw', 'node'],
+      default: 'raw',
+      describe: 'the HTTP load: a minimal keep-alive HTTP/1.1 client (raw), or node:http (node)',
+    },
+    out: { type: 'string', default: join(tmpdir(), 'ingest-http.cpuprofile'), describe: 'where the CPU profile is written (open it in Chrome DevTools)' },
+  },
+);
+const N = flags.events;
+const OUT = flags.out;
+const SHARED = flags.shared;
+const APART = SHARED || flags.apart;
+const FILING = flags.filing;
 const CONCURRENCY = 16;
-const httpClient = clientArg();
+const httpClient = flags.client;
 
 // socket writes of this process, to NATS and to HTTP clients
 let natsPort = -1;

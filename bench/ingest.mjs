@@ -39,20 +39,33 @@ import { connect } from '@nats-io/transport-node';
 import { createHost } from '../host/dist/host.js';
 import { hashToken, sameHash } from '../host/dist/domain/tokens.js';
 import { createLogger } from '../host/dist/logger.js';
-import { clientArg, startHttpLoad } from './lib/http-load.mjs';
+import { parseFlags } from './lib/flags.mjs';
+import { startHttpLoad } from './lib/http-load.mjs';
 import { publishAll, rawLoop as rawLoopOf, singleEventPayloads } from './lib/raw-loop.mjs';
-import { arg, loadAverage, startApiProcess, startBenchHost } from './lib/setup.mjs';
+import { loadAverage, startApiProcess, startBenchHost } from './lib/setup.mjs';
 
-const quick = process.argv.includes('--quick');
-const httpClient = clientArg();
+const flags = parseFlags('node --no-node-snapshot bench/ingest.mjs [--quick] [--rounds N] [--client raw|node] [--connections N] [--auth]', {
+  quick: { type: 'boolean', default: false, describe: 'fewer events a measurement (5,000 single events and 300 micro-batches, not 20,000 and 1,000)' },
+  rounds: { type: 'number', default: 5, describe: 'rounds of each measurement' },
+  client: {
+    type: 'string',
+    choices: ['raw', 'node'],
+    default: 'raw',
+    describe: 'the HTTP load: a minimal keep-alive HTTP/1.1 client (raw), or node:http (node)',
+  },
+  connections: { type: 'number', default: 16, describe: 'keep-alive connections of the single-event HTTP loads, one request in flight each' },
+  auth: { type: 'boolean', default: false, describe: 'measure the cost of authentication instead (an ingest token vs --insecure-local)' },
+});
+const quick = flags.quick;
+const httpClient = flags.client;
 /** CPU time of the main thread (the raw loop's publisher and consumer; the host's API and stream processor) and of the HTTP client, per measurement. */
 const cpu = [];
-const authCost = process.argv.includes('--auth');
-const ROUNDS = arg('--rounds', 5);
+const authCost = flags.auth;
+const ROUNDS = flags.rounds;
 const FEATURES = ['f0', 'f1', 'f2', 'f3'];
 const BATCH_ROWS = 1000;
 /** Keep-alive connections (one request in flight each) of the single-event HTTP loads (--connections, default 16). */
-const CONNS = arg('--connections', 16);
+const CONNS = flags.connections;
 const SINGLE_MSGS = quick ? 5_000 : 20_000;
 const BATCH_MSGS = quick ? 300 : 1_000;
 

@@ -8,6 +8,10 @@
 //
 // Prints µs of CPU and of wall time a call, and each case's ratio to the call without call-backs.
 import ivm from 'isolated-vm';
+import { parseFlags } from './lib/flags.mjs';
+
+// no flags: --help prints what it measures, an unknown flag is refused
+parseFlags('node --no-node-snapshot bench/isolate-calls.mjs', {});
 
 const N = 3000;
 const isolate = new ivm.Isolate({ memoryLimit: 64 });

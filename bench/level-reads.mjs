@@ -10,6 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
+import { parseFlags } from './lib/flags.mjs';
+
+// no flags: --help prints what it measures, an unknown flag is refused
+parseFlags('node --no-node-snapshot bench/level-reads.mjs', {});
 
 const dir = mkdtempSync(join(tmpdir(), 'level-reads-'));
 const db = new Level(join(dir, 'db'), { valueEncoding: 'json' });

@@ -7,9 +7,12 @@
 // Needs host/dist (npx tsc -b).
 import { DEAD_LETTER_CODES } from '@modelwatch/protocol';
 import { createHostMetrics } from '../host/dist/metrics.js';
+import { parseFlags } from './lib/flags.mjs';
 
-const i = process.argv.indexOf('--calls');
-const N = i > 0 ? Number(process.argv[i + 1]) : 1_000_000;
+const flags = parseFlags('node bench/metrics.mjs [--calls N]', {
+  calls: { type: 'number', default: 1_000_000, describe: 'calls of each recording timed' },
+});
+const N = flags.calls;
 const APPS = Array.from({ length: 20 }, (_, k) => `app-${k}`);
 const m = createHostMetrics();
 m.observeRunners(() => 4);

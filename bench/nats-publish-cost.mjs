@@ -18,11 +18,17 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { startNatsServer } from '../host/dist/nats/server.js';
 import { publishAll } from './lib/raw-loop.mjs';
-import { arg, loadAverage, processCpuMs } from './lib/setup.mjs';
+import { parseFlags } from './lib/flags.mjs';
+import { loadAverage, processCpuMs } from './lib/setup.mjs';
 
-const MESSAGES = arg('--messages', 20_000);
-const BYTES = arg('--bytes', 1000);
-const ROUNDS = arg('--rounds', 3);
+const flags = parseFlags('node --no-node-snapshot bench/nats-publish-cost.mjs [--messages 20000] [--bytes 1000] [--rounds 3]', {
+  messages: { type: 'number', default: 20_000, describe: 'messages published by each step' },
+  bytes: { type: 'number', default: 1000, describe: 'bytes of each message' },
+  rounds: { type: 'number', default: 3, describe: 'rounds of the steps (1, 2, 4, 16 and 256 in flight)' },
+});
+const MESSAGES = flags.messages;
+const BYTES = flags.bytes;
+const ROUNDS = flags.rounds;
 const STEPS = [1, 2, 4, 16, 256];
 const BASELINE = 256;
 

@@ -23,10 +23,16 @@ import { ensureTopology } from '../host/dist/nats/topology.js';
 import { ResultsDb } from '../host/dist/store/results-db.js';
 import { benchOutputs } from './lib/outputs.mjs';
 import { Writer } from '../host/dist/writer/writer.js';
-import { arg } from './lib/setup.mjs';
+import { parseFlags } from './lib/flags.mjs';
+// (its nats-servers and child processes are stopped however this process ends)
+import './lib/setup.mjs';
 
-const OUTPUTS = arg('--outputs', 10_000);
-const ROUNDS = arg('--rounds', 4);
+const flags = parseFlags('node --no-node-snapshot bench/output-binding.mjs [--outputs N] [--rounds R]', {
+  outputs: { type: 'number', default: 10_000, describe: 'app outputs of the backlog (20 endpoints x 1 app, 1 result each, a fifth empty)' },
+  rounds: { type: 'number', default: 4, describe: 'runs of each writer (baseline and binding, alternating)' },
+});
+const OUTPUTS = flags.outputs;
+const ROUNDS = flags.rounds;
 // as the host holds it: imported once as a secret key object
 const KEY = bindingKeyObject(newBindingKey());
 const ENDPOINTS = 20;

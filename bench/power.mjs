@@ -28,6 +28,32 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { parseFlags } from './lib/flags.mjs';
+
+const DATASETS = ['synthetic', 'wine', 'breast_cancer'];
+// the command line, on the main thread (a worker gets its settings from it)
+const flags = isMainThread
+  ? parseFlags(
+      'node --no-node-snapshot bench/power.mjs [--quick] [--out results.json] [--datasets synthetic,wine,breast_cancer] [--workers N]\nnode --no-node-snapshot bench/power.mjs --general-drift',
+      {
+        quick: { type: 'boolean', default: false, describe: 'a smoke run: 200 no-shift and 20 shift trials, sizes 10, 50, 200, 20 references' },
+        out: { type: 'string', describe: 'a JSON file to write the settings, counts and times to' },
+        datasets: {
+          type: 'string',
+          default: DATASETS.join(','),
+          coerce: (text) => {
+            const names = text.split(',');
+            const unknown = names.filter((d) => !DATASETS.includes(d));
+            if (unknown.length) throw new Error(`${unknown.join(', ')}: not one of ${DATASETS.join(', ')}`);
+            return names;
+          },
+          describe: 'the data sets, comma-separated (one per process runs them side by side)',
+        },
+        workers: { type: 'number', describe: 'worker threads (default: the cores, at most 2)' },
+        'general-drift': { type: 'boolean', default: false, describe: "instead, MLRun's general_drift by window size, no shift" },
+      },
+    )
+  : undefined;
 
 const ALPHA = 0.05;
 const REFERENCE_ROWS = 1000;
@@ -88,11 +114,7 @@ const SHIFTS = [
   { name: 'one feature +1 sd', kind: 'mean', level: 1.0 },
 ];
 
-function settings(argv) {
-  const quick = argv.includes('--quick');
-  const out = argv.includes('--out') ? argv[argv.indexOf('--out') + 1] : undefined;
-  const datasets = argv.includes('--datasets') ? argv[argv.indexOf('--datasets') + 1].split(',') : ['synthetic', 'wine', 'breast_cancer'];
-  const workers = argv.includes('--workers') ? Number(argv[argv.indexOf('--workers') + 1]) : undefined;
+function settings({ quick, out, datasets, workers }) {
   return quick
     ? { quick, out, datasets, workers, sizes: [10, 50, 200], noShiftTrials: 200, shiftTrials: 20, references: 20 }
     : { quick, out, datasets, workers, sizes: [10, 20, 50, 100, 200, 500], noShiftTrials: 1000, shiftTrials: 100, references: 100 };
@@ -337,7 +359,7 @@ function wilson(k, n, z) {
 const pct = (x) => (x * 100).toFixed(1).padStart(5);
 
 async function main() {
-  const s = settings(process.argv.slice(2));
+  const s = settings(flags);
   let realData;
   try {
     realData = JSON.parse(execFileSync('python3', [fileURLToPath(new URL('power_data.py', import.meta.url))], { maxBuffer: 64 * 1024 * 1024 }).toString());
@@ -513,5 +535,5 @@ async function generalDriftBySize() {
   sb.dispose();
 }
 
-if (isMainThread) await (process.argv.includes('--general-drift') ? generalDriftBySize() : main());
+if (isMainThread) await (flags.generalDrift ? generalDriftBySize() : main());
 else await worker(workerData);

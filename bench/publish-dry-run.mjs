@@ -15,6 +15,12 @@ import { startNatsServer } from '../host/dist/nats/server.js';
 import { createLogger } from '../host/dist/logger.js';
 import { bundlePlugin } from '../host/dist/plugins/bundle.js';
 import { appliesTo } from '../host/dist/store/plugins.js';
+// (its nats-servers and child processes are stopped however this process ends)
+import './lib/setup.mjs';
+import { parseFlags } from './lib/flags.mjs';
+
+// no flags: --help prints what it measures, an unknown flag is refused
+parseFlags('node --no-node-snapshot bench/publish-dry-run.mjs', {});
 
 const RUNS = 15;
 const FEATURES = Array.from({ length: 20 }, (_, j) => `f${j}`);

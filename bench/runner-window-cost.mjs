@@ -19,13 +19,16 @@ import { buildWindowData, referenceSample } from '../host/dist/runner/window-dat
 import { startNatsServer } from '../host/dist/nats/server.js';
 import '../host/dist/nats/topology.js'; // its SHA-256 backend for object stores, as the runner has it
 import { referenceStatsMap } from '../sdk/dist/stats/index.js';
+import { parseFlags } from './lib/flags.mjs';
+// (its nats-servers and child processes are stopped however this process ends)
+import './lib/setup.mjs';
 
-const argOf = (name, dflt) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-};
-const ROWS = argOf('--rows', 100);
-const WINDOWS = argOf('--windows', 2000);
+const flags = parseFlags('node --no-node-snapshot bench/runner-window-cost.mjs [--rows 100] [--windows 2000]', {
+  rows: { type: 'number', default: 100, describe: 'rows a window' },
+  windows: { type: 'number', default: 2000, describe: 'windows of each figure' },
+});
+const ROWS = flags.rows;
+const WINDOWS = flags.windows;
 const load = () =>
   `load average ${loadavg()
     .map((x) => x.toFixed(1))

@@ -13,6 +13,10 @@ import { PluginSandbox } from '../host/dist/runner/index.js';
 import { buildWindowData } from '../host/dist/runner/window-data.js';
 import { createTestContext } from '../sdk/dist/testing.js';
 import { referenceStatsMap } from '../sdk/dist/stats/index.js';
+import { parseFlags } from './lib/flags.mjs';
+
+// no flags: --help prints what it measures, an unknown flag is refused
+parseFlags('node --no-node-snapshot bench/sandbox-overhead.mjs', {});
 
 const ROWS = 10_000;
 const FEATURES = 20;

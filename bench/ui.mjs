@@ -19,11 +19,18 @@ import { generateToken } from '../host/dist/domain/tokens.js';
 import { createHost } from '../host/dist/host.js';
 import { createLogger } from '../host/dist/logger.js';
 import { ResultsDb } from '../host/dist/store/results-db.js';
-import { arg } from './lib/setup.mjs';
+import { parseFlags } from './lib/flags.mjs';
+// (its nats-servers and child processes are stopped however this process ends)
+import './lib/setup.mjs';
 
-const ENDPOINTS = arg('--endpoints', 1000);
-const WINDOWS = arg('--windows', 1000);
-const BIG = arg('--big', 100_000);
+const flags = parseFlags('node --no-node-snapshot bench/ui.mjs [--endpoints 1000] [--windows 1000] [--big 100000]', {
+  endpoints: { type: 'number', default: 1000, describe: 'endpoints, each with 2 apps' },
+  windows: { type: 'number', default: 1000, describe: 'windows stored of each endpoint and app' },
+  big: { type: 'number', default: 100_000, describe: 'windows of one result of the big endpoint (its chart)' },
+});
+const ENDPOINTS = flags.endpoints;
+const WINDOWS = flags.windows;
+const BIG = flags.big;
 const APPS = ['drift-a', 'drift-b'];
 const PERIOD = 60_000;
 const RUNS = 5;

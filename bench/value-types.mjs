@@ -13,8 +13,12 @@
 import { referenceStatsMap } from '@modelwatch/sdk/stats';
 import { parseEvent } from '../host/dist/stream/events.js';
 import { RowsChunk } from '../host/dist/nats/rows.js';
+import { parseFlags } from './lib/flags.mjs';
 
-const ROUNDS = process.argv.includes('--rounds') ? Number(process.argv[process.argv.indexOf('--rounds') + 1]) : 7;
+const flags = parseFlags('node --no-node-snapshot bench/value-types.mjs [--rounds N]', {
+  rounds: { type: 'number', default: 7, describe: 'rounds, each timing with and without a reference back to back' },
+});
+const ROUNDS = flags.rounds;
 const FEATURES = ['f0', 'f1', 'f2', 'f3'];
 const BATCH_ROWS = 1000;
 const BATCHES = 500;

@@ -21,13 +21,22 @@ import { newBindingKey, outputBinding } from '../host/dist/domain/binding.js';
 import { createLogger } from '../host/dist/logger.js';
 import { ResultsDb } from '../host/dist/store/results-db.js';
 import { replay } from '../host/dist/writer/recovery.js';
+import { numberList, parseFlags } from './lib/flags.mjs';
 import { benchOutputs } from './lib/outputs.mjs';
-import { arg, publishOutputs, withNats } from './lib/setup.mjs';
+import { publishOutputs, withNats } from './lib/setup.mjs';
 import { timeWriter } from './lib/writer.mjs';
 
-const OUTPUTS = arg('--outputs', 10_000);
-const i = process.argv.indexOf('--batch');
-const BATCHES = i >= 0 ? process.argv[i + 1].split(',').map(Number) : [1, 1024];
+const flags = parseFlags(
+  'node --no-node-snapshot bench/writer-throughput.mjs [--outputs N] [--batch 1,1024]\nnode --no-node-snapshot bench/writer-throughput.mjs --rebuild [--outputs N] [--batch 1,1024] [--rounds 2]',
+  {
+    outputs: { type: 'number', default: 10_000, describe: 'outputs in the backlog' },
+    batch: { type: 'string', default: '1,1024', coerce: numberList, describe: "the writer's batch sizes (outputs stored in one LevelDB batch): a run at each" },
+    rebuild: { type: 'boolean', default: false, describe: 'instead, a store rebuilt from MW_OUTPUTS at each batch size' },
+    rounds: { type: 'number', default: 2, describe: 'with --rebuild: rounds, the batch sizes alternated' },
+  },
+);
+const OUTPUTS = flags.outputs;
+const BATCHES = flags.batch;
 const ENDPOINTS = 20;
 const bindingKey = newBindingKey();
 const { outputs, uniform } = benchOutputs(OUTPUTS, ENDPOINTS);
@@ -45,14 +54,14 @@ function run(withStreaks, batchSize) {
   });
 }
 
-if (process.argv.includes('--rebuild')) {
+if (flags.rebuild) {
   await rebuild();
   process.exit(0);
 }
 
 /** The --rebuild mode: outputs/s and CPU an output of a replay of MW_OUTPUTS into an empty store, per batch size. */
 async function rebuild() {
-  const rounds = arg('--rounds', 2);
+  const rounds = flags.rounds;
   console.log(
     `${OUTPUTS} outputs (${ENDPOINTS} endpoints, shuffled by up to 8 places, bindings checked), a store rebuilt from MW_OUTPUTS; load average ${loadavg()
       .map((l) => l.toFixed(1))

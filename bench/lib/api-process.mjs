@@ -32,4 +32,6 @@ process.on('message', async (m) => {
     process.exit(0);
   }
 });
+// the parent gone without a 'stop' (killed): this process would stay on its port, alone
+process.on('disconnect', () => process.exit(1));
 process.send({ apiUrl: host.apiUrl });

@@ -126,11 +126,3 @@ export async function startHttpLoad({ url, payloads, concurrency, token, client 
     },
   };
 }
-
-/** Which client the command line asks for (`--client raw|node`), checked. */
-export function clientArg() {
-  const i = process.argv.indexOf('--client');
-  const c = i >= 0 ? process.argv[i + 1] : 'raw';
-  if (c !== 'raw' && c !== 'node') throw new Error(`--client: '${c}' is neither raw nor node`);
-  return c;
-}

@@ -1,12 +1,15 @@
-// What the benches set up alike: their numeric flags, a nats-server with the host's topology in a
+// What the benches set up alike: a nats-server with the host's topology in a
 // temp dir, a host on its own nats-server, a backlog of app outputs published to MW_OUTPUTS.
 // an API-only host in a process of its own, the load average.
-// Each cleans up after itself (the temp dir is removed, the nats-server stopped).
+// Each cleans up after itself (the temp dir is removed, the nats-server stopped), and however the
+// bench ends (an uncaught error, process.exit(), SIGINT, SIGTERM, SIGHUP) the child processes it
+// still has are killed and those temp dirs removed: see `reap` below.
 import { createHash } from 'node:crypto';
 import { fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Subjects } from '@modelwatch/protocol';
@@ -19,21 +22,68 @@ import { jsonCodec } from '../../host/dist/nats/codec.js';
 import { startNatsServer } from '../../host/dist/nats/server.js';
 import { ensureTopology } from '../../host/dist/nats/topology.js';
 
-/** The number after `--name` on the command line, or `dflt`. */
-export function arg(name, dflt) {
-  const text = textArg(name);
-  return text === undefined ? dflt : Number(text);
+/** The temp dirs of `benchDir` not yet removed. */
+const benchDirs = new Set();
+
+/** A fresh temp dir `mw-bench-<prefix>-*`, removed by `reap` if the bench ends before it does. */
+function benchDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), `mw-bench-${prefix}-`));
+  benchDirs.add(dir);
+  return dir;
 }
 
-/** The text after `--name` on the command line, or `dflt`. */
-export function textArg(name, dflt) {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : dflt;
+function removeBenchDir(dir) {
+  rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  benchDirs.delete(dir);
+}
+
+/**
+ * Kill (SIGKILL) every child process this process still has (nats-servers, API processes, a host's
+ * runners, from /proc/self/task/<tid>/children: Linux), then remove the temp dirs. A child left at
+ * exit would outlive the bench: nothing ties a nats-server or a forked API process to its parent.
+ * Run at exit (after an uncaught error or process.exit() too) and on SIGINT, SIGTERM and SIGHUP,
+ * whose default ends the process at once, before any `finally` or 'exit' handler; a bench that
+ * ends normally has stopped them all already. Not on SIGKILL (nothing runs): then an API process
+ * ends when its IPC channel closes (lib/api-process.mjs), a nats-server stays.
+ */
+function reap() {
+  for (const tid of readdirSync('/proc/self/task')) {
+    let pids = [];
+    try {
+      pids = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // it has exited
+      }
+    }
+  }
+  for (const dir of benchDirs) {
+    try {
+      removeBenchDir(dir);
+    } catch {
+      // left in the temp dir
+    }
+  }
+}
+if (isMainThread) {
+  process.on('exit', reap);
+  // reap, then the signal's default (the process ends by it, as without this handler)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.once(signal, () => {
+      reap();
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 /** Run `fn({ nc, js, jsm, dir })` against a fresh nats-server with the host's topology (7 days' retention). */
 export async function withNats(prefix, fn) {
-  const dir = mkdtempSync(join(tmpdir(), `mw-bench-${prefix}-`));
+  const dir = benchDir(prefix);
   const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
   const nc = await connect({ servers: nats.url });
   try {
@@ -44,7 +94,7 @@ export async function withNats(prefix, fn) {
   } finally {
     await nc.close();
     await nats.stop();
-    rmSync(dir, { recursive: true, force: true });
+    removeBenchDir(dir);
   }
 }
 
@@ -85,7 +135,7 @@ export function loadAverage() {
  * `{ host, client, nats, dir, adminToken, stop() }`.
  */
 export async function startBenchHost(prefix, options = {}) {
-  const dir = mkdtempSync(join(tmpdir(), `mw-bench-${prefix}-`));
+  const dir = benchDir(prefix);
   const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
   const token = generateToken();
   const host = createHost(
@@ -100,9 +150,12 @@ export async function startBenchHost(prefix, options = {}) {
     dir,
     adminToken: token,
     async stop() {
-      await host.stop();
-      await nats.stop();
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        await host.stop();
+      } finally {
+        await nats.stop();
+        removeBenchDir(dir);
+      }
     },
   };
 }
