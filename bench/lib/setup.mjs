@@ -2,8 +2,8 @@
 // temp dir, a host on its own nats-server, a backlog of app outputs published to MW_OUTPUTS.
 // an API-only host in a process of its own, the load average.
 // Each cleans up after itself (the temp dir is removed, the nats-server stopped), and however the
-// bench ends (an uncaught error, process.exit(), SIGINT, SIGTERM, SIGHUP) the child processes it
-// still has are killed and those temp dirs removed: see `reap` below.
+// bench ends (an uncaught error, process.exit(), SIGINT, SIGTERM, SIGHUP) its nats-servers are
+// killed (startNatsServer does it at exit) and those temp dirs removed: see below.
 import { createHash } from 'node:crypto';
 import { fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -25,7 +25,7 @@ import { ensureTopology } from '../../host/dist/nats/topology.js';
 /** The temp dirs of `benchDir` not yet removed. */
 const benchDirs = new Set();
 
-/** A fresh temp dir `mw-bench-<prefix>-*`, removed by `reap` if the bench ends before it does. */
+/** A fresh temp dir `mw-bench-<prefix>-*`, removed at exit if the bench ends before it does. */
 function benchDir(prefix) {
   const dir = mkdtempSync(join(tmpdir(), `mw-bench-${prefix}-`));
   benchDirs.add(dir);
@@ -37,31 +37,8 @@ function removeBenchDir(dir) {
   benchDirs.delete(dir);
 }
 
-/**
- * Kill (SIGKILL) every child process this process still has (nats-servers, API processes, a host's
- * runners, from /proc/self/task/<tid>/children: Linux), then remove the temp dirs. A child left at
- * exit would outlive the bench: nothing ties a nats-server or a forked API process to its parent.
- * Run at exit (after an uncaught error or process.exit() too) and on SIGINT, SIGTERM and SIGHUP,
- * whose default ends the process at once, before any `finally` or 'exit' handler; a bench that
- * ends normally has stopped them all already. Not on SIGKILL (nothing runs): then an API process
- * ends when its IPC channel closes (lib/api-process.mjs), a nats-server stays.
- */
-function reap() {
-  for (const tid of readdirSync('/proc/self/task')) {
-    let pids = [];
-    try {
-      pids = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
-    } catch {
-      // the thread ended between the listing and the read
-    }
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // it has exited
-      }
-    }
-  }
+/** Remove the temp dirs a bench ending early left. */
+function removeBenchDirs() {
   for (const dir of benchDirs) {
     try {
       removeBenchDir(dir);
@@ -71,13 +48,17 @@ function reap() {
   }
 }
 if (isMainThread) {
-  process.on('exit', reap);
-  // reap, then the signal's default (the process ends by it, as without this handler)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.once(signal, () => {
-      reap();
-      process.kill(process.pid, signal);
-    });
+  // however a bench ends, its temp dirs go; its nats-servers are killed at exit by
+  // startNatsServer, its API processes and a host's runners end with their IPC channel
+  process.on('exit', removeBenchDirs);
+  // a signal's default ends the process before any 'exit' handler: end by exit instead, with the
+  // signal's status (128 + its number)
+  for (const [signal, number] of [
+    ['SIGHUP', 1],
+    ['SIGINT', 2],
+    ['SIGTERM', 15],
+  ]) {
+    process.once(signal, () => process.exit(128 + number));
   }
 }
 

@@ -102,6 +102,7 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
   );
   const binary = options.binary ?? 'nats-server';
   const child = spawn(binary, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  endsWithThisProcess(child);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-8192);
@@ -134,6 +135,30 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
     void poll();
   });
   return handle(child, port);
+}
+
+/** The nats-servers this process started and that still run. */
+const running = new Set<ChildProcess>();
+
+/**
+ * Kill `child` (SIGKILL) if this process exits while it runs: an uncaught error, `process.exit()`,
+ * a signal the process turns into an exit. Nothing else ties a nats-server to the process that
+ * started it: left running, it would hold its port and its store's lock. (A SIGKILL of this
+ * process still leaves it: no code runs then.)
+ */
+function endsWithThisProcess(child: ChildProcess): void {
+  if (running.size === 0) process.on('exit', killRunning);
+  running.add(child);
+  const forget = () => {
+    running.delete(child);
+    if (running.size === 0) process.off('exit', killRunning);
+  };
+  // (a child that could not start emits 'error', and maybe no 'exit')
+  child.once('exit', forget).once('error', forget);
+}
+
+function killRunning(): void {
+  for (const child of running) child.kill('SIGKILL');
 }
 
 function handle(child: ChildProcess, port: number): NatsServerHandle {
