@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelwatchClient } from '../host/src/client/client.js';
 import { authHeaders, TEST_TOKEN } from './helpers/host.js';
 import { startTestNats } from './helpers/nats.js';
-import { hostProcess, type HostProcess } from './helpers/processes.js';
+import { apiHostArgs, hostProcess, type HostProcess } from './helpers/processes.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 /** One request on a connection of its own (no keep-alive: the kernel picks a process for each). */
@@ -39,20 +39,7 @@ describe('API processes sharing one port (--reuse-port)', () => {
     nats = await startTestNats();
     dir = await tempDir('mw-reuse-port-');
     nc = await connect({ servers: nats.url });
-    args = (node: string, extra: string[] = [], named = true) => [
-      '--nats',
-      nats.url,
-      '--roles',
-      'api',
-      ...(named ? ['--node-id', node] : []),
-      ...extra,
-      '--http-host',
-      '127.0.0.1',
-      '--data-dir',
-      join(dir.path, node),
-      '--log-level',
-      'warn',
-    ];
+    args = (node: string, extra: string[] = [], named = true) => apiHostArgs(nats.url, join(dir.path, node), ...(named ? ['--node-id', node] : []), ...extra);
     const a = await hostProcess([...args('api-a'), '--reuse-port']);
     procs.push(a);
     await a.start();

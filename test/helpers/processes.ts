@@ -110,6 +110,14 @@ export function testHostArgs(dataDir: string, ...extra: string[]): string[] {
   ];
 }
 
+/**
+ * The flags of an API-only host (`--roles api`) on an external nats-server, on loopback with a
+ * data folder of its own and warnings only; `extra` adds flags.
+ */
+export function apiHostArgs(natsUrl: string, dataDir: string, ...extra: string[]): string[] {
+  return ['--nats', natsUrl, '--roles', 'api', '--http-host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn', ...extra];
+}
+
 export interface HostProcessOptions {
   /** The CLI to start: another checkout's `host/bin/modelwatch.js` (`previousVersion().cli`). @default this checkout's ({@link CLI}) */
   cli?: string;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authHeaders } from '../helpers/host.js';
 import { startTestNats } from '../helpers/nats.js';
-import { hostProcess, type HostProcess } from '../helpers/processes.js';
+import { apiHostArgs, hostProcess, type HostProcess } from '../helpers/processes.js';
 import { tempDir, waitFor } from '../helpers/tmp.js';
 
 /** A raw TCP connection to a host: what it sent back, and its end. */
@@ -97,18 +97,7 @@ describe('HTTP connections: idle and slow ones closed, open ones capped', () => 
   beforeAll(async () => {
     nats = await startTestNats();
     dir = await tempDir('mw-connections-');
-    const common = (name: string) => [
-      '--nats',
-      nats.url,
-      '--roles',
-      'api',
-      '--http-host',
-      '127.0.0.1',
-      '--data-dir',
-      join(dir.path, name),
-      '--log-level',
-      'warn',
-    ];
+    const common = (name: string) => apiHostArgs(nats.url, join(dir.path, name));
     quick = await hostProcess(['--http-idle-timeout', '1s', '--http-headers-timeout', '1s', '--http-request-timeout', '2s', ...common('quick')]);
     capped = await hostProcess(['--http-max-connections', '4', ...common('capped')]);
     await Promise.all([quick.start(), capped.start()]);

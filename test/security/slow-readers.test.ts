@@ -12,7 +12,7 @@ import { jsonCodec } from '../../host/src/nats/codec.js';
 import { authHeaders } from '../helpers/host.js';
 import { startTestNats } from '../helpers/nats.js';
 import { testOutput } from '../helpers/outputs.js';
-import { hostProcess, type HostProcess } from '../helpers/processes.js';
+import { apiHostArgs, hostProcess, type HostProcess } from '../helpers/processes.js';
 import { tempDir, waitFor } from '../helpers/tmp.js';
 
 /** A streaming GET over a raw TCP connection: what came back, counted as it comes. */
@@ -171,18 +171,7 @@ describe('slow readers of streaming replies: bounded in the host, closed when th
   beforeAll(async () => {
     nats = await startTestNats();
     dir = await tempDir('mw-slow-readers-');
-    const common = (name: string) => [
-      '--nats',
-      nats.url,
-      '--roles',
-      'api',
-      '--http-host',
-      '127.0.0.1',
-      '--data-dir',
-      join(dir.path, name),
-      '--log-level',
-      'warn',
-    ];
+    const common = (name: string) => apiHostArgs(nats.url, join(dir.path, name));
     quick = await hostProcess(['--http-idle-timeout', '1s', ...common('quick')]);
     patient = await hostProcess(common('patient'));
     await Promise.all([quick.start(), patient.start()]);
