@@ -1,3 +1,4 @@
+import { readTime, shown } from '../domain/time.js';
 import { ModelwatchError } from '../errors.js';
 
 /**
@@ -77,4 +78,22 @@ export function formatDuration(ms: number): string {
 
 function invalid(what: string, value: string, code: DurationErrorCode): ModelwatchError {
   return new ModelwatchError(code, `${what}: '${value}' is not a duration (use e.g. 500ms, 5s, 10m, 1h, 7d)`);
+}
+
+/**
+ * A time a user gave (`parseTime`'s rules), or a duration back from `now` (`24h`, `30m`,
+ * `1h30m`): a report's range, the audit log's `since`. Digits alone are a time, not a duration.
+ * @throws {ModelwatchError} INVALID_ARGUMENT naming `what`
+ */
+export function timeOrAgo(v: unknown, what: string, now: number): number {
+  const t = readTime(v);
+  if (t !== undefined) return t;
+  if (typeof v === 'string') {
+    try {
+      return now - parseDuration(v, what, 'INVALID_ARGUMENT');
+    } catch {
+      // neither: said below
+    }
+  }
+  throw new ModelwatchError('INVALID_ARGUMENT', `${what}: expected an ISO time, ms since the epoch or a duration back from now (24h), got ${shown(v)}`);
 }

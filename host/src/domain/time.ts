@@ -81,7 +81,7 @@ export function parseTime(v: unknown, what: string): number {
 }
 
 /** A value in a message: its JSON, cut to 60 characters. */
-function shown(v: unknown): string {
+export function shown(v: unknown): string {
   let s: string;
   try {
     s = typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v));

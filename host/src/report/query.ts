@@ -1,5 +1,4 @@
-import { parseDuration } from '../config/duration.js';
-import { readTime } from '../domain/time.js';
+import { timeOrAgo } from '../config/duration.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { ReportQuery } from './model.js';
 
@@ -8,10 +7,7 @@ export const DEFAULT_REPORT_RANGE_MS = 86_400_000;
 
 /** A time of a report's range: ISO 8601, ms since the epoch, or a duration back from `now` (`24h`, `30m`). */
 export function reportTime(v: string | number, what: string, now: number): number {
-  if (typeof v === 'string' && /^\d+(\.\d+)?(ms|s|m|h|d)/.test(v.trim())) return now - parseDuration(v, what, 'INVALID_ARGUMENT');
-  const t = readTime(v);
-  if (t !== undefined) return t;
-  throw new InvalidArgumentError(`${what}: expected an ISO time, ms since the epoch or a duration back from now (24h), got ${JSON.stringify(v)}`);
+  return timeOrAgo(v, what, now);
 }
 
 /** What a report is asked, as the CLI and the route take it (times as text). */

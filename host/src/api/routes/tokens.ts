@@ -2,9 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Streams, type AuditEntry, type TokenRecord } from '@modelwatch/protocol';
-import { parseDuration } from '../../config/duration.js';
-import { readTime } from '../../domain/time.js';
-import { ModelwatchError } from '../../errors.js';
+import { timeOrAgo } from '../../config/duration.js';
 import { READ_ONCE_CONSUMER_IDLE_MS } from '../../nats/topology.js';
 import type { TokenCache, TokenStore } from '../../store/tokens.js';
 import { AuthRoutes, type AuditList, type AuditQuery, type CreateTokenBody, type CreateTokenReply, type TokenInfo } from '../contract.js';
@@ -14,17 +12,6 @@ import { AuditQuerySchema, CreateTokenBodySchema, TokenParamsSchema } from '../s
 export function tokenInfo(t: TokenRecord): TokenInfo {
   const { hash: _hash, v: _v, ...info } = t;
   return info;
-}
-
-/** `since` of the audit query: an ISO time, ms since the epoch, or a duration back from now. */
-function sinceMs(since: string): number {
-  const t = readTime(since);
-  if (t !== undefined) return t;
-  try {
-    return Date.now() - parseDuration(since, 'since');
-  } catch {
-    throw new ModelwatchError('INVALID_ARGUMENT', `since: expected an ISO time, ms since the epoch or a duration such as 1h, got '${since}'`);
-  }
 }
 
 export interface TokenRoutesDeps {
@@ -54,7 +41,7 @@ export function tokenRoutes(app: FastifyInstance, deps: TokenRoutesDeps): void {
 
   app.get<{ Querystring: AuditQuery }>(AuthRoutes.audit, { schema: { querystring: AuditQuerySchema } }, async (req): Promise<AuditList> => {
     const limit = req.query.limit ?? 100;
-    const since = req.query.since === undefined ? undefined : sinceMs(req.query.since);
+    const since = req.query.since === undefined ? undefined : timeOrAgo(req.query.since, 'since', Date.now());
     // nothing is stamped after now (nats-server would read a start time past its last message as none)
     if (since !== undefined && since > Date.now()) return { entries: [] };
     const info = await deps.jsm.streams.info(Streams.audit);
