@@ -42,7 +42,7 @@ import {
 } from './nats/topology.js';
 import { watchPlugin } from './plugins/bundle.js';
 import { failedOutput } from './runner/runner.js';
-import { crashError, RunnerSupervisor } from './runner/supervisor.js';
+import { crashError, recordBystanders, RunnerSupervisor } from './runner/supervisor.js';
 import { SettingsStore } from './store/settings.js';
 import { TokenCache, TokenStore } from './store/tokens.js';
 import { WatchedKv } from './store/watched-kv.js';
@@ -293,12 +293,14 @@ class HostImpl implements Host {
         metrics,
         ...(this.logStream ? { logStream: this.logStream } : {}),
         onCrash: async (c) => {
+          const key = c.window ? outputKey({ ...c.window, app: c.app, version: c.version }) : undefined;
+          // the windows the crash took down with it: their delivery was not an attempt of theirs
+          await recordBystanders(buckets.deferrals, c, key, this.logger);
           // the check or the dry run at publish crashed: its window was synthetic, nothing is
           // stored or marked; the API publishing that bundle hears of it at once
           if (c.atPublish) return nc.publish(Subjects.runnerCrashed, jsonCodec.encode(c));
-          if (!c.window) return;
+          if (!c.window || !key) return;
           // record the window as failed and mark it so no runner runs it again
-          const key = outputKey({ ...c.window, app: c.app, version: c.version });
           await buckets.poison.put(key, JSON.stringify(c));
           const w = { ...c.window, app: c.app, version: c.version };
           const binding = outputBinding(bindingKey, w);

@@ -635,6 +635,21 @@ export interface CrashReport {
   window: { endpointId: string; endpointName: string; windowStart: number; windowEnd: number; shadow?: true } | null;
   /** The crash happened in the check or the dry run at publish (a synthetic window): no stored window is concerned. */
   atPublish?: boolean;
+  /**
+   * The other windows the runner was working on when it died: they did nothing wrong, and their
+   * lost delivery is not counted as one of their attempts (the supervisor counts it with the
+   * deliveries handed back unrun).
+   */
+  bystanders?: LostWindow[];
+}
+
+/** A window whose delivery was lost with its runner, which another window crashed (`CrashReport.bystanders`). */
+export interface LostWindow {
+  endpointId: string;
+  app: string;
+  version: string;
+  windowStart: number;
+  shadow?: true;
 }
 
 /** What a runner process tells its supervisor over the IPC channel. */

@@ -1,5 +1,5 @@
 import { readFileSync, writeSync } from 'node:fs';
-import { CRASH_MARKER, type CrashReport } from '@modelwatch/protocol';
+import { CRASH_MARKER, type CrashReport, type LostWindow } from '@modelwatch/protocol';
 
 /** How a crash report of a runner over its memory bound begins (`crashError` words the failure from it). */
 export const RUNNER_MEMORY_BOUND = 'pushed its runner over the runner memory bound';
@@ -35,10 +35,10 @@ export interface MemoryWatch {
  * the runner watches its resident size every 10 ms while windows run and for 10 s after the last
  * (once a second when idle: no plugin code runs then, and a timer every 10 ms cost an idle runner
  * about 1% of a core); past `boundMb` it writes a crash report for the window in a sandbox (when
- * one alone runs, it is the one; with several, none is blamed, and their tasks come back), and
- * kills itself. The supervisor records the window as failed and restarts the runner.
+ * one alone runs, it is the one, and the other windows worked on are named as bystanders; with
+ * several, none is blamed, and their tasks come back), and kills itself. The supervisor records the window as failed and restarts the runner.
  */
-export function watchMemory(boundMb: number, running: () => CrashReport[]): MemoryWatch {
+export function watchMemory(boundMb: number, running: () => CrashReport[], inFlight: () => LostWindow[] = () => []): MemoryWatch {
   const bound = boundMb * 1024 * 1024;
   let busyUntil = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -49,8 +49,12 @@ export function watchMemory(boundMb: number, running: () => CrashReport[]): Memo
     const at = `${RUNNER_MEMORY_BOUND} of ${boundMb} MiB (resident ${Math.round(rss / 1048576)} MiB)`;
     const windows = running();
     try {
-      if (windows.length === 1) writeSync(2, `${CRASH_MARKER}${JSON.stringify({ ...windows[0]!, message: at })}\n`);
-      else writeSync(2, `${JSON.stringify({ level: 50, time: Date.now(), msg: `the runner went over its memory bound: ${at}`, windows: windows.length })}\n`);
+      if (windows.length === 1) {
+        // the others worked on (reading their rows, waiting for their output's publish) are bystanders
+        const bystanders = inFlight();
+        const report: CrashReport = { ...windows[0]!, message: at, ...(bystanders.length ? { bystanders } : {}) };
+        writeSync(2, `${CRASH_MARKER}${JSON.stringify(report)}\n`);
+      } else writeSync(2, `${JSON.stringify({ level: 50, time: Date.now(), msg: `the runner went over its memory bound: ${at}`, windows: windows.length })}\n`);
     } finally {
       process.kill(process.pid, 'SIGKILL');
     }

@@ -19,6 +19,7 @@ import {
   type DryRunResult,
   type EndpointRecord,
   type EvaluateReply,
+  type LostWindow,
   type PluginLimits,
   type PluginLogLine,
   type PluginRecord,
@@ -36,6 +37,7 @@ import { jsonCodec } from '../nats/codec.js';
 import { deadLetterMessage } from '../nats/dead-letters.js';
 import { putObject, readObject } from '../nats/objects.js';
 import { openBuckets, slotConsumerName, type Buckets } from '../nats/topology.js';
+import { countUnrunDelivery, unrunDeliveries } from '../nats/unrun.js';
 import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
 import { dryRunInput, dryRunLimits, endsDryRun, runDryWindow, DRY_RUN_BUDGET_MS } from './dry-run.js';
@@ -162,6 +164,8 @@ export class AppRunner {
   private readonly perApp = new Map<string, number>();
   /** The windows in a sandbox now: what a crash report of this runner names. */
   private readonly inSandbox = new Set<CrashReport>();
+  /** The tasks being worked on (from a slot taken to the output sent): the bystanders a crash report names. */
+  private readonly inFlight = new Set<TaskMessage>();
   private memoryWatch: MemoryWatch | undefined;
   /** Windows being worked on (tasks handed back are not). */
   private readonly windowsRunning = new Set<Promise<void>>();
@@ -187,7 +191,7 @@ export class AppRunner {
     const { nc } = this.opts;
     // the sandbox runtime, bundled before the first window needs it (a broken installation fails here)
     await loadSandboxRuntime();
-    if (this.opts.memoryMb) this.memoryWatch = watchMemory(this.opts.memoryMb, () => [...this.inSandbox]);
+    if (this.opts.memoryMb) this.memoryWatch = watchMemory(this.opts.memoryMb, () => [...this.inSandbox], this.lostWindows);
     this.js = jetstream(nc);
     this.jsm = await jetstreamManager(nc);
     this.buckets = await openBuckets(nc);
@@ -401,6 +405,7 @@ export class AppRunner {
       ...(req.map ? { sourceMap: req.map } : {}),
       ...(req.isolation ? { isolation: req.isolation } : {}),
       atPublish: true,
+      inFlight: this.lostWindows,
     });
   }
 
@@ -462,6 +467,7 @@ export class AppRunner {
     let ended!: () => void;
     const window = new Promise<void>((resolve) => (ended = resolve));
     this.windowsRunning.add(window);
+    this.inFlight.add(task);
     try {
       // deliveries handed back unrun are not attempts; this one is, whatever the count says: a
       // later delivery of the task (its ack wait ran out while this one waited for its slot) may
@@ -512,6 +518,7 @@ export class AppRunner {
       // the slot back to the plugin's share, for this or another runner's next window
       slot?.release();
       this.windowsRunning.delete(window);
+      this.inFlight.delete(task);
       ended();
       const left = (this.perApp.get(share) ?? 1) - 1;
       if (left > 0) this.perApp.set(share, left);
@@ -609,9 +616,7 @@ export class AppRunner {
   private async defer(m: JsMsg, task: TaskMessage): Promise<void> {
     this.deferredInARow++;
     try {
-      const key = outputKey(task);
-      const n = await this.deferrals(task);
-      await this.buckets.deferrals.put(key, String(n + 1));
+      await countUnrunDelivery(this.buckets.deferrals, outputKey(task));
     } catch (err) {
       this.log.warn({ err, app: task.app }, 'could not count a deferred task');
     }
@@ -630,10 +635,19 @@ export class AppRunner {
     await this.defer(m, task);
   }
 
-  private async deferrals(task: TaskMessage): Promise<number> {
-    const e = await this.buckets.deferrals.get(outputKey(task));
-    return e && e.operation === 'PUT' ? Number(e.string()) || 0 : 0;
+  private deferrals(task: TaskMessage): Promise<number> {
+    return unrunDeliveries(this.buckets.deferrals, outputKey(task));
   }
+
+  /** The windows being worked on, as a crash report names them (read as the process dies: must not throw). */
+  private readonly lostWindows = (): LostWindow[] =>
+    [...this.inFlight].map((t) => ({
+      endpointId: t.endpointId,
+      app: t.app,
+      version: t.version,
+      windowStart: t.windowStart,
+      ...(t.shadow ? { shadow: true as const } : {}),
+    }));
 
   private base(task: TaskMessage, attempts: number): AppOutputMessage {
     return windowOutput(task, { runner: this.name, attempts });
@@ -932,6 +946,7 @@ export class AppRunner {
       limits: version.limits,
       ...(version.isolation ? { isolation: version.isolation } : {}),
       ...(map ? { sourceMap: dec.decode(map) } : {}),
+      inFlight: this.lostWindows,
     });
     sb.load();
     this.sandboxes.set(key, sb);

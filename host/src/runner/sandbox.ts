@@ -1,7 +1,7 @@
 import { SourceMap, type SourceMapPayload } from 'node:module';
 import { writeSync } from 'node:fs';
 import ivm from 'isolated-vm';
-import { CRASH_MARKER, type CrashReport, type PluginLimits } from '@modelwatch/protocol';
+import { CRASH_MARKER, type CrashReport, type LostWindow, type PluginLimits } from '@modelwatch/protocol';
 import { ModelwatchError, type ErrorCode } from '../errors.js';
 import { BUNDLE_GLOBAL } from '../plugins/bundle-format.js';
 import { ARTIFACT_NAME_PATTERN, CONTENT_TYPE_PATTERN, DEFAULT_ARTIFACT_LIMITS, MAX_ARTIFACTS_PER_WINDOW, type ArtifactLimits } from '../sdk-internal.js';
@@ -83,6 +83,13 @@ export interface SandboxOptions {
    * stored window is marked or recorded as failed for it.
    */
   atPublish?: boolean;
+  /**
+   * The windows this process is working on, read when a crash of this sandbox's isolate takes the
+   * process down: a crash report names them as bystanders (`CrashReport.bystanders`), so their
+   * lost delivery does not count as one of their attempts. The window that crashed may be among
+   * them. Must not throw.
+   */
+  inFlight?: () => LostWindow[];
 }
 
 /** The limits on one call of a plugin (see PluginSandbox.startClock). */
@@ -331,6 +338,8 @@ export class PluginSandbox implements Sandbox {
             window: current.window ?? null,
             ...(this.opts.atPublish ? { atPublish: true } : {}),
           };
+          const bystanders = this.opts.inFlight?.();
+          if (bystanders?.length) report.bystanders = bystanders;
           writeSync(2, `${CRASH_MARKER}${JSON.stringify(report)}\n`);
         } finally {
           process.abort();

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import type { KV } from '@nats-io/kv';
 import { CRASH_MARKER, type CrashReport } from '@modelwatch/protocol';
 import type { NatsSecurity } from '../config/options.js';
 import type { Logger } from '../logger.js';
@@ -7,6 +8,8 @@ import { RUNNER_MEMORY_BOUND } from './memory.js';
 import type { HostMetrics } from '../metrics.js';
 import { compiledWorker } from '../worker-pool.js';
 import { settledWithin } from '../clock.js';
+import { outputKey } from '../domain/keys.js';
+import { countUnrunDelivery } from '../nats/unrun.js';
 
 export interface SupervisorOptions {
   count: number;
@@ -184,6 +187,24 @@ export class RunnerSupervisor {
     this.children.clear();
     await Promise.all([...this.recording]);
   }
+}
+
+/**
+ * Count the lost delivery of each window a crash took down with its runner (`CrashReport.bystanders`,
+ * the crashed window aside: `crashedKey`) as not an attempt (nats/unrun.ts): without it, a window
+ * next to plugins that crash their runner window after window ran out of attempts for nothing of
+ * its own and was recorded `WINDOW_FAILED`. A count that fails costs the window one attempt: logged.
+ */
+export async function recordBystanders(kv: KV, c: CrashReport, crashedKey: string | undefined, log: Logger): Promise<void> {
+  const keys = new Set((c.bystanders ?? []).map((w) => outputKey(w)));
+  if (crashedKey) keys.delete(crashedKey);
+  await Promise.all(
+    [...keys].map((key) =>
+      countUnrunDelivery(kv, key).catch((err: unknown) =>
+        log.warn({ err, window: key }, "could not count a crash's bystander; its lost delivery counts as an attempt"),
+      ),
+    ),
+  );
 }
 
 /**
