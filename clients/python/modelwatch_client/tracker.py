@@ -316,8 +316,10 @@ class Tracker:
                 lists, a pandas DataFrame as its rows keyed by column name.
             outputs: one prediction per row (a scalar, or a list when the model has several
                 outputs), or the one prediction of a one-row request.
-            request_id: the request's id (ground truth joins on it); rows of a multi-row request
-                kept by sampling get ``<request_id>#<row>``.
+            request_id: the request's id (ground truth joins on it), at most 256 characters
+                counting the ``#<row>`` that rows of a multi-row request kept by sampling get
+                (``<request_id>#<row>``); the host refuses (dead-letters) the event of a longer
+                one, and only that event.
             latency_micros: how long the model took, in microseconds.
             when: event time: a ``datetime`` (naive: UTC), ms since the epoch, or an ISO 8601
                 string. Default: now.
