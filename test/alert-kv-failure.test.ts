@@ -103,7 +103,7 @@ describe('alert evaluation while NATS KV fails', () => {
     await nc?.close();
     await host?.stop();
     await rx?.close();
-    await nats?.stop();
+    await nats?.[Symbol.asyncDispose]();
     await dir?.[Symbol.asyncDispose]();
   });
 

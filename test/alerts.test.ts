@@ -94,7 +94,7 @@ describe('alerts: rules over stored windows, one alert per (rule, endpoint, resu
   afterAll(async () => {
     await nc?.close();
     await env?.[Symbol.asyncDispose]();
-    await nats?.stop();
+    await nats?.[Symbol.asyncDispose]();
     await dir?.[Symbol.asyncDispose]();
   });
 
@@ -284,8 +284,8 @@ describe('alerts: rules over stored windows, one alert per (rule, endpoint, resu
 
 describe('alerts: outputs are read only while a rule evaluates them', () => {
   it('no rule over outputs: no consumer, nothing read; the first rule reads from its making on; removing the last stops reading again', async () => {
-    const nats = await startTestNats();
-    const dir = await tempDir('mw-alerts-idle-');
+    await using nats = await startTestNats();
+    await using dir = await tempDir('mw-alerts-idle-');
     const notifier = new RecordingNotifier();
     let env = await startTestHost({ natsUrl: nats.url, runners: 0, dataDir: join(dir.path, 'host'), alertNotifier: notifier });
     const nc = await connect({ servers: nats.url });
@@ -330,8 +330,6 @@ describe('alerts: outputs are read only while a rule evaluates them', () => {
     } finally {
       await nc.close();
       await env[Symbol.asyncDispose]();
-      await nats.stop();
-      await dir[Symbol.asyncDispose]();
     }
   }, 120_000);
 });

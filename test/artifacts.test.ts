@@ -31,7 +31,8 @@ describe('artifacts: ctx.logArtifact -> mw_artifacts -> HTTP and CLI', () => {
     (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, ...args], { timeout: 60_000 })).stdout;
 
   beforeAll(async () => {
-    [nats, dir] = await Promise.all([startTestNats(), tempDir('mw-artifacts-')]);
+    nats = await startTestNats();
+    dir = await tempDir('mw-artifacts-');
     env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 200, retention: RETENTION_MS });
     await publishDir(env.client, MAKER);
     await publishDir(env.client, HISTOGRAM_PLUGIN);

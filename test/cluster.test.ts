@@ -160,22 +160,28 @@ const ROLES: Record<string, string[]> = {
 /** Three nats-server nodes in `dir`, once JetStream answers (the nodes have elected its meta leader). */
 async function startCluster(dir: string): Promise<Cluster> {
   const nodes = await natsCluster(dir);
-  await Promise.all(nodes.map((n) => n.start()));
   const urls = nodes.map((n) => n.url);
-  await waitFor(
-    'the JetStream cluster',
-    async () => {
-      const nc = await connect({ servers: urls });
-      try {
-        await (await jetstreamManager(nc)).getAccountInfo();
-        return true;
-      } finally {
-        await nc.close();
-      }
-    },
-    60_000,
-    250,
-  );
+  try {
+    await Promise.all(nodes.map((n) => n.start()));
+    await waitFor(
+      'the JetStream cluster',
+      async () => {
+        const nc = await connect({ servers: urls });
+        try {
+          await (await jetstreamManager(nc)).getAccountInfo();
+          return true;
+        } finally {
+          await nc.close();
+        }
+      },
+      60_000,
+      250,
+    );
+  } catch (err) {
+    // a start that failed leaves no node running (each is spawned before it is waited for)
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw err;
+  }
   return { dir, nodes, urls, procs: new Map(), clients: new Map() };
 }
 
@@ -192,8 +198,9 @@ async function startHost(cl: Cluster, name: string, roles: string[], opts: HostP
   ];
   // three replicas: what a cluster gets by default, said explicitly
   const p = await hostProcess(['--replicas', '3', ...args], {}, opts);
-  await p.start();
+  // in the cluster before it is up: one that does not come up is stopped with the others
   cl.procs.set(name, p);
+  await p.start();
   cl.clients.set(name, new ModelwatchClient({ url: p.url, token: TEST_TOKEN }));
   return p;
 }
@@ -204,18 +211,28 @@ async function startHost(cl: Cluster, name: string, roles: string[], opts: HostP
  */
 async function startClusterWithHosts(dir: string, opts: HostProcessOptions = {}): Promise<Cluster> {
   const cl = await startCluster(dir);
-  for (const [name, roles] of Object.entries(ROLES)) await startHost(cl, name, roles, opts);
-  const client = cl.clients.get('a')!;
-  await publishDir(client, ROW_COUNT);
-  for (const name of ['steady', 'tracked', 'posted']) await client.createEndpoint({ name, featureNames: ['i'], labelNames: ['y'] });
+  try {
+    for (const [name, roles] of Object.entries(ROLES)) await startHost(cl, name, roles, opts);
+    const client = cl.clients.get('a')!;
+    await publishDir(client, ROW_COUNT);
+    for (const name of ['steady', 'tracked', 'posted']) await client.createEndpoint({ name, featureNames: ['i'], labelNames: ['y'] });
+  } catch (err) {
+    // the caller gets no cluster to stop: what started of it ends here
+    await stopCluster(cl);
+    throw err;
+  }
   return cl;
 }
 
+/** What a stop of the cluster may take: each process up to 20 s (SIGTERM, then the helper's SIGKILL), then the nodes. */
+const STOP_CLUSTER_MS = 120_000;
+
+/** Stop every process (SIGTERM, all at once), then every nats-server node; resolves once all have exited. */
 async function stopCluster(cl: Cluster | undefined): Promise<void> {
   if (!cl) return;
   if (process.env.MW_CLUSTER_LOG) for (const [name, p] of cl.procs) process.stdout.write(`---- ${name}\n${p.output().slice(-6000)}\n`);
-  for (const p of cl.procs.values()) await p.stop();
-  for (const n of cl.nodes) await n.stop();
+  await Promise.all([...cl.procs.values()].map((p) => p.stop()));
+  await Promise.all(cl.nodes.map((n) => n.stop()));
 }
 
 /** SIGTERM, and the process stops by itself (exit 0), not by the helper's SIGKILL 20 s later; its last output if not. */
@@ -373,9 +390,12 @@ describe('a cluster: 3 nats-server nodes (JetStream R3) and 3 modelwatch process
   }, 180_000);
 
   afterAll(async () => {
-    await stopCluster(cl);
-    await dir?.[Symbol.asyncDispose]();
-  });
+    try {
+      await stopCluster(cl);
+    } finally {
+      await dir?.[Symbol.asyncDispose]();
+    }
+  }, STOP_CLUSTER_MS);
 
   it('makes its streams and buckets with three replicas, and runs one controller', async () => {
     const nc = await connect({ servers: cl.urls });
@@ -515,9 +535,12 @@ describe('a rolling upgrade: processes of the previous version (test/fixtures/up
   }, 900_000);
 
   afterAll(async () => {
-    await stopCluster(cl);
-    await dir?.[Symbol.asyncDispose]();
-  });
+    try {
+      await stopCluster(cl);
+    } finally {
+      await dir?.[Symbol.asyncDispose]();
+    }
+  }, STOP_CLUSTER_MS);
 
   it('loses no event, skips or repeats no window, and answers the same through each API of the current version', async () => {
     // the processes run the previous version's CLI, from its own checkout

@@ -48,7 +48,9 @@ describe('data plane', () => {
   };
 
   beforeAll(async () => {
-    [nats, tsdb] = await Promise.all([startTestNats(), startTestTsdb()]);
+    // one after the other: both are in hand for afterAll, whichever fails to start
+    nats = await startTestNats();
+    tsdb = await startTestTsdb();
     env = await startTestHost({
       natsUrl: nats.url,
       basePeriod: PERIOD,

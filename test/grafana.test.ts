@@ -236,7 +236,10 @@ describe('Grafana dashboards: every query against the writer’s points in Influ
   let to = 0;
 
   beforeAll(async () => {
-    [nats, influx, capture] = await Promise.all([startTestNats(), startTestInfluxdb(), startWriteCapture()]);
+    // one after the other: each is in hand for afterAll, whichever fails to start
+    nats = await startTestNats();
+    influx = await startTestInfluxdb();
+    capture = await startWriteCapture();
     env = await startTestHost({
       natsUrl: nats.url,
       basePeriod: PERIOD,

@@ -29,7 +29,9 @@ describe('pipeline: events -> windows -> sandboxed app -> LevelDB and TSDB', () 
   let noticeConn: Awaited<ReturnType<typeof connect>> | undefined;
 
   beforeAll(async () => {
-    [nats, tsdb] = await Promise.all([startTestNats(), startTestTsdb()]);
+    // one after the other: both are in hand for afterAll, whichever fails to start
+    nats = await startTestNats();
+    tsdb = await startTestTsdb();
     env = await startTestHost({
       natsUrl: nats.url,
       basePeriod: PERIOD,

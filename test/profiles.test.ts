@@ -45,7 +45,8 @@ describe('window profiles: stored, kept after the rows expire, rolled up, export
     (await run(process.execPath, ['--no-node-snapshot', CLI, '--host', env.host.apiUrl, ...args], { timeout: 60_000 })).stdout;
 
   beforeAll(async () => {
-    [nats, dir] = await Promise.all([startTestNats(), tempDir('mw-profiles-')]);
+    nats = await startTestNats();
+    dir = await tempDir('mw-profiles-');
     env = await startTestHost({ natsUrl: nats.url, basePeriod: PERIOD, allowedLateness: 200 });
     await publishDir(env.client, HISTOGRAM_PLUGIN);
     await env.client.createEndpoint({ name: 'prof', featureNames: ['a', 'c'], labelNames: ['y'] });
@@ -67,7 +68,7 @@ describe('window profiles: stored, kept after the rows expire, rolled up, export
 
   afterAll(async () => {
     await env?.[Symbol.asyncDispose]();
-    await nats?.stop();
+    await nats?.[Symbol.asyncDispose]();
     await dir?.[Symbol.asyncDispose]();
   });
 
@@ -204,7 +205,8 @@ describe('retention of results and profiles', () => {
   let nc: NatsConnection;
 
   beforeAll(async () => {
-    [nats, dir] = await Promise.all([startTestNats(), tempDir('mw-retention-')]);
+    nats = await startTestNats();
+    dir = await tempDir('mw-retention-');
     host = await hostProcess([
       ...testHostArgs(dir.path),
       '--nats',
@@ -225,7 +227,7 @@ describe('retention of results and profiles', () => {
   afterAll(async () => {
     await nc?.close();
     await host?.stop();
-    await nats?.stop();
+    await nats?.[Symbol.asyncDispose]();
     await dir?.[Symbol.asyncDispose]();
   });
 

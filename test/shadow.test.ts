@@ -83,7 +83,9 @@ describe('shadow versions: publish --shadow, compare, promote', () => {
   };
 
   beforeAll(async () => {
-    [nats, tsdb] = await Promise.all([startTestNats(), startTestTsdb()]);
+    // one after the other: both are in hand for afterAll, whichever fails to start
+    nats = await startTestNats();
+    tsdb = await startTestTsdb();
     dir = await tempDir('mw-shadow-');
     env = await startTestHost({
       natsUrl: nats.url,

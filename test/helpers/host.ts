@@ -27,11 +27,18 @@ export async function startTestHost(
   options: HostOptions & { natsUrl: string },
 ): Promise<{ host: Host; client: ModelwatchClient; dataDir: string; [Symbol.asyncDispose](): Promise<void> }> {
   const dir = options.dataDir ? undefined : await tempDir('mw-host-');
-  const host = createHost(
-    { httpPort: 0, runners: 1, logLevel: 'warn', adminToken: TEST_TOKEN, ...options, dataDir: options.dataDir ?? dir!.path },
-    createLogger(process.env.MW_TEST_LOG ?? 'warn'),
-  );
-  await host.start();
+  let host: Host;
+  try {
+    host = createHost(
+      { httpPort: 0, runners: 1, logLevel: 'warn', adminToken: TEST_TOKEN, ...options, dataDir: options.dataDir ?? dir!.path },
+      createLogger(process.env.MW_TEST_LOG ?? 'warn'),
+    );
+    await host.start();
+  } catch (err) {
+    // a host that could not start has undone its start itself: its temp folder is what is left
+    await dir?.[Symbol.asyncDispose]();
+    throw err;
+  }
   return {
     host,
     client: new ModelwatchClient({ url: host.apiUrl, token: TEST_TOKEN }),

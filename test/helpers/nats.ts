@@ -6,10 +6,16 @@ import { ensureTopology, type TopologyOptions } from '../../host/src/nats/topolo
 import { startNatsServer, type NatsServerHandle } from '../../host/src/nats/server.js';
 import { tempDir } from './tmp.js';
 
-/** A real nats-server with JetStream on a free port and a temp store; stop it with `await using`. */
+/**
+ * A real nats-server with JetStream on a free port and a temp store; stop it with `await using`
+ * (or its `Symbol.asyncDispose`: `stop()` and `kill()` end the server but leave its store).
+ */
 export async function startTestNats(opts: { maxPayloadBytes?: number } = {}): Promise<NatsServerHandle & { dataDir: string }> {
   const dir = await tempDir('mw-nats-');
-  const server = await startNatsServer({ dataDir: join(dir.path, 'nats'), ...opts });
+  const server = await startNatsServer({ dataDir: join(dir.path, 'nats'), ...opts }).catch(async (err: unknown) => {
+    await dir[Symbol.asyncDispose]();
+    throw err;
+  });
   return {
     ...server,
     url: server.url,

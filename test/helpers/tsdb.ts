@@ -36,15 +36,22 @@ export async function startTestTsdb(): Promise<TestTsdb> {
     throw new Error(`victoria-metrics could not start (apt-get install victoria-metrics): ${err.message}`);
   });
   const url = `http://127.0.0.1:${port}`;
-  await waitFor('victoria-metrics to listen', async () => ((await fetch(`${url}/health`)).ok ? true : undefined), 20_000, 50);
   const stop = async () => {
-    if (child.exitCode === null) {
+    // (no pid: it never ran)
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;
     }
     await dir[Symbol.asyncDispose]();
   };
+  try {
+    await waitFor('victoria-metrics to listen', async () => ((await fetch(`${url}/health`)).ok ? true : undefined), 20_000, 50);
+  } catch (err) {
+    // no server left running, no store left behind
+    await stop();
+    throw err;
+  }
   return {
     url,
     async exportSeries(nameRegex, startSec = 0) {
