@@ -119,17 +119,21 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
       );
     };
     child.once('error', onError);
-    child.once('exit', (code) => reject(new ModelwatchError('NATS_SERVER_FAILED', `${binary} exited with code ${code} at start: ${stderr.trim()}`)));
+    const onExit = (code: number | null) => reject(new ModelwatchError('NATS_SERVER_FAILED', `${binary} exited with code ${code} at start: ${stderr.trim()}`));
+    child.once('exit', onExit);
     const deadline = Date.now() + 15_000;
     const poll = async () => {
       if (child.exitCode !== null) return;
       if (await canConnect(port)) {
-        child.removeAllListeners('exit');
+        // (only its own: the one that forgets it once it has exited stays)
+        child.removeListener('exit', onExit);
         child.removeListener('error', onError);
         resolve();
       } else if (Date.now() > deadline) {
+        // rejected once it has exited: a caller that then removes its store does not race the dying server
+        child.removeListener('exit', onExit);
+        child.once('exit', () => reject(new ModelwatchError('NATS_SERVER_FAILED', `${binary} did not listen on port ${port} within 15 s: ${stderr.trim()}`)));
         child.kill('SIGKILL');
-        reject(new ModelwatchError('NATS_SERVER_FAILED', `${binary} did not listen on port ${port} within 15 s: ${stderr.trim()}`));
       } else setTimeout(() => void poll(), 25);
     };
     void poll();
