@@ -44,40 +44,45 @@ describe('controller', () => {
   it('after downtime catches up over the retained event log, oldest window first, every event counted', async () => {
     const opts = { natsUrl: nats.url, dataDir: join(dir.path, 'catchup'), basePeriod: 1000, allowedLateness: 300, runnerConcurrency: 1 };
     let env = await startTestHost(opts);
-    await publishDir(env.client, ROW_COUNT);
-    await env.client.createEndpoint({ name: 'down', featureNames: ['i'], labelNames: ['y'] });
-    const firstWindow = Math.floor(Date.now() / 1000) * 1000;
-    const t = trickle(nats.url, ['down'], 40);
-    // the host analyses the first two windows
-    await waitForWindows('the first two windows', () => env.client.results({ endpoint: 'down' }), firstWindow, firstWindow + 1000);
-    await env.host.stop();
-    const downFrom = Date.now();
-    await t.through(downFrom + 4000); // four windows end while nothing runs; events keep arriving in JetStream
-    env = await startTestHost(opts);
-    const restartedAt = Date.now();
-    // the restarted host has caught up and analyses live windows again
-    await waitForWindows('a window begun after the restart', () => env.client.results({ endpoint: 'down' }), firstWindow, restartedAt);
-    const sent = (await t.stop()).get('down')!;
-    const last = Math.ceil((Date.now() + 1) / 1000) * 1000;
-    // every window between, not only the last
-    const windows = await waitForWindows('every window through the last event', () => env.client.results({ endpoint: 'down' }), firstWindow, last);
-    await env.host.stop();
-    expectContiguous(windows);
-    expect(windows.reduce((n, w) => n + w.rows, 0)).toBe(sent);
-    // the windows of the downtime were analysed after the restart, in window order
-    const caughtUp = sorted(windows).filter((w) => w.windowEnd > downFrom && w.windowEnd + 300 < restartedAt);
-    expect(caughtUp.length).toBeGreaterThanOrEqual(3);
-    for (const w of caughtUp) expect(w.completedAt).toBeGreaterThanOrEqual(restartedAt);
-    // in window order: each window's first try ends after the window before it (a window tried
-    // again, e.g. redelivered when a loaded runner missed its ack deadline, ends when it ends)
-    const firstTries = caughtUp.filter((w) => w.attempts === 1);
-    expect(firstTries.length).toBeGreaterThanOrEqual(2);
-    for (let i = 1; i < firstTries.length; i++) {
-      expect(firstTries[i]!.completedAt, `window ${firstTries[i]!.windowStart} ended before the window before it`).toBeGreaterThanOrEqual(
-        firstTries[i - 1]!.completedAt,
-      );
+    try {
+      await publishDir(env.client, ROW_COUNT);
+      await env.client.createEndpoint({ name: 'down', featureNames: ['i'], labelNames: ['y'] });
+      const firstWindow = Math.floor(Date.now() / 1000) * 1000;
+      const t = trickle(nats.url, ['down'], 40);
+      // the host analyses the first two windows
+      await waitForWindows('the first two windows', () => env.client.results({ endpoint: 'down' }), firstWindow, firstWindow + 1000);
+      await env.host.stop();
+      const downFrom = Date.now();
+      await t.through(downFrom + 4000); // four windows end while nothing runs; events keep arriving in JetStream
+      env = await startTestHost(opts);
+      const restartedAt = Date.now();
+      // the restarted host has caught up and analyses live windows again
+      await waitForWindows('a window begun after the restart', () => env.client.results({ endpoint: 'down' }), firstWindow, restartedAt);
+      const sent = (await t.stop()).get('down')!;
+      const last = Math.ceil((Date.now() + 1) / 1000) * 1000;
+      // every window between, not only the last
+      const windows = await waitForWindows('every window through the last event', () => env.client.results({ endpoint: 'down' }), firstWindow, last);
+      await env.host.stop();
+      expectContiguous(windows);
+      expect(windows.reduce((n, w) => n + w.rows, 0)).toBe(sent);
+      // the windows of the downtime were analysed after the restart, in window order
+      const caughtUp = sorted(windows).filter((w) => w.windowEnd > downFrom && w.windowEnd + 300 < restartedAt);
+      expect(caughtUp.length).toBeGreaterThanOrEqual(3);
+      for (const w of caughtUp) expect(w.completedAt).toBeGreaterThanOrEqual(restartedAt);
+      // in window order: each window's first try ends after the window before it (a window tried
+      // again, e.g. redelivered when a loaded runner missed its ack deadline, ends when it ends)
+      const firstTries = caughtUp.filter((w) => w.attempts === 1);
+      expect(firstTries.length).toBeGreaterThanOrEqual(2);
+      for (let i = 1; i < firstTries.length; i++) {
+        expect(firstTries[i]!.completedAt, `window ${firstTries[i]!.windowStart} ended before the window before it`).toBeGreaterThanOrEqual(
+          firstTries[i - 1]!.completedAt,
+        );
+      }
+      expect(caughtUp.every((w) => w.rows > 0)).toBe(true);
+    } finally {
+      // stopped already when all went well; when not, it does not outlive the test
+      await env.host.stop();
     }
-    expect(caughtUp.every((w) => w.rows > 0)).toBe(true);
   });
 
   it('changes the base period live, switches monitoring off and on globally and per endpoint, and catches up what was off', async () => {

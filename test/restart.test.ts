@@ -54,34 +54,39 @@ describe('restarts and crashes', () => {
     const dataDir = join(dir.path, 'host');
     const opts = { natsUrl: nats.url, dataDir, basePeriod: PERIOD, allowedLateness: 1000 };
     let env = await startTestHost(opts);
-    await publishDir(env.client, ROW_COUNT);
-    await env.client.createEndpoint({ name: 'steady', featureNames: ['i'], labelNames: ['y'] });
-    const firstWindow = Math.floor(Date.now() / PERIOD) * PERIOD;
-    const t = trickle(nats.url, ['steady'], 50);
-    // the host analyses the first two windows
-    await waitForWindows('the first two windows', () => env.client.results({ endpoint: 'steady' }), firstWindow, firstWindow + PERIOD);
-    await env.host.stop();
-    await t.through(Date.now() + 2500); // windows end while the host is down; events keep arriving in JetStream
-    env = await startTestHost(opts);
-    // the restarted host has caught up and analyses live windows again
-    const restartedAt = Date.now();
-    await waitForWindows('a window begun after the restart', () => env.client.results({ endpoint: 'steady' }), firstWindow, restartedAt);
-    const sent = (await t.stop()).get('steady')!;
-    const lastEventWindowEnd = Math.ceil((Date.now() + 1) / PERIOD) * PERIOD;
-    // every window between, not only the first and the last: those of the downtime are analysed
-    // after the restart, possibly after later ones
-    const windows = await waitForWindows(
-      'every window through the last event',
-      () => env.client.results({ endpoint: 'steady' }),
-      firstWindow,
-      lastEventWindowEnd,
-    );
-    await env.host.stop();
-    expectContiguous(windows);
-    const counted = windows.reduce((n, w) => n + w.rows, 0);
-    expect(counted).toBe(sent);
-    for (const w of windows) {
-      if (w.outcome === 'ok') expect(w.results.find((r) => r.name === 'rows')!.value).toBe(w.rows);
+    try {
+      await publishDir(env.client, ROW_COUNT);
+      await env.client.createEndpoint({ name: 'steady', featureNames: ['i'], labelNames: ['y'] });
+      const firstWindow = Math.floor(Date.now() / PERIOD) * PERIOD;
+      const t = trickle(nats.url, ['steady'], 50);
+      // the host analyses the first two windows
+      await waitForWindows('the first two windows', () => env.client.results({ endpoint: 'steady' }), firstWindow, firstWindow + PERIOD);
+      await env.host.stop();
+      await t.through(Date.now() + 2500); // windows end while the host is down; events keep arriving in JetStream
+      env = await startTestHost(opts);
+      // the restarted host has caught up and analyses live windows again
+      const restartedAt = Date.now();
+      await waitForWindows('a window begun after the restart', () => env.client.results({ endpoint: 'steady' }), firstWindow, restartedAt);
+      const sent = (await t.stop()).get('steady')!;
+      const lastEventWindowEnd = Math.ceil((Date.now() + 1) / PERIOD) * PERIOD;
+      // every window between, not only the first and the last: those of the downtime are analysed
+      // after the restart, possibly after later ones
+      const windows = await waitForWindows(
+        'every window through the last event',
+        () => env.client.results({ endpoint: 'steady' }),
+        firstWindow,
+        lastEventWindowEnd,
+      );
+      await env.host.stop();
+      expectContiguous(windows);
+      const counted = windows.reduce((n, w) => n + w.rows, 0);
+      expect(counted).toBe(sent);
+      for (const w of windows) {
+        if (w.outcome === 'ok') expect(w.results.find((r) => r.name === 'rows')!.value).toBe(w.rows);
+      }
+    } finally {
+      // stopped already when all went well; when not, it does not outlive the test
+      await env.host.stop();
     }
   });
 
