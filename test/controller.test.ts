@@ -44,11 +44,12 @@ describe('controller', () => {
   it('after downtime catches up over the retained event log, oldest window first, every event counted', async () => {
     const opts = { natsUrl: nats.url, dataDir: join(dir.path, 'catchup'), basePeriod: 1000, allowedLateness: 300, runnerConcurrency: 1 };
     let env = await startTestHost(opts);
+    let t: ReturnType<typeof trickle> | undefined;
     try {
       await publishDir(env.client, ROW_COUNT);
       await env.client.createEndpoint({ name: 'down', featureNames: ['i'], labelNames: ['y'] });
       const firstWindow = Math.floor(Date.now() / 1000) * 1000;
-      const t = trickle(nats.url, ['down'], 40);
+      t = trickle(nats.url, ['down'], 40);
       // the host analyses the first two windows
       await waitForWindows('the first two windows', () => env.client.results({ endpoint: 'down' }), firstWindow, firstWindow + 1000);
       await env.host.stop();
@@ -80,7 +81,8 @@ describe('controller', () => {
       }
       expect(caughtUp.every((w) => w.rows > 0)).toBe(true);
     } finally {
-      // stopped already when all went well; when not, it does not outlive the test
+      // stopped already when all went well; when not, they do not outlive the test
+      await t?.stop().catch(() => undefined);
       await env.host.stop();
     }
   });

@@ -3,11 +3,12 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Consumers, Streams, Subjects, type AppOutputMessage, type WindowRecord } from '@modelwatch/protocol';
-import { windowKey } from '../host/src/domain/keys.js';
+import { outputKey, windowKey } from '../host/src/domain/keys.js';
 import { createHost } from '../host/src/host.js';
 import { rowCountTask } from './helpers/outputs.js';
 import { createLogger } from '../host/src/logger.js';
 import { jsonCodec } from '../host/src/nats/codec.js';
+import { MaxDeliver, openBuckets } from '../host/src/nats/topology.js';
 import { AppRunner, CRASH_TOLERANCE } from '../host/src/runner/runner.js';
 import { trickle, waitForWindows } from './helpers/events.js';
 import { publishDir, startTestHost, TEST_TOKEN } from './helpers/host.js';
@@ -54,11 +55,12 @@ describe('restarts and crashes', () => {
     const dataDir = join(dir.path, 'host');
     const opts = { natsUrl: nats.url, dataDir, basePeriod: PERIOD, allowedLateness: 1000 };
     let env = await startTestHost(opts);
+    let t: ReturnType<typeof trickle> | undefined;
     try {
       await publishDir(env.client, ROW_COUNT);
       await env.client.createEndpoint({ name: 'steady', featureNames: ['i'], labelNames: ['y'] });
       const firstWindow = Math.floor(Date.now() / PERIOD) * PERIOD;
-      const t = trickle(nats.url, ['steady'], 50);
+      t = trickle(nats.url, ['steady'], 50);
       // the host analyses the first two windows
       await waitForWindows('the first two windows', () => env.client.results({ endpoint: 'steady' }), firstWindow, firstWindow + PERIOD);
       await env.host.stop();
@@ -85,7 +87,8 @@ describe('restarts and crashes', () => {
         if (w.outcome === 'ok') expect(w.results.find((r) => r.name === 'rows')!.value).toBe(w.rows);
       }
     } finally {
-      // stopped already when all went well; when not, it does not outlive the test
+      // stopped already when all went well; when not, they do not outlive the test
+      await t?.stop().catch(() => undefined);
       await env.host.stop();
     }
   });
@@ -194,6 +197,37 @@ describe('restarts and crashes', () => {
       });
       expect(stored).toMatchObject({ windowStart, outcome: 'error', error: { code: 'WINDOW_FAILED' } });
       expect(stored.error!.message).toMatch(/gave up after \d+ deliveries ended without an outcome/);
+    } finally {
+      await runner.stop();
+    }
+  });
+  it('a window handed back or lost as a bystander up to the cap of deliveries still gets an outcome', async () => {
+    // deliveries that are not attempts (handed back unrun, lost with a runner another window
+    // crashed) never reach window attempts + CRASH_TOLERANCE; at MW_TASKS' cap (100) the task would
+    // end without an outcome. Its last deliveries are recorded as failed instead
+    await using topology = await startTestTopology();
+    const { nc, js, jsm } = topology;
+    const task = rowCountTask('capped', PERIOD);
+    const { endpointId: id, windowStart } = task;
+    await js.publish(Subjects.tasks('row-count'), jsonCodec.encode(task), { msgID: windowKey(id, 'row-count', windowStart) });
+    const tasks = await js.consumers.get(Streams.tasks, Consumers.runners);
+    const cap = MaxDeliver[Consumers.runners];
+    for (let delivery = 1; delivery <= cap - 2; delivery++) {
+      const m = await tasks.next({ expires: 10_000 });
+      expect(m?.info.deliveryCount).toBe(delivery);
+      m!.nak();
+    }
+    // each counted as not an attempt, as a runner counts a task it hands back
+    await (await openBuckets(nc)).deferrals.put(outputKey(task), String(cap - 2));
+    const runner = new AppRunner({ nc, logger: createLogger('warn'), windowAttempts: 3 });
+    await runner.start();
+    try {
+      const stored = await waitFor("the window's outcome", async () => {
+        const m = await jsm.streams.getMessage(Streams.outputs, { last_by_subj: Subjects.outputs(id) }).catch(() => null);
+        return m ? m.json<AppOutputMessage>() : undefined;
+      });
+      expect(stored).toMatchObject({ windowStart, outcome: 'error', error: { code: 'WINDOW_FAILED' }, attempts: 1 });
+      expect(stored.error!.message).toMatch(new RegExp(`gave up at delivery ${cap - 1} of at most ${cap}: its deliveries were handed back unrun`));
     } finally {
       await runner.stop();
     }

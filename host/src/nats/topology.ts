@@ -51,9 +51,10 @@ export const MaxDeliver = {
   /** Events: a failure is NATS trouble; its last delivery is dead-lettered as a replayable event. */
   [Consumers.stream]: 50,
   /**
-   * Tasks: a runner records `WINDOW_FAILED` without running the app from delivery window
-   * attempts + CRASH_TOLERANCE on (at most 23); the cap is far above, for a task whose every
-   * delivery dies with its runner.
+   * Tasks: a runner records `WINDOW_FAILED` without running the app once the deliveries that
+   * were attempts reach window attempts + CRASH_TOLERANCE (at most 23), and from delivery 99 on
+   * whatever they were (deliveries handed back unrun and those lost with a runner another window
+   * crashed are not attempts: `nats/unrun.ts`), so the cap is not reached without an outcome.
    */
   [Consumers.runners]: 100,
   [Consumers.serving]: 20,
@@ -145,9 +146,9 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     ack_policy: AckPolicy.Explicit,
     // a runner signals progress every second: the windows a crashed runner held come back within 3 s
     ack_wait: ns(opts.taskAckWaitMs ?? 3_000),
-    // a runner records a window as WINDOW_FAILED, without running its app, once its deliveries
-    // reach the window attempts plus CRASH_TOLERANCE, and a later delivery does the same; the cap
-    // is far above that, so only a task whose every delivery dies with its runner reaches it
+    // a runner records a window as WINDOW_FAILED, without running its app, once its attempts
+    // reach the window attempts plus CRASH_TOLERANCE, and at the delivery before the cap whatever
+    // its deliveries were (see MaxDeliver); a later delivery does the same
     max_deliver: MaxDeliver[Consumers.runners],
     max_ack_pending: 1024,
   });

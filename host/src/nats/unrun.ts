@@ -6,6 +6,7 @@
  * less these, so neither neighbours nor a busy runner use up a window's attempts.
  */
 import type { KV } from '@nats-io/kv';
+import { isWrongLastSequence } from './errors.js';
 
 /** Tries of the compare-and-set before a count is given up (a runner and the supervisor may count the same window at once). */
 const COUNT_TRIES = 5;
@@ -18,7 +19,9 @@ export async function unrunDeliveries(kv: KV, key: string): Promise<number> {
 
 /**
  * Count one delivery of a window as not an attempt. A compare-and-set: two counters at once
- * (a runner handing the task back, the supervisor recording a crash) both count.
+ * (a runner handing the task back, the supervisor recording a crash) both count. Only a lost
+ * compare-and-set is tried again: after any other failure (a timeout, say) the count may have been
+ * stored, and counting again could count twice, where not counting at most charges an attempt.
  * @throws what the KV throws, or a conflict after {@link COUNT_TRIES} tries
  */
 export async function countUnrunDelivery(kv: KV, key: string): Promise<void> {
@@ -31,7 +34,7 @@ export async function countUnrunDelivery(kv: KV, key: string): Promise<void> {
       else await kv.create(key, String(n + 1));
       return;
     } catch (err) {
-      if (i >= COUNT_TRIES) throw err;
+      if (i >= COUNT_TRIES || !isWrongLastSequence(err)) throw err;
     }
   }
 }

@@ -35,10 +35,10 @@ export interface MemoryWatch {
  * the runner watches its resident size every 10 ms while windows run and for 10 s after the last
  * (once a second when idle: no plugin code runs then, and a timer every 10 ms cost an idle runner
  * about 1% of a core); past `boundMb` it writes a crash report for the window in a sandbox (when
- * one alone runs, it is the one, and the other windows worked on are named as bystanders; with
+ * one alone runs, it is the one, and the windows worked on that have not run yet are named as bystanders; with
  * several, none is blamed, and their tasks come back), and kills itself. The supervisor records the window as failed and restarts the runner.
  */
-export function watchMemory(boundMb: number, running: () => CrashReport[], inFlight: () => LostWindow[] = () => []): MemoryWatch {
+export function watchMemory(boundMb: number, running: () => CrashReport[], notRunYet: () => LostWindow[] = () => []): MemoryWatch {
   const bound = boundMb * 1024 * 1024;
   let busyUntil = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -50,8 +50,9 @@ export function watchMemory(boundMb: number, running: () => CrashReport[], inFli
     const windows = running();
     try {
       if (windows.length === 1) {
-        // the others worked on (reading their rows, waiting for their output's publish) are bystanders
-        const bystanders = inFlight();
+        // bystanders: `notRunYet`, the other windows worked on that have not entered a sandbox
+        // (one past its sandbox, its output being checked or stored, may be what grew: not named)
+        const bystanders = notRunYet();
         const report: CrashReport = { ...windows[0]!, message: at, ...(bystanders.length ? { bystanders } : {}) };
         writeSync(2, `${CRASH_MARKER}${JSON.stringify(report)}\n`);
       } else writeSync(2, `${JSON.stringify({ level: 50, time: Date.now(), msg: `the runner went over its memory bound: ${at}`, windows: windows.length })}\n`);

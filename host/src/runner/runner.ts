@@ -36,7 +36,7 @@ import type { Logger } from '../logger.js';
 import { jsonCodec } from '../nats/codec.js';
 import { deadLetterMessage } from '../nats/dead-letters.js';
 import { putObject, readObject } from '../nats/objects.js';
-import { openBuckets, slotConsumerName, type Buckets } from '../nats/topology.js';
+import { MaxDeliver, openBuckets, slotConsumerName, type Buckets } from '../nats/topology.js';
 import { countUnrunDelivery, unrunDeliveries } from '../nats/unrun.js';
 import { bundleName, DEFAULT_LIMITS } from '../store/plugins.js';
 import { WatchedKv } from '../store/watched-kv.js';
@@ -80,6 +80,8 @@ const TASK_PULL_EXPIRES_MS = 10_000;
  * working on with it, and those windows did nothing wrong; they are redelivered and tried again.
  */
 export const CRASH_TOLERANCE = 3;
+/** From this delivery of a task on, a runner records its window as `WINDOW_FAILED` (two before MW_TASKS' cap: one more may be lost too). */
+const LAST_CHANCE_DELIVERY = MaxDeliver[Consumers.runners] - 1;
 const MAX_SANDBOXES = 64;
 /** How long a runner goes on without a plugin's slots it could not find before it looks again. */
 const SLOT_LOOKUP_MS = 10_000;
@@ -166,6 +168,8 @@ export class AppRunner {
   private readonly inSandbox = new Set<CrashReport>();
   /** The tasks being worked on (from a slot taken to the output sent): the bystanders a crash report names. */
   private readonly inFlight = new Set<TaskMessage>();
+  /** Those of `inFlight` that have entered a sandbox (a memory-bound report names only the others). */
+  private readonly entered = new WeakSet<TaskMessage>();
   private memoryWatch: MemoryWatch | undefined;
   /** Windows being worked on (tasks handed back are not). */
   private readonly windowsRunning = new Set<Promise<void>>();
@@ -191,7 +195,12 @@ export class AppRunner {
     const { nc } = this.opts;
     // the sandbox runtime, bundled before the first window needs it (a broken installation fails here)
     await loadSandboxRuntime();
-    if (this.opts.memoryMb) this.memoryWatch = watchMemory(this.opts.memoryMb, () => [...this.inSandbox], this.lostWindows);
+    if (this.opts.memoryMb)
+      this.memoryWatch = watchMemory(
+        this.opts.memoryMb,
+        () => [...this.inSandbox],
+        () => this.lostWindows([...this.inFlight].filter((t) => !this.entered.has(t))),
+      );
     this.js = jetstream(nc);
     this.jsm = await jetstreamManager(nc);
     this.buckets = await openBuckets(nc);
@@ -445,12 +454,16 @@ export class AppRunner {
     // this plugin version has its share of the slots: hand the task back, for other plugins'
     // tasks to pass (a shadow version has a share of its own: it never holds up the active one)
     const share = `${task.app}@${task.version}`;
+    // its last deliveries (handed back unrun, or lost with runners other windows crashed, which
+    // are not attempts, up to MW_TASKS' cap): recorded as failed, not handed back nor run, so that
+    // it does not end without an outcome at the cap
+    const lastChance = m.info.deliveryCount >= LAST_CHANCE_DELIVERY;
     const running = this.perApp.get(share) ?? 0;
-    if (running >= this.appLimit) return this.defer(m, task);
+    if (!lastChance && running >= this.appLimit) return this.defer(m, task);
     // and one of the plugin's slots across every runner (MW_SLOTS): none free, the task goes back
     let slot: HeldSlot | undefined;
     try {
-      const taken = await this.takeSlot(task);
+      const taken = lastChance ? undefined : await this.takeSlot(task);
       if (taken === 'full') return this.defer(m, task);
       slot = taken;
     } catch (err) {
@@ -476,12 +489,21 @@ export class AppRunner {
       const attempt = Math.max(1, m.info.deliveryCount - (m.info.deliveryCount > 1 ? await this.deferrals(task) : 0));
       let message: OutputMessage;
       const artifacts: WindowArtifact[] = [];
-      if (attempt > 1 && (await this.buckets.poison.get(outputKey(task)))) {
+      // (by its deliveries, not its attempt: the delivery that crashed may not have been counted as one)
+      if (m.info.deliveryCount > 1 && (await this.buckets.poison.get(outputKey(task)))) {
         // this window crashed a runner; the supervisor has recorded it as failed
         m.ack();
         return;
       }
-      if (attempt >= this.attempts + CRASH_TOLERANCE) {
+      if (lastChance) {
+        message = this.message(
+          task,
+          this.failed(task, attempt, {
+            code: 'WINDOW_FAILED',
+            message: `gave up at delivery ${m.info.deliveryCount} of at most ${MaxDeliver[Consumers.runners]}: its deliveries were handed back unrun (its plugin's slots were taken) or lost with runners other windows crashed`,
+          }),
+        );
+      } else if (attempt >= this.attempts + CRASH_TOLERANCE) {
         // every earlier delivery ended without an outcome: runners died or lost NATS each time
         message = this.message(
           task,
@@ -640,8 +662,8 @@ export class AppRunner {
   }
 
   /** The windows being worked on, as a crash report names them (read as the process dies: must not throw). */
-  private readonly lostWindows = (): LostWindow[] =>
-    [...this.inFlight].map((t) => ({
+  private readonly lostWindows = (tasks: Iterable<TaskMessage> = this.inFlight): LostWindow[] =>
+    [...tasks].map((t) => ({
       endpointId: t.endpointId,
       app: t.app,
       version: t.version,
@@ -785,6 +807,7 @@ export class AppRunner {
         },
       };
       this.inSandbox.add(running);
+      this.entered.add(task);
       this.memoryWatch?.wake();
       let json: string;
       try {
