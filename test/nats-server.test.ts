@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { alive } from './helpers/pids.js';
 import { tempDir, waitFor } from './helpers/tmp.js';
 
 const SERVER = new URL('../host/dist/nats/server.js', import.meta.url).href;
@@ -28,15 +29,6 @@ async function serverOfProcessEndedBy(dir: string, end: string): Promise<number>
   return pid;
 }
 
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('a nats-server started by startNatsServer', () => {
   it.each([
     ['process.exit()', 'process.exit(3);'],
@@ -44,6 +36,6 @@ describe('a nats-server started by startNatsServer', () => {
   ])('is killed when its process ends by %s', async (_how, end) => {
     await using dir = await tempDir('mw-nats-server-');
     const pid = await serverOfProcessEndedBy(dir.path, end);
-    await waitFor(`nats-server ${pid} to be gone`, () => (running(pid) ? undefined : true), 10_000, 50);
+    await waitFor(`nats-server ${pid} to be gone`, () => (alive(pid) ? undefined : true), 10_000, 50);
   });
 });

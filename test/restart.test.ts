@@ -2,6 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Consumers, Streams, Subjects, type AppOutputMessage, type WindowRecord } from '@modelwatch/protocol';
 import { outputKey, windowKey } from '../host/src/domain/keys.js';
 import { createHost } from '../host/src/host.js';
@@ -15,6 +17,20 @@ import { publishDir, startTestHost, TEST_TOKEN } from './helpers/host.js';
 import { startTestNats, startTestTopology } from './helpers/nats.js';
 import { hostProcess, testHostArgs } from './helpers/processes.js';
 import { tempDir, untilWallClock, waitFor } from './helpers/tmp.js';
+
+/** The output a runner started on `topology` stores for the endpoint `id`'s window (its task already in MW_TASKS). */
+async function outcomeWithARunner(topology: { nc: NatsConnection; jsm: JetStreamManager }, id: string): Promise<AppOutputMessage> {
+  const runner = new AppRunner({ nc: topology.nc, logger: createLogger('warn'), windowAttempts: 3 });
+  await runner.start();
+  try {
+    return await waitFor("the window's outcome", async () => {
+      const m = await topology.jsm.streams.getMessage(Streams.outputs, { last_by_subj: Subjects.outputs(id) }).catch(() => null);
+      return m ? m.json<AppOutputMessage>() : undefined;
+    });
+  } finally {
+    await runner.stop();
+  }
+}
 
 /** A plugin whose doTracking runs `body` on a window with rows. */
 async function writeApp(root: string, name: string, body: string, limits: object): Promise<string> {
@@ -176,7 +192,7 @@ describe('restarts and crashes', () => {
   it('a window whose every delivery is lost with its runner still gets an outcome', async () => {
     // its own server: the task consumer's ack wait is short here
     await using topology = await startTestTopology({ taskAckWaitMs: 300 });
-    const { nc, js, jsm } = topology;
+    const { js } = topology;
     const task = rowCountTask('lossy', PERIOD);
     const { endpointId: id, windowStart } = task;
     await js.publish(Subjects.tasks('row-count'), jsonCodec.encode(task), { msgID: windowKey(id, 'row-count', windowStart) });
@@ -188,25 +204,16 @@ describe('restarts and crashes', () => {
       expect(m?.info.deliveryCount).toBe(delivery);
     }
     // a runner that lives: it records the window as failed rather than never
-    const runner = new AppRunner({ nc, logger: createLogger('warn'), windowAttempts: 3 });
-    await runner.start();
-    try {
-      const stored = await waitFor("the window's outcome", async () => {
-        const m = await jsm.streams.getMessage(Streams.outputs, { last_by_subj: Subjects.outputs(id) }).catch(() => null);
-        return m ? m.json<AppOutputMessage>() : undefined;
-      });
-      expect(stored).toMatchObject({ windowStart, outcome: 'error', error: { code: 'WINDOW_FAILED' } });
-      expect(stored.error!.message).toMatch(/gave up after \d+ deliveries ended without an outcome/);
-    } finally {
-      await runner.stop();
-    }
+    const stored = await outcomeWithARunner(topology, id);
+    expect(stored).toMatchObject({ windowStart, outcome: 'error', error: { code: 'WINDOW_FAILED' } });
+    expect(stored.error!.message).toMatch(/gave up after \d+ deliveries ended without an outcome/);
   });
   it('a window handed back or lost as a bystander up to the cap of deliveries still gets an outcome', async () => {
     // deliveries that are not attempts (handed back unrun, lost with a runner another window
     // crashed) never reach window attempts + CRASH_TOLERANCE; at MW_TASKS' cap (100) the task would
     // end without an outcome. Its last deliveries are recorded as failed instead
     await using topology = await startTestTopology();
-    const { nc, js, jsm } = topology;
+    const { nc, js } = topology;
     const task = rowCountTask('capped', PERIOD);
     const { endpointId: id, windowStart } = task;
     await js.publish(Subjects.tasks('row-count'), jsonCodec.encode(task), { msgID: windowKey(id, 'row-count', windowStart) });
@@ -219,18 +226,9 @@ describe('restarts and crashes', () => {
     }
     // each counted as not an attempt, as a runner counts a task it hands back
     await (await openBuckets(nc)).deferrals.put(outputKey(task), String(cap - 2));
-    const runner = new AppRunner({ nc, logger: createLogger('warn'), windowAttempts: 3 });
-    await runner.start();
-    try {
-      const stored = await waitFor("the window's outcome", async () => {
-        const m = await jsm.streams.getMessage(Streams.outputs, { last_by_subj: Subjects.outputs(id) }).catch(() => null);
-        return m ? m.json<AppOutputMessage>() : undefined;
-      });
-      expect(stored).toMatchObject({ windowStart, outcome: 'error', error: { code: 'WINDOW_FAILED' }, attempts: 1 });
-      expect(stored.error!.message).toMatch(new RegExp(`gave up at delivery ${cap - 1} of at most ${cap}: its deliveries were handed back unrun`));
-    } finally {
-      await runner.stop();
-    }
+    const stored = await outcomeWithARunner(topology, id);
+    expect(stored).toMatchObject({ windowStart, outcome: 'error', error: { code: 'WINDOW_FAILED' }, attempts: 1 });
+    expect(stored.error!.message).toMatch(new RegExp(`gave up at delivery ${cap - 1} of at most ${cap}: its deliveries were handed back unrun`));
   });
   it('SIGTERM to a host whose NATS server is gone: it stops by itself and leaves no runner', async () => {
     // its own server, killed under the host: the drain of a NATS connection never ends while its

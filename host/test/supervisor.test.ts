@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { CrashReport } from '@modelwatch/protocol';
 import { createLogger } from '../src/logger.js';
 import { RunnerSupervisor } from '../src/runner/supervisor.js';
+import { alive } from '../../test/helpers/pids.js';
 import { waitFor } from '../../test/helpers/tmp.js';
 
 /** A runner that reports a crash and dies at once (`fixtures/crashing-runner.mjs`). */
@@ -79,12 +80,3 @@ describe('RunnerSupervisor', () => {
     }
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
