@@ -293,7 +293,8 @@ class HostImpl implements Host {
         metrics,
         ...(this.logStream ? { logStream: this.logStream } : {}),
         onCrash: async (c) => {
-          const key = c.window ? outputKey({ ...c.window, app: c.app, version: c.version }) : undefined;
+          const w = c.window ? { ...c.window, app: c.app, version: c.version } : undefined;
+          const key = w ? outputKey(w) : undefined;
           // the windows the crash took down with it: their delivery was not an attempt of theirs
           // (counted alongside, never before the poison mark: the crashed window's redelivery looks for it)
           const counted = recordBystanders(buckets.deferrals, c, key, this.logger);
@@ -301,10 +302,9 @@ class HostImpl implements Host {
             // the check or the dry run at publish crashed: its window was synthetic, nothing is
             // stored or marked; the API publishing that bundle hears of it at once
             if (c.atPublish) return nc.publish(Subjects.runnerCrashed, jsonCodec.encode(c));
-            if (!c.window || !key) return;
+            if (!c.window || !w || !key) return;
             // record the window as failed and mark it so no runner runs it again
             await buckets.poison.put(key, JSON.stringify(c));
-            const w = { ...c.window, app: c.app, version: c.version };
             const binding = outputBinding(bindingKey, w);
             const output = { ...failedOutput(w, crashError(c, c.window), { runner: 'supervisor', attempts: 1 }), binding };
             await js.publish(Subjects.outputs(c.window.endpointId), jsonCodec.encode(output), { msgID: outputMsgId(w, binding) });

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { EndpointRecord, WindowRecord } from '@modelwatch/protocol';
 import type { FeatureStats } from '@modelwatch/sdk';
 import { html } from '../src/report/html.js';
-import { buildReport, REPORT_CSP, renderReportHtml, reportTime, resolveReportQuery, type ReportProfile, type ReportSource } from '../src/report/index.js';
+import { buildReport, REPORT_CSP, renderReportHtml, resolveReportQuery, type ReportProfile, type ReportSource } from '../src/report/index.js';
+import { timeOrAgo } from '../src/config/duration.js';
 
 const EDGES = [-Number.MAX_VALUE, ...Array.from({ length: 21 }, (_, i) => i), Number.MAX_VALUE];
 const numeric = (counts: number[]): FeatureStats => ({
@@ -194,15 +195,15 @@ describe('the report model', () => {
 
   it('times: ISO, ms, or a duration back from now; the query checked', () => {
     const now = Date.UTC(2026, 0, 2);
-    expect(reportTime('2026-01-01T00:00:00Z', 'from', now)).toBe(Date.UTC(2026, 0, 1));
-    expect(reportTime('1767225600000', 'from', now)).toBe(1767225600000);
-    expect(reportTime('24h', 'from', now)).toBe(Date.UTC(2026, 0, 1));
+    expect(timeOrAgo('2026-01-01T00:00:00Z', 'from', now)).toBe(Date.UTC(2026, 0, 1));
+    expect(timeOrAgo('1767225600000', 'from', now)).toBe(1767225600000);
+    expect(timeOrAgo('24h', 'from', now)).toBe(Date.UTC(2026, 0, 1));
     // digits are ms, not a year Date.parse guesses at ('-1' was 2001); an ISO time is checked strictly
-    expect(reportTime('-1', 'from', now)).toBe(-1);
-    expect(() => reportTime('2024-13-45', 'to', now)).toThrow(
+    expect(timeOrAgo('-1', 'from', now)).toBe(-1);
+    expect(() => timeOrAgo('2024-13-45', 'to', now)).toThrow(
       /^to: expected an ISO time, ms since the epoch or a duration back from now \(24h\), got "2024-13-45"/,
     );
-    expect(() => reportTime('yesterday', 'from', now)).toThrow(
+    expect(() => timeOrAgo('yesterday', 'from', now)).toThrow(
       /from: expected an ISO time, ms since the epoch or a duration back from now \(24h\), got "yesterday"/,
     );
     expect(resolveReportQuery({ endpoint: 'e' }, now)).toEqual({ endpoint: 'e', from: now - 86_400_000 });

@@ -14,7 +14,7 @@ export type {
 } from './model.js';
 export { httpReportSource, type JsonGet } from './source.js';
 export { renderReportHtml, REPORT_CSP } from './render.js';
-export { DEFAULT_REPORT_RANGE_MS, reportFileName, reportTime, resolveReportQuery, type ReportArgs } from './query.js';
+export { DEFAULT_REPORT_RANGE_MS, reportFileName, resolveReportQuery, type ReportArgs } from './query.js';
 
 /** The report formats. */
 export const REPORT_FORMATS = ['html', 'json'] as const;

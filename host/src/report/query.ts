@@ -5,11 +5,6 @@ import type { ReportQuery } from './model.js';
 /** The default range of a report without `from`, `window` or `batch`: the last day. */
 export const DEFAULT_REPORT_RANGE_MS = 86_400_000;
 
-/** A time of a report's range: ISO 8601, ms since the epoch, or a duration back from `now` (`24h`, `30m`). */
-export function reportTime(v: string | number, what: string, now: number): number {
-  return timeOrAgo(v, what, now);
-}
-
 /** What a report is asked, as the CLI and the route take it (times as text). */
 export interface ReportArgs {
   endpoint: string;
@@ -31,12 +26,12 @@ export function resolveReportQuery(a: ReportArgs, now = Date.now()): ReportQuery
   if (a.app) q.app = a.app;
   if (a.batch) q.batch = a.batch;
   if (a.window !== undefined) {
-    q.window = reportTime(a.window, 'window', now);
+    q.window = timeOrAgo(a.window, 'window', now);
     return q;
   }
-  if (a.from !== undefined) q.from = reportTime(a.from, 'from', now);
+  if (a.from !== undefined) q.from = timeOrAgo(a.from, 'from', now);
   else if (a.batch === undefined) q.from = now - DEFAULT_REPORT_RANGE_MS;
-  if (a.to !== undefined) q.to = reportTime(a.to, 'to', now);
+  if (a.to !== undefined) q.to = timeOrAgo(a.to, 'to', now);
   if (q.from !== undefined && q.to !== undefined && q.to <= q.from)
     throw new InvalidArgumentError(`to: must be after from (${new Date(q.from).toISOString()})`);
   return q;

@@ -485,12 +485,16 @@ export class AppRunner {
       // deliveries handed back unrun are not attempts; this one is, whatever the count says: a
       // later delivery of the task (its ack wait ran out while this one waited for its slot) may
       // have been handed back already, and an output of attempt 0 is not valid (the writer would
-      // dead-letter it, and the window would be lost)
-      const attempt = Math.max(1, m.info.deliveryCount - (m.info.deliveryCount > 1 ? await this.deferrals(task) : 0));
+      // dead-letter it, and the window would be lost). A poison mark is looked for, with the count,
+      // by its deliveries, not its attempt: the delivery that crashed may not have been counted as one
+      const redelivered = m.info.deliveryCount > 1;
+      const [deferred, poisoned] = redelivered
+        ? await Promise.all([unrunDeliveries(this.buckets.deferrals, outputKey(task)), this.buckets.poison.get(outputKey(task))])
+        : [0, null];
+      const attempt = Math.max(1, m.info.deliveryCount - deferred);
       let message: OutputMessage;
       const artifacts: WindowArtifact[] = [];
-      // (by its deliveries, not its attempt: the delivery that crashed may not have been counted as one)
-      if (m.info.deliveryCount > 1 && (await this.buckets.poison.get(outputKey(task)))) {
+      if (poisoned) {
         // this window crashed a runner; the supervisor has recorded it as failed
         m.ack();
         return;
@@ -655,10 +659,6 @@ export class AppRunner {
       return;
     }
     await this.defer(m, task);
-  }
-
-  private deferrals(task: TaskMessage): Promise<number> {
-    return unrunDeliveries(this.buckets.deferrals, outputKey(task));
   }
 
   /** The windows being worked on, as a crash report names them (read as the process dies: must not throw). */
