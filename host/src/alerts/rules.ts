@@ -5,8 +5,7 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { Ajv, type ErrorObject } from 'ajv';
-import ajvErrors from 'ajv-errors';
+import type { ErrorObject } from 'ajv';
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { DURATION_PATTERN, parseDuration } from '../config/duration.js';
 import { compileGlob, globMatcher } from '../domain/glob.js';
@@ -14,6 +13,7 @@ import { matchesSelector, parseSelector, type Selector } from '../domain/selecto
 import { ModelwatchError } from '../errors.js';
 import type { AlertSeverity } from './contract.js';
 import { validateChannel, type ChannelSpec } from './notify/channels.js';
+import { ajvOnUse, checkOnUse } from '../schema-check.js';
 
 /** The result kinds by name, as rules name them (the SDK's `resultKindName`). */
 export const RESULT_KINDS = { data_drift: 0, concept_drift: 1, model_performance: 2, system_performance: 3, anomaly: 4 } as const;
@@ -191,10 +191,9 @@ export const AlertRuleFileSchema = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, strict: false });
-(ajvErrors as unknown as (a: Ajv) => Ajv)(ajv);
-const checkRule = ajv.compile(AlertRuleSchema);
-const checkFile = ajv.compile(AlertRuleFileSchema);
+const ajv = ajvOnUse({ allErrors: true, allowUnionTypes: true, strict: false }, true);
+const checkRule = checkOnUse(ajv, AlertRuleSchema);
+const checkFile = checkOnUse(ajv, AlertRuleFileSchema);
 
 /** The first error worth reading: one ajv-errors wrote, else the deepest. */
 function firstError(errors: readonly ErrorObject[]): ErrorObject {

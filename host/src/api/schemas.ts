@@ -9,11 +9,11 @@
  * `{value}` is the offending value as text (`String(v)`), `${0}` (ajv-errors) the value as JSON.
  * Checks a schema cannot say (across fields, against stored state) stay in the routes.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import ajvErrors from 'ajv-errors';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { BATCH_ID, DEAD_LETTER_STAGES, ENDPOINT_NAME } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
 import { DURATION_PATTERN } from '../config/duration.js';
+import { ajvOnUse } from '../schema-check.js';
 
 const ENDPOINT_NAME_MESSAGE = "endpoint name ${0} is not valid: use 1-128 letters, digits, '_' or '-', starting with a letter or digit";
 const endpointName = { type: 'string', pattern: ENDPOINT_NAME.source, errorMessage: ENDPOINT_NAME_MESSAGE } as const;
@@ -164,27 +164,28 @@ export const LatestQuerySchema = {
  * true); query strings and params are text, coerced to the schema's types as Fastify does.
  * `verbose`: an error carries the value, for `{value}` in messages.
  */
-const ajvFor = (coerce: boolean) => {
-  const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, ...(coerce ? { coerceTypes: 'array' as const } : {}) });
-  (ajvErrors as unknown as (a: Ajv) => Ajv)(ajv);
-  return ajv;
-};
-const bodyAjv = ajvFor(false);
-const textAjv = ajvFor(true);
-const compiled = new WeakMap<object, ValidateFunction>();
+const bodyAjv = ajvOnUse({ allErrors: true, strict: false, verbose: true }, true);
+const textAjv = ajvOnUse({ allErrors: true, strict: false, verbose: true, coerceTypes: 'array' }, true);
+/** The compiled schemas, by the part they check (the same schema compiles apart for each). */
+const compiled = { body: new WeakMap<object, ValidateFunction>(), text: new WeakMap<object, ValidateFunction>() };
 
 /** The part of a request a schema is for: a JSON body, or text (query string, params). */
 export type RequestPart = 'body' | 'text';
 
-/** A check of a request part: throws the INVALID_ARGUMENT error the host answers. An absent body is checked as `{}`. */
+/**
+ * A check of a request part: throws the INVALID_ARGUMENT error the host answers. An absent body is
+ * checked as `{}`. The schema is compiled on the check's first call (see `schema-check.ts`), once
+ * for every check of it.
+ */
 export function validator(schema: object, part: RequestPart = 'body'): (data: unknown) => void {
-  let v = compiled.get(schema);
-  if (!v) {
-    v = (part === 'body' ? bodyAjv : textAjv).compile(schema);
-    compiled.set(schema, v);
-  }
-  const validate = v;
+  const ajv = part === 'body' ? bodyAjv : textAjv;
+  const cache = compiled[part];
   return (data) => {
+    let validate = cache.get(schema);
+    if (!validate) {
+      validate = ajv().compile(schema);
+      cache.set(schema, validate);
+    }
     if (!validate(data ?? {})) throw new ModelwatchError('INVALID_ARGUMENT', messageOf(validate.errors ?? []));
   };
 }

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ModelwatchClient } from '../client/client.js';
 import { ModelwatchError } from '../errors.js';
-import { ADMIN_TOKEN_FILE } from '../store/tokens.js';
+import { ADMIN_TOKEN_FILE } from '../domain/tokens.js';
 import type { GlobalArgs } from './args.js';
 
 /** The data folder the CLI reads `admin.token` from: `--data-dir`, `MODELWATCH_DATA_DIR`, else the host's default `~/.modelwatch`. */

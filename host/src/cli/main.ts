@@ -1,7 +1,7 @@
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { isModelwatchError } from '../errors.js';
-import { VERSION } from '../host.js';
+import { VERSION } from '../version.js';
 import type { GlobalArgs } from './args.js';
 import { artifactsCommand } from './commands/artifacts.js';
 import { batchCommand } from './commands/batch.js';

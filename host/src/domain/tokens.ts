@@ -2,6 +2,9 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { TOKEN_SCOPES, type TokenRecord, type TokenScope } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
 
+/** The file the first start writes the admin token to, in the data folder. */
+export const ADMIN_TOKEN_FILE = 'admin.token';
+
 /** What every token modelwatch makes starts with (so a leaked one is easy to search for). */
 export const TOKEN_PREFIX = 'mw_';
 

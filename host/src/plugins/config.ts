@@ -1,12 +1,11 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import ajvErrors from 'ajv-errors';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { reservedNameReason } from '../domain/names.js';
 import type { JsonValue } from '@modelwatch/sdk';
 import { ModelwatchError } from '../errors.js';
+import { ajvOnUse } from '../schema-check.js';
 
 // verbose: an error carries its schema, so an unknown key's message can name the known ones
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
-(ajvErrors as unknown as (a: Ajv) => Ajv)(ajv);
+const ajv = ajvOnUse({ allErrors: true, strict: false, verbose: true }, true);
 const compiled = new WeakMap<object, ValidateFunction>();
 
 /** Check a plugin's schema itself. */
@@ -34,7 +33,7 @@ export function validateConfig(config: Record<string, JsonValue>, schema: Record
 function compile(schema: object): ValidateFunction {
   let v = compiled.get(schema);
   if (!v) {
-    v = ajv.compile(schema);
+    v = ajv().compile(schema);
     compiled.set(schema, v);
   }
   return v;

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
-import ajvErrors from 'ajv-errors';
+import type { ErrorObject } from 'ajv';
 import type { JsonValue } from '@modelwatch/sdk';
 import { SELECTOR_PREFIX, type PluginLimits } from '@modelwatch/protocol';
 import { parseDuration } from '../config/duration.js';
@@ -11,6 +10,7 @@ import { ModelwatchError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../store/plugins.js';
 import { packageAsset } from './assets.js';
 import { checkConfigSchema, validateConfig } from './config.js';
+import { ajvOnUse, checkOnUse } from '../schema-check.js';
 
 /** plugin.json, as written by a plugin author (see plugin.schema.json). */
 export interface PluginManifest {
@@ -46,9 +46,7 @@ export const RESERVED_NAMES = new Set(['model-monitoring-stream', 'model-monitor
 /** The JSON Schema of plugin.json (the repository's plugin.schema.json, which the package carries). */
 export const manifestSchema = JSON.parse(readFileSync(packageAsset('plugin.schema.json', 'plugin.schema.json'), 'utf8')) as object;
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-(ajvErrors as unknown as (a: Ajv) => Ajv)(ajv);
-const validate = ajv.compile<PluginManifest>(manifestSchema);
+const validate = checkOnUse<PluginManifest>(ajvOnUse({ allErrors: true, strict: false }, true), manifestSchema);
 
 /**
  * Validate a manifest against plugin.schema.json and fill in defaults.

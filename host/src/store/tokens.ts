@@ -3,15 +3,13 @@ import { join } from 'node:path';
 import type { KV } from '@nats-io/kv';
 import { PROTOCOL_VERSION, type TokenRecord, type TokenScope } from '@modelwatch/protocol';
 import { compileGlob } from '../domain/glob.js';
-import { checkScopes, checkTokenName, generateToken, hashToken, sameHash } from '../domain/tokens.js';
+import { ADMIN_TOKEN_FILE, checkScopes, checkTokenName, generateToken, hashToken, sameHash } from '../domain/tokens.js';
 import { ModelwatchError } from '../errors.js';
 import { deleteJson, listJson, readJson, updateJson } from './kv.js';
 import { WatchedKv } from './watched-kv.js';
 
 /** The name of the bootstrap admin token (`<data-dir>/admin.token`, or `adminToken`). */
 export const ADMIN_TOKEN_NAME = 'admin';
-/** The file the first start writes the admin token to, in the data folder. */
-export const ADMIN_TOKEN_FILE = 'admin.token';
 
 /** A token to create: its name, scopes and, for `ingest`, the endpoints it may post to. */
 export interface NewToken {

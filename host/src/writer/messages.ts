@@ -3,11 +3,12 @@
  * output or serving interval that is not valid JSON or not of the protocol's shape is refused
  * with the reason (the writer dead-letters it), never stored and never redelivered.
  */
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { ENDPOINT_NAME, Subjects, type AppOutputMessage, type EndpointPurgeMessage, type ServingMinuteMessage } from '@modelwatch/protocol';
 import { verifyBinding, type BindingKey } from '../domain/binding.js';
 import { jsonCodec } from '../nats/codec.js';
 import { NAME_PATTERN } from '../sdk-internal.js';
+import { ajvOnUse, checkOnUse } from '../schema-check.js';
 
 /** An output or serving interval that cannot be stored: its reason is `message`. */
 export class InvalidMessageError extends Error {
@@ -78,9 +79,9 @@ const servingSchema = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: false, strict: false });
-const checkOutput = ajv.compile<AppOutputMessage>(outputSchema);
-const checkServing = ajv.compile<ServingMinuteMessage>(servingSchema);
+const ajv = ajvOnUse({ allErrors: false, strict: false });
+const checkOutput = checkOnUse<AppOutputMessage>(ajv, outputSchema);
+const checkServing = checkOnUse<ServingMinuteMessage>(ajv, servingSchema);
 
 const describe = (errors: ErrorObject[] | null | undefined) =>
   (errors ?? []).map((e) => `${e.instancePath || '(the message)'} ${e.message ?? 'is not valid'}`).join('; ');

@@ -2,9 +2,10 @@
  * Alert notification channels: their shapes, the JSON Schema they are checked with (the API's and
  * the `--alerts FILE` loader's), redaction of their secrets and resolution of `${ENV_VAR}` references.
  */
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { ALERT_SEVERITIES, type AlertSeverity, type NotificationKind } from '../contract.js';
 import { ModelwatchError } from '../../errors.js';
+import { ajvOnUse, checkOnUse } from '../../schema-check.js';
 
 export const CHANNEL_TYPES = ['webhook', 'slack', 'email', 'nats', 'pagerduty', 'alertmanager'] as const;
 export type ChannelType = (typeof CHANNEL_TYPES)[number];
@@ -147,8 +148,7 @@ export const CHANNEL_SCHEMA = {
   ],
 } as const;
 
-const ajv = new Ajv({ allErrors: false });
-const checkSchema = ajv.compile(CHANNEL_SCHEMA);
+const checkSchema = checkOnUse(ajvOnUse({ allErrors: false }), CHANNEL_SCHEMA);
 
 function describe(errs: ErrorObject[] | null | undefined, type: unknown): string {
   // oneOf reports every variant: keep those of the variant the channel names

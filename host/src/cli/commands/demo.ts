@@ -8,7 +8,6 @@ import { seededRandom } from '@modelwatch/sdk/testing';
 import { ModelwatchClient } from '../../client/client.js';
 import { generateToken } from '../../domain/tokens.js';
 import { parseDuration } from '../../config/duration.js';
-import { createHost } from '../../host.js';
 import { createLogger } from '../../logger.js';
 import type { GlobalArgs } from '../args.js';
 import { fmtValue, iso, printTable } from '../format.js';
@@ -59,6 +58,7 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
     out(`modelwatch demo: host in ${dir} (log: ${logFile})\n`);
     // a host of its own, with an admin token of its own
     const token = generateToken();
+    const { createHost } = await import('../../host.js'); // on demand: see host start
     const host = createHost(
       { dataDir: dir, httpPort: 0, basePeriod: args['base-period'], allowedLateness: '1s', runners: 1, adminToken: token },
       logger,

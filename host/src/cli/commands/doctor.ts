@@ -4,10 +4,8 @@ import { access, constants, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { CommandModule } from 'yargs';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { resolveHostOptions, type HostOptions, type InfluxOptions, type NatsSecurity } from '../../config/options.js';
-import { natsConnectOptions } from '../../nats/auth.js';
 import { NATS_SERVER_INSTALL_HINT } from '../../nats/server.js';
 import type { GlobalArgs } from '../args.js';
 import { printJson } from '../format.js';
@@ -59,8 +57,14 @@ export function checkNode(version = process.versions.node): DoctorCheck {
 /** With a URL: the NATS server answers and has JetStream. Without: a nats-server the host can start is on PATH. */
 async function checkNats(url: string | undefined, security: NatsSecurity = {}): Promise<DoctorCheck> {
   if (url) {
-    let nc: Awaited<ReturnType<typeof connect>> | undefined;
+    let nc: NatsConnection | undefined;
     try {
+      // the NATS client loads here, not with the CLI: every other command starts without it
+      const [{ connect }, { jetstreamManager }, { natsConnectOptions }] = await Promise.all([
+        import('@nats-io/transport-node'),
+        import('@nats-io/jetstream'),
+        import('../../nats/auth.js'),
+      ]);
       // as the host connects: its credentials and TLS files, if given
       nc = await connect({ ...(await natsConnectOptions(security, 'host')), servers: url, timeout: TIMEOUT_MS, maxReconnectAttempts: 0 });
       const info = await (await jetstreamManager(nc, { timeout: TIMEOUT_MS })).getAccountInfo();

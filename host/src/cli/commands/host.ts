@@ -1,5 +1,4 @@
 import type { CommandModule } from 'yargs';
-import { createHost } from '../../host.js';
 import type { GlobalArgs } from '../args.js';
 import { HOST_START_FLAGS, hostOptionsOf, yargsOptions } from '../host-flags.js';
 
@@ -24,6 +23,8 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               'one process of a deployment on a NATS cluster: the API and a writer with a complete view',
             ),
         async (args) => {
+          // the host loads on demand: every other command starts without it
+          const { createHost } = await import('../../host.js');
           const host = createHost(hostOptionsOf(args, HOST_START_FLAGS));
           await host.start();
           process.stderr.write(`modelwatch host running: API ${host.apiUrl}, NATS ${host.natsUrl}, data in ${host.options.dataDir}\n`);

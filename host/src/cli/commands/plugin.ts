@@ -7,16 +7,19 @@ import { clientOf } from '../connect.js';
 import { parseReference } from '../../domain/reference.js';
 import { windowAt } from '../../domain/windows.js';
 import { errorData, ModelwatchError } from '../../errors.js';
-import { BUILTIN_PREFIX, bundleBuiltin, listBuiltins } from '../../plugins/builtin.js';
-import { bundlePlugin, watchPlugin } from '../../plugins/bundle.js';
 import { parseSettings } from '../../plugins/config.js';
 import { dryRunWarning } from '../../runner/dry-run.js';
-import { checkLocal, dryRunLocal, runLocal } from '../../runner/local.js';
 import { activeVersionOf } from '../../store/plugins.js';
 import { countOption, type GlobalArgs } from '../args.js';
 import { fmtValue, iso, printJson, printTable } from '../format.js';
 import { progressBar } from '../progress.js';
 import { referenceFormat } from './endpoint.js';
+
+// The bundler (esbuild) and the local runner (isolated-vm) load with the commands that build or
+// run a plugin: every other command starts without them.
+const bundler = () => import('../../plugins/bundle.js');
+const builtins = () => import('../../plugins/builtin.js');
+const localRunner = () => import('../../runner/local.js');
 
 async function readTable(path: string): Promise<ReferenceTable> {
   let text: string;
@@ -131,6 +134,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .example('$0 plugin publish my-app --strict', 'refused if doTracking fails on a synthetic window of an endpoint it applies to')
             .example('$0 plugin publish my-app --shadow', 'a new version run beside the active one, from the next window'),
         async (args) => {
+          const [{ BUILTIN_PREFIX, bundleBuiltin }, { bundlePlugin }] = await Promise.all([builtins(), bundler()]);
           const bundle = args.dir.startsWith(BUILTIN_PREFIX) ? await bundleBuiltin(args.dir.slice(BUILTIN_PREFIX.length)) : await bundlePlugin(args.dir);
           const config = args.config ? await readConfig(args.config) : undefined;
           const rec = await clientOf(args).publishBundle(bundle, {
@@ -170,6 +174,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .example('$0 plugin build my-app --sample window.csv --reference train.csv', 'and run doTracking on a local window')
             .example('$0 plugin build my-app --endpoint churn', "and run doTracking on a synthetic window of the host's endpoint churn"),
         async (args) => {
+          const [{ bundlePlugin }, { checkLocal, dryRunLocal, runLocal }] = await Promise.all([bundler(), localRunner()]);
           const bundle = await bundlePlugin(args.dir);
           await checkLocal(bundle);
           const config = args.config ? parseJsonObject(args.config, '--config') : undefined;
@@ -246,6 +251,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .option('labels', { type: 'string', describe: 'output columns, comma-separated (the others are features)' })
             .example('$0 plugin test my-app --sample window.csv --reference train.csv --config \'{"tolerance": 2}\'', ''),
         async (args) => {
+          const [{ bundlePlugin }, { runLocal }] = await Promise.all([bundler(), localRunner()]);
           const bundle = await bundlePlugin(args.dir);
           const [sample, reference] = await Promise.all([readTable(args.sample), args.reference ? readTable(args.reference) : undefined]);
           try {
@@ -281,6 +287,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const client = clientOf(args);
           const config = args.config ? await readConfig(args.config) : undefined;
           let n = 0;
+          const { watchPlugin } = await bundler();
           const stop = await watchPlugin(args.dir, async (e) => {
             if (!e.ok) {
               process.stderr.write(`${e.error.message}\n`);
@@ -318,7 +325,7 @@ export const pluginCommand: CommandModule<GlobalArgs, GlobalArgs> = {
             .example('$0 plugin list --builtin', ''),
         async (args) => {
           if (args.builtin) {
-            const apps = await listBuiltins();
+            const apps = await (await builtins()).listBuiltins();
             if (args.json) return printJson(apps);
             return printTable(
               ['name', 'version', 'description'],
