@@ -172,3 +172,29 @@ describe('the client', () => {
     await expect(client.setMonitoring({ enabled: true })).rejects.toMatchObject({ code: 'HTTP_ERROR' });
   });
 });
+
+describe('when a schema is compiled', () => {
+  const unknownType = { type: 'object', properties: { n: { type: 'no-such-type' } } };
+
+  it("the API's routes compile theirs at once: a schema Ajv refuses stops the host's start, not each request", () => {
+    expect(() => validator(unknownType, 'body', 'now')).toThrow(/no-such-type|type must be/);
+  });
+
+  it("the client's checks compile on their first call (a command that sends no such body never compiles it), with the same answers", () => {
+    const check = validator(unknownType, 'text');
+    expect(() => check({ n: 1 })).toThrow(/no-such-type|type must be/);
+    const later = validator(SetMonitoringBodySchema);
+    const now = validator(SetMonitoringBodySchema, 'body', 'now');
+    const answers = (f: (d: unknown) => void) =>
+      [{ enabled: true }, { enabled: 'yes' }, { basePeriod: [] }, {}].map((body) => {
+        try {
+          f(body);
+          return 'ok';
+        } catch (err) {
+          return (err as Error).message;
+        }
+      });
+    expect(answers(later)).toEqual(answers(now));
+    expect(answers(later)).toEqual(['ok', expect.stringMatching(/^enabled: /), 'basePeriod: expected a duration such as 5s or 10m', 'ok']);
+  });
+});

@@ -172,20 +172,26 @@ const compiled = { body: new WeakMap<object, ValidateFunction>(), text: new Weak
 /** The part of a request a schema is for: a JSON body, or text (query string, params). */
 export type RequestPart = 'body' | 'text';
 
+/** `schema` compiled for `part`, once for every check of it. */
+function compiledFor(schema: object, part: RequestPart): ValidateFunction {
+  let validate = compiled[part].get(schema);
+  if (!validate) {
+    validate = (part === 'body' ? bodyAjv : textAjv)().compile(schema);
+    compiled[part].set(schema, validate);
+  }
+  return validate;
+}
+
 /**
  * A check of a request part: throws the INVALID_ARGUMENT error the host answers. An absent body is
- * checked as `{}`. The schema is compiled on the check's first call (see `schema-check.ts`), once
- * for every check of it.
+ * checked as `{}`. The schema is compiled on the check's first call (the client's checks: see
+ * `schema-check.ts`), or `'now'` (the API's routes, so that a schema Ajv refuses stops the host
+ * at its start, not each request of its route).
  */
-export function validator(schema: object, part: RequestPart = 'body'): (data: unknown) => void {
-  const ajv = part === 'body' ? bodyAjv : textAjv;
-  const cache = compiled[part];
+export function validator(schema: object, part: RequestPart = 'body', compile: 'now' | 'on first use' = 'on first use'): (data: unknown) => void {
+  let validate = compile === 'now' ? compiledFor(schema, part) : undefined;
   return (data) => {
-    let validate = cache.get(schema);
-    if (!validate) {
-      validate = ajv().compile(schema);
-      cache.set(schema, validate);
-    }
+    validate ??= compiledFor(schema, part);
     if (!validate(data ?? {})) throw new ModelwatchError('INVALID_ARGUMENT', messageOf(validate.errors ?? []));
   };
 }

@@ -166,7 +166,7 @@ export async function createApiServer(deps: ApiDeps): Promise<FastifyInstance> {
   // the routes' schemas (api/schemas.ts) are checked by our Ajv instances: a failure is the
   // host's INVALID_ARGUMENT error, with the message the client would give for the same body
   app.setValidatorCompiler(({ schema, httpPart }) => {
-    const check = validator(schema, httpPart === 'body' ? 'body' : 'text');
+    const check = validator(schema, httpPart === 'body' ? 'body' : 'text', 'now');
     return (data: unknown) => {
       try {
         check(data);

@@ -7,14 +7,9 @@ import { ARTIFACT_STORE, Buckets, BUNDLE_STORE, Consumers, OUTPUT_BINDING_KEY, R
 import type { NatsSecurity } from '../config/options.js';
 import { newBindingKey } from '../domain/binding.js';
 import { ModelwatchError } from '../errors.js';
+import { NATS_ROLES, type NatsRole } from './roles.js';
 
-/**
- * The identities of the owned nats-server. `host`: the host process (API, stream processor,
- * controller, writer); `runner`: app runners, which run plugin code; `ingest`: model servers and
- * labelling systems (the tracker), which only publish events and labels.
- */
-export type NatsRole = 'host' | 'runner' | 'ingest';
-export const NATS_ROLES: readonly NatsRole[] = ['host', 'runner', 'ingest'];
+export { NATS_ROLES, type NatsRole } from './roles.js';
 
 /**
  * Each role's reply subjects (`inboxPrefix`): a role may subscribe to its own alone, so no

@@ -19,10 +19,7 @@ export const DRY_RUN_MAX_TIMEOUT_MS = 30_000;
 /** What a dry run needs to know of an endpoint: its columns and reference statistics. */
 export type DryRunEndpoint = Pick<EndpointRecord, 'id' | 'name' | 'featureNames' | 'labelNames' | 'featureStats' | 'tags'>;
 
-/** The line a failed dry run prints: the endpoint (or what it ran on), the error with the plugin's file and line. */
-export function dryRunWarning(r: DryRunResult, on = `endpoint '${r.endpoint}'`): string {
-  return `dry run on ${on} failed: ${r.error?.code ?? 'APP_ERROR'}: ${r.error?.message ?? 'no message'}`;
-}
+export { dryRunWarning } from './dry-run-warning.js';
 
 /** The limits a dry run runs under: the plugin's, its time limit capped (a synthetic window is small). */
 export function dryRunLimits(limits: PluginLimits): PluginLimits {

@@ -9,6 +9,7 @@ import {
   type PluginVersionRecord,
 } from '@modelwatch/protocol';
 import { globMatches } from '../domain/glob.js';
+import { activeVersionOf, shadowVersionOf } from '../domain/plugin-versions.js';
 import { matchesSelector, parseSelector, type Selector } from '../domain/selector.js';
 import { ModelwatchError } from '../errors.js';
 import { deleteJson, listJson, readJson, updateJson } from './kv.js';
@@ -20,14 +21,7 @@ export function bundleName(name: string, version: string): string {
   return `${name}@${version}.js`;
 }
 
-export function activeVersionOf(p: PluginRecord): PluginVersionRecord | undefined {
-  return p.versions.find((v) => v.version === p.activeVersion);
-}
-
-/** The record of the shadow version, when one runs. */
-export function shadowVersionOf(p: PluginRecord): PluginVersionRecord | undefined {
-  return p.shadow ? p.versions.find((v) => v.version === p.shadow!.version) : undefined;
-}
+export { activeVersionOf, shadowVersionOf };
 
 /** Answers of the name patterns per `endpoints` list (the controller's live copy of a record keeps the same list object), per endpoint name. */
 const answers = new WeakMap<readonly string[], Map<string, boolean>>();

@@ -8,7 +8,6 @@ import { seededRandom } from '@modelwatch/sdk/testing';
 import { ModelwatchClient } from '../../client/client.js';
 import { generateToken } from '../../domain/tokens.js';
 import { parseDuration } from '../../config/duration.js';
-import { createLogger } from '../../logger.js';
 import type { GlobalArgs } from '../args.js';
 import { fmtValue, iso, printTable } from '../format.js';
 import { progressBar } from '../progress.js';
@@ -54,11 +53,12 @@ export const demoCommand: CommandModule<GlobalArgs, DemoArgs> = {
     const dir = await mkdtemp(join(tmpdir(), 'modelwatch-demo-'));
     const logFile = join(dir, 'host.log');
     const logStream = createWriteStream(logFile);
+    // the host and its logger load here, not with the CLI: every other command starts without them
+    const [{ createHost }, { createLogger }] = await Promise.all([import('../../host.js'), import('../../logger.js')]);
     const logger = createLogger('info', logStream);
     out(`modelwatch demo: host in ${dir} (log: ${logFile})\n`);
     // a host of its own, with an admin token of its own
     const token = generateToken();
-    const { createHost } = await import('../../host.js'); // on demand: see host start
     const host = createHost(
       { dataDir: dir, httpPort: 0, basePeriod: args['base-period'], allowedLateness: '1s', runners: 1, adminToken: token },
       logger,

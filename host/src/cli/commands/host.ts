@@ -23,9 +23,10 @@ export const hostCommand: CommandModule<GlobalArgs, GlobalArgs> = {
               'one process of a deployment on a NATS cluster: the API and a writer with a complete view',
             ),
         async (args) => {
-          // the host loads on demand: every other command starts without it
+          const options = hostOptionsOf(args, HOST_START_FLAGS);
+          // the host loads here, not with the CLI: every other command starts without it
           const { createHost } = await import('../../host.js');
-          const host = createHost(hostOptionsOf(args, HOST_START_FLAGS));
+          const host = createHost(options);
           await host.start();
           process.stderr.write(`modelwatch host running: API ${host.apiUrl}, NATS ${host.natsUrl}, data in ${host.options.dataDir}\n`);
           await new Promise<void>((resolve) => {

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { CommandModule } from 'yargs';
 import { resolveHostOptions } from '../../config/options.js';
-import { ensureCredentials, NATS_ROLES, type NatsRole } from '../../nats/auth.js';
+import { NATS_ROLES, type NatsRole } from '../../nats/roles.js';
 import { ModelwatchError } from '../../errors.js';
 import type { GlobalArgs } from '../args.js';
 import { printJson } from '../format.js';
@@ -35,6 +35,7 @@ export const natsCommand: CommandModule<GlobalArgs, GlobalArgs> = {
           const role = args.role as NatsRole;
           if (!NATS_ROLES.includes(role)) throw new ModelwatchError('INVALID_ARGUMENT', `--role ${args.role}: use ${NATS_ROLES.join(', ')}`);
           const dataDir = resolveHostOptions({ ...(args['data-dir'] !== undefined && { dataDir: args['data-dir'] }) }).dataDir;
+          const { ensureCredentials } = await import('../../nats/auth.js'); // the NATS client loads with this command only
           const identity = (await ensureCredentials(dataDir))[role];
           const seed = (await readFile(identity.file, 'utf8')).trim();
           if (args.out) {
