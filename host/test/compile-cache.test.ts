@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -76,6 +77,46 @@ describe('the compile-cache folder', () => {
     const link = join(folder(), 'link');
     symlinkSync(join(open, 'c'), link);
     expect(compileCacheDir({ XDG_CACHE_HOME: link })).toBeUndefined();
+  });
+});
+
+describe('the compile-cache folder, against a hostile local user', () => {
+  it('is never one a link swapped during the checks points to: every check is made on the path used', async () => {
+    // another user's link in a shared folder, flipped between a safe cache and one others can write
+    const shared = folder();
+    const good = join(shared, 'good');
+    const bad = join(shared, 'bad');
+    for (const d of [good, bad]) mkdirSync(join(d, 'modelwatch', 'compile-cache'), { recursive: true, mode: 0o700 });
+    chmodSync(join(bad, 'modelwatch'), 0o777);
+    chmodSync(join(bad, 'modelwatch', 'compile-cache'), 0o777);
+    const link = join(shared, 'cache');
+    symlinkSync(good, link);
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    const flipper = new Worker(
+      `const { symlinkSync, renameSync } = require('node:fs');
+       const { workerData: { link, targets, stop } } = require('node:worker_threads');
+       for (let i = 0; Atomics.load(stop, 0) === 0; i++) { symlinkSync(targets[i % 2], link + '.new'); renameSync(link + '.new', link); }`,
+      { eval: true, workerData: { link, targets: [good, bad], stop } },
+    );
+    const used = new Set<string | undefined>();
+    try {
+      for (let i = 0; i < 3000; i++) used.add(compileCacheDir({ XDG_CACHE_HOME: link }));
+    } finally {
+      Atomics.store(stop, 0, 1);
+      await new Promise((resolve) => flipper.once('exit', resolve));
+    }
+    expect([...used].filter((d) => d !== undefined && !d.startsWith(good))).toEqual([]);
+    // and the safe one is used when the link stays on it
+    symlinkSync(good, `${link}.last`);
+    renameSync(`${link}.last`, link);
+    expect(compileCacheDir({ XDG_CACHE_HOME: link })).toBe(join(realpathSync(good), 'modelwatch', 'compile-cache'));
+  });
+
+  it('does not hang where mkdir says ENOENT under a folder that exists (/proc): the cache is off at once', () => {
+    for (const XDG_CACHE_HOME of ['/proc', '/proc/x', '/proc/self']) {
+      expect(enableCliCompileCache({ XDG_CACHE_HOME, HOME: '/proc' })).toBeUndefined();
+    }
+    expect(enableCliCompileCache({ HOME: '/proc' })).toBeUndefined();
   });
 });
 

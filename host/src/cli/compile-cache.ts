@@ -20,8 +20,8 @@ export interface CompileCacheOwner {
 }
 
 /**
- * The CLI's compile-cache folder, made (mode 0700) and checked, or undefined when it may not be
- * used: `$XDG_CACHE_HOME/modelwatch/compile-cache` (an absolute XDG_CACHE_HOME only, as the XDG
+ * The CLI's compile-cache folder (its real path), made (mode 0700) and checked, or undefined when
+ * it may not be used: `$XDG_CACHE_HOME/modelwatch/compile-cache` (an absolute XDG_CACHE_HOME only, as the XDG
  * spec says), else `$HOME/.cache/...` (HOME absolute, else the passwd entry's home). Its own two
  * folders must be real folders (no links) of the user, written by nobody else; every folder above
  * must be the user's or root's, and written by nobody else unless sticky (as /tmp: nobody can
@@ -40,16 +40,27 @@ export function compileCacheDir(env: NodeJS.ProcessEnv = process.env, owner: Com
     base = join(home, '.cache');
   }
   const dir = join(base, 'modelwatch', 'compile-cache');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const d of [dir, dirname(dir)]) {
-    const s = lstatSync(d);
-    if (!s.isDirectory() || s.uid !== euid || (s.mode & 0o022) !== 0) return undefined;
+  // a folder at a time: a recursive mkdir spins forever where mkdir(2) says ENOENT under a folder
+  // that exists (/proc); any error but EEXIST turns the cache off
+  for (const d of [base, dirname(dir), dir]) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
+  // our two folders are no links
+  for (const d of [dir, dirname(dir)]) if (!lstatSync(d).isDirectory()) return undefined;
+  // and every check is made on the path that is used, from it up to /: once each of its folders is
+  // the user's or root's and written by nobody else (a sticky one aside), nobody can swap one (a
+  // link on the way may have changed between the checks above and realpath)
   const real = realpathSync(dir);
-  for (let d = dirname(dirname(real)); ; d = dirname(d)) {
+  for (let d = real, ours = 2; ; d = dirname(d), ours--) {
     const s = lstatSync(d);
-    if (s.uid !== euid && s.uid !== 0) return undefined;
-    if ((s.mode & 0o022) !== 0 && (s.mode & 0o1000) === 0) return undefined;
+    const othersWrite = (s.mode & 0o022) !== 0;
+    const mine = s.uid === euid && !othersWrite;
+    const safe = (s.uid === euid || s.uid === 0) && (!othersWrite || (s.mode & 0o1000) !== 0);
+    if (!s.isDirectory() || !(ours > 0 ? mine : safe)) return undefined;
     if (dirname(d) === d) break;
   }
   return real;
