@@ -1,4 +1,4 @@
-import { Ajv, type ErrorObject, type Options } from 'ajv';
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv';
 import ajvErrors from 'ajv-errors';
 
 /**
@@ -38,4 +38,20 @@ export function checkOnUse<T = unknown>(ajv: () => Ajv, schema: object): SchemaC
   }) as SchemaCheck<T>;
   check.errors = null;
   return check;
+}
+
+/**
+ * A compiler of schemas that arrive at run time (a plugin's `configSchema`, a route's schema):
+ * each compiled by `ajv()` once, kept while the schema object lives.
+ */
+export function compilerOnUse(ajv: () => Ajv): (schema: object) => ValidateFunction {
+  const compiled = new WeakMap<object, ValidateFunction>();
+  return (schema) => {
+    let validate = compiled.get(schema);
+    if (!validate) {
+      validate = ajv().compile(schema);
+      compiled.set(schema, validate);
+    }
+    return validate;
+  };
 }

@@ -1,6 +1,6 @@
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { ajvOnUse, checkOnUse } from '../src/schema-check.js';
+import { ajvOnUse, checkOnUse, compilerOnUse } from '../src/schema-check.js';
 
 const schema = { type: 'object', required: ['n'], properties: { n: { type: 'integer' } }, errorMessage: { required: 'n is needed' } };
 
@@ -47,5 +47,13 @@ describe('schema checks compiled on first use', () => {
   it("reports a schema Ajv cannot compile when first used, with Ajv's message", () => {
     const check = checkOnUse(ajvOnUse({}), { type: 'no-such-type' });
     expect(() => check(1)).toThrow(/no-such-type|type must be/);
+  });
+
+  it('compiles a schema given at run time once while it lives, each schema apart', () => {
+    const compile = compilerOnUse(ajvOnUse({ strict: false }));
+    const a = { type: 'string' };
+    expect(compile(a)).toBe(compile(a));
+    expect(compile({ type: 'string' })).not.toBe(compile(a));
+    expect(compile(a)('x') && !compile(a)(1)).toBe(true);
   });
 });

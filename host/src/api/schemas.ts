@@ -9,11 +9,11 @@
  * `{value}` is the offending value as text (`String(v)`), `${0}` (ajv-errors) the value as JSON.
  * Checks a schema cannot say (across fields, against stored state) stay in the routes.
  */
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { BATCH_ID, DEAD_LETTER_STAGES, ENDPOINT_NAME } from '@modelwatch/protocol';
 import { ModelwatchError } from '../errors.js';
 import { DURATION_PATTERN } from '../config/duration.js';
-import { ajvOnUse } from '../schema-check.js';
+import { ajvOnUse, compilerOnUse } from '../schema-check.js';
 
 const ENDPOINT_NAME_MESSAGE = "endpoint name ${0} is not valid: use 1-128 letters, digits, '_' or '-', starting with a letter or digit";
 const endpointName = { type: 'string', pattern: ENDPOINT_NAME.source, errorMessage: ENDPOINT_NAME_MESSAGE } as const;
@@ -164,23 +164,13 @@ export const LatestQuerySchema = {
  * true); query strings and params are text, coerced to the schema's types as Fastify does.
  * `verbose`: an error carries the value, for `{value}` in messages.
  */
-const bodyAjv = ajvOnUse({ allErrors: true, strict: false, verbose: true }, true);
-const textAjv = ajvOnUse({ allErrors: true, strict: false, verbose: true, coerceTypes: 'array' }, true);
-/** The compiled schemas, by the part they check (the same schema compiles apart for each). */
-const compiled = { body: new WeakMap<object, ValidateFunction>(), text: new WeakMap<object, ValidateFunction>() };
+const compilers = {
+  body: compilerOnUse(ajvOnUse({ allErrors: true, strict: false, verbose: true }, true)),
+  text: compilerOnUse(ajvOnUse({ allErrors: true, strict: false, verbose: true, coerceTypes: 'array' }, true)),
+};
 
 /** The part of a request a schema is for: a JSON body, or text (query string, params). */
 export type RequestPart = 'body' | 'text';
-
-/** `schema` compiled for `part`, once for every check of it. */
-function compiledFor(schema: object, part: RequestPart): ValidateFunction {
-  let validate = compiled[part].get(schema);
-  if (!validate) {
-    validate = (part === 'body' ? bodyAjv : textAjv)().compile(schema);
-    compiled[part].set(schema, validate);
-  }
-  return validate;
-}
 
 /**
  * A check of a request part: throws the INVALID_ARGUMENT error the host answers. An absent body is
@@ -189,9 +179,9 @@ function compiledFor(schema: object, part: RequestPart): ValidateFunction {
  * at its start, not each request of its route).
  */
 export function validator(schema: object, part: RequestPart = 'body', compile: 'now' | 'on first use' = 'on first use'): (data: unknown) => void {
-  let validate = compile === 'now' ? compiledFor(schema, part) : undefined;
+  let validate = compile === 'now' ? compilers[part](schema) : undefined;
   return (data) => {
-    validate ??= compiledFor(schema, part);
+    validate ??= compilers[part](schema);
     if (!validate(data ?? {})) throw new ModelwatchError('INVALID_ARGUMENT', messageOf(validate.errors ?? []));
   };
 }

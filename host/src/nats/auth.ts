@@ -9,7 +9,7 @@ import { newBindingKey } from '../domain/binding.js';
 import { ModelwatchError } from '../errors.js';
 import { NATS_ROLES, type NatsRole } from './roles.js';
 
-export { NATS_ROLES, type NatsRole } from './roles.js';
+export { NATS_ROLES, type NatsRole };
 
 /**
  * Each role's reply subjects (`inboxPrefix`): a role may subscribe to its own alone, so no

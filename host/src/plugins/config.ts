@@ -1,12 +1,11 @@
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { reservedNameReason } from '../domain/names.js';
 import type { JsonValue } from '@modelwatch/sdk';
 import { ModelwatchError } from '../errors.js';
-import { ajvOnUse } from '../schema-check.js';
+import { ajvOnUse, compilerOnUse } from '../schema-check.js';
 
 // verbose: an error carries its schema, so an unknown key's message can name the known ones
-const ajv = ajvOnUse({ allErrors: true, strict: false, verbose: true }, true);
-const compiled = new WeakMap<object, ValidateFunction>();
+const compile = compilerOnUse(ajvOnUse({ allErrors: true, strict: false, verbose: true }, true));
 
 /** Check a plugin's schema itself. */
 export function checkConfigSchema(schema: unknown, source: string): void {
@@ -28,15 +27,6 @@ export function validateConfig(config: Record<string, JsonValue>, schema: Record
   if (!validate(config)) {
     throw new ModelwatchError('INVALID_ARGUMENT', `config of ${plugin} is not valid:\n${formatErrors(validate.errors ?? [])}`);
   }
-}
-
-function compile(schema: object): ValidateFunction {
-  let v = compiled.get(schema);
-  if (!v) {
-    v = ajv().compile(schema);
-    compiled.set(schema, v);
-  }
-  return v;
 }
 
 function formatErrors(errors: ErrorObject[]): string {
